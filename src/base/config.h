@@ -1,0 +1,36 @@
+/*
+ * config.h: the INI configuration (torwart.conf).
+ *
+ * Format: "[section]" lines, "key = value" lines, '#' or ';' comments on their own line.
+ * Keys are looked up as (section, key); the empty section holds keys before the first
+ * header. Duplicate keys, unknown syntax and over-long lines are errors, with the line
+ * number, so a typo never silently falls back to a default.
+ */
+#ifndef TORWART_BASE_CONFIG_H
+#define TORWART_BASE_CONFIG_H
+
+#include <stddef.h>
+
+#include "base/error.h"
+
+#define TW_CONFIG_MAX_BYTES (256 * 1024)
+#define TW_CONFIG_MAX_LINE 1024
+
+struct tw_config;
+
+/* Parse text of len bytes. *out is owned by the caller (tw_config_free). */
+tw_rc tw_config_parse(const char *text, size_t len, const char *origin,
+	struct tw_config **out, struct tw_error *err);
+tw_rc tw_config_load(const char *path, struct tw_config **out, struct tw_error *err);
+void tw_config_free(struct tw_config *conf);
+
+/* Borrowed pointer into conf, or NULL when absent. */
+const char *tw_config_get(const struct tw_config *conf, const char *section, const char *key);
+/* Value or def when absent. */
+const char *tw_config_get_or(const struct tw_config *conf, const char *section,
+	const char *key, const char *def);
+/* Integer in [min, max]; def when absent; TW_E_CONFIG when present but invalid. */
+tw_rc tw_config_get_long(const struct tw_config *conf, const char *section, const char *key,
+	long def, long min, long max, long *out, struct tw_error *err);
+
+#endif

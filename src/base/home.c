@@ -1,0 +1,69 @@
+/* home.c: locate a home directory and resolve the paths its configuration names. */
+#include "base/home.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/util.h"
+
+void tw_home_free(struct tw_home *home)
+{
+	if (home == NULL)
+		return;
+	free(home->dir);
+	tw_config_free(home->conf);
+	free(home);
+}
+
+tw_rc tw_home_open(const char *dir, struct tw_home **out, struct tw_error *err)
+{
+	struct tw_home *home = NULL;
+	char resolved[PATH_MAX];
+	char *conf_path = NULL;
+	tw_rc rc;
+
+	*out = NULL;
+	if (dir == NULL || *dir == '\0')
+		return tw_error_set(err, TW_E_INVALID, "no home directory given; use --home DIR");
+	if (realpath(dir, resolved) == NULL)
+		return tw_error_set(err, TW_E_NOT_FOUND,
+			"home %s does not exist; create it with `torwart init --home %s`", dir, dir);
+	home = calloc(1, sizeof(*home));
+	if (home == NULL || (home->dir = tw_strdup(resolved)) == NULL) {
+		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+		goto out;
+	}
+	conf_path = tw_home_join(home, "torwart.conf");
+	if (conf_path == NULL) {
+		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+		goto out;
+	}
+	rc = tw_config_load(conf_path, &home->conf, err);
+	if (rc == TW_E_NOT_FOUND)
+		tw_error_set(err, rc, "%s is not a Torwart home (no torwart.conf); "
+			"create one with `torwart init --home %s`", dir, dir);
+	if (rc != TW_OK)
+		goto out;
+	*out = home;
+	home = NULL;
+out:
+	free(conf_path);
+	tw_home_free(home);
+	return rc;
+}
+
+char *tw_home_join(const struct tw_home *home, const char *rel)
+{
+	if (rel[0] == '/')
+		return tw_strdup(rel);
+	return tw_asprintf("%s/%s", home->dir, rel);
+}
+
+char *tw_home_path(const struct tw_home *home, const char *section, const char *key,
+	const char *def)
+{
+	const char *v = tw_config_get_or(home->conf, section, key, def);
+
+	return v != NULL ? tw_home_join(home, v) : NULL;
+}

@@ -1,0 +1,47 @@
+/*
+ * home.h: a Torwart home directory (created by `torwart init`) and its configuration.
+ *
+ * Layout (relative to the home):
+ *   torwart.conf            INI configuration (see docs/operations.md)
+ *   store.db                SQLite store (WAL)
+ *   softhsm2.conf, tokens/  SoftHSM2 token: opened only by the signer
+ *   secrets/pins            demo token PINs (mode 0600); production: from an operator
+ *   pki/                    certificates (public) and the wan TLS key (see architecture.md)
+ *   run/                    sockets and pid files
+ *   gateways/ID/            gateway material written by `torwart gateway add` (demo)
+ */
+#ifndef TORWART_BASE_HOME_H
+#define TORWART_BASE_HOME_H
+
+#include "base/config.h"
+#include "base/error.h"
+
+struct tw_home {
+	char *dir;               /* absolute path, owned */
+	struct tw_config *conf;  /* owned */
+};
+
+/* Open an existing home: resolves dir, loads torwart.conf. Caller frees with tw_home_free. */
+tw_rc tw_home_open(const char *dir, struct tw_home **out, struct tw_error *err);
+void tw_home_free(struct tw_home *home);
+
+/*
+ * Absolute path for a configured file: value of [section] key (default def), taken
+ * relative to the home unless absolute. Caller frees. NULL only on allocation failure.
+ */
+char *tw_home_path(const struct tw_home *home, const char *section, const char *key,
+	const char *def);
+/* Absolute path of rel inside the home. Caller frees. */
+char *tw_home_join(const struct tw_home *home, const char *rel);
+
+/* Defaults shared by init and the services (one place, so they cannot drift). */
+#define TW_DEFAULT_WAN_LISTEN   "127.0.0.1:7443"
+#define TW_DEFAULT_API_LISTEN   "127.0.0.1:7080"
+#define TW_DEFAULT_STORE        "store.db"
+#define TW_DEFAULT_SIGNER_SOCK  "run/signer.sock"
+#define TW_DEFAULT_SOFTHSM_MOD  "/usr/lib/softhsm/libsofthsm2.so"
+#define TW_DEFAULT_PIN_FILE     "secrets/pins"
+#define TW_DEFAULT_TOKEN_LABEL  "torwart"
+#define TW_SESSION_LIFETIME_S   (48L * 3600L)   /* TR-03116-3: 48 h */
+
+#endif

@@ -1,0 +1,7 @@
+/* torwartd: placeholder main while the skeleton is wired (replaced in this session). */
+#include <stdio.h>
+int main(void)
+{
+	fputs("not built yet\n", stderr);
+	return 1;
+}

@@ -1,0 +1,97 @@
+/*
+ * signer.h: the only process that opens the PKCS#11 token (DESIGN.md principle 1).
+ *
+ * Everything else asks it for signatures over a Unix socket with a small framed protocol
+ * (docs/architecture.md, "Signer protocol"). The signer enforces a per-key policy
+ * (which key may sign for which purpose; the CA keys sign only certificates and CRLs)
+ * and writes an admin-log entry for every signature and every refusal.
+ *
+ * Key labels are the token's CKA_LABELs.
+ */
+#ifndef TORWART_CRYPTO_SIGNER_H
+#define TORWART_CRYPTO_SIGNER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "base/error.h"
+#include "base/home.h"
+
+#define SIGNER_KEY_ROOT_CA  "root-ca"   /* brainpoolP384r1, test PKI only */
+#define SIGNER_KEY_SUB_CA   "sub-ca"    /* brainpoolP256r1 */
+#define SIGNER_KEY_GWA_SIG  "gwa-sig"   /* brainpoolP256r1: wake-ups, tree heads, authorisations */
+#define SIGNER_KEY_GWA_ENC  "gwa-enc"   /* brainpoolP256r1: key agreement (later issues) */
+
+enum signer_purpose {
+	SIGNER_PURPOSE_CERTIFICATE = 1,   /* payload: DER TBSCertificate */
+	SIGNER_PURPOSE_CRL = 2,           /* payload: DER TBSCertList */
+	SIGNER_PURPOSE_WAKEUP = 3,        /* payload: wake-up datagram without signature */
+	SIGNER_PURPOSE_TREE_HEAD = 4,     /* payload: admin-log tree head */
+	SIGNER_PURPOSE_AUTHORISATION = 5, /* payload: GWA authorisation of an SMGW request */
+};
+
+/* "certificate", "crl", ...; NULL for unknown values. */
+const char *signer_purpose_name(enum signer_purpose purpose);
+
+/* ---------------- client side ---------------- */
+
+struct signer_client;
+
+/* Connect to a running signer (torwartd signer) at socket_path. */
+tw_rc signer_client_connect(const char *socket_path, struct signer_client **out,
+	struct tw_error *err);
+/*
+ * Connect to the home's running signer, or when none answers, fork a private signer
+ * child over a socketpair (for command-line tools). ceremony = true additionally allows
+ * key generation and initialises an uninitialised token (used by `torwart init` only).
+ */
+tw_rc signer_client_open(const struct tw_home *home, bool ceremony,
+	struct signer_client **out, struct tw_error *err);
+/* Closes the connection; reaps a private child. NULL is fine. */
+void signer_client_close(struct signer_client *sc);
+
+/*
+ * Name the principal on whose behalf the following requests are made; the signer puts
+ * it (with the peer's uid/pid from SO_PEERCRED) into the admin log. Strings are copied.
+ */
+void signer_client_set_actor(struct signer_client *sc, const char *actor, const char *role);
+
+/* Ceremony only: generate an EC key pair (curve by NID) in the token; *pub is the caller's. */
+tw_rc signer_generate_key(struct signer_client *sc, const char *label, int curve_nid,
+	EVP_PKEY **pub, struct tw_error *err);
+/* Public key of a token key; *pub is the caller's. TW_E_NOT_FOUND for an unknown label. */
+tw_rc signer_get_public_key(struct signer_client *sc, const char *label, EVP_PKEY **pub,
+	struct tw_error *err);
+/*
+ * Sign a fully populated, unsigned certificate with the key `label`. The signature
+ * algorithm follows the key (P-256 class: ecdsa-with-SHA256, P-384: SHA384, P-512:
+ * SHA512). *signed_cert is a new X509 owned by the caller.
+ */
+tw_rc signer_sign_certificate(struct signer_client *sc, const char *label, X509 *cert,
+	X509 **signed_cert, struct tw_error *err);
+/*
+ * ECDSA signature (DER Ecdsa-Sig-Value) over data, hashed as above, for purpose.
+ * *sig is malloc'ed, caller frees.
+ */
+tw_rc signer_sign_data(struct signer_client *sc, const char *label,
+	enum signer_purpose purpose, const unsigned char *data, size_t len,
+	unsigned char **sig, size_t *sig_len, struct tw_error *err);
+
+/* ---------------- server side ---------------- */
+
+/*
+ * Write the token configuration of a new home: softhsm2.conf, tokens/, secrets/pins
+ * (fresh random PINs, mode 0600). Called by `torwart init` before the ceremony.
+ */
+tw_rc signer_home_prepare(const char *home_dir, struct tw_error *err);
+
+/* `torwartd signer`: serve the configured socket until SIGTERM/SIGINT. */
+tw_rc signer_run(const struct tw_home *home, struct tw_error *err);
+/* Serve exactly one connected fd until EOF (private child of signer_client_open). */
+tw_rc signer_serve_fd(const struct tw_home *home, int fd, bool ceremony,
+	struct tw_error *err);
+
+#endif

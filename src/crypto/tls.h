@@ -1,0 +1,39 @@
+/*
+ * tls.h: OpenSSL contexts configured exactly per the TR-03116-3 SMGW WAN profile
+ * (../shared/reference/tls): TLS 1.2 (1.3 only where OpenSSL offers the brainpool TLS 1.3
+ * groups, i.e. >= 3.2), suites 0xC023/0xC02B/0xC02C, groups secp256r1, brainpoolP256r1,
+ * brainpoolP384r1, secp384r1, brainpoolP512r1, ECDSA with SHA-256/384/512, mutual
+ * authentication, session lifetime 48 h.
+ */
+#ifndef TORWART_CRYPTO_TLS_H
+#define TORWART_CRYPTO_TLS_H
+
+#include <stdbool.h>
+
+#include <openssl/ssl.h>
+
+#include "base/error.h"
+
+#define TLS_WAN_CIPHERS \
+	"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-AES128-SHA256"
+#define TLS_WAN_GROUPS "brainpoolP256r1:P-256:brainpoolP384r1:P-384:brainpoolP512r1"
+#define TLS_WAN_SIGALGS "ECDSA+SHA256:ECDSA+SHA384:ECDSA+SHA512"
+
+struct tls_profile_config {
+	const char *cert_file;      /* own certificate (PEM) */
+	const char *key_file;       /* own private key (PEM) */
+	const char *chain_file;     /* intermediates sent with the own certificate; may be NULL */
+	const char *trust_file;     /* PEM roots (+ intermediates) the peer must chain to */
+	long session_lifetime_s;    /* 0 = TW_SESSION_LIFETIME_S */
+};
+
+/* Server context: requires and verifies a client certificate. Caller frees (SSL_CTX_free). */
+tw_rc tls_server_ctx_new(const struct tls_profile_config *cfg, SSL_CTX **out,
+	struct tw_error *err);
+/* Client context (simulator): verifies the server against trust_file. Caller frees. */
+tw_rc tls_client_ctx_new(const struct tls_profile_config *cfg, SSL_CTX **out,
+	struct tw_error *err);
+/* True when this OpenSSL offers the brainpool TLS 1.3 groups (RFC 8734). */
+bool tls_brainpool_tls13_available(void);
+
+#endif

@@ -1,0 +1,125 @@
+/*
+ * store.h: the source of truth (DESIGN.md principle 3).
+ *
+ * Callers see only these functions; the backend is chosen by store_open() from the URL
+ * ("sqlite:PATH" or a plain path today; "postgresql://..." is the seam for the scale-out
+ * backend, which answers TW_E_CONFIG until it exists). Each backend implements
+ * struct store_backend_ops (store_backend.h); nothing outside src/store sees SQL.
+ *
+ * Ownership of tables: gateways/tenants -> gwa module, certificates -> pki module,
+ * admin_log -> audit module. Those modules call the functions below; nobody else does.
+ *
+ * Threads: a struct tw_store is one connection; use one per thread.
+ * Transactions: store_begin() starts a write transaction (SQLite: BEGIN IMMEDIATE) so a
+ * data change and its audit entry commit together or not at all.
+ */
+#ifndef TORWART_STORE_STORE_H
+#define TORWART_STORE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/error.h"
+
+struct tw_store;
+
+/* Field limits (bytes, excluding NUL). Inputs longer than these are TW_E_TOO_LARGE. */
+#define STORE_ID_MAX        64    /* gateway ids, tenant names, key labels */
+#define STORE_NAME_MAX      255   /* actors, objects, subjects */
+#define STORE_TEXT_MAX      1023  /* details, distinguished names */
+#define STORE_CERT_MAX      16384 /* DER certificate */
+
+tw_rc store_open(const char *url, struct tw_store **out, struct tw_error *err);
+void store_close(struct tw_store *store);          /* NULL is fine */
+/* Apply every pending migration in src/store/migrations, each in its own transaction. */
+tw_rc store_migrate(struct tw_store *store, struct tw_error *err);
+/* Highest applied migration number (0 for a fresh database). */
+tw_rc store_schema_version(struct tw_store *store, int *version, struct tw_error *err);
+
+tw_rc store_begin(struct tw_store *store, struct tw_error *err);
+tw_rc store_commit(struct tw_store *store, struct tw_error *err);
+void store_rollback(struct tw_store *store);       /* no-op outside a transaction */
+
+/* ---- tenants (owner: gwa) ---- */
+/* Id of the tenant called name, creating it if needed. */
+tw_rc store_tenant_ensure(struct tw_store *store, const char *name, int64_t *id,
+	struct tw_error *err);
+
+/* ---- gateways (owner: gwa) ---- */
+struct store_gateway {
+	int64_t tenant_id;
+	char gateway_id[STORE_ID_MAX + 1];   /* e.g. "ETWA0012345678" (SMGW id) */
+	char state[32];                      /* "registered", "active", "disabled", ... */
+	int64_t created_ms;
+	int64_t last_contact_ms;             /* 0 = never */
+	char last_address[64];               /* peer address of the last session, "" if none */
+};
+
+/* TW_E_EXISTS if gateway_id is taken. */
+tw_rc store_gateway_insert(struct tw_store *store, const struct store_gateway *gw,
+	struct tw_error *err);
+/* TW_E_NOT_FOUND if unknown. */
+tw_rc store_gateway_get(struct tw_store *store, const char *gateway_id,
+	struct store_gateway *out, struct tw_error *err);
+/* Record a contact: last_contact_ms, last_address and state "active". TW_E_NOT_FOUND if unknown. */
+tw_rc store_gateway_touch(struct tw_store *store, const char *gateway_id, int64_t when_ms,
+	const char *address, struct tw_error *err);
+/* Calls cb for each gateway ordered by gateway_id; cb returns non-zero to stop early. */
+typedef int (*store_gateway_cb)(const struct store_gateway *gw, void *arg);
+tw_rc store_gateway_foreach(struct tw_store *store, store_gateway_cb cb, void *arg,
+	struct tw_error *err);
+
+/* ---- certificates (owner: pki) ---- */
+struct store_certificate {
+	int64_t tenant_id;
+	char serial_hex[STORE_ID_MAX + 1];       /* lower-case hex, no leading 00 */
+	char issuer[STORE_TEXT_MAX + 1];         /* RFC 2253 one-line DN */
+	char subject[STORE_TEXT_MAX + 1];
+	char owner_kind[16];                     /* "ca", "gwa", "smgw", "emt", "gwh" */
+	char owner_id[STORE_ID_MAX + 1];         /* gateway id, CA name, ... */
+	char usage[8];                           /* "CA", "TLS", "SIG", "ENC" */
+	int64_t not_before;                      /* seconds since the epoch */
+	int64_t not_after;
+	char status[16];                         /* "valid", "revoked" */
+	char fingerprint[65];                    /* SHA-256 of the DER, hex */
+	unsigned char *der;                      /* owned by the struct; see store_certificate_clear */
+	size_t der_len;
+};
+
+/* TW_E_EXISTS if (issuer, serial) or fingerprint is taken. */
+tw_rc store_certificate_insert(struct tw_store *store, const struct store_certificate *cert,
+	struct tw_error *err);
+/* Fills out (including a freshly allocated der). TW_E_NOT_FOUND if absent. */
+tw_rc store_certificate_get_by_fingerprint(struct tw_store *store, const char *fingerprint,
+	struct store_certificate *out, struct tw_error *err);
+/* Frees out->der and zeroes the struct. */
+void store_certificate_clear(struct store_certificate *cert);
+
+/* ---- admin log rows (owner: audit; other modules use audit.h) ---- */
+struct store_audit_row {
+	int64_t seq;                             /* 1, 2, 3, ... gap-free */
+	char time[32];                           /* RFC 3339 UTC with ms */
+	char actor[STORE_NAME_MAX + 1];
+	char role[STORE_ID_MAX + 1];
+	char client[STORE_ID_MAX + 1];           /* client system: address or "local:PID" */
+	char action[STORE_ID_MAX + 1];
+	char object[STORE_NAME_MAX + 1];
+	char result[32];                         /* "ok", "refused", "error", ... */
+	char detail[STORE_TEXT_MAX + 1];
+	unsigned char prev_hash[32];
+	unsigned char hash[32];
+};
+
+/* *found = false on an empty log. */
+tw_rc store_audit_last(struct tw_store *store, struct store_audit_row *out, bool *found,
+	struct tw_error *err);
+/* Insert with row->seq as given; TW_E_EXISTS if seq is taken. Call inside store_begin. */
+tw_rc store_audit_insert(struct tw_store *store, const struct store_audit_row *row,
+	struct tw_error *err);
+/* Ascending seq from from_seq; cb returns non-zero to stop early. */
+typedef int (*store_audit_cb)(const struct store_audit_row *row, void *arg);
+tw_rc store_audit_foreach(struct tw_store *store, int64_t from_seq, store_audit_cb cb,
+	void *arg, struct tw_error *err);
+
+#endif
