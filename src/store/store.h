@@ -37,9 +37,13 @@ tw_rc store_migrate(struct tw_store *store, struct tw_error *err);
 /* Highest applied migration number (0 for a fresh database). */
 tw_rc store_schema_version(struct tw_store *store, int *version, struct tw_error *err);
 
+/* Transactions do not nest: store_begin inside one is TW_E_INTERNAL (a bug in the caller). */
 tw_rc store_begin(struct tw_store *store, struct tw_error *err);
+/* If COMMIT fails the transaction is rolled back, so nothing of it is stored. */
 tw_rc store_commit(struct tw_store *store, struct tw_error *err);
 void store_rollback(struct tw_store *store);       /* no-op outside a transaction */
+/* True while a transaction opened with store_begin is open (audit_append_in_tx checks it). */
+bool store_in_transaction(struct tw_store *store);
 
 /* ---- tenants (owner: gwa) ---- */
 /* Id of the tenant called name, creating it if needed. */
@@ -65,7 +69,11 @@ tw_rc store_gateway_get(struct tw_store *store, const char *gateway_id,
 /* Record a contact: last_contact_ms, last_address and state "active". TW_E_NOT_FOUND if unknown. */
 tw_rc store_gateway_touch(struct tw_store *store, const char *gateway_id, int64_t when_ms,
 	const char *address, struct tw_error *err);
-/* Calls cb for each gateway ordered by gateway_id; cb returns non-zero to stop early. */
+/*
+ * Calls cb for each gateway ordered by gateway_id; cb returns non-zero to stop early.
+ * cb may call other store functions on the same connection (the running query keeps
+ * its own statement), but must not commit or roll back a transaction it did not open.
+ */
 typedef int (*store_gateway_cb)(const struct store_gateway *gw, void *arg);
 tw_rc store_gateway_foreach(struct tw_store *store, store_gateway_cb cb, void *arg,
 	struct tw_error *err);

@@ -1,0 +1,143 @@
+/*
+ * api.c: the operator-facing HTTP service, today reduced to what can be offered without
+ * operator authentication (issue 5): a health endpoint for load balancers and monitoring.
+ * Nothing that names a gateway or a certificate is served before authentication exists.
+ */
+#include "api/api.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <jansson.h>
+
+#include "base/log.h"
+#include "base/util.h"
+#include "store/store.h"
+
+struct api_ctx {
+	struct tw_store *store;
+	struct event_base *base;
+};
+
+static void api_send_json(struct evhttp_request *req, int code, const char *reason,
+	json_t *body)
+{
+	struct evbuffer *out = evbuffer_new();
+	char *text = json_dumps(body, JSON_COMPACT);
+
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+		"application/json");
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Cache-Control", "no-store");
+	if (out != NULL && text != NULL)
+		evbuffer_add_printf(out, "%s\n", text);
+	evhttp_send_reply(req, code, reason, out);
+	free(text);
+	if (out != NULL)
+		evbuffer_free(out);
+}
+
+static void api_health(struct evhttp_request *req, void *arg)
+{
+	struct api_ctx *ctx = arg;
+	struct tw_error err;
+	int version = 0;
+	json_t *body;
+	int ok;
+
+	if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
+		body = json_pack("{s:{s:s,s:s}}", "error", "code", "method-not-allowed", "message",
+			"use GET");
+		api_send_json(req, 405, "Method Not Allowed", body);
+		json_decref(body);
+		return;
+	}
+	ok = store_schema_version(ctx->store, &version, &err) == TW_OK;
+	body = json_pack("{s:s,s:s,s:i}", "status", ok ? "ok" : "degraded", "service", "api",
+		"schema_version", version);
+	api_send_json(req, ok ? 200 : 503, ok ? "OK" : "Service Unavailable", body);
+	json_decref(body);
+}
+
+static void api_not_found(struct evhttp_request *req, void *arg)
+{
+	json_t *body = json_pack("{s:{s:s,s:s}}", "error", "code", "not-found", "message",
+		"no such resource; see docs/architecture.md for what api serves today");
+
+	(void)arg;
+	api_send_json(req, 404, "Not Found", body);
+	json_decref(body);
+}
+
+static void api_on_signal(evutil_socket_t sig, short events, void *arg)
+{
+	struct api_ctx *ctx = arg;
+
+	(void)events;
+	tw_info("signal %d: stopping", (int)sig);
+	event_base_loopbreak(ctx->base);
+}
+
+tw_rc api_run(const struct tw_home *home, struct tw_error *err)
+{
+	struct api_ctx ctx = { 0 };
+	struct evhttp *http = NULL;
+	struct event *sigterm = NULL, *sigint = NULL;
+	char *store_url = NULL, *host = NULL;
+	uint16_t port = 0;
+	tw_rc rc;
+
+	rc = tw_parse_hostport(tw_config_get_or(home->conf, "api", "listen",
+		TW_DEFAULT_API_LISTEN), &host, &port, err);
+	if (rc != TW_OK)
+		goto out;
+	store_url = tw_home_path(home, "store", "url", TW_DEFAULT_STORE);
+	if (store_url == NULL) {
+		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+		goto out;
+	}
+	if ((rc = store_open(store_url, &ctx.store, err)) != TW_OK)
+		goto out;
+	ctx.base = event_base_new();
+	http = ctx.base ? evhttp_new(ctx.base) : NULL;
+	if (http == NULL) {
+		rc = tw_error_set(err, TW_E_NOMEM, "cannot create the HTTP server");
+		goto out;
+	}
+	evhttp_set_max_headers_size(http, 16 * 1024);
+	evhttp_set_max_body_size(http, 64 * 1024);
+	evhttp_set_timeout(http, 30);
+	evhttp_set_cb(http, "/health", api_health, &ctx);
+	evhttp_set_gencb(http, api_not_found, &ctx);
+	if (evhttp_bind_socket(http, host, port) != 0) {
+		rc = tw_error_set(err, TW_E_IO, "cannot listen on %s:%u (in use? see [api] listen)",
+			host, port);
+		goto out;
+	}
+	sigterm = evsignal_new(ctx.base, SIGTERM, api_on_signal, &ctx);
+	sigint = evsignal_new(ctx.base, SIGINT, api_on_signal, &ctx);
+	if (sigterm == NULL || sigint == NULL || evsignal_add(sigterm, NULL) != 0 ||
+	    evsignal_add(sigint, NULL) != 0) {
+		rc = tw_error_set(err, TW_E_INTERNAL, "cannot install signal handlers");
+		goto out;
+	}
+	tw_info("api listening on %s:%u", host, port);
+	event_base_dispatch(ctx.base);
+	rc = TW_OK;
+out:
+	if (sigterm != NULL)
+		event_free(sigterm);
+	if (sigint != NULL)
+		event_free(sigint);
+	if (http != NULL)
+		evhttp_free(http);
+	if (ctx.base != NULL)
+		event_base_free(ctx.base);
+	store_close(ctx.store);
+	free(store_url);
+	free(host);
+	return rc;
+}

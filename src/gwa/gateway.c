@@ -1,0 +1,254 @@
+/*
+ * gateway.c: the gateway inventory and test pre-personalisation.
+ *
+ * gateway_provision plays the manufacturer (keys generated for the device, written to its
+ * directory) and the GWA (registration in the inventory) in one step, so that a demo or a
+ * test can bring up gateways without a factory. Certificates are issued by the Sub-CA key
+ * inside the signer; this process never sees CA key material.
+ */
+#include "gwa/gateway.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/obj_mac.h>
+#include <openssl/x509.h>
+
+#include "audit/audit.h"
+#include "base/util.h"
+#include "crypto/keys.h"
+#include "pki/certstore.h"
+#include "pki/profile.h"
+#include "pki/testpki.h"
+
+#define GATEWAY_CERT_DAYS 730   /* two years, as the real SM-PKI end-entity certificates */
+
+bool gateway_id_valid(const char *id)
+{
+	size_t n = 0;
+
+	if (id == NULL)
+		return false;
+	for (; id[n] != '\0'; n++) {
+		char c = id[n];
+
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '_' || c == '-'))
+			return false;
+	}
+	return n >= 1 && n <= STORE_ID_MAX;
+}
+
+struct device_key {
+	enum pki_usage usage;
+	const char *name;       /* file stem: tls, sig, enc */
+	const char *usage_tag;  /* certificates.usage */
+	EVP_PKEY *key;
+	X509 *cert;
+};
+
+static tw_rc write_in_dir(const char *dir, const char *file, struct tw_error *err,
+	char **path)
+{
+	*path = tw_asprintf("%s/%s", dir, file);
+	return *path ? TW_OK : tw_error_set(err, TW_E_NOMEM, "out of memory");
+}
+
+/* Remove what a failed provisioning wrote, so a retry starts from nothing. */
+static void remove_device_dir(const char *dir)
+{
+	static const char *const files[] = { "id", "tls.key", "tls.crt", "sig.key", "sig.crt",
+		"enc.key", "enc.crt", "chain.pem", "root-ca.crt" };
+
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		char *p = tw_asprintf("%s/%s", dir, files[i]);
+
+		if (p != NULL)
+			unlink(p);
+		free(p);
+	}
+	rmdir(dir);
+}
+
+static tw_rc issue_device_certificates(const struct tw_home *home, struct signer_client *sc,
+	const char *gateway_id, struct device_key *keys, size_t n, X509 *sub_ca,
+	struct tw_error *err)
+{
+	const char *crl_url = tw_config_get(home->conf, "pki", "crl_url");
+	const char *policy = tw_config_get(home->conf, "pki", "policy_oid");
+	const char *cps = tw_config_get(home->conf, "pki", "cps_uri");
+	tw_rc rc = TW_OK;
+
+	for (size_t i = 0; i < n && rc == TW_OK; i++) {
+		struct pki_cert_request req;
+
+		memset(&req, 0, sizeof(req));
+		req.usage = keys[i].usage;
+		req.role = PKI_ROLE_SMGW;
+		req.subject.common_name = gateway_id;
+		req.subject.serial_number = gateway_id;
+		req.issuer_cert = sub_ca;
+		req.validity_days = GATEWAY_CERT_DAYS;
+		req.crl_url = crl_url;
+		req.policy_oid = policy;
+		req.cps_uri = cps;
+		if ((rc = keys_generate_ec(NID_brainpoolP256r1, &keys[i].key, err)) != TW_OK)
+			break;
+		req.public_key = keys[i].key;
+		rc = pki_issue_certificate(sc, SIGNER_KEY_SUB_CA, &req, &keys[i].cert, err);
+	}
+	return rc;
+}
+
+static tw_rc write_device_files(const char *out_dir, const char *gateway_id,
+	struct device_key *keys, size_t n, X509 *sub_ca, X509 *root, struct tw_error *err)
+{
+	X509 *chain[2] = { sub_ca, root };
+	char *path = NULL, *id_line = NULL;
+	tw_rc rc = TW_OK;
+
+	for (size_t i = 0; i < n && rc == TW_OK; i++) {
+		char file[32];
+
+		snprintf(file, sizeof(file), "%s.key", keys[i].name);
+		if ((rc = write_in_dir(out_dir, file, err, &path)) == TW_OK)
+			rc = keys_write_private_pem(path, keys[i].key, err);
+		free(path);
+		path = NULL;
+		if (rc != TW_OK)
+			break;
+		snprintf(file, sizeof(file), "%s.crt", keys[i].name);
+		if ((rc = write_in_dir(out_dir, file, err, &path)) == TW_OK)
+			rc = keys_write_certs_pem(path, &keys[i].cert, 1, err);
+		free(path);
+		path = NULL;
+	}
+	if (rc == TW_OK && (rc = write_in_dir(out_dir, "chain.pem", err, &path)) == TW_OK)
+		rc = keys_write_certs_pem(path, chain, 2, err);
+	free(path);
+	path = NULL;
+	if (rc == TW_OK && (rc = write_in_dir(out_dir, "root-ca.crt", err, &path)) == TW_OK)
+		rc = keys_write_certs_pem(path, &root, 1, err);
+	free(path);
+	path = NULL;
+	if (rc == TW_OK && (rc = write_in_dir(out_dir, "id", err, &path)) == TW_OK) {
+		id_line = tw_asprintf("%s\n", gateway_id);
+		rc = id_line ? tw_write_file(path, id_line, strlen(id_line), 0644, true, err) :
+			tw_error_set(err, TW_E_NOMEM, "out of memory");
+	}
+	free(path);
+	free(id_line);
+	return rc;
+}
+
+static tw_rc register_gateway(struct tw_store *store, const char *gateway_id,
+	struct device_key *keys, size_t n, const char *actor, struct tw_error *err)
+{
+	struct store_gateway gw;
+	struct audit_entry entry;
+	char client[32], detail[128];
+	int64_t tenant_id = 0;
+	tw_rc rc;
+
+	memset(&gw, 0, sizeof(gw));
+	if ((rc = store_begin(store, err)) != TW_OK)
+		return rc;
+	if ((rc = store_tenant_ensure(store, GATEWAY_DEFAULT_TENANT, &tenant_id, err)) != TW_OK)
+		goto out;
+	gw.tenant_id = tenant_id;
+	gw.created_ms = tw_now_ms();
+	memcpy(gw.state, "registered", sizeof("registered"));
+	if ((rc = tw_strlcpy_checked(gw.gateway_id, gateway_id, sizeof(gw.gateway_id), err,
+		"gateway id")) != TW_OK)
+		goto out;
+	if ((rc = store_gateway_insert(store, &gw, err)) != TW_OK) {
+		if (rc == TW_E_EXISTS)
+			tw_error_set(err, rc, "gateway %s is already registered", gateway_id);
+		goto out;
+	}
+	for (size_t i = 0; i < n && rc == TW_OK; i++)
+		rc = pki_certificate_record(store, tenant_id, keys[i].cert, "smgw", gateway_id,
+			keys[i].usage_tag, err);
+	if (rc != TW_OK)
+		goto out;
+	snprintf(client, sizeof(client), "local:%ld", (long)getpid());
+	snprintf(detail, sizeof(detail), "registered with TLS, SIG and ENC certificates");
+	entry = (struct audit_entry){ .actor = actor, .role = "local-admin", .client = client,
+		.action = "gateway.add", .object = gateway_id, .result = "ok", .detail = detail };
+	if ((rc = audit_append_in_tx(store, &entry, err)) != TW_OK)
+		goto out;
+	rc = store_commit(store, err);
+out:
+	if (rc != TW_OK)
+		store_rollback(store);
+	return rc;
+}
+
+tw_rc gateway_provision(const struct tw_home *home, struct tw_store *store,
+	struct signer_client *sc, const char *gateway_id, const char *out_dir,
+	const char *actor, struct tw_error *err)
+{
+	struct device_key keys[3] = {
+		{ PKI_USAGE_TLS, "tls", "TLS", NULL, NULL },
+		{ PKI_USAGE_SIG, "sig", "SIG", NULL, NULL },
+		{ PKI_USAGE_ENC, "enc", "ENC", NULL, NULL },
+	};
+	struct store_gateway existing;
+	char *sub_path = NULL, *root_path = NULL;
+	X509 *sub_ca = NULL, *root = NULL;
+	bool dir_created = false;
+	tw_rc rc;
+
+	if (!gateway_id_valid(gateway_id))
+		return tw_error_set(err, TW_E_INVALID,
+			"gateway id '%s' is invalid: use 1-%d characters of A-Z a-z 0-9 . _ -",
+			gateway_id ? gateway_id : "", STORE_ID_MAX);
+	/* Refuse early, before keys are generated or certificates signed for nothing. */
+	rc = store_gateway_get(store, gateway_id, &existing, err);
+	if (rc == TW_OK)
+		return tw_error_set(err, TW_E_EXISTS, "gateway %s is already registered",
+			gateway_id);
+	if (rc != TW_E_NOT_FOUND)
+		return rc;
+	sub_path = tw_home_join(home, TESTPKI_SUBCA_CERT);
+	root_path = tw_home_join(home, TESTPKI_ROOT_CERT);
+	if (sub_path == NULL || root_path == NULL) {
+		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+		goto out;
+	}
+	if ((rc = keys_read_cert_pem(sub_path, &sub_ca, err)) != TW_OK ||
+	    (rc = keys_read_cert_pem(root_path, &root, err)) != TW_OK) {
+		if (rc == TW_E_NOT_FOUND)
+			tw_error_set(err, rc, "this home has no Sub-CA certificate (%s); "
+				"it was created without --test-pki", sub_path);
+		goto out;
+	}
+	if (mkdir(out_dir, 0700) != 0) {
+		rc = tw_error_set(err, errno == EEXIST ? TW_E_EXISTS : TW_E_IO,
+			"cannot create %s: %s%s", out_dir, strerror(errno),
+			errno == EEXIST ? " (choose a new --out directory)" : "");
+		goto out;
+	}
+	dir_created = true;
+	if ((rc = issue_device_certificates(home, sc, gateway_id, keys, 3, sub_ca, err)) != TW_OK)
+		goto out;
+	if ((rc = write_device_files(out_dir, gateway_id, keys, 3, sub_ca, root, err)) != TW_OK)
+		goto out;
+	rc = register_gateway(store, gateway_id, keys, 3, actor, err);
+out:
+	if (rc != TW_OK && dir_created)
+		remove_device_dir(out_dir);
+	for (size_t i = 0; i < 3; i++) {
+		EVP_PKEY_free(keys[i].key);
+		X509_free(keys[i].cert);
+	}
+	X509_free(sub_ca);
+	X509_free(root);
+	free(sub_path);
+	free(root_path);
+	return rc;
+}

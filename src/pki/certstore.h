@@ -1,0 +1,22 @@
+/*
+ * certstore.h: recording issued certificates in the store (the pki module owns the
+ * certificates table; everybody else records and looks up certificates through here).
+ */
+#ifndef TORWART_PKI_CERTSTORE_H
+#define TORWART_PKI_CERTSTORE_H
+
+#include <stdint.h>
+
+#include <openssl/x509.h>
+
+#include "base/error.h"
+#include "store/store.h"
+
+/*
+ * Insert cert (serial, issuer, subject, validity, SHA-256 fingerprint, DER) with its owner
+ * and usage, status "valid". Runs inside the caller's transaction if one is open.
+ */
+tw_rc pki_certificate_record(struct tw_store *store, int64_t tenant_id, X509 *cert,
+	const char *owner_kind, const char *owner_id, const char *usage, struct tw_error *err);
+
+#endif

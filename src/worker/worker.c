@@ -1,0 +1,111 @@
+/*
+ * worker.c: scheduled work. Until jobs and CRL schedules exist (issues 3, 4) the worker
+ * re-verifies the admin-log hash chain on a schedule, so tampering with the database is
+ * noticed by the running system and not only when someone runs `torwart audit verify`.
+ */
+#include "worker/worker.h"
+
+#include <signal.h>
+#include <stdlib.h>
+
+#include <event2/event.h>
+
+#include "audit/audit.h"
+#include "base/log.h"
+#include "base/util.h"
+#include "store/store.h"
+
+struct worker_ctx {
+	struct event_base *base;
+	struct tw_store *store;
+	int64_t last_intact_entries;
+	int alarmed;              /* report a broken chain once, not every interval */
+};
+
+static void worker_verify_audit(evutil_socket_t fd, short events, void *arg)
+{
+	struct worker_ctx *ctx = arg;
+	struct audit_verify_result res;
+	struct tw_error err;
+	tw_rc rc;
+
+	(void)fd;
+	(void)events;
+	tw_error_clear(&err);
+	rc = audit_verify(ctx->store, &res, &err);
+	if (rc == TW_OK) {
+		if (res.entries != ctx->last_intact_entries)
+			tw_debug("admin log intact: %lld entries", (long long)res.entries);
+		ctx->last_intact_entries = res.entries;
+		ctx->alarmed = 0;
+	} else if (rc == TW_E_INTEGRITY) {
+		if (!ctx->alarmed)
+			tw_err("ALERT admin log integrity broken at entry %lld: %s",
+				(long long)res.first_bad_seq, res.reason);
+		ctx->alarmed = 1;
+	} else {
+		tw_warn("admin-log verification could not run: %s", err.message);
+	}
+}
+
+static void worker_on_signal(evutil_socket_t sig, short events, void *arg)
+{
+	struct worker_ctx *ctx = arg;
+
+	(void)events;
+	tw_info("signal %d: stopping", (int)sig);
+	event_base_loopbreak(ctx->base);
+}
+
+tw_rc worker_run(const struct tw_home *home, struct tw_error *err)
+{
+	struct worker_ctx ctx = { 0 };
+	struct event *timer = NULL, *sigterm = NULL, *sigint = NULL;
+	struct timeval every = { 0, 0 };
+	char *store_url = NULL;
+	long interval;
+	tw_rc rc;
+
+	rc = tw_config_get_long(home->conf, "worker", "audit_verify_interval", 60, 1, 86400,
+		&interval, err);
+	if (rc != TW_OK)
+		goto out;
+	every.tv_sec = interval;
+	store_url = tw_home_path(home, "store", "url", TW_DEFAULT_STORE);
+	if (store_url == NULL) {
+		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+		goto out;
+	}
+	if ((rc = store_open(store_url, &ctx.store, err)) != TW_OK)
+		goto out;
+	ctx.base = event_base_new();
+	if (ctx.base == NULL) {
+		rc = tw_error_set(err, TW_E_NOMEM, "cannot create the event loop");
+		goto out;
+	}
+	timer = event_new(ctx.base, -1, EV_PERSIST, worker_verify_audit, &ctx);
+	sigterm = evsignal_new(ctx.base, SIGTERM, worker_on_signal, &ctx);
+	sigint = evsignal_new(ctx.base, SIGINT, worker_on_signal, &ctx);
+	if (timer == NULL || sigterm == NULL || sigint == NULL ||
+	    event_add(timer, &every) != 0 || evsignal_add(sigterm, NULL) != 0 ||
+	    evsignal_add(sigint, NULL) != 0) {
+		rc = tw_error_set(err, TW_E_INTERNAL, "cannot set up the worker's events");
+		goto out;
+	}
+	tw_info("worker running; admin log verified every %ld s", interval);
+	worker_verify_audit(-1, 0, &ctx);
+	event_base_dispatch(ctx.base);
+	rc = TW_OK;
+out:
+	if (timer != NULL)
+		event_free(timer);
+	if (sigterm != NULL)
+		event_free(sigterm);
+	if (sigint != NULL)
+		event_free(sigint);
+	if (ctx.base != NULL)
+		event_base_free(ctx.base);
+	store_close(ctx.store);
+	free(store_url);
+	return rc;
+}
