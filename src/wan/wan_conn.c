@@ -1,0 +1,274 @@
+/*
+ * wan_conn.c: one TLS connection of `wan`: its state, and who is on the other end
+ * (UC-3.1, T-VA.1).
+ *
+ * A gateway is identified by its TLS client certificate alone: after OpenSSL has verified
+ * the chain to the SM-PKI trust anchors, the SHA-256 fingerprint of the leaf must be an
+ * SMGW TLS certificate in the store with status "valid", and its gateway must exist and
+ * not be disabled. This happens inside the verify callback so an unknown or revoked
+ * gateway never completes a handshake. A resumed session skips the verify callback, so
+ * the same check runs again at handshake completion (the session carries the peer
+ * certificate); a failure there marks the connection refused and wan_http answers
+ * nothing but 403.
+ *
+ * Every refusal is logged once per connection with its reason, including handshakes
+ * that fail before a certificate is seen (no certificate, wrong version or suite,
+ * plaintext HTTP), which are caught in the info callback.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <openssl/err.h>
+#include <openssl/x509.h>
+
+#include "base/log.h"
+#include "base/util.h"
+#include "crypto/keys.h"
+#include "wan/wan_internal.h"
+
+static int wan_conn_idx = -1;
+static pthread_once_t wan_conn_once = PTHREAD_ONCE_INIT;
+
+static void wan_conn_ex_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,
+	long argl, void *argp)
+{
+	struct wan_conn *conn = ptr;
+
+	(void)parent; (void)ad; (void)idx; (void)argl; (void)argp;
+	if (conn == NULL)
+		return;
+	wan_thread_conn_closed(conn->thr);
+	free(conn);
+}
+
+static void wan_conn_index_init(void)
+{
+	wan_conn_idx = SSL_get_ex_new_index(0, (void *)"wan_conn", NULL, NULL,
+		wan_conn_ex_free);
+}
+
+tw_rc wan_conn_global_init(struct tw_error *err)
+{
+	pthread_once(&wan_conn_once, wan_conn_index_init);
+	if (wan_conn_idx < 0)
+		return tw_error_set_openssl(err, TW_E_TLS, "cannot allocate SSL ex_data index");
+	return TW_OK;
+}
+
+struct wan_conn *wan_conn_get(const SSL *ssl)
+{
+	if (ssl == NULL || wan_conn_idx < 0)
+		return NULL;
+	return SSL_get_ex_data(ssl, wan_conn_idx);
+}
+
+const char *wan_conn_peer(struct wan_conn *conn, const SSL *ssl)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char host[INET6_ADDRSTRLEN];
+	int fd;
+
+	if (conn->peer[0] != '\0')
+		return conn->peer;
+	fd = ssl != NULL ? SSL_get_fd(ssl) : -1;
+	if (fd < 0 || getpeername(fd, (struct sockaddr *)&ss, &sl) != 0) {
+		snprintf(conn->peer, sizeof(conn->peer), "unknown");
+		return conn->peer;
+	}
+	if (ss.ss_family == AF_INET) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)&ss;
+		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
+		snprintf(conn->peer, sizeof(conn->peer), "%s:%u", host, ntohs(sin->sin_port));
+	} else if (ss.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)&ss;
+		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
+		snprintf(conn->peer, sizeof(conn->peer), "[%s]:%u", host, ntohs(sin6->sin6_port));
+	} else {
+		snprintf(conn->peer, sizeof(conn->peer), "unknown");
+	}
+	return conn->peer;
+}
+
+/*
+ * Map a verified leaf certificate to an enabled gateway. On success fills
+ * conn->gateway_id; otherwise *detail says why (static text) and conn->gateway_id may
+ * hold the certificate owner for the log.
+ */
+static bool wan_identify(struct wan_conn *conn, X509 *cert, const char **detail)
+{
+	struct store_certificate sc;
+	struct store_gateway gw;
+	struct tw_error e;
+	bool ok = false;
+	tw_rc rc;
+
+	memset(&sc, 0, sizeof(sc));
+	*detail = "unknown certificate";
+	if (cert == NULL) {
+		*detail = "no client certificate";
+		return false;
+	}
+	if (keys_cert_fingerprint(cert, conn->fingerprint, NULL) != TW_OK) {
+		*detail = "cannot fingerprint certificate";
+		return false;
+	}
+	rc = store_certificate_get_by_fingerprint(conn->thr->store, conn->fingerprint, &sc, &e);
+	if (rc == TW_E_NOT_FOUND)
+		goto out;
+	if (rc != TW_OK) {
+		tw_err("wan: certificate lookup failed: %s", e.message);
+		*detail = "store unavailable";
+		goto out;
+	}
+	if (strcmp(sc.owner_kind, "smgw") != 0 || strcmp(sc.usage, "TLS") != 0)
+		goto out;   /* e.g. an EMT's or a gateway's SIG certificate: not a gateway login */
+	snprintf(conn->gateway_id, sizeof(conn->gateway_id), "%s", sc.owner_id);
+	if (strcmp(sc.status, "valid") != 0) {
+		*detail = "certificate revoked";
+		goto out;
+	}
+	rc = store_gateway_get(conn->thr->store, sc.owner_id, &gw, &e);
+	if (rc == TW_E_NOT_FOUND) {
+		*detail = "unknown gateway";
+		goto out;
+	}
+	if (rc != TW_OK) {
+		tw_err("wan: gateway lookup failed: %s", e.message);
+		*detail = "store unavailable";
+		goto out;
+	}
+	if (strcmp(gw.state, "disabled") == 0) {
+		*detail = "gateway disabled";
+		goto out;
+	}
+	ok = true;
+out:
+	store_certificate_clear(&sc);
+	return ok;
+}
+
+static void wan_conn_refuse(struct wan_conn *conn, const SSL *ssl, const char *detail)
+{
+	if (conn->refused)
+		return;
+	conn->refused = true;
+	conn->identified = false;
+	wan_refuse(conn->thr, conn->gateway_id[0] != '\0' ? conn->gateway_id : NULL,
+		wan_conn_peer(conn, ssl),
+		conn->gateway_id[0] != '\0' ? conn->gateway_id : conn->fingerprint, detail);
+}
+
+static int wan_verify_cb(int preverify_ok, X509_STORE_CTX *xs)
+{
+	SSL *ssl = X509_STORE_CTX_get_ex_data(xs, SSL_get_ex_data_X509_STORE_CTX_idx());
+	struct wan_conn *conn = wan_conn_get(ssl);
+	const char *detail;
+
+	if (conn == NULL)
+		return 0;
+	if (conn->refused)
+		return 0;
+	if (!preverify_ok) {
+		X509 *cur = X509_STORE_CTX_get_current_cert(xs);
+
+		/* The fingerprint of the offending certificate helps find it later. */
+		if (cur != NULL && X509_STORE_CTX_get_error_depth(xs) == 0)
+			(void)keys_cert_fingerprint(cur, conn->fingerprint, NULL);
+		wan_conn_refuse(conn, ssl,
+			X509_verify_cert_error_string(X509_STORE_CTX_get_error(xs)));
+		return 0;
+	}
+	if (X509_STORE_CTX_get_error_depth(xs) != 0)
+		return 1;
+	if (!wan_identify(conn, X509_STORE_CTX_get_current_cert(xs), &detail)) {
+		/* Tell OpenSSL why, so the alert is "certificate unknown"/"revoked". */
+		X509_STORE_CTX_set_error(xs, strcmp(detail, "certificate revoked") == 0 ?
+			X509_V_ERR_CERT_REVOKED : X509_V_ERR_CERT_REJECTED);
+		wan_conn_refuse(conn, ssl, detail);
+		return 0;
+	}
+	conn->identified = true;
+	return 1;
+}
+
+static void wan_handshake_done(struct wan_conn *conn, const SSL *ssl)
+{
+	char detail[WAN_DETAIL_MAX + 1];
+	const char *why;
+	bool resumed = SSL_session_reused((SSL *)ssl) == 1;
+
+	if (conn->connect_logged || conn->refused)
+		return;
+	if (resumed) {
+		/* No verify callback ran: the inventory may have changed since the full one. */
+		if (!wan_identify(conn, SSL_get0_peer_certificate(ssl), &why)) {
+			wan_conn_refuse(conn, ssl, why);
+			SSL_CTX_remove_session(SSL_get_SSL_CTX(ssl), SSL_get0_session(ssl));
+			return;
+		}
+		conn->identified = true;
+	}
+	if (!conn->identified)
+		return;
+	conn->connect_logged = true;
+	snprintf(detail, sizeof(detail), "%s %s %s", resumed ? "resumed" : "full",
+		SSL_get_version(ssl), SSL_get_cipher_name(ssl));
+	wan_journal_add(conn->thr, conn->gateway_id, wan_conn_peer(conn, ssl), "wan.connect",
+		conn->gateway_id, "ok", detail);
+}
+
+/*
+ * Handshake failures that do not pass through the verify callback (no certificate, no
+ * common version/suite/group, not TLS at all, a peer alert) end the accept state machine
+ * with an error on the queue; ret <= 0 with SSL_want() == SSL_NOTHING tells that apart
+ * from "would block".
+ */
+static void wan_info_cb(const SSL *ssl, int where, int ret)
+{
+	struct wan_conn *conn = wan_conn_get(ssl);
+
+	if (conn == NULL)
+		return;
+	if (where & SSL_CB_HANDSHAKE_DONE) {
+		wan_handshake_done(conn, ssl);
+		return;
+	}
+	if ((where & SSL_CB_ACCEPT_EXIT) == SSL_CB_ACCEPT_EXIT && ret <= 0 &&
+	    SSL_want(ssl) == SSL_NOTHING && !conn->refused && !conn->connect_logged) {
+		unsigned long e = ERR_peek_last_error();
+		char detail[WAN_DETAIL_MAX + 1];
+
+		if (e == 0)
+			return;
+		snprintf(detail, sizeof(detail), "handshake failed: %s",
+			ERR_reason_error_string(e) != NULL ? ERR_reason_error_string(e) : "unknown");
+		wan_conn_refuse(conn, ssl, detail);
+	}
+}
+
+SSL *wan_conn_ssl_new(struct wan_thread *thr)
+{
+	struct wan_conn *conn;
+	SSL *ssl;
+
+	ssl = SSL_new(thr->srv->ctx);
+	if (ssl == NULL)
+		return NULL;
+	conn = calloc(1, sizeof(*conn));
+	if (conn == NULL || SSL_set_ex_data(ssl, wan_conn_idx, conn) != 1) {
+		free(conn);
+		SSL_free(ssl);
+		return NULL;
+	}
+	conn->thr = thr;
+	thr->conns++;
+	/* Same mode as the context (mutual auth), plus our identification step. */
+	SSL_set_verify(ssl, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, wan_verify_cb);
+	SSL_set_info_callback(ssl, wan_info_cb);
+	return ssl;
+}

@@ -1,0 +1,131 @@
+/*
+ * wan_internal.h: the pieces of `wan` shared between its files (not a public interface).
+ *
+ *   wan.c          threads, event bases, SO_REUSEPORT listeners, start/stop
+ *   wan_conn.c     per-connection state, TLS verify/info callbacks, gateway identification
+ *   wan_journal.c  batched admin-log entries and last-contact updates per thread
+ *   wan_http.c     HTTP routing and the /v1 handlers (codec in wan_message.c)
+ *
+ * Threading: everything hanging off a struct wan_thread is touched only by that thread's
+ * event loop, so none of it is locked. The SSL_CTX (and so its session cache) is shared;
+ * OpenSSL locks it internally.
+ */
+#ifndef TORWART_WAN_WAN_INTERNAL_H
+#define TORWART_WAN_WAN_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/listener.h>
+#include <openssl/ssl.h>
+
+#include "audit/audit.h"
+#include "store/store.h"
+#include "wan/wan_message.h"
+
+/* Admin-log batching: flush every WAN_JOURNAL_FLUSH_MS or at WAN_JOURNAL_FLUSH_AT entries. */
+#define WAN_JOURNAL_FLUSH_MS  100
+#define WAN_JOURNAL_FLUSH_AT  256
+/* Hard cap per thread while the store is failing; beyond it entries are counted as lost. */
+#define WAN_JOURNAL_CAP       4096
+#define WAN_PEER_MAX          64
+#define WAN_DETAIL_MAX        255
+
+struct wan_journal_entry {
+	char actor[80];
+	char role[16];
+	char client[WAN_PEER_MAX];
+	char action[24];
+	char object[80];
+	char result[16];
+	char detail[WAN_DETAIL_MAX + 1];
+};
+
+struct wan_touch {
+	char gateway_id[STORE_ID_MAX + 1];
+	int64_t when_ms;
+	char address[WAN_PEER_MAX];
+};
+
+struct wan_journal {
+	struct wan_journal_entry *entries;  /* WAN_JOURNAL_CAP slots */
+	struct audit_entry *views;          /* scratch for audit_append_batch */
+	size_t n;
+	struct wan_touch *touches;          /* WAN_JOURNAL_CAP slots */
+	size_t nt;
+	uint64_t lost;                      /* entries dropped because the cap was hit */
+	bool failing;                       /* last flush failed: accept no new connections */
+};
+
+struct wan_server;
+
+struct wan_thread {
+	struct wan_server *srv;
+	unsigned index;
+	pthread_t tid;
+	bool started;
+	struct event_base *base;
+	struct evhttp *http;
+	struct evconnlistener *listener;    /* owned by http after evhttp_bind_listener */
+	struct event *flush_ev;
+	struct tw_store *store;
+	struct wan_journal journal;
+	size_t conns;                       /* live connections of this thread */
+	size_t max_conns;
+	bool paused;                        /* listener disabled (limit or journal failing) */
+};
+
+struct wan_server {
+	SSL_CTX *ctx;
+	struct wan_thread *threads;
+	unsigned nthreads;
+	uint16_t port;
+	long timeout_s;
+};
+
+/* Per-connection state, hung on the SSL as ex_data and freed with it. */
+struct wan_conn {
+	struct wan_thread *thr;
+	char peer[WAN_PEER_MAX];            /* "ip:port", filled on first use */
+	char gateway_id[STORE_ID_MAX + 1];  /* set once identified */
+	char fingerprint[65];
+	bool identified;                    /* certificate -> enabled gateway */
+	bool refused;                       /* a refusal was logged; never serve it */
+	bool connect_logged;
+	char session[33];                   /* WAN session id, "" before POST /v1/session */
+};
+
+/* wan_conn.c */
+tw_rc wan_conn_global_init(struct tw_error *err);
+/* New SSL for an accepted connection, state attached, callbacks set. NULL on failure. */
+SSL *wan_conn_ssl_new(struct wan_thread *thr);
+struct wan_conn *wan_conn_get(const SSL *ssl);
+const char *wan_conn_peer(struct wan_conn *conn, const SSL *ssl);
+/* Hook for the thread: a connection went away (called from the SSL's ex_data free). */
+void wan_thread_conn_closed(struct wan_thread *thr);
+
+/* wan_journal.c */
+tw_rc wan_journal_init(struct wan_journal *j, struct tw_error *err);
+void wan_journal_free(struct wan_journal *j);
+/* Queue an admin-log entry (copied, fields truncated to their slots). */
+void wan_journal_add(struct wan_thread *thr, const char *actor, const char *client,
+	const char *action, const char *object, const char *result, const char *detail);
+void wan_journal_touch(struct wan_thread *thr, const char *gateway_id, int64_t when_ms,
+	const char *address);
+/* Write everything queued; on failure the entries stay queued for the next try. */
+tw_rc wan_journal_flush(struct wan_thread *thr, struct tw_error *err);
+
+/* wan.c: re-evaluate whether the listener should accept (limits, journal health). */
+void wan_thread_update_listener(struct wan_thread *thr);
+
+/* wan_http.c */
+void wan_http_request(struct evhttp_request *req, void *arg);
+
+/* Refusal helper used by wan_conn.c and wan_http.c: tw_warn + admin log "wan.refuse". */
+void wan_refuse(struct wan_thread *thr, const char *gateway_id, const char *client,
+	const char *object, const char *detail);
+
+#endif
