@@ -26,7 +26,11 @@ struct audit_entry {
 	const char *detail;  /* why / free text; may be NULL. Never secrets. */
 };
 
-/* Append one entry in its own transaction. NULL fields are stored as "". */
+/*
+ * Append one entry in its own transaction. NULL fields are stored as ""; a field over its
+ * STORE_*_MAX limit is TW_E_TOO_LARGE and nothing is written. Inside a transaction the
+ * caller opened this is TW_E_INTERNAL: use audit_append_in_tx there.
+ */
 tw_rc audit_append(struct tw_store *store, const struct audit_entry *entry,
 	struct tw_error *err);
 /* Append n entries in one transaction (the wan batches its connection records). */
@@ -45,7 +49,11 @@ struct audit_verify_result {
 	char reason[256];         /* why first_bad_seq is bad */
 };
 
-/* Recompute the chain. TW_OK when intact, TW_E_INTEGRITY naming the first broken entry. */
+/*
+ * Recompute the chain. TW_OK when intact, TW_E_INTEGRITY naming the first broken entry
+ * (res->first_bad_seq, res->reason). Catches edits, re-linked rows, gaps and deleted
+ * rows anywhere but at the tail; cutting entries off the end needs signed tree heads.
+ */
 tw_rc audit_verify(struct tw_store *store, struct audit_verify_result *res,
 	struct tw_error *err);
 

@@ -24,6 +24,7 @@
 #include <openssl/x509_vfy.h>
 
 #include "base/home.h"
+#include "crypto/keys.h"
 #include "crypto/tls.h"
 
 /* TLS 1.3 suites of the profile (table 11/12), used only when TLS 1.3 is enabled. */
@@ -143,6 +144,7 @@ static tw_rc tls_load_trust(SSL_CTX *ctx, const char *trust_file, struct tw_erro
 static tw_rc tls_load_identity(SSL_CTX *ctx, const struct tls_profile_config *cfg,
 	struct tw_error *err)
 {
+	EVP_PKEY *key = NULL;
 	BIO *bio = NULL;
 	X509 *x = NULL;
 	tw_rc rc = TW_OK;
@@ -150,18 +152,26 @@ static tw_rc tls_load_identity(SSL_CTX *ctx, const struct tls_profile_config *cf
 	if (cfg->cert_file == NULL || cfg->key_file == NULL)
 		return tw_error_set(err, TW_E_CONFIG,
 			"TLS profile: certificate and key files are required for mutual authentication");
-	if (SSL_CTX_use_certificate_file(ctx, cfg->cert_file, SSL_FILETYPE_PEM) != 1)
-		return tw_error_set_openssl(err, TW_E_TLS, "cannot load the TLS certificate %s",
+	/* Read both first, so a mismatch has its own message rather than "key values". */
+	if ((rc = keys_read_cert_pem(cfg->cert_file, &x, err)) != TW_OK ||
+	    (rc = keys_read_private_pem(cfg->key_file, &key, err)) != TW_OK)
+		goto out;
+	if (X509_check_private_key(x, key) != 1) {
+		rc = tw_error_set_openssl(err, TW_E_TLS,
+			"the TLS key %s does not belong to the certificate %s; install the key "
+			"generated with this certificate", cfg->key_file, cfg->cert_file);
+		goto out;
+	}
+	if (SSL_CTX_use_certificate(ctx, x) != 1 || SSL_CTX_use_PrivateKey(ctx, key) != 1) {
+		rc = tw_error_set_openssl(err, TW_E_TLS,
+			"OpenSSL refuses the TLS certificate %s or its key (weak or unsupported?)",
 			cfg->cert_file);
-	if (SSL_CTX_use_PrivateKey_file(ctx, cfg->key_file, SSL_FILETYPE_PEM) != 1)
-		return tw_error_set_openssl(err, TW_E_TLS, "cannot load the TLS key %s",
-			cfg->key_file);
-	if (SSL_CTX_check_private_key(ctx) != 1)
-		return tw_error_set_openssl(err, TW_E_TLS,
-			"the TLS key %s does not belong to the certificate %s", cfg->key_file,
-			cfg->cert_file);
+		goto out;
+	}
+	X509_free(x);
+	x = NULL;
 	if (cfg->chain_file == NULL)
-		return TW_OK;
+		goto out;
 
 	bio = BIO_new_file(cfg->chain_file, "r");
 	if (bio == NULL) {
@@ -170,9 +180,8 @@ static tw_rc tls_load_identity(SSL_CTX *ctx, const struct tls_profile_config *cf
 		goto out;
 	}
 	while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
-		/* add0 takes the reference on success only. */
+		/* add0 takes the reference on success only; on failure `out` frees x. */
 		if (SSL_CTX_add0_chain_cert(ctx, x) != 1) {
-			X509_free(x);
 			rc = tw_error_set_openssl(err, TW_E_TLS, "cannot add a chain certificate of %s",
 				cfg->chain_file);
 			goto out;
@@ -187,6 +196,8 @@ static tw_rc tls_load_identity(SSL_CTX *ctx, const struct tls_profile_config *cf
 			cfg->chain_file);
 	}
 out:
+	EVP_PKEY_free(key);
+	X509_free(x);
 	BIO_free(bio);
 	return rc;
 }

@@ -27,6 +27,19 @@ struct tls_profile_config {
 	long session_lifetime_s;    /* 0 = TW_SESSION_LIFETIME_S */
 };
 
+/*
+ * Both contexts: strict X.509 verification (X509_V_FLAG_X509_STRICT), depth 3, the chain
+ * must end at a self-signed root in trust_file; the own key must match the certificate
+ * (TW_E_TLS otherwise); missing cert/key/trust is TW_E_CONFIG. Sessions live
+ * session_lifetime_s; the server keeps an id cache and issues tickets (see tls.c).
+ *
+ * Callers, per connection: call SSL_shutdown() before SSL_free() even when the peer has
+ * gone. OpenSSL drops a session from the cache and marks it not resumable when a
+ * connection is freed without close_notify, and resumption is what keeps brainpool
+ * handshakes affordable. A client checks the server's name with SSL_set1_host()
+ * (the context is shared; the name is per connection).
+ */
+
 /* Server context: requires and verifies a client certificate. Caller frees (SSL_CTX_free). */
 tw_rc tls_server_ctx_new(const struct tls_profile_config *cfg, SSL_CTX **out,
 	struct tw_error *err);

@@ -423,6 +423,28 @@ out:
 	return rc;
 }
 
+/*
+ * Name the signature algorithm the issuer key will use (digest by key size, as the signer
+ * does), so the TBSCertificate is complete and encodable before it travels to the signer;
+ * the signer's X509_sign writes the same value again. OpenSSL 3.0 has no setter for an
+ * unsigned certificate's algorithm, so the (owned, mutable) fields are set in place.
+ */
+static tw_rc pki_set_sigalg(X509 *x, EVP_PKEY *issuer_key, struct tw_error *err)
+{
+	int bits = EVP_PKEY_get_bits(issuer_key);
+	int nid = bits <= 256 ? NID_ecdsa_with_SHA256 : bits <= 384 ? NID_ecdsa_with_SHA384 :
+		NID_ecdsa_with_SHA512;
+	const X509_ALGOR *outer = NULL;
+	X509_ALGOR *inner = (X509_ALGOR *)X509_get0_tbs_sigalg(x);
+
+	X509_get0_signature(NULL, &outer, x);
+	if (inner == NULL || outer == NULL ||
+	    X509_ALGOR_set0(inner, OBJ_nid2obj(nid), V_ASN1_UNDEF, NULL) != 1 ||
+	    X509_ALGOR_set0((X509_ALGOR *)outer, OBJ_nid2obj(nid), V_ASN1_UNDEF, NULL) != 1)
+		return tw_error_set_openssl(err, TW_E_CRYPTO, "cannot set the signature algorithm");
+	return TW_OK;
+}
+
 static tw_rc pki_check_request(const struct pki_cert_request *req, struct tw_error *err)
 {
 	int nid;
@@ -482,6 +504,9 @@ tw_rc pki_build_certificate(const struct pki_cert_request *req, X509 **out,
 		goto out;
 	if (req->crl_url != NULL && (rc = pki_add_crl_dp(x, req->crl_url, err)) != TW_OK)
 		goto out;
+	if ((rc = pki_set_sigalg(x, req->issuer_cert != NULL ?
+	    X509_get0_pubkey(req->issuer_cert) : req->public_key, err)) != TW_OK)
+		goto out;
 	*out = x;
 	x = NULL;
 out:
@@ -493,12 +518,35 @@ tw_rc pki_issue_certificate(struct signer_client *sc, const char *issuer_key,
 	const struct pki_cert_request *req, X509 **out, struct tw_error *err)
 {
 	X509 *tbs = NULL;
+	X509 *x = NULL;
+	EVP_PKEY *issuer_pub;
 	tw_rc rc;
 
 	*out = NULL;
 	if ((rc = pki_build_certificate(req, &tbs, err)) != TW_OK)
 		return rc;
-	rc = signer_sign_certificate(sc, issuer_key, tbs, out, err);
+	if ((rc = signer_sign_certificate(sc, issuer_key, tbs, &x, err)) != TW_OK)
+		goto out;
+	/*
+	 * Trust but verify: the result must be what we built (same serial and key) and carry
+	 * a valid signature of the intended issuer, so a wrong key label or a signer bug never
+	 * leaves this function as a certificate.
+	 */
+	issuer_pub = req->issuer_cert != NULL ? X509_get0_pubkey(req->issuer_cert) :
+		req->public_key;
+	if (ASN1_INTEGER_cmp(X509_get0_serialNumber(x), X509_get0_serialNumber(tbs)) != 0 ||
+	    EVP_PKEY_eq(X509_get0_pubkey(x), req->public_key) != 1 ||
+	    issuer_pub == NULL || X509_verify(x, issuer_pub) != 1) {
+		rc = tw_error_set_openssl(err, TW_E_CRYPTO,
+			"the signer's certificate for \"%s\" does not verify with the issuer key "
+			"\"%s\"; check that the key label matches the issuer certificate",
+			req->subject.common_name, issuer_key);
+		goto out;
+	}
+	*out = x;
+	x = NULL;
+out:
+	X509_free(x);
 	X509_free(tbs);
 	return rc;
 }

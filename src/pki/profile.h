@@ -45,10 +45,25 @@ struct pki_cert_request {
 	const char *cps_uri;         /* CPS qualifier; optional */
 };
 
-/* Build the unsigned certificate (random positive 16-byte serial). Caller frees *out. */
+/*
+ * Build the unsigned certificate (random positive 16-byte serial). Caller frees *out.
+ * Validity now-1min .. now+validity_days (<= 36500). Extensions in the order of the real
+ * certificates: AKI (issuer's SKI), SKI, keyUsage (critical), certificatePolicies (a
+ * cps_uri without policy_oid goes under anyPolicy), SAN (email, URI, DNS), issuerAltName
+ * (copied from the issuer's SAN, if any), basicConstraints (critical; root pathlen 1,
+ * Sub-CA pathlen 0), EKU (TLS only), CRL distribution point. Subject strings are
+ * PrintableString where possible, UTF8String otherwise. The signature algorithm field is
+ * pre-set from the issuer key size (ecdsa-with-SHA256/384/512), as the signer will use.
+ * TW_E_INVALID: non-brainpool key (the message names the curve), dns_name outside TLS,
+ * missing issuer for a non-root (or an issuer for a root), bad country/OID/URI/e-mail.
+ */
 tw_rc pki_build_certificate(const struct pki_cert_request *req, X509 **out,
 	struct tw_error *err);
-/* Build and sign with the signer key `issuer_key`. Caller frees *out. */
+/*
+ * Build and sign with the signer key `issuer_key`. The result is checked (same serial and
+ * key, signature verifies with the issuer's public key; TW_E_CRYPTO otherwise) before it
+ * is returned. Caller frees *out.
+ */
 tw_rc pki_issue_certificate(struct signer_client *sc, const char *issuer_key,
 	const struct pki_cert_request *req, X509 **out, struct tw_error *err);
 

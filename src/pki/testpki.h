@@ -23,7 +23,17 @@
 #define TESTPKI_GWA_SIG_CERT "pki/gwa-sig.crt"
 #define TESTPKI_GWA_ENC_CERT "pki/gwa-enc.crt"
 
-/* sc must be a ceremony session. Certificates are also recorded in the store. */
+/*
+ * sc must be a ceremony session. Certificates are also recorded in the store (tenant
+ * "default", one transaction). Each certificate is written as soon as it is issued, so
+ * the signer can check issuer names against pki/<label>.crt. TW_E_EXISTS when the home
+ * already has pki/root-ca.crt (a PKI is never replaced).
+ *
+ * Optional [pki] keys: crl_url (Sub-CA CRL, in the GWA certificates), root_crl_url
+ * (in the Sub-CA certificate; default: crl_url with sub-ca.crl -> root-ca.crl),
+ * policy_oid, cps_uri, gwa_name (CN "<gwa_name>.GWA.TORWART", default TEST),
+ * market_partner_id (OU of the GWA certificates).
+ */
 tw_rc testpki_create(const struct tw_home *home, struct signer_client *sc,
 	struct tw_store *store, struct tw_error *err);
 

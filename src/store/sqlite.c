@@ -52,7 +52,8 @@ static const char *const sq_sql[SQ__COUNT] = {
 		"VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 	[SQ_GATEWAY_GET] = "SELECT " SQ_GATEWAY_COLUMNS " FROM gateways WHERE gateway_id = ?1",
 	[SQ_GATEWAY_TOUCH] = "UPDATE gateways SET last_contact_ms = ?2, last_address = ?3, "
-		"state = 'active' WHERE gateway_id = ?1",
+		"state = CASE state WHEN 'disabled' THEN state ELSE 'active' END "
+		"WHERE gateway_id = ?1",
 	[SQ_GATEWAY_ALL] = "SELECT " SQ_GATEWAY_COLUMNS " FROM gateways ORDER BY gateway_id",
 	[SQ_CERT_INSERT] = "INSERT INTO certificates (" SQ_CERT_COLUMNS ") "
 		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",

@@ -60,13 +60,16 @@ struct store_gateway {
 	char last_address[64];               /* peer address of the last session, "" if none */
 };
 
-/* TW_E_EXISTS if gateway_id is taken. */
+/* TW_E_EXISTS if gateway_id is taken; TW_E_NOT_FOUND if tenant_id does not exist. */
 tw_rc store_gateway_insert(struct tw_store *store, const struct store_gateway *gw,
 	struct tw_error *err);
 /* TW_E_NOT_FOUND if unknown. */
 tw_rc store_gateway_get(struct tw_store *store, const char *gateway_id,
 	struct store_gateway *out, struct tw_error *err);
-/* Record a contact: last_contact_ms, last_address and state "active". TW_E_NOT_FOUND if unknown. */
+/*
+ * Record a contact: last_contact_ms, last_address, and state "active" unless the gateway
+ * is "disabled" (a contact never re-enables a gateway). TW_E_NOT_FOUND if unknown.
+ */
 tw_rc store_gateway_touch(struct tw_store *store, const char *gateway_id, int64_t when_ms,
 	const char *address, struct tw_error *err);
 /*
@@ -125,7 +128,11 @@ tw_rc store_audit_last(struct tw_store *store, struct store_audit_row *out, bool
 /* Insert with row->seq as given; TW_E_EXISTS if seq is taken. Call inside store_begin. */
 tw_rc store_audit_insert(struct tw_store *store, const struct store_audit_row *row,
 	struct tw_error *err);
-/* Ascending seq from from_seq; cb returns non-zero to stop early. */
+/*
+ * Ascending seq from from_seq; cb returns non-zero to stop early. A stored row that does
+ * not fit the struct (over-long field, hash not 32 bytes) stops the walk with
+ * TW_E_INTEGRITY naming its seq.
+ */
 typedef int (*store_audit_cb)(const struct store_audit_row *row, void *arg);
 tw_rc store_audit_foreach(struct tw_store *store, int64_t from_seq, store_audit_cb cb,
 	void *arg, struct tw_error *err);

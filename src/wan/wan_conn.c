@@ -38,9 +38,17 @@ static void wan_conn_ex_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int id
 {
 	struct wan_conn *conn = ptr;
 
-	(void)parent; (void)ad; (void)idx; (void)argl; (void)argp;
+	(void)ad; (void)idx; (void)argl; (void)argp;
 	if (conn == NULL)
 		return;
+	/*
+	 * Gateways usually drop TCP without close_notify, and SSL_free then evicts the
+	 * session from the cache as "bad". A session of an identified gateway that finished
+	 * its handshake is good, so it must stay resumable for its 48 h (TR-03116-3).
+	 * OpenSSL frees ex_data before that eviction check, so marking it here is in time.
+	 */
+	if (parent != NULL && conn->connect_logged && !conn->refused)
+		SSL_set_shutdown(parent, SSL_get_shutdown(parent) | SSL_SENT_SHUTDOWN);
 	wan_thread_conn_closed(conn->thr);
 	free(conn);
 }

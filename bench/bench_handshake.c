@@ -1,0 +1,255 @@
+/*
+ * bench_handshake.c: mutual-auth TLS 1.2 handshakes per second of the real wan (driven
+ * by the simulator engine over TCP) next to raw OpenSSL doing the same handshakes in
+ * memory (BIO pairs) with the same certificates, keys, suite and group, in the same run.
+ *
+ *   bench_handshake --home DIR --count N [--rounds R] [--concurrency C] [--seconds S]
+ *                   [--gwa HOST:PORT]
+ *
+ * Without --gwa, wan runs inside this process from DIR's configuration ([wan] threads
+ * loops), so both figures come from the same machine at the same time. Both figures
+ * include both ends of every handshake (client and server share the CPU), so the ratio
+ * is what the wan's event loops, HTTP, JSON, store lookups and admin log cost on top of
+ * the bare cryptography.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "base/home.h"
+#include "base/log.h"
+#include "base/util.h"
+#include "crypto/tls.h"
+#include "sim/sim.h"
+#include "wan/wan.h"
+
+struct raw {
+	SSL_CTX *srv, *cli;
+};
+
+/* One in-memory handshake; sess (may be NULL) is offered for resumption. */
+static int raw_handshake(struct raw *r, SSL_SESSION *sess, SSL_SESSION **out, int *reused)
+{
+	SSL *s = SSL_new(r->srv), *c = SSL_new(r->cli);
+	BIO *bs = NULL, *bc = NULL;
+	int ok = 0, rs = 0, rc = 0;
+
+	if (s == NULL || c == NULL || BIO_new_bio_pair(&bs, 0, &bc, 0) != 1)
+		goto out;
+	SSL_set_bio(s, bs, bs);
+	SSL_set_bio(c, bc, bc);
+	SSL_set_accept_state(s);
+	SSL_set_connect_state(c);
+	if (sess != NULL)
+		SSL_set_session(c, sess);
+	for (int i = 0; i < 32 && (rs != 1 || rc != 1); i++) {
+		if (rc != 1)
+			rc = SSL_do_handshake(c);
+		if (rs != 1)
+			rs = SSL_do_handshake(s);
+		if ((rc <= 0 && SSL_get_error(c, rc) != SSL_ERROR_WANT_READ) ||
+		    (rs <= 0 && SSL_get_error(s, rs) != SSL_ERROR_WANT_READ))
+			goto out;
+	}
+	if (rs != 1 || rc != 1)
+		goto out;
+	*reused = SSL_session_reused(c);
+	if (out != NULL)
+		*out = SSL_get1_session(c);
+	/* Clean close on both ends so neither side evicts the session. */
+	SSL_shutdown(c);
+	SSL_shutdown(s);
+	ok = 1;
+out:
+	ERR_clear_error();
+	SSL_free(s);
+	SSL_free(c);
+	return ok;
+}
+
+static double raw_rate(struct raw *r, double seconds, SSL_SESSION *sess, int *failures)
+{
+	int64_t t0 = tw_monotonic_ms(), t;
+	long n = 0;
+	int reused;
+
+	do {
+		if (!raw_handshake(r, sess, NULL, &reused) || (sess != NULL && !reused))
+			(*failures)++;
+		n++;
+		t = tw_monotonic_ms();
+	} while ((double)(t - t0) < seconds * 1000.0);
+	return (double)n * 1000.0 / (double)(t - t0);
+}
+
+static tw_rc raw_setup(const struct tw_home *home, const char *gwdir, struct raw *r,
+	struct tw_error *err)
+{
+	char *scert = tw_home_path(home, "wan", "cert", "pki/gwa-tls.crt");
+	char *skey = tw_home_path(home, "wan", "key", "pki/gwa-tls.key");
+	char *schain = tw_home_path(home, "wan", "chain", "pki/sub-ca.crt");
+	char *strust = tw_home_path(home, "wan", "trust", "pki/chain.pem");
+	char *ccert = tw_asprintf("%s/tls.crt", gwdir), *ckey = tw_asprintf("%s/tls.key", gwdir);
+	char *cchain = tw_asprintf("%s/chain.pem", gwdir);
+	char *ctrust = tw_asprintf("%s/root-ca.crt", gwdir);
+	struct tls_profile_config sc = { scert, skey, schain, strust, 0 };
+	struct tls_profile_config cc = { ccert, ckey, cchain, ctrust, 0 };
+	tw_rc rc;
+
+	rc = tls_server_ctx_new(&sc, &r->srv, err);
+	if (rc == TW_OK)
+		rc = tls_client_ctx_new(&cc, &r->cli, err);
+	free(scert); free(skey); free(schain); free(strust);
+	free(ccert); free(ckey); free(cchain); free(ctrust);
+	return rc;
+}
+
+static char **list_gateways(const char *home, long count)
+{
+	char **dirs = calloc((size_t)count, sizeof(*dirs));
+	char *cmd = tw_asprintf("ls -1 '%s/gateways' | sort | head -n %ld", home, count);
+	FILE *p = cmd != NULL ? popen(cmd, "r") : NULL;
+	char line[512];
+	long n = 0;
+
+	while (p != NULL && dirs != NULL && n < count && fgets(line, sizeof(line), p) != NULL) {
+		line[strcspn(line, "\n")] = '\0';
+		dirs[n++] = tw_asprintf("%s/gateways/%s", home, line);
+	}
+	if (p != NULL)
+		pclose(p);
+	free(cmd);
+	if (n < count) {
+		fprintf(stderr, "bench: %s/gateways has %ld gateways, %ld requested\n", home, n,
+			count);
+		for (long i = 0; dirs != NULL && i < n; i++)
+			free(dirs[i]);
+		free(dirs);
+		return NULL;
+	}
+	return dirs;
+}
+
+int main(int argc, char **argv)
+{
+	const char *home_dir = NULL, *gwa_arg = NULL;
+	long count = 50, rounds = 4, conc = 64, secs = 5;
+	struct tw_home *home = NULL;
+	struct wan_server *srv = NULL;
+	struct raw raw = { NULL, NULL };
+	struct sim_options opt;
+	struct sim_result full, resumed;
+	struct tw_error err;
+	SSL_SESSION *sess = NULL;
+	char **dirs = NULL, gwa[128];
+	double raw_full, raw_res;
+	int failures = 0, reused, status = 1;
+
+	for (int i = 1; i + 1 < argc; i += 2) {
+		long *dst = NULL;
+
+		if (strcmp(argv[i], "--home") == 0)
+			home_dir = argv[i + 1];
+		else if (strcmp(argv[i], "--gwa") == 0)
+			gwa_arg = argv[i + 1];
+		else if (strcmp(argv[i], "--count") == 0)
+			dst = &count;
+		else if (strcmp(argv[i], "--rounds") == 0)
+			dst = &rounds;
+		else if (strcmp(argv[i], "--concurrency") == 0)
+			dst = &conc;
+		else if (strcmp(argv[i], "--seconds") == 0)
+			dst = &secs;
+		else
+			break;
+		if (dst != NULL && tw_parse_long(argv[i + 1], 1, 1000000, dst, &err,
+		    argv[i] + 2) != TW_OK) {
+			fprintf(stderr, "bench: %s\n", err.message);
+			return 2;
+		}
+	}
+	if (home_dir == NULL) {
+		fputs("usage: bench_handshake --home DIR --count N [--rounds R] "
+		      "[--concurrency C] [--seconds S] [--gwa HOST:PORT]\n", stderr);
+		return 2;
+	}
+	tw_log_init("bench", TW_LOG_ERROR);
+	if (tw_home_open(home_dir, &home, &err) != TW_OK ||
+	    (dirs = list_gateways(home->dir, count)) == NULL) {
+		fprintf(stderr, "bench: %s\n", home == NULL ? err.message : "not enough gateways");
+		goto out;
+	}
+
+	/* 1. Raw OpenSSL, in memory, one thread, both ends. */
+	if (raw_setup(home, dirs[0], &raw, &err) != TW_OK) {
+		fprintf(stderr, "bench: %s\n", err.message);
+		goto out;
+	}
+	if (!raw_handshake(&raw, NULL, &sess, &reused)) {
+		fprintf(stderr, "bench: in-memory handshake failed (certificates?)\n");
+		goto out;
+	}
+	raw_full = raw_rate(&raw, (double)secs, NULL, &failures);
+	raw_res = raw_rate(&raw, (double)secs / 2.0, sess, &failures);
+
+	/* 2. The real wan over TCP, driven by the simulator engine. */
+	if (gwa_arg == NULL) {
+		if (wan_server_start(home, &srv, &err) != TW_OK) {
+			fprintf(stderr, "bench: wan: %s\n", err.message);
+			goto out;
+		}
+		snprintf(gwa, sizeof(gwa), "127.0.0.1:%u", wan_server_port(srv));
+	} else {
+		snprintf(gwa, sizeof(gwa), "%s", gwa_arg);
+	}
+	memset(&opt, 0, sizeof(opt));
+	opt.gwa_address = gwa;
+	opt.gateway_dirs = dirs;
+	opt.gateway_count = (size_t)count;
+	opt.concurrency = (unsigned)conc;
+	opt.rounds = (unsigned)rounds;
+	opt.quiet = 1;
+	(void)sim_run(&opt, &full, &err);
+	opt.resume = 1;
+	(void)sim_run(&opt, &resumed, &err);
+
+	printf("handshake bench: TLS 1.2 mutual auth, brainpoolP256r1, %s; %ld gateways, "
+		"%ld rounds, concurrency %ld, %ld cores\n",
+		"ECDHE-ECDSA-AES128-GCM-SHA256", count, rounds, conc, sysconf(_SC_NPROCESSORS_ONLN));
+	printf("raw OpenSSL in memory (1 thread, both ends):  full %8.1f/s   resumed %8.1f/s%s\n",
+		raw_full, raw_res, failures ? "  (SOME FAILED)" : "");
+	printf("wan + sim over TCP (HTTP, store, admin log): full %8.1f/s   resumed-mix %8.1f/s "
+		"(%zu of %zu resumed)\n",
+		full.seconds > 0 ? (double)full.sessions_ok / full.seconds : 0.0,
+		resumed.seconds > 0 ? (double)resumed.sessions_ok / resumed.seconds : 0.0,
+		resumed.resumed, resumed.sessions_ok);
+	/* The resumed rounds alone: the mix minus the first (full) round at the full rate. */
+	if (full.seconds > 0 && resumed.resumed > 0 && full.sessions_ok > 0) {
+		double full_part = (double)count / ((double)full.sessions_ok / full.seconds);
+		double rest = resumed.seconds - full_part;
+
+		if (rest > 0)
+			printf("wan resumed only (estimated):               %8.1f/s, ratio to raw "
+				"%.2f\n", (double)resumed.resumed / rest,
+				(double)resumed.resumed / rest / raw_res);
+	}
+	printf("ratio wan/raw: full %.2f, resumed-mix %.2f; failed sessions: %zu\n",
+		full.seconds > 0 ? (double)full.sessions_ok / full.seconds / raw_full : 0.0,
+		resumed.seconds > 0 ? (double)resumed.sessions_ok / resumed.seconds / raw_res : 0.0,
+		full.sessions_failed + resumed.sessions_failed);
+	status = full.sessions_failed + resumed.sessions_failed == 0 && failures == 0 ? 0 : 1;
+out:
+	wan_server_stop(srv);
+	SSL_SESSION_free(sess);
+	SSL_CTX_free(raw.srv);
+	SSL_CTX_free(raw.cli);
+	for (long i = 0; dirs != NULL && i < count; i++)
+		free(dirs[i]);
+	free(dirs);
+	tw_home_free(home);
+	return status;
+}

@@ -1,0 +1,549 @@
+/*
+ * signer_client.c: the client side of the signer protocol, used by every process that
+ * needs a signature (api, wan, worker, the CLI). It holds no key material: it sends TBS
+ * bytes or data and receives signatures (docs/signer-protocol.md).
+ *
+ * Requests are synchronous on a blocking socket with a timeout; any transport or
+ * framing failure marks the client broken, because after a lost frame we can no longer
+ * trust which response belongs to which request.
+ */
+#include "crypto/signer.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <openssl/objects.h>
+
+#include "base/log.h"
+#include "base/util.h"
+#include "crypto/signer_proto.h"
+
+#define SIGNER_CLIENT_TIMEOUT_S 60
+
+struct signer_client {
+	int fd;                 /* -1 once broken */
+	pid_t child;            /* private signer child, or 0 */
+	uint16_t next_id;
+	char *actor, *role;     /* sent with the next request (HELLO) */
+	bool hello_pending;
+	char *where;            /* for messages: "signer at PATH" or "private signer child" */
+	char *hint;             /* what the user can do when the signer is unreachable */
+};
+
+static tw_rc client_new(int fd, const char *where, const char *hint,
+	struct signer_client **out, struct tw_error *err)
+{
+	struct signer_client *sc = calloc(1, sizeof(*sc));
+	struct timeval tv = { SIGNER_CLIENT_TIMEOUT_S, 0 };
+
+	*out = NULL;
+	if (sc == NULL || (sc->where = tw_strdup(where)) == NULL ||
+	    (hint != NULL && (sc->hint = tw_strdup(hint)) == NULL)) {
+		if (sc != NULL)
+			free(sc->where);
+		free(sc);
+		close(fd);
+		return tw_error_set(err, TW_E_NOMEM, "out of memory");
+	}
+	/* A hung signer must not hang its clients forever. */
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	sc->fd = fd;
+	sc->next_id = 1;
+	*out = sc;
+	return TW_OK;
+}
+
+void signer_client_close(struct signer_client *sc)
+{
+	if (sc == NULL)
+		return;
+	if (sc->fd >= 0)
+		close(sc->fd);
+	/* EOF on its socket ends the private child; reap it so no zombie is left. */
+	if (sc->child > 0)
+		while (waitpid(sc->child, NULL, 0) < 0 && errno == EINTR)
+			;
+	free(sc->actor);
+	free(sc->role);
+	free(sc->where);
+	free(sc->hint);
+	free(sc);
+}
+
+void signer_client_set_actor(struct signer_client *sc, const char *actor, const char *role)
+{
+	if (sc == NULL)
+		return;
+	free(sc->actor);
+	free(sc->role);
+	sc->actor = tw_strdup(actor);
+	sc->role = tw_strdup(role);
+	/* Errors (too long, no memory) surface with the next request, which sends HELLO. */
+	sc->hello_pending = true;
+}
+
+static tw_rc broken(struct signer_client *sc, tw_rc code, struct tw_error *err,
+	const char *what)
+{
+	if (sc->fd >= 0)
+		close(sc->fd);
+	sc->fd = -1;
+	return tw_error_set(err, code, "%s: %s%s%s", sc->where, what,
+		sc->hint != NULL ? "; " : "", sc->hint != NULL ? sc->hint : "");
+}
+
+static tw_rc send_all(struct signer_client *sc, const unsigned char *p, size_t len,
+	struct tw_error *err)
+{
+	while (len > 0) {
+		ssize_t n = send(sc->fd, p, len, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return broken(sc, TW_E_UNAVAILABLE, err, errno == EAGAIN ?
+				"timed out sending a request" : "connection lost while sending");
+		p += n;
+		len -= (size_t)n;
+	}
+	return TW_OK;
+}
+
+static tw_rc recv_all(struct signer_client *sc, unsigned char *p, size_t len,
+	struct tw_error *err)
+{
+	while (len > 0) {
+		ssize_t n = recv(sc->fd, p, len, 0);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n == 0)
+			return broken(sc, TW_E_UNAVAILABLE, err, "the signer closed the connection "
+				"(see its log)");
+		if (n < 0)
+			return broken(sc, TW_E_UNAVAILABLE, err, errno == EAGAIN ?
+				"no answer within " "60 s" : "connection lost while receiving");
+		p += n;
+		len -= (size_t)n;
+	}
+	return TW_OK;
+}
+
+/*
+ * One round trip. On TW_OK *body holds the response frame (caller frees) and resp points
+ * into it; a non-OK status from the signer becomes the return code with its message.
+ */
+static tw_rc transact1(struct signer_client *sc, struct signer_msg *req,
+	struct signer_msg *resp, unsigned char **body, struct tw_error *err)
+{
+	struct tw_buf frame;
+	unsigned char prefix[SIGNER_LEN_BYTES];
+	uint32_t len;
+	tw_rc rc;
+
+	*body = NULL;
+	if (sc->fd < 0)
+		return tw_error_set(err, TW_E_UNAVAILABLE, "%s: connection was lost earlier; "
+			"close and reopen the signer client", sc->where);
+	req->id = sc->next_id++;
+	tw_buf_init(&frame, SIGNER_FRAME_MAX + SIGNER_LEN_BYTES);
+	if ((rc = signer_frame_encode(req, &frame, err)) != TW_OK)
+		goto out;
+	if ((rc = send_all(sc, frame.data, frame.len, err)) != TW_OK)
+		goto out;
+	if ((rc = recv_all(sc, prefix, sizeof(prefix), err)) != TW_OK)
+		goto out;
+	if ((rc = signer_frame_check_len(prefix, &len, err)) != TW_OK) {
+		rc = broken(sc, TW_E_PROTOCOL, err, "the signer sent a frame of invalid length");
+		goto out;
+	}
+	if ((*body = malloc(len)) == NULL) {
+		rc = broken(sc, TW_E_NOMEM, err, "out of memory");
+		goto out;
+	}
+	if ((rc = recv_all(sc, *body, len, err)) != TW_OK)
+		goto out;
+	if (signer_frame_decode(*body, len, resp, err) != TW_OK ||
+	    resp->op != (req->op | SIGNER_OP_RESPONSE) || resp->id != req->id) {
+		rc = broken(sc, TW_E_PROTOCOL, err, "the signer's answer does not match the request");
+		goto out;
+	}
+	if (resp->status != TW_OK) {
+		char msg[SIGNER_MESSAGE_MAX + 1] = "";
+
+		if (resp->f[SIGNER_TAG_MESSAGE].present) {
+			memcpy(msg, resp->f[SIGNER_TAG_MESSAGE].ptr, resp->f[SIGNER_TAG_MESSAGE].len);
+			msg[resp->f[SIGNER_TAG_MESSAGE].len] = '\0';
+		}
+		rc = tw_error_set(err, (tw_rc)resp->status, "%s",
+			msg[0] != '\0' ? msg : tw_strerror((tw_rc)resp->status));
+		/* The signer closes after a protocol error; so do we. */
+		if (rc == TW_E_PROTOCOL && sc->fd >= 0) {
+			close(sc->fd);
+			sc->fd = -1;
+		}
+		goto out;
+	}
+	rc = TW_OK;
+out:
+	tw_buf_free(&frame);
+	if (rc != TW_OK) {
+		free(*body);
+		*body = NULL;
+	}
+	return rc;
+}
+
+/* Sends a pending HELLO first, then the request. */
+static tw_rc transact(struct signer_client *sc, struct signer_msg *req,
+	struct signer_msg *resp, unsigned char **body, struct tw_error *err)
+{
+	*body = NULL;
+	if (sc == NULL)
+		return tw_error_set(err, TW_E_INVALID, "no signer client");
+	if (sc->hello_pending) {
+		struct signer_msg h, hr;
+		unsigned char *hb = NULL;
+		tw_rc rc;
+
+		signer_msg_init(&h, SIGNER_OP_HELLO, 0);
+		if (sc->actor != NULL && sc->actor[0] != '\0')
+			signer_msg_set_str(&h, SIGNER_TAG_ACTOR, sc->actor);
+		if (sc->role != NULL && sc->role[0] != '\0')
+			signer_msg_set_str(&h, SIGNER_TAG_ROLE, sc->role);
+		rc = transact1(sc, &h, &hr, &hb, err);
+		free(hb);
+		if (rc != TW_OK)
+			return rc;
+		sc->hello_pending = false;
+	}
+	return transact1(sc, req, resp, body, err);
+}
+
+/* Borrowed payload of a successful response (points into the response frame). */
+static tw_rc payload(const struct signer_msg *resp, const unsigned char **p, size_t *len,
+	struct tw_error *err)
+{
+	*p = NULL;
+	*len = 0;
+	if (!resp->f[SIGNER_TAG_PAYLOAD].present)
+		return tw_error_set(err, TW_E_PROTOCOL, "the signer answered without a result");
+	*p = resp->f[SIGNER_TAG_PAYLOAD].ptr;
+	*len = resp->f[SIGNER_TAG_PAYLOAD].len;
+	return TW_OK;
+}
+
+static tw_rc probe(struct signer_client *sc, struct tw_error *err)
+{
+	struct signer_msg req, resp;
+	unsigned char *body = NULL;
+	tw_rc rc;
+
+	signer_msg_init(&req, SIGNER_OP_HELLO, 0);
+	rc = transact(sc, &req, &resp, &body, err);
+	free(body);
+	return rc;
+}
+
+static tw_rc connect_path(const char *path, int *out, struct tw_error *err)
+{
+	struct sockaddr_un sa;
+	int fd;
+
+	*out = -1;
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return tw_error_set(err, TW_E_CONFIG, "signer socket path %s is too long", path);
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return tw_error_set(err, TW_E_IO, "socket: %s", strerror(errno));
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		int e = errno;
+
+		close(fd);
+		if (e == ENOENT || e == ECONNREFUSED)
+			return tw_error_set(err, TW_E_UNAVAILABLE, "signer not running at %s", path);
+		return tw_error_set(err, e == EACCES ? TW_E_DENIED : TW_E_IO, "cannot connect to "
+			"the signer at %s: %s", path, strerror(e));
+	}
+	*out = fd;
+	return TW_OK;
+}
+
+static tw_rc connect_with_hint(const char *path, const char *hint,
+	struct signer_client **out, struct tw_error *err)
+{
+	char where[160];
+	int fd;
+	tw_rc rc;
+
+	*out = NULL;
+	if ((rc = connect_path(path, &fd, err)) != TW_OK) {
+		if (rc == TW_E_UNAVAILABLE && hint != NULL && err != NULL) {
+			char msg[TW_ERROR_MESSAGE_MAX];
+
+			memcpy(msg, err->message, sizeof(msg));
+			tw_error_set(err, rc, "%s: %s", msg, hint);
+		}
+		return rc;
+	}
+	snprintf(where, sizeof(where), "signer at %s", path);
+	if ((rc = client_new(fd, where, hint, out, err)) != TW_OK)
+		return rc;
+	if ((rc = probe(*out, err)) != TW_OK) {
+		signer_client_close(*out);
+		*out = NULL;
+	}
+	return rc;
+}
+
+tw_rc signer_client_connect(const char *socket_path, struct signer_client **out,
+	struct tw_error *err)
+{
+	return connect_with_hint(socket_path, "start it with `torwartd --home HOME signer`",
+		out, err);
+}
+
+/*
+ * The private child: a whole signer serving one socketpair. Forked rather than
+ * exec'ed so a command-line tool needs no daemon; the child opens token and store
+ * itself (neither is ever shared across fork). Call before starting threads.
+ */
+static tw_rc spawn_child(const struct tw_home *home, bool ceremony,
+	struct signer_client **out, struct tw_error *err)
+{
+	int sv[2];
+	pid_t pid;
+	tw_rc rc;
+
+	*out = NULL;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+		return tw_error_set(err, TW_E_IO, "socketpair: %s", strerror(errno));
+	if ((pid = fork()) < 0) {
+		close(sv[0]);
+		close(sv[1]);
+		return tw_error_set(err, TW_E_IO, "cannot start a private signer: fork: %s",
+			strerror(errno));
+	}
+	if (pid == 0) {
+		struct tw_error cerr;
+		int lvl = tw_log_level_parse(tw_config_get_or(home->conf, "log", "level", "info"));
+
+		close(sv[0]);
+		/* Ctrl-C goes to the parent, which then closes the socket; we follow at EOF. */
+		signal(SIGINT, SIG_IGN);
+		tw_log_init("signer", lvl < 0 ? TW_LOG_INFO : (enum tw_log_level)lvl);
+		rc = signer_serve_fd(home, sv[1], ceremony, &cerr);
+		_exit(rc == TW_OK ? 0 : 1);
+	}
+	close(sv[1]);
+	if ((rc = client_new(sv[0], ceremony ? "signer (ceremony)" : "private signer", NULL,
+	    out, err)) != TW_OK) {
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		return rc;
+	}
+	(*out)->child = pid;
+	if ((rc = probe(*out, err)) != TW_OK) {
+		signer_client_close(*out);
+		*out = NULL;
+	}
+	return rc;
+}
+
+tw_rc signer_client_open(const struct tw_home *home, bool ceremony,
+	struct signer_client **out, struct tw_error *err)
+{
+	char *path = NULL, *hint = NULL;
+	tw_rc rc;
+
+	*out = NULL;
+	if (!ceremony) {
+		path = tw_home_path(home, "signer", "socket", TW_DEFAULT_SIGNER_SOCK);
+		hint = tw_asprintf("start it with `torwartd --home %s signer`", home->dir);
+		if (path == NULL || hint == NULL) {
+			rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+			goto out;
+		}
+		rc = connect_with_hint(path, hint, out, err);
+		/* Nobody listening: a command-line tool starts its own signer instead. */
+		if (rc != TW_E_UNAVAILABLE)
+			goto out;
+	}
+	rc = spawn_child(home, ceremony, out, err);
+out:
+	free(path);
+	free(hint);
+	return rc;
+}
+
+/* ---------------- operations ---------------- */
+
+static tw_rc get_pub(const struct signer_msg *resp, EVP_PKEY **pub, struct tw_error *err)
+{
+	const unsigned char *p;
+	size_t len;
+	tw_rc rc;
+
+	if ((rc = payload(resp, &p, &len, err)) != TW_OK)
+		return rc;
+	if ((*pub = d2i_PUBKEY(NULL, &p, (long)len)) == NULL)
+		return tw_error_set_openssl(err, TW_E_PROTOCOL, "the signer sent an invalid "
+			"public key");
+	return TW_OK;
+}
+
+static tw_rc check_label(const char *label, struct tw_error *err)
+{
+	if (label == NULL || !signer_label_valid(label, strlen(label)))
+		return tw_error_set(err, TW_E_INVALID, "key label '%s' is invalid: 1..%d of "
+			"letters, digits, '.', '_', '-'", label != NULL ? label : "",
+			SIGNER_LABEL_MAX);
+	return TW_OK;
+}
+
+tw_rc signer_generate_key(struct signer_client *sc, const char *label, int curve_nid,
+	EVP_PKEY **pub, struct tw_error *err)
+{
+	struct signer_msg req, resp;
+	unsigned char *body = NULL, *oid = NULL;
+	const ASN1_OBJECT *obj;
+	int n;
+	tw_rc rc;
+
+	*pub = NULL;
+	if ((rc = check_label(label, err)) != TW_OK)
+		return rc;
+	if ((obj = OBJ_nid2obj(curve_nid)) == NULL || (n = i2d_ASN1_OBJECT(obj, &oid)) <= 0)
+		return tw_error_set_openssl(err, TW_E_INVALID, "curve %d has no OID", curve_nid);
+	signer_msg_init(&req, SIGNER_OP_GENERATE_KEY, 0);
+	signer_msg_set_str(&req, SIGNER_TAG_LABEL, label);
+	signer_msg_set(&req, SIGNER_TAG_CURVE, oid, (size_t)n);
+	if ((rc = transact(sc, &req, &resp, &body, err)) == TW_OK)
+		rc = get_pub(&resp, pub, err);
+	OPENSSL_free(oid);
+	free(body);
+	return rc;
+}
+
+tw_rc signer_get_public_key(struct signer_client *sc, const char *label, EVP_PKEY **pub,
+	struct tw_error *err)
+{
+	struct signer_msg req, resp;
+	unsigned char *body = NULL;
+	tw_rc rc;
+
+	*pub = NULL;
+	if ((rc = check_label(label, err)) != TW_OK)
+		return rc;
+	signer_msg_init(&req, SIGNER_OP_GET_PUBLIC_KEY, 0);
+	signer_msg_set_str(&req, SIGNER_TAG_LABEL, label);
+	if ((rc = transact(sc, &req, &resp, &body, err)) == TW_OK)
+		rc = get_pub(&resp, pub, err);
+	free(body);
+	return rc;
+}
+
+tw_rc signer_sign_certificate(struct signer_client *sc, const char *label, X509 *cert,
+	X509 **signed_cert, struct tw_error *err)
+{
+	struct signer_msg req, resp;
+	unsigned char *body = NULL, *tbs = NULL;
+	const unsigned char *p;
+	X509_ALGOR *alg;
+	int placeholder;
+	size_t len;
+	int n;
+	tw_rc rc;
+
+	*signed_cert = NULL;
+	if ((rc = check_label(label, err)) != TW_OK)
+		return rc;
+	if (cert == NULL)
+		return tw_error_set(err, TW_E_INVALID, "no certificate to sign");
+	/*
+	 * A freshly built certificate has an empty TBS signature algorithm, which DER cannot
+	 * encode (and X509_dup cannot copy). Put a placeholder in for the encoding and take
+	 * it out again; the signer's X509_sign replaces it with the algorithm of the key.
+	 */
+	alg = (X509_ALGOR *)X509_get0_tbs_sigalg(cert);
+	placeholder = OBJ_obj2nid(alg->algorithm) == NID_undef;
+	if (placeholder &&
+	    X509_ALGOR_set0(alg, OBJ_nid2obj(NID_ecdsa_with_SHA256), V_ASN1_UNDEF, NULL) != 1)
+		return tw_error_set_openssl(err, TW_E_NOMEM, "cannot set a signature algorithm");
+	/* i2d_re_X509_tbs re-encodes, so fields changed since parsing are included. */
+	n = i2d_re_X509_tbs(cert, &tbs);
+	if (placeholder)
+		X509_ALGOR_set0(alg, OBJ_nid2obj(NID_undef), V_ASN1_UNDEF, NULL);
+	if (n <= 0)
+		return tw_error_set_openssl(err, TW_E_INVALID, "cannot encode the certificate "
+			"to be signed (is it fully populated?)");
+	signer_msg_init(&req, SIGNER_OP_SIGN_CERTIFICATE, 0);
+	signer_msg_set_str(&req, SIGNER_TAG_LABEL, label);
+	signer_msg_set(&req, SIGNER_TAG_DATA, tbs, (size_t)n);
+	if ((rc = transact(sc, &req, &resp, &body, err)) != TW_OK)
+		goto out;
+	if ((rc = payload(&resp, &p, &len, err)) != TW_OK)
+		goto out;
+	if ((*signed_cert = d2i_X509(NULL, &p, (long)len)) == NULL ||
+	    p != resp.f[SIGNER_TAG_PAYLOAD].ptr + len) {
+		X509_free(*signed_cert);
+		*signed_cert = NULL;
+		rc = tw_error_set_openssl(err, TW_E_PROTOCOL, "the signer sent an invalid "
+			"certificate");
+	}
+out:
+	OPENSSL_free(tbs);
+	free(body);
+	return rc;
+}
+
+tw_rc signer_sign_data(struct signer_client *sc, const char *label,
+	enum signer_purpose purpose, const unsigned char *data, size_t len,
+	unsigned char **sig, size_t *sig_len, struct tw_error *err)
+{
+	struct signer_msg req, resp;
+	unsigned char *body = NULL;
+	unsigned char pv = (unsigned char)purpose;
+	const unsigned char *p;
+	size_t plen;
+	tw_rc rc;
+
+	*sig = NULL;
+	*sig_len = 0;
+	if ((rc = check_label(label, err)) != TW_OK)
+		return rc;
+	if (signer_purpose_name(purpose) == NULL)
+		return tw_error_set(err, TW_E_INVALID, "unknown signing purpose %d", (int)purpose);
+	if (data == NULL || len == 0)
+		return tw_error_set(err, TW_E_INVALID, "nothing to sign (empty data)");
+	if (len > SIGNER_DATA_MAX)
+		return tw_error_set(err, TW_E_TOO_LARGE, "%zu bytes exceed the signer's limit of "
+			"%u per request", len, SIGNER_DATA_MAX);
+	signer_msg_init(&req, SIGNER_OP_SIGN_DATA, 0);
+	signer_msg_set_str(&req, SIGNER_TAG_LABEL, label);
+	signer_msg_set(&req, SIGNER_TAG_PURPOSE, &pv, 1);
+	signer_msg_set(&req, SIGNER_TAG_DATA, data, len);
+	if ((rc = transact(sc, &req, &resp, &body, err)) != TW_OK)
+		goto out;
+	if ((rc = payload(&resp, &p, &plen, err)) != TW_OK)
+		goto out;
+	if ((*sig = malloc(plen)) == NULL) {
+		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+		goto out;
+	}
+	memcpy(*sig, p, plen);
+	*sig_len = plen;
+out:
+	free(body);
+	return rc;
+}

@@ -1,0 +1,170 @@
+/*
+ * wan_http.c: HTTP routing and the handlers of WAN protocol v1 (docs/wan-protocol.md).
+ *
+ * libevent's evhttp parses HTTP (we never do); this file decides what a request means.
+ * Every answer is JSON; every error is {"error":{"code","message"}} and changes nothing.
+ * Bodies are decoded only by wan_message.c.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/keyvalq_struct.h>
+#include <openssl/rand.h>
+
+#include "base/log.h"
+#include "base/util.h"
+#include "wan/wan_internal.h"
+
+/* The answer buffer holds at most an error or a session answer; far below this. */
+#define WAN_REPLY_MAX 4096
+
+void wan_refuse(struct wan_thread *thr, const char *gateway_id, const char *client,
+	const char *object, const char *detail)
+{
+	tw_warn("wan: refused %s%s from %s: %s", gateway_id != NULL ? "gateway " : "unknown peer",
+		gateway_id != NULL ? gateway_id : "", client != NULL ? client : "?", detail);
+	wan_journal_add(thr, gateway_id, client, "wan.refuse", object, "refused", detail);
+}
+
+static void reply(struct evhttp_request *req, int code, const struct tw_buf *body, bool close)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	struct evbuffer *out = evbuffer_new();
+
+	evhttp_add_header(h, "Content-Type", "application/json");
+	evhttp_add_header(h, "Cache-Control", "no-store");
+	if (close)
+		evhttp_add_header(h, "Connection", "close");
+	if (out != NULL && body != NULL && body->len > 0)
+		evbuffer_add(out, body->data, body->len);
+	evhttp_send_reply(req, code, NULL, out);
+	evbuffer_free(out);
+}
+
+static void reply_error(struct evhttp_request *req, int code, const char *ecode,
+	const char *message, bool close)
+{
+	struct tw_buf body;
+
+	tw_buf_init(&body, WAN_REPLY_MAX);
+	if (wan_error_encode(ecode, message, &body, NULL) != TW_OK)
+		tw_buf_reset(&body);
+	reply(req, code, &body, close);
+	tw_buf_free(&body);
+}
+
+/* "application/json" optionally followed by parameters (";charset=utf-8"). */
+static bool content_type_json(struct evhttp_request *req)
+{
+	const char *ct = evhttp_find_header(evhttp_request_get_input_headers(req),
+		"Content-Type");
+	size_t n = strlen("application/json");
+
+	if (ct == NULL || strncasecmp(ct, "application/json", n) != 0)
+		return false;
+	return ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ';
+}
+
+/* POST /v1/session: the gateway says who it is; we check it against its certificate. */
+static void session_open(struct evhttp_request *req, struct wan_conn *conn, const SSL *ssl)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	size_t len = evbuffer_get_length(in);
+	struct wan_session_request sreq;
+	struct wan_session_response sres;
+	unsigned char rnd[16];
+	char detail[WAN_DETAIL_MAX + 1];
+	struct tw_buf body;
+	struct tw_error e;
+	const unsigned char *data;
+	const char *peer = wan_conn_peer(conn, ssl);
+	int64_t now = tw_now_ms();
+	tw_rc rc;
+
+	tw_buf_init(&body, WAN_REPLY_MAX);
+	if (!content_type_json(req)) {
+		reply_error(req, 415, "unsupported_media_type",
+			"Content-Type must be application/json", false);
+		goto out;
+	}
+	if (len > WAN_MESSAGE_MAX_BODY) {
+		reply_error(req, 413, "too_large", "body exceeds 65536 bytes", true);
+		goto out;
+	}
+	data = len > 0 ? evbuffer_pullup(in, (ev_ssize_t)len) : NULL;
+	if (len > 0 && data == NULL) {
+		reply_error(req, HTTP_INTERNAL, "internal", "out of memory", true);
+		goto out;
+	}
+	rc = wan_session_request_parse(data, len, &sreq, &e);
+	if (rc != TW_OK) {
+		reply_error(req, rc == TW_E_TOO_LARGE ? 413 : HTTP_BADREQUEST,
+			wan_error_code_for(rc), e.message, false);
+		goto out;
+	}
+	/* The body may not claim another identity than the certificate proved (T-VA.1). */
+	if (strcmp(sreq.gateway_id, conn->gateway_id) != 0) {
+		wan_refuse(conn->thr, conn->gateway_id, peer, sreq.gateway_id, "identity mismatch");
+		reply_error(req, 403, "identity_mismatch",
+			"gateway_id does not match the TLS client certificate", true);
+		goto out;
+	}
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+		reply_error(req, HTTP_INTERNAL, "internal", "no randomness for a session id", true);
+		goto out;
+	}
+	tw_hex_encode(rnd, sizeof(rnd), conn->session);
+
+	memset(&sres, 0, sizeof(sres));
+	sres.protocol = WAN_PROTOCOL_VERSION;
+	snprintf(sres.session, sizeof(sres.session), "%s", conn->session);
+	tw_time_format_utc(now, sres.server_time, sizeof(sres.server_time));
+	sres.pending_orders = 0;  /* no order queue yet (jobs arrive with the worker) */
+	if (wan_session_response_encode(&sres, &body, &e) != TW_OK) {
+		tw_err("wan: cannot encode a session answer: %s", e.message);
+		reply_error(req, HTTP_INTERNAL, "internal", "cannot encode the answer", true);
+		goto out;
+	}
+	wan_journal_touch(conn->thr, conn->gateway_id, now, peer);
+	snprintf(detail, sizeof(detail), "firmware %s, clock offset %lld ms",
+		sreq.firmware_version, (long long)(sreq.time_ms - now));
+	wan_journal_add(conn->thr, conn->gateway_id, peer, "wan.session.open",
+		conn->gateway_id, "ok", detail);
+	reply(req, HTTP_OK, &body, false);
+out:
+	tw_buf_free(&body);
+}
+
+void wan_http_request(struct evhttp_request *req, void *arg)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	struct bufferevent *bev = evcon != NULL ? evhttp_connection_get_bufferevent(evcon) : NULL;
+	SSL *ssl = bev != NULL ? bufferevent_openssl_get_ssl(bev) : NULL;
+	struct wan_conn *conn = wan_conn_get(ssl);
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	const char *path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
+
+	(void)arg;
+	/*
+	 * No TLS state (the accept fallback in wan.c), or a resumed session whose gateway
+	 * was refused at handshake completion: answer nothing of substance.
+	 */
+	if (conn == NULL || !conn->identified || conn->refused) {
+		reply_error(req, 403, "not_authenticated", "no authenticated gateway", true);
+		return;
+	}
+	if (path == NULL || strcmp(path, "/v1/session") != 0) {
+		reply_error(req, HTTP_NOTFOUND, "not_found", "no such resource", false);
+		return;
+	}
+	if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "POST");
+		reply_error(req, HTTP_BADMETHOD, "method_not_allowed", "use POST", false);
+		return;
+	}
+	session_open(req, conn, ssl);
+}

@@ -1,0 +1,635 @@
+/*
+ * test_signer.c: unit tests of the signer: the frame codec (roundtrip and every kind of
+ * bad frame), and end to end in a temporary home with a real SoftHSM2 token: ceremony,
+ * key generation, public keys, data and certificate signatures, the purpose policy,
+ * issuer checks, the admin log, the private child and the socket daemon (signer_run).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/x509.h>
+
+#include "audit/audit.h"
+#include "base/home.h"
+#include "base/util.h"
+#include "crypto/signer.h"
+#include "crypto/signer_proto.h"
+#include "store/store.h"
+
+/* Like assert_int_equal on a tw_rc, but shows the error message when it fails. */
+#define assert_rc(expr, want) do { \
+		tw_rc rc_ = (expr); \
+		if (rc_ != (want)) \
+			print_error("%s -> %s (%s), want %s\n", #expr, tw_strerror(rc_), \
+				err.message, tw_strerror(want)); \
+		assert_int_equal(rc_, (want)); \
+	} while (0)
+
+/* ---------------- frame codec ---------------- */
+
+static void encode_body(const struct signer_msg *m, struct tw_buf *frame)
+{
+	struct tw_error err;
+
+	tw_buf_init(frame, SIGNER_FRAME_MAX + 16);
+	assert_rc(signer_frame_encode(m, frame, &err), TW_OK);
+}
+
+static void test_frame_roundtrip(void **state)
+{
+	struct signer_msg m, d;
+	struct tw_buf frame;
+	struct tw_error err;
+	unsigned char data[300];
+	unsigned char purpose = SIGNER_PURPOSE_WAKEUP;
+	uint32_t len;
+
+	(void)state;
+	memset(data, 0xa5, sizeof(data));
+	signer_msg_init(&m, SIGNER_OP_SIGN_DATA, 0xbeef);
+	signer_msg_set_str(&m, SIGNER_TAG_LABEL, "gwa-sig");
+	signer_msg_set(&m, SIGNER_TAG_PURPOSE, &purpose, 1);
+	signer_msg_set(&m, SIGNER_TAG_DATA, data, sizeof(data));
+	encode_body(&m, &frame);
+	assert_rc(signer_frame_check_len(frame.data, &len, &err), TW_OK);
+	assert_int_equal(len, frame.len - SIGNER_LEN_BYTES);
+	assert_rc(signer_frame_decode(frame.data + 4, len, &d, &err), TW_OK);
+	assert_int_equal(d.op, SIGNER_OP_SIGN_DATA);
+	assert_int_equal(d.id, 0xbeef);
+	assert_int_equal(d.f[SIGNER_TAG_LABEL].len, 7);
+	assert_memory_equal(d.f[SIGNER_TAG_LABEL].ptr, "gwa-sig", 7);
+	assert_int_equal(d.f[SIGNER_TAG_PURPOSE].ptr[0], SIGNER_PURPOSE_WAKEUP);
+	assert_int_equal(d.f[SIGNER_TAG_DATA].len, sizeof(data));
+	assert_memory_equal(d.f[SIGNER_TAG_DATA].ptr, data, sizeof(data));
+	assert_false(d.f[SIGNER_TAG_ACTOR].present);
+	assert_rc(signer_msg_require(&d, SIGNER_BIT(SIGNER_TAG_LABEL) |
+		SIGNER_BIT(SIGNER_TAG_PURPOSE) | SIGNER_BIT(SIGNER_TAG_DATA), 0, &err), TW_OK);
+	/* A field the op does not take is an error, as is a missing one. */
+	assert_rc(signer_msg_require(&d, SIGNER_BIT(SIGNER_TAG_LABEL), 0, &err),
+		TW_E_PROTOCOL);
+	assert_rc(signer_msg_require(&d, SIGNER_BIT(SIGNER_TAG_LABEL) |
+		SIGNER_BIT(SIGNER_TAG_PURPOSE) | SIGNER_BIT(SIGNER_TAG_DATA) |
+		SIGNER_BIT(SIGNER_TAG_CURVE), 0, &err), TW_E_PROTOCOL);
+	tw_buf_free(&frame);
+
+	/* Responses carry a status byte. */
+	signer_msg_init(&m, SIGNER_OP_GET_PUBLIC_KEY | SIGNER_OP_RESPONSE, 7);
+	m.status = TW_E_DENIED;
+	signer_msg_set_str(&m, SIGNER_TAG_MESSAGE, "no");
+	encode_body(&m, &frame);
+	assert_rc(signer_frame_decode(frame.data + 4, frame.len - 4, &d, &err), TW_OK);
+	assert_int_equal(d.status, TW_E_DENIED);
+	assert_int_equal(d.id, 7);
+	assert_int_equal(d.f[SIGNER_TAG_MESSAGE].len, 2);
+	tw_buf_free(&frame);
+}
+
+static void test_frame_encode_limits(void **state)
+{
+	struct signer_msg m;
+	struct tw_buf frame;
+	struct tw_error err;
+	unsigned char *big = calloc(1, SIGNER_FRAME_MAX + 1);
+	char label[SIGNER_LABEL_MAX + 2];
+
+	(void)state;
+	assert_non_null(big);
+	tw_buf_init(&frame, 2 * SIGNER_FRAME_MAX);
+	signer_msg_init(&m, SIGNER_OP_SIGN_DATA, 1);
+	signer_msg_set(&m, SIGNER_TAG_DATA, big, SIGNER_FRAME_MAX + 1);
+	assert_rc(signer_frame_encode(&m, &frame, &err), TW_E_TOO_LARGE);
+	assert_int_equal(frame.len, 0);
+	memset(label, 'a', sizeof(label) - 1);
+	label[sizeof(label) - 1] = '\0';
+	signer_msg_init(&m, SIGNER_OP_GET_PUBLIC_KEY, 1);
+	signer_msg_set_str(&m, SIGNER_TAG_LABEL, label);
+	assert_rc(signer_frame_encode(&m, &frame, &err), TW_E_TOO_LARGE);
+	signer_msg_set_str(&m, SIGNER_TAG_LABEL, "../etc/passwd");
+	assert_rc(signer_frame_encode(&m, &frame, &err), TW_E_PROTOCOL);
+	assert_int_equal(frame.len, 0);
+	tw_buf_free(&frame);
+	free(big);
+}
+
+static void test_frame_rejects(void **state)
+{
+	struct signer_msg m, d;
+	struct tw_buf frame;
+	struct tw_error err;
+	unsigned char body[64], prefix[4];
+	uint32_t len;
+	const unsigned char *b;
+	size_t blen;
+
+	(void)state;
+	/* Length prefix: too large (checked before allocation) and too small. */
+	prefix[0] = 0x00; prefix[1] = 0x10; prefix[2] = 0x00; prefix[3] = 0x01;
+	assert_rc(signer_frame_check_len(prefix, &len, &err), TW_E_TOO_LARGE);
+	prefix[0] = 0xff; prefix[1] = 0xff; prefix[2] = 0xff; prefix[3] = 0xff;
+	assert_rc(signer_frame_check_len(prefix, &len, &err), TW_E_TOO_LARGE);
+	prefix[0] = 0; prefix[1] = 0; prefix[2] = 0; prefix[3] = 3;
+	assert_rc(signer_frame_check_len(prefix, &len, &err), TW_E_PROTOCOL);
+
+	signer_msg_init(&m, SIGNER_OP_HELLO, 3);
+	signer_msg_set_str(&m, SIGNER_TAG_ACTOR, "alice");
+	signer_msg_set_str(&m, SIGNER_TAG_ROLE, "admin");
+	encode_body(&m, &frame);
+	b = frame.data + 4;
+	blen = frame.len - 4;
+	/* Every cut that is not at a field boundary must fail; none may crash. */
+	for (size_t cut = 0; cut < blen; cut++) {
+		tw_rc rc = signer_frame_decode(b, cut, &d, &err);
+		int boundary = cut == 4 || cut == 4 + 5 + 5;
+
+		if (boundary)
+			assert_int_equal(rc, TW_OK);
+		else
+			assert_int_not_equal(rc, TW_OK);
+	}
+	assert_true(blen <= sizeof(body));
+	/* Wrong version. */
+	memcpy(body, b, blen);
+	body[0] = 2;
+	assert_rc(signer_frame_decode(body, blen, &d, &err), TW_E_PROTOCOL);
+	/* Unknown op. */
+	memcpy(body, b, blen);
+	body[1] = 0x42;
+	assert_rc(signer_frame_decode(body, blen, &d, &err), TW_E_PROTOCOL);
+	/* Unknown tag. */
+	memcpy(body, b, blen);
+	body[4] = 99;
+	assert_rc(signer_frame_decode(body, blen, &d, &err), TW_E_PROTOCOL);
+	/* Duplicate tag (role relabelled as actor). */
+	memcpy(body, b, blen);
+	body[4 + 5 + 5] = SIGNER_TAG_ACTOR;
+	assert_rc(signer_frame_decode(body, blen, &d, &err), TW_E_PROTOCOL);
+	/* Field length beyond the body, and a huge one that would wrap. */
+	memcpy(body, b, blen);
+	body[8] = 200;
+	assert_rc(signer_frame_decode(body, blen, &d, &err), TW_E_PROTOCOL);
+	memcpy(body, b, blen);
+	body[5] = 0xff; body[6] = 0xff; body[7] = 0xff; body[8] = 0xff;
+	assert_rc(signer_frame_decode(body, blen, &d, &err), TW_E_PROTOCOL);
+	/* NUL inside a text field. */
+	memcpy(body, b, blen);
+	body[4 + 5 + 1] = '\0';
+	assert_rc(signer_frame_decode(body, blen, &d, &err), TW_E_PROTOCOL);
+	/* Response without status. */
+	memcpy(body, b, 4);
+	body[1] = SIGNER_OP_HELLO | SIGNER_OP_RESPONSE;
+	assert_rc(signer_frame_decode(body, 4, &d, &err), TW_E_PROTOCOL);
+	body[4] = 200;
+	assert_rc(signer_frame_decode(body, 5, &d, &err), TW_E_PROTOCOL);
+	/* Purpose must be exactly one byte. */
+	{
+		const unsigned char two[] = { 1, 5, 0, 1, SIGNER_TAG_PURPOSE, 0, 0, 0, 2, 3, 3 };
+
+		assert_rc(signer_frame_decode(two, sizeof(two), &d, &err), TW_E_TOO_LARGE);
+	}
+	/* Garbage: random bodies never crash and almost never decode. */
+	for (int i = 0; i < 2000; i++) {
+		unsigned char g[48];
+
+		assert_int_equal(RAND_bytes(g, sizeof(g)), 1);
+		(void)signer_frame_decode(g, sizeof(g), &d, &err);
+	}
+	tw_buf_free(&frame);
+}
+
+/* ---------------- end to end ---------------- */
+
+struct env {
+	char dir[64];
+	struct tw_home *home;
+	struct tw_store *store;
+	struct signer_client *sc;    /* ceremony client */
+	EVP_PKEY *root_pub, *sub_pub, *sig_pub;
+	pid_t daemon;                /* signer_run child of the daemon test, 0 if none */
+};
+
+static void write_text(const char *path, const char *text)
+{
+	struct tw_error err;
+
+	assert_int_equal(tw_write_file(path, text, strlen(text), 0600, false, &err), TW_OK);
+}
+
+static int e2e_setup(void **state)
+{
+	struct env *e = calloc(1, sizeof(*e));
+	struct tw_error err;
+	char path[160];
+	struct stat st;
+	tw_rc rc;
+
+	assert_non_null(e);
+	snprintf(e->dir, sizeof(e->dir), "/tmp/tw-signer-XXXXXX");
+	assert_non_null(mkdtemp(e->dir));
+	snprintf(path, sizeof(path), "%s/torwart.conf", e->dir);
+	/* policy.sub-ca is set explicitly; root-ca and gwa-sig use the built-in defaults. */
+	write_text(path, "[store]\nurl = store.db\n\n[signer]\nsocket = run/signer.sock\n"
+		"module = /usr/lib/softhsm/libsofthsm2.so\nsofthsm_conf = softhsm2.conf\n"
+		"pin_file = secrets/pins\ntoken_label = torwart-test\n"
+		"policy.sub-ca = certificate, crl\npolicy.gwa-enc =\n\n[log]\nlevel = warn\n");
+	rc = signer_home_prepare(e->dir, &err);
+	assert_int_equal(rc, TW_OK);
+	/* Never overwrite a token. */
+	assert_rc(signer_home_prepare(e->dir, &err), TW_E_EXISTS);
+	snprintf(path, sizeof(path), "%s/secrets/pins", e->dir);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	snprintf(path, sizeof(path), "%s/tokens", e->dir);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0700);
+
+	assert_int_equal(tw_home_open(e->dir, &e->home, &err), TW_OK);
+	snprintf(path, sizeof(path), "%s/store.db", e->dir);
+	assert_rc(store_open(path, &e->store, &err), TW_OK);
+	assert_rc(store_migrate(e->store, &err), TW_OK);
+	rc = signer_client_open(e->home, true, &e->sc, &err);
+	if (rc != TW_OK)
+		print_error("signer_client_open: %s\n", err.message);
+	assert_int_equal(rc, TW_OK);
+	signer_client_set_actor(e->sc, "test-admin", "local-admin");
+	*state = e;
+	return 0;
+}
+
+static int e2e_teardown(void **state)
+{
+	struct env *e = *state;
+	char cmd[128];
+
+	/* A failed assertion may leave the daemon running: stop it so the suite ends. */
+	if (e->daemon > 0) {
+		kill(e->daemon, SIGTERM);
+		waitpid(e->daemon, NULL, 0);
+	}
+	signer_client_close(e->sc);
+	EVP_PKEY_free(e->root_pub);
+	EVP_PKEY_free(e->sub_pub);
+	EVP_PKEY_free(e->sig_pub);
+	store_close(e->store);
+	tw_home_free(e->home);
+	/* The directory is ours (mkdtemp) and holds only test material. */
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", e->dir);
+	if (system(cmd) != 0)
+		print_error("could not remove %s\n", e->dir);
+	free(e);
+	return 0;
+}
+
+static int verify_sig(EVP_PKEY *pub, const EVP_MD *md, const unsigned char *data,
+	size_t len, const unsigned char *sig, size_t siglen)
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	int ok = ctx != NULL && EVP_DigestVerifyInit(ctx, NULL, md, NULL, pub) == 1 &&
+		EVP_DigestVerify(ctx, sig, siglen, data, len) == 1;
+
+	EVP_MD_CTX_free(ctx);
+	return ok;
+}
+
+static X509 *make_cert(const char *subject_cn, const char *issuer_cn, EVP_PKEY *pub)
+{
+	X509 *x = X509_new();
+	X509_NAME *s = X509_NAME_new(), *i = X509_NAME_new();
+
+	assert_non_null(x);
+	assert_non_null(s);
+	assert_non_null(i);
+	assert_int_equal(X509_NAME_add_entry_by_txt(s, "CN", MBSTRING_ASC,
+		(const unsigned char *)subject_cn, -1, -1, 0), 1);
+	assert_int_equal(X509_NAME_add_entry_by_txt(i, "CN", MBSTRING_ASC,
+		(const unsigned char *)issuer_cn, -1, -1, 0), 1);
+	assert_int_equal(X509_set_version(x, 2), 1);
+	assert_int_equal(ASN1_INTEGER_set(X509_get_serialNumber(x), 4711), 1);
+	assert_int_equal(X509_set_subject_name(x, s), 1);
+	assert_int_equal(X509_set_issuer_name(x, i), 1);
+	assert_non_null(X509_gmtime_adj(X509_getm_notBefore(x), 0));
+	assert_non_null(X509_gmtime_adj(X509_getm_notAfter(x), 86400));
+	assert_int_equal(X509_set_pubkey(x, pub), 1);
+	X509_NAME_free(s);
+	X509_NAME_free(i);
+	return x;
+}
+
+static void test_e2e_keys(void **state)
+{
+	struct env *e = *state;
+	struct tw_error err;
+	EVP_PKEY *pub = NULL;
+
+	assert_rc(signer_generate_key(e->sc, SIGNER_KEY_ROOT_CA, NID_brainpoolP384r1,
+		&e->root_pub, &err), TW_OK);
+	assert_rc(signer_generate_key(e->sc, SIGNER_KEY_SUB_CA, NID_brainpoolP256r1,
+		&e->sub_pub, &err), TW_OK);
+	assert_rc(signer_generate_key(e->sc, SIGNER_KEY_GWA_SIG, NID_brainpoolP256r1,
+		&e->sig_pub, &err), TW_OK);
+	assert_int_equal(EVP_PKEY_get_bits(e->root_pub), 384);
+	assert_int_equal(EVP_PKEY_get_bits(e->sub_pub), 256);
+	/* Keys are never replaced. */
+	assert_rc(signer_generate_key(e->sc, SIGNER_KEY_GWA_SIG, NID_brainpoolP256r1,
+		&pub, &err), TW_E_EXISTS);
+	assert_null(pub);
+	/* An unsupported curve is refused before the token is touched. */
+	assert_rc(signer_generate_key(e->sc, "x", NID_secp224r1, &pub, &err),
+		TW_E_INVALID);
+
+	assert_rc(signer_get_public_key(e->sc, SIGNER_KEY_GWA_SIG, &pub, &err), TW_OK);
+	assert_int_equal(EVP_PKEY_eq(pub, e->sig_pub), 1);
+	EVP_PKEY_free(pub);
+	pub = NULL;
+	assert_rc(signer_get_public_key(e->sc, "no-such-key", &pub, &err),
+		TW_E_NOT_FOUND);
+	assert_non_null(strstr(err.message, "no-such-key"));
+	assert_rc(signer_get_public_key(e->sc, "../x", &pub, &err), TW_E_INVALID);
+}
+
+static void test_e2e_sign_data(void **state)
+{
+	struct env *e = *state;
+	struct tw_error err;
+	const unsigned char msg[] = "wake up, gateway ETWA0012345678";
+	unsigned char *sig = NULL;
+	size_t siglen = 0;
+
+	assert_rc(signer_sign_data(e->sc, SIGNER_KEY_GWA_SIG, SIGNER_PURPOSE_WAKEUP,
+		msg, sizeof(msg), &sig, &siglen, &err), TW_OK);
+	assert_true(verify_sig(e->sig_pub, EVP_sha256(), msg, sizeof(msg), sig, siglen));
+	/* The signature is over exactly these bytes. */
+	assert_false(verify_sig(e->sig_pub, EVP_sha256(), msg, sizeof(msg) - 1, sig, siglen));
+	free(sig);
+	sig = NULL;
+
+	/* Policy: a CA key signs no wake-ups; gwa-sig signs no CRLs. */
+	assert_rc(signer_sign_data(e->sc, SIGNER_KEY_SUB_CA, SIGNER_PURPOSE_WAKEUP,
+		msg, sizeof(msg), &sig, &siglen, &err), TW_E_DENIED);
+	assert_non_null(strstr(err.message, "sub-ca"));
+	assert_non_null(strstr(err.message, "wakeup"));
+	assert_null(sig);
+	assert_rc(signer_sign_data(e->sc, SIGNER_KEY_GWA_SIG, SIGNER_PURPOSE_CRL,
+		msg, sizeof(msg), &sig, &siglen, &err), TW_E_DENIED);
+	/* Certificates only through SIGN_CERTIFICATE. */
+	assert_rc(signer_sign_data(e->sc, SIGNER_KEY_SUB_CA, SIGNER_PURPOSE_CERTIFICATE,
+		msg, sizeof(msg), &sig, &siglen, &err), TW_E_DENIED);
+	/* CRL purpose needs a TBSCertList. */
+	assert_rc(signer_sign_data(e->sc, SIGNER_KEY_SUB_CA, SIGNER_PURPOSE_CRL,
+		msg, sizeof(msg), &sig, &siglen, &err), TW_E_INVALID);
+	/* Unknown key. */
+	assert_rc(signer_sign_data(e->sc, "nope", SIGNER_PURPOSE_WAKEUP,
+		msg, sizeof(msg), &sig, &siglen, &err), TW_E_NOT_FOUND);
+	assert_rc(signer_sign_data(e->sc, SIGNER_KEY_GWA_SIG, SIGNER_PURPOSE_WAKEUP,
+		msg, 0, &sig, &siglen, &err), TW_E_INVALID);
+}
+
+static void test_e2e_sign_certificates(void **state)
+{
+	struct env *e = *state;
+	struct tw_error err;
+	X509 *root = make_cert("Test Root", "Test Root", e->root_pub);
+	X509 *signed_root = NULL, *sub = NULL, *signed_sub = NULL, *bad = NULL, *out = NULL;
+	char path[160];
+	BIO *b;
+
+	/* Self-signed root with the root key: verifies with its own public key, SHA-384. */
+	assert_rc(signer_sign_certificate(e->sc, SIGNER_KEY_ROOT_CA, root, &signed_root,
+		&err), TW_OK);
+	assert_int_equal(X509_verify(signed_root, e->root_pub), 1);
+	assert_int_equal(X509_get_signature_nid(signed_root), NID_ecdsa_with_SHA384);
+
+	/* gwa-sig may not sign certificates at all. */
+	assert_rc(signer_sign_certificate(e->sc, SIGNER_KEY_GWA_SIG, root, &out, &err),
+		TW_E_DENIED);
+	assert_non_null(strstr(err.message, "gwa-sig"));
+	assert_non_null(strstr(err.message, "certificate"));
+	assert_null(out);
+
+	/* A "self-signed" certificate for someone else's key is refused. */
+	bad = make_cert("Fake Root", "Fake Root", e->sub_pub);
+	assert_rc(signer_sign_certificate(e->sc, SIGNER_KEY_ROOT_CA, bad, &out, &err),
+		TW_E_DENIED);
+	X509_free(bad);
+
+	/* Once the root's certificate is known, the issuer name must match it. */
+	snprintf(path, sizeof(path), "%s/pki", e->dir);
+	assert_int_equal(tw_mkdir_p(path, 0755, &err), TW_OK);
+	snprintf(path, sizeof(path), "%s/pki/root-ca.crt", e->dir);
+	assert_non_null(b = BIO_new_file(path, "w"));
+	assert_int_equal(PEM_write_bio_X509(b, signed_root), 1);
+	BIO_free(b);
+	bad = make_cert("Test Sub-CA", "Someone Else", e->sub_pub);
+	assert_rc(signer_sign_certificate(e->sc, SIGNER_KEY_ROOT_CA, bad, &out, &err),
+		TW_E_DENIED);
+	X509_free(bad);
+	sub = make_cert("Test Sub-CA", "Test Root", e->sub_pub);
+	assert_rc(signer_sign_certificate(e->sc, SIGNER_KEY_ROOT_CA, sub, &signed_sub,
+		&err), TW_OK);
+	assert_int_equal(X509_verify(signed_sub, e->root_pub), 1);
+	assert_int_equal(X509_verify(signed_sub, e->sub_pub), 0);
+	/* Unknown signing key. */
+	assert_rc(signer_sign_certificate(e->sc, "missing", sub, &out, &err),
+		TW_E_NOT_FOUND);
+
+	X509_free(root);
+	X509_free(signed_root);
+	X509_free(sub);
+	X509_free(signed_sub);
+}
+
+struct audit_count {
+	int sign, refuse, keygen, with_actor, worker;
+};
+
+static int count_row(const struct store_audit_row *row, void *arg)
+{
+	struct audit_count *c = arg;
+
+	if (strcmp(row->action, "signer.sign") == 0)
+		c->sign++;
+	else if (strcmp(row->action, "signer.refuse") == 0)
+		c->refuse++;
+	else if (strcmp(row->action, "signer.keygen") == 0)
+		c->keygen++;
+	if (strcmp(row->actor, "test-admin") == 0 && strcmp(row->role, "local-admin") == 0 &&
+	    strncmp(row->client, "uid:", 4) == 0)
+		c->with_actor++;
+	if (strcmp(row->actor, "worker") == 0 && strcmp(row->role, "service") == 0)
+		c->worker++;
+	assert_int_equal(strncmp(row->client, "uid:", 4), 0);
+	/* Details name purpose and subject or a hash prefix; never key or PIN material. */
+	assert_null(strstr(row->detail, "pin"));
+	return 0;
+}
+
+static void test_e2e_audit(void **state)
+{
+	struct env *e = *state;
+	struct tw_error err;
+	struct audit_count c = { 0, 0, 0, 0, 0 };
+	struct audit_verify_result res;
+
+	assert_rc(store_audit_foreach(e->store, 1, count_row, &c, &err), TW_OK);
+	assert_int_equal(c.keygen, 3);
+	assert_true(c.sign >= 3);      /* wakeup, root, sub-ca */
+	assert_true(c.refuse >= 5);
+	assert_true(c.with_actor >= c.keygen + 3 + 5);
+	assert_int_equal(c.worker, 3);     /* client b in the daemon test */
+	assert_rc(audit_verify(e->store, &res, &err), TW_OK);
+	assert_int_equal(res.first_bad_seq, 0);
+}
+
+/* Without a ceremony no key is generated, even through a private child. */
+static void test_e2e_no_ceremony(void **state)
+{
+	struct env *e = *state;
+	struct tw_error err;
+	struct signer_client *sc = NULL;
+	EVP_PKEY *pub = NULL;
+	const unsigned char msg[] = "tree head";
+	unsigned char *sig = NULL;
+	size_t siglen = 0;
+
+	assert_rc(signer_client_open(e->home, false, &sc, &err), TW_OK);
+	assert_rc(signer_generate_key(sc, "extra", NID_brainpoolP256r1, &pub, &err),
+		TW_E_DENIED);
+	assert_rc(signer_sign_data(sc, SIGNER_KEY_GWA_SIG, SIGNER_PURPOSE_TREE_HEAD,
+		msg, sizeof(msg), &sig, &siglen, &err), TW_OK);
+	assert_true(verify_sig(e->sig_pub, EVP_sha256(), msg, sizeof(msg), sig, siglen));
+	free(sig);
+	signer_client_close(sc);
+}
+
+static int raw_connect(const char *path)
+{
+	struct sockaddr_un sa;
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+/* The daemon: many clients at once, bad frames close only their connection, SIGTERM. */
+static void test_e2e_daemon(void **state)
+{
+	struct env *e = *state;
+	struct tw_error err;
+	struct signer_client *a = NULL, *b = NULL, *c = NULL;
+	char sock[160];
+	pid_t pid;
+	int idle, bad, status;
+	unsigned char junk[8] = { 0xff, 0xff, 0xff, 0xff, 1, 2, 3, 4 }, r;
+	const unsigned char msg[] = "authorisation";
+	unsigned char *sig = NULL;
+	size_t siglen = 0;
+	struct stat st;
+
+	snprintf(sock, sizeof(sock), "%s/run/signer.sock", e->dir);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct tw_error cerr;
+
+		_exit(signer_run(e->home, &cerr) == TW_OK ? 0 : 1);
+	}
+	e->daemon = pid;
+	for (int i = 0; i < 100 && raw_connect(sock) < 0; i++)
+		usleep(50 * 1000);
+	assert_int_equal(stat(sock, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0660);
+
+	/* A client that connects and says nothing must not block the others. */
+	idle = raw_connect(sock);
+	assert_true(idle >= 0);
+	assert_rc(signer_client_connect(sock, &a, &err), TW_OK);
+	assert_rc(signer_client_open(e->home, false, &b, &err), TW_OK);
+	signer_client_set_actor(b, "worker", "service");
+	/* An oversized length prefix closes that connection only. */
+	bad = raw_connect(sock);
+	assert_true(bad >= 0);
+	assert_int_equal(write(bad, junk, sizeof(junk)), (ssize_t)sizeof(junk));
+	/* EOF, or a reset because the server dropped unread bytes. */
+	assert_true(read(bad, &r, 1) <= 0);
+	close(bad);
+	for (int i = 0; i < 5; i++) {
+		struct signer_client *x = i % 2 ? a : b;
+
+		assert_rc(signer_sign_data(x, SIGNER_KEY_GWA_SIG,
+			SIGNER_PURPOSE_AUTHORISATION, msg, sizeof(msg), &sig, &siglen, &err), TW_OK);
+		assert_true(verify_sig(e->sig_pub, EVP_sha256(), msg, sizeof(msg), sig, siglen));
+		free(sig);
+		sig = NULL;
+	}
+	/* The daemon never generates keys. */
+	{
+		EVP_PKEY *pub = NULL;
+
+		assert_rc(signer_generate_key(a, "k", NID_brainpoolP256r1, &pub, &err),
+			TW_E_DENIED);
+	}
+	/* A second daemon on the same socket is refused. */
+	assert_rc(signer_run(e->home, &err), TW_E_EXISTS);
+	close(idle);
+	assert_int_equal(kill(pid, SIGTERM), 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	e->daemon = 0;
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_false(tw_path_exists(sock));
+	/* The clients notice, with a message that says what to do. */
+	{
+		EVP_PKEY *pub = NULL;
+
+		assert_rc(signer_get_public_key(a, SIGNER_KEY_GWA_SIG, &pub, &err),
+			TW_E_UNAVAILABLE);
+		assert_null(pub);
+	}
+	signer_client_close(a);
+	signer_client_close(b);
+	assert_rc(signer_client_connect(sock, &c, &err), TW_E_UNAVAILABLE);
+	assert_non_null(strstr(err.message, "torwartd"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest codec[] = {
+		cmocka_unit_test(test_frame_roundtrip),
+		cmocka_unit_test(test_frame_encode_limits),
+		cmocka_unit_test(test_frame_rejects),
+	};
+	/* Order matters: keys first, audit after the signatures and refusals. */
+	const struct CMUnitTest e2e[] = {
+		cmocka_unit_test(test_e2e_keys),
+		cmocka_unit_test(test_e2e_sign_data),
+		cmocka_unit_test(test_e2e_sign_certificates),
+		cmocka_unit_test(test_e2e_no_ceremony),
+		cmocka_unit_test(test_e2e_daemon),
+		cmocka_unit_test(test_e2e_audit),
+	};
+	int failed = cmocka_run_group_tests_name("signer-codec", codec, NULL, NULL);
+
+	failed += cmocka_run_group_tests_name("signer-e2e", e2e, e2e_setup, e2e_teardown);
+	return failed;
+}
