@@ -21,6 +21,18 @@
 #define P11_PIN_MAX 128
 #define P11_PIN_FILE_MAX 4096
 #define P11_ID_LEN 16
+#define P11_PUB_CACHE 64
+
+/*
+ * Public keys by label. libp11 0.4.12 leaks every EVP_PKEY that PKCS11_get_public_key
+ * returns (fixed upstream in OpenSC/libp11#566), and the signer needs the public key on
+ * every request, so we ask libp11 once per key and keep the plain OpenSSL copy. Keys are
+ * never replaced or deleted, so an entry never goes stale.
+ */
+struct p11_pub {
+	char *label;
+	EVP_PKEY *pub;
+};
 
 struct p11_token {
 	PKCS11_CTX *ctx;
@@ -31,6 +43,8 @@ struct p11_token {
 	CK_FUNCTION_LIST_PTR fn;
 	char *module;
 	char *label;
+	struct p11_pub pubs[P11_PUB_CACHE];
+	size_t npubs;
 };
 
 tw_rc p11_read_pins(const char *path, char *user_pin, char *so_pin, size_t size,
@@ -133,6 +147,7 @@ static tw_rc init_token(struct p11_token *tok, const char *label, const char *so
 	const char *user_pin, struct tw_error *err)
 {
 	PKCS11_SLOT *free_slot = NULL;
+	char padded[33];
 	tw_rc rc;
 
 	for (unsigned int i = 0; i < tok->nslots && free_slot == NULL; i++)
@@ -141,7 +156,17 @@ static tw_rc init_token(struct p11_token *tok, const char *label, const char *so
 	if (free_slot == NULL)
 		return tw_error_set(err, TW_E_NOT_FOUND, "module %s offers no uninitialised token "
 			"to create '%s' in", tok->module, label);
-	if (PKCS11_init_token(free_slot->token, so_pin, label) != 0)
+	/*
+	 * C_InitToken reads exactly 32 bytes of label, blank padded, but libp11 0.4.12 hands
+	 * the C string through as is; pad it ourselves so the module never reads past it.
+	 */
+	if (strlen(label) > sizeof(padded) - 1)
+		return tw_error_set(err, TW_E_CONFIG, "[signer] token_label '%s' is longer than "
+			"%zu characters", label, sizeof(padded) - 1);
+	memset(padded, ' ', sizeof(padded) - 1);
+	padded[sizeof(padded) - 1] = '\0';
+	memcpy(padded, label, strlen(label));
+	if (PKCS11_init_token(free_slot->token, so_pin, padded) != 0)
 		return tw_error_set_openssl(err, TW_E_CRYPTO, "cannot initialise token '%s'", label);
 	/* The module renumbers slots after C_InitToken: list them again. */
 	if ((rc = enumerate_slots(tok, err)) != TW_OK)
@@ -262,6 +287,10 @@ void p11_close(struct p11_token *tok)
 	}
 	if (tok->dl != NULL)
 		dlclose(tok->dl);
+	for (size_t i = 0; i < tok->npubs; i++) {
+		free(tok->pubs[i].label);
+		EVP_PKEY_free(tok->pubs[i].pub);
+	}
 	free(tok->module);
 	free(tok->label);
 	free(tok);
@@ -324,6 +353,14 @@ tw_rc p11_public_key(struct p11_token *tok, const char *label, EVP_PKEY **out,
 	tw_rc rc;
 
 	*out = NULL;
+	for (size_t i = 0; i < tok->npubs; i++) {
+		if (strcmp(tok->pubs[i].label, label) == 0) {
+			if (EVP_PKEY_up_ref(tok->pubs[i].pub) != 1)
+				return tw_error_set(err, TW_E_INTERNAL, "cannot reference a public key");
+			*out = tok->pubs[i].pub;
+			return TW_OK;
+		}
+	}
 	ERR_clear_error();
 	/* Prefer the public object; fall back to the private one (some tokens keep only it). */
 	key = find_key(tok, label, 0);
@@ -337,6 +374,14 @@ tw_rc p11_public_key(struct p11_token *tok, const char *label, EVP_PKEY **out,
 			label);
 	rc = detach_public(pk, out, err);
 	EVP_PKEY_free(pk);
+	if (rc == TW_OK && tok->npubs < P11_PUB_CACHE &&
+	    (tok->pubs[tok->npubs].label = tw_strdup(label)) != NULL) {
+		/* The cache holds its own reference; a full cache only costs speed. */
+		if (EVP_PKEY_up_ref(*out) == 1)
+			tok->pubs[tok->npubs++].pub = *out;
+		else
+			free(tok->pubs[tok->npubs].label);
+	}
 	return rc;
 }
 

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -552,6 +553,8 @@ static void test_e2e_daemon(void **state)
 	if (pid == 0) {
 		struct tw_error cerr;
 
+		/* If the test process dies (timeout), the daemon must not outlive it. */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
 		_exit(signer_run(e->home, &cerr) == TW_OK ? 0 : 1);
 	}
 	e->daemon = pid;
