@@ -75,13 +75,12 @@ if echo "$out" | grep -q "Ciphersuite: ECDHE-ECDSA-AES128-GCM-SHA256" &&
 else
 	bad "s_client: TLS 1.2 ECDHE-ECDSA-AES128-GCM-SHA256 on brainpoolP256r1 with a gateway key"
 fi
+# A TLS 1.2 client must offer the curve of the server's certificate (RFC 8422), so every
+# client below offers brainpoolP256r1; the server's group preference is checked in
+# unit/test_crypto.c with in-memory handshakes.
 for suite in ECDHE-ECDSA-AES128-SHA256 ECDHE-ECDSA-AES256-GCM-SHA384; do
-	out=$(sclient -cert "$G1/tls.crt" -key "$G1/tls.key" -tls1_2 -cipher "$suite")
+	out=$(sclient -cert "$G1/tls.crt" -key "$G1/tls.key" -tls1_2 -cipher "$suite" -groups brainpoolP256r1)
 	if echo "$out" | grep -q "Ciphersuite: $suite"; then ok "s_client: profile suite $suite accepted"; else bad "s_client: profile suite $suite accepted"; echo "$out" >>"$T/log"; fi
-done
-for group in P-256 brainpoolP384r1 P-384 brainpoolP512r1; do
-	out=$(sclient -cert "$G1/tls.crt" -key "$G1/tls.key" -tls1_2 -groups "$group")
-	if echo "$out" | grep -q "CONNECTION ESTABLISHED"; then ok "s_client: group $group accepted"; else bad "s_client: group $group accepted"; echo "$out" >>"$T/log"; fi
 done
 expect_refused() { # what, s_client args...
 	local what=$1; shift
@@ -93,9 +92,9 @@ expect_refused() { # what, s_client args...
 expect_refused "s_client: TLS 1.1 refused" -cert "$G1/tls.crt" -key "$G1/tls.key" -tls1_1 -cipher 'ALL:@SECLEVEL=0'
 expect_refused "s_client: suite outside the profile (ECDHE-ECDSA-AES256-SHA384) refused" \
 	-cert "$G1/tls.crt" -key "$G1/tls.key" -tls1_2 -cipher ECDHE-ECDSA-AES256-SHA384
-expect_refused "s_client: group outside the profile (X25519) refused" \
+expect_refused "s_client: client offering only X25519 refused" \
 	-cert "$G1/tls.crt" -key "$G1/tls.key" -tls1_2 -groups X25519
-expect_refused "s_client: no client certificate refused" -tls1_2
+expect_refused "s_client: no client certificate refused" -tls1_2 -groups brainpoolP256r1
 expect_refused "s_client: TLS 1.3 refused (OpenSSL < 3.2 has no brainpool TLS 1.3 groups)" \
 	-cert "$G1/tls.crt" -key "$G1/tls.key" -tls1_3
 
@@ -111,35 +110,36 @@ F="$T/foreign"; mkdir -p "$F"
 	openssl x509 -req -in gw.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 10 -out gw.crt \
 		-extfile <(printf 'keyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n')
 ) >>"$T/log" 2>&1
-expect_refused "s_client: client certificate from a foreign CA refused" -cert "$F/gw.crt" -key "$F/gw.key" -tls1_2
+expect_refused "s_client: client certificate from a foreign CA refused" -cert "$F/gw.crt" -key "$F/gw.key" -tls1_2 -groups brainpoolP256r1
 
 # Unknown gateway: a valid chain whose certificate is not in the inventory.
 check "remove SMGW-IT-0003's certificates from the inventory" \
 	sqlite3 "$H/store.db" "DELETE FROM certificates WHERE owner_id='SMGW-IT-0003'"
 G3="$H/gateways/SMGW-IT-0003"
-expect_refused "s_client: gateway unknown to the inventory refused" -cert "$G3/tls.crt" -key "$G3/tls.key" -tls1_2
+expect_refused "s_client: gateway unknown to the inventory refused" -cert "$G3/tls.crt" -key "$G3/tls.key" -tls1_2 -groups brainpoolP256r1
 check_fails "torwart-sim fails for the unknown gateway" "$SIM" --gwa "$WAN" --gateways "$G3"
 
 # curl speaks the WAN protocol with a gateway's identity.
 check "curl POST /v1/session as SMGW-IT-0002 gets 200" bash -c "
 	curl -fsS --cacert '$H/gateways/SMGW-IT-0002/root-ca.crt' --cert '$H/gateways/SMGW-IT-0002/tls.crt' \
-	  --key '$H/gateways/SMGW-IT-0002/tls.key' --curves brainpoolP256r1 --tlsv1.2 \
+	  --key '$H/gateways/SMGW-IT-0002/tls.key' --curves brainpoolP256r1 --tlsv1.2 --tls-max 1.2 \
 	  -H 'Content-Type: application/json' \
 	  -d '{\"gateway_id\":\"SMGW-IT-0002\",\"firmware_version\":\"1.0\",\"time\":\"2026-11-24T00:00:00Z\"}' \
 	  https://localhost:$WAN_PORT/v1/session | grep -q '\"protocol\"'"
 check "curl: a body naming another gateway gets 403" bash -c "
 	code=\$(curl -sS -o /dev/null -w '%{http_code}' --cacert '$H/gateways/SMGW-IT-0002/root-ca.crt' \
 	  --cert '$H/gateways/SMGW-IT-0002/tls.crt' --key '$H/gateways/SMGW-IT-0002/tls.key' \
-	  --curves brainpoolP256r1 -H 'Content-Type: application/json' \
+	  --curves brainpoolP256r1 --tlsv1.2 --tls-max 1.2 -H 'Content-Type: application/json' \
 	  -d '{\"gateway_id\":\"SMGW-IT-0001\",\"firmware_version\":\"1.0\",\"time\":\"2026-11-24T00:00:00Z\"}' \
 	  https://localhost:$WAN_PORT/v1/session); test \"\$code\" = 403"
 
 # Session resumption (48 h lifetime).
-sclient -cert "$G1/tls.crt" -key "$G1/tls.key" -tls1_2 -sess_out "$T/sess.pem" >/dev/null
+sclient -cert "$G1/tls.crt" -key "$G1/tls.key" -tls1_2 -groups brainpoolP256r1 -sess_out "$T/sess.pem" >/dev/null
 out=$(timeout 10 openssl s_client -connect "$WAN" -CAfile "$G1/root-ca.crt" -cert "$G1/tls.crt" -key "$G1/tls.key" \
-	-tls1_2 -sess_in "$T/sess.pem" </dev/null 2>&1)
+	-tls1_2 -groups brainpoolP256r1 -sess_in "$T/sess.pem" </dev/null 2>&1)
+echo "$out" >>"$T/log"
 if echo "$out" | grep -q "^Reused"; then ok "s_client: TLS session resumed"; else bad "s_client: TLS session resumed"; fi
-if echo "$out" | grep -q "Timeout   : 172800"; then ok "session lifetime is 48 h"; else bad "session lifetime is 48 h"; echo "$out" | grep -i timeout >>"$T/log"; fi
+if echo "$out" | grep -q "lifetime hint: 172800"; then ok "session lifetime is 48 h"; else bad "session lifetime is 48 h"; echo "$out" | grep -i timeout >>"$T/log"; fi
 
 # ---- admin log: connections, refusals, signatures, administrative commands
 sleep 1
@@ -163,7 +163,7 @@ kill -TERM "$SUP"
 stopped=no
 for _ in $(seq 1 120); do kill -0 "$SUP" 2>/dev/null || { stopped=yes; break; }; sleep 0.1; done
 check "torwartd all stops cleanly on SIGTERM" test "$stopped" = yes
-check "no service survives the supervisor" bash -c "! pgrep -f 'torwartd --home $H' >/dev/null"
+check "no service survives the supervisor" bash -c "! pgrep -f '[t]orwartd --home $H' >/dev/null"
 check "signer removed its socket" test ! -e "$H/run/signer.sock"
 
 # ---- tampering is detected and named
