@@ -16,6 +16,7 @@
 #include <sqlite3.h>
 
 #include "base/util.h"
+#include "store/sqlite_internal.h"
 #include "store/store_backend.h"
 
 #define SQ_BUSY_TIMEOUT_MS 10000
@@ -66,15 +67,12 @@ static const char *const sq_sql[SQ__COUNT] = {
 		"ORDER BY seq",
 };
 
-struct sq {
-	sqlite3 *db;
-	char *path;                       /* for error messages */
-	sqlite3_stmt *stmts[SQ__COUNT];   /* prepared on first use, finalized on close */
-};
+/* struct sq is in sqlite_internal.h, shared with the sqlite_<area>.c files. */
+_Static_assert(SQ__COUNT <= SQ_CORE_STMT_MAX, "raise SQ_CORE_STMT_MAX");
 
 /* ---- errors ---- */
 
-static tw_rc sq_fail(struct sq *s, tw_rc code, struct tw_error *err, const char *doing)
+tw_rc sq_fail(struct sq *s, tw_rc code, struct tw_error *err, const char *doing)
 {
 	return tw_error_set(err, code, "store %s: %s failed: %s", s->path, doing,
 		sqlite3_errmsg(s->db));
@@ -84,7 +82,7 @@ static tw_rc sq_fail(struct sq *s, tw_rc code, struct tw_error *err, const char 
  * Map a failed sqlite3_step onto the store vocabulary. Must run before the statement is
  * reset so sqlite3_errmsg still describes this failure.
  */
-static tw_rc sq_step_fail(struct sq *s, struct tw_error *err, const char *doing)
+tw_rc sq_step_fail(struct sq *s, struct tw_error *err, const char *doing)
 {
 	int ext = sqlite3_extended_errcode(s->db);
 
@@ -140,7 +138,7 @@ static void sq_release(struct sq *s, enum sq_id id, sqlite3_stmt *st)
 }
 
 /* Run one statement that takes no arguments and returns no rows (PRAGMA, BEGIN ...). */
-static tw_rc sq_exec(struct sq *s, const char *sql, const char *doing, struct tw_error *err)
+tw_rc sq_exec(struct sq *s, const char *sql, const char *doing, struct tw_error *err)
 {
 	if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
 		return sq_fail(s, TW_E_STORE, err, doing);
@@ -149,7 +147,7 @@ static tw_rc sq_exec(struct sq *s, const char *sql, const char *doing, struct tw
 
 /* ---- column readers: what the database holds is checked like any outside input ---- */
 
-static tw_rc sq_col_text(sqlite3_stmt *st, int col, char *dst, size_t size, const char *what,
+tw_rc sq_col_text(sqlite3_stmt *st, int col, char *dst, size_t size, const char *what,
 	struct tw_error *err)
 {
 	const unsigned char *t = sqlite3_column_text(st, col);
@@ -167,7 +165,7 @@ static tw_rc sq_col_text(sqlite3_stmt *st, int col, char *dst, size_t size, cons
 	return TW_OK;
 }
 
-static tw_rc sq_col_hash(sqlite3_stmt *st, int col, unsigned char dst[32], const char *what,
+tw_rc sq_col_hash(sqlite3_stmt *st, int col, unsigned char dst[32], const char *what,
 	struct tw_error *err)
 {
 	const void *b = sqlite3_column_blob(st, col);
@@ -181,8 +179,53 @@ static tw_rc sq_col_hash(sqlite3_stmt *st, int col, unsigned char dst[32], const
 	return TW_OK;
 }
 
-#define SQ_COL_TEXT(st, col, obj, member, err) \
-	sq_col_text((st), (col), (obj)->member, sizeof((obj)->member), #member, (err))
+/*
+ * Statements of the area files (sqlite_<area>.c), cached by the address of their static
+ * SQL text. Same busy rule as sq_stmt: a running statement gets a fresh copy.
+ */
+tw_rc sq_prepare(struct sq *s, const char *sql, sqlite3_stmt **out, struct tw_error *err)
+{
+	size_t slot = SQ_EXTRA_MAX;
+
+	*out = NULL;
+	for (size_t i = 0; i < s->extra_count; i++) {
+		if (s->extra[i].sql != sql)
+			continue;
+		if (!sqlite3_stmt_busy(s->extra[i].st)) {
+			*out = s->extra[i].st;
+			return TW_OK;
+		}
+		slot = i;
+		break;
+	}
+	if (slot == SQ_EXTRA_MAX && s->extra_count < SQ_EXTRA_MAX) {
+		slot = s->extra_count;
+		if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
+			&s->extra[slot].st, NULL) != SQLITE_OK)
+			return sq_fail(s, TW_E_STORE, err, "preparing a statement");
+		s->extra[slot].sql = sql;
+		s->extra_count++;
+		*out = s->extra[slot].st;
+		return TW_OK;
+	}
+	if (sqlite3_prepare_v3(s->db, sql, -1, 0, out, NULL) != SQLITE_OK)
+		return sq_fail(s, TW_E_STORE, err, "preparing a statement");
+	return TW_OK;
+}
+
+void sq_done(struct sq *s, sqlite3_stmt *st)
+{
+	if (st == NULL)
+		return;
+	for (size_t i = 0; i < s->extra_count; i++) {
+		if (s->extra[i].st == st) {
+			sqlite3_reset(st);
+			sqlite3_clear_bindings(st);
+			return;
+		}
+	}
+	sqlite3_finalize(st);
+}
 
 /* ---- open / close ---- */
 
@@ -195,6 +238,8 @@ static void sq_close(void *be)
 		return;
 	for (i = 0; i < SQ__COUNT; i++)
 		sqlite3_finalize(s->stmts[i]);
+	for (i = 0; i < s->extra_count; i++)
+		sqlite3_finalize(s->extra[i].st);
 	/* close_v2 so a statement we forgot cannot keep the file open silently. */
 	sqlite3_close_v2(s->db);
 	free(s->path);

@@ -63,6 +63,14 @@ struct tw_store {
 extern const struct store_backend_ops store_sqlite_ops;
 
 /*
+ * Areas beyond the core tables (see sqlite_internal.h) keep their own ops struct, e.g.
+ *   struct store_jobs_backend_ops { tw_rc (*job_insert)(void *be, ...); ... };
+ *   extern const struct store_jobs_backend_ops store_sqlite_jobs_ops;   (sqlite_jobs.c)
+ * and store_jobs.c chooses it with `store->ops == &store_sqlite_ops`, calling it with
+ * store->be. Validation of arguments stays in store_<area>.c, as in store.c.
+ */
+
+/*
  * Migrations embedded at build time by gen_migrations.py from migrations/NNNN_name.sql
  * (generated migrations.c). Sorted by version; versions are 1, 2, 3, ... without gaps.
  */
