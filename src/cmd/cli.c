@@ -1,0 +1,99 @@
+/* cli.c: helpers shared by the `torwart` sub-command files. */
+#include "cmd/cli.h"
+
+#include <getopt.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "audit/audit.h"
+#include "base/util.h"
+
+int cli_fail(const char *what, const struct tw_error *err)
+{
+	fprintf(stderr, "torwart %s: %s\n", what, err->message);
+	return 1;
+}
+
+int cli_usage_error(const char *msg)
+{
+	fprintf(stderr, "torwart: %s (see torwart --help)\n", msg);
+	return 2;
+}
+
+const char *cli_actor(void)
+{
+	static char actor[96];
+	struct passwd *pw = getpwuid(getuid());
+
+	snprintf(actor, sizeof(actor), "os:%s", pw && pw->pw_name ? pw->pw_name : "unknown");
+	return actor;
+}
+
+const char *cli_client(void)
+{
+	static char client[32];
+
+	snprintf(client, sizeof(client), "local:%ld", (long)getpid());
+	return client;
+}
+
+tw_rc cli_audit(struct tw_store *store, const char *action, const char *object,
+	const char *result, const char *detail, struct tw_error *err)
+{
+	struct audit_entry entry = { .actor = cli_actor(), .role = "local-admin",
+		.client = cli_client(), .action = action, .object = object, .result = result,
+		.detail = detail };
+
+	return audit_append(store, &entry, err);
+}
+
+tw_rc cli_open_home_store(const char *dir, struct tw_home **home, struct tw_store **store,
+	struct tw_error *err)
+{
+	char *url = NULL;
+	tw_rc rc;
+
+	*home = NULL;
+	*store = NULL;
+	if ((rc = tw_home_open(dir, home, err)) != TW_OK)
+		return rc;
+	url = tw_home_path(*home, "store", "url", TW_DEFAULT_STORE);
+	if (url == NULL)
+		return tw_error_set(err, TW_E_NOMEM, "out of memory");
+	rc = store_open(url, store, err);
+	free(url);
+	return rc;
+}
+
+/* Options of init, gateway and audit; anything else is a usage error. */
+int cli_parse_options(int argc, char **argv, struct cli_options *o)
+{
+	static const struct option opts[] = {
+		{ "home", required_argument, NULL, 'H' },
+		{ "id", required_argument, NULL, 'i' },
+		{ "out", required_argument, NULL, 'o' },
+		{ "test-pki", no_argument, NULL, 'T' },
+		{ "wan-listen", required_argument, NULL, 'w' },
+		{ "api-listen", required_argument, NULL, 'a' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'H': o->home = optarg; break;
+		case 'i': o->id = optarg; break;
+		case 'o': o->out = optarg; break;
+		case 'T': o->test_pki = 1; break;
+		case 'w': o->wan_listen = optarg; break;
+		case 'a': o->api_listen = optarg; break;
+		default: return -1;
+		}
+	}
+	return optind == argc ? 0 : -1;
+}

@@ -1,0 +1,50 @@
+/*
+ * cli.h: what the `torwart` sub-command files share.
+ *
+ * Each area has one file src/cmd/cli_<area>.c with an entry point
+ *     int cli_<area>(const char *sub, int argc, char **argv);
+ * listed in the command table of torwart.c. sub is the word after the command
+ * ("add" in `torwart gateway add`), or NULL; argc/argv start at the first option and
+ * the entry point parses them itself (getopt_long). Exit status: 0 success,
+ * 1 failure (one line on stderr), 2 usage; areas may define more and document them.
+ */
+#ifndef TORWART_CMD_CLI_H
+#define TORWART_CMD_CLI_H
+
+#include "base/error.h"
+#include "base/home.h"
+#include "store/store.h"
+
+/* The options of the foundation commands (init, gateway, audit). */
+struct cli_options {
+	const char *home;
+	const char *id;
+	const char *out;
+	const char *wan_listen;
+	const char *api_listen;
+	int test_pki;
+};
+
+/* Parse --home --id --out --test-pki --wan-listen --api-listen; -1 on anything else. */
+int cli_parse_options(int argc, char **argv, struct cli_options *o);
+
+/* Print "torwart WHAT: message" and return 1. */
+int cli_fail(const char *what, const struct tw_error *err);
+/* Print "torwart: msg (see torwart --help)" and return 2. */
+int cli_usage_error(const char *msg);
+/* The principal of a local command: "os:<user>". Static storage. */
+const char *cli_actor(void);
+/* "local:<pid>". Static storage. */
+const char *cli_client(void);
+/* Append an admin-log entry as cli_actor() in role "local-admin". */
+tw_rc cli_audit(struct tw_store *store, const char *action, const char *object,
+	const char *result, const char *detail, struct tw_error *err);
+/* Open the home and its store; on failure both out-pointers are NULL or to be freed. */
+tw_rc cli_open_home_store(const char *dir, struct tw_home **home, struct tw_store **store,
+	struct tw_error *err);
+
+int cli_init(const char *sub, int argc, char **argv);
+int cli_gateway(const char *sub, int argc, char **argv);
+int cli_audit_cmd(const char *sub, int argc, char **argv);
+
+#endif
