@@ -1,11 +1,9 @@
 /*
- * audit.c: the hash-chained admin log (audit.h). Appends compute each entry's hash over
- * its predecessor's hash and a canonical, length-prefixed encoding of its fields, inside
- * a write transaction so concurrent processes on one database cannot fork the chain.
- * audit_verify recomputes the chain and names the first entry that does not fit.
- *
- * The chain detects any edit, insertion or deletion before the last entry; dropping
- * entries off the end is only caught once signed tree heads exist (issue 5).
+ * audit.c: appending to the admin log (audit.h). Appends compute each entry's chain hash
+ * over its predecessor's hash and a canonical, length-prefixed encoding of its fields,
+ * inside a write transaction so concurrent processes on one database cannot fork the
+ * chain, and keep the Merkle tree's stored nodes current (tree.c). Verification is in
+ * verify.c; dropping entries off the end is caught there by the signed tree heads.
  */
 #include "audit/audit.h"
 
@@ -16,66 +14,90 @@
 
 #include <openssl/evp.h>
 
+#include "audit/merkle.h"
+#include "audit/tree.h"
 #include "base/log.h"
 #include "base/util.h"
 
 /* ---- canonical encoding and hash ---- */
 
 /* 4-byte big-endian length, then the bytes: no field can bleed into the next. */
-static int audit_hash_field(EVP_MD_CTX *ctx, const char *s, size_t len)
+static tw_rc audit_put_field(unsigned char *buf, size_t size, size_t *len, const char *s,
+	size_t n, struct tw_error *err)
 {
-	unsigned char be[4];
-
-	be[0] = (unsigned char)(len >> 24);
-	be[1] = (unsigned char)(len >> 16);
-	be[2] = (unsigned char)(len >> 8);
-	be[3] = (unsigned char)len;
-	if (EVP_DigestUpdate(ctx, be, sizeof(be)) != 1)
-		return 0;
-	return len == 0 || EVP_DigestUpdate(ctx, s, len) == 1;
+	if (n > size || *len > size - n || size - *len - n < 4)
+		return tw_error_set(err, TW_E_TOO_LARGE, "admin log entry encoding exceeds %zu bytes",
+			size);
+	buf[(*len)++] = (unsigned char)(n >> 24);
+	buf[(*len)++] = (unsigned char)(n >> 16);
+	buf[(*len)++] = (unsigned char)(n >> 8);
+	buf[(*len)++] = (unsigned char)n;
+	if (n > 0)
+		memcpy(buf + *len, s, n);
+	*len += n;
+	return TW_OK;
 }
 
-#define AUDIT_HASH_ARRAY(ctx, row, member) \
-	audit_hash_field((ctx), (row)->member, strnlen((row)->member, sizeof((row)->member)))
+#define AUDIT_PUT(row, member) \
+	audit_put_field(buf, size, len, (row)->member, \
+		strnlen((row)->member, sizeof((row)->member)), err)
 
-/* The hash of row; TW_E_CRYPTO only if OpenSSL fails (out of memory). */
-static tw_rc audit_hash(const struct store_audit_row *row, unsigned char out[32],
-	struct tw_error *err)
+tw_rc audit_row_encode(const struct store_audit_row *row, unsigned char *buf, size_t size,
+	size_t *len, struct tw_error *err)
 {
-	EVP_MD_CTX *ctx = NULL;
 	char seq[24];
-	unsigned int outlen = 0;
 	int n;
 	tw_rc rc;
 
-	memset(out, 0, 32);
+	*len = 0;
 	n = snprintf(seq, sizeof(seq), "%lld", (long long)row->seq);
-	if (n < 0 || (size_t)n >= sizeof(seq)) {
-		rc = tw_error_set(err, TW_E_INTERNAL, "admin log seq does not format");
-		goto out;
-	}
-	if ((ctx = EVP_MD_CTX_new()) == NULL ||
-	    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 ||
-	    EVP_DigestUpdate(ctx, row->prev_hash, 32) != 1 ||
-	    !audit_hash_field(ctx, seq, (size_t)n) ||
-	    !AUDIT_HASH_ARRAY(ctx, row, time) ||
-	    !AUDIT_HASH_ARRAY(ctx, row, actor) ||
-	    !AUDIT_HASH_ARRAY(ctx, row, role) ||
-	    !AUDIT_HASH_ARRAY(ctx, row, client) ||
-	    !AUDIT_HASH_ARRAY(ctx, row, action) ||
-	    !AUDIT_HASH_ARRAY(ctx, row, object) ||
-	    !AUDIT_HASH_ARRAY(ctx, row, result) ||
-	    !AUDIT_HASH_ARRAY(ctx, row, detail) ||
-	    EVP_DigestFinal_ex(ctx, out, &outlen) != 1 || outlen != 32) {
+	if (n < 0 || (size_t)n >= sizeof(seq))
+		return tw_error_set(err, TW_E_INTERNAL, "admin log seq does not format");
+	if ((rc = audit_put_field(buf, size, len, seq, (size_t)n, err)) != TW_OK ||
+	    (rc = AUDIT_PUT(row, time)) != TW_OK || (rc = AUDIT_PUT(row, actor)) != TW_OK ||
+	    (rc = AUDIT_PUT(row, role)) != TW_OK || (rc = AUDIT_PUT(row, client)) != TW_OK ||
+	    (rc = AUDIT_PUT(row, action)) != TW_OK || (rc = AUDIT_PUT(row, object)) != TW_OK ||
+	    (rc = AUDIT_PUT(row, result)) != TW_OK || (rc = AUDIT_PUT(row, detail)) != TW_OK)
+		return rc;
+	/* Only when set: entries from before migration 0006 keep their encoding. */
+	if (row->error_code[0] != '\0' && (rc = AUDIT_PUT(row, error_code)) != TW_OK)
+		return rc;
+	return TW_OK;
+}
+
+/* The chain hash of row; TW_E_CRYPTO only if OpenSSL fails (out of memory). */
+static tw_rc audit_hash(const struct store_audit_row *row, unsigned char out[32],
+	struct tw_error *err)
+{
+	unsigned char buf[32 + AUDIT_ENCODING_MAX];
+	unsigned int outlen = 0;
+	size_t len = 0;
+	tw_rc rc;
+
+	memset(out, 0, 32);
+	memcpy(buf, row->prev_hash, 32);
+	if ((rc = audit_row_encode(row, buf + 32, AUDIT_ENCODING_MAX, &len, err)) != TW_OK)
+		return rc;
+	if (EVP_Digest(buf, 32 + len, out, &outlen, EVP_sha256(), NULL) != 1 || outlen != 32) {
 		memset(out, 0, 32);
-		rc = tw_error_set_openssl(err, TW_E_CRYPTO, "hashing admin log entry %lld",
+		return tw_error_set_openssl(err, TW_E_CRYPTO, "hashing admin log entry %lld",
 			(long long)row->seq);
-		goto out;
 	}
-	rc = TW_OK;
-out:
-	EVP_MD_CTX_free(ctx);
-	return rc;
+	return TW_OK;
+}
+
+tw_rc audit_row_leaf_hash(const struct store_audit_row *row, unsigned char out[32],
+	struct tw_error *err)
+{
+	unsigned char buf[AUDIT_ENCODING_MAX];
+	size_t len = 0;
+	tw_rc rc;
+
+	if ((rc = audit_row_encode(row, buf, sizeof(buf), &len, err)) != TW_OK) {
+		memset(out, 0, 32);
+		return rc;
+	}
+	return merkle_leaf_hash(buf, len, out, err);
 }
 
 void audit_row_hash(const struct store_audit_row *row, unsigned char out[32])
@@ -125,7 +147,8 @@ static tw_rc audit_fill(struct store_audit_row *row, const struct audit_entry *e
 	    (rc = AUDIT_COPY(row, action, entry, err)) != TW_OK ||
 	    (rc = AUDIT_COPY(row, object, entry, err)) != TW_OK ||
 	    (rc = AUDIT_COPY(row, result, entry, err)) != TW_OK ||
-	    (rc = AUDIT_COPY(row, detail, entry, err)) != TW_OK)
+	    (rc = AUDIT_COPY(row, detail, entry, err)) != TW_OK ||
+	    (rc = AUDIT_COPY(row, error_code, entry, err)) != TW_OK)
 		return rc;
 	return TW_OK;
 }
@@ -162,7 +185,12 @@ tw_rc audit_append_in_tx(struct tw_store *store, const struct audit_entry *entry
 	tw_time_format_utc(tw_now_ms(), row->time, sizeof(row->time));
 	if ((rc = audit_hash(row, row->hash, err)) != TW_OK)
 		goto out;
-	rc = store_audit_insert(store, row, err);
+	if ((rc = store_audit_insert(store, row, err)) != TW_OK)
+		goto out;
+	/* Every 2^8 entries a stored subtree completes; keep the tree's nodes current in the
+	 * same transaction, so nodes and entries cannot disagree after a crash. */
+	if (row->seq % AUDIT_TREE_CHUNK == 0)
+		rc = audit_tree_extend(store, row->seq, err);
 out:
 	free(row);
 	free(last);
@@ -217,86 +245,22 @@ tw_rc audit_append(struct tw_store *store, const struct audit_entry *entry,
 	return audit_append_batch(store, entry, 1, err);
 }
 
-/* ---- verify ---- */
+/* ---- reads of sensitive data ---- */
 
-struct audit_verify_ctx {
-	struct audit_verify_result *res;
-	int64_t expect_seq;
-	unsigned char expect_prev[32];
-	tw_rc rc;                 /* TW_E_CRYPTO if hashing itself failed */
-	struct tw_error *err;
-};
-
-static int audit_verify_row(const struct store_audit_row *row, void *arg)
+tw_rc audit_read(struct tw_store *store, const char *actor, const char *role,
+	const char *client, const char *data, const char *object, struct tw_error *err)
 {
-	struct audit_verify_ctx *v = arg;
-	struct audit_verify_result *res = v->res;
-	unsigned char h[32];
+	struct audit_entry e = { .actor = actor, .role = role, .client = client,
+		.object = object, .result = "ok" };
+	char action[STORE_ID_MAX + 1];
+	int n;
 
-	if (row->seq != v->expect_seq) {
-		res->first_bad_seq = v->expect_seq;
-		if (v->expect_seq == 1)
-			snprintf(res->reason, sizeof(res->reason),
-				"sequence gap: the log starts at %lld, not 1", (long long)row->seq);
-		else
-			snprintf(res->reason, sizeof(res->reason),
-				"sequence gap after %lld (next entry is %lld)",
-				(long long)(v->expect_seq - 1), (long long)row->seq);
-		return 1;
-	}
-	if ((v->rc = audit_hash(row, h, v->err)) != TW_OK)
-		return 1;
-	if (!tw_ct_equal(h, row->hash, sizeof(h))) {
-		res->first_bad_seq = row->seq;
-		snprintf(res->reason, sizeof(res->reason), "hash mismatch: row content changed");
-		return 1;
-	}
-	if (!tw_ct_equal(row->prev_hash, v->expect_prev, sizeof(v->expect_prev))) {
-		res->first_bad_seq = row->seq;
-		if (row->seq == 1)
-			snprintf(res->reason, sizeof(res->reason),
-				"prev_hash of the first entry is not the genesis value (zeros)");
-		else
-			snprintf(res->reason, sizeof(res->reason),
-				"prev_hash does not match entry %lld", (long long)(row->seq - 1));
-		return 1;
-	}
-	memcpy(v->expect_prev, row->hash, sizeof(v->expect_prev));
-	v->expect_seq++;
-	res->entries++;
-	return 0;
-}
-
-tw_rc audit_verify(struct tw_store *store, struct audit_verify_result *res,
-	struct tw_error *err)
-{
-	struct audit_verify_ctx v;
-	tw_rc rc;
-
-	if (res == NULL)
-		return tw_error_set(err, TW_E_INTERNAL, "audit_verify: res is NULL");
-	memset(res, 0, sizeof(*res));
-	memset(&v, 0, sizeof(v));
-	v.res = res;
-	v.expect_seq = 1;
-	v.err = err;
-	v.rc = TW_OK;
-
-	rc = store_audit_foreach(store, 1, audit_verify_row, &v, err);
-	if (rc == TW_E_INTEGRITY && res->first_bad_seq == 0) {
-		/* A row the store could not even read (wrong hash length, over-long field):
-		 * it is the one after the last good entry. */
-		res->first_bad_seq = v.expect_seq;
-		snprintf(res->reason, sizeof(res->reason), "%s",
-			err != NULL ? err->message : "unreadable entry");
-		return rc;
-	}
-	if (rc != TW_OK)
-		return rc;
-	if (v.rc != TW_OK)
-		return v.rc;
-	if (res->first_bad_seq != 0)
-		return tw_error_set(err, TW_E_INTEGRITY, "admin log entry %lld: %s",
-			(long long)res->first_bad_seq, res->reason);
-	return TW_OK;
+	if (data == NULL || data[0] == '\0')
+		return tw_error_set(err, TW_E_INVALID, "audit_read: name the data that was read");
+	n = snprintf(action, sizeof(action), "read.%s", data);
+	if (n < 0 || (size_t)n >= sizeof(action))
+		return tw_error_set(err, TW_E_TOO_LARGE, "audit_read: data name \"%.32s...\" is "
+			"too long", data);
+	e.action = action;
+	return audit_append(store, &e, err);
 }

@@ -1,17 +1,22 @@
 /*
  * audit.h: the admin log (UC-3.4.4, M-4.5.6.7): append-only, every entry hash-chained
- * to its predecessor, verifiable offline.
+ * to its predecessor and a leaf of an RFC 9162 Merkle tree whose heads the signer signs
+ * (docs/audit-log.md).
  *
- * Entry hash = SHA-256(prev_hash || canonical encoding of the entry) where the canonical
- * encoding is, for seq, time, actor, role, client, action, object, result, detail in this
- * order: a 4-byte big-endian length followed by the UTF-8 bytes (seq as decimal text).
- * The first entry's prev_hash is 32 zero bytes. (issue 5 upgrades this to a Merkle tree.)
+ * Canonical encoding of an entry: for seq, time, actor, role, client, action, object,
+ * result, detail in this order a 4-byte big-endian length followed by the UTF-8 bytes
+ * (seq as decimal text), then error_code the same way only when it is non-empty (so
+ * entries written before the field existed keep their hashes).
+ * Chain hash = SHA-256(prev_hash || encoding), the first prev_hash is 32 zero bytes.
+ * Leaf hash  = SHA-256(0x00 || encoding), leaf index = seq - 1.
  */
 #ifndef TORWART_AUDIT_AUDIT_H
 #define TORWART_AUDIT_AUDIT_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include <openssl/evp.h>
 
 #include "base/error.h"
 #include "store/store.h"
@@ -24,6 +29,7 @@ struct audit_entry {
 	const char *object;  /* on what: gateway id, key label, serial, ... */
 	const char *result;  /* "ok", "refused", "error" */
 	const char *detail;  /* why / free text; may be NULL. Never secrets. */
+	const char *error_code; /* M-4.5.6.7 error code ("TW_E_DENIED", "http-403", ...); may be NULL */
 };
 
 /*
@@ -40,13 +46,38 @@ tw_rc audit_append_batch(struct tw_store *store, const struct audit_entry *entri
 tw_rc audit_append_in_tx(struct tw_store *store, const struct audit_entry *entry,
 	struct tw_error *err);
 
+/*
+ * Log a read of sensitive data (M-4.5.6.7 "data viewed"): action "read.<data>", e.g.
+ * audit_read(st, "alice", "auditor", "192.0.2.7", "gateway-data", "ETWA01", &err).
+ * Own transaction, like audit_append; inside one use audit_append_in_tx.
+ */
+tw_rc audit_read(struct tw_store *store, const char *actor, const char *role,
+	const char *client, const char *data, const char *object, struct tw_error *err);
+
 /* Compute a row's hash from its fields and prev_hash (row->hash is ignored). */
 void audit_row_hash(const struct store_audit_row *row, unsigned char out[32]);
+
+#define AUDIT_ENCODING_MAX 4096   /* the longest canonical encoding is ~1.9 KB */
+/* The canonical encoding into buf; *len its length. */
+tw_rc audit_row_encode(const struct store_audit_row *row, unsigned char *buf, size_t size,
+	size_t *len, struct tw_error *err);
+/* The Merkle leaf hash of a row: SHA-256(0x00 || encoding). */
+tw_rc audit_row_leaf_hash(const struct store_audit_row *row, unsigned char out[32],
+	struct tw_error *err);
 
 struct audit_verify_result {
 	int64_t entries;          /* entries checked */
 	int64_t first_bad_seq;    /* 0 when intact */
 	char reason[256];         /* why first_bad_seq is bad */
+	/* Merkle part (issue 5) */
+	int64_t first_seq;        /* first entry present (after a retention cut: cut + 1) */
+	int64_t tree_size;        /* leaves covered, including archived ones */
+	unsigned char root[32];   /* root at tree_size */
+	int64_t heads_checked;    /* signed heads whose root matched */
+	int64_t heads_archived;   /* heads below the retention cut (checked in the archive) */
+	int64_t nodes_checked;    /* stored subtree nodes compared (live verification) */
+	int64_t bad_head;         /* tree size of the first bad head, 0 if none */
+	int signatures_checked;   /* 1 if head signatures were verified with a key */
 };
 
 /*
@@ -55,6 +86,13 @@ struct audit_verify_result {
  * rows anywhere but at the tail; cutting entries off the end needs signed tree heads.
  */
 tw_rc audit_verify(struct tw_store *store, struct audit_verify_result *res,
+	struct tw_error *err);
+/*
+ * audit_verify plus the Merkle tree: recompute the tree over every entry, compare the
+ * stored subtree nodes and every signed head's root, and verify head signatures with
+ * pub (the GWA SIG key; NULL: roots only). A head larger than the log is truncation.
+ */
+tw_rc audit_verify_tree(struct tw_store *store, EVP_PKEY *pub, struct audit_verify_result *res,
 	struct tw_error *err);
 
 #endif

@@ -139,6 +139,9 @@ static const char *default_policy(const char *label)
 		return "certificate,crl";
 	if (strcmp(label, SIGNER_KEY_GWA_SIG) == 0)
 		return "wakeup,tree-head,authorisation";
+	/* The internal operator CA (src/auth/opca.c): operator and api TLS certificates. */
+	if (strcmp(label, "operator-ca") == 0)
+		return "certificate";
 	return "";
 }
 

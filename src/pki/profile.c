@@ -13,6 +13,7 @@
  */
 #include <limits.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/asn1.h>
 #include <openssl/bn.h>
@@ -56,6 +57,43 @@ const char *pki_role_name(enum pki_role role)
 	case PKI_ROLE_GWH: return "gwh";
 	}
 	return "?";
+}
+
+tw_rc pki_role_parse(const char *name, enum pki_role *out, struct tw_error *err)
+{
+	static const enum pki_role roles[] = { PKI_ROLE_CA, PKI_ROLE_GWA, PKI_ROLE_SMGW,
+		PKI_ROLE_EMT, PKI_ROLE_GWH };
+
+	*out = PKI_ROLE_EMT;
+	for (size_t i = 0; name != NULL && i < sizeof(roles) / sizeof(roles[0]); i++) {
+		if (strcasecmp(name, pki_role_name(roles[i])) == 0) {
+			*out = roles[i];
+			return TW_OK;
+		}
+	}
+	return tw_error_set(err, TW_E_INVALID,
+		"unknown role \"%.32s\"; use EMT, GWA, GWH or SMGW", name != NULL ? name : "");
+}
+
+tw_rc pki_usage_parse(const char *name, enum pki_usage *out, struct tw_error *err)
+{
+	static const enum pki_usage usages[] = { PKI_USAGE_TLS, PKI_USAGE_SIG, PKI_USAGE_ENC };
+
+	*out = PKI_USAGE_TLS;
+	for (size_t i = 0; name != NULL && i < sizeof(usages) / sizeof(usages[0]); i++) {
+		if (strcasecmp(name, pki_usage_name(usages[i])) == 0) {
+			*out = usages[i];
+			return TW_OK;
+		}
+	}
+	return tw_error_set(err, TW_E_INVALID,
+		"unknown certificate type \"%.32s\"; use TLS, SIG or ENC", name != NULL ? name : "");
+}
+
+bool pki_curve_allowed(int curve_nid)
+{
+	return curve_nid == NID_brainpoolP256r1 || curve_nid == NID_brainpoolP384r1 ||
+		curve_nid == NID_brainpoolP512r1;
 }
 
 static bool pki_is_ca(enum pki_usage usage)
@@ -105,9 +143,8 @@ static tw_rc pki_name_add(X509_NAME *name, int nid, const char *value, struct tw
 	return TW_OK;
 }
 
-static tw_rc pki_build_subject(const struct pki_subject *s, X509 *x, struct tw_error *err)
+static tw_rc pki_name_fill(const struct pki_subject *s, X509_NAME *name, struct tw_error *err)
 {
-	X509_NAME *name = X509_get_subject_name(x);
 	tw_rc rc;
 
 	if (s->common_name == NULL)
@@ -125,6 +162,37 @@ static tw_rc pki_build_subject(const struct pki_subject *s, X509 *x, struct tw_e
 	if (s->serial_number != NULL &&
 	    (rc = pki_name_add(name, NID_serialNumber, s->serial_number, err)) != TW_OK)
 		return rc;
+	/* Postal attributes follow serialNumber, in the reference request's order. */
+	if ((s->street != NULL &&
+	     (rc = pki_name_add(name, NID_streetAddress, s->street, err)) != TW_OK) ||
+	    (s->postal_code != NULL &&
+	     (rc = pki_name_add(name, NID_postalCode, s->postal_code, err)) != TW_OK) ||
+	    (s->locality != NULL &&
+	     (rc = pki_name_add(name, NID_localityName, s->locality, err)) != TW_OK) ||
+	    (s->state != NULL &&
+	     (rc = pki_name_add(name, NID_stateOrProvinceName, s->state, err)) != TW_OK))
+		return rc;
+	return TW_OK;
+}
+
+static tw_rc pki_build_subject(const struct pki_subject *s, X509 *x, struct tw_error *err)
+{
+	return pki_name_fill(s, X509_get_subject_name(x), err);
+}
+
+tw_rc pki_subject_to_name(const struct pki_subject *s, X509_NAME **out, struct tw_error *err)
+{
+	X509_NAME *name = X509_NAME_new();
+	tw_rc rc;
+
+	*out = NULL;
+	if (name == NULL)
+		return tw_error_set_openssl(err, TW_E_NOMEM, "cannot allocate a name");
+	if ((rc = pki_name_fill(s, name, err)) != TW_OK) {
+		X509_NAME_free(name);
+		return rc;
+	}
+	*out = name;
 	return TW_OK;
 }
 
@@ -452,7 +520,7 @@ static tw_rc pki_check_request(const struct pki_cert_request *req, struct tw_err
 	if (req->public_key == NULL)
 		return tw_error_set(err, TW_E_INVALID, "the request carries no public key");
 	nid = keys_ec_curve_nid(req->public_key);
-	if (nid != NID_brainpoolP256r1 && nid != NID_brainpoolP384r1 && nid != NID_brainpoolP512r1)
+	if (!pki_curve_allowed(nid))
 		return tw_error_set(err, TW_E_INVALID,
 			"SM-PKI certificates need a brainpoolP256r1/P384r1/P512r1 key, got %s",
 			nid != NID_undef ? OBJ_nid2sn(nid) :
@@ -485,9 +553,19 @@ tw_rc pki_build_certificate(const struct pki_cert_request *req, X509 **out,
 		rc = tw_error_set_openssl(err, TW_E_CRYPTO, "cannot fill the certificate body");
 		goto out;
 	}
-	if ((rc = pki_set_serial(x, err)) != TW_OK ||
-	    (rc = pki_build_subject(&req->subject, x, err)) != TW_OK)
+	if ((rc = pki_set_serial(x, err)) != TW_OK)
 		goto out;
+	if (req->subject_name != NULL) {
+		/* A verified request's DN is taken as is, string types included. */
+		if (X509_NAME_entry_count(req->subject_name) == 0 ||
+		    X509_set_subject_name(x, req->subject_name) != 1) {
+			rc = tw_error_set_openssl(err, TW_E_INVALID,
+				"the given subject name is empty or cannot be copied");
+			goto out;
+		}
+	} else if ((rc = pki_build_subject(&req->subject, x, err)) != TW_OK) {
+		goto out;
+	}
 	if (X509_set_issuer_name(x, req->issuer_cert != NULL ?
 	    X509_get_subject_name(req->issuer_cert) : X509_get_subject_name(x)) != 1) {
 		rc = tw_error_set_openssl(err, TW_E_CRYPTO, "cannot set the issuer name");

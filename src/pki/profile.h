@@ -2,17 +2,21 @@
  * profile.h: SM-PKI certificate profiles (the shape of the real certificates in
  * ../shared/reference/sm-pki) and issuance through the signer.
  *
- * Issue 2 needs the CA, GWA and SMGW profiles for the test PKI; issue 3 grows this into
- * the full Sub-CA engine (EMT/GWH, per-CA configuration, CRMF requests).
+ * TLS/SIG/ENC profiles for GWA, GWH, EMT and SMGW plus Root-/Sub-CA certificates share one
+ * builder; what differs per CA (policy OID, CPS, CRL DP, directory base, validity periods)
+ * is a struct pki_ca_config loaded from torwart.conf section [ca.<name>]
+ * (docs/pki-requests.md, "Sub-CA configuration"). CRMF requests: request.h.
  */
 #ifndef TORWART_PKI_PROFILE_H
 #define TORWART_PKI_PROFILE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+#include "base/config.h"
 #include "base/error.h"
 #include "crypto/signer.h"
 
@@ -21,6 +25,12 @@ enum pki_role { PKI_ROLE_CA, PKI_ROLE_GWA, PKI_ROLE_SMGW, PKI_ROLE_EMT, PKI_ROLE
 
 const char *pki_usage_name(enum pki_usage usage);   /* "CA", "TLS", "SIG", "ENC" */
 const char *pki_role_name(enum pki_role role);      /* "ca", "gwa", "smgw", "emt", "gwh" */
+/* Inverse of pki_role_name, case-insensitive, also "EMT"/"GWA"/...: TW_E_INVALID if unknown. */
+tw_rc pki_role_parse(const char *name, enum pki_role *out, struct tw_error *err);
+/* "TLS"/"SIG"/"ENC" (case-insensitive) -> usage; TW_E_INVALID otherwise. */
+tw_rc pki_usage_parse(const char *name, enum pki_usage *out, struct tw_error *err);
+/* True for brainpoolP256r1/P384r1/P512r1, the only curves SM-PKI certificates carry. */
+bool pki_curve_allowed(int curve_nid);
 
 struct pki_subject {
 	const char *common_name;     /* required */
@@ -31,7 +41,18 @@ struct pki_subject {
 	const char *email;           /* SAN rfc822Name; optional */
 	const char *uri;             /* SAN URI; optional */
 	const char *dns_name;        /* SAN dNSName; TLS only; optional */
+	/* Postal attributes the reference request carries (after serialNumber); optional. */
+	const char *street;          /* streetAddress */
+	const char *postal_code;     /* postalCode */
+	const char *locality;        /* localityName */
+	const char *state;           /* stateOrProvinceName */
 };
+
+/*
+ * The subject DN of s as the profile encodes it (CN, O, OU, C, serialNumber, then the
+ * postal attributes; PrintableString where possible). *out is the caller's.
+ */
+tw_rc pki_subject_to_name(const struct pki_subject *s, X509_NAME **out, struct tw_error *err);
 
 struct pki_cert_request {
 	enum pki_usage usage;
@@ -43,7 +64,62 @@ struct pki_cert_request {
 	const char *crl_url;         /* CRL distribution point; optional */
 	const char *policy_oid;      /* certificate policy; optional */
 	const char *cps_uri;         /* CPS qualifier; optional */
+	/*
+	 * Optional: the subject DN exactly as given (e.g. from a verified CRMF request),
+	 * used instead of the subject.* name strings (the SAN still comes from subject.email,
+	 * .uri, .dns_name). Borrowed.
+	 */
+	const X509_NAME *subject_name;
 };
+
+/*
+ * Per-CA configuration, torwart.conf section [ca.<name>] (all keys optional):
+ *   key_label = sub-ca               signer key of this CA
+ *   cert = pki/sub-ca.crt            CA certificate (PEM), relative to the home
+ *   policy_oid = 1.3.6.1.4.1....     certificatePolicies OID in issued certificates
+ *   cps_uri = https://...            CPS qualifier
+ *   crl_url = http://.../x.crl       CRL distribution point in issued certificates
+ *   crl_publish_path = crl/<name>.crl  where the CRL is written (relative to the home)
+ *   directory_base = ou=...,o=SM-PKI-DE   LDAP base DN for publication
+ *   validity_days.tls|sig|enc = 730  end-entity validity per type (1..36500)
+ *   validity_days.ca = 1826          validity of CA certificates this CA signs
+ *   crl_next_update_hours = 168      thisUpdate..nextUpdate of its CRLs (1..8784)
+ *   crl_interval_minutes = 1440      worker regeneration interval (1..525600)
+ * Defaults: the values of [pki] crl_url/policy_oid/cps_uri when [ca.<name>] lacks them,
+ * else none; validity 730 days (the real SM-PKI certificates: 2 years).
+ */
+struct pki_ca_config {
+	char *name;
+	char *key_label;
+	char *cert_path;           /* absolute, or relative to the home as configured */
+	char *policy_oid;          /* NULL: none */
+	char *cps_uri;
+	char *crl_url;
+	char *crl_publish_path;
+	char *directory_base;
+	long validity_days_tls;
+	long validity_days_sig;
+	long validity_days_enc;
+	long validity_days_ca;
+	long crl_next_update_hours;
+	long crl_interval_minutes;
+};
+
+/*
+ * Load [ca.<name>] (name: [A-Za-z0-9._-]{1,64}). A missing section gives the defaults
+ * (so a home of the foundation works unchanged). Invalid values: TW_E_CONFIG naming the
+ * key. *out is the caller's (pki_ca_config_free).
+ */
+tw_rc pki_ca_config_load(const struct tw_config *conf, const char *name,
+	struct pki_ca_config **out, struct tw_error *err);
+void pki_ca_config_free(struct pki_ca_config *cfg);
+/* Validity in days the CA configuration gives certificates of this usage. */
+long pki_ca_config_validity(const struct pki_ca_config *cfg, enum pki_usage usage);
+/*
+ * Fill policy_oid, cps_uri, crl_url and validity_days of req from cfg (the strings are
+ * borrowed from cfg, which must outlive req).
+ */
+void pki_ca_config_apply(const struct pki_ca_config *cfg, struct pki_cert_request *req);
 
 /*
  * Build the unsigned certificate (random positive 16-byte serial). Caller frees *out.

@@ -43,7 +43,8 @@ enum sq_id {
 	"tenant_id, serial_hex, issuer, subject, owner_kind, owner_id, usage, not_before, " \
 	"not_after, status, fingerprint, der"
 #define SQ_AUDIT_COLUMNS \
-	"seq, time, actor, role, client, action, object, result, detail, prev_hash, hash"
+	"seq, time, actor, role, client, action, object, result, detail, prev_hash, hash, " \
+	"error_code"
 
 static const char *const sq_sql[SQ__COUNT] = {
 	[SQ_TENANT_INSERT] = "INSERT INTO tenants (name, created_ms) VALUES (?1, ?2) "
@@ -62,7 +63,7 @@ static const char *const sq_sql[SQ__COUNT] = {
 		"WHERE fingerprint = ?1",
 	[SQ_AUDIT_LAST] = "SELECT " SQ_AUDIT_COLUMNS " FROM admin_log ORDER BY seq DESC LIMIT 1",
 	[SQ_AUDIT_INSERT] = "INSERT INTO admin_log (" SQ_AUDIT_COLUMNS ") "
-		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
 	[SQ_AUDIT_FROM] = "SELECT " SQ_AUDIT_COLUMNS " FROM admin_log WHERE seq >= ?1 "
 		"ORDER BY seq",
 };
@@ -716,7 +717,8 @@ static tw_rc sq_audit_row(sqlite3_stmt *st, struct store_audit_row *row, struct 
 	    (rc = SQ_COL_TEXT(st, 7, row, result, err)) != TW_OK ||
 	    (rc = SQ_COL_TEXT(st, 8, row, detail, err)) != TW_OK ||
 	    (rc = sq_col_hash(st, 9, row->prev_hash, "prev_hash", err)) != TW_OK ||
-	    (rc = sq_col_hash(st, 10, row->hash, "hash", err)) != TW_OK) {
+	    (rc = sq_col_hash(st, 10, row->hash, "hash", err)) != TW_OK ||
+	    (rc = SQ_COL_TEXT(st, 11, row, error_code, err)) != TW_OK) {
 		/* Name the row, so audit_verify can point at it. */
 		char why[TW_ERROR_MESSAGE_MAX];
 
@@ -773,6 +775,7 @@ static tw_rc sq_audit_insert(void *be, const struct store_audit_row *row, struct
 	sqlite3_bind_text(st, 9, row->detail, -1, SQLITE_STATIC);
 	sqlite3_bind_blob(st, 10, row->prev_hash, 32, SQLITE_STATIC);
 	sqlite3_bind_blob(st, 11, row->hash, 32, SQLITE_STATIC);
+	sqlite3_bind_text(st, 12, row->error_code, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_DONE) {
 		rc = sq_step_fail(s, err, "appending to the admin log");
 		goto out;

@@ -380,7 +380,8 @@ tw_rc store_audit_insert(struct tw_store *store, const struct store_audit_row *r
 	    (rc = STORE_CHECK_FIELD(row, action, false, err)) != TW_OK ||
 	    (rc = STORE_CHECK_FIELD(row, object, false, err)) != TW_OK ||
 	    (rc = STORE_CHECK_FIELD(row, result, false, err)) != TW_OK ||
-	    (rc = STORE_CHECK_FIELD(row, detail, false, err)) != TW_OK)
+	    (rc = STORE_CHECK_FIELD(row, detail, false, err)) != TW_OK ||
+	    (rc = STORE_CHECK_FIELD(row, error_code, false, err)) != TW_OK)
 		return rc;
 	return store->ops->audit_insert(store->be, row, err);
 }

@@ -118,6 +118,7 @@ struct store_audit_row {
 	char object[STORE_NAME_MAX + 1];
 	char result[32];                         /* "ok", "refused", "error", ... */
 	char detail[STORE_TEXT_MAX + 1];
+	char error_code[STORE_ID_MAX + 1];       /* M-4.5.6.7 error code, "" if none (0006) */
 	unsigned char prev_hash[32];
 	unsigned char hash[32];
 };

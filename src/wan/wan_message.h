@@ -16,8 +16,11 @@
 #ifndef TORWART_WAN_WAN_MESSAGE_H
 #define TORWART_WAN_WAN_MESSAGE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <jansson.h>
 
 #include "base/error.h"
 #include "base/util.h"
@@ -85,5 +88,68 @@ tw_rc wan_error_encode(const char *code, const char *message, struct tw_buf *out
 
 /* Wire error code for a parser failure: "too_large", "bad_json", "invalid_request". */
 const char *wan_error_code_for(tw_rc rc);
+
+/* ---- orders (issue 4; docs/wan-protocol.md "Orders") ---- */
+
+#define WAN_ORDER_ID_MAX        20          /* decimal digits of a job id */
+#define WAN_ORDER_TYPE_MAX      32
+#define WAN_ORDER_PAYLOAD_MAX   (48 * 1024) /* == ORDER_PAYLOAD_MAX */
+#define WAN_STATUS_MAX          (16 * 1024) /* session "status" object */
+
+/* One order handed to a gateway. payload is owned (see wan_orders_response_clear). */
+struct wan_order {
+	int64_t id;
+	char type[WAN_ORDER_TYPE_MAX + 1];
+	json_t *payload;
+	long attempt;
+	char deadline[WAN_TIME_MAX + 1];
+	int64_t deadline_ms;
+};
+
+/* 200 answer to GET /v1/orders: zero or one order in v1. */
+struct wan_orders_response {
+	bool has_order;
+	struct wan_order order;
+	long pending_orders;
+};
+
+/* POST /v1/orders/ID/result request. result is owned (wan_order_result_clear). */
+struct wan_order_result {
+	bool ok;
+	json_t *result;                          /* ok: an object */
+	char code[WAN_ERROR_CODE_MAX + 1];       /* !ok */
+	char message[WAN_ERROR_MESSAGE_MAX + 1]; /* !ok, may be "" */
+};
+
+/* "42" -> 42: 1..20 decimal digits, no sign, value in [1, INT64_MAX]. */
+tw_rc wan_order_id_parse(const char *s, size_t len, int64_t *id, struct tw_error *err);
+
+void wan_orders_response_clear(struct wan_orders_response *r);
+tw_rc wan_orders_response_encode(const struct wan_orders_response *r, struct tw_buf *out,
+	struct tw_error *err);
+/* Lenient (unknown members ignored); at most one order is read. */
+tw_rc wan_orders_response_parse(const void *body, size_t len, struct wan_orders_response *out,
+	struct tw_error *err);
+
+void wan_order_result_clear(struct wan_order_result *r);
+/* Strict, like every request. */
+tw_rc wan_order_result_parse(const void *body, size_t len, struct wan_order_result *out,
+	struct tw_error *err);
+tw_rc wan_order_result_encode(const struct wan_order_result *r, struct tw_buf *out,
+	struct tw_error *err);
+
+/* {"pending_orders":N}: the answer to a result. */
+tw_rc wan_pending_encode(long pending, struct tw_buf *out, struct tw_error *err);
+tw_rc wan_pending_parse(const void *body, size_t len, long *pending, struct tw_error *err);
+
+/*
+ * The optional "status" object of a session request (already validated by
+ * wan_session_request_parse); *status = NULL when absent, else a new reference.
+ */
+tw_rc wan_session_status_get(const void *body, size_t len, json_t **status,
+	struct tw_error *err);
+/* Like wan_session_request_encode, with an optional status object (borrowed, may be NULL). */
+tw_rc wan_session_request_encode_status(const struct wan_session_request *req,
+	const json_t *status, struct tw_buf *out, struct tw_error *err);
 
 #endif

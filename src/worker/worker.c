@@ -10,7 +10,9 @@
 
 #include <event2/event.h>
 
+#include "audit/alert.h"
 #include "audit/audit.h"
+#include "audit/service.h"
 #include "base/log.h"
 #include "base/util.h"
 #include "store/store.h"
@@ -20,6 +22,7 @@ struct worker_ctx {
 	struct tw_store *store;
 	int64_t last_intact_entries;
 	int alarmed;              /* report a broken chain once, not every interval */
+	struct audit_service *audit_svc;   /* tree heads, shipping, alerts, retention */
 };
 
 static void worker_verify_audit(evutil_socket_t fd, short events, void *arg)
@@ -39,9 +42,13 @@ static void worker_verify_audit(evutil_socket_t fd, short events, void *arg)
 		ctx->last_intact_entries = res.entries;
 		ctx->alarmed = 0;
 	} else if (rc == TW_E_INTEGRITY) {
-		if (!ctx->alarmed)
+		if (!ctx->alarmed) {
 			tw_err("ALERT admin log integrity broken at entry %lld: %s",
 				(long long)res.first_bad_seq, res.reason);
+			if (alert_raise(ctx->store, ALERT_LOG_INTEGRITY, NULL, "admin_log", err.message,
+			    &err) != TW_OK)
+				tw_err("cannot queue the alert: %s", err.message);
+		}
 		ctx->alarmed = 1;
 	} else {
 		tw_warn("admin-log verification could not run: %s", err.message);
@@ -92,11 +99,14 @@ tw_rc worker_run(const struct tw_home *home, struct tw_error *err)
 		rc = tw_error_set(err, TW_E_INTERNAL, "cannot set up the worker's events");
 		goto out;
 	}
+	if ((rc = audit_service_start(ctx.base, home, ctx.store, &ctx.audit_svc, err)) != TW_OK)
+		goto out;
 	tw_info("worker running; admin log verified every %ld s", interval);
 	worker_verify_audit(-1, 0, &ctx);
 	event_base_dispatch(ctx.base);
 	rc = TW_OK;
 out:
+	audit_service_stop(ctx.audit_svc);
 	if (timer != NULL)
 		event_free(timer);
 	if (sigterm != NULL)

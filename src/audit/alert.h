@@ -1,0 +1,53 @@
+/*
+ * alert.h: critical events signalled to a role, not a person (M-4.5.6.7): failed-login
+ * bursts, log-verification failure, access attempts on keys, break-glass, service or
+ * link outage, job timeouts above a threshold.
+ *
+ * alert_raise queues the alert in the store (it survives restarts) and writes an
+ * admin-log entry "alert.<kind>" (result "alert") in the same transaction; that entry
+ * reaches the remote log server as a critical syslog message (ship.h). The worker's
+ * alert sender POSTs each queued alert as JSON to the webhook of its role:
+ *   [alert] webhook.<role> = https://...   (else [alert] webhook = https://...)
+ *   [alert] webhook_ca = PEM trust file for https webhooks (default: system store)
+ * retrying with back-off (2^attempts s, at most 5 min) until it gets a 2xx answer.
+ */
+#ifndef TORWART_AUDIT_ALERT_H
+#define TORWART_AUDIT_ALERT_H
+
+#include <event2/event.h>
+
+#include "base/error.h"
+#include "base/home.h"
+#include "store/store.h"
+
+enum alert_kind {
+	ALERT_LOGIN_BURST = 1,   /* failed logins above the threshold (auth calls this) */
+	ALERT_LOG_INTEGRITY,     /* admin-log verification failed */
+	ALERT_KEY_ACCESS,        /* refused or unexpected access to a private key */
+	ALERT_BREAK_GLASS,       /* break-glass access used */
+	ALERT_OUTAGE,            /* a service or link is down */
+	ALERT_JOB_TIMEOUT,       /* a job exceeded its time-out threshold */
+};
+
+/* "login-burst", "log-integrity", ...; NULL for an unknown kind. */
+const char *alert_kind_name(enum alert_kind kind);
+/* The role an alert of this kind goes to when the caller names none. */
+const char *alert_default_role(enum alert_kind kind);
+
+/*
+ * Queue an alert and log it. role NULL = alert_default_role(kind). subject names the
+ * object (user, key label, service, job id), message says what happened and what to do;
+ * never secrets. Opens its own transaction, or joins the caller's if one is open.
+ */
+tw_rc alert_raise(struct tw_store *store, enum alert_kind kind, const char *role,
+	const char *subject, const char *message, struct tw_error *err);
+
+/* The webhook deliverer of the worker. *out = NULL (TW_OK) when no webhook is set. */
+struct alert_sender;
+tw_rc alert_sender_new(struct event_base *base, const struct tw_home *home,
+	struct tw_store *store, struct alert_sender **out, struct tw_error *err);
+/* Start deliveries that are due (one request in flight at a time). */
+void alert_sender_tick(struct alert_sender *s);
+void alert_sender_free(struct alert_sender *s);
+
+#endif

@@ -1,0 +1,78 @@
+/*
+ * cred.h: the secrets of operator authentication: scrypt password records, TOTP
+ * (RFC 6238 over RFC 4226, HMAC-SHA-1, 6 digits, 30 s steps) with base32 keys, and
+ * session tokens.
+ *
+ * Session token text: "tw1_" + 32 hex digits (session id, public, the lookup key) + "_" +
+ * 64 hex digits (32-byte random secret). The store keeps only SHA-256(secret); checks use
+ * tw_ct_equal. Every buffer that held a secret is wiped with tw_wipe.
+ */
+#ifndef TORWART_AUTH_CRED_H
+#define TORWART_AUTH_CRED_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/error.h"
+
+#define AUTH_PASSWORD_MIN        12
+#define AUTH_PASSWORD_MAX        1024
+#define AUTH_SCRYPT_LOG2N        15      /* N = 32768, r = 8, p = 1: 32 MiB, ~0.1 s */
+#define AUTH_SCRYPT_RECORD_MAX   160
+
+/*
+ * Hash a password into "scrypt$LOG2N$R$P$SALTHEX$HASHHEX" (fresh 16-byte salt, 32-byte
+ * key) in record (>= AUTH_SCRYPT_RECORD_MAX bytes). log2n 0 means AUTH_SCRYPT_LOG2N.
+ * TW_E_INVALID for a password shorter than AUTH_PASSWORD_MIN or longer than the maximum.
+ */
+tw_rc auth_password_hash(const char *password, size_t len, unsigned log2n, char *record,
+	size_t size, struct tw_error *err);
+/*
+ * TW_OK when password matches record; TW_E_DENIED when it does not; TW_E_INTEGRITY when
+ * the stored record is malformed. Constant-time comparison of the derived keys.
+ */
+tw_rc auth_password_verify(const char *password, size_t len, const char *record,
+	struct tw_error *err);
+
+#define AUTH_TOTP_KEY_MAX   64       /* bytes of a decoded TOTP key */
+#define AUTH_TOTP_STEP_S    30
+#define AUTH_TOTP_DIGITS    6
+
+/* RFC 4648 base32 (A-Z2-7, case-insensitive, '=' padding and blanks ignored). */
+tw_rc auth_base32_decode(const char *text, unsigned char *out, size_t size, size_t *len,
+	struct tw_error *err);
+/* Unpadded upper-case base32 of in into out (>= 8*ceil(len/5)+1 bytes). */
+void auth_base32_encode(const unsigned char *in, size_t len, char *out, size_t size);
+/* A new random 20-byte TOTP key as base32 (33 bytes with NUL). */
+tw_rc auth_totp_new_key(char out[33], struct tw_error *err);
+
+/* HOTP value of counter with `digits` digits (6..8), RFC 4226 section 5.3. */
+tw_rc auth_hotp(const unsigned char *key, size_t key_len, uint64_t counter, int digits,
+	uint32_t *code, struct tw_error *err);
+/*
+ * Check a 6-digit code against the base32 key for the time steps now-1 .. now+1 (clock
+ * skew). On success *step is the matched step (the caller refuses steps already used).
+ * TW_E_DENIED on mismatch, TW_E_INVALID for a code that is not 6 digits.
+ */
+tw_rc auth_totp_verify(const char *key_b32, const char *code, int64_t now_s, int64_t *step,
+	struct tw_error *err);
+
+#define AUTH_TOKEN_LEN 101   /* strlen of a token */
+
+struct auth_token {
+	char id[33];                   /* hex session id */
+	unsigned char secret[32];      /* wipe after use */
+};
+
+/* A fresh random token; text gets the token string (AUTH_TOKEN_LEN + 1 bytes). */
+tw_rc auth_token_new(struct auth_token *tok, char text[AUTH_TOKEN_LEN + 1],
+	struct tw_error *err);
+/* Parse token text of len bytes (exactly the format above; TW_E_INVALID otherwise). */
+tw_rc auth_token_parse(const char *text, size_t len, struct auth_token *tok,
+	struct tw_error *err);
+/* SHA-256 of the secret: what the store keeps. */
+tw_rc auth_token_hash(const struct auth_token *tok, unsigned char out[32],
+	struct tw_error *err);
+
+#endif

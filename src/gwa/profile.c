@@ -1,0 +1,859 @@
+/*
+ * profile.c: the schemas of the five SMGW profile types, their validation, canonical
+ * form, hashes and secret handling (see profile.h; the schemas are documented in
+ * docs/profiles.md, which must change together with the tables below).
+ *
+ * Validation is strict on purpose (T-PV.2: a faulty profile must never reach a gateway):
+ * every member is known, typed and bounded, and enumerations are closed.
+ */
+#include "gwa/profile.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/evp.h>
+
+#include "base/util.h"
+
+#define PV_STR_MAX      255   /* free-text members: addresses, names */
+#define PV_OBIS_MAX     64    /* OBIS codes per profile */
+#define PV_METERS_MAX   32    /* meters per evaluation profile */
+#define PV_RECIP_MAX    8     /* recipients per evaluation profile */
+#define PV_USERS_MAX    16    /* HAN users */
+
+static const char *const type_names[PROFILE__COUNT] = {
+	[PROFILE_METER] = "meter", [PROFILE_WAN] = "wan", [PROFILE_PROXY] = "proxy",
+	[PROFILE_EVALUATION] = "evaluation", [PROFILE_HAN] = "han",
+};
+
+const char *profile_type_name(enum profile_type type)
+{
+	return (unsigned)type < PROFILE__COUNT ? type_names[type] : "unknown";
+}
+
+tw_rc profile_type_parse(const char *name, enum profile_type *out, struct tw_error *err)
+{
+	for (int i = 0; i < PROFILE__COUNT; i++) {
+		if (name != NULL && strcmp(name, type_names[i]) == 0) {
+			*out = (enum profile_type)i;
+			return TW_OK;
+		}
+	}
+	return tw_error_set(err, TW_E_INVALID,
+		"profile type must be meter, wan, proxy, evaluation or han");
+}
+
+bool profile_id_valid(const char *id)
+{
+	size_t n;
+
+	if (id == NULL)
+		return false;
+	for (n = 0; id[n] != '\0' && n <= PROFILE_ID_MAX; n++) {
+		char c = id[n];
+
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '_' || c == '-'))
+			return false;
+	}
+	return n >= 1 && n <= PROFILE_ID_MAX;
+}
+
+/* ---- value checks ---- */
+
+enum pv_kind { PV_ID, PV_TEXT, PV_HEX, PV_HOSTPORT, PV_OBIS, PV_SECRET };
+
+static bool pv_printable(const char *s)
+{
+	for (; *s != '\0'; s++) {
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s == 0x7f)
+			return false;
+	}
+	return true;
+}
+
+static bool pv_hex(const char *s)
+{
+	for (; *s != '\0'; s++) {
+		if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f') ||
+		      (*s >= 'A' && *s <= 'F')))
+			return false;
+	}
+	return true;
+}
+
+/* One decimal field 0..255 of an OBIS code; advances *p. */
+static bool pv_obis_field(const char **p)
+{
+	int v = 0, digits = 0;
+
+	while (**p >= '0' && **p <= '9' && digits < 3) {
+		v = v * 10 + (**p - '0');
+		(*p)++;
+		digits++;
+	}
+	return digits > 0 && v <= 255;
+}
+
+/* OBIS code (IEC 62056-61) in the long form "A-B:C.D.E*F", e.g. "1-0:1.8.0*255". */
+static bool pv_obis(const char *s)
+{
+	static const char seps[] = "-:..*";
+
+	for (int i = 0; i < 6; i++) {
+		if (!pv_obis_field(&s))
+			return false;
+		if (i < 5 && *s++ != seps[i])
+			return false;
+	}
+	return *s == '\0';
+}
+
+static bool pv_hostport(const char *s)
+{
+	struct tw_error e;
+	char *host = NULL;
+	uint16_t port;
+	bool ok = tw_parse_hostport(s, &host, &port, &e) == TW_OK;
+
+	free(host);
+	return ok;
+}
+
+/* Context for error messages: "profile \"ID\" (type)". */
+struct pv {
+	const char *pid;
+	const char *type;
+	struct tw_error *err;
+};
+
+static tw_rc pv_fail(const struct pv *v, const char *fmt, const char *a, const char *b)
+{
+	return tw_error_set(v->err, TW_E_INVALID, "profile \"%s\" (%s): member \"%s\" %s",
+		v->pid, v->type, a, b != NULL ? b : fmt);
+}
+
+/* Refuse members outside allowed (NULL-terminated). */
+static tw_rc pv_members(const struct pv *v, const json_t *obj, const char *where,
+	const char *const *allowed)
+{
+	const char *key;
+	json_t *val;
+
+	json_object_foreach((json_t *)obj, key, val) {
+		size_t i;
+
+		(void)val;
+		for (i = 0; allowed[i] != NULL; i++) {
+			if (strcmp(allowed[i], key) == 0)
+				break;
+		}
+		if (allowed[i] == NULL)
+			return tw_error_set(v->err, TW_E_INVALID,
+				"profile \"%s\" (%s): unknown member \"%.64s\" in %s", v->pid, v->type,
+				key, where);
+	}
+	return TW_OK;
+}
+
+static tw_rc pv_check_string(const struct pv *v, const char *name, const json_t *val,
+	enum pv_kind kind, size_t min, size_t max)
+{
+	const char *s;
+	size_t len;
+
+	if (!json_is_string(val))
+		return pv_fail(v, NULL, name, "must be a string");
+	s = json_string_value(val);
+	len = json_string_length(val);
+	if (strlen(s) != len)
+		return pv_fail(v, NULL, name, "contains a NUL character");
+	if (len < min || len > max)
+		return tw_error_set(v->err, len > max ? TW_E_INVALID : TW_E_INVALID,
+			"profile \"%s\" (%s): member \"%s\" must be %zu..%zu characters long", v->pid,
+			v->type, name, min, max);
+	switch (kind) {
+	case PV_ID:
+		if (!profile_id_valid(s))
+			return pv_fail(v, NULL, name, "may use only letters, digits, '.', '_', '-'");
+		break;
+	case PV_TEXT:
+	case PV_SECRET:
+		if (!pv_printable(s))
+			return pv_fail(v, NULL, name, "may not contain control characters");
+		break;
+	case PV_HEX:
+		if (!pv_hex(s))
+			return pv_fail(v, NULL, name, "must be hexadecimal");
+		break;
+	case PV_HOSTPORT:
+		if (!pv_hostport(s))
+			return pv_fail(v, NULL, name, "must be HOST:PORT (port 1..65535)");
+		break;
+	case PV_OBIS:
+		if (!pv_obis(s))
+			return pv_fail(v, NULL, name,
+				"must be an OBIS code such as 1-0:1.8.0*255 (fields 0..255)");
+		break;
+	}
+	return TW_OK;
+}
+
+static tw_rc pv_string(const struct pv *v, const json_t *obj, const char *name, bool required,
+	enum pv_kind kind, size_t min, size_t max)
+{
+	const json_t *val = json_object_get(obj, name);
+
+	if (val == NULL)
+		return required ? pv_fail(v, NULL, name, "is missing") : TW_OK;
+	return pv_check_string(v, name, val, kind, min, max);
+}
+
+static tw_rc pv_int(const struct pv *v, const json_t *obj, const char *name, bool required,
+	json_int_t min, json_int_t max)
+{
+	const json_t *val = json_object_get(obj, name);
+
+	if (val == NULL)
+		return required ? pv_fail(v, NULL, name, "is missing") : TW_OK;
+	if (!json_is_integer(val))
+		return pv_fail(v, NULL, name, "must be an integer");
+	if (json_integer_value(val) < min || json_integer_value(val) > max)
+		return tw_error_set(v->err, TW_E_INVALID,
+			"profile \"%s\" (%s): member \"%s\" must be in %lld..%lld", v->pid, v->type, name,
+			(long long)min, (long long)max);
+	return TW_OK;
+}
+
+static tw_rc pv_enum(const struct pv *v, const json_t *obj, const char *name,
+	const char *const *values, const char *hint)
+{
+	const json_t *val = json_object_get(obj, name);
+
+	if (val == NULL)
+		return pv_fail(v, NULL, name, "is missing");
+	if (json_is_string(val)) {
+		for (size_t i = 0; values[i] != NULL; i++) {
+			if (strcmp(values[i], json_string_value(val)) == 0)
+				return TW_OK;
+		}
+	}
+	return pv_fail(v, NULL, name, hint);
+}
+
+/* An array of min..max elements; each element checked by kind (strings only). */
+static tw_rc pv_string_array(const struct pv *v, const json_t *obj, const char *name,
+	size_t min, size_t max, enum pv_kind kind, size_t smax, bool unique)
+{
+	const json_t *arr = json_object_get(obj, name);
+	char what[96];
+	size_t n;
+
+	if (arr == NULL)
+		return pv_fail(v, NULL, name, "is missing");
+	if (!json_is_array(arr))
+		return pv_fail(v, NULL, name, "must be an array");
+	n = json_array_size(arr);
+	if (n < min || n > max)
+		return tw_error_set(v->err, TW_E_INVALID,
+			"profile \"%s\" (%s): member \"%s\" must hold %zu..%zu entries", v->pid, v->type,
+			name, min, max);
+	for (size_t i = 0; i < n; i++) {
+		tw_rc rc;
+
+		snprintf(what, sizeof(what), "%s[%zu]", name, i);
+		if ((rc = pv_check_string(v, what, json_array_get(arr, i), kind, 1, smax)) != TW_OK)
+			return rc;
+		for (size_t j = 0; unique && j < i; j++) {
+			if (strcmp(json_string_value(json_array_get(arr, i)),
+			    json_string_value(json_array_get(arr, j))) == 0)
+				return pv_fail(v, NULL, what, "repeats an earlier entry");
+		}
+	}
+	return TW_OK;
+}
+
+/* ---- the five schemas ---- */
+
+static const char *const meter_members[] = { "profile_id", "type", "meter_id", "protocol",
+	"scenario", "obis", "key", NULL };
+static const char *const meter_protocols[] = { "sml", "dlms-cosem", "m-bus", NULL };
+static const char *const meter_scenarios[] = { "wired", "wireless-unidirectional",
+	"wireless-bidirectional", NULL };
+static const char *const key_members[] = { "ref", "algorithm", "value", NULL };
+static const char *const key_algorithms[] = { "aes-128", "aes-256", NULL };
+
+static tw_rc pv_meter(const struct pv *v, const json_t *d)
+{
+	const json_t *key = json_object_get(d, "key");
+	const json_t *alg, *val;
+	tw_rc rc;
+
+	if ((rc = pv_members(v, d, "the document", meter_members)) != TW_OK ||
+	    (rc = pv_string(v, d, "meter_id", true, PV_ID, 1, PROFILE_ID_MAX)) != TW_OK ||
+	    (rc = pv_enum(v, d, "protocol", meter_protocols,
+	        "must be sml, dlms-cosem or m-bus")) != TW_OK ||
+	    (rc = pv_enum(v, d, "scenario", meter_scenarios,
+	        "must be wired, wireless-unidirectional or wireless-bidirectional")) != TW_OK ||
+	    (rc = pv_string_array(v, d, "obis", 1, PV_OBIS_MAX, PV_OBIS, 32, true)) != TW_OK)
+		return rc;
+	if (key == NULL)
+		return pv_fail(v, NULL, "key", "is missing");
+	if (!json_is_object(key))
+		return pv_fail(v, NULL, "key", "must be an object {ref, algorithm, value}");
+	if ((rc = pv_members(v, key, "\"key\"", key_members)) != TW_OK ||
+	    (rc = pv_string(v, key, "ref", true, PV_ID, 1, PROFILE_ID_MAX)) != TW_OK ||
+	    (rc = pv_enum(v, key, "algorithm", key_algorithms, "must be aes-128 or aes-256")) !=
+	    TW_OK)
+		return rc;
+	alg = json_object_get(key, "algorithm");
+	val = json_object_get(key, "value");
+	if (val == NULL)
+		return pv_fail(v, NULL, "key.value", "is missing");
+	/* A sealed or masked value is accepted only where this document came from the store. */
+	if (json_is_string(val) && (secretbox_is_sealed(json_string_value(val)) ||
+	    strcmp(json_string_value(val), PROFILE_MASK) == 0))
+		return pv_fail(v, NULL, "key.value", "must be the key in hexadecimal, not a "
+			"sealed or masked value");
+	return pv_check_string(v, "key.value", val, PV_HEX,
+		strcmp(json_string_value(alg), "aes-128") == 0 ? 32 : 64,
+		strcmp(json_string_value(alg), "aes-128") == 0 ? 32 : 64);
+}
+
+static const char *const wan_members[] = { "profile_id", "type", "recipient", "address",
+	"tls_cert_fingerprint", "retries", "retry_interval_s", NULL };
+
+static tw_rc pv_wan(const struct pv *v, const json_t *d)
+{
+	tw_rc rc;
+
+	if ((rc = pv_members(v, d, "the document", wan_members)) != TW_OK ||
+	    (rc = pv_string(v, d, "recipient", true, PV_ID, 1, PROFILE_ID_MAX)) != TW_OK ||
+	    (rc = pv_string(v, d, "address", true, PV_HOSTPORT, 3, PV_STR_MAX)) != TW_OK ||
+	    (rc = pv_string(v, d, "tls_cert_fingerprint", true, PV_HEX, 64, 64)) != TW_OK ||
+	    (rc = pv_int(v, d, "retries", true, 0, 10)) != TW_OK ||
+	    (rc = pv_int(v, d, "retry_interval_s", true, 1, 86400)) != TW_OK)
+		return rc;
+	return TW_OK;
+}
+
+static const char *const proxy_members[] = { "profile_id", "type", "cls_id", "cls_address",
+	"emt", "emt_address", "emt_tls_cert_fingerprint", "max_session_s", NULL };
+
+static tw_rc pv_proxy(const struct pv *v, const json_t *d)
+{
+	tw_rc rc;
+
+	if ((rc = pv_members(v, d, "the document", proxy_members)) != TW_OK ||
+	    (rc = pv_string(v, d, "cls_id", true, PV_ID, 1, PROFILE_ID_MAX)) != TW_OK ||
+	    (rc = pv_string(v, d, "cls_address", true, PV_HOSTPORT, 3, PV_STR_MAX)) != TW_OK ||
+	    (rc = pv_string(v, d, "emt", true, PV_ID, 1, PROFILE_ID_MAX)) != TW_OK ||
+	    (rc = pv_string(v, d, "emt_address", true, PV_HOSTPORT, 3, PV_STR_MAX)) != TW_OK ||
+	    (rc = pv_string(v, d, "emt_tls_cert_fingerprint", true, PV_HEX, 64, 64)) != TW_OK ||
+	    (rc = pv_int(v, d, "max_session_s", true, 1, 86400)) != TW_OK)
+		return rc;
+	return TW_OK;
+}
+
+static const char *const eval_members[] = { "profile_id", "type", "taf", "meters", "obis",
+	"interval_s", "recipients", NULL };
+static const char *const eval_tafs[] = { "TAF1", "TAF2", "TAF6", "TAF7", "TAF9", "TAF10",
+	"TAF14", NULL };
+static const char *const recipient_members[] = { "emt", "wan_profile", NULL };
+
+static tw_rc pv_evaluation(const struct pv *v, const json_t *d)
+{
+	const json_t *rec;
+	char what[64];
+	size_t n;
+	tw_rc rc;
+
+	if ((rc = pv_members(v, d, "the document", eval_members)) != TW_OK ||
+	    (rc = pv_enum(v, d, "taf", eval_tafs,
+	        "must be one of TAF1, TAF2, TAF6, TAF7, TAF9, TAF10, TAF14")) != TW_OK ||
+	    (rc = pv_string_array(v, d, "meters", 1, PV_METERS_MAX, PV_ID, PROFILE_ID_MAX,
+	        true)) != TW_OK ||
+	    (rc = pv_string_array(v, d, "obis", 1, PV_OBIS_MAX, PV_OBIS, 32, true)) != TW_OK ||
+	    (rc = pv_int(v, d, "interval_s", true, 1, 86400)) != TW_OK)
+		return rc;
+	rec = json_object_get(d, "recipients");
+	if (rec == NULL)
+		return pv_fail(v, NULL, "recipients", "is missing");
+	if (!json_is_array(rec) || (n = json_array_size(rec)) < 1 || n > PV_RECIP_MAX)
+		return pv_fail(v, NULL, "recipients", "must be an array of 1..8 {emt, wan_profile}");
+	for (size_t i = 0; i < n; i++) {
+		const json_t *r = json_array_get(rec, i);
+
+		snprintf(what, sizeof(what), "recipients[%zu]", i);
+		if (!json_is_object(r))
+			return pv_fail(v, NULL, what, "must be an object {emt, wan_profile}");
+		if ((rc = pv_members(v, r, what, recipient_members)) != TW_OK ||
+		    (rc = pv_string(v, r, "emt", true, PV_ID, 1, PROFILE_ID_MAX)) != TW_OK ||
+		    (rc = pv_string(v, r, "wan_profile", true, PV_ID, 1, PROFILE_ID_MAX)) != TW_OK)
+			return rc;
+	}
+	return TW_OK;
+}
+
+static const char *const han_members[] = { "profile_id", "type", "interface", "users",
+	"session_timeout_s", NULL };
+static const char *const han_interfaces[] = { "ethernet", "wlan", NULL };
+static const char *const user_members[] = { "name", "role", "password", NULL };
+static const char *const user_roles[] = { "consumer", "service-technician", NULL };
+
+static tw_rc pv_han(const struct pv *v, const json_t *d)
+{
+	const json_t *users;
+	char what[64];
+	size_t n;
+	tw_rc rc;
+
+	if ((rc = pv_members(v, d, "the document", han_members)) != TW_OK ||
+	    (rc = pv_enum(v, d, "interface", han_interfaces, "must be ethernet or wlan")) != TW_OK ||
+	    (rc = pv_int(v, d, "session_timeout_s", true, 60, 86400)) != TW_OK)
+		return rc;
+	users = json_object_get(d, "users");
+	if (users == NULL)
+		return pv_fail(v, NULL, "users", "is missing");
+	if (!json_is_array(users) || (n = json_array_size(users)) < 1 || n > PV_USERS_MAX)
+		return pv_fail(v, NULL, "users", "must be an array of 1..16 {name, role, password}");
+	for (size_t i = 0; i < n; i++) {
+		const json_t *u = json_array_get(users, i), *pw;
+
+		snprintf(what, sizeof(what), "users[%zu]", i);
+		if (!json_is_object(u))
+			return pv_fail(v, NULL, what, "must be an object {name, role, password}");
+		if ((rc = pv_members(v, u, what, user_members)) != TW_OK ||
+		    (rc = pv_string(v, u, "name", true, PV_ID, 1, PROFILE_ID_MAX)) != TW_OK ||
+		    (rc = pv_enum(v, u, "role", user_roles,
+		        "must be consumer or service-technician")) != TW_OK)
+			return rc;
+		for (size_t j = 0; j < i; j++) {
+			if (strcmp(json_string_value(json_object_get(u, "name")), json_string_value(
+			    json_object_get(json_array_get(users, j), "name"))) == 0)
+				return pv_fail(v, NULL, what, "repeats the name of an earlier user");
+		}
+		snprintf(what, sizeof(what), "users[%zu].password", i);
+		pw = json_object_get(u, "password");
+		if (pw == NULL)
+			return pv_fail(v, NULL, what, "is missing");
+		if (json_is_string(pw) && (secretbox_is_sealed(json_string_value(pw)) ||
+		    strcmp(json_string_value(pw), PROFILE_MASK) == 0))
+			return pv_fail(v, NULL, what, "must be the password, not a sealed or masked value");
+		if ((rc = pv_check_string(v, what, pw, PV_SECRET, 8, 128)) != TW_OK)
+			return rc;
+	}
+	return TW_OK;
+}
+
+/* ---- documents ---- */
+
+void profile_doc_free(struct profile_doc *doc)
+{
+	if (doc == NULL)
+		return;
+	json_decref(doc->json);
+	free(doc);
+}
+
+tw_rc profile_from_json(const json_t *obj, struct profile_doc **out, struct tw_error *err)
+{
+	struct profile_doc *doc = NULL;
+	const json_t *pid, *type;
+	struct pv v = { .pid = "?", .type = "?", .err = err };
+	tw_rc rc;
+
+	*out = NULL;
+	if (!json_is_object(obj)) {
+		rc = tw_error_set(err, TW_E_INVALID, "a profile document must be a JSON object");
+		goto out;
+	}
+	pid = json_object_get(obj, "profile_id");
+	type = json_object_get(obj, "type");
+	if (!json_is_string(pid) || !profile_id_valid(json_string_value(pid))) {
+		rc = tw_error_set(err, TW_E_INVALID, "member \"profile_id\" is missing or not 1..64 "
+			"of letters, digits, '.', '_', '-'");
+		goto out;
+	}
+	if ((doc = calloc(1, sizeof(*doc))) == NULL) {
+		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+		goto out;
+	}
+	snprintf(doc->profile_id, sizeof(doc->profile_id), "%s", json_string_value(pid));
+	v.pid = doc->profile_id;
+	if (!json_is_string(type) ||
+	    profile_type_parse(json_string_value(type), &doc->type, NULL) != TW_OK) {
+		rc = tw_error_set(err, TW_E_INVALID, "profile \"%s\": member \"type\" must be meter, "
+			"wan, proxy, evaluation or han", doc->profile_id);
+		goto out;
+	}
+	v.type = profile_type_name(doc->type);
+	switch (doc->type) {
+	case PROFILE_METER: rc = pv_meter(&v, obj); break;
+	case PROFILE_WAN: rc = pv_wan(&v, obj); break;
+	case PROFILE_PROXY: rc = pv_proxy(&v, obj); break;
+	case PROFILE_EVALUATION: rc = pv_evaluation(&v, obj); break;
+	case PROFILE_HAN: rc = pv_han(&v, obj); break;
+	default: rc = tw_error_set(err, TW_E_INTERNAL, "unhandled profile type"); break;
+	}
+	if (rc != TW_OK)
+		goto out;
+	if ((doc->json = json_deep_copy(obj)) == NULL) {
+		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+		goto out;
+	}
+	*out = doc;
+	doc = NULL;
+out:
+	profile_doc_free(doc);
+	return rc;
+}
+
+tw_rc profile_parse(const void *data, size_t len, struct profile_doc **out,
+	struct tw_error *err)
+{
+	json_error_t jerr;
+	json_t *obj = NULL;
+	tw_rc rc;
+
+	*out = NULL;
+	if (len > PROFILE_DOC_MAX) {
+		rc = tw_error_set(err, TW_E_TOO_LARGE, "profile document is %zu bytes; the limit is %d",
+			len, PROFILE_DOC_MAX);
+		goto out;
+	}
+	if (data == NULL || len == 0) {
+		rc = tw_error_set(err, TW_E_INVALID, "profile document is empty");
+		goto out;
+	}
+	obj = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (obj == NULL) {
+		rc = tw_error_set(err, TW_E_INVALID, "profile document is not valid JSON: %s "
+			"(line %d, column %d)", jerr.text, jerr.line, jerr.column);
+		goto out;
+	}
+	rc = profile_from_json(obj, out, err);
+out:
+	json_decref(obj);
+	return rc;
+}
+
+const char *profile_meter_id(const struct profile_doc *doc)
+{
+	return doc->type == PROFILE_METER ?
+		json_string_value(json_object_get(doc->json, "meter_id")) : NULL;
+}
+
+const char *profile_wan_recipient(const struct profile_doc *doc)
+{
+	return doc->type == PROFILE_WAN ?
+		json_string_value(json_object_get(doc->json, "recipient")) : NULL;
+}
+
+size_t profile_eval_meter_count(const struct profile_doc *doc)
+{
+	return doc->type == PROFILE_EVALUATION ?
+		json_array_size(json_object_get(doc->json, "meters")) : 0;
+}
+
+const char *profile_eval_meter(const struct profile_doc *doc, size_t i)
+{
+	return json_string_value(json_array_get(json_object_get(doc->json, "meters"), i));
+}
+
+size_t profile_eval_recipient_count(const struct profile_doc *doc)
+{
+	return doc->type == PROFILE_EVALUATION ?
+		json_array_size(json_object_get(doc->json, "recipients")) : 0;
+}
+
+void profile_eval_recipient(const struct profile_doc *doc, size_t i, const char **emt,
+	const char **wan_profile)
+{
+	const json_t *r = json_array_get(json_object_get(doc->json, "recipients"), i);
+
+	*emt = json_string_value(json_object_get(r, "emt"));
+	*wan_profile = json_string_value(json_object_get(r, "wan_profile"));
+}
+
+/* ---- canonical form and hashes ---- */
+
+tw_rc profile_canonical(const json_t *obj, char **out, struct tw_error *err)
+{
+	*out = json_dumps(obj, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
+	if (*out == NULL)
+		return tw_error_set(err, TW_E_NOMEM, "cannot encode a profile document");
+	return TW_OK;
+}
+
+static tw_rc sha256_hex(const void *data, size_t len, char out[65], struct tw_error *err)
+{
+	unsigned char md[32];
+	unsigned int mdlen = 0;
+
+	if (EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32)
+		return tw_error_set_openssl(err, TW_E_CRYPTO, "SHA-256 failed");
+	tw_hex_encode(md, 32, out);
+	return TW_OK;
+}
+
+tw_rc profile_hash(const json_t *obj, char out[65], struct tw_error *err)
+{
+	char *text = NULL;
+	tw_rc rc;
+
+	out[0] = '\0';
+	if ((rc = profile_canonical(obj, &text, err)) != TW_OK)
+		return rc;
+	rc = sha256_hex(text, strlen(text), out, err);
+	/* The text may hold a meter key in clear. */
+	tw_wipe(text, strlen(text));
+	free(text);
+	return rc;
+}
+
+static int item_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct profile_set_item *)a)->profile_id,
+		((const struct profile_set_item *)b)->profile_id);
+}
+
+tw_rc profile_set_hash(struct profile_set_item *items, size_t n, char out[65],
+	struct tw_error *err)
+{
+	struct tw_buf buf;
+	tw_rc rc = TW_OK;
+
+	out[0] = '\0';
+	if (n > PROFILE_SET_MAX)
+		return tw_error_set(err, TW_E_TOO_LARGE, "more than %d profiles in one set",
+			PROFILE_SET_MAX);
+	if (n > 1)
+		qsort(items, n, sizeof(*items), item_cmp);
+	tw_buf_init(&buf, (size_t)PROFILE_SET_MAX * (PROFILE_ID_MAX + PROFILE_TYPE_NAME_MAX + 68));
+	for (size_t i = 0; i < n && rc == TW_OK; i++) {
+		if (i > 0 && strcmp(items[i].profile_id, items[i - 1].profile_id) == 0)
+			rc = tw_error_set(err, TW_E_INVALID, "profile \"%s\" appears twice in a set",
+				items[i].profile_id);
+		else
+			rc = tw_buf_appendf(&buf, err, "%s %s %s\n", items[i].profile_id, items[i].type,
+				items[i].hash);
+	}
+	if (rc == TW_OK)
+		rc = sha256_hex(buf.len > 0 ? buf.data : (const unsigned char *)"", buf.len, out, err);
+	tw_buf_free(&buf);
+	return rc;
+}
+
+static const char *const set_members[] = { "profile_set_hash", "profiles", NULL };
+static const char *const item_members[] = { "profile_id", "type", "hash", NULL };
+
+tw_rc profile_set_parse(const json_t *obj, struct profile_set_item **items, size_t *n,
+	char set_hash[65], struct tw_error *err)
+{
+	struct profile_set_item *it = NULL;
+	struct pv v = { .pid = "-", .type = "set", .err = err };
+	const json_t *arr, *h;
+	char computed[65];
+	size_t count = 0;
+	enum profile_type t;
+	tw_rc rc;
+
+	*items = NULL;
+	*n = 0;
+	set_hash[0] = '\0';
+	if (!json_is_object(obj)) {
+		rc = tw_error_set(err, TW_E_INVALID, "a profile set must be a JSON object");
+		goto out;
+	}
+	if ((rc = pv_members(&v, obj, "the profile set", set_members)) != TW_OK ||
+	    (rc = pv_string(&v, obj, "profile_set_hash", true, PV_HEX, 64, 64)) != TW_OK)
+		goto out;
+	arr = json_object_get(obj, "profiles");
+	if (!json_is_array(arr) || (count = json_array_size(arr)) > PROFILE_SET_MAX) {
+		rc = tw_error_set(err, TW_E_INVALID,
+			"member \"profiles\" must be an array of at most %d entries", PROFILE_SET_MAX);
+		goto out;
+	}
+	if ((it = calloc(count > 0 ? count : 1, sizeof(*it))) == NULL) {
+		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < count; i++) {
+		const json_t *e = json_array_get(arr, i);
+
+		if (!json_is_object(e) ||
+		    (rc = pv_members(&v, e, "profiles[]", item_members)) != TW_OK ||
+		    (rc = pv_string(&v, e, "profile_id", true, PV_ID, 1, PROFILE_ID_MAX)) != TW_OK ||
+		    (rc = pv_string(&v, e, "hash", true, PV_HEX, 64, 64)) != TW_OK ||
+		    (rc = profile_type_parse(json_string_value(json_object_get(e, "type")), &t,
+		        err)) != TW_OK) {
+			if (!json_is_object(e))
+				rc = tw_error_set(err, TW_E_INVALID, "profiles[%zu] must be an object", i);
+			goto out;
+		}
+		snprintf(it[i].profile_id, sizeof(it[i].profile_id), "%s",
+			json_string_value(json_object_get(e, "profile_id")));
+		snprintf(it[i].type, sizeof(it[i].type), "%s", profile_type_name(t));
+		snprintf(it[i].hash, sizeof(it[i].hash), "%s",
+			json_string_value(json_object_get(e, "hash")));
+		for (char *c = it[i].hash; *c != '\0'; c++) {
+			if (*c >= 'A' && *c <= 'F')
+				*c = (char)(*c - 'A' + 'a');
+		}
+	}
+	if ((rc = profile_set_hash(it, count, computed, err)) != TW_OK)
+		goto out;
+	h = json_object_get(obj, "profile_set_hash");
+	if (strcasecmp(json_string_value(h), computed) != 0) {
+		rc = tw_error_set(err, TW_E_INVALID,
+			"profile_set_hash does not match the listed profiles (expected %s)", computed);
+		goto out;
+	}
+	memcpy(set_hash, computed, 65);
+	*items = it;
+	*n = count;
+	it = NULL;
+out:
+	free(it);
+	return rc;
+}
+
+tw_rc profile_set_to_json(struct profile_set_item *items, size_t n, json_t **out,
+	struct tw_error *err)
+{
+	json_t *obj = NULL, *arr = NULL;
+	char hash[65];
+	tw_rc rc;
+
+	*out = NULL;
+	if ((rc = profile_set_hash(items, n, hash, err)) != TW_OK)
+		goto out;
+	arr = json_array();
+	obj = json_object();
+	if (arr == NULL || obj == NULL) {
+		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (json_array_append_new(arr, json_pack("{s:s,s:s,s:s}", "profile_id",
+		    items[i].profile_id, "type", items[i].type, "hash", items[i].hash)) != 0) {
+			rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+			goto out;
+		}
+	}
+	if (json_object_set_new(obj, "profile_set_hash", json_string(hash)) != 0 ||
+	    json_object_set(obj, "profiles", arr) != 0) {
+		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+		goto out;
+	}
+	*out = obj;
+	obj = NULL;
+out:
+	json_decref(arr);
+	json_decref(obj);
+	return rc;
+}
+
+/* ---- secrets ---- */
+
+struct secret_ctx {
+	enum profile_secret_op op;
+	const struct secretbox *sb;
+	const char *gateway_id;
+	const char *profile_id;
+	struct tw_error *err;
+};
+
+/* Transform holder[key] (a string) in place according to ctx->op. */
+static tw_rc secret_apply(struct secret_ctx *c, json_t *holder, const char *key,
+	const char *path)
+{
+	const json_t *val = json_object_get(holder, key);
+	const char *s;
+	char aad[3 * PROFILE_ID_MAX + 64];
+	char *res = NULL;
+	size_t len = 0;
+	tw_rc rc;
+
+	if (!json_is_string(val))
+		return TW_OK;   /* absent: a schema error reported elsewhere */
+	s = json_string_value(val);
+	snprintf(aad, sizeof(aad), "profile/%s/%s/%s", c->gateway_id != NULL ? c->gateway_id : "",
+		c->profile_id, path);
+	switch (c->op) {
+	case PROFILE_MASK_SECRETS:
+		return json_object_set_new(holder, key, json_string(PROFILE_MASK)) == 0 ? TW_OK :
+			tw_error_set(c->err, TW_E_NOMEM, "out of memory");
+	case PROFILE_SEAL:
+		if (secretbox_is_sealed(s))
+			return TW_OK;
+		if (c->sb == NULL)
+			return tw_error_set(c->err, TW_E_INTERNAL, "no data key to seal with");
+		rc = secretbox_seal(c->sb, aad, s, strlen(s), &res, c->err);
+		break;
+	case PROFILE_UNSEAL:
+		if (!secretbox_is_sealed(s))
+			return TW_OK;
+		if (c->sb == NULL)
+			return tw_error_set(c->err, TW_E_INTERNAL, "no data key to unseal with");
+		rc = secretbox_unseal(c->sb, aad, s, &res, &len, c->err);
+		if (rc != TW_OK)
+			tw_error_set(c->err, rc, "profile \"%s\" of %s: secret %s does not open; the "
+				"data key or the stored row has changed", c->profile_id,
+				c->gateway_id != NULL ? c->gateway_id : "?", path);
+		break;
+	default:
+		return tw_error_set(c->err, TW_E_INTERNAL, "unknown secret operation");
+	}
+	if (rc == TW_OK && json_object_set_new(holder, key, json_string(res)) != 0)
+		rc = tw_error_set(c->err, TW_E_NOMEM, "out of memory");
+	if (res != NULL) {
+		tw_wipe(res, strlen(res));
+		free(res);
+	}
+	return rc;
+}
+
+tw_rc profile_secrets(const json_t *doc, enum profile_type type, enum profile_secret_op op,
+	const struct secretbox *sb, const char *gateway_id, json_t **out, struct tw_error *err)
+{
+	struct secret_ctx c = { .op = op, .sb = sb, .gateway_id = gateway_id, .err = err };
+	json_t *copy = NULL;
+	char path[64];
+	tw_rc rc = TW_OK;
+
+	*out = NULL;
+	if (!json_is_object(doc) || (copy = json_deep_copy(doc)) == NULL) {
+		rc = tw_error_set(err, TW_E_INVALID, "profile document is not a JSON object");
+		goto out;
+	}
+	c.profile_id = json_string_value(json_object_get(copy, "profile_id"));
+	if (c.profile_id == NULL)
+		c.profile_id = "";
+	if (type == PROFILE_METER) {
+		json_t *key = json_object_get(copy, "key");
+
+		if (json_is_object(key))
+			rc = secret_apply(&c, key, "value", "key.value");
+	} else if (type == PROFILE_HAN) {
+		json_t *users = json_object_get(copy, "users");
+
+		for (size_t i = 0; rc == TW_OK && i < json_array_size(users); i++) {
+			json_t *u = json_array_get(users, i);
+
+			snprintf(path, sizeof(path), "users[%zu].password", i);
+			if (json_is_object(u))
+				rc = secret_apply(&c, u, "password", path);
+		}
+	}
+	if (rc != TW_OK)
+		goto out;
+	*out = copy;
+	copy = NULL;
+out:
+	json_decref(copy);
+	return rc;
+}

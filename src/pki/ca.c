@@ -1,0 +1,1 @@
+/* ca.c: placeholder while the issuance service is written (see ca.h). */

@@ -1,0 +1,113 @@
+/*
+ * ca.h: the Sub-CA's registration authority and issuance service (DOMAIN.md S-1, S-3, S-5).
+ *
+ * Flow: the RA registers a participant out of band (ca_register); a request from it is
+ * parsed and verified (request.h), matched against the registration and queued
+ * (ca_submit: state "pending"); an RA officer approves or rejects it (ca_decide); the
+ * approved request is issued (ca_issue_approved: every certificate of the request,
+ * signed by the signer, stored with owner/type/validity/status, state "issued").
+ * ca_issue_files runs the whole path at once for registered participants, in batches:
+ * one signer connection, one store transaction per batch of requests.
+ *
+ * Every mutation writes its admin-log entry in the same transaction as the data; every
+ * rejection is audited ("refused", with its WSDL code) and changes nothing else.
+ * Rejections carry exactly one WSDL code (result.h) in *result.
+ */
+#ifndef TORWART_PKI_CA_H
+#define TORWART_PKI_CA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/error.h"
+#include "base/home.h"
+#include "crypto/signer.h"
+#include "pki/result.h"
+#include "store/store.h"
+#include "store/store_ca.h"
+
+#define CA_DEFAULT_NAME "sub-ca"
+#define CA_BATCH_MAX 256            /* requests per store transaction in ca_issue_files */
+
+/* Who acts: recorded in every admin-log entry. Strings are borrowed. */
+struct ca_actor {
+	const char *actor;    /* "os:alice" */
+	const char *role;     /* "local-admin", "ra-officer", ... */
+	const char *client;   /* "local:PID" */
+};
+
+/*
+ * Register a participant (S-3). p->created_ms/created_by are filled here. An SMGW needs
+ * gateway_id; other roles must not have one. TW_E_EXISTS if the name is taken.
+ */
+tw_rc ca_register(struct tw_store *store, const struct ca_actor *who,
+	struct store_ca_participant *p, struct tw_error *err);
+
+/*
+ * Parse, verify and match a request (any encoding request_decode accepts) and queue it as
+ * "pending". participant may be NULL: then the participant whose common name equals the
+ * request's subject CN is used. *id is the new request's id. On rejection *result says
+ * why (failure_request_not_accepted for a replay) and nothing but a "refused" audit entry
+ * is written.
+ */
+tw_rc ca_submit(const struct tw_home *home, struct tw_store *store, const struct ca_actor *who,
+	const char *participant, const unsigned char *in, size_t len, int64_t *id,
+	enum pki_result *result, struct tw_error *err);
+
+/* pending -> approved / rejected, with the officer and reason in the admin log. */
+tw_rc ca_decide(struct tw_store *store, const struct ca_actor *who, int64_t id, bool approve,
+	const char *reason, struct tw_error *err);
+
+/*
+ * Issue an approved request: all its certificates, then state "issued". The request is
+ * re-verified (a signer certificate may have been revoked since submission).
+ * serials (may be NULL) receives up to 3 lower-case hex serials of STORE_ID_MAX+1 bytes.
+ */
+tw_rc ca_issue_approved(const struct tw_home *home, struct tw_store *store,
+	struct signer_client *sc, const struct ca_actor *who, int64_t id, enum pki_result *result,
+	struct tw_error *err);
+
+/* Outcome of one file of ca_issue_files. */
+struct ca_issue_outcome {
+	const char *file;                       /* borrowed from the caller's list */
+	tw_rc rc;
+	enum pki_result result;                 /* ok_cert_available or the failure code */
+	int64_t request_id;                     /* 0 when rejected */
+	size_t n_certs;
+	char serials[3][STORE_ID_MAX + 1];
+	char message[TW_ERROR_MESSAGE_MAX];
+};
+
+/*
+ * `torwart ca issue`: for each file, the whole path (parse/verify, registration match,
+ * replay check, sign every certificate, store request "issued" + certificates + audit).
+ * Requests are committed in batches of up to CA_BATCH_MAX (no fsync per certificate).
+ * Per-file failures are reported in out[i] and do not stop the others; the return value
+ * is TW_OK when the batch machinery worked (even if files were rejected), otherwise the
+ * store/signer failure (requests of the failing batch are then reported with it).
+ */
+tw_rc ca_issue_files(const struct tw_home *home, struct tw_store *store,
+	struct signer_client *sc, const struct ca_actor *who, const char *participant,
+	const char *const *files, size_t n, struct ca_issue_outcome *out, struct tw_error *err);
+
+/* RFC 5280 CRLReason by name ("keyCompromise", "key-compromise", "1", ...). */
+tw_rc ca_reason_parse(const char *name, int *reason, struct tw_error *err);
+/* The RFC 5280 name of a reason code ("keyCompromise"); "?" for others. Static. */
+const char *ca_reason_name(int reason);
+
+/*
+ * Revoke serial (hex, any case, optional colons) of CA `ca` with reason. Idempotent: a
+ * revoked certificate stays as first revoked, *changed false, still audited. The CA's
+ * CRL is marked dirty in the same transaction; the caller regenerates it (crl.h).
+ */
+tw_rc ca_revoke(const struct tw_home *home, struct tw_store *store, const struct ca_actor *who,
+	const char *ca, const char *serial, int reason, bool *changed, struct tw_error *err);
+
+/* RFC 2253 subject of CA `ca`'s certificate (its rows' issuer column). */
+tw_rc ca_issuer_name(const struct tw_home *home, const char *ca, char *out, size_t size,
+	struct tw_error *err);
+/* Normalise a serial given by a user to store form (lower-case hex, no colons/leading 0x). */
+tw_rc ca_serial_normalise(const char *in, char *out, size_t size, struct tw_error *err);
+
+#endif

@@ -1,0 +1,59 @@
+/*
+ * crl.h: full CRLs of our CAs (DOMAIN.md S-5, T-SZ.7/8).
+ *
+ * A CRL is encoded by streaming the revoked certificates from the store straight into
+ * DER (one pass, no OpenSSL object per entry), the TBSCertList is signed by the signer
+ * (purpose crl; the CA key never leaves it), and the CertificateList is written to
+ * the configured crl_publish_path atomically. The store keeps number, times, SHA-256 and a dirty flag
+ * (store_ca.h); the api serves the file, the worker regenerates it.
+ *
+ * Configuration: the CAs that publish CRLs are listed in [ca] crl_cas (space-separated,
+ * default "sub-ca"); everything else per CA comes from [ca.<name>] (profile.h,
+ * struct pki_ca_config): key_label, cert, crl_publish_path, crl_next_update_hours,
+ * crl_interval_minutes. The worker regenerates a CRL when it is dirty (a revocation
+ * happened), older than crl_interval_minutes, or within a quarter of its validity of
+ * nextUpdate.
+ */
+#ifndef TORWART_PKI_CRL_H
+#define TORWART_PKI_CRL_H
+
+#include <stdint.h>
+
+#include "base/error.h"
+#include "base/home.h"
+#include "crypto/signer.h"
+#include "store/store.h"
+
+#define CRL_DEFAULT_CA "sub-ca"
+/* Longest revoked list we encode (bytes): 1.5 GiB keeps every length in 32 bits. */
+#define CRL_MAX_BYTES ((size_t)1536 * 1024 * 1024)
+
+struct crl_result {
+	int64_t number;
+	int64_t entries;
+	size_t der_len;
+	char sha256[65];
+	char path[1024];
+};
+
+/*
+ * Generate, sign, write and record the CRL of CA `ca` now. sc must be connected (its
+ * actor is the one the signer audits). The admin log gets "ca.crl.generate" in the same
+ * transaction as the metadata. TW_E_NOT_FOUND when the CA certificate is missing.
+ */
+tw_rc crl_generate(const struct tw_home *home, struct tw_store *store,
+	struct signer_client *sc, const char *ca, const char *actor, struct crl_result *res,
+	struct tw_error *err);
+
+/*
+ * The worker's schedule: for each configured CA, regenerate when it has no CRL, is dirty,
+ * is older than crl_interval, or is near its nextUpdate. Opens the signer only when
+ * something is due. *generated counts the CRLs written.
+ */
+tw_rc crl_schedule_tick(const struct tw_home *home, struct tw_store *store, int *generated,
+	struct tw_error *err);
+
+/* Absolute path of a home-relative or absolute configured path (caller frees; NULL: no memory). */
+char *crl_home_path(const struct tw_home *home, const char *path);
+
+#endif

@@ -1,0 +1,64 @@
+/*
+ * reqgen.h: generate SM-PKI certificate requests in the encodings request.h parses
+ * (docs/pki-requests.md): initial (bsiCertReqMsgs), renewal (bsiCertReqMsgsWithOuterSig,
+ * CMS SignedData by the requester's current SIG key) and the GWA authorisation layer of
+ * SMGW requests. Used by `torwart req`, by participants, and by tests.
+ *
+ * Requester keys are software keys here: they belong to the participant (or gateway),
+ * never to the CA. The GWA authorisation is made either through the signer (purpose
+ * "authorisation", key gwa-sig) or, for tests, with a key file.
+ */
+#ifndef TORWART_PKI_REQGEN_H
+#define TORWART_PKI_REQGEN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "base/error.h"
+#include "crypto/signer.h"
+#include "pki/profile.h"
+
+struct reqgen_params {
+	/* Subject DN and SAN (email, URI; dNSName goes into the TLS entry only). */
+	struct pki_subject subject;
+	/*
+	 * Private keys by usage, borrowed: keys[PKI_USAGE_TLS], [PKI_USAGE_SIG],
+	 * [PKI_USAGE_ENC]. NULL entries are left out (an initial request needs all three).
+	 */
+	EVP_PKEY *keys[PKI_USAGE_ENC + 1];
+	/* Renewal only: the current SIG certificate and its private key, borrowed. */
+	X509 *outer_cert;
+	EVP_PKEY *outer_key;
+};
+
+/*
+ * Build an initial request (outer_cert == NULL) or a renewal (outer_cert/outer_key set).
+ * Each CertReqMsg: subject, public key, extensions SKI, SAN, keyUsage (+EKU
+ * serverAuth/clientAuth on TLS), certReqId 0/1/2 (order ENC, SIG, TLS as in the
+ * reference request), signature POP with SHA-256/384/512 by key size. *der is malloc'ed
+ * (caller frees). Non-brainpool keys are refused (TW_E_INVALID) unless allow_any_curve is
+ * set (tests use it to produce requests the CA must reject).
+ */
+tw_rc reqgen_build(const struct reqgen_params *p, bool allow_any_curve, unsigned char **der,
+	size_t *der_len, struct tw_error *err);
+
+/*
+ * Wrap a complete SMGW request (DER of an initial or renewal request) in the GWA's
+ * authorisation layer, signing through the signer with key `label` (normally
+ * SIGNER_KEY_GWA_SIG) and purpose "authorisation"; gwa_cert is that key's certificate
+ * (checked to match the signer's public key). *out is malloc'ed, caller frees.
+ */
+tw_rc reqgen_authorise_signer(struct signer_client *sc, const char *label, X509 *gwa_cert,
+	const unsigned char *req, size_t req_len, unsigned char **out, size_t *out_len,
+	struct tw_error *err);
+/* The same with a software key (tests, and GWAs without a Torwart signer). */
+tw_rc reqgen_authorise_key(EVP_PKEY *gwa_key, X509 *gwa_cert, const unsigned char *req,
+	size_t req_len, unsigned char **out, size_t *out_len, struct tw_error *err);
+
+/* Base64 (64-column lines, trailing newline) of der. *out is malloc'ed, NUL-terminated. */
+tw_rc reqgen_base64(const unsigned char *der, size_t len, char **out, struct tw_error *err);
+
+#endif

@@ -1,0 +1,910 @@
+/*
+ * request.c: parse and verify SM-PKI certificate requests (CRMF inside the BSI wrappers,
+ * with the GWA authorisation layer of SMGW requests). Formats: request.h and
+ * docs/pki-requests.md.
+ *
+ * Layers are peeled from the outside in, each with the OpenSSL API that owns it:
+ *   transport      DER / PEM / base64                 (request_decode)
+ *   authorisation  CMS SignedData by the GWA           (CMS_verify)
+ *   wrapper        SEQUENCE { OID, [0] content }       (an ASN.1 template, below)
+ *   renewal        CMS SignedData by the requester     (CMS_verify)
+ *   CertReqMessages                                    (d2i_OSSL_CRMF_MSGS, verify_popo)
+ * and every failure is mapped to the one WSDL code that names it. Store-dependent checks
+ * (signer certificate status, replays) are the caller's, through the callback in
+ * struct request_verify_opts and struct request.digest.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/asn1t.h>
+#include <openssl/bio.h>
+#include <openssl/cms.h>
+#include <openssl/crmf.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/objects.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+#include "base/util.h"
+#include "crypto/keys.h"
+#include "pki/request.h"
+
+/*
+ * ContentInfo-shaped wrapper, SEQUENCE { type OBJECT IDENTIFIER, [0] EXPLICIT ANY }: the
+ * BSI wrappers have exactly this shape (see the reference request), and so has CMS
+ * ContentInfo, which lets a renewal's SignedData be handed to the CMS API by swapping
+ * the OID.
+ */
+typedef struct request_wrapper_st {
+	ASN1_OBJECT *type;
+	ASN1_TYPE *content;
+} REQUEST_WRAPPER;
+
+ASN1_SEQUENCE(REQUEST_WRAPPER) = {
+	ASN1_SIMPLE(REQUEST_WRAPPER, type, ASN1_OBJECT),
+	ASN1_EXP(REQUEST_WRAPPER, content, ASN1_ANY, 0),
+} static_ASN1_SEQUENCE_END(REQUEST_WRAPPER)
+
+/*
+ * Mirror of RFC 4211 CertTemplate (the same template OpenSSL's crmf_asn.c uses).
+ * OpenSSL 3.0 has no getter for the template's public key (3.2 adds one), so the
+ * template is re-encoded and decoded through this mirror to reach it.
+ */
+typedef struct request_template_st {
+	ASN1_INTEGER *version;
+	ASN1_INTEGER *serial;
+	X509_ALGOR *signing_alg;
+	X509_NAME *issuer;
+	STACK_OF(ASN1_TYPE) *validity;
+	X509_NAME *subject;
+	X509_PUBKEY *public_key;
+	ASN1_BIT_STRING *issuer_uid;
+	ASN1_BIT_STRING *subject_uid;
+	STACK_OF(X509_EXTENSION) *extensions;
+} REQUEST_TEMPLATE;
+
+ASN1_SEQUENCE(REQUEST_TEMPLATE) = {
+	ASN1_IMP_OPT(REQUEST_TEMPLATE, version, ASN1_INTEGER, 0),
+	ASN1_IMP_OPT(REQUEST_TEMPLATE, serial, ASN1_INTEGER, 1),
+	ASN1_IMP_OPT(REQUEST_TEMPLATE, signing_alg, X509_ALGOR, 2),
+	ASN1_EXP_OPT(REQUEST_TEMPLATE, issuer, X509_NAME, 3),
+	ASN1_IMP_SEQUENCE_OF_OPT(REQUEST_TEMPLATE, validity, ASN1_ANY, 4),
+	ASN1_EXP_OPT(REQUEST_TEMPLATE, subject, X509_NAME, 5),
+	ASN1_IMP_OPT(REQUEST_TEMPLATE, public_key, X509_PUBKEY, 6),
+	ASN1_IMP_OPT(REQUEST_TEMPLATE, issuer_uid, ASN1_BIT_STRING, 7),
+	ASN1_IMP_OPT(REQUEST_TEMPLATE, subject_uid, ASN1_BIT_STRING, 8),
+	ASN1_IMP_SEQUENCE_OF_OPT(REQUEST_TEMPLATE, extensions, X509_EXTENSION, 9),
+} static_ASN1_SEQUENCE_END(REQUEST_TEMPLATE)
+
+/* Parsing state: the result code travels with the error so every exit names one code. */
+struct request_ctx {
+	const struct request_verify_opts *opts;
+	struct request *req;
+	enum pki_result *result;
+	struct tw_error *err;
+	STACK_OF(X509) *outer_chain;   /* certificates of the renewal's SignedData */
+	STACK_OF(X509) *auth_chain;    /* certificates of the authorisation's SignedData */
+};
+
+static tw_rc request_fail(struct request_ctx *c, enum pki_result code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static tw_rc request_fail(struct request_ctx *c, enum pki_result code, const char *fmt, ...)
+{
+	va_list ap;
+	tw_rc rc = pki_result_rc(code);
+
+	*c->result = code;
+	va_start(ap, fmt);
+	(void)tw_error_vset(c->err, rc, fmt, ap);
+	va_end(ap);
+	ERR_clear_error();
+	return rc;
+}
+
+/* The same, appending OpenSSL's reason (bad signatures name themselves there). */
+static tw_rc request_fail_ssl(struct request_ctx *c, enum pki_result code, const char *what)
+{
+	char ssl[256];
+
+	tw_openssl_errors(ssl, sizeof(ssl));
+	return request_fail(c, code, "%s%s%s", what, ssl[0] != '\0' ? ": " : "", ssl);
+}
+
+const char *request_kind_name(enum request_kind kind)
+{
+	switch (kind) {
+	case REQUEST_KIND_INITIAL: return "initial";
+	case REQUEST_KIND_RENEWAL: return "renewal";
+	}
+	return "?";
+}
+
+/* ---------------- transport ---------------- */
+
+static bool request_is_space(unsigned char ch)
+{
+	return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n';
+}
+
+tw_rc request_decode(const unsigned char *in, size_t len, unsigned char **der,
+	size_t *der_len, struct tw_error *err)
+{
+	static const char pem_begin[] = "-----BEGIN ";
+	unsigned char *buf = NULL;
+	size_t skip = 0;
+	tw_rc rc = TW_OK;
+
+	*der = NULL;
+	*der_len = 0;
+	if (len > REQUEST_MAX_BYTES)
+		return tw_error_set(err, TW_E_TOO_LARGE,
+			"the request has %zu bytes; at most %d are accepted", len, REQUEST_MAX_BYTES);
+	while (skip < len && request_is_space(in[skip]))
+		skip++;
+	if (skip == len)
+		return tw_error_set(err, TW_E_INVALID, "the request is empty");
+	if (in[skip] == 0x30) {
+		/* DER or BER: both start with a SEQUENCE tag; whitespace before it is not DER. */
+		if (skip != 0)
+			return tw_error_set(err, TW_E_INVALID, "binary request preceded by whitespace");
+		buf = malloc(len);
+		if (buf == NULL)
+			return tw_error_set(err, TW_E_NOMEM, "out of memory copying the request");
+		memcpy(buf, in, len);
+		*der = buf;
+		*der_len = len;
+		return TW_OK;
+	}
+	if (len - skip >= sizeof(pem_begin) - 1 &&
+	    memcmp(in + skip, pem_begin, sizeof(pem_begin) - 1) == 0) {
+		BIO *bio = BIO_new_mem_buf(in, (int)len);
+		char *name = NULL;
+		char *header = NULL;
+		unsigned char *data = NULL;
+		long dlen = 0;
+
+		if (bio == NULL || PEM_read_bio(bio, &name, &header, &data, &dlen) != 1 || dlen <= 0) {
+			rc = tw_error_set_openssl(err, TW_E_INVALID,
+				"the request looks like PEM but does not decode");
+		} else if ((buf = malloc((size_t)dlen)) == NULL) {
+			rc = tw_error_set(err, TW_E_NOMEM, "out of memory decoding the request");
+		} else {
+			memcpy(buf, data, (size_t)dlen);
+			*der = buf;
+			*der_len = (size_t)dlen;
+		}
+		OPENSSL_free(name);
+		OPENSSL_free(header);
+		OPENSSL_free(data);
+		BIO_free(bio);
+		return rc;
+	}
+	/* Bare base64, as in the WSDL's certReq element; EVP_Decode skips line breaks. */
+	{
+		EVP_ENCODE_CTX *ctx = EVP_ENCODE_CTX_new();
+		int outl = 0;
+		int finl = 0;
+
+		buf = malloc(len / 4 * 3 + 3);
+		if (ctx == NULL || buf == NULL) {
+			rc = tw_error_set(err, TW_E_NOMEM, "out of memory decoding the request");
+			goto b64_out;
+		}
+		EVP_DecodeInit(ctx);
+		if (EVP_DecodeUpdate(ctx, buf, &outl, in, (int)len) < 0 ||
+		    EVP_DecodeFinal(ctx, buf + outl, &finl) != 1 || outl + finl <= 0 ||
+		    buf[0] != 0x30) {
+			ERR_clear_error();
+			rc = tw_error_set(err, TW_E_INVALID,
+				"the request is neither DER, PEM nor base64 of a DER SEQUENCE");
+			goto b64_out;
+		}
+		*der = buf;
+		*der_len = (size_t)(outl + finl);
+		buf = NULL;
+b64_out:
+		free(buf);
+		EVP_ENCODE_CTX_free(ctx);
+		return rc;
+	}
+}
+
+/* ---------------- wrappers and CMS ---------------- */
+
+/* Decode a wrapper that must span exactly [der, der + len). NULL on any error. */
+static REQUEST_WRAPPER *request_wrapper_d2i(const unsigned char *der, size_t len)
+{
+	const unsigned char *p = der;
+	REQUEST_WRAPPER *w;
+
+	if (len > REQUEST_MAX_BYTES)
+		return NULL;
+	w = (REQUEST_WRAPPER *)ASN1_item_d2i(NULL, &p, (long)len, ASN1_ITEM_rptr(REQUEST_WRAPPER));
+	if (w != NULL && p != der + len) {
+		ASN1_item_free((ASN1_VALUE *)w, ASN1_ITEM_rptr(REQUEST_WRAPPER));
+		w = NULL;
+	}
+	return w;
+}
+
+static void request_wrapper_free(REQUEST_WRAPPER *w)
+{
+	ASN1_item_free((ASN1_VALUE *)w, ASN1_ITEM_rptr(REQUEST_WRAPPER));
+}
+
+/* The wrapper's [0] content when it is a SEQUENCE (its complete encoding), else NULL. */
+static const ASN1_STRING *request_wrapper_seq(const REQUEST_WRAPPER *w)
+{
+	if (w->content == NULL || w->content->type != V_ASN1_SEQUENCE)
+		return NULL;
+	return w->content->value.sequence;
+}
+
+static bool request_oid_is(const ASN1_OBJECT *obj, const char *dotted)
+{
+	char buf[64];
+
+	return obj != NULL && OBJ_obj2txt(buf, sizeof(buf), obj, 1) > 0 &&
+		strcmp(buf, dotted) == 0;
+}
+
+static void request_oid_text(const ASN1_OBJECT *obj, char *buf, size_t size)
+{
+	if (obj == NULL || OBJ_obj2txt(buf, (int)size, obj, 1) <= 0)
+		(void)snprintf(buf, size, "(none)");
+}
+
+/*
+ * A SIG certificate: digitalSignature, no key encipherment, no EKU (TLS certificates carry
+ * serverAuth/clientAuth). Outer and authorisation signatures must come from one.
+ */
+static bool request_is_sig_cert(X509 *cert)
+{
+	uint32_t ku = X509_get_key_usage(cert);
+
+	return (X509_get_extension_flags(cert) & EXFLAG_XKUSAGE) == 0 &&
+		(ku & KU_DIGITAL_SIGNATURE) != 0 &&
+		(ku & (KU_KEY_ENCIPHERMENT | KU_KEY_AGREEMENT | KU_KEY_CERT_SIGN)) == 0;
+}
+
+/*
+ * Verify a CMS SignedData with exactly one signer whose certificate is inside it. On
+ * success *content (malloc'ed) holds the eContent, *signer the signer's certificate
+ * (new reference) and *certs the SignedData's certificates (for chain building).
+ * Signature problems give `fail`; structural ones failure_syntax.
+ */
+static tw_rc request_cms_verify(struct request_ctx *c, const unsigned char *der, size_t len,
+	enum pki_result fail, const char *what, unsigned char **content, size_t *content_len,
+	X509 **signer, STACK_OF(X509) **certs)
+{
+	const unsigned char *p = der;
+	CMS_ContentInfo *cms = NULL;
+	BIO *out = NULL;
+	STACK_OF(X509) *signers = NULL;
+	ASN1_OCTET_STRING **pos;
+	char *data = NULL;
+	long dlen;
+	tw_rc rc;
+
+	*content = NULL;
+	*signer = NULL;
+	*certs = NULL;
+	cms = d2i_CMS_ContentInfo(NULL, &p, (long)len);
+	if (cms == NULL || p != der + len || OBJ_obj2nid(CMS_get0_type(cms)) != NID_pkcs7_signed) {
+		rc = request_fail_ssl(c, PKI_FAILURE_SYNTAX, what);
+		goto out;
+	}
+	pos = CMS_get0_content(cms);
+	if (pos == NULL || *pos == NULL || ASN1_STRING_length(*pos) <= 0) {
+		rc = request_fail(c, PKI_FAILURE_SYNTAX,
+			"%s: the SignedData carries no content (detached signatures are not accepted)",
+			what);
+		goto out;
+	}
+	if (sk_CMS_SignerInfo_num(CMS_get0_SignerInfos(cms)) != 1) {
+		rc = request_fail(c, fail, "%s: exactly one signer is expected, found %d", what,
+			sk_CMS_SignerInfo_num(CMS_get0_SignerInfos(cms)));
+		goto out;
+	}
+	out = BIO_new(BIO_s_mem());
+	if (out == NULL) {
+		rc = request_fail(c, PKI_FAILURE_INTERNAL_ERROR, "out of memory verifying %s", what);
+		goto out;
+	}
+	/* The certificate's status is checked afterwards, against the store and trust. */
+	if (CMS_verify(cms, NULL, NULL, NULL, out, CMS_NO_SIGNER_CERT_VERIFY | CMS_BINARY) != 1) {
+		rc = request_fail_ssl(c, fail, what);
+		goto out;
+	}
+	signers = CMS_get0_signers(cms);
+	dlen = BIO_get_mem_data(out, &data);
+	if (signers == NULL || sk_X509_num(signers) != 1 || dlen <= 0 || dlen > REQUEST_MAX_BYTES) {
+		rc = request_fail(c, fail, "%s: no signer certificate or no content", what);
+		goto out;
+	}
+	*content = malloc((size_t)dlen);
+	*certs = CMS_get1_certs(cms);
+	if (*content == NULL || *certs == NULL || X509_up_ref(sk_X509_value(signers, 0)) != 1) {
+		rc = request_fail(c, PKI_FAILURE_INTERNAL_ERROR, "out of memory verifying %s", what);
+		goto out;
+	}
+	memcpy(*content, data, (size_t)dlen);
+	*content_len = (size_t)dlen;
+	*signer = sk_X509_value(signers, 0);
+	rc = TW_OK;
+out:
+	if (rc != TW_OK) {
+		free(*content);
+		*content = NULL;
+		sk_X509_pop_free(*certs, X509_free);
+		*certs = NULL;
+	}
+	sk_X509_free(signers);
+	BIO_free(out);
+	CMS_ContentInfo_free(cms);
+	return rc;
+}
+
+/* ---------------- CertReqMessages ---------------- */
+
+static void request_entry_clear(struct request_entry *e)
+{
+	X509_NAME_free(e->subject);
+	EVP_PKEY_free(e->public_key);
+	sk_X509_EXTENSION_pop_free(e->extensions, X509_EXTENSION_free);
+	free(e->email);
+	free(e->uri);
+	free(e->dns_name);
+	memset(e, 0, sizeof(*e));
+}
+
+/* The template's public key (new reference), through the mirror template. */
+static EVP_PKEY *request_template_key(const OSSL_CRMF_CERTTEMPLATE *tmpl, bool *present)
+{
+	unsigned char *der = NULL;
+	const unsigned char *p;
+	REQUEST_TEMPLATE *t = NULL;
+	EVP_PKEY *key = NULL;
+	int len;
+
+	*present = false;
+	len = i2d_OSSL_CRMF_CERTTEMPLATE(tmpl, &der);
+	if (len <= 0)
+		goto out;
+	p = der;
+	t = (REQUEST_TEMPLATE *)ASN1_item_d2i(NULL, &p, len, ASN1_ITEM_rptr(REQUEST_TEMPLATE));
+	if (t == NULL || t->public_key == NULL)
+		goto out;
+	*present = true;
+	key = X509_PUBKEY_get(t->public_key);
+out:
+	ASN1_item_free((ASN1_VALUE *)t, ASN1_ITEM_rptr(REQUEST_TEMPLATE));
+	OPENSSL_free(der);
+	return key;
+}
+
+/* Copy an IA5 general name if it is printable 7-bit text without NUL. */
+static tw_rc request_gn_text(struct request_ctx *c, size_t i, const ASN1_IA5STRING *s,
+	const char *what, char **dst)
+{
+	int len = ASN1_STRING_length(s);
+	const unsigned char *d = ASN1_STRING_get0_data(s);
+
+	if (*dst != NULL)
+		return TW_OK;   /* the first of each kind is reported */
+	if (len <= 0 || len > 1024)
+		return request_fail(c, PKI_FAILURE_INCORRECT_REQUEST,
+			"CertReqMsg %zu: the %s in the subject alternative name is empty or too long",
+			i, what);
+	for (int k = 0; k < len; k++)
+		if (d[k] < 0x21 || d[k] > 0x7e)
+			return request_fail(c, PKI_FAILURE_INCORRECT_REQUEST,
+				"CertReqMsg %zu: the %s in the subject alternative name is not printable "
+				"ASCII", i, what);
+	*dst = malloc((size_t)len + 1);
+	if (*dst == NULL)
+		return request_fail(c, PKI_FAILURE_INTERNAL_ERROR, "out of memory");
+	memcpy(*dst, d, (size_t)len);
+	(*dst)[len] = '\0';
+	return TW_OK;
+}
+
+/* Type of the requested certificate from the template's key usage and EKU. */
+static tw_rc request_entry_usage(struct request_ctx *c, size_t i, struct request_entry *e)
+{
+	ASN1_BIT_STRING *ku = NULL;
+	EXTENDED_KEY_USAGE *eku = NULL;
+	int crit = -1;
+	int eku_crit = -1;
+	tw_rc rc = TW_OK;
+
+	ku = X509V3_get_d2i(e->extensions, NID_key_usage, &crit, NULL);
+	eku = X509V3_get_d2i(e->extensions, NID_ext_key_usage, &eku_crit, NULL);
+	if ((ku == NULL && crit != -1) || (eku == NULL && eku_crit != -1)) {
+		rc = request_fail(c, PKI_FAILURE_SYNTAX,
+			"CertReqMsg %zu: the key usage or extended key usage extension does not decode "
+			"or occurs twice", i);
+		goto out;
+	}
+	if (ku == NULL) {
+		rc = request_fail(c, PKI_FAILURE_INCORRECT_REQUEST,
+			"CertReqMsg %zu has no key usage, so its certificate type (TLS, SIG, ENC) is "
+			"unknown", i);
+		goto out;
+	}
+	if (ASN1_BIT_STRING_get_bit(ku, 2) || ASN1_BIT_STRING_get_bit(ku, 4)) {
+		/* keyEncipherment / keyAgreement: ENC, and nothing else may be asked for. */
+		if (ASN1_BIT_STRING_get_bit(ku, 0) || eku != NULL) {
+			rc = request_fail(c, PKI_FAILURE_INCORRECT_REQUEST,
+				"CertReqMsg %zu mixes encryption and signature key usages", i);
+			goto out;
+		}
+		e->usage = PKI_USAGE_ENC;
+	} else if (ASN1_BIT_STRING_get_bit(ku, 0)) {
+		e->usage = eku != NULL ? PKI_USAGE_TLS : PKI_USAGE_SIG;
+	} else {
+		rc = request_fail(c, PKI_FAILURE_INCORRECT_REQUEST,
+			"CertReqMsg %zu asks for neither digitalSignature nor keyEncipherment/"
+			"keyAgreement", i);
+	}
+out:
+	ASN1_BIT_STRING_free(ku);
+	EXTENDED_KEY_USAGE_free(eku);
+	return rc;
+}
+
+static tw_rc request_entry_san(struct request_ctx *c, size_t i, struct request_entry *e)
+{
+	GENERAL_NAMES *san;
+	int crit = -1;
+	tw_rc rc = TW_OK;
+
+	san = X509V3_get_d2i(e->extensions, NID_subject_alt_name, &crit, NULL);
+	if (san == NULL)
+		return crit == -1 ? TW_OK : request_fail(c, PKI_FAILURE_SYNTAX,
+			"CertReqMsg %zu: the subject alternative name does not decode or occurs twice",
+			i);
+	for (int k = 0; k < sk_GENERAL_NAME_num(san) && rc == TW_OK; k++) {
+		const GENERAL_NAME *gn = sk_GENERAL_NAME_value(san, k);
+
+		if (gn->type == GEN_EMAIL)
+			rc = request_gn_text(c, i, gn->d.rfc822Name, "e-mail address", &e->email);
+		else if (gn->type == GEN_URI)
+			rc = request_gn_text(c, i, gn->d.uniformResourceIdentifier, "URI", &e->uri);
+		else if (gn->type == GEN_DNS)
+			rc = request_gn_text(c, i, gn->d.dNSName, "DNS name", &e->dns_name);
+	}
+	GENERAL_NAMES_free(san);
+	return rc;
+}
+
+static tw_rc request_parse_entry(struct request_ctx *c, const OSSL_CRMF_MSGS *msgs, size_t i,
+	struct request_entry *e)
+{
+	const OSSL_CRMF_MSG *msg = sk_OSSL_CRMF_MSG_value(msgs, (int)i);
+	const OSSL_CRMF_CERTTEMPLATE *tmpl = msg != NULL ? OSSL_CRMF_MSG_get0_tmpl(msg) : NULL;
+	const X509_NAME *subject;
+	X509_EXTENSIONS *exts;
+	bool key_present = false;
+	tw_rc rc;
+
+	if (tmpl == NULL)
+		return request_fail(c, PKI_FAILURE_SYNTAX, "CertReqMsg %zu has no template", i);
+	subject = OSSL_CRMF_CERTTEMPLATE_get0_subject(tmpl);
+	if (subject == NULL || X509_NAME_entry_count(subject) == 0)
+		return request_fail(c, PKI_FAILURE_INCORRECT_REQUEST,
+			"CertReqMsg %zu names no subject", i);
+	if ((e->subject = X509_NAME_dup(subject)) == NULL)
+		return request_fail(c, PKI_FAILURE_INTERNAL_ERROR, "out of memory");
+	exts = OSSL_CRMF_CERTTEMPLATE_get0_extensions(tmpl);
+	if (exts != NULL && (e->extensions = sk_X509_EXTENSION_deep_copy(exts,
+	    X509_EXTENSION_dup, X509_EXTENSION_free)) == NULL)
+		return request_fail(c, PKI_FAILURE_INTERNAL_ERROR, "out of memory");
+	if ((rc = request_entry_usage(c, i, e)) != TW_OK ||
+	    (rc = request_entry_san(c, i, e)) != TW_OK)
+		return rc;
+	e->public_key = request_template_key(tmpl, &key_present);
+	if (e->public_key == NULL)
+		return key_present ?
+			request_fail_ssl(c, PKI_FAILURE_DOMAIN_PARAMETERS,
+				"the public key of a CertReqMsg uses unsupported domain parameters") :
+			request_fail(c, PKI_FAILURE_INCORRECT_REQUEST,
+				"CertReqMsg %zu (%s) carries no public key", i, pki_usage_name(e->usage));
+	e->curve_nid = keys_ec_curve_nid(e->public_key);
+	if (!pki_curve_allowed(e->curve_nid))
+		return request_fail(c, PKI_FAILURE_DOMAIN_PARAMETERS,
+			"CertReqMsg %zu (%s) has a %s key; SM-PKI certificates need "
+			"brainpoolP256r1, brainpoolP384r1 or brainpoolP512r1", i,
+			pki_usage_name(e->usage),
+			e->curve_nid != NID_undef ? OBJ_nid2sn(e->curve_nid) :
+			EVP_PKEY_get0_type_name(e->public_key) != NULL ?
+			EVP_PKEY_get0_type_name(e->public_key) : "non-EC");
+	/* Index-based in OpenSSL 3.0; RA-verified and non-signature POPs are refused. */
+	if (OSSL_CRMF_MSGS_verify_popo(msgs, (int)i, 0, NULL, NULL) != 1) {
+		char what[128];
+
+		(void)snprintf(what, sizeof(what),
+			"the proof of possession of CertReqMsg %zu (%s) does not verify", i,
+			pki_usage_name(e->usage));
+		return request_fail_ssl(c, PKI_FAILURE_INNER_SIGNATURE, what);
+	}
+	return TW_OK;
+}
+
+/* Parse the CertReqMessages (BER accepted), compute the replay digest, check entries. */
+static tw_rc request_parse_msgs(struct request_ctx *c, const unsigned char *der, size_t len)
+{
+	struct request *r = c->req;
+	const unsigned char *p = der;
+	OSSL_CRMF_MSGS *msgs = NULL;
+	unsigned char *canon = NULL;
+	unsigned int dlen = 0;
+	int canon_len;
+	int n;
+	tw_rc rc;
+
+	msgs = d2i_OSSL_CRMF_MSGS(NULL, &p, (long)len);
+	if (msgs == NULL || p != der + len) {
+		rc = request_fail_ssl(c, PKI_FAILURE_SYNTAX,
+			"the CertReqMessages (RFC 4211) inside the wrapper do not decode");
+		goto out;
+	}
+	canon_len = i2d_OSSL_CRMF_MSGS(msgs, &canon);
+	if (canon_len <= 0 || EVP_Digest(canon, (size_t)canon_len, r->digest, &dlen,
+	    EVP_sha256(), NULL) != 1) {
+		rc = request_fail_ssl(c, PKI_FAILURE_INTERNAL_ERROR, "cannot hash the request");
+		goto out;
+	}
+	n = sk_OSSL_CRMF_MSG_num(msgs);
+	if (n < 1 || n > REQUEST_MAX_ENTRIES ||
+	    (r->kind == REQUEST_KIND_INITIAL && n != REQUEST_MAX_ENTRIES)) {
+		rc = request_fail(c, PKI_FAILURE_INCORRECT_REQUEST,
+			"%s request with %d CertReqMsg; expected %s", request_kind_name(r->kind), n,
+			r->kind == REQUEST_KIND_INITIAL ? "exactly 3 (TLS, ENC, SIG)" : "1 to 3");
+		goto out;
+	}
+	for (int i = 0; i < n; i++) {
+		r->n_entries = (size_t)i + 1;
+		if ((rc = request_parse_entry(c, msgs, (size_t)i, &r->entries[i])) != TW_OK)
+			goto out;
+		for (int k = 0; k < i; k++) {
+			if (r->entries[k].usage == r->entries[i].usage) {
+				rc = request_fail(c, PKI_FAILURE_INCORRECT_REQUEST,
+					"the request asks twice for a %s certificate",
+					pki_usage_name(r->entries[i].usage));
+				goto out;
+			}
+			if (X509_NAME_cmp(r->entries[k].subject, r->entries[i].subject) != 0) {
+				rc = request_fail(c, PKI_FAILURE_INCORRECT_REQUEST,
+					"the CertReqMsgs of one request name different subjects");
+				goto out;
+			}
+		}
+	}
+	rc = TW_OK;
+out:
+	OPENSSL_free(canon);
+	OSSL_CRMF_MSGS_free(msgs);
+	return rc;
+}
+
+/* ---------------- signer certificates ---------------- */
+
+/* Chain to opts->trust (if any), be a SIG certificate, and pass the caller's check. */
+static tw_rc request_check_signer(struct request_ctx *c, enum request_signer_role role,
+	X509 *cert, STACK_OF(X509) *untrusted)
+{
+	enum pki_result fail = role == REQUEST_SIGNER_OUTER ? PKI_FAILURE_OUTER_SIGNATURE :
+		PKI_FAILURE_AUTHORIZATION_SIGNATURE;
+	const char *what = role == REQUEST_SIGNER_OUTER ? "outer signature" :
+		"authorisation signature";
+	X509_STORE_CTX *xs = NULL;
+	char dn[256];
+	tw_rc rc = TW_OK;
+
+	X509_NAME_oneline(X509_get_subject_name(cert), dn, sizeof(dn));
+	if (!request_is_sig_cert(cert))
+		return request_fail(c, fail, "the %s was made with \"%s\", which is not a SIG "
+			"certificate (digitalSignature without EKU)", what, dn);
+	if (c->opts->trust != NULL) {
+		xs = X509_STORE_CTX_new();
+		if (xs == NULL || X509_STORE_CTX_init(xs, c->opts->trust, cert, untrusted) != 1) {
+			rc = request_fail(c, PKI_FAILURE_INTERNAL_ERROR, "out of memory checking %s",
+				what);
+			goto out;
+		}
+		if (X509_verify_cert(xs) != 1) {
+			rc = request_fail(c, fail, "the certificate of the %s (\"%s\") does not chain "
+				"to a trusted CA: %s", what, dn,
+				X509_verify_cert_error_string(X509_STORE_CTX_get_error(xs)));
+			goto out;
+		}
+	}
+	if (c->opts->check_signer != NULL) {
+		struct tw_error cb;
+
+		tw_error_clear(&cb);
+		rc = c->opts->check_signer(c->opts->check_ctx, role, cert, c->req, &cb);
+		if (rc != TW_OK) {
+			bool internal = rc == TW_E_STORE || rc == TW_E_INTERNAL || rc == TW_E_NOMEM;
+
+			rc = request_fail(c, internal ? PKI_FAILURE_INTERNAL_ERROR : fail,
+				"%s (\"%s\") refused: %s", what, dn,
+				cb.message[0] != '\0' ? cb.message : tw_strerror(rc));
+			goto out;
+		}
+	}
+out:
+	X509_STORE_CTX_free(xs);
+	return rc;
+}
+
+/* ---------------- layers ---------------- */
+
+/* Renewal: [0] holds a SignedData (or, tolerated, a whole ContentInfo) over the msgs. */
+static tw_rc request_parse_renewal(struct request_ctx *c, REQUEST_WRAPPER *w)
+{
+	const ASN1_STRING *seq = request_wrapper_seq(w);
+	REQUEST_WRAPPER *inner_w = NULL;
+	unsigned char *ci = NULL;
+	unsigned char *content = NULL;
+	size_t content_len = 0;
+	int ci_len;
+	tw_rc rc;
+
+	if (seq == NULL)
+		return request_fail(c, PKI_FAILURE_SYNTAX,
+			"the renewal wrapper's [0] content is not a SignedData SEQUENCE");
+	/* The wrapper is ContentInfo-shaped: naming it id-signedData makes it one. */
+	ASN1_OBJECT_free(w->type);
+	w->type = OBJ_nid2obj(NID_pkcs7_signed);
+	ci_len = ASN1_item_i2d((ASN1_VALUE *)w, &ci, ASN1_ITEM_rptr(REQUEST_WRAPPER));
+	if (ci_len <= 0)
+		return request_fail_ssl(c, PKI_FAILURE_SYNTAX, "the renewal does not re-encode");
+	rc = request_cms_verify(c, ci, (size_t)ci_len, PKI_FAILURE_OUTER_SIGNATURE,
+		"outer signature of the renewal", &content, &content_len, &c->req->outer_signer,
+		&c->outer_chain);
+	if (rc != TW_OK)
+		goto out;
+	/* eContent: the CertReqMessages, or (tolerated) a complete bsiCertReqMsgs wrapper. */
+	inner_w = request_wrapper_d2i(content, content_len);
+	if (inner_w != NULL) {
+		const ASN1_STRING *s = request_wrapper_seq(inner_w);
+
+		if (!request_oid_is(inner_w->type, REQUEST_OID_INITIAL) || s == NULL) {
+			rc = request_fail(c, PKI_FAILURE_SYNTAX,
+				"the renewal's signed content is neither CertReqMessages nor "
+				"bsiCertReqMsgs");
+			goto out;
+		}
+		rc = request_parse_msgs(c, ASN1_STRING_get0_data(s), (size_t)ASN1_STRING_length(s));
+	} else {
+		rc = request_parse_msgs(c, content, content_len);
+	}
+out:
+	request_wrapper_free(inner_w);
+	free(content);
+	OPENSSL_free(ci);
+	return rc;
+}
+
+/* A BSI wrapper (initial or renewal), fully consumed. */
+static tw_rc request_parse_wrapper(struct request_ctx *c, const unsigned char *der, size_t len)
+{
+	REQUEST_WRAPPER *w = request_wrapper_d2i(der, len);
+	const ASN1_STRING *seq;
+	char oid[64];
+	tw_rc rc;
+
+	if (w == NULL)
+		return request_fail_ssl(c, PKI_FAILURE_SYNTAX,
+			"the request is not a BSI wrapper SEQUENCE { OID, [0] ... } (truncated, "
+			"trailing bytes or not DER/BER)");
+	if (request_oid_is(w->type, REQUEST_OID_INITIAL)) {
+		c->req->kind = REQUEST_KIND_INITIAL;
+		seq = request_wrapper_seq(w);
+		rc = seq == NULL ? request_fail(c, PKI_FAILURE_SYNTAX,
+				"the bsiCertReqMsgs wrapper's [0] content is not a SEQUENCE") :
+			request_parse_msgs(c, ASN1_STRING_get0_data(seq),
+				(size_t)ASN1_STRING_length(seq));
+	} else if (request_oid_is(w->type, REQUEST_OID_RENEWAL)) {
+		c->req->kind = REQUEST_KIND_RENEWAL;
+		rc = request_parse_renewal(c, w);
+	} else {
+		request_oid_text(w->type, oid, sizeof(oid));
+		rc = request_fail(c, PKI_FAILURE_SYNTAX,
+			"unknown request wrapper %s; expected %s (initial), %s (renewal) or a GWA "
+			"authorisation (id-signedData)", oid, REQUEST_OID_INITIAL, REQUEST_OID_RENEWAL);
+	}
+	request_wrapper_free(w);
+	return rc;
+}
+
+/* Renewal-only checks that need both layers: the outer signer is the requester. */
+static tw_rc request_check_outer(struct request_ctx *c)
+{
+	struct request *r = c->req;
+	char dn[256];
+
+	if (r->kind != REQUEST_KIND_RENEWAL)
+		return TW_OK;
+	for (size_t i = 0; i < r->n_entries; i++) {
+		if (X509_NAME_cmp(r->entries[i].subject, X509_get_subject_name(r->outer_signer)) != 0) {
+			X509_NAME_oneline(r->entries[i].subject, dn, sizeof(dn));
+			return request_fail(c, PKI_FAILURE_OUTER_SIGNATURE,
+				"the renewal for \"%s\" is signed with another subject's certificate; "
+				"sign it with the requester's current SIG certificate", dn);
+		}
+	}
+	return request_check_signer(c, REQUEST_SIGNER_OUTER, r->outer_signer, c->outer_chain);
+}
+
+tw_rc request_parse(const unsigned char *in, size_t len, const struct request_verify_opts *opts,
+	struct request **out, enum pki_result *result, struct tw_error *err)
+{
+	static const struct request_verify_opts defaults;
+	struct request_ctx c;
+	REQUEST_WRAPPER *w = NULL;
+	unsigned char *der = NULL;
+	unsigned char *inner = NULL;
+	size_t der_len = 0;
+	size_t inner_len = 0;
+	unsigned int dlen = 0;
+	tw_rc rc;
+
+	*out = NULL;
+	*result = PKI_FAILURE_SYNTAX;
+	memset(&c, 0, sizeof(c));
+	c.opts = opts != NULL ? opts : &defaults;
+	c.result = result;
+	c.err = err;
+	if ((rc = request_decode(in, len, &der, &der_len, err)) != TW_OK) {
+		*result = rc == TW_E_NOMEM ? PKI_FAILURE_INTERNAL_ERROR : PKI_FAILURE_SYNTAX;
+		goto out;
+	}
+	c.req = calloc(1, sizeof(*c.req));
+	if (c.req == NULL) {
+		rc = request_fail(&c, PKI_FAILURE_INTERNAL_ERROR, "out of memory parsing a request");
+		goto out;
+	}
+	if (EVP_Digest(der, der_len, c.req->wire_digest, &dlen, EVP_sha256(), NULL) != 1) {
+		rc = request_fail_ssl(&c, PKI_FAILURE_INTERNAL_ERROR, "cannot hash the request");
+		goto out;
+	}
+	w = request_wrapper_d2i(der, der_len);
+	if (w != NULL && OBJ_obj2nid(w->type) == NID_pkcs7_signed) {
+		/* The GWA's authorisation layer around an SMGW request. */
+		rc = request_cms_verify(&c, der, der_len, PKI_FAILURE_AUTHORIZATION_SIGNATURE,
+			"authorisation signature", &inner, &inner_len, &c.req->authoriser,
+			&c.auth_chain);
+		if (rc == TW_OK)
+			rc = request_parse_wrapper(&c, inner, inner_len);
+	} else {
+		rc = request_parse_wrapper(&c, der, der_len);
+	}
+	if (rc != TW_OK)
+		goto out;
+	if (c.req->authoriser == NULL && c.opts->auth == REQUEST_AUTH_REQUIRED) {
+		rc = request_fail(&c, PKI_FAILURE_AUTHORIZATION_SIGNATURE,
+			"this request needs the authorisation signature of the gateway's responsible "
+			"GWA (torwart req ... --authorise)");
+		goto out;
+	}
+	if (c.req->authoriser != NULL && c.opts->auth == REQUEST_AUTH_FORBIDDEN) {
+		rc = request_fail(&c, PKI_FAILURE_INCORRECT_REQUEST,
+			"only SMGW requests carry a GWA authorisation signature");
+		goto out;
+	}
+	if ((rc = request_check_outer(&c)) != TW_OK)
+		goto out;
+	if (c.req->authoriser != NULL && (rc = request_check_signer(&c,
+	    REQUEST_SIGNER_AUTHORISATION, c.req->authoriser, c.auth_chain)) != TW_OK)
+		goto out;
+	c.req->signers_checked = c.opts->check_signer != NULL;
+	*result = PKI_OK_SYNTAX;
+	*out = c.req;
+	c.req = NULL;
+	rc = TW_OK;
+out:
+	request_free(c.req);
+	sk_X509_pop_free(c.outer_chain, X509_free);
+	sk_X509_pop_free(c.auth_chain, X509_free);
+	request_wrapper_free(w);
+	free(inner);
+	free(der);
+	return rc;
+}
+
+void request_free(struct request *req)
+{
+	if (req == NULL)
+		return;
+	for (size_t i = 0; i < REQUEST_MAX_ENTRIES; i++)
+		request_entry_clear(&req->entries[i]);
+	X509_free(req->outer_signer);
+	X509_free(req->authoriser);
+	free(req);
+}
+
+const struct request_entry *request_find(const struct request *req, enum pki_usage usage)
+{
+	for (size_t i = 0; req != NULL && i < req->n_entries; i++)
+		if (req->entries[i].usage == usage)
+			return &req->entries[i];
+	return NULL;
+}
+
+tw_rc request_wrap(const char *oid, const unsigned char *content, size_t len,
+	unsigned char **out, size_t *out_len, struct tw_error *err)
+{
+	REQUEST_WRAPPER *w = NULL;
+	ASN1_STRING *seq = NULL;
+	unsigned char *der = NULL;
+	int der_len;
+	tw_rc rc = TW_OK;
+
+	*out = NULL;
+	*out_len = 0;
+	if (len == 0 || len > REQUEST_MAX_BYTES || content[0] != 0x30)
+		return tw_error_set(err, TW_E_INVALID,
+			"wrapper content must be one DER SEQUENCE of 1..%d bytes", REQUEST_MAX_BYTES);
+	w = (REQUEST_WRAPPER *)ASN1_item_new(ASN1_ITEM_rptr(REQUEST_WRAPPER));
+	seq = ASN1_STRING_type_new(V_ASN1_SEQUENCE);
+	if (w == NULL || seq == NULL || ASN1_STRING_set(seq, content, (int)len) != 1 ||
+	    (w->content = ASN1_TYPE_new()) == NULL) {
+		rc = tw_error_set_openssl(err, TW_E_NOMEM, "cannot build the request wrapper");
+		goto out;
+	}
+	ASN1_TYPE_set(w->content, V_ASN1_SEQUENCE, seq);
+	seq = NULL;
+	ASN1_OBJECT_free(w->type);
+	w->type = OBJ_txt2obj(oid, 1);
+	if (w->type == NULL) {
+		rc = tw_error_set_openssl(err, TW_E_INVALID, "\"%s\" is not a dotted OID", oid);
+		goto out;
+	}
+	der_len = ASN1_item_i2d((ASN1_VALUE *)w, &der, ASN1_ITEM_rptr(REQUEST_WRAPPER));
+	if (der_len <= 0 || (*out = malloc((size_t)der_len)) == NULL) {
+		rc = tw_error_set_openssl(err, TW_E_NOMEM, "cannot encode the request wrapper");
+		goto out;
+	}
+	memcpy(*out, der, (size_t)der_len);
+	*out_len = (size_t)der_len;
+out:
+	OPENSSL_free(der);
+	ASN1_STRING_free(seq);
+	request_wrapper_free(w);
+	return rc;
+}
+
+tw_rc request_unwrap(const unsigned char *der, size_t len, char *oid, size_t oid_size,
+	unsigned char **content, size_t *content_len, struct tw_error *err)
+{
+	REQUEST_WRAPPER *w = request_wrapper_d2i(der, len);
+	const ASN1_STRING *seq = w != NULL ? request_wrapper_seq(w) : NULL;
+	tw_rc rc = TW_OK;
+
+	*content = NULL;
+	*content_len = 0;
+	if (seq == NULL || ASN1_STRING_length(seq) <= 0) {
+		ERR_clear_error();
+		rc = tw_error_set(err, TW_E_INVALID,
+			"not a SEQUENCE { OID, [0] SEQUENCE } wrapper");
+		goto out;
+	}
+	request_oid_text(w->type, oid, oid_size);
+	*content = malloc((size_t)ASN1_STRING_length(seq));
+	if (*content == NULL) {
+		rc = tw_error_set(err, TW_E_NOMEM, "out of memory unwrapping a request");
+		goto out;
+	}
+	memcpy(*content, ASN1_STRING_get0_data(seq), (size_t)ASN1_STRING_length(seq));
+	*content_len = (size_t)ASN1_STRING_length(seq);
+out:
+	request_wrapper_free(w);
+	return rc;
+}

@@ -1,0 +1,361 @@
+/*
+ * store_profiles.c: the public store_profiles.h API. Checks every argument once, before
+ * any SQL runs (so bad input changes nothing and is never truncated), then dispatches to
+ * the backend's area ops chosen by the store's core backend.
+ */
+#include "store/store_profiles.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/store_backend.h"
+
+/* The area ops of the store's backend; NULL for a backend without this area. */
+static const struct store_profiles_ops *sp_ops(struct tw_store *store, struct tw_error *err)
+{
+	if (store == NULL || store->ops == NULL || store->be == NULL) {
+		tw_error_set(err, TW_E_INTERNAL, "store handle is not open");
+		return NULL;
+	}
+	if (store->ops == &store_sqlite_ops)
+		return &store_sqlite_profiles_ops;
+	tw_error_set(err, TW_E_CONFIG, "the %s store backend has no profile tables yet",
+		store->ops->name);
+	return NULL;
+}
+
+static tw_rc sp_str(const char *s, size_t max, const char *what, struct tw_error *err)
+{
+	size_t len;
+
+	if (s == NULL)
+		return tw_error_set(err, TW_E_INVALID, "%s is missing", what);
+	len = strnlen(s, max + 1);
+	if (len > max)
+		return tw_error_set(err, TW_E_TOO_LARGE, "%s is longer than %zu bytes", what, max);
+	if (len == 0)
+		return tw_error_set(err, TW_E_INVALID, "%s is empty", what);
+	return TW_OK;
+}
+
+/* A fixed-size member must hold its NUL; required means non-empty. */
+static tw_rc sp_field(const char *f, size_t size, bool required, const char *what,
+	struct tw_error *err)
+{
+	size_t len = strnlen(f, size);
+
+	if (len == size)
+		return tw_error_set(err, TW_E_TOO_LARGE, "%s is longer than %zu bytes", what,
+			size - 1);
+	if (required && len == 0)
+		return tw_error_set(err, TW_E_INVALID, "%s is empty", what);
+	return TW_OK;
+}
+
+#define SP_FIELD(obj, m, req, err) sp_field((obj)->m, sizeof((obj)->m), (req), #m, (err))
+
+static bool sp_hex64(const char *h)
+{
+	size_t i;
+
+	for (i = 0; i < 64; i++) {
+		if (!((h[i] >= '0' && h[i] <= '9') || (h[i] >= 'a' && h[i] <= 'f')))
+			return false;
+	}
+	return h[64] == '\0';
+}
+
+/* ---- desired profiles ---- */
+
+void store_profile_clear(struct store_profile *p)
+{
+	if (p == NULL)
+		return;
+	free(p->doc);
+	memset(p, 0, sizeof(*p));
+}
+
+tw_rc store_profile_put(struct tw_store *store, const struct store_profile *p,
+	bool *replaced, struct tw_error *err)
+{
+	const struct store_profiles_ops *ops = sp_ops(store, err);
+	tw_rc rc;
+
+	if (replaced != NULL)
+		*replaced = false;
+	if (ops == NULL)
+		return err != NULL ? err->code : TW_E_INTERNAL;
+	if (p == NULL)
+		return tw_error_set(err, TW_E_INTERNAL, "store_profile_put: no profile");
+	if ((rc = SP_FIELD(p, gateway_id, true, err)) != TW_OK ||
+	    (rc = SP_FIELD(p, profile_id, true, err)) != TW_OK ||
+	    (rc = SP_FIELD(p, type, true, err)) != TW_OK ||
+	    (rc = sp_str(p->doc, STORE_PROFILE_DOC_MAX, "profile document", err)) != TW_OK)
+		return rc;
+	if (!sp_hex64(p->hash))
+		return tw_error_set(err, TW_E_INVALID, "profile hash must be 64 lower-case hex digits");
+	return ops->profile_put(store->be, p, replaced, err);
+}
+
+tw_rc store_profile_get(struct tw_store *store, const char *gateway_id,
+	const char *profile_id, struct store_profile *out, struct tw_error *err)
+{
+	const struct store_profiles_ops *ops = sp_ops(store, err);
+	tw_rc rc;
+
+	if (out != NULL)
+		memset(out, 0, sizeof(*out));
+	if (ops == NULL)
+		return err != NULL ? err->code : TW_E_INTERNAL;
+	if (out == NULL)
+		return tw_error_set(err, TW_E_INTERNAL, "store_profile_get: out is NULL");
+	if ((rc = sp_str(gateway_id, STORE_ID_MAX, "gateway id", err)) != TW_OK ||
+	    (rc = sp_str(profile_id, STORE_ID_MAX, "profile id", err)) != TW_OK)
+		return rc;
+	return ops->profile_get(store->be, gateway_id, profile_id, out, err);
+}
+
+tw_rc store_profile_delete(struct tw_store *store, const char *gateway_id,
+	const char *profile_id, struct tw_error *err)
+{
+	const struct store_profiles_ops *ops = sp_ops(store, err);
+	tw_rc rc;
+
+	if (ops == NULL)
+		return err != NULL ? err->code : TW_E_INTERNAL;
+	if ((rc = sp_str(gateway_id, STORE_ID_MAX, "gateway id", err)) != TW_OK ||
+	    (rc = sp_str(profile_id, STORE_ID_MAX, "profile id", err)) != TW_OK)
+		return rc;
+	return ops->profile_delete(store->be, gateway_id, profile_id, err);
+}
+
+tw_rc store_profile_foreach(struct tw_store *store, const char *gateway_id,
+	store_profile_cb cb, void *arg, struct tw_error *err)
+{
+	const struct store_profiles_ops *ops = sp_ops(store, err);
+	tw_rc rc;
+
+	if (ops == NULL)
+		return err != NULL ? err->code : TW_E_INTERNAL;
+	if (cb == NULL)
+		return tw_error_set(err, TW_E_INTERNAL, "store_profile_foreach: no callback");
+	if ((rc = sp_str(gateway_id, STORE_ID_MAX, "gateway id", err)) != TW_OK)
+		return rc;
+	return ops->profile_foreach(store->be, gateway_id, cb, arg, err);
+}
+
+/* ---- reported set ---- */
+
+void store_profile_report_clear(struct store_profile_report *r)
+{
+	if (r == NULL)
+		return;
+	free(r->profiles);
+	memset(r, 0, sizeof(*r));
+}
+
+tw_rc store_profile_report_put(struct tw_store *store, const struct store_profile_report *r,
+	struct tw_error *err)
+{
+	const struct store_profiles_ops *ops = sp_ops(store, err);
+	tw_rc rc;
+
+	if (ops == NULL)
+		return err != NULL ? err->code : TW_E_INTERNAL;
+	if (r == NULL)
+		return tw_error_set(err, TW_E_INTERNAL, "store_profile_report_put: no report");
+	if ((rc = SP_FIELD(r, gateway_id, true, err)) != TW_OK ||
+	    (rc = SP_FIELD(r, source, true, err)) != TW_OK ||
+	    (rc = sp_str(r->profiles, STORE_PROFILE_LIST_MAX, "reported profile list", err)) !=
+	    TW_OK)
+		return rc;
+	if (!sp_hex64(r->set_hash))
+		return tw_error_set(err, TW_E_INVALID,
+			"reported profile-set hash must be 64 lower-case hex digits");
+	return ops->report_put(store->be, r, err);
+}
+
+tw_rc store_profile_report_get(struct tw_store *store, const char *gateway_id,
+	struct store_profile_report *out, bool *found, struct tw_error *err)
+{
+	const struct store_profiles_ops *ops = sp_ops(store, err);
+	tw_rc rc;
+
+	if (out != NULL)
+		memset(out, 0, sizeof(*out));
+	if (found != NULL)
+		*found = false;
+	if (ops == NULL)
+		return err != NULL ? err->code : TW_E_INTERNAL;
+	if (out == NULL || found == NULL)
+		return tw_error_set(err, TW_E_INTERNAL, "store_profile_report_get: out is NULL");
+	if ((rc = sp_str(gateway_id, STORE_ID_MAX, "gateway id", err)) != TW_OK)
+		return rc;
+	return ops->report_get(store->be, gateway_id, out, found, err);
+}
+
+/* ---- EMT authorisations ---- */
+
+tw_rc store_emt_authorise(struct tw_store *store, const char *gateway_id,
+	const char *emt_id, int64_t when_ms, struct tw_error *err)
+{
+	const struct store_profiles_ops *ops = sp_ops(store, err);
+	tw_rc rc;
+
+	if (ops == NULL)
+		return err != NULL ? err->code : TW_E_INTERNAL;
+	if ((rc = sp_str(gateway_id, STORE_ID_MAX, "gateway id", err)) != TW_OK ||
+	    (rc = sp_str(emt_id, STORE_ID_MAX, "EMT id", err)) != TW_OK)
+		return rc;
+	return ops->emt_authorise(store->be, gateway_id, emt_id, when_ms, err);
+}
+
+tw_rc store_emt_revoke(struct tw_store *store, const char *gateway_id, const char *emt_id,
+	struct tw_error *err)
+{
+	const struct store_profiles_ops *ops = sp_ops(store, err);
+	tw_rc rc;
+
+	if (ops == NULL)
+		return err != NULL ? err->code : TW_E_INTERNAL;
+	if ((rc = sp_str(gateway_id, STORE_ID_MAX, "gateway id", err)) != TW_OK ||
+	    (rc = sp_str(emt_id, STORE_ID_MAX, "EMT id", err)) != TW_OK)
+		return rc;
+	return ops->emt_revoke(store->be, gateway_id, emt_id, err);
+}
+
+tw_rc store_emt_is_authorised(struct tw_store *store, const char *gateway_id,
+	const char *emt_id, bool *yes, struct tw_error *err)
+{
+	const struct store_profiles_ops *ops = sp_ops(store, err);
+	tw_rc rc;
+
+	if (yes != NULL)
+		*yes = false;
+	if (ops == NULL)
+		return err != NULL ? err->code : TW_E_INTERNAL;
+	if (yes == NULL)
+		return tw_error_set(err, TW_E_INTERNAL, "store_emt_is_authorised: out is NULL");
+	if ((rc = sp_str(gateway_id, STORE_ID_MAX, "gateway id", err)) != TW_OK ||
+	    (rc = sp_str(emt_id, STORE_ID_MAX, "EMT id", err)) != TW_OK)
+		return rc;
+	return ops->emt_is_authorised(store->be, gateway_id, emt_id, yes, err);
+}
+
+tw_rc store_emt_foreach(struct tw_store *store, const char *gateway_id, store_emt_cb cb,
+	void *arg, struct tw_error *err)
+{
+	const struct store_profiles_ops *ops = sp_ops(store, err);
+	tw_rc rc;
+
+	if (ops == NULL)
+		return err != NULL ? err->code : TW_E_INTERNAL;
+	if (cb == NULL)
+		return tw_error_set(err, TW_E_INTERNAL, "store_emt_foreach: no callback");
+	if (gateway_id != NULL &&
+	    (rc = sp_str(gateway_id, STORE_ID_MAX, "gateway id", err)) != TW_OK)
+		return rc;
+	return ops->emt_foreach(store->be, gateway_id, cb, arg, err);
+}
+
+/* ---- gateway messages ---- */
+
+tw_rc store_gateway_message_insert(struct tw_store *store,
+	const struct store_gateway_message *m, int64_t *id, struct tw_error *err)
+{
+	const struct store_profiles_ops *ops = sp_ops(store, err);
+	tw_rc rc;
+
+	if (id != NULL)
+		*id = 0;
+	if (ops == NULL)
+		return err != NULL ? err->code : TW_E_INTERNAL;
+	if (m == NULL)
+		return tw_error_set(err, TW_E_INTERNAL, "store_gateway_message_insert: no message");
+	if ((rc = SP_FIELD(m, gateway_id, true, err)) != TW_OK ||
+	    (rc = SP_FIELD(m, kind, true, err)) != TW_OK ||
+	    (rc = SP_FIELD(m, type, true, err)) != TW_OK ||
+	    (rc = SP_FIELD(m, severity, true, err)) != TW_OK ||
+	    (rc = SP_FIELD(m, gateway_time, false, err)) != TW_OK ||
+	    (rc = SP_FIELD(m, message, false, err)) != TW_OK ||
+	    (rc = SP_FIELD(m, actions, false, err)) != TW_OK)
+		return rc;
+	return ops->message_insert(store->be, m, id, err);
+}
+
+tw_rc store_gateway_message_foreach(struct tw_store *store, const char *gateway_id,
+	const char *kind, store_gateway_message_cb cb, void *arg, struct tw_error *err)
+{
+	const struct store_profiles_ops *ops = sp_ops(store, err);
+	tw_rc rc;
+
+	if (ops == NULL)
+		return err != NULL ? err->code : TW_E_INTERNAL;
+	if (cb == NULL)
+		return tw_error_set(err, TW_E_INTERNAL, "store_gateway_message_foreach: no callback");
+	if ((gateway_id != NULL &&
+	     (rc = sp_str(gateway_id, STORE_ID_MAX, "gateway id", err)) != TW_OK) ||
+	    (kind != NULL && (rc = sp_str(kind, 15, "message kind", err)) != TW_OK))
+		return rc;
+	return ops->message_foreach(store->be, gateway_id, kind, cb, arg, err);
+}
+
+/* ---- gateway logs ---- */
+
+tw_rc store_gateway_log_insert(struct tw_store *store, const struct store_gateway_log *l,
+	struct tw_error *err)
+{
+	const struct store_profiles_ops *ops = sp_ops(store, err);
+	tw_rc rc;
+
+	if (ops == NULL)
+		return err != NULL ? err->code : TW_E_INTERNAL;
+	if (l == NULL)
+		return tw_error_set(err, TW_E_INTERNAL, "store_gateway_log_insert: no entry");
+	if ((rc = SP_FIELD(l, gateway_id, true, err)) != TW_OK ||
+	    (rc = SP_FIELD(l, kind, true, err)) != TW_OK ||
+	    (rc = SP_FIELD(l, time, true, err)) != TW_OK ||
+	    (rc = SP_FIELD(l, message, false, err)) != TW_OK ||
+	    (rc = SP_FIELD(l, cert_fingerprint, false, err)) != TW_OK)
+		return rc;
+	if (l->seq <= 0)
+		return tw_error_set(err, TW_E_INVALID, "log entry sequence number must be positive");
+	if (l->signature_len == 0 || l->signature_len > sizeof(l->signature))
+		return tw_error_set(err, TW_E_INVALID, "log entry signature is empty or too long");
+	return ops->log_insert(store->be, l, err);
+}
+
+tw_rc store_gateway_log_foreach(struct tw_store *store, const char *gateway_id,
+	const char *kind, store_gateway_log_cb cb, void *arg, struct tw_error *err)
+{
+	const struct store_profiles_ops *ops = sp_ops(store, err);
+	tw_rc rc;
+
+	if (ops == NULL)
+		return err != NULL ? err->code : TW_E_INTERNAL;
+	if (cb == NULL)
+		return tw_error_set(err, TW_E_INTERNAL, "store_gateway_log_foreach: no callback");
+	if ((rc = sp_str(gateway_id, STORE_ID_MAX, "gateway id", err)) != TW_OK ||
+	    (kind != NULL && (rc = sp_str(kind, 15, "log kind", err)) != TW_OK))
+		return rc;
+	return ops->log_foreach(store->be, gateway_id, kind, cb, arg, err);
+}
+
+tw_rc store_gateway_sig_cert(struct tw_store *store, const char *gateway_id,
+	unsigned char **der, size_t *der_len, struct tw_error *err)
+{
+	const struct store_profiles_ops *ops = sp_ops(store, err);
+	tw_rc rc;
+
+	if (der != NULL)
+		*der = NULL;
+	if (der_len != NULL)
+		*der_len = 0;
+	if (ops == NULL)
+		return err != NULL ? err->code : TW_E_INTERNAL;
+	if (der == NULL || der_len == NULL)
+		return tw_error_set(err, TW_E_INTERNAL, "store_gateway_sig_cert: out is NULL");
+	if ((rc = sp_str(gateway_id, STORE_ID_MAX, "gateway id", err)) != TW_OK)
+		return rc;
+	return ops->sig_cert(store->be, gateway_id, der, der_len, err);
+}
