@@ -4,6 +4,7 @@
  * Nothing that names a gateway or a certificate is served before authentication exists.
  */
 #include "api/api.h"
+#include "api/api_crl.h"
 
 #include <signal.h>
 #include <stdlib.h>
@@ -111,6 +112,8 @@ tw_rc api_run(const struct tw_home *home, struct tw_error *err)
 	evhttp_set_max_body_size(http, 64 * 1024);
 	evhttp_set_timeout(http, 30);
 	evhttp_set_cb(http, "/health", api_health, &ctx);
+	if ((rc = api_crl_register(http, home, ctx.store, err)) != TW_OK)   /* /crl/<ca>.crl */
+		goto out;
 	evhttp_set_gencb(http, api_not_found, &ctx);
 	if (evhttp_bind_socket(http, host, port) != 0) {
 		rc = tw_error_set(err, TW_E_IO, "cannot listen on %s:%u (in use? see [api] listen)",

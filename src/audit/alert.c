@@ -18,6 +18,7 @@
 #include <openssl/ssl.h>
 
 #include "audit/audit.h"
+#include "audit/ship.h"
 #include "base/config.h"
 #include "base/log.h"
 #include "base/util.h"
@@ -213,8 +214,7 @@ static tw_rc alert_post(struct alert_sender *s, const char *url, struct tw_error
 			rc = tw_error_set_openssl(err, TW_E_TLS, "cannot create a TLS session");
 			goto out;
 		}
-		SSL_set_tlsext_host_name(ssl, host);
-		SSL_set1_host(ssl, host);
+		audit_tls_expect_host(ssl, host);
 		bev = bufferevent_openssl_socket_new(s->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
 			BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
 		if (bev == NULL) {

@@ -11,12 +11,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <arpa/inet.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #include "base/config.h"
 #include "base/log.h"
@@ -124,6 +126,19 @@ out:
 }
 
 /* ---- connection ---- */
+
+void audit_tls_expect_host(SSL *ssl, const char *host)
+{
+	unsigned char ip[16];
+
+	/* An address is matched against iPAddress SANs, a name against dNSName (and SNI). */
+	if (inet_pton(AF_INET, host, ip) == 1 || inet_pton(AF_INET6, host, ip) == 1) {
+		X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host);
+		return;
+	}
+	SSL_set_tlsext_host_name(ssl, host);
+	SSL_set1_host(ssl, host);
+}
 
 static void ship_drop(struct audit_shipper *s, const char *why)
 {
@@ -250,9 +265,8 @@ static void ship_connect(struct audit_shipper *s)
 		ship_drop(s, "out of memory");
 		return;
 	}
-	SSL_set_tlsext_host_name(ssl, s->host);
 	/* RFC 5425 5.2: the server's certificate must name the host we asked for. */
-	SSL_set1_host(ssl, s->host);
+	audit_tls_expect_host(ssl, s->host);
 	s->bev = bufferevent_openssl_socket_new(s->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
 		BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
 	if (s->bev == NULL) {

@@ -23,6 +23,10 @@
 #define AUDIT_SHIP_BATCH 256
 
 struct audit_shipper;
+typedef struct ssl_st SSL;
+
+/* Make ssl check that the peer's certificate names host (a DNS name or an IP literal). */
+void audit_tls_expect_host(SSL *ssl, const char *host);
 
 /* *out = NULL (and TW_OK) when [audit] syslog_host is not configured. */
 tw_rc audit_shipper_new(struct event_base *base, const struct tw_home *home,

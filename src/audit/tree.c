@@ -21,6 +21,7 @@
 struct tree_leaves {
 	int64_t next_seq;            /* the seq we expect next */
 	int64_t left;                /* leaves still wanted */
+	bool first;                  /* no row seen yet */
 	struct merkle_frontier *f;
 	tw_rc rc;
 	struct tw_error *err;
@@ -31,6 +32,12 @@ static int tree_leaf_cb(const struct store_audit_row *row, void *arg)
 	struct tree_leaves *t = arg;
 	unsigned char leaf[32];
 
+	if (row->seq != t->next_seq && t->first) {
+		t->rc = tw_error_set(t->err, TW_E_NOT_FOUND, "admin log entry %lld is not in the "
+			"log (archived by retention? the archive file has it)", (long long)t->next_seq);
+		return 1;
+	}
+	t->first = false;
 	if (row->seq != t->next_seq) {
 		t->rc = tw_error_set(t->err, TW_E_INTEGRITY, "admin log entry %lld is missing "
 			"(sequence gap): the tree cannot be computed", (long long)t->next_seq);
@@ -59,6 +66,7 @@ static tw_rc tree_from_entries(struct tw_store *store, int64_t first, int64_t co
 	memset(&t, 0, sizeof(t));
 	t.next_seq = first + 1;
 	t.left = count;
+	t.first = true;
 	t.f = f;
 	t.err = err;
 	if ((rc = store_audit_foreach(store, first + 1, tree_leaf_cb, &t, err)) != TW_OK)

@@ -46,5 +46,13 @@ tw_rc cli_open_home_store(const char *dir, struct tw_home **home, struct tw_stor
 int cli_init(const char *sub, int argc, char **argv);
 int cli_gateway(const char *sub, int argc, char **argv);
 int cli_audit_cmd(const char *sub, int argc, char **argv);
+/* `torwart job ...` and `torwart gateway set` (cli_job.c). */
+int cli_job(const char *sub, int argc, char **argv);
+int cli_gateway_set(int argc, char **argv);
+int cli_profile(const char *sub, int argc, char **argv);
+/* `torwart gateway logs|selftest` (in cli_profile.c, called by cli_gateway). */
+int cli_gateway_monitor(const char *sub, int argc, char **argv);
+int cli_ca(const char *sub, int argc, char **argv);
+int cli_req(const char *sub, int argc, char **argv);
 
 #endif

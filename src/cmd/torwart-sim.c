@@ -5,8 +5,11 @@
  *   torwart-sim --gwa HOST:PORT --gateways DIR...
  *   torwart-sim --count N --home DIR [--gwa HOST:PORT]
  *   options: --rounds R, --resume, --concurrency C, --quiet, --help
+ *   daemon:  --listen-wakeup HOST:PORT, --contact-interval S, --stats FILE
+ *   faults:  --fault drop|error|ignore-wakeup|malformed[:PERCENT]
  *
- * Exit codes: 0 all sessions ok, 1 some session failed, 2 usage or set-up error.
+ * Exit codes: 0 all sessions ok (daemon: clean stop), 1 some session failed,
+ * 2 usage or set-up error.
  */
 #include <dirent.h>
 #include <stdio.h>
@@ -17,6 +20,7 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "sim/sim.h"
+#include "sim/sim_monitor.h"
 
 #define SIM_MAX_GATEWAYS 1000000L
 
@@ -36,10 +40,58 @@ static void usage(FILE *f)
 	      "  --resume            resume the TLS session in rounds after the first\n"
 	      "  --concurrency C     sessions in flight at once (default 64)\n"
 	      "  --quiet             print only the summary line\n"
+	      "  --max-orders N      orders executed per visit at most (default 64)\n"
 	      "  --help              this text\n"
 	      "\n"
-	      "Exit status: 0 every session succeeded, 1 some failed, 2 usage or set-up error.\n",
+	      "Daemon mode (runs until SIGTERM/SIGINT, then prints the summary):\n"
+	      "  --listen-wakeup HOST:PORT  receive signed wake-ups (UDP) for all gateways and\n"
+	      "                      visit a gateway when a valid one for it arrives\n"
+	      "  --contact-interval S  each gateway also contacts the GWA every S seconds\n"
+	      "  --window S          accepted wake-up clock difference (default 60)\n"
+	      "  --stats FILE        rewrite FILE every second with counters (JSON)\n"
+	      "\n"
+	      "  --alarm TYPE        report alarm TYPE (e.g. tamper) in every session status\n"
+	      "\n"
+	      "Fault injection (repeatable; PERCENT of occasions, default 100):\n"
+	      "  --fault drop[:P]    execute an order, then drop the connection without result\n"
+	      "  --fault error[:P]   answer an order with an error instead of executing it\n"
+	      "  --fault ignore-wakeup[:P]  ignore a valid wake-up\n"
+	      "  --fault malformed[:P]  post a malformed result\n"
+	      "\n"
+	      "Gateway state (executed orders, retention, profiles, last wake-up) is kept in\n"
+	      "DIR/state.json of each gateway and survives restarts.\n"
+	      "\n"
+	      "Exit status: 0 every session succeeded (daemon: clean stop), 1 some failed,\n"
+	      "2 usage or set-up error.\n",
 	      f);
+}
+
+/* --fault KIND[:PERCENT] */
+static int parse_fault(const char *arg, struct sim_faults *f, struct tw_error *err)
+{
+	const char *colon = strchr(arg, ':');
+	size_t n = colon != NULL ? (size_t)(colon - arg) : strlen(arg);
+	long pct = 100;
+	unsigned *slot;
+
+	if (n == 4 && strncmp(arg, "drop", 4) == 0)
+		slot = &f->drop;
+	else if (n == 5 && strncmp(arg, "error", 5) == 0)
+		slot = &f->error;
+	else if (n == 13 && strncmp(arg, "ignore-wakeup", 13) == 0)
+		slot = &f->ignore_wakeup;
+	else if (n == 9 && strncmp(arg, "malformed", 9) == 0)
+		slot = &f->malformed;
+	else {
+		tw_error_set(err, TW_E_INVALID, "--fault %s: use drop, error, ignore-wakeup or "
+			"malformed, optionally :PERCENT", arg);
+		return -1;
+	}
+	if (colon != NULL && tw_parse_long(colon + 1, 0, 100, &pct, err, "fault percent") !=
+	    TW_OK)
+		return -1;
+	*slot = (unsigned)pct;
+	return 0;
 }
 
 static int cmp_names(const void *a, const void *b)
@@ -164,7 +216,7 @@ int main(int argc, char **argv)
 	const char *home = NULL;
 	char *gwa = NULL, **home_dirs = NULL;
 	long count = 0, v;
-	int status = 2;
+	int status = 2, daemon_mode = 0;
 	tw_rc rc;
 
 	tw_log_init("sim", TW_LOG_WARN);
@@ -180,6 +232,32 @@ int main(int argc, char **argv)
 			opt.quiet = 1;
 		} else if (strcmp(a, "--resume") == 0) {
 			opt.resume = 1;
+		} else if (has_val && strcmp(a, "--alarm") == 0) {   /* sim_monitor.c */
+			sim_monitor_set_alarm(argv[++i], "major");
+		} else if (has_val && strcmp(a, "--fault") == 0) {
+			if (parse_fault(argv[++i], &opt.faults, &err) != 0) {
+				fprintf(stderr, "torwart-sim: %s\n", err.message);
+				goto out;
+			}
+		} else if (has_val && strcmp(a, "--listen-wakeup") == 0) {
+			opt.listen_wakeup = argv[++i];
+			daemon_mode = 1;
+		} else if (has_val && strcmp(a, "--stats") == 0) {
+			opt.stats_file = argv[++i];
+		} else if (has_val && (strcmp(a, "--contact-interval") == 0 ||
+		    strcmp(a, "--window") == 0 || strcmp(a, "--max-orders") == 0)) {
+			if (tw_parse_long(argv[++i], 1, 86400L * 365, &v, &err, a + 2) != TW_OK) {
+				fprintf(stderr, "torwart-sim: %s\n", err.message);
+				goto out;
+			}
+			if (strcmp(a, "--contact-interval") == 0) {
+				opt.contact_interval_s = (unsigned)v;
+				daemon_mode = 1;
+			} else if (strcmp(a, "--window") == 0) {
+				opt.wakeup_window_s = (unsigned)v;
+			} else {
+				opt.max_orders = (unsigned)v;
+			}
 		} else if (strcmp(a, "--gateways") == 0) {
 			opt.gateway_dirs = &argv[i + 1];
 			while (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0) {
@@ -233,9 +311,28 @@ int main(int argc, char **argv)
 	}
 	opt.gwa_address = gwa;
 
+	if (daemon_mode) {
+		tw_log_init("sim", TW_LOG_INFO);
+		rc = sim_daemon(&opt, &res, &err);
+		printf("sim: %zu gateways, %zu sessions ok, %zu failed, %zu resumed, orders %zu ok "
+			"%zu failed %zu repeated, wake-ups %zu accepted %zu rejected %zu ignored, peak "
+			"%zu connections, %.2f s\n", opt.gateway_count, res.sessions_ok,
+			res.sessions_failed, res.resumed, res.orders_ok, res.orders_failed,
+			res.orders_repeated, res.wakeups_accepted, res.wakeups_rejected,
+			res.wakeups_ignored, res.peak_in_flight, res.seconds);
+		if (rc != TW_OK) {
+			fprintf(stderr, "torwart-sim: %s\n", err.message);
+			goto out;
+		}
+		status = 0;
+		goto out;
+	}
 	rc = sim_run(&opt, &res, &err);
 	printf("sim: %zu gateways, %zu sessions ok, %zu failed, %zu resumed, %.2f s\n",
 		opt.gateway_count, res.sessions_ok, res.sessions_failed, res.resumed, res.seconds);
+	if (res.orders_ok + res.orders_failed + res.orders_repeated > 0)
+		printf("sim: orders %zu ok, %zu failed, %zu repeated\n", res.orders_ok,
+			res.orders_failed, res.orders_repeated);
 	if (rc != TW_OK && res.sessions_ok + res.sessions_failed == 0) {
 		fprintf(stderr, "torwart-sim: %s\n", err.message);
 		goto out;

@@ -23,8 +23,52 @@ static const char torwart_usage[] =
 	"      (default DIR/gateways/SMGW-ID), as a manufacturer would.\n"
 	"  gateway list --home DIR\n"
 	"      show id, state and last contact of every gateway.\n"
-	"  audit verify --home DIR\n"
-	"      recompute the admin-log hash chain; names the first broken entry.\n"
+	"  audit verify --home DIR | --export FILE [--cert PEM]\n"
+	"      recompute chain, Merkle tree and signed heads; names the first inconsistency.\n"
+	"  audit export --home DIR --out FILE [--upto SEQ]   entries, heads, GWA SIG cert\n"
+	"  audit proof --home DIR (--entry N [--tree-size M] | --from M1 --to M2)\n"
+	"  audit proof --verify FILE [--cert PEM]   check an inclusion/consistency proof\n"
+	"  audit head|archive|alert --home DIR ...  sign a head now, retention cut, test alert\n"
+	"      (docs/audit-log.md)\n"
+	"  job create --home DIR --type T [--payload JSON] (--gateway ID | --gateways all|ID,ID\n"
+	"      | --tag T | --tenant T) [--timeout S] [--attempts N] [--retry-delay S]\n"
+	"      [--wait [--wait-timeout S]]   an order to one gateway or a fleet (docs/jobs.md);\n"
+	"      --wait shows progress until every job is final (exit 1 if any did not succeed)\n"
+	"  job list --home DIR [--gateway ID] [--batch N] [--state S] [--limit N]\n"
+	"  job show|cancel|wait --home DIR --id N    (cancel/wait also --batch N)\n"
+	"  job types      the order types (ping, set-retention, ...)\n"
+	"  gateway set --home DIR (--gateway ID | --gateways all|ID,ID | --tag T | --tenant T)\n"
+	"      [--add-tag T] [--remove-tag T] [--wakeup HOST:PORT|none] [--move-tenant NAME]\n"
+	"  profile put|check --home DIR --gateway ID --file DOC.json [--no-job]\n"
+	"      validate a profile (docs/profiles.md), store it as desired (secrets sealed)\n"
+	"      and create the profile-insert job; check only validates.\n"
+	"  profile delete --home DIR --gateway ID --profile P [--no-job]\n"
+	"      refused while an evaluation profile references it; creates profile-delete.\n"
+	"  profile show --home DIR --gateway ID --profile P   (secrets masked)\n"
+	"  profile list --home DIR --gateway ID   desired vs reported, per profile\n"
+	"  profile drift --home DIR [--gateway ID]   exit 4 when a gateway drifts\n"
+	"  profile read --home DIR --gateway ID [--profile P]   profile-read job\n"
+	"  profile authorise-emt|revoke-emt --home DIR --gateway ID --emt EMT-ID\n"
+	"  profile emts --home DIR [--gateway ID]\n"
+	"      EMTs an evaluation profile of the gateway may name as recipients (T-PV.4).\n"
+	"  gateway logs --home DIR --id ID [--kind system|calibration|messages]\n"
+	"      [--fetch FROM-TO]   stored signed log entries with their verification status\n"
+	"      (or alarms/notifications/self-tests); --fetch creates a log-read job.\n"
+	"  gateway selftest --home DIR --id ID   create a self-test job.\n"
+	"  ca register|participants|requests|submit|approve|reject|issue|list|show|export|\n"
+	"     revoke|crl --home DIR ...\n"
+	"      the Sub-CA: registration, RA decisions, issuance, revocation, CRLs\n"
+	"      (torwart ca --help; docs/ca-operations.md). Exit 4: a request was refused.\n"
+	"  req initial --cn CN [--ou MPID] [--serial N] [--email E] [--uri U] [--dns D]\n"
+	"      [--role EMT|GWA|GWH|SMGW] (--key-dir DIR [--curve C] | --tls-key F --sig-key F\n"
+	"      --enc-key F) [--out FILE] [--format der|base64|pem] [--authorise --home DIR]\n"
+	"      write an SM-PKI initial request (CRMF in bsiCertReqMsgs); new keys go to DIR\n"
+	"      (0600). --authorise adds the GWA authorisation of an SMGW request via the\n"
+	"      home's signer. See docs/pki-requests.md for all options.\n"
+	"  req renew ... --current-cert FILE --current-key FILE [--types TLS,SIG,ENC]\n"
+	"      the same as a renewal, signed with the current SIG certificate and key.\n"
+	"  req show FILE [--require-authorisation]\n"
+	"      parse and verify a request as the Sub-CA does; prints its WSDL return code.\n"
 	"\n"
 	"exit status: 0 success, 1 failure (one line on stderr says what to do),\n"
 	"             2 usage error, 3 admin log broken (audit verify)\n";
@@ -37,8 +81,12 @@ struct cli_command {
 /* Areas add one line here (keep alphabetical). */
 static const struct cli_command cli_commands[] = {
 	{ "audit", cli_audit_cmd },
+	{ "ca", cli_ca },
 	{ "gateway", cli_gateway },
 	{ "init", cli_init },
+	{ "job", cli_job },
+	{ "profile", cli_profile },
+	{ "req", cli_req },
 };
 
 int main(int argc, char **argv)

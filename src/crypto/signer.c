@@ -22,6 +22,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <openssl/asn1.h>
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -423,24 +424,26 @@ out:
 	return rc;
 }
 
-static tw_rc op_sign_certificate(struct signer_srv *srv, struct conn *c, const char *label,
-	EVP_PKEY *key, EVP_PKEY *pub, const struct signer_field *tbs, struct tw_buf *out,
-	struct tw_error *err)
+/*
+ * Parse one TBSCertificate, apply the policy checks and sign it: *der (OPENSSL_free) is
+ * the certificate, detail its audit text. A policy refusal sets *why and returns
+ * TW_E_DENIED without auditing (the caller refuses the whole request).
+ */
+static tw_rc sign_tbs(struct signer_srv *srv, const char *label, EVP_PKEY *key,
+	EVP_PKEY *pub, const unsigned char *tbs, size_t tbs_len, unsigned char **der,
+	size_t *der_len, char *detail, size_t dsize, const char **why, struct tw_error *err)
 {
-	unsigned char *wrapped = NULL, *der = NULL;
+	unsigned char *wrapped = NULL;
 	const unsigned char *p;
 	size_t wlen = 0;
 	X509 *x = NULL;
-	const char *why = NULL;
-	char subject[SIGNER_DETAIL_MAX], detail[STORE_TEXT_MAX + 1];
+	char subject[SIGNER_DETAIL_MAX];
 	int n;
 	tw_rc rc;
 
-	if (!policy_allows(srv->home, label, "certificate")) {
-		rc = refuse(srv, c, label, "certificate", "not in the key's policy", err);
-		goto out;
-	}
-	if ((wrapped = wrap_tbs(tbs->ptr, tbs->len, &wlen)) == NULL) {
+	*der = NULL;
+	*why = NULL;
+	if ((wrapped = wrap_tbs(tbs, tbs_len, &wlen)) == NULL) {
 		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
 		goto out;
 	}
@@ -453,13 +456,13 @@ static tw_rc op_sign_certificate(struct signer_srv *srv, struct conn *c, const c
 	if (X509_NAME_cmp(X509_get_issuer_name(x), X509_get_subject_name(x)) == 0) {
 		/* Self-signed: only the key's own certificate (a root), never another key's. */
 		if (X509_get0_pubkey(x) == NULL || EVP_PKEY_eq(X509_get0_pubkey(x), pub) != 1)
-			why = "self-signed certificate carries a different public key";
+			*why = "self-signed certificate carries a different public key";
 	} else {
-		why = issuer_mismatch(srv->home, label, X509_get_issuer_name(x));
+		*why = issuer_mismatch(srv->home, label, X509_get_issuer_name(x));
 	}
-	if (why != NULL) {
+	if (*why != NULL) {
 		ERR_clear_error();
-		rc = refuse(srv, c, label, "certificate", why, err);
+		rc = TW_E_DENIED;
 		goto out;
 	}
 	if (X509_sign(x, key, md_for_key(pub)) <= 0) {
@@ -467,20 +470,128 @@ static tw_rc op_sign_certificate(struct signer_srv *srv, struct conn *c, const c
 			label);
 		goto out;
 	}
-	if ((n = i2d_X509(x, &der)) <= 0) {
+	if ((n = i2d_X509(x, der)) <= 0) {
 		rc = tw_error_set_openssl(err, TW_E_CRYPTO, "cannot encode the signed certificate");
 		goto out;
 	}
+	*der_len = (size_t)n;
 	name_text(X509_get_subject_name(x), subject, sizeof(subject));
-	snprintf(detail, sizeof(detail), "purpose=certificate subject=%s", subject);
-	/* Audit first: a signature that is not in the admin log is never handed out. */
-	if ((rc = audit(srv, c, "signer.sign", label, "ok", detail, err)) != TW_OK)
-		goto out;
-	rc = tw_buf_append(out, der, (size_t)n, err);
+	snprintf(detail, dsize, "purpose=certificate subject=%s", subject);
+	rc = TW_OK;
 out:
 	free(wrapped);
-	OPENSSL_free(der);
 	X509_free(x);
+	return rc;
+}
+
+static tw_rc op_sign_certificate(struct signer_srv *srv, struct conn *c, const char *label,
+	EVP_PKEY *key, EVP_PKEY *pub, const struct signer_field *tbs, struct tw_buf *out,
+	struct tw_error *err)
+{
+	unsigned char *der = NULL;
+	size_t der_len = 0;
+	const char *why = NULL;
+	char detail[STORE_TEXT_MAX + 1];
+	tw_rc rc;
+
+	if (!policy_allows(srv->home, label, "certificate"))
+		return refuse(srv, c, label, "certificate", "not in the key's policy", err);
+	rc = sign_tbs(srv, label, key, pub, tbs->ptr, tbs->len, &der, &der_len, detail,
+		sizeof(detail), &why, err);
+	if (rc == TW_E_DENIED && why != NULL)
+		return refuse(srv, c, label, "certificate", why, err);
+	/* Audit first: a signature that is not in the admin log is never handed out. */
+	if (rc == TW_OK && (rc = audit(srv, c, "signer.sign", label, "ok", detail, err)) == TW_OK)
+		rc = tw_buf_append(out, der, der_len, err);
+	OPENSSL_free(der);
+	return rc;
+}
+
+/*
+ * SIGN_CERTIFICATES: DATA is 1..SIGNER_BATCH_MAX DER TBSCertificates back to back; the
+ * answer is the signed certificates in the same order. All or nothing: one refused TBS
+ * refuses the batch. The batch's audit entries (one per certificate, as for
+ * SIGN_CERTIFICATE) are written in ONE transaction before anything is answered: that
+ * is the point of the op, one fsync per batch instead of one per certificate.
+ */
+static tw_rc op_sign_certificates(struct signer_srv *srv, struct conn *c, const char *label,
+	EVP_PKEY *key, EVP_PKEY *pub, const struct signer_field *data, struct tw_buf *out,
+	struct tw_error *err)
+{
+	struct audit_entry *entries = NULL;
+	char (*details)[STORE_TEXT_MAX + 1] = NULL;
+	const unsigned char *p = data->ptr, *end = data->ptr + data->len;
+	size_t n = 0;
+	tw_rc rc;
+
+	if (!policy_allows(srv->home, label, "certificate"))
+		return refuse(srv, c, label, "certificate", "not in the key's policy", err);
+	if ((entries = calloc(SIGNER_BATCH_MAX, sizeof(*entries))) == NULL ||
+	    (details = calloc(SIGNER_BATCH_MAX, sizeof(*details))) == NULL) {
+		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+		goto out;
+	}
+	while (p < end) {
+		const unsigned char *q = p;
+		long len = 0;
+		int tag, cls, inf;
+		unsigned char *der = NULL;
+		size_t der_len = 0, one;
+		const char *why = NULL;
+
+		/* Each element's own DER header says where it ends; check it against the data. */
+		inf = ASN1_get_object(&q, &len, &tag, &cls, (long)(end - p));
+		if ((inf & 0x80) || inf != V_ASN1_CONSTRUCTED || tag != V_ASN1_SEQUENCE ||
+		    cls != V_ASN1_UNIVERSAL) {
+			ERR_clear_error();
+			rc = tw_error_set(err, TW_E_INVALID, "element %zu of the batch is not a DER "
+				"SEQUENCE", n + 1);
+			goto out;
+		}
+		one = (size_t)(q - p) + (size_t)len;
+		if (n == SIGNER_BATCH_MAX) {
+			rc = tw_error_set(err, TW_E_TOO_LARGE, "more than %d certificates in one "
+				"batch", SIGNER_BATCH_MAX);
+			goto out;
+		}
+		rc = sign_tbs(srv, label, key, pub, p, one, &der, &der_len, details[n],
+			sizeof(details[n]), &why, err);
+		if (rc == TW_E_DENIED && why != NULL) {
+			char msg[256];
+
+			snprintf(msg, sizeof(msg), "certificate %zu of the batch: %s", n + 1, why);
+			rc = refuse(srv, c, label, "certificate", msg, err);
+			goto out;
+		}
+		if (rc == TW_OK && der_len > SIGNER_DATA_MAX - out->len)
+			rc = tw_error_set(err, TW_E_TOO_LARGE, "the signed batch exceeds %u bytes; "
+				"send fewer certificates per batch", SIGNER_DATA_MAX);
+		if (rc == TW_OK)
+			rc = tw_buf_append(out, der, der_len, err);
+		OPENSSL_free(der);
+		if (rc != TW_OK)
+			goto out;
+		entries[n] = (struct audit_entry){
+			.actor = c->actor != NULL ? c->actor : "unknown",
+			.role = c->role != NULL ? c->role : "unknown",
+			.client = c->peer, .action = "signer.sign", .object = label, .result = "ok",
+			.detail = details[n],
+		};
+		n++;
+		p += one;
+	}
+	/* Audit first: a signature that is not in the admin log is never handed out. */
+	if ((rc = audit_append_batch(srv->store, entries, n, err)) != TW_OK) {
+		tw_err("cannot write the admin log (signer.sign batch of %zu %s): %s", n, label,
+			err->message);
+		rc = tw_error_set(err, rc, "the signer cannot write the admin log, so it hands out "
+			"nothing: %s", err->message);
+	}
+out:
+	if (rc != TW_OK)
+		tw_buf_reset(out);
+	free(entries);
+	free(details);
 	return rc;
 }
 
@@ -554,7 +665,8 @@ static tw_rc handle(struct signer_srv *srv, struct conn *c, const struct signer_
 	}
 	switch (m->op) {
 	case SIGNER_OP_GENERATE_KEY: need = L | SIGNER_BIT(SIGNER_TAG_CURVE); break;
-	case SIGNER_OP_SIGN_CERTIFICATE: need = L | SIGNER_BIT(SIGNER_TAG_DATA); break;
+	case SIGNER_OP_SIGN_CERTIFICATE:
+	case SIGNER_OP_SIGN_CERTIFICATES: need = L | SIGNER_BIT(SIGNER_TAG_DATA); break;
 	case SIGNER_OP_SIGN_DATA:
 		need = L | SIGNER_BIT(SIGNER_TAG_PURPOSE) | SIGNER_BIT(SIGNER_TAG_DATA);
 		break;
@@ -585,6 +697,8 @@ static tw_rc handle(struct signer_srv *srv, struct conn *c, const struct signer_
 		goto out;
 	if (m->op == SIGNER_OP_SIGN_CERTIFICATE)
 		rc = op_sign_certificate(srv, c, label, key, pub, &m->f[SIGNER_TAG_DATA], out, err);
+	else if (m->op == SIGNER_OP_SIGN_CERTIFICATES)
+		rc = op_sign_certificates(srv, c, label, key, pub, &m->f[SIGNER_TAG_DATA], out, err);
 	else
 		rc = op_sign_data(srv, c, label, key, pub, m, out, err);
 out:

@@ -73,6 +73,14 @@ tw_rc signer_get_public_key(struct signer_client *sc, const char *label, EVP_PKE
 tw_rc signer_sign_certificate(struct signer_client *sc, const char *label, X509 *cert,
 	X509 **signed_cert, struct tw_error *err);
 /*
+ * Sign n unsigned certificates in one request (SIGN_CERTIFICATES: one round trip, one
+ * audit transaction in the signer). All or nothing. signed_certs[i] are new X509s owned
+ * by the caller (all NULL on failure). The encoded TBSs plus signatures must fit one
+ * frame: about 1000 typical end-entity certificates; TW_E_TOO_LARGE otherwise.
+ */
+tw_rc signer_sign_certificates(struct signer_client *sc, const char *label,
+	X509 *const *certs, size_t n, X509 **signed_certs, struct tw_error *err);
+/*
  * ECDSA signature (DER Ecdsa-Sig-Value) over data, hashed as above, for purpose.
  * *sig is malloc'ed, caller frees.
  */

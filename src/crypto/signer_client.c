@@ -507,6 +507,74 @@ out:
 	return rc;
 }
 
+/* i2d of cert's TBS with the placeholder trick of signer_sign_certificate, appended to buf. */
+static tw_rc append_tbs(X509 *cert, struct tw_buf *buf, struct tw_error *err)
+{
+	X509_ALGOR *alg = (X509_ALGOR *)X509_get0_tbs_sigalg(cert);
+	int placeholder = OBJ_obj2nid(alg->algorithm) == NID_undef;
+	unsigned char *tbs = NULL;
+	int n;
+	tw_rc rc;
+
+	if (placeholder &&
+	    X509_ALGOR_set0(alg, OBJ_nid2obj(NID_ecdsa_with_SHA256), V_ASN1_UNDEF, NULL) != 1)
+		return tw_error_set_openssl(err, TW_E_NOMEM, "cannot set a signature algorithm");
+	n = i2d_re_X509_tbs(cert, &tbs);
+	if (placeholder)
+		X509_ALGOR_set0(alg, OBJ_nid2obj(NID_undef), V_ASN1_UNDEF, NULL);
+	if (n <= 0)
+		return tw_error_set_openssl(err, TW_E_INVALID, "cannot encode a certificate to be "
+			"signed (is it fully populated?)");
+	rc = tw_buf_append(buf, tbs, (size_t)n, err);
+	OPENSSL_free(tbs);
+	return rc;
+}
+
+tw_rc signer_sign_certificates(struct signer_client *sc, const char *label,
+	X509 *const *certs, size_t n, X509 **signed_certs, struct tw_error *err)
+{
+	struct signer_msg req, resp;
+	struct tw_buf data;
+	unsigned char *body = NULL;
+	const unsigned char *p, *end;
+	size_t len, i;
+	tw_rc rc;
+
+	for (i = 0; i < n && signed_certs != NULL; i++)
+		signed_certs[i] = NULL;
+	if ((rc = check_label(label, err)) != TW_OK)
+		return rc;
+	if (certs == NULL || signed_certs == NULL || n == 0 || n > SIGNER_BATCH_MAX)
+		return tw_error_set(err, TW_E_INVALID, "a batch has 1..%d certificates",
+			SIGNER_BATCH_MAX);
+	tw_buf_init(&data, SIGNER_DATA_MAX);
+	for (i = 0; i < n; i++)
+		if ((rc = append_tbs(certs[i], &data, err)) != TW_OK)
+			goto out;
+	signer_msg_init(&req, SIGNER_OP_SIGN_CERTIFICATES, 0);
+	signer_msg_set_str(&req, SIGNER_TAG_LABEL, label);
+	signer_msg_set(&req, SIGNER_TAG_DATA, data.data, data.len);
+	if ((rc = transact(sc, &req, &resp, &body, err)) != TW_OK ||
+	    (rc = payload(&resp, &p, &len, err)) != TW_OK)
+		goto out;
+	end = p + len;
+	for (i = 0; i < n && p < end; i++)
+		if ((signed_certs[i] = d2i_X509(NULL, &p, (long)(end - p))) == NULL)
+			break;
+	if (i != n || p != end) {
+		rc = tw_error_set_openssl(err, TW_E_PROTOCOL, "the signer's batch answer does not "
+			"hold exactly %zu certificates", n);
+		for (i = 0; i < n; i++) {
+			X509_free(signed_certs[i]);
+			signed_certs[i] = NULL;
+		}
+	}
+out:
+	tw_buf_free(&data);
+	free(body);
+	return rc;
+}
+
 tw_rc signer_sign_data(struct signer_client *sc, const char *label,
 	enum signer_purpose purpose, const unsigned char *data, size_t len,
 	unsigned char **sig, size_t *sig_len, struct tw_error *err)

@@ -47,6 +47,7 @@ const char *signer_op_name(uint8_t op)
 	case SIGNER_OP_GENERATE_KEY: return "generate-key";
 	case SIGNER_OP_SIGN_CERTIFICATE: return "sign-certificate";
 	case SIGNER_OP_SIGN_DATA: return "sign-data";
+	case SIGNER_OP_SIGN_CERTIFICATES: return "sign-certificates";
 	}
 	return "unknown";
 }
@@ -55,7 +56,7 @@ static int op_known(uint8_t op)
 {
 	uint8_t base = op & (uint8_t)~SIGNER_OP_RESPONSE;
 
-	return base >= SIGNER_OP_HELLO && base <= SIGNER_OP_SIGN_DATA;
+	return base >= SIGNER_OP_HELLO && base <= SIGNER_OP_SIGN_CERTIFICATES;
 }
 
 static uint32_t get_u32(const unsigned char *p)

@@ -49,8 +49,12 @@ enum signer_op {
 	SIGNER_OP_GENERATE_KEY = 3,     /* LABEL, CURVE -> PAYLOAD: SubjectPublicKeyInfo DER */
 	SIGNER_OP_SIGN_CERTIFICATE = 4, /* LABEL, DATA (TBSCertificate) -> PAYLOAD: Certificate */
 	SIGNER_OP_SIGN_DATA = 5,        /* LABEL, PURPOSE, DATA -> PAYLOAD: Ecdsa-Sig-Value DER */
+	/* LABEL, DATA (1..SIGNER_BATCH_MAX TBSCertificates back to back) -> PAYLOAD: the
+	 * signed certificates in the same order; audited in one transaction */
+	SIGNER_OP_SIGN_CERTIFICATES = 6,
 };
 #define SIGNER_OP_RESPONSE 0x80
+#define SIGNER_BATCH_MAX 1024        /* certificates per SIGN_CERTIFICATES request */
 
 enum signer_tag {
 	SIGNER_TAG_ACTOR = 1,    /* UTF-8, 1..SIGNER_ACTOR_MAX, no NUL */

@@ -62,7 +62,7 @@ static tw_rc write_in_dir(const char *dir, const char *file, struct tw_error *er
 static void remove_device_dir(const char *dir)
 {
 	static const char *const files[] = { "id", "tls.key", "tls.crt", "sig.key", "sig.crt",
-		"enc.key", "enc.crt", "chain.pem", "root-ca.crt" };
+		"enc.key", "enc.crt", "chain.pem", "root-ca.crt", "gwa-sig.crt" };
 
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		char *p = tw_asprintf("%s/%s", dir, files[i]);
@@ -142,6 +142,29 @@ static tw_rc write_device_files(const char *out_dir, const char *gateway_id,
 	}
 	free(path);
 	free(id_line);
+	return rc;
+}
+
+/*
+ * The gateway verifies wake-ups with the GWA's SIG certificate (UC-3.3.4), so the
+ * "factory" installs it next to the device keys (issue 4).
+ */
+static tw_rc copy_gwa_sig_cert(const struct tw_home *home, const char *out_dir,
+	struct tw_error *err)
+{
+	char *src = tw_home_join(home, TESTPKI_GWA_SIG_CERT);
+	char *dst = tw_asprintf("%s/gwa-sig.crt", out_dir);
+	unsigned char *pem = NULL;
+	size_t len = 0;
+	tw_rc rc;
+
+	if (src == NULL || dst == NULL)
+		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+	else if ((rc = tw_read_file(src, 65536, &pem, &len, err)) == TW_OK)
+		rc = tw_write_file(dst, pem, len, 0644, true, err);
+	free(pem);
+	free(src);
+	free(dst);
 	return rc;
 }
 
@@ -237,6 +260,8 @@ tw_rc gateway_provision(const struct tw_home *home, struct tw_store *store,
 	if ((rc = issue_device_certificates(home, sc, gateway_id, keys, 3, sub_ca, err)) != TW_OK)
 		goto out;
 	if ((rc = write_device_files(out_dir, gateway_id, keys, 3, sub_ca, root, err)) != TW_OK)
+		goto out;
+	if ((rc = copy_gwa_sig_cert(home, out_dir, err)) != TW_OK)
 		goto out;
 	rc = register_gateway(store, gateway_id, keys, 3, actor, err);
 out:

@@ -7,6 +7,7 @@
  * area owns its types in its own file and adds one line to the tables below.
  */
 #include "gwa/order.h"
+#include "gwa/profile_orders.h"   /* profile and monitoring order types */
 
 #include <stdlib.h>
 #include <string.h>
@@ -15,11 +16,14 @@
 static const struct order_type *const order_builtin[] = {
 	&order_type_ping,
 	&order_type_set_retention,
+	&order_type_profile_insert, &order_type_profile_delete, &order_type_profile_read,
+	&order_type_self_test, &order_type_log_read,
 };
 
 /* Built-in session hooks (order.h): each area adds one line. */
 static const struct order_session_hook *const order_session_builtin[] = {
 	NULL,
+	&order_session_profiles, &order_session_alarms,
 };
 
 static const struct order_type *order_extra[ORDER_REGISTRY_MAX];

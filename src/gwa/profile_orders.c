@@ -13,6 +13,7 @@
 #include "gwa/profile_orders.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "gwa/order.h"
@@ -21,18 +22,39 @@
 /* The data key of this process's home; set once by profile_orders_init before threads
  * start, read-only afterwards. */
 static struct secretbox *po_box;
+static struct tw_config *po_conf;
 
 tw_rc profile_orders_init(const struct tw_home *home, struct tw_error *err)
 {
 	struct secretbox *sb = NULL;
+	struct tw_config *conf = NULL;
+	char *path = NULL;
 	tw_rc rc;
 
 	if (po_box != NULL)
 		return TW_OK;
-	if ((rc = secretbox_open(home, &sb, err)) != TW_OK)
-		return rc;
+	/* A copy of the configuration: home need not outlive this call. */
+	if ((path = tw_home_join(home, "torwart.conf")) == NULL) {
+		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+		goto out;
+	}
+	if ((rc = tw_config_load(path, &conf, err)) != TW_OK ||
+	    (rc = secretbox_open(home, &sb, err)) != TW_OK)
+		goto out;
 	po_box = sb;
-	return TW_OK;
+	po_conf = conf;
+	sb = NULL;
+	conf = NULL;
+out:
+	secretbox_free(sb);
+	tw_config_free(conf);
+	free(path);
+	return rc;
+}
+
+const struct tw_config *profile_orders_monitor_conf(void)
+{
+	return po_conf;
 }
 
 void profile_orders_set_box(struct secretbox *sb)

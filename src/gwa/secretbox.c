@@ -52,6 +52,20 @@ static tw_rc sb_create_key(const char *path, struct tw_error *err)
 	unsigned char key[SB_KEY_LEN];
 	tw_rc rc;
 
+	char *dir = tw_strdup(path), *slash;
+
+	if (dir == NULL)
+		return tw_error_set(err, TW_E_NOMEM, "out of memory");
+	/* Homes made before this key existed have no secrets/ yet: create it (0700). */
+	if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
+		*slash = '\0';
+		rc = tw_mkdir_p(dir, 0700, err);
+		if (rc != TW_OK) {
+			free(dir);
+			return rc;
+		}
+	}
+	free(dir);
 	if (RAND_priv_bytes(key, sizeof(key)) != 1)
 		return tw_error_set_openssl(err, TW_E_CRYPTO, "cannot generate a data key");
 	rc = tw_write_file(path, key, sizeof(key), 0600, true, err);

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <event2/event.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -575,4 +576,64 @@ tw_rc crl_schedule_tick(const struct tw_home *home, struct tw_store *store, int 
 out:
 	signer_client_close(sc);
 	return rc;
+}
+
+/* ---- the worker's timer ---- */
+
+struct crl_worker {
+	const struct tw_home *home;
+	struct tw_store *store;
+	struct event *timer;
+};
+
+static void crl_worker_fire(evutil_socket_t fd, short events, void *arg)
+{
+	struct crl_worker *w = arg;
+	struct tw_error err;
+	int generated = 0;
+
+	(void)fd;
+	(void)events;
+	tw_error_clear(&err);
+	/* T-SZ.7: a stale CRL is a threat, so a failure is an error line every time. */
+	if (crl_schedule_tick(w->home, w->store, &generated, &err) != TW_OK)
+		tw_err("CRL regeneration failed: %s", err.message);
+	else if (generated > 0)
+		tw_info("%d CRL%s regenerated", generated, generated == 1 ? "" : "s");
+}
+
+tw_rc crl_worker_start(const struct tw_home *home, struct event_base *base,
+	struct tw_store *store, struct crl_worker **out, struct tw_error *err)
+{
+	struct crl_worker *w = NULL;
+	struct timeval every = { 0, 0 };
+	long interval;
+	tw_rc rc;
+
+	*out = NULL;
+	if ((rc = tw_config_get_long(home->conf, "ca", "crl_check_interval", 60, 1, 86400,
+		&interval, err)) != TW_OK)
+		return rc;
+	every.tv_sec = interval;
+	if ((w = calloc(1, sizeof(*w))) == NULL)
+		return tw_error_set(err, TW_E_NOMEM, "out of memory");
+	w->home = home;
+	w->store = store;
+	if ((w->timer = event_new(base, -1, EV_PERSIST, crl_worker_fire, w)) == NULL ||
+	    event_add(w->timer, &every) != 0) {
+		crl_worker_stop(w);
+		return tw_error_set(err, TW_E_INTERNAL, "cannot set up the CRL timer");
+	}
+	crl_worker_fire(-1, 0, w);
+	*out = w;
+	return TW_OK;
+}
+
+void crl_worker_stop(struct crl_worker *w)
+{
+	if (w == NULL)
+		return;
+	if (w->timer != NULL)
+		event_free(w->timer);
+	free(w);
 }

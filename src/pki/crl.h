@@ -53,6 +53,17 @@ tw_rc crl_generate(const struct tw_home *home, struct tw_store *store,
 tw_rc crl_schedule_tick(const struct tw_home *home, struct tw_store *store, int *generated,
 	struct tw_error *err);
 
+/*
+ * The worker's CRL timer: runs crl_schedule_tick every [ca] crl_check_interval seconds
+ * (default 60, 1..86400) and once at start. home and store are borrowed and must
+ * outlive it. crl_worker_stop(NULL) is fine.
+ */
+struct event_base;
+struct crl_worker;
+tw_rc crl_worker_start(const struct tw_home *home, struct event_base *base,
+	struct tw_store *store, struct crl_worker **out, struct tw_error *err);
+void crl_worker_stop(struct crl_worker *w);
+
 /* Absolute path of a home-relative or absolute configured path (caller frees; NULL: no memory). */
 char *crl_home_path(const struct tw_home *home, const char *path);
 

@@ -1,16 +1,15 @@
 /*
- * sim.c: the SMGW simulator's engine: many virtual gateways in one libevent loop, each
- * opening mutually authenticated TR-03116-3 TLS sessions to `wan` and speaking the
- * gateway side of WAN protocol v1 (docs/wan-protocol.md): POST /v1/session.
+ * sim.c: the SMGW simulator's engine: many virtual gateways in one libevent loop. A
+ * "visit" is one TLS connection of one gateway to `wan` (TR-03116-3 mutual auth) that
+ * runs the gateway side of WAN protocol v1 (docs/wan-protocol.md):
  *
- * Scheduling: a FIFO of gateways that still have rounds to run; at most
- * opt->concurrency sessions are in flight. A gateway's rounds run one after another
- * (round n+1 may resume round n's TLS session), different gateways run in parallel.
- * A gateway's TLS context (its key and certificates) exists only while it has rounds
- * left, so memory follows the concurrency, not the fleet size.
+ *   POST /v1/session -> while pending_orders > 0: GET /v1/orders -> execute
+ *   (sim_orders.h) -> POST /v1/orders/ID/result
  *
- * HTTP is libevent's evhttp client over an OpenSSL bufferevent; bodies go through the
- * same codec as the server (wan_message.c).
+ * Scheduling: a FIFO of gateways waiting for a visit; at most opt->concurrency visits
+ * are in flight. A gateway's TLS context exists only during its visit (or while batch
+ * rounds remain), so memory follows the concurrency, not the fleet size. Faults
+ * (sim.h) are injected per order or wake-up with the configured probability.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -24,62 +23,57 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
-#include <event2/event.h>
 #include <event2/http.h>
 #include <openssl/err.h>
+#include <openssl/rand.h>
 
 #include "base/log.h"
 #include "base/util.h"
 #include "crypto/tls.h"
-#include "sim/sim.h"
-#include "wan/wan_message.h"
+#include "sim/sim_internal.h"
 
 #define SIM_TIMEOUT_S        30
-#define SIM_FIRMWARE         "torwart-sim/0.1.0"
-#define SIM_ERROR_MAX        200
-#define SIM_ID_FILE_MAX      256
+#define SIM_FIRMWARE         "torwart-sim/0.2.0"
 
-struct sim_gateway {
-	const char *dir;                     /* borrowed from sim_options */
-	char id[WAN_GATEWAY_ID_MAX + 1];
-	unsigned rounds_done;
-	unsigned ok, failed, resumed;
-	SSL_CTX *ctx;                        /* while rounds remain */
-	SSL_SESSION *session;                /* last session, for --resume */
-	char first_error[SIM_ERROR_MAX];
-};
+enum sim_phase { PHASE_SESSION, PHASE_ORDERS, PHASE_RESULT };
 
-struct sim_state {
-	const struct sim_options *opt;
-	struct event_base *base;
-	char *host;
-	uint16_t port;
-	bool host_is_ip;
-	unsigned rounds;
-	unsigned concurrency;
-	struct sim_gateway *gws;
-	size_t *queue;                       /* ring of gateway indices, capacity n */
-	size_t qhead, qcount;
-	unsigned in_flight;
-	struct sim_result *res;
-};
-
-struct sim_session {
+struct sim_visit {
 	struct sim_state *st;
 	struct sim_gateway *gw;
 	struct evhttp_connection *evcon;
 	struct bufferevent *bev;             /* owned by evcon */
 	enum evhttp_request_error http_error;
 	bool have_http_error;
+	enum sim_phase phase;
+	unsigned orders;                     /* orders handled in this visit */
+	bool answer_ok;                      /* what the last posted result said */
 };
 
-static void sim_pump(struct sim_state *st);
-
-static void sim_queue_push(struct sim_state *st, size_t idx)
+bool sim_roll(unsigned percent)
 {
-	size_t n = st->opt->gateway_count;
+	unsigned char r[2];
+	unsigned v;
 
-	st->queue[(st->qhead + st->qcount) % n] = idx;
+	if (percent == 0)
+		return false;
+	if (percent >= 100)
+		return true;
+	if (RAND_bytes(r, sizeof(r)) != 1)
+		return false;
+	v = ((unsigned)r[0] << 8 | r[1]) % 100;
+	return v < percent;
+}
+
+void sim_enqueue(struct sim_state *st, size_t idx)
+{
+	struct sim_gateway *gw = &st->gws[idx];
+
+	if (gw->queued) {
+		gw->revisit = true;   /* woken during a visit: look again afterwards */
+		return;
+	}
+	gw->queued = true;
+	st->queue[(st->qhead + st->qcount) % st->n] = idx;
 	st->qcount++;
 }
 
@@ -87,45 +81,28 @@ static size_t sim_queue_pop(struct sim_state *st)
 {
 	size_t idx = st->queue[st->qhead];
 
-	st->qhead = (st->qhead + 1) % st->opt->gateway_count;
+	st->qhead = (st->qhead + 1) % st->n;
 	st->qcount--;
 	return idx;
 }
 
-/* Read DIR/id and set up the gateway's TLS context from its files (gwa/gateway.h). */
-static tw_rc sim_gateway_load(struct sim_gateway *gw, struct tw_error *err)
+static tw_rc sim_gateway_tls(struct sim_gateway *gw, struct tw_error *err)
 {
 	struct tls_profile_config cfg;
-	unsigned char *idtext = NULL;
-	size_t idlen = 0;
-	char *cert = NULL, *key = NULL, *chain = NULL, *trust = NULL, *idpath = NULL;
+	char *cert, *key, *chain, *trust;
 	tw_rc rc;
 
-	idpath = tw_asprintf("%s/id", gw->dir);
-	cert = tw_asprintf("%s/tls.crt", gw->dir);
-	key = tw_asprintf("%s/tls.key", gw->dir);
-	chain = tw_asprintf("%s/chain.pem", gw->dir);
-	trust = tw_asprintf("%s/root-ca.crt", gw->dir);
-	if (idpath == NULL || cert == NULL || key == NULL || chain == NULL || trust == NULL) {
+	cert = tw_asprintf("%s/tls.crt", gw->pub.dir);
+	key = tw_asprintf("%s/tls.key", gw->pub.dir);
+	chain = tw_asprintf("%s/chain.pem", gw->pub.dir);
+	trust = tw_asprintf("%s/root-ca.crt", gw->pub.dir);
+	if (cert == NULL || key == NULL || chain == NULL || trust == NULL) {
 		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
-		goto out;
+	} else {
+		cfg = (struct tls_profile_config){ .cert_file = cert, .key_file = key,
+			.chain_file = chain, .trust_file = trust };
+		rc = tls_client_ctx_new(&cfg, &gw->ctx, err);
 	}
-	if ((rc = tw_read_file(idpath, SIM_ID_FILE_MAX, &idtext, &idlen, err)) != TW_OK)
-		goto out;
-	while (idlen > 0 && (idtext[idlen - 1] == '\n' || idtext[idlen - 1] == '\r' ||
-	    idtext[idlen - 1] == ' '))
-		idtext[--idlen] = '\0';
-	if (!wan_gateway_id_valid((const char *)idtext)) {
-		rc = tw_error_set(err, TW_E_INVALID, "%s does not hold a valid gateway id", idpath);
-		goto out;
-	}
-	memcpy(gw->id, idtext, idlen + 1);
-	cfg = (struct tls_profile_config){ .cert_file = cert, .key_file = key,
-		.chain_file = chain, .trust_file = trust };
-	rc = tls_client_ctx_new(&cfg, &gw->ctx, err);
-out:
-	free(idtext);
-	free(idpath);
 	free(cert);
 	free(key);
 	free(chain);
@@ -135,9 +112,9 @@ out:
 
 static void sim_gateway_report(struct sim_state *st, struct sim_gateway *gw)
 {
-	const char *name = gw->id[0] != '\0' ? gw->id : gw->dir;
+	const char *name = gw->id[0] != '\0' ? gw->id : gw->pub.dir;
 
-	if (st->opt->quiet)
+	if (st->opt->quiet || st->daemon)
 		return;
 	if (gw->failed == 0)
 		printf("%s: %u/%u sessions ok, %u resumed\n", name, gw->ok, st->rounds, gw->resumed);
@@ -146,11 +123,12 @@ static void sim_gateway_report(struct sim_state *st, struct sim_gateway *gw)
 			gw->failed, gw->first_error);
 }
 
-/* One round of gw ended (ok or not): account, and requeue or retire the gateway. */
-static void sim_round_done(struct sim_state *st, struct sim_gateway *gw, bool ok,
+/* One visit of gw ended (ok or not): account, and requeue or retire the gateway. */
+static void sim_visit_done(struct sim_state *st, struct sim_gateway *gw, bool ok,
 	const char *error)
 {
 	gw->rounds_done++;
+	gw->queued = false;
 	if (ok) {
 		gw->ok++;
 		st->res->sessions_ok++;
@@ -158,18 +136,29 @@ static void sim_round_done(struct sim_state *st, struct sim_gateway *gw, bool ok
 		gw->failed++;
 		st->res->sessions_failed++;
 		if (gw->first_error[0] == '\0')
-			snprintf(gw->first_error, sizeof(gw->first_error), "round %u: %s",
+			snprintf(gw->first_error, sizeof(gw->first_error), "visit %u: %s",
 				gw->rounds_done, error != NULL ? error : "unknown error");
+		if (st->daemon)
+			tw_warn("sim: %s: %s", gw->id[0] ? gw->id : gw->pub.dir,
+				error != NULL ? error : "visit failed");
 	}
-	if (gw->rounds_done < st->rounds) {
-		sim_queue_push(st, (size_t)(gw - st->gws));
+	if (!st->daemon && gw->rounds_done < st->rounds) {
+		sim_enqueue(st, (size_t)(gw - st->gws));
 		return;
 	}
-	sim_gateway_report(st, gw);
+	if (!st->daemon)
+		sim_gateway_report(st, gw);
+	/* Memory follows the concurrency: the TLS context lives only during a visit. */
 	SSL_CTX_free(gw->ctx);
 	gw->ctx = NULL;
-	SSL_SESSION_free(gw->session);
-	gw->session = NULL;
+	if (!st->opt->resume) {
+		SSL_SESSION_free(gw->session);
+		gw->session = NULL;
+	}
+	if (st->daemon && gw->revisit) {
+		gw->revisit = false;
+		sim_enqueue(st, (size_t)(gw - st->gws));
+	}
 }
 
 /* TCP_NODELAY as soon as the socket exists (see wan.c: Nagle vs. delayed ACK). */
@@ -191,250 +180,345 @@ static void sim_free_evcon(evutil_socket_t fd, short what, void *arg)
 
 static void sim_error_cb(enum evhttp_request_error e, void *arg)
 {
-	struct sim_session *s = arg;
+	struct sim_visit *v = arg;
 
-	s->http_error = e;
-	s->have_http_error = true;
+	v->http_error = e;
+	v->have_http_error = true;
 }
 
-/* Why a session failed before any HTTP answer: TLS first, then the HTTP layer. */
-static void sim_transport_error(struct sim_session *s, char *buf, size_t size)
+/* Why a request failed before any HTTP answer: TLS first, then the HTTP layer. */
+static void sim_transport_error(struct sim_visit *v, char *buf, size_t size)
 {
 	static const char *const names[] = { "timeout", "connection closed", "invalid header",
 		"buffer error", "request cancelled", "body too large" };
-	unsigned long e = bufferevent_get_openssl_error(s->bev);
-	int sock_err = EVUTIL_SOCKET_ERROR();
+	unsigned long e = bufferevent_get_openssl_error(v->bev);
 
 	if (e != 0) {
 		snprintf(buf, size, "TLS: %s", ERR_reason_error_string(e) != NULL ?
 			ERR_reason_error_string(e) : "unknown error");
-		/* Drain the rest so the next session starts clean. */
-		while (bufferevent_get_openssl_error(s->bev) != 0)
+		while (bufferevent_get_openssl_error(v->bev) != 0)
 			;
-	} else if (s->have_http_error && (unsigned)s->http_error < 6) {
-		snprintf(buf, size, "HTTP: %s%s%s", names[s->http_error],
-			sock_err != 0 ? ": " : "", sock_err != 0 ? evutil_socket_error_to_string(sock_err) : "");
+	} else if (v->have_http_error && (unsigned)v->http_error < 6) {
+		snprintf(buf, size, "HTTP: %s", names[v->http_error]);
 	} else {
 		snprintf(buf, size, "connection failed");
 	}
 }
 
-static void sim_done_cb(struct evhttp_request *req, void *arg)
+static void sim_visit_cb(struct evhttp_request *req, void *arg);
+
+/* Queue the next request of the visit on its connection. */
+static tw_rc sim_request(struct sim_visit *v, enum evhttp_cmd_type cmd, const char *path,
+	const void *body, size_t len, struct tw_error *err)
 {
-	struct sim_session *s = arg;
-	struct sim_state *st = s->st;
-	struct sim_gateway *gw = s->gw;
-	char error[SIM_ERROR_MAX] = "";
+	struct evhttp_request *req = evhttp_request_new(sim_visit_cb, v);
+
+	if (req == NULL)
+		return tw_error_set(err, TW_E_NOMEM, "cannot create an HTTP request");
+	evhttp_request_set_error_cb(req, sim_error_cb);
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Host", v->st->host);
+	if (body != NULL) {
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+			"application/json");
+		evbuffer_add(evhttp_request_get_output_buffer(req), body, len);
+	}
+	/* On failure evhttp_make_request frees req itself. */
+	if (evhttp_make_request(v->evcon, req, cmd, path) != 0)
+		return tw_error_set(err, TW_E_IO, "cannot send %s", path);
+	return TW_OK;
+}
+
+/* End the visit: close_notify when the exchange went well, release from the loop. */
+static void sim_visit_end(struct sim_visit *v, bool ok, const char *error, bool graceful)
+{
+	struct sim_state *st = v->st;
+	struct sim_gateway *gw = v->gw;
 	struct timeval now = { 0, 0 };
-	bool ok = false;
-	int code = req != NULL ? evhttp_request_get_response_code(req) : 0;
+	SSL *ssl = bufferevent_openssl_get_ssl(v->bev);
 
-	if (req == NULL || code == 0) {
-		sim_transport_error(s, error, sizeof(error));
-	} else {
-		struct evbuffer *in = evhttp_request_get_input_buffer(req);
-		size_t len = evbuffer_get_length(in);
-		const unsigned char *body = len > 0 && len <= WAN_MESSAGE_MAX_BODY ?
-			evbuffer_pullup(in, (ev_ssize_t)len) : NULL;
-		struct tw_error e;
-
-		if (len > WAN_MESSAGE_MAX_BODY) {
-			snprintf(error, sizeof(error), "HTTP %d with an oversized body", code);
-		} else if (code == 200) {
-			struct wan_session_response res;
-
-			if (wan_session_response_parse(body, len, &res, &e) != TW_OK)
-				snprintf(error, sizeof(error), "bad session answer: %s", e.message);
-			else if (res.protocol != WAN_PROTOCOL_VERSION)
-				snprintf(error, sizeof(error), "server speaks protocol %ld, we speak %d",
-					res.protocol, WAN_PROTOCOL_VERSION);
-			else
-				ok = true;
-		} else {
-			struct wan_error_body eb;
-
-			if (wan_error_parse(body, len, &eb, &e) == TW_OK)
-				snprintf(error, sizeof(error), "HTTP %d %s: %s", code, eb.code, eb.message);
-			else
-				snprintf(error, sizeof(error), "HTTP %d", code);
-		}
+	if (ok && ssl != NULL && SSL_session_reused(ssl)) {
+		gw->resumed++;
+		st->res->resumed++;
 	}
-	if (ok) {
-		SSL *ssl = bufferevent_openssl_get_ssl(s->bev);
-
-		if (ssl != NULL && SSL_session_reused(ssl)) {
-			gw->resumed++;
-			st->res->resumed++;
-		}
-		if (st->opt->resume && ssl != NULL) {
-			SSL_SESSION_free(gw->session);
-			gw->session = SSL_get1_session(ssl);
-		}
-		/*
-		 * Say goodbye properly (close_notify): OpenSSL marks a session that ends
-		 * without it as not resumable, which would defeat --resume.
-		 */
-		if (ssl != NULL) {
-			ERR_clear_error();
-			(void)SSL_shutdown(ssl);
-			ERR_clear_error();
-		}
+	if (ok && st->opt->resume && ssl != NULL) {
+		SSL_SESSION_free(gw->session);
+		gw->session = SSL_get1_session(ssl);
 	}
-	/* evhttp still uses the connection after this callback: free it from the loop. */
-	if (event_base_once(st->base, -1, EV_TIMEOUT, sim_free_evcon, s->evcon, &now) != 0)
+	/* close_notify keeps the session resumable; a "dropped" visit just goes away. */
+	if (graceful && ssl != NULL) {
+		ERR_clear_error();
+		(void)SSL_shutdown(ssl);
+		ERR_clear_error();
+	}
+	if (event_base_once(st->base, -1, EV_TIMEOUT, sim_free_evcon, v->evcon, &now) != 0)
 		tw_err("sim: cannot schedule a connection for release (leaks one connection)");
-	free(s);
+	free(v);
 	st->in_flight--;
-	sim_round_done(st, gw, ok, error);
+	sim_visit_done(st, gw, ok, error);
 	sim_pump(st);
 }
 
-static tw_rc sim_session_start(struct sim_state *st, struct sim_gateway *gw,
+/* Build the answer to order o (executing it unless it ran already). */
+static json_t *sim_answer(struct sim_visit *v, const struct wan_order *o, bool *repeated)
+{
+	struct sim_gateway *gw = v->gw;
+	const struct sim_faults *f = &v->st->opt->faults;
+	json_t *answer, *result = NULL;
+	const char *code = NULL;
+	struct tw_error e;
+	tw_rc rc;
+
+	*repeated = false;
+	if ((answer = sim_done_get(gw, o->id)) != NULL) {
+		*repeated = true;
+		return answer;
+	}
+	if (sim_roll(f->error))
+		return json_pack("{s:s, s:{s:s, s:s}}", "status", "error", "error", "code",
+			"injected_fault", "message", "fault injection: answer with an error");
+	rc = sim_order_execute(&gw->pub, o->type, o->payload, &result, &code, &e);
+	if (rc == TW_OK)
+		answer = json_pack("{s:s, s:o}", "status", "ok", "result", result);
+	else
+		answer = json_pack("{s:s, s:{s:s, s:s}}", "status", "error", "error", "code",
+			code != NULL ? code : "failed", "message", e.message);
+	if (answer == NULL)
+		return NULL;
+	/* Remember it before answering: a re-delivered id must not run twice. */
+	if (sim_done_put(gw, o->id, rc == TW_OK, answer, &e) != TW_OK ||
+	    sim_gw_save(gw, &e) != TW_OK)
+		tw_warn("sim: %s: state not saved: %s", gw->id, e.message);
+	return answer;
+}
+
+static void sim_handle_order(struct sim_visit *v, const struct wan_order *o)
+{
+	const struct sim_faults *f = &v->st->opt->faults;
+	struct tw_error e;
+	json_t *answer;
+	char path[64], *text = NULL;
+	bool repeated;
+
+	answer = sim_answer(v, o, &repeated);
+	if (answer == NULL) {
+		sim_visit_end(v, false, "out of memory building an answer", false);
+		return;
+	}
+	if (repeated)
+		v->st->res->orders_repeated++;
+	v->answer_ok = strcmp(json_string_value(json_object_get(answer, "status")), "ok") == 0;
+	if (sim_roll(f->drop)) {
+		json_decref(answer);
+		/* Fault: the order ran, but the result never arrives (GWA sees a timeout). */
+		sim_visit_end(v, true, NULL, false);
+		return;
+	}
+	snprintf(path, sizeof(path), "/v1/orders/%lld/result", (long long)o->id);
+	if (sim_roll(f->malformed))
+		text = tw_strdup("{\"status\":\"ok\",\"result\":");   /* truncated JSON */
+	else
+		text = json_dumps(answer, JSON_COMPACT);
+	json_decref(answer);
+	v->phase = PHASE_RESULT;
+	v->orders++;
+	if (text == NULL || sim_request(v, EVHTTP_REQ_POST, path, text, strlen(text), &e) != TW_OK)
+		sim_visit_end(v, false, text == NULL ? "out of memory" : e.message, false);
+	free(text);
+}
+
+/* Ask for the next order, or end the visit when there is none (or enough for now). */
+static void sim_next(struct sim_visit *v, long pending)
+{
+	struct tw_error e;
+
+	if (pending <= 0 || v->orders >= v->st->max_orders) {
+		sim_visit_end(v, true, NULL, true);
+		return;
+	}
+	v->phase = PHASE_ORDERS;
+	if (sim_request(v, EVHTTP_REQ_GET, "/v1/orders", NULL, 0, &e) != TW_OK)
+		sim_visit_end(v, false, e.message, false);
+}
+
+static void sim_visit_cb(struct evhttp_request *req, void *arg)
+{
+	struct sim_visit *v = arg;
+	char error[SIM_ERROR_MAX] = "";
+	int code = req != NULL ? evhttp_request_get_response_code(req) : 0;
+	struct evbuffer *in;
+	const unsigned char *body;
+	struct tw_error e;
+	size_t len;
+
+	if (req == NULL || code == 0) {
+		sim_transport_error(v, error, sizeof(error));
+		sim_visit_end(v, false, error, false);
+		return;
+	}
+	in = evhttp_request_get_input_buffer(req);
+	len = evbuffer_get_length(in);
+	body = len > 0 && len <= WAN_MESSAGE_MAX_BODY ? evbuffer_pullup(in, (ev_ssize_t)len) : NULL;
+	if (len > WAN_MESSAGE_MAX_BODY) {
+		snprintf(error, sizeof(error), "HTTP %d with an oversized body", code);
+		sim_visit_end(v, false, error, false);
+		return;
+	}
+	if (code != 200) {
+		struct wan_error_body eb;
+
+		if (wan_error_parse(body, len, &eb, &e) == TW_OK)
+			snprintf(error, sizeof(error), "HTTP %d %s: %s", code, eb.code, eb.message);
+		else
+			snprintf(error, sizeof(error), "HTTP %d", code);
+		if (v->phase == PHASE_RESULT) {
+			/* The GWA refused our result (malformed, closed): count it, carry on. */
+			v->st->res->orders_failed++;
+			sim_visit_end(v, true, NULL, true);
+		} else {
+			sim_visit_end(v, false, error, false);
+		}
+		return;
+	}
+	if (v->phase == PHASE_SESSION) {
+		struct wan_session_response res;
+
+		if (wan_session_response_parse(body, len, &res, &e) != TW_OK) {
+			snprintf(error, sizeof(error), "bad session answer: %s", e.message);
+			sim_visit_end(v, false, error, false);
+		} else if (res.protocol != WAN_PROTOCOL_VERSION) {
+			snprintf(error, sizeof(error), "server speaks protocol %ld, we speak %d",
+				res.protocol, WAN_PROTOCOL_VERSION);
+			sim_visit_end(v, false, error, false);
+		} else {
+			sim_next(v, res.pending_orders);
+		}
+	} else if (v->phase == PHASE_ORDERS) {
+		struct wan_orders_response res;
+
+		if (wan_orders_response_parse(body, len, &res, &e) != TW_OK) {
+			snprintf(error, sizeof(error), "bad orders answer: %s", e.message);
+			sim_visit_end(v, false, error, false);
+		} else if (!res.has_order) {
+			sim_visit_end(v, true, NULL, true);
+		} else {
+			sim_handle_order(v, &res.order);
+		}
+		wan_orders_response_clear(&res);
+	} else {
+		long pending = 0;
+
+		if (v->answer_ok)
+			v->st->res->orders_ok++;
+		else
+			v->st->res->orders_failed++;
+		if (wan_pending_parse(body, len, &pending, &e) != TW_OK) {
+			snprintf(error, sizeof(error), "bad result answer: %s", e.message);
+			sim_visit_end(v, false, error, false);
+			return;
+		}
+		sim_next(v, pending);
+	}
+}
+
+static void sim_status_cb(const struct sim_status_provider *p, void *arg)
+{
+	void **a = arg;
+	struct sim_gateway *gw = a[0];
+	json_t *status = a[1], *value = NULL;
+	struct tw_error e;
+
+	if (p->report(&gw->pub, &value, &e) != TW_OK)
+		tw_warn("sim: %s: status \"%s\" not reported: %s", gw->id, p->member, e.message);
+	else if (value != NULL)
+		json_object_set_new(status, p->member, value);
+}
+
+static tw_rc sim_visit_start(struct sim_state *st, struct sim_gateway *gw,
 	struct tw_error *err)
 {
-	struct sim_session *s = NULL;
-	struct evhttp_request *req = NULL;
+	struct sim_visit *v = NULL;
 	struct wan_session_request body;
 	struct tw_buf buf;
+	json_t *status = NULL;
+	void *args[2];
 	SSL *ssl = NULL;
 	tw_rc rc;
 
 	tw_buf_init(&buf, WAN_MESSAGE_MAX_BODY);
-	if (gw->ctx == NULL && (rc = sim_gateway_load(gw, err)) != TW_OK)
+	if ((rc = sim_gw_load(gw, err)) != TW_OK)
+		goto fail;
+	if (gw->ctx == NULL && (rc = sim_gateway_tls(gw, err)) != TW_OK)
 		goto fail;
 	memset(&body, 0, sizeof(body));
 	memcpy(body.gateway_id, gw->id, sizeof(body.gateway_id));
 	snprintf(body.firmware_version, sizeof(body.firmware_version), "%s", SIM_FIRMWARE);
 	tw_time_format_utc(tw_now_ms(), body.time, sizeof(body.time));
-	if ((rc = wan_session_request_encode(&body, &buf, err)) != TW_OK)
-		goto fail;
-
-	s = calloc(1, sizeof(*s));
-	ssl = SSL_new(gw->ctx);
-	if (s == NULL || ssl == NULL) {
+	if ((status = json_object()) == NULL) {
 		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
 		goto fail;
 	}
-	s->st = st;
-	s->gw = gw;
+	args[0] = gw;
+	args[1] = status;
+	sim_status_foreach(sim_status_cb, args);
+	if ((rc = wan_session_request_encode_status(&body, json_object_size(status) > 0 ?
+	    status : NULL, &buf, err)) != TW_OK)
+		goto fail;
+	v = calloc(1, sizeof(*v));
+	ssl = SSL_new(gw->ctx);
+	if (v == NULL || ssl == NULL) {
+		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+		goto fail;
+	}
+	v->st = st;
+	v->gw = gw;
+	v->phase = PHASE_SESSION;
 	if (!st->host_is_ip)
 		SSL_set_tlsext_host_name(ssl, st->host);
 	SSL_set_info_callback(ssl, sim_info_cb);
 	if (st->opt->resume && gw->session != NULL)
 		SSL_set_session(ssl, gw->session);
-	s->bev = bufferevent_openssl_socket_new(st->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
+	v->bev = bufferevent_openssl_socket_new(st->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
 		BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
-	if (s->bev == NULL) {
+	if (v->bev == NULL) {
 		rc = tw_error_set(err, TW_E_NOMEM, "cannot create a TLS bufferevent");
 		goto fail;
 	}
 	ssl = NULL;   /* owned by the bufferevent now */
-	bufferevent_openssl_set_allow_dirty_shutdown(s->bev, 1);
-	s->evcon = evhttp_connection_base_bufferevent_new(st->base, NULL, s->bev, st->host,
+	bufferevent_openssl_set_allow_dirty_shutdown(v->bev, 1);
+	v->evcon = evhttp_connection_base_bufferevent_new(st->base, NULL, v->bev, st->host,
 		st->port);
-	if (s->evcon == NULL) {
-		bufferevent_free(s->bev);
+	if (v->evcon == NULL) {
+		bufferevent_free(v->bev);
 		rc = tw_error_set(err, TW_E_NOMEM, "cannot create an HTTP connection");
 		goto fail;
 	}
-	evhttp_connection_set_timeout(s->evcon, SIM_TIMEOUT_S);
-	req = evhttp_request_new(sim_done_cb, s);
-	if (req == NULL) {
-		evhttp_connection_free(s->evcon);
-		rc = tw_error_set(err, TW_E_NOMEM, "cannot create an HTTP request");
-		goto fail;
-	}
-	evhttp_request_set_error_cb(req, sim_error_cb);
-	evhttp_add_header(evhttp_request_get_output_headers(req), "Host", st->host);
-	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-		"application/json");
-	evbuffer_add(evhttp_request_get_output_buffer(req), buf.data, buf.len);
-	/* On failure evhttp_make_request frees req itself. */
-	if (evhttp_make_request(s->evcon, req, EVHTTP_REQ_POST, "/v1/session") != 0) {
-		evhttp_connection_free(s->evcon);
-		rc = tw_error_set(err, TW_E_IO, "cannot send the session request");
+	evhttp_connection_set_timeout(v->evcon, SIM_TIMEOUT_S);
+	if ((rc = sim_request(v, EVHTTP_REQ_POST, "/v1/session", buf.data, buf.len, err)) !=
+	    TW_OK) {
+		evhttp_connection_free(v->evcon);
 		goto fail;
 	}
 	st->in_flight++;
+	if (st->in_flight > st->res->peak_in_flight)
+		st->res->peak_in_flight = st->in_flight;
+	json_decref(status);
 	tw_buf_free(&buf);
 	return TW_OK;
 fail:
+	json_decref(status);
 	SSL_free(ssl);
-	free(s);
+	free(v);
 	tw_buf_free(&buf);
 	return rc;
 }
 
-/* Start sessions while there is room and work. */
-static void sim_pump(struct sim_state *st)
+void sim_pump(struct sim_state *st)
 {
 	while (st->in_flight < st->concurrency && st->qcount > 0) {
 		struct sim_gateway *gw = &st->gws[sim_queue_pop(st)];
 		struct tw_error e;
 
-		if (sim_session_start(st, gw, &e) != TW_OK)
-			sim_round_done(st, gw, false, e.message);
+		if (sim_visit_start(st, gw, &e) != TW_OK)
+			sim_visit_done(st, gw, false, e.message);
 	}
-}
-
-tw_rc sim_run(const struct sim_options *opt, struct sim_result *res, struct tw_error *err)
-{
-	struct sim_state st;
-	struct in6_addr a6;
-	struct in_addr a4;
-	int64_t t0;
-	tw_rc rc;
-
-	memset(res, 0, sizeof(*res));
-	memset(&st, 0, sizeof(st));
-	st.opt = opt;
-	st.res = res;
-	st.rounds = opt->rounds > 0 ? opt->rounds : 1;
-	st.concurrency = opt->concurrency > 0 ? opt->concurrency : 64;
-	if (opt->gateway_count == 0)
-		return tw_error_set(err, TW_E_INVALID, "no gateways given");
-	if (opt->gwa_address == NULL)
-		return tw_error_set(err, TW_E_INVALID, "no wan address given; use --gwa HOST:PORT");
-	if ((rc = tw_parse_hostport(opt->gwa_address, &st.host, &st.port, err)) != TW_OK)
-		return rc;
-	st.host_is_ip = inet_pton(AF_INET, st.host, &a4) == 1 ||
-		inet_pton(AF_INET6, st.host, &a6) == 1;
-	/* A closed connection must be an error code, not a process-killing signal. */
-	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
-		tw_warn("sim: cannot ignore SIGPIPE");
-	st.gws = calloc(opt->gateway_count, sizeof(*st.gws));
-	st.queue = calloc(opt->gateway_count, sizeof(*st.queue));
-	st.base = event_base_new();
-	if (st.gws == NULL || st.queue == NULL || st.base == NULL) {
-		rc = tw_error_set(err, TW_E_NOMEM, "out of memory for %zu gateways",
-			opt->gateway_count);
-		goto out;
-	}
-	for (size_t i = 0; i < opt->gateway_count; i++) {
-		st.gws[i].dir = opt->gateway_dirs[i];
-		sim_queue_push(&st, i);
-	}
-	t0 = tw_monotonic_ms();
-	sim_pump(&st);
-	if (st.in_flight > 0 && event_base_dispatch(st.base) < 0) {
-		rc = tw_error_set(err, TW_E_INTERNAL, "simulator event loop failed");
-		goto out;
-	}
-	res->seconds = (double)(tw_monotonic_ms() - t0) / 1000.0;
-	rc = res->sessions_failed == 0 ? TW_OK :
-		tw_error_set(err, TW_E_PROTOCOL, "%zu of %zu sessions failed", res->sessions_failed,
-			res->sessions_failed + res->sessions_ok);
-out:
-	if (st.gws != NULL) {
-		for (size_t i = 0; i < opt->gateway_count; i++) {
-			SSL_CTX_free(st.gws[i].ctx);
-			SSL_SESSION_free(st.gws[i].session);
-		}
-	}
-	if (st.base != NULL)
-		event_base_free(st.base);
-	free(st.gws);
-	free(st.queue);
-	free(st.host);
-	return rc;
 }

@@ -4,6 +4,7 @@
  * (UC-3.3.5; the gateway refuses a retention order that names another gateway, T-LL.1).
  */
 #include "sim/sim_orders.h"
+#include "sim/sim_monitor.h"   /* profile and monitoring handlers */
 
 #include <string.h>
 
@@ -15,11 +16,14 @@
 static const struct sim_order_handler *const sim_builtin[] = {
 	&sim_order_ping,
 	&sim_order_set_retention,
+	&sim_order_profile_insert, &sim_order_profile_delete, &sim_order_profile_read,
+	&sim_order_self_test, &sim_order_log_read,
 };
 
 /* Built-in session status providers: each area adds one line. */
 static const struct sim_status_provider *const sim_status_builtin[] = {
 	NULL,
+	&sim_status_profiles, &sim_status_alarms,
 };
 
 static const struct sim_order_handler *sim_extra[SIM_ORDER_REGISTRY_MAX];

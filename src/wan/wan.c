@@ -31,6 +31,7 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "crypto/tls.h"
+#include "gwa/profile_orders.h"
 #include "wan/wan.h"
 #include "wan/wan_internal.h"
 
@@ -286,6 +287,8 @@ tw_rc wan_server_start(const struct tw_home *home, struct wan_server **out,
 	if (wan_evthread_rc != 0)
 		return tw_error_set(err, TW_E_INTERNAL, "libevent has no pthread support");
 	if ((rc = wan_conn_global_init(err)) != TW_OK)
+		return rc;
+	if ((rc = profile_orders_init(home, err)) != TW_OK)   /* data key, [monitor] actions */
 		return rc;
 	srv = calloc(1, sizeof(*srv));
 	if (srv == NULL)

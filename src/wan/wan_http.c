@@ -17,7 +17,9 @@
 
 #include "base/log.h"
 #include "base/util.h"
+#include "store/store_jobs.h"
 #include "wan/wan_internal.h"
+#include "wan/wan_monitor.h"
 
 /* The answer buffer holds at most an error or a session answer; far below this. */
 #define WAN_REPLY_MAX 4096
@@ -30,7 +32,8 @@ void wan_refuse(struct wan_thread *thr, const char *gateway_id, const char *clie
 	wan_journal_add(thr, gateway_id, client, "wan.refuse", object, "refused", detail);
 }
 
-static void reply(struct evhttp_request *req, int code, const struct tw_buf *body, bool close)
+void wan_reply_json(struct evhttp_request *req, int code, const struct tw_buf *body,
+	bool close)
 {
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
 	struct evbuffer *out = evbuffer_new();
@@ -45,7 +48,7 @@ static void reply(struct evhttp_request *req, int code, const struct tw_buf *bod
 	evbuffer_free(out);
 }
 
-static void reply_error(struct evhttp_request *req, int code, const char *ecode,
+void wan_reply_error(struct evhttp_request *req, int code, const char *ecode,
 	const char *message, bool close)
 {
 	struct tw_buf body;
@@ -53,9 +56,12 @@ static void reply_error(struct evhttp_request *req, int code, const char *ecode,
 	tw_buf_init(&body, WAN_REPLY_MAX);
 	if (wan_error_encode(ecode, message, &body, NULL) != TW_OK)
 		tw_buf_reset(&body);
-	reply(req, code, &body, close);
+	wan_reply_json(req, code, &body, close);
 	tw_buf_free(&body);
 }
+
+#define reply wan_reply_json
+#define reply_error wan_reply_error
 
 /* "application/json" optionally followed by parameters (";charset=utf-8"). */
 static bool content_type_json(struct evhttp_request *req)
@@ -123,7 +129,14 @@ static void session_open(struct evhttp_request *req, struct wan_conn *conn, cons
 	sres.protocol = WAN_PROTOCOL_VERSION;
 	snprintf(sres.session, sizeof(sres.session), "%s", conn->session);
 	tw_time_format_utc(now, sres.server_time, sizeof(sres.server_time));
-	sres.pending_orders = 0;  /* no order queue yet (jobs arrive with the worker) */
+	{
+		int64_t pending = 0;
+
+		/* The session still opens if the count fails; the gateway asks again. */
+		if (store_job_count_open(conn->thr->store, conn->gateway_id, &pending, &e) != TW_OK)
+			tw_warn("wan: cannot count the orders of %s: %s", conn->gateway_id, e.message);
+		sres.pending_orders = (long)pending;
+	}
 	if (wan_session_response_encode(&sres, &body, &e) != TW_OK) {
 		tw_err("wan: cannot encode a session answer: %s", e.message);
 		reply_error(req, HTTP_INTERNAL, "internal", "cannot encode the answer", true);
@@ -134,9 +147,20 @@ static void session_open(struct evhttp_request *req, struct wan_conn *conn, cons
 		sreq.firmware_version, (long long)(sreq.time_ms - now));
 	wan_journal_add(conn->thr, conn->gateway_id, peer, "wan.session.open",
 		conn->gateway_id, "ok", detail);
+	wan_orders_session_status(conn, data, len);
 	reply(req, HTTP_OK, &body, false);
 out:
 	tw_buf_free(&body);
+}
+
+/* Allow-header, 405 answer. */
+static void method_not_allowed(struct evhttp_request *req, const char *allow)
+{
+	char msg[32];
+
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", allow);
+	snprintf(msg, sizeof(msg), "use %s", allow);
+	reply_error(req, HTTP_BADMETHOD, "method_not_allowed", msg, false);
 }
 
 void wan_http_request(struct evhttp_request *req, void *arg)
@@ -157,14 +181,47 @@ void wan_http_request(struct evhttp_request *req, void *arg)
 		reply_error(req, 403, "not_authenticated", "no authenticated gateway", true);
 		return;
 	}
-	if (path == NULL || strcmp(path, "/v1/session") != 0) {
-		reply_error(req, HTTP_NOTFOUND, "not_found", "no such resource", false);
+	if (path != NULL && strcmp(path, "/v1/session") == 0) {
+		if (evhttp_request_get_command(req) != EVHTTP_REQ_POST)
+			method_not_allowed(req, "POST");
+		else
+			session_open(req, conn, ssl);
 		return;
 	}
-	if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
-		evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "POST");
-		reply_error(req, HTTP_BADMETHOD, "method_not_allowed", "use POST", false);
+	/* Orders need an opened session on this connection (POST /v1/session first). */
+	if (path != NULL && strcmp(path, "/v1/orders") == 0) {
+		if (evhttp_request_get_command(req) != EVHTTP_REQ_GET)
+			method_not_allowed(req, "GET");
+		else if (conn->session[0] == '\0')
+			reply_error(req, 409, "no_session", "open a session first (POST /v1/session)",
+				false);
+		else
+			wan_orders_get(req, conn, wan_conn_peer(conn, ssl));
 		return;
 	}
-	session_open(req, conn, ssl);
+	if (path != NULL && strncmp(path, "/v1/orders/", 11) == 0) {
+		const char *id = path + 11;
+		size_t n = strcspn(id, "/");
+
+		if (n > 0 && n <= WAN_ORDER_ID_MAX && strcmp(id + n, "/result") == 0) {
+			char idbuf[WAN_ORDER_ID_MAX + 1];
+
+			memcpy(idbuf, id, n);
+			idbuf[n] = '\0';
+			if (evhttp_request_get_command(req) != EVHTTP_REQ_POST)
+				method_not_allowed(req, "POST");
+			else if (conn->session[0] == '\0')
+				reply_error(req, 409, "no_session", "open a session first "
+					"(POST /v1/session)", false);
+			else if (!content_type_json(req))
+				reply_error(req, 415, "unsupported_media_type",
+					"Content-Type must be application/json", false);
+			else
+				wan_orders_result(req, conn, wan_conn_peer(conn, ssl), idbuf);
+			return;
+		}
+	}
+	if (wan_monitor_route(req, conn, ssl, path))   /* POST /v1/alarms (wan_monitor.c) */
+		return;
+	reply_error(req, HTTP_NOTFOUND, "not_found", "no such resource", false);
 }

@@ -4,7 +4,8 @@
  *   wan.c          threads, event bases, SO_REUSEPORT listeners, start/stop
  *   wan_conn.c     per-connection state, TLS verify/info callbacks, gateway identification
  *   wan_journal.c  batched admin-log entries and last-contact updates per thread
- *   wan_http.c     HTTP routing and the /v1 handlers (codec in wan_message.c)
+ *   wan_http.c     HTTP routing and the /v1/session handler (codec in wan_message.c)
+ *   wan_orders.c   the order routes (jobs: gwa/job.h)
  *
  * Threading: everything hanging off a struct wan_thread is touched only by that thread's
  * event loop, so none of it is locked. The SSL_CTX (and so its session cache) is shared;
@@ -123,6 +124,17 @@ void wan_thread_update_listener(struct wan_thread *thr);
 
 /* wan_http.c */
 void wan_http_request(struct evhttp_request *req, void *arg);
+/* JSON answer (body may be NULL) and {"error":{...}} answer; close adds Connection: close. */
+void wan_reply_json(struct evhttp_request *req, int code, const struct tw_buf *body,
+	bool close);
+void wan_reply_error(struct evhttp_request *req, int code, const char *ecode,
+	const char *message, bool close);
+
+/* wan_orders.c: GET /v1/orders, POST /v1/orders/ID/result, session status hooks. */
+void wan_orders_get(struct evhttp_request *req, struct wan_conn *conn, const char *peer);
+void wan_orders_result(struct evhttp_request *req, struct wan_conn *conn, const char *peer,
+	const char *id_text);
+void wan_orders_session_status(struct wan_conn *conn, const void *body, size_t len);
 
 /* Refusal helper used by wan_conn.c and wan_http.c: tw_warn + admin log "wan.refuse". */
 void wan_refuse(struct wan_thread *thr, const char *gateway_id, const char *client,

@@ -10,6 +10,8 @@
 #include "wan/wan_message.h"
 
 #include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -283,12 +285,33 @@ static tw_rc dump_to(json_t *root, struct tw_buf *out, struct tw_error *err)
 	return rc;
 }
 
+/* The optional session "status": an object of at most WAN_STATUS_MAX bytes. */
+static tw_rc check_status(json_t *status, struct tw_error *err)
+{
+	char *text;
+	size_t n;
+
+	if (status == NULL)
+		return TW_OK;
+	if (!json_is_object(status))
+		return tw_error_set(err, TW_E_INVALID, "member \"status\" must be an object");
+	if ((text = json_dumps(status, JSON_COMPACT)) == NULL)
+		return tw_error_set(err, TW_E_NOMEM, "out of memory");
+	n = strlen(text);
+	free(text);
+	if (n > WAN_STATUS_MAX)
+		return tw_error_set(err, TW_E_TOO_LARGE, "member \"status\" exceeds %d bytes",
+			WAN_STATUS_MAX);
+	return TW_OK;
+}
+
 /* ---- session request ---- */
 
 tw_rc wan_session_request_parse(const void *body, size_t len,
 	struct wan_session_request *out, struct tw_error *err)
 {
-	static const char *const members[] = { "gateway_id", "firmware_version", "time", NULL };
+	static const char *const members[] = { "gateway_id", "firmware_version", "time",
+		"status", NULL };
 	struct wan_session_request r;
 	json_t *root = NULL;
 	const char *s;
@@ -327,6 +350,8 @@ tw_rc wan_session_request_parse(const void *body, size_t len,
 			"2026-11-24T06:51:41Z");
 		goto out;
 	}
+	if ((rc = check_status(json_object_get(root, "status"), err)) != TW_OK)
+		goto out;
 	*out = r;
 out:
 	json_decref(root);
@@ -472,4 +497,289 @@ const char *wan_error_code_for(tw_rc rc)
 	default:
 		return "internal";
 	}
+}
+
+/* ---- orders (issue 4) ---- */
+
+tw_rc wan_order_id_parse(const char *s, size_t len, int64_t *id, struct tw_error *err)
+{
+	uint64_t v = 0;
+
+	*id = 0;
+	if (s == NULL || len == 0 || len > WAN_ORDER_ID_MAX)
+		return tw_error_set(err, TW_E_INVALID, "an order id is 1..%d decimal digits",
+			WAN_ORDER_ID_MAX);
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return tw_error_set(err, TW_E_INVALID, "an order id is decimal digits only");
+		if (v > ((uint64_t)INT64_MAX - (uint64_t)(s[i] - '0')) / 10)
+			return tw_error_set(err, TW_E_INVALID, "order id out of range");
+		v = v * 10 + (uint64_t)(s[i] - '0');
+	}
+	if (v == 0)
+		return tw_error_set(err, TW_E_INVALID, "order id 0 does not exist");
+	*id = (int64_t)v;
+	return TW_OK;
+}
+
+static bool order_type_ok(const char *s, size_t n)
+{
+	if (n == 0 || n > WAN_ORDER_TYPE_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
+			return false;
+	return true;
+}
+
+/* An object member of at most max bytes of compact JSON; borrowed. */
+static tw_rc get_object(json_t *obj, const char *key, size_t max, json_t **val,
+	struct tw_error *err)
+{
+	json_t *v = json_object_get(obj, key);
+	char *text;
+	size_t n;
+
+	*val = NULL;
+	if (v == NULL)
+		return tw_error_set(err, TW_E_INVALID, "member \"%s\" is missing", key);
+	if (!json_is_object(v))
+		return tw_error_set(err, TW_E_INVALID, "member \"%s\" must be an object", key);
+	if ((text = json_dumps(v, JSON_COMPACT)) == NULL)
+		return tw_error_set(err, TW_E_NOMEM, "out of memory");
+	n = strlen(text);
+	free(text);
+	if (n > max)
+		return tw_error_set(err, TW_E_TOO_LARGE, "member \"%s\" exceeds %zu bytes", key, max);
+	*val = v;
+	return TW_OK;
+}
+
+void wan_orders_response_clear(struct wan_orders_response *r)
+{
+	if (r == NULL)
+		return;
+	json_decref(r->order.payload);
+	memset(r, 0, sizeof(*r));
+}
+
+tw_rc wan_orders_response_encode(const struct wan_orders_response *r, struct tw_buf *out,
+	struct tw_error *err)
+{
+	const struct wan_order *o = &r->order;
+	json_t *orders = json_array();
+	int64_t ms;
+	char id[24];
+
+	if (orders == NULL)
+		return tw_error_set(err, TW_E_NOMEM, "out of memory");
+	if (r->pending_orders < 0) {
+		json_decref(orders);
+		return tw_error_set(err, TW_E_INVALID, "pending_orders out of range");
+	}
+	if (r->has_order) {
+		if (o->id <= 0 || !order_type_ok(o->type, strnlen(o->type, sizeof(o->type))) ||
+		    !json_is_object(o->payload) || o->attempt < 1 ||
+		    wan_time_parse(o->deadline, &ms, err) != TW_OK) {
+			json_decref(orders);
+			return tw_error_set(err, TW_E_INVALID, "order to encode is not valid");
+		}
+		snprintf(id, sizeof(id), "%lld", (long long)o->id);
+		if (json_array_append_new(orders, json_pack("{s:s, s:s, s:O, s:I, s:s}", "id", id,
+		    "type", o->type, "payload", o->payload, "attempt", (json_int_t)o->attempt,
+		    "deadline", o->deadline)) != 0) {
+			json_decref(orders);
+			return tw_error_set(err, TW_E_NOMEM, "out of memory");
+		}
+	}
+	return dump_to(json_pack("{s:o, s:I}", "orders", orders, "pending_orders",
+		(json_int_t)r->pending_orders), out, err);
+}
+
+tw_rc wan_orders_response_parse(const void *body, size_t len, struct wan_orders_response *out,
+	struct tw_error *err)
+{
+	struct wan_orders_response r;
+	json_t *root = NULL, *orders, *o, *payload;
+	const char *s;
+	size_t n;
+	tw_rc rc;
+
+	memset(out, 0, sizeof(*out));
+	memset(&r, 0, sizeof(r));
+	if ((rc = load_object(body, len, &root, err)) != TW_OK)
+		goto out;
+	if ((rc = get_long(root, "pending_orders", 0, 1000000, &r.pending_orders, err)) != TW_OK)
+		goto out;
+	orders = json_object_get(root, "orders");
+	if (!json_is_array(orders)) {
+		rc = tw_error_set(err, TW_E_INVALID, "member \"orders\" must be an array");
+		goto out;
+	}
+	if (json_array_size(orders) > 0) {
+		o = json_array_get(orders, 0);
+		if (!json_is_object(o)) {
+			rc = tw_error_set(err, TW_E_INVALID, "an order must be an object");
+			goto out;
+		}
+		if ((rc = get_string(o, "id", WAN_ORDER_ID_MAX, &s, &n, err)) != TW_OK ||
+		    (rc = wan_order_id_parse(s, n, &r.order.id, err)) != TW_OK)
+			goto out;
+		if ((rc = get_string(o, "type", WAN_ORDER_TYPE_MAX, &s, &n, err)) != TW_OK)
+			goto out;
+		if (!order_type_ok(s, n)) {
+			rc = tw_error_set(err, TW_E_INVALID, "order type must be [a-z0-9-]+");
+			goto out;
+		}
+		memcpy(r.order.type, s, n);
+		if ((rc = get_object(o, "payload", WAN_ORDER_PAYLOAD_MAX, &payload, err)) != TW_OK ||
+		    (rc = get_long(o, "attempt", 1, 100, &r.order.attempt, err)) != TW_OK ||
+		    (rc = get_string(o, "deadline", WAN_TIME_MAX, &s, &n, err)) != TW_OK)
+			goto out;
+		memcpy(r.order.deadline, s, n);
+		if ((rc = wan_time_parse(r.order.deadline, &r.order.deadline_ms, err)) != TW_OK)
+			goto out;
+		r.order.payload = json_incref(payload);
+		r.has_order = true;
+	}
+	*out = r;
+out:
+	json_decref(root);
+	return rc;
+}
+
+void wan_order_result_clear(struct wan_order_result *r)
+{
+	if (r == NULL)
+		return;
+	json_decref(r->result);
+	memset(r, 0, sizeof(*r));
+}
+
+tw_rc wan_order_result_parse(const void *body, size_t len, struct wan_order_result *out,
+	struct tw_error *err)
+{
+	static const char *const ok_members[] = { "status", "result", NULL };
+	static const char *const err_members[] = { "status", "error", NULL };
+	static const char *const e_members[] = { "code", "message", NULL };
+	struct wan_order_result r;
+	json_t *root = NULL, *obj, *m;
+	const char *s;
+	size_t n;
+	tw_rc rc;
+
+	memset(out, 0, sizeof(*out));
+	memset(&r, 0, sizeof(r));
+	if ((rc = load_object(body, len, &root, err)) != TW_OK)
+		goto out;
+	if ((rc = get_string(root, "status", 8, &s, &n, err)) != TW_OK)
+		goto out;
+	if (strcmp(s, "ok") == 0) {
+		r.ok = true;
+		if ((rc = only_members(root, ok_members, err)) != TW_OK ||
+		    (rc = get_object(root, "result", WAN_ORDER_PAYLOAD_MAX, &obj, err)) != TW_OK)
+			goto out;
+		r.result = json_incref(obj);
+	} else if (strcmp(s, "error") == 0) {
+		if ((rc = only_members(root, err_members, err)) != TW_OK ||
+		    (rc = get_object(root, "error", 1024, &obj, err)) != TW_OK ||
+		    (rc = only_members(obj, e_members, err)) != TW_OK ||
+		    (rc = get_string(obj, "code", WAN_ERROR_CODE_MAX, &s, &n, err)) != TW_OK)
+			goto out;
+		memcpy(r.code, s, n);
+		if (!error_code_valid(r.code)) {
+			rc = tw_error_set(err, TW_E_INVALID, "error code must be [a-z0-9_]+");
+			goto out;
+		}
+		m = json_object_get(obj, "message");
+		if (m != NULL) {
+			if (!json_is_string(m) || json_string_length(m) > WAN_ERROR_MESSAGE_MAX) {
+				rc = tw_error_set(err, TW_E_INVALID, "error message must be a string of at "
+					"most %d bytes", WAN_ERROR_MESSAGE_MAX);
+				goto out;
+			}
+			memcpy(r.message, json_string_value(m), json_string_length(m));
+			if (strlen(r.message) != json_string_length(m) ||
+			    !printable_ascii(r.message, strlen(r.message))) {
+				rc = tw_error_set(err, TW_E_INVALID, "error message must be printable ASCII");
+				goto out;
+			}
+		}
+	} else {
+		rc = tw_error_set(err, TW_E_INVALID, "member \"status\" must be \"ok\" or \"error\"");
+		goto out;
+	}
+	*out = r;
+	memset(&r, 0, sizeof(r));
+out:
+	json_decref(r.result);
+	json_decref(root);
+	return rc;
+}
+
+tw_rc wan_order_result_encode(const struct wan_order_result *r, struct tw_buf *out,
+	struct tw_error *err)
+{
+	if (r->ok) {
+		if (!json_is_object(r->result))
+			return tw_error_set(err, TW_E_INVALID, "an ok result needs a result object");
+		return dump_to(json_pack("{s:s, s:O}", "status", "ok", "result", r->result), out,
+			err);
+	}
+	if (!error_code_valid(r->code))
+		return tw_error_set(err, TW_E_INVALID, "invalid error code");
+	return dump_to(json_pack("{s:s, s:{s:s, s:s}}", "status", "error", "error", "code",
+		r->code, "message", r->message), out, err);
+}
+
+tw_rc wan_pending_encode(long pending, struct tw_buf *out, struct tw_error *err)
+{
+	if (pending < 0)
+		return tw_error_set(err, TW_E_INVALID, "pending_orders out of range");
+	return dump_to(json_pack("{s:I}", "pending_orders", (json_int_t)pending), out, err);
+}
+
+tw_rc wan_pending_parse(const void *body, size_t len, long *pending, struct tw_error *err)
+{
+	json_t *root = NULL;
+	tw_rc rc;
+
+	*pending = 0;
+	if ((rc = load_object(body, len, &root, err)) == TW_OK)
+		rc = get_long(root, "pending_orders", 0, 1000000, pending, err);
+	json_decref(root);
+	return rc;
+}
+
+tw_rc wan_session_status_get(const void *body, size_t len, json_t **status,
+	struct tw_error *err)
+{
+	json_t *root = NULL, *st;
+	tw_rc rc;
+
+	*status = NULL;
+	if ((rc = load_object(body, len, &root, err)) != TW_OK)
+		return rc;
+	st = json_object_get(root, "status");
+	if ((rc = check_status(st, err)) == TW_OK && st != NULL)
+		*status = json_incref(st);
+	json_decref(root);
+	return rc;
+}
+
+tw_rc wan_session_request_encode_status(const struct wan_session_request *req,
+	const json_t *status, struct tw_buf *out, struct tw_error *err)
+{
+	int64_t ms;
+
+	if (status == NULL)
+		return wan_session_request_encode(req, out, err);
+	if (!wan_gateway_id_valid(req->gateway_id) || req->firmware_version[0] == '\0' ||
+	    wan_time_parse(req->time, &ms, err) != TW_OK)
+		return tw_error_set(err, TW_E_INVALID, "session request to encode is not valid");
+	if (check_status((json_t *)status, err) != TW_OK)
+		return TW_E_INVALID;
+	return dump_to(json_pack("{s:s, s:s, s:s, s:O}", "gateway_id", req->gateway_id,
+		"firmware_version", req->firmware_version, "time", req->time, "status", status),
+		out, err);
 }

@@ -1,7 +1,8 @@
 /*
- * worker.c: scheduled work. Until jobs and CRL schedules exist (issues 3, 4) the worker
- * re-verifies the admin-log hash chain on a schedule, so tampering with the database is
- * noticed by the running system and not only when someone runs `torwart audit verify`.
+ * worker.c: scheduled work. The worker re-verifies the admin-log hash chain on a
+ * schedule, so tampering with the database is noticed by the running system and not only
+ * when someone runs `torwart audit verify`, and drives jobs (deadlines, retries, paced
+ * wake-ups; worker_jobs.c).
  */
 #include "worker/worker.h"
 
@@ -15,7 +16,9 @@
 #include "audit/service.h"
 #include "base/log.h"
 #include "base/util.h"
+#include "pki/crl.h"
 #include "store/store.h"
+#include "worker/worker_jobs.h"
 
 struct worker_ctx {
 	struct event_base *base;
@@ -70,6 +73,8 @@ tw_rc worker_run(const struct tw_home *home, struct tw_error *err)
 	struct event *timer = NULL, *sigterm = NULL, *sigint = NULL;
 	struct timeval every = { 0, 0 };
 	char *store_url = NULL;
+	struct worker_jobs *jobs = NULL;
+	struct crl_worker *crl = NULL;
 	long interval;
 	tw_rc rc;
 
@@ -101,6 +106,10 @@ tw_rc worker_run(const struct tw_home *home, struct tw_error *err)
 	}
 	if ((rc = audit_service_start(ctx.base, home, ctx.store, &ctx.audit_svc, err)) != TW_OK)
 		goto out;
+	if ((rc = worker_jobs_start(home, ctx.base, ctx.store, &jobs, err)) != TW_OK)
+		goto out;
+	if ((rc = crl_worker_start(home, ctx.base, ctx.store, &crl, err)) != TW_OK)
+		goto out;
 	tw_info("worker running; admin log verified every %ld s", interval);
 	worker_verify_audit(-1, 0, &ctx);
 	event_base_dispatch(ctx.base);
@@ -113,6 +122,8 @@ out:
 		event_free(sigterm);
 	if (sigint != NULL)
 		event_free(sigint);
+	worker_jobs_stop(jobs);
+	crl_worker_stop(crl);
 	if (ctx.base != NULL)
 		event_base_free(ctx.base);
 	store_close(ctx.store);

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# bench_fleet.sh: a fleet order end to end on this machine: N simulated gateways each
+# receive one order (create jobs -> paced signed wake-up -> TLS connect -> fetch ->
+# apply -> ack). Reports wall time, jobs/s, peak connections, RSS of wan and of the
+# simulator, and achieved handshakes/s next to raw OpenSSL's in-memory rate (measured by
+# bench_handshake in the same run, same certificates).
+#
+#   bench/bench_fleet.sh [BUILD_DIR]
+#   env: N (10000), TYPE (set-retention), PAYLOAD ({"days":90}), RATE (wake-ups/s, 300),
+#        CONCURRENCY (sim visits in flight, 256), KEEP=1 (keep the home), HOME_DIR
+#        (reuse an already provisioned home from an earlier KEEP=1 run)
+set -euo pipefail
+build=$(cd "${1:-build}" && pwd)
+n=${N:-10000}; type=${TYPE:-set-retention}; payload=${PAYLOAD:-'{"days":90}'}
+rate=${RATE:-300}; conc=${CONCURRENCY:-256}
+T="$build/src/cmd/torwart"; D="$build/src/cmd/torwartd"; S="$build/src/cmd/torwart-sim"
+port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+rss() { awk '/VmHWM/ {print $2/1024 " MiB"}' "/proc/$1/status" 2>/dev/null || echo "?"; }
+
+if [ -n "${HOME_DIR:-}" ]; then
+	home=$HOME_DIR; tmp=$(dirname "$home"); provisioned=1
+else
+	tmp=$(mktemp -d "${TMPDIR:-/tmp}/torwart-fleet.XXXXXX"); home=$tmp/home; provisioned=0
+fi
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+	[ "${KEEP:-0}" = 1 ] || [ -n "${HOME_DIR:-}" ] || rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+if [ "$provisioned" = 0 ]; then
+	wan_port=$(port); api_port=$(port); wu_port=$(port)
+	"$T" init --home "$home" --test-pki --wan-listen "127.0.0.1:$wan_port" \
+		--api-listen "127.0.0.1:$api_port" >/dev/null
+	printf '\n[bench]\nwakeup_port = %s\n' "$wu_port" >"$tmp/bench.conf"
+else
+	wan_port=$(sed -n 's/^listen = 127.0.0.1:\([0-9]*\)$/\1/p' "$home/torwart.conf" | head -1)
+	wu_port=$(sed -n 's/^wakeup_port = //p' "$tmp/bench.conf")
+fi
+# Pace wake-ups near what wan can handshake on this machine (T-WU.4).
+grep -q '^wakeup_rate' "$home/torwart.conf" || printf '\n[worker]\nwakeup_rate = %s\njob_batch = 1000\n' "$rate" >>"$home/torwart.conf"
+
+"$D" --home "$home" all >"$tmp/torwartd.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 100); do ss -ltn "sport = :$wan_port" | grep -q LISTEN && break; sleep 0.1; done
+
+if [ "$provisioned" = 0 ]; then
+	t0=$(date +%s.%N)
+	half=$((n / 2))
+	"$build/bench/bench_fleet_provision" --home "$home" --from 0 --to "$half" &
+	p1=$!
+	"$build/bench/bench_fleet_provision" --home "$home" --from "$half" --to "$n"
+	wait "$p1"
+	"$T" gateway set --home "$home" --gateways all --wakeup "127.0.0.1:$wu_port" >/dev/null
+	t1=$(date +%s.%N)
+	echo "provisioned $n gateways (keys, 3 certificates each via the signer) in $(echo "$t1 - $t0" | bc) s"
+fi
+
+"$S" --home "$home" --count "$n" --listen-wakeup "127.0.0.1:$wu_port" \
+	--concurrency "$conc" --stats "$tmp/sim.stats" >"$tmp/sim.log" 2>&1 &
+sim_pid=$!
+pids+=("$sim_pid")
+for _ in $(seq 1 600); do [ -s "$tmp/sim.stats" ] && break; sleep 0.1; done
+wan_pid=$(grep -o 'wan\[[0-9]*\]' "$tmp/torwartd.log" | head -1 | tr -dc 0-9)
+sim_before=$(cat "$tmp/sim.stats")
+
+# Peak established connections on the wan port, sampled every 100 ms.
+( peak=0; while :; do c=$(ss -Htn state established "sport = :$wan_port" | wc -l)
+	[ "$c" -gt "$peak" ] && peak=$c && echo "$peak" >"$tmp/peak"; sleep 0.1; done ) &
+pids+=($!)
+
+echo "fleet order: $type $payload to $n gateways, wake-ups paced at $rate/s"
+t0=$(date +%s.%N)
+"$T" job create --home "$home" --type "$type" --payload "$payload" --gateways all \
+	--timeout 600 --wait >"$tmp/progress.log" 2>&1 || echo "(some jobs did not succeed)"
+t1=$(date +%s.%N)
+wall=$(echo "$t1 - $t0" | bc)
+tail -n 1 "$tmp/progress.log"
+sim_after=$(cat "$tmp/sim.stats")
+sessions=$(echo "$sim_after" | python3 -c 'import json,sys;print(json.load(sys.stdin)["sessions_ok"])')
+sessions0=$(echo "$sim_before" | python3 -c 'import json,sys;print(json.load(sys.stdin)["sessions_ok"])')
+done_jobs=$(sqlite3 "$home/store.db" "select count(*) from jobs where state='done' and batch_id=(select max(id) from job_batches)")
+hs=$(echo "scale=1; ($sessions - $sessions0) / $wall" | bc)
+
+echo "wall time:            $wall s"
+echo "jobs done:            $done_jobs of $n ($(echo "scale=1; $done_jobs / $wall" | bc) jobs/s)"
+echo "peak connections:     wan side $(cat "$tmp/peak" 2>/dev/null || echo 0) established, sim side $(echo "$sim_after" | python3 -c 'import json,sys;print(json.load(sys.stdin)["peak_in_flight"])') in flight"
+echo "RSS (peak, VmHWM):    wan $(rss "$wan_pid"), simulator $(rss "$sim_pid")"
+echo "simulator:            $sim_after"
+raw=$("$build/bench/bench_handshake" --home "$home" --count 20 --rounds 1 --seconds 3 \
+	--gwa "127.0.0.1:$wan_port" 2>/dev/null | sed -n 's/^raw OpenSSL in memory.*full *\([0-9.]*\)\/s.*/\1/p')
+echo "handshakes:           $hs/s achieved (full, one per job) vs raw OpenSSL in memory $raw/s (1 core, both ends)"
+echo "ratio achieved/raw:   $(echo "scale=2; $hs / $raw" | bc)"

@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# bench_issue.sh: Sub-CA issuance throughput. Our figure: `torwart ca issue` over N
+# initial requests (3 certificates each: parse, verify 3 proofs of possession, match the
+# registration, replay check, sign through the signer (SoftHSM2 token), store, audit).
+# Peers in the same run, for the same public keys, with a brainpoolP256r1 CA key file:
+#   openssl ca -batch        one invocation per certificate (how it is used per request)
+#   openssl ca -batch -infiles  one invocation for all certificates (its best case)
+#   openssl x509 -req        one invocation per certificate
+# Prints each figure, and our ratio to each peer.
+#
+#   bench/bench_issue.sh [BUILD_DIR]     env: N (requests, 200), KEEP=1 (keep the temp dir)
+set -euo pipefail
+build=$(cd "${1:-build}" && pwd)
+n=${N:-200}
+T=$build/src/cmd/torwart
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/torwart-bench-issue.XXXXXX")
+[ "${KEEP:-0}" = 1 ] || trap 'rm -rf "$tmp"' EXIT
+home=$tmp/home
+now() { date +%s.%N; }
+rate() { awk -v c="$1" -v s="$2" 'BEGIN { printf "%.1f", c / s }'; }
+
+"$T" init --home "$home" --test-pki >/dev/null 2>&1
+"$T" ca register --home "$home" --name bench --org "Bench GmbH" --role emt \
+	--mp-id 9900000000077 --cn BENCH.EMT.TEST >/dev/null
+
+echo "preparing $n requests ($((3 * n)) keys) ..."
+mkdir -p "$tmp/req" "$tmp/keys" "$tmp/csr"
+for i in $(seq 1 "$n"); do
+	"$T" req initial --cn BENCH.EMT.TEST --ou 9900000000077 --key-dir "$tmp/keys/$i" \
+		--out "$tmp/req/$i.der" >/dev/null 2>&1
+	for u in tls sig enc; do
+		openssl req -new -key "$tmp/keys/$i/$u.key" -subj "/CN=BENCH.EMT.TEST/OU=9900000000077/O=SM-PKI-DE/C=DE" \
+			-out "$tmp/csr/$i-$u.csr" 2>/dev/null
+	done
+done
+certs=$((3 * n))
+
+# --- ours: one command, one signer connection, batched commits ---
+t0=$(now)
+"$T" ca issue --home "$home" $(for f in "$tmp"/req/*.der; do printf -- "--request %s " "$f"; done) \
+	>"$tmp/ours.out" 2>&1 || { cat "$tmp/ours.out"; exit 1; }
+t1=$(now)
+ours_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')
+issued=$(sqlite3 "$home/store.db" "SELECT count(*) FROM certificates WHERE request_id > 0")
+[ "$issued" = "$certs" ] || { echo "expected $certs certificates, store has $issued"; exit 1; }
+ours=$(rate "$certs" "$ours_s")
+echo "torwart ca issue (SoftHSM2 signer): $n requests, $certs certificates in ${ours_s}s:" \
+	"$(rate "$n" "$ours_s") requests/s, $ours certificates/s"
+
+# --- peer CA: brainpoolP256r1 key file, minimal openssl ca configuration ---
+ca=$tmp/osslca
+mkdir -p "$ca/new"
+openssl ecparam -name brainpoolP256r1 -genkey -noout -out "$ca/ca.key" 2>/dev/null
+openssl req -new -x509 -key "$ca/ca.key" -subj "/CN=PEER.CA/O=SM-PKI-DE/C=DE" -days 3650 \
+	-out "$ca/ca.crt" 2>/dev/null
+cat >"$ca/ca.cnf" <<EOF
+[ ca ]
+default_ca = peer
+[ peer ]
+dir = $ca
+database = $ca/index.txt
+new_certs_dir = $ca/new
+certificate = $ca/ca.crt
+private_key = $ca/ca.key
+serial = $ca/serial
+default_md = sha256
+default_days = 730
+policy = anything
+unique_subject = no
+x509_extensions = ee
+copy_extensions = none
+[ anything ]
+commonName = supplied
+organizationalUnitName = optional
+organizationName = optional
+countryName = optional
+[ ee ]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+certificatePolicies = 1.3.6.1.4.1.99999.1
+crlDistributionPoints = URI:http://127.0.0.1/crl/peer.crl
+EOF
+reset_ca() { : >"$ca/index.txt"; openssl rand -hex 16 >"$ca/serial"; rm -f "$ca"/new/*; }
+
+reset_ca
+t0=$(now)
+for f in "$tmp"/csr/*.csr; do
+	openssl ca -batch -config "$ca/ca.cnf" -in "$f" -out /dev/null -notext 2>/dev/null
+done
+t1=$(now)
+peer1_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')
+peer1=$(rate "$certs" "$peer1_s")
+echo "openssl ca -batch (one call per certificate): $certs certificates in ${peer1_s}s: $peer1 certificates/s"
+
+reset_ca
+t0=$(now)
+openssl ca -batch -config "$ca/ca.cnf" -notext -out /dev/null -infiles "$tmp"/csr/*.csr 2>/dev/null
+t1=$(now)
+peer2_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')
+peer2=$(rate "$certs" "$peer2_s")
+echo "openssl ca -batch -infiles (one call for all): $certs certificates in ${peer2_s}s: $peer2 certificates/s"
+
+t0=$(now)
+for f in "$tmp"/csr/*.csr; do
+	openssl x509 -req -in "$f" -CA "$ca/ca.crt" -CAkey "$ca/ca.key" -CAcreateserial \
+		-days 730 -sha256 -out /dev/null 2>/dev/null
+done
+t1=$(now)
+peer3_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')
+peer3=$(rate "$certs" "$peer3_s")
+echo "openssl x509 -req (one call per certificate): $certs certificates in ${peer3_s}s: $peer3 certificates/s"
+
+echo "ratio torwart / openssl ca (per call): $(awk -v a="$ours" -v b="$peer1" 'BEGIN { printf "%.1f", a / b }')x  (goal >= 20x)"
+echo "ratio torwart / openssl ca -infiles:   $(awk -v a="$ours" -v b="$peer2" 'BEGIN { printf "%.2f", a / b }')x"
+echo "ratio torwart / openssl x509 -req:     $(awk -v a="$ours" -v b="$peer3" 'BEGIN { printf "%.1f", a / b }')x"
+echo "note: torwart's figure includes request parsing and 3 proof-of-possession checks per" \
+	"request, store writes and admin-log entries; the peers only sign."

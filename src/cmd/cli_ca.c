@@ -1,0 +1,456 @@
+/*
+ * cli_ca.c: `torwart ca ...`: the Sub-CA from the command line (docs/ca-operations.md):
+ * registration, the request queue and RA decisions, issuance, listing/export, revocation
+ * and CRLs. Thin adapter over src/pki/ca.h and crl.h.
+ *
+ * Exit status: 0 ok, 1 failure, 2 usage, 4 a request was refused (its WSDL code is
+ * printed), so scripts can tell a bad request from a broken installation.
+ */
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/pem.h>
+
+#include "base/util.h"
+#include "cmd/cli.h"
+#include "crypto/keys.h"
+#include "pki/ca.h"
+#include "pki/crl.h"
+#include "pki/request.h"
+#include "store/store_ca.h"
+
+#define CLI_CA_REFUSED 4
+#define CLI_CA_MAX_FILES 100000
+
+struct ca_opts {
+	const char *home, *name, *org, *role, *mp_id, *cn, *email, *gateway_id, *device_serial;
+	const char *state, *reason, *participant, *out, *ca, *id;
+	const char **files;
+	size_t nfiles;
+	int der;
+	const char *pos;      /* the positional argument (REQUEST id or SERIAL) */
+};
+
+static const char ca_usage[] =
+	"usage: torwart ca register --home DIR --name NAME --org ORG --role emt|gwa|gwh|smgw\n"
+	"                  --mp-id ID --cn CN [--email E] [--gateway-id ID] [--device-serial S]\n"
+	"       torwart ca participants|requests [--state S] --home DIR\n"
+	"       torwart ca submit --home DIR --request FILE [--participant NAME]\n"
+	"       torwart ca approve|reject REQUEST --home DIR [--reason TEXT]\n"
+	"       torwart ca issue --home DIR (--request FILE... [--participant NAME] | --id REQUEST)\n"
+	"       torwart ca list --home DIR | show|export SERIAL --home DIR [--out FILE] [--der]\n"
+	"       torwart ca revoke SERIAL --home DIR --reason R | crl --home DIR [--ca NAME]";
+
+static int ca_parse(int argc, char **argv, struct ca_opts *o)
+{
+	static const struct option longopts[] = {
+		{ "home", required_argument, NULL, 'H' }, { "name", required_argument, NULL, 'n' },
+		{ "org", required_argument, NULL, 'o' }, { "role", required_argument, NULL, 'r' },
+		{ "mp-id", required_argument, NULL, 'm' }, { "cn", required_argument, NULL, 'c' },
+		{ "email", required_argument, NULL, 'e' },
+		{ "gateway-id", required_argument, NULL, 'g' },
+		{ "device-serial", required_argument, NULL, 's' },
+		{ "state", required_argument, NULL, 'S' }, { "reason", required_argument, NULL, 'R' },
+		{ "participant", required_argument, NULL, 'p' },
+		{ "request", required_argument, NULL, 'f' }, { "out", required_argument, NULL, 'O' },
+		{ "ca", required_argument, NULL, 'a' }, { "id", required_argument, NULL, 'i' },
+		{ "der", no_argument, NULL, 'd' }, { NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	o->ca = CA_DEFAULT_NAME;
+	if ((o->files = calloc((size_t)argc + 1, sizeof(*o->files))) == NULL)
+		return -1;
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'H': o->home = optarg; break;
+		case 'n': o->name = optarg; break;
+		case 'o': o->org = optarg; break;
+		case 'r': o->role = optarg; break;
+		case 'm': o->mp_id = optarg; break;
+		case 'c': o->cn = optarg; break;
+		case 'e': o->email = optarg; break;
+		case 'g': o->gateway_id = optarg; break;
+		case 's': o->device_serial = optarg; break;
+		case 'S': o->state = optarg; break;
+		case 'R': o->reason = optarg; break;
+		case 'p': o->participant = optarg; break;
+		case 'f':
+			if (o->nfiles >= CLI_CA_MAX_FILES)
+				return -1;
+			o->files[o->nfiles++] = optarg;
+			break;
+		case 'O': o->out = optarg; break;
+		case 'a': o->ca = optarg; break;
+		case 'i': o->id = optarg; break;
+		case 'd': o->der = 1; break;
+		default: return -1;
+		}
+	}
+	if (optind < argc)
+		o->pos = argv[optind++];
+	return optind == argc ? 0 : -1;
+}
+
+static const struct ca_actor *ca_who(void)
+{
+	static struct ca_actor who;
+
+	who.actor = cli_actor();
+	who.role = "local-admin";
+	who.client = cli_client();
+	return &who;
+}
+
+static tw_rc ca_copy(char *dst, size_t size, const char *src, const char *what,
+	struct tw_error *err)
+{
+	return tw_strlcpy_checked(dst, src != NULL ? src : "", size, err, what);
+}
+
+static int cmd_register(const struct ca_opts *o, struct tw_store *store, struct tw_error *err)
+{
+	struct store_ca_participant p;
+	tw_rc rc;
+
+	if (o->name == NULL || o->org == NULL || o->role == NULL || o->mp_id == NULL ||
+	    o->cn == NULL)
+		return cli_usage_error("ca register needs --name, --org, --role, --mp-id and --cn");
+	memset(&p, 0, sizeof(p));
+	if ((rc = ca_copy(p.name, sizeof(p.name), o->name, "name", err)) != TW_OK ||
+	    (rc = ca_copy(p.organisation, sizeof(p.organisation), o->org, "org", err)) != TW_OK ||
+	    (rc = ca_copy(p.role, sizeof(p.role), o->role, "role", err)) != TW_OK ||
+	    (rc = ca_copy(p.market_partner_id, sizeof(p.market_partner_id), o->mp_id, "mp-id",
+		err)) != TW_OK ||
+	    (rc = ca_copy(p.common_name, sizeof(p.common_name), o->cn, "cn", err)) != TW_OK ||
+	    (rc = ca_copy(p.email, sizeof(p.email), o->email, "email", err)) != TW_OK ||
+	    (rc = ca_copy(p.gateway_id, sizeof(p.gateway_id), o->gateway_id, "gateway-id",
+		err)) != TW_OK ||
+	    (rc = ca_copy(p.device_serial, sizeof(p.device_serial), o->device_serial,
+		"device-serial", err)) != TW_OK)
+		return cli_fail("ca register", err);
+	for (char *c = p.role; *c; c++)
+		*c = (char)(*c >= 'A' && *c <= 'Z' ? *c - 'A' + 'a' : *c);
+	if ((rc = ca_register(store, ca_who(), &p, err)) != TW_OK)
+		return cli_fail("ca register", err);
+	printf("torwart: participant %s (%s, %s) registered\n", p.name, p.role, p.common_name);
+	return 0;
+}
+
+static int print_participant(const struct store_ca_participant *p, void *arg)
+{
+	(void)arg;
+	printf("%-20s %-5s %-14s %-30s %s%s%s\n", p->name, p->role, p->market_partner_id,
+		p->common_name, p->organisation, p->gateway_id[0] ? " gateway=" : "",
+		p->gateway_id);
+	return 0;
+}
+
+static int print_request(const struct store_ca_request *r, void *arg)
+{
+	char when[40];
+
+	(*(size_t *)arg)++;
+	tw_time_format_utc(r->received_ms, when, sizeof(when));
+	printf("%-6lld %-9s %-8s %-20s %-25s %s\n", (long long)r->id, r->state, r->kind,
+		r->participant, when, r->subject);
+	return 0;
+}
+
+static int print_cert(const struct store_ca_cert *c, void *arg)
+{
+	char until[32];
+	time_t t = (time_t)c->not_after;
+	struct tm tm;
+
+	(*(size_t *)arg)++;
+	if (gmtime_r(&t, &tm) == NULL || strftime(until, sizeof(until), "%Y-%m-%d", &tm) == 0)
+		snprintf(until, sizeof(until), "?");
+	printf("%-34s %-4s %-5s %-20s %-8s %s  %s\n", c->serial_hex, c->usage, c->owner_kind,
+		c->owner_id, c->status, until, c->subject);
+	return 0;
+}
+
+static int report_refusal(const char *what, enum pki_result res, const struct tw_error *err)
+{
+	fprintf(stderr, "torwart %s: %s: %s\n", what, pki_result_name(res), err->message);
+	return CLI_CA_REFUSED;
+}
+
+static int cmd_submit(const struct ca_opts *o, const struct tw_home *home,
+	struct tw_store *store, struct tw_error *err)
+{
+	unsigned char *in = NULL;
+	size_t len = 0;
+	enum pki_result res = PKI_FAILURE_INTERNAL_ERROR;
+	int64_t id = 0;
+	int ret;
+	tw_rc rc;
+
+	if (o->nfiles != 1)
+		return cli_usage_error("ca submit needs exactly one --request FILE");
+	if ((rc = tw_read_file(o->files[0], 4 * REQUEST_MAX_BYTES, &in, &len, err)) != TW_OK)
+		return rc == TW_E_TOO_LARGE ? report_refusal("ca submit", PKI_FAILURE_SYNTAX, err) :
+			cli_fail("ca submit", err);
+	rc = ca_submit(home, store, ca_who(), o->participant, in, len, &id, &res, err);
+	free(in);
+	if (rc == TW_OK) {
+		printf("torwart: request %lld queued (%s); an RA officer decides with `torwart ca "
+			"approve|reject %lld`\n", (long long)id, pki_result_name(res), (long long)id);
+		ret = 0;
+	} else if (res != PKI_FAILURE_INTERNAL_ERROR) {
+		ret = report_refusal("ca submit", res, err);
+	} else {
+		ret = cli_fail("ca submit", err);
+	}
+	return ret;
+}
+
+static int cmd_decide(const struct ca_opts *o, struct tw_store *store, bool approve,
+	struct tw_error *err)
+{
+	long id;
+
+	if (o->pos == NULL)
+		return cli_usage_error(approve ? "ca approve needs a REQUEST id" :
+			"ca reject needs a REQUEST id");
+	if (!approve && o->reason == NULL)
+		return cli_usage_error("ca reject needs --reason TEXT (the participant is told why)");
+	if (tw_parse_long(o->pos, 1, LONG_MAX, &id, err, "request id") != TW_OK ||
+	    ca_decide(store, ca_who(), id, approve, o->reason, err) != TW_OK)
+		return cli_fail(approve ? "ca approve" : "ca reject", err);
+	printf("torwart: request %ld %s\n", id, approve ? "approved" : "rejected");
+	return 0;
+}
+
+static int cmd_issue(const struct ca_opts *o, const struct tw_home *home,
+	struct tw_store *store, struct tw_error *err)
+{
+	struct signer_client *sc = NULL;
+	struct ca_issue_outcome *out = NULL;
+	size_t ok = 0, certs = 0;
+	int ret = 0;
+	tw_rc rc;
+
+	if ((o->nfiles == 0) == (o->id == NULL))
+		return cli_usage_error("ca issue needs --request FILE... or --id REQUEST");
+	if ((rc = signer_client_open(home, false, &sc, err)) != TW_OK)
+		return cli_fail("ca issue", err);
+	signer_client_set_actor(sc, cli_actor(), "local-admin");
+	if (o->id != NULL) {
+		enum pki_result res = PKI_FAILURE_INTERNAL_ERROR;
+		long id;
+
+		if ((rc = tw_parse_long(o->id, 1, LONG_MAX, &id, err, "request id")) == TW_OK)
+			rc = ca_issue_approved(home, store, sc, ca_who(), id, &res, err);
+		if (rc == TW_OK)
+			printf("torwart: request %ld issued (%s); see `torwart ca list`\n", id,
+				pki_result_name(res));
+		ret = rc == TW_OK ? 0 : res != PKI_FAILURE_INTERNAL_ERROR ?
+			report_refusal("ca issue", res, err) : cli_fail("ca issue", err);
+		goto out;
+	}
+	if ((out = calloc(o->nfiles, sizeof(*out))) == NULL) {
+		tw_error_set(err, TW_E_NOMEM, "out of memory");
+		ret = cli_fail("ca issue", err);
+		goto out;
+	}
+	rc = ca_issue_files(home, store, sc, ca_who(), o->participant, o->files, o->nfiles, out,
+		err);
+	for (size_t i = 0; i < o->nfiles; i++) {
+		if (out[i].rc == TW_OK) {
+			ok++;
+			certs += out[i].n_certs;
+			if (o->nfiles <= 20) {
+				printf("%s: %s request %lld", out[i].file, pki_result_name(out[i].result),
+					(long long)out[i].request_id);
+				for (size_t k = 0; k < out[i].n_certs; k++)
+					printf(" %s", out[i].serials[k]);
+				printf("\n");
+			}
+		} else {
+			fprintf(stderr, "torwart ca issue: %s: %s: %s\n", out[i].file,
+				pki_result_name(out[i].result), out[i].message);
+		}
+	}
+	printf("torwart: %zu of %zu requests issued, %zu certificates\n", ok, o->nfiles, certs);
+	if (rc != TW_OK)
+		ret = cli_fail("ca issue", err);
+	else if (ok != o->nfiles)
+		ret = CLI_CA_REFUSED;
+out:
+	free(out);
+	signer_client_close(sc);
+	return ret;
+}
+
+static int cmd_show(const struct ca_opts *o, const struct tw_home *home,
+	struct tw_store *store, bool export, struct tw_error *err)
+{
+	struct store_ca_cert c;
+	char issuer[STORE_TEXT_MAX + 1], hex[STORE_ID_MAX + 1];
+	X509 *x = NULL;
+	const unsigned char *p;
+	int ret = 1;
+
+	memset(&c, 0, sizeof(c));
+	if (o->pos == NULL)
+		return cli_usage_error("ca show/export needs a SERIAL");
+	if (ca_serial_normalise(o->pos, hex, sizeof(hex), err) != TW_OK ||
+	    ca_issuer_name(home, o->ca, issuer, sizeof(issuer), err) != TW_OK ||
+	    store_ca_cert_get(store, issuer, hex, true, &c, err) != TW_OK)
+		goto fail;
+	p = c.der;
+	if ((x = d2i_X509(NULL, &p, (long)c.der_len)) == NULL) {
+		tw_error_set(err, TW_E_INTEGRITY, "stored certificate %s does not parse", hex);
+		goto fail;
+	}
+	if (!export) {
+		printf("serial:      %s\nsubject:     %s\nissuer:      %s\nowner:       %s %s\n"
+			"usage:       %s\nstatus:      %s\nrequest:     %lld\nfingerprint: %s\n",
+			c.serial_hex, c.subject, issuer, c.owner_kind, c.owner_id, c.usage, c.status,
+			(long long)c.request_id, c.fingerprint);
+		if (c.revoked_ms > 0) {
+			char when[40];
+
+			tw_time_format_utc(c.revoked_ms, when, sizeof(when));
+			printf("revoked:     %s (%s)\n", when, ca_reason_name(c.revocation_reason));
+		}
+		ret = 0;
+		goto out;
+	}
+	if (o->der && o->out != NULL) {
+		if (tw_write_file(o->out, c.der, c.der_len, 0644, false, err) != TW_OK)
+			goto fail;
+	} else if (o->out != NULL) {
+		X509 *one[1] = { x };
+
+		if (keys_write_certs_pem(o->out, one, 1, err) != TW_OK)
+			goto fail;
+	} else if (o->der) {
+		if (fwrite(c.der, 1, c.der_len, stdout) != c.der_len) {
+			tw_error_set(err, TW_E_IO, "cannot write to standard output");
+			goto fail;
+		}
+	} else if (PEM_write_X509(stdout, x) != 1) {
+		tw_error_set(err, TW_E_IO, "cannot write to standard output");
+		goto fail;
+	}
+	ret = 0;
+	goto out;
+fail:
+	ret = cli_fail(export ? "ca export" : "ca show", err);
+out:
+	X509_free(x);
+	store_ca_cert_clear(&c);
+	return ret;
+}
+
+static int ca_crl_now(const struct tw_home *home, struct tw_store *store, const char *ca,
+	struct tw_error *err)
+{
+	struct signer_client *sc = NULL;
+	struct crl_result res;
+	tw_rc rc;
+
+	if ((rc = signer_client_open(home, false, &sc, err)) == TW_OK) {
+		signer_client_set_actor(sc, cli_actor(), "local-admin");
+		rc = crl_generate(home, store, sc, ca, cli_actor(), &res, err);
+	}
+	signer_client_close(sc);
+	if (rc == TW_OK)
+		printf("torwart: CRL %lld of %s: %lld revoked, %zu bytes, %s\n",
+			(long long)res.number, ca, (long long)res.entries, res.der_len, res.path);
+	return rc;
+}
+
+static int cmd_revoke(const struct ca_opts *o, const struct tw_home *home,
+	struct tw_store *store, struct tw_error *err)
+{
+	bool changed = false;
+	int reason;
+
+	if (o->pos == NULL || o->reason == NULL)
+		return cli_usage_error("ca revoke needs SERIAL and --reason R");
+	if (ca_reason_parse(o->reason, &reason, err) != TW_OK ||
+	    ca_revoke(home, store, ca_who(), o->ca, o->pos, reason, &changed, err) != TW_OK)
+		return cli_fail("ca revoke", err);
+	printf("torwart: %s %s\n", o->pos, changed ? "revoked" : "was already revoked; unchanged");
+	if (!changed)
+		return 0;
+	/* Publish at once; if this fails the worker retries (the CRL is marked dirty). */
+	if (ca_crl_now(home, store, o->ca, err) != TW_OK)
+		return cli_fail("ca revoke (revoked, but the CRL is not yet regenerated; the "
+			"worker will retry)", err);
+	return 0;
+}
+
+int cli_ca(const char *sub, int argc, char **argv)
+{
+	struct ca_opts o;
+	struct tw_error err;
+	struct tw_home *home = NULL;
+	struct tw_store *store = NULL;
+	size_t count = 0;
+	int ret;
+
+	tw_error_clear(&err);
+	if (sub == NULL || ca_parse(argc, argv, &o) != 0) {
+		if (sub != NULL)
+			free(o.files);
+		return cli_usage_error(ca_usage);
+	}
+	if (o.home == NULL) {
+		free(o.files);
+		return cli_usage_error("torwart ca needs --home DIR");
+	}
+	if (cli_open_home_store(o.home, &home, &store, &err) != TW_OK) {
+		ret = cli_fail("ca", &err);
+		goto out;
+	}
+	if (strcmp(sub, "register") == 0) {
+		ret = cmd_register(&o, store, &err);
+	} else if (strcmp(sub, "participants") == 0) {
+		ret = store_ca_participant_foreach(store, print_participant, NULL, &err) == TW_OK ?
+			0 : cli_fail("ca participants", &err);
+	} else if (strcmp(sub, "requests") == 0) {
+		printf("%-6s %-9s %-8s %-20s %-25s %s\n", "ID", "STATE", "KIND", "PARTICIPANT",
+			"RECEIVED (UTC)", "SUBJECT");
+		ret = store_ca_request_foreach(store, o.state, print_request, &count, &err) == TW_OK ?
+			0 : cli_fail("ca requests", &err);
+	} else if (strcmp(sub, "submit") == 0) {
+		ret = cmd_submit(&o, home, store, &err);
+	} else if (strcmp(sub, "approve") == 0 || strcmp(sub, "reject") == 0) {
+		ret = cmd_decide(&o, store, strcmp(sub, "approve") == 0, &err);
+	} else if (strcmp(sub, "issue") == 0) {
+		ret = cmd_issue(&o, home, store, &err);
+	} else if (strcmp(sub, "list") == 0) {
+		char issuer[STORE_TEXT_MAX + 1];
+
+		ret = ca_issuer_name(home, o.ca, issuer, sizeof(issuer), &err) == TW_OK &&
+			store_ca_cert_foreach(store, issuer, print_cert, &count, &err) == TW_OK ?
+			0 : cli_fail("ca list", &err);
+		if (ret == 0)
+			printf("%zu certificate%s\n", count, count == 1 ? "" : "s");
+	} else if (strcmp(sub, "show") == 0 || strcmp(sub, "export") == 0) {
+		ret = cmd_show(&o, home, store, strcmp(sub, "export") == 0, &err);
+	} else if (strcmp(sub, "revoke") == 0) {
+		ret = cmd_revoke(&o, home, store, &err);
+	} else if (strcmp(sub, "crl") == 0) {
+		ret = ca_crl_now(home, store, o.ca, &err) == TW_OK ? 0 : cli_fail("ca crl", &err);
+	} else {
+		ret = cli_usage_error(ca_usage);
+	}
+out:
+	free(o.files);
+	store_close(store);
+	tw_home_free(home);
+	return ret;
+}

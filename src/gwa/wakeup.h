@@ -1,0 +1,36 @@
+/*
+ * wakeup.h: the GWA side of wake-ups (UC-3.3.4): build a datagram for a gateway, have
+ * the signer sign it with the GWA SIG key (purpose wakeup; this process never holds the
+ * key) and send it over UDP to the gateway's wake-up address. Pacing (token buckets) is
+ * the caller's (worker) business; see gwa/job_bucket.h.
+ */
+#ifndef TORWART_GWA_WAKEUP_H
+#define TORWART_GWA_WAKEUP_H
+
+#include <openssl/x509.h>
+
+#include "base/error.h"
+#include "base/home.h"
+#include "gwa/wakeup_codec.h"
+
+struct wakeup_sender;
+
+/*
+ * Open a sender for home: GWA id from the CN of [worker] gwa_sig_cert (default
+ * pki/gwa-sig.crt), a UDP socket, and a signer connection (opened on first use, reopened
+ * after a failure). *out is the caller's (wakeup_sender_close).
+ */
+tw_rc wakeup_sender_open(const struct tw_home *home, struct wakeup_sender **out,
+	struct tw_error *err);
+void wakeup_sender_close(struct wakeup_sender *s);
+/* The GWA id this sender puts into datagrams (borrowed). */
+const char *wakeup_sender_gwa_id(const struct wakeup_sender *s);
+
+/* Sign and send one wake-up for gateway_id to address ("HOST:PORT"). */
+tw_rc wakeup_send(struct wakeup_sender *s, const char *gateway_id, const char *address,
+	struct tw_error *err);
+
+/* The GWA id carried in wake-ups: the CN of the GWA SIG certificate. */
+tw_rc wakeup_cert_gwa_id(X509 *cert, char out[WAKEUP_ID_MAX + 1], struct tw_error *err);
+
+#endif

@@ -1,0 +1,193 @@
+/*
+ * worker_jobs.c: deadlines, retries and paced wake-ups (worker_jobs.h, docs/jobs.md).
+ *
+ * The worker holds no job state: each tick reads overdue and due jobs from the store and
+ * moves them with gwa/job.h's compare-and-set transitions, so a restarted worker (or a
+ * second one) continues where the last left off, and a gateway that connects while its
+ * wake-up is being prepared simply wins the race.
+ */
+#include "worker/worker_jobs.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "base/util.h"
+#include "gwa/job.h"
+#include "gwa/job_bucket.h"
+#include "gwa/wakeup.h"
+#include "store/store_jobs.h"
+
+#define WJ_DETAIL_MAX 300
+
+struct worker_jobs {
+	const struct tw_home *home;
+	struct tw_store *store;
+	struct event *tick;
+	struct wakeup_sender *sender;      /* NULL until the first wake-up is needed */
+	struct job_pacer pacer;
+	size_t batch;
+	char client[32];
+	struct store_job_due *due;         /* batch slots */
+	bool *ok;
+	char (*detail)[WJ_DETAIL_MAX];
+	const char **detail_ptr;
+	int64_t *ids;
+	bool sender_failed_logged;
+};
+
+static void wj_tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	worker_jobs_tick(arg, tw_now_ms());
+}
+
+static void wj_expire(struct worker_jobs *wj, const struct job_actor *who, int64_t now)
+{
+	struct tw_error e;
+	size_t n = 0;
+
+	if (store_job_expired(wj->store, now, wj->ids, wj->batch, &n, &e) != TW_OK) {
+		tw_warn("worker: cannot look for overdue jobs: %s", e.message);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		tw_rc rc = job_expire(wj->store, wj->ids[i], now, who, &e);
+
+		if (rc != TW_OK && rc != TW_E_NOT_FOUND)
+			tw_warn("worker: cannot time out job %lld: %s", (long long)wj->ids[i],
+				e.message);
+	}
+}
+
+static void wj_wake(struct worker_jobs *wj, const struct job_actor *who, int64_t now)
+{
+	int64_t skip[JOB_BUCKET_TENANTS_MAX];
+	size_t nskip, avail, n = 0, m = 0;
+	struct tw_error e;
+
+	avail = job_pacer_available(&wj->pacer, now);
+	if (avail == 0)
+		return;
+	if (avail > wj->batch)
+		avail = wj->batch;
+	nskip = job_pacer_empty_tenants(&wj->pacer, now, skip, JOB_BUCKET_TENANTS_MAX);
+	if (store_job_due(wj->store, now, skip, nskip, wj->due, avail, &n, &e) != TW_OK) {
+		tw_warn("worker: cannot look for due jobs: %s", e.message);
+		return;
+	}
+	/* Take tokens; jobs of a tenant whose bucket ran dry wait for the next tick. */
+	for (size_t i = 0; i < n; i++)
+		if (job_pacer_take(&wj->pacer, wj->due[i].tenant_id, now))
+			wj->due[m++] = wj->due[i];
+	if (m == 0)
+		return;
+	if (job_mark_waking(wj->store, wj->due, m, now, who, wj->ok, &e) != TW_OK) {
+		tw_warn("worker: cannot mark %zu jobs as waking: %s", m, e.message);
+		return;
+	}
+	if (wj->sender == NULL && wakeup_sender_open(wj->home, &wj->sender, &e) != TW_OK &&
+	    !wj->sender_failed_logged) {
+		tw_err("worker: wake-ups cannot be sent: %s", e.message);
+		wj->sender_failed_logged = true;
+	}
+	for (size_t i = 0; i < m; i++) {
+		wj->detail_ptr[i] = wj->detail[i];
+		if (!wj->ok[i])
+			continue;
+		if (wj->due[i].address[0] == '\0') {
+			snprintf(wj->detail[i], WJ_DETAIL_MAX, "gateway %s has no wake-up address; "
+				"waiting for its own contact", wj->due[i].gateway_id);
+		} else if (wj->sender == NULL) {
+			snprintf(wj->detail[i], WJ_DETAIL_MAX, "wake-up of %s not sent: no wake-up "
+				"sender (see the worker log)", wj->due[i].gateway_id);
+		} else if (wakeup_send(wj->sender, wj->due[i].gateway_id, wj->due[i].address,
+		    &e) != TW_OK) {
+			snprintf(wj->detail[i], WJ_DETAIL_MAX, "wake-up of %s to %s failed: %s",
+				wj->due[i].gateway_id, wj->due[i].address, e.message);
+			tw_warn("worker: %s", wj->detail[i]);
+		} else {
+			snprintf(wj->detail[i], WJ_DETAIL_MAX, "wake-up sent to %s for gateway %s",
+				wj->due[i].address, wj->due[i].gateway_id);
+		}
+	}
+	/* The deadline counts from the wake-up, not from the token wait. */
+	if (job_mark_awaiting(wj->store, wj->due, wj->ok, wj->detail_ptr, m, tw_now_ms(), who,
+	    &e) != TW_OK)
+		tw_warn("worker: cannot record %zu wake-ups: %s", m, e.message);
+}
+
+void worker_jobs_tick(struct worker_jobs *wj, int64_t now_ms)
+{
+	struct job_actor who = { "system:worker", "service", wj->client };
+
+	wj_expire(wj, &who, now_ms);
+	wj_wake(wj, &who, now_ms);
+}
+
+static tw_rc wj_conf(const struct tw_home *home, const char *key, long def, long min,
+	long max, long *out, struct tw_error *err)
+{
+	return tw_config_get_long(home->conf, "worker", key, def, min, max, out, err);
+}
+
+tw_rc worker_jobs_start(const struct tw_home *home, struct event_base *base,
+	struct tw_store *store, struct worker_jobs **out, struct tw_error *err)
+{
+	struct worker_jobs *wj = NULL;
+	long tick_ms, rate, burst, trate, tburst, batch;
+	struct timeval tv;
+	tw_rc rc;
+
+	*out = NULL;
+	if ((rc = wj_conf(home, "job_tick_ms", 100, 10, 60000, &tick_ms, err)) != TW_OK ||
+	    (rc = wj_conf(home, "wakeup_rate", 200, 1, 1000000, &rate, err)) != TW_OK ||
+	    (rc = wj_conf(home, "wakeup_burst", rate, 1, 1000000, &burst, err)) != TW_OK ||
+	    (rc = wj_conf(home, "wakeup_tenant_rate", rate, 1, 1000000, &trate, err)) != TW_OK ||
+	    (rc = wj_conf(home, "wakeup_tenant_burst", trate, 1, 1000000, &tburst, err)) != TW_OK ||
+	    (rc = wj_conf(home, "job_batch", 500, 1, 100000, &batch, err)) != TW_OK)
+		return rc;
+	if ((wj = calloc(1, sizeof(*wj))) == NULL)
+		return tw_error_set(err, TW_E_NOMEM, "out of memory");
+	wj->home = home;
+	wj->store = store;
+	wj->batch = (size_t)batch;
+	snprintf(wj->client, sizeof(wj->client), "local:%ld", (long)getpid());
+	job_pacer_init(&wj->pacer, (double)rate, (double)burst, (double)trate, (double)tburst,
+		tw_now_ms());
+	wj->due = calloc(wj->batch, sizeof(*wj->due));
+	wj->ok = calloc(wj->batch, sizeof(*wj->ok));
+	wj->detail = calloc(wj->batch, sizeof(*wj->detail));
+	wj->detail_ptr = calloc(wj->batch, sizeof(*wj->detail_ptr));
+	wj->ids = calloc(wj->batch, sizeof(*wj->ids));
+	wj->tick = event_new(base, -1, EV_PERSIST, wj_tick_cb, wj);
+	tv.tv_sec = tick_ms / 1000;
+	tv.tv_usec = (tick_ms % 1000) * 1000;
+	if (wj->due == NULL || wj->ok == NULL || wj->detail == NULL || wj->detail_ptr == NULL ||
+	    wj->ids == NULL || wj->tick == NULL || event_add(wj->tick, &tv) != 0) {
+		worker_jobs_stop(wj);
+		return tw_error_set(err, TW_E_NOMEM, "cannot set up the job tick");
+	}
+	tw_info("worker: jobs every %ld ms; wake-ups at most %ld/s (burst %ld), per tenant "
+		"%ld/s (burst %ld)", tick_ms, rate, burst, trate, tburst);
+	*out = wj;
+	return TW_OK;
+}
+
+void worker_jobs_stop(struct worker_jobs *wj)
+{
+	if (wj == NULL)
+		return;
+	if (wj->tick != NULL)
+		event_free(wj->tick);
+	wakeup_sender_close(wj->sender);
+	free(wj->due);
+	free(wj->ok);
+	free(wj->detail);
+	free(wj->detail_ptr);
+	free(wj->ids);
+	free(wj);
+}
