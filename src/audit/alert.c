@@ -154,6 +154,8 @@ static void alert_response_cb(struct evhttp_request *req, void *arg)
 
 	if (code >= 200 && code < 300) {
 		alert_done(s, true, NULL);
+		/* Drain a burst now instead of one alert per worker tick. */
+		alert_sender_tick(s);
 		return;
 	}
 	snprintf(why, sizeof(why), code == 0 ? "no answer (connection failed)" : "HTTP %d", code);

@@ -129,6 +129,7 @@ tw_rc audit_export_write(struct tw_store *store, const char *path, const char *c
 	int64_t upto, struct audit_export_stats *stats, struct tw_error *err)
 {
 	struct export_writer w;
+	bool snap = false;
 	char *tmp = NULL;
 	int fd = -1;
 	tw_rc rc;
@@ -152,7 +153,13 @@ tw_rc audit_export_write(struct tw_store *store, const char *path, const char *c
 		goto out;
 	}
 	fd = -1;
-	/* Entries after the heads would let a reader check heads in one pass; heads first. */
+	/* One consistent state of cut, heads and entries (retention may run meanwhile). */
+	if (!store_in_transaction(store)) {
+		if ((rc = store_auditlog_snapshot_begin(store, err)) != TW_OK)
+			goto out;
+		snap = true;
+	}
+	/* Heads before entries let a reader check each head in one pass. */
 	if ((rc = export_prologue(store, &w, cert_path)) != TW_OK)
 		goto out;
 	if ((rc = store_auditlog_head_foreach(store, export_head_cb, &w, err)) != TW_OK ||
@@ -178,6 +185,8 @@ tw_rc audit_export_write(struct tw_store *store, const char *path, const char *c
 	}
 	rc = TW_OK;
 out:
+	if (snap)
+		store_auditlog_snapshot_end(store);
 	if (w.f != NULL)
 		fclose(w.f);
 	if (fd >= 0)

@@ -282,12 +282,20 @@ tw_rc audit_verify_tree(struct tw_store *store, EVP_PKEY *pub, struct audit_veri
 	struct tw_error *err)
 {
 	struct audit_verifier v;
+	bool snap = false;
 	tw_rc rc;
 
 	if (res == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "audit_verify: res is NULL");
 	verifier_init(&v, res, pub, err);
 	v.node_store = store;
+	/* One snapshot for cut, heads, nodes and entries: a concurrent retention cut or
+	 * append must not look like a gap. Inside a caller's transaction we already have one. */
+	if (!store_in_transaction(store)) {
+		if ((rc = store_auditlog_snapshot_begin(store, err)) != TW_OK)
+			goto out;
+		snap = true;
+	}
 	if ((rc = verify_load_cut(store, &v, err)) != TW_OK) {
 		if (rc == TW_E_INTEGRITY)
 			verifier_fail(&v, rc, 0, 0, "%s", err != NULL ? err->message : "bad cut");
@@ -311,6 +319,8 @@ tw_rc audit_verify_tree(struct tw_store *store, EVP_PKEY *pub, struct audit_veri
 		goto out;
 	rc = verifier_finish(&v);
 out:
+	if (snap)
+		store_auditlog_snapshot_end(store);
 	if (rc == TW_OK && v.failed)
 		rc = v.rc;
 	verifier_free(&v);

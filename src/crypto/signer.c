@@ -34,6 +34,7 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "crypto/p11.h"
+#include "crypto/signer_crl.h"
 #include "crypto/signer_proto.h"
 #include "store/store.h"
 
@@ -54,6 +55,7 @@ struct conn {
 	struct tw_buf out;
 	size_t out_off;
 	int closing;                   /* close once out is flushed */
+	struct signer_crl_stream *crl; /* a streamed CRL in progress (ops 7-9) */
 };
 
 struct signer_srv {
@@ -425,11 +427,12 @@ out:
 }
 
 /*
- * Parse one TBSCertificate, apply the policy checks and sign it: *der (OPENSSL_free) is
+ * Parse one TBSCertificate, apply the policy checks and sign it (kc: the key's
+ * certificate, loaded once per request, NULL when there is none): *der (OPENSSL_free) is
  * the certificate, detail its audit text. A policy refusal sets *why and returns
  * TW_E_DENIED without auditing (the caller refuses the whole request).
  */
-static tw_rc sign_tbs(struct signer_srv *srv, const char *label, EVP_PKEY *key,
+static tw_rc sign_tbs(X509 *kc, const char *label, EVP_PKEY *key,
 	EVP_PKEY *pub, const unsigned char *tbs, size_t tbs_len, unsigned char **der,
 	size_t *der_len, char *detail, size_t dsize, const char **why, struct tw_error *err)
 {
@@ -457,8 +460,9 @@ static tw_rc sign_tbs(struct signer_srv *srv, const char *label, EVP_PKEY *key,
 		/* Self-signed: only the key's own certificate (a root), never another key's. */
 		if (X509_get0_pubkey(x) == NULL || EVP_PKEY_eq(X509_get0_pubkey(x), pub) != 1)
 			*why = "self-signed certificate carries a different public key";
-	} else {
-		*why = issuer_mismatch(srv->home, label, X509_get_issuer_name(x));
+	} else if (kc != NULL && X509_NAME_cmp(X509_get_issuer_name(x),
+		X509_get_subject_name(kc)) != 0) {
+		*why = "issuer name differs from the subject of the key's certificate";
 	}
 	if (*why != NULL) {
 		ERR_clear_error();
@@ -494,10 +498,14 @@ static tw_rc op_sign_certificate(struct signer_srv *srv, struct conn *c, const c
 	char detail[STORE_TEXT_MAX + 1];
 	tw_rc rc;
 
+	X509 *kc;
+
 	if (!policy_allows(srv->home, label, "certificate"))
 		return refuse(srv, c, label, "certificate", "not in the key's policy", err);
-	rc = sign_tbs(srv, label, key, pub, tbs->ptr, tbs->len, &der, &der_len, detail,
+	kc = key_certificate(srv->home, label);
+	rc = sign_tbs(kc, label, key, pub, tbs->ptr, tbs->len, &der, &der_len, detail,
 		sizeof(detail), &why, err);
+	X509_free(kc);
 	if (rc == TW_E_DENIED && why != NULL)
 		return refuse(srv, c, label, "certificate", why, err);
 	/* Audit first: a signature that is not in the admin log is never handed out. */
@@ -522,10 +530,12 @@ static tw_rc op_sign_certificates(struct signer_srv *srv, struct conn *c, const 
 	char (*details)[STORE_TEXT_MAX + 1] = NULL;
 	const unsigned char *p = data->ptr, *end = data->ptr + data->len;
 	size_t n = 0;
+	X509 *kc = NULL;
 	tw_rc rc;
 
 	if (!policy_allows(srv->home, label, "certificate"))
 		return refuse(srv, c, label, "certificate", "not in the key's policy", err);
+	kc = key_certificate(srv->home, label);   /* once per batch, not per certificate */
 	if ((entries = calloc(SIGNER_BATCH_MAX, sizeof(*entries))) == NULL ||
 	    (details = calloc(SIGNER_BATCH_MAX, sizeof(*details))) == NULL) {
 		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
@@ -554,7 +564,7 @@ static tw_rc op_sign_certificates(struct signer_srv *srv, struct conn *c, const 
 				"batch", SIGNER_BATCH_MAX);
 			goto out;
 		}
-		rc = sign_tbs(srv, label, key, pub, p, one, &der, &der_len, details[n],
+		rc = sign_tbs(kc, label, key, pub, p, one, &der, &der_len, details[n],
 			sizeof(details[n]), &why, err);
 		if (rc == TW_E_DENIED && why != NULL) {
 			char msg[256];
@@ -590,6 +600,7 @@ static tw_rc op_sign_certificates(struct signer_srv *srv, struct conn *c, const 
 out:
 	if (rc != TW_OK)
 		tw_buf_reset(out);
+	X509_free(kc);
 	free(entries);
 	free(details);
 	return rc;
@@ -642,6 +653,85 @@ static tw_rc op_sign_data(struct signer_srv *srv, struct conn *c, const char *la
 }
 
 /*
+ * Streamed CRL (ops CRL_BEGIN, CRL_DATA, CRL_END; signer_crl.h): for CRLs over one frame.
+ * The structure is checked while hashing; at the end the fixed fields and extensions are
+ * parsed by OpenSSL as a stub TBSCertList for the issuer check, the digest is signed and
+ * the signature audited (entries, total length and the digest prefix) before the answer.
+ * Any error ends the stream; the client starts again with CRL_BEGIN.
+ */
+static tw_rc op_crl_stream(struct signer_srv *srv, struct conn *c, uint8_t op,
+	const char *label, EVP_PKEY *key, EVP_PKEY *pub, const struct signer_field *data,
+	struct tw_buf *out, struct tw_error *err)
+{
+	unsigned char digest[EVP_MAX_MD_SIZE], sig[256], *stub = NULL, *w = NULL;
+	unsigned int dlen = 0;
+	size_t stub_len = 0, wlen = 0, siglen = sizeof(sig);
+	int64_t entries = 0;
+	uint64_t total = 0;
+	char detail[160], hp[17];
+	EVP_PKEY_CTX *pctx = NULL;
+	X509_CRL *crl = NULL;
+	const unsigned char *p;
+	const char *why = NULL;
+	tw_rc rc;
+
+	if (op == SIGNER_OP_CRL_BEGIN) {
+		signer_crl_free(c->crl);
+		c->crl = NULL;
+		if (!policy_allows(srv->home, label, "crl"))
+			return refuse(srv, c, label, "crl", "not in the key's policy", err);
+		return signer_crl_begin(label, md_for_key(pub), data->ptr, data->len, &c->crl, err);
+	}
+	if (c->crl == NULL || strcmp(signer_crl_label(c->crl), label) != 0) {
+		rc = tw_error_set(err, TW_E_INVALID, "no streamed CRL for key '%s' in progress "
+			"(send CRL_BEGIN first)", label);
+		goto out;
+	}
+	if (op == SIGNER_OP_CRL_DATA) {
+		if ((rc = signer_crl_data(c->crl, data->ptr, data->len, err)) != TW_OK)
+			goto out;
+		return TW_OK;
+	}
+	if ((rc = signer_crl_end(c->crl, data->ptr, data->len, digest, &dlen, &stub, &stub_len,
+		&entries, &total, err)) != TW_OK)
+		goto out;
+	if ((w = wrap_tbs(stub, stub_len, &wlen)) == NULL) {
+		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+		goto out;
+	}
+	p = w;
+	if ((crl = d2i_X509_CRL(NULL, &p, (long)wlen)) == NULL || p != w + wlen) {
+		ERR_clear_error();
+		rc = tw_error_set(err, TW_E_INVALID, "purpose crl needs a DER TBSCertList (its "
+			"fixed fields or extensions do not parse)");
+		goto out;
+	}
+	if ((why = issuer_mismatch(srv->home, label, X509_CRL_get_issuer(crl))) != NULL) {
+		rc = refuse(srv, c, label, "crl", why, err);
+		goto out;
+	}
+	if ((pctx = EVP_PKEY_CTX_new(key, NULL)) == NULL || EVP_PKEY_sign_init(pctx) != 1 ||
+	    EVP_PKEY_sign(pctx, sig, &siglen, digest, dlen) != 1) {
+		rc = tw_error_set_openssl(err, TW_E_CRYPTO, "the token could not sign");
+		goto out;
+	}
+	tw_hex_encode(digest, 8, hp);
+	snprintf(detail, sizeof(detail), "purpose=crl streamed len=%llu entries=%lld digest=%s",
+		(unsigned long long)total, (long long)entries, hp);
+	/* Audit first: a signature that is not in the admin log is never handed out. */
+	if ((rc = audit(srv, c, "signer.sign", label, "ok", detail, err)) == TW_OK)
+		rc = tw_buf_append(out, sig, siglen, err);
+out:
+	signer_crl_free(c->crl);
+	c->crl = NULL;
+	EVP_PKEY_CTX_free(pctx);
+	X509_CRL_free(crl);
+	free(w);
+	free(stub);
+	return rc;
+}
+
+/*
  * Handle one decoded request. TW_E_PROTOCOL means the peer broke the protocol (the
  * connection is closed after the reply); any other code is an ordinary error reply.
  */
@@ -666,7 +756,10 @@ static tw_rc handle(struct signer_srv *srv, struct conn *c, const struct signer_
 	switch (m->op) {
 	case SIGNER_OP_GENERATE_KEY: need = L | SIGNER_BIT(SIGNER_TAG_CURVE); break;
 	case SIGNER_OP_SIGN_CERTIFICATE:
-	case SIGNER_OP_SIGN_CERTIFICATES: need = L | SIGNER_BIT(SIGNER_TAG_DATA); break;
+	case SIGNER_OP_SIGN_CERTIFICATES:
+	case SIGNER_OP_CRL_BEGIN:
+	case SIGNER_OP_CRL_DATA:
+	case SIGNER_OP_CRL_END: need = L | SIGNER_BIT(SIGNER_TAG_DATA); break;
 	case SIGNER_OP_SIGN_DATA:
 		need = L | SIGNER_BIT(SIGNER_TAG_PURPOSE) | SIGNER_BIT(SIGNER_TAG_DATA);
 		break;
@@ -699,6 +792,8 @@ static tw_rc handle(struct signer_srv *srv, struct conn *c, const struct signer_
 		rc = op_sign_certificate(srv, c, label, key, pub, &m->f[SIGNER_TAG_DATA], out, err);
 	else if (m->op == SIGNER_OP_SIGN_CERTIFICATES)
 		rc = op_sign_certificates(srv, c, label, key, pub, &m->f[SIGNER_TAG_DATA], out, err);
+	else if (m->op >= SIGNER_OP_CRL_BEGIN && m->op <= SIGNER_OP_CRL_END)
+		rc = op_crl_stream(srv, c, m->op, label, key, pub, &m->f[SIGNER_TAG_DATA], out, err);
 	else
 		rc = op_sign_data(srv, c, label, key, pub, m, out, err);
 out:
@@ -719,6 +814,7 @@ static void conn_free(struct conn *c)
 	free(c->actor);
 	free(c->role);
 	free(c->body);
+	signer_crl_free(c->crl);
 	tw_buf_free(&c->out);
 	free(c);
 }

@@ -88,6 +88,17 @@ tw_rc signer_sign_data(struct signer_client *sc, const char *label,
 	enum signer_purpose purpose, const unsigned char *data, size_t len,
 	unsigned char **sig, size_t *sig_len, struct tw_error *err);
 
+/*
+ * Sign a TBSCertList of any size with purpose crl by streaming it (ops CRL_BEGIN/DATA/END;
+ * for one that fits a frame, signer_sign_data is simpler). tbs[0..head_len) is the head
+ * (up to and including the revokedCertificates header), the next list_len bytes are the
+ * revoked entries (sent in chunks at entry boundaries), the rest is the crlExtensions
+ * tail. *sig (DER Ecdsa-Sig-Value) is malloc'ed, caller frees.
+ */
+tw_rc signer_sign_crl_stream(struct signer_client *sc, const char *label,
+	const unsigned char *tbs, size_t tbs_len, size_t head_len, size_t list_len,
+	unsigned char **sig, size_t *sig_len, struct tw_error *err);
+
 /* ---------------- server side ---------------- */
 
 /*

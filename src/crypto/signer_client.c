@@ -575,6 +575,83 @@ out:
 	return rc;
 }
 
+/* One CRL stream step; the answer of CRL_END is copied to *sig. */
+static tw_rc crl_step(struct signer_client *sc, uint8_t op, const char *label,
+	const unsigned char *data, size_t len, unsigned char **sig, size_t *sig_len,
+	struct tw_error *err)
+{
+	struct signer_msg req, resp;
+	unsigned char *body = NULL;
+	const unsigned char *p;
+	size_t plen;
+	tw_rc rc;
+
+	signer_msg_init(&req, op, 0);
+	signer_msg_set_str(&req, SIGNER_TAG_LABEL, label);
+	signer_msg_set(&req, SIGNER_TAG_DATA, data, len);
+	if ((rc = transact(sc, &req, &resp, &body, err)) == TW_OK && sig != NULL &&
+	    (rc = payload(&resp, &p, &plen, err)) == TW_OK) {
+		if ((*sig = malloc(plen)) == NULL) {
+			rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+		} else {
+			memcpy(*sig, p, plen);
+			*sig_len = plen;
+		}
+	}
+	free(body);
+	return rc;
+}
+
+tw_rc signer_sign_crl_stream(struct signer_client *sc, const char *label,
+	const unsigned char *tbs, size_t tbs_len, size_t head_len, size_t list_len,
+	unsigned char **sig, size_t *sig_len, struct tw_error *err)
+{
+	const unsigned char *list = tbs + head_len, *end;
+	size_t off = 0;
+	tw_rc rc;
+
+	*sig = NULL;
+	*sig_len = 0;
+	if ((rc = check_label(label, err)) != TW_OK)
+		return rc;
+	if (head_len == 0 || head_len > SIGNER_DATA_MAX || list_len == 0 ||
+	    head_len + list_len >= tbs_len || tbs_len - head_len - list_len > SIGNER_DATA_MAX)
+		return tw_error_set(err, TW_E_INVALID, "CRL stream parts out of range");
+	if ((rc = crl_step(sc, SIGNER_OP_CRL_BEGIN, label, tbs, head_len, NULL, NULL, err)) !=
+	    TW_OK)
+		return rc;
+	end = list + list_len;
+	while (off < list_len) {
+		/* Cut at the last whole entry that fits one frame. */
+		size_t n = 0;
+
+		while (off + n < list_len) {
+			const unsigned char *q = list + off + n;
+			long len = 0;
+			int tag, cls, inf;
+			size_t one;
+
+			inf = ASN1_get_object(&q, &len, &tag, &cls, (long)(end - q));
+
+			if (inf & 0x80)
+				return tw_error_set_openssl(err, TW_E_INVALID, "a revoked entry at offset "
+					"%zu does not parse", off + n);
+			one = (size_t)(q - (list + off + n)) + (size_t)len;
+			if (n + one > SIGNER_DATA_MAX)
+				break;
+			n += one;
+		}
+		if (n == 0)
+			return tw_error_set(err, TW_E_TOO_LARGE, "a revoked entry exceeds a frame");
+		if ((rc = crl_step(sc, SIGNER_OP_CRL_DATA, label, list + off, n, NULL, NULL, err)) !=
+		    TW_OK)
+			return rc;
+		off += n;
+	}
+	return crl_step(sc, SIGNER_OP_CRL_END, label, tbs + head_len + list_len,
+		tbs_len - head_len - list_len, sig, sig_len, err);
+}
+
 tw_rc signer_sign_data(struct signer_client *sc, const char *label,
 	enum signer_purpose purpose, const unsigned char *data, size_t len,
 	unsigned char **sig, size_t *sig_len, struct tw_error *err)

@@ -48,6 +48,9 @@ const char *signer_op_name(uint8_t op)
 	case SIGNER_OP_SIGN_CERTIFICATE: return "sign-certificate";
 	case SIGNER_OP_SIGN_DATA: return "sign-data";
 	case SIGNER_OP_SIGN_CERTIFICATES: return "sign-certificates";
+	case SIGNER_OP_CRL_BEGIN: return "crl-begin";
+	case SIGNER_OP_CRL_DATA: return "crl-data";
+	case SIGNER_OP_CRL_END: return "crl-end";
 	}
 	return "unknown";
 }
@@ -56,7 +59,7 @@ static int op_known(uint8_t op)
 {
 	uint8_t base = op & (uint8_t)~SIGNER_OP_RESPONSE;
 
-	return base >= SIGNER_OP_HELLO && base <= SIGNER_OP_SIGN_CERTIFICATES;
+	return base >= SIGNER_OP_HELLO && base <= SIGNER_OP_CRL_END;
 }
 
 static uint32_t get_u32(const unsigned char *p)

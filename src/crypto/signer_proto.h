@@ -52,6 +52,11 @@ enum signer_op {
 	/* LABEL, DATA (1..SIGNER_BATCH_MAX TBSCertificates back to back) -> PAYLOAD: the
 	 * signed certificates in the same order; audited in one transaction */
 	SIGNER_OP_SIGN_CERTIFICATES = 6,
+	/* Streamed CRL (signer_crl.h): LABEL, DATA each. BEGIN: head, DATA: whole revoked
+	 * entries (any number of these), END: tail -> PAYLOAD: Ecdsa-Sig-Value DER */
+	SIGNER_OP_CRL_BEGIN = 7,
+	SIGNER_OP_CRL_DATA = 8,
+	SIGNER_OP_CRL_END = 9,
 };
 #define SIGNER_OP_RESPONSE 0x80
 #define SIGNER_BATCH_MAX 1024        /* certificates per SIGN_CERTIFICATES request */

@@ -626,6 +626,26 @@ tw_rc profile_admin_drift(struct tw_store *store, const char *gateway_id,
 	return pa_drift_compute(store, gateway_id, out, err);
 }
 
+/* True when the stored report already has set_hash and the desired set hashes the same. */
+static tw_rc pa_unchanged_in_sync(struct tw_store *store, const char *gateway_id,
+	const char *set_hash, bool *same, struct tw_error *err)
+{
+	struct store_profile_report old;
+	json_t *desired = NULL;
+	bool found = false;
+	tw_rc rc;
+
+	*same = false;
+	if ((rc = store_profile_report_get(store, gateway_id, &old, &found, err)) != TW_OK)
+		return rc;
+	if (found && strcmp(old.set_hash, set_hash) == 0 &&
+	    (rc = profile_admin_desired_set(store, gateway_id, &desired, err)) == TW_OK)
+		*same = strcmp(pa_str(desired, "profile_set_hash"), set_hash) == 0;
+	json_decref(desired);
+	store_profile_report_clear(&old);
+	return rc;
+}
+
 tw_rc profile_admin_report(struct tw_store *store, const char *gateway_id,
 	const json_t *set, const char *source, const char *client, bool *drift,
 	struct tw_error *err)
@@ -634,7 +654,7 @@ tw_rc profile_admin_report(struct tw_store *store, const char *gateway_id,
 	struct profile_set_item *items = NULL;
 	struct profile_drift d;
 	char actor[STORE_ID_MAX + 16], detail[256];
-	bool own_tx = !store_in_transaction(store);
+	bool own_tx = !store_in_transaction(store), same = false;
 	json_t *canon = NULL;
 	size_t n = 0;
 	tw_rc rc;
@@ -648,6 +668,15 @@ tw_rc profile_admin_report(struct tw_store *store, const char *gateway_id,
 		goto out;
 	}
 	if ((rc = profile_set_parse(set, &items, &n, rep.set_hash, err)) != TW_OK)
+		goto out;
+	/*
+	 * The common case on every session: nothing changed and nothing drifts. Then there is
+	 * nothing to store or log, and the session costs reads only (no write transaction in
+	 * wan's event loop per session of a large fleet).
+	 */
+	if ((rc = pa_unchanged_in_sync(store, gateway_id, rep.set_hash, &same, err)) != TW_OK)
+		goto out;
+	if (same)
 		goto out;
 	snprintf(rep.gateway_id, sizeof(rep.gateway_id), "%s", gateway_id);
 	snprintf(rep.source, sizeof(rep.source), "%s", source);

@@ -227,12 +227,46 @@ static tw_rc read_validate(const struct order_ctx *ctx, struct tw_error *err)
 	return TW_OK;
 }
 
+/*
+ * The read documents end up in the job row: a gateway that returns a secret in clear has
+ * its result refused (nothing stored), so no meter key or password reaches the store.
+ */
+static tw_rc read_result(const struct order_ctx *ctx, const json_t *result,
+	struct tw_error *err)
+{
+	const json_t *docs = json_object_get(result, "documents");
+	tw_rc rc;
+
+	if (!json_is_array(docs) || json_array_size(docs) > PROFILE_SET_MAX)
+		return tw_error_set(err, TW_E_PROTOCOL, "profile-read result lacks \"documents\"");
+	for (size_t i = 0; i < json_array_size(docs); i++) {
+		const json_t *d = json_array_get(docs, i);
+		enum profile_type t;
+		json_t *masked = NULL;
+		bool clean;
+
+		if (profile_type_parse(json_string_value(json_object_get(d, "type")), &t, err) !=
+		    TW_OK)
+			return tw_error_set(err, TW_E_PROTOCOL, "profile-read document %zu has no type",
+				i);
+		if ((rc = profile_secrets(d, t, PROFILE_MASK_SECRETS, NULL, ctx->gateway_id, &masked,
+		    err)) != TW_OK)
+			return rc;
+		clean = json_equal((json_t *)d, masked);
+		json_decref(masked);
+		if (!clean)
+			return tw_error_set(err, TW_E_PROTOCOL, "gateway %s returned a secret in clear in "
+				"profile-read document %zu; result refused", ctx->gateway_id, i);
+	}
+	return record_set(ctx, result, err);
+}
+
 const struct order_type order_type_profile_read = {
 	.name = "profile-read",
 	.summary = "read profiles from the gateway (secrets masked) and its profile set",
 	.validate = read_validate,
 	.to_wire = wire_with_gateway,
-	.on_result = record_set,
+	.on_result = read_result,
 };
 
 /* ---- session hook ---- */

@@ -412,15 +412,17 @@ tw_rc crl_generate(const struct tw_home *home, struct tw_store *store,
 	memcpy(buf.data + start, hdr, hl);
 	tbs_len += hl;
 
-	/* The signer checks that this is a TBSCertList of the key's own name, and audits. */
-	if (tbs_len > SIGNER_DATA_MAX) {
-		rc = tw_error_set(err, TW_E_TOO_LARGE, "the CRL of '%s' has %lld entries (%zu "
-			"bytes), more than the signer accepts in one request (%u bytes)", ca,
-			(long long)cs.entries, tbs_len, (unsigned)SIGNER_DATA_MAX);
-		goto out;
-	}
-	if ((rc = signer_sign_data(sc, cfg->key_label, SIGNER_PURPOSE_CRL, buf.data + start,
-		tbs_len, &sig, &sig_len, err)) != TW_OK)
+	/*
+	 * The signer checks that this is a TBSCertList of the key's own name, and audits.
+	 * Over one frame it is streamed: head up to the entries, the entries, the tail.
+	 */
+	if (tbs_len <= SIGNER_DATA_MAX)
+		rc = signer_sign_data(sc, cfg->key_label, SIGNER_PURPOSE_CRL, buf.data + start,
+			tbs_len, &sig, &sig_len, err);
+	else
+		rc = signer_sign_crl_stream(sc, cfg->key_label, buf.data + start, tbs_len,
+			CRL_RESERVE - start, list_len, &sig, &sig_len, err);
+	if (rc != TW_OK)
 		goto out;
 	/* Check the signature before publishing: a wrong key must never reach relying parties. */
 	{

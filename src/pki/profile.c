@@ -382,6 +382,58 @@ out:
 	return rc;
 }
 
+/*
+ * A caller-given SAN (e.g. a verified request's, which may list several names and in
+ * any order) re-ordered as the real certificates have it: e-mail, URI, DNS. Only these
+ * kinds are certified; dNSName only on TLS. *out holds copies; caller frees.
+ */
+static tw_rc pki_san_ordered(const GENERAL_NAMES *in, enum pki_usage usage,
+	GENERAL_NAMES **out, struct tw_error *err)
+{
+	static const int order[] = { GEN_EMAIL, GEN_URI, GEN_DNS };
+	GENERAL_NAMES *san = sk_GENERAL_NAME_new_null();
+
+	*out = NULL;
+	if (san == NULL)
+		return tw_error_set_openssl(err, TW_E_NOMEM, "cannot allocate the SAN");
+	for (int i = 0; i < sk_GENERAL_NAME_num(in); i++) {
+		int type = sk_GENERAL_NAME_value(in, i)->type;
+
+		if (type != GEN_EMAIL && type != GEN_URI && type != GEN_DNS) {
+			GENERAL_NAMES_free(san);
+			return tw_error_set(err, TW_E_INVALID,
+				"the subject alternative name may hold e-mail, URI and DNS names only");
+		}
+		if (type == GEN_DNS && usage != PKI_USAGE_TLS) {
+			GENERAL_NAMES_free(san);
+			return tw_error_set(err, TW_E_INVALID,
+				"a dNSName belongs only in a TLS certificate, not in %s",
+				pki_usage_name(usage));
+		}
+	}
+	for (size_t k = 0; k < sizeof(order) / sizeof(order[0]); k++) {
+		for (int i = 0; i < sk_GENERAL_NAME_num(in); i++) {
+			GENERAL_NAME *gn = sk_GENERAL_NAME_value(in, i);
+			GENERAL_NAME *copy;
+
+			if (gn->type != order[k])
+				continue;
+			copy = GENERAL_NAME_dup(gn);
+			if (copy == NULL || sk_GENERAL_NAME_push(san, copy) <= 0) {
+				GENERAL_NAME_free(copy);
+				GENERAL_NAMES_free(san);
+				return tw_error_set_openssl(err, TW_E_NOMEM, "cannot copy the SAN");
+			}
+		}
+	}
+	if (sk_GENERAL_NAME_num(san) == 0) {
+		GENERAL_NAMES_free(san);
+		san = NULL;
+	}
+	*out = san;
+	return TW_OK;
+}
+
 /* SAN (email, URI, DNS in the real certificates' order) and the issuer's SAN as IAN. */
 static tw_rc pki_add_alt_names(X509 *x, const struct pki_cert_request *req,
 	struct tw_error *err)
@@ -395,7 +447,10 @@ static tw_rc pki_add_alt_names(X509 *x, const struct pki_cert_request *req,
 		return tw_error_set(err, TW_E_INVALID,
 			"a dNSName (%s) belongs only in a TLS certificate, not in %s", s->dns_name,
 			pki_usage_name(req->usage));
-	if (s->email != NULL || s->uri != NULL || s->dns_name != NULL) {
+	if (req->san != NULL) {
+		if ((rc = pki_san_ordered(req->san, req->usage, &san, err)) != TW_OK)
+			return rc;
+	} else if (s->email != NULL || s->uri != NULL || s->dns_name != NULL) {
 		san = sk_GENERAL_NAME_new_null();
 		if (san == NULL)
 			return tw_error_set_openssl(err, TW_E_NOMEM, "cannot allocate the SAN");

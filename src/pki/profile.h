@@ -15,6 +15,7 @@
 
 #include <openssl/evp.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "base/config.h"
 #include "base/error.h"
@@ -70,6 +71,13 @@ struct pki_cert_request {
 	 * .uri, .dns_name). Borrowed.
 	 */
 	const X509_NAME *subject_name;
+	/*
+	 * Optional: the complete subject alternative name (e.g. request_entry.san), used
+	 * instead of subject.email/.uri/.dns_name; re-ordered e-mail, URI, DNS as in the real
+	 * certificates. Only those kinds; dNSName only on TLS (TW_E_INVALID otherwise).
+	 * Borrowed.
+	 */
+	const GENERAL_NAMES *san;
 };
 
 /*

@@ -206,6 +206,7 @@ static void request_entry_clear(struct request_entry *e)
 	X509_NAME_free(e->subject);
 	EVP_PKEY_free(e->public_key);
 	sk_X509_EXTENSION_pop_free(e->extensions, X509_EXTENSION_free);
+	GENERAL_NAMES_free(e->san);
 	free(e->email);
 	free(e->uri);
 	free(e->dns_name);
@@ -244,8 +245,6 @@ static tw_rc request_gn_text(struct request_ctx *c, size_t i, const ASN1_IA5STRI
 	int len = ASN1_STRING_length(s);
 	const unsigned char *d = ASN1_STRING_get0_data(s);
 
-	if (*dst != NULL)
-		return TW_OK;   /* the first of each kind is reported */
 	if (len <= 0 || len > 1024)
 		return request_fail(c, PKI_FAILURE_INCORRECT_REQUEST,
 			"CertReqMsg %zu: the %s in the subject alternative name is empty or too long",
@@ -320,15 +319,30 @@ static tw_rc request_entry_san(struct request_ctx *c, size_t i, struct request_e
 			i);
 	for (int k = 0; k < sk_GENERAL_NAME_num(san) && rc == TW_OK; k++) {
 		const GENERAL_NAME *gn = sk_GENERAL_NAME_value(san, k);
+		char *first = NULL;
 
-		if (gn->type == GEN_EMAIL)
-			rc = request_gn_text(c, i, gn->d.rfc822Name, "e-mail address", &e->email);
-		else if (gn->type == GEN_URI)
-			rc = request_gn_text(c, i, gn->d.uniformResourceIdentifier, "URI", &e->uri);
-		else if (gn->type == GEN_DNS)
-			rc = request_gn_text(c, i, gn->d.dNSName, "DNS name", &e->dns_name);
+		/* Every name is checked; the first of each kind is also kept as text. */
+		if (gn->type == GEN_EMAIL) {
+			rc = request_gn_text(c, i, gn->d.rfc822Name, "e-mail address",
+				e->email == NULL ? &e->email : &first);
+		} else if (gn->type == GEN_URI) {
+			rc = request_gn_text(c, i, gn->d.uniformResourceIdentifier, "URI",
+				e->uri == NULL ? &e->uri : &first);
+		} else if (gn->type == GEN_DNS && e->usage == PKI_USAGE_TLS) {
+			rc = request_gn_text(c, i, gn->d.dNSName, "DNS name",
+				e->dns_name == NULL ? &e->dns_name : &first);
+		} else {
+			rc = request_fail(c, PKI_FAILURE_INCORRECT_REQUEST,
+				"CertReqMsg %zu (%s) asks for a subject alternative name the SM-PKI "
+				"profile does not certify (only e-mail and URI, and DNS names on TLS)", i,
+				pki_usage_name(e->usage));
+		}
+		free(first);
 	}
-	GENERAL_NAMES_free(san);
+	if (rc == TW_OK)
+		e->san = san;
+	else
+		GENERAL_NAMES_free(san);
 	return rc;
 }
 

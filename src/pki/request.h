@@ -36,6 +36,7 @@
 
 #include <openssl/evp.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "base/error.h"
 #include "pki/profile.h"
@@ -59,6 +60,12 @@ struct request_entry {
 	EVP_PKEY *public_key;            /* brainpoolP256r1/P384r1/P512r1 */
 	int curve_nid;                   /* NID_brainpoolP256r1, ... */
 	STACK_OF(X509_EXTENSION) *extensions; /* as requested; NULL when none */
+	/*
+	 * The complete SAN as requested (only e-mail, URI and, on TLS, DNS names; each
+	 * checked to be printable 7-bit text), NULL when none. Hand it to
+	 * pki_cert_request.san to certify all of them.
+	 */
+	GENERAL_NAMES *san;
 	/* The first SAN entry of each kind, NUL-terminated 7-bit text, NULL when absent. */
 	char *email;
 	char *uri;

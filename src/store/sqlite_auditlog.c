@@ -65,6 +65,12 @@ static tw_rc sal_step_done(struct sq *s, sqlite3_stmt *st, const char *doing,
 	return rc;
 }
 
+static tw_rc sal_snapshot_begin(void *be, struct tw_error *err)
+{
+	/* DEFERRED: no lock until the first read, which then pins the WAL snapshot. */
+	return sq_exec(be, "BEGIN DEFERRED", "starting a read snapshot", err);
+}
+
 static tw_rc sal_node_put(void *be, int level, int64_t idx, const unsigned char hash[32],
 	struct tw_error *err)
 {
@@ -377,6 +383,7 @@ static tw_rc sal_alert_pending(void *be, int64_t *n, struct tw_error *err)
 }
 
 const struct store_auditlog_backend_ops store_sqlite_auditlog_ops = {
+	.snapshot_begin = sal_snapshot_begin,
 	.node_put = sal_node_put,
 	.node_get = sal_node_get,
 	.node_max = sal_node_max,

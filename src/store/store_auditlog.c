@@ -49,6 +49,24 @@ static tw_rc sal_check_node(int level, int64_t idx, struct tw_error *err)
 	return TW_OK;
 }
 
+tw_rc store_auditlog_snapshot_begin(struct tw_store *store, struct tw_error *err)
+{
+	const struct store_auditlog_backend_ops *ops;
+	tw_rc rc;
+
+	if ((rc = sal_ops(store, &ops, err)) != TW_OK)
+		return rc;
+	if (store_in_transaction(store))
+		return tw_error_set(err, TW_E_INTERNAL, "a read snapshot cannot nest in a transaction");
+	return ops->snapshot_begin(store->be, err);
+}
+
+void store_auditlog_snapshot_end(struct tw_store *store)
+{
+	/* A read-only transaction: ending it by rollback loses nothing. */
+	store_rollback(store);
+}
+
 tw_rc store_auditlog_node_put(struct tw_store *store, int level, int64_t idx,
 	const unsigned char hash[32], struct tw_error *err)
 {

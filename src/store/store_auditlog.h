@@ -19,6 +19,15 @@
 #define STORE_AUDITLOG_NODE_MIN_LEVEL 8      /* nodes below 2^8 leaves are not stored */
 #define STORE_AUDITLOG_SIG_MAX 1024          /* DER ECDSA signature, generous */
 
+/*
+ * A read snapshot: everything read until store_auditlog_snapshot_end sees one state of
+ * the database (SQLite: a deferred transaction in WAL mode), without taking the write
+ * lock, so a verification racing a retention cut or an append sees a consistent log.
+ * TW_E_INTERNAL inside another transaction.
+ */
+tw_rc store_auditlog_snapshot_begin(struct tw_store *store, struct tw_error *err);
+void store_auditlog_snapshot_end(struct tw_store *store);
+
 /* ---- subtree nodes: node (level, idx) covers leaves [idx << level, (idx + 1) << level) */
 /* TW_E_EXISTS if present; level must be in [8, 63]. */
 tw_rc store_auditlog_node_put(struct tw_store *store, int level, int64_t idx,

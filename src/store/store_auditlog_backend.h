@@ -9,6 +9,7 @@
 #include "store/store_auditlog.h"
 
 struct store_auditlog_backend_ops {
+	tw_rc (*snapshot_begin)(void *be, struct tw_error *err);
 	tw_rc (*node_put)(void *be, int level, int64_t idx, const unsigned char hash[32],
 		struct tw_error *err);
 	tw_rc (*node_get)(void *be, int level, int64_t idx, unsigned char hash[32], bool *found,

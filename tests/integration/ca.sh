@@ -76,6 +76,20 @@ check "certificate is for the requested key" bash -c \
 	"cmp <(openssl x509 -in '$T/tls.pem' -noout -pubkey) <(openssl pkey -in '$T/keys3/tls.key' -pubout)"
 check "show prints owner and status" bash -c "'$TORWART' ca show '$TLS' --home '$H' | grep -q 'status:      valid'"
 
+# ---- renewal (outer signature with the current SIG certificate) and SMGW (GWA authorisation)
+check "torwart req renew with the issued SIG certificate" "$TORWART" req renew --cn STW.EMT.IT \
+	--ou 9912345000001 --email pki@stw.example --key-dir "$T/keys4" --current-cert "$T/sig.pem" \
+	--current-key "$T/keys3/sig.key" --format der --out "$T/renew.der"
+check "ca issue accepts the renewal" "$TORWART" ca issue --home "$H" --request "$T/renew.der"
+check "register SMGW participant" "$TORWART" ca register --home "$H" --name gw1 --org "Stadtwerk IT" \
+	--role smgw --mp-id 9912345000001 --cn ETWA0000000001 --gateway-id ETWA0000000001
+check "SMGW request authorised by the GWA (signer)" "$TORWART" req initial --cn ETWA0000000001 \
+	--ou 9912345000001 --role SMGW --key-dir "$T/gwk" --authorise --home "$H" --out "$T/gw.req"
+check "ca issue accepts the authorised SMGW request" "$TORWART" ca issue --home "$H" --request "$T/gw.req"
+check "SMGW certificates are owned by the participant" test "$(db "SELECT count(*) FROM certificates WHERE owner_kind = 'smgw' AND owner_id = 'gw1'")" = 3
+check "SMGW request without authorisation" "$TORWART" req initial --cn ETWA0000000001 \
+	--ou 9912345000001 --role SMGW --key-dir "$T/gwk2" --out "$T/gw2.req"
+
 # ---- bad input: each gets its code, nothing changes
 before=$(counts)
 python3 - "$T/req3.der" "$T" <<'EOF'
@@ -92,16 +106,17 @@ open(d + '/oid.der', 'wb').write(bytes(w))
 s = bytearray(b); s[-3] ^= 0x55
 open(d + '/sig.der', 'wb').write(bytes(s))
 EOF
+expect_code "SMGW request without GWA authorisation" failure_authorization_signature "$TORWART" ca issue --home "$H" --request "$T/gw2.req"
 expect_code "truncated request" failure_syntax "$TORWART" ca issue --home "$H" --request "$T/trunc.der"
 expect_code "oversized request (> 64 KiB)" failure_syntax "$TORWART" ca issue --home "$H" --request "$T/big.der"
-expect_code "wrong wrapper OID" failure_ "$TORWART" ca issue --home "$H" --request "$T/oid.der"
+expect_code "wrong wrapper OID" failure_syntax "$TORWART" ca issue --home "$H" --request "$T/oid.der"
 expect_code "bad proof-of-possession signature" failure_inner_signature "$TORWART" ca issue --home "$H" --request "$T/sig.der"
 expect_code "replayed request" failure_request_not_accepted "$TORWART" ca issue --home "$H" --request "$T/req3.der"
 expect_code "replayed request via submit" failure_request_not_accepted "$TORWART" ca submit --home "$H" --request "$T/req1.der"
 expect_code "unregistered participant" failure_unauthorized_request "$TORWART" ca issue --home "$H" --request "$T/reqx.der"
 expect_code "subject does not match the registration" failure_incorrect_request "$TORWART" ca issue --home "$H" --request "$T/reqy.der"
 check "bad requests changed no request, certificate or participant" test "$(counts)" = "$before"
-check "refusals are in the admin log" test "$(db "SELECT count(*) FROM admin_log WHERE action = 'ca.request.refuse'")" -ge 8
+check "refusals are in the admin log" test "$(db "SELECT count(*) FROM admin_log WHERE action = 'ca.request.refuse'")" -ge 9
 
 # ---- the stack: api serves the CRL, worker regenerates it
 "$TORWARTD" --home "$H" all >>"$T/torwartd.log" 2>&1 &
@@ -134,6 +149,11 @@ check_fails "openssl verify -crl_check rejects the revoked certificate" \
 	openssl verify -crl_check -CAfile "$H/pki/chain.pem" -CRLfile "$T/crl1.pem" "$T/tls.pem"
 check "openssl verify -crl_check accepts a valid certificate" \
 	openssl verify -crl_check -CAfile "$H/pki/chain.pem" -CRLfile "$T/crl1.pem" "$T/sig.pem"
+check "revoke the SIG certificate that signed the renewal" "$TORWART" ca revoke "$SIG" --home "$H" --reason superseded
+check "torwart req renew with the revoked SIG certificate" "$TORWART" req renew --cn STW.EMT.IT \
+	--ou 9912345000001 --key-dir "$T/keys5" --current-cert "$T/sig.pem" \
+	--current-key "$T/keys3/sig.key" --format der --out "$T/renew2.der"
+expect_code "renewal signed with a revoked certificate" failure_outer_signature "$TORWART" ca issue --home "$H" --request "$T/renew2.der"
 N1=$(db "SELECT number FROM ca_crls WHERE ca = 'sub-ca'")
 db "UPDATE ca_crls SET dirty = 1 WHERE ca = 'sub-ca'"
 for _ in $(seq 1 50); do [ "$(db "SELECT number FROM ca_crls WHERE ca = 'sub-ca'")" != "$N1" ] && break; sleep 0.2; done

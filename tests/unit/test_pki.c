@@ -262,6 +262,37 @@ static void test_reference_request(void **state)
 	assert_non_null(tls->email);
 	assert_non_null(tls->uri);
 	assert_null(request_find(req, PKI_USAGE_SIG)->dns_name);
+	/* Two DNS names, e-mail, URI; certified in the real certificates' order. */
+	assert_non_null(tls->san);
+	assert_int_equal(sk_GENERAL_NAME_num(tls->san), 4);
+	{
+		static const int want[] = { GEN_EMAIL, GEN_URI, GEN_DNS, GEN_DNS };
+		struct pki_cert_request cr;
+		GENERAL_NAMES *got;
+		X509 *x;
+
+		memset(&cr, 0, sizeof(cr));
+		cr.usage = PKI_USAGE_TLS;
+		cr.role = PKI_ROLE_EMT;
+		cr.subject_name = tls->subject;
+		cr.san = tls->san;
+		cr.public_key = tls->public_key;
+		cr.issuer_cert = fx.sub.cert;
+		cr.validity_days = 730;
+		x = sign_cert(&cr, fx.sub.key);
+		got = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+		assert_non_null(got);
+		assert_int_equal(sk_GENERAL_NAME_num(got), 4);
+		for (int i = 0; i < 4; i++)
+			assert_int_equal(sk_GENERAL_NAME_value(got, i)->type, want[i]);
+		/* The reference subject keeps its UTF8String streetAddress. */
+		assert_int_equal(X509_NAME_cmp(X509_get_subject_name(x), tls->subject), 0);
+		GENERAL_NAMES_free(got);
+		X509_free(x);
+		/* A DNS name is refused for a SIG certificate. */
+		cr.usage = PKI_USAGE_SIG;
+		assert_int_equal(pki_build_certificate(&cr, &x, &err), TW_E_INVALID);
+	}
 	assert_null(req->outer_signer);
 	assert_null(req->authoriser);
 	/* The same bytes as DER (indefinite-length BER, as the independent tool wrote it). */
@@ -573,6 +604,47 @@ static void test_bad_entries(void **state)
 	expect(two, two_len, NULL, PKI_FAILURE_INCORRECT_REQUEST);
 	free(two);
 	OPENSSL_free(re);
+	re = NULL;   /* i2d writes into a non-NULL *out */
+	OSSL_CRMF_MSGS_free(msgs);
+	free(msgs_der);
+	free(der);
+
+	/* A dNSName in the SIG CertReqMsg (POP re-made, so only the SAN is wrong). */
+	gen_initial(&der, &len);
+	assert_int_equal(request_unwrap(der, len, oid, sizeof(oid), &msgs_der, &msgs_len, &err),
+		TW_OK);
+	p = msgs_der;
+	msgs = d2i_OSSL_CRMF_MSGS(NULL, &p, (long)msgs_len);
+	assert_non_null(msgs);
+	{
+		OSSL_CRMF_MSG *sig = sk_OSSL_CRMF_MSG_value(msgs, 1);   /* order ENC, SIG, TLS */
+		X509_EXTENSIONS *exts = sk_X509_EXTENSION_new_null();
+		GENERAL_NAMES *san = sk_GENERAL_NAME_new_null();
+		GENERAL_NAME *gn = GENERAL_NAME_new();
+		ASN1_IA5STRING *ia5 = ASN1_IA5STRING_new();
+		ASN1_BIT_STRING *ku = ASN1_BIT_STRING_new();
+
+		assert_int_equal(ASN1_STRING_set(ia5, "sig.example", -1), 1);
+		GENERAL_NAME_set0_value(gn, GEN_DNS, ia5);
+		assert_true(sk_GENERAL_NAME_push(san, gn) > 0);
+		assert_int_equal(ASN1_BIT_STRING_set_bit(ku, 0, 1), 1);
+		assert_int_equal(X509V3_add1_i2d(&exts, NID_key_usage, ku, 0, X509V3_ADD_APPEND), 1);
+		assert_int_equal(X509V3_add1_i2d(&exts, NID_subject_alt_name, san, 0,
+			X509V3_ADD_APPEND), 1);
+		assert_int_equal(OSSL_CRMF_MSG_set0_extensions(sig, exts), 1);
+		assert_int_equal(OSSL_CRMF_MSG_create_popo(OSSL_CRMF_POPO_SIGNATURE, sig, fx.k_sig,
+			EVP_sha384(), NULL, NULL), 1);
+		GENERAL_NAMES_free(san);
+		ASN1_BIT_STRING_free(ku);
+	}
+	re_len = i2d_OSSL_CRMF_MSGS(msgs, &re);
+	assert_true(re_len > 0);
+	assert_int_equal(request_wrap(REQUEST_OID_INITIAL, re, (size_t)re_len, &two, &two_len,
+		&err), TW_OK);
+	expect(two, two_len, NULL, PKI_FAILURE_INCORRECT_REQUEST);
+	free(two);
+	OPENSSL_free(re);
+	re = NULL;
 	OSSL_CRMF_MSGS_free(msgs);
 	free(msgs_der);
 	free(der);
@@ -775,9 +847,13 @@ static void test_profiles_from_request(void **state)
 			cr.usage = types[t].usage;
 			cr.role = roles[r];
 			cr.subject_name = e->subject;
-			cr.subject.email = e->email;
-			cr.subject.uri = e->uri;
-			cr.subject.dns_name = types[t].usage == PKI_USAGE_TLS ? e->dns_name : NULL;
+			if (r % 2 == 0) {
+				cr.san = e->san;
+			} else {
+				cr.subject.email = e->email;
+				cr.subject.uri = e->uri;
+				cr.subject.dns_name = types[t].usage == PKI_USAGE_TLS ? e->dns_name : NULL;
+			}
 			cr.public_key = e->public_key;
 			cr.issuer_cert = fx.sub.cert;
 			pki_ca_config_apply(ca, &cr);

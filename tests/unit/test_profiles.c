@@ -31,6 +31,8 @@
 #include "gwa/profile_orders.h"
 #include "gwa/secretbox.h"
 #include "pki/certstore.h"
+#include "sim/sim_monitor.h"
+#include "sim/sim_orders.h"
 #include "store/store.h"
 #include "store/store_profiles.h"
 
@@ -438,6 +440,11 @@ static void test_drift(void **state)
 	assert_int_equal(profile_admin_drift(f->st, GW, &d, &err), TW_OK);
 	assert_true(d.in_sync);
 	profile_drift_clear(&d);
+	/* The same in-sync report again (every session): nothing to store or log. */
+	assert_int_equal(profile_admin_report(f->st, GW, set, "session", NULL, &drift, &err),
+		TW_OK);
+	assert_false(drift);
+	assert_int_equal(audit_count(f->st, "profile.report", NULL), 1);
 	/* The GWA changes its mind: drift until the gateway reports the new set. */
 	assert_int_equal(profile_admin_delete(f->st, &who, GW, "wan-emt", &err), TW_OK);
 	assert_int_equal(profile_admin_drift(f->st, GW, &d, &err), TW_OK);
@@ -648,6 +655,126 @@ static void test_order_hooks(void **state)
 	profile_orders_set_box(NULL);
 }
 
+/* ---- the simulator's side (sim_profiles.c, sim_monitor.c) ---- */
+
+static tw_rc sim_exec(struct sim_gw *gw, const char *type, json_t *payload, json_t **result,
+	const char **code)
+{
+	struct tw_error err;
+	tw_rc rc = sim_order_execute(gw, type, payload, result, code, &err);
+
+	json_decref(payload);
+	return rc;
+}
+
+static json_t *insert_payload(const char *gw, const char *doc)
+{
+	return json_pack("{s:s,s:o}", "gateway_id", gw, "profile", json_loads(doc, 0, NULL));
+}
+
+static void test_simulator_handlers(void **state)
+{
+	struct fixture *f = *state;
+	struct sim_gw gw;
+	struct tw_error err;
+	struct profile_set_item *items = NULL;
+	struct monitor_log_entry *entries = NULL;
+	struct profile_drift d;
+	json_t *result = NULL, *before, *set = NULL;
+	const char *code = NULL;
+	char hash[65], kind[16], *text;
+	size_t n = 0;
+	bool valid = false;
+
+	memset(&gw, 0, sizeof(gw));
+	gw.dir = f->dir;
+	gw.id = GW;
+	gw.state = json_object();
+	assert_int_equal(keys_generate_ec(NID_brainpoolP256r1, &gw.sig_key, &err), TW_OK);
+
+	/* T-PV.1: an order for another gateway is refused, state untouched. */
+	assert_int_not_equal(sim_exec(&gw, "profile-insert", insert_payload("OTHER", meter_doc),
+		&result, &code), TW_OK);
+	assert_string_equal(code, "wrong_gateway");
+	assert_int_equal(json_object_size(gw.state), 0);
+	/* The gateway validates too: evaluation before its meter is refused. */
+	assert_int_not_equal(sim_exec(&gw, "profile-insert", insert_payload(GW, eval_doc),
+		&result, &code), TW_OK);
+	assert_string_equal(code, "unknown_meter");
+	assert_int_equal(sim_exec(&gw, "profile-insert", insert_payload(GW, meter_doc), &result,
+		&code), TW_OK);
+	json_decref(result);
+	assert_int_equal(sim_exec(&gw, "profile-insert", insert_payload(GW, wan_doc), &result,
+		&code), TW_OK);
+	json_decref(result);
+	assert_int_equal(sim_exec(&gw, "profile-insert", insert_payload(GW, eval_doc), &result,
+		&code), TW_OK);
+	/* The hash the gateway reports is the GWA's hash of the same document. */
+	assert_int_equal(profile_admin_emt(f->st, &who, GW, "EMT-A", false, &err), TW_OK);
+	assert_int_equal(put(f, meter_doc, &err), TW_OK);
+	assert_int_equal(put(f, wan_doc, &err), TW_OK);
+	assert_int_equal(put(f, eval_doc, &err), TW_OK);
+	assert_int_equal(profile_admin_report(f->st, GW, json_object_get(result, "profiles"),
+		"order", NULL, NULL, &err), TW_OK);
+	assert_int_equal(profile_admin_drift(f->st, GW, &d, &err), TW_OK);
+	assert_true(d.in_sync);
+	profile_drift_clear(&d);
+	json_decref(result);
+
+	/* UC-3.3.2 footnote 3: the gateway refuses to delete a referenced meter profile. */
+	before = json_deep_copy(gw.state);
+	assert_int_not_equal(sim_exec(&gw, "profile-delete", json_pack("{s:s,s:s}", "gateway_id",
+		GW, "profile_id", "meter-1"), &result, &code), TW_OK);
+	assert_string_equal(code, "referenced");
+	assert_true(json_equal(before, gw.state));
+	json_decref(before);
+	/* Reads never carry secrets. */
+	assert_int_equal(sim_exec(&gw, "profile-read", json_pack("{s:s}", "gateway_id", GW),
+		&result, &code), TW_OK);
+	text = json_dumps(result, 0);
+	assert_null(strstr(text, METER_KEY));
+	assert_non_null(strstr(text, "\"***\""));
+	free(text);
+	json_decref(result);
+	/* The status member parses as a set. */
+	assert_int_equal(sim_status_profiles.report(&gw, &set, &err), TW_OK);
+	assert_int_equal(profile_set_parse(set, &items, &n, hash, &err), TW_OK);
+	assert_int_equal(n, 3);
+	free(items);
+	json_decref(set);
+	/* Self-test, and signed log entries that verify with the SIG key. */
+	assert_int_equal(sim_exec(&gw, "self-test", json_pack("{s:s}", "gateway_id", GW),
+		&result, &code), TW_OK);
+	assert_string_equal(json_string_value(json_object_get(result, "result")), "passed");
+	json_decref(result);
+	assert_int_equal(sim_exec(&gw, "log-read", json_pack("{s:s,s:s,s:I,s:I}", "gateway_id", GW,
+		"kind", "system", "from", (json_int_t)1, "to", (json_int_t)100), &result, &code), TW_OK);
+	assert_int_equal(monitor_logs_parse(result, kind, &entries, &n, &err), TW_OK);
+	assert_int_equal(n, 4);   /* three inserts and the self-test */
+	assert_int_equal(monitor_log_verify(gw.sig_key, GW, kind, &entries[0], &valid, &err),
+		TW_OK);
+	assert_true(valid);
+	assert_int_equal(monitor_log_verify(gw.sig_key, "OTHER", kind, &entries[0], &valid, &err),
+		TW_OK);
+	assert_false(valid);
+	free(entries);
+	json_decref(result);
+	/* Alarms on demand in the session status. */
+	sim_monitor_set_alarm("tamper", "critical");
+	assert_int_equal(sim_status_alarms.report(&gw, &set, &err), TW_OK);
+	{
+		struct monitor_message m;
+		int64_t ack;
+
+		assert_int_equal(monitor_message_from_json(json_array_get(set, 0), &m, &err), TW_OK);
+		assert_int_equal(monitor_receive(f->st, NULL, GW, "sim", &m, &ack, &err), TW_OK);
+	}
+	json_decref(set);
+	sim_monitor_set_alarm(NULL, NULL);
+	EVP_PKEY_free(gw.sig_key);
+	json_decref(gw.state);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -661,6 +788,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_alarms, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_signed_logs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_order_hooks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_simulator_handlers, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,398 @@
+/*
+ * test_ca.c: the Sub-CA engine (src/pki/ca*.c, crl.c, src/store/store_ca.c) against a real
+ * home: SoftHSM2 token, test PKI, signer child. Registration and queue rules in the store,
+ * issuance through the batch signer op, every bad-request class with its WSDL code and
+ * nothing changed, revocation, and a CRL over one signer frame (the streamed path) that
+ * OpenSSL parses and verifies.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "audit/audit.h"
+#include "base/home.h"
+#include "base/util.h"
+#include "crypto/keys.h"
+#include "crypto/signer.h"
+#include "pki/ca.h"
+#include "pki/crl.h"
+#include "pki/reqgen.h"
+#include "pki/testpki.h"
+#include "store/store_ca.h"
+
+#define assert_rc(expr, want) do { \
+	tw_rc rc_ = (expr); \
+	if (rc_ != (want)) \
+		fail_msg("%s = %s (%s), want %s", #expr, tw_strerror(rc_), err.message, \
+			tw_strerror(want)); \
+} while (0)
+
+struct env {
+	char dir[64];
+	struct tw_home *home;
+	struct tw_store *store;
+	struct signer_client *sc;
+	char issuer[STORE_TEXT_MAX + 1];
+	int nreq;
+};
+
+static const struct ca_actor who = { "test-officer", "local-admin", "local:test" };
+
+static int setup(void **state)
+{
+	struct env *e = calloc(1, sizeof(*e));
+	struct tw_error err;
+	char path[160];
+	const char *conf = "[store]\nurl = store.db\n\n[signer]\nsocket = run/signer.sock\n"
+		"module = /usr/lib/softhsm/libsofthsm2.so\nsofthsm_conf = softhsm2.conf\n"
+		"pin_file = secrets/pins\ntoken_label = torwart-ca-test\n\n[log]\nlevel = warn\n";
+
+	assert_non_null(e);
+	snprintf(e->dir, sizeof(e->dir), "/tmp/tw-ca-XXXXXX");
+	assert_non_null(mkdtemp(e->dir));
+	snprintf(path, sizeof(path), "%s/torwart.conf", e->dir);
+	assert_rc(tw_write_file(path, conf, strlen(conf), 0600, false, &err), TW_OK);
+	assert_rc(signer_home_prepare(e->dir, &err), TW_OK);
+	assert_rc(tw_home_open(e->dir, &e->home, &err), TW_OK);
+	snprintf(path, sizeof(path), "%s/store.db", e->dir);
+	assert_rc(store_open(path, &e->store, &err), TW_OK);
+	assert_rc(store_migrate(e->store, &err), TW_OK);
+	assert_rc(signer_client_open(e->home, true, &e->sc, &err), TW_OK);
+	signer_client_set_actor(e->sc, "test-officer", "local-admin");
+	assert_rc(testpki_create(e->home, e->sc, e->store, &err), TW_OK);
+	assert_rc(ca_issuer_name(e->home, CA_DEFAULT_NAME, e->issuer, sizeof(e->issuer), &err),
+		TW_OK);
+	*state = e;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct env *e = *state;
+	char cmd[128];
+
+	signer_client_close(e->sc);
+	store_close(e->store);
+	tw_home_free(e->home);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", e->dir);   /* ours, from mkdtemp */
+	if (system(cmd) != 0)
+		print_error("could not remove %s\n", e->dir);
+	free(e);
+	return 0;
+}
+
+static void register_emt(struct env *e, const char *name, const char *cn, const char *mp)
+{
+	struct store_ca_participant p;
+	struct tw_error err;
+
+	memset(&p, 0, sizeof(p));
+	snprintf(p.name, sizeof(p.name), "%s", name);
+	snprintf(p.organisation, sizeof(p.organisation), "Test Org");
+	snprintf(p.role, sizeof(p.role), "emt");
+	snprintf(p.market_partner_id, sizeof(p.market_partner_id), "%s", mp);
+	snprintf(p.common_name, sizeof(p.common_name), "%s", cn);
+	assert_rc(ca_register(e->store, &who, &p, &err), TW_OK);
+}
+
+/* Write a fresh initial request (curve for all three keys) to a file; returns its path. */
+static char *make_request(struct env *e, const char *cn, const char *mp, int curve)
+{
+	struct reqgen_params p;
+	struct tw_error err;
+	unsigned char *der = NULL;
+	size_t len = 0;
+	char *path;
+
+	memset(&p, 0, sizeof(p));
+	p.subject.common_name = cn;
+	p.subject.org_unit = mp;
+	for (int u = PKI_USAGE_TLS; u <= PKI_USAGE_ENC; u++)
+		assert_rc(keys_generate_ec(curve, &p.keys[u], &err), TW_OK);
+	assert_rc(reqgen_build(&p, true, &der, &len, &err), TW_OK);
+	path = tw_asprintf("%s/req%d.der", e->dir, ++e->nreq);
+	assert_non_null(path);
+	assert_rc(tw_write_file(path, der, len, 0600, false, &err), TW_OK);
+	for (int u = PKI_USAGE_TLS; u <= PKI_USAGE_ENC; u++)
+		EVP_PKEY_free(p.keys[u]);
+	free(der);
+	return path;
+}
+
+static int count_req(const struct store_ca_request *r, void *arg)
+{
+	(void)r;
+	(*(int *)arg)++;
+	return 0;
+}
+
+static int count_cert(const struct store_ca_cert *c, void *arg)
+{
+	(void)c;
+	(*(int *)arg)++;
+	return 0;
+}
+
+static void counts(struct env *e, int *reqs, int *certs)
+{
+	struct tw_error err;
+
+	*reqs = *certs = 0;
+	assert_rc(store_ca_request_foreach(e->store, NULL, count_req, reqs, &err), TW_OK);
+	assert_rc(store_ca_cert_foreach(e->store, e->issuer, count_cert, certs, &err), TW_OK);
+}
+
+static void test_reason_and_serial(void **state)
+{
+	struct tw_error err;
+	char out[STORE_ID_MAX + 1];
+	int r;
+
+	(void)state;
+	assert_rc(ca_reason_parse("keyCompromise", &r, &err), TW_OK);
+	assert_int_equal(r, 1);
+	assert_rc(ca_reason_parse("cessation-of-operation", &r, &err), TW_OK);
+	assert_int_equal(r, 5);
+	assert_rc(ca_reason_parse("10", &r, &err), TW_OK);
+	assert_int_equal(r, 10);
+	assert_rc(ca_reason_parse("7", &r, &err), TW_E_INVALID);      /* unused in RFC 5280 */
+	assert_rc(ca_reason_parse("because", &r, &err), TW_E_INVALID);
+	assert_string_equal(ca_reason_name(9), "privilegeWithdrawn");
+	assert_rc(ca_serial_normalise("0A:BC:de", out, sizeof(out), &err), TW_OK);
+	assert_string_equal(out, "0abcde");
+	assert_rc(ca_serial_normalise("abc", out, sizeof(out), &err), TW_OK);
+	assert_string_equal(out, "0abc");                               /* whole bytes */
+	assert_rc(ca_serial_normalise("xyz", out, sizeof(out), &err), TW_E_INVALID);
+	assert_rc(ca_serial_normalise("", out, sizeof(out), &err), TW_E_INVALID);
+}
+
+static void test_store_rules(void **state)
+{
+	struct env *e = *state;
+	struct store_ca_participant p;
+	struct store_ca_request r;
+	struct tw_error err;
+	unsigned char der[4] = { 0x30, 0x02, 0x05, 0x00 };
+	int64_t id = 0, first;
+	bool changed = true;
+
+	register_emt(e, "store-p", "STORE.EMT.T", "1");
+	memset(&p, 0, sizeof(p));
+	snprintf(p.name, sizeof(p.name), "store-p");
+	snprintf(p.organisation, sizeof(p.organisation), "X");
+	snprintf(p.role, sizeof(p.role), "emt");
+	snprintf(p.market_partner_id, sizeof(p.market_partner_id), "1");
+	snprintf(p.common_name, sizeof(p.common_name), "X");
+	assert_rc(ca_register(e->store, &who, &p, &err), TW_E_EXISTS);
+	snprintf(p.name, sizeof(p.name), "smgw-p");
+	snprintf(p.role, sizeof(p.role), "smgw");
+	assert_rc(ca_register(e->store, &who, &p, &err), TW_E_INVALID);  /* no gateway id */
+	snprintf(p.role, sizeof(p.role), "ca");
+	snprintf(p.gateway_id, sizeof(p.gateway_id), "G");
+	assert_rc(store_ca_participant_insert(e->store, &p, &err), TW_E_INVALID);
+
+	memset(&r, 0, sizeof(r));
+	memset(r.digest, 'a', 64);
+	snprintf(r.participant, sizeof(r.participant), "store-p");
+	snprintf(r.kind, sizeof(r.kind), "initial");
+	snprintf(r.state, sizeof(r.state), "pending");
+	snprintf(r.subject, sizeof(r.subject), "CN=STORE.EMT.T");
+	r.der = der;
+	r.der_len = sizeof(der);
+	assert_rc(store_ca_request_insert(e->store, &r, &id, &err), TW_OK);
+	assert_true(id > 0);
+	first = id;
+	assert_rc(store_ca_request_insert(e->store, &r, &id, &err), TW_E_EXISTS);   /* replay */
+	assert_int_equal(id, 0);
+	memset(r.digest, 'b', 64);
+	snprintf(r.participant, sizeof(r.participant), "nobody");
+	assert_rc(store_ca_request_insert(e->store, &r, &id, &err), TW_E_NOT_FOUND);
+	r.der_len = STORE_CA_REQUEST_MAX + 1;
+	assert_rc(store_ca_request_insert(e->store, &r, &id, &err), TW_E_TOO_LARGE);
+
+	assert_rc(ca_decide(e->store, &who, first, false, "no", &err), TW_OK);
+	assert_rc(ca_decide(e->store, &who, first, true, "yes", &err), TW_E_DENIED); /* rejected */
+	assert_rc(ca_decide(e->store, &who, 999, true, "yes", &err), TW_E_NOT_FOUND);
+	assert_rc(store_ca_cert_revoke(e->store, e->issuer, "00ff", 1, 1, &changed, &err),
+		TW_E_NOT_FOUND);
+	assert_false(changed);
+	assert_rc(store_ca_cert_revoke(e->store, e->issuer, "00ff", 7, 1, &changed, &err),
+		TW_E_INVALID);
+}
+
+static void test_issue_and_bad_requests(void **state)
+{
+	struct env *e = *state;
+	struct ca_issue_outcome out[6];
+	struct tw_error err;
+	const char *files[6];
+	char *good, *p256, *stranger, *wrong_mp, *big, *trunc;
+	unsigned char *der = NULL;
+	size_t len = 0;
+	int r0, c0, r1, c1;
+	bool changed = false;
+
+	register_emt(e, "issue-p", "ISSUE.EMT.T", "9900000000011");
+	good = make_request(e, "ISSUE.EMT.T", "9900000000011", NID_brainpoolP256r1);
+	p256 = make_request(e, "ISSUE.EMT.T", "9900000000011", NID_X9_62_prime256v1);
+	stranger = make_request(e, "NOBODY.EMT.T", "9900000000011", NID_brainpoolP256r1);
+	wrong_mp = make_request(e, "ISSUE.EMT.T", "1234", NID_brainpoolP384r1);
+	/* Truncated and oversized variants of the good request. */
+	assert_rc(tw_read_file(good, 1 << 20, &der, &len, &err), TW_OK);
+	trunc = tw_asprintf("%s/trunc.der", e->dir);
+	big = tw_asprintf("%s/big.der", e->dir);
+	assert_rc(tw_write_file(trunc, der, len - 20, 0600, false, &err), TW_OK);
+	{
+		unsigned char *b = calloc(1, 70 * 1024);
+
+		assert_non_null(b);
+		memcpy(b, der, len);
+		assert_rc(tw_write_file(big, b, 70 * 1024, 0600, false, &err), TW_OK);
+		free(b);
+	}
+	free(der);
+
+	counts(e, &r0, &c0);
+	files[0] = good;
+	files[1] = p256;
+	files[2] = stranger;
+	files[3] = wrong_mp;
+	files[4] = trunc;
+	files[5] = big;
+	assert_rc(ca_issue_files(e->home, e->store, e->sc, &who, NULL, files, 6, out, &err),
+		TW_OK);
+	assert_int_equal(out[0].rc, TW_OK);
+	assert_int_equal(out[0].result, PKI_OK_CERT_AVAILABLE);
+	assert_int_equal(out[0].n_certs, 3);
+	assert_int_equal(strlen(out[0].serials[0]), 32);               /* 16-byte serial */
+	assert_int_equal(out[1].result, PKI_FAILURE_DOMAIN_PARAMETERS);
+	assert_int_equal(out[2].result, PKI_FAILURE_UNAUTHORIZED_REQUEST);
+	assert_int_equal(out[3].result, PKI_FAILURE_INCORRECT_REQUEST);
+	assert_int_equal(out[4].result, PKI_FAILURE_SYNTAX);
+	assert_int_equal(out[5].result, PKI_FAILURE_SYNTAX);
+	counts(e, &r1, &c1);
+	assert_int_equal(r1, r0 + 1);                                   /* only the good one */
+	assert_int_equal(c1, c0 + 3);
+
+	/* Replay: refused, nothing changes. */
+	assert_rc(ca_issue_files(e->home, e->store, e->sc, &who, NULL, files, 1, out, &err),
+		TW_OK);
+	assert_int_equal(out[0].result, PKI_FAILURE_REQUEST_NOT_ACCEPTED);
+	counts(e, &r0, &c0);
+	assert_int_equal(r0, r1);
+	assert_int_equal(c0, c1);
+
+	/* Revocation is idempotent and keeps the first reason. */
+	assert_rc(ca_revoke(e->home, e->store, &who, CA_DEFAULT_NAME, "00ee", 1, &changed, &err),
+		TW_E_NOT_FOUND);
+	{
+		struct ca_issue_outcome o2[1];
+		char *again = make_request(e, "ISSUE.EMT.T", "9900000000011", NID_brainpoolP512r1);
+		struct store_ca_cert c;
+
+		files[0] = again;
+		assert_rc(ca_issue_files(e->home, e->store, e->sc, &who, "issue-p", files, 1, o2,
+			&err), TW_OK);
+		assert_int_equal(o2[0].rc, TW_OK);
+		assert_rc(ca_revoke(e->home, e->store, &who, CA_DEFAULT_NAME, o2[0].serials[1], 1,
+			&changed, &err), TW_OK);
+		assert_true(changed);
+		assert_rc(ca_revoke(e->home, e->store, &who, CA_DEFAULT_NAME, o2[0].serials[1], 4,
+			&changed, &err), TW_OK);
+		assert_false(changed);
+		assert_rc(store_ca_cert_get(e->store, e->issuer, o2[0].serials[1], false, &c, &err),
+			TW_OK);
+		assert_string_equal(c.status, "revoked");
+		assert_int_equal(c.revocation_reason, 1);
+		free(again);
+	}
+	free(good);
+	free(p256);
+	free(stranger);
+	free(wrong_mp);
+	free(trunc);
+	free(big);
+}
+
+/* More entries than one signer frame holds: the streamed path, checked by OpenSSL. */
+static void test_crl_streamed(void **state)
+{
+	struct env *e = *state;
+	struct tw_error err;
+	struct crl_result res, res2;
+	struct store_certificate row;
+	unsigned char *der = NULL, blob[1] = { 0 };
+	const unsigned char *p;
+	size_t len = 0;
+	X509_CRL *crl = NULL;
+	X509 *ca = NULL;
+	char path[160];
+	const int n = 26000;
+	bool changed;
+
+	assert_rc(store_begin(e->store, &err), TW_OK);
+	for (int i = 0; i < n; i++) {
+		memset(&row, 0, sizeof(row));
+		row.tenant_id = 1;
+		snprintf(row.serial_hex, sizeof(row.serial_hex), "7f%030x", i);
+		snprintf(row.issuer, sizeof(row.issuer), "%s", e->issuer);
+		snprintf(row.subject, sizeof(row.subject), "CN=X");
+		snprintf(row.owner_kind, sizeof(row.owner_kind), "emt");
+		snprintf(row.owner_id, sizeof(row.owner_id), "x");
+		snprintf(row.usage, sizeof(row.usage), "TLS");
+		snprintf(row.status, sizeof(row.status), "valid");
+		snprintf(row.fingerprint, sizeof(row.fingerprint), "%064x", i + 1);
+		row.not_after = 4000000000LL;
+		row.der = blob;
+		row.der_len = 1;
+		assert_rc(store_certificate_insert(e->store, &row, &err), TW_OK);
+		assert_rc(store_ca_cert_revoke(e->store, e->issuer, row.serial_hex, i % 6,
+			1700000000000LL + i, &changed, &err), TW_OK);
+	}
+	assert_rc(store_commit(e->store, &err), TW_OK);
+
+	assert_rc(crl_generate(e->home, e->store, e->sc, CA_DEFAULT_NAME, "test", &res, &err),
+		TW_OK);
+	assert_true(res.der_len > 1024 * 1024);                         /* over one frame */
+	assert_true(res.entries >= n);
+	assert_rc(tw_read_file(res.path, 64 << 20, &der, &len, &err), TW_OK);
+	p = der;
+	crl = d2i_X509_CRL(NULL, &p, (long)len);
+	assert_non_null(crl);
+	assert_ptr_equal(p, der + len);
+	assert_int_equal(sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl)), (int)res.entries);
+	snprintf(path, sizeof(path), "%s/%s", e->dir, TESTPKI_SUBCA_CERT);
+	assert_rc(keys_read_cert_pem(path, &ca, &err), TW_OK);
+	assert_int_equal(X509_CRL_verify(crl, X509_get0_pubkey(ca)), 1);
+	assert_int_equal(X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_subject_name(ca)), 0);
+
+	/* The next CRL has the next number. */
+	assert_rc(crl_generate(e->home, e->store, e->sc, CA_DEFAULT_NAME, "test", &res2, &err),
+		TW_OK);
+	assert_int_equal(res2.number, res.number + 1);
+	X509_CRL_free(crl);
+	X509_free(ca);
+	free(der);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_reason_and_serial),
+		cmocka_unit_test(test_store_rules),
+		cmocka_unit_test(test_issue_and_bad_requests),
+		cmocka_unit_test(test_crl_streamed),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
