@@ -5,6 +5,7 @@
  */
 #include "api/api.h"
 #include "api/api_crl.h"
+#include "api/api_operator.h"
 
 #include <signal.h>
 #include <stdlib.h>
@@ -86,6 +87,7 @@ tw_rc api_run(const struct tw_home *home, struct tw_error *err)
 {
 	struct api_ctx ctx = { 0 };
 	struct evhttp *http = NULL;
+	struct api_operator *operator_api = NULL;   /* HTTPS, [api] tls_listen */
 	struct event *sigterm = NULL, *sigint = NULL;
 	char *store_url = NULL, *host = NULL;
 	uint16_t port = 0;
@@ -120,6 +122,8 @@ tw_rc api_run(const struct tw_home *home, struct tw_error *err)
 			host, port);
 		goto out;
 	}
+	if ((rc = api_operator_start(ctx.base, home, ctx.store, &operator_api, err)) != TW_OK)
+		goto out;
 	sigterm = evsignal_new(ctx.base, SIGTERM, api_on_signal, &ctx);
 	sigint = evsignal_new(ctx.base, SIGINT, api_on_signal, &ctx);
 	if (sigterm == NULL || sigint == NULL || evsignal_add(sigterm, NULL) != 0 ||
@@ -137,6 +141,7 @@ out:
 		event_free(sigint);
 	if (http != NULL)
 		evhttp_free(http);
+	api_operator_free(operator_api);
 	if (ctx.base != NULL)
 		event_base_free(ctx.base);
 	store_close(ctx.store);

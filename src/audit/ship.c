@@ -2,8 +2,9 @@
  * ship.c: the syslog-over-TLS shipper (ship.h). A small state machine on the worker's
  * event loop: disconnected -> connecting -> connected; while connected it sends one batch
  * at a time from the store cursor and advances the cursor once the batch has left the
- * output buffer. A dropped connection resends from the cursor (the receiver may see an
- * entry twice; seq in the structured data identifies it), so nothing is skipped.
+ * output buffer and the connection stayed up for a grace period (ship_commit). A dropped
+ * connection resends from the cursor (the receiver may see an entry twice; seq in the
+ * structured data identifies it), so nothing is skipped.
  */
 #include "audit/ship.h"
 
@@ -28,6 +29,7 @@
 #define SHIP_BACKOFF_MIN_MS 1000
 #define SHIP_BACKOFF_MAX_MS 60000
 #define SHIP_FRAME_MAX 8192
+#define SHIP_ACK_GRACE_MS 2000
 
 enum ship_state { SHIP_IDLE, SHIP_CONNECTING, SHIP_CONNECTED };
 
@@ -42,7 +44,10 @@ struct audit_shipper {
 	struct bufferevent *bev;
 	int64_t next_attempt_ms;
 	int64_t backoff_ms;
-	int64_t in_flight_last;       /* last seq of the batch in the output buffer, 0 none */
+	int64_t sent_last;            /* highest seq queued on this connection, 0 none */
+	bool in_flight;               /* a batch is in the output buffer */
+	int64_t pending_seq, pending_ms;   /* drained up to pending_seq at pending_ms */
+	int64_t drained_seq, drained_ms;   /* the latest drain mark (newer than pending) */
 	bool warned;                  /* log the outage once, not every retry */
 };
 
@@ -146,7 +151,10 @@ static void ship_drop(struct audit_shipper *s, const char *why)
 		bufferevent_free(s->bev);
 	s->bev = NULL;
 	s->state = SHIP_IDLE;
-	s->in_flight_last = 0;   /* resent from the cursor next time */
+	/* Nothing unconfirmed is committed: resent from the cursor next time. */
+	s->sent_last = 0;
+	s->in_flight = false;
+	s->pending_seq = s->drained_seq = 0;
 	s->backoff_ms = s->backoff_ms == 0 ? SHIP_BACKOFF_MIN_MS :
 		(s->backoff_ms * 2 > SHIP_BACKOFF_MAX_MS ? SHIP_BACKOFF_MAX_MS : s->backoff_ms * 2);
 	s->next_attempt_ms = tw_monotonic_ms() + s->backoff_ms;
@@ -190,39 +198,68 @@ static void ship_send(struct audit_shipper *s)
 	int64_t cursor = 0;
 	tw_rc rc;
 
-	if (s->state != SHIP_CONNECTED || s->in_flight_last != 0)
+	if (s->state != SHIP_CONNECTED || s->in_flight)
 		return;
 	memset(&b, 0, sizeof(b));
 	b.s = s;
 	b.err = &err;
 	b.out = bufferevent_get_output(s->bev);
 	if ((rc = store_auditlog_cursor_get(s->store, AUDIT_SHIP_CURSOR, &cursor, &err)) != TW_OK ||
-	    (rc = store_audit_foreach(s->store, cursor + 1, ship_row_cb, &b, &err)) != TW_OK ||
+	    (rc = store_audit_foreach(s->store, (s->sent_last > cursor ? s->sent_last : cursor) + 1,
+	    ship_row_cb, &b, &err)) != TW_OK ||
 	    (rc = b.rc) != TW_OK) {
 		tw_warn("admin-log shipping: %s", err.message);
 		return;
 	}
-	if (b.count > 0)
-		s->in_flight_last = b.last;
+	if (b.count > 0) {
+		s->sent_last = b.last;
+		s->in_flight = true;
+	}
 }
 
 static void ship_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct audit_shipper *s = arg;
-	struct tw_error err;
 
 	(void)bev;
-	if (s->in_flight_last == 0)
+	if (!s->in_flight)
 		return;
-	/* The batch has been handed to the kernel: advance the cursor, send the next one. */
-	if (store_auditlog_cursor_set(s->store, AUDIT_SHIP_CURSOR, s->in_flight_last, &err) !=
+	/* Handed to the kernel, not yet known to be received: mark it, keep sending. */
+	s->in_flight = false;
+	s->drained_seq = s->sent_last;
+	s->drained_ms = tw_monotonic_ms();
+	if (s->pending_seq == 0) {
+		s->pending_seq = s->drained_seq;
+		s->pending_ms = s->drained_ms;
+	}
+	ship_send(s);
+}
+
+/*
+ * RFC 5425 has no acknowledgement, and bytes written just after the server died still
+ * "drain" into the kernel. So the cursor only moves past data that drained at least
+ * SHIP_ACK_GRACE_MS ago on a connection that is still up: a dead server shows as EOF or
+ * reset well within that time, and then everything unconfirmed is sent again.
+ */
+static void ship_commit(struct audit_shipper *s)
+{
+	struct tw_error err;
+
+	if (s->state != SHIP_CONNECTED || s->pending_seq == 0 ||
+	    tw_monotonic_ms() - s->pending_ms < SHIP_ACK_GRACE_MS)
+		return;
+	if (store_auditlog_cursor_set(s->store, AUDIT_SHIP_CURSOR, s->pending_seq, &err) !=
 	    TW_OK) {
 		tw_warn("admin-log shipping: %s", err.message);
 		ship_drop(s, "cannot save the cursor");
 		return;
 	}
-	s->in_flight_last = 0;
-	ship_send(s);
+	if (s->drained_seq > s->pending_seq) {
+		s->pending_seq = s->drained_seq;
+		s->pending_ms = s->drained_ms;
+	} else {
+		s->pending_seq = 0;
+	}
 }
 
 static void ship_read_cb(struct bufferevent *bev, void *arg)
@@ -288,8 +325,10 @@ void audit_shipper_tick(struct audit_shipper *s)
 		return;
 	if (s->state == SHIP_IDLE && tw_monotonic_ms() >= s->next_attempt_ms)
 		ship_connect(s);
-	else if (s->state == SHIP_CONNECTED)
+	else if (s->state == SHIP_CONNECTED) {
+		ship_commit(s);
 		ship_send(s);
+	}
 }
 
 void audit_shipper_free(struct audit_shipper *s)

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "audit/alert.h"
 #include "audit/audit.h"
 #include "base/log.h"
 
@@ -332,24 +333,19 @@ tw_rc auth_check(struct tw_store *store, const struct auth_principal *p, enum au
 void auth_alert(struct tw_store *store, const char *kind, const char *role,
 	const char *actor, const char *client, const char *text)
 {
-	char action[STORE_ID_MAX + 1], detail[STORE_TEXT_MAX + 1];
-	struct audit_entry e;
+	char message[STORE_TEXT_MAX + 1];
+	struct tw_error aerr;
+	enum alert_kind k = strcmp(kind, "break-glass") == 0 ? ALERT_BREAK_GLASS :
+		ALERT_LOGIN_BURST;
 
-	/* Until the alert channel of src/audit (webhook + syslog) is wired in here, the
-	 * ALERT line goes to the diagnostic log the supervisor collects. */
+	/* The diagnostic log line, for operators watching the service. */
 	tw_err("ALERT role=%s kind=%s actor=%s client=%s: %s", role, kind, actor,
 		client != NULL ? client : "-", text);
-	snprintf(action, sizeof(action), "alert.%s", kind);
-	snprintf(detail, sizeof(detail), "to role %s: %s", role, text);
-	memset(&e, 0, sizeof(e));
-	e.actor = actor;
-	e.role = "system";
-	e.client = client;
-	e.action = action;
-	e.object = role;
-	e.result = "alert";
-	e.detail = detail;
-	auth_audit_best_effort(store, &e);
+	/* The alert channel of src/audit: queued for the role's webhook, logged as
+	 * "alert.<kind>" and shipped to the remote log server. */
+	snprintf(message, sizeof(message), "%s (client %s)", text, client != NULL ? client : "-");
+	if (store != NULL && alert_raise(store, k, role, actor, message, &aerr) != TW_OK)
+		tw_err("cannot raise the %s alert: %s", kind, aerr.message);
 }
 
 /* ---- settings ---- */

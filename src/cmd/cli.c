@@ -11,6 +11,9 @@
 #include "audit/audit.h"
 #include "base/util.h"
 
+/* Set to "break-glass" by torwart.c for direct --home use (docs/security.md). */
+const char *cli_role = "local-admin";
+
 int cli_fail(const char *what, const struct tw_error *err)
 {
 	fprintf(stderr, "torwart %s: %s\n", what, err->message);
@@ -43,7 +46,7 @@ const char *cli_client(void)
 tw_rc cli_audit(struct tw_store *store, const char *action, const char *object,
 	const char *result, const char *detail, struct tw_error *err)
 {
-	struct audit_entry entry = { .actor = cli_actor(), .role = "local-admin",
+	struct audit_entry entry = { .actor = cli_actor(), .role = cli_role,
 		.client = cli_client(), .action = action, .object = object, .result = result,
 		.detail = detail };
 

@@ -36,7 +36,9 @@ int cli_usage_error(const char *msg);
 const char *cli_actor(void);
 /* "local:<pid>". Static storage. */
 const char *cli_client(void);
-/* Append an admin-log entry as cli_actor() in role "local-admin". */
+/* Role of cli_audit entries: "local-admin", or "break-glass" for direct --home use. */
+extern const char *cli_role;
+/* Append an admin-log entry as cli_actor() in role cli_role. */
 tw_rc cli_audit(struct tw_store *store, const char *action, const char *object,
 	const char *result, const char *detail, struct tw_error *err);
 /* Open the home and its store; on failure both out-pointers are NULL or to be freed. */
@@ -54,5 +56,10 @@ int cli_profile(const char *sub, int argc, char **argv);
 int cli_gateway_monitor(const char *sub, int argc, char **argv);
 int cli_ca(const char *sub, int argc, char **argv);
 int cli_req(const char *sub, int argc, char **argv);
+/* cli_auth.c: operator sessions, operators, four-eyes approvals. */
+int cli_login(const char *sub, int argc, char **argv);
+int cli_logout(const char *sub, int argc, char **argv);
+int cli_operator(const char *sub, int argc, char **argv);
+int cli_approval(const char *sub, int argc, char **argv);
 
 #endif

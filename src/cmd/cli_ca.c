@@ -31,7 +31,7 @@ struct ca_opts {
 	const char *state, *reason, *participant, *out, *ca, *id;
 	const char **files;
 	size_t nfiles;
-	int der;
+	int der, timing;
 	const char *pos;      /* the positional argument (REQUEST id or SERIAL) */
 };
 
@@ -41,7 +41,8 @@ static const char ca_usage[] =
 	"       torwart ca participants|requests [--state S] --home DIR\n"
 	"       torwart ca submit --home DIR --request FILE [--participant NAME]\n"
 	"       torwart ca approve|reject REQUEST --home DIR [--reason TEXT]\n"
-	"       torwart ca issue --home DIR (--request FILE... [--participant NAME] | --id REQUEST)\n"
+	"       torwart ca issue --home DIR (--request FILE... [--participant NAME] [--timing] |\n"
+	"                        --id REQUEST)\n"
 	"       torwart ca list --home DIR | show|export SERIAL --home DIR [--out FILE] [--der]\n"
 	"       torwart ca revoke SERIAL --home DIR --reason R | crl --home DIR [--ca NAME]";
 
@@ -58,7 +59,8 @@ static int ca_parse(int argc, char **argv, struct ca_opts *o)
 		{ "participant", required_argument, NULL, 'p' },
 		{ "request", required_argument, NULL, 'f' }, { "out", required_argument, NULL, 'O' },
 		{ "ca", required_argument, NULL, 'a' }, { "id", required_argument, NULL, 'i' },
-		{ "der", no_argument, NULL, 'd' }, { NULL, 0, NULL, 0 },
+		{ "der", no_argument, NULL, 'd' }, { "timing", no_argument, NULL, 't' },
+		{ NULL, 0, NULL, 0 },
 	};
 	int c;
 
@@ -91,6 +93,7 @@ static int ca_parse(int argc, char **argv, struct ca_opts *o)
 		case 'a': o->ca = optarg; break;
 		case 'i': o->id = optarg; break;
 		case 'd': o->der = 1; break;
+		case 't': o->timing = 1; break;
 		default: return -1;
 		}
 	}
@@ -235,6 +238,7 @@ static int cmd_issue(const struct ca_opts *o, const struct tw_home *home,
 {
 	struct signer_client *sc = NULL;
 	struct ca_issue_outcome *out = NULL;
+	struct ca_issue_stats stats;
 	size_t ok = 0, certs = 0;
 	int ret = 0;
 	tw_rc rc;
@@ -263,7 +267,7 @@ static int cmd_issue(const struct ca_opts *o, const struct tw_home *home,
 		goto out;
 	}
 	rc = ca_issue_files(home, store, sc, ca_who(), o->participant, o->files, o->nfiles, out,
-		err);
+		&stats, err);
 	for (size_t i = 0; i < o->nfiles; i++) {
 		if (out[i].rc == TW_OK) {
 			ok++;
@@ -281,6 +285,10 @@ static int cmd_issue(const struct ca_opts *o, const struct tw_home *home,
 		}
 	}
 	printf("torwart: %zu of %zu requests issued, %zu certificates\n", ok, o->nfiles, certs);
+	if (o->timing)
+		printf("timing (ms): read+parse+verify %.1f, build %.1f, sign (signer) %.1f, "
+			"store %.1f\n", stats.read_parse_us / 1e3, stats.build_us / 1e3,
+			stats.sign_us / 1e3, stats.store_us / 1e3);
 	if (rc != TW_OK)
 		ret = cli_fail("ca issue", err);
 	else if (ok != o->nfiles)

@@ -6,6 +6,7 @@
  * the home as the local operating-system user, recorded in the admin log with role
  * "local-admin".
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -69,6 +70,18 @@ static const char torwart_usage[] =
 	"      the same as a renewal, signed with the current SIG certificate and key.\n"
 	"  req show FILE [--require-authorisation]\n"
 	"      parse and verify a request as the Sub-CA does; prints its WSDL return code.\n"
+	"  login --api https://HOST:PORT --cert C --key K [--ca F] (--password-file F |\n"
+	"      --totp-secret-file F) [--token-file F]   open an operator session (mTLS + 2nd\n"
+	"      factor); the token goes to ~/.config/torwart/session.json (0600) or F.\n"
+	"  logout [--token-file F]   end the session.\n"
+	"  operator ca-init --home DIR [--tls-listen HOST:PORT]   create the operator CA.\n"
+	"  operator add --name N --out DIR (--password-file F | --totp) [--roles R --reason W]\n"
+	"      [--tenant T] [--home DIR]   add an operator (key+cert in DIR); roles become a\n"
+	"      four-eyes request. operator list | disable --name N | role --name N --roles R\n"
+	"      --reason W. Through the api as the logged-in operator; --home = break-glass\n"
+	"      (logged, alerted, reviewed by an approver; docs/security.md).\n"
+	"  approval list [--state S] | show|approve|reject --id N [--reason W]\n"
+	"      four-eyes requests, decided by a second operator with the approver role.\n"
 	"\n"
 	"exit status: 0 success, 1 failure (one line on stderr says what to do),\n"
 	"             2 usage error, 3 admin log broken (audit verify)\n";
@@ -80,14 +93,44 @@ struct cli_command {
 
 /* Areas add one line here (keep alphabetical). */
 static const struct cli_command cli_commands[] = {
+	{ "approval", cli_approval },
 	{ "audit", cli_audit_cmd },
 	{ "ca", cli_ca },
 	{ "gateway", cli_gateway },
 	{ "init", cli_init },
 	{ "job", cli_job },
+	{ "login", cli_login },
+	{ "logout", cli_logout },
+	{ "operator", cli_operator },
 	{ "profile", cli_profile },
 	{ "req", cli_req },
 };
+
+/*
+ * Direct --home access outside init is the break-glass mode (issue 5): its admin-log
+ * entries carry the role "break-glass" and an alert goes to the security officers. The
+ * auth commands record their break-glass use themselves (with a review request).
+ */
+static void torwart_break_glass(const char *cmd, const char *sub, int argc, char **argv)
+{
+	static const char *const exempt[] = { "init", "login", "logout", "operator", "approval" };
+	bool home = false;
+
+	for (size_t i = 0; i < sizeof(exempt) / sizeof(exempt[0]); i++) {
+		if (strcmp(cmd, exempt[i]) == 0)
+			return;
+	}
+	for (int i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--home") == 0 || strncmp(argv[i], "--home=", 7) == 0)
+			home = true;
+	}
+	if (!home)
+		return;
+	cli_role = "break-glass";
+	fprintf(stderr, "torwart: ALERT role=security-officer kind=break-glass: direct --home "
+		"access by %s (%s %s); see docs/security.md\n", cli_actor(), cmd,
+		sub != NULL ? sub : "");
+}
 
 int main(int argc, char **argv)
 {
@@ -113,6 +156,7 @@ int main(int argc, char **argv)
 	}
 	for (size_t i = 0; i < sizeof(cli_commands) / sizeof(cli_commands[0]); i++) {
 		if (strcmp(cli_commands[i].name, argv[1]) == 0) {
+			torwart_break_glass(argv[1], sub, argc, argv);
 			/* argv[first - 1] stands in for the program name getopt skips. */
 			return cli_commands[i].run(sub, argc - first + 1, argv + first - 1);
 		}

@@ -81,6 +81,14 @@ tw_rc signer_sign_certificate(struct signer_client *sc, const char *label, X509 
 tw_rc signer_sign_certificates(struct signer_client *sc, const char *label,
 	X509 *const *certs, size_t n, X509 **signed_certs, struct tw_error *err);
 /*
+ * The same in two halves, so the caller can prepare the next batch while the signer works
+ * (pipelining; at most one batch in flight, and no other request on sc in between).
+ */
+tw_rc signer_sign_certificates_send(struct signer_client *sc, const char *label,
+	X509 *const *certs, size_t n, struct tw_error *err);
+tw_rc signer_sign_certificates_recv(struct signer_client *sc, size_t n, X509 **signed_certs,
+	struct tw_error *err);
+/*
  * ECDSA signature (DER Ecdsa-Sig-Value) over data, hashed as above, for purpose.
  * *sig is malloc'ed, caller frees.
  */

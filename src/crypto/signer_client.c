@@ -31,6 +31,7 @@ struct signer_client {
 	int fd;                 /* -1 once broken */
 	pid_t child;            /* private signer child, or 0 */
 	uint16_t next_id;
+	uint16_t pending_id;    /* SIGN_CERTIFICATES sent, answer not yet read; 0: none */
 	char *actor, *role;     /* sent with the next request (HELLO) */
 	bool hello_pending;
 	char *where;            /* for messages: "signer at PATH" or "private signer child" */
@@ -137,28 +138,37 @@ static tw_rc recv_all(struct signer_client *sc, unsigned char *p, size_t len,
 	return TW_OK;
 }
 
-/*
- * One round trip. On TW_OK *body holds the response frame (caller frees) and resp points
- * into it; a non-OK status from the signer becomes the return code with its message.
- */
-static tw_rc transact1(struct signer_client *sc, struct signer_msg *req,
-	struct signer_msg *resp, unsigned char **body, struct tw_error *err)
+/* Encode and send one request (assigning its id). */
+static tw_rc send_req(struct signer_client *sc, struct signer_msg *req, struct tw_error *err)
 {
 	struct tw_buf frame;
+	tw_rc rc;
+
+	if (sc->fd < 0)
+		return tw_error_set(err, TW_E_UNAVAILABLE, "%s: connection was lost earlier; "
+			"close and reopen the signer client", sc->where);
+	if (sc->next_id == 0)
+		sc->next_id = 1;   /* 0 means "none in flight" (pending_id) */
+	req->id = sc->next_id++;
+	tw_buf_init(&frame, SIGNER_FRAME_MAX + SIGNER_LEN_BYTES);
+	if ((rc = signer_frame_encode(req, &frame, err)) == TW_OK)
+		rc = send_all(sc, frame.data, frame.len, err);
+	tw_buf_free(&frame);
+	return rc;
+}
+
+/*
+ * Receive the answer to the request (op, id). On TW_OK *body holds the response frame
+ * (caller frees) and resp points into it; a non-OK status becomes the return code.
+ */
+static tw_rc recv_resp(struct signer_client *sc, uint8_t op, uint16_t id,
+	struct signer_msg *resp, unsigned char **body, struct tw_error *err)
+{
 	unsigned char prefix[SIGNER_LEN_BYTES];
 	uint32_t len;
 	tw_rc rc;
 
 	*body = NULL;
-	if (sc->fd < 0)
-		return tw_error_set(err, TW_E_UNAVAILABLE, "%s: connection was lost earlier; "
-			"close and reopen the signer client", sc->where);
-	req->id = sc->next_id++;
-	tw_buf_init(&frame, SIGNER_FRAME_MAX + SIGNER_LEN_BYTES);
-	if ((rc = signer_frame_encode(req, &frame, err)) != TW_OK)
-		goto out;
-	if ((rc = send_all(sc, frame.data, frame.len, err)) != TW_OK)
-		goto out;
 	if ((rc = recv_all(sc, prefix, sizeof(prefix), err)) != TW_OK)
 		goto out;
 	if ((rc = signer_frame_check_len(prefix, &len, err)) != TW_OK) {
@@ -172,7 +182,7 @@ static tw_rc transact1(struct signer_client *sc, struct signer_msg *req,
 	if ((rc = recv_all(sc, *body, len, err)) != TW_OK)
 		goto out;
 	if (signer_frame_decode(*body, len, resp, err) != TW_OK ||
-	    resp->op != (req->op | SIGNER_OP_RESPONSE) || resp->id != req->id) {
+	    resp->op != (op | SIGNER_OP_RESPONSE) || resp->id != id) {
 		rc = broken(sc, TW_E_PROTOCOL, err, "the signer's answer does not match the request");
 		goto out;
 	}
@@ -194,12 +204,23 @@ static tw_rc transact1(struct signer_client *sc, struct signer_msg *req,
 	}
 	rc = TW_OK;
 out:
-	tw_buf_free(&frame);
 	if (rc != TW_OK) {
 		free(*body);
 		*body = NULL;
 	}
 	return rc;
+}
+
+/* One round trip (send_req + recv_resp). */
+static tw_rc transact1(struct signer_client *sc, struct signer_msg *req,
+	struct signer_msg *resp, unsigned char **body, struct tw_error *err)
+{
+	tw_rc rc;
+
+	*body = NULL;
+	if ((rc = send_req(sc, req, err)) != TW_OK)
+		return rc;
+	return recv_resp(sc, req->op, req->id, resp, body, err);
 }
 
 /* Sends a pending HELLO first, then the request. */
@@ -530,23 +551,37 @@ static tw_rc append_tbs(X509 *cert, struct tw_buf *buf, struct tw_error *err)
 	return rc;
 }
 
-tw_rc signer_sign_certificates(struct signer_client *sc, const char *label,
-	X509 *const *certs, size_t n, X509 **signed_certs, struct tw_error *err)
+tw_rc signer_sign_certificates_send(struct signer_client *sc, const char *label,
+	X509 *const *certs, size_t n, struct tw_error *err)
 {
-	struct signer_msg req, resp;
+	struct signer_msg req;
 	struct tw_buf data;
-	unsigned char *body = NULL;
-	const unsigned char *p, *end;
-	size_t len, i;
+	size_t i;
 	tw_rc rc;
 
-	for (i = 0; i < n && signed_certs != NULL; i++)
-		signed_certs[i] = NULL;
 	if ((rc = check_label(label, err)) != TW_OK)
 		return rc;
-	if (certs == NULL || signed_certs == NULL || n == 0 || n > SIGNER_BATCH_MAX)
+	if (sc == NULL || certs == NULL || n == 0 || n > SIGNER_BATCH_MAX)
 		return tw_error_set(err, TW_E_INVALID, "a batch has 1..%d certificates",
 			SIGNER_BATCH_MAX);
+	if (sc->pending_id != 0)
+		return tw_error_set(err, TW_E_INTERNAL, "a signing batch is already in flight");
+	/* HELLO first if needed: an empty round trip of its own. */
+	if (sc->hello_pending) {
+		struct signer_msg ping, resp;
+		unsigned char *body = NULL;
+
+		signer_msg_init(&ping, SIGNER_OP_HELLO, 0);
+		if (sc->actor != NULL && sc->actor[0] != '\0')
+			signer_msg_set_str(&ping, SIGNER_TAG_ACTOR, sc->actor);
+		if (sc->role != NULL && sc->role[0] != '\0')
+			signer_msg_set_str(&ping, SIGNER_TAG_ROLE, sc->role);
+		rc = transact1(sc, &ping, &resp, &body, err);
+		free(body);
+		if (rc != TW_OK)
+			return rc;
+		sc->hello_pending = false;
+	}
 	tw_buf_init(&data, SIGNER_DATA_MAX);
 	for (i = 0; i < n; i++)
 		if ((rc = append_tbs(certs[i], &data, err)) != TW_OK)
@@ -554,7 +589,30 @@ tw_rc signer_sign_certificates(struct signer_client *sc, const char *label,
 	signer_msg_init(&req, SIGNER_OP_SIGN_CERTIFICATES, 0);
 	signer_msg_set_str(&req, SIGNER_TAG_LABEL, label);
 	signer_msg_set(&req, SIGNER_TAG_DATA, data.data, data.len);
-	if ((rc = transact(sc, &req, &resp, &body, err)) != TW_OK ||
+	if ((rc = send_req(sc, &req, err)) == TW_OK)
+		sc->pending_id = req.id;
+out:
+	tw_buf_free(&data);
+	return rc;
+}
+
+tw_rc signer_sign_certificates_recv(struct signer_client *sc, size_t n, X509 **signed_certs,
+	struct tw_error *err)
+{
+	struct signer_msg resp;
+	unsigned char *body = NULL;
+	const unsigned char *p, *end;
+	size_t len, i;
+	uint16_t id;
+	tw_rc rc;
+
+	for (i = 0; i < n && signed_certs != NULL; i++)
+		signed_certs[i] = NULL;
+	if (sc == NULL || sc->pending_id == 0 || signed_certs == NULL)
+		return tw_error_set(err, TW_E_INTERNAL, "no signing batch in flight");
+	id = sc->pending_id;
+	sc->pending_id = 0;
+	if ((rc = recv_resp(sc, SIGNER_OP_SIGN_CERTIFICATES, id, &resp, &body, err)) != TW_OK ||
 	    (rc = payload(&resp, &p, &len, err)) != TW_OK)
 		goto out;
 	end = p + len;
@@ -570,9 +628,20 @@ tw_rc signer_sign_certificates(struct signer_client *sc, const char *label,
 		}
 	}
 out:
-	tw_buf_free(&data);
 	free(body);
 	return rc;
+}
+
+tw_rc signer_sign_certificates(struct signer_client *sc, const char *label,
+	X509 *const *certs, size_t n, X509 **signed_certs, struct tw_error *err)
+{
+	tw_rc rc;
+
+	for (size_t i = 0; i < n && signed_certs != NULL; i++)
+		signed_certs[i] = NULL;
+	if ((rc = signer_sign_certificates_send(sc, label, certs, n, err)) != TW_OK)
+		return rc;
+	return signer_sign_certificates_recv(sc, n, signed_certs, err);
 }
 
 /* One CRL stream step; the answer of CRL_END is copied to *sig. */

@@ -600,10 +600,32 @@ tw_rc ca_build(struct ca_run *r, const struct request *req,
 	return TW_OK;
 }
 
+tw_rc ca_check_signed(struct ca_run *r, X509 *const *tbs, X509 *const *out, size_t n,
+	struct tw_error *err)
+{
+	EVP_PKEY *ca_pub = X509_get0_pubkey(r->ca_cert);
+
+	/*
+	 * Trust but verify: every certificate is what we built (serial, key), and the first
+	 * of each signer request verifies with our CA's public key. One signature per request
+	 * suffices to prove the key (the signer uses one key per request); verifying all
+	 * would double the CPU cost of issuance.
+	 */
+	for (size_t i = 0; i < n; i++) {
+		if (ASN1_INTEGER_cmp(X509_get0_serialNumber(out[i]),
+			X509_get0_serialNumber(tbs[i])) != 0 ||
+		    EVP_PKEY_eq(X509_get0_pubkey(out[i]), X509_get0_pubkey(tbs[i])) != 1 ||
+		    ca_pub == NULL || (i % CA_SIGN_CHUNK == 0 && X509_verify(out[i], ca_pub) != 1))
+			return tw_error_set_openssl(err, TW_E_CRYPTO, "the signer's certificate %zu "
+				"does not match what was sent or does not verify with %s (wrong key "
+				"'%s'?)", i + 1, r->cfg->cert_path, r->cfg->key_label);
+	}
+	return TW_OK;
+}
+
 tw_rc ca_sign_many(struct ca_run *r, struct signer_client *sc, X509 *const *tbs, size_t n,
 	X509 **out, struct tw_error *err)
 {
-	EVP_PKEY *ca_pub = X509_get0_pubkey(r->ca_cert);
 	tw_rc rc = TW_OK;
 
 	for (size_t i = 0; i < n; i++)
@@ -613,21 +635,8 @@ tw_rc ca_sign_many(struct ca_run *r, struct signer_client *sc, X509 *const *tbs,
 
 		rc = signer_sign_certificates(sc, r->cfg->key_label, tbs + off, k, out + off, err);
 	}
-	/*
-	 * Trust but verify: every certificate is what we built (serial, key), and the first
-	 * of each signer request verifies with our CA's public key. One signature per request
-	 * suffices to prove the key (the signer uses one key per request); verifying all
-	 * would double the CPU cost of issuance.
-	 */
-	for (size_t i = 0; i < n && rc == TW_OK; i++) {
-		if (ASN1_INTEGER_cmp(X509_get0_serialNumber(out[i]),
-			X509_get0_serialNumber(tbs[i])) != 0 ||
-		    EVP_PKEY_eq(X509_get0_pubkey(out[i]), X509_get0_pubkey(tbs[i])) != 1 ||
-		    ca_pub == NULL || (i % CA_SIGN_CHUNK == 0 && X509_verify(out[i], ca_pub) != 1))
-			rc = tw_error_set_openssl(err, TW_E_CRYPTO, "the signer's certificate %zu does "
-				"not match what was sent or does not verify with %s (wrong key '%s'?)",
-				i + 1, r->cfg->cert_path, r->cfg->key_label);
-	}
+	if (rc == TW_OK)
+		rc = ca_check_signed(r, tbs, out, n, err);
 	if (rc != TW_OK)
 		for (size_t i = 0; i < n; i++) {
 			X509_free(out[i]);

@@ -28,7 +28,7 @@
 #include "store/store_ca.h"
 
 #define CA_DEFAULT_NAME "sub-ca"
-#define CA_BATCH_MAX 256            /* requests per store transaction in ca_issue_files */
+#define CA_BATCH_MAX 64             /* requests per signer request and store transaction */
 
 /* Who acts: recorded in every admin-log entry. Strings are borrowed. */
 struct ca_actor {
@@ -86,10 +86,20 @@ struct ca_issue_outcome {
  * Per-file failures are reported in out[i] and do not stop the others; the return value
  * is TW_OK when the batch machinery worked (even if files were rejected), otherwise the
  * store/signer failure (requests of the failing batch are then reported with it).
+ * stats (may be NULL) receives the time per phase.
  */
+/* Where the time of ca_issue_files went (monotonic microseconds), for --timing. */
+struct ca_issue_stats {
+	int64_t read_parse_us;    /* read file, parse, verify POPs/signatures, match, replay */
+	int64_t build_us;         /* build the certificates (profile.c) */
+	int64_t sign_us;          /* signer round trips incl. its audit, and our checks */
+	int64_t store_us;         /* store transaction: rows, links, admin-log entries, commit */
+};
+
 tw_rc ca_issue_files(const struct tw_home *home, struct tw_store *store,
 	struct signer_client *sc, const struct ca_actor *who, const char *participant,
-	const char *const *files, size_t n, struct ca_issue_outcome *out, struct tw_error *err);
+	const char *const *files, size_t n, struct ca_issue_outcome *out,
+	struct ca_issue_stats *stats, struct tw_error *err);
 
 /* RFC 5280 CRLReason by name ("keyCompromise", "key-compromise", "1", ...). */
 tw_rc ca_reason_parse(const char *name, int *reason, struct tw_error *err);

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/log.h"
 #include "base/util.h"
@@ -42,30 +43,93 @@ static void ca_pending_clear(struct ca_pending *p)
 }
 
 /* Commit one batch; fills out[] for its requests. */
-static tw_rc ca_flush(struct ca_run *r, struct signer_client *sc, struct ca_pending *batch,
-	size_t n, struct ca_issue_outcome *out, struct tw_error *err)
+static int64_t ca_us(void)
 {
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* A batch of prepared requests and the certificates sent to the signer for it. */
+struct ca_flight {
+	struct ca_pending *batch;       /* CA_BATCH_MAX entries */
+	size_t n;
+	X509 **tbs;                     /* borrowed from batch[].certs */
+	size_t total;
+	bool sent;
+};
+
+/* Fail every request of f with rc / err (outcomes only; memory is freed by the caller). */
+static void ca_fail_flight(const struct ca_flight *f, struct ca_issue_outcome *out, tw_rc rc,
+	const struct tw_error *err)
+{
+	for (size_t i = 0; i < f->n; i++) {
+		struct ca_issue_outcome *o = &out[f->batch[i].index];
+
+		o->rc = rc;
+		o->result = PKI_FAILURE_INTERNAL_ERROR;
+		o->request_id = 0;
+		o->n_certs = 0;
+		snprintf(o->message, sizeof(o->message), "not issued: %s", err->message);
+	}
+}
+
+/* Send the batch's certificates to the signer without waiting for the answer. */
+static tw_rc ca_send(struct ca_run *r, struct signer_client *sc, struct ca_flight *f,
+	struct ca_issue_stats *st, struct tw_error *err)
+{
+	int64_t t0 = ca_us();
+	size_t k = 0;
+	tw_rc rc;
+
+	f->total = 0;
+	for (size_t i = 0; i < f->n; i++)
+		f->total += f->batch[i].req->n_entries;
+	free(f->tbs);
+	if ((f->tbs = calloc(f->total, sizeof(*f->tbs))) == NULL)
+		return tw_error_set(err, TW_E_NOMEM, "out of memory");
+	for (size_t i = 0; i < f->n; i++)
+		for (size_t j = 0; j < f->batch[i].req->n_entries; j++)
+			f->tbs[k++] = f->batch[i].certs[j];
+	rc = signer_sign_certificates_send(sc, r->cfg->key_label, f->tbs, f->total, err);
+	f->sent = rc == TW_OK;
+	st->sign_us += ca_us() - t0;
+	return rc;
+}
+
+/* Receive and check the signatures of f, then store its requests in one transaction. */
+static tw_rc ca_finish(struct ca_run *r, struct signer_client *sc, struct ca_flight *f,
+	struct ca_issue_outcome *out, struct ca_issue_stats *st, struct tw_error *err)
+{
+	int64_t t0 = ca_us();
 	char object[32], detail[STORE_TEXT_MAX + 1];
-	X509 **tbs = NULL, **signed_certs = NULL;
-	size_t total = 0, k = 0;
+	struct ca_pending *batch = f->batch;
+	X509 **signed_certs = NULL;
+	size_t n = f->n, k = 0;
 	tw_rc rc;
 
 	if (n == 0)
 		return TW_OK;
-	for (size_t i = 0; i < n; i++)
-		total += batch[i].req->n_entries;
-	if ((tbs = calloc(total, sizeof(*tbs))) == NULL ||
-	    (signed_certs = calloc(total, sizeof(*signed_certs))) == NULL) {
+	f->sent = false;
+	if ((signed_certs = calloc(f->total, sizeof(*signed_certs))) == NULL) {
+		/* The answer must still be read, or the connection is out of step. */
+		X509 *sink[CA_BATCH_MAX * REQUEST_MAX_ENTRIES];
+
+		if (signer_sign_certificates_recv(sc, f->total, sink, err) == TW_OK)
+			for (size_t i = 0; i < f->total; i++)
+				X509_free(sink[i]);
 		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
 		goto fail;
 	}
-	for (size_t i = 0; i < n; i++)
-		for (size_t j = 0; j < batch[i].req->n_entries; j++)
-			tbs[k++] = batch[i].certs[j];
-	if ((rc = ca_sign_many(r, sc, tbs, total, signed_certs, err)) != TW_OK)
+	rc = signer_sign_certificates_recv(sc, f->total, signed_certs, err);
+	if (rc == TW_OK)
+		rc = ca_check_signed(r, f->tbs, signed_certs, f->total, err);
+	st->sign_us += ca_us() - t0;
+	t0 = ca_us();
+	if (rc != TW_OK)
 		goto fail;
 	/* Swap the built certificates for the signed ones (the pending entries own them). */
-	k = 0;
 	for (size_t i = 0; i < n; i++)
 		for (size_t j = 0; j < batch[i].req->n_entries; j++) {
 			X509_free(batch[i].certs[j]);
@@ -102,36 +166,31 @@ static tw_rc ca_flush(struct ca_run *r, struct signer_client *sc, struct ca_pend
 	}
 	if ((rc = store_commit(r->store, err)) != TW_OK)
 		goto fail;
+	st->store_us += ca_us() - t0;
 	for (size_t i = 0; i < n; i++) {
 		out[batch[i].index].rc = TW_OK;
 		out[batch[i].index].result = PKI_OK_CERT_AVAILABLE;
 		out[batch[i].index].message[0] = '\0';
 	}
-	free(tbs);
 	free(signed_certs);
 	return TW_OK;
 rollback:
 	store_rollback(r->store);
 fail:
-	for (size_t i = 0; i < n; i++) {
-		struct ca_issue_outcome *o = &out[batch[i].index];
-
-		o->rc = rc;
-		o->result = PKI_FAILURE_INTERNAL_ERROR;
-		o->request_id = 0;
-		o->n_certs = 0;
-		snprintf(o->message, sizeof(o->message), "not issued: %s", err->message);
-	}
-	free(tbs);
+	ca_fail_flight(f, out, rc, err);
+	if (signed_certs != NULL)
+		for (size_t i = 0; i < f->total; i++)
+			X509_free(signed_certs[i]);
 	free(signed_certs);
 	return rc;
 }
 
 /* Verify one file and build its certificates into p; on rejection o says why, TW_OK. */
 static tw_rc ca_prepare(struct ca_run *r, const char *participant,
-	const struct ca_pending *batch, size_t n, struct ca_pending *p,
-	struct ca_issue_outcome *o, struct tw_error *err)
+	const struct ca_flight *cur, const struct ca_flight *flying, struct ca_pending *p,
+	struct ca_issue_outcome *o, struct ca_issue_stats *st, struct tw_error *err)
 {
+	int64_t t0 = ca_us();
 	unsigned char *in = NULL;
 	size_t len = 0;
 	struct tw_error e;
@@ -154,8 +213,12 @@ static tw_rc ca_prepare(struct ca_run *r, const char *participant,
 	if ((rc = ca_validate(r, "request", in, len, true, &p->req, p->digest, &o->result,
 		&e)) != TW_OK)
 		goto reject;
-	for (size_t i = 0; i < n; i++) {
-		if (strcmp(batch[i].digest, p->digest) == 0) {
+	/* Not yet in the store: the batch being prepared and the one being signed. */
+	for (size_t i = 0; i < cur->n + flying->n; i++) {
+		const struct ca_pending *q = i < cur->n ? &cur->batch[i] :
+			&flying->batch[i - cur->n];
+
+		if (strcmp(q->digest, p->digest) == 0) {
 			o->result = PKI_FAILURE_REQUEST_NOT_ACCEPTED;
 			rc = tw_error_set(&e, TW_E_DENIED, "the same request appears twice in this "
 				"run (%s); a replayed request is never processed twice", o->file);
@@ -167,7 +230,11 @@ static tw_rc ca_prepare(struct ca_run *r, const char *participant,
 	if ((rc = request_decode(in, len, &p->der, &p->der_len, &e)) != TW_OK)
 		goto reject;
 	/* Built now, signed with the whole batch at flush time (one signer round trip). */
-	if ((rc = ca_build(r, p->req, p->certs, &e)) != TW_OK) {
+	st->read_parse_us += ca_us() - t0;
+	t0 = ca_us();
+	rc = ca_build(r, p->req, p->certs, &e);
+	st->build_us += ca_us() - t0;
+	if (rc != TW_OK) {
 		if (rc == TW_E_INVALID) {   /* e.g. an e-mail the profile refuses */
 			o->result = PKI_FAILURE_INCORRECT_REQUEST;
 			ca_refuse(r, "request", o->result, rc, &e);
@@ -191,15 +258,27 @@ reject:
 	return TW_OK;
 }
 
+static void ca_flight_clear(struct ca_flight *f)
+{
+	for (size_t k = 0; f->batch != NULL && k < CA_BATCH_MAX; k++)
+		ca_pending_clear(&f->batch[k]);
+	free(f->tbs);
+	f->tbs = NULL;
+	f->n = f->total = 0;
+}
+
 tw_rc ca_issue_files(const struct tw_home *home, struct tw_store *store,
 	struct signer_client *sc, const struct ca_actor *who, const char *participant,
-	const char *const *files, size_t n, struct ca_issue_outcome *out, struct tw_error *err)
+	const char *const *files, size_t n, struct ca_issue_outcome *out,
+	struct ca_issue_stats *stats, struct tw_error *err)
 {
+	struct ca_issue_stats dummy, *st = stats != NULL ? stats : &dummy;
+	struct ca_flight fa = { 0 }, fb = { 0 }, *cur = &fa, *flying = &fb, *tmp;
 	struct ca_run r;
-	struct ca_pending *batch = NULL;
-	size_t nb = 0, i = 0;
+	size_t i = 0;
 	tw_rc rc;
 
+	memset(st, 0, sizeof(*st));
 	for (size_t k = 0; k < n; k++) {
 		memset(&out[k], 0, sizeof(out[k]));
 		out[k].file = files[k];
@@ -209,36 +288,63 @@ tw_rc ca_issue_files(const struct tw_home *home, struct tw_store *store,
 	}
 	if ((rc = ca_run_init(&r, home, store, who, err)) != TW_OK)
 		goto out;
-	if ((batch = calloc(CA_BATCH_MAX, sizeof(*batch))) == NULL) {
+	if ((fa.batch = calloc(CA_BATCH_MAX, sizeof(*fa.batch))) == NULL ||
+	    (fb.batch = calloc(CA_BATCH_MAX, sizeof(*fb.batch))) == NULL) {
 		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
 		goto out;
 	}
+	/*
+	 * Pipeline of two batches: while the signer signs one (flying), this process reads,
+	 * verifies and builds the next (cur); the two processes work on different cores.
+	 */
 	for (i = 0; i < n; i++) {
-		struct ca_pending *p = &batch[nb];
+		struct ca_pending *p = &cur->batch[cur->n];
 
 		p->index = i;
-		if ((rc = ca_prepare(&r, participant, batch, nb, p, &out[i], err)) != TW_OK)
+		if ((rc = ca_prepare(&r, participant, cur, flying, p, &out[i], st, err)) != TW_OK)
 			break;
 		if (p->req == NULL)
 			continue;   /* rejected; out[i] says why */
-		if (++nb == CA_BATCH_MAX) {
-			rc = ca_flush(&r, sc, batch, nb, out, err);
-			for (size_t k = 0; k < nb; k++)
-				ca_pending_clear(&batch[k]);
-			nb = 0;
-			if (rc != TW_OK)
-				break;
-		}
+		if (++cur->n < CA_BATCH_MAX)
+			continue;
+		rc = ca_finish(&r, sc, flying, out, st, err);
+		ca_flight_clear(flying);
+		if (rc == TW_OK && (rc = ca_send(&r, sc, cur, st, err)) != TW_OK)
+			ca_fail_flight(cur, out, rc, err);
+		if (rc != TW_OK)
+			break;
+		tmp = flying;
+		flying = cur;
+		cur = tmp;
 	}
 	if (rc == TW_OK)
-		rc = ca_flush(&r, sc, batch, nb, out, err);
+		rc = ca_finish(&r, sc, flying, out, st, err);
+	if (rc == TW_OK && cur->n > 0) {
+		if ((rc = ca_send(&r, sc, cur, st, err)) == TW_OK)
+			rc = ca_finish(&r, sc, cur, out, st, err);
+		else
+			ca_fail_flight(cur, out, rc, err);
+	}
 out:
-	for (size_t k = 0; batch != NULL && k < CA_BATCH_MAX; k++)
-		ca_pending_clear(&batch[k]);
-	free(batch);
+	/* An answer still in flight after a failure: drain it so sc stays usable. */
+	if (flying->sent) {
+		X509 **sink = calloc(flying->total, sizeof(*sink));
+		struct tw_error ignored;
+
+		if (sink != NULL && signer_sign_certificates_recv(sc, flying->total, sink,
+			&ignored) == TW_OK)
+			for (size_t k = 0; k < flying->total; k++)
+				X509_free(sink[k]);
+		free(sink);
+		ca_fail_flight(flying, out, rc, err);
+	}
+	ca_flight_clear(&fa);
+	ca_flight_clear(&fb);
+	free(fa.batch);
+	free(fb.batch);
 	if (rc != TW_OK)
-		for (size_t k = i; k < n; k++)
-			if (out[k].rc == TW_E_INTERNAL)
+		for (size_t k = 0; k < n; k++)
+			if (out[k].rc == TW_E_INTERNAL && strcmp(out[k].message, "not processed") == 0)
 				snprintf(out[k].message, sizeof(out[k].message), "not processed: %s",
 					err->message);
 	ca_run_free(&r);

@@ -55,6 +55,9 @@ tw_rc ca_request_row(struct ca_run *r, const struct request *req, const char *di
 /* Build (unsigned) every certificate of req; certs[i] are the caller's. */
 tw_rc ca_build(struct ca_run *r, const struct request *req,
 	X509 *certs[REQUEST_MAX_ENTRIES], struct tw_error *err);
+/* Signed certificates are what was built (serial, key) and the first of each chunk verifies. */
+tw_rc ca_check_signed(struct ca_run *r, X509 *const *tbs, X509 *const *out, size_t n,
+	struct tw_error *err);
 /* Sign n built certificates in chunks over one connection and verify each; out[] the caller's. */
 tw_rc ca_sign_many(struct ca_run *r, struct signer_client *sc, X509 *const *tbs, size_t n,
 	X509 **out, struct tw_error *err);

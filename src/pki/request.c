@@ -122,14 +122,15 @@ static bool request_is_sig_cert(X509 *cert)
 }
 
 /*
- * Verify a CMS SignedData with exactly one signer whose certificate is inside it. On
+ * Verify a CMS SignedData with exactly one signer whose certificate is inside it and
+ * whose eContentType is want_type (dotted OID; anything else is failure_syntax). On
  * success *content (malloc'ed) holds the eContent, *signer the signer's certificate
  * (new reference) and *certs the SignedData's certificates (for chain building).
  * Signature problems give `fail`; structural ones failure_syntax.
  */
 static tw_rc request_cms_verify(struct request_ctx *c, const unsigned char *der, size_t len,
-	enum pki_result fail, const char *what, unsigned char **content, size_t *content_len,
-	X509 **signer, STACK_OF(X509) **certs)
+	const char *want_type, enum pki_result fail, const char *what, unsigned char **content,
+	size_t *content_len, X509 **signer, STACK_OF(X509) **certs)
 {
 	const unsigned char *p = der;
 	CMS_ContentInfo *cms = NULL;
@@ -146,6 +147,14 @@ static tw_rc request_cms_verify(struct request_ctx *c, const unsigned char *der,
 	cms = d2i_CMS_ContentInfo(NULL, &p, (long)len);
 	if (cms == NULL || p != der + len || OBJ_obj2nid(CMS_get0_type(cms)) != NID_pkcs7_signed) {
 		rc = request_fail_ssl(c, PKI_FAILURE_SYNTAX, what);
+		goto out;
+	}
+	if (!request_oid_is(CMS_get0_eContentType(cms), want_type)) {
+		char got[64];
+
+		request_oid_text(CMS_get0_eContentType(cms), got, sizeof(got));
+		rc = request_fail(c, PKI_FAILURE_SYNTAX,
+			"%s: the signed content type is %s; expected %s", what, got, want_type);
 		goto out;
 	}
 	pos = CMS_get0_content(cms);
@@ -198,6 +207,9 @@ out:
 	CMS_ContentInfo_free(cms);
 	return rc;
 }
+
+/* id-data: the eContentType of the GWA authorisation layer (docs/pki-requests.md 4). */
+#define REQUEST_OID_DATA "1.2.840.113549.1.7.1"
 
 /* ---------------- CertReqMessages ---------------- */
 
@@ -529,7 +541,8 @@ static tw_rc request_parse_renewal(struct request_ctx *c, REQUEST_WRAPPER *w)
 	ci_len = request_wrapper_i2d(w, &ci);
 	if (ci_len <= 0)
 		return request_fail_ssl(c, PKI_FAILURE_SYNTAX, "the renewal does not re-encode");
-	rc = request_cms_verify(c, ci, (size_t)ci_len, PKI_FAILURE_OUTER_SIGNATURE,
+	rc = request_cms_verify(c, ci, (size_t)ci_len, REQUEST_OID_INITIAL,
+		PKI_FAILURE_OUTER_SIGNATURE,
 		"outer signature of the renewal", &content, &content_len, &c->req->outer_signer,
 		&c->outer_chain);
 	if (rc != TW_OK)
@@ -556,10 +569,9 @@ out:
 	return rc;
 }
 
-/* A BSI wrapper (initial or renewal), fully consumed. */
-static tw_rc request_parse_wrapper(struct request_ctx *c, const unsigned char *der, size_t len)
+/* A decoded BSI wrapper (initial or renewal); w is borrowed (the renewal edits it). */
+static tw_rc request_handle_wrapper(struct request_ctx *c, REQUEST_WRAPPER *w)
 {
-	REQUEST_WRAPPER *w = request_wrapper_d2i(der, len);
 	const ASN1_STRING *seq;
 	char oid[64];
 	tw_rc rc;
@@ -584,6 +596,15 @@ static tw_rc request_parse_wrapper(struct request_ctx *c, const unsigned char *d
 			"unknown request wrapper %s; expected %s (initial), %s (renewal) or a GWA "
 			"authorisation (id-signedData)", oid, REQUEST_OID_INITIAL, REQUEST_OID_RENEWAL);
 	}
+	return rc;
+}
+
+/* A BSI wrapper (initial or renewal) from its encoding, fully consumed. */
+static tw_rc request_parse_wrapper(struct request_ctx *c, const unsigned char *der, size_t len)
+{
+	REQUEST_WRAPPER *w = request_wrapper_d2i(der, len);
+	tw_rc rc = request_handle_wrapper(c, w);
+
 	request_wrapper_free(w);
 	return rc;
 }
@@ -642,13 +663,14 @@ tw_rc request_parse(const unsigned char *in, size_t len, const struct request_ve
 	w = request_wrapper_d2i(der, der_len);
 	if (w != NULL && OBJ_obj2nid(w->type) == NID_pkcs7_signed) {
 		/* The GWA's authorisation layer around an SMGW request. */
-		rc = request_cms_verify(&c, der, der_len, PKI_FAILURE_AUTHORIZATION_SIGNATURE,
+		rc = request_cms_verify(&c, der, der_len, REQUEST_OID_DATA,
+			PKI_FAILURE_AUTHORIZATION_SIGNATURE,
 			"authorisation signature", &inner, &inner_len, &c.req->authoriser,
 			&c.auth_chain);
 		if (rc == TW_OK)
 			rc = request_parse_wrapper(&c, inner, inner_len);
 	} else {
-		rc = request_parse_wrapper(&c, der, der_len);
+		rc = request_handle_wrapper(&c, w);   /* decoded once, above */
 	}
 	if (rc != TW_OK)
 		goto out;

@@ -54,6 +54,10 @@ static void alarm_post(struct evhttp_request *req, struct wan_conn *conn, const 
 		goto out;
 	}
 	data = len > 0 ? evbuffer_pullup(in, (ev_ssize_t)len) : NULL;
+	if (len > 0 && data == NULL) {
+		wan_reply_error(req, 500, "internal", "out of memory", true);
+		goto out;
+	}
 	if ((rc = monitor_message_parse(data, len, &m, &e)) != TW_OK) {
 		wan_reply_error(req, rc == TW_E_TOO_LARGE ? 413 : 400, rc == TW_E_TOO_LARGE ?
 			"too_large" : rc == TW_E_PROTOCOL ? "bad_json" : "invalid_request", e.message,

@@ -8,6 +8,8 @@ T=$(mktemp -d /tmp/torwart-audit-XXXXXX)
 H="$T/home"
 trap 'finish; exit $?' EXIT
 RECV="$(dirname "$0")/audit_receiver.py"
+# The distribution's interpreter: a version-manager shim can take seconds to start.
+PY=/usr/bin/python3; [ -x "$PY" ] || PY=python3
 
 WAN_PORT=$(free_port); API_PORT=$(free_port); SYS_PORT=$(free_port); HOOK_PORT=$(free_port)
 
@@ -22,16 +24,16 @@ openssl x509 -req -in "$T/srv.csr" -CA "$T/ca.crt" -CAkey "$T/ca.key" -CAcreates
 check "receiver certificate made" test -s "$T/srv.crt"
 
 start_syslog() {
-	python3 "$RECV" syslog "$SYS_PORT" "$T/srv.crt" "$T/srv.key" "$T/syslog.out" >>"$T/log" 2>&1 &
+	"$PY" "$RECV" syslog "$SYS_PORT" "$T/srv.crt" "$T/srv.key" "$T/syslog.out" >>"$T/log" 2>&1 &
 	SYSLOG_PID=$!
 	pids_to_kill+=("$SYSLOG_PID")
-	wait_port 127.0.0.1 "$SYS_PORT" 10
+	wait_port 127.0.0.1 "$SYS_PORT" 20
 }
 start_webhook() {
-	python3 "$RECV" webhook "$HOOK_PORT" "$T/srv.crt" "$T/srv.key" "$T/hook.out" >>"$T/log" 2>&1 &
+	"$PY" "$RECV" webhook "$HOOK_PORT" "$T/srv.crt" "$T/srv.key" "$T/hook.out" >>"$T/log" 2>&1 &
 	HOOK_PID=$!
 	pids_to_kill+=("$HOOK_PID")
-	wait_port 127.0.0.1 "$HOOK_PORT" 10
+	wait_port 127.0.0.1 "$HOOK_PORT" 20
 }
 wait_for() { # seconds command...
 	local end=$((SECONDS + $1)); shift

@@ -159,3 +159,4 @@ db "UPDATE ca_crls SET dirty = 1 WHERE ca = 'sub-ca'"
 for _ in $(seq 1 50); do [ "$(db "SELECT number FROM ca_crls WHERE ca = 'sub-ca'")" != "$N1" ] && break; sleep 0.2; done
 check "worker regenerates a dirty CRL (number $N1 -> next)" test "$(db "SELECT number FROM ca_crls WHERE ca = 'sub-ca'")" -gt "$N1"
 check "admin log verifies" "$TORWART" audit verify --home "$H"
+check "no sanitizer report from the daemons" bash -c "! grep -q 'AddressSanitizer\|runtime error' '$T/torwartd.log'"

@@ -109,6 +109,11 @@ check "desired and reported sets agree (in-sync)" \
 	bash -c "'$TORWART' profile list --home '$H' --gateway $GW | head -n 1 | grep -q in-sync"
 check "profile drift exits 0 when in sync" "$TORWART" profile drift --home "$H" --gateway "$GW"
 
+check "profile read creates a profile-read job" "$TORWART" profile read --home "$H" --gateway "$GW"
+check "simulator answers the read" "$SIM" --gwa "$WAN" --gateways "$G"
+check "profile-read job done, documents masked" \
+	test "$(jobs_of "type='profile-read' AND state='done' AND result LIKE '%***%'")" -eq 1
+
 # ---- alarms: session status, T-AB.1, actions
 check "alarm stored for the gateway" \
 	test "$(sqlite3 "$H/store.db" "SELECT count(*) FROM gateway_messages WHERE gateway_id='$GW' AND kind='alarm' AND type='tamper'")" -ge 1

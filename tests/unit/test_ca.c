@@ -269,7 +269,7 @@ static void test_issue_and_bad_requests(void **state)
 	files[3] = wrong_mp;
 	files[4] = trunc;
 	files[5] = big;
-	assert_rc(ca_issue_files(e->home, e->store, e->sc, &who, NULL, files, 6, out, &err),
+	assert_rc(ca_issue_files(e->home, e->store, e->sc, &who, NULL, files, 6, out, NULL, &err),
 		TW_OK);
 	assert_int_equal(out[0].rc, TW_OK);
 	assert_int_equal(out[0].result, PKI_OK_CERT_AVAILABLE);
@@ -285,7 +285,7 @@ static void test_issue_and_bad_requests(void **state)
 	assert_int_equal(c1, c0 + 3);
 
 	/* Replay: refused, nothing changes. */
-	assert_rc(ca_issue_files(e->home, e->store, e->sc, &who, NULL, files, 1, out, &err),
+	assert_rc(ca_issue_files(e->home, e->store, e->sc, &who, NULL, files, 1, out, NULL, &err),
 		TW_OK);
 	assert_int_equal(out[0].result, PKI_FAILURE_REQUEST_NOT_ACCEPTED);
 	counts(e, &r0, &c0);
@@ -302,7 +302,7 @@ static void test_issue_and_bad_requests(void **state)
 
 		files[0] = again;
 		assert_rc(ca_issue_files(e->home, e->store, e->sc, &who, "issue-p", files, 1, o2,
-			&err), TW_OK);
+			NULL, &err), TW_OK);
 		assert_int_equal(o2[0].rc, TW_OK);
 		assert_rc(ca_revoke(e->home, e->store, &who, CA_DEFAULT_NAME, o2[0].serials[1], 1,
 			&changed, &err), TW_OK);

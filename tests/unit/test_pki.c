@@ -1,10 +1,9 @@
 /*
- * test_pki.c: unit tests of the SM-PKI request engine and profiles: WSDL return codes,
+ * test_pki.c: unit tests of the SM-PKI request engine: WSDL return codes,
  * CRMF requests in the BSI wrappers (the independent reference request in
  * $TORWART_SHARED/reference/sm-pki, our own initial / renewal / GWA-authorised requests),
- * one WSDL code per kind of bad input, the per-CA configuration, and the TLS/SIG/ENC
- * profiles of every role compared with the real SM-PKI certificates (or, without
- * ../shared, with the expectation checked in here).
+ * and one WSDL code per kind of bad input. Profiles and the per-CA configuration:
+ * test_pki_profile.c.
  *
  * Everything runs in memory with software brainpool keys; no signer, no token.
  */
@@ -18,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/cms.h>
 #include <openssl/crmf.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -561,6 +561,31 @@ static void test_bad_wrapper_oid(void **state)
 		&err), TW_OK);
 	expect(wrong, wrong_len, NULL, PKI_FAILURE_SYNTAX);
 	free(wrong);
+	/* A renewal whose SignedData is valid but signs id-data instead of bsiCertReqMsgs. */
+	{
+		BIO *in = BIO_new_mem_buf(msgs, (int)msgs_len);
+		CMS_ContentInfo *cms = CMS_sign(fx.emt_sig.cert, fx.emt_sig.key, NULL, in,
+			CMS_BINARY);
+		unsigned char *ci = NULL, *sd = NULL;
+		size_t sd_len = 0;
+		int ci_len;
+
+		assert_non_null(cms);
+		ci_len = i2d_CMS_ContentInfo(cms, &ci);
+		assert_true(ci_len > 0);
+		assert_int_equal(request_unwrap(ci, (size_t)ci_len, oid, sizeof(oid), &sd, &sd_len,
+			&err), TW_OK);
+		assert_int_equal(request_wrap(REQUEST_OID_RENEWAL, sd, sd_len, &wrong, &wrong_len,
+			&err), TW_OK);
+		expect(wrong, wrong_len, NULL, PKI_FAILURE_SYNTAX);
+		/* As an authorisation layer: it must wrap a BSI wrapper, not bare messages. */
+		free(wrong);
+		expect(ci, (size_t)ci_len, NULL, PKI_FAILURE_SYNTAX);
+		OPENSSL_free(ci);
+		free(sd);
+		CMS_ContentInfo_free(cms);
+		BIO_free(in);
+	}
 	/* Bare CertReqMessages without a wrapper. */
 	expect(msgs, msgs_len, NULL, PKI_FAILURE_SYNTAX);
 	free(msgs);
@@ -691,231 +716,10 @@ static void test_bad_signatures(void **state)
 	free(der);
 }
 
-/* ------------------------------------------------------------------ CA configuration */
-
-static void test_ca_config(void **state)
-{
-	static const char conf_text[] =
-		"[pki]\n"
-		"crl_url = http://127.0.0.1:7080/crl/sub-ca.crl\n"
-		"[ca.sub-ca]\n"
-		"policy_oid = 1.3.6.1.4.1.51695.1.2\n"
-		"cps_uri = https://torwart.example/cps/\n"
-		"directory_base = ou=sm-pki,o=torwart\n"
-		"validity_days.tls = 365\n"
-		"crl_next_update_hours = 24\n"
-		"[ca.bad]\n"
-		"validity_days.sig = 0\n"
-		"[ca.badurl]\n"
-		"crl_url = not a url\n"
-		"[ca.badoid]\n"
-		"policy_oid = anyPolicy\n";
-	struct tw_config *conf = NULL;
-	struct pki_ca_config *c = NULL;
-	struct pki_cert_request req;
-	struct tw_error err;
-
-	(void)state;
-	assert_int_equal(tw_config_parse(conf_text, sizeof(conf_text) - 1, "test", &conf, &err),
-		TW_OK);
-	assert_int_equal(pki_ca_config_load(conf, "sub-ca", &c, &err), TW_OK);
-	assert_string_equal(c->key_label, "sub-ca");
-	assert_string_equal(c->policy_oid, "1.3.6.1.4.1.51695.1.2");
-	assert_string_equal(c->crl_url, "http://127.0.0.1:7080/crl/sub-ca.crl");   /* [pki] */
-	assert_string_equal(c->directory_base, "ou=sm-pki,o=torwart");
-	assert_string_equal(c->crl_publish_path, "crl/sub-ca.crl");
-	assert_int_equal(c->validity_days_tls, 365);
-	assert_int_equal(c->validity_days_sig, 730);
-	assert_int_equal(c->crl_next_update_hours, 24);
-	memset(&req, 0, sizeof(req));
-	req.usage = PKI_USAGE_TLS;
-	pki_ca_config_apply(c, &req);
-	assert_int_equal(req.validity_days, 365);
-	assert_string_equal(req.cps_uri, "https://torwart.example/cps/");
-	pki_ca_config_free(c);
-	/* Absent section: defaults. */
-	assert_int_equal(pki_ca_config_load(conf, "other", &c, &err), TW_OK);
-	assert_null(c->policy_oid);
-	assert_int_equal(c->validity_days_enc, 730);
-	pki_ca_config_free(c);
-	assert_int_equal(pki_ca_config_load(conf, "bad", &c, &err), TW_E_CONFIG);
-	assert_null(c);
-	assert_int_equal(pki_ca_config_load(conf, "badurl", &c, &err), TW_E_CONFIG);
-	assert_int_equal(pki_ca_config_load(conf, "badoid", &c, &err), TW_E_CONFIG);
-	assert_int_equal(pki_ca_config_load(conf, "../x", &c, &err), TW_E_CONFIG);
-	tw_config_free(conf);
-}
-
-/* ------------------------------------------------------------------ profiles */
-
-struct ext_expect {
-	int nid;
-	int critical;
-};
-
-/* Order and criticality of the real SM-PKI certificates (real-emt-*.cer). */
-static const struct ext_expect expect_tls[] = {
-	{ NID_authority_key_identifier, 0 }, { NID_subject_key_identifier, 0 },
-	{ NID_key_usage, 1 }, { NID_certificate_policies, 0 }, { NID_subject_alt_name, 0 },
-	{ NID_issuer_alt_name, 0 }, { NID_basic_constraints, 1 }, { NID_ext_key_usage, 1 },
-	{ NID_crl_distribution_points, 0 },
-};
-static const struct ext_expect expect_sig_enc[] = {
-	{ NID_authority_key_identifier, 0 }, { NID_subject_key_identifier, 0 },
-	{ NID_key_usage, 1 }, { NID_certificate_policies, 0 }, { NID_subject_alt_name, 0 },
-	{ NID_issuer_alt_name, 0 }, { NID_basic_constraints, 1 },
-	{ NID_crl_distribution_points, 0 },
-};
-
-static void assert_exts(X509 *x, const struct ext_expect *ex, int n, const char *what)
-{
-	if (X509_get_ext_count(x) != n)
-		fail_msg("%s: %d extensions, expected %d", what, X509_get_ext_count(x), n);
-	for (int i = 0; i < n; i++) {
-		X509_EXTENSION *e = X509_get_ext(x, i);
-		int nid = OBJ_obj2nid(X509_EXTENSION_get_object(e));
-
-		if (nid != ex[i].nid || X509_EXTENSION_get_critical(e) != ex[i].critical)
-			fail_msg("%s: extension %d is %s critical=%d, expected %s critical=%d", what,
-				i, OBJ_nid2sn(nid), X509_EXTENSION_get_critical(e),
-				OBJ_nid2sn(ex[i].nid), ex[i].critical);
-	}
-}
-
-static X509 *load_real(const char *name)
-{
-	const char *shared = getenv("TORWART_SHARED");
-	char path[512];
-	unsigned char *der = NULL;
-	const unsigned char *p;
-	size_t len = 0;
-	struct tw_error err;
-	X509 *x;
-
-	if (shared == NULL)
-		return NULL;
-	snprintf(path, sizeof(path), "%s/reference/sm-pki/%s", shared, name);
-	if (tw_read_file(path, 65536, &der, &len, &err) != TW_OK)
-		return NULL;
-	p = der;
-	x = d2i_X509(NULL, &p, (long)len);
-	free(der);
-	return x;
-}
-
-/*
- * Issue TLS/SIG/ENC for every role from a generated request (the subject DN taken from
- * the verified request, the rest from the CA configuration) and compare with the real
- * certificates: extension set and order, criticality, key usage, EKU, subject string
- * types, policy with CPS, CRL DP, CA:FALSE.
- */
-static void test_profiles_from_request(void **state)
-{
-	static const enum pki_role roles[] = { PKI_ROLE_GWA, PKI_ROLE_GWH, PKI_ROLE_EMT,
-		PKI_ROLE_SMGW };
-	static const struct { enum pki_usage usage; const char *file; } types[] = {
-		{ PKI_USAGE_TLS, "real-emt-tls.cer" }, { PKI_USAGE_SIG, "real-emt-sig.cer" },
-		{ PKI_USAGE_ENC, "real-emt-enc.cer" } };
-	static const char conf_text[] = "[ca.sub-ca]\n"
-		"policy_oid = 1.3.6.1.4.1.51695.1.2\n"
-		"cps_uri = https://torwart.example/cps/\n"
-		"crl_url = ldap://directory.torwart.example/cn=TEST-SUB.CA?certificateRevocationList\n";
-	struct tw_config *conf = NULL;
-	struct pki_ca_config *ca = NULL;
-	unsigned char *der = NULL;
-	size_t len = 0;
-	struct request *req;
-	struct tw_error err;
-	int compared = 0;
-
-	(void)state;
-	assert_int_equal(tw_config_parse(conf_text, sizeof(conf_text) - 1, "t", &conf, &err), TW_OK);
-	assert_int_equal(pki_ca_config_load(conf, "sub-ca", &ca, &err), TW_OK);
-	gen_initial(&der, &len);
-	req = expect(der, len, NULL, PKI_OK_SYNTAX);
-	for (size_t r = 0; r < sizeof(roles) / sizeof(roles[0]); r++) {
-		for (size_t t = 0; t < 3; t++) {
-			const struct request_entry *e = request_find(req, types[t].usage);
-			struct pki_cert_request cr;
-			X509 *ours, *real;
-			CERTIFICATEPOLICIES *pol;
-			char what[32];
-
-			snprintf(what, sizeof(what), "%s %s", pki_role_name(roles[r]),
-				pki_usage_name(types[t].usage));
-			memset(&cr, 0, sizeof(cr));
-			cr.usage = types[t].usage;
-			cr.role = roles[r];
-			cr.subject_name = e->subject;
-			if (r % 2 == 0) {
-				cr.san = e->san;
-			} else {
-				cr.subject.email = e->email;
-				cr.subject.uri = e->uri;
-				cr.subject.dns_name = types[t].usage == PKI_USAGE_TLS ? e->dns_name : NULL;
-			}
-			cr.public_key = e->public_key;
-			cr.issuer_cert = fx.sub.cert;
-			pki_ca_config_apply(ca, &cr);
-			ours = sign_cert(&cr, fx.sub.key);
-			assert_exts(ours, types[t].usage == PKI_USAGE_TLS ? expect_tls : expect_sig_enc,
-				types[t].usage == PKI_USAGE_TLS ? 9 : 8, what);
-			assert_int_equal(X509_NAME_cmp(X509_get_subject_name(ours), e->subject), 0);
-			assert_false(X509_get_extension_flags(ours) & EXFLAG_CA);
-			pol = X509_get_ext_d2i(ours, NID_certificate_policies, NULL, NULL);
-			assert_non_null(pol);
-			assert_int_equal(sk_POLICYQUALINFO_num(sk_POLICYINFO_value(pol, 0)->qualifiers), 1);
-			CERTIFICATEPOLICIES_free(pol);
-			real = load_real(types[t].file);
-			if (real != NULL) {
-				assert_exts(real, types[t].usage == PKI_USAGE_TLS ? expect_tls :
-					expect_sig_enc, types[t].usage == PKI_USAGE_TLS ? 9 : 8, types[t].file);
-				assert_int_equal(X509_get_key_usage(ours), X509_get_key_usage(real));
-				assert_int_equal(X509_get_extended_key_usage(ours),
-					X509_get_extended_key_usage(real));
-				compared++;
-			} else {
-				assert_int_equal(X509_get_key_usage(ours), types[t].usage == PKI_USAGE_ENC ?
-					(KU_KEY_ENCIPHERMENT | KU_KEY_AGREEMENT) : KU_DIGITAL_SIGNATURE);
-			}
-			X509_free(real);
-			X509_free(ours);
-		}
-	}
-	if (compared == 0)
-		print_message("[  NOTE    ] $TORWART_SHARED/reference/sm-pki absent: profiles "
-			"compared with the checked-in expectation only\n");
-	request_free(req);
-	free(der);
-	pki_ca_config_free(ca);
-	tw_config_free(conf);
-}
-
-static void test_role_usage_names(void **state)
-{
-	enum pki_role role;
-	enum pki_usage usage;
-	struct tw_error err;
-
-	(void)state;
-	assert_int_equal(pki_role_parse("SMGW", &role, &err), TW_OK);
-	assert_int_equal(role, PKI_ROLE_SMGW);
-	assert_int_equal(pki_role_parse("gwh", &role, &err), TW_OK);
-	assert_int_equal(role, PKI_ROLE_GWH);
-	assert_int_equal(pki_role_parse("MSB", &role, &err), TW_E_INVALID);
-	assert_int_equal(pki_usage_parse("enc", &usage, &err), TW_OK);
-	assert_int_equal(usage, PKI_USAGE_ENC);
-	assert_int_equal(pki_usage_parse("CA", &usage, &err), TW_E_INVALID);
-	assert_true(pki_curve_allowed(NID_brainpoolP512r1));
-	assert_false(pki_curve_allowed(NID_X9_62_prime256v1));
-	assert_string_equal(request_kind_name(REQUEST_KIND_RENEWAL), "renewal");
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_result_names),
-		cmocka_unit_test(test_role_usage_names),
 		cmocka_unit_test(test_reference_request),
 		cmocka_unit_test(test_generated_initial),
 		cmocka_unit_test(test_generated_renewal),
@@ -924,8 +728,6 @@ int main(void)
 		cmocka_unit_test(test_bad_wrapper_oid),
 		cmocka_unit_test(test_bad_entries),
 		cmocka_unit_test(test_bad_signatures),
-		cmocka_unit_test(test_ca_config),
-		cmocka_unit_test(test_profiles_from_request),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -633,6 +633,17 @@ static void test_order_hooks(void **state)
 	json_decref(result);
 	json_decref(set);
 	json_decref(payload);
+	/* profile-read: a gateway returning a secret in clear has its result refused. */
+	t = order_find("profile-read");
+	assert_non_null(t);
+	ctx.type = "profile-read";
+	assert_int_equal(profile_admin_desired_set(f->st, GW, &set, &err), TW_OK);
+	result = json_pack("{s:[o],s:O}", "documents", json_loads(meter_doc, 0, NULL), "profiles",
+		set);
+	assert_int_equal(t->on_result(&ctx, result, &err), TW_E_PROTOCOL);
+	assert_non_null(strstr(err.message, "in clear"));
+	json_decref(result);
+	json_decref(set);
 	/* log-read and self-test payloads. */
 	payload = json_pack("{s:s,s:I,s:I}", "kind", "calibration", "from", (json_int_t)1,
 		"to", (json_int_t)10);

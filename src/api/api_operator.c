@@ -1,0 +1,681 @@
+/*
+ * api_operator.c: the operator API over HTTPS with client certificates (S-10). A thin
+ * adapter: it authenticates (TLS client certificate, then session token), parses the
+ * request strictly (auth/request.h) and calls the auth service layer, which checks the
+ * role, tenant and four-eyes policy and writes the admin log. No SQL here.
+ */
+#include "api/api_operator.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/http.h>
+#include <jansson.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+
+#include "auth/opca.h"
+#include "auth/request.h"
+#include "auth/service.h"
+#include "auth/session.h"
+#include "base/log.h"
+#include "base/util.h"
+#include "crypto/keys.h"
+#include "crypto/tls.h"
+
+struct api_operator {
+	const struct tw_home *home;
+	struct tw_store *store;
+	struct auth_settings settings;
+	SSL_CTX *ssl_ctx;
+	struct evhttp *http;
+};
+
+/* What one request knows about its caller. */
+struct api_call {
+	struct api_operator *op;
+	struct evhttp_request *req;
+	char fingerprint[65];     /* "" without a client certificate */
+	int64_t not_after;
+	char client[STORE_ID_MAX + 1];
+};
+
+static void ao_send(struct evhttp_request *req, int code, json_t *body)
+{
+	struct evbuffer *out = evbuffer_new();
+	char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
+	const char *reason = code == 200 ? "OK" : code == 201 ? "Created" : code == 202 ?
+		"Accepted" : code == 400 ? "Bad Request" : code == 401 ? "Unauthorized" :
+		code == 403 ? "Forbidden" : code == 404 ? "Not Found" : code == 405 ?
+		"Method Not Allowed" : code == 409 ? "Conflict" : code == 413 ?
+		"Payload Too Large" : "Internal Server Error";
+
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+		"application/json");
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Cache-Control", "no-store");
+	if (out != NULL && text != NULL)
+		evbuffer_add_printf(out, "%s\n", text);
+	evhttp_send_reply(req, code, reason, out);
+	if (text != NULL) {
+		tw_wipe(text, strlen(text));    /* may hold a token or a TOTP key */
+		free(text);
+	}
+	if (out != NULL)
+		evbuffer_free(out);
+}
+
+static int ao_status(tw_rc rc)
+{
+	switch (rc) {
+	case TW_OK: return 200;
+	case TW_E_INVALID: case TW_E_PROTOCOL: return 400;
+	case TW_E_DENIED: return 403;
+	case TW_E_NOT_FOUND: return 404;
+	case TW_E_EXISTS: return 409;
+	case TW_E_TOO_LARGE: return 413;
+	default: return 500;
+	}
+}
+
+static void ao_error(struct evhttp_request *req, tw_rc rc, const struct tw_error *err)
+{
+	json_t *body = json_pack("{s:{s:s,s:s}}", "error", "code", tw_strerror(rc), "message",
+		err->message);
+
+	ao_send(req, ao_status(rc), body);
+	json_decref(body);
+}
+
+/* The body as a NUL-terminated copy (caller wipes and frees). */
+static tw_rc ao_body(struct evhttp_request *req, char **out, size_t *len,
+	struct tw_error *err)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	size_t n = in != NULL ? evbuffer_get_length(in) : 0;
+
+	*out = NULL;
+	*len = 0;
+	if (n > AUTH_REQUEST_BODY_MAX)
+		return tw_error_set(err, TW_E_TOO_LARGE, "request body over %d bytes",
+			AUTH_REQUEST_BODY_MAX);
+	if ((*out = malloc(n + 1)) == NULL)
+		return tw_error_set(err, TW_E_NOMEM, "out of memory");
+	if (n > 0 && evbuffer_copyout(in, *out, n) != (ev_ssize_t)n) {
+		free(*out);
+		*out = NULL;
+		return tw_error_set(err, TW_E_IO, "cannot read the request body");
+	}
+	(*out)[n] = '\0';
+	*len = n;
+	return TW_OK;
+}
+
+static void ao_body_free(char *body, size_t len)
+{
+	if (body != NULL) {
+		tw_wipe(body, len);
+		free(body);
+	}
+}
+
+/* Parse the body of req into fields (any failure answered by the caller). */
+static tw_rc ao_parse(struct evhttp_request *req, struct auth_field *f, size_t n,
+	struct tw_error *err)
+{
+	char *body = NULL;
+	size_t len = 0;
+	tw_rc rc;
+
+	if ((rc = ao_body(req, &body, &len, err)) == TW_OK)
+		rc = auth_request_parse(body, len, f, n, err);
+	ao_body_free(body, len);
+	return rc;
+}
+
+/* Authenticate the request's session token. */
+static tw_rc ao_principal(struct api_call *c, struct auth_principal *p, struct tw_error *err)
+{
+	const char *h = evhttp_find_header(evhttp_request_get_input_headers(c->req),
+		"Authorization");
+
+	if (h == NULL || strncmp(h, "Bearer ", 7) != 0)
+		return auth_session_check(c->op->store, "", 0, c->fingerprint, c->client, 0, p,
+			err);
+	return auth_session_check(c->op->store, h + 7, strnlen(h + 7, AUTH_TOKEN_LEN + 1),
+		c->fingerprint, c->client, 0, p, err);
+}
+
+/* ---- handlers ---- */
+
+static void ao_login(struct api_call *c)
+{
+	char password[AUTH_PASSWORD_MAX + 1], totp[16], token[AUTH_TOKEN_LEN + 1];
+	struct auth_field f[] = {
+		{ "password", password, sizeof(password), false, false, 0 },
+		{ "totp", totp, sizeof(totp), false, false, 0 },
+	};
+	struct auth_login_input in;
+	struct auth_principal p;
+	struct tw_error err;
+	int64_t expires = 0;
+	char roles[256];
+	json_t *body;
+	tw_rc rc;
+
+	token[0] = '\0';
+	if ((rc = ao_parse(c->req, f, 2, &err)) != TW_OK) {
+		ao_error(c->req, rc, &err);
+		goto out;
+	}
+	memset(&in, 0, sizeof(in));
+	in.cert_fingerprint = c->fingerprint[0] != '\0' ? c->fingerprint : NULL;
+	in.cert_not_after = c->not_after;
+	in.client = c->client;
+	in.password = f[0].present ? password : NULL;
+	in.password_len = f[0].len;
+	in.totp = f[1].present ? totp : NULL;
+	if ((rc = auth_login(c->op->store, &c->op->settings, &in, &p, token, &expires, &err)) !=
+	    TW_OK) {
+		ao_error(c->req, rc == TW_E_DENIED ? TW_E_DENIED : rc, &err);
+		goto out;
+	}
+	auth_roles_format(p.roles, roles, sizeof(roles));
+	body = json_pack("{s:s,s:I,s:s,s:s,s:s}", "token", token, "expires_ms",
+		(json_int_t)expires, "operator", p.name, "tenant", p.tenant, "roles", roles);
+	ao_send(c->req, 200, body);
+	json_decref(body);
+out:
+	tw_wipe(password, sizeof(password));
+	tw_wipe(token, sizeof(token));
+}
+
+static void ao_logout(struct api_call *c, const struct auth_principal *p)
+{
+	struct tw_error err;
+	tw_rc rc = auth_session_logout(c->op->store, p, &err);
+	json_t *body;
+
+	if (rc != TW_OK) {
+		ao_error(c->req, rc, &err);
+		return;
+	}
+	body = json_pack("{s:s}", "status", "logged out");
+	ao_send(c->req, 200, body);
+	json_decref(body);
+}
+
+static int ao_operator_json(const struct store_operator *o, void *arg)
+{
+	char roles[256];
+
+	auth_roles_format(o->roles, roles, sizeof(roles));
+	json_array_append_new(arg, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:I}", "name", o->name,
+		"tenant", o->tenant, "roles", roles, "status", o->status, "factor", o->factor,
+		"certificate", o->cert_status, "cert_not_after", (json_int_t)o->cert_not_after));
+	return 0;
+}
+
+static void ao_operator_list(struct api_call *c, const struct auth_principal *p)
+{
+	json_t *list = json_array(), *body;
+	struct tw_error err;
+	tw_rc rc = list == NULL ? tw_error_set(&err, TW_E_NOMEM, "out of memory") :
+		auth_svc_operator_list(c->op->store, p, ao_operator_json, list, &err);
+
+	if (rc != TW_OK) {
+		ao_error(c->req, rc, &err);
+		json_decref(list);
+		return;
+	}
+	body = json_pack("{s:o}", "operators", list);
+	ao_send(c->req, 200, body);
+	json_decref(body);
+}
+
+struct ao_issue {
+	struct api_operator *op;
+	const struct auth_principal *p;
+};
+
+static tw_rc ao_issue_cert(void *arg, const char *name, const char *tenant, EVP_PKEY *pub,
+	X509 **out, struct tw_error *err)
+{
+	struct ao_issue *is = arg;
+	struct signer_client *sc = NULL;
+	tw_rc rc;
+
+	if ((rc = signer_client_open(is->op->home, false, &sc, err)) != TW_OK)
+		return rc;
+	signer_client_set_actor(sc, is->p->name, "operator-api");
+	rc = auth_opca_issue_operator(sc, is->op->home, name, tenant, pub, out, err);
+	signer_client_close(sc);
+	return rc;
+}
+
+static void ao_operator_add(struct api_call *c, const struct auth_principal *p)
+{
+	char name[STORE_ID_MAX + 1], factor[16], password[AUTH_PASSWORD_MAX + 1];
+	char pubkey[4096], roles_text[512], reason[STORE_TEXT_MAX + 1], *pem = NULL;
+	struct auth_field f[] = {
+		{ "name", name, sizeof(name), true, false, 0 },
+		{ "factor", factor, sizeof(factor), true, false, 0 },
+		{ "password", password, sizeof(password), false, false, 0 },
+		{ "public_key", pubkey, sizeof(pubkey), true, false, 0 },
+		{ "roles", roles_text, sizeof(roles_text), false, false, 0 },
+		{ "reason", reason, sizeof(reason), false, false, 0 },
+	};
+	struct auth_operator_added added;
+	struct auth_operator_new in;
+	struct ao_issue is = { c->op, p };
+	struct tw_error err;
+	EVP_PKEY *pub = NULL;
+	BIO *bio = NULL, *mem = NULL;
+	json_t *body;
+	tw_rc rc;
+
+	memset(&added, 0, sizeof(added));
+	memset(&in, 0, sizeof(in));
+	if ((rc = ao_parse(c->req, f, 6, &err)) != TW_OK)
+		goto out;
+	if ((bio = BIO_new_mem_buf(pubkey, (int)f[3].len)) == NULL ||
+	    (pub = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL)) == NULL) {
+		rc = tw_error_set_openssl(&err, TW_E_INVALID, "public_key is not a PEM public key");
+		goto out;
+	}
+	in.name = name;
+	in.factor = factor;
+	in.password = f[2].present ? password : NULL;
+	in.password_len = f[2].len;
+	in.public_key = pub;
+	in.reason = f[5].present ? reason : NULL;
+	in.issue = ao_issue_cert;
+	in.issue_arg = &is;
+	if ((rc = auth_roles_parse(roles_text, &in.roles, &err)) != TW_OK)
+		goto out;
+	if ((rc = auth_svc_operator_add(c->op->store, &c->op->settings, p, &in, &added, &err)) !=
+	    TW_OK)
+		goto out;
+	if ((mem = BIO_new(BIO_s_mem())) == NULL || PEM_write_bio_X509(mem, added.cert) != 1 ||
+	    BIO_write(mem, "", 1) != 1 || BIO_get_mem_data(mem, &pem) <= 0) {
+		rc = tw_error_set_openssl(&err, TW_E_NOMEM, "cannot encode the certificate");
+		goto out;
+	}
+	body = json_pack("{s:s,s:s,s:s,s:I}", "name", name, "certificate", pem, "fingerprint",
+		added.fingerprint, "approval", (json_int_t)added.approval_id);
+	if (body != NULL && added.totp_key[0] != '\0')
+		json_object_set_new(body, "totp_key", json_string(added.totp_key));
+	ao_send(c->req, 201, body);
+	json_decref(body);
+out:
+	if (rc != TW_OK)
+		ao_error(c->req, rc, &err);
+	tw_wipe(password, sizeof(password));
+	tw_wipe(added.totp_key, sizeof(added.totp_key));
+	X509_free(added.cert);
+	EVP_PKEY_free(pub);
+	BIO_free(bio);
+	BIO_free(mem);
+}
+
+static void ao_operator_disable(struct api_call *c, const struct auth_principal *p,
+	const char *name)
+{
+	char reason[STORE_TEXT_MAX + 1];
+	struct auth_field f[] = { { "reason", reason, sizeof(reason), false, false, 0 } };
+	struct tw_error err;
+	json_t *body;
+	tw_rc rc;
+
+	if ((rc = ao_parse(c->req, f, 1, &err)) == TW_OK)
+		rc = auth_svc_operator_disable(c->op->store, p, name, reason, &err);
+	if (rc != TW_OK) {
+		ao_error(c->req, rc, &err);
+		return;
+	}
+	body = json_pack("{s:s,s:s}", "name", name, "status", "disabled");
+	ao_send(c->req, 200, body);
+	json_decref(body);
+}
+
+static void ao_operator_roles(struct api_call *c, const struct auth_principal *p,
+	const char *name)
+{
+	char roles_text[512], reason[STORE_TEXT_MAX + 1];
+	struct auth_field f[] = {
+		{ "roles", roles_text, sizeof(roles_text), true, false, 0 },
+		{ "reason", reason, sizeof(reason), true, false, 0 },
+	};
+	struct tw_error err;
+	uint32_t roles = 0;
+	int64_t id = 0;
+	json_t *body;
+	tw_rc rc;
+
+	if ((rc = ao_parse(c->req, f, 2, &err)) == TW_OK &&
+	    (rc = auth_roles_parse(roles_text, &roles, &err)) == TW_OK)
+		rc = auth_svc_operator_role(c->op->store, &c->op->settings, p, name, roles, reason,
+			&id, &err);
+	if (rc != TW_OK) {
+		ao_error(c->req, rc, &err);
+		return;
+	}
+	body = json_pack("{s:s,s:I,s:s}", "status", id > 0 ? "pending" : "executed", "approval",
+		(json_int_t)id, "message", id > 0 ? "the role change waits for a second person "
+		"with the approver role (torwart approval approve)" : "roles changed");
+	ao_send(c->req, id > 0 ? 202 : 200, body);
+	json_decref(body);
+}
+
+static json_t *ao_approval_json(const struct store_approval *a)
+{
+	return json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:I,s:I,s:s,s:s,s:s}", "id",
+		(json_int_t)a->id, "action", a->action, "params", a->params, "reason", a->reason,
+		"requester", a->requester, "state", a->state, "created_ms",
+		(json_int_t)a->created_ms, "expires_ms", (json_int_t)a->expires_ms, "decided_by",
+		a->decided_by, "decision_reason", a->decision_reason, "result", a->result);
+}
+
+static int ao_approval_one(const struct store_approval *a, void *arg)
+{
+	json_array_append_new(arg, ao_approval_json(a));
+	return 0;
+}
+
+static void ao_approvals(struct api_call *c, const struct auth_principal *p,
+	const char *rest)
+{
+	enum evhttp_cmd_type cmd = evhttp_request_get_command(c->req);
+	struct store_approval a;
+	struct tw_error err;
+	json_t *body = NULL;
+	long id = 0;
+	char idtext[24] = "", verb[16] = "";
+	tw_rc rc;
+
+	if (rest[0] == '\0') {
+		json_t *list = json_array();
+		const char *q = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(c->req));
+		const char *state = q != NULL && strncmp(q, "state=", 6) == 0 ? q + 6 : NULL;
+
+		rc = list == NULL ? tw_error_set(&err, TW_E_NOMEM, "out of memory") :
+			auth_approval_list(c->op->store, p, state, ao_approval_one, list, &err);
+		if (rc != TW_OK) {
+			json_decref(list);
+			ao_error(c->req, rc, &err);
+			return;
+		}
+		body = json_pack("{s:o}", "approvals", list);
+		ao_send(c->req, 200, body);
+		json_decref(body);
+		return;
+	}
+	{
+		size_t n = strcspn(rest, "/");
+
+		if (n == 0 || n >= sizeof(idtext) || (rest[n] == '/' && strlen(rest + n + 1) >=
+		    sizeof(verb))) {
+			rc = tw_error_set(&err, TW_E_NOT_FOUND, "no such resource");
+			ao_error(c->req, rc, &err);
+			return;
+		}
+		memcpy(idtext, rest, n);
+		idtext[n] = '\0';
+		if (rest[n] == '/')
+			snprintf(verb, sizeof(verb), "%s", rest + n + 1);
+	}
+	if ((rc = tw_parse_long(idtext, 1, 0x7fffffffL, &id, &err, "approval id")) != TW_OK) {
+		ao_error(c->req, rc, &err);
+		return;
+	}
+	if (verb[0] == '\0' && cmd == EVHTTP_REQ_GET) {
+		if ((rc = auth_approval_show(c->op->store, p, id, &a, &err)) == TW_OK) {
+			body = ao_approval_json(&a);
+			ao_send(c->req, 200, body);
+			json_decref(body);
+			return;
+		}
+	} else if ((strcmp(verb, "approve") == 0 || strcmp(verb, "reject") == 0) &&
+	    cmd == EVHTTP_REQ_POST) {
+		char reason[STORE_TEXT_MAX + 1];
+		struct auth_field f[] = { { "reason", reason, sizeof(reason), false, false, 0 } };
+
+		if ((rc = ao_parse(c->req, f, 1, &err)) == TW_OK &&
+		    (rc = auth_approval_decide(c->op->store, &c->op->settings, p, id,
+		     strcmp(verb, "approve") == 0, reason, &a, &err)) == TW_OK) {
+			body = ao_approval_json(&a);
+			ao_send(c->req, 200, body);
+			json_decref(body);
+			return;
+		}
+	} else {
+		rc = tw_error_set(&err, TW_E_NOT_FOUND, "no such resource or method");
+	}
+	ao_error(c->req, rc, &err);
+}
+
+static int ao_gateway_one(const struct store_gateway *gw, void *arg)
+{
+	json_array_append_new(arg, json_pack("{s:s,s:s,s:I}", "id", gw->gateway_id, "state",
+		gw->state, "last_contact_ms", (json_int_t)gw->last_contact_ms));
+	return 0;
+}
+
+static void ao_gateways(struct api_call *c, const struct auth_principal *p)
+{
+	json_t *list = json_array(), *body;
+	struct tw_error err;
+	tw_rc rc = list == NULL ? tw_error_set(&err, TW_E_NOMEM, "out of memory") :
+		auth_svc_gateway_list(c->op->store, p, ao_gateway_one, list, &err);
+
+	if (rc != TW_OK) {
+		json_decref(list);
+		ao_error(c->req, rc, &err);
+		return;
+	}
+	body = json_pack("{s:o}", "gateways", list);
+	ao_send(c->req, 200, body);
+	json_decref(body);
+}
+
+/* ---- dispatch ---- */
+
+static void ao_identify(struct api_call *c)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(c->req);
+	struct bufferevent *bev = evcon != NULL ? evhttp_connection_get_bufferevent(evcon) : NULL;
+	SSL *ssl = bev != NULL ? bufferevent_openssl_get_ssl(bev) : NULL;
+	X509 *peer = ssl != NULL ? SSL_get0_peer_certificate(ssl) : NULL;
+	char *addr = NULL;
+	ev_uint16_t port = 0;
+	struct tw_error err;
+
+	c->fingerprint[0] = '\0';
+	if (peer != NULL && SSL_get_verify_result(ssl) == X509_V_OK &&
+	    keys_cert_fingerprint(peer, c->fingerprint, &err) != TW_OK)
+		c->fingerprint[0] = '\0';
+	if (peer != NULL) {
+		ASN1_TIME *epoch = ASN1_TIME_set(NULL, 0);
+		int days = 0, secs = 0;
+
+		if (epoch != NULL && ASN1_TIME_diff(&days, &secs, epoch, X509_get0_notAfter(peer)))
+			c->not_after = (int64_t)days * 86400 + secs;
+		ASN1_TIME_free(epoch);
+	}
+	if (evcon != NULL)
+		evhttp_connection_get_peer(evcon, &addr, &port);
+	snprintf(c->client, sizeof(c->client), "%s:%u", addr != NULL ? addr : "?",
+		(unsigned)port);
+}
+
+static void ao_request(struct evhttp_request *req, void *arg)
+{
+	struct api_call c = { .op = arg, .req = req };
+	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+	const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
+	struct auth_principal p;
+	struct tw_error err;
+	tw_rc rc;
+
+	ao_identify(&c);
+	if (path == NULL)
+		path = "";
+	if (c.fingerprint[0] == '\0') {
+		/* The handshake demands a certificate; this is a belt for the braces. */
+		rc = tw_error_set(&err, TW_E_DENIED, "a client certificate is required");
+		ao_error(req, rc, &err);
+		return;
+	}
+	if (strcmp(path, "/v1/login") == 0 && cmd == EVHTTP_REQ_POST) {
+		ao_login(&c);
+		return;
+	}
+	if (strncmp(path, "/v1/", 4) != 0) {
+		rc = tw_error_set(&err, TW_E_NOT_FOUND, "no such resource");
+		ao_error(req, rc, &err);
+		return;
+	}
+	if ((rc = ao_principal(&c, &p, &err)) != TW_OK) {
+		ao_error(req, rc, &err);
+		return;
+	}
+	if (strcmp(path, "/v1/logout") == 0 && cmd == EVHTTP_REQ_POST)
+		ao_logout(&c, &p);
+	else if (strcmp(path, "/v1/operators") == 0 && cmd == EVHTTP_REQ_GET)
+		ao_operator_list(&c, &p);
+	else if (strcmp(path, "/v1/operators") == 0 && cmd == EVHTTP_REQ_POST)
+		ao_operator_add(&c, &p);
+	else if (strncmp(path, "/v1/operators/", 14) == 0 && cmd == EVHTTP_REQ_POST) {
+		char name[STORE_ID_MAX + 2];
+		const char *rest = path + 14, *slash = strchr(rest, '/');
+		size_t n = slash != NULL ? (size_t)(slash - rest) : 0;
+
+		if (slash == NULL || n == 0 || n > STORE_ID_MAX) {
+			rc = tw_error_set(&err, TW_E_NOT_FOUND, "no such resource");
+			ao_error(req, rc, &err);
+			return;
+		}
+		memcpy(name, rest, n);
+		name[n] = '\0';
+		if (strcmp(slash, "/disable") == 0)
+			ao_operator_disable(&c, &p, name);
+		else if (strcmp(slash, "/roles") == 0)
+			ao_operator_roles(&c, &p, name);
+		else {
+			rc = tw_error_set(&err, TW_E_NOT_FOUND, "no such resource");
+			ao_error(req, rc, &err);
+		}
+	} else if (strcmp(path, "/v1/approvals") == 0 && cmd == EVHTTP_REQ_GET)
+		ao_approvals(&c, &p, "");
+	else if (strncmp(path, "/v1/approvals/", 14) == 0)
+		ao_approvals(&c, &p, path + 14);
+	else if (strcmp(path, "/v1/gateways") == 0 && cmd == EVHTTP_REQ_GET)
+		ao_gateways(&c, &p);
+	else {
+		rc = tw_error_set(&err, TW_E_NOT_FOUND, "no such resource or method");
+		ao_error(req, rc, &err);
+	}
+	memset(&p, 0, sizeof(p));
+}
+
+static struct bufferevent *ao_bevcb(struct event_base *base, void *arg)
+{
+	struct api_operator *op = arg;
+	SSL *ssl = SSL_new(op->ssl_ctx);
+	struct bufferevent *bev = NULL;
+
+	if (ssl != NULL) {
+		bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
+			BEV_OPT_CLOSE_ON_FREE);
+		if (bev == NULL)
+			SSL_free(ssl);
+	}
+	if (bev == NULL) {
+		/* Never NULL (evhttp would go plaintext); ao_request refuses non-TLS. */
+		tw_err("api: cannot set up TLS for a connection; refusing it");
+		return bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+	}
+	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	return bev;
+}
+
+tw_rc api_operator_start(struct event_base *base, const struct tw_home *home,
+	struct tw_store *store, struct api_operator **out, struct tw_error *err)
+{
+	const char *listen = tw_config_get(home->conf, "api", "tls_listen");
+	struct tls_profile_config cfg;
+	struct api_operator *op = NULL;
+	char *cert = NULL, *key = NULL, *ca = NULL, *host = NULL;
+	uint16_t port = 0;
+	tw_rc rc;
+
+	*out = NULL;
+	if (listen == NULL) {
+		tw_info("operator API off: set [api] tls_listen (see docs/security.md)");
+		return TW_OK;
+	}
+	if ((op = calloc(1, sizeof(*op))) == NULL)
+		return tw_error_set(err, TW_E_NOMEM, "out of memory");
+	op->home = home;
+	op->store = store;
+	auth_actions_register_builtin();
+	if ((rc = auth_settings_load(home->conf, &op->settings, err)) != TW_OK ||
+	    (rc = tw_parse_hostport(listen, &host, &port, err)) != TW_OK)
+		goto out;
+	cert = tw_home_join(home, AUTH_API_TLS_CERT);
+	key = tw_home_join(home, AUTH_API_TLS_KEY);
+	ca = tw_home_join(home, AUTH_OPCA_CERT);
+	if (cert == NULL || key == NULL || ca == NULL) {
+		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+		goto out;
+	}
+	if (!tw_path_exists(ca)) {
+		rc = tw_error_set(err, TW_E_CONFIG, "[api] tls_listen is set but there is no "
+			"operator CA; run `torwart operator ca-init --home %s`", home->dir);
+		goto out;
+	}
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.cert_file = cert;
+	cfg.key_file = key;
+	cfg.trust_file = ca;
+	if ((rc = tls_server_ctx_new(&cfg, &op->ssl_ctx, err)) != TW_OK)
+		goto out;
+	if ((op->http = evhttp_new(base)) == NULL) {
+		rc = tw_error_set(err, TW_E_NOMEM, "cannot create the HTTPS server");
+		goto out;
+	}
+	evhttp_set_max_headers_size(op->http, 16 * 1024);
+	evhttp_set_max_body_size(op->http, AUTH_REQUEST_BODY_MAX);
+	evhttp_set_timeout(op->http, 30);
+	evhttp_set_allowed_methods(op->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
+	evhttp_set_bevcb(op->http, ao_bevcb, op);
+	evhttp_set_gencb(op->http, ao_request, op);
+	if (evhttp_bind_socket(op->http, host, port) != 0) {
+		rc = tw_error_set(err, TW_E_IO, "cannot listen on %s:%u (in use? see [api] "
+			"tls_listen)", host, port);
+		goto out;
+	}
+	tw_info("operator API (HTTPS, client certificates) listening on %s:%u", host, port);
+	*out = op;
+	op = NULL;
+out:
+	api_operator_free(op);
+	free(cert);
+	free(key);
+	free(ca);
+	free(host);
+	return rc;
+}
+
+void api_operator_free(struct api_operator *op)
+{
+	if (op == NULL)
+		return;
+	if (op->http != NULL)
+		evhttp_free(op->http);
+	SSL_CTX_free(op->ssl_ctx);
+	free(op);
+}

@@ -1,0 +1,669 @@
+/*
+ * cli_auth.c: `torwart login|logout|operator|approval`. These commands act as an
+ * operator through the api (session from `torwart login`); with --home they act
+ * directly on the home as the break-glass principal, which is logged, alerted and
+ * queued for an approver's review (docs/security.md). `operator ca-init` is --home only.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/pem.h>
+
+#include "auth/client.h"
+#include "auth/opca.h"
+#include "auth/service.h"
+#include "base/util.h"
+#include "cmd/cli.h"
+#include "crypto/keys.h"
+
+struct ca_opts {
+	const char *home, *api, *cert, *key, *ca, *password_file, *totp_file, *token_file;
+	const char *name, *tenant, *roles, *reason, *out, *state, *id, *tls_listen;
+	int totp;
+};
+
+static int ca_parse(int argc, char **argv, struct ca_opts *o)
+{
+	static const struct option opts[] = {
+		{ "home", required_argument, NULL, 'H' }, { "api", required_argument, NULL, 'a' },
+		{ "cert", required_argument, NULL, 'c' }, { "key", required_argument, NULL, 'k' },
+		{ "ca", required_argument, NULL, 'C' },
+		{ "password-file", required_argument, NULL, 'p' },
+		{ "totp-secret-file", required_argument, NULL, 't' },
+		{ "token-file", required_argument, NULL, 'T' },
+		{ "name", required_argument, NULL, 'n' }, { "tenant", required_argument, NULL, 'e' },
+		{ "roles", required_argument, NULL, 'r' }, { "reason", required_argument, NULL, 'w' },
+		{ "out", required_argument, NULL, 'o' }, { "state", required_argument, NULL, 's' },
+		{ "id", required_argument, NULL, 'i' }, { "totp", no_argument, NULL, 'O' },
+		{ "tls-listen", required_argument, NULL, 'L' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'H': o->home = optarg; break;
+		case 'a': o->api = optarg; break;
+		case 'c': o->cert = optarg; break;
+		case 'k': o->key = optarg; break;
+		case 'C': o->ca = optarg; break;
+		case 'p': o->password_file = optarg; break;
+		case 't': o->totp_file = optarg; break;
+		case 'T': o->token_file = optarg; break;
+		case 'n': o->name = optarg; break;
+		case 'e': o->tenant = optarg; break;
+		case 'r': o->roles = optarg; break;
+		case 'w': o->reason = optarg; break;
+		case 'o': o->out = optarg; break;
+		case 's': o->state = optarg; break;
+		case 'i': o->id = optarg; break;
+		case 'O': o->totp = 1; break;
+		case 'L': o->tls_listen = optarg; break;
+		default: return -1;
+		}
+	}
+	return optind == argc ? 0 : -1;
+}
+
+/* A one-line secret file (password or base32 TOTP key), trailing newline removed. */
+static tw_rc ca_read_secret(const char *path, char *buf, size_t size, size_t *len,
+	struct tw_error *err)
+{
+	unsigned char *data = NULL;
+	size_t n = 0;
+	tw_rc rc;
+
+	if ((rc = tw_read_file(path, size - 1, &data, &n, err)) != TW_OK)
+		return rc;
+	while (n > 0 && (data[n - 1] == '\n' || data[n - 1] == '\r'))
+		n--;
+	memcpy(buf, data, n);
+	buf[n] = '\0';
+	*len = n;
+	tw_wipe(data, n);
+	free(data);
+	if (strlen(buf) != n)
+		return tw_error_set(err, TW_E_INVALID, "%s contains a NUL byte", path);
+	return TW_OK;
+}
+
+/* Print the api's error answer; exit status 1. */
+static int ca_api_fail(const char *what, int status, json_t *resp)
+{
+	json_t *e = json_object_get(resp, "error");
+
+	fprintf(stderr, "torwart %s: refused (%d %s): %s\n", what, status,
+		json_string_value(json_object_get(e, "code")) ? json_string_value(json_object_get(e,
+		"code")) : "?", json_string_value(json_object_get(e, "message")) ?
+		json_string_value(json_object_get(e, "message")) : "no message");
+	return 1;
+}
+
+/* Load the session (--token-file or the default). */
+static tw_rc ca_session(const struct ca_opts *o, struct auth_client_conf *conf,
+	struct tw_error *err)
+{
+	char *path = o->token_file != NULL ? tw_strdup(o->token_file) :
+		auth_client_default_session_path();
+	tw_rc rc;
+
+	if (path == NULL)
+		return tw_error_set(err, TW_E_CONFIG, "no session file: give --token-file or set "
+			"HOME");
+	rc = auth_client_load(path, conf, err);
+	free(path);
+	return rc;
+}
+
+/* One API call as the logged-in operator; prints failures; returns exit status. */
+static int ca_call(const char *what, const struct ca_opts *o, const char *method,
+	const char *path, json_t *body, json_t **resp)
+{
+	struct auth_client_conf conf;
+	struct tw_error err;
+	int status = 0;
+	tw_rc rc;
+
+	*resp = NULL;
+	if ((rc = ca_session(o, &conf, &err)) == TW_OK)
+		rc = auth_client_call(&conf, method, path, body, &status, resp, &err);
+	tw_wipe(&conf, sizeof(conf));
+	if (rc != TW_OK)
+		return cli_fail(what, &err);
+	if (status < 200 || status > 299) {
+		int r = ca_api_fail(what, status, *resp);
+
+		json_decref(*resp);
+		*resp = NULL;
+		return r;
+	}
+	return 0;
+}
+
+/* ---- login / logout ---- */
+
+static int cmd_login(const struct ca_opts *o)
+{
+	struct auth_client_conf conf;
+	struct tw_error err;
+	char secret[AUTH_PASSWORD_MAX + 2], code[16], *path = NULL;
+	size_t len = 0;
+	json_t *body = NULL, *resp = NULL;
+	int status = 0, ret = 1;
+	tw_rc rc;
+
+	memset(&conf, 0, sizeof(conf));
+	secret[0] = '\0';
+	if (o->api == NULL || o->cert == NULL || o->key == NULL ||
+	    (o->password_file == NULL) == (o->totp_file == NULL))
+		return cli_usage_error("login needs --api URL --cert C --key K and one of "
+			"--password-file F | --totp-secret-file F");
+	snprintf(conf.api, sizeof(conf.api), "%s", o->api);
+	snprintf(conf.cert, sizeof(conf.cert), "%s", o->cert);
+	snprintf(conf.key, sizeof(conf.key), "%s", o->key);
+	if (o->ca != NULL) {
+		snprintf(conf.ca, sizeof(conf.ca), "%s", o->ca);
+	} else {
+		/* Default: operator-ca.crt next to the certificate (operator add puts it there). */
+		const char *slash = strrchr(o->cert, '/');
+
+		snprintf(conf.ca, sizeof(conf.ca), "%.*s%soperator-ca.crt",
+			slash != NULL ? (int)(slash - o->cert) : 0, o->cert, slash != NULL ? "/" : "");
+	}
+	if (o->password_file != NULL) {
+		if ((rc = ca_read_secret(o->password_file, secret, sizeof(secret), &len, &err)) !=
+		    TW_OK)
+			goto fail;
+		body = json_pack("{s:s}", "password", secret);
+	} else {
+		int64_t dummy = 0;
+		unsigned char key[AUTH_TOTP_KEY_MAX];
+		size_t klen = 0;
+		uint32_t v = 0;
+
+		(void)dummy;
+		if ((rc = ca_read_secret(o->totp_file, secret, sizeof(secret), &len, &err)) !=
+		    TW_OK || (rc = auth_base32_decode(secret, key, sizeof(key), &klen, &err)) !=
+		    TW_OK || (rc = auth_hotp(key, klen, (uint64_t)(tw_now_ms() / 1000 /
+		    AUTH_TOTP_STEP_S), AUTH_TOTP_DIGITS, &v, &err)) != TW_OK) {
+			tw_wipe(key, sizeof(key));
+			goto fail;
+		}
+		tw_wipe(key, sizeof(key));
+		snprintf(code, sizeof(code), "%06u", (unsigned)v);
+		body = json_pack("{s:s}", "totp", code);
+	}
+	tw_wipe(secret, sizeof(secret));
+	if (body == NULL) {
+		rc = tw_error_set(&err, TW_E_NOMEM, "out of memory");
+		goto fail;
+	}
+	if ((rc = auth_client_call(&conf, "POST", "/v1/login", body, &status, &resp, &err)) !=
+	    TW_OK)
+		goto fail;
+	if (status != 200 || json_string_value(json_object_get(resp, "token")) == NULL ||
+	    strlen(json_string_value(json_object_get(resp, "token"))) != AUTH_TOKEN_LEN) {
+		ret = ca_api_fail("login", status, resp);
+		goto out;
+	}
+	snprintf(conf.token, sizeof(conf.token), "%s",
+		json_string_value(json_object_get(resp, "token")));
+	path = o->token_file != NULL ? tw_strdup(o->token_file) :
+		auth_client_default_session_path();
+	if (path == NULL) {
+		rc = tw_error_set(&err, TW_E_CONFIG, "give --token-file or set HOME");
+		goto fail;
+	}
+	if ((rc = auth_client_save(path, &conf, &err)) != TW_OK)
+		goto fail;
+	printf("torwart: logged in as %s (tenant %s, roles %s); session in %s\n",
+		json_string_value(json_object_get(resp, "operator")),
+		json_string_value(json_object_get(resp, "tenant")),
+		json_string_value(json_object_get(resp, "roles")), path);
+	ret = 0;
+	goto out;
+fail:
+	ret = cli_fail("login", &err);
+out:
+	tw_wipe(secret, sizeof(secret));
+	tw_wipe(&conf, sizeof(conf));
+	json_decref(body);
+	json_decref(resp);
+	free(path);
+	return ret;
+}
+
+int cli_login(const char *sub, int argc, char **argv)
+{
+	struct ca_opts o;
+
+	if (sub != NULL || ca_parse(argc, argv, &o) != 0)
+		return cli_usage_error("usage: torwart login --api URL --cert C --key K [--ca F] "
+			"(--password-file F | --totp-secret-file F) [--token-file F]");
+	return cmd_login(&o);
+}
+
+int cli_logout(const char *sub, int argc, char **argv)
+{
+	struct ca_opts o;
+	json_t *resp = NULL;
+	int ret;
+
+	if (sub != NULL || ca_parse(argc, argv, &o) != 0)
+		return cli_usage_error("usage: torwart logout [--token-file F]");
+	ret = ca_call("logout", &o, "POST", "/v1/logout", NULL, &resp);
+	if (ret == 0)
+		printf("torwart: logged out\n");
+	json_decref(resp);
+	return ret;
+}
+
+/* ---- break-glass (--home) ---- */
+
+struct ca_local {
+	struct tw_home *home;
+	struct tw_store *store;
+	struct auth_settings settings;
+	struct auth_principal p;
+};
+
+static tw_rc ca_local_open(const char *dir, const char *command, struct ca_local *l,
+	struct tw_error *err)
+{
+	tw_rc rc;
+
+	memset(l, 0, sizeof(*l));
+	if ((rc = cli_open_home_store(dir, &l->home, &l->store, err)) != TW_OK)
+		return rc;
+	if ((rc = auth_settings_load(l->home->conf, &l->settings, err)) != TW_OK)
+		return rc;
+	auth_actions_register_builtin();
+	auth_principal_break_glass(&l->p, cli_actor(), cli_client());
+	auth_break_glass_record(l->store, &l->settings, &l->p, command);
+	return TW_OK;
+}
+
+static void ca_local_close(struct ca_local *l)
+{
+	store_close(l->store);
+	tw_home_free(l->home);
+}
+
+struct ca_issue {
+	struct tw_home *home;
+	const char *actor;
+};
+
+static tw_rc ca_issue_local(void *arg, const char *name, const char *tenant, EVP_PKEY *pub,
+	X509 **out, struct tw_error *err)
+{
+	struct ca_issue *is = arg;
+	struct signer_client *sc = NULL;
+	tw_rc rc;
+
+	if ((rc = signer_client_open(is->home, false, &sc, err)) != TW_OK)
+		return rc;
+	signer_client_set_actor(sc, is->actor, AUTH_BREAK_GLASS_ROLE);
+	rc = auth_opca_issue_operator(sc, is->home, name, tenant, pub, out, err);
+	signer_client_close(sc);
+	return rc;
+}
+
+static int print_operator(const struct store_operator *op, void *arg)
+{
+	char roles[256];
+
+	(void)arg;
+	auth_roles_format(op->roles, roles, sizeof(roles));
+	printf("%-20s %-12s %-9s %-8s %s\n", op->name, op->tenant, op->status, op->factor, roles);
+	return 0;
+}
+
+/* ---- operator ---- */
+
+static int cmd_ca_init(const struct ca_opts *o)
+{
+	struct tw_error err;
+	struct tw_home *home = NULL;
+	char *host = NULL;
+	uint16_t port = 0;
+	tw_rc rc;
+
+	if (o->home == NULL)
+		return cli_usage_error("operator ca-init needs --home DIR");
+	if ((rc = tw_home_open(o->home, &home, &err)) != TW_OK)
+		goto out;
+	if (o->tls_listen != NULL &&
+	    (rc = tw_parse_hostport(o->tls_listen, &host, &port, &err)) != TW_OK)
+		goto out;
+	if ((rc = auth_opca_init(home, host != NULL ? host : "localhost", &err)) != TW_OK)
+		goto out;
+	printf("torwart: operator CA created (%s/%s, key \"%s\" in the token); api TLS "
+		"certificate in %s/%s\n", home->dir, AUTH_OPCA_CERT, AUTH_OPCA_KEY, home->dir,
+		AUTH_API_TLS_CERT);
+	if (o->tls_listen != NULL)
+		printf("torwart: now set tls_listen = %s in the [api] section of torwart.conf\n",
+			o->tls_listen);
+out:
+	free(host);
+	tw_home_free(home);
+	return rc == TW_OK ? 0 : cli_fail("operator ca-init", &err);
+}
+
+/* Generate the operator's key in OUT/NAME.key; returns its public half. */
+static tw_rc ca_new_key(const char *out, const char *name, EVP_PKEY **key,
+	struct tw_error *err)
+{
+	char *path = NULL;
+	tw_rc rc;
+
+	*key = NULL;
+	if (!auth_operator_name_valid(name))
+		return tw_error_set(err, TW_E_INVALID, "operator names are 1-64 characters of "
+			"A-Z a-z 0-9 . _ -");
+	if ((rc = tw_mkdir_p(out, 0700, err)) != TW_OK)
+		return rc;
+	if ((path = tw_asprintf("%s/%s.key", out, name)) == NULL)
+		return tw_error_set(err, TW_E_NOMEM, "out of memory");
+	if ((rc = keys_generate_ec(NID_brainpoolP256r1, key, err)) == TW_OK)
+		rc = keys_write_private_pem(path, *key, err);
+	free(path);
+	return rc;
+}
+
+static tw_rc ca_write_out(const char *out, const char *name, const char *cert_pem,
+	const char *ca_src, const char *totp, struct tw_error *err)
+{
+	char *crt = tw_asprintf("%s/%s.crt", out, name), *ca = tw_asprintf("%s/operator-ca.crt",
+		out), *tk = tw_asprintf("%s/%s.totp", out, name);
+	unsigned char *data = NULL;
+	size_t len = 0;
+	tw_rc rc;
+
+	if (crt == NULL || ca == NULL || tk == NULL) {
+		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+		goto out;
+	}
+	if ((rc = tw_write_file(crt, cert_pem, strlen(cert_pem), 0644, false, err)) != TW_OK)
+		goto out;
+	if (ca_src != NULL && (rc = tw_read_file(ca_src, 64 * 1024, &data, &len, err)) == TW_OK)
+		rc = tw_write_file(ca, data, len, 0644, false, err);
+	if (rc == TW_OK && totp != NULL && totp[0] != '\0')
+		rc = tw_write_file(tk, totp, strlen(totp), 0600, true, err);
+out:
+	free(data);
+	free(crt);
+	free(ca);
+	free(tk);
+	return rc;
+}
+
+static int cmd_operator_add(const struct ca_opts *o)
+{
+	struct tw_error err;
+	char password[AUTH_PASSWORD_MAX + 2] = "", *pem = NULL;
+	size_t plen = 0;
+	EVP_PKEY *key = NULL;
+	BIO *mem = NULL;
+	int ret = 1;
+	tw_rc rc;
+
+	if (o->name == NULL || o->out == NULL || (o->password_file == NULL) == (o->totp == 0))
+		return cli_usage_error("operator add needs --name N --out DIR and one of "
+			"--password-file F | --totp");
+	if (o->password_file != NULL &&
+	    (rc = ca_read_secret(o->password_file, password, sizeof(password), &plen, &err)) !=
+	    TW_OK)
+		goto fail;
+	if ((rc = ca_new_key(o->out, o->name, &key, &err)) != TW_OK)
+		goto fail;
+	if (o->home != NULL) {
+		struct ca_local l;
+		struct auth_operator_new in;
+		struct auth_operator_added added;
+		struct ca_issue is;
+		char *ca_path = NULL;
+
+		memset(&in, 0, sizeof(in));
+		memset(&added, 0, sizeof(added));
+		if ((rc = ca_local_open(o->home, "operator add", &l, &err)) == TW_OK &&
+		    (rc = auth_roles_parse(o->roles, &in.roles, &err)) == TW_OK) {
+			is.home = l.home;
+			is.actor = l.p.name;
+			in.name = o->name;
+			in.tenant = o->tenant;
+			in.factor = o->totp ? "totp" : "password";
+			in.password = o->totp ? NULL : password;
+			in.password_len = plen;
+			in.public_key = key;
+			in.reason = o->reason != NULL ? o->reason : "break-glass bootstrap";
+			in.issue = ca_issue_local;
+			in.issue_arg = &is;
+			rc = auth_svc_operator_add(l.store, &l.settings, &l.p, &in, &added, &err);
+		}
+		if (rc == TW_OK && ((mem = BIO_new(BIO_s_mem())) == NULL ||
+		    PEM_write_bio_X509(mem, added.cert) != 1 || BIO_write(mem, "", 1) != 1 ||
+		    BIO_get_mem_data(mem, &pem) <= 0))
+			rc = tw_error_set(&err, TW_E_NOMEM, "cannot encode the certificate");
+		if (rc == TW_OK && (ca_path = tw_home_join(l.home, AUTH_OPCA_CERT)) != NULL)
+			rc = ca_write_out(o->out, o->name, pem, ca_path, added.totp_key, &err);
+		free(ca_path);
+		tw_wipe(added.totp_key, sizeof(added.totp_key));
+		X509_free(added.cert);
+		ca_local_close(&l);
+		if (rc != TW_OK)
+			goto fail;
+	} else {
+		json_t *body, *resp = NULL;
+
+		if ((mem = BIO_new(BIO_s_mem())) == NULL || PEM_write_bio_PUBKEY(mem, key) != 1 ||
+		    BIO_write(mem, "", 1) != 1 || BIO_get_mem_data(mem, &pem) <= 0) {
+			rc = tw_error_set(&err, TW_E_NOMEM, "cannot encode the public key");
+			goto fail;
+		}
+		body = json_pack("{s:s,s:s,s:s}", "name", o->name, "factor", o->totp ? "totp" :
+			"password", "public_key", pem);
+		if (body != NULL && !o->totp)
+			json_object_set_new(body, "password", json_string(password));
+		if (body != NULL && o->roles != NULL)
+			json_object_set_new(body, "roles", json_string(o->roles));
+		if (body != NULL && o->reason != NULL)
+			json_object_set_new(body, "reason", json_string(o->reason));
+		if (body != NULL && o->tenant != NULL)
+			json_object_set_new(body, "tenant", json_string(o->tenant));
+		ret = ca_call("operator add", o, "POST", "/v1/operators", body, &resp);
+		json_decref(body);
+		if (ret == 0) {
+			struct auth_client_conf conf;
+
+			if ((rc = ca_session(o, &conf, &err)) == TW_OK)
+				rc = ca_write_out(o->out, o->name, json_string_value(json_object_get(resp,
+					"certificate")) != NULL ? json_string_value(json_object_get(resp,
+					"certificate")) : "", conf.ca, json_string_value(json_object_get(resp,
+					"totp_key")), &err);
+			tw_wipe(&conf, sizeof(conf));
+			if (rc == TW_OK && json_integer_value(json_object_get(resp, "approval")) > 0)
+				printf("torwart: role request is approval %lld (pending)\n", (long long)
+					json_integer_value(json_object_get(resp, "approval")));
+		}
+		json_decref(resp);
+		if (ret != 0)
+			goto out;
+		if (rc != TW_OK)
+			goto fail;
+	}
+	printf("torwart: operator %s added; key and certificate in %s\n", o->name, o->out);
+	ret = 0;
+	goto out;
+fail:
+	ret = cli_fail("operator add", &err);
+out:
+	tw_wipe(password, sizeof(password));
+	BIO_free(mem);
+	EVP_PKEY_free(key);
+	return ret;
+}
+
+static int cmd_operator_list(const struct ca_opts *o)
+{
+	json_t *resp = NULL, *v;
+	size_t i;
+	int ret;
+
+	if (o->home != NULL) {
+		struct ca_local l;
+		struct tw_error err;
+		tw_rc rc = ca_local_open(o->home, "operator list", &l, &err);
+
+		if (rc == TW_OK)
+			rc = auth_svc_operator_list(l.store, &l.p, print_operator, NULL, &err);
+		ca_local_close(&l);
+		return rc == TW_OK ? 0 : cli_fail("operator list", &err);
+	}
+	if ((ret = ca_call("operator list", o, "GET", "/v1/operators", NULL, &resp)) != 0)
+		return ret;
+	json_array_foreach(json_object_get(resp, "operators"), i, v) {
+		printf("%-20s %-12s %-9s %-8s %s\n", json_string_value(json_object_get(v, "name")),
+			json_string_value(json_object_get(v, "tenant")),
+			json_string_value(json_object_get(v, "status")),
+			json_string_value(json_object_get(v, "factor")),
+			json_string_value(json_object_get(v, "roles")));
+	}
+	json_decref(resp);
+	return 0;
+}
+
+static int cmd_operator_change(const struct ca_opts *o, bool roles)
+{
+	const char *what = roles ? "operator role" : "operator disable";
+	char path[STORE_ID_MAX + 32];
+	json_t *body, *resp = NULL;
+	int ret;
+
+	if (o->name == NULL || (roles && (o->roles == NULL || o->reason == NULL)))
+		return cli_usage_error(roles ? "operator role needs --name N --roles R --reason W" :
+			"operator disable needs --name N");
+	if (o->home != NULL) {
+		struct ca_local l;
+		struct tw_error err;
+		uint32_t r = 0;
+		int64_t id = 0;
+		tw_rc rc = ca_local_open(o->home, what, &l, &err);
+
+		if (rc == TW_OK && roles && (rc = auth_roles_parse(o->roles, &r, &err)) == TW_OK)
+			rc = auth_svc_operator_role(l.store, &l.settings, &l.p, o->name, r, o->reason,
+				&id, &err);
+		else if (rc == TW_OK && !roles)
+			rc = auth_svc_operator_disable(l.store, &l.p, o->name, o->reason, &err);
+		ca_local_close(&l);
+		if (rc == TW_OK)
+			printf("torwart: %s %s: done (break-glass)\n", what, o->name);
+		return rc == TW_OK ? 0 : cli_fail(what, &err);
+	}
+	if (!auth_operator_name_valid(o->name))
+		return cli_usage_error("not a valid operator name");
+	snprintf(path, sizeof(path), "/v1/operators/%s/%s", o->name, roles ? "roles" : "disable");
+	body = roles ? json_pack("{s:s,s:s}", "roles", o->roles, "reason", o->reason) :
+		json_pack("{s:s}", "reason", o->reason != NULL ? o->reason : "");
+	ret = ca_call(what, o, "POST", path, body, &resp);
+	json_decref(body);
+	if (ret == 0 && roles)
+		printf("torwart: role change for %s is approval %lld (%s)\n", o->name,
+			(long long)json_integer_value(json_object_get(resp, "approval")),
+			json_string_value(json_object_get(resp, "status")));
+	else if (ret == 0)
+		printf("torwart: operator %s disabled\n", o->name);
+	json_decref(resp);
+	return ret;
+}
+
+int cli_operator(const char *sub, int argc, char **argv)
+{
+	struct ca_opts o;
+
+	if (sub == NULL || ca_parse(argc, argv, &o) != 0)
+		return cli_usage_error("usage: torwart operator ca-init|add|list|disable|role "
+			"(see torwart --help)");
+	if (strcmp(sub, "ca-init") == 0)
+		return cmd_ca_init(&o);
+	if (strcmp(sub, "add") == 0)
+		return cmd_operator_add(&o);
+	if (strcmp(sub, "list") == 0)
+		return cmd_operator_list(&o);
+	if (strcmp(sub, "disable") == 0)
+		return cmd_operator_change(&o, false);
+	if (strcmp(sub, "role") == 0)
+		return cmd_operator_change(&o, true);
+	return cli_usage_error("unknown operator command; use ca-init, add, list, disable, role");
+}
+
+/* ---- approval ---- */
+
+static void print_approval_json(json_t *a, bool full)
+{
+	printf("%-6lld %-16s %-10s %-16s %s\n", (long long)json_integer_value(json_object_get(a,
+		"id")), json_string_value(json_object_get(a, "action")),
+		json_string_value(json_object_get(a, "state")),
+		json_string_value(json_object_get(a, "requester")),
+		json_string_value(json_object_get(a, "reason")));
+	if (full)
+		printf("  params: %s\n  decided by: %s\n  decision: %s\n  result: %s\n",
+			json_string_value(json_object_get(a, "params")),
+			json_string_value(json_object_get(a, "decided_by")),
+			json_string_value(json_object_get(a, "decision_reason")),
+			json_string_value(json_object_get(a, "result")));
+}
+
+int cli_approval(const char *sub, int argc, char **argv)
+{
+	struct ca_opts o;
+	char path[128];
+	json_t *resp = NULL, *body = NULL, *v;
+	long id = 0;
+	size_t i;
+	int ret;
+
+	if (sub == NULL || ca_parse(argc, argv, &o) != 0)
+		return cli_usage_error("usage: torwart approval list [--state S] | show|approve|"
+			"reject --id N [--reason W]");
+	if (o.home != NULL)
+		return cli_usage_error("approvals are decided by a logged-in approver through the "
+			"api, never with --home (break-glass cannot release four-eyes requests)");
+	if (strcmp(sub, "list") == 0) {
+		if (o.state != NULL && strspn(o.state, "abcdefghijklmnopqrstuvwxyz") !=
+		    strlen(o.state))
+			return cli_usage_error("--state is pending, executed, rejected, expired or failed");
+		snprintf(path, sizeof(path), "/v1/approvals%s%.20s", o.state != NULL ? "?state=" :
+			"", o.state != NULL ? o.state : "");
+		if ((ret = ca_call("approval list", &o, "GET", path, NULL, &resp)) != 0)
+			return ret;
+		json_array_foreach(json_object_get(resp, "approvals"), i, v)
+			print_approval_json(v, false);
+		json_decref(resp);
+		return 0;
+	}
+	if (o.id == NULL || tw_parse_long(o.id, 1, 0x7fffffffL, &id, NULL, "id") != TW_OK)
+		return cli_usage_error("approval show|approve|reject needs --id N");
+	if (strcmp(sub, "show") == 0) {
+		snprintf(path, sizeof(path), "/v1/approvals/%ld", id);
+		ret = ca_call("approval show", &o, "GET", path, NULL, &resp);
+	} else if (strcmp(sub, "approve") == 0 || strcmp(sub, "reject") == 0) {
+		if (strcmp(sub, "reject") == 0 && o.reason == NULL)
+			return cli_usage_error("approval reject needs --reason W");
+		snprintf(path, sizeof(path), "/v1/approvals/%ld/%s", id, sub);
+		body = json_pack("{s:s}", "reason", o.reason != NULL ? o.reason : "");
+		ret = ca_call(strcmp(sub, "approve") == 0 ? "approval approve" : "approval reject",
+			&o, "POST", path, body, &resp);
+	} else {
+		return cli_usage_error("unknown approval command; use list, show, approve, reject");
+	}
+	if (ret == 0)
+		print_approval_json(resp, true);
+	json_decref(body);
+	json_decref(resp);
+	return ret;
+}

@@ -1,0 +1,600 @@
+/*
+ * test_auth.c: the auth module: roles and exclusions, scrypt passwords, TOTP against the
+ * RFC 6238 test vectors, session tokens, the request parser, login throttling, sessions,
+ * four-eyes approvals, and the policy matrix: every service-layer operation as every
+ * role and against a foreign tenant, expecting TW_E_DENIED exactly where the policy
+ * (written out independently below) says so, each denial logged.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "audit/audit.h"
+#include "auth/approval.h"
+#include "auth/auth.h"
+#include "auth/cred.h"
+#include "auth/request.h"
+#include "auth/service.h"
+#include "auth/session.h"
+#include "base/util.h"
+#include "crypto/keys.h"
+#include "store/store_auth.h"
+
+struct fx {
+	char dir[64];
+	struct tw_store *st;
+	struct auth_settings s;
+	int64_t tenant_a, tenant_b;
+	EVP_PKEY *key;
+	int seq;
+};
+
+static int fx_setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	char path[128];
+	struct tw_error err;
+
+	snprintf(f->dir, sizeof(f->dir), "/tmp/test-auth-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(path, sizeof(path), "%s/store.db", f->dir);
+	assert_int_equal(store_open(path, &f->st, &err), TW_OK);
+	assert_int_equal(store_migrate(f->st, &err), TW_OK);
+	assert_int_equal(store_tenant_ensure(f->st, "tenant-a", &f->tenant_a, &err), TW_OK);
+	assert_int_equal(store_tenant_ensure(f->st, "tenant-b", &f->tenant_b, &err), TW_OK);
+	assert_int_equal(auth_settings_load(NULL, &f->s, &err), TW_OK);
+	assert_int_equal(keys_generate_ec(NID_brainpoolP256r1, &f->key, &err), TW_OK);
+	auth_actions_register_builtin();
+	*state = f;
+	return 0;
+}
+
+static int fx_teardown(void **state)
+{
+	struct fx *f = *state;
+	char cmd[128];
+
+	store_close(f->st);
+	EVP_PKEY_free(f->key);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
+	assert_int_equal(system(cmd), 0);
+	free(f);
+	return 0;
+}
+
+/* An operator row with a password (scrypt N = 2^10 to keep the test fast). */
+static int64_t fx_operator(struct fx *f, const char *name, int64_t tenant, uint32_t roles,
+	const char *password)
+{
+	struct store_operator op;
+	struct tw_error err;
+	int64_t id = 0;
+
+	memset(&op, 0, sizeof(op));
+	op.tenant_id = tenant;
+	snprintf(op.name, sizeof(op.name), "%s", name);
+	op.roles = roles;
+	snprintf(op.status, sizeof(op.status), "enabled");
+	snprintf(op.factor, sizeof(op.factor), "password");
+	assert_int_equal(auth_password_hash(password, strlen(password), 10, op.secret,
+		sizeof(op.secret), &err), TW_OK);
+	/* A fake fingerprint derived from the name: the store only needs 64 hex digits. */
+	{
+		unsigned char h[32];
+		unsigned int n = 0;
+
+		EVP_Digest(name, strlen(name), h, &n, EVP_sha256(), NULL);
+		tw_hex_encode(h, 32, op.cert_fingerprint);
+	}
+	snprintf(op.cert_serial, sizeof(op.cert_serial), "01");
+	op.cert_not_after = tw_now_ms() / 1000 + 86400;
+	snprintf(op.cert_status, sizeof(op.cert_status), "valid");
+	snprintf(op.created_by, sizeof(op.created_by), "test");
+	op.created_ms = tw_now_ms();
+	assert_int_equal(store_operator_insert(f->st, &op, &id, &err), TW_OK);
+	return id;
+}
+
+static void fx_principal(struct fx *f, struct auth_principal *p, const char *name)
+{
+	struct store_operator op;
+	struct tw_error err;
+
+	assert_int_equal(store_operator_get_by_name(f->st, name, &op, &err), TW_OK);
+	memset(p, 0, sizeof(*p));
+	p->operator_id = op.id;
+	p->tenant_id = op.tenant_id;
+	p->roles = op.roles;
+	snprintf(p->name, sizeof(p->name), "%s", op.name);
+	snprintf(p->tenant, sizeof(p->tenant), "%s", op.tenant);
+	snprintf(p->client, sizeof(p->client), "test");
+}
+
+static int count_cb(const struct store_audit_row *row, void *arg)
+{
+	if (strcmp(row->action, "auth.denied") == 0 || strcmp(row->result, "refused") == 0)
+		(*(int *)arg)++;
+	return 0;
+}
+
+static int refusals(struct fx *f)
+{
+	struct tw_error err;
+	int n = 0;
+
+	assert_int_equal(store_audit_foreach(f->st, 1, count_cb, &n, &err), TW_OK);
+	return n;
+}
+
+/* ---- pure functions ---- */
+
+static void test_roles_and_exclusions(void **state)
+{
+	struct auth_exclusions ex;
+	struct tw_error err;
+	uint32_t roles = 0;
+	char buf[256];
+
+	(void)state;
+	assert_int_equal(auth_roles_parse("approver, auditor", &roles, &err), TW_OK);
+	assert_int_equal(roles, AUTH_ROLE_BIT(AUTH_ROLE_APPROVER) | AUTH_ROLE_BIT(AUTH_ROLE_AUDITOR));
+	auth_roles_format(roles, buf, sizeof(buf));
+	assert_string_equal(buf, "approver,auditor");
+	assert_int_equal(auth_roles_parse("root", &roles, &err), TW_E_INVALID);
+	assert_int_equal(auth_roles_parse("", &roles, &err), TW_OK);
+	assert_int_equal(roles, 0);
+	assert_int_equal(auth_exclusions_parse(AUTH_DEFAULT_EXCLUSIONS, &ex, &err), TW_OK);
+	/* The auditor is read only: with any write role it is refused, alone it is fine. */
+	assert_int_equal(auth_exclusions_check(&ex, AUTH_ROLE_BIT(AUTH_ROLE_AUDITOR), &err), TW_OK);
+	for (int r = 0; r < AUTH_ROLE__COUNT; r++) {
+		if (r == AUTH_ROLE_AUDITOR)
+			continue;
+		assert_int_equal(auth_exclusions_check(&ex, AUTH_ROLE_BIT(AUTH_ROLE_AUDITOR) |
+			AUTH_ROLE_BIT(r), &err), TW_E_DENIED);
+		assert_int_equal(auth_exclusions_check(&ex, AUTH_ROLE_BIT(r), &err), TW_OK);
+	}
+	assert_int_equal(auth_exclusions_check(&ex, AUTH_ROLE_BIT(AUTH_ROLE_RA_OFFICER) |
+		AUTH_ROLE_BIT(AUTH_ROLE_CA_OPERATOR), &err), TW_E_DENIED);
+	assert_int_equal(auth_exclusions_check(&ex, AUTH_ROLE_BIT(AUTH_ROLE_APPROVER) |
+		AUTH_ROLE_BIT(AUTH_ROLE_GATEWAY_OPERATOR), &err), TW_OK);
+	assert_int_equal(auth_exclusions_parse("auditor", &ex, &err), TW_E_CONFIG);
+	assert_int_equal(auth_exclusions_parse("auditor+king", &ex, &err), TW_E_CONFIG);
+}
+
+static void test_four_eyes_policy(void **state)
+{
+	struct fx *f = *state;
+
+	assert_true(auth_four_eyes_required(&f->s, "operator.role", 0));
+	assert_true(auth_four_eyes_required(&f->s, "ca.key.activate", 0));
+	assert_true(auth_four_eyes_required(&f->s, "break-glass", 0));
+	assert_false(auth_four_eyes_required(&f->s, "fleet.order", 100));
+	assert_true(auth_four_eyes_required(&f->s, "fleet.order", 101));
+	assert_false(auth_four_eyes_required(&f->s, "gateway.list", 0));
+}
+
+static void test_password(void **state)
+{
+	char rec[AUTH_SCRYPT_RECORD_MAX];
+	struct tw_error err;
+
+	(void)state;
+	assert_int_equal(auth_password_hash("correct horse battery", 21, 10, rec, sizeof(rec),
+		&err), TW_OK);
+	assert_int_equal(strncmp(rec, "scrypt$10$8$1$", 14), 0);
+	assert_int_equal(auth_password_verify("correct horse battery", 21, rec, &err), TW_OK);
+	assert_int_equal(auth_password_verify("correct horse batterx", 21, rec, &err), TW_E_DENIED);
+	assert_int_equal(auth_password_hash("short", 5, 10, rec, sizeof(rec), &err), TW_E_INVALID);
+	assert_int_equal(auth_password_verify("x", 1, "scrypt$99$8$1$00$00", &err), TW_E_INTEGRITY);
+	assert_int_equal(auth_password_verify("x", 1, "plain", &err), TW_E_INTEGRITY);
+}
+
+static void test_totp_rfc6238(void **state)
+{
+	/* RFC 6238 appendix B, SHA-1 key "12345678901234567890". */
+	static const struct { uint64_t t; uint32_t code; } v[] = {
+		{ 59, 94287082 }, { 1111111109, 7081804 }, { 1111111111, 14050471 },
+		{ 1234567890, 89005924 }, { 2000000000, 69279037 }, { 20000000000ULL, 65353130 },
+	};
+	const char *key = "12345678901234567890";
+	char b32[64], code[8];
+	struct tw_error err;
+	int64_t step = 0;
+	uint32_t got = 0;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		assert_int_equal(auth_hotp((const unsigned char *)key, 20, v[i].t / 30, 8, &got,
+			&err), TW_OK);
+		assert_int_equal(got, v[i].code);
+	}
+	auth_base32_encode((const unsigned char *)key, 20, b32, sizeof(b32));
+	assert_string_equal(b32, "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ");
+	assert_int_equal(auth_totp_verify(b32, "287082", 59, &step, &err), TW_OK);
+	assert_int_equal(step, 1);
+	assert_int_equal(auth_totp_verify(b32, "287082", 59 + 30, &step, &err), TW_OK);   /* skew */
+	assert_int_equal(auth_totp_verify(b32, "287082", 59 + 90, &step, &err), TW_E_DENIED);
+	assert_int_equal(auth_totp_verify(b32, "28708", 59, &step, &err), TW_E_INVALID);
+	assert_int_equal(auth_totp_verify(b32, "28708a", 59, &step, &err), TW_E_INVALID);
+	snprintf(code, sizeof(code), "%06u", 0u);
+	assert_int_equal(auth_totp_verify("!!", code, 59, &step, &err), TW_E_INTEGRITY);
+}
+
+static void test_token(void **state)
+{
+	struct auth_token a, b;
+	char text[AUTH_TOKEN_LEN + 1], bad[AUTH_TOKEN_LEN + 1];
+	struct tw_error err;
+
+	(void)state;
+	assert_int_equal(auth_token_new(&a, text, &err), TW_OK);
+	assert_int_equal(strlen(text), AUTH_TOKEN_LEN);
+	assert_int_equal(auth_token_parse(text, strlen(text), &b, &err), TW_OK);
+	assert_string_equal(a.id, b.id);
+	assert_memory_equal(a.secret, b.secret, 32);
+	memcpy(bad, text, sizeof(bad));
+	bad[10] = 'G';
+	assert_int_equal(auth_token_parse(bad, strlen(bad), &b, &err), TW_E_INVALID);
+	memcpy(bad, text, sizeof(bad));
+	bad[36] = '.';
+	assert_int_equal(auth_token_parse(bad, strlen(bad), &b, &err), TW_E_INVALID);
+	assert_int_equal(auth_token_parse(text, strlen(text) - 1, &b, &err), TW_E_INVALID);
+	assert_int_equal(auth_token_parse("", 0, &b, &err), TW_E_INVALID);
+	assert_int_equal(auth_bearer_parse("Basic abc", &b, &err), TW_E_INVALID);
+}
+
+static void test_request_parser(void **state)
+{
+	char a[8], b[8];
+	struct auth_field f[] = {
+		{ "a", a, sizeof(a), true, false, 0 },
+		{ "b", b, sizeof(b), false, false, 0 },
+	};
+	struct tw_error err;
+
+	(void)state;
+#define P(s) auth_request_parse((s), strlen(s), f, 2, &err)
+	assert_int_equal(P("{\"a\":\"x\"}"), TW_OK);
+	assert_true(f[0].present && !f[1].present);
+	assert_string_equal(a, "x");
+	assert_int_equal(P("{\"b\":\"x\"}"), TW_E_INVALID);           /* a missing */
+	assert_int_equal(P("{\"a\":\"x\",\"c\":\"y\"}"), TW_E_INVALID); /* unknown */
+	assert_int_equal(P("{\"a\":1}"), TW_E_INVALID);
+	assert_int_equal(P("{\"a\":\"12345678\"}"), TW_E_TOO_LARGE);
+	assert_int_equal(P("{\"a\":\"x\",\"a\":\"y\"}"), TW_E_INVALID); /* duplicate */
+	assert_int_equal(P("{\"a\":\"x\\u0000y\"}"), TW_E_INVALID);
+	assert_int_equal(P("[]"), TW_E_INVALID);
+	assert_int_equal(P("{"), TW_E_INVALID);
+#undef P
+}
+
+/* ---- sessions ---- */
+
+static void test_login_sessions_throttle(void **state)
+{
+	struct fx *f = *state;
+	struct auth_login_input in;
+	struct auth_principal p, q;
+	struct store_operator op;
+	struct tw_error err;
+	char token[AUTH_TOKEN_LEN + 1], forged[AUTH_TOKEN_LEN + 1];
+	int64_t exp = 0, now = tw_now_ms();
+
+	fx_operator(f, "sam", f->tenant_a, AUTH_ROLE_BIT(AUTH_ROLE_AUDITOR), "sam-password-1234");
+	assert_int_equal(store_operator_get_by_name(f->st, "sam", &op, &err), TW_OK);
+	memset(&in, 0, sizeof(in));
+	in.cert_fingerprint = op.cert_fingerprint;
+	in.client = "10.0.0.1:1";
+	in.password = "sam-password-1234";
+	in.password_len = strlen(in.password);
+	assert_int_equal(auth_login(f->st, &f->s, &in, &p, token, &exp, &err), TW_OK);
+	assert_string_equal(p.name, "sam");
+	assert_true(exp > now);
+	assert_int_equal(auth_session_check(f->st, token, strlen(token), op.cert_fingerprint,
+		"c", 0, &q, &err), TW_OK);
+	assert_int_equal(q.roles, AUTH_ROLE_BIT(AUTH_ROLE_AUDITOR));
+	/* Bound to the certificate, expires, forged secret refused. */
+	assert_int_equal(auth_session_check(f->st, token, strlen(token),
+		"0000000000000000000000000000000000000000000000000000000000000000", "c", 0, &q, &err),
+		TW_E_DENIED);
+	assert_int_equal(auth_session_check(f->st, token, strlen(token), op.cert_fingerprint,
+		"c", exp + 1, &q, &err), TW_E_DENIED);
+	memcpy(forged, token, sizeof(forged));
+	forged[50] = forged[50] == 'a' ? 'b' : 'a';
+	assert_int_equal(auth_session_check(f->st, forged, strlen(forged), op.cert_fingerprint,
+		"c", 0, &q, &err), TW_E_DENIED);
+	/* Logout revokes. */
+	assert_int_equal(auth_session_logout(f->st, &p, &err), TW_OK);
+	assert_int_equal(auth_session_check(f->st, token, strlen(token), op.cert_fingerprint,
+		"c", 0, &q, &err), TW_E_DENIED);
+	/* Unknown certificate. */
+	in.cert_fingerprint = "1111111111111111111111111111111111111111111111111111111111111111";
+	in.client = "10.0.0.9:1";
+	assert_int_equal(auth_login(f->st, &f->s, &in, &p, token, &exp, &err), TW_E_DENIED);
+	/* Throttle: max_failures wrong passwords lock the operator even for the right one. */
+	in.cert_fingerprint = op.cert_fingerprint;
+	in.client = "10.0.0.2:1";
+	in.password = "wrong-password-000";
+	in.password_len = strlen(in.password);
+	for (long i = 0; i < f->s.max_failures; i++)
+		assert_int_equal(auth_login(f->st, &f->s, &in, &p, token, &exp, &err), TW_E_DENIED);
+	in.password = "sam-password-1234";
+	in.password_len = strlen(in.password);
+	in.client = "10.0.0.3:1";
+	assert_int_equal(auth_login(f->st, &f->s, &in, &p, token, &exp, &err), TW_E_DENIED);
+	assert_non_null(strstr(err.message, "too many"));
+	/* After the window it works again. */
+	in.now_ms = now + (f->s.failure_window_s + 1) * 1000;
+	assert_int_equal(auth_login(f->st, &f->s, &in, &p, token, &exp, &err), TW_OK);
+	/* Disabled operators cannot log in. */
+	assert_int_equal(store_operator_set_status(f->st, op.id, "disabled", "revoked", &err),
+		TW_OK);
+	in.now_ms = 0;
+	in.client = "10.0.0.4:1";
+	assert_int_equal(auth_login(f->st, &f->s, &in, &p, token, &exp, &err), TW_E_DENIED);
+}
+
+/* ---- four-eyes ---- */
+
+static void test_four_eyes(void **state)
+{
+	struct fx *f = *state;
+	struct auth_principal admin, appr, appr2;
+	struct store_approval a;
+	struct store_operator op;
+	struct tw_error err;
+	int64_t id = 0;
+	int n = 0;
+
+	fx_operator(f, "ta", f->tenant_a, AUTH_ROLE_BIT(AUTH_ROLE_TENANT_ADMIN), "ta-password-12345");
+	fx_operator(f, "ap", f->tenant_a, AUTH_ROLE_BIT(AUTH_ROLE_APPROVER), "ap-password-12345");
+	fx_operator(f, "ap2", f->tenant_b, AUTH_ROLE_BIT(AUTH_ROLE_APPROVER), "ap-password-12345");
+	fx_operator(f, "gw", f->tenant_a, 0, "gw-password-12345");
+	fx_principal(f, &admin, "ta");
+	fx_principal(f, &appr, "ap");
+	fx_principal(f, &appr2, "ap2");
+	assert_int_equal(auth_svc_operator_role(f->st, &f->s, &admin, "gw",
+		AUTH_ROLE_BIT(AUTH_ROLE_GATEWAY_OPERATOR), "needs it", &id, &err), TW_OK);
+	assert_true(id > 0);
+	assert_int_equal(store_operator_get_by_name(f->st, "gw", &op, &err), TW_OK);
+	assert_int_equal(op.roles, 0);   /* nothing before release */
+	/* Requester, a foreign tenant's approver: refused. */
+	assert_int_equal(auth_approval_decide(f->st, &f->s, &admin, id, true, "", NULL, &err),
+		TW_E_DENIED);
+	assert_int_equal(auth_approval_decide(f->st, &f->s, &appr2, id, true, "", NULL, &err),
+		TW_E_DENIED);
+	assert_int_equal(auth_approval_decide(f->st, &f->s, &appr, id, true, "ok", &a, &err),
+		TW_OK);
+	assert_string_equal(a.state, "executed");
+	assert_int_equal(store_operator_get_by_name(f->st, "gw", &op, &err), TW_OK);
+	assert_int_equal(op.roles, AUTH_ROLE_BIT(AUTH_ROLE_GATEWAY_OPERATOR));
+	assert_int_equal(auth_approval_decide(f->st, &f->s, &appr, id, true, "", NULL, &err),
+		TW_E_EXISTS);
+	/* Exclusion at request time; and at execution time. */
+	assert_int_equal(auth_svc_operator_role(f->st, &f->s, &admin, "gw",
+		AUTH_ROLE_BIT(AUTH_ROLE_GATEWAY_OPERATOR) | AUTH_ROLE_BIT(AUTH_ROLE_AUDITOR), "x",
+		&id, &err), TW_E_DENIED);
+	/* Expiry. */
+	assert_int_equal(auth_svc_operator_role(f->st, &f->s, &admin, "gw", 0, "drop", &id, &err),
+		TW_OK);
+	assert_int_equal(auth_approval_expire(f->st, tw_now_ms() + f->s.approval_ttl_s * 1000 + 1,
+		&n, &err), TW_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(store_approval_get(f->st, id, &a, &err), TW_OK);
+	assert_string_equal(a.state, "expired");
+	assert_int_equal(auth_approval_decide(f->st, &f->s, &appr, id, true, "", NULL, &err),
+		TW_E_EXISTS);
+	/* Rejection. */
+	assert_int_equal(auth_svc_operator_role(f->st, &f->s, &admin, "gw", 0, "drop", &id, &err),
+		TW_OK);
+	assert_int_equal(auth_approval_decide(f->st, &f->s, &appr, id, false, "no", &a, &err),
+		TW_OK);
+	assert_string_equal(a.state, "rejected");
+	assert_int_equal(store_operator_get_by_name(f->st, "gw", &op, &err), TW_OK);
+	assert_int_equal(op.roles, AUTH_ROLE_BIT(AUTH_ROLE_GATEWAY_OPERATOR));
+	/* Break-glass cannot release. */
+	{
+		struct auth_principal bg;
+
+		auth_principal_break_glass(&bg, "os:test", "local:1");
+		assert_int_equal(auth_svc_operator_role(f->st, &f->s, &admin, "gw", 0, "drop", &id,
+			&err), TW_OK);
+		assert_int_equal(auth_approval_decide(f->st, &f->s, &bg, id, true, "", NULL, &err),
+			TW_E_DENIED);
+	}
+	assert_int_equal(audit_verify(f->st, &(struct audit_verify_result){ 0 }, &err), TW_OK);
+}
+
+/* ---- the policy matrix ---- */
+
+static tw_rc soft_issue(void *arg, const char *name, const char *tenant, EVP_PKEY *pub,
+	X509 **out, struct tw_error *err)
+{
+	X509 *x = X509_new();
+	EVP_PKEY *key = arg;
+
+	(void)tenant;
+	X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
+		(const unsigned char *)name, -1, -1, 0);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+	X509_gmtime_adj(X509_getm_notBefore(x), 0);
+	X509_gmtime_adj(X509_getm_notAfter(x), 86400);
+	X509_set_pubkey(x, pub);
+	X509_sign(x, key, EVP_sha256());
+	*out = x;
+	(void)err;
+	return TW_OK;
+}
+
+enum mop { M_LIST, M_ADD, M_DISABLE, M_ROLE, M_AP_LIST, M_AP_SHOW, M_AP_DECIDE, M_GW_LIST,
+	M__COUNT };
+
+/* The policy as the documentation states it (docs/security.md), written independently
+ * of src/auth/auth.c's table so that a change there must be a deliberate change here. */
+static bool policy_allows(enum mop op, int role)
+{
+	switch (op) {
+	case M_LIST:
+		return role == AUTH_ROLE_SECURITY_OFFICER || role == AUTH_ROLE_TENANT_ADMIN ||
+			role == AUTH_ROLE_SYSTEM_ADMIN || role == AUTH_ROLE_AUDITOR;
+	case M_ADD: case M_DISABLE: case M_ROLE:
+		return role == AUTH_ROLE_SECURITY_OFFICER || role == AUTH_ROLE_TENANT_ADMIN ||
+			role == AUTH_ROLE_SYSTEM_ADMIN;
+	case M_AP_LIST: case M_AP_SHOW:
+		return role == AUTH_ROLE_APPROVER || role == AUTH_ROLE_AUDITOR ||
+			role == AUTH_ROLE_SECURITY_OFFICER || role == AUTH_ROLE_TENANT_ADMIN ||
+			role == AUTH_ROLE_SYSTEM_ADMIN;
+	case M_AP_DECIDE:
+		return role == AUTH_ROLE_APPROVER;
+	case M_GW_LIST:
+		return role == AUTH_ROLE_GATEWAY_OPERATOR || role == AUTH_ROLE_FIRMWARE_MANAGER ||
+			role == AUTH_ROLE_AUDITOR || role == AUTH_ROLE_TENANT_ADMIN ||
+			role == AUTH_ROLE_SYSTEM_ADMIN;
+	default:
+		return false;
+	}
+}
+
+static int noop_op(const struct store_operator *o, void *a) { (void)o; (void)a; return 0; }
+static int noop_ap(const struct store_approval *o, void *a) { (void)o; (void)a; return 0; }
+static int noop_gw(const struct store_gateway *o, void *a) { (void)o; (void)a; return 0; }
+
+/* Run op as p against an object of tenant `foreign ? B : A`. */
+static tw_rc matrix_run(struct fx *f, enum mop op, const struct auth_principal *p,
+	bool foreign, int64_t req_a, int64_t req_b)
+{
+	struct tw_error err;
+	char name[32];
+	int64_t id = 0;
+	struct store_approval a;
+
+	switch (op) {
+	case M_LIST:
+		return auth_svc_operator_list(f->st, p, noop_op, NULL, &err);
+	case M_ADD: {
+		struct auth_operator_new in = { 0 };
+		struct auth_operator_added out;
+		tw_rc rc;
+
+		snprintf(name, sizeof(name), "new%d", f->seq++);
+		in.name = name;
+		in.tenant = foreign ? "tenant-b" : NULL;
+		in.factor = "totp";
+		in.public_key = f->key;
+		in.issue = soft_issue;
+		in.issue_arg = f->key;
+		rc = auth_svc_operator_add(f->st, &f->s, p, &in, &out, &err);
+		X509_free(out.cert);
+		return rc;
+	}
+	case M_DISABLE:
+		snprintf(name, sizeof(name), "victim%d", f->seq++);
+		fx_operator(f, name, foreign ? f->tenant_b : f->tenant_a, 0, "victim-password-1");
+		return auth_svc_operator_disable(f->st, p, name, "test", &err);
+	case M_ROLE:
+		return auth_svc_operator_role(f->st, &f->s, p, foreign ? "target-b" : "target-a",
+			AUTH_ROLE_BIT(AUTH_ROLE_GATEWAY_OPERATOR), "matrix", &id, &err);
+	case M_AP_LIST:
+		return auth_approval_list(f->st, p, NULL, noop_ap, NULL, &err);
+	case M_AP_SHOW:
+		return auth_approval_show(f->st, p, foreign ? req_b : req_a, &a, &err);
+	case M_AP_DECIDE:
+		return auth_approval_decide(f->st, &f->s, p, foreign ? req_b : req_a, false, "m",
+			NULL, &err);
+	case M_GW_LIST:
+		return auth_svc_gateway_list(f->st, p, noop_gw, NULL, &err);
+	default:
+		return TW_E_INTERNAL;
+	}
+}
+
+static void test_policy_matrix(void **state)
+{
+	struct fx *f = *state;
+	struct auth_principal req_a, req_b;
+	struct tw_error err;
+	int denials = 0, checked = 0;
+
+	fx_operator(f, "target-a", f->tenant_a, 0, "target-password-1");
+	fx_operator(f, "target-b", f->tenant_b, 0, "target-password-1");
+	fx_operator(f, "req-a", f->tenant_a, AUTH_ROLE_BIT(AUTH_ROLE_TENANT_ADMIN), "req-password-12");
+	fx_operator(f, "req-b", f->tenant_b, AUTH_ROLE_BIT(AUTH_ROLE_TENANT_ADMIN), "req-password-12");
+	fx_principal(f, &req_a, "req-a");
+	fx_principal(f, &req_b, "req-b");
+	for (int role = 0; role < AUTH_ROLE__COUNT; role++) {
+		struct auth_principal p;
+		char name[32];
+
+		snprintf(name, sizeof(name), "actor-%d", role);
+		fx_operator(f, name, f->tenant_a, AUTH_ROLE_BIT(role), "actor-password-1");
+		fx_principal(f, &p, name);
+		for (int op = 0; op < M__COUNT; op++) {
+			for (int foreign = 0; foreign <= 1; foreign++) {
+				int64_t ra = 0, rb = 0;
+				bool tenant_bound = op == M_ADD || op == M_DISABLE || op == M_ROLE ||
+					op == M_AP_SHOW || op == M_AP_DECIDE;
+				bool expect_denied = !policy_allows(op, role) ||
+					(foreign && tenant_bound);
+				int before = refusals(f);
+				tw_rc rc;
+
+				/* Fresh pending requests in both tenants for show/decide. */
+				assert_int_equal(auth_svc_operator_role(f->st, &f->s, &req_a, "target-a",
+					0, "fixture", &ra, &err), TW_OK);
+				assert_int_equal(auth_svc_operator_role(f->st, &f->s, &req_b, "target-b",
+					0, "fixture", &rb, &err), TW_OK);
+				rc = matrix_run(f, op, &p, foreign, ra, rb);
+				if (expect_denied) {
+					if (rc != TW_E_DENIED)
+						fail_msg("%s as %s (%s tenant): expected denied, got %s",
+							op == M_LIST ? "operator.list" : auth_op_name((enum auth_op)op),
+							auth_role_name(role), foreign ? "foreign" : "own",
+							tw_strerror(rc));
+					assert_true(refusals(f) > before);   /* logged */
+					denials++;
+				} else if (rc == TW_E_DENIED) {
+					fail_msg("op %d as %s (%s tenant): unexpectedly denied", op,
+						auth_role_name(role), foreign ? "foreign" : "own");
+				}
+				checked++;
+			}
+		}
+	}
+	assert_int_equal(checked, AUTH_ROLE__COUNT * M__COUNT * 2);
+	assert_true(denials > 0);
+	/* An operator without roles and an unauthenticated principal get nothing. */
+	{
+		struct auth_principal none;
+
+		memset(&none, 0, sizeof(none));
+		snprintf(none.name, sizeof(none.name), "nobody");
+		assert_int_equal(auth_check(f->st, &none, AUTH_OP_GATEWAY_LIST, 0, "x", &err),
+			TW_E_DENIED);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_roles_and_exclusions),
+		cmocka_unit_test_setup_teardown(test_four_eyes_policy, fx_setup, fx_teardown),
+		cmocka_unit_test(test_password),
+		cmocka_unit_test(test_totp_rfc6238),
+		cmocka_unit_test(test_token),
+		cmocka_unit_test(test_request_parser),
+		cmocka_unit_test_setup_teardown(test_login_sessions_throttle, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_four_eyes, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_policy_matrix, fx_setup, fx_teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

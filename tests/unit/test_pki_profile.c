@@ -1,0 +1,420 @@
+/*
+ * test_pki_profile.c: unit tests of the SM-PKI certificate profiles and the per-CA
+ * configuration: TLS/SIG/ENC certificates of every role (GWA, GWH, EMT, SMGW) issued
+ * from a verified request and compared with the real SM-PKI certificates in
+ * $TORWART_SHARED/reference/sm-pki (or, without ../shared, with the expectation checked
+ * in here); [ca.<name>] loading; role/usage names. Requests themselves: test_pki.c.
+ *
+ * Everything runs in memory with software brainpool keys; no signer, no token.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/cms.h>
+#include <openssl/crmf.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+#include "base/config.h"
+#include "base/util.h"
+#include "crypto/keys.h"
+#include "pki/profile.h"
+#include "pki/reqgen.h"
+#include "pki/request.h"
+#include "pki/result.h"
+
+/* ------------------------------------------------------------------ fixture */
+
+struct party {
+	EVP_PKEY *key;
+	X509 *cert;
+};
+
+static struct fixture {
+	struct party root, sub, gwa_sig, gwa_tls, emt_sig, other_sig, foreign_root, foreign_sig;
+	EVP_PKEY *k_tls, *k_sig, *k_enc, *k_p256;
+	X509_STORE *trust;
+} fx;
+
+static X509 *sign_cert(struct pki_cert_request *req, EVP_PKEY *issuer_key)
+{
+	struct tw_error err;
+	X509 *x = NULL;
+
+	if (pki_build_certificate(req, &x, &err) != TW_OK)
+		fail_msg("pki_build_certificate: %s", err.message);
+	if (X509_sign(x, issuer_key, EVP_sha256()) <= 0)
+		fail_msg("X509_sign");
+	return x;
+}
+
+static void make_party(struct party *p, enum pki_usage usage, const char *cn,
+	const struct party *issuer)
+{
+	struct pki_cert_request req;
+	struct tw_error err;
+
+	assert_int_equal(keys_generate_ec(NID_brainpoolP256r1, &p->key, &err), TW_OK);
+	memset(&req, 0, sizeof(req));
+	req.usage = usage;
+	req.role = issuer == NULL || usage == PKI_USAGE_SUB_CA ? PKI_ROLE_CA : PKI_ROLE_EMT;
+	req.subject.common_name = cn;
+	req.subject.org_unit = "9900000000001";
+	req.subject.serial_number = "1";
+	req.subject.dns_name = usage == PKI_USAGE_TLS ? "localhost" : NULL;
+	if (usage == PKI_USAGE_SUB_CA) {
+		/* Copied into the issuerAltName of everything the Sub-CA issues. */
+		req.subject.email = "sub-ca@torwart.example";
+		req.subject.uri = "https://torwart.example/sub-ca/";
+	}
+	req.public_key = p->key;
+	req.issuer_cert = issuer != NULL ? issuer->cert : NULL;
+	req.validity_days = 365;
+	p->cert = sign_cert(&req, issuer != NULL ? issuer->key : p->key);
+}
+
+static void party_free(struct party *p)
+{
+	EVP_PKEY_free(p->key);
+	X509_free(p->cert);
+}
+
+static int setup(void **state)
+{
+	struct tw_error err;
+
+	(void)state;
+	memset(&fx, 0, sizeof(fx));
+	make_party(&fx.root, PKI_USAGE_ROOT_CA, "TEST-ROOT.CA", NULL);
+	make_party(&fx.sub, PKI_USAGE_SUB_CA, "TEST-SUB.CA", &fx.root);
+	make_party(&fx.gwa_sig, PKI_USAGE_SIG, "TEST.GWA.TORWART", &fx.sub);
+	make_party(&fx.gwa_tls, PKI_USAGE_TLS, "TEST.GWA.TORWART", &fx.sub);
+	make_party(&fx.emt_sig, PKI_USAGE_SIG, "Company-Test.EMT.MAK", &fx.sub);
+	make_party(&fx.other_sig, PKI_USAGE_SIG, "Other.EMT.MAK", &fx.sub);
+	make_party(&fx.foreign_root, PKI_USAGE_ROOT_CA, "FOREIGN-ROOT.CA", NULL);
+	make_party(&fx.foreign_sig, PKI_USAGE_SIG, "Company-Test.EMT.MAK", &fx.foreign_root);
+	assert_int_equal(keys_generate_ec(NID_brainpoolP256r1, &fx.k_tls, &err), TW_OK);
+	assert_int_equal(keys_generate_ec(NID_brainpoolP384r1, &fx.k_sig, &err), TW_OK);
+	assert_int_equal(keys_generate_ec(NID_brainpoolP256r1, &fx.k_enc, &err), TW_OK);
+	assert_int_equal(keys_generate_ec(NID_X9_62_prime256v1, &fx.k_p256, &err), TW_OK);
+	fx.trust = X509_STORE_new();
+	assert_non_null(fx.trust);
+	assert_int_equal(X509_STORE_add_cert(fx.trust, fx.root.cert), 1);
+	assert_int_equal(X509_STORE_add_cert(fx.trust, fx.sub.cert), 1);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	party_free(&fx.root);
+	party_free(&fx.sub);
+	party_free(&fx.gwa_sig);
+	party_free(&fx.gwa_tls);
+	party_free(&fx.emt_sig);
+	party_free(&fx.other_sig);
+	party_free(&fx.foreign_root);
+	party_free(&fx.foreign_sig);
+	EVP_PKEY_free(fx.k_tls);
+	EVP_PKEY_free(fx.k_sig);
+	EVP_PKEY_free(fx.k_enc);
+	EVP_PKEY_free(fx.k_p256);
+	X509_STORE_free(fx.trust);
+	return 0;
+}
+
+/* The reference request's subject, so renewals can be signed by fx.emt_sig. */
+static void params_init(struct reqgen_params *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->subject.common_name = "Company-Test.EMT.MAK";
+	p->subject.org_unit = "9900000000001";
+	p->subject.serial_number = "1";
+	p->subject.email = "test@company.example";
+	p->subject.uri = "https://maco.company.example:11111/maco";
+	p->subject.dns_name = "maco.company.example";
+	p->keys[PKI_USAGE_TLS] = fx.k_tls;
+	p->keys[PKI_USAGE_SIG] = fx.k_sig;
+	p->keys[PKI_USAGE_ENC] = fx.k_enc;
+}
+
+static void gen(const struct reqgen_params *p, bool any_curve, unsigned char **der,
+	size_t *len)
+{
+	struct tw_error err;
+
+	if (reqgen_build(p, any_curve, der, len, &err) != TW_OK)
+		fail_msg("reqgen_build: %s", err.message);
+}
+
+static void gen_initial(unsigned char **der, size_t *len)
+{
+	struct reqgen_params p;
+
+	params_init(&p);
+	gen(&p, false, der, len);
+}
+
+/* Parse and expect `want`; returns the request on success (caller frees). */
+static struct request *expect(const unsigned char *in, size_t len,
+	const struct request_verify_opts *opts, enum pki_result want)
+{
+	struct request *req = NULL;
+	enum pki_result got = PKI_OK_SYNTAX;
+	struct tw_error err;
+	tw_rc rc;
+
+	tw_error_clear(&err);
+	rc = request_parse(in, len, opts, &req, &got, &err);
+	if (got != want)
+		fail_msg("expected %s, got %s (%s)", pki_result_name(want), pki_result_name(got),
+			err.message);
+	if (want == PKI_OK_SYNTAX) {
+		assert_int_equal(rc, TW_OK);
+		assert_non_null(req);
+	} else {
+		assert_int_not_equal(rc, TW_OK);
+		assert_null(req);
+		assert_true(err.message[0] != '\0');
+	}
+	return req;
+}
+
+/* ------------------------------------------------------------------ CA configuration */
+
+static void test_ca_config(void **state)
+{
+	static const char conf_text[] =
+		"[pki]\n"
+		"crl_url = http://127.0.0.1:7080/crl/sub-ca.crl\n"
+		"[ca.sub-ca]\n"
+		"policy_oid = 1.3.6.1.4.1.51695.1.2\n"
+		"cps_uri = https://torwart.example/cps/\n"
+		"directory_base = ou=sm-pki,o=torwart\n"
+		"validity_days.tls = 365\n"
+		"crl_next_update_hours = 24\n"
+		"[ca.bad]\n"
+		"validity_days.sig = 0\n"
+		"[ca.badurl]\n"
+		"crl_url = not a url\n"
+		"[ca.badoid]\n"
+		"policy_oid = anyPolicy\n";
+	struct tw_config *conf = NULL;
+	struct pki_ca_config *c = NULL;
+	struct pki_cert_request req;
+	struct tw_error err;
+
+	(void)state;
+	assert_int_equal(tw_config_parse(conf_text, sizeof(conf_text) - 1, "test", &conf, &err),
+		TW_OK);
+	assert_int_equal(pki_ca_config_load(conf, "sub-ca", &c, &err), TW_OK);
+	assert_string_equal(c->key_label, "sub-ca");
+	assert_string_equal(c->policy_oid, "1.3.6.1.4.1.51695.1.2");
+	assert_string_equal(c->crl_url, "http://127.0.0.1:7080/crl/sub-ca.crl");   /* [pki] */
+	assert_string_equal(c->directory_base, "ou=sm-pki,o=torwart");
+	assert_string_equal(c->crl_publish_path, "crl/sub-ca.crl");
+	assert_int_equal(c->validity_days_tls, 365);
+	assert_int_equal(c->validity_days_sig, 730);
+	assert_int_equal(c->crl_next_update_hours, 24);
+	memset(&req, 0, sizeof(req));
+	req.usage = PKI_USAGE_TLS;
+	pki_ca_config_apply(c, &req);
+	assert_int_equal(req.validity_days, 365);
+	assert_string_equal(req.cps_uri, "https://torwart.example/cps/");
+	pki_ca_config_free(c);
+	/* Absent section: defaults. */
+	assert_int_equal(pki_ca_config_load(conf, "other", &c, &err), TW_OK);
+	assert_null(c->policy_oid);
+	assert_int_equal(c->validity_days_enc, 730);
+	pki_ca_config_free(c);
+	assert_int_equal(pki_ca_config_load(conf, "bad", &c, &err), TW_E_CONFIG);
+	assert_null(c);
+	assert_int_equal(pki_ca_config_load(conf, "badurl", &c, &err), TW_E_CONFIG);
+	assert_int_equal(pki_ca_config_load(conf, "badoid", &c, &err), TW_E_CONFIG);
+	assert_int_equal(pki_ca_config_load(conf, "../x", &c, &err), TW_E_CONFIG);
+	tw_config_free(conf);
+}
+
+/* ------------------------------------------------------------------ profiles */
+
+struct ext_expect {
+	int nid;
+	int critical;
+};
+
+/* Order and criticality of the real SM-PKI certificates (real-emt-*.cer). */
+static const struct ext_expect expect_tls[] = {
+	{ NID_authority_key_identifier, 0 }, { NID_subject_key_identifier, 0 },
+	{ NID_key_usage, 1 }, { NID_certificate_policies, 0 }, { NID_subject_alt_name, 0 },
+	{ NID_issuer_alt_name, 0 }, { NID_basic_constraints, 1 }, { NID_ext_key_usage, 1 },
+	{ NID_crl_distribution_points, 0 },
+};
+static const struct ext_expect expect_sig_enc[] = {
+	{ NID_authority_key_identifier, 0 }, { NID_subject_key_identifier, 0 },
+	{ NID_key_usage, 1 }, { NID_certificate_policies, 0 }, { NID_subject_alt_name, 0 },
+	{ NID_issuer_alt_name, 0 }, { NID_basic_constraints, 1 },
+	{ NID_crl_distribution_points, 0 },
+};
+
+static void assert_exts(X509 *x, const struct ext_expect *ex, int n, const char *what)
+{
+	if (X509_get_ext_count(x) != n)
+		fail_msg("%s: %d extensions, expected %d", what, X509_get_ext_count(x), n);
+	for (int i = 0; i < n; i++) {
+		X509_EXTENSION *e = X509_get_ext(x, i);
+		int nid = OBJ_obj2nid(X509_EXTENSION_get_object(e));
+
+		if (nid != ex[i].nid || X509_EXTENSION_get_critical(e) != ex[i].critical)
+			fail_msg("%s: extension %d is %s critical=%d, expected %s critical=%d", what,
+				i, OBJ_nid2sn(nid), X509_EXTENSION_get_critical(e),
+				OBJ_nid2sn(ex[i].nid), ex[i].critical);
+	}
+}
+
+static X509 *load_real(const char *name)
+{
+	const char *shared = getenv("TORWART_SHARED");
+	char path[512];
+	unsigned char *der = NULL;
+	const unsigned char *p;
+	size_t len = 0;
+	struct tw_error err;
+	X509 *x;
+
+	if (shared == NULL)
+		return NULL;
+	snprintf(path, sizeof(path), "%s/reference/sm-pki/%s", shared, name);
+	if (tw_read_file(path, 65536, &der, &len, &err) != TW_OK)
+		return NULL;
+	p = der;
+	x = d2i_X509(NULL, &p, (long)len);
+	free(der);
+	return x;
+}
+
+/*
+ * Issue TLS/SIG/ENC for every role from a generated request (the subject DN taken from
+ * the verified request, the rest from the CA configuration) and compare with the real
+ * certificates: extension set and order, criticality, key usage, EKU, subject string
+ * types, policy with CPS, CRL DP, CA:FALSE.
+ */
+static void test_profiles_from_request(void **state)
+{
+	static const enum pki_role roles[] = { PKI_ROLE_GWA, PKI_ROLE_GWH, PKI_ROLE_EMT,
+		PKI_ROLE_SMGW };
+	static const struct { enum pki_usage usage; const char *file; } types[] = {
+		{ PKI_USAGE_TLS, "real-emt-tls.cer" }, { PKI_USAGE_SIG, "real-emt-sig.cer" },
+		{ PKI_USAGE_ENC, "real-emt-enc.cer" } };
+	static const char conf_text[] = "[ca.sub-ca]\n"
+		"policy_oid = 1.3.6.1.4.1.51695.1.2\n"
+		"cps_uri = https://torwart.example/cps/\n"
+		"crl_url = ldap://directory.torwart.example/cn=TEST-SUB.CA?certificateRevocationList\n";
+	struct tw_config *conf = NULL;
+	struct pki_ca_config *ca = NULL;
+	unsigned char *der = NULL;
+	size_t len = 0;
+	struct request *req;
+	struct tw_error err;
+	int compared = 0;
+
+	(void)state;
+	assert_int_equal(tw_config_parse(conf_text, sizeof(conf_text) - 1, "t", &conf, &err), TW_OK);
+	assert_int_equal(pki_ca_config_load(conf, "sub-ca", &ca, &err), TW_OK);
+	gen_initial(&der, &len);
+	req = expect(der, len, NULL, PKI_OK_SYNTAX);
+	for (size_t r = 0; r < sizeof(roles) / sizeof(roles[0]); r++) {
+		for (size_t t = 0; t < 3; t++) {
+			const struct request_entry *e = request_find(req, types[t].usage);
+			struct pki_cert_request cr;
+			X509 *ours, *real;
+			CERTIFICATEPOLICIES *pol;
+			char what[32];
+
+			snprintf(what, sizeof(what), "%s %s", pki_role_name(roles[r]),
+				pki_usage_name(types[t].usage));
+			memset(&cr, 0, sizeof(cr));
+			cr.usage = types[t].usage;
+			cr.role = roles[r];
+			cr.subject_name = e->subject;
+			if (r % 2 == 0) {
+				cr.san = e->san;
+			} else {
+				cr.subject.email = e->email;
+				cr.subject.uri = e->uri;
+				cr.subject.dns_name = types[t].usage == PKI_USAGE_TLS ? e->dns_name : NULL;
+			}
+			cr.public_key = e->public_key;
+			cr.issuer_cert = fx.sub.cert;
+			pki_ca_config_apply(ca, &cr);
+			ours = sign_cert(&cr, fx.sub.key);
+			assert_exts(ours, types[t].usage == PKI_USAGE_TLS ? expect_tls : expect_sig_enc,
+				types[t].usage == PKI_USAGE_TLS ? 9 : 8, what);
+			assert_int_equal(X509_NAME_cmp(X509_get_subject_name(ours), e->subject), 0);
+			assert_false(X509_get_extension_flags(ours) & EXFLAG_CA);
+			pol = X509_get_ext_d2i(ours, NID_certificate_policies, NULL, NULL);
+			assert_non_null(pol);
+			assert_int_equal(sk_POLICYQUALINFO_num(sk_POLICYINFO_value(pol, 0)->qualifiers), 1);
+			CERTIFICATEPOLICIES_free(pol);
+			real = load_real(types[t].file);
+			if (real != NULL) {
+				assert_exts(real, types[t].usage == PKI_USAGE_TLS ? expect_tls :
+					expect_sig_enc, types[t].usage == PKI_USAGE_TLS ? 9 : 8, types[t].file);
+				assert_int_equal(X509_get_key_usage(ours), X509_get_key_usage(real));
+				assert_int_equal(X509_get_extended_key_usage(ours),
+					X509_get_extended_key_usage(real));
+				compared++;
+			} else {
+				assert_int_equal(X509_get_key_usage(ours), types[t].usage == PKI_USAGE_ENC ?
+					(KU_KEY_ENCIPHERMENT | KU_KEY_AGREEMENT) : KU_DIGITAL_SIGNATURE);
+			}
+			X509_free(real);
+			X509_free(ours);
+		}
+	}
+	if (compared == 0)
+		print_message("[  NOTE    ] $TORWART_SHARED/reference/sm-pki absent: profiles "
+			"compared with the checked-in expectation only\n");
+	request_free(req);
+	free(der);
+	pki_ca_config_free(ca);
+	tw_config_free(conf);
+}
+
+static void test_role_usage_names(void **state)
+{
+	enum pki_role role;
+	enum pki_usage usage;
+	struct tw_error err;
+
+	(void)state;
+	assert_int_equal(pki_role_parse("SMGW", &role, &err), TW_OK);
+	assert_int_equal(role, PKI_ROLE_SMGW);
+	assert_int_equal(pki_role_parse("gwh", &role, &err), TW_OK);
+	assert_int_equal(role, PKI_ROLE_GWH);
+	assert_int_equal(pki_role_parse("MSB", &role, &err), TW_E_INVALID);
+	assert_int_equal(pki_usage_parse("enc", &usage, &err), TW_OK);
+	assert_int_equal(usage, PKI_USAGE_ENC);
+	assert_int_equal(pki_usage_parse("CA", &usage, &err), TW_E_INVALID);
+	assert_true(pki_curve_allowed(NID_brainpoolP512r1));
+	assert_false(pki_curve_allowed(NID_X9_62_prime256v1));
+	assert_string_equal(request_kind_name(REQUEST_KIND_RENEWAL), "renewal");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_role_usage_names),
+		cmocka_unit_test(test_ca_config),
+		cmocka_unit_test(test_profiles_from_request),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
