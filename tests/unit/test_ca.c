@@ -324,6 +324,40 @@ static void test_issue_and_bad_requests(void **state)
 	free(big);
 }
 
+/* More requests than one batch: the pipeline, and a replay of a request still in flight. */
+static void test_issue_pipelined(void **state)
+{
+	struct env *e = *state;
+	enum { N = CA_BATCH_MAX + 3 };
+	struct ca_issue_outcome *out = calloc(N, sizeof(*out));
+	const char *files[N];
+	char *paths[N - 1];
+	struct ca_issue_stats st;
+	struct tw_error err;
+	int r0, c0, r1, c1;
+
+	assert_non_null(out);
+	register_emt(e, "pipe-p", "PIPE.EMT.T", "9900000000022");
+	for (int i = 0; i < N - 1; i++) {
+		paths[i] = make_request(e, "PIPE.EMT.T", "9900000000022", NID_brainpoolP256r1);
+		files[i] = paths[i];
+	}
+	files[N - 1] = paths[0];   /* prepared while the first batch is with the signer */
+	counts(e, &r0, &c0);
+	assert_rc(ca_issue_files(e->home, e->store, e->sc, &who, "pipe-p", files, N, out, &st,
+		&err), TW_OK);
+	for (int i = 0; i < N - 1; i++)
+		assert_int_equal(out[i].rc, TW_OK);
+	assert_int_equal(out[N - 1].result, PKI_FAILURE_REQUEST_NOT_ACCEPTED);
+	counts(e, &r1, &c1);
+	assert_int_equal(r1, r0 + N - 1);
+	assert_int_equal(c1, c0 + 3 * (N - 1));
+	assert_true(st.sign_us > 0 && st.store_us > 0);
+	for (int i = 0; i < N - 1; i++)
+		free(paths[i]);
+	free(out);
+}
+
 /* More entries than one signer frame holds: the streamed path, checked by OpenSSL. */
 static void test_crl_streamed(void **state)
 {
@@ -391,6 +425,7 @@ int main(void)
 		cmocka_unit_test(test_reason_and_serial),
 		cmocka_unit_test(test_store_rules),
 		cmocka_unit_test(test_issue_and_bad_requests),
+		cmocka_unit_test(test_issue_pipelined),
 		cmocka_unit_test(test_crl_streamed),
 	};
 
