@@ -98,7 +98,7 @@ void auth_break_glass_record(struct tw_store *store, const struct auth_settings 
 
 	auth_actions_register_builtin();
 	snprintf(detail, sizeof(detail), "direct --home access: %s", command);
-	if (store_begin(&*store, &err) == TW_OK) {
+	if (store_begin(store, &err) == TW_OK) {
 		if (svc_audit(store, p, "auth.break-glass", command, "ok", detail, &err) == TW_OK &&
 		    svc_break_glass_review(store, s, p, command, &err) == TW_OK &&
 		    store_commit(store, &err) == TW_OK) {

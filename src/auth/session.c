@@ -112,6 +112,7 @@ out:
 	return tw_error_set(err, TW_E_DENIED, "login refused: %s", why);
 }
 
+/* The principal of an operator row (roles and tenant as stored now). */
 static tw_rc sess_principal(struct tw_store *store, const struct store_operator *op,
 	const char *client, struct auth_principal *p, struct tw_error *err)
 {
@@ -138,7 +139,7 @@ tw_rc auth_login(struct tw_store *store, const struct auth_settings *s,
 	int64_t now = in->now_ms > 0 ? in->now_ms : tw_now_ms(), step = 0;
 	const char *client = in->client != NULL && in->client[0] != '\0' ? in->client : "-";
 	char roles[256], detail[STORE_TEXT_MAX + 1];
-	bool locked = false, have_op = false;
+	bool locked = false;
 	tw_rc rc;
 
 	memset(p, 0, sizeof(*p));
@@ -167,7 +168,6 @@ tw_rc auth_login(struct tw_store *store, const struct auth_settings *s,
 		tw_error_set(err, rc, "%s", lerr.message);
 		goto out;
 	}
-	have_op = true;
 	if ((rc = sess_locked(store, s, "operator", op.name, now, &locked, err)) != TW_OK)
 		goto out;
 	if (locked) {
@@ -256,7 +256,6 @@ out:
 		tw_wipe(token, AUTH_TOKEN_LEN + 1);
 		token[0] = '\0';
 	}
-	(void)have_op;
 	tw_wipe(&tok, sizeof(tok));
 	tw_wipe(&op, sizeof(op));
 	return rc;

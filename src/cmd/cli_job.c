@@ -471,7 +471,7 @@ int cli_gateway_set(int argc, char **argv)
 	if (job_parse(argc, argv, &o) != 0 || o.home == NULL ||
 	    (o.add_tag == NULL && o.remove_tag == NULL && o.wakeup == NULL &&
 	     o.move_tenant == NULL))
-		return cli_usage_error("usage: torwart gateway set --home DIR (--id|--gateway ID | "
+		return cli_usage_error("usage: torwart gateway set --home DIR (--gateway ID | "
 			"--gateways all|ID,ID | --tag T | --tenant T) [--add-tag T] [--remove-tag T] "
 			"[--wakeup HOST:PORT|none] [--move-tenant NAME]");
 	if (o.gateway == NULL && o.gateways == NULL && o.tag == NULL && o.tenant == NULL)

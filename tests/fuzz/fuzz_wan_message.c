@@ -48,6 +48,41 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    memcmp(&eb, &eb2, sizeof(eb)) != 0)
 			abort();
 	}
+	tw_buf_reset(&buf);
+	/* Orders (issue 4): GET /v1/orders answers, results, pending counts, status. */
+	{
+		struct wan_orders_response o, o2;
+		struct wan_order_result r, r2;
+		json_t *status = NULL;
+		long pending;
+		int64_t id;
+
+		if (wan_orders_response_parse(data, size, &o, NULL) == TW_OK) {
+			if (wan_orders_response_encode(&o, &buf, NULL) != TW_OK ||
+			    wan_orders_response_parse(buf.data, buf.len, &o2, NULL) != TW_OK ||
+			    o.has_order != o2.has_order || o.pending_orders != o2.pending_orders ||
+			    o.order.id != o2.order.id || strcmp(o.order.type, o2.order.type) != 0 ||
+			    (o.has_order && !json_equal(o.order.payload, o2.order.payload)))
+				abort();
+			wan_orders_response_clear(&o2);
+		}
+		wan_orders_response_clear(&o);
+		tw_buf_reset(&buf);
+		if (wan_order_result_parse(data, size, &r, NULL) == TW_OK) {
+			if (wan_order_result_encode(&r, &buf, NULL) != TW_OK ||
+			    wan_order_result_parse(buf.data, buf.len, &r2, NULL) != TW_OK ||
+			    r.ok != r2.ok || strcmp(r.code, r2.code) != 0 ||
+			    strcmp(r.message, r2.message) != 0 ||
+			    (r.ok && !json_equal(r.result, r2.result)))
+				abort();
+			wan_order_result_clear(&r2);
+		}
+		wan_order_result_clear(&r);
+		(void)wan_pending_parse(data, size, &pending, NULL);
+		if (wan_session_status_get(data, size, &status, NULL) == TW_OK)
+			json_decref(status);
+		(void)wan_order_id_parse((const char *)data, size, &id, NULL);
+	}
 	tw_buf_free(&buf);
 
 	text = malloc(size + 1);
