@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "store/store_backend.h"
+#include "store/store_check.h"
 
 static const struct store_auth_ops *sa_ops(struct tw_store *store, struct tw_error *err)
 {
@@ -21,37 +22,6 @@ static const struct store_auth_ops *sa_ops(struct tw_store *store, struct tw_err
 		store->ops->name);
 	return NULL;
 }
-
-/* A string argument: present, non-empty, at most max bytes. */
-static tw_rc sa_str(const char *s, size_t max, const char *what, struct tw_error *err)
-{
-	size_t len;
-
-	if (s == NULL)
-		return tw_error_set(err, TW_E_INVALID, "%s is missing", what);
-	len = strnlen(s, max + 1);
-	if (len > max)
-		return tw_error_set(err, TW_E_TOO_LARGE, "%s is longer than %zu bytes", what, max);
-	if (len == 0)
-		return tw_error_set(err, TW_E_INVALID, "%s is empty", what);
-	return TW_OK;
-}
-
-/* A fixed-size member must hold its NUL; required means non-empty. */
-static tw_rc sa_field(const char *f, size_t size, bool required, const char *what,
-	struct tw_error *err)
-{
-	size_t len = strnlen(f, size);
-
-	if (len == size)
-		return tw_error_set(err, TW_E_TOO_LARGE, "%s is longer than %zu bytes", what,
-			size - 1);
-	if (required && len == 0)
-		return tw_error_set(err, TW_E_INVALID, "%s is empty", what);
-	return TW_OK;
-}
-
-#define SA_FIELD(obj, m, req, err) sa_field((obj)->m, sizeof((obj)->m), (req), #m, (err))
 
 static bool sa_one_of(const char *s, const char *a, const char *b)
 {
@@ -85,14 +55,14 @@ tw_rc store_operator_insert(struct tw_store *store, const struct store_operator 
 	if (op == NULL || id == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_operator_insert: NULL argument");
 	*id = 0;
-	if ((rc = SA_FIELD(op, name, true, err)) != TW_OK ||
-	    (rc = SA_FIELD(op, status, true, err)) != TW_OK ||
-	    (rc = SA_FIELD(op, factor, true, err)) != TW_OK ||
-	    (rc = SA_FIELD(op, secret, true, err)) != TW_OK ||
-	    (rc = SA_FIELD(op, cert_fingerprint, true, err)) != TW_OK ||
-	    (rc = SA_FIELD(op, cert_serial, true, err)) != TW_OK ||
-	    (rc = SA_FIELD(op, cert_status, true, err)) != TW_OK ||
-	    (rc = SA_FIELD(op, created_by, true, err)) != TW_OK)
+	if ((rc = STORE_CHECK_MEMBER(op, name, true, err)) != TW_OK ||
+	    (rc = STORE_CHECK_MEMBER(op, status, true, err)) != TW_OK ||
+	    (rc = STORE_CHECK_MEMBER(op, factor, true, err)) != TW_OK ||
+	    (rc = STORE_CHECK_MEMBER(op, secret, true, err)) != TW_OK ||
+	    (rc = STORE_CHECK_MEMBER(op, cert_fingerprint, true, err)) != TW_OK ||
+	    (rc = STORE_CHECK_MEMBER(op, cert_serial, true, err)) != TW_OK ||
+	    (rc = STORE_CHECK_MEMBER(op, cert_status, true, err)) != TW_OK ||
+	    (rc = STORE_CHECK_MEMBER(op, created_by, true, err)) != TW_OK)
 		return rc;
 	if (!sa_one_of(op->status, "enabled", "disabled") ||
 	    !sa_one_of(op->factor, "password", "totp") ||
@@ -116,7 +86,7 @@ static tw_rc sa_operator_get(struct tw_store *store, int by, const char *key, in
 	if (out == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_operator_get: NULL argument");
 	if (by != STORE_OPERATOR_BY_ID &&
-	    (rc = sa_str(key, by == STORE_OPERATOR_BY_NAME ? STORE_ID_MAX : 64,
+	    (rc = store_check_text(key, by == STORE_OPERATOR_BY_NAME ? STORE_ID_MAX : 64,
 	     by == STORE_OPERATOR_BY_NAME ? "operator name" : "certificate fingerprint",
 	     err)) != TW_OK)
 		return rc;
@@ -215,9 +185,9 @@ tw_rc store_session_insert(struct tw_store *store, const struct store_session *s
 		return err != NULL ? err->code : TW_E_INTERNAL;
 	if (s == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_session_insert: NULL argument");
-	if ((rc = SA_FIELD(s, id, true, err)) != TW_OK ||
-	    (rc = SA_FIELD(s, cert_fingerprint, true, err)) != TW_OK ||
-	    (rc = SA_FIELD(s, client, false, err)) != TW_OK)
+	if ((rc = STORE_CHECK_MEMBER(s, id, true, err)) != TW_OK ||
+	    (rc = STORE_CHECK_MEMBER(s, cert_fingerprint, true, err)) != TW_OK ||
+	    (rc = STORE_CHECK_MEMBER(s, client, false, err)) != TW_OK)
 		return rc;
 	if (!sa_hex(s->id, 32) || s->expires_ms <= s->created_ms)
 		return tw_error_set(err, TW_E_INVALID, "session id or lifetime is not valid");
@@ -236,7 +206,7 @@ tw_rc store_session_get(struct tw_store *store, const char *id, struct store_ses
 		return err != NULL ? err->code : TW_E_INTERNAL;
 	if (out == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_session_get: NULL argument");
-	if ((rc = sa_str(id, 32, "session id", err)) != TW_OK)
+	if ((rc = store_check_text(id, 32, "session id", err)) != TW_OK)
 		return rc;
 	return ops->session_get(store->be, id, out, err);
 }
@@ -249,7 +219,7 @@ tw_rc store_session_revoke(struct tw_store *store, const char *id, int64_t when_
 
 	if (ops == NULL)
 		return err != NULL ? err->code : TW_E_INTERNAL;
-	if ((rc = sa_str(id, 32, "session id", err)) != TW_OK)
+	if ((rc = store_check_text(id, 32, "session id", err)) != TW_OK)
 		return rc;
 	return ops->session_revoke(store->be, id, when_ms, err);
 }
@@ -282,7 +252,7 @@ tw_rc store_auth_failure_get(struct tw_store *store, const char *kind, const cha
 		return err != NULL ? err->code : TW_E_INTERNAL;
 	if (out == NULL || found == NULL || !sa_kind_ok(kind))
 		return tw_error_set(err, TW_E_INTERNAL, "store_auth_failure_get: bad argument");
-	if ((rc = sa_str(subject, STORE_NAME_MAX, "failure subject", err)) != TW_OK)
+	if ((rc = store_check_text(subject, STORE_NAME_MAX, "failure subject", err)) != TW_OK)
 		return rc;
 	return ops->failure_get(store->be, kind, subject, out, found, err);
 }
@@ -297,7 +267,7 @@ tw_rc store_auth_failure_put(struct tw_store *store, const char *kind, const cha
 		return err != NULL ? err->code : TW_E_INTERNAL;
 	if (f == NULL || !sa_kind_ok(kind) || f->count < 0)
 		return tw_error_set(err, TW_E_INTERNAL, "store_auth_failure_put: bad argument");
-	if ((rc = sa_str(subject, STORE_NAME_MAX, "failure subject", err)) != TW_OK)
+	if ((rc = store_check_text(subject, STORE_NAME_MAX, "failure subject", err)) != TW_OK)
 		return rc;
 	return ops->failure_put(store->be, kind, subject, f, err);
 }
@@ -312,7 +282,7 @@ tw_rc store_auth_failure_clear(struct tw_store *store, const char *kind, const c
 		return err != NULL ? err->code : TW_E_INTERNAL;
 	if (!sa_kind_ok(kind))
 		return tw_error_set(err, TW_E_INTERNAL, "store_auth_failure_clear: bad kind");
-	if ((rc = sa_str(subject, STORE_NAME_MAX, "failure subject", err)) != TW_OK)
+	if ((rc = store_check_text(subject, STORE_NAME_MAX, "failure subject", err)) != TW_OK)
 		return rc;
 	return ops->failure_clear(store->be, kind, subject, err);
 }
@@ -336,11 +306,11 @@ tw_rc store_approval_insert(struct tw_store *store, const struct store_approval 
 	if (a == NULL || id == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_approval_insert: NULL argument");
 	*id = 0;
-	if ((rc = SA_FIELD(a, action, true, err)) != TW_OK ||
-	    (rc = SA_FIELD(a, params, true, err)) != TW_OK ||
-	    (rc = SA_FIELD(a, reason, true, err)) != TW_OK ||
-	    (rc = SA_FIELD(a, requester, true, err)) != TW_OK ||
-	    (rc = SA_FIELD(a, state, true, err)) != TW_OK)
+	if ((rc = STORE_CHECK_MEMBER(a, action, true, err)) != TW_OK ||
+	    (rc = STORE_CHECK_MEMBER(a, params, true, err)) != TW_OK ||
+	    (rc = STORE_CHECK_MEMBER(a, reason, true, err)) != TW_OK ||
+	    (rc = STORE_CHECK_MEMBER(a, requester, true, err)) != TW_OK ||
+	    (rc = STORE_CHECK_MEMBER(a, state, true, err)) != TW_OK)
 		return rc;
 	if (strcmp(a->state, "pending") != 0 || a->expires_ms <= a->created_ms ||
 	    a->tenant_id <= 0)
@@ -373,10 +343,10 @@ tw_rc store_approval_decide(struct tw_store *store, int64_t id, const struct sto
 		return err != NULL ? err->code : TW_E_INTERNAL;
 	if (d == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_approval_decide: NULL argument");
-	if ((rc = SA_FIELD(d, state, true, err)) != TW_OK ||
-	    (rc = SA_FIELD(d, decided_by, true, err)) != TW_OK ||
-	    (rc = SA_FIELD(d, decision_reason, false, err)) != TW_OK ||
-	    (rc = SA_FIELD(d, result, false, err)) != TW_OK)
+	if ((rc = STORE_CHECK_MEMBER(d, state, true, err)) != TW_OK ||
+	    (rc = STORE_CHECK_MEMBER(d, decided_by, true, err)) != TW_OK ||
+	    (rc = STORE_CHECK_MEMBER(d, decision_reason, false, err)) != TW_OK ||
+	    (rc = STORE_CHECK_MEMBER(d, result, false, err)) != TW_OK)
 		return rc;
 	if (!sa_state_ok(d->state) || strcmp(d->state, "pending") == 0)
 		return tw_error_set(err, TW_E_INVALID, "decision state \"%s\" is not final",

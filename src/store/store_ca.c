@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "store/store_backend.h"
+#include "store/store_check.h"
 
 static const struct store_ca_ops *sc_ops(struct tw_store *store, struct tw_error *err)
 {
@@ -28,36 +29,6 @@ static const struct store_ca_ops *sc_ops(struct tw_store *store, struct tw_error
 		if (((ops) = sc_ops((store), (err))) == NULL) \
 			return (err) != NULL ? (err)->code : TW_E_INTERNAL; \
 	} while (0)
-
-static tw_rc sc_str(const char *s, size_t max, const char *what, struct tw_error *err)
-{
-	size_t len;
-
-	if (s == NULL)
-		return tw_error_set(err, TW_E_INVALID, "%s is missing", what);
-	len = strnlen(s, max + 1);
-	if (len > max)
-		return tw_error_set(err, TW_E_TOO_LARGE, "%s is longer than %zu bytes", what, max);
-	if (len == 0)
-		return tw_error_set(err, TW_E_INVALID, "%s is empty", what);
-	return TW_OK;
-}
-
-/* A fixed-size member must hold its NUL; required means non-empty. */
-static tw_rc sc_field(const char *f, size_t size, bool required, const char *what,
-	struct tw_error *err)
-{
-	size_t len = strnlen(f, size);
-
-	if (len == size)
-		return tw_error_set(err, TW_E_TOO_LARGE, "%s is longer than %zu bytes", what,
-			size - 1);
-	if (required && len == 0)
-		return tw_error_set(err, TW_E_INVALID, "%s is empty", what);
-	return TW_OK;
-}
-
-#define SC_FIELD(obj, m, req, err) sc_field((obj)->m, sizeof((obj)->m), (req), #m, (err))
 
 static bool sc_one_of(const char *s, const char *const *set)
 {
@@ -82,7 +53,7 @@ static bool sc_hex64(const char *h)
 /* Serials are stored as lower-case hex without separators (certstore.c). */
 static tw_rc sc_serial(const char *s, struct tw_error *err)
 {
-	tw_rc rc = sc_str(s, STORE_ID_MAX, "serial", err);
+	tw_rc rc = store_check_text(s, STORE_ID_MAX, "serial", err);
 
 	if (rc != TW_OK)
 		return rc;
@@ -104,15 +75,15 @@ tw_rc store_ca_participant_insert(struct tw_store *store, const struct store_ca_
 	SC_OPS_OR_RETURN(ops, store, err);
 	if (p == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_ca_participant_insert: no participant");
-	if ((rc = SC_FIELD(p, name, true, err)) != TW_OK ||
-	    (rc = SC_FIELD(p, organisation, true, err)) != TW_OK ||
-	    (rc = SC_FIELD(p, role, true, err)) != TW_OK ||
-	    (rc = SC_FIELD(p, market_partner_id, true, err)) != TW_OK ||
-	    (rc = SC_FIELD(p, common_name, true, err)) != TW_OK ||
-	    (rc = SC_FIELD(p, email, false, err)) != TW_OK ||
-	    (rc = SC_FIELD(p, gateway_id, false, err)) != TW_OK ||
-	    (rc = SC_FIELD(p, device_serial, false, err)) != TW_OK ||
-	    (rc = SC_FIELD(p, created_by, true, err)) != TW_OK)
+	if ((rc = STORE_CHECK_MEMBER(p, name, true, err)) != TW_OK ||
+	    (rc = STORE_CHECK_MEMBER(p, organisation, true, err)) != TW_OK ||
+	    (rc = STORE_CHECK_MEMBER(p, role, true, err)) != TW_OK ||
+	    (rc = STORE_CHECK_MEMBER(p, market_partner_id, true, err)) != TW_OK ||
+	    (rc = STORE_CHECK_MEMBER(p, common_name, true, err)) != TW_OK ||
+	    (rc = STORE_CHECK_MEMBER(p, email, false, err)) != TW_OK ||
+	    (rc = STORE_CHECK_MEMBER(p, gateway_id, false, err)) != TW_OK ||
+	    (rc = STORE_CHECK_MEMBER(p, device_serial, false, err)) != TW_OK ||
+	    (rc = STORE_CHECK_MEMBER(p, created_by, true, err)) != TW_OK)
 		return rc;
 	if (!sc_one_of(p->role, sc_roles))
 		return tw_error_set(err, TW_E_INVALID, "role '%s' is not one of emt, gwa, gwh, smgw",
@@ -131,7 +102,7 @@ tw_rc store_ca_participant_get(struct tw_store *store, const char *name,
 	SC_OPS_OR_RETURN(ops, store, err);
 	if (out == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_ca_participant_get: out is NULL");
-	if ((rc = sc_str(name, STORE_ID_MAX, "participant name", err)) != TW_OK)
+	if ((rc = store_check_text(name, STORE_ID_MAX, "participant name", err)) != TW_OK)
 		return rc;
 	return ops->participant_get(store->be, name, out, err);
 }
@@ -168,12 +139,12 @@ tw_rc store_ca_request_insert(struct tw_store *store, const struct store_ca_requ
 	SC_OPS_OR_RETURN(ops, store, err);
 	if (r == NULL || id == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_ca_request_insert: NULL argument");
-	if ((rc = SC_FIELD(r, participant, true, err)) != TW_OK ||
-	    (rc = SC_FIELD(r, kind, true, err)) != TW_OK ||
-	    (rc = SC_FIELD(r, state, true, err)) != TW_OK ||
-	    (rc = SC_FIELD(r, subject, true, err)) != TW_OK ||
-	    (rc = SC_FIELD(r, decided_by, false, err)) != TW_OK ||
-	    (rc = SC_FIELD(r, reason, false, err)) != TW_OK)
+	if ((rc = STORE_CHECK_MEMBER(r, participant, true, err)) != TW_OK ||
+	    (rc = STORE_CHECK_MEMBER(r, kind, true, err)) != TW_OK ||
+	    (rc = STORE_CHECK_MEMBER(r, state, true, err)) != TW_OK ||
+	    (rc = STORE_CHECK_MEMBER(r, subject, true, err)) != TW_OK ||
+	    (rc = STORE_CHECK_MEMBER(r, decided_by, false, err)) != TW_OK ||
+	    (rc = STORE_CHECK_MEMBER(r, reason, false, err)) != TW_OK)
 		return rc;
 	if (!sc_hex64(r->digest))
 		return tw_error_set(err, TW_E_INVALID, "request digest must be 64 lower-case hex");
@@ -226,7 +197,7 @@ tw_rc store_ca_request_transition(struct tw_store *store, int64_t id, const char
 		return tw_error_set(err, TW_E_INVALID, "request id must be positive");
 	if (from == NULL || to == NULL || !sc_one_of(from, sc_states) || !sc_one_of(to, sc_states))
 		return tw_error_set(err, TW_E_INTERNAL, "store_ca_request_transition: bad state");
-	if ((rc = sc_str(by, STORE_NAME_MAX, "decider", err)) != TW_OK)
+	if ((rc = store_check_text(by, STORE_NAME_MAX, "decider", err)) != TW_OK)
 		return rc;
 	if (reason != NULL && strnlen(reason, STORE_TEXT_MAX + 1) > STORE_TEXT_MAX)
 		return tw_error_set(err, TW_E_TOO_LARGE, "reason is longer than %d bytes",
@@ -266,7 +237,7 @@ tw_rc store_ca_cert_set_request(struct tw_store *store, const char *issuer,
 	tw_rc rc;
 
 	SC_OPS_OR_RETURN(ops, store, err);
-	if ((rc = sc_str(issuer, STORE_TEXT_MAX, "issuer", err)) != TW_OK ||
+	if ((rc = store_check_text(issuer, STORE_TEXT_MAX, "issuer", err)) != TW_OK ||
 	    (rc = sc_serial(serial_hex, err)) != TW_OK)
 		return rc;
 	if (request_id <= 0)
@@ -285,7 +256,7 @@ tw_rc store_ca_cert_get(struct tw_store *store, const char *issuer, const char *
 	SC_OPS_OR_RETURN(ops, store, err);
 	if (out == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_ca_cert_get: out is NULL");
-	if ((rc = sc_str(issuer, STORE_TEXT_MAX, "issuer", err)) != TW_OK ||
+	if ((rc = store_check_text(issuer, STORE_TEXT_MAX, "issuer", err)) != TW_OK ||
 	    (rc = sc_serial(serial_hex, err)) != TW_OK)
 		return rc;
 	return ops->cert_get(store->be, issuer, serial_hex, with_der, out, err);
@@ -300,7 +271,7 @@ tw_rc store_ca_cert_foreach(struct tw_store *store, const char *issuer, store_ca
 	SC_OPS_OR_RETURN(ops, store, err);
 	if (cb == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_ca_cert_foreach: no callback");
-	if ((rc = sc_str(issuer, STORE_TEXT_MAX, "issuer", err)) != TW_OK)
+	if ((rc = store_check_text(issuer, STORE_TEXT_MAX, "issuer", err)) != TW_OK)
 		return rc;
 	return ops->cert_foreach(store->be, issuer, cb, arg, err);
 }
@@ -316,7 +287,7 @@ tw_rc store_ca_cert_revoke(struct tw_store *store, const char *issuer, const cha
 	SC_OPS_OR_RETURN(ops, store, err);
 	if (changed == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_ca_cert_revoke: changed is NULL");
-	if ((rc = sc_str(issuer, STORE_TEXT_MAX, "issuer", err)) != TW_OK ||
+	if ((rc = store_check_text(issuer, STORE_TEXT_MAX, "issuer", err)) != TW_OK ||
 	    (rc = sc_serial(serial_hex, err)) != TW_OK)
 		return rc;
 	/* RFC 5280 5.3.1: 0..10, value 7 is not used. */
@@ -337,7 +308,7 @@ tw_rc store_ca_revoked_foreach(struct tw_store *store, const char *issuer,
 	SC_OPS_OR_RETURN(ops, store, err);
 	if (cb == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_ca_revoked_foreach: no callback");
-	if ((rc = sc_str(issuer, STORE_TEXT_MAX, "issuer", err)) != TW_OK)
+	if ((rc = store_check_text(issuer, STORE_TEXT_MAX, "issuer", err)) != TW_OK)
 		return rc;
 	return ops->revoked_foreach(store->be, issuer, cb, arg, err);
 }
@@ -357,7 +328,7 @@ tw_rc store_ca_crl_get(struct tw_store *store, const char *ca, struct store_ca_c
 	SC_OPS_OR_RETURN(ops, store, err);
 	if (out == NULL || found == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_ca_crl_get: out is NULL");
-	if ((rc = sc_str(ca, STORE_ID_MAX, "CA name", err)) != TW_OK)
+	if ((rc = store_check_text(ca, STORE_ID_MAX, "CA name", err)) != TW_OK)
 		return rc;
 	return ops->crl_get(store->be, ca, out, found, err);
 }
@@ -371,8 +342,8 @@ tw_rc store_ca_crl_put(struct tw_store *store, const struct store_ca_crl *crl,
 	SC_OPS_OR_RETURN(ops, store, err);
 	if (crl == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_ca_crl_put: no CRL");
-	if ((rc = SC_FIELD(crl, ca, true, err)) != TW_OK ||
-	    (rc = SC_FIELD(crl, path, true, err)) != TW_OK)
+	if ((rc = STORE_CHECK_MEMBER(crl, ca, true, err)) != TW_OK ||
+	    (rc = STORE_CHECK_MEMBER(crl, path, true, err)) != TW_OK)
 		return rc;
 	if (crl->number <= 0 || crl->entries < 0 || crl->next_update < crl->this_update)
 		return tw_error_set(err, TW_E_INVALID, "CRL number, entries or update times invalid");
@@ -387,7 +358,7 @@ tw_rc store_ca_crl_mark_dirty(struct tw_store *store, const char *ca, struct tw_
 	tw_rc rc;
 
 	SC_OPS_OR_RETURN(ops, store, err);
-	if ((rc = sc_str(ca, STORE_ID_MAX, "CA name", err)) != TW_OK)
+	if ((rc = store_check_text(ca, STORE_ID_MAX, "CA name", err)) != TW_OK)
 		return rc;
 	return ops->crl_mark_dirty(store->be, ca, err);
 }

@@ -11,6 +11,7 @@
 
 #include "base/util.h"
 #include "store/store_backend.h"
+#include "store/store_check.h"
 #include "store/store_jobs_backend.h"
 
 static const char *const job_state_names[JOB__STATES] = {
@@ -64,44 +65,13 @@ static const struct store_jobs_ops *sj_ops(struct tw_store *store, struct tw_err
 	return NULL;
 }
 
-/* s: present, 1..max bytes. */
-static tw_rc sj_str(const char *s, size_t max, const char *what, struct tw_error *err)
-{
-	size_t len;
-
-	if (s == NULL)
-		return tw_error_set(err, TW_E_INVALID, "%s is missing", what);
-	len = strnlen(s, max + 1);
-	if (len > max)
-		return tw_error_set(err, TW_E_TOO_LARGE, "%s is longer than %zu bytes", what, max);
-	if (len == 0)
-		return tw_error_set(err, TW_E_INVALID, "%s is empty", what);
-	return TW_OK;
-}
-
-/* A fixed-size member must hold its NUL. */
-static tw_rc sj_field(const char *f, size_t size, bool required, const char *what,
-	struct tw_error *err)
-{
-	size_t len = strnlen(f, size);
-
-	if (len == size)
-		return tw_error_set(err, TW_E_TOO_LARGE, "%s is longer than %zu bytes", what,
-			size - 1);
-	if (required && len == 0)
-		return tw_error_set(err, TW_E_INVALID, "%s is empty", what);
-	return TW_OK;
-}
-
-#define SJ_FIELD(obj, m, req, err) sj_field((obj)->m, sizeof((obj)->m), (req), #m, (err))
-
 static tw_rc sj_check_job(const struct store_job *j, bool insert, struct tw_error *err)
 {
 	tw_rc rc;
 
 	if (j == NULL)
 		return tw_error_set(err, TW_E_INVALID, "no job given");
-	if ((rc = SJ_FIELD(j, error, false, err)) != TW_OK)
+	if ((rc = STORE_CHECK_MEMBER(j, error, false, err)) != TW_OK)
 		return rc;
 	if (store_job_state_name(j->state) == NULL)
 		return tw_error_set(err, TW_E_INVALID, "job state %d is not valid", (int)j->state);
@@ -113,10 +83,10 @@ static tw_rc sj_check_job(const struct store_job *j, bool insert, struct tw_erro
 			STORE_JOB_PAYLOAD_MAX);
 	if (!insert)
 		return TW_OK;
-	if ((rc = SJ_FIELD(j, gateway_id, true, err)) != TW_OK ||
-	    (rc = SJ_FIELD(j, type, true, err)) != TW_OK ||
-	    (rc = SJ_FIELD(j, actor, true, err)) != TW_OK ||
-	    (rc = sj_str(j->payload, STORE_JOB_PAYLOAD_MAX, "job payload", err)) != TW_OK)
+	if ((rc = STORE_CHECK_MEMBER(j, gateway_id, true, err)) != TW_OK ||
+	    (rc = STORE_CHECK_MEMBER(j, type, true, err)) != TW_OK ||
+	    (rc = STORE_CHECK_MEMBER(j, actor, true, err)) != TW_OK ||
+	    (rc = store_check_text(j->payload, STORE_JOB_PAYLOAD_MAX, "job payload", err)) != TW_OK)
 		return rc;
 	if (j->max_attempts < 1 || j->max_attempts > 100)
 		return tw_error_set(err, TW_E_INVALID, "max_attempts must be in [1, 100]");
@@ -191,7 +161,7 @@ tw_rc store_job_head(struct tw_store *store, const char *gateway_id, struct stor
 		return err != NULL ? err->code : TW_E_INTERNAL;
 	if (out == NULL || found == NULL)
 		return tw_error_set(err, TW_E_INVALID, "no output given");
-	if ((rc = sj_str(gateway_id, STORE_ID_MAX, "gateway id", err)) != TW_OK)
+	if ((rc = store_check_text(gateway_id, STORE_ID_MAX, "gateway id", err)) != TW_OK)
 		return rc;
 	return ops->job_head(store->be, gateway_id, out, found, err);
 }
@@ -208,7 +178,7 @@ tw_rc store_job_count_open(struct tw_store *store, const char *gateway_id, int64
 		return err != NULL ? err->code : TW_E_INTERNAL;
 	if (n == NULL)
 		return tw_error_set(err, TW_E_INVALID, "no output given");
-	if ((rc = sj_str(gateway_id, STORE_ID_MAX, "gateway id", err)) != TW_OK)
+	if ((rc = store_check_text(gateway_id, STORE_ID_MAX, "gateway id", err)) != TW_OK)
 		return rc;
 	return ops->job_count_open(store->be, gateway_id, n, err);
 }
@@ -224,7 +194,7 @@ tw_rc store_job_foreach(struct tw_store *store, const struct store_job_filter *f
 	if (f == NULL || cb == NULL)
 		return tw_error_set(err, TW_E_INVALID, "no filter or callback given");
 	if (f->gateway_id != NULL &&
-	    (rc = sj_str(f->gateway_id, STORE_ID_MAX, "gateway id", err)) != TW_OK)
+	    (rc = store_check_text(f->gateway_id, STORE_ID_MAX, "gateway id", err)) != TW_OK)
 		return rc;
 	if (f->state >= JOB__STATES)
 		return tw_error_set(err, TW_E_INVALID, "invalid state filter");
@@ -307,9 +277,9 @@ tw_rc store_job_batch_insert(struct tw_store *store, const struct store_job_batc
 		return err != NULL ? err->code : TW_E_INTERNAL;
 	if (b == NULL || id == NULL || b->total < 0)
 		return tw_error_set(err, TW_E_INVALID, "invalid fleet order");
-	if ((rc = SJ_FIELD(b, type, true, err)) != TW_OK ||
-	    (rc = SJ_FIELD(b, selection, true, err)) != TW_OK ||
-	    (rc = SJ_FIELD(b, actor, true, err)) != TW_OK)
+	if ((rc = STORE_CHECK_MEMBER(b, type, true, err)) != TW_OK ||
+	    (rc = STORE_CHECK_MEMBER(b, selection, true, err)) != TW_OK ||
+	    (rc = STORE_CHECK_MEMBER(b, actor, true, err)) != TW_OK)
 		return rc;
 	return ops->batch_insert(store->be, b, id, err);
 }
@@ -347,7 +317,7 @@ static bool tag_valid(const char *t)
 
 static tw_rc sj_gw_tag(const char *gateway_id, const char *tag, struct tw_error *err)
 {
-	tw_rc rc = sj_str(gateway_id, STORE_ID_MAX, "gateway id", err);
+	tw_rc rc = store_check_text(gateway_id, STORE_ID_MAX, "gateway id", err);
 
 	if (rc != TW_OK)
 		return rc;
@@ -398,7 +368,7 @@ tw_rc store_gateway_tags(struct tw_store *store, const char *gateway_id, char *b
 	if (buf == NULL || size == 0)
 		return tw_error_set(err, TW_E_INVALID, "no buffer given");
 	buf[0] = '\0';
-	if ((rc = sj_str(gateway_id, STORE_ID_MAX, "gateway id", err)) != TW_OK)
+	if ((rc = store_check_text(gateway_id, STORE_ID_MAX, "gateway id", err)) != TW_OK)
 		return rc;
 	return ops->tags(store->be, gateway_id, buf, size, err);
 }
@@ -412,7 +382,7 @@ tw_rc store_gateway_set_tenant(struct tw_store *store, const char *gateway_id,
 
 	if (ops == NULL)
 		return err != NULL ? err->code : TW_E_INTERNAL;
-	if ((rc = sj_str(gateway_id, STORE_ID_MAX, "gateway id", err)) != TW_OK)
+	if ((rc = store_check_text(gateway_id, STORE_ID_MAX, "gateway id", err)) != TW_OK)
 		return rc;
 	if ((rc = ops->set_tenant(store->be, gateway_id, tenant_id, &changed, err)) != TW_OK)
 		return rc;
@@ -433,7 +403,7 @@ tw_rc store_tenant_find(struct tw_store *store, const char *name, int64_t *id,
 		return err != NULL ? err->code : TW_E_INTERNAL;
 	if (id == NULL)
 		return tw_error_set(err, TW_E_INVALID, "no output given");
-	if ((rc = sj_str(name, STORE_ID_MAX, "tenant name", err)) != TW_OK)
+	if ((rc = store_check_text(name, STORE_ID_MAX, "tenant name", err)) != TW_OK)
 		return rc;
 	if ((rc = ops->tenant_find(store->be, name, id, &found, err)) != TW_OK)
 		return rc;
@@ -451,7 +421,7 @@ tw_rc store_gateway_wakeup_set(struct tw_store *store, const char *gateway_id,
 
 	if (ops == NULL)
 		return err != NULL ? err->code : TW_E_INTERNAL;
-	if ((rc = sj_str(gateway_id, STORE_ID_MAX, "gateway id", err)) != TW_OK)
+	if ((rc = store_check_text(gateway_id, STORE_ID_MAX, "gateway id", err)) != TW_OK)
 		return rc;
 	if (address == NULL)
 		return tw_error_set(err, TW_E_INVALID, "no wake-up address given");
@@ -478,7 +448,7 @@ tw_rc store_gateway_wakeup_get(struct tw_store *store, const char *gateway_id,
 		return err != NULL ? err->code : TW_E_INTERNAL;
 	if (address == NULL || found == NULL)
 		return tw_error_set(err, TW_E_INVALID, "no output given");
-	if ((rc = sj_str(gateway_id, STORE_ID_MAX, "gateway id", err)) != TW_OK)
+	if ((rc = store_check_text(gateway_id, STORE_ID_MAX, "gateway id", err)) != TW_OK)
 		return rc;
 	return ops->wakeup_get(store->be, gateway_id, address, STORE_ADDRESS_MAX + 1, found,
 		err);
@@ -496,7 +466,7 @@ tw_rc store_gateway_select(struct tw_store *store, enum store_gw_select how,
 	    how != GW_SELECT_TENANT))
 		return tw_error_set(err, TW_E_INVALID, "invalid gateway selection");
 	if (how != GW_SELECT_ALL &&
-	    (rc = sj_str(value, STORE_ID_MAX, "selection value", err)) != TW_OK)
+	    (rc = store_check_text(value, STORE_ID_MAX, "selection value", err)) != TW_OK)
 		return rc;
 	return ops->gateway_select(store->be, how, value, cb, arg, err);
 }

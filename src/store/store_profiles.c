@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "store/store_backend.h"
+#include "store/store_check.h"
 
 /* The area ops of the store's backend; NULL for a backend without this area. */
 static const struct store_profiles_ops *sp_ops(struct tw_store *store, struct tw_error *err)
@@ -23,36 +24,6 @@ static const struct store_profiles_ops *sp_ops(struct tw_store *store, struct tw
 		store->ops->name);
 	return NULL;
 }
-
-static tw_rc sp_str(const char *s, size_t max, const char *what, struct tw_error *err)
-{
-	size_t len;
-
-	if (s == NULL)
-		return tw_error_set(err, TW_E_INVALID, "%s is missing", what);
-	len = strnlen(s, max + 1);
-	if (len > max)
-		return tw_error_set(err, TW_E_TOO_LARGE, "%s is longer than %zu bytes", what, max);
-	if (len == 0)
-		return tw_error_set(err, TW_E_INVALID, "%s is empty", what);
-	return TW_OK;
-}
-
-/* A fixed-size member must hold its NUL; required means non-empty. */
-static tw_rc sp_field(const char *f, size_t size, bool required, const char *what,
-	struct tw_error *err)
-{
-	size_t len = strnlen(f, size);
-
-	if (len == size)
-		return tw_error_set(err, TW_E_TOO_LARGE, "%s is longer than %zu bytes", what,
-			size - 1);
-	if (required && len == 0)
-		return tw_error_set(err, TW_E_INVALID, "%s is empty", what);
-	return TW_OK;
-}
-
-#define SP_FIELD(obj, m, req, err) sp_field((obj)->m, sizeof((obj)->m), (req), #m, (err))
 
 static bool sp_hex64(const char *h)
 {
@@ -87,10 +58,10 @@ tw_rc store_profile_put(struct tw_store *store, const struct store_profile *p,
 		return err != NULL ? err->code : TW_E_INTERNAL;
 	if (p == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_profile_put: no profile");
-	if ((rc = SP_FIELD(p, gateway_id, true, err)) != TW_OK ||
-	    (rc = SP_FIELD(p, profile_id, true, err)) != TW_OK ||
-	    (rc = SP_FIELD(p, type, true, err)) != TW_OK ||
-	    (rc = sp_str(p->doc, STORE_PROFILE_DOC_MAX, "profile document", err)) != TW_OK)
+	if ((rc = STORE_CHECK_MEMBER(p, gateway_id, true, err)) != TW_OK ||
+	    (rc = STORE_CHECK_MEMBER(p, profile_id, true, err)) != TW_OK ||
+	    (rc = STORE_CHECK_MEMBER(p, type, true, err)) != TW_OK ||
+	    (rc = store_check_text(p->doc, STORE_PROFILE_DOC_MAX, "profile document", err)) != TW_OK)
 		return rc;
 	if (!sp_hex64(p->hash))
 		return tw_error_set(err, TW_E_INVALID, "profile hash must be 64 lower-case hex digits");
@@ -109,8 +80,8 @@ tw_rc store_profile_get(struct tw_store *store, const char *gateway_id,
 		return err != NULL ? err->code : TW_E_INTERNAL;
 	if (out == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_profile_get: out is NULL");
-	if ((rc = sp_str(gateway_id, STORE_ID_MAX, "gateway id", err)) != TW_OK ||
-	    (rc = sp_str(profile_id, STORE_ID_MAX, "profile id", err)) != TW_OK)
+	if ((rc = store_check_text(gateway_id, STORE_ID_MAX, "gateway id", err)) != TW_OK ||
+	    (rc = store_check_text(profile_id, STORE_ID_MAX, "profile id", err)) != TW_OK)
 		return rc;
 	return ops->profile_get(store->be, gateway_id, profile_id, out, err);
 }
@@ -123,8 +94,8 @@ tw_rc store_profile_delete(struct tw_store *store, const char *gateway_id,
 
 	if (ops == NULL)
 		return err != NULL ? err->code : TW_E_INTERNAL;
-	if ((rc = sp_str(gateway_id, STORE_ID_MAX, "gateway id", err)) != TW_OK ||
-	    (rc = sp_str(profile_id, STORE_ID_MAX, "profile id", err)) != TW_OK)
+	if ((rc = store_check_text(gateway_id, STORE_ID_MAX, "gateway id", err)) != TW_OK ||
+	    (rc = store_check_text(profile_id, STORE_ID_MAX, "profile id", err)) != TW_OK)
 		return rc;
 	return ops->profile_delete(store->be, gateway_id, profile_id, err);
 }
@@ -139,7 +110,7 @@ tw_rc store_profile_foreach(struct tw_store *store, const char *gateway_id,
 		return err != NULL ? err->code : TW_E_INTERNAL;
 	if (cb == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_profile_foreach: no callback");
-	if ((rc = sp_str(gateway_id, STORE_ID_MAX, "gateway id", err)) != TW_OK)
+	if ((rc = store_check_text(gateway_id, STORE_ID_MAX, "gateway id", err)) != TW_OK)
 		return rc;
 	return ops->profile_foreach(store->be, gateway_id, cb, arg, err);
 }
@@ -164,9 +135,9 @@ tw_rc store_profile_report_put(struct tw_store *store, const struct store_profil
 		return err != NULL ? err->code : TW_E_INTERNAL;
 	if (r == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_profile_report_put: no report");
-	if ((rc = SP_FIELD(r, gateway_id, true, err)) != TW_OK ||
-	    (rc = SP_FIELD(r, source, true, err)) != TW_OK ||
-	    (rc = sp_str(r->profiles, STORE_PROFILE_LIST_MAX, "reported profile list", err)) !=
+	if ((rc = STORE_CHECK_MEMBER(r, gateway_id, true, err)) != TW_OK ||
+	    (rc = STORE_CHECK_MEMBER(r, source, true, err)) != TW_OK ||
+	    (rc = store_check_text(r->profiles, STORE_PROFILE_LIST_MAX, "reported profile list", err)) !=
 	    TW_OK)
 		return rc;
 	if (!sp_hex64(r->set_hash))
@@ -189,7 +160,7 @@ tw_rc store_profile_report_get(struct tw_store *store, const char *gateway_id,
 		return err != NULL ? err->code : TW_E_INTERNAL;
 	if (out == NULL || found == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_profile_report_get: out is NULL");
-	if ((rc = sp_str(gateway_id, STORE_ID_MAX, "gateway id", err)) != TW_OK)
+	if ((rc = store_check_text(gateway_id, STORE_ID_MAX, "gateway id", err)) != TW_OK)
 		return rc;
 	return ops->report_get(store->be, gateway_id, out, found, err);
 }
@@ -204,8 +175,8 @@ tw_rc store_emt_authorise(struct tw_store *store, const char *gateway_id,
 
 	if (ops == NULL)
 		return err != NULL ? err->code : TW_E_INTERNAL;
-	if ((rc = sp_str(gateway_id, STORE_ID_MAX, "gateway id", err)) != TW_OK ||
-	    (rc = sp_str(emt_id, STORE_ID_MAX, "EMT id", err)) != TW_OK)
+	if ((rc = store_check_text(gateway_id, STORE_ID_MAX, "gateway id", err)) != TW_OK ||
+	    (rc = store_check_text(emt_id, STORE_ID_MAX, "EMT id", err)) != TW_OK)
 		return rc;
 	return ops->emt_authorise(store->be, gateway_id, emt_id, when_ms, err);
 }
@@ -218,8 +189,8 @@ tw_rc store_emt_revoke(struct tw_store *store, const char *gateway_id, const cha
 
 	if (ops == NULL)
 		return err != NULL ? err->code : TW_E_INTERNAL;
-	if ((rc = sp_str(gateway_id, STORE_ID_MAX, "gateway id", err)) != TW_OK ||
-	    (rc = sp_str(emt_id, STORE_ID_MAX, "EMT id", err)) != TW_OK)
+	if ((rc = store_check_text(gateway_id, STORE_ID_MAX, "gateway id", err)) != TW_OK ||
+	    (rc = store_check_text(emt_id, STORE_ID_MAX, "EMT id", err)) != TW_OK)
 		return rc;
 	return ops->emt_revoke(store->be, gateway_id, emt_id, err);
 }
@@ -236,8 +207,8 @@ tw_rc store_emt_is_authorised(struct tw_store *store, const char *gateway_id,
 		return err != NULL ? err->code : TW_E_INTERNAL;
 	if (yes == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_emt_is_authorised: out is NULL");
-	if ((rc = sp_str(gateway_id, STORE_ID_MAX, "gateway id", err)) != TW_OK ||
-	    (rc = sp_str(emt_id, STORE_ID_MAX, "EMT id", err)) != TW_OK)
+	if ((rc = store_check_text(gateway_id, STORE_ID_MAX, "gateway id", err)) != TW_OK ||
+	    (rc = store_check_text(emt_id, STORE_ID_MAX, "EMT id", err)) != TW_OK)
 		return rc;
 	return ops->emt_is_authorised(store->be, gateway_id, emt_id, yes, err);
 }
@@ -253,7 +224,7 @@ tw_rc store_emt_foreach(struct tw_store *store, const char *gateway_id, store_em
 	if (cb == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_emt_foreach: no callback");
 	if (gateway_id != NULL &&
-	    (rc = sp_str(gateway_id, STORE_ID_MAX, "gateway id", err)) != TW_OK)
+	    (rc = store_check_text(gateway_id, STORE_ID_MAX, "gateway id", err)) != TW_OK)
 		return rc;
 	return ops->emt_foreach(store->be, gateway_id, cb, arg, err);
 }
@@ -272,13 +243,13 @@ tw_rc store_gateway_message_insert(struct tw_store *store,
 		return err != NULL ? err->code : TW_E_INTERNAL;
 	if (m == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_gateway_message_insert: no message");
-	if ((rc = SP_FIELD(m, gateway_id, true, err)) != TW_OK ||
-	    (rc = SP_FIELD(m, kind, true, err)) != TW_OK ||
-	    (rc = SP_FIELD(m, type, true, err)) != TW_OK ||
-	    (rc = SP_FIELD(m, severity, true, err)) != TW_OK ||
-	    (rc = SP_FIELD(m, gateway_time, false, err)) != TW_OK ||
-	    (rc = SP_FIELD(m, message, false, err)) != TW_OK ||
-	    (rc = SP_FIELD(m, actions, false, err)) != TW_OK)
+	if ((rc = STORE_CHECK_MEMBER(m, gateway_id, true, err)) != TW_OK ||
+	    (rc = STORE_CHECK_MEMBER(m, kind, true, err)) != TW_OK ||
+	    (rc = STORE_CHECK_MEMBER(m, type, true, err)) != TW_OK ||
+	    (rc = STORE_CHECK_MEMBER(m, severity, true, err)) != TW_OK ||
+	    (rc = STORE_CHECK_MEMBER(m, gateway_time, false, err)) != TW_OK ||
+	    (rc = STORE_CHECK_MEMBER(m, message, false, err)) != TW_OK ||
+	    (rc = STORE_CHECK_MEMBER(m, actions, false, err)) != TW_OK)
 		return rc;
 	return ops->message_insert(store->be, m, id, err);
 }
@@ -294,8 +265,8 @@ tw_rc store_gateway_message_foreach(struct tw_store *store, const char *gateway_
 	if (cb == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_gateway_message_foreach: no callback");
 	if ((gateway_id != NULL &&
-	     (rc = sp_str(gateway_id, STORE_ID_MAX, "gateway id", err)) != TW_OK) ||
-	    (kind != NULL && (rc = sp_str(kind, 15, "message kind", err)) != TW_OK))
+	     (rc = store_check_text(gateway_id, STORE_ID_MAX, "gateway id", err)) != TW_OK) ||
+	    (kind != NULL && (rc = store_check_text(kind, 15, "message kind", err)) != TW_OK))
 		return rc;
 	return ops->message_foreach(store->be, gateway_id, kind, cb, arg, err);
 }
@@ -312,11 +283,11 @@ tw_rc store_gateway_log_insert(struct tw_store *store, const struct store_gatewa
 		return err != NULL ? err->code : TW_E_INTERNAL;
 	if (l == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_gateway_log_insert: no entry");
-	if ((rc = SP_FIELD(l, gateway_id, true, err)) != TW_OK ||
-	    (rc = SP_FIELD(l, kind, true, err)) != TW_OK ||
-	    (rc = SP_FIELD(l, time, true, err)) != TW_OK ||
-	    (rc = SP_FIELD(l, message, false, err)) != TW_OK ||
-	    (rc = SP_FIELD(l, cert_fingerprint, false, err)) != TW_OK)
+	if ((rc = STORE_CHECK_MEMBER(l, gateway_id, true, err)) != TW_OK ||
+	    (rc = STORE_CHECK_MEMBER(l, kind, true, err)) != TW_OK ||
+	    (rc = STORE_CHECK_MEMBER(l, time, true, err)) != TW_OK ||
+	    (rc = STORE_CHECK_MEMBER(l, message, false, err)) != TW_OK ||
+	    (rc = STORE_CHECK_MEMBER(l, cert_fingerprint, false, err)) != TW_OK)
 		return rc;
 	if (l->seq <= 0)
 		return tw_error_set(err, TW_E_INVALID, "log entry sequence number must be positive");
@@ -335,8 +306,8 @@ tw_rc store_gateway_log_foreach(struct tw_store *store, const char *gateway_id,
 		return err != NULL ? err->code : TW_E_INTERNAL;
 	if (cb == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_gateway_log_foreach: no callback");
-	if ((rc = sp_str(gateway_id, STORE_ID_MAX, "gateway id", err)) != TW_OK ||
-	    (kind != NULL && (rc = sp_str(kind, 15, "log kind", err)) != TW_OK))
+	if ((rc = store_check_text(gateway_id, STORE_ID_MAX, "gateway id", err)) != TW_OK ||
+	    (kind != NULL && (rc = store_check_text(kind, 15, "log kind", err)) != TW_OK))
 		return rc;
 	return ops->log_foreach(store->be, gateway_id, kind, cb, arg, err);
 }
@@ -355,7 +326,7 @@ tw_rc store_gateway_sig_cert(struct tw_store *store, const char *gateway_id,
 		return err != NULL ? err->code : TW_E_INTERNAL;
 	if (der == NULL || der_len == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_gateway_sig_cert: out is NULL");
-	if ((rc = sp_str(gateway_id, STORE_ID_MAX, "gateway id", err)) != TW_OK)
+	if ((rc = store_check_text(gateway_id, STORE_ID_MAX, "gateway id", err)) != TW_OK)
 		return rc;
 	return ops->sig_cert(store->be, gateway_id, der, der_len, err);
 }

@@ -33,144 +33,16 @@
 
 /* ------------------------------------------------------------------ fixture */
 
-struct party {
-	EVP_PKEY *key;
-	X509 *cert;
-};
-
-static struct fixture {
-	struct party root, sub, gwa_sig, gwa_tls, emt_sig, other_sig, foreign_root, foreign_sig;
-	EVP_PKEY *k_tls, *k_sig, *k_enc, *k_p256;
-	X509_STORE *trust;
-} fx;
-
-static X509 *sign_cert(struct pki_cert_request *req, EVP_PKEY *issuer_key)
-{
-	struct tw_error err;
-	X509 *x = NULL;
-
-	if (pki_build_certificate(req, &x, &err) != TW_OK)
-		fail_msg("pki_build_certificate: %s", err.message);
-	if (X509_sign(x, issuer_key, EVP_sha256()) <= 0)
-		fail_msg("X509_sign");
-	return x;
-}
-
-static void make_party(struct party *p, enum pki_usage usage, const char *cn,
-	const struct party *issuer)
-{
-	struct pki_cert_request req;
-	struct tw_error err;
-
-	assert_int_equal(keys_generate_ec(NID_brainpoolP256r1, &p->key, &err), TW_OK);
-	memset(&req, 0, sizeof(req));
-	req.usage = usage;
-	req.role = issuer == NULL || usage == PKI_USAGE_SUB_CA ? PKI_ROLE_CA : PKI_ROLE_EMT;
-	req.subject.common_name = cn;
-	req.subject.org_unit = "9900000000001";
-	req.subject.serial_number = "1";
-	req.subject.dns_name = usage == PKI_USAGE_TLS ? "localhost" : NULL;
-	if (usage == PKI_USAGE_SUB_CA) {
-		/* Copied into the issuerAltName of everything the Sub-CA issues. */
-		req.subject.email = "sub-ca@torwart.example";
-		req.subject.uri = "https://torwart.example/sub-ca/";
-	}
-	req.public_key = p->key;
-	req.issuer_cert = issuer != NULL ? issuer->cert : NULL;
-	req.validity_days = 365;
-	p->cert = sign_cert(&req, issuer != NULL ? issuer->key : p->key);
-}
-
-static void party_free(struct party *p)
-{
-	EVP_PKEY_free(p->key);
-	X509_free(p->cert);
-}
-
-static int setup(void **state)
-{
-	struct tw_error err;
-
-	(void)state;
-	memset(&fx, 0, sizeof(fx));
-	make_party(&fx.root, PKI_USAGE_ROOT_CA, "TEST-ROOT.CA", NULL);
-	make_party(&fx.sub, PKI_USAGE_SUB_CA, "TEST-SUB.CA", &fx.root);
-	make_party(&fx.gwa_sig, PKI_USAGE_SIG, "TEST.GWA.TORWART", &fx.sub);
-	make_party(&fx.gwa_tls, PKI_USAGE_TLS, "TEST.GWA.TORWART", &fx.sub);
-	make_party(&fx.emt_sig, PKI_USAGE_SIG, "Company-Test.EMT.MAK", &fx.sub);
-	make_party(&fx.other_sig, PKI_USAGE_SIG, "Other.EMT.MAK", &fx.sub);
-	make_party(&fx.foreign_root, PKI_USAGE_ROOT_CA, "FOREIGN-ROOT.CA", NULL);
-	make_party(&fx.foreign_sig, PKI_USAGE_SIG, "Company-Test.EMT.MAK", &fx.foreign_root);
-	assert_int_equal(keys_generate_ec(NID_brainpoolP256r1, &fx.k_tls, &err), TW_OK);
-	assert_int_equal(keys_generate_ec(NID_brainpoolP384r1, &fx.k_sig, &err), TW_OK);
-	assert_int_equal(keys_generate_ec(NID_brainpoolP256r1, &fx.k_enc, &err), TW_OK);
-	assert_int_equal(keys_generate_ec(NID_X9_62_prime256v1, &fx.k_p256, &err), TW_OK);
-	fx.trust = X509_STORE_new();
-	assert_non_null(fx.trust);
-	assert_int_equal(X509_STORE_add_cert(fx.trust, fx.root.cert), 1);
-	assert_int_equal(X509_STORE_add_cert(fx.trust, fx.sub.cert), 1);
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	party_free(&fx.root);
-	party_free(&fx.sub);
-	party_free(&fx.gwa_sig);
-	party_free(&fx.gwa_tls);
-	party_free(&fx.emt_sig);
-	party_free(&fx.other_sig);
-	party_free(&fx.foreign_root);
-	party_free(&fx.foreign_sig);
-	EVP_PKEY_free(fx.k_tls);
-	EVP_PKEY_free(fx.k_sig);
-	EVP_PKEY_free(fx.k_enc);
-	EVP_PKEY_free(fx.k_p256);
-	X509_STORE_free(fx.trust);
-	return 0;
-}
-
-/* The reference request's subject, so renewals can be signed by fx.emt_sig. */
-static void params_init(struct reqgen_params *p)
-{
-	memset(p, 0, sizeof(*p));
-	p->subject.common_name = "Company-Test.EMT.MAK";
-	p->subject.org_unit = "9900000000001";
-	p->subject.serial_number = "1";
-	p->subject.email = "test@company.example";
-	p->subject.uri = "https://maco.company.example:11111/maco";
-	p->subject.dns_name = "maco.company.example";
-	p->keys[PKI_USAGE_TLS] = fx.k_tls;
-	p->keys[PKI_USAGE_SIG] = fx.k_sig;
-	p->keys[PKI_USAGE_ENC] = fx.k_enc;
-}
-
-static void gen(const struct reqgen_params *p, bool any_curve, unsigned char **der,
-	size_t *len)
-{
-	struct tw_error err;
-
-	if (reqgen_build(p, any_curve, der, len, &err) != TW_OK)
-		fail_msg("reqgen_build: %s", err.message);
-}
-
-static void gen_initial(unsigned char **der, size_t *len)
-{
-	struct reqgen_params p;
-
-	params_init(&p);
-	gen(&p, false, der, len);
-}
+#include "pki_fixture.h"
 
 static void gen_renewal(struct party *signer, unsigned char **der, size_t *len)
 {
 	struct reqgen_params p;
 
-	params_init(&p);
+	pki_fixture_params(&p);
 	p.outer_cert = signer->cert;
 	p.outer_key = signer->key;
-	gen(&p, false, der, len);
+	pki_fixture_gen(&p, false, der, len);
 }
 
 /* Parse and expect `want`; returns the request on success (caller frees). */
@@ -279,7 +151,7 @@ static void test_reference_request(void **state)
 		cr.public_key = tls->public_key;
 		cr.issuer_cert = fx.sub.cert;
 		cr.validity_days = 730;
-		x = sign_cert(&cr, fx.sub.key);
+		x = pki_fixture_sign_cert(&cr, fx.sub.key);
 		got = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
 		assert_non_null(got);
 		assert_int_equal(sk_GENERAL_NAME_num(got), 4);
@@ -328,7 +200,7 @@ static void test_generated_initial(void **state)
 	long pem_len;
 
 	(void)state;
-	gen_initial(&der, &len);
+	pki_fixture_gen_initial(&der, &len);
 	req = expect(der, len, NULL, PKI_OK_SYNTAX);
 	assert_int_equal(req->kind, REQUEST_KIND_INITIAL);
 	assert_int_equal(req->n_entries, 3);
@@ -365,7 +237,7 @@ static void test_generated_initial(void **state)
 		unsigned char *der2 = NULL;
 		size_t len2 = 0;
 
-		gen_initial(&der2, &len2);
+		pki_fixture_gen_initial(&der2, &len2);
 		r2 = expect(der2, len2, NULL, PKI_OK_SYNTAX);
 		assert_memory_not_equal(r2->digest, req->digest, REQUEST_DIGEST_LEN);
 		request_free(r2);
@@ -457,7 +329,7 @@ static void test_smgw_authorised(void **state)
 	struct tw_error err;
 
 	(void)state;
-	gen_initial(&der, &len);
+	pki_fixture_gen_initial(&der, &len);
 	assert_int_equal(reqgen_authorise_key(fx.gwa_sig.key, fx.gwa_sig.cert, der, len, &auth,
 		&auth_len, &err), TW_OK);
 	req = expect(auth, auth_len, &o, PKI_OK_SYNTAX);
@@ -515,7 +387,7 @@ static void test_bad_syntax(void **state)
 	struct tw_error err;
 
 	(void)state;
-	gen_initial(&der, &len);
+	pki_fixture_gen_initial(&der, &len);
 	/* Every truncation is a syntax error (and never a crash or an accept). */
 	for (size_t cut = 0; cut < len; cut += (cut < 64 ? 1 : 13))
 		expect(der, cut == 0 ? 1 : cut, NULL, PKI_FAILURE_SYNTAX);
@@ -549,7 +421,7 @@ static void test_bad_wrapper_oid(void **state)
 	struct tw_error err;
 
 	(void)state;
-	gen_initial(&der, &len);
+	pki_fixture_gen_initial(&der, &len);
 	assert_int_equal(request_unwrap(der, len, oid, sizeof(oid), &msgs, &msgs_len, &err), TW_OK);
 	assert_string_equal(oid, REQUEST_OID_INITIAL);
 	assert_int_equal(request_wrap("0.4.0.127.0.7.4.1.1.9", msgs, msgs_len, &wrong, &wrong_len,
@@ -605,7 +477,7 @@ static void test_bad_entries(void **state)
 
 	(void)state;
 	/* Two CertReqMsgs in an initial request. */
-	gen_initial(&der, &len);
+	pki_fixture_gen_initial(&der, &len);
 	assert_int_equal(request_unwrap(der, len, oid, sizeof(oid), &msgs_der, &msgs_len, &err),
 		TW_OK);
 	p = msgs_der;
@@ -635,7 +507,7 @@ static void test_bad_entries(void **state)
 	free(der);
 
 	/* A dNSName in the SIG CertReqMsg (POP re-made, so only the SAN is wrong). */
-	gen_initial(&der, &len);
+	pki_fixture_gen_initial(&der, &len);
 	assert_int_equal(request_unwrap(der, len, oid, sizeof(oid), &msgs_der, &msgs_len, &err),
 		TW_OK);
 	p = msgs_der;
@@ -675,10 +547,10 @@ static void test_bad_entries(void **state)
 	free(der);
 
 	/* A P-256 key: domain parameters. */
-	params_init(&prm);
+	pki_fixture_params(&prm);
 	prm.keys[PKI_USAGE_SIG] = fx.k_p256;
 	assert_int_equal(reqgen_build(&prm, false, &der, &len, &err), TW_E_INVALID);
-	gen(&prm, true, &der, &len);
+	pki_fixture_gen(&prm, true, &der, &len);
 	expect(der, len, NULL, PKI_FAILURE_DOMAIN_PARAMETERS);
 	free(der);
 }
@@ -697,7 +569,7 @@ static void test_bad_signatures(void **state)
 
 	(void)state;
 	/* POP of the last CertReqMsg (TLS). */
-	gen_initial(&der, &len);
+	pki_fixture_gen_initial(&der, &len);
 	flip_last(der, len);
 	expect(der, len, NULL, PKI_FAILURE_INNER_SIGNATURE);
 	free(der);
@@ -707,7 +579,7 @@ static void test_bad_signatures(void **state)
 	expect(der, len, NULL, PKI_FAILURE_OUTER_SIGNATURE);
 	free(der);
 	/* The GWA authorisation. */
-	gen_initial(&der, &len);
+	pki_fixture_gen_initial(&der, &len);
 	assert_int_equal(reqgen_authorise_key(fx.gwa_sig.key, fx.gwa_sig.cert, der, len, &auth,
 		&auth_len, &err), TW_OK);
 	flip_last(auth, auth_len);
@@ -730,5 +602,5 @@ int main(void)
 		cmocka_unit_test(test_bad_signatures),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, pki_fixture_setup, pki_fixture_teardown);
 }

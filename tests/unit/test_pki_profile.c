@@ -33,135 +33,7 @@
 
 /* ------------------------------------------------------------------ fixture */
 
-struct party {
-	EVP_PKEY *key;
-	X509 *cert;
-};
-
-static struct fixture {
-	struct party root, sub, gwa_sig, gwa_tls, emt_sig, other_sig, foreign_root, foreign_sig;
-	EVP_PKEY *k_tls, *k_sig, *k_enc, *k_p256;
-	X509_STORE *trust;
-} fx;
-
-static X509 *sign_cert(struct pki_cert_request *req, EVP_PKEY *issuer_key)
-{
-	struct tw_error err;
-	X509 *x = NULL;
-
-	if (pki_build_certificate(req, &x, &err) != TW_OK)
-		fail_msg("pki_build_certificate: %s", err.message);
-	if (X509_sign(x, issuer_key, EVP_sha256()) <= 0)
-		fail_msg("X509_sign");
-	return x;
-}
-
-static void make_party(struct party *p, enum pki_usage usage, const char *cn,
-	const struct party *issuer)
-{
-	struct pki_cert_request req;
-	struct tw_error err;
-
-	assert_int_equal(keys_generate_ec(NID_brainpoolP256r1, &p->key, &err), TW_OK);
-	memset(&req, 0, sizeof(req));
-	req.usage = usage;
-	req.role = issuer == NULL || usage == PKI_USAGE_SUB_CA ? PKI_ROLE_CA : PKI_ROLE_EMT;
-	req.subject.common_name = cn;
-	req.subject.org_unit = "9900000000001";
-	req.subject.serial_number = "1";
-	req.subject.dns_name = usage == PKI_USAGE_TLS ? "localhost" : NULL;
-	if (usage == PKI_USAGE_SUB_CA) {
-		/* Copied into the issuerAltName of everything the Sub-CA issues. */
-		req.subject.email = "sub-ca@torwart.example";
-		req.subject.uri = "https://torwart.example/sub-ca/";
-	}
-	req.public_key = p->key;
-	req.issuer_cert = issuer != NULL ? issuer->cert : NULL;
-	req.validity_days = 365;
-	p->cert = sign_cert(&req, issuer != NULL ? issuer->key : p->key);
-}
-
-static void party_free(struct party *p)
-{
-	EVP_PKEY_free(p->key);
-	X509_free(p->cert);
-}
-
-static int setup(void **state)
-{
-	struct tw_error err;
-
-	(void)state;
-	memset(&fx, 0, sizeof(fx));
-	make_party(&fx.root, PKI_USAGE_ROOT_CA, "TEST-ROOT.CA", NULL);
-	make_party(&fx.sub, PKI_USAGE_SUB_CA, "TEST-SUB.CA", &fx.root);
-	make_party(&fx.gwa_sig, PKI_USAGE_SIG, "TEST.GWA.TORWART", &fx.sub);
-	make_party(&fx.gwa_tls, PKI_USAGE_TLS, "TEST.GWA.TORWART", &fx.sub);
-	make_party(&fx.emt_sig, PKI_USAGE_SIG, "Company-Test.EMT.MAK", &fx.sub);
-	make_party(&fx.other_sig, PKI_USAGE_SIG, "Other.EMT.MAK", &fx.sub);
-	make_party(&fx.foreign_root, PKI_USAGE_ROOT_CA, "FOREIGN-ROOT.CA", NULL);
-	make_party(&fx.foreign_sig, PKI_USAGE_SIG, "Company-Test.EMT.MAK", &fx.foreign_root);
-	assert_int_equal(keys_generate_ec(NID_brainpoolP256r1, &fx.k_tls, &err), TW_OK);
-	assert_int_equal(keys_generate_ec(NID_brainpoolP384r1, &fx.k_sig, &err), TW_OK);
-	assert_int_equal(keys_generate_ec(NID_brainpoolP256r1, &fx.k_enc, &err), TW_OK);
-	assert_int_equal(keys_generate_ec(NID_X9_62_prime256v1, &fx.k_p256, &err), TW_OK);
-	fx.trust = X509_STORE_new();
-	assert_non_null(fx.trust);
-	assert_int_equal(X509_STORE_add_cert(fx.trust, fx.root.cert), 1);
-	assert_int_equal(X509_STORE_add_cert(fx.trust, fx.sub.cert), 1);
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	party_free(&fx.root);
-	party_free(&fx.sub);
-	party_free(&fx.gwa_sig);
-	party_free(&fx.gwa_tls);
-	party_free(&fx.emt_sig);
-	party_free(&fx.other_sig);
-	party_free(&fx.foreign_root);
-	party_free(&fx.foreign_sig);
-	EVP_PKEY_free(fx.k_tls);
-	EVP_PKEY_free(fx.k_sig);
-	EVP_PKEY_free(fx.k_enc);
-	EVP_PKEY_free(fx.k_p256);
-	X509_STORE_free(fx.trust);
-	return 0;
-}
-
-/* The reference request's subject, so renewals can be signed by fx.emt_sig. */
-static void params_init(struct reqgen_params *p)
-{
-	memset(p, 0, sizeof(*p));
-	p->subject.common_name = "Company-Test.EMT.MAK";
-	p->subject.org_unit = "9900000000001";
-	p->subject.serial_number = "1";
-	p->subject.email = "test@company.example";
-	p->subject.uri = "https://maco.company.example:11111/maco";
-	p->subject.dns_name = "maco.company.example";
-	p->keys[PKI_USAGE_TLS] = fx.k_tls;
-	p->keys[PKI_USAGE_SIG] = fx.k_sig;
-	p->keys[PKI_USAGE_ENC] = fx.k_enc;
-}
-
-static void gen(const struct reqgen_params *p, bool any_curve, unsigned char **der,
-	size_t *len)
-{
-	struct tw_error err;
-
-	if (reqgen_build(p, any_curve, der, len, &err) != TW_OK)
-		fail_msg("reqgen_build: %s", err.message);
-}
-
-static void gen_initial(unsigned char **der, size_t *len)
-{
-	struct reqgen_params p;
-
-	params_init(&p);
-	gen(&p, false, der, len);
-}
+#include "pki_fixture.h"
 
 /* Parse and expect `want`; returns the request on success (caller frees). */
 static struct request *expect(const unsigned char *in, size_t len,
@@ -328,7 +200,7 @@ static void test_profiles_from_request(void **state)
 	(void)state;
 	assert_int_equal(tw_config_parse(conf_text, sizeof(conf_text) - 1, "t", &conf, &err), TW_OK);
 	assert_int_equal(pki_ca_config_load(conf, "sub-ca", &ca, &err), TW_OK);
-	gen_initial(&der, &len);
+	pki_fixture_gen_initial(&der, &len);
 	req = expect(der, len, NULL, PKI_OK_SYNTAX);
 	for (size_t r = 0; r < sizeof(roles) / sizeof(roles[0]); r++) {
 		for (size_t t = 0; t < 3; t++) {
@@ -354,7 +226,7 @@ static void test_profiles_from_request(void **state)
 			cr.public_key = e->public_key;
 			cr.issuer_cert = fx.sub.cert;
 			pki_ca_config_apply(ca, &cr);
-			ours = sign_cert(&cr, fx.sub.key);
+			ours = pki_fixture_sign_cert(&cr, fx.sub.key);
 			assert_exts(ours, types[t].usage == PKI_USAGE_TLS ? expect_tls : expect_sig_enc,
 				types[t].usage == PKI_USAGE_TLS ? 9 : 8, what);
 			assert_int_equal(X509_NAME_cmp(X509_get_subject_name(ours), e->subject), 0);
@@ -416,5 +288,5 @@ int main(void)
 		cmocka_unit_test(test_profiles_from_request),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, pki_fixture_setup, pki_fixture_teardown);
 }
