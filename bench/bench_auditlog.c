@@ -220,6 +220,10 @@ int main(int argc, char **argv)
 	int64_t rows;
 
 	tw_log_init("bench", TW_LOG_WARN);
+	/* Options come in pairs; a lone word (--help, a typo) gets the usage line. */
+	if (argc % 2 == 0)
+		bench_die("usage: bench_auditlog [--dir D] [--single N] [--batched N] "
+			"[--batch B] [--big N]", NULL);
 	for (int i = 1; i + 1 < argc; i += 2) {
 		long v = 0;
 

@@ -133,6 +133,14 @@ check "curl: a body naming another gateway gets 403" bash -c "
 	  -d '{\"gateway_id\":\"SMGW-IT-0001\",\"firmware_version\":\"1.0\",\"time\":\"2026-11-24T00:00:00Z\"}' \
 	  https://localhost:$WAN_PORT/v1/session); test \"\$code\" = 403"
 
+# A revoked gateway (Sub-CA revocation, issue 3) is refused at the handshake.
+G2="$H/gateways/SMGW-IT-0002"
+SERIAL2=$(openssl x509 -in "$G2/tls.crt" -noout -serial | cut -d= -f2)
+check "torwart ca revoke the TLS certificate of SMGW-IT-0002" \
+	"$TORWART" ca revoke "$SERIAL2" --home "$H" --reason keyCompromise
+expect_refused "s_client: revoked gateway certificate refused" -cert "$G2/tls.crt" -key "$G2/tls.key" -tls1_2 -groups brainpoolP256r1
+check_fails "torwart-sim fails for the revoked gateway" "$SIM" --gwa "$WAN" --gateways "$G2"
+
 # Session resumption (48 h lifetime).
 sclient -cert "$G1/tls.crt" -key "$G1/tls.key" -tls1_2 -groups brainpoolP256r1 -sess_out "$T/sess.pem" >/dev/null
 out=$(timeout 10 openssl s_client -connect "$WAN" -CAfile "$G1/root-ca.crt" -cert "$G1/tls.crt" -key "$G1/tls.key" \
@@ -146,6 +154,7 @@ sleep 2
 count() { sqlite3 "$H/store.db" "SELECT count(*) FROM admin_log WHERE $1"; }
 check "admin log records wan connections" test "$(count "action='wan.connect'")" -gt 0
 check "admin log records refusals with a reason" test "$(count "action='wan.refuse' AND detail<>''")" -ge 4
+check "admin log names the revocation as the reason" test "$(count "action='wan.refuse' AND detail LIKE '%revoked%'")" -ge 1
 check "admin log records signatures" test "$(count "action='signer.sign'")" -ge 9
 check "admin log records administrative commands" test "$(count "action='gateway.add'")" -ge 3
 check "audit verify: intact" "$TORWART" audit verify --home "$H"
