@@ -81,6 +81,7 @@ int cli_parse_options(int argc, char **argv, struct cli_options *o)
 		{ "test-pki", no_argument, NULL, 'T' },
 		{ "wan-listen", required_argument, NULL, 'w' },
 		{ "api-listen", required_argument, NULL, 'a' },
+		{ "signer-backend", required_argument, NULL, 'b' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -95,6 +96,7 @@ int cli_parse_options(int argc, char **argv, struct cli_options *o)
 		case 'T': o->test_pki = 1; break;
 		case 'w': o->wan_listen = optarg; break;
 		case 'a': o->api_listen = optarg; break;
+		case 'b': o->signer_backend = optarg; break;
 		default: return -1;
 		}
 	}

@@ -4,7 +4,8 @@
  * and CRLs. Thin adapter over src/pki/ca.h and crl.h.
  *
  * Exit status: 0 ok, 1 failure, 2 usage, 4 a request was refused (its WSDL code is
- * printed), so scripts can tell a bad request from a broken installation.
+ * printed), so scripts can tell a bad request from a broken installation. `ca check`:
+ * 0 all valid, 5 at least one certificate is not valid, 6 an input is no certificate.
  */
 #include <getopt.h>
 #include <limits.h>
@@ -19,18 +20,21 @@
 #include "cmd/cli.h"
 #include "crypto/keys.h"
 #include "pki/ca.h"
+#include "pki/ca_check.h"
 #include "pki/crl.h"
 #include "pki/request.h"
 #include "store/store_ca.h"
 
 #define CLI_CA_REFUSED 4
 #define CLI_CA_MAX_FILES 100000
+#define CLI_CA_NOT_VALID 5    /* ca check: a certificate is not valid */
+#define CLI_CA_UNREADABLE 6   /* ca check: an input is no certificate */
 
 struct ca_opts {
 	const char *home, *name, *org, *role, *mp_id, *cn, *email, *gateway_id, *device_serial;
-	const char *state, *reason, *participant, *out, *ca, *id;
+	const char *state, *reason, *participant, *out, *ca, *id, *at;
 	const char **files;
-	size_t nfiles;
+	size_t nfiles, ncerts;    /* ncerts of the files came with --cert (ca check) */
 	int der, timing;
 	const char *pos;      /* the positional argument (REQUEST id or SERIAL) */
 };
@@ -44,7 +48,8 @@ static const char ca_usage[] =
 	"       torwart ca issue --home DIR (--request FILE... [--participant NAME] [--timing] |\n"
 	"                        --id REQUEST)\n"
 	"       torwart ca list --home DIR | show|export SERIAL --home DIR [--out FILE] [--der]\n"
-	"       torwart ca revoke SERIAL --home DIR --reason R | crl --home DIR [--ca NAME]";
+	"       torwart ca revoke SERIAL --home DIR --reason R | crl --home DIR [--ca NAME]\n"
+	"       torwart ca check --home DIR --cert FILE... [--at TIME] [--ca NAME]";
 
 static int ca_parse(int argc, char **argv, struct ca_opts *o)
 {
@@ -60,6 +65,7 @@ static int ca_parse(int argc, char **argv, struct ca_opts *o)
 		{ "request", required_argument, NULL, 'f' }, { "out", required_argument, NULL, 'O' },
 		{ "ca", required_argument, NULL, 'a' }, { "id", required_argument, NULL, 'i' },
 		{ "der", no_argument, NULL, 'd' }, { "timing", no_argument, NULL, 't' },
+		{ "cert", required_argument, NULL, 'C' }, { "at", required_argument, NULL, 'T' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -84,6 +90,10 @@ static int ca_parse(int argc, char **argv, struct ca_opts *o)
 		case 'S': o->state = optarg; break;
 		case 'R': o->reason = optarg; break;
 		case 'p': o->participant = optarg; break;
+		case 'C':
+			o->ncerts++;
+			/* --cert files share the list with --request */
+			/* fall through */
 		case 'f':
 			if (o->nfiles >= CLI_CA_MAX_FILES)
 				return -1;
@@ -94,6 +104,7 @@ static int ca_parse(int argc, char **argv, struct ca_opts *o)
 		case 'i': o->id = optarg; break;
 		case 'd': o->der = 1; break;
 		case 't': o->timing = 1; break;
+		case 'T': o->at = optarg; break;
 		default: return -1;
 		}
 	}
@@ -400,6 +411,39 @@ static int cmd_revoke(const struct ca_opts *o, const struct tw_home *home,
 	return 0;
 }
 
+/* `ca check`: S-7 validity checking for pre-personalisation phase 2 (pki/ca_check.h). */
+static int cmd_check(const struct ca_opts *o, const struct tw_home *home,
+	struct tw_store *store, struct tw_error *err)
+{
+	struct ca_check_result *res = NULL;
+	size_t n = 0, valid = 0, unreadable = 0;
+	int64_t at = (int64_t)time(NULL);
+	int ret;
+
+	if (o->ncerts == 0 || o->ncerts != o->nfiles)
+		return cli_usage_error("ca check needs --cert FILE... (PEM or DER) and no --request");
+	if ((o->at != NULL && ca_check_time_parse(o->at, &at, err) != TW_OK) ||
+	    ca_check_files(home, store, ca_who(), o->ca, o->files, o->nfiles, at, &res, &n,
+		err) != TW_OK)
+		return cli_fail("ca check", err);
+	for (size_t i = 0; i < n; i++) {
+		valid += res[i].status == CA_CHECK_VALID;
+		unreadable += res[i].status == CA_CHECK_UNREADABLE;
+		if (res[i].status == CA_CHECK_UNREADABLE)
+			printf("%s: %s: %s\n", res[i].file, ca_check_status_name(res[i].status),
+				res[i].reason);
+		else
+			printf("%s#%zu: %s: %s: %s [%s]\n", res[i].file, res[i].index,
+				res[i].serial, ca_check_status_name(res[i].status), res[i].reason,
+				res[i].subject);
+	}
+	printf("torwart: %zu of %zu certificates valid%s\n", valid, n - unreadable,
+		unreadable > 0 ? "; some inputs are no certificates" : "");
+	ret = unreadable > 0 ? CLI_CA_UNREADABLE : valid < n ? CLI_CA_NOT_VALID : 0;
+	free(res);
+	return ret;
+}
+
 int cli_ca(const char *sub, int argc, char **argv)
 {
 	struct ca_opts o;
@@ -451,6 +495,8 @@ int cli_ca(const char *sub, int argc, char **argv)
 		ret = cmd_show(&o, home, store, strcmp(sub, "export") == 0, &err);
 	} else if (strcmp(sub, "revoke") == 0) {
 		ret = cmd_revoke(&o, home, store, &err);
+	} else if (strcmp(sub, "check") == 0) {
+		ret = cmd_check(&o, home, store, &err);
 	} else if (strcmp(sub, "crl") == 0) {
 		ret = ca_crl_now(home, store, o.ca, &err) == TW_OK ? 0 : cli_fail("ca crl", &err);
 	} else {

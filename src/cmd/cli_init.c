@@ -33,6 +33,7 @@ static const char conf_template[] =
 	"# from an operator (four-eyes key activation, issue 5), never from a file.\n"
 	"pin_file = secrets/pins\n"
 	"token_label = torwart\n"
+	"%s"
 	"# Which token key may sign for which purpose\n"
 	"# (certificate, crl, wakeup, tree-head, authorisation). CA keys: certificates and CRLs only.\n"
 	"policy.root-ca = certificate,crl\n"
@@ -73,6 +74,13 @@ static const char conf_template[] =
 	"# debug, info, warn or error\n"
 	"level = info\n";
 
+/* Inserted into [signer] by `init --signer-backend file` (bench/bench_issue.sh). */
+static const char file_backend[] =
+	"# TESTS AND BENCHMARKS ONLY: the keys are PEM files (mode 0600) in key_dir, not in\n"
+	"# the token (docs/signer-protocol.md, \"Key backends\"). Never use this in production.\n"
+	"backend = file\n"
+	"key_dir = secrets/keys\n";
+
 static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
 	(void)st;
@@ -93,6 +101,7 @@ static int init_run(const struct cli_options *o)
 	const char *api = o->api_listen ? o->api_listen : TW_DEFAULT_API_LISTEN;
 	uint16_t port;
 	bool created = false;
+	bool file_keys = o->signer_backend != NULL && strcmp(o->signer_backend, "file") == 0;
 	tw_rc rc;
 
 	tw_error_clear(&err);
@@ -104,6 +113,9 @@ static int init_run(const struct cli_options *o)
 	host = NULL;
 	if ((rc = tw_parse_hostport(api, &host, &port, &err)) != TW_OK)
 		goto out;
+	if (o->signer_backend != NULL && strcmp(o->signer_backend, "pkcs11") != 0 &&
+	    !file_keys)
+		return cli_usage_error("--signer-backend takes pkcs11 (default) or file (tests only)");
 	if (mkdir(o->home, 0700) != 0) {
 		rc = tw_error_set(&err, errno == EEXIST ? TW_E_EXISTS : TW_E_IO,
 			"cannot create %s: %s%s", o->home, strerror(errno), errno == EEXIST ?
@@ -121,7 +133,7 @@ static int init_run(const struct cli_options *o)
 		if ((rc = tw_mkdir_p(path, 0700, &err)) != TW_OK)
 			goto out;
 	}
-	conf = tw_asprintf(conf_template, wan, api);
+	conf = tw_asprintf(conf_template, file_keys ? file_backend : "", wan, api);
 	free(path);
 	path = tw_asprintf("%s/torwart.conf", o->home);
 	if (conf == NULL || path == NULL) {
@@ -171,6 +183,6 @@ int cli_init(const char *sub, int argc, char **argv)
 
 	if (sub != NULL || cli_parse_options(argc, argv, &o) != 0)
 		return cli_usage_error("usage: torwart init --home DIR [--test-pki] "
-			"[--wan-listen HOST:PORT] [--api-listen HOST:PORT]");
+			"[--wan-listen HOST:PORT] [--api-listen HOST:PORT] [--signer-backend pkcs11|file]");
 	return init_run(&o);
 }

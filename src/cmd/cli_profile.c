@@ -4,7 +4,8 @@
  * and `torwart gateway logs` / `selftest` (UC-3.4.2/3.4.3), reached from cli_gateway.c.
  *
  * A put or delete changes the desired set (validated first; refusals are logged) and
- * then creates the order job that brings the gateway there. Listings never show secrets.
+ * creates the order job that brings the gateway there in the same transaction: both or
+ * neither. Listings never show secrets.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -77,6 +78,13 @@ static const struct job_actor *cli_job_who(void)
 	return &who;
 }
 
+static void print_job(int64_t id, const char *type, const char *gateway)
+{
+	if (id != 0)
+		printf("torwart: job %lld (%s) created for %s; see `torwart job show`\n",
+			(long long)id, type, gateway);
+}
+
 /* Create an order job for gateway; prints its id. */
 static tw_rc create_job(struct tw_store *store, const char *gateway, const char *type,
 	json_t *payload, struct tw_error *err)
@@ -92,8 +100,7 @@ static tw_rc create_job(struct tw_store *store, const char *gateway, const char 
 	rc = job_create(store, gateway, &spec, cli_job_who(), &id, err);
 	json_decref(payload);
 	if (rc == TW_OK)
-		printf("torwart: job %lld (%s) created for %s; see `torwart job show`\n",
-			(long long)id, type, gateway);
+		print_job(id, type, gateway);
 	return rc;
 }
 
@@ -107,6 +114,7 @@ static int cmd_put(const struct popts *o, bool check_only)
 	struct profile_doc *doc = NULL;
 	unsigned char *data = NULL;
 	size_t len = 0;
+	int64_t job_id = 0;
 	tw_rc rc;
 
 	tw_error_clear(&err);
@@ -129,14 +137,12 @@ static int cmd_put(const struct popts *o, bool check_only)
 		goto out;
 	}
 	if ((rc = secretbox_open(home, &sb, &err)) != TW_OK ||
-	    (rc = profile_admin_put(store, sb, cli_who(), o->gateway, data, len, &res, &err)) !=
-	    TW_OK)
+	    (rc = profile_admin_put_job(store, sb, cli_who(), o->gateway, data, len, !o->no_job,
+	        &res, &job_id, &err)) != TW_OK)
 		goto out;
 	printf("torwart: %s profile %s %s for %s, sha256 %s\n", res.type, res.profile_id,
 		res.replaced ? "replaced" : "stored", o->gateway, res.hash);
-	if (!o->no_job)
-		rc = create_job(store, o->gateway, "profile-insert", json_pack("{s:s,s:s}",
-			"profile_id", res.profile_id, "hash", res.hash), &err);
+	print_job(job_id, "profile-insert", o->gateway);
 out:
 	if (data != NULL) {
 		tw_wipe(data, len);   /* the document may hold a meter key or a password */
@@ -154,19 +160,19 @@ static int cmd_delete(const struct popts *o)
 	struct tw_error err;
 	struct tw_home *home = NULL;
 	struct tw_store *store = NULL;
+	int64_t job_id = 0;
 	tw_rc rc;
 
 	tw_error_clear(&err);
 	if (o->home == NULL || o->gateway == NULL || o->profile == NULL)
 		return cli_usage_error("profile delete needs --home DIR --gateway ID --profile P");
 	if ((rc = cli_open_home_store(o->home, &home, &store, &err)) != TW_OK ||
-	    (rc = profile_admin_delete(store, cli_who(), o->gateway, o->profile, &err)) != TW_OK)
+	    (rc = profile_admin_delete_job(store, cli_who(), o->gateway, o->profile, !o->no_job,
+	        &job_id, &err)) != TW_OK)
 		goto out;
 	printf("torwart: profile %s removed from the desired set of %s\n", o->profile,
 		o->gateway);
-	if (!o->no_job)
-		rc = create_job(store, o->gateway, "profile-delete", json_pack("{s:s}",
-			"profile_id", o->profile), &err);
+	print_job(job_id, "profile-delete", o->gateway);
 out:
 	store_close(store);
 	tw_home_free(home);

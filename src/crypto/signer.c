@@ -33,7 +33,7 @@
 #include "audit/audit.h"
 #include "base/log.h"
 #include "base/util.h"
-#include "crypto/p11.h"
+#include "crypto/signer_keys.h"
 #include "crypto/signer_crl.h"
 #include "crypto/signer_proto.h"
 #include "store/store.h"
@@ -61,7 +61,7 @@ struct conn {
 struct signer_srv {
 	const struct tw_home *home;
 	bool ceremony;
-	struct p11_token *tok;
+	struct signer_keys *keys;      /* token, or key files (tests only) */
 	struct tw_store *store;
 	struct tw_error setup_err;     /* set when the token or store could not be opened */
 	struct conn *conns[SIGNER_MAX_CONNS];
@@ -412,7 +412,8 @@ static tw_rc op_generate(struct signer_srv *srv, struct conn *c, const char *lab
 			"512r1, P-256, P-384");
 		goto out;
 	}
-	if ((rc = p11_generate_ec(srv->tok, label, cf->ptr, cf->len, &pub, err)) != TW_OK)
+	if ((rc = signer_keys_generate(srv->keys, label, nid, cf->ptr, cf->len, &pub,
+	    err)) != TW_OK)
 		goto out;
 	if ((rc = put_spki(pub, out, err)) != TW_OK)
 		goto out;
@@ -780,13 +781,13 @@ static tw_rc handle(struct signer_srv *srv, struct conn *c, const struct signer_
 		rc = op_generate(srv, c, label, m, out, err);
 		goto out;
 	}
-	if ((rc = p11_public_key(srv->tok, label, &pub, err)) != TW_OK)
+	if ((rc = signer_keys_public(srv->keys, label, &pub, err)) != TW_OK)
 		goto out;
 	if (m->op == SIGNER_OP_GET_PUBLIC_KEY) {
 		rc = put_spki(pub, out, err);
 		goto out;
 	}
-	if ((rc = p11_private_key(srv->tok, label, &key, err)) != TW_OK)
+	if ((rc = signer_keys_private(srv->keys, label, &key, err)) != TW_OK)
 		goto out;
 	if (m->op == SIGNER_OP_SIGN_CERTIFICATE)
 		rc = op_sign_certificate(srv, c, label, key, pub, &m->f[SIGNER_TAG_DATA], out, err);
@@ -1027,39 +1028,25 @@ static char *store_url(const struct tw_home *home)
 	return tw_home_join(home, url);
 }
 
-/* Open store and token; failures are kept in srv->setup_err. */
+/* Open store and key backend; failures are kept in srv->setup_err. */
 static tw_rc srv_setup(struct signer_srv *srv)
 {
 	char *url = store_url(srv->home);
-	char *module = tw_home_path(srv->home, "signer", "module", TW_DEFAULT_SOFTHSM_MOD);
-	char *shconf = tw_home_path(srv->home, "signer", "softhsm_conf", "softhsm2.conf");
-	char *pins = tw_home_path(srv->home, "signer", "pin_file", TW_DEFAULT_PIN_FILE);
-	struct p11_params pp = {
-		.module = module,
-		.softhsm_conf = shconf,
-		.pin_file = pins,
-		.token_label = tw_config_get_or(srv->home->conf, "signer", "token_label",
-			TW_DEFAULT_TOKEN_LABEL),
-		.ceremony = srv->ceremony,
-	};
 	tw_rc rc;
 
 	tw_error_clear(&srv->setup_err);
-	if (url == NULL || module == NULL || shconf == NULL || pins == NULL) {
+	if (url == NULL) {
 		rc = tw_error_set(&srv->setup_err, TW_E_NOMEM, "out of memory");
 		goto out;
 	}
 	/* No admin log, no signatures: open the store first. */
 	if ((rc = store_open(url, &srv->store, &srv->setup_err)) != TW_OK)
 		goto out;
-	rc = p11_open(&pp, &srv->tok, &srv->setup_err);
+	rc = signer_keys_open(srv->home, srv->ceremony, &srv->keys, &srv->setup_err);
 out:
 	if (rc != TW_OK)
 		tw_err("signer not ready: %s", srv->setup_err.message);
 	free(url);
-	free(module);
-	free(shconf);
-	free(pins);
 	return rc;
 }
 
@@ -1067,7 +1054,7 @@ static void srv_teardown(struct signer_srv *srv)
 {
 	while (srv->nconns > 0)
 		srv_drop(srv, srv->nconns - 1);
-	p11_close(srv->tok);
+	signer_keys_close(srv->keys);
 	store_close(srv->store);
 }
 

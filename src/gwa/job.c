@@ -96,8 +96,9 @@ static tw_rc insert_one(struct tw_store *store, const struct order_type *t,
 	return job_audit(store, who, "job.create", *id, "ok", detail, err);
 }
 
-tw_rc job_create(struct tw_store *store, const char *gateway_id, const struct job_spec *spec,
-	const struct job_actor *who, int64_t *id, struct tw_error *err)
+tw_rc job_create_in_tx(struct tw_store *store, const char *gateway_id,
+	const struct job_spec *spec, const struct job_actor *who, int64_t *id,
+	struct tw_error *err)
 {
 	const struct order_type *t;
 	struct store_gateway gw;
@@ -105,26 +106,51 @@ tw_rc job_create(struct tw_store *store, const char *gateway_id, const struct jo
 	tw_rc rc;
 
 	*id = 0;
+	if (!store_in_transaction(store)) {
+		rc = tw_error_set(err, TW_E_INTERNAL, "job_create_in_tx outside a transaction; "
+			"call store_begin first or use job_create");
+		goto out;
+	}
+	if (gateway_id == NULL || spec == NULL) {
+		rc = tw_error_set(err, TW_E_INVALID, "a job needs a gateway id and an order spec");
+		goto out;
+	}
 	if ((rc = store_gateway_get(store, gateway_id, &gw, err)) != TW_OK) {
 		if (rc == TW_E_NOT_FOUND)
 			tw_error_set(err, rc, "gateway %s is not registered", gateway_id);
-		return rc;
-	}
-	if ((rc = order_validate(store, spec->type, gateway_id, spec->payload, err)) != TW_OK)
-		return rc;
-	t = order_find(spec->type);
-	if ((payload = payload_text(spec->payload)) == NULL)
-		return tw_error_set(err, TW_E_NOMEM, "out of memory");
-	if ((rc = store_begin(store, err)) != TW_OK)
 		goto out;
-	if ((rc = insert_one(store, t, spec, &gw, payload, 0, who, id, err)) == TW_OK)
+	}
+	/* Validated inside the transaction: the hooks see the caller's uncommitted rows
+	 * (profile-insert checks the desired profile stored just before). */
+	if ((rc = order_validate(store, spec->type, gateway_id, spec->payload, err)) != TW_OK)
+		goto out;
+	t = order_find(spec->type);
+	if ((payload = payload_text(spec->payload)) == NULL) {
+		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+		goto out;
+	}
+	rc = insert_one(store, t, spec, &gw, payload, 0, who, id, err);
+out:
+	if (rc != TW_OK)
+		*id = 0;
+	free(payload);
+	return rc;
+}
+
+tw_rc job_create(struct tw_store *store, const char *gateway_id, const struct job_spec *spec,
+	const struct job_actor *who, int64_t *id, struct tw_error *err)
+{
+	tw_rc rc;
+
+	*id = 0;
+	if ((rc = store_begin(store, err)) != TW_OK)
+		return rc;
+	if ((rc = job_create_in_tx(store, gateway_id, spec, who, id, err)) == TW_OK)
 		rc = store_commit(store, err);
 	if (rc != TW_OK) {
 		store_rollback(store);
 		*id = 0;
 	}
-out:
-	free(payload);
 	return rc;
 }
 

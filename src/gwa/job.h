@@ -17,7 +17,7 @@
  *
  * Callers: the CLI (create, cancel), the worker (wake-ups, deadlines), wan (hand out,
  * results). Each passes its own store connection; none of these functions may be called
- * inside a transaction the caller opened.
+ * inside a transaction the caller opened, except job_create_in_tx, which must be.
  */
 #ifndef TORWART_GWA_JOB_H
 #define TORWART_GWA_JOB_H
@@ -52,9 +52,21 @@ struct job_spec {
 	long retry_delay_s;        /* -1 = JOB_DEFAULT_RETRY_DELAY_S */
 };
 
-/* Validate spec for gateway_id, then insert the job + audit "job.create". */
+/* Validate spec for gateway_id, then insert the job + audit "job.create", in one
+ * transaction of its own (job_create_in_tx between store_begin and store_commit). */
 tw_rc job_create(struct tw_store *store, const char *gateway_id, const struct job_spec *spec,
 	const struct job_actor *who, int64_t *id, struct tw_error *err);
+
+/*
+ * The same inside the caller's open transaction (store_in_transaction(store), else
+ * TW_E_INTERNAL): neither begins, commits nor rolls back, so a service can store its data
+ * and the order that carries it to the gateway atomically. The order type's validate hook
+ * sees the caller's uncommitted rows. On failure nothing is logged here; the caller rolls
+ * back (which undoes its own writes too) and logs its refusal. *id = 0 on failure.
+ */
+tw_rc job_create_in_tx(struct tw_store *store, const char *gateway_id,
+	const struct job_spec *spec, const struct job_actor *who, int64_t *id,
+	struct tw_error *err);
 
 /* A fleet order: the gateways chosen by selection, all validated before anything is
  * stored, then one batch + one job per gateway in one transaction. selection is "all",

@@ -15,6 +15,7 @@
 
 #include "audit/audit.h"
 #include "base/util.h"
+#include "gwa/job.h"
 #include "store/store_profiles.h"
 
 /* One desired profile: its row and (for reference checks) its parsed sealed JSON. */
@@ -315,22 +316,68 @@ static void pa_refused(struct tw_store *store, const struct profile_who *who,
 	(void)pa_audit_tx(store, who, action, object, "refused", why->message, &ignored);
 }
 
+/* The order job of a put or delete, in the caller's transaction; payload is consumed. */
+static tw_rc pa_job_in_tx(struct tw_store *store, const struct profile_who *who,
+	const char *gateway_id, const char *type, json_t *payload, int64_t *job_id,
+	struct tw_error *err)
+{
+	struct job_actor jwho = { .actor = who->actor, .role = who->role,
+		.client = who->client };
+	struct job_spec spec;
+	tw_rc rc;
+
+	if (payload == NULL)
+		return tw_error_set(err, TW_E_NOMEM, "out of memory building the %s order", type);
+	memset(&spec, 0, sizeof(spec));
+	spec.type = type;
+	spec.payload = payload;
+	spec.retry_delay_s = -1;
+	rc = job_create_in_tx(store, gateway_id, &spec, &jwho, job_id, err);
+	json_decref(payload);
+	return rc;
+}
+
+tw_rc profile_admin_put_job(struct tw_store *store, const struct secretbox *sb,
+	const struct profile_who *who, const char *gateway_id, const void *data, size_t len,
+	bool with_job, struct profile_put_result *res, int64_t *job_id, struct tw_error *err)
+{
+	tw_rc rc;
+
+	*job_id = 0;
+	memset(res, 0, sizeof(*res));
+	/* What needs no store is checked before the transaction is opened. */
+	if (!profile_id_valid(gateway_id)) {
+		rc = tw_error_set(err, TW_E_INVALID, "gateway id must be 1..64 of [A-Za-z0-9._-]");
+		goto refused;
+	}
+	if ((rc = store_begin(store, err)) != TW_OK)
+		goto refused;
+	rc = profile_admin_put_in_tx(store, sb, who, gateway_id, data, len, res, err);
+	if (rc == TW_OK && with_job)
+		rc = pa_job_in_tx(store, who, gateway_id, "profile-insert", json_pack("{s:s,s:s}",
+			"profile_id", res->profile_id, "hash", res->hash), job_id, err);
+	if (rc == TW_OK)
+		rc = store_commit(store, err);
+	if (rc != TW_OK)
+		store_rollback(store);   /* the profile, the job and their log entries alike */
+refused:
+	if (rc != TW_OK) {
+		*job_id = 0;
+		memset(res, 0, sizeof(*res));
+		if (err != NULL)
+			pa_refused(store, who, "profile.put", gateway_id, "(document)", err);
+	}
+	return rc;
+}
+
 tw_rc profile_admin_put(struct tw_store *store, const struct secretbox *sb,
 	const struct profile_who *who, const char *gateway_id, const void *data, size_t len,
 	struct profile_put_result *res, struct tw_error *err)
 {
-	tw_rc rc;
+	int64_t job_id;
 
-	if ((rc = store_begin(store, err)) != TW_OK)
-		return rc;
-	rc = profile_admin_put_in_tx(store, sb, who, gateway_id, data, len, res, err);
-	if (rc == TW_OK)
-		rc = store_commit(store, err);
-	else
-		store_rollback(store);
-	if (rc != TW_OK && err != NULL)
-		pa_refused(store, who, "profile.put", gateway_id, "(document)", err);
-	return rc;
+	return profile_admin_put_job(store, sb, who, gateway_id, data, len, false, res, &job_id,
+		err);
 }
 
 tw_rc profile_admin_delete_in_tx(struct tw_store *store, const struct profile_who *who,
@@ -383,21 +430,43 @@ out:
 	return rc;
 }
 
-tw_rc profile_admin_delete(struct tw_store *store, const struct profile_who *who,
-	const char *gateway_id, const char *profile_id, struct tw_error *err)
+tw_rc profile_admin_delete_job(struct tw_store *store, const struct profile_who *who,
+	const char *gateway_id, const char *profile_id, bool with_job, int64_t *job_id,
+	struct tw_error *err)
 {
 	tw_rc rc;
 
+	*job_id = 0;
+	if (!profile_id_valid(gateway_id) || !profile_id_valid(profile_id)) {
+		rc = tw_error_set(err, TW_E_INVALID,
+			"gateway and profile ids must be 1..64 of [A-Za-z0-9._-]");
+		goto refused;
+	}
 	if ((rc = store_begin(store, err)) != TW_OK)
-		return rc;
+		goto refused;
 	rc = profile_admin_delete_in_tx(store, who, gateway_id, profile_id, err);
+	if (rc == TW_OK && with_job)
+		rc = pa_job_in_tx(store, who, gateway_id, "profile-delete", json_pack("{s:s}",
+			"profile_id", profile_id), job_id, err);
 	if (rc == TW_OK)
 		rc = store_commit(store, err);
-	else
+	if (rc != TW_OK)
 		store_rollback(store);
-	if (rc != TW_OK && err != NULL)
-		pa_refused(store, who, "profile.delete", gateway_id, profile_id, err);
+refused:
+	if (rc != TW_OK) {
+		*job_id = 0;
+		if (err != NULL)
+			pa_refused(store, who, "profile.delete", gateway_id, profile_id, err);
+	}
 	return rc;
+}
+
+tw_rc profile_admin_delete(struct tw_store *store, const struct profile_who *who,
+	const char *gateway_id, const char *profile_id, struct tw_error *err)
+{
+	int64_t job_id;
+
+	return profile_admin_delete_job(store, who, gateway_id, profile_id, false, &job_id, err);
 }
 
 /* Load one stored profile: row and parsed sealed JSON. */

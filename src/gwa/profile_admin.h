@@ -60,6 +60,17 @@ tw_rc profile_admin_put(struct tw_store *store, const struct secretbox *sb,
 	struct profile_put_result *res, struct tw_error *err);
 
 /*
+ * profile_admin_put plus, with with_job, the "profile-insert" order job that carries the
+ * profile to the gateway (job_create_in_tx, same actor), all in ONE transaction: the
+ * desired profile, the job and both admin-log entries are stored together or not at all.
+ * Any failure (the profile's checks or the job's) rolls everything back and is logged as
+ * a refusal "profile.put". *job_id is the job created (0 without with_job or on failure).
+ */
+tw_rc profile_admin_put_job(struct tw_store *store, const struct secretbox *sb,
+	const struct profile_who *who, const char *gateway_id, const void *data, size_t len,
+	bool with_job, struct profile_put_result *res, int64_t *job_id, struct tw_error *err);
+
+/*
  * Remove profile_id from the desired set ("profile.delete"). Refused with TW_E_DENIED
  * while it is referenced: a meter profile by an evaluation profile's meters (UC-3.3.2
  * footnote 3), a WAN profile by an evaluation profile's recipients. Same _in_tx rule.
@@ -68,6 +79,12 @@ tw_rc profile_admin_delete_in_tx(struct tw_store *store, const struct profile_wh
 	const char *gateway_id, const char *profile_id, struct tw_error *err);
 tw_rc profile_admin_delete(struct tw_store *store, const struct profile_who *who,
 	const char *gateway_id, const char *profile_id, struct tw_error *err);
+
+/* profile_admin_delete plus, with with_job, the "profile-delete" order job, in one
+ * transaction (the same all-or-nothing rule as profile_admin_put_job). */
+tw_rc profile_admin_delete_job(struct tw_store *store, const struct profile_who *who,
+	const char *gateway_id, const char *profile_id, bool with_job, int64_t *job_id,
+	struct tw_error *err);
 
 /*
  * The desired profile profile_id of gateway_id with its secrets masked; logged as

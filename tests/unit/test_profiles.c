@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sqlite3.h>
 #include <openssl/evp.h>
 #include <openssl/obj_mac.h>
 #include <openssl/x509.h>
@@ -24,6 +25,7 @@
 #include "base/config.h"
 #include "base/util.h"
 #include "crypto/keys.h"
+#include "gwa/job.h"
 #include "gwa/monitor.h"
 #include "gwa/order.h"
 #include "gwa/profile.h"
@@ -34,6 +36,7 @@
 #include "sim/sim_monitor.h"
 #include "sim/sim_orders.h"
 #include "store/store.h"
+#include "store/store_jobs.h"
 #include "store/store_profiles.h"
 
 #define GW "SMGW-T-0001"
@@ -582,6 +585,128 @@ static void test_signed_logs(void **state)
 	EVP_PKEY_free(key);
 }
 
+/* ---- a put or delete and its order job: one transaction ---- */
+
+static int count_all_cb(const struct store_audit_row *row, void *arg)
+{
+	(void)row;
+	(*(size_t *)arg)++;
+	return 0;
+}
+
+static size_t audit_total(struct tw_store *st)
+{
+	struct tw_error err;
+	size_t n = 0;
+
+	assert_int_equal(store_audit_foreach(st, 1, count_all_cb, &n, &err), TW_OK);
+	return n;
+}
+
+static size_t desired_count(struct tw_store *st)
+{
+	struct tw_error err;
+	json_t *set = NULL;
+	size_t n;
+
+	assert_int_equal(profile_admin_desired_set(st, GW, &set, &err), TW_OK);
+	n = json_array_size(json_object_get(set, "profiles"));
+	json_decref(set);
+	return n;
+}
+
+static void test_put_and_job_are_atomic(void **state)
+{
+	struct fixture *f = *state;
+	struct profile_put_result res;
+	struct store_job job;
+	struct job_spec spec;
+	struct job_actor jwho = { "os:test", "local-admin", "local:1" };
+	struct tw_error err;
+	sqlite3 *db = NULL;
+	json_t *payload;
+	int64_t job_id = -1;
+	size_t before;
+
+	/* A gateway that cannot take jobs: the store refuses every job row for GW. */
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "CREATE TRIGGER no_jobs BEFORE INSERT ON jobs WHEN "
+		"NEW.gateway_id = '" GW "' BEGIN SELECT RAISE(ABORT, 'gateway takes no jobs'); END",
+		NULL, NULL, NULL), SQLITE_OK);
+
+	/* put: the job fails, so the desired profile is not stored either. */
+	before = audit_total(f->st);
+	assert_int_not_equal(profile_admin_put_job(f->st, f->sb, &who, GW, meter_doc,
+		strlen(meter_doc), true, &res, &job_id, &err), TW_OK);
+	assert_int_equal(job_id, 0);
+	assert_int_equal(desired_count(f->st), 0);
+	/* The admin log only gained the refusal (no "profile.put ok", no "job.create"). */
+	assert_int_equal(audit_total(f->st), before + 1);
+	assert_int_equal(audit_count(f->st, "profile.put", "refused"), 1);
+	assert_int_equal(audit_count(f->st, "profile.put", "ok"), 0);
+	assert_int_equal(audit_count(f->st, "job.create", NULL), 0);
+
+	/* delete: the job fails, so the profile stays desired. */
+	assert_int_equal(profile_admin_put_job(f->st, f->sb, &who, GW, meter_doc,
+		strlen(meter_doc), false, &res, &job_id, &err), TW_OK);
+	assert_int_equal(job_id, 0);
+	assert_int_equal(desired_count(f->st), 1);
+	before = audit_total(f->st);
+	assert_int_not_equal(profile_admin_delete_job(f->st, &who, GW, "meter-1", true, &job_id,
+		&err), TW_OK);
+	assert_int_equal(job_id, 0);
+	assert_int_equal(desired_count(f->st), 1);
+	assert_int_equal(audit_total(f->st), before + 1);
+	assert_int_equal(audit_count(f->st, "profile.delete", "refused"), 1);
+	assert_int_equal(audit_count(f->st, "profile.delete", "ok"), 0);
+	assert_int_equal(audit_count(f->st, "job.create", NULL), 0);
+
+	/* An order that fails its type's validation rolls back the same way (job_create_in_tx
+	 * inside the caller's transaction, then rollback). */
+	assert_int_equal(store_begin(f->st, &err), TW_OK);
+	assert_int_equal(profile_admin_delete_in_tx(f->st, &who, GW, "meter-1", &err), TW_OK);
+	memset(&spec, 0, sizeof(spec));
+	spec.type = "profile-insert";
+	spec.payload = payload = json_pack("{s:s,s:s}", "profile_id", "meter-1", "hash", res.hash);
+	spec.retry_delay_s = -1;
+	/* meter-1 is no longer desired inside this transaction: T-PV.2 refuses the order. */
+	assert_int_equal(job_create_in_tx(f->st, GW, &spec, &jwho, &job_id, &err),
+		TW_E_INVALID);
+	assert_int_equal(job_id, 0);
+	store_rollback(f->st);
+	assert_int_equal(desired_count(f->st), 1);
+	/* ... and job_create_in_tx refuses to run without the caller's transaction. */
+	assert_int_equal(job_create_in_tx(f->st, GW, &spec, &jwho, &job_id, &err), TW_E_INTERNAL);
+	assert_non_null(strstr(err.message, "transaction"));
+	json_decref(payload);
+
+	/* Jobs possible again: put and delete store the data, the job and both log entries. */
+	assert_int_equal(sqlite3_exec(db, "DROP TRIGGER no_jobs", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(profile_admin_put_job(f->st, f->sb, &who, GW, wan_doc, strlen(wan_doc),
+		true, &res, &job_id, &err), TW_OK);
+	assert_true(job_id > 0);
+	assert_int_equal(desired_count(f->st), 2);
+	memset(&job, 0, sizeof(job));
+	assert_int_equal(store_job_get(f->st, job_id, &job, &err), TW_OK);
+	assert_string_equal(job.type, "profile-insert");
+	assert_string_equal(job.gateway_id, GW);
+	assert_non_null(strstr(job.payload, res.hash));
+	store_job_clear(&job);
+	assert_int_equal(audit_count(f->st, "profile.put", "ok"), 2);
+	assert_int_equal(audit_count(f->st, "job.create", "ok"), 1);
+	assert_int_equal(profile_admin_delete_job(f->st, &who, GW, "wan-emt", true, &job_id,
+		&err), TW_OK);
+	assert_true(job_id > 0);
+	assert_int_equal(desired_count(f->st), 1);
+	memset(&job, 0, sizeof(job));
+	assert_int_equal(store_job_get(f->st, job_id, &job, &err), TW_OK);
+	assert_string_equal(job.type, "profile-delete");
+	store_job_clear(&job);
+	assert_int_equal(audit_count(f->st, "profile.delete", "ok"), 1);
+	assert_int_equal(audit_count(f->st, "job.create", "ok"), 2);
+}
+
 /* ---- order hooks ---- */
 
 static void test_order_hooks(void **state)
@@ -795,6 +920,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_secretbox, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_secrets_seal_mask_unseal, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_put_rules_and_references, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_put_and_job_are_atomic, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_drift, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_alarms, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_signed_logs, setup, teardown),

@@ -1,0 +1,356 @@
+/*
+ * signer_keys.c: the signer's key backends (signer_keys.h): the PKCS#11 token, or PEM key
+ * files for tests and benchmarks.
+ *
+ * The file backend exists so that tests and bench/bench_issue.sh can compare the token
+ * with plain OpenSSL keys (issue 3). It is deliberately strict: a key file must be a
+ * regular file owned by the signer's user with no group or other permission bits (0600 or
+ * 0400), opened without following symlinks; anything else is refused with the fix in the
+ * message. Loaded keys are kept for the life of the signer (a key file is parsed once).
+ */
+#include "crypto/signer_keys.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/bio.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "base/log.h"
+#include "base/util.h"
+#include "crypto/p11.h"
+
+#define SIGNER_KEY_FILE_MAX (16 * 1024)   /* a PEM EC private key is < 1 KiB */
+#define SIGNER_FILE_KEYS_MAX 32           /* distinct labels kept loaded */
+
+enum signer_backend { BACKEND_PKCS11, BACKEND_FILE };
+
+struct file_key {
+	char *label;
+	EVP_PKEY *priv;
+	EVP_PKEY *pub;                     /* public components only */
+};
+
+struct signer_keys {
+	enum signer_backend backend;
+	bool ceremony;
+	struct p11_token *tok;             /* pkcs11 */
+	char *key_dir;                     /* file */
+	struct file_key keys[SIGNER_FILE_KEYS_MAX];
+	size_t nkeys;
+};
+
+/* Public components only, as a plain OpenSSL key (same as the token backend gives). */
+static tw_rc public_of(EVP_PKEY *key, EVP_PKEY **out, struct tw_error *err)
+{
+	unsigned char *der = NULL;
+	const unsigned char *p;
+	int len = i2d_PUBKEY(key, &der);
+
+	*out = NULL;
+	if (len <= 0)
+		return tw_error_set_openssl(err, TW_E_CRYPTO, "cannot encode a public key");
+	p = der;
+	*out = d2i_PUBKEY(NULL, &p, len);
+	OPENSSL_free(der);
+	if (*out == NULL)
+		return tw_error_set_openssl(err, TW_E_CRYPTO, "cannot decode a public key");
+	return TW_OK;
+}
+
+static char *key_path(const struct signer_keys *k, const char *label)
+{
+	/* The protocol restricts labels to [A-Za-z0-9._-], not starting with '.'. */
+	return tw_asprintf("%s/%s.key", k->key_dir, label);
+}
+
+/* Read <key_dir>/<label>.key after checking type, owner and mode. */
+static tw_rc file_load(struct signer_keys *k, const char *label, struct file_key *fk,
+	struct tw_error *err)
+{
+	char *path = key_path(k, label);
+	unsigned char *pem = NULL;
+	size_t len = 0;
+	ssize_t r;
+	struct stat st;
+	BIO *bio = NULL;
+	int fd = -1;
+	tw_rc rc;
+
+	memset(fk, 0, sizeof(*fk));
+	if (path == NULL) {
+		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+		goto out;
+	}
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+		rc = tw_error_set(err, errno == ENOENT ? TW_E_NOT_FOUND : TW_E_IO,
+			"no key labelled '%s': cannot open %s: %s", label, path, strerror(errno));
+		goto out;
+	}
+	if (fstat(fd, &st) != 0) {
+		rc = tw_error_set(err, TW_E_IO, "cannot stat %s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 077) != 0) {
+		rc = tw_error_set(err, TW_E_DENIED, "refusing key file %s: it must be a regular "
+			"file owned by uid %ld with mode 0600 (it is mode %04o, uid %ld); fix with "
+			"`chmod 600 %s`", path, (long)geteuid(), (unsigned)(st.st_mode & 07777),
+			(long)st.st_uid, path);
+		goto out;
+	}
+	if (st.st_size <= 0 || st.st_size > SIGNER_KEY_FILE_MAX) {
+		rc = tw_error_set(err, TW_E_INVALID, "key file %s has %lld bytes; expected a PEM "
+			"private key of at most %d bytes", path, (long long)st.st_size,
+			SIGNER_KEY_FILE_MAX);
+		goto out;
+	}
+	if ((pem = malloc((size_t)st.st_size)) == NULL) {
+		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+		goto out;
+	}
+	while (len < (size_t)st.st_size) {
+		r = read(fd, pem + len, (size_t)st.st_size - len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			rc = tw_error_set(err, TW_E_IO, "cannot read %s: %s", path,
+				r < 0 ? strerror(errno) : "file shrank while reading");
+			goto out;
+		}
+		len += (size_t)r;
+	}
+	ERR_clear_error();
+	if ((bio = BIO_new_mem_buf(pem, (int)len)) == NULL ||
+	    (fk->priv = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL)) == NULL) {
+		rc = tw_error_set_openssl(err, TW_E_INVALID, "%s is not an unencrypted PEM "
+			"private key", path);
+		goto out;
+	}
+	if ((rc = public_of(fk->priv, &fk->pub, err)) != TW_OK)
+		goto out;
+	if ((fk->label = tw_strdup(label)) == NULL) {
+		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+		goto out;
+	}
+	rc = TW_OK;
+out:
+	if (rc != TW_OK) {
+		EVP_PKEY_free(fk->priv);
+		EVP_PKEY_free(fk->pub);
+		memset(fk, 0, sizeof(*fk));
+	}
+	BIO_free(bio);
+	if (pem != NULL) {
+		OPENSSL_cleanse(pem, len);
+		free(pem);
+	}
+	if (fd >= 0)
+		close(fd);
+	free(path);
+	return rc;
+}
+
+/* Borrowed entry for label, loading it on first use. */
+static tw_rc file_get(struct signer_keys *k, const char *label, struct file_key **out,
+	struct tw_error *err)
+{
+	struct file_key fk;
+	tw_rc rc;
+
+	*out = NULL;
+	for (size_t i = 0; i < k->nkeys; i++)
+		if (strcmp(k->keys[i].label, label) == 0) {
+			*out = &k->keys[i];
+			return TW_OK;
+		}
+	if (k->nkeys == SIGNER_FILE_KEYS_MAX)
+		return tw_error_set(err, TW_E_TOO_LARGE, "the file key backend holds at most %d "
+			"keys; key '%s' is one too many", SIGNER_FILE_KEYS_MAX, label);
+	if ((rc = file_load(k, label, &fk, err)) != TW_OK)
+		return rc;
+	k->keys[k->nkeys] = fk;
+	*out = &k->keys[k->nkeys++];
+	return TW_OK;
+}
+
+static tw_rc file_generate(struct signer_keys *k, const char *label, int nid, EVP_PKEY **pub,
+	struct tw_error *err)
+{
+	char *path = key_path(k, label);
+	EVP_PKEY *key = NULL;
+	BIO *bio = NULL;
+	char *pem = NULL;
+	long pem_len = 0;
+	struct file_key *fk;
+	tw_rc rc;
+
+	*pub = NULL;
+	if (path == NULL) {
+		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+		goto out;
+	}
+	if ((rc = tw_mkdir_p(k->key_dir, 0700, err)) != TW_OK)
+		goto out;
+	ERR_clear_error();
+	if ((key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", OBJ_nid2sn(nid))) == NULL) {
+		rc = tw_error_set_openssl(err, TW_E_CRYPTO, "cannot generate key '%s' (%s)", label,
+			OBJ_nid2sn(nid));
+		goto out;
+	}
+	if ((bio = BIO_new(BIO_s_mem())) == NULL ||
+	    PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL) != 1 ||
+	    (pem_len = BIO_get_mem_data(bio, &pem)) <= 0) {
+		rc = tw_error_set_openssl(err, TW_E_CRYPTO, "cannot encode key '%s'", label);
+		goto out;
+	}
+	/* Exclusive: an existing key file is never replaced (TW_E_EXISTS). */
+	if ((rc = tw_write_file(path, pem, (size_t)pem_len, 0600, true, err)) != TW_OK)
+		goto out;
+	if ((rc = file_get(k, label, &fk, err)) != TW_OK)
+		goto out;
+	if (EVP_PKEY_up_ref(fk->pub) != 1) {
+		rc = tw_error_set(err, TW_E_INTERNAL, "cannot reference a public key");
+		goto out;
+	}
+	*pub = fk->pub;
+	tw_warn("key '%s' is a FILE (%s): tests and benchmarks only, never production", label,
+		path);
+out:
+	if (pem != NULL)
+		OPENSSL_cleanse(pem, (size_t)pem_len);
+	BIO_free(bio);
+	EVP_PKEY_free(key);
+	free(path);
+	return rc;
+}
+
+tw_rc signer_keys_open(const struct tw_home *home, bool ceremony, struct signer_keys **out,
+	struct tw_error *err)
+{
+	const char *backend = tw_config_get_or(home->conf, "signer", "backend", "pkcs11");
+	struct signer_keys *k;
+	char *module = NULL, *shconf = NULL, *pins = NULL;
+	tw_rc rc;
+
+	*out = NULL;
+	if ((k = calloc(1, sizeof(*k))) == NULL)
+		return tw_error_set(err, TW_E_NOMEM, "out of memory");
+	k->ceremony = ceremony;
+	if (strcmp(backend, "file") == 0) {
+		k->backend = BACKEND_FILE;
+		if ((k->key_dir = tw_home_path(home, "signer", "key_dir", "secrets/keys")) == NULL) {
+			rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+			goto out;
+		}
+		tw_warn("signer: file key backend (%s): for tests and benchmarks only; "
+			"production uses backend = pkcs11", k->key_dir);
+		rc = TW_OK;
+		goto out;
+	}
+	if (strcmp(backend, "pkcs11") != 0) {
+		rc = tw_error_set(err, TW_E_CONFIG, "[signer] backend = %s: expected pkcs11 "
+			"(default) or file (tests only)", backend);
+		goto out;
+	}
+	k->backend = BACKEND_PKCS11;
+	module = tw_home_path(home, "signer", "module", TW_DEFAULT_SOFTHSM_MOD);
+	shconf = tw_home_path(home, "signer", "softhsm_conf", "softhsm2.conf");
+	pins = tw_home_path(home, "signer", "pin_file", TW_DEFAULT_PIN_FILE);
+	if (module == NULL || shconf == NULL || pins == NULL) {
+		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+		goto out;
+	}
+	{
+		struct p11_params pp = {
+			.module = module,
+			.softhsm_conf = shconf,
+			.pin_file = pins,
+			.token_label = tw_config_get_or(home->conf, "signer", "token_label",
+				TW_DEFAULT_TOKEN_LABEL),
+			.ceremony = ceremony,
+		};
+
+		rc = p11_open(&pp, &k->tok, err);
+	}
+out:
+	free(module);
+	free(shconf);
+	free(pins);
+	if (rc != TW_OK)
+		signer_keys_close(k);
+	else
+		*out = k;
+	return rc;
+}
+
+void signer_keys_close(struct signer_keys *k)
+{
+	if (k == NULL)
+		return;
+	p11_close(k->tok);
+	for (size_t i = 0; i < k->nkeys; i++) {
+		EVP_PKEY_free(k->keys[i].priv);
+		EVP_PKEY_free(k->keys[i].pub);
+		free(k->keys[i].label);
+	}
+	free(k->key_dir);
+	free(k);
+}
+
+const char *signer_keys_backend(const struct signer_keys *k)
+{
+	return k->backend == BACKEND_FILE ? "file" : "pkcs11";
+}
+
+tw_rc signer_keys_private(struct signer_keys *k, const char *label, EVP_PKEY **out,
+	struct tw_error *err)
+{
+	struct file_key *fk;
+	tw_rc rc;
+
+	*out = NULL;
+	if (k->backend == BACKEND_PKCS11)
+		return p11_private_key(k->tok, label, out, err);
+	if ((rc = file_get(k, label, &fk, err)) != TW_OK)
+		return rc;
+	if (EVP_PKEY_up_ref(fk->priv) != 1)
+		return tw_error_set(err, TW_E_INTERNAL, "cannot reference key '%s'", label);
+	*out = fk->priv;
+	return TW_OK;
+}
+
+tw_rc signer_keys_public(struct signer_keys *k, const char *label, EVP_PKEY **out,
+	struct tw_error *err)
+{
+	struct file_key *fk;
+	tw_rc rc;
+
+	*out = NULL;
+	if (k->backend == BACKEND_PKCS11)
+		return p11_public_key(k->tok, label, out, err);
+	if ((rc = file_get(k, label, &fk, err)) != TW_OK)
+		return rc;
+	if (EVP_PKEY_up_ref(fk->pub) != 1)
+		return tw_error_set(err, TW_E_INTERNAL, "cannot reference key '%s'", label);
+	*out = fk->pub;
+	return TW_OK;
+}
+
+tw_rc signer_keys_generate(struct signer_keys *k, const char *label, int nid,
+	const unsigned char *oid, size_t oid_len, EVP_PKEY **pub, struct tw_error *err)
+{
+	*pub = NULL;
+	if (!k->ceremony)
+		return tw_error_set(err, TW_E_DENIED, "key generation is allowed only in a ceremony "
+			"(`torwart init`)");
+	if (k->backend == BACKEND_PKCS11)
+		return p11_generate_ec(k->tok, label, oid, oid_len, pub, err);
+	return file_generate(k, label, nid, pub, err);
+}
