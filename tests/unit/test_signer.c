@@ -615,12 +615,79 @@ static void test_e2e_daemon(void **state)
 	assert_non_null(strstr(err.message, "torwartd"));
 }
 
+/* backend = file (tests only): same policy; key files must be 0600 and are never replaced. */
+static void test_file_backend(void **state)
+{
+	const unsigned char msg[] = "wake up, gateway ETWA0012345678";
+	char dir[64], path[160], cmd[128];
+	struct tw_home *home = NULL;
+	struct tw_store *store = NULL;
+	struct signer_client *sc = NULL;
+	EVP_PKEY *pub = NULL, *again = NULL;
+	unsigned char *sig = NULL;
+	size_t siglen = 0;
+	struct tw_error err;
+	struct stat st;
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/tw-signer-file-XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/torwart.conf", dir);
+	write_text(path, "[store]\nurl = store.db\n\n[signer]\nbackend = file\n"
+		"key_dir = secrets/keys\n\n[log]\nlevel = error\n");
+	assert_int_equal(tw_home_open(dir, &home, &err), TW_OK);
+	snprintf(path, sizeof(path), "%s/store.db", dir);
+	assert_rc(store_open(path, &store, &err), TW_OK);
+	assert_rc(store_migrate(store, &err), TW_OK);
+	assert_rc(signer_client_open(home, true, &sc, &err), TW_OK);
+	assert_rc(signer_generate_key(sc, SIGNER_KEY_GWA_SIG, NID_brainpoolP256r1, &pub, &err),
+		TW_OK);
+	assert_rc(signer_generate_key(sc, SIGNER_KEY_GWA_SIG, NID_brainpoolP256r1, &again,
+		&err), TW_E_EXISTS);
+	assert_rc(signer_generate_key(sc, SIGNER_KEY_SUB_CA, NID_brainpoolP256r1, &again, &err),
+		TW_OK);
+	EVP_PKEY_free(again);
+	again = NULL;
+	snprintf(path, sizeof(path), "%s/secrets/keys/gwa-sig.key", dir);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_rc(signer_sign_data(sc, SIGNER_KEY_GWA_SIG, SIGNER_PURPOSE_WAKEUP, msg,
+		sizeof(msg), &sig, &siglen, &err), TW_OK);
+	assert_true(verify_sig(pub, EVP_sha256(), msg, sizeof(msg), sig, siglen));
+	free(sig);
+	sig = NULL;
+	/* The same policy as with the token. */
+	assert_rc(signer_sign_data(sc, SIGNER_KEY_SUB_CA, SIGNER_PURPOSE_WAKEUP, msg,
+		sizeof(msg), &sig, &siglen, &err), TW_E_DENIED);
+	signer_client_close(sc);
+	sc = NULL;
+
+	/* A key file readable by others is refused, with the fix in the message. */
+	assert_int_equal(chmod(path, 0644), 0);
+	assert_rc(signer_client_open(home, false, &sc, &err), TW_OK);
+	assert_rc(signer_sign_data(sc, SIGNER_KEY_GWA_SIG, SIGNER_PURPOSE_WAKEUP, msg,
+		sizeof(msg), &sig, &siglen, &err), TW_E_DENIED);
+	assert_non_null(strstr(err.message, "chmod 600"));
+	assert_null(sig);
+	/* No key generation outside the ceremony. */
+	assert_rc(signer_generate_key(sc, "other", NID_brainpoolP256r1, &again, &err),
+		TW_E_DENIED);
+	signer_client_close(sc);
+	EVP_PKEY_free(pub);
+	store_close(store);
+	tw_home_free(home);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		print_error("could not remove %s\n", dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest codec[] = {
 		cmocka_unit_test(test_frame_roundtrip),
 		cmocka_unit_test(test_frame_encode_limits),
 		cmocka_unit_test(test_frame_rejects),
+		cmocka_unit_test(test_file_backend),
 	};
 	/* Order matters: keys first, audit after the signatures and refusals. */
 	const struct CMUnitTest e2e[] = {
