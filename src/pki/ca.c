@@ -379,8 +379,8 @@ static tw_rc ca_match(struct ca_run *r, const struct request *req, struct tw_err
  * WSDL code and the refusal is audited. *out is the caller's.
  */
 tw_rc ca_validate(struct ca_run *r, const char *object, const unsigned char *in,
-	size_t len, struct request *preparsed, bool check_replay, struct request **out,
-	char digest_hex[65], enum pki_result *result, struct tw_error *err)
+	size_t len, bool check_replay, struct request **out, char digest_hex[65],
+	enum pki_result *result, struct tw_error *err)
 {
 	struct request_verify_opts opts = {
 		.trust = r->trust, .check_signer = ca_check_signer, .check_ctx = r,
@@ -396,7 +396,6 @@ tw_rc ca_validate(struct ca_run *r, const char *object, const unsigned char *in,
 	if (r->want_part != NULL) {
 		rc = store_ca_participant_get(r->store, r->want_part, &r->part, err);
 		if (rc != TW_OK) {
-			request_free(preparsed);
 			*result = rc == TW_E_NOT_FOUND ? PKI_FAILURE_UNAUTHORIZED_REQUEST :
 				PKI_FAILURE_INTERNAL_ERROR;
 			return ca_refuse(r, object, *result, rc == TW_E_NOT_FOUND ? TW_E_DENIED : rc,
@@ -406,19 +405,8 @@ tw_rc ca_validate(struct ca_run *r, const char *object, const unsigned char *in,
 		if (strcmp(r->part.role, "smgw") == 0)
 			opts.auth = REQUEST_AUTH_REQUIRED;
 	}
-	/*
-	 * preparsed: the same bytes already went through request_parse with these options
-	 * but authorisation optional, and no signer check was needed (ca_batch.c). Only
-	 * then is it taken instead of parsing again; otherwise it is discarded.
-	 */
-	if (preparsed != NULL && opts.auth == REQUEST_AUTH_OPTIONAL) {
-		req = preparsed;
-		*result = PKI_OK_SYNTAX;
-	} else {
-		request_free(preparsed);
-		if ((rc = request_parse(in, len, &opts, &req, result, err)) != TW_OK)
-			return ca_refuse(r, object, *result, rc, err);
-	}
+	if ((rc = request_parse(in, len, &opts, &req, result, err)) != TW_OK)
+		return ca_refuse(r, object, *result, rc, err);
 	if ((rc = ca_resolve_participant(r, req, err)) != TW_OK) {
 		*result = rc == TW_E_NOT_FOUND ? PKI_FAILURE_UNAUTHORIZED_REQUEST :
 			PKI_FAILURE_INTERNAL_ERROR;
@@ -526,7 +514,7 @@ tw_rc ca_submit(const struct tw_home *home, struct tw_store *store, const struct
 	if ((rc = ca_run_init(&r, home, store, who, err)) != TW_OK)
 		goto out;
 	r.want_part = participant;
-	if ((rc = ca_validate(&r, "request", in, len, NULL, true, &req, digest, result, err)) != TW_OK)
+	if ((rc = ca_validate(&r, "request", in, len, true, &req, digest, result, err)) != TW_OK)
 		goto out;
 	/* The queue keeps the request as DER, whatever its transport encoding was. */
 	if ((rc = request_decode(in, len, &der, &der_len, err)) != TW_OK ||
@@ -740,7 +728,7 @@ tw_rc ca_issue_approved(const struct tw_home *home, struct tw_store *store,
 	}
 	snprintf(object, sizeof(object), "request:%lld", (long long)id);
 	r.want_part = row.participant;
-	if ((rc = ca_validate(&r, object, row.der, row.der_len, NULL, false, &req, digest, result,
+	if ((rc = ca_validate(&r, object, row.der, row.der_len, false, &req, digest, result,
 		err)) != TW_OK ||
 	    (rc = ca_sign(&r, sc, req, certs, err)) != TW_OK)
 		goto out;

@@ -9,24 +9,11 @@
  * entries) in one transaction. A request rejected during verification never enters a
  * batch; a failing sign or commit fails its whole batch and each of its requests reports
  * that (signatures already made stay in the signer's audit).
- *
- * Why a verifier thread: the proofs of possession (three brainpool ECDSA verifications per
- * initial request) are most of this process's CPU time. A second thread reads the files
- * and runs request_parse() ahead of the main thread (at most CA_AHEAD files ahead) with
- * the same trust store; its result is used only when no store-backed signer check was
- * needed (the check callback is never run on that thread: it only notes that it was
- * wanted). Everything that touches the store (participant, registration match, replay,
- * signer checks, refusal audit) stays on the main thread, and any file the thread could
- * not read or accept is processed from scratch there exactly as before, so rejections
- * keep their codes and messages.
  */
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-#include <openssl/err.h>
 
 #include "base/log.h"
 #include "base/util.h"
@@ -35,99 +22,6 @@
 
 /* Read at most this much of a request file; request_parse refuses > 64 KiB itself. */
 #define CA_FILE_MAX (4 * REQUEST_MAX_BYTES)
-/* Files the verifier thread may be ahead of the main thread (bounds its memory). */
-#define CA_AHEAD (2 * CA_BATCH_MAX)
-
-/* What the verifier thread found for one file (slot i of struct ca_ahead). */
-struct ca_slot {
-	unsigned char *in;              /* file contents, or NULL: main thread reads itself */
-	size_t len;
-	struct request *req;            /* parsed and verified, or NULL: main thread parses */
-	bool done;
-};
-
-struct ca_ahead {
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	const char *const *files;
-	size_t n;
-	X509_STORE *trust;              /* shared, read-only (OpenSSL locks it) */
-	struct ca_slot *slots;
-	size_t consumed;                /* main thread's position */
-	bool stop;
-};
-
-/* request.h hook on the verifier thread: never checks, only notes the need. */
-static tw_rc ca_ahead_signer_wanted(void *ctx, enum request_signer_role role, X509 *cert,
-	const struct request *req, struct tw_error *err)
-{
-	(void)role;
-	(void)cert;
-	(void)req;
-	*(bool *)ctx = true;
-	return tw_error_set(err, TW_E_UNAVAILABLE, "signer check deferred to the main thread");
-}
-
-static void *ca_ahead_main(void *arg)
-{
-	struct ca_ahead *a = arg;
-
-	for (size_t i = 0; i < a->n; i++) {
-		struct ca_slot s = { 0 };
-		struct tw_error e;
-		enum pki_result res;
-		bool wanted = false;
-		struct request_verify_opts opts = {
-			.trust = a->trust, .check_signer = ca_ahead_signer_wanted,
-			.check_ctx = &wanted, .auth = REQUEST_AUTH_OPTIONAL,
-		};
-
-		bool stop;
-
-		pthread_mutex_lock(&a->mu);
-		while (!a->stop && i >= a->consumed + CA_AHEAD)
-			pthread_cond_wait(&a->cv, &a->mu);
-		stop = a->stop;
-		pthread_mutex_unlock(&a->mu);
-		if (stop)
-			break;
-		tw_error_clear(&e);
-		if (tw_read_file(a->files[i], CA_FILE_MAX, &s.in, &s.len, &e) == TW_OK &&
-		    (request_parse(s.in, s.len, &opts, &s.req, &res, &e) != TW_OK || wanted)) {
-			request_free(s.req);
-			s.req = NULL;
-		}
-		ERR_clear_error();
-		pthread_mutex_lock(&a->mu);
-		s.done = true;
-		a->slots[i] = s;
-		pthread_cond_broadcast(&a->cv);
-		pthread_mutex_unlock(&a->mu);
-	}
-	pthread_mutex_lock(&a->mu);
-	for (size_t i = 0; i < a->n; i++)
-		a->slots[i].done = true;   /* those never reached: main thread does them */
-	pthread_cond_broadcast(&a->cv);
-	pthread_mutex_unlock(&a->mu);
-	return NULL;
-}
-
-/* Take slot i (waiting for the thread); the caller owns what it returns. */
-static struct ca_slot ca_ahead_take(struct ca_ahead *a, size_t i)
-{
-	struct ca_slot s;
-
-	pthread_mutex_lock(&a->mu);
-	while (!a->slots[i].done)
-		pthread_cond_wait(&a->cv, &a->mu);
-	s = a->slots[i];
-	memset(&a->slots[i], 0, sizeof(a->slots[i]));
-	a->slots[i].done = true;
-	a->consumed = i + 1;
-	pthread_cond_broadcast(&a->cv);
-	pthread_mutex_unlock(&a->mu);
-	return s;
-}
 
 struct ca_pending {
 	size_t index;                                  /* into out[] */
@@ -292,12 +186,11 @@ fail:
 }
 
 /* Verify one file and build its certificates into p; on rejection o says why, TW_OK. */
-static tw_rc ca_prepare(struct ca_run *r, const char *participant, struct ca_ahead *ahead,
+static tw_rc ca_prepare(struct ca_run *r, const char *participant,
 	const struct ca_flight *cur, const struct ca_flight *flying, struct ca_pending *p,
 	struct ca_issue_outcome *o, struct ca_issue_stats *st, struct tw_error *err)
 {
 	int64_t t0 = ca_us();
-	struct ca_slot slot = { 0 };
 	unsigned char *in = NULL;
 	size_t len = 0;
 	struct tw_error e;
@@ -305,17 +198,7 @@ static tw_rc ca_prepare(struct ca_run *r, const char *participant, struct ca_ahe
 
 	tw_error_clear(&e);
 	r->want_part = participant;
-	if (ahead != NULL)
-		slot = ca_ahead_take(ahead, p->index);
-	if (slot.in != NULL) {
-		in = slot.in;
-		len = slot.len;
-		rc = TW_OK;
-	} else {
-		rc = tw_read_file(o->file, CA_FILE_MAX, &in, &len, &e);
-	}
-	if (rc != TW_OK)
-		request_free(slot.req);   /* only set when the read succeeded; defensive */
+	rc = tw_read_file(o->file, CA_FILE_MAX, &in, &len, &e);
 	if (rc == TW_E_TOO_LARGE) {
 		o->result = PKI_FAILURE_SYNTAX;
 		tw_error_set(&e, rc, "%s is larger than %d bytes; requests are at most %d bytes",
@@ -327,10 +210,8 @@ static tw_rc ca_prepare(struct ca_run *r, const char *participant, struct ca_ahe
 		o->result = PKI_FAILURE_OTHER_ERROR;
 		goto reject;
 	}
-	rc = ca_validate(r, "request", in, len, slot.req, true, &p->req, p->digest, &o->result,
-		&e);
-	slot.req = NULL;   /* consumed */
-	if (rc != TW_OK)
+	if ((rc = ca_validate(r, "request", in, len, true, &p->req, p->digest, &o->result,
+		&e)) != TW_OK)
 		goto reject;
 	/* Not yet in the store: the batch being prepared and the one being signed. */
 	for (size_t i = 0; i < cur->n + flying->n; i++) {
@@ -393,9 +274,6 @@ tw_rc ca_issue_files(const struct tw_home *home, struct tw_store *store,
 {
 	struct ca_issue_stats dummy, *st = stats != NULL ? stats : &dummy;
 	struct ca_flight fa = { 0 }, fb = { 0 }, *cur = &fa, *flying = &fb, *tmp;
-	struct ca_ahead ahead = { .files = files, .n = n };
-	pthread_t thread;
-	bool threaded = false;
 	struct ca_run r;
 	size_t i = 0;
 	tw_rc rc;
@@ -415,17 +293,6 @@ tw_rc ca_issue_files(const struct tw_home *home, struct tw_store *store,
 		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
 		goto out;
 	}
-	/* Without a thread (cannot start one) the main thread simply does everything. */
-	if (n > 1 && (ahead.slots = calloc(n, sizeof(*ahead.slots))) != NULL) {
-		ahead.trust = r.trust;
-		pthread_mutex_init(&ahead.mu, NULL);
-		pthread_cond_init(&ahead.cv, NULL);
-		threaded = pthread_create(&thread, NULL, ca_ahead_main, &ahead) == 0;
-		if (!threaded) {
-			pthread_mutex_destroy(&ahead.mu);
-			pthread_cond_destroy(&ahead.cv);
-		}
-	}
 	/*
 	 * Pipeline of two batches: while the signer signs one (flying), this process reads,
 	 * verifies and builds the next (cur); the two processes work on different cores.
@@ -434,8 +301,7 @@ tw_rc ca_issue_files(const struct tw_home *home, struct tw_store *store,
 		struct ca_pending *p = &cur->batch[cur->n];
 
 		p->index = i;
-		if ((rc = ca_prepare(&r, participant, threaded ? &ahead : NULL, cur, flying, p,
-			&out[i], st, err)) != TW_OK)
+		if ((rc = ca_prepare(&r, participant, cur, flying, p, &out[i], st, err)) != TW_OK)
 			break;
 		if (p->req == NULL)
 			continue;   /* rejected; out[i] says why */
@@ -472,20 +338,6 @@ out:
 		free(sink);
 		ca_fail_flight(flying, out, rc, err);
 	}
-	if (threaded) {
-		pthread_mutex_lock(&ahead.mu);
-		ahead.stop = true;
-		pthread_cond_broadcast(&ahead.cv);
-		pthread_mutex_unlock(&ahead.mu);
-		pthread_join(thread, NULL);
-		pthread_mutex_destroy(&ahead.mu);
-		pthread_cond_destroy(&ahead.cv);
-	}
-	for (size_t k = 0; ahead.slots != NULL && k < n; k++) {
-		free(ahead.slots[k].in);
-		request_free(ahead.slots[k].req);
-	}
-	free(ahead.slots);
 	ca_flight_clear(&fa);
 	ca_flight_clear(&fb);
 	free(fa.batch);

@@ -43,13 +43,10 @@ tw_rc ca_refuse(struct ca_run *r, const char *object, enum pki_result res, tw_rc
 /*
  * Parse, verify, resolve the participant (r->want_part or by CN), match the registration,
  * and (check_replay) refuse a known digest. Refusals are audited. *out is the caller's.
- * preparsed (may be NULL; always consumed): in, already parsed and verified by
- * request_parse(trust, authorisation optional) without needing a signer check; it is
- * used instead of parsing again unless the participant's policy needs stricter options.
  */
 tw_rc ca_validate(struct ca_run *r, const char *object, const unsigned char *in,
-	size_t len, struct request *preparsed, bool check_replay, struct request **out,
-	char digest_hex[65], enum pki_result *result, struct tw_error *err);
+	size_t len, bool check_replay, struct request **out, char digest_hex[65],
+	enum pki_result *result, struct tw_error *err);
 /* Queue row for req (row->der borrows der). */
 tw_rc ca_request_row(struct ca_run *r, const struct request *req, const char *digest,
 	const char *state, const unsigned char *der, size_t der_len,
