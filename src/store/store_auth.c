@@ -12,15 +12,7 @@
 
 static const struct store_auth_ops *sa_ops(struct tw_store *store, struct tw_error *err)
 {
-	if (store == NULL || store->ops == NULL || store->be == NULL) {
-		tw_error_set(err, TW_E_INTERNAL, "store handle is not open");
-		return NULL;
-	}
-	if (store->ops == &store_sqlite_ops)
-		return &store_sqlite_auth_ops;
-	tw_error_set(err, TW_E_CONFIG, "the %s store backend has no operator tables yet",
-		store->ops->name);
-	return NULL;
+	return store_area_ops(store, &store_sqlite_auth_ops, "operator", err);
 }
 
 static bool sa_one_of(const char *s, const char *a, const char *b)

@@ -13,15 +13,7 @@
 
 static const struct store_ca_ops *sc_ops(struct tw_store *store, struct tw_error *err)
 {
-	if (store == NULL || store->ops == NULL || store->be == NULL) {
-		tw_error_set(err, TW_E_INTERNAL, "store handle is not open");
-		return NULL;
-	}
-	if (store->ops == &store_sqlite_ops)
-		return &store_sqlite_ca_ops;
-	tw_error_set(err, TW_E_CONFIG, "the %s store backend has no CA tables yet",
-		store->ops->name);
-	return NULL;
+	return store_area_ops(store, &store_sqlite_ca_ops, "CA", err);
 }
 
 #define SC_OPS_OR_RETURN(ops, store, err) \

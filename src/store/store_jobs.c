@@ -54,15 +54,7 @@ void store_job_clear(struct store_job *job)
 
 static const struct store_jobs_ops *sj_ops(struct tw_store *store, struct tw_error *err)
 {
-	if (store == NULL || store->ops == NULL || store->be == NULL) {
-		tw_error_set(err, TW_E_INTERNAL, "store handle is not open");
-		return NULL;
-	}
-	if (store->ops == &store_sqlite_ops)
-		return &store_sqlite_jobs_ops;
-	tw_error_set(err, TW_E_CONFIG, "the %s store backend has no job tables yet",
-		store->ops->name);
-	return NULL;
+	return store_area_ops(store, &store_sqlite_jobs_ops, "job", err);
 }
 
 static tw_rc sj_check_job(const struct store_job *j, bool insert, struct tw_error *err)

@@ -14,15 +14,7 @@
 /* The area ops of the store's backend; NULL for a backend without this area. */
 static const struct store_profiles_ops *sp_ops(struct tw_store *store, struct tw_error *err)
 {
-	if (store == NULL || store->ops == NULL || store->be == NULL) {
-		tw_error_set(err, TW_E_INTERNAL, "store handle is not open");
-		return NULL;
-	}
-	if (store->ops == &store_sqlite_ops)
-		return &store_sqlite_profiles_ops;
-	tw_error_set(err, TW_E_CONFIG, "the %s store backend has no profile tables yet",
-		store->ops->name);
-	return NULL;
+	return store_area_ops(store, &store_sqlite_profiles_ops, "profile", err);
 }
 
 static bool sp_hex64(const char *h)

@@ -34,6 +34,7 @@
 /* ------------------------------------------------------------------ fixture */
 
 #include "pki_fixture.h"
+#include "sm_pki_expect.h"
 
 /* Parse and expect `want`; returns the request on success (caller frees). */
 static struct request *expect(const unsigned char *in, size_t len,
@@ -117,39 +118,6 @@ static void test_ca_config(void **state)
 
 /* ------------------------------------------------------------------ profiles */
 
-struct ext_expect {
-	int nid;
-	int critical;
-};
-
-/* Order and criticality of the real SM-PKI certificates (real-emt-*.cer). */
-static const struct ext_expect expect_tls[] = {
-	{ NID_authority_key_identifier, 0 }, { NID_subject_key_identifier, 0 },
-	{ NID_key_usage, 1 }, { NID_certificate_policies, 0 }, { NID_subject_alt_name, 0 },
-	{ NID_issuer_alt_name, 0 }, { NID_basic_constraints, 1 }, { NID_ext_key_usage, 1 },
-	{ NID_crl_distribution_points, 0 },
-};
-static const struct ext_expect expect_sig_enc[] = {
-	{ NID_authority_key_identifier, 0 }, { NID_subject_key_identifier, 0 },
-	{ NID_key_usage, 1 }, { NID_certificate_policies, 0 }, { NID_subject_alt_name, 0 },
-	{ NID_issuer_alt_name, 0 }, { NID_basic_constraints, 1 },
-	{ NID_crl_distribution_points, 0 },
-};
-
-static void assert_exts(X509 *x, const struct ext_expect *ex, int n, const char *what)
-{
-	if (X509_get_ext_count(x) != n)
-		fail_msg("%s: %d extensions, expected %d", what, X509_get_ext_count(x), n);
-	for (int i = 0; i < n; i++) {
-		X509_EXTENSION *e = X509_get_ext(x, i);
-		int nid = OBJ_obj2nid(X509_EXTENSION_get_object(e));
-
-		if (nid != ex[i].nid || X509_EXTENSION_get_critical(e) != ex[i].critical)
-			fail_msg("%s: extension %d is %s critical=%d, expected %s critical=%d", what,
-				i, OBJ_nid2sn(nid), X509_EXTENSION_get_critical(e),
-				OBJ_nid2sn(ex[i].nid), ex[i].critical);
-	}
-}
 
 static X509 *load_real(const char *name)
 {
@@ -227,8 +195,7 @@ static void test_profiles_from_request(void **state)
 			cr.issuer_cert = fx.sub.cert;
 			pki_ca_config_apply(ca, &cr);
 			ours = pki_fixture_sign_cert(&cr, fx.sub.key);
-			assert_exts(ours, types[t].usage == PKI_USAGE_TLS ? expect_tls : expect_sig_enc,
-				types[t].usage == PKI_USAGE_TLS ? 9 : 8, what);
+			sm_pki_assert_extensions(ours, types[t].usage, what);
 			assert_int_equal(X509_NAME_cmp(X509_get_subject_name(ours), e->subject), 0);
 			assert_false(X509_get_extension_flags(ours) & EXFLAG_CA);
 			pol = X509_get_ext_d2i(ours, NID_certificate_policies, NULL, NULL);
@@ -237,8 +204,7 @@ static void test_profiles_from_request(void **state)
 			CERTIFICATEPOLICIES_free(pol);
 			real = load_real(types[t].file);
 			if (real != NULL) {
-				assert_exts(real, types[t].usage == PKI_USAGE_TLS ? expect_tls :
-					expect_sig_enc, types[t].usage == PKI_USAGE_TLS ? 9 : 8, types[t].file);
+				sm_pki_assert_extensions(real, types[t].usage, types[t].file);
 				assert_int_equal(X509_get_key_usage(ours), X509_get_key_usage(real));
 				assert_int_equal(X509_get_extended_key_usage(ours),
 					X509_get_extended_key_usage(real));
