@@ -33,7 +33,7 @@ trap cleanup EXIT
 if [ "$provisioned" = 0 ]; then
 	wan_port=$(port); api_port=$(port); wu_port=$(port)
 	"$T" init --home "$home" --test-pki --wan-listen "127.0.0.1:$wan_port" \
-		--api-listen "127.0.0.1:$api_port" >/dev/null
+		--api-listen "127.0.0.1:$api_port" --api-tls-listen "127.0.0.1:$(port)" >/dev/null
 	printf '\n[bench]\nwakeup_port = %s\n' "$wu_port" >"$tmp/bench.conf"
 else
 	wan_port=$(sed -n 's/^listen = 127.0.0.1:\([0-9]*\)$/\1/p' "$home/torwart.conf" | head -1)

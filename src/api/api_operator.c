@@ -5,6 +5,7 @@
  * role, tenant and four-eyes policy and writes the admin log. No SQL here.
  */
 #include "api/api_operator.h"
+#include "api/api_command.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 
+#include "auth/command.h"
 #include "auth/opca.h"
 #include "auth/request.h"
 #include "auth/service.h"
@@ -26,6 +28,7 @@
 #include "base/util.h"
 #include "crypto/keys.h"
 #include "crypto/tls.h"
+#include "gwa/secretbox.h"
 
 struct api_operator {
 	const struct tw_home *home;
@@ -33,6 +36,8 @@ struct api_operator {
 	struct auth_settings settings;
 	SSL_CTX *ssl_ctx;
 	struct evhttp *http;
+	struct secretbox *box;    /* the home's data key: sealed TOTP keys (auth/cred.h) */
+	struct api_commands *commands;   /* POST /v1/commands (api_command.c) */
 };
 
 /* What one request knows about its caller. */
@@ -178,6 +183,7 @@ static void ao_login(struct api_call *c)
 	in.password = f[0].present ? password : NULL;
 	in.password_len = f[0].len;
 	in.totp = f[1].present ? totp : NULL;
+	in.box = c->op->box;
 	if ((rc = auth_login(c->op->store, &c->op->settings, &in, &p, token, &expires, &err)) !=
 	    TW_OK) {
 		ao_error(c->req, rc == TW_E_DENIED ? TW_E_DENIED : rc, &err);
@@ -294,6 +300,7 @@ static void ao_operator_add(struct api_call *c, const struct auth_principal *p)
 	in.reason = f[5].present ? reason : NULL;
 	in.issue = ao_issue_cert;
 	in.issue_arg = &is;
+	in.box = c->op->box;
 	if ((rc = auth_roles_parse(roles_text, &in.roles, &err)) != TW_OK)
 		goto out;
 	if ((rc = auth_svc_operator_add(c->op->store, &c->op->settings, p, &in, &added, &err)) !=
@@ -336,6 +343,9 @@ static void ao_operator_disable(struct api_call *c, const struct auth_principal 
 		ao_error(c->req, rc, &err);
 		return;
 	}
+	/* Republish the operator CRL now; on failure it stays dirty for the worker. */
+	if (auth_opca_crl_publish(c->op->home, c->op->store, NULL, p->name, &err) != TW_OK)
+		tw_warn("operator CRL not republished after disabling %s: %s", name, err.message);
 	body = json_pack("{s:s,s:s}", "name", name, "status", "disabled");
 	ao_send(c->req, 200, body);
 	json_decref(body);
@@ -447,6 +457,12 @@ static void ao_approvals(struct api_call *c, const struct auth_principal *p,
 		    (rc = auth_approval_decide(c->op->store, &c->op->settings, p, id,
 		     strcmp(verb, "approve") == 0, reason, &a, &err)) == TW_OK) {
 			body = ao_approval_json(&a);
+			if (strcmp(verb, "approve") == 0 && strcmp(a.state, "executed") == 0 &&
+			    api_command_is_action(a.action)) {
+				/* A released command: run it now and answer with its output. */
+				api_command_run_approved(c->op->commands, c->req, p, &a, body);
+				return;
+			}
 			ao_send(c->req, 200, body);
 			json_decref(body);
 			return;
@@ -574,6 +590,8 @@ static void ao_request(struct evhttp_request *req, void *arg)
 		ao_approvals(&c, &p, path + 14);
 	else if (strcmp(path, "/v1/gateways") == 0 && cmd == EVHTTP_REQ_GET)
 		ao_gateways(&c, &p);
+	else if (strcmp(path, "/v1/commands") == 0 && cmd == EVHTTP_REQ_POST)
+		api_command_handle(c.op->commands, req, &p);
 	else {
 		rc = tw_error_set(&err, TW_E_NOT_FOUND, "no such resource or method");
 		ao_error(req, rc, &err);
@@ -634,21 +652,24 @@ tw_rc api_operator_start(struct event_base *base, const struct tw_home *home,
 	}
 	if (!tw_path_exists(ca)) {
 		rc = tw_error_set(err, TW_E_CONFIG, "[api] tls_listen is set but there is no "
-			"operator CA; run `torwart operator ca-init --home %s`", home->dir);
+			"operator CA (a home made before torwart init created it); run `torwart "
+			"operator ca-init --home %s`", home->dir);
 		goto out;
 	}
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.cert_file = cert;
 	cfg.key_file = key;
 	cfg.trust_file = ca;
-	if ((rc = tls_server_ctx_new(&cfg, &op->ssl_ctx, err)) != TW_OK)
+	if ((rc = tls_server_ctx_new(&cfg, &op->ssl_ctx, err)) != TW_OK ||
+	    (rc = secretbox_open(home, &op->box, err)) != TW_OK)
 		goto out;
 	if ((op->http = evhttp_new(base)) == NULL) {
 		rc = tw_error_set(err, TW_E_NOMEM, "cannot create the HTTPS server");
 		goto out;
 	}
 	evhttp_set_max_headers_size(op->http, 16 * 1024);
-	evhttp_set_max_body_size(op->http, AUTH_REQUEST_BODY_MAX);
+	/* Commands carry their input files; every other endpoint checks its own limit. */
+	evhttp_set_max_body_size(op->http, AUTH_CMD_BODY_MAX);
 	evhttp_set_timeout(op->http, 30);
 	evhttp_set_allowed_methods(op->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
 	evhttp_set_bevcb(op->http, ao_bevcb, op);
@@ -658,6 +679,9 @@ tw_rc api_operator_start(struct event_base *base, const struct tw_home *home,
 			"tls_listen)", host, port);
 		goto out;
 	}
+	if ((rc = api_commands_new(base, home, store, &op->settings, &op->commands, err)) !=
+	    TW_OK)
+		goto out;
 	tw_info("operator API (HTTPS, client certificates) listening on %s:%u", host, port);
 	*out = op;
 	op = NULL;
@@ -674,8 +698,10 @@ void api_operator_free(struct api_operator *op)
 {
 	if (op == NULL)
 		return;
+	api_commands_free(op->commands);
 	if (op->http != NULL)
 		evhttp_free(op->http);
 	SSL_CTX_free(op->ssl_ctx);
+	secretbox_free(op->box);
 	free(op);
 }

@@ -253,6 +253,23 @@ static const struct {
 		R(SYSTEM_ADMIN), false },
 	/* Ending one's own session needs no role: an operator without roles may log out. */
 	[AUTH_OP_SESSION_LOGOUT] = { "session.logout", 0, false },
+	[AUTH_OP_GATEWAY_READ] = { "gateway.read",
+		R(GATEWAY_OPERATOR) | R(FIRMWARE_MANAGER) | R(AUDITOR) | R(TENANT_ADMIN) |
+		R(SYSTEM_ADMIN), false },
+	[AUTH_OP_GATEWAY_ADMIN] = { "gateway.admin",
+		R(GATEWAY_OPERATOR) | R(TENANT_ADMIN) | R(SYSTEM_ADMIN), true },
+	[AUTH_OP_GATEWAY_ORDER] = { "gateway.order",
+		R(GATEWAY_OPERATOR) | R(FIRMWARE_MANAGER), true },
+	[AUTH_OP_PROFILE_WRITE] = { "profile.write", R(GATEWAY_OPERATOR), true },
+	[AUTH_OP_FIRMWARE_READ] = { "firmware.read",
+		R(FIRMWARE_MANAGER) | R(GATEWAY_OPERATOR) | R(AUDITOR) | R(SYSTEM_ADMIN), false },
+	[AUTH_OP_FIRMWARE_MANAGE] = { "firmware.manage", R(FIRMWARE_MANAGER), true },
+	[AUTH_OP_CA_READ] = { "ca.read",
+		R(RA_OFFICER) | R(CA_OPERATOR) | R(AUDITOR) | R(SECURITY_OFFICER), false },
+	[AUTH_OP_CA_RA] = { "ca.ra", R(RA_OFFICER), true },
+	[AUTH_OP_CA_OPERATE] = { "ca.operate", R(CA_OPERATOR), true },
+	[AUTH_OP_AUDIT_READ] = { "audit.read", R(AUDITOR) | R(SECURITY_OFFICER), false },
+	[AUTH_OP_AUDIT_ADMIN] = { "audit.admin", R(SECURITY_OFFICER) | R(SYSTEM_ADMIN), true },
 };
 
 #undef R

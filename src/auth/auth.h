@@ -103,6 +103,18 @@ enum auth_op {
 	AUTH_OP_APPROVAL_DECIDE,
 	AUTH_OP_GATEWAY_LIST,
 	AUTH_OP_SESSION_LOGOUT,
+	/* The operator commands the api runs (auth/command.h maps each command to one). */
+	AUTH_OP_GATEWAY_READ,      /* gateway list/logs, job list/show, profile list/show */
+	AUTH_OP_GATEWAY_ADMIN,     /* gateway add/set: the inventory */
+	AUTH_OP_GATEWAY_ORDER,     /* job create/cancel, self-test, log and profile reads */
+	AUTH_OP_PROFILE_WRITE,     /* profile put/delete, EMT authorisation */
+	AUTH_OP_FIRMWARE_READ,
+	AUTH_OP_FIRMWARE_MANAGE,   /* firmware add/release/withdraw */
+	AUTH_OP_CA_READ,           /* certificates, participants, requests, check */
+	AUTH_OP_CA_RA,             /* registration, RA decisions, issuance, revocation */
+	AUTH_OP_CA_OPERATE,        /* CRL generation, CA key activation */
+	AUTH_OP_AUDIT_READ,        /* verify, export, proofs */
+	AUTH_OP_AUDIT_ADMIN,       /* signed head now, retention cut, test alert */
 	AUTH_OP__COUNT
 };
 

@@ -112,7 +112,7 @@ tw_rc auth_client_call(const struct auth_client_conf *conf, const char *method,
 		rc = tw_error_set(err, TW_E_NOMEM, "cannot create an HTTP connection");
 		goto out;
 	}
-	evhttp_connection_set_timeout(con, 30);
+	evhttp_connection_set_timeout(con, conf->timeout_s > 0 ? conf->timeout_s : 30);
 	if ((req = evhttp_request_new(cl_done, &r)) == NULL) {
 		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
 		goto out;

@@ -11,7 +11,8 @@
 #include "auth/cred.h"
 #include "base/error.h"
 
-#define AUTH_CLIENT_RESPONSE_MAX (1024 * 1024)
+/* Forwarded commands return their output and files (auth/command.h limits). */
+#define AUTH_CLIENT_RESPONSE_MAX (64 * 1024 * 1024)
 
 struct auth_client_conf {
 	char api[256];          /* https://HOST:PORT */
@@ -19,6 +20,7 @@ struct auth_client_conf {
 	char key[1024];         /* its private key (PEM) */
 	char ca[1024];          /* operator CA certificate: the server must chain to it */
 	char token[AUTH_TOKEN_LEN + 1];   /* "" before login; wipe after use */
+	int timeout_s;          /* seconds without progress before giving up; 0 = 30 */
 };
 
 /*

@@ -5,6 +5,7 @@
 #include "auth/cred.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/core_names.h>
@@ -13,6 +14,7 @@
 #include <openssl/rand.h>
 
 #include "base/util.h"
+#include "gwa/secretbox.h"
 
 #define SCRYPT_R 8
 #define SCRYPT_P 1
@@ -282,6 +284,77 @@ tw_rc auth_totp_verify(const char *key_b32, const char *code, int64_t now_s, int
 	rc = matched ? TW_OK : tw_error_set(err, TW_E_DENIED, "wrong TOTP code");
 out:
 	tw_wipe(key, sizeof(key));
+	return rc;
+}
+
+/* ---- TOTP keys at rest ---- */
+
+/* The associated data that binds a sealed key to its operator. */
+static tw_rc totp_aad(const char *name, char *aad, size_t size, struct tw_error *err)
+{
+	int n;
+
+	if (name == NULL || name[0] == '\0')
+		return tw_error_set(err, TW_E_INTERNAL, "a TOTP key is sealed for a named operator");
+	n = snprintf(aad, size, AUTH_TOTP_AAD_PREFIX "%s/totp", name);
+	if (n < 0 || (size_t)n >= size)
+		return tw_error_set(err, TW_E_TOO_LARGE, "operator name too long for a sealed key");
+	return TW_OK;
+}
+
+tw_rc auth_totp_seal(const struct secretbox *sb, const char *name, const char *key_b32,
+	char *out, size_t size, struct tw_error *err)
+{
+	char aad[128], *sealed = NULL;
+	tw_rc rc;
+
+	if (size > 0)
+		out[0] = '\0';
+	if (sb == NULL) {
+		rc = tw_error_set(err, TW_E_CONFIG, "no data key to seal the TOTP key with "
+			"(secrets/data.key of the home)");
+		goto out;
+	}
+	if ((rc = totp_aad(name, aad, sizeof(aad), err)) != TW_OK ||
+	    (rc = secretbox_seal(sb, aad, key_b32, strlen(key_b32), &sealed, err)) != TW_OK)
+		goto out;
+	if (strlen(sealed) >= size) {
+		rc = tw_error_set(err, TW_E_TOO_LARGE, "the sealed TOTP key does not fit the store");
+		goto out;
+	}
+	memcpy(out, sealed, strlen(sealed) + 1);
+out:
+	free(sealed);   /* ciphertext only: no wipe needed */
+	return rc;
+}
+
+tw_rc auth_totp_verify_stored(const struct secretbox *sb, const char *name,
+	const char *stored, const char *code, int64_t now_s, int64_t *step, bool *plain_row,
+	struct tw_error *err)
+{
+	char aad[128], *key = NULL;
+	size_t len = 0;
+	struct tw_error oerr;
+	tw_rc rc;
+
+	*step = 0;
+	*plain_row = false;
+	if (stored == NULL || !secretbox_is_sealed(stored)) {
+		/* Written before TOTP keys were sealed: still valid, resealed by the caller. */
+		*plain_row = true;
+		return auth_totp_verify(stored != NULL ? stored : "", code, now_s, step, err);
+	}
+	if (sb == NULL)
+		return tw_error_set(err, TW_E_CONFIG, "the TOTP key is sealed but the data key "
+			"(secrets/data.key) is not loaded");
+	if ((rc = totp_aad(name, aad, sizeof(aad), err)) != TW_OK)
+		return rc;
+	if (secretbox_unseal(sb, aad, stored, &key, &len, &oerr) != TW_OK)
+		return tw_error_set(err, TW_E_INTEGRITY, "the stored TOTP key of %s does not open "
+			"(altered, copied from another operator, or another data key)", name);
+	rc = auth_totp_verify(key, code, now_s, step, err);
+	tw_wipe(key, len);
+	free(key);
 	return rc;
 }
 

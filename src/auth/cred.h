@@ -58,6 +58,30 @@ tw_rc auth_hotp(const unsigned char *key, size_t key_len, uint64_t counter, int 
 tw_rc auth_totp_verify(const char *key_b32, const char *code, int64_t now_s, int64_t *step,
 	struct tw_error *err);
 
+/*
+ * TOTP keys at rest. The server must be able to compute codes, so the key cannot be
+ * hashed like a password; it is sealed with the home's data key (AES-256-GCM secretbox,
+ * src/gwa/secretbox.h) and bound to the operator by the associated data
+ * "operator/<name>/totp", so a sealed key copied into another operator's row does not
+ * open. Rows written before sealing existed hold the plain base32 key: they still
+ * verify, and auth_login reseals them on their first successful use.
+ */
+struct secretbox;
+#define AUTH_TOTP_AAD_PREFIX "operator/"
+
+/* Seal key_b32 for operator name into out (size >= STORE_AUTH_SECRET_MAX + 1). */
+tw_rc auth_totp_seal(const struct secretbox *sb, const char *name, const char *key_b32,
+	char *out, size_t size, struct tw_error *err);
+/*
+ * auth_totp_verify against the stored form: a sealed key is opened with sb only for the
+ * check and wiped at once; a plain (pre-sealing) key is used as it is and *plain_row is
+ * set so that the caller can reseal it. TW_E_CONFIG for a sealed key without sb,
+ * TW_E_INTEGRITY for a sealed key that does not open (altered, moved, other data key).
+ */
+tw_rc auth_totp_verify_stored(const struct secretbox *sb, const char *name,
+	const char *stored, const char *code, int64_t now_s, int64_t *step, bool *plain_row,
+	struct tw_error *err);
+
 #define AUTH_TOKEN_LEN 101   /* strlen of a token */
 
 struct auth_token {

@@ -17,6 +17,8 @@
 
 #include "base/util.h"
 #include "crypto/keys.h"
+#include "pki/crl.h"
+#include "pki/profile.h"
 
 bool auth_opca_exists(const struct tw_home *home)
 {
@@ -106,8 +108,9 @@ static tw_rc opca_read_ca(const struct tw_home *home, X509 **ca, struct tw_error
 	if (path == NULL)
 		return tw_error_set(err, TW_E_NOMEM, "out of memory");
 	if (!tw_path_exists(path))
-		rc = tw_error_set(err, TW_E_CONFIG, "there is no operator CA yet; create it with "
-			"`torwart operator ca-init --home %s`", home->dir);
+		rc = tw_error_set(err, TW_E_CONFIG, "there is no operator CA yet (homes made "
+			"before torwart init created it): `torwart operator ca-init --home %s`",
+			home->dir);
 	else
 		rc = keys_read_cert_pem(path, ca, err);
 	free(path);
@@ -177,25 +180,21 @@ out:
 	return rc;
 }
 
-tw_rc auth_opca_init(const struct tw_home *home, const char *api_host, struct tw_error *err)
+tw_rc auth_opca_create(const struct tw_home *home, struct signer_client *sc,
+	const char *api_host, struct tw_error *err)
 {
-	struct signer_client *sc = NULL;
 	EVP_PKEY *pub = NULL;
 	X509 *x = NULL, *root = NULL;
 	char *path = NULL;
 	tw_rc rc;
 
 	if (auth_opca_exists(home))
-		return tw_error_set(err, TW_E_EXISTS, "the operator CA exists already (%s/%s)",
-			home->dir, AUTH_OPCA_CERT);
+		return tw_error_set(err, TW_E_EXISTS, "the operator CA exists already (%s/%s; "
+			"torwart init creates it)", home->dir, AUTH_OPCA_CERT);
 	if ((path = tw_home_join(home, AUTH_OPCA_CERT)) == NULL) {
 		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
 		goto out;
 	}
-	/* A ceremony session: the only kind of signer session that may generate keys. */
-	if ((rc = signer_client_open(home, true, &sc, err)) != TW_OK)
-		goto out;
-	signer_client_set_actor(sc, "break-glass:operator-ca-init", "break-glass");
 	if ((rc = signer_generate_key(sc, AUTH_OPCA_KEY, NID_brainpoolP256r1, &pub, err)) !=
 	    TW_OK)
 		goto out;
@@ -208,10 +207,66 @@ tw_rc auth_opca_init(const struct tw_home *home, const char *api_host, struct tw
 		goto out;
 	rc = opca_api_cert(home, sc, root, api_host, err);
 out:
-	signer_client_close(sc);
 	EVP_PKEY_free(pub);
 	X509_free(x);
 	X509_free(root);
 	free(path);
+	return rc;
+}
+
+tw_rc auth_opca_init(const struct tw_home *home, const char *api_host, struct tw_error *err)
+{
+	struct signer_client *sc = NULL;
+	tw_rc rc;
+
+	/* Checked before the ceremony so that a second ca-init starts no signer. */
+	if (auth_opca_exists(home))
+		return tw_error_set(err, TW_E_EXISTS, "the operator CA exists already (%s/%s; "
+			"torwart init creates it)", home->dir, AUTH_OPCA_CERT);
+	/* A ceremony session: the only kind of signer session that may generate keys. */
+	if ((rc = signer_client_open(home, true, &sc, err)) != TW_OK)
+		goto out;
+	signer_client_set_actor(sc, "break-glass:operator-ca-init", "break-glass");
+	rc = auth_opca_create(home, sc, api_host, err);
+out:
+	signer_client_close(sc);
+	return rc;
+}
+
+bool auth_opca_crl_configured(const struct tw_home *home)
+{
+	struct pki_ca_config *cfg = NULL;
+	struct tw_error err;
+	bool yes;
+
+	/* Without [ca.operator] the defaults are the Sub-CA's key and certificate: never
+	 * publish that under the operator CA's name. */
+	yes = pki_ca_config_load(home->conf, AUTH_OPCA_CRL_CA, &cfg, &err) == TW_OK &&
+		strcmp(cfg->key_label, AUTH_OPCA_KEY) == 0;
+	pki_ca_config_free(cfg);
+	return yes;
+}
+
+tw_rc auth_opca_crl_publish(const struct tw_home *home, struct tw_store *store,
+	struct signer_client *sc, const char *actor, struct tw_error *err)
+{
+	struct signer_client *own = NULL;
+	struct crl_result res;
+	tw_rc rc;
+
+	if (!auth_opca_crl_configured(home))
+		return tw_error_set(err, TW_E_CONFIG, "the operator CRL is not configured: add "
+			"[ca.operator] key_label = %s, cert = %s, crl_publish_path = %s to %s/torwart.conf "
+			"and \"%s\" to [ca] crl_cas (docs/security.md)", AUTH_OPCA_KEY, AUTH_OPCA_CERT,
+			AUTH_OPCA_CRL_PATH, home->dir, AUTH_OPCA_CRL_CA);
+	if (sc == NULL) {
+		if ((rc = signer_client_open(home, false, &own, err)) != TW_OK)
+			goto out;
+		signer_client_set_actor(own, actor, "service");
+		sc = own;
+	}
+	rc = crl_generate(home, store, sc, AUTH_OPCA_CRL_CA, actor, &res, err);
+out:
+	signer_client_close(own);
 	return rc;
 }

@@ -11,9 +11,12 @@
 
 #include "audit/audit.h"
 #include "auth/cred.h"
+#include "auth/opca.h"
 #include "base/log.h"
 #include "base/util.h"
 #include "crypto/keys.h"
+#include "pki/certstore.h"
+#include "store/store_ca.h"
 
 #define SVC_BREAK_GLASS_TENANT "default"
 
@@ -174,9 +177,12 @@ tw_rc auth_svc_operator_add(struct tw_store *store, const struct auth_settings *
 			goto out;
 		}
 	} else {
-		if ((rc = auth_totp_new_key(out->totp_key, err)) != TW_OK)
+		/* The plain key goes to the operator once (out->totp_key); the store keeps it
+		 * sealed, so a copy of the database alone yields no second factor. */
+		if ((rc = auth_totp_new_key(out->totp_key, err)) != TW_OK ||
+		    (rc = auth_totp_seal(in->box, in->name, out->totp_key, op.secret,
+		     sizeof(op.secret), err)) != TW_OK)
 			goto out;
-		snprintf(op.secret, sizeof(op.secret), "%s", out->totp_key);
 	}
 	/* The certificate is signed before the transaction (the signer is another process);
 	 * should the insert fail, the unused certificate stays in the signer's log only. */
@@ -224,7 +230,9 @@ tw_rc auth_svc_operator_add(struct tw_store *store, const struct auth_settings *
 	if ((rc = store_tenant_ensure(store, tenant, &tenant_id, err)) != TW_OK)
 		goto rollback;
 	op.tenant_id = tenant_id;
-	if ((rc = store_operator_insert(store, &op, &id, err)) != TW_OK)
+	if ((rc = store_operator_insert(store, &op, &id, err)) != TW_OK ||
+	    (rc = pki_certificate_record(store, tenant_id, out->cert, AUTH_OPCA_OWNER_KIND,
+	     in->name, "TLS", err)) != TW_OK)
 		goto rollback;
 	snprintf(detail, sizeof(detail), "tenant %s, factor %s, certificate %.16s..., serial "
 		"%s; roles %s %s", tenant, op.factor, op.cert_fingerprint, op.cert_serial, roles,
@@ -309,11 +317,48 @@ static tw_rc svc_target(struct tw_store *store, const struct auth_principal *p,
 	return auth_check(store, p, op, out->tenant_id, object, err);
 }
 
+/*
+ * Revoke op's certificate in the certificates table (the CRL's source) and flag the
+ * operator CA's CRL; inside the caller's transaction. Operators added before their
+ * certificates were recorded have no row: they are refused by the store check at login
+ * and on every request all the same, only the CRL cannot list them (note says so).
+ */
+static tw_rc svc_revoke_cert(struct tw_store *store, const struct store_operator *op,
+	int64_t now, char *note, size_t size, struct tw_error *err)
+{
+	struct store_certificate cert;
+	struct tw_error lerr;
+	bool changed = false;
+	tw_rc rc;
+
+	memset(&cert, 0, sizeof(cert));
+	rc = store_certificate_get_by_fingerprint(store, op->cert_fingerprint, &cert, &lerr);
+	if (rc == TW_E_NOT_FOUND) {
+		snprintf(note, size, " (not on the CRL: certificate issued before it was recorded)");
+		rc = TW_OK;
+		goto out;
+	}
+	if (rc != TW_OK) {
+		tw_error_set(err, rc, "%s", lerr.message);
+		goto out;
+	}
+	if ((rc = store_ca_cert_revoke(store, cert.issuer, cert.serial_hex,
+	     AUTH_OPCA_REVOKE_REASON, now, &changed, err)) != TW_OK ||
+	    (rc = store_ca_crl_mark_dirty(store, AUTH_OPCA_CRL_CA, err)) != TW_OK)
+		goto out;
+	snprintf(note, size, " (serial %.40s, on the %s CRL)", cert.serial_hex,
+		AUTH_OPCA_CRL_CA);
+out:
+	store_certificate_clear(&cert);
+	return rc;
+}
+
 tw_rc auth_svc_operator_disable(struct tw_store *store, const struct auth_principal *p,
 	const char *name, const char *reason, struct tw_error *err)
 {
 	struct store_operator op;
-	char object[STORE_NAME_MAX + 1], detail[STORE_TEXT_MAX + 1];
+	char object[STORE_NAME_MAX + 1], detail[STORE_TEXT_MAX + 1], crl[96] = "";
+	int64_t now = tw_now_ms();
 	int revoked = 0;
 	tw_rc rc;
 
@@ -335,10 +380,10 @@ tw_rc auth_svc_operator_disable(struct tw_store *store, const struct auth_princi
 	if ((rc = store_begin(store, err)) != TW_OK)
 		goto out;
 	if ((rc = store_operator_set_status(store, op.id, "disabled", "revoked", err)) == TW_OK &&
-	    (rc = store_session_revoke_operator(store, op.id, tw_now_ms(), &revoked, err)) ==
-	    TW_OK) {
-		snprintf(detail, sizeof(detail), "disabled, certificate %.16s... revoked, %d "
-			"session(s) ended; why: %s", op.cert_fingerprint, revoked,
+	    (rc = store_session_revoke_operator(store, op.id, now, &revoked, err)) == TW_OK &&
+	    (rc = svc_revoke_cert(store, &op, now, crl, sizeof(crl), err)) == TW_OK) {
+		snprintf(detail, sizeof(detail), "disabled, certificate %.16s... revoked%s, %d "
+			"session(s) ended; why: %s", op.cert_fingerprint, crl, revoked,
 			reason != NULL && reason[0] != '\0' ? reason : "-");
 		if ((rc = svc_audit(store, p, "operator.disable", object, "ok", detail, err)) ==
 		    TW_OK)

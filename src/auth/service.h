@@ -34,6 +34,7 @@ struct auth_operator_new {
 	const char *reason;      /* why (required when roles != 0) */
 	auth_issue_fn issue;
 	void *issue_arg;
+	const struct secretbox *box;   /* factor totp: seals the key at rest (required) */
 };
 
 struct auth_operator_added {
@@ -47,9 +48,11 @@ struct auth_operator_added {
 bool auth_operator_name_valid(const char *name);
 
 /*
- * Add an operator without roles, in p's tenant; requested roles become a pending
- * operator.role request (break-glass: granted at once, and a break-glass review request
- * is stored instead). TW_E_EXISTS for a taken name.
+ * Add an operator without roles, in p's tenant. The client certificate is also recorded
+ * in the certificates table (owner kind "operator"), which is what the operator CA's CRL
+ * is generated from; a TOTP key is stored sealed (in->box, cred.h). Requested roles
+ * become a pending operator.role request (break-glass: granted at once, and a
+ * break-glass review request is stored instead). TW_E_EXISTS for a taken name.
  */
 tw_rc auth_svc_operator_add(struct tw_store *store, const struct auth_settings *s,
 	const struct auth_principal *p, const struct auth_operator_new *in,
@@ -57,7 +60,12 @@ tw_rc auth_svc_operator_add(struct tw_store *store, const struct auth_settings *
 /* Operators of p's tenant (all for break-glass); secrets are blanked before cb. */
 tw_rc auth_svc_operator_list(struct tw_store *store, const struct auth_principal *p,
 	store_operator_cb cb, void *arg, struct tw_error *err);
-/* Disable an operator: status disabled, certificate revoked, sessions revoked. */
+/*
+ * Disable an operator: status disabled, sessions revoked, and the certificate revoked
+ * both in the operators row (what login and every request check) and in the
+ * certificates table with reason privilegeWithdrawn, marking the operator CA's CRL
+ * dirty; the caller then republishes it (auth_opca_crl_publish), or the worker does.
+ */
 tw_rc auth_svc_operator_disable(struct tw_store *store, const struct auth_principal *p,
 	const char *name, const char *reason, struct tw_error *err);
 /*

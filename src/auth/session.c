@@ -139,7 +139,8 @@ tw_rc auth_login(struct tw_store *store, const struct auth_settings *s,
 	int64_t now = in->now_ms > 0 ? in->now_ms : tw_now_ms(), step = 0;
 	const char *client = in->client != NULL && in->client[0] != '\0' ? in->client : "-";
 	char roles[256], detail[STORE_TEXT_MAX + 1];
-	bool locked = false;
+	char resealed[STORE_AUTH_SECRET_MAX + 1] = "";
+	bool locked = false, plain_totp = false;
 	tw_rc rc;
 
 	memset(p, 0, sizeof(*p));
@@ -203,7 +204,16 @@ tw_rc auth_login(struct tw_store *store, const struct auth_settings *s,
 			rc = sess_refuse(store, s, in, op.name, now, "a TOTP code is required", err);
 			goto out;
 		}
-		rc = auth_totp_verify(op.secret, in->totp, now / 1000, &step, &lerr);
+		rc = auth_totp_verify_stored(in->box, op.name, op.secret, in->totp, now / 1000,
+			&step, &plain_totp, &lerr);
+		/* Migration-free sealing: a plain key that just proved itself is sealed now. */
+		if (rc == TW_OK && plain_totp && in->box != NULL &&
+		    auth_totp_seal(in->box, op.name, op.secret, resealed, sizeof(resealed), &lerr) !=
+		    TW_OK) {
+			tw_warn("cannot seal the TOTP key of %s: %s; it stays unsealed", op.name,
+				lerr.message);
+			resealed[0] = '\0';
+		}
 	}
 	if (rc == TW_E_DENIED || rc == TW_E_INVALID) {
 		rc = sess_refuse(store, s, in, op.name, now, "wrong password or code", err);
@@ -227,12 +237,15 @@ tw_rc auth_login(struct tw_store *store, const struct auth_settings *s,
 	if ((rc = auth_token_hash(&tok, ses.secret_hash, err)) != TW_OK)
 		goto out;
 	auth_roles_format(op.roles, roles, sizeof(roles));
-	snprintf(detail, sizeof(detail), "session %.8s... until %lld, factor %s, tenant %s",
-		ses.id, (long long)ses.expires_ms, op.factor, op.tenant);
+	snprintf(detail, sizeof(detail), "session %.8s... until %lld, factor %s, tenant %s%s",
+		ses.id, (long long)ses.expires_ms, op.factor, op.tenant, resealed[0] != '\0' ?
+		"; TOTP key sealed at rest" : "");
 	if ((rc = store_begin(store, err)) != TW_OK)
 		goto out;
 	if ((step == 0 || (rc = store_operator_use_totp_step(store, op.id, step, &lerr)) ==
 	     TW_OK) &&
+	    (resealed[0] == '\0' || (rc = store_operator_set_secret(store, op.id, resealed,
+	     err)) == TW_OK) &&
 	    (rc = store_session_insert(store, &ses, err)) == TW_OK &&
 	    (rc = store_auth_failure_clear(store, "operator", op.name, err)) == TW_OK &&
 	    (rc = sess_audit(store, op.name, roles, client, "auth.login", op.name, "ok", detail,

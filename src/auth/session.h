@@ -23,6 +23,8 @@ struct auth_login_input {
 	size_t password_len;
 	const char *totp;
 	int64_t now_ms;                 /* 0: the wall clock (tests pass a fixed time) */
+	const struct secretbox *box;    /* the home's data key: opens sealed TOTP keys and
+	                                 * reseals plain ones (cred.h); NULL: plain rows only */
 };
 
 /*
@@ -30,7 +32,9 @@ struct auth_login_input {
  * operator and per client address and written to the admin log with the reason; once a
  * counter reaches max_failures within failure_window, further attempts are refused
  * without checking the factor until the window ends, and a "failed-login-burst" alert
- * goes to the security-officer role. On success: *p is the principal, token the session
+ * goes to the security-officer role. A TOTP key still stored in the clear (a row from
+ * before sealing) is sealed with in->box in the transaction of the successful login.
+ * On success: *p is the principal, token the session
  * token text (the only copy of the secret; the caller hands it out and wipes it),
  * *expires_ms its expiry.
  */

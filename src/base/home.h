@@ -37,6 +37,8 @@ char *tw_home_join(const struct tw_home *home, const char *rel);
 /* Defaults shared by init and the services (one place, so they cannot drift). */
 #define TW_DEFAULT_WAN_LISTEN   "127.0.0.1:7443"
 #define TW_DEFAULT_API_LISTEN   "127.0.0.1:7080"
+/* The api's HTTPS operator listener (client certificates of the operator CA). */
+#define TW_DEFAULT_API_TLS_LISTEN "127.0.0.1:8445"
 #define TW_DEFAULT_STORE        "store.db"
 #define TW_DEFAULT_SIGNER_SOCK  "run/signer.sock"
 #define TW_DEFAULT_SOFTHSM_MOD  "/usr/lib/softhsm/libsofthsm2.so"

@@ -14,6 +14,17 @@
 /* Set to "break-glass" by torwart.c for direct --home use (docs/security.md). */
 const char *cli_role = "local-admin";
 
+static const char *cli_actor_as, *cli_client_as;
+static int64_t cli_tenant_as;
+
+void cli_act_as(const char *actor, const char *role, const char *client, int64_t tenant_id)
+{
+	cli_actor_as = actor;
+	cli_client_as = client;
+	cli_role = role;
+	cli_tenant_as = tenant_id;
+}
+
 int cli_fail(const char *what, const struct tw_error *err)
 {
 	fprintf(stderr, "torwart %s: %s\n", what, err->message);
@@ -29,8 +40,11 @@ int cli_usage_error(const char *msg)
 const char *cli_actor(void)
 {
 	static char actor[96];
-	struct passwd *pw = getpwuid(getuid());
+	struct passwd *pw;
 
+	if (cli_actor_as != NULL)
+		return cli_actor_as;
+	pw = getpwuid(getuid());
 	snprintf(actor, sizeof(actor), "os:%s", pw && pw->pw_name ? pw->pw_name : "unknown");
 	return actor;
 }
@@ -39,6 +53,8 @@ const char *cli_client(void)
 {
 	static char client[32];
 
+	if (cli_client_as != NULL)
+		return cli_client_as;
 	snprintf(client, sizeof(client), "local:%ld", (long)getpid());
 	return client;
 }
@@ -68,6 +84,8 @@ tw_rc cli_open_home_store(const char *dir, struct tw_home **home, struct tw_stor
 		return tw_error_set(err, TW_E_NOMEM, "out of memory");
 	rc = store_open(url, store, err);
 	free(url);
+	if (rc == TW_OK)
+		store_scope_tenant(*store, cli_tenant_as);
 	return rc;
 }
 

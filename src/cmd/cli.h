@@ -11,6 +11,9 @@
 #ifndef TORWART_CMD_CLI_H
 #define TORWART_CMD_CLI_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
 #include "base/error.h"
 #include "base/home.h"
 #include "store/store.h"
@@ -42,6 +45,31 @@ const char *cli_actor(void);
 const char *cli_client(void);
 /* Role of cli_audit entries: "local-admin", or "break-glass" for direct --home use. */
 extern const char *cli_role;
+/*
+ * Act as an operator (the api's command runner, in its child process): cli_actor(),
+ * cli_client() and cli_role return these, and cli_open_home_store scopes the store to
+ * tenant_id (0 = all). Strings are borrowed for the rest of the process.
+ */
+void cli_act_as(const char *actor, const char *role, const char *client, int64_t tenant_id);
+
+/* The command table (cli_table.c). */
+struct cli_command {
+	const char *name;
+	int (*run)(const char *sub, int argc, char **argv);
+};
+/* NULL for an unknown command. */
+const struct cli_command *cli_command_find(const char *name);
+struct api_command_principal;
+/* The api's runner (api_command_set_runner): cli_act_as, then the command. */
+int cli_run_as(const struct api_command_principal *who, const char *command,
+	const char *sub, int argc, char **argv);
+/*
+ * cli_remote.c: run `torwart COMMAND SUB ...` through the api as the logged-in operator
+ * (argv as main received it, without --home). Returns the exit status.
+ */
+int cli_remote_run(int argc, char **argv);
+/* True when this invocation goes through the api (no --home, a forwardable command). */
+bool cli_remote_wanted(int argc, char **argv);
 /* Append an admin-log entry as cli_actor() in role cli_role. */
 tw_rc cli_audit(struct tw_store *store, const char *action, const char *object,
 	const char *result, const char *detail, struct tw_error *err);
@@ -65,5 +93,7 @@ int cli_login(const char *sub, int argc, char **argv);
 int cli_logout(const char *sub, int argc, char **argv);
 int cli_operator(const char *sub, int argc, char **argv);
 int cli_approval(const char *sub, int argc, char **argv);
+/* cli_firmware.c: the firmware catalogue. */
+int cli_firmware(const char *sub, int argc, char **argv);
 
 #endif

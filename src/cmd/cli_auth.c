@@ -2,7 +2,8 @@
  * cli_auth.c: `torwart login|logout|operator|approval`. These commands act as an
  * operator through the api (session from `torwart login`); with --home they act
  * directly on the home as the break-glass principal, which is logged, alerted and
- * queued for an approver's review (docs/security.md). `operator ca-init` is --home only.
+ * queued for an approver's review (docs/security.md). `operator ca-init` is --home only
+ * and only for homes made before `torwart init` created the operator CA.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 #include "base/util.h"
 #include "cmd/cli.h"
 #include "crypto/keys.h"
+#include "gwa/secretbox.h"
 
 struct ca_opts {
 	const char *home, *api, *cert, *key, *ca, *password_file, *totp_file, *token_file;
@@ -325,17 +327,22 @@ static int print_operator(const struct store_operator *op, void *arg)
 
 /* ---- operator ---- */
 
+/*
+ * For homes made before `torwart init` created the operator CA. A home that has one
+ * (every home of today's init) is refused with TW_E_EXISTS before any signer starts.
+ */
 static int cmd_ca_init(const struct ca_opts *o)
 {
 	struct tw_error err;
 	struct tw_home *home = NULL;
+	struct tw_store *store = NULL;
 	char *host = NULL;
 	uint16_t port = 0;
 	tw_rc rc;
 
 	if (o->home == NULL)
 		return cli_usage_error("operator ca-init needs --home DIR");
-	if ((rc = tw_home_open(o->home, &home, &err)) != TW_OK)
+	if ((rc = cli_open_home_store(o->home, &home, &store, &err)) != TW_OK)
 		goto out;
 	if (o->tls_listen != NULL &&
 	    (rc = tw_parse_hostport(o->tls_listen, &host, &port, &err)) != TW_OK)
@@ -345,11 +352,23 @@ static int cmd_ca_init(const struct ca_opts *o)
 	printf("torwart: operator CA created (%s/%s, key \"%s\" in the token); api TLS "
 		"certificate in %s/%s\n", home->dir, AUTH_OPCA_CERT, AUTH_OPCA_KEY, home->dir,
 		AUTH_API_TLS_CERT);
-	if (o->tls_listen != NULL)
+	if (o->tls_listen != NULL &&
+	    tw_config_get(home->conf, "api", "tls_listen") == NULL)
 		printf("torwart: now set tls_listen = %s in the [api] section of torwart.conf\n",
 			o->tls_listen);
+	if (auth_opca_crl_configured(home)) {
+		if ((rc = auth_opca_crl_publish(home, store, NULL, cli_actor(), &err)) != TW_OK)
+			goto out;
+		printf("torwart: operator CRL published (/crl/%s.crl)\n", AUTH_OPCA_CRL_CA);
+	} else {
+		printf("torwart: for the operator CRL add to torwart.conf: \"%s\" to [ca] crl_cas, "
+			"and a section [ca.%s] with key_label = %s, cert = %s, crl_publish_path = %s; "
+			"the next disable (or the worker) publishes it\n", AUTH_OPCA_CRL_CA,
+			AUTH_OPCA_CRL_CA, AUTH_OPCA_KEY, AUTH_OPCA_CERT, AUTH_OPCA_CRL_PATH);
+	}
 out:
 	free(host);
+	store_close(store);
 	tw_home_free(home);
 	return rc == TW_OK ? 0 : cli_fail("operator ca-init", &err);
 }
@@ -426,12 +445,14 @@ static int cmd_operator_add(const struct ca_opts *o)
 		struct auth_operator_new in;
 		struct auth_operator_added added;
 		struct ca_issue is;
+		struct secretbox *box = NULL;
 		char *ca_path = NULL;
 
 		memset(&in, 0, sizeof(in));
 		memset(&added, 0, sizeof(added));
 		if ((rc = ca_local_open(o->home, "operator add", &l, &err)) == TW_OK &&
-		    (rc = auth_roles_parse(o->roles, &in.roles, &err)) == TW_OK) {
+		    (rc = auth_roles_parse(o->roles, &in.roles, &err)) == TW_OK &&
+		    (!o->totp || (rc = secretbox_open(l.home, &box, &err)) == TW_OK)) {
 			is.home = l.home;
 			is.actor = l.p.name;
 			in.name = o->name;
@@ -443,8 +464,10 @@ static int cmd_operator_add(const struct ca_opts *o)
 			in.reason = o->reason != NULL ? o->reason : "break-glass bootstrap";
 			in.issue = ca_issue_local;
 			in.issue_arg = &is;
+			in.box = box;
 			rc = auth_svc_operator_add(l.store, &l.settings, &l.p, &in, &added, &err);
 		}
+		secretbox_free(box);
 		if (rc == TW_OK && ((mem = BIO_new(BIO_s_mem())) == NULL ||
 		    PEM_write_bio_X509(mem, added.cert) != 1 || BIO_write(mem, "", 1) != 1 ||
 		    BIO_get_mem_data(mem, &pem) <= 0))
@@ -557,8 +580,17 @@ static int cmd_operator_change(const struct ca_opts *o, bool roles)
 		if (rc == TW_OK && roles && (rc = auth_roles_parse(o->roles, &r, &err)) == TW_OK)
 			rc = auth_svc_operator_role(l.store, &l.settings, &l.p, o->name, r, o->reason,
 				&id, &err);
-		else if (rc == TW_OK && !roles)
-			rc = auth_svc_operator_disable(l.store, &l.p, o->name, o->reason, &err);
+		else if (rc == TW_OK && !roles &&
+		    (rc = auth_svc_operator_disable(l.store, &l.p, o->name, o->reason, &err)) ==
+		    TW_OK) {
+			struct tw_error cerr;
+
+			/* The disable stands; a CRL that cannot be published now is the worker's
+			 * next job (the CRL is marked dirty), so this only warns. */
+			if (auth_opca_crl_publish(l.home, l.store, NULL, l.p.name, &cerr) != TW_OK)
+				fprintf(stderr, "torwart: warning: operator CRL not republished: %s\n",
+					cerr.message);
+		}
 		ca_local_close(&l);
 		if (rc == TW_OK)
 			printf("torwart: %s %s: done (break-glass)\n", what, o->name);

@@ -21,6 +21,7 @@
 #include "crypto/keys.h"
 #include "pki/ca.h"
 #include "pki/ca_check.h"
+#include "pki/ca_state.h"
 #include "pki/crl.h"
 #include "pki/request.h"
 #include "store/store_ca.h"
@@ -49,7 +50,9 @@ static const char ca_usage[] =
 	"                        --id REQUEST)\n"
 	"       torwart ca list --home DIR | show|export SERIAL --home DIR [--out FILE] [--der]\n"
 	"       torwart ca revoke SERIAL --home DIR --reason R | crl --home DIR [--ca NAME]\n"
-	"       torwart ca check --home DIR --cert FILE... [--at TIME] [--ca NAME]";
+	"       torwart ca check --home DIR --cert FILE... [--at TIME] [--ca NAME]\n"
+	"       torwart ca activate|deactivate --home DIR --ca NAME [--reason TEXT]\n"
+	"       torwart ca status --home DIR [--ca NAME]";
 
 static int ca_parse(int argc, char **argv, struct ca_opts *o)
 {
@@ -411,6 +414,50 @@ static int cmd_revoke(const struct ca_opts *o, const struct tw_home *home,
 	return 0;
 }
 
+static int print_key_state(const struct store_ca_key_state *k, void *arg)
+{
+	char when[40];
+
+	(*(size_t *)arg)++;
+	tw_time_format_utc(k->changed_ms, when, sizeof(when));
+	printf("%-20s %-8s %-25s %-24s %s\n", k->ca, k->state, when, k->changed_by, k->reason);
+	return 0;
+}
+
+/*
+ * `ca activate|deactivate` (pki/ca_state.h): whether the CA key may sign. These are the
+ * commands the four-eyes policy ("ca.key.activate") wraps; here they act directly.
+ * `ca status`: the recorded states (a CA without a row is inactive).
+ */
+static int cmd_key_state(const char *sub, const struct ca_opts *o, const struct tw_home *home,
+	struct tw_store *store, struct tw_error *err)
+{
+	struct ca_actor who = { .actor = cli_actor(), .role = cli_role, .client = cli_client() };
+	struct store_ca_key_state row;
+	bool active = strcmp(sub, "activate") == 0, changed = false, found = false;
+	size_t n = 0;
+
+	if (strcmp(sub, "status") == 0) {
+		printf("%-20s %-8s %-25s %-24s %s\n", "CA", "STATE", "CHANGED (UTC)", "BY",
+			"REASON");
+		if (store_ca_key_state_foreach(store, print_key_state, &n, err) != TW_OK)
+			return cli_fail("ca status", err);
+		if (ca_state_get(store, o->ca, &active, &row, &found, err) != TW_OK)
+			return cli_fail("ca status", err);
+		if (!found)
+			printf("%-20s %-8s (never activated: issuance and CRLs are refused)\n", o->ca,
+				"inactive");
+		return 0;
+	}
+	if (o->pos != NULL)
+		return cli_usage_error("ca activate/deactivate take --ca NAME, no positional argument");
+	if (ca_state_set(home, store, &who, o->ca, active, o->reason, &changed, err) != TW_OK)
+		return cli_fail(active ? "ca activate" : "ca deactivate", err);
+	printf("torwart: CA %s is %s%s\n", o->ca, active ? "active" : "inactive",
+		changed ? "" : " (already; unchanged)");
+	return 0;
+}
+
 /* `ca check`: S-7 validity checking for pre-personalisation phase 2 (pki/ca_check.h). */
 static int cmd_check(const struct ca_opts *o, const struct tw_home *home,
 	struct tw_store *store, struct tw_error *err)
@@ -497,6 +544,9 @@ int cli_ca(const char *sub, int argc, char **argv)
 		ret = cmd_revoke(&o, home, store, &err);
 	} else if (strcmp(sub, "check") == 0) {
 		ret = cmd_check(&o, home, store, &err);
+	} else if (strcmp(sub, "activate") == 0 || strcmp(sub, "deactivate") == 0 ||
+		   strcmp(sub, "status") == 0) {
+		ret = cmd_key_state(sub, &o, home, store, &err);
 	} else if (strcmp(sub, "crl") == 0) {
 		ret = ca_crl_now(home, store, o.ca, &err) == TW_OK ? 0 : cli_fail("ca crl", &err);
 	} else {

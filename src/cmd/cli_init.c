@@ -1,4 +1,8 @@
-/* cli_init.c: `torwart init`: create a home, its store, its token and a test SM-PKI. */
+/*
+ * cli_init.c: `torwart init`: create a home, its store, its token, the internal operator
+ * CA with the api's HTTPS certificate and the first (empty) operator CRL, and with
+ * --test-pki a test SM-PKI. One ceremony signer session does all key generation.
+ */
 #include <ftw.h>
 #include <errno.h>
 #include <getopt.h>
@@ -9,9 +13,11 @@
 #include <unistd.h>
 
 #include "audit/audit.h"
+#include "auth/opca.h"
 #include "base/util.h"
 #include "cmd/cli.h"
 #include "crypto/signer.h"
+#include "pki/ca_state.h"
 #include "pki/testpki.h"
 
 
@@ -40,6 +46,8 @@ static const char conf_template[] =
 	"policy.sub-ca = certificate,crl\n"
 	"policy.gwa-sig = wakeup,tree-head,authorisation\n"
 	"policy.gwa-enc =\n"
+	"# The internal operator CA (docs/security.md): operator certificates and its CRL.\n"
+	"policy.operator-ca = certificate,crl\n"
 	"\n"
 	"[wan]\n"
 	"# SMGW-facing TLS service (TR-03116-3 WAN profile).\n"
@@ -58,7 +66,11 @@ static const char conf_template[] =
 	"max_connections = 20000\n"
 	"\n"
 	"[api]\n"
+	"# plain HTTP: /health and the CRLs (/crl/<ca>.crl)\n"
 	"listen = %s\n"
+	"# HTTPS operator API: client certificates of the operator CA (pki/operator-ca.crt)\n"
+	"# plus password or TOTP; its certificate is pki/api-tls.crt (docs/security.md)\n"
+	"tls_listen = %s\n"
 	"\n"
 	"[worker]\n"
 	"# seconds between two verifications of the admin-log hash chain\n"
@@ -69,6 +81,17 @@ static const char conf_template[] =
 	"crl_url = http://localhost:7080/crl/sub-ca.crl\n"
 	"policy_oid = 1.3.6.1.4.1.55555.1.1\n"
 	"cps_uri = https://localhost/torwart/cps\n"
+	"\n"
+	"[ca]\n"
+	"# CAs whose CRLs the worker keeps fresh and the api serves at /crl/<name>.crl\n"
+	"crl_cas = sub-ca " AUTH_OPCA_CRL_CA "\n"
+	"\n"
+	"[ca." AUTH_OPCA_CRL_CA "]\n"
+	"# The internal operator CA: revoked (disabled) operators' certificates, signed by the\n"
+	"# token key " AUTH_OPCA_KEY " through the signer.\n"
+	"key_label = " AUTH_OPCA_KEY "\n"
+	"cert = " AUTH_OPCA_CERT "\n"
+	"crl_publish_path = " AUTH_OPCA_CRL_PATH "\n"
 	"\n"
 	"[log]\n"
 	"# debug, info, warn or error\n"
@@ -89,17 +112,55 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
 	return remove(path);
 }
 
-static int init_run(const struct cli_options *o)
+/* init's options: those of cli_parse_options plus --api-tls-listen. */
+struct init_options {
+	struct cli_options base;
+	const char *api_tls_listen;
+};
+
+static int init_parse(int argc, char **argv, struct init_options *o)
 {
+	static const struct option opts[] = {
+		{ "home", required_argument, NULL, 'H' },
+		{ "test-pki", no_argument, NULL, 'T' },
+		{ "wan-listen", required_argument, NULL, 'w' },
+		{ "api-listen", required_argument, NULL, 'a' },
+		{ "api-tls-listen", required_argument, NULL, 'L' },
+		{ "signer-backend", required_argument, NULL, 'b' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'H': o->base.home = optarg; break;
+		case 'T': o->base.test_pki = 1; break;
+		case 'w': o->base.wan_listen = optarg; break;
+		case 'a': o->base.api_listen = optarg; break;
+		case 'L': o->api_tls_listen = optarg; break;
+		case 'b': o->base.signer_backend = optarg; break;
+		default: return -1;
+		}
+	}
+	return optind == argc ? 0 : -1;
+}
+
+static int init_run(const struct init_options *io)
+{
+	const struct cli_options *o = &io->base;
 	static const char *const subdirs[] = { "pki", "run", "secrets", "gateways" };
 	struct tw_error err;
 	struct tw_home *home = NULL;
 	struct tw_store *store = NULL;
 	struct signer_client *sc = NULL;
-	char *conf = NULL, *path = NULL, *host = NULL;
+	char *conf = NULL, *path = NULL, *host = NULL, *tls_host = NULL;
 	const char *wan = o->wan_listen ? o->wan_listen : TW_DEFAULT_WAN_LISTEN;
 	const char *api = o->api_listen ? o->api_listen : TW_DEFAULT_API_LISTEN;
-	uint16_t port;
+	const char *api_tls = io->api_tls_listen ? io->api_tls_listen :
+		TW_DEFAULT_API_TLS_LISTEN;
+	uint16_t port, tls_port;
 	bool created = false;
 	bool file_keys = o->signer_backend != NULL && strcmp(o->signer_backend, "file") == 0;
 	tw_rc rc;
@@ -107,15 +168,21 @@ static int init_run(const struct cli_options *o)
 	tw_error_clear(&err);
 	if (o->home == NULL)
 		return cli_usage_error("init needs --home DIR");
+	if (o->signer_backend != NULL && strcmp(o->signer_backend, "pkcs11") != 0 &&
+	    !file_keys)
+		return cli_usage_error("--signer-backend takes pkcs11 (default) or file (tests only)");
 	if ((rc = tw_parse_hostport(wan, &host, &port, &err)) != TW_OK)
 		goto out;
 	free(host);
 	host = NULL;
-	if ((rc = tw_parse_hostport(api, &host, &port, &err)) != TW_OK)
+	if ((rc = tw_parse_hostport(api, &host, &port, &err)) != TW_OK ||
+	    (rc = tw_parse_hostport(api_tls, &tls_host, &tls_port, &err)) != TW_OK)
 		goto out;
-	if (o->signer_backend != NULL && strcmp(o->signer_backend, "pkcs11") != 0 &&
-	    !file_keys)
-		return cli_usage_error("--signer-backend takes pkcs11 (default) or file (tests only)");
+	if (strcmp(host, tls_host) == 0 && port == tls_port) {
+		rc = tw_error_set(&err, TW_E_CONFIG, "--api-listen and --api-tls-listen are both "
+			"%s; the plain and the HTTPS listener need different ports", api);
+		goto out;
+	}
 	if (mkdir(o->home, 0700) != 0) {
 		rc = tw_error_set(&err, errno == EEXIST ? TW_E_EXISTS : TW_E_IO,
 			"cannot create %s: %s%s", o->home, strerror(errno), errno == EEXIST ?
@@ -133,7 +200,7 @@ static int init_run(const struct cli_options *o)
 		if ((rc = tw_mkdir_p(path, 0700, &err)) != TW_OK)
 			goto out;
 	}
-	conf = tw_asprintf(conf_template, file_keys ? file_backend : "", wan, api);
+	conf = tw_asprintf(conf_template, file_keys ? file_backend : "", wan, api, api_tls);
 	free(path);
 	path = tw_asprintf("%s/torwart.conf", o->home);
 	if (conf == NULL || path == NULL) {
@@ -149,19 +216,31 @@ static int init_run(const struct cli_options *o)
 	if ((rc = store_migrate(store, &err)) != TW_OK)
 		goto out;
 	if ((rc = cli_audit(store, "home.init", home->dir, "ok",
-		o->test_pki ? "with test SM-PKI" : "without PKI", &err)) != TW_OK)
+		o->test_pki ? "with test SM-PKI and operator CA" :
+		"with operator CA, without SM-PKI", &err)) != TW_OK)
 		goto out;
-	if (o->test_pki) {
-		if ((rc = signer_client_open(home, true, &sc, &err)) != TW_OK)
-			goto out;
-		signer_client_set_actor(sc, cli_actor(), "local-admin");
-		if ((rc = testpki_create(home, sc, store, &err)) != TW_OK)
-			goto out;
-	}
+	/* A ceremony session: the only kind of signer session that may generate keys. */
+	if ((rc = signer_client_open(home, true, &sc, &err)) != TW_OK)
+		goto out;
+	signer_client_set_actor(sc, cli_actor(), "local-admin");
+	if (o->test_pki && (rc = testpki_create(home, sc, store, &err)) != TW_OK)
+		goto out;
+	/* The operator CA and its first (empty) CRL: later revocations only mark it dirty,
+	 * which needs a CRL to exist, and relying parties can fetch it from the start. */
+	if ((rc = auth_opca_create(home, sc, tls_host, &err)) != TW_OK ||
+	    (rc = ca_state_activate_created(store, cli_actor(), AUTH_OPCA_CRL_CA,
+		"activated at init: operator CA created by `torwart init`", &err)) != TW_OK ||
+	    (rc = auth_opca_crl_publish(home, store, sc, cli_actor(), &err)) != TW_OK)
+		goto out;
 	printf("torwart: created home %s\n", home->dir);
-	printf("  wan listens on %s, api on %s\n", wan, api);
+	printf("  wan listens on %s, api on %s (HTTP) and %s (HTTPS, operators)\n", wan, api,
+		api_tls);
 	if (o->test_pki)
 		printf("  test SM-PKI: pki/root-ca.crt, pki/sub-ca.crt, pki/gwa-{tls,sig,enc}.crt\n");
+	printf("  operator CA: %s (key \"%s\" in the token), CRL /crl/%s.crl\n",
+		AUTH_OPCA_CERT, AUTH_OPCA_KEY, AUTH_OPCA_CRL_CA);
+	printf("  first operator (break-glass): torwart operator add --home %s --name NAME "
+		"--roles security-officer --password-file F --out DIR\n", home->dir);
 	fprintf(stderr, "torwart: WARNING: the token PINs are stored in %s/secrets/pins "
 		"(mode 0600) for this demo home; production takes them from an operator\n",
 		home->dir);
@@ -174,15 +253,17 @@ out:
 	free(conf);
 	free(path);
 	free(host);
+	free(tls_host);
 	return rc == TW_OK ? 0 : cli_fail("init", &err);
 }
 
 int cli_init(const char *sub, int argc, char **argv)
 {
-	struct cli_options o;
+	struct init_options o;
 
-	if (sub != NULL || cli_parse_options(argc, argv, &o) != 0)
+	if (sub != NULL || init_parse(argc, argv, &o) != 0)
 		return cli_usage_error("usage: torwart init --home DIR [--test-pki] "
-			"[--wan-listen HOST:PORT] [--api-listen HOST:PORT] [--signer-backend pkcs11|file]");
+			"[--wan-listen HOST:PORT] [--api-listen HOST:PORT] [--api-tls-listen HOST:PORT] "
+			"[--signer-backend pkcs11|file]");
 	return init_run(&o);
 }

@@ -112,7 +112,7 @@ static char *job_selection(const struct job_opts *o)
 static void job_who(struct job_actor *who)
 {
 	who->actor = cli_actor();
-	who->role = "local-admin";
+	who->role = cli_role;
 	who->client = cli_client();
 }
 
@@ -446,7 +446,7 @@ static int set_one(const struct store_gateway *gw, void *arg)
 		o->move_tenant ? o->move_tenant : "");
 	(void)w;
 	{
-		struct audit_entry e = { .actor = cli_actor(), .role = "local-admin",
+		struct audit_entry e = { .actor = cli_actor(), .role = cli_role,
 			.client = cli_client(), .action = "gateway.set", .object = gw->gateway_id,
 			.result = "ok", .detail = detail + 1 };
 

@@ -64,7 +64,7 @@ static const struct profile_who *cli_who(void)
 {
 	static struct profile_who who;
 
-	who = (struct profile_who){ .actor = cli_actor(), .role = "local-admin",
+	who = (struct profile_who){ .actor = cli_actor(), .role = cli_role,
 		.client = cli_client() };
 	return &who;
 }
@@ -73,7 +73,7 @@ static const struct job_actor *cli_job_who(void)
 {
 	static struct job_actor who;
 
-	who = (struct job_actor){ .actor = cli_actor(), .role = "local-admin",
+	who = (struct job_actor){ .actor = cli_actor(), .role = cli_role,
 		.client = cli_client() };
 	return &who;
 }

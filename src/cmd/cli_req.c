@@ -40,6 +40,7 @@ struct req_options {
 	const char *gwa_cert;
 	const char *gwa_label;
 	int authorise;
+	const char *in;       /* req authorise: the request to authorise */
 	int require_auth;
 };
 
@@ -47,7 +48,7 @@ enum {
 	O_CN = 256, O_ORG, O_OU, O_COUNTRY, O_SERIAL, O_STREET, O_POSTAL, O_LOCALITY, O_STATE,
 	O_EMAIL, O_URI, O_DNS, O_ROLE, O_CURVE, O_KEY_DIR, O_TLS_KEY, O_SIG_KEY, O_ENC_KEY,
 	O_TYPES, O_CUR_CERT, O_CUR_KEY, O_OUT, O_FORMAT, O_HOME, O_AUTHORISE, O_GWA_CERT,
-	O_GWA_LABEL, O_REQUIRE_AUTH
+	O_GWA_LABEL, O_REQUIRE_AUTH, O_IN
 };
 
 static int req_parse_options(int argc, char **argv, struct req_options *o)
@@ -81,6 +82,7 @@ static int req_parse_options(int argc, char **argv, struct req_options *o)
 		{ "gwa-cert", required_argument, NULL, O_GWA_CERT },
 		{ "gwa-key-label", required_argument, NULL, O_GWA_LABEL },
 		{ "require-authorisation", no_argument, NULL, O_REQUIRE_AUTH },
+		{ "in", required_argument, NULL, O_IN },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch;
@@ -116,6 +118,7 @@ static int req_parse_options(int argc, char **argv, struct req_options *o)
 		case O_GWA_CERT: o->gwa_cert = optarg; break;
 		case O_GWA_LABEL: o->gwa_label = optarg; break;
 		case O_REQUIRE_AUTH: o->require_auth = 1; break;
+		case O_IN: o->in = optarg; break;
 		default: return -1;
 		}
 	}
@@ -217,7 +220,7 @@ static tw_rc req_authorise(const struct req_options *o, unsigned char **der, siz
 	if ((rc = keys_read_cert_pem(cert_path, &gwa, err)) != TW_OK ||
 	    (rc = signer_client_open(home, false, &sc, err)) != TW_OK)
 		goto out;
-	signer_client_set_actor(sc, cli_actor(), "local-admin");
+	signer_client_set_actor(sc, cli_actor(), cli_role);
 	rc = reqgen_authorise_signer(sc, o->gwa_label != NULL ? o->gwa_label : SIGNER_KEY_GWA_SIG,
 		gwa, *der, *len, &auth, &auth_len, err);
 	if (rc != TW_OK)
@@ -396,6 +399,37 @@ static int req_show(const char *path, const struct req_options *o)
 	return 0;
 }
 
+/*
+ * `torwart req authorise --in FILE [--out FILE] [--format F] [--gwa-cert C]
+ * [--gwa-key-label L]`: add the GWA authorisation to an SMGW request made elsewhere (for
+ * example `req initial --role SMGW` at the manufacturer). Through the api it runs as the
+ * operator; with --home it is break-glass.
+ */
+static int req_authorise_file(const struct req_options *o)
+{
+	unsigned char *in = NULL, *der = NULL;
+	size_t in_len = 0, len = 0;
+	struct tw_error err;
+	tw_rc rc;
+
+	tw_error_clear(&err);
+	if (o->in == NULL || o->home == NULL)
+		return cli_usage_error("req authorise needs --in FILE and a home (through the api, "
+			"or --home DIR)");
+	if ((rc = tw_read_file(o->in, REQUEST_MAX_BYTES * 2 + 1024, &in, &in_len, &err)) != TW_OK ||
+	    (rc = request_decode(in, in_len, &der, &len, &err)) != TW_OK)
+		goto out;
+	if ((rc = req_authorise(o, &der, &len, &err)) != TW_OK ||
+	    (rc = req_write(o, der, len, &err)) != TW_OK)
+		goto out;
+	if (o->out != NULL)
+		fprintf(stderr, "torwart: authorised request written to %s\n", o->out);
+out:
+	free(in);
+	free(der);
+	return rc == TW_OK ? 0 : cli_fail("req authorise", &err);
+}
+
 int cli_req(const char *sub, int argc, char **argv)
 {
 	struct req_options o;
@@ -423,5 +457,7 @@ int cli_req(const char *sub, int argc, char **argv)
 		return req_generate(&o, false);
 	if (strcmp(sub, "renew") == 0)
 		return req_generate(&o, true);
-	return cli_usage_error("req needs initial, renew or show");
+	if (strcmp(sub, "authorise") == 0)
+		return req_authorise_file(&o);
+	return cli_usage_error("req needs initial, renew, authorise or show");
 }

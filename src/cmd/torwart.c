@@ -1,15 +1,20 @@
 /*
- * torwart: the administration command line. This file is the command table; each area
+ * torwart: the administration command line. The command table is cli_table.c; each area
  * lives in src/cmd/cli_<area>.c (see cli.h).
  *
- * Until operators and the api's authentication exist (issue 5) commands act directly on
- * the home as the local operating-system user, recorded in the admin log with role
- * "local-admin".
+ * Operator commands run through the api as the operator logged in with `torwart login`
+ * (cli_remote.c; the api checks role, tenant and four-eyes policy). With --home they act
+ * directly on the home: that is the break-glass mode, logged as its own principal,
+ * alerted, and queued for an approver's review. init and the offline tools (req, audit
+ * verify --export, job types) need no api.
  */
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "auth/auth.h"
+#include "auth/command.h"
+#include "auth/service.h"
 #include "cmd/cli.h"
 
 static const char torwart_usage[] =
@@ -60,6 +65,10 @@ static const char torwart_usage[] =
 	"     revoke|crl --home DIR ...\n"
 	"      the Sub-CA: registration, RA decisions, issuance, revocation, CRLs\n"
 	"      (torwart ca --help; docs/ca-operations.md). Exit 4: a request was refused.\n"
+	"  ca activate|deactivate --home DIR --ca NAME [--reason W] | ca status --home DIR\n"
+	"      whether a CA key may sign (issuance, CRLs are refused while inactive).\n"
+	"  firmware add --home DIR --file IMG --model M --version V | list --home DIR |\n"
+	"      show|release|withdraw --home DIR --id N   firmware catalogue (docs/firmware.md)\n"
 	"  req initial --cn CN [--ou MPID] [--serial N] [--email E] [--uri U] [--dns D]\n"
 	"      [--role EMT|GWA|GWH|SMGW] (--key-dir DIR [--curve C] | --tls-key F --sig-key F\n"
 	"      --enc-key F) [--out FILE] [--format der|base64|pem] [--authorise --home DIR]\n"
@@ -70,6 +79,8 @@ static const char torwart_usage[] =
 	"      the same as a renewal, signed with the current SIG certificate and key.\n"
 	"  req show FILE [--require-authorisation]\n"
 	"      parse and verify a request as the Sub-CA does; prints its WSDL return code.\n"
+	"  req authorise --in FILE [--out FILE] [--format der|base64|pem]   add the GWA\n"
+	"      authorisation to an SMGW request (through the api, or --home).\n"
 	"  login --api https://HOST:PORT --cert C --key K [--ca F] (--password-file F |\n"
 	"      --totp-secret-file F) [--token-file F]   open an operator session (mTLS + 2nd\n"
 	"      factor); the token goes to ~/.config/torwart/session.json (0600) or F.\n"
@@ -83,57 +94,59 @@ static const char torwart_usage[] =
 	"  approval list [--state S] | show|approve|reject --id N [--reason W]\n"
 	"      four-eyes requests, decided by a second operator with the approver role.\n"
 	"\n"
+	"\n"
+	"Operator commands (gateway, job, profile, ca, audit, firmware, req authorise) run\n"
+	"through the api as the operator of `torwart login` when no --home is given; the api\n"
+	"checks role, tenant and four-eyes policy (docs/security.md). Options of that path:\n"
+	"  --api URL, --token-file F (the session), --why TEXT (reason of a four-eyes request).\n"
+	"With --home DIR a command acts directly on the home: break-glass, logged, alerted and\n"
+	"queued for an approver's review.\n"
+	"\n"
 	"exit status: 0 success, 1 failure (one line on stderr says what to do),\n"
-	"             2 usage error, 3 admin log broken (audit verify)\n";
-
-struct cli_command {
-	const char *name;
-	int (*run)(const char *sub, int argc, char **argv);
-};
-
-/* Areas add one line here (keep alphabetical). */
-static const struct cli_command cli_commands[] = {
-	{ "approval", cli_approval },
-	{ "audit", cli_audit_cmd },
-	{ "ca", cli_ca },
-	{ "gateway", cli_gateway },
-	{ "init", cli_init },
-	{ "job", cli_job },
-	{ "login", cli_login },
-	{ "logout", cli_logout },
-	{ "operator", cli_operator },
-	{ "profile", cli_profile },
-	{ "req", cli_req },
-};
+	"             2 usage error, 3 admin log broken (audit verify),\n"
+	"             10 stored as a four-eyes request (runs after an approver's release)\n";
 
 /*
  * Direct --home access outside init is the break-glass mode (issue 5): its admin-log
- * entries carry the role "break-glass" and an alert goes to the security officers. The
- * auth commands record their break-glass use themselves (with a review request).
+ * entries carry the role "break-glass", an alert goes to the security officers and an
+ * approver must review it afterwards (auth_break_glass_record). The auth commands record
+ * their break-glass use themselves.
  */
 static void torwart_break_glass(const char *cmd, const char *sub, int argc, char **argv)
 {
 	static const char *const exempt[] = { "init", "login", "logout", "operator", "approval" };
-	bool home = false;
+	const char *home_dir = auth_command_option(argc - 2, argv + 2, "--home", NULL);
+	struct auth_principal p;
+	struct auth_settings s;
+	struct tw_home *home = NULL;
+	struct tw_store *store = NULL;
+	struct tw_error err;
+	char command[128];
 
 	for (size_t i = 0; i < sizeof(exempt) / sizeof(exempt[0]); i++) {
 		if (strcmp(cmd, exempt[i]) == 0)
 			return;
 	}
-	for (int i = 2; i < argc; i++) {
-		if (strcmp(argv[i], "--home") == 0 || strncmp(argv[i], "--home=", 7) == 0)
-			home = true;
-	}
-	if (!home)
+	if (!auth_command_has(argc - 2, argv + 2, "--home"))
 		return;
 	cli_role = "break-glass";
 	fprintf(stderr, "torwart: ALERT role=security-officer kind=break-glass: direct --home "
 		"access by %s (%s %s); see docs/security.md\n", cli_actor(), cmd,
 		sub != NULL ? sub : "");
+	if (home_dir == NULL || cli_open_home_store(home_dir, &home, &store, &err) != TW_OK ||
+	    auth_settings_load(home->conf, &s, &err) != TW_OK)
+		goto out;   /* the command itself will say what is wrong with the home */
+	snprintf(command, sizeof(command), "%s %s", cmd, sub != NULL ? sub : "");
+	auth_principal_break_glass(&p, cli_actor(), cli_client());
+	auth_break_glass_record(store, &s, &p, command);
+out:
+	store_close(store);
+	tw_home_free(home);
 }
 
 int main(int argc, char **argv)
 {
+	const struct cli_command *c;
 	const char *sub = NULL;
 	int first = 2;
 
@@ -154,12 +167,13 @@ int main(int argc, char **argv)
 			return 0;
 		}
 	}
-	for (size_t i = 0; i < sizeof(cli_commands) / sizeof(cli_commands[0]); i++) {
-		if (strcmp(cli_commands[i].name, argv[1]) == 0) {
-			torwart_break_glass(argv[1], sub, argc, argv);
-			/* argv[first - 1] stands in for the program name getopt skips. */
-			return cli_commands[i].run(sub, argc - first + 1, argv + first - 1);
-		}
+	if ((c = cli_command_find(argv[1])) != NULL) {
+		/* Operator commands go through the api as the logged-in operator (issue 5). */
+		if (cli_remote_wanted(argc, argv))
+			return cli_remote_run(argc, argv);
+		torwart_break_glass(argv[1], sub, argc, argv);
+		/* argv[first - 1] stands in for the program name getopt skips. */
+		return c->run(sub, argc - first + 1, argv + first - 1);
 	}
 	fprintf(stderr, "torwart: unknown command '%s' (see torwart --help)\n", argv[1]);
 	return 2;

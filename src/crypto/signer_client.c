@@ -596,39 +596,100 @@ out:
 	return rc;
 }
 
-tw_rc signer_sign_certificates_recv(struct signer_client *sc, size_t n, X509 **signed_certs,
-	struct tw_error *err)
+tw_rc signer_sign_certificates_recv_der(struct signer_client *sc, size_t n,
+	unsigned char **der, size_t *len, struct tw_error *err)
 {
 	struct signer_msg resp;
 	unsigned char *body = NULL;
 	const unsigned char *p, *end;
-	size_t len, i;
+	size_t plen, i;
 	uint16_t id;
+	tw_rc rc;
+
+	for (i = 0; i < n && der != NULL && len != NULL; i++) {
+		der[i] = NULL;
+		len[i] = 0;
+	}
+	if (sc == NULL || sc->pending_id == 0 || der == NULL || len == NULL)
+		return tw_error_set(err, TW_E_INTERNAL, "no signing batch in flight");
+	id = sc->pending_id;
+	sc->pending_id = 0;
+	if ((rc = recv_resp(sc, SIGNER_OP_SIGN_CERTIFICATES, id, &resp, &body, err)) != TW_OK ||
+	    (rc = payload(&resp, &p, &plen, err)) != TW_OK)
+		goto out;
+	end = p + plen;
+	for (i = 0; i < n && p < end; i++) {
+		const unsigned char *q = p;
+		long clen = 0;
+		int tag, cls, inf = ASN1_get_object(&q, &clen, &tag, &cls, (long)(end - p));
+		size_t one;
+
+		/* Each certificate's own DER header says where it ends. */
+		if ((inf & 0x80) || inf != V_ASN1_CONSTRUCTED || tag != V_ASN1_SEQUENCE ||
+		    cls != V_ASN1_UNIVERSAL)
+			break;
+		one = (size_t)(q - p) + (size_t)clen;
+		if ((der[i] = malloc(one)) == NULL) {
+			rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+			goto out;
+		}
+		memcpy(der[i], p, one);
+		len[i] = one;
+		p += one;
+	}
+	if (i != n || p != end)
+		rc = tw_error_set_openssl(err, TW_E_PROTOCOL, "the signer's batch answer does not "
+			"hold exactly %zu certificates", n);
+out:
+	if (rc != TW_OK)
+		for (i = 0; i < n; i++) {
+			free(der[i]);
+			der[i] = NULL;
+			len[i] = 0;
+		}
+	free(body);
+	return rc;
+}
+
+tw_rc signer_sign_certificates_recv(struct signer_client *sc, size_t n, X509 **signed_certs,
+	struct tw_error *err)
+{
+	unsigned char **der = NULL;
+	size_t *len = NULL, i;
 	tw_rc rc;
 
 	for (i = 0; i < n && signed_certs != NULL; i++)
 		signed_certs[i] = NULL;
 	if (sc == NULL || sc->pending_id == 0 || signed_certs == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "no signing batch in flight");
-	id = sc->pending_id;
-	sc->pending_id = 0;
-	if ((rc = recv_resp(sc, SIGNER_OP_SIGN_CERTIFICATES, id, &resp, &body, err)) != TW_OK ||
-	    (rc = payload(&resp, &p, &len, err)) != TW_OK)
+	if ((der = calloc(n > 0 ? n : 1, sizeof(*der))) == NULL ||
+	    (len = calloc(n > 0 ? n : 1, sizeof(*len))) == NULL) {
+		/* Still in flight: a later recv can read (drain) it. */
+		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
 		goto out;
-	end = p + len;
-	for (i = 0; i < n && p < end; i++)
-		if ((signed_certs[i] = d2i_X509(NULL, &p, (long)(end - p))) == NULL)
+	}
+	if ((rc = signer_sign_certificates_recv_der(sc, n, der, len, err)) != TW_OK)
+		goto out;
+	for (i = 0; i < n; i++) {
+		const unsigned char *p = der[i];
+
+		if ((signed_certs[i] = d2i_X509(NULL, &p, (long)len[i])) == NULL ||
+		    p != der[i] + len[i]) {
+			rc = tw_error_set_openssl(err, TW_E_PROTOCOL, "certificate %zu of the "
+				"signer's batch answer does not decode", i + 1);
 			break;
-	if (i != n || p != end) {
-		rc = tw_error_set_openssl(err, TW_E_PROTOCOL, "the signer's batch answer does not "
-			"hold exactly %zu certificates", n);
+		}
+	}
+	if (rc != TW_OK)
 		for (i = 0; i < n; i++) {
 			X509_free(signed_certs[i]);
 			signed_certs[i] = NULL;
 		}
-	}
 out:
-	free(body);
+	for (i = 0; der != NULL && i < n; i++)
+		free(der[i]);
+	free(der);
+	free(len);
 	return rc;
 }
 

@@ -21,6 +21,7 @@
 #include "audit/audit.h"
 #include "base/util.h"
 #include "crypto/keys.h"
+#include "pki/ca_state.h"
 #include "pki/certstore.h"
 #include "pki/profile.h"
 #include "pki/testpki.h"
@@ -180,7 +181,10 @@ static tw_rc register_gateway(struct tw_store *store, const char *gateway_id,
 	memset(&gw, 0, sizeof(gw));
 	if ((rc = store_begin(store, err)) != TW_OK)
 		return rc;
-	if ((rc = store_tenant_ensure(store, GATEWAY_DEFAULT_TENANT, &tenant_id, err)) != TW_OK)
+	/* An operator's (tenant-scoped) store registers into the operator's own tenant. */
+	tenant_id = store_scoped_tenant(store);
+	if (tenant_id == 0 &&
+	    (rc = store_tenant_ensure(store, GATEWAY_DEFAULT_TENANT, &tenant_id, err)) != TW_OK)
 		goto out;
 	gw.tenant_id = tenant_id;
 	gw.created_ms = tw_now_ms();
@@ -236,6 +240,10 @@ tw_rc gateway_provision(const struct tw_home *home, struct tw_store *store,
 		return tw_error_set(err, TW_E_EXISTS, "gateway %s is already registered",
 			gateway_id);
 	if (rc != TW_E_NOT_FOUND)
+		return rc;
+	/* Device certificates are signed with the Sub-CA key: only while it is active. */
+	if ((rc = ca_state_require_active(store, CA_DEFAULT_NAME, "gateway certificate "
+		"issuance", err)) != TW_OK)
 		return rc;
 	sub_path = tw_home_join(home, TESTPKI_SUBCA_CERT);
 	root_path = tw_home_join(home, TESTPKI_ROOT_CERT);

@@ -26,7 +26,9 @@
 struct ca_pending {
 	size_t index;                                  /* into out[] */
 	struct request *req;
-	X509 *certs[REQUEST_MAX_ENTRIES];
+	X509 *certs[REQUEST_MAX_ENTRIES];             /* as built (unsigned) */
+	unsigned char *signed_der[REQUEST_MAX_ENTRIES]; /* the signer's answer, checked */
+	size_t signed_len[REQUEST_MAX_ENTRIES];
 	struct store_ca_participant part;
 	char digest[65];
 	unsigned char *der;
@@ -35,8 +37,10 @@ struct ca_pending {
 
 static void ca_pending_clear(struct ca_pending *p)
 {
-	for (size_t i = 0; i < REQUEST_MAX_ENTRIES; i++)
+	for (size_t i = 0; i < REQUEST_MAX_ENTRIES; i++) {
 		X509_free(p->certs[i]);
+		free(p->signed_der[i]);
+	}
 	request_free(p->req);
 	free(p->der);
 	memset(p, 0, sizeof(*p));
@@ -98,6 +102,42 @@ static tw_rc ca_send(struct ca_run *r, struct signer_client *sc, struct ca_fligh
 	return rc;
 }
 
+/* Read the answer of f (DER, one buffer per certificate) into its pending entries. */
+static tw_rc ca_recv(struct signer_client *sc, struct ca_flight *f, struct tw_error *err)
+{
+	unsigned char **der = calloc(f->total > 0 ? f->total : 1, sizeof(*der));
+	size_t *len = calloc(f->total > 0 ? f->total : 1, sizeof(*len)), k = 0;
+	tw_rc rc;
+
+	if (der == NULL || len == NULL) {
+		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+		goto out;
+	}
+	f->sent = false;
+	if ((rc = signer_sign_certificates_recv_der(sc, f->total, der, len, err)) != TW_OK)
+		goto out;
+	for (size_t i = 0; i < f->n; i++)
+		for (size_t j = 0; j < f->batch[i].req->n_entries; j++, k++) {
+			f->batch[i].signed_der[j] = der[k];
+			f->batch[i].signed_len[j] = len[k];
+			der[k] = NULL;
+		}
+out:
+	if (rc != TW_OK && der == NULL) {
+		/* Not even the buffers: still read the answer, or the connection is out of step. */
+		unsigned char *d1[CA_BATCH_MAX * REQUEST_MAX_ENTRIES];
+		size_t l1[CA_BATCH_MAX * REQUEST_MAX_ENTRIES];
+
+		f->sent = false;
+		if (signer_sign_certificates_recv_der(sc, f->total, d1, l1, err) == TW_OK)
+			for (size_t i = 0; i < f->total; i++)
+				free(d1[i]);
+	}
+	free(der);
+	free(len);
+	return rc;
+}
+
 /* Receive and check the signatures of f, then store its requests in one transaction. */
 static tw_rc ca_finish(struct ca_run *r, struct signer_client *sc, struct ca_flight *f,
 	struct ca_issue_outcome *out, struct ca_issue_stats *st, struct tw_error *err)
@@ -105,37 +145,30 @@ static tw_rc ca_finish(struct ca_run *r, struct signer_client *sc, struct ca_fli
 	int64_t t0 = ca_us();
 	char object[32], detail[STORE_TEXT_MAX + 1];
 	struct ca_pending *batch = f->batch;
-	X509 **signed_certs = NULL;
+	unsigned char **ders = NULL;
+	size_t *lens = NULL;
 	size_t n = f->n, k = 0;
 	tw_rc rc;
 
 	if (n == 0)
 		return TW_OK;
-	f->sent = false;
-	if ((signed_certs = calloc(f->total, sizeof(*signed_certs))) == NULL) {
-		/* The answer must still be read, or the connection is out of step. */
-		X509 *sink[CA_BATCH_MAX * REQUEST_MAX_ENTRIES];
-
-		if (signer_sign_certificates_recv(sc, f->total, sink, err) == TW_OK)
-			for (size_t i = 0; i < f->total; i++)
-				X509_free(sink[i]);
+	if ((rc = ca_recv(sc, f, err)) != TW_OK)
+		goto fail;
+	/* The check wants flat arrays in the order the certificates were sent (f->tbs). */
+	if ((ders = calloc(f->total, sizeof(*ders))) == NULL ||
+	    (lens = calloc(f->total, sizeof(*lens))) == NULL) {
 		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
 		goto fail;
 	}
-	rc = signer_sign_certificates_recv(sc, f->total, signed_certs, err);
-	if (rc == TW_OK)
-		rc = ca_check_signed(r, f->tbs, signed_certs, f->total, err);
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; j < batch[i].req->n_entries; j++, k++) {
+			ders[k] = batch[i].signed_der[j];
+			lens[k] = batch[i].signed_len[j];
+		}
+	if ((rc = ca_check_signed_der(r, f->tbs, ders, lens, f->total, err)) != TW_OK)
+		goto fail;
 	st->sign_us += ca_us() - t0;
 	t0 = ca_us();
-	if (rc != TW_OK)
-		goto fail;
-	/* Swap the built certificates for the signed ones (the pending entries own them). */
-	for (size_t i = 0; i < n; i++)
-		for (size_t j = 0; j < batch[i].req->n_entries; j++) {
-			X509_free(batch[i].certs[j]);
-			batch[i].certs[j] = signed_certs[k];
-			signed_certs[k++] = NULL;
-		}
 	if ((rc = store_begin(r->store, err)) != TW_OK)
 		goto fail;
 	for (size_t i = 0; i < n; i++) {
@@ -159,7 +192,8 @@ static tw_rc ca_finish(struct ca_run *r, struct signer_client *sc, struct ca_fli
 		if ((rc = ca_audit(r, "ca.request.submit", object, "ok", NULL, detail, err)) != TW_OK ||
 		    (rc = ca_audit(r, "ca.request.approve", object, "ok", NULL,
 			"reason=registered participant, issued directly", err)) != TW_OK ||
-		    (rc = ca_record(r, id, p->req, p->certs, o->serials, err)) != TW_OK)
+		    (rc = ca_record(r, id, p->req, p->certs, p->signed_der, p->signed_len,
+			o->serials, err)) != TW_OK)
 			goto rollback;
 		o->request_id = id;
 		o->n_certs = p->req->n_entries;
@@ -172,16 +206,15 @@ static tw_rc ca_finish(struct ca_run *r, struct signer_client *sc, struct ca_fli
 		out[batch[i].index].result = PKI_OK_CERT_AVAILABLE;
 		out[batch[i].index].message[0] = '\0';
 	}
-	free(signed_certs);
+	free(ders);
+	free(lens);
 	return TW_OK;
 rollback:
 	store_rollback(r->store);
 fail:
 	ca_fail_flight(f, out, rc, err);
-	if (signed_certs != NULL)
-		for (size_t i = 0; i < f->total; i++)
-			X509_free(signed_certs[i]);
-	free(signed_certs);
+	free(ders);
+	free(lens);
 	return rc;
 }
 
@@ -286,7 +319,8 @@ tw_rc ca_issue_files(const struct tw_home *home, struct tw_store *store,
 		out[k].result = PKI_FAILURE_INTERNAL_ERROR;
 		snprintf(out[k].message, sizeof(out[k].message), "not processed");
 	}
-	if ((rc = ca_run_init(&r, home, store, who, err)) != TW_OK)
+	if ((rc = ca_run_init(&r, home, store, who, err)) != TW_OK ||
+	    (rc = ca_state_require_active(store, CA_DEFAULT_NAME, "issuance", err)) != TW_OK)
 		goto out;
 	if ((fa.batch = calloc(CA_BATCH_MAX, sizeof(*fa.batch))) == NULL ||
 	    (fb.batch = calloc(CA_BATCH_MAX, sizeof(*fb.batch))) == NULL) {
@@ -328,14 +362,9 @@ tw_rc ca_issue_files(const struct tw_home *home, struct tw_store *store,
 out:
 	/* An answer still in flight after a failure: drain it so sc stays usable. */
 	if (flying->sent) {
-		X509 **sink = calloc(flying->total, sizeof(*sink));
 		struct tw_error ignored;
 
-		if (sink != NULL && signer_sign_certificates_recv(sc, flying->total, sink,
-			&ignored) == TW_OK)
-			for (size_t k = 0; k < flying->total; k++)
-				X509_free(sink[k]);
-		free(sink);
+		(void)ca_recv(sc, flying, &ignored);   /* the entries own the DER; freed below */
 		ca_fail_flight(flying, out, rc, err);
 	}
 	ca_flight_clear(&fa);

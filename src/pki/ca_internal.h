@@ -9,6 +9,7 @@
 #include <openssl/x509.h>
 
 #include "pki/ca.h"
+#include "pki/ca_state.h"
 #include "pki/profile.h"
 #include "pki/request.h"
 
@@ -55,18 +56,27 @@ tw_rc ca_request_row(struct ca_run *r, const struct request *req, const char *di
 /* Build (unsigned) every certificate of req; certs[i] are the caller's. */
 tw_rc ca_build(struct ca_run *r, const struct request *req,
 	X509 *certs[REQUEST_MAX_ENTRIES], struct tw_error *err);
-/* Signed certificates are what was built (serial, key) and the first of each chunk verifies. */
+/* Signed certificates are what was built (the whole TBSCertificate, byte for byte) and
+ * the first of each chunk verifies with the CA certificate's key. */
 tw_rc ca_check_signed(struct ca_run *r, X509 *const *tbs, X509 *const *out, size_t n,
 	struct tw_error *err);
+/* The same on the signer's DER answer (signer_sign_certificates_recv_der). */
+tw_rc ca_check_signed_der(struct ca_run *r, X509 *const *tbs, unsigned char *const *der,
+	const size_t *len, size_t n, struct tw_error *err);
 /* Sign n built certificates in chunks over one connection and verify each; out[] the caller's. */
 tw_rc ca_sign_many(struct ca_run *r, struct signer_client *sc, X509 *const *tbs, size_t n,
 	X509 **out, struct tw_error *err);
 /* Sign every certificate of req through the signer; certs[i] are the caller's. */
 tw_rc ca_sign(struct ca_run *r, struct signer_client *sc, const struct request *req,
 	X509 *certs[REQUEST_MAX_ENTRIES], struct tw_error *err);
-/* In the caller's transaction: certificate rows, request link, "ca.issue" entry. */
+/*
+ * In the caller's transaction: certificate rows, request link, "ca.issue" entry. der /
+ * der_len (optional, NULL: encode certs): the signed certificates as the signer returned
+ * them, checked by ca_check_signed_der; certs may then be the built (unsigned) ones.
+ */
 tw_rc ca_record(struct ca_run *r, int64_t request_id, const struct request *req,
-	X509 *const *certs, char serials[][STORE_ID_MAX + 1], struct tw_error *err);
+	X509 *const *certs, unsigned char *const *der, const size_t *der_len,
+	char serials[][STORE_ID_MAX + 1], struct tw_error *err);
 tw_rc ca_serial_hex(X509 *x, char out[STORE_ID_MAX + 1], struct tw_error *err);
 
 #endif

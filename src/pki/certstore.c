@@ -6,6 +6,7 @@
 
 #include <openssl/asn1.h>
 #include <openssl/bn.h>
+#include <openssl/evp.h>
 
 #include "base/util.h"
 #include "crypto/keys.h"
@@ -44,8 +45,9 @@ static tw_rc asn1_time_to_epoch(const ASN1_TIME *t, int64_t *out, struct tw_erro
 	return TW_OK;
 }
 
-tw_rc pki_certificate_record(struct tw_store *store, int64_t tenant_id, X509 *cert,
-	const char *owner_kind, const char *owner_id, const char *usage, struct tw_error *err)
+static tw_rc certificate_record(struct tw_store *store, int64_t tenant_id, X509 *cert,
+	const unsigned char *given, size_t given_len, const char *owner_kind,
+	const char *owner_id, const char *usage, struct tw_error *err)
 {
 	struct store_certificate row;
 	BIGNUM *serial = NULL;
@@ -80,19 +82,51 @@ tw_rc pki_certificate_record(struct tw_store *store, int64_t tenant_id, X509 *ce
 	    (rc = asn1_time_to_epoch(X509_get0_notBefore(cert), &row.not_before, err)) != TW_OK ||
 	    (rc = asn1_time_to_epoch(X509_get0_notAfter(cert), &row.not_after, err)) != TW_OK)
 		goto out;
-	der_len = i2d_X509(cert, &der);
-	if (der_len <= 0) {
-		rc = tw_error_set_openssl(err, TW_E_CRYPTO, "cannot encode the certificate");
-		goto out;
+	if (given != NULL) {
+		unsigned char md[EVP_MAX_MD_SIZE];
+		unsigned int md_len = 0;
+
+		/* The same SHA-256 over the same bytes as keys_cert_fingerprint. */
+		if (EVP_Digest(given, given_len, md, &md_len, EVP_sha256(), NULL) != 1 ||
+		    md_len != 32) {
+			rc = tw_error_set_openssl(err, TW_E_CRYPTO, "cannot hash the certificate");
+			goto out;
+		}
+		tw_hex_encode(md, md_len, row.fingerprint);
+		row.der = (unsigned char *)given;   /* only read by the insert; not freed here */
+		row.der_len = given_len;
+	} else {
+		der_len = i2d_X509(cert, &der);
+		if (der_len <= 0) {
+			rc = tw_error_set_openssl(err, TW_E_CRYPTO, "cannot encode the certificate");
+			goto out;
+		}
+		if ((rc = keys_cert_fingerprint(cert, row.fingerprint, err)) != TW_OK)
+			goto out;
+		row.der = der;
+		row.der_len = (size_t)der_len;
 	}
-	if ((rc = keys_cert_fingerprint(cert, row.fingerprint, err)) != TW_OK)
-		goto out;
-	row.der = der;
-	row.der_len = (size_t)der_len;
 	rc = store_certificate_insert(store, &row, err);
 out:
 	OPENSSL_free(der);
 	OPENSSL_free(serial_hex);
 	BN_free(serial);
 	return rc;
+}
+
+tw_rc pki_certificate_record(struct tw_store *store, int64_t tenant_id, X509 *cert,
+	const char *owner_kind, const char *owner_id, const char *usage, struct tw_error *err)
+{
+	return certificate_record(store, tenant_id, cert, NULL, 0, owner_kind, owner_id, usage,
+		err);
+}
+
+tw_rc pki_certificate_record_der(struct tw_store *store, int64_t tenant_id, X509 *cert,
+	const unsigned char *der, size_t der_len, const char *owner_kind, const char *owner_id,
+	const char *usage, struct tw_error *err)
+{
+	if (der == NULL || der_len == 0)
+		return tw_error_set(err, TW_E_INVALID, "no certificate DER to record");
+	return certificate_record(store, tenant_id, cert, der, der_len, owner_kind, owner_id,
+		usage, err);
 }

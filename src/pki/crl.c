@@ -31,6 +31,7 @@
 #include "base/util.h"
 #include "crypto/keys.h"
 #include "crypto/signer_proto.h"
+#include "pki/ca_state.h"
 #include "pki/profile.h"
 #include "store/store_ca.h"
 
@@ -338,7 +339,8 @@ tw_rc crl_generate(const struct tw_home *home, struct tw_store *store,
 	tw_buf_init(&fixed, CRL_FIXED_MAX);
 	tw_buf_init(&alg, 64);
 	tw_buf_init(&tail, 1024);
-	if ((rc = pki_ca_config_load(home->conf, ca, &cfg, err)) != TW_OK)
+	if ((rc = pki_ca_config_load(home->conf, ca, &cfg, err)) != TW_OK ||
+	    (rc = ca_state_require_active(store, ca, "CRL signing", err)) != TW_OK)
 		goto out;
 	if ((cert_path = crl_home_path(home, cfg->cert_path)) == NULL ||
 	    (out_path = crl_home_path(home, cfg->crl_publish_path)) == NULL) {

@@ -568,6 +568,38 @@ static tw_rc pki_set_sigalg(X509 *x, EVP_PKEY *issuer_key, struct tw_error *err)
 	return TW_OK;
 }
 
+/* The subject key: req->spki copied field by field when given, else from the EVP_PKEY. */
+static tw_rc pki_set_key(X509 *x, const struct pki_cert_request *req, struct tw_error *err)
+{
+	const ASN1_OBJECT *alg = NULL;
+	const void *pval = NULL;
+	const unsigned char *pk = NULL;
+	X509_ALGOR *algor = NULL;
+	unsigned char *point = NULL;
+	ASN1_OBJECT *param = NULL;
+	int ptype = V_ASN1_UNDEF, pklen = 0;
+
+	if (req->spki == NULL)
+		return X509_set_pubkey(x, req->public_key) == 1 ? TW_OK :
+			tw_error_set_openssl(err, TW_E_CRYPTO, "cannot set the public key");
+	/* request.c makes spki for named-curve EC keys only: the parameter is an OID. */
+	if (X509_PUBKEY_get0_param(NULL, &pk, &pklen, &algor, (X509_PUBKEY *)req->spki) != 1 ||
+	    pklen <= 0)
+		return tw_error_set_openssl(err, TW_E_CRYPTO, "cannot read the requested key");
+	X509_ALGOR_get0(&alg, &ptype, &pval, algor);
+	if (ptype != V_ASN1_OBJECT || OBJ_obj2nid(alg) != NID_X9_62_id_ecPublicKey)
+		return tw_error_set(err, TW_E_INVALID, "the requested key is not a named-curve EC key");
+	if ((param = OBJ_dup(pval)) == NULL ||
+	    (point = OPENSSL_memdup(pk, (size_t)pklen)) == NULL ||
+	    X509_PUBKEY_set0_param(X509_get_X509_PUBKEY(x), OBJ_nid2obj(NID_X9_62_id_ecPublicKey),
+		V_ASN1_OBJECT, param, point, pklen) != 1) {
+		ASN1_OBJECT_free(param);
+		OPENSSL_free(point);
+		return tw_error_set_openssl(err, TW_E_NOMEM, "cannot copy the public key");
+	}
+	return TW_OK;
+}
+
 static tw_rc pki_check_request(const struct pki_cert_request *req, struct tw_error *err)
 {
 	int nid;
@@ -602,7 +634,9 @@ tw_rc pki_build_certificate(const struct pki_cert_request *req, X509 **out,
 	x = X509_new();
 	if (x == NULL)
 		return tw_error_set_openssl(err, TW_E_NOMEM, "cannot allocate a certificate");
-	if (X509_set_version(x, X509_VERSION_3) != 1 || X509_set_pubkey(x, req->public_key) != 1 ||
+	if ((rc = pki_set_key(x, req, err)) != TW_OK)
+		goto out;
+	if (X509_set_version(x, X509_VERSION_3) != 1 ||
 	    X509_gmtime_adj(X509_getm_notBefore(x), -PKI_BACKDATE_S) == NULL ||
 	    X509_time_adj_ex(X509_getm_notAfter(x), (int)req->validity_days, 0, NULL) == NULL) {
 		rc = tw_error_set_openssl(err, TW_E_CRYPTO, "cannot fill the certificate body");

@@ -58,6 +58,13 @@ struct request_entry {
 	enum pki_usage usage;            /* PKI_USAGE_TLS, _SIG or _ENC */
 	X509_NAME *subject;              /* as requested (string types preserved) */
 	EVP_PKEY *public_key;            /* brainpoolP256r1/P384r1/P512r1 */
+	/*
+	 * The key exactly as requested (named-curve EC keys), NULL otherwise. It has no
+	 * EVP_PKEY attached, so copying it into a certificate (pki_cert_request.spki) costs
+	 * no key decoding: in OpenSSL 3.0 every decode of a SubjectPublicKeyInfo builds a
+	 * decoder chain, which cost more than the ECDSA verification of the request.
+	 */
+	X509_PUBKEY *spki;
 	int curve_nid;                   /* NID_brainpoolP256r1, ... */
 	STACK_OF(X509_EXTENSION) *extensions; /* as requested; NULL when none */
 	/*

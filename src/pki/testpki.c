@@ -22,6 +22,7 @@
 
 #include "base/util.h"
 #include "crypto/keys.h"
+#include "pki/ca_state.h"
 #include "pki/certstore.h"
 #include "pki/profile.h"
 #include "pki/testpki.h"
@@ -155,7 +156,11 @@ static tw_rc testpki_issue(struct testpki_ctx *t, int i, struct tw_error *err)
 static tw_rc testpki_record(struct testpki_ctx *t, struct tw_store *store,
 	struct tw_error *err)
 {
+	/* The ceremony, not a person, activates: the home.init entry before names the user. */
+	static const struct ca_actor testpki_actor = { .actor = "system:init",
+		.role = "ceremony", .client = "local" };
 	int64_t tenant = 0;
+	bool activated = false;
 	tw_rc rc;
 
 	if ((rc = store_tenant_ensure(store, "default", &tenant, err)) != TW_OK)
@@ -168,6 +173,14 @@ static tw_rc testpki_record(struct testpki_ctx *t, struct tw_store *store,
 		rc = pki_certificate_record(store, tenant, t->certs[i], pki_role_name(it->role),
 			it->role == PKI_ROLE_CA ? it->label : t->gwa_cn, pki_usage_name(it->usage),
 			err);
+		/*
+		 * The CA keys were just generated in this ceremony: record their activation
+		 * with the certificates (ca_state.h: a CA without a record is inactive).
+		 */
+		if (rc == TW_OK && it->role == PKI_ROLE_CA)
+			rc = ca_state_set_in_tx(store, &testpki_actor, it->label, true,
+				"activated at init: test PKI created by `torwart init --test-pki`",
+				&activated, err);
 		if (rc != TW_OK) {
 			store_rollback(store);
 			return rc;

@@ -33,6 +33,7 @@ static const char SQL_OP_STATUS[] =
 	"UPDATE operators SET status = ?2, cert_status = ?3 WHERE id = ?1";
 static const char SQL_OP_TOTP[] =
 	"UPDATE operators SET totp_last_step = ?2 WHERE id = ?1 AND totp_last_step < ?2";
+static const char SQL_OP_SECRET[] = "UPDATE operators SET secret = ?2 WHERE id = ?1";
 static const char SQL_TENANT_NAME[] = "SELECT name FROM tenants WHERE id = ?1";
 static const char SQL_SES_INSERT[] =
 	"INSERT INTO auth_sessions (id, operator_id, secret_hash, cert_fingerprint, client, "
@@ -209,6 +210,26 @@ static tw_rc sa_operator_set_status(void *be, int64_t id, const char *status,
 	if ((rc = sa_update(s, st, "changing an operator's status", &changes, err)) != TW_OK)
 		goto out;
 	if (changes == 0)
+		rc = tw_error_set(err, TW_E_NOT_FOUND, "no operator with id %lld", (long long)id);
+out:
+	sq_done(s, st);
+	return rc;
+}
+
+static tw_rc sa_operator_set_secret(void *be, int64_t id, const char *secret,
+	struct tw_error *err)
+{
+	struct sq *s = be;
+	sqlite3_stmt *st = NULL;
+	int changes = 0;
+	tw_rc rc;
+
+	if ((rc = sq_prepare(s, SQL_OP_SECRET, &st, err)) != TW_OK)
+		goto out;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_text(st, 2, secret, -1, SQLITE_STATIC);
+	rc = sa_update(s, st, "replacing an operator's secret", &changes, err);
+	if (rc == TW_OK && changes == 0)
 		rc = tw_error_set(err, TW_E_NOT_FOUND, "no operator with id %lld", (long long)id);
 out:
 	sq_done(s, st);
@@ -604,6 +625,7 @@ const struct store_auth_ops store_sqlite_auth_ops = {
 	.operator_set_roles = sa_operator_set_roles,
 	.operator_set_status = sa_operator_set_status,
 	.operator_use_totp_step = sa_operator_use_totp_step,
+	.operator_set_secret = sa_operator_set_secret,
 	.operator_foreach = sa_operator_foreach,
 	.tenant_name = sa_tenant_name,
 	.session_insert = sa_session_insert,

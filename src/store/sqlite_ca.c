@@ -581,6 +581,94 @@ static tw_rc sc_crl_mark_dirty(void *be, const char *ca, struct tw_error *err)
 	return rc;
 }
 
+/* ---- CA key activation (migration 0007) ---- */
+
+static const char SQL_KS_GET[] =
+	"SELECT ca, state, changed_ms, changed_by, reason FROM ca_key_state WHERE ca = ?1";
+static const char SQL_KS_ALL[] =
+	"SELECT ca, state, changed_ms, changed_by, reason FROM ca_key_state ORDER BY ca";
+static const char SQL_KS_PUT[] =
+	"INSERT INTO ca_key_state (ca, state, changed_ms, changed_by, reason) "
+	"VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (ca) DO UPDATE SET state = excluded.state, "
+	"changed_ms = excluded.changed_ms, changed_by = excluded.changed_by, "
+	"reason = excluded.reason";
+
+static tw_rc ks_row(sqlite3_stmt *st, struct store_ca_key_state *k, struct tw_error *err)
+{
+	tw_rc rc;
+
+	memset(k, 0, sizeof(*k));
+	if ((rc = SQ_COL_TEXT(st, 0, k, ca, err)) != TW_OK ||
+	    (rc = SQ_COL_TEXT(st, 1, k, state, err)) != TW_OK ||
+	    (rc = SQ_COL_TEXT(st, 3, k, changed_by, err)) != TW_OK ||
+	    (rc = SQ_COL_TEXT(st, 4, k, reason, err)) != TW_OK)
+		return rc;
+	k->changed_ms = sqlite3_column_int64(st, 2);
+	return TW_OK;
+}
+
+static tw_rc sc_key_state_get(void *be, const char *ca, struct store_ca_key_state *out,
+	bool *found, struct tw_error *err)
+{
+	struct sq *s = be;
+	sqlite3_stmt *st = NULL;
+	int step;
+	tw_rc rc;
+
+	if ((rc = sq_prepare(s, SQL_KS_GET, &st, err)) != TW_OK)
+		return rc;
+	BIND_TEXT(st, 1, ca);
+	step = sqlite3_step(st);
+	if (step == SQLITE_ROW) {
+		if ((rc = ks_row(st, out, err)) == TW_OK)
+			*found = true;
+	} else if (step != SQLITE_DONE) {
+		rc = sq_step_fail(s, err, "reading the CA key state");
+	}
+	sq_done(s, st);
+	return rc;
+}
+
+static tw_rc sc_key_state_put(void *be, const struct store_ca_key_state *k,
+	struct tw_error *err)
+{
+	struct sq *s = be;
+	sqlite3_stmt *st = NULL;
+	tw_rc rc;
+
+	if ((rc = sq_prepare(s, SQL_KS_PUT, &st, err)) != TW_OK)
+		return rc;
+	BIND_TEXT(st, 1, k->ca);
+	BIND_TEXT(st, 2, k->state);
+	sqlite3_bind_int64(st, 3, k->changed_ms);
+	BIND_TEXT(st, 4, k->changed_by);
+	BIND_TEXT(st, 5, k->reason);
+	rc = run_done(s, st, "recording the CA key state", err);
+	sq_done(s, st);
+	return rc;
+}
+
+static tw_rc sc_key_state_foreach(void *be, store_ca_key_state_cb cb, void *arg,
+	struct tw_error *err)
+{
+	struct sq *s = be;
+	sqlite3_stmt *st = NULL;
+	struct store_ca_key_state k;
+	int step;
+	tw_rc rc;
+
+	if ((rc = sq_prepare(s, SQL_KS_ALL, &st, err)) != TW_OK)
+		return rc;
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		if ((rc = ks_row(st, &k, err)) != TW_OK || cb(&k, arg) != 0)
+			break;
+	}
+	if (rc == TW_OK && step != SQLITE_ROW && step != SQLITE_DONE)
+		rc = sq_step_fail(s, err, "listing CA key states");
+	sq_done(s, st);
+	return rc;
+}
+
 const struct store_ca_ops store_sqlite_ca_ops = {
 	.participant_insert = sc_participant_insert,
 	.participant_get = sc_participant_get,
@@ -598,4 +686,7 @@ const struct store_ca_ops store_sqlite_ca_ops = {
 	.crl_get = sc_crl_get,
 	.crl_put = sc_crl_put,
 	.crl_mark_dirty = sc_crl_mark_dirty,
+	.key_state_get = sc_key_state_get,
+	.key_state_put = sc_key_state_put,
+	.key_state_foreach = sc_key_state_foreach,
 };

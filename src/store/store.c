@@ -243,7 +243,14 @@ tw_rc store_gateway_get(struct tw_store *store, const char *gateway_id,
 		return tw_error_set(err, TW_E_INTERNAL, "store_gateway_get: out is NULL");
 	if ((rc = store_check_str(gateway_id, STORE_ID_MAX, true, "gateway id", err)) != TW_OK)
 		return rc;
-	return store->ops->gateway_get(store->be, gateway_id, out, err);
+	if ((rc = store->ops->gateway_get(store->be, gateway_id, out, err)) != TW_OK)
+		return rc;
+	if (store->scope_tenant != 0 && out->tenant_id != store->scope_tenant) {
+		memset(out, 0, sizeof(*out));
+		return tw_error_set(err, TW_E_NOT_FOUND, "there is no gateway %s in your tenant",
+			gateway_id);
+	}
+	return TW_OK;
 }
 
 tw_rc store_gateway_touch(struct tw_store *store, const char *gateway_id, int64_t when_ms,
@@ -264,16 +271,40 @@ tw_rc store_gateway_touch(struct tw_store *store, const char *gateway_id, int64_
 	return store->ops->gateway_touch(store->be, gateway_id, when_ms, address, err);
 }
 
+void store_scope_tenant(struct tw_store *store, int64_t tenant_id)
+{
+	if (store != NULL)
+		store->scope_tenant = tenant_id;
+}
+
+int64_t store_scoped_tenant(const struct tw_store *store)
+{
+	return store != NULL ? store->scope_tenant : 0;
+}
+
+int store_scope_gateway_filter(const struct store_gateway *gw, void *arg)
+{
+	const struct store_scope_filter *f = arg;
+
+	if (gw->tenant_id != f->tenant_id)
+		return 0;
+	return f->cb(gw, f->arg);
+}
+
 tw_rc store_gateway_foreach(struct tw_store *store, store_gateway_cb cb, void *arg,
 	struct tw_error *err)
 {
+	struct store_scope_filter f = { .cb = cb, .arg = arg };
 	tw_rc rc;
 
 	if ((rc = store_check_handle(store, err)) != TW_OK)
 		return rc;
 	if (cb == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_gateway_foreach: cb is NULL");
-	return store->ops->gateway_foreach(store->be, cb, arg, err);
+	if (store->scope_tenant == 0)
+		return store->ops->gateway_foreach(store->be, cb, arg, err);
+	f.tenant_id = store->scope_tenant;
+	return store->ops->gateway_foreach(store->be, store_scope_gateway_filter, &f, err);
 }
 
 /* ---- certificates ---- */

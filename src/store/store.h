@@ -45,6 +45,16 @@ void store_rollback(struct tw_store *store);       /* no-op outside a transactio
 /* True while a transaction opened with store_begin is open (audit_append_in_tx checks it). */
 bool store_in_transaction(struct tw_store *store);
 
+/*
+ * Restrict this handle to one tenant (0 = all, the default). The operator commands the
+ * api runs for an operator open their store with the operator's tenant, so that a
+ * gateway or job of another tenant is "not found" and never listed, whatever the
+ * command does (defence in depth behind the api's own tenant check). Applied by
+ * store_gateway_get/foreach/select and store_job_get/foreach.
+ */
+void store_scope_tenant(struct tw_store *store, int64_t tenant_id);
+int64_t store_scoped_tenant(const struct tw_store *store);
+
 /* ---- tenants (owner: gwa) ---- */
 /* Id of the tenant called name, creating it if needed. */
 tw_rc store_tenant_ensure(struct tw_store *store, const char *name, int64_t *id,

@@ -127,6 +127,19 @@ tw_rc store_operator_set_status(struct tw_store *store, int64_t id, const char *
 	return ops->operator_set_status(store->be, id, status, cert_status, err);
 }
 
+tw_rc store_operator_set_secret(struct tw_store *store, int64_t id, const char *secret,
+	struct tw_error *err)
+{
+	const struct store_auth_ops *ops = sa_ops(store, err);
+
+	if (ops == NULL)
+		return err != NULL ? err->code : TW_E_INTERNAL;
+	if (secret == NULL || secret[0] == '\0' || strlen(secret) > STORE_AUTH_SECRET_MAX)
+		return tw_error_set(err, TW_E_INVALID, "an operator secret is 1..%d bytes",
+			STORE_AUTH_SECRET_MAX);
+	return ops->operator_set_secret(store->be, id, secret, err);
+}
+
 tw_rc store_operator_use_totp_step(struct tw_store *store, int64_t id, int64_t step,
 	struct tw_error *err)
 {

@@ -59,6 +59,12 @@ tw_rc store_operator_set_roles(struct tw_store *store, int64_t id, uint32_t role
 tw_rc store_operator_set_status(struct tw_store *store, int64_t id, const char *status,
 	const char *cert_status, struct tw_error *err);
 /*
+ * Replace the second-factor secret (a plain TOTP key resealed on first use, see
+ * auth/cred.h). TW_E_NOT_FOUND when no operator has that id.
+ */
+tw_rc store_operator_set_secret(struct tw_store *store, int64_t id, const char *secret,
+	struct tw_error *err);
+/*
  * Record a used TOTP step only if it is newer than the last one: TW_E_DENIED when
  * step <= totp_last_step (a replayed code), so two logins cannot use one code.
  */
@@ -155,6 +161,8 @@ struct store_auth_ops {
 	tw_rc (*operator_set_status)(void *be, int64_t id, const char *status,
 		const char *cert_status, struct tw_error *err);
 	tw_rc (*operator_use_totp_step)(void *be, int64_t id, int64_t step, struct tw_error *err);
+	tw_rc (*operator_set_secret)(void *be, int64_t id, const char *secret,
+		struct tw_error *err);
 	tw_rc (*operator_foreach)(void *be, int64_t tenant_id, store_operator_cb cb, void *arg,
 		struct tw_error *err);
 	tw_rc (*tenant_name)(void *be, int64_t id, char *name, size_t size, struct tw_error *err);

@@ -58,9 +58,18 @@ struct store_backend_ops {
 struct tw_store {
 	const struct store_backend_ops *ops;
 	void *be;            /* backend state, owned; released by ops->close */
+	int64_t scope_tenant;   /* 0: all tenants; else gateways/jobs of others are hidden */
 };
 
 extern const struct store_backend_ops store_sqlite_ops;
+
+/* The callback wrapper of a tenant-scoped gateway walk (store.c, store_jobs.c). */
+struct store_scope_filter {
+	int64_t tenant_id;
+	store_gateway_cb cb;
+	void *arg;
+};
+int store_scope_gateway_filter(const struct store_gateway *gw, void *arg);
 
 /*
  * Areas beyond the core tables (see sqlite_internal.h) keep their own ops struct, e.g.

@@ -354,3 +354,55 @@ tw_rc store_ca_crl_mark_dirty(struct tw_store *store, const char *ca, struct tw_
 		return rc;
 	return ops->crl_mark_dirty(store->be, ca, err);
 }
+
+/* ---- CA key activation ---- */
+
+tw_rc store_ca_key_state_get(struct tw_store *store, const char *ca,
+	struct store_ca_key_state *out, bool *found, struct tw_error *err)
+{
+	const struct store_ca_ops *ops;
+	tw_rc rc;
+
+	if (out != NULL)
+		memset(out, 0, sizeof(*out));
+	if (found != NULL)
+		*found = false;
+	SC_OPS_OR_RETURN(ops, store, err);
+	if (out == NULL || found == NULL)
+		return tw_error_set(err, TW_E_INTERNAL, "store_ca_key_state_get: out is NULL");
+	if ((rc = store_check_text(ca, STORE_ID_MAX, "CA name", err)) != TW_OK)
+		return rc;
+	return ops->key_state_get(store->be, ca, out, found, err);
+}
+
+tw_rc store_ca_key_state_put(struct tw_store *store, const struct store_ca_key_state *s,
+	struct tw_error *err)
+{
+	static const char *const states[] = { "inactive", "active", NULL };
+	const struct store_ca_ops *ops;
+	tw_rc rc;
+
+	SC_OPS_OR_RETURN(ops, store, err);
+	if (s == NULL)
+		return tw_error_set(err, TW_E_INTERNAL, "store_ca_key_state_put: no state");
+	if ((rc = STORE_CHECK_MEMBER(s, ca, true, err)) != TW_OK ||
+	    (rc = STORE_CHECK_MEMBER(s, state, true, err)) != TW_OK ||
+	    (rc = STORE_CHECK_MEMBER(s, changed_by, true, err)) != TW_OK ||
+	    (rc = STORE_CHECK_MEMBER(s, reason, false, err)) != TW_OK)
+		return rc;
+	if (!sc_one_of(s->state, states))
+		return tw_error_set(err, TW_E_INVALID, "CA key state \"%s\" is not inactive or "
+			"active", s->state);
+	return ops->key_state_put(store->be, s, err);
+}
+
+tw_rc store_ca_key_state_foreach(struct tw_store *store, store_ca_key_state_cb cb, void *arg,
+	struct tw_error *err)
+{
+	const struct store_ca_ops *ops;
+
+	SC_OPS_OR_RETURN(ops, store, err);
+	if (cb == NULL)
+		return tw_error_set(err, TW_E_INTERNAL, "store_ca_key_state_foreach: no callback");
+	return ops->key_state_foreach(store->be, cb, arg, err);
+}

@@ -147,6 +147,26 @@ tw_rc store_ca_crl_put(struct tw_store *store, const struct store_ca_crl *crl,
 /* Flag the CA's CRL for regeneration (no-op when it has none yet). */
 tw_rc store_ca_crl_mark_dirty(struct tw_store *store, const char *ca, struct tw_error *err);
 
+/* ---- CA key activation (migration 0007; owner: src/pki/ca_state.c) ---- */
+struct store_ca_key_state {
+	char ca[STORE_ID_MAX + 1];                /* CA name, [ca.<name>] */
+	char state[16];                           /* "inactive", "active" */
+	int64_t changed_ms;
+	char changed_by[STORE_NAME_MAX + 1];
+	char reason[STORE_TEXT_MAX + 1];
+};
+
+/* *found false when the CA has no row (see ca_state.h for what that means). */
+tw_rc store_ca_key_state_get(struct tw_store *store, const char *ca,
+	struct store_ca_key_state *out, bool *found, struct tw_error *err);
+/* Insert or replace the CA's row. */
+tw_rc store_ca_key_state_put(struct tw_store *store, const struct store_ca_key_state *s,
+	struct tw_error *err);
+/* Every row, ordered by CA name. s is borrowed for the call; cb != 0 stops. */
+typedef int (*store_ca_key_state_cb)(const struct store_ca_key_state *s, void *arg);
+tw_rc store_ca_key_state_foreach(struct tw_store *store, store_ca_key_state_cb cb, void *arg,
+	struct tw_error *err);
+
 /* ---- backend seam (internal to src/store; see store_backend.h) ---- */
 struct store_ca_ops {
 	tw_rc (*participant_insert)(void *be, const struct store_ca_participant *p,
@@ -179,6 +199,12 @@ struct store_ca_ops {
 		struct tw_error *err);
 	tw_rc (*crl_put)(void *be, const struct store_ca_crl *crl, struct tw_error *err);
 	tw_rc (*crl_mark_dirty)(void *be, const char *ca, struct tw_error *err);
+	tw_rc (*key_state_get)(void *be, const char *ca, struct store_ca_key_state *out,
+		bool *found, struct tw_error *err);
+	tw_rc (*key_state_put)(void *be, const struct store_ca_key_state *s,
+		struct tw_error *err);
+	tw_rc (*key_state_foreach)(void *be, store_ca_key_state_cb cb, void *arg,
+		struct tw_error *err);
 };
 
 extern const struct store_ca_ops store_sqlite_ca_ops;

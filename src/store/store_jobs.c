@@ -120,6 +120,11 @@ tw_rc store_job_get(struct tw_store *store, int64_t id, struct store_job *out,
 		return tw_error_set(err, TW_E_INVALID, "no output given");
 	if ((rc = ops->job_get(store->be, id, out, &found, err)) != TW_OK)
 		return rc;
+	if (found && store->scope_tenant != 0 && out->tenant_id != store->scope_tenant) {
+		/* Another tenant's job does not exist for this handle (store_scope_tenant). */
+		memset(out, 0, sizeof(*out));
+		found = false;
+	}
 	return found ? TW_OK : tw_error_set(err, TW_E_NOT_FOUND, "there is no job %lld",
 		(long long)id);
 }
@@ -175,6 +180,20 @@ tw_rc store_job_count_open(struct tw_store *store, const char *gateway_id, int64
 	return ops->job_count_open(store->be, gateway_id, n, err);
 }
 
+/* A tenant-scoped job walk (store_scope_tenant): other tenants' jobs are skipped. */
+struct sj_scope {
+	int64_t tenant_id;
+	store_job_cb cb;
+	void *arg;
+};
+
+static int sj_scope_filter(const struct store_job *job, void *arg)
+{
+	const struct sj_scope *s = arg;
+
+	return job->tenant_id == s->tenant_id ? s->cb(job, s->arg) : 0;
+}
+
 tw_rc store_job_foreach(struct tw_store *store, const struct store_job_filter *f,
 	store_job_cb cb, void *arg, struct tw_error *err)
 {
@@ -190,6 +209,11 @@ tw_rc store_job_foreach(struct tw_store *store, const struct store_job_filter *f
 		return rc;
 	if (f->state >= JOB__STATES)
 		return tw_error_set(err, TW_E_INVALID, "invalid state filter");
+	if (store->scope_tenant != 0) {
+		struct sj_scope scope = { store->scope_tenant, cb, arg };
+
+		return ops->job_foreach(store->be, f, sj_scope_filter, &scope, err);
+	}
 	return ops->job_foreach(store->be, f, cb, arg, err);
 }
 
@@ -460,5 +484,11 @@ tw_rc store_gateway_select(struct tw_store *store, enum store_gw_select how,
 	if (how != GW_SELECT_ALL &&
 	    (rc = store_check_text(value, STORE_ID_MAX, "selection value", err)) != TW_OK)
 		return rc;
+	if (store->scope_tenant != 0) {
+		struct store_scope_filter scope = { store->scope_tenant, cb, arg };
+
+		return ops->gateway_select(store->be, how, value, store_scope_gateway_filter,
+			&scope, err);
+	}
 	return ops->gateway_select(store->be, how, value, cb, arg, err);
 }

@@ -205,6 +205,25 @@ tw_rc store_emt_is_authorised(struct tw_store *store, const char *gateway_id,
 	return ops->emt_is_authorised(store->be, gateway_id, emt_id, yes, err);
 }
 
+/* A tenant-scoped handle (store_scope_tenant) sees only its own gateways' EMTs. */
+struct sp_emt_scope {
+	struct tw_store *store;
+	store_emt_cb cb;
+	void *arg;
+};
+
+static int sp_emt_scope_filter(const char *gateway_id, const char *emt_id, int64_t created_ms,
+	void *arg)
+{
+	const struct sp_emt_scope *s = arg;
+	struct store_gateway gw;
+	struct tw_error ignore;
+
+	if (store_gateway_get(s->store, gateway_id, &gw, &ignore) != TW_OK)
+		return 0;   /* another tenant's gateway (or gone): not listed */
+	return s->cb(gateway_id, emt_id, created_ms, s->arg);
+}
+
 tw_rc store_emt_foreach(struct tw_store *store, const char *gateway_id, store_emt_cb cb,
 	void *arg, struct tw_error *err)
 {
@@ -218,6 +237,11 @@ tw_rc store_emt_foreach(struct tw_store *store, const char *gateway_id, store_em
 	if (gateway_id != NULL &&
 	    (rc = store_check_text(gateway_id, STORE_ID_MAX, "gateway id", err)) != TW_OK)
 		return rc;
+	if (store->scope_tenant != 0) {
+		struct sp_emt_scope scope = { store, cb, arg };
+
+		return ops->emt_foreach(store->be, gateway_id, sp_emt_scope_filter, &scope, err);
+	}
 	return ops->emt_foreach(store->be, gateway_id, cb, arg, err);
 }
 

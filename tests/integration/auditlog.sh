@@ -44,7 +44,8 @@ db() { sqlite3 -cmd ".timeout 10000" "$H/store.db" "$@"; }
 
 # ---- home with [audit] and [alert] pointing at the local receivers
 check "torwart init --test-pki" "$TORWART" init --home "$H" --test-pki \
-	--wan-listen "127.0.0.1:$WAN_PORT" --api-listen "127.0.0.1:$API_PORT"
+	--wan-listen "127.0.0.1:$WAN_PORT" --api-listen "127.0.0.1:$API_PORT" \
+	--api-tls-listen "127.0.0.1:$(free_port)"
 cat >>"$H/torwart.conf" <<CONF
 
 [audit]

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # auth.sh: issue 5 (operators, sessions, roles, four-eyes) end to end: a real api with
 # client certificates, the real CLI, curl and openssl as independent clients, sqlite3 to
-# look at what was stored.
+# look at what was stored. Also: init creates the operator CA, the operator CRL at
+# /crl/operator.crl (openssl crl -verify, the disabled operator's serial), TOTP keys
+# sealed at rest (and a plain row of an older home resealed on first use).
 . "$(dirname "$0")/lib.sh"
 T=$(mktemp -d /tmp/torwart-auth-XXXXXX)
 H="$T/home"
@@ -13,11 +15,23 @@ O="$T/ops"
 mkdir -p "$O"
 db() { sqlite3 "$H/store.db" "$1"; }
 
-check "init" "$TORWART" init --home "$H" --test-pki --wan-listen "127.0.0.1:$WAN_PORT" \
-	--api-listen "127.0.0.1:$API_PORT"
-check "operator ca-init" "$TORWART" operator ca-init --home "$H" --tls-listen "127.0.0.1:$TLS_PORT"
-check_fails "ca-init refuses a second CA" "$TORWART" operator ca-init --home "$H"
-sed -i "/^\[api\]/a tls_listen = 127.0.0.1:$TLS_PORT" "$H/torwart.conf"
+check "init (creates the operator CA)" "$TORWART" init --home "$H" --test-pki \
+	--wan-listen "127.0.0.1:$WAN_PORT" --api-listen "127.0.0.1:$API_PORT" \
+	--api-tls-listen "127.0.0.1:$TLS_PORT"
+check "init wrote [api] tls_listen" grep -qx "tls_listen = 127.0.0.1:$TLS_PORT" "$H/torwart.conf"
+check "init created the operator CA and the api certificate" \
+	test -s "$H/pki/operator-ca.crt" -a -s "$H/pki/api-tls.crt" -a -s "$H/pki/api-tls.key"
+check "operator CA key generated in the token (signer audit)" \
+	test "$(db "SELECT count(*) FROM admin_log WHERE object='operator-ca' AND action='signer.keygen'")" = 1
+check "init published the first operator CRL" test -s "$H/crl/operator.crl"
+"$TORWART" operator ca-init --home "$H" --tls-listen "127.0.0.1:$TLS_PORT" >"$T/cainit.out" 2>&1
+ca_init_rc=$?
+check "a second CA: operator ca-init on a home of init exits 1" test "$ca_init_rc" = 1
+check "... and says the CA exists already" grep -q "exists already" "$T/cainit.out"
+check "... and generated no second key" \
+	test "$(db "SELECT count(*) FROM admin_log WHERE object='operator-ca' AND action='signer.keygen'")" = 1
+check_fails "init refuses the same port for both api listeners" "$TORWART" init --home "$T/h2" \
+	--api-listen "127.0.0.1:$API_PORT" --api-tls-listen "127.0.0.1:$API_PORT"
 check "api TLS key is mode 0600" test "$(stat -c %a "$H/pki/api-tls.key")" = 600
 check "openssl verify: api certificate chains to the operator CA" \
 	openssl verify -CAfile "$H/pki/operator-ca.crt" "$H/pki/api-tls.crt"
@@ -38,6 +52,12 @@ check "operator key is mode 0600" test "$(stat -c %a "$O/alice/alice.key")" = 60
 check "TOTP key file is mode 0600" test "$(stat -c %a "$O/dora/dora.totp")" = 600
 check "openssl verify: operator certificate" \
 	openssl verify -CAfile "$H/pki/operator-ca.crt" "$O/alice/alice.crt"
+check "TOTP key stored sealed (twbox1), never in clear" \
+	bash -c "[ \"\$(sqlite3 '$H/store.db' \"SELECT substr(secret,1,7) FROM operators WHERE name='dora'\")\" = 'twbox1:' ] && ! grep -q \"\$(cat '$O/dora/dora.totp')\" '$H/store.db'"
+check "break-glass operator add (TOTP, for the plain-row case)" "$TORWART" operator add \
+	--home "$H" --name fred --totp --out "$O/fred"
+check "operator certificates are recorded for the CRL" \
+	test "$(db "SELECT count(*) FROM certificates WHERE owner_kind='operator'")" = 4
 check "password stored as scrypt, never in clear" \
 	bash -c "[ \"\$(sqlite3 '$H/store.db' \"SELECT substr(secret,1,7) FROM operators WHERE name='alice'\")\" = 'scrypt\$' ] && ! grep -q admin-password-123 '$H/store.db'"
 check "break-glass use is logged as its own principal" \
@@ -79,6 +99,26 @@ check "login dora (cert + TOTP)" "$TORWART" login --api "$API" --cert "$O/dora/d
 	--key "$O/dora/dora.key" --totp-secret-file "$O/dora/dora.totp" --token-file "$D"
 check_fails "a TOTP code cannot be replayed" "$TORWART" login --api "$API" --cert "$O/dora/dora.crt" \
 	--key "$O/dora/dora.key" --totp-secret-file "$O/dora/dora.totp" --token-file "$T/replay"
+# A home from before sealing stored the base32 key itself: it still logs in, and that
+# login seals it.
+db "UPDATE operators SET secret='$(cat "$O/fred/fred.totp")' WHERE name='fred'"
+check "a plain (pre-sealing) TOTP row still logs in" "$TORWART" login --api "$API" \
+	--cert "$O/fred/fred.crt" --key "$O/fred/fred.key" --totp-secret-file "$O/fred/fred.totp" \
+	--token-file "$T/fred.session"
+check "that login sealed the TOTP key" test "$(db "SELECT substr(secret,1,7) FROM operators WHERE name='fred'")" = "twbox1:"
+check "the TOTP key is not in the service log" bash -c "! grep -q \"\$(cat '$O/fred/fred.totp')\" '$T/torwartd.log'"
+
+# ---- the operator CRL on the plain listener
+CRL_URL="http://127.0.0.1:$API_PORT/crl/operator.crl"
+check "curl fetches /crl/operator.crl" curl -fsS -o "$T/opcrl0.der" "$CRL_URL"
+check "operator CRL is application/pkix-crl with an ETag" bash -c \
+	"curl -fsSI '$CRL_URL' | tr -d '\r' | grep -qi '^content-type: application/pkix-crl' && curl -fsSI '$CRL_URL' | grep -qi '^etag:'"
+check "openssl crl -verify accepts the operator CRL (operator CA)" \
+	openssl crl -inform DER -in "$T/opcrl0.der" -CAfile "$H/pki/operator-ca.crt" -noout -verify
+check "the first operator CRL lists nobody" \
+	bash -c "! openssl crl -inform DER -in '$T/opcrl0.der' -noout -text | grep -q 'Serial Number'"
+ETAG0=$(curl -fsSI "$CRL_URL" | tr -d '\r' | sed -n 's/^[Ee][Tt][Aa][Gg]: //p')
+check "If-None-Match answers 304" test "$(curl -s -o /dev/null -w '%{http_code}' -H "If-None-Match: $ETAG0" "$CRL_URL")" = 304
 
 # ---- operators through the api
 check "operator list as tenant-admin" bash -c "'$TORWART' operator list --token-file '$A' | grep -q bob"
@@ -126,10 +166,33 @@ head -c 70000 /dev/zero | tr '\0' a >"$T/big"
 check_fails "an oversized request is refused" curl -fsS --cacert "$H/pki/operator-ca.crt" \
 	--cert "$O/alice/alice.crt" --key "$O/alice/alice.key" -H "Authorization: Bearer $TOK" \
 	-X POST --data-binary @"$T/big" "$API/v1/operators/carol/roles"
+check "login carol (before she is disabled)" "$TORWART" login --api "$API" --cert "$O/carol/carol.crt" \
+	--key "$O/carol/carol.key" --password-file "$O/carol.pw" --token-file "$T/carol.session"
 check "tenant-admin disables carol" "$TORWART" operator disable --token-file "$A" --name carol --reason left
 check "carol's certificate is revoked in the store" test "$(db "SELECT cert_status FROM operators WHERE name='carol'")" = revoked
+check "carol's certificate is revoked in the certificates table (privilegeWithdrawn)" \
+	test "$(db "SELECT status || ',' || revocation_reason FROM certificates WHERE owner_kind='operator' AND owner_id='carol'")" = "revoked,9"
 check_fails "a disabled operator cannot log in" "$TORWART" login --api "$API" --cert "$O/carol/carol.crt" \
-	--key "$O/carol/carol.key" --password-file "$O/carol.pw" --token-file "$T/carol.session"
+	--key "$O/carol/carol.key" --password-file "$O/carol.pw" --token-file "$T/carol.session2"
+check_fails "carol's open session is refused on the next request" \
+	curl -fsS --cacert "$H/pki/operator-ca.crt" --cert "$O/carol/carol.crt" --key "$O/carol/carol.key" \
+	-H "Authorization: Bearer $(sed -n 's/.*"token": "\(tw1_[^"]*\)".*/\1/p' "$T/carol.session")" "$API/v1/gateways"
+CAROL_SERIAL=$(openssl x509 -in "$O/carol/carol.crt" -noout -serial | sed 's/^serial=//')
+check "the disable republished the operator CRL at once" curl -fsS -o "$T/opcrl1.der" "$CRL_URL"
+check "openssl crl -verify accepts the new operator CRL" \
+	openssl crl -inform DER -in "$T/opcrl1.der" -CAfile "$H/pki/operator-ca.crt" -noout -verify
+check "the operator CRL lists carol's serial ($CAROL_SERIAL), privilege withdrawn" bash -c \
+	"openssl crl -inform DER -in '$T/opcrl1.der' -noout -text | grep -A4 -i 'Serial Number: $CAROL_SERIAL' | grep -q 'Privilege Withdrawn'"
+check "the operator CRL's ETag changed" test "$(curl -fsSI "$CRL_URL" | tr -d '\r' | sed -n 's/^[Ee][Tt][Aa][Gg]: //p')" != "$ETAG0"
+openssl crl -inform DER -in "$T/opcrl1.der" -out "$T/opcrl1.pem"
+check_fails "openssl verify -crl_check rejects carol's certificate" \
+	openssl verify -crl_check -CAfile "$H/pki/operator-ca.crt" -CRLfile "$T/opcrl1.pem" "$O/carol/carol.crt"
+check "openssl verify -crl_check accepts alice's certificate" \
+	openssl verify -crl_check -CAfile "$H/pki/operator-ca.crt" -CRLfile "$T/opcrl1.pem" "$O/alice/alice.crt"
+check "break-glass disable of fred" "$TORWART" operator disable --home "$H" --name fred --reason test
+FRED_SERIAL=$(openssl x509 -in "$O/fred/fred.crt" -noout -serial | sed 's/^serial=//')
+check "the break-glass disable republished the CRL (carol and fred)" bash -c \
+	"curl -fsS '$CRL_URL' | openssl crl -inform DER -noout -text | grep -c 'Serial Number' | grep -qx 2 && curl -fsS '$CRL_URL' | openssl crl -inform DER -noout -text | grep -qi 'Serial Number: $FRED_SERIAL'"
 check "logout" "$TORWART" logout --token-file "$A"
 check_fails "a token is refused after logout" "$TORWART" operator list --token-file "$A"
 

@@ -20,7 +20,8 @@ expect_code() {
 }
 
 check "init --test-pki" "$TORWART" init --home "$H" --test-pki \
-	--api-listen "127.0.0.1:$API_PORT" --wan-listen "127.0.0.1:$WAN_PORT"
+	--api-listen "127.0.0.1:$API_PORT" --wan-listen "127.0.0.1:$WAN_PORT" \
+	--api-tls-listen "127.0.0.1:$(free_port)"
 printf '\n[ca]\ncrl_check_interval = 1\n' >>"$H/torwart.conf"
 
 # ---- registration (S-3)

@@ -18,13 +18,14 @@ check_fails "torwartd rejects a missing home" "$TORWARTD" --home "$T/nope" all
 
 # ---- init
 check "torwart init --test-pki" "$TORWART" init --home "$H" --test-pki \
-	--wan-listen "$WAN" --api-listen "127.0.0.1:$API_PORT"
+	--wan-listen "$WAN" --api-listen "127.0.0.1:$API_PORT" --api-tls-listen "127.0.0.1:$(free_port)"
 check_fails "init refuses an existing home" "$TORWART" init --home "$H" --test-pki
 check "pins file is mode 0600" test "$(stat -c %a "$H/secrets/pins")" = 600
 check "token lives under the home" test -d "$H/tokens"
 check "wan TLS key is mode 0600" test "$(stat -c %a "$H/pki/gwa-tls.key")" = 600
+# The two TLS server keys (wan, api) are the documented file-key exceptions.
 check "no CA private key file in the home" \
-	bash -c "! grep -rl 'PRIVATE KEY' '$H/pki' | grep -v gwa-tls.key"
+	bash -c "! grep -rl 'PRIVATE KEY' '$H/pki' | grep -v -e gwa-tls.key -e api-tls.key"
 check "openssl verify: Sub-CA chains to the Root-CA" \
 	openssl verify -CAfile "$H/pki/root-ca.crt" "$H/pki/sub-ca.crt"
 for u in tls sig enc; do

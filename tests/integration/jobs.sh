@@ -36,7 +36,7 @@ start_sim() { # extra args
 stop_sim() { kill -TERM "$SIMPID"; wait "$SIMPID" 2>/dev/null; rm -f "$T/sim.stats"; }
 
 check "torwart init --test-pki" "$TORWART" init --home "$H" --test-pki --wan-listen "$WAN" \
-	--api-listen "127.0.0.1:$API_PORT"
+	--api-listen "127.0.0.1:$API_PORT" --api-tls-listen "127.0.0.1:$(free_port)"
 printf '\n[worker]\njob_tick_ms = 50\n' >>"$H/torwart.conf"
 check "torwartd all starts" start_stack
 for i in 1 2 3; do check "gateway add GW-$i" "$TORWART" gateway add --home "$H" --id "GW-$i"; done

@@ -8,6 +8,10 @@ SIM="$BUILD/src/cmd/torwart-sim"
 passed=0
 failed=0
 pids_to_kill=()
+# The daemons write the store while tests look into it: wait for a lock instead of
+# failing with "database is locked" (the sqlite3 shell has no busy timeout by default).
+sqlite3() { command sqlite3 -cmd ".timeout 10000" "$@"; }
+export -f sqlite3
 
 ok()   { passed=$((passed + 1)); echo "ok   - $*"; }
 bad()  { failed=$((failed + 1)); echo "FAIL - $*"; }

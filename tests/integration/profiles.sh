@@ -14,7 +14,8 @@ G="$H/gateways/$GW"
 KEY=00112233445566778899aabbccddeeff
 PW='correct horse battery'
 
-check "init" "$TORWART" init --home "$H" --test-pki --wan-listen "$WAN" --api-listen "127.0.0.1:$API_PORT"
+check "init" "$TORWART" init --home "$H" --test-pki --wan-listen "$WAN" --api-listen "127.0.0.1:$API_PORT" \
+	--api-tls-listen "127.0.0.1:$(free_port)"
 cat >>"$H/torwart.conf" <<'EOF'
 
 [monitor]

@@ -3,7 +3,10 @@
  * RFC 6238 test vectors, session tokens, the request parser, login throttling, sessions,
  * four-eyes approvals, and the policy matrix: every service-layer operation as every
  * role and against a foreign tenant, expecting TW_E_DENIED exactly where the policy
- * (written out independently below) says so, each denial logged.
+ * (written out independently below) says so, each denial logged. Also: TOTP keys sealed
+ * at rest (and plain rows of older homes resealed on first use), and a disabled
+ * operator's certificate revoked in the certificates table that the operator CRL is
+ * generated from.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,17 +20,21 @@
 #include <cmocka.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
+#include <sqlite3.h>
 
 #include "audit/audit.h"
 #include "auth/approval.h"
 #include "auth/auth.h"
 #include "auth/cred.h"
+#include "auth/opca.h"
 #include "auth/request.h"
 #include "auth/service.h"
 #include "auth/session.h"
 #include "base/util.h"
 #include "crypto/keys.h"
+#include "gwa/secretbox.h"
 #include "store/store_auth.h"
+#include "store/store_ca.h"
 
 struct fx {
 	char dir[64];
@@ -35,6 +42,7 @@ struct fx {
 	struct auth_settings s;
 	int64_t tenant_a, tenant_b;
 	EVP_PKEY *key;
+	struct secretbox *box;
 	int seq;
 };
 
@@ -53,6 +61,11 @@ static int fx_setup(void **state)
 	assert_int_equal(store_tenant_ensure(f->st, "tenant-b", &f->tenant_b, &err), TW_OK);
 	assert_int_equal(auth_settings_load(NULL, &f->s, &err), TW_OK);
 	assert_int_equal(keys_generate_ec(NID_brainpoolP256r1, &f->key, &err), TW_OK);
+	{
+		static const unsigned char data_key[32] = { 7, 1, 2, 3 };
+
+		assert_int_equal(secretbox_from_key(data_key, &f->box, &err), TW_OK);
+	}
 	auth_actions_register_builtin();
 	*state = f;
 	return 0;
@@ -65,6 +78,7 @@ static int fx_teardown(void **state)
 
 	store_close(f->st);
 	EVP_PKEY_free(f->key);
+	secretbox_free(f->box);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
 	assert_int_equal(system(cmd), 0);
 	free(f);
@@ -421,11 +435,15 @@ static tw_rc soft_issue(void *arg, const char *name, const char *tenant, EVP_PKE
 {
 	X509 *x = X509_new();
 	EVP_PKEY *key = arg;
+	static long serial = 1000;
 
 	(void)tenant;
 	X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
 		(const unsigned char *)name, -1, -1, 0);
-	ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+	/* Issuer and serial as a CA would set them: the certificates table keys on both. */
+	X509_NAME_add_entry_by_txt(X509_get_issuer_name(x), "CN", MBSTRING_ASC,
+		(const unsigned char *)"Test Operator CA", -1, -1, 0);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), serial++);
 	X509_gmtime_adj(X509_getm_notBefore(x), 0);
 	X509_gmtime_adj(X509_getm_notAfter(x), 86400);
 	X509_set_pubkey(x, pub);
@@ -492,6 +510,7 @@ static tw_rc matrix_run(struct fx *f, enum mop op, const struct auth_principal *
 		in.public_key = f->key;
 		in.issue = soft_issue;
 		in.issue_arg = f->key;
+		in.box = f->box;
 		rc = auth_svc_operator_add(f->st, &f->s, p, &in, &out, &err);
 		X509_free(out.cert);
 		return rc;
@@ -582,6 +601,207 @@ static void test_policy_matrix(void **state)
 	}
 }
 
+static int count_certs(const struct store_ca_cert *c, void *arg)
+{
+	(void)c;
+	(*(int *)arg)++;
+	return 0;
+}
+
+/* ---- TOTP keys at rest ---- */
+
+/* The current code of a base32 key at now_s. */
+static void totp_code(const char *b32, int64_t now_s, char code[8])
+{
+	unsigned char key[AUTH_TOTP_KEY_MAX];
+	size_t len = 0;
+	uint32_t v = 0;
+	struct tw_error err;
+
+	assert_int_equal(auth_base32_decode(b32, key, sizeof(key), &len, &err), TW_OK);
+	assert_int_equal(auth_hotp(key, len, (uint64_t)(now_s / AUTH_TOTP_STEP_S),
+		AUTH_TOTP_DIGITS, &v, &err), TW_OK);
+	snprintf(code, 8, "%06u", (unsigned)v);
+}
+
+static void test_totp_sealed(void **state)
+{
+	struct fx *f = *state;
+	const char *b32 = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
+	char sealed[STORE_AUTH_SECRET_MAX + 1], code[8], token[AUTH_TOKEN_LEN + 1];
+	struct auth_principal bg, p;
+	struct auth_operator_new in = { 0 };
+	struct auth_operator_added out;
+	struct auth_login_input li;
+	struct store_operator op;
+	struct tw_error err;
+	int64_t step = 0, exp = 0, now = tw_now_ms();
+	bool plain = true;
+
+	/* The pure functions: sealed, bound to the operator, opened only with the key. */
+	assert_int_equal(auth_totp_seal(f->box, "tina", b32, sealed, sizeof(sealed), &err),
+		TW_OK);
+	assert_true(secretbox_is_sealed(sealed));
+	assert_null(strstr(sealed, b32));
+	assert_int_equal(auth_totp_verify_stored(f->box, "tina", sealed, "287082", 59, &step,
+		&plain, &err), TW_OK);
+	assert_false(plain);
+	assert_int_equal(step, 1);
+	assert_int_equal(auth_totp_verify_stored(f->box, "tina", sealed, "287083", 59, &step,
+		&plain, &err), TW_E_DENIED);
+	/* Copied into another operator's row: does not open. */
+	assert_int_equal(auth_totp_verify_stored(f->box, "tom", sealed, "287082", 59, &step,
+		&plain, &err), TW_E_INTEGRITY);
+	assert_int_equal(auth_totp_verify_stored(NULL, "tina", sealed, "287082", 59, &step,
+		&plain, &err), TW_E_CONFIG);
+	assert_int_equal(auth_totp_seal(NULL, "tina", b32, sealed, sizeof(sealed), &err),
+		TW_E_CONFIG);
+	/* A plain row of an older home verifies and says so. */
+	assert_int_equal(auth_totp_verify_stored(f->box, "tina", b32, "287082", 59, &step,
+		&plain, &err), TW_OK);
+	assert_true(plain);
+
+	/* operator add stores the key sealed; the operator gets it in the clear once. */
+	auth_principal_break_glass(&bg, "os:test", "local:1");
+	in.name = "tina";
+	in.factor = "totp";
+	in.public_key = f->key;
+	in.issue = soft_issue;
+	in.issue_arg = f->key;
+	assert_int_equal(auth_svc_operator_add(f->st, &f->s, &bg, &in, &out, &err), TW_E_CONFIG);
+	in.box = f->box;
+	assert_int_equal(auth_svc_operator_add(f->st, &f->s, &bg, &in, &out, &err), TW_OK);
+	assert_int_equal(strlen(out.totp_key), 32);
+	assert_int_equal(store_operator_get_by_name(f->st, "tina", &op, &err), TW_OK);
+	assert_true(secretbox_is_sealed(op.secret));
+	assert_null(strstr(op.secret, out.totp_key));
+	memset(&li, 0, sizeof(li));
+	li.cert_fingerprint = op.cert_fingerprint;
+	li.client = "10.1.0.1:1";
+	totp_code(out.totp_key, now / 1000, code);
+	li.totp = code;
+	li.now_ms = now;
+	/* Without the data key a sealed key cannot be checked: an error, never a success. */
+	assert_int_not_equal(auth_login(f->st, &f->s, &li, &p, token, &exp, &err), TW_OK);
+	li.box = f->box;
+	assert_int_equal(auth_login(f->st, &f->s, &li, &p, token, &exp, &err), TW_OK);
+	assert_string_equal(p.name, "tina");
+	X509_free(out.cert);
+	tw_wipe(out.totp_key, sizeof(out.totp_key));
+
+	/* A plain row (written before sealing) logs in and is sealed by that login. */
+	fx_operator(f, "olga", f->tenant_a, 0, "olga-password-123");
+	assert_int_equal(store_operator_get_by_name(f->st, "olga", &op, &err), TW_OK);
+	{
+		/* Turn the fixture's password row into an old-style TOTP row, as 0005 stored it. */
+		char sql[256];
+
+		snprintf(sql, sizeof(sql), "UPDATE operators SET factor = 'totp', secret = '%s' "
+			"WHERE name = 'olga'", b32);
+		char db[128];
+		sqlite3 *h = NULL;
+
+		snprintf(db, sizeof(db), "%s/store.db", f->dir);
+		assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+		sqlite3_busy_timeout(h, 5000);
+		assert_int_equal(sqlite3_exec(h, sql, NULL, NULL, NULL), SQLITE_OK);
+		sqlite3_close(h);
+	}
+	li.cert_fingerprint = op.cert_fingerprint;
+	li.client = "10.1.0.2:1";
+	totp_code(b32, now / 1000, code);
+	assert_int_equal(auth_login(f->st, &f->s, &li, &p, token, &exp, &err), TW_OK);
+	assert_int_equal(store_operator_get_by_name(f->st, "olga", &op, &err), TW_OK);
+	assert_true(secretbox_is_sealed(op.secret));
+	assert_null(strstr(op.secret, b32));
+	/* ... and the sealed row verifies at the next step. */
+	li.now_ms = now + AUTH_TOTP_STEP_S * 1000;
+	totp_code(b32, li.now_ms / 1000, code);
+	assert_int_equal(auth_login(f->st, &f->s, &li, &p, token, &exp, &err), TW_OK);
+	tw_wipe(&op, sizeof(op));
+	assert_int_equal(audit_verify(f->st, &(struct audit_verify_result){ 0 }, &err), TW_OK);
+}
+
+/* ---- disabling revokes the certificate for the operator CRL ---- */
+
+static void test_disable_revokes_certificate(void **state)
+{
+	struct fx *f = *state;
+	struct auth_principal bg, p;
+	struct auth_operator_new in = { 0 };
+	struct auth_operator_added out;
+	struct auth_login_input li;
+	struct store_certificate cert;
+	struct store_ca_cert cc;
+	struct store_ca_crl crl, got;
+	struct tw_error err;
+	char token[AUTH_TOKEN_LEN + 1];
+	int64_t exp = 0;
+	bool found = false;
+	int n = 0;
+
+	auth_principal_break_glass(&bg, "os:test", "local:1");
+	in.name = "ron";
+	in.factor = "password";
+	in.password = "ron-password-1234";
+	in.password_len = strlen(in.password);
+	in.public_key = f->key;
+	in.issue = soft_issue;
+	in.issue_arg = f->key;
+	in.box = f->box;
+	assert_int_equal(auth_svc_operator_add(f->st, &f->s, &bg, &in, &out, &err), TW_OK);
+	/* Recorded as an operator certificate, valid. */
+	memset(&cert, 0, sizeof(cert));
+	assert_int_equal(store_certificate_get_by_fingerprint(f->st, out.fingerprint, &cert,
+		&err), TW_OK);
+	assert_string_equal(cert.owner_kind, AUTH_OPCA_OWNER_KIND);
+	assert_string_equal(cert.owner_id, "ron");
+	assert_string_equal(cert.status, "valid");
+	/* The operator CA has a CRL (init publishes the first one). */
+	memset(&crl, 0, sizeof(crl));
+	snprintf(crl.ca, sizeof(crl.ca), "%s", AUTH_OPCA_CRL_CA);
+	crl.number = 1;
+	crl.this_update = tw_now_ms() / 1000;
+	crl.next_update = crl.this_update + 3600;
+	memset(crl.sha256, 'a', 64);
+	snprintf(crl.path, sizeof(crl.path), "%s/operator.crl", f->dir);
+	assert_int_equal(store_ca_crl_put(f->st, &crl, &err), TW_OK);
+	memset(&li, 0, sizeof(li));
+	li.cert_fingerprint = out.fingerprint;
+	li.client = "10.2.0.1:1";
+	li.password = "ron-password-1234";
+	li.password_len = strlen(li.password);
+	assert_int_equal(auth_login(f->st, &f->s, &li, &p, token, &exp, &err), TW_OK);
+
+	assert_int_equal(auth_svc_operator_disable(f->st, &bg, "ron", "left", &err), TW_OK);
+	memset(&cc, 0, sizeof(cc));
+	assert_int_equal(store_ca_cert_get(f->st, cert.issuer, cert.serial_hex, false, &cc,
+		&err), TW_OK);
+	assert_string_equal(cc.status, "revoked");
+	assert_int_equal(cc.revocation_reason, AUTH_OPCA_REVOKE_REASON);
+	assert_true(cc.revoked_ms > 0);
+	store_ca_cert_clear(&cc);
+	assert_int_equal(store_ca_crl_get(f->st, AUTH_OPCA_CRL_CA, &got, &found, &err), TW_OK);
+	assert_true(found);
+	assert_true(got.dirty);   /* the worker (or the caller) republishes */
+	/* The api's own check: login and the open session are refused from the store. */
+	assert_int_equal(auth_session_check(f->st, token, strlen(token), out.fingerprint, "c", 0,
+		&p, &err), TW_E_DENIED);
+	li.client = "10.2.0.2:1";
+	assert_int_equal(auth_login(f->st, &f->s, &li, &p, token, &exp, &err), TW_E_DENIED);
+	assert_non_null(strstr(err.message, "disabled"));
+
+	/* An operator from before certificates were recorded: disabled all the same. */
+	fx_operator(f, "old", f->tenant_a, 0, "old-password-1234");
+	assert_int_equal(auth_svc_operator_disable(f->st, &bg, "old", "left", &err), TW_OK);
+	assert_int_equal(store_ca_cert_foreach(f->st, cert.issuer, count_certs, &n, &err),
+		TW_OK);
+	assert_int_equal(n, 1);
+	store_certificate_clear(&cert);
+	X509_free(out.cert);
+	assert_int_equal(audit_verify(f->st, &(struct audit_verify_result){ 0 }, &err), TW_OK);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -592,6 +812,9 @@ int main(void)
 		cmocka_unit_test(test_token),
 		cmocka_unit_test(test_request_parser),
 		cmocka_unit_test_setup_teardown(test_login_sessions_throttle, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_totp_sealed, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_disable_revokes_certificate, fx_setup,
+			fx_teardown),
 		cmocka_unit_test_setup_teardown(test_four_eyes, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_policy_matrix, fx_setup, fx_teardown),
 	};

@@ -1,0 +1,1067 @@
+/*
+ * api_command.c: POST /v1/commands (see api_command.h). The api decides (role, tenant,
+ * four-eyes) before anything runs; the command itself runs in a forked child so that a
+ * long command (job create --wait, ca issue of a thousand requests) never stalls the
+ * event loop and a crash in it cannot take the api down.
+ */
+#define _GNU_SOURCE 1
+#include "api/api_command.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+
+#include "audit/audit.h"
+#include "auth/command.h"
+#include "base/log.h"
+#include "base/util.h"
+#include "store/store_auth.h"
+#include "store/store_jobs.h"
+
+#define AC_DEFAULT_TIMEOUT_S 3600L
+
+static api_command_runner ac_runner;
+
+void api_command_set_runner(api_command_runner runner)
+{
+	ac_runner = runner;
+}
+
+struct api_cmd_job;
+
+struct api_commands {
+	struct event_base *base;
+	const struct tw_home *home;
+	struct tw_store *store;
+	const struct auth_settings *settings;
+	long timeout_s;
+	char *spool;                   /* <home>/spool/commands */
+	struct api_cmd_job *running;
+};
+
+/* One running command. */
+struct api_cmd_job {
+	struct api_commands *ac;
+	struct api_cmd_job *next;
+	struct evhttp_request *req;    /* NULL once the client has gone */
+	struct evhttp_connection *evcon;
+	const struct auth_command *cmd;
+	pid_t pid;
+	int fd;                        /* read end of the child's life-line pipe */
+	struct event *ev, *timer;
+	bool timed_out;
+	char dir[PATH_MAX];            /* private working directory of this command */
+	int argc;
+	char **argv;                   /* as run, temporary paths in place of files */
+	unsigned char kinds[AUTH_CMD_ARGS_MAX];
+	struct auth_principal who;     /* whose command it is */
+	char role[512];
+	char detail[STORE_TEXT_MAX + 1];
+	json_t *approval;              /* the released request, for approved runs */
+};
+
+/* ---- small helpers ---- */
+
+static const char *ac_reason(int code)
+{
+	switch (code) {
+	case 200: return "OK";
+	case 202: return "Accepted";
+	case 400: return "Bad Request";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 409: return "Conflict";
+	case 413: return "Payload Too Large";
+	case 503: return "Service Unavailable";
+	default: return "Internal Server Error";
+	}
+}
+
+static void ac_send(struct evhttp_request *req, int code, json_t *body)
+{
+	struct evbuffer *out = evbuffer_new();
+	char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
+
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+		"application/json");
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Cache-Control", "no-store");
+	if (out != NULL && text != NULL)
+		evbuffer_add(out, text, strlen(text));
+	evhttp_send_reply(req, code, ac_reason(code), out);
+	free(text);
+	if (out != NULL)
+		evbuffer_free(out);
+}
+
+static int ac_status(tw_rc rc)
+{
+	switch (rc) {
+	case TW_E_INVALID: case TW_E_PROTOCOL: return 400;
+	case TW_E_DENIED: return 403;
+	case TW_E_NOT_FOUND: return 404;
+	case TW_E_EXISTS: return 409;
+	case TW_E_TOO_LARGE: return 413;
+	case TW_E_UNAVAILABLE: return 503;
+	default: return 500;
+	}
+}
+
+static void ac_error(struct evhttp_request *req, tw_rc rc, const struct tw_error *err)
+{
+	json_t *body = json_pack("{s:{s:s,s:s}}", "error", "code", tw_strerror(rc), "message",
+		err->message);
+
+	ac_send(req, ac_status(rc), body);
+	json_decref(body);
+}
+
+/* Admin-log entry as p (best effort: the command's own entries are the record). */
+static void ac_audit(struct tw_store *store, const struct auth_principal *p,
+	const char *action, const char *object, const char *result, const char *detail)
+{
+	struct audit_entry e;
+	struct tw_error err;
+	char roles[256];
+
+	auth_principal_role_text(p, roles, sizeof(roles));
+	memset(&e, 0, sizeof(e));
+	e.actor = p->name;
+	e.role = roles;
+	e.client = p->client;
+	e.action = action;
+	e.object = object;
+	e.result = result;
+	e.detail = detail;
+	if (audit_append(store, &e, &err) != TW_OK)
+		tw_err("cannot write the admin log (%s %s): %s", action, object, err.message);
+}
+
+/* A logged, typed refusal of something auth_check cannot express (an option). */
+static tw_rc ac_deny(struct tw_store *store, const struct auth_principal *p,
+	const char *object, struct tw_error *err, const char *msg)
+{
+	tw_error_set(err, TW_E_DENIED, "%s", msg);
+	ac_audit(store, p, "auth.denied", object, "denied", msg);
+	return TW_E_DENIED;
+}
+
+/* "ca revoke 01ab --reason keyCompromise" (truncated) for the log. */
+static void ac_join(int argc, char *const *argv, char *buf, size_t size)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (int i = 0; i < argc && used + 1 < size; i++) {
+		int n = snprintf(buf + used, size - used, "%s%s", i > 0 ? " " : "", argv[i]);
+
+		if (n < 0)
+			break;
+		used += (size_t)n;
+	}
+}
+
+static void ac_free_argv(int argc, char **argv)
+{
+	if (argv == NULL)
+		return;
+	for (int i = 0; i < argc; i++)
+		free(argv[i]);
+	free(argv);
+}
+
+/* argv of a JSON array of strings (no NUL inside). *argv is the caller's. */
+static tw_rc ac_argv(const json_t *arr, int *argc, char ***argv, struct tw_error *err)
+{
+	size_t n = json_is_array(arr) ? json_array_size(arr) : 0;
+	char **v = NULL;
+	tw_rc rc = TW_OK;
+
+	*argc = 0;
+	*argv = NULL;
+	if (n < 2 || n > AUTH_CMD_ARGS_MAX)
+		return tw_error_set(err, TW_E_INVALID, "\"argv\" must be an array of 2 to %d "
+			"strings", AUTH_CMD_ARGS_MAX);
+	if ((v = calloc(n + 1, sizeof(*v))) == NULL)
+		return tw_error_set(err, TW_E_NOMEM, "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		const json_t *s = json_array_get(arr, i);
+		const char *text = json_string_value(s);
+
+		if (text == NULL || strlen(text) != json_string_length(s) ||
+		    json_string_length(s) > AUTH_CMD_ARG_MAX) {
+			rc = tw_error_set(err, TW_E_INVALID, "argument %zu is not a string of at most "
+				"%d bytes without NUL", i, AUTH_CMD_ARG_MAX);
+			break;
+		}
+		if ((v[i] = tw_strdup(text)) == NULL) {
+			rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+			break;
+		}
+	}
+	if (rc != TW_OK) {
+		ac_free_argv((int)n, v);
+		return rc;
+	}
+	*argc = (int)n;
+	*argv = v;
+	return TW_OK;
+}
+
+/* ---- policy: role, tenant, four-eyes ---- */
+
+static int ac_count_one(const struct store_gateway *gw, void *arg)
+{
+	(void)gw;
+	(*(long *)arg)++;
+	return 0;
+}
+
+/* How many gateways a job create selects, as p sees them (tenant-scoped). */
+static tw_rc ac_fleet_size(struct api_commands *ac, const struct auth_principal *p,
+	int argc, char *const *argv, long *count, struct tw_error *err)
+{
+	const char *gws = auth_command_option(argc, argv, "--gateways", NULL);
+	const char *tag = auth_command_option(argc, argv, "--tag", NULL);
+	const char *tenant = auth_command_option(argc, argv, "--tenant", NULL);
+	tw_rc rc = TW_OK;
+
+	*count = 0;
+	store_scope_tenant(ac->store, p->break_glass ? 0 : p->tenant_id);
+	if (gws != NULL && strcmp(gws, "all") == 0)
+		rc = store_gateway_select(ac->store, GW_SELECT_ALL, NULL, ac_count_one, count, err);
+	else if (gws != NULL) {
+		*count = 1;
+		for (const char *c = gws; *c != '\0'; c++)
+			*count += *c == ',';
+	} else if (tag != NULL)
+		rc = store_gateway_select(ac->store, GW_SELECT_TAG, tag, ac_count_one, count, err);
+	else if (tenant != NULL)
+		rc = store_gateway_select(ac->store, GW_SELECT_TENANT, tenant, ac_count_one, count,
+			err);
+	else
+		*count = 1;
+	store_scope_tenant(ac->store, 0);
+	return rc;
+}
+
+/* auth_check for one named gateway (unknown gateways: role check only; the command
+ * itself then says it does not exist). */
+static tw_rc ac_check_gateway(struct api_commands *ac, const struct auth_principal *p,
+	enum auth_op op, const char *id, struct tw_error *err)
+{
+	struct store_gateway gw;
+	char what[STORE_ID_MAX + 16];
+	struct tw_error ignore;
+	int64_t tenant = 0;
+
+	snprintf(what, sizeof(what), "gateway:%.64s", id);
+	if (store_gateway_get(ac->store, id, &gw, &ignore) == TW_OK)
+		tenant = gw.tenant_id;
+	return auth_check(ac->store, p, op, tenant, what, err);
+}
+
+/*
+ * May p run argv? Role for the command's operation, on the tenant of every gateway and
+ * job it names; options with cross-tenant effects only for break-glass.
+ */
+static tw_rc ac_authorise(struct api_commands *ac, const struct auth_principal *p,
+	const struct auth_command *c, int argc, char *const *argv, struct tw_error *err)
+{
+	enum auth_op op = auth_command_op(c, argc, argv);
+	char what[96];
+	const char *v;
+	bool named = false;
+	tw_rc rc;
+
+	snprintf(what, sizeof(what), "command:%s %s", c->command, c->sub);
+	if (c->tenant_denied_option != NULL && !p->break_glass &&
+	    auth_command_has(argc, argv, c->tenant_denied_option)) {
+		char msg[160];
+
+		snprintf(msg, sizeof(msg), "%s moves objects between tenants: only break-glass "
+			"may do that (docs/security.md)", c->tenant_denied_option);
+		return ac_deny(ac->store, p, what, err, msg);
+	}
+	if ((v = auth_command_option(argc, argv, c->gateway_option, NULL)) != NULL ||
+	    (v = auth_command_option(argc, argv, c->gateway_alias, NULL)) != NULL) {
+		if ((rc = ac_check_gateway(ac, p, op, v, err)) != TW_OK)
+			return rc;
+		named = true;
+	}
+	if ((v = auth_command_option(argc, argv, c->gateways_option, NULL)) != NULL &&
+	    strcmp(v, "all") != 0) {
+		char id[STORE_ID_MAX + 1];
+
+		while (*v != '\0') {
+			size_t n = strcspn(v, ",");
+
+			if (n == 0 || n > STORE_ID_MAX)
+				return tw_error_set(err, TW_E_INVALID, "%s: empty or over-long id",
+					c->gateways_option);
+			memcpy(id, v, n);
+			id[n] = '\0';
+			if ((rc = ac_check_gateway(ac, p, op, id, err)) != TW_OK)
+				return rc;
+			v += n + (v[n] == ',');
+		}
+		named = true;
+	}
+	if ((v = auth_command_option(argc, argv, c->job_option, NULL)) != NULL) {
+		struct store_job job;
+		struct tw_error ignore;
+		long id = 0;
+		int64_t tenant = 0;
+
+		if (tw_parse_long(v, 1, LONG_MAX, &id, &ignore, "job id") == TW_OK &&
+		    store_job_get(ac->store, id, &job, &ignore) == TW_OK)
+			tenant = job.tenant_id;
+		snprintf(what, sizeof(what), "job:%.40s", v);
+		if ((rc = auth_check(ac->store, p, op, tenant, what, err)) != TW_OK)
+			return rc;
+		named = true;
+	}
+	if (!named && (rc = auth_check(ac->store, p, op, 0, what, err)) != TW_OK)
+		return rc;
+	return TW_OK;
+}
+
+/* ---- running a command ---- */
+
+static int ac_rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	remove(path);   /* best effort: a left-over file is only disk space in 0700 spool */
+	return 0;
+}
+
+static void ac_rmdir(const char *dir)
+{
+	if (dir[0] != '\0')
+		nftw(dir, ac_rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void ac_job_free(struct api_cmd_job *j)
+{
+	if (j == NULL)
+		return;
+	if (j->ev != NULL)
+		event_free(j->ev);
+	if (j->timer != NULL)
+		event_free(j->timer);
+	if (j->fd >= 0)
+		close(j->fd);
+	if (j->evcon != NULL && j->req != NULL)
+		evhttp_connection_set_closecb(j->evcon, NULL, NULL);
+	ac_rmdir(j->dir);
+	ac_free_argv(j->argc, j->argv);
+	json_decref(j->approval);
+	free(j);
+}
+
+static void ac_unlink_job(struct api_cmd_job *j)
+{
+	for (struct api_cmd_job **pp = &j->ac->running; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == j) {
+			*pp = j->next;
+			break;
+		}
+	}
+}
+
+/* A file of the child as base64 (at most max bytes; *truncated when longer). */
+static json_t *ac_file_b64(const char *path, size_t max, bool *truncated)
+{
+	unsigned char *data = NULL;
+	char *text = NULL;
+	struct tw_error err;
+	struct stat st;
+	size_t len = 0;
+	json_t *out = NULL;
+	FILE *f;
+
+	*truncated = false;
+	if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+		return NULL;
+	if ((f = fopen(path, "rb")) == NULL)
+		return NULL;
+	len = (size_t)st.st_size > max ? max : (size_t)st.st_size;
+	*truncated = (size_t)st.st_size > max;
+	if ((data = malloc(len + 1)) != NULL && fread(data, 1, len, f) == len &&
+	    auth_b64_encode(data, len, &text, &err) == TW_OK)
+		out = json_string(text);
+	fclose(f);
+	free(data);
+	free(text);
+	return out;
+}
+
+static struct {
+	json_t *entries;
+	size_t prefix, total;
+	bool too_large;
+} ac_walk;
+
+static int ac_collect_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	bool truncated = false;
+	json_t *data;
+
+	(void)ftw;
+	if (flag != FTW_F || !S_ISREG(st->st_mode))
+		return 0;
+	ac_walk.total += (size_t)st->st_size;
+	if (ac_walk.total > AUTH_CMD_FILE_MAX) {
+		ac_walk.too_large = true;
+		return 1;
+	}
+	if ((data = ac_file_b64(path, AUTH_CMD_FILE_MAX, &truncated)) == NULL)
+		return 0;
+	json_array_append_new(ac_walk.entries, json_pack("{s:s,s:i,s:o}", "path",
+		path + ac_walk.prefix, "mode", (int)(st->st_mode & 0777), "data", data));
+	return 0;
+}
+
+/* The files and directories the command wrote for OUT arguments. */
+static json_t *ac_outputs(struct api_cmd_job *j, bool *too_large)
+{
+	json_t *files = json_object();
+
+	*too_large = false;
+	for (int i = 0; files != NULL && i < j->argc; i++) {
+		char key[16];
+		bool truncated = false;
+		json_t *data;
+
+		snprintf(key, sizeof(key), "%d", i);
+		if (j->kinds[i] == AUTH_CMD_FILE_OUT) {
+			if ((data = ac_file_b64(j->argv[i], AUTH_CMD_FILE_MAX, &truncated)) != NULL)
+				json_object_set_new(files, key, json_pack("{s:o}", "data", data));
+			*too_large |= truncated;
+		} else if (j->kinds[i] == AUTH_CMD_DIR_OUT && tw_path_exists(j->argv[i])) {
+			ac_walk.entries = json_array();
+			ac_walk.prefix = strlen(j->argv[i]) + 1;
+			ac_walk.total = 0;
+			ac_walk.too_large = false;
+			nftw(j->argv[i], ac_collect_one, 16, FTW_PHYS);
+			json_object_set_new(files, key, json_pack("{s:o}", "entries", ac_walk.entries));
+			*too_large |= ac_walk.too_large;
+		}
+	}
+	return files;
+}
+
+static void ac_finish(struct api_cmd_job *j)
+{
+	struct api_commands *ac = j->ac;
+	int status = 0, code;
+	bool t_out = false, t_err = false, too_large = false;
+	char path[PATH_MAX + 16], result[48], object[96];
+	json_t *out, *errs, *files, *body;
+
+	while (waitpid(j->pid, &status, 0) < 0 && errno == EINTR)
+		;
+	code = WIFEXITED(status) ? WEXITSTATUS(status) :
+		128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+	if (j->timed_out)
+		snprintf(result, sizeof(result), "timed out after %ld s", ac->timeout_s);
+	else if (code == 0)
+		snprintf(result, sizeof(result), "ok");
+	else
+		snprintf(result, sizeof(result), "exit %d", code);
+	snprintf(object, sizeof(object), "command:%s %s", j->cmd->command, j->cmd->sub);
+	j->who.break_glass = false;
+	{
+		/* The command's principal as it ran (for approved runs: with the release). */
+		struct audit_entry e;
+		struct tw_error err;
+
+		memset(&e, 0, sizeof(e));
+		e.actor = j->who.name;
+		e.role = j->role;
+		e.client = j->who.client;
+		e.action = "api.command";
+		e.object = object;
+		e.result = result;
+		e.detail = j->detail;
+		if (audit_append(ac->store, &e, &err) != TW_OK)
+			tw_err("cannot write the admin log (api.command): %s", err.message);
+	}
+	if (j->req != NULL) {
+		snprintf(path, sizeof(path), "%s/stdout", j->dir);
+		out = ac_file_b64(path, AUTH_CMD_OUTPUT_MAX, &t_out);
+		snprintf(path, sizeof(path), "%s/stderr", j->dir);
+		errs = ac_file_b64(path, AUTH_CMD_OUTPUT_MAX, &t_err);
+		files = ac_outputs(j, &too_large);
+		body = json_pack("{s:i,s:o,s:o,s:o,s:b,s:b}", "exit", j->timed_out ? 124 : code,
+			"stdout", out != NULL ? out : json_string(""), "stderr",
+			errs != NULL ? errs : json_string(""), "files",
+			files != NULL ? files : json_object(), "truncated", t_out || t_err ||
+			too_large, "timed_out", j->timed_out);
+		if (body != NULL && j->approval != NULL) {
+			json_t *wrap = json_pack("{s:O,s:o}", "approval", j->approval, "command", body);
+
+			body = wrap;
+		}
+		evhttp_connection_set_closecb(j->evcon, NULL, NULL);
+		if (body != NULL) {
+			ac_send(j->req, 200, body);
+		} else {
+			struct tw_error err;
+
+			tw_error_set(&err, TW_E_NOMEM, "out of memory building the answer");
+			ac_error(j->req, TW_E_NOMEM, &err);
+		}
+		json_decref(body);
+		j->req = NULL;
+	}
+	ac_unlink_job(j);
+	ac_job_free(j);
+}
+
+static void ac_on_child(evutil_socket_t fd, short what, void *arg)
+{
+	struct api_cmd_job *j = arg;
+	char buf[64];
+	ssize_t n;
+
+	(void)what;
+	n = read(fd, buf, sizeof(buf));
+	if (n > 0 || (n < 0 && (errno == EINTR || errno == EAGAIN)))
+		return;
+	ac_finish(j);   /* EOF: the child has exited (or closed its life line) */
+}
+
+static void ac_on_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct api_cmd_job *j = arg;
+
+	(void)fd;
+	(void)what;
+	j->timed_out = true;
+	tw_warn("command %s %s of %s ran over %ld s: killing it", j->cmd->command,
+		j->cmd->sub, j->who.name, j->ac->timeout_s);
+	kill(j->pid, SIGKILL);
+}
+
+static void ac_on_close(struct evhttp_connection *evcon, void *arg)
+{
+	struct api_cmd_job *j = arg;
+
+	(void)evcon;
+	/* The client went away: the command still runs to its end and is logged. */
+	j->req = NULL;
+}
+
+/* In the child: run the command and never return. */
+static void ac_child(struct api_cmd_job *j, int lifeline)
+{
+	struct api_command_principal who = { .actor = j->who.name, .role = j->role,
+		.client = j->who.client, .tenant_id = j->who.break_glass ? 0 : j->who.tenant_id };
+	char path[PATH_MAX + 16];
+	char **argv;
+	int fd, rc = 1, argc = j->argc - 2 + 3;
+	struct rlimit rl;
+
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
+	signal(SIGPIPE, SIG_DFL);
+	signal(SIGCHLD, SIG_DFL);
+	if ((fd = open("/dev/null", O_RDONLY)) >= 0) {
+		dup2(fd, 0);
+		close(fd);
+	}
+	snprintf(path, sizeof(path), "%s/stdout", j->dir);
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600)) >= 0) {
+		dup2(fd, 1);
+		close(fd);
+	}
+	snprintf(path, sizeof(path), "%s/stderr", j->dir);
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600)) >= 0) {
+		dup2(fd, 2);
+		close(fd);
+	}
+	/* Keep only stdio and the life line: no listening sockets, no client connections. */
+	if (lifeline != 3) {
+		dup2(lifeline, 3);
+		close(lifeline);
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		rlim_t max = rl.rlim_cur > 65536 ? 65536 : rl.rlim_cur;
+
+		for (rlim_t i = 4; i < max; i++)
+			close((int)i);
+	}
+	if ((argv = calloc((size_t)argc + 1, sizeof(*argv))) != NULL) {
+		argv[0] = j->argv[0];
+		argv[1] = "--home";
+		argv[2] = j->ac->home->dir;
+		for (int i = 2; i < j->argc; i++)
+			argv[i + 1] = j->argv[i];
+		rc = ac_runner(&who, j->argv[0], j->argv[1], argc, argv);
+	}
+	fflush(stdout);
+	fflush(stderr);
+	_exit(rc & 0xff);
+}
+
+/*
+ * Prepare the working directory (input files written, output paths assigned), fork the
+ * child and watch it. On success j belongs to ac->running; on failure the caller frees.
+ */
+static tw_rc ac_start(struct api_cmd_job *j, const json_t *files, struct tw_error *err)
+{
+	struct api_commands *ac = j->ac;
+	const char *key;
+	json_t *value;
+	int lifeline[2] = { -1, -1 };
+	struct timeval tv = { ac->timeout_s, 0 };
+
+	snprintf(j->dir, sizeof(j->dir), "%s/cmd.XXXXXX", ac->spool);
+	if (mkdtemp(j->dir) == NULL) {
+		j->dir[0] = '\0';
+		return tw_error_set(err, TW_E_IO, "cannot create a working directory in %s: %s",
+			ac->spool, strerror(errno));
+	}
+	if (files != NULL && !json_is_object(files))
+		return tw_error_set(err, TW_E_INVALID, "\"files\" must be an object");
+	json_object_foreach((json_t *)files, key, value) {
+		long idx = 0;
+		struct tw_error ignore;
+
+		if (tw_parse_long(key, 2, j->argc - 1, &idx, &ignore, "file index") != TW_OK ||
+		    auth_command_file_kind(j->cmd, j->argc, j->argv, (int)idx) != AUTH_CMD_FILE_IN)
+			return tw_error_set(err, TW_E_INVALID, "file %s does not belong to an input "
+				"file option of '%s %s'", key, j->cmd->command, j->cmd->sub);
+	}
+	for (int i = 2; i < j->argc; i++) {
+		enum auth_cmd_file_kind kind = auth_command_file_kind(j->cmd, j->argc, j->argv, i);
+		char path[PATH_MAX + 32], key2[16];
+		unsigned char *data = NULL;
+		size_t len = 0;
+		const char *b64;
+		tw_rc rc;
+
+		if (kind == 0)
+			continue;
+		j->kinds[i] = (unsigned char)kind;
+		snprintf(path, sizeof(path), "%s/%s-%d", j->dir, kind == AUTH_CMD_FILE_IN ? "in" :
+			"out", i);
+		if (kind == AUTH_CMD_FILE_IN) {
+			snprintf(key2, sizeof(key2), "%d", i);
+			b64 = json_string_value(json_object_get(files, key2));
+			if (b64 == NULL)
+				return tw_error_set(err, TW_E_INVALID, "%s %s: the file's content is "
+					"missing (files.%d)", j->argv[i - 1], j->argv[i], i);
+			if ((rc = auth_b64_decode(b64, strlen(b64), &data, &len, err)) != TW_OK)
+				return rc;
+			if (len > AUTH_CMD_FILE_MAX) {
+				free(data);
+				return tw_error_set(err, TW_E_TOO_LARGE, "%s: over %d bytes",
+					j->argv[i - 1], AUTH_CMD_FILE_MAX);
+			}
+			rc = tw_write_file(path, data, len, 0600, true, err);
+			free(data);
+			if (rc != TW_OK)
+				return rc;
+		}
+		free(j->argv[i]);
+		if ((j->argv[i] = tw_strdup(path)) == NULL)
+			return tw_error_set(err, TW_E_NOMEM, "out of memory");
+	}
+	if (pipe(lifeline) != 0)
+		return tw_error_set(err, TW_E_IO, "pipe: %s", strerror(errno));
+	fflush(NULL);
+	j->pid = fork();
+	if (j->pid < 0) {
+		close(lifeline[0]);
+		close(lifeline[1]);
+		return tw_error_set(err, TW_E_IO, "cannot start the command: %s", strerror(errno));
+	}
+	if (j->pid == 0) {
+		close(lifeline[0]);
+		ac_child(j, lifeline[1]);
+	}
+	close(lifeline[1]);
+	j->fd = lifeline[0];
+	evutil_make_socket_nonblocking(j->fd);
+	j->ev = event_new(ac->base, j->fd, EV_READ | EV_PERSIST, ac_on_child, j);
+	j->timer = evtimer_new(ac->base, ac_on_timeout, j);
+	if (j->ev == NULL || j->timer == NULL || event_add(j->ev, NULL) != 0 ||
+	    evtimer_add(j->timer, &tv) != 0) {
+		/* Cannot watch it: stop it rather than leave an unobserved command running. */
+		kill(j->pid, SIGKILL);
+		while (waitpid(j->pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		return tw_error_set(err, TW_E_NOMEM, "cannot watch the command");
+	}
+	if (j->req != NULL) {
+		j->evcon = evhttp_request_get_connection(j->req);
+		if (j->evcon != NULL) {
+			evhttp_connection_set_closecb(j->evcon, ac_on_close, j);
+			/* The reply comes when the command ends, not within the idle timeout. */
+			evhttp_connection_set_timeout(j->evcon, (int)ac->timeout_s + 60);
+		}
+	}
+	j->next = ac->running;
+	ac->running = j;
+	return TW_OK;
+}
+
+static struct api_cmd_job *ac_job_new(struct api_commands *ac, struct evhttp_request *req,
+	const struct auth_command *c, int argc, char **argv, const struct auth_principal *who)
+{
+	struct api_cmd_job *j = calloc(1, sizeof(*j));
+
+	if (j == NULL)
+		return NULL;
+	j->ac = ac;
+	j->req = req;
+	j->cmd = c;
+	j->fd = -1;
+	j->argc = argc;
+	j->argv = argv;
+	j->who = *who;
+	auth_principal_role_text(who, j->role, sizeof(j->role));
+	ac_join(argc, argv, j->detail, sizeof(j->detail));
+	return j;
+}
+
+/* ---- the endpoint ---- */
+
+tw_rc api_command_parse(const char *data, size_t len, json_t **body, int *argc,
+	char ***argv, const struct auth_command **cmd, struct tw_error *err)
+{
+	json_error_t jerr;
+	const char *key;
+	json_t *value, *files;
+	tw_rc rc;
+
+	*body = NULL;
+	*argc = 0;
+	*argv = NULL;
+	*cmd = NULL;
+	if (data == NULL || len == 0 || len > AUTH_CMD_BODY_MAX)
+		return tw_error_set(err, len == 0 ? TW_E_INVALID : TW_E_TOO_LARGE, "the request "
+			"body must be a JSON object of 1 to %d bytes", AUTH_CMD_BODY_MAX);
+	*body = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (*body == NULL || !json_is_object(*body)) {
+		rc = tw_error_set(err, TW_E_INVALID, "the request body is not a JSON object: %s",
+			*body == NULL ? jerr.text : "another JSON value");
+		goto fail;
+	}
+	if ((rc = ac_argv(json_object_get(*body, "argv"), argc, argv, err)) != TW_OK ||
+	    (rc = auth_command_validate(*argc, *argv, cmd, err)) != TW_OK)
+		goto fail;
+	files = json_object_get(*body, "files");
+	if (files != NULL && !json_is_object(files)) {
+		rc = tw_error_set(err, TW_E_INVALID, "\"files\" must be an object");
+		goto fail;
+	}
+	json_object_foreach(files, key, value) {
+		long idx = 0;
+		struct tw_error ignore;
+
+		if (!json_is_string(value) ||
+		    tw_parse_long(key, 2, *argc - 1, &idx, &ignore, "file index") != TW_OK ||
+		    auth_command_file_kind(*cmd, *argc, *argv, (int)idx) != AUTH_CMD_FILE_IN) {
+			rc = tw_error_set(err, TW_E_INVALID, "file %.16s does not belong to an input "
+				"file option of '%s %s'", key, (*cmd)->command, (*cmd)->sub);
+			goto fail;
+		}
+	}
+	if (json_object_get(*body, "why") != NULL &&
+	    !json_is_string(json_object_get(*body, "why"))) {
+		rc = tw_error_set(err, TW_E_INVALID, "\"why\" must be a string");
+		goto fail;
+	}
+	return TW_OK;
+fail:
+	ac_free_argv(*argc, *argv);
+	*argc = 0;
+	*argv = NULL;
+	*cmd = NULL;
+	json_decref(*body);
+	*body = NULL;
+	return rc;
+}
+
+void api_command_handle(struct api_commands *ac, struct evhttp_request *req,
+	const struct auth_principal *p)
+{
+	const struct auth_command *c = NULL;
+	struct api_cmd_job *j = NULL;
+	struct tw_error err;
+	json_t *body = NULL;
+	char **argv = NULL, what[96];
+	int argc = 0;
+	tw_rc rc;
+
+	if (ac == NULL || ac_runner == NULL) {
+		rc = tw_error_set(&err, TW_E_UNAVAILABLE, "this api cannot run commands");
+		goto fail;
+	}
+	snprintf(what, sizeof(what), "command:? ?");
+	{
+		struct evbuffer *in = evhttp_request_get_input_buffer(req);
+		size_t n = in != NULL ? evbuffer_get_length(in) : 0;
+		const char *data = n > 0 ? (const char *)evbuffer_pullup(in, (ev_ssize_t)n) : NULL;
+
+		if ((rc = api_command_parse(data, n, &body, &argc, &argv, &c, &err)) != TW_OK)
+			goto refused;
+	}
+	snprintf(what, sizeof(what), "command:%.40s %.40s", argv[0], argv[1]);
+	if ((rc = ac_authorise(ac, p, c, argc, argv, &err)) != TW_OK)
+		goto fail;   /* auth_check logged it */
+	if (c->four_eyes != NULL) {
+		long count = 1;
+
+		if ((rc = ac_fleet_size(ac, p, argc, argv, &count, &err)) != TW_OK)
+			goto refused;
+		if (auth_four_eyes_required(ac->settings, c->four_eyes, count)) {
+			const char *why = json_string_value(json_object_get(body, "why"));
+			json_t *params = NULL, *arr = json_array(), *answer;
+			int64_t id = 0;
+
+			if (json_object_size(json_object_get(body, "files")) > 0) {
+				json_decref(arr);
+				rc = tw_error_set(&err, TW_E_INVALID, "a four-eyes command takes no files");
+				goto refused;
+			}
+			for (int i = 0; arr != NULL && i < argc; i++)
+				json_array_append_new(arr, json_string(argv[i]));
+			params = json_pack("{s:o}", "argv", arr);
+			if (why == NULL || why[0] == '\0') {
+				json_decref(params);
+				rc = tw_error_set(&err, TW_E_INVALID, "'%s %s' needs a second person's "
+					"release (%s): say why with --why TEXT", c->command, c->sub,
+					c->four_eyes);
+				goto refused;
+			}
+			rc = auth_approval_request(ac->store, ac->settings, p, p->tenant_id,
+				c->four_eyes, params, why, &id, &err);
+			json_decref(params);
+			if (rc != TW_OK)
+				goto refused;
+			answer = json_pack("{s:I,s:s,s:s}", "approval", (json_int_t)id, "action",
+				c->four_eyes, "message", "stored as a four-eyes request: it runs when "
+				"another operator with the approver role approves it");
+			ac_send(req, 202, answer);
+			json_decref(answer);
+			goto out;
+		}
+	}
+	if ((j = ac_job_new(ac, req, c, argc, argv, p)) == NULL) {
+		rc = tw_error_set(&err, TW_E_NOMEM, "out of memory");
+		goto fail;
+	}
+	argv = NULL;   /* the job's now */
+	argc = 0;
+	if ((rc = ac_start(j, json_object_get(body, "files"), &err)) != TW_OK) {
+		ac_job_free(j);
+		j = NULL;
+		goto refused;
+	}
+	goto out;
+refused:
+	ac_audit(ac->store, p, "api.command", what, "refused", err.message);
+fail:
+	ac_error(req, rc, &err);
+out:
+	ac_free_argv(argc, argv);
+	json_decref(body);
+}
+
+/* ---- four-eyes commands ---- */
+
+static const char *const ac_actions[] = {
+	"ca.key.activate", "ca.revoke", "firmware.release", "fleet.order",
+};
+
+bool api_command_is_action(const char *action)
+{
+	for (size_t i = 0; action != NULL && i < sizeof(ac_actions) / sizeof(ac_actions[0]);
+	     i++) {
+		if (strcmp(action, ac_actions[i]) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The release itself (inside the approval's transaction): check that the stored
+ * command is one of this action. It runs after the commit (api_command_run_approved),
+ * because it works on its own store connection.
+ */
+static tw_rc ac_action_release(struct tw_store *store, const struct auth_action_ctx *ctx,
+	const json_t *params, char *result, size_t result_size, struct tw_error *err)
+{
+	const json_t *arr = json_object_get(params, "argv");
+	const char *cmd = json_string_value(json_array_get(arr, 0));
+	const char *sub = json_string_value(json_array_get(arr, 1));
+	const struct auth_command *c = auth_command_find(cmd, sub);
+
+	(void)store;
+	if (c == NULL || c->four_eyes == NULL ||
+	    strcmp(c->four_eyes, ctx->request->action) != 0)
+		return tw_error_set(err, TW_E_INVALID, "request %lld holds no %s command",
+			(long long)ctx->request->id, ctx->request->action);
+	snprintf(result, result_size, "released: `%s %s` runs as %s, its outcome is the next "
+		"api.command entry", cmd, sub, ctx->request->requester);
+	return TW_OK;
+}
+
+void api_command_register_actions(void)
+{
+	struct tw_error err;
+
+	for (size_t i = 0; i < sizeof(ac_actions) / sizeof(ac_actions[0]); i++) {
+		if (auth_action_register(ac_actions[i], ac_action_release, &err) != TW_OK)
+			tw_err("cannot register the four-eyes action %s: %s", ac_actions[i],
+				err.message);
+	}
+}
+
+void api_command_run_approved(struct api_commands *ac, struct evhttp_request *req,
+	const struct auth_principal *approver, const struct store_approval *a,
+	json_t *approval)
+{
+	const struct auth_command *c = NULL;
+	struct store_operator op;
+	struct auth_principal who;
+	struct api_cmd_job *j = NULL;
+	struct tw_error err;
+	json_t *params = NULL;
+	char **argv = NULL, role[256];
+	int argc = 0;
+	tw_rc rc;
+
+	memset(&op, 0, sizeof(op));
+	if (ac == NULL || ac_runner == NULL) {
+		rc = tw_error_set(&err, TW_E_UNAVAILABLE, "this api cannot run commands");
+		goto fail;
+	}
+	params = json_loads(a->params, JSON_REJECT_DUPLICATES, NULL);
+	if ((rc = ac_argv(json_object_get(params, "argv"), &argc, &argv, &err)) != TW_OK ||
+	    (rc = auth_command_validate(argc, argv, &c, &err)) != TW_OK)
+		goto fail;
+	/* The requester must still exist, be enabled and hold the permission now. */
+	if (a->requester_id == 0 ||
+	    store_operator_get_by_id(ac->store, a->requester_id, &op, &err) != TW_OK ||
+	    strcmp(op.status, "enabled") != 0) {
+		rc = tw_error_set(&err, TW_E_DENIED, "approved, but the requester %s is no longer "
+			"an enabled operator: the command does not run", a->requester);
+		goto fail;
+	}
+	memset(&who, 0, sizeof(who));
+	who.operator_id = op.id;
+	who.tenant_id = op.tenant_id;
+	who.roles = op.roles;
+	snprintf(who.name, sizeof(who.name), "%s", op.name);
+	snprintf(who.tenant, sizeof(who.tenant), "%s", op.tenant);
+	snprintf(who.client, sizeof(who.client), "%s", approver->client);
+	if ((rc = ac_authorise(ac, &who, c, argc, argv, &err)) != TW_OK)
+		goto fail;
+	if ((j = ac_job_new(ac, req, c, argc, argv, &who)) == NULL) {
+		rc = tw_error_set(&err, TW_E_NOMEM, "out of memory");
+		goto fail;
+	}
+	argv = NULL;
+	auth_principal_role_text(&who, role, sizeof(role));
+	snprintf(j->role, sizeof(j->role), "%s; released by %s (approval %lld)", role,
+		approver->name, (long long)a->id);
+	j->approval = approval;
+	approval = NULL;
+	if ((rc = ac_start(j, NULL, &err)) != TW_OK) {
+		ac_job_free(j);
+		goto fail;
+	}
+	goto out;
+fail:
+	{
+		char object[48];
+
+		snprintf(object, sizeof(object), "approval:%lld", (long long)a->id);
+		ac_audit(ac != NULL ? ac->store : NULL, approver, "api.command", object, "failed",
+			err.message);
+		if (approval != NULL) {
+			json_t *body = json_pack("{s:O,s:{s:s,s:s}}", "approval", approval, "error",
+				"code", tw_strerror(rc), "message", err.message);
+
+			ac_send(req, ac_status(rc), body);
+			json_decref(body);
+		} else {
+			ac_error(req, rc, &err);
+		}
+	}
+out:
+	tw_wipe(&op, sizeof(op));
+	json_decref(approval);
+	json_decref(params);
+	ac_free_argv(argc, argv);
+}
+
+tw_rc api_commands_new(struct event_base *base, const struct tw_home *home,
+	struct tw_store *store, const struct auth_settings *settings,
+	struct api_commands **out, struct tw_error *err)
+{
+	struct api_commands *ac = calloc(1, sizeof(*ac));
+	const char *t = tw_config_get(home->conf, "api", "command_timeout");
+	long timeout = AC_DEFAULT_TIMEOUT_S;
+	tw_rc rc;
+
+	*out = NULL;
+	if (ac == NULL)
+		return tw_error_set(err, TW_E_NOMEM, "out of memory");
+	if (t != NULL && (rc = tw_parse_long(t, 1, 86400, &timeout, err,
+	    "[api] command_timeout")) != TW_OK)
+		goto fail;
+	ac->base = base;
+	ac->home = home;
+	ac->store = store;
+	ac->settings = settings;
+	ac->timeout_s = timeout;
+	if ((ac->spool = tw_home_join(home, "spool/commands")) == NULL) {
+		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+		goto fail;
+	}
+	if ((rc = tw_mkdir_p(ac->spool, 0700, err)) != TW_OK)
+		goto fail;
+	api_command_register_actions();
+	*out = ac;
+	return TW_OK;
+fail:
+	free(ac->spool);
+	free(ac);
+	return rc;
+}
+
+void api_commands_free(struct api_commands *ac)
+{
+	if (ac == NULL)
+		return;
+	while (ac->running != NULL) {
+		struct api_cmd_job *j = ac->running;
+
+		ac->running = j->next;
+		kill(j->pid, SIGKILL);
+		while (waitpid(j->pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		ac_job_free(j);
+	}
+	free(ac->spool);
+	free(ac);
+}

@@ -1,0 +1,272 @@
+/*
+ * command.c: the table of operator commands the api runs (see command.h) and the checks
+ * of a forwarded argument vector. Pure data and string work: no store, no I/O, so the
+ * policy matrix test can walk it completely.
+ */
+#include "auth/command.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#define IN(o)  { o, AUTH_CMD_FILE_IN }
+#define OUT(o) { o, AUTH_CMD_FILE_OUT }
+#define DIR(o) { o, AUTH_CMD_DIR_OUT }
+
+/*
+ * Why these permissions: reads are open to the auditor (S-8) and the roles that work
+ * with the object; inventory and orders to the gateway operator; certificates to the RA
+ * officer (requests, decisions, revocation) and CA operator (CRLs, key activation), who
+ * are never the same person (default exclusion ra-officer+ca-operator); the admin log to
+ * auditor and security officer. Four-eyes actions follow AUTH_FOUR_EYES_MANDATORY.
+ */
+static const struct auth_command auth_commands[] = {
+	{ .command = "audit", .sub = "alert", .op = AUTH_OP_AUDIT_ADMIN },
+	{ .command = "audit", .sub = "archive", .op = AUTH_OP_AUDIT_ADMIN,
+	  .files = { DIR("--dir") } },
+	{ .command = "audit", .sub = "export", .op = AUTH_OP_AUDIT_READ,
+	  .files = { OUT("--out") } },
+	{ .command = "audit", .sub = "head", .op = AUTH_OP_AUDIT_ADMIN },
+	{ .command = "audit", .sub = "proof", .op = AUTH_OP_AUDIT_READ,
+	  .local_option = "--verify" },
+	{ .command = "audit", .sub = "verify", .op = AUTH_OP_AUDIT_READ,
+	  .local_option = "--export" },
+	{ .command = "ca", .sub = "activate", .op = AUTH_OP_CA_OPERATE,
+	  .four_eyes = "ca.key.activate" },
+	{ .command = "ca", .sub = "approve", .op = AUTH_OP_CA_RA },
+	{ .command = "ca", .sub = "check", .op = AUTH_OP_CA_READ, .files = { IN("--cert") } },
+	{ .command = "ca", .sub = "crl", .op = AUTH_OP_CA_OPERATE },
+	{ .command = "ca", .sub = "deactivate", .op = AUTH_OP_CA_OPERATE },
+	{ .command = "ca", .sub = "export", .op = AUTH_OP_CA_READ, .files = { OUT("--out") } },
+	{ .command = "ca", .sub = "issue", .op = AUTH_OP_CA_RA, .files = { IN("--request") } },
+	{ .command = "ca", .sub = "list", .op = AUTH_OP_CA_READ },
+	{ .command = "ca", .sub = "participants", .op = AUTH_OP_CA_READ },
+	{ .command = "ca", .sub = "register", .op = AUTH_OP_CA_RA },
+	{ .command = "ca", .sub = "reject", .op = AUTH_OP_CA_RA },
+	{ .command = "ca", .sub = "requests", .op = AUTH_OP_CA_READ },
+	{ .command = "ca", .sub = "revoke", .op = AUTH_OP_CA_RA, .four_eyes = "ca.revoke" },
+	{ .command = "ca", .sub = "show", .op = AUTH_OP_CA_READ },
+	{ .command = "ca", .sub = "submit", .op = AUTH_OP_CA_RA, .files = { IN("--request") } },
+	{ .command = "firmware", .sub = "add", .op = AUTH_OP_FIRMWARE_MANAGE,
+	  .files = { IN("--file") } },
+	{ .command = "firmware", .sub = "list", .op = AUTH_OP_FIRMWARE_READ },
+	{ .command = "firmware", .sub = "release", .op = AUTH_OP_FIRMWARE_MANAGE,
+	  .four_eyes = "firmware.release" },
+	{ .command = "firmware", .sub = "show", .op = AUTH_OP_FIRMWARE_READ },
+	{ .command = "firmware", .sub = "withdraw", .op = AUTH_OP_FIRMWARE_MANAGE },
+	{ .command = "gateway", .sub = "add", .op = AUTH_OP_GATEWAY_ADMIN,
+	  .files = { DIR("--out") } },
+	{ .command = "gateway", .sub = "list", .op = AUTH_OP_GATEWAY_READ },
+	{ .command = "gateway", .sub = "logs", .op = AUTH_OP_GATEWAY_READ,
+	  .gateway_option = "--id", .upgrade_option = "--fetch",
+	  .upgrade_op = AUTH_OP_GATEWAY_ORDER },
+	{ .command = "gateway", .sub = "selftest", .op = AUTH_OP_GATEWAY_ORDER,
+	  .gateway_option = "--id" },
+	{ .command = "gateway", .sub = "set", .op = AUTH_OP_GATEWAY_ADMIN,
+	  .gateway_option = "--gateway", .gateways_option = "--gateways",
+	  .tenant_denied_option = "--move-tenant" },
+	{ .command = "job", .sub = "cancel", .op = AUTH_OP_GATEWAY_ORDER,
+	  .job_option = "--id" },
+	{ .command = "job", .sub = "create", .op = AUTH_OP_GATEWAY_ORDER,
+	  .four_eyes = "fleet.order", .gateway_option = "--gateway",
+	  .gateways_option = "--gateways" },
+	{ .command = "job", .sub = "list", .op = AUTH_OP_GATEWAY_READ,
+	  .gateway_option = "--gateway" },
+	{ .command = "job", .sub = "show", .op = AUTH_OP_GATEWAY_READ, .job_option = "--id" },
+	{ .command = "job", .sub = "wait", .op = AUTH_OP_GATEWAY_READ, .job_option = "--id" },
+	{ .command = "profile", .sub = "authorise-emt", .op = AUTH_OP_PROFILE_WRITE,
+	  .gateway_option = "--gateway", .gateway_alias = "--id" },
+	{ .command = "profile", .sub = "check", .op = AUTH_OP_GATEWAY_READ,
+	  .gateway_option = "--gateway", .gateway_alias = "--id", .files = { IN("--file") } },
+	{ .command = "profile", .sub = "delete", .op = AUTH_OP_PROFILE_WRITE,
+	  .gateway_option = "--gateway", .gateway_alias = "--id" },
+	{ .command = "profile", .sub = "drift", .op = AUTH_OP_GATEWAY_READ,
+	  .gateway_option = "--gateway", .gateway_alias = "--id" },
+	{ .command = "profile", .sub = "emts", .op = AUTH_OP_GATEWAY_READ,
+	  .gateway_option = "--gateway", .gateway_alias = "--id" },
+	{ .command = "profile", .sub = "list", .op = AUTH_OP_GATEWAY_READ,
+	  .gateway_option = "--gateway", .gateway_alias = "--id" },
+	{ .command = "profile", .sub = "put", .op = AUTH_OP_PROFILE_WRITE,
+	  .gateway_option = "--gateway", .gateway_alias = "--id", .files = { IN("--file") } },
+	{ .command = "profile", .sub = "read", .op = AUTH_OP_GATEWAY_ORDER,
+	  .gateway_option = "--gateway", .gateway_alias = "--id" },
+	{ .command = "profile", .sub = "revoke-emt", .op = AUTH_OP_PROFILE_WRITE,
+	  .gateway_option = "--gateway", .gateway_alias = "--id" },
+	{ .command = "req", .sub = "authorise", .op = AUTH_OP_GATEWAY_ADMIN,
+	  .files = { IN("--in"), OUT("--out") } },
+	{ .command = "profile", .sub = "show", .op = AUTH_OP_GATEWAY_READ,
+	  .gateway_option = "--gateway", .gateway_alias = "--id" },
+};
+
+#undef IN
+#undef OUT
+#undef DIR
+
+#define AUTH_COMMAND_COUNT (sizeof(auth_commands) / sizeof(auth_commands[0]))
+
+const struct auth_command *auth_command_find(const char *command, const char *sub)
+{
+	if (command == NULL || sub == NULL)
+		return NULL;
+	for (size_t i = 0; i < AUTH_COMMAND_COUNT; i++) {
+		if (strcmp(auth_commands[i].command, command) == 0 &&
+		    strcmp(auth_commands[i].sub, sub) == 0)
+			return &auth_commands[i];
+	}
+	return NULL;
+}
+
+const struct auth_command *auth_command_at(size_t i)
+{
+	return i < AUTH_COMMAND_COUNT ? &auth_commands[i] : NULL;
+}
+
+const char *auth_command_option(int argc, char *const *argv, const char *option,
+	int *index)
+{
+	size_t n = option != NULL ? strlen(option) : 0;
+
+	if (index != NULL)
+		*index = -1;
+	if (n == 0)
+		return NULL;
+	for (int i = 0; i < argc; i++) {
+		if (strncmp(argv[i], option, n) != 0)
+			continue;
+		if (argv[i][n] == '=')
+			return argv[i] + n + 1;
+		if (argv[i][n] == '\0' && i + 1 < argc) {
+			if (index != NULL)
+				*index = i + 1;
+			return argv[i + 1];
+		}
+	}
+	return NULL;
+}
+
+bool auth_command_has(int argc, char *const *argv, const char *option)
+{
+	size_t n = option != NULL ? strlen(option) : 0;
+
+	for (int i = 0; n > 0 && i < argc; i++) {
+		if (strncmp(argv[i], option, n) == 0 && (argv[i][n] == '\0' || argv[i][n] == '='))
+			return true;
+	}
+	return false;
+}
+
+enum auth_op auth_command_op(const struct auth_command *c, int argc, char *const *argv)
+{
+	if (c->upgrade_option != NULL && auth_command_has(argc, argv, c->upgrade_option))
+		return c->upgrade_op;
+	return c->op;
+}
+
+enum auth_cmd_file_kind auth_command_file_kind(const struct auth_command *c, int argc,
+	char *const *argv, int index)
+{
+	if (c == NULL || index < 1 || index >= argc)
+		return 0;
+	for (size_t i = 0; i < AUTH_CMD_FILES_MAX && c->files[i].option != NULL; i++) {
+		if (strcmp(argv[index - 1], c->files[i].option) == 0)
+			return c->files[i].kind;
+	}
+	return 0;
+}
+
+tw_rc auth_command_validate(int argc, char *const *argv, const struct auth_command **out,
+	struct tw_error *err)
+{
+	const struct auth_command *c;
+
+	*out = NULL;
+	if (argc < 2 || argc > AUTH_CMD_ARGS_MAX)
+		return tw_error_set(err, TW_E_INVALID, "a command needs 2 to %d arguments, got %d",
+			AUTH_CMD_ARGS_MAX, argc);
+	for (int i = 0; i < argc; i++) {
+		if (argv[i] == NULL || strnlen(argv[i], AUTH_CMD_ARG_MAX + 1) > AUTH_CMD_ARG_MAX)
+			return tw_error_set(err, TW_E_INVALID, "argument %d is missing or over %d "
+				"bytes", i, AUTH_CMD_ARG_MAX);
+	}
+	if ((c = auth_command_find(argv[0], argv[1])) == NULL)
+		return tw_error_set(err, TW_E_NOT_FOUND, "'%.64s %.64s' cannot be run through the "
+			"api (see docs/security.md for the commands that can)", argv[0], argv[1]);
+	for (int i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--home") == 0 || strncmp(argv[i], "--home=", 7) == 0)
+			return tw_error_set(err, TW_E_INVALID, "--home is not allowed through the "
+				"api: commands act on the api's own home");
+		for (size_t f = 0; f < AUTH_CMD_FILES_MAX && c->files[f].option != NULL; f++) {
+			size_t n = strlen(c->files[f].option);
+
+			if (strncmp(argv[i], c->files[f].option, n) == 0 && argv[i][n] == '=')
+				return tw_error_set(err, TW_E_INVALID, "give %s and its file as two "
+					"arguments", c->files[f].option);
+			if (strcmp(argv[i], c->files[f].option) == 0 && i + 1 >= argc)
+				return tw_error_set(err, TW_E_INVALID, "%s needs a file",
+					c->files[f].option);
+		}
+	}
+	if (c->local_option != NULL && auth_command_has(argc, argv, c->local_option))
+		return tw_error_set(err, TW_E_INVALID, "'%s %s %s' works offline: run it without "
+			"the api", c->command, c->sub, c->local_option);
+	*out = c;
+	return TW_OK;
+}
+
+tw_rc auth_b64_encode(const unsigned char *data, size_t len, char **out,
+	struct tw_error *err)
+{
+	size_t n;
+
+	*out = NULL;
+	if (len > AUTH_CMD_BODY_MAX)
+		return tw_error_set(err, TW_E_TOO_LARGE, "over %d bytes to encode",
+			AUTH_CMD_BODY_MAX);
+	n = 4 * ((len + 2) / 3);
+	if ((*out = malloc(n + 1)) == NULL)
+		return tw_error_set(err, TW_E_NOMEM, "out of memory");
+	if (len > 0)
+		EVP_EncodeBlock((unsigned char *)*out, data, (int)len);
+	(*out)[n] = '\0';
+	return TW_OK;
+}
+
+tw_rc auth_b64_decode(const char *text, size_t text_len, unsigned char **out, size_t *len,
+	struct tw_error *err)
+{
+	size_t pad = 0;
+	int n;
+
+	*out = NULL;
+	*len = 0;
+	if (text_len % 4 != 0 || text_len > (size_t)AUTH_CMD_BODY_MAX)
+		return tw_error_set(err, TW_E_INVALID, "not base64 (length %zu)", text_len);
+	for (size_t i = 0; i < text_len; i++) {
+		unsigned char ch = (unsigned char)text[i];
+		bool ok = (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+			(ch >= '0' && ch <= '9') || ch == '+' || ch == '/' ||
+			(ch == '=' && i >= text_len - 2);
+
+		if (!ok)
+			return tw_error_set(err, TW_E_INVALID, "not base64 (byte %zu)", i);
+	}
+	if (text_len >= 1 && text[text_len - 1] == '=')
+		pad++;
+	if (text_len >= 2 && text[text_len - 2] == '=')
+		pad++;
+	if (text_len >= 2 && text[text_len - 2] == '=' && text[text_len - 1] != '=')
+		return tw_error_set(err, TW_E_INVALID, "not base64 (padding)");
+	if ((*out = malloc(text_len / 4 * 3 + 1)) == NULL)
+		return tw_error_set(err, TW_E_NOMEM, "out of memory");
+	if (text_len == 0)
+		return TW_OK;
+	if ((n = EVP_DecodeBlock(*out, (const unsigned char *)text, (int)text_len)) < 0 ||
+	    (size_t)n < pad) {
+		free(*out);
+		*out = NULL;
+		return tw_error_set(err, TW_E_INVALID, "not base64");
+	}
+	*len = (size_t)n - pad;
+	return TW_OK;
+}

@@ -1,0 +1,106 @@
+/*
+ * command.h: which `torwart` commands an operator may run through the api, with which
+ * permission, on which objects, and which of them need a second person's release
+ * (S-10, M-4.5.3, M-4.5.4, M-4.5.6.6).
+ *
+ * The command line sends a command as its argument vector (POST /v1/commands); the api
+ * looks the command up here, refuses it unless the operator's roles allow the command's
+ * operation (auth_check) on the tenants of the gateways and jobs it names, turns a
+ * four-eyes command into a pending approval, and otherwise runs the same command code
+ * as `torwart ... --home` would, in a child process, as the operator, on a store handle
+ * scoped to the operator's tenant. Files the command reads are sent along; files it
+ * writes are sent back (see auth_cmd_file). docs/security.md has the table in prose.
+ *
+ * A command missing from the table cannot be run through the api (init, login, and the
+ * offline tools such as `req initial` or `audit verify --export`).
+ */
+#ifndef TORWART_AUTH_COMMAND_H
+#define TORWART_AUTH_COMMAND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "auth/auth.h"
+#include "base/error.h"
+
+/* Limits of one forwarded command (validated on both sides). */
+#define AUTH_CMD_ARGS_MAX    128                 /* argv entries */
+#define AUTH_CMD_ARG_MAX     4096                /* bytes per argument */
+#define AUTH_CMD_BODY_MAX    (24 * 1024 * 1024)  /* request body: argv + input files */
+#define AUTH_CMD_FILE_MAX    (16 * 1024 * 1024)  /* one input or output file */
+#define AUTH_CMD_OUTPUT_MAX  (4 * 1024 * 1024)   /* stdout, stderr each */
+
+enum auth_cmd_file_kind {
+	AUTH_CMD_FILE_IN = 1,   /* a file the command reads: sent by the client */
+	AUTH_CMD_FILE_OUT,      /* a file the command writes: sent back to the client */
+	AUTH_CMD_DIR_OUT,       /* a directory the command creates: its files sent back */
+};
+
+struct auth_cmd_file {
+	const char *option;     /* "--request" */
+	enum auth_cmd_file_kind kind;
+};
+
+#define AUTH_CMD_FILES_MAX 3
+
+struct auth_command {
+	const char *command;          /* "gateway" */
+	const char *sub;              /* "list" */
+	enum auth_op op;              /* the permission it needs */
+	const char *four_eyes;        /* four-eyes action (auth_four_eyes_required), or NULL */
+	/* Options whose value names one gateway / a comma list of gateways ("all" too). */
+	const char *gateway_option;   /* "--gateway", "--id", or NULL */
+	const char *gateway_alias;    /* a second spelling ("--id" for profile), or NULL */
+	const char *gateways_option;  /* "--gateways" or NULL */
+	const char *job_option;       /* option whose value is a job id, or NULL */
+	/* Options a tenant-bound operator may not use (cross-tenant effects), or NULL. */
+	const char *tenant_denied_option;
+	/* An option that makes the command offline (runs locally, needs no api), or NULL. */
+	const char *local_option;
+	const char *local_option2;
+	/* With this option present the command needs upgrade_op instead (e.g. --fetch). */
+	const char *upgrade_option;
+	enum auth_op upgrade_op;
+	struct auth_cmd_file files[AUTH_CMD_FILES_MAX];
+};
+
+/* The entry of command/sub (sub may be NULL for commands without one), or NULL. */
+const struct auth_command *auth_command_find(const char *command, const char *sub);
+/* Entries in table order, for tests and documentation; NULL past the end. */
+const struct auth_command *auth_command_at(size_t i);
+
+/*
+ * Value of option in argv[0..argc) (forms "--opt VALUE" and "--opt=VALUE"), or NULL.
+ * *index (may be NULL) receives the argv index of the value in the "--opt VALUE" form,
+ * -1 for the "--opt=VALUE" form.
+ */
+const char *auth_command_option(int argc, char *const *argv, const char *option,
+	int *index);
+/* True when argv holds option (with or without a value). */
+bool auth_command_has(int argc, char *const *argv, const char *option);
+
+/*
+ * Check a forwarded argument vector (argv[0] command, argv[1] sub or first option):
+ * count and lengths within the limits, no NUL-free violations, no --home (the api adds
+ * its own), no "--opt=VALUE" form for file options (the client splits them). *out is
+ * the table entry. TW_E_INVALID / TW_E_NOT_FOUND (command not available through the
+ * api) with a message naming the problem.
+ */
+tw_rc auth_command_validate(int argc, char *const *argv, const struct auth_command **out,
+	struct tw_error *err);
+
+/* The operation argv needs: c->op, or c->upgrade_op when c->upgrade_option is given. */
+enum auth_op auth_command_op(const struct auth_command *c, int argc, char *const *argv);
+
+/* What kind of file argv[index] is for entry c (0 when it is no file argument). */
+enum auth_cmd_file_kind auth_command_file_kind(const struct auth_command *c, int argc,
+	char *const *argv, int index);
+
+/* Base64 without line breaks. *out is malloc'ed and NUL-terminated; caller frees. */
+tw_rc auth_b64_encode(const unsigned char *data, size_t len, char **out,
+	struct tw_error *err);
+/* Strict base64 decode (no whitespace). *out malloc'ed (caller frees), *len its size. */
+tw_rc auth_b64_decode(const char *text, size_t text_len, unsigned char **out, size_t *len,
+	struct tw_error *err);
+
+#endif

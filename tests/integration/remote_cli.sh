@@ -1,0 +1,178 @@
+#!/usr/bin/env bash
+# remote_cli.sh: issue 5, operator commands through the api. The real CLI sends its
+# commands to a real api (HTTPS, client certificate, session) as the logged-in operator;
+# the api checks role and tenant, turns four-eyes commands into approvals, runs the rest
+# as that operator, and logs it all. Checked with sqlite3 and openssl from outside.
+. "$(dirname "$0")/lib.sh"
+T=$(mktemp -d /tmp/torwart-remote-XXXXXX)
+H="$T/home"
+trap 'finish; exit $?' EXIT
+
+WAN_PORT=$(free_port); API_PORT=$(free_port); TLS_PORT=$(free_port)
+API="https://127.0.0.1:$TLS_PORT"
+O="$T/ops"
+mkdir -p "$O"
+db() { sqlite3 "$H/store.db" "$1"; }
+# run NAME ARGS...: a command as operator NAME (its session file), output in $T/out
+run() { local who=$1; shift; "$TORWART" "$@" --token-file "$T/$who.session" >"$T/out" 2>&1; }
+
+check "init" "$TORWART" init --home "$H" --test-pki --wan-listen "127.0.0.1:$WAN_PORT" \
+	--api-listen "127.0.0.1:$API_PORT" --api-tls-listen "127.0.0.1:$TLS_PORT"
+# Fleet orders above one gateway need a second person's release in this home.
+printf '\n[auth]\nfleet_order_threshold = 1\n' >>"$H/torwart.conf"
+
+# ---- bootstrap by break-glass: operators in two tenants, gateways in both
+i=0
+for spec in gwa:alpha:gateway-operator gwb:beta:gateway-operator ra:alpha:ra-officer \
+	cao:alpha:ca-operator aud:alpha:auditor appr:alpha:approver; do
+	IFS=: read -r name tenant roles <<<"$spec"
+	i=$((i + 1))
+	printf 'password-of-%s-%d\n' "$name" "$i" >"$O/$name.pw"
+	check "break-glass operator add $name ($roles, tenant $tenant)" "$TORWART" operator add \
+		--home "$H" --name "$name" --tenant "$tenant" --password-file "$O/$name.pw" \
+		--roles "$roles" --out "$O/$name"
+done
+check "break-glass gateway add GW-A1" "$TORWART" gateway add --home "$H" --id GW-A1 --out "$T/gw-a1"
+check "break-glass gateway add GW-A2" "$TORWART" gateway add --home "$H" --id GW-A2 --out "$T/gw-a2"
+check "break-glass gateway add GW-B1" "$TORWART" gateway add --home "$H" --id GW-B1 --out "$T/gw-b1"
+check "break-glass moves GW-A1, GW-A2 to tenant alpha" "$TORWART" gateway set --home "$H" \
+	--gateways GW-A1,GW-A2 --move-tenant alpha
+check "break-glass moves GW-B1 to tenant beta" "$TORWART" gateway set --home "$H" \
+	--gateway GW-B1 --move-tenant beta
+check "direct --home use of gateway commands is queued for review" \
+	test "$(db "SELECT count(*) FROM approvals WHERE action='break-glass' AND params LIKE '%gateway%'")" -ge 5
+
+"$TORWARTD" --home "$H" all >>"$T/torwartd.log" 2>&1 &
+pids_to_kill+=("$!")
+check "operator API listens" wait_port 127.0.0.1 "$TLS_PORT" 20
+for name in gwa gwb ra cao aud appr; do
+	check "login $name" "$TORWART" login --api "$API" --cert "$O/$name/$name.crt" \
+		--key "$O/$name/$name.key" --password-file "$O/$name.pw" --token-file "$T/$name.session"
+done
+
+# ---- without a session
+HOME="$T/nobody" "$TORWART" gateway list >"$T/out" 2>&1
+check "no session: refused with exit 1" test $? = 1
+check "... saying how to log in or use break-glass" grep -q "not logged in" "$T/out"
+
+# ---- tenant scoping
+check "gateway list as gwa (alpha)" run gwa gateway list
+check "... shows alpha's gateways" grep -q GW-A1 "$T/out"
+check "... and not beta's" bash -c "! grep -q GW-B1 '$T/out'"
+check "gateway list as gwb (beta) shows only GW-B1" \
+	bash -c "'$TORWART' gateway list --token-file '$T/gwb.session' | grep -q GW-B1 && ! '$TORWART' gateway list --token-file '$T/gwb.session' | grep -q GW-A"
+before=$(db "SELECT count(*) FROM jobs")
+run gwa job create --type ping --gateway GW-B1
+check "job for a foreign tenant's gateway: exit 1" test $? = 1
+check "... refused as denied" grep -q "refused by the api (403" "$T/out"
+check "... and no job was created" test "$(db "SELECT count(*) FROM jobs")" = "$before"
+check "... the denial is logged with the operator" \
+	test "$(db "SELECT count(*) FROM admin_log WHERE action='auth.denied' AND actor='gwa' AND object='gateway:GW-B1'")" -ge 1
+check_fails "gateway logs of a foreign tenant's gateway refused" run gwa gateway logs --id GW-B1
+check "job create as gateway operator of the tenant" run gwa job create --type ping --gateway GW-A1
+JOB=$(db "SELECT max(id) FROM jobs WHERE gateway_id='GW-A1'")
+check "... the job exists and names the operator" \
+	test "$(db "SELECT count(*) FROM admin_log WHERE actor='gwa' AND action LIKE 'job.%' AND object LIKE '%$JOB%'")" -ge 1
+check "job show of one's own tenant" run gwa job show --id "$JOB"
+check_fails "job show of another tenant's job refused" run gwb job show --id "$JOB"
+check "job list as gwb does not show alpha's job" \
+	bash -c "'$TORWART' job list --token-file '$T/gwb.session' | grep -qv GW-A1 || true; ! '$TORWART' job list --token-file '$T/gwb.session' | grep -q GW-A1"
+check_fails "moving a gateway to another tenant needs break-glass" run gwa gateway set \
+	--gateway GW-A1 --move-tenant beta
+check "... GW-A1 stayed in alpha" \
+	test "$(db "SELECT t.name FROM gateways g JOIN tenants t ON t.id=g.tenant_id WHERE g.gateway_id='GW-A1'")" = alpha
+
+# ---- roles
+check_fails "auditor may not create a job" run aud job create --type ping --gateway GW-A1
+check "auditor may list jobs (read)" run aud job list
+check_fails "gateway operator may not register CA participants" run gwa ca register \
+	--name p1 --org "P GmbH" --role emt --mp-id 9900000000001 --cn P1.EMT.TEST
+check "RA officer registers a participant" run ra ca register --name p1 --org "P GmbH" \
+	--role emt --mp-id 9900000000001 --cn P1.EMT.TEST
+check "... logged as the RA officer" \
+	test "$(db "SELECT count(*) FROM admin_log WHERE actor='ra' AND action LIKE 'ca.%register%'")" -ge 1
+check_fails "CA operator may not register (RA role)" run cao ca register --name p2 --org X \
+	--role emt --mp-id 9900000000002 --cn P2.EMT.TEST
+check "auditor may list certificates" run aud ca list
+check_fails "auditor may not generate a CRL" run aud ca crl
+check "CA operator generates a CRL" run cao ca crl
+
+# ---- files both ways: gateway add --out DIR comes back, ca check --cert goes along
+check "gateway add through the api, keys written here" run gwa gateway add --id GW-A3 --out "$T/gw-a3"
+check "... the gateway's files arrived" test -s "$T/gw-a3/chain.pem"
+check "... and are a valid chain (openssl verify)" bash -c \
+	"ls '$T/gw-a3' | grep -q crt && for c in '$T'/gw-a3/*tls*.crt; do openssl verify -CAfile '$T/gw-a3/chain.pem' \"\$c\" || exit 1; done"
+check "... private keys are 0600" bash -c "for k in '$T'/gw-a3/*.key; do [ \$(stat -c %a \"\$k\") = 600 ] || exit 1; done"
+check "... registered in the operator's tenant" \
+	test "$(db "SELECT t.name FROM gateways g JOIN tenants t ON t.id=g.tenant_id WHERE g.gateway_id='GW-A3'")" = alpha
+SERIAL=$(db "SELECT serial_hex FROM certificates WHERE owner_id='GW-A3' AND usage='TLS'")
+check "ca export --out FILE through the api (auditor)" run aud ca export "$SERIAL" --out "$T/exported.pem"
+check "... openssl reads the exported certificate" openssl x509 -in "$T/exported.pem" -noout
+check "ca check --cert FILE sends the file along" run aud ca check --cert "$T/exported.pem"
+
+# ---- req authorise: the GWA authorisation of an SMGW request, as the operator
+check "an SMGW request made locally (no home, no api)" "$TORWART" req initial \
+	--cn EREM0012345678.SMGW --serial EREM0012345678 --role SMGW --key-dir "$T/smgw" \
+	--out "$T/smgw.b64"
+check_fails "... it carries no authorisation yet" "$TORWART" req show "$T/smgw.b64" --require-authorisation
+check_fails "req authorise by the auditor is refused" run aud req authorise --in "$T/smgw.b64" \
+	--out "$T/denied.b64"
+check "... and wrote nothing" test ! -e "$T/denied.b64"
+check "req authorise through the api (gateway operator)" run gwa req authorise \
+	--in "$T/smgw.b64" --out "$T/smgw-auth.b64"
+check "... the Sub-CA's parser accepts the authorisation" "$TORWART" req show "$T/smgw-auth.b64" \
+	--require-authorisation
+check "... the signer logged the authorisation as the operator" \
+	test "$(db "SELECT count(*) FROM admin_log WHERE actor='gwa' AND action LIKE 'signer.%'")" -ge 1
+
+# ---- four-eyes: CA-level revocation and fleet orders
+run ra ca revoke "$SERIAL" --reason keyCompromise
+check "ca revoke without a reason for the approver is refused" grep -q -- "--why" "$T/out"
+run ra ca revoke "$SERIAL" --reason keyCompromise --why "key of GW-A3 leaked"
+check "ca revoke becomes a four-eyes request (exit 10)" test $? = 10
+check "... the certificate is still valid" \
+	test "$(db "SELECT status FROM certificates WHERE serial_hex='$SERIAL'")" = valid
+REQ=$(db "SELECT max(id) FROM approvals WHERE action='ca.revoke'")
+check "... pending request stored with the command" \
+	test "$(db "SELECT state FROM approvals WHERE id=$REQ")" = pending
+check_fails "the requester's own role cannot approve (no approver)" run ra approval approve --id "$REQ"
+check "approver releases it" run appr approval approve --id "$REQ" --reason "confirmed by phone"
+check "... the command ran: certificate revoked" \
+	test "$(db "SELECT status FROM certificates WHERE serial_hex='$SERIAL'")" = revoked
+check "... its log names the requester and the release" \
+	test "$(db "SELECT count(*) FROM admin_log WHERE action='api.command' AND actor='ra' AND role LIKE '%released by appr%'")" = 1
+run gwa job create --type ping --gateways all
+check "fleet order above the threshold becomes four-eyes only with --why" grep -q -- "--why" "$T/out"
+before=$(db "SELECT count(*) FROM jobs")
+run gwa job create --type ping --gateways all --why "weekly check"
+check "fleet order above the threshold: pending (exit 10)" test $? = 10
+check "... no job yet" test "$(db "SELECT count(*) FROM jobs")" = "$before"
+FREQ=$(db "SELECT max(id) FROM approvals WHERE action='fleet.order'")
+check "approver releases the fleet order" run appr approval approve --id "$FREQ"
+check "... jobs for alpha's gateways only" \
+	test "$(db "SELECT count(*) FROM jobs WHERE id > 0 AND batch_id > 0 AND gateway_id LIKE 'GW-A%'")" -ge 3
+check "... none for beta's" test "$(db "SELECT count(*) FROM jobs WHERE batch_id > 0 AND gateway_id='GW-B1'")" = 0
+
+# ---- bad requests straight to the endpoint (curl as an independent client)
+TOKEN=$(sed -n 's/.*"token": "\([^"]*\)".*/\1/p' "$T/gwa.session")
+TLS="--curves brainpoolP256r1 --tlsv1.2 --tls-max 1.2"
+# shellcheck disable=SC2086
+post() { curl -s -o "$T/curl.out" -w '%{http_code}' $TLS --cacert "$H/pki/operator-ca.crt" \
+	--cert "$O/gwa/gwa.crt" --key "$O/gwa/gwa.key" -H "Authorization: Bearer $TOKEN" \
+	-H 'Content-Type: application/json' --data-binary "$1" "$API/v1/commands"; }
+logs_before=$(db "SELECT count(*) FROM admin_log")
+check "init is not available through the api (404)" test "$(post '{"argv":["init","--test-pki"]}')" = 404
+check "--home is refused (400)" test "$(post '{"argv":["gateway","list","--home","/tmp"]}')" = 400
+check "argv that is not a string array (400)" test "$(post '{"argv":["gateway",1]}')" = 400
+check "malformed JSON (400)" test "$(post '{"argv":')" = 400
+check "input file for a non-file argument (400)" \
+	test "$(post '{"argv":["gateway","list"],"files":{"1":"AAAA"}}')" = 400
+check "a forged token is refused (401/403)" bash -c \
+	"c=\$(curl -s -o /dev/null -w '%{http_code}' $TLS --cacert '$H/pki/operator-ca.crt' --cert '$O/gwa/gwa.crt' --key '$O/gwa/gwa.key' -H 'Authorization: Bearer tw1_0_00' --data-binary '{\"argv\":[\"gateway\",\"list\"]}' '$API/v1/commands'); [ \"\$c\" = 401 ] || [ \"\$c\" = 403 ]"
+check "refusals are logged, nothing else changed" \
+	test "$(db "SELECT count(*) FROM admin_log")" -gt "$logs_before"
+check "no stray working directories left" bash -c "[ -z \"\$(ls -A '$H/spool/commands')\" ]"
+
+check "the api never crashed or restarted" bash -c "! grep -q 'api killed\|api exited' '$T/torwartd.log'"
+check "the admin log verifies" "$TORWART" audit verify --home "$H"
+exit 0
