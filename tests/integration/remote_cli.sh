@@ -24,7 +24,7 @@ printf '\n[auth]\nfleet_order_threshold = 1\n' >>"$H/torwart.conf"
 # ---- bootstrap by break-glass: operators in two tenants, gateways in both
 i=0
 for spec in gwa:alpha:gateway-operator gwb:beta:gateway-operator ra:alpha:ra-officer \
-	cao:alpha:ca-operator aud:alpha:auditor appr:alpha:approver; do
+	cao:alpha:ca-operator aud:alpha:auditor appr:alpha:approver fwm:alpha:firmware-manager; do
 	IFS=: read -r name tenant roles <<<"$spec"
 	i=$((i + 1))
 	printf 'password-of-%s-%d\n' "$name" "$i" >"$O/$name.pw"
@@ -45,7 +45,7 @@ check "direct --home use of gateway commands is queued for review" \
 "$TORWARTD" --home "$H" all >>"$T/torwartd.log" 2>&1 &
 pids_to_kill+=("$!")
 check "operator API listens" wait_port 127.0.0.1 "$TLS_PORT" 20
-for name in gwa gwb ra cao aud appr; do
+for name in gwa gwb ra cao aud appr fwm; do
 	check "login $name" "$TORWART" login --api "$API" --cert "$O/$name/$name.crt" \
 		--key "$O/$name/$name.key" --password-file "$O/$name.pw" --token-file "$T/$name.session"
 done
@@ -152,6 +152,29 @@ check "approver releases the fleet order" run appr approval approve --id "$FREQ"
 check "... jobs for alpha's gateways only" \
 	test "$(db "SELECT count(*) FROM jobs WHERE id > 0 AND batch_id > 0 AND gateway_id LIKE 'GW-A%'")" -ge 3
 check "... none for beta's" test "$(db "SELECT count(*) FROM jobs WHERE batch_id > 0 AND gateway_id='GW-B1'")" = 0
+
+# ---- four-eyes: firmware release and CA key activation
+head -c 4096 /dev/urandom >"$T/fw.img"
+check "firmware add through the api (the image goes along)" run fwm firmware add \
+	--file "$T/fw.img" --model SMGW-X --version 1.2.3
+FW=$(db "SELECT max(id) FROM firmware_images")
+check "... stored with the image's SHA-256" \
+	test "$(db "SELECT sha256 FROM firmware_images WHERE id=$FW")" = "$(sha256sum "$T/fw.img" | cut -d' ' -f1)"
+check_fails "gateway operator may not release firmware" run gwa firmware release --id "$FW" --why x
+run fwm firmware release --id "$FW" --why "passed lab tests"
+check "firmware release becomes a four-eyes request (exit 10)" test $? = 10
+check "... still uploaded" test "$(db "SELECT state FROM firmware_images WHERE id=$FW")" = uploaded
+WREQ=$(db "SELECT max(id) FROM approvals WHERE action='firmware.release'")
+check "approver releases the firmware" run appr approval approve --id "$WREQ"
+check "... now released" test "$(db "SELECT state FROM firmware_images WHERE id=$FW")" = released
+check "CA operator deactivates the CA key (no four-eyes needed)" run cao ca deactivate --ca sub-ca
+check_fails "... issuance-side commands now refuse: ca crl" run cao ca crl
+run cao ca activate --ca sub-ca --why "after the key ceremony"
+check "ca activate becomes a four-eyes request (exit 10)" test $? = 10
+check_fails "... the CA stays inactive until released" run cao ca crl
+AREQ=$(db "SELECT max(id) FROM approvals WHERE action='ca.key.activate'")
+check "approver releases the activation" run appr approval approve --id "$AREQ"
+check "... the CA signs again" run cao ca crl
 
 # ---- bad requests straight to the endpoint (curl as an independent client)
 TOKEN=$(sed -n 's/.*"token": "\([^"]*\)".*/\1/p' "$T/gwa.session")
