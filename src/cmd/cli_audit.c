@@ -354,7 +354,7 @@ static int cmd_signed(const struct audit_opts *o, bool archive)
 		goto fail;
 	if (signer_client_open(home, false, &sc, &err) != TW_OK)
 		goto fail;
-	signer_client_set_actor(sc, cli_actor(), "local-admin");
+	signer_client_set_actor(sc, cli_actor(), cli_role);
 	if (!archive) {
 		if (audit_head_create(store, sc, 0, &head, &err) != TW_OK)
 			goto fail;

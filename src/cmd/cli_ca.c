@@ -121,7 +121,7 @@ static const struct ca_actor *ca_who(void)
 	static struct ca_actor who;
 
 	who.actor = cli_actor();
-	who.role = "local-admin";
+	who.role = cli_role;
 	who.client = cli_client();
 	return &who;
 }
@@ -261,7 +261,7 @@ static int cmd_issue(const struct ca_opts *o, const struct tw_home *home,
 		return cli_usage_error("ca issue needs --request FILE... or --id REQUEST");
 	if ((rc = signer_client_open(home, false, &sc, err)) != TW_OK)
 		return cli_fail("ca issue", err);
-	signer_client_set_actor(sc, cli_actor(), "local-admin");
+	signer_client_set_actor(sc, cli_actor(), cli_role);
 	if (o->id != NULL) {
 		enum pki_result res = PKI_FAILURE_INTERNAL_ERROR;
 		long id;
@@ -383,7 +383,7 @@ static int ca_crl_now(const struct tw_home *home, struct tw_store *store, const 
 	tw_rc rc;
 
 	if ((rc = signer_client_open(home, false, &sc, err)) == TW_OK) {
-		signer_client_set_actor(sc, cli_actor(), "local-admin");
+		signer_client_set_actor(sc, cli_actor(), cli_role);
 		rc = crl_generate(home, store, sc, ca, cli_actor(), &res, err);
 	}
 	signer_client_close(sc);

@@ -39,7 +39,7 @@ static int cmd_gateway_add(const struct cli_options *o)
 	}
 	if ((rc = signer_client_open(home, false, &sc, &err)) != TW_OK)
 		goto out;
-	signer_client_set_actor(sc, cli_actor(), "local-admin");
+	signer_client_set_actor(sc, cli_actor(), cli_role);
 	rc = gateway_provision(home, store, sc, o->id, out_dir, cli_actor(), &err);
 	if (rc != TW_OK) {
 		struct tw_error ignored;

@@ -449,7 +449,7 @@ int cli_gateway_monitor(const char *sub, int argc, char **argv)
 	} else {
 		printf("%-11s %6s %-26s %-14s %s\n", "KIND", "SEQ", "TIME (GATEWAY)", "SIGNATURE",
 			"MESSAGE");
-		rc = monitor_logs_show(store, cli_actor(), "local-admin", cli_client(), o.gateway,
+		rc = monitor_logs_show(store, cli_actor(), cli_role, cli_client(), o.gateway,
 			o.kind, print_log, &n, &err);
 		if (rc == TW_OK)
 			printf("%zu entr%s\n", n, n == 1 ? "y" : "ies");

@@ -20,6 +20,8 @@
 #include "pki/ca.h"
 #include "pki/ca_internal.h"
 
+/* Requests in the first batch: small, so the signer starts early (it waits for it). */
+#define CA_BATCH_FIRST 8
 /* Read at most this much of a request file; request_parse refuses > 64 KiB itself. */
 #define CA_FILE_MAX (4 * REQUEST_MAX_BYTES)
 
@@ -77,6 +79,15 @@ static void ca_fail_flight(const struct ca_flight *f, struct ca_issue_outcome *o
 		o->n_certs = 0;
 		snprintf(o->message, sizeof(o->message), "not issued: %s", err->message);
 	}
+}
+
+static void ca_flight_clear(struct ca_flight *f)
+{
+	for (size_t k = 0; f->batch != NULL && k < CA_BATCH_MAX; k++)
+		ca_pending_clear(&f->batch[k]);
+	free(f->tbs);
+	f->tbs = NULL;
+	f->n = f->total = 0;
 }
 
 /* Send the batch's certificates to the signer without waiting for the answer. */
@@ -138,9 +149,9 @@ out:
 	return rc;
 }
 
-/* Receive and check the signatures of f, then store its requests in one transaction. */
-static tw_rc ca_finish(struct ca_run *r, struct signer_client *sc, struct ca_flight *f,
-	struct ca_issue_outcome *out, struct ca_issue_stats *st, struct tw_error *err)
+/* Check the received signatures of f, then store its requests in one transaction. */
+static tw_rc ca_store(struct ca_run *r, struct ca_flight *f, struct ca_issue_outcome *out,
+	struct ca_issue_stats *st, struct tw_error *err)
 {
 	int64_t t0 = ca_us();
 	char object[32], detail[STORE_TEXT_MAX + 1];
@@ -152,8 +163,6 @@ static tw_rc ca_finish(struct ca_run *r, struct signer_client *sc, struct ca_fli
 
 	if (n == 0)
 		return TW_OK;
-	if ((rc = ca_recv(sc, f, err)) != TW_OK)
-		goto fail;
 	/* The check wants flat arrays in the order the certificates were sent (f->tbs). */
 	if ((ders = calloc(f->total, sizeof(*ders))) == NULL ||
 	    (lens = calloc(f->total, sizeof(*lens))) == NULL) {
@@ -215,6 +224,59 @@ fail:
 	ca_fail_flight(f, out, rc, err);
 	free(ders);
 	free(lens);
+	return rc;
+}
+
+/* Receive, check and store f (the last batches, when nothing else is left to send). */
+static tw_rc ca_finish(struct ca_run *r, struct signer_client *sc, struct ca_flight *f,
+	struct ca_issue_outcome *out, struct ca_issue_stats *st, struct tw_error *err)
+{
+	int64_t t0 = ca_us();
+	tw_rc rc;
+
+	if (f->n == 0)
+		return TW_OK;
+	if ((rc = ca_recv(sc, f, err)) != TW_OK) {
+		ca_fail_flight(f, out, rc, err);
+		return rc;
+	}
+	st->sign_us += ca_us() - t0;
+	return ca_store(r, f, out, st, err);
+}
+
+/*
+ * One turn of the pipeline, cur being full: wait for the answer of *flying, send *cur at
+ * once (so the signer starts on it while this process checks and stores *flying, instead
+ * of idling through that transaction), store *flying, then swap the two. On failure the
+ * affected requests say why; a sent batch stays in *flying for the caller to drain.
+ */
+static tw_rc ca_turn(struct ca_run *r, struct signer_client *sc, struct ca_flight **cur,
+	struct ca_flight **flying, struct ca_issue_outcome *out, struct ca_issue_stats *st,
+	struct tw_error *err)
+{
+	struct ca_flight *c = *cur, *f = *flying;
+	struct tw_error store_err;
+	int64_t t0 = ca_us();
+	tw_rc rc = TW_OK, stored;
+
+	if (f->n > 0 && (rc = ca_recv(sc, f, err)) != TW_OK) {
+		ca_fail_flight(f, out, rc, err);
+		ca_flight_clear(f);
+		return rc;
+	}
+	st->sign_us += ca_us() - t0;
+	if ((rc = ca_send(r, sc, c, st, err)) != TW_OK)
+		ca_fail_flight(c, out, rc, err);
+	/* f's certificates are signed and audited by the signer: store them regardless. */
+	tw_error_clear(&store_err);
+	stored = ca_store(r, f, out, st, &store_err);
+	ca_flight_clear(f);
+	if (rc == TW_OK && stored != TW_OK) {
+		rc = stored;
+		*err = store_err;
+	}
+	*cur = f;
+	*flying = c;
 	return rc;
 }
 
@@ -291,24 +353,15 @@ reject:
 	return TW_OK;
 }
 
-static void ca_flight_clear(struct ca_flight *f)
-{
-	for (size_t k = 0; f->batch != NULL && k < CA_BATCH_MAX; k++)
-		ca_pending_clear(&f->batch[k]);
-	free(f->tbs);
-	f->tbs = NULL;
-	f->n = f->total = 0;
-}
-
 tw_rc ca_issue_files(const struct tw_home *home, struct tw_store *store,
 	struct signer_client *sc, const struct ca_actor *who, const char *participant,
 	const char *const *files, size_t n, struct ca_issue_outcome *out,
 	struct ca_issue_stats *stats, struct tw_error *err)
 {
 	struct ca_issue_stats dummy, *st = stats != NULL ? stats : &dummy;
-	struct ca_flight fa = { 0 }, fb = { 0 }, *cur = &fa, *flying = &fb, *tmp;
+	struct ca_flight fa = { 0 }, fb = { 0 }, *cur = &fa, *flying = &fb;
 	struct ca_run r;
-	size_t i = 0;
+	size_t i = 0, turns = 0;
 	tw_rc rc;
 
 	memset(st, 0, sizeof(*st));
@@ -339,26 +392,17 @@ tw_rc ca_issue_files(const struct tw_home *home, struct tw_store *store,
 			break;
 		if (p->req == NULL)
 			continue;   /* rejected; out[i] says why */
-		if (++cur->n < CA_BATCH_MAX)
+		/* A small first batch: the signer idles until it arrives. */
+		if (++cur->n < (turns == 0 ? CA_BATCH_FIRST : CA_BATCH_MAX))
 			continue;
-		rc = ca_finish(&r, sc, flying, out, st, err);
-		ca_flight_clear(flying);
-		if (rc == TW_OK && (rc = ca_send(&r, sc, cur, st, err)) != TW_OK)
-			ca_fail_flight(cur, out, rc, err);
-		if (rc != TW_OK)
+		turns++;
+		if ((rc = ca_turn(&r, sc, &cur, &flying, out, st, err)) != TW_OK)
 			break;
-		tmp = flying;
-		flying = cur;
-		cur = tmp;
 	}
+	if (rc == TW_OK && cur->n > 0)
+		rc = ca_turn(&r, sc, &cur, &flying, out, st, err);
 	if (rc == TW_OK)
 		rc = ca_finish(&r, sc, flying, out, st, err);
-	if (rc == TW_OK && cur->n > 0) {
-		if ((rc = ca_send(&r, sc, cur, st, err)) == TW_OK)
-			rc = ca_finish(&r, sc, cur, out, st, err);
-		else
-			ca_fail_flight(cur, out, rc, err);
-	}
 out:
 	/* An answer still in flight after a failure: drain it so sc stays usable. */
 	if (flying->sent) {

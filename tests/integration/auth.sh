@@ -30,6 +30,8 @@ check "a second CA: operator ca-init on a home of init exits 1" test "$ca_init_r
 check "... and says the CA exists already" grep -q "exists already" "$T/cainit.out"
 check "... and generated no second key" \
 	test "$(db "SELECT count(*) FROM admin_log WHERE object='operator-ca' AND action='signer.keygen'")" = 1
+# The worker checks the CRLs every second here (default 60 s).
+printf '\n[ca]\ncrl_check_interval = 1\n' >>"$H/torwart.conf"
 check_fails "init refuses the same port for both api listeners" "$TORWART" init --home "$T/h2" \
 	--api-listen "127.0.0.1:$API_PORT" --api-tls-listen "127.0.0.1:$API_PORT"
 check "api TLS key is mode 0600" test "$(stat -c %a "$H/pki/api-tls.key")" = 600
@@ -178,7 +180,9 @@ check_fails "carol's open session is refused on the next request" \
 	curl -fsS --cacert "$H/pki/operator-ca.crt" --cert "$O/carol/carol.crt" --key "$O/carol/carol.key" \
 	-H "Authorization: Bearer $(sed -n 's/.*"token": "\(tw1_[^"]*\)".*/\1/p' "$T/carol.session")" "$API/v1/gateways"
 CAROL_SERIAL=$(openssl x509 -in "$O/carol/carol.crt" -noout -serial | sed 's/^serial=//')
-check "the disable republished the operator CRL at once" curl -fsS -o "$T/opcrl1.der" "$CRL_URL"
+check "the disable republished the operator CRL at once (as alice, not the worker)" \
+	test "$(db "SELECT count(*) FROM admin_log WHERE action='ca.crl.generate' AND object='operator' AND actor='alice'")" -ge 1
+check "curl fetches the new operator CRL" curl -fsS -o "$T/opcrl1.der" "$CRL_URL"
 check "openssl crl -verify accepts the new operator CRL" \
 	openssl crl -inform DER -in "$T/opcrl1.der" -CAfile "$H/pki/operator-ca.crt" -noout -verify
 check "the operator CRL lists carol's serial ($CAROL_SERIAL), privilege withdrawn" bash -c \
@@ -205,4 +209,10 @@ check_fails "after the burst even the right password is refused" "$TORWART" logi
 	--cert "$O/bob/bob.crt" --key "$O/bob/bob.key" --password-file "$O/appr.pw" --token-file "$T/x"
 check "failed-login burst alerted" test "$(db "SELECT count(*) FROM admin_log WHERE action='alert.login-burst'")" -ge 1
 check "ALERT line in the service log" grep -q "ALERT role=security-officer kind=failed-login-burst" "$T/torwartd.log"
+# ---- the worker keeps the operator CRL fresh like the Sub-CA's (dirty -> regenerated)
+N1=$(db "SELECT number FROM ca_crls WHERE ca = 'operator'")
+db "UPDATE ca_crls SET dirty = 1 WHERE ca = 'operator'"
+for _ in $(seq 1 50); do [ "$(db "SELECT number FROM ca_crls WHERE ca = 'operator'")" != "$N1" ] && break; sleep 0.2; done
+check "worker regenerates a dirty operator CRL (number $N1 -> next)" \
+	test "$(db "SELECT number FROM ca_crls WHERE ca = 'operator'")" -gt "$N1"
 check "admin log still verifies" "$TORWART" audit verify --home "$H"

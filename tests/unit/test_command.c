@@ -1,0 +1,1020 @@
+/*
+ * test_command.c: the operator commands the api runs (src/auth/command.c) and the
+ * store-free part of POST /v1/commands (api_command_parse).
+ *
+ * The command matrix states, independently of src/auth/command.c and src/auth/auth.c,
+ * which operation every command needs and which roles docs/security.md allows for that
+ * operation; then every table entry is tried as every role, in the own and in a foreign
+ * tenant, through auth_check: TW_OK exactly where the documentation says so, TW_E_DENIED
+ * otherwise and always for a foreign tenant, each denial an admin-log entry. A command
+ * added to (or removed from) the table without updating this file fails the test.
+ * Also: the checks of a forwarded argument vector, the option helpers, strict base64 and
+ * the body parser (out-params NULL and nothing leaked on every refusal).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+#include <openssl/evp.h>
+
+#include "api/api_command.h"
+#include "audit/audit.h"
+#include "auth/auth.h"
+#include "auth/command.h"
+#include "store/store.h"
+
+#define ARGC(v) ((int)(sizeof(v) / sizeof((v)[0])))
+
+/* ---- the policy as docs/security.md states it ---- */
+
+#define B(r) AUTH_ROLE_BIT(AUTH_ROLE_##r)
+
+/* "Roles and the policy table": the operations of commands, their roles and "writes". */
+static const struct doc_op {
+	const char *name;
+	uint32_t roles;
+	bool writes;
+} doc_ops[] = {
+	{ "gateway.read", B(GATEWAY_OPERATOR) | B(FIRMWARE_MANAGER) | B(AUDITOR) |
+		B(TENANT_ADMIN) | B(SYSTEM_ADMIN), false },
+	{ "gateway.admin", B(GATEWAY_OPERATOR) | B(TENANT_ADMIN) | B(SYSTEM_ADMIN), true },
+	{ "gateway.order", B(GATEWAY_OPERATOR) | B(FIRMWARE_MANAGER), true },
+	{ "profile.write", B(GATEWAY_OPERATOR), true },
+	{ "firmware.read", B(FIRMWARE_MANAGER) | B(GATEWAY_OPERATOR) | B(AUDITOR) |
+		B(SYSTEM_ADMIN), false },
+	{ "firmware.manage", B(FIRMWARE_MANAGER), true },
+	{ "ca.read", B(RA_OFFICER) | B(CA_OPERATOR) | B(AUDITOR) | B(SECURITY_OFFICER), false },
+	{ "ca.ra", B(RA_OFFICER), true },
+	{ "ca.operate", B(CA_OPERATOR), true },
+	{ "audit.read", B(AUDITOR) | B(SECURITY_OFFICER), false },
+	{ "audit.admin", B(SECURITY_OFFICER) | B(SYSTEM_ADMIN), true },
+};
+
+#undef B
+
+static const struct doc_op *doc_op_find(const char *name)
+{
+	for (size_t i = 0; i < sizeof(doc_ops) / sizeof(doc_ops[0]); i++) {
+		if (strcmp(doc_ops[i].name, name) == 0)
+			return &doc_ops[i];
+	}
+	return NULL;
+}
+
+/*
+ * Every command that runs through the api: its operation (reads to the roles that work
+ * with the object, inventory and orders to the gateway operator, certificates to the RA
+ * officer or CA operator, the admin log to auditor and security officer), its four-eyes
+ * action ("ca activate" = ca.key.activate, "ca revoke" = ca.revoke, "firmware release" =
+ * firmware.release, "job create" = fleet.order), the options naming gateways ("gw") and
+ * jobs ("job"), and its files ("in:", "out:", "dir:").
+ */
+static const struct doc_cmd {
+	const char *command, *sub, *op, *four_eyes;
+	const char *objects;   /* "gw=--id", "gw=--gateway|--id", "gws=--gateways", "job=--id" */
+	const char *files;     /* "in:--request", "out:--out", ... */
+} doc_cmds[] = {
+	{ "audit", "alert", "audit.admin", NULL, "", "" },
+	{ "audit", "archive", "audit.admin", NULL, "", "dir:--dir" },
+	{ "audit", "export", "audit.read", NULL, "", "out:--out" },
+	{ "audit", "head", "audit.admin", NULL, "", "" },
+	{ "audit", "proof", "audit.read", NULL, "", "" },
+	{ "audit", "verify", "audit.read", NULL, "", "" },
+	{ "ca", "activate", "ca.operate", "ca.key.activate", "", "" },
+	{ "ca", "approve", "ca.ra", NULL, "", "" },
+	{ "ca", "check", "ca.read", NULL, "", "in:--cert" },
+	{ "ca", "crl", "ca.operate", NULL, "", "" },
+	{ "ca", "deactivate", "ca.operate", NULL, "", "" },
+	{ "ca", "export", "ca.read", NULL, "", "out:--out" },
+	{ "ca", "issue", "ca.ra", NULL, "", "in:--request" },
+	{ "ca", "list", "ca.read", NULL, "", "" },
+	{ "ca", "participants", "ca.read", NULL, "", "" },
+	{ "ca", "register", "ca.ra", NULL, "", "" },
+	{ "ca", "reject", "ca.ra", NULL, "", "" },
+	{ "ca", "requests", "ca.read", NULL, "", "" },
+	{ "ca", "revoke", "ca.ra", "ca.revoke", "", "" },
+	{ "ca", "show", "ca.read", NULL, "", "" },
+	{ "ca", "submit", "ca.ra", NULL, "", "in:--request" },
+	{ "firmware", "add", "firmware.manage", NULL, "", "in:--file" },
+	{ "firmware", "list", "firmware.read", NULL, "", "" },
+	{ "firmware", "release", "firmware.manage", "firmware.release", "", "" },
+	{ "firmware", "show", "firmware.read", NULL, "", "" },
+	{ "firmware", "withdraw", "firmware.manage", NULL, "", "" },
+	{ "gateway", "add", "gateway.admin", NULL, "", "dir:--out" },
+	{ "gateway", "list", "gateway.read", NULL, "", "" },
+	{ "gateway", "logs", "gateway.read", NULL, "gw=--id", "" },
+	{ "gateway", "selftest", "gateway.order", NULL, "gw=--id", "" },
+	{ "gateway", "set", "gateway.admin", NULL, "gw=--gateway gws=--gateways", "" },
+	{ "job", "cancel", "gateway.order", NULL, "job=--id", "" },
+	{ "job", "create", "gateway.order", "fleet.order", "gw=--gateway gws=--gateways", "" },
+	{ "job", "list", "gateway.read", NULL, "gw=--gateway", "" },
+	{ "job", "show", "gateway.read", NULL, "job=--id", "" },
+	{ "job", "wait", "gateway.read", NULL, "job=--id", "" },
+	{ "profile", "authorise-emt", "profile.write", NULL, "gw=--gateway|--id", "" },
+	{ "profile", "check", "gateway.read", NULL, "gw=--gateway|--id", "in:--file" },
+	{ "profile", "delete", "profile.write", NULL, "gw=--gateway|--id", "" },
+	{ "profile", "drift", "gateway.read", NULL, "gw=--gateway|--id", "" },
+	{ "profile", "emts", "gateway.read", NULL, "gw=--gateway|--id", "" },
+	{ "profile", "list", "gateway.read", NULL, "gw=--gateway|--id", "" },
+	{ "profile", "put", "profile.write", NULL, "gw=--gateway|--id", "in:--file" },
+	{ "profile", "read", "gateway.order", NULL, "gw=--gateway|--id", "" },
+	{ "profile", "revoke-emt", "profile.write", NULL, "gw=--gateway|--id", "" },
+	{ "profile", "show", "gateway.read", NULL, "gw=--gateway|--id", "" },
+	{ "req", "authorise", "gateway.admin", NULL, "", "in:--in out:--out" },
+};
+
+#define DOC_CMDS (sizeof(doc_cmds) / sizeof(doc_cmds[0]))
+
+static const struct doc_cmd *doc_cmd_find(const char *command, const char *sub)
+{
+	for (size_t i = 0; i < DOC_CMDS; i++) {
+		if (strcmp(doc_cmds[i].command, command) == 0 && strcmp(doc_cmds[i].sub, sub) == 0)
+			return &doc_cmds[i];
+	}
+	return NULL;
+}
+
+/* The entry's object options and files in the notation of doc_cmds. */
+static void entry_objects(const struct auth_command *c, char *buf, size_t size)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	if (c->gateway_option != NULL)
+		n += (size_t)snprintf(buf + n, size - n, "%sgw=%s%s%s", n ? " " : "",
+			c->gateway_option, c->gateway_alias ? "|" : "",
+			c->gateway_alias ? c->gateway_alias : "");
+	else
+		assert_null(c->gateway_alias);
+	if (c->gateways_option != NULL && n < size)
+		n += (size_t)snprintf(buf + n, size - n, "%sgws=%s", n ? " " : "",
+			c->gateways_option);
+	if (c->job_option != NULL && n < size)
+		n += (size_t)snprintf(buf + n, size - n, "%sjob=%s", n ? " " : "", c->job_option);
+	assert_true(n < size);
+}
+
+static void entry_files(const struct auth_command *c, char *buf, size_t size)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < AUTH_CMD_FILES_MAX && c->files[i].option != NULL; i++) {
+		const char *k = c->files[i].kind == AUTH_CMD_FILE_IN ? "in" :
+			c->files[i].kind == AUTH_CMD_FILE_OUT ? "out" :
+			c->files[i].kind == AUTH_CMD_DIR_OUT ? "dir" : "?";
+
+		n += (size_t)snprintf(buf + n, size - n, "%s%s:%s", n ? " " : "", k,
+			c->files[i].option);
+		assert_true(n < size);
+	}
+}
+
+/* ---- fixture: a store with two tenants ---- */
+
+struct fx {
+	char dir[64];
+	struct tw_store *st;
+	int64_t tenant_a, tenant_b;
+};
+
+static int fx_setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	char path[128];
+	struct tw_error err;
+
+	assert_non_null(f);
+	snprintf(f->dir, sizeof(f->dir), "/tmp/test-command-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(path, sizeof(path), "%s/store.db", f->dir);
+	assert_int_equal(store_open(path, &f->st, &err), TW_OK);
+	assert_int_equal(store_migrate(f->st, &err), TW_OK);
+	assert_int_equal(store_tenant_ensure(f->st, "tenant-a", &f->tenant_a, &err), TW_OK);
+	assert_int_equal(store_tenant_ensure(f->st, "tenant-b", &f->tenant_b, &err), TW_OK);
+	assert_true(f->tenant_a > 0 && f->tenant_b > 0 && f->tenant_a != f->tenant_b);
+	*state = f;
+	return 0;
+}
+
+static int fx_teardown(void **state)
+{
+	struct fx *f = *state;
+	char cmd[128];
+
+	store_close(f->st);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
+	assert_int_equal(system(cmd), 0);
+	free(f);
+	return 0;
+}
+
+/* Admin-log rows after seq `after`: how many, and whether each is an auth.denied. */
+struct rows {
+	int64_t last_seq;
+	int count, denied;
+	char actor[STORE_NAME_MAX + 1];
+	char object[STORE_NAME_MAX + 1];
+};
+
+static int rows_cb(const struct store_audit_row *row, void *arg)
+{
+	struct rows *r = arg;
+
+	r->count++;
+	r->last_seq = row->seq;
+	if (strcmp(row->action, "auth.denied") == 0 && strcmp(row->result, "refused") == 0)
+		r->denied++;
+	snprintf(r->actor, sizeof(r->actor), "%s", row->actor);
+	snprintf(r->object, sizeof(r->object), "%s", row->object);
+	return 0;
+}
+
+static struct rows rows_after(struct fx *f, int64_t after)
+{
+	struct tw_error err;
+	struct rows r;
+
+	memset(&r, 0, sizeof(r));
+	r.last_seq = after;
+	assert_int_equal(store_audit_foreach(f->st, after + 1, rows_cb, &r, &err), TW_OK);
+	return r;
+}
+
+static void principal(struct fx *f, struct auth_principal *p, uint32_t roles,
+	const char *name)
+{
+	memset(p, 0, sizeof(*p));
+	p->operator_id = 100;
+	p->tenant_id = f->tenant_a;
+	p->roles = roles;
+	snprintf(p->name, sizeof(p->name), "%s", name);
+	snprintf(p->tenant, sizeof(p->tenant), "tenant-a");
+	snprintf(p->client, sizeof(p->client), "test");
+}
+
+/* ---- a. the command matrix ---- */
+
+/* Every table entry is in doc_cmds with the same operation, action, objects and files,
+ * and every doc_cmds row is in the table exactly once. */
+static void test_table_complete(void **state)
+{
+	size_t n = 0;
+	char buf[256];
+
+	(void)state;
+	for (const struct auth_command *c; (c = auth_command_at(n)) != NULL; n++) {
+		const struct doc_cmd *d = doc_cmd_find(c->command, c->sub);
+		char *av[] = { (char *)c->command, (char *)c->sub };
+
+		if (d == NULL)
+			fail_msg("'%s %s' is in the command table but not in test_command.c",
+				c->command, c->sub);
+		if (strcmp(auth_op_name(c->op), d->op) != 0 ||
+		    strcmp(auth_op_name(auth_command_op(c, 2, av)), d->op) != 0)
+			fail_msg("'%s %s' needs %s, documented %s", c->command, c->sub,
+				auth_op_name(c->op), d->op);
+		if ((c->four_eyes == NULL) != (d->four_eyes == NULL) ||
+		    (c->four_eyes != NULL && strcmp(c->four_eyes, d->four_eyes) != 0))
+			fail_msg("'%s %s': four-eyes action %s, expected %s", c->command, c->sub,
+				c->four_eyes ? c->four_eyes : "none", d->four_eyes ? d->four_eyes : "none");
+		entry_objects(c, buf, sizeof(buf));
+		if (strcmp(buf, d->objects) != 0)
+			fail_msg("'%s %s': objects '%s', expected '%s'", c->command, c->sub, buf,
+				d->objects);
+		entry_files(c, buf, sizeof(buf));
+		if (strcmp(buf, d->files) != 0)
+			fail_msg("'%s %s': files '%s', expected '%s'", c->command, c->sub, buf,
+				d->files);
+		assert_ptr_equal(auth_command_find(c->command, c->sub), c);   /* no duplicate */
+		assert_non_null(doc_op_find(d->op));
+	}
+	assert_int_equal(n, DOC_CMDS);
+	for (size_t i = 0; i < DOC_CMDS; i++) {
+		if (auth_command_find(doc_cmds[i].command, doc_cmds[i].sub) == NULL)
+			fail_msg("'%s %s' is documented but missing from the command table",
+				doc_cmds[i].command, doc_cmds[i].sub);
+	}
+	/* The four-eyes actions, exactly. */
+	{
+		static const char *const fe[][3] = {
+			{ "ca", "activate", "ca.key.activate" }, { "ca", "revoke", "ca.revoke" },
+			{ "firmware", "release", "firmware.release" }, { "job", "create", "fleet.order" },
+		};
+		int with = 0;
+
+		for (size_t i = 0; i < 4; i++) {
+			const struct auth_command *c = auth_command_find(fe[i][0], fe[i][1]);
+
+			assert_non_null(c);
+			assert_non_null(c->four_eyes);
+			assert_string_equal(c->four_eyes, fe[i][2]);
+		}
+		for (size_t i = 0; auth_command_at(i) != NULL; i++)
+			with += auth_command_at(i)->four_eyes != NULL;
+		assert_int_equal(with, 4);
+	}
+	/* Special options as docs/security.md names them. */
+	for (size_t i = 0; auth_command_at(i) != NULL; i++) {
+		const struct auth_command *c = auth_command_at(i);
+		bool set = strcmp(c->command, "gateway") == 0 && strcmp(c->sub, "set") == 0;
+		bool logs = strcmp(c->command, "gateway") == 0 && strcmp(c->sub, "logs") == 0;
+		bool verify = strcmp(c->command, "audit") == 0 && strcmp(c->sub, "verify") == 0;
+		bool proof = strcmp(c->command, "audit") == 0 && strcmp(c->sub, "proof") == 0;
+
+		if (set)
+			assert_string_equal(c->tenant_denied_option, "--move-tenant");
+		else
+			assert_null(c->tenant_denied_option);
+		if (logs) {
+			assert_string_equal(c->upgrade_option, "--fetch");
+			assert_int_equal(c->upgrade_op, AUTH_OP_GATEWAY_ORDER);
+		} else {
+			assert_null(c->upgrade_option);
+		}
+		if (verify)
+			assert_string_equal(c->local_option, "--export");
+		else if (proof)
+			assert_string_equal(c->local_option, "--verify");
+		else
+			assert_null(c->local_option);
+		assert_null(c->local_option2);
+	}
+	/* Local and unknown commands are not in the table. */
+	assert_null(auth_command_find("init", "x"));
+	assert_null(auth_command_find("login", "x"));
+	assert_null(auth_command_find("job", "types"));
+	assert_null(auth_command_find("req", "initial"));
+	assert_null(auth_command_find("req", "renew"));
+	assert_null(auth_command_find("req", "show"));
+	assert_null(auth_command_find("operator", "add"));
+	assert_null(auth_command_find("approval", "approve"));
+	assert_null(auth_command_find("gateway", NULL));
+	assert_null(auth_command_find(NULL, "list"));
+	assert_null(auth_command_at(DOC_CMDS));
+}
+
+/* The documented operations: their roles and "writes" as auth.c has them. */
+static void test_doc_ops(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(doc_ops) / sizeof(doc_ops[0]); i++) {
+		int op = -1;
+
+		for (int o = 0; o < AUTH_OP__COUNT; o++) {
+			if (strcmp(auth_op_name((enum auth_op)o), doc_ops[i].name) == 0)
+				op = o;
+		}
+		if (op < 0)
+			fail_msg("operation %s is documented but unknown", doc_ops[i].name);
+		assert_int_equal(auth_op_writes((enum auth_op)op), doc_ops[i].writes);
+		/* The auditor never holds a write permission. */
+		if (doc_ops[i].writes)
+			assert_false(doc_ops[i].roles & AUTH_ROLE_BIT(AUTH_ROLE_AUDITOR));
+	}
+}
+
+/* One auth_check as role `role` of tenant A against an object of A or B. */
+static void matrix_one(struct fx *f, const char *what_cmd, enum auth_op op, int role,
+	bool foreign, bool allowed, int *denials)
+{
+	struct auth_principal p;
+	struct tw_error err;
+	struct rows before = rows_after(f, 0), after;
+	char name[64];
+	tw_rc rc;
+
+	snprintf(name, sizeof(name), "actor-%s", auth_role_name((enum auth_role)role));
+	principal(f, &p, AUTH_ROLE_BIT(role), name);
+	memset(&err, 0, sizeof(err));
+	rc = auth_check(f->st, &p, op, foreign ? f->tenant_b : f->tenant_a, "x", &err);
+	after = rows_after(f, before.last_seq);
+	if (!foreign && allowed) {
+		if (rc != TW_OK)
+			fail_msg("%s (%s) as %s in the own tenant: expected ok, got %s: %s",
+				what_cmd, auth_op_name(op), auth_role_name((enum auth_role)role),
+				tw_strerror(rc), err.message);
+		assert_int_equal(after.count, 0);
+		return;
+	}
+	if (rc != TW_E_DENIED)
+		fail_msg("%s (%s) as %s in the %s tenant: expected denied, got %s", what_cmd,
+			auth_op_name(op), auth_role_name((enum auth_role)role),
+			foreign ? "foreign" : "own", tw_strerror(rc));
+	if (after.count != 1 || after.denied != 1)
+		fail_msg("%s as %s (%s tenant): denial not logged (%d rows, %d auth.denied)",
+			what_cmd, auth_role_name((enum auth_role)role), foreign ? "foreign" : "own",
+			after.count, after.denied);
+	assert_string_equal(after.actor, name);
+	assert_string_equal(after.object, "x");
+	(*denials)++;
+}
+
+static void test_command_matrix(void **state)
+{
+	struct fx *f = *state;
+	int checked = 0, denials = 0, allowed_n = 0;
+
+	for (size_t i = 0; auth_command_at(i) != NULL; i++) {
+		const struct auth_command *c = auth_command_at(i);
+		const struct doc_cmd *d = doc_cmd_find(c->command, c->sub);
+		const struct doc_op *o;
+		char *plain[] = { (char *)c->command, (char *)c->sub };
+		char what[64];
+
+		assert_non_null(d);
+		assert_non_null(o = doc_op_find(d->op));
+		snprintf(what, sizeof(what), "%s %s", c->command, c->sub);
+		for (int role = 0; role < AUTH_ROLE__COUNT; role++) {
+			bool allowed = (o->roles & AUTH_ROLE_BIT(role)) != 0;
+			enum auth_op op = auth_command_op(c, 2, plain);
+
+			/* Read only: the auditor is never allowed an operation that writes. */
+			if (role == AUTH_ROLE_AUDITOR && auth_op_writes(op))
+				assert_false(allowed);
+			for (int foreign = 0; foreign <= 1; foreign++) {
+				matrix_one(f, what, op, role, foreign, allowed, &denials);
+				checked++;
+				allowed_n += !foreign && allowed;
+			}
+		}
+	}
+	assert_int_equal(checked, (int)DOC_CMDS * AUTH_ROLE__COUNT * 2);
+	assert_int_equal(denials + allowed_n, checked);
+	assert_true(allowed_n > 0);
+
+	/* gateway logs --fetch (and --fetch=X) is an order: gateway.order's roles. */
+	{
+		const struct auth_command *c = auth_command_find("gateway", "logs");
+		const struct doc_op *o = doc_op_find("gateway.order");
+		char *fetch[] = { "gateway", "logs", "--id", "gw1", "--fetch", "system" };
+		char *fetch_eq[] = { "gateway", "logs", "--id", "gw1", "--fetch=system" };
+
+		assert_non_null(c);
+		assert_int_equal(auth_command_op(c, ARGC(fetch), fetch), AUTH_OP_GATEWAY_ORDER);
+		assert_int_equal(auth_command_op(c, ARGC(fetch_eq), fetch_eq),
+			AUTH_OP_GATEWAY_ORDER);
+		for (int role = 0; role < AUTH_ROLE__COUNT; role++) {
+			for (int foreign = 0; foreign <= 1; foreign++)
+				matrix_one(f, "gateway logs --fetch", AUTH_OP_GATEWAY_ORDER, role, foreign,
+					(o->roles & AUTH_ROLE_BIT(role)) != 0, &denials);
+		}
+	}
+	/*
+	 * An operator without roles gets nothing; one with several roles (allowed together
+	 * by the default exclusions) gets the union of their permissions in the own tenant
+	 * and nothing in a foreign one; break-glass gets everything everywhere.
+	 */
+	for (size_t i = 0; auth_command_at(i) != NULL; i++) {
+		const struct auth_command *c = auth_command_at(i);
+		const struct doc_op *o = doc_op_find(doc_cmd_find(c->command, c->sub)->op);
+		uint32_t several = AUTH_ROLE_BIT(AUTH_ROLE_RA_OFFICER) |
+			AUTH_ROLE_BIT(AUTH_ROLE_GATEWAY_OPERATOR) | AUTH_ROLE_BIT(AUTH_ROLE_APPROVER);
+		struct auth_principal none, multi, bg;
+		struct tw_error err;
+		struct rows before = rows_after(f, 0);
+		int expect_denied = 3;
+
+		principal(f, &none, 0, "nobody");
+		principal(f, &multi, several, "several");
+		auth_principal_break_glass(&bg, "os:test", "local:1");
+		assert_int_equal(auth_check(f->st, &none, c->op, f->tenant_a, "x", &err),
+			TW_E_DENIED);
+		if (o->roles & several) {
+			assert_int_equal(auth_check(f->st, &multi, c->op, f->tenant_a, "x", &err),
+				TW_OK);
+			assert_int_equal(auth_check(f->st, &multi, c->op, 0, "x", &err), TW_OK);
+			expect_denied = 2;
+		} else {
+			assert_int_equal(auth_check(f->st, &multi, c->op, f->tenant_a, "x", &err),
+				TW_E_DENIED);
+		}
+		assert_int_equal(auth_check(f->st, &multi, c->op, f->tenant_b, "x", &err),
+			TW_E_DENIED);
+		assert_int_equal(auth_check(f->st, &bg, c->op, f->tenant_b, "x", &err), TW_OK);
+		assert_int_equal(auth_check(f->st, &bg, c->op, 0, "x", &err), TW_OK);
+		assert_int_equal(rows_after(f, before.last_seq).denied, expect_denied);
+	}
+	/* The chain of all those entries still verifies. */
+	assert_int_equal(audit_verify(f->st, &(struct audit_verify_result){ 0 },
+		&(struct tw_error){ 0 }), TW_OK);
+}
+
+/* ---- b. auth_command_validate ---- */
+
+static tw_rc validate(int argc, char **argv, const struct auth_command **c)
+{
+	struct tw_error err;
+
+	*c = (const struct auth_command *)(uintptr_t)1;   /* must be reset */
+	memset(&err, 0, sizeof(err));
+	return auth_command_validate(argc, argv, c, &err);
+}
+
+static void test_validate(void **state)
+{
+	const struct auth_command *c;
+
+	(void)state;
+	{
+		char *ok[] = { "ca", "revoke", "0A1B", "--reason", "keyCompromise", "--why", "x y" };
+
+		assert_int_equal(validate(ARGC(ok), ok, &c), TW_OK);
+		assert_ptr_equal(c, auth_command_find("ca", "revoke"));
+	}
+	{
+		char *ok[] = { "ca", "issue", "--request", "req.der", "--profile", "smgw-tls" };
+
+		assert_int_equal(validate(ARGC(ok), ok, &c), TW_OK);
+		assert_ptr_equal(c, auth_command_find("ca", "issue"));
+	}
+	{
+		char *ok[] = { "gateway", "list" };
+
+		assert_int_equal(validate(ARGC(ok), ok, &c), TW_OK);
+		assert_non_null(c);
+	}
+	/* --home in both spellings. */
+	{
+		char *a[] = { "gateway", "list", "--home", "/srv/torwart" };
+		char *b[] = { "gateway", "list", "--home=/srv/torwart" };
+		char *e[] = { "gateway", "list", "--home=" };
+
+		assert_int_equal(validate(ARGC(a), a, &c), TW_E_INVALID);
+		assert_null(c);
+		assert_int_equal(validate(ARGC(b), b, &c), TW_E_INVALID);
+		assert_null(c);
+		assert_int_equal(validate(ARGC(e), e, &c), TW_E_INVALID);
+		assert_null(c);
+	}
+	/* Unknown or local commands. */
+	{
+		char *a[] = { "init", "--test-pki" };
+		char *b[] = { "gateway", "explode" };
+		char *d[] = { "job", "types" };
+		char *e[] = { "req", "initial", "--role", "smgw" };
+
+		assert_int_equal(validate(ARGC(a), a, &c), TW_E_NOT_FOUND);
+		assert_null(c);
+		assert_int_equal(validate(ARGC(b), b, &c), TW_E_NOT_FOUND);
+		assert_null(c);
+		assert_int_equal(validate(ARGC(d), d, &c), TW_E_NOT_FOUND);
+		assert_int_equal(validate(ARGC(e), e, &c), TW_E_NOT_FOUND);
+	}
+	/* Argument count. */
+	{
+		char *one[] = { "gateway" };
+		char *many[AUTH_CMD_ARGS_MAX + 1];
+
+		assert_int_equal(validate(0, one, &c), TW_E_INVALID);
+		assert_null(c);
+		assert_int_equal(validate(1, one, &c), TW_E_INVALID);
+		assert_null(c);
+		many[0] = "gateway";
+		many[1] = "list";
+		for (int i = 2; i < AUTH_CMD_ARGS_MAX + 1; i++)
+			many[i] = "x";
+		assert_int_equal(validate(AUTH_CMD_ARGS_MAX, many, &c), TW_OK);
+		assert_int_equal(validate(AUTH_CMD_ARGS_MAX + 1, many, &c), TW_E_INVALID);
+		assert_null(c);
+	}
+	/* Argument length: AUTH_CMD_ARG_MAX bytes is fine, one more is not. */
+	{
+		char *big = malloc(AUTH_CMD_ARG_MAX + 2);
+		char *v[] = { "job", "create", "--payload", big };
+
+		assert_non_null(big);
+		memset(big, 'a', AUTH_CMD_ARG_MAX + 1);
+		big[AUTH_CMD_ARG_MAX] = '\0';
+		assert_int_equal(validate(ARGC(v), v, &c), TW_OK);
+		big[AUTH_CMD_ARG_MAX] = 'a';
+		big[AUTH_CMD_ARG_MAX + 1] = '\0';
+		assert_int_equal(validate(ARGC(v), v, &c), TW_E_INVALID);
+		assert_null(c);
+		v[3] = "ok";
+		v[0] = big;   /* also for the command itself */
+		assert_int_equal(validate(ARGC(v), v, &c), TW_E_INVALID);
+		free(big);
+	}
+	/* A missing (NULL) argument. */
+	{
+		char *v[] = { "gateway", "list", NULL };
+
+		assert_int_equal(validate(ARGC(v), v, &c), TW_E_INVALID);
+		assert_null(c);
+	}
+	/* File options: "--opt=FILE" and a file option without its file. */
+	{
+		char *eq[] = { "ca", "submit", "--request=req.der" };
+		char *eq2[] = { "req", "authorise", "--in", "a", "--out=b" };
+		char *last[] = { "ca", "submit", "--request" };
+		char *last2[] = { "firmware", "add", "--model", "m", "--file" };
+		char *ok[] = { "req", "authorise", "--in", "a", "--out", "b" };
+
+		assert_int_equal(validate(ARGC(eq), eq, &c), TW_E_INVALID);
+		assert_null(c);
+		assert_int_equal(validate(ARGC(eq2), eq2, &c), TW_E_INVALID);
+		assert_int_equal(validate(ARGC(last), last, &c), TW_E_INVALID);
+		assert_null(c);
+		assert_int_equal(validate(ARGC(last2), last2, &c), TW_E_INVALID);
+		assert_int_equal(validate(ARGC(ok), ok, &c), TW_OK);
+	}
+	/* Offline variants run locally. */
+	{
+		char *a[] = { "audit", "verify", "--export", "x.jsonl" };
+		char *b[] = { "audit", "verify", "--export=x.jsonl" };
+		char *p[] = { "audit", "proof", "--verify", "proof.json" };
+		char *online[] = { "audit", "verify" };
+
+		assert_int_equal(validate(ARGC(a), a, &c), TW_E_INVALID);
+		assert_null(c);
+		assert_int_equal(validate(ARGC(b), b, &c), TW_E_INVALID);
+		assert_int_equal(validate(ARGC(p), p, &c), TW_E_INVALID);
+		assert_int_equal(validate(ARGC(online), online, &c), TW_OK);
+	}
+}
+
+/* ---- c. option helpers ---- */
+
+static void test_options(void **state)
+{
+	char *v[] = { "gateway", "set", "--gateway", "gw1", "--gateways=a,b", "--add-tag",
+		"--gateway-x", "--flag" };
+	const struct auth_command *c;
+	int idx = 99;
+
+	(void)state;
+	assert_string_equal(auth_command_option(ARGC(v), v, "--gateway", &idx), "gw1");
+	assert_int_equal(idx, 3);
+	assert_string_equal(auth_command_option(ARGC(v), v, "--gateways", &idx), "a,b");
+	assert_int_equal(idx, -1);
+	/* A prefix is not the option; a trailing option has no value. */
+	assert_null(auth_command_option(ARGC(v), v, "--gate", &idx));
+	assert_int_equal(idx, -1);
+	assert_null(auth_command_option(ARGC(v), v, "--flag", &idx));
+	assert_null(auth_command_option(ARGC(v), v, "--add", NULL));
+	assert_string_equal(auth_command_option(ARGC(v), v, "--add-tag", NULL), "--gateway-x");
+	assert_null(auth_command_option(ARGC(v), v, NULL, &idx));
+	assert_null(auth_command_option(ARGC(v), v, "", &idx));
+	assert_null(auth_command_option(0, v, "--gateway", &idx));
+	assert_true(auth_command_has(ARGC(v), v, "--gateway"));
+	assert_true(auth_command_has(ARGC(v), v, "--gateways"));
+	assert_true(auth_command_has(ARGC(v), v, "--flag"));
+	assert_false(auth_command_has(ARGC(v), v, "--gate"));
+	assert_false(auth_command_has(ARGC(v), v, "--move-tenant"));
+	assert_false(auth_command_has(ARGC(v), v, NULL));
+	assert_false(auth_command_has(ARGC(v), v, ""));
+
+	/* File kinds by argv index: the argument after a file option. */
+	{
+		char *r[] = { "req", "authorise", "--in", "a.der", "--out", "b.der", "--format",
+			"der", "--in" };
+
+		c = auth_command_find("req", "authorise");
+		assert_non_null(c);
+		assert_int_equal(auth_command_file_kind(c, ARGC(r), r, 3), AUTH_CMD_FILE_IN);
+		assert_int_equal(auth_command_file_kind(c, ARGC(r), r, 5), AUTH_CMD_FILE_OUT);
+		assert_int_equal(auth_command_file_kind(c, ARGC(r), r, 2), 0);
+		assert_int_equal(auth_command_file_kind(c, ARGC(r), r, 4), 0);
+		assert_int_equal(auth_command_file_kind(c, ARGC(r), r, 7), 0);
+		assert_int_equal(auth_command_file_kind(c, ARGC(r), r, 0), 0);
+		assert_int_equal(auth_command_file_kind(c, ARGC(r), r, -1), 0);
+		assert_int_equal(auth_command_file_kind(c, ARGC(r), r, ARGC(r)), 0);
+		assert_int_equal(auth_command_file_kind(NULL, ARGC(r), r, 3), 0);
+	}
+	{
+		char *g[] = { "gateway", "add", "--id", "gw1", "--out", "dir" };
+		char *a[] = { "audit", "archive", "--dir", "d", "--upto", "9" };
+		char *l[] = { "gateway", "list", "--out", "x" };
+
+		c = auth_command_find("gateway", "add");
+		assert_int_equal(auth_command_file_kind(c, ARGC(g), g, 5), AUTH_CMD_DIR_OUT);
+		assert_int_equal(auth_command_file_kind(c, ARGC(g), g, 3), 0);
+		c = auth_command_find("audit", "archive");
+		assert_int_equal(auth_command_file_kind(c, ARGC(a), a, 3), AUTH_CMD_DIR_OUT);
+		assert_int_equal(auth_command_file_kind(c, ARGC(a), a, 5), 0);
+		c = auth_command_find("gateway", "list");   /* no files at all */
+		assert_int_equal(auth_command_file_kind(c, ARGC(l), l, 3), 0);
+	}
+	/* The operation: only gateway logs --fetch upgrades. */
+	{
+		char *plain[] = { "gateway", "logs", "--id", "gw1" };
+		char *fetch[] = { "gateway", "logs", "--id", "gw1", "--fetch", "sys" };
+		char *fetchx[] = { "gateway", "logs", "--id", "gw1", "--fetchy", "sys" };
+
+		c = auth_command_find("gateway", "logs");
+		assert_int_equal(auth_command_op(c, ARGC(plain), plain), AUTH_OP_GATEWAY_READ);
+		assert_int_equal(auth_command_op(c, ARGC(fetch), fetch), AUTH_OP_GATEWAY_ORDER);
+		assert_int_equal(auth_command_op(c, ARGC(fetchx), fetchx), AUTH_OP_GATEWAY_READ);
+		c = auth_command_find("profile", "read");
+		assert_int_equal(auth_command_op(c, ARGC(fetch), fetch), AUTH_OP_GATEWAY_ORDER);
+		c = auth_command_find("job", "list");
+		assert_int_equal(auth_command_op(c, ARGC(fetch), fetch), AUTH_OP_GATEWAY_READ);
+	}
+}
+
+/* ---- d. base64 ---- */
+
+static void b64_roundtrip(const unsigned char *data, size_t len)
+{
+	struct tw_error err;
+	char *text = NULL;
+	unsigned char *back = NULL;
+	size_t n = 99;
+
+	assert_int_equal(auth_b64_encode(data, len, &text, &err), TW_OK);
+	assert_non_null(text);
+	assert_int_equal(strlen(text), 4 * ((len + 2) / 3));
+	/* Same as OpenSSL's encoder (no line breaks). */
+	{
+		unsigned char ref[256];
+
+		assert_true(4 * ((len + 2) / 3) < sizeof(ref));
+		assert_int_equal(EVP_EncodeBlock(ref, data, (int)len), (int)strlen(text));
+		assert_memory_equal(ref, text, strlen(text));
+	}
+	assert_int_equal(auth_b64_decode(text, strlen(text), &back, &n, &err), TW_OK);
+	assert_non_null(back);
+	assert_int_equal(n, len);
+	if (len > 0)
+		assert_memory_equal(back, data, len);
+	free(back);
+	free(text);
+}
+
+static tw_rc b64_bad(const char *text)
+{
+	struct tw_error err;
+	unsigned char *out = (unsigned char *)(uintptr_t)1;
+	size_t n = 99;
+	tw_rc rc = auth_b64_decode(text, strlen(text), &out, &n, &err);
+
+	if (rc != TW_OK) {
+		assert_null(out);
+		assert_int_equal(n, 0);
+	} else {
+		free(out);
+	}
+	return rc;
+}
+
+static void test_base64(void **state)
+{
+	unsigned char data[64];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (unsigned char)(i * 37 + 11);
+	for (size_t len = 0; len <= 64; len++)
+		b64_roundtrip(data, len);
+	srand(4711);
+	for (int round = 0; round < 200; round++) {
+		size_t len = (size_t)(rand() % 65);
+
+		for (size_t i = 0; i < len; i++)
+			data[i] = (unsigned char)rand();
+		b64_roundtrip(data, len);
+	}
+	/* Known values (RFC 4648 section 10). */
+	{
+		static const char *const vec[][2] = {
+			{ "", "" }, { "f", "Zg==" }, { "fo", "Zm8=" }, { "foo", "Zm9v" },
+			{ "foob", "Zm9vYg==" }, { "fooba", "Zm9vYmE=" }, { "foobar", "Zm9vYmFy" },
+		};
+		struct tw_error err;
+
+		for (size_t i = 0; i < sizeof(vec) / sizeof(vec[0]); i++) {
+			unsigned char *out = NULL;
+			size_t n = 0;
+
+			assert_int_equal(auth_b64_decode(vec[i][1], strlen(vec[i][1]), &out, &n, &err),
+				TW_OK);
+			assert_int_equal(n, strlen(vec[i][0]));
+			assert_memory_equal(out, vec[i][0], n);
+			free(out);
+		}
+	}
+	/* Bad length, bad characters, '=' in the middle, too much padding. */
+	assert_int_equal(b64_bad("Zm9"), TW_E_INVALID);
+	assert_int_equal(b64_bad("Zm9vY"), TW_E_INVALID);
+	assert_int_equal(b64_bad("Z"), TW_E_INVALID);
+	assert_int_equal(b64_bad("Zm9v\nYmFy"), TW_E_INVALID);
+	assert_int_equal(b64_bad("Zm9 "), TW_E_INVALID);
+	assert_int_equal(b64_bad("Zm-v"), TW_E_INVALID);
+	assert_int_equal(b64_bad("Zm_v"), TW_E_INVALID);
+	assert_int_equal(b64_bad("Zm9\x80"), TW_E_INVALID);
+	assert_int_equal(b64_bad("Zg==Zm9v"), TW_E_INVALID);
+	assert_int_equal(b64_bad("Z=9v"), TW_E_INVALID);
+	assert_int_equal(b64_bad("Zm=v"), TW_E_INVALID);
+	assert_int_equal(b64_bad("=m9v"), TW_E_INVALID);
+	assert_int_equal(b64_bad("A==="), TW_E_INVALID);
+	assert_int_equal(b64_bad("===="), TW_E_INVALID);
+	assert_int_equal(b64_bad("Zm9vA==="), TW_E_INVALID);
+	assert_int_equal(b64_bad("Zm9vYg=A"), TW_E_INVALID);
+	/* An embedded NUL within the given length. */
+	{
+		struct tw_error err;
+		unsigned char *out = NULL;
+		size_t n = 0;
+
+		assert_int_equal(auth_b64_decode("Zm\0v", 4, &out, &n, &err), TW_E_INVALID);
+		assert_null(out);
+	}
+	/* Empty input decodes to nothing (a valid empty file). */
+	assert_int_equal(b64_bad(""), TW_OK);
+}
+
+/* ---- e. api_command_parse ---- */
+
+static tw_rc parse(const char *body, int *argc_out)
+{
+	struct tw_error err;
+	json_t *j = (json_t *)(uintptr_t)1;
+	char **argv = (char **)(uintptr_t)1;
+	const struct auth_command *c = (const struct auth_command *)(uintptr_t)1;
+	int argc = 99;
+	tw_rc rc;
+
+	memset(&err, 0, sizeof(err));
+	rc = api_command_parse(body, strlen(body), &j, &argc, &argv, &c, &err);
+	if (rc != TW_OK) {
+		assert_null(j);
+		assert_null(argv);
+		assert_null(c);
+		assert_int_equal(argc, 0);
+		assert_true(err.message[0] != '\0');
+		return rc;
+	}
+	assert_non_null(j);
+	assert_non_null(argv);
+	assert_non_null(c);
+	assert_true(argc >= 2);
+	assert_ptr_equal(c, auth_command_find(argv[0], argv[1]));
+	if (argc_out != NULL)
+		*argc_out = argc;
+	for (int i = 0; i < argc; i++)
+		free(argv[i]);
+	free(argv);
+	json_decref(j);
+	return rc;
+}
+
+static void test_parse(void **state)
+{
+	struct tw_error err;
+	int argc = 0;
+
+	(void)state;
+	/* Valid bodies. */
+	assert_int_equal(parse("{\"argv\":[\"gateway\",\"list\"]}", &argc), TW_OK);
+	assert_int_equal(argc, 2);
+	assert_int_equal(parse("{\"argv\":[\"ca\",\"submit\",\"--request\",\"r.der\"],"
+		"\"files\":{\"3\":\"Zm9vYmFy\"},\"why\":\"because\"}", &argc), TW_OK);
+	assert_int_equal(argc, 4);
+	assert_int_equal(parse("{\"argv\":[\"ca\",\"revoke\",\"0A\"],\"files\":{},"
+		"\"why\":\"\"}", NULL), TW_OK);
+	/* The full body, with its values. */
+	{
+		static const char body[] = "{\"argv\":[\"req\",\"authorise\",\"--in\",\"a\","
+			"\"--out\",\"b\"],\"files\":{\"3\":\"\"},\"why\":\"w\"}";
+		json_t *j = NULL;
+		char **argv = NULL;
+		const struct auth_command *c = NULL;
+
+		assert_int_equal(api_command_parse(body, strlen(body), &j, &argc, &argv, &c, &err),
+			TW_OK);
+		assert_int_equal(argc, 6);
+		assert_string_equal(argv[0], "req");
+		assert_string_equal(argv[5], "b");
+		assert_ptr_equal(c, auth_command_find("req", "authorise"));
+		assert_string_equal(json_string_value(json_object_get(j, "why")), "w");
+		for (int i = 0; i < argc; i++)
+			free(argv[i]);
+		free(argv);
+		json_decref(j);
+	}
+	/* Not JSON, not an object, empty, too long. */
+	assert_int_equal(parse("not json", NULL), TW_E_INVALID);
+	assert_int_equal(parse("{\"argv\":[\"gateway\",\"list\"]", NULL), TW_E_INVALID);
+	assert_int_equal(parse("[\"gateway\",\"list\"]", NULL), TW_E_INVALID);
+	assert_int_equal(parse("\"gateway list\"", NULL), TW_E_INVALID);
+	assert_int_equal(parse("null", NULL), TW_E_INVALID);
+	assert_int_equal(parse("", NULL), TW_E_INVALID);
+	{
+		json_t *j = (json_t *)(uintptr_t)1;
+		char **argv = (char **)(uintptr_t)1;
+		const struct auth_command *c = (const struct auth_command *)(uintptr_t)1;
+
+		assert_int_equal(api_command_parse(NULL, 0, &j, &argc, &argv, &c, &err),
+			TW_E_INVALID);
+		assert_null(j);
+		assert_null(argv);
+		assert_null(c);
+		assert_int_equal(api_command_parse("{}", (size_t)AUTH_CMD_BODY_MAX + 1, &j, &argc,
+			&argv, &c, &err), TW_E_TOO_LARGE);
+		assert_null(j);
+		assert_null(argv);
+	}
+	/* argv missing, not an array, too short, not strings, NUL inside, too many. */
+	assert_int_equal(parse("{}", NULL), TW_E_INVALID);
+	assert_int_equal(parse("{\"argv\":\"gateway list\"}", NULL), TW_E_INVALID);
+	assert_int_equal(parse("{\"argv\":[\"gateway\"]}", NULL), TW_E_INVALID);
+	assert_int_equal(parse("{\"argv\":[]}", NULL), TW_E_INVALID);
+	assert_int_equal(parse("{\"argv\":[\"gateway\",1]}", NULL), TW_E_INVALID);
+	assert_int_equal(parse("{\"argv\":[\"gateway\",\"list\",null]}", NULL), TW_E_INVALID);
+	assert_int_equal(parse("{\"argv\":[\"gateway\",\"list\",[\"x\"]]}", NULL),
+		TW_E_INVALID);
+	assert_int_equal(parse("{\"argv\":[\"gateway\",\"list\",\"--tag\",\"a\\u0000b\"]}",
+		NULL), TW_E_INVALID);
+	assert_int_equal(parse("{\"argv\":[\"gateway\",\"li\\u0000st\"]}", NULL), TW_E_INVALID);
+	{
+		/* 129 arguments, and one argument of AUTH_CMD_ARG_MAX + 1 bytes. */
+		size_t size = 64 + (AUTH_CMD_ARGS_MAX + 1) * 6 + AUTH_CMD_ARG_MAX + 64;
+		char *b = malloc(size);
+		size_t n;
+
+		assert_non_null(b);
+		n = (size_t)snprintf(b, size, "{\"argv\":[\"gateway\",\"list\"");
+		for (int i = 2; i < AUTH_CMD_ARGS_MAX + 1; i++)
+			n += (size_t)snprintf(b + n, size - n, ",\"x\"");
+		snprintf(b + n, size - n, "]}");
+		assert_int_equal(parse(b, NULL), TW_E_INVALID);
+		n = (size_t)snprintf(b, size, "{\"argv\":[\"gateway\",\"list\",\"");
+		memset(b + n, 'a', AUTH_CMD_ARG_MAX + 1);
+		n += AUTH_CMD_ARG_MAX + 1;
+		snprintf(b + n, size - n, "\"]}");
+		assert_int_equal(parse(b, NULL), TW_E_INVALID);
+		free(b);
+	}
+	/* argv refused by auth_command_validate. */
+	assert_int_equal(parse("{\"argv\":[\"gateway\",\"list\",\"--home\",\"/x\"]}", NULL),
+		TW_E_INVALID);
+	assert_int_equal(parse("{\"argv\":[\"init\",\"--test-pki\"]}", NULL), TW_E_NOT_FOUND);
+	assert_int_equal(parse("{\"argv\":[\"ca\",\"submit\",\"--request=r\"]}", NULL),
+		TW_E_INVALID);
+	/* files: not an object, a value not a string, keys not an input-file argument. */
+	static const char sub[] = "{\"argv\":[\"ca\",\"submit\",\"--request\",\"r.der\","
+		"\"--note\",\"n\"],\"files\":";
+	static const char *const bad_files[] = {
+		"[\"Zm9v\"]}", "\"Zm9v\"}", "null}", "1}",
+		"{\"3\":1}}", "{\"3\":null}}", "{\"3\":{}}}",
+		"{\"2\":\"Zm9v\"}}",   /* the option itself */
+		"{\"5\":\"Zm9v\"}}",   /* a non-file argument */
+		"{\"4\":\"Zm9v\"}}",   /* another option */
+		"{\"0\":\"Zm9v\"}}", "{\"1\":\"Zm9v\"}}",
+		"{\"6\":\"Zm9v\"}}", "{\"7\":\"Zm9v\"}}", "{\"-1\":\"Zm9v\"}}",
+		"{\"99999999999999999999\":\"Zm9v\"}}",
+		"{\"x\":\"Zm9v\"}}", "{\"\":\"Zm9v\"}}", "{\"3x\":\"Zm9v\"}}", "{\"3.0\":\"Zm9v\"}}",
+		"{\"3\":\"Zm9v\",\"5\":\"Zm9v\"}}",
+	};
+	for (size_t i = 0; i < sizeof(bad_files) / sizeof(bad_files[0]); i++) {
+		char body[512];
+
+		snprintf(body, sizeof(body), "%s%s", sub, bad_files[i]);
+		if (parse(body, NULL) != TW_E_INVALID)
+			fail_msg("accepted: %s", body);
+	}
+	/* An output file is never sent by the client. */
+	assert_int_equal(parse("{\"argv\":[\"audit\",\"export\",\"--out\",\"x\"],"
+		"\"files\":{\"3\":\"Zm9v\"}}", NULL), TW_E_INVALID);
+	/* A command without file options takes no files. */
+	assert_int_equal(parse("{\"argv\":[\"gateway\",\"list\",\"x\",\"y\"],"
+		"\"files\":{\"3\":\"Zm9v\"}}", NULL), TW_E_INVALID);
+	/* why: a string or absent. */
+	assert_int_equal(parse("{\"argv\":[\"ca\",\"revoke\",\"0A\"],\"why\":1}", NULL),
+		TW_E_INVALID);
+	assert_int_equal(parse("{\"argv\":[\"ca\",\"revoke\",\"0A\"],\"why\":null}", NULL),
+		TW_E_INVALID);
+	assert_int_equal(parse("{\"argv\":[\"ca\",\"revoke\",\"0A\"],\"why\":[\"x\"]}", NULL),
+		TW_E_INVALID);
+	/* Duplicate keys, at the top and inside files. */
+	assert_int_equal(parse("{\"argv\":[\"gateway\",\"list\"],\"argv\":[\"ca\",\"list\"]}",
+		NULL), TW_E_INVALID);
+	assert_int_equal(parse("{\"argv\":[\"ca\",\"revoke\",\"0A\"],\"why\":\"a\","
+		"\"why\":\"b\"}", NULL), TW_E_INVALID);
+	assert_int_equal(parse("{\"argv\":[\"ca\",\"submit\",\"--request\",\"r\"],"
+		"\"files\":{\"3\":\"Zm9v\",\"3\":\"YmFy\"}}", NULL), TW_E_INVALID);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_table_complete),
+		cmocka_unit_test(test_doc_ops),
+		cmocka_unit_test_setup_teardown(test_command_matrix, fx_setup, fx_teardown),
+		cmocka_unit_test(test_validate),
+		cmocka_unit_test(test_options),
+		cmocka_unit_test(test_base64),
+		cmocka_unit_test(test_parse),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
