@@ -67,7 +67,7 @@ struct api_cmd_job {
 	char **argv;                   /* as run, temporary paths in place of files */
 	unsigned char kinds[AUTH_CMD_ARGS_MAX];
 	struct auth_principal who;     /* whose command it is */
-	char role[512];
+	char role[STORE_NAME_MAX + 1];   /* fits the admin log's role field */
 	char detail[STORE_TEXT_MAX + 1];
 	json_t *approval;              /* the released request, for approved runs */
 };

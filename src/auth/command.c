@@ -59,20 +59,21 @@ static const struct auth_command auth_commands[] = {
 	  .files = { DIR("--out") } },
 	{ .command = "gateway", .sub = "list", .op = AUTH_OP_GATEWAY_READ },
 	{ .command = "gateway", .sub = "logs", .op = AUTH_OP_GATEWAY_READ,
-	  .gateway_option = "--id", .upgrade_option = "--fetch",
+	  .gateway_option = "--id", .gateway_alias = "--gateway", .upgrade_option = "--fetch",
 	  .upgrade_op = AUTH_OP_GATEWAY_ORDER },
 	{ .command = "gateway", .sub = "selftest", .op = AUTH_OP_GATEWAY_ORDER,
-	  .gateway_option = "--id" },
+	  .gateway_option = "--id", .gateway_alias = "--gateway" },
 	{ .command = "gateway", .sub = "set", .op = AUTH_OP_GATEWAY_ADMIN,
-	  .gateway_option = "--gateway", .gateways_option = "--gateways",
+	  .gateway_option = "--gateway", .gateway_alias = "--gateway-id",
+	  .gateways_option = "--gateways",
 	  .tenant_denied_option = "--move-tenant" },
 	{ .command = "job", .sub = "cancel", .op = AUTH_OP_GATEWAY_ORDER,
 	  .job_option = "--id" },
 	{ .command = "job", .sub = "create", .op = AUTH_OP_GATEWAY_ORDER,
 	  .four_eyes = "fleet.order", .gateway_option = "--gateway",
-	  .gateways_option = "--gateways" },
+	  .gateway_alias = "--gateway-id", .gateways_option = "--gateways" },
 	{ .command = "job", .sub = "list", .op = AUTH_OP_GATEWAY_READ,
-	  .gateway_option = "--gateway" },
+	  .gateway_option = "--gateway", .gateway_alias = "--gateway-id" },
 	{ .command = "job", .sub = "show", .op = AUTH_OP_GATEWAY_READ, .job_option = "--id" },
 	{ .command = "job", .sub = "wait", .op = AUTH_OP_GATEWAY_READ, .job_option = "--id" },
 	{ .command = "profile", .sub = "authorise-emt", .op = AUTH_OP_PROFILE_WRITE,
@@ -93,10 +94,10 @@ static const struct auth_command auth_commands[] = {
 	  .gateway_option = "--gateway", .gateway_alias = "--id" },
 	{ .command = "profile", .sub = "revoke-emt", .op = AUTH_OP_PROFILE_WRITE,
 	  .gateway_option = "--gateway", .gateway_alias = "--id" },
-	{ .command = "req", .sub = "authorise", .op = AUTH_OP_GATEWAY_ADMIN,
-	  .files = { IN("--in"), OUT("--out") } },
 	{ .command = "profile", .sub = "show", .op = AUTH_OP_GATEWAY_READ,
 	  .gateway_option = "--gateway", .gateway_alias = "--id" },
+	{ .command = "req", .sub = "authorise", .op = AUTH_OP_GATEWAY_ADMIN,
+	  .files = { IN("--in"), OUT("--out") } },
 };
 
 #undef IN
@@ -175,10 +176,79 @@ enum auth_cmd_file_kind auth_command_file_kind(const struct auth_command *c, int
 	return 0;
 }
 
+/* How often option occurs (exact name, with or without "=VALUE"). */
+static int cmd_count(int argc, char *const *argv, const char *option)
+{
+	size_t n = option != NULL ? strlen(option) : 0;
+	int count = 0;
+
+	for (int i = 0; n > 0 && i < argc; i++) {
+		if (strncmp(argv[i], option, n) == 0 && (argv[i][n] == '\0' || argv[i][n] == '='))
+			count++;
+	}
+	return count;
+}
+
+/*
+ * The commands parse their options with getopt_long, which also takes any unambiguous
+ * abbreviation ("--hom" for "--home") and keeps the last of repeated options. The api's
+ * checks look for exact names, so both would let a command act on something the api
+ * never checked (another home, a server path, another tenant's gateway). Refuse them:
+ * every option the api looks at must be spelled out, and given once.
+ */
+static tw_rc auth_command_check_names(const struct auth_command *c, int argc,
+	char *const *argv, struct tw_error *err)
+{
+	const char *checked[8 + AUTH_CMD_FILES_MAX];
+	const char *once[8];
+	size_t n = 0, m = 0;
+
+	checked[n++] = "--home";
+	once[m++] = checked[n++] = c->gateway_option;
+	once[m++] = checked[n++] = c->gateway_alias;
+	once[m++] = checked[n++] = c->gateways_option;
+	once[m++] = checked[n++] = c->job_option;
+	once[m++] = checked[n++] = c->tenant_denied_option;
+	checked[n++] = c->local_option;
+	checked[n++] = c->upgrade_option;
+	for (size_t f = 0; f < AUTH_CMD_FILES_MAX; f++)
+		checked[n++] = c->files[f].option;
+	for (int i = 2; i < argc; i++) {
+		size_t len;
+
+		if (strncmp(argv[i], "--", 2) != 0 || argv[i][2] == '\0')
+			continue;
+		len = strcspn(argv[i], "=");
+		/* An exact name wins over abbreviations in getopt_long too ("--gateway"). */
+		for (size_t k = 0; k < n; k++) {
+			if (checked[k] != NULL && strlen(checked[k]) == len &&
+			    strncmp(checked[k], argv[i], len) == 0)
+				len = 0;
+		}
+		for (size_t k = 0; len > 0 && k < n; k++) {
+			if (checked[k] != NULL && strlen(checked[k]) > len &&
+			    strncmp(checked[k], argv[i], len) == 0)
+				return tw_error_set(err, TW_E_INVALID, "write the option %s in full "
+					"(%.*s is an abbreviation, which the api does not accept)",
+					checked[k], (int)len, argv[i]);
+		}
+	}
+	for (size_t k = 0; k < m; k++) {
+		if (cmd_count(argc, argv, once[k]) > 1)
+			return tw_error_set(err, TW_E_INVALID, "give %s only once", once[k]);
+	}
+	if (c->gateway_option != NULL && c->gateway_alias != NULL &&
+	    cmd_count(argc, argv, c->gateway_option) + cmd_count(argc, argv, c->gateway_alias) > 1)
+		return tw_error_set(err, TW_E_INVALID, "give either %s or %s, once",
+			c->gateway_option, c->gateway_alias);
+	return TW_OK;
+}
+
 tw_rc auth_command_validate(int argc, char *const *argv, const struct auth_command **out,
 	struct tw_error *err)
 {
 	const struct auth_command *c;
+	tw_rc rc;
 
 	*out = NULL;
 	if (argc < 2 || argc > AUTH_CMD_ARGS_MAX)
@@ -207,6 +277,8 @@ tw_rc auth_command_validate(int argc, char *const *argv, const struct auth_comma
 					c->files[f].option);
 		}
 	}
+	if ((rc = auth_command_check_names(c, argc, argv, err)) != TW_OK)
+		return rc;
 	if (c->local_option != NULL && auth_command_has(argc, argv, c->local_option))
 		return tw_error_set(err, TW_E_INVALID, "'%s %s %s' works offline: run it without "
 			"the api", c->command, c->sub, c->local_option);

@@ -17,6 +17,7 @@
 #include "auth/service.h"
 #include "base/util.h"
 #include "cmd/cli.h"
+#include "pki/ca_state.h"
 #include "crypto/keys.h"
 #include "gwa/secretbox.h"
 
@@ -347,7 +348,10 @@ static int cmd_ca_init(const struct ca_opts *o)
 	if (o->tls_listen != NULL &&
 	    (rc = tw_parse_hostport(o->tls_listen, &host, &port, &err)) != TW_OK)
 		goto out;
-	if ((rc = auth_opca_init(home, host != NULL ? host : "localhost", &err)) != TW_OK)
+	if ((rc = auth_opca_init(home, host != NULL ? host : "localhost", &err)) != TW_OK ||
+	    (rc = ca_state_activate_created(store, cli_actor(), AUTH_OPCA_CRL_CA,
+		"activated at creation: operator CA created by `torwart operator ca-init`",
+		&err)) != TW_OK)
 		goto out;
 	printf("torwart: operator CA created (%s/%s, key \"%s\" in the token); api TLS "
 		"certificate in %s/%s\n", home->dir, AUTH_OPCA_CERT, AUTH_OPCA_KEY, home->dir,

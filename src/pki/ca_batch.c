@@ -3,7 +3,8 @@
  *
  * Why batches: with synchronous=FULL every commit is an fsync, and every signer round trip
  * costs a key lookup and an audited transaction in the signer. Requests are verified and
- * their certificates built one by one; then up to CA_BATCH_MAX requests are signed with
+ * their certificates built one by one; then up to CA_BATCH_MAX requests (CA_BATCH_FIRST in
+ * the first batch, which the signer idles for) are signed with
  * SIGN_CERTIFICATES (one round trip and one signer audit transaction per CA_SIGN_CHUNK
  * certificates) and stored (request row, decision, certificates, links and admin-log
  * entries) in one transaction. A request rejected during verification never enters a

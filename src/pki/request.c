@@ -504,15 +504,12 @@ static enum request_pop request_pop_fast(const unsigned char *canon, size_t cano
 		goto out;
 	end = p + len;
 	for (size_t k = 0; k <= idx; k++) {
-		const unsigned char *start = p;
-
 		if (p >= end || !REQUEST_TLV(V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL))  /* CertReqMsg */
 			goto out;
 		if (k < idx)
 			p += len;
 		else
 			end = p + len;
-		(void)start;
 	}
 	req = p;                                                       /* CertRequest */
 	if (!REQUEST_TLV(V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL))
@@ -563,9 +560,37 @@ out:
 	return res;
 }
 
-static tw_rc request_parse_entry(struct request_ctx *c, const OSSL_CRMF_MSGS *msgs, size_t i,
+/* The CertReqMessages of one request: as received, re-encoded, decoded (keys or not). */
+struct request_msgs {
+	const unsigned char *der;
+	size_t len;
+	const unsigned char *canon;
+	size_t canon_len;
+	const OSSL_CRMF_MSGS *msgs;   /* template keys possibly undecoded */
+	OSSL_CRMF_MSGS *full;         /* with decoded keys, made when first needed */
+};
+
+/* The proof of possession of CertReqMsg i: 1 when it verifies. */
+static int request_verify_pop(struct request_msgs *m, size_t i, EVP_PKEY *key)
+{
+	enum request_pop res = request_pop_fast(m->canon, m->canon_len, i, key);
+	const unsigned char *p = m->der;
+
+	if (res == REQUEST_POP_GENERAL) {
+		/* OpenSSL's own check needs the keys decoded: decode again, the usual way. */
+		if (m->full == NULL)
+			m->full = d2i_OSSL_CRMF_MSGS(NULL, &p, (long)m->len);
+		/* Index-based in OpenSSL 3.0; RA-verified and non-signature POPs are refused. */
+		res = m->full != NULL && OSSL_CRMF_MSGS_verify_popo(m->full, (int)i, 0, NULL,
+			NULL) == 1 ? REQUEST_POP_OK : REQUEST_POP_BAD;
+	}
+	return res == REQUEST_POP_OK;
+}
+
+static tw_rc request_parse_entry(struct request_ctx *c, struct request_msgs *m, size_t i,
 	struct request_entry *e)
 {
+	const OSSL_CRMF_MSGS *msgs = m->msgs;
 	const OSSL_CRMF_MSG *msg = sk_OSSL_CRMF_MSG_value(msgs, (int)i);
 	const OSSL_CRMF_CERTTEMPLATE *tmpl = msg != NULL ? OSSL_CRMF_MSG_get0_tmpl(msg) : NULL;
 	const X509_NAME *subject;
@@ -604,8 +629,7 @@ static tw_rc request_parse_entry(struct request_ctx *c, const OSSL_CRMF_MSGS *ms
 			e->curve_nid != NID_undef ? OBJ_nid2sn(e->curve_nid) :
 			EVP_PKEY_get0_type_name(e->public_key) != NULL ?
 			EVP_PKEY_get0_type_name(e->public_key) : "non-EC");
-	/* Index-based in OpenSSL 3.0; RA-verified and non-signature POPs are refused. */
-	if (OSSL_CRMF_MSGS_verify_popo(msgs, (int)i, 0, NULL, NULL) != 1) {
+	if (request_verify_pop(m, i, e->public_key) != 1) {
 		char what[128];
 
 		(void)snprintf(what, sizeof(what),
@@ -626,9 +650,15 @@ static tw_rc request_parse_msgs(struct request_ctx *c, const unsigned char *der,
 	unsigned int dlen = 0;
 	int canon_len;
 	int n;
+	struct request_msgs m = { .der = der, .len = len };
 	tw_rc rc;
 
-	msgs = d2i_OSSL_CRMF_MSGS(NULL, &p, (long)len);
+	if (pthread_once(&request_nokey_once, request_nokey_init) == 0 &&
+	    request_nokey_libctx != NULL)
+		msgs = (OSSL_CRMF_MSGS *)ASN1_item_d2i_ex(NULL, &p, (long)len,
+			ASN1_ITEM_rptr(OSSL_CRMF_MSGS), request_nokey_libctx, NULL);
+	else
+		msgs = d2i_OSSL_CRMF_MSGS(NULL, &p, (long)len);
 	if (msgs == NULL || p != der + len) {
 		rc = request_fail_ssl(c, PKI_FAILURE_SYNTAX,
 			"the CertReqMessages (RFC 4211) inside the wrapper do not decode");
@@ -648,9 +678,12 @@ static tw_rc request_parse_msgs(struct request_ctx *c, const unsigned char *der,
 			r->kind == REQUEST_KIND_INITIAL ? "exactly 3 (TLS, ENC, SIG)" : "1 to 3");
 		goto out;
 	}
+	m.canon = canon;
+	m.canon_len = (size_t)canon_len;
+	m.msgs = msgs;
 	for (int i = 0; i < n; i++) {
 		r->n_entries = (size_t)i + 1;
-		if ((rc = request_parse_entry(c, msgs, (size_t)i, &r->entries[i])) != TW_OK)
+		if ((rc = request_parse_entry(c, &m, (size_t)i, &r->entries[i])) != TW_OK)
 			goto out;
 		for (int k = 0; k < i; k++) {
 			if (r->entries[k].usage == r->entries[i].usage) {
@@ -669,6 +702,7 @@ static tw_rc request_parse_msgs(struct request_ctx *c, const unsigned char *der,
 	rc = TW_OK;
 out:
 	OPENSSL_free(canon);
+	OSSL_CRMF_MSGS_free(m.full);
 	OSSL_CRMF_MSGS_free(msgs);
 	return rc;
 }

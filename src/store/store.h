@@ -122,7 +122,8 @@ struct store_audit_row {
 	int64_t seq;                             /* 1, 2, 3, ... gap-free */
 	char time[32];                           /* RFC 3339 UTC with ms */
 	char actor[STORE_NAME_MAX + 1];
-	char role[STORE_ID_MAX + 1];
+	/* All of an operator's roles, plus the release of a four-eyes run: can exceed 64. */
+	char role[STORE_NAME_MAX + 1];
 	char client[STORE_ID_MAX + 1];           /* client system: address or "local:PID" */
 	char action[STORE_ID_MAX + 1];
 	char object[STORE_NAME_MAX + 1];

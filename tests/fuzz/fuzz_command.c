@@ -2,8 +2,8 @@
  * fuzz_command.c: libFuzzer target for the body of POST /v1/commands as the api parses
  * it before it touches the store (api_command_parse: JSON, argv, the command table,
  * files keyed by argv index, "why"), then, for every accepted body, the strict base64
- * decoder on each file value (and an encode/decode round trip of what it accepts), the option helpers the api's tenant check uses, and the
- * operation of the command.
+ * decoder on each file value (and an encode/decode round trip of what it accepts),
+ * the option helpers the api's tenant check uses, and the operation of the command.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -51,8 +51,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 			/* What decodes survives an encode/decode round trip unchanged. */
 			if (auth_b64_encode(out, len, &again, &err) == TW_OK) {
-				if (auth_b64_decode(again, strlen(again), &back, &back_len, &err) != TW_OK ||
-				    back_len != len || (len > 0 && memcmp(back, out, len) != 0))
+				if (auth_b64_decode(again, strlen(again), &back, &back_len,
+				    &err) != TW_OK || back_len != len ||
+				    (len > 0 && memcmp(back, out, len) != 0))
 					abort();
 				free(back);
 				free(again);
