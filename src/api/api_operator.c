@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -38,7 +39,40 @@ struct api_operator {
 	struct evhttp *http;
 	struct secretbox *box;    /* the home's data key: sealed TOTP keys (auth/cred.h) */
 	struct api_commands *commands;   /* POST /v1/commands (api_command.c) */
+	struct timespec conf_mtime;      /* of torwart.conf when settings were loaded */
 };
+
+/*
+ * `torwart policy set` rewrites [auth] in torwart.conf; the api picks the new policy up
+ * with the next request instead of needing a restart. A file that no longer loads keeps
+ * the policy in force (and says so).
+ */
+static void ao_reload_settings(struct api_operator *op)
+{
+	struct auth_settings fresh;
+	struct tw_config *conf = NULL;
+	struct tw_error err;
+	struct stat st;
+	char *path = tw_home_join(op->home, "torwart.conf");
+
+	if (path == NULL || stat(path, &st) != 0 ||
+	    (st.st_mtim.tv_sec == op->conf_mtime.tv_sec &&
+	     st.st_mtim.tv_nsec == op->conf_mtime.tv_nsec)) {
+		free(path);
+		return;
+	}
+	op->conf_mtime = st.st_mtim;
+	if (tw_config_load(path, &conf, &err) != TW_OK ||
+	    auth_settings_load(conf, &fresh, &err) != TW_OK) {
+		tw_err("torwart.conf changed but its [auth] policy does not load (%s); the policy "
+			"loaded before stays in force", err.message);
+	} else {
+		op->settings = fresh;
+		tw_info("[auth] policy reloaded from %s", path);
+	}
+	tw_config_free(conf);
+	free(path);
+}
 
 /* What one request knows about its caller. */
 struct api_call {
@@ -536,6 +570,7 @@ static void ao_request(struct evhttp_request *req, void *arg)
 	struct tw_error err;
 	tw_rc rc;
 
+	ao_reload_settings(c.op);
 	ao_identify(&c);
 	if (path == NULL)
 		path = "";
@@ -640,6 +675,14 @@ tw_rc api_operator_start(struct event_base *base, const struct tw_home *home,
 	op->home = home;
 	op->store = store;
 	auth_actions_register_builtin();
+	{
+		char *conf_path = tw_home_join(home, "torwart.conf");
+		struct stat st;
+
+		if (conf_path != NULL && stat(conf_path, &st) == 0)
+			op->conf_mtime = st.st_mtim;
+		free(conf_path);
+	}
 	if ((rc = auth_settings_load(home->conf, &op->settings, err)) != TW_OK ||
 	    (rc = tw_parse_hostport(listen, &host, &port, err)) != TW_OK)
 		goto out;

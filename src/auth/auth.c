@@ -270,6 +270,9 @@ static const struct {
 	[AUTH_OP_CA_OPERATE] = { "ca.operate", R(CA_OPERATOR), true },
 	[AUTH_OP_AUDIT_READ] = { "audit.read", R(AUDITOR) | R(SECURITY_OFFICER), false },
 	[AUTH_OP_AUDIT_ADMIN] = { "audit.admin", R(SECURITY_OFFICER) | R(SYSTEM_ADMIN), true },
+	[AUTH_OP_POLICY_READ] = { "policy.read",
+		R(SECURITY_OFFICER) | R(SYSTEM_ADMIN) | R(AUDITOR) | R(APPROVER), false },
+	[AUTH_OP_POLICY_CHANGE] = { "policy.change", R(SECURITY_OFFICER), true },
 };
 
 #undef R

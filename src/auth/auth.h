@@ -115,6 +115,8 @@ enum auth_op {
 	AUTH_OP_CA_OPERATE,        /* CRL generation, CA key activation */
 	AUTH_OP_AUDIT_READ,        /* verify, export, proofs */
 	AUTH_OP_AUDIT_ADMIN,       /* signed head now, retention cut, test alert */
+	AUTH_OP_POLICY_READ,       /* the [auth] policy in effect */
+	AUTH_OP_POLICY_CHANGE,     /* torwart policy set (four-eyes policy.change) */
 	AUTH_OP__COUNT
 };
 

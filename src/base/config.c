@@ -221,3 +221,121 @@ tw_rc tw_config_get_long(const struct tw_config *conf, const char *section, cons
 		err->code = TW_E_CONFIG;
 	return rc == TW_OK ? TW_OK : TW_E_CONFIG;
 }
+
+/* The section name of a header line ("[ name ]" -> "name"), or NULL. */
+static bool cfg_header(const char *line, size_t n, char *name, size_t size)
+{
+	char buf[TW_CONFIG_MAX_LINE + 1], *s, *close;
+
+	if (n > TW_CONFIG_MAX_LINE)
+		return false;
+	memcpy(buf, line, n);
+	buf[n] = '\0';
+	s = trim(buf);
+	if (*s != '[' || (close = strchr(s, ']')) == NULL || close[1] != '\0')
+		return false;
+	*close = '\0';
+	s = trim(s + 1);
+	snprintf(name, size, "%s", s);
+	return true;
+}
+
+/* True when the line sets key ("key = ..."). */
+static bool cfg_sets(const char *line, size_t n, const char *key)
+{
+	char buf[TW_CONFIG_MAX_LINE + 1], *s, *eq;
+
+	if (n > TW_CONFIG_MAX_LINE)
+		return false;
+	memcpy(buf, line, n);
+	buf[n] = '\0';
+	s = trim(buf);
+	if (*s == '#' || *s == ';' || (eq = strchr(s, '=')) == NULL)
+		return false;
+	*eq = '\0';
+	return strcmp(trim(s), key) == 0;
+}
+
+tw_rc tw_config_text_set(char **text, size_t *len, const char *section, const char *key,
+	const char *value, struct tw_error *err)
+{
+	struct tw_buf out;
+	struct tw_config *check = NULL;
+	char current[TW_CONFIG_MAX_LINE + 1] = "", name[TW_CONFIG_MAX_LINE + 1];
+	size_t pos = 0, key_at = 0, key_end = 0, header_end = 0;
+	bool key_found = false, header_found = false;
+	char *line = NULL;
+	tw_rc rc;
+
+	if (section == NULL || key == NULL || value == NULL || !valid_name(section) ||
+	    !valid_name(key))
+		return tw_error_set(err, TW_E_INVALID, "a configuration setting needs a valid "
+			"section and key name");
+	if (strlen(value) > TW_CONFIG_MAX_LINE - 64 || strpbrk(value, "\r\n") != NULL)
+		return tw_error_set(err, TW_E_INVALID, "the value of %s.%s must be one line of at "
+			"most %d bytes", section, key, TW_CONFIG_MAX_LINE - 64);
+	/* Find the key's line in (the last occurrence of) its section, or the header. */
+	while (pos < *len) {
+		size_t start = pos, n;
+
+		while (pos < *len && (*text)[pos] != '\n')
+			pos++;
+		n = pos - start;
+		if (pos < *len)
+			pos++;
+		if (cfg_header(*text + start, n, name, sizeof(name))) {
+			snprintf(current, sizeof(current), "%s", name);
+			if (strcmp(current, section) == 0) {
+				header_found = true;
+				header_end = pos;
+			}
+			continue;
+		}
+		if (strcmp(current, section) == 0 && cfg_sets(*text + start, n, key)) {
+			key_found = true;
+			key_at = start;
+			key_end = pos;
+		}
+	}
+	if ((line = tw_asprintf("%s = %s\n", key, value)) == NULL)
+		return tw_error_set(err, TW_E_NOMEM, "out of memory");
+	tw_buf_init(&out, TW_CONFIG_MAX_BYTES);
+	if (key_found) {
+		rc = tw_buf_append(&out, *text, key_at, err);
+		if (rc == TW_OK)
+			rc = tw_buf_append(&out, line, strlen(line), err);
+		if (rc == TW_OK)
+			rc = tw_buf_append(&out, *text + key_end, *len - key_end, err);
+	} else if (header_found) {
+		rc = tw_buf_append(&out, *text, header_end, err);
+		if (rc == TW_OK && header_end > 0 && (*text)[header_end - 1] != '\n')
+			rc = tw_buf_append(&out, "\n", 1, err);
+		if (rc == TW_OK)
+			rc = tw_buf_append(&out, line, strlen(line), err);
+		if (rc == TW_OK)
+			rc = tw_buf_append(&out, *text + header_end, *len - header_end, err);
+	} else {
+		char *tail = tw_asprintf("%s[%s]\n%s", *len > 0 && (*text)[*len - 1] != '\n' ?
+			"\n\n" : "\n", section, line);
+
+		rc = tail == NULL ? tw_error_set(err, TW_E_NOMEM, "out of memory") :
+			tw_buf_append(&out, *text, *len, err);
+		if (rc == TW_OK)
+			rc = tw_buf_append(&out, tail, strlen(tail), err);
+		free(tail);
+	}
+	if (rc == TW_OK)
+		rc = tw_config_parse((const char *)out.data, out.len, "new configuration", &check,
+			err);
+	tw_config_free(check);
+	if (rc != TW_OK) {
+		tw_buf_free(&out);
+		goto done;
+	}
+	free(*text);
+	*text = (char *)out.data;
+	*len = out.len;
+done:
+	free(line);
+	return rc;
+}

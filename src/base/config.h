@@ -33,4 +33,14 @@ const char *tw_config_get_or(const struct tw_config *conf, const char *section,
 tw_rc tw_config_get_long(const struct tw_config *conf, const char *section, const char *key,
 	long def, long min, long max, long *out, struct tw_error *err);
 
+/*
+ * Set section.key = value in the configuration text (*text of *len bytes, malloc'ed;
+ * replaced by the new text, caller frees): the key's line is replaced where it is, or
+ * added after the section's last header, or a new section is appended. Comments and the
+ * rest stay as they were. The result must parse (TW_E_CONFIG otherwise, *text unchanged).
+ * value: one line, no NUL, at most TW_CONFIG_MAX_LINE - 64 bytes.
+ */
+tw_rc tw_config_text_set(char **text, size_t *len, const char *section, const char *key,
+	const char *value, struct tw_error *err);
+
 #endif

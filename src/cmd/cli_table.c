@@ -19,6 +19,7 @@ static const struct cli_command cli_commands[] = {
 	{ "login", cli_login },
 	{ "logout", cli_logout },
 	{ "operator", cli_operator },
+	{ "policy", cli_policy },
 	{ "profile", cli_profile },
 	{ "req", cli_req },
 };

@@ -94,6 +94,8 @@ static const char torwart_usage[] =
 	"      four-eyes request. operator list | disable --name N | role --name N --roles R\n"
 	"      --reason W. Through the api as the logged-in operator; --home = break-glass\n"
 	"      (logged, alerted, reviewed by an approver; docs/security.md).\n"
+	"  policy show | policy set --key K --value V --why TEXT   the [auth] security policy;\n"
+	"      set is a four-eyes request (docs/security.md).\n"
 	"  approval list [--state S] | show|approve|reject --id N [--reason W]\n"
 	"      four-eyes requests, decided by a second operator with the approver role.\n"
 	"\n"

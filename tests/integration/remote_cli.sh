@@ -24,7 +24,7 @@ printf '\n[auth]\nfleet_order_threshold = 1\n' >>"$H/torwart.conf"
 # ---- bootstrap by break-glass: operators in two tenants, gateways in both
 i=0
 for spec in gwa:alpha:gateway-operator gwb:beta:gateway-operator ra:alpha:ra-officer \
-	cao:alpha:ca-operator aud:alpha:auditor appr:alpha:approver fwm:alpha:firmware-manager; do
+	cao:alpha:ca-operator aud:alpha:auditor appr:alpha:approver fwm:alpha:firmware-manager sec:alpha:security-officer; do
 	IFS=: read -r name tenant roles <<<"$spec"
 	i=$((i + 1))
 	printf 'password-of-%s-%d\n' "$name" "$i" >"$O/$name.pw"
@@ -45,7 +45,7 @@ check "direct --home use of gateway commands is queued for review" \
 "$TORWARTD" --home "$H" all >>"$T/torwartd.log" 2>&1 &
 pids_to_kill+=("$!")
 check "operator API listens" wait_port 127.0.0.1 "$TLS_PORT" 20
-for name in gwa gwb ra cao aud appr fwm; do
+for name in gwa gwb ra cao aud appr fwm sec; do
 	check "login $name" "$TORWART" login --api "$API" --cert "$O/$name/$name.crt" \
 		--key "$O/$name/$name.key" --password-file "$O/$name.pw" --token-file "$T/$name.session"
 done
@@ -175,6 +175,29 @@ check_fails "... the CA stays inactive until released" run cao ca crl
 AREQ=$(db "SELECT max(id) FROM approvals WHERE action='ca.key.activate'")
 check "approver releases the activation" run appr approval approve --id "$AREQ"
 check "... the CA signs again" run cao ca crl
+
+# ---- policy changes: four-eyes, and the api follows the new policy at once
+check "auditor reads the policy" run aud policy show
+check "... fleet threshold 1 in force" grep -qx "fleet_order_threshold = 1" "$T/out"
+check_fails "gateway operator may not change the policy" run gwa policy set \
+	--key fleet_order_threshold --value 10 --why x
+run sec policy set --key fleet_order_threshold --value 10 --why "bigger weekly batches"
+check "policy set becomes a four-eyes request (exit 10)" test $? = 10
+check "... torwart.conf unchanged until released" bash -c "! grep -q 'fleet_order_threshold = 10' '$H/torwart.conf'"
+PREQ=$(db "SELECT max(id) FROM approvals WHERE action='policy.change'")
+check "approver releases the policy change" run appr approval approve --id "$PREQ"
+check "... torwart.conf has the new value" grep -q "fleet_order_threshold = 10" "$H/torwart.conf"
+check "... logged with old and new value" \
+	test "$(db "SELECT count(*) FROM admin_log WHERE action='policy.change' AND object='auth.fleet_order_threshold' AND detail='1 -> 10'")" = 1
+jobs_before=$(db "SELECT count(*) FROM jobs")
+check "the api applies it: a 3-gateway fleet order now runs directly" run gwa job create \
+	--type ping --gateways all
+check "... and created its jobs" test "$(db "SELECT count(*) FROM jobs")" -gt "$jobs_before"
+run sec policy set --key four_eyes --value "" --why "try to drop the mandatory list"
+PREQ2=$(db "SELECT max(id) FROM approvals WHERE action='policy.change'")
+run appr approval approve --id "$PREQ2"
+check "mandatory four-eyes actions stay (an empty list adds nothing, removes nothing)" \
+	bash -c "'$TORWART' policy show --token-file '$T/aud.session' | grep -q 'ca.revoke'"
 
 # ---- bad requests straight to the endpoint (curl as an independent client)
 TOKEN=$(sed -n 's/.*"token": "\([^"]*\)".*/\1/p' "$T/gwa.session")

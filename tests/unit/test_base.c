@@ -177,6 +177,55 @@ static void test_config_rejects(void **state)
 	assert_int_equal(tw_config_parse("a=1\0b=2", 7, "t", &conf, &err), TW_E_CONFIG);
 }
 
+/* `policy set` edits torwart.conf in place: replace, insert, append; keep the rest. */
+static void text_set_expect(const char *in, const char *section, const char *key,
+	const char *value, const char *want)
+{
+	struct tw_error err;
+	char *text = strdup(in);
+	size_t len = strlen(in);
+
+	assert_non_null(text);
+	assert_int_equal(tw_config_text_set(&text, &len, section, key, value, &err), TW_OK);
+	assert_int_equal(len, strlen(want));
+	assert_memory_equal(text, want, len);
+	free(text);
+}
+
+static void test_config_text_set(void **state)
+{
+	struct tw_error err;
+	char *text;
+	size_t len;
+
+	(void)state;
+	text_set_expect("# c\n[auth]\nsession_ttl = 900\n[api]\nlisten = x\n", "auth",
+		"session_ttl", "600", "# c\n[auth]\nsession_ttl = 600\n[api]\nlisten = x\n");
+	text_set_expect("[auth]\n# keep\n[api]\nlisten = x\n", "auth", "max_failures", "3",
+		"[auth]\nmax_failures = 3\n# keep\n[api]\nlisten = x\n");
+	text_set_expect("[api]\nlisten = x", "auth", "approval_ttl", "60",
+		"[api]\nlisten = x\n\n[auth]\napproval_ttl = 60\n");
+	text_set_expect("", "auth", "four_eyes", "a.b", "\n[auth]\nfour_eyes = a.b\n");
+	/* The key in another section is not touched. */
+	text_set_expect("[api]\nsession_ttl = 1\n[auth]\n", "auth", "session_ttl", "2",
+		"[api]\nsession_ttl = 1\n[auth]\nsession_ttl = 2\n");
+	/* Refused, text unchanged: a second line, bad names, a file that no longer parses. */
+	text = strdup("[auth]\nx = 1\n");
+	len = strlen(text);
+	assert_int_equal(tw_config_text_set(&text, &len, "auth", "x", "1\n[evil]", &err),
+		TW_E_INVALID);
+	assert_int_equal(tw_config_text_set(&text, &len, "au th", "x", "1", &err), TW_E_INVALID);
+	assert_int_equal(tw_config_text_set(&text, &len, "auth", "x=y", "1", &err),
+		TW_E_INVALID);
+	assert_string_equal(text, "[auth]\nx = 1\n");
+	free(text);
+	text = strdup("[auth]\nbroken line\n");
+	len = strlen(text);
+	assert_int_equal(tw_config_text_set(&text, &len, "auth", "x", "1", &err), TW_E_CONFIG);
+	assert_string_equal(text, "[auth]\nbroken line\n");
+	free(text);
+}
+
 static void test_files_and_home(void **state)
 {
 	char dir[] = "/tmp/torwart-test-base-XXXXXX";
@@ -263,6 +312,7 @@ int main(void)
 		cmocka_unit_test(test_time_format),
 		cmocka_unit_test(test_config_parse),
 		cmocka_unit_test(test_config_rejects),
+		cmocka_unit_test(test_config_text_set),
 		cmocka_unit_test(test_files_and_home),
 		cmocka_unit_test(test_source_has_no_banned_calls),
 	};

@@ -56,6 +56,9 @@ static const struct doc_op {
 	{ "ca.operate", B(CA_OPERATOR), true },
 	{ "audit.read", B(AUDITOR) | B(SECURITY_OFFICER), false },
 	{ "audit.admin", B(SECURITY_OFFICER) | B(SYSTEM_ADMIN), true },
+	{ "policy.read", B(SECURITY_OFFICER) | B(SYSTEM_ADMIN) | B(AUDITOR) | B(APPROVER),
+		false },
+	{ "policy.change", B(SECURITY_OFFICER), true },
 };
 
 #undef B
@@ -119,6 +122,8 @@ static const struct doc_cmd {
 	{ "job", "list", "gateway.read", NULL, "gw=--gateway|--gateway-id", "" },
 	{ "job", "show", "gateway.read", NULL, "job=--id", "" },
 	{ "job", "wait", "gateway.read", NULL, "job=--id", "" },
+	{ "policy", "set", "policy.change", "policy.change", "", "" },
+	{ "policy", "show", "policy.read", NULL, "", "" },
 	{ "profile", "authorise-emt", "profile.write", NULL, "gw=--gateway|--id", "" },
 	{ "profile", "check", "gateway.read", NULL, "gw=--gateway|--id", "in:--file" },
 	{ "profile", "delete", "profile.write", NULL, "gw=--gateway|--id", "" },
@@ -310,10 +315,11 @@ static void test_table_complete(void **state)
 			{ "ca", "activate", "ca.key.activate" }, { "ca", "revoke", "ca.revoke" },
 			{ "firmware", "release", "firmware.release" },
 			{ "job", "create", "fleet.order" },
+			{ "policy", "set", "policy.change" },
 		};
 		int with = 0;
 
-		for (size_t i = 0; i < 4; i++) {
+		for (size_t i = 0; i < 5; i++) {
 			const struct auth_command *c = auth_command_find(fe[i][0], fe[i][1]);
 
 			assert_non_null(c);
@@ -322,7 +328,7 @@ static void test_table_complete(void **state)
 		}
 		for (size_t i = 0; auth_command_at(i) != NULL; i++)
 			with += auth_command_at(i)->four_eyes != NULL;
-		assert_int_equal(with, 4);
+		assert_int_equal(with, 5);
 	}
 	/* Special options as docs/security.md names them. */
 	for (size_t i = 0; auth_command_at(i) != NULL; i++) {
