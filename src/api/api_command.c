@@ -1,8 +1,9 @@
 /*
  * api_command.c: POST /v1/commands (see api_command.h). The api decides (role, tenant,
- * four-eyes) before anything runs; the command itself runs in a forked child so that a
- * long command (job create --wait, ca issue of a thousand requests) never stalls the
- * event loop and a crash in it cannot take the api down.
+ * four-eyes) before anything runs; the command itself runs as its own exec'ed `torwart`
+ * process so that a long command (job create --wait, ca issue of a thousand requests)
+ * never stalls the event loop, a crash in it cannot take the api down, and no SQLite
+ * state crosses a fork (SQLite forbids using its state in a forked child).
  */
 #define _GNU_SOURCE 1
 #include "api/api_command.h"
@@ -27,17 +28,11 @@
 #include "auth/command.h"
 #include "base/log.h"
 #include "base/util.h"
+#include "gwa/secretbox.h"
 #include "store/store_auth.h"
 #include "store/store_jobs.h"
 
 #define AC_DEFAULT_TIMEOUT_S 3600L
-
-static api_command_runner ac_runner;
-
-void api_command_set_runner(api_command_runner runner)
-{
-	ac_runner = runner;
-}
 
 struct api_cmd_job;
 
@@ -48,6 +43,8 @@ struct api_commands {
 	const struct auth_settings *settings;
 	long timeout_s;
 	char *spool;                   /* <home>/spool/commands */
+	char *program;                 /* the `torwart` next to this torwartd */
+	struct secretbox *box;         /* seals the principal handed to each command */
 	struct api_cmd_job *running;
 };
 
@@ -566,14 +563,15 @@ static void ac_on_close(struct evhttp_connection *evcon, void *arg)
 	j->req = NULL;
 }
 
-/* In the child: run the command and never return. */
-static void ac_child(struct api_cmd_job *j, int lifeline)
+/*
+ * In the child: exec a fresh `torwart` (nothing of the api's SQLite, OpenSSL or libevent
+ * state survives into the command) with the sealed principal in its environment. Never
+ * returns.
+ */
+static void ac_child(struct api_cmd_job *j, int lifeline, char **argv, const char *sealed)
 {
-	struct api_command_principal who = { .actor = j->who.name, .role = j->role,
-		.client = j->who.client, .tenant_id = j->who.break_glass ? 0 : j->who.tenant_id };
 	char path[PATH_MAX + 16];
-	char **argv;
-	int fd, rc = 1, argc = j->argc - 2 + 3;
+	int fd;
 	struct rlimit rl;
 
 	signal(SIGTERM, SIG_DFL);
@@ -605,17 +603,11 @@ static void ac_child(struct api_cmd_job *j, int lifeline)
 		for (rlim_t i = 4; i < max; i++)
 			close((int)i);
 	}
-	if ((argv = calloc((size_t)argc + 1, sizeof(*argv))) != NULL) {
-		argv[0] = j->argv[0];
-		argv[1] = "--home";
-		argv[2] = j->ac->home->dir;
-		for (int i = 2; i < j->argc; i++)
-			argv[i + 1] = j->argv[i];
-		rc = ac_runner(&who, j->argv[0], j->argv[1], argc, argv);
-	}
-	fflush(stdout);
-	fflush(stderr);
-	_exit(rc & 0xff);
+	if (setenv(AUTH_CMD_ACT_AS_ENV, sealed, 1) == 0)
+		execv(j->ac->program, argv);
+	fprintf(stderr, "torwart: the api cannot start %s: %s\n", j->ac->program,
+		strerror(errno));
+	_exit(127);
 }
 
 /*
@@ -629,6 +621,9 @@ static tw_rc ac_start(struct api_cmd_job *j, const json_t *files, struct tw_erro
 	json_t *value;
 	int lifeline[2] = { -1, -1 };
 	struct timeval tv = { ac->timeout_s, 0 };
+	struct auth_cmd_principal as;
+	char **xargv = NULL, *sealed = NULL;
+	tw_rc rc = TW_OK;
 
 	snprintf(j->dir, sizeof(j->dir), "%s/cmd.XXXXXX", ac->spool);
 	if (mkdtemp(j->dir) == NULL) {
@@ -653,7 +648,6 @@ static tw_rc ac_start(struct api_cmd_job *j, const json_t *files, struct tw_erro
 		unsigned char *data = NULL;
 		size_t len = 0;
 		const char *b64;
-		tw_rc rc;
 
 		if (kind == 0)
 			continue;
@@ -682,18 +676,42 @@ static tw_rc ac_start(struct api_cmd_job *j, const json_t *files, struct tw_erro
 		if ((j->argv[i] = tw_strdup(path)) == NULL)
 			return tw_error_set(err, TW_E_NOMEM, "out of memory");
 	}
-	if (pipe(lifeline) != 0)
-		return tw_error_set(err, TW_E_IO, "pipe: %s", strerror(errno));
+	/* The command line as exec'ed: torwart CMD SUB --home DIR ARGS..., and its sealed
+	 * principal, both made before fork (the child only execs). */
+	if ((xargv = calloc((size_t)j->argc + 4, sizeof(*xargv))) == NULL)
+		return tw_error_set(err, TW_E_NOMEM, "out of memory");
+	xargv[0] = ac->program;
+	xargv[1] = j->argv[0];
+	xargv[2] = j->argv[1];
+	xargv[3] = "--home";
+	xargv[4] = ac->home->dir;
+	for (int i = 2; i < j->argc; i++)
+		xargv[i + 3] = j->argv[i];
+	memset(&as, 0, sizeof(as));
+	snprintf(as.actor, sizeof(as.actor), "%s", j->who.name);
+	snprintf(as.role, sizeof(as.role), "%s", j->role);
+	snprintf(as.client, sizeof(as.client), "%s", j->who.client);
+	as.tenant_id = j->who.break_glass ? 0 : j->who.tenant_id;
+	if ((rc = auth_command_seal_principal(ac->box, &as, j->argc + 3, xargv, tw_now_ms(),
+	    &sealed, err)) != TW_OK) {
+		free(xargv);
+		return rc;
+	}
+	if (pipe(lifeline) != 0) {
+		rc = tw_error_set(err, TW_E_IO, "pipe: %s", strerror(errno));
+		goto out;
+	}
 	fflush(NULL);
 	j->pid = fork();
 	if (j->pid < 0) {
 		close(lifeline[0]);
 		close(lifeline[1]);
-		return tw_error_set(err, TW_E_IO, "cannot start the command: %s", strerror(errno));
+		rc = tw_error_set(err, TW_E_IO, "cannot start the command: %s", strerror(errno));
+		goto out;
 	}
 	if (j->pid == 0) {
 		close(lifeline[0]);
-		ac_child(j, lifeline[1]);
+		ac_child(j, lifeline[1], xargv, sealed);
 	}
 	close(lifeline[1]);
 	j->fd = lifeline[0];
@@ -706,7 +724,8 @@ static tw_rc ac_start(struct api_cmd_job *j, const json_t *files, struct tw_erro
 		kill(j->pid, SIGKILL);
 		while (waitpid(j->pid, NULL, 0) < 0 && errno == EINTR)
 			;
-		return tw_error_set(err, TW_E_NOMEM, "cannot watch the command");
+		rc = tw_error_set(err, TW_E_NOMEM, "cannot watch the command");
+		goto out;
 	}
 	if (j->req != NULL) {
 		j->evcon = evhttp_request_get_connection(j->req);
@@ -718,7 +737,13 @@ static tw_rc ac_start(struct api_cmd_job *j, const json_t *files, struct tw_erro
 	}
 	j->next = ac->running;
 	ac->running = j;
-	return TW_OK;
+out:
+	free(xargv);
+	if (sealed != NULL) {
+		tw_wipe(sealed, strlen(sealed));
+		free(sealed);
+	}
+	return rc;
 }
 
 static struct api_cmd_job *ac_job_new(struct api_commands *ac, struct evhttp_request *req,
@@ -810,7 +835,7 @@ void api_command_handle(struct api_commands *ac, struct evhttp_request *req,
 	int argc = 0;
 	tw_rc rc;
 
-	if (ac == NULL || ac_runner == NULL) {
+	if (ac == NULL) {
 		rc = tw_error_set(&err, TW_E_UNAVAILABLE, "this api cannot run commands");
 		goto fail;
 	}
@@ -950,7 +975,7 @@ void api_command_run_approved(struct api_commands *ac, struct evhttp_request *re
 	tw_rc rc;
 
 	memset(&op, 0, sizeof(op));
-	if (ac == NULL || ac_runner == NULL) {
+	if (ac == NULL) {
 		rc = tw_error_set(&err, TW_E_UNAVAILABLE, "this api cannot run commands");
 		goto fail;
 	}
@@ -1038,12 +1063,39 @@ tw_rc api_commands_new(struct event_base *base, const struct tw_home *home,
 		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
 		goto fail;
 	}
-	if ((rc = tw_mkdir_p(ac->spool, 0700, err)) != TW_OK)
+	if ((rc = tw_mkdir_p(ac->spool, 0700, err)) != TW_OK ||
+	    (rc = secretbox_open(home, &ac->box, err)) != TW_OK)
 		goto fail;
+	{
+		/* The `torwart` installed (or built) next to this torwartd. */
+		char self[PATH_MAX];
+		ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+		char *slash;
+
+		if (n <= 0) {
+			rc = tw_error_set(err, TW_E_IO, "cannot find this program: %s",
+				strerror(errno));
+			goto fail;
+		}
+		self[n] = '\0';
+		if ((slash = strrchr(self, '/')) != NULL)
+			*slash = '\0';
+		if ((ac->program = tw_asprintf("%s/torwart", self)) == NULL) {
+			rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+			goto fail;
+		}
+		if (access(ac->program, X_OK) != 0) {
+			rc = tw_error_set(err, TW_E_CONFIG, "%s is missing: the api runs operator "
+				"commands with it (install torwart next to torwartd)", ac->program);
+			goto fail;
+		}
+	}
 	api_command_register_actions();
 	*out = ac;
 	return TW_OK;
 fail:
+	secretbox_free(ac->box);
+	free(ac->program);
 	free(ac->spool);
 	free(ac);
 	return rc;
@@ -1062,6 +1114,8 @@ void api_commands_free(struct api_commands *ac)
 			;
 		ac_job_free(j);
 	}
+	secretbox_free(ac->box);
+	free(ac->program);
 	free(ac->spool);
 	free(ac);
 }

@@ -11,9 +11,10 @@
  *              command: stored as a pending request, run when an approver releases it
  *          4xx {"error": {"code", "message"}} for a refusal (logged).
  *
- * The command runs in a forked child of the api process with the operator as principal
- * and its store handle scoped to the operator's tenant; the event loop keeps serving
- * meanwhile. Every command, its refusal or its exit status is in the admin log.
+ * The command runs as a fresh `torwart` process (exec'ed from a child of the api) with
+ * the operator as principal (sealed in its environment, auth/command.h) and its store
+ * handle scoped to the operator's tenant; the event loop keeps serving meanwhile. Every
+ * command, its refusal or its exit status is in the admin log.
  */
 #ifndef TORWART_API_API_COMMAND_H
 #define TORWART_API_API_COMMAND_H
@@ -26,25 +27,6 @@
 #include "auth/auth.h"
 #include "base/home.h"
 #include "store/store.h"
-
-/*
- * How a command is run in the child: the command table of `torwart` (src/cmd), given
- * to the api by torwartd so that the api module does not depend on the command line.
- * actor/role/client name the principal for the command's admin-log entries;
- * tenant_id (0 = all) scopes its store. argv[0] stands for the program name, as in
- * the cli_<area> entry points. Returns the exit status.
- */
-struct api_command_principal {
-	const char *actor;
-	const char *role;
-	const char *client;
-	int64_t tenant_id;
-};
-typedef int (*api_command_runner)(const struct api_command_principal *who,
-	const char *command, const char *sub, int argc, char **argv);
-
-/* Set once by torwartd before the api starts; without it /v1/commands answers 501. */
-void api_command_set_runner(api_command_runner runner);
 
 struct api_commands;
 

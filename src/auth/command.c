@@ -8,7 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
 #include <openssl/evp.h>
+#include <openssl/sha.h>
+
+#include "base/util.h"
+#include "gwa/secretbox.h"
 
 #define IN(o)  { o, AUTH_CMD_FILE_IN }
 #define OUT(o) { o, AUTH_CMD_FILE_OUT }
@@ -344,4 +349,89 @@ tw_rc auth_b64_decode(const char *text, size_t text_len, unsigned char **out, si
 	}
 	*len = (size_t)n - pad;
 	return TW_OK;
+}
+
+/* SHA-256 over the argument vector (each argument with its terminating NUL), hex. */
+static void cmd_argv_digest(int argc, char *const *argv, char hex[65])
+{
+	unsigned char md[SHA256_DIGEST_LENGTH];
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	unsigned int n = 0;
+
+	memset(md, 0, sizeof(md));
+	if (ctx != NULL && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1) {
+		for (int i = 0; i < argc; i++)
+			EVP_DigestUpdate(ctx, argv[i], strlen(argv[i]) + 1);
+		EVP_DigestFinal_ex(ctx, md, &n);
+	}
+	EVP_MD_CTX_free(ctx);
+	tw_hex_encode(md, sizeof(md), hex);
+}
+
+#define CMD_ACT_AS_AAD "torwart-api-command-principal"
+
+tw_rc auth_command_seal_principal(const struct secretbox *sb,
+	const struct auth_cmd_principal *p, int argc, char *const *argv, int64_t now_ms,
+	char **out, struct tw_error *err)
+{
+	char digest[65];
+	char *text;
+	json_t *j;
+	tw_rc rc;
+
+	*out = NULL;
+	cmd_argv_digest(argc, argv, digest);
+	j = json_pack("{s:s,s:s,s:s,s:I,s:s,s:I}", "actor", p->actor, "role", p->role,
+		"client", p->client, "tenant", (json_int_t)p->tenant_id, "argv", digest,
+		"expires_ms", (json_int_t)(now_ms + AUTH_CMD_ACT_AS_TTL_MS));
+	text = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	if (text == NULL)
+		return tw_error_set(err, TW_E_NOMEM, "out of memory");
+	rc = secretbox_seal(sb, CMD_ACT_AS_AAD, text, strlen(text), out, err);
+	free(text);
+	return rc;
+}
+
+tw_rc auth_command_open_principal(const struct secretbox *sb, const char *sealed, int argc,
+	char *const *argv, int64_t now_ms, struct auth_cmd_principal *out,
+	struct tw_error *err)
+{
+	char digest[65], *plain = NULL;
+	const char *actor, *role, *client, *hash;
+	size_t len = 0;
+	json_t *j = NULL;
+	tw_rc rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = secretbox_unseal(sb, CMD_ACT_AS_AAD, sealed, &plain, &len, err)) != TW_OK)
+		return tw_error_set(err, TW_E_DENIED, "%s does not open with this home's data key",
+			AUTH_CMD_ACT_AS_ENV);
+	j = json_loadb(plain, len, JSON_REJECT_DUPLICATES, NULL);
+	tw_wipe(plain, len);
+	free(plain);
+	actor = json_string_value(json_object_get(j, "actor"));
+	role = json_string_value(json_object_get(j, "role"));
+	client = json_string_value(json_object_get(j, "client"));
+	hash = json_string_value(json_object_get(j, "argv"));
+	cmd_argv_digest(argc, argv, digest);
+	if (actor == NULL || role == NULL || client == NULL || hash == NULL ||
+	    !json_is_integer(json_object_get(j, "tenant")) ||
+	    !json_is_integer(json_object_get(j, "expires_ms"))) {
+		rc = tw_error_set(err, TW_E_DENIED, "%s is malformed", AUTH_CMD_ACT_AS_ENV);
+	} else if (strcmp(hash, digest) != 0) {
+		rc = tw_error_set(err, TW_E_DENIED, "%s was sealed for another command line",
+			AUTH_CMD_ACT_AS_ENV);
+	} else if (json_integer_value(json_object_get(j, "expires_ms")) < now_ms) {
+		rc = tw_error_set(err, TW_E_DENIED, "%s has expired", AUTH_CMD_ACT_AS_ENV);
+	} else if ((rc = tw_strlcpy_checked(out->actor, actor, sizeof(out->actor), err,
+		"actor")) == TW_OK && (rc = tw_strlcpy_checked(out->role, role, sizeof(out->role),
+		err, "role")) == TW_OK && (rc = tw_strlcpy_checked(out->client, client,
+		sizeof(out->client), err, "client")) == TW_OK) {
+		out->tenant_id = (int64_t)json_integer_value(json_object_get(j, "tenant"));
+	}
+	json_decref(j);
+	if (rc != TW_OK)
+		memset(out, 0, sizeof(*out));
+	return rc;
 }

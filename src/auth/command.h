@@ -19,9 +19,11 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "auth/auth.h"
 #include "base/error.h"
+#include "store/store.h"
 
 /* Limits of one forwarded command (validated on both sides). */
 #define AUTH_CMD_ARGS_MAX    128                 /* argv entries */
@@ -95,6 +97,34 @@ enum auth_op auth_command_op(const struct auth_command *c, int argc, char *const
 /* What kind of file argv[index] is for entry c (0 when it is no file argument). */
 enum auth_cmd_file_kind auth_command_file_kind(const struct auth_command *c, int argc,
 	char *const *argv, int index);
+
+/*
+ * The principal a command runs as. The api execs a fresh `torwart` for each command
+ * (no SQLite, OpenSSL or libevent state inherited from the api process) and hands it the
+ * principal in the environment variable AUTH_CMD_ACT_AS_ENV, sealed with the home's data
+ * key (AES-256-GCM, gwa/secretbox.h) and bound to the exact argument vector and a short
+ * expiry. Without the data key nobody can make `torwart` act as an operator; a sealed
+ * value does not open for another command line or after AUTH_CMD_ACT_AS_TTL_MS.
+ */
+#define AUTH_CMD_ACT_AS_ENV    "TORWART_ACT_AS"
+#define AUTH_CMD_ACT_AS_TTL_MS 60000
+
+struct auth_cmd_principal {
+	char actor[STORE_NAME_MAX + 1];
+	char role[STORE_NAME_MAX + 1];
+	char client[STORE_ID_MAX + 1];
+	int64_t tenant_id;      /* 0 = all (break-glass only) */
+};
+
+struct secretbox;
+/* Seal p for argv (argc entries, argv[0] included). *out is the caller's. */
+tw_rc auth_command_seal_principal(const struct secretbox *sb,
+	const struct auth_cmd_principal *p, int argc, char *const *argv, int64_t now_ms,
+	char **out, struct tw_error *err);
+/* Open a sealed principal for argv; TW_E_DENIED when altered, expired or for other argv. */
+tw_rc auth_command_open_principal(const struct secretbox *sb, const char *sealed, int argc,
+	char *const *argv, int64_t now_ms, struct auth_cmd_principal *out,
+	struct tw_error *err);
 
 /* Base64 without line breaks. *out is malloc'ed and NUL-terminated; caller frees. */
 tw_rc auth_b64_encode(const unsigned char *data, size_t len, char **out,

@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include "audit/audit.h"
+#include "auth/command.h"
+#include "gwa/secretbox.h"
 #include "base/util.h"
 
 /* Set to "break-glass" by torwart.c for direct --home use (docs/security.md). */
@@ -119,4 +121,38 @@ int cli_parse_options(int argc, char **argv, struct cli_options *o)
 		}
 	}
 	return optind == argc ? 0 : -1;
+}
+
+int cli_act_as_from_env(int argc, char **argv)
+{
+	static struct auth_cmd_principal as;
+	const char *sealed = getenv(AUTH_CMD_ACT_AS_ENV);
+	const char *home_dir = auth_command_option(argc - 1, argv + 1, "--home", NULL);
+	struct secretbox *box = NULL;
+	struct tw_home *home = NULL;
+	struct tw_error err;
+	char *copy;
+	tw_rc rc;
+
+	if (sealed == NULL)
+		return 0;
+	/* Never handed on to anything this command starts. */
+	copy = tw_strdup(sealed);
+	unsetenv(AUTH_CMD_ACT_AS_ENV);
+	if (copy == NULL)
+		rc = tw_error_set(&err, TW_E_NOMEM, "out of memory");
+	else if (home_dir == NULL)
+		rc = tw_error_set(&err, TW_E_DENIED, "%s needs --home", AUTH_CMD_ACT_AS_ENV);
+	else if ((rc = tw_home_open(home_dir, &home, &err)) == TW_OK &&
+	    (rc = secretbox_open(home, &box, &err)) == TW_OK)
+		rc = auth_command_open_principal(box, copy, argc, argv, tw_now_ms(), &as, &err);
+	secretbox_free(box);
+	tw_home_free(home);
+	free(copy);
+	if (rc != TW_OK) {
+		fprintf(stderr, "torwart: refusing to act as an operator: %s\n", err.message);
+		return -1;
+	}
+	cli_act_as(as.actor, as.role, as.client, as.tenant_id);
+	return 1;
 }

@@ -46,11 +46,19 @@ const char *cli_client(void);
 /* Role of cli_audit entries: "local-admin", or "break-glass" for direct --home use. */
 extern const char *cli_role;
 /*
- * Act as an operator (the api's command runner, in its child process): cli_actor(),
+ * Act as an operator (a command the api runs, see cli_act_as_from_env): cli_actor(),
  * cli_client() and cli_role return these, and cli_open_home_store scopes the store to
  * tenant_id (0 = all). Strings are borrowed for the rest of the process.
  */
 void cli_act_as(const char *actor, const char *role, const char *client, int64_t tenant_id);
+
+/*
+ * When the api started this process for an operator (auth/command.h AUTH_CMD_ACT_AS_ENV
+ * set): open the sealed principal with the data key of the --home in argv, check it is
+ * for exactly this command line, and cli_act_as it. Returns 0 when not set, 1 when
+ * acting as the operator now, -1 (message printed) when the value is not valid.
+ */
+int cli_act_as_from_env(int argc, char **argv);
 
 /* The command table (cli_table.c). */
 struct cli_command {
@@ -59,10 +67,6 @@ struct cli_command {
 };
 /* NULL for an unknown command. */
 const struct cli_command *cli_command_find(const char *name);
-struct api_command_principal;
-/* The api's runner (api_command_set_runner): cli_act_as, then the command. */
-int cli_run_as(const struct api_command_principal *who, const char *command,
-	const char *sub, int argc, char **argv);
 /*
  * cli_remote.c: run `torwart COMMAND SUB ...` through the api as the logged-in operator
  * (argv as main received it, without --home). Returns the exit status.

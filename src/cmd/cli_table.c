@@ -1,10 +1,8 @@
 /*
- * cli_table.c: the `torwart` command table, shared by the command line (torwart.c) and
- * the api's command runner (torwartd links it and hands cli_run_as to the api).
+ * cli_table.c: the `torwart` command table (torwart.c dispatches through it).
  */
 #include <string.h>
 
-#include "api/api_command.h"
 #include "cmd/cli.h"
 
 /* Areas add one line here (keep alphabetical). */
@@ -32,15 +30,4 @@ const struct cli_command *cli_command_find(const char *name)
 			return &cli_commands[i];
 	}
 	return NULL;
-}
-
-int cli_run_as(const struct api_command_principal *who, const char *command,
-	const char *sub, int argc, char **argv)
-{
-	const struct cli_command *c = cli_command_find(command);
-
-	if (c == NULL)
-		return 2;
-	cli_act_as(who->actor, who->role, who->client, who->tenant_id);
-	return c->run(sub, argc, argv);
 }

@@ -173,10 +173,15 @@ int main(int argc, char **argv)
 		}
 	}
 	if ((c = cli_command_find(argv[1])) != NULL) {
+		int as = cli_act_as_from_env(argc, argv);   /* started by the api for an operator */
+
+		if (as < 0)
+			return 1;
 		/* Operator commands go through the api as the logged-in operator (issue 5). */
-		if (cli_remote_wanted(argc, argv))
+		if (as == 0 && cli_remote_wanted(argc, argv))
 			return cli_remote_run(argc, argv);
-		torwart_break_glass(argv[1], sub, argc, argv);
+		if (as == 0)
+			torwart_break_glass(argv[1], sub, argc, argv);
 		/* argv[first - 1] stands in for the program name getopt skips. */
 		return c->run(sub, argc - first + 1, argv + first - 1);
 	}

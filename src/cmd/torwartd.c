@@ -17,8 +17,6 @@
 #include <unistd.h>
 
 #include "api/api.h"
-#include "api/api_command.h"
-#include "cmd/cli.h"
 #include "base/home.h"
 #include "base/log.h"
 #include "base/util.h"
@@ -289,8 +287,6 @@ int main(int argc, char **argv)
 	if (level != NULL)
 		cli_log_level = tw_log_level_parse(level);
 	tw_log_init("torwartd", log_level_for(home));
-	/* The api runs operator commands with the same code as `torwart` (api_command.h). */
-	api_command_set_runner(cli_run_as);
 	if (strcmp(argv[optind], "all") == 0)
 		rc = supervise(home);
 	else

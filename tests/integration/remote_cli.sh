@@ -219,6 +219,10 @@ check "refusals are logged, nothing else changed" \
 	test "$(db "SELECT count(*) FROM admin_log")" -gt "$logs_before"
 check "no stray working directories left" bash -c "[ -z \"\$(ls -A '$H/spool/commands')\" ]"
 
+TORWART_ACT_AS="twbox1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" "$TORWART" gateway list \
+	--home "$H" >"$T/out" 2>&1
+check "a forged operator principal in the environment is refused (exit 1)" test $? = 1
+check "... saying so" grep -q "refusing to act as an operator" "$T/out"
 check "the api never crashed or restarted" bash -c "! grep -q 'api killed\|api exited' '$T/torwartd.log'"
 check "the admin log verifies" "$TORWART" audit verify --home "$H"
 exit 0

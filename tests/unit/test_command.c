@@ -29,6 +29,7 @@
 #include "audit/audit.h"
 #include "auth/auth.h"
 #include "auth/command.h"
+#include "gwa/secretbox.h"
 #include "store/store.h"
 
 #define ARGC(v) ((int)(sizeof(v) / sizeof((v)[0])))
@@ -1052,6 +1053,55 @@ static void test_parse(void **state)
 		"\"files\":{\"3\":\"Zm9v\",\"3\":\"YmFy\"}}", NULL), TW_E_INVALID);
 }
 
+/* The principal the api hands to the exec'ed command: opens only with the same data
+ * key, for the same command line, before it expires, unaltered. */
+static void test_sealed_principal(void **state)
+{
+	unsigned char k1[32], k2[32];
+	struct secretbox *a = NULL, *b = NULL;
+	struct auth_cmd_principal p, out;
+	struct tw_error err;
+	char *argv[] = { "/usr/bin/torwart", "gateway", "list", "--home", "/srv/h" };
+	char *other[] = { "/usr/bin/torwart", "gateway", "list", "--home", "/srv/x" };
+	char *sealed = NULL;
+	int64_t now = 1700000000000;
+
+	(void)state;
+	memset(k1, 1, sizeof(k1));
+	memset(k2, 2, sizeof(k2));
+	assert_int_equal(secretbox_from_key(k1, &a, &err), TW_OK);
+	assert_int_equal(secretbox_from_key(k2, &b, &err), TW_OK);
+	memset(&p, 0, sizeof(p));
+	snprintf(p.actor, sizeof(p.actor), "alice");
+	snprintf(p.role, sizeof(p.role), "gateway-operator,approver");
+	snprintf(p.client, sizeof(p.client), "127.0.0.1:4242");
+	p.tenant_id = 7;
+	assert_int_equal(auth_command_seal_principal(a, &p, ARGC(argv), argv, now, &sealed, &err),
+		TW_OK);
+	assert_int_equal(auth_command_open_principal(a, sealed, ARGC(argv), argv, now + 1000,
+		&out, &err), TW_OK);
+	assert_string_equal(out.actor, "alice");
+	assert_string_equal(out.role, "gateway-operator,approver");
+	assert_string_equal(out.client, "127.0.0.1:4242");
+	assert_int_equal(out.tenant_id, 7);
+	/* Another command line, too late, another key, one byte changed: all refused. */
+	assert_int_equal(auth_command_open_principal(a, sealed, ARGC(other), other, now, &out,
+		&err), TW_E_DENIED);
+	assert_string_equal(out.actor, "");
+	assert_int_equal(auth_command_open_principal(a, sealed, ARGC(argv), argv,
+		now + AUTH_CMD_ACT_AS_TTL_MS + 1, &out, &err), TW_E_DENIED);
+	assert_int_equal(auth_command_open_principal(b, sealed, ARGC(argv), argv, now, &out,
+		&err), TW_E_DENIED);
+	sealed[strlen(sealed) - 3] = sealed[strlen(sealed) - 3] == 'A' ? 'B' : 'A';
+	assert_int_equal(auth_command_open_principal(a, sealed, ARGC(argv), argv, now, &out,
+		&err), TW_E_DENIED);
+	assert_int_equal(auth_command_open_principal(a, "not sealed", ARGC(argv), argv, now,
+		&out, &err), TW_E_DENIED);
+	free(sealed);
+	secretbox_free(a);
+	secretbox_free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1062,6 +1112,7 @@ int main(void)
 		cmocka_unit_test(test_options),
 		cmocka_unit_test(test_base64),
 		cmocka_unit_test(test_parse),
+		cmocka_unit_test(test_sealed_principal),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
