@@ -128,20 +128,10 @@ static void ac_error(struct evhttp_request *req, tw_rc rc, const struct tw_error
 static void ac_audit(struct tw_store *store, const struct auth_principal *p,
 	const char *action, const char *object, const char *result, const char *detail)
 {
-	struct audit_entry e;
 	struct tw_error err;
-	char roles[256];
 
-	auth_principal_role_text(p, roles, sizeof(roles));
-	memset(&e, 0, sizeof(e));
-	e.actor = p->name;
-	e.role = roles;
-	e.client = p->client;
-	e.action = action;
-	e.object = object;
-	e.result = result;
-	e.detail = detail;
-	if (audit_append(store, &e, &err) != TW_OK)
+	if (store != NULL && auth_audit_as(store, p, action, object, result, detail, &err) !=
+	    TW_OK)
 		tw_err("cannot write the admin log (%s %s): %s", action, object, err.message);
 }
 

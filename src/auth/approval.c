@@ -55,20 +55,7 @@ static tw_rc ap_audit(struct tw_store *store, const struct auth_principal *p,
 	const char *action, const char *object, const char *result, const char *detail,
 	struct tw_error *err)
 {
-	char roles[256];
-	struct audit_entry e;
-
-	auth_principal_role_text(p, roles, sizeof(roles));
-	memset(&e, 0, sizeof(e));
-	e.actor = p->name;
-	e.role = roles;
-	e.client = p->client;
-	e.action = action;
-	e.object = object;
-	e.result = result;
-	e.detail = detail;
-	return store_in_transaction(store) ? audit_append_in_tx(store, &e, err) :
-		audit_append(store, &e, err);
+	return auth_audit_as(store, p, action, object, result, detail, err);
 }
 
 /* ---- built-in handlers ---- */

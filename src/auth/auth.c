@@ -296,6 +296,26 @@ bool auth_op_writes(enum auth_op op)
 	return (int)op >= 0 && op < AUTH_OP__COUNT && auth_policy[op].writes;
 }
 
+tw_rc auth_audit_as(struct tw_store *store, const struct auth_principal *p,
+	const char *action, const char *object, const char *result, const char *detail,
+	struct tw_error *err)
+{
+	char roles[256];
+	struct audit_entry e;
+
+	auth_principal_role_text(p, roles, sizeof(roles));
+	memset(&e, 0, sizeof(e));
+	e.actor = p->name;
+	e.role = roles;
+	e.client = p->client;
+	e.action = action;
+	e.object = object;
+	e.result = result;
+	e.detail = detail;
+	return store_in_transaction(store) ? audit_append_in_tx(store, &e, err) :
+		audit_append(store, &e, err);
+}
+
 /* Best-effort admin-log entry that works inside and outside a caller's transaction. */
 static void auth_audit_best_effort(struct tw_store *store, const struct audit_entry *e)
 {

@@ -138,6 +138,14 @@ tw_rc auth_check(struct tw_store *store, const struct auth_principal *p, enum au
 	int64_t object_tenant_id, const char *what, struct tw_error *err);
 
 /*
+ * Append an admin-log entry as p (actor, its roles, client), inside the caller's
+ * transaction when one is open, else on its own.
+ */
+tw_rc auth_audit_as(struct tw_store *store, const struct auth_principal *p,
+	const char *action, const char *object, const char *result, const char *detail,
+	struct tw_error *err);
+
+/*
  * Raise a critical-event alert (M-4.5.6.7: addressed to a role, not a person): logged
  * as "ALERT role=<role> kind=<kind>: <text>" and written to the admin log as
  * action "alert.<kind>" (best effort; an alert never fails the caller).
