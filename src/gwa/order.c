@@ -18,6 +18,7 @@ static const struct order_type *const order_builtin[] = {
 	&order_type_set_retention,
 	&order_type_profile_insert, &order_type_profile_delete, &order_type_profile_read,
 	&order_type_self_test, &order_type_log_read,
+	&order_type_cls_connect,
 };
 
 /* Built-in session hooks (order.h): each area adds one line. */

@@ -105,5 +105,7 @@ tw_rc order_validate(struct tw_store *store, const char *type, const char *gatew
 /* Built-in order types of the jobs area (order_builtin.c). */
 extern const struct order_type order_type_ping;
 extern const struct order_type order_type_set_retention;
+/* UC-3.2.4 EMT <-> CLS (order_emt.c). */
+extern const struct order_type order_type_cls_connect;
 
 #endif

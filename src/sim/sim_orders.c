@@ -1,7 +1,8 @@
 /*
  * sim_orders.c: the simulator's order-handler registry, the all-or-nothing execution
  * rule (sim_orders.h), and the handlers of the jobs area: "ping" and "set-retention"
- * (UC-3.3.5; the gateway refuses a retention order that names another gateway, T-LL.1).
+ * (UC-3.3.5; the gateway refuses a retention order that names another gateway, T-LL.1),
+ * and "cls-connect" (UC-3.2.4: activate proxy communication between an EMT and a CLS).
  */
 #include "sim/sim_orders.h"
 #include "sim/sim_monitor.h"   /* profile and monitoring handlers */
@@ -18,6 +19,7 @@ static const struct sim_order_handler *const sim_builtin[] = {
 	&sim_order_set_retention,
 	&sim_order_profile_insert, &sim_order_profile_delete, &sim_order_profile_read,
 	&sim_order_self_test, &sim_order_log_read,
+	&sim_order_cls_connect,
 };
 
 /* Built-in session status providers: each area adds one line. */
@@ -168,3 +170,52 @@ static tw_rc retention_execute(struct sim_gw *gw, const json_t *payload, json_t 
 
 const struct sim_order_handler sim_order_set_retention = { "set-retention",
 	retention_execute };
+
+/* ---- cls-connect (UC-3.2.4) ---- */
+
+/*
+ * A real SMGW would open its proxy channel between the CLS and the EMT now. The
+ * simulator has no CLS, so it records the activation in its persistent state
+ * (gw->state["cls_proxy"]: {cls, emt, until}) and confirms it; a repeated order id is
+ * answered from the stored result by the caller, so an activation is never doubled.
+ */
+static tw_rc cls_connect_execute(struct sim_gw *gw, const json_t *payload, json_t **result,
+	const char **code, struct tw_error *err)
+{
+	const json_t *to = json_object_get(payload, "gateway_id");
+	const json_t *cls = json_object_get(payload, "cls");
+	const json_t *emt = json_object_get(payload, "emt");
+	const json_t *dur = json_object_get(payload, "duration_s");
+	char until[40];
+	json_int_t d;
+	json_t *proxy;
+
+	if (!json_is_string(to) || strcmp(json_string_value(to), gw->id) != 0) {
+		*code = "wrong_gateway";
+		return tw_error_set(err, TW_E_DENIED, "cls-connect order is addressed to another "
+			"gateway");
+	}
+	if (!json_is_string(cls) || json_string_length(cls) == 0 || json_string_length(cls) > 64 ||
+	    !json_is_string(emt) || json_string_length(emt) == 0 || json_string_length(emt) > 64 ||
+	    !json_is_integer(dur) || (d = json_integer_value(dur)) < 1 || d > 86400) {
+		*code = "invalid_payload";
+		return tw_error_set(err, TW_E_INVALID, "cls-connect needs \"cls\", \"emt\" and "
+			"\"duration_s\" in [1, 86400]");
+	}
+	tw_time_format_utc(tw_now_ms() + (int64_t)d * 1000, until, sizeof(until));
+	proxy = json_pack("{s:O, s:O, s:s}", "cls", cls, "emt", emt, "until", until);
+	if (proxy == NULL || json_object_set_new(gw->state, "cls_proxy", proxy) != 0) {
+		*code = "internal";
+		return tw_error_set(err, TW_E_NOMEM, "out of memory");
+	}
+	*result = json_pack("{s:s, s:O, s:O, s:s, s:s}", "proxy", "active", "cls", cls,
+		"emt", emt, "gateway_id", gw->id, "until", until);
+	if (*result == NULL) {
+		*code = "internal";
+		return tw_error_set(err, TW_E_NOMEM, "out of memory");
+	}
+	return TW_OK;
+}
+
+const struct sim_order_handler sim_order_cls_connect = { "cls-connect",
+	cls_connect_execute };

@@ -11,6 +11,14 @@
  * certificate); a failure there marks the connection refused and wan_http answers
  * nothing but 403.
  *
+ * An EMT (UC-3.2.4) is identified the same way: its leaf must be an EMT TLS certificate
+ * issued by this Sub-CA (certificates row owner_kind "emt", usage "TLS", status "valid")
+ * whose owner, the RA participant, is still registered with role "emt". The EMT's id is
+ * that participant's market partner id (the certificate subject's OU): the same id that
+ * `torwart profile authorise-emt --emt` and profile recipients use, so authorisations and
+ * certificates meet on one name. The connection is then of kind EMT and reaches only the
+ * EMT routes (wan_http.c).
+ *
  * Every refusal is logged once per connection with its reason, including handshakes
  * that fail before a certificate is seen (no certificate, wrong version or suite,
  * plaintext HTTP), which are caught in the info callback.
@@ -28,6 +36,7 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "crypto/keys.h"
+#include "store/store_ca.h"
 #include "wan/wan_internal.h"
 
 static int wan_conn_idx = -1;
@@ -103,9 +112,49 @@ const char *wan_conn_peer(struct wan_conn *conn, const SSL *ssl)
 }
 
 /*
- * Map a verified leaf certificate to an enabled gateway. On success fills
- * conn->gateway_id; otherwise *detail says why (static text) and conn->gateway_id may
- * hold the certificate owner for the log.
+ * The certificate sc (owner_kind "emt") to a registered EMT participant. On success fills
+ * conn->emt_id; otherwise *detail says why (static text).
+ */
+static bool wan_identify_emt(struct wan_conn *conn, const struct store_certificate *sc,
+	const char **detail)
+{
+	struct store_ca_participant part;
+	struct tw_error e;
+	bool ok = false;
+	tw_rc rc;
+
+	memset(&part, 0, sizeof(part));
+	conn->kind = WAN_PRINCIPAL_EMT;
+	snprintf(conn->participant, sizeof(conn->participant), "%s", sc->owner_id);
+	rc = store_ca_participant_get(conn->thr->store, sc->owner_id, &part, &e);
+	if (rc == TW_E_NOT_FOUND) {
+		*detail = "unknown EMT participant";
+		goto out;
+	}
+	if (rc != TW_OK) {
+		tw_err("wan: participant lookup failed: %s", e.message);
+		*detail = "store unavailable";
+		goto out;
+	}
+	/* The id goes into logs and authorisation lookups: the profile-id rule or nothing. */
+	if (strcmp(part.role, "emt") != 0 || !wan_gateway_id_valid(part.market_partner_id)) {
+		*detail = "participant is not a usable EMT";
+		goto out;
+	}
+	snprintf(conn->emt_id, sizeof(conn->emt_id), "%s", part.market_partner_id);
+	if (strcmp(sc->status, "valid") != 0) {
+		*detail = "certificate revoked";
+		goto out;
+	}
+	ok = true;
+out:
+	return ok;
+}
+
+/*
+ * Map a verified leaf certificate to an enabled gateway or a registered EMT. On success
+ * fills conn->kind and conn->gateway_id or conn->emt_id; otherwise *detail says why
+ * (static text) and conn->gateway_id / conn->emt_id may hold the owner for the log.
  */
 static bool wan_identify(struct wan_conn *conn, X509 *cert, const char **detail)
 {
@@ -133,8 +182,15 @@ static bool wan_identify(struct wan_conn *conn, X509 *cert, const char **detail)
 		*detail = "store unavailable";
 		goto out;
 	}
-	if (strcmp(sc.owner_kind, "smgw") != 0 || strcmp(sc.usage, "TLS") != 0)
-		goto out;   /* e.g. an EMT's or a gateway's SIG certificate: not a gateway login */
+	if (strcmp(sc.usage, "TLS") != 0)
+		goto out;   /* a SIG or ENC certificate is never a login */
+	if (strcmp(sc.owner_kind, "emt") == 0) {
+		ok = wan_identify_emt(conn, &sc, detail);
+		goto out;
+	}
+	if (strcmp(sc.owner_kind, "smgw") != 0)
+		goto out;   /* e.g. a GWA's or GWH's certificate: not a WAN principal */
+	conn->kind = WAN_PRINCIPAL_GATEWAY;
 	snprintf(conn->gateway_id, sizeof(conn->gateway_id), "%s", sc.owner_id);
 	if (strcmp(sc.status, "valid") != 0) {
 		*detail = "certificate revoked";
@@ -166,6 +222,12 @@ static void wan_conn_refuse(struct wan_conn *conn, const SSL *ssl, const char *d
 		return;
 	conn->refused = true;
 	conn->identified = false;
+	if (conn->kind == WAN_PRINCIPAL_EMT) {
+		wan_refuse_emt(conn->thr, conn->emt_id[0] != '\0' ? conn->emt_id : NULL,
+			wan_conn_peer(conn, ssl),
+			conn->participant[0] != '\0' ? conn->participant : conn->fingerprint, detail);
+		return;
+	}
 	wan_refuse(conn->thr, conn->gateway_id[0] != '\0' ? conn->gateway_id : NULL,
 		wan_conn_peer(conn, ssl),
 		conn->gateway_id[0] != '\0' ? conn->gateway_id : conn->fingerprint, detail);
@@ -226,8 +288,12 @@ static void wan_handshake_done(struct wan_conn *conn, const SSL *ssl)
 	conn->connect_logged = true;
 	snprintf(detail, sizeof(detail), "%s %s %s", resumed ? "resumed" : "full",
 		SSL_get_version(ssl), SSL_get_cipher_name(ssl));
-	wan_journal_add(conn->thr, conn->gateway_id, wan_conn_peer(conn, ssl), "wan.connect",
-		conn->gateway_id, "ok", detail);
+	if (conn->kind == WAN_PRINCIPAL_EMT)
+		wan_journal_add_emt(conn->thr, conn->emt_id, wan_conn_peer(conn, ssl),
+			"wan.connect", conn->participant, "ok", detail);
+	else
+		wan_journal_add(conn->thr, conn->gateway_id, wan_conn_peer(conn, ssl),
+			"wan.connect", conn->gateway_id, "ok", detail);
 }
 
 /*

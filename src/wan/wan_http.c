@@ -32,6 +32,14 @@ void wan_refuse(struct wan_thread *thr, const char *gateway_id, const char *clie
 	wan_journal_add(thr, gateway_id, client, "wan.refuse", object, "refused", detail);
 }
 
+void wan_refuse_emt(struct wan_thread *thr, const char *emt_id, const char *client,
+	const char *object, const char *detail)
+{
+	tw_warn("wan: refused EMT %s from %s: %s", emt_id != NULL ? emt_id : "(unknown)",
+		client != NULL ? client : "?", detail);
+	wan_journal_add_emt(thr, emt_id, client, "wan.refuse", object, "refused", detail);
+}
+
 void wan_reply_json(struct evhttp_request *req, int code, const struct tw_buf *body,
 	bool close)
 {
@@ -179,6 +187,23 @@ void wan_http_request(struct evhttp_request *req, void *arg)
 	 */
 	if (conn == NULL || !conn->identified || conn->refused) {
 		reply_error(req, 403, "not_authenticated", "no authenticated gateway", true);
+		return;
+	}
+	/* Each principal kind has its own routes; an EMT never reaches a gateway route. */
+	if (conn->kind == WAN_PRINCIPAL_EMT) {
+		wan_emt_route(req, conn, ssl, path);
+		return;
+	}
+	if (conn->kind != WAN_PRINCIPAL_GATEWAY) {
+		reply_error(req, 403, "not_authenticated", "no authenticated gateway", true);
+		return;
+	}
+	/* ... and a gateway never reaches an EMT route (logged: it is not lost, it probes). */
+	if (path != NULL && (strcmp(path, "/v1/emt") == 0 || strncmp(path, "/v1/emt/", 8) == 0)) {
+		wan_refuse(conn->thr, conn->gateway_id, wan_conn_peer(conn, ssl), path,
+			"gateway on an EMT route");
+		reply_error(req, 403, "wrong_principal", "this resource is for EMTs, not gateways",
+			false);
 		return;
 	}
 	if (path != NULL && strcmp(path, "/v1/session") == 0) {

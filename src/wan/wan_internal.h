@@ -6,6 +6,7 @@
  *   wan_journal.c  batched admin-log entries and last-contact updates per thread
  *   wan_http.c     HTTP routing and the /v1/session handler (codec in wan_message.c)
  *   wan_orders.c   the order routes (jobs: gwa/job.h)
+ *   wan_emt.c      the EMT routes (/v1/emt/..., UC-3.2.4)
  *
  * Threading: everything hanging off a struct wan_thread is touched only by that thread's
  * event loop, so none of it is locked. The SSL_CTX (and so its session cache) is shared;
@@ -87,11 +88,25 @@ struct wan_server {
 	long timeout_s;
 };
 
+/*
+ * Who is on the other end of a connection. Each kind has its own routes and never
+ * reaches the other's (wan_http.c): gateways /v1/session, /v1/orders..., /v1/alarms;
+ * EMTs /v1/emt/....
+ */
+enum wan_principal {
+	WAN_PRINCIPAL_NONE = 0,             /* not (yet) identified */
+	WAN_PRINCIPAL_GATEWAY,              /* SMGW TLS certificate of an enabled gateway */
+	WAN_PRINCIPAL_EMT,                  /* EMT TLS certificate of a registered participant */
+};
+
 /* Per-connection state, hung on the SSL as ex_data and freed with it. */
 struct wan_conn {
 	struct wan_thread *thr;
 	char peer[WAN_PEER_MAX];            /* "ip:port", filled on first use */
-	char gateway_id[STORE_ID_MAX + 1];  /* set once identified */
+	enum wan_principal kind;            /* set with the certificate's owner kind */
+	char gateway_id[STORE_ID_MAX + 1];  /* gateway: set once identified */
+	char emt_id[STORE_ID_MAX + 1];      /* EMT: market partner id of its participant */
+	char participant[STORE_ID_MAX + 1]; /* EMT: RA participant name (certificate owner) */
 	char fingerprint[65];
 	bool identified;                    /* certificate -> enabled gateway */
 	bool refused;                       /* a refusal was logged; never serve it */
@@ -113,6 +128,9 @@ tw_rc wan_journal_init(struct wan_journal *j, struct tw_error *err);
 void wan_journal_free(struct wan_journal *j);
 /* Queue an admin-log entry (copied, fields truncated to their slots). */
 void wan_journal_add(struct wan_thread *thr, const char *actor, const char *client,
+	const char *action, const char *object, const char *result, const char *detail);
+/* The same for an EMT principal: actor "emt:<emt_id>" ("unknown" if NULL), role "emt". */
+void wan_journal_add_emt(struct wan_thread *thr, const char *emt_id, const char *client,
 	const char *action, const char *object, const char *result, const char *detail);
 void wan_journal_touch(struct wan_thread *thr, const char *gateway_id, int64_t when_ms,
 	const char *address);
@@ -139,5 +157,16 @@ void wan_orders_session_status(struct wan_conn *conn, const void *body, size_t l
 /* Refusal helper used by wan_conn.c and wan_http.c: tw_warn + admin log "wan.refuse". */
 void wan_refuse(struct wan_thread *thr, const char *gateway_id, const char *client,
 	const char *object, const char *detail);
+
+/* The same for EMTs: admin log "wan.refuse" with actor "emt:<id>" and role "emt". */
+void wan_refuse_emt(struct wan_thread *thr, const char *emt_id, const char *client,
+	const char *object, const char *detail);
+
+/*
+ * wan_emt.c: every request of an EMT connection goes here (wan_http.c routes by kind).
+ * Answers /v1/emt/... and refuses (403, logged) every other path.
+ */
+void wan_emt_route(struct evhttp_request *req, struct wan_conn *conn, const SSL *ssl,
+	const char *path);
 
 #endif

@@ -52,8 +52,10 @@ static void flush_soon(struct wan_thread *thr, size_t queued)
 		tw_err("wan: admin log flush failed: %s", e.message);
 }
 
-void wan_journal_add(struct wan_thread *thr, const char *actor, const char *client,
-	const char *action, const char *object, const char *result, const char *detail)
+/* Queue one entry with actor "<prefix>:<id>" ("unknown" without id) and the given role. */
+static void journal_add(struct wan_thread *thr, const char *prefix, const char *role,
+	const char *id, const char *client, const char *action, const char *object,
+	const char *result, const char *detail)
 {
 	struct wan_journal *j = &thr->journal;
 	struct wan_journal_entry *e;
@@ -66,17 +68,29 @@ void wan_journal_add(struct wan_thread *thr, const char *actor, const char *clie
 	}
 	e = &j->entries[j->n++];
 	/* snprintf truncates safely; the slots are sized for what wan writes. */
-	if (actor != NULL)
-		snprintf(e->actor, sizeof(e->actor), "gateway:%s", actor);
+	if (id != NULL)
+		snprintf(e->actor, sizeof(e->actor), "%s:%s", prefix, id);
 	else
 		snprintf(e->actor, sizeof(e->actor), "unknown");
-	snprintf(e->role, sizeof(e->role), "smgw");
+	snprintf(e->role, sizeof(e->role), "%s", role);
 	snprintf(e->client, sizeof(e->client), "%s", client != NULL ? client : "");
 	snprintf(e->action, sizeof(e->action), "%s", action);
 	snprintf(e->object, sizeof(e->object), "%s", object != NULL ? object : "");
 	snprintf(e->result, sizeof(e->result), "%s", result);
 	snprintf(e->detail, sizeof(e->detail), "%s", detail != NULL ? detail : "");
 	flush_soon(thr, j->n);
+}
+
+void wan_journal_add(struct wan_thread *thr, const char *actor, const char *client,
+	const char *action, const char *object, const char *result, const char *detail)
+{
+	journal_add(thr, "gateway", "smgw", actor, client, action, object, result, detail);
+}
+
+void wan_journal_add_emt(struct wan_thread *thr, const char *emt_id, const char *client,
+	const char *action, const char *object, const char *result, const char *detail)
+{
+	journal_add(thr, "emt", "emt", emt_id, client, action, object, result, detail);
 }
 
 void wan_journal_touch(struct wan_thread *thr, const char *gateway_id, int64_t when_ms,

@@ -783,3 +783,78 @@ tw_rc wan_session_request_encode_status(const struct wan_session_request *req,
 		"firmware_version", req->firmware_version, "time", req->time, "status", status),
 		out, err);
 }
+
+/* ---- EMT requests (UC-3.2.4) ---- */
+
+/* CLS ids: 1..WAN_EMT_CLS_ID_MAX of [A-Za-z0-9._-], the profile-id rule of proxy profiles. */
+static bool cls_id_valid(const char *s, size_t len)
+{
+	if (len == 0 || len > WAN_EMT_CLS_ID_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!is_id_char((unsigned char)s[i]))
+			return false;
+	return true;
+}
+
+tw_rc wan_emt_cls_request_parse(const void *body, size_t len,
+	struct wan_emt_cls_request *out, struct tw_error *err)
+{
+	static const char *const members[] = { "gateway", "cls", "duration_s", NULL };
+	struct wan_emt_cls_request r;
+	json_t *root = NULL;
+	const char *s;
+	size_t n;
+	tw_rc rc;
+
+	memset(out, 0, sizeof(*out));
+	memset(&r, 0, sizeof(r));
+	/* The EMT limit is far below the gateway body limit: refuse before jansson runs. */
+	if (len > WAN_EMT_BODY_MAX) {
+		rc = tw_error_set(err, TW_E_TOO_LARGE, "body of %zu bytes exceeds the limit of %d",
+			len, WAN_EMT_BODY_MAX);
+		goto out;
+	}
+	if ((rc = load_object(body, len, &root, err)) != TW_OK)
+		goto out;
+	if ((rc = only_members(root, members, err)) != TW_OK)
+		goto out;
+	if ((rc = get_string(root, "gateway", WAN_GATEWAY_ID_MAX, &s, &n, err)) != TW_OK)
+		goto out;
+	memcpy(r.gateway, s, n);
+	if (!wan_gateway_id_valid(r.gateway)) {
+		rc = tw_error_set(err, TW_E_INVALID, "member \"gateway\" must be 1..64 of "
+			"[A-Za-z0-9._-]");
+		goto out;
+	}
+	if ((rc = get_string(root, "cls", WAN_EMT_CLS_ID_MAX, &s, &n, err)) != TW_OK)
+		goto out;
+	if (!cls_id_valid(s, n)) {
+		rc = tw_error_set(err, TW_E_INVALID, "member \"cls\" must be 1..64 of "
+			"[A-Za-z0-9._-]");
+		goto out;
+	}
+	memcpy(r.cls, s, n);
+	if ((rc = get_long(root, "duration_s", WAN_EMT_DURATION_MIN, WAN_EMT_DURATION_MAX,
+	    &r.duration_s, err)) != TW_OK)
+		goto out;
+	*out = r;
+out:
+	json_decref(root);
+	return rc;
+}
+
+tw_rc wan_emt_cls_request_encode(const struct wan_emt_cls_request *req, struct tw_buf *out,
+	struct tw_error *err)
+{
+	if (!wan_gateway_id_valid(req->gateway))
+		return tw_error_set(err, TW_E_INVALID, "gateway id \"%.64s\" is not valid",
+			req->gateway);
+	if (!cls_id_valid(req->cls, strnlen(req->cls, sizeof(req->cls))))
+		return tw_error_set(err, TW_E_INVALID, "CLS id \"%.64s\" is not valid", req->cls);
+	if (req->duration_s < WAN_EMT_DURATION_MIN || req->duration_s > WAN_EMT_DURATION_MAX)
+		return tw_error_set(err, TW_E_INVALID, "duration_s must be in [%d, %d]",
+			WAN_EMT_DURATION_MIN, WAN_EMT_DURATION_MAX);
+	return dump_to(json_pack("{s:s, s:s, s:I}", "gateway", req->gateway, "cls", req->cls,
+		"duration_s", (json_int_t)req->duration_s), out, err);
+}

@@ -152,4 +152,30 @@ tw_rc wan_session_status_get(const void *body, size_t len, json_t **status,
 tw_rc wan_session_request_encode_status(const struct wan_session_request *req,
 	const json_t *status, struct tw_buf *out, struct tw_error *err);
 
+/* ---- EMT requests (UC-3.2.4; docs/wan-protocol.md "EMT requests") ---- */
+
+/* An EMT request body is small; anything above this is refused with 413 before parsing. */
+#define WAN_EMT_BODY_MAX          1024
+#define WAN_EMT_CLS_ID_MAX        64      /* == PROFILE_ID_MAX: CLS ids of proxy profiles */
+#define WAN_EMT_DURATION_MIN      1
+#define WAN_EMT_DURATION_MAX      86400   /* == a proxy profile's max_session_s */
+
+/* POST /v1/emt/cls-requests: {"gateway": ID, "cls": CLS-ID, "duration_s": N}. */
+struct wan_emt_cls_request {
+	char gateway[WAN_GATEWAY_ID_MAX + 1];  /* SMGW id rule */
+	char cls[WAN_EMT_CLS_ID_MAX + 1];      /* [A-Za-z0-9._-], 1..64 */
+	long duration_s;                       /* WAN_EMT_DURATION_MIN..MAX */
+};
+
+/*
+ * Strict, like every request: exactly the three members, no duplicates, limits as above
+ * (TW_E_TOO_LARGE for a body over WAN_EMT_BODY_MAX or a too long member, TW_E_PROTOCOL
+ * for bad JSON, TW_E_INVALID otherwise). out is zeroed unless the whole body is valid.
+ */
+tw_rc wan_emt_cls_request_parse(const void *body, size_t len,
+	struct wan_emt_cls_request *out, struct tw_error *err);
+/* Appends the JSON encoding to out (caller owns out); validates req first. */
+tw_rc wan_emt_cls_request_encode(const struct wan_emt_cls_request *req, struct tw_buf *out,
+	struct tw_error *err);
+
 #endif

@@ -1,0 +1,282 @@
+/*
+ * wan_emt.c: the routes of an EMT connection (UC-3.2.4, EMT <-> CLS communication;
+ * docs/wan-protocol.md "EMT requests").
+ *
+ *   POST /v1/emt/cls-requests      {"gateway","cls","duration_s"} -> 202 {"job": N}
+ *   GET  /v1/emt/cls-requests/N    the job's state and result, to the EMT that made it
+ *
+ * The EMT is identified by its TLS certificate only (wan_conn.c: conn->emt_id is its
+ * market partner id). The GWA checks that this EMT is authorised for the gateway
+ * (emt_authorisations, `torwart profile authorise-emt`) and then creates a job of the
+ * order type "cls-connect" (gwa/order_emt.c), which wakes the gateway and activates its
+ * proxy communication. Every request, accepted or refused, is an admin-log entry with
+ * actor "emt:<id>" and role "emt" (the job's own entries carry the same actor).
+ *
+ * An unknown gateway and a gateway the EMT is not authorised for get the same 403, so an
+ * EMT learns nothing about gateways that are not its business; a job of another EMT is
+ * indistinguishable from a missing one (404). Every path outside /v1/emt/ is refused
+ * with 403 wrong_principal: an EMT never reaches the gateway routes.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <event2/buffer.h>
+
+#include "base/log.h"
+#include "base/util.h"
+#include "gwa/job.h"
+#include "store/store_jobs.h"
+#include "store/store_profiles.h"
+#include "wan/wan_internal.h"
+
+#define EMT_PREFIX       "/v1/emt/"
+#define EMT_CLS_PATH     "/v1/emt/cls-requests"
+#define EMT_REPLY_MAX    (WAN_ORDER_PAYLOAD_MAX + 4096)
+
+/* "application/json" optionally followed by parameters. */
+static bool emt_content_type_json(struct evhttp_request *req)
+{
+	const char *ct = evhttp_find_header(evhttp_request_get_input_headers(req),
+		"Content-Type");
+	size_t n = strlen("application/json");
+
+	if (ct == NULL || strncasecmp(ct, "application/json", n) != 0)
+		return false;
+	return ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ';
+}
+
+/* Refuse and log (action, result "refused"); the answer is code/ecode/message. */
+static void emt_refuse(struct evhttp_request *req, struct wan_conn *conn, const char *peer,
+	const char *action, const char *object, int code, const char *ecode,
+	const char *message)
+{
+	tw_warn("wan: EMT %s (%s): %s refused: %s", conn->emt_id, peer, action, message);
+	wan_journal_add_emt(conn->thr, conn->emt_id, peer, action, object, "refused", message);
+	wan_reply_error(req, code, ecode, message, false);
+}
+
+static void emt_reply_object(struct evhttp_request *req, int code, json_t *obj)
+{
+	struct tw_buf body;
+	struct tw_error e;
+	char *text = obj != NULL ? json_dumps(obj, JSON_COMPACT) : NULL;
+
+	tw_buf_init(&body, EMT_REPLY_MAX);
+	if (text == NULL || tw_buf_append(&body, text, strlen(text), &e) != TW_OK)
+		wan_reply_error(req, HTTP_INTERNAL, "internal", "cannot encode the answer", true);
+	else
+		wan_reply_json(req, code, &body, false);
+	free(text);
+	tw_buf_free(&body);
+}
+
+/* POST /v1/emt/cls-requests */
+static void cls_request_create(struct evhttp_request *req, struct wan_conn *conn,
+	const char *peer)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	size_t len = evbuffer_get_length(in);
+	struct wan_emt_cls_request creq;
+	struct store_gateway gw;
+	struct job_actor who;
+	struct job_spec spec;
+	struct tw_error e;
+	char actor[STORE_ID_MAX + 8], object[32], detail[WAN_DETAIL_MAX + 1];
+	const unsigned char *data;
+	json_t *payload = NULL, *answer = NULL;
+	bool yes = false;
+	int64_t id = 0;
+	tw_rc rc;
+
+	if (!emt_content_type_json(req)) {
+		emt_refuse(req, conn, peer, "emt.cls-request", NULL, 415, "unsupported_media_type",
+			"Content-Type must be application/json");
+		goto out;
+	}
+	if (len > WAN_EMT_BODY_MAX) {
+		emt_refuse(req, conn, peer, "emt.cls-request", NULL, 413, "too_large",
+			"body exceeds 1024 bytes");
+		goto out;
+	}
+	data = len > 0 ? evbuffer_pullup(in, (ev_ssize_t)len) : NULL;
+	if (len > 0 && data == NULL) {
+		wan_reply_error(req, HTTP_INTERNAL, "internal", "out of memory", true);
+		goto out;
+	}
+	rc = wan_emt_cls_request_parse(data, len, &creq, &e);
+	if (rc != TW_OK) {
+		emt_refuse(req, conn, peer, "emt.cls-request", NULL,
+			rc == TW_E_TOO_LARGE ? 413 : HTTP_BADREQUEST, wan_error_code_for(rc), e.message);
+		goto out;
+	}
+	/* The authorisation list is the only source of truth (UC-3.2.4, T-PV.4). */
+	rc = store_emt_is_authorised(conn->thr->store, creq.gateway, conn->emt_id, &yes, &e);
+	if (rc != TW_OK) {
+		tw_err("wan: EMT authorisation lookup failed: %s", e.message);
+		wan_reply_error(req, HTTP_INTERNAL, "internal", "the GWA cannot check the "
+			"authorisation now; retry later", true);
+		goto out;
+	}
+	if (!yes) {
+		snprintf(detail, sizeof(detail), "EMT %s is not authorised for gateway %s",
+			conn->emt_id, creq.gateway);
+		emt_refuse(req, conn, peer, "emt.cls-request", creq.gateway, 403, "not_authorised",
+			detail);
+		goto out;
+	}
+	rc = store_gateway_get(conn->thr->store, creq.gateway, &gw, &e);
+	if (rc == TW_OK && strcmp(gw.state, "disabled") == 0)
+		rc = TW_E_DENIED;
+	if (rc != TW_OK) {
+		emt_refuse(req, conn, peer, "emt.cls-request", creq.gateway, 409,
+			"gateway_unavailable", "the gateway is disabled or no longer administered");
+		goto out;
+	}
+	payload = json_pack("{s:s, s:s, s:I}", "emt", conn->emt_id, "cls", creq.cls,
+		"duration_s", (json_int_t)creq.duration_s);
+	if (payload == NULL) {
+		wan_reply_error(req, HTTP_INTERNAL, "internal", "out of memory", true);
+		goto out;
+	}
+	snprintf(actor, sizeof(actor), "emt:%s", conn->emt_id);
+	who = (struct job_actor){ .actor = actor, .role = "emt", .client = peer };
+	spec = (struct job_spec){ .type = "cls-connect", .payload = payload, .timeout_s = 0,
+		.max_attempts = 0, .retry_delay_s = -1 };
+	rc = job_create(conn->thr->store, creq.gateway, &spec, &who, &id, &e);
+	if (rc == TW_E_INVALID || rc == TW_E_DENIED || rc == TW_E_NOT_FOUND) {
+		/* E.g. the authorisation was revoked between the check and the job. */
+		emt_refuse(req, conn, peer, "emt.cls-request", creq.gateway,
+			rc == TW_E_INVALID ? HTTP_BADREQUEST : 403,
+			rc == TW_E_INVALID ? "invalid_request" : "not_authorised", e.message);
+		goto out;
+	}
+	if (rc != TW_OK) {
+		tw_err("wan: cannot create a cls-connect job for EMT %s: %s", conn->emt_id,
+			e.message);
+		wan_reply_error(req, HTTP_INTERNAL, "internal", "the GWA cannot take the request "
+			"now; retry later", true);
+		goto out;
+	}
+	snprintf(object, sizeof(object), "job:%lld", (long long)id);
+	snprintf(detail, sizeof(detail), "gateway %s, cls %s, %ld s", creq.gateway, creq.cls,
+		creq.duration_s);
+	wan_journal_add_emt(conn->thr, conn->emt_id, peer, "emt.cls-request", object, "ok",
+		detail);
+	answer = json_pack("{s:I}", "job", (json_int_t)id);
+	emt_reply_object(req, 202, answer);
+out:
+	json_decref(payload);
+	json_decref(answer);
+}
+
+/*
+ * The answer for job (owned by the caller): {"job","gateway","cls","duration_s","state",
+ * "result"?, "error"?}. Stored JSON that does not load is left out rather than failing.
+ */
+static json_t *cls_request_view(const struct store_job *job, const json_t *payload)
+{
+	json_t *o = json_pack("{s:I, s:s, s:O, s:O, s:s}", "job", (json_int_t)job->id,
+		"gateway", job->gateway_id, "cls", json_object_get(payload, "cls"),
+		"duration_s", json_object_get(payload, "duration_s"),
+		"state", store_job_state_name(job->state));
+
+	if (o == NULL)
+		return NULL;
+	if (job->result != NULL && job->result[0] != '\0') {
+		json_t *r = json_loads(job->result, JSON_REJECT_DUPLICATES, NULL);
+
+		if (r != NULL)
+			json_object_set_new(o, "result", r);
+	}
+	if (job->error[0] != '\0')
+		json_object_set_new(o, "error", json_string(job->error));
+	return o;
+}
+
+/* GET /v1/emt/cls-requests/N */
+static void cls_request_show(struct evhttp_request *req, struct wan_conn *conn,
+	const char *peer, const char *id_text)
+{
+	struct store_job job;
+	struct tw_error e;
+	char actor[STORE_ID_MAX + 8], object[32];
+	json_t *payload = NULL, *answer = NULL;
+	const json_t *emt;
+	int64_t id = 0;
+	bool mine;
+	tw_rc rc;
+
+	memset(&job, 0, sizeof(job));
+	if (wan_order_id_parse(id_text, strlen(id_text), &id, &e) != TW_OK) {
+		emt_refuse(req, conn, peer, "emt.cls-request.read", NULL, 404, "not_found",
+			"no such request");
+		goto out;
+	}
+	snprintf(object, sizeof(object), "job:%lld", (long long)id);
+	rc = store_job_get(conn->thr->store, id, &job, &e);
+	if (rc != TW_OK && rc != TW_E_NOT_FOUND) {
+		tw_err("wan: cannot read job %lld: %s", (long long)id, e.message);
+		wan_reply_error(req, HTTP_INTERNAL, "internal", "the GWA cannot answer now", true);
+		goto out;
+	}
+	/* Ownership: a cls-connect job created by this EMT, for this EMT. */
+	snprintf(actor, sizeof(actor), "emt:%s", conn->emt_id);
+	mine = rc == TW_OK && strcmp(job.type, "cls-connect") == 0 &&
+		strcmp(job.actor, actor) == 0 && job.payload != NULL &&
+		(payload = json_loads(job.payload, JSON_REJECT_DUPLICATES, NULL)) != NULL &&
+		json_is_string(emt = json_object_get(payload, "emt")) &&
+		strcmp(json_string_value(emt), conn->emt_id) == 0;
+	if (!mine) {
+		emt_refuse(req, conn, peer, "emt.cls-request.read", object, 404, "not_found",
+			rc == TW_OK ? "no such request (a job of another principal)" :
+			"no such request");
+		goto out;
+	}
+	answer = cls_request_view(&job, payload);
+	wan_journal_add_emt(conn->thr, conn->emt_id, peer, "emt.cls-request.read", object, "ok",
+		store_job_state_name(job.state));
+	emt_reply_object(req, HTTP_OK, answer);
+out:
+	json_decref(payload);
+	json_decref(answer);
+	store_job_clear(&job);
+}
+
+void wan_emt_route(struct evhttp_request *req, struct wan_conn *conn, const SSL *ssl,
+	const char *path)
+{
+	const char *peer = wan_conn_peer(conn, ssl);
+	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+
+	if (path == NULL || strncmp(path, EMT_PREFIX, strlen(EMT_PREFIX)) != 0) {
+		/* A gateway route (or anything else): never for an EMT. */
+		wan_refuse_emt(conn->thr, conn->emt_id, peer, path != NULL ? path : "",
+			"EMT on a gateway route");
+		wan_reply_error(req, 403, "wrong_principal", "this resource is not for EMTs",
+			false);
+		return;
+	}
+	if (strcmp(path, EMT_CLS_PATH) == 0) {
+		if (cmd != EVHTTP_REQ_POST) {
+			evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "POST");
+			wan_reply_error(req, HTTP_BADMETHOD, "method_not_allowed", "use POST", false);
+		} else {
+			cls_request_create(req, conn, peer);
+		}
+		return;
+	}
+	if (strncmp(path, EMT_CLS_PATH "/", strlen(EMT_CLS_PATH) + 1) == 0) {
+		const char *id = path + strlen(EMT_CLS_PATH) + 1;
+
+		if (cmd != EVHTTP_REQ_GET) {
+			evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET");
+			wan_reply_error(req, HTTP_BADMETHOD, "method_not_allowed", "use GET", false);
+		} else {
+			cls_request_show(req, conn, peer, id);
+		}
+		return;
+	}
+	wan_reply_error(req, HTTP_NOTFOUND, "not_found", "no such resource", false);
+}
