@@ -29,6 +29,7 @@
 #include "sim/sim_orders.h"
 #include "store/store.h"
 #include "store/store_jobs.h"
+#include "store/store_profiles.h"
 #include "wan/wan_message.h"
 
 static char dir[64];
@@ -532,6 +533,116 @@ static void test_sim_orders(void **state)
 	json_decref(gw.state);
 }
 
+/* ------------------------------------------------------------ cls-connect (UC-3.2.4) */
+
+static void test_cls_connect(void **state)
+{
+	static const struct job_actor emt_who = { "emt:9900000000001", "emt", "127.0.0.1:2" };
+	static const struct job_actor gwe_who = { "gateway:GW-E", "smgw", "127.0.0.1:3" };
+	struct store_gateway gw;
+	struct sim_gw sgw = { "/nonexistent", "GW-E", NULL, NULL, 0 };
+	struct job_delivery d;
+	struct job_outcome oc;
+	struct job_spec spec;
+	struct store_job j;
+	struct tw_error e;
+	const char *code = NULL;
+	json_t *p, *res = NULL, *wrong;
+	int64_t id = 0, pending, tenant;
+	bool found;
+
+	(void)state;
+	assert_non_null(order_find("cls-connect"));
+	assert_int_equal(store_tenant_find(st, "default", &tenant, NULL), TW_OK);
+	memset(&gw, 0, sizeof(gw));
+	gw.tenant_id = tenant;
+	snprintf(gw.gateway_id, sizeof(gw.gateway_id), "GW-E");
+	snprintf(gw.state, sizeof(gw.state), "registered");
+	gw.created_ms = tw_now_ms();
+	assert_int_equal(store_gateway_insert(st, &gw, NULL), TW_OK);
+
+	/* Not authorised: refused whoever asks, nothing stored. */
+	p = json_pack("{s:s, s:s, s:i}", "emt", "9900000000001", "cls", "cls-1", "duration_s", 600);
+	spec = (struct job_spec){ "cls-connect", p, 0, 0, -1 };
+	assert_int_equal(job_create(st, "GW-E", &spec, &emt_who, &id, &e), TW_E_DENIED);
+	assert_non_null(strstr(e.message, "not authorised"));
+	assert_int_equal(job_create(st, "GW-E", &spec, &who, &id, &e), TW_E_DENIED);
+	assert_int_equal(store_job_count_open(st, "GW-E", &pending, NULL), TW_OK);
+	assert_int_equal(pending, 0);
+
+	/* Bad payloads are refused before the authorisation matters. */
+	assert_int_equal(store_emt_authorise(st, "GW-E", "9900000000001", tw_now_ms(), NULL),
+		TW_OK);
+	static const char *const bad[] = {
+		"{\"emt\":\"9900000000001\",\"cls\":\"c\",\"duration_s\":0}",
+		"{\"emt\":\"9900000000001\",\"cls\":\"c\",\"duration_s\":86401}",
+		"{\"emt\":\"9900000000001\",\"cls\":\"a/b\",\"duration_s\":1}",
+		"{\"emt\":\"\",\"cls\":\"c\",\"duration_s\":1}",
+		"{\"cls\":\"c\",\"duration_s\":1}",
+		"{\"emt\":\"9900000000001\",\"cls\":\"c\",\"duration_s\":1,\"x\":1}",
+		"{\"emt\":\"9900000000001\",\"cls\":\"c\",\"duration_s\":\"1\"}",
+		NULL
+	};
+	for (size_t i = 0; bad[i] != NULL; i++) {
+		json_t *b = json_loads(bad[i], 0, NULL);
+		struct job_spec bs = { "cls-connect", b, 0, 0, -1 };
+
+		assert_non_null(b);
+		if (job_create(st, "GW-E", &bs, &emt_who, &id, &e) != TW_E_INVALID)
+			fail_msg("payload %s was not refused as invalid", bad[i]);
+		json_decref(b);
+	}
+
+	/* Authorised: created, delivered with the recipient named (T-PV.1). */
+	assert_int_equal(job_create(st, "GW-E", &spec, &emt_who, &id, &e), TW_OK);
+	assert_int_equal(job_deliver(st, "GW-E", &gwe_who, &d, &found, &pending, NULL), TW_OK);
+	assert_true(found);
+	assert_int_equal(d.id, id);
+	assert_string_equal(d.type, "cls-connect");
+	assert_string_equal(json_string_value(json_object_get(d.payload, "gateway_id")), "GW-E");
+
+	/* The simulator: refuses another gateway's order, activates the proxy for its own. */
+	sgw.state = json_object();
+	wrong = json_deep_copy(d.payload);
+	json_object_set_new(wrong, "gateway_id", json_string("GW-A"));
+	assert_int_not_equal(sim_order_execute(&sgw, "cls-connect", wrong, &res, &code, NULL),
+		TW_OK);
+	assert_string_equal(code, "wrong_gateway");
+	assert_null(json_object_get(sgw.state, "cls_proxy"));
+	json_decref(wrong);
+	assert_int_equal(sim_order_execute(&sgw, "cls-connect", d.payload, &res, &code, NULL),
+		TW_OK);
+	assert_string_equal(json_string_value(json_object_get(res, "proxy")), "active");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(sgw.state,
+		"cls_proxy"), "cls")), "cls-1");
+	json_decref(d.payload);
+
+	/* A confirmation for another CLS is refused by the order type; the job fails. */
+	wrong = json_deep_copy(res);
+	json_object_set_new(wrong, "cls", json_string("cls-2"));
+	oc = (struct job_outcome){ true, wrong, NULL, NULL };
+	assert_int_equal(job_complete(st, "GW-E", id, &oc, &gwe_who, NULL), TW_E_INVALID);
+	json_decref(wrong);
+	assert_int_equal(store_job_get(st, id, &j, NULL), TW_OK);
+	assert_int_equal(j.state, JOB_FAILED);
+	assert_string_equal(j.actor, "emt:9900000000001");
+	store_job_clear(&j);
+
+	/* A good round trip: done, the result kept for the EMT to read. */
+	assert_int_equal(job_create(st, "GW-E", &spec, &emt_who, &id, &e), TW_OK);
+	assert_int_equal(job_deliver(st, "GW-E", &gwe_who, &d, &found, &pending, NULL), TW_OK);
+	json_decref(d.payload);
+	oc = (struct job_outcome){ true, res, NULL, NULL };
+	assert_int_equal(job_complete(st, "GW-E", id, &oc, &gwe_who, NULL), TW_OK);
+	assert_int_equal(store_job_get(st, id, &j, NULL), TW_OK);
+	assert_int_equal(j.state, JOB_DONE);
+	assert_non_null(strstr(j.result, "\"proxy\":\"active\""));
+	store_job_clear(&j);
+	json_decref(res);
+	json_decref(sgw.state);
+	json_decref(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -545,6 +656,7 @@ int main(void)
 		cmocka_unit_test(test_fleet),
 		cmocka_unit_test(test_wan_orders_codec),
 		cmocka_unit_test(test_sim_orders),
+		cmocka_unit_test(test_cls_connect),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

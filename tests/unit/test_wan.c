@@ -176,6 +176,71 @@ static void test_codec_response_and_error(void **state)
 	tw_buf_free(&buf);
 }
 
+/* UC-3.2.4: the EMT's cls-request body, strict and small. */
+static void test_codec_emt_cls_request(void **state)
+{
+	struct wan_emt_cls_request r, back;
+	struct tw_buf buf;
+	struct tw_error e;
+	static const char *const invalid[] = {
+		"{\"cls\":\"c\",\"duration_s\":1}",
+		"{\"gateway\":\"G\",\"duration_s\":1}",
+		"{\"gateway\":\"G\",\"cls\":\"c\"}",
+		"{\"gateway\":\"G\",\"cls\":\"c\",\"duration_s\":0}",
+		"{\"gateway\":\"G\",\"cls\":\"c\",\"duration_s\":86401}",
+		"{\"gateway\":\"G\",\"cls\":\"c\",\"duration_s\":1.5}",
+		"{\"gateway\":\"G\",\"cls\":\"c\",\"duration_s\":\"1\"}",
+		"{\"gateway\":\"G W\",\"cls\":\"c\",\"duration_s\":1}",
+		"{\"gateway\":\"G\",\"cls\":\"a/b\",\"duration_s\":1}",
+		"{\"gateway\":\"G\",\"cls\":\"\",\"duration_s\":1}",
+		"{\"gateway\":7,\"cls\":\"c\",\"duration_s\":1}",
+		"{\"gateway\":\"G\",\"cls\":\"c\",\"duration_s\":1,\"emt\":\"x\"}",
+		NULL
+	};
+	static const char *const not_json[] = {
+		"", "[]", "{", "null",
+		"{\"gateway\":\"G\",\"gateway\":\"H\",\"cls\":\"c\",\"duration_s\":1}",
+		NULL
+	};
+	char big[WAN_EMT_BODY_MAX + 64];
+	const char *ok = "{\"gateway\":\"GW-1\",\"cls\":\"cls-heatpump.1\",\"duration_s\":600}";
+
+	(void)state;
+	assert_int_equal(wan_emt_cls_request_parse(ok, strlen(ok), &r, &e), TW_OK);
+	assert_string_equal(r.gateway, "GW-1");
+	assert_string_equal(r.cls, "cls-heatpump.1");
+	assert_int_equal(r.duration_s, 600);
+	tw_buf_init(&buf, WAN_EMT_BODY_MAX);
+	assert_int_equal(wan_emt_cls_request_encode(&r, &buf, NULL), TW_OK);
+	assert_int_equal(wan_emt_cls_request_parse(buf.data, buf.len, &back, NULL), TW_OK);
+	assert_memory_equal(&r, &back, sizeof(r));
+	tw_buf_free(&buf);
+	for (size_t i = 0; invalid[i] != NULL; i++)
+		if (wan_emt_cls_request_parse(invalid[i], strlen(invalid[i]), &r, &e) != TW_E_INVALID)
+			fail_msg("not refused as invalid: %s", invalid[i]);
+	for (size_t i = 0; not_json[i] != NULL; i++)
+		if (wan_emt_cls_request_parse(not_json[i], strlen(not_json[i]), &r, &e) !=
+		    TW_E_PROTOCOL)
+			fail_msg("not refused as bad JSON: %s", not_json[i]);
+	/* Nothing half-filled on failure. */
+	assert_string_equal(r.gateway, "");
+	/* A 65-byte CLS id and a body over the EMT limit are too large. */
+	snprintf(big, sizeof(big), "{\"gateway\":\"G\",\"cls\":\"%065d\",\"duration_s\":1}", 0);
+	assert_int_equal(wan_emt_cls_request_parse(big, strlen(big), &r, &e), TW_E_TOO_LARGE);
+	memset(big, ' ', sizeof(big));
+	big[0] = '{';
+	big[WAN_EMT_BODY_MAX] = '}';
+	assert_int_equal(wan_emt_cls_request_parse(big, WAN_EMT_BODY_MAX + 1, &r, &e),
+		TW_E_TOO_LARGE);
+	/* The encoder refuses what the parser would refuse. */
+	memset(&r, 0, sizeof(r));
+	snprintf(r.gateway, sizeof(r.gateway), "G");
+	snprintf(r.cls, sizeof(r.cls), "c");
+	tw_buf_init(&buf, WAN_EMT_BODY_MAX);
+	assert_int_equal(wan_emt_cls_request_encode(&r, &buf, NULL), TW_E_INVALID);
+	tw_buf_free(&buf);
+}
+
 static void test_codec_time(void **state)
 {
 	int64_t ms;
@@ -671,6 +736,7 @@ int main(void)
 		cmocka_unit_test(test_codec_oversized),
 		cmocka_unit_test(test_codec_response_and_error),
 		cmocka_unit_test(test_codec_time),
+		cmocka_unit_test(test_codec_emt_cls_request),
 	};
 	const struct CMUnitTest e2e[] = {
 		cmocka_unit_test(test_session_accepted_and_resumed),
