@@ -17,10 +17,12 @@
 #include <unistd.h>
 
 #include "api/api.h"
+#include "audit/alert.h"
 #include "base/home.h"
 #include "base/log.h"
 #include "base/util.h"
 #include "crypto/signer.h"
+#include "store/store.h"
 #include "wan/wan.h"
 #include "worker/worker.h"
 
@@ -144,7 +146,26 @@ static void wait_for_signer_socket(const struct tw_home *home)
 	free(path);
 }
 
-static void reap_children(void)
+/*
+ * A service that dies is an outage (issue 5 alerts): queue an alert for the system
+ * administrators in the store, which the worker delivers (once it runs again). The
+ * supervisor opens the store only for this rare moment.
+ */
+static void outage_alert(const struct tw_home *home, const char *service, const char *text)
+{
+	struct tw_store *store = NULL;
+	struct tw_error err;
+	char *url = tw_home_path(home, "store", "url", TW_DEFAULT_STORE);
+
+	if (url == NULL || store_open(url, &store, &err) != TW_OK ||
+	    alert_raise(store, ALERT_OUTAGE, NULL, service, text, &err) != TW_OK)
+		tw_err("cannot raise the outage alert for %s: %s", service,
+			url == NULL ? "out of memory" : err.message);
+	store_close(store);
+	free(url);
+}
+
+static void reap_children(const struct tw_home *home)
 {
 	int status;
 	pid_t pid;
@@ -161,12 +182,19 @@ static void reap_children(void)
 				break;
 			if (now - svc->started_ms >= 60000)
 				svc->backoff_ms = 1000;
-			if (WIFEXITED(status))
-				tw_err("%s exited with status %d; restarting in %ld ms", svc->name,
-					WEXITSTATUS(status), svc->backoff_ms);
-			else
-				tw_err("%s killed by signal %d; restarting in %ld ms", svc->name,
-					WIFSIGNALED(status) ? WTERMSIG(status) : 0, svc->backoff_ms);
+			{
+				char text[160];
+
+				if (WIFEXITED(status))
+					snprintf(text, sizeof(text), "%s exited with status %d; restarting "
+						"in %ld ms", svc->name, WEXITSTATUS(status), svc->backoff_ms);
+				else
+					snprintf(text, sizeof(text), "%s killed by signal %d; restarting "
+						"in %ld ms", svc->name, WIFSIGNALED(status) ?
+						WTERMSIG(status) : 0, svc->backoff_ms);
+				tw_err("%s", text);
+				outage_alert(home, svc->name, text);
+			}
 			svc->restart_at_ms = now + svc->backoff_ms;
 			svc->backoff_ms = svc->backoff_ms * 2 > 30000 ? 30000 : svc->backoff_ms * 2;
 		}
@@ -198,7 +226,7 @@ static int supervise(const struct tw_home *home)
 		usleep(100 * 1000);
 		if (child_changed) {
 			child_changed = 0;
-			reap_children();
+			reap_children(home);
 		}
 		now = tw_monotonic_ms();
 		for (size_t i = 0; i < SERVICE_COUNT && !stop_requested; i++) {

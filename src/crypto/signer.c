@@ -31,6 +31,7 @@
 #include <openssl/rand.h>
 #include <openssl/x509.h>
 
+#include "audit/alert.h"
 #include "audit/audit.h"
 #include "base/log.h"
 #include "base/util.h"
@@ -213,6 +214,16 @@ static tw_rc refuse(struct signer_srv *srv, const struct conn *c, const char *la
 	tw_warn("refused %s: key '%s', purpose %s: %s", c->peer, label, purpose, why);
 	if (audit(srv, c, "signer.refuse", label, "refused", detail, &aerr) != TW_OK)
 		tw_err("refusal not audited: %s", aerr.message);
+	/* A use of a key outside its policy is an attempt on the key: the security officers
+	 * hear of it (issue 5 alerts), not only the log. */
+	{
+		char msg[STORE_TEXT_MAX + 1];
+
+		snprintf(msg, sizeof(msg), "refused use of key '%s' by %s: %s", label, c->peer,
+			detail);
+		if (alert_raise(srv->store, ALERT_KEY_ACCESS, NULL, label, msg, &aerr) != TW_OK)
+			tw_err("key-access alert not raised: %s", aerr.message);
+	}
 	return tw_error_set(err, TW_E_DENIED, "signer refused: key '%s' may not sign for "
 		"purpose '%s' (%s)", label, purpose, why);
 }

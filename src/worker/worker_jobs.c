@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "base/log.h"
+#include "audit/alert.h"
 #include "base/util.h"
 #include "gwa/job.h"
 #include "gwa/job_bucket.h"
@@ -36,7 +37,37 @@ struct worker_jobs {
 	const char **detail_ptr;
 	int64_t *ids;
 	bool sender_failed_logged;
+	/* Job timeouts in the current window; one alert per window above the threshold. */
+	long timeout_threshold, timeout_window_ms;
+	int64_t window_start_ms;
+	long window_timeouts;
+	bool window_alerted;
 };
+
+/*
+ * Many timeouts at once mean a fleet problem (WAN outage, bad wake-up address, broken
+ * firmware), not one slow gateway: tell the gateway operators (issue 5 alerts).
+ */
+static void wj_count_timeouts(struct worker_jobs *wj, long n, int64_t now)
+{
+	if (now - wj->window_start_ms >= wj->timeout_window_ms) {
+		wj->window_start_ms = now;
+		wj->window_timeouts = 0;
+		wj->window_alerted = false;
+	}
+	wj->window_timeouts += n;
+	if (!wj->window_alerted && wj->window_timeouts >= wj->timeout_threshold) {
+		struct tw_error e;
+		char msg[160];
+
+		snprintf(msg, sizeof(msg), "%ld job timeouts within %ld s (threshold %ld, "
+			"[alert] job_timeout_threshold)", wj->window_timeouts,
+			wj->timeout_window_ms / 1000, wj->timeout_threshold);
+		if (alert_raise(wj->store, ALERT_JOB_TIMEOUT, NULL, "jobs", msg, &e) != TW_OK)
+			tw_err("worker: cannot raise the job-timeout alert: %s", e.message);
+		wj->window_alerted = true;
+	}
+}
 
 static void wj_tick_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -54,13 +85,19 @@ static void wj_expire(struct worker_jobs *wj, const struct job_actor *who, int64
 		tw_warn("worker: cannot look for overdue jobs: %s", e.message);
 		return;
 	}
+	long timed_out = 0;
+
 	for (size_t i = 0; i < n; i++) {
 		tw_rc rc = job_expire(wj->store, wj->ids[i], now, who, &e);
 
-		if (rc != TW_OK && rc != TW_E_NOT_FOUND)
+		if (rc == TW_OK)
+			timed_out++;
+		else if (rc != TW_E_NOT_FOUND)
 			tw_warn("worker: cannot time out job %lld: %s", (long long)wj->ids[i],
 				e.message);
 	}
+	if (timed_out > 0)
+		wj_count_timeouts(wj, timed_out, now);
 }
 
 static void wj_wake(struct worker_jobs *wj, const struct job_actor *who, int64_t now)
@@ -138,7 +175,7 @@ tw_rc worker_jobs_start(const struct tw_home *home, struct event_base *base,
 	struct tw_store *store, struct worker_jobs **out, struct tw_error *err)
 {
 	struct worker_jobs *wj = NULL;
-	long tick_ms, rate, burst, trate, tburst, batch;
+	long tick_ms, rate, burst, trate, tburst, batch, timeout_threshold, timeout_window;
 	struct timeval tv;
 	tw_rc rc;
 
@@ -148,13 +185,20 @@ tw_rc worker_jobs_start(const struct tw_home *home, struct event_base *base,
 	    (rc = wj_conf(home, "wakeup_burst", rate, 1, 1000000, &burst, err)) != TW_OK ||
 	    (rc = wj_conf(home, "wakeup_tenant_rate", rate, 1, 1000000, &trate, err)) != TW_OK ||
 	    (rc = wj_conf(home, "wakeup_tenant_burst", trate, 1, 1000000, &tburst, err)) != TW_OK ||
-	    (rc = wj_conf(home, "job_batch", 500, 1, 100000, &batch, err)) != TW_OK)
+	    (rc = wj_conf(home, "job_batch", 500, 1, 100000, &batch, err)) != TW_OK ||
+	    (rc = tw_config_get_long(home->conf, "alert", "job_timeout_threshold", 10, 1,
+	     1000000, &timeout_threshold, err)) != TW_OK ||
+	    (rc = tw_config_get_long(home->conf, "alert", "job_timeout_window", 300, 1, 86400,
+	     &timeout_window, err)) != TW_OK)
 		return rc;
 	if ((wj = calloc(1, sizeof(*wj))) == NULL)
 		return tw_error_set(err, TW_E_NOMEM, "out of memory");
 	wj->home = home;
 	wj->store = store;
 	wj->batch = (size_t)batch;
+	wj->timeout_threshold = timeout_threshold;
+	wj->timeout_window_ms = timeout_window * 1000;
+	wj->window_start_ms = tw_now_ms();
 	snprintf(wj->client, sizeof(wj->client), "local:%ld", (long)getpid());
 	job_pacer_init(&wj->pacer, (double)rate, (double)burst, (double)trate, (double)tburst,
 		tw_now_ms());

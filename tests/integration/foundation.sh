@@ -166,6 +166,8 @@ check "found the wan process" test -n "$WAN_PID"
 kill -KILL "$WAN_PID" 2>/dev/null
 for _ in $(seq 1 20); do ss -ltn "sport = :$WAN_PORT" | grep -q LISTEN || break; sleep 0.1; done
 check "supervisor restarts a killed wan" wait_port 127.0.0.1 "$WAN_PORT" 15
+check "the outage raised an alert for the system administrators" \
+	test "$(count "action='alert.outage' AND object='wan' AND error_code='system-administrator'")" -ge 1
 check "sessions work after the restart" "$SIM" --gwa "$WAN" --gateways "$G1"
 
 # ---- clean shutdown

@@ -37,7 +37,7 @@ stop_sim() { kill -TERM "$SIMPID"; wait "$SIMPID" 2>/dev/null; rm -f "$T/sim.sta
 
 check "torwart init --test-pki" "$TORWART" init --home "$H" --test-pki --wan-listen "$WAN" \
 	--api-listen "127.0.0.1:$API_PORT" --api-tls-listen "127.0.0.1:$(free_port)"
-printf '\n[worker]\njob_tick_ms = 50\n' >>"$H/torwart.conf"
+printf '\n[alert]\njob_timeout_threshold = 2\n\n[worker]\njob_tick_ms = 50\n' >>"$H/torwart.conf"
 check "torwartd all starts" start_stack
 for i in 1 2 3; do check "gateway add GW-$i" "$TORWART" gateway add --home "$H" --id "GW-$i"; done
 check "gateway add installs the GWA SIG certificate" cmp "$H/pki/gwa-sig.crt" "$H/gateways/GW-1/gwa-sig.crt"
@@ -126,6 +126,8 @@ check "an older wake-up (sent before the accepted one) causes no connection" tes
 check "the missed first deadline was a logged timeout with retry (UC-3.6)" test \
 	"$(count_log "action='job.timeout' AND object='job:$idc' AND result='retry'")" = 1
 check "after its last attempt the job is timed-out (final)" wait_state "$idc" timed-out 30
+check "two timeouts within the window raised one job-timeout alert for gateway operators" \
+	test "$(count_log "action='alert.job-timeout' AND error_code='gateway-operator'")" = 1
 "$TORWART" gateway set --home "$H" --gateway GW-2 --wakeup none >>"$T/log" 2>&1
 idt=$(j create --type ping --gateway GW-2 --timeout 1 --attempts 1 | sed -n 's/^job \([0-9]*\).*/\1/p')
 check "an unanswered job without a wake-up address times out (final)" wait_state "$idt" timed-out 15

@@ -455,13 +455,19 @@ static void test_e2e_sign_certificates(void **state)
 }
 
 struct audit_count {
-	int sign, refuse, keygen, with_actor, worker;
+	int sign, refuse, keygen, with_actor, worker, key_alert;
 };
 
 static int count_row(const struct store_audit_row *row, void *arg)
 {
 	struct audit_count *c = arg;
 
+	/* The alert of a refused key use is written as the system, not the caller. */
+	if (strcmp(row->action, "alert.key-access") == 0) {
+		c->key_alert++;
+		assert_string_equal(row->actor, "system");
+		return 0;
+	}
 	if (strcmp(row->action, "signer.sign") == 0)
 		c->sign++;
 	else if (strcmp(row->action, "signer.refuse") == 0)
@@ -483,13 +489,15 @@ static void test_e2e_audit(void **state)
 {
 	struct env *e = *state;
 	struct tw_error err;
-	struct audit_count c = { 0, 0, 0, 0, 0 };
+	struct audit_count c = { 0, 0, 0, 0, 0, 0 };
 	struct audit_verify_result res;
 
 	assert_rc(store_audit_foreach(e->store, 1, count_row, &c, &err), TW_OK);
 	assert_int_equal(c.keygen, 3);
 	assert_true(c.sign >= 3);      /* wakeup, root, sub-ca */
 	assert_true(c.refuse >= 5);
+	/* Every refused use of a key raised a key-access alert (issue 5). */
+	assert_int_equal(c.key_alert, c.refuse);
 	assert_true(c.with_actor >= c.keygen + 3 + 5);
 	assert_int_equal(c.worker, 3);     /* client b in the daemon test */
 	assert_rc(audit_verify(e->store, &res, &err), TW_OK);
