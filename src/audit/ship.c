@@ -21,6 +21,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "audit/alert.h"
 #include "base/config.h"
 #include "base/log.h"
 #include "base/util.h"
@@ -49,6 +50,9 @@ struct audit_shipper {
 	int64_t pending_seq, pending_ms;   /* drained up to pending_seq at pending_ms */
 	int64_t drained_seq, drained_ms;   /* the latest drain mark (newer than pending) */
 	bool warned;                  /* log the outage once, not every retry */
+	int64_t down_since_ms;        /* monotonic start of the current outage, 0 when up */
+	int64_t outage_alert_ms;      /* [audit] ship_outage_alert (s): alert after this long */
+	bool outage_alerted;          /* one alert per outage */
 };
 
 /* ---- RFC 5424 formatting ---- */
@@ -162,6 +166,22 @@ static void ship_drop(struct audit_shipper *s, const char *why)
 		tw_warn("admin-log shipping to %s:%u paused: %s; entries stay spooled, retrying "
 			"with back-off", s->host, (unsigned)s->port, why);
 	s->warned = true;
+	if (s->down_since_ms == 0)
+		s->down_since_ms = tw_monotonic_ms();
+	/* Nothing is lost while the link is down, but the remote copy an auditor relies on
+	 * falls behind: past the grace period the system administrators are told. */
+	if (!s->outage_alerted && tw_monotonic_ms() - s->down_since_ms >= s->outage_alert_ms) {
+		struct tw_error e;
+		char subject[96], msg[400];
+
+		snprintf(subject, sizeof(subject), "remote-log %s:%u", s->host, (unsigned)s->port);
+		snprintf(msg, sizeof(msg), "admin-log shipping to %s:%u down for %lld s: %s; "
+			"entries stay spooled", s->host, (unsigned)s->port,
+			(long long)((tw_monotonic_ms() - s->down_since_ms) / 1000), why);
+		if (alert_raise(s->store, ALERT_OUTAGE, NULL, subject, msg, &e) != TW_OK)
+			tw_err("cannot raise the log-link outage alert: %s", e.message);
+		s->outage_alerted = true;
+	}
 }
 
 struct ship_batch {
@@ -279,6 +299,8 @@ static void ship_event_cb(struct bufferevent *bev, short what, void *arg)
 	if (what & BEV_EVENT_CONNECTED) {
 		s->state = SHIP_CONNECTED;
 		s->backoff_ms = 0;
+		s->down_since_ms = 0;
+		s->outage_alerted = false;
 		if (s->warned)
 			tw_info("admin-log shipping to %s:%u resumed", s->host, (unsigned)s->port);
 		s->warned = false;
@@ -359,6 +381,14 @@ tw_rc audit_shipper_new(struct event_base *base, const struct tw_home *home,
 	}
 	s->base = base;
 	s->store = store;
+	{
+		long secs = 300;
+
+		if ((rc = tw_config_get_long(home->conf, "audit", "ship_outage_alert", 300, 1, 86400,
+		    &secs, err)) != TW_OK)
+			goto out;
+		s->outage_alert_ms = (int64_t)secs * 1000;
+	}
 	if ((rc = tw_parse_hostport(target, &s->host, &s->port, err)) != TW_OK)
 		goto out;
 	if (tw_config_get(home->conf, "audit", "syslog_ca") == NULL) {

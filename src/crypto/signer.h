@@ -58,6 +58,8 @@ void signer_client_close(struct signer_client *sc);
  * it (with the peer's uid/pid from SO_PEERCRED) into the admin log. Strings are copied.
  */
 void signer_client_set_actor(struct signer_client *sc, const char *actor, const char *role);
+/* The role last set with signer_client_set_actor, or NULL. Borrowed from sc. */
+const char *signer_client_role(const struct signer_client *sc);
 
 /* Ceremony only: generate an EC key pair (curve by NID) in the token; *pub is the caller's. */
 tw_rc signer_generate_key(struct signer_client *sc, const char *label, int curve_nid,

@@ -91,6 +91,11 @@ void signer_client_set_actor(struct signer_client *sc, const char *actor, const 
 	sc->hello_pending = true;
 }
 
+const char *signer_client_role(const struct signer_client *sc)
+{
+	return sc != NULL && sc->role != NULL ? sc->role : NULL;
+}
+
 static tw_rc broken(struct signer_client *sc, tw_rc code, struct tw_error *err,
 	const char *what)
 {

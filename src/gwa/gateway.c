@@ -170,7 +170,8 @@ static tw_rc copy_gwa_sig_cert(const struct tw_home *home, const char *out_dir,
 }
 
 static tw_rc register_gateway(struct tw_store *store, const char *gateway_id,
-	struct device_key *keys, size_t n, const char *actor, struct tw_error *err)
+	struct device_key *keys, size_t n, const char *actor, const char *role,
+	struct tw_error *err)
 {
 	struct store_gateway gw;
 	struct audit_entry entry;
@@ -204,7 +205,7 @@ static tw_rc register_gateway(struct tw_store *store, const char *gateway_id,
 		goto out;
 	snprintf(client, sizeof(client), "local:%ld", (long)getpid());
 	snprintf(detail, sizeof(detail), "registered with TLS, SIG and ENC certificates");
-	entry = (struct audit_entry){ .actor = actor, .role = "local-admin", .client = client,
+	entry = (struct audit_entry){ .actor = actor, .role = role, .client = client,
 		.action = "gateway.add", .object = gateway_id, .result = "ok", .detail = detail };
 	if ((rc = audit_append_in_tx(store, &entry, err)) != TW_OK)
 		goto out;
@@ -271,7 +272,9 @@ tw_rc gateway_provision(const struct tw_home *home, struct tw_store *store,
 		goto out;
 	if ((rc = copy_gwa_sig_cert(home, out_dir, err)) != TW_OK)
 		goto out;
-	rc = register_gateway(store, gateway_id, keys, 3, actor, err);
+	/* The role of the caller's signer session (operator roles, break-glass). */
+	rc = register_gateway(store, gateway_id, keys, 3, actor, signer_client_role(sc) != NULL ?
+		signer_client_role(sc) : "local-admin", err);
 out:
 	if (rc != TW_OK && dir_created)
 		remove_device_dir(out_dir);

@@ -472,7 +472,10 @@ tw_rc crl_generate(const struct tw_home *home, struct tw_store *store,
 		(long long)number, (long long)cs.entries, buf.len - start, meta.sha256);
 	{
 		struct audit_entry e = {
-			.actor = actor, .role = "local-admin", .client = "local",
+			/* The role the caller gave its signer session (operator roles, break-glass,
+			 * service), so the CRL entry names it like the signer's own entry. */
+			.actor = actor, .role = signer_client_role(sc) != NULL ?
+				signer_client_role(sc) : "local-admin", .client = "local",
 			.action = "ca.crl.generate", .object = ca, .result = "ok", .detail = detail,
 		};
 

@@ -54,6 +54,7 @@ head_interval = 2
 syslog_host = 127.0.0.1:$SYS_PORT
 syslog_ca = $T/ca.crt
 retention_days = 0
+ship_outage_alert = 1
 
 [alert]
 webhook = https://127.0.0.1:$HOOK_PORT/alerts
@@ -124,6 +125,8 @@ check "gateway add while the log server is down" "$TORWART" gateway add --home "
 check "service keeps working without the log server" "$TORWART" audit verify --home "$H"
 sleep 2
 check "the cursor waits for the server" test "$(shipped)" -lt "$(last)"
+check "a log-link outage over [audit] ship_outage_alert raised one outage alert" wait_for 20 \
+	test "$(db "SELECT count(*) FROM admin_log WHERE action='alert.outage' AND object='remote-log 127.0.0.1:$SYS_PORT'")" = 1
 check "syslog receiver back" start_syslog
 check "the spool drains after the outage" wait_for 30 drained_to "$(last)"
 missing=0
@@ -135,8 +138,8 @@ check "framing was valid" bash -c "! grep -q BAD-FRAMING '$T/syslog.out'"
 check "raise a test alert while the webhook is down" "$TORWART" audit alert --home "$H" --kind outage --subject wan --message "wan unreachable"
 sleep 1
 check "webhook receiver up" start_webhook
-check "queued alert delivered to the role's URL" wait_for 20 grep -q '^/alerts .*"kind":"outage".*"role":"system-administrator"' "$T/hook.out"
-check "the alert is in the admin log" bash -c "sqlite3 '$H/store.db' \"SELECT action FROM admin_log\" | grep -qx alert.outage"
+check "queued alert delivered to the role's URL" wait_for 20 grep -q '^/alerts .*"kind":"outage".*"role":"system-administrator".*wan unreachable' "$T/hook.out"
+check "the alert is in the admin log" bash -c "sqlite3 '$H/store.db' \"SELECT action FROM admin_log WHERE object='wan'\" | grep -qx alert.outage"
 check "the alert was shipped as a critical syslog message" wait_for 10 grep -q '^<106>1 .* alert.outage ' "$T/syslog.out"
 
 # ---- retention (with the daemons running): archive, remove, the rest stays verifiable

@@ -96,6 +96,8 @@ check_fails "CA operator may not register (RA role)" run cao ca register --name 
 check "auditor may list certificates" run aud ca list
 check_fails "auditor may not generate a CRL" run aud ca crl
 check "CA operator generates a CRL" run cao ca crl
+check "... the CRL's log entry names the operator and role" \
+	test "$(db "SELECT count(*) FROM admin_log WHERE action='ca.crl.generate' AND actor='cao' AND role='ca-operator'")" -ge 1
 
 # ---- files both ways: gateway add --out DIR comes back, ca check --cert goes along
 check "gateway add through the api, keys written here" run gwa gateway add --id GW-A3 --out "$T/gw-a3"
@@ -103,6 +105,8 @@ check "... the gateway's files arrived" test -s "$T/gw-a3/chain.pem"
 check "... and are a valid chain (openssl verify)" bash -c \
 	"ls '$T/gw-a3' | grep -q crt && for c in '$T'/gw-a3/*tls*.crt; do openssl verify -CAfile '$T/gw-a3/chain.pem' \"\$c\" || exit 1; done"
 check "... private keys are 0600" bash -c "for k in '$T'/gw-a3/*.key; do [ \$(stat -c %a \"\$k\") = 600 ] || exit 1; done"
+check "... its registration is logged with the operator's role" \
+	test "$(db "SELECT actor || ' ' || role FROM admin_log WHERE action='gateway.add' AND object='GW-A3'")" = "gwa gateway-operator"
 check "... registered in the operator's tenant" \
 	test "$(db "SELECT t.name FROM gateways g JOIN tenants t ON t.id=g.tenant_id WHERE g.gateway_id='GW-A3'")" = alpha
 SERIAL=$(db "SELECT serial_hex FROM certificates WHERE owner_id='GW-A3' AND usage='TLS'")
