@@ -22,6 +22,7 @@
 
 #include "auth/command.h"
 #include "auth/opca.h"
+#include "auth/policy_admin.h"
 #include "auth/request.h"
 #include "auth/service.h"
 #include "auth/session.h"
@@ -69,6 +70,9 @@ static void ao_reload_settings(struct api_operator *op)
 	} else {
 		op->settings = fresh;
 		tw_info("[auth] policy reloaded from %s", path);
+		/* A change that did not come through `policy set` is logged and alerted. */
+		if (auth_policy_record(op->store, conf, "system:api", NULL, &err) != TW_OK)
+			tw_err("cannot record the loaded [auth] policy: %s", err.message);
 	}
 	tw_config_free(conf);
 	free(path);
@@ -682,6 +686,13 @@ tw_rc api_operator_start(struct event_base *base, const struct tw_home *home,
 		if (conf_path != NULL && stat(conf_path, &st) == 0)
 			op->conf_mtime = st.st_mtim;
 		free(conf_path);
+	}
+	{
+		struct tw_error perr;
+
+		/* The policy in force at start is recorded (and compared with the last one). */
+		if (auth_policy_record(store, home->conf, "system:api", NULL, &perr) != TW_OK)
+			tw_err("cannot record the loaded [auth] policy: %s", perr.message);
 	}
 	if ((rc = auth_settings_load(home->conf, &op->settings, err)) != TW_OK ||
 	    (rc = tw_parse_hostport(listen, &host, &port, err)) != TW_OK)

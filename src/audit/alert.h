@@ -27,6 +27,7 @@ enum alert_kind {
 	ALERT_BREAK_GLASS,       /* break-glass access used */
 	ALERT_OUTAGE,            /* a service or link is down */
 	ALERT_JOB_TIMEOUT,       /* a job exceeded its time-out threshold */
+	ALERT_POLICY_DRIFT,      /* the [auth] policy changed outside `torwart policy set` */
 };
 
 /* "login-burst", "log-integrity", ...; NULL for an unknown kind. */

@@ -5,8 +5,17 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <openssl/sha.h>
+
+#include "audit/alert.h"
 #include "base/config.h"
+#include "base/log.h"
 #include "base/util.h"
+#include "store/store_auditlog.h"
+
+static tw_rc policy_digest(const struct tw_config *conf, char hex[65], struct tw_error *err);
+static tw_rc policy_append(struct tw_store *store, const struct audit_entry *e,
+	struct tw_error *err);
 
 static const char *const auth_policy_keys[] = {
 	"session_ttl", "max_failures", "failure_window", "approval_ttl",
@@ -68,13 +77,20 @@ tw_rc auth_policy_set(const char *conf_path, struct tw_store *store,
 	if ((rc = tw_write_file(conf_path, text, len, st.st_mode & 0777, false, err)) != TW_OK)
 		goto out;
 	snprintf(object, sizeof(object), "auth.%s", key);
-	snprintf(detail, sizeof(detail), "%s -> %s", old, value);
+	{
+		char digest[65];
+
+		if ((rc = policy_digest(after, digest, err)) != TW_OK)
+			goto out;
+		snprintf(detail, sizeof(detail), "%s -> %s; digest=%s", old, value, digest);
+	}
 	e = *who;
 	e.action = "policy.change";
 	e.object = object;
 	e.result = "ok";
 	e.detail = detail;
-	if ((rc = audit_append(store, &e, err)) != TW_OK) {
+	/* The entry is also the reference the api compares loaded policies with. */
+	if ((rc = policy_append(store, &e, err)) != TW_OK) {
 		/* Unlogged, the change must not stand: put the old file back. */
 		struct tw_error undo;
 
@@ -91,16 +107,15 @@ out:
 	return rc;
 }
 
-tw_rc auth_policy_show(const char *conf_path, FILE *f, struct tw_error *err)
+/* The effective policy of conf as text, one "key = value" per line. */
+static tw_rc policy_print(const struct tw_config *conf, FILE *f, struct tw_error *err)
 {
-	struct tw_config *conf = NULL;
 	struct auth_settings s;
 	const char *ex;
 	tw_rc rc;
 
-	if ((rc = tw_config_load(conf_path, &conf, err)) != TW_OK ||
-	    (rc = auth_settings_load(conf, &s, err)) != TW_OK)
-		goto out;
+	if ((rc = auth_settings_load(conf, &s, err)) != TW_OK)
+		return rc;
 	ex = tw_config_get(conf, "auth", "exclusions");
 	fprintf(f, "session_ttl = %ld\nmax_failures = %ld\nfailure_window = %ld\n"
 		"approval_ttl = %ld\nfleet_order_threshold = %ld\nfour_eyes = ", s.session_ttl_s,
@@ -108,7 +123,126 @@ tw_rc auth_policy_show(const char *conf_path, FILE *f, struct tw_error *err)
 	for (size_t i = 0; i < s.four_eyes_count; i++)
 		fprintf(f, "%s%s", i > 0 ? ", " : "", s.four_eyes[i]);
 	fprintf(f, "\nexclusions = %s\n", ex != NULL ? ex : AUTH_DEFAULT_EXCLUSIONS);
-out:
+	return TW_OK;
+}
+
+tw_rc auth_policy_show(const char *conf_path, FILE *f, struct tw_error *err)
+{
+	struct tw_config *conf = NULL;
+	tw_rc rc;
+
+	if ((rc = tw_config_load(conf_path, &conf, err)) == TW_OK)
+		rc = policy_print(conf, f, err);
 	tw_config_free(conf);
 	return rc;
+}
+
+/* SHA-256 (hex) of the effective policy text of conf. */
+static tw_rc policy_digest(const struct tw_config *conf, char hex[65], struct tw_error *err)
+{
+	unsigned char md[SHA256_DIGEST_LENGTH];
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	tw_rc rc;
+
+	if (f == NULL)
+		return tw_error_set(err, TW_E_NOMEM, "out of memory");
+	rc = policy_print(conf, f, err);
+	fclose(f);
+	if (rc == TW_OK) {
+		SHA256((const unsigned char *)text, len, md);
+		tw_hex_encode(md, sizeof(md), hex);
+	}
+	free(text);
+	return rc;
+}
+
+#define POLICY_CURSOR "policy"
+
+/* The digest recorded in the admin-log entry at seq ("... digest=HEX"), or "". */
+struct policy_find {
+	int64_t seq;
+	char digest[65];
+};
+
+static int policy_find_cb(const struct store_audit_row *row, void *arg)
+{
+	struct policy_find *f = arg;
+	const char *d = strstr(row->detail, "digest=");
+
+	if (row->seq == f->seq && d != NULL && strlen(d + 7) >= 64) {
+		memcpy(f->digest, d + 7, 64);
+		f->digest[64] = '\0';
+	}
+	return 1;   /* only the first row (seq) matters */
+}
+
+/* Append e and point the policy cursor at it, in one transaction. */
+static tw_rc policy_append(struct tw_store *store, const struct audit_entry *e,
+	struct tw_error *err)
+{
+	struct store_audit_row last;
+	bool found = false;
+	tw_rc rc;
+
+	if ((rc = store_begin(store, err)) != TW_OK)
+		return rc;
+	if ((rc = audit_append_in_tx(store, e, err)) == TW_OK &&
+	    (rc = store_audit_last(store, &last, &found, err)) == TW_OK &&
+	    (rc = store_auditlog_cursor_set(store, POLICY_CURSOR, found ? last.seq : 0, err)) ==
+	    TW_OK)
+		rc = store_commit(store, err);
+	if (rc != TW_OK)
+		store_rollback(store);
+	return rc;
+}
+
+tw_rc auth_policy_record(struct tw_store *store, const struct tw_config *conf,
+	const char *actor, bool *drift, struct tw_error *err)
+{
+	struct policy_find f;
+	struct audit_entry e;
+	char digest[65], detail[200];
+	tw_rc rc;
+
+	if (drift != NULL)
+		*drift = false;
+	memset(&f, 0, sizeof(f));
+	if ((rc = policy_digest(conf, digest, err)) != TW_OK ||
+	    (rc = store_auditlog_cursor_get(store, POLICY_CURSOR, &f.seq, err)) != TW_OK)
+		return rc;
+	if (f.seq > 0 && (rc = store_audit_foreach(store, f.seq, policy_find_cb, &f, err)) !=
+	    TW_OK)
+		return rc;
+	if (f.digest[0] != '\0' && strcmp(f.digest, digest) == 0)
+		return TW_OK;
+	memset(&e, 0, sizeof(e));
+	e.actor = actor;
+	e.role = "service";
+	e.client = "local";
+	e.action = "policy.loaded";
+	e.object = "auth";
+	if (f.digest[0] == '\0') {
+		e.result = "ok";
+		snprintf(detail, sizeof(detail), "first recorded policy: digest=%s", digest);
+	} else {
+		e.result = "changed-outside-api";
+		snprintf(detail, sizeof(detail), "the [auth] policy differs from the last recorded "
+			"one (digest %.16s...), without a policy.change: digest=%s", f.digest, digest);
+	}
+	e.detail = detail;
+	if ((rc = policy_append(store, &e, err)) != TW_OK)
+		return rc;
+	if (f.digest[0] != '\0') {
+		struct tw_error aerr;
+
+		if (drift != NULL)
+			*drift = true;
+		if (alert_raise(store, ALERT_POLICY_DRIFT, NULL, "auth", "the [auth] policy in "
+		    "torwart.conf was changed without `torwart policy set` (four-eyes); compare "
+		    "with `torwart policy show` and the admin log", &aerr) != TW_OK)
+			tw_err("cannot raise the policy-drift alert: %s", aerr.message);
+	}
+	return TW_OK;
 }

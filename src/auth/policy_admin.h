@@ -15,6 +15,7 @@
 
 #include "audit/audit.h"
 #include "auth/auth.h"
+#include "base/config.h"
 #include "base/error.h"
 #include "store/store.h"
 
@@ -34,5 +35,17 @@ tw_rc auth_policy_set(const char *conf_path, struct tw_store *store,
 
 /* Print the effective [auth] settings of conf_path to f, one "key = value" per line. */
 tw_rc auth_policy_show(const char *conf_path, FILE *f, struct tw_error *err);
+
+/*
+ * Detect policy changes that bypassed `policy set` (someone edited torwart.conf): the
+ * SHA-256 of the effective [auth] policy of conf is compared with the digest the admin
+ * log last recorded (admin-log cursor "policy": the last policy.change or policy.loaded
+ * entry). Same: nothing. None recorded yet: a "policy.loaded" entry (result ok).
+ * Different: a "policy.loaded" entry with result "changed-outside-api" and a
+ * policy-drift alert to the security officers; *drift (may be NULL) says which.
+ * actor names the service that loads the policy ("system:api").
+ */
+tw_rc auth_policy_record(struct tw_store *store, const struct tw_config *conf,
+	const char *actor, bool *drift, struct tw_error *err);
 
 #endif

@@ -192,11 +192,22 @@ PREQ=$(db "SELECT max(id) FROM approvals WHERE action='policy.change'")
 check "approver releases the policy change" run appr approval approve --id "$PREQ"
 check "... torwart.conf has the new value" grep -q "fleet_order_threshold = 10" "$H/torwart.conf"
 check "... logged with old and new value" \
-	test "$(db "SELECT count(*) FROM admin_log WHERE action='policy.change' AND object='auth.fleet_order_threshold' AND detail='1 -> 10'")" = 1
+	test "$(db "SELECT count(*) FROM admin_log WHERE action='policy.change' AND object='auth.fleet_order_threshold' AND detail LIKE '1 -> 10; digest=%'")" = 1
 jobs_before=$(db "SELECT count(*) FROM jobs")
 check "the api applies it: a 3-gateway fleet order now runs directly" run gwa job create \
 	--type ping --gateways all
 check "... and created its jobs" test "$(db "SELECT count(*) FROM jobs")" -gt "$jobs_before"
+check "a policy change through policy set is no drift" \
+	test "$(db "SELECT count(*) FROM admin_log WHERE action='policy.loaded' AND result='changed-outside-api'")" = 0
+check "the policy in force at api start was recorded" \
+	test "$(db "SELECT count(*) FROM admin_log WHERE action='policy.loaded' AND result='ok'")" = 1
+sed -i 's/^fleet_order_threshold = 10$/fleet_order_threshold = 50/' "$H/torwart.conf"
+touch "$H/torwart.conf"
+check "(the api reloads on the next request)" run aud policy show
+check "a hand edit of [auth] is logged as changed outside the api" \
+	test "$(db "SELECT count(*) FROM admin_log WHERE action='policy.loaded' AND result='changed-outside-api'")" = 1
+check "... and raises a policy-drift alert for the security officers" \
+	test "$(db "SELECT count(*) FROM admin_log WHERE action='alert.policy-drift' AND error_code='security-officer'")" = 1
 run sec policy set --key four_eyes --value "" --why "try to drop the mandatory list"
 PREQ2=$(db "SELECT max(id) FROM approvals WHERE action='policy.change'")
 run appr approval approve --id "$PREQ2"
