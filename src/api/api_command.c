@@ -607,8 +607,6 @@ static void ac_child(struct api_cmd_job *j, int lifeline, char **argv, const cha
 static tw_rc ac_start(struct api_cmd_job *j, const json_t *files, struct tw_error *err)
 {
 	struct api_commands *ac = j->ac;
-	const char *key;
-	json_t *value;
 	int lifeline[2] = { -1, -1 };
 	struct timeval tv = { ac->timeout_s, 0 };
 	struct auth_cmd_principal as;
@@ -621,17 +619,7 @@ static tw_rc ac_start(struct api_cmd_job *j, const json_t *files, struct tw_erro
 		return tw_error_set(err, TW_E_IO, "cannot create a working directory in %s: %s",
 			ac->spool, strerror(errno));
 	}
-	if (files != NULL && !json_is_object(files))
-		return tw_error_set(err, TW_E_INVALID, "\"files\" must be an object");
-	json_object_foreach((json_t *)files, key, value) {
-		long idx = 0;
-		struct tw_error ignore;
-
-		if (tw_parse_long(key, 2, j->argc - 1, &idx, &ignore, "file index") != TW_OK ||
-		    auth_command_file_kind(j->cmd, j->argc, j->argv, (int)idx) != AUTH_CMD_FILE_IN)
-			return tw_error_set(err, TW_E_INVALID, "file %s does not belong to an input "
-				"file option of '%s %s'", key, j->cmd->command, j->cmd->sub);
-	}
+	/* files was checked by api_command_parse (only input-file arguments, strings). */
 	for (int i = 2; i < j->argc; i++) {
 		enum auth_cmd_file_kind kind = auth_command_file_kind(j->cmd, j->argc, j->argv, i);
 		char path[PATH_MAX + 32], key2[16];

@@ -101,6 +101,7 @@ int cli_parse_options(int argc, char **argv, struct cli_options *o)
 		{ "test-pki", no_argument, NULL, 'T' },
 		{ "wan-listen", required_argument, NULL, 'w' },
 		{ "api-listen", required_argument, NULL, 'a' },
+		{ "api-tls-listen", required_argument, NULL, 'L' },
 		{ "signer-backend", required_argument, NULL, 'b' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -116,6 +117,7 @@ int cli_parse_options(int argc, char **argv, struct cli_options *o)
 		case 'T': o->test_pki = 1; break;
 		case 'w': o->wan_listen = optarg; break;
 		case 'a': o->api_listen = optarg; break;
+		case 'L': o->api_tls_listen = optarg; break;
 		case 'b': o->signer_backend = optarg; break;
 		default: return -1;
 		}

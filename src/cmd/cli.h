@@ -25,12 +25,14 @@ struct cli_options {
 	const char *out;
 	const char *wan_listen;
 	const char *api_listen;
+	const char *api_tls_listen;   /* init: the operator API (HTTPS) */
 	const char *signer_backend;   /* init: pkcs11 (default) or file (tests only) */
 	int test_pki;
 };
 
 /*
- * Parse --home --id --out --test-pki --wan-listen --api-listen --signer-backend; -1 on
+ * Parse --home --id --out --test-pki --wan-listen --api-listen --api-tls-listen
+ * --signer-backend; -1 on
  * anything else.
  */
 int cli_parse_options(int argc, char **argv, struct cli_options *o);

@@ -112,44 +112,8 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
 	return remove(path);
 }
 
-/* init's options: those of cli_parse_options plus --api-tls-listen. */
-struct init_options {
-	struct cli_options base;
-	const char *api_tls_listen;
-};
-
-static int init_parse(int argc, char **argv, struct init_options *o)
+static int init_run(const struct cli_options *o)
 {
-	static const struct option opts[] = {
-		{ "home", required_argument, NULL, 'H' },
-		{ "test-pki", no_argument, NULL, 'T' },
-		{ "wan-listen", required_argument, NULL, 'w' },
-		{ "api-listen", required_argument, NULL, 'a' },
-		{ "api-tls-listen", required_argument, NULL, 'L' },
-		{ "signer-backend", required_argument, NULL, 'b' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int c;
-
-	memset(o, 0, sizeof(*o));
-	optind = 0;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (c) {
-		case 'H': o->base.home = optarg; break;
-		case 'T': o->base.test_pki = 1; break;
-		case 'w': o->base.wan_listen = optarg; break;
-		case 'a': o->base.api_listen = optarg; break;
-		case 'L': o->api_tls_listen = optarg; break;
-		case 'b': o->base.signer_backend = optarg; break;
-		default: return -1;
-		}
-	}
-	return optind == argc ? 0 : -1;
-}
-
-static int init_run(const struct init_options *io)
-{
-	const struct cli_options *o = &io->base;
 	static const char *const subdirs[] = { "pki", "run", "secrets", "gateways" };
 	struct tw_error err;
 	struct tw_home *home = NULL;
@@ -158,7 +122,7 @@ static int init_run(const struct init_options *io)
 	char *conf = NULL, *path = NULL, *host = NULL, *tls_host = NULL;
 	const char *wan = o->wan_listen ? o->wan_listen : TW_DEFAULT_WAN_LISTEN;
 	const char *api = o->api_listen ? o->api_listen : TW_DEFAULT_API_LISTEN;
-	const char *api_tls = io->api_tls_listen ? io->api_tls_listen :
+	const char *api_tls = o->api_tls_listen ? o->api_tls_listen :
 		TW_DEFAULT_API_TLS_LISTEN;
 	uint16_t port, tls_port;
 	bool created = false;
@@ -259,9 +223,9 @@ out:
 
 int cli_init(const char *sub, int argc, char **argv)
 {
-	struct init_options o;
+	struct cli_options o;
 
-	if (sub != NULL || init_parse(argc, argv, &o) != 0)
+	if (sub != NULL || cli_parse_options(argc, argv, &o) != 0)
 		return cli_usage_error("usage: torwart init --home DIR [--test-pki] "
 			"[--wan-listen HOST:PORT] [--api-listen HOST:PORT] [--api-tls-listen HOST:PORT] "
 			"[--signer-backend pkcs11|file]");

@@ -35,18 +35,6 @@
 #define EMT_CLS_PATH     "/v1/emt/cls-requests"
 #define EMT_REPLY_MAX    (WAN_ORDER_PAYLOAD_MAX + 4096)
 
-/* "application/json" optionally followed by parameters. */
-static bool emt_content_type_json(struct evhttp_request *req)
-{
-	const char *ct = evhttp_find_header(evhttp_request_get_input_headers(req),
-		"Content-Type");
-	size_t n = strlen("application/json");
-
-	if (ct == NULL || strncasecmp(ct, "application/json", n) != 0)
-		return false;
-	return ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ';
-}
-
 /* Refuse and log (action, result "refused"); the answer is code/ecode/message. */
 static void emt_refuse(struct evhttp_request *req, struct wan_conn *conn, const char *peer,
 	const char *action, const char *object, int code, const char *ecode,
@@ -90,7 +78,7 @@ static void cls_request_create(struct evhttp_request *req, struct wan_conn *conn
 	int64_t id = 0;
 	tw_rc rc;
 
-	if (!emt_content_type_json(req)) {
+	if (!wan_content_type_json(req)) {
 		emt_refuse(req, conn, peer, "emt.cls-request", NULL, 415, "unsupported_media_type",
 			"Content-Type must be application/json");
 		goto out;

@@ -71,8 +71,7 @@ void wan_reply_error(struct evhttp_request *req, int code, const char *ecode,
 #define reply wan_reply_json
 #define reply_error wan_reply_error
 
-/* "application/json" optionally followed by parameters (";charset=utf-8"). */
-static bool content_type_json(struct evhttp_request *req)
+bool wan_content_type_json(struct evhttp_request *req)
 {
 	const char *ct = evhttp_find_header(evhttp_request_get_input_headers(req),
 		"Content-Type");
@@ -100,7 +99,7 @@ static void session_open(struct evhttp_request *req, struct wan_conn *conn, cons
 	tw_rc rc;
 
 	tw_buf_init(&body, WAN_REPLY_MAX);
-	if (!content_type_json(req)) {
+	if (!wan_content_type_json(req)) {
 		reply_error(req, 415, "unsupported_media_type",
 			"Content-Type must be application/json", false);
 		goto out;
@@ -238,7 +237,7 @@ void wan_http_request(struct evhttp_request *req, void *arg)
 			else if (conn->session[0] == '\0')
 				reply_error(req, 409, "no_session", "open a session first "
 					"(POST /v1/session)", false);
-			else if (!content_type_json(req))
+			else if (!wan_content_type_json(req))
 				reply_error(req, 415, "unsupported_media_type",
 					"Content-Type must be application/json", false);
 			else

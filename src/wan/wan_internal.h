@@ -147,6 +147,8 @@ void wan_reply_json(struct evhttp_request *req, int code, const struct tw_buf *b
 	bool close);
 void wan_reply_error(struct evhttp_request *req, int code, const char *ecode,
 	const char *message, bool close);
+/* Content-Type is "application/json", optionally with parameters (";charset=utf-8"). */
+bool wan_content_type_json(struct evhttp_request *req);
 
 /* wan_orders.c: GET /v1/orders, POST /v1/orders/ID/result, session status hooks. */
 void wan_orders_get(struct evhttp_request *req, struct wan_conn *conn, const char *peer);

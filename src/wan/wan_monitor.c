@@ -22,16 +22,6 @@
 
 #define WAN_MONITOR_REPLY_MAX 256
 
-static bool json_content(struct evhttp_request *req)
-{
-	const char *ct = evhttp_find_header(evhttp_request_get_input_headers(req),
-		"Content-Type");
-	size_t n = strlen("application/json");
-
-	return ct != NULL && strncasecmp(ct, "application/json", n) == 0 &&
-		(ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
-}
-
 static void alarm_post(struct evhttp_request *req, struct wan_conn *conn, const char *peer)
 {
 	struct evbuffer *in = evhttp_request_get_input_buffer(req);
@@ -44,7 +34,7 @@ static void alarm_post(struct evhttp_request *req, struct wan_conn *conn, const 
 	tw_rc rc;
 
 	tw_buf_init(&body, WAN_MONITOR_REPLY_MAX);
-	if (!json_content(req)) {
+	if (!wan_content_type_json(req)) {
 		wan_reply_error(req, 415, "unsupported_media_type",
 			"Content-Type must be application/json", false);
 		goto out;
