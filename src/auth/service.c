@@ -49,17 +49,10 @@ bool auth_operator_name_valid(const char *name)
 		== n;
 }
 
-/* Roles a requester may ask for (M-4.5.4: a tenant admin cannot mint super-users). */
+/* Roles a requester may ask for (M-4.5.4; auth_roles_grantable). */
 static uint32_t svc_grantable(const struct auth_principal *p)
 {
-	if (p->break_glass || (p->roles & (AUTH_ROLE_BIT(AUTH_ROLE_SYSTEM_ADMIN) |
-	    AUTH_ROLE_BIT(AUTH_ROLE_SECURITY_OFFICER))) != 0)
-		return AUTH_ROLES_ALL;
-	if (p->roles & AUTH_ROLE_BIT(AUTH_ROLE_TENANT_ADMIN))
-		return AUTH_ROLES_ALL & ~(AUTH_ROLE_BIT(AUTH_ROLE_SYSTEM_ADMIN) |
-			AUTH_ROLE_BIT(AUTH_ROLE_SECURITY_OFFICER) |
-			AUTH_ROLE_BIT(AUTH_ROLE_TENANT_ADMIN));
-	return 0;
+	return auth_roles_grantable(p);
 }
 
 /* The review request of a break-glass use (tenant "default"); inside a transaction. */
