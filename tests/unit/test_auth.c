@@ -511,6 +511,7 @@ static tw_rc matrix_run(struct fx *f, enum mop op, const struct auth_principal *
 		in.issue = soft_issue;
 		in.issue_arg = f->key;
 		in.box = f->box;
+		in.enrol = true;
 		rc = auth_svc_operator_add(f->st, &f->s, p, &in, &out, &err);
 		X509_free(out.cert);
 		return rc;
