@@ -543,6 +543,32 @@ out:
 	return rc;
 }
 
+tw_rc auth_approval_outcome(struct tw_store *store, const struct auth_principal *approver,
+	int64_t id, bool ok, const char *what, struct tw_error *err)
+{
+	char result[STORE_TEXT_MAX + 1], object[64];
+	size_t n;
+	tw_rc rc;
+
+	n = (size_t)snprintf(result, sizeof(result), "%s: ", ok ? "executed" : "refused");
+	/* Command output is the requester's text: only printable ASCII goes into the row
+	 * an approver reads (no escapes or line breaks that could forge the display). */
+	for (const char *c = what != NULL ? what : ""; *c != '\0' && n + 1 < sizeof(result);
+	     c++)
+		result[n++] = (*c >= 0x20 && *c < 0x7f) ? *c : ' ';
+	result[n] = '\0';
+	snprintf(object, sizeof(object), "approval:%lld", (long long)id);
+	if ((rc = store_begin(store, err)) != TW_OK)
+		return rc;
+	if ((rc = store_approval_finish(store, id, ok ? "executed" : "failed", result, err)) ==
+	    TW_OK && (rc = ap_audit(store, approver, "approval.outcome", object, ok ? "ok" :
+	    "refused", result, err)) == TW_OK)
+		rc = store_commit(store, err);
+	if (rc != TW_OK)
+		store_rollback(store);
+	return rc;
+}
+
 tw_rc auth_approval_list(struct tw_store *store, const struct auth_principal *p,
 	const char *state, store_approval_cb cb, void *arg, struct tw_error *err)
 {

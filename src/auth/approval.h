@@ -80,6 +80,16 @@ tw_rc auth_approval_decide(struct tw_store *store, const struct auth_settings *s
 	const struct auth_principal *p, int64_t id, bool approve, const char *reason,
 	struct store_approval *out, struct tw_error *err);
 
+/*
+ * The real outcome of a released request whose action runs after the release (an api
+ * command, run once the approval committed): ok = it ran and succeeded (state stays
+ * "executed", result "executed: <what>"), else the request ends "failed" with
+ * "refused: <what>" (the command refused or failed; what says why). Logged as
+ * "approval.outcome" by approver, in one transaction with the change.
+ */
+tw_rc auth_approval_outcome(struct tw_store *store, const struct auth_principal *approver,
+	int64_t id, bool ok, const char *what, struct tw_error *err);
+
 /* Mark every pending request past its expiry as expired (logged). *count may be NULL. */
 tw_rc auth_approval_expire(struct tw_store *store, int64_t now_ms, int *count,
 	struct tw_error *err);

@@ -13,6 +13,7 @@
 #include <openssl/pem.h>
 
 #include "auth/client.h"
+#include "auth/command.h"
 #include "auth/opca.h"
 #include "auth/service.h"
 #include "base/util.h"
@@ -817,19 +818,45 @@ int cli_operator(const char *sub, int argc, char **argv)
 
 /* ---- approval ---- */
 
+/* A string member for display: "-" when absent, never "(null)". */
+static const char *ca_str(json_t *o, const char *key)
+{
+	const char *v = json_string_value(json_object_get(o, key));
+
+	return v != NULL && v[0] != '\0' ? v : "-";
+}
+
 static void print_approval_json(json_t *a, bool full)
 {
+	json_t *cmd = json_object_get(a, "command");
+
+	/* A released command answers {"approval": {...}, "command": {exit, stdout, ...}}. */
+	if (json_is_object(json_object_get(a, "approval")))
+		a = json_object_get(a, "approval");
 	printf("%-6lld %-16s %-10s %-16s %s\n", (long long)json_integer_value(json_object_get(a,
-		"id")), json_string_value(json_object_get(a, "action")),
-		json_string_value(json_object_get(a, "state")),
-		json_string_value(json_object_get(a, "requester")),
-		json_string_value(json_object_get(a, "reason")));
+		"id")), ca_str(a, "action"), ca_str(a, "state"), ca_str(a, "requester"),
+		ca_str(a, "reason"));
 	if (full)
 		printf("  params: %s\n  decided by: %s\n  decision: %s\n  result: %s\n",
-			json_string_value(json_object_get(a, "params")),
-			json_string_value(json_object_get(a, "decided_by")),
-			json_string_value(json_object_get(a, "decision_reason")),
-			json_string_value(json_object_get(a, "result")));
+			ca_str(a, "params"), ca_str(a, "decided_by"), ca_str(a, "decision_reason"),
+			ca_str(a, "result"));
+	if (full && json_is_object(cmd)) {
+		static const char *const streams[] = { "stdout", "stderr" };
+
+		printf("  command exit: %lld\n", (long long)json_integer_value(json_object_get(cmd,
+			"exit")));
+		for (size_t i = 0; i < 2; i++) {
+			const char *b64 = json_string_value(json_object_get(cmd, streams[i]));
+			unsigned char *data = NULL;
+			size_t len = 0;
+			struct tw_error err;
+
+			if (b64 != NULL && b64[0] != '\0' &&
+			    auth_b64_decode(b64, strlen(b64), &data, &len, &err) == TW_OK && len > 0)
+				fwrite(data, 1, len, i == 0 ? stdout : stderr);
+			free(data);
+		}
+	}
 }
 
 int cli_approval(const char *sub, int argc, char **argv)
@@ -875,8 +902,15 @@ int cli_approval(const char *sub, int argc, char **argv)
 	} else {
 		return cli_usage_error("unknown approval command; use list, show, approve, reject");
 	}
-	if (ret == 0)
+	if (ret == 0) {
+		json_t *cmd = json_object_get(resp, "command");
+		json_int_t code = json_integer_value(json_object_get(cmd, "exit"));
+
 		print_approval_json(resp, true);
+		/* A released command that failed or was refused fails this command too. */
+		if (json_is_object(cmd) && code != 0)
+			ret = code > 0 && code < 256 ? (int)code : 1;
+	}
 	json_decref(body);
 	json_decref(resp);
 	return ret;
