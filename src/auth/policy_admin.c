@@ -130,7 +130,15 @@ static tw_rc policy_print(const struct tw_config *conf, FILE *f, struct tw_error
 		s.approval_ttl_s, s.fleet_order_threshold, s.creator_window_s);
 	for (size_t i = 0; i < s.four_eyes_count; i++)
 		fprintf(f, "%s%s", i > 0 ? ", " : "", s.four_eyes[i]);
-	fprintf(f, "\nexclusions = %s\n", ex != NULL ? ex : AUTH_DEFAULT_EXCLUSIONS);
+	/* The effective list: an edited file that dropped mandatory pairs still has them
+	 * (auth_exclusions_load adds them), so show them rather than mislead. */
+	if (ex == NULL)
+		fprintf(f, "\nexclusions = %s\n", AUTH_DEFAULT_EXCLUSIONS);
+	else if (auth_exclusions_keep_mandatory(ex))
+		fprintf(f, "\nexclusions = %s\n", ex);
+	else
+		fprintf(f, "\nexclusions = %s%s%s\n", ex, ex[0] != '\0' ? ", " : "",
+			AUTH_MANDATORY_EXCLUSIONS);
 	return TW_OK;
 }
 

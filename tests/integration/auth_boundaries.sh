@@ -152,6 +152,8 @@ printf '\n[auth]\nexclusions = approver+firmware-manager\n' >>"$H/torwart.conf"
 check_fails "an edited file cannot drop the mandatory pairs: auditor+approver still refused" \
 	"$TORWART" operator add --home "$H" --name eve --password-file "$O/sec.pw" \
 	--roles auditor,approver --out "$O/eve" --reason x
+check "policy show reports the effective list, mandatory pairs included" bash -c \
+	"'$TORWART' policy show --home '$H' 2>/dev/null | grep '^exclusions = ' | grep -q 'ra-officer+ca-operator'"
 check "... no operator eve" test "$(db "SELECT count(*) FROM operators WHERE name='eve'")" = 0
 
 check "admin log still verifies" "$TORWART" audit verify --home "$H"
