@@ -188,7 +188,7 @@ void auth_alert(struct tw_store *store, const char *kind, const char *role,
  */
 #define AUTH_FOUR_EYES_MANDATORY \
 	"ca.key.activate, ca.key.deactivate, ca.revoke, firmware.release, fleet.order, " \
-	"operator.role, operator.enrol, policy.change, break-glass"
+	"operator.role, policy.change, break-glass"
 #define AUTH_FOUR_EYES_MAX 32
 
 /*

@@ -1037,6 +1037,28 @@ static void test_enrolment(void **state)
 	assert_int_equal(auth_login(f->st, &f->s, &li, &p, token, &exp, &err), TW_OK);
 	X509_free(out.cert);
 	tw_wipe(out.enrol_code, sizeof(out.enrol_code));
+
+	/* TOTP: the key is made at enrolment, handed to the operator once, stored sealed. */
+	in.name = "totpop";
+	in.factor = "totp";
+	in.box = f->box;
+	assert_int_equal(auth_svc_operator_add(f->st, &f->s, &ta, &in, &out, &err), TW_OK);
+	assert_int_equal(strlen(out.totp_key), 0);       /* nothing for the creator */
+	assert_int_equal(store_operator_get_by_name(f->st, "totpop", &op, &err), TW_OK);
+	memset(&li, 0, sizeof(li));
+	li.cert_fingerprint = op.cert_fingerprint;
+	li.client = "10.9.0.2:1";
+	li.box = f->box;
+	li.totp_key_out = totp_key;
+	li.enrol_code = out.enrol_code;
+	assert_int_equal(auth_login(f->st, &f->s, &li, &p, token, &exp, &err), TW_OK);
+	assert_int_equal(strlen(totp_key), 32);
+	assert_int_equal(store_operator_get_by_name(f->st, "totpop", &op, &err), TW_OK);
+	assert_true(secretbox_is_sealed(op.secret));
+	assert_null(strstr(op.secret, totp_key));
+	X509_free(out.cert);
+	tw_wipe(out.enrol_code, sizeof(out.enrol_code));
+	tw_wipe(totp_key, sizeof(totp_key));
 }
 
 /* Defect 10: policy floors: no configuration goes below them. */
