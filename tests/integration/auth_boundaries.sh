@@ -114,6 +114,17 @@ check_fails "... nor log in as mint without enrolment" "$TORWART" login --api "$
 check "mint enrols with the out-of-band code, its key and its own password" "$TORWART" \
 	operator enrol --api "$API" --cert "$O/mint/mint.crt" --key "$O/mint/mint.key" \
 	--code-file "$H/enrolment/mint.code" --password-file "$O/mint.pw" --token-file "$T/mint.session"
+check "a TOTP operator makes its key pair" "$TORWART" operator keygen --name tina --out "$O/tina"
+check "tenant-admin adds tina (TOTP)" run tb operator add --name tina --totp \
+	--public-key "$O/tina/tina.pub" --out "$O/tina"
+check "... the creator got no TOTP key" bash -c "! grep -qi totp_key '$T/out' && test ! -e '$O/tina/tina.totp'"
+check "tina enrols and receives her TOTP key (0600)" "$TORWART" operator enrol --api "$API" \
+	--cert "$O/tina/tina.crt" --key "$O/tina/tina.key" --code-file "$H/enrolment/tina.code" \
+	--totp --out "$O/tina" --token-file "$T/tina.session"
+check "... key file 0600" test "$(stat -c %a "$O/tina/tina.totp")" = 600
+check "... stored sealed" test "$(db "SELECT substr(secret,1,7) FROM operators WHERE name='tina'")" = "twbox1:"
+check "tina logs in with her own TOTP key" "$TORWART" login --api "$API" --cert "$O/tina/tina.crt" \
+	--key "$O/tina/tina.key" --totp-secret-file "$O/tina/tina.totp" --token-file "$T/tina2.session"
 check "tb requests gateway-operator for plainb" run tb operator role --name plainb \
 	--roles gateway-operator --reason "needs it"
 CREQ=$(db "SELECT max(id) FROM approvals WHERE action='operator.role' AND params LIKE '%plainb%'")
