@@ -80,7 +80,7 @@ tw_rc signer_home_prepare(const char *home_dir, struct tw_error *err)
 	char *conf = NULL, *tokens = NULL, *secrets = NULL, *pins = NULL, *conf_text = NULL;
 	unsigned char raw[2][SIGNER_PIN_BYTES];
 	char hex[2][2 * SIGNER_PIN_BYTES + 1];
-	char pin_text[160];
+	char pin_text[256];
 	int n = 0;
 	tw_rc rc;
 
@@ -117,7 +117,11 @@ tw_rc signer_home_prepare(const char *home_dir, struct tw_error *err)
 	}
 	tw_hex_encode(raw[0], sizeof(raw[0]), hex[0]);
 	tw_hex_encode(raw[1], sizeof(raw[1]), hex[1]);
-	n = snprintf(pin_text, sizeof(pin_text), "user_pin=%s\nso_pin=%s\n", hex[0], hex[1]);
+	/* DEMO MODE, said in the file itself: production splits the PINs among custodians
+	 * (`torwart ca custodians split`, docs/key-ceremony.md) and deletes this file. */
+	n = snprintf(pin_text, sizeof(pin_text), "# DEMO MODE: token PINs in a file. Production: "
+		"torwart ca custodians split (docs/key-ceremony.md)\nuser_pin=%s\nso_pin=%s\n",
+		hex[0], hex[1]);
 	if (n < 0 || (size_t)n >= sizeof(pin_text)) {
 		rc = tw_error_set(err, TW_E_INTERNAL, "pin text does not fit");
 		goto out;
