@@ -13,9 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/pem.h>
 
+#include "auth/command.h"
 #include "base/util.h"
 #include "cmd/cli.h"
 #include "crypto/keys.h"
@@ -514,6 +516,39 @@ static tw_rc running_signer(const struct tw_home *home, struct signer_client **s
 	return rc;
 }
 
+/*
+ * The api hands an uploaded file to the command it runs as a file in its spool
+ * (HOME/spool/...). A share must not stay there even until the api cleans up: when this
+ * process runs for the api and the share file lies in the home's spool, overwrite it
+ * and remove it right after reading. A custodian's own file (local use) is never touched.
+ */
+static void wipe_spooled_share(const struct tw_home *home, const char *path)
+{
+	char *spool = tw_home_join(home, "spool");
+	char rspool[PATH_MAX], rpath[PATH_MAX];
+	size_t n;
+
+	if (spool != NULL && getenv(AUTH_CMD_ACT_AS_ENV) != NULL &&
+	    realpath(spool, rspool) != NULL && realpath(path, rpath) != NULL &&
+	    (n = strlen(rspool)) > 0 && strncmp(rpath, rspool, n) == 0 && rpath[n] == '/') {
+		FILE *f = fopen(rpath, "r+");
+
+		if (f != NULL) {
+			long len;
+
+			if (fseek(f, 0, SEEK_END) == 0 && (len = ftell(f)) > 0 &&
+			    fseek(f, 0, SEEK_SET) == 0)
+				for (long i = 0; i < len; i++)
+					fputc(0, f);
+			fflush(f);
+			(void)fsync(fileno(f));
+			fclose(f);
+		}
+		(void)unlink(rpath);
+	}
+	free(spool);
+}
+
 /* `ca custodian-share --share FILE`: one custodian's share into the running signer. */
 static int cmd_custodian_share(const struct ca_opts *o, const struct tw_home *home,
 	struct tw_error *err)
@@ -526,7 +561,9 @@ static int cmd_custodian_share(const struct ca_opts *o, const struct tw_home *ho
 
 	if (o->share == NULL || o->pos != NULL)
 		return cli_usage_error("ca custodian-share needs --share FILE (your share file)");
-	if (tw_read_file(o->share, 4 * SHARES_TEXT_MAX, &text, &len, err) != TW_OK ||
+	if (tw_read_file(o->share, 4 * SHARES_TEXT_MAX, &text, &len, err) == TW_OK)
+		wipe_spooled_share(home, o->share);
+	if (text == NULL ||
 	    running_signer(home, &sc, err) != TW_OK ||
 	    signer_custodian_share(sc, text, len, answer, sizeof(answer), err) != TW_OK)
 		ret = cli_fail("ca custodian-share", err);
