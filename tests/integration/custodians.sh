@@ -151,6 +151,9 @@ check "... the signer is inactive" bash -c "'$TORWART' ca custodians status --ho
 check "ca activate (state flag)" "$TORWART" ca activate --home "$H" --ca sub-ca --reason "back"
 gw_add GW-3
 check "... but signing needs the custodians again" grep -q "signer inactive" "$T/out"
+check "the same signer process activates again (c2, c3)" bash -c \
+	"'$TORWART' ca custodian-share --share '$S/share-2-of-3.txt' --token-file '$T/c2.session' && '$TORWART' ca custodian-share --share '$S/share-3-of-3.txt' --token-file '$T/c3.session' | grep -q active"
+check "... and signs again" gw_add GW-3b
 
 # ---- backup ceremony: two copies, a damaged one is refused, a good one restores
 check "ca backup to medium 1" "$TORWART" ca backup --home "$H" --out "$T/backup1"
