@@ -1465,6 +1465,17 @@ tw_rc signer_run(const struct tw_home *home, struct tw_error *err)
 		rc = tw_error_set(err, srv.setup_err.code, "%s", srv.setup_err.message);
 		goto out_nosig;
 	}
+	/* Said by the long-running signer at every start (private signers of CLI commands
+	 * stay quiet): a demo home's token PIN is in a file. */
+	{
+		struct signer_activation st;
+
+		signer_keys_activation(srv.keys, &st);
+		if (!st.custodians && strcmp(signer_keys_backend(srv.keys), "pkcs11") == 0)
+			tw_warn("signer: DEMO MODE: the token PIN is read from the pin file; "
+				"production splits it among custodians (`torwart ca custodians split`, "
+				"docs/key-ceremony.md)");
+	}
 	/* Signals stay blocked except inside ppoll(), so a SIGTERM cannot slip between the
 	 * stop check and the wait. */
 	signer_stop = 0;

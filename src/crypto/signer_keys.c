@@ -309,9 +309,6 @@ tw_rc signer_keys_open(const struct tw_home *home, bool ceremony, struct signer_
 		tw_info("signer: production mode: the token stays logged out until %u of %u "
 			"custodians enter their shares (`torwart ca custodian-share`)", k->set.k,
 			k->set.n);
-	} else if (!ceremony) {
-		tw_warn("signer: DEMO MODE: the token PIN is read from %s; production splits it "
-			"among custodians (`torwart ca custodians split`, docs/key-ceremony.md)", pins);
 	}
 	{
 		struct p11_params pp = {

@@ -36,6 +36,10 @@ gw_add() { "$TORWART" gateway add --home "$H" --id "$1" --out "$T/$1" >"$T/out" 
 check "init (demo home)" "$TORWART" init --home "$H" --test-pki --wan-listen "127.0.0.1:$WAN_PORT" \
 	--api-listen "127.0.0.1:$API_PORT" --api-tls-listen "127.0.0.1:$TLS_PORT"
 check "demo: the pin file says it is demo mode" grep -q "^# DEMO MODE" "$H/secrets/pins"
+check "demo: signer starts" start_signer
+check "demo: its log says DEMO MODE" grep -q "DEMO MODE" "$T/signer.log"
+check "demo: a demo signer is active from the start" bash -c "'$TORWART' ca custodians status --home '$H' 2>/dev/null | grep -q 'mode=demo active=yes'"
+check "demo: signer stops" stop_signer
 
 i=0
 for spec in c1:custodian c2:custodian c3:custodian ra:ra-officer; do
@@ -63,6 +67,7 @@ check_fails "a second split is refused" "$TORWART" ca custodians split --home "$
 	--out "$T/again"
 
 check "signer starts (production mode)" start_signer
+check "... its log says production mode" grep -q "production mode" "$T/signer.log"
 "$TORWARTD" --home "$H" api >>"$T/api.log" 2>&1 &
 pids_to_kill+=("$!")
 check "operator API listens" wait_port 127.0.0.1 "$TLS_PORT" 20
