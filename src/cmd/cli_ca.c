@@ -463,6 +463,21 @@ static int cmd_key_state(const char *sub, const struct ca_opts *o, const struct 
 		if (!found)
 			printf("%-20s %-8s (never activated: issuance and CRLs are refused)\n", o->ca,
 				"inactive");
+		/* The second layer (M-4.5.18): is the running signer's token logged in? */
+		{
+			struct signer_client *sc = NULL;
+			char answer[200], *sock = tw_home_path(home, "signer", "socket",
+				TW_DEFAULT_SIGNER_SOCK);
+			struct tw_error serr;
+
+			if (sock != NULL && signer_client_connect(sock, &sc, &serr) == TW_OK &&
+			    signer_activation(sc, "status", answer, sizeof(answer), &serr) == TW_OK)
+				printf("signer: %s\n", answer);
+			else
+				printf("signer: not running\n");
+			signer_client_close(sc);
+			free(sock);
+		}
 		return 0;
 	}
 	if (o->pos != NULL)

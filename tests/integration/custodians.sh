@@ -77,6 +77,7 @@ for name in c1 c2 c3 ra; do
 done
 
 check "signer starts inactive" bash -c "'$TORWART' ca custodians status --home '$H' 2>/dev/null | grep -q 'k=2 n=3 active=no entered=0'"
+check "ca status shows both layers (state flag and signer)" bash -c "'$TORWART' ca status --home '$H' 2>/dev/null | grep -q '^signer: mode=custodians k=2 n=3 active=no'"
 gw_add GW-1
 check "issuance while inactive: exit 1" test $? = 1
 check "... refused with the typed error (signer inactive, unavailable)" grep -q "signer inactive" "$T/out"
