@@ -592,7 +592,7 @@ static int cmd_custodian_share(const struct ca_opts *o, const struct tw_home *ho
 }
 
 static int cmd_custodians(const struct ca_opts *o, const struct tw_home *home,
-	struct tw_error *err)
+	struct tw_store *store, struct tw_error *err)
 {
 	struct signer_client *sc = NULL;
 	char answer[200];
@@ -616,16 +616,26 @@ static int cmd_custodians(const struct ca_opts *o, const struct tw_home *home,
 	    tw_parse_long(o->n, 2, SHARES_N_MAX, &n, err, "--n") != TW_OK ||
 	    signer_custodians_split(home, (unsigned)k, (unsigned)n, o->out, err) != TW_OK)
 		return cli_fail("ca custodians split", err);
+	{
+		char detail[160];
+
+		/* The ceremony on record: who, k and n; never a share or PIN. */
+		snprintf(detail, sizeof(detail), "token PINs split %ld of %ld; %ld share files "
+			"written for the custodians; pin file removed", k, n, n);
+		if (cli_audit(store, "ca.custodians.split", "token", "ok", detail, err) != TW_OK)
+			return cli_fail("ca custodians split (done, but not in the admin log)", err);
+	}
 	printf("torwart: token PINs split %ld of %ld into %s/share-*-of-%ld.txt; the pin file "
 		"is removed. Hand each file to ONE custodian and delete it here. The signer now "
 		"starts inactive until %ld custodians enter their shares.\n", k, n, o->out, n, k);
 	return 0;
 }
 
-static int cmd_backup(const struct ca_opts *o, const struct tw_home *home, bool restore,
-	struct tw_error *err)
+static int cmd_backup(const struct ca_opts *o, const struct tw_home *home,
+	struct tw_store *store, bool restore, struct tw_error *err)
 {
 	size_t files = 0;
+	char detail[STORE_TEXT_MAX + 1];
 
 	if (!restore && (o->out == NULL || o->from != NULL))
 		return cli_usage_error("ca backup needs --out DIR (a new directory on the backup "
@@ -636,6 +646,12 @@ static int cmd_backup(const struct ca_opts *o, const struct tw_home *home, bool 
 		return cli_fail("ca backup", err);
 	if (restore && signer_token_restore(home, o->from, &files, err) != TW_OK)
 		return cli_fail("ca restore", err);
+	snprintf(detail, sizeof(detail), "%s %s (%zu files)", restore ? "from" : "to",
+		restore ? o->from : o->out, files);
+	if (cli_audit(store, restore ? "ca.token.restore" : "ca.token.backup", "token", "ok",
+	    detail, err) != TW_OK)
+		return cli_fail(restore ? "ca restore (done, but not in the admin log)" :
+			"ca backup (done, but not in the admin log)", err);
 	if (restore)
 		printf("torwart: token restored from %s (%zu files checked against the manifest); "
 			"start the signer and have the custodians enter their shares\n", o->from,
@@ -736,11 +752,11 @@ int cli_ca(const char *sub, int argc, char **argv)
 		   strcmp(sub, "status") == 0) {
 		ret = cmd_key_state(sub, &o, home, store, &err);
 	} else if (strcmp(sub, "custodians") == 0) {
-		ret = cmd_custodians(&o, home, &err);
+		ret = cmd_custodians(&o, home, store, &err);
 	} else if (strcmp(sub, "custodian-share") == 0) {
 		ret = cmd_custodian_share(&o, home, &err);
 	} else if (strcmp(sub, "backup") == 0 || strcmp(sub, "restore") == 0) {
-		ret = cmd_backup(&o, home, strcmp(sub, "restore") == 0, &err);
+		ret = cmd_backup(&o, home, store, strcmp(sub, "restore") == 0, &err);
 	} else if (strcmp(sub, "crl") == 0) {
 		ret = ca_crl_now(home, store, o.ca, &err) == TW_OK ? 0 : cli_fail("ca crl", &err);
 	} else {

@@ -63,6 +63,8 @@ for f in 1 2 3; do
 	hex=$(sed -n 's/^share //p' "$S/share-$f-of-3.txt")
 	check "share $f is in no file of the home" bash -c "! grep -rqs '$hex' '$H'"
 done
+check "admin log: the ceremony (k, n; no share)" \
+	test "$(db "SELECT count(*) FROM admin_log WHERE action='ca.custodians.split' AND detail LIKE 'token PINs split 2 of 3%'")" = 1
 check_fails "a second split is refused" "$TORWART" ca custodians split --home "$H" --k 2 --n 3 \
 	--out "$T/again"
 
@@ -180,6 +182,8 @@ printf 'x' >>"$f"
 check_fails "restore from a damaged backup is refused" "$TORWART" ca restore --home "$H" --from "$T/backup2"
 check "... and left the token directory empty" test -z "$(ls -A "$H/tokens")"
 check "restore from backup 1" "$TORWART" ca restore --home "$H" --from "$T/backup1"
+check "admin log: two backups and one restore" \
+	test "$(db "SELECT count(*) FROM admin_log WHERE action IN ('ca.token.backup','ca.token.restore')")" = 3
 check_fails "restore never overwrites a token" "$TORWART" ca restore --home "$H" --from "$T/backup1"
 check "signer starts on the restored token" start_signer
 check "... inactive" bash -c "'$TORWART' ca custodians status --home '$H' 2>/dev/null | grep -q 'active=no'"
