@@ -22,7 +22,11 @@ start_signer() {
 	"$TORWARTD" --home "$H" signer >>"$T/signer.log" 2>&1 &
 	SIGNER_PID=$!
 	pids_to_kill+=("$SIGNER_PID")
-	for _ in $(seq 1 100); do [ -S "$H/run/signer.sock" ] && return 0; sleep 0.1; done
+	# The socket exists before the token is open; ready = it answers a status request.
+	for _ in $(seq 1 100); do
+		"$TORWART" ca custodians status --home "$H" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
 	return 1
 }
 stop_signer() {
