@@ -177,6 +177,8 @@ int main(int argc, char **argv)
 
 		if (as < 0)
 			return 1;
+		if (cli_check_args(argc, argv) != 0)   /* abbreviations, repeats: refused */
+			return 2;
 		/* Operator commands go through the api as the logged-in operator (issue 5). */
 		if (as == 0 && cli_remote_wanted(argc, argv))
 			return cli_remote_run(argc, argv);
