@@ -16,6 +16,7 @@
 #include "auth/opca.h"
 #include "auth/service.h"
 #include "base/util.h"
+#include "auth/command.h"
 #include "cmd/cli.h"
 #include "pki/ca_state.h"
 #include "crypto/keys.h"
@@ -639,19 +640,34 @@ int cli_operator(const char *sub, int argc, char **argv)
 
 /* ---- approval ---- */
 
+/* A field of an approval for the terminal, whole and escaped (issue 9: a reason or a
+ * parameter can neither hide nor forge a line of the approver's view); "-" if absent. */
+static char *approval_field(json_t *a, const char *key)
+{
+	const char *v = json_string_value(json_object_get(a, key));
+	size_t size = v != NULL ? strlen(v) * 10 + 1 : 2;   /* \u{NNNN} per 3-byte char */
+	char *out = malloc(size);
+
+	if (out != NULL)
+		auth_text_escape(v != NULL ? v : "-", out, size);
+	return out;
+}
+
 static void print_approval_json(json_t *a, bool full)
 {
+	static const char *const keys[] = { "action", "state", "requester", "reason",
+		"params", "decided_by", "decision_reason", "result" };
+	char *f[8];
+
+	for (size_t i = 0; i < 8; i++)
+		f[i] = approval_field(a, keys[i]);
 	printf("%-6lld %-16s %-10s %-16s %s\n", (long long)json_integer_value(json_object_get(a,
-		"id")), json_string_value(json_object_get(a, "action")),
-		json_string_value(json_object_get(a, "state")),
-		json_string_value(json_object_get(a, "requester")),
-		json_string_value(json_object_get(a, "reason")));
+		"id")), f[0] ? f[0] : "?", f[1] ? f[1] : "?", f[2] ? f[2] : "?", f[3] ? f[3] : "?");
 	if (full)
 		printf("  params: %s\n  decided by: %s\n  decision: %s\n  result: %s\n",
-			json_string_value(json_object_get(a, "params")),
-			json_string_value(json_object_get(a, "decided_by")),
-			json_string_value(json_object_get(a, "decision_reason")),
-			json_string_value(json_object_get(a, "result")));
+			f[4] ? f[4] : "?", f[5] ? f[5] : "?", f[6] ? f[6] : "?", f[7] ? f[7] : "?");
+	for (size_t i = 0; i < 8; i++)
+		free(f[i]);
 }
 
 int cli_approval(const char *sub, int argc, char **argv)
