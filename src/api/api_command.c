@@ -43,6 +43,7 @@
 /* Results kept for retries with the same request id (bounded retention). */
 #define AC_REQUEST_KEEP_S    (24L * 3600L)
 #define AC_REQUEST_AAD       "torwart-api-request/"
+#define AC_REQUEST_BODY_KEEP (1024 * 1024)   /* larger answers: outcome only */
 
 struct api_cmd_job;
 
@@ -462,8 +463,29 @@ static void ac_request_done(struct api_commands *ac, const char *path, const jso
 
 	if (path == NULL || path[0] == '\0')
 		return;
+	{
+		/* Large answers (exports) are not kept: a retry learns that it ran and how it
+		 * ended, not its output (bounded spool: AC_REQUEST_BODY_KEEP per record). */
+		char *text = json_dumps(body, JSON_COMPACT);
+		size_t len = text != NULL ? strlen(text) : 0;
+
+		free(text);
+		if (len > AC_REQUEST_BODY_KEEP) {
+			char msg[200];
+
+			snprintf(msg, sizeof(msg), "this request ran already (exit %lld); its answer "
+				"was too large to keep for a retry: run it again with a new request id "
+				"if you need its output", (long long)json_integer_value(json_object_get(
+				body, "exit")));
+			rec = json_pack("{s:s,s:O,s:i,s:{s:{s:s,s:s}}}", "state", "done", "argv", argv,
+				"status", 409, "body", "error", "code", tw_strerror(TW_E_EXISTS),
+				"message", msg);
+			goto write;
+		}
+	}
 	rec = json_pack("{s:s,s:O,s:i,s:O}", "state", "done", "argv", argv, "status", status,
 		"body", body);
+write:
 	if (rec == NULL || ac_request_write(ac, path, rec, false, &err) != TW_OK)
 		tw_err("cannot record the result of a command for retries: %s",
 			rec == NULL ? "out of memory" : err.message);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "audit/audit.h"
+#include "auth/command.h"
 #include "base/log.h"
 #include "base/util.h"
 
@@ -146,6 +147,9 @@ tw_rc auth_approval_request(struct tw_store *store, const struct auth_settings *
 			"at most %d bytes", STORE_TEXT_MAX);
 		goto out;
 	}
+	/* Shown to the approver: one line, no escape sequences (issue 9). */
+	if ((rc = auth_text_check(reason, "the reason (why)", err)) != TW_OK)
+		goto out;
 	if (!json_is_object(params) ||
 	    (text = json_dumps(params, JSON_COMPACT | JSON_SORT_KEYS)) == NULL) {
 		rc = tw_error_set(err, TW_E_INVALID, "the parameters must be a JSON object");
@@ -316,6 +320,8 @@ tw_rc auth_approval_decide(struct tw_store *store, const struct auth_settings *s
 			STORE_TEXT_MAX);
 		goto out;
 	}
+	if (reason != NULL && (rc = auth_text_check(reason, "the reason", err)) != TW_OK)
+		goto out;
 	if ((rc = store_approval_get(store, id, a, err)) != TW_OK)
 		goto out;
 	if (a->tenant_id != p->tenant_id) {

@@ -27,6 +27,7 @@
 
 #include "api/api_command.h"
 #include "audit/audit.h"
+#include "auth/approval.h"
 #include "auth/auth.h"
 #include "auth/command.h"
 #include "gwa/secretbox.h"
@@ -1399,6 +1400,32 @@ static void test_escape(void **state)
 		TW_E_INVALID);
 }
 
+
+/* A four-eyes request with a reason that would forge the approver's view: refused by
+ * auth_approval_request itself (every path that stores one), nothing stored. */
+static void test_reason_refused(void **state)
+{
+	struct fx *f = *state;
+	struct auth_settings s;
+	struct auth_principal p;
+	struct tw_error err;
+	json_t *params = json_pack("{s:[s,s,s]}", "argv", "ca", "revoke", "0A");
+	int64_t id = 0;
+
+	api_command_register_actions();
+	assert_int_equal(auth_settings_load(NULL, &s, &err), TW_OK);
+	principal(f, &p, AUTH_ROLE_BIT(AUTH_ROLE_RA_OFFICER), "ra");
+	assert_int_equal(auth_approval_request(f->st, &s, &p, f->tenant_a, "ca.revoke", params,
+		"ok\n  params: {\"argv\":[\"ca\",\"list\"]}", &id, &err), TW_E_INVALID);
+	assert_int_equal(id, 0);
+	assert_int_equal(auth_approval_request(f->st, &s, &p, f->tenant_a, "ca.revoke", params,
+		"\x1b[8mhidden", &id, &err), TW_E_INVALID);
+	assert_int_equal(auth_approval_request(f->st, &s, &p, f->tenant_a, "ca.revoke", params,
+		"key compromised on site", &id, &err), TW_OK);
+	assert_true(id > 0);
+	json_decref(params);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1413,6 +1440,7 @@ int main(void)
 		cmocka_unit_test(test_parser_strict),
 		cmocka_unit_test(test_files_complete),
 		cmocka_unit_test(test_escape),
+		cmocka_unit_test_setup_teardown(test_reason_refused, fx_setup, fx_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
