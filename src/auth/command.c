@@ -22,7 +22,8 @@
 
 /*
  * The getopt_long tables of the command sources, as option specs (command.h): "=" takes
- * a value, "/" names a path. tests/unit/check_option_specs.py compares each with its
+ * a value, "/" names a path, "*" may be given several times (the command collects every
+ * occurrence: ca check --cert, ca issue --request). tests/unit/check_option_specs.py compares each with its
  * source table, so an option added there and not here is refused, never misread.
  */
 #define OPTS_AUDIT /* src/cmd/cli_audit.c audit_parse */ \
@@ -30,7 +31,7 @@
 	"subject= message= repeat="
 #define OPTS_CA /* src/cmd/cli_ca.c ca_parse */ \
 	"home= name= org= role= mp-id= cn= email= gateway-id= device-serial= state= reason= " \
-	"participant= /request= /out= ca= id= der timing /cert= at="
+	"participant= */request= /out= ca= id= der timing */cert= at="
 #define OPTS_FIRMWARE /* src/cmd/cli_firmware.c fw_parse */ \
 	"home= /file= model= version= id= reason="
 #define OPTS_GATEWAY /* src/cmd/cli.c cli_parse_options */ \
@@ -295,7 +296,7 @@ enum auth_cmd_file_kind auth_command_file_kind(const struct auth_command *c, int
  * declared. *prefix_of (may be NULL) receives a spec name that name abbreviates.
  */
 static bool spec_find(const char *spec, const char *name, size_t len, bool *value,
-	bool *path, const char **prefix_of, size_t *prefix_len)
+	bool *path, bool *repeat, const char **prefix_of, size_t *prefix_len)
 {
 	const char *p = spec;
 
@@ -303,15 +304,15 @@ static bool spec_find(const char *spec, const char *name, size_t len, bool *valu
 		*prefix_of = NULL;
 	while (p != NULL && *p != '\0') {
 		size_t n;
-		bool is_path = false, takes = false;
+		bool is_path = false, takes = false, many = false;
 
 		while (*p == ' ')
 			p++;
 		if (*p == '\0')
 			break;
-		if (*p == '/') {
-			is_path = true;
-			p++;
+		for (; *p == '/' || *p == '*'; p++) {
+			is_path |= *p == '/';
+			many |= *p == '*';
 		}
 		n = strcspn(p, "= ");
 		takes = p[n] == '=';
@@ -320,6 +321,8 @@ static bool spec_find(const char *spec, const char *name, size_t len, bool *valu
 				*value = takes;
 			if (path != NULL)
 				*path = is_path;
+			if (repeat != NULL)
+				*repeat = many;
 			return true;
 		}
 		if (prefix_of != NULL && *prefix_of == NULL && n > len &&
@@ -337,7 +340,18 @@ bool auth_command_knows(const struct auth_command *c, const char *option, bool *
 {
 	if (c == NULL || c->options == NULL || option == NULL || strncmp(option, "--", 2) != 0)
 		return false;
-	return spec_find(c->options, option + 2, strlen(option + 2), value, path, NULL, NULL);
+	return spec_find(c->options, option + 2, strlen(option + 2), value, path, NULL, NULL,
+		NULL);
+}
+
+bool auth_command_repeatable(const struct auth_command *c, const char *option)
+{
+	bool repeat = false;
+
+	if (c == NULL || c->options == NULL || option == NULL || strncmp(option, "--", 2) != 0)
+		return false;
+	return spec_find(c->options, option + 2, strlen(option + 2), NULL, NULL, &repeat,
+		NULL, NULL) && repeat;
 }
 
 /* Whether option is one of c's declared files (uploaded or sent back). */
@@ -374,7 +388,7 @@ tw_rc auth_command_parse(const struct auth_command *c, int argc, char *const *ar
 		const char *a = argv[i], *eq, *prefix = NULL;
 		struct auth_cmd_opt *o;
 		size_t len, plen = 0;
-		bool value = false, path = false;
+		bool value = false, path = false, repeat = false;
 
 		if (a == NULL)
 			return tw_error_set(err, TW_E_INVALID, "argument %d is missing", i);
@@ -391,7 +405,7 @@ tw_rc auth_command_parse(const struct auth_command *c, int argc, char *const *ar
 		eq = strchr(a + 2, '=');
 		len = eq != NULL ? (size_t)(eq - (a + 2)) : strlen(a + 2);
 		if (len == 0 || len > AUTH_CMD_OPT_NAME_MAX ||
-		    !spec_find(c->options, a + 2, len, &value, &path, &prefix, &plen)) {
+		    !spec_find(c->options, a + 2, len, &value, &path, &repeat, &prefix, &plen)) {
 			if (len > 0 && prefix != NULL)
 				return tw_error_set(err, TW_E_INVALID, "write the option --%.*s in full "
 					"(--%.*s is an abbreviation, which is not accepted)", (int)plen,
@@ -401,7 +415,7 @@ tw_rc auth_command_parse(const struct auth_command *c, int argc, char *const *ar
 		}
 		o = &out->opt[out->count];
 		snprintf(o->name, sizeof(o->name), "--%.*s", (int)len, a + 2);
-		for (int k = 0; k < out->count; k++) {
+		for (int k = 0; !repeat && k < out->count; k++) {
 			if (cmd_same_option(c, out->opt[k].name, o->name))
 				return tw_error_set(err, TW_E_INVALID, "%s is given more than once "
 					"(as %s and %s): give it once", o->name, out->opt[k].name, o->name);

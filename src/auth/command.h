@@ -68,8 +68,10 @@ struct auth_command {
 	 * Every option the command's getopt_long table knows (the table of its source
 	 * file, checked against it by tests/unit/check_option_specs.py): space-separated
 	 * names without "--", "=" after a name that takes a value, "/" before a name
-	 * whose value is a path. A path option is allowed through the api only when it
-	 * is one of files[] (uploaded or sent back); the rest are refused.
+	 * whose value is a path, "*" before a name the command collects from every
+	 * occurrence (the only options that may repeat; never an object option). A path
+	 * option is allowed through the api only when it is one of files[] (uploaded or
+	 * sent back); the rest are refused.
 	 */
 	const char *options;
 };
@@ -106,8 +108,8 @@ tw_rc auth_command_validate(int argc, char *const *argv, const struct auth_comma
  * on what a command line means. getopt_long would take abbreviations ("--ta" for
  * "--tag"), keep the last of repeated options and read "--x=V" and "--x V" alike; this
  * parser accepts only options of c->options spelled out in full, each at most once
- * (the two spellings of one gateway option count as one), no short options and no
- * "--". With every option exact and single, getopt_long's reading is this one.
+ * (the two spellings of one gateway option count as one; "*" options, which the
+ * command collects, excepted), no short options and no "--". With every option exact and single, getopt_long's reading is this one.
  */
 #define AUTH_PARSE_HOME  0x1u   /* --home allowed (local use, or the api's own child) */
 #define AUTH_PARSE_PATHS 0x2u   /* any path option allowed (local use by the owner) */
@@ -146,6 +148,9 @@ const char *auth_cmd_args_value(const struct auth_cmd_args *a, const char *optio
 /* Whether option ("--tag") is in c->options; *value: takes a value, *path: names a path. */
 bool auth_command_knows(const struct auth_command *c, const char *option, bool *value,
 	bool *path);
+
+/* Whether option ("--cert") may be given more than once (c->options "*"). */
+bool auth_command_repeatable(const struct auth_command *c, const char *option);
 
 /*
  * Free text (reasons, names, argument vectors) for a terminal or a log line: control

@@ -20,7 +20,7 @@ check "init" "$TORWART" init --home "$H" --test-pki --wan-listen "127.0.0.1:$WAN
 printf '\n[auth]\nfleet_order_threshold = 1\n' >>"$H/torwart.conf"
 i=0
 for spec in gwa:alpha:gateway-operator gwb:beta:gateway-operator aud:alpha:auditor \
-	appr:alpha:approver; do
+	appr:alpha:approver apprb:beta:approver; do
 	IFS=: read -r name tenant roles <<<"$spec"
 	i=$((i + 1))
 	printf 'password-of-%s-%d\n' "$name" "$i" >"$O/$name.pw"
@@ -43,7 +43,7 @@ touch "$H/spool/nonces/00112233445566778899aabbccddeeff"
 "$TORWARTD" --home "$H" all >>"$T/torwartd.log" 2>&1 &
 pids_to_kill+=("$!")
 check "operator API listens" wait_port 127.0.0.1 "$TLS_PORT" 20
-for name in gwa gwb aud appr; do
+for name in gwa gwb aud appr apprb; do
 	check "login $name" "$TORWART" login --api "$API" --cert "$O/$name/$name.crt" \
 		--key "$O/$name/$name.key" --password-file "$O/$name.pw" --token-file "$T/$name.session"
 done
@@ -137,6 +137,17 @@ for sub in show list drift emts read delete; do
 done
 check "5: alpha's job is untouched" \
 	test "$(db "SELECT state FROM jobs WHERE id=$JOBA")" != cancelled
+# Approvals (and operators) of another tenant: the approver of beta sees "no request".
+"$TORWART" approval show --id "$AID" --token-file "$T/apprb.session" >"$T/foreign" 2>&1; rf=$?
+"$TORWART" approval show --id 98767 --token-file "$T/apprb.session" 2>&1 | \
+	sed "s/98767/$AID/g" >"$T/missing"; rm_=${PIPESTATUS[0]}
+check "5: approval show of another tenant's request: foreign = missing (exit $rf/$rm_)" \
+	bash -c "[ $rf = $rm_ ] && cmp -s '$T/foreign' '$T/missing'"
+"$TORWART" approval approve --id "$AID" --token-file "$T/apprb.session" >"$T/foreign" 2>&1; rf=$?
+"$TORWART" approval approve --id 98767 --token-file "$T/apprb.session" 2>&1 | \
+	sed "s/98767/$AID/g" >"$T/missing"; rm_=${PIPESTATUS[0]}
+check "5: approval approve of another tenant's request: foreign = missing (exit $rf/$rm_)" \
+	bash -c "[ $rf = $rm_ ] && cmp -s '$T/foreign' '$T/missing'"
 certs=$(db "SELECT count(*) FROM certificates")
 run gwb gateway add --id GW-A1 --out "$T/steal"
 cp "$T/out" "$T/foreign"

@@ -54,7 +54,7 @@ for name, (path, func, spec) in sorted(specs.items()):
     ours = {}
     for tok in spec.split():
         value = tok.endswith("=")
-        ours[tok.lstrip("/").rstrip("=")] = value
+        ours[tok.lstrip("/*").rstrip("=")] = value
     for o in sorted(set(getopt) | set(ours)):
         if o not in ours:
             print(f"{name}: --{o} is in {path} {func} but not in the spec")

@@ -1137,10 +1137,8 @@ static void spec_each(const struct auth_command *c,
 			p++;
 		if (*p == '\0')
 			break;
-		if (*p == '/') {
-			path = true;
-			p++;
-		}
+		for (; *p == '/' || *p == '*'; p++)
+			path |= *p == '/';
 		n = strcspn(p, "= ");
 		value = p[n] == '=';
 		assert_true(n > 0 && n < 40);
@@ -1188,7 +1186,13 @@ static void strict_one(const struct auth_command *c, const char *name, bool valu
 		assert_int_equal(a.opt[0].value_index, -1);
 		assert_int_equal(a.npos, 0);
 	}
-	if (value) {
+	if (value && auth_command_repeatable(c, name)) {
+		/* Collected by the command: every occurrence is read (and, for a file,
+		 * uploaded), none is lost to "the last one wins". */
+		assert_int_equal(parse_local(c, 6, twice, &a), TW_OK);
+		assert_int_equal(a.count, 2);
+		assert_int_equal(a.opt[1].value_index, 5);
+	} else if (value) {
 		assert_int_equal(parse_local(c, 6, twice, &a), TW_E_INVALID);
 		snprintf(eq, sizeof(eq), "%s=v", name);
 		assert_int_equal(parse_local(c, 5, mixed, &a), TW_E_INVALID);
@@ -1217,6 +1221,17 @@ static void test_parser_strict(void **state)
 	(void)state;
 	for (size_t i = 0; (c = auth_command_at(i)) != NULL; i++)
 		spec_each(c, strict_one);
+	/* Only collected file options repeat; never an option naming an object. */
+	for (size_t i = 0; (c = auth_command_at(i)) != NULL; i++) {
+		const char *objs[] = { c->gateway_option, c->gateway_alias, c->gateways_option,
+			c->job_option, c->tenant_denied_option, c->upgrade_option, "--tag",
+			"--tenant", "--home" };
+
+		for (size_t k = 0; k < sizeof(objs) / sizeof(objs[0]); k++)
+			assert_false(auth_command_repeatable(c, objs[k]));
+	}
+	assert_true(auth_command_repeatable(auth_command_find("ca", "check"), "--cert"));
+	assert_true(auth_command_repeatable(auth_command_find("ca", "issue"), "--request"));
 	/* The attacks of issue 9: each refused through the api. */
 	{
 		char *ta[] = { "job", "create", "--type", "ping", "--ta", "shared" };
