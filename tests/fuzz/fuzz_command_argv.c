@@ -6,7 +6,8 @@
  * name none). Every flag combination is tried; for every accepted vector the invariants
  * the api relies on are checked:
  *   - each option is in the command's spec, spelled in full, given once (the gateway
- *     alias counts as the same option), its value the argument getopt_long would take;
+ *     alias counts as the same option; the file lists a command collects excepted),
+ *     its value the argument getopt_long would take;
  *   - options and positionals cover argv[2..] exactly once;
  *   - through the api (flags 0) no undeclared path option and no --home is accepted,
  *     and auth_command_validate agrees;
@@ -56,8 +57,9 @@ static void check_parsed(const struct auth_command *c, int argc, char **argv, un
 			abort();
 		}
 		for (int m = 0; m < k; m++) {
-			if (strcmp(args.opt[m].name, o->name) == 0)
-				abort();   /* repeated */
+			if (strcmp(args.opt[m].name, o->name) == 0 &&
+			    !auth_command_repeatable(c, o->name))
+				abort();   /* repeated, and not a list the command collects */
 			if (c->gateway_option != NULL && c->gateway_alias != NULL &&
 			    ((strcmp(args.opt[m].name, c->gateway_option) == 0 &&
 			      strcmp(o->name, c->gateway_alias) == 0) ||
