@@ -136,7 +136,7 @@ tw_rc api_run(const struct tw_home *home, struct tw_error *err)
 	if ((rc = conn_guard_limits_load(home->conf, "api", "http_", API_HTTP_DEFAULT_MAX_CONNS,
 	    API_HTTP_DEFAULT_PER_SOURCE, &lim, err)) != TW_OK)
 		goto out;
-	conn_guard_fit_nofile("api", 256 + lim.max_conns, &lim.max_conns);
+	conn_guard_fit_nofile("api", 256 + lim.max_conns, &lim);
 	if ((rc = conn_guard_new("api-http", &lim, &ctx.guard, err)) != TW_OK)
 		goto out;
 	ctx.base = event_base_new();

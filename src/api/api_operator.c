@@ -877,7 +877,7 @@ static tw_rc ao_limits(struct api_operator *op, const struct tw_home *home,
 		return rc;
 	op->upload_ms = upload_s * 1000;
 	/* The plain listener (api.c) has its own cap: both share the descriptors. */
-	conn_guard_fit_nofile("api", 256 + lim.max_conns / 2, &lim.max_conns);
+	conn_guard_fit_nofile("api", 256 + lim.max_conns / 2, &lim);
 	if ((rc = conn_guard_new("api", &lim, &op->guard, err)) != TW_OK ||
 	    (rc = api_throttle_new((size_t)throttle_n, &op->throttle, err)) != TW_OK)
 		return rc;

@@ -143,12 +143,13 @@ tw_rc conn_guard_limits_load(const struct tw_config *conf, const char *section,
 	    (rc = tw_config_get_long(conf, section, khs, 10, 1, 600, &hs, err)) != TW_OK ||
 	    (rc = tw_config_get_long(conf, section, kreq, 30, 1, 3600, &req, err)) != TW_OK)
 		return rc;
+	lim->max_explicit = tw_config_get(conf, section, kmax) != NULL;
 	lim->handshake_ms = hs * 1000;
 	lim->request_ms = req * 1000;
 	return TW_OK;
 }
 
-void conn_guard_fit_nofile(const char *name, long reserve, long *max_conns)
+void conn_guard_fit_nofile(const char *name, long reserve, struct conn_guard_limits *lim)
 {
 	struct rlimit rl;
 	long usable;
@@ -169,11 +170,15 @@ void conn_guard_fit_nofile(const char *name, long reserve, long *max_conns)
 	usable = (long)rl.rlim_cur - reserve;
 	if (usable < 16)
 		usable = 16;
-	if (*max_conns > usable) {
-		tw_warn("%s: max_connections %ld does not fit the open-file limit %llu; using %ld "
-			"(raise LimitNOFILE / ulimit -Hn)", name, *max_conns,
-			(unsigned long long)rl.rlim_cur, usable);
-		*max_conns = usable;
+	if (lim->max_conns > usable) {
+		if (lim->max_explicit)
+			tw_warn("%s: max_connections %ld does not fit the open-file limit %llu; using "
+				"%ld (raise LimitNOFILE / ulimit -Hn)", name, lim->max_conns,
+				(unsigned long long)rl.rlim_cur, usable);
+		else
+			tw_info("%s: at most %ld connections (open-file limit %llu)", name, usable,
+				(unsigned long long)rl.rlim_cur);
+		lim->max_conns = usable;
 	}
 }
 

@@ -46,6 +46,7 @@ struct conn_guard_limits {
 	long handshake_ms;     /* accept -> TLS handshake done */
 	long request_ms;       /* first byte of a request -> request fully read; plain
 	                        * HTTP: accept -> connection closed */
+	bool max_explicit;     /* max_connections was set in torwart.conf */
 };
 
 struct conn_guard_stats {
@@ -82,9 +83,10 @@ tw_rc conn_guard_limits_load(const struct tw_config *conf, const char *section,
 /*
  * Raise the soft RLIMIT_NOFILE to the hard limit (a daemon started with the common
  * 1024 would run out of descriptors long before any cap) and clamp *max_conns so that
- * the connections plus reserve descriptors fit; logs what it did.
+ * the connections plus reserve descriptors fit. A clamp of a configured value is a
+ * warning; of the default, an info line.
  */
-void conn_guard_fit_nofile(const char *name, long reserve, long *max_conns);
+void conn_guard_fit_nofile(const char *name, long reserve, struct conn_guard_limits *lim);
 
 /* name appears in log lines ("wan", "api"). Caller frees with conn_guard_free. */
 tw_rc conn_guard_new(const char *name, const struct conn_guard_limits *lim,

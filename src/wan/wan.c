@@ -328,7 +328,7 @@ tw_rc wan_server_start(const struct tw_home *home, struct wan_server **out,
 		threads = n < 1 ? 1 : n > WAN_MAX_THREADS ? WAN_MAX_THREADS : n;
 	}
 	/* Descriptors: the connections plus listeners, stores and logs of every loop. */
-	conn_guard_fit_nofile("wan", 64 + 8 * threads, &lim.max_conns);
+	conn_guard_fit_nofile("wan", 64 + 8 * threads, &lim);
 	if ((rc = conn_guard_new("wan", &lim, &srv->guard, err)) != TW_OK)
 		goto fail;
 	if ((rc = tw_parse_hostport(tw_config_get_or(home->conf, "wan", "listen",

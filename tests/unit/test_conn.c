@@ -113,7 +113,6 @@ static void test_guard_limits(void **state)
 	struct tw_config *conf = NULL;
 	struct conn_guard_limits lim;
 	struct tw_error err;
-	long cap = 1L << 40;
 	const char *t1 = "[wan]\nmax_connections = 50\nhandshake_timeout = 3\n"
 		"[api]\nhttp_request_timeout = 7\n";
 	const char *t2 = "[wan]\nhandshake_timeout = 0\n";
@@ -136,8 +135,10 @@ static void test_guard_limits(void **state)
 	assert_non_null(strstr(err.message, "handshake_timeout"));
 	tw_config_free(conf);
 	/* A cap beyond the descriptors is clamped to what fits. */
-	conn_guard_fit_nofile("test", 64, &cap);
-	assert_true(cap < (1L << 40));
+	lim.max_conns = 1L << 40;
+	lim.max_explicit = true;
+	conn_guard_fit_nofile("test", 64, &lim);
+	assert_true(lim.max_conns < (1L << 40));
 }
 
 int main(void)
