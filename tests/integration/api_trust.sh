@@ -3,7 +3,8 @@
 #  - a revoked operator certificate fails the TLS handshake itself (openssl s_client),
 #    within a second of the operator CRL changing;
 #  - a request without a live session cannot make the api buffer more than the
-#    pre-authentication body limit (413), one with a session can send the full body;
+#    pre-authentication body limit (413), one with a session can send the full body
+#    (curl waits for "100 Continue", so a 413 arrives before any body byte is sent);
 #  - failed logins are counted per client IP, not IP:port: three failures of different
 #    operators from one address lock the address, and a locked client is refused
 #    without a store write.
@@ -50,7 +51,7 @@ check "op1's certificate still completes the handshake" handshake op1
 # ---- item 9: body limit before authentication
 head -c 1048576 /dev/zero | tr '\0' 'a' >"$T/big.body"
 code=$(curl -sk --curves brainpoolP256r1:P-256 -o /dev/null -w '%{http_code}' --max-time 20 --cert "$T/op1/op1.crt" \
-	--key "$T/op1/op1.key" -H 'Content-Type: application/json' --data-binary "@$T/big.body" \
+	--key "$T/op1/op1.key" -H 'Content-Type: application/json' -H 'Expect: 100-continue' --data-binary "@$T/big.body" \
 	"$API/v1/commands")
 echo "# 1 MiB without a session: HTTP $code"
 check "1 MiB body without a session: 413 before authentication" test "$code" = 413
@@ -59,12 +60,12 @@ check "login op1" "$TORWART" login --api "$API" --cert "$T/op1/op1.crt" --key "$
 TOKEN=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["token"])' "$T/op1.session")
 code=$(curl -sk --curves brainpoolP256r1:P-256 -o "$T/big.out" -w '%{http_code}' --max-time 60 --cert "$T/op1/op1.crt" \
 	--key "$T/op1/op1.key" -H "Authorization: Bearer $TOKEN" \
-	-H 'Content-Type: application/json' --data-binary "@$T/big.body" "$API/v1/commands")
+	-H 'Content-Type: application/json' -H 'Expect: 100-continue' --data-binary "@$T/big.body" "$API/v1/commands")
 echo "# 1 MiB with op1's session: HTTP $code"
 check "1 MiB body with a live session: read and judged (400, not 413)" test "$code" = 400
 code=$(curl -sk --curves brainpoolP256r1:P-256 -o /dev/null -w '%{http_code}' --max-time 20 --cert "$T/op3/op3.crt" \
 	--key "$T/op3/op3.key" -H "Authorization: Bearer $TOKEN" \
-	-H 'Content-Type: application/json' --data-binary "@$T/big.body" "$API/v1/commands")
+	-H 'Content-Type: application/json' -H 'Expect: 100-continue' --data-binary "@$T/big.body" "$API/v1/commands")
 check "op1's token with op3's certificate does not lift the limit (413)" test "$code" = 413
 
 # ---- item 7: login throttling per IP
