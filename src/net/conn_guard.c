@@ -475,8 +475,14 @@ static bool cg_admit(struct conn_guard_conn *c)
 	}
 	if (!refused)
 		g->st.accepted++;
-	if (refused || c->doomed)
+	if (refused || c->doomed) {
+		/* Going away: its slot is free for the next newcomer at once. */
 		c->doomed = true;
+		cg_unlist(g, c);
+		if (c->counted && g->st.live > 0)
+			g->st.live--;
+		c->counted = false;
+	}
 	refused = c->doomed;
 	pthread_mutex_unlock(&g->mu);
 	if (refused)
