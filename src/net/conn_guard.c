@@ -106,9 +106,13 @@ static void cg_release(struct conn_guard_conn *c);
 static void cg_ssl_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
 	void *argp)
 {
+	struct conn_guard_conn *c = ptr;
+
 	(void)parent; (void)ad; (void)idx; (void)argl; (void)argp;
-	if (ptr != NULL)
-		cg_release(ptr);
+	if (c == NULL)
+		return;
+	c->ssl = NULL;       /* OpenSSL is freeing the ex_data: do not write it back */
+	cg_release(c);
 }
 
 static void cg_init_once(void)
