@@ -302,15 +302,24 @@ static tw_rc sc_allow_list(scmp_filter_ctx ctx, const char *const *names,
 	return TW_OK;
 }
 
-#define SC_ADD(ctx, action, nr, n, ...) \
-	do { \
-		int r_ = seccomp_rule_add(ctx, action, nr, n, __VA_ARGS__); \
-		if (r_ != 0) { \
-			rc = tw_error_set(err, TW_E_INTERNAL, "seccomp: cannot add a rule for " \
-				"%s: %s", #nr, strerror(-r_)); \
-			goto out; \
-		} \
-	} while (0)
+/*
+ * One rule: nr with action, unconditionally (arg < 0) or when argument arg compares with
+ * op to a (SCMP_CMP_MASKED_EQ: (argument & a) == b). The comparison is spelt out field by
+ * field: libseccomp's SCMP_A0() macros leave datum_b to the compiler, which clang flags.
+ */
+static tw_rc sc_rule(scmp_filter_ctx ctx, uint32_t action, int nr, const char *name, int arg,
+	enum scmp_compare op, scmp_datum_t a, scmp_datum_t b, struct tw_error *err)
+{
+	struct scmp_arg_cmp cmp = { .arg = arg < 0 ? 0 : (unsigned)arg, .op = op,
+		.datum_a = a, .datum_b = b };
+	int r = seccomp_rule_add_array(ctx, action, nr, arg < 0 ? 0 : 1,
+		arg < 0 ? NULL : &cmp);
+
+	if (r != 0)
+		return tw_error_set(err, TW_E_INTERNAL, "seccomp: cannot add a rule for %s: %s",
+			name, strerror(-r));
+	return TW_OK;
+}
 
 tw_rc tw_sandbox_seccomp(enum tw_sandbox_service svc, bool log_only, struct tw_error *err)
 {
@@ -337,25 +346,31 @@ tw_rc tw_sandbox_seccomp(enum tw_sandbox_service svc, bool log_only, struct tw_e
 	    (TW_SANITIZED && (rc = sc_allow_list(ctx, sc_sanitizer, err)) != TW_OK))
 		goto out;
 	/* Sockets of the families the services speak (netlink: getaddrinfo's address check). */
-	for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++)
-		SC_ADD(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
-			SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)families[i]));
+	for (size_t i = 0; i < sizeof(families) / sizeof(families[0]) && rc == TW_OK; i++)
+		rc = sc_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), "socket", 0, SCMP_CMP_EQ,
+			(scmp_datum_t)families[i], 0, err);
 	/* Terminal queries of stdio and non-blocking flags; no TIOCSTI and friends. */
-	if (TW_SANITIZED)
-		SC_ADD(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 0, SCMP_A0(SCMP_CMP_GE, 0));
-	else
-		for (size_t i = 0; i < sizeof(ioctls) / sizeof(ioctls[0]); i++)
-			SC_ADD(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
-				SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)ioctls[i]));
+	if (TW_SANITIZED && rc == TW_OK)
+		rc = sc_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), "ioctl", -1, SCMP_CMP_EQ, 0, 0,
+			err);
+	for (size_t i = 0; !TW_SANITIZED && i < sizeof(ioctls) / sizeof(ioctls[0]) &&
+	     rc == TW_OK; i++)
+		rc = sc_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), "ioctl", 1, SCMP_CMP_EQ,
+			(scmp_datum_t)ioctls[i], 0, err);
 	/* Threads yes, new processes only for the api: clone needs CLONE_THREAD elsewhere.
 	 * clone3 hides its flags from seccomp, so it answers ENOSYS and glibc falls back. */
-	if (may_fork)
-		SC_ADD(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 0, SCMP_A0(SCMP_CMP_GE, 0));
-	else
-		SC_ADD(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
-			SCMP_A0(SCMP_CMP_MASKED_EQ, (scmp_datum_t)CLONE_THREAD,
-				(scmp_datum_t)CLONE_THREAD));
-	SC_ADD(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0, SCMP_A0(SCMP_CMP_GE, 0));
+	if (rc == TW_OK)
+		rc = may_fork ?
+			sc_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), "clone", -1, SCMP_CMP_EQ, 0,
+				0, err) :
+			sc_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), "clone", 0,
+				SCMP_CMP_MASKED_EQ, (scmp_datum_t)CLONE_THREAD,
+				(scmp_datum_t)CLONE_THREAD, err);
+	if (rc == TW_OK)
+		rc = sc_rule(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), "clone3", -1,
+			SCMP_CMP_EQ, 0, 0, err);
+	if (rc != TW_OK)
+		goto out;
 	if ((r = seccomp_load(ctx)) != 0)
 		rc = tw_error_set(err, TW_E_IO, "seccomp: cannot load the %s filter: %s",
 			service_names[svc], strerror(-r));

@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <pwd.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,8 +69,16 @@ static int in_child(int (*fn)(void *), void *arg)
 	return status;
 }
 
-#define EXITED_OK(st) (WIFEXITED(st) && WEXITSTATUS(st) == 0)
-#define KILLED_BY_SIGSYS(st) (WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS)
+/* Functions, not macros: the status expression (a child run) must be evaluated once. */
+static bool EXITED_OK(int st)
+{
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
+static bool KILLED_BY_SIGSYS(int st)
+{
+	return WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS;
+}
 
 static void test_service_names(void **state)
 {
