@@ -105,6 +105,31 @@ bool tw_privsep_enabled(const struct tw_home *home)
 	return true;
 }
 
+tw_rc tw_privsep_check_supervisor(const struct tw_home *home, struct tw_error *err)
+{
+	if (!tw_privsep_enabled(home))
+		return TW_OK;
+	if (geteuid() != 0)
+		return tw_error_set(err, TW_E_DENIED, "this home runs each service as its own user "
+			"([privsep] in torwart.conf): start `torwartd all` as root (the services "
+			"drop to their users), or each service alone as its user");
+	for (int i = 0; i < TW_SANDBOX_SERVICE_COUNT; i++) {
+		const char *user = tw_privsep_user(home, (enum tw_sandbox_service)i);
+		struct passwd *pw = getpwnam(user);
+
+		if (pw == NULL)
+			return tw_error_set(err, TW_E_CONFIG, "user %s ([privsep] %s) does not exist; "
+				"create the service users with `torwart init --system` or `useradd "
+				"--system --no-create-home --shell /usr/sbin/nologin --gid "
+				TW_PRIVSEP_GROUP " %s` (docs/operations.md, \"Service users\")", user,
+				service_names[i], user);
+		if (pw->pw_uid == 0)
+			return tw_error_set(err, TW_E_CONFIG, "[privsep] %s names %s, which is root; "
+				"each service needs its own unprivileged user", service_names[i], user);
+	}
+	return TW_OK;
+}
+
 tw_rc tw_sandbox_harden(struct tw_error *err)
 {
 	struct rlimit none = { 0, 0 };
@@ -257,7 +282,7 @@ static const char *const sc_common[] = {
 	"mlock", "mlock2", "munlock", "mlockall", "munlockall",
 	"futex", "futex_waitv", "set_robust_list", "get_robust_list", "rseq",
 	"set_tid_address", "sched_yield", "sched_getaffinity", "sched_getparam",
-	"sched_getscheduler", "getcpu", "membarrier",
+	"sched_getscheduler", "sched_setaffinity", "getcpu", "membarrier",
 	"nanosleep", "clock_nanosleep", "clock_gettime", "clock_getres", "gettimeofday",
 	"time", "getrandom",
 	"rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "rt_sigtimedwait", "rt_sigsuspend",
@@ -282,8 +307,7 @@ static const char *const sc_api[] = {
 
 /* What ASan/LSan add: the leak check's ptrace of the own threads, the symbolizer. */
 static const char *const sc_sanitizer[] = {
-	"ptrace", "process_vm_readv", "execve", "fork", "vfork", "personality",
-	"sched_setaffinity", NULL,
+	"ptrace", "process_vm_readv", "execve", "fork", "vfork", "personality", NULL,
 };
 
 static tw_rc sc_allow_list(scmp_filter_ctx ctx, const char *const *names,

@@ -56,6 +56,13 @@ bool tw_privsep_enabled(const struct tw_home *home);
 /* The user of svc in a privsep home ([privsep] <service> = USER), else NULL. Borrowed. */
 const char *tw_privsep_user(const struct tw_home *home, enum tw_sandbox_service svc);
 
+/*
+ * For the supervisor of `torwartd all`, before it forks: in a privsep home it must be
+ * root and every service user must exist (one clear error instead of four children
+ * failing and being restarted). TW_OK for a home without [privsep].
+ */
+tw_rc tw_privsep_check_supervisor(const struct tw_home *home, struct tw_error *err);
+
 /* Step 1: not dumpable, no core files. */
 tw_rc tw_sandbox_harden(struct tw_error *err);
 

@@ -92,6 +92,10 @@ static void usage(FILE *out)
 	      "  api      operator API (health/status today)\n"
 	      "  worker   schedules (admin-log verification today)\n"
 	      "\n"
+	      "Each service runs under its seccomp allow-list, Landlock and without core\n"
+	      "dumps; in a home made by `torwart init --system` ([privsep] in torwart.conf)\n"
+	      "start it as root: each service becomes its own user (docs/security.md).\n"
+	      "\n"
 	      "options:\n"
 	      "  --home DIR       the Torwart home (required)\n"
 	      "  --log-level L    debug|info|warn|error (default: [log] level, else info)\n"
@@ -354,9 +358,14 @@ int main(int argc, char **argv)
 	if (level != NULL)
 		cli_log_level = tw_log_level_parse(level);
 	tw_log_init("torwartd", log_level_for(home));
-	if (strcmp(argv[optind], "all") == 0)
+	if (strcmp(argv[optind], "all") == 0) {
+		if (tw_privsep_check_supervisor(home, &err) != TW_OK) {
+			fprintf(stderr, "torwartd: %s\n", err.message);
+			tw_home_free(home);
+			return 1;
+		}
 		rc = supervise(home);
-	else
+	} else
 		rc = run_one(argv[optind], home);
 	tw_home_free(home);
 	return rc;

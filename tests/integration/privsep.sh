@@ -66,6 +66,13 @@ else
 	bad "the refusal says to start torwartd as root"
 fi
 
+check_fails "torwartd all as a service user is refused" as torwart-wan "$TORWARTD" --home "$H" all
+if as torwart-wan "$TORWARTD" --home "$H" all 2>&1 | grep -q "start \`torwartd all\` as root"; then
+	ok "... at once, saying to start it as root"
+else
+	bad "... at once, saying to start it as root"
+fi
+
 # ---- the stack, started as root
 start_stack() {
 	"$TORWARTD" --home "$H" all >>"$T/torwartd.log" 2>&1 &

@@ -408,12 +408,20 @@ static int child_enter_bad_mode(void *arg)
 static void test_enter(void **state)
 {
 	struct tw_home *dev, *ghost, *bad;
+	struct tw_error err;
 
 	(void)state;
 	dev = make_home("h-dev", "[log]\nlevel = warn\n");
 	ghost = make_home("h-ghost", "[privsep]\nsigner = tw-ghost-s\nwan = tw-ghost-w\n"
 		"api = tw-ghost-a\nworker = tw-ghost-k\n");
 	bad = make_home("h-bad", "[privsep]\nseccomp = off\n");
+	/* The supervisor checks the same before it forks anything. */
+	assert_int_equal(tw_privsep_check_supervisor(dev, &err), TW_OK);
+	assert_int_not_equal(tw_privsep_check_supervisor(ghost, &err), TW_OK);
+	if (geteuid() == 0)
+		assert_non_null(strstr(err.message, "tw-ghost-s ([privsep] signer) does not exist"));
+	else
+		assert_non_null(strstr(err.message, "as root"));
 	assert_true(EXITED_OK(in_child(child_enter, dev)));
 	assert_true(EXITED_OK(in_child(child_enter_missing_users, ghost)));
 	assert_true(EXITED_OK(in_child(child_enter_bad_mode, bad)));
