@@ -15,7 +15,7 @@ chmod 0755 "$T"   # the service users must reach the home below it
 H="$T/home"
 trap 'finish; exit $?' EXIT
 
-WAN_PORT=$(free_port); API_PORT=$(free_port)
+WAN_PORT=$(free_port); API_PORT=$(free_port); TLS_PORT=$(free_port)
 WAN="127.0.0.1:$WAN_PORT"
 # Run a command with exactly the credentials of a service user (uid, gid, groups).
 as() { local u=$1; shift; setpriv --reuid="$u" --regid=torwart --init-groups "$@"; }
@@ -25,7 +25,7 @@ db() { sqlite3 "$H/store/store.db" "$1"; }
 check_fails "init --system refuses a non-root user" \
 	setpriv --reuid=nobody --regid=nogroup --clear-groups "$TORWART" init --system --home "$T/x"
 check "torwart init --system --test-pki" "$TORWART" init --system --home "$H" --test-pki \
-	--wan-listen "$WAN" --api-listen "127.0.0.1:$API_PORT" --api-tls-listen "127.0.0.1:$(free_port)"
+	--wan-listen "$WAN" --api-listen "127.0.0.1:$API_PORT" --api-tls-listen "127.0.0.1:$TLS_PORT"
 for u in torwart-signer torwart-wan torwart-api torwart-worker; do
 	check "user $u exists without a login shell" \
 		bash -c "getent passwd $u | grep -q ':/usr/sbin/nologin$'"
@@ -78,7 +78,8 @@ start_stack() {
 	"$TORWARTD" --home "$H" all >>"$T/torwartd.log" 2>&1 &
 	SUP=$!
 	pids_to_kill+=("$SUP")
-	wait_port 127.0.0.1 "$WAN_PORT" 30 && wait_port 127.0.0.1 "$API_PORT" 30
+	wait_port 127.0.0.1 "$WAN_PORT" 30 && wait_port 127.0.0.1 "$API_PORT" 30 &&
+		wait_port 127.0.0.1 "$TLS_PORT" 30
 }
 stop_stack() {
 	kill -TERM "$SUP" 2>/dev/null
@@ -114,6 +115,28 @@ chmod 0644 "$T/req.der"
 check "ca issue through the signer (as the api's user)" \
 	as torwart-api "$TORWART" ca issue --home "$H" --request "$T/req.der"
 check "three certificates issued" test "$(db "SELECT count(*) FROM certificates WHERE request_id = 1")" = 3
+
+# ---- operator commands through the api: it execs `torwart` as torwart-api, inside its
+# seccomp filter and Landlock (execution of that one program only); bootstrap as in
+# remote_cli.sh (break-glass operator add on the machine).
+API="https://127.0.0.1:$TLS_PORT"
+run() { local who=$1; shift; "$TORWART" "$@" --token-file "$T/$who.session" >"$T/out" 2>&1; }
+mkdir -p "$T/ops"
+for spec in gwa:gateway-operator cao:ca-operator; do
+	IFS=: read -r name roles <<<"$spec"
+	printf 'password-of-%s-in-privsep\n' "$name" >"$T/ops/$name.pw"
+	check "break-glass operator add $name ($roles)" "$TORWART" operator add --home "$H" \
+		--name "$name" --tenant alpha --password-file "$T/ops/$name.pw" --roles "$roles" \
+		--out "$T/ops/$name"
+	check "login $name through the api" "$TORWART" login --api "$API" \
+		--cert "$T/ops/$name/$name.crt" --key "$T/ops/$name/$name.key" \
+		--password-file "$T/ops/$name.pw" --token-file "$T/$name.session"
+done
+check "gateway add through the api (run as torwart-api)" run gwa gateway add --id GW-P3 --out "$T/gw-p3"
+check "... the gateway is registered" test "$(db "SELECT count(*) FROM gateways WHERE gateway_id = 'GW-P3'")" = 1
+check "ca crl through the api (signed by the signer)" run cao ca crl
+check "the api's command ran under its user" \
+	bash -c "find '$H/spool' -user torwart-api | grep -q ."
 check "the stack stops cleanly" stop_stack
 check "no service was killed by its filter" bash -c "! grep -q 'killed by signal' '$T/torwartd.log'"
 
