@@ -369,8 +369,10 @@ tw_rc tw_sandbox_seccomp(enum tw_sandbox_service svc, bool log_only, struct tw_e
 	    (svc == TW_SANDBOX_API && (rc = sc_allow_list(ctx, sc_api, err)) != TW_OK) ||
 	    (TW_SANITIZED && (rc = sc_allow_list(ctx, sc_sanitizer, err)) != TW_OK))
 		goto out;
-	/* Sockets of the families the services speak (netlink: getaddrinfo's address check). */
-	for (size_t i = 0; i < sizeof(families) / sizeof(families[0]) && rc == TW_OK; i++)
+	/* Sockets of the families the services speak (netlink: getaddrinfo's address check).
+	 * The signer speaks only over its Unix socket: no network socket at all. */
+	for (size_t i = 0; i < (svc == TW_SANDBOX_SIGNER ? 1 : sizeof(families) /
+	     sizeof(families[0])) && rc == TW_OK; i++)
 		rc = sc_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), "socket", 0, SCMP_CMP_EQ,
 			(scmp_datum_t)families[i], 0, err);
 	/* Terminal queries of stdio and non-blocking flags; no TIOCSTI and friends. */

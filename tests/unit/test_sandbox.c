@@ -168,7 +168,8 @@ static int child_allowed(void *arg)
 	if (pthread_create(&th, NULL, thread_main, &rc) != 0 || pthread_join(th, &ret) != 0 ||
 	    ret != &rc)
 		return 12;
-	if ((sk = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 || close(sk) != 0)
+	if ((sk = socket(svc == TW_SANDBOX_SIGNER ? AF_UNIX : AF_INET6,
+	    SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 || close(sk) != 0)
 		return 13;
 	if ((url = tw_asprintf("%s/store-%d.db", tmpdir, (int)svc)) == NULL ||
 	    store_open(url, &store, &err) != TW_OK || store_migrate(store, &err) != TW_OK)
@@ -226,6 +227,31 @@ static int child_clone3(void *arg)
 	if (tw_sandbox_seccomp(*(enum tw_sandbox_service *)arg, false, &err) != TW_OK)
 		return 10;
 	return syscall(SYS_clone3, NULL, 0) == -1 && errno == ENOSYS ? 0 : 11;
+}
+
+/* The signer has no business with the network: an AF_INET socket kills it. */
+static int child_inet(void *arg)
+{
+	struct tw_error err;
+	int fd;
+
+	if (tw_sandbox_seccomp(*(enum tw_sandbox_service *)arg, false, &err) != TW_OK)
+		return 10;
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return 11;
+	close(fd);
+	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) >= 0)
+		close(fd);
+	return 0;
+}
+
+static void test_seccomp_signer_no_network(void **state)
+{
+	enum tw_sandbox_service signer = TW_SANDBOX_SIGNER, wan = TW_SANDBOX_WAN;
+
+	(void)state;
+	assert_true(KILLED_BY_SIGSYS(in_child(child_inet, &signer)));
+	assert_true(EXITED_OK(in_child(child_inet, &wan)));
 }
 
 static void test_seccomp_processes(void **state)
@@ -438,6 +464,7 @@ int main(void)
 		cmocka_unit_test(test_seccomp_kills_forbidden),
 		cmocka_unit_test(test_seccomp_allows_service_work),
 		cmocka_unit_test(test_seccomp_processes),
+		cmocka_unit_test(test_seccomp_signer_no_network),
 		cmocka_unit_test(test_landlock),
 		cmocka_unit_test(test_drop_user),
 		cmocka_unit_test(test_privsep_config),
