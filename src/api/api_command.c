@@ -487,6 +487,40 @@ static void ac_finish(struct api_cmd_job *j)
 		if (audit_append(ac->store, &e, &err) != TW_OK)
 			tw_err("cannot write the admin log (api.command): %s", err.message);
 	}
+	if (j->approval != NULL) {
+		/* A released command: the approval's final state says what really happened
+		 * (auth_approval_outcome), and the answer shows that state. */
+		struct auth_principal sys;
+		struct tw_error err;
+		char line[256] = "", what[STORE_TEXT_MAX + 1];
+		int64_t id = json_integer_value(json_object_get(j->approval, "id"));
+		FILE *f;
+
+		snprintf(path, sizeof(path), "%s/stderr", j->dir);
+		if (code != 0 && (f = fopen(path, "r")) != NULL) {
+			if (fgets(line, sizeof(line), f) == NULL)
+				line[0] = '\0';
+			line[strcspn(line, "\r\n")] = '\0';
+			fclose(f);
+		}
+		snprintf(what, sizeof(what), "`%s %s` %s%s%s", j->cmd->command, j->cmd->sub, result,
+			line[0] != '\0' ? ": " : "", line);
+		memset(&sys, 0, sizeof(sys));
+		snprintf(sys.name, sizeof(sys.name), "system:api");
+		snprintf(sys.client, sizeof(sys.client), "%s", j->who.client);
+		if (id > 0 && auth_approval_outcome(ac->store, &sys, id, code == 0 && !j->timed_out,
+		    what, &err) != TW_OK)
+			tw_err("cannot record the outcome of approval %lld: %s", (long long)id,
+				err.message);
+		else if (id > 0) {
+			struct store_approval a;
+
+			if (store_approval_get(ac->store, id, &a, &err) == TW_OK) {
+				json_object_set_new(j->approval, "state", json_string(a.state));
+				json_object_set_new(j->approval, "result", json_string(a.result));
+			}
+		}
+	}
 	if (j->req != NULL) {
 		snprintf(path, sizeof(path), "%s/stdout", j->dir);
 		out = ac_file_b64(path, AUTH_CMD_OUTPUT_MAX, &t_out);
@@ -891,7 +925,8 @@ out:
 /* ---- four-eyes commands ---- */
 
 static const char *const ac_actions[] = {
-	"ca.key.activate", "ca.revoke", "firmware.release", "fleet.order", "policy.change",
+	"ca.key.activate", "ca.key.deactivate", "ca.revoke", "firmware.release", "fleet.order",
+	"policy.change",
 };
 
 bool api_command_is_action(const char *action)
@@ -1000,6 +1035,21 @@ fail:
 		snprintf(object, sizeof(object), "approval:%lld", (long long)a->id);
 		ac_audit(ac != NULL ? ac->store : NULL, approver, "api.command", object, "failed",
 			err.message);
+		/* Released but not run: the approval must not read "executed". */
+		if (ac != NULL) {
+			struct tw_error oerr;
+			struct store_approval now;
+
+			if (auth_approval_outcome(ac->store, approver, a->id, false, err.message,
+			    &oerr) != TW_OK)
+				tw_err("cannot record the outcome of approval %lld: %s",
+					(long long)a->id, oerr.message);
+			else if (approval != NULL &&
+			    store_approval_get(ac->store, a->id, &now, &oerr) == TW_OK) {
+				json_object_set_new(approval, "state", json_string(now.state));
+				json_object_set_new(approval, "result", json_string(now.result));
+			}
+		}
 		if (approval != NULL) {
 			json_t *body = json_pack("{s:O,s:{s:s,s:s}}", "approval", approval, "error",
 				"code", tw_strerror(rc), "message", err.message);

@@ -197,9 +197,12 @@ static tw_rc ao_principal(struct api_call *c, struct auth_principal *p, struct t
 static void ao_login(struct api_call *c)
 {
 	char password[AUTH_PASSWORD_MAX + 1], totp[16], token[AUTH_TOKEN_LEN + 1];
+	char code[AUTH_ENROL_CODE_LEN + 2], totp_key[33] = "";
 	struct auth_field f[] = {
 		{ "password", password, sizeof(password), false, false, 0 },
 		{ "totp", totp, sizeof(totp), false, false, 0 },
+		/* Enrolment (auth/session.h): the one-time code; password is then the new one. */
+		{ "enrolment_code", code, sizeof(code), false, false, 0 },
 	};
 	struct auth_login_input in;
 	struct auth_principal p;
@@ -210,7 +213,7 @@ static void ao_login(struct api_call *c)
 	tw_rc rc;
 
 	token[0] = '\0';
-	if ((rc = ao_parse(c->req, f, 2, &err)) != TW_OK) {
+	if ((rc = ao_parse(c->req, f, 3, &err)) != TW_OK) {
 		ao_error(c->req, rc, &err);
 		goto out;
 	}
@@ -221,6 +224,8 @@ static void ao_login(struct api_call *c)
 	in.password = f[0].present ? password : NULL;
 	in.password_len = f[0].len;
 	in.totp = f[1].present ? totp : NULL;
+	in.enrol_code = f[2].present ? code : NULL;
+	in.totp_key_out = totp_key;
 	in.box = c->op->box;
 	if ((rc = auth_login(c->op->store, &c->op->settings, &in, &p, token, &expires, &err)) !=
 	    TW_OK) {
@@ -230,10 +235,15 @@ static void ao_login(struct api_call *c)
 	auth_roles_format(p.roles, roles, sizeof(roles));
 	body = json_pack("{s:s,s:I,s:s,s:s,s:s}", "token", token, "expires_ms",
 		(json_int_t)expires, "operator", p.name, "tenant", p.tenant, "roles", roles);
+	/* TOTP enrolment: the new key goes to the enrolling operator, once. */
+	if (body != NULL && totp_key[0] != '\0')
+		json_object_set_new(body, "totp_key", json_string(totp_key));
 	ao_send(c->req, 200, body);
 	json_decref(body);
 out:
 	tw_wipe(password, sizeof(password));
+	tw_wipe(code, sizeof(code));
+	tw_wipe(totp_key, sizeof(totp_key));
 	tw_wipe(token, sizeof(token));
 }
 
@@ -339,20 +349,38 @@ static void ao_operator_add(struct api_call *c, const struct auth_principal *p)
 	in.issue = ao_issue_cert;
 	in.issue_arg = &is;
 	in.box = c->op->box;
+	/* The creator never learns the new account's secrets: the operator enrols itself
+	 * with a one-time code that goes out of band (docs/security.md, "Enrolment"). */
+	in.enrol = true;
 	if ((rc = auth_roles_parse(roles_text, &in.roles, &err)) != TW_OK)
 		goto out;
 	if ((rc = auth_svc_operator_add(c->op->store, &c->op->settings, p, &in, &added, &err)) !=
 	    TW_OK)
 		goto out;
+	{
+		char *dir = tw_home_join(c->op->home, AUTH_ENROL_DIR);
+
+		rc = dir == NULL ? tw_error_set(&err, TW_E_NOMEM, "out of memory") :
+			auth_enrol_code_deliver(dir, name, added.enrol_code, added.enrol_expires_ms,
+			&err);
+		free(dir);
+		if (rc != TW_OK) {
+			/* Without its code nobody can enrol: the account is useless, say so. */
+			tw_error_set(&err, rc, "operator %s added, but its enrolment code could not be "
+				"delivered (%s); disable it and add it again", name, err.message);
+			goto out;
+		}
+	}
 	if ((mem = BIO_new(BIO_s_mem())) == NULL || PEM_write_bio_X509(mem, added.cert) != 1 ||
 	    BIO_write(mem, "", 1) != 1 || BIO_get_mem_data(mem, &pem) <= 0) {
 		rc = tw_error_set_openssl(&err, TW_E_NOMEM, "cannot encode the certificate");
 		goto out;
 	}
-	body = json_pack("{s:s,s:s,s:s,s:I}", "name", name, "certificate", pem, "fingerprint",
-		added.fingerprint, "approval", (json_int_t)added.approval_id);
-	if (body != NULL && added.totp_key[0] != '\0')
-		json_object_set_new(body, "totp_key", json_string(added.totp_key));
+	body = json_pack("{s:s,s:s,s:s,s:I,s:s,s:s}", "name", name, "certificate", pem,
+		"fingerprint", added.fingerprint, "approval", (json_int_t)added.approval_id,
+		"enrolment", "pending", "message", "the one-time enrolment code went to the "
+		"installation's second channel (" AUTH_ENROL_DIR "/NAME.code on the api host), "
+		"not to you; the new operator enrols with it: torwart operator enrol");
 	ao_send(c->req, 201, body);
 	json_decref(body);
 out:
@@ -360,6 +388,7 @@ out:
 		ao_error(c->req, rc, &err);
 	tw_wipe(password, sizeof(password));
 	tw_wipe(added.totp_key, sizeof(added.totp_key));
+	tw_wipe(added.enrol_code, sizeof(added.enrol_code));
 	X509_free(added.cert);
 	EVP_PKEY_free(pub);
 	BIO_free(bio);

@@ -88,6 +88,15 @@ static tw_rc ap_role_change(struct tw_store *store, const struct auth_action_ctx
 	}
 	if ((rc = auth_exclusions_check(&ctx->settings->exclusions, roles, err)) != TW_OK)
 		goto out;
+	/* The requester must still be allowed to grant what is added (a security officer
+	 * for installation-wide roles): its roles may have changed since the request. */
+	if (ctx->requester != NULL &&
+	    ((roles & ~op.roles) & ~auth_roles_grantable(ctx->requester)) != 0) {
+		rc = tw_error_set(err, TW_E_DENIED, "the requester %s may not grant some of these "
+			"roles (installation-wide roles need a security officer)",
+			ctx->requester->name);
+		goto out;
+	}
 	if ((rc = store_operator_set_roles(store, op.id, roles, err)) != TW_OK)
 		goto out;
 	auth_roles_format(op.roles, before, sizeof(before));
@@ -286,11 +295,97 @@ tw_rc auth_approval_expire(struct tw_store *store, int64_t now_ms, int *count,
 	return rc;
 }
 
+/*
+ * The requester as it is now. *refusal is set (and TW_OK returned) when it can no longer
+ * have anything executed: gone, disabled, certificate revoked, or in another tenant than
+ * the request. have is false for break-glass requests (requester_id 0).
+ */
+static tw_rc ap_requester_now(struct tw_store *store, const struct store_approval *a,
+	struct store_operator *op, struct auth_principal *who, bool *have, char *refusal,
+	size_t size, struct tw_error *err)
+{
+	struct tw_error lerr;
+	tw_rc rc;
+
+	*have = false;
+	refusal[0] = '\0';
+	memset(who, 0, sizeof(*who));
+	if (a->requester_id == 0)
+		return TW_OK;
+	rc = store_operator_get_by_id(store, a->requester_id, op, &lerr);
+	if (rc == TW_E_NOT_FOUND) {
+		snprintf(refusal, size, "the requester %s no longer exists", a->requester);
+		return TW_OK;
+	}
+	if (rc != TW_OK)
+		return tw_error_set(err, rc, "%s", lerr.message);
+	if (strcmp(op->status, "enabled") != 0 || strcmp(op->cert_status, "valid") != 0)
+		snprintf(refusal, size, "the requester %s is disabled", a->requester);
+	else if (op->tenant_id != a->tenant_id)
+		snprintf(refusal, size, "the requester %s no longer belongs to the request's "
+			"tenant", a->requester);
+	who->operator_id = op->id;
+	who->tenant_id = op->tenant_id;
+	who->roles = op->roles;
+	snprintf(who->name, sizeof(who->name), "%s", op->name);
+	snprintf(who->tenant, sizeof(who->tenant), "%s", op->tenant);
+	snprintf(who->client, sizeof(who->client), "-");
+	*have = true;
+	return TW_OK;
+}
+
+/*
+ * The creator rule (docs/security.md, "One person, one pair of eyes"): true when the
+ * approver created the requester's account, or the requester created the approver's,
+ * less than window seconds ago. An administrator who mints a second account can
+ * otherwise release its own requests through it.
+ */
+static bool ap_creator_related(const struct store_operator *requester,
+	const struct store_operator *approver, int64_t now_ms, long window_s)
+{
+	int64_t w = (int64_t)window_s * 1000;
+
+	return (strcmp(requester->created_by, approver->name) == 0 &&
+		now_ms - requester->created_ms < w) ||
+	       (strcmp(approver->created_by, requester->name) == 0 &&
+		now_ms - approver->created_ms < w);
+}
+
+/* Record an execution-time refusal: the request ends failed, "refused: why". */
+static tw_rc ap_refuse_execution(struct tw_store *store, const struct auth_principal *p,
+	const struct store_approval *a, struct store_approval *d, const char *why,
+	struct tw_error *err)
+{
+	char object[64], detail[STORE_TEXT_MAX + 1];
+	struct tw_error lerr;
+
+	snprintf(object, sizeof(object), "approval:%lld", (long long)a->id);
+	snprintf(d->state, sizeof(d->state), "failed");
+	snprintf(d->result, sizeof(d->result), "refused: %s; nothing was executed", why);
+	snprintf(detail, sizeof(detail), "%s requested by %s released but refused: %s",
+		a->action, a->requester, why);
+	if (store_begin(store, &lerr) == TW_OK) {
+		if (store_approval_decide(store, a->id, d, &lerr) == TW_OK &&
+		    ap_audit(store, p, "approval.approve", object, "refused", detail, &lerr) ==
+		    TW_OK)
+			store_commit(store, &lerr);
+		else
+			store_rollback(store);
+	}
+	tw_warn("approval %lld: %s", (long long)a->id, d->result);
+	return tw_error_set(err, TW_E_DENIED, "approval %lld released, but %s was refused: %s",
+		(long long)a->id, a->action, why);
+}
+
 tw_rc auth_approval_decide(struct tw_store *store, const struct auth_settings *s,
 	const struct auth_principal *p, int64_t id, bool approve, const char *reason,
 	struct store_approval *out, struct tw_error *err)
 {
 	struct store_approval *a = calloc(1, sizeof(*a)), d;
+	struct store_operator reqop;
+	struct auth_principal requester;
+	bool have_requester = false;
+	char refusal[STORE_TEXT_MAX / 2] = "";
 	struct auth_action_ctx ctx;
 	json_t *params = NULL;
 	auth_action_fn fn;
@@ -300,6 +395,7 @@ tw_rc auth_approval_decide(struct tw_store *store, const struct auth_settings *s
 	int64_t now = tw_now_ms();
 	tw_rc rc;
 
+	memset(&reqop, 0, sizeof(reqop));
 	if (out != NULL)
 		memset(out, 0, sizeof(*out));
 	if (a == NULL)
@@ -356,12 +452,34 @@ tw_rc auth_approval_decide(struct tw_store *store, const struct auth_settings *s
 		rc = ap_refuse(store, p, id, xerr.message, err);
 		goto out;
 	}
+	if ((rc = ap_requester_now(store, a, &reqop, &requester, &have_requester, refusal,
+	    sizeof(refusal), err)) != TW_OK)
+		goto out;
+	if (approve && have_requester) {
+		struct store_operator self;
+
+		memset(&self, 0, sizeof(self));
+		if ((rc = store_operator_get_by_id(store, p->operator_id, &self, err)) != TW_OK)
+			goto out;
+		if (ap_creator_related(&reqop, &self, now, s->creator_window_s)) {
+			tw_wipe(&self, sizeof(self));
+			rc = ap_refuse(store, p, id, "the approver and the requester created one "
+				"another's account within [auth] creator_window; another approver must "
+				"release it", err);
+			goto out;
+		}
+		tw_wipe(&self, sizeof(self));
+	}
 	memset(&d, 0, sizeof(d));
 	snprintf(d.decided_by, sizeof(d.decided_by), "%s", p->name);
 	d.decided_ms = now;
 	snprintf(d.decision_reason, sizeof(d.decision_reason), "%s", reason != NULL ? reason : "");
 	snprintf(object, sizeof(object), "approval:%lld", (long long)id);
 	fn = ap_handler(a->action);
+	if (approve && refusal[0] != '\0') {
+		rc = ap_refuse_execution(store, p, a, &d, refusal, err);
+		goto out;
+	}
 	if ((rc = store_begin(store, err)) != TW_OK)
 		goto out;
 	if (!approve) {
@@ -377,6 +495,7 @@ tw_rc auth_approval_decide(struct tw_store *store, const struct auth_settings *s
 	ctx.settings = s;
 	ctx.request = a;
 	ctx.approver = p;
+	ctx.requester = have_requester ? &requester : NULL;
 	if (fn == NULL)
 		rc = tw_error_set(&xerr, TW_E_CONFIG, "no handler registered for %s", a->action);
 	else
@@ -394,8 +513,12 @@ tw_rc auth_approval_decide(struct tw_store *store, const struct auth_settings *s
 	/* The action failed: undo what it did, then record the failure on its own. */
 	store_rollback(store);
 	snprintf(why, sizeof(why), "%s", xerr.message);
+	if (rc == TW_E_DENIED) {
+		rc = ap_refuse_execution(store, p, a, &d, why, err);
+		goto out;
+	}
 	snprintf(d.state, sizeof(d.state), "failed");
-	snprintf(d.result, sizeof(d.result), "%s: %s", tw_strerror(rc), why);
+	snprintf(d.result, sizeof(d.result), "failed: %s", why);
 	snprintf(detail, sizeof(detail), "%s requested by %s released but failed: %s",
 		a->action, a->requester, why);
 	if (store_begin(store, err) == TW_OK) {
@@ -414,8 +537,35 @@ decided:
 	else if (out != NULL && store_approval_get(store, id, out, &xerr) != TW_OK)
 		*out = *a;
 out:
+	tw_wipe(&reqop, sizeof(reqop));
 	json_decref(params);
 	free(a);
+	return rc;
+}
+
+tw_rc auth_approval_outcome(struct tw_store *store, const struct auth_principal *approver,
+	int64_t id, bool ok, const char *what, struct tw_error *err)
+{
+	char result[STORE_TEXT_MAX + 1], object[64];
+	size_t n;
+	tw_rc rc;
+
+	n = (size_t)snprintf(result, sizeof(result), "%s: ", ok ? "executed" : "refused");
+	/* Command output is the requester's text: only printable ASCII goes into the row
+	 * an approver reads (no escapes or line breaks that could forge the display). */
+	for (const char *c = what != NULL ? what : ""; *c != '\0' && n + 1 < sizeof(result);
+	     c++)
+		result[n++] = (*c >= 0x20 && *c < 0x7f) ? *c : ' ';
+	result[n] = '\0';
+	snprintf(object, sizeof(object), "approval:%lld", (long long)id);
+	if ((rc = store_begin(store, err)) != TW_OK)
+		return rc;
+	if ((rc = store_approval_finish(store, id, ok ? "executed" : "failed", result, err)) ==
+	    TW_OK && (rc = ap_audit(store, approver, "approval.outcome", object, ok ? "ok" :
+	    "refused", result, err)) == TW_OK)
+		rc = store_commit(store, err);
+	if (rc != TW_OK)
+		store_rollback(store);
 	return rc;
 }
 

@@ -27,6 +27,9 @@ struct auth_action_ctx {
 	const struct auth_settings *settings;
 	const struct store_approval *request;   /* the request being executed */
 	const struct auth_principal *approver;  /* who released it */
+	/* The requester as it is at execution (roles and tenant of its operator row now);
+	 * NULL for a request of break-glass. */
+	const struct auth_principal *requester;
 };
 
 /*
@@ -60,14 +63,32 @@ tw_rc auth_approval_request(struct tw_store *store, const struct auth_settings *
 
 /*
  * Approve (approve = true: execute) or reject request id as p. Refused with TW_E_DENIED
- * (and logged) when p lacks the approver role, is break-glass, belongs to another
- * tenant, requested it, or is the subject of a role change it would approve, or when
- * the request has expired (it is then marked expired). TW_E_EXISTS when it was decided
- * already. out (may be NULL) receives the request as decided.
+ * (and logged; the request stays pending for another approver) when p lacks the approver
+ * role, is break-glass, belongs to another tenant, requested it, is the subject of a
+ * role change it would approve, or (approve only) created the requester's account or
+ * was created by the requester less than creator_window ago; or when the request has
+ * expired (it is then marked expired). TW_E_EXISTS when it was decided already.
+ *
+ * Execution-time refusal: when the requester is no longer an enabled operator of the
+ * request's tenant (disabled, certificate revoked, moved), or the handler refuses
+ * (TW_E_DENIED), nothing runs and the request ends "failed" with the result
+ * "refused: <why>"; other handler errors end "failed" with "failed: <why>". So the
+ * final state always says what really happened. out (may be NULL) receives the request
+ * as decided.
  */
 tw_rc auth_approval_decide(struct tw_store *store, const struct auth_settings *s,
 	const struct auth_principal *p, int64_t id, bool approve, const char *reason,
 	struct store_approval *out, struct tw_error *err);
+
+/*
+ * The real outcome of a released request whose action runs after the release (an api
+ * command, run once the approval committed): ok = it ran and succeeded (state stays
+ * "executed", result "executed: <what>"), else the request ends "failed" with
+ * "refused: <what>" (the command refused or failed; what says why). Logged as
+ * "approval.outcome" by approver, in one transaction with the change.
+ */
+tw_rc auth_approval_outcome(struct tw_store *store, const struct auth_principal *approver,
+	int64_t id, bool ok, const char *what, struct tw_error *err);
 
 /* Mark every pending request past its expiry as expired (logged). *count may be NULL. */
 tw_rc auth_approval_expire(struct tw_store *store, int64_t now_ms, int *count,

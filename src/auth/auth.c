@@ -120,6 +120,20 @@ void auth_roles_format(uint32_t roles, char *buf, size_t size)
 		snprintf(buf, size, "-");
 }
 
+uint32_t auth_roles_grantable(const struct auth_principal *p)
+{
+	if (p == NULL)
+		return 0;
+	/* The security officer is installation-level by construction: nobody but another
+	 * security officer (or break-glass) can grant the role. */
+	if (p->break_glass || (p->roles & AUTH_ROLE_BIT(AUTH_ROLE_SECURITY_OFFICER)) != 0)
+		return AUTH_ROLES_ALL;
+	if ((p->roles & (AUTH_ROLE_BIT(AUTH_ROLE_TENANT_ADMIN) |
+	    AUTH_ROLE_BIT(AUTH_ROLE_SYSTEM_ADMIN))) != 0)
+		return AUTH_ROLES_TENANT;
+	return 0;
+}
+
 /* ---- exclusions ---- */
 
 static tw_rc exclusion_side(const char *name, uint32_t *out, struct tw_error *err)
@@ -177,8 +191,35 @@ tw_rc auth_exclusions_parse(const char *text, struct auth_exclusions *out,
 tw_rc auth_exclusions_load(const struct tw_config *conf, struct auth_exclusions *out,
 	struct tw_error *err)
 {
-	return auth_exclusions_parse(conf != NULL ? tw_config_get_or(conf, "auth", "exclusions",
-		AUTH_DEFAULT_EXCLUSIONS) : AUTH_DEFAULT_EXCLUSIONS, out, err);
+	tw_rc rc = auth_exclusions_parse(conf != NULL ? tw_config_get_or(conf, "auth",
+		"exclusions", AUTH_DEFAULT_EXCLUSIONS) : AUTH_DEFAULT_EXCLUSIONS, out, err);
+
+	/* The floor: configuration can add pairs, never remove the mandatory ones (an
+	 * emptied `exclusions` still keeps them; docs/security.md, "Policy floors"). */
+	if (rc == TW_OK && (rc = auth_each_item(AUTH_MANDATORY_EXCLUSIONS, exclusion_item, out,
+	    err)) != TW_OK)
+		memset(out, 0, sizeof(*out));
+	return rc;
+}
+
+bool auth_exclusions_keep_mandatory(const char *text)
+{
+	struct auth_exclusions given, mandatory;
+	struct tw_error err;
+
+	if (auth_exclusions_parse(text, &given, &err) != TW_OK ||
+	    auth_exclusions_parse(AUTH_MANDATORY_EXCLUSIONS, &mandatory, &err) != TW_OK)
+		return false;
+	for (size_t i = 0; i < mandatory.count; i++) {
+		bool found = false;
+
+		for (size_t j = 0; j < given.count && !found; j++)
+			found = (given.a[j] == mandatory.a[i] && given.b[j] == mandatory.b[i]) ||
+				(given.a[j] == mandatory.b[i] && given.b[j] == mandatory.a[i]);
+		if (!found)
+			return false;
+	}
+	return true;
 }
 
 tw_rc auth_exclusions_check(const struct auth_exclusions *ex, uint32_t roles,
@@ -415,14 +456,20 @@ tw_rc auth_settings_load(const struct tw_config *conf, struct auth_settings *out
 		long def, min, max;
 		size_t off;
 	} longs[] = {
-		{ "session_ttl", 900, 30, 86400, offsetof(struct auth_settings, session_ttl_s) },
-		{ "max_failures", 5, 1, 1000, offsetof(struct auth_settings, max_failures) },
-		{ "failure_window", 300, 10, 86400,
+		/* The bounds are the policy floors: no configuration (policy set or an edited
+		 * file) loads beyond them (docs/security.md, "Policy floors"). */
+		{ "session_ttl", 900, 30, AUTH_FLOOR_SESSION_TTL_MAX,
+			offsetof(struct auth_settings, session_ttl_s) },
+		{ "max_failures", 5, 1, AUTH_FLOOR_MAX_FAILURES_MAX,
+			offsetof(struct auth_settings, max_failures) },
+		{ "failure_window", 300, AUTH_FLOOR_FAILURE_WINDOW_MIN, 86400,
 			offsetof(struct auth_settings, failure_window_s) },
-		{ "approval_ttl", 86400, 60, 30L * 86400,
+		{ "approval_ttl", 86400, 60, AUTH_FLOOR_APPROVAL_TTL_MAX,
 			offsetof(struct auth_settings, approval_ttl_s) },
-		{ "fleet_order_threshold", 100, 0, 100000000,
+		{ "fleet_order_threshold", 100, 0, AUTH_FLOOR_FLEET_THRESHOLD_MAX,
 			offsetof(struct auth_settings, fleet_order_threshold) },
+		{ "creator_window", AUTH_CREATOR_WINDOW_DEFAULT, AUTH_FLOOR_CREATOR_WINDOW_MIN,
+			366L * 86400, offsetof(struct auth_settings, creator_window_s) },
 	};
 	tw_rc rc = TW_OK;
 

@@ -41,6 +41,27 @@ enum auth_role {
 /* Roles that can change something: every role except the auditor (S-8: read only). */
 #define AUTH_ROLES_WRITE   (AUTH_ROLES_ALL & ~AUTH_ROLE_BIT(AUTH_ROLE_AUDITOR))
 
+/*
+ * Roles that act on installation-wide objects (Sub-CA and its CRL, firmware catalogue,
+ * policy, admin log, operator accounts of every tenant): only an installation-level
+ * security officer may ask for them, and only through four-eyes (docs/security.md,
+ * "Granting roles"). The rest (gateway-operator, approver) act inside one tenant.
+ */
+#define AUTH_ROLES_INSTALLATION \
+	(AUTH_ROLE_BIT(AUTH_ROLE_SECURITY_OFFICER) | AUTH_ROLE_BIT(AUTH_ROLE_RA_OFFICER) | \
+	 AUTH_ROLE_BIT(AUTH_ROLE_CA_OPERATOR) | AUTH_ROLE_BIT(AUTH_ROLE_FIRMWARE_MANAGER) | \
+	 AUTH_ROLE_BIT(AUTH_ROLE_AUDITOR) | AUTH_ROLE_BIT(AUTH_ROLE_TENANT_ADMIN) | \
+	 AUTH_ROLE_BIT(AUTH_ROLE_SYSTEM_ADMIN))
+#define AUTH_ROLES_TENANT  (AUTH_ROLES_ALL & ~AUTH_ROLES_INSTALLATION)
+
+/*
+ * Roles p may ask for on another operator's behalf: every role for a security officer
+ * (and break-glass), the tenant-scoped roles for a tenant-admin or system-admin, none
+ * otherwise. Checked when the request is made and again when it is executed.
+ */
+struct auth_principal;
+uint32_t auth_roles_grantable(const struct auth_principal *p);
+
 /* "security-officer", ...; NULL for an out-of-range value. Static. */
 const char *auth_role_name(enum auth_role role);
 /* TW_E_INVALID naming the unknown role. */
@@ -54,6 +75,8 @@ void auth_roles_format(uint32_t roles, char *buf, size_t size);
 #define AUTH_EXCLUSIONS_MAX 64
 #define AUTH_DEFAULT_EXCLUSIONS \
 	"auditor+write, ra-officer+ca-operator, security-officer+system-admin"
+/* The pairs every policy keeps, whatever [auth] exclusions says (a floor). */
+#define AUTH_MANDATORY_EXCLUSIONS AUTH_DEFAULT_EXCLUSIONS
 
 struct auth_exclusions {
 	/* Pair i forbids holding any role of a[i] together with any role of b[i]. */
@@ -68,6 +91,8 @@ tw_rc auth_exclusions_parse(const char *text, struct auth_exclusions *out,
 /* [auth] exclusions, or AUTH_DEFAULT_EXCLUSIONS when absent. */
 tw_rc auth_exclusions_load(const struct tw_config *conf, struct auth_exclusions *out,
 	struct tw_error *err);
+/* True when the exclusion list text (parsed as given) holds every mandatory pair. */
+bool auth_exclusions_keep_mandatory(const char *text);
 /* TW_E_DENIED naming the first violated pair when roles break an exclusion. */
 tw_rc auth_exclusions_check(const struct auth_exclusions *ex, uint32_t roles,
 	struct tw_error *err);
@@ -157,13 +182,27 @@ void auth_alert(struct tw_store *store, const char *kind, const char *role,
  * Settings of the [auth] section (defaults in parentheses; docs/security.md):
  *   session_ttl (900 s), max_failures (5 per window), failure_window (300 s),
  *   approval_ttl (86400 s), fleet_order_threshold (100 gateways),
+ *   creator_window (90 days; see approval.h),
  *   four_eyes (extra actions needing approval, added to AUTH_FOUR_EYES_MANDATORY),
  *   exclusions (see above).
  */
 #define AUTH_FOUR_EYES_MANDATORY \
-	"ca.key.activate, ca.revoke, firmware.release, fleet.order, operator.role, " \
-	"policy.change, break-glass"
+	"ca.key.activate, ca.key.deactivate, ca.revoke, firmware.release, fleet.order, " \
+	"operator.role, policy.change, break-glass"
 #define AUTH_FOUR_EYES_MAX 32
+
+/*
+ * Policy floors (docs/security.md, "Policy floors"): the weakest values any [auth]
+ * policy may have; auth_settings_load refuses anything beyond them, so neither an
+ * approved `policy set` nor an edited file can switch a control off.
+ */
+#define AUTH_FLOOR_SESSION_TTL_MAX      43200L          /* 12 h */
+#define AUTH_FLOOR_MAX_FAILURES_MAX     20L
+#define AUTH_FLOOR_FAILURE_WINDOW_MIN   60L
+#define AUTH_FLOOR_APPROVAL_TTL_MAX     (7L * 86400)
+#define AUTH_FLOOR_FLEET_THRESHOLD_MAX  10000L
+#define AUTH_FLOOR_CREATOR_WINDOW_MIN   86400L          /* 1 day */
+#define AUTH_CREATOR_WINDOW_DEFAULT     (90L * 86400)
 
 struct auth_settings {
 	long session_ttl_s;
@@ -171,6 +210,9 @@ struct auth_settings {
 	long failure_window_s;
 	long approval_ttl_s;
 	long fleet_order_threshold;
+	/* An approver may not release a request of the operator that created it, or of an
+	 * operator it created, while the younger account is younger than this (seconds). */
+	long creator_window_s;
 	struct auth_exclusions exclusions;
 	char four_eyes[AUTH_FOUR_EYES_MAX][STORE_ID_MAX + 1];
 	size_t four_eyes_count;

@@ -418,3 +418,68 @@ tw_rc auth_token_hash(const struct auth_token *tok, unsigned char out[32],
 		return tw_error_set_openssl(err, TW_E_CRYPTO, "SHA-256 failed");
 	return TW_OK;
 }
+
+/* ---- one-time enrolment codes ---- */
+
+tw_rc auth_enrol_code_new(int64_t expires_ms, char *out, char *record, size_t size,
+	struct tw_error *err)
+{
+	unsigned char raw[20];
+	char hashed[AUTH_SCRYPT_RECORD_MAX];
+	int n;
+	tw_rc rc;
+
+	out[0] = '\0';
+	record[0] = '\0';
+	if (RAND_bytes(raw, sizeof(raw)) != 1)
+		return tw_error_set_openssl(err, TW_E_CRYPTO, "no random bytes for an enrolment "
+			"code");
+	auth_base32_encode(raw, sizeof(raw), out, AUTH_ENROL_CODE_LEN + 1);
+	tw_wipe(raw, sizeof(raw));
+	/* scrypt like a password: a copy of the database does not yield a usable code. */
+	if ((rc = auth_password_hash(out, strlen(out), 0, hashed, sizeof(hashed), err)) != TW_OK)
+		goto fail;
+	n = snprintf(record, size, "%s%lld$%s", AUTH_ENROL_PREFIX, (long long)expires_ms,
+		hashed);
+	if (n < 0 || (size_t)n >= size) {
+		rc = tw_error_set(err, TW_E_INTERNAL, "enrolment record does not fit");
+		goto fail;
+	}
+	return TW_OK;
+fail:
+	tw_wipe(out, AUTH_ENROL_CODE_LEN + 1);
+	record[0] = '\0';
+	return rc;
+}
+
+bool auth_enrol_pending(const char *stored)
+{
+	return stored != NULL && strncmp(stored, AUTH_ENROL_PREFIX,
+		strlen(AUTH_ENROL_PREFIX)) == 0;
+}
+
+tw_rc auth_enrol_code_verify(const char *stored, const char *code, int64_t now_ms,
+	struct tw_error *err)
+{
+	const char *p, *dollar;
+	long long expires = 0;
+	char *end = NULL;
+
+	if (!auth_enrol_pending(stored))
+		return tw_error_set(err, TW_E_DENIED, "no enrolment is pending for this operator");
+	p = stored + strlen(AUTH_ENROL_PREFIX);
+	if ((dollar = strchr(p, '$')) == NULL)
+		return tw_error_set(err, TW_E_INTEGRITY, "malformed enrolment record");
+	expires = strtoll(p, &end, 10);
+	if (end != dollar || expires <= 0)
+		return tw_error_set(err, TW_E_INTEGRITY, "malformed enrolment record");
+	if (code == NULL || strlen(code) != AUTH_ENROL_CODE_LEN)
+		return tw_error_set(err, TW_E_DENIED, "the enrolment code is wrong");
+	if (expires <= now_ms)
+		return tw_error_set(err, TW_E_DENIED, "the enrolment code has expired; the account "
+			"must be disabled and added again");
+	if (auth_password_verify(code, strlen(code), dollar + 1, err) != TW_OK)
+		return tw_error_set(err, err->code == TW_E_INTEGRITY ? TW_E_INTEGRITY :
+			TW_E_DENIED, "the enrolment code is wrong");
+	return TW_OK;
+}

@@ -82,6 +82,31 @@ tw_rc auth_totp_verify_stored(const struct secretbox *sb, const char *name,
 	const char *stored, const char *code, int64_t now_s, int64_t *step, bool *plain_row,
 	struct tw_error *err);
 
+/*
+ * One-time enrolment codes (docs/security.md, "Enrolment"): 20 random bytes as base32
+ * (32 characters). The operators row keeps "enrol$<expiry ms>$<scrypt record of the
+ * code>" in place of a second-factor secret until the operator enrols; the first
+ * successful enrolment replaces it with the operator's own secret, so the code works
+ * once.
+ */
+#define AUTH_ENROL_CODE_LEN   32
+#define AUTH_ENROL_PREFIX     "enrol$"
+#define AUTH_ENROL_TTL_MS     (7LL * 86400 * 1000)
+#define AUTH_ENROL_DIR        "enrolment"
+
+/* A new code (out: AUTH_ENROL_CODE_LEN + 1 bytes) and its stored form for expires_ms. */
+tw_rc auth_enrol_code_new(int64_t expires_ms, char *out, char *record, size_t size,
+	struct tw_error *err);
+/* True when a stored secret is a pending enrolment. */
+bool auth_enrol_pending(const char *stored);
+/*
+ * Check code against the stored form at now_ms: TW_OK, TW_E_DENIED for a wrong code,
+ * TW_E_EXPIRED-like refusal as TW_E_DENIED with "expired" in the message,
+ * TW_E_INTEGRITY for a malformed record.
+ */
+tw_rc auth_enrol_code_verify(const char *stored, const char *code, int64_t now_ms,
+	struct tw_error *err);
+
 #define AUTH_TOKEN_LEN 101   /* strlen of a token */
 
 struct auth_token {

@@ -19,7 +19,7 @@ static tw_rc policy_append(struct tw_store *store, const struct audit_entry *e,
 
 static const char *const auth_policy_keys[] = {
 	"session_ttl", "max_failures", "failure_window", "approval_ttl",
-	"fleet_order_threshold", "four_eyes", "exclusions",
+	"fleet_order_threshold", "four_eyes", "exclusions", "creator_window",
 };
 
 bool auth_policy_key_known(const char *key)
@@ -49,7 +49,14 @@ tw_rc auth_policy_set(const char *conf_path, struct tw_store *store,
 	if (!auth_policy_key_known(key))
 		return tw_error_set(err, TW_E_INVALID, "'%s' is no [auth] setting `policy set` may "
 			"change (session_ttl, max_failures, failure_window, approval_ttl, "
-			"fleet_order_threshold, four_eyes, exclusions)", key != NULL ? key : "");
+			"fleet_order_threshold, four_eyes, exclusions, creator_window)",
+			key != NULL ? key : "");
+	/* A floor: the mandatory exclusion pairs are never dropped (the loader would keep
+	 * them anyway; refusing says so instead of storing a list that does not apply). */
+	if (strcmp(key, "exclusions") == 0 && !auth_exclusions_keep_mandatory(value))
+		return tw_error_set(err, TW_E_INVALID, "refused: [auth] exclusions must keep the "
+			"mandatory pairs %s (policy floor, docs/security.md)",
+			AUTH_MANDATORY_EXCLUSIONS);
 	if ((rc = tw_read_file(conf_path, TW_CONFIG_MAX_BYTES, &data, &len, err)) != TW_OK)
 		return rc;
 	old_len = len;
@@ -118,11 +125,20 @@ static tw_rc policy_print(const struct tw_config *conf, FILE *f, struct tw_error
 		return rc;
 	ex = tw_config_get(conf, "auth", "exclusions");
 	fprintf(f, "session_ttl = %ld\nmax_failures = %ld\nfailure_window = %ld\n"
-		"approval_ttl = %ld\nfleet_order_threshold = %ld\nfour_eyes = ", s.session_ttl_s,
-		s.max_failures, s.failure_window_s, s.approval_ttl_s, s.fleet_order_threshold);
+		"approval_ttl = %ld\nfleet_order_threshold = %ld\ncreator_window = %ld\n"
+		"four_eyes = ", s.session_ttl_s, s.max_failures, s.failure_window_s,
+		s.approval_ttl_s, s.fleet_order_threshold, s.creator_window_s);
 	for (size_t i = 0; i < s.four_eyes_count; i++)
 		fprintf(f, "%s%s", i > 0 ? ", " : "", s.four_eyes[i]);
-	fprintf(f, "\nexclusions = %s\n", ex != NULL ? ex : AUTH_DEFAULT_EXCLUSIONS);
+	/* The effective list: an edited file that dropped mandatory pairs still has them
+	 * (auth_exclusions_load adds them), so show them rather than mislead. */
+	if (ex == NULL)
+		fprintf(f, "\nexclusions = %s\n", AUTH_DEFAULT_EXCLUSIONS);
+	else if (auth_exclusions_keep_mandatory(ex))
+		fprintf(f, "\nexclusions = %s\n", ex);
+	else
+		fprintf(f, "\nexclusions = %s%s%s\n", ex, ex[0] != '\0' ? ", " : "",
+			AUTH_MANDATORY_EXCLUSIONS);
 	return TW_OK;
 }
 

@@ -49,17 +49,10 @@ bool auth_operator_name_valid(const char *name)
 		== n;
 }
 
-/* Roles a requester may ask for (M-4.5.4: a tenant admin cannot mint super-users). */
+/* Roles a requester may ask for (M-4.5.4; auth_roles_grantable). */
 static uint32_t svc_grantable(const struct auth_principal *p)
 {
-	if (p->break_glass || (p->roles & (AUTH_ROLE_BIT(AUTH_ROLE_SYSTEM_ADMIN) |
-	    AUTH_ROLE_BIT(AUTH_ROLE_SECURITY_OFFICER))) != 0)
-		return AUTH_ROLES_ALL;
-	if (p->roles & AUTH_ROLE_BIT(AUTH_ROLE_TENANT_ADMIN))
-		return AUTH_ROLES_ALL & ~(AUTH_ROLE_BIT(AUTH_ROLE_SYSTEM_ADMIN) |
-			AUTH_ROLE_BIT(AUTH_ROLE_SECURITY_OFFICER) |
-			AUTH_ROLE_BIT(AUTH_ROLE_TENANT_ADMIN));
-	return 0;
+	return auth_roles_grantable(p);
 }
 
 /* The review request of a break-glass use (tenant "default"); inside a transaction. */
@@ -129,6 +122,15 @@ tw_rc auth_svc_operator_add(struct tw_store *store, const struct auth_settings *
 			"factor must be \"password\" or \"totp\"", err);
 		goto out;
 	}
+	/* Only break-glass (the bootstrap on the machine) may set a new account's secret;
+	 * everyone else's operators enrol themselves, so the creator never holds them. */
+	if (!p->break_glass && (!in->enrol || in->password != NULL)) {
+		rc = svc_bad_input(store, p, "operator.add", object, TW_E_DENIED, "operators added "
+			"through the api enrol themselves: give the new operator's public key; its "
+			"password or TOTP key is set by the operator at enrolment (torwart operator "
+			"enrol), never by its creator", err);
+		goto out;
+	}
 	if (in->public_key == NULL || (in->roles & ~AUTH_ROLES_ALL) != 0 ||
 	    (in->roles != 0 && (in->reason == NULL || in->reason[0] == '\0'))) {
 		rc = svc_bad_input(store, p, "operator.add", object, TW_E_INVALID, "an operator "
@@ -152,7 +154,13 @@ tw_rc auth_svc_operator_add(struct tw_store *store, const struct auth_settings *
 			"only be added to your own tenant", err);
 		goto out;
 	}
-	if (strcmp(in->factor, "password") == 0) {
+	if (in->enrol) {
+		/* No secret yet: the one-time code stands in for it until the operator enrols. */
+		out->enrol_expires_ms = tw_now_ms() + AUTH_ENROL_TTL_MS;
+		if ((rc = auth_enrol_code_new(out->enrol_expires_ms, out->enrol_code, op.secret,
+		    sizeof(op.secret), err)) != TW_OK)
+			goto out;
+	} else if (strcmp(in->factor, "password") == 0) {
 		rc = auth_password_hash(in->password, in->password_len, 0, op.secret,
 			sizeof(op.secret), &xerr);
 		if (rc == TW_E_INVALID || rc == TW_E_TOO_LARGE) {
@@ -222,8 +230,9 @@ tw_rc auth_svc_operator_add(struct tw_store *store, const struct auth_settings *
 	     in->name, "TLS", err)) != TW_OK)
 		goto rollback;
 	snprintf(detail, sizeof(detail), "tenant %s, factor %s, certificate %.16s..., serial "
-		"%s; roles %s %s", tenant, op.factor, op.cert_fingerprint, op.cert_serial, roles,
-		p->break_glass ? "granted (break-glass)" : "requested");
+		"%s; roles %s %s%s", tenant, op.factor, op.cert_fingerprint, op.cert_serial, roles,
+		p->break_glass ? "granted (break-glass)" : "requested",
+		in->enrol ? "; enrolment pending (one-time code delivered out of band)" : "");
 	if ((rc = svc_audit(store, p, "operator.add", object, "ok", detail, err)) != TW_OK)
 		goto rollback;
 	if (in->roles != 0) {
@@ -247,9 +256,35 @@ out:
 		X509_free(out->cert);
 		out->cert = NULL;
 		tw_wipe(out->totp_key, sizeof(out->totp_key));
+		tw_wipe(out->enrol_code, sizeof(out->enrol_code));
 	}
 	json_decref(params);
 	tw_wipe(&op, sizeof(op));
+	return rc;
+}
+
+tw_rc auth_enrol_code_deliver(const char *dir, const char *name, const char *code,
+	int64_t expires_ms, struct tw_error *err)
+{
+	char *path = NULL, text[256], when[40];
+	int n;
+	tw_rc rc;
+
+	if (!auth_operator_name_valid(name))
+		return tw_error_set(err, TW_E_INVALID, "not a valid operator name");
+	if ((rc = tw_mkdir_p(dir, 0700, err)) != TW_OK)
+		return rc;
+	if ((path = tw_asprintf("%s/%s.code", dir, name)) == NULL)
+		return tw_error_set(err, TW_E_NOMEM, "out of memory");
+	tw_time_format_utc(expires_ms, when, sizeof(when));
+	n = snprintf(text, sizeof(text), "%s\n# one-time enrolment code of operator %s, valid "
+		"until %s; hand it to that person only (not to the account's creator)\n", code,
+		name, when);
+	rc = n < 0 || (size_t)n >= sizeof(text) ?
+		tw_error_set(err, TW_E_INTERNAL, "enrolment text does not fit") :
+		tw_write_file(path, text, (size_t)n, 0600, false, err);
+	tw_wipe(text, sizeof(text));
+	free(path);
 	return rc;
 }
 

@@ -13,6 +13,7 @@
 
 #include "auth/approval.h"
 #include "auth/auth.h"
+#include "auth/cred.h"
 #include "store/store_auth.h"
 
 /*
@@ -35,6 +36,14 @@ struct auth_operator_new {
 	auth_issue_fn issue;
 	void *issue_arg;
 	const struct secretbox *box;   /* factor totp: seals the key at rest (required) */
+	/*
+	 * Enrolment (mandatory for everyone but break-glass): no password and no TOTP key
+	 * are set here; the account gets a one-time enrolment code instead
+	 * (out->enrol_code), which the caller delivers through a second channel, never to
+	 * the creator. The operator then proves the code together with its own key (TLS)
+	 * and chooses its first secret (auth_login, session.h).
+	 */
+	bool enrol;
 };
 
 struct auth_operator_added {
@@ -42,7 +51,17 @@ struct auth_operator_added {
 	char fingerprint[65];
 	char totp_key[33];       /* factor totp: the new base32 key (show once, then wipe) */
 	int64_t approval_id;     /* the pending role request, 0 if none */
+	char enrol_code[AUTH_ENROL_CODE_LEN + 1];   /* enrol: the one-time code (wipe) */
+	int64_t enrol_expires_ms;
 };
+
+/*
+ * Write the one-time enrolment code of operator name to DIR/name.code (DIR 0700, file
+ * 0600, replaced atomically): the second channel by which it reaches the new operator
+ * without passing the creator (docs/security.md, "Enrolment").
+ */
+tw_rc auth_enrol_code_deliver(const char *dir, const char *name, const char *code,
+	int64_t expires_ms, struct tw_error *err);
 
 /* True for a valid operator name. */
 bool auth_operator_name_valid(const char *name);

@@ -140,7 +140,7 @@ tw_rc auth_login(struct tw_store *store, const struct auth_settings *s,
 	const char *client = in->client != NULL && in->client[0] != '\0' ? in->client : "-";
 	char roles[256], detail[STORE_TEXT_MAX + 1];
 	char resealed[STORE_AUTH_SECRET_MAX + 1] = "";
-	bool locked = false, plain_totp = false;
+	bool locked = false, plain_totp = false, enrolled = false;
 	tw_rc rc;
 
 	memset(p, 0, sizeof(*p));
@@ -193,7 +193,51 @@ tw_rc auth_login(struct tw_store *store, const struct auth_settings *s,
 			"expired", err);
 		goto out;
 	}
-	if (strcmp(op.factor, "password") == 0) {
+	if (auth_enrol_pending(op.secret) || in->enrol_code != NULL) {
+		if (!auth_enrol_pending(op.secret)) {
+			rc = sess_refuse(store, s, in, op.name, now, "this operator has enrolled "
+				"already (an enrolment code works once)", err);
+			goto out;
+		}
+		if (in->enrol_code == NULL) {
+			rc = sess_refuse(store, s, in, op.name, now, "enrolment pending: enrol first "
+				"with `torwart operator enrol` and the one-time code", err);
+			goto out;
+		}
+		rc = auth_enrol_code_verify(op.secret, in->enrol_code, now, &lerr);
+		if (rc == TW_E_DENIED) {
+			rc = sess_refuse(store, s, in, op.name, now, lerr.message, err);
+			goto out;
+		}
+		if (rc != TW_OK) {
+			tw_error_set(err, rc, "%s", lerr.message);
+			goto out;
+		}
+		/* The operator's own first secret; the code is consumed by replacing it in the
+		 * transaction of the login below. Bad new secrets leave the code usable. */
+		if (strcmp(op.factor, "password") == 0) {
+			if (in->password == NULL) {
+				rc = tw_error_set(err, TW_E_INVALID, "enrolment needs your new password");
+				goto out;
+			}
+			if ((rc = auth_password_hash(in->password, in->password_len, 0, resealed,
+			    sizeof(resealed), err)) != TW_OK)
+				goto out;
+		} else {
+			if (in->totp_key_out == NULL || in->box == NULL) {
+				rc = tw_error_set(err, TW_E_CONFIG, "TOTP enrolment needs the home's data "
+					"key and a place for the new key");
+				goto out;
+			}
+			if ((rc = auth_totp_new_key(in->totp_key_out, err)) != TW_OK ||
+			    (rc = auth_totp_seal(in->box, op.name, in->totp_key_out, resealed,
+			     sizeof(resealed), err)) != TW_OK) {
+				tw_wipe(in->totp_key_out, 33);
+				goto out;
+			}
+		}
+		enrolled = true;
+	} else if (strcmp(op.factor, "password") == 0) {
 		if (in->password == NULL) {
 			rc = sess_refuse(store, s, in, op.name, now, "a password is required", err);
 			goto out;
@@ -238,7 +282,8 @@ tw_rc auth_login(struct tw_store *store, const struct auth_settings *s,
 		goto out;
 	auth_roles_format(op.roles, roles, sizeof(roles));
 	snprintf(detail, sizeof(detail), "session %.8s... until %lld, factor %s, tenant %s%s",
-		ses.id, (long long)ses.expires_ms, op.factor, op.tenant, resealed[0] != '\0' ?
+		ses.id, (long long)ses.expires_ms, op.factor, op.tenant, enrolled ?
+		"; enrolled: first secret set by the operator" : resealed[0] != '\0' ?
 		"; TOTP key sealed at rest" : "");
 	if ((rc = store_begin(store, err)) != TW_OK)
 		goto out;
@@ -248,6 +293,9 @@ tw_rc auth_login(struct tw_store *store, const struct auth_settings *s,
 	     err)) == TW_OK) &&
 	    (rc = store_session_insert(store, &ses, err)) == TW_OK &&
 	    (rc = store_auth_failure_clear(store, "operator", op.name, err)) == TW_OK &&
+	    (!enrolled || (rc = sess_audit(store, op.name, roles, client, "operator.enrol",
+	     op.name, "ok", "one-time enrolment code used; the operator chose its own first "
+	     "secret", err)) == TW_OK) &&
 	    (rc = sess_audit(store, op.name, roles, client, "auth.login", op.name, "ok", detail,
 	     err)) == TW_OK)
 		rc = store_commit(store, err);
@@ -268,7 +316,10 @@ out:
 	if (rc != TW_OK) {
 		tw_wipe(token, AUTH_TOKEN_LEN + 1);
 		token[0] = '\0';
+		if (in->totp_key_out != NULL)
+			tw_wipe(in->totp_key_out, 33);
 	}
+	tw_wipe(resealed, sizeof(resealed));
 	tw_wipe(&tok, sizeof(tok));
 	tw_wipe(&op, sizeof(op));
 	return rc;

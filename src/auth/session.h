@@ -25,6 +25,15 @@ struct auth_login_input {
 	int64_t now_ms;                 /* 0: the wall clock (tests pass a fixed time) */
 	const struct secretbox *box;    /* the home's data key: opens sealed TOTP keys and
 	                                 * reseals plain ones (cred.h); NULL: plain rows only */
+	/*
+	 * Enrolment (the first login of an operator added through the api): the one-time
+	 * code delivered out of band. With it, `password` is the operator's NEW password
+	 * (factor password), or a new TOTP key is generated into totp_key_out (33 bytes,
+	 * factor totp; shown once to the operator, then wiped by the caller). The code
+	 * works once and only with the operator's own client certificate.
+	 */
+	const char *enrol_code;
+	char *totp_key_out;
 };
 
 /*
@@ -34,6 +43,9 @@ struct auth_login_input {
  * without checking the factor until the window ends, and a "failed-login-burst" alert
  * goes to the security-officer role. A TOTP key still stored in the clear (a row from
  * before sealing) is sealed with in->box in the transaction of the successful login.
+ * An operator whose enrolment is pending is refused unless in->enrol_code is right;
+ * then its first secret is set (see enrol_code above), "operator.enrol" is logged, and
+ * the login proceeds. A wrong code counts as a failed login.
  * On success: *p is the principal, token the session
  * token text (the only copy of the secret; the caller hands it out and wipes it),
  * *expires_ms its expiry.

@@ -13,6 +13,7 @@
 #include <openssl/pem.h>
 
 #include "auth/client.h"
+#include "auth/command.h"
 #include "auth/opca.h"
 #include "auth/service.h"
 #include "base/util.h"
@@ -24,6 +25,7 @@
 struct ca_opts {
 	const char *home, *api, *cert, *key, *ca, *password_file, *totp_file, *token_file;
 	const char *name, *tenant, *roles, *reason, *out, *state, *id, *tls_listen;
+	const char *public_key, *code_file;
 	int totp;
 };
 
@@ -41,6 +43,8 @@ static int ca_parse(int argc, char **argv, struct ca_opts *o)
 		{ "out", required_argument, NULL, 'o' }, { "state", required_argument, NULL, 's' },
 		{ "id", required_argument, NULL, 'i' }, { "totp", no_argument, NULL, 'O' },
 		{ "tls-listen", required_argument, NULL, 'L' },
+		{ "public-key", required_argument, NULL, 'P' },
+		{ "code-file", required_argument, NULL, 'E' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -66,6 +70,8 @@ static int ca_parse(int argc, char **argv, struct ca_opts *o)
 		case 'i': o->id = optarg; break;
 		case 'O': o->totp = 1; break;
 		case 'L': o->tls_listen = optarg; break;
+		case 'P': o->public_key = optarg; break;
+		case 'E': o->code_file = optarg; break;
 		default: return -1;
 		}
 	}
@@ -149,7 +155,12 @@ static int ca_call(const char *what, const struct ca_opts *o, const char *method
 
 /* ---- login / logout ---- */
 
-static int cmd_login(const struct ca_opts *o)
+/*
+ * Login, or with enrol the first login of an operator added through the api: the
+ * one-time code (--code-file) plus the operator's own new password (--password-file), or
+ * for a TOTP operator (--totp) a new TOTP key written to OUT/NAME.totp (0600).
+ */
+static int cmd_login(const struct ca_opts *o, bool enrol)
 {
 	struct auth_client_conf conf;
 	struct tw_error err;
@@ -161,8 +172,13 @@ static int cmd_login(const struct ca_opts *o)
 
 	memset(&conf, 0, sizeof(conf));
 	secret[0] = '\0';
-	if (o->api == NULL || o->cert == NULL || o->key == NULL ||
-	    (o->password_file == NULL) == (o->totp_file == NULL))
+	if (enrol && (o->api == NULL || o->cert == NULL || o->key == NULL ||
+	    o->code_file == NULL || (o->password_file == NULL) == (o->totp == 0) ||
+	    (o->totp && o->out == NULL)))
+		return cli_usage_error("operator enrol needs --api URL --cert C --key K "
+			"--code-file F and one of --password-file NEW | --totp --out DIR");
+	if (!enrol && (o->api == NULL || o->cert == NULL || o->key == NULL ||
+	    (o->password_file == NULL) == (o->totp_file == NULL)))
 		return cli_usage_error("login needs --api URL --cert C --key K and one of "
 			"--password-file F | --totp-secret-file F");
 	snprintf(conf.api, sizeof(conf.api), "%s", o->api);
@@ -177,7 +193,24 @@ static int cmd_login(const struct ca_opts *o)
 		snprintf(conf.ca, sizeof(conf.ca), "%.*s%soperator-ca.crt",
 			slash != NULL ? (int)(slash - o->cert) : 0, o->cert, slash != NULL ? "/" : "");
 	}
-	if (o->password_file != NULL) {
+	if (enrol) {
+		char codebuf[256];
+		size_t clen = 0;
+
+		/* The code file's first line is the code (a comment line may follow). */
+		if ((rc = ca_read_secret(o->code_file, codebuf, sizeof(codebuf), &clen, &err)) !=
+		    TW_OK)
+			goto fail;
+		codebuf[strcspn(codebuf, "\r\n")] = '\0';
+		body = json_pack("{s:s}", "enrolment_code", codebuf);
+		tw_wipe(codebuf, sizeof(codebuf));
+		if (body != NULL && o->password_file != NULL) {
+			if ((rc = ca_read_secret(o->password_file, secret, sizeof(secret), &len,
+			    &err)) != TW_OK)
+				goto fail;
+			json_object_set_new(body, "password", json_string(secret));
+		}
+	} else if (o->password_file != NULL) {
 		if ((rc = ca_read_secret(o->password_file, secret, sizeof(secret), &len, &err)) !=
 		    TW_OK)
 			goto fail;
@@ -223,6 +256,32 @@ static int cmd_login(const struct ca_opts *o)
 	}
 	if ((rc = auth_client_save(path, &conf, &err)) != TW_OK)
 		goto fail;
+	if (enrol && o->totp) {
+		const char *k = json_string_value(json_object_get(resp, "totp_key"));
+		char *tk = NULL;
+
+		if (k == NULL) {
+			rc = tw_error_set(&err, TW_E_PROTOCOL, "the api sent no TOTP key");
+			goto fail;
+		}
+		if ((rc = tw_mkdir_p(o->out, 0700, &err)) != TW_OK)
+			goto fail;
+		if ((tk = tw_asprintf("%s/%s.totp", o->out,
+		    json_string_value(json_object_get(resp, "operator")) != NULL ?
+		    json_string_value(json_object_get(resp, "operator")) : "operator")) == NULL) {
+			rc = tw_error_set(&err, TW_E_NOMEM, "out of memory");
+			goto fail;
+		}
+		rc = tw_write_file(tk, k, strlen(k), 0600, true, &err);
+		if (rc == TW_OK)
+			printf("torwart: your TOTP key is in %s (load it into your authenticator)\n",
+				tk);
+		free(tk);
+		if (rc != TW_OK)
+			goto fail;
+	}
+	if (enrol)
+		printf("torwart: enrolled; your key and secret exist only on your side\n");
 	printf("torwart: logged in as %s (tenant %s, roles %s); session in %s\n",
 		json_string_value(json_object_get(resp, "operator")),
 		json_string_value(json_object_get(resp, "tenant")),
@@ -230,7 +289,7 @@ static int cmd_login(const struct ca_opts *o)
 	ret = 0;
 	goto out;
 fail:
-	ret = cli_fail("login", &err);
+	ret = cli_fail(enrol ? "operator enrol" : "login", &err);
 out:
 	tw_wipe(secret, sizeof(secret));
 	tw_wipe(&conf, sizeof(conf));
@@ -247,7 +306,7 @@ int cli_login(const char *sub, int argc, char **argv)
 	if (sub != NULL || ca_parse(argc, argv, &o) != 0)
 		return cli_usage_error("usage: torwart login --api URL --cert C --key K [--ca F] "
 			"(--password-file F | --totp-secret-file F) [--token-file F]");
-	return cmd_login(&o);
+	return cmd_login(&o, false);
 }
 
 int cli_logout(const char *sub, int argc, char **argv)
@@ -425,6 +484,157 @@ out:
 	return rc;
 }
 
+/*
+ * The new operator's public key as PEM (malloc'ed into *pem): from a PEM public key
+ * (`torwart operator keygen`) or a PKCS#10 request, whose self-signature is checked.
+ */
+static tw_rc ca_read_public_key(const char *path, char **pem, struct tw_error *err)
+{
+	unsigned char *data = NULL;
+	size_t len = 0;
+	BIO *in = NULL, *mem = NULL;
+	EVP_PKEY *pub = NULL;
+	X509_REQ *req = NULL;
+	char *text = NULL;
+	tw_rc rc;
+
+	*pem = NULL;
+	if ((rc = tw_read_file(path, 64 * 1024, &data, &len, err)) != TW_OK)
+		return rc;
+	if ((in = BIO_new_mem_buf(data, (int)len)) == NULL) {
+		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+		goto out;
+	}
+	if (strstr((const char *)data, "CERTIFICATE REQUEST") != NULL) {
+		if ((req = PEM_read_bio_X509_REQ(in, NULL, NULL, NULL)) == NULL ||
+		    (pub = X509_REQ_get_pubkey(req)) == NULL || X509_REQ_verify(req, pub) != 1) {
+			rc = tw_error_set_openssl(err, TW_E_INVALID, "%s is no valid, self-signed "
+				"certificate request", path);
+			goto out;
+		}
+	} else if ((pub = PEM_read_bio_PUBKEY(in, NULL, NULL, NULL)) == NULL) {
+		rc = tw_error_set_openssl(err, TW_E_INVALID, "%s is no PEM public key or "
+			"certificate request (the new operator makes it: torwart operator keygen)", path);
+		goto out;
+	}
+	if ((mem = BIO_new(BIO_s_mem())) == NULL || PEM_write_bio_PUBKEY(mem, pub) != 1 ||
+	    BIO_write(mem, "", 1) != 1 || BIO_get_mem_data(mem, &text) <= 0 ||
+	    (*pem = tw_strdup(text)) == NULL)
+		rc = tw_error_set(err, TW_E_NOMEM, "cannot encode the public key");
+out:
+	X509_REQ_free(req);
+	EVP_PKEY_free(pub);
+	BIO_free(in);
+	BIO_free(mem);
+	free(data);
+	return rc;
+}
+
+/*
+ * `operator keygen`: run by the NEW operator on its own machine. The private key never
+ * leaves OUT (0600); OUT/NAME.pub goes to the account's creator.
+ */
+static int cmd_operator_keygen(const struct ca_opts *o)
+{
+	struct tw_error err;
+	EVP_PKEY *key = NULL;
+	BIO *mem = NULL;
+	char *pem = NULL, *path = NULL, fp[65] = "";
+	tw_rc rc;
+
+	if (o->name == NULL || o->out == NULL || o->home != NULL)
+		return cli_usage_error("operator keygen needs --name N --out DIR (on the new "
+			"operator's own machine, no --home)");
+	if ((rc = ca_new_key(o->out, o->name, &key, &err)) != TW_OK)
+		goto out;
+	if ((mem = BIO_new(BIO_s_mem())) == NULL || PEM_write_bio_PUBKEY(mem, key) != 1 ||
+	    BIO_write(mem, "", 1) != 1 || BIO_get_mem_data(mem, &pem) <= 0 ||
+	    (path = tw_asprintf("%s/%s.pub", o->out, o->name)) == NULL) {
+		rc = tw_error_set(&err, TW_E_NOMEM, "cannot encode the public key");
+		goto out;
+	}
+	if ((rc = tw_write_file(path, pem, strlen(pem), 0644, false, &err)) != TW_OK)
+		goto out;
+	{
+		unsigned char *der = NULL, md[32];
+		int n = i2d_PUBKEY(key, &der);
+
+		if (n > 0 && EVP_Digest(der, (size_t)n, md, NULL, EVP_sha256(), NULL) == 1)
+			for (int i = 0; i < 32; i++)
+				snprintf(fp + 2 * i, 3, "%02x", md[i]);
+		OPENSSL_free(der);
+	}
+	printf("torwart: your key is in %s/%s.key (keep it, it never leaves this machine); "
+		"give %s to the administrator who adds your account\n"
+		"torwart: public key SHA-256 %s\n", o->out, o->name, path, fp);
+out:
+	free(path);
+	BIO_free(mem);
+	EVP_PKEY_free(key);
+	return rc == TW_OK ? 0 : cli_fail("operator keygen", &err);
+}
+
+/*
+ * `operator add` through the api: the creator sends the new operator's PUBLIC key (from
+ * `operator keygen` on the operator's side) and gets back the certificate and a ticket;
+ * the one-time enrolment code goes to the second channel, not to the creator, and the
+ * operator chooses its own secret at `operator enrol` (docs/security.md, "Enrolment").
+ */
+static int cmd_operator_add_api(const struct ca_opts *o)
+{
+	struct tw_error err;
+	struct auth_client_conf conf;
+	char *pem = NULL;
+	json_t *body = NULL, *resp = NULL;
+	int ret = 1;
+	tw_rc rc;
+
+	memset(&conf, 0, sizeof(conf));
+	if (o->name == NULL || o->public_key == NULL)
+		return cli_usage_error("operator add needs --name N --public-key FILE (the new "
+			"operator's public key or CSR: torwart operator keygen on its side) [--totp] "
+			"[--roles R --reason W] [--out DIR]");
+	if (o->password_file != NULL)
+		return cli_usage_error("operator add through the api takes no password: the new "
+			"operator chooses it at enrolment (torwart operator enrol)");
+	if ((rc = ca_read_public_key(o->public_key, &pem, &err)) != TW_OK)
+		return cli_fail("operator add", &err);
+	body = json_pack("{s:s,s:s,s:s}", "name", o->name, "factor", o->totp ? "totp" :
+		"password", "public_key", pem);
+	if (body != NULL && o->roles != NULL)
+		json_object_set_new(body, "roles", json_string(o->roles));
+	if (body != NULL && o->reason != NULL)
+		json_object_set_new(body, "reason", json_string(o->reason));
+	if (body != NULL && o->tenant != NULL)
+		json_object_set_new(body, "tenant", json_string(o->tenant));
+	if ((ret = ca_call("operator add", o, "POST", "/v1/operators", body, &resp)) != 0)
+		goto out;
+	if (o->out != NULL) {
+		const char *crt = json_string_value(json_object_get(resp, "certificate"));
+
+		if ((rc = ca_session(o, &conf, &err)) != TW_OK ||
+		    (rc = tw_mkdir_p(o->out, 0700, &err)) != TW_OK ||
+		    (rc = ca_write_out(o->out, o->name, crt != NULL ? crt : "", conf.ca, NULL,
+		     &err)) != TW_OK) {
+			ret = cli_fail("operator add", &err);
+			goto out;
+		}
+	}
+	printf("torwart: operator %s added, enrolment pending%s%s\n", o->name,
+		o->out != NULL ? "; certificate in " : "", o->out != NULL ? o->out : "");
+	if (json_integer_value(json_object_get(resp, "approval")) > 0)
+		printf("torwart: role request is approval %lld (pending)\n",
+			(long long)json_integer_value(json_object_get(resp, "approval")));
+	printf("torwart: %s\n", json_string_value(json_object_get(resp, "message")) != NULL ?
+		json_string_value(json_object_get(resp, "message")) : "");
+out:
+	tw_wipe(&conf, sizeof(conf));
+	json_decref(body);
+	json_decref(resp);
+	free(pem);
+	return ret;
+}
+
 static int cmd_operator_add(const struct ca_opts *o)
 {
 	struct tw_error err;
@@ -435,9 +645,11 @@ static int cmd_operator_add(const struct ca_opts *o)
 	int ret = 1;
 	tw_rc rc;
 
+	if (o->home == NULL)
+		return cmd_operator_add_api(o);
 	if (o->name == NULL || o->out == NULL || (o->password_file == NULL) == (o->totp == 0))
-		return cli_usage_error("operator add needs --name N --out DIR and one of "
-			"--password-file F | --totp");
+		return cli_usage_error("operator add --home (break-glass bootstrap) needs --name N "
+			"--out DIR and one of --password-file F | --totp");
 	if (o->password_file != NULL &&
 	    (rc = ca_read_secret(o->password_file, password, sizeof(password), &plen, &err)) !=
 	    TW_OK)
@@ -482,44 +694,6 @@ static int cmd_operator_add(const struct ca_opts *o)
 		tw_wipe(added.totp_key, sizeof(added.totp_key));
 		X509_free(added.cert);
 		ca_local_close(&l);
-		if (rc != TW_OK)
-			goto fail;
-	} else {
-		json_t *body, *resp = NULL;
-
-		if ((mem = BIO_new(BIO_s_mem())) == NULL || PEM_write_bio_PUBKEY(mem, key) != 1 ||
-		    BIO_write(mem, "", 1) != 1 || BIO_get_mem_data(mem, &pem) <= 0) {
-			rc = tw_error_set(&err, TW_E_NOMEM, "cannot encode the public key");
-			goto fail;
-		}
-		body = json_pack("{s:s,s:s,s:s}", "name", o->name, "factor", o->totp ? "totp" :
-			"password", "public_key", pem);
-		if (body != NULL && !o->totp)
-			json_object_set_new(body, "password", json_string(password));
-		if (body != NULL && o->roles != NULL)
-			json_object_set_new(body, "roles", json_string(o->roles));
-		if (body != NULL && o->reason != NULL)
-			json_object_set_new(body, "reason", json_string(o->reason));
-		if (body != NULL && o->tenant != NULL)
-			json_object_set_new(body, "tenant", json_string(o->tenant));
-		ret = ca_call("operator add", o, "POST", "/v1/operators", body, &resp);
-		json_decref(body);
-		if (ret == 0) {
-			struct auth_client_conf conf;
-
-			if ((rc = ca_session(o, &conf, &err)) == TW_OK)
-				rc = ca_write_out(o->out, o->name, json_string_value(json_object_get(resp,
-					"certificate")) != NULL ? json_string_value(json_object_get(resp,
-					"certificate")) : "", conf.ca, json_string_value(json_object_get(resp,
-					"totp_key")), &err);
-			tw_wipe(&conf, sizeof(conf));
-			if (rc == TW_OK && json_integer_value(json_object_get(resp, "approval")) > 0)
-				printf("torwart: role request is approval %lld (pending)\n", (long long)
-					json_integer_value(json_object_get(resp, "approval")));
-		}
-		json_decref(resp);
-		if (ret != 0)
-			goto out;
 		if (rc != TW_OK)
 			goto fail;
 	}
@@ -622,36 +796,67 @@ int cli_operator(const char *sub, int argc, char **argv)
 	struct ca_opts o;
 
 	if (sub == NULL || ca_parse(argc, argv, &o) != 0)
-		return cli_usage_error("usage: torwart operator ca-init|add|list|disable|role "
-			"(see torwart --help)");
+		return cli_usage_error("usage: torwart operator ca-init|keygen|add|enrol|list|"
+			"disable|role (see torwart --help)");
 	if (strcmp(sub, "ca-init") == 0)
 		return cmd_ca_init(&o);
 	if (strcmp(sub, "add") == 0)
 		return cmd_operator_add(&o);
+	if (strcmp(sub, "keygen") == 0)
+		return cmd_operator_keygen(&o);
+	if (strcmp(sub, "enrol") == 0)
+		return cmd_login(&o, true);
 	if (strcmp(sub, "list") == 0)
 		return cmd_operator_list(&o);
 	if (strcmp(sub, "disable") == 0)
 		return cmd_operator_change(&o, false);
 	if (strcmp(sub, "role") == 0)
 		return cmd_operator_change(&o, true);
-	return cli_usage_error("unknown operator command; use ca-init, add, list, disable, role");
+	return cli_usage_error("unknown operator command; use ca-init, keygen, add, enrol, list, "
+		"disable, role");
 }
 
 /* ---- approval ---- */
 
+/* A string member for display: "-" when absent, never "(null)". */
+static const char *ca_str(json_t *o, const char *key)
+{
+	const char *v = json_string_value(json_object_get(o, key));
+
+	return v != NULL && v[0] != '\0' ? v : "-";
+}
+
 static void print_approval_json(json_t *a, bool full)
 {
+	json_t *cmd = json_object_get(a, "command");
+
+	/* A released command answers {"approval": {...}, "command": {exit, stdout, ...}}. */
+	if (json_is_object(json_object_get(a, "approval")))
+		a = json_object_get(a, "approval");
 	printf("%-6lld %-16s %-10s %-16s %s\n", (long long)json_integer_value(json_object_get(a,
-		"id")), json_string_value(json_object_get(a, "action")),
-		json_string_value(json_object_get(a, "state")),
-		json_string_value(json_object_get(a, "requester")),
-		json_string_value(json_object_get(a, "reason")));
+		"id")), ca_str(a, "action"), ca_str(a, "state"), ca_str(a, "requester"),
+		ca_str(a, "reason"));
 	if (full)
 		printf("  params: %s\n  decided by: %s\n  decision: %s\n  result: %s\n",
-			json_string_value(json_object_get(a, "params")),
-			json_string_value(json_object_get(a, "decided_by")),
-			json_string_value(json_object_get(a, "decision_reason")),
-			json_string_value(json_object_get(a, "result")));
+			ca_str(a, "params"), ca_str(a, "decided_by"), ca_str(a, "decision_reason"),
+			ca_str(a, "result"));
+	if (full && json_is_object(cmd)) {
+		static const char *const streams[] = { "stdout", "stderr" };
+
+		printf("  command exit: %lld\n", (long long)json_integer_value(json_object_get(cmd,
+			"exit")));
+		for (size_t i = 0; i < 2; i++) {
+			const char *b64 = json_string_value(json_object_get(cmd, streams[i]));
+			unsigned char *data = NULL;
+			size_t len = 0;
+			struct tw_error err;
+
+			if (b64 != NULL && b64[0] != '\0' &&
+			    auth_b64_decode(b64, strlen(b64), &data, &len, &err) == TW_OK && len > 0)
+				fwrite(data, 1, len, i == 0 ? stdout : stderr);
+			free(data);
+		}
+	}
 }
 
 int cli_approval(const char *sub, int argc, char **argv)
@@ -697,8 +902,15 @@ int cli_approval(const char *sub, int argc, char **argv)
 	} else {
 		return cli_usage_error("unknown approval command; use list, show, approve, reject");
 	}
-	if (ret == 0)
+	if (ret == 0) {
+		json_t *cmd = json_object_get(resp, "command");
+		json_int_t code = json_integer_value(json_object_get(cmd, "exit"));
+
 		print_approval_json(resp, true);
+		/* A released command that failed or was refused fails this command too. */
+		if (json_is_object(cmd) && code != 0)
+			ret = code > 0 && code < 256 ? (int)code : 1;
+	}
 	json_decref(body);
 	json_decref(resp);
 	return ret;

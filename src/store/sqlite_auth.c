@@ -63,6 +63,8 @@ static const char SQL_AP_GET[] = "SELECT " AP_COLUMNS " FROM approvals WHERE id 
 static const char SQL_AP_DECIDE[] =
 	"UPDATE approvals SET state = ?2, decided_by = ?3, decided_ms = ?4, "
 	"decision_reason = ?5, result = ?6 WHERE id = ?1 AND state = 'pending'";
+static const char SQL_AP_FINISH[] =
+	"UPDATE approvals SET state = ?2, result = ?3 WHERE id = ?1 AND state = 'executed'";
 static const char SQL_AP_ALL[] = "SELECT " AP_COLUMNS " FROM approvals "
 	"WHERE (?1 = 0 OR tenant_id = ?1) AND (?2 IS NULL OR state = ?2) ORDER BY id";
 
@@ -556,6 +558,36 @@ out:
 	return rc;
 }
 
+static tw_rc sa_approval_finish(void *be, int64_t id, const char *state, const char *result,
+	struct tw_error *err)
+{
+	struct sq *s = be;
+	sqlite3_stmt *st = NULL;
+	int changes = 0;
+	tw_rc rc;
+
+	if ((rc = sq_prepare(s, SQL_AP_FINISH, &st, err)) != TW_OK)
+		goto out;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_text(st, 2, state, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, result, -1, SQLITE_STATIC);
+	if ((rc = sa_update(s, st, "recording an approval's outcome", &changes, err)) != TW_OK)
+		goto out;
+	if (changes == 0) {
+		struct store_approval cur;
+
+		sq_done(s, st);
+		st = NULL;
+		rc = sa_approval_get(be, id, &cur, err);
+		if (rc == TW_OK)
+			rc = tw_error_set(err, TW_E_EXISTS, "approval request %lld is %s, not "
+				"executed", (long long)id, cur.state);
+	}
+out:
+	sq_done(s, st);
+	return rc;
+}
+
 static tw_rc sa_approval_decide(void *be, int64_t id, const struct store_approval *d,
 	struct tw_error *err)
 {
@@ -638,5 +670,6 @@ const struct store_auth_ops store_sqlite_auth_ops = {
 	.approval_insert = sa_approval_insert,
 	.approval_get = sa_approval_get,
 	.approval_decide = sa_approval_decide,
+	.approval_finish = sa_approval_finish,
 	.approval_foreach = sa_approval_foreach,
 };

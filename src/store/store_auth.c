@@ -359,6 +359,25 @@ tw_rc store_approval_decide(struct tw_store *store, int64_t id, const struct sto
 	return ops->approval_decide(store->be, id, d, err);
 }
 
+tw_rc store_approval_finish(struct tw_store *store, int64_t id, const char *state,
+	const char *result, struct tw_error *err)
+{
+	const struct store_auth_ops *ops = sa_ops(store, err);
+	tw_rc rc;
+
+	if (ops == NULL)
+		return err != NULL ? err->code : TW_E_INTERNAL;
+	if ((rc = store_check_text(state, 15, "approval state", err)) != TW_OK ||
+	    (rc = store_check_text(result, STORE_TEXT_MAX, "approval result", err)) != TW_OK)
+		return rc;
+	if (!sa_one_of(state, "executed", "failed"))
+		return tw_error_set(err, TW_E_INVALID, "an outcome is executed or failed, not "
+			"\"%s\"", state);
+	if (ops->approval_finish == NULL)
+		return tw_error_set(err, TW_E_INTERNAL, "this store cannot record outcomes");
+	return ops->approval_finish(store->be, id, state, result, err);
+}
+
 tw_rc store_approval_foreach(struct tw_store *store, int64_t tenant_id, const char *state,
 	store_approval_cb cb, void *arg, struct tw_error *err)
 {

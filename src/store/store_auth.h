@@ -146,6 +146,14 @@ tw_rc store_approval_get(struct tw_store *store, int64_t id, struct store_approv
  */
 tw_rc store_approval_decide(struct tw_store *store, int64_t id, const struct store_approval *d,
 	struct tw_error *err);
+/*
+ * The outcome of an executed request whose action runs after the decision committed (a
+ * released api command): state "executed" or "failed" and result replace the
+ * decision's. TW_E_EXISTS unless the request is in state "executed" (only such a
+ * request's outcome can still change), TW_E_NOT_FOUND when it does not exist.
+ */
+tw_rc store_approval_finish(struct tw_store *store, int64_t id, const char *state,
+	const char *result, struct tw_error *err);
 /* tenant_id 0: all; state NULL: all. Ordered by id; a is borrowed. cb != 0 stops. */
 typedef int (*store_approval_cb)(const struct store_approval *a, void *arg);
 tw_rc store_approval_foreach(struct tw_store *store, int64_t tenant_id, const char *state,
@@ -186,6 +194,8 @@ struct store_auth_ops {
 		struct tw_error *err);
 	tw_rc (*approval_foreach)(void *be, int64_t tenant_id, const char *state,
 		store_approval_cb cb, void *arg, struct tw_error *err);
+	tw_rc (*approval_finish)(void *be, int64_t id, const char *state, const char *result,
+		struct tw_error *err);
 };
 
 /* operator_get's `by`. */

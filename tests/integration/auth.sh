@@ -127,8 +127,39 @@ check "operator list as tenant-admin" bash -c "'$TORWART' operator list --token-
 check_fails "operator list as approver is denied" "$TORWART" operator list --token-file "$B"
 check "denial is logged as auth.denied" test "$(db "SELECT count(*) FROM admin_log WHERE action='auth.denied'")" -ge 1
 printf 'carol-password-12\n' >"$O/carol.pw"
-check "operator add through the api (roles requested)" "$TORWART" operator add --token-file "$A" \
-	--name carol --password-file "$O/carol.pw" --roles gateway-operator --reason "new colleague" --out "$O/carol"
+# Enrolment (issue 9): carol makes her key on her side, alice only ever sees the public
+# half, the one-time code goes to the second channel, carol chooses her own password.
+check "carol makes her own key pair (operator keygen)" "$TORWART" operator keygen \
+	--name carol --out "$O/carol"
+check "... her private key is 0600 on her side" test "$(stat -c %a "$O/carol/carol.key")" = 600
+check_fails "operator add through the api with a password (creator-chosen secret) is refused" \
+	"$TORWART" operator add --token-file "$A" --name carol --public-key "$O/carol/carol.pub" \
+	--password-file "$O/carol.pw"
+check "operator add through the api (public key only, roles requested)" "$TORWART" operator add \
+	--token-file "$A" --name carol --public-key "$O/carol/carol.pub" --roles gateway-operator \
+	--reason "new colleague" --out "$O/carol" >"$T/carol-add.out"
+check "... the creator's output holds no enrolment code" \
+	bash -c "! grep -q \"\$(head -1 '$H/enrolment/carol.code')\" '$T/carol-add.out'"
+check "... the code went to the second channel (0600)" test "$(stat -c %a "$H/enrolment/carol.code")" = 600
+check "... and is stored only as an scrypt record" \
+	test "$(db "SELECT count(*) FROM operators WHERE name='carol' AND secret LIKE 'enrol\$%\$scrypt\$%'")" = 1
+check "... never in clear" bash -c "! grep -q \"\$(head -1 '$H/enrolment/carol.code')\" '$H/store.db'"
+check_fails "carol cannot log in before enrolling" "$TORWART" login --api "$API" \
+	--cert "$O/carol/carol.crt" --key "$O/carol/carol.key" --password-file "$O/carol.pw" --token-file "$T/x"
+printf 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n' >"$T/wrong.code"
+check_fails "enrolment with a wrong code is refused" "$TORWART" operator enrol --api "$API" \
+	--cert "$O/carol/carol.crt" --key "$O/carol/carol.key" --code-file "$T/wrong.code" \
+	--password-file "$O/carol.pw" --token-file "$T/x"
+check_fails "the creator cannot enrol with its own certificate and the code" "$TORWART" operator enrol \
+	--api "$API" --cert "$O/alice/alice.crt" --key "$O/alice/alice.key" \
+	--code-file "$H/enrolment/carol.code" --password-file "$O/carol.pw" --token-file "$T/x"
+check "carol enrols: code + her key + her own password" "$TORWART" operator enrol --api "$API" \
+	--cert "$O/carol/carol.crt" --key "$O/carol/carol.key" --code-file "$H/enrolment/carol.code" \
+	--password-file "$O/carol.pw" --token-file "$T/carol.enrol"
+check "... logged as operator.enrol" test "$(db "SELECT count(*) FROM admin_log WHERE action='operator.enrol' AND actor='carol'")" = 1
+check_fails "... the code works once" "$TORWART" operator enrol --api "$API" \
+	--cert "$O/carol/carol.crt" --key "$O/carol/carol.key" --code-file "$H/enrolment/carol.code" \
+	--password-file "$O/admin.pw" --token-file "$T/x"
 check "carol has no roles before approval" test "$(db "SELECT roles FROM operators WHERE name='carol'")" = 0
 REQ=$(db "SELECT max(id) FROM approvals WHERE action='operator.role'")
 check "role request is pending" test "$(db "SELECT state FROM approvals WHERE id=$REQ")" = pending

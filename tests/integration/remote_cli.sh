@@ -171,7 +171,11 @@ check "... still uploaded" test "$(db "SELECT state FROM firmware_images WHERE i
 WREQ=$(db "SELECT max(id) FROM approvals WHERE action='firmware.release'")
 check "approver releases the firmware" run appr approval approve --id "$WREQ"
 check "... now released" test "$(db "SELECT state FROM firmware_images WHERE id=$FW")" = released
-check "CA operator deactivates the CA key (no four-eyes needed)" run cao ca deactivate --ca sub-ca
+run cao ca deactivate --ca sub-ca --why "end of the key ceremony"
+check "ca deactivate is four-eyes too (exit 10): it stops issuance for every tenant" test $? = 10
+check "... the CA still signs until released" run cao ca crl
+DREQ=$(db "SELECT max(id) FROM approvals WHERE action='ca.key.deactivate'")
+check "approver releases the deactivation" run appr approval approve --id "$DREQ"
 check_fails "... issuance-side commands now refuse: ca crl" run cao ca crl
 run cao ca activate --ca sub-ca --why "after the key ceremony"
 check "ca activate becomes a four-eyes request (exit 10)" test $? = 10

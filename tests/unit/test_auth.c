@@ -511,6 +511,7 @@ static tw_rc matrix_run(struct fx *f, enum mop op, const struct auth_principal *
 		in.issue = soft_issue;
 		in.issue_arg = f->key;
 		in.box = f->box;
+		in.enrol = true;
 		rc = auth_svc_operator_add(f->st, &f->s, p, &in, &out, &err);
 		X509_free(out.cert);
 		return rc;
@@ -802,6 +803,308 @@ static void test_disable_revokes_certificate(void **state)
 	assert_int_equal(audit_verify(f->st, &(struct audit_verify_result){ 0 }, &err), TW_OK);
 }
 
+/* ---- issue 9: trust boundaries ---- */
+
+static void fx_sql(struct fx *f, const char *sql)
+{
+	char db[128];
+	sqlite3 *h = NULL;
+
+	snprintf(db, sizeof(db), "%s/store.db", f->dir);
+	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+	sqlite3_busy_timeout(h, 5000);
+	assert_int_equal(sqlite3_exec(h, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(h);
+}
+
+/*
+ * Defect 1: a tenant-admin (or system-admin) cannot ask for installation-wide roles,
+ * neither for a new operator nor for an existing one; a security officer can, through
+ * four-eyes; and a request whose requester lost the security-officer role meanwhile is
+ * refused at execution.
+ */
+static void test_installation_roles(void **state)
+{
+	struct fx *f = *state;
+	struct auth_principal ta, sa, so, ap;
+	struct store_approval a;
+	struct store_operator op;
+	struct tw_error err;
+	int64_t id = 0;
+	static const enum auth_role wide[] = { AUTH_ROLE_RA_OFFICER, AUTH_ROLE_CA_OPERATOR,
+		AUTH_ROLE_FIRMWARE_MANAGER, AUTH_ROLE_AUDITOR, AUTH_ROLE_SECURITY_OFFICER,
+		AUTH_ROLE_SYSTEM_ADMIN, AUTH_ROLE_TENANT_ADMIN };
+
+	fx_operator(f, "ta", f->tenant_b, AUTH_ROLE_BIT(AUTH_ROLE_TENANT_ADMIN), "ta-password-12345");
+	fx_operator(f, "sa", f->tenant_b, AUTH_ROLE_BIT(AUTH_ROLE_SYSTEM_ADMIN), "sa-password-12345");
+	fx_operator(f, "so", f->tenant_b, AUTH_ROLE_BIT(AUTH_ROLE_SECURITY_OFFICER),
+		"so-password-12345");
+	fx_operator(f, "ap", f->tenant_b, AUTH_ROLE_BIT(AUTH_ROLE_APPROVER), "ap-password-12345");
+	fx_operator(f, "x", f->tenant_b, 0, "x-password-123456");
+	fx_principal(f, &ta, "ta");
+	fx_principal(f, &sa, "sa");
+	fx_principal(f, &so, "so");
+	fx_principal(f, &ap, "ap");
+	for (size_t i = 0; i < sizeof(wide) / sizeof(wide[0]); i++) {
+		struct auth_operator_new in = { 0 };
+		struct auth_operator_added out;
+
+		assert_true((AUTH_ROLES_INSTALLATION & AUTH_ROLE_BIT(wide[i])) != 0);
+		assert_int_equal(auth_svc_operator_role(f->st, &f->s, &ta, "x",
+			AUTH_ROLE_BIT(wide[i]), "escalate", &id, &err), TW_E_DENIED);
+		assert_int_equal(auth_svc_operator_role(f->st, &f->s, &sa, "x",
+			AUTH_ROLE_BIT(wide[i]), "escalate", &id, &err), TW_E_DENIED);
+		in.name = "newbie";
+		in.factor = "password";
+		in.public_key = f->key;
+		in.issue = soft_issue;
+		in.issue_arg = f->key;
+		in.enrol = true;
+		in.roles = AUTH_ROLE_BIT(wide[i]);
+		in.reason = "escalate";
+		assert_int_equal(auth_svc_operator_add(f->st, &f->s, &ta, &in, &out, &err),
+			TW_E_DENIED);
+	}
+	/* Tenant-scoped roles stay the tenant-admin's to ask for. */
+	assert_int_equal(auth_svc_operator_role(f->st, &f->s, &ta, "x",
+		AUTH_ROLE_BIT(AUTH_ROLE_GATEWAY_OPERATOR), "fine", &id, &err), TW_OK);
+	/* The security officer asks for ra-officer; the request waits for an approver. */
+	assert_int_equal(auth_svc_operator_role(f->st, &f->s, &so, "x",
+		AUTH_ROLE_BIT(AUTH_ROLE_RA_OFFICER), "new RA officer", &id, &err), TW_OK);
+	assert_true(id > 0);
+	assert_int_equal(store_operator_get_by_name(f->st, "x", &op, &err), TW_OK);
+	assert_int_equal(op.roles & AUTH_ROLE_BIT(AUTH_ROLE_RA_OFFICER), 0);
+	/* ... but the requester is no security officer any more when it is released. */
+	fx_sql(f, "UPDATE operators SET roles = 128 WHERE name = 'so'");   /* tenant-admin */
+	assert_int_equal(auth_approval_decide(f->st, &f->s, &ap, id, true, "ok", NULL, &err),
+		TW_E_DENIED);
+	assert_int_equal(store_approval_get(f->st, id, &a, &err), TW_OK);
+	assert_string_equal(a.state, "failed");
+	assert_non_null(strstr(a.result, "refused:"));
+	assert_int_equal(store_operator_get_by_name(f->st, "x", &op, &err), TW_OK);
+	assert_int_equal(op.roles & AUTH_ROLE_BIT(AUTH_ROLE_RA_OFFICER), 0);
+	/* Restored, a fresh request executes. */
+	fx_sql(f, "UPDATE operators SET roles = 1 WHERE name = 'so'");
+	fx_principal(f, &so, "so");
+	assert_int_equal(auth_svc_operator_role(f->st, &f->s, &so, "x",
+		AUTH_ROLE_BIT(AUTH_ROLE_RA_OFFICER), "new RA officer", &id, &err), TW_OK);
+	assert_int_equal(auth_approval_decide(f->st, &f->s, &ap, id, true, "ok", &a, &err),
+		TW_OK);
+	assert_string_equal(a.state, "executed");
+	assert_int_equal(store_operator_get_by_name(f->st, "x", &op, &err), TW_OK);
+	assert_int_equal(op.roles, AUTH_ROLE_BIT(AUTH_ROLE_RA_OFFICER));
+	assert_int_equal(audit_verify(f->st, &(struct audit_verify_result){ 0 }, &err), TW_OK);
+}
+
+/* Defect 8: a request of a requester disabled meanwhile is refused, and says so. */
+static void test_disabled_requester(void **state)
+{
+	struct fx *f = *state;
+	struct auth_principal ta, ap;
+	struct store_approval a;
+	struct store_operator op;
+	struct tw_error err;
+	int64_t id = 0;
+
+	fx_operator(f, "ta", f->tenant_a, AUTH_ROLE_BIT(AUTH_ROLE_TENANT_ADMIN), "ta-password-12345");
+	fx_operator(f, "ap", f->tenant_a, AUTH_ROLE_BIT(AUTH_ROLE_APPROVER), "ap-password-12345");
+	fx_operator(f, "gw", f->tenant_a, 0, "gw-password-12345");
+	fx_principal(f, &ta, "ta");
+	fx_principal(f, &ap, "ap");
+	assert_int_equal(auth_svc_operator_role(f->st, &f->s, &ta, "gw",
+		AUTH_ROLE_BIT(AUTH_ROLE_GATEWAY_OPERATOR), "needs it", &id, &err), TW_OK);
+	assert_int_equal(store_operator_get_by_name(f->st, "ta", &op, &err), TW_OK);
+	assert_int_equal(store_operator_set_status(f->st, op.id, "disabled", "revoked", &err),
+		TW_OK);
+	assert_int_equal(auth_approval_decide(f->st, &f->s, &ap, id, true, "ok", NULL, &err),
+		TW_E_DENIED);
+	assert_non_null(strstr(err.message, "disabled"));
+	assert_int_equal(store_approval_get(f->st, id, &a, &err), TW_OK);
+	assert_string_equal(a.state, "failed");          /* never "executed" */
+	assert_non_null(strstr(a.result, "refused: the requester ta is disabled"));
+	assert_string_equal(a.decided_by, "ap");
+	assert_int_equal(store_operator_get_by_name(f->st, "gw", &op, &err), TW_OK);
+	assert_int_equal(op.roles, 0);                  /* nothing ran */
+	/* A rejection is still possible for such a request (nothing runs either way). */
+	assert_int_equal(audit_verify(f->st, &(struct audit_verify_result){ 0 }, &err), TW_OK);
+}
+
+/* Defect 2: the creator rule for approvers, within [auth] creator_window. */
+static void test_creator_rule(void **state)
+{
+	struct fx *f = *state;
+	struct auth_principal ta, minted, other;
+	struct store_approval a;
+	struct tw_error err;
+	int64_t id = 0;
+
+	fx_operator(f, "ta", f->tenant_a, AUTH_ROLE_BIT(AUTH_ROLE_TENANT_ADMIN), "ta-password-12345");
+	fx_operator(f, "minted", f->tenant_a, AUTH_ROLE_BIT(AUTH_ROLE_APPROVER),
+		"mi-password-12345");
+	fx_operator(f, "other", f->tenant_a, AUTH_ROLE_BIT(AUTH_ROLE_APPROVER),
+		"ot-password-12345");
+	fx_operator(f, "gw", f->tenant_a, 0, "gw-password-12345");
+	fx_sql(f, "UPDATE operators SET created_by = 'ta' WHERE name = 'minted'");
+	fx_principal(f, &ta, "ta");
+	fx_principal(f, &minted, "minted");
+	fx_principal(f, &other, "other");
+	assert_int_equal(auth_svc_operator_role(f->st, &f->s, &ta, "gw",
+		AUTH_ROLE_BIT(AUTH_ROLE_GATEWAY_OPERATOR), "needs it", &id, &err), TW_OK);
+	/* The account ta created cannot release ta's request ... */
+	assert_int_equal(auth_approval_decide(f->st, &f->s, &minted, id, true, "ok", NULL, &err),
+		TW_E_DENIED);
+	assert_non_null(strstr(err.message, "creator_window"));
+	assert_int_equal(store_approval_get(f->st, id, &a, &err), TW_OK);
+	assert_string_equal(a.state, "pending");        /* another approver still can */
+	/* ... nor can the creator release a request of the account it created. */
+	fx_sql(f, "UPDATE operators SET created_by = 'other' WHERE name = 'ta'");
+	assert_int_equal(auth_approval_decide(f->st, &f->s, &other, id, true, "ok", NULL, &err),
+		TW_E_DENIED);
+	/* Outside the window the rule no longer applies. */
+	fx_sql(f, "UPDATE operators SET created_ms = 1000 WHERE name = 'ta'");
+	assert_int_equal(auth_approval_decide(f->st, &f->s, &other, id, true, "ok", &a, &err),
+		TW_OK);
+	assert_string_equal(a.state, "executed");
+}
+
+/* Defect 2: enrolment. The creator never holds the secret; the code works once. */
+static void test_enrolment(void **state)
+{
+	struct fx *f = *state;
+	struct auth_principal ta, p;
+	struct auth_operator_new in = { 0 };
+	struct auth_operator_added out;
+	struct auth_login_input li;
+	struct store_operator op;
+	struct tw_error err;
+	char token[AUTH_TOKEN_LEN + 1], totp_key[33] = "", dir[128], path[160];
+	int64_t exp = 0;
+
+	fx_operator(f, "ta", f->tenant_a, AUTH_ROLE_BIT(AUTH_ROLE_TENANT_ADMIN), "ta-password-12345");
+	fx_principal(f, &ta, "ta");
+	in.name = "newop";
+	in.factor = "password";
+	in.public_key = f->key;
+	in.issue = soft_issue;
+	in.issue_arg = f->key;
+	/* The creator may not choose the password, nor skip enrolment. */
+	in.password = "creator-chosen-pw";
+	in.password_len = strlen(in.password);
+	in.enrol = true;
+	assert_int_equal(auth_svc_operator_add(f->st, &f->s, &ta, &in, &out, &err), TW_E_DENIED);
+	in.password = NULL;
+	in.enrol = false;
+	assert_int_equal(auth_svc_operator_add(f->st, &f->s, &ta, &in, &out, &err), TW_E_DENIED);
+	in.enrol = true;
+	assert_int_equal(auth_svc_operator_add(f->st, &f->s, &ta, &in, &out, &err), TW_OK);
+	assert_int_equal(strlen(out.enrol_code), AUTH_ENROL_CODE_LEN);
+	assert_int_equal(store_operator_get_by_name(f->st, "newop", &op, &err), TW_OK);
+	assert_true(auth_enrol_pending(op.secret));
+	assert_null(strstr(op.secret, out.enrol_code));
+	snprintf(dir, sizeof(dir), "%s/enrolment", f->dir);
+	assert_int_equal(auth_enrol_code_deliver(dir, "newop", out.enrol_code,
+		out.enrol_expires_ms, &err), TW_OK);
+	snprintf(path, sizeof(path), "%s/newop.code", dir);
+	assert_true(tw_path_exists(path));
+
+	memset(&li, 0, sizeof(li));
+	li.cert_fingerprint = op.cert_fingerprint;
+	li.client = "10.9.0.1:1";
+	li.box = f->box;
+	li.totp_key_out = totp_key;
+	/* No login before enrolment, whatever password is tried. */
+	li.password = "creator-chosen-pw";
+	li.password_len = strlen(li.password);
+	assert_int_equal(auth_login(f->st, &f->s, &li, &p, token, &exp, &err), TW_E_DENIED);
+	/* A wrong code is refused. */
+	li.enrol_code = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+	li.password = "operator-own-pw-1";
+	li.password_len = strlen(li.password);
+	assert_int_equal(auth_login(f->st, &f->s, &li, &p, token, &exp, &err), TW_E_DENIED);
+	/* Expired: refused (time travel past the expiry). */
+	li.enrol_code = out.enrol_code;
+	li.now_ms = out.enrol_expires_ms + 1;
+	assert_int_equal(auth_login(f->st, &f->s, &li, &p, token, &exp, &err), TW_E_DENIED);
+	assert_non_null(strstr(err.message, "expired"));
+	/* The right code with the operator's own certificate and its own password. */
+	li.now_ms = 0;
+	assert_int_equal(auth_login(f->st, &f->s, &li, &p, token, &exp, &err), TW_OK);
+	assert_string_equal(p.name, "newop");
+	/* Once only. */
+	assert_int_equal(auth_login(f->st, &f->s, &li, &p, token, &exp, &err), TW_E_DENIED);
+	/* From now on its own password. */
+	li.enrol_code = NULL;
+	assert_int_equal(auth_login(f->st, &f->s, &li, &p, token, &exp, &err), TW_OK);
+	X509_free(out.cert);
+	tw_wipe(out.enrol_code, sizeof(out.enrol_code));
+
+	/* TOTP: the key is made at enrolment, handed to the operator once, stored sealed. */
+	in.name = "totpop";
+	in.factor = "totp";
+	in.box = f->box;
+	assert_int_equal(auth_svc_operator_add(f->st, &f->s, &ta, &in, &out, &err), TW_OK);
+	assert_int_equal(strlen(out.totp_key), 0);       /* nothing for the creator */
+	assert_int_equal(store_operator_get_by_name(f->st, "totpop", &op, &err), TW_OK);
+	memset(&li, 0, sizeof(li));
+	li.cert_fingerprint = op.cert_fingerprint;
+	li.client = "10.9.0.2:1";
+	li.box = f->box;
+	li.totp_key_out = totp_key;
+	li.enrol_code = out.enrol_code;
+	assert_int_equal(auth_login(f->st, &f->s, &li, &p, token, &exp, &err), TW_OK);
+	assert_int_equal(strlen(totp_key), 32);
+	assert_int_equal(store_operator_get_by_name(f->st, "totpop", &op, &err), TW_OK);
+	assert_true(secretbox_is_sealed(op.secret));
+	assert_null(strstr(op.secret, totp_key));
+	X509_free(out.cert);
+	tw_wipe(out.enrol_code, sizeof(out.enrol_code));
+	tw_wipe(totp_key, sizeof(totp_key));
+}
+
+/* Defect 10: policy floors: no configuration goes below them. */
+static void test_policy_floors(void **state)
+{
+	struct auth_settings s;
+	struct tw_config *conf = NULL;
+	struct tw_error err;
+	static const char *const weak[] = {
+		"[auth]\nfleet_order_threshold = 100000000\n",
+		"[auth]\nmax_failures = 1000\n",
+		"[auth]\nsession_ttl = 86400\n",
+		"[auth]\nfailure_window = 10\n",
+		"[auth]\napproval_ttl = 2592000\n",
+		"[auth]\ncreator_window = 0\n",
+	};
+	const char *empty = "[auth]\nexclusions = approver+auditor\n";
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(weak) / sizeof(weak[0]); i++) {
+		assert_int_equal(tw_config_parse(weak[i], strlen(weak[i]), "t", &conf, &err), TW_OK);
+		assert_int_equal(auth_settings_load(conf, &s, &err), TW_E_CONFIG);
+		tw_config_free(conf);
+		conf = NULL;
+	}
+	/* An emptied (or shortened) exclusion list still keeps the mandatory pairs. */
+	assert_int_equal(tw_config_parse(empty, strlen(empty), "t", &conf, &err), TW_OK);
+	assert_int_equal(auth_settings_load(conf, &s, &err), TW_OK);
+	assert_int_equal(auth_exclusions_check(&s.exclusions, AUTH_ROLE_BIT(AUTH_ROLE_AUDITOR) |
+		AUTH_ROLE_BIT(AUTH_ROLE_GATEWAY_OPERATOR), &err), TW_E_DENIED);
+	assert_int_equal(auth_exclusions_check(&s.exclusions, AUTH_ROLE_BIT(AUTH_ROLE_RA_OFFICER) |
+		AUTH_ROLE_BIT(AUTH_ROLE_CA_OPERATOR), &err), TW_E_DENIED);
+	assert_int_equal(auth_exclusions_check(&s.exclusions,
+		AUTH_ROLE_BIT(AUTH_ROLE_SECURITY_OFFICER) | AUTH_ROLE_BIT(AUTH_ROLE_SYSTEM_ADMIN),
+		&err), TW_E_DENIED);
+	tw_config_free(conf);
+	assert_false(auth_exclusions_keep_mandatory(""));
+	assert_false(auth_exclusions_keep_mandatory("auditor+write"));
+	assert_true(auth_exclusions_keep_mandatory(AUTH_DEFAULT_EXCLUSIONS ", approver+auditor"));
+	/* The four-eyes list cannot lose ca.key.deactivate or operator.role either. */
+	assert_int_equal(auth_settings_load(NULL, &s, &err), TW_OK);
+	assert_true(auth_four_eyes_required(&s, "ca.key.deactivate", 0));
+	assert_true(auth_four_eyes_required(&s, "operator.role", 0));
+	assert_true(auth_four_eyes_required(&s, "fleet.order", AUTH_FLOOR_FLEET_THRESHOLD_MAX + 1));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -817,6 +1120,11 @@ int main(void)
 			fx_teardown),
 		cmocka_unit_test_setup_teardown(test_four_eyes, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_policy_matrix, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_installation_roles, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_disabled_requester, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_creator_rule, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_enrolment, fx_setup, fx_teardown),
+		cmocka_unit_test(test_policy_floors),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
