@@ -408,7 +408,7 @@ out:
 /* ---- one service --------------------------------------------------------------- */
 
 struct path_list {
-	char *items[32];
+	char *items[64];
 	size_t n;
 };
 
@@ -417,6 +417,9 @@ static void pl_add(struct path_list *pl, char *owned)
 	if (owned == NULL)
 		return;
 	if (pl->n + 1 >= sizeof(pl->items) / sizeof(pl->items[0])) {
+		/* Only with dozens of CRL places configured; writes there will be refused. */
+		tw_warn("landlock: more than %zu writable places; %s left out",
+			sizeof(pl->items) / sizeof(pl->items[0]) - 1, owned);
 		free(owned);
 		return;
 	}
