@@ -81,7 +81,7 @@ tw_rc cli_open_home_store(const char *dir, struct tw_home **home, struct tw_stor
 	*store = NULL;
 	if ((rc = tw_home_open(dir, home, err)) != TW_OK)
 		return rc;
-	url = tw_home_path(*home, "store", "url", TW_DEFAULT_STORE);
+	url = store_home_url(*home);
 	if (url == NULL)
 		return tw_error_set(err, TW_E_NOMEM, "out of memory");
 	rc = store_open(url, store, err);
@@ -103,6 +103,7 @@ int cli_parse_options(int argc, char **argv, struct cli_options *o)
 		{ "api-listen", required_argument, NULL, 'a' },
 		{ "api-tls-listen", required_argument, NULL, 'L' },
 		{ "signer-backend", required_argument, NULL, 'b' },
+		{ "store", required_argument, NULL, 's' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -119,6 +120,7 @@ int cli_parse_options(int argc, char **argv, struct cli_options *o)
 		case 'a': o->api_listen = optarg; break;
 		case 'L': o->api_tls_listen = optarg; break;
 		case 'b': o->signer_backend = optarg; break;
+		case 's': o->store = optarg; break;
 		default: return -1;
 		}
 	}

@@ -27,12 +27,13 @@ struct cli_options {
 	const char *api_listen;
 	const char *api_tls_listen;   /* init: the operator API (HTTPS) */
 	const char *signer_backend;   /* init: pkcs11 (default) or file (tests only) */
+	const char *store;            /* init: [store] url (default store.db in the home) */
 	int test_pki;
 };
 
 /*
  * Parse --home --id --out --test-pki --wan-listen --api-listen --api-tls-listen
- * --signer-backend; -1 on
+ * --signer-backend --store; -1 on
  * anything else.
  */
 int cli_parse_options(int argc, char **argv, struct cli_options *o);

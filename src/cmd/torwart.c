@@ -23,6 +23,7 @@ static const char torwart_usage[] =
 	"commands:\n"
 	"  init --home DIR [--test-pki] [--wan-listen HOST:PORT] [--api-listen HOST:PORT]\n"
 	"      [--api-tls-listen HOST:PORT]   (the operator API, default 127.0.0.1:8445)\n"
+	"      [--store PATH|postgresql://USER@HOST:PORT/DB]   (default store.db in DIR)\n"
 	"      create a new home: torwart.conf, store, SoftHSM2 token, operator CA; with\n"
 	"      --test-pki also a\n"
 	"      test SM-PKI (Root-CA, Sub-CA, GWA TLS/SIG/ENC). Refuses an existing DIR.\n"

@@ -66,8 +66,7 @@ static tw_rc sal_step_done(struct db *s, struct db_stmt *st, const char *doing,
 
 static tw_rc sal_snapshot_begin(struct db *s, struct tw_error *err)
 {
-	/* DEFERRED: no lock until the first read, which then pins the WAL snapshot. */
-	return db_exec(s, "BEGIN DEFERRED", "starting a read snapshot", err);
+	return db_begin(s, false, err);   /* a read snapshot, no writer lock */
 }
 
 static tw_rc sal_node_put(struct db *s, int level, int64_t idx, const unsigned char hash[32],

@@ -60,7 +60,7 @@ static const char SQL_AP_DECIDE[] =
 	"UPDATE approvals SET state = ?2, decided_by = ?3, decided_ms = ?4, "
 	"decision_reason = ?5, result = ?6 WHERE id = ?1 AND state = 'pending'";
 static const char SQL_AP_ALL[] = "SELECT " AP_COLUMNS " FROM approvals "
-	"WHERE (?1 = 0 OR tenant_id = ?1) AND (?2 IS NULL OR state = ?2) ORDER BY id";
+	"WHERE (?1 = 0 OR tenant_id = ?1) AND (CAST(?2 AS TEXT) IS NULL OR state = ?2) ORDER BY id";
 
 /* ---- operators ---- */
 

@@ -26,7 +26,7 @@ static const char SQL_R_INSERT[] =
 	"decided_by, reason"
 static const char SQL_R_GET[] = "SELECT " R_COLS ", der FROM ca_requests WHERE id = ?1";
 static const char SQL_R_ALL[] = "SELECT " R_COLS " FROM ca_requests "
-	"WHERE ?1 IS NULL OR state = ?1 ORDER BY id";
+	"WHERE CAST(?1 AS TEXT) IS NULL OR state = ?1 ORDER BY id";
 static const char SQL_R_MOVE[] =
 	"UPDATE ca_requests SET state = ?3, decided_ms = ?4, decided_by = ?5, reason = ?6 "
 	"WHERE id = ?1 AND state = ?2";

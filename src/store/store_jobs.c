@@ -32,8 +32,8 @@ static const char SQL_JOB_HEAD[] = "SELECT " JOB_COLUMNS " FROM jobs WHERE gatew
 static const char SQL_JOB_COUNT_OPEN[] = "SELECT count(*) FROM jobs WHERE gateway_id = ?1 "
 	"AND state IN " OPEN_STATES;
 static const char SQL_JOB_LIST[] = "SELECT " JOB_COLUMNS " FROM jobs WHERE "
-	"(?1 IS NULL OR gateway_id = ?1) AND (?2 = 0 OR batch_id = ?2) AND "
-	"(?3 IS NULL OR state = ?3) AND id > ?4 ORDER BY id LIMIT ?5";
+	"(CAST(?1 AS TEXT) IS NULL OR gateway_id = ?1) AND (?2 = 0 OR batch_id = ?2) AND "
+	"(CAST(?3 AS TEXT) IS NULL OR state = ?3) AND id > ?4 ORDER BY id LIMIT ?5";
 static const char SQL_JOB_COUNTS[] = "SELECT state, count(*) FROM jobs WHERE "
 	"(?1 = 0 OR batch_id = ?1) GROUP BY state";
 /* Heads of their gateway's queue only: jobs of one gateway run in order. */

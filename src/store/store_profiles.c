@@ -42,20 +42,20 @@ static const char SQL_EMT_GET[] =
 	"SELECT 1 FROM emt_authorisations WHERE gateway_id = ?1 AND emt_id = ?2";
 static const char SQL_EMT_ALL[] =
 	"SELECT gateway_id, emt_id, created_ms FROM emt_authorisations "
-	"WHERE ?1 IS NULL OR gateway_id = ?1 ORDER BY gateway_id, emt_id";
+	"WHERE CAST(?1 AS TEXT) IS NULL OR gateway_id = ?1 ORDER BY gateway_id, emt_id";
 static const char SQL_MSG_INSERT[] =
 	"INSERT INTO gateway_messages (gateway_id, kind, type, severity, gateway_time, "
 	"received_ms, message, actions) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
 static const char SQL_MSG_ALL[] =
 	"SELECT id, gateway_id, kind, type, severity, gateway_time, received_ms, message, "
-	"actions FROM gateway_messages WHERE (?1 IS NULL OR gateway_id = ?1) "
-	"AND (?2 IS NULL OR kind = ?2) ORDER BY id";
+	"actions FROM gateway_messages WHERE (CAST(?1 AS TEXT) IS NULL OR gateway_id = ?1) "
+	"AND (CAST(?2 AS TEXT) IS NULL OR kind = ?2) ORDER BY id";
 static const char SQL_LOG_INSERT[] =
 	"INSERT INTO gateway_logs (gateway_id, kind, seq, time, message, signature, verified, "
 	"cert_fingerprint, received_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
 static const char SQL_LOG_ALL[] =
 	"SELECT gateway_id, kind, seq, time, message, signature, verified, cert_fingerprint, "
-	"received_ms FROM gateway_logs WHERE gateway_id = ?1 AND (?2 IS NULL OR kind = ?2) "
+	"received_ms FROM gateway_logs WHERE gateway_id = ?1 AND (CAST(?2 AS TEXT) IS NULL OR kind = ?2) "
 	"ORDER BY kind, seq";
 static const char SQL_SIG_CERT[] =
 	"SELECT der FROM certificates WHERE owner_kind = 'smgw' AND owner_id = ?1 "
