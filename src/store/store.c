@@ -115,29 +115,6 @@ static tw_rc sq_gateway_row(struct db_stmt *st, struct store_gateway *gw, struct
 	return TW_OK;
 }
 
-static tw_rc sq_gateway_insert(struct db *s, const struct store_gateway *gw, struct tw_error *err)
-{
-	struct db_stmt *st = NULL;
-	tw_rc rc;
-
-	if ((rc = db_prepare(s, sq_sql[SQ_GATEWAY_INSERT], &st, err)) != TW_OK)
-		goto out;
-	db_bind_int64(st, 1, gw->tenant_id);
-	db_bind_text(st, 2, gw->gateway_id);
-	db_bind_text(st, 3, gw->state);
-	db_bind_int64(st, 4, gw->created_ms);
-	db_bind_int64(st, 5, gw->last_contact_ms);
-	db_bind_text(st, 6, gw->last_address);
-	if (db_step(st) != DB_DONE) {
-		rc = db_step_fail(s, err, "inserting gateway");
-		goto out;
-	}
-	rc = TW_OK;
-out:
-	db_done(s, st);
-	return rc;
-}
-
 static tw_rc sq_gateway_get(struct db *s, const char *gateway_id, struct store_gateway *out,
 	struct tw_error *err)
 {
@@ -159,32 +136,6 @@ static tw_rc sq_gateway_get(struct db *s, const char *gateway_id, struct store_g
 		goto out;
 	}
 	rc = sq_gateway_row(st, out, err);
-out:
-	db_done(s, st);
-	return rc;
-}
-
-static tw_rc sq_gateway_touch(struct db *s, const char *gateway_id, int64_t when_ms,
-	const char *address, struct tw_error *err)
-{
-	struct db_stmt *st = NULL;
-	tw_rc rc;
-
-	if ((rc = db_prepare(s, sq_sql[SQ_GATEWAY_TOUCH], &st, err)) != TW_OK)
-		goto out;
-	db_bind_text(st, 1, gateway_id);
-	db_bind_int64(st, 2, when_ms);
-	db_bind_text(st, 3, address);
-	if (db_step(st) != DB_DONE) {
-		rc = db_step_fail(s, err, "recording gateway contact");
-		goto out;
-	}
-	if (db_changes(s) == 0) {
-		rc = tw_error_set(err, TW_E_NOT_FOUND, "gateway \"%s\" is not registered",
-			gateway_id);
-		goto out;
-	}
-	rc = TW_OK;
 out:
 	db_done(s, st);
 	return rc;
@@ -217,36 +168,6 @@ out:
 }
 
 /* ---- certificates ---- */
-
-static tw_rc sq_certificate_insert(struct db *s, const struct store_certificate *c,
-	struct tw_error *err)
-{
-	struct db_stmt *st = NULL;
-	tw_rc rc;
-
-	if ((rc = db_prepare(s, sq_sql[SQ_CERT_INSERT], &st, err)) != TW_OK)
-		goto out;
-	db_bind_int64(st, 1, c->tenant_id);
-	db_bind_text(st, 2, c->serial_hex);
-	db_bind_text(st, 3, c->issuer);
-	db_bind_text(st, 4, c->subject);
-	db_bind_text(st, 5, c->owner_kind);
-	db_bind_text(st, 6, c->owner_id);
-	db_bind_text(st, 7, c->usage);
-	db_bind_int64(st, 8, c->not_before);
-	db_bind_int64(st, 9, c->not_after);
-	db_bind_text(st, 10, c->status);
-	db_bind_text(st, 11, c->fingerprint);
-	db_bind_blob(st, 12, c->der, c->der_len);
-	if (db_step(st) != DB_DONE) {
-		rc = db_step_fail(s, err, "inserting certificate");
-		goto out;
-	}
-	rc = TW_OK;
-out:
-	db_done(s, st);
-	return rc;
-}
 
 static tw_rc sq_certificate_get_by_fingerprint(struct db *s, const char *fingerprint,
 	struct store_certificate *out, struct tw_error *err)
@@ -327,94 +248,6 @@ static tw_rc sq_audit_row(struct db_stmt *st, struct store_audit_row *row, struc
 		return tw_error_set(err, rc, "admin log entry %lld: %s", (long long)row->seq, why);
 	}
 	return TW_OK;
-}
-
-static tw_rc sq_audit_last(struct db *s, struct store_audit_row *out, bool *found,
-	struct tw_error *err)
-{
-	struct db_stmt *st = NULL;
-	int step;
-	tw_rc rc;
-
-	if ((rc = db_prepare(s, sq_sql[SQ_AUDIT_LAST], &st, err)) != TW_OK)
-		goto out;
-	step = db_step(st);
-	if (step == DB_DONE) {
-		rc = TW_OK;
-		goto out;
-	}
-	if (step != DB_ROW) {
-		rc = db_step_fail(s, err, "reading the last admin log entry");
-		goto out;
-	}
-	if ((rc = sq_audit_row(st, out, err)) != TW_OK)
-		goto out;
-	*found = true;
-out:
-	db_done(s, st);
-	return rc;
-}
-
-static tw_rc sq_audit_insert(struct db *s, const struct store_audit_row *row, struct tw_error *err)
-{
-	struct db_stmt *st = NULL;
-	tw_rc rc;
-
-	if ((rc = db_prepare(s, sq_sql[SQ_AUDIT_INSERT], &st, err)) != TW_OK)
-		goto out;
-	db_bind_int64(st, 1, row->seq);
-	db_bind_text(st, 2, row->time);
-	db_bind_text(st, 3, row->actor);
-	db_bind_text(st, 4, row->role);
-	db_bind_text(st, 5, row->client);
-	db_bind_text(st, 6, row->action);
-	db_bind_text(st, 7, row->object);
-	db_bind_text(st, 8, row->result);
-	db_bind_text(st, 9, row->detail);
-	db_bind_blob(st, 10, row->prev_hash, 32);
-	db_bind_blob(st, 11, row->hash, 32);
-	db_bind_text(st, 12, row->error_code);
-	if (db_step(st) != DB_DONE) {
-		rc = db_step_fail(s, err, "appending to the admin log");
-		goto out;
-	}
-	rc = TW_OK;
-out:
-	db_done(s, st);
-	return rc;
-}
-
-static tw_rc sq_audit_foreach(struct db *s, int64_t from_seq, store_audit_cb cb, void *arg,
-	struct tw_error *err)
-{
-	struct db_stmt *st = NULL;
-	struct store_audit_row *row = NULL;
-	int step;
-	tw_rc rc;
-
-	/* ~2.8 KB per row: keep it off the stack of small worker threads. */
-	if ((row = malloc(sizeof(*row))) == NULL) {
-		rc = tw_error_set(err, TW_E_NOMEM, "out of memory reading the admin log");
-		goto out;
-	}
-	if ((rc = db_prepare(s, sq_sql[SQ_AUDIT_FROM], &st, err)) != TW_OK)
-		goto out;
-	db_bind_int64(st, 1, from_seq);
-	while ((step = db_step(st)) == DB_ROW) {
-		if ((rc = sq_audit_row(st, row, err)) != TW_OK)
-			goto out;
-		if (cb(row, arg) != 0)
-			break;
-	}
-	if (step != DB_ROW && step != DB_DONE) {
-		rc = db_step_fail(s, err, "reading the admin log");
-		goto out;
-	}
-	rc = TW_OK;
-out:
-	db_done(s, st);
-	free(row);
-	return rc;
 }
 
 /* Longest URL we accept: a path or a PostgreSQL conninfo, never a document. */
@@ -633,7 +466,24 @@ tw_rc store_gateway_insert(struct tw_store *store, const struct store_gateway *g
 	if ((rc = store_check_handle(store, err)) != TW_OK ||
 	    (rc = store_check_gateway(gw, err)) != TW_OK)
 		return rc;
-	return sq_gateway_insert(store->db, gw, err);
+	struct db_stmt *st = NULL;
+
+	if ((rc = db_prepare(store->db, sq_sql[SQ_GATEWAY_INSERT], &st, err)) != TW_OK)
+		goto out;
+	db_bind_int64(st, 1, gw->tenant_id);
+	db_bind_text(st, 2, gw->gateway_id);
+	db_bind_text(st, 3, gw->state);
+	db_bind_int64(st, 4, gw->created_ms);
+	db_bind_int64(st, 5, gw->last_contact_ms);
+	db_bind_text(st, 6, gw->last_address);
+	if (db_step(st) != DB_DONE) {
+		rc = db_step_fail(store->db, err, "inserting gateway");
+		goto out;
+	}
+	rc = TW_OK;
+out:
+	db_done(store->db, st);
+	return rc;
 }
 
 tw_rc store_gateway_get(struct tw_store *store, const char *gateway_id,
@@ -674,7 +524,26 @@ tw_rc store_gateway_touch(struct tw_store *store, const char *gateway_id, int64_
 	if ((rc = store_check_str(address, sizeof(probe.last_address) - 1, false,
 	    "gateway address", err)) != TW_OK)
 		return rc;
-	return sq_gateway_touch(store->db, gateway_id, when_ms, address, err);
+	struct db_stmt *st = NULL;
+
+	if ((rc = db_prepare(store->db, sq_sql[SQ_GATEWAY_TOUCH], &st, err)) != TW_OK)
+		goto out;
+	db_bind_text(st, 1, gateway_id);
+	db_bind_int64(st, 2, when_ms);
+	db_bind_text(st, 3, address);
+	if (db_step(st) != DB_DONE) {
+		rc = db_step_fail(store->db, err, "recording gateway contact");
+		goto out;
+	}
+	if (db_changes(store->db) == 0) {
+		rc = tw_error_set(err, TW_E_NOT_FOUND, "gateway \"%s\" is not registered",
+			gateway_id);
+		goto out;
+	}
+	rc = TW_OK;
+out:
+	db_done(store->db, st);
+	return rc;
 }
 
 void store_scope_tenant(struct tw_store *store, int64_t tenant_id)
@@ -747,7 +616,30 @@ tw_rc store_certificate_insert(struct tw_store *store, const struct store_certif
 	if ((rc = store_check_handle(store, err)) != TW_OK ||
 	    (rc = store_check_certificate(cert, err)) != TW_OK)
 		return rc;
-	return sq_certificate_insert(store->db, cert, err);
+	struct db_stmt *st = NULL;
+
+	if ((rc = db_prepare(store->db, sq_sql[SQ_CERT_INSERT], &st, err)) != TW_OK)
+		goto out;
+	db_bind_int64(st, 1, cert->tenant_id);
+	db_bind_text(st, 2, cert->serial_hex);
+	db_bind_text(st, 3, cert->issuer);
+	db_bind_text(st, 4, cert->subject);
+	db_bind_text(st, 5, cert->owner_kind);
+	db_bind_text(st, 6, cert->owner_id);
+	db_bind_text(st, 7, cert->usage);
+	db_bind_int64(st, 8, cert->not_before);
+	db_bind_int64(st, 9, cert->not_after);
+	db_bind_text(st, 10, cert->status);
+	db_bind_text(st, 11, cert->fingerprint);
+	db_bind_blob(st, 12, cert->der, cert->der_len);
+	if (db_step(st) != DB_DONE) {
+		rc = db_step_fail(store->db, err, "inserting certificate");
+		goto out;
+	}
+	rc = TW_OK;
+out:
+	db_done(store->db, st);
+	return rc;
 }
 
 tw_rc store_certificate_get_by_fingerprint(struct tw_store *store, const char *fingerprint,
@@ -795,7 +687,26 @@ tw_rc store_audit_last(struct tw_store *store, struct store_audit_row *out, bool
 		return rc;
 	if (out == NULL || found == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_audit_last: out or found is NULL");
-	return sq_audit_last(store->db, out, found, err);
+	struct db_stmt *st = NULL;
+	int step;
+
+	if ((rc = db_prepare(store->db, sq_sql[SQ_AUDIT_LAST], &st, err)) != TW_OK)
+		goto out;
+	step = db_step(st);
+	if (step == DB_DONE) {
+		rc = TW_OK;
+		goto out;
+	}
+	if (step != DB_ROW) {
+		rc = db_step_fail(store->db, err, "reading the last admin log entry");
+		goto out;
+	}
+	if ((rc = sq_audit_row(st, out, err)) != TW_OK)
+		goto out;
+	*found = true;
+out:
+	db_done(store->db, st);
+	return rc;
 }
 
 tw_rc store_audit_insert(struct tw_store *store, const struct store_audit_row *row,
@@ -820,7 +731,30 @@ tw_rc store_audit_insert(struct tw_store *store, const struct store_audit_row *r
 	    (rc = STORE_CHECK_FIELD(row, detail, false, err)) != TW_OK ||
 	    (rc = STORE_CHECK_FIELD(row, error_code, false, err)) != TW_OK)
 		return rc;
-	return sq_audit_insert(store->db, row, err);
+	struct db_stmt *st = NULL;
+
+	if ((rc = db_prepare(store->db, sq_sql[SQ_AUDIT_INSERT], &st, err)) != TW_OK)
+		goto out;
+	db_bind_int64(st, 1, row->seq);
+	db_bind_text(st, 2, row->time);
+	db_bind_text(st, 3, row->actor);
+	db_bind_text(st, 4, row->role);
+	db_bind_text(st, 5, row->client);
+	db_bind_text(st, 6, row->action);
+	db_bind_text(st, 7, row->object);
+	db_bind_text(st, 8, row->result);
+	db_bind_text(st, 9, row->detail);
+	db_bind_blob(st, 10, row->prev_hash, 32);
+	db_bind_blob(st, 11, row->hash, 32);
+	db_bind_text(st, 12, row->error_code);
+	if (db_step(st) != DB_DONE) {
+		rc = db_step_fail(store->db, err, "appending to the admin log");
+		goto out;
+	}
+	rc = TW_OK;
+out:
+	db_done(store->db, st);
+	return rc;
 }
 
 tw_rc store_audit_foreach(struct tw_store *store, int64_t from_seq, store_audit_cb cb,
@@ -832,5 +766,31 @@ tw_rc store_audit_foreach(struct tw_store *store, int64_t from_seq, store_audit_
 		return rc;
 	if (cb == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_audit_foreach: cb is NULL");
-	return sq_audit_foreach(store->db, from_seq, cb, arg, err);
+	struct db_stmt *st = NULL;
+	struct store_audit_row *row = NULL;
+	int step;
+
+	/* ~2.8 KB per row: keep it off the stack of small worker threads. */
+	if ((row = malloc(sizeof(*row))) == NULL) {
+		rc = tw_error_set(err, TW_E_NOMEM, "out of memory reading the admin log");
+		goto out;
+	}
+	if ((rc = db_prepare(store->db, sq_sql[SQ_AUDIT_FROM], &st, err)) != TW_OK)
+		goto out;
+	db_bind_int64(st, 1, from_seq);
+	while ((step = db_step(st)) == DB_ROW) {
+		if ((rc = sq_audit_row(st, row, err)) != TW_OK)
+			goto out;
+		if (cb(row, arg) != 0)
+			break;
+	}
+	if (step != DB_ROW && step != DB_DONE) {
+		rc = db_step_fail(store->db, err, "reading the admin log");
+		goto out;
+	}
+	rc = TW_OK;
+out:
+	db_done(store->db, st);
+	free(row);
+	return rc;
 }

@@ -64,63 +64,6 @@ static tw_rc sal_step_done(struct db *s, struct db_stmt *st, const char *doing,
 	return rc;
 }
 
-static tw_rc sal_snapshot_begin(struct db *s, struct tw_error *err)
-{
-	return db_begin(s, false, err);   /* a read snapshot, no writer lock */
-}
-
-static tw_rc sal_node_put(struct db *s, int level, int64_t idx, const unsigned char hash[32],
-	struct tw_error *err)
-{
-	struct db_stmt *st = NULL;
-	tw_rc rc;
-
-	if ((rc = db_prepare(s, SAL_NODE_PUT, &st, err)) != TW_OK)
-		return rc;
-	db_bind_int64(st, 1, level);
-	db_bind_int64(st, 2, idx);
-	db_bind_blob(st, 3, hash, 32);
-	return sal_step_done(s, st, "storing an admin-log tree node", err);
-}
-
-static tw_rc sal_node_get(struct db *s, int level, int64_t idx, unsigned char hash[32],
-	bool *found, struct tw_error *err)
-{
-	struct db_stmt *st = NULL;
-	int step;
-	tw_rc rc;
-
-	if ((rc = db_prepare(s, SAL_NODE_GET, &st, err)) != TW_OK)
-		return rc;
-	db_bind_int64(st, 1, level);
-	db_bind_int64(st, 2, idx);
-	step = db_step(st);
-	if (step == DB_ROW) {
-		if ((rc = db_col_hash(st, 0, hash, "admin-log tree node", err)) == TW_OK)
-			*found = true;
-	} else if (step != DB_DONE) {
-		rc = db_step_fail(s, err, "reading an admin-log tree node");
-	}
-	db_done(s, st);
-	return rc;
-}
-
-static tw_rc sal_node_max(struct db *s, int level, int64_t *max_idx, struct tw_error *err)
-{
-	struct db_stmt *st = NULL;
-	tw_rc rc;
-
-	if ((rc = db_prepare(s, SAL_NODE_MAX, &st, err)) != TW_OK)
-		return rc;
-	db_bind_int64(st, 1, level);
-	if (db_step(st) == DB_ROW)
-		*max_idx = db_column_int64(st, 0);
-	else
-		rc = db_step_fail(s, err, "reading admin-log tree nodes");
-	db_done(s, st);
-	return rc;
-}
-
 static tw_rc sal_head_row(struct db_stmt *st, struct store_auditlog_head *h, struct tw_error *err)
 {
 	const void *sig = db_column_blob(st, 4);
@@ -139,231 +82,6 @@ static tw_rc sal_head_row(struct db_stmt *st, struct store_auditlog_head *h, str
 	memcpy(h->sig, sig, (size_t)n);
 	h->sig_len = (size_t)n;
 	return TW_OK;
-}
-
-static tw_rc sal_head_insert(struct db *s, const struct store_auditlog_head *h,
-	struct tw_error *err)
-{
-	struct db_stmt *st = NULL;
-	tw_rc rc;
-
-	if ((rc = db_prepare(s, SAL_HEAD_INSERT, &st, err)) != TW_OK)
-		return rc;
-	db_bind_int64(st, 1, h->tree_size);
-	db_bind_int64(st, 2, h->time_ms);
-	db_bind_blob(st, 3, h->root, 32);
-	db_bind_text(st, 4, h->key_label);
-	db_bind_blob(st, 5, h->sig, h->sig_len);
-	return sal_step_done(s, st, "storing a signed tree head", err);
-}
-
-static tw_rc sal_head_get(struct db *s, int64_t tree_size, struct store_auditlog_head *out,
-	bool *found, struct tw_error *err)
-{
-	struct db_stmt *st = NULL;
-	int step;
-	tw_rc rc;
-
-	if ((rc = db_prepare(s, tree_size > 0 ? SAL_HEAD_GET : SAL_HEAD_LATEST, &st, err)) != TW_OK)
-		return rc;
-	if (tree_size > 0)
-		db_bind_int64(st, 1, tree_size);
-	step = db_step(st);
-	if (step == DB_ROW) {
-		if ((rc = sal_head_row(st, out, err)) == TW_OK)
-			*found = true;
-	} else if (step != DB_DONE) {
-		rc = db_step_fail(s, err, "reading a signed tree head");
-	}
-	db_done(s, st);
-	return rc;
-}
-
-static tw_rc sal_head_foreach(struct db *s, store_auditlog_head_cb cb, void *arg,
-	struct tw_error *err)
-{
-	struct db_stmt *st = NULL;
-	struct store_auditlog_head h;
-	int step;
-	tw_rc rc;
-
-	if ((rc = db_prepare(s, SAL_HEAD_ALL, &st, err)) != TW_OK)
-		return rc;
-	while ((step = db_step(st)) == DB_ROW) {
-		if ((rc = sal_head_row(st, &h, err)) != TW_OK)
-			goto out;
-		if (cb(&h, arg) != 0)
-			break;
-	}
-	if (step != DB_ROW && step != DB_DONE)
-		rc = db_step_fail(s, err, "reading signed tree heads");
-out:
-	db_done(s, st);
-	return rc;
-}
-
-static tw_rc sal_cut_latest(struct db *s, struct store_auditlog_cut *out, bool *found,
-	struct tw_error *err)
-{
-	struct db_stmt *st = NULL;
-	int step;
-	tw_rc rc;
-
-	if ((rc = db_prepare(s, SAL_CUT_LATEST, &st, err)) != TW_OK)
-		return rc;
-	step = db_step(st);
-	if (step == DB_ROW) {
-		out->cut_seq = db_column_int64(st, 0);
-		out->time_ms = db_column_int64(st, 1);
-		if ((rc = db_col_hash(st, 2, out->chain_hash, "cut chain hash", err)) == TW_OK &&
-		    (rc = DB_COL_TEXT(st, 3, out, archive, err)) == TW_OK &&
-		    (rc = DB_COL_TEXT(st, 4, out, archive_sha256, err)) == TW_OK)
-			*found = true;
-	} else if (step != DB_DONE) {
-		rc = db_step_fail(s, err, "reading the retention cut");
-	}
-	db_done(s, st);
-	return rc;
-}
-
-static tw_rc sal_cut_apply(struct db *s, const struct store_auditlog_cut *cut,
-	struct tw_error *err)
-{
-	struct db_stmt *st = NULL;
-	tw_rc rc;
-
-	/* The cut row first: the delete trigger admits exactly the entries it covers. */
-	if ((rc = db_prepare(s, SAL_CUT_INSERT, &st, err)) != TW_OK)
-		return rc;
-	db_bind_int64(st, 1, cut->cut_seq);
-	db_bind_int64(st, 2, cut->time_ms);
-	db_bind_blob(st, 3, cut->chain_hash, 32);
-	db_bind_text(st, 4, cut->archive);
-	db_bind_text(st, 5, cut->archive_sha256);
-	if ((rc = sal_step_done(s, st, "recording the retention cut", err)) != TW_OK)
-		return rc;
-	if ((rc = db_prepare(s, SAL_CUT_DELETE, &st, err)) != TW_OK)
-		return rc;
-	db_bind_int64(st, 1, cut->cut_seq);
-	return sal_step_done(s, st, "removing archived admin-log entries", err);
-}
-
-static tw_rc sal_cursor_get(struct db *s, const char *name, int64_t *seq, struct tw_error *err)
-{
-	struct db_stmt *st = NULL;
-	int step;
-	tw_rc rc;
-
-	if ((rc = db_prepare(s, SAL_CURSOR_GET, &st, err)) != TW_OK)
-		return rc;
-	db_bind_text(st, 1, name);
-	step = db_step(st);
-	if (step == DB_ROW)
-		*seq = db_column_int64(st, 0);
-	else if (step != DB_DONE)
-		rc = db_step_fail(s, err, "reading a shipping cursor");
-	db_done(s, st);
-	return rc;
-}
-
-static tw_rc sal_cursor_set(struct db *s, const char *name, int64_t seq, struct tw_error *err)
-{
-	struct db_stmt *st = NULL;
-	tw_rc rc;
-
-	if ((rc = db_prepare(s, SAL_CURSOR_SET, &st, err)) != TW_OK)
-		return rc;
-	db_bind_text(st, 1, name);
-	db_bind_int64(st, 2, seq);
-	db_bind_int64(st, 3, tw_now_ms());
-	return sal_step_done(s, st, "saving a shipping cursor", err);
-}
-
-static tw_rc sal_alert_insert(struct db *s, const struct store_alert *a, int64_t *id,
-	struct tw_error *err)
-{
-	struct db_stmt *st = NULL;
-	tw_rc rc;
-
-	if ((rc = db_prepare(s, SAL_ALERT_INSERT, &st, err)) != TW_OK)
-		return rc;
-	db_bind_int64(st, 1, a->created_ms);
-	db_bind_text(st, 2, a->kind);
-	db_bind_text(st, 3, a->role);
-	db_bind_text(st, 4, a->severity);
-	db_bind_text(st, 5, a->subject);
-	db_bind_text(st, 6, a->message);
-	db_bind_int64(st, 7, a->next_ms);
-	if ((rc = sal_step_done(s, st, "queueing an alert", err)) == TW_OK)
-		rc = db_last_id(s, id, err);
-	return rc;
-}
-
-static tw_rc sal_alert_due(struct db *s, int64_t now_ms, struct store_alert *out, size_t max,
-	size_t *n, struct tw_error *err)
-{
-	struct db_stmt *st = NULL;
-	struct store_alert *a;
-	int step = DB_DONE;
-	tw_rc rc;
-
-	if ((rc = db_prepare(s, SAL_ALERT_DUE, &st, err)) != TW_OK)
-		return rc;
-	db_bind_int64(st, 1, now_ms);
-	db_bind_int64(st, 2, (int64_t)max);
-	while (*n < max && (step = db_step(st)) == DB_ROW) {
-		a = &out[*n];
-		memset(a, 0, sizeof(*a));
-		a->id = db_column_int64(st, 0);
-		a->created_ms = db_column_int64(st, 1);
-		if ((rc = DB_COL_TEXT(st, 2, a, kind, err)) != TW_OK ||
-		    (rc = DB_COL_TEXT(st, 3, a, role, err)) != TW_OK ||
-		    (rc = DB_COL_TEXT(st, 4, a, severity, err)) != TW_OK ||
-		    (rc = DB_COL_TEXT(st, 5, a, subject, err)) != TW_OK ||
-		    (rc = DB_COL_TEXT(st, 6, a, message, err)) != TW_OK ||
-		    (rc = DB_COL_TEXT(st, 10, a, last_error, err)) != TW_OK)
-			goto out;
-		a->attempts = db_column_int64(st, 7);
-		a->next_ms = db_column_int64(st, 8);
-		a->delivered_ms = db_column_int64(st, 9);
-		(*n)++;
-	}
-	if (*n < max && step != DB_DONE)
-		rc = db_step_fail(s, err, "reading the alert queue");
-out:
-	db_done(s, st);
-	return rc;
-}
-
-static tw_rc sal_alert_update(struct db *s, int64_t id, int64_t attempts, int64_t next_ms,
-	int64_t delivered_ms, const char *last_error, struct tw_error *err)
-{
-	struct db_stmt *st = NULL;
-	tw_rc rc;
-
-	if ((rc = db_prepare(s, SAL_ALERT_UPDATE, &st, err)) != TW_OK)
-		return rc;
-	db_bind_int64(st, 1, id);
-	db_bind_int64(st, 2, attempts);
-	db_bind_int64(st, 3, next_ms);
-	db_bind_int64(st, 4, delivered_ms);
-	db_bind_text(st, 5, last_error);
-	return sal_step_done(s, st, "updating an alert", err);
-}
-
-static tw_rc sal_alert_pending(struct db *s, int64_t *n, struct tw_error *err)
-{
-	struct db_stmt *st = NULL;
-	tw_rc rc;
-
-	if ((rc = db_prepare(s, SAL_ALERT_PENDING, &st, err)) != TW_OK)
-		return rc;
-	if (db_step(st) == DB_ROW)
-		*n = db_column_int64(st, 0);
-	else
-		rc = db_step_fail(s, err, "counting alerts");
-	db_done(s, st);
-	return rc;
 }
 
 static tw_rc sal_ops(struct tw_store *store, struct db **db, struct tw_error *err)
@@ -408,7 +126,7 @@ tw_rc store_auditlog_snapshot_begin(struct tw_store *store, struct tw_error *err
 		return rc;
 	if (store_in_transaction(store))
 		return tw_error_set(err, TW_E_INTERNAL, "a read snapshot cannot nest in a transaction");
-	return sal_snapshot_begin(db, err);
+	return db_begin(db, false, err);   /* a read snapshot, no writer lock */
 }
 
 void store_auditlog_snapshot_end(struct tw_store *store)
@@ -427,7 +145,14 @@ tw_rc store_auditlog_node_put(struct tw_store *store, int level, int64_t idx,
 		return rc;
 	if (hash == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_auditlog_node_put: hash is NULL");
-	return sal_node_put(db, level, idx, hash, err);
+	struct db_stmt *st = NULL;
+
+	if ((rc = db_prepare(db, SAL_NODE_PUT, &st, err)) != TW_OK)
+		return rc;
+	db_bind_int64(st, 1, level);
+	db_bind_int64(st, 2, idx);
+	db_bind_blob(st, 3, hash, 32);
+	return sal_step_done(db, st, "storing an admin-log tree node", err);
 }
 
 tw_rc store_auditlog_node_get(struct tw_store *store, int level, int64_t idx,
@@ -444,7 +169,22 @@ tw_rc store_auditlog_node_get(struct tw_store *store, int level, int64_t idx,
 		return rc;
 	if (hash == NULL || found == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_auditlog_node_get: NULL output");
-	return sal_node_get(db, level, idx, hash, found, err);
+	struct db_stmt *st = NULL;
+	int step;
+
+	if ((rc = db_prepare(db, SAL_NODE_GET, &st, err)) != TW_OK)
+		return rc;
+	db_bind_int64(st, 1, level);
+	db_bind_int64(st, 2, idx);
+	step = db_step(st);
+	if (step == DB_ROW) {
+		if ((rc = db_col_hash(st, 0, hash, "admin-log tree node", err)) == TW_OK)
+			*found = true;
+	} else if (step != DB_DONE) {
+		rc = db_step_fail(db, err, "reading an admin-log tree node");
+	}
+	db_done(db, st);
+	return rc;
 }
 
 tw_rc store_auditlog_node_max(struct tw_store *store, int level, int64_t *max_idx,
@@ -459,7 +199,17 @@ tw_rc store_auditlog_node_max(struct tw_store *store, int level, int64_t *max_id
 		return rc;
 	if (max_idx == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_auditlog_node_max: max_idx is NULL");
-	return sal_node_max(db, level, max_idx, err);
+	struct db_stmt *st = NULL;
+
+	if ((rc = db_prepare(db, SAL_NODE_MAX, &st, err)) != TW_OK)
+		return rc;
+	db_bind_int64(st, 1, level);
+	if (db_step(st) == DB_ROW)
+		*max_idx = db_column_int64(st, 0);
+	else
+		rc = db_step_fail(db, err, "reading admin-log tree nodes");
+	db_done(db, st);
+	return rc;
 }
 
 tw_rc store_auditlog_head_insert(struct tw_store *store, const struct store_auditlog_head *h,
@@ -480,7 +230,16 @@ tw_rc store_auditlog_head_insert(struct tw_store *store, const struct store_audi
 			"of range", h->sig_len);
 	if ((rc = SAL_FIELD(h, key_label, true, err)) != TW_OK)
 		return rc;
-	return sal_head_insert(db, h, err);
+	struct db_stmt *st = NULL;
+
+	if ((rc = db_prepare(db, SAL_HEAD_INSERT, &st, err)) != TW_OK)
+		return rc;
+	db_bind_int64(st, 1, h->tree_size);
+	db_bind_int64(st, 2, h->time_ms);
+	db_bind_blob(st, 3, h->root, 32);
+	db_bind_text(st, 4, h->key_label);
+	db_bind_blob(st, 5, h->sig, h->sig_len);
+	return sal_step_done(db, st, "storing a signed tree head", err);
 }
 
 tw_rc store_auditlog_head_get(struct tw_store *store, int64_t tree_size,
@@ -497,7 +256,22 @@ tw_rc store_auditlog_head_get(struct tw_store *store, int64_t tree_size,
 		return rc;
 	if (out == NULL || found == NULL || tree_size < 0)
 		return tw_error_set(err, TW_E_INTERNAL, "store_auditlog_head_get: bad arguments");
-	return sal_head_get(db, tree_size, out, found, err);
+	struct db_stmt *st = NULL;
+	int step;
+
+	if ((rc = db_prepare(db, tree_size > 0 ? SAL_HEAD_GET : SAL_HEAD_LATEST, &st, err)) != TW_OK)
+		return rc;
+	if (tree_size > 0)
+		db_bind_int64(st, 1, tree_size);
+	step = db_step(st);
+	if (step == DB_ROW) {
+		if ((rc = sal_head_row(st, out, err)) == TW_OK)
+			*found = true;
+	} else if (step != DB_DONE) {
+		rc = db_step_fail(db, err, "reading a signed tree head");
+	}
+	db_done(db, st);
+	return rc;
 }
 
 tw_rc store_auditlog_head_foreach(struct tw_store *store, store_auditlog_head_cb cb, void *arg,
@@ -510,7 +284,23 @@ tw_rc store_auditlog_head_foreach(struct tw_store *store, store_auditlog_head_cb
 		return rc;
 	if (cb == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_auditlog_head_foreach: cb is NULL");
-	return sal_head_foreach(db, cb, arg, err);
+	struct db_stmt *st = NULL;
+	struct store_auditlog_head h;
+	int step;
+
+	if ((rc = db_prepare(db, SAL_HEAD_ALL, &st, err)) != TW_OK)
+		return rc;
+	while ((step = db_step(st)) == DB_ROW) {
+		if ((rc = sal_head_row(st, &h, err)) != TW_OK)
+			goto out;
+		if (cb(&h, arg) != 0)
+			break;
+	}
+	if (step != DB_ROW && step != DB_DONE)
+		rc = db_step_fail(db, err, "reading signed tree heads");
+out:
+	db_done(db, st);
+	return rc;
 }
 
 tw_rc store_auditlog_cut_latest(struct tw_store *store, struct store_auditlog_cut *out,
@@ -527,7 +317,24 @@ tw_rc store_auditlog_cut_latest(struct tw_store *store, struct store_auditlog_cu
 		return rc;
 	if (out == NULL || found == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_auditlog_cut_latest: NULL output");
-	return sal_cut_latest(db, out, found, err);
+	struct db_stmt *st = NULL;
+	int step;
+
+	if ((rc = db_prepare(db, SAL_CUT_LATEST, &st, err)) != TW_OK)
+		return rc;
+	step = db_step(st);
+	if (step == DB_ROW) {
+		out->cut_seq = db_column_int64(st, 0);
+		out->time_ms = db_column_int64(st, 1);
+		if ((rc = db_col_hash(st, 2, out->chain_hash, "cut chain hash", err)) == TW_OK &&
+		    (rc = DB_COL_TEXT(st, 3, out, archive, err)) == TW_OK &&
+		    (rc = DB_COL_TEXT(st, 4, out, archive_sha256, err)) == TW_OK)
+			*found = true;
+	} else if (step != DB_DONE) {
+		rc = db_step_fail(db, err, "reading the retention cut");
+	}
+	db_done(db, st);
+	return rc;
 }
 
 tw_rc store_auditlog_cut_apply(struct tw_store *store, const struct store_auditlog_cut *cut,
@@ -549,7 +356,22 @@ tw_rc store_auditlog_cut_apply(struct tw_store *store, const struct store_auditl
 	if ((rc = SAL_FIELD(cut, archive, true, err)) != TW_OK ||
 	    (rc = SAL_FIELD(cut, archive_sha256, true, err)) != TW_OK)
 		return rc;
-	return sal_cut_apply(db, cut, err);
+	struct db_stmt *st = NULL;
+
+	/* The cut row first: the delete trigger admits exactly the entries it covers. */
+	if ((rc = db_prepare(db, SAL_CUT_INSERT, &st, err)) != TW_OK)
+		return rc;
+	db_bind_int64(st, 1, cut->cut_seq);
+	db_bind_int64(st, 2, cut->time_ms);
+	db_bind_blob(st, 3, cut->chain_hash, 32);
+	db_bind_text(st, 4, cut->archive);
+	db_bind_text(st, 5, cut->archive_sha256);
+	if ((rc = sal_step_done(db, st, "recording the retention cut", err)) != TW_OK)
+		return rc;
+	if ((rc = db_prepare(db, SAL_CUT_DELETE, &st, err)) != TW_OK)
+		return rc;
+	db_bind_int64(st, 1, cut->cut_seq);
+	return sal_step_done(db, st, "removing archived admin-log entries", err);
 }
 
 tw_rc store_auditlog_cursor_get(struct tw_store *store, const char *name, int64_t *seq,
@@ -565,7 +387,19 @@ tw_rc store_auditlog_cursor_get(struct tw_store *store, const char *name, int64_
 		return rc;
 	if (seq == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_auditlog_cursor_get: seq is NULL");
-	return sal_cursor_get(db, name, seq, err);
+	struct db_stmt *st = NULL;
+	int step;
+
+	if ((rc = db_prepare(db, SAL_CURSOR_GET, &st, err)) != TW_OK)
+		return rc;
+	db_bind_text(st, 1, name);
+	step = db_step(st);
+	if (step == DB_ROW)
+		*seq = db_column_int64(st, 0);
+	else if (step != DB_DONE)
+		rc = db_step_fail(db, err, "reading a shipping cursor");
+	db_done(db, st);
+	return rc;
 }
 
 tw_rc store_auditlog_cursor_set(struct tw_store *store, const char *name, int64_t seq,
@@ -580,7 +414,14 @@ tw_rc store_auditlog_cursor_set(struct tw_store *store, const char *name, int64_
 	if (seq < 0)
 		return tw_error_set(err, TW_E_INVALID, "cursor %s: seq %lld is negative", name,
 			(long long)seq);
-	return sal_cursor_set(db, name, seq, err);
+	struct db_stmt *st = NULL;
+
+	if ((rc = db_prepare(db, SAL_CURSOR_SET, &st, err)) != TW_OK)
+		return rc;
+	db_bind_text(st, 1, name);
+	db_bind_int64(st, 2, seq);
+	db_bind_int64(st, 3, tw_now_ms());
+	return sal_step_done(db, st, "saving a shipping cursor", err);
 }
 
 tw_rc store_alert_insert(struct tw_store *store, const struct store_alert *a, int64_t *id,
@@ -601,7 +442,20 @@ tw_rc store_alert_insert(struct tw_store *store, const struct store_alert *a, in
 	    (rc = SAL_FIELD(a, subject, false, err)) != TW_OK ||
 	    (rc = SAL_FIELD(a, message, true, err)) != TW_OK)
 		return rc;
-	return sal_alert_insert(db, a, id, err);
+	struct db_stmt *st = NULL;
+
+	if ((rc = db_prepare(db, SAL_ALERT_INSERT, &st, err)) != TW_OK)
+		return rc;
+	db_bind_int64(st, 1, a->created_ms);
+	db_bind_text(st, 2, a->kind);
+	db_bind_text(st, 3, a->role);
+	db_bind_text(st, 4, a->severity);
+	db_bind_text(st, 5, a->subject);
+	db_bind_text(st, 6, a->message);
+	db_bind_int64(st, 7, a->next_ms);
+	if ((rc = sal_step_done(db, st, "queueing an alert", err)) == TW_OK)
+		rc = db_last_id(db, id, err);
+	return rc;
 }
 
 tw_rc store_alert_due(struct tw_store *store, int64_t now_ms, struct store_alert *out,
@@ -616,7 +470,36 @@ tw_rc store_alert_due(struct tw_store *store, int64_t now_ms, struct store_alert
 		return rc;
 	if (out == NULL || n == NULL || max == 0 || max > 1000)
 		return tw_error_set(err, TW_E_INTERNAL, "store_alert_due: bad arguments");
-	return sal_alert_due(db, now_ms, out, max, n, err);
+	struct db_stmt *st = NULL;
+	struct store_alert *a;
+	int step = DB_DONE;
+
+	if ((rc = db_prepare(db, SAL_ALERT_DUE, &st, err)) != TW_OK)
+		return rc;
+	db_bind_int64(st, 1, now_ms);
+	db_bind_int64(st, 2, (int64_t)max);
+	while (*n < max && (step = db_step(st)) == DB_ROW) {
+		a = &out[*n];
+		memset(a, 0, sizeof(*a));
+		a->id = db_column_int64(st, 0);
+		a->created_ms = db_column_int64(st, 1);
+		if ((rc = DB_COL_TEXT(st, 2, a, kind, err)) != TW_OK ||
+		    (rc = DB_COL_TEXT(st, 3, a, role, err)) != TW_OK ||
+		    (rc = DB_COL_TEXT(st, 4, a, severity, err)) != TW_OK ||
+		    (rc = DB_COL_TEXT(st, 5, a, subject, err)) != TW_OK ||
+		    (rc = DB_COL_TEXT(st, 6, a, message, err)) != TW_OK ||
+		    (rc = DB_COL_TEXT(st, 10, a, last_error, err)) != TW_OK)
+			goto out;
+		a->attempts = db_column_int64(st, 7);
+		a->next_ms = db_column_int64(st, 8);
+		a->delivered_ms = db_column_int64(st, 9);
+		(*n)++;
+	}
+	if (*n < max && step != DB_DONE)
+		rc = db_step_fail(db, err, "reading the alert queue");
+out:
+	db_done(db, st);
+	return rc;
 }
 
 tw_rc store_alert_update(struct tw_store *store, int64_t id, int64_t attempts,
@@ -633,7 +516,16 @@ tw_rc store_alert_update(struct tw_store *store, int64_t id, int64_t attempts,
 		return rc;
 	if (id <= 0 || attempts < 0)
 		return tw_error_set(err, TW_E_INVALID, "alert %lld: bad update", (long long)id);
-	return sal_alert_update(db, id, attempts, next_ms, delivered_ms, last_error, err);
+	struct db_stmt *st = NULL;
+
+	if ((rc = db_prepare(db, SAL_ALERT_UPDATE, &st, err)) != TW_OK)
+		return rc;
+	db_bind_int64(st, 1, id);
+	db_bind_int64(st, 2, attempts);
+	db_bind_int64(st, 3, next_ms);
+	db_bind_int64(st, 4, delivered_ms);
+	db_bind_text(st, 5, last_error);
+	return sal_step_done(db, st, "updating an alert", err);
 }
 
 tw_rc store_alert_pending(struct tw_store *store, int64_t *n, struct tw_error *err)
@@ -647,5 +539,14 @@ tw_rc store_alert_pending(struct tw_store *store, int64_t *n, struct tw_error *e
 		return rc;
 	if (n == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_alert_pending: n is NULL");
-	return sal_alert_pending(db, n, err);
+	struct db_stmt *st = NULL;
+
+	if ((rc = db_prepare(db, SAL_ALERT_PENDING, &st, err)) != TW_OK)
+		return rc;
+	if (db_step(st) == DB_ROW)
+		*n = db_column_int64(st, 0);
+	else
+		rc = db_step_fail(db, err, "counting alerts");
+	db_done(db, st);
+	return rc;
 }

@@ -93,41 +93,6 @@ static tw_rc op_row(struct db_stmt *st, struct store_operator *o, struct tw_erro
 	return TW_OK;
 }
 
-static tw_rc sa_operator_insert(struct db *s, const struct store_operator *op, int64_t *id,
-	struct tw_error *err)
-{
-	struct db_stmt *st = NULL;
-	tw_rc rc;
-
-	if ((rc = db_prepare(s, SQL_OP_INSERT, &st, err)) != TW_OK)
-		goto out;
-	db_bind_int64(st, 1, op->tenant_id);
-	db_bind_text(st, 2, op->name);
-	db_bind_int64(st, 3, (int64_t)op->roles);
-	db_bind_text(st, 4, op->status);
-	db_bind_text(st, 5, op->factor);
-	db_bind_text(st, 6, op->secret);
-	db_bind_int64(st, 7, op->totp_last_step);
-	db_bind_text(st, 8, op->cert_fingerprint);
-	db_bind_text(st, 9, op->cert_serial);
-	db_bind_int64(st, 10, op->cert_not_after);
-	db_bind_text(st, 11, op->cert_status);
-	db_bind_int64(st, 12, op->created_ms);
-	db_bind_text(st, 13, op->created_by);
-	if (db_step(st) != DB_DONE) {
-		rc = db_step_fail(s, err, "adding an operator");
-		if (rc == TW_E_EXISTS)
-			tw_error_set(err, rc, "an operator named \"%s\" or with that certificate "
-				"exists already", op->name);
-		goto out;
-	}
-	rc = db_last_id(s, id, err);
-	rc = TW_OK;
-out:
-	db_done(s, st);
-	return rc;
-}
-
 static tw_rc sa_operator_get(struct db *s, int by, const char *key, int64_t id,
 	struct store_operator *out, struct tw_error *err)
 {
@@ -168,115 +133,6 @@ static tw_rc sa_update(struct db *s, struct db_stmt *st, const char *doing, int 
 	return TW_OK;
 }
 
-static tw_rc sa_operator_set_roles(struct db *s, int64_t id, uint32_t roles, struct tw_error *err)
-{
-	struct db_stmt *st = NULL;
-	int changes = 0;
-	tw_rc rc;
-
-	if ((rc = db_prepare(s, SQL_OP_ROLES, &st, err)) != TW_OK)
-		goto out;
-	db_bind_int64(st, 1, id);
-	db_bind_int64(st, 2, (int64_t)roles);
-	if ((rc = sa_update(s, st, "changing an operator's roles", &changes, err)) != TW_OK)
-		goto out;
-	if (changes == 0)
-		rc = tw_error_set(err, TW_E_NOT_FOUND, "no operator with id %lld", (long long)id);
-out:
-	db_done(s, st);
-	return rc;
-}
-
-static tw_rc sa_operator_set_status(struct db *s, int64_t id, const char *status,
-	const char *cert_status, struct tw_error *err)
-{
-	struct db_stmt *st = NULL;
-	int changes = 0;
-	tw_rc rc;
-
-	if ((rc = db_prepare(s, SQL_OP_STATUS, &st, err)) != TW_OK)
-		goto out;
-	db_bind_int64(st, 1, id);
-	db_bind_text(st, 2, status);
-	db_bind_text(st, 3, cert_status);
-	if ((rc = sa_update(s, st, "changing an operator's status", &changes, err)) != TW_OK)
-		goto out;
-	if (changes == 0)
-		rc = tw_error_set(err, TW_E_NOT_FOUND, "no operator with id %lld", (long long)id);
-out:
-	db_done(s, st);
-	return rc;
-}
-
-static tw_rc sa_operator_set_secret(struct db *s, int64_t id, const char *secret,
-	struct tw_error *err)
-{
-	struct db_stmt *st = NULL;
-	int changes = 0;
-	tw_rc rc;
-
-	if ((rc = db_prepare(s, SQL_OP_SECRET, &st, err)) != TW_OK)
-		goto out;
-	db_bind_int64(st, 1, id);
-	db_bind_text(st, 2, secret);
-	rc = sa_update(s, st, "replacing an operator's secret", &changes, err);
-	if (rc == TW_OK && changes == 0)
-		rc = tw_error_set(err, TW_E_NOT_FOUND, "no operator with id %lld", (long long)id);
-out:
-	db_done(s, st);
-	return rc;
-}
-
-static tw_rc sa_operator_use_totp_step(struct db *s, int64_t id, int64_t step,
-	struct tw_error *err)
-{
-	struct db_stmt *st = NULL;
-	int changes = 0;
-	tw_rc rc;
-
-	if ((rc = db_prepare(s, SQL_OP_TOTP, &st, err)) != TW_OK)
-		goto out;
-	db_bind_int64(st, 1, id);
-	db_bind_int64(st, 2, step);
-	if ((rc = sa_update(s, st, "recording a TOTP step", &changes, err)) != TW_OK)
-		goto out;
-	if (changes == 0)
-		rc = tw_error_set(err, TW_E_DENIED, "this TOTP code was used already; wait for the "
-			"next one");
-out:
-	db_done(s, st);
-	return rc;
-}
-
-static tw_rc sa_operator_foreach(struct db *s, int64_t tenant_id, store_operator_cb cb, void *arg,
-	struct tw_error *err)
-{
-	struct db_stmt *st = NULL;
-	struct store_operator o;
-	int step;
-	tw_rc rc;
-
-	if ((rc = db_prepare(s, SQL_OP_ALL, &st, err)) != TW_OK)
-		goto out;
-	db_bind_int64(st, 1, tenant_id);
-	while ((step = db_step(st)) == DB_ROW) {
-		int stop;
-
-		if ((rc = op_row(st, &o, err)) != TW_OK)
-			goto out;
-		stop = cb(&o, arg);
-		memset(&o, 0, sizeof(o));   /* the row held a second-factor secret */
-		if (stop != 0) {
-			step = DB_DONE;
-			break;
-		}
-	}
-	rc = step == DB_DONE ? TW_OK : db_step_fail(s, err, "listing operators");
-out:
-	db_done(s, st);
-	return rc;
-}
-
 static tw_rc sa_tenant_name(struct db *s, int64_t id, char *name, size_t size, struct tw_error *err)
 {
 	struct db_stmt *st = NULL;
@@ -303,79 +159,6 @@ out:
 
 /* ---- sessions ---- */
 
-static tw_rc sa_session_insert(struct db *s, const struct store_session *ses, struct tw_error *err)
-{
-	struct db_stmt *st = NULL;
-	tw_rc rc;
-
-	if ((rc = db_prepare(s, SQL_SES_INSERT, &st, err)) != TW_OK)
-		goto out;
-	db_bind_text(st, 1, ses->id);
-	db_bind_int64(st, 2, ses->operator_id);
-	db_bind_blob(st, 3, ses->secret_hash, 32);
-	db_bind_text(st, 4, ses->cert_fingerprint);
-	db_bind_text(st, 5, ses->client);
-	db_bind_int64(st, 6, ses->created_ms);
-	db_bind_int64(st, 7, ses->expires_ms);
-	rc = db_step(st) == DB_DONE ? TW_OK :
-		db_step_fail(s, err, "storing a session");
-out:
-	db_done(s, st);
-	return rc;
-}
-
-static tw_rc sa_session_get(struct db *s, const char *id, struct store_session *out,
-	struct tw_error *err)
-{
-	struct db_stmt *st = NULL;
-	int step;
-	tw_rc rc;
-
-	if ((rc = db_prepare(s, SQL_SES_GET, &st, err)) != TW_OK)
-		goto out;
-	db_bind_text(st, 1, id);
-	step = db_step(st);
-	if (step == DB_DONE) {
-		rc = tw_error_set(err, TW_E_NOT_FOUND, "no such session");
-		goto out;
-	}
-	if (step != DB_ROW) {
-		rc = db_step_fail(s, err, "reading a session");
-		goto out;
-	}
-	if ((rc = DB_COL_TEXT(st, 0, out, id, err)) != TW_OK ||
-	    (rc = db_col_hash(st, 2, out->secret_hash, "session hash", err)) != TW_OK ||
-	    (rc = DB_COL_TEXT(st, 3, out, cert_fingerprint, err)) != TW_OK ||
-	    (rc = DB_COL_TEXT(st, 4, out, client, err)) != TW_OK)
-		goto out;
-	out->operator_id = db_column_int64(st, 1);
-	out->created_ms = db_column_int64(st, 5);
-	out->expires_ms = db_column_int64(st, 6);
-	out->revoked_ms = db_column_int64(st, 7);
-out:
-	db_done(s, st);
-	return rc;
-}
-
-static tw_rc sa_session_revoke(struct db *s, const char *id, int64_t when_ms, struct tw_error *err)
-{
-	struct db_stmt *st = NULL;
-	int changes = 0;
-	tw_rc rc;
-
-	if ((rc = db_prepare(s, SQL_SES_REVOKE, &st, err)) != TW_OK)
-		goto out;
-	db_bind_text(st, 1, id);
-	db_bind_int64(st, 2, when_ms);
-	if ((rc = sa_update(s, st, "revoking a session", &changes, err)) != TW_OK)
-		goto out;
-	if (changes == 0)
-		rc = tw_error_set(err, TW_E_NOT_FOUND, "no such live session");
-out:
-	db_done(s, st);
-	return rc;
-}
-
 static tw_rc sa_session_revoke_operator(struct db *s, int64_t operator_id, int64_t when_ms,
 	int *count, struct tw_error *err)
 {
@@ -394,68 +177,6 @@ out:
 }
 
 /* ---- failures ---- */
-
-static tw_rc sa_failure_get(struct db *s, const char *kind, const char *subject,
-	struct store_auth_failure *out, bool *found, struct tw_error *err)
-{
-	struct db_stmt *st = NULL;
-	int step;
-	tw_rc rc;
-
-	if ((rc = db_prepare(s, SQL_FAIL_GET, &st, err)) != TW_OK)
-		goto out;
-	db_bind_text(st, 1, kind);
-	db_bind_text(st, 2, subject);
-	step = db_step(st);
-	if (step == DB_ROW) {
-		out->window_ms = db_column_int64(st, 0);
-		out->count = db_column_int64(st, 1);
-		out->alerted = db_column_int64(st, 2) != 0;
-		*found = true;
-	} else if (step != DB_DONE) {
-		rc = db_step_fail(s, err, "reading a failed-login counter");
-	}
-out:
-	db_done(s, st);
-	return rc;
-}
-
-static tw_rc sa_failure_put(struct db *s, const char *kind, const char *subject,
-	const struct store_auth_failure *f, struct tw_error *err)
-{
-	struct db_stmt *st = NULL;
-	tw_rc rc;
-
-	if ((rc = db_prepare(s, SQL_FAIL_PUT, &st, err)) != TW_OK)
-		goto out;
-	db_bind_text(st, 1, kind);
-	db_bind_text(st, 2, subject);
-	db_bind_int64(st, 3, f->window_ms);
-	db_bind_int64(st, 4, f->count);
-	db_bind_int64(st, 5, f->alerted ? 1 : 0);
-	rc = db_step(st) == DB_DONE ? TW_OK :
-		db_step_fail(s, err, "storing a failed-login counter");
-out:
-	db_done(s, st);
-	return rc;
-}
-
-static tw_rc sa_failure_clear(struct db *s, const char *kind, const char *subject,
-	struct tw_error *err)
-{
-	struct db_stmt *st = NULL;
-	tw_rc rc;
-
-	if ((rc = db_prepare(s, SQL_FAIL_CLEAR, &st, err)) != TW_OK)
-		goto out;
-	db_bind_text(st, 1, kind);
-	db_bind_text(st, 2, subject);
-	rc = db_step(st) == DB_DONE ? TW_OK :
-		db_step_fail(s, err, "clearing a failed-login counter");
-out:
-	db_done(s, st);
-	return rc;
-}
 
 /* ---- approvals ---- */
 
@@ -482,34 +203,6 @@ static tw_rc ap_row(struct db_stmt *st, struct store_approval *a, struct tw_erro
 	return TW_OK;
 }
 
-static tw_rc sa_approval_insert(struct db *s, const struct store_approval *a, int64_t *id,
-	struct tw_error *err)
-{
-	struct db_stmt *st = NULL;
-	tw_rc rc;
-
-	if ((rc = db_prepare(s, SQL_AP_INSERT, &st, err)) != TW_OK)
-		goto out;
-	db_bind_int64(st, 1, a->tenant_id);
-	db_bind_text(st, 2, a->action);
-	db_bind_text(st, 3, a->params);
-	db_bind_text(st, 4, a->reason);
-	db_bind_text(st, 5, a->requester);
-	db_bind_int64(st, 6, a->requester_id);
-	db_bind_text(st, 7, a->state);
-	db_bind_int64(st, 8, a->created_ms);
-	db_bind_int64(st, 9, a->expires_ms);
-	if (db_step(st) != DB_DONE) {
-		rc = db_step_fail(s, err, "storing an approval request");
-		goto out;
-	}
-	rc = db_last_id(s, id, err);
-	rc = TW_OK;
-out:
-	db_done(s, st);
-	return rc;
-}
-
 static tw_rc sa_approval_get(struct db *s, int64_t id, struct store_approval *out,
 	struct tw_error *err)
 {
@@ -530,67 +223,6 @@ static tw_rc sa_approval_get(struct db *s, int64_t id, struct store_approval *ou
 		goto out;
 	}
 	rc = ap_row(st, out, err);
-out:
-	db_done(s, st);
-	return rc;
-}
-
-static tw_rc sa_approval_decide(struct db *s, int64_t id, const struct store_approval *d,
-	struct tw_error *err)
-{
-	struct db_stmt *st = NULL;
-	int changes = 0;
-	tw_rc rc;
-
-	if ((rc = db_prepare(s, SQL_AP_DECIDE, &st, err)) != TW_OK)
-		goto out;
-	db_bind_int64(st, 1, id);
-	db_bind_text(st, 2, d->state);
-	db_bind_text(st, 3, d->decided_by);
-	db_bind_int64(st, 4, d->decided_ms);
-	db_bind_text(st, 5, d->decision_reason);
-	db_bind_text(st, 6, d->result);
-	if ((rc = sa_update(s, st, "deciding an approval request", &changes, err)) != TW_OK)
-		goto out;
-	if (changes == 0) {
-		struct store_approval cur;
-
-		db_done(s, st);
-		st = NULL;
-		rc = sa_approval_get(s, id, &cur, err);
-		if (rc == TW_OK)
-			rc = tw_error_set(err, TW_E_EXISTS, "approval request %lld is %s already",
-				(long long)id, cur.state);
-	}
-out:
-	db_done(s, st);
-	return rc;
-}
-
-static tw_rc sa_approval_foreach(struct db *s, int64_t tenant_id, const char *state,
-	store_approval_cb cb, void *arg, struct tw_error *err)
-{
-	struct db_stmt *st = NULL;
-	struct store_approval a;
-	int step;
-	tw_rc rc;
-
-	if ((rc = db_prepare(s, SQL_AP_ALL, &st, err)) != TW_OK)
-		goto out;
-	db_bind_int64(st, 1, tenant_id);
-	if (state == NULL)
-		db_bind_null(st, 2);
-	else
-		db_bind_text(st, 2, state);
-	while ((step = db_step(st)) == DB_ROW) {
-		if ((rc = ap_row(st, &a, err)) != TW_OK)
-			goto out;
-		if (cb(&a, arg) != 0) {
-			step = DB_DONE;
-			break;
-		}
-	}
-	rc = step == DB_DONE ? TW_OK : db_step_fail(s, err, "listing approval requests");
 out:
 	db_done(s, st);
 	return rc;
@@ -643,7 +275,35 @@ tw_rc store_operator_insert(struct tw_store *store, const struct store_operator 
 	    !sa_hex(op->cert_fingerprint, 64) || op->tenant_id <= 0)
 		return tw_error_set(err, TW_E_INVALID, "operator %s: status, factor, certificate "
 			"status, fingerprint or tenant is not valid", op->name);
-	return sa_operator_insert(db, op, id, err);
+	struct db_stmt *st = NULL;
+
+	if ((rc = db_prepare(db, SQL_OP_INSERT, &st, err)) != TW_OK)
+		goto out;
+	db_bind_int64(st, 1, op->tenant_id);
+	db_bind_text(st, 2, op->name);
+	db_bind_int64(st, 3, (int64_t)op->roles);
+	db_bind_text(st, 4, op->status);
+	db_bind_text(st, 5, op->factor);
+	db_bind_text(st, 6, op->secret);
+	db_bind_int64(st, 7, op->totp_last_step);
+	db_bind_text(st, 8, op->cert_fingerprint);
+	db_bind_text(st, 9, op->cert_serial);
+	db_bind_int64(st, 10, op->cert_not_after);
+	db_bind_text(st, 11, op->cert_status);
+	db_bind_int64(st, 12, op->created_ms);
+	db_bind_text(st, 13, op->created_by);
+	if (db_step(st) != DB_DONE) {
+		rc = db_step_fail(db, err, "adding an operator");
+		if (rc == TW_E_EXISTS)
+			tw_error_set(err, rc, "an operator named \"%s\" or with that certificate "
+				"exists already", op->name);
+		goto out;
+	}
+	rc = db_last_id(db, id, err);
+	rc = TW_OK;
+out:
+	db_done(db, st);
+	return rc;
 }
 
 static tw_rc sa_operator_lookup(struct tw_store *store, int by, const char *key, int64_t id,
@@ -691,7 +351,21 @@ tw_rc store_operator_set_roles(struct tw_store *store, int64_t id, uint32_t role
 
 	if (db == NULL)
 		return err != NULL ? err->code : TW_E_INTERNAL;
-	return sa_operator_set_roles(db, id, roles, err);
+	struct db_stmt *st = NULL;
+	int changes = 0;
+	tw_rc rc;
+
+	if ((rc = db_prepare(db, SQL_OP_ROLES, &st, err)) != TW_OK)
+		goto out;
+	db_bind_int64(st, 1, id);
+	db_bind_int64(st, 2, (int64_t)roles);
+	if ((rc = sa_update(db, st, "changing an operator's roles", &changes, err)) != TW_OK)
+		goto out;
+	if (changes == 0)
+		rc = tw_error_set(err, TW_E_NOT_FOUND, "no operator with id %lld", (long long)id);
+out:
+	db_done(db, st);
+	return rc;
 }
 
 tw_rc store_operator_set_status(struct tw_store *store, int64_t id, const char *status,
@@ -705,7 +379,22 @@ tw_rc store_operator_set_status(struct tw_store *store, int64_t id, const char *
 	    !sa_one_of(cert_status, "valid", "revoked"))
 		return tw_error_set(err, TW_E_INVALID, "operator status must be enabled/disabled "
 			"and certificate status valid/revoked");
-	return sa_operator_set_status(db, id, status, cert_status, err);
+	struct db_stmt *st = NULL;
+	int changes = 0;
+	tw_rc rc;
+
+	if ((rc = db_prepare(db, SQL_OP_STATUS, &st, err)) != TW_OK)
+		goto out;
+	db_bind_int64(st, 1, id);
+	db_bind_text(st, 2, status);
+	db_bind_text(st, 3, cert_status);
+	if ((rc = sa_update(db, st, "changing an operator's status", &changes, err)) != TW_OK)
+		goto out;
+	if (changes == 0)
+		rc = tw_error_set(err, TW_E_NOT_FOUND, "no operator with id %lld", (long long)id);
+out:
+	db_done(db, st);
+	return rc;
 }
 
 tw_rc store_operator_set_secret(struct tw_store *store, int64_t id, const char *secret,
@@ -718,7 +407,20 @@ tw_rc store_operator_set_secret(struct tw_store *store, int64_t id, const char *
 	if (secret == NULL || secret[0] == '\0' || strlen(secret) > STORE_AUTH_SECRET_MAX)
 		return tw_error_set(err, TW_E_INVALID, "an operator secret is 1..%d bytes",
 			STORE_AUTH_SECRET_MAX);
-	return sa_operator_set_secret(db, id, secret, err);
+	struct db_stmt *st = NULL;
+	int changes = 0;
+	tw_rc rc;
+
+	if ((rc = db_prepare(db, SQL_OP_SECRET, &st, err)) != TW_OK)
+		goto out;
+	db_bind_int64(st, 1, id);
+	db_bind_text(st, 2, secret);
+	rc = sa_update(db, st, "replacing an operator's secret", &changes, err);
+	if (rc == TW_OK && changes == 0)
+		rc = tw_error_set(err, TW_E_NOT_FOUND, "no operator with id %lld", (long long)id);
+out:
+	db_done(db, st);
+	return rc;
 }
 
 tw_rc store_operator_use_totp_step(struct tw_store *store, int64_t id, int64_t step,
@@ -730,7 +432,22 @@ tw_rc store_operator_use_totp_step(struct tw_store *store, int64_t id, int64_t s
 		return err != NULL ? err->code : TW_E_INTERNAL;
 	if (step <= 0)
 		return tw_error_set(err, TW_E_INVALID, "TOTP time step must be positive");
-	return sa_operator_use_totp_step(db, id, step, err);
+	struct db_stmt *st = NULL;
+	int changes = 0;
+	tw_rc rc;
+
+	if ((rc = db_prepare(db, SQL_OP_TOTP, &st, err)) != TW_OK)
+		goto out;
+	db_bind_int64(st, 1, id);
+	db_bind_int64(st, 2, step);
+	if ((rc = sa_update(db, st, "recording a TOTP step", &changes, err)) != TW_OK)
+		goto out;
+	if (changes == 0)
+		rc = tw_error_set(err, TW_E_DENIED, "this TOTP code was used already; wait for the "
+			"next one");
+out:
+	db_done(db, st);
+	return rc;
 }
 
 tw_rc store_operator_foreach(struct tw_store *store, int64_t tenant_id, store_operator_cb cb,
@@ -742,7 +459,30 @@ tw_rc store_operator_foreach(struct tw_store *store, int64_t tenant_id, store_op
 		return err != NULL ? err->code : TW_E_INTERNAL;
 	if (cb == NULL || tenant_id < 0)
 		return tw_error_set(err, TW_E_INTERNAL, "store_operator_foreach: bad argument");
-	return sa_operator_foreach(db, tenant_id, cb, arg, err);
+	struct db_stmt *st = NULL;
+	struct store_operator o;
+	int step;
+	tw_rc rc;
+
+	if ((rc = db_prepare(db, SQL_OP_ALL, &st, err)) != TW_OK)
+		goto out;
+	db_bind_int64(st, 1, tenant_id);
+	while ((step = db_step(st)) == DB_ROW) {
+		int stop;
+
+		if ((rc = op_row(st, &o, err)) != TW_OK)
+			goto out;
+		stop = cb(&o, arg);
+		memset(&o, 0, sizeof(o));   /* the row held a second-factor secret */
+		if (stop != 0) {
+			step = DB_DONE;
+			break;
+		}
+	}
+	rc = step == DB_DONE ? TW_OK : db_step_fail(db, err, "listing operators");
+out:
+	db_done(db, st);
+	return rc;
 }
 
 tw_rc store_auth_tenant_name(struct tw_store *store, int64_t id,
@@ -777,7 +517,22 @@ tw_rc store_session_insert(struct tw_store *store, const struct store_session *s
 		return rc;
 	if (!sa_hex(s->id, 32) || s->expires_ms <= s->created_ms)
 		return tw_error_set(err, TW_E_INVALID, "session id or lifetime is not valid");
-	return sa_session_insert(db, s, err);
+	struct db_stmt *st = NULL;
+
+	if ((rc = db_prepare(db, SQL_SES_INSERT, &st, err)) != TW_OK)
+		goto out;
+	db_bind_text(st, 1, s->id);
+	db_bind_int64(st, 2, s->operator_id);
+	db_bind_blob(st, 3, s->secret_hash, 32);
+	db_bind_text(st, 4, s->cert_fingerprint);
+	db_bind_text(st, 5, s->client);
+	db_bind_int64(st, 6, s->created_ms);
+	db_bind_int64(st, 7, s->expires_ms);
+	rc = db_step(st) == DB_DONE ? TW_OK :
+		db_step_fail(db, err, "storing a session");
+out:
+	db_done(db, st);
+	return rc;
 }
 
 tw_rc store_session_get(struct tw_store *store, const char *id, struct store_session *out,
@@ -794,7 +549,33 @@ tw_rc store_session_get(struct tw_store *store, const char *id, struct store_ses
 		return tw_error_set(err, TW_E_INTERNAL, "store_session_get: NULL argument");
 	if ((rc = store_check_text(id, 32, "session id", err)) != TW_OK)
 		return rc;
-	return sa_session_get(db, id, out, err);
+	struct db_stmt *st = NULL;
+	int step;
+
+	if ((rc = db_prepare(db, SQL_SES_GET, &st, err)) != TW_OK)
+		goto out;
+	db_bind_text(st, 1, id);
+	step = db_step(st);
+	if (step == DB_DONE) {
+		rc = tw_error_set(err, TW_E_NOT_FOUND, "no such session");
+		goto out;
+	}
+	if (step != DB_ROW) {
+		rc = db_step_fail(db, err, "reading a session");
+		goto out;
+	}
+	if ((rc = DB_COL_TEXT(st, 0, out, id, err)) != TW_OK ||
+	    (rc = db_col_hash(st, 2, out->secret_hash, "session hash", err)) != TW_OK ||
+	    (rc = DB_COL_TEXT(st, 3, out, cert_fingerprint, err)) != TW_OK ||
+	    (rc = DB_COL_TEXT(st, 4, out, client, err)) != TW_OK)
+		goto out;
+	out->operator_id = db_column_int64(st, 1);
+	out->created_ms = db_column_int64(st, 5);
+	out->expires_ms = db_column_int64(st, 6);
+	out->revoked_ms = db_column_int64(st, 7);
+out:
+	db_done(db, st);
+	return rc;
 }
 
 tw_rc store_session_revoke(struct tw_store *store, const char *id, int64_t when_ms,
@@ -807,7 +588,20 @@ tw_rc store_session_revoke(struct tw_store *store, const char *id, int64_t when_
 		return err != NULL ? err->code : TW_E_INTERNAL;
 	if ((rc = store_check_text(id, 32, "session id", err)) != TW_OK)
 		return rc;
-	return sa_session_revoke(db, id, when_ms, err);
+	struct db_stmt *st = NULL;
+	int changes = 0;
+
+	if ((rc = db_prepare(db, SQL_SES_REVOKE, &st, err)) != TW_OK)
+		goto out;
+	db_bind_text(st, 1, id);
+	db_bind_int64(st, 2, when_ms);
+	if ((rc = sa_update(db, st, "revoking a session", &changes, err)) != TW_OK)
+		goto out;
+	if (changes == 0)
+		rc = tw_error_set(err, TW_E_NOT_FOUND, "no such live session");
+out:
+	db_done(db, st);
+	return rc;
 }
 
 tw_rc store_session_revoke_operator(struct tw_store *store, int64_t operator_id,
@@ -840,7 +634,25 @@ tw_rc store_auth_failure_get(struct tw_store *store, const char *kind, const cha
 		return tw_error_set(err, TW_E_INTERNAL, "store_auth_failure_get: bad argument");
 	if ((rc = store_check_text(subject, STORE_NAME_MAX, "failure subject", err)) != TW_OK)
 		return rc;
-	return sa_failure_get(db, kind, subject, out, found, err);
+	struct db_stmt *st = NULL;
+	int step;
+
+	if ((rc = db_prepare(db, SQL_FAIL_GET, &st, err)) != TW_OK)
+		goto out;
+	db_bind_text(st, 1, kind);
+	db_bind_text(st, 2, subject);
+	step = db_step(st);
+	if (step == DB_ROW) {
+		out->window_ms = db_column_int64(st, 0);
+		out->count = db_column_int64(st, 1);
+		out->alerted = db_column_int64(st, 2) != 0;
+		*found = true;
+	} else if (step != DB_DONE) {
+		rc = db_step_fail(db, err, "reading a failed-login counter");
+	}
+out:
+	db_done(db, st);
+	return rc;
 }
 
 tw_rc store_auth_failure_put(struct tw_store *store, const char *kind, const char *subject,
@@ -855,7 +667,20 @@ tw_rc store_auth_failure_put(struct tw_store *store, const char *kind, const cha
 		return tw_error_set(err, TW_E_INTERNAL, "store_auth_failure_put: bad argument");
 	if ((rc = store_check_text(subject, STORE_NAME_MAX, "failure subject", err)) != TW_OK)
 		return rc;
-	return sa_failure_put(db, kind, subject, f, err);
+	struct db_stmt *st = NULL;
+
+	if ((rc = db_prepare(db, SQL_FAIL_PUT, &st, err)) != TW_OK)
+		goto out;
+	db_bind_text(st, 1, kind);
+	db_bind_text(st, 2, subject);
+	db_bind_int64(st, 3, f->window_ms);
+	db_bind_int64(st, 4, f->count);
+	db_bind_int64(st, 5, f->alerted ? 1 : 0);
+	rc = db_step(st) == DB_DONE ? TW_OK :
+		db_step_fail(db, err, "storing a failed-login counter");
+out:
+	db_done(db, st);
+	return rc;
 }
 
 tw_rc store_auth_failure_clear(struct tw_store *store, const char *kind, const char *subject,
@@ -870,7 +695,17 @@ tw_rc store_auth_failure_clear(struct tw_store *store, const char *kind, const c
 		return tw_error_set(err, TW_E_INTERNAL, "store_auth_failure_clear: bad kind");
 	if ((rc = store_check_text(subject, STORE_NAME_MAX, "failure subject", err)) != TW_OK)
 		return rc;
-	return sa_failure_clear(db, kind, subject, err);
+	struct db_stmt *st = NULL;
+
+	if ((rc = db_prepare(db, SQL_FAIL_CLEAR, &st, err)) != TW_OK)
+		goto out;
+	db_bind_text(st, 1, kind);
+	db_bind_text(st, 2, subject);
+	rc = db_step(st) == DB_DONE ? TW_OK :
+		db_step_fail(db, err, "clearing a failed-login counter");
+out:
+	db_done(db, st);
+	return rc;
 }
 
 /* ---- approvals ---- */
@@ -902,7 +737,28 @@ tw_rc store_approval_insert(struct tw_store *store, const struct store_approval 
 	    a->tenant_id <= 0)
 		return tw_error_set(err, TW_E_INVALID, "a new approval request must be pending, "
 			"belong to a tenant and expire after it was created");
-	return sa_approval_insert(db, a, id, err);
+	struct db_stmt *st = NULL;
+
+	if ((rc = db_prepare(db, SQL_AP_INSERT, &st, err)) != TW_OK)
+		goto out;
+	db_bind_int64(st, 1, a->tenant_id);
+	db_bind_text(st, 2, a->action);
+	db_bind_text(st, 3, a->params);
+	db_bind_text(st, 4, a->reason);
+	db_bind_text(st, 5, a->requester);
+	db_bind_int64(st, 6, a->requester_id);
+	db_bind_text(st, 7, a->state);
+	db_bind_int64(st, 8, a->created_ms);
+	db_bind_int64(st, 9, a->expires_ms);
+	if (db_step(st) != DB_DONE) {
+		rc = db_step_fail(db, err, "storing an approval request");
+		goto out;
+	}
+	rc = db_last_id(db, id, err);
+	rc = TW_OK;
+out:
+	db_done(db, st);
+	return rc;
 }
 
 tw_rc store_approval_get(struct tw_store *store, int64_t id, struct store_approval *out,
@@ -937,7 +793,32 @@ tw_rc store_approval_decide(struct tw_store *store, int64_t id, const struct sto
 	if (!sa_state_ok(d->state) || strcmp(d->state, "pending") == 0)
 		return tw_error_set(err, TW_E_INVALID, "decision state \"%s\" is not final",
 			d->state);
-	return sa_approval_decide(db, id, d, err);
+	struct db_stmt *st = NULL;
+	int changes = 0;
+
+	if ((rc = db_prepare(db, SQL_AP_DECIDE, &st, err)) != TW_OK)
+		goto out;
+	db_bind_int64(st, 1, id);
+	db_bind_text(st, 2, d->state);
+	db_bind_text(st, 3, d->decided_by);
+	db_bind_int64(st, 4, d->decided_ms);
+	db_bind_text(st, 5, d->decision_reason);
+	db_bind_text(st, 6, d->result);
+	if ((rc = sa_update(db, st, "deciding an approval request", &changes, err)) != TW_OK)
+		goto out;
+	if (changes == 0) {
+		struct store_approval cur;
+
+		db_done(db, st);
+		st = NULL;
+		rc = sa_approval_get(db, id, &cur, err);
+		if (rc == TW_OK)
+			rc = tw_error_set(err, TW_E_EXISTS, "approval request %lld is %s already",
+				(long long)id, cur.state);
+	}
+out:
+	db_done(db, st);
+	return rc;
 }
 
 tw_rc store_approval_foreach(struct tw_store *store, int64_t tenant_id, const char *state,
@@ -949,5 +830,28 @@ tw_rc store_approval_foreach(struct tw_store *store, int64_t tenant_id, const ch
 		return err != NULL ? err->code : TW_E_INTERNAL;
 	if (cb == NULL || tenant_id < 0 || (state != NULL && !sa_state_ok(state)))
 		return tw_error_set(err, TW_E_INVALID, "store_approval_foreach: bad argument");
-	return sa_approval_foreach(db, tenant_id, state, cb, arg, err);
+	struct db_stmt *st = NULL;
+	struct store_approval a;
+	int step;
+	tw_rc rc;
+
+	if ((rc = db_prepare(db, SQL_AP_ALL, &st, err)) != TW_OK)
+		goto out;
+	db_bind_int64(st, 1, tenant_id);
+	if (state == NULL)
+		db_bind_null(st, 2);
+	else
+		db_bind_text(st, 2, state);
+	while ((step = db_step(st)) == DB_ROW) {
+		if ((rc = ap_row(st, &a, err)) != TW_OK)
+			goto out;
+		if (cb(&a, arg) != 0) {
+			step = DB_DONE;
+			break;
+		}
+	}
+	rc = step == DB_DONE ? TW_OK : db_step_fail(db, err, "listing approval requests");
+out:
+	db_done(db, st);
+	return rc;
 }

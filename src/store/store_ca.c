@@ -110,76 +110,6 @@ static tw_rc p_row(struct db_stmt *st, struct store_ca_participant *p, struct tw
 	return TW_OK;
 }
 
-static tw_rc sc_participant_insert(struct db *s, const struct store_ca_participant *p,
-	struct tw_error *err)
-{
-	struct db_stmt *st = NULL;
-	tw_rc rc;
-
-	if ((rc = db_prepare(s, SQL_P_INSERT, &st, err)) != TW_OK)
-		return rc;
-	BIND_TEXT(st, 1, p->name);
-	BIND_TEXT(st, 2, p->organisation);
-	BIND_TEXT(st, 3, p->role);
-	BIND_TEXT(st, 4, p->market_partner_id);
-	BIND_TEXT(st, 5, p->common_name);
-	BIND_TEXT(st, 6, p->email);
-	BIND_TEXT(st, 7, p->gateway_id);
-	BIND_TEXT(st, 8, p->device_serial);
-	db_bind_int64(st, 9, p->created_ms);
-	BIND_TEXT(st, 10, p->created_by);
-	rc = run_done(s, st, "registering a participant", err);
-	if (rc == TW_E_EXISTS)
-		tw_error_set(err, rc, "participant '%s' is already registered", p->name);
-	db_done(s, st);
-	return rc;
-}
-
-static tw_rc sc_participant_get(struct db *s, const char *name, struct store_ca_participant *out,
-	struct tw_error *err)
-{
-	struct db_stmt *st = NULL;
-	int step;
-	tw_rc rc;
-
-	if ((rc = db_prepare(s, SQL_P_GET, &st, err)) != TW_OK)
-		return rc;
-	BIND_TEXT(st, 1, name);
-	step = db_step(st);
-	if (step == DB_ROW)
-		rc = p_row(st, out, err);
-	else if (step == DB_DONE)
-		rc = tw_error_set(err, TW_E_NOT_FOUND, "participant '%s' is not registered "
-			"(register it with `torwart ca register`)", name);
-	else
-		rc = db_step_fail(s, err, "reading a participant");
-	db_done(s, st);
-	return rc;
-}
-
-static tw_rc sc_participant_foreach(struct db *s, store_ca_participant_cb cb, void *arg,
-	struct tw_error *err)
-{
-	struct db_stmt *st = NULL;
-	struct store_ca_participant p;
-	int step;
-	tw_rc rc;
-
-	if ((rc = db_prepare(s, SQL_P_ALL, &st, err)) != TW_OK)
-		return rc;
-	while ((step = db_step(st)) == DB_ROW) {
-		if ((rc = p_row(st, &p, err)) != TW_OK)
-			goto out;
-		if (cb(&p, arg) != 0)
-			break;
-	}
-	rc = step == DB_ROW || step == DB_DONE ? TW_OK :
-		db_step_fail(s, err, "listing participants");
-out:
-	db_done(s, st);
-	return rc;
-}
-
 /* ---- requests ---- */
 
 static tw_rc r_row(struct db_stmt *st, struct store_ca_request *r, struct tw_error *err)
@@ -199,83 +129,6 @@ static tw_rc r_row(struct db_stmt *st, struct store_ca_request *r, struct tw_err
 	r->received_ms = db_column_int64(st, 6);
 	r->decided_ms = db_column_int64(st, 7);
 	return TW_OK;
-}
-
-static tw_rc sc_request_insert(struct db *s, const struct store_ca_request *r, int64_t *id,
-	struct tw_error *err)
-{
-	struct db_stmt *st = NULL;
-	tw_rc rc;
-
-	if ((rc = db_prepare(s, SQL_R_INSERT, &st, err)) != TW_OK)
-		return rc;
-	BIND_TEXT(st, 1, r->digest);
-	BIND_TEXT(st, 2, r->participant);
-	BIND_TEXT(st, 3, r->kind);
-	BIND_TEXT(st, 4, r->state);
-	BIND_TEXT(st, 5, r->subject);
-	db_bind_int64(st, 6, r->received_ms);
-	db_bind_int64(st, 7, r->decided_ms);
-	BIND_TEXT(st, 8, r->decided_by);
-	BIND_TEXT(st, 9, r->reason);
-	db_bind_blob(st, 10, r->der, r->der_len);
-	rc = run_done(s, st, "queueing a request", err);
-	if (rc == TW_E_EXISTS)
-		tw_error_set(err, rc, "a request with digest %.16s... was received before "
-			"(replay)", r->digest);
-	else if (rc == TW_E_NOT_FOUND)
-		tw_error_set(err, rc, "participant '%s' is not registered", r->participant);
-	else if (rc == TW_OK)
-		rc = db_last_id(s, id, err);
-	db_done(s, st);
-	return rc;
-}
-
-static tw_rc sc_request_digest_known(struct db *s, const char *digest, bool *known,
-	struct tw_error *err)
-{
-	struct db_stmt *st = NULL;
-	int step;
-	tw_rc rc;
-
-	if ((rc = db_prepare(s, SQL_R_DIGEST, &st, err)) != TW_OK)
-		return rc;
-	BIND_TEXT(st, 1, digest);
-	step = db_step(st);
-	if (step == DB_ROW)
-		*known = true;
-	else if (step != DB_DONE)
-		rc = db_step_fail(s, err, "looking up a request digest");
-	db_done(s, st);
-	return rc;
-}
-
-static tw_rc sc_request_get(struct db *s, int64_t id, bool with_der, struct store_ca_request *out,
-	struct tw_error *err)
-{
-	struct db_stmt *st = NULL;
-	int step;
-	tw_rc rc;
-
-	if ((rc = db_prepare(s, SQL_R_GET, &st, err)) != TW_OK)
-		return rc;
-	db_bind_int64(st, 1, id);
-	step = db_step(st);
-	if (step == DB_ROW) {
-		rc = r_row(st, out, err);
-		if (rc == TW_OK && with_der)
-			rc = col_blob(st, 10, STORE_CA_REQUEST_MAX, "request", &out->der,
-				&out->der_len, err);
-		if (rc != TW_OK)
-			store_ca_request_clear(out);
-	} else if (step == DB_DONE) {
-		rc = tw_error_set(err, TW_E_NOT_FOUND, "no request %lld (see `torwart ca requests`)",
-			(long long)id);
-	} else {
-		rc = db_step_fail(s, err, "reading a request");
-	}
-	db_done(s, st);
-	return rc;
 }
 
 static tw_rc sc_request_transition(struct db *s, int64_t id, const char *from, const char *to,
@@ -315,33 +168,6 @@ static tw_rc sc_request_transition(struct db *s, int64_t id, const char *from, c
 	return rc;
 }
 
-static tw_rc sc_request_foreach(struct db *s, const char *state, store_ca_request_cb cb,
-	void *arg, struct tw_error *err)
-{
-	struct db_stmt *st = NULL;
-	struct store_ca_request r;
-	int step;
-	tw_rc rc;
-
-	if ((rc = db_prepare(s, SQL_R_ALL, &st, err)) != TW_OK)
-		return rc;
-	if (state != NULL)
-		BIND_TEXT(st, 1, state);
-	else
-		db_bind_null(st, 1);
-	while ((step = db_step(st)) == DB_ROW) {
-		if ((rc = r_row(st, &r, err)) != TW_OK)
-			goto out;
-		if (cb(&r, arg) != 0)
-			break;
-	}
-	rc = step == DB_ROW || step == DB_DONE ? TW_OK :
-		db_step_fail(s, err, "listing requests");
-out:
-	db_done(s, st);
-	return rc;
-}
-
 /* ---- certificates ---- */
 
 static tw_rc c_row(struct db_stmt *st, struct store_ca_cert *c, struct tw_error *err)
@@ -365,204 +191,7 @@ static tw_rc c_row(struct db_stmt *st, struct store_ca_cert *c, struct tw_error 
 	return TW_OK;
 }
 
-static tw_rc sc_cert_set_request(struct db *s, const char *issuer, const char *serial_hex,
-	int64_t request_id, struct tw_error *err)
-{
-	struct db_stmt *st = NULL;
-	tw_rc rc;
-
-	if ((rc = db_prepare(s, SQL_C_LINK, &st, err)) != TW_OK)
-		return rc;
-	BIND_TEXT(st, 1, issuer);
-	BIND_TEXT(st, 2, serial_hex);
-	db_bind_int64(st, 3, request_id);
-	rc = run_done(s, st, "linking a certificate to its request", err);
-	db_done(s, st);
-	if (rc == TW_OK && db_changes(s) != 1)
-		rc = tw_error_set(err, TW_E_NOT_FOUND, "no certificate %s", serial_hex);
-	return rc;
-}
-
-static tw_rc sc_cert_get(struct db *s, const char *issuer, const char *serial_hex, bool with_der,
-	struct store_ca_cert *out, struct tw_error *err)
-{
-	struct db_stmt *st = NULL;
-	int step;
-	tw_rc rc;
-
-	if ((rc = db_prepare(s, SQL_C_GET, &st, err)) != TW_OK)
-		return rc;
-	BIND_TEXT(st, 1, issuer);
-	BIND_TEXT(st, 2, serial_hex);
-	step = db_step(st);
-	if (step == DB_ROW) {
-		rc = c_row(st, out, err);
-		if (rc == TW_OK && with_der)
-			rc = col_blob(st, 12, STORE_CERT_MAX, "certificate", &out->der,
-				&out->der_len, err);
-		if (rc != TW_OK)
-			store_ca_cert_clear(out);
-	} else if (step == DB_DONE) {
-		rc = tw_error_set(err, TW_E_NOT_FOUND, "this CA issued no certificate with serial "
-			"%s (see `torwart ca list`)", serial_hex);
-	} else {
-		rc = db_step_fail(s, err, "reading a certificate");
-	}
-	db_done(s, st);
-	return rc;
-}
-
-static tw_rc sc_cert_foreach(struct db *s, const char *issuer, store_ca_cert_cb cb, void *arg,
-	struct tw_error *err)
-{
-	struct db_stmt *st = NULL;
-	struct store_ca_cert c;
-	int step;
-	tw_rc rc;
-
-	if ((rc = db_prepare(s, SQL_C_ALL, &st, err)) != TW_OK)
-		return rc;
-	BIND_TEXT(st, 1, issuer);
-	while ((step = db_step(st)) == DB_ROW) {
-		if ((rc = c_row(st, &c, err)) != TW_OK)
-			goto out;
-		if (cb(&c, arg) != 0)
-			break;
-	}
-	rc = step == DB_ROW || step == DB_DONE ? TW_OK :
-		db_step_fail(s, err, "listing certificates");
-out:
-	db_done(s, st);
-	return rc;
-}
-
-static tw_rc sc_cert_revoke(struct db *s, const char *issuer, const char *serial_hex, int reason,
-	int64_t when_ms, bool *changed, struct tw_error *err)
-{
-	struct db_stmt *st = NULL;
-	int step;
-	tw_rc rc;
-
-	if ((rc = db_prepare(s, SQL_C_REVOKE, &st, err)) != TW_OK)
-		return rc;
-	BIND_TEXT(st, 1, issuer);
-	BIND_TEXT(st, 2, serial_hex);
-	db_bind_int64(st, 3, when_ms);
-	db_bind_int64(st, 4, reason);
-	rc = run_done(s, st, "revoking a certificate", err);
-	db_done(s, st);
-	if (rc != TW_OK)
-		return rc;
-	if (db_changes(s) == 1) {
-		*changed = true;
-		return TW_OK;
-	}
-	if ((rc = db_prepare(s, SQL_C_EXISTS, &st, err)) != TW_OK)
-		return rc;
-	BIND_TEXT(st, 1, issuer);
-	BIND_TEXT(st, 2, serial_hex);
-	step = db_step(st);
-	if (step == DB_DONE)
-		rc = tw_error_set(err, TW_E_NOT_FOUND, "this CA issued no certificate with serial "
-			"%s (see `torwart ca list`)", serial_hex);
-	else if (step != DB_ROW)
-		rc = db_step_fail(s, err, "looking up a certificate");
-	db_done(s, st);
-	return rc;
-}
-
-static tw_rc sc_revoked_foreach(struct db *s, const char *issuer, store_ca_revoked_cb cb,
-	void *arg, struct tw_error *err)
-{
-	struct db_stmt *st = NULL;
-	int step;
-	tw_rc rc = TW_OK;
-
-	if ((rc = db_prepare(s, SQL_C_REVOKED, &st, err)) != TW_OK)
-		return rc;
-	BIND_TEXT(st, 1, issuer);
-	while ((step = db_step(st)) == DB_ROW) {
-		const char *hex = db_column_text(st, 0);
-		int n = db_column_bytes(st, 0);
-
-		if (hex == NULL || n <= 0 || n > STORE_ID_MAX) {
-			rc = tw_error_set(err, TW_E_INTEGRITY, "a revoked certificate has a stored "
-				"serial of %d bytes (edited database?)", n);
-			goto out;
-		}
-		if (cb(hex, (size_t)n, db_column_int64(st, 1), db_column_int64(st, 2),
-			arg) != 0)
-			break;
-	}
-	if (step != DB_ROW && step != DB_DONE)
-		rc = db_step_fail(s, err, "reading revoked certificates");
-out:
-	db_done(s, st);
-	return rc;
-}
-
 /* ---- CRL metadata ---- */
-
-static tw_rc sc_crl_get(struct db *s, const char *ca, struct store_ca_crl *out, bool *found,
-	struct tw_error *err)
-{
-	struct db_stmt *st = NULL;
-	int step;
-	tw_rc rc;
-
-	if ((rc = db_prepare(s, SQL_CRL_GET, &st, err)) != TW_OK)
-		return rc;
-	BIND_TEXT(st, 1, ca);
-	step = db_step(st);
-	if (step == DB_ROW) {
-		if ((rc = DB_COL_TEXT(st, 0, out, ca, err)) == TW_OK &&
-		    (rc = DB_COL_TEXT(st, 5, out, sha256, err)) == TW_OK &&
-		    (rc = DB_COL_TEXT(st, 6, out, path, err)) == TW_OK) {
-			out->number = db_column_int64(st, 1);
-			out->this_update = db_column_int64(st, 2);
-			out->next_update = db_column_int64(st, 3);
-			out->entries = db_column_int64(st, 4);
-			out->dirty = db_column_int64(st, 7) != 0;
-			*found = true;
-		}
-	} else if (step != DB_DONE) {
-		rc = db_step_fail(s, err, "reading CRL metadata");
-	}
-	db_done(s, st);
-	return rc;
-}
-
-static tw_rc sc_crl_put(struct db *s, const struct store_ca_crl *crl, struct tw_error *err)
-{
-	struct db_stmt *st = NULL;
-	tw_rc rc;
-
-	if ((rc = db_prepare(s, SQL_CRL_PUT, &st, err)) != TW_OK)
-		return rc;
-	BIND_TEXT(st, 1, crl->ca);
-	db_bind_int64(st, 2, crl->number);
-	db_bind_int64(st, 3, crl->this_update);
-	db_bind_int64(st, 4, crl->next_update);
-	db_bind_int64(st, 5, crl->entries);
-	BIND_TEXT(st, 6, crl->sha256);
-	BIND_TEXT(st, 7, crl->path);
-	rc = run_done(s, st, "recording CRL metadata", err);
-	db_done(s, st);
-	return rc;
-}
-
-static tw_rc sc_crl_mark_dirty(struct db *s, const char *ca, struct tw_error *err)
-{
-	struct db_stmt *st = NULL;
-	tw_rc rc;
-
-	if ((rc = db_prepare(s, SQL_CRL_DIRTY, &st, err)) != TW_OK)
-		return rc;
-	BIND_TEXT(st, 1, ca);
-	rc = run_done(s, st, "flagging the CRL for regeneration", err);
-	db_done(s, st);
-	return rc;
-}
 
 /* ---- CA key activation (migration 0007) ---- */
 
@@ -590,27 +219,6 @@ static tw_rc ks_row(struct db_stmt *st, struct store_ca_key_state *k, struct tw_
 	return TW_OK;
 }
 
-static tw_rc sc_key_state_get(struct db *s, const char *ca, struct store_ca_key_state *out,
-	bool *found, struct tw_error *err)
-{
-	struct db_stmt *st = NULL;
-	int step;
-	tw_rc rc;
-
-	if ((rc = db_prepare(s, SQL_KS_GET, &st, err)) != TW_OK)
-		return rc;
-	BIND_TEXT(st, 1, ca);
-	step = db_step(st);
-	if (step == DB_ROW) {
-		if ((rc = ks_row(st, out, err)) == TW_OK)
-			*found = true;
-	} else if (step != DB_DONE) {
-		rc = db_step_fail(s, err, "reading the CA key state");
-	}
-	db_done(s, st);
-	return rc;
-}
-
 static tw_rc sc_key_state_put(struct db *s, const struct store_ca_key_state *k,
 	struct tw_error *err)
 {
@@ -625,26 +233,6 @@ static tw_rc sc_key_state_put(struct db *s, const struct store_ca_key_state *k,
 	BIND_TEXT(st, 4, k->changed_by);
 	BIND_TEXT(st, 5, k->reason);
 	rc = run_done(s, st, "recording the CA key state", err);
-	db_done(s, st);
-	return rc;
-}
-
-static tw_rc sc_key_state_foreach(struct db *s, store_ca_key_state_cb cb, void *arg,
-	struct tw_error *err)
-{
-	struct db_stmt *st = NULL;
-	struct store_ca_key_state k;
-	int step;
-	tw_rc rc;
-
-	if ((rc = db_prepare(s, SQL_KS_ALL, &st, err)) != TW_OK)
-		return rc;
-	while ((step = db_step(st)) == DB_ROW) {
-		if ((rc = ks_row(st, &k, err)) != TW_OK || cb(&k, arg) != 0)
-			break;
-	}
-	if (rc == TW_OK && step != DB_ROW && step != DB_DONE)
-		rc = db_step_fail(s, err, "listing CA key states");
 	db_done(s, st);
 	return rc;
 }
@@ -713,7 +301,25 @@ tw_rc store_ca_participant_insert(struct tw_store *store, const struct store_ca_
 	if (!sc_one_of(p->role, sc_roles))
 		return tw_error_set(err, TW_E_INVALID, "role '%s' is not one of emt, gwa, gwh, smgw",
 			p->role);
-	return sc_participant_insert(db, p, err);
+	struct db_stmt *st = NULL;
+
+	if ((rc = db_prepare(db, SQL_P_INSERT, &st, err)) != TW_OK)
+		return rc;
+	BIND_TEXT(st, 1, p->name);
+	BIND_TEXT(st, 2, p->organisation);
+	BIND_TEXT(st, 3, p->role);
+	BIND_TEXT(st, 4, p->market_partner_id);
+	BIND_TEXT(st, 5, p->common_name);
+	BIND_TEXT(st, 6, p->email);
+	BIND_TEXT(st, 7, p->gateway_id);
+	BIND_TEXT(st, 8, p->device_serial);
+	db_bind_int64(st, 9, p->created_ms);
+	BIND_TEXT(st, 10, p->created_by);
+	rc = run_done(db, st, "registering a participant", err);
+	if (rc == TW_E_EXISTS)
+		tw_error_set(err, rc, "participant '%s' is already registered", p->name);
+	db_done(db, st);
+	return rc;
 }
 
 tw_rc store_ca_participant_get(struct tw_store *store, const char *name,
@@ -729,7 +335,22 @@ tw_rc store_ca_participant_get(struct tw_store *store, const char *name,
 		return tw_error_set(err, TW_E_INTERNAL, "store_ca_participant_get: out is NULL");
 	if ((rc = store_check_text(name, STORE_ID_MAX, "participant name", err)) != TW_OK)
 		return rc;
-	return sc_participant_get(db, name, out, err);
+	struct db_stmt *st = NULL;
+	int step;
+
+	if ((rc = db_prepare(db, SQL_P_GET, &st, err)) != TW_OK)
+		return rc;
+	BIND_TEXT(st, 1, name);
+	step = db_step(st);
+	if (step == DB_ROW)
+		rc = p_row(st, out, err);
+	else if (step == DB_DONE)
+		rc = tw_error_set(err, TW_E_NOT_FOUND, "participant '%s' is not registered "
+			"(register it with `torwart ca register`)", name);
+	else
+		rc = db_step_fail(db, err, "reading a participant");
+	db_done(db, st);
+	return rc;
 }
 
 tw_rc store_ca_participant_foreach(struct tw_store *store, store_ca_participant_cb cb,
@@ -740,7 +361,24 @@ tw_rc store_ca_participant_foreach(struct tw_store *store, store_ca_participant_
 	SC_OPS_OR_RETURN(db, store, err);
 	if (cb == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_ca_participant_foreach: no callback");
-	return sc_participant_foreach(db, cb, arg, err);
+	struct db_stmt *st = NULL;
+	struct store_ca_participant p;
+	int step;
+	tw_rc rc;
+
+	if ((rc = db_prepare(db, SQL_P_ALL, &st, err)) != TW_OK)
+		return rc;
+	while ((step = db_step(st)) == DB_ROW) {
+		if ((rc = p_row(st, &p, err)) != TW_OK)
+			goto out;
+		if (cb(&p, arg) != 0)
+			break;
+	}
+	rc = step == DB_ROW || step == DB_DONE ? TW_OK :
+		db_step_fail(db, err, "listing participants");
+out:
+	db_done(db, st);
+	return rc;
 }
 
 /* ---- requests ---- */
@@ -779,7 +417,30 @@ tw_rc store_ca_request_insert(struct tw_store *store, const struct store_ca_requ
 	if (r->der == NULL || r->der_len == 0 || r->der_len > STORE_CA_REQUEST_MAX)
 		return tw_error_set(err, TW_E_TOO_LARGE, "request must be 1..%d bytes",
 			STORE_CA_REQUEST_MAX);
-	return sc_request_insert(db, r, id, err);
+	struct db_stmt *st = NULL;
+
+	if ((rc = db_prepare(db, SQL_R_INSERT, &st, err)) != TW_OK)
+		return rc;
+	BIND_TEXT(st, 1, r->digest);
+	BIND_TEXT(st, 2, r->participant);
+	BIND_TEXT(st, 3, r->kind);
+	BIND_TEXT(st, 4, r->state);
+	BIND_TEXT(st, 5, r->subject);
+	db_bind_int64(st, 6, r->received_ms);
+	db_bind_int64(st, 7, r->decided_ms);
+	BIND_TEXT(st, 8, r->decided_by);
+	BIND_TEXT(st, 9, r->reason);
+	db_bind_blob(st, 10, r->der, r->der_len);
+	rc = run_done(db, st, "queueing a request", err);
+	if (rc == TW_E_EXISTS)
+		tw_error_set(err, rc, "a request with digest %.16s... was received before "
+			"(replay)", r->digest);
+	else if (rc == TW_E_NOT_FOUND)
+		tw_error_set(err, rc, "participant '%s' is not registered", r->participant);
+	else if (rc == TW_OK)
+		rc = db_last_id(db, id, err);
+	db_done(db, st);
+	return rc;
 }
 
 tw_rc store_ca_request_digest_known(struct tw_store *store, const char *digest, bool *known,
@@ -792,7 +453,20 @@ tw_rc store_ca_request_digest_known(struct tw_store *store, const char *digest, 
 	SC_OPS_OR_RETURN(db, store, err);
 	if (digest == NULL || known == NULL || !sc_hex64(digest))
 		return tw_error_set(err, TW_E_INVALID, "request digest must be 64 lower-case hex");
-	return sc_request_digest_known(db, digest, known, err);
+	struct db_stmt *st = NULL;
+	int step;
+	tw_rc rc;
+
+	if ((rc = db_prepare(db, SQL_R_DIGEST, &st, err)) != TW_OK)
+		return rc;
+	BIND_TEXT(st, 1, digest);
+	step = db_step(st);
+	if (step == DB_ROW)
+		*known = true;
+	else if (step != DB_DONE)
+		rc = db_step_fail(db, err, "looking up a request digest");
+	db_done(db, st);
+	return rc;
 }
 
 tw_rc store_ca_request_get(struct tw_store *store, int64_t id, bool with_der,
@@ -807,7 +481,29 @@ tw_rc store_ca_request_get(struct tw_store *store, int64_t id, bool with_der,
 		return tw_error_set(err, TW_E_INTERNAL, "store_ca_request_get: out is NULL");
 	if (id <= 0)
 		return tw_error_set(err, TW_E_INVALID, "request id must be positive");
-	return sc_request_get(db, id, with_der, out, err);
+	struct db_stmt *st = NULL;
+	int step;
+	tw_rc rc;
+
+	if ((rc = db_prepare(db, SQL_R_GET, &st, err)) != TW_OK)
+		return rc;
+	db_bind_int64(st, 1, id);
+	step = db_step(st);
+	if (step == DB_ROW) {
+		rc = r_row(st, out, err);
+		if (rc == TW_OK && with_der)
+			rc = col_blob(st, 10, STORE_CA_REQUEST_MAX, "request", &out->der,
+				&out->der_len, err);
+		if (rc != TW_OK)
+			store_ca_request_clear(out);
+	} else if (step == DB_DONE) {
+		rc = tw_error_set(err, TW_E_NOT_FOUND, "no request %lld (see `torwart ca requests`)",
+			(long long)id);
+	} else {
+		rc = db_step_fail(db, err, "reading a request");
+	}
+	db_done(db, st);
+	return rc;
 }
 
 tw_rc store_ca_request_transition(struct tw_store *store, int64_t id, const char *from,
@@ -842,7 +538,28 @@ tw_rc store_ca_request_foreach(struct tw_store *store, const char *state,
 	if (state != NULL && !sc_one_of(state, sc_states))
 		return tw_error_set(err, TW_E_INVALID,
 			"state '%s' is not one of pending, approved, rejected, issued", state);
-	return sc_request_foreach(db, state, cb, arg, err);
+	struct db_stmt *st = NULL;
+	struct store_ca_request r;
+	int step;
+	tw_rc rc;
+
+	if ((rc = db_prepare(db, SQL_R_ALL, &st, err)) != TW_OK)
+		return rc;
+	if (state != NULL)
+		BIND_TEXT(st, 1, state);
+	else
+		db_bind_null(st, 1);
+	while ((step = db_step(st)) == DB_ROW) {
+		if ((rc = r_row(st, &r, err)) != TW_OK)
+			goto out;
+		if (cb(&r, arg) != 0)
+			break;
+	}
+	rc = step == DB_ROW || step == DB_DONE ? TW_OK :
+		db_step_fail(db, err, "listing requests");
+out:
+	db_done(db, st);
+	return rc;
 }
 
 /* ---- certificates ---- */
@@ -867,7 +584,18 @@ tw_rc store_ca_cert_set_request(struct tw_store *store, const char *issuer,
 		return rc;
 	if (request_id <= 0)
 		return tw_error_set(err, TW_E_INVALID, "request id must be positive");
-	return sc_cert_set_request(db, issuer, serial_hex, request_id, err);
+	struct db_stmt *st = NULL;
+
+	if ((rc = db_prepare(db, SQL_C_LINK, &st, err)) != TW_OK)
+		return rc;
+	BIND_TEXT(st, 1, issuer);
+	BIND_TEXT(st, 2, serial_hex);
+	db_bind_int64(st, 3, request_id);
+	rc = run_done(db, st, "linking a certificate to its request", err);
+	db_done(db, st);
+	if (rc == TW_OK && db_changes(db) != 1)
+		rc = tw_error_set(err, TW_E_NOT_FOUND, "no certificate %s", serial_hex);
+	return rc;
 }
 
 tw_rc store_ca_cert_get(struct tw_store *store, const char *issuer, const char *serial_hex,
@@ -884,7 +612,29 @@ tw_rc store_ca_cert_get(struct tw_store *store, const char *issuer, const char *
 	if ((rc = store_check_text(issuer, STORE_TEXT_MAX, "issuer", err)) != TW_OK ||
 	    (rc = sc_serial(serial_hex, err)) != TW_OK)
 		return rc;
-	return sc_cert_get(db, issuer, serial_hex, with_der, out, err);
+	struct db_stmt *st = NULL;
+	int step;
+
+	if ((rc = db_prepare(db, SQL_C_GET, &st, err)) != TW_OK)
+		return rc;
+	BIND_TEXT(st, 1, issuer);
+	BIND_TEXT(st, 2, serial_hex);
+	step = db_step(st);
+	if (step == DB_ROW) {
+		rc = c_row(st, out, err);
+		if (rc == TW_OK && with_der)
+			rc = col_blob(st, 12, STORE_CERT_MAX, "certificate", &out->der,
+				&out->der_len, err);
+		if (rc != TW_OK)
+			store_ca_cert_clear(out);
+	} else if (step == DB_DONE) {
+		rc = tw_error_set(err, TW_E_NOT_FOUND, "this CA issued no certificate with serial "
+			"%s (see `torwart ca list`)", serial_hex);
+	} else {
+		rc = db_step_fail(db, err, "reading a certificate");
+	}
+	db_done(db, st);
+	return rc;
 }
 
 tw_rc store_ca_cert_foreach(struct tw_store *store, const char *issuer, store_ca_cert_cb cb,
@@ -898,7 +648,24 @@ tw_rc store_ca_cert_foreach(struct tw_store *store, const char *issuer, store_ca
 		return tw_error_set(err, TW_E_INTERNAL, "store_ca_cert_foreach: no callback");
 	if ((rc = store_check_text(issuer, STORE_TEXT_MAX, "issuer", err)) != TW_OK)
 		return rc;
-	return sc_cert_foreach(db, issuer, cb, arg, err);
+	struct db_stmt *st = NULL;
+	struct store_ca_cert c;
+	int step;
+
+	if ((rc = db_prepare(db, SQL_C_ALL, &st, err)) != TW_OK)
+		return rc;
+	BIND_TEXT(st, 1, issuer);
+	while ((step = db_step(st)) == DB_ROW) {
+		if ((rc = c_row(st, &c, err)) != TW_OK)
+			goto out;
+		if (cb(&c, arg) != 0)
+			break;
+	}
+	rc = step == DB_ROW || step == DB_DONE ? TW_OK :
+		db_step_fail(db, err, "listing certificates");
+out:
+	db_done(db, st);
+	return rc;
 }
 
 tw_rc store_ca_cert_revoke(struct tw_store *store, const char *issuer, const char *serial_hex,
@@ -921,7 +688,35 @@ tw_rc store_ca_cert_revoke(struct tw_store *store, const char *issuer, const cha
 			"CRLReason", reason);
 	if (when_ms <= 0)
 		return tw_error_set(err, TW_E_INVALID, "revocation time must be positive");
-	return sc_cert_revoke(db, issuer, serial_hex, reason, when_ms, changed, err);
+	struct db_stmt *st = NULL;
+	int step;
+
+	if ((rc = db_prepare(db, SQL_C_REVOKE, &st, err)) != TW_OK)
+		return rc;
+	BIND_TEXT(st, 1, issuer);
+	BIND_TEXT(st, 2, serial_hex);
+	db_bind_int64(st, 3, when_ms);
+	db_bind_int64(st, 4, reason);
+	rc = run_done(db, st, "revoking a certificate", err);
+	db_done(db, st);
+	if (rc != TW_OK)
+		return rc;
+	if (db_changes(db) == 1) {
+		*changed = true;
+		return TW_OK;
+	}
+	if ((rc = db_prepare(db, SQL_C_EXISTS, &st, err)) != TW_OK)
+		return rc;
+	BIND_TEXT(st, 1, issuer);
+	BIND_TEXT(st, 2, serial_hex);
+	step = db_step(st);
+	if (step == DB_DONE)
+		rc = tw_error_set(err, TW_E_NOT_FOUND, "this CA issued no certificate with serial "
+			"%s (see `torwart ca list`)", serial_hex);
+	else if (step != DB_ROW)
+		rc = db_step_fail(db, err, "looking up a certificate");
+	db_done(db, st);
+	return rc;
 }
 
 tw_rc store_ca_revoked_foreach(struct tw_store *store, const char *issuer,
@@ -935,7 +730,31 @@ tw_rc store_ca_revoked_foreach(struct tw_store *store, const char *issuer,
 		return tw_error_set(err, TW_E_INTERNAL, "store_ca_revoked_foreach: no callback");
 	if ((rc = store_check_text(issuer, STORE_TEXT_MAX, "issuer", err)) != TW_OK)
 		return rc;
-	return sc_revoked_foreach(db, issuer, cb, arg, err);
+	struct db_stmt *st = NULL;
+	int step;
+	rc = TW_OK;
+
+	if ((rc = db_prepare(db, SQL_C_REVOKED, &st, err)) != TW_OK)
+		return rc;
+	BIND_TEXT(st, 1, issuer);
+	while ((step = db_step(st)) == DB_ROW) {
+		const char *hex = db_column_text(st, 0);
+		int n = db_column_bytes(st, 0);
+
+		if (hex == NULL || n <= 0 || n > STORE_ID_MAX) {
+			rc = tw_error_set(err, TW_E_INTEGRITY, "a revoked certificate has a stored "
+				"serial of %d bytes (edited database?)", n);
+			goto out;
+		}
+		if (cb(hex, (size_t)n, db_column_int64(st, 1), db_column_int64(st, 2),
+			arg) != 0)
+			break;
+	}
+	if (step != DB_ROW && step != DB_DONE)
+		rc = db_step_fail(db, err, "reading revoked certificates");
+out:
+	db_done(db, st);
+	return rc;
 }
 
 /* ---- CRL metadata ---- */
@@ -955,7 +774,29 @@ tw_rc store_ca_crl_get(struct tw_store *store, const char *ca, struct store_ca_c
 		return tw_error_set(err, TW_E_INTERNAL, "store_ca_crl_get: out is NULL");
 	if ((rc = store_check_text(ca, STORE_ID_MAX, "CA name", err)) != TW_OK)
 		return rc;
-	return sc_crl_get(db, ca, out, found, err);
+	struct db_stmt *st = NULL;
+	int step;
+
+	if ((rc = db_prepare(db, SQL_CRL_GET, &st, err)) != TW_OK)
+		return rc;
+	BIND_TEXT(st, 1, ca);
+	step = db_step(st);
+	if (step == DB_ROW) {
+		if ((rc = DB_COL_TEXT(st, 0, out, ca, err)) == TW_OK &&
+		    (rc = DB_COL_TEXT(st, 5, out, sha256, err)) == TW_OK &&
+		    (rc = DB_COL_TEXT(st, 6, out, path, err)) == TW_OK) {
+			out->number = db_column_int64(st, 1);
+			out->this_update = db_column_int64(st, 2);
+			out->next_update = db_column_int64(st, 3);
+			out->entries = db_column_int64(st, 4);
+			out->dirty = db_column_int64(st, 7) != 0;
+			*found = true;
+		}
+	} else if (step != DB_DONE) {
+		rc = db_step_fail(db, err, "reading CRL metadata");
+	}
+	db_done(db, st);
+	return rc;
 }
 
 tw_rc store_ca_crl_put(struct tw_store *store, const struct store_ca_crl *crl,
@@ -974,7 +815,20 @@ tw_rc store_ca_crl_put(struct tw_store *store, const struct store_ca_crl *crl,
 		return tw_error_set(err, TW_E_INVALID, "CRL number, entries or update times invalid");
 	if (!sc_hex64(crl->sha256))
 		return tw_error_set(err, TW_E_INVALID, "CRL sha256 must be 64 lower-case hex");
-	return sc_crl_put(db, crl, err);
+	struct db_stmt *st = NULL;
+
+	if ((rc = db_prepare(db, SQL_CRL_PUT, &st, err)) != TW_OK)
+		return rc;
+	BIND_TEXT(st, 1, crl->ca);
+	db_bind_int64(st, 2, crl->number);
+	db_bind_int64(st, 3, crl->this_update);
+	db_bind_int64(st, 4, crl->next_update);
+	db_bind_int64(st, 5, crl->entries);
+	BIND_TEXT(st, 6, crl->sha256);
+	BIND_TEXT(st, 7, crl->path);
+	rc = run_done(db, st, "recording CRL metadata", err);
+	db_done(db, st);
+	return rc;
 }
 
 tw_rc store_ca_crl_mark_dirty(struct tw_store *store, const char *ca, struct tw_error *err)
@@ -985,7 +839,14 @@ tw_rc store_ca_crl_mark_dirty(struct tw_store *store, const char *ca, struct tw_
 	SC_OPS_OR_RETURN(db, store, err);
 	if ((rc = store_check_text(ca, STORE_ID_MAX, "CA name", err)) != TW_OK)
 		return rc;
-	return sc_crl_mark_dirty(db, ca, err);
+	struct db_stmt *st = NULL;
+
+	if ((rc = db_prepare(db, SQL_CRL_DIRTY, &st, err)) != TW_OK)
+		return rc;
+	BIND_TEXT(st, 1, ca);
+	rc = run_done(db, st, "flagging the CRL for regeneration", err);
+	db_done(db, st);
+	return rc;
 }
 
 /* ---- CA key activation ---- */
@@ -1005,7 +866,21 @@ tw_rc store_ca_key_state_get(struct tw_store *store, const char *ca,
 		return tw_error_set(err, TW_E_INTERNAL, "store_ca_key_state_get: out is NULL");
 	if ((rc = store_check_text(ca, STORE_ID_MAX, "CA name", err)) != TW_OK)
 		return rc;
-	return sc_key_state_get(db, ca, out, found, err);
+	struct db_stmt *st = NULL;
+	int step;
+
+	if ((rc = db_prepare(db, SQL_KS_GET, &st, err)) != TW_OK)
+		return rc;
+	BIND_TEXT(st, 1, ca);
+	step = db_step(st);
+	if (step == DB_ROW) {
+		if ((rc = ks_row(st, out, err)) == TW_OK)
+			*found = true;
+	} else if (step != DB_DONE) {
+		rc = db_step_fail(db, err, "reading the CA key state");
+	}
+	db_done(db, st);
+	return rc;
 }
 
 tw_rc store_ca_key_state_put(struct tw_store *store, const struct store_ca_key_state *s,
@@ -1037,5 +912,19 @@ tw_rc store_ca_key_state_foreach(struct tw_store *store, store_ca_key_state_cb c
 	SC_OPS_OR_RETURN(db, store, err);
 	if (cb == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_ca_key_state_foreach: no callback");
-	return sc_key_state_foreach(db, cb, arg, err);
+	struct db_stmt *st = NULL;
+	struct store_ca_key_state k;
+	int step;
+	tw_rc rc;
+
+	if ((rc = db_prepare(db, SQL_KS_ALL, &st, err)) != TW_OK)
+		return rc;
+	while ((step = db_step(st)) == DB_ROW) {
+		if ((rc = ks_row(st, &k, err)) != TW_OK || cb(&k, arg) != 0)
+			break;
+	}
+	if (rc == TW_OK && step != DB_ROW && step != DB_DONE)
+		rc = db_step_fail(db, err, "listing CA key states");
+	db_done(db, st);
+	return rc;
 }

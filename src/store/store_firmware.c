@@ -53,35 +53,6 @@ static tw_rc f_row(struct db_stmt *st, struct store_firmware *f, struct tw_error
 	return TW_OK;
 }
 
-static tw_rc sf_insert(struct db *s, const struct store_firmware *f, int64_t *id,
-	struct tw_error *err)
-{
-	struct db_stmt *st = NULL;
-	tw_rc rc;
-
-	if ((rc = db_prepare(s, SQL_F_INSERT, &st, err)) != TW_OK)
-		return rc;
-	BIND_TEXT(st, 1, f->model);
-	BIND_TEXT(st, 2, f->version);
-	BIND_TEXT(st, 3, f->sha256);
-	db_bind_int64(st, 4, f->size);
-	BIND_TEXT(st, 5, f->path);
-	BIND_TEXT(st, 6, f->signature);
-	BIND_TEXT(st, 7, f->state);
-	db_bind_int64(st, 8, f->uploaded_ms);
-	BIND_TEXT(st, 9, f->uploaded_by);
-	if (db_step(st) != DB_DONE) {
-		rc = db_step_fail(s, err, "storing a firmware image");
-		if (rc == TW_E_EXISTS)
-			tw_error_set(err, rc, "firmware %s %s or an image with SHA-256 %s is stored "
-				"already", f->model, f->version, f->sha256);
-	} else {
-		rc = db_last_id(s, id, err);
-	}
-	db_done(s, st);
-	return rc;
-}
-
 /* One row of a prepared query; *found false when there is none. */
 static tw_rc f_one(struct db *s, struct db_stmt *st, struct store_firmware *out, bool *found,
 	struct tw_error *err)
@@ -96,93 +67,6 @@ static tw_rc f_one(struct db *s, struct db_stmt *st, struct store_firmware *out,
 	} else if (step != DB_DONE) {
 		rc = db_step_fail(s, err, "reading a firmware image");
 	}
-	db_done(s, st);
-	return rc;
-}
-
-static tw_rc sf_get(struct db *s, int64_t id, struct store_firmware *out, struct tw_error *err)
-{
-	struct db_stmt *st = NULL;
-	bool found = false;
-	tw_rc rc;
-
-	if ((rc = db_prepare(s, SQL_F_GET, &st, err)) != TW_OK)
-		return rc;
-	db_bind_int64(st, 1, id);
-	if ((rc = f_one(s, st, out, &found, err)) == TW_OK && !found)
-		rc = tw_error_set(err, TW_E_NOT_FOUND, "no firmware image %lld (see `torwart "
-			"firmware list`)", (long long)id);
-	return rc;
-}
-
-static tw_rc sf_find(struct db *s, const char *sha256, const char *model, const char *version,
-	struct store_firmware *out, bool *found, struct tw_error *err)
-{
-	struct db_stmt *st = NULL;
-	tw_rc rc;
-
-	if ((rc = db_prepare(s, SQL_F_FIND, &st, err)) != TW_OK)
-		return rc;
-	BIND_TEXT(st, 1, sha256);
-	BIND_TEXT(st, 2, model);
-	BIND_TEXT(st, 3, version);
-	return f_one(s, st, out, found, err);
-}
-
-static tw_rc sf_transition(struct db *s, int64_t id, const char *from, const char *to,
-	int64_t when_ms, const char *by, struct tw_error *err)
-{
-	struct db_stmt *st = NULL;
-	char now[16] = "";
-	int step;
-	tw_rc rc;
-
-	if ((rc = db_prepare(s, strcmp(to, "released") == 0 ? SQL_F_RELEASE : SQL_F_WITHDRAW,
-		&st, err)) != TW_OK)
-		return rc;
-	db_bind_int64(st, 1, id);
-	BIND_TEXT(st, 2, from);
-	db_bind_int64(st, 3, when_ms);
-	BIND_TEXT(st, 4, by);
-	if (db_step(st) != DB_DONE)
-		rc = db_step_fail(s, err, "changing a firmware image's state");
-	db_done(s, st);
-	if (rc != TW_OK || db_changes(s) == 1)
-		return rc;
-	/* Nothing changed: unknown id, or the image is not in `from` (say which). */
-	if ((rc = db_prepare(s, SQL_F_STATE, &st, err)) != TW_OK)
-		return rc;
-	db_bind_int64(st, 1, id);
-	step = db_step(st);
-	if (step == DB_ROW)
-		rc = db_col_text(st, 0, now, sizeof(now), "state", err);
-	else if (step != DB_DONE)
-		rc = db_step_fail(s, err, "reading a firmware image's state");
-	db_done(s, st);
-	if (rc != TW_OK)
-		return rc;
-	if (step != DB_ROW)
-		return tw_error_set(err, TW_E_NOT_FOUND, "no firmware image %lld (see `torwart "
-			"firmware list`)", (long long)id);
-	return tw_error_set(err, TW_E_DENIED, "firmware image %lld is %s, not %s; nothing "
-		"changed", (long long)id, now, from);
-}
-
-static tw_rc sf_foreach(struct db *s, store_firmware_cb cb, void *arg, struct tw_error *err)
-{
-	struct db_stmt *st = NULL;
-	struct store_firmware f;
-	int step;
-	tw_rc rc;
-
-	if ((rc = db_prepare(s, SQL_F_ALL, &st, err)) != TW_OK)
-		return rc;
-	while ((step = db_step(st)) == DB_ROW) {
-		if ((rc = f_row(st, &f, err)) != TW_OK || cb(&f, arg) != 0)
-			break;
-	}
-	if (rc == TW_OK && step != DB_ROW && step != DB_DONE)
-		rc = db_step_fail(s, err, "listing firmware images");
 	db_done(s, st);
 	return rc;
 }
@@ -228,7 +112,29 @@ tw_rc store_firmware_insert(struct tw_store *store, const struct store_firmware 
 	if (!sf_one_of(f->signature, "unverified", "verified", "invalid"))
 		return tw_error_set(err, TW_E_INVALID, "unknown signature status \"%s\"",
 			f->signature);
-	return sf_insert(db, f, id, err);
+	struct db_stmt *st = NULL;
+
+	if ((rc = db_prepare(db, SQL_F_INSERT, &st, err)) != TW_OK)
+		return rc;
+	BIND_TEXT(st, 1, f->model);
+	BIND_TEXT(st, 2, f->version);
+	BIND_TEXT(st, 3, f->sha256);
+	db_bind_int64(st, 4, f->size);
+	BIND_TEXT(st, 5, f->path);
+	BIND_TEXT(st, 6, f->signature);
+	BIND_TEXT(st, 7, f->state);
+	db_bind_int64(st, 8, f->uploaded_ms);
+	BIND_TEXT(st, 9, f->uploaded_by);
+	if (db_step(st) != DB_DONE) {
+		rc = db_step_fail(db, err, "storing a firmware image");
+		if (rc == TW_E_EXISTS)
+			tw_error_set(err, rc, "firmware %s %s or an image with SHA-256 %s is stored "
+				"already", f->model, f->version, f->sha256);
+	} else {
+		rc = db_last_id(db, id, err);
+	}
+	db_done(db, st);
+	return rc;
 }
 
 tw_rc store_firmware_get(struct tw_store *store, int64_t id, struct store_firmware *out,
@@ -244,7 +150,17 @@ tw_rc store_firmware_get(struct tw_store *store, int64_t id, struct store_firmwa
 		return tw_error_set(err, TW_E_INTERNAL, "store_firmware_get: out is NULL");
 	if (id <= 0)
 		return tw_error_set(err, TW_E_INVALID, "firmware id must be positive");
-	return sf_get(db, id, out, err);
+	struct db_stmt *st = NULL;
+	bool found = false;
+	tw_rc rc;
+
+	if ((rc = db_prepare(db, SQL_F_GET, &st, err)) != TW_OK)
+		return rc;
+	db_bind_int64(st, 1, id);
+	if ((rc = f_one(db, st, out, &found, err)) == TW_OK && !found)
+		rc = tw_error_set(err, TW_E_NOT_FOUND, "no firmware image %lld (see `torwart "
+			"firmware list`)", (long long)id);
+	return rc;
 }
 
 tw_rc store_firmware_find(struct tw_store *store, const char *sha256, const char *model,
@@ -267,7 +183,14 @@ tw_rc store_firmware_find(struct tw_store *store, const char *sha256, const char
 	if ((rc = store_check_text(model, STORE_ID_MAX, "model", err)) != TW_OK ||
 	    (rc = store_check_text(version, STORE_ID_MAX, "version", err)) != TW_OK)
 		return rc;
-	return sf_find(db, sha256, model, version, out, found, err);
+	struct db_stmt *st = NULL;
+
+	if ((rc = db_prepare(db, SQL_F_FIND, &st, err)) != TW_OK)
+		return rc;
+	BIND_TEXT(st, 1, sha256);
+	BIND_TEXT(st, 2, model);
+	BIND_TEXT(st, 3, version);
+	return f_one(db, st, out, found, err);
 }
 
 tw_rc store_firmware_transition(struct tw_store *store, int64_t id, const char *from,
@@ -289,7 +212,39 @@ tw_rc store_firmware_transition(struct tw_store *store, int64_t id, const char *
 	      (strcmp(from, "released") == 0 && strcmp(to, "withdrawn") == 0)))
 		return tw_error_set(err, TW_E_INTERNAL, "firmware state %s -> %s is not a move "
 			"of the state machine", from, to);
-	return sf_transition(db, id, from, to, when_ms, by, err);
+	struct db_stmt *st = NULL;
+	char now[16] = "";
+	int step;
+
+	if ((rc = db_prepare(db, strcmp(to, "released") == 0 ? SQL_F_RELEASE : SQL_F_WITHDRAW,
+		&st, err)) != TW_OK)
+		return rc;
+	db_bind_int64(st, 1, id);
+	BIND_TEXT(st, 2, from);
+	db_bind_int64(st, 3, when_ms);
+	BIND_TEXT(st, 4, by);
+	if (db_step(st) != DB_DONE)
+		rc = db_step_fail(db, err, "changing a firmware image's state");
+	db_done(db, st);
+	if (rc != TW_OK || db_changes(db) == 1)
+		return rc;
+	/* Nothing changed: unknown id, or the image is not in `from` (say which). */
+	if ((rc = db_prepare(db, SQL_F_STATE, &st, err)) != TW_OK)
+		return rc;
+	db_bind_int64(st, 1, id);
+	step = db_step(st);
+	if (step == DB_ROW)
+		rc = db_col_text(st, 0, now, sizeof(now), "state", err);
+	else if (step != DB_DONE)
+		rc = db_step_fail(db, err, "reading a firmware image's state");
+	db_done(db, st);
+	if (rc != TW_OK)
+		return rc;
+	if (step != DB_ROW)
+		return tw_error_set(err, TW_E_NOT_FOUND, "no firmware image %lld (see `torwart "
+			"firmware list`)", (long long)id);
+	return tw_error_set(err, TW_E_DENIED, "firmware image %lld is %s, not %s; nothing "
+		"changed", (long long)id, now, from);
 }
 
 tw_rc store_firmware_foreach(struct tw_store *store, store_firmware_cb cb, void *arg,
@@ -301,5 +256,19 @@ tw_rc store_firmware_foreach(struct tw_store *store, store_firmware_cb cb, void 
 		return err != NULL ? err->code : TW_E_INTERNAL;
 	if (cb == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_firmware_foreach: no callback");
-	return sf_foreach(db, cb, arg, err);
+	struct db_stmt *st = NULL;
+	struct store_firmware f;
+	int step;
+	tw_rc rc;
+
+	if ((rc = db_prepare(db, SQL_F_ALL, &st, err)) != TW_OK)
+		return rc;
+	while ((step = db_step(st)) == DB_ROW) {
+		if ((rc = f_row(st, &f, err)) != TW_OK || cb(&f, arg) != 0)
+			break;
+	}
+	if (rc == TW_OK && step != DB_ROW && step != DB_DONE)
+		rc = db_step_fail(db, err, "listing firmware images");
+	db_done(db, st);
+	return rc;
 }

@@ -129,40 +129,6 @@ static tw_rc job_row(struct db_stmt *st, struct store_job *j, struct tw_error *e
 	return rc;
 }
 
-static tw_rc sj_job_insert(struct db *s, const struct store_job *j, int64_t *id,
-	struct tw_error *err)
-{
-	struct db_stmt *st = NULL;
-	tw_rc rc;
-
-	if ((rc = db_prepare(s, SQL_JOB_INSERT, &st, err)) != TW_OK)
-		return rc;
-	db_bind_int64(st, 1, j->batch_id);
-	db_bind_text(st, 2, j->gateway_id);
-	db_bind_int64(st, 3, j->tenant_id);
-	db_bind_text(st, 4, j->type);
-	db_bind_text(st, 5, j->payload);
-	db_bind_text(st, 6, store_job_state_name(j->state));
-	db_bind_int64(st, 7, j->attempts);
-	db_bind_int64(st, 8, j->max_attempts);
-	db_bind_int64(st, 9, j->timeout_ms);
-	db_bind_int64(st, 10, j->retry_delay_ms);
-	db_bind_int64(st, 11, j->next_ms);
-	db_bind_int64(st, 12, j->deadline_ms);
-	db_bind_int64(st, 13, j->created_ms);
-	db_bind_int64(st, 14, j->updated_ms);
-	db_bind_text(st, 15, j->actor);
-	if (db_step(st) != DB_DONE) {
-		rc = db_step_fail(s, err, "storing a job");
-		if (rc == TW_E_NOT_FOUND)
-			tw_error_set(err, rc, "gateway \"%s\" is not registered", j->gateway_id);
-	} else {
-		rc = db_last_id(s, id, err);
-	}
-	db_done(s, st);
-	return rc;
-}
-
 /* One row of a prepared query into out; *found false when there is none. */
 static tw_rc job_one(struct db *s, struct db_stmt *st, struct store_job *out, bool *found,
 	struct tw_error *err)
@@ -193,18 +159,6 @@ static tw_rc sj_job_get(struct db *s, int64_t id, struct store_job *out, bool *f
 	return job_one(s, st, out, found, err);
 }
 
-static tw_rc sj_job_head(struct db *s, const char *gw, struct store_job *out, bool *found,
-	struct tw_error *err)
-{
-	struct db_stmt *st = NULL;
-	tw_rc rc;
-
-	if ((rc = db_prepare(s, SQL_JOB_HEAD, &st, err)) != TW_OK)
-		return rc;
-	db_bind_text(st, 1, gw);
-	return job_one(s, st, out, found, err);
-}
-
 static tw_rc sj_job_transition(struct db *s, const struct store_job *j, const char *from,
 	struct tw_error *err)
 {
@@ -230,22 +184,6 @@ static tw_rc sj_job_transition(struct db *s, const struct store_job *j, const ch
 	else if (db_changes(s) != 1)
 		rc = tw_error_set(err, TW_E_NOT_FOUND, "job %lld is no longer %s (changed by "
 			"another process)", (long long)j->id, from);
-	db_done(s, st);
-	return rc;
-}
-
-static tw_rc sj_job_count_open(struct db *s, const char *gw, int64_t *n, struct tw_error *err)
-{
-	struct db_stmt *st = NULL;
-	tw_rc rc;
-
-	if ((rc = db_prepare(s, SQL_JOB_COUNT_OPEN, &st, err)) != TW_OK)
-		return rc;
-	db_bind_text(st, 1, gw);
-	if (db_step(st) == DB_ROW)
-		*n = db_column_int64(st, 0);
-	else
-		rc = db_step_fail(s, err, "counting jobs");
 	db_done(s, st);
 	return rc;
 }
@@ -284,28 +222,6 @@ out:
 	return rc;
 }
 
-static tw_rc sj_job_counts(struct db *s, int64_t batch_id, int64_t counts[JOB__STATES],
-	struct tw_error *err)
-{
-	struct db_stmt *st = NULL;
-	int step;
-	tw_rc rc;
-
-	if ((rc = db_prepare(s, SQL_JOB_COUNTS, &st, err)) != TW_OK)
-		return rc;
-	db_bind_int64(st, 1, batch_id);
-	while ((step = db_step(st)) == DB_ROW) {
-		int k = store_job_state_parse(db_column_text(st, 0));
-
-		if (k >= 0)
-			counts[k] = db_column_int64(st, 1);
-	}
-	if (step != DB_DONE)
-		rc = db_step_fail(s, err, "counting jobs");
-	db_done(s, st);
-	return rc;
-}
-
 static tw_rc sj_job_due(struct db *s, int64_t now_ms, const char *skip_list,
 	struct store_job_due *out, size_t max, size_t *n, struct tw_error *err)
 {
@@ -334,46 +250,6 @@ static tw_rc sj_job_due(struct db *s, int64_t now_ms, const char *skip_list,
 	if (*n < max && step != DB_DONE)
 		rc = db_step_fail(s, err, "finding due jobs");
 out:
-	db_done(s, st);
-	return rc;
-}
-
-static tw_rc sj_job_expired(struct db *s, int64_t now_ms, int64_t *ids, size_t max, size_t *n,
-	struct tw_error *err)
-{
-	struct db_stmt *st = NULL;
-	int step = DB_DONE;
-	tw_rc rc;
-
-	if ((rc = db_prepare(s, SQL_JOB_EXPIRED, &st, err)) != TW_OK)
-		return rc;
-	db_bind_int64(st, 1, now_ms);
-	db_bind_int64(st, 2, (int64_t)max);
-	while (*n < max && (step = db_step(st)) == DB_ROW)
-		ids[(*n)++] = db_column_int64(st, 0);
-	if (*n < max && step != DB_DONE)
-		rc = db_step_fail(s, err, "finding expired jobs");
-	db_done(s, st);
-	return rc;
-}
-
-static tw_rc sj_batch_insert(struct db *s, const struct store_job_batch *b, int64_t *id,
-	struct tw_error *err)
-{
-	struct db_stmt *st = NULL;
-	tw_rc rc;
-
-	if ((rc = db_prepare(s, SQL_BATCH_INSERT, &st, err)) != TW_OK)
-		return rc;
-	db_bind_text(st, 1, b->type);
-	db_bind_text(st, 2, b->selection);
-	db_bind_int64(st, 3, b->total);
-	db_bind_text(st, 4, b->actor);
-	db_bind_int64(st, 5, b->created_ms);
-	if (db_step(st) != DB_DONE)
-		rc = db_step_fail(s, err, "storing a fleet order");
-	else
-		rc = db_last_id(s, id, err);
 	db_done(s, st);
 	return rc;
 }
@@ -445,13 +321,6 @@ static tw_rc gw_exists(struct db *s, const char *gw, struct tw_error *err)
 	return rc;
 }
 
-static tw_rc sj_tag_add(struct db *s, const char *gw, const char *tag, struct tw_error *err)
-{
-	tw_rc rc = gw_exists(s, gw, err);
-
-	return rc != TW_OK ? rc : run2(s, SQL_TAG_ADD, gw, tag, NULL, "adding a tag", err);
-}
-
 static tw_rc sj_tag_remove(struct db *s, const char *gw, const char *tag, bool *removed,
 	struct tw_error *err)
 {
@@ -459,36 +328,6 @@ static tw_rc sj_tag_remove(struct db *s, const char *gw, const char *tag, bool *
 	tw_rc rc = run2(s, SQL_TAG_REMOVE, gw, tag, &changes, "removing a tag", err);
 
 	*removed = changes > 0;
-	return rc;
-}
-
-static tw_rc sj_tags(struct db *s, const char *gw, char *buf, size_t size, struct tw_error *err)
-{
-	struct db_stmt *st = NULL;
-	size_t used = 0;
-	int step;
-	tw_rc rc;
-
-	buf[0] = '\0';
-	if ((rc = db_prepare(s, SQL_TAGS, &st, err)) != TW_OK)
-		return rc;
-	db_bind_text(st, 1, gw);
-	while ((step = db_step(st)) == DB_ROW) {
-		const char *t = db_column_text(st, 0);
-		int w = snprintf(buf + used, size - used, "%s%s", used > 0 ? "," : "",
-			t != NULL ? t : "");
-
-		if (w < 0 || (size_t)w >= size - used) {
-			rc = tw_error_set(err, TW_E_TOO_LARGE, "the tags of %s exceed %zu bytes", gw,
-				size - 1);
-			goto out;
-		}
-		used += (size_t)w;
-	}
-	if (step != DB_DONE)
-		rc = db_step_fail(s, err, "reading tags");
-out:
-	db_done(s, st);
 	return rc;
 }
 
@@ -692,7 +531,34 @@ tw_rc store_job_insert(struct tw_store *store, const struct store_job *job, int6
 		return tw_error_set(err, TW_E_INVALID, "no id out-parameter");
 	if ((rc = sj_check_job(job, true, err)) != TW_OK)
 		return rc;
-	return sj_job_insert(db, job, id, err);
+	struct db_stmt *st = NULL;
+
+	if ((rc = db_prepare(db, SQL_JOB_INSERT, &st, err)) != TW_OK)
+		return rc;
+	db_bind_int64(st, 1, job->batch_id);
+	db_bind_text(st, 2, job->gateway_id);
+	db_bind_int64(st, 3, job->tenant_id);
+	db_bind_text(st, 4, job->type);
+	db_bind_text(st, 5, job->payload);
+	db_bind_text(st, 6, store_job_state_name(job->state));
+	db_bind_int64(st, 7, job->attempts);
+	db_bind_int64(st, 8, job->max_attempts);
+	db_bind_int64(st, 9, job->timeout_ms);
+	db_bind_int64(st, 10, job->retry_delay_ms);
+	db_bind_int64(st, 11, job->next_ms);
+	db_bind_int64(st, 12, job->deadline_ms);
+	db_bind_int64(st, 13, job->created_ms);
+	db_bind_int64(st, 14, job->updated_ms);
+	db_bind_text(st, 15, job->actor);
+	if (db_step(st) != DB_DONE) {
+		rc = db_step_fail(db, err, "storing a job");
+		if (rc == TW_E_NOT_FOUND)
+			tw_error_set(err, rc, "gateway \"%s\" is not registered", job->gateway_id);
+	} else {
+		rc = db_last_id(db, id, err);
+	}
+	db_done(db, st);
+	return rc;
 }
 
 tw_rc store_job_get(struct tw_store *store, int64_t id, struct store_job *out,
@@ -750,7 +616,12 @@ tw_rc store_job_head(struct tw_store *store, const char *gateway_id, struct stor
 		return tw_error_set(err, TW_E_INVALID, "no output given");
 	if ((rc = store_check_text(gateway_id, STORE_ID_MAX, "gateway id", err)) != TW_OK)
 		return rc;
-	return sj_job_head(db, gateway_id, out, found, err);
+	struct db_stmt *st = NULL;
+
+	if ((rc = db_prepare(db, SQL_JOB_HEAD, &st, err)) != TW_OK)
+		return rc;
+	db_bind_text(st, 1, gateway_id);
+	return job_one(db, st, out, found, err);
 }
 
 tw_rc store_job_count_open(struct tw_store *store, const char *gateway_id, int64_t *n,
@@ -767,7 +638,17 @@ tw_rc store_job_count_open(struct tw_store *store, const char *gateway_id, int64
 		return tw_error_set(err, TW_E_INVALID, "no output given");
 	if ((rc = store_check_text(gateway_id, STORE_ID_MAX, "gateway id", err)) != TW_OK)
 		return rc;
-	return sj_job_count_open(db, gateway_id, n, err);
+	struct db_stmt *st = NULL;
+
+	if ((rc = db_prepare(db, SQL_JOB_COUNT_OPEN, &st, err)) != TW_OK)
+		return rc;
+	db_bind_text(st, 1, gateway_id);
+	if (db_step(st) == DB_ROW)
+		*n = db_column_int64(st, 0);
+	else
+		rc = db_step_fail(db, err, "counting jobs");
+	db_done(db, st);
+	return rc;
 }
 
 /* A tenant-scoped job walk (store_scope_tenant): other tenants' jobs are skipped. */
@@ -818,7 +699,23 @@ tw_rc store_job_counts(struct tw_store *store, int64_t batch_id, int64_t counts[
 		return err != NULL ? err->code : TW_E_INTERNAL;
 	if (counts == NULL || batch_id < 0)
 		return tw_error_set(err, TW_E_INVALID, "invalid arguments to store_job_counts");
-	return sj_job_counts(db, batch_id, counts, err);
+	struct db_stmt *st = NULL;
+	int step;
+	tw_rc rc;
+
+	if ((rc = db_prepare(db, SQL_JOB_COUNTS, &st, err)) != TW_OK)
+		return rc;
+	db_bind_int64(st, 1, batch_id);
+	while ((step = db_step(st)) == DB_ROW) {
+		int k = store_job_state_parse(db_column_text(st, 0));
+
+		if (k >= 0)
+			counts[k] = db_column_int64(st, 1);
+	}
+	if (step != DB_DONE)
+		rc = db_step_fail(db, err, "counting jobs");
+	db_done(db, st);
+	return rc;
 }
 
 #define SJ_SKIP_MAX 256
@@ -868,7 +765,20 @@ tw_rc store_job_expired(struct tw_store *store, int64_t now_ms, int64_t *ids, si
 		return tw_error_set(err, TW_E_INVALID, "invalid arguments to store_job_expired");
 	if (max == 0)
 		return TW_OK;
-	return sj_job_expired(db, now_ms, ids, max, n, err);
+	struct db_stmt *st = NULL;
+	int step = DB_DONE;
+	tw_rc rc;
+
+	if ((rc = db_prepare(db, SQL_JOB_EXPIRED, &st, err)) != TW_OK)
+		return rc;
+	db_bind_int64(st, 1, now_ms);
+	db_bind_int64(st, 2, (int64_t)max);
+	while (*n < max && (step = db_step(st)) == DB_ROW)
+		ids[(*n)++] = db_column_int64(st, 0);
+	if (*n < max && step != DB_DONE)
+		rc = db_step_fail(db, err, "finding expired jobs");
+	db_done(db, st);
+	return rc;
 }
 
 tw_rc store_job_batch_insert(struct tw_store *store, const struct store_job_batch *b,
@@ -887,7 +797,21 @@ tw_rc store_job_batch_insert(struct tw_store *store, const struct store_job_batc
 	    (rc = STORE_CHECK_MEMBER(b, selection, true, err)) != TW_OK ||
 	    (rc = STORE_CHECK_MEMBER(b, actor, true, err)) != TW_OK)
 		return rc;
-	return sj_batch_insert(db, b, id, err);
+	struct db_stmt *st = NULL;
+
+	if ((rc = db_prepare(db, SQL_BATCH_INSERT, &st, err)) != TW_OK)
+		return rc;
+	db_bind_text(st, 1, b->type);
+	db_bind_text(st, 2, b->selection);
+	db_bind_int64(st, 3, b->total);
+	db_bind_text(st, 4, b->actor);
+	db_bind_int64(st, 5, b->created_ms);
+	if (db_step(st) != DB_DONE)
+		rc = db_step_fail(db, err, "storing a fleet order");
+	else
+		rc = db_last_id(db, id, err);
+	db_done(db, st);
+	return rc;
 }
 
 tw_rc store_job_batch_get(struct tw_store *store, int64_t id, struct store_job_batch *out,
@@ -943,7 +867,9 @@ tw_rc store_gateway_tag_add(struct tw_store *store, const char *gateway_id, cons
 		return err != NULL ? err->code : TW_E_INTERNAL;
 	if ((rc = sj_gw_tag(gateway_id, tag, err)) != TW_OK)
 		return rc;
-	return sj_tag_add(db, gateway_id, tag, err);
+	rc = gw_exists(db, gateway_id, err);
+
+	return rc != TW_OK ? rc : run2(db, SQL_TAG_ADD, gateway_id, tag, NULL, "adding a tag", err);
 }
 
 tw_rc store_gateway_tag_remove(struct tw_store *store, const char *gateway_id,
@@ -976,7 +902,31 @@ tw_rc store_gateway_tags(struct tw_store *store, const char *gateway_id, char *b
 	buf[0] = '\0';
 	if ((rc = store_check_text(gateway_id, STORE_ID_MAX, "gateway id", err)) != TW_OK)
 		return rc;
-	return sj_tags(db, gateway_id, buf, size, err);
+	struct db_stmt *st = NULL;
+	size_t used = 0;
+	int step;
+
+	buf[0] = '\0';
+	if ((rc = db_prepare(db, SQL_TAGS, &st, err)) != TW_OK)
+		return rc;
+	db_bind_text(st, 1, gateway_id);
+	while ((step = db_step(st)) == DB_ROW) {
+		const char *t = db_column_text(st, 0);
+		int w = snprintf(buf + used, size - used, "%s%s", used > 0 ? "," : "",
+			t != NULL ? t : "");
+
+		if (w < 0 || (size_t)w >= size - used) {
+			rc = tw_error_set(err, TW_E_TOO_LARGE, "the tags of %s exceed %zu bytes", gateway_id,
+				size - 1);
+			goto out;
+		}
+		used += (size_t)w;
+	}
+	if (step != DB_DONE)
+		rc = db_step_fail(db, err, "reading tags");
+out:
+	db_done(db, st);
+	return rc;
 }
 
 tw_rc store_gateway_set_tenant(struct tw_store *store, const char *gateway_id,

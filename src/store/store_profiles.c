@@ -107,252 +107,9 @@ static tw_rc sp_profile_row(struct db *s, struct db_stmt *st, struct store_profi
 	return col_dup(s, st, 5, STORE_PROFILE_DOC_MAX, "profile document", &p->doc, err);
 }
 
-static tw_rc sp_profile_put(struct db *s, const struct store_profile *p, bool *replaced,
-	struct tw_error *err)
-{
-	struct db_stmt *st = NULL;
-	int step;
-	tw_rc rc;
-
-	if ((rc = db_prepare(s, SQL_PROFILE_EXISTS, &st, err)) != TW_OK)
-		goto out;
-	db_bind_text(st, 1, p->gateway_id);
-	db_bind_text(st, 2, p->profile_id);
-	step = db_step(st);
-	if (step != DB_ROW && step != DB_DONE) {
-		rc = db_step_fail(s, err, "looking up a profile");
-		goto out;
-	}
-	if (replaced != NULL)
-		*replaced = step == DB_ROW;
-	db_done(s, st);
-	st = NULL;
-	if ((rc = db_prepare(s, SQL_PROFILE_PUT, &st, err)) != TW_OK)
-		goto out;
-	db_bind_text(st, 1, p->gateway_id);
-	db_bind_text(st, 2, p->profile_id);
-	db_bind_text(st, 3, p->type);
-	db_bind_text(st, 4, p->doc);
-	db_bind_text(st, 5, p->hash);
-	db_bind_int64(st, 6, p->updated_ms);
-	if (db_step(st) != DB_DONE) {
-		rc = db_step_fail(s, err, "storing a profile");
-		if (rc == TW_E_NOT_FOUND)
-			tw_error_set(err, rc, "gateway \"%s\" is not registered", p->gateway_id);
-		goto out;
-	}
-	rc = TW_OK;
-out:
-	db_done(s, st);
-	return rc;
-}
-
-static tw_rc sp_profile_get(struct db *s, const char *gw, const char *pid,
-	struct store_profile *out, struct tw_error *err)
-{
-	struct db_stmt *st = NULL;
-	int step;
-	tw_rc rc;
-
-	if ((rc = db_prepare(s, SQL_PROFILE_GET, &st, err)) != TW_OK)
-		goto out;
-	db_bind_text(st, 1, gw);
-	db_bind_text(st, 2, pid);
-	step = db_step(st);
-	if (step == DB_DONE) {
-		rc = tw_error_set(err, TW_E_NOT_FOUND, "gateway %s has no profile \"%s\"", gw, pid);
-		goto out;
-	}
-	if (step != DB_ROW) {
-		rc = db_step_fail(s, err, "reading a profile");
-		goto out;
-	}
-	if ((rc = sp_profile_row(s, st, out, err)) != TW_OK)
-		store_profile_clear(out);
-out:
-	db_done(s, st);
-	return rc;
-}
-
-static tw_rc sp_profile_delete(struct db *s, const char *gw, const char *pid,
-	struct tw_error *err)
-{
-	struct db_stmt *st = NULL;
-	tw_rc rc;
-
-	if ((rc = db_prepare(s, SQL_PROFILE_DELETE, &st, err)) != TW_OK)
-		goto out;
-	db_bind_text(st, 1, gw);
-	db_bind_text(st, 2, pid);
-	if (db_step(st) != DB_DONE) {
-		rc = db_step_fail(s, err, "deleting a profile");
-		goto out;
-	}
-	rc = db_changes(s) == 0 ?
-		tw_error_set(err, TW_E_NOT_FOUND, "gateway %s has no profile \"%s\"", gw, pid) : TW_OK;
-out:
-	db_done(s, st);
-	return rc;
-}
-
-static tw_rc sp_profile_foreach(struct db *s, const char *gw, store_profile_cb cb, void *arg,
-	struct tw_error *err)
-{
-	struct store_profile p;
-	struct db_stmt *st = NULL;
-	int step;
-	tw_rc rc;
-
-	memset(&p, 0, sizeof(p));
-	if ((rc = db_prepare(s, SQL_PROFILE_ALL, &st, err)) != TW_OK)
-		goto out;
-	db_bind_text(st, 1, gw);
-	while ((step = db_step(st)) == DB_ROW) {
-		if ((rc = sp_profile_row(s, st, &p, err)) != TW_OK)
-			goto out;
-		if (cb(&p, arg) != 0)
-			break;
-		store_profile_clear(&p);
-	}
-	if (step != DB_ROW && step != DB_DONE) {
-		rc = db_step_fail(s, err, "listing profiles");
-		goto out;
-	}
-	rc = TW_OK;
-out:
-	store_profile_clear(&p);
-	db_done(s, st);
-	return rc;
-}
-
 /* ---- reported set ---- */
 
-static tw_rc sp_report_put(struct db *s, const struct store_profile_report *r,
-	struct tw_error *err)
-{
-	struct db_stmt *st = NULL;
-	tw_rc rc;
-
-	if ((rc = db_prepare(s, SQL_REPORT_PUT, &st, err)) != TW_OK)
-		goto out;
-	db_bind_text(st, 1, r->gateway_id);
-	db_bind_text(st, 2, r->set_hash);
-	db_bind_text(st, 3, r->profiles);
-	db_bind_int64(st, 4, r->reported_ms);
-	db_bind_text(st, 5, r->source);
-	if (db_step(st) != DB_DONE) {
-		rc = db_step_fail(s, err, "storing the reported profile set");
-		goto out;
-	}
-	rc = TW_OK;
-out:
-	db_done(s, st);
-	return rc;
-}
-
-static tw_rc sp_report_get(struct db *s, const char *gw, struct store_profile_report *out,
-	bool *found, struct tw_error *err)
-{
-	struct db_stmt *st = NULL;
-	int step;
-	tw_rc rc;
-
-	if ((rc = db_prepare(s, SQL_REPORT_GET, &st, err)) != TW_OK)
-		goto out;
-	db_bind_text(st, 1, gw);
-	step = db_step(st);
-	if (step == DB_DONE) {
-		rc = TW_OK;
-		goto out;
-	}
-	if (step != DB_ROW) {
-		rc = db_step_fail(s, err, "reading the reported profile set");
-		goto out;
-	}
-	if ((rc = DB_COL_TEXT(st, 0, out, gateway_id, err)) != TW_OK ||
-	    (rc = DB_COL_TEXT(st, 1, out, set_hash, err)) != TW_OK ||
-	    (rc = DB_COL_TEXT(st, 3, out, source, err)) != TW_OK)
-		goto out;
-	out->reported_ms = db_column_int64(st, 2);
-	if ((rc = col_dup(s, st, 4, STORE_PROFILE_LIST_MAX, "reported profile list",
-	    &out->profiles, err)) != TW_OK)
-		goto out;
-	*found = true;
-out:
-	if (rc != TW_OK)
-		store_profile_report_clear(out);
-	db_done(s, st);
-	return rc;
-}
-
 /* ---- EMT authorisations ---- */
-
-static tw_rc sp_emt_authorise(struct db *s, const char *gw, const char *emt, int64_t when_ms,
-	struct tw_error *err)
-{
-	struct db_stmt *st = NULL;
-	tw_rc rc;
-
-	if ((rc = db_prepare(s, SQL_EMT_INSERT, &st, err)) != TW_OK)
-		goto out;
-	db_bind_text(st, 1, gw);
-	db_bind_text(st, 2, emt);
-	db_bind_int64(st, 3, when_ms);
-	if (db_step(st) != DB_DONE) {
-		rc = db_step_fail(s, err, "authorising an EMT");
-		if (rc == TW_E_EXISTS)
-			tw_error_set(err, rc, "EMT %s is already authorised for gateway %s", emt, gw);
-		else if (rc == TW_E_NOT_FOUND)
-			tw_error_set(err, rc, "gateway \"%s\" is not registered", gw);
-		goto out;
-	}
-	rc = TW_OK;
-out:
-	db_done(s, st);
-	return rc;
-}
-
-static tw_rc sp_emt_revoke(struct db *s, const char *gw, const char *emt, struct tw_error *err)
-{
-	struct db_stmt *st = NULL;
-	tw_rc rc;
-
-	if ((rc = db_prepare(s, SQL_EMT_DELETE, &st, err)) != TW_OK)
-		goto out;
-	db_bind_text(st, 1, gw);
-	db_bind_text(st, 2, emt);
-	if (db_step(st) != DB_DONE) {
-		rc = db_step_fail(s, err, "revoking an EMT authorisation");
-		goto out;
-	}
-	rc = db_changes(s) == 0 ? tw_error_set(err, TW_E_NOT_FOUND,
-		"EMT %s is not authorised for gateway %s", emt, gw) : TW_OK;
-out:
-	db_done(s, st);
-	return rc;
-}
-
-static tw_rc sp_emt_is_authorised(struct db *s, const char *gw, const char *emt, bool *yes,
-	struct tw_error *err)
-{
-	struct db_stmt *st = NULL;
-	int step;
-	tw_rc rc;
-
-	if ((rc = db_prepare(s, SQL_EMT_GET, &st, err)) != TW_OK)
-		goto out;
-	db_bind_text(st, 1, gw);
-	db_bind_text(st, 2, emt);
-	step = db_step(st);
-	if (step != DB_ROW && step != DB_DONE) {
-		rc = db_step_fail(s, err, "checking an EMT authorisation");
-		goto out;
-	}
-	*yes = step == DB_ROW;
-out:
-	db_done(s, st);
-	return rc;
-}
 
 static tw_rc sp_emt_foreach(struct db *s, const char *gw, store_emt_cb cb, void *arg,
 	struct tw_error *err)
@@ -384,144 +141,7 @@ out:
 
 /* ---- gateway messages ---- */
 
-static tw_rc sp_message_insert(struct db *s, const struct store_gateway_message *m, int64_t *id,
-	struct tw_error *err)
-{
-	struct db_stmt *st = NULL;
-	tw_rc rc;
-
-	if ((rc = db_prepare(s, SQL_MSG_INSERT, &st, err)) != TW_OK)
-		goto out;
-	db_bind_text(st, 1, m->gateway_id);
-	db_bind_text(st, 2, m->kind);
-	db_bind_text(st, 3, m->type);
-	db_bind_text(st, 4, m->severity);
-	db_bind_text(st, 5, m->gateway_time);
-	db_bind_int64(st, 6, m->received_ms);
-	db_bind_text(st, 7, m->message);
-	db_bind_text(st, 8, m->actions);
-	if (db_step(st) != DB_DONE) {
-		rc = db_step_fail(s, err, "storing a gateway message");
-		goto out;
-	}
-	if (id != NULL)
-		rc = db_last_id(s, id, err);
-	rc = TW_OK;
-out:
-	db_done(s, st);
-	return rc;
-}
-
-static tw_rc sp_message_foreach(struct db *s, const char *gw, const char *kind,
-	store_gateway_message_cb cb, void *arg, struct tw_error *err)
-{
-	struct store_gateway_message m;
-	struct db_stmt *st = NULL;
-	int step;
-	tw_rc rc;
-
-	if ((rc = db_prepare(s, SQL_MSG_ALL, &st, err)) != TW_OK)
-		goto out;
-	bind_opt_text(st, 1, gw);
-	bind_opt_text(st, 2, kind);
-	while ((step = db_step(st)) == DB_ROW) {
-		memset(&m, 0, sizeof(m));
-		m.id = db_column_int64(st, 0);
-		if ((rc = DB_COL_TEXT(st, 1, &m, gateway_id, err)) != TW_OK ||
-		    (rc = DB_COL_TEXT(st, 2, &m, kind, err)) != TW_OK ||
-		    (rc = DB_COL_TEXT(st, 3, &m, type, err)) != TW_OK ||
-		    (rc = DB_COL_TEXT(st, 4, &m, severity, err)) != TW_OK ||
-		    (rc = DB_COL_TEXT(st, 5, &m, gateway_time, err)) != TW_OK ||
-		    (rc = DB_COL_TEXT(st, 7, &m, message, err)) != TW_OK ||
-		    (rc = DB_COL_TEXT(st, 8, &m, actions, err)) != TW_OK)
-			goto out;
-		m.received_ms = db_column_int64(st, 6);
-		if (cb(&m, arg) != 0)
-			break;
-	}
-	if (step != DB_ROW && step != DB_DONE) {
-		rc = db_step_fail(s, err, "listing gateway messages");
-		goto out;
-	}
-	rc = TW_OK;
-out:
-	db_done(s, st);
-	return rc;
-}
-
 /* ---- gateway logs ---- */
-
-static tw_rc sp_log_insert(struct db *s, const struct store_gateway_log *l, struct tw_error *err)
-{
-	struct db_stmt *st = NULL;
-	tw_rc rc;
-
-	if ((rc = db_prepare(s, SQL_LOG_INSERT, &st, err)) != TW_OK)
-		goto out;
-	db_bind_text(st, 1, l->gateway_id);
-	db_bind_text(st, 2, l->kind);
-	db_bind_int64(st, 3, l->seq);
-	db_bind_text(st, 4, l->time);
-	db_bind_text(st, 5, l->message);
-	db_bind_blob(st, 6, l->signature, l->signature_len);
-	db_bind_int64(st, 7, l->verified ? 1 : 0);
-	db_bind_text(st, 8, l->cert_fingerprint);
-	db_bind_int64(st, 9, l->received_ms);
-	if (db_step(st) != DB_DONE) {
-		rc = db_step_fail(s, err, "storing a gateway log entry");
-		goto out;
-	}
-	rc = TW_OK;
-out:
-	db_done(s, st);
-	return rc;
-}
-
-static tw_rc sp_log_foreach(struct db *s, const char *gw, const char *kind,
-	store_gateway_log_cb cb, void *arg, struct tw_error *err)
-{
-	struct store_gateway_log l;
-	struct db_stmt *st = NULL;
-	int step;
-	tw_rc rc;
-
-	if ((rc = db_prepare(s, SQL_LOG_ALL, &st, err)) != TW_OK)
-		goto out;
-	db_bind_text(st, 1, gw);
-	bind_opt_text(st, 2, kind);
-	while ((step = db_step(st)) == DB_ROW) {
-		const void *sig = db_column_blob(st, 5);
-		int n = db_column_bytes(st, 5);
-
-		memset(&l, 0, sizeof(l));
-		if ((rc = DB_COL_TEXT(st, 0, &l, gateway_id, err)) != TW_OK ||
-		    (rc = DB_COL_TEXT(st, 1, &l, kind, err)) != TW_OK ||
-		    (rc = DB_COL_TEXT(st, 3, &l, time, err)) != TW_OK ||
-		    (rc = DB_COL_TEXT(st, 4, &l, message, err)) != TW_OK ||
-		    (rc = DB_COL_TEXT(st, 7, &l, cert_fingerprint, err)) != TW_OK)
-			goto out;
-		if (sig == NULL || n <= 0 || (size_t)n > sizeof(l.signature)) {
-			rc = tw_error_set(err, TW_E_INTEGRITY,
-				"stored log signature of %s is %d bytes (edited database?)", gw, n);
-			goto out;
-		}
-		memcpy(l.signature, sig, (size_t)n);
-		l.signature_len = (size_t)n;
-		l.seq = db_column_int64(st, 2);
-		l.verified = db_column_int64(st, 6) == 1;
-		l.received_ms = db_column_int64(st, 8);
-		if (cb(&l, arg) != 0)
-			break;
-	}
-	if (step != DB_ROW && step != DB_DONE) {
-		rc = db_step_fail(s, err, "listing gateway log entries");
-		goto out;
-	}
-	rc = TW_OK;
-out:
-	db_done(s, st);
-	return rc;
-}
 
 static tw_rc sp_sig_cert(struct db *s, const char *gw, unsigned char **der, size_t *der_len,
 	struct tw_error *err)
@@ -604,7 +224,40 @@ tw_rc store_profile_put(struct tw_store *store, const struct store_profile *p,
 		return rc;
 	if (!sp_hex64(p->hash))
 		return tw_error_set(err, TW_E_INVALID, "profile hash must be 64 lower-case hex digits");
-	return sp_profile_put(db, p, replaced, err);
+	struct db_stmt *st = NULL;
+	int step;
+
+	if ((rc = db_prepare(db, SQL_PROFILE_EXISTS, &st, err)) != TW_OK)
+		goto out;
+	db_bind_text(st, 1, p->gateway_id);
+	db_bind_text(st, 2, p->profile_id);
+	step = db_step(st);
+	if (step != DB_ROW && step != DB_DONE) {
+		rc = db_step_fail(db, err, "looking up a profile");
+		goto out;
+	}
+	if (replaced != NULL)
+		*replaced = step == DB_ROW;
+	db_done(db, st);
+	st = NULL;
+	if ((rc = db_prepare(db, SQL_PROFILE_PUT, &st, err)) != TW_OK)
+		goto out;
+	db_bind_text(st, 1, p->gateway_id);
+	db_bind_text(st, 2, p->profile_id);
+	db_bind_text(st, 3, p->type);
+	db_bind_text(st, 4, p->doc);
+	db_bind_text(st, 5, p->hash);
+	db_bind_int64(st, 6, p->updated_ms);
+	if (db_step(st) != DB_DONE) {
+		rc = db_step_fail(db, err, "storing a profile");
+		if (rc == TW_E_NOT_FOUND)
+			tw_error_set(err, rc, "gateway \"%s\" is not registered", p->gateway_id);
+		goto out;
+	}
+	rc = TW_OK;
+out:
+	db_done(db, st);
+	return rc;
 }
 
 tw_rc store_profile_get(struct tw_store *store, const char *gateway_id,
@@ -622,7 +275,27 @@ tw_rc store_profile_get(struct tw_store *store, const char *gateway_id,
 	if ((rc = store_check_text(gateway_id, STORE_ID_MAX, "gateway id", err)) != TW_OK ||
 	    (rc = store_check_text(profile_id, STORE_ID_MAX, "profile id", err)) != TW_OK)
 		return rc;
-	return sp_profile_get(db, gateway_id, profile_id, out, err);
+	struct db_stmt *st = NULL;
+	int step;
+
+	if ((rc = db_prepare(db, SQL_PROFILE_GET, &st, err)) != TW_OK)
+		goto out;
+	db_bind_text(st, 1, gateway_id);
+	db_bind_text(st, 2, profile_id);
+	step = db_step(st);
+	if (step == DB_DONE) {
+		rc = tw_error_set(err, TW_E_NOT_FOUND, "gateway %s has no profile \"%s\"", gateway_id, profile_id);
+		goto out;
+	}
+	if (step != DB_ROW) {
+		rc = db_step_fail(db, err, "reading a profile");
+		goto out;
+	}
+	if ((rc = sp_profile_row(db, st, out, err)) != TW_OK)
+		store_profile_clear(out);
+out:
+	db_done(db, st);
+	return rc;
 }
 
 tw_rc store_profile_delete(struct tw_store *store, const char *gateway_id,
@@ -636,7 +309,21 @@ tw_rc store_profile_delete(struct tw_store *store, const char *gateway_id,
 	if ((rc = store_check_text(gateway_id, STORE_ID_MAX, "gateway id", err)) != TW_OK ||
 	    (rc = store_check_text(profile_id, STORE_ID_MAX, "profile id", err)) != TW_OK)
 		return rc;
-	return sp_profile_delete(db, gateway_id, profile_id, err);
+	struct db_stmt *st = NULL;
+
+	if ((rc = db_prepare(db, SQL_PROFILE_DELETE, &st, err)) != TW_OK)
+		goto out;
+	db_bind_text(st, 1, gateway_id);
+	db_bind_text(st, 2, profile_id);
+	if (db_step(st) != DB_DONE) {
+		rc = db_step_fail(db, err, "deleting a profile");
+		goto out;
+	}
+	rc = db_changes(db) == 0 ?
+		tw_error_set(err, TW_E_NOT_FOUND, "gateway %s has no profile \"%s\"", gateway_id, profile_id) : TW_OK;
+out:
+	db_done(db, st);
+	return rc;
 }
 
 tw_rc store_profile_foreach(struct tw_store *store, const char *gateway_id,
@@ -651,7 +338,30 @@ tw_rc store_profile_foreach(struct tw_store *store, const char *gateway_id,
 		return tw_error_set(err, TW_E_INTERNAL, "store_profile_foreach: no callback");
 	if ((rc = store_check_text(gateway_id, STORE_ID_MAX, "gateway id", err)) != TW_OK)
 		return rc;
-	return sp_profile_foreach(db, gateway_id, cb, arg, err);
+	struct store_profile p;
+	struct db_stmt *st = NULL;
+	int step;
+
+	memset(&p, 0, sizeof(p));
+	if ((rc = db_prepare(db, SQL_PROFILE_ALL, &st, err)) != TW_OK)
+		goto out;
+	db_bind_text(st, 1, gateway_id);
+	while ((step = db_step(st)) == DB_ROW) {
+		if ((rc = sp_profile_row(db, st, &p, err)) != TW_OK)
+			goto out;
+		if (cb(&p, arg) != 0)
+			break;
+		store_profile_clear(&p);
+	}
+	if (step != DB_ROW && step != DB_DONE) {
+		rc = db_step_fail(db, err, "listing profiles");
+		goto out;
+	}
+	rc = TW_OK;
+out:
+	store_profile_clear(&p);
+	db_done(db, st);
+	return rc;
 }
 
 /* ---- reported set ---- */
@@ -682,7 +392,23 @@ tw_rc store_profile_report_put(struct tw_store *store, const struct store_profil
 	if (!sp_hex64(r->set_hash))
 		return tw_error_set(err, TW_E_INVALID,
 			"reported profile-set hash must be 64 lower-case hex digits");
-	return sp_report_put(db, r, err);
+	struct db_stmt *st = NULL;
+
+	if ((rc = db_prepare(db, SQL_REPORT_PUT, &st, err)) != TW_OK)
+		goto out;
+	db_bind_text(st, 1, r->gateway_id);
+	db_bind_text(st, 2, r->set_hash);
+	db_bind_text(st, 3, r->profiles);
+	db_bind_int64(st, 4, r->reported_ms);
+	db_bind_text(st, 5, r->source);
+	if (db_step(st) != DB_DONE) {
+		rc = db_step_fail(db, err, "storing the reported profile set");
+		goto out;
+	}
+	rc = TW_OK;
+out:
+	db_done(db, st);
+	return rc;
 }
 
 tw_rc store_profile_report_get(struct tw_store *store, const char *gateway_id,
@@ -701,7 +427,35 @@ tw_rc store_profile_report_get(struct tw_store *store, const char *gateway_id,
 		return tw_error_set(err, TW_E_INTERNAL, "store_profile_report_get: out is NULL");
 	if ((rc = store_check_text(gateway_id, STORE_ID_MAX, "gateway id", err)) != TW_OK)
 		return rc;
-	return sp_report_get(db, gateway_id, out, found, err);
+	struct db_stmt *st = NULL;
+	int step;
+
+	if ((rc = db_prepare(db, SQL_REPORT_GET, &st, err)) != TW_OK)
+		goto out;
+	db_bind_text(st, 1, gateway_id);
+	step = db_step(st);
+	if (step == DB_DONE) {
+		rc = TW_OK;
+		goto out;
+	}
+	if (step != DB_ROW) {
+		rc = db_step_fail(db, err, "reading the reported profile set");
+		goto out;
+	}
+	if ((rc = DB_COL_TEXT(st, 0, out, gateway_id, err)) != TW_OK ||
+	    (rc = DB_COL_TEXT(st, 1, out, set_hash, err)) != TW_OK ||
+	    (rc = DB_COL_TEXT(st, 3, out, source, err)) != TW_OK)
+		goto out;
+	out->reported_ms = db_column_int64(st, 2);
+	if ((rc = col_dup(db, st, 4, STORE_PROFILE_LIST_MAX, "reported profile list",
+	    &out->profiles, err)) != TW_OK)
+		goto out;
+	*found = true;
+out:
+	if (rc != TW_OK)
+		store_profile_report_clear(out);
+	db_done(db, st);
+	return rc;
 }
 
 /* ---- EMT authorisations ---- */
@@ -717,7 +471,25 @@ tw_rc store_emt_authorise(struct tw_store *store, const char *gateway_id,
 	if ((rc = store_check_text(gateway_id, STORE_ID_MAX, "gateway id", err)) != TW_OK ||
 	    (rc = store_check_text(emt_id, STORE_ID_MAX, "EMT id", err)) != TW_OK)
 		return rc;
-	return sp_emt_authorise(db, gateway_id, emt_id, when_ms, err);
+	struct db_stmt *st = NULL;
+
+	if ((rc = db_prepare(db, SQL_EMT_INSERT, &st, err)) != TW_OK)
+		goto out;
+	db_bind_text(st, 1, gateway_id);
+	db_bind_text(st, 2, emt_id);
+	db_bind_int64(st, 3, when_ms);
+	if (db_step(st) != DB_DONE) {
+		rc = db_step_fail(db, err, "authorising an EMT");
+		if (rc == TW_E_EXISTS)
+			tw_error_set(err, rc, "EMT %s is already authorised for gateway %s", emt_id, gateway_id);
+		else if (rc == TW_E_NOT_FOUND)
+			tw_error_set(err, rc, "gateway \"%s\" is not registered", gateway_id);
+		goto out;
+	}
+	rc = TW_OK;
+out:
+	db_done(db, st);
+	return rc;
 }
 
 tw_rc store_emt_revoke(struct tw_store *store, const char *gateway_id, const char *emt_id,
@@ -731,7 +503,21 @@ tw_rc store_emt_revoke(struct tw_store *store, const char *gateway_id, const cha
 	if ((rc = store_check_text(gateway_id, STORE_ID_MAX, "gateway id", err)) != TW_OK ||
 	    (rc = store_check_text(emt_id, STORE_ID_MAX, "EMT id", err)) != TW_OK)
 		return rc;
-	return sp_emt_revoke(db, gateway_id, emt_id, err);
+	struct db_stmt *st = NULL;
+
+	if ((rc = db_prepare(db, SQL_EMT_DELETE, &st, err)) != TW_OK)
+		goto out;
+	db_bind_text(st, 1, gateway_id);
+	db_bind_text(st, 2, emt_id);
+	if (db_step(st) != DB_DONE) {
+		rc = db_step_fail(db, err, "revoking an EMT authorisation");
+		goto out;
+	}
+	rc = db_changes(db) == 0 ? tw_error_set(err, TW_E_NOT_FOUND,
+		"EMT %s is not authorised for gateway %s", emt_id, gateway_id) : TW_OK;
+out:
+	db_done(db, st);
+	return rc;
 }
 
 tw_rc store_emt_is_authorised(struct tw_store *store, const char *gateway_id,
@@ -749,7 +535,22 @@ tw_rc store_emt_is_authorised(struct tw_store *store, const char *gateway_id,
 	if ((rc = store_check_text(gateway_id, STORE_ID_MAX, "gateway id", err)) != TW_OK ||
 	    (rc = store_check_text(emt_id, STORE_ID_MAX, "EMT id", err)) != TW_OK)
 		return rc;
-	return sp_emt_is_authorised(db, gateway_id, emt_id, yes, err);
+	struct db_stmt *st = NULL;
+	int step;
+
+	if ((rc = db_prepare(db, SQL_EMT_GET, &st, err)) != TW_OK)
+		goto out;
+	db_bind_text(st, 1, gateway_id);
+	db_bind_text(st, 2, emt_id);
+	step = db_step(st);
+	if (step != DB_ROW && step != DB_DONE) {
+		rc = db_step_fail(db, err, "checking an EMT authorisation");
+		goto out;
+	}
+	*yes = step == DB_ROW;
+out:
+	db_done(db, st);
+	return rc;
 }
 
 /* A tenant-scoped handle (store_scope_tenant) sees only its own gateways' EMTs. */
@@ -814,7 +615,28 @@ tw_rc store_gateway_message_insert(struct tw_store *store,
 	    (rc = STORE_CHECK_MEMBER(m, message, false, err)) != TW_OK ||
 	    (rc = STORE_CHECK_MEMBER(m, actions, false, err)) != TW_OK)
 		return rc;
-	return sp_message_insert(db, m, id, err);
+	struct db_stmt *st = NULL;
+
+	if ((rc = db_prepare(db, SQL_MSG_INSERT, &st, err)) != TW_OK)
+		goto out;
+	db_bind_text(st, 1, m->gateway_id);
+	db_bind_text(st, 2, m->kind);
+	db_bind_text(st, 3, m->type);
+	db_bind_text(st, 4, m->severity);
+	db_bind_text(st, 5, m->gateway_time);
+	db_bind_int64(st, 6, m->received_ms);
+	db_bind_text(st, 7, m->message);
+	db_bind_text(st, 8, m->actions);
+	if (db_step(st) != DB_DONE) {
+		rc = db_step_fail(db, err, "storing a gateway message");
+		goto out;
+	}
+	if (id != NULL)
+		rc = db_last_id(db, id, err);
+	rc = TW_OK;
+out:
+	db_done(db, st);
+	return rc;
 }
 
 tw_rc store_gateway_message_foreach(struct tw_store *store, const char *gateway_id,
@@ -831,7 +653,37 @@ tw_rc store_gateway_message_foreach(struct tw_store *store, const char *gateway_
 	     (rc = store_check_text(gateway_id, STORE_ID_MAX, "gateway id", err)) != TW_OK) ||
 	    (kind != NULL && (rc = store_check_text(kind, 15, "message kind", err)) != TW_OK))
 		return rc;
-	return sp_message_foreach(db, gateway_id, kind, cb, arg, err);
+	struct store_gateway_message m;
+	struct db_stmt *st = NULL;
+	int step;
+
+	if ((rc = db_prepare(db, SQL_MSG_ALL, &st, err)) != TW_OK)
+		goto out;
+	bind_opt_text(st, 1, gateway_id);
+	bind_opt_text(st, 2, kind);
+	while ((step = db_step(st)) == DB_ROW) {
+		memset(&m, 0, sizeof(m));
+		m.id = db_column_int64(st, 0);
+		if ((rc = DB_COL_TEXT(st, 1, &m, gateway_id, err)) != TW_OK ||
+		    (rc = DB_COL_TEXT(st, 2, &m, kind, err)) != TW_OK ||
+		    (rc = DB_COL_TEXT(st, 3, &m, type, err)) != TW_OK ||
+		    (rc = DB_COL_TEXT(st, 4, &m, severity, err)) != TW_OK ||
+		    (rc = DB_COL_TEXT(st, 5, &m, gateway_time, err)) != TW_OK ||
+		    (rc = DB_COL_TEXT(st, 7, &m, message, err)) != TW_OK ||
+		    (rc = DB_COL_TEXT(st, 8, &m, actions, err)) != TW_OK)
+			goto out;
+		m.received_ms = db_column_int64(st, 6);
+		if (cb(&m, arg) != 0)
+			break;
+	}
+	if (step != DB_ROW && step != DB_DONE) {
+		rc = db_step_fail(db, err, "listing gateway messages");
+		goto out;
+	}
+	rc = TW_OK;
+out:
+	db_done(db, st);
+	return rc;
 }
 
 /* ---- gateway logs ---- */
@@ -856,7 +708,27 @@ tw_rc store_gateway_log_insert(struct tw_store *store, const struct store_gatewa
 		return tw_error_set(err, TW_E_INVALID, "log entry sequence number must be positive");
 	if (l->signature_len == 0 || l->signature_len > sizeof(l->signature))
 		return tw_error_set(err, TW_E_INVALID, "log entry signature is empty or too long");
-	return sp_log_insert(db, l, err);
+	struct db_stmt *st = NULL;
+
+	if ((rc = db_prepare(db, SQL_LOG_INSERT, &st, err)) != TW_OK)
+		goto out;
+	db_bind_text(st, 1, l->gateway_id);
+	db_bind_text(st, 2, l->kind);
+	db_bind_int64(st, 3, l->seq);
+	db_bind_text(st, 4, l->time);
+	db_bind_text(st, 5, l->message);
+	db_bind_blob(st, 6, l->signature, l->signature_len);
+	db_bind_int64(st, 7, l->verified ? 1 : 0);
+	db_bind_text(st, 8, l->cert_fingerprint);
+	db_bind_int64(st, 9, l->received_ms);
+	if (db_step(st) != DB_DONE) {
+		rc = db_step_fail(db, err, "storing a gateway log entry");
+		goto out;
+	}
+	rc = TW_OK;
+out:
+	db_done(db, st);
+	return rc;
 }
 
 tw_rc store_gateway_log_foreach(struct tw_store *store, const char *gateway_id,
@@ -872,7 +744,46 @@ tw_rc store_gateway_log_foreach(struct tw_store *store, const char *gateway_id,
 	if ((rc = store_check_text(gateway_id, STORE_ID_MAX, "gateway id", err)) != TW_OK ||
 	    (kind != NULL && (rc = store_check_text(kind, 15, "log kind", err)) != TW_OK))
 		return rc;
-	return sp_log_foreach(db, gateway_id, kind, cb, arg, err);
+	struct store_gateway_log l;
+	struct db_stmt *st = NULL;
+	int step;
+
+	if ((rc = db_prepare(db, SQL_LOG_ALL, &st, err)) != TW_OK)
+		goto out;
+	db_bind_text(st, 1, gateway_id);
+	bind_opt_text(st, 2, kind);
+	while ((step = db_step(st)) == DB_ROW) {
+		const void *sig = db_column_blob(st, 5);
+		int n = db_column_bytes(st, 5);
+
+		memset(&l, 0, sizeof(l));
+		if ((rc = DB_COL_TEXT(st, 0, &l, gateway_id, err)) != TW_OK ||
+		    (rc = DB_COL_TEXT(st, 1, &l, kind, err)) != TW_OK ||
+		    (rc = DB_COL_TEXT(st, 3, &l, time, err)) != TW_OK ||
+		    (rc = DB_COL_TEXT(st, 4, &l, message, err)) != TW_OK ||
+		    (rc = DB_COL_TEXT(st, 7, &l, cert_fingerprint, err)) != TW_OK)
+			goto out;
+		if (sig == NULL || n <= 0 || (size_t)n > sizeof(l.signature)) {
+			rc = tw_error_set(err, TW_E_INTEGRITY,
+				"stored log signature of %s is %d bytes (edited database?)", gateway_id, n);
+			goto out;
+		}
+		memcpy(l.signature, sig, (size_t)n);
+		l.signature_len = (size_t)n;
+		l.seq = db_column_int64(st, 2);
+		l.verified = db_column_int64(st, 6) == 1;
+		l.received_ms = db_column_int64(st, 8);
+		if (cb(&l, arg) != 0)
+			break;
+	}
+	if (step != DB_ROW && step != DB_DONE) {
+		rc = db_step_fail(db, err, "listing gateway log entries");
+		goto out;
+	}
+	rc = TW_OK;
+out:
+	db_done(db, st);
+	return rc;
 }
 
 tw_rc store_gateway_sig_cert(struct tw_store *store, const char *gateway_id,
