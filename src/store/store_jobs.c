@@ -52,7 +52,7 @@ static const char SQL_BATCH_INSERT[] = "INSERT INTO job_batches (type, selection
 static const char SQL_BATCH_GET[] = "SELECT id, type, selection, total, actor, created_ms "
 	"FROM job_batches WHERE id = ?1";
 static const char SQL_TAG_ADD[] =
-	"INSERT OR IGNORE INTO gateway_tags (gateway_id, tag) VALUES (?1, ?2)";
+	"INSERT INTO gateway_tags (gateway_id, tag) VALUES (?1, ?2) ON CONFLICT DO NOTHING";
 static const char SQL_TAG_REMOVE[] = "DELETE FROM gateway_tags WHERE gateway_id = ?1 AND "
 	"tag = ?2";
 static const char SQL_TAGS[] = "SELECT tag FROM gateway_tags WHERE gateway_id = ?1 "

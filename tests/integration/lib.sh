@@ -54,6 +54,16 @@ finish() {
 	[ "$failed" -eq 0 ]
 }
 
+# Remove the append-only guard of admin_log (tamper tests), on either backend.
+drop_log_triggers() {
+	if [ "${TORWART_TEST_STORE:-sqlite}" = pg ]; then
+		sqlite3 "$1" "ALTER TABLE admin_log DISABLE TRIGGER USER"
+		return
+	fi
+	sqlite3 "$1" "SELECT name FROM sqlite_master WHERE type='trigger' AND tbl_name='admin_log'" |
+		while read -r t; do sqlite3 "$1" "DROP TRIGGER $t"; done
+}
+
 # ---- PostgreSQL for the tests ----
 # A throw-away PostgreSQL 15 server: initdb + pg_ctl in a fresh directory, run by the
 # unprivileged user nobody (the tests run as root, which the server refuses), listening
@@ -79,10 +89,17 @@ pg_stop() {
 	rm -rf "$PG_DIR"
 	PG_DIR=
 }
-# A new empty database; prints its URL.
+# A new database for a home; prints its URL. It holds hex() and julianday() like
+# SQLite's, for the scripts' own checks only (the store never calls them).
 pg_newdb() {
 	local name=tw_$(date +%s%N)_$RANDOM
 	"$PG_BIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U torwart "$name" >&2 || return 1
+	psql -X -q "postgresql://torwart@127.0.0.1:$PG_PORT/$name" -c "
+		CREATE FUNCTION hex(bytea) RETURNS text LANGUAGE sql IMMUTABLE
+			AS \$\$ SELECT upper(encode(\$1, 'hex')) \$\$;
+		CREATE FUNCTION julianday(text) RETURNS float8 LANGUAGE sql IMMUTABLE
+			AS \$\$ SELECT extract(epoch FROM \$1::timestamptz) / 86400.0 + 2440587.5 \$\$;" \
+		>&2 || return 1
 	echo "postgresql://torwart@127.0.0.1:$PG_PORT/$name"
 }
 
@@ -119,10 +136,10 @@ EOF
 			if [ "$1" = -separator ] || [ "$1" = -cmd ]; then shift; fi
 			shift
 		done
-		db=$1; shift
-		psql -X -q -At -v ON_ERROR_STOP=1 \
-			"$(sed -n 's/^url = //p' "$(dirname "$db")/torwart.conf")" "${@/#/--command=}"
+		db=$(sed -n 's/^url = //p' "$(dirname "$1")/torwart.conf"); shift
+		if [ "${1:-}" = .dump ]; then "$PG_BIN/pg_dump" "$db"; return; fi
+		psql -X -q -At -v ON_ERROR_STOP=1 "$db" "${@/#/--command=}"
 	}
 	export -f sqlite3
-	export TORWART
+	export TORWART PG_BIN
 fi
