@@ -104,5 +104,7 @@ int cli_approval(const char *sub, int argc, char **argv);
 int cli_firmware(const char *sub, int argc, char **argv);
 /* cli_policy.c: the security policy ([auth]). */
 int cli_policy(const char *sub, int argc, char **argv);
+/* cli_store.c: store migrate --to URL. */
+int cli_store(const char *sub, int argc, char **argv);
 
 #endif

@@ -32,6 +32,8 @@ static const char torwart_usage[] =
 	"      (default DIR/gateways/SMGW-ID), as a manufacturer would.\n"
 	"  gateway list --home DIR\n"
 	"      show id, state and last contact of every gateway.\n"
+	"  store migrate --home DIR --to URL   copy the home's store (all tables) into an empty\n"
+	"      database, compare row counts and verify the admin log there\n"
 	"  audit verify --home DIR | --export FILE [--cert PEM]\n"
 	"      recompute chain, Merkle tree and signed heads; names the first inconsistency.\n"
 	"  audit export --home DIR --out FILE [--upto SEQ]   entries, heads, GWA SIG cert\n"

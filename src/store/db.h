@@ -25,6 +25,7 @@
 #include "store/store.h"
 
 enum { DB_ERROR = 1, DB_ROW = 100, DB_DONE = 101 };
+enum db_type { DB_NULL, DB_INT, DB_TEXT, DB_BLOB };   /* of a value read (store_copy) */
 
 #define DB_CACHE_MAX 288
 
@@ -55,6 +56,11 @@ struct db_driver {
 	const char *(*column_text)(struct db_stmt *st, int col);     /* NULL for NULL */
 	const void *(*column_blob)(struct db_stmt *st, int col);
 	int (*column_bytes)(struct db_stmt *st, int col);            /* after text/blob */
+	int (*column_count)(struct db_stmt *st);
+	const char *(*column_name)(struct db_stmt *st, int col);
+	enum db_type (*column_type)(struct db_stmt *st, int col);
+	/* After rows were copied in with their ids: identity columns continue above them. */
+	tw_rc (*ids_follow)(struct db *d, const char *table, struct tw_error *err);
 	int64_t (*changes)(struct db *d);
 	tw_rc (*last_id)(struct db *d, int64_t *id, struct tw_error *err);
 	/* Map the last failure (before done): unique -> EXISTS, FK -> NOT_FOUND. */

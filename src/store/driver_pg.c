@@ -353,6 +353,61 @@ static int pg_column_bytes(struct db_stmt *st, int c)
 	return pg_column_blob(st, c) != NULL ? (int)s->blob_len[c] : 0;
 }
 
+static int pg_column_count(struct db_stmt *st)
+{
+	return PQnfields(PS(st)->res);
+}
+
+static const char *pg_column_name(struct db_stmt *st, int c)
+{
+	return PQfname(PS(st)->res, c);
+}
+
+static enum db_type pg_column_type(struct db_stmt *st, int c)
+{
+	if (pg_column_null(st, c))
+		return DB_NULL;
+	switch (PQftype(PS(st)->res, c)) {
+	case PG_OID_BYTEA: return DB_BLOB;
+	case PG_OID_INT8: case 23: case 21: return DB_INT;   /* int8, int4, int2 */
+	default: return DB_TEXT;
+	}
+}
+
+/* Move each identity sequence of table past the largest id copied in. */
+static tw_rc pg_ids_follow(struct db *d, const char *table, struct tw_error *err)
+{
+	struct pg *p = PG(d);
+	const char *params[1] = { table };
+	PGresult *cols = PQexecParams(p->conn, "SELECT column_name FROM information_schema.columns "
+		"WHERE table_schema = current_schema() AND table_name = $1 AND is_identity = 'YES'",
+		1, NULL, params, NULL, NULL, 0);
+	tw_rc rc = TW_OK;
+
+	if (PQresultStatus(cols) != PGRES_TUPLES_OK) {
+		pg_note(p, cols);
+		rc = pg_step_fail(d, err, "reading identity columns");
+	}
+	for (int i = 0; rc == TW_OK && i < PQntuples(cols); i++) {
+		char *col = PQescapeIdentifier(p->conn, PQgetvalue(cols, i, 0), strlen(
+			PQgetvalue(cols, i, 0)));
+		char *tab = PQescapeIdentifier(p->conn, table, strlen(table));
+		char *sql = col != NULL && tab != NULL ? tw_asprintf("SELECT setval("
+			"pg_get_serial_sequence('%s', '%s'), max(%s)) FROM %s", table,
+			PQgetvalue(cols, i, 0), col, tab) : NULL;
+
+		if (sql == NULL)
+			rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+		else if (!pg_run(p, sql))
+			rc = pg_step_fail(d, err, "moving an identity sequence");
+		free(sql);
+		PQfreemem(col);
+		PQfreemem(tab);
+	}
+	PQclear(cols);
+	return rc;
+}
+
 static int64_t pg_changes(struct db *d)
 {
 	return PG(d)->changes;
@@ -450,6 +505,10 @@ const struct db_driver db_driver_pg = {
 	.column_text = pg_column_text,
 	.column_blob = pg_column_blob,
 	.column_bytes = pg_column_bytes,
+	.column_count = pg_column_count,
+	.column_name = pg_column_name,
+	.column_type = pg_column_type,
+	.ids_follow = pg_ids_follow,
 	.changes = pg_changes,
 	.last_id = pg_last_id,
 	.step_fail = pg_step_fail,

@@ -155,6 +155,34 @@ static int sq_column_bytes(struct db_stmt *st, int c)
 	return sqlite3_column_bytes(ST(st), c);
 }
 
+static int sq_column_count(struct db_stmt *st)
+{
+	return sqlite3_column_count(ST(st));
+}
+
+static const char *sq_column_name(struct db_stmt *st, int c)
+{
+	return sqlite3_column_name(ST(st), c);
+}
+
+static enum db_type sq_column_type(struct db_stmt *st, int c)
+{
+	switch (sqlite3_column_type(ST(st), c)) {
+	case SQLITE_INTEGER: return DB_INT;
+	case SQLITE_BLOB: return DB_BLOB;
+	case SQLITE_NULL: return DB_NULL;
+	default: return DB_TEXT;
+	}
+}
+
+static tw_rc sq_ids_follow(struct db *d, const char *table, struct tw_error *err)
+{
+	(void)d;
+	(void)table;
+	(void)err;
+	return TW_OK;   /* an INTEGER PRIMARY KEY continues after its largest value anyway */
+}
+
 static int64_t sq_changes(struct db *d)
 {
 	return sqlite3_changes(SQ(d)->db);
@@ -255,6 +283,10 @@ const struct db_driver db_driver_sqlite = {
 	.column_text = sq_column_text,
 	.column_blob = sq_column_blob,
 	.column_bytes = sq_column_bytes,
+	.column_count = sq_column_count,
+	.column_name = sq_column_name,
+	.column_type = sq_column_type,
+	.ids_follow = sq_ids_follow,
 	.changes = sq_changes,
 	.last_id = sq_last_id,
 	.step_fail = sq_step_fail,

@@ -45,6 +45,18 @@ tw_rc store_migrate(struct tw_store *store, struct tw_error *err);
 /* Highest applied migration number (0 for a fresh database). */
 tw_rc store_schema_version(struct tw_store *store, int *version, struct tw_error *err);
 
+/*
+ * Copy every table of src into dst (`torwart store migrate --to URL`): both get the
+ * schema first; dst must hold no rows (TW_E_EXISTS names the table otherwise). One write
+ * transaction on dst, from one read snapshot of src, so an interrupted copy leaves dst
+ * empty and can be rerun; then the row counts of every table are compared
+ * (TW_E_INTEGRITY on a difference). *rows: rows copied.
+ */
+tw_rc store_copy(struct tw_store *src, struct tw_store *dst, int64_t *rows,
+	struct tw_error *err);
+/* How many tables store_copy copies (tests compare it with the schema). */
+size_t store_copy_table_count(void);
+
 /* Transactions do not nest: store_begin inside one is TW_E_INTERNAL (a bug in the caller). */
 tw_rc store_begin(struct tw_store *store, struct tw_error *err);
 /* If COMMIT fails the transaction is rolled back, so nothing of it is stored. */

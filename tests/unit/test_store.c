@@ -561,6 +561,17 @@ static void test_audit_rows(void **state)
 	assert_int_equal(raw_count(f, "admin_log"), 1);
 }
 
+/* store_copy copies every table of the schema: a new migration's table is not forgotten. */
+static void test_copy_covers_schema(void **state)
+{
+	struct fixture *f = *state;
+
+	if (f->db[0] != '\0')
+		skip();
+	assert_int_equal(raw_count(f, "sqlite_master WHERE type = 'table' AND "
+		"name <> 'schema_migrations'"), (int)store_copy_table_count());
+}
+
 /* One resolver of [store] url: "sqlite:store.db" and "store.db" name the same file. */
 static void test_home_url(void **state)
 {
@@ -626,6 +637,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_audit_rows, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failure_inside_transaction, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_home_url, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_copy_covers_schema, setup, teardown),
 	};
 	int failed;
 
