@@ -10,11 +10,6 @@
 
 #include "base/util.h"
 
-tw_rc db_fail(struct db *d, tw_rc code, struct tw_error *err, const char *doing)
-{
-	return tw_error_set(err, code, "store %s: %s failed", d->label, doing);
-}
-
 tw_rc db_prepare(struct db *d, const char *sql, struct db_stmt **out, struct tw_error *err)
 {
 	size_t i;

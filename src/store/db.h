@@ -96,8 +96,6 @@ tw_rc db_migrate(struct db *d, struct tw_error *err);
 tw_rc db_schema_version(struct db *d, int *version, struct tw_error *err);
 tw_rc db_commit(struct db *d, struct tw_error *err);
 void db_rollback(struct db *d);
-/* "store LABEL: DOING failed" with code (message of the driver appended by step_fail). */
-tw_rc db_fail(struct db *d, tw_rc code, struct tw_error *err, const char *doing);
 
 #define db_exec(d, sql, doing, err) ((d)->drv->exec((d), (sql), (doing), (err)))
 #define db_begin(d, write, err) ((d)->drv->begin((d), (write), (err)))

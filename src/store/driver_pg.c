@@ -98,9 +98,24 @@ static bool pg_run(struct pg *p, const char *sql)
 	return ok;
 }
 
+/*
+ * A connection the server dropped (restart, failover, idle kill) is opened again before
+ * the next statement that is not inside a transaction: the statement that saw the loss
+ * failed with a clear error and rolled nothing half-way (the server discards an open
+ * transaction), the next one works again. Inside a transaction nothing is retried.
+ */
+static void pg_revive(struct pg *p)
+{
+	if (PQstatus(p->conn) == CONNECTION_BAD)
+		PQreset(p->conn);
+}
+
 static bool pg_in_transaction(struct db *d)
 {
-	return PQtransactionStatus(PG(d)->conn) != PQTRANS_IDLE;
+	PGTransactionStatusType s = PQtransactionStatus(PG(d)->conn);
+
+	/* UNKNOWN: the connection is gone, and the server discarded its transaction. */
+	return s == PQTRANS_INTRANS || s == PQTRANS_INERROR || s == PQTRANS_ACTIVE;
 }
 
 static tw_rc pg_exec(struct db *d, const char *sql, const char *doing, struct tw_error *err)
@@ -120,11 +135,19 @@ static tw_rc pg_exec(struct db *d, const char *sql, const char *doing, struct tw
 
 static tw_rc pg_begin(struct db *d, bool write, struct tw_error *err)
 {
-	if (!write)
-		return pg_exec(d, "BEGIN ISOLATION LEVEL REPEATABLE READ", "starting a read "
-			"snapshot", err);
-	return pg_exec(d, "BEGIN; SELECT pg_advisory_xact_lock(" PG_WRITER_LOCK ")",
-		"starting a write transaction", err);
+	const char *sql = write ? "BEGIN; SELECT pg_advisory_xact_lock(" PG_WRITER_LOCK ")" :
+		"BEGIN ISOLATION LEVEL REPEATABLE READ";
+	const char *doing = write ? "starting a write transaction" : "starting a read snapshot";
+	tw_rc rc;
+
+	pg_revive(PG(d));
+	rc = pg_exec(d, sql, doing, err);
+	/* Nothing has run yet: a connection found dead here is opened again and retried. */
+	if (rc != TW_OK && PQstatus(PG(d)->conn) == CONNECTION_BAD) {
+		pg_revive(PG(d));
+		rc = pg_exec(d, sql, doing, err);
+	}
+	return rc;
 }
 
 static tw_rc pg_prepare(struct db *d, const char *sql, struct db_stmt **out,
@@ -257,6 +280,8 @@ static int pg_execute(struct pg_stmt *s)
 	ExecStatusType st;
 	const char *tuples;
 
+	if (PQtransactionStatus(p->conn) == PQTRANS_UNKNOWN)
+		pg_revive(p);
 	if (sp && !pg_run(p, "SAVEPOINT tw_stmt"))
 		return DB_ERROR;
 	s->res = PQexecParams(p->conn, s->sql, s->nparams, s->type, s->val, s->len, s->fmt, 0);

@@ -561,6 +561,33 @@ static void test_audit_rows(void **state)
 	assert_int_equal(raw_count(f, "admin_log"), 1);
 }
 
+/*
+ * PostgreSQL only: the server drops the store's connection (restart, failover). The
+ * next call fails with a clear error and changes nothing; the one after works again.
+ */
+static void test_pg_connection_lost(void **state)
+{
+	struct fixture *f = *state;
+	struct store_gateway gw;
+	struct tw_error err;
+	char sql[160];
+
+	if (f->db[0] == '\0')
+		skip();
+	make_gateway(&gw, f->tenant, "ETWA0000000010");
+	snprintf(sql, sizeof(sql), "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+		"WHERE datname = '%s' AND pid <> pg_backend_pid()", f->db);
+	PQclear(pg_raw("postgres", sql));
+	assert_int_equal(store_gateway_insert(f->st, &gw, &err), TW_E_STORE);
+	assert_false(store_in_transaction(f->st));
+	assert_int_equal(raw_count(f, "gateways"), 0);
+	assert_int_equal(store_gateway_insert(f->st, &gw, &err), TW_OK);
+	PQclear(pg_raw("postgres", sql));
+	assert_int_equal(store_begin(f->st, &err), TW_OK);   /* reconnects first */
+	assert_int_equal(store_commit(f->st, &err), TW_OK);
+	assert_int_equal(raw_count(f, "gateways"), 1);
+}
+
 /* store_copy copies every table of the schema: a new migration's table is not forgotten. */
 static void test_copy_covers_schema(void **state)
 {
@@ -638,6 +665,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_failure_inside_transaction, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_home_url, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_copy_covers_schema, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pg_connection_lost, setup, teardown),
 	};
 	int failed;
 
