@@ -66,26 +66,29 @@ drop_log_triggers() {
 
 # ---- PostgreSQL for the tests ----
 # A throw-away PostgreSQL 15 server: initdb + pg_ctl in a fresh directory, run by the
-# unprivileged user nobody (the tests run as root, which the server refuses), listening
+# unprivileged user nobody (when the tests run as root, which the server refuses), listening
 # on 127.0.0.1 at a free port with trust authentication for the role "torwart";
 # pg_stop (called by finish) shuts it down and removes it.
 PG_BIN=${TORWART_PG_BIN:-/usr/lib/postgresql/15/bin}
 PG_DIR=
 PG_PORT=
 pg_available() { [ -x "$PG_BIN/initdb" ] && [ -x "$PG_BIN/pg_ctl" ] && command -v psql >/dev/null; }
+# As root the server runs as nobody; a developer's own account runs it directly.
+pg_as() { if [ "$(id -u)" = 0 ]; then runuser -u nobody -- "$@"; else "$@"; fi; }
 pg_start() {
 	PG_DIR=$(mktemp -d /tmp/torwart-pg-XXXXXX) || return 1
-	chown nobody "$PG_DIR" && chmod 0700 "$PG_DIR" || return 1
+	if [ "$(id -u)" = 0 ]; then chown nobody "$PG_DIR" || return 1; fi
+	chmod 0700 "$PG_DIR" || return 1
 	PG_PORT=$(free_port) || return 1
-	runuser -u nobody -- "$PG_BIN/initdb" -D "$PG_DIR/data" -U torwart --auth=trust \
+	pg_as "$PG_BIN/initdb" -D "$PG_DIR/data" -U torwart --auth=trust \
 		-E UTF8 --no-sync >"$PG_DIR/initdb.log" 2>&1 || return 1
-	runuser -u nobody -- "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w \
+	pg_as "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w \
 		-t 120 -o "-p $PG_PORT -k $PG_DIR -c listen_addresses=127.0.0.1 -c fsync=off" \
 		start >/dev/null
 }
 pg_stop() {
 	[ -n "$PG_DIR" ] || return 0
-	runuser -u nobody -- "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m fast -w stop >/dev/null 2>&1
+	pg_as "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m fast -w stop >/dev/null 2>&1
 	rm -rf "$PG_DIR"
 	PG_DIR=
 }
