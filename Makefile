@@ -36,7 +36,7 @@ test-asan: $(BUILD_ASAN)/build.ninja
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	meson test -C $(BUILD_ASAN) --print-errorlogs
+	meson test -C $(BUILD_ASAN) --print-errorlogs --no-suite integration-pg
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN) build-fuzz

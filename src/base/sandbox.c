@@ -345,6 +345,12 @@ static tw_rc sc_rule(scmp_filter_ctx ctx, uint32_t action, int nr, const char *n
 	return TW_OK;
 }
 
+/*
+ * Set by tw_sandbox_enter when the home's store is a PostgreSQL server: the signer writes
+ * its audit entries to the store itself, so it then needs a network socket to reach it.
+ */
+static bool sc_store_over_network;
+
 tw_rc tw_sandbox_seccomp(enum tw_sandbox_service svc, bool log_only, struct tw_error *err)
 {
 	static const int families[] = { AF_UNIX, AF_INET, AF_INET6, AF_NETLINK };
@@ -370,8 +376,10 @@ tw_rc tw_sandbox_seccomp(enum tw_sandbox_service svc, bool log_only, struct tw_e
 	    (TW_SANITIZED && (rc = sc_allow_list(ctx, sc_sanitizer, err)) != TW_OK))
 		goto out;
 	/* Sockets of the families the services speak (netlink: getaddrinfo's address check).
-	 * The signer speaks only over its Unix socket: no network socket at all. */
-	for (size_t i = 0; i < (svc == TW_SANDBOX_SIGNER ? 1 : sizeof(families) /
+	 * The signer speaks only over its Unix socket: no network socket at all, unless its
+	 * store is a PostgreSQL server (then TCP to that server, as libpq opens it). */
+	for (size_t i = 0; i < (svc == TW_SANDBOX_SIGNER && !sc_store_over_network ? 1 :
+	     svc == TW_SANDBOX_SIGNER ? 3 : sizeof(families) /
 	     sizeof(families[0])) && rc == TW_OK; i++)
 		rc = sc_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), "socket", 0, SCMP_CMP_EQ,
 			(scmp_datum_t)families[i], 0, err);
@@ -564,6 +572,9 @@ tw_rc tw_sandbox_enter(const struct tw_home *home, enum tw_sandbox_service svc,
 	else
 		tw_info("%s: Landlock ABI %d applied (writes beneath %zu places)",
 			service_names[svc], tw_sandbox_landlock_abi(), rw.n);
+	sc_store_over_network = strncmp(tw_config_get_or(home->conf, "store", "url", ""),
+		"postgresql:", 11) == 0 || strncmp(tw_config_get_or(home->conf, "store", "url", ""),
+		"postgres:", 9) == 0;
 	if ((rc = tw_sandbox_seccomp(svc, strcmp(mode, "log") == 0, err)) != TW_OK)
 		goto out;
 	if (strcmp(mode, "log") == 0)

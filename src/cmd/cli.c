@@ -117,7 +117,7 @@ tw_rc cli_open_home_store(const char *dir, struct tw_home **home, struct tw_stor
 	*store = NULL;
 	if ((rc = tw_home_open(dir, home, err)) != TW_OK)
 		return rc;
-	url = tw_home_path(*home, "store", "url", TW_DEFAULT_STORE);
+	url = store_home_url(*home);
 	if (url == NULL)
 		return tw_error_set(err, TW_E_NOMEM, "out of memory");
 	rc = store_open(url, store, err);
@@ -140,6 +140,7 @@ int cli_parse_options(int argc, char **argv, struct cli_options *o)
 		{ "api-tls-listen", required_argument, NULL, 'L' },
 		{ "signer-backend", required_argument, NULL, 'b' },
 		{ "system", no_argument, NULL, 'S' },
+		{ "store", required_argument, NULL, 's' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -157,6 +158,7 @@ int cli_parse_options(int argc, char **argv, struct cli_options *o)
 		case 'L': o->api_tls_listen = optarg; break;
 		case 'b': o->signer_backend = optarg; break;
 		case 'S': o->system = 1; break;
+		case 's': o->store = optarg; break;
 		default: return -1;
 		}
 	}

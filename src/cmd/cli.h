@@ -27,13 +27,14 @@ struct cli_options {
 	const char *api_listen;
 	const char *api_tls_listen;   /* init: the operator API (HTTPS) */
 	const char *signer_backend;   /* init: pkcs11 (default) or file (tests only) */
+	const char *store;            /* init: [store] url (default store.db in the home) */
 	int test_pki;
 	int system;                   /* init: service users and file modes (privsep) */
 };
 
 /*
  * Parse --home --id --out --test-pki --wan-listen --api-listen --api-tls-listen
- * --signer-backend --system; -1 on
+ * --signer-backend --system --store; -1 on
  * anything else.
  */
 int cli_parse_options(int argc, char **argv, struct cli_options *o);
@@ -114,5 +115,7 @@ int cli_approval(const char *sub, int argc, char **argv);
 int cli_firmware(const char *sub, int argc, char **argv);
 /* cli_policy.c: the security policy ([auth]). */
 int cli_policy(const char *sub, int argc, char **argv);
+/* cli_store.c: store migrate --to URL. */
+int cli_store(const char *sub, int argc, char **argv);
 
 #endif

@@ -33,8 +33,8 @@ static const char conf_template[] =
 	"# Keys and their meaning: docs/operations.md.\n"
 	"\n"
 	"[store]\n"
-	"# SQLite file (default backend). The PostgreSQL backend will take postgresql://...\n"
-	"url = store.db\n"
+	"# SQLite file (relative to the home), or postgresql://USER@HOST:PORT/DB (operations.md)\n"
+	"url = %s\n"
 	"\n"
 	"[signer]\n"
 	"# The signer is the only process that opens the key token.\n"
@@ -376,7 +376,13 @@ static int init_run(const struct cli_options *o)
 		if ((rc = tw_mkdir_p(path, 0700, &err)) != TW_OK)
 			goto out;
 	}
-	conf = tw_asprintf(conf_template, file_keys ? file_backend : "", wan, api, api_tls);
+	/* --store goes into torwart.conf verbatim: one line, no control characters. */
+	if (o->store != NULL && (o->store[0] == '\0' || strpbrk(o->store, "\n\r\t") != NULL)) {
+		rc = tw_error_set(&err, TW_E_INVALID, "--store must be one line (a path or URL)");
+		goto out;
+	}
+	conf = tw_asprintf(conf_template, o->store != NULL ? o->store : TW_DEFAULT_STORE,
+		file_keys ? file_backend : "", wan, api, api_tls);
 	free(path);
 	path = tw_asprintf("%s/torwart.conf", o->home);
 	if (conf == NULL || path == NULL) {
@@ -482,6 +488,7 @@ int cli_init(const char *sub, int argc, char **argv)
 	if (sub != NULL || cli_parse_options(argc, argv, &o) != 0)
 		return cli_usage_error("usage: torwart init --home DIR [--test-pki] "
 			"[--wan-listen HOST:PORT] [--api-listen HOST:PORT] [--api-tls-listen HOST:PORT] "
-			"[--signer-backend pkcs11|file] [--system]");
+			"[--signer-backend pkcs11|file] [--system]\n"
+			"       [--store PATH|postgresql://...]");
 	return init_run(&o);
 }

@@ -20,6 +20,7 @@ static const struct cli_command cli_commands[] = {
 	{ "policy", cli_policy },
 	{ "profile", cli_profile },
 	{ "req", cli_req },
+	{ "store", cli_store },
 };
 
 const struct cli_command *cli_command_find(const char *name)

@@ -11,7 +11,244 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store/store_backend.h"
+#include "base/home.h"
+#include "base/util.h"
+#include "store/db.h"
+
+/* Every statement this backend runs more than once; the index into sq.stmts. */
+enum sq_id {
+	SQ_TENANT_INSERT,
+	SQ_TENANT_SELECT,
+	SQ_GATEWAY_INSERT,
+	SQ_GATEWAY_GET,
+	SQ_GATEWAY_TOUCH,
+	SQ_GATEWAY_ALL,
+	SQ_CERT_INSERT,
+	SQ_CERT_BY_FINGERPRINT,
+	SQ_AUDIT_LAST,
+	SQ_AUDIT_INSERT,
+	SQ_AUDIT_FROM,
+	SQ__COUNT
+};
+
+#define SQ_GATEWAY_COLUMNS \
+	"tenant_id, gateway_id, state, created_ms, last_contact_ms, last_address"
+#define SQ_CERT_COLUMNS \
+	"tenant_id, serial_hex, issuer, subject, owner_kind, owner_id, usage, not_before, " \
+	"not_after, status, fingerprint, der"
+#define SQ_AUDIT_COLUMNS \
+	"seq, time, actor, role, client, action, object, result, detail, prev_hash, hash, " \
+	"error_code"
+
+static const char *const sq_sql[SQ__COUNT] = {
+	[SQ_TENANT_INSERT] = "INSERT INTO tenants (name, created_ms) VALUES (?1, ?2) "
+		"ON CONFLICT (name) DO NOTHING",
+	[SQ_TENANT_SELECT] = "SELECT id FROM tenants WHERE name = ?1",
+	[SQ_GATEWAY_INSERT] = "INSERT INTO gateways (" SQ_GATEWAY_COLUMNS ") "
+		"VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[SQ_GATEWAY_GET] = "SELECT " SQ_GATEWAY_COLUMNS " FROM gateways WHERE gateway_id = ?1",
+	[SQ_GATEWAY_TOUCH] = "UPDATE gateways SET last_contact_ms = ?2, last_address = ?3, "
+		"state = CASE state WHEN 'disabled' THEN state ELSE 'active' END "
+		"WHERE gateway_id = ?1",
+	[SQ_GATEWAY_ALL] = "SELECT " SQ_GATEWAY_COLUMNS " FROM gateways ORDER BY gateway_id",
+	[SQ_CERT_INSERT] = "INSERT INTO certificates (" SQ_CERT_COLUMNS ") "
+		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+	[SQ_CERT_BY_FINGERPRINT] = "SELECT " SQ_CERT_COLUMNS " FROM certificates "
+		"WHERE fingerprint = ?1",
+	[SQ_AUDIT_LAST] = "SELECT " SQ_AUDIT_COLUMNS " FROM admin_log ORDER BY seq DESC LIMIT 1",
+	[SQ_AUDIT_INSERT] = "INSERT INTO admin_log (" SQ_AUDIT_COLUMNS ") "
+		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+	[SQ_AUDIT_FROM] = "SELECT " SQ_AUDIT_COLUMNS " FROM admin_log WHERE seq >= ?1 "
+		"ORDER BY seq",
+};
+
+/* ---- tenants ---- */
+
+static tw_rc sq_tenant_ensure(struct db *s, const char *name, int64_t *id, struct tw_error *err)
+{
+	struct db_stmt *st = NULL;
+	enum sq_id sid = SQ_TENANT_INSERT;
+	int step;
+	tw_rc rc;
+
+	if ((rc = db_prepare(s, sq_sql[sid], &st, err)) != TW_OK)
+		goto out;
+	db_bind_text(st, 1, name);
+	db_bind_int64(st, 2, tw_now_ms());
+	if (db_step(st) != DB_DONE) {
+		rc = db_step_fail(s, err, "creating tenant");
+		goto out;
+	}
+	db_done(s, st);
+	sid = SQ_TENANT_SELECT;
+	if ((rc = db_prepare(s, sq_sql[sid], &st, err)) != TW_OK)
+		goto out;
+	db_bind_text(st, 1, name);
+	step = db_step(st);
+	if (step != DB_ROW) {
+		rc = step == DB_DONE ? tw_error_set(err, TW_E_INTERNAL,
+			"tenant \"%s\" vanished after insert", name) :
+			db_step_fail(s, err, "reading tenant");
+		goto out;
+	}
+	*id = db_column_int64(st, 0);
+	rc = TW_OK;
+out:
+	db_done(s, st);
+	return rc;
+}
+
+/* ---- gateways ---- */
+
+static tw_rc sq_gateway_row(struct db_stmt *st, struct store_gateway *gw, struct tw_error *err)
+{
+	tw_rc rc;
+
+	memset(gw, 0, sizeof(*gw));
+	gw->tenant_id = db_column_int64(st, 0);
+	if ((rc = DB_COL_TEXT(st, 1, gw, gateway_id, err)) != TW_OK ||
+	    (rc = DB_COL_TEXT(st, 2, gw, state, err)) != TW_OK ||
+	    (rc = DB_COL_TEXT(st, 5, gw, last_address, err)) != TW_OK)
+		return rc;
+	gw->created_ms = db_column_int64(st, 3);
+	gw->last_contact_ms = db_column_int64(st, 4);
+	return TW_OK;
+}
+
+static tw_rc sq_gateway_get(struct db *s, const char *gateway_id, struct store_gateway *out,
+	struct tw_error *err)
+{
+	struct db_stmt *st = NULL;
+	int step;
+	tw_rc rc;
+
+	if ((rc = db_prepare(s, sq_sql[SQ_GATEWAY_GET], &st, err)) != TW_OK)
+		goto out;
+	db_bind_text(st, 1, gateway_id);
+	step = db_step(st);
+	if (step == DB_DONE) {
+		rc = tw_error_set(err, TW_E_NOT_FOUND, "gateway \"%s\" is not registered",
+			gateway_id);
+		goto out;
+	}
+	if (step != DB_ROW) {
+		rc = db_step_fail(s, err, "reading gateway");
+		goto out;
+	}
+	rc = sq_gateway_row(st, out, err);
+out:
+	db_done(s, st);
+	return rc;
+}
+
+static tw_rc sq_gateway_foreach(struct db *s, store_gateway_cb cb, void *arg,
+	struct tw_error *err)
+{
+	struct db_stmt *st = NULL;
+	struct store_gateway gw;
+	int step;
+	tw_rc rc;
+
+	if ((rc = db_prepare(s, sq_sql[SQ_GATEWAY_ALL], &st, err)) != TW_OK)
+		goto out;
+	while ((step = db_step(st)) == DB_ROW) {
+		if ((rc = sq_gateway_row(st, &gw, err)) != TW_OK)
+			goto out;
+		if (cb(&gw, arg) != 0)
+			break;
+	}
+	if (step != DB_ROW && step != DB_DONE) {
+		rc = db_step_fail(s, err, "listing gateways");
+		goto out;
+	}
+	rc = TW_OK;
+out:
+	db_done(s, st);
+	return rc;
+}
+
+/* ---- certificates ---- */
+
+static tw_rc sq_certificate_get_by_fingerprint(struct db *s, const char *fingerprint,
+	struct store_certificate *out, struct tw_error *err)
+{
+	struct db_stmt *st = NULL;
+	const void *der;
+	int step, n;
+	tw_rc rc;
+
+	if ((rc = db_prepare(s, sq_sql[SQ_CERT_BY_FINGERPRINT], &st, err)) != TW_OK)
+		goto out;
+	db_bind_text(st, 1, fingerprint);
+	step = db_step(st);
+	if (step == DB_DONE) {
+		rc = tw_error_set(err, TW_E_NOT_FOUND, "no certificate with fingerprint %s",
+			fingerprint);
+		goto out;
+	}
+	if (step != DB_ROW) {
+		rc = db_step_fail(s, err, "reading certificate");
+		goto out;
+	}
+	out->tenant_id = db_column_int64(st, 0);
+	if ((rc = DB_COL_TEXT(st, 1, out, serial_hex, err)) != TW_OK ||
+	    (rc = DB_COL_TEXT(st, 2, out, issuer, err)) != TW_OK ||
+	    (rc = DB_COL_TEXT(st, 3, out, subject, err)) != TW_OK ||
+	    (rc = DB_COL_TEXT(st, 4, out, owner_kind, err)) != TW_OK ||
+	    (rc = DB_COL_TEXT(st, 5, out, owner_id, err)) != TW_OK ||
+	    (rc = DB_COL_TEXT(st, 6, out, usage, err)) != TW_OK ||
+	    (rc = DB_COL_TEXT(st, 9, out, status, err)) != TW_OK ||
+	    (rc = DB_COL_TEXT(st, 10, out, fingerprint, err)) != TW_OK)
+		goto out;
+	out->not_before = db_column_int64(st, 7);
+	out->not_after = db_column_int64(st, 8);
+	der = db_column_blob(st, 11);
+	n = db_column_bytes(st, 11);
+	if (der == NULL || n <= 0 || n > STORE_CERT_MAX) {
+		rc = tw_error_set(err, TW_E_INTEGRITY, "stored certificate %s has a DER of %d "
+			"bytes (edited database?)", fingerprint, n);
+		goto out;
+	}
+	if ((out->der = malloc((size_t)n)) == NULL) {
+		rc = tw_error_set(err, TW_E_NOMEM, "out of memory reading certificate");
+		goto out;
+	}
+	memcpy(out->der, der, (size_t)n);
+	out->der_len = (size_t)n;
+	rc = TW_OK;
+out:
+	db_done(s, st);
+	return rc;
+}
+
+/* ---- admin log ---- */
+
+static tw_rc sq_audit_row(struct db_stmt *st, struct store_audit_row *row, struct tw_error *err)
+{
+	tw_rc rc;
+
+	memset(row, 0, sizeof(*row));
+	row->seq = db_column_int64(st, 0);
+	if ((rc = DB_COL_TEXT(st, 1, row, time, err)) != TW_OK ||
+	    (rc = DB_COL_TEXT(st, 2, row, actor, err)) != TW_OK ||
+	    (rc = DB_COL_TEXT(st, 3, row, role, err)) != TW_OK ||
+	    (rc = DB_COL_TEXT(st, 4, row, client, err)) != TW_OK ||
+	    (rc = DB_COL_TEXT(st, 5, row, action, err)) != TW_OK ||
+	    (rc = DB_COL_TEXT(st, 6, row, object, err)) != TW_OK ||
+	    (rc = DB_COL_TEXT(st, 7, row, result, err)) != TW_OK ||
+	    (rc = DB_COL_TEXT(st, 8, row, detail, err)) != TW_OK ||
+	    (rc = db_col_hash(st, 9, row->prev_hash, "prev_hash", err)) != TW_OK ||
+	    (rc = db_col_hash(st, 10, row->hash, "hash", err)) != TW_OK ||
+	    (rc = DB_COL_TEXT(st, 11, row, error_code, err)) != TW_OK) {
+		/* Name the row, so audit_verify can point at it. */
+		char why[TW_ERROR_MESSAGE_MAX];
+
+		tw_strlcpy_checked(why, err != NULL ? err->message : "unreadable", sizeof(why),
+			NULL, "reason");
+		return tw_error_set(err, rc, "admin log entry %lld: %s", (long long)row->seq, why);
+	}
+	return TW_OK;
+}
 
 /* Longest URL we accept: a path or a PostgreSQL conninfo, never a document. */
 #define STORE_URL_MAX 4096
@@ -53,18 +290,28 @@ static tw_rc store_check_field(const char *field, size_t size, bool required,
 
 static tw_rc store_check_handle(struct tw_store *store, struct tw_error *err)
 {
-	if (store == NULL || store->ops == NULL || store->be == NULL)
+	if (store == NULL || store->db == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store handle is not open");
 	return TW_OK;
 }
 
+struct db *store_db(struct tw_store *store, struct tw_error *err)
+{
+	return store_check_handle(store, err) == TW_OK ? store->db : NULL;
+}
+
 /* ---- open / close / schema ---- */
 
+/*
+ * The one place a store URL picks its driver: "postgresql://" or "postgres://" (a libpq
+ * connection URI, passed on whole), "sqlite:PATH" or a plain path. Relative sqlite paths
+ * are resolved against the home by store_home_url, not here.
+ */
 tw_rc store_open(const char *url, struct tw_store **out, struct tw_error *err)
 {
 	struct tw_store *store = NULL;
-	const struct store_backend_ops *ops = NULL;
-	const char *target = NULL;
+	const struct db_driver *drv = &db_driver_sqlite;
+	const char *target = url;
 	tw_rc rc;
 
 	if (out != NULL)
@@ -75,37 +322,25 @@ tw_rc store_open(const char *url, struct tw_store **out, struct tw_error *err)
 	}
 	if ((rc = store_check_str(url, STORE_URL_MAX, true, "store URL", err)) != TW_OK)
 		goto out;
-
 	if (strncmp(url, "postgresql://", 13) == 0 || strncmp(url, "postgres://", 11) == 0) {
-		rc = tw_error_set(err, TW_E_CONFIG,
-			"store URL uses PostgreSQL, but the PostgreSQL backend is not built yet; "
-			"use \"sqlite:PATH\" (or a plain path) for now");
-		goto out;
-	}
-	if (strncmp(url, "sqlite:", 7) == 0) {
-		ops = &store_sqlite_ops;
+		drv = &db_driver_pg;
+	} else if (strncmp(url, "sqlite:", 7) == 0) {
 		target = url + 7;
 	} else if (strstr(url, "://") != NULL) {
-		rc = tw_error_set(err, TW_E_CONFIG,
-			"store URL \"%.64s\" has an unknown scheme; use \"sqlite:PATH\" or a plain path",
-			url);
+		rc = tw_error_set(err, TW_E_CONFIG, "store URL \"%.64s\" has an unknown scheme; "
+			"use \"sqlite:PATH\", a plain path or \"postgresql://...\"", url);
 		goto out;
-	} else {
-		ops = &store_sqlite_ops;
-		target = url;
 	}
 	if (*target == '\0') {
 		rc = tw_error_set(err, TW_E_CONFIG, "store URL \"%s\" names no database file", url);
 		goto out;
 	}
-
 	store = calloc(1, sizeof(*store));
 	if (store == NULL) {
 		rc = tw_error_set(err, TW_E_NOMEM, "out of memory opening the store");
 		goto out;
 	}
-	store->ops = ops;
-	if ((rc = ops->open(target, &store->be, err)) != TW_OK)
+	if ((rc = drv->open(target, &store->db, err)) != TW_OK)
 		goto out;
 	*out = store;
 	store = NULL;
@@ -115,12 +350,20 @@ out:
 	return rc;
 }
 
+char *store_home_url(const struct tw_home *home)
+{
+	const char *url = tw_config_get_or(home->conf, "store", "url", TW_DEFAULT_STORE);
+
+	if (strncmp(url, "postgresql://", 13) == 0 || strncmp(url, "postgres://", 11) == 0)
+		return tw_strdup(url);
+	return tw_home_join(home, strncmp(url, "sqlite:", 7) == 0 ? url + 7 : url);
+}
+
 void store_close(struct tw_store *store)
 {
 	if (store == NULL)
 		return;
-	if (store->ops != NULL && store->be != NULL)
-		store->ops->close(store->be);
+	db_close(store->db);
 	free(store);
 }
 
@@ -130,7 +373,7 @@ tw_rc store_migrate(struct tw_store *store, struct tw_error *err)
 
 	if ((rc = store_check_handle(store, err)) != TW_OK)
 		return rc;
-	return store->ops->migrate(store->be, err);
+	return db_migrate(store->db, err);
 }
 
 tw_rc store_schema_version(struct tw_store *store, int *version, struct tw_error *err)
@@ -143,7 +386,7 @@ tw_rc store_schema_version(struct tw_store *store, int *version, struct tw_error
 		return rc;
 	if (version == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_schema_version: version is NULL");
-	return store->ops->schema_version(store->be, version, err);
+	return db_schema_version(store->db, version, err);
 }
 
 /* ---- transactions ---- */
@@ -154,10 +397,10 @@ tw_rc store_begin(struct tw_store *store, struct tw_error *err)
 
 	if ((rc = store_check_handle(store, err)) != TW_OK)
 		return rc;
-	if (store->ops->in_transaction(store->be))
+	if (db_in_transaction(store->db))
 		return tw_error_set(err, TW_E_INTERNAL,
 			"store_begin: a transaction is already open on this connection");
-	return store->ops->begin(store->be, err);
+	return db_begin(store->db, true, err);
 }
 
 tw_rc store_commit(struct tw_store *store, struct tw_error *err)
@@ -166,24 +409,20 @@ tw_rc store_commit(struct tw_store *store, struct tw_error *err)
 
 	if ((rc = store_check_handle(store, err)) != TW_OK)
 		return rc;
-	if (!store->ops->in_transaction(store->be))
+	if (!db_in_transaction(store->db))
 		return tw_error_set(err, TW_E_INTERNAL, "store_commit: no transaction is open");
-	return store->ops->commit(store->be, err);
+	return db_commit(store->db, err);
 }
 
 void store_rollback(struct tw_store *store)
 {
-	if (store_check_handle(store, NULL) != TW_OK)
-		return;
-	if (store->ops->in_transaction(store->be))
-		store->ops->rollback(store->be);
+	if (store_check_handle(store, NULL) == TW_OK)
+		db_rollback(store->db);
 }
 
 bool store_in_transaction(struct tw_store *store)
 {
-	if (store_check_handle(store, NULL) != TW_OK)
-		return false;
-	return store->ops->in_transaction(store->be);
+	return store_check_handle(store, NULL) == TW_OK && db_in_transaction(store->db);
 }
 
 /* ---- tenants ---- */
@@ -201,7 +440,7 @@ tw_rc store_tenant_ensure(struct tw_store *store, const char *name, int64_t *id,
 		return tw_error_set(err, TW_E_INTERNAL, "store_tenant_ensure: id is NULL");
 	if ((rc = store_check_str(name, STORE_ID_MAX, true, "tenant name", err)) != TW_OK)
 		return rc;
-	return store->ops->tenant_ensure(store->be, name, id, err);
+	return sq_tenant_ensure(store->db, name, id, err);
 }
 
 /* ---- gateways ---- */
@@ -227,7 +466,24 @@ tw_rc store_gateway_insert(struct tw_store *store, const struct store_gateway *g
 	if ((rc = store_check_handle(store, err)) != TW_OK ||
 	    (rc = store_check_gateway(gw, err)) != TW_OK)
 		return rc;
-	return store->ops->gateway_insert(store->be, gw, err);
+	struct db_stmt *st = NULL;
+
+	if ((rc = db_prepare(store->db, sq_sql[SQ_GATEWAY_INSERT], &st, err)) != TW_OK)
+		goto out;
+	db_bind_int64(st, 1, gw->tenant_id);
+	db_bind_text(st, 2, gw->gateway_id);
+	db_bind_text(st, 3, gw->state);
+	db_bind_int64(st, 4, gw->created_ms);
+	db_bind_int64(st, 5, gw->last_contact_ms);
+	db_bind_text(st, 6, gw->last_address);
+	if (db_step(st) != DB_DONE) {
+		rc = db_step_fail(store->db, err, "inserting gateway");
+		goto out;
+	}
+	rc = TW_OK;
+out:
+	db_done(store->db, st);
+	return rc;
 }
 
 tw_rc store_gateway_get(struct tw_store *store, const char *gateway_id,
@@ -243,7 +499,7 @@ tw_rc store_gateway_get(struct tw_store *store, const char *gateway_id,
 		return tw_error_set(err, TW_E_INTERNAL, "store_gateway_get: out is NULL");
 	if ((rc = store_check_str(gateway_id, STORE_ID_MAX, true, "gateway id", err)) != TW_OK)
 		return rc;
-	if ((rc = store->ops->gateway_get(store->be, gateway_id, out, err)) != TW_OK)
+	if ((rc = sq_gateway_get(store->db, gateway_id, out, err)) != TW_OK)
 		return rc;
 	if (store->scope_tenant != 0 && out->tenant_id != store->scope_tenant) {
 		memset(out, 0, sizeof(*out));
@@ -268,7 +524,26 @@ tw_rc store_gateway_touch(struct tw_store *store, const char *gateway_id, int64_
 	if ((rc = store_check_str(address, sizeof(probe.last_address) - 1, false,
 	    "gateway address", err)) != TW_OK)
 		return rc;
-	return store->ops->gateway_touch(store->be, gateway_id, when_ms, address, err);
+	struct db_stmt *st = NULL;
+
+	if ((rc = db_prepare(store->db, sq_sql[SQ_GATEWAY_TOUCH], &st, err)) != TW_OK)
+		goto out;
+	db_bind_text(st, 1, gateway_id);
+	db_bind_int64(st, 2, when_ms);
+	db_bind_text(st, 3, address);
+	if (db_step(st) != DB_DONE) {
+		rc = db_step_fail(store->db, err, "recording gateway contact");
+		goto out;
+	}
+	if (db_changes(store->db) == 0) {
+		rc = tw_error_set(err, TW_E_NOT_FOUND, "gateway \"%s\" is not registered",
+			gateway_id);
+		goto out;
+	}
+	rc = TW_OK;
+out:
+	db_done(store->db, st);
+	return rc;
 }
 
 void store_scope_tenant(struct tw_store *store, int64_t tenant_id)
@@ -302,9 +577,9 @@ tw_rc store_gateway_foreach(struct tw_store *store, store_gateway_cb cb, void *a
 	if (cb == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_gateway_foreach: cb is NULL");
 	if (store->scope_tenant == 0)
-		return store->ops->gateway_foreach(store->be, cb, arg, err);
+		return sq_gateway_foreach(store->db, cb, arg, err);
 	f.tenant_id = store->scope_tenant;
-	return store->ops->gateway_foreach(store->be, store_scope_gateway_filter, &f, err);
+	return sq_gateway_foreach(store->db, store_scope_gateway_filter, &f, err);
 }
 
 /* ---- certificates ---- */
@@ -341,7 +616,30 @@ tw_rc store_certificate_insert(struct tw_store *store, const struct store_certif
 	if ((rc = store_check_handle(store, err)) != TW_OK ||
 	    (rc = store_check_certificate(cert, err)) != TW_OK)
 		return rc;
-	return store->ops->certificate_insert(store->be, cert, err);
+	struct db_stmt *st = NULL;
+
+	if ((rc = db_prepare(store->db, sq_sql[SQ_CERT_INSERT], &st, err)) != TW_OK)
+		goto out;
+	db_bind_int64(st, 1, cert->tenant_id);
+	db_bind_text(st, 2, cert->serial_hex);
+	db_bind_text(st, 3, cert->issuer);
+	db_bind_text(st, 4, cert->subject);
+	db_bind_text(st, 5, cert->owner_kind);
+	db_bind_text(st, 6, cert->owner_id);
+	db_bind_text(st, 7, cert->usage);
+	db_bind_int64(st, 8, cert->not_before);
+	db_bind_int64(st, 9, cert->not_after);
+	db_bind_text(st, 10, cert->status);
+	db_bind_text(st, 11, cert->fingerprint);
+	db_bind_blob(st, 12, cert->der, cert->der_len);
+	if (db_step(st) != DB_DONE) {
+		rc = db_step_fail(store->db, err, "inserting certificate");
+		goto out;
+	}
+	rc = TW_OK;
+out:
+	db_done(store->db, st);
+	return rc;
 }
 
 tw_rc store_certificate_get_by_fingerprint(struct tw_store *store, const char *fingerprint,
@@ -360,7 +658,7 @@ tw_rc store_certificate_get_by_fingerprint(struct tw_store *store, const char *f
 	if ((rc = store_check_str(fingerprint, sizeof(out->fingerprint) - 1, true,
 	    "certificate fingerprint", err)) != TW_OK)
 		return rc;
-	rc = store->ops->certificate_get_by_fingerprint(store->be, fingerprint, out, err);
+	rc = sq_certificate_get_by_fingerprint(store->db, fingerprint, out, err);
 	if (rc != TW_OK)
 		store_certificate_clear(out);
 	return rc;
@@ -389,7 +687,26 @@ tw_rc store_audit_last(struct tw_store *store, struct store_audit_row *out, bool
 		return rc;
 	if (out == NULL || found == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_audit_last: out or found is NULL");
-	return store->ops->audit_last(store->be, out, found, err);
+	struct db_stmt *st = NULL;
+	int step;
+
+	if ((rc = db_prepare(store->db, sq_sql[SQ_AUDIT_LAST], &st, err)) != TW_OK)
+		goto out;
+	step = db_step(st);
+	if (step == DB_DONE) {
+		rc = TW_OK;
+		goto out;
+	}
+	if (step != DB_ROW) {
+		rc = db_step_fail(store->db, err, "reading the last admin log entry");
+		goto out;
+	}
+	if ((rc = sq_audit_row(st, out, err)) != TW_OK)
+		goto out;
+	*found = true;
+out:
+	db_done(store->db, st);
+	return rc;
 }
 
 tw_rc store_audit_insert(struct tw_store *store, const struct store_audit_row *row,
@@ -414,7 +731,30 @@ tw_rc store_audit_insert(struct tw_store *store, const struct store_audit_row *r
 	    (rc = STORE_CHECK_FIELD(row, detail, false, err)) != TW_OK ||
 	    (rc = STORE_CHECK_FIELD(row, error_code, false, err)) != TW_OK)
 		return rc;
-	return store->ops->audit_insert(store->be, row, err);
+	struct db_stmt *st = NULL;
+
+	if ((rc = db_prepare(store->db, sq_sql[SQ_AUDIT_INSERT], &st, err)) != TW_OK)
+		goto out;
+	db_bind_int64(st, 1, row->seq);
+	db_bind_text(st, 2, row->time);
+	db_bind_text(st, 3, row->actor);
+	db_bind_text(st, 4, row->role);
+	db_bind_text(st, 5, row->client);
+	db_bind_text(st, 6, row->action);
+	db_bind_text(st, 7, row->object);
+	db_bind_text(st, 8, row->result);
+	db_bind_text(st, 9, row->detail);
+	db_bind_blob(st, 10, row->prev_hash, 32);
+	db_bind_blob(st, 11, row->hash, 32);
+	db_bind_text(st, 12, row->error_code);
+	if (db_step(st) != DB_DONE) {
+		rc = db_step_fail(store->db, err, "appending to the admin log");
+		goto out;
+	}
+	rc = TW_OK;
+out:
+	db_done(store->db, st);
+	return rc;
 }
 
 tw_rc store_audit_foreach(struct tw_store *store, int64_t from_seq, store_audit_cb cb,
@@ -426,5 +766,31 @@ tw_rc store_audit_foreach(struct tw_store *store, int64_t from_seq, store_audit_
 		return rc;
 	if (cb == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_audit_foreach: cb is NULL");
-	return store->ops->audit_foreach(store->be, from_seq, cb, arg, err);
+	struct db_stmt *st = NULL;
+	struct store_audit_row *row = NULL;
+	int step;
+
+	/* ~2.8 KB per row: keep it off the stack of small worker threads. */
+	if ((row = malloc(sizeof(*row))) == NULL) {
+		rc = tw_error_set(err, TW_E_NOMEM, "out of memory reading the admin log");
+		goto out;
+	}
+	if ((rc = db_prepare(store->db, sq_sql[SQ_AUDIT_FROM], &st, err)) != TW_OK)
+		goto out;
+	db_bind_int64(st, 1, from_seq);
+	while ((step = db_step(st)) == DB_ROW) {
+		if ((rc = sq_audit_row(st, row, err)) != TW_OK)
+			goto out;
+		if (cb(row, arg) != 0)
+			break;
+	}
+	if (step != DB_ROW && step != DB_DONE) {
+		rc = db_step_fail(store->db, err, "reading the admin log");
+		goto out;
+	}
+	rc = TW_OK;
+out:
+	db_done(store->db, st);
+	free(row);
+	return rc;
 }

@@ -1,17 +1,18 @@
 /*
  * store.h: the source of truth (DESIGN.md principle 3).
  *
- * Callers see only these functions; the backend is chosen by store_open() from the URL
- * ("sqlite:PATH" or a plain path today; "postgresql://..." is the seam for the scale-out
- * backend, which answers TW_E_CONFIG until it exists). Each backend implements
- * struct store_backend_ops (store_backend.h); nothing outside src/store sees SQL.
+ * Callers see only these functions; the driver is chosen by store_open() from the URL
+ * ("sqlite:PATH" or a plain path: SQLite; "postgresql://...": PostgreSQL through libpq).
+ * The SQL of each area is written once over the driver interface (db.h); nothing outside
+ * src/store sees SQL.
  *
  * Ownership of tables: gateways/tenants -> gwa module, certificates -> pki module,
  * admin_log -> audit module. Those modules call the functions below; nobody else does.
  *
  * Threads: a struct tw_store is one connection; use one per thread.
- * Transactions: store_begin() starts a write transaction (SQLite: BEGIN IMMEDIATE) so a
- * data change and its audit entry commit together or not at all.
+ * Transactions: store_begin() starts a write transaction (SQLite: BEGIN IMMEDIATE;
+ * PostgreSQL: one global advisory lock) so a data change and its audit entry commit
+ * together or not at all, in one writer order across processes and hosts.
  */
 #ifndef TORWART_STORE_STORE_H
 #define TORWART_STORE_STORE_H
@@ -31,11 +32,30 @@ struct tw_store;
 #define STORE_CERT_MAX      16384 /* DER certificate */
 
 tw_rc store_open(const char *url, struct tw_store **out, struct tw_error *err);
+/*
+ * The one resolver of a home's [store] url (default TW_DEFAULT_STORE) for every process:
+ * a plain or "sqlite:" path is relative to the home and comes back as an absolute path;
+ * "postgresql://..." / "postgres://..." pass through. The caller frees; NULL: no memory.
+ */
+struct tw_home;
+char *store_home_url(const struct tw_home *home);
 void store_close(struct tw_store *store);          /* NULL is fine */
 /* Apply every pending migration in src/store/migrations, each in its own transaction. */
 tw_rc store_migrate(struct tw_store *store, struct tw_error *err);
 /* Highest applied migration number (0 for a fresh database). */
 tw_rc store_schema_version(struct tw_store *store, int *version, struct tw_error *err);
+
+/*
+ * Copy every table of src into dst (`torwart store migrate --to URL`): both get the
+ * schema first; dst must hold no rows (TW_E_EXISTS names the table otherwise). One write
+ * transaction on dst, from one read snapshot of src, so an interrupted copy leaves dst
+ * empty and can be rerun; then the row counts of every table are compared
+ * (TW_E_INTEGRITY on a difference). *rows: rows copied.
+ */
+tw_rc store_copy(struct tw_store *src, struct tw_store *dst, int64_t *rows,
+	struct tw_error *err);
+/* How many tables store_copy copies (tests compare it with the schema). */
+size_t store_copy_table_count(void);
 
 /* Transactions do not nest: store_begin inside one is TW_E_INTERNAL (a bug in the caller). */
 tw_rc store_begin(struct tw_store *store, struct tw_error *err);

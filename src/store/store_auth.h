@@ -159,48 +159,7 @@ typedef int (*store_approval_cb)(const struct store_approval *a, void *arg);
 tw_rc store_approval_foreach(struct tw_store *store, int64_t tenant_id, const char *state,
 	store_approval_cb cb, void *arg, struct tw_error *err);
 
-/* Backend seam of this area (used only inside src/store). */
-struct store_auth_ops {
-	tw_rc (*operator_insert)(void *be, const struct store_operator *op, int64_t *id,
-		struct tw_error *err);
-	tw_rc (*operator_get)(void *be, int by, const char *key, int64_t id,
-		struct store_operator *out, struct tw_error *err);
-	tw_rc (*operator_set_roles)(void *be, int64_t id, uint32_t roles, struct tw_error *err);
-	tw_rc (*operator_set_status)(void *be, int64_t id, const char *status,
-		const char *cert_status, struct tw_error *err);
-	tw_rc (*operator_use_totp_step)(void *be, int64_t id, int64_t step, struct tw_error *err);
-	tw_rc (*operator_set_secret)(void *be, int64_t id, const char *secret,
-		struct tw_error *err);
-	tw_rc (*operator_foreach)(void *be, int64_t tenant_id, store_operator_cb cb, void *arg,
-		struct tw_error *err);
-	tw_rc (*tenant_name)(void *be, int64_t id, char *name, size_t size, struct tw_error *err);
-	tw_rc (*session_insert)(void *be, const struct store_session *s, struct tw_error *err);
-	tw_rc (*session_get)(void *be, const char *id, struct store_session *out,
-		struct tw_error *err);
-	tw_rc (*session_revoke)(void *be, const char *id, int64_t when_ms, struct tw_error *err);
-	tw_rc (*session_revoke_operator)(void *be, int64_t operator_id, int64_t when_ms,
-		int *count, struct tw_error *err);
-	tw_rc (*failure_get)(void *be, const char *kind, const char *subject,
-		struct store_auth_failure *out, bool *found, struct tw_error *err);
-	tw_rc (*failure_put)(void *be, const char *kind, const char *subject,
-		const struct store_auth_failure *f, struct tw_error *err);
-	tw_rc (*failure_clear)(void *be, const char *kind, const char *subject,
-		struct tw_error *err);
-	tw_rc (*approval_insert)(void *be, const struct store_approval *a, int64_t *id,
-		struct tw_error *err);
-	tw_rc (*approval_get)(void *be, int64_t id, struct store_approval *out,
-		struct tw_error *err);
-	tw_rc (*approval_decide)(void *be, int64_t id, const struct store_approval *d,
-		struct tw_error *err);
-	tw_rc (*approval_foreach)(void *be, int64_t tenant_id, const char *state,
-		store_approval_cb cb, void *arg, struct tw_error *err);
-	tw_rc (*approval_finish)(void *be, int64_t id, const char *state, const char *result,
-		struct tw_error *err);
-};
-
 /* operator_get's `by`. */
 enum { STORE_OPERATOR_BY_NAME = 1, STORE_OPERATOR_BY_FINGERPRINT, STORE_OPERATOR_BY_ID };
-
-extern const struct store_auth_ops store_sqlite_auth_ops;
 
 #endif

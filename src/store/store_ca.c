@@ -8,17 +8,238 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store/store_backend.h"
+#include "store/db.h"
 #include "store/store_check.h"
 
-static const struct store_ca_ops *sc_ops(struct tw_store *store, struct tw_error *err)
+static const char SQL_P_INSERT[] =
+	"INSERT INTO ca_participants (name, organisation, role, market_partner_id, common_name, "
+	"email, gateway_id, device_serial, created_ms, created_by) "
+	"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+#define P_COLS "name, organisation, role, market_partner_id, common_name, email, " \
+	"gateway_id, device_serial, created_ms, created_by"
+static const char SQL_P_GET[] = "SELECT " P_COLS " FROM ca_participants WHERE name = ?1";
+static const char SQL_P_ALL[] = "SELECT " P_COLS " FROM ca_participants ORDER BY name";
+static const char SQL_R_INSERT[] =
+	"INSERT INTO ca_requests (digest, participant, kind, state, subject, received_ms, "
+	"decided_ms, decided_by, reason, der) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+#define R_COLS "id, digest, participant, kind, state, subject, received_ms, decided_ms, " \
+	"decided_by, reason"
+static const char SQL_R_GET[] = "SELECT " R_COLS ", der FROM ca_requests WHERE id = ?1";
+static const char SQL_R_ALL[] = "SELECT " R_COLS " FROM ca_requests "
+	"WHERE CAST(?1 AS TEXT) IS NULL OR state = ?1 ORDER BY id";
+static const char SQL_R_MOVE[] =
+	"UPDATE ca_requests SET state = ?3, decided_ms = ?4, decided_by = ?5, reason = ?6 "
+	"WHERE id = ?1 AND state = ?2";
+static const char SQL_R_DIGEST[] = "SELECT 1 FROM ca_requests WHERE digest = ?1";
+static const char SQL_R_STATE[] = "SELECT state FROM ca_requests WHERE id = ?1";
+static const char SQL_C_LINK[] =
+	"UPDATE certificates SET request_id = ?3 WHERE issuer = ?1 AND serial_hex = ?2";
+#define C_COLS "serial_hex, subject, owner_kind, owner_id, usage, not_before, not_after, " \
+	"status, fingerprint, request_id, revoked_ms, revocation_reason"
+static const char SQL_C_GET[] = "SELECT " C_COLS ", der FROM certificates "
+	"WHERE issuer = ?1 AND serial_hex = ?2";
+static const char SQL_C_ALL[] = "SELECT " C_COLS " FROM certificates WHERE issuer = ?1 "
+	"ORDER BY id";
+static const char SQL_C_REVOKE[] =
+	"UPDATE certificates SET status = 'revoked', revoked_ms = ?3, revocation_reason = ?4 "
+	"WHERE issuer = ?1 AND serial_hex = ?2 AND status <> 'revoked'";
+static const char SQL_C_EXISTS[] =
+	"SELECT 1 FROM certificates WHERE issuer = ?1 AND serial_hex = ?2";
+static const char SQL_C_REVOKED[] =
+	"SELECT serial_hex, revoked_ms, revocation_reason FROM certificates "
+	"WHERE issuer = ?1 AND status = 'revoked' ORDER BY id";
+static const char SQL_CRL_GET[] =
+	"SELECT ca, number, this_update, next_update, entries, sha256, path, dirty "
+	"FROM ca_crls WHERE ca = ?1";
+static const char SQL_CRL_PUT[] =
+	"INSERT INTO ca_crls (ca, number, this_update, next_update, entries, sha256, path, dirty) "
+	"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0) ON CONFLICT (ca) DO UPDATE SET "
+	"number = excluded.number, this_update = excluded.this_update, "
+	"next_update = excluded.next_update, entries = excluded.entries, "
+	"sha256 = excluded.sha256, path = excluded.path, dirty = 0";
+static const char SQL_CRL_DIRTY[] = "UPDATE ca_crls SET dirty = 1 WHERE ca = ?1";
+
+#define BIND_TEXT(st, i, s) db_bind_text((st), (i), (s))
+
+/* A fresh copy of a blob column of at most max bytes. */
+static tw_rc col_blob(struct db_stmt *st, int col, size_t max, const char *what,
+	unsigned char **out, size_t *len, struct tw_error *err)
 {
-	return store_area_ops(store, &store_sqlite_ca_ops, "CA", err);
+	const void *b = db_column_blob(st, col);
+	size_t n = (size_t)db_column_bytes(st, col);
+
+	*out = NULL;
+	*len = 0;
+	if (n > max)
+		return tw_error_set(err, TW_E_INTEGRITY, "stored %s is %zu bytes, over the limit "
+			"of %zu (edited database?)", what, n, max);
+	if ((*out = malloc(n > 0 ? n : 1)) == NULL)
+		return tw_error_set(err, TW_E_NOMEM, "out of memory reading %s", what);
+	if (n > 0 && b != NULL)
+		memcpy(*out, b, n);
+	*len = n;
+	return TW_OK;
 }
 
-#define SC_OPS_OR_RETURN(ops, store, err) \
+/* Run a statement that returns no rows; "doing" names it in errors. */
+static tw_rc run_done(struct db *s, struct db_stmt *st, const char *doing, struct tw_error *err)
+{
+	if (db_step(st) != DB_DONE)
+		return db_step_fail(s, err, doing);
+	return TW_OK;
+}
+
+/* ---- participants ---- */
+
+static tw_rc p_row(struct db_stmt *st, struct store_ca_participant *p, struct tw_error *err)
+{
+	tw_rc rc;
+
+	memset(p, 0, sizeof(*p));
+	if ((rc = DB_COL_TEXT(st, 0, p, name, err)) != TW_OK ||
+	    (rc = DB_COL_TEXT(st, 1, p, organisation, err)) != TW_OK ||
+	    (rc = DB_COL_TEXT(st, 2, p, role, err)) != TW_OK ||
+	    (rc = DB_COL_TEXT(st, 3, p, market_partner_id, err)) != TW_OK ||
+	    (rc = DB_COL_TEXT(st, 4, p, common_name, err)) != TW_OK ||
+	    (rc = DB_COL_TEXT(st, 5, p, email, err)) != TW_OK ||
+	    (rc = DB_COL_TEXT(st, 6, p, gateway_id, err)) != TW_OK ||
+	    (rc = DB_COL_TEXT(st, 7, p, device_serial, err)) != TW_OK ||
+	    (rc = DB_COL_TEXT(st, 9, p, created_by, err)) != TW_OK)
+		return rc;
+	p->created_ms = db_column_int64(st, 8);
+	return TW_OK;
+}
+
+/* ---- requests ---- */
+
+static tw_rc r_row(struct db_stmt *st, struct store_ca_request *r, struct tw_error *err)
+{
+	tw_rc rc;
+
+	memset(r, 0, sizeof(*r));
+	r->id = db_column_int64(st, 0);
+	if ((rc = DB_COL_TEXT(st, 1, r, digest, err)) != TW_OK ||
+	    (rc = DB_COL_TEXT(st, 2, r, participant, err)) != TW_OK ||
+	    (rc = DB_COL_TEXT(st, 3, r, kind, err)) != TW_OK ||
+	    (rc = DB_COL_TEXT(st, 4, r, state, err)) != TW_OK ||
+	    (rc = DB_COL_TEXT(st, 5, r, subject, err)) != TW_OK ||
+	    (rc = DB_COL_TEXT(st, 8, r, decided_by, err)) != TW_OK ||
+	    (rc = DB_COL_TEXT(st, 9, r, reason, err)) != TW_OK)
+		return rc;
+	r->received_ms = db_column_int64(st, 6);
+	r->decided_ms = db_column_int64(st, 7);
+	return TW_OK;
+}
+
+static tw_rc sc_request_transition(struct db *s, int64_t id, const char *from, const char *to,
+	int64_t when_ms, const char *by, const char *reason, struct tw_error *err)
+{
+	struct db_stmt *st = NULL;
+	char state[16] = "";
+	int step;
+	tw_rc rc;
+
+	if ((rc = db_prepare(s, SQL_R_MOVE, &st, err)) != TW_OK)
+		return rc;
+	db_bind_int64(st, 1, id);
+	BIND_TEXT(st, 2, from);
+	BIND_TEXT(st, 3, to);
+	db_bind_int64(st, 4, when_ms);
+	BIND_TEXT(st, 5, by);
+	BIND_TEXT(st, 6, reason);
+	rc = run_done(s, st, "updating a request", err);
+	db_done(s, st);
+	if (rc != TW_OK || db_changes(s) == 1)
+		return rc;
+	/* Nothing changed: say whether the request is unknown or in another state. */
+	if ((rc = db_prepare(s, SQL_R_STATE, &st, err)) != TW_OK)
+		return rc;
+	db_bind_int64(st, 1, id);
+	step = db_step(st);
+	if (step == DB_ROW && (rc = db_col_text(st, 0, state, sizeof(state), "state",
+		err)) == TW_OK)
+		rc = tw_error_set(err, TW_E_DENIED, "request %lld is %s, not %s", (long long)id,
+			state, from);
+	else if (step == DB_DONE)
+		rc = tw_error_set(err, TW_E_NOT_FOUND, "no request %lld", (long long)id);
+	else if (step != DB_ROW)
+		rc = db_step_fail(s, err, "reading a request state");
+	db_done(s, st);
+	return rc;
+}
+
+/* ---- certificates ---- */
+
+static tw_rc c_row(struct db_stmt *st, struct store_ca_cert *c, struct tw_error *err)
+{
+	tw_rc rc;
+
+	memset(c, 0, sizeof(*c));
+	if ((rc = DB_COL_TEXT(st, 0, c, serial_hex, err)) != TW_OK ||
+	    (rc = DB_COL_TEXT(st, 1, c, subject, err)) != TW_OK ||
+	    (rc = DB_COL_TEXT(st, 2, c, owner_kind, err)) != TW_OK ||
+	    (rc = DB_COL_TEXT(st, 3, c, owner_id, err)) != TW_OK ||
+	    (rc = DB_COL_TEXT(st, 4, c, usage, err)) != TW_OK ||
+	    (rc = DB_COL_TEXT(st, 7, c, status, err)) != TW_OK ||
+	    (rc = DB_COL_TEXT(st, 8, c, fingerprint, err)) != TW_OK)
+		return rc;
+	c->not_before = db_column_int64(st, 5);
+	c->not_after = db_column_int64(st, 6);
+	c->request_id = db_column_int64(st, 9);
+	c->revoked_ms = db_column_int64(st, 10);
+	c->revocation_reason = db_column_int64(st, 11);
+	return TW_OK;
+}
+
+/* ---- CRL metadata ---- */
+
+/* ---- CA key activation (migration 0007) ---- */
+
+static const char SQL_KS_GET[] =
+	"SELECT ca, state, changed_ms, changed_by, reason FROM ca_key_state WHERE ca = ?1";
+static const char SQL_KS_ALL[] =
+	"SELECT ca, state, changed_ms, changed_by, reason FROM ca_key_state ORDER BY ca";
+static const char SQL_KS_PUT[] =
+	"INSERT INTO ca_key_state (ca, state, changed_ms, changed_by, reason) "
+	"VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (ca) DO UPDATE SET state = excluded.state, "
+	"changed_ms = excluded.changed_ms, changed_by = excluded.changed_by, "
+	"reason = excluded.reason";
+
+static tw_rc ks_row(struct db_stmt *st, struct store_ca_key_state *k, struct tw_error *err)
+{
+	tw_rc rc;
+
+	memset(k, 0, sizeof(*k));
+	if ((rc = DB_COL_TEXT(st, 0, k, ca, err)) != TW_OK ||
+	    (rc = DB_COL_TEXT(st, 1, k, state, err)) != TW_OK ||
+	    (rc = DB_COL_TEXT(st, 3, k, changed_by, err)) != TW_OK ||
+	    (rc = DB_COL_TEXT(st, 4, k, reason, err)) != TW_OK)
+		return rc;
+	k->changed_ms = db_column_int64(st, 2);
+	return TW_OK;
+}
+
+static tw_rc sc_key_state_put(struct db *s, const struct store_ca_key_state *k,
+	struct tw_error *err)
+{
+	struct db_stmt *st = NULL;
+	tw_rc rc;
+
+	if ((rc = db_prepare(s, SQL_KS_PUT, &st, err)) != TW_OK)
+		return rc;
+	BIND_TEXT(st, 1, k->ca);
+	BIND_TEXT(st, 2, k->state);
+	db_bind_int64(st, 3, k->changed_ms);
+	BIND_TEXT(st, 4, k->changed_by);
+	BIND_TEXT(st, 5, k->reason);
+	rc = run_done(s, st, "recording the CA key state", err);
+	db_done(s, st);
+	return rc;
+}
+
+#define SC_OPS_OR_RETURN(db, store, err) \
 	do { \
-		if (((ops) = sc_ops((store), (err))) == NULL) \
+		if (((db) = store_db((store), (err))) == NULL) \
 			return (err) != NULL ? (err)->code : TW_E_INTERNAL; \
 	} while (0)
 
@@ -61,10 +282,10 @@ static tw_rc sc_serial(const char *s, struct tw_error *err)
 tw_rc store_ca_participant_insert(struct tw_store *store, const struct store_ca_participant *p,
 	struct tw_error *err)
 {
-	const struct store_ca_ops *ops;
+	struct db *db;
 	tw_rc rc;
 
-	SC_OPS_OR_RETURN(ops, store, err);
+	SC_OPS_OR_RETURN(db, store, err);
 	if (p == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_ca_participant_insert: no participant");
 	if ((rc = STORE_CHECK_MEMBER(p, name, true, err)) != TW_OK ||
@@ -80,34 +301,84 @@ tw_rc store_ca_participant_insert(struct tw_store *store, const struct store_ca_
 	if (!sc_one_of(p->role, sc_roles))
 		return tw_error_set(err, TW_E_INVALID, "role '%s' is not one of emt, gwa, gwh, smgw",
 			p->role);
-	return ops->participant_insert(store->be, p, err);
+	struct db_stmt *st = NULL;
+
+	if ((rc = db_prepare(db, SQL_P_INSERT, &st, err)) != TW_OK)
+		return rc;
+	BIND_TEXT(st, 1, p->name);
+	BIND_TEXT(st, 2, p->organisation);
+	BIND_TEXT(st, 3, p->role);
+	BIND_TEXT(st, 4, p->market_partner_id);
+	BIND_TEXT(st, 5, p->common_name);
+	BIND_TEXT(st, 6, p->email);
+	BIND_TEXT(st, 7, p->gateway_id);
+	BIND_TEXT(st, 8, p->device_serial);
+	db_bind_int64(st, 9, p->created_ms);
+	BIND_TEXT(st, 10, p->created_by);
+	rc = run_done(db, st, "registering a participant", err);
+	if (rc == TW_E_EXISTS)
+		tw_error_set(err, rc, "participant '%s' is already registered", p->name);
+	db_done(db, st);
+	return rc;
 }
 
 tw_rc store_ca_participant_get(struct tw_store *store, const char *name,
 	struct store_ca_participant *out, struct tw_error *err)
 {
-	const struct store_ca_ops *ops;
+	struct db *db;
 	tw_rc rc;
 
 	if (out != NULL)
 		memset(out, 0, sizeof(*out));
-	SC_OPS_OR_RETURN(ops, store, err);
+	SC_OPS_OR_RETURN(db, store, err);
 	if (out == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_ca_participant_get: out is NULL");
 	if ((rc = store_check_text(name, STORE_ID_MAX, "participant name", err)) != TW_OK)
 		return rc;
-	return ops->participant_get(store->be, name, out, err);
+	struct db_stmt *st = NULL;
+	int step;
+
+	if ((rc = db_prepare(db, SQL_P_GET, &st, err)) != TW_OK)
+		return rc;
+	BIND_TEXT(st, 1, name);
+	step = db_step(st);
+	if (step == DB_ROW)
+		rc = p_row(st, out, err);
+	else if (step == DB_DONE)
+		rc = tw_error_set(err, TW_E_NOT_FOUND, "participant '%s' is not registered "
+			"(register it with `torwart ca register`)", name);
+	else
+		rc = db_step_fail(db, err, "reading a participant");
+	db_done(db, st);
+	return rc;
 }
 
 tw_rc store_ca_participant_foreach(struct tw_store *store, store_ca_participant_cb cb,
 	void *arg, struct tw_error *err)
 {
-	const struct store_ca_ops *ops;
+	struct db *db;
 
-	SC_OPS_OR_RETURN(ops, store, err);
+	SC_OPS_OR_RETURN(db, store, err);
 	if (cb == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_ca_participant_foreach: no callback");
-	return ops->participant_foreach(store->be, cb, arg, err);
+	struct db_stmt *st = NULL;
+	struct store_ca_participant p;
+	int step;
+	tw_rc rc;
+
+	if ((rc = db_prepare(db, SQL_P_ALL, &st, err)) != TW_OK)
+		return rc;
+	while ((step = db_step(st)) == DB_ROW) {
+		if ((rc = p_row(st, &p, err)) != TW_OK)
+			goto out;
+		if (cb(&p, arg) != 0)
+			break;
+	}
+	rc = step == DB_ROW || step == DB_DONE ? TW_OK :
+		db_step_fail(db, err, "listing participants");
+out:
+	db_done(db, st);
+	return rc;
 }
 
 /* ---- requests ---- */
@@ -123,12 +394,12 @@ void store_ca_request_clear(struct store_ca_request *r)
 tw_rc store_ca_request_insert(struct tw_store *store, const struct store_ca_request *r,
 	int64_t *id, struct tw_error *err)
 {
-	const struct store_ca_ops *ops;
+	struct db *db;
 	tw_rc rc;
 
 	if (id != NULL)
 		*id = 0;
-	SC_OPS_OR_RETURN(ops, store, err);
+	SC_OPS_OR_RETURN(db, store, err);
 	if (r == NULL || id == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_ca_request_insert: NULL argument");
 	if ((rc = STORE_CHECK_MEMBER(r, participant, true, err)) != TW_OK ||
@@ -146,45 +417,103 @@ tw_rc store_ca_request_insert(struct tw_store *store, const struct store_ca_requ
 	if (r->der == NULL || r->der_len == 0 || r->der_len > STORE_CA_REQUEST_MAX)
 		return tw_error_set(err, TW_E_TOO_LARGE, "request must be 1..%d bytes",
 			STORE_CA_REQUEST_MAX);
-	return ops->request_insert(store->be, r, id, err);
+	struct db_stmt *st = NULL;
+
+	if ((rc = db_prepare(db, SQL_R_INSERT, &st, err)) != TW_OK)
+		return rc;
+	BIND_TEXT(st, 1, r->digest);
+	BIND_TEXT(st, 2, r->participant);
+	BIND_TEXT(st, 3, r->kind);
+	BIND_TEXT(st, 4, r->state);
+	BIND_TEXT(st, 5, r->subject);
+	db_bind_int64(st, 6, r->received_ms);
+	db_bind_int64(st, 7, r->decided_ms);
+	BIND_TEXT(st, 8, r->decided_by);
+	BIND_TEXT(st, 9, r->reason);
+	db_bind_blob(st, 10, r->der, r->der_len);
+	rc = run_done(db, st, "queueing a request", err);
+	if (rc == TW_E_EXISTS)
+		tw_error_set(err, rc, "a request with digest %.16s... was received before "
+			"(replay)", r->digest);
+	else if (rc == TW_E_NOT_FOUND)
+		tw_error_set(err, rc, "participant '%s' is not registered", r->participant);
+	else if (rc == TW_OK)
+		rc = db_last_id(db, id, err);
+	db_done(db, st);
+	return rc;
 }
 
 tw_rc store_ca_request_digest_known(struct tw_store *store, const char *digest, bool *known,
 	struct tw_error *err)
 {
-	const struct store_ca_ops *ops;
+	struct db *db;
 
 	if (known != NULL)
 		*known = false;
-	SC_OPS_OR_RETURN(ops, store, err);
+	SC_OPS_OR_RETURN(db, store, err);
 	if (digest == NULL || known == NULL || !sc_hex64(digest))
 		return tw_error_set(err, TW_E_INVALID, "request digest must be 64 lower-case hex");
-	return ops->request_digest_known(store->be, digest, known, err);
+	struct db_stmt *st = NULL;
+	int step;
+	tw_rc rc;
+
+	if ((rc = db_prepare(db, SQL_R_DIGEST, &st, err)) != TW_OK)
+		return rc;
+	BIND_TEXT(st, 1, digest);
+	step = db_step(st);
+	if (step == DB_ROW)
+		*known = true;
+	else if (step != DB_DONE)
+		rc = db_step_fail(db, err, "looking up a request digest");
+	db_done(db, st);
+	return rc;
 }
 
 tw_rc store_ca_request_get(struct tw_store *store, int64_t id, bool with_der,
 	struct store_ca_request *out, struct tw_error *err)
 {
-	const struct store_ca_ops *ops;
+	struct db *db;
 
 	if (out != NULL)
 		memset(out, 0, sizeof(*out));
-	SC_OPS_OR_RETURN(ops, store, err);
+	SC_OPS_OR_RETURN(db, store, err);
 	if (out == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_ca_request_get: out is NULL");
 	if (id <= 0)
 		return tw_error_set(err, TW_E_INVALID, "request id must be positive");
-	return ops->request_get(store->be, id, with_der, out, err);
+	struct db_stmt *st = NULL;
+	int step;
+	tw_rc rc;
+
+	if ((rc = db_prepare(db, SQL_R_GET, &st, err)) != TW_OK)
+		return rc;
+	db_bind_int64(st, 1, id);
+	step = db_step(st);
+	if (step == DB_ROW) {
+		rc = r_row(st, out, err);
+		if (rc == TW_OK && with_der)
+			rc = col_blob(st, 10, STORE_CA_REQUEST_MAX, "request", &out->der,
+				&out->der_len, err);
+		if (rc != TW_OK)
+			store_ca_request_clear(out);
+	} else if (step == DB_DONE) {
+		rc = tw_error_set(err, TW_E_NOT_FOUND, "no request %lld (see `torwart ca requests`)",
+			(long long)id);
+	} else {
+		rc = db_step_fail(db, err, "reading a request");
+	}
+	db_done(db, st);
+	return rc;
 }
 
 tw_rc store_ca_request_transition(struct tw_store *store, int64_t id, const char *from,
 	const char *to, int64_t when_ms, const char *by, const char *reason,
 	struct tw_error *err)
 {
-	const struct store_ca_ops *ops;
+	struct db *db;
 	tw_rc rc;
 
-	SC_OPS_OR_RETURN(ops, store, err);
+	SC_OPS_OR_RETURN(db, store, err);
 	if (id <= 0)
 		return tw_error_set(err, TW_E_INVALID, "request id must be positive");
 	if (from == NULL || to == NULL || !sc_one_of(from, sc_states) || !sc_one_of(to, sc_states))
@@ -194,22 +523,43 @@ tw_rc store_ca_request_transition(struct tw_store *store, int64_t id, const char
 	if (reason != NULL && strnlen(reason, STORE_TEXT_MAX + 1) > STORE_TEXT_MAX)
 		return tw_error_set(err, TW_E_TOO_LARGE, "reason is longer than %d bytes",
 			STORE_TEXT_MAX);
-	return ops->request_transition(store->be, id, from, to, when_ms, by,
+	return sc_request_transition(db, id, from, to, when_ms, by,
 		reason != NULL ? reason : "", err);
 }
 
 tw_rc store_ca_request_foreach(struct tw_store *store, const char *state,
 	store_ca_request_cb cb, void *arg, struct tw_error *err)
 {
-	const struct store_ca_ops *ops;
+	struct db *db;
 
-	SC_OPS_OR_RETURN(ops, store, err);
+	SC_OPS_OR_RETURN(db, store, err);
 	if (cb == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_ca_request_foreach: no callback");
 	if (state != NULL && !sc_one_of(state, sc_states))
 		return tw_error_set(err, TW_E_INVALID,
 			"state '%s' is not one of pending, approved, rejected, issued", state);
-	return ops->request_foreach(store->be, state, cb, arg, err);
+	struct db_stmt *st = NULL;
+	struct store_ca_request r;
+	int step;
+	tw_rc rc;
+
+	if ((rc = db_prepare(db, SQL_R_ALL, &st, err)) != TW_OK)
+		return rc;
+	if (state != NULL)
+		BIND_TEXT(st, 1, state);
+	else
+		db_bind_null(st, 1);
+	while ((step = db_step(st)) == DB_ROW) {
+		if ((rc = r_row(st, &r, err)) != TW_OK)
+			goto out;
+		if (cb(&r, arg) != 0)
+			break;
+	}
+	rc = step == DB_ROW || step == DB_DONE ? TW_OK :
+		db_step_fail(db, err, "listing requests");
+out:
+	db_done(db, st);
+	return rc;
 }
 
 /* ---- certificates ---- */
@@ -225,58 +575,108 @@ void store_ca_cert_clear(struct store_ca_cert *c)
 tw_rc store_ca_cert_set_request(struct tw_store *store, const char *issuer,
 	const char *serial_hex, int64_t request_id, struct tw_error *err)
 {
-	const struct store_ca_ops *ops;
+	struct db *db;
 	tw_rc rc;
 
-	SC_OPS_OR_RETURN(ops, store, err);
+	SC_OPS_OR_RETURN(db, store, err);
 	if ((rc = store_check_text(issuer, STORE_TEXT_MAX, "issuer", err)) != TW_OK ||
 	    (rc = sc_serial(serial_hex, err)) != TW_OK)
 		return rc;
 	if (request_id <= 0)
 		return tw_error_set(err, TW_E_INVALID, "request id must be positive");
-	return ops->cert_set_request(store->be, issuer, serial_hex, request_id, err);
+	struct db_stmt *st = NULL;
+
+	if ((rc = db_prepare(db, SQL_C_LINK, &st, err)) != TW_OK)
+		return rc;
+	BIND_TEXT(st, 1, issuer);
+	BIND_TEXT(st, 2, serial_hex);
+	db_bind_int64(st, 3, request_id);
+	rc = run_done(db, st, "linking a certificate to its request", err);
+	db_done(db, st);
+	if (rc == TW_OK && db_changes(db) != 1)
+		rc = tw_error_set(err, TW_E_NOT_FOUND, "no certificate %s", serial_hex);
+	return rc;
 }
 
 tw_rc store_ca_cert_get(struct tw_store *store, const char *issuer, const char *serial_hex,
 	bool with_der, struct store_ca_cert *out, struct tw_error *err)
 {
-	const struct store_ca_ops *ops;
+	struct db *db;
 	tw_rc rc;
 
 	if (out != NULL)
 		memset(out, 0, sizeof(*out));
-	SC_OPS_OR_RETURN(ops, store, err);
+	SC_OPS_OR_RETURN(db, store, err);
 	if (out == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_ca_cert_get: out is NULL");
 	if ((rc = store_check_text(issuer, STORE_TEXT_MAX, "issuer", err)) != TW_OK ||
 	    (rc = sc_serial(serial_hex, err)) != TW_OK)
 		return rc;
-	return ops->cert_get(store->be, issuer, serial_hex, with_der, out, err);
+	struct db_stmt *st = NULL;
+	int step;
+
+	if ((rc = db_prepare(db, SQL_C_GET, &st, err)) != TW_OK)
+		return rc;
+	BIND_TEXT(st, 1, issuer);
+	BIND_TEXT(st, 2, serial_hex);
+	step = db_step(st);
+	if (step == DB_ROW) {
+		rc = c_row(st, out, err);
+		if (rc == TW_OK && with_der)
+			rc = col_blob(st, 12, STORE_CERT_MAX, "certificate", &out->der,
+				&out->der_len, err);
+		if (rc != TW_OK)
+			store_ca_cert_clear(out);
+	} else if (step == DB_DONE) {
+		rc = tw_error_set(err, TW_E_NOT_FOUND, "this CA issued no certificate with serial "
+			"%s (see `torwart ca list`)", serial_hex);
+	} else {
+		rc = db_step_fail(db, err, "reading a certificate");
+	}
+	db_done(db, st);
+	return rc;
 }
 
 tw_rc store_ca_cert_foreach(struct tw_store *store, const char *issuer, store_ca_cert_cb cb,
 	void *arg, struct tw_error *err)
 {
-	const struct store_ca_ops *ops;
+	struct db *db;
 	tw_rc rc;
 
-	SC_OPS_OR_RETURN(ops, store, err);
+	SC_OPS_OR_RETURN(db, store, err);
 	if (cb == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_ca_cert_foreach: no callback");
 	if ((rc = store_check_text(issuer, STORE_TEXT_MAX, "issuer", err)) != TW_OK)
 		return rc;
-	return ops->cert_foreach(store->be, issuer, cb, arg, err);
+	struct db_stmt *st = NULL;
+	struct store_ca_cert c;
+	int step;
+
+	if ((rc = db_prepare(db, SQL_C_ALL, &st, err)) != TW_OK)
+		return rc;
+	BIND_TEXT(st, 1, issuer);
+	while ((step = db_step(st)) == DB_ROW) {
+		if ((rc = c_row(st, &c, err)) != TW_OK)
+			goto out;
+		if (cb(&c, arg) != 0)
+			break;
+	}
+	rc = step == DB_ROW || step == DB_DONE ? TW_OK :
+		db_step_fail(db, err, "listing certificates");
+out:
+	db_done(db, st);
+	return rc;
 }
 
 tw_rc store_ca_cert_revoke(struct tw_store *store, const char *issuer, const char *serial_hex,
 	int reason, int64_t when_ms, bool *changed, struct tw_error *err)
 {
-	const struct store_ca_ops *ops;
+	struct db *db;
 	tw_rc rc;
 
 	if (changed != NULL)
 		*changed = false;
-	SC_OPS_OR_RETURN(ops, store, err);
+	SC_OPS_OR_RETURN(db, store, err);
 	if (changed == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_ca_cert_revoke: changed is NULL");
 	if ((rc = store_check_text(issuer, STORE_TEXT_MAX, "issuer", err)) != TW_OK ||
@@ -288,21 +688,73 @@ tw_rc store_ca_cert_revoke(struct tw_store *store, const char *issuer, const cha
 			"CRLReason", reason);
 	if (when_ms <= 0)
 		return tw_error_set(err, TW_E_INVALID, "revocation time must be positive");
-	return ops->cert_revoke(store->be, issuer, serial_hex, reason, when_ms, changed, err);
+	struct db_stmt *st = NULL;
+	int step;
+
+	if ((rc = db_prepare(db, SQL_C_REVOKE, &st, err)) != TW_OK)
+		return rc;
+	BIND_TEXT(st, 1, issuer);
+	BIND_TEXT(st, 2, serial_hex);
+	db_bind_int64(st, 3, when_ms);
+	db_bind_int64(st, 4, reason);
+	rc = run_done(db, st, "revoking a certificate", err);
+	db_done(db, st);
+	if (rc != TW_OK)
+		return rc;
+	if (db_changes(db) == 1) {
+		*changed = true;
+		return TW_OK;
+	}
+	if ((rc = db_prepare(db, SQL_C_EXISTS, &st, err)) != TW_OK)
+		return rc;
+	BIND_TEXT(st, 1, issuer);
+	BIND_TEXT(st, 2, serial_hex);
+	step = db_step(st);
+	if (step == DB_DONE)
+		rc = tw_error_set(err, TW_E_NOT_FOUND, "this CA issued no certificate with serial "
+			"%s (see `torwart ca list`)", serial_hex);
+	else if (step != DB_ROW)
+		rc = db_step_fail(db, err, "looking up a certificate");
+	db_done(db, st);
+	return rc;
 }
 
 tw_rc store_ca_revoked_foreach(struct tw_store *store, const char *issuer,
 	store_ca_revoked_cb cb, void *arg, struct tw_error *err)
 {
-	const struct store_ca_ops *ops;
+	struct db *db;
 	tw_rc rc;
 
-	SC_OPS_OR_RETURN(ops, store, err);
+	SC_OPS_OR_RETURN(db, store, err);
 	if (cb == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_ca_revoked_foreach: no callback");
 	if ((rc = store_check_text(issuer, STORE_TEXT_MAX, "issuer", err)) != TW_OK)
 		return rc;
-	return ops->revoked_foreach(store->be, issuer, cb, arg, err);
+	struct db_stmt *st = NULL;
+	int step;
+	rc = TW_OK;
+
+	if ((rc = db_prepare(db, SQL_C_REVOKED, &st, err)) != TW_OK)
+		return rc;
+	BIND_TEXT(st, 1, issuer);
+	while ((step = db_step(st)) == DB_ROW) {
+		const char *hex = db_column_text(st, 0);
+		int n = db_column_bytes(st, 0);
+
+		if (hex == NULL || n <= 0 || n > STORE_ID_MAX) {
+			rc = tw_error_set(err, TW_E_INTEGRITY, "a revoked certificate has a stored "
+				"serial of %d bytes (edited database?)", n);
+			goto out;
+		}
+		if (cb(hex, (size_t)n, db_column_int64(st, 1), db_column_int64(st, 2),
+			arg) != 0)
+			break;
+	}
+	if (step != DB_ROW && step != DB_DONE)
+		rc = db_step_fail(db, err, "reading revoked certificates");
+out:
+	db_done(db, st);
+	return rc;
 }
 
 /* ---- CRL metadata ---- */
@@ -310,28 +762,50 @@ tw_rc store_ca_revoked_foreach(struct tw_store *store, const char *issuer,
 tw_rc store_ca_crl_get(struct tw_store *store, const char *ca, struct store_ca_crl *out,
 	bool *found, struct tw_error *err)
 {
-	const struct store_ca_ops *ops;
+	struct db *db;
 	tw_rc rc;
 
 	if (out != NULL)
 		memset(out, 0, sizeof(*out));
 	if (found != NULL)
 		*found = false;
-	SC_OPS_OR_RETURN(ops, store, err);
+	SC_OPS_OR_RETURN(db, store, err);
 	if (out == NULL || found == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_ca_crl_get: out is NULL");
 	if ((rc = store_check_text(ca, STORE_ID_MAX, "CA name", err)) != TW_OK)
 		return rc;
-	return ops->crl_get(store->be, ca, out, found, err);
+	struct db_stmt *st = NULL;
+	int step;
+
+	if ((rc = db_prepare(db, SQL_CRL_GET, &st, err)) != TW_OK)
+		return rc;
+	BIND_TEXT(st, 1, ca);
+	step = db_step(st);
+	if (step == DB_ROW) {
+		if ((rc = DB_COL_TEXT(st, 0, out, ca, err)) == TW_OK &&
+		    (rc = DB_COL_TEXT(st, 5, out, sha256, err)) == TW_OK &&
+		    (rc = DB_COL_TEXT(st, 6, out, path, err)) == TW_OK) {
+			out->number = db_column_int64(st, 1);
+			out->this_update = db_column_int64(st, 2);
+			out->next_update = db_column_int64(st, 3);
+			out->entries = db_column_int64(st, 4);
+			out->dirty = db_column_int64(st, 7) != 0;
+			*found = true;
+		}
+	} else if (step != DB_DONE) {
+		rc = db_step_fail(db, err, "reading CRL metadata");
+	}
+	db_done(db, st);
+	return rc;
 }
 
 tw_rc store_ca_crl_put(struct tw_store *store, const struct store_ca_crl *crl,
 	struct tw_error *err)
 {
-	const struct store_ca_ops *ops;
+	struct db *db;
 	tw_rc rc;
 
-	SC_OPS_OR_RETURN(ops, store, err);
+	SC_OPS_OR_RETURN(db, store, err);
 	if (crl == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_ca_crl_put: no CRL");
 	if ((rc = STORE_CHECK_MEMBER(crl, ca, true, err)) != TW_OK ||
@@ -341,18 +815,38 @@ tw_rc store_ca_crl_put(struct tw_store *store, const struct store_ca_crl *crl,
 		return tw_error_set(err, TW_E_INVALID, "CRL number, entries or update times invalid");
 	if (!sc_hex64(crl->sha256))
 		return tw_error_set(err, TW_E_INVALID, "CRL sha256 must be 64 lower-case hex");
-	return ops->crl_put(store->be, crl, err);
+	struct db_stmt *st = NULL;
+
+	if ((rc = db_prepare(db, SQL_CRL_PUT, &st, err)) != TW_OK)
+		return rc;
+	BIND_TEXT(st, 1, crl->ca);
+	db_bind_int64(st, 2, crl->number);
+	db_bind_int64(st, 3, crl->this_update);
+	db_bind_int64(st, 4, crl->next_update);
+	db_bind_int64(st, 5, crl->entries);
+	BIND_TEXT(st, 6, crl->sha256);
+	BIND_TEXT(st, 7, crl->path);
+	rc = run_done(db, st, "recording CRL metadata", err);
+	db_done(db, st);
+	return rc;
 }
 
 tw_rc store_ca_crl_mark_dirty(struct tw_store *store, const char *ca, struct tw_error *err)
 {
-	const struct store_ca_ops *ops;
+	struct db *db;
 	tw_rc rc;
 
-	SC_OPS_OR_RETURN(ops, store, err);
+	SC_OPS_OR_RETURN(db, store, err);
 	if ((rc = store_check_text(ca, STORE_ID_MAX, "CA name", err)) != TW_OK)
 		return rc;
-	return ops->crl_mark_dirty(store->be, ca, err);
+	struct db_stmt *st = NULL;
+
+	if ((rc = db_prepare(db, SQL_CRL_DIRTY, &st, err)) != TW_OK)
+		return rc;
+	BIND_TEXT(st, 1, ca);
+	rc = run_done(db, st, "flagging the CRL for regeneration", err);
+	db_done(db, st);
+	return rc;
 }
 
 /* ---- CA key activation ---- */
@@ -360,29 +854,43 @@ tw_rc store_ca_crl_mark_dirty(struct tw_store *store, const char *ca, struct tw_
 tw_rc store_ca_key_state_get(struct tw_store *store, const char *ca,
 	struct store_ca_key_state *out, bool *found, struct tw_error *err)
 {
-	const struct store_ca_ops *ops;
+	struct db *db;
 	tw_rc rc;
 
 	if (out != NULL)
 		memset(out, 0, sizeof(*out));
 	if (found != NULL)
 		*found = false;
-	SC_OPS_OR_RETURN(ops, store, err);
+	SC_OPS_OR_RETURN(db, store, err);
 	if (out == NULL || found == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_ca_key_state_get: out is NULL");
 	if ((rc = store_check_text(ca, STORE_ID_MAX, "CA name", err)) != TW_OK)
 		return rc;
-	return ops->key_state_get(store->be, ca, out, found, err);
+	struct db_stmt *st = NULL;
+	int step;
+
+	if ((rc = db_prepare(db, SQL_KS_GET, &st, err)) != TW_OK)
+		return rc;
+	BIND_TEXT(st, 1, ca);
+	step = db_step(st);
+	if (step == DB_ROW) {
+		if ((rc = ks_row(st, out, err)) == TW_OK)
+			*found = true;
+	} else if (step != DB_DONE) {
+		rc = db_step_fail(db, err, "reading the CA key state");
+	}
+	db_done(db, st);
+	return rc;
 }
 
 tw_rc store_ca_key_state_put(struct tw_store *store, const struct store_ca_key_state *s,
 	struct tw_error *err)
 {
 	static const char *const states[] = { "inactive", "active", NULL };
-	const struct store_ca_ops *ops;
+	struct db *db;
 	tw_rc rc;
 
-	SC_OPS_OR_RETURN(ops, store, err);
+	SC_OPS_OR_RETURN(db, store, err);
 	if (s == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_ca_key_state_put: no state");
 	if ((rc = STORE_CHECK_MEMBER(s, ca, true, err)) != TW_OK ||
@@ -393,16 +901,30 @@ tw_rc store_ca_key_state_put(struct tw_store *store, const struct store_ca_key_s
 	if (!sc_one_of(s->state, states))
 		return tw_error_set(err, TW_E_INVALID, "CA key state \"%s\" is not inactive or "
 			"active", s->state);
-	return ops->key_state_put(store->be, s, err);
+	return sc_key_state_put(db, s, err);
 }
 
 tw_rc store_ca_key_state_foreach(struct tw_store *store, store_ca_key_state_cb cb, void *arg,
 	struct tw_error *err)
 {
-	const struct store_ca_ops *ops;
+	struct db *db;
 
-	SC_OPS_OR_RETURN(ops, store, err);
+	SC_OPS_OR_RETURN(db, store, err);
 	if (cb == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_ca_key_state_foreach: no callback");
-	return ops->key_state_foreach(store->be, cb, arg, err);
+	struct db_stmt *st = NULL;
+	struct store_ca_key_state k;
+	int step;
+	tw_rc rc;
+
+	if ((rc = db_prepare(db, SQL_KS_ALL, &st, err)) != TW_OK)
+		return rc;
+	while ((step = db_step(st)) == DB_ROW) {
+		if ((rc = ks_row(st, &k, err)) != TW_OK || cb(&k, arg) != 0)
+			break;
+	}
+	if (rc == TW_OK && step != DB_ROW && step != DB_DONE)
+		rc = db_step_fail(db, err, "listing CA key states");
+	db_done(db, st);
+	return rc;
 }

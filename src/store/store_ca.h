@@ -167,46 +167,4 @@ typedef int (*store_ca_key_state_cb)(const struct store_ca_key_state *s, void *a
 tw_rc store_ca_key_state_foreach(struct tw_store *store, store_ca_key_state_cb cb, void *arg,
 	struct tw_error *err);
 
-/* ---- backend seam (internal to src/store; see store_backend.h) ---- */
-struct store_ca_ops {
-	tw_rc (*participant_insert)(void *be, const struct store_ca_participant *p,
-		struct tw_error *err);
-	tw_rc (*participant_get)(void *be, const char *name, struct store_ca_participant *out,
-		struct tw_error *err);
-	tw_rc (*participant_foreach)(void *be, store_ca_participant_cb cb, void *arg,
-		struct tw_error *err);
-	tw_rc (*request_insert)(void *be, const struct store_ca_request *r, int64_t *id,
-		struct tw_error *err);
-	tw_rc (*request_digest_known)(void *be, const char *digest, bool *known,
-		struct tw_error *err);
-	tw_rc (*request_get)(void *be, int64_t id, bool with_der, struct store_ca_request *out,
-		struct tw_error *err);
-	tw_rc (*request_transition)(void *be, int64_t id, const char *from, const char *to,
-		int64_t when_ms, const char *by, const char *reason, struct tw_error *err);
-	tw_rc (*request_foreach)(void *be, const char *state, store_ca_request_cb cb, void *arg,
-		struct tw_error *err);
-	tw_rc (*cert_set_request)(void *be, const char *issuer, const char *serial_hex,
-		int64_t request_id, struct tw_error *err);
-	tw_rc (*cert_get)(void *be, const char *issuer, const char *serial_hex, bool with_der,
-		struct store_ca_cert *out, struct tw_error *err);
-	tw_rc (*cert_foreach)(void *be, const char *issuer, store_ca_cert_cb cb, void *arg,
-		struct tw_error *err);
-	tw_rc (*cert_revoke)(void *be, const char *issuer, const char *serial_hex, int reason,
-		int64_t when_ms, bool *changed, struct tw_error *err);
-	tw_rc (*revoked_foreach)(void *be, const char *issuer, store_ca_revoked_cb cb, void *arg,
-		struct tw_error *err);
-	tw_rc (*crl_get)(void *be, const char *ca, struct store_ca_crl *out, bool *found,
-		struct tw_error *err);
-	tw_rc (*crl_put)(void *be, const struct store_ca_crl *crl, struct tw_error *err);
-	tw_rc (*crl_mark_dirty)(void *be, const char *ca, struct tw_error *err);
-	tw_rc (*key_state_get)(void *be, const char *ca, struct store_ca_key_state *out,
-		bool *found, struct tw_error *err);
-	tw_rc (*key_state_put)(void *be, const struct store_ca_key_state *s,
-		struct tw_error *err);
-	tw_rc (*key_state_foreach)(void *be, store_ca_key_state_cb cb, void *arg,
-		struct tw_error *err);
-};
-
-extern const struct store_ca_ops store_sqlite_ca_ops;
-
 #endif

@@ -3,7 +3,6 @@
 
 #include <string.h>
 
-#include "store/store_backend.h"
 
 tw_rc store_check_text(const char *s, size_t max, const char *what, struct tw_error *err)
 {
@@ -30,18 +29,4 @@ tw_rc store_check_member(const char *f, size_t size, bool required, const char *
 	if (required && len == 0)
 		return tw_error_set(err, TW_E_INVALID, "%s is empty", what);
 	return TW_OK;
-}
-
-const void *store_area_ops(struct tw_store *store, const void *sqlite_ops, const char *area,
-	struct tw_error *err)
-{
-	if (store == NULL || store->ops == NULL || store->be == NULL) {
-		tw_error_set(err, TW_E_INTERNAL, "store handle is not open");
-		return NULL;
-	}
-	if (store->ops == &store_sqlite_ops)
-		return sqlite_ops;
-	tw_error_set(err, TW_E_CONFIG, "the %s store backend has no %s tables yet",
-		store->ops->name, area);
-	return NULL;
 }

@@ -18,14 +18,6 @@ tw_rc store_check_text(const char *s, size_t max, const char *what, struct tw_er
 tw_rc store_check_member(const char *f, size_t size, bool required, const char *what,
 	struct tw_error *err);
 
-/*
- * The ops table of an area for this store's backend: sqlite_ops when the store is SQLite;
- * NULL with TW_E_INTERNAL (handle not open) or TW_E_CONFIG ("the B store backend has no
- * AREA tables yet") otherwise. One place, so a new backend adds one branch here.
- */
-const void *store_area_ops(struct tw_store *store, const void *sqlite_ops, const char *area,
-	struct tw_error *err);
-
 #define STORE_CHECK_MEMBER(obj, m, req, err) \
 	store_check_member((obj)->m, sizeof((obj)->m), (req), #m, (err))
 

@@ -7,12 +7,68 @@
 
 #include <string.h>
 
-#include "store/store_backend.h"
+#include "store/db.h"
 #include "store/store_check.h"
 
-static const struct store_firmware_ops *sf_ops(struct tw_store *store, struct tw_error *err)
+#define F_COLS "id, model, version, sha256, size, path, signature, state, uploaded_ms, " \
+	"uploaded_by, released_ms, released_by, withdrawn_ms, withdrawn_by"
+static const char SQL_F_INSERT[] =
+	"INSERT INTO firmware_images (model, version, sha256, size, path, signature, state, "
+	"uploaded_ms, uploaded_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+static const char SQL_F_GET[] = "SELECT " F_COLS " FROM firmware_images WHERE id = ?1";
+/* Digest first: when both match different rows, the identical bytes are the better answer. */
+static const char SQL_F_FIND[] = "SELECT " F_COLS " FROM firmware_images "
+	"WHERE sha256 = ?1 OR (model = ?2 AND version = ?3) ORDER BY sha256 = ?1 DESC LIMIT 1";
+static const char SQL_F_ALL[] = "SELECT " F_COLS " FROM firmware_images ORDER BY id";
+static const char SQL_F_RELEASE[] =
+	"UPDATE firmware_images SET state = 'released', released_ms = ?3, released_by = ?4 "
+	"WHERE id = ?1 AND state = ?2";
+static const char SQL_F_WITHDRAW[] =
+	"UPDATE firmware_images SET state = 'withdrawn', withdrawn_ms = ?3, withdrawn_by = ?4 "
+	"WHERE id = ?1 AND state = ?2";
+static const char SQL_F_STATE[] = "SELECT state FROM firmware_images WHERE id = ?1";
+
+#define BIND_TEXT(st, i, s) db_bind_text((st), (i), (s))
+
+static tw_rc f_row(struct db_stmt *st, struct store_firmware *f, struct tw_error *err)
 {
-	return store_area_ops(store, &store_sqlite_firmware_ops, "firmware", err);
+	tw_rc rc;
+
+	memset(f, 0, sizeof(*f));
+	if ((rc = DB_COL_TEXT(st, 1, f, model, err)) != TW_OK ||
+	    (rc = DB_COL_TEXT(st, 2, f, version, err)) != TW_OK ||
+	    (rc = DB_COL_TEXT(st, 3, f, sha256, err)) != TW_OK ||
+	    (rc = DB_COL_TEXT(st, 5, f, path, err)) != TW_OK ||
+	    (rc = DB_COL_TEXT(st, 6, f, signature, err)) != TW_OK ||
+	    (rc = DB_COL_TEXT(st, 7, f, state, err)) != TW_OK ||
+	    (rc = DB_COL_TEXT(st, 9, f, uploaded_by, err)) != TW_OK ||
+	    (rc = DB_COL_TEXT(st, 11, f, released_by, err)) != TW_OK ||
+	    (rc = DB_COL_TEXT(st, 13, f, withdrawn_by, err)) != TW_OK)
+		return rc;
+	f->id = db_column_int64(st, 0);
+	f->size = db_column_int64(st, 4);
+	f->uploaded_ms = db_column_int64(st, 8);
+	f->released_ms = db_column_int64(st, 10);
+	f->withdrawn_ms = db_column_int64(st, 12);
+	return TW_OK;
+}
+
+/* One row of a prepared query; *found false when there is none. */
+static tw_rc f_one(struct db *s, struct db_stmt *st, struct store_firmware *out, bool *found,
+	struct tw_error *err)
+{
+	int step = db_step(st);
+	tw_rc rc = TW_OK;
+
+	*found = false;
+	if (step == DB_ROW) {
+		rc = f_row(st, out, err);
+		*found = rc == TW_OK;
+	} else if (step != DB_DONE) {
+		rc = db_step_fail(s, err, "reading a firmware image");
+	}
+	db_done(s, st);
+	return rc;
 }
 
 static bool sf_hex64(const char *h)
@@ -31,10 +87,10 @@ static bool sf_one_of(const char *s, const char *a, const char *b, const char *c
 tw_rc store_firmware_insert(struct tw_store *store, const struct store_firmware *f,
 	int64_t *id, struct tw_error *err)
 {
-	const struct store_firmware_ops *ops = sf_ops(store, err);
+	struct db *db = store_db(store, err);
 	tw_rc rc;
 
-	if (ops == NULL)
+	if (db == NULL)
 		return err != NULL ? err->code : TW_E_INTERNAL;
 	if (f == NULL || id == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_firmware_insert: no image or id");
@@ -56,36 +112,68 @@ tw_rc store_firmware_insert(struct tw_store *store, const struct store_firmware 
 	if (!sf_one_of(f->signature, "unverified", "verified", "invalid"))
 		return tw_error_set(err, TW_E_INVALID, "unknown signature status \"%s\"",
 			f->signature);
-	return ops->insert(store->be, f, id, err);
+	struct db_stmt *st = NULL;
+
+	if ((rc = db_prepare(db, SQL_F_INSERT, &st, err)) != TW_OK)
+		return rc;
+	BIND_TEXT(st, 1, f->model);
+	BIND_TEXT(st, 2, f->version);
+	BIND_TEXT(st, 3, f->sha256);
+	db_bind_int64(st, 4, f->size);
+	BIND_TEXT(st, 5, f->path);
+	BIND_TEXT(st, 6, f->signature);
+	BIND_TEXT(st, 7, f->state);
+	db_bind_int64(st, 8, f->uploaded_ms);
+	BIND_TEXT(st, 9, f->uploaded_by);
+	if (db_step(st) != DB_DONE) {
+		rc = db_step_fail(db, err, "storing a firmware image");
+		if (rc == TW_E_EXISTS)
+			tw_error_set(err, rc, "firmware %s %s or an image with SHA-256 %s is stored "
+				"already", f->model, f->version, f->sha256);
+	} else {
+		rc = db_last_id(db, id, err);
+	}
+	db_done(db, st);
+	return rc;
 }
 
 tw_rc store_firmware_get(struct tw_store *store, int64_t id, struct store_firmware *out,
 	struct tw_error *err)
 {
-	const struct store_firmware_ops *ops = sf_ops(store, err);
+	struct db *db = store_db(store, err);
 
 	if (out != NULL)
 		memset(out, 0, sizeof(*out));
-	if (ops == NULL)
+	if (db == NULL)
 		return err != NULL ? err->code : TW_E_INTERNAL;
 	if (out == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_firmware_get: out is NULL");
 	if (id <= 0)
 		return tw_error_set(err, TW_E_INVALID, "firmware id must be positive");
-	return ops->get(store->be, id, out, err);
+	struct db_stmt *st = NULL;
+	bool found = false;
+	tw_rc rc;
+
+	if ((rc = db_prepare(db, SQL_F_GET, &st, err)) != TW_OK)
+		return rc;
+	db_bind_int64(st, 1, id);
+	if ((rc = f_one(db, st, out, &found, err)) == TW_OK && !found)
+		rc = tw_error_set(err, TW_E_NOT_FOUND, "no firmware image %lld (see `torwart "
+			"firmware list`)", (long long)id);
+	return rc;
 }
 
 tw_rc store_firmware_find(struct tw_store *store, const char *sha256, const char *model,
 	const char *version, struct store_firmware *out, bool *found, struct tw_error *err)
 {
-	const struct store_firmware_ops *ops = sf_ops(store, err);
+	struct db *db = store_db(store, err);
 	tw_rc rc;
 
 	if (found != NULL)
 		*found = false;
 	if (out != NULL)
 		memset(out, 0, sizeof(*out));
-	if (ops == NULL)
+	if (db == NULL)
 		return err != NULL ? err->code : TW_E_INTERNAL;
 	if (out == NULL || found == NULL || sha256 == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_firmware_find: bad arguments");
@@ -95,16 +183,23 @@ tw_rc store_firmware_find(struct tw_store *store, const char *sha256, const char
 	if ((rc = store_check_text(model, STORE_ID_MAX, "model", err)) != TW_OK ||
 	    (rc = store_check_text(version, STORE_ID_MAX, "version", err)) != TW_OK)
 		return rc;
-	return ops->find(store->be, sha256, model, version, out, found, err);
+	struct db_stmt *st = NULL;
+
+	if ((rc = db_prepare(db, SQL_F_FIND, &st, err)) != TW_OK)
+		return rc;
+	BIND_TEXT(st, 1, sha256);
+	BIND_TEXT(st, 2, model);
+	BIND_TEXT(st, 3, version);
+	return f_one(db, st, out, found, err);
 }
 
 tw_rc store_firmware_transition(struct tw_store *store, int64_t id, const char *from,
 	const char *to, int64_t when_ms, const char *by, struct tw_error *err)
 {
-	const struct store_firmware_ops *ops = sf_ops(store, err);
+	struct db *db = store_db(store, err);
 	tw_rc rc;
 
-	if (ops == NULL)
+	if (db == NULL)
 		return err != NULL ? err->code : TW_E_INTERNAL;
 	if (id <= 0)
 		return tw_error_set(err, TW_E_INVALID, "firmware id must be positive");
@@ -117,17 +212,63 @@ tw_rc store_firmware_transition(struct tw_store *store, int64_t id, const char *
 	      (strcmp(from, "released") == 0 && strcmp(to, "withdrawn") == 0)))
 		return tw_error_set(err, TW_E_INTERNAL, "firmware state %s -> %s is not a move "
 			"of the state machine", from, to);
-	return ops->transition(store->be, id, from, to, when_ms, by, err);
+	struct db_stmt *st = NULL;
+	char now[16] = "";
+	int step;
+
+	if ((rc = db_prepare(db, strcmp(to, "released") == 0 ? SQL_F_RELEASE : SQL_F_WITHDRAW,
+		&st, err)) != TW_OK)
+		return rc;
+	db_bind_int64(st, 1, id);
+	BIND_TEXT(st, 2, from);
+	db_bind_int64(st, 3, when_ms);
+	BIND_TEXT(st, 4, by);
+	if (db_step(st) != DB_DONE)
+		rc = db_step_fail(db, err, "changing a firmware image's state");
+	db_done(db, st);
+	if (rc != TW_OK || db_changes(db) == 1)
+		return rc;
+	/* Nothing changed: unknown id, or the image is not in `from` (say which). */
+	if ((rc = db_prepare(db, SQL_F_STATE, &st, err)) != TW_OK)
+		return rc;
+	db_bind_int64(st, 1, id);
+	step = db_step(st);
+	if (step == DB_ROW)
+		rc = db_col_text(st, 0, now, sizeof(now), "state", err);
+	else if (step != DB_DONE)
+		rc = db_step_fail(db, err, "reading a firmware image's state");
+	db_done(db, st);
+	if (rc != TW_OK)
+		return rc;
+	if (step != DB_ROW)
+		return tw_error_set(err, TW_E_NOT_FOUND, "no firmware image %lld (see `torwart "
+			"firmware list`)", (long long)id);
+	return tw_error_set(err, TW_E_DENIED, "firmware image %lld is %s, not %s; nothing "
+		"changed", (long long)id, now, from);
 }
 
 tw_rc store_firmware_foreach(struct tw_store *store, store_firmware_cb cb, void *arg,
 	struct tw_error *err)
 {
-	const struct store_firmware_ops *ops = sf_ops(store, err);
+	struct db *db = store_db(store, err);
 
-	if (ops == NULL)
+	if (db == NULL)
 		return err != NULL ? err->code : TW_E_INTERNAL;
 	if (cb == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_firmware_foreach: no callback");
-	return ops->foreach(store->be, cb, arg, err);
+	struct db_stmt *st = NULL;
+	struct store_firmware f;
+	int step;
+	tw_rc rc;
+
+	if ((rc = db_prepare(db, SQL_F_ALL, &st, err)) != TW_OK)
+		return rc;
+	while ((step = db_step(st)) == DB_ROW) {
+		if ((rc = f_row(st, &f, err)) != TW_OK || cb(&f, arg) != 0)
+			break;
+	}
+	if (rc == TW_OK && step != DB_ROW && step != DB_DONE)
+		rc = db_step_fail(db, err, "listing firmware images");
+	db_done(db, st);
+	return rc;
 }

@@ -60,18 +60,4 @@ typedef int (*store_firmware_cb)(const struct store_firmware *f, void *arg);
 tw_rc store_firmware_foreach(struct tw_store *store, store_firmware_cb cb, void *arg,
 	struct tw_error *err);
 
-/* ---- backend seam (internal to src/store; see store_backend.h) ---- */
-struct store_firmware_ops {
-	tw_rc (*insert)(void *be, const struct store_firmware *f, int64_t *id,
-		struct tw_error *err);
-	tw_rc (*get)(void *be, int64_t id, struct store_firmware *out, struct tw_error *err);
-	tw_rc (*find)(void *be, const char *sha256, const char *model, const char *version,
-		struct store_firmware *out, bool *found, struct tw_error *err);
-	tw_rc (*transition)(void *be, int64_t id, const char *from, const char *to,
-		int64_t when_ms, const char *by, struct tw_error *err);
-	tw_rc (*foreach)(void *be, store_firmware_cb cb, void *arg, struct tw_error *err);
-};
-
-extern const struct store_firmware_ops store_sqlite_firmware_ops;
-
 #endif

@@ -10,9 +10,443 @@
 #include <string.h>
 
 #include "base/util.h"
-#include "store/store_backend.h"
+#include "store/db.h"
 #include "store/store_check.h"
-#include "store/store_jobs_backend.h"
+
+#define JOB_COLUMNS "id, batch_id, gateway_id, tenant_id, type, state, attempts, " \
+	"max_attempts, timeout_ms, retry_delay_ms, next_ms, deadline_ms, created_ms, " \
+	"updated_ms, actor, error, payload, result"
+#define OPEN_STATES "('created', 'waking', 'awaiting-connection', 'sent')"
+
+static const char SQL_JOB_INSERT[] =
+	"INSERT INTO jobs (batch_id, gateway_id, tenant_id, type, payload, state, attempts, "
+	"max_attempts, timeout_ms, retry_delay_ms, next_ms, deadline_ms, created_ms, "
+	"updated_ms, actor) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
+	"?14, ?15)";
+static const char SQL_JOB_GET[] = "SELECT " JOB_COLUMNS " FROM jobs WHERE id = ?1";
+static const char SQL_JOB_TRANSITION[] =
+	"UPDATE jobs SET state = ?3, attempts = ?4, next_ms = ?5, deadline_ms = ?6, "
+	"updated_ms = ?7, error = ?8, result = coalesce(?9, result) WHERE id = ?1 AND state = ?2";
+static const char SQL_JOB_HEAD[] = "SELECT " JOB_COLUMNS " FROM jobs WHERE gateway_id = ?1 "
+	"AND state IN " OPEN_STATES " ORDER BY id LIMIT 1";
+static const char SQL_JOB_COUNT_OPEN[] = "SELECT count(*) FROM jobs WHERE gateway_id = ?1 "
+	"AND state IN " OPEN_STATES;
+static const char SQL_JOB_LIST[] = "SELECT " JOB_COLUMNS " FROM jobs WHERE "
+	"(CAST(?1 AS TEXT) IS NULL OR gateway_id = ?1) AND (?2 = 0 OR batch_id = ?2) AND "
+	"(CAST(?3 AS TEXT) IS NULL OR state = ?3) AND id > ?4 ORDER BY id LIMIT ?5";
+static const char SQL_JOB_COUNTS[] = "SELECT state, count(*) FROM jobs WHERE "
+	"(?1 = 0 OR batch_id = ?1) GROUP BY state";
+/* Heads of their gateway's queue only: jobs of one gateway run in order. */
+static const char SQL_JOB_DUE[] =
+	"SELECT j.id, j.tenant_id, j.gateway_id, coalesce(w.address, ''), j.attempts, "
+	"j.timeout_ms FROM jobs j LEFT JOIN gateway_wakeup w ON w.gateway_id = j.gateway_id "
+	"WHERE j.state = 'created' AND j.next_ms <= ?1 "
+	"AND ?2 NOT LIKE ('%,' || j.tenant_id || ',%') "
+	"AND j.id = (SELECT min(k.id) FROM jobs k WHERE k.gateway_id = j.gateway_id AND "
+	"k.state IN " OPEN_STATES ") ORDER BY j.next_ms, j.id LIMIT ?3";
+static const char SQL_JOB_EXPIRED[] = "SELECT id FROM jobs WHERE deadline_ms > 0 AND "
+	"deadline_ms <= ?1 AND state IN ('waking', 'awaiting-connection', 'sent') "
+	"ORDER BY deadline_ms, id LIMIT ?2";
+static const char SQL_BATCH_INSERT[] = "INSERT INTO job_batches (type, selection, total, "
+	"actor, created_ms) VALUES (?1, ?2, ?3, ?4, ?5)";
+static const char SQL_BATCH_GET[] = "SELECT id, type, selection, total, actor, created_ms "
+	"FROM job_batches WHERE id = ?1";
+static const char SQL_TAG_ADD[] =
+	"INSERT INTO gateway_tags (gateway_id, tag) VALUES (?1, ?2) ON CONFLICT DO NOTHING";
+static const char SQL_TAG_REMOVE[] = "DELETE FROM gateway_tags WHERE gateway_id = ?1 AND "
+	"tag = ?2";
+static const char SQL_TAGS[] = "SELECT tag FROM gateway_tags WHERE gateway_id = ?1 "
+	"ORDER BY tag";
+static const char SQL_GW_EXISTS[] = "SELECT 1 FROM gateways WHERE gateway_id = ?1";
+static const char SQL_SET_TENANT[] = "UPDATE gateways SET tenant_id = ?2 WHERE "
+	"gateway_id = ?1";
+static const char SQL_TENANT_FIND[] = "SELECT id FROM tenants WHERE name = ?1";
+static const char SQL_WAKEUP_SET[] = "INSERT INTO gateway_wakeup (gateway_id, address, "
+	"updated_ms) VALUES (?1, ?2, ?3) ON CONFLICT (gateway_id) DO UPDATE SET "
+	"address = excluded.address, updated_ms = excluded.updated_ms";
+static const char SQL_WAKEUP_DEL[] = "DELETE FROM gateway_wakeup WHERE gateway_id = ?1";
+static const char SQL_WAKEUP_GET[] = "SELECT address FROM gateway_wakeup WHERE "
+	"gateway_id = ?1";
+#define GW_COLUMNS "g.tenant_id, g.gateway_id, g.state, g.created_ms, g.last_contact_ms, " \
+	"g.last_address"
+static const char SQL_SELECT_ALL[] = "SELECT " GW_COLUMNS " FROM gateways g "
+	"ORDER BY g.gateway_id";
+static const char SQL_SELECT_TAG[] = "SELECT " GW_COLUMNS " FROM gateways g JOIN "
+	"gateway_tags t ON t.gateway_id = g.gateway_id WHERE t.tag = ?1 ORDER BY g.gateway_id";
+static const char SQL_SELECT_TENANT[] = "SELECT " GW_COLUMNS " FROM gateways g JOIN "
+	"tenants n ON n.id = g.tenant_id WHERE n.name = ?1 ORDER BY g.gateway_id";
+
+static tw_rc col_dup(struct db_stmt *st, int col, size_t max, const char *what, char **out,
+	struct tw_error *err)
+{
+	const char *t = db_column_text(st, col);
+	size_t n = (size_t)db_column_bytes(st, col);
+
+	*out = NULL;
+	if (n > max)
+		return tw_error_set(err, TW_E_INTEGRITY, "stored %s is %zu bytes, more than the "
+			"limit of %zu (edited database?)", what, n, max);
+	if ((*out = malloc(n + 1)) == NULL)
+		return tw_error_set(err, TW_E_NOMEM, "out of memory reading %s", what);
+	if (n > 0 && t != NULL)
+		memcpy(*out, t, n);
+	(*out)[n] = '\0';
+	return TW_OK;
+}
+
+static tw_rc job_row(struct db_stmt *st, struct store_job *j, struct tw_error *err)
+{
+	char state[32];
+	int s;
+	tw_rc rc;
+
+	memset(j, 0, sizeof(*j));
+	j->id = db_column_int64(st, 0);
+	j->batch_id = db_column_int64(st, 1);
+	if ((rc = DB_COL_TEXT(st, 2, j, gateway_id, err)) != TW_OK)
+		return rc;
+	j->tenant_id = db_column_int64(st, 3);
+	if ((rc = DB_COL_TEXT(st, 4, j, type, err)) != TW_OK ||
+	    (rc = db_col_text(st, 5, state, sizeof(state), "state", err)) != TW_OK)
+		return rc;
+	if ((s = store_job_state_parse(state)) < 0)
+		return tw_error_set(err, TW_E_INTEGRITY, "job %lld has an unknown state",
+			(long long)j->id);
+	j->state = (enum store_job_state)s;
+	j->attempts = db_column_int64(st, 6);
+	j->max_attempts = db_column_int64(st, 7);
+	j->timeout_ms = db_column_int64(st, 8);
+	j->retry_delay_ms = db_column_int64(st, 9);
+	j->next_ms = db_column_int64(st, 10);
+	j->deadline_ms = db_column_int64(st, 11);
+	j->created_ms = db_column_int64(st, 12);
+	j->updated_ms = db_column_int64(st, 13);
+	if ((rc = DB_COL_TEXT(st, 14, j, actor, err)) != TW_OK ||
+	    (rc = DB_COL_TEXT(st, 15, j, error, err)) != TW_OK ||
+	    (rc = col_dup(st, 16, STORE_JOB_PAYLOAD_MAX, "job payload", &j->payload, err)) != TW_OK ||
+	    (rc = col_dup(st, 17, STORE_JOB_PAYLOAD_MAX, "job result", &j->result, err)) != TW_OK)
+		store_job_clear(j);
+	return rc;
+}
+
+/* One row of a prepared query into out; *found false when there is none. */
+static tw_rc job_one(struct db *s, struct db_stmt *st, struct store_job *out, bool *found,
+	struct tw_error *err)
+{
+	int step = db_step(st);
+	tw_rc rc = TW_OK;
+
+	*found = false;
+	if (step == DB_ROW) {
+		rc = job_row(st, out, err);
+		*found = rc == TW_OK;
+	} else if (step != DB_DONE) {
+		rc = db_step_fail(s, err, "reading a job");
+	}
+	db_done(s, st);
+	return rc;
+}
+
+static tw_rc sj_job_get(struct db *s, int64_t id, struct store_job *out, bool *found,
+	struct tw_error *err)
+{
+	struct db_stmt *st = NULL;
+	tw_rc rc;
+
+	if ((rc = db_prepare(s, SQL_JOB_GET, &st, err)) != TW_OK)
+		return rc;
+	db_bind_int64(st, 1, id);
+	return job_one(s, st, out, found, err);
+}
+
+static tw_rc sj_job_transition(struct db *s, const struct store_job *j, const char *from,
+	struct tw_error *err)
+{
+	struct db_stmt *st = NULL;
+	tw_rc rc;
+
+	if ((rc = db_prepare(s, SQL_JOB_TRANSITION, &st, err)) != TW_OK)
+		return rc;
+	db_bind_int64(st, 1, j->id);
+	db_bind_text(st, 2, from);
+	db_bind_text(st, 3, store_job_state_name(j->state));
+	db_bind_int64(st, 4, j->attempts);
+	db_bind_int64(st, 5, j->next_ms);
+	db_bind_int64(st, 6, j->deadline_ms);
+	db_bind_int64(st, 7, j->updated_ms);
+	db_bind_text(st, 8, j->error);
+	if (j->result != NULL)
+		db_bind_text(st, 9, j->result);
+	else
+		db_bind_null(st, 9);
+	if (db_step(st) != DB_DONE)
+		rc = db_step_fail(s, err, "updating a job");
+	else if (db_changes(s) != 1)
+		rc = tw_error_set(err, TW_E_NOT_FOUND, "job %lld is no longer %s (changed by "
+			"another process)", (long long)j->id, from);
+	db_done(s, st);
+	return rc;
+}
+
+static tw_rc sj_job_foreach(struct db *s, const struct store_job_filter *f, store_job_cb cb,
+	void *arg, struct tw_error *err)
+{
+	struct db_stmt *st = NULL;
+	struct store_job j;
+	int step;
+	tw_rc rc;
+
+	if ((rc = db_prepare(s, SQL_JOB_LIST, &st, err)) != TW_OK)
+		return rc;
+	if (f->gateway_id != NULL)
+		db_bind_text(st, 1, f->gateway_id);
+	db_bind_int64(st, 2, f->batch_id);
+	if (f->state >= 0)
+		db_bind_text(st, 3, store_job_state_name((enum store_job_state)f->state));
+	db_bind_int64(st, 4, f->after_id);
+	db_bind_int64(st, 5, f->limit > 0 ? (int64_t)f->limit : INT64_MAX);
+	while ((step = db_step(st)) == DB_ROW) {
+		int stop;
+
+		if ((rc = job_row(st, &j, err)) != TW_OK)
+			goto out;
+		stop = cb(&j, arg);
+		store_job_clear(&j);
+		if (stop)
+			goto out;
+	}
+	if (step != DB_DONE)
+		rc = db_step_fail(s, err, "listing jobs");
+out:
+	db_done(s, st);
+	return rc;
+}
+
+static tw_rc sj_job_due(struct db *s, int64_t now_ms, const char *skip_list,
+	struct store_job_due *out, size_t max, size_t *n, struct tw_error *err)
+{
+	struct db_stmt *st = NULL;
+	int step;
+	tw_rc rc;
+
+	if ((rc = db_prepare(s, SQL_JOB_DUE, &st, err)) != TW_OK)
+		return rc;
+	db_bind_int64(st, 1, now_ms);
+	db_bind_text(st, 2, skip_list);
+	db_bind_int64(st, 3, (int64_t)max);
+	while (*n < max && (step = db_step(st)) == DB_ROW) {
+		struct store_job_due *d = &out[*n];
+
+		memset(d, 0, sizeof(*d));
+		d->id = db_column_int64(st, 0);
+		d->tenant_id = db_column_int64(st, 1);
+		if ((rc = DB_COL_TEXT(st, 2, d, gateway_id, err)) != TW_OK ||
+		    (rc = DB_COL_TEXT(st, 3, d, address, err)) != TW_OK)
+			goto out;
+		d->attempts = db_column_int64(st, 4);
+		d->timeout_ms = db_column_int64(st, 5);
+		(*n)++;
+	}
+	if (*n < max && step != DB_DONE)
+		rc = db_step_fail(s, err, "finding due jobs");
+out:
+	db_done(s, st);
+	return rc;
+}
+
+static tw_rc sj_batch_get(struct db *s, int64_t id, struct store_job_batch *out, bool *found,
+	struct tw_error *err)
+{
+	struct db_stmt *st = NULL;
+	int step;
+	tw_rc rc;
+
+	*found = false;
+	if ((rc = db_prepare(s, SQL_BATCH_GET, &st, err)) != TW_OK)
+		return rc;
+	db_bind_int64(st, 1, id);
+	step = db_step(st);
+	if (step == DB_ROW) {
+		memset(out, 0, sizeof(*out));
+		out->id = db_column_int64(st, 0);
+		if ((rc = DB_COL_TEXT(st, 1, out, type, err)) == TW_OK &&
+		    (rc = DB_COL_TEXT(st, 2, out, selection, err)) == TW_OK &&
+		    (rc = DB_COL_TEXT(st, 4, out, actor, err)) == TW_OK) {
+			out->total = db_column_int64(st, 3);
+			out->created_ms = db_column_int64(st, 5);
+			*found = true;
+		}
+	} else if (step != DB_DONE) {
+		rc = db_step_fail(s, err, "reading a fleet order");
+	}
+	db_done(s, st);
+	return rc;
+}
+
+/* Run a statement binding (text1, text2) to completion; *changes = rows changed. */
+static tw_rc run2(struct db *s, const char *sql, const char *a, const char *b, int *changes,
+	const char *doing, struct tw_error *err)
+{
+	struct db_stmt *st = NULL;
+	tw_rc rc;
+
+	if ((rc = db_prepare(s, sql, &st, err)) != TW_OK)
+		return rc;
+	db_bind_text(st, 1, a);
+	if (b != NULL)
+		db_bind_text(st, 2, b);
+	if (db_step(st) != DB_DONE)
+		rc = db_step_fail(s, err, doing);
+	else if (changes != NULL)
+		*changes = db_changes(s);
+	db_done(s, st);
+	return rc;
+}
+
+static tw_rc gw_exists(struct db *s, const char *gw, struct tw_error *err)
+{
+	struct db_stmt *st = NULL;
+	int step;
+	tw_rc rc;
+
+	if ((rc = db_prepare(s, SQL_GW_EXISTS, &st, err)) != TW_OK)
+		return rc;
+	db_bind_text(st, 1, gw);
+	step = db_step(st);
+	if (step == DB_DONE)
+		rc = tw_error_set(err, TW_E_NOT_FOUND, "gateway \"%s\" is not registered", gw);
+	else if (step != DB_ROW)
+		rc = db_step_fail(s, err, "looking up a gateway");
+	db_done(s, st);
+	return rc;
+}
+
+static tw_rc sj_tag_remove(struct db *s, const char *gw, const char *tag, bool *removed,
+	struct tw_error *err)
+{
+	int changes = 0;
+	tw_rc rc = run2(s, SQL_TAG_REMOVE, gw, tag, &changes, "removing a tag", err);
+
+	*removed = changes > 0;
+	return rc;
+}
+
+static tw_rc sj_set_tenant(struct db *s, const char *gw, int64_t tenant_id, bool *changed,
+	struct tw_error *err)
+{
+	struct db_stmt *st = NULL;
+	tw_rc rc;
+
+	if ((rc = db_prepare(s, SQL_SET_TENANT, &st, err)) != TW_OK)
+		return rc;
+	db_bind_text(st, 1, gw);
+	db_bind_int64(st, 2, tenant_id);
+	if (db_step(st) != DB_DONE)
+		rc = db_step_fail(s, err, "moving a gateway to a tenant");
+	else
+		*changed = db_changes(s) == 1;
+	db_done(s, st);
+	return rc;
+}
+
+static tw_rc sj_tenant_find(struct db *s, const char *name, int64_t *id, bool *found,
+	struct tw_error *err)
+{
+	struct db_stmt *st = NULL;
+	int step;
+	tw_rc rc;
+
+	*found = false;
+	if ((rc = db_prepare(s, SQL_TENANT_FIND, &st, err)) != TW_OK)
+		return rc;
+	db_bind_text(st, 1, name);
+	step = db_step(st);
+	if (step == DB_ROW) {
+		*id = db_column_int64(st, 0);
+		*found = true;
+	} else if (step != DB_DONE) {
+		rc = db_step_fail(s, err, "looking up a tenant");
+	}
+	db_done(s, st);
+	return rc;
+}
+
+static tw_rc sj_wakeup_set(struct db *s, const char *gw, const char *address, int64_t now_ms,
+	struct tw_error *err)
+{
+	struct db_stmt *st = NULL;
+	tw_rc rc;
+
+	if ((rc = gw_exists(s, gw, err)) != TW_OK)
+		return rc;
+	if (address[0] == '\0')
+		return run2(s, SQL_WAKEUP_DEL, gw, NULL, NULL, "removing a wake-up address", err);
+	if ((rc = db_prepare(s, SQL_WAKEUP_SET, &st, err)) != TW_OK)
+		return rc;
+	db_bind_text(st, 1, gw);
+	db_bind_text(st, 2, address);
+	db_bind_int64(st, 3, now_ms);
+	if (db_step(st) != DB_DONE)
+		rc = db_step_fail(s, err, "storing a wake-up address");
+	db_done(s, st);
+	return rc;
+}
+
+static tw_rc sj_wakeup_get(struct db *s, const char *gw, char *address, size_t size,
+	bool *found, struct tw_error *err)
+{
+	struct db_stmt *st = NULL;
+	int step;
+	tw_rc rc;
+
+	*found = false;
+	address[0] = '\0';
+	if ((rc = db_prepare(s, SQL_WAKEUP_GET, &st, err)) != TW_OK)
+		return rc;
+	db_bind_text(st, 1, gw);
+	step = db_step(st);
+	if (step == DB_ROW) {
+		rc = db_col_text(st, 0, address, size, "wake-up address", err);
+		*found = rc == TW_OK;
+	} else if (step != DB_DONE) {
+		rc = db_step_fail(s, err, "reading a wake-up address");
+	}
+	db_done(s, st);
+	return rc;
+}
+
+static tw_rc sj_gateway_select(struct db *s, enum store_gw_select how, const char *value,
+	store_gateway_cb cb, void *arg, struct tw_error *err)
+{
+	struct db_stmt *st = NULL;
+	struct store_gateway gw;
+	int step;
+	tw_rc rc;
+
+	rc = db_prepare(s, how == GW_SELECT_ALL ? SQL_SELECT_ALL : how == GW_SELECT_TAG ?
+		SQL_SELECT_TAG : SQL_SELECT_TENANT, &st, err);
+	if (rc != TW_OK)
+		return rc;
+	if (how != GW_SELECT_ALL)
+		db_bind_text(st, 1, value);
+	while ((step = db_step(st)) == DB_ROW) {
+		memset(&gw, 0, sizeof(gw));
+		gw.tenant_id = db_column_int64(st, 0);
+		if ((rc = DB_COL_TEXT(st, 1, &gw, gateway_id, err)) != TW_OK ||
+		    (rc = DB_COL_TEXT(st, 2, &gw, state, err)) != TW_OK ||
+		    (rc = DB_COL_TEXT(st, 5, &gw, last_address, err)) != TW_OK)
+			goto out;
+		gw.created_ms = db_column_int64(st, 3);
+		gw.last_contact_ms = db_column_int64(st, 4);
+		if (cb(&gw, arg) != 0)
+			goto out;
+	}
+	if (step != DB_DONE)
+		rc = db_step_fail(s, err, "selecting gateways");
+out:
+	db_done(s, st);
+	return rc;
+}
 
 static const char *const job_state_names[JOB__STATES] = {
 	[JOB_CREATED] = "created",
@@ -52,11 +486,6 @@ void store_job_clear(struct store_job *job)
 	memset(job, 0, sizeof(*job));
 }
 
-static const struct store_jobs_ops *sj_ops(struct tw_store *store, struct tw_error *err)
-{
-	return store_area_ops(store, &store_sqlite_jobs_ops, "job", err);
-}
-
 static tw_rc sj_check_job(const struct store_job *j, bool insert, struct tw_error *err)
 {
 	tw_rc rc;
@@ -91,34 +520,61 @@ static tw_rc sj_check_job(const struct store_job *j, bool insert, struct tw_erro
 tw_rc store_job_insert(struct tw_store *store, const struct store_job *job, int64_t *id,
 	struct tw_error *err)
 {
-	const struct store_jobs_ops *ops = sj_ops(store, err);
+	struct db *db = store_db(store, err);
 	tw_rc rc;
 
 	if (id != NULL)
 		*id = 0;
-	if (ops == NULL)
+	if (db == NULL)
 		return err != NULL ? err->code : TW_E_INTERNAL;
 	if (id == NULL)
 		return tw_error_set(err, TW_E_INVALID, "no id out-parameter");
 	if ((rc = sj_check_job(job, true, err)) != TW_OK)
 		return rc;
-	return ops->job_insert(store->be, job, id, err);
+	struct db_stmt *st = NULL;
+
+	if ((rc = db_prepare(db, SQL_JOB_INSERT, &st, err)) != TW_OK)
+		return rc;
+	db_bind_int64(st, 1, job->batch_id);
+	db_bind_text(st, 2, job->gateway_id);
+	db_bind_int64(st, 3, job->tenant_id);
+	db_bind_text(st, 4, job->type);
+	db_bind_text(st, 5, job->payload);
+	db_bind_text(st, 6, store_job_state_name(job->state));
+	db_bind_int64(st, 7, job->attempts);
+	db_bind_int64(st, 8, job->max_attempts);
+	db_bind_int64(st, 9, job->timeout_ms);
+	db_bind_int64(st, 10, job->retry_delay_ms);
+	db_bind_int64(st, 11, job->next_ms);
+	db_bind_int64(st, 12, job->deadline_ms);
+	db_bind_int64(st, 13, job->created_ms);
+	db_bind_int64(st, 14, job->updated_ms);
+	db_bind_text(st, 15, job->actor);
+	if (db_step(st) != DB_DONE) {
+		rc = db_step_fail(db, err, "storing a job");
+		if (rc == TW_E_NOT_FOUND)
+			tw_error_set(err, rc, "gateway \"%s\" is not registered", job->gateway_id);
+	} else {
+		rc = db_last_id(db, id, err);
+	}
+	db_done(db, st);
+	return rc;
 }
 
 tw_rc store_job_get(struct tw_store *store, int64_t id, struct store_job *out,
 	struct tw_error *err)
 {
-	const struct store_jobs_ops *ops = sj_ops(store, err);
+	struct db *db = store_db(store, err);
 	bool found = false;
 	tw_rc rc;
 
 	if (out != NULL)
 		memset(out, 0, sizeof(*out));
-	if (ops == NULL)
+	if (db == NULL)
 		return err != NULL ? err->code : TW_E_INTERNAL;
 	if (out == NULL)
 		return tw_error_set(err, TW_E_INVALID, "no output given");
-	if ((rc = ops->job_get(store->be, id, out, &found, err)) != TW_OK)
+	if ((rc = sj_job_get(db, id, out, &found, err)) != TW_OK)
 		return rc;
 	if (found && store->scope_tenant != 0 && out->tenant_id != store->scope_tenant) {
 		/* Another tenant's job does not exist for this handle (store_scope_tenant). */
@@ -132,52 +588,67 @@ tw_rc store_job_get(struct tw_store *store, int64_t id, struct store_job *out,
 tw_rc store_job_transition(struct tw_store *store, const struct store_job *job,
 	enum store_job_state from, struct tw_error *err)
 {
-	const struct store_jobs_ops *ops = sj_ops(store, err);
+	struct db *db = store_db(store, err);
 	tw_rc rc;
 
-	if (ops == NULL)
+	if (db == NULL)
 		return err != NULL ? err->code : TW_E_INTERNAL;
 	if ((rc = sj_check_job(job, false, err)) != TW_OK)
 		return rc;
 	if (store_job_state_name(from) == NULL)
 		return tw_error_set(err, TW_E_INVALID, "invalid from-state");
-	return ops->job_transition(store->be, job, store_job_state_name(from), err);
+	return sj_job_transition(db, job, store_job_state_name(from), err);
 }
 
 tw_rc store_job_head(struct tw_store *store, const char *gateway_id, struct store_job *out,
 	bool *found, struct tw_error *err)
 {
-	const struct store_jobs_ops *ops = sj_ops(store, err);
+	struct db *db = store_db(store, err);
 	tw_rc rc;
 
 	if (found != NULL)
 		*found = false;
 	if (out != NULL)
 		memset(out, 0, sizeof(*out));
-	if (ops == NULL)
+	if (db == NULL)
 		return err != NULL ? err->code : TW_E_INTERNAL;
 	if (out == NULL || found == NULL)
 		return tw_error_set(err, TW_E_INVALID, "no output given");
 	if ((rc = store_check_text(gateway_id, STORE_ID_MAX, "gateway id", err)) != TW_OK)
 		return rc;
-	return ops->job_head(store->be, gateway_id, out, found, err);
+	struct db_stmt *st = NULL;
+
+	if ((rc = db_prepare(db, SQL_JOB_HEAD, &st, err)) != TW_OK)
+		return rc;
+	db_bind_text(st, 1, gateway_id);
+	return job_one(db, st, out, found, err);
 }
 
 tw_rc store_job_count_open(struct tw_store *store, const char *gateway_id, int64_t *n,
 	struct tw_error *err)
 {
-	const struct store_jobs_ops *ops = sj_ops(store, err);
+	struct db *db = store_db(store, err);
 	tw_rc rc;
 
 	if (n != NULL)
 		*n = 0;
-	if (ops == NULL)
+	if (db == NULL)
 		return err != NULL ? err->code : TW_E_INTERNAL;
 	if (n == NULL)
 		return tw_error_set(err, TW_E_INVALID, "no output given");
 	if ((rc = store_check_text(gateway_id, STORE_ID_MAX, "gateway id", err)) != TW_OK)
 		return rc;
-	return ops->job_count_open(store->be, gateway_id, n, err);
+	struct db_stmt *st = NULL;
+
+	if ((rc = db_prepare(db, SQL_JOB_COUNT_OPEN, &st, err)) != TW_OK)
+		return rc;
+	db_bind_text(st, 1, gateway_id);
+	if (db_step(st) == DB_ROW)
+		*n = db_column_int64(st, 0);
+	else
+		rc = db_step_fail(db, err, "counting jobs");
+	db_done(db, st);
+	return rc;
 }
 
 /* A tenant-scoped job walk (store_scope_tenant): other tenants' jobs are skipped. */
@@ -197,10 +668,10 @@ static int sj_scope_filter(const struct store_job *job, void *arg)
 tw_rc store_job_foreach(struct tw_store *store, const struct store_job_filter *f,
 	store_job_cb cb, void *arg, struct tw_error *err)
 {
-	const struct store_jobs_ops *ops = sj_ops(store, err);
+	struct db *db = store_db(store, err);
 	tw_rc rc;
 
-	if (ops == NULL)
+	if (db == NULL)
 		return err != NULL ? err->code : TW_E_INTERNAL;
 	if (f == NULL || cb == NULL)
 		return tw_error_set(err, TW_E_INVALID, "no filter or callback given");
@@ -212,23 +683,39 @@ tw_rc store_job_foreach(struct tw_store *store, const struct store_job_filter *f
 	if (store->scope_tenant != 0) {
 		struct sj_scope scope = { store->scope_tenant, cb, arg };
 
-		return ops->job_foreach(store->be, f, sj_scope_filter, &scope, err);
+		return sj_job_foreach(db, f, sj_scope_filter, &scope, err);
 	}
-	return ops->job_foreach(store->be, f, cb, arg, err);
+	return sj_job_foreach(db, f, cb, arg, err);
 }
 
 tw_rc store_job_counts(struct tw_store *store, int64_t batch_id, int64_t counts[JOB__STATES],
 	struct tw_error *err)
 {
-	const struct store_jobs_ops *ops = sj_ops(store, err);
+	struct db *db = store_db(store, err);
 
 	if (counts != NULL)
 		memset(counts, 0, sizeof(int64_t) * JOB__STATES);
-	if (ops == NULL)
+	if (db == NULL)
 		return err != NULL ? err->code : TW_E_INTERNAL;
 	if (counts == NULL || batch_id < 0)
 		return tw_error_set(err, TW_E_INVALID, "invalid arguments to store_job_counts");
-	return ops->job_counts(store->be, batch_id, counts, err);
+	struct db_stmt *st = NULL;
+	int step;
+	tw_rc rc;
+
+	if ((rc = db_prepare(db, SQL_JOB_COUNTS, &st, err)) != TW_OK)
+		return rc;
+	db_bind_int64(st, 1, batch_id);
+	while ((step = db_step(st)) == DB_ROW) {
+		int k = store_job_state_parse(db_column_text(st, 0));
+
+		if (k >= 0)
+			counts[k] = db_column_int64(st, 1);
+	}
+	if (step != DB_DONE)
+		rc = db_step_fail(db, err, "counting jobs");
+	db_done(db, st);
+	return rc;
 }
 
 #define SJ_SKIP_MAX 256
@@ -236,13 +723,13 @@ tw_rc store_job_counts(struct tw_store *store, int64_t batch_id, int64_t counts[
 tw_rc store_job_due(struct tw_store *store, int64_t now_ms, const int64_t *skip_tenants,
 	size_t n_skip, struct store_job_due *out, size_t max, size_t *n, struct tw_error *err)
 {
-	const struct store_jobs_ops *ops = sj_ops(store, err);
+	struct db *db = store_db(store, err);
 	struct tw_buf skip;
 	tw_rc rc;
 
 	if (n != NULL)
 		*n = 0;
-	if (ops == NULL)
+	if (db == NULL)
 		return err != NULL ? err->code : TW_E_INTERNAL;
 	if (n == NULL || (out == NULL && max > 0) || (skip_tenants == NULL && n_skip > 0))
 		return tw_error_set(err, TW_E_INVALID, "invalid arguments to store_job_due");
@@ -251,16 +738,16 @@ tw_rc store_job_due(struct tw_store *store, int64_t now_ms, const int64_t *skip_
 			SJ_SKIP_MAX);
 	if (max == 0)
 		return TW_OK;
-	/* The skip list travels as one JSON array parameter (no SQL built from input). */
+	/*
+	 * The skip list travels as one text parameter ",1,2," (no SQL built from input),
+	 * matched with LIKE, which both dialects have (json_each is SQLite's own).
+	 */
 	tw_buf_init(&skip, 32 + n_skip * 24);
-	rc = tw_buf_append(&skip, "[", 1, err);
+	rc = tw_buf_append(&skip, ",", 1, err);
 	for (size_t i = 0; rc == TW_OK && i < n_skip; i++)
-		rc = tw_buf_appendf(&skip, err, "%s%lld", i > 0 ? "," : "",
-			(long long)skip_tenants[i]);
+		rc = tw_buf_appendf(&skip, err, "%lld,", (long long)skip_tenants[i]);
 	if (rc == TW_OK)
-		rc = tw_buf_append(&skip, "]", 1, err);
-	if (rc == TW_OK)
-		rc = ops->job_due(store->be, now_ms, (const char *)skip.data, out, max, n, err);
+		rc = sj_job_due(db, now_ms, (const char *)skip.data, out, max, n, err);
 	tw_buf_free(&skip);
 	return rc;
 }
@@ -268,28 +755,41 @@ tw_rc store_job_due(struct tw_store *store, int64_t now_ms, const int64_t *skip_
 tw_rc store_job_expired(struct tw_store *store, int64_t now_ms, int64_t *ids, size_t max,
 	size_t *n, struct tw_error *err)
 {
-	const struct store_jobs_ops *ops = sj_ops(store, err);
+	struct db *db = store_db(store, err);
 
 	if (n != NULL)
 		*n = 0;
-	if (ops == NULL)
+	if (db == NULL)
 		return err != NULL ? err->code : TW_E_INTERNAL;
 	if (n == NULL || (ids == NULL && max > 0))
 		return tw_error_set(err, TW_E_INVALID, "invalid arguments to store_job_expired");
 	if (max == 0)
 		return TW_OK;
-	return ops->job_expired(store->be, now_ms, ids, max, n, err);
+	struct db_stmt *st = NULL;
+	int step = DB_DONE;
+	tw_rc rc;
+
+	if ((rc = db_prepare(db, SQL_JOB_EXPIRED, &st, err)) != TW_OK)
+		return rc;
+	db_bind_int64(st, 1, now_ms);
+	db_bind_int64(st, 2, (int64_t)max);
+	while (*n < max && (step = db_step(st)) == DB_ROW)
+		ids[(*n)++] = db_column_int64(st, 0);
+	if (*n < max && step != DB_DONE)
+		rc = db_step_fail(db, err, "finding expired jobs");
+	db_done(db, st);
+	return rc;
 }
 
 tw_rc store_job_batch_insert(struct tw_store *store, const struct store_job_batch *b,
 	int64_t *id, struct tw_error *err)
 {
-	const struct store_jobs_ops *ops = sj_ops(store, err);
+	struct db *db = store_db(store, err);
 	tw_rc rc;
 
 	if (id != NULL)
 		*id = 0;
-	if (ops == NULL)
+	if (db == NULL)
 		return err != NULL ? err->code : TW_E_INTERNAL;
 	if (b == NULL || id == NULL || b->total < 0)
 		return tw_error_set(err, TW_E_INVALID, "invalid fleet order");
@@ -297,21 +797,35 @@ tw_rc store_job_batch_insert(struct tw_store *store, const struct store_job_batc
 	    (rc = STORE_CHECK_MEMBER(b, selection, true, err)) != TW_OK ||
 	    (rc = STORE_CHECK_MEMBER(b, actor, true, err)) != TW_OK)
 		return rc;
-	return ops->batch_insert(store->be, b, id, err);
+	struct db_stmt *st = NULL;
+
+	if ((rc = db_prepare(db, SQL_BATCH_INSERT, &st, err)) != TW_OK)
+		return rc;
+	db_bind_text(st, 1, b->type);
+	db_bind_text(st, 2, b->selection);
+	db_bind_int64(st, 3, b->total);
+	db_bind_text(st, 4, b->actor);
+	db_bind_int64(st, 5, b->created_ms);
+	if (db_step(st) != DB_DONE)
+		rc = db_step_fail(db, err, "storing a fleet order");
+	else
+		rc = db_last_id(db, id, err);
+	db_done(db, st);
+	return rc;
 }
 
 tw_rc store_job_batch_get(struct tw_store *store, int64_t id, struct store_job_batch *out,
 	struct tw_error *err)
 {
-	const struct store_jobs_ops *ops = sj_ops(store, err);
+	struct db *db = store_db(store, err);
 	bool found = false;
 	tw_rc rc;
 
-	if (ops == NULL)
+	if (db == NULL)
 		return err != NULL ? err->code : TW_E_INTERNAL;
 	if (out == NULL)
 		return tw_error_set(err, TW_E_INVALID, "no output given");
-	if ((rc = ops->batch_get(store->be, id, out, &found, err)) != TW_OK)
+	if ((rc = sj_batch_get(db, id, out, &found, err)) != TW_OK)
 		return rc;
 	return found ? TW_OK : tw_error_set(err, TW_E_NOT_FOUND, "there is no fleet order %lld",
 		(long long)id);
@@ -346,28 +860,30 @@ static tw_rc sj_gw_tag(const char *gateway_id, const char *tag, struct tw_error 
 tw_rc store_gateway_tag_add(struct tw_store *store, const char *gateway_id, const char *tag,
 	struct tw_error *err)
 {
-	const struct store_jobs_ops *ops = sj_ops(store, err);
+	struct db *db = store_db(store, err);
 	tw_rc rc;
 
-	if (ops == NULL)
+	if (db == NULL)
 		return err != NULL ? err->code : TW_E_INTERNAL;
 	if ((rc = sj_gw_tag(gateway_id, tag, err)) != TW_OK)
 		return rc;
-	return ops->tag_add(store->be, gateway_id, tag, err);
+	rc = gw_exists(db, gateway_id, err);
+
+	return rc != TW_OK ? rc : run2(db, SQL_TAG_ADD, gateway_id, tag, NULL, "adding a tag", err);
 }
 
 tw_rc store_gateway_tag_remove(struct tw_store *store, const char *gateway_id,
 	const char *tag, struct tw_error *err)
 {
-	const struct store_jobs_ops *ops = sj_ops(store, err);
+	struct db *db = store_db(store, err);
 	bool removed = false;
 	tw_rc rc;
 
-	if (ops == NULL)
+	if (db == NULL)
 		return err != NULL ? err->code : TW_E_INTERNAL;
 	if ((rc = sj_gw_tag(gateway_id, tag, err)) != TW_OK)
 		return rc;
-	if ((rc = ops->tag_remove(store->be, gateway_id, tag, &removed, err)) != TW_OK)
+	if ((rc = sj_tag_remove(db, gateway_id, tag, &removed, err)) != TW_OK)
 		return rc;
 	return removed ? TW_OK : tw_error_set(err, TW_E_NOT_FOUND,
 		"gateway %s has no tag %s", gateway_id, tag);
@@ -376,31 +892,55 @@ tw_rc store_gateway_tag_remove(struct tw_store *store, const char *gateway_id,
 tw_rc store_gateway_tags(struct tw_store *store, const char *gateway_id, char *buf,
 	size_t size, struct tw_error *err)
 {
-	const struct store_jobs_ops *ops = sj_ops(store, err);
+	struct db *db = store_db(store, err);
 	tw_rc rc;
 
-	if (ops == NULL)
+	if (db == NULL)
 		return err != NULL ? err->code : TW_E_INTERNAL;
 	if (buf == NULL || size == 0)
 		return tw_error_set(err, TW_E_INVALID, "no buffer given");
 	buf[0] = '\0';
 	if ((rc = store_check_text(gateway_id, STORE_ID_MAX, "gateway id", err)) != TW_OK)
 		return rc;
-	return ops->tags(store->be, gateway_id, buf, size, err);
+	struct db_stmt *st = NULL;
+	size_t used = 0;
+	int step;
+
+	buf[0] = '\0';
+	if ((rc = db_prepare(db, SQL_TAGS, &st, err)) != TW_OK)
+		return rc;
+	db_bind_text(st, 1, gateway_id);
+	while ((step = db_step(st)) == DB_ROW) {
+		const char *t = db_column_text(st, 0);
+		int w = snprintf(buf + used, size - used, "%s%s", used > 0 ? "," : "",
+			t != NULL ? t : "");
+
+		if (w < 0 || (size_t)w >= size - used) {
+			rc = tw_error_set(err, TW_E_TOO_LARGE, "the tags of %s exceed %zu bytes", gateway_id,
+				size - 1);
+			goto out;
+		}
+		used += (size_t)w;
+	}
+	if (step != DB_DONE)
+		rc = db_step_fail(db, err, "reading tags");
+out:
+	db_done(db, st);
+	return rc;
 }
 
 tw_rc store_gateway_set_tenant(struct tw_store *store, const char *gateway_id,
 	int64_t tenant_id, struct tw_error *err)
 {
-	const struct store_jobs_ops *ops = sj_ops(store, err);
+	struct db *db = store_db(store, err);
 	bool changed = false;
 	tw_rc rc;
 
-	if (ops == NULL)
+	if (db == NULL)
 		return err != NULL ? err->code : TW_E_INTERNAL;
 	if ((rc = store_check_text(gateway_id, STORE_ID_MAX, "gateway id", err)) != TW_OK)
 		return rc;
-	if ((rc = ops->set_tenant(store->be, gateway_id, tenant_id, &changed, err)) != TW_OK)
+	if ((rc = sj_set_tenant(db, gateway_id, tenant_id, &changed, err)) != TW_OK)
 		return rc;
 	return changed ? TW_OK : tw_error_set(err, TW_E_NOT_FOUND,
 		"gateway \"%s\" is not registered", gateway_id);
@@ -409,19 +949,19 @@ tw_rc store_gateway_set_tenant(struct tw_store *store, const char *gateway_id,
 tw_rc store_tenant_find(struct tw_store *store, const char *name, int64_t *id,
 	struct tw_error *err)
 {
-	const struct store_jobs_ops *ops = sj_ops(store, err);
+	struct db *db = store_db(store, err);
 	bool found = false;
 	tw_rc rc;
 
 	if (id != NULL)
 		*id = 0;
-	if (ops == NULL)
+	if (db == NULL)
 		return err != NULL ? err->code : TW_E_INTERNAL;
 	if (id == NULL)
 		return tw_error_set(err, TW_E_INVALID, "no output given");
 	if ((rc = store_check_text(name, STORE_ID_MAX, "tenant name", err)) != TW_OK)
 		return rc;
-	if ((rc = ops->tenant_find(store->be, name, id, &found, err)) != TW_OK)
+	if ((rc = sj_tenant_find(db, name, id, &found, err)) != TW_OK)
 		return rc;
 	return found ? TW_OK : tw_error_set(err, TW_E_NOT_FOUND, "there is no tenant \"%s\"",
 		name);
@@ -430,12 +970,12 @@ tw_rc store_tenant_find(struct tw_store *store, const char *name, int64_t *id,
 tw_rc store_gateway_wakeup_set(struct tw_store *store, const char *gateway_id,
 	const char *address, struct tw_error *err)
 {
-	const struct store_jobs_ops *ops = sj_ops(store, err);
+	struct db *db = store_db(store, err);
 	char *host = NULL;
 	uint16_t port;
 	tw_rc rc;
 
-	if (ops == NULL)
+	if (db == NULL)
 		return err != NULL ? err->code : TW_E_INTERNAL;
 	if ((rc = store_check_text(gateway_id, STORE_ID_MAX, "gateway id", err)) != TW_OK)
 		return rc;
@@ -449,34 +989,34 @@ tw_rc store_gateway_wakeup_set(struct tw_store *store, const char *gateway_id,
 			return tw_error_set(err, rc, "wake-up address \"%s\": use HOST:PORT", address);
 		free(host);
 	}
-	return ops->wakeup_set(store->be, gateway_id, address, tw_now_ms(), err);
+	return sj_wakeup_set(db, gateway_id, address, tw_now_ms(), err);
 }
 
 tw_rc store_gateway_wakeup_get(struct tw_store *store, const char *gateway_id,
 	char address[STORE_ADDRESS_MAX + 1], bool *found, struct tw_error *err)
 {
-	const struct store_jobs_ops *ops = sj_ops(store, err);
+	struct db *db = store_db(store, err);
 	tw_rc rc;
 
 	if (found != NULL)
 		*found = false;
-	if (ops == NULL)
+	if (db == NULL)
 		return err != NULL ? err->code : TW_E_INTERNAL;
 	if (address == NULL || found == NULL)
 		return tw_error_set(err, TW_E_INVALID, "no output given");
 	if ((rc = store_check_text(gateway_id, STORE_ID_MAX, "gateway id", err)) != TW_OK)
 		return rc;
-	return ops->wakeup_get(store->be, gateway_id, address, STORE_ADDRESS_MAX + 1, found,
+	return sj_wakeup_get(db, gateway_id, address, STORE_ADDRESS_MAX + 1, found,
 		err);
 }
 
 tw_rc store_gateway_select(struct tw_store *store, enum store_gw_select how,
 	const char *value, store_gateway_cb cb, void *arg, struct tw_error *err)
 {
-	const struct store_jobs_ops *ops = sj_ops(store, err);
+	struct db *db = store_db(store, err);
 	tw_rc rc;
 
-	if (ops == NULL)
+	if (db == NULL)
 		return err != NULL ? err->code : TW_E_INTERNAL;
 	if (cb == NULL || (how != GW_SELECT_ALL && how != GW_SELECT_TAG &&
 	    how != GW_SELECT_TENANT))
@@ -487,8 +1027,8 @@ tw_rc store_gateway_select(struct tw_store *store, enum store_gw_select how,
 	if (store->scope_tenant != 0) {
 		struct store_scope_filter scope = { store->scope_tenant, cb, arg };
 
-		return ops->gateway_select(store->be, how, value, store_scope_gateway_filter,
+		return sj_gateway_select(db, how, value, store_scope_gateway_filter,
 			&scope, err);
 	}
-	return ops->gateway_select(store->be, how, value, cb, arg, err);
+	return sj_gateway_select(db, how, value, cb, arg, err);
 }

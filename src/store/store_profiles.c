@@ -8,15 +8,182 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store/store_backend.h"
+#include "store/db.h"
 #include "store/store_check.h"
 
-/* The area ops of the store's backend; NULL for a backend without this area. */
-static const struct store_profiles_ops *sp_ops(struct tw_store *store, struct tw_error *err)
+static const char SQL_PROFILE_EXISTS[] =
+	"SELECT 1 FROM profiles WHERE gateway_id = ?1 AND profile_id = ?2";
+static const char SQL_PROFILE_PUT[] =
+	"INSERT INTO profiles (gateway_id, profile_id, type, doc, hash, updated_ms) "
+	"VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (gateway_id, profile_id) DO UPDATE SET "
+	"type = excluded.type, doc = excluded.doc, hash = excluded.hash, "
+	"updated_ms = excluded.updated_ms";
+static const char SQL_PROFILE_GET[] =
+	"SELECT gateway_id, profile_id, type, hash, updated_ms, doc FROM profiles "
+	"WHERE gateway_id = ?1 AND profile_id = ?2";
+static const char SQL_PROFILE_DELETE[] =
+	"DELETE FROM profiles WHERE gateway_id = ?1 AND profile_id = ?2";
+static const char SQL_PROFILE_ALL[] =
+	"SELECT gateway_id, profile_id, type, hash, updated_ms, doc FROM profiles "
+	"WHERE gateway_id = ?1 ORDER BY profile_id";
+static const char SQL_REPORT_PUT[] =
+	"INSERT INTO profile_reported (gateway_id, set_hash, profiles, reported_ms, source) "
+	"VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (gateway_id) DO UPDATE SET "
+	"set_hash = excluded.set_hash, profiles = excluded.profiles, "
+	"reported_ms = excluded.reported_ms, source = excluded.source";
+static const char SQL_REPORT_GET[] =
+	"SELECT gateway_id, set_hash, reported_ms, source, profiles FROM profile_reported "
+	"WHERE gateway_id = ?1";
+static const char SQL_EMT_INSERT[] =
+	"INSERT INTO emt_authorisations (gateway_id, emt_id, created_ms) VALUES (?1, ?2, ?3)";
+static const char SQL_EMT_DELETE[] =
+	"DELETE FROM emt_authorisations WHERE gateway_id = ?1 AND emt_id = ?2";
+static const char SQL_EMT_GET[] =
+	"SELECT 1 FROM emt_authorisations WHERE gateway_id = ?1 AND emt_id = ?2";
+static const char SQL_EMT_ALL[] =
+	"SELECT gateway_id, emt_id, created_ms FROM emt_authorisations "
+	"WHERE CAST(?1 AS TEXT) IS NULL OR gateway_id = ?1 ORDER BY gateway_id, emt_id";
+static const char SQL_MSG_INSERT[] =
+	"INSERT INTO gateway_messages (gateway_id, kind, type, severity, gateway_time, "
+	"received_ms, message, actions) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+static const char SQL_MSG_ALL[] =
+	"SELECT id, gateway_id, kind, type, severity, gateway_time, received_ms, message, "
+	"actions FROM gateway_messages WHERE (CAST(?1 AS TEXT) IS NULL OR gateway_id = ?1) "
+	"AND (CAST(?2 AS TEXT) IS NULL OR kind = ?2) ORDER BY id";
+static const char SQL_LOG_INSERT[] =
+	"INSERT INTO gateway_logs (gateway_id, kind, seq, time, message, signature, verified, "
+	"cert_fingerprint, received_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+static const char SQL_LOG_ALL[] =
+	"SELECT gateway_id, kind, seq, time, message, signature, verified, cert_fingerprint, "
+	"received_ms FROM gateway_logs WHERE gateway_id = ?1 AND (CAST(?2 AS TEXT) IS NULL OR kind = ?2) "
+	"ORDER BY kind, seq";
+static const char SQL_SIG_CERT[] =
+	"SELECT der FROM certificates WHERE owner_kind = 'smgw' AND owner_id = ?1 "
+	"AND usage = 'SIG' AND status = 'valid' ORDER BY not_after DESC LIMIT 1";
+
+static void bind_opt_text(struct db_stmt *st, int i, const char *s)
 {
-	return store_area_ops(store, &store_sqlite_profiles_ops, "profile", err);
+	if (s == NULL)
+		db_bind_null(st, i);
+	else
+		db_bind_text(st, i, s);
 }
 
+/* A freshly allocated copy of a text column of at most max bytes. */
+static tw_rc col_dup(struct db *s, struct db_stmt *st, int col, size_t max, const char *what,
+	char **out, struct tw_error *err)
+{
+	const char *t = db_column_text(st, col);
+	size_t n = (size_t)db_column_bytes(st, col);
+
+	(void)s;
+	*out = NULL;
+	if (n > max)
+		return tw_error_set(err, TW_E_INTEGRITY,
+			"stored %s is %zu bytes, more than the limit of %zu (edited database?)", what,
+			n, max);
+	if ((*out = malloc(n + 1)) == NULL)
+		return tw_error_set(err, TW_E_NOMEM, "out of memory reading %s", what);
+	if (n > 0 && t != NULL)
+		memcpy(*out, t, n);
+	(*out)[n] = '\0';
+	return TW_OK;
+}
+
+/* ---- desired profiles ---- */
+
+static tw_rc sp_profile_row(struct db *s, struct db_stmt *st, struct store_profile *p,
+	struct tw_error *err)
+{
+	tw_rc rc;
+
+	memset(p, 0, sizeof(*p));
+	if ((rc = DB_COL_TEXT(st, 0, p, gateway_id, err)) != TW_OK ||
+	    (rc = DB_COL_TEXT(st, 1, p, profile_id, err)) != TW_OK ||
+	    (rc = DB_COL_TEXT(st, 2, p, type, err)) != TW_OK ||
+	    (rc = DB_COL_TEXT(st, 3, p, hash, err)) != TW_OK)
+		return rc;
+	p->updated_ms = db_column_int64(st, 4);
+	return col_dup(s, st, 5, STORE_PROFILE_DOC_MAX, "profile document", &p->doc, err);
+}
+
+/* ---- reported set ---- */
+
+/* ---- EMT authorisations ---- */
+
+static tw_rc sp_emt_foreach(struct db *s, const char *gw, store_emt_cb cb, void *arg,
+	struct tw_error *err)
+{
+	struct db_stmt *st = NULL;
+	char g[STORE_ID_MAX + 1], e[STORE_ID_MAX + 1];
+	int step;
+	tw_rc rc;
+
+	if ((rc = db_prepare(s, SQL_EMT_ALL, &st, err)) != TW_OK)
+		goto out;
+	bind_opt_text(st, 1, gw);
+	while ((step = db_step(st)) == DB_ROW) {
+		if ((rc = db_col_text(st, 0, g, sizeof(g), "gateway_id", err)) != TW_OK ||
+		    (rc = db_col_text(st, 1, e, sizeof(e), "emt_id", err)) != TW_OK)
+			goto out;
+		if (cb(g, e, db_column_int64(st, 2), arg) != 0)
+			break;
+	}
+	if (step != DB_ROW && step != DB_DONE) {
+		rc = db_step_fail(s, err, "listing EMT authorisations");
+		goto out;
+	}
+	rc = TW_OK;
+out:
+	db_done(s, st);
+	return rc;
+}
+
+/* ---- gateway messages ---- */
+
+/* ---- gateway logs ---- */
+
+static tw_rc sp_sig_cert(struct db *s, const char *gw, unsigned char **der, size_t *der_len,
+	struct tw_error *err)
+{
+	struct db_stmt *st = NULL;
+	const void *b;
+	int step, n;
+	tw_rc rc;
+
+	if ((rc = db_prepare(s, SQL_SIG_CERT, &st, err)) != TW_OK)
+		goto out;
+	db_bind_text(st, 1, gw);
+	step = db_step(st);
+	if (step == DB_DONE) {
+		rc = tw_error_set(err, TW_E_NOT_FOUND,
+			"gateway %s has no valid SIG certificate in the inventory", gw);
+		goto out;
+	}
+	if (step != DB_ROW) {
+		rc = db_step_fail(s, err, "reading a SIG certificate");
+		goto out;
+	}
+	b = db_column_blob(st, 0);
+	n = db_column_bytes(st, 0);
+	if (b == NULL || n <= 0 || n > STORE_CERT_MAX) {
+		rc = tw_error_set(err, TW_E_INTEGRITY, "stored SIG certificate of %s is %d bytes",
+			gw, n);
+		goto out;
+	}
+	if ((*der = malloc((size_t)n)) == NULL) {
+		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+		goto out;
+	}
+	memcpy(*der, b, (size_t)n);
+	*der_len = (size_t)n;
+	rc = TW_OK;
+out:
+	db_done(s, st);
+	return rc;
+}
+
+/* The area ops of the store's backend; NULL for a backend without this area. */
 static bool sp_hex64(const char *h)
 {
 	size_t i;
@@ -41,12 +208,12 @@ void store_profile_clear(struct store_profile *p)
 tw_rc store_profile_put(struct tw_store *store, const struct store_profile *p,
 	bool *replaced, struct tw_error *err)
 {
-	const struct store_profiles_ops *ops = sp_ops(store, err);
+	struct db *db = store_db(store, err);
 	tw_rc rc;
 
 	if (replaced != NULL)
 		*replaced = false;
-	if (ops == NULL)
+	if (db == NULL)
 		return err != NULL ? err->code : TW_E_INTERNAL;
 	if (p == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_profile_put: no profile");
@@ -57,54 +224,144 @@ tw_rc store_profile_put(struct tw_store *store, const struct store_profile *p,
 		return rc;
 	if (!sp_hex64(p->hash))
 		return tw_error_set(err, TW_E_INVALID, "profile hash must be 64 lower-case hex digits");
-	return ops->profile_put(store->be, p, replaced, err);
+	struct db_stmt *st = NULL;
+	int step;
+
+	if ((rc = db_prepare(db, SQL_PROFILE_EXISTS, &st, err)) != TW_OK)
+		goto out;
+	db_bind_text(st, 1, p->gateway_id);
+	db_bind_text(st, 2, p->profile_id);
+	step = db_step(st);
+	if (step != DB_ROW && step != DB_DONE) {
+		rc = db_step_fail(db, err, "looking up a profile");
+		goto out;
+	}
+	if (replaced != NULL)
+		*replaced = step == DB_ROW;
+	db_done(db, st);
+	st = NULL;
+	if ((rc = db_prepare(db, SQL_PROFILE_PUT, &st, err)) != TW_OK)
+		goto out;
+	db_bind_text(st, 1, p->gateway_id);
+	db_bind_text(st, 2, p->profile_id);
+	db_bind_text(st, 3, p->type);
+	db_bind_text(st, 4, p->doc);
+	db_bind_text(st, 5, p->hash);
+	db_bind_int64(st, 6, p->updated_ms);
+	if (db_step(st) != DB_DONE) {
+		rc = db_step_fail(db, err, "storing a profile");
+		if (rc == TW_E_NOT_FOUND)
+			tw_error_set(err, rc, "gateway \"%s\" is not registered", p->gateway_id);
+		goto out;
+	}
+	rc = TW_OK;
+out:
+	db_done(db, st);
+	return rc;
 }
 
 tw_rc store_profile_get(struct tw_store *store, const char *gateway_id,
 	const char *profile_id, struct store_profile *out, struct tw_error *err)
 {
-	const struct store_profiles_ops *ops = sp_ops(store, err);
+	struct db *db = store_db(store, err);
 	tw_rc rc;
 
 	if (out != NULL)
 		memset(out, 0, sizeof(*out));
-	if (ops == NULL)
+	if (db == NULL)
 		return err != NULL ? err->code : TW_E_INTERNAL;
 	if (out == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_profile_get: out is NULL");
 	if ((rc = store_check_text(gateway_id, STORE_ID_MAX, "gateway id", err)) != TW_OK ||
 	    (rc = store_check_text(profile_id, STORE_ID_MAX, "profile id", err)) != TW_OK)
 		return rc;
-	return ops->profile_get(store->be, gateway_id, profile_id, out, err);
+	struct db_stmt *st = NULL;
+	int step;
+
+	if ((rc = db_prepare(db, SQL_PROFILE_GET, &st, err)) != TW_OK)
+		goto out;
+	db_bind_text(st, 1, gateway_id);
+	db_bind_text(st, 2, profile_id);
+	step = db_step(st);
+	if (step == DB_DONE) {
+		rc = tw_error_set(err, TW_E_NOT_FOUND, "gateway %s has no profile \"%s\"", gateway_id, profile_id);
+		goto out;
+	}
+	if (step != DB_ROW) {
+		rc = db_step_fail(db, err, "reading a profile");
+		goto out;
+	}
+	if ((rc = sp_profile_row(db, st, out, err)) != TW_OK)
+		store_profile_clear(out);
+out:
+	db_done(db, st);
+	return rc;
 }
 
 tw_rc store_profile_delete(struct tw_store *store, const char *gateway_id,
 	const char *profile_id, struct tw_error *err)
 {
-	const struct store_profiles_ops *ops = sp_ops(store, err);
+	struct db *db = store_db(store, err);
 	tw_rc rc;
 
-	if (ops == NULL)
+	if (db == NULL)
 		return err != NULL ? err->code : TW_E_INTERNAL;
 	if ((rc = store_check_text(gateway_id, STORE_ID_MAX, "gateway id", err)) != TW_OK ||
 	    (rc = store_check_text(profile_id, STORE_ID_MAX, "profile id", err)) != TW_OK)
 		return rc;
-	return ops->profile_delete(store->be, gateway_id, profile_id, err);
+	struct db_stmt *st = NULL;
+
+	if ((rc = db_prepare(db, SQL_PROFILE_DELETE, &st, err)) != TW_OK)
+		goto out;
+	db_bind_text(st, 1, gateway_id);
+	db_bind_text(st, 2, profile_id);
+	if (db_step(st) != DB_DONE) {
+		rc = db_step_fail(db, err, "deleting a profile");
+		goto out;
+	}
+	rc = db_changes(db) == 0 ?
+		tw_error_set(err, TW_E_NOT_FOUND, "gateway %s has no profile \"%s\"", gateway_id, profile_id) : TW_OK;
+out:
+	db_done(db, st);
+	return rc;
 }
 
 tw_rc store_profile_foreach(struct tw_store *store, const char *gateway_id,
 	store_profile_cb cb, void *arg, struct tw_error *err)
 {
-	const struct store_profiles_ops *ops = sp_ops(store, err);
+	struct db *db = store_db(store, err);
 	tw_rc rc;
 
-	if (ops == NULL)
+	if (db == NULL)
 		return err != NULL ? err->code : TW_E_INTERNAL;
 	if (cb == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_profile_foreach: no callback");
 	if ((rc = store_check_text(gateway_id, STORE_ID_MAX, "gateway id", err)) != TW_OK)
 		return rc;
-	return ops->profile_foreach(store->be, gateway_id, cb, arg, err);
+	struct store_profile p;
+	struct db_stmt *st = NULL;
+	int step;
+
+	memset(&p, 0, sizeof(p));
+	if ((rc = db_prepare(db, SQL_PROFILE_ALL, &st, err)) != TW_OK)
+		goto out;
+	db_bind_text(st, 1, gateway_id);
+	while ((step = db_step(st)) == DB_ROW) {
+		if ((rc = sp_profile_row(db, st, &p, err)) != TW_OK)
+			goto out;
+		if (cb(&p, arg) != 0)
+			break;
+		store_profile_clear(&p);
+	}
+	if (step != DB_ROW && step != DB_DONE) {
+		rc = db_step_fail(db, err, "listing profiles");
+		goto out;
+	}
+	rc = TW_OK;
+out:
+	store_profile_clear(&p);
+	db_done(db, st);
+	return rc;
 }
 
 /* ---- reported set ---- */
@@ -120,10 +377,10 @@ void store_profile_report_clear(struct store_profile_report *r)
 tw_rc store_profile_report_put(struct tw_store *store, const struct store_profile_report *r,
 	struct tw_error *err)
 {
-	const struct store_profiles_ops *ops = sp_ops(store, err);
+	struct db *db = store_db(store, err);
 	tw_rc rc;
 
-	if (ops == NULL)
+	if (db == NULL)
 		return err != NULL ? err->code : TW_E_INTERNAL;
 	if (r == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_profile_report_put: no report");
@@ -135,26 +392,70 @@ tw_rc store_profile_report_put(struct tw_store *store, const struct store_profil
 	if (!sp_hex64(r->set_hash))
 		return tw_error_set(err, TW_E_INVALID,
 			"reported profile-set hash must be 64 lower-case hex digits");
-	return ops->report_put(store->be, r, err);
+	struct db_stmt *st = NULL;
+
+	if ((rc = db_prepare(db, SQL_REPORT_PUT, &st, err)) != TW_OK)
+		goto out;
+	db_bind_text(st, 1, r->gateway_id);
+	db_bind_text(st, 2, r->set_hash);
+	db_bind_text(st, 3, r->profiles);
+	db_bind_int64(st, 4, r->reported_ms);
+	db_bind_text(st, 5, r->source);
+	if (db_step(st) != DB_DONE) {
+		rc = db_step_fail(db, err, "storing the reported profile set");
+		goto out;
+	}
+	rc = TW_OK;
+out:
+	db_done(db, st);
+	return rc;
 }
 
 tw_rc store_profile_report_get(struct tw_store *store, const char *gateway_id,
 	struct store_profile_report *out, bool *found, struct tw_error *err)
 {
-	const struct store_profiles_ops *ops = sp_ops(store, err);
+	struct db *db = store_db(store, err);
 	tw_rc rc;
 
 	if (out != NULL)
 		memset(out, 0, sizeof(*out));
 	if (found != NULL)
 		*found = false;
-	if (ops == NULL)
+	if (db == NULL)
 		return err != NULL ? err->code : TW_E_INTERNAL;
 	if (out == NULL || found == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_profile_report_get: out is NULL");
 	if ((rc = store_check_text(gateway_id, STORE_ID_MAX, "gateway id", err)) != TW_OK)
 		return rc;
-	return ops->report_get(store->be, gateway_id, out, found, err);
+	struct db_stmt *st = NULL;
+	int step;
+
+	if ((rc = db_prepare(db, SQL_REPORT_GET, &st, err)) != TW_OK)
+		goto out;
+	db_bind_text(st, 1, gateway_id);
+	step = db_step(st);
+	if (step == DB_DONE) {
+		rc = TW_OK;
+		goto out;
+	}
+	if (step != DB_ROW) {
+		rc = db_step_fail(db, err, "reading the reported profile set");
+		goto out;
+	}
+	if ((rc = DB_COL_TEXT(st, 0, out, gateway_id, err)) != TW_OK ||
+	    (rc = DB_COL_TEXT(st, 1, out, set_hash, err)) != TW_OK ||
+	    (rc = DB_COL_TEXT(st, 3, out, source, err)) != TW_OK)
+		goto out;
+	out->reported_ms = db_column_int64(st, 2);
+	if ((rc = col_dup(db, st, 4, STORE_PROFILE_LIST_MAX, "reported profile list",
+	    &out->profiles, err)) != TW_OK)
+		goto out;
+	*found = true;
+out:
+	if (rc != TW_OK)
+		store_profile_report_clear(out);
+	db_done(db, st);
+	return rc;
 }
 
 /* ---- EMT authorisations ---- */
@@ -162,47 +463,94 @@ tw_rc store_profile_report_get(struct tw_store *store, const char *gateway_id,
 tw_rc store_emt_authorise(struct tw_store *store, const char *gateway_id,
 	const char *emt_id, int64_t when_ms, struct tw_error *err)
 {
-	const struct store_profiles_ops *ops = sp_ops(store, err);
+	struct db *db = store_db(store, err);
 	tw_rc rc;
 
-	if (ops == NULL)
+	if (db == NULL)
 		return err != NULL ? err->code : TW_E_INTERNAL;
 	if ((rc = store_check_text(gateway_id, STORE_ID_MAX, "gateway id", err)) != TW_OK ||
 	    (rc = store_check_text(emt_id, STORE_ID_MAX, "EMT id", err)) != TW_OK)
 		return rc;
-	return ops->emt_authorise(store->be, gateway_id, emt_id, when_ms, err);
+	struct db_stmt *st = NULL;
+
+	if ((rc = db_prepare(db, SQL_EMT_INSERT, &st, err)) != TW_OK)
+		goto out;
+	db_bind_text(st, 1, gateway_id);
+	db_bind_text(st, 2, emt_id);
+	db_bind_int64(st, 3, when_ms);
+	if (db_step(st) != DB_DONE) {
+		rc = db_step_fail(db, err, "authorising an EMT");
+		if (rc == TW_E_EXISTS)
+			tw_error_set(err, rc, "EMT %s is already authorised for gateway %s", emt_id, gateway_id);
+		else if (rc == TW_E_NOT_FOUND)
+			tw_error_set(err, rc, "gateway \"%s\" is not registered", gateway_id);
+		goto out;
+	}
+	rc = TW_OK;
+out:
+	db_done(db, st);
+	return rc;
 }
 
 tw_rc store_emt_revoke(struct tw_store *store, const char *gateway_id, const char *emt_id,
 	struct tw_error *err)
 {
-	const struct store_profiles_ops *ops = sp_ops(store, err);
+	struct db *db = store_db(store, err);
 	tw_rc rc;
 
-	if (ops == NULL)
+	if (db == NULL)
 		return err != NULL ? err->code : TW_E_INTERNAL;
 	if ((rc = store_check_text(gateway_id, STORE_ID_MAX, "gateway id", err)) != TW_OK ||
 	    (rc = store_check_text(emt_id, STORE_ID_MAX, "EMT id", err)) != TW_OK)
 		return rc;
-	return ops->emt_revoke(store->be, gateway_id, emt_id, err);
+	struct db_stmt *st = NULL;
+
+	if ((rc = db_prepare(db, SQL_EMT_DELETE, &st, err)) != TW_OK)
+		goto out;
+	db_bind_text(st, 1, gateway_id);
+	db_bind_text(st, 2, emt_id);
+	if (db_step(st) != DB_DONE) {
+		rc = db_step_fail(db, err, "revoking an EMT authorisation");
+		goto out;
+	}
+	rc = db_changes(db) == 0 ? tw_error_set(err, TW_E_NOT_FOUND,
+		"EMT %s is not authorised for gateway %s", emt_id, gateway_id) : TW_OK;
+out:
+	db_done(db, st);
+	return rc;
 }
 
 tw_rc store_emt_is_authorised(struct tw_store *store, const char *gateway_id,
 	const char *emt_id, bool *yes, struct tw_error *err)
 {
-	const struct store_profiles_ops *ops = sp_ops(store, err);
+	struct db *db = store_db(store, err);
 	tw_rc rc;
 
 	if (yes != NULL)
 		*yes = false;
-	if (ops == NULL)
+	if (db == NULL)
 		return err != NULL ? err->code : TW_E_INTERNAL;
 	if (yes == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_emt_is_authorised: out is NULL");
 	if ((rc = store_check_text(gateway_id, STORE_ID_MAX, "gateway id", err)) != TW_OK ||
 	    (rc = store_check_text(emt_id, STORE_ID_MAX, "EMT id", err)) != TW_OK)
 		return rc;
-	return ops->emt_is_authorised(store->be, gateway_id, emt_id, yes, err);
+	struct db_stmt *st = NULL;
+	int step;
+
+	if ((rc = db_prepare(db, SQL_EMT_GET, &st, err)) != TW_OK)
+		goto out;
+	db_bind_text(st, 1, gateway_id);
+	db_bind_text(st, 2, emt_id);
+	step = db_step(st);
+	if (step != DB_ROW && step != DB_DONE) {
+		rc = db_step_fail(db, err, "checking an EMT authorisation");
+		goto out;
+	}
+	*yes = step == DB_ROW;
+out:
+	db_done(db, st);
+	return rc;
 }
 
 /* A tenant-scoped handle (store_scope_tenant) sees only its own gateways' EMTs. */
@@ -227,10 +575,10 @@ static int sp_emt_scope_filter(const char *gateway_id, const char *emt_id, int64
 tw_rc store_emt_foreach(struct tw_store *store, const char *gateway_id, store_emt_cb cb,
 	void *arg, struct tw_error *err)
 {
-	const struct store_profiles_ops *ops = sp_ops(store, err);
+	struct db *db = store_db(store, err);
 	tw_rc rc;
 
-	if (ops == NULL)
+	if (db == NULL)
 		return err != NULL ? err->code : TW_E_INTERNAL;
 	if (cb == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_emt_foreach: no callback");
@@ -240,9 +588,9 @@ tw_rc store_emt_foreach(struct tw_store *store, const char *gateway_id, store_em
 	if (store->scope_tenant != 0) {
 		struct sp_emt_scope scope = { store, cb, arg };
 
-		return ops->emt_foreach(store->be, gateway_id, sp_emt_scope_filter, &scope, err);
+		return sp_emt_foreach(db, gateway_id, sp_emt_scope_filter, &scope, err);
 	}
-	return ops->emt_foreach(store->be, gateway_id, cb, arg, err);
+	return sp_emt_foreach(db, gateway_id, cb, arg, err);
 }
 
 /* ---- gateway messages ---- */
@@ -250,12 +598,12 @@ tw_rc store_emt_foreach(struct tw_store *store, const char *gateway_id, store_em
 tw_rc store_gateway_message_insert(struct tw_store *store,
 	const struct store_gateway_message *m, int64_t *id, struct tw_error *err)
 {
-	const struct store_profiles_ops *ops = sp_ops(store, err);
+	struct db *db = store_db(store, err);
 	tw_rc rc;
 
 	if (id != NULL)
 		*id = 0;
-	if (ops == NULL)
+	if (db == NULL)
 		return err != NULL ? err->code : TW_E_INTERNAL;
 	if (m == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_gateway_message_insert: no message");
@@ -267,16 +615,37 @@ tw_rc store_gateway_message_insert(struct tw_store *store,
 	    (rc = STORE_CHECK_MEMBER(m, message, false, err)) != TW_OK ||
 	    (rc = STORE_CHECK_MEMBER(m, actions, false, err)) != TW_OK)
 		return rc;
-	return ops->message_insert(store->be, m, id, err);
+	struct db_stmt *st = NULL;
+
+	if ((rc = db_prepare(db, SQL_MSG_INSERT, &st, err)) != TW_OK)
+		goto out;
+	db_bind_text(st, 1, m->gateway_id);
+	db_bind_text(st, 2, m->kind);
+	db_bind_text(st, 3, m->type);
+	db_bind_text(st, 4, m->severity);
+	db_bind_text(st, 5, m->gateway_time);
+	db_bind_int64(st, 6, m->received_ms);
+	db_bind_text(st, 7, m->message);
+	db_bind_text(st, 8, m->actions);
+	if (db_step(st) != DB_DONE) {
+		rc = db_step_fail(db, err, "storing a gateway message");
+		goto out;
+	}
+	if (id != NULL)
+		rc = db_last_id(db, id, err);
+	rc = TW_OK;
+out:
+	db_done(db, st);
+	return rc;
 }
 
 tw_rc store_gateway_message_foreach(struct tw_store *store, const char *gateway_id,
 	const char *kind, store_gateway_message_cb cb, void *arg, struct tw_error *err)
 {
-	const struct store_profiles_ops *ops = sp_ops(store, err);
+	struct db *db = store_db(store, err);
 	tw_rc rc;
 
-	if (ops == NULL)
+	if (db == NULL)
 		return err != NULL ? err->code : TW_E_INTERNAL;
 	if (cb == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_gateway_message_foreach: no callback");
@@ -284,7 +653,37 @@ tw_rc store_gateway_message_foreach(struct tw_store *store, const char *gateway_
 	     (rc = store_check_text(gateway_id, STORE_ID_MAX, "gateway id", err)) != TW_OK) ||
 	    (kind != NULL && (rc = store_check_text(kind, 15, "message kind", err)) != TW_OK))
 		return rc;
-	return ops->message_foreach(store->be, gateway_id, kind, cb, arg, err);
+	struct store_gateway_message m;
+	struct db_stmt *st = NULL;
+	int step;
+
+	if ((rc = db_prepare(db, SQL_MSG_ALL, &st, err)) != TW_OK)
+		goto out;
+	bind_opt_text(st, 1, gateway_id);
+	bind_opt_text(st, 2, kind);
+	while ((step = db_step(st)) == DB_ROW) {
+		memset(&m, 0, sizeof(m));
+		m.id = db_column_int64(st, 0);
+		if ((rc = DB_COL_TEXT(st, 1, &m, gateway_id, err)) != TW_OK ||
+		    (rc = DB_COL_TEXT(st, 2, &m, kind, err)) != TW_OK ||
+		    (rc = DB_COL_TEXT(st, 3, &m, type, err)) != TW_OK ||
+		    (rc = DB_COL_TEXT(st, 4, &m, severity, err)) != TW_OK ||
+		    (rc = DB_COL_TEXT(st, 5, &m, gateway_time, err)) != TW_OK ||
+		    (rc = DB_COL_TEXT(st, 7, &m, message, err)) != TW_OK ||
+		    (rc = DB_COL_TEXT(st, 8, &m, actions, err)) != TW_OK)
+			goto out;
+		m.received_ms = db_column_int64(st, 6);
+		if (cb(&m, arg) != 0)
+			break;
+	}
+	if (step != DB_ROW && step != DB_DONE) {
+		rc = db_step_fail(db, err, "listing gateway messages");
+		goto out;
+	}
+	rc = TW_OK;
+out:
+	db_done(db, st);
+	return rc;
 }
 
 /* ---- gateway logs ---- */
@@ -292,10 +691,10 @@ tw_rc store_gateway_message_foreach(struct tw_store *store, const char *gateway_
 tw_rc store_gateway_log_insert(struct tw_store *store, const struct store_gateway_log *l,
 	struct tw_error *err)
 {
-	const struct store_profiles_ops *ops = sp_ops(store, err);
+	struct db *db = store_db(store, err);
 	tw_rc rc;
 
-	if (ops == NULL)
+	if (db == NULL)
 		return err != NULL ? err->code : TW_E_INTERNAL;
 	if (l == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_gateway_log_insert: no entry");
@@ -309,40 +708,99 @@ tw_rc store_gateway_log_insert(struct tw_store *store, const struct store_gatewa
 		return tw_error_set(err, TW_E_INVALID, "log entry sequence number must be positive");
 	if (l->signature_len == 0 || l->signature_len > sizeof(l->signature))
 		return tw_error_set(err, TW_E_INVALID, "log entry signature is empty or too long");
-	return ops->log_insert(store->be, l, err);
+	struct db_stmt *st = NULL;
+
+	if ((rc = db_prepare(db, SQL_LOG_INSERT, &st, err)) != TW_OK)
+		goto out;
+	db_bind_text(st, 1, l->gateway_id);
+	db_bind_text(st, 2, l->kind);
+	db_bind_int64(st, 3, l->seq);
+	db_bind_text(st, 4, l->time);
+	db_bind_text(st, 5, l->message);
+	db_bind_blob(st, 6, l->signature, l->signature_len);
+	db_bind_int64(st, 7, l->verified ? 1 : 0);
+	db_bind_text(st, 8, l->cert_fingerprint);
+	db_bind_int64(st, 9, l->received_ms);
+	if (db_step(st) != DB_DONE) {
+		rc = db_step_fail(db, err, "storing a gateway log entry");
+		goto out;
+	}
+	rc = TW_OK;
+out:
+	db_done(db, st);
+	return rc;
 }
 
 tw_rc store_gateway_log_foreach(struct tw_store *store, const char *gateway_id,
 	const char *kind, store_gateway_log_cb cb, void *arg, struct tw_error *err)
 {
-	const struct store_profiles_ops *ops = sp_ops(store, err);
+	struct db *db = store_db(store, err);
 	tw_rc rc;
 
-	if (ops == NULL)
+	if (db == NULL)
 		return err != NULL ? err->code : TW_E_INTERNAL;
 	if (cb == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_gateway_log_foreach: no callback");
 	if ((rc = store_check_text(gateway_id, STORE_ID_MAX, "gateway id", err)) != TW_OK ||
 	    (kind != NULL && (rc = store_check_text(kind, 15, "log kind", err)) != TW_OK))
 		return rc;
-	return ops->log_foreach(store->be, gateway_id, kind, cb, arg, err);
+	struct store_gateway_log l;
+	struct db_stmt *st = NULL;
+	int step;
+
+	if ((rc = db_prepare(db, SQL_LOG_ALL, &st, err)) != TW_OK)
+		goto out;
+	db_bind_text(st, 1, gateway_id);
+	bind_opt_text(st, 2, kind);
+	while ((step = db_step(st)) == DB_ROW) {
+		const void *sig = db_column_blob(st, 5);
+		int n = db_column_bytes(st, 5);
+
+		memset(&l, 0, sizeof(l));
+		if ((rc = DB_COL_TEXT(st, 0, &l, gateway_id, err)) != TW_OK ||
+		    (rc = DB_COL_TEXT(st, 1, &l, kind, err)) != TW_OK ||
+		    (rc = DB_COL_TEXT(st, 3, &l, time, err)) != TW_OK ||
+		    (rc = DB_COL_TEXT(st, 4, &l, message, err)) != TW_OK ||
+		    (rc = DB_COL_TEXT(st, 7, &l, cert_fingerprint, err)) != TW_OK)
+			goto out;
+		if (sig == NULL || n <= 0 || (size_t)n > sizeof(l.signature)) {
+			rc = tw_error_set(err, TW_E_INTEGRITY,
+				"stored log signature of %s is %d bytes (edited database?)", gateway_id, n);
+			goto out;
+		}
+		memcpy(l.signature, sig, (size_t)n);
+		l.signature_len = (size_t)n;
+		l.seq = db_column_int64(st, 2);
+		l.verified = db_column_int64(st, 6) == 1;
+		l.received_ms = db_column_int64(st, 8);
+		if (cb(&l, arg) != 0)
+			break;
+	}
+	if (step != DB_ROW && step != DB_DONE) {
+		rc = db_step_fail(db, err, "listing gateway log entries");
+		goto out;
+	}
+	rc = TW_OK;
+out:
+	db_done(db, st);
+	return rc;
 }
 
 tw_rc store_gateway_sig_cert(struct tw_store *store, const char *gateway_id,
 	unsigned char **der, size_t *der_len, struct tw_error *err)
 {
-	const struct store_profiles_ops *ops = sp_ops(store, err);
+	struct db *db = store_db(store, err);
 	tw_rc rc;
 
 	if (der != NULL)
 		*der = NULL;
 	if (der_len != NULL)
 		*der_len = 0;
-	if (ops == NULL)
+	if (db == NULL)
 		return err != NULL ? err->code : TW_E_INTERNAL;
 	if (der == NULL || der_len == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_gateway_sig_cert: out is NULL");
 	if ((rc = store_check_text(gateway_id, STORE_ID_MAX, "gateway id", err)) != TW_OK)
 		return rc;
-	return ops->sig_cert(store->be, gateway_id, der, der_len, err);
+	return sp_sig_cert(db, gateway_id, der, der_len, err);
 }

@@ -136,39 +136,4 @@ tw_rc store_gateway_log_foreach(struct tw_store *store, const char *gateway_id,
 tw_rc store_gateway_sig_cert(struct tw_store *store, const char *gateway_id,
 	unsigned char **der, size_t *der_len, struct tw_error *err);
 
-/*
- * Backend seam of this area (used only inside src/store): store_profiles.c validates
- * and dispatches, sqlite_profiles.c implements. A PostgreSQL backend adds its own table.
- */
-struct store_profiles_ops {
-	tw_rc (*profile_put)(void *be, const struct store_profile *p, bool *replaced,
-		struct tw_error *err);
-	tw_rc (*profile_get)(void *be, const char *gw, const char *pid, struct store_profile *out,
-		struct tw_error *err);
-	tw_rc (*profile_delete)(void *be, const char *gw, const char *pid, struct tw_error *err);
-	tw_rc (*profile_foreach)(void *be, const char *gw, store_profile_cb cb, void *arg,
-		struct tw_error *err);
-	tw_rc (*report_put)(void *be, const struct store_profile_report *r, struct tw_error *err);
-	tw_rc (*report_get)(void *be, const char *gw, struct store_profile_report *out,
-		bool *found, struct tw_error *err);
-	tw_rc (*emt_authorise)(void *be, const char *gw, const char *emt, int64_t when_ms,
-		struct tw_error *err);
-	tw_rc (*emt_revoke)(void *be, const char *gw, const char *emt, struct tw_error *err);
-	tw_rc (*emt_is_authorised)(void *be, const char *gw, const char *emt, bool *yes,
-		struct tw_error *err);
-	tw_rc (*emt_foreach)(void *be, const char *gw, store_emt_cb cb, void *arg,
-		struct tw_error *err);
-	tw_rc (*message_insert)(void *be, const struct store_gateway_message *m, int64_t *id,
-		struct tw_error *err);
-	tw_rc (*message_foreach)(void *be, const char *gw, const char *kind,
-		store_gateway_message_cb cb, void *arg, struct tw_error *err);
-	tw_rc (*log_insert)(void *be, const struct store_gateway_log *l, struct tw_error *err);
-	tw_rc (*log_foreach)(void *be, const char *gw, const char *kind, store_gateway_log_cb cb,
-		void *arg, struct tw_error *err);
-	tw_rc (*sig_cert)(void *be, const char *gw, unsigned char **der, size_t *der_len,
-		struct tw_error *err);
-};
-
-extern const struct store_profiles_ops store_sqlite_profiles_ops;
-
 #endif

@@ -140,16 +140,9 @@ static void *wan_thread_main(void *arg)
 	return NULL;
 }
 
-/* [store] url: a plain or "sqlite:" path is relative to the home; URLs pass through. */
 static char *wan_store_url(const struct tw_home *home)
 {
-	const char *url = tw_config_get_or(home->conf, "store", "url", TW_DEFAULT_STORE);
-
-	if (strncmp(url, "postgresql://", 13) == 0 || strncmp(url, "postgres://", 11) == 0)
-		return tw_strdup(url);
-	if (strncmp(url, "sqlite:", 7) == 0)
-		return tw_home_join(home, url + 7);
-	return tw_home_join(home, url);
+	return store_home_url(home);
 }
 
 static tw_rc wan_listener_new(struct wan_thread *thr, const struct sockaddr *sa,

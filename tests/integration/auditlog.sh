@@ -165,7 +165,7 @@ check_fails "archive refuses entries younger than retention_days" "$TORWART" aud
 sed -i 's/^retention_days = 183$/retention_days = 0/' "$H2/torwart.conf"
 
 # ---- tampering: the worker raises an alert to the security officer, verify exits 3
-db "SELECT name FROM sqlite_master WHERE type='trigger' AND tbl_name='admin_log'" | while read -r t; do db "DROP TRIGGER $t"; done
+drop_log_triggers "$H/store.db"
 db "UPDATE admin_log SET detail='nothing happened' WHERE seq=300"
 check "worker alerts the security officer on tampering" wait_for 20 grep -q '^/security .*"kind":"log-integrity"' "$T/hook.out"
 out=$("$TORWART" audit verify --home "$H" 2>&1); rc=$?

@@ -182,9 +182,7 @@ check "signer removed its socket" test ! -e "$H/run/signer.sock"
 
 # ---- tampering is detected and named
 # An attacker with file access drops the append-only triggers first.
-sqlite3 "$H/store.db" "SELECT name FROM sqlite_master WHERE type='trigger' AND tbl_name='admin_log'" | while read -r t; do
-	sqlite3 "$H/store.db" "DROP TRIGGER $t"
-done
+drop_log_triggers "$H/store.db"
 check "tamper with entry 5" sqlite3 "$H/store.db" "UPDATE admin_log SET detail='nothing happened' WHERE seq=5"
 out=$("$TORWART" audit verify --home "$H" 2>&1); rc=$?
 echo "$out" >>"$T/log"

@@ -71,7 +71,7 @@ id1=$(j create --type ping --gateway GW-1 | sed -n 's/^job \([0-9]*\).*/\1/p')
 id2=$(j create --type set-retention --payload '{"days":30}' --gateway GW-1 | sed -n 's/^job \([0-9]*\).*/\1/p')
 check "two orders for GW-1 both complete" bash -c "'$TORWART' job wait --home '$H' --id $id2 --wait-timeout 30"
 check "they ran in order (done of the first before sent of the second)" test \
-	"$(sqlite3 "$H/store.db" "SELECT (SELECT seq FROM admin_log WHERE action='job.done' AND object='job:$id1') < (SELECT seq FROM admin_log WHERE action='job.sent' AND object='job:$id2')")" = 1
+	"$(sqlite3 "$H/store.db" "SELECT CASE WHEN (SELECT seq FROM admin_log WHERE action='job.done' AND object='job:$id1') < (SELECT seq FROM admin_log WHERE action='job.sent' AND object='job:$id2') THEN 1 ELSE 0 END")" = 1
 
 # ---- signed wake-ups: capture real ones, then replay, alter, delay (T-WU.2/3)
 python3 - "$CAP_PORT" "$T/wu" >>"$T/log" 2>&1 <<'PY' &

@@ -43,6 +43,7 @@ finish() {
 		for _ in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
 		kill -KILL "$p" 2>/dev/null
 	done
+	pg_stop
 	if [ "$failed" -gt 0 ]; then
 		echo "---- log of the failed run ($T/log) ----"
 		tail -n 80 "$T/log"
@@ -52,3 +53,96 @@ finish() {
 	echo "$passed passed, $failed failed"
 	[ "$failed" -eq 0 ]
 }
+
+# Remove the append-only guard of admin_log (tamper tests), on either backend.
+drop_log_triggers() {
+	if [ "${TORWART_TEST_STORE:-sqlite}" = pg ]; then
+		sqlite3 "$1" "ALTER TABLE admin_log DISABLE TRIGGER USER"
+		return
+	fi
+	sqlite3 "$1" "SELECT name FROM sqlite_master WHERE type='trigger' AND tbl_name='admin_log'" |
+		while read -r t; do sqlite3 "$1" "DROP TRIGGER $t"; done
+}
+
+# ---- PostgreSQL for the tests ----
+# A throw-away PostgreSQL 15 server: initdb + pg_ctl in a fresh directory, run by the
+# unprivileged user nobody (when the tests run as root, which the server refuses), listening
+# on 127.0.0.1 at a free port with trust authentication for the role "torwart";
+# pg_stop (called by finish) shuts it down and removes it.
+PG_BIN=${TORWART_PG_BIN:-/usr/lib/postgresql/15/bin}
+PG_DIR=
+PG_PORT=
+pg_available() { [ -x "$PG_BIN/initdb" ] && [ -x "$PG_BIN/pg_ctl" ] && command -v psql >/dev/null; }
+# As root the server runs as nobody; a developer's own account runs it directly.
+pg_as() { if [ "$(id -u)" = 0 ]; then runuser -u nobody -- "$@"; else "$@"; fi; }
+pg_start() {
+	PG_DIR=$(mktemp -d /tmp/torwart-pg-XXXXXX) || return 1
+	if [ "$(id -u)" = 0 ]; then chown nobody "$PG_DIR" || return 1; fi
+	chmod 0700 "$PG_DIR" || return 1
+	PG_PORT=$(free_port) || return 1
+	pg_as "$PG_BIN/initdb" -D "$PG_DIR/data" -U torwart --auth=trust \
+		-E UTF8 --no-sync >"$PG_DIR/initdb.log" 2>&1 || return 1
+	pg_as "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w \
+		-t 120 -o "-p $PG_PORT -k $PG_DIR -c listen_addresses=127.0.0.1 -c fsync=off" \
+		start >/dev/null
+}
+pg_stop() {
+	[ -n "$PG_DIR" ] || return 0
+	pg_as "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m fast -w stop >/dev/null 2>&1
+	rm -rf "$PG_DIR"
+	PG_DIR=
+}
+# A new database for a home; prints its URL. It holds hex() and julianday() like
+# SQLite's, for the scripts' own checks only (the store never calls them).
+pg_newdb() {
+	local name=tw_$(date +%s%N)_$RANDOM
+	"$PG_BIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U torwart "$name" >&2 || return 1
+	psql -X -q "postgresql://torwart@127.0.0.1:$PG_PORT/$name" -c "
+		CREATE FUNCTION hex(bytea) RETURNS text LANGUAGE sql IMMUTABLE
+			AS \$\$ SELECT upper(encode(\$1, 'hex')) \$\$;
+		CREATE FUNCTION julianday(text) RETURNS float8 LANGUAGE sql IMMUTABLE
+			AS \$\$ SELECT extract(epoch FROM \$1::timestamptz) / 86400.0 + 2440587.5 \$\$;" \
+		>&2 || return 1
+	echo "postgresql://torwart@127.0.0.1:$PG_PORT/$name"
+}
+
+# TORWART_TEST_STORE=pg: the same scripts against PostgreSQL. Every `torwart init` gets
+# a fresh database (--store), and `sqlite3 HOME/store.db SQL` asks that database with
+# psql instead (same "a|b" output), so the scripts' independent checks keep working
+# where their SQL is portable.
+if [ "${TORWART_TEST_STORE:-sqlite}" = pg ]; then
+	if ! pg_available; then
+		echo "SKIP: PostgreSQL server binaries not found in $PG_BIN (apt-get install postgresql)"
+		exit 77
+	fi
+	if ! pg_start; then
+		echo "FAIL - cannot start PostgreSQL in $PG_DIR:"; cat "$PG_DIR"/*.log 2>/dev/null
+		pg_stop; exit 1
+	fi
+	cat >"$PG_DIR/torwart" <<EOF
+#!/usr/bin/env bash
+# torwart, with a fresh PostgreSQL database for every init (integration tests).
+$(declare -p PG_BIN PG_PORT)
+$(declare -f pg_newdb)
+if [ "\$1" = init ]; then
+	shift
+	url=\$(pg_newdb) || exit 1
+	exec '$TORWART' init --store "\$url" "\$@"
+fi
+exec '$TORWART' "\$@"
+EOF
+	chmod 0755 "$PG_DIR/torwart"
+	TORWART="$PG_DIR/torwart"
+	sqlite3() {
+		local db
+		while [ $# -gt 0 ] && [ "${1#-}" != "$1" ]; do
+			if [ "$1" = -separator ] || [ "$1" = -cmd ]; then shift; fi
+			shift
+		done
+		db=$(sed -n 's/^url = //p' "$(dirname "$1")/torwart.conf"); shift
+		if [ "${1:-}" = .dump ]; then "$PG_BIN/pg_dump" "$db"; return; fi
+		psql -X -q -At -v ON_ERROR_STOP=1 "$db" "${@/#/--command=}"
+	}
+	export -f sqlite3
+	export TORWART PG_BIN
+fi

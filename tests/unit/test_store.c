@@ -1,7 +1,9 @@
 /*
- * test_store.c: unit tests of the store (store.h) on the SQLite backend: URL handling,
- * migrations, tenants, gateways, certificates, admin log rows, limits and transactions.
- * Each test gets a fresh database in its own mkdtemp directory under /tmp.
+ * test_store.c: unit tests of the store (store.h): URL handling, migrations, tenants,
+ * gateways, certificates, admin log rows, limits and transactions. Each test gets a fresh
+ * SQLite database in its own mkdtemp directory under /tmp; the same cases then run on
+ * PostgreSQL, each in a fresh database, when TORWART_TEST_PG names a server
+ * ("postgresql://USER@HOST:PORT/", set by tests/unit/with_pg.sh, which starts one).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,9 +15,12 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <libpq-fe.h>
 #include <sqlite3.h>
 
 #include "base/error.h"
+#include "base/home.h"
+#include "base/util.h"
 #include "store/store.h"
 
 struct fixture {
@@ -23,7 +28,29 @@ struct fixture {
 	char path[128];
 	struct tw_store *st;
 	int64_t tenant;
+	char db[64];          /* PostgreSQL: the database of this test, "" on SQLite */
+	char url[256];        /* the URL the store was opened with */
 };
+
+static const char *pg_base;   /* TORWART_TEST_PG; NULL: the SQLite pass */
+
+/* Run SQL on a raw libpq connection to database db (not the store's). */
+static PGresult *pg_raw(const char *db, const char *sql)
+{
+	char url[256];
+	PGconn *c;
+	PGresult *r;
+
+	snprintf(url, sizeof(url), "%s%s", pg_base, db);
+	c = PQconnectdb(url);
+	if (PQstatus(c) != CONNECTION_OK)
+		fail_msg("cannot connect to %s: %s", url, PQerrorMessage(c));
+	r = PQexec(c, sql);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
+		fail_msg("raw SQL failed: %s: %s", sql, PQerrorMessage(c));
+	PQfinish(c);
+	return r;
+}
 
 static void fixture_remove(const struct fixture *f)
 {
@@ -43,11 +70,21 @@ static int setup(void **state)
 	struct fixture *f = calloc(1, sizeof(*f));
 	struct tw_error err;
 
+	static int n;
+	char sql[128];
+
 	assert_non_null(f);
 	snprintf(f->dir, sizeof(f->dir), "/tmp/tw-store-XXXXXX");
 	assert_non_null(mkdtemp(f->dir));
 	snprintf(f->path, sizeof(f->path), "%s/store.db", f->dir);
-	assert_int_equal(store_open(f->path, &f->st, &err), TW_OK);
+	snprintf(f->url, sizeof(f->url), "%s", f->path);
+	if (pg_base != NULL) {
+		snprintf(f->db, sizeof(f->db), "tw_unit_%d_%d", (int)getpid(), ++n);
+		snprintf(sql, sizeof(sql), "CREATE DATABASE %s", f->db);
+		PQclear(pg_raw("postgres", sql));
+		snprintf(f->url, sizeof(f->url), "%s%s", pg_base, f->db);
+	}
+	assert_int_equal(store_open(f->url, &f->st, &err), TW_OK);
 	assert_int_equal(store_migrate(f->st, &err), TW_OK);
 	assert_int_equal(store_tenant_ensure(f->st, "default", &f->tenant, &err), TW_OK);
 	*state = f;
@@ -58,8 +95,14 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 
+	char sql[128];
+
 	store_close(f->st);
 	fixture_remove(f);
+	if (f->db[0] != '\0') {
+		snprintf(sql, sizeof(sql), "DROP DATABASE %s", f->db);
+		PQclear(pg_raw("postgres", sql));
+	}
 	free(f);
 	return 0;
 }
@@ -73,6 +116,13 @@ static int raw_count(const struct fixture *f, const char *table)
 	int n = -1;
 
 	snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s", table);
+	if (f->db[0] != '\0') {
+		PGresult *r = pg_raw(f->db, sql);
+
+		n = (int)strtol(PQgetvalue(r, 0, 0), NULL, 10);
+		PQclear(r);
+		return n;
+	}
 	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
 	if (sqlite3_step(st) == SQLITE_ROW)
@@ -87,6 +137,10 @@ static void raw_exec(const struct fixture *f, const char *sql)
 	sqlite3 *db = NULL;
 	char *msg = NULL;
 
+	if (f->db[0] != '\0') {
+		PQclear(pg_raw(f->db, sql));
+		return;
+	}
 	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
 	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
 		fail_msg("raw SQL failed: %s: %s", sql, msg);
@@ -135,7 +189,7 @@ static void test_open_migrate_twice(void **state)
 	struct fixture *f = *state;
 	struct tw_store *st2 = NULL;
 	struct tw_error err;
-	char url[160];
+	char url[300];
 	int v1 = -1, v2 = -1;
 
 	assert_int_equal(store_schema_version(f->st, &v1, &err), TW_OK);
@@ -145,8 +199,8 @@ static void test_open_migrate_twice(void **state)
 	assert_int_equal(v1, v2);
 	assert_int_equal(raw_count(f, "schema_migrations"), v1);
 
-	/* A second connection through the "sqlite:" form sees the same schema. */
-	snprintf(url, sizeof(url), "sqlite:%s", f->path);
+	/* A second connection (SQLite: through the "sqlite:" form) sees the same schema. */
+	snprintf(url, sizeof(url), f->db[0] != '\0' ? "%s" : "sqlite:%s", f->url);
 	assert_int_equal(store_open(url, &st2, &err), TW_OK);
 	assert_int_equal(store_migrate(st2, &err), TW_OK);
 	assert_int_equal(store_schema_version(st2, &v2, &err), TW_OK);
@@ -191,10 +245,12 @@ static void test_urls_refused(void **state)
 	struct tw_error err;
 
 	(void)state;
-	assert_int_equal(store_open("postgresql://torwart@db/torwart", &st, &err), TW_E_CONFIG);
+	/* PostgreSQL that is not there: a clear error naming the cause, no handle. */
+	assert_int_equal(store_open("postgresql://torwart:secret@127.0.0.1:1/torwart?"
+		"connect_timeout=5", &st, &err), TW_E_STORE);
 	assert_null(st);
-	assert_non_null(strstr(err.message, "PostgreSQL backend is not built yet"));
-	assert_int_equal(store_open("postgres://db/torwart", &st, &err), TW_E_CONFIG);
+	assert_non_null(strstr(err.message, "cannot connect to the database"));
+	assert_null(strstr(err.message, "secret"));
 	assert_int_equal(store_open("mysql://db/torwart", &st, &err), TW_E_CONFIG);
 	assert_int_equal(store_open("sqlite:", &st, &err), TW_E_CONFIG);
 	assert_int_equal(store_open("", &st, &err), TW_E_INVALID);
@@ -505,6 +561,92 @@ static void test_audit_rows(void **state)
 	assert_int_equal(raw_count(f, "admin_log"), 1);
 }
 
+/*
+ * PostgreSQL only: the server drops the store's connection (restart, failover). The
+ * next call fails with a clear error and changes nothing; the one after works again.
+ */
+static void test_pg_connection_lost(void **state)
+{
+	struct fixture *f = *state;
+	struct store_gateway gw;
+	struct tw_error err;
+	char sql[160];
+
+	if (f->db[0] == '\0')
+		skip();
+	make_gateway(&gw, f->tenant, "ETWA0000000010");
+	snprintf(sql, sizeof(sql), "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+		"WHERE datname = '%s' AND pid <> pg_backend_pid()", f->db);
+	PQclear(pg_raw("postgres", sql));
+	assert_int_equal(store_gateway_insert(f->st, &gw, &err), TW_E_STORE);
+	assert_false(store_in_transaction(f->st));
+	assert_int_equal(raw_count(f, "gateways"), 0);
+	assert_int_equal(store_gateway_insert(f->st, &gw, &err), TW_OK);
+	PQclear(pg_raw("postgres", sql));
+	assert_int_equal(store_begin(f->st, &err), TW_OK);   /* reconnects first */
+	assert_int_equal(store_commit(f->st, &err), TW_OK);
+	assert_int_equal(raw_count(f, "gateways"), 1);
+}
+
+/* store_copy copies every table of the schema: a new migration's table is not forgotten. */
+static void test_copy_covers_schema(void **state)
+{
+	struct fixture *f = *state;
+
+	if (f->db[0] != '\0')
+		skip();
+	assert_int_equal(raw_count(f, "sqlite_master WHERE type = 'table' AND "
+		"name <> 'schema_migrations'"), (int)store_copy_table_count());
+}
+
+/* One resolver of [store] url: "sqlite:store.db" and "store.db" name the same file. */
+static void test_home_url(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const conf[] = { "url = sqlite:store.db\n", "url = store.db\n",
+		"url = sqlite:/abs/x.db\n", "url = postgresql://u@h:5/d\n", "" };
+	const char *want[5];
+	char path[192], body[128], *got;
+	struct tw_home *home = NULL;
+	struct tw_error err;
+
+	want[0] = want[1] = want[4] = f->path;
+	want[2] = "/abs/x.db";
+	want[3] = "postgresql://u@h:5/d";
+	snprintf(path, sizeof(path), "%s/torwart.conf", f->dir);
+	for (size_t i = 0; i < 5; i++) {
+		snprintf(body, sizeof(body), "[store]\n%s", conf[i]);
+		assert_int_equal(tw_write_file(path, body, strlen(body), 0600, false, &err), TW_OK);
+		assert_int_equal(tw_home_open(f->dir, &home, &err), TW_OK);
+		got = store_home_url(home);
+		assert_non_null(got);
+		assert_string_equal(got, want[i]);
+		free(got);
+		tw_home_free(home);
+	}
+	unlink(path);
+}
+
+/*
+ * A failing statement inside a transaction fails alone: the transaction stays usable
+ * (PostgreSQL would abort it whole; the driver runs writes under a savepoint there).
+ */
+static void test_failure_inside_transaction(void **state)
+{
+	struct fixture *f = *state;
+	struct store_gateway gw;
+	struct tw_error err;
+
+	make_gateway(&gw, f->tenant, "ETWA0000000008");
+	assert_int_equal(store_gateway_insert(f->st, &gw, &err), TW_OK);
+	assert_int_equal(store_begin(f->st, &err), TW_OK);
+	assert_int_equal(store_gateway_insert(f->st, &gw, &err), TW_E_EXISTS);
+	make_gateway(&gw, f->tenant, "ETWA0000000009");
+	assert_int_equal(store_gateway_insert(f->st, &gw, &err), TW_OK);
+	assert_int_equal(store_commit(f->st, &err), TW_OK);
+	assert_int_equal(raw_count(f, "gateways"), 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -520,7 +662,19 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_certificate_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_transaction_rollback, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audit_rows, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_failure_inside_transaction, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_home_url, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_copy_covers_schema, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pg_connection_lost, setup, teardown),
 	};
+	int failed;
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	failed = cmocka_run_group_tests_name("sqlite", tests, NULL, NULL);
+	pg_base = getenv("TORWART_TEST_PG");
+	if (pg_base == NULL || *pg_base == '\0') {
+		printf("PostgreSQL cases not run: TORWART_TEST_PG is not set "
+			"(meson test unit-store-pg starts a server)\n");
+		return failed;
+	}
+	return failed + cmocka_run_group_tests_name("postgresql", tests, NULL, NULL);
 }

@@ -1,0 +1,153 @@
+/*
+ * db.h: the store's SQL driver interface (internal to src/store).
+ *
+ * Every area (store.c, store_<area>.c) writes its queries once, in SQL that SQLite and
+ * PostgreSQL both accept, with ?N placeholders, and runs them through these calls, which
+ * mirror the sqlite3 statement API: prepare, bind, step (DB_ROW / DB_DONE), column, done.
+ * One driver per database speaks its dialect (driver_sqlite.c, driver_pg.c): placeholder
+ * syntax, blob vs bytea, returning ids, the global writer lock of a write transaction,
+ * and the mapping of its errors onto the store.h vocabulary (duplicate -> TW_E_EXISTS,
+ * missing referenced row -> TW_E_NOT_FOUND, anything else -> TW_E_STORE).
+ *
+ * A struct db is one connection used by one thread. Statements are cached per
+ * connection by the address of their static SQL text (db.c); a statement that is still
+ * running when the same SQL is prepared again (a foreach callback calling back into the
+ * store) gets a fresh copy. Every db_prepare is paired with one db_done.
+ */
+#ifndef TORWART_STORE_DB_H
+#define TORWART_STORE_DB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/error.h"
+#include "store/store.h"
+
+enum { DB_ERROR = 1, DB_ROW = 100, DB_DONE = 101 };
+enum db_type { DB_NULL, DB_INT, DB_TEXT, DB_BLOB };   /* of a value read (store_copy) */
+
+#define DB_CACHE_MAX 288
+
+struct db;
+struct db_stmt;
+
+struct db_driver {
+	const char *name;                  /* "sqlite", "postgresql" */
+	bool pg;                           /* picks the migration variant */
+	tw_rc (*open)(const char *target, struct db **out, struct tw_error *err);
+	void (*close)(struct db *d);
+	/* SQL without parameters or rows; may hold several statements (migrations). */
+	tw_rc (*exec)(struct db *d, const char *sql, const char *doing, struct tw_error *err);
+	/* write: take the global writer lock now (SQLite BEGIN IMMEDIATE, PG advisory lock). */
+	tw_rc (*begin)(struct db *d, bool write, struct tw_error *err);
+	bool (*in_transaction)(struct db *d);
+	tw_rc (*prepare)(struct db *d, const char *sql, struct db_stmt **out,
+		struct tw_error *err);
+	void (*reset)(struct db_stmt *st);          /* back to unbound, ready to run again */
+	void (*finalize)(struct db_stmt *st);
+	void (*bind_int64)(struct db_stmt *st, int i, int64_t v);
+	void (*bind_text)(struct db_stmt *st, int i, const char *v);  /* borrowed until done */
+	void (*bind_blob)(struct db_stmt *st, int i, const void *v, size_t n);
+	void (*bind_null)(struct db_stmt *st, int i);
+	int (*step)(struct db_stmt *st);
+	bool (*column_null)(struct db_stmt *st, int col);
+	int64_t (*column_int64)(struct db_stmt *st, int col);
+	const char *(*column_text)(struct db_stmt *st, int col);     /* NULL for NULL */
+	const void *(*column_blob)(struct db_stmt *st, int col);
+	int (*column_bytes)(struct db_stmt *st, int col);            /* after text/blob */
+	int (*column_count)(struct db_stmt *st);
+	const char *(*column_name)(struct db_stmt *st, int col);
+	enum db_type (*column_type)(struct db_stmt *st, int col);
+	/* After rows were copied in with their ids: identity columns continue above them. */
+	tw_rc (*ids_follow)(struct db *d, const char *table, struct tw_error *err);
+	int64_t (*changes)(struct db *d);
+	tw_rc (*last_id)(struct db *d, int64_t *id, struct tw_error *err);
+	/* Map the last failure (before done): unique -> EXISTS, FK -> NOT_FOUND. */
+	tw_rc (*step_fail)(struct db *d, struct tw_error *err, const char *doing);
+	const char *sql_has_migrations;    /* one row, one count column */
+};
+
+/* Drivers embed these as their first member. */
+struct db {
+	const struct db_driver *drv;
+	char *label;                       /* for messages: a path or host/dbname, no password */
+	struct {
+		const char *sql;                 /* static text; the address is the key */
+		struct db_stmt *st;
+		bool busy;
+	} cache[DB_CACHE_MAX];
+	size_t cache_count;
+};
+struct db_stmt {
+	struct db *db;
+};
+
+extern const struct db_driver db_driver_sqlite;
+extern const struct db_driver db_driver_pg;
+
+/* The connection of an open store handle (TW_E_INTERNAL when it is not open). */
+struct db *store_db(struct tw_store *store, struct tw_error *err);
+
+tw_rc db_prepare(struct db *d, const char *sql, struct db_stmt **out, struct tw_error *err);
+void db_done(struct db *d, struct db_stmt *st);
+void db_close(struct db *d);
+tw_rc db_migrate(struct db *d, struct tw_error *err);
+tw_rc db_schema_version(struct db *d, int *version, struct tw_error *err);
+tw_rc db_commit(struct db *d, struct tw_error *err);
+void db_rollback(struct db *d);
+
+#define db_exec(d, sql, doing, err) ((d)->drv->exec((d), (sql), (doing), (err)))
+#define db_begin(d, write, err) ((d)->drv->begin((d), (write), (err)))
+#define db_in_transaction(d) ((d)->drv->in_transaction(d))
+#define db_step_fail(d, err, doing) ((d)->drv->step_fail((d), (err), (doing)))
+#define db_changes(d) ((d)->drv->changes(d))
+#define db_last_id(d, id, err) ((d)->drv->last_id((d), (id), (err)))
+#define db_step(st) ((st)->db->drv->step(st))
+#define db_bind_int64(st, i, v) ((st)->db->drv->bind_int64((st), (i), (v)))
+#define db_bind_text(st, i, v) ((st)->db->drv->bind_text((st), (i), (v)))
+#define db_bind_blob(st, i, v, n) ((st)->db->drv->bind_blob((st), (i), (v), (n)))
+#define db_bind_null(st, i) ((st)->db->drv->bind_null((st), (i)))
+#define db_column_null(st, c) ((st)->db->drv->column_null((st), (c)))
+#define db_column_int64(st, c) ((st)->db->drv->column_int64((st), (c)))
+#define db_column_text(st, c) ((st)->db->drv->column_text((st), (c)))
+#define db_column_blob(st, c) ((st)->db->drv->column_blob((st), (c)))
+#define db_column_bytes(st, c) ((st)->db->drv->column_bytes((st), (c)))
+
+/* Copy a text column into dst; TW_E_INTEGRITY if the stored text is longer than size-1. */
+tw_rc db_col_text(struct db_stmt *st, int col, char *dst, size_t size, const char *what,
+	struct tw_error *err);
+/* Copy a 32-byte blob column; TW_E_INTEGRITY otherwise. */
+tw_rc db_col_hash(struct db_stmt *st, int col, unsigned char dst[32], const char *what,
+	struct tw_error *err);
+#define DB_COL_TEXT(st, col, obj, member, err) \
+	db_col_text((st), (col), (obj)->member, sizeof((obj)->member), #member, (err))
+
+struct tw_store {
+	struct db *db;          /* owned; released by db_close */
+	int64_t scope_tenant;   /* 0: all tenants; else gateways/jobs of others are hidden */
+};
+
+/* The callback wrapper of a tenant-scoped gateway walk (store.c, store_jobs.c). */
+struct store_scope_filter {
+	int64_t tenant_id;
+	store_gateway_cb cb;
+	void *arg;
+};
+int store_scope_gateway_filter(const struct store_gateway *gw, void *arg);
+
+/*
+ * Migrations embedded at build time by gen_migrations.py from migrations/NNNN_name.sql,
+ * with the PostgreSQL text from NNNN_name.pg.sql where the dialects differ (or the
+ * generator's type mapping of the shared file). Versions are 1, 2, 3, ... without gaps.
+ */
+struct store_migration {
+	int version;
+	const char *name;    /* file name without .sql, e.g. "0001_init" */
+	const char *sql;     /* SQLite */
+	const char *sql_pg;  /* PostgreSQL */
+};
+extern const struct store_migration store_migrations[];
+extern const size_t store_migrations_count;
+
+#endif

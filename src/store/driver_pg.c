@@ -1,0 +1,542 @@
+/*
+ * driver_pg.c: the store's driver (db.h) on libpq, for a PostgreSQL store shared by
+ * several hosts ([store] url = postgresql://...).
+ *
+ * The dialect lives here, not in the areas' SQL:
+ *  - placeholders ?N become $N (outside string literals) when a statement is prepared;
+ *  - parameters travel as text, except blobs, which travel binary as bytea; results come
+ *    as text and bytea columns are decoded on demand (column_blob/column_bytes);
+ *  - a write transaction takes one transaction-scoped advisory lock, the same global
+ *    writer order SQLite's BEGIN IMMEDIATE gives: the admin-log hash chain, Merkle nodes
+ *    and job hand-outs are read-then-written under it and stay serialised across
+ *    processes and hosts; readers never wait for it;
+ *  - a failing statement inside a transaction would abort the whole transaction in
+ *    PostgreSQL (SQLite only fails the statement), so a write inside a transaction runs
+ *    under a savepoint and a failure (e.g. unique violation -> TW_E_EXISTS, which callers
+ *    handle) leaves the transaction usable, as on SQLite;
+ *  - last_id is lastval() (the identity column of the last insert on this connection);
+ *  - SQLSTATE 23505 -> TW_E_EXISTS, 23503 -> TW_E_NOT_FOUND, anything else TW_E_STORE.
+ * A result is read whole before the first row is returned, so a foreach callback may run
+ * other statements on the same connection (as on SQLite).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "base/util.h"
+#include "store/db.h"
+
+#define PG_PARAM_MAX 32
+#define PG_WRITER_LOCK "74190509"   /* advisory lock key of the global writer order */
+#define PG_OID_INT8 20
+#define PG_OID_BYTEA 17
+
+struct pg {
+	struct db base;
+	PGconn *conn;
+	int64_t changes;
+	char sqlstate[6];
+	char msg[256];
+};
+
+struct pg_stmt {
+	struct db_stmt base;
+	char *sql;                      /* with $N placeholders */
+	bool write;                     /* not a SELECT: savepoint inside a transaction */
+	int nparams;
+	char num[PG_PARAM_MAX][24];     /* integers in text */
+	const char *val[PG_PARAM_MAX];
+	int len[PG_PARAM_MAX];
+	int fmt[PG_PARAM_MAX];
+	unsigned int type[PG_PARAM_MAX];
+	PGresult *res;
+	int row;
+	unsigned char **blob;           /* decoded bytea of the current row, per column */
+	size_t *blob_len;
+};
+
+#define PG(d) ((struct pg *)(d))
+#define PS(s) ((struct pg_stmt *)(s))
+
+static void pg_note(struct pg *p, const PGresult *res)
+{
+	const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	const char *m = res != NULL ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+
+	snprintf(p->sqlstate, sizeof(p->sqlstate), "%s", state != NULL ? state : "");
+	if (m == NULL)
+		m = PQstatus(p->conn) == CONNECTION_BAD ? "the connection to the database is lost" :
+			PQerrorMessage(p->conn);
+	snprintf(p->msg, sizeof(p->msg), "%s", m);
+	p->msg[strcspn(p->msg, "\n")] = '\0';
+}
+
+static tw_rc pg_step_fail(struct db *d, struct tw_error *err, const char *doing)
+{
+	struct pg *p = PG(d);
+
+	if (strcmp(p->sqlstate, "23505") == 0)
+		return tw_error_set(err, TW_E_EXISTS, "%s: already exists (%s)", doing, p->msg);
+	if (strcmp(p->sqlstate, "23503") == 0)
+		return tw_error_set(err, TW_E_NOT_FOUND, "%s: a referenced row (tenant) does not "
+			"exist", doing);
+	return tw_error_set(err, TW_E_STORE, "store %s: %s failed: %s", d->label, doing, p->msg);
+}
+
+/* Run SQL without parameters; true when it succeeded. */
+static bool pg_run(struct pg *p, const char *sql)
+{
+	PGresult *res = PQexec(p->conn, sql);
+	ExecStatusType st = PQresultStatus(res);
+	bool ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+
+	if (!ok)
+		pg_note(p, res);
+	PQclear(res);
+	return ok;
+}
+
+/*
+ * A connection the server dropped (restart, failover, idle kill) is opened again before
+ * the next statement that is not inside a transaction: the statement that saw the loss
+ * failed with a clear error and rolled nothing half-way (the server discards an open
+ * transaction), the next one works again. Inside a transaction nothing is retried.
+ */
+static void pg_revive(struct pg *p)
+{
+	if (PQstatus(p->conn) == CONNECTION_BAD)
+		PQreset(p->conn);
+}
+
+static bool pg_in_transaction(struct db *d)
+{
+	PGTransactionStatusType s = PQtransactionStatus(PG(d)->conn);
+
+	/* UNKNOWN: the connection is gone, and the server discarded its transaction. */
+	return s == PQTRANS_INTRANS || s == PQTRANS_INERROR || s == PQTRANS_ACTIVE;
+}
+
+static tw_rc pg_exec(struct db *d, const char *sql, const char *doing, struct tw_error *err)
+{
+	struct pg *p = PG(d);
+
+	/* COMMIT of a failed transaction "succeeds" as a rollback: say so instead. */
+	if (strcmp(sql, "COMMIT") == 0 && PQtransactionStatus(p->conn) == PQTRANS_INERROR) {
+		pg_run(p, "ROLLBACK");
+		return tw_error_set(err, TW_E_STORE, "store %s: %s failed: the transaction had "
+			"failed and was rolled back", d->label, doing);
+	}
+	if (!pg_run(p, sql))
+		return pg_step_fail(d, err, doing);
+	return TW_OK;
+}
+
+static tw_rc pg_begin(struct db *d, bool write, struct tw_error *err)
+{
+	const char *sql = write ? "BEGIN; SELECT pg_advisory_xact_lock(" PG_WRITER_LOCK ")" :
+		"BEGIN ISOLATION LEVEL REPEATABLE READ";
+	const char *doing = write ? "starting a write transaction" : "starting a read snapshot";
+	tw_rc rc;
+
+	pg_revive(PG(d));
+	rc = pg_exec(d, sql, doing, err);
+	/* Nothing has run yet: a connection found dead here is opened again and retried. */
+	if (rc != TW_OK && PQstatus(PG(d)->conn) == CONNECTION_BAD) {
+		pg_revive(PG(d));
+		rc = pg_exec(d, sql, doing, err);
+	}
+	return rc;
+}
+
+static tw_rc pg_prepare(struct db *d, const char *sql, struct db_stmt **out,
+	struct tw_error *err)
+{
+	struct pg_stmt *s = calloc(1, sizeof(*s));
+	size_t n = strlen(sql), o = 0;
+	bool quoted = false;
+
+	*out = NULL;
+	if (s == NULL || (s->sql = malloc(n + n / 2 + 1)) == NULL) {
+		free(s);
+		return tw_error_set(err, TW_E_NOMEM, "out of memory preparing a statement");
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (sql[i] == '\'')
+			quoted = !quoted;
+		if (!quoted && sql[i] == '?' && sql[i + 1] >= '0' && sql[i + 1] <= '9') {
+			int k = (int)strtol(sql + i + 1, NULL, 10);
+
+			if (k > s->nparams)
+				s->nparams = k;
+			s->sql[o++] = '$';
+			continue;
+		}
+		s->sql[o++] = sql[i];
+	}
+	s->sql[o] = '\0';
+	if (s->nparams > PG_PARAM_MAX) {
+		free(s->sql);
+		free(s);
+		return tw_error_set(err, TW_E_INTERNAL, "statement has more than %d parameters",
+			PG_PARAM_MAX);
+	}
+	while (*sql == ' ' || *sql == '\t' || *sql == '\n')
+		sql++;
+	s->write = strncmp(sql, "SELECT", 6) != 0;
+	s->base.db = d;
+	*out = &s->base;
+	return TW_OK;
+}
+
+static void pg_row_clear(struct pg_stmt *s)
+{
+	if (s->blob == NULL)
+		return;
+	for (int c = 0; c < PQnfields(s->res); c++) {
+		PQfreemem(s->blob[c]);
+		s->blob[c] = NULL;
+	}
+}
+
+static void pg_reset(struct db_stmt *st)
+{
+	struct pg_stmt *s = PS(st);
+
+	pg_row_clear(s);
+	free(s->blob);
+	free(s->blob_len);
+	s->blob = NULL;
+	s->blob_len = NULL;
+	PQclear(s->res);
+	s->res = NULL;
+	memset(s->val, 0, sizeof(s->val));
+	memset(s->type, 0, sizeof(s->type));
+}
+
+static void pg_finalize(struct db_stmt *st)
+{
+	if (st == NULL)
+		return;
+	pg_reset(st);
+	free(PS(st)->sql);
+	free(st);
+}
+
+static struct pg_stmt *pg_param(struct db_stmt *st, int i, unsigned int type, int fmt)
+{
+	struct pg_stmt *s = PS(st);
+
+	if (i < 1 || i > PG_PARAM_MAX)
+		return NULL;
+	s->type[i - 1] = type;
+	s->fmt[i - 1] = fmt;
+	s->len[i - 1] = 0;
+	return s;
+}
+
+static void pg_bind_int64(struct db_stmt *st, int i, int64_t v)
+{
+	struct pg_stmt *s = pg_param(st, i, PG_OID_INT8, 0);
+
+	if (s == NULL)
+		return;
+	snprintf(s->num[i - 1], sizeof(s->num[i - 1]), "%lld", (long long)v);
+	s->val[i - 1] = s->num[i - 1];
+}
+
+static void pg_bind_text(struct db_stmt *st, int i, const char *v)
+{
+	/* Type left to the server (unknown), so it follows the column it is compared with. */
+	struct pg_stmt *s = pg_param(st, i, 0, 0);
+
+	if (s != NULL)
+		s->val[i - 1] = v;
+}
+
+static void pg_bind_blob(struct db_stmt *st, int i, const void *v, size_t n)
+{
+	struct pg_stmt *s = pg_param(st, i, PG_OID_BYTEA, 1);
+
+	if (s == NULL)
+		return;
+	s->val[i - 1] = v != NULL ? v : "";
+	s->len[i - 1] = (int)n;
+}
+
+static void pg_bind_null(struct db_stmt *st, int i)
+{
+	struct pg_stmt *s = pg_param(st, i, 0, 0);
+
+	if (s != NULL)
+		s->val[i - 1] = NULL;
+}
+
+static int pg_execute(struct pg_stmt *s)
+{
+	struct pg *p = PG(s->base.db);
+	bool sp = s->write && PQtransactionStatus(p->conn) == PQTRANS_INTRANS;
+	ExecStatusType st;
+	const char *tuples;
+
+	if (PQtransactionStatus(p->conn) == PQTRANS_UNKNOWN)
+		pg_revive(p);
+	if (sp && !pg_run(p, "SAVEPOINT tw_stmt"))
+		return DB_ERROR;
+	s->res = PQexecParams(p->conn, s->sql, s->nparams, s->type, s->val, s->len, s->fmt, 0);
+	st = PQresultStatus(s->res);
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+		pg_note(p, s->res);
+		PQclear(s->res);
+		s->res = NULL;
+		if (sp) {
+			char state[6], msg[256];
+
+			memcpy(state, p->sqlstate, sizeof(state));
+			memcpy(msg, p->msg, sizeof(msg));
+			pg_run(p, "ROLLBACK TO SAVEPOINT tw_stmt; RELEASE SAVEPOINT tw_stmt");
+			memcpy(p->sqlstate, state, sizeof(state));
+			memcpy(p->msg, msg, sizeof(msg));
+		}
+		return DB_ERROR;
+	}
+	if (sp && !pg_run(p, "RELEASE SAVEPOINT tw_stmt"))
+		return DB_ERROR;
+	tuples = PQcmdTuples(s->res);
+	p->changes = tuples != NULL && *tuples != '\0' ? strtoll(tuples, NULL, 10) : 0;
+	s->row = -1;
+	if (PQnfields(s->res) > 0) {
+		s->blob = calloc((size_t)PQnfields(s->res), sizeof(*s->blob));
+		s->blob_len = calloc((size_t)PQnfields(s->res), sizeof(*s->blob_len));
+		if (s->blob == NULL || s->blob_len == NULL) {
+			snprintf(p->msg, sizeof(p->msg), "out of memory");
+			return DB_ERROR;
+		}
+	}
+	return DB_DONE;
+}
+
+static int pg_step(struct db_stmt *st)
+{
+	struct pg_stmt *s = PS(st);
+
+	if (s->res == NULL && pg_execute(s) != DB_DONE)
+		return DB_ERROR;
+	pg_row_clear(s);
+	if (++s->row < PQntuples(s->res))
+		return DB_ROW;
+	s->row = PQntuples(s->res);
+	return DB_DONE;
+}
+
+static bool pg_column_null(struct db_stmt *st, int c)
+{
+	return PQgetisnull(PS(st)->res, PS(st)->row, c) != 0;
+}
+
+static int64_t pg_column_int64(struct db_stmt *st, int c)
+{
+	const char *v = PQgetvalue(PS(st)->res, PS(st)->row, c);
+
+	if (v == NULL || pg_column_null(st, c))
+		return 0;
+	if (v[0] == 't' || v[0] == 'f')     /* a boolean expression */
+		return v[0] == 't';
+	return strtoll(v, NULL, 10);
+}
+
+static const char *pg_column_text(struct db_stmt *st, int c)
+{
+	if (pg_column_null(st, c))
+		return NULL;
+	return PQgetvalue(PS(st)->res, PS(st)->row, c);
+}
+
+static const void *pg_column_blob(struct db_stmt *st, int c)
+{
+	struct pg_stmt *s = PS(st);
+
+	if (pg_column_null(st, c))
+		return NULL;
+	if (PQftype(s->res, c) != PG_OID_BYTEA)
+		return PQgetvalue(s->res, s->row, c);
+	if (s->blob[c] == NULL)
+		s->blob[c] = PQunescapeBytea((const unsigned char *)PQgetvalue(s->res, s->row, c),
+			&s->blob_len[c]);
+	return s->blob[c];
+}
+
+static int pg_column_bytes(struct db_stmt *st, int c)
+{
+	struct pg_stmt *s = PS(st);
+
+	if (pg_column_null(st, c))
+		return 0;
+	if (PQftype(s->res, c) != PG_OID_BYTEA)
+		return PQgetlength(s->res, s->row, c);
+	return pg_column_blob(st, c) != NULL ? (int)s->blob_len[c] : 0;
+}
+
+static int pg_column_count(struct db_stmt *st)
+{
+	return PQnfields(PS(st)->res);
+}
+
+static const char *pg_column_name(struct db_stmt *st, int c)
+{
+	return PQfname(PS(st)->res, c);
+}
+
+static enum db_type pg_column_type(struct db_stmt *st, int c)
+{
+	if (pg_column_null(st, c))
+		return DB_NULL;
+	switch (PQftype(PS(st)->res, c)) {
+	case PG_OID_BYTEA: return DB_BLOB;
+	case PG_OID_INT8: case 23: case 21: return DB_INT;   /* int8, int4, int2 */
+	default: return DB_TEXT;
+	}
+}
+
+/* Move each identity sequence of table past the largest id copied in. */
+static tw_rc pg_ids_follow(struct db *d, const char *table, struct tw_error *err)
+{
+	struct pg *p = PG(d);
+	const char *params[1] = { table };
+	PGresult *cols = PQexecParams(p->conn, "SELECT column_name FROM information_schema.columns "
+		"WHERE table_schema = current_schema() AND table_name = $1 AND is_identity = 'YES'",
+		1, NULL, params, NULL, NULL, 0);
+	tw_rc rc = TW_OK;
+
+	if (PQresultStatus(cols) != PGRES_TUPLES_OK) {
+		pg_note(p, cols);
+		rc = pg_step_fail(d, err, "reading identity columns");
+	}
+	for (int i = 0; rc == TW_OK && i < PQntuples(cols); i++) {
+		char *col = PQescapeIdentifier(p->conn, PQgetvalue(cols, i, 0), strlen(
+			PQgetvalue(cols, i, 0)));
+		char *tab = PQescapeIdentifier(p->conn, table, strlen(table));
+		char *sql = col != NULL && tab != NULL ? tw_asprintf("SELECT setval("
+			"pg_get_serial_sequence('%s', '%s'), max(%s)) FROM %s", table,
+			PQgetvalue(cols, i, 0), col, tab) : NULL;
+
+		if (sql == NULL)
+			rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+		else if (!pg_run(p, sql))
+			rc = pg_step_fail(d, err, "moving an identity sequence");
+		free(sql);
+		PQfreemem(col);
+		PQfreemem(tab);
+	}
+	PQclear(cols);
+	return rc;
+}
+
+static int64_t pg_changes(struct db *d)
+{
+	return PG(d)->changes;
+}
+
+static tw_rc pg_last_id(struct db *d, int64_t *id, struct tw_error *err)
+{
+	PGresult *res = PQexec(PG(d)->conn, "SELECT lastval()");
+	tw_rc rc = TW_OK;
+
+	*id = 0;
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
+		*id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	} else {
+		pg_note(PG(d), res);
+		rc = pg_step_fail(d, err, "reading the new row's id");
+	}
+	PQclear(res);
+	return rc;
+}
+
+static void pg_close(struct db *d)
+{
+	if (d == NULL)
+		return;
+	PQfinish(PG(d)->conn);
+	free(d->label);
+	free(d);
+}
+
+static void pg_quiet(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message;   /* NOTICEs ("relation exists, skipping") are not for operators */
+}
+
+static tw_rc pg_open(const char *target, struct db **out, struct tw_error *err)
+{
+	struct pg *p = calloc(1, sizeof(*p));
+	tw_rc rc;
+
+	*out = NULL;
+	if (p == NULL)
+		return tw_error_set(err, TW_E_NOMEM, "out of memory opening the store");
+	p->base.drv = &db_driver_pg;
+	p->conn = PQconnectdb(target);
+	if (p->conn == NULL) {
+		rc = tw_error_set(err, TW_E_NOMEM, "out of memory opening the store");
+		goto out;
+	}
+	if (PQstatus(p->conn) != CONNECTION_OK) {
+		char msg[256];
+
+		/* libpq's message names host and port; the URL (with its password) is not shown. */
+		snprintf(msg, sizeof(msg), "%s", PQerrorMessage(p->conn));
+		msg[strcspn(msg, "\n")] = '\0';
+		rc = tw_error_set(err, TW_E_STORE, "store postgresql: cannot connect to the "
+			"database: %s (is the server running, and [store] url right?)", msg);
+		goto out;
+	}
+	PQsetNoticeProcessor(p->conn, pg_quiet, NULL);
+	p->base.label = tw_asprintf("postgresql://%s@%s:%s/%s", PQuser(p->conn),
+		PQhost(p->conn), PQport(p->conn), PQdb(p->conn));
+	if (p->base.label == NULL) {
+		rc = tw_error_set(err, TW_E_NOMEM, "out of memory opening the store");
+		goto out;
+	}
+	*out = &p->base;
+	p = NULL;
+	rc = TW_OK;
+out:
+	if (p != NULL)
+		pg_close(&p->base);
+	return rc;
+}
+
+const struct db_driver db_driver_pg = {
+	.name = "postgresql",
+	.pg = true,
+	.open = pg_open,
+	.close = pg_close,
+	.exec = pg_exec,
+	.begin = pg_begin,
+	.in_transaction = pg_in_transaction,
+	.prepare = pg_prepare,
+	.reset = pg_reset,
+	.finalize = pg_finalize,
+	.bind_int64 = pg_bind_int64,
+	.bind_text = pg_bind_text,
+	.bind_blob = pg_bind_blob,
+	.bind_null = pg_bind_null,
+	.step = pg_step,
+	.column_null = pg_column_null,
+	.column_int64 = pg_column_int64,
+	.column_text = pg_column_text,
+	.column_blob = pg_column_blob,
+	.column_bytes = pg_column_bytes,
+	.column_count = pg_column_count,
+	.column_name = pg_column_name,
+	.column_type = pg_column_type,
+	.ids_follow = pg_ids_follow,
+	.changes = pg_changes,
+	.last_id = pg_last_id,
+	.step_fail = pg_step_fail,
+	.sql_has_migrations = "SELECT count(*) FROM information_schema.tables WHERE "
+		"table_schema = current_schema() AND table_name = 'schema_migrations'",
+};
