@@ -19,6 +19,7 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "store/store.h"
+#include "ws/ws.h"
 
 struct api_ctx {
 	struct tw_store *store;
@@ -88,6 +89,7 @@ tw_rc api_run(const struct tw_home *home, struct tw_error *err)
 	struct api_ctx ctx = { 0 };
 	struct evhttp *http = NULL;
 	struct api_operator *operator_api = NULL;   /* HTTPS, [api] tls_listen */
+	struct ws_service *ws = NULL;               /* SM-PKI web service, [ws] listen */
 	struct event *sigterm = NULL, *sigint = NULL;
 	char *store_url = NULL, *host = NULL;
 	uint16_t port = 0;
@@ -122,7 +124,8 @@ tw_rc api_run(const struct tw_home *home, struct tw_error *err)
 			host, port);
 		goto out;
 	}
-	if ((rc = api_operator_start(ctx.base, home, ctx.store, &operator_api, err)) != TW_OK)
+	if ((rc = api_operator_start(ctx.base, home, ctx.store, &operator_api, err)) != TW_OK ||
+	    (rc = ws_service_start(ctx.base, home, ctx.store, &ws, err)) != TW_OK)
 		goto out;
 	sigterm = evsignal_new(ctx.base, SIGTERM, api_on_signal, &ctx);
 	sigint = evsignal_new(ctx.base, SIGINT, api_on_signal, &ctx);
@@ -142,6 +145,7 @@ out:
 	if (http != NULL)
 		evhttp_free(http);
 	api_operator_free(operator_api);
+	ws_service_free(ws);
 	if (ctx.base != NULL)
 		event_base_free(ctx.base);
 	store_close(ctx.store);

@@ -421,7 +421,8 @@ tw_rc ca_validate(struct ca_run *r, const char *object, const unsigned char *in,
 		goto out;
 	}
 	if ((rc = ca_match(r, req, err)) != TW_OK) {
-		*result = PKI_FAILURE_INCORRECT_REQUEST;
+		*result = r->caller_bound ? PKI_FAILURE_UNAUTHORIZED_REQUEST :
+			PKI_FAILURE_INCORRECT_REQUEST;
 		rc = ca_refuse(r, object, *result, rc, err);
 		goto out;
 	}
