@@ -102,11 +102,12 @@ tw_rc ca_issue_files(const struct tw_home *home, struct tw_store *store,
 	struct ca_issue_stats *stats, struct tw_error *err);
 
 /*
- * The web service's RequestCertificate: one request given as bytes, by a caller that
- * is participant itself (identified by its TLS certificate). The same path as
- * ca_issue_files, except that a request naming another participant is refused with
- * failure_unauthorized_request instead of failure_incorrect_request. out->file is a
- * static placeholder name.
+ * The web service's RequestCertificate: one request given as bytes by the participant
+ * `participant` (identified by its TLS certificate). The same path as ca_issue_files,
+ * except that the request's participant is found by its subject and must be the caller
+ * itself, or an SMGW whose request carries the caller's (a GWA's) authorisation
+ * signature; anything else, including a subject that does not match the registration,
+ * is failure_unauthorized_request. out->file is a static placeholder name.
  */
 tw_rc ca_issue_buffer(const struct tw_home *home, struct tw_store *store,
 	struct signer_client *sc, const struct ca_actor *who, const char *participant,

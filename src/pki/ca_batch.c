@@ -417,6 +417,11 @@ static tw_rc ca_issue_run(const struct tw_home *home, struct tw_store *store,
 	r.caller_bound = caller_bound;
 	r.mem = mem;
 	r.mem_len = mem_len;
+	if (caller_bound) {
+		/* The request's own subject names its participant; ca_validate checks the caller. */
+		r.caller = participant;
+		participant = NULL;
+	}
 	if ((fa.batch = calloc(CA_BATCH_MAX, sizeof(*fa.batch))) == NULL ||
 	    (fb.batch = calloc(CA_BATCH_MAX, sizeof(*fb.batch))) == NULL) {
 		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");

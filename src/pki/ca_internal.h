@@ -32,6 +32,13 @@ struct ca_run {
 	 * a request naming anyone else is an authorisation failure, not a wrong request.
 	 */
 	bool caller_bound;
+	/*
+	 * With caller_bound: the caller's participant name. The request's participant is
+	 * resolved by its subject and must be the caller, or an SMGW whose request carries
+	 * the caller's (a GWA's) authorisation signature (authoriser_owner).
+	 */
+	const char *caller;
+	char authoriser_owner[STORE_ID_MAX + 1];
 	const unsigned char *mem;        /* ca_issue_buffer: the request bytes, else NULL */
 	size_t mem_len;
 };

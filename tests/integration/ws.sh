@@ -249,6 +249,39 @@ check "no client certificate: no answer (handshake refused)" test "$code" = 000
 code=$(curl $TLSOPT --cert "$H/pki/gwa-tls.crt" --key "$H/pki/gwa-tls.key" -o "$T/ans" -w '%{http_code}' \
 	-H 'Content-Type: text/xml' --data-binary @"$T/invalid.xml" "$URL" 2>>"$T/log")
 check "a valid SM-PKI certificate of no participant -> 403 fault" bash -c "test '$code' = 403 && grep -q faultcode '$T/ans'"
+
+# ---- a GWA requests its gateway's certificates (SMGW request with its authorisation)
+check "register the home's GWA as participant (role gwa)" "$TORWART" ca register --home "$H" \
+	--name TEST.GWA.TORWART --org "Test GWA" --role gwa --mp-id 9900000000003 --cn TEST.GWA.TORWART
+mkdir -p "$T/gwa" && cp "$H/pki/gwa-tls.crt" "$T/gwa.crt" && cp "$H/pki/gwa-tls.key" "$T/gwa/tls.key"
+check "register SMGW participant gw-ws1" "$TORWART" ca register --home "$H" --name gw-ws1 \
+	--org "Test GWA" --role smgw --mp-id 9912345000001 --cn ETWA0000000001 --gateway-id ETWA0000000001
+check "torwart req: SMGW request authorised by the GWA" "$TORWART" req initial --cn ETWA0000000001 \
+	--ou 9912345000001 --role SMGW --key-dir "$T/gwk" --authorise --home "$H" --format der \
+	--out "$T/gw.req"
+check "torwart req: a second one" "$TORWART" req initial --cn ETWA0000000001 \
+	--ou 9912345000001 --role SMGW --key-dir "$T/gwk2" --authorise --home "$H" --format der \
+	--out "$T/gw2.req"
+check "a second GWA participant (gwa-b) with its TLS certificate" bash -c "
+	'$TORWART' ca register --home '$H' --name gwa-b --org B --role gwa --mp-id 9900000000021 --cn GWA-B.WS &&
+	'$TORWART' req initial --cn GWA-B.WS --ou 9900000000021 --role GWA --key-dir '$T/gwa-b' --format der --out '$T/gwa-b.req' &&
+	'$TORWART' ca issue --home '$H' --request '$T/gwa-b.req' --participant gwa-b &&
+	'$TORWART' ca export \$(sqlite3 '$H/store.db' \"SELECT serial_hex FROM certificates WHERE owner_id='gwa-b' AND usage='TLS'\") --home '$H' --out '$T/gwa-b.crt'"
+out=$(zeep_as gwa-b request "$T/gw2.req" "$T/gwb")
+check "another GWA sending it -> failure_unauthorized_request" test "${out%% *}" = failure_unauthorized_request
+out=$(zeep_as emt-a request "$T/gw2.req" "$T/gwe")
+check "an EMT sending it -> failure_unauthorized_request" test "${out%% *}" = failure_unauthorized_request
+check "... nothing issued for the gateway" test \
+	"$(sqlite3 "$H/store.db" "SELECT count(*) FROM certificates WHERE owner_id='gw-ws1'")" = 0
+out=$(zeep_as gwa request "$T/gw.req" "$T/gwcert")
+echo "gwa for smgw: $out" >>"$T/log"
+check "the authorising GWA gets the gateway's 3 certificates" test "$out" = "ok_cert_available 3 "
+check "... owned by the SMGW participant" test \
+	"$(sqlite3 "$H/store.db" "SELECT count(*) FROM certificates WHERE owner_kind='smgw' AND owner_id='gw-ws1'")" = 3
+check "... and they verify (openssl)" verify_der "$T/gwcert.0.der"
+out=$(zeep_as gwa request "$T/b2.req" "$T/gwx")
+check "the GWA asking for an EMT -> failure_unauthorized_request" test "${out%% *}" = failure_unauthorized_request
+
 serial_b=$(openssl x509 -in "$T/emt-b.crt" -noout -serial | sed 's/serial=//')
 check "revoke B's first TLS certificate" "$TORWART" ca revoke "$serial_b" --home "$H" --reason keyCompromise
 out=$(zeep_as emt-b status)
