@@ -122,9 +122,10 @@ static void ws_fault(struct ws_call *c, int http, bool client, const char *why)
 	free(xml);
 }
 
-/* The operation's _Res with code (and certificates), logged. */
-static void ws_answer(struct ws_call *c, enum ws_op op, enum pki_result code,
-	const char *message, const struct ws_blob *certs, size_t n, const char *object)
+/* The operation's _Res with code (and certificates), logged with detail. */
+static void ws_answer_logged(struct ws_call *c, enum ws_op op, enum pki_result code,
+	const char *message, const struct ws_blob *certs, size_t n, const char *object,
+	const char *detail)
 {
 	struct tw_error err;
 	char *xml = NULL;
@@ -138,7 +139,7 @@ static void ws_answer(struct ws_call *c, enum ws_op op, enum pki_result code,
 		n = 0;
 	}
 	ws_audit(c, object, pki_result_is_ok(code) ? "ok" : "refused", pki_result_name(code),
-		message);
+		detail);
 	if (ws_response_build(op, code, message, certs, n, &xml, &len, &err) != TW_OK) {
 		tw_err("ws: cannot build the %s answer: %s", ws_op_name(op), err.message);
 		ws_fault(c, 500, false, "internal error");
@@ -146,6 +147,13 @@ static void ws_answer(struct ws_call *c, enum ws_op op, enum pki_result code,
 	}
 	ws_send(c->req, 200, xml, len);
 	free(xml);
+}
+
+/* The same, logged with the answer's message. */
+static void ws_answer(struct ws_call *c, enum ws_op op, enum pki_result code,
+	const char *message, const struct ws_blob *certs, size_t n, const char *object)
+{
+	ws_answer_logged(c, op, code, message, certs, n, object, message);
 }
 
 /* ---- the caller ---- */
@@ -337,9 +345,8 @@ static void ws_general_message(struct ws_call *c, const struct ws_request *r)
 	snprintf(detail, sizeof(detail), "messageID=%.64s subject=%.200s body=%.600s",
 		ws_request_field(r, "messageID"), ws_request_field(r, "subject"),
 		ws_request_field(r, "body"));
-	ws_audit(c, c->part.name, "ok", "message", detail);
-	ws_answer(c, WS_OP_GENERAL_MESSAGE, PKI_OK_RECEIVED_CORRECTLY, NULL, NULL, 0,
-		c->part.name);
+	ws_answer_logged(c, WS_OP_GENERAL_MESSAGE, PKI_OK_RECEIVED_CORRECTLY, NULL, NULL, 0,
+		c->part.name, detail);
 }
 
 static void ws_dispatch(struct ws_call *c, const struct ws_request *r)

@@ -201,6 +201,8 @@ out=$(zeep_as emt-a send)
 check "SendCertificates to the CA -> failure_messageID_unknown" test "${out%% *}" = failure_messageID_unknown
 out=$(zeep_as emt-a message emt-a)
 check "GeneralMessage from A -> ok_received_correctly" test "${out%% *}" = ok_received_correctly
+check "... the message is in the admin log (one entry)" test \
+	"$(count_log "action='ws.GeneralMessage' AND actor='participant:emt-a' AND result='ok' AND detail LIKE '%subject=hello body=a message to the Sub-CA%'")" = 1
 out=$(zeep_as emt-a message emt-b)
 check "GeneralMessage claiming to be B -> failure_other_error" test "${out%% *}" = failure_other_error
 
@@ -242,6 +244,11 @@ code=$(curl $TLSOPT --cert "$T/emt-a.crt" --key "$T/emt-a/tls.key" -o "$T/ans" -
 check "wrong Content-Type -> fault" test "$code" = 500
 code=$(curl $TLSOPT --cert "$T/emt-a.crt" --key "$T/emt-a/tls.key" -o /dev/null -w '%{http_code}' "$URL" 2>>"$T/log")
 check "GET -> 405" test "$code" = 405
+printf '%s' "${ENV}<t:GetServiceStatus_Req><t:messageID>1</t:messageID></t:GetServiceStatus_Req></s:Body></s:Envelope>" >"$T/st.xml"
+code=$(curl $TLSOPT --cert "$T/emt-a.crt" --key "$T/emt-a/tls.key" -o "$T/ans" -w '%{http_code}' -H 'Content-Type: text/xml' -H 'SOAPAction: "RequestCertificate"' --data-binary @"$T/st.xml" "$URL" 2>>"$T/log")
+check "SOAPAction naming another operation -> fault" bash -c "test '$code' = 500 && grep -q 'SOAPAction' '$T/ans'"
+code=$(curl $TLSOPT --cert "$T/emt-a.crt" --key "$T/emt-a/tls.key" -o "$T/ans" -w '%{http_code}' -H 'Content-Type: text/xml' -H 'SOAPAction: "GetServiceStatus"' --data-binary @"$T/st.xml" "$URL" 2>>"$T/log")
+check "curl with the right SOAPAction -> ok_received_correctly" bash -c "test '$code' = 200 && grep -q '>ok_received_correctly<' '$T/ans'"
 
 # ---- callers that are not participants
 code=$(curl $TLSOPT -o /dev/null -w '%{http_code}' --data-binary @"$T/invalid.xml" "$URL" 2>>"$T/log")
