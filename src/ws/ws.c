@@ -201,6 +201,17 @@ out:
 
 /* ---- operations ---- */
 
+/*
+ * A child's text, "" when absent. The schema makes every required child present before
+ * an operation runs; this keeps a schema that says otherwise from becoming a crash.
+ */
+static const char *ws_field(const struct ws_request *r, const char *name)
+{
+	const char *v = ws_request_field(r, name);
+
+	return v != NULL ? v : "";
+}
+
 static tw_rc ws_signer(struct ws_service *ws, struct tw_error *err)
 {
 	if (ws->signer != NULL)
@@ -224,7 +235,7 @@ static void ws_request_certificate(struct ws_call *c, const struct ws_request *r
 
 	memset(certs, 0, sizeof(certs));
 	memset(&o, 0, sizeof(o));
-	if ((rc = ws_base64_decode(ws_request_field(r, "certReq"), WS_CERT_MAX, &der, &len,
+	if ((rc = ws_base64_decode(ws_field(r, "certReq"), WS_CERT_MAX, &der, &len,
 		&err)) != TW_OK) {
 		ws_answer(c, WS_OP_REQUEST_CERTIFICATE, PKI_FAILURE_SYNTAX, err.message, NULL, 0,
 			c->part.name);
@@ -289,7 +300,7 @@ static void ws_get_certificate_chain(struct ws_call *c, const struct ws_request 
 	tw_rc rc;
 
 	memset(&cert, 0, sizeof(cert));
-	if (ca_serial_normalise(ws_request_field(r, "certReference"), serial, sizeof(serial),
+	if (ca_serial_normalise(ws_field(r, "certReference"), serial, sizeof(serial),
 		&err) != TW_OK) {
 		ws_answer(c, WS_OP_GET_CERTIFICATE_CHAIN, PKI_FAILURE_SYNTAX, "certReference is "
 			"the serial number (hex) of a certificate of this Sub-CA", NULL, 0,
@@ -332,7 +343,7 @@ static void ws_get_service_status(struct ws_call *c)
 /* A message to the CA's operators: recorded in the admin log (subject and body). */
 static void ws_general_message(struct ws_call *c, const struct ws_request *r)
 {
-	const char *caller = ws_request_field(r, "callerID");
+	const char *caller = ws_field(r, "callerID");
 	char detail[STORE_TEXT_MAX + 1];
 
 	if (strcmp(caller, c->part.name) != 0 && strcmp(caller, c->part.market_partner_id) != 0) {
@@ -343,8 +354,8 @@ static void ws_general_message(struct ws_call *c, const struct ws_request *r)
 		return;
 	}
 	snprintf(detail, sizeof(detail), "messageID=%.64s subject=%.200s body=%.600s",
-		ws_request_field(r, "messageID"), ws_request_field(r, "subject"),
-		ws_request_field(r, "body"));
+		ws_field(r, "messageID"), ws_field(r, "subject"),
+		ws_field(r, "body"));
 	ws_answer_logged(c, WS_OP_GENERAL_MESSAGE, PKI_OK_RECEIVED_CORRECTLY, NULL, NULL, 0,
 		c->part.name, detail);
 }

@@ -118,12 +118,12 @@ static void test_limits(void **state)
 	big[n] = '\0';
 	assert_int_equal(ws_envelope_parse(schema, big, n, &r, &err), TW_E_TOO_LARGE);
 	ws_request_clear(&r);
-	k += (size_t)sprintf(deep, ENV_OPEN "<t:GetServiceStatus_Req><t:messageID>");
+	k += (size_t)snprintf(deep, 4096, ENV_OPEN "<t:GetServiceStatus_Req><t:messageID>");
 	for (int i = 0; i < WS_DEPTH_MAX; i++)
-		k += (size_t)sprintf(deep + k, "<d>");
+		k += (size_t)snprintf(deep + k, 4096 - k, "<d>");
 	for (int i = 0; i < WS_DEPTH_MAX; i++)
-		k += (size_t)sprintf(deep + k, "</d>");
-	sprintf(deep + k, "</t:messageID></t:GetServiceStatus_Req>" ENV_CLOSE);
+		k += (size_t)snprintf(deep + k, 4096 - k, "</d>");
+	snprintf(deep + k, 4096 - k, "</t:messageID></t:GetServiceStatus_Req>" ENV_CLOSE);
 	assert_int_equal(parse(deep, &r, &err), TW_E_PROTOCOL);
 	assert_non_null(strstr(err.message, "deeper"));
 	ws_request_clear(&r);
