@@ -21,6 +21,7 @@
 #include "base/util.h"
 #include "net/conn_guard.h"
 #include "store/store.h"
+#include "ws/ws.h"
 
 /* [api] http_max_connections / http_max_connections_per_source defaults. */
 #define API_HTTP_DEFAULT_MAX_CONNS  1024
@@ -116,6 +117,7 @@ tw_rc api_run(const struct tw_home *home, struct tw_error *err)
 	struct api_ctx ctx = { 0 };
 	struct evhttp *http = NULL;
 	struct api_operator *operator_api = NULL;   /* HTTPS, [api] tls_listen */
+	struct ws_service *ws = NULL;               /* SM-PKI web service, [ws] listen */
 	struct event *sigterm = NULL, *sigint = NULL;
 	struct conn_guard_limits lim;
 	char *store_url = NULL, *host = NULL;
@@ -158,7 +160,8 @@ tw_rc api_run(const struct tw_home *home, struct tw_error *err)
 			host, port);
 		goto out;
 	}
-	if ((rc = api_operator_start(ctx.base, home, ctx.store, &operator_api, err)) != TW_OK)
+	if ((rc = api_operator_start(ctx.base, home, ctx.store, &operator_api, err)) != TW_OK ||
+	    (rc = ws_service_start(ctx.base, home, ctx.store, &ws, err)) != TW_OK)
 		goto out;
 	/*
 	 * A peer that is gone when we write (a shed or expired connection, a client that
@@ -183,6 +186,7 @@ out:
 	if (http != NULL)
 		evhttp_free(http);
 	api_operator_free(operator_api);
+	ws_service_free(ws);
 	if (ctx.base != NULL)
 		event_base_free(ctx.base);
 	conn_guard_free(ctx.guard);   /* after the base: its last connections release it */

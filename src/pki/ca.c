@@ -331,6 +331,8 @@ static tw_rc ca_check_signer(void *ctx, enum request_signer_role role, X509 *cer
 		if (strcmp(row.owner_kind, "gwa") != 0)
 			rc = tw_error_set(err, TW_E_DENIED, "the authorisation signature was made by "
 				"a %s certificate, not by a GWA", row.owner_kind);
+		else
+			snprintf(r->authoriser_owner, sizeof(r->authoriser_owner), "%s", row.owner_id);
 	} else if ((rc = ca_resolve_participant(r, req, err)) == TW_OK &&
 		   strcmp(row.owner_id, r->part.name) != 0) {
 		rc = tw_error_set(err, TW_E_DENIED, "the renewal is signed with a certificate of "
@@ -392,6 +394,7 @@ tw_rc ca_validate(struct ca_run *r, const char *object, const unsigned char *in,
 
 	*out = NULL;
 	r->have_part = false;
+	r->authoriser_owner[0] = '\0';
 	/* A named SMGW participant must bring its GWA's authorisation (WSDL code exists). */
 	if (r->want_part != NULL) {
 		rc = store_ca_participant_get(r->store, r->want_part, &r->part, err);
@@ -413,6 +416,15 @@ tw_rc ca_validate(struct ca_run *r, const char *object, const unsigned char *in,
 		rc = ca_refuse(r, object, *result, rc == TW_E_NOT_FOUND ? TW_E_DENIED : rc, err);
 		goto out;
 	}
+	if (r->caller != NULL && strcmp(r->part.name, r->caller) != 0 &&
+	    (strcmp(r->part.role, "smgw") != 0 || strcmp(r->authoriser_owner, r->caller) != 0)) {
+		*result = PKI_FAILURE_UNAUTHORIZED_REQUEST;
+		rc = tw_error_set(err, TW_E_DENIED, "the request is for participant '%s': '%s' may "
+			"request its own certificates and those of the gateways it authorises, "
+			"nothing else", r->part.name, r->caller);
+		rc = ca_refuse(r, object, *result, rc, err);
+		goto out;
+	}
 	if (strcmp(r->part.role, "smgw") == 0 && req->authoriser == NULL) {
 		*result = PKI_FAILURE_AUTHORIZATION_SIGNATURE;
 		rc = tw_error_set(err, TW_E_CRYPTO, "participant '%s' is an SMGW: its requests need "
@@ -421,7 +433,8 @@ tw_rc ca_validate(struct ca_run *r, const char *object, const unsigned char *in,
 		goto out;
 	}
 	if ((rc = ca_match(r, req, err)) != TW_OK) {
-		*result = PKI_FAILURE_INCORRECT_REQUEST;
+		*result = r->caller_bound ? PKI_FAILURE_UNAUTHORIZED_REQUEST :
+			PKI_FAILURE_INCORRECT_REQUEST;
 		rc = ca_refuse(r, object, *result, rc, err);
 		goto out;
 	}

@@ -101,6 +101,18 @@ tw_rc ca_issue_files(const struct tw_home *home, struct tw_store *store,
 	const char *const *files, size_t n, struct ca_issue_outcome *out,
 	struct ca_issue_stats *stats, struct tw_error *err);
 
+/*
+ * The web service's RequestCertificate: one request given as bytes by the participant
+ * `participant` (identified by its TLS certificate). The same path as ca_issue_files,
+ * except that the request's participant is found by its subject and must be the caller
+ * itself, or an SMGW whose request carries the caller's (a GWA's) authorisation
+ * signature; anything else, including a subject that does not match the registration,
+ * is failure_unauthorized_request. out->file is a static placeholder name.
+ */
+tw_rc ca_issue_buffer(const struct tw_home *home, struct tw_store *store,
+	struct signer_client *sc, const struct ca_actor *who, const char *participant,
+	const unsigned char *in, size_t len, struct ca_issue_outcome *out, struct tw_error *err);
+
 /* RFC 5280 CRLReason by name ("keyCompromise", "key-compromise", "1", ...). */
 tw_rc ca_reason_parse(const char *name, int *reason, struct tw_error *err);
 /* The RFC 5280 name of a reason code ("keyCompromise"); "?" for others. Static. */

@@ -294,7 +294,19 @@ static tw_rc ca_prepare(struct ca_run *r, const char *participant,
 
 	tw_error_clear(&e);
 	r->want_part = participant;
-	rc = tw_read_file(o->file, CA_FILE_MAX, &in, &len, &e);
+	if (r->mem != NULL) {
+		/* ca_issue_buffer: the caller's bytes, copied so the path below stays one. */
+		if (r->mem_len > CA_FILE_MAX)
+			rc = TW_E_TOO_LARGE;
+		else if ((in = malloc(r->mem_len > 0 ? r->mem_len : 1)) == NULL)
+			rc = tw_error_set(&e, TW_E_NOMEM, "out of memory");
+		else {
+			memcpy(in, r->mem, r->mem_len);
+			len = r->mem_len;
+			rc = TW_OK;
+		}
+	} else
+		rc = tw_read_file(o->file, CA_FILE_MAX, &in, &len, &e);
 	if (rc == TW_E_TOO_LARGE) {
 		o->result = PKI_FAILURE_SYNTAX;
 		tw_error_set(&e, rc, "%s is larger than %d bytes; requests are at most %d bytes",
@@ -354,8 +366,34 @@ reject:
 	return TW_OK;
 }
 
+static tw_rc ca_issue_run(const struct tw_home *home, struct tw_store *store,
+	struct signer_client *sc, const struct ca_actor *who, const char *participant,
+	bool caller_bound, const unsigned char *mem, size_t mem_len,
+	const char *const *files, size_t n, struct ca_issue_outcome *out,
+	struct ca_issue_stats *stats, struct tw_error *err);
+
 tw_rc ca_issue_files(const struct tw_home *home, struct tw_store *store,
 	struct signer_client *sc, const struct ca_actor *who, const char *participant,
+	const char *const *files, size_t n, struct ca_issue_outcome *out,
+	struct ca_issue_stats *stats, struct tw_error *err)
+{
+	return ca_issue_run(home, store, sc, who, participant, false, NULL, 0, files, n, out,
+		stats, err);
+}
+
+tw_rc ca_issue_buffer(const struct tw_home *home, struct tw_store *store,
+	struct signer_client *sc, const struct ca_actor *who, const char *participant,
+	const unsigned char *in, size_t len, struct ca_issue_outcome *out, struct tw_error *err)
+{
+	static const char *const name[] = { "web-service-request" };
+
+	return ca_issue_run(home, store, sc, who, participant, true, in, len, name, 1, out,
+		NULL, err);
+}
+
+static tw_rc ca_issue_run(const struct tw_home *home, struct tw_store *store,
+	struct signer_client *sc, const struct ca_actor *who, const char *participant,
+	bool caller_bound, const unsigned char *mem, size_t mem_len,
 	const char *const *files, size_t n, struct ca_issue_outcome *out,
 	struct ca_issue_stats *stats, struct tw_error *err)
 {
@@ -376,6 +414,14 @@ tw_rc ca_issue_files(const struct tw_home *home, struct tw_store *store,
 	if ((rc = ca_run_init(&r, home, store, who, err)) != TW_OK ||
 	    (rc = ca_state_require_active(store, CA_DEFAULT_NAME, "issuance", err)) != TW_OK)
 		goto out;
+	r.caller_bound = caller_bound;
+	r.mem = mem;
+	r.mem_len = mem_len;
+	if (caller_bound) {
+		/* The request's own subject names its participant; ca_validate checks the caller. */
+		r.caller = participant;
+		participant = NULL;
+	}
 	if ((fa.batch = calloc(CA_BATCH_MAX, sizeof(*fa.batch))) == NULL ||
 	    (fb.batch = calloc(CA_BATCH_MAX, sizeof(*fb.batch))) == NULL) {
 		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");

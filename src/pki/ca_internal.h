@@ -27,6 +27,20 @@ struct ca_run {
 	struct store_ca_participant part;
 	bool have_part;
 	const char *want_part;           /* participant named by the caller, or NULL */
+	/*
+	 * The caller is want_part itself (web service: identified by its TLS certificate), so
+	 * a request naming anyone else is an authorisation failure, not a wrong request.
+	 */
+	bool caller_bound;
+	/*
+	 * With caller_bound: the caller's participant name. The request's participant is
+	 * resolved by its subject and must be the caller, or an SMGW whose request carries
+	 * the caller's (a GWA's) authorisation signature (authoriser_owner).
+	 */
+	const char *caller;
+	char authoriser_owner[STORE_ID_MAX + 1];
+	const unsigned char *mem;        /* ca_issue_buffer: the request bytes, else NULL */
+	size_t mem_len;
 };
 
 /* Load the CA configuration, certificate, issuer name, tenant and trust store once. */

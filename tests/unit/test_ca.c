@@ -324,6 +324,76 @@ static void test_issue_and_bad_requests(void **state)
 	free(big);
 }
 
+/*
+ * The web service's path (ca_issue_buffer): the caller is bound, so a request naming
+ * anyone else is failure_unauthorized_request (where `ca issue --participant` says
+ * failure_incorrect_request), and nothing is stored for it.
+ */
+static void test_issue_buffer_caller_bound(void **state)
+{
+	struct env *e = *state;
+	struct ca_issue_outcome o;
+	struct tw_error err;
+	const char *files[1];
+	char *a, *b, *a_wrong_mp;
+	unsigned char *der_a = NULL, *der_b = NULL, *der_m = NULL, *big;
+	size_t len_a = 0, len_b = 0, len_m = 0;
+	int r0, c0, r1, c1;
+
+	register_emt(e, "buf-a", "BUF.A.T", "9900000000021");
+	register_emt(e, "buf-b", "BUF.B.T", "9900000000022");
+	a = make_request(e, "BUF.A.T", "9900000000021", NID_brainpoolP256r1);
+	b = make_request(e, "BUF.B.T", "9900000000022", NID_brainpoolP256r1);
+	a_wrong_mp = make_request(e, "BUF.A.T", "9900000000022", NID_brainpoolP256r1);
+	assert_rc(tw_read_file(a, 1 << 20, &der_a, &len_a, &err), TW_OK);
+	assert_rc(tw_read_file(b, 1 << 20, &der_b, &len_b, &err), TW_OK);
+	assert_rc(tw_read_file(a_wrong_mp, 1 << 20, &der_m, &len_m, &err), TW_OK);
+
+	counts(e, &r0, &c0);
+	assert_rc(ca_issue_buffer(e->home, e->store, e->sc, &who, "buf-a", der_b, len_b, &o, &err),
+		TW_OK);
+	assert_int_equal(o.result, PKI_FAILURE_UNAUTHORIZED_REQUEST);
+	assert_int_not_equal(o.rc, TW_OK);
+	assert_rc(ca_issue_buffer(e->home, e->store, e->sc, &who, "buf-a", der_m, len_m, &o, &err),
+		TW_OK);
+	assert_int_equal(o.result, PKI_FAILURE_UNAUTHORIZED_REQUEST);
+	assert_rc(ca_issue_buffer(e->home, e->store, e->sc, &who, "nobody", der_a, len_a, &o,
+		&err), TW_OK);
+	assert_int_equal(o.result, PKI_FAILURE_UNAUTHORIZED_REQUEST);
+	big = calloc(1, 70 * 1024);
+	assert_non_null(big);
+	memcpy(big, der_a, len_a);
+	assert_rc(ca_issue_buffer(e->home, e->store, e->sc, &who, "buf-a", big, 70 * 1024, &o,
+		&err), TW_OK);
+	assert_int_equal(o.result, PKI_FAILURE_SYNTAX);
+	free(big);
+	counts(e, &r1, &c1);
+	assert_int_equal(r1, r0);
+	assert_int_equal(c1, c0);
+
+	/* The command line keeps its meaning for the same request. */
+	files[0] = b;
+	assert_rc(ca_issue_files(e->home, e->store, e->sc, &who, "buf-a", files, 1, &o, NULL,
+		&err), TW_OK);
+	assert_int_equal(o.result, PKI_FAILURE_INCORRECT_REQUEST);
+
+	/* The caller's own request is issued. */
+	assert_rc(ca_issue_buffer(e->home, e->store, e->sc, &who, "buf-a", der_a, len_a, &o, &err),
+		TW_OK);
+	assert_int_equal(o.rc, TW_OK);
+	assert_int_equal(o.result, PKI_OK_CERT_AVAILABLE);
+	assert_int_equal(o.n_certs, 3);
+	counts(e, &r1, &c1);
+	assert_int_equal(r1, r0 + 1);
+	assert_int_equal(c1, c0 + 3);
+	free(der_a);
+	free(der_b);
+	free(der_m);
+	free(a);
+	free(b);
+	free(a_wrong_mp);
+}
+
 /* More requests than one batch: the pipeline, and a replay of a request still in flight. */
 static void test_issue_pipelined(void **state)
 {
@@ -425,6 +495,7 @@ int main(void)
 		cmocka_unit_test(test_reason_and_serial),
 		cmocka_unit_test(test_store_rules),
 		cmocka_unit_test(test_issue_and_bad_requests),
+		cmocka_unit_test(test_issue_buffer_caller_bound),
 		cmocka_unit_test(test_issue_pipelined),
 		cmocka_unit_test(test_crl_streamed),
 	};

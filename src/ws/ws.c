@@ -1,0 +1,614 @@
+/*
+ * ws.c: the BSI Sub-CA web service listener and its operations (ws.h). The envelope is
+ * ws_soap.c's; issuance is the CA engine's (pki/ca.h, the same path as `torwart ca
+ * issue`); this file authenticates, dispatches, answers and writes the admin log.
+ *
+ * Answers: a usable envelope always gets the operation's _Res with one of the WSDL's
+ * return codes (HTTP 200); anything that is not a usable envelope of this service gets
+ * a SOAP 1.1 fault (HTTP 500 per the SOAP 1.1 HTTP binding; 403 without an identified
+ * caller, 405 for a method other than POST).
+ *
+ * The CA engine runs synchronously inside the event loop: one RequestCertificate holds
+ * the api for one signer round trip (milliseconds). The asynchronous path (outbox,
+ * SendCertificates callbacks) is not built yet; see docs/pki-services.md.
+ */
+#include "ws/ws.h"
+#include "ws/ws_soap.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/http.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+
+#include "audit/audit.h"
+#include "base/log.h"
+#include "base/util.h"
+#include "crypto/keys.h"
+#include "crypto/signer.h"
+#include "crypto/tls.h"
+#include "pki/ca.h"
+#include "pki/request.h"
+#include "store/store_ca.h"
+
+#define WS_CERT_MAX    (64 * 1024)     /* a decoded certReq; requests are far smaller */
+#define WS_CHAIN_MAX   4               /* CA certificates sent after the leaf */
+
+struct ws_service {
+	const struct tw_home *home;
+	struct tw_store *store;
+	SSL_CTX *ssl_ctx;
+	struct evhttp *http;
+	struct ws_schema *schema;
+	struct signer_client *signer;         /* connected on first use, dropped on failure */
+	char *signer_path;
+	char issuer[STORE_TEXT_MAX + 1];      /* this Sub-CA's subject (rows' issuer) */
+	unsigned char *chain_der[WS_CHAIN_MAX];   /* [ws] chain: Sub-CA, Root (DER) */
+	size_t chain_len[WS_CHAIN_MAX];
+	size_t n_chain;
+};
+
+/* Who is calling: filled from the TLS client certificate. */
+struct ws_call {
+	struct ws_service *ws;
+	struct evhttp_request *req;
+	bool identified;
+	char fingerprint[65];
+	char client[STORE_NAME_MAX + 1];
+	char actor[STORE_NAME_MAX + 1];       /* "participant:<name>" or "tls:<fp>" */
+	struct store_ca_participant part;
+	const char *op_name;                  /* for the log: the WSDL operation or "soap" */
+};
+
+static void ws_audit(struct ws_call *c, const char *object, const char *result,
+	const char *code, const char *detail)
+{
+	char action[64];
+	struct audit_entry e;
+	struct tw_error err;
+	char text[STORE_TEXT_MAX + 1];
+
+	snprintf(action, sizeof(action), "ws.%s", c->op_name != NULL ? c->op_name : "soap");
+	snprintf(text, sizeof(text), "%s", detail != NULL ? detail : "");
+	e = (struct audit_entry){
+		.actor = c->actor, .role = c->identified ? c->part.role : "unknown",
+		.client = c->client, .action = action, .object = object, .result = result,
+		.detail = text, .error_code = code,
+	};
+	if (audit_append(c->ws->store, &e, &err) != TW_OK)
+		tw_err("ws: admin-log entry for %s not written: %s", action, err.message);
+}
+
+static void ws_send(struct evhttp_request *req, int code, const char *xml, size_t len)
+{
+	struct evbuffer *out = evbuffer_new();
+	const char *reason = code == 200 ? "OK" : code == 403 ? "Forbidden" : code == 405 ?
+		"Method Not Allowed" : "Internal Server Error";
+
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+		"text/xml; charset=utf-8");
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Cache-Control", "no-store");
+	if (out != NULL && xml != NULL)
+		evbuffer_add(out, xml, len);
+	evhttp_send_reply(req, code, reason, out);
+	if (out != NULL)
+		evbuffer_free(out);
+}
+
+/* A SOAP fault, logged as refused. */
+static void ws_fault(struct ws_call *c, int http, bool client, const char *why)
+{
+	struct tw_error err;
+	char *xml = NULL;
+	size_t len = 0;
+
+	tw_warn("ws: %s from %s (%s): fault: %s", c->op_name != NULL ? c->op_name : "request",
+		c->actor, c->client, why);
+	ws_audit(c, c->identified ? c->part.name : c->fingerprint, "refused",
+		client ? "soap-client-fault" : "soap-server-fault", why);
+	if (ws_fault_build(client, why, &xml, &len, &err) != TW_OK) {
+		evhttp_send_error(c->req, 500, NULL);
+		return;
+	}
+	ws_send(c->req, http, xml, len);
+	free(xml);
+}
+
+/* The operation's _Res with code (and certificates), logged with detail. */
+static void ws_answer_logged(struct ws_call *c, enum ws_op op, enum pki_result code,
+	const char *message, const struct ws_blob *certs, size_t n, const char *object,
+	const char *detail)
+{
+	struct tw_error err;
+	char *xml = NULL;
+	size_t len = 0;
+
+	if (!ws_op_allows(op, code)) {
+		/* An engine code the operation's enumeration lacks: the generic one. */
+		tw_warn("ws: %s cannot answer %s; answering failure_other_error", ws_op_name(op),
+			pki_result_name(code));
+		code = PKI_FAILURE_OTHER_ERROR;
+		n = 0;
+	}
+	ws_audit(c, object, pki_result_is_ok(code) ? "ok" : "refused", pki_result_name(code),
+		detail);
+	if (ws_response_build(op, code, message, certs, n, &xml, &len, &err) != TW_OK) {
+		tw_err("ws: cannot build the %s answer: %s", ws_op_name(op), err.message);
+		ws_fault(c, 500, false, "internal error");
+		return;
+	}
+	ws_send(c->req, 200, xml, len);
+	free(xml);
+}
+
+/* The same, logged with the answer's message. */
+static void ws_answer(struct ws_call *c, enum ws_op op, enum pki_result code,
+	const char *message, const struct ws_blob *certs, size_t n, const char *object)
+{
+	ws_answer_logged(c, op, code, message, certs, n, object, message);
+}
+
+/* ---- the caller ---- */
+
+static void ws_identify(struct ws_call *c)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(c->req);
+	struct bufferevent *bev = evcon != NULL ? evhttp_connection_get_bufferevent(evcon) : NULL;
+	SSL *ssl = bev != NULL ? bufferevent_openssl_get_ssl(bev) : NULL;
+	X509 *peer = ssl != NULL ? SSL_get0_peer_certificate(ssl) : NULL;
+	struct store_certificate sc;
+	struct tw_error err;
+	char *addr = NULL;
+	ev_uint16_t port = 0;
+	tw_rc rc;
+
+	memset(&sc, 0, sizeof(sc));
+	if (evcon != NULL)
+		evhttp_connection_get_peer(evcon, &addr, &port);
+	snprintf(c->client, sizeof(c->client), "%s:%u", addr != NULL ? addr : "?",
+		(unsigned)port);
+	snprintf(c->actor, sizeof(c->actor), "tls:unknown");
+	if (peer == NULL || SSL_get_verify_result(ssl) != X509_V_OK ||
+	    keys_cert_fingerprint(peer, c->fingerprint, &err) != TW_OK)
+		return;
+	snprintf(c->actor, sizeof(c->actor), "tls:%.16s", c->fingerprint);
+	rc = store_certificate_get_by_fingerprint(c->ws->store, c->fingerprint, &sc, &err);
+	if (rc != TW_OK) {
+		if (rc != TW_E_NOT_FOUND)
+			tw_err("ws: certificate lookup failed: %s", err.message);
+		goto out;
+	}
+	/* A participant's own, valid TLS certificate; SIG/ENC certificates never log in. */
+	if (strcmp(sc.usage, "TLS") != 0 || strcmp(sc.status, "valid") != 0 ||
+	    strcmp(sc.issuer, c->ws->issuer) != 0)
+		goto out;
+	if (store_ca_participant_get(c->ws->store, sc.owner_id, &c->part, &err) != TW_OK ||
+	    strcmp(c->part.role, sc.owner_kind) != 0)
+		goto out;
+	snprintf(c->actor, sizeof(c->actor), "participant:%s", c->part.name);
+	c->identified = true;
+out:
+	store_certificate_clear(&sc);
+}
+
+/* ---- operations ---- */
+
+/*
+ * A child's text, "" when absent. The schema makes every required child present before
+ * an operation runs; this keeps a schema that says otherwise from becoming a crash.
+ */
+static const char *ws_field(const struct ws_request *r, const char *name)
+{
+	const char *v = ws_request_field(r, name);
+
+	return v != NULL ? v : "";
+}
+
+static tw_rc ws_signer(struct ws_service *ws, struct tw_error *err)
+{
+	if (ws->signer != NULL)
+		return TW_OK;
+	/* Never a private signer child inside the api: the running signer or nothing. */
+	return signer_client_connect(ws->signer_path, &ws->signer, err);
+}
+
+static void ws_request_certificate(struct ws_call *c, const struct ws_request *r)
+{
+	struct ws_service *ws = c->ws;
+	struct ca_actor who = { .actor = c->actor, .role = c->part.role, .client = c->client };
+	struct ca_issue_outcome o;
+	struct store_ca_cert certs[3];
+	struct ws_blob blobs[3];
+	struct tw_error err;
+	unsigned char *der = NULL;
+	size_t len = 0, n = 0;
+	char object[64];
+	tw_rc rc;
+
+	memset(certs, 0, sizeof(certs));
+	memset(&o, 0, sizeof(o));
+	if ((rc = ws_base64_decode(ws_field(r, "certReq"), WS_CERT_MAX, &der, &len,
+		&err)) != TW_OK) {
+		ws_answer(c, WS_OP_REQUEST_CERTIFICATE, PKI_FAILURE_SYNTAX, err.message, NULL, 0,
+			c->part.name);
+		return;
+	}
+	if ((rc = ws_signer(ws, &err)) != TW_OK) {
+		tw_err("ws: signer unavailable: %s", err.message);
+		ws_answer(c, WS_OP_REQUEST_CERTIFICATE, PKI_FAILURE_INTERNAL_ERROR,
+			"the CA's signer is not available; try again later", NULL, 0, c->part.name);
+		goto out;
+	}
+	signer_client_set_actor(ws->signer, c->actor, c->part.role);
+	rc = ca_issue_buffer(ws->home, ws->store, ws->signer, &who, c->part.name, der, len, &o,
+		&err);
+	if (rc != TW_OK) {
+		/* The machinery failed (signer, store): reconnect next time. */
+		tw_err("ws: issuance for %s failed: %s", c->part.name, err.message);
+		signer_client_close(ws->signer);
+		ws->signer = NULL;
+		ws_answer(c, WS_OP_REQUEST_CERTIFICATE, PKI_FAILURE_INTERNAL_ERROR,
+			"internal error; nothing was issued", NULL, 0, c->part.name);
+		goto out;
+	}
+	if (o.rc != TW_OK) {
+		ws_answer(c, WS_OP_REQUEST_CERTIFICATE, o.result, o.message, NULL, 0, c->part.name);
+		goto out;
+	}
+	for (n = 0; n < o.n_certs && n < 3; n++) {
+		if ((rc = store_ca_cert_get(ws->store, ws->issuer, o.serials[n], true, &certs[n],
+			&err)) != TW_OK) {
+			tw_err("ws: issued certificate %s not readable: %s", o.serials[n], err.message);
+			break;
+		}
+		blobs[n] = (struct ws_blob){ certs[n].der, certs[n].der_len };
+	}
+	snprintf(object, sizeof(object), "request:%lld", (long long)o.request_id);
+	if (rc != TW_OK)
+		ws_answer(c, WS_OP_REQUEST_CERTIFICATE, PKI_FAILURE_INTERNAL_ERROR,
+			"issued, but the certificates cannot be read back; fetch them with "
+			"GetCertificateChain", NULL, 0, object);
+	else
+		ws_answer(c, WS_OP_REQUEST_CERTIFICATE, PKI_OK_CERT_AVAILABLE, NULL, blobs, n,
+			object);
+out:
+	for (size_t i = 0; i < 3; i++)
+		store_ca_cert_clear(&certs[i]);
+	free(der);
+}
+
+/*
+ * certReference names a certificate of this Sub-CA by its serial number (hex, any case,
+ * colons allowed). The answer is that certificate followed by the CA chain ([ws] chain:
+ * Sub-CA, Root). Certificates are public in the SM-PKI, so any participant may ask.
+ */
+static void ws_get_certificate_chain(struct ws_call *c, const struct ws_request *r)
+{
+	struct ws_service *ws = c->ws;
+	struct store_ca_cert cert;
+	struct ws_blob blobs[1 + WS_CHAIN_MAX];
+	struct tw_error err;
+	char serial[STORE_ID_MAX + 1], object[STORE_ID_MAX + 16];
+	tw_rc rc;
+
+	memset(&cert, 0, sizeof(cert));
+	if (ca_serial_normalise(ws_field(r, "certReference"), serial, sizeof(serial),
+		&err) != TW_OK) {
+		ws_answer(c, WS_OP_GET_CERTIFICATE_CHAIN, PKI_FAILURE_SYNTAX, "certReference is "
+			"the serial number (hex) of a certificate of this Sub-CA", NULL, 0,
+			c->part.name);
+		return;
+	}
+	snprintf(object, sizeof(object), "serial:%s", serial);
+	rc = store_ca_cert_get(ws->store, ws->issuer, serial, true, &cert, &err);
+	if (rc == TW_E_NOT_FOUND)
+		ws_answer(c, WS_OP_GET_CERTIFICATE_CHAIN, PKI_FAILURE_CERT_NOT_AVAILABLE,
+			"no certificate with this serial number from this Sub-CA", NULL, 0, object);
+	else if (rc != TW_OK) {
+		tw_err("ws: certificate lookup failed: %s", err.message);
+		ws_answer(c, WS_OP_GET_CERTIFICATE_CHAIN, PKI_FAILURE_INTERNAL_ERROR,
+			"internal error", NULL, 0, object);
+	} else {
+		blobs[0] = (struct ws_blob){ cert.der, cert.der_len };
+		for (size_t i = 0; i < ws->n_chain; i++)
+			blobs[1 + i] = (struct ws_blob){ ws->chain_der[i], ws->chain_len[i] };
+		ws_answer(c, WS_OP_GET_CERTIFICATE_CHAIN, PKI_OK_CERT_AVAILABLE,
+			strcmp(cert.status, "valid") == 0 ? NULL : "the certificate is revoked",
+			blobs, 1 + ws->n_chain, object);
+	}
+	store_ca_cert_clear(&cert);
+}
+
+static void ws_get_service_status(struct ws_call *c)
+{
+	struct tw_error err;
+	int version = 0;
+
+	if (store_schema_version(c->ws->store, &version, &err) != TW_OK)
+		ws_answer(c, WS_OP_GET_SERVICE_STATUS, PKI_FAILURE_INTERNAL_ERROR,
+			"the CA's store is not available", NULL, 0, "service");
+	else
+		ws_answer(c, WS_OP_GET_SERVICE_STATUS, PKI_OK_RECEIVED_CORRECTLY,
+			"Torwart Sub-CA web service available", NULL, 0, "service");
+}
+
+/* A message to the CA's operators: recorded in the admin log (subject and body). */
+static void ws_general_message(struct ws_call *c, const struct ws_request *r)
+{
+	const char *caller = ws_field(r, "callerID");
+	char detail[STORE_TEXT_MAX + 1];
+
+	if (strcmp(caller, c->part.name) != 0 && strcmp(caller, c->part.market_partner_id) != 0) {
+		/* GeneralMessage_Res has no authorisation code: the generic failure. */
+		ws_answer(c, WS_OP_GENERAL_MESSAGE, PKI_FAILURE_OTHER_ERROR, "callerID is not the "
+			"participant of the TLS certificate (its name or market partner id)", NULL, 0,
+			c->part.name);
+		return;
+	}
+	snprintf(detail, sizeof(detail), "messageID=%.64s subject=%.200s body=%.600s",
+		ws_field(r, "messageID"), ws_field(r, "subject"),
+		ws_field(r, "body"));
+	ws_answer_logged(c, WS_OP_GENERAL_MESSAGE, PKI_OK_RECEIVED_CORRECTLY, NULL, NULL, 0,
+		c->part.name, detail);
+}
+
+static void ws_dispatch(struct ws_call *c, const struct ws_request *r)
+{
+	switch (r->op) {
+	case WS_OP_GET_SERVICE_STATUS:
+		ws_get_service_status(c);
+		break;
+	case WS_OP_REQUEST_CERTIFICATE:
+		ws_request_certificate(c, r);
+		break;
+	case WS_OP_GET_CERTIFICATE_CHAIN:
+		ws_get_certificate_chain(c, r);
+		break;
+	case WS_OP_GENERAL_MESSAGE:
+		ws_general_message(c, r);
+		break;
+	case WS_OP_SEND_CERTIFICATES:
+		/* The CA's callback to a participant: this Sub-CA never asked for one. */
+		ws_answer(c, r->op, PKI_FAILURE_MESSAGEID_UNKNOWN, "this Sub-CA has no "
+			"outstanding asynchronous request; SendCertificates is the participant's "
+			"endpoint", NULL, 0, c->part.name);
+		break;
+	case WS_OP_CERTIFICATE_REVOCATION_REQUEST:
+	case WS_OP_UPDATE_DEVICE_ADMIN:
+	default:
+		ws_answer(c, r->op, PKI_FAILURE_OTHER_ERROR, "operation not supported by this "
+			"Sub-CA yet (see docs/pki-services.md); nothing was changed", NULL, 0,
+			c->part.name);
+		break;
+	}
+}
+
+/* SOAPAction, when given and not empty, must name the operation ("X" or X). */
+static bool ws_action_matches(const char *h, enum ws_op op)
+{
+	const char *name = ws_op_name(op);
+	size_t n;
+
+	if (h == NULL)
+		return true;
+	n = strlen(h);
+	if (n >= 2 && h[0] == '"' && h[n - 1] == '"') {
+		h++;
+		n -= 2;
+	}
+	return n == 0 || (n == strlen(name) && strncmp(h, name, n) == 0);
+}
+
+static void ws_request(struct evhttp_request *req, void *arg)
+{
+	struct ws_call c = { .ws = arg, .req = req };
+	struct evkeyvalq *hdr = evhttp_request_get_input_headers(req);
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	const char *ctype = evhttp_find_header(hdr, "Content-Type");
+	size_t len = in != NULL ? evbuffer_get_length(in) : 0;
+	struct ws_request r;
+	struct tw_error err;
+	char *body = NULL, why[TW_ERROR_MESSAGE_MAX + 32];
+	tw_rc rc;
+
+	memset(&r, 0, sizeof(r));
+	ws_identify(&c);
+	if (!c.identified) {
+		ws_fault(&c, 403, true, "the TLS client certificate is not a valid TLS "
+			"certificate of a registered participant of this Sub-CA");
+		return;
+	}
+	if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
+		ws_fault(&c, 405, true, "SOAP requests are HTTP POST");
+		return;
+	}
+	if (len > WS_BODY_MAX) {
+		snprintf(why, sizeof(why), "SOAP message over %d bytes", WS_BODY_MAX);
+		ws_fault(&c, 500, true, why);
+		return;
+	}
+	if (ctype == NULL || strncasecmp(ctype, "text/xml", 8) != 0) {
+		ws_fault(&c, 500, true, "SOAP 1.1 requests are Content-Type text/xml");
+		return;
+	}
+	if ((body = malloc(len + 1)) == NULL ||
+	    (len > 0 && evbuffer_copyout(in, body, len) != (ev_ssize_t)len)) {
+		free(body);
+		ws_fault(&c, 500, false, "cannot read the request");
+		return;
+	}
+	body[len] = '\0';
+	rc = ws_envelope_parse(c.ws->schema, body, len, &r, &err);
+	free(body);
+	if (rc != TW_OK) {
+		ws_fault(&c, 500, rc != TW_E_NOMEM, err.message);
+		goto out;
+	}
+	c.op_name = ws_op_name(r.op);
+	if (!ws_action_matches(evhttp_find_header(hdr, "SOAPAction"), r.op)) {
+		ws_fault(&c, 500, true, "SOAPAction does not name the operation of the Body");
+		goto out;
+	}
+	if (!r.valid) {
+		ws_answer(&c, r.op, PKI_FAILURE_SYNTAX, r.message, NULL, 0, c.part.name);
+		goto out;
+	}
+	ws_dispatch(&c, &r);
+out:
+	ws_request_clear(&r);
+}
+
+static struct bufferevent *ws_bevcb(struct event_base *base, void *arg)
+{
+	struct ws_service *ws = arg;
+	SSL *ssl = SSL_new(ws->ssl_ctx);
+	struct bufferevent *bev = NULL;
+
+	if (ssl != NULL) {
+		bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
+			BEV_OPT_CLOSE_ON_FREE);
+		if (bev == NULL)
+			SSL_free(ssl);
+	}
+	if (bev == NULL) {
+		/* Never NULL (evhttp would go plaintext); ws_request refuses non-TLS. */
+		tw_err("ws: cannot set up TLS for a connection; refusing it");
+		return bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+	}
+	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	return bev;
+}
+
+/* [ws] chain: the CA certificates sent after a leaf, as DER. */
+static tw_rc ws_load_chain(struct ws_service *ws, const char *path, struct tw_error *err)
+{
+	FILE *f = fopen(path, "r");
+	X509 *x;
+	tw_rc rc = TW_OK;
+
+	if (f == NULL)
+		return tw_error_set(err, TW_E_CONFIG, "[ws] chain = %s: cannot open (%s)", path,
+			strerror(errno));
+	while ((x = PEM_read_X509(f, NULL, NULL, NULL)) != NULL) {
+		unsigned char *der = NULL;
+		int n = i2d_X509(x, &der);
+
+		X509_free(x);
+		if (n <= 0 || ws->n_chain == WS_CHAIN_MAX) {
+			OPENSSL_free(der);
+			rc = tw_error_set(err, TW_E_CONFIG, "[ws] chain = %s: more than %d "
+				"certificates or one that does not encode", path, WS_CHAIN_MAX);
+			break;
+		}
+		ws->chain_der[ws->n_chain] = der;
+		ws->chain_len[ws->n_chain++] = (size_t)n;
+	}
+	ERR_clear_error();   /* PEM_read_X509's end-of-file */
+	fclose(f);
+	if (rc == TW_OK && ws->n_chain == 0)
+		rc = tw_error_set(err, TW_E_CONFIG, "[ws] chain = %s holds no certificate", path);
+	return rc;
+}
+
+tw_rc ws_service_start(struct event_base *base, const struct tw_home *home,
+	struct tw_store *store, struct ws_service **out, struct tw_error *err)
+{
+	const char *listen = tw_config_get(home->conf, "ws", "listen");
+	const char *wsdl = tw_config_get(home->conf, "ws", "wsdl");
+	struct tls_profile_config cfg;
+	struct ws_service *ws = NULL;
+	char *cert = NULL, *key = NULL, *tls_chain = NULL, *trust = NULL, *chain = NULL;
+	char *wsdl_path = NULL, *host = NULL;
+	uint16_t port = 0;
+	tw_rc rc;
+
+	*out = NULL;
+	if (listen == NULL) {
+		tw_info("SM-PKI web service off: set [ws] listen and [ws] wsdl (see "
+			"docs/pki-services.md)");
+		return TW_OK;
+	}
+	if (wsdl == NULL)
+		return tw_error_set(err, TW_E_CONFIG, "[ws] listen is set but [ws] wsdl is not: "
+			"the service validates every message against the TR-03129-4 WSDL's schema "
+			"and does not run without it (see docs/pki-services.md)");
+	if ((ws = calloc(1, sizeof(*ws))) == NULL)
+		return tw_error_set(err, TW_E_NOMEM, "out of memory");
+	ws->home = home;
+	ws->store = store;
+	ws_xml_init();
+	wsdl_path = tw_home_path(home, "ws", "wsdl", wsdl);
+	cert = tw_home_path(home, "ws", "cert", "pki/gwa-tls.crt");
+	key = tw_home_path(home, "ws", "key", "pki/gwa-tls.key");
+	tls_chain = tw_home_path(home, "ws", "tls_chain", "pki/sub-ca.crt");
+	trust = tw_home_path(home, "ws", "trust", "pki/chain.pem");
+	chain = tw_home_path(home, "ws", "chain", "pki/chain.pem");
+	ws->signer_path = tw_home_path(home, "signer", "socket", TW_DEFAULT_SIGNER_SOCK);
+	if (wsdl_path == NULL || cert == NULL || key == NULL || tls_chain == NULL ||
+	    trust == NULL || chain == NULL || ws->signer_path == NULL) {
+		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+		goto out;
+	}
+	if ((rc = ws_schema_load(wsdl_path, &ws->schema, err)) != TW_OK ||
+	    (rc = tw_parse_hostport(listen, &host, &port, err)) != TW_OK ||
+	    (rc = ca_issuer_name(home, CA_DEFAULT_NAME, ws->issuer, sizeof(ws->issuer), err)) !=
+	    TW_OK || (rc = ws_load_chain(ws, chain, err)) != TW_OK)
+		goto out;
+	cfg = (struct tls_profile_config){ .cert_file = cert, .key_file = key,
+		.chain_file = tls_chain, .trust_file = trust };
+	if ((rc = tls_server_ctx_new(&cfg, &ws->ssl_ctx, err)) != TW_OK)
+		goto out;
+	if ((ws->http = evhttp_new(base)) == NULL) {
+		rc = tw_error_set(err, TW_E_NOMEM, "cannot create the HTTPS server");
+		goto out;
+	}
+	evhttp_set_max_headers_size(ws->http, 16 * 1024);
+	/* Twice the limit: up to there the answer is a logged fault, beyond it evhttp's 413. */
+	evhttp_set_max_body_size(ws->http, 2 * WS_BODY_MAX);
+	evhttp_set_timeout(ws->http, 30);
+	evhttp_set_allowed_methods(ws->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
+	evhttp_set_bevcb(ws->http, ws_bevcb, ws);
+	evhttp_set_gencb(ws->http, ws_request, ws);
+	if (evhttp_bind_socket(ws->http, host, port) != 0) {
+		rc = tw_error_set(err, TW_E_IO, "cannot listen on %s:%u (in use? see [ws] listen)",
+			host, port);
+		goto out;
+	}
+	tw_info("SM-PKI web service (TR-03129-4, SOAP over mutual TLS) listening on %s:%u",
+		host, port);
+	*out = ws;
+	ws = NULL;
+out:
+	ws_service_free(ws);
+	free(wsdl_path);
+	free(cert);
+	free(key);
+	free(tls_chain);
+	free(trust);
+	free(chain);
+	free(host);
+	return rc;
+}
+
+void ws_service_free(struct ws_service *ws)
+{
+	if (ws == NULL)
+		return;
+	if (ws->http != NULL)
+		evhttp_free(ws->http);
+	SSL_CTX_free(ws->ssl_ctx);
+	ws_schema_free(ws->schema);
+	signer_client_close(ws->signer);
+	for (size_t i = 0; i < ws->n_chain; i++)
+		OPENSSL_free(ws->chain_der[i]);
+	free(ws->signer_path);
+	free(ws);
+}

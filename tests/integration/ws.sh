@@ -1,0 +1,296 @@
+#!/usr/bin/env bash
+# ws.sh: the SM-PKI web service (TR-03129-4), server side, driven by an independent SOAP
+# client: python3-zeep loads the BSI WSDL from ../shared/reference/sm-pki and talks SOAP
+# 1.1 over mutual TLS (brainpool, TR-03116-3 profile) with a participant's TLS
+# certificate. GetServiceStatus; RequestCertificate with a request made by `torwart req`,
+# the certificates come back and verify with openssl; a request naming another
+# participant is failure_unauthorized_request; a replay is failure_request_not_accepted;
+# GetCertificateChain by serial; malformed and schema-invalid bodies get a fault or
+# failure_syntax and change nothing but one admin-log entry; unidentified callers are
+# refused; the api refuses to start without a usable WSDL.
+. "$(dirname "$0")/lib.sh"
+T=$(mktemp -d /tmp/torwart-ws-XXXXXX)
+H="$T/home"
+trap 'finish; exit $?' EXIT
+
+SHARED=${TORWART_SHARED:-$TORWART_SOURCE/../shared}
+WSDL="$SHARED/reference/sm-pki/WSDL_TR-03129-4_v1.3.1_Smartmeter.wsdl"
+if [ ! -f "$WSDL" ]; then
+	echo "SKIP: $WSDL absent (../shared not available): the web service needs the BSI WSDL"
+	rm -rf "$T"; trap - EXIT; exit 77
+fi
+# Debian's python3 (python3-zeep), not whatever python3 comes first in PATH.
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=python3
+if ! "$PY" -c 'import zeep' 2>/dev/null; then
+	echo "SKIP: python3-zeep not installed (scripts/install-deps installs it)"
+	rm -rf "$T"; trap - EXIT; exit 77
+fi
+
+WAN_PORT=$(free_port); API_PORT=$(free_port); WS_PORT=$(free_port)
+URL="https://localhost:$WS_PORT/"
+count_log() { sqlite3 "$H/store.db" "SELECT count(*) FROM admin_log WHERE $1"; }
+count_certs() { sqlite3 "$H/store.db" "SELECT count(*) FROM certificates"; }
+
+check "torwart init --test-pki" "$TORWART" init --home "$H" --test-pki \
+	--wan-listen "127.0.0.1:$WAN_PORT" --api-listen "127.0.0.1:$API_PORT"
+
+# ---- participants: A and B (EMTs), their first TLS certificates out of band (RA, CLI)
+issue_first() { # name mpid cn
+	"$TORWART" ca register --home "$H" --name "$1" --org "$1 org" --role emt --mp-id "$2" \
+		--cn "$3" >>"$T/log" 2>&1 || return 1
+	"$TORWART" req initial --cn "$3" --ou "$2" --role EMT --key-dir "$T/$1" --format der \
+		--out "$T/$1.req" >>"$T/log" 2>&1 || return 1
+	"$TORWART" ca issue --home "$H" --request "$T/$1.req" --participant "$1" \
+		>>"$T/log" 2>&1 || return 1
+	local serial
+	serial=$(sqlite3 "$H/store.db" "SELECT serial_hex FROM certificates WHERE owner_id='$1' AND usage='TLS'")
+	[ -n "$serial" ] && "$TORWART" ca export "$serial" --home "$H" --out "$T/$1.crt" >>"$T/log" 2>&1
+}
+check "participant A (EMT 9900000000011) with its TLS certificate" issue_first emt-a 9900000000011 A.EMT.WS
+check "participant B (EMT 9900000000012) with its TLS certificate" issue_first emt-b 9900000000012 B.EMT.WS
+
+# ---- the api refuses to start with [ws] listen but no usable WSDL
+cp "$H/torwart.conf" "$T/torwart.conf.orig"
+printf '\n[ws]\nlisten = 127.0.0.1:%s\nwsdl = %s\n' "$WS_PORT" "$T/no-such.wsdl" >>"$H/torwart.conf"
+timeout 20 "$TORWARTD" --home "$H" api >"$T/api-bad.log" 2>&1
+check "api without a readable WSDL exits non-zero" test $? -ne 0 -a $? -ne 124
+check "... saying which setting is wrong" grep -q "\[ws\] wsdl" "$T/api-bad.log"
+cp "$T/torwart.conf.orig" "$H/torwart.conf"
+printf '\n[ws]\nlisten = 127.0.0.1:%s\nwsdl = %s\n' "$WS_PORT" "$WSDL" >>"$H/torwart.conf"
+
+"$TORWARTD" --home "$H" all >>"$T/torwartd.log" 2>&1 &
+pids_to_kill+=("$!")
+check "torwartd all starts the web service" wait_port 127.0.0.1 "$WS_PORT" 20
+
+# ---- the independent client. Python's ssl (OpenSSL 3.0) offers no brainpool group by
+# default; the TR-03116-3 groups are configured through OPENSSL_CONF (system_default),
+# so zeep itself speaks TLS 1.2 with brainpoolP256r1 to the service, no proxy needed.
+cat >"$T/openssl.cnf" <<'EOF'
+openssl_conf = openssl_init
+[openssl_init]
+ssl_conf = ssl_sect
+[ssl_sect]
+system_default = tls_sect
+[tls_sect]
+Groups = brainpoolP256r1:P-256:brainpoolP384r1:P-384:brainpoolP512r1
+MinProtocol = TLSv1.2
+MaxProtocol = TLSv1.2
+EOF
+cat >"$T/client.py" <<'EOF'
+# An SM-PKI participant with its TLS certificate and the BSI WSDL, nothing else.
+import sys, requests, zeep
+from zeep.transports import Transport
+
+wsdl, url, chain, cert, key, op = sys.argv[1:7]
+args = sys.argv[7:]
+s = requests.Session()
+s.trust_env = False   # REQUESTS_CA_BUNDLE in the environment would replace s.verify
+s.cert = (cert, key)
+s.verify = chain
+client = zeep.Client(wsdl, transport=Transport(session=s))
+svc = client.create_service(
+    "{uri://bsi.bund.de/Smart-Meter-PKI-Protocol/1.3}SmartMeterBinding", url)
+
+def certs_out(seq, prefix):
+    n = 0
+    for i, der in enumerate(seq.certificate if seq is not None else []):
+        open("%s.%d.der" % (prefix, i), "wb").write(der)
+        n += 1
+    return n
+
+if op == "status":
+    r = svc.GetServiceStatus(messageID="ws-test-1")
+    print(r.returnCode, r.returnCodeMessage or "")
+elif op == "request":
+    req = open(args[0], "rb").read()
+    r = svc.RequestCertificate(callbackIndicator="callback_not_possible",
+                               messageID="ws-test-2", certReq=req)
+    n = certs_out(r.certificateSeq, args[1])
+    print(r.returnCode, n, r.returnCodeMessage or "")
+elif op == "chain":
+    r = svc.GetCertificateChain(callbackIndicator="callback_not_possible",
+                                certReference=args[0])
+    n = certs_out(r.certificateSequence, args[1])
+    print(r.returnCode, n, r.returnCodeMessage or "")
+elif op == "revoke":
+    r = svc.CertificateRevocationRequest(callbackIndicator="callback_not_possible",
+                                         certRevReq=b"\x30\x00")
+    print(r.returnCode, r.returnCodeMessage or "")
+elif op == "message":
+    r = svc.GeneralMessage(callerID=args[0], messageID="ws-test-3", subject="hello",
+                           body="a message to the Sub-CA")
+    print(r.returnCode, r.returnCodeMessage or "")
+elif op == "send":
+    r = svc.SendCertificates(messageID="ws-unknown", statusInfo="ok_cert_available")
+    print(r.returnCode, r.returnCodeMessage or "")
+EOF
+zeep_as() { # who op args... : prints the client's line
+	local who=$1; shift
+	OPENSSL_CONF="$T/openssl.cnf" "$PY" "$T/client.py" "$WSDL" "$URL" "$H/pki/chain.pem" \
+		"$T/$who.crt" "$T/$who/tls.key" "$@" 2>>"$T/log"
+}
+
+out=$(zeep_as emt-a status)
+echo "status: $out" >>"$T/log"
+check "zeep GetServiceStatus -> ok_received_correctly" test "${out%% *}" = ok_received_correctly
+check "... logged as ws.GetServiceStatus by participant:emt-a" test \
+	"$(count_log "action='ws.GetServiceStatus' AND actor='participant:emt-a' AND role='emt' AND result='ok'")" = 1
+
+# ---- RequestCertificate: a new request of A (torwart req), certificates come back
+check "torwart req: A's second request (new keys)" "$TORWART" req initial --cn A.EMT.WS \
+	--ou 9900000000011 --role EMT --key-dir "$T/a2" --format der --out "$T/a2.req"
+before=$(count_certs)
+out=$(zeep_as emt-a request "$T/a2.req" "$T/a2cert")
+echo "request: $out" >>"$T/log"
+check "zeep RequestCertificate -> ok_cert_available with 3 certificates" test "$out" = "ok_cert_available 3 "
+check "... 3 certificates stored" test "$(count_certs)" = $((before + 3))
+verify_der() { # der: openssl verify against the home's SM-PKI chain
+	openssl x509 -inform DER -in "$1" -out "$1.pem" && \
+		openssl verify -x509_strict -CAfile "$H/pki/chain.pem" "$1.pem"
+}
+for i in 0 1 2; do
+	check "certificate $i verifies against the test SM-PKI (openssl verify)" verify_der "$T/a2cert.$i.der"
+done
+tls_of_a2() {
+	for i in 0 1 2; do
+		openssl x509 -inform DER -in "$T/a2cert.$i.der" -pubkey -noout >"$T/pub.$i" || return 1
+	done
+	openssl pkey -in "$T/a2/tls.key" -pubout >"$T/a2.tls.pub" || return 1
+	for i in 0 1 2; do cmp -s "$T/pub.$i" "$T/a2.tls.pub" && return 0; done
+	return 1
+}
+check "one of them certifies the TLS key of the request" tls_of_a2
+check "... subject is A's (CN A.EMT.WS, OU 9900000000011)" bash -c \
+	"openssl x509 -inform DER -in '$T/a2cert.0.der' -noout -subject | grep -q 'CN *= *A.EMT.WS'"
+check "issuance logged with the participant as actor" test \
+	"$(count_log "action='ca.request.submit' AND actor='participant:emt-a' AND role='emt'")" = 1
+check "... and ws.RequestCertificate ok" test \
+	"$(count_log "action='ws.RequestCertificate' AND actor='participant:emt-a' AND result='ok' AND error_code='ok_cert_available'")" = 1
+
+out=$(zeep_as emt-a request "$T/a2.req" "$T/replay")
+check "the same request again -> failure_request_not_accepted" test "${out%% *}" = failure_request_not_accepted
+
+# ---- a request naming another participant (B) sent with A's certificate
+check "torwart req: a request naming B" "$TORWART" req initial --cn B.EMT.WS \
+	--ou 9900000000012 --role EMT --key-dir "$T/b2" --format der --out "$T/b2.req"
+before=$(count_certs)
+out=$(zeep_as emt-a request "$T/b2.req" "$T/b2cert")
+echo "foreign request: $out" >>"$T/log"
+check "A asking for B -> failure_unauthorized_request" test "${out%% *}" = failure_unauthorized_request
+check "... no certificate issued" test "$(count_certs)" = "$before"
+check "... logged refused with the code" test \
+	"$(count_log "action='ws.RequestCertificate' AND actor='participant:emt-a' AND result='refused' AND error_code='failure_unauthorized_request'")" = 1
+out=$(zeep_as emt-b request "$T/b2.req" "$T/b2cert")
+check "B itself gets the same request issued" test "$out" = "ok_cert_available 3 "
+
+# ---- GetCertificateChain by serial
+serial=$(openssl x509 -inform DER -in "$T/a2cert.0.der" -noout -serial | sed 's/serial=//')
+out=$(zeep_as emt-b chain "$serial" "$T/chain")
+echo "chain: $out" >>"$T/log"
+check "zeep GetCertificateChain(serial) -> ok_cert_available, leaf + Sub-CA + Root" test "$out" = "ok_cert_available 3 "
+check "... the leaf is the certificate asked for" cmp -s "$T/chain.0.der" "$T/a2cert.0.der"
+check "... and the chain verifies (openssl)" bash -c "for i in 1 2; do openssl x509 -inform DER -in '$T/chain.'\$i'.der'; done >'$T/chain.pem' && openssl x509 -inform DER -in '$T/chain.0.der' -out '$T/leaf.pem' && openssl verify -CAfile '$T/chain.pem' '$T/leaf.pem'"
+out=$(zeep_as emt-a chain 0badc0ffee "$T/none")
+check "unknown serial -> failure_cert_not_available" test "${out%% *}" = failure_cert_not_available
+
+# ---- operations answered with a typed "not supported" / their WSDL code
+out=$(zeep_as emt-a revoke)
+check "CertificateRevocationRequest -> failure_other_error (not supported yet)" test "${out%% *}" = failure_other_error
+out=$(zeep_as emt-a send)
+check "SendCertificates to the CA -> failure_messageID_unknown" test "${out%% *}" = failure_messageID_unknown
+out=$(zeep_as emt-a message emt-a)
+check "GeneralMessage from A -> ok_received_correctly" test "${out%% *}" = ok_received_correctly
+check "... the message is in the admin log (one entry)" test \
+	"$(count_log "action='ws.GeneralMessage' AND actor='participant:emt-a' AND result='ok' AND detail LIKE '%subject=hello body=a message to the Sub-CA%'")" = 1
+out=$(zeep_as emt-a message emt-b)
+check "GeneralMessage claiming to be B -> failure_other_error" test "${out%% *}" = failure_other_error
+
+# ---- bad input with curl (brainpool, A's certificate): fault or failure_syntax
+TLSOPT="--curves brainpoolP256r1 --tlsv1.2 --tls-max 1.2 --cacert $H/pki/chain.pem -sS"
+post() { # who body-file -> http code, answer in $T/ans
+	curl $TLSOPT --cert "$T/$1.crt" --key "$T/$1/tls.key" -o "$T/ans" -w '%{http_code}' \
+		-H 'Content-Type: text/xml; charset=utf-8' --data-binary "@$2" "$URL" 2>>"$T/log"
+}
+ENV='<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:t="uri://bsi.bund.de/Smart-Meter-PKI-Protocol/1.3"><s:Body>'
+printf '%s' "${ENV}<t:RequestCertificate_Req><t:callbackIndicator>callback_not_possible</t:callbackIndicator><t:certReq>" >"$T/trunc.xml"
+printf '%s' "${ENV}<t:RequestCertificate_Req><t:callbackIndicator>sometimes</t:callbackIndicator><t:certReq>AAAA</t:certReq></t:RequestCertificate_Req></s:Body></s:Envelope>" >"$T/invalid.xml"
+printf '%s' "${ENV}<t:RequestCertificate_Req><t:callbackIndicator>callback_not_possible</t:callbackIndicator><t:certReq>$(base64 -w0 "$T/b2.req" | sed 's/^..../@@@@/')</t:certReq></t:RequestCertificate_Req></s:Body></s:Envelope>" >"$T/b64.xml"
+printf '<?xml version="1.0"?><!DOCTYPE s:Envelope [<!ENTITY x SYSTEM "file:///etc/passwd">]>%s<t:GetServiceStatus_Req><t:messageID>&x;</t:messageID></t:GetServiceStatus_Req></s:Body></s:Envelope>' "$ENV" >"$T/xxe.xml"
+printf '%s' "${ENV}<t:GetServiceStatus_Req xmlns:t=\"urn:wrong\"><t:messageID>1</t:messageID></t:GetServiceStatus_Req></s:Body></s:Envelope>" >"$T/ns.xml"
+{ printf '%s<t:GetServiceStatus_Req><t:messageID>' "$ENV"; head -c 300000 /dev/zero | tr '\0' a; printf '</t:messageID></t:GetServiceStatus_Req></s:Body></s:Envelope>'; } >"$T/big.xml"
+before_c=$(count_certs); before_r=$(sqlite3 "$H/store.db" "SELECT count(*) FROM ca_requests")
+before_l=$(count_log "action LIKE 'ws.%' AND result='refused'")
+fault() { # what file
+	local code
+	code=$(post emt-a "$2")
+	if [ "$code" = 500 ] && grep -q "<faultcode>soapenv:Client</faultcode>" "$T/ans"; then ok "$1 -> SOAP fault (Client)"
+	else bad "$1 -> SOAP fault (got $code: $(head -c 300 "$T/ans"))"; fi
+}
+fault "truncated XML" "$T/trunc.xml"
+fault "DTD with an external entity" "$T/xxe.xml"
+check "... the entity was not resolved" bash -c "! grep -q root: '$T/ans'"
+fault "wrong namespace" "$T/ns.xml"
+fault "oversized body (300 KB)" "$T/big.xml"
+code=$(post emt-a "$T/invalid.xml")
+check "schema-invalid body -> failure_syntax (HTTP 200)" bash -c "test '$code' = 200 && grep -q '>failure_syntax<' '$T/ans'"
+code=$(post emt-a "$T/b64.xml")
+check "invalid base64 in certReq -> failure_syntax" bash -c "test '$code' = 200 && grep -q '>failure_syntax<' '$T/ans'"
+check "bad input stored nothing (certificates)" test "$(count_certs)" = "$before_c"
+check "bad input stored nothing (requests)" test "$(sqlite3 "$H/store.db" "SELECT count(*) FROM ca_requests")" = "$before_r"
+check "one admin-log entry per bad message (6)" test \
+	"$(count_log "action LIKE 'ws.%' AND result='refused'")" = $((before_l + 6))
+code=$(curl $TLSOPT --cert "$T/emt-a.crt" --key "$T/emt-a/tls.key" -o "$T/ans" -w '%{http_code}' -H 'Content-Type: application/json' -d '{}' "$URL" 2>>"$T/log")
+check "wrong Content-Type -> fault" test "$code" = 500
+code=$(curl $TLSOPT --cert "$T/emt-a.crt" --key "$T/emt-a/tls.key" -o /dev/null -w '%{http_code}' "$URL" 2>>"$T/log")
+check "GET -> 405" test "$code" = 405
+printf '%s' "${ENV}<t:GetServiceStatus_Req><t:messageID>1</t:messageID></t:GetServiceStatus_Req></s:Body></s:Envelope>" >"$T/st.xml"
+code=$(curl $TLSOPT --cert "$T/emt-a.crt" --key "$T/emt-a/tls.key" -o "$T/ans" -w '%{http_code}' -H 'Content-Type: text/xml' -H 'SOAPAction: "RequestCertificate"' --data-binary @"$T/st.xml" "$URL" 2>>"$T/log")
+check "SOAPAction naming another operation -> fault" bash -c "test '$code' = 500 && grep -q 'SOAPAction' '$T/ans'"
+code=$(curl $TLSOPT --cert "$T/emt-a.crt" --key "$T/emt-a/tls.key" -o "$T/ans" -w '%{http_code}' -H 'Content-Type: text/xml' -H 'SOAPAction: "GetServiceStatus"' --data-binary @"$T/st.xml" "$URL" 2>>"$T/log")
+check "curl with the right SOAPAction -> ok_received_correctly" bash -c "test '$code' = 200 && grep -q '>ok_received_correctly<' '$T/ans'"
+
+# ---- callers that are not participants
+code=$(curl $TLSOPT -o /dev/null -w '%{http_code}' --data-binary @"$T/invalid.xml" "$URL" 2>>"$T/log")
+check "no client certificate: no answer (handshake refused)" test "$code" = 000
+code=$(curl $TLSOPT --cert "$H/pki/gwa-tls.crt" --key "$H/pki/gwa-tls.key" -o "$T/ans" -w '%{http_code}' \
+	-H 'Content-Type: text/xml' --data-binary @"$T/invalid.xml" "$URL" 2>>"$T/log")
+check "a valid SM-PKI certificate of no participant -> 403 fault" bash -c "test '$code' = 403 && grep -q faultcode '$T/ans'"
+
+# ---- a GWA requests its gateway's certificates (SMGW request with its authorisation)
+check "register the home's GWA as participant (role gwa)" "$TORWART" ca register --home "$H" \
+	--name TEST.GWA.TORWART --org "Test GWA" --role gwa --mp-id 9900000000003 --cn TEST.GWA.TORWART
+mkdir -p "$T/gwa" && cp "$H/pki/gwa-tls.crt" "$T/gwa.crt" && cp "$H/pki/gwa-tls.key" "$T/gwa/tls.key"
+check "register SMGW participant gw-ws1" "$TORWART" ca register --home "$H" --name gw-ws1 \
+	--org "Test GWA" --role smgw --mp-id 9912345000001 --cn ETWA0000000001 --gateway-id ETWA0000000001
+check "torwart req: SMGW request authorised by the GWA" "$TORWART" req initial --cn ETWA0000000001 \
+	--ou 9912345000001 --role SMGW --key-dir "$T/gwk" --authorise --home "$H" --format der \
+	--out "$T/gw.req"
+check "torwart req: a second one" "$TORWART" req initial --cn ETWA0000000001 \
+	--ou 9912345000001 --role SMGW --key-dir "$T/gwk2" --authorise --home "$H" --format der \
+	--out "$T/gw2.req"
+check "a second GWA participant (gwa-b) with its TLS certificate" bash -c "
+	'$TORWART' ca register --home '$H' --name gwa-b --org B --role gwa --mp-id 9900000000021 --cn GWA-B.WS &&
+	'$TORWART' req initial --cn GWA-B.WS --ou 9900000000021 --role GWA --key-dir '$T/gwa-b' --format der --out '$T/gwa-b.req' &&
+	'$TORWART' ca issue --home '$H' --request '$T/gwa-b.req' --participant gwa-b &&
+	'$TORWART' ca export \$(sqlite3 '$H/store.db' \"SELECT serial_hex FROM certificates WHERE owner_id='gwa-b' AND usage='TLS'\") --home '$H' --out '$T/gwa-b.crt'"
+out=$(zeep_as gwa-b request "$T/gw2.req" "$T/gwb")
+check "another GWA sending it -> failure_unauthorized_request" test "${out%% *}" = failure_unauthorized_request
+out=$(zeep_as emt-a request "$T/gw2.req" "$T/gwe")
+check "an EMT sending it -> failure_unauthorized_request" test "${out%% *}" = failure_unauthorized_request
+check "... nothing issued for the gateway" test \
+	"$(sqlite3 "$H/store.db" "SELECT count(*) FROM certificates WHERE owner_id='gw-ws1'")" = 0
+out=$(zeep_as gwa request "$T/gw.req" "$T/gwcert")
+echo "gwa for smgw: $out" >>"$T/log"
+check "the authorising GWA gets the gateway's 3 certificates" test "$out" = "ok_cert_available 3 "
+check "... owned by the SMGW participant" test \
+	"$(sqlite3 "$H/store.db" "SELECT count(*) FROM certificates WHERE owner_kind='smgw' AND owner_id='gw-ws1'")" = 3
+check "... and they verify (openssl)" verify_der "$T/gwcert.0.der"
+out=$(zeep_as gwa request "$T/b2.req" "$T/gwx")
+check "the GWA asking for an EMT -> failure_unauthorized_request" test "${out%% *}" = failure_unauthorized_request
+
+serial_b=$(openssl x509 -in "$T/emt-b.crt" -noout -serial | sed 's/serial=//')
+check "revoke B's first TLS certificate" "$TORWART" ca revoke "$serial_b" --home "$H" --reason keyCompromise
+out=$(zeep_as emt-b status)
+check "revoked TLS certificate: refused" test "${out%% *}" != ok_received_correctly
+check "admin log chain still verifies" "$TORWART" audit verify --home "$H"
