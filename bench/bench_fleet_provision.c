@@ -48,7 +48,7 @@ int main(int argc, char **argv)
 	}
 	tw_log_init("provision", TW_LOG_ERROR);
 	if (tw_home_open(home_dir, &home, &err) != TW_OK ||
-	    (url = tw_home_path(home, "store", "url", TW_DEFAULT_STORE)) == NULL ||
+	    (url = tw_home_store_url(home)) == NULL ||
 	    store_open(url, &store, &err) != TW_OK ||
 	    signer_client_open(home, false, &sc, &err) != TW_OK) {
 		fprintf(stderr, "bench_fleet_provision: %s\n", err.message);

@@ -155,7 +155,7 @@ static void outage_alert(const struct tw_home *home, const char *service, const 
 {
 	struct tw_store *store = NULL;
 	struct tw_error err;
-	char *url = tw_home_path(home, "store", "url", TW_DEFAULT_STORE);
+	char *url = tw_home_store_url(home);
 
 	if (url == NULL || store_open(url, &store, &err) != TW_OK ||
 	    alert_raise(store, ALERT_OUTAGE, NULL, service, text, &err) != TW_OK)

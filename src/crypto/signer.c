@@ -1172,23 +1172,10 @@ static void srv_loop(struct signer_srv *srv, int listen_fd, const sigset_t *sigm
 	}
 }
 
-static char *store_url(const struct tw_home *home)
-{
-	const char *url = tw_config_get_or(home->conf, "store", "url", TW_DEFAULT_STORE);
-
-	/* Relative SQLite paths are relative to the home, like every path in torwart.conf. */
-	if (strstr(url, "://") != NULL)
-		return tw_strdup(url);
-	if (strncmp(url, "sqlite:", 7) == 0)
-		return url[7] == '/' ? tw_strdup(url) : tw_asprintf("sqlite:%s/%s", home->dir,
-			url + 7);
-	return tw_home_join(home, url);
-}
-
 /* Open store and key backend; failures are kept in srv->setup_err. */
 static tw_rc srv_setup(struct signer_srv *srv)
 {
-	char *url = store_url(srv->home);
+	char *url = tw_home_store_url(srv->home);
 	tw_rc rc;
 
 	tw_error_clear(&srv->setup_err);

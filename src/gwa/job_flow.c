@@ -67,6 +67,16 @@ tw_rc job_deliver(struct tw_store *store, const char *gateway_id, const struct j
 		goto out;
 	if ((rc = store_job_count_open(store, gateway_id, pending, err)) != TW_OK)
 		goto out;
+	/*
+	 * Exactly once (issue 10): a job already sent is in flight in some session (maybe
+	 * on another wan instance); handing it out again made two sessions execute it and
+	 * the second result was refused. It comes back through its deadline (retry, same
+	 * id), as a lost connection always did.
+	 */
+	if (j.state == JOB_SENT) {
+		*found = false;
+		goto out;
+	}
 	if ((rc = parse_payload(&j, &payload, err)) != TW_OK)
 		goto out;
 	t = order_find(j.type);
@@ -89,21 +99,29 @@ tw_rc job_deliver(struct tw_store *store, const char *gateway_id, const struct j
 		wire = json_incref(payload);
 	}
 	from = j.state;
-	if (from != JOB_SENT) {
-		/* A gateway that came on its own before any wake-up still uses an attempt. */
-		if (from == JOB_CREATED)
-			j.attempts++;
-		j.state = JOB_SENT;
-		j.deadline_ms = now + j.timeout_ms;
-		j.updated_ms = now;
-		free(j.result);
-		j.result = NULL;
-		snprintf(detail, sizeof(detail), "%s handed to gateway %s (was %s, attempt %d/%d)",
-			j.type, gateway_id, store_job_state_name(from), j.attempts, j.max_attempts);
-		if ((rc = store_job_transition(store, &j, from, err)) != TW_OK ||
-		    (rc = flow_audit(store, who, "job.sent", j.id, "ok", detail, err)) != TW_OK)
-			goto out;
+	/* A gateway that came on its own before any wake-up still uses an attempt. */
+	if (from == JOB_CREATED)
+		j.attempts++;
+	j.state = JOB_SENT;
+	j.deadline_ms = now + j.timeout_ms;
+	j.updated_ms = now;
+	free(j.result);
+	j.result = NULL;
+	snprintf(detail, sizeof(detail), "%s handed to gateway %s (was %s, attempt %d/%d)",
+		j.type, gateway_id, store_job_state_name(from), j.attempts, j.max_attempts);
+	/* The claim: compare-and-set from the state read above. Where the database does not
+	 * serialise writers (PostgreSQL), a concurrent claimer loses here and hands out
+	 * nothing rather than the same job twice. */
+	rc = store_job_transition(store, &j, from, err);
+	if (rc == TW_E_NOT_FOUND) {
+		store_rollback(store);
+		*found = false;
+		rc = TW_OK;
+		goto out_clear;
 	}
+	if (rc != TW_OK ||
+	    (rc = flow_audit(store, who, "job.sent", j.id, "ok", detail, err)) != TW_OK)
+		goto out;
 	if ((rc = store_commit(store, err)) != TW_OK)
 		goto out;
 	out->id = j.id;
@@ -113,10 +131,11 @@ tw_rc job_deliver(struct tw_store *store, const char *gateway_id, const struct j
 	out->payload = wire;
 	wire = NULL;
 out:
-	if (rc != TW_OK) {
+	if (rc != TW_OK || !*found) {
 		store_rollback(store);
 		*found = false;
 	}
+out_clear:
 	json_decref(payload);
 	json_decref(wire);
 	store_job_clear(&j);

@@ -121,18 +121,6 @@ static void *wan_thread_main(void *arg)
 	return NULL;
 }
 
-/* [store] url: a plain or "sqlite:" path is relative to the home; URLs pass through. */
-static char *wan_store_url(const struct tw_home *home)
-{
-	const char *url = tw_config_get_or(home->conf, "store", "url", TW_DEFAULT_STORE);
-
-	if (strncmp(url, "postgresql://", 13) == 0 || strncmp(url, "postgres://", 11) == 0)
-		return tw_strdup(url);
-	if (strncmp(url, "sqlite:", 7) == 0)
-		return tw_home_join(home, url + 7);
-	return tw_home_join(home, url);
-}
-
 static tw_rc wan_listener_new(struct wan_thread *thr, const struct sockaddr *sa,
 	socklen_t sl, struct tw_error *err)
 {
@@ -311,7 +299,7 @@ tw_rc wan_server_start(const struct tw_home *home, struct wan_server **out,
 		tw_error_set(err, rc, "[wan] listen: %s", err != NULL ? err->message : "invalid");
 		goto fail;
 	}
-	if ((store_url = wan_store_url(home)) == NULL) {
+	if ((store_url = tw_home_store_url(home)) == NULL) {
 		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
 		goto fail;
 	}

@@ -83,7 +83,7 @@ tw_rc worker_run(const struct tw_home *home, struct tw_error *err)
 	if (rc != TW_OK)
 		goto out;
 	every.tv_sec = interval;
-	store_url = tw_home_path(home, "store", "url", TW_DEFAULT_STORE);
+	store_url = tw_home_store_url(home);
 	if (store_url == NULL) {
 		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
 		goto out;
