@@ -8,7 +8,9 @@
 #   bench/bench_fleet.sh [BUILD_DIR]
 #   env: N (10000), TYPE (set-retention), PAYLOAD ({"days":90}), RATE (wake-ups/s, 300),
 #        CONCURRENCY (sim visits in flight, 256), KEEP=1 (keep the home), HOME_DIR
-#        (reuse an already provisioned home from an earlier KEEP=1 run)
+#        (reuse an already provisioned home from an earlier KEEP=1 run), PERF=1 (record
+#        wan, worker, signer and the simulator with perf during the order and print where
+#        the time goes, by process and by function)
 set -euo pipefail
 build=$(cd "${1:-build}" && pwd)
 n=${N:-10000}; type=${TYPE:-set-retention}; payload=${PAYLOAD:-'{"days":90}'}
@@ -71,12 +73,28 @@ sim_before=$(cat "$tmp/sim.stats")
 	[ "$c" -gt "$peak" ] && peak=$c && echo "$peak" >"$tmp/peak"; sleep 0.1; done ) &
 pids+=($!)
 
+if [ "${PERF:-0}" = 1 ]; then
+	svc_pids=$(grep -o '\(wan\|worker\|signer\)\[[0-9]*\]' "$tmp/torwartd.log" | tr -dc '0-9\n' |
+		sort -u | paste -sd, -)
+	perf record -g -F 499 -o "$tmp/perf.data" -p "$svc_pids,$sim_pid" >"$tmp/perf.log" 2>&1 &
+	perf_pid=$!
+fi
 echo "fleet order: $type $payload to $n gateways, wake-ups paced at $rate/s"
 t0=$(date +%s.%N)
 "$T" job create --home "$home" --type "$type" --payload "$payload" --gateways all \
 	--timeout 600 --wait >"$tmp/progress.log" 2>&1 || echo "(some jobs did not succeed)"
 t1=$(date +%s.%N)
 wall=$(echo "$t1 - $t0" | bc)
+if [ "${PERF:-0}" = 1 ]; then
+	kill -INT "$perf_pid"; wait "$perf_pid" 2>/dev/null || true
+	# (head closes the pipe early: not a failure of the benchmark)
+	echo "---- perf: samples by process and library (wan/worker/signer are torwartd:PID)"
+	{ perf report -i "$tmp/perf.data" --no-children --sort pid,dso --stdio -g none \
+		2>/dev/null | grep -v '^#' | grep -v '^$' | head -24; } || true
+	echo "---- perf: top functions"
+	{ perf report -i "$tmp/perf.data" --no-children --sort pid,sym --stdio -g none \
+		2>/dev/null | grep -v '^#' | grep -v '^$' | head -30; } || true
+fi
 tail -n 1 "$tmp/progress.log"
 sim_after=$(cat "$tmp/sim.stats")
 sessions=$(echo "$sim_after" | python3 -c 'import json,sys;print(json.load(sys.stdin)["sessions_ok"])')

@@ -181,6 +181,7 @@ static void wan_thread_teardown(struct wan_thread *thr)
 {
 	struct tw_error e;
 
+	wan_orders_stop(thr);   /* answer queued order requests while their connections live */
 	if (thr->http != NULL) {
 		/* Connections close now; their ex_data hooks must not touch the listener. */
 		evhttp_free(thr->http);
