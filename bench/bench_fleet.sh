@@ -18,6 +18,8 @@ rate=${RATE:-300}; conc=${CONCURRENCY:-256}
 T="$build/src/cmd/torwart"; D="$build/src/cmd/torwartd"; S="$build/src/cmd/torwart-sim"
 port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 rss() { awk '/VmHWM/ {print $2/1024 " MiB"}' "/proc/$1/status" 2>/dev/null || echo "?"; }
+# CPU seconds (user + system, all threads) a process has used so far.
+cpu() { awk -v t="$(getconf CLK_TCK)" '{ print ($14 + $15) / t }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 
 if [ -n "${HOME_DIR:-}" ]; then
 	home=$HOME_DIR; tmp=$(dirname "$home"); provisioned=1
@@ -60,6 +62,7 @@ if [ "$provisioned" = 0 ]; then
 	echo "provisioned $n gateways (keys, 3 certificates each via the signer) in $(echo "$t1 - $t0" | bc) s"
 fi
 
+rm -f "$tmp/sim.stats"   # a kept home still has the last run's
 "$S" --home "$home" --count "$n" --listen-wakeup "127.0.0.1:$wu_port" \
 	--concurrency "$conc" --stats "$tmp/sim.stats" >"$tmp/sim.log" 2>&1 &
 sim_pid=$!
@@ -79,12 +82,22 @@ if [ "${PERF:-0}" = 1 ]; then
 	perf record -g -F 499 -o "$tmp/perf.data" -p "$svc_pids,$sim_pid" >"$tmp/perf.log" 2>&1 &
 	perf_pid=$!
 fi
+worker_pid=$(grep -o 'worker\[[0-9]*\]' "$tmp/torwartd.log" | head -1 | tr -dc 0-9)
+signer_pid=$(grep -o 'signer\[[0-9]*\]' "$tmp/torwartd.log" | head -1 | tr -dc 0-9)
+declare -A cpu0
+for p in "$wan_pid" "$worker_pid" "$signer_pid" "$sim_pid"; do cpu0[$p]=$(cpu "$p"); done
 echo "fleet order: $type $payload to $n gateways, wake-ups paced at $rate/s"
 t0=$(date +%s.%N)
 "$T" job create --home "$home" --type "$type" --payload "$payload" --gateways all \
 	--timeout 600 --wait >"$tmp/progress.log" 2>&1 || echo "(some jobs did not succeed)"
 t1=$(date +%s.%N)
 wall=$(echo "$t1 - $t0" | bc)
+declare -A cpud
+cpu_total=0
+for p in "$wan_pid" "$worker_pid" "$signer_pid" "$sim_pid"; do
+	cpud[$p]=$(echo "$(cpu "$p") - ${cpu0[$p]}" | bc)
+	cpu_total=$(echo "$cpu_total + ${cpud[$p]}" | bc)
+done
 if [ "${PERF:-0}" = 1 ]; then
 	kill -INT "$perf_pid"; wait "$perf_pid" 2>/dev/null || true
 	# (head closes the pipe early: not a failure of the benchmark)
@@ -111,3 +124,12 @@ raw=$("$build/bench/bench_handshake" --home "$home" --count 20 --rounds 1 --seco
 	--gwa "127.0.0.1:$wan_port" 2>/dev/null | sed -n 's/^raw OpenSSL in memory.*full *\([0-9.]*\)\/s.*/\1/p')
 echo "handshakes:           $hs/s achieved (full, one per job) vs raw OpenSSL in memory $raw/s (1 core, both ends)"
 echo "ratio achieved/raw:   $(echo "scale=2; $hs / $raw" | bc)"
+# Wall time depends on what else runs on the machine; CPU per job much less so.
+echo "CPU during the order: wan ${cpud[$wan_pid]} s, simulator ${cpud[$sim_pid]} s, worker ${cpud[$worker_pid]} s, signer ${cpud[$signer_pid]} s (load average $(cut -d' ' -f1 /proc/loadavg))"
+echo "CPU per job:          $(echo "scale=2; 1000 * $cpu_total / $n" | bc) ms all processes (raw handshake, both ends: $(echo "scale=2; 1000 / $raw" | bc) ms)"
+echo "projected on $(nproc) idle cores: $(echo "scale=0; $(nproc) * $n / $cpu_total" | bc) jobs/s (CPU-bound), raw handshake ceiling $(echo "scale=0; $(nproc) * $raw / 1" | bc)/s"
+# Stop the stack to read the wan's batching figures (written when its threads stop).
+kill -TERM "${pids[0]}" 2>/dev/null || true
+wait "${pids[0]}" 2>/dev/null || true
+grep -o 'thread [0-9]*: [0-9]* order requests in [0-9]* batch transactions.*' "$tmp/torwartd.log" |
+	sed 's/^/wan batching:         /' || true

@@ -79,6 +79,7 @@ struct wan_order_batch {
 	size_t n;
 	struct event *timer;
 	bool armed;
+	uint64_t requests, commits, fallbacks;   /* reported when the thread stops */
 };
 
 static void item_who(const struct order_item *it, struct job_actor *who)
@@ -241,9 +242,14 @@ static void batch_flush(struct wan_thread *thr)
 		if (!batched)
 			store_rollback(thr->store);
 	}
-	if (!batched)
+	b->requests += n;
+	if (batched) {
+		b->commits++;
+	} else {
+		b->fallbacks++;
 		for (size_t i = 0; i < n; i++)
 			item_run_alone(thr, &b->items[i]);
+	}
 	for (size_t i = 0; i < n; i++) {
 		struct order_item *it = &b->items[i];
 
@@ -324,6 +330,10 @@ void wan_orders_stop(struct wan_thread *thr)
 	if (b == NULL)
 		return;
 	batch_flush(thr);
+	if (b->requests > 0)
+		tw_info("wan: thread %u: %llu order requests in %llu batch transactions, %llu "
+			"batches run request by request", thr->index, (unsigned long long)b->requests,
+			(unsigned long long)b->commits, (unsigned long long)b->fallbacks);
 	if (b->timer != NULL)
 		event_free(b->timer);
 	free(b);

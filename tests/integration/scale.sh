@@ -83,6 +83,33 @@ for round in 1 2 3; do
 done
 check "no result was refused as done" test "$(count_log "action='wan.refuse' AND detail LIKE '%is done%'")" = 0
 
+# ---- batched results: a refused result (the order type's check fails) rolls its batch
+# back and every request of it runs alone; the good result sent at the same moment is kept
+G2="$H/gateways/GW-2"
+C2="--cacert $G2/root-ca.crt --cert $G2/tls.crt --key $G2/tls.key --curves brainpoolP256r1 --tlsv1.2 --tls-max 1.2 -sS -H Content-Type:application/json"
+session2() { printf '{"gateway_id":"GW-2","firmware_version":"1.0","time":"%s"}' "$(date -u +%Y-%m-%dT%H:%M:%SZ)"; }
+ida=$("$TORWART" job create --home "$H" --type ping --payload '{"echo":"a"}' --gateway GW-1 --timeout 600 | sed -n 's/^job \([0-9]*\).*/\1/p')
+idb=$("$TORWART" job create --home "$H" --type ping --payload '{"echo":"b"}' --gateway GW-2 --timeout 600 | sed -n 's/^job \([0-9]*\).*/\1/p')
+fetch "$WAN_PORT" >"$T/ga"
+curl $C2 -o /dev/null -d "$(session2)" "https://localhost:$WAN_PORT/v1/session" --next $C2 \
+	"https://localhost:$WAN_PORT/v1/orders" >"$T/gb" 2>>"$T/log"
+check "both orders handed out" bash -c "grep -q '\"id\":\"$ida\"' '$T/ga' && grep -q '\"id\":\"$idb\"' '$T/gb'"
+curl $C1 -o /dev/null -d "$(session)" "https://localhost:$WAN_PORT/v1/session" --next $C1 \
+	-o /dev/null -w '%{http_code}' -d '{"status":"ok","result":{"echo":"a"}}' \
+	"https://localhost:$WAN_PORT/v1/orders/$ida/result" >"$T/ra" 2>>"$T/log" &
+pa=$!
+curl $C2 -o /dev/null -d "$(session2)" "https://localhost:$WAN_PORT/v1/session" --next $C2 \
+	-o /dev/null -w '%{http_code}' -d '{"status":"ok","result":{"echo":"wrong"}}' \
+	"https://localhost:$WAN_PORT/v1/orders/$idb/result" >"$T/rb" 2>>"$T/log" &
+pb=$!
+wait "$pa" "$pb"
+check "the good result is accepted ($(cat "$T/ra"))" test "$(cat "$T/ra")" = 200
+check "the refused result gets 422 ($(cat "$T/rb"))" test "$(cat "$T/rb")" = 422
+check "order $ida is done" test "$(state_of "$ida")" = done
+check "order $idb failed with the reason" bash -c "'$TORWART' job show --home '$H' --id $idb | grep -q 'result refused: ping result does not echo'"
+check "one job.done and one job.failed entry" bash -c \
+	"[ \$(sqlite3 '$H/store.db' \"SELECT count(*) FROM admin_log WHERE (action='job.done' AND object='job:$ida') OR (action='job.failed' AND object='job:$idb')\") = 2 ]"
+
 # ---- the worker (wake-up for GW-2) writes into the same chain
 id2=$("$TORWART" job create --home "$H" --type ping --gateway GW-2 | sed -n 's/^job \([0-9]*\).*/\1/p')
 for _ in $(seq 1 100); do
@@ -97,3 +124,12 @@ check "wan 1 and wan 2 entries are in the chain (wan.session.open)" \
 check "worker entries are in the chain (job.waking / job.wakeup)" \
 	test "$(count_log "action IN ('job.waking','job.wakeup') AND object='job:$id2'")" -ge 2
 check "the one chain verifies" "$TORWART" audit verify --home "$H"
+
+# ---- the wan answered through its batches (figures logged when its threads stop)
+for p in "${pids_to_kill[1]}" "${pids_to_kill[0]}"; do
+	kill -TERM "$p"
+	for _ in $(seq 1 150); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+done
+check "wan 2 reports its order batches at stop" grep -q 'order requests in [0-9]* batch transactions' "$T/wan2.log"
+check "the refused result made wan 1 run a batch request by request" bash -c \
+	"grep -o 'batch transactions, [0-9]* batches run request by request' '$T/torwartd.log' | grep -vq ', 0 batches'"
