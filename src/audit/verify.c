@@ -384,8 +384,10 @@ static tw_rc verify_run(struct tw_store *store, struct audit_verifier *v,
 	if (pos != NULL) {
 		if ((rc = store_auditlog_cut_latest(store, &cut, &found, err)) != TW_OK)
 			goto out;
-		if (found && cut.cut_seq > pos->tree_size)
-			pos = NULL;   /* the entries after the position were archived */
+		/* Entries up to and including the cut were archived and removed: a position
+		 * at or below it (its own entry is gone) cannot be continued. */
+		if (found && cut.cut_seq >= pos->tree_size)
+			pos = NULL;
 	}
 	if (pos != NULL) {
 		position_to_frontier(pos, &fr);

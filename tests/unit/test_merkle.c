@@ -567,12 +567,21 @@ static void test_retention(void **state)
 	append_n(f->st, 700);
 	put_head(f, 300);
 	put_head(f, 512);   /* the head at the cut (the signer would be asked otherwise) */
+	/* The worker's incremental verification stands at 512, where the cut will be. */
+	assert_int_equal(audit_verify_incremental(f->st, NULL, "t", false, &res, &err), TW_OK);
+	assert_int_equal(res.verified_to, 512);
 	write_pem_cert(f, cert, sizeof(cert));
 	snprintf(dir, sizeof(dir), "%s/archive", f->dir);
 	assert_int_equal(audit_retention_run(f->st, NULL, dir, cert, 600, &rr, &err), TW_OK);
 	assert_int_equal(rr.cut_seq, 512);
 	assert_int_equal(rr.entries, 512);
 	put_head(f, 701);   /* 700 + the retention entry */
+	/* Entry 512 was archived with the cut: the next pass starts from the cut instead. */
+	assert_int_equal(audit_verify_incremental(f->st, NULL, "t", false, &res, &err), TW_OK);
+	assert_int_equal(res.resumed_at, 0);
+	assert_int_equal(res.verified_to, 701);
+	assert_int_equal(audit_verify_incremental(f->st, NULL, "t", false, &res, &err), TW_OK);
+	assert_int_equal(res.resumed_at, 701);
 	assert_int_equal(audit_verify_tree(f->st, f->key, &res, &err), TW_OK);
 	assert_int_equal(res.first_seq, 513);
 	assert_int_equal(res.entries, 189);
