@@ -125,6 +125,13 @@ check "worker entries are in the chain (job.waking / job.wakeup)" \
 	test "$(count_log "action IN ('job.waking','job.wakeup') AND object='job:$id2'")" -ge 2
 check "the one chain verifies" "$TORWART" audit verify --home "$H"
 
+# ---- the simulator daemon resumes TLS sessions on later contacts (it used to free the
+# context, and with it its cached sessions, after each visit, so no contact resumed)
+timeout 8 "$SIM" --home "$H" --count 1 --contact-interval 1 --resume --stats "$T/sim.stats" \
+	>>"$T/log" 2>&1
+check "simulator daemon: later contacts resumed ($(cat "$T/sim.stats" 2>/dev/null))" \
+	python3 -c "import json;s=json.load(open('$T/sim.stats'));assert s['sessions_ok']>=2 and s['resumed']>=1"
+
 # ---- the wan answered through its batches (figures logged when its threads stop)
 for p in "${pids_to_kill[1]}" "${pids_to_kill[0]}"; do
 	kill -TERM "$p"
