@@ -6,16 +6,24 @@
 # bench_handshake in the same run, same certificates).
 #
 #   bench/bench_fleet.sh [BUILD_DIR]
-#   env: N (10000), TYPE (set-retention), PAYLOAD ({"days":90}), RATE (wake-ups/s, 300),
+#   env: N (10000), TYPE (set-retention), PAYLOAD ({"days":90}), RATE (wake-ups/s, 400),
 #        CONCURRENCY (sim visits in flight, 256), KEEP=1 (keep the home), HOME_DIR
-#        (reuse an already provisioned home from an earlier KEEP=1 run)
+#        (reuse an already provisioned home from an earlier KEEP=1 run), PROVISION=single
+#        (provision through gateway add's path per gateway instead of in bulk), PERF=1 (record
+#        wan, worker, signer and the simulator with perf during the order and print where
+#        the time goes, by process and by function), RESUMED=1 (then a second order to
+#        the same fleet over resumed TLS sessions)
 set -euo pipefail
 build=$(cd "${1:-build}" && pwd)
 n=${N:-10000}; type=${TYPE:-set-retention}; payload=${PAYLOAD:-'{"days":90}'}
-rate=${RATE:-300}; conc=${CONCURRENCY:-256}
+# 300 wake-ups/s would cap 10,000 jobs at 33 s; the quiet-machine handshake ceiling is
+# about 410/s (two cores), so pace a little below it.
+rate=${RATE:-400}; conc=${CONCURRENCY:-256}
 T="$build/src/cmd/torwart"; D="$build/src/cmd/torwartd"; S="$build/src/cmd/torwart-sim"
 port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 rss() { awk '/VmHWM/ {print $2/1024 " MiB"}' "/proc/$1/status" 2>/dev/null || echo "?"; }
+# CPU seconds (user + system, all threads) a process has used so far.
+cpu() { awk -v t="$(getconf CLK_TCK)" '{ print ($14 + $15) / t }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 
 if [ -n "${HOME_DIR:-}" ]; then
 	home=$HOME_DIR; tmp=$(dirname "$home"); provisioned=1
@@ -49,16 +57,22 @@ for _ in $(seq 1 100); do ss -ltn "sport = :$wan_port" | grep -q LISTEN && break
 if [ "$provisioned" = 0 ]; then
 	t0=$(date +%s.%N)
 	half=$((n / 2))
-	"$build/bench/bench_fleet_provision" --home "$home" --from 0 --to "$half" &
+	# Bulk by default: certificates signed in batches of 200 gateways (one signer round
+	# trip, one store transaction each); PROVISION=single: gateway add's path per gateway.
+	if [ "${PROVISION:-bulk}" = single ]; then pmode=(--single 1); else pmode=(--batch 200); fi
+	"$build/bench/bench_fleet_provision" --home "$home" --from 0 --to "$half" "${pmode[@]}" &
 	p1=$!
-	"$build/bench/bench_fleet_provision" --home "$home" --from "$half" --to "$n"
+	"$build/bench/bench_fleet_provision" --home "$home" --from "$half" --to "$n" "${pmode[@]}"
 	wait "$p1"
 	"$T" gateway set --home "$home" --gateways all --wakeup "127.0.0.1:$wu_port" >/dev/null
 	t1=$(date +%s.%N)
-	echo "provisioned $n gateways (keys, 3 certificates each via the signer) in $(echo "$t1 - $t0" | bc) s"
+	echo "provisioned $n gateways (keys, 3 certificates each via the signer, ${PROVISION:-bulk}) in $(echo "$t1 - $t0" | bc) s ($(echo "scale=0; $n / ($t1 - $t0)" | bc)/s)"
 fi
 
-"$S" --home "$home" --count "$n" --listen-wakeup "127.0.0.1:$wu_port" \
+rm -f "$tmp/sim.stats"   # a kept home still has the last run's
+# --resume: like real gateways (TR-03116-3 allows 48 h), a simulated gateway resumes its
+# last TLS session on its next contact; a first contact is always a full handshake.
+"$S" --home "$home" --count "$n" --listen-wakeup "127.0.0.1:$wu_port" --resume \
 	--concurrency "$conc" --stats "$tmp/sim.stats" >"$tmp/sim.log" 2>&1 &
 sim_pid=$!
 pids+=("$sim_pid")
@@ -71,12 +85,38 @@ sim_before=$(cat "$tmp/sim.stats")
 	[ "$c" -gt "$peak" ] && peak=$c && echo "$peak" >"$tmp/peak"; sleep 0.1; done ) &
 pids+=($!)
 
+if [ "${PERF:-0}" = 1 ]; then
+	svc_pids=$(grep -o '\(wan\|worker\|signer\)\[[0-9]*\]' "$tmp/torwartd.log" | tr -dc '0-9\n' |
+		sort -u | paste -sd, -)
+	perf record -g -F 499 -o "$tmp/perf.data" -p "$svc_pids,$sim_pid" >"$tmp/perf.log" 2>&1 &
+	perf_pid=$!
+fi
+worker_pid=$(grep -o 'worker\[[0-9]*\]' "$tmp/torwartd.log" | head -1 | tr -dc 0-9)
+signer_pid=$(grep -o 'signer\[[0-9]*\]' "$tmp/torwartd.log" | head -1 | tr -dc 0-9)
+declare -A cpu0
+for p in "$wan_pid" "$worker_pid" "$signer_pid" "$sim_pid"; do cpu0[$p]=$(cpu "$p"); done
 echo "fleet order: $type $payload to $n gateways, wake-ups paced at $rate/s"
 t0=$(date +%s.%N)
 "$T" job create --home "$home" --type "$type" --payload "$payload" --gateways all \
 	--timeout 600 --wait >"$tmp/progress.log" 2>&1 || echo "(some jobs did not succeed)"
 t1=$(date +%s.%N)
 wall=$(echo "$t1 - $t0" | bc)
+declare -A cpud
+cpu_total=0
+for p in "$wan_pid" "$worker_pid" "$signer_pid" "$sim_pid"; do
+	cpud[$p]=$(echo "$(cpu "$p") - ${cpu0[$p]}" | bc)
+	cpu_total=$(echo "$cpu_total + ${cpud[$p]}" | bc)
+done
+if [ "${PERF:-0}" = 1 ]; then
+	kill -INT "$perf_pid"; wait "$perf_pid" 2>/dev/null || true
+	# (head closes the pipe early: not a failure of the benchmark)
+	echo "---- perf: samples by process and library (wan/worker/signer are torwartd:PID)"
+	{ perf report -i "$tmp/perf.data" --no-children --sort pid,dso --stdio -g none \
+		2>/dev/null | grep -v '^#' | grep -v '^$' | head -24; } || true
+	echo "---- perf: top functions"
+	{ perf report -i "$tmp/perf.data" --no-children --sort pid,sym --stdio -g none \
+		2>/dev/null | grep -v '^#' | grep -v '^$' | head -30; } || true
+fi
 tail -n 1 "$tmp/progress.log"
 sim_after=$(cat "$tmp/sim.stats")
 sessions=$(echo "$sim_after" | python3 -c 'import json,sys;print(json.load(sys.stdin)["sessions_ok"])')
@@ -87,9 +127,42 @@ hs=$(echo "scale=1; ($sessions - $sessions0) / $wall" | bc)
 echo "wall time:            $wall s"
 echo "jobs done:            $done_jobs of $n ($(echo "scale=1; $done_jobs / $wall" | bc) jobs/s)"
 echo "peak connections:     wan side $(cat "$tmp/peak" 2>/dev/null || echo 0) established, sim side $(echo "$sim_after" | python3 -c 'import json,sys;print(json.load(sys.stdin)["peak_in_flight"])') in flight"
-echo "RSS (peak, VmHWM):    wan $(rss "$wan_pid"), simulator $(rss "$sim_pid")"
+echo "RSS (peak, VmHWM):    wan $(rss "$wan_pid"), simulator $(rss "$sim_pid"), worker $(rss "$worker_pid"), signer $(rss "$signer_pid")"
 echo "simulator:            $sim_after"
 raw=$("$build/bench/bench_handshake" --home "$home" --count 20 --rounds 1 --seconds 3 \
 	--gwa "127.0.0.1:$wan_port" 2>/dev/null | sed -n 's/^raw OpenSSL in memory.*full *\([0-9.]*\)\/s.*/\1/p')
 echo "handshakes:           $hs/s achieved (full, one per job) vs raw OpenSSL in memory $raw/s (1 core, both ends)"
 echo "ratio achieved/raw:   $(echo "scale=2; $hs / $raw" | bc)"
+# Wall time depends on what else runs on the machine; CPU per job much less so.
+echo "CPU during the order: wan ${cpud[$wan_pid]} s, simulator ${cpud[$sim_pid]} s, worker ${cpud[$worker_pid]} s, signer ${cpud[$signer_pid]} s (load average $(cut -d' ' -f1 /proc/loadavg))"
+echo "CPU per job:          $(echo "scale=2; 1000 * $cpu_total / $n" | bc) ms all processes (raw in-memory handshake, both ends, one core: $(echo "scale=2; 1000 / $raw" | bc) ms wall each at this load)"
+echo "projected on $(nproc) idle cores: $(echo "scale=0; $(nproc) * $n / $cpu_total" | bc) jobs/s (CPU-bound), raw handshake ceiling $(echo "scale=0; $(nproc) * $raw / 1" | bc)/s"
+# RESUMED=1: a second order to the same fleet while wan and simulator keep running: every
+# gateway now holds a TLS session from the first (TR-03116-3 allows 48 h), so the
+# handshakes are abbreviated (no certificate checks, no ECDH, no signatures).
+if [ "${RESUMED:-0}" = 1 ]; then
+	for p in "$wan_pid" "$worker_pid" "$signer_pid" "$sim_pid"; do cpu0[$p]=$(cpu "$p"); done
+	t0=$(date +%s.%N)
+	"$T" job create --home "$home" --type "$type" --payload "$payload" --gateways all \
+		--timeout 600 --wait >"$tmp/progress2.log" 2>&1 || echo "(some jobs did not succeed)"
+	t1=$(date +%s.%N)
+	wall=$(echo "$t1 - $t0" | bc)
+	cpu_total=0
+	for p in "$wan_pid" "$worker_pid" "$signer_pid" "$sim_pid"; do
+		cpud[$p]=$(echo "$(cpu "$p") - ${cpu0[$p]}" | bc)
+		cpu_total=$(echo "$cpu_total + ${cpud[$p]}" | bc)
+	done
+	done_jobs=$(sqlite3 "$home/store.db" "select count(*) from jobs where state='done' and batch_id=(select max(id) from job_batches)")
+	echo "---- second order, resumed TLS sessions"
+	echo "wall time:            $wall s"
+	echo "jobs done:            $done_jobs of $n ($(echo "scale=1; $done_jobs / $wall" | bc) jobs/s)"
+	echo "CPU during the order: wan ${cpud[$wan_pid]} s, simulator ${cpud[$sim_pid]} s, worker ${cpud[$worker_pid]} s, signer ${cpud[$signer_pid]} s (load average $(cut -d' ' -f1 /proc/loadavg))"
+	echo "CPU per job:          $(echo "scale=2; 1000 * $cpu_total / $n" | bc) ms all processes"
+	echo "projected on $(nproc) idle cores: $(echo "scale=0; $(nproc) * $n / $cpu_total" | bc) jobs/s (CPU-bound)"
+	echo "simulator:            $(cat "$tmp/sim.stats")"
+fi
+# Stop the stack to read the wan's batching figures (written when its threads stop).
+kill -TERM "${pids[0]}" 2>/dev/null || true
+wait "${pids[0]}" 2>/dev/null || true
+grep -o 'thread [0-9]*: [0-9]* order requests in [0-9]* batch transactions.*' "$tmp/torwartd.log" |
+	sed 's/^/wan batching:         /' || true

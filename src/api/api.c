@@ -128,7 +128,7 @@ tw_rc api_run(const struct tw_home *home, struct tw_error *err)
 		TW_DEFAULT_API_LISTEN), &host, &port, err);
 	if (rc != TW_OK)
 		goto out;
-	store_url = store_home_url(home);
+	store_url = tw_home_store_url(home);
 	if (store_url == NULL) {
 		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
 		goto out;

@@ -13,6 +13,7 @@
 #ifndef TORWART_AUDIT_AUDIT_H
 #define TORWART_AUDIT_AUDIT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -78,6 +79,10 @@ struct audit_verify_result {
 	int64_t nodes_checked;    /* stored subtree nodes compared (live verification) */
 	int64_t bad_head;         /* tree size of the first bad head, 0 if none */
 	int signatures_checked;   /* 1 if head signatures were verified with a key */
+	/* Incremental verification (audit_verify_incremental) */
+	int64_t resumed_at;       /* verified position the pass started from; 0: full pass */
+	int64_t heads_before_resume;   /* heads below it (checked by an earlier pass) */
+	int64_t verified_to;      /* position remembered after this pass (0: unchanged) */
 };
 
 /*
@@ -94,5 +99,20 @@ tw_rc audit_verify(struct tw_store *store, struct audit_verify_result *res,
  */
 tw_rc audit_verify_tree(struct tw_store *store, EVP_PKEY *pub, struct audit_verify_result *res,
 	struct tw_error *err);
+
+/*
+ * Incremental verification (issue 10; the worker's scheduled pass). Continues from the
+ * position remembered under name (table admin_log_verified): the last signed tree head
+ * an earlier pass verified. The position is checked before it is used (the Merkle root
+ * of its frontier against that signed head, its chain hash against the stored entry),
+ * then only the entries and heads after it are verified. With full, or without a usable
+ * position (none yet, or a retention cut beyond it), the whole log is verified as
+ * audit_verify_tree does. After an intact pass the position moves to the last signed
+ * head reached (res->verified_to). Tampering with entries below the position is found
+ * by a full pass only (the signed heads there were already checked): run one on a
+ * schedule and on demand (`torwart audit verify` always does a full pass).
+ */
+tw_rc audit_verify_incremental(struct tw_store *store, EVP_PKEY *pub, const char *name,
+	bool full, struct audit_verify_result *res, struct tw_error *err);
 
 #endif

@@ -11,7 +11,9 @@
 #include <string.h>
 
 #include "audit/tree.h"
+#include "base/log.h"
 #include "base/util.h"
+#include "store/store_audit_verified.h"
 
 void verifier_init(struct audit_verifier *v, struct audit_verify_result *res, EVP_PKEY *pub,
 	struct tw_error *err)
@@ -71,6 +73,21 @@ tw_rc verifier_set_cut(struct audit_verifier *v, int64_t cut,
 	return TW_OK;
 }
 
+tw_rc verifier_set_resume(struct audit_verifier *v, int64_t size,
+	const unsigned char chain_hash[32], const struct merkle_frontier *fr)
+{
+	if (size <= 0 || fr->size != (uint64_t)size)
+		return tw_error_set(v->err, TW_E_INTERNAL, "verification position %lld does not "
+			"match its frontier", (long long)size);
+	v->fr = *fr;
+	v->start_size = size;
+	v->expect_seq = size + 1;
+	v->res->first_seq = size + 1;
+	v->resumed = true;
+	memcpy(v->expect_prev, chain_hash, 32);
+	return TW_OK;
+}
+
 tw_rc verifier_add_head(struct audit_verifier *v, const struct store_auditlog_head *h)
 {
 	struct store_auditlog_head *n;
@@ -102,7 +119,12 @@ static int verifier_heads(struct audit_verifier *v)
 		const struct store_auditlog_head *h = &v->heads[v->next++];
 
 		if (h->tree_size < v->start_size) {
-			v->res->heads_archived++;   /* below the cut: the archive proves it */
+			/* below the cut: the archive proves it; below a verified position: an
+			 * earlier pass did (a full pass checks it again) */
+			if (v->resumed)
+				v->res->heads_before_resume++;
+			else
+				v->res->heads_archived++;
 			continue;
 		}
 		if (h->tree_size != (int64_t)v->fr.size)
@@ -110,6 +132,11 @@ static int verifier_heads(struct audit_verifier *v)
 		if ((v->rc = merkle_frontier_root(&v->fr, root, v->err)) != TW_OK)
 			return verifier_fail(v, v->rc, 0, h->tree_size, "hashing failed");
 		if (!tw_ct_equal(root, h->root, 32)) {
+			if (h->tree_size == v->start_size && v->resumed)
+				return verifier_fail(v, TW_E_INTEGRITY, 0, h->tree_size,
+					"the remembered verification position does not match the "
+					"signed head at size %lld (edited position or head); run a full "
+					"pass", (long long)h->tree_size);
 			if (h->tree_size == v->start_size)
 				return verifier_fail(v, TW_E_INTEGRITY, 0, h->tree_size,
 					"the stored subtree hashes at the retention cut do not match "
@@ -122,6 +149,8 @@ static int verifier_heads(struct audit_verifier *v)
 		if (v->pub != NULL && audit_head_verify(h, v->pub, &e) != TW_OK)
 			return verifier_fail(v, TW_E_INTEGRITY, 0, h->tree_size, "%s", e.message);
 		v->last_good_head = h->tree_size;
+		v->good_fr = v->fr;
+		memcpy(v->good_chain, v->expect_prev, 32);
 		v->res->heads_checked++;
 	}
 	return 0;
@@ -278,17 +307,73 @@ out:
 	return rc;
 }
 
-tw_rc audit_verify_tree(struct tw_store *store, EVP_PKEY *pub, struct audit_verify_result *res,
-	struct tw_error *err)
+/* The entry at a verified position is only compared (its hash is already in the
+ * frontier); every later one is verified. */
+struct resume_feed {
+	struct audit_verifier *v;
+	bool anchor_seen;
+};
+
+static int verify_resume_row_cb(const struct store_audit_row *row, void *arg)
 {
-	struct audit_verifier v;
-	bool snap = false;
+	struct resume_feed *f = arg;
+	struct audit_verifier *v = f->v;
+	unsigned char h[32];
+
+	if (!f->anchor_seen) {
+		if (row->seq != v->start_size)
+			return verifier_fail(v, TW_E_INTEGRITY, v->start_size, 0, "entry %lld, the "
+				"last one verified before, is missing", (long long)v->start_size);
+		audit_row_hash(row, h);
+		if (!tw_ct_equal(h, row->hash, 32) || !tw_ct_equal(row->hash, v->expect_prev, 32))
+			return verifier_fail(v, TW_E_INTEGRITY, row->seq, 0, "entry %lld changed "
+				"after it was verified", (long long)row->seq);
+		f->anchor_seen = true;
+		return 0;
+	}
+	return verifier_entry(v, row);
+}
+
+/* The frontier of a remembered position (smallest subtree first, one per set bit). */
+static void position_to_frontier(const struct store_audit_verified *pos,
+	struct merkle_frontier *fr)
+{
+	size_t i = 0;
+
+	merkle_frontier_init(fr);
+	fr->size = (uint64_t)pos->tree_size;
+	for (int l = 0; l < MERKLE_PATH_MAX && i < pos->count; l++)
+		if ((fr->size >> l) & 1)
+			memcpy(fr->hash[l], pos->frontier[i++], 32);
+}
+
+static void frontier_to_position(const struct merkle_frontier *fr,
+	const unsigned char chain[32], struct store_audit_verified *pos)
+{
+	memset(pos, 0, sizeof(*pos));
+	pos->tree_size = (int64_t)fr->size;
+	memcpy(pos->chain_hash, chain, 32);
+	for (int l = 0; l < MERKLE_PATH_MAX && pos->count < STORE_AUDIT_FRONTIER_MAX; l++)
+		if ((fr->size >> l) & 1)
+			memcpy(pos->frontier[pos->count++], fr->hash[l], 32);
+	pos->verified_ms = tw_now_ms();
+}
+
+/*
+ * One pass: from the retention cut (or the start) when pos is NULL, else from pos. A
+ * position below the latest retention cut cannot be continued: *pos_used tells the
+ * caller whether it was.
+ */
+static tw_rc verify_run(struct tw_store *store, struct audit_verifier *v,
+	const struct store_audit_verified *pos, bool *pos_used, struct tw_error *err)
+{
+	struct store_auditlog_cut cut;
+	struct merkle_frontier fr;
+	struct resume_feed feed = { v, false };
+	bool snap = false, found = false;
 	tw_rc rc;
 
-	if (res == NULL)
-		return tw_error_set(err, TW_E_INTERNAL, "audit_verify: res is NULL");
-	verifier_init(&v, res, pub, err);
-	v.node_store = store;
+	*pos_used = false;
 	/* One snapshot for cut, heads, nodes and entries: a concurrent retention cut or
 	 * append must not look like a gap. Inside a caller's transaction we already have one. */
 	if (!store_in_transaction(store)) {
@@ -296,34 +381,129 @@ tw_rc audit_verify_tree(struct tw_store *store, EVP_PKEY *pub, struct audit_veri
 			goto out;
 		snap = true;
 	}
-	if ((rc = verify_load_cut(store, &v, err)) != TW_OK) {
+	if (pos != NULL) {
+		if ((rc = store_auditlog_cut_latest(store, &cut, &found, err)) != TW_OK)
+			goto out;
+		/* Entries up to and including the cut were archived and removed: a position
+		 * at or below it (its own entry is gone) cannot be continued. */
+		if (found && cut.cut_seq >= pos->tree_size)
+			pos = NULL;
+	}
+	if (pos != NULL) {
+		position_to_frontier(pos, &fr);
+		if ((rc = verifier_set_resume(v, pos->tree_size, pos->chain_hash, &fr)) != TW_OK)
+			goto out;
+		*pos_used = true;
+	} else if ((rc = verify_load_cut(store, v, err)) != TW_OK) {
 		if (rc == TW_E_INTEGRITY)
-			verifier_fail(&v, rc, 0, 0, "%s", err != NULL ? err->message : "bad cut");
+			verifier_fail(v, rc, 0, 0, "%s", err != NULL ? err->message : "bad cut");
 		goto out;
 	}
-	if ((rc = store_auditlog_head_foreach(store, verify_head_cb, &v, err)) != TW_OK)
+	if ((rc = store_auditlog_head_foreach(store, verify_head_cb, v, err)) != TW_OK)
 		goto out;
-	if (v.nheads > 0 && v.heads[v.nheads - 1].tree_size > 0 && v.rc != TW_OK) {
-		rc = v.rc;
+	if (v->nheads > 0 && v->heads[v->nheads - 1].tree_size > 0 && v->rc != TW_OK) {
+		rc = v->rc;
 		goto out;
 	}
-	rc = store_audit_foreach(store, v.expect_seq, verify_row_cb, &v, err);
-	if (rc == TW_E_INTEGRITY && !v.failed) {
+	if (v->resumed) {
+		/* The signed head at the position first: it anchors the remembered frontier. */
+		if (verifier_heads(v)) {
+			rc = v->rc;
+			goto out;
+		}
+		if (v->last_good_head != v->start_size) {
+			verifier_fail(v, TW_E_INTEGRITY, 0, v->start_size, "the signed tree head at "
+				"size %lld, where the last pass stopped, is gone (heads are never "
+				"removed)", (long long)v->start_size);
+			rc = v->rc;
+			goto out;
+		}
+		rc = store_audit_foreach(store, v->start_size, verify_resume_row_cb, &feed, err);
+		if (rc == TW_OK && !feed.anchor_seen && !v->failed)
+			verifier_fail(v, TW_E_INTEGRITY, v->start_size, 0, "entry %lld, the last one "
+				"verified before, is missing", (long long)v->start_size);
+	} else {
+		rc = store_audit_foreach(store, v->expect_seq, verify_row_cb, v, err);
+	}
+	if (rc == TW_E_INTEGRITY && !v->failed) {
 		/* A row the store could not even read (wrong hash length, over-long field):
 		 * it is the one after the last good entry. */
-		verifier_fail(&v, rc, v.expect_seq, 0, "%s",
+		verifier_fail(v, rc, v->expect_seq, 0, "%s",
 			err != NULL ? err->message : "unreadable entry");
 		goto out;
 	}
 	if (rc != TW_OK)
 		goto out;
-	rc = verifier_finish(&v);
+	rc = verifier_finish(v);
 out:
 	if (snap)
 		store_auditlog_snapshot_end(store);
-	if (rc == TW_OK && v.failed)
-		rc = v.rc;
+	if (rc == TW_OK && v->failed)
+		rc = v->rc;
+	return rc;
+}
+
+tw_rc audit_verify_tree(struct tw_store *store, EVP_PKEY *pub, struct audit_verify_result *res,
+	struct tw_error *err)
+{
+	struct audit_verifier v;
+	bool used;
+	tw_rc rc;
+
+	if (res == NULL)
+		return tw_error_set(err, TW_E_INTERNAL, "audit_verify: res is NULL");
+	verifier_init(&v, res, pub, err);
+	v.node_store = store;
+	rc = verify_run(store, &v, NULL, &used, err);
 	verifier_free(&v);
+	return rc;
+}
+
+tw_rc audit_verify_incremental(struct tw_store *store, EVP_PKEY *pub, const char *name,
+	bool full, struct audit_verify_result *res, struct tw_error *err)
+{
+	struct store_audit_verified *pos = NULL, *next = NULL;
+	struct audit_verifier v;
+	struct tw_error e;
+	bool found = false, used = false;
+	tw_rc rc;
+
+	if (res == NULL || name == NULL)
+		return tw_error_set(err, TW_E_INTERNAL, "audit_verify_incremental: NULL argument");
+	verifier_init(&v, res, pub, err);
+	v.node_store = store;
+	/* ~2 KB each: not on the worker's stack. */
+	if ((pos = calloc(1, sizeof(*pos))) == NULL || (next = calloc(1, sizeof(*next))) == NULL) {
+		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+		goto out;
+	}
+	if (!full) {
+		rc = store_audit_verified_get(store, name, pos, &found, err);
+		if (rc == TW_E_INTEGRITY) {
+			tw_warn("%s; verifying the whole admin log", err->message);
+			found = false;
+		} else if (rc != TW_OK) {
+			goto out;
+		}
+	}
+	rc = verify_run(store, &v, found ? pos : NULL, &used, err);
+	if (rc != TW_OK)
+		goto out;
+	res->resumed_at = used ? pos->tree_size : 0;
+	/* Move the position to the last signed head reached (never backwards). */
+	if (v.last_good_head > (used ? pos->tree_size : 0) &&
+	    (!found || v.last_good_head > pos->tree_size)) {
+		frontier_to_position(&v.good_fr, v.good_chain, next);
+		if (store_audit_verified_put(store, name, next, &e) == TW_OK)
+			res->verified_to = next->tree_size;
+		else
+			tw_warn("admin log verified, but its position could not be saved: %s",
+				e.message);
+	}
+out:
+	verifier_free(&v);
+	free(pos);
+	free(next);
 	return rc;
 }
 

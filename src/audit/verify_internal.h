@@ -29,6 +29,12 @@ struct audit_verifier {
 	bool failed;
 	tw_rc rc;                            /* the first failure */
 	struct tw_error *err;
+	/* Incremental verification (issue 10): started from a verified position instead of
+	 * a retention cut; the state at the last matching head, to remember as the next
+	 * position. */
+	bool resumed;
+	struct merkle_frontier good_fr;
+	unsigned char good_chain[32];
 };
 
 void verifier_init(struct audit_verifier *v, struct audit_verify_result *res, EVP_PKEY *pub,
@@ -37,6 +43,10 @@ void verifier_free(struct audit_verifier *v);
 /* Start after a cut: the perfect-subtree hashes of the first cut leaves (by level). */
 tw_rc verifier_set_cut(struct audit_verifier *v, int64_t cut,
 	const unsigned char chain_hash[32], const unsigned char (*hashes)[32]);
+/* Start after a verified position: tree size, hash of that entry, frontier there. The
+ * signed head at that size is checked against the frontier before anything else. */
+tw_rc verifier_set_resume(struct audit_verifier *v, int64_t size,
+	const unsigned char chain_hash[32], const struct merkle_frontier *fr);
 /* Heads must come in ascending tree size, before the entries. */
 tw_rc verifier_add_head(struct audit_verifier *v, const struct store_auditlog_head *h);
 /* Returns non-zero when verification has stopped (failure). */

@@ -67,3 +67,25 @@ char *tw_home_path(const struct tw_home *home, const char *section, const char *
 
 	return v != NULL ? tw_home_join(home, v) : NULL;
 }
+
+/* ---- store URL (issue 10) ---- */
+
+char *tw_home_store_url(const struct tw_home *home)
+{
+	const char *url = tw_config_get_or(home->conf, "store", "url", TW_DEFAULT_STORE);
+	const char *path = url;
+	char *abs, *out;
+
+	if (strstr(url, "://") != NULL)
+		return tw_strdup(url);
+	if (strncmp(url, "sqlite:", 7) == 0) {
+		path = url + 7;
+		if (*path == '\0')
+			return tw_strdup(url);
+	}
+	if ((abs = tw_home_join(home, path)) == NULL)
+		return NULL;
+	out = tw_asprintf("sqlite:%s", abs);
+	free(abs);
+	return out;
+}

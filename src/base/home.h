@@ -36,6 +36,17 @@ char *tw_home_path(const struct tw_home *home, const char *section, const char *
 /* Absolute path of rel inside the home. Caller frees. */
 char *tw_home_join(const struct tw_home *home, const char *rel);
 
+/*
+ * ---- store URL (issue 10: the one resolver every process uses) ----
+ * [store] url (default TW_DEFAULT_STORE) as store_open expects it: a URL with a scheme
+ * ("postgresql://...") passes through unchanged; a plain path or "sqlite:PATH" becomes
+ * "sqlite:" + the absolute path, PATH taken relative to the home unless absolute, so
+ * that "store.db", "sqlite:store.db" and "sqlite:/home/store.db" name the same file in
+ * every process. "sqlite:" with no path is passed through for store_open to refuse.
+ * Caller frees. NULL only on allocation failure.
+ */
+char *tw_home_store_url(const struct tw_home *home);
+
 /* Defaults shared by init and the services (one place, so they cannot drift). */
 #define TW_DEFAULT_WAN_LISTEN   "127.0.0.1:7443"
 #define TW_DEFAULT_API_LISTEN   "127.0.0.1:7080"

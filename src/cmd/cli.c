@@ -117,7 +117,7 @@ tw_rc cli_open_home_store(const char *dir, struct tw_home **home, struct tw_stor
 	*store = NULL;
 	if ((rc = tw_home_open(dir, home, err)) != TW_OK)
 		return rc;
-	url = store_home_url(*home);
+	url = tw_home_store_url(*home);
 	if (url == NULL)
 		return tw_error_set(err, TW_E_NOMEM, "out of memory");
 	rc = store_open(url, store, err);

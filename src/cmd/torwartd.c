@@ -190,7 +190,7 @@ static void outage_alert(const struct tw_home *home, enum alert_kind kind,
 {
 	struct tw_store *store = NULL;
 	struct tw_error err;
-	char *url = store_home_url(home);
+	char *url = tw_home_store_url(home);
 
 	if (url == NULL || store_open(url, &store, &err) != TW_OK ||
 	    alert_raise(store, kind, NULL, service, text, &err) != TW_OK)

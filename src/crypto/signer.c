@@ -1319,15 +1319,10 @@ static void srv_loop(struct signer_srv *srv, int listen_fd, const sigset_t *sigm
 	}
 }
 
-static char *store_url(const struct tw_home *home)
-{
-	return store_home_url(home);
-}
-
 /* Open store and key backend; failures are kept in srv->setup_err. */
 static tw_rc srv_setup(struct signer_srv *srv)
 {
-	char *url = store_url(srv->home);
+	char *url = tw_home_store_url(srv->home);
 	tw_rc rc;
 
 	tw_error_clear(&srv->setup_err);

@@ -96,12 +96,21 @@ struct job_delivery {
 };
 
 /*
- * The gateway's head job, moved to "sent" (a job already sent is handed out again with
- * the same id). *found = false when it has no open job. *pending = open jobs after this
- * call (including the one handed out).
+ * The gateway's head job, moved to "sent" (claimed with a compare-and-set, so exactly one
+ * session gets it). *found = false when it has no open job, or its head is already sent
+ * (in flight in some session, maybe on another wan instance: it comes back through its
+ * deadline, same id). *pending = open jobs after this call (including the one handed out).
  */
 tw_rc job_deliver(struct tw_store *store, const char *gateway_id, const struct job_actor *who,
 	struct job_delivery *out, bool *found, int64_t *pending, struct tw_error *err);
+/*
+ * job_deliver inside the caller's open transaction (wan batches hand-outs: one commit for
+ * many). TW_OK: *found says whether out was filled (out->payload then owned by the caller).
+ * Any other rc: the transaction may hold partial writes; roll it back.
+ */
+tw_rc job_deliver_in_tx(struct tw_store *store, const char *gateway_id,
+	const struct job_actor *who, struct job_delivery *out, bool *found, int64_t *pending,
+	struct tw_error *err);
 
 /* The outcome a gateway reported for an order. */
 struct job_outcome {
@@ -118,6 +127,14 @@ struct job_outcome {
  * On success the job is done or failed (the order type's hook ran in the transaction).
  */
 tw_rc job_complete(struct tw_store *store, const char *gateway_id, int64_t id,
+	const struct job_outcome *outcome, const struct job_actor *who, struct tw_error *err);
+/*
+ * job_complete inside the caller's open transaction. TW_OK, TW_E_NOT_FOUND and
+ * TW_E_EXISTS wrote nothing beyond the recorded outcome (the transaction stays usable);
+ * any other rc: roll back, then call job_complete on its own (it fails the job with the
+ * reason when the order type refused the result).
+ */
+tw_rc job_complete_in_tx(struct tw_store *store, const char *gateway_id, int64_t id,
 	const struct job_outcome *outcome, const struct job_actor *who, struct tw_error *err);
 
 /*

@@ -45,8 +45,9 @@ static tw_rc parse_payload(const struct store_job *j, json_t **out, struct tw_er
 
 /* ---- hand-out (wan) ---- */
 
-tw_rc job_deliver(struct tw_store *store, const char *gateway_id, const struct job_actor *who,
-	struct job_delivery *out, bool *found, int64_t *pending, struct tw_error *err)
+tw_rc job_deliver_in_tx(struct tw_store *store, const char *gateway_id,
+	const struct job_actor *who, struct job_delivery *out, bool *found, int64_t *pending,
+	struct tw_error *err)
 {
 	struct store_job j;
 	const struct order_type *t;
@@ -61,12 +62,20 @@ tw_rc job_deliver(struct tw_store *store, const char *gateway_id, const struct j
 	*found = false;
 	*pending = 0;
 	memset(&j, 0, sizeof(j));
-	if ((rc = store_begin(store, err)) != TW_OK)
-		return rc;
 	if ((rc = store_job_head(store, gateway_id, &j, found, err)) != TW_OK || !*found)
 		goto out;
 	if ((rc = store_job_count_open(store, gateway_id, pending, err)) != TW_OK)
 		goto out;
+	/*
+	 * Exactly once (issue 10): a job already sent is in flight in some session (maybe
+	 * on another wan instance); handing it out again made two sessions execute it and
+	 * the second result was refused. It comes back through its deadline (retry, same
+	 * id), as a lost connection always did.
+	 */
+	if (j.state == JOB_SENT) {
+		*found = false;
+		goto out;
+	}
 	if ((rc = parse_payload(&j, &payload, err)) != TW_OK)
 		goto out;
 	t = order_find(j.type);
@@ -89,22 +98,27 @@ tw_rc job_deliver(struct tw_store *store, const char *gateway_id, const struct j
 		wire = json_incref(payload);
 	}
 	from = j.state;
-	if (from != JOB_SENT) {
-		/* A gateway that came on its own before any wake-up still uses an attempt. */
-		if (from == JOB_CREATED)
-			j.attempts++;
-		j.state = JOB_SENT;
-		j.deadline_ms = now + j.timeout_ms;
-		j.updated_ms = now;
-		free(j.result);
-		j.result = NULL;
-		snprintf(detail, sizeof(detail), "%s handed to gateway %s (was %s, attempt %d/%d)",
-			j.type, gateway_id, store_job_state_name(from), j.attempts, j.max_attempts);
-		if ((rc = store_job_transition(store, &j, from, err)) != TW_OK ||
-		    (rc = flow_audit(store, who, "job.sent", j.id, "ok", detail, err)) != TW_OK)
-			goto out;
+	/* A gateway that came on its own before any wake-up still uses an attempt. */
+	if (from == JOB_CREATED)
+		j.attempts++;
+	j.state = JOB_SENT;
+	j.deadline_ms = now + j.timeout_ms;
+	j.updated_ms = now;
+	free(j.result);
+	j.result = NULL;
+	snprintf(detail, sizeof(detail), "%s handed to gateway %s (was %s, attempt %d/%d)",
+		j.type, gateway_id, store_job_state_name(from), j.attempts, j.max_attempts);
+	/* The claim: compare-and-set from the state read above. Where the database does not
+	 * serialise writers (PostgreSQL), a concurrent claimer loses here and hands out
+	 * nothing rather than the same job twice. */
+	rc = store_job_transition(store, &j, from, err);
+	if (rc == TW_E_NOT_FOUND) {
+		*found = false;   /* nothing was written: the UPDATE matched no row */
+		rc = TW_OK;
+		goto out;
 	}
-	if ((rc = store_commit(store, err)) != TW_OK)
+	if (rc != TW_OK ||
+	    (rc = flow_audit(store, who, "job.sent", j.id, "ok", detail, err)) != TW_OK)
 		goto out;
 	out->id = j.id;
 	snprintf(out->type, sizeof(out->type), "%s", j.type);
@@ -113,13 +127,35 @@ tw_rc job_deliver(struct tw_store *store, const char *gateway_id, const struct j
 	out->payload = wire;
 	wire = NULL;
 out:
-	if (rc != TW_OK) {
-		store_rollback(store);
+	if (rc != TW_OK)
 		*found = false;
-	}
 	json_decref(payload);
 	json_decref(wire);
 	store_job_clear(&j);
+	return rc;
+}
+
+tw_rc job_deliver(struct tw_store *store, const char *gateway_id, const struct job_actor *who,
+	struct job_delivery *out, bool *found, int64_t *pending, struct tw_error *err)
+{
+	tw_rc rc;
+
+	memset(out, 0, sizeof(*out));
+	*found = false;
+	*pending = 0;
+	if ((rc = store_begin(store, err)) != TW_OK)
+		return rc;
+	rc = job_deliver_in_tx(store, gateway_id, who, out, found, pending, err);
+	if (rc == TW_OK && *found)
+		rc = store_commit(store, err);
+	else
+		store_rollback(store);   /* nothing to keep: read only, or failed */
+	if (rc != TW_OK) {
+		store_rollback(store);
+		json_decref(out->payload);
+		memset(out, 0, sizeof(*out));
+		*found = false;
+	}
 	return rc;
 }
 
@@ -156,8 +192,10 @@ out:
 	return rc;
 }
 
-tw_rc job_complete(struct tw_store *store, const char *gateway_id, int64_t id,
-	const struct job_outcome *oc, const struct job_actor *who, struct tw_error *err)
+/* job_complete_in_tx; *hook_failed: the order type refused the result (hook_err). */
+static tw_rc complete_in_tx(struct tw_store *store, const char *gateway_id, int64_t id,
+	const struct job_outcome *oc, const struct job_actor *who, bool *hook_failed_out,
+	struct tw_error *hook_err_out, struct tw_error *err)
 {
 	struct store_job j;
 	const struct order_type *t;
@@ -171,8 +209,7 @@ tw_rc job_complete(struct tw_store *store, const char *gateway_id, int64_t id,
 
 	memset(&j, 0, sizeof(j));
 	tw_error_clear(&hook_err);
-	if ((rc = store_begin(store, err)) != TW_OK)
-		return rc;
+	*hook_failed_out = false;
 	rc = store_job_get(store, id, &j, err);
 	/* Another gateway's job is answered exactly like a missing one (no oracle). */
 	if (rc == TW_E_NOT_FOUND || (rc == TW_OK && strcmp(j.gateway_id, gateway_id) != 0)) {
@@ -233,13 +270,42 @@ tw_rc job_complete(struct tw_store *store, const char *gateway_id, int64_t id,
 	    (rc = flow_audit(store, who, oc->ok ? "job.done" : "job.failed", id,
 	    oc->ok ? "ok" : "error", detail, err)) != TW_OK)
 		goto out;
-	rc = store_commit(store, err);
 out:
-	if (rc != TW_OK)
-		store_rollback(store);
 	json_decref(payload);
 	free(result_text);
 	store_job_clear(&j);
+	if (hook_failed) {
+		*hook_failed_out = true;
+		*hook_err_out = hook_err;
+		tw_error_set(err, TW_E_INVALID, "result refused: %s", hook_err.message);
+	}
+	return rc;
+}
+
+tw_rc job_complete_in_tx(struct tw_store *store, const char *gateway_id, int64_t id,
+	const struct job_outcome *oc, const struct job_actor *who, struct tw_error *err)
+{
+	struct tw_error hook_err;
+	bool hook_failed;
+
+	return complete_in_tx(store, gateway_id, id, oc, who, &hook_failed, &hook_err, err);
+}
+
+tw_rc job_complete(struct tw_store *store, const char *gateway_id, int64_t id,
+	const struct job_outcome *oc, const struct job_actor *who, struct tw_error *err)
+{
+	struct tw_error hook_err;
+	bool hook_failed = false;
+	tw_rc rc;
+
+	tw_error_clear(&hook_err);
+	if ((rc = store_begin(store, err)) != TW_OK)
+		return rc;
+	rc = complete_in_tx(store, gateway_id, id, oc, who, &hook_failed, &hook_err, err);
+	if (rc == TW_OK)
+		rc = store_commit(store, err);
+	if (rc != TW_OK)
+		store_rollback(store);
 	if (hook_failed) {
 		/* Nothing of the hook stays (rolled back); the job fails with its reason. */
 		rc = fail_after_hook(store, id, hook_err.message, who, err);

@@ -102,6 +102,14 @@ static tw_rc sim_gateway_tls(struct sim_gateway *gw, struct tw_error *err)
 		cfg = (struct tls_profile_config){ .cert_file = cert, .key_file = key,
 			.chain_file = chain, .trust_file = trust };
 		rc = tls_client_ctx_new(&cfg, &gw->ctx, err);
+		/*
+		 * The daemon frees the context after each visit; freeing flushes the client's
+		 * internal session cache and marks every session in it not resumable, so the
+		 * next contact never resumed. The gateway keeps its session itself
+		 * (gw->session), so the context needs no cache.
+		 */
+		if (rc == TW_OK)
+			SSL_CTX_set_session_cache_mode(gw->ctx, SSL_SESS_CACHE_OFF);
 	}
 	free(cert);
 	free(key);

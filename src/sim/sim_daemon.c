@@ -154,10 +154,11 @@ static void sim_write_stats(struct sim_daemon_ctx *d)
 	if (d->st->opt->stats_file == NULL)
 		return;
 	n = snprintf(text, sizeof(text), "{\"sessions_ok\":%zu,\"sessions_failed\":%zu,"
+		"\"resumed\":%zu,"
 		"\"orders_ok\":%zu,\"orders_failed\":%zu,\"orders_repeated\":%zu,"
 		"\"wakeups_accepted\":%zu,\"wakeups_rejected\":%zu,\"wakeups_ignored\":%zu,"
 		"\"in_flight\":%u,\"peak_in_flight\":%zu,\"queued\":%zu}\n", r->sessions_ok,
-		r->sessions_failed, r->orders_ok, r->orders_failed, r->orders_repeated,
+		r->sessions_failed, r->resumed, r->orders_ok, r->orders_failed, r->orders_repeated,
 		r->wakeups_accepted, r->wakeups_rejected, r->wakeups_ignored, d->st->in_flight,
 		r->peak_in_flight, d->st->qcount);
 	if (n > 0 && (size_t)n < sizeof(text))

@@ -305,7 +305,7 @@ struct db *store_db(struct tw_store *store, struct tw_error *err)
 /*
  * The one place a store URL picks its driver: "postgresql://" or "postgres://" (a libpq
  * connection URI, passed on whole), "sqlite:PATH" or a plain path. Relative sqlite paths
- * are resolved against the home by store_home_url, not here.
+ * are resolved against the home by tw_home_store_url (base/home.h), not here.
  */
 tw_rc store_open(const char *url, struct tw_store **out, struct tw_error *err)
 {
@@ -348,15 +348,6 @@ tw_rc store_open(const char *url, struct tw_store **out, struct tw_error *err)
 out:
 	store_close(store);
 	return rc;
-}
-
-char *store_home_url(const struct tw_home *home)
-{
-	const char *url = tw_config_get_or(home->conf, "store", "url", TW_DEFAULT_STORE);
-
-	if (strncmp(url, "postgresql://", 13) == 0 || strncmp(url, "postgres://", 11) == 0)
-		return tw_strdup(url);
-	return tw_home_join(home, strncmp(url, "sqlite:", 7) == 0 ? url + 7 : url);
 }
 
 void store_close(struct tw_store *store)

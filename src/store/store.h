@@ -32,13 +32,7 @@ struct tw_store;
 #define STORE_CERT_MAX      16384 /* DER certificate */
 
 tw_rc store_open(const char *url, struct tw_store **out, struct tw_error *err);
-/*
- * The one resolver of a home's [store] url (default TW_DEFAULT_STORE) for every process:
- * a plain or "sqlite:" path is relative to the home and comes back as an absolute path;
- * "postgresql://..." / "postgres://..." pass through. The caller frees; NULL: no memory.
- */
-struct tw_home;
-char *store_home_url(const struct tw_home *home);
+/* A home's [store] url is resolved by tw_home_store_url (base/home.h), for every process. */
 void store_close(struct tw_store *store);          /* NULL is fine */
 /* Apply every pending migration in src/store/migrations, each in its own transaction. */
 tw_rc store_migrate(struct tw_store *store, struct tw_error *err);

@@ -140,11 +140,6 @@ static void *wan_thread_main(void *arg)
 	return NULL;
 }
 
-static char *wan_store_url(const struct tw_home *home)
-{
-	return store_home_url(home);
-}
-
 static tw_rc wan_listener_new(struct wan_thread *thr, const struct sockaddr *sa,
 	socklen_t sl, struct tw_error *err)
 {
@@ -205,6 +200,7 @@ static void wan_thread_teardown(struct wan_thread *thr)
 {
 	struct tw_error e;
 
+	wan_orders_stop(thr);   /* answer queued order requests while their connections live */
 	if (thr->http != NULL) {
 		/* Connections close now; their ex_data hooks must not touch the listener. */
 		evhttp_free(thr->http);
@@ -329,7 +325,7 @@ tw_rc wan_server_start(const struct tw_home *home, struct wan_server **out,
 		tw_error_set(err, rc, "[wan] listen: %s", err != NULL ? err->message : "invalid");
 		goto fail;
 	}
-	if ((store_url = wan_store_url(home)) == NULL) {
+	if ((store_url = tw_home_store_url(home)) == NULL) {
 		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
 		goto fail;
 	}

@@ -78,6 +78,7 @@ struct wan_thread {
 	struct wan_journal journal;
 	size_t conns;                       /* live connections of this thread */
 	bool paused;                        /* listener disabled (journal failing) */
+	struct wan_order_batch *orders;     /* queued order requests (wan_orders.c), lazy */
 };
 
 struct wan_server {
@@ -156,6 +157,9 @@ void wan_orders_get(struct evhttp_request *req, struct wan_conn *conn, const cha
 void wan_orders_result(struct evhttp_request *req, struct wan_conn *conn, const char *peer,
 	const char *id_text);
 void wan_orders_session_status(struct wan_conn *conn, const void *body, size_t len);
+/* Answer every queued order request now and free the batch (thread teardown, before
+ * the connections are freed). */
+void wan_orders_stop(struct wan_thread *thr);
 
 /* Refusal helper used by wan_conn.c and wan_http.c: tw_warn + admin log "wan.refuse". */
 void wan_refuse(struct wan_thread *thr, const char *gateway_id, const char *client,

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include <event2/buffer.h>
+#include <event2/event.h>
 
 #include "base/log.h"
 #include "base/util.h"
@@ -20,15 +21,6 @@
 #include "wan/wan_internal.h"
 
 #define WAN_ORDERS_REPLY_MAX (WAN_ORDER_PAYLOAD_MAX + 4096)
-
-static void orders_who(struct wan_conn *conn, const char *peer, char *actor, size_t size,
-	struct job_actor *who)
-{
-	snprintf(actor, size, "gateway:%s", conn->gateway_id);
-	who->actor = actor;
-	who->role = "smgw";
-	who->client = peer;
-}
 
 /* Map a job-layer failure to an HTTP answer. */
 static void orders_fail(struct evhttp_request *req, tw_rc rc, const char *message)
@@ -44,45 +36,320 @@ static void orders_fail(struct evhttp_request *req, tw_rc rc, const char *messag
 			"now; retry later", true);
 }
 
-void wan_orders_get(struct evhttp_request *req, struct wan_conn *conn, const char *peer)
+/*
+ * Batching (issue 10). Every hand-out and every result is a transaction with an admin-log
+ * entry, and SQLite commits with synchronous=FULL: one fsync each, two per job, taken
+ * while holding the database's write lock and blocking this thread's event loop (no
+ * handshakes meanwhile). So, like the contact journal, each thread queues its order
+ * requests and runs them in one transaction every WAN_ORDERS_FLUSH_MS or at
+ * WAN_ORDERS_BATCH_MAX, answering each request only after the commit (a gateway never
+ * sees an order or an acknowledgement that is not durable). Requests are processed in
+ * arrival order, each as job_deliver / job_complete would. If any of them fails in a way
+ * that may leave partial writes (an order type refusing a result, a store error), the
+ * batch is rolled back and each request runs again in its own transaction, exactly as
+ * without batching.
+ *
+ * A request whose connection closes while queued stays valid: evhttp detaches an
+ * unanswered request from a failed connection and frees it when it is answered.
+ */
+#define WAN_ORDERS_FLUSH_MS  10
+#define WAN_ORDERS_BATCH_MAX 128
+
+enum order_item_kind { ITEM_GET, ITEM_RESULT };
+
+struct order_item {
+	enum order_item_kind kind;
+	struct evhttp_request *req;
+	char gateway_id[STORE_ID_MAX + 1];
+	char peer[WAN_PEER_MAX];
+	char actor[96];
+	char id_text[WAN_ORDER_ID_MAX + 1];
+	int64_t id;
+	struct wan_order_result r;      /* ITEM_RESULT: owned */
+	/* outcome */
+	tw_rc rc;
+	struct tw_error e;
+	struct job_delivery d;          /* ITEM_GET: d.payload owned */
+	bool found;
+	int64_t pending;
+};
+
+struct wan_order_batch {
+	struct order_item items[WAN_ORDERS_BATCH_MAX];
+	size_t n;
+	struct event *timer;
+	bool armed;
+	uint64_t requests, commits, fallbacks;   /* reported when the thread stops */
+};
+
+static void item_who(const struct order_item *it, struct job_actor *who)
+{
+	who->actor = it->actor;
+	who->role = "smgw";
+	who->client = it->peer;
+}
+
+static void item_reset_outcome(struct order_item *it)
+{
+	json_decref(it->d.payload);
+	memset(&it->d, 0, sizeof(it->d));
+	it->found = false;
+	it->pending = 0;
+	it->rc = TW_OK;
+	tw_error_clear(&it->e);
+}
+
+static void item_outcome_of(const struct order_item *it, struct job_outcome *oc)
+{
+	memset(oc, 0, sizeof(*oc));
+	oc->ok = it->r.ok;
+	oc->result = it->r.result;
+	oc->code = it->r.code;
+	oc->message = it->r.message;
+}
+
+/* Inside the batch transaction; false: roll the batch back and run items alone. */
+static bool item_run_in_tx(struct wan_thread *thr, struct order_item *it)
+{
+	struct job_outcome oc;
+	struct job_actor who;
+
+	item_who(it, &who);
+	if (it->kind == ITEM_GET) {
+		it->rc = job_deliver_in_tx(thr->store, it->gateway_id, &who, &it->d, &it->found,
+			&it->pending, &it->e);
+		return it->rc == TW_OK;
+	}
+	item_outcome_of(it, &oc);
+	it->rc = job_complete_in_tx(thr->store, it->gateway_id, it->id, &oc, &who, &it->e);
+	if (it->rc == TW_OK &&
+	    store_job_count_open(thr->store, it->gateway_id, &it->pending, &it->e) != TW_OK)
+		return false;
+	return it->rc == TW_OK || it->rc == TW_E_NOT_FOUND || it->rc == TW_E_EXISTS;
+}
+
+/* In its own transaction (the unbatched path). */
+static void item_run_alone(struct wan_thread *thr, struct order_item *it)
+{
+	struct job_outcome oc;
+	struct job_actor who;
+	struct tw_error e;
+
+	item_reset_outcome(it);
+	item_who(it, &who);
+	if (it->kind == ITEM_GET) {
+		it->rc = job_deliver(thr->store, it->gateway_id, &who, &it->d, &it->found,
+			&it->pending, &it->e);
+		return;
+	}
+	item_outcome_of(it, &oc);
+	it->rc = job_complete(thr->store, it->gateway_id, it->id, &oc, &who, &it->e);
+	if ((it->rc == TW_OK || it->rc == TW_E_INVALID) &&
+	    store_job_count_open(thr->store, it->gateway_id, &it->pending, &e) != TW_OK)
+		it->pending = 0;
+}
+
+static void reply_get(struct order_item *it)
 {
 	struct wan_orders_response res;
-	struct job_delivery d;
-	struct job_actor who;
 	struct tw_buf body;
 	struct tw_error e;
-	char actor[96];
-	bool found = false;
-	int64_t pending = 0;
-	tw_rc rc;
 
 	memset(&res, 0, sizeof(res));
 	tw_buf_init(&body, WAN_ORDERS_REPLY_MAX);
-	orders_who(conn, peer, actor, sizeof(actor), &who);
-	rc = job_deliver(conn->thr->store, conn->gateway_id, &who, &d, &found, &pending, &e);
-	if (rc != TW_OK) {
-		tw_err("wan: cannot hand out an order to %s: %s", conn->gateway_id, e.message);
-		orders_fail(req, TW_E_STORE, e.message);
+	if (it->rc != TW_OK) {
+		tw_err("wan: cannot hand out an order to %s: %s", it->gateway_id, it->e.message);
+		orders_fail(it->req, TW_E_STORE, it->e.message);
 		goto out;
 	}
-	res.pending_orders = (long)pending;
-	if (found) {
+	res.pending_orders = (long)it->pending;
+	if (it->found) {
 		res.has_order = true;
-		res.order.id = d.id;
-		memcpy(res.order.type, d.type, sizeof(res.order.type));
-		res.order.payload = d.payload;     /* ownership moves to res */
-		res.order.attempt = d.attempt > 0 ? d.attempt : 1;
-		tw_time_format_utc(d.deadline_ms, res.order.deadline, sizeof(res.order.deadline));
+		res.order.id = it->d.id;
+		memcpy(res.order.type, it->d.type, sizeof(res.order.type));
+		res.order.payload = it->d.payload;     /* ownership moves to res */
+		it->d.payload = NULL;
+		res.order.attempt = it->d.attempt > 0 ? it->d.attempt : 1;
+		tw_time_format_utc(it->d.deadline_ms, res.order.deadline,
+			sizeof(res.order.deadline));
 	}
 	if (wan_orders_response_encode(&res, &body, &e) != TW_OK) {
-		tw_err("wan: cannot encode an order for %s: %s", conn->gateway_id, e.message);
-		wan_reply_error(req, HTTP_INTERNAL, "internal", "cannot encode the order", true);
+		tw_err("wan: cannot encode an order for %s: %s", it->gateway_id, e.message);
+		wan_reply_error(it->req, HTTP_INTERNAL, "internal", "cannot encode the order", true);
 		goto out;
 	}
-	wan_reply_json(req, HTTP_OK, &body, false);
+	wan_reply_json(it->req, HTTP_OK, &body, false);
 out:
 	wan_orders_response_clear(&res);
 	tw_buf_free(&body);
+}
+
+static void reply_result(struct wan_thread *thr, struct order_item *it)
+{
+	char detail[WAN_DETAIL_MAX + 1];
+	struct tw_buf body;
+	struct tw_error e;
+	tw_rc rc = it->rc;
+
+	tw_buf_init(&body, 256);
+	if (rc == TW_E_NOT_FOUND) {
+		/* T-AB.1-like: results only for the authenticated gateway's own jobs. */
+		snprintf(detail, sizeof(detail), "result for order %lld, which is not an order of "
+			"this gateway", (long long)it->id);
+		wan_refuse(thr, it->gateway_id, it->peer, it->id_text, detail);
+	} else if (rc == TW_E_EXISTS) {
+		snprintf(detail, sizeof(detail), "result for order %lld refused: %s",
+			(long long)it->id, it->e.message);
+		wan_refuse(thr, it->gateway_id, it->peer, it->id_text, detail);
+	}
+	if (rc != TW_OK) {
+		/* TW_E_INVALID: the order type refused the result; the job is failed and logged. */
+		if (rc != TW_E_NOT_FOUND && rc != TW_E_EXISTS && rc != TW_E_INVALID)
+			tw_err("wan: cannot record the result of order %lld: %s", (long long)it->id,
+				it->e.message);
+		orders_fail(it->req, rc, it->e.message);
+		goto out;
+	}
+	if (wan_pending_encode((long)it->pending, &body, &e) != TW_OK) {
+		wan_reply_error(it->req, HTTP_INTERNAL, "internal", "cannot encode the answer", true);
+		goto out;
+	}
+	wan_reply_json(it->req, HTTP_OK, &body, false);
+out:
+	tw_buf_free(&body);
+}
+
+static void batch_flush(struct wan_thread *thr)
+{
+	struct wan_order_batch *b = thr->orders;
+	struct tw_error e;
+	bool batched = false;
+	size_t n;
+
+	if (b == NULL || b->n == 0)
+		return;
+	if (b->armed) {
+		evtimer_del(b->timer);
+		b->armed = false;
+	}
+	n = b->n;
+	if (store_begin(thr->store, &e) == TW_OK) {
+		batched = true;
+		for (size_t i = 0; i < n && batched; i++)
+			batched = item_run_in_tx(thr, &b->items[i]);
+		if (batched && store_commit(thr->store, &e) != TW_OK)
+			batched = false;
+		if (!batched)
+			store_rollback(thr->store);
+	}
+	b->requests += n;
+	if (batched) {
+		b->commits++;
+	} else {
+		b->fallbacks++;
+		for (size_t i = 0; i < n; i++)
+			item_run_alone(thr, &b->items[i]);
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct order_item *it = &b->items[i];
+
+		if (it->kind == ITEM_GET)
+			reply_get(it);
+		else
+			reply_result(thr, it);
+		item_reset_outcome(it);
+		wan_order_result_clear(&it->r);
+	}
+	b->n = 0;
+}
+
+static void batch_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct wan_thread *thr = arg;
+
+	(void)fd;
+	(void)what;
+	thr->orders->armed = false;
+	batch_flush(thr);
+}
+
+/* A free slot of this thread's batch (flushing a full one first); NULL: no memory. */
+static struct order_item *batch_slot(struct wan_thread *thr)
+{
+	struct wan_order_batch *b = thr->orders;
+	struct order_item *it;
+
+	if (b == NULL) {
+		if ((b = calloc(1, sizeof(*b))) == NULL)
+			return NULL;
+		if ((b->timer = evtimer_new(thr->base, batch_timer_cb, thr)) == NULL) {
+			free(b);
+			return NULL;
+		}
+		thr->orders = b;
+	}
+	if (b->n == WAN_ORDERS_BATCH_MAX)
+		batch_flush(thr);
+	it = &b->items[b->n];
+	memset(it, 0, sizeof(*it));
+	return it;
+}
+
+/* The slot filled: take it, and flush now when full, else within WAN_ORDERS_FLUSH_MS. */
+static void batch_commit_slot(struct wan_thread *thr)
+{
+	struct wan_order_batch *b = thr->orders;
+	struct timeval tv = { 0, WAN_ORDERS_FLUSH_MS * 1000 };
+
+	b->n++;
+	if (b->n == WAN_ORDERS_BATCH_MAX) {
+		batch_flush(thr);
+		return;
+	}
+	if (!b->armed && evtimer_add(b->timer, &tv) == 0)
+		b->armed = true;
+	if (!b->armed)
+		batch_flush(thr);   /* no timer: do not leave the request waiting */
+}
+
+static void item_fill(struct order_item *it, enum order_item_kind kind,
+	struct evhttp_request *req, struct wan_conn *conn, const char *peer)
+{
+	it->kind = kind;
+	it->req = req;
+	/* Copies: the connection (and conn) may go away before the batch runs. */
+	snprintf(it->gateway_id, sizeof(it->gateway_id), "%s", conn->gateway_id);
+	snprintf(it->peer, sizeof(it->peer), "%s", peer != NULL ? peer : "");
+	snprintf(it->actor, sizeof(it->actor), "gateway:%s", conn->gateway_id);
+}
+
+void wan_orders_stop(struct wan_thread *thr)
+{
+	struct wan_order_batch *b = thr->orders;
+
+	if (b == NULL)
+		return;
+	batch_flush(thr);
+	if (b->requests > 0)
+		tw_info("wan: thread %u: %llu order requests in %llu batch transactions, %llu "
+			"batches run request by request", thr->index, (unsigned long long)b->requests,
+			(unsigned long long)b->commits, (unsigned long long)b->fallbacks);
+	if (b->timer != NULL)
+		event_free(b->timer);
+	free(b);
+	thr->orders = NULL;
+}
+
+void wan_orders_get(struct evhttp_request *req, struct wan_conn *conn, const char *peer)
+{
+	struct order_item *it = batch_slot(conn->thr);
+
+	if (it == NULL) {
+		wan_reply_error(req, HTTP_INTERNAL, "internal", "out of memory", true);
+		return;
+	}
+	item_fill(it, ITEM_GET, req, conn, peer);
+	batch_commit_slot(conn->thr);
 }
 
 void wan_orders_result(struct evhttp_request *req, struct wan_conn *conn, const char *peer,
@@ -91,18 +358,14 @@ void wan_orders_result(struct evhttp_request *req, struct wan_conn *conn, const 
 	struct evbuffer *in = evhttp_request_get_input_buffer(req);
 	size_t len = evbuffer_get_length(in);
 	struct wan_order_result r;
-	struct job_outcome oc;
-	struct job_actor who;
-	struct tw_buf body;
+	struct order_item *it;
 	struct tw_error e;
 	const unsigned char *data;
-	char actor[96], detail[WAN_DETAIL_MAX + 1];
-	int64_t id = 0, pending = 0;
+	char detail[WAN_DETAIL_MAX + 1];
+	int64_t id = 0;
 	tw_rc rc;
 
 	memset(&r, 0, sizeof(r));
-	tw_buf_init(&body, 256);
-	orders_who(conn, peer, actor, sizeof(actor), &who);
 	if (wan_order_id_parse(id_text, strlen(id_text), &id, &e) != TW_OK) {
 		wan_reply_error(req, HTTP_NOTFOUND, "not_found", e.message, false);
 		goto out;
@@ -125,44 +388,18 @@ void wan_orders_result(struct evhttp_request *req, struct wan_conn *conn, const 
 			wan_error_code_for(rc), e.message, false);
 		goto out;
 	}
-	memset(&oc, 0, sizeof(oc));
-	oc.ok = r.ok;
-	oc.result = r.result;
-	oc.code = r.code;
-	oc.message = r.message;
-	rc = job_complete(conn->thr->store, conn->gateway_id, id, &oc, &who, &e);
-	if (rc == TW_E_NOT_FOUND) {
-		/* T-AB.1-like: results only for the authenticated gateway's own jobs. */
-		snprintf(detail, sizeof(detail), "result for order %lld, which is not an order of "
-			"this gateway", (long long)id);
-		wan_refuse(conn->thr, conn->gateway_id, peer, id_text, detail);
-	} else if (rc == TW_E_EXISTS) {
-		snprintf(detail, sizeof(detail), "result for order %lld refused: %s", (long long)id,
-			e.message);
-		wan_refuse(conn->thr, conn->gateway_id, peer, id_text, detail);
-	}
-	if (rc != TW_OK && rc != TW_E_INVALID) {
-		if (rc != TW_E_NOT_FOUND && rc != TW_E_EXISTS)
-			tw_err("wan: cannot record the result of order %lld: %s", (long long)id,
-				e.message);
-		orders_fail(req, rc, e.message);
+	if ((it = batch_slot(conn->thr)) == NULL) {
+		wan_reply_error(req, HTTP_INTERNAL, "internal", "out of memory", true);
 		goto out;
 	}
-	/* TW_E_INVALID: the order type refused the result; the job is failed and logged. */
-	if (store_job_count_open(conn->thr->store, conn->gateway_id, &pending, &e) != TW_OK)
-		pending = 0;
-	if (rc == TW_E_INVALID) {
-		orders_fail(req, rc, e.message);
-		goto out;
-	}
-	if (wan_pending_encode((long)pending, &body, &e) != TW_OK) {
-		wan_reply_error(req, HTTP_INTERNAL, "internal", "cannot encode the answer", true);
-		goto out;
-	}
-	wan_reply_json(req, HTTP_OK, &body, false);
+	item_fill(it, ITEM_RESULT, req, conn, peer);
+	it->id = id;
+	snprintf(it->id_text, sizeof(it->id_text), "%s", id_text);
+	it->r = r;                  /* ownership moves to the batch */
+	memset(&r, 0, sizeof(r));
+	batch_commit_slot(conn->thr);
 out:
 	wan_order_result_clear(&r);
-	tw_buf_free(&body);
 }
 
 /* Pass each member of the session "status" to its registered hook (order.h). */

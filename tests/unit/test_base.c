@@ -276,6 +276,55 @@ static void test_files_and_home(void **state)
 	free(sub);
 	tw_home_free(home);
 	unlink(path);
+
+	/* One store URL for every process (issue 10): a plain path, "sqlite:REL" and
+	 * "sqlite:/ABS" of the same file resolve to the same URL; URLs pass through. */
+	{
+		static const char *const same[] = { "store.db", "sqlite:store.db", NULL };
+		char *want = NULL, *abs_conf;
+
+		for (int i = 0; same[i] != NULL; i++) {
+			char *conf = tw_asprintf("[store]\nurl = %s\n", same[i]);
+
+			assert_int_equal(tw_write_file(path, conf, strlen(conf), 0600, false, &err),
+				TW_OK);
+			free(conf);
+			assert_int_equal(tw_home_open(dir, &home, &err), TW_OK);
+			if (want == NULL)
+				want = tw_asprintf("sqlite:%s/store.db", home->dir);
+			sub = tw_home_store_url(home);
+			assert_string_equal(sub, want);
+			free(sub);
+			tw_home_free(home);
+		}
+		abs_conf = tw_asprintf("[store]\nurl = %s\n", want);
+		assert_int_equal(tw_write_file(path, abs_conf, strlen(abs_conf), 0600, false, &err),
+			TW_OK);
+		free(abs_conf);
+		assert_int_equal(tw_home_open(dir, &home, &err), TW_OK);
+		sub = tw_home_store_url(home);
+		assert_string_equal(sub, want);
+		free(sub);
+		tw_home_free(home);
+		free(want);
+		/* No [store] url: the default file in the home. */
+		assert_int_equal(tw_write_file(path, "[wan]\n", 6, 0600, false, &err), TW_OK);
+		assert_int_equal(tw_home_open(dir, &home, &err), TW_OK);
+		sub = tw_home_store_url(home);
+		want = tw_asprintf("sqlite:%s/" TW_DEFAULT_STORE, home->dir);
+		assert_string_equal(sub, want);
+		free(sub);
+		free(want);
+		tw_home_free(home);
+		assert_int_equal(tw_write_file(path, "[store]\nurl = postgresql://db/tw\n", 33, 0600,
+			false, &err), TW_OK);
+		assert_int_equal(tw_home_open(dir, &home, &err), TW_OK);
+		sub = tw_home_store_url(home);
+		assert_string_equal(sub, "postgresql://db/tw");
+		free(sub);
+		tw_home_free(home);
+		unlink(path);
+	}
 	free(path);
 	path = tw_asprintf("rm -rf '%s'", dir);
 	assert_int_equal(system(path), 0);

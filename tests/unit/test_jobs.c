@@ -301,10 +301,23 @@ static void test_deliver_and_complete(void **state)
 	/* T-LL.1: the wire payload names the recipient. */
 	assert_string_equal(json_string_value(json_object_get(d.payload, "gateway_id")), "GW-A");
 	json_decref(d.payload);
-	/* Re-delivery of a sent job: the same id again. */
+	/* Exactly once (issue 10): a sent job is not handed out again, not even to a second
+	 * session of the same gateway (another wan instance); it stays pending and comes
+	 * back after its deadline. Nothing is logged and no transaction is left open. */
 	assert_int_equal(job_deliver(st, "GW-A", &gw_who, &d, &found, &pending, NULL), TW_OK);
-	assert_int_equal(d.id, id);
-	json_decref(d.payload);
+	assert_false(found);
+	assert_int_equal(pending, 1);
+	assert_null(d.payload);
+	assert_false(store_in_transaction(st));
+	assert_int_equal(store_job_get(st, id, &j, NULL), TW_OK);
+	assert_int_equal(j.state, JOB_SENT);
+	assert_int_equal(j.attempts, 1);
+	store_job_clear(&j);
+	/* A gateway with no open job at all: nothing, and no transaction left open. */
+	assert_int_equal(job_deliver(st, "GW-B", &gw_who, &d, &found, &pending, NULL), TW_OK);
+	assert_false(found);
+	assert_int_equal(pending, 0);
+	assert_false(store_in_transaction(st));
 	/* A result for another gateway's job looks like a missing one and changes nothing. */
 	res = json_pack("{s:s}", "echo", "x");
 	oc = (struct job_outcome){ true, res, NULL, NULL };

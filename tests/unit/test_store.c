@@ -610,15 +610,18 @@ static void test_home_url(void **state)
 	struct tw_home *home = NULL;
 	struct tw_error err;
 
-	want[0] = want[1] = want[4] = f->path;
-	want[2] = "/abs/x.db";
+	char own[200];
+
+	snprintf(own, sizeof(own), "sqlite:%s", f->path);
+	want[0] = want[1] = want[4] = own;
+	want[2] = "sqlite:/abs/x.db";
 	want[3] = "postgresql://u@h:5/d";
 	snprintf(path, sizeof(path), "%s/torwart.conf", f->dir);
 	for (size_t i = 0; i < 5; i++) {
 		snprintf(body, sizeof(body), "[store]\n%s", conf[i]);
 		assert_int_equal(tw_write_file(path, body, strlen(body), 0600, false, &err), TW_OK);
 		assert_int_equal(tw_home_open(f->dir, &home, &err), TW_OK);
-		got = store_home_url(home);
+		got = tw_home_store_url(home);
 		assert_non_null(got);
 		assert_string_equal(got, want[i]);
 		free(got);
