@@ -77,14 +77,15 @@ static const char conf_template[] =
 	"audit_verify_interval = 60\n"
 	"\n"
 	"[pki]\n"
-	"# Written into issued certificates (per-CA configuration grows with issue 3).\n"
-	"crl_url = http://localhost:7080/crl/sub-ca.crl\n"
+	"# Written into issued certificates. The CRL distribution points are per CA:\n"
+	"# [ca.<name>] crl_url = URL [URL ...] (HTTP and/or LDAP); by default the api's own\n"
+	"# http://<[api] listen>/crl/<name>.crl, or [ca] crl_base_url/<name>.crl.\n"
 	"policy_oid = 1.3.6.1.4.1.55555.1.1\n"
 	"cps_uri = https://localhost/torwart/cps\n"
 	"\n"
 	"[ca]\n"
 	"# CAs whose CRLs the worker keeps fresh and the api serves at /crl/<name>.crl\n"
-	"crl_cas = sub-ca " AUTH_OPCA_CRL_CA "\n"
+	"crl_cas = sub-ca%s " AUTH_OPCA_CRL_CA "\n"
 	"\n"
 	"[ca." AUTH_OPCA_CRL_CA "]\n"
 	"# The internal operator CA: revoked (disabled) operators' certificates, signed by the\n"
@@ -164,7 +165,9 @@ static int init_run(const struct cli_options *o)
 		if ((rc = tw_mkdir_p(path, 0700, &err)) != TW_OK)
 			goto out;
 	}
-	conf = tw_asprintf(conf_template, file_keys ? file_backend : "", wan, api, api_tls);
+	/* The test Root's CRL (ARL) is ours to publish only in a test PKI (issue 11). */
+	conf = tw_asprintf(conf_template, file_keys ? file_backend : "", wan, api, api_tls,
+		o->test_pki ? " root-ca" : "");
 	free(path);
 	path = tw_asprintf("%s/torwart.conf", o->home);
 	if (conf == NULL || path == NULL) {

@@ -101,7 +101,18 @@ static int req_parse_options(int argc, char **argv, struct req_options *o)
 		case O_STATE: o->p.subject.state = optarg; break;
 		case O_EMAIL: o->p.subject.email = optarg; break;
 		case O_URI: o->p.subject.uri = optarg; break;
-		case O_DNS: o->p.subject.dns_name = optarg; break;
+		case O_DNS:
+			/* Repeatable: the first is the subject's, the rest follow in order. */
+			if (o->p.subject.dns_name == NULL) {
+				o->p.subject.dns_name = optarg;
+			} else if (o->p.n_extra_dns < REQGEN_DNS_MAX) {
+				o->p.extra_dns[o->p.n_extra_dns++] = optarg;
+			} else {
+				fprintf(stderr, "torwart req: at most %d --dns names\n",
+					REQGEN_DNS_MAX + 1);
+				return -1;
+			}
+			break;
 		case O_ROLE: o->role = optarg; break;
 		case O_CURVE: o->curve = optarg; break;
 		case O_KEY_DIR: o->key_dir = optarg; break;

@@ -12,8 +12,10 @@
  * All certificates are recorded in the store in one transaction at the end.
  *
  * Configuration ([pki], all optional): crl_url (the Sub-CA's CRL, carried by the GWA
- * certificates), root_crl_url (the Root's CRL, carried by the Sub-CA certificate; default:
- * crl_url with "sub-ca.crl" replaced by "root-ca.crl"), policy_oid, cps_uri, gwa_name
+ * certificates; default [ca.sub-ca] crl_url, else the api's /crl/sub-ca.crl, see
+ * profile.h), root_crl_url (the Root's CRL, carried by the Sub-CA certificate; default:
+ * [pki] crl_url with "sub-ca.crl" replaced by "root-ca.crl", else the root-ca CA's
+ * configured or derived URL), policy_oid, cps_uri, gwa_name
  * (CN "<gwa_name>.GWA.TORWART"), market_partner_id (OU of the GWA certificates).
  */
 #include <string.h>
@@ -31,7 +33,6 @@
 #define TESTPKI_SUBCA_DAYS (5L * 365L + 1L)
 #define TESTPKI_GWA_DAYS   (2L * 365L)
 
-#define TESTPKI_CRL_URL    "http://localhost:7080/crl/sub-ca.crl"
 #define TESTPKI_POLICY_OID "1.3.6.1.4.1.55555.1.1"   /* test arc; never a real policy */
 #define TESTPKI_CPS_URI    "https://localhost/torwart/cps"
 #define TESTPKI_GWA_NAME   "TEST"
@@ -207,19 +208,35 @@ tw_rc testpki_create(const struct tw_home *home, struct signer_client *sc,
 	X509 *chain[2];
 	char *dir = NULL, *probe = NULL;
 	const char *root_crl;
+	struct pki_ca_config *sub_cfg = NULL, *root_cfg = NULL;
 	tw_rc rc;
 
 	memset(&t, 0, sizeof(t));
 	t.home = home;
 	t.sc = sc;
-	t.crl_url = tw_config_get_or(home->conf, "pki", "crl_url", TESTPKI_CRL_URL);
+	/* The GWA certificates name the Sub-CA's configured (or derived) distribution points. */
+	if ((rc = pki_ca_config_load(home->conf, SIGNER_KEY_SUB_CA, &sub_cfg, err)) != TW_OK)
+		return rc;
+	t.crl_url = sub_cfg->crl_url;
 	t.policy_oid = tw_config_get_or(home->conf, "pki", "policy_oid", TESTPKI_POLICY_OID);
 	t.cps_uri = tw_config_get_or(home->conf, "pki", "cps_uri", TESTPKI_CPS_URI);
 	t.mp_id = tw_config_get_or(home->conf, "pki", "market_partner_id", TESTPKI_MP_ID);
 	t.gwa_cn = tw_asprintf("%s.GWA.TORWART",
 		tw_config_get_or(home->conf, "pki", "gwa_name", TESTPKI_GWA_NAME));
 	root_crl = tw_config_get(home->conf, "pki", "root_crl_url");
-	t.root_crl_url = root_crl != NULL ? tw_strdup(root_crl) : testpki_root_crl(t.crl_url);
+	if (root_crl != NULL)
+		t.root_crl_url = tw_strdup(root_crl);
+	else if (tw_config_get(home->conf, "pki", "crl_url") != NULL &&
+	    tw_config_get(home->conf, "ca.root-ca", "crl_url") == NULL)
+		/* the foundation's [pki] form */
+		t.root_crl_url = testpki_root_crl(tw_config_get(home->conf, "pki", "crl_url"));
+	if (root_crl == NULL && t.root_crl_url == NULL) {
+		/* The Root's CRL where the api serves it (or [ca.root-ca] crl_url). */
+		if ((rc = pki_ca_config_load(home->conf, SIGNER_KEY_ROOT_CA, &root_cfg, err)) !=
+		    TW_OK)
+			goto out;
+		t.root_crl_url = tw_strdup(root_cfg->crl_url);
+	}
 	dir = tw_home_join(home, "pki");
 	probe = tw_home_join(home, TESTPKI_ROOT_CERT);
 	if (t.gwa_cn == NULL || dir == NULL || probe == NULL) {
@@ -261,6 +278,8 @@ out:
 		X509_free(t.certs[i]);
 	}
 	free(t.root_crl_url);
+	pki_ca_config_free(sub_cfg);
+	pki_ca_config_free(root_cfg);
 	free(t.gwa_cn);
 	free(dir);
 	free(probe);
