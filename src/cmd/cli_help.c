@@ -263,12 +263,15 @@ static const struct cli_help cli_helps[] = {
 	{ "gateway", "usage: torwart gateway add|list|set|logs|selftest ...\n"
 		"Gateways: registration, listing, fleet settings, logs and self-tests.\n"
 		"torwart gateway SUB --help for each.\n" HELP_REMOTE, help_gateway },
-	{ "init", "usage: torwart init --home DIR [--test-pki] [--wan-listen HOST:PORT]\n"
+	{ "init", "usage: torwart init --home DIR [--test-pki [--second-sub-ca]] "
+		"[--wan-listen HOST:PORT]\n"
 		"       [--api-listen HOST:PORT] [--api-tls-listen HOST:PORT] "
 		"[--signer-backend pkcs11|file]\n"
 		"Create a new home: torwart.conf, store, SoftHSM2 token, operator CA; with --test-pki\n"
 		"also a test SM-PKI (Root-CA, Sub-CA, GWA TLS/SIG/ENC) whose certificates name the\n"
-		"api's CRL URLs. Refuses an existing DIR. --signer-backend file: tests only.\n",
+		"api's CRL URLs; --second-sub-ca adds a second test Sub-CA under the same Root\n"
+		"(pki/sub-ca-2.crt, chain-2.pem). Refuses an existing DIR. --signer-backend file:\n"
+		"tests only.\n",
 		NULL },
 	{ "job", "usage: torwart job create|list|show|cancel|wait|types ...\n"
 		"Orders to gateways (docs/jobs.md). torwart job SUB --help for each.\n" HELP_REMOTE,

@@ -136,6 +136,8 @@ static int init_run(const struct cli_options *o)
 	if (o->signer_backend != NULL && strcmp(o->signer_backend, "pkcs11") != 0 &&
 	    !file_keys)
 		return cli_usage_error("--signer-backend takes pkcs11 (default) or file (tests only)");
+	if (o->second_sub_ca && !o->test_pki)
+		return cli_usage_error("--second-sub-ca needs --test-pki");
 	if ((rc = tw_parse_hostport(wan, &host, &port, &err)) != TW_OK)
 		goto out;
 	free(host);
@@ -167,7 +169,13 @@ static int init_run(const struct cli_options *o)
 	}
 	/* The test Root's CRL (ARL) is ours to publish only in a test PKI (issue 11). */
 	conf = tw_asprintf(conf_template, file_keys ? file_backend : "", wan, api, api_tls,
-		o->test_pki ? " root-ca" : "");
+		!o->test_pki ? "" : o->second_sub_ca ? " root-ca " TESTPKI_SUB2_LABEL : " root-ca");
+	if (conf != NULL && o->second_sub_ca) {
+		char *more = tw_asprintf("%s%s", conf, TESTPKI_SUB2_CONF);
+
+		free(conf);
+		conf = more;
+	}
 	free(path);
 	path = tw_asprintf("%s/torwart.conf", o->home);
 	if (conf == NULL || path == NULL) {
@@ -192,6 +200,9 @@ static int init_run(const struct cli_options *o)
 	signer_client_set_actor(sc, cli_actor(), "local-admin");
 	if (o->test_pki && (rc = testpki_create(home, sc, store, &err)) != TW_OK)
 		goto out;
+	if (o->second_sub_ca && (rc = testpki_create_second_sub_ca(home, sc, store, &err)) !=
+	    TW_OK)
+		goto out;
 	/* The operator CA and its first (empty) CRL: later revocations only mark it dirty,
 	 * which needs a CRL to exist, and relying parties can fetch it from the start. */
 	if ((rc = auth_opca_create(home, sc, tls_host, &err)) != TW_OK ||
@@ -203,7 +214,8 @@ static int init_run(const struct cli_options *o)
 	printf("  wan listens on %s, api on %s (HTTP) and %s (HTTPS, operators)\n", wan, api,
 		api_tls);
 	if (o->test_pki)
-		printf("  test SM-PKI: pki/root-ca.crt, pki/sub-ca.crt, pki/gwa-{tls,sig,enc}.crt\n");
+		printf("  test SM-PKI: pki/root-ca.crt, pki/sub-ca.crt, pki/gwa-{tls,sig,enc}.crt%s\n",
+			o->second_sub_ca ? ", second Sub-CA pki/sub-ca-2.crt" : "");
 	printf("  operator CA: %s (key \"%s\" in the token), CRL /crl/%s.crl\n",
 		AUTH_OPCA_CERT, AUTH_OPCA_KEY, AUTH_OPCA_CRL_CA);
 	printf("  first operator (break-glass): torwart operator add --home %s --name NAME "
@@ -229,7 +241,7 @@ int cli_init(const char *sub, int argc, char **argv)
 	struct cli_options o;
 
 	if (sub != NULL || cli_parse_options(argc, argv, &o) != 0)
-		return cli_usage_error("usage: torwart init --home DIR [--test-pki] "
+		return cli_usage_error("usage: torwart init --home DIR [--test-pki [--second-sub-ca]] "
 			"[--wan-listen HOST:PORT] [--api-listen HOST:PORT] [--api-tls-listen HOST:PORT] "
 			"[--signer-backend pkcs11|file]");
 	return init_run(&o);

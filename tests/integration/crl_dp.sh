@@ -17,10 +17,18 @@ cdp() { openssl x509 -in "$1" -noout -ext crlDistributionPoints | sed -n 's/^ *U
 http_cdp() { cdp "$1" | grep '^http://' | head -n 1; }
 LDAP_DP="ldap://ldap.torwart.test/cn=TORWART-TEST.CA,o=SM-PKI-DE,c=DE?certificateRevocationList"
 
-check "init --test-pki" "$TORWART" init --home "$H" --test-pki \
+check_fails "init --second-sub-ca without --test-pki is refused" "$TORWART" init --home "$T/nopki" --second-sub-ca
+check "... and creates nothing" test ! -e "$T/nopki"
+check "init --test-pki --second-sub-ca" "$TORWART" init --home "$H" --test-pki --second-sub-ca \
 	--api-listen "127.0.0.1:$API_PORT" --wan-listen "127.0.0.1:$WAN_PORT" \
 	--api-tls-listen "127.0.0.1:$(free_port)"
-check "init lists the Root's CRL in [ca] crl_cas" grep -q '^crl_cas = sub-ca root-ca' "$H/torwart.conf"
+check "init lists the Root's CRL and the second Sub-CA in [ca] crl_cas" \
+	grep -q '^crl_cas = sub-ca root-ca sub-ca-2 operator' "$H/torwart.conf"
+check "the second Sub-CA chains to the same test Root" openssl verify -CAfile "$H/pki/root-ca.crt" "$H/pki/sub-ca-2.crt"
+check "the second Sub-CA is another CA (own name and key)" bash -c \
+	"test \"\$(openssl x509 -in '$H/pki/sub-ca-2.crt' -noout -subject)\" != \"\$(openssl x509 -in '$H/pki/sub-ca.crt' -noout -subject)\" && ! cmp -s <(openssl x509 -in '$H/pki/sub-ca-2.crt' -noout -pubkey) <(openssl x509 -in '$H/pki/sub-ca.crt' -noout -pubkey)"
+check "chain-2.pem holds the second Sub-CA and the Root" test "$(grep -c 'BEGIN CERTIFICATE' "$H/pki/chain-2.pem")" = 2
+check "the second Sub-CA is active" bash -c "'$TORWART' ca status --home '$H' 2>/dev/null | grep sub-ca-2 | grep -q active"
 
 # ---- distribution points written by init: the api's address, not a fixed localhost:7080
 check "GWA certificate names the Sub-CA CRL at the api's address" test \
@@ -89,6 +97,12 @@ check "the worker generated the ARL (admin log)" test \
 	"$(db "SELECT count(*) FROM admin_log WHERE action = 'ca.crl.generate' AND object = 'root-ca' AND actor = 'system:worker'")" -ge 1
 openssl crl -inform DER -in "$T/sub.der" -out "$T/sub.pem"
 openssl crl -inform DER -in "$T/root.der" -out "$T/root.pem"
+SUB2_URL="http://127.0.0.1:$API_PORT/crl/sub-ca-2.crl"
+for _ in $(seq 1 100); do curl -fsS -o /dev/null "$SUB2_URL" 2>/dev/null && break; sleep 0.2; done
+check "the second Sub-CA's CRL is served, signed by it" bash -c \
+	"curl -fsS '$SUB2_URL' | openssl crl -inform DER -CAfile '$H/pki/chain-2.pem' -noout -verify"
+check "openssl verify -crl_check_all accepts the second Sub-CA against the ARL" bash -c \
+	"curl -fsS '$SUB2_URL' | openssl crl -inform DER -out '$T/sub2ca.pem' && openssl verify -crl_check_all -CAfile '$H/pki/root-ca.crt' -CRLfile '$T/root.pem' '$H/pki/sub-ca-2.crt'"
 check "openssl verify -crl_check_all accepts the issued chain" openssl verify -crl_check_all \
 	-CAfile "$H/pki/root-ca.crt" -untrusted "$H/pki/sub-ca.crt" -CRLfile "$T/sub.pem" \
 	-CRLfile "$T/root.pem" "$T/tls.pem"
