@@ -416,6 +416,10 @@ static void test_crl_streamed(void **state)
 	assert_rc(crl_generate(e->home, e->store, e->sc, CA_DEFAULT_NAME, "test", &res2, &err),
 		TW_OK);
 	assert_int_equal(res2.number, res.number + 1);
+	/* No delta CRL unless the CA is configured for one (delta_crl = yes). */
+	assert_rc(crl_generate_delta(e->home, e->store, e->sc, CA_DEFAULT_NAME, "test", &res2,
+		&err), TW_E_CONFIG);
+	assert_non_null(strstr(err.message, "delta_crl = yes"));
 	X509_CRL_free(crl);
 	X509_free(ca);
 	free(der);
