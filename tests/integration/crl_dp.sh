@@ -35,6 +35,9 @@ check "GWA certificate names the Sub-CA CRL at the api's address" test \
 	"$(cdp "$H/pki/gwa-tls.crt")" = "http://127.0.0.1:$API_PORT/crl/sub-ca.crl"
 check "Sub-CA certificate names the Root's CRL at the api's address" test \
 	"$(cdp "$H/pki/sub-ca.crt")" = "http://127.0.0.1:$API_PORT/crl/root-ca.crl"
+check "gateway add" "$TORWART" gateway add --home "$H" --id SMGW-CRL-0001
+check "gateway certificate names the Sub-CA CRL at the api's address" test \
+	"$(cdp "$H/gateways/SMGW-CRL-0001/tls.crt")" = "http://127.0.0.1:$API_PORT/crl/sub-ca.crl"
 
 # ---- per-CA configuration: HTTP and LDAP, delta CRLs
 cat >>"$H/torwart.conf" <<EOF
