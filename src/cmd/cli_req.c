@@ -388,10 +388,21 @@ static int req_show(const char *path, const struct req_options *o)
 		char dn[256];
 
 		X509_NAME_oneline(e->subject, dn, sizeof(dn));
-		printf("entry %zu: %s %s subject=%s%s%s%s%s%s%s\n", i, pki_usage_name(e->usage),
-			OBJ_nid2sn(e->curve_nid), dn, e->email ? " email=" : "", e->email ? e->email : "",
-			e->uri ? " uri=" : "", e->uri ? e->uri : "", e->dns_name ? " dns=" : "",
-			e->dns_name ? e->dns_name : "");
+		printf("entry %zu: %s %s subject=%s", i, pki_usage_name(e->usage),
+			OBJ_nid2sn(e->curve_nid), dn);
+		/* Every SAN name (request.c checked each is printable 7-bit text). */
+		for (int k = 0; e->san != NULL && k < sk_GENERAL_NAME_num(e->san); k++) {
+			const GENERAL_NAME *gn = sk_GENERAL_NAME_value(e->san, k);
+			const ASN1_IA5STRING *v = gn->type == GEN_EMAIL ? gn->d.rfc822Name :
+				gn->type == GEN_URI ? gn->d.uniformResourceIdentifier :
+				gn->type == GEN_DNS ? gn->d.dNSName : NULL;
+
+			if (v != NULL)
+				printf(" %s=%.*s", gn->type == GEN_EMAIL ? "email" : gn->type == GEN_URI ?
+					"uri" : "dns", ASN1_STRING_length(v),
+					(const char *)ASN1_STRING_get0_data(v));
+		}
+		printf("\n");
 	}
 	if (req->outer_signer != NULL) {
 		char dn[256];

@@ -141,9 +141,11 @@ static tw_rc pki_ca_default_crl_url(const struct tw_config *conf, const char *na
 			n--;
 		*out = tw_asprintf("%.*s/%s%s.crl", (int)n, base, name, suffix);
 	} else {
-		if ((rc = tw_parse_hostport(tw_config_get_or(conf, "api", "listen",
-			TW_DEFAULT_API_LISTEN), &host, &port, err)) != TW_OK)
-			return rc;
+		if (tw_parse_hostport(tw_config_get_or(conf, "api", "listen",
+			TW_DEFAULT_API_LISTEN), &host, &port, err) != TW_OK)
+			return tw_error_set(err, TW_E_CONFIG, "[ca.%s] has no crl_url and [api] listen "
+				"is not HOST:PORT to derive it from; set [ca.%s] crl_url or [ca] "
+				"crl_base_url", name, name);
 		if (strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0 || host[0] == '\0') {
 			if (gethostname(hostname, sizeof(hostname)) != 0)
 				(void)snprintf(hostname, sizeof(hostname), "localhost");

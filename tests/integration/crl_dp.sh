@@ -56,7 +56,8 @@ check "register EMT participant" "$TORWART" ca register --home "$H" --name stw \
 check "torwart req initial with three --dns" "$TORWART" req initial --cn STW.EMT.IT \
 	--ou 9912345000001 --email pki@stw.example --dns a.stw.example --dns b.stw.example \
 	--dns c.stw.example --key-dir "$T/keys" --format der --out "$T/req.der"
-check "req show lists the request" "$TORWART" req show "$T/req.der"
+check "req show lists all three DNS names" bash -c \
+	"'$TORWART' req show '$T/req.der' | grep '^entry .* TLS ' | grep 'dns=a.stw.example' | grep 'dns=b.stw.example' | grep -q 'dns=c.stw.example'"
 check "ca issue" "$TORWART" ca issue --home "$H" --request "$T/req.der"
 TLS=$(db "SELECT serial_hex FROM certificates WHERE usage = 'TLS' AND owner_kind = 'emt' ORDER BY id DESC LIMIT 1")
 SIG=$(db "SELECT serial_hex FROM certificates WHERE usage = 'SIG' AND owner_kind = 'emt' ORDER BY id DESC LIMIT 1")
