@@ -184,6 +184,47 @@ static void test_ca_config_crl_and_validity(void **state)
 	tw_config_free(conf);
 }
 
+/* Several distribution point URLs: one distributionPoint, every URL a fullName, in order. */
+static void test_crl_dp_list(void **state)
+{
+	struct pki_cert_request cr;
+	struct tw_error err;
+	EVP_PKEY *key = NULL;
+	X509 *x = NULL;
+	CRL_DIST_POINTS *cdp;
+	GENERAL_NAMES *names;
+
+	(void)state;
+	assert_int_equal(keys_generate_ec(NID_brainpoolP256r1, &key, &err), TW_OK);
+	memset(&cr, 0, sizeof(cr));
+	cr.usage = PKI_USAGE_SIG;
+	cr.role = PKI_ROLE_EMT;
+	cr.subject.common_name = "DP.EMT.T";
+	cr.public_key = key;
+	cr.issuer_cert = fx.sub.cert;
+	cr.validity_days = 730;
+	cr.crl_url = " http://a.example/sub.crl  ldap://l.example/cn=X?certificateRevocationList ";
+	assert_int_equal(pki_build_certificate(&cr, &x, &err), TW_OK);
+	cdp = X509_get_ext_d2i(x, NID_crl_distribution_points, NULL, NULL);
+	assert_non_null(cdp);
+	assert_int_equal(sk_DIST_POINT_num(cdp), 1);
+	names = sk_DIST_POINT_value(cdp, 0)->distpoint->name.fullname;
+	assert_int_equal(sk_GENERAL_NAME_num(names), 2);
+	assert_string_equal((const char *)ASN1_STRING_get0_data(
+		sk_GENERAL_NAME_value(names, 0)->d.uniformResourceIdentifier),
+		"http://a.example/sub.crl");
+	assert_string_equal((const char *)ASN1_STRING_get0_data(
+		sk_GENERAL_NAME_value(names, 1)->d.uniformResourceIdentifier),
+		"ldap://l.example/cn=X?certificateRevocationList");
+	CRL_DIST_POINTS_free(cdp);
+	X509_free(x);
+	x = NULL;
+	cr.crl_url = "   ";
+	assert_int_equal(pki_build_certificate(&cr, &x, &err), TW_E_INVALID);
+	assert_null(x);
+	EVP_PKEY_free(key);
+}
+
 static int64_t utc(int y, int mo, int d, int h, int mi, int s)
 {
 	struct tm tm = { .tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h,
@@ -383,6 +424,7 @@ int main(void)
 		cmocka_unit_test(test_ca_config),
 		cmocka_unit_test(test_ca_config_crl_and_validity),
 		cmocka_unit_test(test_validity_rule),
+		cmocka_unit_test(test_crl_dp_list),
 		cmocka_unit_test(test_profiles_from_request),
 	};
 
