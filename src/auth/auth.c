@@ -23,6 +23,7 @@ static const char *const auth_role_names[AUTH_ROLE__COUNT] = {
 	[AUTH_ROLE_AUDITOR] = "auditor",
 	[AUTH_ROLE_TENANT_ADMIN] = "tenant-admin",
 	[AUTH_ROLE_SYSTEM_ADMIN] = "system-admin",
+	[AUTH_ROLE_CUSTODIAN] = "custodian",
 };
 
 const char *auth_role_name(enum auth_role role)
@@ -314,6 +315,9 @@ static const struct {
 	[AUTH_OP_POLICY_READ] = { "policy.read",
 		R(SECURITY_OFFICER) | R(SYSTEM_ADMIN) | R(AUDITOR) | R(APPROVER), false },
 	[AUTH_OP_POLICY_CHANGE] = { "policy.change", R(SECURITY_OFFICER), true },
+	/* Key activation by custodians: each share entry is one custodian's act (the k-of-n
+	 * quorum is the signer's); the token is installation-wide, like the Sub-CA. */
+	[AUTH_OP_CA_CUSTODIAN] = { "ca.custodian", R(CUSTODIAN), true },
 };
 
 #undef R

@@ -33,6 +33,7 @@ enum auth_role {
 	AUTH_ROLE_AUDITOR,
 	AUTH_ROLE_TENANT_ADMIN,
 	AUTH_ROLE_SYSTEM_ADMIN,
+	AUTH_ROLE_CUSTODIAN,       /* holds one share of the token PINs (M-4.5.18) */
 	AUTH_ROLE__COUNT
 };
 
@@ -51,7 +52,7 @@ enum auth_role {
 	(AUTH_ROLE_BIT(AUTH_ROLE_SECURITY_OFFICER) | AUTH_ROLE_BIT(AUTH_ROLE_RA_OFFICER) | \
 	 AUTH_ROLE_BIT(AUTH_ROLE_CA_OPERATOR) | AUTH_ROLE_BIT(AUTH_ROLE_FIRMWARE_MANAGER) | \
 	 AUTH_ROLE_BIT(AUTH_ROLE_AUDITOR) | AUTH_ROLE_BIT(AUTH_ROLE_TENANT_ADMIN) | \
-	 AUTH_ROLE_BIT(AUTH_ROLE_SYSTEM_ADMIN))
+	 AUTH_ROLE_BIT(AUTH_ROLE_SYSTEM_ADMIN) | AUTH_ROLE_BIT(AUTH_ROLE_CUSTODIAN))
 #define AUTH_ROLES_TENANT  (AUTH_ROLES_ALL & ~AUTH_ROLES_INSTALLATION)
 
 /*
@@ -142,6 +143,7 @@ enum auth_op {
 	AUTH_OP_AUDIT_ADMIN,       /* signed head now, retention cut, test alert */
 	AUTH_OP_POLICY_READ,       /* the [auth] policy in effect */
 	AUTH_OP_POLICY_CHANGE,     /* torwart policy set (four-eyes policy.change) */
+	AUTH_OP_CA_CUSTODIAN,      /* enter a key share (ca custodian-share), M-4.5.18 */
 	AUTH_OP__COUNT
 };
 

@@ -42,6 +42,9 @@ static const struct auth_command auth_commands[] = {
 	{ .command = "ca", .sub = "approve", .op = AUTH_OP_CA_RA },
 	{ .command = "ca", .sub = "check", .op = AUTH_OP_CA_READ, .files = { IN("--cert") } },
 	{ .command = "ca", .sub = "crl", .op = AUTH_OP_CA_OPERATE },
+	/* M-4.5.18: one custodian's key share, uploaded; the signer holds it in memory only. */
+	{ .command = "ca", .sub = "custodian-share", .op = AUTH_OP_CA_CUSTODIAN,
+	  .files = { IN("--share") } },
 	{ .command = "ca", .sub = "deactivate", .op = AUTH_OP_CA_OPERATE,
 	  .four_eyes = "ca.key.deactivate" },
 	{ .command = "ca", .sub = "export", .op = AUTH_OP_CA_READ, .files = { OUT("--out") } },

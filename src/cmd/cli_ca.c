@@ -13,12 +13,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/pem.h>
 
+#include "auth/command.h"
 #include "base/util.h"
 #include "cmd/cli.h"
 #include "crypto/keys.h"
+#include "crypto/shares.h"
+#include "crypto/signer.h"
+#include "crypto/signer_keys.h"
 #include "pki/ca.h"
 #include "pki/ca_check.h"
 #include "pki/ca_state.h"
@@ -34,6 +39,7 @@
 struct ca_opts {
 	const char *home, *name, *org, *role, *mp_id, *cn, *email, *gateway_id, *device_serial;
 	const char *state, *reason, *participant, *out, *ca, *id, *at;
+	const char *k, *n, *share, *from;   /* key ceremonies (M-4.5.18) */
 	const char **files;
 	size_t nfiles, ncerts;    /* ncerts of the files came with --cert (ca check) */
 	int der, timing;
@@ -52,7 +58,11 @@ static const char ca_usage[] =
 	"       torwart ca revoke SERIAL --home DIR --reason R | crl --home DIR [--ca NAME]\n"
 	"       torwart ca check --home DIR --cert FILE... [--at TIME] [--ca NAME]\n"
 	"       torwart ca activate|deactivate --home DIR --ca NAME [--reason TEXT]\n"
-	"       torwart ca status --home DIR [--ca NAME]";
+	"       torwart ca status --home DIR [--ca NAME]\n"
+	"       torwart ca custodians split --home DIR --k K --n N --out DIR\n"
+	"       torwart ca custodians status --home DIR\n"
+	"       torwart ca custodian-share --home DIR --share FILE\n"
+	"       torwart ca backup --home DIR --out DIR | restore --home DIR --from DIR";
 
 static int ca_parse(int argc, char **argv, struct ca_opts *o)
 {
@@ -69,6 +79,8 @@ static int ca_parse(int argc, char **argv, struct ca_opts *o)
 		{ "ca", required_argument, NULL, 'a' }, { "id", required_argument, NULL, 'i' },
 		{ "der", no_argument, NULL, 'd' }, { "timing", no_argument, NULL, 't' },
 		{ "cert", required_argument, NULL, 'C' }, { "at", required_argument, NULL, 'T' },
+		{ "k", required_argument, NULL, 'K' }, { "n", required_argument, NULL, 'N' },
+		{ "share", required_argument, NULL, 'X' }, { "from", required_argument, NULL, 'F' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -108,6 +120,10 @@ static int ca_parse(int argc, char **argv, struct ca_opts *o)
 		case 'd': o->der = 1; break;
 		case 't': o->timing = 1; break;
 		case 'T': o->at = optarg; break;
+		case 'K': o->k = optarg; break;
+		case 'N': o->n = optarg; break;
+		case 'X': o->share = optarg; break;
+		case 'F': o->from = optarg; break;
 		default: return -1;
 		}
 	}
@@ -447,6 +463,21 @@ static int cmd_key_state(const char *sub, const struct ca_opts *o, const struct 
 		if (!found)
 			printf("%-20s %-8s (never activated: issuance and CRLs are refused)\n", o->ca,
 				"inactive");
+		/* The second layer (M-4.5.18): is the running signer's token logged in? */
+		{
+			struct signer_client *sc = NULL;
+			char answer[200], *sock = tw_home_path(home, "signer", "socket",
+				TW_DEFAULT_SIGNER_SOCK);
+			struct tw_error serr;
+
+			if (sock != NULL && signer_client_connect(sock, &sc, &serr) == TW_OK &&
+			    signer_activation(sc, "status", answer, sizeof(answer), &serr) == TW_OK)
+				printf("signer: %s\n", answer);
+			else
+				printf("signer: not running\n");
+			signer_client_close(sc);
+			free(sock);
+		}
 		return 0;
 	}
 	if (o->pos != NULL)
@@ -455,6 +486,179 @@ static int cmd_key_state(const char *sub, const struct ca_opts *o, const struct 
 		return cli_fail(active ? "ca activate" : "ca deactivate", err);
 	printf("torwart: CA %s is %s%s\n", o->ca, active ? "active" : "inactive",
 		changed ? "" : " (already; unchanged)");
+	/* Production: deactivation also logs the running signer's token out, so the key
+	 * needs the custodians again (M-4.5.18). No running signer: nothing is logged in. */
+	if (!active) {
+		struct signer_client *sc = NULL;
+		char answer[200], *sock = tw_home_path(home, "signer", "socket",
+			TW_DEFAULT_SIGNER_SOCK);
+		struct tw_error serr;
+
+		if (sock != NULL && signer_client_connect(sock, &sc, &serr) == TW_OK) {
+			signer_client_set_actor(sc, cli_actor(), cli_role);
+			if (signer_activation(sc, "deactivate", answer, sizeof(answer), &serr) != TW_OK) {
+				free(sock);
+				signer_client_close(sc);
+				return cli_fail("ca deactivate (the state is recorded, but the signer "
+					"could not be logged out)", &serr);
+			}
+			printf("torwart: signer: %s\n", answer);
+		}
+		signer_client_close(sc);
+		free(sock);
+	}
+	return 0;
+}
+
+/* The running signer of the home (custodian activation talks to it, never a private one). */
+static tw_rc running_signer(const struct tw_home *home, struct signer_client **sc,
+	struct tw_error *err)
+{
+	char *sock = tw_home_path(home, "signer", "socket", TW_DEFAULT_SIGNER_SOCK);
+	tw_rc rc;
+
+	*sc = NULL;
+	if (sock == NULL)
+		return tw_error_set(err, TW_E_NOMEM, "out of memory");
+	rc = signer_client_connect(sock, sc, err);
+	if (rc != TW_OK)
+		rc = tw_error_set(err, TW_E_UNAVAILABLE, "no signer is running at %s: shares are "
+			"entered into the running signer (`torwartd --home DIR signer` or `all`)",
+			sock);
+	free(sock);
+	if (rc == TW_OK)
+		signer_client_set_actor(*sc, cli_actor(), cli_role);
+	return rc;
+}
+
+/*
+ * The api hands an uploaded file to the command it runs as a file in its spool
+ * (HOME/spool/...). A share must not stay there even until the api cleans up: when this
+ * process runs for the api and the share file lies in the home's spool, overwrite it
+ * and remove it right after reading. A custodian's own file (local use) is never touched.
+ */
+static void wipe_spooled_share(const struct tw_home *home, const char *path)
+{
+	char *spool = tw_home_join(home, "spool");
+	char rspool[PATH_MAX], rpath[PATH_MAX];
+	size_t n;
+
+	if (spool != NULL && getenv(AUTH_CMD_ACT_AS_ENV) != NULL &&
+	    realpath(spool, rspool) != NULL && realpath(path, rpath) != NULL &&
+	    (n = strlen(rspool)) > 0 && strncmp(rpath, rspool, n) == 0 && rpath[n] == '/') {
+		FILE *f = fopen(rpath, "r+");
+
+		if (f != NULL) {
+			long len;
+
+			if (fseek(f, 0, SEEK_END) == 0 && (len = ftell(f)) > 0 &&
+			    fseek(f, 0, SEEK_SET) == 0)
+				for (long i = 0; i < len; i++)
+					fputc(0, f);
+			fflush(f);
+			(void)fsync(fileno(f));
+			fclose(f);
+		}
+		(void)unlink(rpath);
+	}
+	free(spool);
+}
+
+/* `ca custodian-share --share FILE`: one custodian's share into the running signer. */
+static int cmd_custodian_share(const struct ca_opts *o, const struct tw_home *home,
+	struct tw_error *err)
+{
+	struct signer_client *sc = NULL;
+	unsigned char *text = NULL;
+	size_t len = 0;
+	char answer[200];
+	int ret = 0;
+
+	if (o->share == NULL || o->pos != NULL)
+		return cli_usage_error("ca custodian-share needs --share FILE (your share file)");
+	if (tw_read_file(o->share, 4 * SHARES_TEXT_MAX, &text, &len, err) == TW_OK)
+		wipe_spooled_share(home, o->share);
+	if (text == NULL ||
+	    running_signer(home, &sc, err) != TW_OK ||
+	    signer_custodian_share(sc, text, len, answer, sizeof(answer), err) != TW_OK)
+		ret = cli_fail("ca custodian-share", err);
+	else
+		printf("torwart: signer: %s\n", answer);
+	if (text != NULL)
+		tw_wipe(text, len);
+	free(text);
+	signer_client_close(sc);
+	return ret;
+}
+
+static int cmd_custodians(const struct ca_opts *o, const struct tw_home *home,
+	struct tw_store *store, struct tw_error *err)
+{
+	struct signer_client *sc = NULL;
+	char answer[200];
+	long k = 0, n = 0;
+	int ret = 0;
+
+	if (o->pos != NULL && strcmp(o->pos, "status") == 0) {
+		if (running_signer(home, &sc, err) != TW_OK ||
+		    signer_activation(sc, "status", answer, sizeof(answer), err) != TW_OK)
+			ret = cli_fail("ca custodians status", err);
+		else
+			printf("signer: %s\n", answer);
+		signer_client_close(sc);
+		return ret;
+	}
+	if (o->pos == NULL || strcmp(o->pos, "split") != 0)
+		return cli_usage_error("ca custodians split|status");
+	if (o->k == NULL || o->n == NULL || o->out == NULL)
+		return cli_usage_error("ca custodians split needs --k K --n N --out DIR");
+	if (tw_parse_long(o->k, 2, SHARES_N_MAX, &k, err, "--k") != TW_OK ||
+	    tw_parse_long(o->n, 2, SHARES_N_MAX, &n, err, "--n") != TW_OK ||
+	    signer_custodians_split(home, (unsigned)k, (unsigned)n, o->out, err) != TW_OK)
+		return cli_fail("ca custodians split", err);
+	{
+		char detail[160];
+
+		/* The ceremony on record: who, k and n; never a share or PIN. */
+		snprintf(detail, sizeof(detail), "token PINs split %ld of %ld; %ld share files "
+			"written for the custodians; pin file removed", k, n, n);
+		if (cli_audit(store, "ca.custodians.split", "token", "ok", detail, err) != TW_OK)
+			return cli_fail("ca custodians split (done, but not in the admin log)", err);
+	}
+	printf("torwart: token PINs split %ld of %ld into %s/share-*-of-%ld.txt; the pin file "
+		"is removed. Hand each file to ONE custodian and delete it here. The signer now "
+		"starts inactive until %ld custodians enter their shares.\n", k, n, o->out, n, k);
+	return 0;
+}
+
+static int cmd_backup(const struct ca_opts *o, const struct tw_home *home,
+	struct tw_store *store, bool restore, struct tw_error *err)
+{
+	size_t files = 0;
+	char detail[STORE_TEXT_MAX + 1];
+
+	if (!restore && (o->out == NULL || o->from != NULL))
+		return cli_usage_error("ca backup needs --out DIR (a new directory on the backup "
+			"medium)");
+	if (restore && (o->from == NULL || o->out != NULL))
+		return cli_usage_error("ca restore needs --from DIR (a backup made by ca backup)");
+	if (!restore && signer_token_backup(home, o->out, &files, err) != TW_OK)
+		return cli_fail("ca backup", err);
+	if (restore && signer_token_restore(home, o->from, &files, err) != TW_OK)
+		return cli_fail("ca restore", err);
+	snprintf(detail, sizeof(detail), "%s %s (%zu files)", restore ? "from" : "to",
+		restore ? o->from : o->out, files);
+	if (cli_audit(store, restore ? "ca.token.restore" : "ca.token.backup", "token", "ok",
+	    detail, err) != TW_OK)
+		return cli_fail(restore ? "ca restore (done, but not in the admin log)" :
+			"ca backup (done, but not in the admin log)", err);
+	if (restore)
+		printf("torwart: token restored from %s (%zu files checked against the manifest); "
+			"start the signer and have the custodians enter their shares\n", o->from,
+			files);
+	else
+		printf("torwart: token backed up to %s (%zu files, MANIFEST); its keys stay "
+			"encrypted under the token PIN\n", o->out, files);
 	return 0;
 }
 
@@ -547,6 +751,12 @@ int cli_ca(const char *sub, int argc, char **argv)
 	} else if (strcmp(sub, "activate") == 0 || strcmp(sub, "deactivate") == 0 ||
 		   strcmp(sub, "status") == 0) {
 		ret = cmd_key_state(sub, &o, home, store, &err);
+	} else if (strcmp(sub, "custodians") == 0) {
+		ret = cmd_custodians(&o, home, store, &err);
+	} else if (strcmp(sub, "custodian-share") == 0) {
+		ret = cmd_custodian_share(&o, home, &err);
+	} else if (strcmp(sub, "backup") == 0 || strcmp(sub, "restore") == 0) {
+		ret = cmd_backup(&o, home, store, strcmp(sub, "restore") == 0, &err);
 	} else if (strcmp(sub, "crl") == 0) {
 		ret = ca_crl_now(home, store, o.ca, &err) == TW_OK ? 0 : cli_fail("ca crl", &err);
 	} else {

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include <libp11.h>
+#include <openssl/err.h>
 #include <openssl/rand.h>
 #include <openssl/x509.h>
 #include <p11-kit/pkcs11.h>
@@ -43,6 +44,7 @@ struct p11_token {
 	CK_FUNCTION_LIST_PTR fn;
 	char *module;
 	char *label;
+	bool logged_in;
 	struct p11_pub pubs[P11_PUB_CACHE];
 	size_t npubs;
 };
@@ -225,9 +227,13 @@ tw_rc p11_open(const struct p11_params *params, struct p11_token **out, struct t
 		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
 		goto out;
 	}
-	rc = p11_read_pins(params->pin_file, user_pin, params->ceremony ? so_pin : NULL,
-		sizeof(user_pin), err);
-	if (rc != TW_OK)
+	if (params->defer_login && params->ceremony) {
+		rc = tw_error_set(err, TW_E_INTERNAL, "a ceremony needs the pin file");
+		goto out;
+	}
+	if (!params->defer_login &&
+	    (rc = p11_read_pins(params->pin_file, user_pin, params->ceremony ? so_pin : NULL,
+		sizeof(user_pin), err)) != TW_OK)
 		goto out;
 	/* SoftHSM2 reads its configuration (token directory) when the module initialises. */
 	if (params->softhsm_conf != NULL && setenv("SOFTHSM2_CONF", params->softhsm_conf, 1) != 0) {
@@ -257,11 +263,18 @@ tw_rc p11_open(const struct p11_params *params, struct p11_token **out, struct t
 	if (tok->slot == NULL &&
 	    (rc = init_token(tok, params->token_label, so_pin, user_pin, err)) != TW_OK)
 		goto out;
-	if (PKCS11_open_session(tok->slot, 1) != 0 ||
-	    PKCS11_login(tok->slot, 0, user_pin) != 0) {
-		rc = tw_error_set_openssl(err, TW_E_CRYPTO, "cannot log in to token '%s' "
-			"(check user_pin in %s)", params->token_label, params->pin_file);
+	if (PKCS11_open_session(tok->slot, 1) != 0) {
+		rc = tw_error_set_openssl(err, TW_E_CRYPTO, "cannot open a session on token '%s'",
+			params->token_label);
 		goto out;
+	}
+	if (!params->defer_login) {
+		if (PKCS11_login(tok->slot, 0, user_pin) != 0) {
+			rc = tw_error_set_openssl(err, TW_E_CRYPTO, "cannot log in to token '%s' "
+				"(check user_pin in %s)", params->token_label, params->pin_file);
+			goto out;
+		}
+		tok->logged_in = true;
 	}
 	if (params->ceremony && (rc = raw_attach(tok, err)) != TW_OK)
 		goto out;
@@ -272,6 +285,73 @@ out:
 	tw_wipe(user_pin, sizeof(user_pin));
 	tw_wipe(so_pin, sizeof(so_pin));
 	p11_close(tok);
+	return rc;
+}
+
+tw_rc p11_login(struct p11_token *tok, const char *pin, struct tw_error *err)
+{
+	unsigned long e;
+
+	if (tok->logged_in)
+		return TW_OK;
+	ERR_clear_error();
+	if (PKCS11_login(tok->slot, 0, pin) != 0) {
+		/* libp11 puts the CKR into the error queue's reason (CKR_PIN_INCORRECT 0xa0). */
+		e = ERR_peek_last_error();
+		ERR_clear_error();
+		if (ERR_GET_REASON(e) == CKR_PIN_INCORRECT || ERR_GET_REASON(e) == CKR_PIN_INVALID ||
+		    ERR_GET_REASON(e) == CKR_PIN_LEN_RANGE)
+			return tw_error_set(err, TW_E_DENIED, "token '%s' refused the PIN", tok->label);
+		return tw_error_set(err, TW_E_CRYPTO, "cannot log in to token '%s' (libp11 "
+			"reason %lu)", tok->label, (unsigned long)ERR_GET_REASON(e));
+	}
+	tok->logged_in = true;
+	return TW_OK;
+}
+
+void p11_logout(struct p11_token *tok)
+{
+	if (tok == NULL || !tok->logged_in)
+		return;
+	PKCS11_logout(tok->slot);
+	ERR_clear_error();
+	tok->logged_in = false;
+}
+
+bool p11_logged_in(const struct p11_token *tok)
+{
+	return tok != NULL && tok->logged_in;
+}
+
+tw_rc p11_change_pins(struct p11_token *tok, const char *old_so, const char *new_so,
+	const char *old_user, const char *new_user, struct tw_error *err)
+{
+	tw_rc rc = TW_OK;
+
+	ERR_clear_error();
+	if (PKCS11_login(tok->slot, 1, old_so) != 0) {
+		rc = tw_error_set_openssl(err, TW_E_CRYPTO, "cannot log in to token '%s' as "
+			"security officer (so_pin of the pin file); nothing was changed", tok->label);
+		goto out;
+	}
+	/* C_SetPIN in an SO session changes the SO PIN. */
+	if (PKCS11_change_pin(tok->slot, old_so, new_so) != 0) {
+		rc = tw_error_set_openssl(err, TW_E_CRYPTO, "cannot change the SO PIN of token "
+			"'%s'; nothing was changed", tok->label);
+		PKCS11_logout(tok->slot);
+		goto out;
+	}
+	PKCS11_logout(tok->slot);
+	if (PKCS11_login(tok->slot, 0, old_user) != 0 ||
+	    PKCS11_change_pin(tok->slot, old_user, new_user) != 0) {
+		rc = tw_error_set_openssl(err, TW_E_CRYPTO, "the SO PIN of token '%s' was changed "
+			"(it is now in the custodian shares) but the user PIN could not be; the "
+			"custodians can reset it with their SO PIN", tok->label);
+		goto out;
+	}
+	PKCS11_logout(tok->slot);
+out:
+	ERR_clear_error();
 	return rc;
 }
 

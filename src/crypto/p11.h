@@ -22,6 +22,11 @@ struct p11_params {
 	const char *pin_file;      /* "user_pin=HEX\nso_pin=HEX\n" (mode 0600) */
 	const char *token_label;
 	bool ceremony;             /* initialise an uninitialised token; allow key generation */
+	/*
+	 * Custodian activation (production): read no pin file and do not log in; the signer
+	 * logs in later with the PIN its custodians' shares combine to (p11_login).
+	 */
+	bool defer_login;
 };
 
 /*
@@ -43,6 +48,24 @@ tw_rc p11_public_key(struct p11_token *tok, const char *label, EVP_PKEY **out,
  */
 tw_rc p11_generate_ec(struct p11_token *tok, const char *label, const unsigned char *oid,
 	size_t oid_len, EVP_PKEY **pub, struct tw_error *err);
+
+/*
+ * Log in as user with pin (custodian activation). TW_E_DENIED when the token refuses the
+ * PIN (CKR_PIN_INCORRECT and friends), TW_E_CRYPTO for other failures. The caller wipes
+ * pin. Logging in twice is TW_OK.
+ */
+tw_rc p11_login(struct p11_token *tok, const char *pin, struct tw_error *err);
+/* Log out (deactivation); private keys are unusable until the next p11_login. */
+void p11_logout(struct p11_token *tok);
+bool p11_logged_in(const struct p11_token *tok);
+
+/*
+ * Key ceremony: replace the security officer's and the user's PIN (C_SetPIN). Needs a
+ * token opened with defer_login. The SO PIN is changed first; on failure the message
+ * says which PINs are in effect. The caller wipes all four.
+ */
+tw_rc p11_change_pins(struct p11_token *tok, const char *old_so, const char *new_so,
+	const char *old_user, const char *new_user, struct tw_error *err);
 
 /*
  * Parse a pin file: copies the values into user_pin / so_pin (each size bytes, NUL

@@ -25,6 +25,7 @@
 #include <openssl/asn1.h>
 #include <openssl/asn1t.h>
 #include <openssl/bio.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -79,7 +80,7 @@ tw_rc signer_home_prepare(const char *home_dir, struct tw_error *err)
 	char *conf = NULL, *tokens = NULL, *secrets = NULL, *pins = NULL, *conf_text = NULL;
 	unsigned char raw[2][SIGNER_PIN_BYTES];
 	char hex[2][2 * SIGNER_PIN_BYTES + 1];
-	char pin_text[160];
+	char pin_text[256];
 	int n = 0;
 	tw_rc rc;
 
@@ -116,7 +117,11 @@ tw_rc signer_home_prepare(const char *home_dir, struct tw_error *err)
 	}
 	tw_hex_encode(raw[0], sizeof(raw[0]), hex[0]);
 	tw_hex_encode(raw[1], sizeof(raw[1]), hex[1]);
-	n = snprintf(pin_text, sizeof(pin_text), "user_pin=%s\nso_pin=%s\n", hex[0], hex[1]);
+	/* DEMO MODE, said in the file itself: production splits the PINs among custodians
+	 * (`torwart ca custodians split`, docs/key-ceremony.md) and deletes this file. */
+	n = snprintf(pin_text, sizeof(pin_text), "# DEMO MODE: token PINs in a file. Production: "
+		"torwart ca custodians split (docs/key-ceremony.md)\nuser_pin=%s\nso_pin=%s\n",
+		hex[0], hex[1]);
 	if (n < 0 || (size_t)n >= sizeof(pin_text)) {
 		rc = tw_error_set(err, TW_E_INTERNAL, "pin text does not fit");
 		goto out;
@@ -889,6 +894,125 @@ out:
 	return rc;
 }
 
+/* ---------------- custodian activation (signer_keys.h) ---------------- */
+
+/* Does the comma-separated role list name role (or is it break-glass)? */
+static bool role_has(const char *roles, const char *role)
+{
+	size_t n = strlen(role);
+
+	if (roles == NULL)
+		return false;
+	if (strcmp(roles, "break-glass") == 0)
+		return true;
+	for (const char *p = roles; *p != '\0';) {
+		size_t len = strcspn(p, ", ");
+
+		if (len == n && strncmp(p, role, n) == 0)
+			return true;
+		p += len;
+		p += strspn(p, ", ");
+	}
+	return false;
+}
+
+static tw_rc op_custodian_share(struct signer_srv *srv, struct conn *c,
+	const struct signer_field *data, struct tw_buf *out, struct tw_error *err)
+{
+	struct signer_activation st;
+	struct tw_error aerr;
+	char detail[STORE_TEXT_MAX + 1], answer[160];
+	unsigned index = 0;
+	bool activated = false;
+	tw_rc rc;
+
+	/* The api checks the custodian role; the signer checks it again (defence in depth). */
+	if (!role_has(c->role, "custodian")) {
+		snprintf(detail, sizeof(detail), "refused: role '%s' is not custodian",
+			c->role != NULL ? c->role : "unknown");
+		(void)audit(srv, c, "signer.custodian.share", "token", "refused", detail, &aerr);
+		return tw_error_set(err, TW_E_DENIED, "only an operator with the custodian role "
+			"may enter a key share");
+	}
+	rc = signer_keys_add_share(srv->keys, c->actor != NULL ? c->actor : c->peer,
+		data->ptr, data->len, &index, &activated, err);
+	signer_keys_activation(srv->keys, &st);
+	if (rc == TW_E_INTEGRITY) {
+		/* The k-th share completed a set that does not open the token. */
+		snprintf(detail, sizeof(detail), "share %u entered; the %u shares do not combine to "
+			"the token PIN; all held shares discarded, token stays logged out", index, st.k);
+		if (audit(srv, c, "signer.custodian.share", "token", "ok", detail, &aerr) != TW_OK ||
+		    audit(srv, c, "signer.activate", "token", "failed", err->message, &aerr) != TW_OK)
+			tw_err("activation failure not audited: %s", aerr.message);
+		if (alert_raise(srv->store, ALERT_KEY_ACCESS, NULL, "token", "custodian "
+		    "activation failed: the entered shares do not combine to the token PIN",
+		    &aerr) != TW_OK)
+			tw_err("key-access alert not raised: %s", aerr.message);
+		tw_warn("custodian activation failed for %s: %s", c->peer, err->message);
+		return rc;
+	}
+	if (rc != TW_OK) {
+		/* The message never contains share bytes (shares.c, signer_keys.c). */
+		snprintf(detail, sizeof(detail), "refused: %s", err->message);
+		(void)audit(srv, c, "signer.custodian.share", "token", "refused", detail, &aerr);
+		return rc;
+	}
+	snprintf(detail, sizeof(detail), "share %u of a %u-of-%u set entered%s", index, st.k,
+		st.n, activated ? "; completes the set" : "");
+	if ((rc = audit(srv, c, "signer.custodian.share", "token", "ok", detail, err)) != TW_OK) {
+		/* Unlogged shares do not count: start over. */
+		signer_keys_deactivate(srv->keys);
+		return rc;
+	}
+	if (activated) {
+		snprintf(detail, sizeof(detail), "token logged in with the shares of %u custodians "
+			"(the signer.custodian.share entries before this one); active until "
+			"deactivated or the signer restarts", st.k);
+		if ((rc = audit(srv, c, "signer.activate", "token", "ok", detail, err)) != TW_OK) {
+			signer_keys_deactivate(srv->keys);
+			return rc;
+		}
+		tw_info("signer active: %u of %u custodians entered their shares", st.k, st.n);
+		snprintf(answer, sizeof(answer), "active: the token is logged in (%u of %u "
+			"custodians)", st.k, st.n);
+	} else {
+		snprintf(answer, sizeof(answer), "waiting: share %u accepted, %u of %u shares "
+			"entered; the signer stays inactive until %u are", index, st.entered, st.k,
+			st.k);
+	}
+	return tw_buf_append(out, answer, strlen(answer), err);
+}
+
+static tw_rc op_activation(struct signer_srv *srv, struct conn *c,
+	const struct signer_field *data, struct tw_buf *out, struct tw_error *err)
+{
+	struct signer_activation st;
+	char answer[200];
+	tw_rc rc;
+
+	if (data->len == 10 && memcmp(data->ptr, "deactivate", 10) == 0) {
+		signer_keys_activation(srv->keys, &st);
+		if (st.custodians) {
+			signer_keys_deactivate(srv->keys);
+			if ((rc = audit(srv, c, "signer.deactivate", "token", "ok", st.active ?
+			    "token logged out; custodian shares are needed again" :
+			    "token was not active; held shares discarded", err)) != TW_OK)
+				return rc;
+		}
+	} else if (!(data->len == 6 && memcmp(data->ptr, "status", 6) == 0)) {
+		return tw_error_set(err, TW_E_INVALID, "activation request must be \"status\" or "
+			"\"deactivate\"");
+	}
+	signer_keys_activation(srv->keys, &st);
+	if (!st.custodians)
+		snprintf(answer, sizeof(answer), "mode=demo active=yes (token PIN from the pin "
+			"file, or file keys: not for production)");
+	else
+		snprintf(answer, sizeof(answer), "mode=custodians k=%u n=%u active=%s entered=%u",
+			st.k, st.n, st.active ? "yes" : "no", st.entered);
+	return tw_buf_append(out, answer, strlen(answer), err);
+}
+
 /*
  * Handle one decoded request. TW_E_PROTOCOL means the peer broke the protocol (the
  * connection is closed after the reply); any other code is an ordinary error reply.
@@ -910,6 +1034,15 @@ static tw_rc handle(struct signer_srv *srv, struct conn *c, const struct signer_
 		    signer_msg_require(m, 0, ~0u, err) == TW_OK)
 			return tw_error_set(err, srv->setup_err.code, "%s", srv->setup_err.message);
 		return op_hello(c, m, err);
+	}
+	if (m->op == SIGNER_OP_CUSTODIAN_SHARE || m->op == SIGNER_OP_ACTIVATION) {
+		if ((rc = signer_msg_require(m, SIGNER_BIT(SIGNER_TAG_DATA), 0, err)) != TW_OK)
+			return rc;
+		if (srv->setup_err.code != TW_OK)
+			return tw_error_set(err, srv->setup_err.code, "%s", srv->setup_err.message);
+		return m->op == SIGNER_OP_CUSTODIAN_SHARE ?
+			op_custodian_share(srv, c, &m->f[SIGNER_TAG_DATA], out, err) :
+			op_activation(srv, c, &m->f[SIGNER_TAG_DATA], out, err);
 	}
 	switch (m->op) {
 	case SIGNER_OP_GENERATE_KEY: need = L | SIGNER_BIT(SIGNER_TAG_CURVE); break;
@@ -942,6 +1075,17 @@ static tw_rc handle(struct signer_srv *srv, struct conn *c, const struct signer_
 		goto out;
 	if (m->op == SIGNER_OP_GET_PUBLIC_KEY) {
 		rc = put_spki(pub, out, err);
+		goto out;
+	}
+	/* Production: no private key is used before k custodians have activated the token. */
+	if (!signer_keys_active(srv->keys)) {
+		struct signer_activation st;
+
+		signer_keys_activation(srv->keys, &st);
+		rc = tw_error_set(err, TW_E_UNAVAILABLE, "signer inactive: key '%s' cannot sign "
+			"until %u of %u custodians enter their shares (`torwart ca custodian-share "
+			"--share FILE`; %u entered since the signer started or was deactivated)",
+			label, st.k, st.n, st.entered);
 		goto out;
 	}
 	if ((rc = signer_keys_private(srv->keys, label, &key, err)) != TW_OK)
@@ -1012,6 +1156,9 @@ static int conn_frame(struct signer_srv *srv, struct conn *c)
 		return -1;
 	}
 	rc = handle(srv, c, &req, &payload, &err);
+	/* A custodian share lives no longer than its request. */
+	if (req.op == SIGNER_OP_CUSTODIAN_SHARE)
+		OPENSSL_cleanse(c->body, c->body_len);
 	signer_msg_init(&resp, req.op | SIGNER_OP_RESPONSE, req.id);
 	resp.status = (uint8_t)rc;
 	if (rc != TW_OK) {
@@ -1317,6 +1464,17 @@ tw_rc signer_run(const struct tw_home *home, struct tw_error *err)
 	if (srv_setup(&srv) != TW_OK) {
 		rc = tw_error_set(err, srv.setup_err.code, "%s", srv.setup_err.message);
 		goto out_nosig;
+	}
+	/* Said by the long-running signer at every start (private signers of CLI commands
+	 * stay quiet): a demo home's token PIN is in a file. */
+	{
+		struct signer_activation st;
+
+		signer_keys_activation(srv.keys, &st);
+		if (!st.custodians && strcmp(signer_keys_backend(srv.keys), "pkcs11") == 0)
+			tw_warn("signer: DEMO MODE: the token PIN is read from the pin file; "
+				"production splits it among custodians (`torwart ca custodians split`, "
+				"docs/key-ceremony.md)");
 	}
 	/* Signals stay blocked except inside ppoll(), so a SIGTERM cannot slip between the
 	 * stop check and the wait. */

@@ -116,6 +116,18 @@ tw_rc signer_sign_crl_stream(struct signer_client *sc, const char *label,
 	const unsigned char *tbs, size_t tbs_len, size_t head_len, size_t list_len,
 	unsigned char **sig, size_t *sig_len, struct tw_error *err);
 
+/*
+ * Custodian activation (signer_keys.h). Enter one share (the text of its file) as the
+ * actor set with signer_client_set_actor; answer (NUL-terminated, at most size bytes):
+ * "active ..." when this share completed the activation, else "waiting ...".
+ * TW_E_INTEGRITY: the k shares do not combine (all held shares were discarded).
+ */
+tw_rc signer_custodian_share(struct signer_client *sc, const unsigned char *text,
+	size_t len, char *answer, size_t size, struct tw_error *err);
+/* what = "status" or "deactivate" (log the token out, wipe held shares). */
+tw_rc signer_activation(struct signer_client *sc, const char *what, char *answer,
+	size_t size, struct tw_error *err);
+
 /* ---------------- server side ---------------- */
 
 /*

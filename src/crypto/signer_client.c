@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
 #include <openssl/objects.h>
 
 #include "base/log.h"
@@ -158,6 +159,9 @@ static tw_rc send_req(struct signer_client *sc, struct signer_msg *req, struct t
 	tw_buf_init(&frame, SIGNER_FRAME_MAX + SIGNER_LEN_BYTES);
 	if ((rc = signer_frame_encode(req, &frame, err)) == TW_OK)
 		rc = send_all(sc, frame.data, frame.len, err);
+	/* A custodian share must not linger in freed memory. */
+	if (req->op == SIGNER_OP_CUSTODIAN_SHARE && frame.data != NULL)
+		OPENSSL_cleanse(frame.data, frame.len);
 	tw_buf_free(&frame);
 	return rc;
 }
@@ -826,4 +830,47 @@ tw_rc signer_sign_data(struct signer_client *sc, const char *label,
 out:
 	free(body);
 	return rc;
+}
+
+/* A text payload into answer (NUL-terminated, truncated to size). */
+static tw_rc text_request(struct signer_client *sc, uint8_t op, const unsigned char *data,
+	size_t len, char *answer, size_t size, struct tw_error *err)
+{
+	struct signer_msg req, resp;
+	unsigned char *body = NULL;
+	const unsigned char *p;
+	size_t plen;
+	tw_rc rc;
+
+	if (size > 0)
+		answer[0] = '\0';
+	if (data == NULL || len == 0 || len > SIGNER_DATA_MAX)
+		return tw_error_set(err, TW_E_INVALID, "empty or oversized request");
+	signer_msg_init(&req, op, 0);
+	signer_msg_set(&req, SIGNER_TAG_DATA, data, len);
+	if ((rc = transact(sc, &req, &resp, &body, err)) == TW_OK &&
+	    (rc = payload(&resp, &p, &plen, err)) == TW_OK && size > 0) {
+		size_t n = plen < size - 1 ? plen : size - 1;
+
+		memcpy(answer, p, n);
+		answer[n] = '\0';
+	}
+	if (body != NULL) {
+		/* The request frame is gone; the answer frame holds no secret, but be tidy. */
+		free(body);
+	}
+	return rc;
+}
+
+tw_rc signer_custodian_share(struct signer_client *sc, const unsigned char *text,
+	size_t len, char *answer, size_t size, struct tw_error *err)
+{
+	return text_request(sc, SIGNER_OP_CUSTODIAN_SHARE, text, len, answer, size, err);
+}
+
+tw_rc signer_activation(struct signer_client *sc, const char *what, char *answer,
+	size_t size, struct tw_error *err)
+{
+	return text_request(sc, SIGNER_OP_ACTIVATION, (const unsigned char *)what,
+		what != NULL ? strlen(what) : 0, answer, size, err);
 }

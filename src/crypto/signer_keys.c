@@ -26,9 +26,13 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "crypto/p11.h"
+#include "crypto/shares.h"
 
 #define SIGNER_KEY_FILE_MAX (16 * 1024)   /* a PEM EC private key is < 1 KiB */
 #define SIGNER_FILE_KEYS_MAX 32           /* distinct labels kept loaded */
+#define SIGNER_CUSTODIANS_DEFAULT "secrets/custodians"
+#define SIGNER_PIN_SECRET_LEN 32          /* user PIN (16 bytes) || SO PIN (16 bytes) */
+#define SIGNER_PIN_HALF 16
 
 enum signer_backend { BACKEND_PKCS11, BACKEND_FILE };
 
@@ -45,6 +49,12 @@ struct signer_keys {
 	char *key_dir;                     /* file */
 	struct file_key keys[SIGNER_FILE_KEYS_MAX];
 	size_t nkeys;
+	/* custodian activation */
+	bool custodians;
+	struct share_set set;
+	struct share held[SHARES_N_MAX];   /* secret material: wiped after every attempt */
+	char *held_by[SHARES_N_MAX];
+	unsigned nheld;
 };
 
 /* Public components only, as a plain OpenSSL key (same as the token backend gives). */
@@ -236,7 +246,7 @@ tw_rc signer_keys_open(const struct tw_home *home, bool ceremony, struct signer_
 {
 	const char *backend = tw_config_get_or(home->conf, "signer", "backend", "pkcs11");
 	struct signer_keys *k;
-	char *module = NULL, *shconf = NULL, *pins = NULL;
+	char *module = NULL, *shconf = NULL, *pins = NULL, *custodians = NULL;
 	tw_rc rc;
 
 	*out = NULL;
@@ -263,9 +273,42 @@ tw_rc signer_keys_open(const struct tw_home *home, bool ceremony, struct signer_
 	module = tw_home_path(home, "signer", "module", TW_DEFAULT_SOFTHSM_MOD);
 	shconf = tw_home_path(home, "signer", "softhsm_conf", "softhsm2.conf");
 	pins = tw_home_path(home, "signer", "pin_file", TW_DEFAULT_PIN_FILE);
-	if (module == NULL || shconf == NULL || pins == NULL) {
+	custodians = tw_home_path(home, "signer", "custodians", SIGNER_CUSTODIANS_DEFAULT);
+	if (module == NULL || shconf == NULL || pins == NULL || custodians == NULL) {
 		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
 		goto out;
+	}
+	if (tw_path_exists(custodians)) {
+		unsigned char *text = NULL;
+		size_t len = 0;
+
+		if (ceremony) {
+			rc = tw_error_set(err, TW_E_CONFIG, "this home is in custodian mode (%s); a "
+				"key generation ceremony needs a new home", custodians);
+			goto out;
+		}
+		/* Fail closed: a pin file would make the custodians pointless. */
+		if (tw_path_exists(pins)) {
+			rc = tw_error_set(err, TW_E_CONFIG, "production mode (custodian set %s) but a "
+				"pin file exists at %s: the token PIN must not be stored; remove it "
+				"(`shred -u %s`) after checking the custodians hold their shares",
+				custodians, pins, pins);
+			goto out;
+		}
+		if ((rc = tw_read_file(custodians, SHARES_TEXT_MAX, &text, &len, err)) == TW_OK)
+			rc = share_set_parse(text, len, &k->set, err);
+		free(text);
+		if (rc != TW_OK)
+			goto out;
+		if (k->set.len != SIGNER_PIN_SECRET_LEN) {
+			rc = tw_error_set(err, TW_E_CONFIG, "%s: the share set is not one of token "
+				"PINs (%zu bytes)", custodians, k->set.len);
+			goto out;
+		}
+		k->custodians = true;
+		tw_info("signer: production mode: the token stays logged out until %u of %u "
+			"custodians enter their shares (`torwart ca custodian-share`)", k->set.k,
+			k->set.n);
 	}
 	{
 		struct p11_params pp = {
@@ -275,6 +318,7 @@ tw_rc signer_keys_open(const struct tw_home *home, bool ceremony, struct signer_
 			.token_label = tw_config_get_or(home->conf, "signer", "token_label",
 				TW_DEFAULT_TOKEN_LABEL),
 			.ceremony = ceremony,
+			.defer_login = k->custodians,
 		};
 
 		rc = p11_open(&pp, &k->tok, err);
@@ -283,6 +327,7 @@ out:
 	free(module);
 	free(shconf);
 	free(pins);
+	free(custodians);
 	if (rc != TW_OK)
 		signer_keys_close(k);
 	else
@@ -290,10 +335,21 @@ out:
 	return rc;
 }
 
+static void held_wipe(struct signer_keys *k)
+{
+	for (unsigned i = 0; i < SHARES_N_MAX; i++) {
+		share_wipe(&k->held[i]);
+		free(k->held_by[i]);
+		k->held_by[i] = NULL;
+	}
+	k->nheld = 0;
+}
+
 void signer_keys_close(struct signer_keys *k)
 {
 	if (k == NULL)
 		return;
+	held_wipe(k);
 	p11_close(k->tok);
 	for (size_t i = 0; i < k->nkeys; i++) {
 		EVP_PKEY_free(k->keys[i].priv);
@@ -307,6 +363,106 @@ void signer_keys_close(struct signer_keys *k)
 const char *signer_keys_backend(const struct signer_keys *k)
 {
 	return k->backend == BACKEND_FILE ? "file" : "pkcs11";
+}
+
+void signer_keys_activation(const struct signer_keys *k, struct signer_activation *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->custodians = k->custodians;
+	out->active = signer_keys_active(k);
+	out->k = k->set.k;
+	out->n = k->set.n;
+	out->entered = k->nheld;
+}
+
+bool signer_keys_active(const struct signer_keys *k)
+{
+	if (k->backend == BACKEND_FILE || !k->custodians)
+		return true;
+	return p11_logged_in(k->tok);
+}
+
+void signer_keys_deactivate(struct signer_keys *k)
+{
+	if (k == NULL || !k->custodians)
+		return;
+	held_wipe(k);
+	p11_logout(k->tok);
+}
+
+/* Combine the k held shares, check them, log in; wipes everything it touched. */
+static tw_rc shares_activate(struct signer_keys *k, struct tw_error *err)
+{
+	unsigned char secret[SIGNER_PIN_SECRET_LEN];
+	char pin[2 * SIGNER_PIN_HALF + 1];
+	tw_rc rc;
+
+	if ((rc = shares_combine(&k->set, k->held, k->nheld, secret, err)) != TW_OK)
+		goto out;
+	tw_hex_encode(secret, SIGNER_PIN_HALF, pin);
+	rc = p11_login(k->tok, pin, err);
+	if (rc == TW_E_DENIED)
+		rc = tw_error_set(err, TW_E_INTEGRITY, "the shares combine and match the set "
+			"record, but the token refuses the PIN: the set record does not belong to "
+			"this token (restored from another home?)");
+out:
+	OPENSSL_cleanse(secret, sizeof(secret));
+	OPENSSL_cleanse(pin, sizeof(pin));
+	/* Success or not, the shares have served: the next attempt starts from zero. */
+	held_wipe(k);
+	return rc;
+}
+
+tw_rc signer_keys_add_share(struct signer_keys *k, const char *actor,
+	const unsigned char *text, size_t len, unsigned *index, bool *activated,
+	struct tw_error *err)
+{
+	struct share s;
+	tw_rc rc;
+
+	*activated = false;
+	*index = 0;
+	memset(&s, 0, sizeof(s));
+	if (!k->custodians) {
+		rc = tw_error_set(err, TW_E_INVALID, "this signer is not in custodian mode (its "
+			"token PIN is in the demo pin file); nothing to activate");
+		goto out;
+	}
+	if (p11_logged_in(k->tok)) {
+		rc = tw_error_set(err, TW_E_EXISTS, "the signer is already active; shares are "
+			"needed again only after `torwart ca deactivate` or a signer restart");
+		goto out;
+	}
+	if ((rc = share_parse(text, len, &s, err)) != TW_OK ||
+	    (rc = shares_check_member(&k->set, &s, err)) != TW_OK)
+		goto out;
+	*index = s.index;
+	for (unsigned i = 0; i < k->nheld; i++) {
+		if (k->held[i].index == s.index) {
+			rc = tw_error_set(err, TW_E_EXISTS, "share %u was already entered (by %s); "
+				"another custodian's share is needed", s.index, k->held_by[i]);
+			goto out;
+		}
+		if (strcmp(k->held_by[i], actor) == 0) {
+			rc = tw_error_set(err, TW_E_EXISTS, "%s already entered a share (%u); k "
+				"shares must come from k different custodians", actor, k->held[i].index);
+			goto out;
+		}
+	}
+	if (k->nheld >= SHARES_N_MAX || (k->held_by[k->nheld] = tw_strdup(actor)) == NULL) {
+		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+		goto out;
+	}
+	k->held[k->nheld++] = s;
+	if (k->nheld < k->set.k) {
+		rc = TW_OK;
+		goto out;
+	}
+	if ((rc = shares_activate(k, err)) == TW_OK)
+		*activated = true;
+out:
+	share_wipe(&s);
+	return rc;
 }
 
 tw_rc signer_keys_private(struct signer_keys *k, const char *label, EVP_PKEY **out,

@@ -42,4 +42,66 @@ tw_rc signer_keys_public(struct signer_keys *k, const char *label, EVP_PKEY **ou
 tw_rc signer_keys_generate(struct signer_keys *k, const char *label, int nid,
 	const unsigned char *oid, size_t oid_len, EVP_PKEY **pub, struct tw_error *err);
 
+/*
+ * Key activation (TR-03109-6 M-4.5.18). A pkcs11 home is in one of two modes:
+ *   demo         the token PINs are in the pin file (`torwart init`); the signer logs in
+ *                at start. Marked DEMO in the file and in the signer's start-up warning.
+ *   custodians   `[signer] custodians` (default secrets/custodians) holds a share set
+ *                record (shares.h; no secret). The token PINs exist nowhere at rest: the
+ *                signer starts logged out and logs in when k distinct custodians have
+ *                entered their shares (signer_keys_add_share), until deactivated or
+ *                restarted. A pin file next to the set record is refused (TW_E_CONFIG).
+ * The file backend (tests only) is always active.
+ */
+struct signer_activation {
+	bool custodians;        /* production mode */
+	bool active;            /* private keys usable */
+	unsigned k, n;
+	unsigned entered;       /* shares held since the last activation attempt */
+};
+void signer_keys_activation(const struct signer_keys *k, struct signer_activation *out);
+bool signer_keys_active(const struct signer_keys *k);
+
+/*
+ * One custodian share (its file's text) from actor. Refused: not in custodian mode,
+ * already active, a share of another set, a share index or an actor that already gave
+ * one (k shares must come from k people). When this is the k-th share the signer
+ * combines them, checks the set's verifier and logs in; *activated says so. A wrong
+ * combination is TW_E_INTEGRITY and discards every held share (the custodians start
+ * over; the CA stays inactive). Shares are held only in this process's memory and wiped
+ * (OPENSSL_cleanse) after the attempt. *index gets the share's index.
+ */
+tw_rc signer_keys_add_share(struct signer_keys *k, const char *actor,
+	const unsigned char *text, size_t len, unsigned *index, bool *activated,
+	struct tw_error *err);
+/* Log out and wipe held shares (custodian mode; no-op otherwise). */
+void signer_keys_deactivate(struct signer_keys *k);
+
+/*
+ * The key ceremony of custodian activation (`torwart ca custodians split`), run on the
+ * signer's host with the signer stopped: new random token PINs replace those of the pin
+ * file (C_SetPIN), are split k of n, share i is written to out_dir/share-<i>-of-<n>.txt
+ * (mode 0600, exclusive; one file per custodian), the set record to the home, and the
+ * pin file is wiped and removed. The PINs are never written anywhere else.
+ */
+tw_rc signer_custodians_split(const struct tw_home *home, unsigned k, unsigned n,
+	const char *out_dir, struct tw_error *err);
+
+/*
+ * Key backup ceremony (docs/key-ceremony.md). The CA keys are CKA_EXTRACTABLE false, so
+ * SoftHSM2 refuses C_WrapKey on them (by design: not even a wrapped copy leaves the
+ * token through PKCS#11). The redundant copy is SoftHSM2's own: the token directory,
+ * whose private objects SoftHSM2 keeps encrypted under a key protected by the token's
+ * user/SO PIN, i.e. by the custodians' shares. signer_token_backup copies HOME/tokens to
+ * out_dir/tokens (out_dir must not exist; created 0700), writes out_dir/softhsm2.conf
+ * (so the copy is a loadable backup token), a copy of the custodian set record when
+ * there is one, and out_dir/MANIFEST (SHA-256 of every file). Run once per backup medium
+ * (n times for n copies). signer_token_restore checks the manifest and copies the token
+ * back into a home whose token directory is empty or missing (never over a live token).
+ */
+tw_rc signer_token_backup(const struct tw_home *home, const char *out_dir,
+	size_t *files, struct tw_error *err);
+tw_rc signer_token_restore(const struct tw_home *home, const char *from_dir,
+	size_t *files, struct tw_error *err);
+
 #endif

@@ -51,6 +51,8 @@ const char *signer_op_name(uint8_t op)
 	case SIGNER_OP_CRL_BEGIN: return "crl-begin";
 	case SIGNER_OP_CRL_DATA: return "crl-data";
 	case SIGNER_OP_CRL_END: return "crl-end";
+	case SIGNER_OP_CUSTODIAN_SHARE: return "custodian-share";
+	case SIGNER_OP_ACTIVATION: return "activation";
 	}
 	return "unknown";
 }
@@ -59,7 +61,7 @@ static int op_known(uint8_t op)
 {
 	uint8_t base = op & (uint8_t)~SIGNER_OP_RESPONSE;
 
-	return base >= SIGNER_OP_HELLO && base <= SIGNER_OP_CRL_END;
+	return base >= SIGNER_OP_HELLO && base <= SIGNER_OP_ACTIVATION;
 }
 
 static uint32_t get_u32(const unsigned char *p)

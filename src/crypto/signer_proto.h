@@ -57,6 +57,11 @@ enum signer_op {
 	SIGNER_OP_CRL_BEGIN = 7,
 	SIGNER_OP_CRL_DATA = 8,
 	SIGNER_OP_CRL_END = 9,
+	/* Custodian activation (M-4.5.18, signer_keys.h): DATA = one share file's text ->
+	 * PAYLOAD: "active" or "waiting I of K" (text). Wiped from the frame after use. */
+	SIGNER_OP_CUSTODIAN_SHARE = 10,
+	/* DATA = "status" or "deactivate" -> PAYLOAD: the activation state as text */
+	SIGNER_OP_ACTIVATION = 11,
 };
 #define SIGNER_OP_RESPONSE 0x80
 #define SIGNER_BATCH_MAX 1024        /* certificates per SIGN_CERTIFICATES request */

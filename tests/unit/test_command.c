@@ -60,6 +60,7 @@ static const struct doc_op {
 	{ "policy.read", B(SECURITY_OFFICER) | B(SYSTEM_ADMIN) | B(AUDITOR) | B(APPROVER),
 		false },
 	{ "policy.change", B(SECURITY_OFFICER), true },
+	{ "ca.custodian", B(CUSTODIAN), true },
 };
 
 #undef B
@@ -97,6 +98,7 @@ static const struct doc_cmd {
 	{ "ca", "approve", "ca.ra", NULL, "", "" },
 	{ "ca", "check", "ca.read", NULL, "", "in:--cert" },
 	{ "ca", "crl", "ca.operate", NULL, "", "" },
+	{ "ca", "custodian-share", "ca.custodian", NULL, "", "in:--share" },
 	{ "ca", "deactivate", "ca.operate", "ca.key.deactivate", "", "" },
 	{ "ca", "export", "ca.read", NULL, "", "out:--out" },
 	{ "ca", "issue", "ca.ra", NULL, "", "in:--request" },

@@ -29,7 +29,9 @@
 #include "audit/audit.h"
 #include "base/home.h"
 #include "base/util.h"
+#include "crypto/shares.h"
 #include "crypto/signer.h"
+#include "crypto/signer_keys.h"
 #include "crypto/signer_proto.h"
 #include "store/store.h"
 
@@ -689,6 +691,126 @@ static void test_file_backend(void **state)
 		print_error("could not remove %s\n", dir);
 }
 
+/* Read a share file of the ceremony into buf (NUL-terminated). */
+static size_t read_share(const char *dir, int i, char *buf, size_t size)
+{
+	char path[200];
+	unsigned char *text = NULL;
+	size_t len = 0;
+	struct tw_error err;
+
+	snprintf(path, sizeof(path), "%s/shares/share-%d-of-3.txt", dir, i);
+	assert_rc(tw_read_file(path, size - 1, &text, &len, &err), TW_OK);
+	memcpy(buf, text, len + 1);
+	free(text);
+	return len;
+}
+
+/*
+ * Custodian activation (M-4.5.18) against the real token: the ceremony splits the PINs
+ * 2 of 3 and removes the pin file; a (private) signer then starts inactive, refuses every
+ * signature with TW_E_UNAVAILABLE, takes one share, refuses non-custodians, a second share
+ * of the same operator and the same share again, activates with the second custodian,
+ * deactivates, refuses a tampered set without activating, and refuses to start at all
+ * when a pin file reappears. Runs last: it turns the home into a production home.
+ */
+static void test_e2e_custodians(void **state)
+{
+	struct env *e = *state;
+	struct tw_error err;
+	const unsigned char msg[] = "tree head";
+	unsigned char *sig = NULL;
+	size_t siglen = 0, len;
+	char share[3][SHARES_TEXT_MAX + 1], answer[200], path[200], outdir[200];
+	EVP_PKEY *pub = NULL;
+	struct share s;
+
+	signer_client_close(e->sc);
+	e->sc = NULL;
+	snprintf(outdir, sizeof(outdir), "%s/shares", e->dir);
+	assert_rc(signer_custodians_split(e->home, 1, 3, outdir, &err), TW_E_INVALID);
+	assert_rc(signer_custodians_split(e->home, 2, 3, outdir, &err), TW_OK);
+	snprintf(path, sizeof(path), "%s/secrets/pins", e->dir);
+	assert_false(tw_path_exists(path));
+	assert_rc(signer_custodians_split(e->home, 2, 3, outdir, &err), TW_E_EXISTS);
+	for (int i = 0; i < 3; i++)
+		read_share(e->dir, i + 1, share[i], sizeof(share[i]));
+
+	assert_rc(signer_client_open(e->home, false, &e->sc, &err), TW_OK);
+	signer_client_set_actor(e->sc, "c1", "custodian");
+	assert_rc(signer_activation(e->sc, "status", answer, sizeof(answer), &err), TW_OK);
+	assert_string_equal(answer, "mode=custodians k=2 n=3 active=no entered=0");
+	assert_rc(signer_sign_data(e->sc, SIGNER_KEY_GWA_SIG, SIGNER_PURPOSE_TREE_HEAD, msg,
+		sizeof(msg), &sig, &siglen, &err), TW_E_UNAVAILABLE);
+	assert_non_null(strstr(err.message, "signer inactive"));
+	assert_null(sig);
+	/* Public keys need no login. */
+	assert_rc(signer_get_public_key(e->sc, SIGNER_KEY_GWA_SIG, &pub, &err), TW_OK);
+	assert_int_equal(EVP_PKEY_eq(pub, e->sig_pub), 1);
+	EVP_PKEY_free(pub);
+
+	assert_rc(signer_custodian_share(e->sc, (unsigned char *)share[0], strlen(share[0]),
+		answer, sizeof(answer), &err), TW_OK);
+	assert_non_null(strstr(answer, "waiting: share 1 accepted, 1 of 2"));
+	assert_rc(signer_custodian_share(e->sc, (unsigned char *)share[1], strlen(share[1]),
+		answer, sizeof(answer), &err), TW_E_EXISTS);
+	assert_non_null(strstr(err.message, "different custodians"));
+	signer_client_set_actor(e->sc, "mallory", "gateway-operator");
+	assert_rc(signer_custodian_share(e->sc, (unsigned char *)share[1], strlen(share[1]),
+		answer, sizeof(answer), &err), TW_E_DENIED);
+	signer_client_set_actor(e->sc, "c2", "approver,custodian");
+	assert_rc(signer_custodian_share(e->sc, (unsigned char *)share[0], strlen(share[0]),
+		answer, sizeof(answer), &err), TW_E_EXISTS);
+	assert_rc(signer_custodian_share(e->sc, (unsigned char *)"junk", 4, answer,
+		sizeof(answer), &err), TW_E_INVALID);
+	assert_rc(signer_sign_data(e->sc, SIGNER_KEY_GWA_SIG, SIGNER_PURPOSE_TREE_HEAD, msg,
+		sizeof(msg), &sig, &siglen, &err), TW_E_UNAVAILABLE);
+	assert_rc(signer_custodian_share(e->sc, (unsigned char *)share[1], strlen(share[1]),
+		answer, sizeof(answer), &err), TW_OK);
+	assert_non_null(strstr(answer, "active"));
+	assert_rc(signer_sign_data(e->sc, SIGNER_KEY_GWA_SIG, SIGNER_PURPOSE_TREE_HEAD, msg,
+		sizeof(msg), &sig, &siglen, &err), TW_OK);
+	assert_true(verify_sig(e->sig_pub, EVP_sha256(), msg, sizeof(msg), sig, siglen));
+	free(sig);
+	sig = NULL;
+	/* Active: more shares are not taken. */
+	signer_client_set_actor(e->sc, "c3", "custodian");
+	assert_rc(signer_custodian_share(e->sc, (unsigned char *)share[2], strlen(share[2]),
+		answer, sizeof(answer), &err), TW_E_EXISTS);
+
+	/* Deactivated: signatures stop at once. */
+	assert_rc(signer_activation(e->sc, "deactivate", answer, sizeof(answer), &err), TW_OK);
+	assert_non_null(strstr(answer, "active=no"));
+	assert_rc(signer_sign_data(e->sc, SIGNER_KEY_GWA_SIG, SIGNER_PURPOSE_TREE_HEAD, msg,
+		sizeof(msg), &sig, &siglen, &err), TW_E_UNAVAILABLE);
+	assert_rc(signer_activation(e->sc, "bogus", answer, sizeof(answer), &err), TW_E_INVALID);
+
+	/* A tampered share that still parses (re-encoded): the set does not combine. */
+	len = strlen(share[2]);
+	assert_rc(share_parse((unsigned char *)share[2], len, &s, &err), TW_OK);
+	s.y[0] ^= 0x01;
+	assert_rc(share_encode(&s, NULL, share[2], sizeof(share[2]), &err), TW_OK);
+	share_wipe(&s);
+	assert_rc(signer_custodian_share(e->sc, (unsigned char *)share[2], strlen(share[2]),
+		answer, sizeof(answer), &err), TW_OK);
+	signer_client_set_actor(e->sc, "c1", "custodian");
+	assert_rc(signer_custodian_share(e->sc, (unsigned char *)share[0], strlen(share[0]),
+		answer, sizeof(answer), &err), TW_E_INTEGRITY);
+	assert_non_null(strstr(err.message, "wrong or was altered"));
+	assert_rc(signer_activation(e->sc, "status", answer, sizeof(answer), &err), TW_OK);
+	assert_string_equal(answer, "mode=custodians k=2 n=3 active=no entered=0");
+	assert_rc(signer_sign_data(e->sc, SIGNER_KEY_GWA_SIG, SIGNER_PURPOSE_TREE_HEAD, msg,
+		sizeof(msg), &sig, &siglen, &err), TW_E_UNAVAILABLE);
+	signer_client_close(e->sc);
+	e->sc = NULL;
+
+	/* Fail closed: a pin file next to the set record stops the signer. */
+	write_text(path, "user_pin=00\nso_pin=00\n");
+	assert_rc(signer_client_open(e->home, false, &e->sc, &err), TW_E_CONFIG);
+	assert_non_null(strstr(err.message, "must not be stored"));
+	e->sc = NULL;
+}
+
 int main(void)
 {
 	const struct CMUnitTest codec[] = {
@@ -705,6 +827,7 @@ int main(void)
 		cmocka_unit_test(test_e2e_no_ceremony),
 		cmocka_unit_test(test_e2e_daemon),
 		cmocka_unit_test(test_e2e_audit),
+		cmocka_unit_test(test_e2e_custodians),
 	};
 	int failed = cmocka_run_group_tests_name("signer-codec", codec, NULL, NULL);
 
