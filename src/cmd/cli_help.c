@@ -96,6 +96,16 @@ static const struct cli_help_sub help_ca[] = {
 		"Stop a CA key from signing: issuance and CRLs are refused while inactive.\n" },
 	{ "status", "usage: torwart ca status --home DIR [--ca NAME]\n"
 		"Show whether each CA key may sign, and since when.\n" },
+	{ "custodians", "usage: torwart ca custodians split --home DIR --k K --n N --out DIR\n"
+		"       torwart ca custodians status --home DIR\n"
+		"Split the token PIN into N custodian shares of which K activate the signer, or show\n"
+		"how many shares the running signer has (M-4.5.18, docs/key-ceremony.md).\n" },
+	{ "custodian-share", "usage: torwart ca custodian-share --home DIR --share FILE\n"
+		"Enter one custodian's share into the running signer.\n" },
+	{ "backup", "usage: torwart ca backup --home DIR --out DIR\n"
+		"Back up the token (wrapped keys and a manifest) to a new directory.\n" },
+	{ "restore", "usage: torwart ca restore --home DIR --from DIR\n"
+		"Restore the token from a backup made by `ca backup`, checked against its manifest.\n" },
 	{ NULL, NULL },
 };
 
@@ -252,7 +262,8 @@ static const struct cli_help cli_helps[] = {
 		"The admin log: verification, export, proofs, signed heads, retention, alerts\n"
 		"(docs/audit-log.md). torwart audit SUB --help for each.\n" HELP_REMOTE, help_audit },
 	{ "ca", "usage: torwart ca register|participants|requests|submit|approve|reject|issue|\n"
-		"                  list|show|export|revoke|crl|check|activate|deactivate|status ...\n"
+		"                  list|show|export|revoke|crl|check|activate|deactivate|status|\n"
+		"                  custodians|custodian-share|backup|restore ...\n"
 		"The Sub-CA: registration, RA decisions, issuance, revocation, CRLs (full, delta,\n"
 		"the Root's ARL in a test PKI), CA key state (docs/ca-operations.md).\n"
 		"torwart ca SUB --help for each. Exit 4: a request was refused.\n" HELP_REMOTE,
