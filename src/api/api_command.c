@@ -21,18 +21,29 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <dirent.h>
+#include <time.h>
+
 #include <event2/buffer.h>
 #include <event2/http.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
 
 #include "audit/audit.h"
 #include "auth/command.h"
 #include "base/log.h"
 #include "base/util.h"
+#include "gwa/gateway.h"
+#include "gwa/job.h"
 #include "gwa/secretbox.h"
 #include "store/store_auth.h"
 #include "store/store_jobs.h"
 
 #define AC_DEFAULT_TIMEOUT_S 3600L
+/* Results kept for retries with the same request id (bounded retention). */
+#define AC_REQUEST_KEEP_S    (24L * 3600L)
+#define AC_REQUEST_AAD       "torwart-api-request/"
+#define AC_REQUEST_BODY_KEEP (1024 * 1024)   /* larger answers: outcome only */
 
 struct api_cmd_job;
 
@@ -43,6 +54,9 @@ struct api_commands {
 	const struct auth_settings *settings;
 	long timeout_s;
 	char *spool;                   /* <home>/spool/commands */
+	char *nonces;                  /* <home>/spool/nonces (single-use principals) */
+	char *requests;                /* <home>/spool/requests (idempotency records) */
+	struct event *purge;           /* hourly: expired idempotency records */
 	char *program;                 /* the `torwart` next to this torwartd */
 	struct secretbox *box;         /* seals the principal handed to each command */
 	struct api_cmd_job *running;
@@ -67,6 +81,10 @@ struct api_cmd_job {
 	char role[STORE_NAME_MAX + 1];   /* fits the admin log's role field */
 	char detail[STORE_TEXT_MAX + 1];
 	json_t *approval;              /* the released request, for approved runs */
+	int64_t fleet_max;             /* job create: the fleet the api counted (0 = none) */
+	char nonce[33];                /* of the sealed principal, until the child took it */
+	char request[PATH_MAX];        /* idempotency record to complete, or "" */
+	json_t *request_argv;          /* the argv of that record */
 };
 
 /* ---- small helpers ---- */
@@ -144,14 +162,17 @@ static tw_rc ac_deny(struct tw_store *store, const struct auth_principal *p,
 	return TW_E_DENIED;
 }
 
-/* "ca revoke 01ab --reason keyCompromise" (truncated) for the log. */
+/* "ca revoke 01ab --reason keyCompromise" (truncated, escaped: auth_text_escape) for
+ * the log, so that no argument can forge or hide a line of it. */
 static void ac_join(int argc, char *const *argv, char *buf, size_t size)
 {
 	size_t used = 0;
 
 	buf[0] = '\0';
 	for (int i = 0; i < argc && used + 1 < size; i++) {
-		int n = snprintf(buf + used, size - used, "%s%s", i > 0 ? " " : "", argv[i]);
+		char esc[STORE_TEXT_MAX + 1];
+		int n = snprintf(buf + used, size - used, "%s%s", i > 0 ? " " : "",
+			auth_text_escape(argv[i], esc, sizeof(esc)));
 
 		if (n < 0)
 			break;
@@ -208,65 +229,90 @@ static tw_rc ac_argv(const json_t *arr, int *argc, char ***argv, struct tw_error
 
 /* ---- policy: role, tenant, four-eyes ---- */
 
-static int ac_count_one(const struct store_gateway *gw, void *arg)
-{
-	(void)gw;
-	(*(long *)arg)++;
-	return 0;
-}
-
-/* How many gateways a job create selects, as p sees them (tenant-scoped). */
+/*
+ * How many gateways a job create reaches, as p sees them (tenant-scoped), read from THE
+ * parse of its argv and counted by the selection code of the order itself
+ * (job_fleet_count), so that no spelling of the options (abbreviated, repeated, a second
+ * selector) and no foreign or unknown id changes the number the four-eyes rule sees.
+ */
 static tw_rc ac_fleet_size(struct api_commands *ac, const struct auth_principal *p,
-	int argc, char *const *argv, long *count, struct tw_error *err)
+	const struct auth_cmd_args *args, int64_t *count, struct tw_error *err)
 {
-	const char *gws = auth_command_option(argc, argv, "--gateways", NULL);
-	const char *tag = auth_command_option(argc, argv, "--tag", NULL);
-	const char *tenant = auth_command_option(argc, argv, "--tenant", NULL);
-	tw_rc rc = TW_OK;
+	const char *gw = auth_cmd_args_value(args, "--gateway");
+	const char *gwid = auth_cmd_args_value(args, "--gateway-id");
+	const char *gws = auth_cmd_args_value(args, "--gateways");
+	const char *tag = auth_cmd_args_value(args, "--tag");
+	const char *tenant = auth_cmd_args_value(args, "--tenant");
+	int selectors = (gw != NULL || gwid != NULL) + (gws != NULL) + (tag != NULL) +
+		(tenant != NULL);
+	char *sel = NULL;
+	tw_rc rc;
 
 	*count = 0;
+	if (selectors != 1)
+		return tw_error_set(err, TW_E_INVALID, "job create selects gateways with exactly "
+			"one of --gateway ID, --gateways all|ID,ID, --tag T, --tenant T");
+	if (gw != NULL || gwid != NULL) {
+		*count = 1;
+		return TW_OK;
+	}
+	sel = gws != NULL ? (strcmp(gws, "all") == 0 ? tw_strdup("all") :
+		tw_asprintf("ids:%s", gws)) : tag != NULL ? tw_asprintf("tag:%s", tag) :
+		tw_asprintf("tenant:%s", tenant);
+	if (sel == NULL)
+		return tw_error_set(err, TW_E_NOMEM, "out of memory");
 	store_scope_tenant(ac->store, p->break_glass ? 0 : p->tenant_id);
-	if (gws != NULL && strcmp(gws, "all") == 0)
-		rc = store_gateway_select(ac->store, GW_SELECT_ALL, NULL, ac_count_one, count, err);
-	else if (gws != NULL) {
-		*count = 1;
-		for (const char *c = gws; *c != '\0'; c++)
-			*count += *c == ',';
-	} else if (tag != NULL)
-		rc = store_gateway_select(ac->store, GW_SELECT_TAG, tag, ac_count_one, count, err);
-	else if (tenant != NULL)
-		rc = store_gateway_select(ac->store, GW_SELECT_TENANT, tenant, ac_count_one, count,
-			err);
-	else
-		*count = 1;
+	rc = job_fleet_count(ac->store, sel, count, err);
 	store_scope_tenant(ac->store, 0);
+	free(sel);
 	return rc;
 }
 
-/* auth_check for one named gateway (unknown gateways: role check only; the command
- * itself then says it does not exist). */
+/*
+ * Another tenant's object is indistinguishable from a missing one (issue 9): after the
+ * role check, an object p may not see and an object that does not exist get the same
+ * refusal (404, the same message), decided here before anything runs, so that no
+ * command's own handling (or a table its store handle does not scope) can tell them
+ * apart. The attempt on a foreign object is in the admin log for the security officer.
+ */
+static tw_rc ac_hidden(struct api_commands *ac, const struct auth_principal *p, bool found,
+	int64_t tenant, const char *what, struct tw_error *err, const char *missing)
+{
+	if (found && (p->break_glass || tenant == p->tenant_id))
+		return TW_OK;
+	if (found)
+		ac_audit(ac->store, p, "auth.hidden", what, "refused", "object of another tenant: "
+			"answered as a missing one");
+	return tw_error_set(err, TW_E_NOT_FOUND, "%s", missing);
+}
+
+/* Role for op, and gateway id visible to p. */
 static tw_rc ac_check_gateway(struct api_commands *ac, const struct auth_principal *p,
 	enum auth_op op, const char *id, struct tw_error *err)
 {
 	struct store_gateway gw;
-	char what[STORE_ID_MAX + 16];
+	char what[STORE_ID_MAX + 16], missing[STORE_ID_MAX + 48];
 	struct tw_error ignore;
-	int64_t tenant = 0;
+	bool found;
+	tw_rc rc;
 
 	snprintf(what, sizeof(what), "gateway:%.64s", id);
-	if (store_gateway_get(ac->store, id, &gw, &ignore) == TW_OK)
-		tenant = gw.tenant_id;
-	return auth_check(ac->store, p, op, tenant, what, err);
+	if ((rc = auth_check(ac->store, p, op, 0, what, err)) != TW_OK)
+		return rc;
+	found = store_gateway_get(ac->store, id, &gw, &ignore) == TW_OK;
+	snprintf(missing, sizeof(missing), "gateway %.64s is not registered", id);
+	return ac_hidden(ac, p, found, found ? gw.tenant_id : 0, what, err, missing);
 }
 
 /*
- * May p run argv? Role for the command's operation, on the tenant of every gateway and
- * job it names; options with cross-tenant effects only for break-glass.
+ * May p run the parsed command? Role for the command's operation, on the tenant of every
+ * gateway and job it names; options with cross-tenant effects only for break-glass.
  */
 static tw_rc ac_authorise(struct api_commands *ac, const struct auth_principal *p,
-	const struct auth_command *c, int argc, char *const *argv, struct tw_error *err)
+	const struct auth_command *c, const struct auth_cmd_args *args, struct tw_error *err)
 {
-	enum auth_op op = auth_command_op(c, argc, argv);
+	enum auth_op op = c->upgrade_option != NULL &&
+		auth_cmd_args_get(args, c->upgrade_option) != NULL ? c->upgrade_op : c->op;
 	char what[96];
 	const char *v;
 	bool named = false;
@@ -274,20 +320,20 @@ static tw_rc ac_authorise(struct api_commands *ac, const struct auth_principal *
 
 	snprintf(what, sizeof(what), "command:%s %s", c->command, c->sub);
 	if (c->tenant_denied_option != NULL && !p->break_glass &&
-	    auth_command_has(argc, argv, c->tenant_denied_option)) {
+	    auth_cmd_args_get(args, c->tenant_denied_option) != NULL) {
 		char msg[160];
 
 		snprintf(msg, sizeof(msg), "%s moves objects between tenants: only break-glass "
 			"may do that (docs/security.md)", c->tenant_denied_option);
 		return ac_deny(ac->store, p, what, err, msg);
 	}
-	if ((v = auth_command_option(argc, argv, c->gateway_option, NULL)) != NULL ||
-	    (v = auth_command_option(argc, argv, c->gateway_alias, NULL)) != NULL) {
+	if ((v = auth_cmd_args_value(args, c->gateway_option)) != NULL ||
+	    (v = auth_cmd_args_value(args, c->gateway_alias)) != NULL) {
 		if ((rc = ac_check_gateway(ac, p, op, v, err)) != TW_OK)
 			return rc;
 		named = true;
 	}
-	if ((v = auth_command_option(argc, argv, c->gateways_option, NULL)) != NULL &&
+	if ((v = auth_cmd_args_value(args, c->gateways_option)) != NULL &&
 	    strcmp(v, "all") != 0) {
 		char id[STORE_ID_MAX + 1];
 
@@ -305,23 +351,173 @@ static tw_rc ac_authorise(struct api_commands *ac, const struct auth_principal *
 		}
 		named = true;
 	}
-	if ((v = auth_command_option(argc, argv, c->job_option, NULL)) != NULL) {
+	if ((v = auth_cmd_args_value(args, c->job_option)) != NULL) {
 		struct store_job job;
 		struct tw_error ignore;
 		long id = 0;
 		int64_t tenant = 0;
 
-		if (tw_parse_long(v, 1, LONG_MAX, &id, &ignore, "job id") == TW_OK &&
-		    store_job_get(ac->store, id, &job, &ignore) == TW_OK)
-			tenant = job.tenant_id;
+		bool found = false;
+		char missing[80];
+
 		snprintf(what, sizeof(what), "job:%.40s", v);
-		if ((rc = auth_check(ac->store, p, op, tenant, what, err)) != TW_OK)
+		if ((rc = auth_check(ac->store, p, op, 0, what, err)) != TW_OK)
+			return rc;
+		if (tw_parse_long(v, 1, LONG_MAX, &id, &ignore, "job id") == TW_OK &&
+		    store_job_get(ac->store, id, &job, &ignore) == TW_OK) {
+			found = true;
+			tenant = job.tenant_id;
+			store_job_clear(&job);
+		}
+		snprintf(missing, sizeof(missing), "there is no job %.40s", v);
+		if ((rc = ac_hidden(ac, p, found, tenant, what, err, missing)) != TW_OK)
 			return rc;
 		named = true;
 	}
 	if (!named && (rc = auth_check(ac->store, p, op, 0, what, err)) != TW_OK)
 		return rc;
 	return TW_OK;
+}
+
+/* Parse argv of c as the api does (validated before: cannot fail but for memory). */
+static tw_rc ac_parse(const struct auth_command *c, int argc, char *const *argv,
+	struct auth_cmd_args **out, struct tw_error *err)
+{
+	tw_rc rc;
+
+	if ((*out = malloc(sizeof(**out))) == NULL)
+		return tw_error_set(err, TW_E_NOMEM, "out of memory");
+	if ((rc = auth_command_parse(c, argc, argv, 0, *out, err)) != TW_OK) {
+		free(*out);
+		*out = NULL;
+	}
+	return rc;
+}
+
+/* ---- idempotency records (request ids) ---- */
+
+/* <requests>/<hex SHA-256 of "operator-id:request-id">, its sealing AAD in aad. */
+static char *ac_request_path(struct api_commands *ac, const struct auth_principal *p,
+	const char *request_id, char aad[128])
+{
+	unsigned char md[32];
+	char hex[65], *key;
+	unsigned int n = 0;
+
+	if ((key = tw_asprintf("%lld:%s", (long long)p->operator_id, request_id)) == NULL)
+		return NULL;
+	EVP_Digest(key, strlen(key), md, &n, EVP_sha256(), NULL);
+	free(key);
+	tw_hex_encode(md, sizeof(md), hex);
+	snprintf(aad, 128, "%s%s", AC_REQUEST_AAD, hex);
+	return tw_asprintf("%s/%s", ac->requests, hex);
+}
+
+/* Write record (sealed: results may hold key material) to path. */
+static tw_rc ac_request_write(struct api_commands *ac, const char *path, const json_t *rec,
+	bool exclusive, struct tw_error *err)
+{
+	const char *slash = strrchr(path, '/');
+	char aad[128], *text = json_dumps(rec, JSON_COMPACT), *sealed = NULL;
+	tw_rc rc;
+
+	snprintf(aad, sizeof(aad), "%s%s", AC_REQUEST_AAD, slash != NULL ? slash + 1 : path);
+	if (text == NULL)
+		return tw_error_set(err, TW_E_NOMEM, "out of memory");
+	rc = secretbox_seal(ac->box, aad, text, strlen(text), &sealed, err);
+	tw_wipe(text, strlen(text));
+	free(text);
+	if (rc == TW_OK)
+		rc = tw_write_file(path, sealed, strlen(sealed), 0600, exclusive, err);
+	free(sealed);
+	return rc;
+}
+
+/* The record at path (NULL when there is none or it does not open). */
+static json_t *ac_request_read(struct api_commands *ac, const char *path, const char *aad)
+{
+	unsigned char *data = NULL;
+	char *plain = NULL;
+	size_t len = 0, plen = 0;
+	struct tw_error err;
+	json_t *rec = NULL;
+
+	if (tw_read_file(path, (size_t)AUTH_CMD_BODY_MAX * 4, &data, &len, &err) != TW_OK)
+		return NULL;
+	if (secretbox_unseal(ac->box, aad, (const char *)data, &plain, &plen, &err) == TW_OK)
+		rec = json_loadb(plain, plen, 0, NULL);
+	if (plain != NULL) {
+		tw_wipe(plain, plen);
+		free(plain);
+	}
+	free(data);
+	return rec;
+}
+
+/* Complete the job's idempotency record with the answer (best effort, logged). */
+static void ac_request_done(struct api_commands *ac, const char *path, const json_t *argv,
+	int status, const json_t *body)
+{
+	struct tw_error err;
+	json_t *rec;
+
+	if (path == NULL || path[0] == '\0')
+		return;
+	{
+		/* Large answers (exports) are not kept: a retry learns that it ran and how it
+		 * ended, not its output (bounded spool: AC_REQUEST_BODY_KEEP per record). */
+		char *text = json_dumps(body, JSON_COMPACT);
+		size_t len = text != NULL ? strlen(text) : 0;
+
+		free(text);
+		if (len > AC_REQUEST_BODY_KEEP) {
+			char msg[200];
+
+			snprintf(msg, sizeof(msg), "this request ran already (exit %lld); its answer "
+				"was too large to keep for a retry: run it again with a new request id "
+				"if you need its output", (long long)json_integer_value(json_object_get(
+				body, "exit")));
+			rec = json_pack("{s:s,s:O,s:i,s:{s:{s:s,s:s}}}", "state", "done", "argv", argv,
+				"status", 409, "body", "error", "code", tw_strerror(TW_E_EXISTS),
+				"message", msg);
+			goto write;
+		}
+	}
+	rec = json_pack("{s:s,s:O,s:i,s:O}", "state", "done", "argv", argv, "status", status,
+		"body", body);
+write:
+	if (rec == NULL || ac_request_write(ac, path, rec, false, &err) != TW_OK)
+		tw_err("cannot record the result of a command for retries: %s",
+			rec == NULL ? "out of memory" : err.message);
+	json_decref(rec);
+}
+
+/* Drop idempotency records older than AC_REQUEST_KEEP_S. */
+static void ac_request_purge(struct api_commands *ac)
+{
+	DIR *d = opendir(ac->requests);
+	struct dirent *e;
+	time_t now = time(NULL);
+
+	while (d != NULL && (e = readdir(d)) != NULL) {
+		char path[PATH_MAX];
+		struct stat st;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", ac->requests, e->d_name);
+		if (lstat(path, &st) == 0 && now - st.st_mtime > AC_REQUEST_KEEP_S)
+			unlink(path);
+	}
+	if (d != NULL)
+		closedir(d);
+}
+
+static void ac_on_purge(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	ac_request_purge(arg);
 }
 
 /* ---- running a command ---- */
@@ -354,8 +550,18 @@ static void ac_job_free(struct api_cmd_job *j)
 	if (j->evcon != NULL && j->req != NULL)
 		evhttp_connection_set_closecb(j->evcon, NULL, NULL);
 	ac_rmdir(j->dir);
+	if (j->nonce[0] != '\0') {
+		char path[PATH_MAX + 40];
+
+		/* Not taken by the child (it did not start): never usable later. */
+		snprintf(path, sizeof(path), "%s/%s", j->ac->nonces, j->nonce);
+		unlink(path);
+	}
+	if (j->request[0] != '\0')
+		unlink(j->request);   /* a record never completed: a retry runs it afresh */
 	ac_free_argv(j->argc, j->argv);
 	json_decref(j->approval);
+	json_decref(j->request_argv);
 	free(j);
 }
 
@@ -400,7 +606,33 @@ static struct {
 	json_t *entries;
 	size_t prefix, total;
 	bool too_large;
+	const struct secretbox *box;
 } ac_walk;
+
+/* A private key the command wrote sealed (gwa/gateway.h): opened only to send it. */
+static json_t *ac_sealed_b64(const char *path)
+{
+	unsigned char *data = NULL;
+	char *plain = NULL, *text = NULL;
+	size_t len = 0, plen = 0;
+	struct tw_error err;
+	json_t *out = NULL;
+
+	if (tw_read_file(path, AUTH_CMD_FILE_MAX, &data, &len, &err) == TW_OK &&
+	    secretbox_unseal(ac_walk.box, GATEWAY_SEALED_AAD, (const char *)data, &plain, &plen,
+	    &err) == TW_OK && auth_b64_encode((unsigned char *)plain, plen, &text, &err) == TW_OK)
+		out = json_string(text);
+	if (plain != NULL) {
+		tw_wipe(plain, plen);
+		free(plain);
+	}
+	if (text != NULL) {
+		tw_wipe(text, strlen(text));
+		free(text);
+	}
+	free(data);
+	return out;
+}
 
 static int ac_collect_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
@@ -414,6 +646,23 @@ static int ac_collect_one(const char *path, const struct stat *st, int flag, str
 	if (ac_walk.total > AUTH_CMD_FILE_MAX) {
 		ac_walk.too_large = true;
 		return 1;
+	}
+	{
+		size_t plen = strlen(path), slen = strlen(GATEWAY_SEALED_SUFFIX);
+
+		if (plen > slen && strcmp(path + plen - slen, GATEWAY_SEALED_SUFFIX) == 0) {
+			char *name = tw_strdup(path + ac_walk.prefix);
+
+			if (name == NULL || (data = ac_sealed_b64(path)) == NULL) {
+				free(name);
+				return 0;
+			}
+			name[strlen(name) - slen] = '\0';
+			json_array_append_new(ac_walk.entries, json_pack("{s:s,s:i,s:o}", "path",
+				name, "mode", (int)(st->st_mode & 0777), "data", data));
+			free(name);
+			return 0;
+		}
 	}
 	if ((data = ac_file_b64(path, AUTH_CMD_FILE_MAX, &truncated)) == NULL)
 		return 0;
@@ -443,6 +692,7 @@ static json_t *ac_outputs(struct api_cmd_job *j, bool *too_large)
 			ac_walk.prefix = strlen(j->argv[i]) + 1;
 			ac_walk.total = 0;
 			ac_walk.too_large = false;
+			ac_walk.box = j->ac->box;
 			nftw(j->argv[i], ac_collect_one, 16, FTW_PHYS);
 			json_object_set_new(files, key, json_pack("{s:o}", "entries", ac_walk.entries));
 			*too_large |= ac_walk.too_large;
@@ -539,6 +789,8 @@ static void ac_finish(struct api_cmd_job *j)
 		}
 		evhttp_connection_set_closecb(j->evcon, NULL, NULL);
 		if (body != NULL) {
+			ac_request_done(ac, j->request, j->request_argv, 200, body);
+			j->request[0] = '\0';
 			ac_send(j->req, 200, body);
 		} else {
 			struct tw_error err;
@@ -548,6 +800,26 @@ static void ac_finish(struct api_cmd_job *j)
 		}
 		json_decref(body);
 		j->req = NULL;
+	}
+	if (j->request[0] != '\0') {
+		/* The client went away (the lost answer a retry asks for): keep the outcome. */
+		bool t = false, big = false;
+		json_t *o, *e, *f, *b;
+
+		snprintf(path, sizeof(path), "%s/stdout", j->dir);
+		o = ac_file_b64(path, AUTH_CMD_OUTPUT_MAX, &t);
+		snprintf(path, sizeof(path), "%s/stderr", j->dir);
+		e = ac_file_b64(path, AUTH_CMD_OUTPUT_MAX, &t);
+		f = ac_outputs(j, &big);
+		b = json_pack("{s:i,s:o,s:o,s:o,s:b,s:b}", "exit", j->timed_out ? 124 : code,
+			"stdout", o != NULL ? o : json_string(""), "stderr",
+			e != NULL ? e : json_string(""), "files", f != NULL ? f : json_object(),
+			"truncated", t || big, "timed_out", j->timed_out);
+		if (b != NULL) {
+			ac_request_done(ac, j->request, j->request_argv, 200, b);
+			j->request[0] = '\0';
+		}
+		json_decref(b);
 	}
 	ac_unlink_job(j);
 	ac_job_free(j);
@@ -704,6 +976,25 @@ static tw_rc ac_start(struct api_cmd_job *j, const json_t *files, struct tw_erro
 	snprintf(as.role, sizeof(as.role), "%s", j->role);
 	snprintf(as.client, sizeof(as.client), "%s", j->who.client);
 	as.tenant_id = j->who.break_glass ? 0 : j->who.tenant_id;
+	as.fleet_max = j->fleet_max;
+	{
+		/* Single use (issue 9): the child consumes the nonce file (unlink) before it
+		 * acts; a copied TORWART_ACT_AS finds it gone. */
+		unsigned char rnd[16];
+		char npath[PATH_MAX + 40];
+
+		if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+			free(xargv);
+			return tw_error_set(err, TW_E_CRYPTO, "no random bytes for the nonce");
+		}
+		tw_hex_encode(rnd, sizeof(rnd), as.nonce);
+		snprintf(npath, sizeof(npath), "%s/%s", ac->nonces, as.nonce);
+		if ((rc = tw_write_file(npath, "", 0, 0600, true, err)) != TW_OK) {
+			free(xargv);
+			return rc;
+		}
+		memcpy(j->nonce, as.nonce, sizeof(j->nonce));
+	}
 	if ((rc = auth_command_seal_principal(ac->box, &as, j->argc + 3, xargv, tw_now_ms(),
 	    &sealed, err)) != TW_OK) {
 		free(xargv);
@@ -725,6 +1016,7 @@ static tw_rc ac_start(struct api_cmd_job *j, const json_t *files, struct tw_erro
 		close(lifeline[0]);
 		ac_child(j, lifeline[1], xargv, sealed);
 	}
+	/* The child owns the nonce now (consumed or, after its end, removed by us). */
 	close(lifeline[1]);
 	j->fd = lifeline[0];
 	evutil_make_socket_nonblocking(j->fd);
@@ -825,6 +1117,28 @@ tw_rc api_command_parse(const char *data, size_t len, json_t **body, int *argc,
 		rc = tw_error_set(err, TW_E_INVALID, "\"why\" must be a string");
 		goto fail;
 	}
+	/* A reason is shown to the approver: one line of text, no escape sequences. */
+	if (json_is_string(json_object_get(*body, "why")) &&
+	    (strlen(json_string_value(json_object_get(*body, "why"))) !=
+	     json_string_length(json_object_get(*body, "why")) ||
+	     (rc = auth_text_check(json_string_value(json_object_get(*body, "why")), "why",
+	     err)) != TW_OK)) {
+		rc = tw_error_set(err, TW_E_INVALID, "\"why\" must be one line of text without "
+			"control characters");
+		goto fail;
+	}
+	if (json_object_get(*body, "request_id") != NULL) {
+		const char *rid = json_string_value(json_object_get(*body, "request_id"));
+		size_t n = rid != NULL ? strlen(rid) : 0;
+
+		if (rid == NULL || n < 8 || n > 64 || n != json_string_length(json_object_get(
+		    *body, "request_id")) || strspn(rid, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijkl"
+		    "mnopqrstuvwxyz0123456789._-") != n) {
+			rc = tw_error_set(err, TW_E_INVALID, "\"request_id\" must be 8 to 64 of "
+				"A-Z a-z 0-9 . _ -");
+			goto fail;
+		}
+	}
 	return TW_OK;
 fail:
 	ac_free_argv(*argc, *argv);
@@ -840,10 +1154,13 @@ void api_command_handle(struct api_commands *ac, struct evhttp_request *req,
 	const struct auth_principal *p)
 {
 	const struct auth_command *c = NULL;
+	struct auth_cmd_args *args = NULL;
 	struct api_cmd_job *j = NULL;
 	struct tw_error err;
-	json_t *body = NULL;
-	char **argv = NULL, what[96];
+	json_t *body = NULL, *rec = NULL;
+	char **argv = NULL, what[96], *request = NULL, aad[128];
+	const char *rid;
+	int64_t count = 0;
 	int argc = 0;
 	tw_rc rc;
 
@@ -861,12 +1178,57 @@ void api_command_handle(struct api_commands *ac, struct evhttp_request *req,
 			goto refused;
 	}
 	snprintf(what, sizeof(what), "command:%.40s %.40s", argv[0], argv[1]);
-	if ((rc = ac_authorise(ac, p, c, argc, argv, &err)) != TW_OK)
+	/* One reading of argv for everything the api decides (auth/command.h). */
+	if ((rc = ac_parse(c, argc, argv, &args, &err)) != TW_OK)
+		goto refused;
+	if ((rc = ac_authorise(ac, p, c, args, &err)) != TW_OK) {
+		if (rc != TW_E_DENIED)
+			goto refused;
 		goto fail;   /* auth_check logged it */
-	if (c->four_eyes != NULL) {
-		long count = 1;
+	}
+	/* A retry of a request id: the first answer, never a second run. */
+	if ((rid = json_string_value(json_object_get(body, "request_id"))) != NULL) {
+		if ((request = ac_request_path(ac, p, rid, aad)) == NULL) {
+			rc = tw_error_set(&err, TW_E_NOMEM, "out of memory");
+			goto fail;
+		}
+		if (tw_path_exists(request)) {
+			const char *state;
 
-		if ((rc = ac_fleet_size(ac, p, argc, argv, &count, &err)) != TW_OK)
+			rec = ac_request_read(ac, request, aad);
+			state = json_string_value(json_object_get(rec, "state"));
+			if (rec == NULL || !json_equal(json_object_get(rec, "argv"),
+			    json_object_get(body, "argv"))) {
+				rc = tw_error_set(&err, TW_E_EXISTS, "request id %s was used for another "
+					"command: use a new one", rid);
+				goto refused;
+			}
+			if (state != NULL && strcmp(state, "done") == 0) {
+				ac_audit(ac->store, p, "api.command", what, "replayed", "retry of "
+					"request id: the first result, not run again");
+				ac_send(req, (int)json_integer_value(json_object_get(rec, "status")),
+					json_object_get(rec, "body"));
+				goto out;
+			}
+			rc = tw_error_set(&err, TW_E_EXISTS, "request %s is still running, or the api "
+				"stopped while it ran: its outcome is unknown; check (job list, audit) "
+				"before you run it again with a new request id", rid);
+			goto refused;
+		}
+		rec = json_pack("{s:s,s:O}", "state", "running", "argv",
+			json_object_get(body, "argv"));
+		if (rec == NULL || (rc = ac_request_write(ac, request, rec, true, &err)) != TW_OK) {
+			if (rec == NULL)
+				rc = tw_error_set(&err, TW_E_NOMEM, "out of memory");
+			free(request);
+			request = NULL;   /* not ours (a concurrent retry) or not written */
+			goto refused;
+		}
+	}
+	if (c->four_eyes != NULL) {
+		count = 1;
+		if (strcmp(c->command, "job") == 0 && strcmp(c->sub, "create") == 0 &&
+		    (rc = ac_fleet_size(ac, p, args, &count, &err)) != TW_OK)
 			goto refused;
 		if (auth_four_eyes_required(ac->settings, c->four_eyes, count)) {
 			const char *why = json_string_value(json_object_get(body, "why"));
@@ -880,7 +1242,8 @@ void api_command_handle(struct api_commands *ac, struct evhttp_request *req,
 			}
 			for (int i = 0; arr != NULL && i < argc; i++)
 				json_array_append_new(arr, json_string(argv[i]));
-			params = json_pack("{s:o}", "argv", arr);
+			/* The approver sees the fleet the order reaches; the run may not exceed it. */
+			params = json_pack("{s:o,s:I}", "argv", arr, "fleet_size", (json_int_t)count);
 			if (why == NULL || why[0] == '\0') {
 				json_decref(params);
 				rc = tw_error_set(&err, TW_E_INVALID, "'%s %s' needs a second person's "
@@ -896,6 +1259,9 @@ void api_command_handle(struct api_commands *ac, struct evhttp_request *req,
 			answer = json_pack("{s:I,s:s,s:s}", "approval", (json_int_t)id, "action",
 				c->four_eyes, "message", "stored as a four-eyes request: it runs when "
 				"another operator with the approver role approves it");
+			ac_request_done(ac, request, json_object_get(body, "argv"), 202, answer);
+			free(request);
+			request = NULL;
 			ac_send(req, 202, answer);
 			json_decref(answer);
 			goto out;
@@ -907,6 +1273,14 @@ void api_command_handle(struct api_commands *ac, struct evhttp_request *req,
 	}
 	argv = NULL;   /* the job's now */
 	argc = 0;
+	if (strcmp(c->command, "job") == 0 && strcmp(c->sub, "create") == 0)
+		j->fleet_max = count;
+	if (request != NULL) {
+		snprintf(j->request, sizeof(j->request), "%s", request);
+		j->request_argv = json_incref(json_object_get(body, "argv"));
+		free(request);
+		request = NULL;
+	}
 	if ((rc = ac_start(j, json_object_get(body, "files"), &err)) != TW_OK) {
 		ac_job_free(j);
 		j = NULL;
@@ -916,8 +1290,13 @@ void api_command_handle(struct api_commands *ac, struct evhttp_request *req,
 refused:
 	ac_audit(ac->store, p, "api.command", what, "refused", err.message);
 fail:
+	if (request != NULL)
+		unlink(request);   /* refused: a retry is decided afresh */
 	ac_error(req, rc, &err);
 out:
+	free(request);
+	free(args);
+	json_decref(rec);
 	ac_free_argv(argc, argv);
 	json_decref(body);
 }
@@ -978,6 +1357,7 @@ void api_command_run_approved(struct api_commands *ac, struct evhttp_request *re
 	json_t *approval)
 {
 	const struct auth_command *c = NULL;
+	struct auth_cmd_args *args = NULL;
 	struct store_operator op;
 	struct auth_principal who;
 	struct api_cmd_job *j = NULL;
@@ -994,7 +1374,8 @@ void api_command_run_approved(struct api_commands *ac, struct evhttp_request *re
 	}
 	params = json_loads(a->params, JSON_REJECT_DUPLICATES, NULL);
 	if ((rc = ac_argv(json_object_get(params, "argv"), &argc, &argv, &err)) != TW_OK ||
-	    (rc = auth_command_validate(argc, argv, &c, &err)) != TW_OK)
+	    (rc = auth_command_validate(argc, argv, &c, &err)) != TW_OK ||
+	    (rc = ac_parse(c, argc, argv, &args, &err)) != TW_OK)
 		goto fail;
 	/* The requester must still exist, be enabled and hold the permission now. */
 	if (a->requester_id == 0 ||
@@ -1011,13 +1392,17 @@ void api_command_run_approved(struct api_commands *ac, struct evhttp_request *re
 	snprintf(who.name, sizeof(who.name), "%s", op.name);
 	snprintf(who.tenant, sizeof(who.tenant), "%s", op.tenant);
 	snprintf(who.client, sizeof(who.client), "%s", approver->client);
-	if ((rc = ac_authorise(ac, &who, c, argc, argv, &err)) != TW_OK)
+	if ((rc = ac_authorise(ac, &who, c, args, &err)) != TW_OK)
 		goto fail;
 	if ((j = ac_job_new(ac, req, c, argc, argv, &who)) == NULL) {
 		rc = tw_error_set(&err, TW_E_NOMEM, "out of memory");
 		goto fail;
 	}
 	argv = NULL;
+	/* A released fleet order reaches at most the fleet the approver saw. */
+	if (strcmp(c->command, "job") == 0 && strcmp(c->sub, "create") == 0)
+		j->fleet_max = json_is_integer(json_object_get(params, "fleet_size")) ?
+			(int64_t)json_integer_value(json_object_get(params, "fleet_size")) : 1;
 	auth_principal_role_text(&who, role, sizeof(role));
 	snprintf(j->role, sizeof(j->role), "%s; released by %s (approval %lld)", role,
 		approver->name, (long long)a->id);
@@ -1061,6 +1446,7 @@ fail:
 		}
 	}
 out:
+	free(args);
 	tw_wipe(&op, sizeof(op));
 	json_decref(approval);
 	json_decref(params);
@@ -1091,9 +1477,31 @@ tw_rc api_commands_new(struct event_base *base, const struct tw_home *home,
 		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
 		goto fail;
 	}
+	if ((ac->nonces = tw_home_join(home, AUTH_CMD_NONCE_DIR)) == NULL ||
+	    (ac->requests = tw_home_join(home, "spool/requests")) == NULL) {
+		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+		goto fail;
+	}
+	/* What an api killed mid-command left behind: working directories (sealed keys at
+	 * most, see gwa/gateway.h) and unused nonces. Nothing of it is still needed. */
+	ac_rmdir(ac->spool);
+	ac_rmdir(ac->nonces);
 	if ((rc = tw_mkdir_p(ac->spool, 0700, err)) != TW_OK ||
+	    (rc = tw_mkdir_p(ac->nonces, 0700, err)) != TW_OK ||
+	    (rc = tw_mkdir_p(ac->requests, 0700, err)) != TW_OK ||
 	    (rc = secretbox_open(home, &ac->box, err)) != TW_OK)
 		goto fail;
+	ac_request_purge(ac);
+	{
+		struct timeval hour = { 3600, 0 };
+
+		if ((ac->purge = event_new(base, -1, EV_PERSIST, ac_on_purge, ac)) == NULL ||
+		    event_add(ac->purge, &hour) != 0) {
+			rc = tw_error_set(err, TW_E_NOMEM, "cannot schedule the purge of request "
+				"records");
+			goto fail;
+		}
+	}
 	{
 		/* The `torwart` installed (or built) next to this torwartd. */
 		char self[PATH_MAX];
@@ -1122,9 +1530,13 @@ tw_rc api_commands_new(struct event_base *base, const struct tw_home *home,
 	*out = ac;
 	return TW_OK;
 fail:
+	if (ac->purge != NULL)
+		event_free(ac->purge);
 	secretbox_free(ac->box);
 	free(ac->program);
 	free(ac->spool);
+	free(ac->nonces);
+	free(ac->requests);
 	free(ac);
 	return rc;
 }
@@ -1142,8 +1554,12 @@ void api_commands_free(struct api_commands *ac)
 			;
 		ac_job_free(j);
 	}
+	if (ac->purge != NULL)
+		event_free(ac->purge);
 	secretbox_free(ac->box);
 	free(ac->program);
 	free(ac->spool);
+	free(ac->nonces);
+	free(ac->requests);
 	free(ac);
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "audit/audit.h"
+#include "auth/command.h"
 #include "base/log.h"
 #include "base/util.h"
 
@@ -155,6 +156,9 @@ tw_rc auth_approval_request(struct tw_store *store, const struct auth_settings *
 			"at most %d bytes", STORE_TEXT_MAX);
 		goto out;
 	}
+	/* Shown to the approver: one line, no escape sequences (issue 9). */
+	if ((rc = auth_text_check(reason, "the reason (why)", err)) != TW_OK)
+		goto out;
 	if (!json_is_object(params) ||
 	    (text = json_dumps(params, JSON_COMPACT | JSON_SORT_KEYS)) == NULL) {
 		rc = tw_error_set(err, TW_E_INVALID, "the parameters must be a JSON object");
@@ -412,10 +416,14 @@ tw_rc auth_approval_decide(struct tw_store *store, const struct auth_settings *s
 			STORE_TEXT_MAX);
 		goto out;
 	}
+	if (reason != NULL && (rc = auth_text_check(reason, "the reason", err)) != TW_OK)
+		goto out;
 	if ((rc = store_approval_get(store, id, a, err)) != TW_OK)
 		goto out;
 	if (a->tenant_id != p->tenant_id) {
-		rc = ap_refuse(store, p, id, "the request belongs to another tenant", err);
+		/* Logged as what it is, answered as a missing request (issue 9). */
+		ap_refuse(store, p, id, "the request belongs to another tenant", err);
+		rc = tw_error_set(err, TW_E_NOT_FOUND, "no approval request %lld", (long long)id);
 		goto out;
 	}
 	if (strcmp(a->state, "pending") != 0) {
@@ -596,6 +604,9 @@ tw_rc auth_approval_show(struct tw_store *store, const struct auth_principal *p,
 	if ((rc = store_approval_get(store, id, out, err)) != TW_OK)
 		return rc;
 	rc = auth_check(store, p, AUTH_OP_APPROVAL_SHOW, out->tenant_id, object, err);
+	if (rc != TW_OK && !p->break_glass && out->tenant_id != p->tenant_id)
+		/* Another tenant's request is a missing one (issue 9); auth_check logged it. */
+		rc = tw_error_set(err, TW_E_NOT_FOUND, "no approval request %lld", (long long)id);
 	if (rc != TW_OK)
 		memset(out, 0, sizeof(*out));
 	return rc;

@@ -64,6 +64,16 @@ struct auth_command {
 	const char *upgrade_option;
 	enum auth_op upgrade_op;
 	struct auth_cmd_file files[AUTH_CMD_FILES_MAX];
+	/*
+	 * Every option the command's getopt_long table knows (the table of its source
+	 * file, checked against it by tests/unit/check_option_specs.py): space-separated
+	 * names without "--", "=" after a name that takes a value, "/" before a name
+	 * whose value is a path, "*" before a name the command collects from every
+	 * occurrence (the only options that may repeat; never an object option). A path
+	 * option is allowed through the api only when it is one of files[] (uploaded or
+	 * sent back); the rest are refused.
+	 */
+	const char *options;
 };
 
 /* The entry of command/sub (sub may be NULL for commands without one), or NULL. */
@@ -91,6 +101,68 @@ bool auth_command_has(int argc, char *const *argv, const char *option);
 tw_rc auth_command_validate(int argc, char *const *argv, const struct auth_command **out,
 	struct tw_error *err);
 
+/*
+ * THE reading of an argument vector (argv[0] command, argv[1] sub, options from
+ * argv[2]), shared by the api (authorisation, fleet size, files) and the command line
+ * (before getopt_long sees it, locally and through the api), so that both always agree
+ * on what a command line means. getopt_long would take abbreviations ("--ta" for
+ * "--tag"), keep the last of repeated options and read "--x=V" and "--x V" alike; this
+ * parser accepts only options of c->options spelled out in full, each at most once
+ * (the two spellings of one gateway option count as one; "*" options, which the
+ * command collects, excepted), no short options and no "--". With every option exact and single, getopt_long's reading is this one.
+ */
+#define AUTH_PARSE_HOME  0x1u   /* --home allowed (local use, or the api's own child) */
+#define AUTH_PARSE_PATHS 0x2u   /* any path option allowed (local use by the owner) */
+
+#define AUTH_CMD_OPT_NAME_MAX 32
+
+struct auth_cmd_opt {
+	char name[AUTH_CMD_OPT_NAME_MAX + 3];  /* "--tag" */
+	int index;            /* argv index of the option */
+	int value_index;      /* argv index of its value: index + 1, -1 for "--x=V" or a flag */
+	const char *value;    /* borrowed from argv; NULL for a flag */
+	bool path;            /* the option names a file or directory */
+};
+
+struct auth_cmd_args {
+	const struct auth_command *cmd;
+	int count;                                /* options */
+	struct auth_cmd_opt opt[AUTH_CMD_ARGS_MAX];
+	int npos;                                 /* positional arguments after argv[1] */
+	int pos[AUTH_CMD_ARGS_MAX];               /* their argv indexes */
+};
+
+/*
+ * Parse argv (argc entries) for entry c with flags AUTH_PARSE_*. TW_E_INVALID naming the
+ * argument on an unknown, abbreviated, repeated or malformed option, a value where none
+ * is taken, a missing value, or a path option that may not be used this way. *out holds
+ * borrowed pointers into argv.
+ */
+tw_rc auth_command_parse(const struct auth_command *c, int argc, char *const *argv,
+	unsigned flags, struct auth_cmd_args *out, struct tw_error *err);
+/* The option of a parsed vector ("--tag"), or NULL. */
+const struct auth_cmd_opt *auth_cmd_args_get(const struct auth_cmd_args *a,
+	const char *option);
+/* Its value (NULL when absent or a flag). */
+const char *auth_cmd_args_value(const struct auth_cmd_args *a, const char *option);
+/* Whether option ("--tag") is in c->options; *value: takes a value, *path: names a path. */
+bool auth_command_knows(const struct auth_command *c, const char *option, bool *value,
+	bool *path);
+
+/* Whether option ("--cert") may be given more than once (c->options "*"). */
+bool auth_command_repeatable(const struct auth_command *c, const char *option);
+
+/*
+ * Free text (reasons, names, argument vectors) for a terminal or a log line: control
+ * characters (C0, DEL, C1), invalid UTF-8, bidirectional overrides, line and paragraph
+ * separators and the backslash become \xNN / \u{NNNN} / \\, so a reason can neither
+ * hide lines (ANSI escapes) nor forge them (newlines). Always NUL-terminates out
+ * (size > 0); a cut is marked with "...". Returns out.
+ */
+char *auth_text_escape(const char *text, char *out, size_t size);
+/* TW_E_INVALID when text holds a control character or invalid UTF-8 (what names it). */
+tw_rc auth_text_check(const char *text, const char *what, struct tw_error *err);
+
 /* The operation argv needs: c->op, or c->upgrade_op when c->upgrade_option is given. */
 enum auth_op auth_command_op(const struct auth_command *c, int argc, char *const *argv);
 
@@ -114,7 +186,16 @@ struct auth_cmd_principal {
 	char role[STORE_NAME_MAX + 1];
 	char client[STORE_ID_MAX + 1];
 	int64_t tenant_id;      /* 0 = all (break-glass only) */
+	/* The largest fleet a `job create` may order with this principal (0 = no limit):
+	 * the size the api counted (and an approver saw), or the four-eyes threshold. */
+	int64_t fleet_max;
+	/* Single use: the api records the nonce (a file in AUTH_CMD_NONCE_DIR), the command
+	 * consumes it (unlink, atomic), so one sealed value runs one command once. */
+	char nonce[33];
 };
+
+/* <home>/spool/nonces: one empty file per sealed principal not yet used. */
+#define AUTH_CMD_NONCE_DIR "spool/nonces"
 
 struct secretbox;
 /* Seal p for argv (argc entries, argv[0] included). *out is the caller's. */

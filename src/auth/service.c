@@ -336,7 +336,12 @@ static tw_rc svc_target(struct tw_store *store, const struct auth_principal *p,
 			"no such operator", err);
 	if (rc != TW_OK)
 		return rc;
-	return auth_check(store, p, op, out->tenant_id, object, err);
+	rc = auth_check(store, p, op, out->tenant_id, object, err);
+	if (rc != TW_OK && !p->break_glass && out->tenant_id != p->tenant_id)
+		/* Another tenant's operator is a missing one (issue 9); auth_check logged it. */
+		rc = svc_bad_input(store, p, auth_op_name(op), object, TW_E_NOT_FOUND,
+			"no such operator", err);
+	return rc;
 }
 
 /*

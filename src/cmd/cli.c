@@ -17,7 +17,43 @@
 const char *cli_role = "local-admin";
 
 static const char *cli_actor_as, *cli_client_as;
-static int64_t cli_tenant_as;
+static int64_t cli_tenant_as, cli_fleet_max_as;
+
+bool cli_acting_for_api(void)
+{
+	return cli_actor_as != NULL;
+}
+
+int64_t cli_fleet_max(void)
+{
+	return cli_fleet_max_as;
+}
+
+int cli_check_args(int argc, char **argv)
+{
+	const struct auth_command *c;
+	struct auth_cmd_args *args;
+	struct tw_error err;
+	tw_rc rc;
+
+	/* argv as main has it: argv[1] command, argv[2] sub. Only table commands. */
+	if (argc < 3 || (c = auth_command_find(argv[1], argv[2])) == NULL)
+		return 0;
+	if (!auth_command_has(argc - 1, argv + 1, "--home"))
+		return 0;   /* through the api: cli_remote_run parses after its own options */
+	if ((args = malloc(sizeof(*args))) == NULL)
+		return cli_usage_error("out of memory");
+	/* Local use may name the operator's own files; the api's child may not (the api
+	 * has put its spool paths in place of the declared files). */
+	rc = auth_command_parse(c, argc - 1, argv + 1, AUTH_PARSE_HOME |
+		(cli_actor_as != NULL ? 0 : AUTH_PARSE_PATHS), args, &err);
+	free(args);
+	if (rc != TW_OK) {
+		fprintf(stderr, "torwart %s %s: %s\n", argv[1], argv[2], err.message);
+		return 2;
+	}
+	return 0;
+}
 
 void cli_act_as(const char *actor, const char *role, const char *client, int64_t tenant_id)
 {
@@ -148,8 +184,20 @@ int cli_act_as_from_env(int argc, char **argv)
 	else if (home_dir == NULL)
 		rc = tw_error_set(&err, TW_E_DENIED, "%s needs --home", AUTH_CMD_ACT_AS_ENV);
 	else if ((rc = tw_home_open(home_dir, &home, &err)) == TW_OK &&
-	    (rc = secretbox_open(home, &box, &err)) == TW_OK)
-		rc = auth_command_open_principal(box, copy, argc, argv, tw_now_ms(), &as, &err);
+	    (rc = secretbox_open(home, &box, &err)) == TW_OK &&
+	    (rc = auth_command_open_principal(box, copy, argc, argv, tw_now_ms(), &as,
+	    &err)) == TW_OK) {
+		/* Single use: the api recorded the nonce; whoever unlinks it first runs. */
+		char *path = tw_asprintf("%s/%s/%s", home->dir, AUTH_CMD_NONCE_DIR, as.nonce);
+
+		if (path == NULL)
+			rc = tw_error_set(&err, TW_E_NOMEM, "out of memory");
+		else if (unlink(path) != 0)
+			rc = tw_error_set(&err, TW_E_DENIED, "%s was used already (or not issued "
+				"by this home's api): a sealed principal runs one command once",
+				AUTH_CMD_ACT_AS_ENV);
+		free(path);
+	}
 	secretbox_free(box);
 	tw_home_free(home);
 	free(copy);
@@ -158,5 +206,6 @@ int cli_act_as_from_env(int argc, char **argv)
 		return -1;
 	}
 	cli_act_as(as.actor, as.role, as.client, as.tenant_id);
+	cli_fleet_max_as = as.fleet_max;
 	return 1;
 }

@@ -62,6 +62,16 @@ void cli_act_as(const char *actor, const char *role, const char *client, int64_t
  * acting as the operator now, -1 (message printed) when the value is not valid.
  */
 int cli_act_as_from_env(int argc, char **argv);
+/* True when this process runs a command for the api (cli_act_as_from_env). */
+bool cli_acting_for_api(void);
+/* The largest fleet the api allowed this command to order (0 = no limit, local use). */
+int64_t cli_fleet_max(void);
+/*
+ * For a command of the api's table run with --home (locally, or as the api's child):
+ * the one argument parser (auth_command_parse) must accept argv (as main has it) before
+ * getopt_long reads it. Returns 0, or 2 after printing why (usage error).
+ */
+int cli_check_args(int argc, char **argv);
 
 /* The command table (cli_table.c). */
 struct cli_command {

@@ -17,6 +17,7 @@
 #include "auth/opca.h"
 #include "auth/service.h"
 #include "base/util.h"
+#include "auth/command.h"
 #include "cmd/cli.h"
 #include "pki/ca_state.h"
 #include "crypto/keys.h"
@@ -818,28 +819,38 @@ int cli_operator(const char *sub, int argc, char **argv)
 
 /* ---- approval ---- */
 
-/* A string member for display: "-" when absent, never "(null)". */
-static const char *ca_str(json_t *o, const char *key)
+/* A field of an approval for the terminal, whole and escaped (issue 9: a reason or a
+ * parameter can neither hide nor forge a line of the approver's view); "-" if absent. */
+static char *approval_field(json_t *a, const char *key)
 {
-	const char *v = json_string_value(json_object_get(o, key));
+	const char *v = json_string_value(json_object_get(a, key));
+	size_t size = v != NULL ? strlen(v) * 10 + 1 : 2;   /* \u{NNNN} per 3-byte char */
+	char *out = malloc(size);
 
-	return v != NULL && v[0] != '\0' ? v : "-";
+	if (out != NULL)
+		auth_text_escape(v != NULL ? v : "-", out, size);
+	return out;
 }
 
 static void print_approval_json(json_t *a, bool full)
 {
+	static const char *const keys[] = { "action", "state", "requester", "reason",
+		"params", "decided_by", "decision_reason", "result" };
 	json_t *cmd = json_object_get(a, "command");
+	char *f[8];
 
 	/* A released command answers {"approval": {...}, "command": {exit, stdout, ...}}. */
 	if (json_is_object(json_object_get(a, "approval")))
 		a = json_object_get(a, "approval");
+	for (size_t i = 0; i < 8; i++)
+		f[i] = approval_field(a, keys[i]);
 	printf("%-6lld %-16s %-10s %-16s %s\n", (long long)json_integer_value(json_object_get(a,
-		"id")), ca_str(a, "action"), ca_str(a, "state"), ca_str(a, "requester"),
-		ca_str(a, "reason"));
+		"id")), f[0] ? f[0] : "?", f[1] ? f[1] : "?", f[2] ? f[2] : "?", f[3] ? f[3] : "?");
 	if (full)
 		printf("  params: %s\n  decided by: %s\n  decision: %s\n  result: %s\n",
-			ca_str(a, "params"), ca_str(a, "decided_by"), ca_str(a, "decision_reason"),
-			ca_str(a, "result"));
+			f[4] ? f[4] : "?", f[5] ? f[5] : "?", f[6] ? f[6] : "?", f[7] ? f[7] : "?");
+	for (size_t i = 0; i < 8; i++)
+		free(f[i]);
 	if (full && json_is_object(cmd)) {
 		static const char *const streams[] = { "stdout", "stderr" };
 

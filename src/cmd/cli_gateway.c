@@ -11,6 +11,7 @@
 #include "cmd/cli.h"
 #include "crypto/signer.h"
 #include "gwa/gateway.h"
+#include "gwa/secretbox.h"
 
 
 static int cmd_gateway_add(const struct cli_options *o)
@@ -19,6 +20,7 @@ static int cmd_gateway_add(const struct cli_options *o)
 	struct tw_home *home = NULL;
 	struct tw_store *store = NULL;
 	struct signer_client *sc = NULL;
+	struct secretbox *box = NULL;
 	char *out_dir = NULL;
 	tw_rc rc;
 
@@ -40,6 +42,12 @@ static int cmd_gateway_add(const struct cli_options *o)
 	if ((rc = signer_client_open(home, false, &sc, &err)) != TW_OK)
 		goto out;
 	signer_client_set_actor(sc, cli_actor(), cli_role);
+	/* For the api, the output directory is in its spool: keys only sealed there. */
+	if (cli_acting_for_api()) {
+		if ((rc = secretbox_open(home, &box, &err)) != TW_OK)
+			goto out;
+		gateway_seal_keys(box);
+	}
 	rc = gateway_provision(home, store, sc, o->id, out_dir, cli_actor(), &err);
 	if (rc != TW_OK) {
 		struct tw_error ignored;
@@ -49,6 +57,8 @@ static int cmd_gateway_add(const struct cli_options *o)
 	}
 	printf("torwart: gateway %s registered; keys and certificates in %s\n", o->id, out_dir);
 out:
+	gateway_seal_keys(NULL);
+	secretbox_free(box);
 	signer_client_close(sc);
 	store_close(store);
 	tw_home_free(home);

@@ -132,6 +132,39 @@ static bool job_progress(const int64_t c[JOB__STATES], int64_t total, bool tty)
 	return open == 0;
 }
 
+static int count_state(const struct store_job *j, void *arg)
+{
+	((int64_t *)arg)[j->state]++;
+	return 0;
+}
+
+/*
+ * counts[state] of a fleet order as this store handle sees it: on a tenant-scoped handle
+ * only the tenant's own jobs (store_job_counts counts all), and a fleet order with no
+ * visible job is "no fleet order N" whether it is another tenant's or does not exist.
+ */
+static tw_rc job_batch_counts(struct tw_store *store, int64_t batch, int64_t c[JOB__STATES],
+	struct tw_error *err)
+{
+	int64_t total = 0;
+	tw_rc rc;
+
+	memset(c, 0, sizeof(int64_t) * JOB__STATES);
+	if (store_scoped_tenant(store) != 0) {
+		struct store_job_filter f = { NULL, batch, -1, 0, 0 };
+
+		rc = store_job_foreach(store, &f, count_state, c, err);
+	} else {
+		rc = store_job_counts(store, batch, c, err);
+	}
+	for (int i = 0; rc == TW_OK && i < JOB__STATES; i++)
+		total += c[i];
+	if (rc == TW_OK && total == 0)
+		rc = tw_error_set(err, TW_E_NOT_FOUND, "there is no fleet order %lld",
+			(long long)batch);
+	return rc;
+}
+
 /* Follow a batch (or one job when job_id > 0) until final or wait_timeout. */
 static int job_wait(struct tw_store *store, int64_t batch, int64_t job_id, long wait_timeout,
 	struct tw_error *err)
@@ -153,7 +186,7 @@ static int job_wait(struct tw_store *store, int64_t batch, int64_t job_id, long 
 			memset(c, 0, sizeof(c));
 			c[j.state] = 1;
 			store_job_clear(&j);
-		} else if (store_job_counts(store, batch, c, err) != TW_OK) {
+		} else if (job_batch_counts(store, batch, c, err) != TW_OK) {
 			return 1;
 		}
 		for (int i = 0; i < JOB__STATES; i++)
@@ -222,7 +255,15 @@ static int cmd_job_create(const struct job_opts *o)
 			status = cli_usage_error("give exactly one of --gateways, --tag, --tenant");
 			goto done;
 		}
-		rc = job_create_fleet(store, sel, &spec, &who, &batch, &count, &err);
+		/* Through the api: never more gateways than the api counted for its four-eyes
+		 * decision (or the approver saw); a selection that grew since is refused. */
+		if (cli_fleet_max() > 0 && (rc = job_fleet_count(store, sel, &count, &err)) ==
+		    TW_OK && count > cli_fleet_max())
+			rc = tw_error_set(&err, TW_E_DENIED, "the selection now reaches %lld gateways, "
+				"more than the %lld the api checked: nothing was ordered; run the "
+				"command again", (long long)count, (long long)cli_fleet_max());
+		if (rc == TW_OK)
+			rc = job_create_fleet(store, sel, &spec, &who, &batch, &count, &err);
 		if (rc == TW_OK)
 			printf("fleet order %lld created: %s for %lld gateways (%s)\n",
 				(long long)batch, o->type, (long long)count, sel);
@@ -379,8 +420,11 @@ static int cmd_job_cancel(const struct job_opts *o)
 	}
 	{
 		struct store_job_filter f = { NULL, o->batch, -1, 0, 0 };
+		int64_t counts[JOB__STATES];
 
-		if ((rc = store_job_foreach(store, &f, collect_open, &c, &err)) != TW_OK)
+		/* Another tenant's fleet order is "no fleet order N", like a missing one. */
+		if ((rc = job_batch_counts(store, o->batch, counts, &err)) != TW_OK ||
+		    (rc = store_job_foreach(store, &f, collect_open, &c, &err)) != TW_OK)
 			goto out;
 	}
 	for (size_t i = 0; i < c.n; i++) {

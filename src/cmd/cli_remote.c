@@ -6,6 +6,9 @@
  *   --api URL        the api (default: the session's)
  *   --token-file F   the session file (default ~/.config/torwart/session.json)
  *   --why TEXT       the reason of a four-eyes request (ca revoke, fleet orders, ...)
+ *   --request-id ID  the idempotency key (default: a fresh random one): the api runs a
+ *                    command once per operator and key and answers a retry with the
+ *                    first result (docs/security.md)
  * Exit status: the command's; 1 when the api refused it (one line says why);
  * 10 when it was stored as a four-eyes request (it runs after an approver's release).
  */
@@ -14,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+
+#include <openssl/rand.h>
 
 #include "auth/client.h"
 #include "auth/command.h"
@@ -110,59 +115,106 @@ static void remote_print(const json_t *b64, FILE *f)
 	free(data);
 }
 
-/* The body: argv without this layer's options, input files attached. */
+/* A fresh idempotency key: 128 random bits, hex. */
+static tw_rc remote_request_id(char out[33], struct tw_error *err)
+{
+	unsigned char rnd[16];
+
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+		return tw_error_set(err, TW_E_CRYPTO, "no random bytes for the request id");
+	tw_hex_encode(rnd, sizeof(rnd), out);
+	return TW_OK;
+}
+
+/*
+ * The body: argv without this layer's options, read by the one argument parser exactly
+ * as the api will read it (refused here already when it would be refused there), input
+ * files attached under the index of their value, the reason and the idempotency key.
+ */
 static tw_rc remote_body(int argc, char **argv, const struct auth_command *c,
-	const char **api, const char **token_file, json_t **out, struct tw_error *err)
+	const char **api, const char **token_file, char request_id[65], json_t **out,
+	struct tw_error *err)
 {
 	json_t *body = json_object(), *arr = json_array(), *files = json_object();
-	const char *why = NULL;
+	struct auth_cmd_args *args = malloc(sizeof(*args));
+	char **v = calloc((size_t)argc + 1, sizeof(*v));
+	const char *why = NULL, *rid = NULL;
 	int n = 0;
 	tw_rc rc = TW_OK;
 
 	*out = NULL;
-	if (body == NULL || arr == NULL || files == NULL) {
+	if (body == NULL || arr == NULL || files == NULL || args == NULL || v == NULL) {
 		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
 		goto out;
 	}
 	for (int i = 1; i < argc; i++) {
 		const char **dest = strcmp(argv[i], "--api") == 0 ? api :
 			strcmp(argv[i], "--token-file") == 0 ? token_file :
-			strcmp(argv[i], "--why") == 0 ? &why : NULL;
+			strcmp(argv[i], "--why") == 0 ? &why :
+			strcmp(argv[i], "--request-id") == 0 ? &rid : NULL;
 
 		if (dest != NULL) {
 			if (i + 1 >= argc) {
 				rc = tw_error_set(err, TW_E_INVALID, "%s needs a value", argv[i]);
 				goto out;
 			}
+			if (*dest != NULL) {
+				rc = tw_error_set(err, TW_E_INVALID, "give %s only once", argv[i]);
+				goto out;
+			}
 			*dest = argv[++i];
 			continue;
 		}
-		json_array_append_new(arr, json_string(argv[i]));
-		n++;
-		/* An input file: its content goes along under the index it has in the body. */
-		if (n >= 3 && auth_command_file_kind(c, argc, argv, i) == AUTH_CMD_FILE_IN) {
-			unsigned char *data = NULL;
-			char *b64 = NULL, key[16];
-			size_t len = 0;
+		v[n++] = argv[i];
+	}
+	if ((rc = auth_command_parse(c, n, v, 0, args, err)) != TW_OK)
+		goto out;
+	if (why != NULL && (rc = auth_text_check(why, "--why", err)) != TW_OK)
+		goto out;
+	if (rid != NULL) {
+		size_t len = strlen(rid);
 
-			if ((rc = tw_read_file(argv[i], AUTH_CMD_FILE_MAX, &data, &len, err)) != TW_OK)
-				goto out;
-			rc = auth_b64_encode(data, len, &b64, err);
-			free(data);
-			if (rc != TW_OK)
-				goto out;
-			snprintf(key, sizeof(key), "%d", n - 1);
-			json_object_set_new(files, key, json_string(b64));
-			free(b64);
+		if (len < 8 || len > 64 || strspn(rid, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnop"
+		    "qrstuvwxyz0123456789._-") != len) {
+			rc = tw_error_set(err, TW_E_INVALID, "--request-id: 8 to 64 of A-Z a-z 0-9 . _ -");
+			goto out;
 		}
+		snprintf(request_id, 65, "%s", rid);
+	} else if ((rc = remote_request_id(request_id, err)) != TW_OK) {
+		goto out;
+	}
+	for (int i = 0; i < n; i++)
+		json_array_append_new(arr, json_string(v[i]));
+	/* An input file: its content goes along under the index of its value. */
+	for (int k = 0; k < args->count; k++) {
+		const struct auth_cmd_opt *o = &args->opt[k];
+		unsigned char *data = NULL;
+		char *b64 = NULL, key[16];
+		size_t len = 0;
+
+		if (o->value_index < 0 ||
+		    auth_command_file_kind(c, n, v, o->value_index) != AUTH_CMD_FILE_IN)
+			continue;
+		if ((rc = tw_read_file(o->value, AUTH_CMD_FILE_MAX, &data, &len, err)) != TW_OK)
+			goto out;
+		rc = auth_b64_encode(data, len, &b64, err);
+		free(data);
+		if (rc != TW_OK)
+			goto out;
+		snprintf(key, sizeof(key), "%d", o->value_index);
+		json_object_set_new(files, key, json_string(b64));
+		free(b64);
 	}
 	json_object_set(body, "argv", arr);
 	json_object_set(body, "files", files);
 	if (why != NULL)
 		json_object_set_new(body, "why", json_string(why));
+	json_object_set_new(body, "request_id", json_string(request_id));
 	*out = body;
 	body = NULL;
 out:
+	free(v);
+	free(args);
 	json_decref(body);
 	json_decref(arr);
 	json_decref(files);
@@ -174,7 +226,7 @@ int cli_remote_run(int argc, char **argv)
 	const struct auth_command *c = auth_command_find(argv[1], argv[2]);
 	struct auth_client_conf conf;
 	const char *api = NULL, *token_file = NULL;
-	char *session = NULL, what[80];
+	char *session = NULL, what[80], request_id[65] = "";
 	json_t *body = NULL, *resp = NULL, *sent;
 	struct tw_error err;
 	int status = 0, exit_code = 1;
@@ -184,17 +236,8 @@ int cli_remote_run(int argc, char **argv)
 	snprintf(what, sizeof(what), "%.32s %.32s", argv[1], argv[2]);
 	if (c == NULL)
 		return cli_usage_error("this command cannot run through the api");
-	/* File options in "--opt=FILE" form would be sent as a path the api cannot read. */
-	for (int i = 3; i < argc; i++) {
-		for (size_t f = 0; f < AUTH_CMD_FILES_MAX && c->files[f].option != NULL; f++) {
-			size_t n = strlen(c->files[f].option);
-
-			if (strncmp(argv[i], c->files[f].option, n) == 0 && argv[i][n] == '=')
-				return cli_usage_error("give the file option and its file as two "
-					"arguments (--opt FILE)");
-		}
-	}
-	if ((rc = remote_body(argc, argv, c, &api, &token_file, &body, &err)) != TW_OK)
+	if ((rc = remote_body(argc, argv, c, &api, &token_file, request_id, &body, &err)) !=
+	    TW_OK)
 		goto fail;
 	session = token_file != NULL ? tw_strdup(token_file) :
 		auth_client_default_session_path();
@@ -211,8 +254,13 @@ int cli_remote_run(int argc, char **argv)
 	conf.timeout_s = 3700;   /* the api's own limit is [api] command_timeout (3600 s) */
 	rc = auth_client_call(&conf, "POST", "/v1/commands", body, &status, &resp, &err);
 	tw_wipe(&conf, sizeof(conf));
-	if (rc != TW_OK)
+	if (rc != TW_OK) {
+		/* The command may have run: the same request id returns its result, once. */
+		fprintf(stderr, "torwart %s: no answer from the api; to learn whether it ran "
+			"without running it twice, repeat the command with --request-id %s\n", what,
+			request_id);
 		goto fail;
+	}
 	if (status == 202) {
 		printf("four-eyes request %lld (%s) stored: it runs when another operator with the "
 			"approver role approves it (torwart approval approve --id %lld)\n",

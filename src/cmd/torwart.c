@@ -114,7 +114,9 @@ static const char torwart_usage[] =
 	"Operator commands (gateway, job, profile, ca, audit, firmware, req authorise) run\n"
 	"through the api as the operator of `torwart login` when no --home is given; the api\n"
 	"checks role, tenant and four-eyes policy (docs/security.md). Options of that path:\n"
-	"  --api URL, --token-file F (the session), --why TEXT (reason of a four-eyes request).\n"
+	"  --api URL, --token-file F (the session), --why TEXT (reason of a four-eyes request),\n"
+	"  --request-id ID (idempotency key; default a fresh one: a retry with the same ID\n"
+	"  returns the first result). Options must be written in full and given once.\n"
 	"With --home DIR a command acts directly on the home: break-glass, logged, alerted and\n"
 	"queued for an approver's review.\n"
 	"\n"
@@ -196,6 +198,8 @@ int main(int argc, char **argv)
 
 		if (as < 0)
 			return 1;
+		if (cli_check_args(argc, argv) != 0)   /* abbreviations, repeats: refused */
+			return 2;
 		/* Operator commands go through the api as the logged-in operator (issue 5). */
 		if (as == 0 && cli_remote_wanted(argc, argv))
 			return cli_remote_run(argc, argv);

@@ -15,12 +15,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/bio.h>
 #include <openssl/obj_mac.h>
+#include <openssl/pem.h>
 #include <openssl/x509.h>
 
 #include "audit/audit.h"
 #include "base/util.h"
 #include "crypto/keys.h"
+#include "gwa/secretbox.h"
 #include "pki/ca_state.h"
 #include "pki/certstore.h"
 #include "pki/profile.h"
@@ -109,6 +112,43 @@ static tw_rc issue_device_certificates(const struct tw_home *home, struct signer
 	return rc;
 }
 
+/* Sealing of private keys in the api's spool (gateway_seal_keys); NULL = clear files. */
+static const struct secretbox *gateway_sealer;
+
+void gateway_seal_keys(const struct secretbox *seal)
+{
+	gateway_sealer = seal;
+}
+
+/* The private key as PEM, sealed with gateway_sealer, into path + ".sealed". */
+static tw_rc write_key_sealed(const char *path, EVP_PKEY *key, struct tw_error *err)
+{
+	BIO *mem = BIO_new(BIO_s_secmem());
+	char *data = NULL, *sealed = NULL, *spath = NULL;
+	long len;
+	tw_rc rc;
+
+	if (mem == NULL)
+		return tw_error_set_openssl(err, TW_E_NOMEM, "cannot allocate a key buffer");
+	if (PEM_write_bio_PrivateKey(mem, key, NULL, NULL, 0, NULL, NULL) != 1 ||
+	    (len = BIO_get_mem_data(mem, &data)) <= 0) {
+		rc = tw_error_set_openssl(err, TW_E_CRYPTO, "cannot encode the key for %s", path);
+		goto out;
+	}
+	if ((rc = secretbox_seal(gateway_sealer, GATEWAY_SEALED_AAD, data, (size_t)len,
+	    &sealed, err)) != TW_OK)
+		goto out;
+	if ((spath = tw_asprintf("%s%s", path, GATEWAY_SEALED_SUFFIX)) == NULL)
+		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+	else
+		rc = tw_write_file(spath, sealed, strlen(sealed), 0600, true, err);
+out:
+	free(sealed);
+	free(spath);
+	BIO_free(mem);   /* secmem: wiped */
+	return rc;
+}
+
 static tw_rc write_device_files(const char *out_dir, const char *gateway_id,
 	struct device_key *keys, size_t n, X509 *sub_ca, X509 *root, struct tw_error *err)
 {
@@ -121,7 +161,8 @@ static tw_rc write_device_files(const char *out_dir, const char *gateway_id,
 
 		snprintf(file, sizeof(file), "%s.key", keys[i].name);
 		if ((rc = write_in_dir(out_dir, file, err, &path)) == TW_OK)
-			rc = keys_write_private_pem(path, keys[i].key, err);
+			rc = gateway_sealer != NULL ? write_key_sealed(path, keys[i].key, err) :
+				keys_write_private_pem(path, keys[i].key, err);
 		free(path);
 		path = NULL;
 		if (rc != TW_OK)
@@ -199,7 +240,7 @@ static tw_rc register_gateway(struct tw_store *store, const char *gateway_id,
 		goto out;
 	if ((rc = store_gateway_insert(store, &gw, err)) != TW_OK) {
 		if (rc == TW_E_EXISTS)
-			tw_error_set(err, rc, "gateway %s is already registered", gateway_id);
+			tw_error_set(err, rc, GATEWAY_TAKEN_MSG, gateway_id);
 		goto out;
 	}
 	for (size_t i = 0; i < n && rc == TW_OK; i++)
@@ -239,11 +280,18 @@ tw_rc gateway_provision(const struct tw_home *home, struct tw_store *store,
 		return tw_error_set(err, TW_E_INVALID,
 			"gateway id '%s' is invalid: use 1-%d characters of A-Z a-z 0-9 . _ -",
 			gateway_id ? gateway_id : "", STORE_ID_MAX);
-	/* Refuse early, before keys are generated or certificates signed for nothing. */
-	rc = store_gateway_get(store, gateway_id, &existing, err);
+	/* Refuse early, before keys are generated or certificates signed for nothing, and
+	 * for an id of any tenant (a scoped handle would not see another tenant's gateway
+	 * and sign certificates for its id): one message for both (no tenant oracle). */
+	{
+		int64_t scope = store_scoped_tenant(store);
+
+		store_scope_tenant(store, 0);
+		rc = store_gateway_get(store, gateway_id, &existing, err);
+		store_scope_tenant(store, scope);
+	}
 	if (rc == TW_OK)
-		return tw_error_set(err, TW_E_EXISTS, "gateway %s is already registered",
-			gateway_id);
+		return tw_error_set(err, TW_E_EXISTS, GATEWAY_TAKEN_MSG, gateway_id);
 	if (rc != TW_E_NOT_FOUND)
 		return rc;
 	/* Device certificates are signed with the Sub-CA key: only while it is active. */

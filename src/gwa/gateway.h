@@ -23,6 +23,20 @@ bool gateway_id_valid(const char *id);
  * and id into out_dir (created; must not exist), as a manufacturer would. Inventory rows,
  * certificates and the audit entry commit together; on failure nothing is registered.
  */
+/*
+ * An id taken by any gateway (of this or another tenant) is refused with the one message
+ * GATEWAY_TAKEN_MSG, before anything is signed, so that a tenant-scoped caller learns no
+ * more about another tenant's inventory than "this id cannot be used".
+ * When seal is not NULL (a command the api runs: its output directory lies in the api's
+ * spool), each private key is written sealed (gwa/secretbox.h, associated data
+ * GATEWAY_SEALED_AAD) as NAME.key.sealed instead of NAME.key: no key material is ever
+ * in the spool in clear; the api opens it only to send it to the operator.
+ */
+#define GATEWAY_TAKEN_MSG "gateway %s cannot be registered: the id is already in use"
+#define GATEWAY_SEALED_SUFFIX ".sealed"
+#define GATEWAY_SEALED_AAD "torwart-api-spool-key"
+struct secretbox;
+void gateway_seal_keys(const struct secretbox *seal);
 tw_rc gateway_provision(const struct tw_home *home, struct tw_store *store,
 	struct signer_client *sc, const char *gateway_id, const char *out_dir,
 	const char *actor, struct tw_error *err);

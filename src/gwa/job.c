@@ -224,6 +224,21 @@ static tw_rc fleet_select(struct tw_store *store, const char *selection, struct 
 	return rc;
 }
 
+tw_rc job_fleet_count(struct tw_store *store, const char *selection, int64_t *count,
+	struct tw_error *err)
+{
+	struct fleet f = { NULL, 0, 0, TW_OK };
+	tw_rc rc;
+
+	*count = 0;
+	if (selection == NULL || strlen(selection) > STORE_TEXT_MAX)
+		return tw_error_set(err, TW_E_INVALID, "a gateway selection is required");
+	if ((rc = fleet_select(store, selection, &f, err)) == TW_OK)
+		*count = (int64_t)f.n;
+	free(f.gws);
+	return rc;
+}
+
 tw_rc job_create_fleet(struct tw_store *store, const char *selection,
 	const struct job_spec *spec, const struct job_actor *who, int64_t *batch_id,
 	int64_t *count, struct tw_error *err)

@@ -71,6 +71,13 @@ tw_rc job_create_in_tx(struct tw_store *store, const char *gateway_id,
 /* A fleet order: the gateways chosen by selection, all validated before anything is
  * stored, then one batch + one job per gateway in one transaction. selection is "all",
  * "ids:A,B,C", "tag:T" or "tenant:T". TW_E_NOT_FOUND when it selects nobody. */
+/*
+ * How many jobs job_create_fleet would create for selection on this (tenant-scoped)
+ * store handle: the same selection code, so the api's four-eyes decision counts the
+ * gateways the order really reaches.
+ */
+tw_rc job_fleet_count(struct tw_store *store, const char *selection, int64_t *count,
+	struct tw_error *err);
 tw_rc job_create_fleet(struct tw_store *store, const char *selection,
 	const struct job_spec *spec, const struct job_actor *who, int64_t *batch_id,
 	int64_t *count, struct tw_error *err);

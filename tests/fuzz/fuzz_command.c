@@ -4,6 +4,9 @@
  * files keyed by argv index, "why"), then, for every accepted body, the strict base64
  * decoder on each file value (and an encode/decode round trip of what it accepts),
  * the option helpers the api's tenant check uses, and the operation of the command.
+ * Issue 9: an accepted body's argv has THE reading (auth_command_parse) the api decides
+ * on, its "why" is one line without control characters, its "request_id" is safe to
+ * name a file.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -62,6 +65,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		} else if (out != NULL) {
 			abort();
 		}
+	}
+	{
+		static struct auth_cmd_args args;
+		const char *why = json_string_value(json_object_get(body, "why"));
+		const char *rid = json_string_value(json_object_get(body, "request_id"));
+
+		if (auth_command_parse(cmd, argc, argv, 0, &args, &err) != TW_OK)
+			abort();
+		if (why != NULL && auth_text_check(why, "why", &err) != TW_OK)
+			abort();
+		if (rid != NULL && (strchr(rid, '/') != NULL || rid[0] == '.' || strlen(rid) < 8))
+			abort();
 	}
 	(void)auth_command_op(cmd, argc, argv);
 	(void)auth_command_option(argc, argv, cmd->gateway_option, NULL);

@@ -43,7 +43,9 @@ SUP=$!
 pids_to_kill+=("$SUP")
 check "wan listens" wait_port 127.0.0.1 "$WAN_PORT" 20
 check "api listens" wait_port 127.0.0.1 "$API_PORT" 20
-check "api /health answers ok" bash -c "curl -fsS http://127.0.0.1:$API_PORT/health | grep -q '\"ok\"'"
+# The api answers before every child is up on a loaded machine (sanitizer build): give it
+# the same 20 s as the listeners.
+check "api /health answers ok" bash -c "for i in \$(seq 40); do curl -fsS http://127.0.0.1:$API_PORT/health | grep -q '\"ok\"' && exit 0; sleep 0.5; done; exit 1"
 
 # ---- gateways
 for i in 1 2 3; do

@@ -64,10 +64,15 @@ check "gateway list as gwb (beta) shows only GW-B1" \
 before=$(db "SELECT count(*) FROM jobs")
 run gwa job create --type ping --gateway GW-B1
 check "job for a foreign tenant's gateway: exit 1" test $? = 1
-check "... refused as denied" grep -q "refused by the api (403" "$T/out"
+cp "$T/out" "$T/foreign.out"
+run gwa job create --type ping --gateway GW-B9
+sed 's/GW-B9/GW-B1/g' "$T/out" > "$T/missing.out"
+check "... answered exactly like a gateway that does not exist (issue 9)" \
+	cmp -s "$T/foreign.out" "$T/missing.out"
+check "... as not found" grep -q "refused by the api (404" "$T/foreign.out"
 check "... and no job was created" test "$(db "SELECT count(*) FROM jobs")" = "$before"
-check "... the denial is logged with the operator" \
-	test "$(db "SELECT count(*) FROM admin_log WHERE action='auth.denied' AND actor='gwa' AND object='gateway:GW-B1'")" -ge 1
+check "... the attempt is logged with the operator" \
+	test "$(db "SELECT count(*) FROM admin_log WHERE action='auth.hidden' AND actor='gwa' AND object='gateway:GW-B1'")" -ge 1
 check_fails "gateway logs of a foreign tenant's gateway refused" run gwa gateway logs --id GW-B1
 check "job create as gateway operator of the tenant" run gwa job create --type ping --gateway GW-A1
 JOB=$(db "SELECT max(id) FROM jobs WHERE gateway_id='GW-A1'")

@@ -27,6 +27,7 @@
 
 #include "api/api_command.h"
 #include "audit/audit.h"
+#include "auth/approval.h"
 #include "auth/auth.h"
 #include "auth/command.h"
 #include "gwa/secretbox.h"
@@ -93,7 +94,7 @@ static const struct doc_cmd {
 	{ "audit", "export", "audit.read", NULL, "", "out:--out" },
 	{ "audit", "head", "audit.admin", NULL, "", "" },
 	{ "audit", "proof", "audit.read", NULL, "", "" },
-	{ "audit", "verify", "audit.read", NULL, "", "" },
+	{ "audit", "verify", "audit.read", NULL, "", "in:--cert" },
 	{ "ca", "activate", "ca.operate", "ca.key.activate", "", "" },
 	{ "ca", "approve", "ca.ra", NULL, "", "" },
 	{ "ca", "check", "ca.read", NULL, "", "in:--cert" },
@@ -137,7 +138,7 @@ static const struct doc_cmd {
 	{ "profile", "read", "gateway.order", NULL, "gw=--gateway|--id", "" },
 	{ "profile", "revoke-emt", "profile.write", NULL, "gw=--gateway|--id", "" },
 	{ "profile", "show", "gateway.read", NULL, "gw=--gateway|--id", "" },
-	{ "req", "authorise", "gateway.admin", NULL, "", "in:--in out:--out" },
+	{ "req", "authorise", "gateway.admin", NULL, "", "in:--in out:--out in:--gwa-cert" },
 };
 
 #define DOC_CMDS (sizeof(doc_cmds) / sizeof(doc_cmds[0]))
@@ -537,14 +538,13 @@ static void test_validate(void **state)
 
 	(void)state;
 	{
-		char *ok[] = { "ca", "revoke", "0A1B", "--reason", "keyCompromise", "--why",
-			"x y" };
+		char *ok[] = { "ca", "revoke", "0A1B", "--reason", "keyCompromise" };
 
 		assert_int_equal(validate(ARGC(ok), ok, &c), TW_OK);
 		assert_ptr_equal(c, auth_command_find("ca", "revoke"));
 	}
 	{
-		char *ok[] = { "ca", "issue", "--request", "req.der", "--profile", "smgw-tls" };
+		char *ok[] = { "ca", "issue", "--request", "req.der", "--ca", "sub-ca" };
 
 		assert_int_equal(validate(ARGC(ok), ok, &c), TW_OK);
 		assert_ptr_equal(c, auth_command_find("ca", "issue"));
@@ -727,7 +727,10 @@ static void test_options(void **state)
 	/* File kinds by argv index: the argument after a file option. */
 	{
 		char *r[] = { "req", "authorise", "--in", "a.der", "--out", "b.der", "--format",
-			"der", "--in" };
+			"der" };
+		char *twice[] = { "req", "authorise", "--in", "a.der", "--out", "b.der", "--in",
+			"c.der" };
+		char *shifted[] = { "req", "authorise", "--format", "--in", "a.der" };
 
 		c = auth_command_find("req", "authorise");
 		assert_non_null(c);
@@ -740,6 +743,10 @@ static void test_options(void **state)
 		assert_int_equal(auth_command_file_kind(c, ARGC(r), r, -1), 0);
 		assert_int_equal(auth_command_file_kind(c, ARGC(r), r, ARGC(r)), 0);
 		assert_int_equal(auth_command_file_kind(NULL, ARGC(r), r, 3), 0);
+		/* A refused vector has no files; "--in" as the value of --format is no file
+		 * option, and a.der no file (THE reading, not "the word after --in"). */
+		assert_int_equal(auth_command_file_kind(c, ARGC(twice), twice, 3), 0);
+		assert_int_equal(auth_command_file_kind(c, ARGC(shifted), shifted, 4), 0);
 	}
 	{
 		char *g[] = { "gateway", "add", "--id", "gw1", "--out", "dir" };
@@ -1079,6 +1086,14 @@ static void test_sealed_principal(void **state)
 	snprintf(p.role, sizeof(p.role), "gateway-operator,approver");
 	snprintf(p.client, sizeof(p.client), "127.0.0.1:4242");
 	p.tenant_id = 7;
+	p.fleet_max = 12;
+	/* Without a nonce the sealed value is malformed (never single-use otherwise). */
+	assert_int_equal(auth_command_seal_principal(a, &p, ARGC(argv), argv, now, &sealed, &err),
+		TW_OK);
+	assert_int_equal(auth_command_open_principal(a, sealed, ARGC(argv), argv, now, &out,
+		&err), TW_E_DENIED);
+	free(sealed);
+	snprintf(p.nonce, sizeof(p.nonce), "00112233445566778899aabbccddeeff");
 	assert_int_equal(auth_command_seal_principal(a, &p, ARGC(argv), argv, now, &sealed, &err),
 		TW_OK);
 	assert_int_equal(auth_command_open_principal(a, sealed, ARGC(argv), argv, now + 1000,
@@ -1087,6 +1102,8 @@ static void test_sealed_principal(void **state)
 	assert_string_equal(out.role, "gateway-operator,approver");
 	assert_string_equal(out.client, "127.0.0.1:4242");
 	assert_int_equal(out.tenant_id, 7);
+	assert_int_equal(out.fleet_max, 12);
+	assert_string_equal(out.nonce, "00112233445566778899aabbccddeeff");
 	/* Another command line, too late, another key, one byte changed: all refused. */
 	assert_int_equal(auth_command_open_principal(a, sealed, ARGC(other), other, now, &out,
 		&err), TW_E_DENIED);
@@ -1105,6 +1122,328 @@ static void test_sealed_principal(void **state)
 	secretbox_free(b);
 }
 
+/* ---- f. THE argument parser (issue 9, defect 3) ---- */
+
+/* Calls cb for every option of c's spec: name ("--x"), takes a value, names a path. */
+static void spec_each(const struct auth_command *c,
+	void (*cb)(const struct auth_command *, const char *, bool, bool))
+{
+	const char *p = c->options;
+
+	assert_non_null(p);
+	while (*p != '\0') {
+		char name[64];
+		bool path = false, value;
+		size_t n;
+
+		while (*p == ' ')
+			p++;
+		if (*p == '\0')
+			break;
+		for (; *p == '/' || *p == '*'; p++)
+			path |= *p == '/';
+		n = strcspn(p, "= ");
+		value = p[n] == '=';
+		assert_true(n > 0 && n < 40);
+		snprintf(name, sizeof(name), "--%.*s", (int)n, p);
+		cb(c, name, value, path);
+		p += n + (value ? 1 : 0);
+	}
+}
+
+static bool spec_has(const struct auth_command *c, const char *name)
+{
+	return auth_command_knows(c, name, NULL, NULL);
+}
+
+static tw_rc parse_local(const struct auth_command *c, int argc, char **argv,
+	struct auth_cmd_args *a)
+{
+	struct tw_error err;
+
+	return auth_command_parse(c, argc, argv, AUTH_PARSE_HOME | AUTH_PARSE_PATHS, a, &err);
+}
+
+/* Every option of every command: exact once accepted, repeated and abbreviated refused,
+ * locally and through the api alike. */
+static void strict_one(const struct auth_command *c, const char *name, bool value, bool path)
+{
+	static struct auth_cmd_args a;
+	char abbrev[64], eq[80];
+	char *once[] = { (char *)c->command, (char *)c->sub, (char *)name, "v" };
+	char *twice[] = { (char *)c->command, (char *)c->sub, (char *)name, "v", (char *)name,
+		"w" };
+	char *ab[] = { (char *)c->command, (char *)c->sub, abbrev, "v" };
+	char *mixed[] = { (char *)c->command, (char *)c->sub, eq, (char *)name, "w" };
+	int n = value ? 4 : 3;
+
+	(void)path;
+	assert_int_equal(parse_local(c, n, once, &a), TW_OK);
+	assert_int_equal(a.count, 1);
+	assert_string_equal(a.opt[0].name, name);
+	if (value) {
+		assert_string_equal(a.opt[0].value, "v");
+		assert_int_equal(a.opt[0].value_index, 3);
+	} else {
+		assert_null(a.opt[0].value);
+		assert_int_equal(a.opt[0].value_index, -1);
+		assert_int_equal(a.npos, 0);
+	}
+	if (value && auth_command_repeatable(c, name)) {
+		/* Collected by the command: every occurrence is read (and, for a file,
+		 * uploaded), none is lost to "the last one wins". */
+		assert_int_equal(parse_local(c, 6, twice, &a), TW_OK);
+		assert_int_equal(a.count, 2);
+		assert_int_equal(a.opt[1].value_index, 5);
+	} else if (value) {
+		assert_int_equal(parse_local(c, 6, twice, &a), TW_E_INVALID);
+		snprintf(eq, sizeof(eq), "%s=v", name);
+		assert_int_equal(parse_local(c, 5, mixed, &a), TW_E_INVALID);
+	} else {
+		char *t2[] = { (char *)c->command, (char *)c->sub, (char *)name, (char *)name };
+
+		assert_int_equal(parse_local(c, 4, t2, &a), TW_E_INVALID);
+		snprintf(eq, sizeof(eq), "%s=1", name);
+		assert_int_equal(parse_local(c, 3, mixed, &a), TW_E_INVALID);   /* flag=value */
+	}
+	/* Every proper prefix of at least "--x" that is not itself an option is refused. */
+	for (size_t len = 3; len < strlen(name); len++) {
+		snprintf(abbrev, sizeof(abbrev), "%.*s", (int)len, name);
+		if (spec_has(c, abbrev))
+			continue;
+		assert_int_equal(parse_local(c, 4, ab, &a), TW_E_INVALID);
+	}
+}
+
+static void test_parser_strict(void **state)
+{
+	static struct auth_cmd_args a;
+	const struct auth_command *c, *jc = auth_command_find("job", "create");
+	struct tw_error err;
+
+	(void)state;
+	for (size_t i = 0; (c = auth_command_at(i)) != NULL; i++)
+		spec_each(c, strict_one);
+	/* Only collected file options repeat; never an option naming an object. */
+	for (size_t i = 0; (c = auth_command_at(i)) != NULL; i++) {
+		const char *objs[] = { c->gateway_option, c->gateway_alias, c->gateways_option,
+			c->job_option, c->tenant_denied_option, c->upgrade_option, "--tag",
+			"--tenant", "--home" };
+
+		for (size_t k = 0; k < sizeof(objs) / sizeof(objs[0]); k++)
+			assert_false(auth_command_repeatable(c, objs[k]));
+	}
+	assert_true(auth_command_repeatable(auth_command_find("ca", "check"), "--cert"));
+	assert_true(auth_command_repeatable(auth_command_find("ca", "issue"), "--request"));
+	/* The attacks of issue 9: each refused through the api. */
+	{
+		char *ta[] = { "job", "create", "--type", "ping", "--ta", "shared" };
+		char *tenan[] = { "job", "create", "--type", "ping", "--tenan", "alpha" };
+		char *tags[] = { "job", "create", "--type", "ping", "--tag", "nomatch", "--tag",
+			"shared" };
+		char *tags_eq[] = { "job", "create", "--type", "ping", "--tag=nomatch", "--tag",
+			"shared" };
+		char *alias[] = { "job", "create", "--type", "ping", "--gateway", "a",
+			"--gateway-id", "b" };
+		char *dashdash[] = { "job", "create", "--type", "ping", "--", "--tag", "x" };
+		char *shortopt[] = { "job", "create", "--type", "ping", "-t", "x" };
+		char *unknown[] = { "job", "create", "--type", "ping", "--bogus", "x" };
+		char *flag_eq[] = { "job", "create", "--type", "ping", "--gateway", "a",
+			"--wait=yes" };
+		char *lastval[] = { "job", "create", "--type" };
+
+		assert_int_equal(validate(ARGC(ta), ta, &c), TW_E_INVALID);
+		assert_int_equal(validate(ARGC(tenan), tenan, &c), TW_E_INVALID);
+		assert_int_equal(validate(ARGC(tags), tags, &c), TW_E_INVALID);
+		assert_int_equal(validate(ARGC(tags_eq), tags_eq, &c), TW_E_INVALID);
+		assert_int_equal(validate(ARGC(alias), alias, &c), TW_E_INVALID);
+		assert_int_equal(validate(ARGC(dashdash), dashdash, &c), TW_E_INVALID);
+		assert_int_equal(validate(ARGC(shortopt), shortopt, &c), TW_E_INVALID);
+		assert_int_equal(validate(ARGC(unknown), unknown, &c), TW_E_INVALID);
+		assert_int_equal(validate(ARGC(flag_eq), flag_eq, &c), TW_E_INVALID);
+		assert_int_equal(validate(ARGC(lastval), lastval, &c), TW_E_INVALID);
+	}
+	/* THE reading: a value that looks like an option is a value (as getopt_long takes
+	 * it), positionals are positionals, "--x=V" has no value index. */
+	{
+		char *v[] = { "job", "create", "--payload", "--tag", "--type=ping", "extra",
+			"--tenant", "alpha" };
+
+		assert_int_equal(auth_command_parse(jc, ARGC(v), v, 0, &a, &err), TW_OK);
+		assert_int_equal(a.count, 3);
+		assert_string_equal(auth_cmd_args_value(&a, "--payload"), "--tag");
+		assert_null(auth_cmd_args_get(&a, "--tag"));
+		assert_string_equal(auth_cmd_args_value(&a, "--type"), "ping");
+		assert_int_equal(auth_cmd_args_get(&a, "--type")->value_index, -1);
+		assert_string_equal(auth_cmd_args_value(&a, "--tenant"), "alpha");
+		assert_int_equal(auth_cmd_args_get(&a, "--tenant")->value_index, 7);
+		assert_int_equal(a.npos, 1);
+		assert_int_equal(a.pos[0], 5);
+	}
+	/* --home: only locally (or in the api's own child). */
+	{
+		char *h[] = { "gateway", "list", "--home", "/srv/h" };
+
+		c = auth_command_find("gateway", "list");
+		assert_int_equal(auth_command_parse(c, ARGC(h), h, 0, &a, &err), TW_E_INVALID);
+		assert_int_equal(auth_command_parse(c, ARGC(h), h, AUTH_PARSE_HOME, &a, &err),
+			TW_OK);
+	}
+}
+
+/* ---- g. files through the api (issue 9, defect 6) ---- */
+
+/* Options of the command sources whose value names a file or directory. */
+static const char *const path_options[] = {
+	"--cert", "--export", "--out", "--verify", "--dir", "--request", "--file", "--in",
+	"--key-dir", "--tls-key", "--sig-key", "--enc-key", "--current-cert", "--current-key",
+	"--gwa-cert", "--home", "--share",
+};
+
+static bool names_path(const char *name)
+{
+	for (size_t i = 0; i < sizeof(path_options) / sizeof(path_options[0]); i++) {
+		if (strcmp(path_options[i], name) == 0)
+			return true;
+	}
+	return false;
+}
+
+static void files_one(const struct auth_command *c, const char *name, bool value, bool path)
+{
+	const struct auth_command *out;
+	char *v[] = { (char *)c->command, (char *)c->sub, (char *)name, "/etc/passwd" };
+	bool declared = false;
+
+	for (size_t f = 0; f < AUTH_CMD_FILES_MAX && c->files[f].option != NULL; f++)
+		declared |= strcmp(c->files[f].option, name) == 0;
+	if (strcmp(name, "--home") == 0)
+		return;   /* refused on its own (test_validate) */
+	/* The spec marks every path option as one (a new one must be classified). */
+	if (names_path(name) != path)
+		fail_msg("'%s %s' %s: names a path = %d in the spec, %d in the test", c->command,
+			c->sub, name, path, names_path(name));
+	if (!path || !value)
+		return;
+	/* Through the api a path option is uploaded/sent back (declared) or refused. */
+	if (declared) {
+		assert_int_equal(validate(ARGC(v), v, &out), TW_OK);
+		assert_int_not_equal(auth_command_file_kind(c, ARGC(v), v, 3), 0);
+	} else {
+		if (validate(ARGC(v), v, &out) != TW_E_INVALID)
+			fail_msg("'%s %s %s PATH' would make the api read or write a file of its own "
+				"host", c->command, c->sub, name);
+	}
+}
+
+static void test_files_complete(void **state)
+{
+	const struct auth_command *c;
+
+	(void)state;
+	for (size_t i = 0; (c = auth_command_at(i)) != NULL; i++) {
+		spec_each(c, files_one);
+		/* Every declared file is a path option of the command's table. */
+		for (size_t f = 0; f < AUTH_CMD_FILES_MAX && c->files[f].option != NULL; f++) {
+			bool value = false, path = false;
+
+			if (!auth_command_knows(c, c->files[f].option, &value, &path) || !value ||
+			    !path)
+				fail_msg("'%s %s': file %s is no path option of its table", c->command,
+					c->sub, c->files[f].option);
+		}
+	}
+	/* The two reads of issue 9, now uploads. */
+	c = auth_command_find("audit", "verify");
+	assert_int_equal(c->files[0].kind, AUTH_CMD_FILE_IN);
+	assert_string_equal(c->files[0].option, "--cert");
+	{
+		char *v[] = { "req", "authorise", "--in", "a", "--gwa-cert", "/etc/shadow" };
+
+		c = auth_command_find("req", "authorise");
+		assert_int_equal(auth_command_file_kind(c, ARGC(v), v, 5), AUTH_CMD_FILE_IN);
+	}
+	{
+		char *crl[] = { "ca", "crl", "--out", "/etc/cron.d/x" };
+		char *kd[] = { "req", "authorise", "--in", "a", "--key-dir", "/root" };
+
+		assert_int_equal(validate(ARGC(crl), crl, &c), TW_E_INVALID);
+		assert_int_equal(validate(ARGC(kd), kd, &c), TW_E_INVALID);
+	}
+}
+
+/* ---- h. free text (issue 9, defect 4) ---- */
+
+static void test_escape(void **state)
+{
+	char out[256], tiny[8];
+	struct tw_error err;
+
+	(void)state;
+	auth_text_escape("ok\x1b[2K\r\nparams: [\"forged\"]", out, sizeof(out));
+	assert_string_equal(out, "ok\\x1b[2K\\x0d\\x0aparams: [\"forged\"]");
+	for (const char *p = out; *p != '\0'; p++)
+		assert_true((unsigned char)*p >= 0x20 && *p != 0x7f);
+	assert_string_equal(auth_text_escape("a\\b", out, sizeof(out)), "a\\\\b");
+	assert_string_equal(auth_text_escape("Zählerwechsel", out, sizeof(out)),
+		"Zählerwechsel");
+	assert_string_equal(auth_text_escape("x\xe2\x80\xaey", out, sizeof(out)), "x\\u{202e}y");
+	assert_string_equal(auth_text_escape("\xc2\x9b" "31m", out, sizeof(out)), "\\x9b31m");
+	assert_string_equal(auth_text_escape("\xff\xfe", out, sizeof(out)), "\\xff\\xfe");
+	assert_string_equal(auth_text_escape(NULL, out, sizeof(out)), "");
+	assert_string_equal(auth_text_escape("abcdefghij", tiny, sizeof(tiny)), "abcd...");
+	assert_string_equal(auth_text_escape("\n\n\n", tiny, sizeof(tiny)), "\\x0a...");
+	assert_int_equal(auth_text_check("replace meter 4711 (ticket #12)", "why", &err), TW_OK);
+	assert_int_equal(auth_text_check("Zählerwechsel", "why", &err), TW_OK);
+	assert_int_equal(auth_text_check("a\nparams: x", "why", &err), TW_E_INVALID);
+	assert_int_equal(auth_text_check("\x1b[8mhidden", "why", &err), TW_E_INVALID);
+	assert_int_equal(auth_text_check("tab\there", "why", &err), TW_E_INVALID);
+	assert_int_equal(auth_text_check("bad \xff", "why", &err), TW_E_INVALID);
+	assert_int_equal(auth_text_check("rtl \xe2\x80\xae", "why", &err), TW_E_INVALID);
+	/* The api refuses such a reason in the body. */
+	assert_int_equal(parse("{\"argv\":[\"ca\",\"revoke\",\"0A\"],\"why\":\"a\\nb\"}", NULL),
+		TW_E_INVALID);
+	assert_int_equal(parse("{\"argv\":[\"ca\",\"revoke\",\"0A\"],\"why\":\"\\u001b[2K\"}",
+		NULL), TW_E_INVALID);
+	assert_int_equal(parse("{\"argv\":[\"ca\",\"revoke\",\"0A\"],\"why\":\"ok\"}", NULL),
+		TW_OK);
+	/* Request ids: 8..64 of a safe alphabet. */
+	assert_int_equal(parse("{\"argv\":[\"gateway\",\"list\"],\"request_id\":\"abcdef0123\"}",
+		NULL), TW_OK);
+	assert_int_equal(parse("{\"argv\":[\"gateway\",\"list\"],\"request_id\":\"short\"}",
+		NULL), TW_E_INVALID);
+	assert_int_equal(parse("{\"argv\":[\"gateway\",\"list\"],\"request_id\":\"../../etc/x\"}",
+		NULL), TW_E_INVALID);
+	assert_int_equal(parse("{\"argv\":[\"gateway\",\"list\"],\"request_id\":7}", NULL),
+		TW_E_INVALID);
+}
+
+
+/* A four-eyes request with a reason that would forge the approver's view: refused by
+ * auth_approval_request itself (every path that stores one), nothing stored. */
+static void test_reason_refused(void **state)
+{
+	struct fx *f = *state;
+	struct auth_settings s;
+	struct auth_principal p;
+	struct tw_error err;
+	json_t *params = json_pack("{s:[s,s,s]}", "argv", "ca", "revoke", "0A");
+	int64_t id = 0;
+
+	api_command_register_actions();
+	assert_int_equal(auth_settings_load(NULL, &s, &err), TW_OK);
+	principal(f, &p, AUTH_ROLE_BIT(AUTH_ROLE_RA_OFFICER), "ra");
+	assert_int_equal(auth_approval_request(f->st, &s, &p, f->tenant_a, "ca.revoke", params,
+		"ok\n  params: {\"argv\":[\"ca\",\"list\"]}", &id, &err), TW_E_INVALID);
+	assert_int_equal(id, 0);
+	assert_int_equal(auth_approval_request(f->st, &s, &p, f->tenant_a, "ca.revoke", params,
+		"\x1b[8mhidden", &id, &err), TW_E_INVALID);
+	assert_int_equal(auth_approval_request(f->st, &s, &p, f->tenant_a, "ca.revoke", params,
+		"key compromised on site", &id, &err), TW_OK);
+	assert_true(id > 0);
+	json_decref(params);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1116,6 +1455,10 @@ int main(void)
 		cmocka_unit_test(test_base64),
 		cmocka_unit_test(test_parse),
 		cmocka_unit_test(test_sealed_principal),
+		cmocka_unit_test(test_parser_strict),
+		cmocka_unit_test(test_files_complete),
+		cmocka_unit_test(test_escape),
+		cmocka_unit_test_setup_teardown(test_reason_refused, fx_setup, fx_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
