@@ -135,7 +135,6 @@ int cli_parse_options(int argc, char **argv, struct cli_options *o)
 		{ "id", required_argument, NULL, 'i' },
 		{ "out", required_argument, NULL, 'o' },
 		{ "test-pki", no_argument, NULL, 'T' },
-		{ "second-sub-ca", no_argument, NULL, 'S' },
 		{ "wan-listen", required_argument, NULL, 'w' },
 		{ "api-listen", required_argument, NULL, 'a' },
 		{ "api-tls-listen", required_argument, NULL, 'L' },
@@ -152,7 +151,6 @@ int cli_parse_options(int argc, char **argv, struct cli_options *o)
 		case 'i': o->id = optarg; break;
 		case 'o': o->out = optarg; break;
 		case 'T': o->test_pki = 1; break;
-		case 'S': o->second_sub_ca = 1; break;
 		case 'w': o->wan_listen = optarg; break;
 		case 'a': o->api_listen = optarg; break;
 		case 'L': o->api_tls_listen = optarg; break;

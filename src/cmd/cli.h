@@ -28,12 +28,11 @@ struct cli_options {
 	const char *api_tls_listen;   /* init: the operator API (HTTPS) */
 	const char *signer_backend;   /* init: pkcs11 (default) or file (tests only) */
 	int test_pki;
-	int second_sub_ca;            /* init --test-pki --second-sub-ca (issue 11) */
 };
 
 /*
- * Parse --home --id --out --test-pki --second-sub-ca --wan-listen --api-listen
- * --api-tls-listen --signer-backend; -1 on
+ * Parse --home --id --out --test-pki --wan-listen --api-listen --api-tls-listen
+ * --signer-backend; -1 on
  * anything else.
  */
 int cli_parse_options(int argc, char **argv, struct cli_options *o);

@@ -113,7 +113,7 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
 	return remove(path);
 }
 
-static int init_run(const struct cli_options *o)
+static int init_run(const struct cli_options *o, bool second_sub_ca)
 {
 	static const char *const subdirs[] = { "pki", "run", "secrets", "gateways" };
 	struct tw_error err;
@@ -136,7 +136,7 @@ static int init_run(const struct cli_options *o)
 	if (o->signer_backend != NULL && strcmp(o->signer_backend, "pkcs11") != 0 &&
 	    !file_keys)
 		return cli_usage_error("--signer-backend takes pkcs11 (default) or file (tests only)");
-	if (o->second_sub_ca && !o->test_pki)
+	if (second_sub_ca && !o->test_pki)
 		return cli_usage_error("--second-sub-ca needs --test-pki");
 	if ((rc = tw_parse_hostport(wan, &host, &port, &err)) != TW_OK)
 		goto out;
@@ -169,8 +169,8 @@ static int init_run(const struct cli_options *o)
 	}
 	/* The test Root's CRL (ARL) is ours to publish only in a test PKI (issue 11). */
 	conf = tw_asprintf(conf_template, file_keys ? file_backend : "", wan, api, api_tls,
-		!o->test_pki ? "" : o->second_sub_ca ? " root-ca " TESTPKI_SUB2_LABEL : " root-ca");
-	if (conf != NULL && o->second_sub_ca) {
+		!o->test_pki ? "" : second_sub_ca ? " root-ca " TESTPKI_SUB2_LABEL : " root-ca");
+	if (conf != NULL && second_sub_ca) {
 		char *more = tw_asprintf("%s%s", conf, TESTPKI_SUB2_CONF);
 
 		free(conf);
@@ -200,7 +200,7 @@ static int init_run(const struct cli_options *o)
 	signer_client_set_actor(sc, cli_actor(), "local-admin");
 	if (o->test_pki && (rc = testpki_create(home, sc, store, &err)) != TW_OK)
 		goto out;
-	if (o->second_sub_ca && (rc = testpki_create_second_sub_ca(home, sc, store, &err)) !=
+	if (second_sub_ca && (rc = testpki_create_second_sub_ca(home, sc, store, &err)) !=
 	    TW_OK)
 		goto out;
 	/* The operator CA and its first (empty) CRL: later revocations only mark it dirty,
@@ -215,7 +215,7 @@ static int init_run(const struct cli_options *o)
 		api_tls);
 	if (o->test_pki)
 		printf("  test SM-PKI: pki/root-ca.crt, pki/sub-ca.crt, pki/gwa-{tls,sig,enc}.crt%s\n",
-			o->second_sub_ca ? ", second Sub-CA pki/sub-ca-2.crt" : "");
+			second_sub_ca ? ", second Sub-CA pki/sub-ca-2.crt" : "");
 	printf("  operator CA: %s (key \"%s\" in the token), CRL /crl/%s.crl\n",
 		AUTH_OPCA_CERT, AUTH_OPCA_KEY, AUTH_OPCA_CRL_CA);
 	printf("  first operator (break-glass): torwart operator add --home %s --name NAME "
@@ -239,10 +239,26 @@ out:
 int cli_init(const char *sub, int argc, char **argv)
 {
 	struct cli_options o;
+	char **rest = calloc((size_t)argc + 1, sizeof(*rest));
+	bool second_sub_ca = false;
+	int n = 0, ret;
 
-	if (sub != NULL || cli_parse_options(argc, argv, &o) != 0)
-		return cli_usage_error("usage: torwart init --home DIR [--test-pki [--second-sub-ca]] "
+	/*
+	 * --second-sub-ca (issue 11) is init's own flag: taken out here, so the shared
+	 * parser (cli_parse_options, mirrored by the api's option specs) stays as it is.
+	 */
+	for (int i = 0; rest != NULL && i < argc; i++) {
+		if (i > 0 && strcmp(argv[i], "--second-sub-ca") == 0)
+			second_sub_ca = true;
+		else
+			rest[n++] = argv[i];
+	}
+	if (sub != NULL || rest == NULL || cli_parse_options(n, rest, &o) != 0)
+		ret = cli_usage_error("usage: torwart init --home DIR [--test-pki [--second-sub-ca]] "
 			"[--wan-listen HOST:PORT] [--api-listen HOST:PORT] [--api-tls-listen HOST:PORT] "
 			"[--signer-backend pkcs11|file]");
-	return init_run(&o);
+	else
+		ret = init_run(&o, second_sub_ca);
+	free(rest);
+	return ret;
 }
