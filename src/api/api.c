@@ -12,18 +12,46 @@
 #include <string.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <jansson.h>
 
 #include "base/log.h"
 #include "base/util.h"
+#include "net/conn_guard.h"
 #include "store/store.h"
+
+/* [api] http_max_connections / http_max_connections_per_source defaults. */
+#define API_HTTP_DEFAULT_MAX_CONNS  1024
+#define API_HTTP_DEFAULT_PER_SOURCE 64
 
 struct api_ctx {
 	struct tw_store *store;
 	struct event_base *base;
+	struct conn_guard *guard;   /* the plain listener's caps and lifetime deadline */
 };
+
+/*
+ * Plain-HTTP connections (/health, /crl/...) are tracked like the TLS ones: a cap per
+ * source and in total, and one hard deadline ([api] http_request_timeout) for the whole
+ * connection, since these requests are single small GETs.
+ */
+static struct bufferevent *api_http_bevcb(struct event_base *base, void *arg)
+{
+	struct api_ctx *ctx = arg;
+	struct bufferevent *bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+
+	if (bev != NULL && !conn_guard_track(ctx->guard, base, bev, NULL, NULL, NULL)) {
+		/* Out of memory: evhttp makes its own bufferevent, untracked (logged). */
+		tw_err("api: out of memory tracking a plain-HTTP connection");
+		bufferevent_free(bev);
+		bev = NULL;
+	}
+	return bev;
+}
+
+
 
 static void api_send_json(struct evhttp_request *req, int code, const char *reason,
 	json_t *body)
@@ -89,6 +117,7 @@ tw_rc api_run(const struct tw_home *home, struct tw_error *err)
 	struct evhttp *http = NULL;
 	struct api_operator *operator_api = NULL;   /* HTTPS, [api] tls_listen */
 	struct event *sigterm = NULL, *sigint = NULL;
+	struct conn_guard_limits lim;
 	char *store_url = NULL, *host = NULL;
 	uint16_t port = 0;
 	tw_rc rc;
@@ -104,6 +133,12 @@ tw_rc api_run(const struct tw_home *home, struct tw_error *err)
 	}
 	if ((rc = store_open(store_url, &ctx.store, err)) != TW_OK)
 		goto out;
+	if ((rc = conn_guard_limits_load(home->conf, "api", "http_", API_HTTP_DEFAULT_MAX_CONNS,
+	    API_HTTP_DEFAULT_PER_SOURCE, &lim, err)) != TW_OK)
+		goto out;
+	conn_guard_fit_nofile("api", 256 + lim.max_conns, &lim);
+	if ((rc = conn_guard_new("api-http", &lim, &ctx.guard, err)) != TW_OK)
+		goto out;
 	ctx.base = event_base_new();
 	http = ctx.base ? evhttp_new(ctx.base) : NULL;
 	if (http == NULL) {
@@ -113,6 +148,7 @@ tw_rc api_run(const struct tw_home *home, struct tw_error *err)
 	evhttp_set_max_headers_size(http, 16 * 1024);
 	evhttp_set_max_body_size(http, 64 * 1024);
 	evhttp_set_timeout(http, 30);
+	evhttp_set_bevcb(http, api_http_bevcb, &ctx);
 	evhttp_set_cb(http, "/health", api_health, &ctx);
 	if ((rc = api_crl_register(http, home, ctx.store, err)) != TW_OK)   /* /crl/<ca>.crl */
 		goto out;
@@ -124,6 +160,11 @@ tw_rc api_run(const struct tw_home *home, struct tw_error *err)
 	}
 	if ((rc = api_operator_start(ctx.base, home, ctx.store, &operator_api, err)) != TW_OK)
 		goto out;
+	/*
+	 * A peer that is gone when we write (a shed or expired connection, a client that
+	 * dropped) must be EPIPE for that connection, not SIGPIPE for the whole api.
+	 */
+	signal(SIGPIPE, SIG_IGN);
 	sigterm = evsignal_new(ctx.base, SIGTERM, api_on_signal, &ctx);
 	sigint = evsignal_new(ctx.base, SIGINT, api_on_signal, &ctx);
 	if (sigterm == NULL || sigint == NULL || evsignal_add(sigterm, NULL) != 0 ||
@@ -144,6 +185,7 @@ out:
 	api_operator_free(operator_api);
 	if (ctx.base != NULL)
 		event_base_free(ctx.base);
+	conn_guard_free(ctx.guard);   /* after the base: its last connections release it */
 	store_close(ctx.store);
 	free(store_url);
 	free(host);

@@ -6,7 +6,10 @@
  */
 #include "api/api_operator.h"
 #include "api/api_command.h"
+#include "api/api_preauth.h"
+#include "api/api_throttle.h"
 
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,8 +20,10 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/http.h>
 #include <jansson.h>
+#include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
 
 #include "auth/command.h"
 #include "auth/opca.h"
@@ -31,6 +36,16 @@
 #include "crypto/keys.h"
 #include "crypto/tls.h"
 #include "gwa/secretbox.h"
+#include "net/conn_guard.h"
+
+/* [api] defaults (docs/operations.md, "Connection limits"). */
+#define AO_DEFAULT_MAX_CONNS       1024
+#define AO_DEFAULT_PER_SOURCE      32
+#define AO_DEFAULT_PREAUTH_BODY    (16 * 1024)
+#define AO_DEFAULT_UPLOAD_TIMEOUT  300
+#define AO_DEFAULT_THROTTLE_SIZE   4096
+/* How often a new connection may look at the operator CRL file for a change. */
+#define AO_CRL_CHECK_MS            1000
 
 struct api_operator {
 	const struct tw_home *home;
@@ -41,6 +56,17 @@ struct api_operator {
 	struct secretbox *box;    /* the home's data key: sealed TOTP keys (auth/cred.h) */
 	struct api_commands *commands;   /* POST /v1/commands (api_command.c) */
 	struct timespec conf_mtime;      /* of torwart.conf when settings were loaded */
+	struct conn_guard *guard;        /* connection caps and deadlines (conn_guard.h) */
+	struct api_throttle *throttle;   /* failed logins per IP and per certificate */
+	long preauth_max_body;           /* body limit of a request without a live session */
+	long upload_ms;                  /* deadline of a request with a live session */
+	/* Operator CA + CRL every handshake verifies against (reloaded when the CRL changes). */
+	X509_STORE *verify_store;
+	char *ca_path, *crl_path;
+	struct timespec crl_mtime;
+	off_t crl_size;
+	bool crl_loaded;
+	int64_t crl_checked_ms;
 };
 
 /*
@@ -198,6 +224,8 @@ static void ao_login(struct api_call *c)
 {
 	char password[AUTH_PASSWORD_MAX + 1], totp[16], token[AUTH_TOKEN_LEN + 1];
 	char code[AUTH_ENROL_CODE_LEN + 2], totp_key[33] = "";
+	char ipkey[API_THROTTLE_KEY_MAX + 1], certkey[API_THROTTLE_KEY_MAX + 1];
+	int64_t now = tw_now_ms(), window_ms;
 	struct auth_field f[] = {
 		{ "password", password, sizeof(password), false, false, 0 },
 		{ "totp", totp, sizeof(totp), false, false, 0 },
@@ -217,6 +245,21 @@ static void ao_login(struct api_call *c)
 		ao_error(c->req, rc, &err);
 		goto out;
 	}
+	snprintf(ipkey, sizeof(ipkey), "ip:%s", c->client);
+	snprintf(certkey, sizeof(certkey), "cert:%s", c->fingerprint);
+	window_ms = c->op->settings.failure_window_s * 1000;
+	/* The same limits as the store's counters (auth/session.h). */
+	if (api_throttle_locked(c->op->throttle, ipkey, c->op->settings.max_failures *
+	    AUTH_ADDRESS_FAILURES_FACTOR, window_ms, now) ||
+	    api_throttle_locked(c->op->throttle, certkey, c->op->settings.max_failures,
+	    window_ms, now)) {
+		/* Refused before the store is touched: a locked-out client costs nothing. */
+		rc = tw_error_set(&err, TW_E_DENIED, "login refused: too many failed logins from "
+			"this address or with this certificate; wait for the failure window (%ld s) "
+			"to end", c->op->settings.failure_window_s);
+		ao_error(c->req, rc, &err);
+		goto out;
+	}
 	memset(&in, 0, sizeof(in));
 	in.cert_fingerprint = c->fingerprint[0] != '\0' ? c->fingerprint : NULL;
 	in.cert_not_after = c->not_after;
@@ -229,6 +272,10 @@ static void ao_login(struct api_call *c)
 	in.box = c->op->box;
 	if ((rc = auth_login(c->op->store, &c->op->settings, &in, &p, token, &expires, &err)) !=
 	    TW_OK) {
+		if (rc == TW_E_DENIED) {
+			api_throttle_fail(c->op->throttle, ipkey, window_ms, now);
+			api_throttle_fail(c->op->throttle, certkey, window_ms, now);
+		}
 		ao_error(c->req, rc == TW_E_DENIED ? TW_E_DENIED : rc, &err);
 		goto out;
 	}
@@ -590,8 +637,12 @@ static void ao_identify(struct api_call *c)
 	}
 	if (evcon != NULL)
 		evhttp_connection_get_peer(evcon, &addr, &port);
-	snprintf(c->client, sizeof(c->client), "%s:%u", addr != NULL ? addr : "?",
-		(unsigned)port);
+	/*
+	 * The address without the port: failed logins are counted per client (auth/session.c
+	 * and the throttle below), and every connection has a new source port.
+	 */
+	(void)port;
+	snprintf(c->client, sizeof(c->client), "%s", addr != NULL ? addr : "?");
 }
 
 static void ao_request(struct evhttp_request *req, void *arg)
@@ -603,6 +654,7 @@ static void ao_request(struct evhttp_request *req, void *arg)
 	struct tw_error err;
 	tw_rc rc;
 
+	conn_guard_request_dispatched(req);     /* read completely: its deadline ends */
 	ao_reload_settings(c.op);
 	ao_identify(&c);
 	if (path == NULL)
@@ -667,17 +719,165 @@ static void ao_request(struct evhttp_request *req, void *arg)
 	memset(&p, 0, sizeof(p));
 }
 
+/* ---- connections: operator CRL in the handshake, caps, deadlines, body limits ---- */
+
+/* A CRL file in PEM or DER (crl.c writes one of them; both are accepted). */
+static X509_CRL *ao_read_crl(const char *path)
+{
+	X509_CRL *crl = NULL;
+	BIO *bio = BIO_new_file(path, "rb");
+
+	if (bio == NULL)
+		return NULL;
+	crl = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL);
+	if (crl == NULL && BIO_reset(bio) == 0)
+		crl = d2i_X509_CRL_bio(bio, NULL);
+	BIO_free(bio);
+	ERR_clear_error();
+	return crl;
+}
+
+/*
+ * Make sure op->verify_store reflects the operator CRL on disk. Called for each new
+ * connection, looking at the file at most every AO_CRL_CHECK_MS. A CRL that appears or
+ * changes is loaded into a fresh store (connections in progress keep theirs); one that
+ * does not parse or verify keeps the store in force and says so. No CRL file at all:
+ * the chain alone is checked, with a warning (a home before its first operator CRL).
+ */
+static void ao_crl_refresh(struct api_operator *op, bool force)
+{
+	int64_t now = tw_monotonic_ms();
+	X509_STORE *store = NULL;
+	X509_CRL *crl = NULL;
+	struct stat st;
+	bool exists;
+
+	if (!force && now - op->crl_checked_ms < AO_CRL_CHECK_MS)
+		return;
+	op->crl_checked_ms = now;
+	exists = stat(op->crl_path, &st) == 0;
+	if (!force && exists == op->crl_loaded && (!exists ||
+	    (st.st_mtim.tv_sec == op->crl_mtime.tv_sec &&
+	     st.st_mtim.tv_nsec == op->crl_mtime.tv_nsec && st.st_size == op->crl_size)))
+		return;
+	if (exists) {
+		op->crl_mtime = st.st_mtim;
+		op->crl_size = st.st_size;
+	}
+	if ((store = X509_STORE_new()) == NULL ||
+	    X509_STORE_load_file(store, op->ca_path) != 1 ||
+	    X509_STORE_set_flags(store, X509_V_FLAG_X509_STRICT) != 1) {
+		tw_err("api: cannot load the operator CA %s; the previous trust stays in force",
+			op->ca_path);
+		goto out;
+	}
+	if (exists) {
+		if ((crl = ao_read_crl(op->crl_path)) == NULL) {
+			tw_err("api: the operator CRL %s does not parse; the previous one stays in "
+				"force", op->crl_path);
+			goto out;
+		}
+		if (X509_STORE_add_crl(store, crl) != 1 ||
+		    X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK) != 1) {
+			tw_err("api: cannot use the operator CRL %s; the previous one stays in force",
+				op->crl_path);
+			goto out;
+		}
+		tw_info("api: operator CRL %s loaded; revoked operator certificates fail the "
+			"TLS handshake", op->crl_path);
+	} else {
+		tw_warn("api: no operator CRL at %s yet; handshakes check the chain only until "
+			"it is published (torwart operator ca-init / worker)", op->crl_path);
+	}
+	X509_STORE_free(op->verify_store);
+	op->verify_store = store;
+	op->crl_loaded = exists;
+	store = NULL;
+out:
+	X509_CRL_free(crl);
+	X509_STORE_free(store);
+	ERR_clear_error();
+}
+
+/*
+ * Verification of an operator certificate: the chain to the operator CA and, when a
+ * CRL is loaded, its revocation status. A CRL past its nextUpdate still lists every
+ * revocation up to its issue, so it is used rather than locking every operator out
+ * while the worker has not republished it (logged).
+ */
+static int ao_verify_cb(int ok, X509_STORE_CTX *xs)
+{
+	int e = X509_STORE_CTX_get_error(xs);
+
+	if (!ok && (e == X509_V_ERR_CRL_HAS_EXPIRED || e == X509_V_ERR_CRL_NOT_YET_VALID)) {
+		tw_warn("api: the operator CRL is outside its validity period; it is still used "
+			"(republish it: torwart worker or operator disable)");
+		return 1;
+	}
+	if (!ok && e == X509_V_ERR_CERT_REVOKED)
+		tw_warn("api: TLS handshake refused: the operator certificate is revoked");
+	return ok;
+}
+
+static void ao_info_cb(const SSL *ssl, int where, int ret)
+{
+	(void)ret;
+	/* The handshake completes only with a verified, unrevoked operator certificate. */
+	if (where & SSL_CB_HANDSHAKE_DONE)
+		conn_guard_authenticated(ssl);
+}
+
+/* The operator API's singleton, for the header hook (whose arg is the api_operator). */
+static void ao_header_hook(struct evhttp_connection *evcon, SSL *ssl, const char *header,
+	size_t len, void *arg)
+{
+	struct api_operator *op = arg;
+	struct api_preauth pa;
+	struct auth_principal p;
+	struct tw_error err;
+	X509 *peer = SSL_get0_peer_certificate(ssl);
+	char fingerprint[65], *addr = NULL;
+	ev_uint16_t port = 0;
+
+	api_preauth_parse(header, len, &pa);
+	/* Within the pre-authentication limit there is nothing to decide here. */
+	if (!api_preauth_may_exceed(&pa, (uint64_t)op->preauth_max_body) || !pa.has_token ||
+	    peer == NULL || keys_cert_fingerprint(peer, fingerprint, &err) != TW_OK)
+		goto out;
+	evhttp_connection_get_peer(evcon, &addr, &port);
+	if (auth_session_check(op->store, pa.token, strlen(pa.token), fingerprint,
+	    addr != NULL ? addr : "?", 0, &p, &err) == TW_OK) {
+		/* A live session of this certificate: the full command body, more time. */
+		evhttp_connection_set_max_body_size(evcon, AUTH_CMD_BODY_MAX);
+		conn_guard_extend_request(ssl, op->upload_ms);
+	}
+	memset(&p, 0, sizeof(p));
+out:
+	tw_wipe(&pa, sizeof(pa));
+}
+
 static struct bufferevent *ao_bevcb(struct event_base *base, void *arg)
 {
 	struct api_operator *op = arg;
 	SSL *ssl = SSL_new(op->ssl_ctx);
 	struct bufferevent *bev = NULL;
 
+	ao_crl_refresh(op, false);
+	if (ssl != NULL && (op->verify_store == NULL ||
+	    SSL_set1_verify_cert_store(ssl, op->verify_store) != 1)) {
+		SSL_free(ssl);
+		ssl = NULL;
+	}
 	if (ssl != NULL) {
+		SSL_set_info_callback(ssl, ao_info_cb);
 		bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
 			BEV_OPT_CLOSE_ON_FREE);
 		if (bev == NULL)
 			SSL_free(ssl);
+	}
+	if (bev != NULL && !conn_guard_track(op->guard, base, bev, ssl, ao_header_hook, op)) {
+		bufferevent_free(bev);
+		bev = NULL;
 	}
 	if (bev == NULL) {
 		/* Never NULL (evhttp would go plaintext); ao_request refuses non-TLS. */
@@ -686,6 +886,33 @@ static struct bufferevent *ao_bevcb(struct event_base *base, void *arg)
 	}
 	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
 	return bev;
+}
+
+/* [api] connection limits, pre-authentication body limit, login throttle. */
+static tw_rc ao_limits(struct api_operator *op, const struct tw_home *home,
+	struct tw_error *err)
+{
+	struct conn_guard_limits lim;
+	long upload_s, throttle_n;
+	tw_rc rc;
+
+	if ((rc = conn_guard_limits_load(home->conf, "api", "", AO_DEFAULT_MAX_CONNS,
+	    AO_DEFAULT_PER_SOURCE, &lim, err)) != TW_OK ||
+	    (rc = tw_config_get_long(home->conf, "api", "upload_timeout",
+	    AO_DEFAULT_UPLOAD_TIMEOUT, 1, 86400, &upload_s, err)) != TW_OK ||
+	    (rc = tw_config_get_long(home->conf, "api", "preauth_max_body",
+	    AO_DEFAULT_PREAUTH_BODY, 1024, AUTH_CMD_BODY_MAX, &op->preauth_max_body, err)) !=
+	    TW_OK ||
+	    (rc = tw_config_get_long(home->conf, "api", "login_throttle_entries",
+	    AO_DEFAULT_THROTTLE_SIZE, 16, 1000000, &throttle_n, err)) != TW_OK)
+		return rc;
+	op->upload_ms = upload_s * 1000;
+	/* The plain listener (api.c) has its own cap: both share the descriptors. */
+	conn_guard_fit_nofile("api", 256 + lim.max_conns / 2, &lim);
+	if ((rc = conn_guard_new("api", &lim, &op->guard, err)) != TW_OK ||
+	    (rc = api_throttle_new((size_t)throttle_n, &op->throttle, err)) != TW_OK)
+		return rc;
+	return TW_OK;
 }
 
 tw_rc api_operator_start(struct event_base *base, const struct tw_home *home,
@@ -744,15 +971,41 @@ tw_rc api_operator_start(struct event_base *base, const struct tw_home *home,
 	cfg.key_file = key;
 	cfg.trust_file = ca;
 	if ((rc = tls_server_ctx_new(&cfg, &op->ssl_ctx, err)) != TW_OK ||
-	    (rc = secretbox_open(home, &op->box, err)) != TW_OK)
+	    (rc = secretbox_open(home, &op->box, err)) != TW_OK ||
+	    (rc = ao_limits(op, home, err)) != TW_OK)
 		goto out;
+	/*
+	 * No session resumption: a resumed handshake skips certificate verification, so a
+	 * certificate revoked after its first handshake would keep coming in. Operators
+	 * connect per command; a full handshake each time is cheap at that rate.
+	 */
+	SSL_CTX_set_session_cache_mode(op->ssl_ctx, SSL_SESS_CACHE_OFF);
+	SSL_CTX_set_options(op->ssl_ctx, SSL_OP_NO_TICKET);
+	SSL_CTX_set_verify(op->ssl_ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
+		ao_verify_cb);
+	op->ca_path = tw_strdup(ca);
+	op->crl_path = tw_home_join(home, AUTH_OPCA_CRL_PATH);
+	if (op->ca_path == NULL || op->crl_path == NULL) {
+		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+		goto out;
+	}
+	ao_crl_refresh(op, true);
+	if (op->verify_store == NULL) {
+		rc = tw_error_set(err, TW_E_TLS, "cannot load the operator CA %s", ca);
+		goto out;
+	}
 	if ((op->http = evhttp_new(base)) == NULL) {
 		rc = tw_error_set(err, TW_E_NOMEM, "cannot create the HTTPS server");
 		goto out;
 	}
 	evhttp_set_max_headers_size(op->http, 16 * 1024);
-	/* Commands carry their input files; every other endpoint checks its own limit. */
-	evhttp_set_max_body_size(op->http, AUTH_CMD_BODY_MAX);
+	/*
+	 * Every request starts with the pre-authentication body limit; ao_header_hook raises
+	 * it to AUTH_CMD_BODY_MAX (commands carry their input files) for a request whose
+	 * token is a live session of the connection's certificate.
+	 */
+	evhttp_set_max_body_size(op->http, op->preauth_max_body);
+	/* Idle time between requests; the guard's deadlines bound handshakes and requests. */
 	evhttp_set_timeout(op->http, 30);
 	evhttp_set_allowed_methods(op->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
 	evhttp_set_bevcb(op->http, ao_bevcb, op);
@@ -786,5 +1039,10 @@ void api_operator_free(struct api_operator *op)
 		evhttp_free(op->http);
 	SSL_CTX_free(op->ssl_ctx);
 	secretbox_free(op->box);
+	conn_guard_free(op->guard);
+	api_throttle_free(op->throttle);
+	X509_STORE_free(op->verify_store);
+	free(op->ca_path);
+	free(op->crl_path);
 	free(op);
 }

@@ -39,6 +39,7 @@ static const struct {
 	[ALERT_OUTAGE] = { "outage", "system-administrator", "error" },
 	[ALERT_JOB_TIMEOUT] = { "job-timeout", "gateway-operator", "warning" },
 	[ALERT_POLICY_DRIFT] = { "policy-drift", "security-officer", "critical" },
+	[ALERT_SANDBOX] = { "sandbox-violation", "security-officer", "critical" },
 };
 
 #define ALERT_KIND_VALID(k) \

@@ -28,6 +28,7 @@ enum alert_kind {
 	ALERT_OUTAGE,            /* a service or link is down */
 	ALERT_JOB_TIMEOUT,       /* a job exceeded its time-out threshold */
 	ALERT_POLICY_DRIFT,      /* the [auth] policy changed outside `torwart policy set` */
+	ALERT_SANDBOX,           /* a service was killed by its seccomp filter (SIGSYS) */
 };
 
 /* "login-burst", "log-integrity", ...; NULL for an unknown kind. */

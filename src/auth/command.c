@@ -35,7 +35,7 @@
 #define OPTS_FIRMWARE /* src/cmd/cli_firmware.c fw_parse */ \
 	"home= /file= model= version= id= reason="
 #define OPTS_GATEWAY /* src/cmd/cli.c cli_parse_options */ \
-	"home= id= /out= test-pki wan-listen= api-listen= api-tls-listen= signer-backend="
+	"home= id= /out= test-pki wan-listen= api-listen= api-tls-listen= signer-backend= system"
 #define OPTS_JOB /* src/cmd/cli_job.c job_parse */ \
 	"home= type= payload= gateway= gateways= tag= tenant= state= id= batch= gateway-id= " \
 	"timeout= attempts= retry-delay= limit= wait wait-timeout= add-tag= remove-tag= " \

@@ -28,6 +28,16 @@ static tw_rc sess_audit(struct tw_store *store, const char *actor, const char *r
 		audit_append(store, &e, err);
 }
 
+/*
+ * The limit of a counter: max_failures per operator, AUTH_ADDRESS_FAILURES_FACTOR times
+ * that per client address (several operators may share one, e.g. a jump host).
+ */
+static long sess_limit(const struct auth_settings *s, const char *kind)
+{
+	return strcmp(kind, "address") == 0 ? s->max_failures * AUTH_ADDRESS_FAILURES_FACTOR :
+		s->max_failures;
+}
+
 /* True when the counter of (kind, subject) is at the limit inside its window. */
 static tw_rc sess_locked(struct tw_store *store, const struct auth_settings *s,
 	const char *kind, const char *subject, int64_t now, bool *locked, struct tw_error *err)
@@ -40,7 +50,7 @@ static tw_rc sess_locked(struct tw_store *store, const struct auth_settings *s,
 	if ((rc = store_auth_failure_get(store, kind, subject, &f, &found, err)) != TW_OK)
 		return rc;
 	*locked = found && now - f.window_ms < s->failure_window_s * 1000 &&
-		f.count >= s->max_failures;
+		f.count >= sess_limit(s, kind);
 	return TW_OK;
 }
 
@@ -60,7 +70,7 @@ static tw_rc sess_count(struct tw_store *store, const struct auth_settings *s,
 		f.window_ms = now;
 	}
 	f.count++;
-	if (f.count >= s->max_failures && !f.alerted) {
+	if (f.count >= sess_limit(s, kind) && !f.alerted) {
 		f.alerted = true;
 		*burst = true;
 	}

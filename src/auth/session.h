@@ -14,6 +14,12 @@
 #include "base/error.h"
 #include "store/store.h"
 
+/*
+ * A client address (IP, never IP:port) may fail this many times max_failures before it
+ * is locked: more than one operator, as behind a jump host, may log in from it.
+ */
+#define AUTH_ADDRESS_FAILURES_FACTOR 4
+
 /* What the api learned from the TLS handshake and the login request. */
 struct auth_login_input {
 	const char *cert_fingerprint;   /* SHA-256 hex of the verified client certificate */

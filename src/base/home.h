@@ -9,6 +9,8 @@
  *   pki/                    certificates (public) and the wan TLS key (see architecture.md)
  *   run/                    sockets and pid files
  *   gateways/ID/            gateway material written by `torwart gateway add` (demo)
+ * A home made by `torwart init --system` keeps the store in store/store.db and gives each
+ * path to the service users that need it (docs/operations.md, "Service users").
  */
 #ifndef TORWART_BASE_HOME_H
 #define TORWART_BASE_HOME_H

@@ -139,6 +139,7 @@ int cli_parse_options(int argc, char **argv, struct cli_options *o)
 		{ "api-listen", required_argument, NULL, 'a' },
 		{ "api-tls-listen", required_argument, NULL, 'L' },
 		{ "signer-backend", required_argument, NULL, 'b' },
+		{ "system", no_argument, NULL, 'S' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -155,6 +156,7 @@ int cli_parse_options(int argc, char **argv, struct cli_options *o)
 		case 'a': o->api_listen = optarg; break;
 		case 'L': o->api_tls_listen = optarg; break;
 		case 'b': o->signer_backend = optarg; break;
+		case 'S': o->system = 1; break;
 		default: return -1;
 		}
 	}

@@ -28,11 +28,12 @@ struct cli_options {
 	const char *api_tls_listen;   /* init: the operator API (HTTPS) */
 	const char *signer_backend;   /* init: pkcs11 (default) or file (tests only) */
 	int test_pki;
+	int system;                   /* init: service users and file modes (privsep) */
 };
 
 /*
  * Parse --home --id --out --test-pki --wan-listen --api-listen --api-tls-listen
- * --signer-backend; -1 on
+ * --signer-backend --system; -1 on
  * anything else.
  */
 int cli_parse_options(int argc, char **argv, struct cli_options *o);

@@ -5,18 +5,24 @@
  */
 #include <ftw.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "audit/audit.h"
 #include "auth/opca.h"
+#include "base/sandbox.h"
 #include "base/util.h"
 #include "cmd/cli.h"
 #include "crypto/signer.h"
+#include "gwa/secretbox.h"
 #include "pki/ca_state.h"
 #include "pki/testpki.h"
 
@@ -105,6 +111,206 @@ static const char file_backend[] =
 	"backend = file\n"
 	"key_dir = secrets/keys\n";
 
+/* Added by `init --system`: the services' users (base/sandbox.h, docs/security.md). */
+static const char privsep_section[] =
+	"\n"
+	"[privsep]\n"
+	"# Written by `torwart init --system`: torwartd (started as root) runs each service\n"
+	"# as its own user; only the signer's user can read tokens/, secrets/pins and the\n"
+	"# signer's keys (docs/security.md, \"Privilege separation\"). All four share the\n"
+	"# group " TW_PRIVSEP_GROUP " (store, signer socket); wan and api also " TW_PRIVSEP_DATA_GROUP "\n"
+	"# (secrets/data.key).\n"
+	"signer = torwart-signer\n"
+	"wan = torwart-wan\n"
+	"api = torwart-api\n"
+	"worker = torwart-worker\n"
+	"# kill (default): a system call outside a service's allow-list kills it (SIGSYS).\n"
+	"# log: the kernel only logs it; for finding a missing entry, never in production.\n"
+	"seccomp = kill\n";
+
+/* Run a system tool (useradd, groupadd, usermod) and wait for it; 0 when it succeeded. */
+static int run_tool(char *const argv[])
+{
+	int status;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		char path[64];
+
+		snprintf(path, sizeof(path), "/usr/sbin/%s", argv[0]);
+		execv(path, argv);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
+static bool group_has(const char *group, const char *user)
+{
+	struct group *gr = getgrnam(group);
+
+	for (char **m = gr != NULL ? gr->gr_mem : NULL; m != NULL && *m != NULL; m++)
+		if (strcmp(*m, user) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * The service users of a privsep home: system accounts without a login shell or home,
+ * primary group torwart; wan and api also in torwart-data. Existing ones are kept (the
+ * packaging may have created them with the same useradd lines, docs/operations.md).
+ */
+static tw_rc ensure_users(struct tw_error *err)
+{
+	static const char *const groups[] = { TW_PRIVSEP_GROUP, TW_PRIVSEP_DATA_GROUP };
+
+	for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++) {
+		char *argv[] = { "groupadd", "--system", (char *)groups[i], NULL };
+
+		if (getgrnam(groups[i]) == NULL && run_tool(argv) != 0)
+			return tw_error_set(err, TW_E_IO, "groupadd --system %s failed; create the "
+				"group yourself (docs/operations.md, \"Service users\")", groups[i]);
+	}
+	for (int s = 0; s < TW_SANDBOX_SERVICE_COUNT; s++) {
+		const char *user = tw_sandbox_default_user((enum tw_sandbox_service)s);
+		bool data = s == TW_SANDBOX_WAN || s == TW_SANDBOX_API;
+		char *add[] = { "useradd", "--system", "--no-create-home", "--home-dir",
+			"/nonexistent", "--shell", "/usr/sbin/nologin", "--gid", TW_PRIVSEP_GROUP,
+			data ? "--groups" : (char *)user, data ? TW_PRIVSEP_DATA_GROUP : NULL,
+			data ? (char *)user : NULL, NULL };
+		char *mod[] = { "usermod", "--append", "--groups", TW_PRIVSEP_DATA_GROUP,
+			(char *)user, NULL };
+
+		if (getpwnam(user) == NULL && run_tool(add) != 0)
+			return tw_error_set(err, TW_E_IO, "useradd %s failed; create it yourself "
+				"(docs/operations.md, \"Service users\")", user);
+		if (data && !group_has(TW_PRIVSEP_DATA_GROUP, user) && run_tool(mod) != 0)
+			return tw_error_set(err, TW_E_IO, "usermod --append --groups %s %s failed",
+				TW_PRIVSEP_DATA_GROUP, user);
+	}
+	return TW_OK;
+}
+
+/* chown + chmod of one path of the home; a missing path is fine (optional file). */
+static tw_rc own(const char *home, const char *rel, const char *user, const char *group,
+	mode_t mode, struct tw_error *err)
+{
+	struct passwd *pw = user != NULL ? getpwnam(user) : NULL;
+	struct group *gr = getgrnam(group);
+	char *path = rel[0] != '\0' ? tw_asprintf("%s/%s", home, rel) : tw_strdup(home);
+	tw_rc rc = TW_OK;
+
+	if (path == NULL)
+		return tw_error_set(err, TW_E_NOMEM, "out of memory");
+	if ((user != NULL && pw == NULL) || gr == NULL)
+		rc = tw_error_set(err, TW_E_CONFIG, "user %s or group %s is missing",
+			user ? user : "root", group);
+	else if (!tw_path_exists(path))
+		rc = TW_OK;
+	else if (lchown(path, pw != NULL ? pw->pw_uid : 0, gr->gr_gid) != 0 ||
+	    chmod(path, mode) != 0)
+		rc = tw_error_set(err, TW_E_IO, "cannot set owner and mode of %s: %s", path,
+			strerror(errno));
+	free(path);
+	return rc;
+}
+
+/* nftw has no user pointer: the owner of the tree being walked. */
+static uid_t tree_uid;
+static gid_t tree_gid;
+
+static int own_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)ftw;
+	if (lchown(path, tree_uid, tree_gid) != 0)
+		return -1;
+	if (flag == FTW_F && chmod(path, st->st_mode & 0600) != 0)
+		return -1;
+	if ((flag == FTW_D || flag == FTW_DP) && chmod(path, 0700) != 0)
+		return -1;
+	return 0;
+}
+
+static tw_rc own_tree(const char *home, const char *rel, const char *user,
+	struct tw_error *err)
+{
+	struct passwd *pw = getpwnam(user);
+	struct group *gr = getgrnam(TW_PRIVSEP_GROUP);
+	char *path = tw_asprintf("%s/%s", home, rel);
+	tw_rc rc = TW_OK;
+
+	if (path == NULL)
+		return tw_error_set(err, TW_E_NOMEM, "out of memory");
+	if (pw == NULL || gr == NULL) {
+		rc = tw_error_set(err, TW_E_CONFIG, "user %s or group %s is missing", user,
+			TW_PRIVSEP_GROUP);
+	} else if (tw_path_exists(path)) {
+		tree_uid = pw->pw_uid;
+		tree_gid = gr->gr_gid;
+		if (nftw(path, own_entry, 16, FTW_PHYS) != 0)
+			rc = tw_error_set(err, TW_E_IO, "cannot give %s to %s: %s", path, user,
+				strerror(errno));
+	}
+	free(path);
+	return rc;
+}
+
+/*
+ * The file modes of a privsep home (docs/operations.md, "Service users"): the token,
+ * PINs and the signer's keys to the signer's user alone; the TLS keys to the service
+ * that serves with them; the store and the places services write to the shared group.
+ */
+static tw_rc privsep_layout(const char *home, struct tw_error *err)
+{
+	static const struct {
+		const char *rel, *user, *group;
+		mode_t mode;
+	} layout[] = {
+		{ "", NULL, TW_PRIVSEP_GROUP, 0750 },
+		{ "torwart.conf", NULL, TW_PRIVSEP_GROUP, 0640 },
+		{ "store", NULL, TW_PRIVSEP_GROUP, 02770 },
+		{ "store/store.db", NULL, TW_PRIVSEP_GROUP, 0660 },
+		{ "store/store.db-wal", NULL, TW_PRIVSEP_GROUP, 0660 },
+		{ "store/store.db-shm", NULL, TW_PRIVSEP_GROUP, 0660 },
+		{ "run", "torwart-signer", TW_PRIVSEP_GROUP, 0750 },
+		{ "softhsm2.conf", "torwart-signer", TW_PRIVSEP_GROUP, 0600 },
+		/* secrets/: the data-key readers may pass through, never list or read pins. */
+		{ "secrets", "torwart-signer", TW_PRIVSEP_DATA_GROUP, 0710 },
+		{ "secrets/pins", "torwart-signer", TW_PRIVSEP_GROUP, 0600 },
+		{ "secrets/data.key", NULL, TW_PRIVSEP_DATA_GROUP, 0640 },
+		{ "pki", NULL, TW_PRIVSEP_GROUP, 0750 },
+		{ "pki/gwa-tls.key", "torwart-wan", TW_PRIVSEP_GROUP, 0600 },
+		{ "pki/api-tls.key", "torwart-api", TW_PRIVSEP_GROUP, 0600 },
+		{ "crl", NULL, TW_PRIVSEP_GROUP, 02770 },
+		{ "gateways", NULL, TW_PRIVSEP_GROUP, 02770 },
+		{ "firmware", NULL, TW_PRIVSEP_GROUP, 02770 },
+		{ "archive", NULL, TW_PRIVSEP_GROUP, 02770 },
+		{ "spool", "torwart-api", TW_PRIVSEP_GROUP, 0700 },
+	};
+	static const char *const made[] = { "crl", "firmware", "archive", "spool" };
+	tw_rc rc = TW_OK;
+
+	for (size_t i = 0; i < sizeof(made) / sizeof(made[0]) && rc == TW_OK; i++) {
+		char *path = tw_asprintf("%s/%s", home, made[i]);
+
+		rc = path == NULL ? tw_error_set(err, TW_E_NOMEM, "out of memory") :
+			tw_mkdir_p(path, 0700, err);
+		free(path);
+	}
+	if (rc == TW_OK)
+		rc = own_tree(home, "tokens", "torwart-signer", err);
+	if (rc == TW_OK)
+		rc = own_tree(home, "secrets/keys", "torwart-signer", err);
+	for (size_t i = 0; i < sizeof(layout) / sizeof(layout[0]) && rc == TW_OK; i++)
+		rc = own(home, layout[i].rel, layout[i].user, layout[i].group, layout[i].mode, err);
+	return rc;
+}
+
 static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
 	(void)st;
@@ -138,6 +344,9 @@ static int init_run(const struct cli_options *o, bool second_sub_ca)
 		return cli_usage_error("--signer-backend takes pkcs11 (default) or file (tests only)");
 	if (second_sub_ca && !o->test_pki)
 		return cli_usage_error("--second-sub-ca needs --test-pki");
+	if (o->system && geteuid() != 0)
+		return cli_usage_error("init --system must run as root: it creates the service "
+			"users and gives them the home's files (docs/operations.md)");
 	if ((rc = tw_parse_hostport(wan, &host, &port, &err)) != TW_OK)
 		goto out;
 	free(host);
@@ -150,6 +359,9 @@ static int init_run(const struct cli_options *o, bool second_sub_ca)
 			"%s; the plain and the HTTPS listener need different ports", api);
 		goto out;
 	}
+	/* Users first: a failure here leaves nothing behind. */
+	if (o->system && (rc = ensure_users(&err)) != TW_OK)
+		goto out;
 	if (mkdir(o->home, 0700) != 0) {
 		rc = tw_error_set(&err, errno == EEXIST ? TW_E_EXISTS : TW_E_IO,
 			"cannot create %s: %s%s", o->home, strerror(errno), errno == EEXIST ?
@@ -182,6 +394,30 @@ static int init_run(const struct cli_options *o, bool second_sub_ca)
 		rc = tw_error_set(&err, TW_E_NOMEM, "out of memory");
 		goto out;
 	}
+	if (o->system) {
+		/* The store gets a directory of its own: SQLite creates its -wal and -shm
+		 * files next to it, and the services may write there but not in the home. */
+		char *more = tw_asprintf("%s%s", conf, privsep_section);
+		size_t len;
+
+		free(conf);
+		conf = more;
+		len = conf != NULL ? strlen(conf) : 0;
+		free(path);
+		path = tw_asprintf("%s/store", o->home);
+		if (conf == NULL || path == NULL) {
+			rc = tw_error_set(&err, TW_E_NOMEM, "out of memory");
+			goto out;
+		}
+		if ((rc = tw_config_text_set(&conf, &len, "store", "url", "store/store.db",
+		    &err)) != TW_OK || (rc = tw_mkdir_p(path, 0700, &err)) != TW_OK)
+			goto out;
+		free(path);
+		if ((path = tw_asprintf("%s/torwart.conf", o->home)) == NULL) {
+			rc = tw_error_set(&err, TW_E_NOMEM, "out of memory");
+			goto out;
+		}
+	}
 	if ((rc = tw_write_file(path, conf, strlen(conf), 0640, true, &err)) != TW_OK)
 		goto out;
 	if ((rc = signer_home_prepare(o->home, &err)) != TW_OK)
@@ -210,7 +446,25 @@ static int init_run(const struct cli_options *o, bool second_sub_ca)
 		"activated at init: operator CA created by `torwart init`", &err)) != TW_OK ||
 	    (rc = auth_opca_crl_publish(home, store, sc, cli_actor(), &err)) != TW_OK)
 		goto out;
+	if (o->system) {
+		struct secretbox *box = NULL;
+
+		/* Closed first, so no -wal or -shm of ours stays behind with root's modes;
+		 * the data key now, as the services cannot create it in secrets/. */
+		signer_client_close(sc);
+		sc = NULL;
+		store_close(store);
+		store = NULL;
+		if ((rc = secretbox_open(home, &box, &err)) != TW_OK)
+			goto out;
+		secretbox_free(box);
+		if ((rc = privsep_layout(home->dir, &err)) != TW_OK)
+			goto out;
+	}
 	printf("torwart: created home %s\n", home->dir);
+	if (o->system)
+		printf("  services run as torwart-signer, -wan, -api, -worker (group %s); start "
+			"torwartd as root\n", TW_PRIVSEP_GROUP);
 	printf("  wan listens on %s, api on %s (HTTP) and %s (HTTPS, operators)\n", wan, api,
 		api_tls);
 	if (o->test_pki)
@@ -256,7 +510,7 @@ int cli_init(const char *sub, int argc, char **argv)
 	if (sub != NULL || rest == NULL || cli_parse_options(n, rest, &o) != 0)
 		ret = cli_usage_error("usage: torwart init --home DIR [--test-pki [--second-sub-ca]] "
 			"[--wan-listen HOST:PORT] [--api-listen HOST:PORT] [--api-tls-listen HOST:PORT] "
-			"[--signer-backend pkcs11|file]");
+			"[--signer-backend pkcs11|file] [--system]");
 	else
 		ret = init_run(&o, second_sub_ca);
 	free(rest);

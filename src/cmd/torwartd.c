@@ -5,6 +5,12 @@
  * Supervision: a child that exits unexpectedly is restarted after a back-off that doubles
  * from 1 s up to 30 s and resets once the child has stayed up for 60 s. SIGTERM/SIGINT
  * are forwarded to every child; the supervisor waits up to 10 s, then SIGKILLs.
+ *
+ * Privilege separation (base/sandbox.h): every service process, forked by `all` or
+ * started alone, enters its sandbox before the service sets up: not dumpable, its own
+ * user in a [privsep] home, Landlock, its seccomp allow-list. The supervisor stays root
+ * only to fork, reap and raise alerts; a child killed by SIGSYS broke its allow-list
+ * and is raised as a sandbox-violation alert besides the outage.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -12,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -20,6 +27,7 @@
 #include "audit/alert.h"
 #include "base/home.h"
 #include "base/log.h"
+#include "base/sandbox.h"
 #include "base/util.h"
 #include "crypto/signer.h"
 #include "store/store.h"
@@ -84,6 +92,10 @@ static void usage(FILE *out)
 	      "  api      operator API (health/status today)\n"
 	      "  worker   schedules (admin-log verification today)\n"
 	      "\n"
+	      "Each service runs under its seccomp allow-list, Landlock and without core\n"
+	      "dumps; in a home made by `torwart init --system` ([privsep] in torwart.conf)\n"
+	      "start it as root: each service becomes its own user (docs/security.md).\n"
+	      "\n"
 	      "options:\n"
 	      "  --home DIR       the Torwart home (required)\n"
 	      "  --log-level L    debug|info|warn|error (default: [log] level, else info)\n"
@@ -99,8 +111,30 @@ static int run_one(const char *name, const struct tw_home *home)
 	tw_error_clear(&err);
 	tw_log_init(name, log_level_for(home));
 	for (size_t i = 0; i < SERVICE_COUNT; i++) {
+		enum tw_sandbox_service sb;
+
 		if (strcmp(services[i].name, name) != 0)
 			continue;
+		if (tw_sandbox_service_parse(name, &sb, &err) != TW_OK ||
+		    tw_sandbox_enter(home, sb, &err) != TW_OK) {
+			fprintf(stderr, "torwartd %s: cannot enter the sandbox: %s\n", name,
+				err.message);
+			return 1;
+		}
+#ifdef TORWART_TEST_HOOKS
+		/* Test builds only: prove that a forbidden system call kills the service and
+		 * that the supervisor raises it (tests/integration/privsep.sh). */
+		{
+			const char *hook = getenv("TORWART_TEST_SECCOMP_VIOLATION");
+
+			if (hook != NULL && strcmp(hook, name) == 0) {
+				tw_warn("test hook: calling mount(2), which no allow-list permits");
+				syscall(SYS_mount, "none", "/", "tmpfs", 0UL, NULL);
+				tw_err("test hook: mount(2) returned; the seccomp filter is missing");
+				return 1;
+			}
+		}
+#endif
 		if (services[i].run(home, &err) != TW_OK) {
 			fprintf(stderr, "torwartd %s: %s\n", name, err.message);
 			return 1;
@@ -151,15 +185,16 @@ static void wait_for_signer_socket(const struct tw_home *home)
  * administrators in the store, which the worker delivers (once it runs again). The
  * supervisor opens the store only for this rare moment.
  */
-static void outage_alert(const struct tw_home *home, const char *service, const char *text)
+static void outage_alert(const struct tw_home *home, enum alert_kind kind,
+	const char *service, const char *text)
 {
 	struct tw_store *store = NULL;
 	struct tw_error err;
 	char *url = tw_home_path(home, "store", "url", TW_DEFAULT_STORE);
 
 	if (url == NULL || store_open(url, &store, &err) != TW_OK ||
-	    alert_raise(store, ALERT_OUTAGE, NULL, service, text, &err) != TW_OK)
-		tw_err("cannot raise the outage alert for %s: %s", service,
+	    alert_raise(store, kind, NULL, service, text, &err) != TW_OK)
+		tw_err("cannot raise the %s alert for %s: %s", alert_kind_name(kind), service,
 			url == NULL ? "out of memory" : err.message);
 	store_close(store);
 	free(url);
@@ -183,7 +218,7 @@ static void reap_children(const struct tw_home *home)
 			if (now - svc->started_ms >= 60000)
 				svc->backoff_ms = 1000;
 			{
-				char text[160];
+				char text[320];
 
 				if (WIFEXITED(status))
 					snprintf(text, sizeof(text), "%s exited with status %d; restarting "
@@ -193,7 +228,15 @@ static void reap_children(const struct tw_home *home)
 						"in %ld ms", svc->name, WIFSIGNALED(status) ?
 						WTERMSIG(status) : 0, svc->backoff_ms);
 				tw_err("%s", text);
-				outage_alert(home, svc->name, text);
+				outage_alert(home, ALERT_OUTAGE, svc->name, text);
+				if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS) {
+					snprintf(text, sizeof(text), "%s made a system call outside its "
+						"seccomp allow-list and was killed (SIGSYS): an attack or "
+						"a missing allow-list entry; see the kernel log (audit "
+						"type=SECCOMP) for the call", svc->name);
+					tw_err("%s", text);
+					outage_alert(home, ALERT_SANDBOX, svc->name, text);
+				}
 			}
 			svc->restart_at_ms = now + svc->backoff_ms;
 			svc->backoff_ms = svc->backoff_ms * 2 > 30000 ? 30000 : svc->backoff_ms * 2;
@@ -315,9 +358,14 @@ int main(int argc, char **argv)
 	if (level != NULL)
 		cli_log_level = tw_log_level_parse(level);
 	tw_log_init("torwartd", log_level_for(home));
-	if (strcmp(argv[optind], "all") == 0)
+	if (strcmp(argv[optind], "all") == 0) {
+		if (tw_privsep_check_supervisor(home, &err) != TW_OK) {
+			fprintf(stderr, "torwartd: %s\n", err.message);
+			tw_home_free(home);
+			return 1;
+		}
 		rc = supervise(home);
-	else
+	} else
 		rc = run_one(argv[optind], home);
 	tw_home_free(home);
 	return rc;

@@ -90,9 +90,12 @@ tw_rc secretbox_open_file(const char *path, struct secretbox **out, struct tw_er
 			strerror(errno));
 		goto out;
 	}
-	if ((stt.st_mode & 077) != 0) {
+	/* Group read is the privsep layout (group torwart-data: wan and api, docs/security.md);
+	 * others, or a group that may write, never. */
+	if ((stt.st_mode & 027) != 0) {
 		rc = tw_error_set(err, TW_E_CONFIG,
-			"data key %s is readable by group or others; run chmod 600 %s", path, path);
+			"data key %s is readable by others or writable by its group; run chmod 600 %s",
+			path, path);
 		goto out;
 	}
 	if ((rc = tw_read_file(path, SB_KEY_LEN + 1, &data, &len, err)) != TW_OK)

@@ -38,6 +38,9 @@
 #define WAN_MAX_THREADS       256
 #define WAN_LISTEN_BACKLOG    1024
 #define WAN_MAX_HEADERS_SIZE  8192
+/* [wan] max_connections and max_connections_per_source defaults (docs/operations.md). */
+#define WAN_DEFAULT_MAX_CONNS  20000
+#define WAN_DEFAULT_PER_SOURCE 256
 /*
  * evhttp's own body limit; beyond it evhttp closes with a bare 413. Between
  * WAN_MESSAGE_MAX_BODY and this the handlers answer 413 with a JSON error body.
@@ -55,7 +58,11 @@ static void wan_evthread_init(void)
 
 void wan_thread_update_listener(struct wan_thread *thr)
 {
-	bool want_pause = thr->journal.failing || thr->conns >= thr->max_conns;
+	/*
+	 * Only a failing admin log pauses accepting. The connection cap is the guard's: it
+	 * sheds unauthenticated connections instead of locking everybody out.
+	 */
+	bool want_pause = thr->journal.failing;
 
 	if (thr->listener == NULL || want_pause == thr->paused)
 		return;
@@ -91,6 +98,11 @@ static struct bufferevent *wan_bevcb(struct event_base *base, void *arg)
 		if (bev == NULL)
 			SSL_free(ssl);
 	}
+	/* Caps and hard deadlines (handshake, request): an untracked connection is refused. */
+	if (bev != NULL && !conn_guard_track(thr->srv->guard, base, bev, ssl, NULL, NULL)) {
+		bufferevent_free(bev);
+		bev = NULL;
+	}
 	if (bev == NULL) {
 		tw_err("wan: cannot set up TLS for a connection (out of memory); refusing it");
 		return bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
@@ -99,6 +111,13 @@ static struct bufferevent *wan_bevcb(struct event_base *base, void *arg)
 	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
 	wan_thread_update_listener(thr);
 	return bev;
+}
+
+/* Every request: its hard deadline ends once it is read, then the router. */
+static void wan_gencb(struct evhttp_request *req, void *arg)
+{
+	conn_guard_request_dispatched(req);
+	wan_http_request(req, arg);
 }
 
 static void wan_flush_cb(evutil_socket_t fd, short what, void *arg)
@@ -178,7 +197,7 @@ static tw_rc wan_thread_setup(struct wan_server *srv, struct wan_thread *thr,
 	if (thr->http == NULL || thr->flush_ev == NULL || event_add(thr->flush_ev, &tick) != 0)
 		return tw_error_set(err, TW_E_NOMEM, "cannot create the wan event loop");
 	evhttp_set_bevcb(thr->http, wan_bevcb, thr);
-	evhttp_set_gencb(thr->http, wan_http_request, thr);
+	evhttp_set_gencb(thr->http, wan_gencb, thr);
 	evhttp_set_max_body_size(thr->http, WAN_TRANSPORT_MAX_BODY);
 	evhttp_set_max_headers_size(thr->http, WAN_MAX_HEADERS_SIZE);
 	evhttp_set_timeout(thr->http, (int)srv->timeout_s);
@@ -235,6 +254,7 @@ void wan_server_stop(struct wan_server *srv)
 		wan_thread_teardown(&srv->threads[i]);
 	free(srv->threads);
 	SSL_CTX_free(srv->ctx);
+	conn_guard_free(srv->guard);
 	free(srv);
 }
 
@@ -277,7 +297,8 @@ tw_rc wan_server_start(const struct tw_home *home, struct wan_server **out,
 	socklen_t sl;
 	char *host = NULL, *store_url = NULL, portstr[8];
 	uint16_t port;
-	long threads, lifetime, maxconn;
+	long threads, lifetime;
+	struct conn_guard_limits lim;
 	sigset_t block, old;
 	tw_rc rc;
 	int gai;
@@ -297,8 +318,8 @@ tw_rc wan_server_start(const struct tw_home *home, struct wan_server **out,
 	    &threads, err)) != TW_OK ||
 	    (rc = tw_config_get_long(home->conf, "wan", "session_lifetime",
 	    TW_SESSION_LIFETIME_S, 1, TW_SESSION_LIFETIME_S, &lifetime, err)) != TW_OK ||
-	    (rc = tw_config_get_long(home->conf, "wan", "max_connections", 20000, 1, 10000000,
-	    &maxconn, err)) != TW_OK ||
+	    (rc = conn_guard_limits_load(home->conf, "wan", "", WAN_DEFAULT_MAX_CONNS,
+	    WAN_DEFAULT_PER_SOURCE, &lim, err)) != TW_OK ||
 	    (rc = tw_config_get_long(home->conf, "wan", "timeout", 30, 1, 3600,
 	    &srv->timeout_s, err)) != TW_OK)
 		goto fail;
@@ -306,6 +327,10 @@ tw_rc wan_server_start(const struct tw_home *home, struct wan_server **out,
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
 		threads = n < 1 ? 1 : n > WAN_MAX_THREADS ? WAN_MAX_THREADS : n;
 	}
+	/* Descriptors: the connections plus listeners, stores and logs of every loop. */
+	conn_guard_fit_nofile("wan", 64 + 8 * threads, &lim);
+	if ((rc = conn_guard_new("wan", &lim, &srv->guard, err)) != TW_OK)
+		goto fail;
 	if ((rc = tw_parse_hostport(tw_config_get_or(home->conf, "wan", "listen",
 	    TW_DEFAULT_WAN_LISTEN), &host, &port, err)) != TW_OK) {
 		tw_error_set(err, rc, "[wan] listen: %s", err != NULL ? err->message : "invalid");
@@ -346,7 +371,6 @@ tw_rc wan_server_start(const struct tw_home *home, struct wan_server **out,
 		struct wan_thread *thr = &srv->threads[i];
 
 		thr->index = i;
-		thr->max_conns = (size_t)maxconn / srv->nthreads + 1;
 		if ((rc = wan_thread_setup(srv, thr, store_url, err)) != TW_OK)
 			goto fail;
 		if ((rc = wan_listener_new(thr, (struct sockaddr *)&ss, sl, err)) != TW_OK)

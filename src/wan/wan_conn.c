@@ -285,6 +285,8 @@ static void wan_handshake_done(struct wan_conn *conn, const SSL *ssl)
 	}
 	if (!conn->identified)
 		return;
+	/* An identified gateway or EMT: never shed to make room for unauthenticated peers. */
+	conn_guard_authenticated(ssl);
 	conn->connect_logged = true;
 	snprintf(detail, sizeof(detail), "%s %s %s", resumed ? "resumed" : "full",
 		SSL_get_version(ssl), SSL_get_cipher_name(ssl));

@@ -25,6 +25,7 @@
 #include <openssl/ssl.h>
 
 #include "audit/audit.h"
+#include "net/conn_guard.h"
 #include "store/store.h"
 #include "wan/wan_message.h"
 
@@ -76,12 +77,12 @@ struct wan_thread {
 	struct tw_store *store;
 	struct wan_journal journal;
 	size_t conns;                       /* live connections of this thread */
-	size_t max_conns;
-	bool paused;                        /* listener disabled (limit or journal failing) */
+	bool paused;                        /* listener disabled (journal failing) */
 };
 
 struct wan_server {
 	SSL_CTX *ctx;
+	struct conn_guard *guard;           /* caps and deadlines of all loops (conn_guard.h) */
 	struct wan_thread *threads;
 	unsigned nthreads;
 	uint16_t port;
@@ -137,7 +138,7 @@ void wan_journal_touch(struct wan_thread *thr, const char *gateway_id, int64_t w
 /* Write everything queued; on failure the entries stay queued for the next try. */
 tw_rc wan_journal_flush(struct wan_thread *thr, struct tw_error *err);
 
-/* wan.c: re-evaluate whether the listener should accept (limits, journal health). */
+/* wan.c: re-evaluate whether the listener should accept (journal health). */
 void wan_thread_update_listener(struct wan_thread *thr);
 
 /* wan_http.c */

@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# privsep.sh: issue 9, privilege separation enforced. A home made by `init --system`,
+# torwartd all started as root: each service under its own user with seccomp and
+# no_new_privs, the token and the PINs out of reach of the other users, a forbidden
+# system call kills the service and raises a sandbox-violation alert, and the product
+# still works (a simulated gateway session, a certificate issued through the signer).
+# Needs root (it creates the service users, like a package would); skips otherwise.
+. "$(dirname "$0")/lib.sh"
+if [ "$(id -u)" != 0 ] || ! command -v useradd >/dev/null || ! command -v setpriv >/dev/null; then
+	echo "privsep.sh: needs root, useradd and setpriv (util-linux); skipped"
+	exit 77
+fi
+T=$(mktemp -d /tmp/torwart-it-XXXXXX)
+chmod 0755 "$T"   # the service users must reach the home below it
+H="$T/home"
+trap 'finish; exit $?' EXIT
+
+WAN_PORT=$(free_port); API_PORT=$(free_port); TLS_PORT=$(free_port)
+WAN="127.0.0.1:$WAN_PORT"
+# Run a command with exactly the credentials of a service user (uid, gid, groups).
+as() { local u=$1; shift; setpriv --reuid="$u" --regid=torwart --init-groups "$@"; }
+db() { sqlite3 "$H/store/store.db" "$1"; }
+
+# ---- init --system: users, groups, file modes
+check_fails "init --system refuses a non-root user" \
+	setpriv --reuid=nobody --regid=nogroup --clear-groups "$TORWART" init --system --home "$T/x"
+check "torwart init --system --test-pki" "$TORWART" init --system --home "$H" --test-pki \
+	--wan-listen "$WAN" --api-listen "127.0.0.1:$API_PORT" --api-tls-listen "127.0.0.1:$TLS_PORT"
+for u in torwart-signer torwart-wan torwart-api torwart-worker; do
+	check "user $u exists without a login shell" \
+		bash -c "getent passwd $u | grep -q ':/usr/sbin/nologin$'"
+done
+check "torwart.conf has [privsep]" grep -q '^\[privsep\]' "$H/torwart.conf"
+check "the store has a directory of its own" test -f "$H/store/store.db"
+check "secrets/pins: torwart-signer, 0600" test "$(stat -c %U:%a "$H/secrets/pins")" = torwart-signer:600
+check "tokens/: torwart-signer, 0700" test "$(stat -c %U:%a "$H/tokens")" = torwart-signer:700
+check "softhsm2.conf: torwart-signer, 0600" test "$(stat -c %U:%a "$H/softhsm2.conf")" = torwart-signer:600
+check "wan TLS key: torwart-wan, 0600" test "$(stat -c %U:%a "$H/pki/gwa-tls.key")" = torwart-wan:600
+check "api TLS key: torwart-api, 0600" test "$(stat -c %U:%a "$H/pki/api-tls.key")" = torwart-api:600
+check "store: group torwart, 0660" test "$(stat -c %G:%a "$H/store/store.db")" = torwart:660
+check "data key: group torwart-data, 0640" test "$(stat -c %G:%a "$H/secrets/data.key")" = torwart-data:640
+
+# ---- only the signer's user reads the token, the PINs and the signer's files
+TOKFILE=$(find "$H/tokens" -type f -name '*.object' | head -n 1)
+check "the token has object files" test -n "$TOKFILE"
+check "torwart-signer reads a token file" as torwart-signer cat "$TOKFILE"
+for u in torwart-wan torwart-api torwart-worker; do
+	check_fails "$u cannot read secrets/pins" as $u cat "$H/secrets/pins"
+	check_fails "$u cannot list tokens/" as $u ls "$H/tokens"
+	check_fails "$u cannot read a token file" as $u cat "$TOKFILE"
+	check_fails "$u cannot read softhsm2.conf" as $u cat "$H/softhsm2.conf"
+	check_fails "$u cannot list secrets/" as $u ls "$H/secrets"
+done
+check "torwart-signer reads secrets/pins" as torwart-signer cat "$H/secrets/pins"
+check_fails "torwart-wan cannot read the api's TLS key" as torwart-wan cat "$H/pki/api-tls.key"
+check_fails "torwart-api cannot read the wan's TLS key" as torwart-api cat "$H/pki/gwa-tls.key"
+check_fails "torwart-worker cannot read the data key" as torwart-worker cat "$H/secrets/data.key"
+check_fails "torwart-signer cannot read the data key" as torwart-signer cat "$H/secrets/data.key"
+
+# ---- a privsep home refuses a start as the wrong user
+check_fails "torwartd wan as torwart-worker is refused" \
+	as torwart-worker "$TORWARTD" --home "$H" wan
+if as torwart-worker "$TORWARTD" --home "$H" wan 2>&1 | grep -q "start torwartd as root"; then
+	ok "the refusal says to start torwartd as root"
+else
+	bad "the refusal says to start torwartd as root"
+fi
+
+check_fails "torwartd all as a service user is refused" as torwart-wan "$TORWARTD" --home "$H" all
+if as torwart-wan "$TORWARTD" --home "$H" all 2>&1 | grep -q "start \`torwartd all\` as root"; then
+	ok "... at once, saying to start it as root"
+else
+	bad "... at once, saying to start it as root"
+fi
+
+# ---- the stack, started as root
+start_stack() {
+	"$TORWARTD" --home "$H" all >>"$T/torwartd.log" 2>&1 &
+	SUP=$!
+	pids_to_kill+=("$SUP")
+	wait_port 127.0.0.1 "$WAN_PORT" 30 && wait_port 127.0.0.1 "$API_PORT" 30 &&
+		wait_port 127.0.0.1 "$TLS_PORT" 30
+}
+stop_stack() {
+	kill -TERM "$SUP" 2>/dev/null
+	for _ in $(seq 1 150); do kill -0 "$SUP" 2>/dev/null || return 0; sleep 0.1; done
+	return 1
+}
+service_pid() { grep "started $1 (pid" "$T/torwartd.log" | tail -n 1 | sed 's/.*(pid \([0-9]*\)).*/\1/'; }
+
+check "torwartd all starts (wan and api listen)" start_stack
+check "the supervisor stays root" test "$(ps -o user= -p "$SUP")" = root
+for s in signer wan api worker; do
+	p=$(service_pid $s)
+	echo "$s: pid $p, $(ps -o user=,comm= -p "$p")" >>"$T/log"
+	check "ps: the $s runs as torwart-$s" test "$(ps -o user:20= -p "$p" | tr -d ' ')" = "torwart-$s"
+	check "$s: Seccomp: 2 (filter)" grep -q '^Seccomp:[[:space:]]*2$' "/proc/$p/status"
+	check "$s: NoNewPrivs: 1" grep -q '^NoNewPrivs:[[:space:]]*1$' "/proc/$p/status"
+	check "$s: no effective capabilities" grep -q '^CapEff:[[:space:]]*0000000000000000$' "/proc/$p/status"
+	check "$s: RLIMIT_CORE 0" bash -c "grep '^Max core file size' /proc/$p/limits | awk '{exit !(\$5 == 0 && \$6 == 0)}'"
+	check "$s: not dumpable (its /proc files belong to root)" test "$(stat -c %U "/proc/$p/environ")" = root
+done
+
+# ---- the product still works under the sandboxes
+check "gateway add SMGW-PS-0001 (as the api's user)" \
+	as torwart-api "$TORWART" gateway add --home "$H" --id SMGW-PS-0001
+check "torwart-sim opens a session with the wan" \
+	"$SIM" --gwa "$WAN" --gateways "$H/gateways/SMGW-PS-0001"
+check "register an EMT participant (as the api's user)" as torwart-api "$TORWART" ca register \
+	--home "$H" --name stw --org "Stadtwerk IT" --role emt --mp-id 9912345000001 \
+	--cn STW.EMT.IT --email pki@stw.example
+check "torwart req initial" "$TORWART" req initial --cn STW.EMT.IT --ou 9912345000001 \
+	--email pki@stw.example --key-dir "$T/keys" --format der --out "$T/req.der"
+chmod 0644 "$T/req.der"
+check "ca issue through the signer (as the api's user)" \
+	as torwart-api "$TORWART" ca issue --home "$H" --request "$T/req.der"
+check "three certificates issued" test "$(db "SELECT count(*) FROM certificates WHERE request_id = 1")" = 3
+
+# ---- operator commands through the api: it execs `torwart` as torwart-api, inside its
+# seccomp filter and Landlock (execution of that one program only); bootstrap as in
+# remote_cli.sh (break-glass operator add on the machine).
+API="https://127.0.0.1:$TLS_PORT"
+run() { local who=$1; shift; "$TORWART" "$@" --token-file "$T/$who.session" >"$T/out" 2>&1; }
+mkdir -p "$T/ops"
+for spec in gwa:gateway-operator cao:ca-operator; do
+	IFS=: read -r name roles <<<"$spec"
+	printf 'password-of-%s-in-privsep\n' "$name" >"$T/ops/$name.pw"
+	check "break-glass operator add $name ($roles)" "$TORWART" operator add --home "$H" \
+		--name "$name" --tenant alpha --password-file "$T/ops/$name.pw" --roles "$roles" \
+		--out "$T/ops/$name"
+	check "login $name through the api" "$TORWART" login --api "$API" \
+		--cert "$T/ops/$name/$name.crt" --key "$T/ops/$name/$name.key" \
+		--password-file "$T/ops/$name.pw" --token-file "$T/$name.session"
+done
+check "gateway add through the api (run as torwart-api)" run gwa gateway add --id GW-P3 --out "$T/gw-p3"
+check "... the gateway is registered" test "$(db "SELECT count(*) FROM gateways WHERE gateway_id = 'GW-P3'")" = 1
+check "ca crl through the api (signed by the signer)" run cao ca crl
+check "the api's command ran under its user" \
+	bash -c "find '$H/spool' -user torwart-api | grep -q ."
+check "the stack stops cleanly" stop_stack
+check "no service was killed by its filter" bash -c "! grep -q 'killed by signal' '$T/torwartd.log'"
+
+# ---- a forbidden system call kills the service; the supervisor raises an alert
+export TORWART_TEST_SECCOMP_VIOLATION=wan
+check "torwartd all starts with the wan's test hook" bash -c "'$TORWARTD' --home '$H' all >>'$T/torwartd.log' 2>&1 & echo \$! >'$T/sup2'; for i in \$(seq 100); do grep -q 'ALERT sandbox-violation' '$T/torwartd.log' && exit 0; sleep 0.1; done; exit 1"
+unset TORWART_TEST_SECCOMP_VIOLATION
+SUP=$(cat "$T/sup2")
+pids_to_kill+=("$SUP")
+check "the wan died by SIGSYS (signal 31)" grep -q "wan killed by signal 31" "$T/torwartd.log"
+check "the supervisor logged the seccomp kill" grep -q "outside its seccomp allow-list" "$T/torwartd.log"
+check "a sandbox-violation alert is queued for the security officer" \
+	test "$(db "SELECT count(*) FROM alert_queue WHERE kind = 'sandbox-violation' AND role = 'security-officer' AND subject = 'wan'")" -ge 1
+check "the alert is in the admin log" \
+	test "$(db "SELECT count(*) FROM admin_log WHERE action = 'alert.sandbox-violation'")" -ge 1
+check "the rest of the stack stops cleanly" stop_stack
