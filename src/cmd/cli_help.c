@@ -278,11 +278,13 @@ static const struct cli_help cli_helps[] = {
 		"[--wan-listen HOST:PORT]\n"
 		"       [--api-listen HOST:PORT] [--api-tls-listen HOST:PORT] "
 		"[--signer-backend pkcs11|file]\n"
+		"       [--system]\n"
 		"Create a new home: torwart.conf, store, SoftHSM2 token, operator CA; with --test-pki\n"
 		"also a test SM-PKI (Root-CA, Sub-CA, GWA TLS/SIG/ENC) whose certificates name the\n"
 		"api's CRL URLs; --second-sub-ca adds a second test Sub-CA under the same Root\n"
-		"(pki/sub-ca-2.crt, chain-2.pem). Refuses an existing DIR. --signer-backend file:\n"
-		"tests only.\n",
+		"(pki/sub-ca-2.crt, chain-2.pem). --system (as root): per-service users, seccomp\n"
+		"and Landlock (docs/operations.md). Refuses an existing DIR. --signer-backend\n"
+		"file: tests only.\n",
 		NULL },
 	{ "job", "usage: torwart job create|list|show|cancel|wait|types ...\n"
 		"Orders to gateways (docs/jobs.md). torwart job SUB --help for each.\n" HELP_REMOTE,
