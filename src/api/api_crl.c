@@ -1,5 +1,6 @@
 /*
- * api_crl.c: GET/HEAD /crl/<ca>.crl: the current CRL as DER (application/pkix-crl) with
+ * api_crl.c: GET/HEAD /crl/<ca>.crl (and /crl/<ca>-delta.crl for CAs with delta CRLs):
+ * the current CRL as DER (application/pkix-crl) with
  * ETag (SHA-256 of the file), Last-Modified (thisUpdate), Cache-Control up to nextUpdate,
  * and 304 Not Modified on a matching If-None-Match. The body is sent from the file with
  * evbuffer_add_file (sendfile where available): a CRL of a million entries is tens of
@@ -19,6 +20,7 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "pki/crl.h"
+#include "pki/profile.h"
 #include "store/store_ca.h"
 
 struct api_crl_route {
@@ -133,10 +135,42 @@ static void api_crl_serve(struct evhttp_request *req, void *arg)
 	evbuffer_free(body);
 }
 
+/* /crl/<ca>-delta.crl serving the store row "<ca>-delta" (crl.h), if ca has delta CRLs. */
+static tw_rc api_crl_delta_routes_add(struct evhttp *http, const struct tw_home *home,
+	const char *ca, struct tw_store *store, struct tw_error *err)
+{
+	struct pki_ca_config *cfg = NULL;
+	struct api_crl_route *r;
+	char name[STORE_ID_MAX + 1];
+	bool delta;
+	tw_rc rc;
+
+	if ((rc = pki_ca_config_load(home->conf, ca, &cfg, err)) != TW_OK)
+		return rc;
+	delta = cfg->delta_crl;
+	pki_ca_config_free(cfg);
+	if (!delta)
+		return TW_OK;
+	if (api_crl_count == API_CRL_MAX_CAS ||
+	    strlen(ca) + sizeof(CRL_DELTA_SUFFIX) - 1 > STORE_ID_MAX)
+		return tw_error_set(err, TW_E_CONFIG, "[ca] crl_cas: more than %d CRLs with the "
+			"delta CRLs, or the name '%s' is too long for a delta CRL", API_CRL_MAX_CAS, ca);
+	/* ca points into the routes array: copy it before formatting into a route. */
+	snprintf(name, sizeof(name), "%s%s", ca, CRL_DELTA_SUFFIX);
+	r = &api_crl_routes[api_crl_count++];
+	memcpy(r->ca, name, sizeof(r->ca));
+	r->store = store;
+	snprintf(r->path, sizeof(r->path), "/crl/%s.crl", name);
+	if (evhttp_set_cb(http, r->path, api_crl_serve, r) != 0)
+		return tw_error_set(err, TW_E_CONFIG, "CRL route %s is registered twice", r->path);
+	return TW_OK;
+}
+
 tw_rc api_crl_register(struct evhttp *http, const struct tw_home *home,
 	struct tw_store *store, struct tw_error *err)
 {
 	const char *list = tw_config_get_or(home->conf, "ca", "crl_cas", CRL_DEFAULT_CA);
+	tw_rc rc;
 
 	api_crl_count = 0;
 	for (const char *p = list; *p != '\0';) {
@@ -163,6 +197,9 @@ tw_rc api_crl_register(struct evhttp *http, const struct tw_home *home,
 		if (evhttp_set_cb(http, r->path, api_crl_serve, r) != 0)
 			return tw_error_set(err, TW_E_CONFIG, "CRL route %s is registered twice",
 				r->path);
+		/* Its delta CRL next to it (issue 11), when [ca.<name>] delta_crl = yes. */
+		if ((rc = api_crl_delta_routes_add(http, home, r->ca, store, err)) != TW_OK)
+			return rc;
 		p += n;
 	}
 	return TW_OK;

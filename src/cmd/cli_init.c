@@ -83,14 +83,15 @@ static const char conf_template[] =
 	"audit_verify_interval = 60\n"
 	"\n"
 	"[pki]\n"
-	"# Written into issued certificates (per-CA configuration grows with issue 3).\n"
-	"crl_url = http://localhost:7080/crl/sub-ca.crl\n"
+	"# Written into issued certificates. The CRL distribution points are per CA:\n"
+	"# [ca.<name>] crl_url = URL [URL ...] (HTTP and/or LDAP); by default the api's own\n"
+	"# http://<[api] listen>/crl/<name>.crl, or [ca] crl_base_url/<name>.crl.\n"
 	"policy_oid = 1.3.6.1.4.1.55555.1.1\n"
 	"cps_uri = https://localhost/torwart/cps\n"
 	"\n"
 	"[ca]\n"
 	"# CAs whose CRLs the worker keeps fresh and the api serves at /crl/<name>.crl\n"
-	"crl_cas = sub-ca " AUTH_OPCA_CRL_CA "\n"
+	"crl_cas = sub-ca%s " AUTH_OPCA_CRL_CA "\n"
 	"\n"
 	"[ca." AUTH_OPCA_CRL_CA "]\n"
 	"# The internal operator CA: revoked (disabled) operators' certificates, signed by the\n"
@@ -318,7 +319,7 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
 	return remove(path);
 }
 
-static int init_run(const struct cli_options *o)
+static int init_run(const struct cli_options *o, bool second_sub_ca)
 {
 	static const char *const subdirs[] = { "pki", "run", "secrets", "gateways" };
 	struct tw_error err;
@@ -341,6 +342,8 @@ static int init_run(const struct cli_options *o)
 	if (o->signer_backend != NULL && strcmp(o->signer_backend, "pkcs11") != 0 &&
 	    !file_keys)
 		return cli_usage_error("--signer-backend takes pkcs11 (default) or file (tests only)");
+	if (second_sub_ca && !o->test_pki)
+		return cli_usage_error("--second-sub-ca needs --test-pki");
 	if (o->system && geteuid() != 0)
 		return cli_usage_error("init --system must run as root: it creates the service "
 			"users and gives them the home's files (docs/operations.md)");
@@ -381,8 +384,16 @@ static int init_run(const struct cli_options *o)
 		rc = tw_error_set(&err, TW_E_INVALID, "--store must be one line (a path or URL)");
 		goto out;
 	}
+	/* The test Root's CRL (ARL) is ours to publish only in a test PKI (issue 11). */
 	conf = tw_asprintf(conf_template, o->store != NULL ? o->store : TW_DEFAULT_STORE,
-		file_keys ? file_backend : "", wan, api, api_tls);
+		file_keys ? file_backend : "", wan, api, api_tls,
+		!o->test_pki ? "" : second_sub_ca ? " root-ca " TESTPKI_SUB2_LABEL : " root-ca");
+	if (conf != NULL && second_sub_ca) {
+		char *more = tw_asprintf("%s%s", conf, TESTPKI_SUB2_CONF);
+
+		free(conf);
+		conf = more;
+	}
 	free(path);
 	path = tw_asprintf("%s/torwart.conf", o->home);
 	if (conf == NULL || path == NULL) {
@@ -431,6 +442,9 @@ static int init_run(const struct cli_options *o)
 	signer_client_set_actor(sc, cli_actor(), "local-admin");
 	if (o->test_pki && (rc = testpki_create(home, sc, store, &err)) != TW_OK)
 		goto out;
+	if (second_sub_ca && (rc = testpki_create_second_sub_ca(home, sc, store, &err)) !=
+	    TW_OK)
+		goto out;
 	/* The operator CA and its first (empty) CRL: later revocations only mark it dirty,
 	 * which needs a CRL to exist, and relying parties can fetch it from the start. */
 	if ((rc = auth_opca_create(home, sc, tls_host, &err)) != TW_OK ||
@@ -460,7 +474,8 @@ static int init_run(const struct cli_options *o)
 	printf("  wan listens on %s, api on %s (HTTP) and %s (HTTPS, operators)\n", wan, api,
 		api_tls);
 	if (o->test_pki)
-		printf("  test SM-PKI: pki/root-ca.crt, pki/sub-ca.crt, pki/gwa-{tls,sig,enc}.crt\n");
+		printf("  test SM-PKI: pki/root-ca.crt, pki/sub-ca.crt, pki/gwa-{tls,sig,enc}.crt%s\n",
+			second_sub_ca ? ", second Sub-CA pki/sub-ca-2.crt" : "");
 	printf("  operator CA: %s (key \"%s\" in the token), CRL /crl/%s.crl\n",
 		AUTH_OPCA_CERT, AUTH_OPCA_KEY, AUTH_OPCA_CRL_CA);
 	printf("  first operator (break-glass): torwart operator add --home %s --name NAME "
@@ -484,11 +499,27 @@ out:
 int cli_init(const char *sub, int argc, char **argv)
 {
 	struct cli_options o;
+	char **rest = calloc((size_t)argc + 1, sizeof(*rest));
+	bool second_sub_ca = false;
+	int n = 0, ret;
 
-	if (sub != NULL || cli_parse_options(argc, argv, &o) != 0)
-		return cli_usage_error("usage: torwart init --home DIR [--test-pki] "
+	/*
+	 * --second-sub-ca (issue 11) is init's own flag: taken out here, so the shared
+	 * parser (cli_parse_options, mirrored by the api's option specs) stays as it is.
+	 */
+	for (int i = 0; rest != NULL && i < argc; i++) {
+		if (i > 0 && strcmp(argv[i], "--second-sub-ca") == 0)
+			second_sub_ca = true;
+		else
+			rest[n++] = argv[i];
+	}
+	if (sub != NULL || rest == NULL || cli_parse_options(n, rest, &o) != 0)
+		ret = cli_usage_error("usage: torwart init --home DIR [--test-pki [--second-sub-ca]] "
 			"[--wan-listen HOST:PORT] [--api-listen HOST:PORT] [--api-tls-listen HOST:PORT] "
 			"[--signer-backend pkcs11|file] [--system]\n"
 			"       [--store PATH|postgresql://...]");
-	return init_run(&o);
+	else
+		ret = init_run(&o, second_sub_ca);
+	free(rest);
+	return ret;
 }

@@ -101,7 +101,18 @@ static int req_parse_options(int argc, char **argv, struct req_options *o)
 		case O_STATE: o->p.subject.state = optarg; break;
 		case O_EMAIL: o->p.subject.email = optarg; break;
 		case O_URI: o->p.subject.uri = optarg; break;
-		case O_DNS: o->p.subject.dns_name = optarg; break;
+		case O_DNS:
+			/* Repeatable: the first is the subject's, the rest follow in order. */
+			if (o->p.subject.dns_name == NULL) {
+				o->p.subject.dns_name = optarg;
+			} else if (o->p.n_extra_dns < REQGEN_DNS_MAX) {
+				o->p.extra_dns[o->p.n_extra_dns++] = optarg;
+			} else {
+				fprintf(stderr, "torwart req: at most %d --dns names\n",
+					REQGEN_DNS_MAX + 1);
+				return -1;
+			}
+			break;
 		case O_ROLE: o->role = optarg; break;
 		case O_CURVE: o->curve = optarg; break;
 		case O_KEY_DIR: o->key_dir = optarg; break;
@@ -377,10 +388,21 @@ static int req_show(const char *path, const struct req_options *o)
 		char dn[256];
 
 		X509_NAME_oneline(e->subject, dn, sizeof(dn));
-		printf("entry %zu: %s %s subject=%s%s%s%s%s%s%s\n", i, pki_usage_name(e->usage),
-			OBJ_nid2sn(e->curve_nid), dn, e->email ? " email=" : "", e->email ? e->email : "",
-			e->uri ? " uri=" : "", e->uri ? e->uri : "", e->dns_name ? " dns=" : "",
-			e->dns_name ? e->dns_name : "");
+		printf("entry %zu: %s %s subject=%s", i, pki_usage_name(e->usage),
+			OBJ_nid2sn(e->curve_nid), dn);
+		/* Every SAN name (request.c checked each is printable 7-bit text). */
+		for (int k = 0; e->san != NULL && k < sk_GENERAL_NAME_num(e->san); k++) {
+			const GENERAL_NAME *gn = sk_GENERAL_NAME_value(e->san, k);
+			const ASN1_IA5STRING *v = gn->type == GEN_EMAIL ? gn->d.rfc822Name :
+				gn->type == GEN_URI ? gn->d.uniformResourceIdentifier :
+				gn->type == GEN_DNS ? gn->d.dNSName : NULL;
+
+			if (v != NULL)
+				printf(" %s=%.*s", gn->type == GEN_EMAIL ? "email" : gn->type == GEN_URI ?
+					"uri" : "dns", ASN1_STRING_length(v),
+					(const char *)ASN1_STRING_get0_data(v));
+		}
+		printf("\n");
 	}
 	if (req->outer_signer != NULL) {
 		char dn[256];

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cmd/cli.h"
+#include "cmd/cli_help.h"
 
 /* Areas add one line here (keep alphabetical). */
 static const struct cli_command cli_commands[] = {
@@ -31,4 +32,9 @@ const struct cli_command *cli_command_find(const char *name)
 			return &cli_commands[i];
 	}
 	return NULL;
+}
+
+const char *cli_command_name_at(size_t i)
+{
+	return i < sizeof(cli_commands) / sizeof(cli_commands[0]) ? cli_commands[i].name : NULL;
 }

@@ -16,6 +16,7 @@
 #include "auth/command.h"
 #include "auth/service.h"
 #include "cmd/cli.h"
+#include "cmd/cli_help.h"
 
 static const char torwart_usage[] =
 	"usage: torwart COMMAND [options]\n"
@@ -26,7 +27,8 @@ static const char torwart_usage[] =
 	"      [--store PATH|postgresql://USER@HOST:PORT/DB]   (default store.db in DIR)\n"
 	"      create a new home: torwart.conf, store, SoftHSM2 token, operator CA; with\n"
 	"      --test-pki also a\n"
-	"      test SM-PKI (Root-CA, Sub-CA, GWA TLS/SIG/ENC). Refuses an existing DIR.\n"
+	"      test SM-PKI (Root-CA, Sub-CA, GWA TLS/SIG/ENC; --second-sub-ca: a second\n"
+	"      Sub-CA under the same Root). Refuses an existing DIR.\n"
 	"  gateway add --home DIR --id SMGW-ID [--out DIR2]\n"
 	"      register a gateway and write its keys, certificates and chain to DIR2\n"
 	"      (default DIR/gateways/SMGW-ID), as a manufacturer would.\n"
@@ -74,7 +76,7 @@ static const char torwart_usage[] =
 	"      whether a CA key may sign (issuance, CRLs are refused while inactive).\n"
 	"  firmware add --home DIR --file IMG --model M --version V | list --home DIR |\n"
 	"      show|release|withdraw --home DIR --id N   firmware catalogue (docs/firmware.md)\n"
-	"  req initial --cn CN [--ou MPID] [--serial N] [--email E] [--uri U] [--dns D]\n"
+	"  req initial --cn CN [--ou MPID] [--serial N] [--email E] [--uri U] [--dns D]...\n"
 	"      [--role EMT|GWA|GWH|SMGW] (--key-dir DIR [--curve C] | --tls-key F --sig-key F\n"
 	"      --enc-key F) [--out FILE] [--format der|base64|pem] [--authorise --home DIR]\n"
 	"      write an SM-PKI initial request (CRMF in bsiCertReqMsgs); new keys go to DIR\n"
@@ -120,6 +122,8 @@ static const char torwart_usage[] =
 	"  returns the first result). Options must be written in full and given once.\n"
 	"With --home DIR a command acts directly on the home: break-glass, logged, alerted and\n"
 	"queued for an approver's review.\n"
+	"\n"
+	"torwart COMMAND --help and torwart COMMAND SUB --help print that command's own help.\n"
 	"\n"
 	"exit status: 0 success, 1 failure (one line on stderr says what to do),\n"
 	"             2 usage error, 3 admin log broken (audit verify),\n"
@@ -180,9 +184,15 @@ int main(int argc, char **argv)
 		sub = argv[2];
 		first = 3;
 	}
+	if (strcmp(argv[1], "--commands") == 0) {   /* the command table, for tests */
+		cli_help_list_commands(stdout);
+		return 0;
+	}
 	for (int i = first; i < argc; i++) {
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			fputs(torwart_usage, stdout);
+			/* The command's own help (cli_help.c); the general one for the unknown. */
+			if (!cli_help_print(argv[1], sub, stdout))
+				fputs(torwart_usage, stdout);
 			return 0;
 		}
 	}

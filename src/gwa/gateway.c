@@ -82,11 +82,14 @@ static tw_rc issue_device_certificates(const struct tw_home *home, struct signer
 	const char *gateway_id, struct device_key *keys, size_t n, X509 *sub_ca,
 	struct tw_error *err)
 {
-	const char *crl_url = tw_config_get(home->conf, "pki", "crl_url");
 	const char *policy = tw_config_get(home->conf, "pki", "policy_oid");
 	const char *cps = tw_config_get(home->conf, "pki", "cps_uri");
-	tw_rc rc = TW_OK;
+	struct pki_ca_config *cfg = NULL;
+	tw_rc rc;
 
+	/* The Sub-CA's distribution points ([ca.sub-ca] crl_url, or where the api serves it). */
+	if ((rc = pki_ca_config_load(home->conf, SIGNER_KEY_SUB_CA, &cfg, err)) != TW_OK)
+		return rc;
 	for (size_t i = 0; i < n && rc == TW_OK; i++) {
 		struct pki_cert_request req;
 
@@ -97,7 +100,7 @@ static tw_rc issue_device_certificates(const struct tw_home *home, struct signer
 		req.subject.serial_number = gateway_id;
 		req.issuer_cert = sub_ca;
 		req.validity_days = GATEWAY_CERT_DAYS;
-		req.crl_url = crl_url;
+		req.crl_url = cfg->crl_url;
 		req.policy_oid = policy;
 		req.cps_uri = cps;
 		if ((rc = keys_generate_ec(NID_brainpoolP256r1, &keys[i].key, err)) != TW_OK)
@@ -105,6 +108,7 @@ static tw_rc issue_device_certificates(const struct tw_home *home, struct signer
 		req.public_key = keys[i].key;
 		rc = pki_issue_certificate(sc, SIGNER_KEY_SUB_CA, &req, &keys[i].cert, err);
 	}
+	pki_ca_config_free(cfg);
 	return rc;
 }
 

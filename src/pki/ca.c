@@ -605,6 +605,8 @@ tw_rc ca_build(struct ca_run *r, const struct request *req,
 			.spki = e->spki,
 			.issuer_cert = r->ca_cert,
 			.subject_name = e->subject,
+			/* Every name the request asks for (several DNS names on TLS, issue 11). */
+			.san = e->san,
 		};
 
 		pki_ca_config_apply(r->cfg, &cr);

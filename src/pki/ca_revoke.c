@@ -10,6 +10,7 @@
 #include "base/util.h"
 #include "pki/ca.h"
 #include "pki/ca_internal.h"
+#include "pki/crl.h"
 #include "store/store.h"
 
 /*
@@ -90,6 +91,14 @@ tw_rc ca_revoke(const struct tw_home *home, struct tw_store *store, const struct
 	else
 		snprintf(detail, sizeof(detail), "already revoked (reason=%s); unchanged",
 			ca_reason_name(cert.revocation_reason));
+	/* The delta CRL too (a no-op without one): it publishes the revocation first. */
+	if (*changed && strlen(ca) + sizeof(CRL_DELTA_SUFFIX) - 1 <= STORE_ID_MAX) {
+		char delta[STORE_ID_MAX + 1];
+
+		snprintf(delta, sizeof(delta), "%s%s", ca, CRL_DELTA_SUFFIX);
+		if ((rc = store_ca_crl_mark_dirty(store, delta, err)) != TW_OK)
+			goto rollback;
+	}
 	if ((*changed && (rc = store_ca_crl_mark_dirty(store, ca, err)) != TW_OK) ||
 	    (rc = ca_audit(&r, "ca.revoke", hex, "ok", NULL, detail, err)) != TW_OK ||
 	    (rc = store_commit(store, err)) != TW_OK)

@@ -105,8 +105,9 @@ tw_rc ca_state_set_in_tx(struct tw_store *store, const struct ca_actor *who, con
 
 /*
  * The CA must be one the engine can use: the default CA, or a [ca.<name>] section that
- * names its own key or certificate (a section without either would silently fall back to
- * the Sub-CA's key and certificate, see pki_ca_config_load), with its certificate present.
+ * names its own key or certificate (an operator must say which CA they mean; without a
+ * section the defaults are key <name> and pki/<name>.crt, see pki_ca_config_load), with
+ * its certificate present.
  */
 static tw_rc ca_state_configured(const struct tw_home *home, const char *ca,
 	struct tw_error *err)

@@ -38,6 +38,8 @@
 #define CRL_RESERVE 4096           /* room for the TBS and CertificateList headers */
 #define CRL_FIXED_MAX 2048         /* version + sigAlg + issuer + two times */
 #define CRL_SERIAL_MAX 32          /* bytes of a serial we encode (RFC 5280: <= 20) */
+/* Delta CRLs repeat revocations this long before their base's thisUpdate. */
+#define CRL_DELTA_MARGIN_S 3600
 
 /* ---- DER primitives (only for the hand-written parts) ---- */
 
@@ -106,6 +108,7 @@ static int hexval(char c)
 
 struct crl_stream {
 	struct tw_buf *buf;
+	int64_t since_ms;          /* delta CRLs: only revocations from then on; 0: all */
 	int64_t entries;
 	struct tw_error *err;
 	tw_rc rc;
@@ -130,6 +133,8 @@ static int crl_put_entry(const char *hex, size_t hex_len, int64_t revoked_ms, in
 	unsigned char tbuf[24];
 	size_t tlen;
 
+	if (revoked_ms < cs->since_ms)
+		return 0;   /* already on the base CRL */
 	/* Hex to big-endian bytes; an odd count has an implicit leading zero nibble. */
 	if (hex_len % 2 == 1) {
 		int v = hexval(hex[0]);
@@ -241,14 +246,72 @@ out:
 	return rc;
 }
 
-/* [0] EXPLICIT Extensions { authorityKeyIdentifier, cRLNumber } */
-static tw_rc crl_extensions(X509 *ca, int64_t number, struct tw_buf *out, struct tw_error *err)
+/*
+ * freshestCRL (RFC 5280 5.2.6): one distributionPoint naming every delta CRL URL
+ * (space-separated, checked by profile_config.c). *out is the caller's.
+ */
+static tw_rc crl_freshest(const char *urls, X509_EXTENSION **out, struct tw_error *err)
+{
+	CRL_DIST_POINTS *cdp = sk_DIST_POINT_new_null();
+	DIST_POINT *dp = DIST_POINT_new();
+	tw_rc rc = TW_OK;
+
+	*out = NULL;
+	if (cdp == NULL || dp == NULL || (dp->distpoint = DIST_POINT_NAME_new()) == NULL ||
+	    (dp->distpoint->name.fullname = sk_GENERAL_NAME_new_null()) == NULL)
+		goto nomem;
+	dp->distpoint->type = 0;   /* fullName */
+	for (const char *p = urls; *p != '\0';) {
+		GENERAL_NAME *gn;
+		ASN1_IA5STRING *ia5;
+		size_t n;
+
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if ((n = strcspn(p, " \t")) == 0)
+			break;
+		gn = GENERAL_NAME_new();
+		ia5 = ASN1_IA5STRING_new();
+		if (gn == NULL || ia5 == NULL || ASN1_STRING_set(ia5, p, (int)n) != 1) {
+			GENERAL_NAME_free(gn);
+			ASN1_IA5STRING_free(ia5);
+			goto nomem;
+		}
+		GENERAL_NAME_set0_value(gn, GEN_URI, ia5);
+		if (sk_GENERAL_NAME_push(dp->distpoint->name.fullname, gn) <= 0) {
+			GENERAL_NAME_free(gn);
+			goto nomem;
+		}
+		p += n;
+	}
+	if (sk_DIST_POINT_push(cdp, dp) <= 0)
+		goto nomem;
+	dp = NULL;
+	if ((*out = X509V3_EXT_i2d(NID_freshest_crl, 0, cdp)) == NULL)
+		rc = tw_error_set_openssl(err, TW_E_CRYPTO, "cannot encode the freshestCRL extension");
+	goto out;
+nomem:
+	rc = tw_error_set_openssl(err, TW_E_NOMEM, "cannot build the freshestCRL extension");
+out:
+	DIST_POINT_free(dp);
+	CRL_DIST_POINTS_free(cdp);
+	return rc;
+}
+
+/*
+ * [0] EXPLICIT Extensions { authorityKeyIdentifier, cRLNumber,
+ *   deltaCRLIndicator (critical, base CRL number; delta CRLs only, base > 0),
+ *   freshestCRL (full CRLs with delta URLs only) }
+ */
+static tw_rc crl_extensions(X509 *ca, int64_t number, int64_t base, const char *freshest,
+	struct tw_buf *out, struct tw_error *err)
 {
 	const ASN1_OCTET_STRING *ski = X509_get0_subject_key_id(ca);
 	AUTHORITY_KEYID *akid = AUTHORITY_KEYID_new();
 	ASN1_INTEGER *num = ASN1_INTEGER_new();
+	ASN1_INTEGER *base_num = NULL;
 	STACK_OF(X509_EXTENSION) *exts = sk_X509_EXTENSION_new_null();
-	X509_EXTENSION *e1 = NULL, *e2 = NULL;
+	X509_EXTENSION *e1 = NULL, *e2 = NULL, *e3 = NULL;
 	unsigned char *der = NULL, hdr[8];
 	int n;
 	tw_rc rc;
@@ -273,6 +336,25 @@ static tw_rc crl_extensions(X509 *ca, int64_t number, struct tw_buf *out, struct
 		goto out;
 	}
 	e2 = NULL;
+	if (base > 0) {
+		/* RFC 5280 5.2.4: critical, so a relying party without delta support drops it. */
+		if ((base_num = ASN1_INTEGER_new()) == NULL ||
+		    ASN1_INTEGER_set_int64(base_num, base) != 1 ||
+		    (e3 = X509V3_EXT_i2d(NID_delta_crl, 1, base_num)) == NULL) {
+			rc = tw_error_set_openssl(err, TW_E_CRYPTO, "cannot build the delta CRL "
+				"indicator");
+			goto out;
+		}
+	} else if (freshest != NULL && (rc = crl_freshest(freshest, &e3, err)) != TW_OK) {
+		goto out;
+	}
+	if (e3 != NULL) {
+		if (sk_X509_EXTENSION_push(exts, e3) <= 0) {
+			rc = tw_error_set_openssl(err, TW_E_NOMEM, "cannot build the CRL extensions");
+			goto out;
+		}
+		e3 = NULL;
+	}
 	if ((n = i2d_X509_EXTENSIONS(exts, &der)) <= 0) {
 		rc = tw_error_set_openssl(err, TW_E_CRYPTO, "cannot encode the CRL extensions");
 		goto out;
@@ -284,8 +366,10 @@ out:
 	OPENSSL_free(der);
 	X509_EXTENSION_free(e1);
 	X509_EXTENSION_free(e2);
+	X509_EXTENSION_free(e3);
 	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
 	ASN1_INTEGER_free(num);
+	ASN1_INTEGER_free(base_num);
 	AUTHORITY_KEYID_free(akid);
 	return rc;
 }
@@ -313,12 +397,33 @@ static tw_rc crl_mkdir_parent(const char *path, struct tw_error *err)
 	return rc;
 }
 
-tw_rc crl_generate(const struct tw_home *home, struct tw_store *store,
-	struct signer_client *sc, const char *ca, const char *actor, struct crl_result *res,
-	struct tw_error *err)
+/* The store row of the delta CRL of ca: "<ca>-delta" (also its URL, /crl/<ca>-delta.crl). */
+static tw_rc crl_delta_row(const char *ca, char out[STORE_ID_MAX + 1], struct tw_error *err)
+{
+	if (strlen(ca) + sizeof(CRL_DELTA_SUFFIX) - 1 > STORE_ID_MAX)
+		return tw_error_set(err, TW_E_CONFIG, "CA name '%s' is too long for a delta CRL "
+			"(at most %zu characters)", ca, STORE_ID_MAX - (sizeof(CRL_DELTA_SUFFIX) - 1));
+	(void)snprintf(out, STORE_ID_MAX + 1, "%s%s", ca, CRL_DELTA_SUFFIX);
+	return TW_OK;
+}
+
+/*
+ * Full (delta == false) or delta CRL of ca. Full and delta CRLs share one CRL number
+ * sequence (RFC 5280 5.2.4): the next number is one above both stored rows. A delta
+ * names the current full CRL's number as its base and lists the revocations since that
+ * CRL's thisUpdate minus CRL_DELTA_MARGIN_S (a revocation committed while the base was
+ * being generated is listed again rather than missed; repeating one is harmless).
+ */
+static tw_rc crl_generate_kind(const struct tw_home *home, struct tw_store *store,
+	struct signer_client *sc, const char *ca, const char *actor, bool delta,
+	struct crl_result *res, struct tw_error *err)
 {
 	struct pki_ca_config *cfg = NULL;
-	struct store_ca_crl meta;
+	struct store_ca_crl meta, other;
+	char row[STORE_ID_MAX + 1];
+	bool other_found = false;
+	int64_t base = 0, since_ms = 0, next_update_s;
+	const char *publish;
 	struct tw_buf buf, fixed, alg, tail;
 	struct crl_stream cs;
 	char *cert_path = NULL, *out_path = NULL, issuer[STORE_TEXT_MAX + 1], detail[256];
@@ -342,8 +447,19 @@ tw_rc crl_generate(const struct tw_home *home, struct tw_store *store,
 	if ((rc = pki_ca_config_load(home->conf, ca, &cfg, err)) != TW_OK ||
 	    (rc = ca_state_require_active(store, ca, "CRL signing", err)) != TW_OK)
 		goto out;
+	if (delta && !cfg->delta_crl) {
+		rc = tw_error_set(err, TW_E_CONFIG, "CA '%s' publishes no delta CRL (set [ca.%s] "
+			"delta_crl = yes)", ca, ca);
+		goto out;
+	}
+	snprintf(row, sizeof(row), "%s", ca);
+	if (delta && (rc = crl_delta_row(ca, row, err)) != TW_OK)
+		goto out;
+	publish = delta ? cfg->delta_crl_publish_path : cfg->crl_publish_path;
+	next_update_s = delta ? cfg->delta_crl_next_update_hours * 3600 :
+		cfg->crl_next_update_hours * 3600;
 	if ((cert_path = crl_home_path(home, cfg->cert_path)) == NULL ||
-	    (out_path = crl_home_path(home, cfg->crl_publish_path)) == NULL) {
+	    (out_path = crl_home_path(home, publish)) == NULL) {
 		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
 		goto out;
 	}
@@ -369,13 +485,35 @@ tw_rc crl_generate(const struct tw_home *home, struct tw_store *store,
 	}
 	memcpy(issuer, name_text, (size_t)name_len);
 	issuer[name_len] = '\0';
-	if ((rc = store_ca_crl_get(store, ca, &meta, &found, err)) != TW_OK)
+	if ((rc = store_ca_crl_get(store, row, &meta, &found, err)) != TW_OK)
 		goto out;
 	if (found)
 		number = meta.number + 1;
-	if ((rc = crl_fixed(ca_cert, md, now, now + cfg->crl_next_update_hours * 3600, &fixed,
-		&alg, err)) != TW_OK ||
-	    (rc = crl_extensions(ca_cert, number, &tail, err)) != TW_OK)
+	/* The other kind's row: the shared number sequence, and a delta's base. */
+	if (cfg->delta_crl || delta) {
+		char other_row[STORE_ID_MAX + 1];
+
+		snprintf(other_row, sizeof(other_row), "%s", ca);
+		if (!delta && (rc = crl_delta_row(ca, other_row, err)) != TW_OK)
+			goto out;
+		if ((rc = store_ca_crl_get(store, other_row, &other, &other_found, err)) != TW_OK)
+			goto out;
+		if (other_found && other.number + 1 > number)
+			number = other.number + 1;
+	}
+	if (delta) {
+		if (!other_found) {
+			rc = tw_error_set(err, TW_E_NOT_FOUND, "CA '%s' has no full CRL yet to be the "
+				"delta CRL's base (generate it first: torwart ca crl --ca %s)", ca, ca);
+			goto out;
+		}
+		base = other.number;
+		since_ms = (other.this_update - CRL_DELTA_MARGIN_S) * 1000;
+	}
+	if ((rc = crl_fixed(ca_cert, md, now, now + next_update_s, &fixed, &alg, err)) !=
+	    TW_OK ||
+	    (rc = crl_extensions(ca_cert, number, base, delta ? NULL : cfg->delta_crl_url,
+		&tail, err)) != TW_OK)
 		goto out;
 
 	/* Stream the entries after the reserve. */
@@ -389,7 +527,7 @@ tw_rc crl_generate(const struct tw_home *home, struct tw_store *store,
 			if ((rc = tw_buf_append(&buf, zeros, sizeof(zeros), err)) != TW_OK)
 				goto out;
 	}
-	cs = (struct crl_stream){ .buf = &buf, .err = err, .rc = TW_OK };
+	cs = (struct crl_stream){ .buf = &buf, .since_ms = since_ms, .err = err, .rc = TW_OK };
 	rc = store_ca_revoked_foreach(store, issuer, crl_put_entry, &cs, err);
 	if (rc == TW_OK)
 		rc = cs.rc;
@@ -459,24 +597,30 @@ tw_rc crl_generate(const struct tw_home *home, struct tw_store *store,
 		goto out;
 	EVP_Digest(p, buf.len - start, digest, NULL, EVP_sha256(), NULL);
 	memset(&meta, 0, sizeof(meta));
-	if ((rc = tw_strlcpy_checked(meta.ca, ca, sizeof(meta.ca), err, "CA name")) != TW_OK ||
+	if ((rc = tw_strlcpy_checked(meta.ca, row, sizeof(meta.ca), err, "CA name")) != TW_OK ||
 	    (rc = tw_strlcpy_checked(meta.path, out_path, sizeof(meta.path), err,
 		"CRL path")) != TW_OK)
 		goto out;
 	meta.number = number;
 	meta.this_update = now;
-	meta.next_update = now + cfg->crl_next_update_hours * 3600;
+	meta.next_update = now + next_update_s;
 	meta.entries = cs.entries;
 	tw_hex_encode(digest, sizeof(digest), meta.sha256);
-	snprintf(detail, sizeof(detail), "number=%lld entries=%lld bytes=%zu sha256=%.16s",
-		(long long)number, (long long)cs.entries, buf.len - start, meta.sha256);
+	if (delta)
+		snprintf(detail, sizeof(detail), "delta number=%lld base=%lld entries=%lld "
+			"bytes=%zu sha256=%.16s", (long long)number, (long long)base,
+			(long long)cs.entries, buf.len - start, meta.sha256);
+	else
+		snprintf(detail, sizeof(detail), "number=%lld entries=%lld bytes=%zu sha256=%.16s",
+			(long long)number, (long long)cs.entries, buf.len - start, meta.sha256);
 	{
 		struct audit_entry e = {
 			/* The role the caller gave its signer session (operator roles, break-glass,
 			 * service), so the CRL entry names it like the signer's own entry. */
 			.actor = actor, .role = signer_client_role(sc) != NULL ?
 				signer_client_role(sc) : "local-admin", .client = "local",
-			.action = "ca.crl.generate", .object = ca, .result = "ok", .detail = detail,
+			.action = delta ? "ca.crl.delta" : "ca.crl.generate", .object = ca,
+			.result = "ok", .detail = detail,
 		};
 
 		if ((rc = store_begin(store, err)) != TW_OK)
@@ -493,8 +637,8 @@ tw_rc crl_generate(const struct tw_home *home, struct tw_store *store,
 	res->der_len = buf.len - start;
 	memcpy(res->sha256, meta.sha256, sizeof(res->sha256));
 	snprintf(res->path, sizeof(res->path), "%s", out_path);
-	tw_info("CRL %lld of %s: %lld entries, %zu bytes", (long long)number, ca,
-		(long long)cs.entries, res->der_len);
+	tw_info("%sCRL %lld of %s: %lld entries, %zu bytes", delta ? "delta " : "",
+		(long long)number, ca, (long long)cs.entries, res->der_len);
 out:
 	BIO_free(bio);
 	free(sig);
@@ -510,24 +654,60 @@ out:
 	return rc;
 }
 
+tw_rc crl_generate(const struct tw_home *home, struct tw_store *store,
+	struct signer_client *sc, const char *ca, const char *actor, struct crl_result *res,
+	struct tw_error *err)
+{
+	return crl_generate_kind(home, store, sc, ca, actor, false, res, err);
+}
+
+tw_rc crl_generate_delta(const struct tw_home *home, struct tw_store *store,
+	struct signer_client *sc, const char *ca, const char *actor, struct crl_result *res,
+	struct tw_error *err)
+{
+	return crl_generate_kind(home, store, sc, ca, actor, true, res, err);
+}
+
 /* ---- the worker's schedule ---- */
 
-/* Is the CRL of ca due? */
+/*
+ * Is the CRL of ca due (full), and its delta CRL (when configured)? A delta is due with
+ * every new full CRL (it must name the current base), when dirty (a revocation), missing,
+ * older than delta_crl_interval_minutes, or within a quarter of its validity of
+ * nextUpdate.
+ */
 static tw_rc crl_due(const struct tw_home *home, struct tw_store *store, const char *ca,
-	bool *due, struct tw_error *err)
+	bool *due, bool *delta_due, struct tw_error *err)
 {
 	struct pki_ca_config *cfg = NULL;
 	struct store_ca_crl meta;
+	char row[STORE_ID_MAX + 1];
 	bool found = false;
-	int64_t now = tw_now_ms() / 1000, margin;
+	int64_t now = tw_now_ms() / 1000, margin, full_number;
 	tw_rc rc;
 
 	*due = false;
+	*delta_due = false;
 	if ((rc = pki_ca_config_load(home->conf, ca, &cfg, err)) != TW_OK ||
 	    (rc = store_ca_crl_get(store, ca, &meta, &found, err)) != TW_OK)
 		goto out;
 	margin = (meta.next_update - meta.this_update) / 4;
 	*due = !found || meta.dirty || now - meta.this_update >= cfg->crl_interval_minutes * 60 ||
+		meta.next_update - now <= margin || !tw_path_exists(meta.path);
+	if (!cfg->delta_crl)
+		goto out;
+	if (*due) {
+		*delta_due = true;
+		goto out;
+	}
+	full_number = meta.number;
+	if ((rc = crl_delta_row(ca, row, err)) != TW_OK ||
+	    (rc = store_ca_crl_get(store, row, &meta, &found, err)) != TW_OK)
+		goto out;
+	margin = (meta.next_update - meta.this_update) / 4;
+	/* Older than the full CRL (`torwart ca revoke` wrote one): its base is not current. */
+	*delta_due = !found || meta.dirty || meta.number < full_number ||
+		now - meta.this_update >= cfg->delta_crl_interval_minutes * 60 ||
 		meta.next_update - now <= margin || !tw_path_exists(meta.path);
 out:
 	pki_ca_config_free(cfg);
@@ -546,7 +726,7 @@ tw_rc crl_schedule_tick(const struct tw_home *home, struct tw_store *store, int 
 	for (const char *p = list; *p != '\0';) {
 		char ca[STORE_ID_MAX + 1];
 		size_t n;
-		bool due = false;
+		bool due = false, delta_due = false;
 		struct crl_result res;
 
 		while (*p == ' ' || *p == ',')
@@ -563,8 +743,8 @@ tw_rc crl_schedule_tick(const struct tw_home *home, struct tw_store *store, int 
 		ca[n] = '\0';
 		p += n;
 		tw_error_clear(&one);
-		rc = crl_due(home, store, ca, &due, &one);
-		if (rc == TW_OK && due && sc == NULL) {
+		rc = crl_due(home, store, ca, &due, &delta_due, &one);
+		if (rc == TW_OK && (due || delta_due) && sc == NULL) {
 			rc = signer_client_open(home, false, &sc, &one);
 			if (rc == TW_OK)
 				signer_client_set_actor(sc, "system:worker", "service");
@@ -572,6 +752,11 @@ tw_rc crl_schedule_tick(const struct tw_home *home, struct tw_store *store, int 
 		if (rc == TW_OK && due)
 			rc = crl_generate(home, store, sc, ca, "system:worker", &res, &one);
 		if (rc == TW_OK && due)
+			(*generated)++;
+		/* The delta after its base: it names the full CRL just written. */
+		if (rc == TW_OK && delta_due)
+			rc = crl_generate_delta(home, store, sc, ca, "system:worker", &res, &one);
+		if (rc == TW_OK && delta_due)
 			(*generated)++;
 		/* One failing CA must not starve the others; report the first failure. */
 		if (rc != TW_OK && first == TW_OK) {

@@ -25,6 +25,7 @@
 #include "store/store.h"
 
 #define CRL_DEFAULT_CA "sub-ca"
+#define CRL_DELTA_SUFFIX "-delta"   /* store row and URL of a CA's delta CRL */
 /* Longest revoked list we encode (bytes): 1.5 GiB keeps every length in 32 bits. */
 #define CRL_MAX_BYTES ((size_t)1536 * 1024 * 1024)
 
@@ -46,9 +47,23 @@ tw_rc crl_generate(const struct tw_home *home, struct tw_store *store,
 	struct tw_error *err);
 
 /*
+ * The delta CRL (RFC 5280 5.2.4) of CA `ca` ([ca.<name>] delta_crl = yes): the revocations
+ * since its base, the current full CRL, whose number it names in a critical
+ * deltaCRLIndicator; it shares the full CRL's number sequence. Written to
+ * delta_crl_publish_path, recorded as store row "<ca>-delta" (served at
+ * /crl/<ca>-delta.crl), audited as "ca.crl.delta". TW_E_NOT_FOUND without a full CRL,
+ * TW_E_CONFIG when the CA has no delta CRLs configured. The full CRL carries freshestCRL
+ * naming delta_crl_url when that is set.
+ */
+tw_rc crl_generate_delta(const struct tw_home *home, struct tw_store *store,
+	struct signer_client *sc, const char *ca, const char *actor, struct crl_result *res,
+	struct tw_error *err);
+
+/*
  * The worker's schedule: for each configured CA, regenerate when it has no CRL, is dirty,
- * is older than crl_interval, or is near its nextUpdate. Opens the signer only when
- * something is due. *generated counts the CRLs written.
+ * is older than crl_interval, or is near its nextUpdate; its delta CRL (if configured)
+ * after every full CRL and every delta_crl_interval_minutes. Opens the signer only when
+ * something is due. *generated counts the CRLs written (full and delta).
  */
 tw_rc crl_schedule_tick(const struct tw_home *home, struct tw_store *store, int *generated,
 	struct tw_error *err);

@@ -14,6 +14,7 @@
 #include <limits.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <openssl/asn1.h>
 #include <openssl/bn.h>
@@ -434,6 +435,14 @@ static tw_rc pki_san_ordered(const GENERAL_NAMES *in, enum pki_usage usage,
 	return TW_OK;
 }
 
+static bool pki_san_has(const GENERAL_NAMES *san, int type)
+{
+	for (int i = 0; i < sk_GENERAL_NAME_num(san); i++)
+		if (sk_GENERAL_NAME_value(san, i)->type == type)
+			return true;
+	return false;
+}
+
 /* SAN (email, URI, DNS in the real certificates' order) and the issuer's SAN as IAN. */
 static tw_rc pki_add_alt_names(X509 *x, const struct pki_cert_request *req,
 	struct tw_error *err)
@@ -450,6 +459,30 @@ static tw_rc pki_add_alt_names(X509 *x, const struct pki_cert_request *req,
 	if (req->san != NULL) {
 		if ((rc = pki_san_ordered(req->san, req->usage, &san, err)) != TW_OK)
 			return rc;
+		/*
+		 * A request without an e-mail name still gets the participant's registered
+		 * address (subject.email), first as in the real certificates.
+		 */
+		if (s->email != NULL && !pki_san_has(san, GEN_EMAIL)) {
+			GENERAL_NAMES *one = sk_GENERAL_NAME_new_null();
+
+			if (san == NULL)
+				san = sk_GENERAL_NAME_new_null();
+			if (one == NULL || san == NULL) {
+				GENERAL_NAMES_free(one);
+				rc = tw_error_set_openssl(err, TW_E_NOMEM, "cannot allocate the SAN");
+				goto out;
+			}
+			rc = pki_gn_push(one, GEN_EMAIL, s->email, "e-mail", err);
+			if (rc == TW_OK && sk_GENERAL_NAME_insert(san, sk_GENERAL_NAME_value(one, 0),
+			    0) <= 0)
+				rc = tw_error_set_openssl(err, TW_E_NOMEM, "cannot extend the SAN");
+			else if (rc == TW_OK)
+				(void)sk_GENERAL_NAME_pop(one);   /* now owned by san */
+			GENERAL_NAMES_free(one);
+			if (rc != TW_OK)
+				goto out;
+		}
 	} else if (s->email != NULL || s->uri != NULL || s->dns_name != NULL) {
 		san = sk_GENERAL_NAME_new_null();
 		if (san == NULL)
@@ -531,8 +564,34 @@ static tw_rc pki_add_crl_dp(X509 *x, const char *url, struct tw_error *err)
 	dp->distpoint->name.fullname = sk_GENERAL_NAME_new_null();
 	if (dp->distpoint->name.fullname == NULL)
 		goto nomem;
-	if ((rc = pki_gn_push(dp->distpoint->name.fullname, GEN_URI, url, "CRL URL", err)) != TW_OK)
+	/*
+	 * Space-separated URLs (HTTP and/or LDAP): one distributionPoint whose fullName lists
+	 * them all, alternatives for the same CRL (RFC 5280 4.2.1.13).
+	 */
+	for (const char *p = url; *p != '\0';) {
+		char one[PKI_SAN_MAX + 1];
+		size_t n;
+
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if ((n = strcspn(p, " \t")) == 0)
+			break;
+		if (n > PKI_SAN_MAX) {
+			rc = tw_error_set(err, TW_E_INVALID, "a CRL URL is longer than %d characters",
+				PKI_SAN_MAX);
+			goto out;
+		}
+		memcpy(one, p, n);
+		one[n] = '\0';
+		if ((rc = pki_gn_push(dp->distpoint->name.fullname, GEN_URI, one, "CRL URL",
+		    err)) != TW_OK)
+			goto out;
+		p += n;
+	}
+	if (sk_GENERAL_NAME_num(dp->distpoint->name.fullname) == 0) {
+		rc = tw_error_set(err, TW_E_INVALID, "the CRL distribution point names no URL");
 		goto out;
+	}
 	if (sk_DIST_POINT_push(cdp, dp) <= 0)
 		goto nomem;
 	dp = NULL;
@@ -600,6 +659,45 @@ static tw_rc pki_set_key(X509 *x, const struct pki_cert_request *req, struct tw_
 	return TW_OK;
 }
 
+static bool pki_leap(int year)
+{
+	return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+}
+
+tw_rc pki_validity_not_after(int64_t issued, long days, enum pki_validity_end rule,
+	int64_t *not_after, struct tw_error *err)
+{
+	time_t t = (time_t)issued, end;
+	struct tm tm;
+
+	*not_after = 0;
+	if (days <= 0 || days > PKI_VALIDITY_DAYS_MAX)
+		return tw_error_set(err, TW_E_INVALID, "validity must be 1..%ld days, got %ld",
+			PKI_VALIDITY_DAYS_MAX, days);
+	if (rule == PKI_VALIDITY_EXACT) {
+		*not_after = issued + (int64_t)days * 86400;
+		return TW_OK;
+	}
+	if (gmtime_r(&t, &tm) == NULL)
+		return tw_error_set(err, TW_E_INVALID, "the issuance time cannot be represented");
+	if (days % 365 == 0) {
+		/* Calendar years: the same day and month; 29 Feb becomes 28 Feb (never longer). */
+		tm.tm_year += (int)(days / 365);
+		if (tm.tm_mon == 1 && tm.tm_mday == 29 && !pki_leap(tm.tm_year + 1900))
+			tm.tm_mday = 28;
+	} else {
+		tm.tm_mday += (int)days;   /* timegm normalises */
+	}
+	tm.tm_hour = 23;
+	tm.tm_min = 59;
+	tm.tm_sec = 59;
+	tm.tm_isdst = 0;
+	if ((end = timegm(&tm)) == (time_t)-1)
+		return tw_error_set(err, TW_E_INVALID, "the end of validity cannot be represented");
+	*not_after = (int64_t)end;
+	return TW_OK;
+}
+
 static tw_rc pki_check_request(const struct pki_cert_request *req, struct tw_error *err)
 {
 	int nid;
@@ -626,6 +724,8 @@ tw_rc pki_build_certificate(const struct pki_cert_request *req, X509 **out,
 	struct tw_error *err)
 {
 	X509 *x = NULL;
+	time_t now;
+	int64_t not_after = 0;
 	tw_rc rc;
 
 	*out = NULL;
@@ -636,9 +736,13 @@ tw_rc pki_build_certificate(const struct pki_cert_request *req, X509 **out,
 		return tw_error_set_openssl(err, TW_E_NOMEM, "cannot allocate a certificate");
 	if ((rc = pki_set_key(x, req, err)) != TW_OK)
 		goto out;
+	now = time(NULL);
+	if ((rc = pki_validity_not_after((int64_t)now, req->validity_days, req->validity_end,
+		&not_after, err)) != TW_OK)
+		goto out;
 	if (X509_set_version(x, X509_VERSION_3) != 1 ||
-	    X509_gmtime_adj(X509_getm_notBefore(x), -PKI_BACKDATE_S) == NULL ||
-	    X509_time_adj_ex(X509_getm_notAfter(x), (int)req->validity_days, 0, NULL) == NULL) {
+	    X509_time_adj_ex(X509_getm_notBefore(x), 0, -PKI_BACKDATE_S, &now) == NULL ||
+	    ASN1_TIME_set(X509_getm_notAfter(x), (time_t)not_after) == NULL) {
 		rc = tw_error_set_openssl(err, TW_E_CRYPTO, "cannot fill the certificate body");
 		goto out;
 	}

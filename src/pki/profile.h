@@ -55,6 +55,29 @@ struct pki_subject {
  */
 tw_rc pki_subject_to_name(const struct pki_subject *s, X509_NAME **out, struct tw_error *err);
 
+/*
+ * How notAfter is derived from the issuance time and validity_days:
+ *   EXACT           issuance + validity_days days, to the second.
+ *   END_OF_DAY_UTC  23:59:59 UTC of the calendar day reached: validity_days a multiple of
+ *                   365 counts calendar years (same day and month, 29 Feb -> 28 Feb),
+ *                   anything else counts days. The real SM-PKI certificates
+ *                   (../shared/reference/sm-pki: notBefore 2026-01-13 10:37:08Z, notAfter
+ *                   2028-01-13 23:59:59Z) follow this rule in UTC, not German local time
+ *                   (that would end at 22:59:59Z in winter).
+ */
+enum pki_validity_end { PKI_VALIDITY_EXACT = 0, PKI_VALIDITY_END_OF_DAY_UTC };
+
+/* Parse "exact" / "end_of_day_utc"; TW_E_INVALID otherwise. */
+tw_rc pki_validity_end_parse(const char *text, enum pki_validity_end *out,
+	struct tw_error *err);
+const char *pki_validity_end_name(enum pki_validity_end rule);
+/*
+ * notAfter for a certificate issued at `issued` (seconds since the epoch, UTC) under rule.
+ * TW_E_INVALID when days is out of 1..36500 or the date cannot be represented.
+ */
+tw_rc pki_validity_not_after(int64_t issued, long days, enum pki_validity_end rule,
+	int64_t *not_after, struct tw_error *err);
+
 struct pki_cert_request {
 	enum pki_usage usage;
 	enum pki_role role;
@@ -69,7 +92,8 @@ struct pki_cert_request {
 	const X509_PUBKEY *spki;
 	X509 *issuer_cert;           /* borrowed; NULL for a self-signed root */
 	long validity_days;          /* > 0 */
-	const char *crl_url;         /* CRL distribution point; optional */
+	enum pki_validity_end validity_end;   /* default (0): EXACT */
+	const char *crl_url;         /* CRL distribution point(s), space-separated; optional */
 	const char *policy_oid;      /* certificate policy; optional */
 	const char *cps_uri;         /* CPS qualifier; optional */
 	/*
@@ -89,19 +113,30 @@ struct pki_cert_request {
 
 /*
  * Per-CA configuration, torwart.conf section [ca.<name>] (all keys optional):
- *   key_label = sub-ca               signer key of this CA
- *   cert = pki/sub-ca.crt            CA certificate (PEM), relative to the home
+ *   key_label = <name>               signer key of this CA
+ *   cert = pki/<name>.crt            CA certificate (PEM), relative to the home
  *   policy_oid = 1.3.6.1.4.1....     certificatePolicies OID in issued certificates
  *   cps_uri = https://...            CPS qualifier
- *   crl_url = http://.../x.crl       CRL distribution point in issued certificates
  *   crl_publish_path = crl/<name>.crl  where the CRL is written (relative to the home)
  *   directory_base = ou=...,o=SM-PKI-DE   LDAP base DN for publication
  *   validity_days.tls|sig|enc = 730  end-entity validity per type (1..36500)
  *   validity_days.ca = 1826          validity of CA certificates this CA signs
+ *   validity_end = end_of_day_utc    notAfter rule for end-entity certificates (or exact);
+ *   validity_end.tls|sig|enc|ca      per certificate profile (ca default: exact)
+ *   crl_url = URL [URL ...]          CRL distribution point(s), HTTP and/or LDAP, one
+ *                                    distributionPoint with every URL as a fullName
+ *   delta_crl = yes|no               also publish a delta CRL (RFC 5280 5.2.4), default no
+ *   delta_crl_url = URL [URL ...]    freshestCRL of the full CRL (default: the full CRL's
+ *                                    HTTP URL with .crl -> -delta.crl, when derived)
+ *   delta_crl_publish_path = crl/<name>-delta.crl
+ *   delta_crl_interval_minutes = 60  delta regeneration interval (1..525600)
+ *   delta_crl_next_update_hours = 24 thisUpdate..nextUpdate of delta CRLs (1..8784)
  *   crl_next_update_hours = 168      thisUpdate..nextUpdate of its CRLs (1..8784)
  *   crl_interval_minutes = 1440      worker regeneration interval (1..525600)
- * Defaults: the values of [pki] crl_url/policy_oid/cps_uri when [ca.<name>] lacks them,
- * else none; validity 730 days (the real SM-PKI certificates: 2 years).
+ * Defaults: the values of [pki] crl_url/policy_oid/cps_uri when [ca.<name>] lacks them;
+ * crl_url then defaults to http://<[api] crl_host or listen>/crl/<name>.crl, the route the
+ * api serves; key_label defaults to <name> and cert to pki/<name>.crt; validity 730 days
+ * ending at 23:59:59 UTC (the real SM-PKI certificates: 2 years, end of day).
  */
 struct pki_ca_config {
 	char *name;
@@ -116,6 +151,13 @@ struct pki_ca_config {
 	long validity_days_sig;
 	long validity_days_enc;
 	long validity_days_ca;
+	enum pki_validity_end validity_end_tls, validity_end_sig, validity_end_enc,
+		validity_end_ca;
+	bool delta_crl;
+	char *delta_crl_url;       /* NULL: no freshestCRL */
+	char *delta_crl_publish_path;
+	long delta_crl_interval_minutes;
+	long delta_crl_next_update_hours;
 	long crl_next_update_hours;
 	long crl_interval_minutes;
 };
@@ -128,17 +170,20 @@ struct pki_ca_config {
 tw_rc pki_ca_config_load(const struct tw_config *conf, const char *name,
 	struct pki_ca_config **out, struct tw_error *err);
 void pki_ca_config_free(struct pki_ca_config *cfg);
+/* notAfter rule the CA configuration gives certificates of this usage. */
+enum pki_validity_end pki_ca_config_validity_end(const struct pki_ca_config *cfg,
+	enum pki_usage usage);
 /* Validity in days the CA configuration gives certificates of this usage. */
 long pki_ca_config_validity(const struct pki_ca_config *cfg, enum pki_usage usage);
 /*
- * Fill policy_oid, cps_uri, crl_url and validity_days of req from cfg (the strings are
+ * Fill policy_oid, cps_uri, crl_url, validity_days and validity_end of req from cfg (the strings are
  * borrowed from cfg, which must outlive req).
  */
 void pki_ca_config_apply(const struct pki_ca_config *cfg, struct pki_cert_request *req);
 
 /*
  * Build the unsigned certificate (random positive 16-byte serial). Caller frees *out.
- * Validity now-1min .. now+validity_days (<= 36500). Extensions in the order of the real
+ * Validity now-1min .. pki_validity_not_after(now, validity_days (<= 36500), validity_end). Extensions in the order of the real
  * certificates: AKI (issuer's SKI), SKI, keyUsage (critical), certificatePolicies (a
  * cps_uri without policy_oid goes under anyPolicy), SAN (email, URI, DNS), issuerAltName
  * (copied from the issuer's SAN, if any), basicConstraints (critical; root pathlen 1,

@@ -67,8 +67,9 @@ static tw_rc reqgen_gn(GENERAL_NAMES *gens, int type, const char *value, struct 
 
 /* SKI, SAN, keyUsage, EKU (TLS) in the reference request's order. */
 static tw_rc reqgen_extensions(OSSL_CRMF_MSG *msg, enum pki_usage usage, EVP_PKEY *key,
-	const struct pki_subject *s, struct tw_error *err)
+	const struct reqgen_params *p, struct tw_error *err)
 {
+	const struct pki_subject *s = &p->subject;
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int md_len = 0;
 	X509_PUBKEY *xpk = NULL;
@@ -102,8 +103,13 @@ static tw_rc reqgen_extensions(OSSL_CRMF_MSG *msg, enum pki_usage usage, EVP_PKE
 		rc = tw_error_set_openssl(err, TW_E_NOMEM, "cannot allocate the SAN");
 		goto out;
 	}
-	if ((usage == PKI_USAGE_TLS && (rc = reqgen_gn(san, GEN_DNS, s->dns_name, err)) != TW_OK) ||
-	    (rc = reqgen_gn(san, GEN_EMAIL, s->email, err)) != TW_OK ||
+	if (usage == PKI_USAGE_TLS && (rc = reqgen_gn(san, GEN_DNS, s->dns_name, err)) != TW_OK)
+		goto out;
+	for (size_t k = 0; usage == PKI_USAGE_TLS && k < p->n_extra_dns &&
+	    k < REQGEN_DNS_MAX; k++)
+		if ((rc = reqgen_gn(san, GEN_DNS, p->extra_dns[k], err)) != TW_OK)
+			goto out;
+	if ((rc = reqgen_gn(san, GEN_EMAIL, s->email, err)) != TW_OK ||
 	    (rc = reqgen_gn(san, GEN_URI, s->uri, err)) != TW_OK)
 		goto out;
 	if (sk_GENERAL_NAME_num(san) > 0 &&
@@ -149,7 +155,7 @@ static tw_rc reqgen_msg(const struct reqgen_params *p, enum pki_usage usage, int
 			pki_usage_name(usage));
 		goto out;
 	}
-	if ((rc = reqgen_extensions(msg, usage, key, &p->subject, err)) != TW_OK)
+	if ((rc = reqgen_extensions(msg, usage, key, p, err)) != TW_OK)
 		goto out;
 	/* Signature POP over the CertRequest (RFC 4211 4.1, subject present). */
 	if (OSSL_CRMF_MSG_create_popo(OSSL_CRMF_POPO_SIGNATURE, msg, key, reqgen_md(key),

@@ -21,6 +21,8 @@
 #include "crypto/signer.h"
 #include "pki/profile.h"
 
+#define REQGEN_DNS_MAX 16   /* extra DNS names per TLS request; more is a typo */
+
 struct reqgen_params {
 	/* Subject DN and SAN (email, URI; dNSName goes into the TLS entry only). */
 	struct pki_subject subject;
@@ -29,6 +31,9 @@ struct reqgen_params {
 	 * [PKI_USAGE_ENC]. NULL entries are left out (an initial request needs all three).
 	 */
 	EVP_PKEY *keys[PKI_USAGE_ENC + 1];
+	/* Further dNSNames of the TLS entry after subject.dns_name (borrowed), in order. */
+	const char *extra_dns[REQGEN_DNS_MAX];
+	size_t n_extra_dns;
 	/* Renewal only: the current SIG certificate and its private key, borrowed. */
 	X509 *outer_cert;
 	EVP_PKEY *outer_key;

@@ -12,8 +12,10 @@
  * All certificates are recorded in the store in one transaction at the end.
  *
  * Configuration ([pki], all optional): crl_url (the Sub-CA's CRL, carried by the GWA
- * certificates), root_crl_url (the Root's CRL, carried by the Sub-CA certificate; default:
- * crl_url with "sub-ca.crl" replaced by "root-ca.crl"), policy_oid, cps_uri, gwa_name
+ * certificates; default [ca.sub-ca] crl_url, else the api's /crl/sub-ca.crl, see
+ * profile.h), root_crl_url (the Root's CRL, carried by the Sub-CA certificate; default:
+ * [pki] crl_url with "sub-ca.crl" replaced by "root-ca.crl", else the root-ca CA's
+ * configured or derived URL), policy_oid, cps_uri, gwa_name
  * (CN "<gwa_name>.GWA.TORWART"), market_partner_id (OU of the GWA certificates).
  */
 #include <string.h>
@@ -31,7 +33,6 @@
 #define TESTPKI_SUBCA_DAYS (5L * 365L + 1L)
 #define TESTPKI_GWA_DAYS   (2L * 365L)
 
-#define TESTPKI_CRL_URL    "http://localhost:7080/crl/sub-ca.crl"
 #define TESTPKI_POLICY_OID "1.3.6.1.4.1.55555.1.1"   /* test arc; never a real policy */
 #define TESTPKI_CPS_URI    "https://localhost/torwart/cps"
 #define TESTPKI_GWA_NAME   "TEST"
@@ -207,19 +208,35 @@ tw_rc testpki_create(const struct tw_home *home, struct signer_client *sc,
 	X509 *chain[2];
 	char *dir = NULL, *probe = NULL;
 	const char *root_crl;
+	struct pki_ca_config *sub_cfg = NULL, *root_cfg = NULL;
 	tw_rc rc;
 
 	memset(&t, 0, sizeof(t));
 	t.home = home;
 	t.sc = sc;
-	t.crl_url = tw_config_get_or(home->conf, "pki", "crl_url", TESTPKI_CRL_URL);
+	/* The GWA certificates name the Sub-CA's configured (or derived) distribution points. */
+	if ((rc = pki_ca_config_load(home->conf, SIGNER_KEY_SUB_CA, &sub_cfg, err)) != TW_OK)
+		return rc;
+	t.crl_url = sub_cfg->crl_url;
 	t.policy_oid = tw_config_get_or(home->conf, "pki", "policy_oid", TESTPKI_POLICY_OID);
 	t.cps_uri = tw_config_get_or(home->conf, "pki", "cps_uri", TESTPKI_CPS_URI);
 	t.mp_id = tw_config_get_or(home->conf, "pki", "market_partner_id", TESTPKI_MP_ID);
 	t.gwa_cn = tw_asprintf("%s.GWA.TORWART",
 		tw_config_get_or(home->conf, "pki", "gwa_name", TESTPKI_GWA_NAME));
 	root_crl = tw_config_get(home->conf, "pki", "root_crl_url");
-	t.root_crl_url = root_crl != NULL ? tw_strdup(root_crl) : testpki_root_crl(t.crl_url);
+	if (root_crl != NULL)
+		t.root_crl_url = tw_strdup(root_crl);
+	else if (tw_config_get(home->conf, "pki", "crl_url") != NULL &&
+	    tw_config_get(home->conf, "ca.root-ca", "crl_url") == NULL)
+		/* the foundation's [pki] form */
+		t.root_crl_url = testpki_root_crl(tw_config_get(home->conf, "pki", "crl_url"));
+	if (root_crl == NULL && t.root_crl_url == NULL) {
+		/* The Root's CRL where the api serves it (or [ca.root-ca] crl_url). */
+		if ((rc = pki_ca_config_load(home->conf, SIGNER_KEY_ROOT_CA, &root_cfg, err)) !=
+		    TW_OK)
+			goto out;
+		t.root_crl_url = tw_strdup(root_cfg->crl_url);
+	}
 	dir = tw_home_join(home, "pki");
 	probe = tw_home_join(home, TESTPKI_ROOT_CERT);
 	if (t.gwa_cn == NULL || dir == NULL || probe == NULL) {
@@ -261,8 +278,86 @@ out:
 		X509_free(t.certs[i]);
 	}
 	free(t.root_crl_url);
+	pki_ca_config_free(sub_cfg);
+	pki_ca_config_free(root_cfg);
 	free(t.gwa_cn);
 	free(dir);
+	free(probe);
+	return rc;
+}
+
+tw_rc testpki_create_second_sub_ca(const struct tw_home *home, struct signer_client *sc,
+	struct tw_store *store, struct tw_error *err)
+{
+	static const struct ca_actor testpki_actor = { .actor = "system:init",
+		.role = "ceremony", .client = "local" };
+	struct testpki_ctx t;
+	struct pki_cert_request req;
+	struct pki_ca_config *root_cfg = NULL;
+	char *root_path = tw_home_join(home, TESTPKI_ROOT_CERT);
+	char *probe = tw_home_join(home, TESTPKI_SUB2_CERT);
+	EVP_PKEY *key = NULL;
+	X509 *root = NULL, *sub = NULL, *chain[2];
+	int64_t tenant = 0;
+	bool activated = false;
+	tw_rc rc;
+
+	memset(&t, 0, sizeof(t));
+	t.home = home;
+	t.sc = sc;
+	if (root_path == NULL || probe == NULL) {
+		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+		goto out;
+	}
+	if (tw_path_exists(probe)) {
+		rc = tw_error_set(err, TW_E_EXISTS, "%s exists: this home has a second Sub-CA",
+			probe);
+		goto out;
+	}
+	if ((rc = keys_read_cert_pem(root_path, &root, err)) != TW_OK ||
+	    (rc = pki_ca_config_load(home->conf, SIGNER_KEY_ROOT_CA, &root_cfg, err)) != TW_OK ||
+	    (rc = signer_generate_key(sc, TESTPKI_SUB2_LABEL, NID_brainpoolP256r1, &key,
+		err)) != TW_OK)
+		goto out;
+	memset(&req, 0, sizeof(req));
+	req.usage = PKI_USAGE_SUB_CA;
+	req.role = PKI_ROLE_CA;
+	req.public_key = key;
+	req.issuer_cert = root;
+	req.validity_days = TESTPKI_SUBCA_DAYS;
+	req.policy_oid = tw_config_get_or(home->conf, "pki", "policy_oid", TESTPKI_POLICY_OID);
+	req.cps_uri = tw_config_get_or(home->conf, "pki", "cps_uri", TESTPKI_CPS_URI);
+	req.subject.common_name = "TORWART-TEST-2.CA";
+	req.subject.serial_number = "2";
+	req.subject.email = "sub-ca-2@localhost.localdomain";
+	req.subject.uri = "https://localhost/torwart/sub-ca-2/";
+	/* The Root's CRL, as in the first Sub-CA's certificate. */
+	req.crl_url = tw_config_get(home->conf, "pki", "root_crl_url") != NULL ?
+		tw_config_get(home->conf, "pki", "root_crl_url") : root_cfg->crl_url;
+	if ((rc = pki_issue_certificate(sc, SIGNER_KEY_ROOT_CA, &req, &sub, err)) != TW_OK ||
+	    (rc = testpki_write_certs(&t, TESTPKI_SUB2_CERT, &sub, 1, err)) != TW_OK)
+		goto out;
+	chain[0] = sub;
+	chain[1] = root;
+	if ((rc = testpki_write_certs(&t, TESTPKI_SUB2_CHAIN, chain, 2, err)) != TW_OK ||
+	    (rc = store_tenant_ensure(store, "default", &tenant, err)) != TW_OK ||
+	    (rc = store_begin(store, err)) != TW_OK)
+		goto out;
+	if ((rc = pki_certificate_record(store, tenant, sub, pki_role_name(PKI_ROLE_CA),
+		TESTPKI_SUB2_LABEL, pki_usage_name(PKI_USAGE_SUB_CA), err)) != TW_OK ||
+	    (rc = ca_state_set_in_tx(store, &testpki_actor, TESTPKI_SUB2_LABEL, true,
+		"activated at init: second test Sub-CA created by `torwart init --second-sub-ca`",
+		&activated, err)) != TW_OK) {
+		store_rollback(store);
+		goto out;
+	}
+	rc = store_commit(store, err);
+out:
+	EVP_PKEY_free(key);
+	X509_free(root);
+	X509_free(sub);
+	pki_ca_config_free(root_cfg);
+	free(root_path);
 	free(probe);
 	return rc;
 }

@@ -12,12 +12,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "audit/audit.h"
 #include "base/home.h"
@@ -484,9 +486,110 @@ static void test_crl_streamed(void **state)
 	assert_rc(crl_generate(e->home, e->store, e->sc, CA_DEFAULT_NAME, "test", &res2, &err),
 		TW_OK);
 	assert_int_equal(res2.number, res.number + 1);
+	/* No delta CRL unless the CA is configured for one (delta_crl = yes). */
+	assert_rc(crl_generate_delta(e->home, e->store, e->sc, CA_DEFAULT_NAME, "test", &res2,
+		&err), TW_E_CONFIG);
+	assert_non_null(strstr(err.message, "delta_crl = yes"));
 	X509_CRL_free(crl);
 	X509_free(ca);
 	free(der);
+}
+
+/*
+ * Issue 11, section 6: a TLS request asking for several DNS names gets all of them (the
+ * engine certified only the first), notAfter is 23:59:59 UTC of the same calendar day two
+ * years on (the real SM-PKI rule), and the CRL distribution point is the URL the api
+ * serves for this CA (no [ca.sub-ca] crl_url: derived from the default [api] listen).
+ */
+static void test_issue_several_dns(void **state)
+{
+	struct env *e = *state;
+	struct ca_issue_outcome out[1];
+	struct store_ca_cert row;
+	struct reqgen_params p;
+	struct tw_error err;
+	unsigned char *der = NULL;
+	const unsigned char *q;
+	const char *files[1];
+	size_t len = 0;
+	char *path;
+	int dns = 0, tls = -1;
+
+	register_emt(e, "dns-p", "DNS.EMT.T", "9900000000012");
+	memset(&p, 0, sizeof(p));
+	p.subject.common_name = "DNS.EMT.T";
+	p.subject.org_unit = "9900000000012";
+	p.subject.dns_name = "a.dns.example";
+	p.extra_dns[0] = "b.dns.example";
+	p.extra_dns[1] = "c.dns.example";
+	p.n_extra_dns = 2;
+	for (int u = PKI_USAGE_TLS; u <= PKI_USAGE_ENC; u++)
+		assert_rc(keys_generate_ec(NID_brainpoolP256r1, &p.keys[u], &err), TW_OK);
+	assert_rc(reqgen_build(&p, false, &der, &len, &err), TW_OK);
+	path = tw_asprintf("%s/dns.der", e->dir);
+	assert_non_null(path);
+	assert_rc(tw_write_file(path, der, len, 0600, false, &err), TW_OK);
+	free(der);
+	der = NULL;
+	for (int u = PKI_USAGE_TLS; u <= PKI_USAGE_ENC; u++)
+		EVP_PKEY_free(p.keys[u]);
+	files[0] = path;
+	assert_rc(ca_issue_files(e->home, e->store, e->sc, &who, NULL, files, 1, out, NULL, &err),
+		TW_OK);
+	assert_int_equal(out[0].result, PKI_OK_CERT_AVAILABLE);
+	for (size_t i = 0; i < out[0].n_certs; i++) {
+		X509 *x;
+		GENERAL_NAMES *san;
+		CRL_DIST_POINTS *cdp;
+		const ASN1_TIME *na;
+		struct tm tm;
+
+		memset(&row, 0, sizeof(row));
+		assert_rc(store_ca_cert_get(e->store, e->issuer, out[0].serials[i], true, &row,
+			&err), TW_OK);
+		q = row.der;
+		x = d2i_X509(NULL, &q, (long)row.der_len);
+		assert_non_null(x);
+		san = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+		for (int k = 0; san != NULL && k < sk_GENERAL_NAME_num(san); k++)
+			if (sk_GENERAL_NAME_value(san, k)->type == GEN_DNS) {
+				dns++;
+				tls = (int)i;
+			}
+		GENERAL_NAMES_free(san);
+		/* 730 days: the same calendar day two years on, 23:59:59 UTC. */
+		na = X509_get0_notAfter(x);
+		assert_int_equal(ASN1_TIME_to_tm(na, &tm), 1);
+		assert_int_equal(tm.tm_hour, 23);
+		assert_int_equal(tm.tm_min, 59);
+		assert_int_equal(tm.tm_sec, 59);
+		{
+			struct tm nb;
+
+			assert_int_equal(ASN1_TIME_to_tm(X509_get0_notBefore(x), &nb), 1);
+			if (!(nb.tm_mon == 1 && nb.tm_mday == 29)) {
+				assert_int_equal(tm.tm_year, nb.tm_year + 2);
+				assert_int_equal(tm.tm_mon, nb.tm_mon);
+				assert_int_equal(tm.tm_mday, nb.tm_mday);
+			}
+		}
+		cdp = X509_get_ext_d2i(x, NID_crl_distribution_points, NULL, NULL);
+		assert_non_null(cdp);
+		{
+			GENERAL_NAME *gn = sk_GENERAL_NAME_value(
+				sk_DIST_POINT_value(cdp, 0)->distpoint->name.fullname, 0);
+
+			assert_int_equal(gn->type, GEN_URI);
+			assert_string_equal((const char *)ASN1_STRING_get0_data(
+				gn->d.uniformResourceIdentifier), "http://127.0.0.1:7080/crl/sub-ca.crl");
+		}
+		CRL_DIST_POINTS_free(cdp);
+		X509_free(x);
+		store_ca_cert_clear(&row);
+	}
+	assert_true(tls >= 0);
+	assert_int_equal(dns, 3);   /* all three names, only on the TLS certificate */
+	free(path);
 }
 
 int main(void)
@@ -498,6 +601,7 @@ int main(void)
 		cmocka_unit_test(test_issue_buffer_caller_bound),
 		cmocka_unit_test(test_issue_pipelined),
 		cmocka_unit_test(test_crl_streamed),
+		cmocka_unit_test(test_issue_several_dns),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

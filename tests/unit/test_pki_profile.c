@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/cms.h>
 #include <openssl/crmf.h>
@@ -114,6 +115,176 @@ static void test_ca_config(void **state)
 	assert_int_equal(pki_ca_config_load(conf, "badoid", &c, &err), TW_E_CONFIG);
 	assert_int_equal(pki_ca_config_load(conf, "../x", &c, &err), TW_E_CONFIG);
 	tw_config_free(conf);
+}
+
+static X509 *load_real(const char *name);
+
+/*
+ * Issue 11: CRL distribution points per CA (several HTTP/LDAP URLs, or derived from where
+ * the api serves the CRL), delta CRL settings, the notAfter rule per profile.
+ */
+static void test_ca_config_crl_and_validity(void **state)
+{
+	static const char conf_text[] =
+		"[api]\n"
+		"listen = 192.0.2.7:7443\n"
+		"[ca.sub-ca]\n"
+		"crl_url = http://crl.example/sub.crl ldap://ldap.example/cn=SUB?certificateRevocationList\n"
+		"delta_crl = yes\n"
+		"validity_end.enc = exact\n"
+		"[ca.root-ca]\n"
+		"[ca.ftp]\n"
+		"crl_url = ftp://crl.example/x.crl\n"
+		"[ca.badend]\n"
+		"validity_end = midnight\n"
+		"[ca.baddelta]\n"
+		"delta_crl = maybe\n";
+	static const char conf_base[] = "[ca]\ncrl_base_url = http://pki.example/crl/\n";
+	struct tw_config *conf = NULL;
+	struct pki_ca_config *c = NULL;
+	struct pki_cert_request req;
+	struct tw_error err;
+
+	(void)state;
+	assert_int_equal(tw_config_parse(conf_text, sizeof(conf_text) - 1, "t", &conf, &err),
+		TW_OK);
+	assert_int_equal(pki_ca_config_load(conf, "sub-ca", &c, &err), TW_OK);
+	assert_string_equal(c->crl_url,
+		"http://crl.example/sub.crl ldap://ldap.example/cn=SUB?certificateRevocationList");
+	assert_true(c->delta_crl);
+	assert_string_equal(c->delta_crl_url, "http://crl.example/sub-delta.crl");
+	assert_string_equal(c->delta_crl_publish_path, "crl/sub-ca-delta.crl");
+	assert_int_equal(c->validity_end_tls, PKI_VALIDITY_END_OF_DAY_UTC);   /* the default */
+	assert_int_equal(c->validity_end_enc, PKI_VALIDITY_EXACT);
+	assert_int_equal(c->validity_end_ca, PKI_VALIDITY_EXACT);
+	memset(&req, 0, sizeof(req));
+	req.usage = PKI_USAGE_SIG;
+	pki_ca_config_apply(c, &req);
+	assert_int_equal(req.validity_end, PKI_VALIDITY_END_OF_DAY_UTC);
+	pki_ca_config_free(c);
+	/* No URL configured: the api's own route, never a fixed localhost. */
+	assert_int_equal(pki_ca_config_load(conf, "root-ca", &c, &err), TW_OK);
+	assert_string_equal(c->crl_url, "http://192.0.2.7:7443/crl/root-ca.crl");
+	assert_string_equal(c->key_label, "root-ca");
+	assert_string_equal(c->cert_path, "pki/root-ca.crt");
+	assert_false(c->delta_crl);
+	assert_null(c->delta_crl_url);
+	pki_ca_config_free(c);
+	assert_int_equal(pki_ca_config_load(conf, "ftp", &c, &err), TW_E_CONFIG);
+	assert_non_null(strstr(err.message, "ftp://"));
+	assert_int_equal(pki_ca_config_load(conf, "badend", &c, &err), TW_E_CONFIG);
+	assert_non_null(strstr(err.message, "validity_end"));
+	assert_int_equal(pki_ca_config_load(conf, "baddelta", &c, &err), TW_E_CONFIG);
+	tw_config_free(conf);
+	assert_int_equal(tw_config_parse(conf_base, sizeof(conf_base) - 1, "t", &conf, &err),
+		TW_OK);
+	assert_int_equal(pki_ca_config_load(conf, "sub-ca", &c, &err), TW_OK);
+	assert_string_equal(c->crl_url, "http://pki.example/crl/sub-ca.crl");
+	pki_ca_config_free(c);
+	tw_config_free(conf);
+}
+
+/* Several distribution point URLs: one distributionPoint, every URL a fullName, in order. */
+static void test_crl_dp_list(void **state)
+{
+	struct pki_cert_request cr;
+	struct tw_error err;
+	EVP_PKEY *key = NULL;
+	X509 *x = NULL;
+	CRL_DIST_POINTS *cdp;
+	GENERAL_NAMES *names;
+
+	(void)state;
+	assert_int_equal(keys_generate_ec(NID_brainpoolP256r1, &key, &err), TW_OK);
+	memset(&cr, 0, sizeof(cr));
+	cr.usage = PKI_USAGE_SIG;
+	cr.role = PKI_ROLE_EMT;
+	cr.subject.common_name = "DP.EMT.T";
+	cr.public_key = key;
+	cr.issuer_cert = fx.sub.cert;
+	cr.validity_days = 730;
+	cr.crl_url = " http://a.example/sub.crl  ldap://l.example/cn=X?certificateRevocationList ";
+	assert_int_equal(pki_build_certificate(&cr, &x, &err), TW_OK);
+	cdp = X509_get_ext_d2i(x, NID_crl_distribution_points, NULL, NULL);
+	assert_non_null(cdp);
+	assert_int_equal(sk_DIST_POINT_num(cdp), 1);
+	names = sk_DIST_POINT_value(cdp, 0)->distpoint->name.fullname;
+	assert_int_equal(sk_GENERAL_NAME_num(names), 2);
+	assert_string_equal((const char *)ASN1_STRING_get0_data(
+		sk_GENERAL_NAME_value(names, 0)->d.uniformResourceIdentifier),
+		"http://a.example/sub.crl");
+	assert_string_equal((const char *)ASN1_STRING_get0_data(
+		sk_GENERAL_NAME_value(names, 1)->d.uniformResourceIdentifier),
+		"ldap://l.example/cn=X?certificateRevocationList");
+	CRL_DIST_POINTS_free(cdp);
+	X509_free(x);
+	x = NULL;
+	cr.crl_url = "   ";
+	assert_int_equal(pki_build_certificate(&cr, &x, &err), TW_E_INVALID);
+	assert_null(x);
+	EVP_PKEY_free(key);
+}
+
+static int64_t utc(int y, int mo, int d, int h, int mi, int s)
+{
+	struct tm tm = { .tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h,
+		.tm_min = mi, .tm_sec = s };
+
+	return (int64_t)timegm(&tm);
+}
+
+/* The notAfter rule, against the real certificates' dates and the calendar's corners. */
+static void test_validity_rule(void **state)
+{
+	static const char *const real[] = { "real-emt-tls.cer", "real-emt-sig.cer",
+		"real-emt-enc.cer" };
+	struct tw_error err;
+	int64_t na = 0;
+	enum pki_validity_end rule;
+
+	(void)state;
+	/* The real certificates: 2026-01-13 10:37:08Z .. 2028-01-13 23:59:59Z (UTC). */
+	assert_int_equal(pki_validity_not_after(utc(2026, 1, 13, 10, 37, 8), 730,
+		PKI_VALIDITY_END_OF_DAY_UTC, &na, &err), TW_OK);
+	assert_int_equal(na, utc(2028, 1, 13, 23, 59, 59));
+	/* Late in the UTC day (after midnight in Germany): still the UTC calendar day. */
+	assert_int_equal(pki_validity_not_after(utc(2026, 6, 30, 23, 30, 0), 730,
+		PKI_VALIDITY_END_OF_DAY_UTC, &na, &err), TW_OK);
+	assert_int_equal(na, utc(2028, 6, 30, 23, 59, 59));
+	/* Calendar years across a leap day: the same day, not 730 x 24 h. */
+	assert_int_equal(pki_validity_not_after(utc(2027, 3, 1, 8, 0, 0), 730,
+		PKI_VALIDITY_END_OF_DAY_UTC, &na, &err), TW_OK);
+	assert_int_equal(na, utc(2029, 3, 1, 23, 59, 59));
+	/* 29 February: 28 February, never longer. */
+	assert_int_equal(pki_validity_not_after(utc(2028, 2, 29, 12, 0, 0), 730,
+		PKI_VALIDITY_END_OF_DAY_UTC, &na, &err), TW_OK);
+	assert_int_equal(na, utc(2030, 2, 28, 23, 59, 59));
+	/* Not whole years: days, to the end of that day. */
+	assert_int_equal(pki_validity_not_after(utc(2026, 12, 25, 1, 2, 3), 10,
+		PKI_VALIDITY_END_OF_DAY_UTC, &na, &err), TW_OK);
+	assert_int_equal(na, utc(2027, 1, 4, 23, 59, 59));
+	assert_int_equal(pki_validity_not_after(utc(2026, 1, 13, 10, 37, 8), 730,
+		PKI_VALIDITY_EXACT, &na, &err), TW_OK);
+	assert_int_equal(na, utc(2026, 1, 13, 10, 37, 8) + 730LL * 86400);
+	assert_int_equal(pki_validity_not_after(0, 0, PKI_VALIDITY_EXACT, &na, &err),
+		TW_E_INVALID);
+	assert_int_equal(pki_validity_end_parse("end_of_day_utc", &rule, &err), TW_OK);
+	assert_int_equal(rule, PKI_VALIDITY_END_OF_DAY_UTC);
+	assert_string_equal(pki_validity_end_name(PKI_VALIDITY_EXACT), "exact");
+	assert_int_equal(pki_validity_end_parse("local", &rule, &err), TW_E_INVALID);
+	/* And every real certificate in ../shared, when present. */
+	for (size_t i = 0; i < sizeof(real) / sizeof(real[0]); i++) {
+		X509 *x = load_real(real[i]);
+		struct tm nb;
+
+		if (x == NULL)
+			continue;
+		assert_int_equal(ASN1_TIME_to_tm(X509_get0_notBefore(x), &nb), 1);
+		assert_int_equal(pki_validity_not_after((int64_t)timegm(&nb), 730,
+			PKI_VALIDITY_END_OF_DAY_UTC, &na, &err), TW_OK);
+		assert_int_equal(ASN1_TIME_cmp_time_t(X509_get0_notAfter(x), (time_t)na), 0);
+		X509_free(x);
+	}
 }
 
 /* ------------------------------------------------------------------ profiles */
@@ -251,6 +422,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_role_usage_names),
 		cmocka_unit_test(test_ca_config),
+		cmocka_unit_test(test_ca_config_crl_and_validity),
+		cmocka_unit_test(test_validity_rule),
+		cmocka_unit_test(test_crl_dp_list),
 		cmocka_unit_test(test_profiles_from_request),
 	};
 

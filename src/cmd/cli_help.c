@@ -1,0 +1,364 @@
+/*
+ * cli_help.c: the per-command help texts of `torwart` (cli_help.h).
+ *
+ * Why a table of texts rather than each area printing its own usage: `--help` is handled
+ * before a command runs (torwart.c), so it never needs a home, a session or the api, and
+ * one test can walk every command and sub-command. Each text starts with its usage line
+ * ("usage: torwart CMD [SUB] ..."), says what the command does and where it is documented.
+ */
+#include "cmd/cli_help.h"
+
+#include <string.h>
+
+/* Operator commands: how they reach the home (said once per command overview). */
+#define HELP_REMOTE \
+	"\nWithout --home the command runs through the api as the operator of `torwart login`\n" \
+	"(options --api URL, --token-file F, --why TEXT); with --home DIR it acts directly on\n" \
+	"the home: break-glass, logged, alerted and reviewed (docs/security.md).\n"
+
+/* ---------------------------------------------------------------- store */
+static const struct cli_help_sub help_store[] = {
+	{ "migrate", "usage: torwart store migrate --home DIR --to URL\n"
+		"Copy every table of the home's store (admin log with its chain, tree nodes and\n"
+		"signed heads included) into an empty store at URL (postgresql://... or a SQLite\n"
+		"path), then compare row counts and verify the admin log there before saying done.\n"
+		"A target that holds rows is refused; an interrupted copy can be rerun\n"
+		"(docs/operations.md).\n" },
+	{ NULL, NULL },
+};
+
+/* ---------------------------------------------------------------- approval */
+static const struct cli_help_sub help_approval[] = {
+	{ "list", "usage: torwart approval list [--state pending|executed|rejected|expired|failed]\n"
+		"List four-eyes requests (docs/security.md).\n" },
+	{ "show", "usage: torwart approval show --id N\n"
+		"Show one four-eyes request: what it runs, who asked, why, and its outcome.\n" },
+	{ "approve", "usage: torwart approval approve --id N [--reason W]\n"
+		"Release a request as a second operator with the approver role; the command then\n"
+		"runs and its answer is shown.\n" },
+	{ "reject", "usage: torwart approval reject --id N --reason W\n"
+		"Refuse a four-eyes request; the requester sees the reason.\n" },
+	{ NULL, NULL },
+};
+
+/* ---------------------------------------------------------------- audit */
+static const struct cli_help_sub help_audit[] = {
+	{ "verify", "usage: torwart audit verify --home DIR [--cert PEM]\n"
+		"       torwart audit verify --export FILE [--cert PEM]\n"
+		"Recompute the admin log's hash chain, Merkle tree and signed heads; names the first\n"
+		"inconsistency. Exit 3 when the log is broken (docs/audit-log.md).\n" },
+	{ "export", "usage: torwart audit export --home DIR --out FILE [--upto SEQ]\n"
+		"Write the entries, the signed heads and the GWA SIG certificate for an auditor.\n" },
+	{ "proof", "usage: torwart audit proof --home DIR --entry N [--tree-size M]\n"
+		"       torwart audit proof --home DIR --from M1 --to M2\n"
+		"       torwart audit proof --verify FILE [--cert PEM]\n"
+		"Make or check an inclusion or consistency proof of the admin log.\n" },
+	{ "head", "usage: torwart audit head --home DIR\n"
+		"Sign a tree head of the admin log now (GWA SIG key, through the signer).\n" },
+	{ "archive", "usage: torwart audit archive --home DIR --upto SEQ [--dir DIR2]\n"
+		"Move entries up to SEQ out of the store (retention), keeping proofs possible.\n" },
+	{ "alert", "usage: torwart audit alert --home DIR --kind KIND --subject S --message M "
+		"[--repeat N]\n"
+		"Raise a test alert (login-burst, log-integrity, key-access, ...).\n" },
+	{ NULL, NULL },
+};
+
+/* ---------------------------------------------------------------- ca */
+static const struct cli_help_sub help_ca[] = {
+	{ "register", "usage: torwart ca register --home DIR --name NAME --org ORG "
+		"--role emt|gwa|gwh|smgw\n"
+		"                  --mp-id ID --cn CN [--email E] [--gateway-id ID] "
+		"[--device-serial S]\n"
+		"Register an SM-PKI participant; only registered participants get certificates\n"
+		"(docs/ca-operations.md).\n" },
+	{ "participants", "usage: torwart ca participants --home DIR\n"
+		"List the registered participants.\n" },
+	{ "requests", "usage: torwart ca requests --home DIR [--state pending|approved|issued|"
+		"rejected]\n"
+		"List certificate requests in the RA queue.\n" },
+	{ "submit", "usage: torwart ca submit --home DIR --request FILE [--participant NAME]\n"
+		"Parse and verify a request (CRMF) and queue it for the RA's decision.\n"
+		"Exit 4: refused (the WSDL return code is printed).\n" },
+	{ "approve", "usage: torwart ca approve REQUEST --home DIR [--reason TEXT]\n"
+		"Approve a queued request (RA decision); `ca issue --id` then issues it.\n" },
+	{ "reject", "usage: torwart ca reject REQUEST --home DIR --reason TEXT\n"
+		"Reject a queued request; the participant is told the reason.\n" },
+	{ "issue", "usage: torwart ca issue --home DIR (--request FILE... [--participant NAME] "
+		"[--timing] | --id REQUEST)\n"
+		"Issue the certificates of requests (all requested names, validity and CRL\n"
+		"distribution points from [ca.<name>], docs/ca-operations.md). Exit 4: refused.\n" },
+	{ "list", "usage: torwart ca list --home DIR\n"
+		"List the certificates this CA issued (serial, usage, owner, status).\n" },
+	{ "show", "usage: torwart ca show SERIAL --home DIR\n"
+		"Show one issued certificate: subject, issuer, owner, usage, status, request.\n" },
+	{ "export", "usage: torwart ca export SERIAL --home DIR [--out FILE] [--der]\n"
+		"Write an issued certificate (PEM, or DER with --der).\n" },
+	{ "revoke", "usage: torwart ca revoke SERIAL --home DIR --reason R\n"
+		"Revoke a certificate (RFC 5280 reason, e.g. keyCompromise); the CRL is regenerated\n"
+		"at once, the delta CRL (if configured) by the worker.\n" },
+	{ "crl", "usage: torwart ca crl --home DIR [--ca NAME]\n"
+		"Generate, sign and publish the full CRL of a CA now (the worker also does it on\n"
+		"its schedule, with the Root's ARL and delta CRLs; docs/ca-operations.md).\n" },
+	{ "check", "usage: torwart ca check --home DIR --cert FILE... [--at TIME] [--ca NAME]\n"
+		"Validity check of certificates (pre-personalisation phase 2).\n" },
+	{ "activate", "usage: torwart ca activate --home DIR --ca NAME [--reason TEXT]\n"
+		"Allow a CA key to sign again (issuance and CRLs).\n" },
+	{ "deactivate", "usage: torwart ca deactivate --home DIR --ca NAME [--reason TEXT]\n"
+		"Stop a CA key from signing: issuance and CRLs are refused while inactive.\n" },
+	{ "status", "usage: torwart ca status --home DIR [--ca NAME]\n"
+		"Show whether each CA key may sign, and since when.\n" },
+	{ "custodians", "usage: torwart ca custodians split --home DIR --k K --n N --out DIR\n"
+		"       torwart ca custodians status --home DIR\n"
+		"Split the token PIN into N custodian shares of which K activate the signer, or show\n"
+		"how many shares the running signer has (M-4.5.18, docs/key-ceremony.md).\n" },
+	{ "custodian-share", "usage: torwart ca custodian-share --home DIR --share FILE\n"
+		"Enter one custodian's share into the running signer.\n" },
+	{ "backup", "usage: torwart ca backup --home DIR --out DIR\n"
+		"Back up the token (wrapped keys and a manifest) to a new directory.\n" },
+	{ "restore", "usage: torwart ca restore --home DIR --from DIR\n"
+		"Restore the token from a backup made by `ca backup`, checked against its manifest.\n" },
+	{ NULL, NULL },
+};
+
+/* ---------------------------------------------------------------- firmware */
+static const struct cli_help_sub help_firmware[] = {
+	{ "add", "usage: torwart firmware add --home DIR --file IMG --model M --version V\n"
+		"Add a firmware image to the catalogue (docs/firmware.md).\n" },
+	{ "list", "usage: torwart firmware list --home DIR\n"
+		"List the catalogue.\n" },
+	{ "show", "usage: torwart firmware show --home DIR --id N\n"
+		"Show one image: model, version, digest, state.\n" },
+	{ "release", "usage: torwart firmware release --home DIR --id N\n"
+		"Release an image for update jobs.\n" },
+	{ "withdraw", "usage: torwart firmware withdraw --home DIR --id N [--reason TEXT]\n"
+		"Withdraw a released image.\n" },
+	{ NULL, NULL },
+};
+
+/* ---------------------------------------------------------------- gateway */
+static const struct cli_help_sub help_gateway[] = {
+	{ "add", "usage: torwart gateway add --home DIR --id SMGW-ID [--out DIR2]\n"
+		"Register a gateway and write its keys, certificates and chain to DIR2 (default\n"
+		"DIR/gateways/SMGW-ID), as a manufacturer would.\n" },
+	{ "list", "usage: torwart gateway list --home DIR\n"
+		"Show id, state and last contact of every gateway.\n" },
+	{ "set", "usage: torwart gateway set --home DIR (--gateway ID | --gateways all|ID,ID | "
+		"--tag T | --tenant T)\n"
+		"       [--add-tag T] [--remove-tag T] [--wakeup HOST:PORT|none] "
+		"[--move-tenant NAME]\n"
+		"Change tags, wake-up address or tenant of one gateway or a fleet.\n" },
+	{ "logs", "usage: torwart gateway logs --home DIR --id ID [--kind system|calibration|"
+		"messages] [--fetch FROM-TO]\n"
+		"Stored signed log entries with their verification status; --fetch creates a\n"
+		"log-read job.\n" },
+	{ "selftest", "usage: torwart gateway selftest --home DIR --id ID\n"
+		"Create a self-test job for the gateway.\n" },
+	{ NULL, NULL },
+};
+
+/* ---------------------------------------------------------------- job */
+static const struct cli_help_sub help_job[] = {
+	{ "create", "usage: torwart job create --home DIR --type T [--payload JSON]\n"
+		"       (--gateway ID | --gateways all|ID,ID | --tag T | --tenant T) [--timeout S]\n"
+		"       [--attempts N] [--retry-delay S] [--wait [--wait-timeout S]]\n"
+		"Create an order for one gateway or a fleet (docs/jobs.md); --wait shows progress\n"
+		"until every job is final (exit 1 if any did not succeed).\n" },
+	{ "list", "usage: torwart job list --home DIR [--gateway ID] [--batch N] [--state S] "
+		"[--limit N]\n"
+		"List jobs.\n" },
+	{ "show", "usage: torwart job show --home DIR --id N\n"
+		"Show one job with its attempts and result.\n" },
+	{ "cancel", "usage: torwart job cancel --home DIR (--id N | --batch N)\n"
+		"Cancel a job or a whole batch that is not final yet.\n" },
+	{ "wait", "usage: torwart job wait --home DIR (--id N | --batch N)\n"
+		"Wait until the job(s) are final.\n" },
+	{ "types", "usage: torwart job types\n"
+		"List the order types (ping, set-retention, ...).\n" },
+	{ NULL, NULL },
+};
+
+/* ---------------------------------------------------------------- operator */
+static const struct cli_help_sub help_operator[] = {
+	{ "ca-init", "usage: torwart operator ca-init --home DIR [--tls-listen HOST:PORT]\n"
+		"Create the operator CA in a home made before init created it.\n" },
+	{ "keygen", "usage: torwart operator keygen --name N --out DIR\n"
+		"On the new operator's own machine: make its key pair. DIR/N.key stays there,\n"
+		"DIR/N.pub goes to the administrator.\n" },
+	{ "add", "usage: torwart operator add --name N --public-key N.pub [--totp] "
+		"[--roles R --reason W] [--out DIR]\n"
+		"       torwart operator add --home DIR --name N --out DIR (--password-file F | "
+		"--totp) [--roles R] [--tenant T]\n"
+		"Add an operator through the api (no secret is set; the enrolment code goes to the\n"
+		"home's enrolment/ directory), or bootstrap the first operators with --home.\n" },
+	{ "enrol", "usage: torwart operator enrol --api URL --cert C --key K --code-file F\n"
+		"       (--password-file NEW | --totp --out DIR) [--token-file F]\n"
+		"First login of a new operator: enrolment code, own key and own first secret.\n" },
+	{ "list", "usage: torwart operator list\n"
+		"List operators, their roles, tenants and state.\n" },
+	{ "disable", "usage: torwart operator disable --name N\n"
+		"Disable an operator and revoke its certificate (operator CRL).\n" },
+	{ "role", "usage: torwart operator role --name N --roles R --reason W\n"
+		"Change an operator's roles (a four-eyes request).\n" },
+	{ NULL, NULL },
+};
+
+/* ---------------------------------------------------------------- policy */
+static const struct cli_help_sub help_policy[] = {
+	{ "show", "usage: torwart policy show\n"
+		"Show the effective [auth] security policy.\n" },
+	{ "set", "usage: torwart policy set --key K --value V --why TEXT\n"
+		"Change a policy setting (a four-eyes request; docs/security.md).\n" },
+	{ NULL, NULL },
+};
+
+/* ---------------------------------------------------------------- profile */
+static const struct cli_help_sub help_profile[] = {
+	{ "put", "usage: torwart profile put --home DIR --gateway ID --file DOC.json [--no-job]\n"
+		"Validate a profile (docs/profiles.md), store it as desired (secrets sealed) and\n"
+		"create the profile-insert job.\n" },
+	{ "check", "usage: torwart profile check --home DIR --gateway ID --file DOC.json\n"
+		"Only validate a profile document.\n" },
+	{ "delete", "usage: torwart profile delete --home DIR --gateway ID --profile P "
+		"[--no-job]\n"
+		"Delete a profile (refused while an evaluation profile references it).\n" },
+	{ "show", "usage: torwart profile show --home DIR --gateway ID --profile P\n"
+		"Show a stored profile (secrets masked).\n" },
+	{ "list", "usage: torwart profile list --home DIR --gateway ID\n"
+		"Desired versus reported, per profile.\n" },
+	{ "drift", "usage: torwart profile drift --home DIR [--gateway ID]\n"
+		"Exit 4 when a gateway's profiles drift from the desired ones.\n" },
+	{ "read", "usage: torwart profile read --home DIR --gateway ID [--profile P]\n"
+		"Create a profile-read job.\n" },
+	{ "authorise-emt", "usage: torwart profile authorise-emt --home DIR --gateway ID "
+		"--emt EMT-ID\n"
+		"Allow an EMT as recipient of the gateway's evaluation profiles (T-PV.4).\n" },
+	{ "revoke-emt", "usage: torwart profile revoke-emt --home DIR --gateway ID --emt EMT-ID\n"
+		"Withdraw that authorisation.\n" },
+	{ "emts", "usage: torwart profile emts --home DIR [--gateway ID]\n"
+		"EMTs an evaluation profile of the gateway may name as recipients.\n" },
+	{ NULL, NULL },
+};
+
+/* ---------------------------------------------------------------- req */
+static const struct cli_help_sub help_req[] = {
+	{ "initial", "usage: torwart req initial --cn CN [--ou MPID] [--org O] [--country C] "
+		"[--serial N]\n"
+		"       [--street S] [--postal-code P] [--locality L] [--state S] [--email E] "
+		"[--uri U]\n"
+		"       [--dns D]... [--role EMT|GWA|GWH|SMGW]\n"
+		"       (--key-dir DIR [--curve C] | --tls-key F --sig-key F --enc-key F)\n"
+		"       [--out FILE] [--format der|base64|pem] [--authorise --home DIR "
+		"[--gwa-cert F] [--gwa-key-label L]]\n"
+		"Write an SM-PKI initial request (CRMF in bsiCertReqMsgs); new keys go to DIR (0600).\n"
+		"--dns may be given several times: every name goes into the TLS request.\n"
+		"--authorise adds the GWA authorisation of an SMGW request via the home's signer.\n"
+		"See docs/pki-requests.md.\n" },
+	{ "renew", "usage: torwart req renew --cn CN ... --current-cert FILE --current-key FILE "
+		"[--types TLS,SIG,ENC]\n"
+		"The same as initial, as a renewal signed with the current SIG certificate and key.\n" },
+	{ "show", "usage: torwart req show FILE [--require-authorisation]\n"
+		"Parse and verify a request as the Sub-CA does; prints its WSDL return code.\n" },
+	{ "authorise", "usage: torwart req authorise --in FILE [--out FILE] "
+		"[--format der|base64|pem] [--home DIR]\n"
+		"Add the GWA authorisation to an SMGW request (through the api, or --home).\n" },
+	{ NULL, NULL },
+};
+
+static const struct cli_help cli_helps[] = {
+	{ "approval", "usage: torwart approval list [--state S] | show|approve|reject --id N "
+		"[--reason W]\n"
+		"Four-eyes requests, decided by a second operator with the approver role.\n"
+		"torwart approval SUB --help for each.\n", help_approval },
+	{ "audit", "usage: torwart audit verify|export|proof|head|archive|alert ...\n"
+		"The admin log: verification, export, proofs, signed heads, retention, alerts\n"
+		"(docs/audit-log.md). torwart audit SUB --help for each.\n" HELP_REMOTE, help_audit },
+	{ "ca", "usage: torwart ca register|participants|requests|submit|approve|reject|issue|\n"
+		"                  list|show|export|revoke|crl|check|activate|deactivate|status|\n"
+		"                  custodians|custodian-share|backup|restore ...\n"
+		"The Sub-CA: registration, RA decisions, issuance, revocation, CRLs (full, delta,\n"
+		"the Root's ARL in a test PKI), CA key state (docs/ca-operations.md).\n"
+		"torwart ca SUB --help for each. Exit 4: a request was refused.\n" HELP_REMOTE,
+		help_ca },
+	{ "firmware", "usage: torwart firmware add|list|show|release|withdraw ...\n"
+		"The firmware catalogue (docs/firmware.md). torwart firmware SUB --help for each.\n"
+		HELP_REMOTE, help_firmware },
+	{ "gateway", "usage: torwart gateway add|list|set|logs|selftest ...\n"
+		"Gateways: registration, listing, fleet settings, logs and self-tests.\n"
+		"torwart gateway SUB --help for each.\n" HELP_REMOTE, help_gateway },
+	{ "init", "usage: torwart init --home DIR [--test-pki [--second-sub-ca]] "
+		"[--wan-listen HOST:PORT]\n"
+		"       [--api-listen HOST:PORT] [--api-tls-listen HOST:PORT] "
+		"[--signer-backend pkcs11|file]\n"
+		"       [--system]\n"
+		"Create a new home: torwart.conf, store, SoftHSM2 token, operator CA; with --test-pki\n"
+		"also a test SM-PKI (Root-CA, Sub-CA, GWA TLS/SIG/ENC) whose certificates name the\n"
+		"api's CRL URLs; --second-sub-ca adds a second test Sub-CA under the same Root\n"
+		"(pki/sub-ca-2.crt, chain-2.pem). --system (as root): per-service users, seccomp\n"
+		"and Landlock (docs/operations.md). Refuses an existing DIR. --signer-backend\n"
+		"file: tests only.\n",
+		NULL },
+	{ "job", "usage: torwart job create|list|show|cancel|wait|types ...\n"
+		"Orders to gateways (docs/jobs.md). torwart job SUB --help for each.\n" HELP_REMOTE,
+		help_job },
+	{ "login", "usage: torwart login --api https://HOST:PORT --cert C --key K [--ca F]\n"
+		"       (--password-file F | --totp-secret-file F) [--token-file F]\n"
+		"Open an operator session (mTLS + second factor); the token goes to\n"
+		"~/.config/torwart/session.json (0600) or F.\n", NULL },
+	{ "logout", "usage: torwart logout [--token-file F]\n"
+		"End the operator session.\n", NULL },
+	{ "operator", "usage: torwart operator ca-init|keygen|add|enrol|list|disable|role ...\n"
+		"Operators of the api and their enrolment (docs/security.md).\n"
+		"torwart operator SUB --help for each.\n", help_operator },
+	{ "policy", "usage: torwart policy show | policy set --key K --value V --why TEXT\n"
+		"The [auth] security policy; set is a four-eyes request (docs/security.md).\n",
+		help_policy },
+	{ "profile", "usage: torwart profile put|check|delete|show|list|drift|read|"
+		"authorise-emt|revoke-emt|emts ...\n"
+		"Gateway profiles (docs/profiles.md). torwart profile SUB --help for each.\n"
+		HELP_REMOTE, help_profile },
+	{ "store", "usage: torwart store migrate --home DIR --to URL\n"
+		"The home's database (docs/operations.md). torwart store SUB --help for each.\n",
+		help_store },
+	{ "req", "usage: torwart req initial|renew|show|authorise ...\n"
+		"SM-PKI certificate requests, made and checked as a participant does\n"
+		"(docs/pki-requests.md). torwart req SUB --help for each.\n", help_req },
+};
+
+const struct cli_help *cli_help_find(const char *command)
+{
+	for (size_t i = 0; command != NULL && i < sizeof(cli_helps) / sizeof(cli_helps[0]); i++)
+		if (strcmp(cli_helps[i].command, command) == 0)
+			return &cli_helps[i];
+	return NULL;
+}
+
+bool cli_help_print(const char *command, const char *sub, FILE *out)
+{
+	const struct cli_help *h = cli_help_find(command);
+
+	if (h == NULL)
+		return false;
+	for (const struct cli_help_sub *s = h->subs; sub != NULL && s != NULL && s->name != NULL;
+	     s++) {
+		if (strcmp(s->name, sub) == 0) {
+			fputs(s->text, out);
+			return true;
+		}
+	}
+	fputs(h->text, out);
+	return true;
+}
+
+void cli_help_list_commands(FILE *out)
+{
+	const char *name;
+
+	for (size_t i = 0; (name = cli_command_name_at(i)) != NULL; i++) {
+		const struct cli_help *h = cli_help_find(name);
+
+		fprintf(out, "%s\n", name);
+		for (const struct cli_help_sub *s = h != NULL ? h->subs : NULL;
+		     s != NULL && s->name != NULL; s++)
+			fprintf(out, "%s %s\n", name, s->name);
+	}
+}
