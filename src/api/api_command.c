@@ -35,7 +35,7 @@
 #include "base/util.h"
 #include "gwa/gateway.h"
 #include "gwa/job.h"
-#include "gwa/secretbox.h"
+#include "crypto/secretbox.h"
 #include "store/store_auth.h"
 #include "store/store_jobs.h"
 

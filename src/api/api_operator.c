@@ -35,7 +35,7 @@
 #include "base/util.h"
 #include "crypto/keys.h"
 #include "crypto/tls.h"
-#include "gwa/secretbox.h"
+#include "crypto/secretbox.h"
 #include "net/conn_guard.h"
 
 /* [api] defaults (docs/operations.md, "Connection limits"). */

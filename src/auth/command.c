@@ -14,7 +14,7 @@
 #include <openssl/sha.h>
 
 #include "base/util.h"
-#include "gwa/secretbox.h"
+#include "crypto/secretbox.h"
 
 #define IN(o)  { o, AUTH_CMD_FILE_IN }
 #define OUT(o) { o, AUTH_CMD_FILE_OUT }

@@ -174,7 +174,7 @@ enum auth_cmd_file_kind auth_command_file_kind(const struct auth_command *c, int
  * The principal a command runs as. The api execs a fresh `torwart` for each command
  * (no SQLite, OpenSSL or libevent state inherited from the api process) and hands it the
  * principal in the environment variable AUTH_CMD_ACT_AS_ENV, sealed with the home's data
- * key (AES-256-GCM, gwa/secretbox.h) and bound to the exact argument vector and a short
+ * key (AES-256-GCM, crypto/secretbox.h) and bound to the exact argument vector and a short
  * expiry. Without the data key nobody can make `torwart` act as an operator; a sealed
  * value does not open for another command line or after AUTH_CMD_ACT_AS_TTL_MS.
  */

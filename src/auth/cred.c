@@ -14,7 +14,7 @@
 #include <openssl/rand.h>
 
 #include "base/util.h"
-#include "gwa/secretbox.h"
+#include "crypto/secretbox.h"
 
 #define SCRYPT_R 8
 #define SCRYPT_P 1

@@ -61,7 +61,7 @@ tw_rc auth_totp_verify(const char *key_b32, const char *code, int64_t now_s, int
 /*
  * TOTP keys at rest. The server must be able to compute codes, so the key cannot be
  * hashed like a password; it is sealed with the home's data key (AES-256-GCM secretbox,
- * src/gwa/secretbox.h) and bound to the operator by the associated data
+ * src/crypto/secretbox.h) and bound to the operator by the associated data
  * "operator/<name>/totp", so a sealed key copied into another operator's row does not
  * open. Rows written before sealing existed hold the plain base32 key: they still
  * verify, and auth_login reseals them on their first successful use.

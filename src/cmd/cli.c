@@ -10,7 +10,7 @@
 
 #include "audit/audit.h"
 #include "auth/command.h"
-#include "gwa/secretbox.h"
+#include "crypto/secretbox.h"
 #include "base/util.h"
 
 /* Set to "break-glass" by torwart.c for direct --home use (docs/security.md). */

@@ -21,7 +21,7 @@
 #include "cmd/cli.h"
 #include "pki/ca_state.h"
 #include "crypto/keys.h"
-#include "gwa/secretbox.h"
+#include "crypto/secretbox.h"
 
 struct ca_opts {
 	const char *home, *api, *cert, *key, *ca, *password_file, *totp_file, *token_file;

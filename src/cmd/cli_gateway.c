@@ -11,7 +11,7 @@
 #include "cmd/cli.h"
 #include "crypto/signer.h"
 #include "gwa/gateway.h"
-#include "gwa/secretbox.h"
+#include "crypto/secretbox.h"
 
 
 static int cmd_gateway_add(const struct cli_options *o)

@@ -22,7 +22,7 @@
 #include "base/util.h"
 #include "cmd/cli.h"
 #include "crypto/signer.h"
-#include "gwa/secretbox.h"
+#include "crypto/secretbox.h"
 #include "pki/ca_state.h"
 #include "pki/testpki.h"
 

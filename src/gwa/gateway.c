@@ -23,7 +23,7 @@
 #include "audit/audit.h"
 #include "base/util.h"
 #include "crypto/keys.h"
-#include "gwa/secretbox.h"
+#include "crypto/secretbox.h"
 #include "pki/ca_state.h"
 #include "pki/certstore.h"
 #include "pki/profile.h"

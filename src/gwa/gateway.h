@@ -28,7 +28,7 @@ bool gateway_id_valid(const char *id);
  * GATEWAY_TAKEN_MSG, before anything is signed, so that a tenant-scoped caller learns no
  * more about another tenant's inventory than "this id cannot be used".
  * When seal is not NULL (a command the api runs: its output directory lies in the api's
- * spool), each private key is written sealed (gwa/secretbox.h, associated data
+ * spool), each private key is written sealed (crypto/secretbox.h, associated data
  * GATEWAY_SEALED_AAD) as NAME.key.sealed instead of NAME.key: no key material is ever
  * in the spool in clear; the api opens it only to send it to the operator.
  */

@@ -23,7 +23,7 @@
 #include <jansson.h>
 
 #include "base/error.h"
-#include "gwa/secretbox.h"
+#include "crypto/secretbox.h"
 
 #define PROFILE_DOC_MAX      (16 * 1024)  /* bytes of a profile document */
 #define PROFILE_ID_MAX       64           /* profile ids, meter ids, EMT ids, CLS ids */

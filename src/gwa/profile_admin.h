@@ -18,7 +18,7 @@
 
 #include "base/error.h"
 #include "gwa/profile.h"
-#include "gwa/secretbox.h"
+#include "crypto/secretbox.h"
 #include "store/store.h"
 
 /* Who acts, for the admin log. All borrowed. */

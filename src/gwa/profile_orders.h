@@ -12,7 +12,7 @@
 #include "base/error.h"
 #include "base/home.h"
 #include "gwa/order.h"
-#include "gwa/secretbox.h"
+#include "crypto/secretbox.h"
 
 /*
  * Load what the hooks need from the home, once per process, before threads start: the

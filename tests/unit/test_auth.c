@@ -32,7 +32,7 @@
 #include "auth/session.h"
 #include "base/util.h"
 #include "crypto/keys.h"
-#include "gwa/secretbox.h"
+#include "crypto/secretbox.h"
 #include "store/store_auth.h"
 #include "store/store_ca.h"
 

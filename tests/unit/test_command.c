@@ -30,7 +30,7 @@
 #include "auth/approval.h"
 #include "auth/auth.h"
 #include "auth/command.h"
-#include "gwa/secretbox.h"
+#include "crypto/secretbox.h"
 #include "store/store.h"
 
 #define ARGC(v) ((int)(sizeof(v) / sizeof((v)[0])))

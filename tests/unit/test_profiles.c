@@ -1,6 +1,6 @@
 /*
  * test_profiles.c: unit tests of profile management and monitoring (issue 4):
- * profile schemas and hashes (gwa/profile.h), encryption at rest (gwa/secretbox.h), the
+ * profile schemas and hashes (gwa/profile.h), encryption at rest (crypto/secretbox.h), the
  * service layer with its T-PV.2/T-PV.4/reference/drift rules (gwa/profile_admin.h),
  * alarms with T-AB.1 and actions, signed gateway logs (gwa/monitor.h), the order hooks
  * (gwa/profile_orders.h), each against a fresh SQLite store in a mkdtemp directory.
@@ -31,7 +31,7 @@
 #include "gwa/profile.h"
 #include "gwa/profile_admin.h"
 #include "gwa/profile_orders.h"
-#include "gwa/secretbox.h"
+#include "crypto/secretbox.h"
 #include "pki/certstore.h"
 #include "sim/sim_monitor.h"
 #include "sim/sim_orders.h"

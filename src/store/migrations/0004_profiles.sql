@@ -3,7 +3,7 @@
 
 -- Desired profile set: what the GWA wants each gateway to hold. doc is the canonical
 -- JSON with every secret (meter keys, HAN passwords) sealed with AES-256-GCM
--- (gwa/secretbox.h); hash is SHA-256 of the canonical plaintext, the value the gateway
+-- (crypto/secretbox.h); hash is SHA-256 of the canonical plaintext, the value the gateway
 -- reports back, so drift can be detected without decrypting anything.
 CREATE TABLE profiles (
 	id          INTEGER PRIMARY KEY,

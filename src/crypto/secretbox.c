@@ -2,7 +2,7 @@
  * secretbox.c: AES-256-GCM sealing of secrets at rest (see secretbox.h for the format
  * and why the data key lives where it does).
  */
-#include "gwa/secretbox.h"
+#include "crypto/secretbox.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -15,8 +15,8 @@
  * itself wrapped by a key in the HSM (unwrapped by the signer at start-up) so that a copy
  * of the disk alone opens nothing; only secretbox_open changes for that.
  */
-#ifndef TORWART_GWA_SECRETBOX_H
-#define TORWART_GWA_SECRETBOX_H
+#ifndef TORWART_CRYPTO_SECRETBOX_H
+#define TORWART_CRYPTO_SECRETBOX_H
 
 #include <stddef.h>
 
