@@ -228,8 +228,8 @@ static tw_rc bulk_run(const struct tw_home *home, struct tw_store *store,
 	struct tw_error *err)
 {
 	struct bulk b = { .home = home, .store = store, .sc = sc };
-	char *sub = tw_home_join(home, TESTPKI_SUBCA_CERT), *root = tw_home_join(home,
-		TESTPKI_ROOT_CERT), *gwa = tw_home_join(home, TESTPKI_GWA_SIG_CERT);
+	char *sub = tw_home_join(home, TW_HOME_SUBCA_CERT), *root = tw_home_join(home,
+		TW_HOME_ROOT_CERT), *gwa = tw_home_join(home, TW_HOME_GWA_SIG_CERT);
 	tw_rc rc;
 
 	if (sub == NULL || root == NULL || gwa == NULL)

@@ -143,7 +143,7 @@ tw_rc audit_service_start(struct event_base *base, const struct tw_home *home,
 		tw_warn("[audit] retention_days = %ld is below the 6 months M-4.5.6.7 requires",
 			svc->retention_days);
 	svc->archive_dir = tw_home_path(home, "audit", "archive_dir", "archive");
-	svc->cert_path = tw_home_join(home, "pki/gwa-sig.crt");
+	svc->cert_path = tw_home_join(home, TW_HOME_GWA_SIG_CERT);
 	if (svc->archive_dir == NULL || svc->cert_path == NULL) {
 		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
 		goto out;

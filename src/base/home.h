@@ -59,4 +59,18 @@ char *tw_home_store_url(const struct tw_home *home);
 #define TW_DEFAULT_TOKEN_LABEL  "torwart"
 #define TW_SESSION_LIFETIME_S   (48L * 3600L)   /* TR-03116-3: 48 h */
 
+/*
+ * The home's PKI layout (relative to the home): the SM-PKI Root and Sub-CA
+ * certificates, the trust chain, and the GWA's own TLS, SIG and ENC certificates.
+ * Production code (wan, gwa, audit, req) reads them; `init --test-pki` (pki/testpki.h)
+ * is one writer of them, a real SM-PKI enrolment the other.
+ */
+#define TW_HOME_ROOT_CERT     "pki/root-ca.crt"
+#define TW_HOME_SUBCA_CERT    "pki/sub-ca.crt"
+#define TW_HOME_CHAIN         "pki/chain.pem"
+#define TW_HOME_GWA_TLS_CERT  "pki/gwa-tls.crt"
+#define TW_HOME_GWA_TLS_KEY   "pki/gwa-tls.key"
+#define TW_HOME_GWA_SIG_CERT  "pki/gwa-sig.crt"
+#define TW_HOME_GWA_ENC_CERT  "pki/gwa-enc.crt"
+
 #endif

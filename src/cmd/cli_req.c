@@ -21,7 +21,7 @@
 #include "crypto/signer.h"
 #include "pki/reqgen.h"
 #include "pki/request.h"
-#include "pki/testpki.h"
+#include "base/home.h"
 
 #define CLI_REQ_PEM_LABEL "CERTIFICATE REQUEST MESSAGES"
 
@@ -223,7 +223,7 @@ static tw_rc req_authorise(const struct req_options *o, unsigned char **der, siz
 	if ((rc = tw_home_open(o->home, &home, err)) != TW_OK)
 		goto out;
 	cert_path = o->gwa_cert != NULL ? tw_strdup(o->gwa_cert) :
-		tw_home_join(home, TESTPKI_GWA_SIG_CERT);
+		tw_home_join(home, TW_HOME_GWA_SIG_CERT);
 	if (cert_path == NULL) {
 		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
 		goto out;

@@ -27,7 +27,7 @@
 #include "pki/ca_state.h"
 #include "pki/certstore.h"
 #include "pki/profile.h"
-#include "pki/testpki.h"
+#include "base/home.h"
 
 #define GATEWAY_CERT_DAYS 730   /* two years, as the real SM-PKI end-entity certificates */
 
@@ -198,7 +198,7 @@ static tw_rc write_device_files(const char *out_dir, const char *gateway_id,
 static tw_rc copy_gwa_sig_cert(const struct tw_home *home, const char *out_dir,
 	struct tw_error *err)
 {
-	char *src = tw_home_join(home, TESTPKI_GWA_SIG_CERT);
+	char *src = tw_home_join(home, TW_HOME_GWA_SIG_CERT);
 	char *dst = tw_asprintf("%s/gwa-sig.crt", out_dir);
 	unsigned char *pem = NULL;
 	size_t len = 0;
@@ -298,8 +298,8 @@ tw_rc gateway_provision(const struct tw_home *home, struct tw_store *store,
 	if ((rc = ca_state_require_active(store, CA_DEFAULT_NAME, "gateway certificate "
 		"issuance", err)) != TW_OK)
 		return rc;
-	sub_path = tw_home_join(home, TESTPKI_SUBCA_CERT);
-	root_path = tw_home_join(home, TESTPKI_ROOT_CERT);
+	sub_path = tw_home_join(home, TW_HOME_SUBCA_CERT);
+	root_path = tw_home_join(home, TW_HOME_ROOT_CERT);
 	if (sub_path == NULL || root_path == NULL) {
 		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
 		goto out;

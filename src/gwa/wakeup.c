@@ -19,7 +19,7 @@
 #include "base/util.h"
 #include "crypto/keys.h"
 #include "crypto/signer.h"
-#include "pki/testpki.h"
+#include "base/home.h"
 
 struct wakeup_sender {
 	const struct tw_home *home;   /* borrowed: must outlive the sender */
@@ -57,7 +57,7 @@ tw_rc wakeup_sender_open(const struct tw_home *home, struct wakeup_sender **out,
 		return tw_error_set(err, TW_E_NOMEM, "out of memory");
 	s->home = home;
 	s->fd4 = s->fd6 = -1;
-	if ((path = tw_home_path(home, "worker", "gwa_sig_cert", TESTPKI_GWA_SIG_CERT)) == NULL) {
+	if ((path = tw_home_path(home, "worker", "gwa_sig_cert", TW_HOME_GWA_SIG_CERT)) == NULL) {
 		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
 		goto out;
 	}

@@ -53,15 +53,15 @@ struct testpki_item {
 };
 
 static const struct testpki_item testpki_items[T__COUNT] = {
-	[T_ROOT] = { SIGNER_KEY_ROOT_CA, TESTPKI_ROOT_CERT, NID_brainpoolP384r1,
+	[T_ROOT] = { SIGNER_KEY_ROOT_CA, TW_HOME_ROOT_CERT, NID_brainpoolP384r1,
 		PKI_USAGE_ROOT_CA, PKI_ROLE_CA, TESTPKI_ROOT_DAYS, SIGNER_KEY_ROOT_CA, -1 },
-	[T_SUB] = { SIGNER_KEY_SUB_CA, TESTPKI_SUBCA_CERT, NID_brainpoolP256r1,
+	[T_SUB] = { SIGNER_KEY_SUB_CA, TW_HOME_SUBCA_CERT, NID_brainpoolP256r1,
 		PKI_USAGE_SUB_CA, PKI_ROLE_CA, TESTPKI_SUBCA_DAYS, SIGNER_KEY_ROOT_CA, T_ROOT },
-	[T_TLS] = { NULL, TESTPKI_GWA_TLS_CERT, NID_brainpoolP256r1,
+	[T_TLS] = { NULL, TW_HOME_GWA_TLS_CERT, NID_brainpoolP256r1,
 		PKI_USAGE_TLS, PKI_ROLE_GWA, TESTPKI_GWA_DAYS, SIGNER_KEY_SUB_CA, T_SUB },
-	[T_SIG] = { SIGNER_KEY_GWA_SIG, TESTPKI_GWA_SIG_CERT, NID_brainpoolP256r1,
+	[T_SIG] = { SIGNER_KEY_GWA_SIG, TW_HOME_GWA_SIG_CERT, NID_brainpoolP256r1,
 		PKI_USAGE_SIG, PKI_ROLE_GWA, TESTPKI_GWA_DAYS, SIGNER_KEY_SUB_CA, T_SUB },
-	[T_ENC] = { SIGNER_KEY_GWA_ENC, TESTPKI_GWA_ENC_CERT, NID_brainpoolP256r1,
+	[T_ENC] = { SIGNER_KEY_GWA_ENC, TW_HOME_GWA_ENC_CERT, NID_brainpoolP256r1,
 		PKI_USAGE_ENC, PKI_ROLE_GWA, TESTPKI_GWA_DAYS, SIGNER_KEY_SUB_CA, T_SUB },
 };
 
@@ -94,7 +94,7 @@ static tw_rc testpki_write_certs(const struct testpki_ctx *t, const char *rel,
 /* The software TLS key: generated here, written once (0600, never overwritten). */
 static tw_rc testpki_tls_key(struct testpki_ctx *t, struct tw_error *err)
 {
-	char *path = tw_home_join(t->home, TESTPKI_GWA_TLS_KEY);
+	char *path = tw_home_join(t->home, TW_HOME_GWA_TLS_KEY);
 	tw_rc rc;
 
 	if (path == NULL)
@@ -238,7 +238,7 @@ tw_rc testpki_create(const struct tw_home *home, struct signer_client *sc,
 		t.root_crl_url = tw_strdup(root_cfg->crl_url);
 	}
 	dir = tw_home_join(home, "pki");
-	probe = tw_home_join(home, TESTPKI_ROOT_CERT);
+	probe = tw_home_join(home, TW_HOME_ROOT_CERT);
 	if (t.gwa_cn == NULL || dir == NULL || probe == NULL) {
 		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
 		goto out;
@@ -269,7 +269,7 @@ tw_rc testpki_create(const struct tw_home *home, struct signer_client *sc,
 			goto out;
 	chain[0] = t.certs[T_SUB];
 	chain[1] = t.certs[T_ROOT];
-	if ((rc = testpki_write_certs(&t, TESTPKI_CHAIN, chain, 2, err)) != TW_OK)
+	if ((rc = testpki_write_certs(&t, TW_HOME_CHAIN, chain, 2, err)) != TW_OK)
 		goto out;
 	rc = testpki_record(&t, store, err);
 out:
@@ -294,7 +294,7 @@ tw_rc testpki_create_second_sub_ca(const struct tw_home *home, struct signer_cli
 	struct testpki_ctx t;
 	struct pki_cert_request req;
 	struct pki_ca_config *root_cfg = NULL;
-	char *root_path = tw_home_join(home, TESTPKI_ROOT_CERT);
+	char *root_path = tw_home_join(home, TW_HOME_ROOT_CERT);
 	char *probe = tw_home_join(home, TESTPKI_SUB2_CERT);
 	EVP_PKEY *key = NULL;
 	X509 *root = NULL, *sub = NULL, *chain[2];

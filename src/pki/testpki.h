@@ -16,13 +16,7 @@
 #include "crypto/signer.h"
 #include "store/store.h"
 
-#define TESTPKI_ROOT_CERT  "pki/root-ca.crt"
-#define TESTPKI_SUBCA_CERT "pki/sub-ca.crt"
-#define TESTPKI_CHAIN      "pki/chain.pem"
-#define TESTPKI_GWA_TLS_CERT "pki/gwa-tls.crt"
-#define TESTPKI_GWA_TLS_KEY  "pki/gwa-tls.key"
-#define TESTPKI_GWA_SIG_CERT "pki/gwa-sig.crt"
-#define TESTPKI_GWA_ENC_CERT "pki/gwa-enc.crt"
+/* The files it writes are the home's PKI layout, TW_HOME_* in base/home.h. */
 
 /*
  * sc must be a ceremony session. Certificates are also recorded in the store (tenant

@@ -256,10 +256,10 @@ static tw_rc wan_tls_ctx(const struct tw_home *home, long lifetime, SSL_CTX **ct
 	struct tw_error *err)
 {
 	struct tls_profile_config cfg;
-	char *cert = tw_home_path(home, "wan", "cert", "pki/gwa-tls.crt");
-	char *key = tw_home_path(home, "wan", "key", "pki/gwa-tls.key");
-	char *chain = tw_home_path(home, "wan", "chain", "pki/sub-ca.crt");
-	char *trust = tw_home_path(home, "wan", "trust", "pki/chain.pem");
+	char *cert = tw_home_path(home, "wan", "cert", TW_HOME_GWA_TLS_CERT);
+	char *key = tw_home_path(home, "wan", "key", TW_HOME_GWA_TLS_KEY);
+	char *chain = tw_home_path(home, "wan", "chain", TW_HOME_SUBCA_CERT);
+	char *trust = tw_home_path(home, "wan", "trust", TW_HOME_CHAIN);
 	tw_rc rc;
 
 	if (cert == NULL || key == NULL || chain == NULL || trust == NULL) {

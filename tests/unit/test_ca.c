@@ -477,7 +477,7 @@ static void test_crl_streamed(void **state)
 	assert_non_null(crl);
 	assert_ptr_equal(p, der + len);
 	assert_int_equal(sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl)), (int)res.entries);
-	snprintf(path, sizeof(path), "%s/%s", e->dir, TESTPKI_SUBCA_CERT);
+	snprintf(path, sizeof(path), "%s/%s", e->dir, TW_HOME_SUBCA_CERT);
 	assert_rc(keys_read_cert_pem(path, &ca, &err), TW_OK);
 	assert_int_equal(X509_CRL_verify(crl, X509_get0_pubkey(ca)), 1);
 	assert_int_equal(X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_subject_name(ca)), 0);

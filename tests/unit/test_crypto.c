@@ -906,14 +906,14 @@ static void test_testpki_create(void **state)
 	/* A second run must refuse rather than replace the PKI. */
 	assert_int_equal(testpki_create(home, sc, store, &err), TW_E_EXISTS);
 
-	snprintf(path, sizeof(path), "%s/%s", dir, TESTPKI_GWA_TLS_KEY);
+	snprintf(path, sizeof(path), "%s/%s", dir, TW_HOME_GWA_TLS_KEY);
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
-	root = read_home_cert(dir, TESTPKI_ROOT_CERT);
-	sub = read_home_cert(dir, TESTPKI_SUBCA_CERT);
-	tls = read_home_cert(dir, TESTPKI_GWA_TLS_CERT);
-	sig = read_home_cert(dir, TESTPKI_GWA_SIG_CERT);
-	enc = read_home_cert(dir, TESTPKI_GWA_ENC_CERT);
+	root = read_home_cert(dir, TW_HOME_ROOT_CERT);
+	sub = read_home_cert(dir, TW_HOME_SUBCA_CERT);
+	tls = read_home_cert(dir, TW_HOME_GWA_TLS_CERT);
+	sig = read_home_cert(dir, TW_HOME_GWA_SIG_CERT);
+	enc = read_home_cert(dir, TW_HOME_GWA_ENC_CERT);
 	assert_int_equal(keys_ec_curve_nid(X509_get0_pubkey(root)), NID_brainpoolP384r1);
 	assert_int_equal(keys_ec_curve_nid(X509_get0_pubkey(sub)), NID_brainpoolP256r1);
 	assert_int_equal(X509_get_signature_nid(root), NID_ecdsa_with_SHA384);
@@ -970,10 +970,10 @@ static void test_testpki_create(void **state)
 
 	/* The files are exactly what the wan loads. */
 	memset(&cfg, 0, sizeof(cfg));
-	snprintf(fx.path[10], sizeof(fx.path[10]), "%s/%s", dir, TESTPKI_GWA_TLS_CERT);
-	snprintf(fx.path[11], sizeof(fx.path[11]), "%s/%s", dir, TESTPKI_GWA_TLS_KEY);
-	snprintf(fx.path[12], sizeof(fx.path[12]), "%s/%s", dir, TESTPKI_SUBCA_CERT);
-	snprintf(fx.path[13], sizeof(fx.path[13]), "%s/%s", dir, TESTPKI_CHAIN);
+	snprintf(fx.path[10], sizeof(fx.path[10]), "%s/%s", dir, TW_HOME_GWA_TLS_CERT);
+	snprintf(fx.path[11], sizeof(fx.path[11]), "%s/%s", dir, TW_HOME_GWA_TLS_KEY);
+	snprintf(fx.path[12], sizeof(fx.path[12]), "%s/%s", dir, TW_HOME_SUBCA_CERT);
+	snprintf(fx.path[13], sizeof(fx.path[13]), "%s/%s", dir, TW_HOME_CHAIN);
 	cfg.cert_file = fx.path[10];
 	cfg.key_file = fx.path[11];
 	cfg.chain_file = fx.path[12];
