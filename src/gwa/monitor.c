@@ -13,7 +13,7 @@
 #include "audit/audit.h"
 #include "base/log.h"
 #include "gwa/profile.h"
-#include "wan/wan_message.h"
+#include "net/wan_message.h"
 
 static const char *const msg_members[] = { "gateway_id", "kind", "type", "severity", "time",
 	"message", NULL };

@@ -18,7 +18,7 @@
 #include "base/log.h"
 #include "crypto/keys.h"
 #include "gwa/profile.h"
-#include "wan/wan_message.h"
+#include "net/wan_message.h"
 
 #define LOG_TBS_MAX  1024
 /* base64 of a STORE_LOG_SIG_MAX signature */

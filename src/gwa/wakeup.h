@@ -11,7 +11,7 @@
 
 #include "base/error.h"
 #include "base/home.h"
-#include "gwa/wakeup_codec.h"
+#include "net/wakeup_codec.h"
 
 struct wakeup_sender;
 

@@ -17,7 +17,7 @@
 
 #include "sim/sim.h"
 #include "sim/sim_orders.h"
-#include "wan/wan_message.h"
+#include "net/wan_message.h"
 
 #define SIM_ERROR_MAX        200
 #define SIM_NONCES           8

@@ -12,7 +12,7 @@
 
 #include "base/log.h"
 #include "base/util.h"
-#include "gwa/wakeup_codec.h"
+#include "net/wakeup_codec.h"
 #include "sim/sim_internal.h"
 
 static void reject(struct sim_state *st, const char *who, const char *why)

@@ -27,7 +27,7 @@
 #include "audit/audit.h"
 #include "net/conn_guard.h"
 #include "store/store.h"
-#include "wan/wan_message.h"
+#include "net/wan_message.h"
 
 /* Admin-log batching: flush every WAN_JOURNAL_FLUSH_MS or at WAN_JOURNAL_FLUSH_AT entries. */
 #define WAN_JOURNAL_FLUSH_MS  100

@@ -1,7 +1,7 @@
 /*
  * fuzz_emt_request.c: libFuzzer target over the EMT request codec (UC-3.2.4), the bytes
  * an external market participant sends to POST /v1/emt/cls-requests
- * (wan_emt_cls_request_parse in src/wan/wan_message.c).
+ * (wan_emt_cls_request_parse in src/net/wan_message.c).
  *
  * Whatever parses must re-encode and parse back to the same struct, so the encoder never
  * emits what the parser refuses and no accepted body carries more than the struct holds.
@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "base/util.h"
-#include "wan/wan_message.h"
+#include "net/wan_message.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

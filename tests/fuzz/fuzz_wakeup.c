@@ -1,5 +1,5 @@
 /*
- * fuzz_wakeup.c: libFuzzer target over the wake-up datagram codec (gwa/wakeup_codec.c),
+ * fuzz_wakeup.c: libFuzzer target over the wake-up datagram codec (net/wakeup_codec.c),
  * the parser every gateway (the simulator) runs on unauthenticated UDP input.
  *
  * Whatever parses must re-encode to exactly the same bytes (the layout is canonical:
@@ -13,7 +13,7 @@
 #include <openssl/obj_mac.h>
 
 #include "crypto/keys.h"
-#include "gwa/wakeup_codec.h"
+#include "net/wakeup_codec.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

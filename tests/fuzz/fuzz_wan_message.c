@@ -7,14 +7,14 @@
  * parser gets the input as a C string.
  *
  * Build: clang -fsanitize=fuzzer,address,undefined -Isrc tests/fuzz/fuzz_wan_message.c
- *        src/wan/wan_message.c src/base/{error,util,log}.c -ljansson -lcrypto
+ *        src/net/wan_message.c src/base/{error,util,log}.c -ljansson -lcrypto
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/util.h"
-#include "wan/wan_message.h"
+#include "net/wan_message.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -25,12 +25,12 @@
 #include "gwa/job.h"
 #include "gwa/job_bucket.h"
 #include "gwa/order.h"
-#include "gwa/wakeup_codec.h"
+#include "net/wakeup_codec.h"
 #include "sim/sim_orders.h"
 #include "store/store.h"
 #include "store/store_jobs.h"
 #include "store/store_profiles.h"
-#include "wan/wan_message.h"
+#include "net/wan_message.h"
 
 static char dir[64];
 static struct tw_store *st;

@@ -36,7 +36,7 @@
 #include "sim/sim.h"
 #include "store/store.h"
 #include "wan/wan.h"
-#include "wan/wan_message.h"
+#include "net/wan_message.h"
 
 /* ------------------------------------------------------------------ codec */
 

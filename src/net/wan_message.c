@@ -7,7 +7,7 @@
  * carries an embedded NUL into C code). This file checks the shape: which members,
  * which types, which lengths and character sets.
  */
-#include "wan/wan_message.h"
+#include "net/wan_message.h"
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -2,7 +2,7 @@
  * wakeup_codec.c: encode, parse and verify the signed wake-up datagram (wakeup_codec.h).
  * Every length is checked against what remains of the datagram before it is used.
  */
-#include "gwa/wakeup_codec.h"
+#include "net/wakeup_codec.h"
 
 #include <string.h>
 

@@ -6,8 +6,8 @@
  * Pure functions over bytes: the fuzz target (tests/fuzz/fuzz_wakeup.c) drives exactly
  * the parser the simulator runs. wakeup_parse never returns a half-filled struct.
  */
-#ifndef TORWART_GWA_WAKEUP_CODEC_H
-#define TORWART_GWA_WAKEUP_CODEC_H
+#ifndef TORWART_NET_WAKEUP_CODEC_H
+#define TORWART_NET_WAKEUP_CODEC_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -13,8 +13,8 @@
  *   TW_E_PROTOCOL   not JSON, not an object, duplicate keys
  *   TW_E_INVALID    a member is missing, unknown, of the wrong type or out of range
  */
-#ifndef TORWART_WAN_WAN_MESSAGE_H
-#define TORWART_WAN_WAN_MESSAGE_H
+#ifndef TORWART_NET_WAN_MESSAGE_H
+#define TORWART_NET_WAN_MESSAGE_H
 
 #include <stdbool.h>
 #include <stddef.h>
