@@ -1,7 +1,7 @@
 /*
  * cli_job.c: `torwart job create|list|show|cancel|types|wait` (docs/jobs.md) and
  * `torwart gateway set` (tags, tenant, wake-up address: what fleet selection and
- * wake-ups need).
+ * wake-ups need); here only its options, gateway_set in gwa/gateway.c does the work.
  *
  * Exit status: 0 success; 1 failure; 2 usage; with --wait also 1 when some job of the
  * order ended failed, timed-out or cancelled, 5 when --wait-timeout ran out first.
@@ -18,6 +18,7 @@
 #include "audit/audit.h"
 #include "base/util.h"
 #include "cmd/cli.h"
+#include "gwa/gateway.h"
 #include "gwa/job.h"
 #include "gwa/order.h"
 #include "store/store_jobs.h"
@@ -453,62 +454,16 @@ static void print_type(const struct order_type *t, void *arg)
 
 /* ---- torwart gateway set ---- */
 
-struct set_ctx {
-	const struct job_opts *o;
-	struct tw_store *store;
-	int64_t tenant_id;
-	size_t n;
-	struct tw_error *err;
-	tw_rc rc;
-};
-
-static int set_one(const struct store_gateway *gw, void *arg)
-{
-	struct set_ctx *c = arg;
-	const struct job_opts *o = c->o;
-	char detail[256];
-	int w = 0;
-
-	if (o->add_tag != NULL)
-		c->rc = store_gateway_tag_add(c->store, gw->gateway_id, o->add_tag, c->err);
-	if (c->rc == TW_OK && o->remove_tag != NULL) {
-		c->rc = store_gateway_tag_remove(c->store, gw->gateway_id, o->remove_tag, c->err);
-		if (c->rc == TW_E_NOT_FOUND)
-			c->rc = TW_OK;   /* removing an absent tag from a selection is not an error */
-	}
-	if (c->rc == TW_OK && o->wakeup != NULL)
-		c->rc = store_gateway_wakeup_set(c->store, gw->gateway_id,
-			strcmp(o->wakeup, "none") == 0 ? "" : o->wakeup, c->err);
-	if (c->rc == TW_OK && o->move_tenant != NULL)
-		c->rc = store_gateway_set_tenant(c->store, gw->gateway_id, c->tenant_id, c->err);
-	if (c->rc != TW_OK)
-		return 1;
-	w = snprintf(detail, sizeof(detail), "%s%s%s%s%s%s%s%s", o->add_tag ? " add-tag=" : "",
-		o->add_tag ? o->add_tag : "", o->remove_tag ? " remove-tag=" : "",
-		o->remove_tag ? o->remove_tag : "", o->wakeup ? " wakeup=" : "",
-		o->wakeup ? o->wakeup : "", o->move_tenant ? " tenant=" : "",
-		o->move_tenant ? o->move_tenant : "");
-	(void)w;
-	{
-		struct audit_entry e = { .actor = cli_actor(), .role = cli_role,
-			.client = cli_client(), .action = "gateway.set", .object = gw->gateway_id,
-			.result = "ok", .detail = detail + 1 };
-
-		c->rc = audit_append_in_tx(c->store, &e, c->err);
-	}
-	c->n++;
-	return c->rc != TW_OK;
-}
-
-/* `torwart gateway set`: all selected gateways change together or not at all. */
+/* `torwart gateway set`: parses the options; gateway_set (gwa/gateway.h) does the work. */
 int cli_gateway_set(int argc, char **argv)
 {
 	struct tw_home *home = NULL;
 	struct tw_store *store = NULL;
-	struct set_ctx c;
+	struct gateway_selection sel;
+	struct gateway_change ch;
 	struct job_opts o;
 	struct tw_error err;
-	char *sel = NULL;
+	size_t n = 0;
 	tw_rc rc;
 
 	tw_error_clear(&err);
@@ -523,62 +478,14 @@ int cli_gateway_set(int argc, char **argv)
 			"--tag or --tenant");
 	if ((rc = cli_open_home_store(o.home, &home, &store, &err)) != TW_OK)
 		goto out;
-	memset(&c, 0, sizeof(c));
-	c.o = &o;
-	c.store = store;
-	c.err = &err;
-	if ((rc = store_begin(store, &err)) != TW_OK)
-		goto out;
-	if (o.move_tenant != NULL &&
-	    (rc = store_tenant_ensure(store, o.move_tenant, &c.tenant_id, &err)) != TW_OK)
-		goto rollback;
-	if (o.gateway != NULL) {
-		struct store_gateway gw;
-
-		if ((rc = store_gateway_get(store, o.gateway, &gw, &err)) != TW_OK)
-			goto rollback;
-		set_one(&gw, &c);
-	} else if (o.tag != NULL) {
-		rc = store_gateway_select(store, GW_SELECT_TAG, o.tag, set_one, &c, &err);
-	} else if (o.tenant != NULL) {
-		rc = store_gateway_select(store, GW_SELECT_TENANT, o.tenant, set_one, &c, &err);
-	} else if (strcmp(o.gateways, "all") == 0) {
-		rc = store_gateway_select(store, GW_SELECT_ALL, NULL, set_one, &c, &err);
-	} else {
-		const char *p = o.gateways;
-
-		while (rc == TW_OK && c.rc == TW_OK && *p != '\0') {
-			char id[STORE_ID_MAX + 1];
-			size_t len = strcspn(p, ",");
-			struct store_gateway gw;
-
-			if (len == 0 || len > STORE_ID_MAX) {
-				rc = tw_error_set(&err, TW_E_INVALID, "--gateways: empty or over-long id");
-				break;
-			}
-			memcpy(id, p, len);
-			id[len] = '\0';
-			if ((rc = store_gateway_get(store, id, &gw, &err)) == TW_OK)
-				set_one(&gw, &c);
-			p += len + (p[len] == ',');
-		}
-	}
+	sel = (struct gateway_selection){ .gateway = o.gateway, .gateways = o.gateways,
+		.tag = o.tag, .tenant = o.tenant };
+	ch = (struct gateway_change){ .add_tag = o.add_tag, .remove_tag = o.remove_tag,
+		.wakeup = o.wakeup, .move_tenant = o.move_tenant };
+	rc = gateway_set(store, &sel, &ch, cli_actor(), cli_role, cli_client(), &n, &err);
 	if (rc == TW_OK)
-		rc = c.rc;
-	if (rc == TW_OK && c.n == 0)
-		rc = tw_error_set(&err, TW_E_NOT_FOUND, "the selection matches no gateway");
-	if (rc == TW_OK && (rc = store_commit(store, &err)) == TW_OK)
-		printf("torwart: %zu gateway%s updated\n", c.n, c.n == 1 ? "" : "s");
-rollback:
-	if (rc != TW_OK) {
-		struct tw_error ignored;
-
-		store_rollback(store);
-		cli_audit(store, "gateway.set", o.gateway != NULL ? o.gateway : "selection",
-			"refused", err.message, &ignored);
-	}
+		printf("torwart: %zu gateway%s updated\n", n, n == 1 ? "" : "s");
 out:
-	free(sel);
 	store_close(store);
 	tw_home_free(home);
 	return rc == TW_OK ? 0 : cli_fail("gateway set", &err);

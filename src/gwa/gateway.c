@@ -27,6 +27,7 @@
 #include "pki/ca_state.h"
 #include "pki/certstore.h"
 #include "pki/profile.h"
+#include "store/store_jobs.h"
 #include "base/home.h"
 
 #define GATEWAY_CERT_DAYS 730   /* two years, as the real SM-PKI end-entity certificates */
@@ -338,5 +339,129 @@ out:
 	X509_free(root);
 	free(sub_path);
 	free(root_path);
+	return rc;
+}
+
+/* ---- gateway set (tags, tenant, wake-up address) ---- */
+
+struct set_ctx {
+	const struct gateway_change *ch;
+	struct tw_store *store;
+	const char *actor, *role, *client;
+	int64_t tenant_id;
+	size_t n;
+	struct tw_error *err;
+	tw_rc rc;
+};
+
+static int set_one(const struct store_gateway *gw, void *arg)
+{
+	struct set_ctx *c = arg;
+	const struct gateway_change *o = c->ch;
+	char detail[256];
+	int w = 0;
+
+	if (o->add_tag != NULL)
+		c->rc = store_gateway_tag_add(c->store, gw->gateway_id, o->add_tag, c->err);
+	if (c->rc == TW_OK && o->remove_tag != NULL) {
+		c->rc = store_gateway_tag_remove(c->store, gw->gateway_id, o->remove_tag, c->err);
+		if (c->rc == TW_E_NOT_FOUND)
+			c->rc = TW_OK;   /* removing an absent tag from a selection is not an error */
+	}
+	if (c->rc == TW_OK && o->wakeup != NULL)
+		c->rc = store_gateway_wakeup_set(c->store, gw->gateway_id,
+			strcmp(o->wakeup, "none") == 0 ? "" : o->wakeup, c->err);
+	if (c->rc == TW_OK && o->move_tenant != NULL)
+		c->rc = store_gateway_set_tenant(c->store, gw->gateway_id, c->tenant_id, c->err);
+	if (c->rc != TW_OK)
+		return 1;
+	w = snprintf(detail, sizeof(detail), "%s%s%s%s%s%s%s%s", o->add_tag ? " add-tag=" : "",
+		o->add_tag ? o->add_tag : "", o->remove_tag ? " remove-tag=" : "",
+		o->remove_tag ? o->remove_tag : "", o->wakeup ? " wakeup=" : "",
+		o->wakeup ? o->wakeup : "", o->move_tenant ? " tenant=" : "",
+		o->move_tenant ? o->move_tenant : "");
+	(void)w;
+	{
+		struct audit_entry e = { .actor = c->actor, .role = c->role,
+			.client = c->client, .action = "gateway.set", .object = gw->gateway_id,
+			.result = "ok", .detail = detail + 1 };
+
+		c->rc = audit_append_in_tx(c->store, &e, c->err);
+	}
+	c->n++;
+	return c->rc != TW_OK;
+}
+
+tw_rc gateway_set(struct tw_store *store, const struct gateway_selection *sel,
+	const struct gateway_change *ch, const char *actor, const char *role,
+	const char *client, size_t *n, struct tw_error *err)
+{
+	struct set_ctx c;
+	tw_rc rc;
+
+	memset(&c, 0, sizeof(c));
+	c.ch = ch;
+	c.store = store;
+	c.actor = actor;
+	c.role = role;
+	c.client = client;
+	c.err = err;
+	if (n != NULL)
+		*n = 0;
+	if ((rc = store_begin(store, err)) != TW_OK)
+		return rc;
+	if (ch->move_tenant != NULL &&
+	    (rc = store_tenant_ensure(store, ch->move_tenant, &c.tenant_id, err)) != TW_OK)
+		goto rollback;
+	if (sel->gateway != NULL) {
+		struct store_gateway gw;
+
+		if ((rc = store_gateway_get(store, sel->gateway, &gw, err)) != TW_OK)
+			goto rollback;
+		set_one(&gw, &c);
+	} else if (sel->tag != NULL) {
+		rc = store_gateway_select(store, GW_SELECT_TAG, sel->tag, set_one, &c, err);
+	} else if (sel->tenant != NULL) {
+		rc = store_gateway_select(store, GW_SELECT_TENANT, sel->tenant, set_one, &c, err);
+	} else if (sel->gateways == NULL) {
+		rc = tw_error_set(err, TW_E_INVALID, "gateway set: no gateways selected");
+	} else if (strcmp(sel->gateways, "all") == 0) {
+		rc = store_gateway_select(store, GW_SELECT_ALL, NULL, set_one, &c, err);
+	} else {
+		const char *p = sel->gateways;
+
+		while (rc == TW_OK && c.rc == TW_OK && *p != '\0') {
+			char id[STORE_ID_MAX + 1];
+			size_t len = strcspn(p, ",");
+			struct store_gateway gw;
+
+			if (len == 0 || len > STORE_ID_MAX) {
+				rc = tw_error_set(err, TW_E_INVALID, "--gateways: empty or over-long id");
+				break;
+			}
+			memcpy(id, p, len);
+			id[len] = '\0';
+			if ((rc = store_gateway_get(store, id, &gw, err)) == TW_OK)
+				set_one(&gw, &c);
+			p += len + (p[len] == ',');
+		}
+	}
+	if (rc == TW_OK)
+		rc = c.rc;
+	if (rc == TW_OK && c.n == 0)
+		rc = tw_error_set(err, TW_E_NOT_FOUND, "the selection matches no gateway");
+	if (rc == TW_OK && (rc = store_commit(store, err)) == TW_OK && n != NULL)
+		*n = c.n;
+rollback:
+	if (rc != TW_OK) {
+		struct tw_error ignored;
+		struct audit_entry e = { .actor = actor, .role = role, .client = client,
+			.action = "gateway.set",
+			.object = sel->gateway != NULL ? sel->gateway : "selection",
+			.result = "refused", .detail = err->message };
+
+		store_rollback(store);
+		(void)audit_append(store, &e, &ignored);
+	}
 	return rc;
 }

@@ -41,4 +41,30 @@ tw_rc gateway_provision(const struct tw_home *home, struct tw_store *store,
 	struct signer_client *sc, const char *gateway_id, const char *out_dir,
 	const char *actor, struct tw_error *err);
 
+/*
+ * `gateway set` (tags, tenant, wake-up address: what fleet selection and wake-ups need).
+ * The selection names exactly one of: gateway (one id), gateways ("all" or "ID,ID,..."),
+ * tag, tenant; the first non-NULL in that order is used. A change field NULL is left
+ * unchanged; wakeup "none" clears the address; move_tenant names a tenant, created when
+ * absent.
+ */
+struct gateway_selection {
+	const char *gateway, *gateways, *tag, *tenant;
+};
+struct gateway_change {
+	const char *add_tag, *remove_tag, *wakeup, *move_tenant;
+};
+
+/*
+ * Applies ch to every selected gateway in one store transaction: all change together
+ * or none does. Each changed gateway gets a "gateway.set" admin-log entry by
+ * (actor, role, client); a refusal after the transaction began is rolled back and logged
+ * as "refused" (object: the gateway id or "selection"). Removing an absent tag is not an
+ * error. TW_E_NOT_FOUND when the selection matches no gateway. *n (may be NULL) is the
+ * number of gateways changed.
+ */
+tw_rc gateway_set(struct tw_store *store, const struct gateway_selection *sel,
+	const struct gateway_change *ch, const char *actor, const char *role,
+	const char *client, size_t *n, struct tw_error *err);
+
 #endif
