@@ -23,7 +23,7 @@
 #include "crypto/keys.h"
 #include "crypto/shares.h"
 #include "crypto/signer.h"
-#include "crypto/signer_keys.h"
+#include "signer/signer_keys.h"
 #include "pki/ca.h"
 #include "pki/ca_check.h"
 #include "pki/ca_state.h"

@@ -25,6 +25,7 @@
 #include "crypto/secretbox.h"
 #include "pki/ca_state.h"
 #include "pki/testpki.h"
+#include "signer/signer_server.h"
 
 
 static const char conf_template[] =

@@ -30,6 +30,7 @@
 #include "base/sandbox.h"
 #include "base/util.h"
 #include "crypto/signer.h"
+#include "signer/signer_server.h"
 #include "store/store.h"
 #include "wan/wan.h"
 #include "worker/worker.h"

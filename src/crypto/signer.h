@@ -128,18 +128,6 @@ tw_rc signer_custodian_share(struct signer_client *sc, const unsigned char *text
 tw_rc signer_activation(struct signer_client *sc, const char *what, char *answer,
 	size_t size, struct tw_error *err);
 
-/* ---------------- server side ---------------- */
-
-/*
- * Write the token configuration of a new home: softhsm2.conf, tokens/, secrets/pins
- * (fresh random PINs, mode 0600). Called by `torwart init` before the ceremony.
- */
-tw_rc signer_home_prepare(const char *home_dir, struct tw_error *err);
-
-/* `torwartd signer`: serve the configured socket until SIGTERM/SIGINT. */
-tw_rc signer_run(const struct tw_home *home, struct tw_error *err);
-/* Serve exactly one connected fd until EOF (private child of signer_client_open). */
-tw_rc signer_serve_fd(const struct tw_home *home, int fd, bool ceremony,
-	struct tw_error *err);
+/* The server side (signer_run, signer_serve_fd, signer_home_prepare): signer/signer_server.h. */
 
 #endif

@@ -25,6 +25,7 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "crypto/signer_proto.h"
+#include "signer/signer_server.h"
 
 #define SIGNER_CLIENT_TIMEOUT_S 60
 

@@ -30,6 +30,7 @@
 #include "pki/crl.h"
 #include "pki/reqgen.h"
 #include "pki/testpki.h"
+#include "signer/signer_server.h"
 #include "store/store_ca.h"
 
 #define assert_rc(expr, want) do { \

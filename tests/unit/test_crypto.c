@@ -33,6 +33,7 @@
 #include "pki/profile.h"
 #include "sm_pki_expect.h"
 #include "pki/testpki.h"
+#include "signer/signer_server.h"
 #include "store/store.h"
 
 /* ------------------------------------------------------------------ fixture */

@@ -31,8 +31,9 @@
 #include "base/util.h"
 #include "crypto/shares.h"
 #include "crypto/signer.h"
-#include "crypto/signer_keys.h"
+#include "signer/signer_keys.h"
 #include "crypto/signer_proto.h"
+#include "signer/signer_server.h"
 #include "store/store.h"
 
 /* Like assert_int_equal on a tw_rc, but shows the error message when it fails. */

@@ -5,7 +5,7 @@
  * PINs are read from the pin file, used for login (and, in a ceremony, for initialising
  * the token) and wiped at once; they are never logged or put into an error message.
  */
-#include "crypto/p11.h"
+#include "signer/p11.h"
 
 #include <dlfcn.h>
 #include <stdlib.h>

@@ -9,8 +9,8 @@
  * The signer's policy and audit checks do not depend on the backend; only key lookup and
  * (ceremony) key generation do.
  */
-#ifndef TORWART_CRYPTO_SIGNER_KEYS_H
-#define TORWART_CRYPTO_SIGNER_KEYS_H
+#ifndef TORWART_SIGNER_SIGNER_KEYS_H
+#define TORWART_SIGNER_SIGNER_KEYS_H
 
 #include <stdbool.h>
 

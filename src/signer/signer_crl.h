@@ -12,8 +12,8 @@
  * At the end the fixed fields plus the tail form a "stub" TBSCertList without entries,
  * which signer.c parses with OpenSSL to apply the usual issuer check.
  */
-#ifndef TORWART_CRYPTO_SIGNER_CRL_H
-#define TORWART_CRYPTO_SIGNER_CRL_H
+#ifndef TORWART_SIGNER_SIGNER_CRL_H
+#define TORWART_SIGNER_SIGNER_CRL_H
 
 #include <stddef.h>
 #include <stdint.h>

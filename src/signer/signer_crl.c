@@ -3,7 +3,7 @@
  * Only DER headers are walked here (tag, length); the values inside the fixed fields are
  * validated by OpenSSL on the stub at the end, the entries by their exact shape.
  */
-#include "crypto/signer_crl.h"
+#include "signer/signer_crl.h"
 
 #include <stdio.h>
 #include <stdlib.h>

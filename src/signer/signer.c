@@ -36,9 +36,10 @@
 #include "audit/audit.h"
 #include "base/log.h"
 #include "base/util.h"
-#include "crypto/signer_keys.h"
-#include "crypto/signer_crl.h"
+#include "signer/signer_keys.h"
+#include "signer/signer_crl.h"
 #include "crypto/signer_proto.h"
+#include "signer/signer_server.h"
 #include "store/store.h"
 
 #define SIGNER_MAX_CONNS 512

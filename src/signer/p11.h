@@ -5,8 +5,8 @@
  * operations run inside the token. Key generation goes through raw PKCS#11 (p11.c says
  * why). Private key material never leaves the token; PINs are wiped after login.
  */
-#ifndef TORWART_CRYPTO_P11_H
-#define TORWART_CRYPTO_P11_H
+#ifndef TORWART_SIGNER_P11_H
+#define TORWART_SIGNER_P11_H
 
 #include <stdbool.h>
 

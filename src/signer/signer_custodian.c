@@ -6,7 +6,7 @@
  * as the signer's user, with the signer stopped (like `torwart init`): they are the only
  * code besides the signer that opens the token, and only to change its PINs.
  */
-#include "crypto/signer_keys.h"
+#include "signer/signer_keys.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -23,7 +23,7 @@
 
 #include "base/log.h"
 #include "base/util.h"
-#include "crypto/p11.h"
+#include "signer/p11.h"
 #include "crypto/shares.h"
 #include "crypto/signer.h"
 

@@ -8,7 +8,7 @@
  * 0400), opened without following symlinks; anything else is refused with the fix in the
  * message. Loaded keys are kept for the life of the signer (a key file is parsed once).
  */
-#include "crypto/signer_keys.h"
+#include "signer/signer_keys.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -25,7 +25,7 @@
 
 #include "base/log.h"
 #include "base/util.h"
-#include "crypto/p11.h"
+#include "signer/p11.h"
 #include "crypto/shares.h"
 
 #define SIGNER_KEY_FILE_MAX (16 * 1024)   /* a PEM EC private key is < 1 KiB */
