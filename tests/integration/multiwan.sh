@@ -3,6 +3,7 @@
 # - Two wan instances (separate homes, configuration files and ports; one database) serve
 #   one fleet: an order is handed out exactly once even when one gateway holds a session on
 #   each instance at the same moment (no result refused as "order N is done").
+# - wan 2 logs in as a restricted role (torwart_wan, the grants of docs/operations.md).
 # - Contacts, job transitions and admin-log entries appended concurrently by both wan
 #   instances, the worker and the CLI form one hash chain and one Merkle tree with no gap
 #   and no fork (`torwart audit verify` passes afterwards; the chain links are checked
@@ -50,9 +51,31 @@ mkdir -p "$H2/run"
 sed -e "s|^listen = 127.0.0.1:$WAN_PORT\$|listen = 127.0.0.1:$WAN2_PORT|" \
 	"$H/torwart.conf" >"$H2/torwart.conf"
 ln -s "$H/pki" "$H2/pki"
-check "wan 2 has its own port and the same database" bash -c \
+# wan 2 logs in as a restricted role (docs/operations.md, "Several wan hosts on one
+# database"): no UPDATE/DELETE on the admin log and its tree, signed heads read-only, no
+# access to operator secrets, sessions, approvals or the CA's key state.
+URL=$(sed -n 's/^url = //p' "$H/torwart.conf")
+check "a restricted database role for wan 2 (torwart_wan)" psql -X -q -v ON_ERROR_STOP=1 "$URL" -c "
+CREATE ROLE torwart_wan LOGIN;
+GRANT USAGE ON SCHEMA public TO torwart_wan;
+GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO torwart_wan;
+GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO torwart_wan;
+REVOKE UPDATE, DELETE, TRUNCATE ON admin_log, admin_log_node FROM torwart_wan;
+REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON admin_log_head, admin_log_cut, admin_log_cursor,
+	admin_log_verified FROM torwart_wan;
+REVOKE ALL ON operators, auth_sessions, auth_failures, approvals, ca_key_state, ca_requests,
+	ca_participants FROM torwart_wan;"
+WURL=${URL/postgresql:\/\/torwart@/postgresql:\/\/torwart_wan@}
+check_fails "torwart_wan cannot rewrite the admin log (privilege, not only the trigger)" \
+	psql -X -q -v ON_ERROR_STOP=1 "$WURL" -c "ALTER TABLE admin_log DISABLE TRIGGER USER"
+check_fails "torwart_wan cannot delete admin-log tree nodes" \
+	psql -X -q -v ON_ERROR_STOP=1 "$WURL" -c "DELETE FROM admin_log_node"
+check_fails "torwart_wan cannot read operator secrets" \
+	psql -X -q -v ON_ERROR_STOP=1 "$WURL" -c "SELECT secret FROM operators"
+sed -i "s|^url = postgresql://torwart@|url = postgresql://torwart_wan@|" "$H2/torwart.conf"
+check "wan 2 has its own port and the same database as torwart_wan" bash -c \
 	"grep -q '^listen = 127.0.0.1:$WAN2_PORT\$' '$H2/torwart.conf' &&
-	 [ \"\$(grep '^url = ' '$H/torwart.conf')\" = \"\$(grep '^url = ' '$H2/torwart.conf')\" ]"
+	 grep -qxF 'url = $WURL' '$H2/torwart.conf'"
 "$TORWARTD" --home "$H2" wan >>"$T/wan2.log" 2>&1 &
 pids_to_kill+=("$!")
 check "a second wan instance starts on the same database" wait_port 127.0.0.1 "$WAN2_PORT" 30
@@ -116,6 +139,7 @@ check "no result was refused as done" test "$(count_log "action='wan.refuse' AND
 check "both wan instances served orders (wan 2's batches)" bash -c \
 	"kill -TERM ${pids_to_kill[1]}; for _ in \$(seq 1 150); do kill -0 ${pids_to_kill[1]} 2>/dev/null || break; sleep 0.1; done
 	 grep -q 'order requests in [1-9][0-9]* batch transactions' '$T/wan2.log'"
+check "wan 2 (torwart_wan) hit no permission error" bash -c "! grep -qi 'permission denied' '$T/wan2.log'"
 check "wan entries were appended during the run (wan.session.open)" \
 	test "$(count_log "action='wan.session.open' AND seq > $first")" -ge $((2 * NGW * 6))
 check "worker entries were appended during the run (job.waking/job.wakeup)" \
