@@ -24,6 +24,9 @@ db() { sqlite3 "$H/store/store.db" "$1"; }
 # ---- init --system: users, groups, file modes
 check_fails "init --system refuses a non-root user" \
 	setpriv --reuid=nobody --regid=nogroup --clear-groups "$TORWART" init --system --home "$T/x"
+check_fails "init --system refuses a SQLite --store elsewhere (its modes are for store/store.db)" \
+	"$TORWART" init --system --home "$T/y" --store "$T/elsewhere.db"
+check "... and made nothing" test ! -e "$T/y" -a ! -e "$T/elsewhere.db"
 check "torwart init --system --test-pki" "$TORWART" init --system --home "$H" --test-pki \
 	--wan-listen "$WAN" --api-listen "127.0.0.1:$API_PORT" --api-tls-listen "127.0.0.1:$TLS_PORT"
 for u in torwart-signer torwart-wan torwart-api torwart-worker; do
