@@ -345,6 +345,12 @@ static int init_run(const struct cli_options *o, bool second_sub_ca)
 		return cli_usage_error("--signer-backend takes pkcs11 (default) or file (tests only)");
 	if (second_sub_ca && !o->test_pki)
 		return cli_usage_error("--second-sub-ca needs --test-pki");
+	/* A privsep home's SQLite store is HOME/store/store.db (its modes are set for
+	 * that file); another path would be dropped, so it is refused up front. */
+	if (o->system && o->store != NULL && strncmp(o->store, "postgresql://", 13) != 0 &&
+	    strncmp(o->store, "postgres://", 11) != 0)
+		return cli_usage_error("init --system keeps a SQLite store in HOME/store/store.db; "
+			"--store takes only a postgresql:// URL here");
 	if (o->system && geteuid() != 0)
 		return cli_usage_error("init --system must run as root: it creates the service "
 			"users and gives them the home's files (docs/operations.md)");
@@ -403,8 +409,13 @@ static int init_run(const struct cli_options *o, bool second_sub_ca)
 	}
 	if (o->system) {
 		/* The store gets a directory of its own: SQLite creates its -wal and -shm
-		 * files next to it, and the services may write there but not in the home. */
+		 * files next to it, and the services may write there but not in the home.
+		 * A PostgreSQL --store is kept as given (it was silently replaced by the
+		 * SQLite file before); the directory stays, empty, for a later migration. */
 		char *more = tw_asprintf("%s%s", conf, privsep_section);
+		bool pg_store = o->store != NULL &&
+			(strncmp(o->store, "postgresql://", 13) == 0 ||
+			 strncmp(o->store, "postgres://", 11) == 0);
 		size_t len;
 
 		free(conf);
@@ -416,8 +427,10 @@ static int init_run(const struct cli_options *o, bool second_sub_ca)
 			rc = tw_error_set(&err, TW_E_NOMEM, "out of memory");
 			goto out;
 		}
-		if ((rc = tw_config_text_set(&conf, &len, "store", "url", "store/store.db",
-		    &err)) != TW_OK || (rc = tw_mkdir_p(path, 0700, &err)) != TW_OK)
+		if (!pg_store && (rc = tw_config_text_set(&conf, &len, "store", "url",
+		    "store/store.db", &err)) != TW_OK)
+			goto out;
+		if ((rc = tw_mkdir_p(path, 0700, &err)) != TW_OK)
 			goto out;
 		free(path);
 		if ((path = tw_asprintf("%s/torwart.conf", o->home)) == NULL) {

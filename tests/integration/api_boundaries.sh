@@ -98,13 +98,13 @@ code=$(post gwa '{"argv":["job","create","--type","ping","--tag","shared"],"why"
 check "4: a reason with an ANSI escape is refused by the api (400, got $code)" test "$code" = 400
 AID=$(db "SELECT max(id) FROM approvals WHERE action='fleet.order'")
 # A reason stored before this rule (or by a path without it): shown escaped.
-db "UPDATE approvals SET reason = 'fine' || char(27) || '[2K' || char(13) || char(10) || '  params: forged' WHERE id = $AID"
+db "UPDATE approvals SET reason = 'fine' || $(sql_chr 27) || '[2K' || $(sql_chr 13) || $(sql_chr 10) || '  params: forged' WHERE id = $AID"
 "$TORWART" approval show --id "$AID" --token-file "$T/appr.session" >"$T/out" 2>&1
 check "4: the approver's view shows no raw escape byte" bash -c "! grep -q \$'\\x1b' '$T/out'"
 check "4: ... and no forged params line" bash -c "! grep -q '^  params: forged' '$T/out'"
 check "4: ... the text is there, escaped" grep -q 'fine\\x1b\[2K\\x0d\\x0a  params: forged' "$T/out"
 check "4: the admin log keeps arguments escaped (no raw newline in the detail)" \
-	test "$(db "SELECT count(*) FROM admin_log WHERE action='api.command' AND detail LIKE '%' || char(10) || '%'")" = 0
+	test "$(db "SELECT count(*) FROM admin_log WHERE action='api.command' AND detail LIKE '%' || $(sql_chr 10) || '%'")" = 0
 
 # ---- defect 5: another tenant's object is a missing one
 check "5: break-glass fleet order in alpha" "$TORWART" job create --home "$H" --type ping \

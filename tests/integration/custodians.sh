@@ -87,7 +87,7 @@ check "ca status shows both layers (state flag and signer)" bash -c "'$TORWART' 
 gw_add GW-1
 check "issuance while inactive: exit 1" test $? = 1
 check "... refused with the typed error (signer inactive, unavailable)" grep -q "signer inactive" "$T/out"
-check "... and no gateway was registered" test "$(db "SELECT count(*) FROM gateways WHERE id='GW-1'")" = 0
+check "... and no gateway was registered" test "$(db "SELECT count(*) FROM gateways WHERE gateway_id='GW-1'")" = 0
 
 # ---- one share is not enough
 run ra ca custodian-share --share "$S/share-1-of-3.txt"

@@ -64,6 +64,12 @@ drop_log_triggers() {
 		while read -r t; do sqlite3 "$1" "DROP TRIGGER $t"; done
 }
 
+# The SQL expression for the character with code $1, on either backend (SQLite's char(),
+# PostgreSQL's chr(); neither knows the other's).
+sql_chr() {
+	if [ "${TORWART_TEST_STORE:-sqlite}" = pg ]; then echo "chr($1)"; else echo "char($1)"; fi
+}
+
 # ---- PostgreSQL for the tests ----
 # A throw-away PostgreSQL 15 server: initdb + pg_ctl in a fresh directory, run by the
 # unprivileged user nobody (when the tests run as root, which the server refuses), listening
@@ -72,6 +78,7 @@ drop_log_triggers() {
 PG_BIN=${TORWART_PG_BIN:-/usr/lib/postgresql/15/bin}
 PG_DIR=
 PG_PORT=
+PG_WRAP_DIR=
 pg_available() { [ -x "$PG_BIN/initdb" ] && [ -x "$PG_BIN/pg_ctl" ] && command -v psql >/dev/null; }
 # As root the server runs as nobody; a developer's own account runs it directly.
 pg_as() { if [ "$(id -u)" = 0 ]; then runuser -u nobody -- "$@"; else "$@"; fi; }
@@ -90,7 +97,9 @@ pg_stop() {
 	[ -n "$PG_DIR" ] || return 0
 	pg_as "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m fast -w stop >/dev/null 2>&1
 	rm -rf "$PG_DIR"
+	[ -z "$PG_WRAP_DIR" ] || rm -rf "$PG_WRAP_DIR"
 	PG_DIR=
+	PG_WRAP_DIR=
 }
 # A new database for a home; prints its URL. It holds hex() and julianday() like
 # SQLite's, for the scripts' own checks only (the store never calls them).
@@ -119,7 +128,11 @@ if [ "${TORWART_TEST_STORE:-sqlite}" = pg ]; then
 		echo "FAIL - cannot start PostgreSQL in $PG_DIR:"; cat "$PG_DIR"/*.log 2>/dev/null
 		pg_stop; exit 1
 	fi
-	cat >"$PG_DIR/torwart" <<EOF
+	# The wrapper lives in a directory of its own, readable by all: privsep.sh runs it as
+	# the service users, who cannot enter the server's 0700 directory.
+	PG_WRAP_DIR=$(mktemp -d /tmp/torwart-pgbin-XXXXXX) && chmod 0755 "$PG_WRAP_DIR" ||
+		{ echo "FAIL - cannot create the torwart wrapper directory"; pg_stop; exit 1; }
+	cat >"$PG_WRAP_DIR/torwart" <<EOF
 #!/usr/bin/env bash
 # torwart, with a fresh PostgreSQL database for every init (integration tests).
 $(declare -p PG_BIN PG_PORT)
@@ -131,15 +144,21 @@ if [ "\$1" = init ]; then
 fi
 exec '$TORWART' "\$@"
 EOF
-	chmod 0755 "$PG_DIR/torwart"
-	TORWART="$PG_DIR/torwart"
+	chmod 0755 "$PG_WRAP_DIR/torwart"
+	TORWART="$PG_WRAP_DIR/torwart"
 	sqlite3() {
 		local db
 		while [ $# -gt 0 ] && [ "${1#-}" != "$1" ]; do
 			if [ "$1" = -separator ] || [ "$1" = -cmd ]; then shift; fi
 			shift
 		done
-		db=$(sed -n 's/^url = //p' "$(dirname "$1")/torwart.conf"); shift
+		# The home is the nearest directory above the file with a torwart.conf
+		# (HOME/store.db, or HOME/store/store.db in a privsep home).
+		local file=$1
+		db=$(dirname "$file")
+		while [ ! -f "$db/torwart.conf" ] && [ "$db" != / ]; do db=$(dirname "$db"); done
+		db=$(sed -n 's/^url = //p' "$db/torwart.conf"); shift
+		[ -n "$db" ] || { echo "sqlite3 (pg): no store url in a torwart.conf above $file" >&2; return 1; }
 		if [ "${1:-}" = .dump ]; then "$PG_BIN/pg_dump" "$db"; return; fi
 		psql -X -q -At -v ON_ERROR_STOP=1 "$db" "${@/#/--command=}"
 	}

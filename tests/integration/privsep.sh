@@ -24,6 +24,9 @@ db() { sqlite3 "$H/store/store.db" "$1"; }
 # ---- init --system: users, groups, file modes
 check_fails "init --system refuses a non-root user" \
 	setpriv --reuid=nobody --regid=nogroup --clear-groups "$TORWART" init --system --home "$T/x"
+check_fails "init --system refuses a SQLite --store elsewhere (its modes are for store/store.db)" \
+	"$TORWART" init --system --home "$T/y" --store "$T/elsewhere.db"
+check "... and made nothing" test ! -e "$T/y" -a ! -e "$T/elsewhere.db"
 check "torwart init --system --test-pki" "$TORWART" init --system --home "$H" --test-pki \
 	--wan-listen "$WAN" --api-listen "127.0.0.1:$API_PORT" --api-tls-listen "127.0.0.1:$TLS_PORT"
 for u in torwart-signer torwart-wan torwart-api torwart-worker; do
@@ -31,13 +34,22 @@ for u in torwart-signer torwart-wan torwart-api torwart-worker; do
 		bash -c "getent passwd $u | grep -q ':/usr/sbin/nologin$'"
 done
 check "torwart.conf has [privsep]" grep -q '^\[privsep\]' "$H/torwart.conf"
-check "the store has a directory of its own" test -f "$H/store/store.db"
+if [ "${TORWART_TEST_STORE:-sqlite}" = pg ]; then
+	# init --system used to replace a --store postgresql:// URL by store/store.db.
+	check "the PostgreSQL --store is kept in torwart.conf" \
+		grep -q '^url = postgresql://' "$H/torwart.conf"
+	check "... and no SQLite store was made" test ! -e "$H/store/store.db"
+else
+	check "the store has a directory of its own" test -f "$H/store/store.db"
+fi
 check "secrets/pins: torwart-signer, 0600" test "$(stat -c %U:%a "$H/secrets/pins")" = torwart-signer:600
 check "tokens/: torwart-signer, 0700" test "$(stat -c %U:%a "$H/tokens")" = torwart-signer:700
 check "softhsm2.conf: torwart-signer, 0600" test "$(stat -c %U:%a "$H/softhsm2.conf")" = torwart-signer:600
 check "wan TLS key: torwart-wan, 0600" test "$(stat -c %U:%a "$H/pki/gwa-tls.key")" = torwart-wan:600
 check "api TLS key: torwart-api, 0600" test "$(stat -c %U:%a "$H/pki/api-tls.key")" = torwart-api:600
-check "store: group torwart, 0660" test "$(stat -c %G:%a "$H/store/store.db")" = torwart:660
+if [ "${TORWART_TEST_STORE:-sqlite}" != pg ]; then
+	check "store: group torwart, 0660" test "$(stat -c %G:%a "$H/store/store.db")" = torwart:660
+fi
 check "data key: group torwart-data, 0640" test "$(stat -c %G:%a "$H/secrets/data.key")" = torwart-data:640
 
 # ---- only the signer's user reads the token, the PINs and the signer's files

@@ -1,0 +1,138 @@
+/*
+ * bench_store.c: the store's write paths on one backend, driven through the product code
+ * (bench/bench_store.sh runs it on SQLite and on PostgreSQL in the same run).
+ *
+ *   bench_store --url URL [--n N]
+ *
+ *  1. admin-log append: N entries, one audit_append (one transaction) each: chain hash,
+ *     Merkle tree nodes, the insert;
+ *  2. job hand-out: N gateways with one open ping order each, then job_deliver per
+ *     gateway (claim the head job with a compare-and-set, "job.sent" entry, one
+ *     transaction each), the wan's path for GET /v1/orders without batching.
+ * Prints "append_per_s=X handout_per_s=Y" on its last line. Figures only, no assertions.
+ */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "audit/audit.h"
+#include "base/log.h"
+#include "base/util.h"
+#include "gwa/gateway.h"
+#include "gwa/job.h"
+#include "store/store.h"
+
+static double bench_now(void)
+{
+	return (double)tw_monotonic_ms() / 1000.0;
+}
+
+static void bench_die(const char *what, const struct tw_error *err)
+{
+	fprintf(stderr, "bench_store: %s: %s\n", what, err != NULL ? err->message : "failed");
+	exit(1);
+}
+
+static double bench_append(struct tw_store *st, long n)
+{
+	struct tw_error err;
+	struct audit_entry e;
+	char detail[96];
+	double t0 = bench_now();
+
+	for (long i = 0; i < n; i++) {
+		snprintf(detail, sizeof(detail), "bench entry %ld", i);
+		memset(&e, 0, sizeof(e));
+		e.actor = "gateway:ETWA0012345678";
+		e.role = "smgw";
+		e.client = "192.0.2.17:51234";
+		e.action = "wan.session.open";
+		e.object = "ETWA0012345678";
+		e.result = "ok";
+		e.detail = detail;
+		if (audit_append(st, &e, &err) != TW_OK)
+			bench_die("audit_append", &err);
+	}
+	return bench_now() - t0;
+}
+
+static double bench_handout(struct tw_store *st, long n)
+{
+	struct tw_error err;
+	struct job_actor op = { "os:bench", "local-admin", "local:bench" };
+	struct job_actor gwa = { "gateway:bench", "smgw", "192.0.2.17:51234" };
+	struct job_spec spec = { .type = "ping", .timeout_s = 600, .retry_delay_s = -1 };
+	json_t *payload = json_object();
+	int64_t tenant = 0, id = 0, pending = 0;
+	double t0;
+
+	spec.payload = payload;
+	if (store_begin(st, &err) != TW_OK ||
+	    store_tenant_ensure(st, GATEWAY_DEFAULT_TENANT, &tenant, &err) != TW_OK)
+		bench_die("tenant", &err);
+	for (long i = 0; i < n; i++) {
+		struct store_gateway gw;
+
+		memset(&gw, 0, sizeof(gw));
+		gw.tenant_id = tenant;
+		snprintf(gw.gateway_id, sizeof(gw.gateway_id), "EBEN%010ld", i);
+		snprintf(gw.state, sizeof(gw.state), "registered");
+		gw.created_ms = tw_now_ms();
+		if (store_gateway_insert(st, &gw, &err) != TW_OK)
+			bench_die("store_gateway_insert", &err);
+		if (job_create_in_tx(st, gw.gateway_id, &spec, &op, &id, &err) != TW_OK)
+			bench_die("job_create_in_tx", &err);
+	}
+	if (store_commit(st, &err) != TW_OK)
+		bench_die("commit", &err);
+	t0 = bench_now();
+	for (long i = 0; i < n; i++) {
+		struct job_delivery d;
+		char gid[32];
+		bool found = false;
+
+		snprintf(gid, sizeof(gid), "EBEN%010ld", i);
+		memset(&d, 0, sizeof(d));
+		if (job_deliver(st, gid, &gwa, &d, &found, &pending, &err) != TW_OK)
+			bench_die("job_deliver", &err);
+		if (!found) {
+			fprintf(stderr, "bench_store: no order for %s\n", gid);
+			exit(1);
+		}
+		json_decref(d.payload);
+	}
+	t0 = bench_now() - t0;
+	json_decref(payload);
+	return t0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *url = NULL;
+	long n = 2000;
+	struct tw_store *st = NULL;
+	struct tw_error err;
+	double ta, th;
+
+	for (int i = 1; i + 1 < argc; i += 2) {
+		if (strcmp(argv[i], "--url") == 0)
+			url = argv[i + 1];
+		else if (strcmp(argv[i], "--n") == 0)
+			n = strtol(argv[i + 1], NULL, 10);
+	}
+	if (url == NULL || n < 1) {
+		fprintf(stderr, "usage: bench_store --url URL [--n N]\n");
+		return 2;
+	}
+	tw_log_init("bench_store", TW_LOG_WARN);
+	if (store_open(url, &st, &err) != TW_OK || store_migrate(st, &err) != TW_OK)
+		bench_die("store_open", &err);
+	ta = bench_append(st, n);
+	th = bench_handout(st, n);
+	printf("append:  %ld entries in %.3f s\n", n, ta);
+	printf("handout: %ld orders in %.3f s\n", n, th);
+	printf("append_per_s=%.1f handout_per_s=%.1f\n", (double)n / ta, (double)n / th);
+	store_close(st);
+	return 0;
+}
