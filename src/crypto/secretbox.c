@@ -5,9 +5,12 @@
 #include "crypto/secretbox.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -50,6 +53,7 @@ void secretbox_free(struct secretbox *sb)
 static tw_rc sb_create_key(const char *path, struct tw_error *err)
 {
 	unsigned char key[SB_KEY_LEN];
+	char *tmp;
 	tw_rc rc;
 
 	char *dir = tw_strdup(path), *slash;
@@ -68,10 +72,25 @@ static tw_rc sb_create_key(const char *path, struct tw_error *err)
 	free(dir);
 	if (RAND_priv_bytes(key, sizeof(key)) != 1)
 		return tw_error_set_openssl(err, TW_E_CRYPTO, "cannot generate a data key");
-	rc = tw_write_file(path, key, sizeof(key), 0600, true, err);
+	/*
+	 * Several services may start at once on a new home: the key appears under its name
+	 * only whole (written to a file of this process, then renamed with RENAME_NOREPLACE,
+	 * which fails if another process was first), so nobody ever reads a half-written key.
+	 */
+	tmp = tw_asprintf("%s.new.%ld", path, (long)getpid());
+	if (tmp == NULL) {
+		tw_wipe(key, sizeof(key));
+		return tw_error_set(err, TW_E_NOMEM, "out of memory");
+	}
+	unlink(tmp);
+	rc = tw_write_file(tmp, key, sizeof(key), 0600, true, err);
 	tw_wipe(key, sizeof(key));
-	if (rc == TW_E_EXISTS)
-		rc = TW_OK;
+	if (rc == TW_OK && renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE) != 0 &&
+	    errno != EEXIST)
+		rc = tw_error_set(err, TW_E_IO, "cannot create data key %s: %s", path,
+			strerror(errno));
+	unlink(tmp);
+	free(tmp);
 	return rc;
 }
 

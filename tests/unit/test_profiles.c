@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -295,6 +296,72 @@ static void test_secretbox(void **state)
 	assert_int_equal(chmod(path, 0644), 0);
 	assert_int_equal(secretbox_open_file(path, &sb2, &err), TW_E_CONFIG);
 	assert_null(sb2);
+}
+
+/*
+ * Services starting together on a new home race to create the data key: every one of
+ * them must end up with the same whole key (a reader once saw a half-written, empty file
+ * and the api exited, seen in integration-pg-remote_cli). The window of the old code
+ * was too small for 16 processes released at once to hit it here (0 of 10 runs); the test
+ * guards what matters now: concurrent creators all succeed and all hold the same key.
+ */
+static void test_secretbox_key_race(void **state)
+{
+	struct fixture *f = *state;
+	enum { RACERS = 16 };
+	struct secretbox *mine = NULL;
+	char path[160], out[192];
+	struct tw_error err;
+	int gate[2];
+	pid_t pids[RACERS];
+
+	snprintf(path, sizeof(path), "%s/race/data.key", f->dir);
+	assert_int_equal(pipe(gate), 0);
+	for (int i = 0; i < RACERS; i++) {
+		pids[i] = fork();
+		assert_true(pids[i] >= 0);
+		if (pids[i] == 0) {
+			struct secretbox *sb = NULL;
+			char *sealed = NULL, c;
+			int ok;
+
+			close(gate[1]);
+			(void)!read(gate[0], &c, 1);    /* released all at once by the close */
+			ok = secretbox_open_file(path, &sb, &err) == TW_OK &&
+			     secretbox_seal(sb, "race", "same-key", 8, &sealed, &err) == TW_OK;
+			snprintf(out, sizeof(out), "%s/race/sealed.%d", f->dir, i);
+			ok = ok && tw_write_file(out, sealed, strlen(sealed), 0600, false, &err) ==
+				TW_OK;
+			_exit(ok ? 0 : 1);
+		}
+	}
+	close(gate[0]);
+	close(gate[1]);
+	for (int i = 0; i < RACERS; i++) {
+		int status = 0;
+
+		assert_int_equal(waitpid(pids[i], &status, 0), pids[i]);
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 0);
+	}
+	assert_int_equal(secretbox_open_file(path, &mine, &err), TW_OK);
+	for (int i = 0; i < RACERS; i++) {
+		unsigned char *data = NULL;
+		char *plain = NULL, *text;
+		size_t len = 0, plen = 0;
+
+		snprintf(out, sizeof(out), "%s/race/sealed.%d", f->dir, i);
+		assert_int_equal(tw_read_file(out, 4096, &data, &len, &err), TW_OK);
+		text = calloc(1, len + 1);
+		assert_non_null(text);
+		memcpy(text, data, len);
+		assert_int_equal(secretbox_unseal(mine, "race", text, &plain, &plen, &err), TW_OK);
+		assert_int_equal(plen, 8);
+		free(plain);
+		free(text);
+		free(data);
+	}
+	secretbox_free(mine);
 }
 
 static void test_secrets_seal_mask_unseal(void **state)
@@ -918,6 +985,7 @@ int main(void)
 		cmocka_unit_test(test_schemas_refuse_bad_documents),
 		cmocka_unit_test(test_hashes_are_canonical),
 		cmocka_unit_test_setup_teardown(test_secretbox, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_secretbox_key_race, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_secrets_seal_mask_unseal, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_put_rules_and_references, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_put_and_job_are_atomic, setup, teardown),
