@@ -18,12 +18,17 @@ bad()  { failed=$((failed + 1)); echo "FAIL - $*"; }
 check() { local what=$1; shift; if "$@" >>"$T/log" 2>&1; then ok "$what"; else bad "$what"; fi; }
 check_fails() { local what=$1; shift; if "$@" >>"$T/log" 2>&1; then bad "$what"; else ok "$what"; fi; }
 
-# A port nobody listens on, from a range unlikely to collide with other test runs.
+# A port no socket uses, below the kernel's ephemeral range: outgoing connections (many
+# to PostgreSQL in the pg suite) take ephemeral ports and once took a port chosen here
+# before the api could listen on it.
 free_port() {
-	local p
+	local p low=32768 span
+	read -r low _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || low=32768
+	[ "$low" -gt 21024 ] || low=32768
+	span=$((low - 20000))
 	for _ in $(seq 1 50); do
-		p=$((20000 + RANDOM % 30000))
-		if ! ss -ltn "sport = :$p" | grep -q LISTEN; then echo "$p"; return 0; fi
+		p=$((20000 + RANDOM % span))
+		if [ -z "$(ss -Htan "( sport = :$p or dport = :$p )")" ]; then echo "$p"; return 0; fi
 	done
 	return 1
 }
