@@ -78,6 +78,24 @@ tw_rc db_col_text(struct db_stmt *st, int col, char *dst, size_t size, const cha
 	return TW_OK;
 }
 
+tw_rc db_col_dup(struct db_stmt *st, int col, size_t max, const char *what, char **out,
+	struct tw_error *err)
+{
+	const char *t = db_column_text(st, col);
+	size_t n = (size_t)db_column_bytes(st, col);
+
+	*out = NULL;
+	if (n > max)
+		return tw_error_set(err, TW_E_INTEGRITY, "stored %s is %zu bytes, more than the "
+			"limit of %zu (edited database?)", what, n, max);
+	if ((*out = malloc(n + 1)) == NULL)
+		return tw_error_set(err, TW_E_NOMEM, "out of memory reading %s", what);
+	if (n > 0 && t != NULL)
+		memcpy(*out, t, n);
+	(*out)[n] = '\0';
+	return TW_OK;
+}
+
 tw_rc db_col_hash(struct db_stmt *st, int col, unsigned char dst[32], const char *what,
 	struct tw_error *err)
 {

@@ -117,6 +117,9 @@ void db_rollback(struct db *d);
 /* Copy a text column into dst; TW_E_INTEGRITY if the stored text is longer than size-1. */
 tw_rc db_col_text(struct db_stmt *st, int col, char *dst, size_t size, const char *what,
 	struct tw_error *err);
+/* A new copy (caller frees) of a text column of at most max bytes; TW_E_INTEGRITY above. */
+tw_rc db_col_dup(struct db_stmt *st, int col, size_t max, const char *what, char **out,
+	struct tw_error *err);
 /* Copy a 32-byte blob column; TW_E_INTEGRITY otherwise. */
 tw_rc db_col_hash(struct db_stmt *st, int col, unsigned char dst[32], const char *what,
 	struct tw_error *err);

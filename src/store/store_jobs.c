@@ -76,24 +76,6 @@ static const char SQL_SELECT_TAG[] = "SELECT " GW_COLUMNS " FROM gateways g JOIN
 static const char SQL_SELECT_TENANT[] = "SELECT " GW_COLUMNS " FROM gateways g JOIN "
 	"tenants n ON n.id = g.tenant_id WHERE n.name = ?1 ORDER BY g.gateway_id";
 
-static tw_rc col_dup(struct db_stmt *st, int col, size_t max, const char *what, char **out,
-	struct tw_error *err)
-{
-	const char *t = db_column_text(st, col);
-	size_t n = (size_t)db_column_bytes(st, col);
-
-	*out = NULL;
-	if (n > max)
-		return tw_error_set(err, TW_E_INTEGRITY, "stored %s is %zu bytes, more than the "
-			"limit of %zu (edited database?)", what, n, max);
-	if ((*out = malloc(n + 1)) == NULL)
-		return tw_error_set(err, TW_E_NOMEM, "out of memory reading %s", what);
-	if (n > 0 && t != NULL)
-		memcpy(*out, t, n);
-	(*out)[n] = '\0';
-	return TW_OK;
-}
-
 static tw_rc job_row(struct db_stmt *st, struct store_job *j, struct tw_error *err)
 {
 	char state[32];
@@ -123,8 +105,8 @@ static tw_rc job_row(struct db_stmt *st, struct store_job *j, struct tw_error *e
 	j->updated_ms = db_column_int64(st, 13);
 	if ((rc = DB_COL_TEXT(st, 14, j, actor, err)) != TW_OK ||
 	    (rc = DB_COL_TEXT(st, 15, j, error, err)) != TW_OK ||
-	    (rc = col_dup(st, 16, STORE_JOB_PAYLOAD_MAX, "job payload", &j->payload, err)) != TW_OK ||
-	    (rc = col_dup(st, 17, STORE_JOB_PAYLOAD_MAX, "job result", &j->result, err)) != TW_OK)
+	    (rc = db_col_dup(st, 16, STORE_JOB_PAYLOAD_MAX, "job payload", &j->payload, err)) != TW_OK ||
+	    (rc = db_col_dup(st, 17, STORE_JOB_PAYLOAD_MAX, "job result", &j->result, err)) != TW_OK)
 		store_job_clear(j);
 	return rc;
 }

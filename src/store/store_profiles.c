@@ -69,30 +69,9 @@ static void bind_opt_text(struct db_stmt *st, int i, const char *s)
 		db_bind_text(st, i, s);
 }
 
-/* A freshly allocated copy of a text column of at most max bytes. */
-static tw_rc col_dup(struct db *s, struct db_stmt *st, int col, size_t max, const char *what,
-	char **out, struct tw_error *err)
-{
-	const char *t = db_column_text(st, col);
-	size_t n = (size_t)db_column_bytes(st, col);
-
-	(void)s;
-	*out = NULL;
-	if (n > max)
-		return tw_error_set(err, TW_E_INTEGRITY,
-			"stored %s is %zu bytes, more than the limit of %zu (edited database?)", what,
-			n, max);
-	if ((*out = malloc(n + 1)) == NULL)
-		return tw_error_set(err, TW_E_NOMEM, "out of memory reading %s", what);
-	if (n > 0 && t != NULL)
-		memcpy(*out, t, n);
-	(*out)[n] = '\0';
-	return TW_OK;
-}
-
 /* ---- desired profiles ---- */
 
-static tw_rc sp_profile_row(struct db *s, struct db_stmt *st, struct store_profile *p,
+static tw_rc sp_profile_row(struct db_stmt *st, struct store_profile *p,
 	struct tw_error *err)
 {
 	tw_rc rc;
@@ -104,7 +83,7 @@ static tw_rc sp_profile_row(struct db *s, struct db_stmt *st, struct store_profi
 	    (rc = DB_COL_TEXT(st, 3, p, hash, err)) != TW_OK)
 		return rc;
 	p->updated_ms = db_column_int64(st, 4);
-	return col_dup(s, st, 5, STORE_PROFILE_DOC_MAX, "profile document", &p->doc, err);
+	return db_col_dup(st, 5, STORE_PROFILE_DOC_MAX, "profile document", &p->doc, err);
 }
 
 /* ---- reported set ---- */
@@ -291,7 +270,7 @@ tw_rc store_profile_get(struct tw_store *store, const char *gateway_id,
 		rc = db_step_fail(db, err, "reading a profile");
 		goto out;
 	}
-	if ((rc = sp_profile_row(db, st, out, err)) != TW_OK)
+	if ((rc = sp_profile_row(st, out, err)) != TW_OK)
 		store_profile_clear(out);
 out:
 	db_done(db, st);
@@ -347,7 +326,7 @@ tw_rc store_profile_foreach(struct tw_store *store, const char *gateway_id,
 		goto out;
 	db_bind_text(st, 1, gateway_id);
 	while ((step = db_step(st)) == DB_ROW) {
-		if ((rc = sp_profile_row(db, st, &p, err)) != TW_OK)
+		if ((rc = sp_profile_row(st, &p, err)) != TW_OK)
 			goto out;
 		if (cb(&p, arg) != 0)
 			break;
@@ -447,7 +426,7 @@ tw_rc store_profile_report_get(struct tw_store *store, const char *gateway_id,
 	    (rc = DB_COL_TEXT(st, 3, out, source, err)) != TW_OK)
 		goto out;
 	out->reported_ms = db_column_int64(st, 2);
-	if ((rc = col_dup(db, st, 4, STORE_PROFILE_LIST_MAX, "reported profile list",
+	if ((rc = db_col_dup(st, 4, STORE_PROFILE_LIST_MAX, "reported profile list",
 	    &out->profiles, err)) != TW_OK)
 		goto out;
 	*found = true;
