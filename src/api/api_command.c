@@ -1131,11 +1131,13 @@ tw_rc api_command_parse(const char *data, size_t len, json_t **body, int *argc,
 		const char *rid = json_string_value(json_object_get(*body, "request_id"));
 		size_t n = rid != NULL ? strlen(rid) : 0;
 
-		if (rid == NULL || n < 8 || n > 64 || n != json_string_length(json_object_get(
+		/* It names a spool file: no leading dot (hidden file, "." or ".."). */
+		if (rid == NULL || n < 8 || n > 64 || rid[0] == '.' ||
+		    n != json_string_length(json_object_get(
 		    *body, "request_id")) || strspn(rid, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijkl"
 		    "mnopqrstuvwxyz0123456789._-") != n) {
 			rc = tw_error_set(err, TW_E_INVALID, "\"request_id\" must be 8 to 64 of "
-				"A-Z a-z 0-9 . _ -");
+				"A-Z a-z 0-9 . _ -, not starting with a dot");
 			goto fail;
 		}
 	}
