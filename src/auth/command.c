@@ -44,6 +44,8 @@
 	"home= key= value="
 #define OPTS_PROFILE /* src/cmd/cli_profile.c popts_parse */ \
 	"home= gateway= id= profile= /file= emt= kind= fetch= no-job"
+#define OPTS_RENEWAL /* src/cmd/cli_renewal.c renewal_parse */ \
+	"home= gateway= gateways= tag= tenant= state= id= limit= wait wait-timeout="
 #define OPTS_REQ /* src/cmd/cli_req.c req_parse_options */ \
 	"cn= org= ou= country= serial= street= postal-code= locality= state= email= uri= " \
 	"dns= role= curve= /key-dir= /tls-key= /sig-key= /enc-key= types= /current-cert= " \
@@ -139,6 +141,10 @@ static const struct auth_command auth_commands[] = {
 	  .gateways_option = "--gateways",
 	  .tenant_denied_option = "--move-tenant",
 	  .options = OPTS_JOB },
+	{ .command = "gateway", .sub = "renew", .op = AUTH_OP_GATEWAY_ORDER,
+	  .four_eyes = "fleet.order", .gateway_option = "--gateway",
+	  .gateways_option = "--gateways",
+	  .options = OPTS_RENEWAL },
 	{ .command = "job", .sub = "cancel", .op = AUTH_OP_GATEWAY_ORDER,
 	  .job_option = "--id",
 	  .options = OPTS_JOB },
@@ -153,6 +159,13 @@ static const struct auth_command auth_commands[] = {
 	  .options = OPTS_JOB },
 	{ .command = "job", .sub = "wait", .op = AUTH_OP_GATEWAY_READ, .job_option = "--id",
 	  .options = OPTS_JOB },
+	{ .command = "renewal", .sub = "list", .op = AUTH_OP_GATEWAY_READ,
+	  .gateway_option = "--gateway",
+	  .options = OPTS_RENEWAL },
+	{ .command = "renewal", .sub = "show", .op = AUTH_OP_GATEWAY_READ,
+	  .options = OPTS_RENEWAL },
+	{ .command = "renewal", .sub = "wait", .op = AUTH_OP_GATEWAY_READ,
+	  .options = OPTS_RENEWAL },
 	{ .command = "policy", .sub = "set", .op = AUTH_OP_POLICY_CHANGE,
 	  .four_eyes = "policy.change",
 	  .options = OPTS_POLICY },

@@ -111,6 +111,9 @@ int cli_login(const char *sub, int argc, char **argv);
 int cli_logout(const char *sub, int argc, char **argv);
 int cli_operator(const char *sub, int argc, char **argv);
 int cli_approval(const char *sub, int argc, char **argv);
+/* cli_renewal.c: certificate renewal (`gateway renew`, `renewal list|show|wait`). */
+int cli_renewal(const char *sub, int argc, char **argv);
+int cli_gateway_renew(int argc, char **argv);
 /* cli_firmware.c: the firmware catalogue. */
 int cli_firmware(const char *sub, int argc, char **argv);
 /* cli_policy.c: the security policy ([auth]). */

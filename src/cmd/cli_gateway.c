@@ -109,6 +109,8 @@ int cli_gateway(const char *sub, int argc, char **argv)
 		return cli_gateway_monitor(sub, argc, argv);   /* cli_profile.c */
 	if (sub != NULL && strcmp(sub, "set") == 0)
 		return cli_gateway_set(argc, argv);             /* cli_job.c */
+	if (sub != NULL && strcmp(sub, "renew") == 0)
+		return cli_gateway_renew(argc, argv);           /* cli_renewal.c */
 	if (sub == NULL || cli_parse_options(argc, argv, &o) != 0)
 		return cli_usage_error("usage: torwart gateway add --home DIR --id SMGW-ID "
 			"[--out DIR2] | torwart gateway list --home DIR");

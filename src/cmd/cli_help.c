@@ -153,6 +153,24 @@ static const struct cli_help_sub help_gateway[] = {
 		"log-read job.\n" },
 	{ "selftest", "usage: torwart gateway selftest --home DIR --id ID\n"
 		"Create a self-test job for the gateway.\n" },
+	{ "renew", "usage: torwart gateway renew --home DIR (--gateway ID | --gateways all|ID,ID "
+		"| --tag T | --tenant T)\n"
+		"       [--wait [--wait-timeout S]]\n"
+		"Renew the gateways' TLS/SIG/ENC certificates through the WAN (UC-3.3.3,\n"
+		"docs/renewal.md); gateways with an open renewal are skipped. Through the api a\n"
+		"fleet renewal needs four eyes above the fleet threshold.\n" },
+	{ NULL, NULL },
+};
+
+/* ---------------------------------------------------------------- renewal */
+static const struct cli_help_sub help_renewal[] = {
+	{ "list", "usage: torwart renewal list --home DIR [--gateway ID] [--state S] [--limit N]\n"
+		"Certificate renewals, newest first, with their workflow state (requesting,\n"
+		"received, installing, installed, confirmed, completed, failed).\n" },
+	{ "show", "usage: torwart renewal show --home DIR --id N\n"
+		"One renewal: its orders, old and new certificates, grace period, error.\n" },
+	{ "wait", "usage: torwart renewal wait --home DIR --id N [--wait-timeout S]\n"
+		"Wait until the renewal is completed (0) or failed (1); 5 on timeout.\n" },
 	{ NULL, NULL },
 };
 
@@ -282,7 +300,7 @@ static const struct cli_help cli_helps[] = {
 	{ "firmware", "usage: torwart firmware add|list|show|release|withdraw ...\n"
 		"The firmware catalogue (docs/firmware.md). torwart firmware SUB --help for each.\n"
 		HELP_REMOTE, help_firmware },
-	{ "gateway", "usage: torwart gateway add|list|set|logs|selftest ...\n"
+	{ "gateway", "usage: torwart gateway add|list|set|logs|selftest|renew ...\n"
 		"Gateways: registration, listing, fleet settings, logs and self-tests.\n"
 		"torwart gateway SUB --help for each.\n" HELP_REMOTE, help_gateway },
 	{ "init", "usage: torwart init --home DIR [--test-pki [--second-sub-ca]] "
@@ -316,6 +334,10 @@ static const struct cli_help cli_helps[] = {
 		"authorise-emt|revoke-emt|emts ...\n"
 		"Gateway profiles (docs/profiles.md). torwart profile SUB --help for each.\n"
 		HELP_REMOTE, help_profile },
+	{ "renewal", "usage: torwart renewal list|show|wait ...\n"
+		"Certificate renewals of gateways (docs/renewal.md); start them with\n"
+		"`torwart gateway renew`. torwart renewal SUB --help for each.\n" HELP_REMOTE,
+		help_renewal },
 	{ "store", "usage: torwart store migrate --home DIR --to URL\n"
 		"The home's database (docs/operations.md). torwart store SUB --help for each.\n",
 		help_store },

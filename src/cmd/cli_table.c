@@ -20,6 +20,7 @@ static const struct cli_command cli_commands[] = {
 	{ "operator", cli_operator },
 	{ "policy", cli_policy },
 	{ "profile", cli_profile },
+	{ "renewal", cli_renewal },
 	{ "req", cli_req },
 	{ "store", cli_store },
 };

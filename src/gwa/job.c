@@ -239,6 +239,21 @@ tw_rc job_fleet_count(struct tw_store *store, const char *selection, int64_t *co
 	return rc;
 }
 
+tw_rc job_fleet_foreach(struct tw_store *store, const char *selection,
+	store_gateway_cb cb, void *arg, struct tw_error *err)
+{
+	struct fleet f = { NULL, 0, 0, TW_OK };
+	tw_rc rc;
+
+	if (selection == NULL || strlen(selection) > STORE_TEXT_MAX)
+		return tw_error_set(err, TW_E_INVALID, "a gateway selection is required");
+	if ((rc = fleet_select(store, selection, &f, err)) == TW_OK)
+		for (size_t i = 0; i < f.n && cb(&f.gws[i], arg) == 0; i++)
+			;
+	free(f.gws);
+	return rc;
+}
+
 tw_rc job_create_fleet(struct tw_store *store, const char *selection,
 	const struct job_spec *spec, const struct job_actor *who, int64_t *batch_id,
 	int64_t *count, struct tw_error *err)

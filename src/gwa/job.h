@@ -78,6 +78,13 @@ tw_rc job_create_in_tx(struct tw_store *store, const char *gateway_id,
  */
 tw_rc job_fleet_count(struct tw_store *store, const char *selection, int64_t *count,
 	struct tw_error *err);
+/*
+ * Calls cb for every gateway selection chooses (the same selection code as
+ * job_create_fleet; cb returns non-zero to stop). Other services with fleet orders of
+ * their own (renewal.c) select exactly as jobs do.
+ */
+tw_rc job_fleet_foreach(struct tw_store *store, const char *selection,
+	store_gateway_cb cb, void *arg, struct tw_error *err);
 tw_rc job_create_fleet(struct tw_store *store, const char *selection,
 	const struct job_spec *spec, const struct job_actor *who, int64_t *batch_id,
 	int64_t *count, struct tw_error *err);

@@ -177,6 +177,21 @@ out:
 
 /* Renewal: CMS SignedData (eContentType id-bsiCertReqMsgs) by the current SIG key. */
 static tw_rc reqgen_outer(const struct reqgen_params *p, const unsigned char *msgs_der,
+	size_t msgs_len, unsigned char **out, size_t *out_len, struct tw_error *err);
+
+tw_rc reqgen_renewal_wrap(X509 *outer_cert, EVP_PKEY *outer_key,
+	const unsigned char *msgs_der, size_t msgs_len, unsigned char **out, size_t *out_len,
+	struct tw_error *err)
+{
+	struct reqgen_params p;
+
+	memset(&p, 0, sizeof(p));
+	p.outer_cert = outer_cert;
+	p.outer_key = outer_key;
+	return reqgen_outer(&p, msgs_der, msgs_len, out, out_len, err);
+}
+
+static tw_rc reqgen_outer(const struct reqgen_params *p, const unsigned char *msgs_der,
 	size_t msgs_len, unsigned char **out, size_t *out_len, struct tw_error *err)
 {
 	CMS_ContentInfo *cms = NULL;

@@ -51,6 +51,14 @@ tw_rc reqgen_build(const struct reqgen_params *p, bool allow_any_curve, unsigned
 	size_t *der_len, struct tw_error *err);
 
 /*
+ * The renewal wrapper alone: CertReqMessages DER (as built, or altered by a test to carry
+ * a broken proof of possession) signed with the current SIG certificate and key into
+ * bsiCertReqMsgsWithOuterSig. *out is malloc'ed. Tests and the simulator's fault hooks.
+ */
+tw_rc reqgen_renewal_wrap(X509 *outer_cert, EVP_PKEY *outer_key,
+	const unsigned char *msgs_der, size_t msgs_len, unsigned char **out, size_t *out_len,
+	struct tw_error *err);
+/*
  * Wrap a complete SMGW request (DER of an initial or renewal request) in the GWA's
  * authorisation layer, signing through the signer with key `label` (normally
  * SIGNER_KEY_GWA_SIG) and purpose "authorisation"; gwa_cert is that key's certificate

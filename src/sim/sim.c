@@ -137,6 +137,14 @@ static void sim_visit_done(struct sim_state *st, struct sim_gateway *gw, bool ok
 {
 	gw->rounds_done++;
 	gw->queued = false;
+	if (gw->pub.reload_tls) {
+		/* New TLS credentials (renewal): never resume the old certificate's session. */
+		gw->pub.reload_tls = false;
+		SSL_CTX_free(gw->ctx);
+		gw->ctx = NULL;
+		SSL_SESSION_free(gw->session);
+		gw->session = NULL;
+	}
 	if (ok) {
 		gw->ok++;
 		st->res->sessions_ok++;

@@ -44,6 +44,9 @@ struct sim_gw {
 	json_t *state;             /* persistent state object (DIR/state.json); engine-owned */
 	EVP_PKEY *sig_key;         /* lazily loaded by sim_gw_sig_key; engine-owned */
 	unsigned faults;           /* enum sim_fault bits active for this gateway */
+	/* A handler installed new TLS credentials (sim_renewal.c): the engine drops its TLS
+	 * context and saved session after this visit, so the next one uses them. */
+	bool reload_tls;
 };
 
 /*
@@ -83,5 +86,8 @@ tw_rc sim_order_execute(struct sim_gw *gw, const char *type, const json_t *paylo
 extern const struct sim_order_handler sim_order_ping;
 extern const struct sim_order_handler sim_order_set_retention;
 extern const struct sim_order_handler sim_order_cls_connect;   /* UC-3.2.4 */
+/* UC-3.3.3 certificate renewal (sim_renewal.c). */
+extern const struct sim_order_handler sim_order_cert_request;
+extern const struct sim_order_handler sim_order_cert_install;
 
 #endif

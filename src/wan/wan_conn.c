@@ -36,6 +36,7 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "crypto/keys.h"
+#include "gwa/renewal.h"
 #include "store/store_ca.h"
 #include "wan/wan_internal.h"
 
@@ -192,10 +193,15 @@ static bool wan_identify(struct wan_conn *conn, X509 *cert, const char **detail)
 		goto out;   /* e.g. a GWA's or GWH's certificate: not a WAN principal */
 	conn->kind = WAN_PRINCIPAL_GATEWAY;
 	snprintf(conn->gateway_id, sizeof(conn->gateway_id), "%s", sc.owner_id);
-	if (strcmp(sc.status, "valid") != 0) {
+	/* Renewal (gwa/renewal.h): a new certificate logs in from its issuance (only the
+	 * gateway has its key), and that login is the renewal's proof; a superseded one
+	 * until it is revoked after the grace period. */
+	if (strcmp(sc.status, "valid") != 0 && strcmp(sc.status, RENEWAL_CERT_PENDING) != 0 &&
+	    strcmp(sc.status, RENEWAL_CERT_SUPERSEDED) != 0) {
 		*detail = "certificate revoked";
 		goto out;
 	}
+	conn->renewal_proof = strcmp(sc.status, RENEWAL_CERT_PENDING) == 0;
 	rc = store_gateway_get(conn->thr->store, sc.owner_id, &gw, &e);
 	if (rc == TW_E_NOT_FOUND) {
 		*detail = "unknown gateway";

@@ -131,6 +131,8 @@ static void session_open(struct evhttp_request *req, struct wan_conn *conn, cons
 		goto out;
 	}
 	tw_hex_encode(rnd, sizeof(rnd), conn->session);
+	if (conn->renewal_proof)
+		wan_renewal_proof(conn, peer);
 
 	memset(&sres, 0, sizeof(sres));
 	sres.protocol = WAN_PROTOCOL_VERSION;

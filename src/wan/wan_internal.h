@@ -113,6 +113,7 @@ struct wan_conn {
 	bool identified;                    /* certificate -> enabled gateway */
 	bool refused;                       /* a refusal was logged; never serve it */
 	bool connect_logged;
+	bool renewal_proof;                 /* logged in with a renewal's pending TLS cert */
 	char session[33];                   /* WAN session id, "" before POST /v1/session */
 };
 
@@ -124,6 +125,9 @@ struct wan_conn *wan_conn_get(const SSL *ssl);
 const char *wan_conn_peer(struct wan_conn *conn, const SSL *ssl);
 /* Hook for the thread: a connection went away (called from the SSL's ex_data free). */
 void wan_thread_conn_closed(struct wan_thread *thr);
+
+/* wan_renewal.c: the connection is the proof of a certificate renewal (gwa/renewal.h). */
+void wan_renewal_proof(struct wan_conn *conn, const char *peer);
 
 /* wan_journal.c */
 tw_rc wan_journal_init(struct wan_journal *j, struct tw_error *err);

@@ -519,7 +519,7 @@ static void test_wan_orders_codec(void **state)
 
 static void test_sim_orders(void **state)
 {
-	struct sim_gw gw = { "/nonexistent", "GW-A", NULL, NULL, 0 };
+	struct sim_gw gw = { .dir = "/nonexistent", .id = "GW-A" };
 	json_t *payload, *result = NULL, *before;
 	const char *code = NULL;
 
@@ -553,7 +553,7 @@ static void test_cls_connect(void **state)
 	static const struct job_actor emt_who = { "emt:9900000000001", "emt", "127.0.0.1:2" };
 	static const struct job_actor gwe_who = { "gateway:GW-E", "smgw", "127.0.0.1:3" };
 	struct store_gateway gw;
-	struct sim_gw sgw = { "/nonexistent", "GW-E", NULL, NULL, 0 };
+	struct sim_gw sgw = { .dir = "/nonexistent", .id = "GW-E" };
 	struct job_delivery d;
 	struct job_outcome oc;
 	struct job_spec spec;

@@ -1,0 +1,919 @@
+/*
+ * renewal.c: the renewal workflow (renewal.h): start, the worker's steps (check,
+ * authorise, issue, watch the orders, revoke after the grace period), the proof by the
+ * gateway's connection with its new TLS certificate, and the seam to remote Sub-CAs.
+ *
+ * Crash safety: every state change is a compare-and-set of the renewal row plus its
+ * admin-log entry (and, where it belongs, the job or the certificate rows) in one
+ * transaction. The only work done outside a transaction is signing (authorisation and
+ * certificates, in the signer, each audited there); a crash after signing and before the
+ * commit leaves the renewal "received", and the next tick signs again (the first
+ * signatures are never recorded as certificates, so they cannot log in).
+ */
+#include "gwa/renewal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+#include <openssl/x509.h>
+
+#include "audit/alert.h"
+#include "audit/audit.h"
+#include "base/log.h"
+#include "base/util.h"
+#include "crypto/keys.h"
+#include "crypto/signer.h"
+#include "gwa/renewal_internal.h"
+#include "pki/ca.h"
+#include "pki/ca_state.h"
+#include "pki/certstore.h"
+#include "pki/profile.h"
+#include "pki/reqgen.h"
+#include "store/store_jobs.h"
+
+#define RENEWAL_CRL_REASON_SUPERSEDED 4
+#define RENEWAL_EXPIRY_SCAN_MS (60L * 1000L)
+#define RENEWAL_EXPIRY_BATCH 200
+#define RENEWAL_RETRY_MS 5000
+
+static const struct job_actor renewal_system = {
+	.actor = "system:worker", .role = "service", .client = "worker",
+};
+
+/* ---- shared helpers (renewal_internal.h) ---- */
+
+tw_rc renewal_audit(struct tw_store *store, const struct job_actor *who, const char *action,
+	const struct store_renewal *r, const char *result, const char *code, const char *detail,
+	struct tw_error *err)
+{
+	char object[STORE_ID_MAX + 48];
+	struct audit_entry e;
+
+	snprintf(object, sizeof(object), "renewal:%lld gateway:%s", (long long)r->id,
+		r->gateway_id);
+	e = (struct audit_entry){ .actor = who->actor, .role = who->role, .client = who->client,
+		.action = action, .object = object, .result = result, .detail = detail,
+		.error_code = code };
+	return store_in_transaction(store) ? audit_append_in_tx(store, &e, err) :
+		audit_append(store, &e, err);
+}
+
+tw_rc renewal_fail_in_tx(struct tw_store *store, struct store_renewal *r, const char *from,
+	const char *code, const char *message, const struct job_actor *who,
+	struct tw_error *err)
+{
+	tw_rc rc;
+
+	snprintf(r->state, sizeof(r->state), "failed");
+	snprintf(r->error_code, sizeof(r->error_code), "%s", code);
+	snprintf(r->error, sizeof(r->error), "%s", message);
+	r->updated_ms = tw_now_ms();
+	r->next_ms = 0;
+	if ((rc = store_renewal_update(store, r, from, err)) != TW_OK)
+		return rc;
+	return renewal_audit(store, who, "renewal.failed", r, "failed", code, message, err);
+}
+
+/* ---- start ---- */
+
+struct rs_list {
+	char (*ids)[STORE_ID_MAX + 1];
+	int64_t *tenants;
+	size_t n, cap;
+	bool nomem;
+};
+
+static int rs_add(const struct store_gateway *gw, void *arg)
+{
+	struct rs_list *l = arg;
+
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 64;
+		char (*ids)[STORE_ID_MAX + 1] = realloc(l->ids, cap * sizeof(*ids));
+		int64_t *t;
+
+		if (ids == NULL) {
+			l->nomem = true;
+			return 1;
+		}
+		l->ids = ids;
+		if ((t = realloc(l->tenants, cap * sizeof(*t))) == NULL) {
+			l->nomem = true;
+			return 1;
+		}
+		l->tenants = t;
+		l->cap = cap;
+	}
+	snprintf(l->ids[l->n], sizeof(l->ids[0]), "%s", gw->gateway_id);
+	l->tenants[l->n++] = gw->tenant_id;
+	return 0;
+}
+
+/* One renewal + its cert-request job, inside the caller's transaction. */
+static tw_rc rs_one(struct tw_store *store, const char *gateway_id, int64_t tenant_id,
+	const char *reason, const struct job_actor *who, int64_t *id, struct tw_error *err)
+{
+	struct store_renewal r;
+	struct job_spec spec;
+	json_t *payload = NULL;
+	int64_t job = 0;
+	char detail[96];
+	tw_rc rc;
+
+	memset(&r, 0, sizeof(r));
+	r.tenant_id = tenant_id;
+	snprintf(r.gateway_id, sizeof(r.gateway_id), "%s", gateway_id);
+	snprintf(r.state, sizeof(r.state), "requesting");
+	snprintf(r.actor, sizeof(r.actor), "%s", who->actor);
+	snprintf(r.reason, sizeof(r.reason), "%s", reason);
+	r.created_ms = r.updated_ms = tw_now_ms();
+	r.next_ms = r.created_ms + RENEWAL_POLL_MS;
+	if ((rc = store_renewal_insert(store, &r, id, err)) != TW_OK)
+		return rc;
+	r.id = *id;
+	if ((payload = json_pack("{s:I}", "renewal", (json_int_t)r.id)) == NULL)
+		return tw_error_set(err, TW_E_NOMEM, "out of memory");
+	spec = (struct job_spec){ .type = order_type_cert_request.name, .payload = payload,
+		.retry_delay_s = -1 };
+	rc = job_create_in_tx(store, gateway_id, &spec, who, &job, err);
+	json_decref(payload);
+	if (rc != TW_OK)
+		return rc;
+	r.request_job = job;
+	snprintf(detail, sizeof(detail), "reason=%s cert-request job %lld", reason,
+		(long long)job);
+	if ((rc = store_renewal_update(store, &r, "requesting", err)) != TW_OK)
+		return rc;
+	return renewal_audit(store, who, "renewal.start", &r, "ok", NULL, detail, err);
+}
+
+tw_rc renewal_start(struct tw_store *store, const char *selection, const char *reason,
+	const struct job_actor *who, int64_t *first_id, int64_t *started, int64_t *skipped,
+	struct tw_error *err)
+{
+	struct rs_list l = { 0 };
+	bool single = false;
+	tw_rc rc = TW_OK;
+
+	*started = *skipped = 0;
+	if (first_id != NULL)
+		*first_id = 0;
+	if (selection == NULL || reason == NULL)
+		return tw_error_set(err, TW_E_INVALID, "a gateway selection is required");
+	if (strncmp(selection, "id:", 3) == 0) {
+		struct store_gateway gw;
+
+		single = true;
+		if ((rc = store_gateway_get(store, selection + 3, &gw, err)) != TW_OK)
+			return rc == TW_E_NOT_FOUND ? tw_error_set(err, rc, "gateway %.64s is not "
+				"registered", selection + 3) : rc;
+		rs_add(&gw, &l);
+	} else {
+		rc = job_fleet_foreach(store, selection, rs_add, &l, err);
+	}
+	if (rc == TW_OK && l.nomem)
+		rc = tw_error_set(err, TW_E_NOMEM, "out of memory selecting gateways");
+	if (rc == TW_OK && l.n == 0)
+		rc = tw_error_set(err, TW_E_NOT_FOUND, "selection \"%.60s\" matches no gateway",
+			selection);
+	if (rc != TW_OK)
+		goto out;
+	if ((rc = store_begin(store, err)) != TW_OK)
+		goto out;
+	for (size_t i = 0; i < l.n && rc == TW_OK; i++) {
+		struct store_renewal open;
+		bool found = false;
+		int64_t id = 0;
+
+		if ((rc = store_renewal_open_for(store, l.ids[i], &open, &found, err)) != TW_OK)
+			break;
+		store_renewal_clear(&open);
+		if (found) {
+			if (single)
+				rc = tw_error_set(err, TW_E_EXISTS, "gateway %s has an open renewal "
+					"already (see `torwart renewal list --gateway %s`)", l.ids[i],
+					l.ids[i]);
+			(*skipped)++;
+			continue;
+		}
+		if ((rc = rs_one(store, l.ids[i], l.tenants[i], reason, who, &id, err)) != TW_OK)
+			break;
+		if (first_id != NULL && *first_id == 0)
+			*first_id = id;
+		(*started)++;
+	}
+	if (rc == TW_OK)
+		rc = store_commit(store, err);
+	if (rc != TW_OK) {
+		struct audit_entry e = { .actor = who->actor, .role = who->role,
+			.client = who->client, .action = "renewal.start", .object = selection,
+			.result = "refused", .detail = err->message };
+		struct tw_error aerr;
+
+		store_rollback(store);
+		*started = *skipped = 0;
+		if (first_id != NULL)
+			*first_id = 0;
+		if (audit_append(store, &e, &aerr) != TW_OK)
+			tw_warn("renewal: refusal not logged: %s", aerr.message);
+	}
+out:
+	free(l.ids);
+	free(l.tenants);
+	return rc;
+}
+
+/* ---- the proof ---- */
+
+/* Each "USAGE:serial:fingerprint" of list: certificate status from -> to. */
+static tw_rc rn_status_all(struct tw_store *store, const char *list, const char *from,
+	const char *to, struct tw_error *err)
+{
+	char copy[STORE_TEXT_MAX + 1], *save = NULL, *item;
+	tw_rc rc = TW_OK;
+
+	snprintf(copy, sizeof(copy), "%s", list);
+	for (item = strtok_r(copy, ",", &save); item != NULL && rc == TW_OK;
+	     item = strtok_r(NULL, ",", &save)) {
+		char *fp = strrchr(item, ':');
+
+		if (fp == NULL)
+			return tw_error_set(err, TW_E_INTEGRITY, "renewal certificate list is damaged");
+		rc = store_renewal_cert_status(store, fp + 1, from, to, err);
+		/* Already moved (revoked by an operator meanwhile): nothing to switch. */
+		if (rc == TW_E_NOT_FOUND)
+			rc = TW_OK;
+	}
+	return rc;
+}
+
+static long rn_conf_long(const struct tw_config *conf, const char *key, long def, long min,
+	long max)
+{
+	struct tw_error e;
+	long v = def;
+
+	if (conf != NULL && tw_config_get_long(conf, "renewal", key, def, min, max, &v, &e) !=
+	    TW_OK) {
+		tw_warn("renewal: %s; using %ld", e.message, def);
+		v = def;
+	}
+	return v;
+}
+
+tw_rc renewal_proof(struct tw_store *store, const char *gateway_id, const char *fingerprint, const char *client, bool *confirmed,
+	struct tw_error *err)
+{
+	struct store_renewal r;
+	char actor[STORE_ID_MAX + 16], detail[160], from[16];
+	struct job_actor who;
+	bool found = false;
+	tw_rc rc;
+
+	*confirmed = false;
+	memset(&r, 0, sizeof(r));
+	snprintf(actor, sizeof(actor), "gateway:%s", gateway_id);
+	who = (struct job_actor){ .actor = actor, .role = "smgw",
+		.client = client != NULL ? client : "wan" };
+	if ((rc = store_begin(store, err)) != TW_OK)
+		return rc;
+	if ((rc = store_renewal_by_new_tls(store, fingerprint, &r, &found, err)) != TW_OK ||
+	    !found)
+		goto out;
+	if (strcmp(r.gateway_id, gateway_id) != 0 ||
+	    (strcmp(r.state, "installing") != 0 && strcmp(r.state, "installed") != 0))
+		goto out;   /* not (or no longer) waiting for a proof */
+	snprintf(from, sizeof(from), "%s", r.state);
+	/* The atomic switch: the new certificates become the gateway's, the old ones stay
+	 * a login only until they are revoked after the grace period. */
+	if ((rc = rn_status_all(store, r.new_certs, RENEWAL_CERT_PENDING, "valid", err)) !=
+	    TW_OK ||
+	    (rc = rn_status_all(store, r.old_certs, "valid", RENEWAL_CERT_SUPERSEDED, err)) !=
+	    TW_OK)
+		goto out;
+	snprintf(r.state, sizeof(r.state), "confirmed");
+	r.updated_ms = tw_now_ms();
+	r.revoke_at_ms = 0;   /* the worker sets it from [renewal] grace_period */
+	r.next_ms = 0;
+	snprintf(detail, sizeof(detail), "connected with the new TLS certificate %.16s... "
+		"(was %s); new certificates valid, old ones superseded until the grace period "
+		"ends", fingerprint, from);
+	if ((rc = store_renewal_update(store, &r, from, err)) != TW_OK ||
+	    (rc = renewal_audit(store, &who, "renewal.confirmed", &r, "ok", NULL, detail,
+		err)) != TW_OK)
+		goto out;
+	rc = store_commit(store, err);
+	*confirmed = rc == TW_OK;
+out:
+	if (!*confirmed)
+		store_rollback(store);
+	store_renewal_clear(&r);
+	return rc;
+}
+
+/* ---- the remote seam ---- */
+
+tw_rc renewal_remote_issue(const char *remote, const unsigned char *authorised, size_t len,
+	struct tw_error *err)
+{
+	(void)authorised;
+	(void)len;
+	return tw_error_set(err, TW_E_UNAVAILABLE, "remote Sub-CA '%.64s': the web-service "
+		"client for remote Sub-CAs is not yet available in this build (issue 11); "
+		"renewals of this tenant wait for it, use a local Sub-CA meanwhile", remote);
+}
+
+/* ---- the worker ---- */
+
+struct renewal_worker {
+	const struct tw_home *home;
+	struct tw_store *store;
+	struct signer_client *sc;
+	int64_t next_scan_ms;
+	struct event *timer;         /* renewal_worker_start only */
+};
+
+tw_rc renewal_worker_new(const struct tw_home *home, struct tw_store *store,
+	struct renewal_worker **out, struct tw_error *err)
+{
+	if ((*out = calloc(1, sizeof(**out))) == NULL)
+		return tw_error_set(err, TW_E_NOMEM, "out of memory");
+	(*out)->home = home;
+	(*out)->store = store;
+	return TW_OK;
+}
+
+void renewal_worker_free(struct renewal_worker *w)
+{
+	if (w == NULL)
+		return;
+	if (w->timer != NULL)
+		event_free(w->timer);
+	signer_client_close(w->sc);
+	free(w);
+}
+
+/* Move r's next look to now + delay (nothing else changes). */
+static tw_rc rw_later(struct renewal_worker *w, struct store_renewal *r, int64_t now_ms,
+	int64_t delay_ms, struct tw_error *err)
+{
+	char from[16];
+	tw_rc rc;
+
+	snprintf(from, sizeof(from), "%s", r->state);
+	r->next_ms = now_ms + delay_ms;
+	if ((rc = store_begin(w->store, err)) != TW_OK)
+		return rc;
+	if ((rc = store_renewal_update(w->store, r, from, err)) == TW_OK)
+		rc = store_commit(w->store, err);
+	if (rc != TW_OK)
+		store_rollback(w->store);
+	return rc == TW_E_NOT_FOUND ? TW_OK : rc;
+}
+
+static tw_rc rw_fail(struct renewal_worker *w, struct store_renewal *r, const char *code,
+	const char *message, struct tw_error *err)
+{
+	char from[16];
+	tw_rc rc;
+
+	snprintf(from, sizeof(from), "%s", r->state);
+	if ((rc = store_begin(w->store, err)) != TW_OK)
+		return rc;
+	if ((rc = renewal_fail_in_tx(w->store, r, from, code, message, &renewal_system,
+	    err)) == TW_OK)
+		rc = store_commit(w->store, err);
+	if (rc != TW_OK)
+		store_rollback(w->store);
+	return rc == TW_E_NOT_FOUND ? TW_OK : rc;
+}
+
+/* requesting / installing: the order's job ended without a result -> failed. */
+static tw_rc rw_watch_job(struct renewal_worker *w, struct store_renewal *r, int64_t job_id,
+	int64_t now_ms, struct tw_error *err)
+{
+	struct store_job j;
+	char msg[STORE_TEXT_MAX + 1];
+	tw_rc rc;
+
+	if (job_id == 0)
+		return rw_later(w, r, now_ms, RENEWAL_POLL_MS, err);
+	if ((rc = store_job_get(w->store, job_id, &j, err)) != TW_OK)
+		return rc;
+	if (store_job_state_open(j.state) || j.state == JOB_DONE) {
+		store_job_clear(&j);
+		return rw_later(w, r, now_ms, RENEWAL_POLL_MS, err);
+	}
+	snprintf(msg, sizeof(msg), "job %lld (%s) ended %s: %s", (long long)job_id, j.type,
+		store_job_state_name(j.state), j.error);
+	rc = rw_fail(w, r, store_job_state_name(j.state), msg, err);
+	store_job_clear(&j);
+	return rc;
+}
+
+/* The gateway's current SIG certificate (status valid), decoded. */
+static tw_rc rw_current_sig(struct tw_store *store, const char *gateway_id, X509 **out,
+	char *old_list, size_t old_size, struct tw_error *err)
+{
+	struct store_renewal_cert certs[8];
+	struct store_certificate sc;
+	const unsigned char *p;
+	size_t n = 0, off = 0;
+	tw_rc rc;
+
+	*out = NULL;
+	old_list[0] = '\0';
+	if ((rc = store_renewal_gateway_certs(store, gateway_id, "valid", certs, 8, &n, err)) !=
+	    TW_OK)
+		return rc;
+	for (size_t i = 0; i < n; i++) {
+		if (off < old_size)
+			off += (size_t)snprintf(old_list + off, old_size - off, "%s%s:%s:%s",
+				off ? "," : "", certs[i].usage, certs[i].serial_hex,
+				certs[i].fingerprint);
+		if (strcmp(certs[i].usage, "SIG") != 0 || *out != NULL)
+			continue;
+		memset(&sc, 0, sizeof(sc));
+		if ((rc = store_certificate_get_by_fingerprint(store, certs[i].fingerprint, &sc,
+		    err)) != TW_OK)
+			return rc;
+		p = sc.der;
+		*out = d2i_X509(NULL, &p, (long)sc.der_len);
+		store_certificate_clear(&sc);
+		if (*out == NULL)
+			return tw_error_set_openssl(err, TW_E_INTEGRITY, "stored SIG certificate of %s "
+				"does not decode", gateway_id);
+	}
+	if (off >= old_size)
+		return tw_error_set(err, TW_E_TOO_LARGE, "gateway %s has too many valid "
+			"certificates to renew them together", gateway_id);
+	if (*out == NULL)
+		return tw_error_set(err, TW_E_NOT_FOUND, "gateway %s has no valid SIG certificate "
+			"(its current key signs the renewal)", gateway_id);
+	return TW_OK;
+}
+
+/* The refusal of a gateway's request: failed + security event + alert, one transaction. */
+static tw_rc rw_refuse(struct renewal_worker *w, struct store_renewal *r,
+	enum pki_result result, const char *why, struct tw_error *err)
+{
+	char msg[STORE_TEXT_MAX + 1], subject[STORE_ID_MAX + 32];
+	tw_rc rc;
+
+	snprintf(msg, sizeof(msg), "request refused: %s", why);
+	snprintf(subject, sizeof(subject), "gateway:%s", r->gateway_id);
+	if ((rc = store_begin(w->store, err)) != TW_OK)
+		return rc;
+	if ((rc = renewal_audit(w->store, &renewal_system, "renewal.refuse", r, "refused",
+		pki_result_name(result), msg, err)) != TW_OK ||
+	    (rc = renewal_fail_in_tx(w->store, r, "received", pki_result_name(result), msg,
+		&renewal_system, err)) != TW_OK ||
+	    (rc = alert_raise(w->store, ALERT_RENEWAL_REFUSED, NULL, subject, msg, err)) !=
+	    TW_OK ||
+	    (rc = store_commit(w->store, err)) != TW_OK)
+		store_rollback(w->store);
+	return rc == TW_E_NOT_FOUND ? TW_OK : rc;
+}
+
+/* "local" or "remote:<name>" for the gateway's tenant: [renewal] sub_ca.<tenant>. */
+static const char *rw_sub_ca(const struct tw_home *home, const char *tenant)
+{
+	char key[STORE_ID_MAX + 16];
+	const char *v;
+
+	snprintf(key, sizeof(key), "sub_ca.%s", tenant);
+	if ((v = tw_config_get(home->conf, "renewal", key)) == NULL)
+		v = tw_config_get_or(home->conf, "renewal", "sub_ca", "local");
+	return v;
+}
+
+static tw_rc rw_signer(struct renewal_worker *w, struct tw_error *err)
+{
+	tw_rc rc;
+
+	if (w->sc != NULL)
+		return TW_OK;
+	if ((rc = signer_client_open(w->home, false, &w->sc, err)) == TW_OK)
+		signer_client_set_actor(w->sc, renewal_system.actor, renewal_system.role);
+	return rc;
+}
+
+static long rw_validity(const struct pki_ca_config *cfg, enum pki_usage u,
+	enum pki_validity_end *end)
+{
+	*end = u == PKI_USAGE_TLS ? cfg->validity_end_tls : u == PKI_USAGE_SIG ?
+		cfg->validity_end_sig : cfg->validity_end_enc;
+	return u == PKI_USAGE_TLS ? cfg->validity_days_tls : u == PKI_USAGE_SIG ?
+		cfg->validity_days_sig : cfg->validity_days_enc;
+}
+
+/*
+ * Torwart's own CA engine: the CA's parser verifies the authorised request again (POPs,
+ * outer signature, the GWA's authorisation signature against the GWA SIG certificate,
+ * both chaining to this Sub-CA), then the Sub-CA key in the signer certifies each entry
+ * with the SMGW profile. certs[i] in the request's entry order.
+ */
+static tw_rc rw_issue_local(struct renewal_worker *w, const unsigned char *auth, size_t len,
+	X509 **certs, enum pki_usage *usages, size_t *n, enum pki_result *result,
+	struct tw_error *err)
+{
+	struct pki_ca_config *cfg = NULL;
+	struct request_verify_opts opts = { .auth = REQUEST_AUTH_REQUIRED };
+	struct request *req = NULL;
+	X509 *ca_cert = NULL;
+	char *ca_path = NULL;
+	const char *policy = tw_config_get(w->home->conf, "pki", "policy_oid");
+	const char *cps = tw_config_get(w->home->conf, "pki", "cps_uri");
+	tw_rc rc;
+
+	*n = 0;
+	*result = PKI_FAILURE_INTERNAL_ERROR;
+	if ((rc = ca_state_require_active(w->store, CA_DEFAULT_NAME, "issuance", err)) != TW_OK ||
+	    (rc = pki_ca_config_load(w->home->conf, CA_DEFAULT_NAME, &cfg, err)) != TW_OK)
+		goto out;
+	if ((ca_path = tw_home_join(w->home, cfg->cert_path)) == NULL) {
+		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+		goto out;
+	}
+	if ((rc = keys_read_cert_pem(ca_path, &ca_cert, err)) != TW_OK)
+		goto out;
+	if ((opts.trust = X509_STORE_new()) == NULL ||
+	    X509_STORE_add_cert(opts.trust, ca_cert) != 1 ||
+	    X509_STORE_set_flags(opts.trust, X509_V_FLAG_PARTIAL_CHAIN) != 1) {
+		rc = tw_error_set_openssl(err, TW_E_NOMEM, "cannot build the trust store");
+		goto out;
+	}
+	if ((rc = request_parse(auth, len, &opts, &req, result, err)) != TW_OK)
+		goto out;
+	for (size_t i = 0; i < req->n_entries && rc == TW_OK; i++) {
+		const struct request_entry *e = &req->entries[i];
+		struct pki_cert_request cr;
+
+		memset(&cr, 0, sizeof(cr));
+		cr.usage = e->usage;
+		cr.role = PKI_ROLE_SMGW;
+		cr.subject_name = e->subject;
+		cr.san = e->san;
+		cr.public_key = e->public_key;
+		cr.spki = e->spki;
+		cr.issuer_cert = ca_cert;
+		cr.validity_days = rw_validity(cfg, e->usage, &cr.validity_end);
+		cr.crl_url = cfg->crl_url;
+		cr.policy_oid = cfg->policy_oid != NULL ? cfg->policy_oid : policy;
+		cr.cps_uri = cfg->cps_uri != NULL ? cfg->cps_uri : cps;
+		if ((rc = pki_issue_certificate(w->sc, cfg->key_label, &cr, &certs[i], err)) ==
+		    TW_OK) {
+			usages[i] = e->usage;
+			(*n)++;
+		}
+	}
+	if (rc == TW_OK)
+		*result = PKI_OK_CERT_AVAILABLE;
+out:
+	request_free(req);
+	X509_STORE_free(opts.trust);
+	X509_free(ca_cert);
+	free(ca_path);
+	pki_ca_config_free(cfg);
+	return rc;
+}
+
+/* received -> installing (or failed): check, authorise, issue, record, order install. */
+static tw_rc rw_process(struct renewal_worker *w, struct store_renewal *r, int64_t now_ms,
+	struct tw_error *err)
+{
+	struct store_gateway gw;
+	struct request *req = NULL;
+	X509 *sig = NULL, *gwa = NULL, *certs[REQUEST_MAX_ENTRIES] = { NULL };
+	enum pki_usage usages[REQUEST_MAX_ENTRIES];
+	enum pki_result result;
+	unsigned char *auth = NULL;
+	size_t auth_len = 0, n = 0, off = 0;
+	char *gwa_path = NULL, detail[STORE_TEXT_MAX + 1], tenant[STORE_ID_MAX + 1];
+	const char *sub_ca;
+	struct tw_error why;
+	json_t *payload = NULL;
+	tw_rc rc;
+
+	if ((rc = store_gateway_get(w->store, r->gateway_id, &gw, err)) != TW_OK) {
+		if (rc == TW_E_NOT_FOUND)
+			rc = rw_fail(w, r, "unknown_gateway", "the gateway is no longer registered",
+				err);
+		goto out;
+	}
+	if ((rc = rw_current_sig(w->store, r->gateway_id, &sig, r->old_certs,
+	    sizeof(r->old_certs), &why)) != TW_OK) {
+		rc = rc == TW_E_STORE ? (*err = why, rc) :
+			rw_fail(w, r, "no_current_certificate", why.message, err);
+		goto out;
+	}
+	/* 1. the GWA's checks of the gateway's request (typed refusal, security event) */
+	if ((rc = renewal_check_request(r->request_der, r->request_len, r->gateway_id, sig,
+	    &req, &result, &why)) != TW_OK) {
+		rc = rw_refuse(w, r, result, why.message, err);
+		goto out;
+	}
+	/* 2. the GWA's authorisation signature, made by the signer (key gwa-sig) */
+	if ((rc = rw_signer(w, err)) != TW_OK) {
+		tw_warn("renewal %lld: signer not reachable: %s; retrying", (long long)r->id,
+			err->message);
+		rc = rw_later(w, r, now_ms, RENEWAL_RETRY_MS, err);
+		goto out;
+	}
+	if ((gwa_path = tw_home_join(w->home, TW_HOME_GWA_SIG_CERT)) == NULL) {
+		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+		goto out;
+	}
+	if ((rc = keys_read_cert_pem(gwa_path, &gwa, err)) != TW_OK ||
+	    (rc = reqgen_authorise_signer(w->sc, SIGNER_KEY_GWA_SIG, gwa, r->request_der,
+		r->request_len, &auth, &auth_len, err)) != TW_OK) {
+		signer_client_close(w->sc);
+		w->sc = NULL;
+		tw_warn("renewal %lld: authorisation failed: %s; retrying", (long long)r->id,
+			err->message);
+		rc = rw_later(w, r, now_ms, RENEWAL_RETRY_MS, err);
+		goto out;
+	}
+	/* 3. the Sub-CA configured for the gateway's tenant */
+	if ((rc = store_tenant_name(w->store, gw.tenant_id, tenant, sizeof(tenant), err)) !=
+	    TW_OK)
+		goto out;
+	sub_ca = rw_sub_ca(w->home, tenant);
+	if (strncmp(sub_ca, "remote:", 7) == 0) {
+		if ((rc = renewal_remote_issue(sub_ca + 7, auth, auth_len, &why)) != TW_OK) {
+			rc = rw_fail(w, r, "remote_ca_unavailable", why.message, err);
+			goto out;
+		}
+	} else if (strcmp(sub_ca, "local") != 0) {
+		snprintf(detail, sizeof(detail), "[renewal] sub_ca for tenant %s is \"%.64s\"; "
+			"use local or remote:<name>", tenant, sub_ca);
+		rc = rw_fail(w, r, "config", detail, err);
+		goto out;
+	} else if ((rc = rw_issue_local(w, auth, auth_len, certs, usages, &n, &result, &why)) !=
+		   TW_OK) {
+		if (rc == TW_E_UNAVAILABLE || rc == TW_E_IO) {
+			signer_client_close(w->sc);
+			w->sc = NULL;
+			*err = why;
+			rc = rw_later(w, r, now_ms, RENEWAL_RETRY_MS, err);
+		} else {
+			snprintf(detail, sizeof(detail), "the Sub-CA refused: %s", why.message);
+			rc = rw_fail(w, r, pki_result_name(result), detail, err);
+		}
+		goto out;
+	}
+	/* 4. record the new certificates (pending) and order their installation */
+	if ((rc = store_begin(w->store, err)) != TW_OK)
+		goto out;
+	r->new_certs[0] = r->new_tls_fp[0] = '\0';
+	for (size_t i = 0; i < n && rc == TW_OK; i++) {
+		char fp[65], serial[STORE_ID_MAX + 1];
+		ASN1_INTEGER *sn = X509_get_serialNumber(certs[i]);
+		BIGNUM *bn = ASN1_INTEGER_to_BN(sn, NULL);
+		char *hex = bn != NULL ? BN_bn2hex(bn) : NULL;
+
+		BN_free(bn);
+		if (hex == NULL) {
+			rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+			break;
+		}
+		for (char *p = hex; *p; p++)
+			*p = (char)(*p >= 'A' && *p <= 'F' ? *p - 'A' + 'a' : *p);
+		snprintf(serial, sizeof(serial), "%s", hex);
+		OPENSSL_free(hex);
+		if ((rc = keys_cert_fingerprint(certs[i], fp, err)) != TW_OK ||
+		    (rc = pki_certificate_record(w->store, gw.tenant_id, certs[i], "smgw",
+			r->gateway_id, pki_usage_name(usages[i]), err)) != TW_OK ||
+		    (rc = store_renewal_cert_status(w->store, fp, "valid", RENEWAL_CERT_PENDING,
+			err)) != TW_OK)
+			break;
+		if (usages[i] == PKI_USAGE_TLS)
+			snprintf(r->new_tls_fp, sizeof(r->new_tls_fp), "%s", fp);
+		if (off < sizeof(r->new_certs))
+			off += (size_t)snprintf(r->new_certs + off, sizeof(r->new_certs) - off,
+				"%s%s:%s:%s", off ? "," : "", pki_usage_name(usages[i]), serial, fp);
+	}
+	if (rc == TW_OK) {
+		struct job_spec spec;
+		int64_t job = 0;
+
+		payload = json_pack("{s:I}", "renewal", (json_int_t)r->id);
+		spec = (struct job_spec){ .type = order_type_cert_install.name, .payload = payload,
+			.retry_delay_s = -1 };
+		if (payload == NULL)
+			rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+		else if ((rc = job_create_in_tx(w->store, r->gateway_id, &spec, &renewal_system,
+			 &job, err)) == TW_OK) {
+			r->install_job = job;
+			snprintf(r->state, sizeof(r->state), "installing");
+			r->updated_ms = now_ms;
+			r->next_ms = now_ms + RENEWAL_POLL_MS;
+			snprintf(detail, sizeof(detail), "checked (POP, subject, curve, outer "
+				"signature), authorised by the GWA, issued by the local Sub-CA: %s; "
+				"cert-install job %lld", r->new_certs, (long long)job);
+			if ((rc = store_renewal_update(w->store, r, "received", err)) == TW_OK)
+				rc = renewal_audit(w->store, &renewal_system, "renewal.issued", r, "ok",
+					NULL, detail, err);
+		}
+	}
+	if (rc == TW_OK)
+		rc = store_commit(w->store, err);
+	if (rc != TW_OK)
+		store_rollback(w->store);
+out:
+	json_decref(payload);
+	for (size_t i = 0; i < REQUEST_MAX_ENTRIES; i++)
+		X509_free(certs[i]);
+	request_free(req);
+	X509_free(sig);
+	X509_free(gwa);
+	free(gwa_path);
+	free(auth);
+	return rc;
+}
+
+/* confirmed, grace over: revoke every old certificate, then completed. */
+static tw_rc rw_revoke_old(struct renewal_worker *w, struct store_renewal *r,
+	int64_t now_ms, struct tw_error *err)
+{
+	struct ca_actor who = { .actor = renewal_system.actor, .role = renewal_system.role,
+		.client = renewal_system.client };
+	char copy[STORE_TEXT_MAX + 1], *save = NULL, *item;
+	tw_rc rc = TW_OK;
+
+	if (r->revoke_at_ms == 0) {
+		long grace = rn_conf_long(w->home->conf, "grace_period", RENEWAL_GRACE_DEFAULT_S,
+			0, 366L * 86400L);
+
+		r->revoke_at_ms = r->updated_ms + (int64_t)grace * 1000;
+	}
+	if (now_ms < r->revoke_at_ms)
+		return rw_later(w, r, now_ms, r->revoke_at_ms - now_ms, err);
+	snprintf(copy, sizeof(copy), "%s", r->old_certs);
+	for (item = strtok_r(copy, ",", &save); item != NULL && rc == TW_OK;
+	     item = strtok_r(NULL, ",", &save)) {
+		char *serial = strchr(item, ':'), *end;
+		bool changed = false;
+
+		if (serial == NULL || (end = strchr(serial + 1, ':')) == NULL)
+			return tw_error_set(err, TW_E_INTEGRITY, "renewal %lld: certificate list is "
+				"damaged", (long long)r->id);
+		*end = '\0';
+		/* Idempotent: a crash between two revocations repeats only the missing ones. */
+		rc = ca_revoke(w->home, w->store, &who, CA_DEFAULT_NAME, serial + 1,
+			RENEWAL_CRL_REASON_SUPERSEDED, &changed, err);
+	}
+	if (rc != TW_OK)
+		return rc;
+	if ((rc = store_begin(w->store, err)) != TW_OK)
+		return rc;
+	snprintf(r->state, sizeof(r->state), "completed");
+	r->updated_ms = now_ms;
+	r->next_ms = 0;
+	if ((rc = store_renewal_update(w->store, r, "confirmed", err)) != TW_OK ||
+	    (rc = renewal_audit(w->store, &renewal_system, "renewal.completed", r, "ok", NULL,
+		"grace period over: old certificates revoked (superseded)", err)) != TW_OK ||
+	    (rc = store_commit(w->store, err)) != TW_OK)
+		store_rollback(w->store);
+	return rc == TW_E_NOT_FOUND ? TW_OK : rc;
+}
+
+static tw_rc rw_one(struct renewal_worker *w, int64_t id, int64_t now_ms,
+	struct tw_error *err)
+{
+	struct store_renewal r;
+	long proof_s;
+	tw_rc rc;
+
+	if ((rc = store_renewal_get(w->store, id, &r, err)) != TW_OK)
+		return rc == TW_E_NOT_FOUND ? TW_OK : rc;
+	if (strcmp(r.state, "requesting") == 0) {
+		rc = rw_watch_job(w, &r, r.request_job, now_ms, err);
+	} else if (strcmp(r.state, "received") == 0) {
+		rc = rw_process(w, &r, now_ms, err);
+	} else if (strcmp(r.state, "installing") == 0) {
+		rc = rw_watch_job(w, &r, r.install_job, now_ms, err);
+	} else if (strcmp(r.state, "installed") == 0) {
+		proof_s = rn_conf_long(w->home->conf, "proof_timeout",
+			RENEWAL_PROOF_TIMEOUT_DEFAULT_S, 1, 366L * 86400L);
+		if (now_ms - r.updated_ms > proof_s * 1000L)
+			rc = rw_fail(w, &r, "proof_timeout", "the gateway did not connect with its "
+				"new TLS certificate in time; it keeps its old certificates", err);
+		else
+			rc = rw_later(w, &r, now_ms, RENEWAL_POLL_MS * 5, err);
+	} else if (strcmp(r.state, "confirmed") == 0) {
+		rc = rw_revoke_old(w, &r, now_ms, err);
+	}
+	store_renewal_clear(&r);
+	return rc;
+}
+
+/* Gateways whose TLS certificate expires within renew_before_days get a renewal. */
+static void rw_expiry_scan(struct renewal_worker *w, int64_t now_ms)
+{
+	char (*ids)[STORE_ID_MAX + 1] = calloc(RENEWAL_EXPIRY_BATCH, sizeof(*ids));
+	long days = rn_conf_long(w->home->conf, "renew_before_days",
+		RENEWAL_BEFORE_DAYS_DEFAULT, 0, 3650);
+	struct tw_error e;
+	size_t n = 0;
+
+	w->next_scan_ms = now_ms + RENEWAL_EXPIRY_SCAN_MS;
+	if (ids == NULL || days == 0)
+		goto out;
+	if (store_renewal_expiring(w->store, 0, now_ms / 1000 + (int64_t)days * 86400, ids,
+	    RENEWAL_EXPIRY_BATCH, &n, &e) != TW_OK) {
+		tw_warn("renewal: expiry scan failed: %s", e.message);
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char sel[STORE_ID_MAX + 4];
+		int64_t started, skipped;
+
+		snprintf(sel, sizeof(sel), "id:%s", ids[i]);
+		if (renewal_start(w->store, sel, "expiry", &renewal_system, NULL, &started,
+		    &skipped, &e) != TW_OK)
+			tw_warn("renewal: %s: %s", ids[i], e.message);
+	}
+out:
+	free(ids);
+}
+
+tw_rc renewal_worker_step(struct renewal_worker *w, int64_t now_ms, size_t max, size_t *n,
+	struct tw_error *err)
+{
+	int64_t ids[64];
+	size_t got = 0, done = 0;
+	tw_rc rc;
+
+	if (n != NULL)
+		*n = 0;
+	if (now_ms >= w->next_scan_ms)
+		rw_expiry_scan(w, now_ms);
+	if (max > sizeof(ids) / sizeof(ids[0]))
+		max = sizeof(ids) / sizeof(ids[0]);
+	if ((rc = store_renewal_due(w->store, now_ms, ids, max, &got, err)) != TW_OK)
+		return rc;
+	for (size_t i = 0; i < got; i++) {
+		struct tw_error one;
+
+		if (rw_one(w, ids[i], now_ms, &one) != TW_OK) {
+			struct store_renewal r;
+			struct tw_error ignore;
+
+			tw_warn("renewal %lld: %s; retrying in %d s", (long long)ids[i], one.message,
+				RENEWAL_RETRY_MS / 1000);
+			/* Back off: a persistent failure must not spin (and sign) every tick. */
+			if (store_renewal_get(w->store, ids[i], &r, &ignore) == TW_OK)
+				(void)rw_later(w, &r, now_ms, RENEWAL_RETRY_MS, &ignore);
+			store_renewal_clear(&r);
+		}
+		done++;
+	}
+	if (n != NULL)
+		*n = done;
+	return TW_OK;
+}
+
+static void rw_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct renewal_worker *w = arg;
+	struct tw_error e;
+
+	(void)fd;
+	(void)what;
+	if (renewal_worker_step(w, tw_now_ms(), 64, NULL, &e) != TW_OK)
+		tw_warn("renewal: %s", e.message);
+}
+
+tw_rc renewal_worker_start(const struct tw_home *home, struct event_base *base,
+	struct tw_store *store, struct renewal_worker **out, struct tw_error *err)
+{
+	const char *enabled = tw_config_get_or(home->conf, "renewal", "enabled", "yes");
+	struct timeval every;
+	long tick;
+	tw_rc rc;
+
+	*out = NULL;
+	if (strcmp(enabled, "no") == 0)
+		return TW_OK;
+	if ((rc = tw_config_get_long(home->conf, "renewal", "tick_ms", 500, 10, 60000, &tick,
+	    err)) != TW_OK ||
+	    (rc = renewal_worker_new(home, store, out, err)) != TW_OK)
+		return rc;
+	every.tv_sec = tick / 1000;
+	every.tv_usec = (tick % 1000) * 1000;
+	if (((*out)->timer = event_new(base, -1, EV_PERSIST, rw_tick, *out)) == NULL ||
+	    event_add((*out)->timer, &every) != 0) {
+		renewal_worker_free(*out);
+		*out = NULL;
+		return tw_error_set(err, TW_E_INTERNAL, "cannot start the renewal timer");
+	}
+	return TW_OK;
+}
+
+void renewal_worker_stop(struct renewal_worker *w)
+{
+	renewal_worker_free(w);
+}
