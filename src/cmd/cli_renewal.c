@@ -199,8 +199,13 @@ int cli_gateway_renew(int argc, char **argv)
 		rc = tw_error_set(&err, TW_E_DENIED, "the selection now reaches %lld gateways, more "
 			"than the %lld the api checked: nothing was started; run the command again",
 			(long long)count, (long long)cli_fleet_max());
-	if (rc == TW_OK)
-		rc = renewal_start(store, sel, "operator", &who, &first, &started, &skipped, &err);
+	if (rc == TW_OK) {
+		struct renewal_orders_cfg oc;
+
+		renewal_orders_cfg_load(home->conf, &oc);
+		rc = renewal_start(store, sel, "operator", &oc, &who, &first, &started, &skipped,
+			&err);
+	}
 	if (rc != TW_OK)
 		goto out;
 	printf("renewal%s started for %lld gateway%s (%s)%s", started == 1 ? "" : "s",

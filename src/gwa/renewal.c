@@ -113,7 +113,8 @@ static int rs_add(const struct store_gateway *gw, void *arg)
 
 /* One renewal + its cert-request job, inside the caller's transaction. */
 static tw_rc rs_one(struct tw_store *store, const char *gateway_id, int64_t tenant_id,
-	const char *reason, const struct job_actor *who, int64_t *id, struct tw_error *err)
+	const char *reason, const struct renewal_orders_cfg *cfg, const struct job_actor *who,
+	int64_t *id, struct tw_error *err)
 {
 	struct store_renewal r;
 	struct job_spec spec;
@@ -136,7 +137,8 @@ static tw_rc rs_one(struct tw_store *store, const char *gateway_id, int64_t tena
 	if ((payload = json_pack("{s:I}", "renewal", (json_int_t)r.id)) == NULL)
 		return tw_error_set(err, TW_E_NOMEM, "out of memory");
 	spec = (struct job_spec){ .type = order_type_cert_request.name, .payload = payload,
-		.retry_delay_s = -1 };
+		.timeout_s = cfg->timeout_s, .max_attempts = cfg->attempts,
+		.retry_delay_s = cfg->retry_delay_s };
 	rc = job_create_in_tx(store, gateway_id, &spec, who, &job, err);
 	json_decref(payload);
 	if (rc != TW_OK)
@@ -150,9 +152,10 @@ static tw_rc rs_one(struct tw_store *store, const char *gateway_id, int64_t tena
 }
 
 tw_rc renewal_start(struct tw_store *store, const char *selection, const char *reason,
-	const struct job_actor *who, int64_t *first_id, int64_t *started, int64_t *skipped,
-	struct tw_error *err)
+	const struct renewal_orders_cfg *cfg, const struct job_actor *who, int64_t *first_id,
+	int64_t *started, int64_t *skipped, struct tw_error *err)
 {
+	struct renewal_orders_cfg defaults;
 	struct rs_list l = { 0 };
 	bool single = false;
 	tw_rc rc = TW_OK;
@@ -160,6 +163,10 @@ tw_rc renewal_start(struct tw_store *store, const char *selection, const char *r
 	*started = *skipped = 0;
 	if (first_id != NULL)
 		*first_id = 0;
+	if (cfg == NULL) {
+		renewal_orders_cfg_load(NULL, &defaults);
+		cfg = &defaults;
+	}
 	if (selection == NULL || reason == NULL)
 		return tw_error_set(err, TW_E_INVALID, "a gateway selection is required");
 	if (strncmp(selection, "id:", 3) == 0) {
@@ -198,7 +205,8 @@ tw_rc renewal_start(struct tw_store *store, const char *selection, const char *r
 			(*skipped)++;
 			continue;
 		}
-		if ((rc = rs_one(store, l.ids[i], l.tenants[i], reason, who, &id, err)) != TW_OK)
+		if ((rc = rs_one(store, l.ids[i], l.tenants[i], reason, cfg, who, &id, err)) !=
+		    TW_OK)
 			break;
 		if (first_id != NULL && *first_id == 0)
 			*first_id = id;
@@ -263,6 +271,14 @@ static long rn_conf_long(const struct tw_config *conf, const char *key, long def
 	return v;
 }
 
+void renewal_orders_cfg_load(const struct tw_config *conf, struct renewal_orders_cfg *out)
+{
+	out->timeout_s = rn_conf_long(conf, "order_timeout", 300, 1, JOB_MAX_TIMEOUT_S);
+	out->attempts = (int)rn_conf_long(conf, "order_attempts", 5, 1, 100);
+	out->retry_delay_s = rn_conf_long(conf, "order_retry_delay", JOB_DEFAULT_RETRY_DELAY_S,
+		0, 86400);
+}
+
 tw_rc renewal_proof(struct tw_store *store, const char *gateway_id, const char *fingerprint, const char *client, bool *confirmed,
 	struct tw_error *err)
 {
@@ -282,8 +298,11 @@ tw_rc renewal_proof(struct tw_store *store, const char *gateway_id, const char *
 	if ((rc = store_renewal_by_new_tls(store, fingerprint, &r, &found, err)) != TW_OK ||
 	    !found)
 		goto out;
+	/* failed too: an install order that timed out after the gateway had installed (its
+	 * result lost every time) is still proven by this connection. */
 	if (strcmp(r.gateway_id, gateway_id) != 0 ||
-	    (strcmp(r.state, "installing") != 0 && strcmp(r.state, "installed") != 0))
+	    (strcmp(r.state, "installing") != 0 && strcmp(r.state, "installed") != 0 &&
+	     strcmp(r.state, "failed") != 0))
 		goto out;   /* not (or no longer) waiting for a proof */
 	snprintf(from, sizeof(from), "%s", r.state);
 	/* The atomic switch: the new certificates become the gateway's, the old ones stay
@@ -699,9 +718,13 @@ static tw_rc rw_process(struct renewal_worker *w, struct store_renewal *r, int64
 		struct job_spec spec;
 		int64_t job = 0;
 
+		struct renewal_orders_cfg oc;
+
+		renewal_orders_cfg_load(w->home->conf, &oc);
 		payload = json_pack("{s:I}", "renewal", (json_int_t)r->id);
 		spec = (struct job_spec){ .type = order_type_cert_install.name, .payload = payload,
-			.retry_delay_s = -1 };
+			.timeout_s = oc.timeout_s, .max_attempts = oc.attempts,
+			.retry_delay_s = oc.retry_delay_s };
 		if (payload == NULL)
 			rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
 		else if ((rc = job_create_in_tx(w->store, r->gateway_id, &spec, &renewal_system,
@@ -814,6 +837,7 @@ static tw_rc rw_one(struct renewal_worker *w, int64_t id, int64_t now_ms,
 static void rw_expiry_scan(struct renewal_worker *w, int64_t now_ms)
 {
 	char (*ids)[STORE_ID_MAX + 1] = calloc(RENEWAL_EXPIRY_BATCH, sizeof(*ids));
+	struct renewal_orders_cfg oc;
 	long days = rn_conf_long(w->home->conf, "renew_before_days",
 		RENEWAL_BEFORE_DAYS_DEFAULT, 0, 3650);
 	struct tw_error e;
@@ -827,12 +851,13 @@ static void rw_expiry_scan(struct renewal_worker *w, int64_t now_ms)
 		tw_warn("renewal: expiry scan failed: %s", e.message);
 		goto out;
 	}
+	renewal_orders_cfg_load(w->home->conf, &oc);
 	for (size_t i = 0; i < n; i++) {
 		char sel[STORE_ID_MAX + 4];
 		int64_t started, skipped;
 
 		snprintf(sel, sizeof(sel), "id:%s", ids[i]);
-		if (renewal_start(w->store, sel, "expiry", &renewal_system, NULL, &started,
+		if (renewal_start(w->store, sel, "expiry", &oc, &renewal_system, NULL, &started,
 		    &skipped, &e) != TW_OK)
 			tw_warn("renewal: %s: %s", ids[i], e.message);
 	}

@@ -73,9 +73,20 @@ tw_rc renewal_check_request(const unsigned char *in, size_t len, const char *gat
  * ("id:") with an open renewal is TW_E_EXISTS. *started counts new renewals; *first_id
  * (may be NULL) is the first new renewal's id.
  */
+/*
+ * Per-attempt timeout, attempts and retry back-off of the renewal's orders: [renewal]
+ * order_timeout (seconds, default 300), order_attempts (5), order_retry_delay (seconds,
+ * 60, doubling per attempt as for every job); conf NULL = the defaults.
+ */
+struct renewal_orders_cfg {
+	long timeout_s;
+	int attempts;
+	long retry_delay_s;
+};
+void renewal_orders_cfg_load(const struct tw_config *conf, struct renewal_orders_cfg *out);
 tw_rc renewal_start(struct tw_store *store, const char *selection, const char *reason,
-	const struct job_actor *who, int64_t *first_id, int64_t *started, int64_t *skipped,
-	struct tw_error *err);
+	const struct renewal_orders_cfg *cfg, const struct job_actor *who, int64_t *first_id,
+	int64_t *started, int64_t *skipped, struct tw_error *err);
 
 /*
  * The gateway connected with a TLS certificate in status 'pending' (wan): if it is the

@@ -40,7 +40,7 @@ renew_id() { sed -n 's/.*first id \([0-9]*\).*/\1/p'; }
 
 check "torwart init --test-pki" "$TORWART" init --home "$H" --test-pki --wan-listen "$WAN" \
 	--api-listen "127.0.0.1:$API_PORT"
-printf '\n[worker]\njob_tick_ms = 50\n\n[renewal]\ntick_ms = 100\ngrace_period = 2\nsub_ca.acme = remote:other-ca\n' >>"$H/torwart.conf"
+printf '\n[worker]\njob_tick_ms = 50\n\n[renewal]\ntick_ms = 100\ngrace_period = 2\nsub_ca.acme = remote:other-ca\norder_timeout = 4\norder_retry_delay = 1\norder_attempts = 6\n' >>"$H/torwart.conf"
 check "torwartd all starts" start_stack
 for i in 1 2 3 4; do check "gateway add GW-$i" "$TORWART" gateway add --home "$H" --id "GW-$i"; done
 G1="$H/gateways/GW-1"
@@ -130,6 +130,38 @@ for _ in 1 2 3; do sim_visit "$G4"; done
 check "the install and the proof happened after the restarts" wait_rstate "$r4" completed 30
 check "GW-4 has three valid (new) and three revoked (old) certificates" \
 	test "$(q "SELECT count(*) FROM certificates WHERE owner_id='GW-4' AND status='valid'")-$(q "SELECT count(*) FROM certificates WHERE owner_id='GW-4' AND status='revoked'")" = "3-3"
+
+# ---- a fleet renewal with faults (drop, error) and a restart of the stack mid-campaign
+N=24
+for i in $(seq -w 1 $N); do "$TORWART" gateway add --home "$H" --id "GWF-$i" >>"$T/log" 2>&1; done
+check "$N fleet gateways registered and tagged" "$TORWART" gateway set --home "$H" --gateways \
+	"$(seq -w 1 $N | sed 's/^/GWF-/' | paste -sd,)" --add-tag fleet
+"$SIM" --gateways "$H"/gateways/GWF-* --gwa "$WAN" --contact-interval 1 --fault drop:15 \
+	--fault error:3 --stats "$T/fleet.stats" >>"$T/sim-fleet.log" 2>&1 &
+FSIM=$!; pids_to_kill+=("$FSIM")
+out=$("$TORWART" gateway renew --home "$H" --tag fleet 2>&1); rf=$(echo "$out" | renew_id)
+check "fleet renewal started for $N gateways ($out)" bash -c "echo '$out' | grep -q 'started for $N gateways'"
+sleep 3
+check "stack stops mid-campaign" stop_stack
+check "stack restarts" start_stack
+open_left() { q "SELECT count(*) FROM renewals WHERE id >= $rf AND state NOT IN ('completed','failed')"; }
+fleet_final() { local end=$((SECONDS + 120)); while [ $SECONDS -lt $end ]; do [ "$(open_left)" = 0 ] && return 0; sleep 1; done; return 1; }
+check "every fleet renewal ends completed or visibly failed" fleet_final
+kill -TERM "$FSIM"; wait "$FSIM" 2>/dev/null
+done_n=$(q "SELECT count(*) FROM renewals WHERE id >= $rf AND state = 'completed'")
+failed_n=$(q "SELECT count(*) FROM renewals WHERE id >= $rf AND state = 'failed'")
+echo "fleet: $done_n completed, $failed_n failed" >>"$T/log"
+check "most of the fleet is renewed ($done_n of $N completed, $failed_n failed)" test "$done_n" -ge $((N * 2 / 3))
+check "the simulator saw dropped connections and retried orders" \
+	python3 -c "import json;d=json.load(open('$T/fleet.stats'));assert d['orders_repeated']>=1, d"
+check "each completed gateway: 3 valid (new) certificates, its TLS file is the valid one" bash -c '
+	for g in $(sqlite3 "'"$H"'/store.db" "SELECT gateway_id FROM renewals WHERE id >= '"$rf"' AND state = '"'"'completed'"'"'"); do
+		fp=$(openssl x509 -in "'"$H"'/gateways/$g/tls.crt" -noout -fingerprint -sha256 | sed "s/.*=//; s/://g" | tr A-F a-f)
+		[ "$(sqlite3 "'"$H"'/store.db" "SELECT status FROM certificates WHERE fingerprint = '"'"'$fp'"'"'")" = valid ] || exit 1
+		[ "$(sqlite3 "'"$H"'/store.db" "SELECT count(*) FROM certificates WHERE owner_id = '"'"'$g'"'"' AND status = '"'"'valid'"'"'")" = 3 ] || exit 1
+	done'
+check "each failed gateway keeps 3 valid certificates and an error code" test \
+	"$(q "SELECT count(*) FROM renewals r WHERE r.id >= $rf AND r.state = 'failed' AND (r.error_code = '' OR (SELECT count(*) FROM certificates c WHERE c.owner_id = r.gateway_id AND c.status = 'valid') <> 3)")" = 0
 
 check "the admin log verifies" "$TORWART" audit verify --home "$H"
 check "stack stops" stop_stack
