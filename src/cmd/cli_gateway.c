@@ -111,6 +111,9 @@ int cli_gateway(const char *sub, int argc, char **argv)
 		return cli_gateway_set(argc, argv);             /* cli_job.c */
 	if (sub != NULL && strcmp(sub, "renew") == 0)
 		return cli_gateway_renew(argc, argv);           /* cli_renewal.c */
+	if (sub != NULL && strncmp(sub, "initial-config", 14) == 0 &&
+	    (sub[14] == '\0' || strcmp(sub + 14, "-receipt") == 0))
+		return cli_gateway_initial(sub, argc, argv);    /* cli_initial.c */
 	if (sub == NULL || cli_parse_options(argc, argv, &o) != 0)
 		return cli_usage_error("usage: torwart gateway add --home DIR --id SMGW-ID "
 			"[--out DIR2] | torwart gateway list --home DIR");

@@ -159,6 +159,16 @@ static const struct cli_help_sub help_gateway[] = {
 		"Renew the gateways' TLS/SIG/ENC certificates through the WAN (UC-3.3.3,\n"
 		"docs/renewal.md); gateways with an open renewal are skipped. Through the api a\n"
 		"fleet renewal needs four eyes above the fleet threshold.\n" },
+	{ "initial-config", "usage: torwart gateway initial-config --home DIR (--gateway ID --out FILE |\n"
+		"       (--gateways all|ID,ID | --tag T | --tenant T) --out DIR) [--recipient ENC-CERT]...\n"
+		"The initial configuration file of pre-personalisation phase 2 (UC-3.3.6): GWA WAN\n"
+		"address, the gateway's certificates and the chain, signed by the GWA (signer) and\n"
+		"encrypted for the gateway's ENC certificate and each --recipient; never written\n"
+		"in clear (docs/initial-config.md).\n" },
+	{ "initial-config-receipt", "usage: torwart gateway initial-config-receipt --home DIR "
+		"--receipt FILE\n"
+		"Record the integrator's signed receipt (CMS SignedData of \"torwart-initial-config-\n"
+		"receipt/1 GATEWAY-ID SHA256\").\n" },
 	{ NULL, NULL },
 };
 
@@ -300,7 +310,7 @@ static const struct cli_help cli_helps[] = {
 	{ "firmware", "usage: torwart firmware add|list|show|release|withdraw ...\n"
 		"The firmware catalogue (docs/firmware.md). torwart firmware SUB --help for each.\n"
 		HELP_REMOTE, help_firmware },
-	{ "gateway", "usage: torwart gateway add|list|set|logs|selftest|renew ...\n"
+	{ "gateway", "usage: torwart gateway add|list|set|logs|selftest|renew|initial-config ...\n"
 		"Gateways: registration, listing, fleet settings, logs and self-tests.\n"
 		"torwart gateway SUB --help for each.\n" HELP_REMOTE, help_gateway },
 	{ "init", "usage: torwart init --home DIR [--test-pki [--second-sub-ca]] "

@@ -20,6 +20,7 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "sim/sim.h"
+#include "sim/sim_initial.h"
 #include "sim/sim_monitor.h"
 
 #define SIM_MAX_GATEWAYS 1000000L
@@ -51,6 +52,8 @@ static void usage(FILE *f)
 	      "  --stats FILE        rewrite FILE every second with counters (JSON)\n"
 	      "\n"
 	      "  --alarm TYPE        report alarm TYPE (e.g. tamper) in every session status\n"
+	      "  --bootstrap FILE    with one --gateways DIR: install an initial configuration\n"
+	      "                      file (UC-3.3.6) into DIR and exit\n"
 	      "\n"
 	      "Fault injection (repeatable; PERCENT of occasions, default 100):\n"
 	      "  --fault drop[:P]    execute an order, then drop the connection without result\n"
@@ -213,7 +216,7 @@ int main(int argc, char **argv)
 	struct sim_options opt;
 	struct sim_result res;
 	struct tw_error err;
-	const char *home = NULL;
+	const char *home = NULL, *bootstrap = NULL;
 	char *gwa = NULL, **home_dirs = NULL;
 	long count = 0, v;
 	int status = 2, daemon_mode = 0;
@@ -232,6 +235,8 @@ int main(int argc, char **argv)
 			opt.quiet = 1;
 		} else if (strcmp(a, "--resume") == 0) {
 			opt.resume = 1;
+		} else if (has_val && strcmp(a, "--bootstrap") == 0) {   /* sim_initial.c */
+			bootstrap = argv[++i];
 		} else if (has_val && strcmp(a, "--alarm") == 0) {   /* sim_monitor.c */
 			sim_monitor_set_alarm(argv[++i], "major");
 		} else if (has_val && strcmp(a, "--fault") == 0) {
@@ -287,6 +292,23 @@ int main(int argc, char **argv)
 			usage(stderr);
 			goto out;
 		}
+	}
+	if (bootstrap != NULL) {
+		char *wan = NULL;
+
+		if (opt.gateway_count != 1) {
+			fputs("torwart-sim: --bootstrap FILE needs exactly one --gateways DIR\n", stderr);
+			goto out;
+		}
+		if (sim_initial_bootstrap(opt.gateway_dirs[0], bootstrap, &wan, &err) != TW_OK) {
+			fprintf(stderr, "torwart-sim: bootstrap refused: %s\n", err.message);
+			status = 1;
+			goto out;
+		}
+		printf("sim: %s bootstrapped; GWA at %s\n", opt.gateway_dirs[0], wan);
+		free(wan);
+		status = 0;
+		goto out;
 	}
 	if (home != NULL) {
 		if (opt.gateway_count > 0 || count == 0) {

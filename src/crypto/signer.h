@@ -31,6 +31,7 @@ enum signer_purpose {
 	SIGNER_PURPOSE_WAKEUP = 3,        /* payload: wake-up datagram without signature */
 	SIGNER_PURPOSE_TREE_HEAD = 4,     /* payload: admin-log tree head */
 	SIGNER_PURPOSE_AUTHORISATION = 5, /* payload: GWA authorisation of an SMGW request */
+	SIGNER_PURPOSE_INITIAL_CONFIG = 6, /* payload: an initial configuration file (UC-3.3.6) */
 };
 
 /* "certificate", "crl", ...; NULL for unknown values. */

@@ -35,6 +35,7 @@ const char *signer_purpose_name(enum signer_purpose purpose)
 	case SIGNER_PURPOSE_WAKEUP: return "wakeup";
 	case SIGNER_PURPOSE_TREE_HEAD: return "tree-head";
 	case SIGNER_PURPOSE_AUTHORISATION: return "authorisation";
+	case SIGNER_PURPOSE_INITIAL_CONFIG: return "initial-config";
 	}
 	return NULL;
 }

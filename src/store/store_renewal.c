@@ -464,3 +464,106 @@ tw_rc store_tenant_name(struct tw_store *store, int64_t id, char *out, size_t si
 	db_done(d, st);
 	return rc;
 }
+
+static const char SQL_IC_INSERT[] = "INSERT INTO initial_configs (tenant_id, gateway_id, "
+	"sha256, recipients, actor, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+static const char SQL_IC_GET[] = "SELECT id, tenant_id, gateway_id, sha256, recipients, actor, "
+	"created_ms, receipt_ms, receipt_by FROM initial_configs WHERE sha256 = ?1";
+static const char SQL_IC_RECEIPT[] = "UPDATE initial_configs SET receipt_ms = ?2, "
+	"receipt_by = ?3 WHERE sha256 = ?1 AND receipt_ms = 0";
+
+tw_rc store_initial_config_insert(struct tw_store *store, const struct store_initial_config *c,
+	int64_t *id, struct tw_error *err)
+{
+	struct db *d = store_db(store, err);
+	struct db_stmt *st = NULL;
+	tw_rc rc;
+
+	if (d == NULL)
+		return err != NULL ? err->code : TW_E_INTERNAL;
+	if (c == NULL || id == NULL)
+		return tw_error_set(err, TW_E_INTERNAL, "store_initial_config_insert: bad arguments");
+	if ((rc = STORE_CHECK_MEMBER(c, gateway_id, true, err)) != TW_OK ||
+	    (rc = STORE_CHECK_MEMBER(c, sha256, true, err)) != TW_OK ||
+	    (rc = STORE_CHECK_MEMBER(c, recipients, true, err)) != TW_OK ||
+	    (rc = STORE_CHECK_MEMBER(c, actor, true, err)) != TW_OK)
+		return rc;
+	if ((rc = db_prepare(d, SQL_IC_INSERT, &st, err)) != TW_OK)
+		return rc;
+	db_bind_int64(st, 1, c->tenant_id);
+	db_bind_text(st, 2, c->gateway_id);
+	db_bind_text(st, 3, c->sha256);
+	db_bind_text(st, 4, c->recipients);
+	db_bind_text(st, 5, c->actor);
+	db_bind_int64(st, 6, c->created_ms);
+	if (db_step(st) != DB_DONE)
+		rc = db_step_fail(d, err, "recording an initial configuration file");
+	else
+		rc = db_last_id(d, id, err);
+	db_done(d, st);
+	return rc;
+}
+
+tw_rc store_initial_config_get(struct tw_store *store, const char *sha256,
+	struct store_initial_config *out, struct tw_error *err)
+{
+	struct db *d = store_db(store, err);
+	struct db_stmt *st = NULL;
+	tw_rc rc;
+	int step;
+
+	if (out != NULL)
+		memset(out, 0, sizeof(*out));
+	if (d == NULL)
+		return err != NULL ? err->code : TW_E_INTERNAL;
+	if (out == NULL)
+		return tw_error_set(err, TW_E_INTERNAL, "store_initial_config_get: no output");
+	if ((rc = store_check_text(sha256, 64, "file digest", err)) != TW_OK)
+		return rc;
+	if ((rc = db_prepare(d, SQL_IC_GET, &st, err)) != TW_OK)
+		return rc;
+	db_bind_text(st, 1, sha256);
+	if ((step = db_step(st)) == DB_ROW) {
+		out->id = db_column_int64(st, 0);
+		out->tenant_id = db_column_int64(st, 1);
+		if ((rc = DB_COL_TEXT(st, 2, out, gateway_id, err)) == TW_OK &&
+		    (rc = DB_COL_TEXT(st, 3, out, sha256, err)) == TW_OK &&
+		    (rc = DB_COL_TEXT(st, 4, out, recipients, err)) == TW_OK &&
+		    (rc = DB_COL_TEXT(st, 5, out, actor, err)) == TW_OK)
+			rc = DB_COL_TEXT(st, 8, out, receipt_by, err);
+		out->created_ms = db_column_int64(st, 6);
+		out->receipt_ms = db_column_int64(st, 7);
+	} else if (step == DB_DONE) {
+		rc = tw_error_set(err, TW_E_NOT_FOUND, "no initial configuration file with SHA-256 "
+			"%.64s was exported here", sha256);
+	} else {
+		rc = db_step_fail(d, err, "reading an initial configuration file");
+	}
+	db_done(d, st);
+	return rc;
+}
+
+tw_rc store_initial_config_receipt(struct tw_store *store, const char *sha256, int64_t when_ms,
+	const char *by, struct tw_error *err)
+{
+	struct db *d = store_db(store, err);
+	struct db_stmt *st = NULL;
+	tw_rc rc;
+
+	if (d == NULL)
+		return err != NULL ? err->code : TW_E_INTERNAL;
+	if ((rc = store_check_text(sha256, 64, "file digest", err)) != TW_OK ||
+	    (rc = store_check_text(by, STORE_TEXT_MAX, "receipt signer", err)) != TW_OK)
+		return rc;
+	if ((rc = db_prepare(d, SQL_IC_RECEIPT, &st, err)) != TW_OK)
+		return rc;
+	db_bind_text(st, 1, sha256);
+	db_bind_int64(st, 2, when_ms);
+	db_bind_text(st, 3, by);
+	if (db_step(st) != DB_DONE)
+		rc = db_step_fail(d, err, "recording a receipt");
+	else if (db_changes(d) != 1)
+		rc = tw_error_set(err, TW_E_EXISTS, "the receipt of this file is recorded already");
+	db_done(d, st);
+	return rc;
+}

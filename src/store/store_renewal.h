@@ -107,6 +107,27 @@ tw_rc store_renewal_cert_status(struct tw_store *store, const char *fingerprint,
 tw_rc store_renewal_expiring(struct tw_store *store, int64_t tenant_id, int64_t before_s,
 	char (*ids)[STORE_ID_MAX + 1], size_t max, size_t *n, struct tw_error *err);
 
+/* ---- initial configuration files (table initial_configs) ---- */
+struct store_initial_config {
+	int64_t id;
+	int64_t tenant_id;
+	char gateway_id[STORE_ID_MAX + 1];
+	char sha256[65];
+	char recipients[STORE_TEXT_MAX + 1];
+	char actor[STORE_NAME_MAX + 1];
+	int64_t created_ms;
+	int64_t receipt_ms;                      /* 0 = no receipt yet */
+	char receipt_by[STORE_TEXT_MAX + 1];
+};
+tw_rc store_initial_config_insert(struct tw_store *store, const struct store_initial_config *c,
+	int64_t *id, struct tw_error *err);
+/* By file digest; TW_E_NOT_FOUND if no such export. */
+tw_rc store_initial_config_get(struct tw_store *store, const char *sha256,
+	struct store_initial_config *out, struct tw_error *err);
+/* Record the receipt once: TW_E_EXISTS when the file has one already. */
+tw_rc store_initial_config_receipt(struct tw_store *store, const char *sha256, int64_t when_ms,
+	const char *by, struct tw_error *err);
+
 /* The name of tenant id (the renewal's Sub-CA is configured per tenant name). */
 tw_rc store_tenant_name(struct tw_store *store, int64_t id, char *out, size_t size,
 	struct tw_error *err);

@@ -42,3 +42,20 @@ CREATE INDEX renewals_new_tls ON renewals(new_tls_fp);
 -- At most one open renewal per gateway.
 CREATE UNIQUE INDEX renewals_open ON renewals(gateway_id)
 	WHERE state IN ('requesting', 'received', 'installing', 'installed', 'confirmed');
+
+-- Initial configuration files (UC-3.3.6, T-IK.1; owner: gwa, src/gwa/initial_config.c):
+-- one row per exported file. The file itself is never stored (it is encrypted for its
+-- recipients and handed out); sha256 identifies it, recipients names the ENC certificates
+-- it was encrypted for (fingerprints), receipt_* the integrator's signed receipt.
+CREATE TABLE initial_configs (
+	id            INTEGER PRIMARY KEY,
+	tenant_id     INTEGER NOT NULL REFERENCES tenants(id),
+	gateway_id    TEXT NOT NULL,
+	sha256        TEXT NOT NULL UNIQUE,
+	recipients    TEXT NOT NULL,
+	actor         TEXT NOT NULL,
+	created_ms    INTEGER NOT NULL,
+	receipt_ms    INTEGER NOT NULL DEFAULT 0,
+	receipt_by    TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX initial_configs_gateway ON initial_configs(gateway_id);
