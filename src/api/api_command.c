@@ -1230,7 +1230,8 @@ void api_command_handle(struct api_commands *ac, struct evhttp_request *req,
 	if (c->four_eyes != NULL) {
 		count = 1;
 		if (((strcmp(c->command, "job") == 0 && strcmp(c->sub, "create") == 0) ||
-		     (strcmp(c->command, "gateway") == 0 && strcmp(c->sub, "renew") == 0)) &&
+		     (strcmp(c->command, "gateway") == 0 && (strcmp(c->sub, "renew") == 0 ||
+		      strcmp(c->sub, "crl-push") == 0))) &&
 		    (rc = ac_fleet_size(ac, p, args, &count, &err)) != TW_OK)
 			goto refused;
 		if (auth_four_eyes_required(ac->settings, c->four_eyes, count)) {

@@ -114,6 +114,7 @@ int cli_approval(const char *sub, int argc, char **argv);
 /* cli_renewal.c: certificate renewal (`gateway renew`, `renewal list|show|wait`). */
 int cli_renewal(const char *sub, int argc, char **argv);
 int cli_gateway_renew(int argc, char **argv);
+int cli_gateway_crl_push(int argc, char **argv);
 /* cli_initial.c: `gateway initial-config` and `gateway initial-config-receipt`. */
 int cli_gateway_initial(const char *sub, int argc, char **argv);
 /* cli_firmware.c: the firmware catalogue. */

@@ -211,6 +211,8 @@ int cli_gateway(const char *sub, int argc, char **argv)
 		return cli_gateway_set(argc, argv);             /* cli_job.c */
 	if (sub != NULL && strcmp(sub, "renew") == 0)
 		return cli_gateway_renew(argc, argv);           /* cli_renewal.c */
+	if (sub != NULL && strcmp(sub, "crl-push") == 0)
+		return cli_gateway_crl_push(argc, argv);        /* cli_renewal.c */
 	if (sub != NULL && strncmp(sub, "initial-config", 14) == 0 &&
 	    (sub[14] == '\0' || strcmp(sub + 14, "-receipt") == 0))
 		return cli_gateway_initial(sub, argc, argv);    /* cli_initial.c */

@@ -162,6 +162,10 @@ static const struct cli_help_sub help_gateway[] = {
 		"Renew the gateways' TLS/SIG/ENC certificates through the WAN (UC-3.3.3,\n"
 		"docs/renewal.md); gateways with an open renewal are skipped. Through the api a\n"
 		"fleet renewal needs four eyes above the fleet threshold.\n" },
+	{ "crl-push", "usage: torwart gateway crl-push --home DIR (--gateway ID | --gateways "
+		"all|ID,ID | --tag T | --tenant T)\n"
+		"Order the home's published SM-PKI CRLs ([ca] crl_cas) to gateways (crl-update);\n"
+		"each gateway verifies and applies them (docs/renewal.md).\n" },
 	{ "initial-config", "usage: torwart gateway initial-config --home DIR (--gateway ID --out FILE |\n"
 		"       (--gateways all|ID,ID | --tag T | --tenant T) --out DIR) [--recipient ENC-CERT]...\n"
 		"The initial configuration file of pre-personalisation phase 2 (UC-3.3.6): GWA WAN\n"
@@ -316,7 +320,7 @@ static const struct cli_help cli_helps[] = {
 	{ "firmware", "usage: torwart firmware add|list|show|release|withdraw ...\n"
 		"The firmware catalogue (docs/firmware.md). torwart firmware SUB --help for each.\n"
 		HELP_REMOTE, help_firmware },
-	{ "gateway", "usage: torwart gateway add|list|show|set|logs|selftest|renew|initial-config ...\n"
+	{ "gateway", "usage: torwart gateway add|list|show|set|logs|selftest|renew|crl-push|initial-config ...\n"
 		"Gateways: registration, listing, fleet settings, logs and self-tests.\n"
 		"torwart gateway SUB --help for each.\n" HELP_REMOTE, help_gateway },
 	{ "init", "usage: torwart init --home DIR [--test-pki [--second-sub-ca]] "

@@ -16,6 +16,8 @@
 #include "base/util.h"
 #include "cmd/cli.h"
 #include "gwa/renewal.h"
+#include "pki/profile.h"
+#include "pki/reqgen.h"
 
 #define CLI_RENEWAL_WAIT_TIMEOUT 5
 
@@ -289,4 +291,97 @@ out:
 	store_close(store);
 	tw_home_free(home);
 	return status;
+}
+
+/* ---- gateway crl-push: the home's published SM-PKI CRLs to gateways ---- */
+
+static tw_rc crl_payload(const struct tw_home *home, json_t **payload, struct tw_error *err)
+{
+	const char *list = tw_config_get_or(home->conf, "ca", "crl_cas", "sub-ca");
+	char *copy = tw_strdup(list), *save = NULL, *ca;
+	json_t *crls = json_array();
+	tw_rc rc = TW_OK;
+
+	*payload = NULL;
+	if (copy == NULL || crls == NULL) {
+		free(copy);
+		json_decref(crls);
+		return tw_error_set(err, TW_E_NOMEM, "out of memory");
+	}
+	for (ca = strtok_r(copy, " ,", &save); ca != NULL && rc == TW_OK;
+	     ca = strtok_r(NULL, " ,", &save)) {
+		struct pki_ca_config *cfg = NULL;
+		unsigned char *der = NULL;
+		size_t len = 0;
+		char *path = NULL, *b64 = NULL;
+
+		if (strcmp(ca, "operator") == 0)
+			continue;   /* the operator CA is not part of the SM-PKI */
+		if ((rc = pki_ca_config_load(home->conf, ca, &cfg, err)) == TW_OK &&
+		    (path = tw_home_join(home, cfg->crl_publish_path)) != NULL &&
+		    tw_path_exists(path) &&
+		    (rc = tw_read_file(path, 64 * 1024, &der, &len, err)) == TW_OK &&
+		    (rc = reqgen_base64(der, len, &b64, err)) == TW_OK)
+			json_array_append_new(crls, json_string(b64));
+		free(b64);
+		free(der);
+		free(path);
+		pki_ca_config_free(cfg);
+	}
+	free(copy);
+	if (rc == TW_OK && json_array_size(crls) == 0)
+		rc = tw_error_set(err, TW_E_NOT_FOUND, "no published CRL in this home ([ca] "
+			"crl_cas); the worker publishes them");
+	if (rc == TW_OK && (*payload = json_pack("{s:O}", "crls", crls)) == NULL)
+		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+	json_decref(crls);
+	return rc;
+}
+
+int cli_gateway_crl_push(int argc, char **argv)
+{
+	struct rn_opts o;
+	struct tw_home *home = NULL;
+	struct tw_store *store = NULL;
+	struct tw_error err;
+	struct job_actor who = { .actor = cli_actor(), .role = cli_role,
+		.client = cli_client() };
+	struct job_spec spec;
+	json_t *payload = NULL;
+	char *sel = NULL;
+	int64_t id = 0, batch = 0, count = 0;
+	tw_rc rc;
+
+	tw_error_clear(&err);
+	if (renewal_parse(argc, argv, &o) != 0 || o.home == NULL ||
+	    (sel = rn_selection(&o)) == NULL)
+		return cli_usage_error("usage: torwart gateway crl-push --home DIR (--gateway ID | "
+			"--gateways all|ID,ID | --tag T | --tenant T)");
+	if ((rc = cli_open_home_store(o.home, &home, &store, &err)) != TW_OK ||
+	    (rc = crl_payload(home, &payload, &err)) != TW_OK)
+		goto out;
+	spec = (struct job_spec){ .type = order_type_crl_update.name, .payload = payload,
+		.retry_delay_s = -1 };
+	/* Through the api: never more gateways than it counted for its four-eyes decision. */
+	if (o.gateway == NULL && cli_fleet_max() > 0 &&
+	    (rc = job_fleet_count(store, sel, &count, &err)) == TW_OK && count > cli_fleet_max())
+		rc = tw_error_set(&err, TW_E_DENIED, "the selection now reaches %lld gateways, more "
+			"than the %lld the api checked: nothing was ordered; run the command again",
+			(long long)count, (long long)cli_fleet_max());
+	if (rc != TW_OK)
+		goto out;
+	if (o.gateway != NULL) {
+		if ((rc = job_create(store, o.gateway, &spec, &who, &id, &err)) == TW_OK)
+			printf("job %lld created: crl-update for %s\n", (long long)id, o.gateway);
+	} else if ((rc = job_create_fleet(store, sel, &spec, &who, &batch, &count, &err)) ==
+		   TW_OK) {
+		printf("fleet order %lld created: crl-update for %lld gateways (%s)\n",
+			(long long)batch, (long long)count, sel);
+	}
+out:
+	json_decref(payload);
+	free(sel);
+	store_close(store);
+	tw_home_free(home);
+	return rc == TW_OK ? 0 : cli_fail("gateway crl-push", &err);
 }

@@ -483,6 +483,28 @@ out:
 	return rc;
 }
 
+/* The three space-separated words of a receipt line (a trailing newline allowed). */
+static tw_rc ic_receipt_fields(const char *text, char *magic, size_t msize, char *gw,
+	size_t gsize, char *sha, size_t ssize)
+{
+	char *const outs[3] = { magic, gw, sha };
+	const size_t sizes[3] = { msize, gsize, ssize };
+	const char *p = text;
+
+	for (int i = 0; i < 3; i++) {
+		size_t n = strcspn(p, " \n");
+
+		if (n == 0 || n >= sizes[i])
+			return TW_E_INVALID;
+		memcpy(outs[i], p, n);
+		outs[i][n] = '\0';
+		p += n;
+		if (i < 2 && *p++ != ' ')
+			return TW_E_INVALID;
+	}
+	return (*p == '\0' || (p[0] == '\n' && p[1] == '\0')) ? TW_OK : TW_E_INVALID;
+}
+
 tw_rc initial_config_receipt(const struct tw_home *home, struct tw_store *store,
 	const unsigned char *in, size_t len, const struct job_actor *who,
 	char gateway[STORE_ID_MAX + 1], struct tw_error *err)
@@ -516,8 +538,8 @@ tw_rc initial_config_receipt(const struct tw_home *home, struct tw_store *store,
 	}
 	if ((rc = ic_verify(cms, trust, &text, &tlen, &signer, err)) != TW_OK)
 		goto out;
-	if (sscanf(text, "%39s %64s %64s", magic, gw, sha) != 3 ||
-	    strcmp(magic, INITIAL_CONFIG_RECEIPT) != 0) {
+	if (ic_receipt_fields(text, magic, sizeof(magic), gw, sizeof(gw), sha, sizeof(sha)) !=
+	    TW_OK || strcmp(magic, INITIAL_CONFIG_RECEIPT) != 0) {
 		rc = tw_error_set(err, TW_E_INVALID, "the receipt must say \"%s GATEWAY-ID SHA256\"",
 			INITIAL_CONFIG_RECEIPT);
 		goto out;

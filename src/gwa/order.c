@@ -20,7 +20,7 @@ static const struct order_type *const order_builtin[] = {
 	&order_type_profile_insert, &order_type_profile_delete, &order_type_profile_read,
 	&order_type_self_test, &order_type_log_read,
 	&order_type_cls_connect,
-	&order_type_cert_request, &order_type_cert_install,
+	&order_type_cert_request, &order_type_cert_install, &order_type_crl_update,
 };
 
 /* Built-in session hooks (order.h): each area adds one line. */

@@ -48,6 +48,8 @@
 /* Order types (renewal_orders.c), registered in order.c's table. */
 extern const struct order_type order_type_cert_request;
 extern const struct order_type order_type_cert_install;
+/* CRL distribution to gateways (renewal_crl.c). */
+extern const struct order_type order_type_crl_update;
 
 /*
  * Check a renewal request received from gateway gateway_id (outside bytes: fuzzed by

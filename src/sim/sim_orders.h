@@ -32,6 +32,7 @@
 
 #include <jansson.h>
 #include <openssl/evp.h>
+#include <openssl/x509.h>
 
 #include "base/error.h"
 
@@ -89,5 +90,9 @@ extern const struct sim_order_handler sim_order_cls_connect;   /* UC-3.2.4 */
 /* UC-3.3.3 certificate renewal (sim_renewal.c). */
 extern const struct sim_order_handler sim_order_cert_request;
 extern const struct sim_order_handler sim_order_cert_install;
+/* CRL distribution (sim_renewal.c): the gateway applies CRLs of its SM-PKI. */
+extern const struct sim_order_handler sim_order_crl_update;
+/* True when cert is revoked by a CRL the gateway holds (state "crls"). */
+bool sim_crl_revoked(struct sim_gw *gw, X509 *cert);
 
 #endif

@@ -377,6 +377,11 @@ static tw_rc sr_install(struct sim_gw *gw, const json_t *payload, json_t **resul
 			*code = "untrusted_certificate";
 			goto out;
 		}
+		if (sim_crl_revoked(gw, x[i])) {   /* T-SZ.9: the gateway enforces its CRLs */
+			rc = FAIL("certificate_revoked", TW_E_DENIED, "the %s certificate is revoked "
+				"by a CRL this gateway holds", pki_usage_name(sr_usages[i]));
+			goto out;
+		}
 	}
 	/* Install: SIG and ENC first, TLS last (the next connection uses the new TLS key). */
 	if ((old = sr_path(gw->dir, "old", renewal, NULL)) == NULL ||
@@ -440,4 +445,142 @@ const struct sim_order_handler sim_order_cert_request = {
 const struct sim_order_handler sim_order_cert_install = {
 	.type = "cert-install",
 	.execute = sr_install,
+};
+
+/* ---- crl-update: the gateway applies CRLs of its SM-PKI (renewal_crl.c) ---- */
+
+/* The certificate in DIR/chain.pem or DIR/root-ca.crt whose subject is name, or NULL. */
+static X509 *sr_issuer_of(struct sim_gw *gw, const X509_NAME *name)
+{
+	static const char *const files[] = { "chain.pem", "root-ca.crt" };
+	X509 *found = NULL;
+
+	for (size_t i = 0; i < 2 && found == NULL; i++) {
+		char *p = tw_asprintf("%s/%s", gw->dir, files[i]);
+		BIO *b = p != NULL ? BIO_new_file(p, "r") : NULL;
+		X509 *x;
+
+		while (b != NULL && found == NULL &&
+		       (x = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL) {
+			if (X509_NAME_cmp(X509_get_subject_name(x), name) == 0)
+				found = x;
+			else
+				X509_free(x);
+		}
+		ERR_clear_error();
+		BIO_free(b);
+		free(p);
+	}
+	return found;
+}
+
+static tw_rc sr_crl(struct sim_gw *gw, const json_t *payload, json_t **result,
+	const char **code, struct tw_error *err)
+{
+	const json_t *id = json_object_get(payload, "gateway_id");
+	const json_t *crls = json_object_get(payload, "crls");
+	json_t *held = json_object_get(gw->state, "crls"), *applied = json_array(), *v;
+	tw_rc rc = TW_OK;
+	size_t i;
+
+	if (!json_is_string(id) || strcmp(json_string_value(id), gw->id) != 0) {
+		json_decref(applied);
+		return FAIL("wrong_gateway", TW_E_DENIED, "order for another gateway");
+	}
+	if (!json_is_object(held)) {
+		held = json_object();
+		if (held == NULL || json_object_set_new(gw->state, "crls", held) != 0) {
+			json_decref(applied);
+			return tw_error_set(err, TW_E_NOMEM, "out of memory");
+		}
+	}
+	json_array_foreach(crls, i, v) {
+		unsigned char *der = NULL;
+		size_t len = 0;
+		const unsigned char *p;
+		X509_CRL *crl = NULL;
+		X509 *issuer = NULL;
+		ASN1_INTEGER *num = NULL;
+		int64_t n = -1;
+		char name[512];
+		const json_t *old;
+
+		if (!json_is_string(v) || request_decode((const unsigned char *)json_string_value(v),
+		    json_string_length(v), &der, &len, err) != TW_OK) {
+			rc = FAIL("invalid_crl", TW_E_INVALID, "CRL %zu is not base64 DER", i);
+			break;
+		}
+		p = der;
+		if ((crl = d2i_X509_CRL(NULL, &p, (long)len)) == NULL ||
+		    (num = X509_CRL_get_ext_d2i(crl, NID_crl_number, NULL, NULL)) == NULL ||
+		    ASN1_INTEGER_get_int64(&n, num) != 1) {
+			rc = FAIL("invalid_crl", TW_E_INVALID, "CRL %zu has no CRL number", i);
+		} else if ((issuer = sr_issuer_of(gw, X509_CRL_get_issuer(crl))) == NULL) {
+			rc = FAIL("unknown_issuer", TW_E_DENIED, "CRL %zu is from a CA this gateway "
+				"does not trust", i);
+		} else if (X509_CRL_verify(crl, X509_get0_pubkey(issuer)) != 1) {
+			rc = FAIL("crl_bad_signature", TW_E_CRYPTO, "CRL %zu does not verify with its "
+				"issuer's key", i);
+		} else {
+			X509_NAME_oneline(X509_CRL_get_issuer(crl), name, sizeof(name));
+			old = json_object_get(held, name);
+			if (json_is_object(old) &&
+			    json_integer_value(json_object_get(old, "number")) > n)
+				rc = FAIL("crl_outdated", TW_E_DENIED, "CRL %zu (number %lld) is older "
+					"than the one held", i, (long long)n);
+			else if (json_object_set_new(held, name, json_pack("{s:I, s:s}", "number",
+				 (json_int_t)n, "der", json_string_value(v))) != 0 ||
+				 json_array_append_new(applied, json_integer(n)) != 0)
+				rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+		}
+		ASN1_INTEGER_free(num);
+		X509_CRL_free(crl);
+		X509_free(issuer);
+		free(der);
+		if (rc != TW_OK)
+			break;
+	}
+	if (rc == TW_OK && (*result = json_pack("{s:s, s:O}", "gateway_id", gw->id, "applied",
+	    applied)) == NULL)
+		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+	json_decref(applied);
+	return rc;
+}
+
+bool sim_crl_revoked(struct sim_gw *gw, X509 *cert)
+{
+	const json_t *held = json_object_get(gw->state, "crls");
+	const char *k;
+	json_t *v;
+	bool revoked = false;
+
+	json_object_foreach((json_t *)held, k, v) {
+		const char *b64 = json_string_value(json_object_get(v, "der"));
+		unsigned char *der = NULL;
+		size_t len = 0;
+		const unsigned char *p;
+		X509_CRL *crl;
+		X509_REVOKED *r = NULL;
+		struct tw_error e;
+
+		if (b64 == NULL || request_decode((const unsigned char *)b64, strlen(b64), &der,
+		    &len, &e) != TW_OK)
+			continue;
+		p = der;
+		if ((crl = d2i_X509_CRL(NULL, &p, (long)len)) != NULL &&
+		    X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_issuer_name(cert)) == 0 &&
+		    X509_CRL_get0_by_serial(crl, &r, X509_get0_serialNumber(cert)) == 1)
+			revoked = true;
+		X509_CRL_free(crl);
+		free(der);
+		(void)k;
+		if (revoked)
+			break;
+	}
+	return revoked;
+}
+
+const struct sim_order_handler sim_order_crl_update = {
+	.type = "crl-update",
+	.execute = sr_crl,
 };

@@ -77,6 +77,23 @@ check "the old TLS certificate no longer logs in" bash -c "! '$SIM' --gwa '$WAN'
 check "the gateway works with its new certificates" sim_visit "$G1"
 check "renewal list shows it completed" bash -c "'$TORWART' renewal list --home '$H' --gateway GW-1 | grep -q ' completed '"
 
+# ---- CRL distribution: the gateway applies the CRL that revokes GW-1's old certificates
+crlnum() { openssl crl -inform DER -in "$H/crl/sub-ca.crl" -noout -crlnumber | sed 's/.*=//'; }
+check "the Sub-CA's CRL is published with the revocations" "$TORWART" ca crl --home "$H"
+check "gateway crl-push orders the published CRLs to GW-1" bash -c "'$TORWART' gateway crl-push --home '$H' --gateway GW-1 | grep -q 'crl-update for GW-1'"
+sim_visit "$G1"
+crl_applied() { python3 -c "
+import json; s = json.load(open('$G1/state.json'))
+assert any(v['number'] == int('$(crlnum)', 16) for v in s['crls'].values()), s.get('crls')"; }
+check "the gateway verified and applied it (its number is held)" crl_applied
+check "the crl-update job is done" test "$(q "SELECT state FROM jobs WHERE type='crl-update' ORDER BY id DESC LIMIT 1")" = done
+b64=$(base64 -w0 "$H/crl/sub-ca.crl")
+bad=$(python3 -c "import base64,sys;d=bytearray(base64.b64decode('$b64'));d[-10]^=1;print(base64.b64encode(bytes(d)).decode())")
+jid=$("$TORWART" job create --home "$H" --type crl-update --payload "{\"crls\":[\"$bad\"]}" --gateway GW-1 | sed -n 's/^job \([0-9]*\).*/\1/p')
+sim_visit "$G1"
+check "a CRL with a broken signature is refused by the gateway (crl_bad_signature)" \
+	bash -c "'$TORWART' job show --home '$H' --id $jid | grep -q crl_bad_signature"
+
 # ---- refusals: typed WSDL code, security event + alert, the gateway keeps working
 refuse_case() { # fault code
 	local out id

@@ -1,0 +1,120 @@
+/*
+ * renewal_crl.c: CRL distribution to gateways (issue 12, UC-3.3.3 "fetch and apply CRLs",
+ * T-SZ.7-9): the order type "crl-update" carries the current CRLs of the SM-PKI CAs to a
+ * gateway, which checks each against its trust (issuer in its chain, signature, not
+ * older than the one it has) and applies them; its result names the CRL numbers it now
+ * holds, which must be the ones sent. `torwart gateway crl-push` reads the published
+ * CRLs of the home ([ca] crl_cas) and orders them to one gateway or a fleet.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "gwa/renewal.h"
+#include "pki/request.h"
+
+#define CRL_UPDATE_MAX 4                      /* CRLs per order */
+#define CRL_UPDATE_B64_MAX (40 * 1024)        /* all together, base64 (payload <= 48 KiB) */
+
+/* The CRL number of a base64 CRL, or -1 when it is none. */
+static long long crl_number_of(const char *b64)
+{
+	unsigned char *der = NULL;
+	size_t len = 0;
+	const unsigned char *p;
+	X509_CRL *crl;
+	ASN1_INTEGER *num;
+	struct tw_error e;
+	long long n = -1;
+
+	if (request_decode((const unsigned char *)b64, strlen(b64), &der, &len, &e) != TW_OK)
+		return -1;
+	p = der;
+	if ((crl = d2i_X509_CRL(NULL, &p, (long)len)) != NULL && p == der + len &&
+	    (num = X509_CRL_get_ext_d2i(crl, NID_crl_number, NULL, NULL)) != NULL) {
+		int64_t v;
+
+		if (ASN1_INTEGER_get_int64(&v, num) == 1 && v >= 0)
+			n = (long long)v;
+		ASN1_INTEGER_free(num);
+	}
+	X509_CRL_free(crl);
+	free(der);
+	return n;
+}
+
+static tw_rc crl_validate(const struct order_ctx *ctx, struct tw_error *err)
+{
+	const json_t *crls = json_object_get(ctx->payload, "crls");
+	size_t total = 0, i;
+	json_t *v;
+
+	if (json_object_size(ctx->payload) != 1 || !json_is_array(crls) ||
+	    json_array_size(crls) == 0 || json_array_size(crls) > CRL_UPDATE_MAX)
+		return tw_error_set(err, TW_E_INVALID, "crl-update payload: {\"crls\": [1..%d "
+			"base64 DER CRLs]} (`torwart gateway crl-push` builds it)", CRL_UPDATE_MAX);
+	json_array_foreach(crls, i, v) {
+		if (!json_is_string(v) || crl_number_of(json_string_value(v)) < 0)
+			return tw_error_set(err, TW_E_INVALID, "crl-update payload: entry %zu is not "
+				"a CRL with a CRL number", i);
+		total += json_string_length(v);
+	}
+	if (total > CRL_UPDATE_B64_MAX)
+		return tw_error_set(err, TW_E_TOO_LARGE, "crl-update payload: the CRLs exceed %d "
+			"bytes (base64); a larger CRL needs a download order, not yet available",
+			CRL_UPDATE_B64_MAX);
+	return TW_OK;
+}
+
+static tw_rc crl_wire(const struct order_ctx *ctx, json_t **wire, struct tw_error *err)
+{
+	*wire = json_deep_copy(ctx->payload);
+	if (*wire == NULL || json_object_set_new(*wire, "gateway_id",
+	    json_string(ctx->gateway_id)) != 0) {
+		json_decref(*wire);
+		*wire = NULL;
+		return tw_error_set(err, TW_E_NOMEM, "out of memory");
+	}
+	return TW_OK;
+}
+
+/* The gateway must report every CRL number we sent (it applied all of them). */
+static tw_rc crl_result(const struct order_ctx *ctx, const json_t *result,
+	struct tw_error *err)
+{
+	const json_t *gw = json_object_get(result, "gateway_id");
+	const json_t *applied = json_object_get(result, "applied");
+	const json_t *crls = json_object_get(ctx->payload, "crls");
+	size_t i;
+	json_t *v;
+
+	if (!json_is_string(gw) || strcmp(json_string_value(gw), ctx->gateway_id) != 0)
+		return tw_error_set(err, TW_E_PROTOCOL, "crl-update result names another gateway");
+	if (!json_is_array(applied) || json_array_size(applied) != json_array_size(crls))
+		return tw_error_set(err, TW_E_PROTOCOL, "crl-update result: \"applied\" must list "
+			"the number of every CRL sent");
+	json_array_foreach(crls, i, v) {
+		const json_t *a = json_array_get(applied, i);
+
+		if (!json_is_integer(a) ||
+		    json_integer_value(a) != crl_number_of(json_string_value(v)))
+			return tw_error_set(err, TW_E_PROTOCOL, "crl-update result: CRL %zu was not "
+				"applied (the gateway holds another number)", i);
+	}
+	return TW_OK;
+}
+
+const struct order_type order_type_crl_update = {
+	.name = "crl-update",
+	.summary = "give the gateway the current CRLs of the SM-PKI CAs (`torwart gateway "
+		"crl-push`)",
+	.timeout_s = 0,
+	.max_attempts = 0,
+	.validate = crl_validate,
+	.to_wire = crl_wire,
+	.on_result = crl_result,
+	.on_error = NULL,
+};
