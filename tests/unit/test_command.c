@@ -122,6 +122,11 @@ static const struct doc_cmd {
 	{ "gateway", "show", "gateway.read", NULL, "gw=--id", "" },
 	{ "gateway", "selftest", "gateway.order", NULL, "gw=--id|--gateway", "" },
 	{ "gateway", "set", "gateway.admin", NULL, "gw=--gateway|--gateway-id gws=--gateways", "" },
+	{ "gateway", "renew", "gateway.order", "fleet.order", "gw=--gateway gws=--gateways", "" },
+	{ "gateway", "crl-push", "gateway.order", "fleet.order", "gw=--gateway gws=--gateways", "" },
+	{ "renewal", "list", "gateway.read", NULL, "gw=--gateway", "" },
+	{ "renewal", "show", "gateway.read", NULL, "", "" },
+	{ "renewal", "wait", "gateway.read", NULL, "", "" },
 	{ "job", "batches", "gateway.read", NULL, "", "" },
 	{ "job", "cancel", "gateway.order", NULL, "job=--id", "" },
 	{ "job", "create", "gateway.order", "fleet.order", "gw=--gateway|--gateway-id gws=--gateways", "" },
@@ -322,6 +327,8 @@ static void test_table_complete(void **state)
 			{ "ca", "deactivate", "ca.key.deactivate" },
 			{ "firmware", "release", "firmware.release" },
 			{ "job", "create", "fleet.order" },
+			{ "gateway", "renew", "fleet.order" },
+			{ "gateway", "crl-push", "fleet.order" },
 			{ "policy", "set", "policy.change" },
 		};
 		int with = 0;
