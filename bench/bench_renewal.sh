@@ -31,7 +31,7 @@ wan_port=$(port); api_port=$(port); wu_port=$(port)
 "$T" init --home "$home" --test-pki --wan-listen "127.0.0.1:$wan_port" \
 	--api-listen "127.0.0.1:$api_port" >/dev/null 2>&1
 sed -i 's/^max_connections = 20000$/&\nmax_connections_per_source = 20000/' "$home/torwart.conf"
-printf '\n[worker]\nwakeup_rate = %s\njob_batch = 1000\n\n[renewal]\ntick_ms = 100\ngrace_period = 1\norder_timeout = 60\norder_retry_delay = 2\norder_attempts = 6\n' \
+printf '\n[worker]\nwakeup_rate = %s\njob_batch = 1000\n\n[renewal]\ntick_ms = 100\ngrace_period = 1\norder_timeout = 20\norder_retry_delay = 2\norder_attempts = 6\n' \
 	"$rate" >>"$home/torwart.conf"
 start_stack() {
 	"$D" --home "$home" all >>"$tmp/torwartd.log" 2>&1 &

@@ -138,8 +138,11 @@ static void sim_visit_done(struct sim_state *st, struct sim_gateway *gw, bool ok
 	gw->rounds_done++;
 	gw->queued = false;
 	if (gw->pub.reload_tls) {
-		/* New TLS credentials (renewal): never resume the old certificate's session. */
+		/* New TLS credentials (renewal): never resume the old certificate's session, and
+		 * (daemon) come back at once with the new certificate: that connection is what
+		 * the GWA waits for to switch its inventory. */
 		gw->pub.reload_tls = false;
+		gw->revisit = st->daemon;
 		SSL_CTX_free(gw->ctx);
 		gw->ctx = NULL;
 		SSL_SESSION_free(gw->session);

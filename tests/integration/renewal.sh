@@ -153,8 +153,12 @@ N=24
 for i in $(seq -w 1 $N); do "$TORWART" gateway add --home "$H" --id "GWF-$i" >>"$T/log" 2>&1; done
 check "$N fleet gateways registered and tagged" "$TORWART" gateway set --home "$H" --gateways \
 	"$(seq -w 1 $N | sed 's/^/GWF-/' | paste -sd,)" --add-tag fleet
-"$SIM" --gateways "$H"/gateways/GWF-* --gwa "$WAN" --contact-interval 1 --fault drop:15 \
-	--fault error:3 --stats "$T/fleet.stats" >>"$T/sim-fleet.log" 2>&1 &
+# Woken only (no own contact schedule): after installing, a gateway must come back with
+# its new certificate by itself, or the renewal never sees its proof.
+WU_PORT=$(free_port)
+"$TORWART" gateway set --home "$H" --tag fleet --wakeup "127.0.0.1:$WU_PORT" >>"$T/log" 2>&1
+"$SIM" --gateways "$H"/gateways/GWF-* --gwa "$WAN" --listen-wakeup "127.0.0.1:$WU_PORT" \
+	--fault drop:15 --fault error:3 --stats "$T/fleet.stats" >>"$T/sim-fleet.log" 2>&1 &
 FSIM=$!; pids_to_kill+=("$FSIM")
 out=$("$TORWART" gateway renew --home "$H" --tag fleet 2>&1); rf=$(echo "$out" | renew_id)
 check "fleet renewal started for $N gateways ($out)" bash -c "echo '$out' | grep -q 'started for $N gateways'"
