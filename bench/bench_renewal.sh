@@ -86,7 +86,8 @@ q "SELECT error_code, count(*) FROM renewals WHERE state = 'failed' GROUP BY err
 phase() { # from-action to-action
 	q "SELECT (julianday(b.time) - julianday(a.time)) * 86400 FROM admin_log a JOIN admin_log b
 	   ON b.object = a.object AND b.action = '$2' WHERE a.action = '$1' ORDER BY 1" |
-	awk '{ v[NR] = $1 } END { if (NR) printf "%.2f s median, %.2f s p90\n", v[int((NR + 1) / 2)], v[int(NR * 0.9) > 0 ? int(NR * 0.9) : 1]; else print "-" }'
+	awk '{ v[NR] = $1 } END { p = int(NR * 0.9); if (p < 1) p = 1
+		if (NR) printf "%.2f s median, %.2f s p90\n", v[int((NR + 1) / 2)], v[p]; else print "-" }'
 }
 echo "start -> request:     $(phase renewal.start renewal.received)"
 echo "request -> issued:    $(phase renewal.received renewal.issued)   (checks, authorisation, issuance: worker + signer)"
