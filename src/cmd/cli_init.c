@@ -119,8 +119,8 @@ static const char privsep_section[] =
 	"# Written by `torwart init --system`: torwartd (started as root) runs each service\n"
 	"# as its own user; only the signer's user can read tokens/, secrets/pins and the\n"
 	"# signer's keys (docs/security.md, \"Privilege separation\"). All four share the\n"
-	"# group " TW_PRIVSEP_GROUP " (store, signer socket); wan and api also " TW_PRIVSEP_DATA_GROUP "\n"
-	"# (secrets/data.key).\n"
+	"# group " TW_PRIVSEP_GROUP " (store, signer socket). secrets/data.key is the signer's\n"
+	"# too: the others seal and open secrets through it.\n"
 	"signer = torwart-signer\n"
 	"wan = torwart-wan\n"
 	"api = torwart-api\n"
@@ -151,48 +151,28 @@ static int run_tool(char *const argv[])
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
 }
 
-static bool group_has(const char *group, const char *user)
-{
-	struct group *gr = getgrnam(group);
-
-	for (char **m = gr != NULL ? gr->gr_mem : NULL; m != NULL && *m != NULL; m++)
-		if (strcmp(*m, user) == 0)
-			return true;
-	return false;
-}
-
 /*
  * The service users of a privsep home: system accounts without a login shell or home,
- * primary group torwart; wan and api also in torwart-data. Existing ones are kept (the
- * packaging may have created them with the same useradd lines, docs/operations.md).
+ * primary group torwart. Existing ones are kept (the packaging may have created them with
+ * the same useradd lines, docs/operations.md). No service but the signer reads the data
+ * key any more, so there is no data-key group (homes made before keep theirs, unused).
  */
 static tw_rc ensure_users(struct tw_error *err)
 {
-	static const char *const groups[] = { TW_PRIVSEP_GROUP, TW_PRIVSEP_DATA_GROUP };
+	char *gadd[] = { "groupadd", "--system", TW_PRIVSEP_GROUP, NULL };
 
-	for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++) {
-		char *argv[] = { "groupadd", "--system", (char *)groups[i], NULL };
-
-		if (getgrnam(groups[i]) == NULL && run_tool(argv) != 0)
-			return tw_error_set(err, TW_E_IO, "groupadd --system %s failed; create the "
-				"group yourself (docs/operations.md, \"Service users\")", groups[i]);
-	}
+	if (getgrnam(TW_PRIVSEP_GROUP) == NULL && run_tool(gadd) != 0)
+		return tw_error_set(err, TW_E_IO, "groupadd --system %s failed; create the "
+			"group yourself (docs/operations.md, \"Service users\")", TW_PRIVSEP_GROUP);
 	for (int s = 0; s < TW_SANDBOX_SERVICE_COUNT; s++) {
 		const char *user = tw_sandbox_default_user((enum tw_sandbox_service)s);
-		bool data = s == TW_SANDBOX_WAN || s == TW_SANDBOX_API;
 		char *add[] = { "useradd", "--system", "--no-create-home", "--home-dir",
 			"/nonexistent", "--shell", "/usr/sbin/nologin", "--gid", TW_PRIVSEP_GROUP,
-			data ? "--groups" : (char *)user, data ? TW_PRIVSEP_DATA_GROUP : NULL,
-			data ? (char *)user : NULL, NULL };
-		char *mod[] = { "usermod", "--append", "--groups", TW_PRIVSEP_DATA_GROUP,
 			(char *)user, NULL };
 
 		if (getpwnam(user) == NULL && run_tool(add) != 0)
 			return tw_error_set(err, TW_E_IO, "useradd %s failed; create it yourself "
 				"(docs/operations.md, \"Service users\")", user);
-		if (data && !group_has(TW_PRIVSEP_DATA_GROUP, user) && run_tool(mod) != 0)
-			return tw_error_set(err, TW_E_IO, "usermod --append --groups %s %s failed",
-				TW_PRIVSEP_DATA_GROUP, user);
 	}
 	return TW_OK;
 }
@@ -280,10 +260,11 @@ static tw_rc privsep_layout(const char *home, struct tw_error *err)
 		{ "store/store.db-shm", NULL, TW_PRIVSEP_GROUP, 0660 },
 		{ "run", "torwart-signer", TW_PRIVSEP_GROUP, 0750 },
 		{ "softhsm2.conf", "torwart-signer", TW_PRIVSEP_GROUP, 0600 },
-		/* secrets/: the data-key readers may pass through, never list or read pins. */
-		{ "secrets", "torwart-signer", TW_PRIVSEP_DATA_GROUP, 0710 },
+		/* secrets/: the signer's alone. The data key too: the other services seal and
+		 * open secrets through the signer (SEAL/UNSEAL), never with the key itself. */
+		{ "secrets", "torwart-signer", TW_PRIVSEP_GROUP, 0700 },
 		{ "secrets/pins", "torwart-signer", TW_PRIVSEP_GROUP, 0600 },
-		{ "secrets/data.key", NULL, TW_PRIVSEP_DATA_GROUP, 0640 },
+		{ "secrets/data.key", "torwart-signer", TW_PRIVSEP_GROUP, 0600 },
 		{ "pki", NULL, TW_PRIVSEP_GROUP, 0750 },
 		{ "pki/gwa-tls.key", "torwart-wan", TW_PRIVSEP_GROUP, 0600 },
 		{ "pki/api-tls.key", "torwart-api", TW_PRIVSEP_GROUP, 0600 },
@@ -470,12 +451,13 @@ static int init_run(const struct cli_options *o, bool second_sub_ca)
 		struct secretbox *box = NULL;
 
 		/* Closed first, so no -wal or -shm of ours stays behind with root's modes;
-		 * the data key now, as the services cannot create it in secrets/. */
+		 * the data key now (the ceremony signer made it already; this only checks),
+		 * handed to the signer's user below. */
 		signer_client_close(sc);
 		sc = NULL;
 		store_close(store);
 		store = NULL;
-		if ((rc = secretbox_open(home, &box, &err)) != TW_OK)
+		if ((rc = secretbox_open_key(home, &box, &err)) != TW_OK)
 			goto out;
 		secretbox_free(box);
 		if ((rc = privsep_layout(home->dir, &err)) != TW_OK)
