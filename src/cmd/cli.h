@@ -41,6 +41,21 @@ int cli_parse_options(int argc, char **argv, struct cli_options *o);
 
 /* Print "torwart WHAT: message" and return 1. */
 int cli_fail(const char *what, const struct tw_error *err);
+
+/*
+ * Free text on display (job errors and results, gateway addresses, alarm messages: text a
+ * gateway or operator chose) escaped exactly like reasons (auth_text_escape): no control
+ * character reaches the terminal, so no ANSI sequence hides a line and no newline forges
+ * one. cli_esc returns an escaped copy owned by e (whole, never cut; "?" when out of
+ * memory), valid until cli_esc_free(e). At most CLI_ESC_MAX per pool.
+ */
+#define CLI_ESC_MAX 16
+struct cli_esc {
+	char *s[CLI_ESC_MAX];
+	size_t n;
+};
+const char *cli_esc(struct cli_esc *e, const char *text);
+void cli_esc_free(struct cli_esc *e);
 /* Print "torwart: msg (see torwart --help)" and return 2. */
 int cli_usage_error(const char *msg);
 /* The principal of a local command: "os:<user>". Static storage. */
