@@ -222,6 +222,8 @@ const char *secretbox_context_of(const char *aad)
 		return "gateway-key";
 	if (has_prefix(aad, "torwart-api-request/") && aad[strlen("torwart-api-request/")] != '\0')
 		return "request";
+	if (has_prefix(aad, "torwart-api-share/") && aad[strlen("torwart-api-share/")] != '\0')
+		return "share";
 	return "other";
 }
 

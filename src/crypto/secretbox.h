@@ -69,6 +69,7 @@ void secretbox_free(struct secretbox *sb);
  *   principal    "torwart-api-command-principal"   TORWART_ACT_AS (api -> its commands)
  *   gateway-key  "torwart-api-spool-key"           gateway keys in the api's spool
  *   request      "torwart-api-request/HEX"         the api's idempotency records
+ *   share        "torwart-api-share/cmd.X/in-N"    a custodian share in the api's spool
  *   other        anything else                     only the signer's own user and root
  * Since AES-GCM binds every value to its exact aad, a value opens only in its context.
  */

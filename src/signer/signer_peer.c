@@ -82,6 +82,7 @@ static const struct {
 	{ "principal", B(SIGNER_PEER_API), B(SIGNER_PEER_API) },
 	{ "gateway-key", B(SIGNER_PEER_API), B(SIGNER_PEER_API) },
 	{ "request", B(SIGNER_PEER_API), B(SIGNER_PEER_API) },
+	{ "share", B(SIGNER_PEER_API), B(SIGNER_PEER_API) },
 };
 
 static unsigned purpose_peers(int purpose)

@@ -896,11 +896,11 @@ static void test_e2e_custodians(void **state)
 	signer_client_close(e->sc);
 	e->sc = NULL;
 	snprintf(outdir, sizeof(outdir), "%s/shares", e->dir);
-	assert_rc(signer_custodians_split(e->home, 1, 3, outdir, &err), TW_E_INVALID);
-	assert_rc(signer_custodians_split(e->home, 2, 3, outdir, &err), TW_OK);
+	assert_rc(signer_custodians_split(e->home, 1, 3, outdir, NULL, &err), TW_E_INVALID);
+	assert_rc(signer_custodians_split(e->home, 2, 3, outdir, NULL, &err), TW_OK);
 	snprintf(path, sizeof(path), "%s/secrets/pins", e->dir);
 	assert_false(tw_path_exists(path));
-	assert_rc(signer_custodians_split(e->home, 2, 3, outdir, &err), TW_E_EXISTS);
+	assert_rc(signer_custodians_split(e->home, 2, 3, outdir, NULL, &err), TW_E_EXISTS);
 	for (int i = 0; i < 3; i++)
 		read_share(e->dir, i + 1, share[i], sizeof(share[i]));
 
