@@ -13,7 +13,6 @@
 #include "base/log.h"
 #include "store/store.h"
 
-
 tw_rc signer_audit(struct signer_srv *srv, const struct conn *c, const char *action,
 	const char *label, const char *result, const char *detail, struct tw_error *err)
 {
@@ -27,9 +26,13 @@ tw_rc signer_audit(struct signer_srv *srv, const struct conn *c, const char *act
 		.detail = detail,
 	};
 	struct tw_error aerr;
-	tw_rc rc = audit_append(srv->store, &e, &aerr);
+	tw_rc rc;
 
-	if (rc != TW_OK) {
+	/* No store (a failed setup): nothing can be logged, so nothing is handed out. */
+	if (srv->store == NULL)
+		return tw_error_set(err, TW_E_STORE, "the signer has no store, so it cannot write "
+			"the admin log: %s", srv->setup_err.message);
+	if ((rc = audit_append(srv->store, &e, &aerr)) != TW_OK) {
 		tw_err("cannot write the admin log (%s %s): %s", action, label, aerr.message);
 		return tw_error_set(err, rc, "the signer cannot write the admin log, so it hands "
 			"out nothing: %s", aerr.message);
