@@ -245,8 +245,11 @@ static void test_sealed_share(void **state)
 	}
 	assert_int_equal(share_unseal(a, (const unsigned char *)bad, strlen(bad), &plain, &len,
 		&err), TW_E_DENIED);
+	free(bad);
+	bad = NULL;
 	/* Only brainpoolP256r1 custodian keys; garbage is a clear error. */
 	assert_int_equal(share_seal(p256, text, NULL, &bad, &err), TW_E_INVALID);
+	assert_null(bad);
 	assert_int_equal(share_unseal(a, (const unsigned char *)"torwart-sealed-share 1\n", 23,
 		&plain, &len, &err), TW_E_INVALID);
 	free(bad);
