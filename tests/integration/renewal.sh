@@ -166,7 +166,7 @@ sleep 3
 check "stack stops mid-campaign" stop_stack
 check "stack restarts" start_stack
 open_left() { q "SELECT count(*) FROM renewals WHERE id >= $rf AND state NOT IN ('completed','failed')"; }
-fleet_final() { local end=$((SECONDS + 120)); while [ $SECONDS -lt $end ]; do [ "$(open_left)" = 0 ] && return 0; sleep 1; done; return 1; }
+fleet_final() { local end=$((SECONDS + 300)); while [ $SECONDS -lt $end ]; do [ "$(open_left)" = 0 ] && return 0; sleep 1; done; return 1; }
 check "every fleet renewal ends completed or visibly failed" fleet_final
 kill -TERM "$FSIM"; wait "$FSIM" 2>/dev/null
 done_n=$(q "SELECT count(*) FROM renewals WHERE id >= $rf AND state = 'completed'")
