@@ -137,12 +137,15 @@ static void sim_visit_done(struct sim_state *st, struct sim_gateway *gw, bool ok
 {
 	gw->rounds_done++;
 	gw->queued = false;
+	if (ok && !gw->pub.reload_tls)
+		gw->proof_pending = false;   /* a session with the new credentials happened */
 	if (gw->pub.reload_tls) {
 		/* New TLS credentials (renewal): never resume the old certificate's session, and
 		 * (daemon) come back at once with the new certificate: that connection is what
 		 * the GWA waits for to switch its inventory. */
 		gw->pub.reload_tls = false;
 		gw->revisit = st->daemon;
+		gw->proof_pending = st->daemon;
 		SSL_CTX_free(gw->ctx);
 		gw->ctx = NULL;
 		SSL_SESSION_free(gw->session);

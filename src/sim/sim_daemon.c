@@ -185,6 +185,12 @@ static void sim_second_cb(evutil_socket_t fd, short what, void *arg)
 		}
 		sim_pump(st);
 	}
+	/* A gateway that installed new TLS credentials retries every second until a session
+	 * with them succeeded (the wan may have been down: that session is the GWA's proof). */
+	for (size_t i = 0; i < st->n; i++)
+		if (st->gws[i].proof_pending && !st->gws[i].queued)
+			sim_enqueue(st, i);
+	sim_pump(st);
 	sim_write_stats(d);
 }
 

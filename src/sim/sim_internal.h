@@ -34,6 +34,7 @@ struct sim_gateway {
 	bool queued;                         /* in the visit queue or in flight */
 	bool revisit;                        /* woken again during a visit */
 	bool loaded;                         /* id read; state loaded */
+	bool proof_pending;                  /* new TLS credentials not yet used in a session */
 	int64_t next_contact_ms;             /* daemon: periodic contact */
 	unsigned char nonces[SIM_NONCES][16];/* replay guard (with state's last wake-up) */
 	unsigned nonce_next;
