@@ -35,18 +35,27 @@
 #include "crypto/keys.h"
 #include "crypto/signer.h"
 #include "crypto/tls.h"
+#include "net/conn_guard.h"
 #include "pki/ca.h"
 #include "pki/request.h"
 #include "store/store_ca.h"
 
 #define WS_CERT_MAX    (64 * 1024)     /* a decoded certReq; requests are far smaller */
 #define WS_CHAIN_MAX   4               /* CA certificates sent after the leaf */
+/*
+ * [ws] connection limits (conn_guard.h). SM-PKI participants are a few hundred
+ * organisations that connect per request; 32 per source leaves room for a participant's
+ * parallel clients behind one NAT address.
+ */
+#define WS_DEFAULT_MAX_CONNS   512
+#define WS_DEFAULT_PER_SOURCE  32
 
 struct ws_service {
 	const struct tw_home *home;
 	struct tw_store *store;
 	SSL_CTX *ssl_ctx;
 	struct evhttp *http;
+	struct conn_guard *guard;             /* caps and hard deadlines of [ws] listen */
 	struct ws_schema *schema;
 	struct signer_client *signer;         /* connected on first use, dropped on failure */
 	char *signer_path;
@@ -158,29 +167,23 @@ static void ws_answer(struct ws_call *c, enum ws_op op, enum pki_result code,
 
 /* ---- the caller ---- */
 
-static void ws_identify(struct ws_call *c)
+/*
+ * The registered participant whose valid TLS certificate (of this Sub-CA) peer is;
+ * fingerprint (65 bytes) is filled whenever peer has one. False for anyone else.
+ */
+static bool ws_peer_participant(struct ws_service *ws, X509 *peer, char *fingerprint,
+	struct store_ca_participant *part)
 {
-	struct evhttp_connection *evcon = evhttp_request_get_connection(c->req);
-	struct bufferevent *bev = evcon != NULL ? evhttp_connection_get_bufferevent(evcon) : NULL;
-	SSL *ssl = bev != NULL ? bufferevent_openssl_get_ssl(bev) : NULL;
-	X509 *peer = ssl != NULL ? SSL_get0_peer_certificate(ssl) : NULL;
 	struct store_certificate sc;
 	struct tw_error err;
-	char *addr = NULL;
-	ev_uint16_t port = 0;
+	bool ok = false;
 	tw_rc rc;
 
 	memset(&sc, 0, sizeof(sc));
-	if (evcon != NULL)
-		evhttp_connection_get_peer(evcon, &addr, &port);
-	snprintf(c->client, sizeof(c->client), "%s:%u", addr != NULL ? addr : "?",
-		(unsigned)port);
-	snprintf(c->actor, sizeof(c->actor), "tls:unknown");
-	if (peer == NULL || SSL_get_verify_result(ssl) != X509_V_OK ||
-	    keys_cert_fingerprint(peer, c->fingerprint, &err) != TW_OK)
-		return;
-	snprintf(c->actor, sizeof(c->actor), "tls:%.16s", c->fingerprint);
-	rc = store_certificate_get_by_fingerprint(c->ws->store, c->fingerprint, &sc, &err);
+	fingerprint[0] = '\0';
+	if (peer == NULL || keys_cert_fingerprint(peer, fingerprint, &err) != TW_OK)
+		return false;
+	rc = store_certificate_get_by_fingerprint(ws->store, fingerprint, &sc, &err);
 	if (rc != TW_OK) {
 		if (rc != TW_E_NOT_FOUND)
 			tw_err("ws: certificate lookup failed: %s", err.message);
@@ -188,15 +191,40 @@ static void ws_identify(struct ws_call *c)
 	}
 	/* A participant's own, valid TLS certificate; SIG/ENC certificates never log in. */
 	if (strcmp(sc.usage, "TLS") != 0 || strcmp(sc.status, "valid") != 0 ||
-	    strcmp(sc.issuer, c->ws->issuer) != 0)
+	    strcmp(sc.issuer, ws->issuer) != 0)
 		goto out;
-	if (store_ca_participant_get(c->ws->store, sc.owner_id, &c->part, &err) != TW_OK ||
-	    strcmp(c->part.role, sc.owner_kind) != 0)
+	if (store_ca_participant_get(ws->store, sc.owner_id, part, &err) != TW_OK ||
+	    strcmp(part->role, sc.owner_kind) != 0)
 		goto out;
-	snprintf(c->actor, sizeof(c->actor), "participant:%s", c->part.name);
-	c->identified = true;
+	ok = true;
 out:
 	store_certificate_clear(&sc);
+	return ok;
+}
+
+static void ws_identify(struct ws_call *c)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(c->req);
+	struct bufferevent *bev = evcon != NULL ? evhttp_connection_get_bufferevent(evcon) : NULL;
+	SSL *ssl = bev != NULL ? bufferevent_openssl_get_ssl(bev) : NULL;
+	X509 *peer = ssl != NULL ? SSL_get0_peer_certificate(ssl) : NULL;
+	char *addr = NULL;
+	ev_uint16_t port = 0;
+
+	if (evcon != NULL)
+		evhttp_connection_get_peer(evcon, &addr, &port);
+	snprintf(c->client, sizeof(c->client), "%s:%u", addr != NULL ? addr : "?",
+		(unsigned)port);
+	snprintf(c->actor, sizeof(c->actor), "tls:unknown");
+	if (peer == NULL || SSL_get_verify_result(ssl) != X509_V_OK)
+		return;
+	if (!ws_peer_participant(c->ws, peer, c->fingerprint, &c->part)) {
+		if (c->fingerprint[0] != '\0')
+			snprintf(c->actor, sizeof(c->actor), "tls:%.16s", c->fingerprint);
+		return;
+	}
+	snprintf(c->actor, sizeof(c->actor), "participant:%s", c->part.name);
+	c->identified = true;
 }
 
 /* ---- operations ---- */
@@ -420,6 +448,7 @@ static void ws_request(struct evhttp_request *req, void *arg)
 	tw_rc rc;
 
 	memset(&r, 0, sizeof(r));
+	conn_guard_request_dispatched(req);     /* read completely: its hard deadline ends */
 	ws_identify(&c);
 	if (!c.identified) {
 		ws_fault(&c, 403, true, "the TLS client certificate is not a valid TLS "
@@ -466,6 +495,26 @@ out:
 	ws_request_clear(&r);
 }
 
+/*
+ * A completed handshake with a verified certificate that is a registered participant's
+ * valid TLS certificate: that connection is never shed for an unauthenticated newcomer.
+ * A verified certificate of anyone else (a gateway's, a revoked one) stays sheddable
+ * and is refused with a fault at its first request.
+ */
+static void ws_info_cb(const SSL *ssl, int where, int ret)
+{
+	struct ws_service *ws = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
+	struct store_ca_participant part;
+	char fingerprint[65];
+
+	(void)ret;
+	if (!(where & SSL_CB_HANDSHAKE_DONE) || ws == NULL ||
+	    SSL_get_verify_result(ssl) != X509_V_OK)
+		return;
+	if (ws_peer_participant(ws, SSL_get0_peer_certificate(ssl), fingerprint, &part))
+		conn_guard_authenticated(ssl);
+}
+
 static struct bufferevent *ws_bevcb(struct event_base *base, void *arg)
 {
 	struct ws_service *ws = arg;
@@ -473,10 +522,16 @@ static struct bufferevent *ws_bevcb(struct event_base *base, void *arg)
 	struct bufferevent *bev = NULL;
 
 	if (ssl != NULL) {
+		SSL_set_info_callback(ssl, ws_info_cb);
 		bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
 			BEV_OPT_CLOSE_ON_FREE);
 		if (bev == NULL)
 			SSL_free(ssl);
+	}
+	/* Caps and hard deadlines (handshake, request): an untracked connection is refused. */
+	if (bev != NULL && !conn_guard_track(ws->guard, base, bev, ssl, NULL, NULL)) {
+		bufferevent_free(bev);
+		bev = NULL;
 	}
 	if (bev == NULL) {
 		/* Never NULL (evhttp would go plaintext); ws_request refuses non-TLS. */
@@ -524,6 +579,7 @@ tw_rc ws_service_start(struct event_base *base, const struct tw_home *home,
 	const char *listen = tw_config_get(home->conf, "ws", "listen");
 	const char *wsdl = tw_config_get(home->conf, "ws", "wsdl");
 	struct tls_profile_config cfg;
+	struct conn_guard_limits lim;
 	struct ws_service *ws = NULL;
 	char *cert = NULL, *key = NULL, *tls_chain = NULL, *trust = NULL, *chain = NULL;
 	char *wsdl_path = NULL, *host = NULL;
@@ -566,6 +622,18 @@ tw_rc ws_service_start(struct event_base *base, const struct tw_home *home,
 		.chain_file = tls_chain, .trust_file = trust };
 	if ((rc = tls_server_ctx_new(&cfg, &ws->ssl_ctx, err)) != TW_OK)
 		goto out;
+	SSL_CTX_set_app_data(ws->ssl_ctx, ws);     /* for ws_info_cb */
+	/*
+	 * [ws] max_connections, max_connections_per_source, handshake_timeout,
+	 * request_timeout: the same guard as the wan and the operator api (issue 9). The
+	 * reserve covers the api's other two listeners and its store and signer sockets.
+	 */
+	if ((rc = conn_guard_limits_load(home->conf, "ws", "", WS_DEFAULT_MAX_CONNS,
+	    WS_DEFAULT_PER_SOURCE, &lim, err)) != TW_OK)
+		goto out;
+	conn_guard_fit_nofile("ws", 1024, &lim);
+	if ((rc = conn_guard_new("ws", &lim, &ws->guard, err)) != TW_OK)
+		goto out;
 	if ((ws->http = evhttp_new(base)) == NULL) {
 		rc = tw_error_set(err, TW_E_NOMEM, "cannot create the HTTPS server");
 		goto out;
@@ -573,6 +641,7 @@ tw_rc ws_service_start(struct event_base *base, const struct tw_home *home,
 	evhttp_set_max_headers_size(ws->http, 16 * 1024);
 	/* Twice the limit: up to there the answer is a logged fault, beyond it evhttp's 413. */
 	evhttp_set_max_body_size(ws->http, 2 * WS_BODY_MAX);
+	/* Idle time between requests; the guard's deadlines bound handshakes and requests. */
 	evhttp_set_timeout(ws->http, 30);
 	evhttp_set_allowed_methods(ws->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
 	evhttp_set_bevcb(ws->http, ws_bevcb, ws);
@@ -604,6 +673,7 @@ void ws_service_free(struct ws_service *ws)
 		return;
 	if (ws->http != NULL)
 		evhttp_free(ws->http);
+	conn_guard_free(ws->guard);   /* connections still alive hold their own reference */
 	SSL_CTX_free(ws->ssl_ctx);
 	ws_schema_free(ws->schema);
 	signer_client_close(ws->signer);

@@ -27,13 +27,14 @@ if ! "$PY" -c 'import zeep' 2>/dev/null; then
 	rm -rf "$T"; trap - EXIT; exit 77
 fi
 
-WAN_PORT=$(free_port); API_PORT=$(free_port); WS_PORT=$(free_port)
+WAN_PORT=$(free_port); API_PORT=$(free_port); WS_PORT=$(free_port); TLS_PORT=$(free_port)
 URL="https://localhost:$WS_PORT/"
 count_log() { sqlite3 "$H/store.db" "SELECT count(*) FROM admin_log WHERE $1"; }
 count_certs() { sqlite3 "$H/store.db" "SELECT count(*) FROM certificates"; }
 
 check "torwart init --test-pki" "$TORWART" init --home "$H" --test-pki \
-	--wan-listen "127.0.0.1:$WAN_PORT" --api-listen "127.0.0.1:$API_PORT"
+	--wan-listen "127.0.0.1:$WAN_PORT" --api-listen "127.0.0.1:$API_PORT" \
+	--api-tls-listen "127.0.0.1:$TLS_PORT"
 
 # ---- participants: A and B (EMTs), their first TLS certificates out of band (RA, CLI)
 issue_first() { # name mpid cn
