@@ -23,6 +23,7 @@
 #include "pki/crl.h"
 #include "pki/profile.h"
 #include "pki/request.h"
+#include "store/store_ws.h"
 
 
 static const char *const ca_reasons[] = {
@@ -424,6 +425,27 @@ tw_rc ca_validate(struct ca_run *r, const char *object, const unsigned char *in,
 			"nothing else", r->part.name, r->caller);
 		rc = ca_refuse(r, object, *result, rc, err);
 		goto out;
+	}
+	/*
+	 * Web service: a gateway with a recorded administering GWA (store_ws.h, set by the
+	 * first such request and by UpdateDeviceAdmin) gets certificates through that GWA
+	 * only; a GWA it was handed away from may no longer authorise its requests.
+	 */
+	if (r->caller != NULL && strcmp(r->part.role, "smgw") == 0) {
+		char admin[STORE_ID_MAX + 1];
+		struct tw_error aerr;
+		tw_rc a = store_ws_device_admin_get(r->store, r->part.name, admin, sizeof(admin),
+			&aerr);
+
+		if (a != TW_E_NOT_FOUND && (a != TW_OK || strcmp(admin, r->caller) != 0)) {
+			*result = a == TW_OK ? PKI_FAILURE_UNAUTHORIZED_REQUEST :
+				PKI_FAILURE_INTERNAL_ERROR;
+			rc = a == TW_OK ? tw_error_set(err, TW_E_DENIED, "gateway '%s' is "
+				"administered by another GWA (UpdateDeviceAdmin)", r->part.name) :
+				tw_error_set(err, a, "%s", aerr.message);
+			rc = ca_refuse(r, object, *result, rc, err);
+			goto out;
+		}
 	}
 	if (strcmp(r->part.role, "smgw") == 0 && req->authoriser == NULL) {
 		*result = PKI_FAILURE_AUTHORIZATION_SIGNATURE;

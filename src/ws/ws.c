@@ -13,6 +13,7 @@
  * SendCertificates callbacks) is not built yet; see docs/pki-services.md.
  */
 #include "ws/ws.h"
+#include "ws/ws_signed.h"
 #include "ws/ws_soap.h"
 
 #include <errno.h>
@@ -39,6 +40,7 @@
 #include "pki/ca.h"
 #include "pki/request.h"
 #include "store/store_ca.h"
+#include "store/store_ws.h"
 
 #define WS_CERT_MAX    (64 * 1024)     /* a decoded certReq; requests are far smaller */
 #define WS_CHAIN_MAX   4               /* CA certificates sent after the leaf */
@@ -248,6 +250,27 @@ static tw_rc ws_signer(struct ws_service *ws, struct tw_error *err)
 	return signer_client_connect(ws->signer_path, &ws->signer, err);
 }
 
+/*
+ * The first gateway certificates a GWA obtains over the web service make it the
+ * gateway's administrator (ws_device_admin); from then on only that GWA may request or
+ * revoke the gateway's certificates until UpdateDeviceAdmin hands it over.
+ */
+static void ws_record_admin(struct ws_call *c, const struct store_ca_cert *cert)
+{
+	char admin[STORE_ID_MAX + 1];
+	struct tw_error err;
+	tw_rc rc;
+
+	if (strcmp(cert->owner_kind, "smgw") != 0 || strcmp(c->part.role, "gwa") != 0)
+		return;
+	rc = store_ws_device_admin_get(c->ws->store, cert->owner_id, admin, sizeof(admin), &err);
+	if (rc == TW_E_NOT_FOUND)
+		rc = store_ws_device_admin_set(c->ws->store, cert->owner_id, NULL, c->part.name,
+			tw_now_ms(), c->actor, &err);
+	if (rc != TW_OK)
+		tw_err("ws: administrator of %s not recorded: %s", cert->owner_id, err.message);
+}
+
 static void ws_request_certificate(struct ws_call *c, const struct ws_request *r)
 {
 	struct ws_service *ws = c->ws;
@@ -300,6 +323,8 @@ static void ws_request_certificate(struct ws_call *c, const struct ws_request *r
 		blobs[n] = (struct ws_blob){ certs[n].der, certs[n].der_len };
 	}
 	snprintf(object, sizeof(object), "request:%lld", (long long)o.request_id);
+	if (rc == TW_OK && n > 0)
+		ws_record_admin(c, &certs[0]);
 	if (rc != TW_OK)
 		ws_answer(c, WS_OP_REQUEST_CERTIFICATE, PKI_FAILURE_INTERNAL_ERROR,
 			"issued, but the certificates cannot be read back; fetch them with "
@@ -348,8 +373,21 @@ static void ws_get_certificate_chain(struct ws_call *c, const struct ws_request 
 		blobs[0] = (struct ws_blob){ cert.der, cert.der_len };
 		for (size_t i = 0; i < ws->n_chain; i++)
 			blobs[1 + i] = (struct ws_blob){ ws->chain_der[i], ws->chain_len[i] };
-		ws_answer(c, WS_OP_GET_CERTIFICATE_CHAIN, PKI_OK_CERT_AVAILABLE,
-			strcmp(cert.status, "valid") == 0 ? NULL : "the certificate is revoked",
+		char msg[160], when[40];
+
+		/* The validity check (pre-personalisation phase 2, S-7) rides on the message. */
+		if (strcmp(cert.status, "valid") != 0) {
+			tw_time_format_utc(cert.revoked_ms, when, sizeof(when));
+			snprintf(msg, sizeof(msg), "the certificate is revoked since %s (%s)", when,
+				ca_reason_name(cert.revocation_reason));
+		} else if (cert.not_after * 1000 < tw_now_ms()) {
+			tw_time_format_utc(cert.not_after * 1000, when, sizeof(when));
+			snprintf(msg, sizeof(msg), "the certificate is expired since %s", when);
+		} else {
+			tw_time_format_utc(cert.not_after * 1000, when, sizeof(when));
+			snprintf(msg, sizeof(msg), "valid until %s (not revoked)", when);
+		}
+		ws_answer(c, WS_OP_GET_CERTIFICATE_CHAIN, PKI_OK_CERT_AVAILABLE, msg,
 			blobs, 1 + ws->n_chain, object);
 	}
 	store_ca_cert_clear(&cert);
@@ -388,6 +426,240 @@ static void ws_general_message(struct ws_call *c, const struct ws_request *r)
 		c->part.name, detail);
 }
 
+/*
+ * A signed request's signer: a SIG certificate of this Sub-CA, status valid, owned by
+ * the calling participant (the same participant as the TLS certificate). why says
+ * what is wrong otherwise.
+ */
+static bool ws_signed_by_caller(struct ws_call *c, X509 *signer, const char **why)
+{
+	struct store_certificate sc;
+	struct tw_error err;
+	char fp[65];
+	bool ok = false;
+
+	memset(&sc, 0, sizeof(sc));
+	*why = "the request is not signed with a SIG certificate of this Sub-CA";
+	if (keys_cert_fingerprint(signer, fp, &err) != TW_OK ||
+	    store_certificate_get_by_fingerprint(c->ws->store, fp, &sc, &err) != TW_OK)
+		goto out;
+	if (strcmp(sc.usage, "SIG") != 0 || strcmp(sc.issuer, c->ws->issuer) != 0)
+		goto out;
+	*why = "the request's SIG certificate is revoked";
+	if (strcmp(sc.status, "valid") != 0)
+		goto out;
+	*why = "the request is signed by another participant than the TLS client";
+	if (strcmp(sc.owner_id, c->part.name) != 0 || strcmp(sc.owner_kind, c->part.role) != 0)
+		goto out;
+	ok = true;
+out:
+	store_certificate_clear(&sc);
+	return ok;
+}
+
+/*
+ * Decode field (base64), open its CMS SignedData and check the signer is the caller.
+ * On false the answer has been sent (op's codes: failure_syntax for bytes that are not
+ * a signed request, failure_incorrect_request for a signature that does not verify,
+ * failure_request_not_accepted for a signer that is not the caller).
+ */
+static bool ws_open_signed(struct ws_call *c, enum ws_op op, const char *field,
+	unsigned char **content, size_t *clen)
+{
+	struct tw_error err;
+	unsigned char *der = NULL;
+	size_t len = 0;
+	X509 *signer = NULL;
+	const char *why;
+	tw_rc rc;
+	bool ok = false;
+
+	if (ws_base64_decode(field, WS_SIGNED_MAX, &der, &len, &err) != TW_OK) {
+		ws_answer(c, op, PKI_FAILURE_SYNTAX, err.message, NULL, 0, c->part.name);
+		goto out;
+	}
+	if ((rc = ws_signed_open(der, len, content, clen, &signer, &err)) != TW_OK) {
+		ws_answer(c, op, rc == TW_E_CRYPTO ? PKI_FAILURE_INCORRECT_REQUEST :
+			rc == TW_E_NOMEM ? PKI_FAILURE_INTERNAL_ERROR : PKI_FAILURE_SYNTAX,
+			err.message, NULL, 0, c->part.name);
+		goto out;
+	}
+	if (!ws_signed_by_caller(c, signer, &why)) {
+		ws_answer(c, op, PKI_FAILURE_REQUEST_NOT_ACCEPTED, why, NULL, 0, c->part.name);
+		free(*content);
+		*content = NULL;
+		goto out;
+	}
+	ok = true;
+out:
+	X509_free(signer);
+	free(der);
+	return ok;
+}
+
+/* May the caller act on a certificate owned by (kind, owner)? Its own, or its gateway's. */
+static bool ws_may_manage(struct ws_call *c, const char *kind, const char *owner)
+{
+	char admin[STORE_ID_MAX + 1];
+	struct tw_error err;
+
+	if (strcmp(owner, c->part.name) == 0 && strcmp(kind, c->part.role) == 0)
+		return true;
+	return strcmp(kind, "smgw") == 0 && strcmp(c->part.role, "gwa") == 0 &&
+		store_ws_device_admin_get(c->ws->store, owner, admin, sizeof(admin), &err) ==
+		TW_OK && strcmp(admin, c->part.name) == 0;
+}
+
+/*
+ * CertificateRevocationRequest: a signed TorwartRevocationRequest (ws_signed.h) of the
+ * caller, for one of its own certificates or one of a gateway it administers, through
+ * ca_revoke (the path of `torwart ca revoke`). The WSDL gives this operation no
+ * authorisation code: a certificate of another participant is
+ * failure_request_not_accepted. The CRL is marked dirty in the same transaction; the
+ * worker regenerates it (docs/pki-services.md).
+ */
+static void ws_revocation(struct ws_call *c, const struct ws_request *r)
+{
+	const enum ws_op op = WS_OP_CERTIFICATE_REVOCATION_REQUEST;
+	struct ws_service *ws = c->ws;
+	struct ca_actor who = { .actor = c->actor, .role = c->part.role, .client = c->client };
+	struct store_ca_cert cert;
+	struct tw_error err;
+	unsigned char *content = NULL;
+	size_t clen = 0;
+	char raw[WS_SERIAL_MAX + 1], serial[STORE_ID_MAX + 1], object[STORE_ID_MAX + 16];
+	int reason = -1;
+	bool changed = false;
+	tw_rc rc;
+
+	memset(&cert, 0, sizeof(cert));
+	if (!ws_open_signed(c, op, ws_field(r, "certRevReq"), &content, &clen))
+		return;
+	if (ws_revreq_decode(content, clen, raw, &reason, &err) != TW_OK ||
+	    ca_serial_normalise(raw, serial, sizeof(serial), &err) != TW_OK) {
+		ws_answer(c, op, PKI_FAILURE_SYNTAX, err.message, NULL, 0, c->part.name);
+		goto out;
+	}
+	snprintf(object, sizeof(object), "serial:%s", serial);
+	rc = store_ca_cert_get(ws->store, ws->issuer, serial, false, &cert, &err);
+	if (rc != TW_OK) {
+		ws_answer(c, op, rc == TW_E_NOT_FOUND ? PKI_FAILURE_INCORRECT_REQUEST :
+			PKI_FAILURE_INTERNAL_ERROR, rc == TW_E_NOT_FOUND ? "this Sub-CA issued no "
+			"certificate with this serial number" : "internal error", NULL, 0, object);
+		goto out;
+	}
+	if (!ws_may_manage(c, cert.owner_kind, cert.owner_id)) {
+		ws_answer(c, op, PKI_FAILURE_REQUEST_NOT_ACCEPTED, "the certificate belongs to "
+			"another participant: a participant revokes its own certificates and those "
+			"of the gateways it administers", NULL, 0, object);
+		goto out;
+	}
+	if (ca_revoke(ws->home, ws->store, &who, CA_DEFAULT_NAME, serial, reason, &changed,
+		&err) != TW_OK) {
+		tw_err("ws: revocation of %s failed: %s", serial, err.message);
+		ws_answer(c, op, PKI_FAILURE_INTERNAL_ERROR, "internal error; nothing was revoked",
+			NULL, 0, object);
+		goto out;
+	}
+	ws_answer(c, op, PKI_OK_RECEIVED_CORRECTLY, changed ? "revoked; the CRL is "
+		"regenerated by the CA's worker" : "the certificate was already revoked; "
+		"unchanged", NULL, 0, object);
+out:
+	store_ca_cert_clear(&cert);
+	free(content);
+}
+
+/* A GWA participant by name or market partner id. */
+struct ws_find_gwa {
+	const char *key;
+	struct store_ca_participant found;
+	int n;
+};
+
+static int ws_find_gwa_cb(const struct store_ca_participant *p, void *arg)
+{
+	struct ws_find_gwa *f = arg;
+
+	if (strcmp(p->role, "gwa") == 0 && (strcmp(p->name, f->key) == 0 ||
+	    strcmp(p->market_partner_id, f->key) == 0)) {
+		f->found = *p;
+		f->n++;
+	}
+	return 0;
+}
+
+/*
+ * UpdateDeviceAdmin: the gateway's current administering GWA hands it over to another
+ * registered GWA, with a signed TorwartDeviceAdminUpdate (ws_signed.h). From then on
+ * the new GWA alone requests and revokes the gateway's certificates over the web service.
+ */
+static void ws_update_device_admin(struct ws_call *c, const struct ws_request *r)
+{
+	const enum ws_op op = WS_OP_UPDATE_DEVICE_ADMIN;
+	struct ws_service *ws = c->ws;
+	struct store_ca_participant dev;
+	struct ws_find_gwa f;
+	struct tw_error err;
+	unsigned char *content = NULL;
+	size_t clen = 0;
+	char device[WS_NAME_MAX + 1], admin[WS_NAME_MAX + 1], cur[STORE_ID_MAX + 1];
+	char object[WS_NAME_MAX + 16], detail[STORE_TEXT_MAX + 1];
+	tw_rc rc;
+
+	memset(&f, 0, sizeof(f));
+	if (!ws_open_signed(c, op, ws_field(r, "updDevAdminReq"), &content, &clen))
+		return;
+	if (ws_devadmin_decode(content, clen, device, admin, &err) != TW_OK) {
+		ws_answer(c, op, PKI_FAILURE_SYNTAX, err.message, NULL, 0, c->part.name);
+		goto out;
+	}
+	snprintf(object, sizeof(object), "device:%s", device);
+	if (strcmp(c->part.role, "gwa") != 0) {
+		ws_answer(c, op, PKI_FAILURE_REQUEST_NOT_ACCEPTED, "only a GWA administers "
+			"gateways", NULL, 0, object);
+		goto out;
+	}
+	rc = store_ca_participant_get(ws->store, device, &dev, &err);
+	if (rc != TW_OK || strcmp(dev.role, "smgw") != 0) {
+		ws_answer(c, op, rc == TW_OK || rc == TW_E_NOT_FOUND ?
+			PKI_FAILURE_INCORRECT_REQUEST : PKI_FAILURE_INTERNAL_ERROR,
+			"device is not a gateway registered with this Sub-CA", NULL, 0, object);
+		goto out;
+	}
+	f.key = admin;
+	if ((rc = store_ca_participant_foreach(ws->store, ws_find_gwa_cb, &f, &err)) != TW_OK ||
+	    f.n != 1) {
+		ws_answer(c, op, rc != TW_OK ? PKI_FAILURE_INTERNAL_ERROR :
+			PKI_FAILURE_INCORRECT_REQUEST, "newAdmin is not exactly one GWA registered "
+			"with this Sub-CA (participant name or market partner id)", NULL, 0, object);
+		goto out;
+	}
+	rc = store_ws_device_admin_get(ws->store, device, cur, sizeof(cur), &err);
+	if (rc != TW_OK || strcmp(cur, c->part.name) != 0) {
+		ws_answer(c, op, rc == TW_OK || rc == TW_E_NOT_FOUND ?
+			PKI_FAILURE_REQUEST_NOT_ACCEPTED : PKI_FAILURE_INTERNAL_ERROR,
+			"the caller is not the gateway's administering GWA", NULL, 0, object);
+		goto out;
+	}
+	if (strcmp(f.found.name, cur) == 0) {
+		ws_answer(c, op, PKI_OK_RECEIVED_CORRECTLY, "the GWA already administers the "
+			"gateway; unchanged", NULL, 0, object);
+		goto out;
+	}
+	rc = store_ws_device_admin_set(ws->store, device, cur, f.found.name, tw_now_ms(),
+		c->actor, &err);
+	if (rc != TW_OK) {
+		ws_answer(c, op, rc == TW_E_EXISTS ? PKI_FAILURE_REQUEST_NOT_ACCEPTED :
+			PKI_FAILURE_INTERNAL_ERROR, rc == TW_E_EXISTS ? err.message :
+			"internal error; nothing was changed", NULL, 0, object);
+		goto out;
+	}
+	snprintf(detail, sizeof(detail), "administrator %s -> %s", cur, f.found.name);
+	ws_answer_logged(c, op, PKI_OK_RECEIVED_CORRECTLY, NULL, NULL, 0, object, detail);
+out:
+	free(content);
+}
+
 static void ws_dispatch(struct ws_call *c, const struct ws_request *r)
 {
 	switch (r->op) {
@@ -410,7 +682,11 @@ static void ws_dispatch(struct ws_call *c, const struct ws_request *r)
 			"endpoint", NULL, 0, c->part.name);
 		break;
 	case WS_OP_CERTIFICATE_REVOCATION_REQUEST:
+		ws_revocation(c, r);
+		break;
 	case WS_OP_UPDATE_DEVICE_ADMIN:
+		ws_update_device_admin(c, r);
+		break;
 	default:
 		ws_answer(c, r->op, PKI_FAILURE_OTHER_ERROR, "operation not supported by this "
 			"Sub-CA yet (see docs/pki-services.md); nothing was changed", NULL, 0,
