@@ -532,9 +532,29 @@ tw_rc ca_request_row(struct ca_run *r, const struct request *req, const char *di
 	return TW_OK;
 }
 
+static tw_rc ca_submit_run(const struct tw_home *home, struct tw_store *store,
+	const struct ca_actor *who, const char *participant, const char *caller,
+	const unsigned char *in, size_t len, int64_t *id, enum pki_result *result,
+	struct tw_error *err);
+
 tw_rc ca_submit(const struct tw_home *home, struct tw_store *store, const struct ca_actor *who,
 	const char *participant, const unsigned char *in, size_t len, int64_t *id,
 	enum pki_result *result, struct tw_error *err)
+{
+	return ca_submit_run(home, store, who, participant, NULL, in, len, id, result, err);
+}
+
+tw_rc ca_submit_bound(const struct tw_home *home, struct tw_store *store,
+	const struct ca_actor *who, const char *caller, const unsigned char *in, size_t len,
+	int64_t *id, enum pki_result *result, struct tw_error *err)
+{
+	return ca_submit_run(home, store, who, NULL, caller, in, len, id, result, err);
+}
+
+static tw_rc ca_submit_run(const struct tw_home *home, struct tw_store *store,
+	const struct ca_actor *who, const char *participant, const char *caller,
+	const unsigned char *in, size_t len, int64_t *id, enum pki_result *result,
+	struct tw_error *err)
 {
 	struct ca_run r;
 	struct request *req = NULL;
@@ -549,6 +569,10 @@ tw_rc ca_submit(const struct tw_home *home, struct tw_store *store, const struct
 	if ((rc = ca_run_init(&r, home, store, who, err)) != TW_OK)
 		goto out;
 	r.want_part = participant;
+	/* The web service: the request's subject names its participant, bound to the caller
+	 * exactly as for ca_issue_buffer. */
+	r.caller = caller;
+	r.caller_bound = caller != NULL;
 	if ((rc = ca_validate(&r, "request", in, len, true, &req, digest, result, err)) != TW_OK)
 		goto out;
 	/* The queue keeps the request as DER, whatever its transport encoding was. */

@@ -13,6 +13,7 @@
  * SendCertificates callbacks) is not built yet; see docs/pki-services.md.
  */
 #include "ws/ws.h"
+#include "ws/ws_client.h"
 #include "ws/ws_signed.h"
 #include "ws/ws_soap.h"
 
@@ -65,6 +66,7 @@ struct ws_service {
 	unsigned char *chain_der[WS_CHAIN_MAX];   /* [ws] chain: Sub-CA, Root (DER) */
 	size_t chain_len[WS_CHAIN_MAX];
 	size_t n_chain;
+	bool manual;                          /* [ws] approval = manual: RA approves first */
 };
 
 /* Who is calling: filled from the TLS client certificate. */
@@ -76,6 +78,7 @@ struct ws_call {
 	char client[STORE_NAME_MAX + 1];
 	char actor[STORE_NAME_MAX + 1];       /* "participant:<name>" or "tls:<fp>" */
 	struct store_ca_participant part;
+	char remote[64];                      /* a remote Sub-CA calling SendCertificates */
 	const char *op_name;                  /* for the log: the WSDL operation or "soap" */
 };
 
@@ -223,6 +226,9 @@ static void ws_identify(struct ws_call *c)
 	if (!ws_peer_participant(c->ws, peer, c->fingerprint, &c->part)) {
 		if (c->fingerprint[0] != '\0')
 			snprintf(c->actor, sizeof(c->actor), "tls:%.16s", c->fingerprint);
+		/* A remote Sub-CA this home is a participant of (ws_client.h), pinned. */
+		if (ws_remote_of_peer(c->ws->home, peer, c->remote, sizeof(c->remote)) != NULL)
+			snprintf(c->actor, sizeof(c->actor), "remote-ca:%s", c->remote);
 		return;
 	}
 	snprintf(c->actor, sizeof(c->actor), "participant:%s", c->part.name);
@@ -271,6 +277,75 @@ static void ws_record_admin(struct ws_call *c, const struct store_ca_cert *cert)
 		tw_err("ws: administrator of %s not recorded: %s", cert->owner_id, err.message);
 }
 
+/*
+ * [ws] approval = manual: the RA approves every request first (`torwart ca approve`,
+ * `torwart ca issue --id`), so nothing is ready synchronously. With callback_possible
+ * and a registered endpoint the request is queued (ca_submit_bound, the same checks as
+ * issuance) with an outbox entry, answered ok_syntax, and the worker delivers the
+ * certificates to the participant's SendCertificates endpoint once issued (ws_outbox.c).
+ */
+static void ws_request_async(struct ws_call *c, const struct ws_request *r,
+	const unsigned char *der, size_t len)
+{
+	const enum ws_op op = WS_OP_REQUEST_CERTIFICATE;
+	struct ws_service *ws = c->ws;
+	struct ca_actor who = { .actor = c->actor, .role = c->part.role, .client = c->client };
+	enum pki_result result = PKI_FAILURE_INTERNAL_ERROR;
+	struct tw_error err;
+	const char *mid = ws_request_field(r, "messageID");
+	char url[STORE_WS_URL_MAX], message_id[STORE_ID_MAX + 1], object[64], msg[256];
+	int64_t id = 0;
+	tw_rc rc;
+
+	if (strcmp(ws_field(r, "callbackIndicator"), "callback_possible") != 0) {
+		ws_answer(c, op, PKI_FAILURE_SYNCHRONOUS_PROCESSING_NOT_POSSIBLE, "this Sub-CA's "
+			"RA approves every request first: send callback_possible (with a registered "
+			"SendCertificates endpoint); nothing was stored", NULL, 0, c->part.name);
+		return;
+	}
+	rc = store_ws_endpoint_get(ws->store, c->part.name, url, sizeof(url), &err);
+	if (rc != TW_OK) {
+		ws_answer(c, op, rc == TW_E_NOT_FOUND ?
+			PKI_FAILURE_SYNCHRONOUS_PROCESSING_NOT_POSSIBLE : PKI_FAILURE_INTERNAL_ERROR,
+			rc == TW_E_NOT_FOUND ? "no SendCertificates endpoint is registered for this "
+			"participant (RA: torwart ws endpoint set); nothing was stored" :
+			"internal error", NULL, 0, c->part.name);
+		return;
+	}
+	if (mid != NULL && (strlen(mid) == 0 || strlen(mid) > STORE_ID_MAX)) {
+		ws_answer(c, op, PKI_FAILURE_SYNTAX, "messageID is 1..64 characters", NULL, 0,
+			c->part.name);
+		return;
+	}
+	rc = ca_submit_bound(ws->home, ws->store, &who, c->part.name, der, len, &id, &result,
+		&err);
+	if (rc != TW_OK) {
+		if (result == PKI_FAILURE_INTERNAL_ERROR)
+			tw_err("ws: submission for %s failed: %s", c->part.name, err.message);
+		ws_answer(c, op, result, result == PKI_FAILURE_INTERNAL_ERROR ? "internal error; "
+			"nothing was stored" : err.message, NULL, 0, c->part.name);
+		return;
+	}
+	if (mid != NULL)
+		snprintf(message_id, sizeof(message_id), "%s", mid);
+	else
+		snprintf(message_id, sizeof(message_id), "torwart-request-%lld", (long long)id);
+	snprintf(object, sizeof(object), "request:%lld", (long long)id);
+	if (store_ws_outbox_insert(ws->store, id, c->part.name, message_id, tw_now_ms(),
+		&err) != TW_OK) {
+		tw_err("ws: request %lld queued but no outbox entry: %s", (long long)id,
+			err.message);
+		ws_answer(c, op, PKI_FAILURE_INTERNAL_ERROR, "the request is queued for the RA "
+			"but no callback could be scheduled; fetch the certificates with "
+			"GetCertificateChain after issuance", NULL, 0, object);
+		return;
+	}
+	snprintf(msg, sizeof(msg), "accepted as request %lld; it waits for RA approval, the "
+		"certificates follow via SendCertificates with messageID %s", (long long)id,
+		message_id);
+	ws_answer(c, op, PKI_OK_SYNTAX, msg, NULL, 0, object);
+}
+
 static void ws_request_certificate(struct ws_call *c, const struct ws_request *r)
 {
 	struct ws_service *ws = c->ws;
@@ -291,6 +366,10 @@ static void ws_request_certificate(struct ws_call *c, const struct ws_request *r
 		ws_answer(c, WS_OP_REQUEST_CERTIFICATE, PKI_FAILURE_SYNTAX, err.message, NULL, 0,
 			c->part.name);
 		return;
+	}
+	if (ws->manual) {
+		ws_request_async(c, r, der, len);
+		goto out;
 	}
 	if ((rc = ws_signer(ws, &err)) != TW_OK) {
 		tw_err("ws: signer unavailable: %s", err.message);
@@ -660,6 +739,102 @@ out:
 	free(content);
 }
 
+/*
+ * SendCertificates from a remote Sub-CA this home is a participant of (ws_client.h):
+ * the asynchronous answer to a request sent with callback_possible. The messageID must
+ * be one of ours sent to that remote and still pending; the certificates are stored
+ * for ws_client_poll (`torwart ws poll`). A duplicate delivery (the CA retried after a
+ * lost answer) is acknowledged again without change.
+ */
+static void ws_send_certificates(struct ws_call *c, const struct ws_request *r)
+{
+	const enum ws_op op = WS_OP_SEND_CERTIFICATES;
+	struct ws_service *ws = c->ws;
+	struct store_ws_client_request row;
+	struct tw_error err;
+	const char *mid = ws_request_field(r, "messageID");
+	const char *status = ws_field(r, "statusInfo");
+	unsigned char *all = NULL;
+	size_t all_len = 0;
+	char object[STORE_ID_MAX + 16];
+	tw_rc rc;
+
+	memset(&row, 0, sizeof(row));
+	if (c->remote[0] == '\0') {
+		/* A participant of this Sub-CA: the CA's callback never goes this way. */
+		ws_answer(c, op, PKI_FAILURE_MESSAGEID_UNKNOWN, "this Sub-CA has no outstanding "
+			"asynchronous request of yours; SendCertificates is the participant's "
+			"endpoint", NULL, 0, c->part.name);
+		return;
+	}
+	if (mid == NULL || strlen(mid) > STORE_ID_MAX) {
+		ws_answer(c, op, PKI_FAILURE_MESSAGEID_UNKNOWN, "no or an overlong messageID",
+			NULL, 0, c->remote);
+		return;
+	}
+	snprintf(object, sizeof(object), "message:%s", mid);
+	rc = store_ws_client_get(ws->store, mid, &row, &err);
+	if (rc != TW_OK || strcmp(row.remote, c->remote) != 0) {
+		/* Another remote's messageID is as unknown as one never sent. */
+		ws_answer(c, op, rc == TW_OK || rc == TW_E_NOT_FOUND ?
+			PKI_FAILURE_MESSAGEID_UNKNOWN : PKI_FAILURE_INTERNAL_ERROR,
+			"no request with this messageID was sent to this Sub-CA", NULL, 0, object);
+		goto out;
+	}
+	if (strcmp(row.state, "pending") != 0) {
+		ws_answer(c, op, PKI_OK_RECEIVED_CORRECTLY, "received before; unchanged", NULL, 0,
+			object);
+		goto out;
+	}
+	for (size_t i = 0; i < r->n_certs; i++) {
+		unsigned char *der = NULL, *grown;
+		size_t len = 0;
+		const unsigned char *p;
+		X509 *x;
+
+		if (ws_base64_decode(r->certs[i], WS_CERT_MAX, &der, &len, &err) != TW_OK) {
+			ws_answer(c, op, PKI_FAILURE_SYNTAX, err.message, NULL, 0, object);
+			goto out;
+		}
+		p = der;
+		x = d2i_X509(NULL, &p, (long)len);
+		X509_free(x);
+		if (x == NULL || p != der + len) {
+			free(der);
+			ERR_clear_error();
+			ws_answer(c, op, PKI_FAILURE_SYNTAX, "a certificate is not one DER X.509 "
+				"certificate", NULL, 0, object);
+			goto out;
+		}
+		if ((grown = realloc(all, all_len + len)) == NULL) {
+			free(der);
+			ws_answer(c, op, PKI_FAILURE_INTERNAL_ERROR, "out of memory", NULL, 0, object);
+			goto out;
+		}
+		all = grown;
+		memcpy(all + all_len, der, len);
+		all_len += len;
+		free(der);
+	}
+	rc = store_ws_client_finish(ws->store, mid, strcmp(status, "ok_cert_available") == 0 ?
+		"received" : "failed", status, all, all_len, tw_now_ms(), &err);
+	if (rc == TW_E_EXISTS)
+		ws_answer(c, op, PKI_OK_RECEIVED_CORRECTLY, "received before; unchanged", NULL, 0,
+			object);
+	else if (rc != TW_OK)
+		ws_answer(c, op, PKI_FAILURE_INTERNAL_ERROR, "internal error", NULL, 0, object);
+	else {
+		char detail[128];
+
+		snprintf(detail, sizeof(detail), "statusInfo=%.48s certificates=%zu", status,
+			r->n_certs);
+		ws_answer_logged(c, op, PKI_OK_RECEIVED_CORRECTLY, NULL, NULL, 0, object, detail);
+	}
+out:
+	store_ws_client_request_clear(&row);
+	free(all);
+}
+
 static void ws_dispatch(struct ws_call *c, const struct ws_request *r)
 {
 	switch (r->op) {
@@ -676,10 +851,7 @@ static void ws_dispatch(struct ws_call *c, const struct ws_request *r)
 		ws_general_message(c, r);
 		break;
 	case WS_OP_SEND_CERTIFICATES:
-		/* The CA's callback to a participant: this Sub-CA never asked for one. */
-		ws_answer(c, r->op, PKI_FAILURE_MESSAGEID_UNKNOWN, "this Sub-CA has no "
-			"outstanding asynchronous request; SendCertificates is the participant's "
-			"endpoint", NULL, 0, c->part.name);
+		ws_send_certificates(c, r);
 		break;
 	case WS_OP_CERTIFICATE_REVOCATION_REQUEST:
 		ws_revocation(c, r);
@@ -726,7 +898,7 @@ static void ws_request(struct evhttp_request *req, void *arg)
 	memset(&r, 0, sizeof(r));
 	conn_guard_request_dispatched(req);     /* read completely: its hard deadline ends */
 	ws_identify(&c);
-	if (!c.identified) {
+	if (!c.identified && c.remote[0] == '\0') {
 		ws_fault(&c, 403, true, "the TLS client certificate is not a valid TLS "
 			"certificate of a registered participant of this Sub-CA");
 		return;
@@ -758,6 +930,11 @@ static void ws_request(struct evhttp_request *req, void *arg)
 		goto out;
 	}
 	c.op_name = ws_op_name(r.op);
+	if (!c.identified && r.op != WS_OP_SEND_CERTIFICATES) {
+		/* A remote Sub-CA calls this home's endpoint for its callbacks only. */
+		ws_fault(&c, 403, true, "a remote Sub-CA may only call SendCertificates here");
+		goto out;
+	}
 	if (!ws_action_matches(evhttp_find_header(hdr, "SOAPAction"), r.op)) {
 		ws_fault(&c, 500, true, "SOAPAction does not name the operation of the Body");
 		goto out;
@@ -888,6 +1065,17 @@ tw_rc ws_service_start(struct event_base *base, const struct tw_home *home,
 	    trust == NULL || chain == NULL || ws->signer_path == NULL) {
 		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
 		goto out;
+	}
+	{
+		const char *approval = tw_config_get_or(home->conf, "ws", "approval", "auto");
+
+		if (strcmp(approval, "auto") != 0 && strcmp(approval, "manual") != 0) {
+			rc = tw_error_set(err, TW_E_CONFIG, "[ws] approval = %s: use auto (issue "
+				"at once) or manual (the RA approves first; answers come via the "
+				"outbox)", approval);
+			goto out;
+		}
+		ws->manual = strcmp(approval, "manual") == 0;
 	}
 	if ((rc = ws_schema_load(wsdl_path, &ws->schema, err)) != TW_OK ||
 	    (rc = tw_parse_hostport(listen, &host, &port, err)) != TW_OK ||
