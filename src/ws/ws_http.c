@@ -24,6 +24,7 @@ struct ws_post {
 	struct evhttp_connection *evcon;
 	struct evhttp_uri *uri;
 	SSL *ssl;
+	X509 *peer;          /* taken at the handshake: evhttp may drop the SSL on close */
 	ws_post_cb cb;
 	void *arg;
 };
@@ -36,6 +37,7 @@ static void ws_post_free(struct ws_post *p)
 		evhttp_connection_free(p->evcon);   /* frees the bufferevent and its SSL */
 	if (p->uri != NULL)
 		evhttp_uri_free(p->uri);
+	X509_free(p->peer);
 	free(p);
 }
 
@@ -43,6 +45,20 @@ static void ws_post_free_cb(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd; (void)what;
 	ws_post_free(arg);
+}
+
+/* The verified server certificate, kept for the answer's caller. */
+static void ws_post_info(const SSL *ssl, int where, int ret)
+{
+	struct ws_post *p = SSL_get_app_data(ssl);
+	X509 *peer;
+
+	(void)ret;
+	if (!(where & SSL_CB_HANDSHAKE_DONE) || p == NULL ||
+	    (peer = SSL_get0_peer_certificate(ssl)) == NULL || X509_up_ref(peer) != 1)
+		return;
+	X509_free(p->peer);
+	p->peer = peer;
 }
 
 static void ws_post_done(struct evhttp_request *req, void *arg)
@@ -76,7 +92,7 @@ static void ws_post_done(struct evhttp_request *req, void *arg)
 		r.status = evhttp_request_get_response_code(req);
 		r.body = body;
 		r.len = len;
-		r.peer = p->ssl != NULL ? SSL_get0_peer_certificate(p->ssl) : NULL;
+		r.peer = p->peer;
 	}
 	p->cb(&r, p->arg);
 	free(body);
@@ -120,6 +136,8 @@ tw_rc ws_post_start(struct event_base *base, SSL_CTX *ctx, const char *url,
 		goto fail;
 	}
 	SSL_set_tlsext_host_name(p->ssl, host);
+	SSL_set_app_data(p->ssl, p);
+	SSL_set_info_callback(p->ssl, ws_post_info);
 	if ((bev = bufferevent_openssl_socket_new(base, -1, p->ssl, BUFFEREVENT_SSL_CONNECTING,
 		BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS)) == NULL) {
 		SSL_free(p->ssl);
