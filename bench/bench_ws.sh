@@ -129,9 +129,7 @@ print("%d %d %.3f" % (ok[0], bad[0], time.monotonic() - t0))
 PY
 load() { OPENSSL_CONF="$tmp/openssl.cnf" /usr/bin/python3 "$tmp/load.py" "$@"; }
 C=("$H/pki/chain.pem" "$tmp/client.crt" "$tmp/k0/tls.key" "$clients")
-read -r s_ok s_bad s_t < <(load sserver "$SS" "${C[@]}" "$calls")
-read -r st_ok st_bad st_t < <(load status "$WS" "${C[@]}" "$calls")
-read -r rq_ok rq_bad rq_t < <(load request "$WS" "${C[@]}" "$tmp"/ws/*.req)
+# ca issue first, on an idle signer; then the loads.
 issued() { sqlite3 "$H/store.db" "SELECT count(*) FROM ca_requests WHERE state='issued'"; }
 before=$(issued)
 t0=$(now)
@@ -139,6 +137,11 @@ t0=$(now)
 	>"$tmp/ca-issue.out" 2>&1 || true
 t1=$(now)
 ci_ok=$(( $(issued) - before ))
+[ "$ci_ok" -gt 0 ] || { echo "bench_ws: torwart ca issue failed:" >&2; grep -v ALERT "$tmp/ca-issue.out" | tail -3 >&2; }
+read -r s_ok s_bad s_t < <(load sserver "$SS" "${C[@]}" "$calls")
+read -r st_ok st_bad st_t < <(load status "$WS" "${C[@]}" "$calls")
+read -r rq_ok rq_bad rq_t < <(load request "$WS" "${C[@]}" "$tmp"/ws/*.req)
+
 ci_t=$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b-a}')
 s_r=$(rate "$s_ok" "$s_t"); st_r=$(rate "$st_ok" "$st_t"); rq_r=$(rate "$rq_ok" "$rq_t"); ci_r=$(rate "$ci_ok" "$ci_t")
 echo "bench_ws: $clients concurrent clients, new brainpool TLS 1.2 connection per call, $(nproc) cores"
