@@ -289,6 +289,8 @@ printf '%s' "${ENV}<t:RequestCertificate_Req><t:callbackIndicator>callback_not_p
 printf '<?xml version="1.0"?><!DOCTYPE s:Envelope [<!ENTITY x SYSTEM "file:///etc/passwd">]>%s<t:GetServiceStatus_Req><t:messageID>&x;</t:messageID></t:GetServiceStatus_Req></s:Body></s:Envelope>' "$ENV" >"$T/xxe.xml"
 printf '%s' "${ENV}<t:GetServiceStatus_Req xmlns:t=\"urn:wrong\"><t:messageID>1</t:messageID></t:GetServiceStatus_Req></s:Body></s:Envelope>" >"$T/ns.xml"
 { printf '%s<t:GetServiceStatus_Req><t:messageID>' "$ENV"; head -c 300000 /dev/zero | tr '\0' a; printf '</t:messageID></t:GetServiceStatus_Req></s:Body></s:Envelope>'; } >"$T/big.xml"
+{ printf '%s<t:GetServiceStatus_Req><t:messageID>' "$ENV"; for i in $(seq 40); do printf '<x%d>' "$i"; done
+  for i in $(seq 40 -1 1); do printf '</x%d>' "$i"; done; printf '</t:messageID></t:GetServiceStatus_Req></s:Body></s:Envelope>'; } >"$T/deep.xml"
 before_c=$(count_certs); before_r=$(sqlite3 "$H/store.db" "SELECT count(*) FROM ca_requests")
 before_l=$(count_log "action LIKE 'ws.%' AND result='refused'")
 fault() { # what file
@@ -302,14 +304,15 @@ fault "DTD with an external entity" "$T/xxe.xml"
 check "... the entity was not resolved" bash -c "! grep -q root: '$T/ans'"
 fault "wrong namespace" "$T/ns.xml"
 fault "oversized body (300 KB)" "$T/big.xml"
+fault "elements nested 40 deep" "$T/deep.xml"
 code=$(post emt-a "$T/invalid.xml")
 check "schema-invalid body -> failure_syntax (HTTP 200)" bash -c "test '$code' = 200 && grep -q '>failure_syntax<' '$T/ans'"
 code=$(post emt-a "$T/b64.xml")
 check "invalid base64 in certReq -> failure_syntax" bash -c "test '$code' = 200 && grep -q '>failure_syntax<' '$T/ans'"
 check "bad input stored nothing (certificates)" test "$(count_certs)" = "$before_c"
 check "bad input stored nothing (requests)" test "$(sqlite3 "$H/store.db" "SELECT count(*) FROM ca_requests")" = "$before_r"
-check "one admin-log entry per bad message (6)" test \
-	"$(count_log "action LIKE 'ws.%' AND result='refused'")" = $((before_l + 6))
+check "one admin-log entry per bad message (7)" test \
+	"$(count_log "action LIKE 'ws.%' AND result='refused'")" = $((before_l + 7))
 code=$(curl $TLSOPT --cert "$T/emt-a.crt" --key "$T/emt-a/tls.key" -o "$T/ans" -w '%{http_code}' -H 'Content-Type: application/json' -d '{}' "$URL" 2>>"$T/log")
 check "wrong Content-Type -> fault" test "$code" = 500
 code=$(curl $TLSOPT --cert "$T/emt-a.crt" --key "$T/emt-a/tls.key" -o /dev/null -w '%{http_code}' "$URL" 2>>"$T/log")
