@@ -339,9 +339,9 @@ tw_rc renewal_remote_issue(const char *remote, const unsigned char *authorised, 
 {
 	(void)authorised;
 	(void)len;
-	return tw_error_set(err, TW_E_UNAVAILABLE, "remote Sub-CA '%.64s': the web-service "
-		"client for remote Sub-CAs is not yet available in this build (issue 11); "
-		"renewals of this tenant wait for it, use a local Sub-CA meanwhile", remote);
+	return tw_error_set(err, TW_E_UNAVAILABLE, "remote Sub-CA '%.64s': renewal through "
+		"the web-service client for remote Sub-CAs is not wired yet (docs/renewal.md); "
+		"use a local Sub-CA for this tenant meanwhile", remote);
 }
 
 /* ---- the worker ---- */

@@ -118,11 +118,11 @@ tw_rc renewal_worker_start(const struct tw_home *home, struct event_base *base,
 void renewal_worker_stop(struct renewal_worker *w);
 
 /*
- * The seam for Sub-CAs outside this home (the web-service client of issue 11, src/ws,
- * "ws2"): a tenant configured with [renewal] sub_ca.<tenant> = remote:<name> sends its
- * authorised requests there. Until that client exists this returns TW_E_UNAVAILABLE
- * ("remote Sub-CA client not yet available") and the renewal fails visibly with code
- * remote_ca_unavailable; the gateway keeps its certificates.
+ * The seam for Sub-CAs outside this home (the web-service client of issue 11,
+ * src/ws/ws_client.h): a tenant configured with [renewal] sub_ca.<tenant> = remote:<name>
+ * sends its authorised requests there. Not wired to that client yet: this returns
+ * TW_E_UNAVAILABLE and the renewal fails visibly with code remote_ca_unavailable; the
+ * gateway keeps its certificates (docs/renewal.md "The Sub-CA of a tenant").
  */
 tw_rc renewal_remote_issue(const char *remote, const unsigned char *authorised, size_t len,
 	struct tw_error *err);
