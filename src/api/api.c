@@ -19,6 +19,7 @@
 
 #include "base/log.h"
 #include "base/util.h"
+#include "dir/dir.h"
 #include "net/conn_guard.h"
 #include "store/store.h"
 #include "ws/ws.h"
@@ -118,6 +119,7 @@ tw_rc api_run(const struct tw_home *home, struct tw_error *err)
 	struct evhttp *http = NULL;
 	struct api_operator *operator_api = NULL;   /* HTTPS, [api] tls_listen */
 	struct ws_service *ws = NULL;               /* SM-PKI web service, [ws] listen */
+	struct dir_front *dir = NULL;               /* LDAPS directory front end, [dir] listen */
 	struct event *sigterm = NULL, *sigint = NULL;
 	struct conn_guard_limits lim;
 	char *store_url = NULL, *host = NULL;
@@ -161,7 +163,8 @@ tw_rc api_run(const struct tw_home *home, struct tw_error *err)
 		goto out;
 	}
 	if ((rc = api_operator_start(ctx.base, home, ctx.store, &operator_api, err)) != TW_OK ||
-	    (rc = ws_service_start(ctx.base, home, ctx.store, &ws, err)) != TW_OK)
+	    (rc = ws_service_start(ctx.base, home, ctx.store, &ws, err)) != TW_OK ||
+	    (rc = dir_front_start(ctx.base, home, ctx.store, &dir, err)) != TW_OK)
 		goto out;
 	/*
 	 * A peer that is gone when we write (a shed or expired connection, a client that
@@ -187,6 +190,7 @@ out:
 		evhttp_free(http);
 	api_operator_free(operator_api);
 	ws_service_free(ws);
+	dir_front_free(dir);
 	if (ctx.base != NULL)
 		event_base_free(ctx.base);
 	conn_guard_free(ctx.guard);   /* after the base: its last connections release it */
