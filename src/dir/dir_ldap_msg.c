@@ -107,8 +107,7 @@ tw_rc dir_ldap_frame(const unsigned char *buf, size_t len, size_t max, size_t *m
 	if (l > max || 2 + n + l > max)
 		return tw_error_set(err, TW_E_TOO_LARGE, "LDAP message of %zu bytes exceeds the "
 			"limit of %zu", l, max);
-	if (len >= 2 + n + l)
-		*msg_len = 2 + n + l;
+	*msg_len = 2 + n + l;
 	return TW_OK;
 }
 

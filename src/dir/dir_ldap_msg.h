@@ -50,8 +50,9 @@ struct dir_ldap_msg {
 };
 
 /*
- * How long the first LDAPMessage in buf (len bytes so far) is: *msg_len = 0 when more
- * bytes are needed, else its total length. TW_E_PROTOCOL when buf cannot start an
+ * How long the LDAPMessage starting at buf is (len bytes of it so far; its header is at
+ * most 6 bytes): *msg_len = 0 when the header is not complete yet, else the message's
+ * total length, header included (the caller waits until it has that many bytes). TW_E_PROTOCOL when buf cannot start an
  * LDAPMessage (not a SEQUENCE, indefinite or over-long length), TW_E_TOO_LARGE when the
  * message is longer than max.
  */
