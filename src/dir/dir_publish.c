@@ -127,6 +127,33 @@ static tw_rc dp_add(struct dir_publisher *p, const char *dn, LDAPMod **attrs, bo
 	}
 }
 
+/*
+ * The front end's own identity when it runs under another uid than the publisher
+ * (privsep: torwart-api vs torwart-worker; dir_slapd.c maps that uid to this entry): it
+ * may assume the participants' identities and nothing else (authzTo, with slapd's
+ * authz-policy to). Harmless where both uids are one (the rootdn needs no rule). A
+ * failure is logged, not fatal: only the separated front end depends on it.
+ */
+static void dp_ensure_frontend(struct dir_publisher *p)
+{
+	char dn[DP_DN_MAX], rule[DP_DN_MAX + 40];
+	char *oc[] = { "top", "applicationProcess", NULL };
+	char *cn[] = { "torwart-frontend", NULL };
+	char *to[] = { rule, NULL };
+	LDAPMod m_oc = { LDAP_MOD_ADD, "objectClass", { .modv_strvals = oc } };
+	LDAPMod m_cn = { LDAP_MOD_ADD, "cn", { .modv_strvals = cn } };
+	LDAPMod m_to = { LDAP_MOD_ADD, "authzTo", { .modv_strvals = to } };
+	LDAPMod *attrs[] = { &m_oc, &m_cn, &m_to, NULL };
+	int lrc;
+
+	snprintf(dn, sizeof(dn), "cn=torwart-frontend,%s", p->base);
+	snprintf(rule, sizeof(rule), "dn.children:" DIR_PARTICIPANTS_OU ",%s", p->base);
+	lrc = ldap_add_ext_s(p->ld, dn, attrs, NULL, NULL);
+	if (lrc != LDAP_SUCCESS && lrc != LDAP_ALREADY_EXISTS)
+		tw_warn("directory: cannot add %s (%s): a front end under its own uid cannot bind "
+			"for participants", dn, ldap_err2string(lrc));
+}
+
 static tw_rc dp_ensure_base(struct dir_publisher *p, struct tw_error *err)
 {
 	char *oc[] = { "top", "organization", NULL };
@@ -148,6 +175,7 @@ static tw_rc dp_ensure_base(struct dir_publisher *p, struct tw_error *err)
 	o_val[n] = '\0';
 	if (dp_add(p, p->base, attrs, true, NULL, err) != TW_OK)
 		return err->code;
+	dp_ensure_frontend(p);
 	p->base_ok = true;
 	return TW_OK;
 }

@@ -57,7 +57,9 @@ tw_rc dir_slapd_conf_write(const struct tw_home *home, const char *dir,
 	 * publisher's uid becomes the rootdn: it alone writes. The front end binds the same
 	 * way with the participant as authorisation identity; the rootdn may assume any
 	 * identity of its own database, a separate front-end uid only the participants'
-	 * (authz-policy to + authzTo on its entry, written by the publisher). Every other
+	 * (authz-policy to + authzTo on its entry, written by the publisher; slapd reads
+	 * that attribute during the bind, as anonymous, with "auth" access: usable to
+	 * authenticate, never to read). Every other
 	 * local user, and anonymous, gets nothing: binds without authentication are
 	 * refused and every operation needs an authenticated identity.
 	 */
@@ -91,11 +93,13 @@ tw_rc dir_slapd_conf_write(const struct tw_home *home, const char *dir,
 		"maxsize 67108864\n"
 		"index objectClass eq\n"
 		"index cn,ou eq\n"
+		"access to dn.base=\"cn=torwart-frontend,%s\" attrs=entry,authzTo "
+		"by anonymous auth by * none\n"
 		"access to dn.subtree=\"%s\" by dn.children=\"%s,%s\" read by * none\n",
 		home->dir, DS_SCHEMAS, DS_SCHEMAS, DS_SCHEMAS, dir, dir, DS_MODULES,
 		publisher_uid, base, fe_line,
 		DIR_PARTICIPANTS_OU, base, DIR_PARTICIPANTS_OU, base, base, base, data,
-		base, DIR_PARTICIPANTS_OU, base);
+		base, base, DIR_PARTICIPANTS_OU, base);
 	if (n < 0 || (size_t)n >= cap) {
 		rc = tw_error_set(err, TW_E_TOO_LARGE, "slapd configuration too long");
 		goto out;

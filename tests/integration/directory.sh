@@ -211,3 +211,23 @@ check "torwart dir resync" bash -c "'$TORWART' dir resync --home '$H' 2>/dev/nul
 check "after resync A's entry is back" wait_entry "(cn=A.EMT.DIR)"
 check "... and C's" wait_entry "(cn=C.EMT.DIR)"
 check "resync is in the admin log" test "$(count_log "action = 'dir.resync'")" = 1
+
+# ---- a front end under its own uid (privsep: torwart-api next to torwart-worker): that
+# uid may bind only as participants, never as the publisher, and cannot write itself.
+kill -TERM "$SLAPD_PID"; wait "$SLAPD_PID" 2>/dev/null
+NOBODY=$(id -u nobody 2>/dev/null || echo 65534)
+check "dir slapd-conf with a separate front-end uid" bash -c \
+	"'$TORWART' dir slapd-conf --home '$H' --out '$T/slapd' --publisher-uid $(id -u) --frontend-uid $NOBODY >/dev/null 2>>'$T/log'"
+check "... maps that uid to cn=torwart-frontend" grep -q "uidNumber=$NOBODY,cn=peercred,cn=external,cn=auth\\$\" \"cn=torwart-frontend,$BASE\"" "$T/slapd/slapd.conf"
+chmod 0711 "$T" "$H" "$H/run"       # let the other uid reach the socket (test only)
+check "slapd restarted with it" start_slapd
+check "the publisher writes the front end's entry (authzTo: the participants)" bash -c \
+	"'$TORWART' dir resync --home '$H' >/dev/null 2>&1 && '$TORWART' dir publish --home '$H' >/dev/null 2>&1 && \
+	 ldapsearch -LLL -Y EXTERNAL -H '$URL' -b 'cn=torwart-frontend,$BASE' -s base authzTo 2>/dev/null | grep -qi 'authzTo: dn.children:ou=participants,$BASE'"
+as_fe() { setpriv --reuid="$NOBODY" --regid="$NOBODY" --clear-groups "$@"; }
+check "the front-end uid binds with a participant's authorisation identity" bash -c \
+	"$(declare -f as_fe); NOBODY=$NOBODY; as_fe ldapwhoami -Y EXTERNAL -X 'dn:cn=emt-a,ou=participants,$BASE' -H '$URL' 2>/dev/null | grep -qi 'dn:cn=emt-a,ou=participants'"
+check_fails "... but not as the publisher" bash -c \
+	"$(declare -f as_fe); NOBODY=$NOBODY; as_fe ldapwhoami -Y EXTERNAL -X 'dn:cn=torwart-publisher,$BASE' -H '$URL'"
+check_fails "... and cannot write as itself" bash -c \
+	"$(declare -f as_fe); NOBODY=$NOBODY; as_fe ldapmodify -Y EXTERNAL -H '$URL' -f '$T/mod.ldif'"
