@@ -51,6 +51,7 @@
 #include "crypto/keys.h"
 #include "crypto/tls.h"
 #include "net/conn_guard.h"
+#include "pki/trust.h"
 #include "store/store_ca.h"
 
 #define DF_MSG_MAX        (256 * 1024)       /* a participant's request; searches are small */
@@ -68,6 +69,7 @@ struct dir_front {
 	struct evconnlistener *listener;
 	struct conn_guard *guard;
 	struct sockaddr_un slapd;
+	struct trust_set *trust;      /* [trust]: other Sub-CAs' participants (NULL: none) */
 	char dn_base[512];
 	long idle_s;
 };
@@ -318,6 +320,40 @@ static void df_up_event(struct bufferevent *bev, short what, void *arg)
 	}
 }
 
+/*
+ * A participant of another Sub-CA of the SM-PKI ([trust]): the TLS handshake verified the
+ * chain to [dir] trust; the issuer must be a trusted CA whose current CRL does not list
+ * the certificate (trust_check: fail closed without a current CRL). Its identity in slapd
+ * is cn=<CN>,ou=<issuer CN>,ou=participants,<base>: a participant's, read only.
+ */
+static bool df_identify_foreign(struct df_conn *c, X509 *peer)
+{
+	char cn[256] = "", ca[256] = "", esc_cn[300], esc_ca[300], why[1200];
+	struct tw_error err;
+	tw_rc rc;
+
+	X509_NAME_get_text_by_NID(X509_get_subject_name(peer), NID_commonName, cn, sizeof(cn));
+	X509_NAME_get_text_by_NID(X509_get_issuer_name(peer), NID_commonName, ca, sizeof(ca));
+	rc = trust_check(c->f->store, c->f->trust, peer, tw_now_ms() / 1000, &err);
+	if (rc != TW_OK) {
+		snprintf(why, sizeof(why), "certificate of another Sub-CA (%s) refused: %s", ca,
+			err.message);
+		df_refuse(c, why);
+		return false;
+	}
+	if (dir_dn_escape(cn, esc_cn, sizeof(esc_cn), &err) != TW_OK ||
+	    dir_dn_escape(ca, esc_ca, sizeof(esc_ca), &err) != TW_OK) {
+		df_refuse(c, "certificate of another Sub-CA without a usable commonName");
+		return false;
+	}
+	snprintf(c->actor, sizeof(c->actor), "sm-pki:%s/%s", ca, cn);
+	snprintf(c->role, sizeof(c->role), "sm-pki");
+	snprintf(c->authzid, sizeof(c->authzid), "dn:cn=%s,ou=%s," DIR_PARTICIPANTS_OU ",%s",
+		esc_cn, esc_ca, c->f->dn_base);
+	c->identified = true;
+	return true;
+}
+
 /* The participant of the certificate, or a refusal. */
 static bool df_identify(struct df_conn *c)
 {
@@ -327,6 +363,7 @@ static bool df_identify(struct df_conn *c)
 	char fp[65], esc[300];
 	struct tw_error err;
 	bool ok = false;
+	tw_rc rc;
 
 	memset(&sc, 0, sizeof(sc));
 	if (peer == NULL || SSL_get_verify_result(c->ssl) != X509_V_OK ||
@@ -335,7 +372,13 @@ static bool df_identify(struct df_conn *c)
 		return false;
 	}
 	snprintf(c->actor, sizeof(c->actor), "tls:%.16s", fp);
-	if (store_certificate_get_by_fingerprint(c->f->store, fp, &sc, &err) != TW_OK) {
+	rc = store_certificate_get_by_fingerprint(c->f->store, fp, &sc, &err);
+	if (rc == TW_E_NOT_FOUND && c->f->trust != NULL &&
+	    trust_set_ca(c->f->trust, X509_get_issuer_name(peer)) != NULL) {
+		ok = df_identify_foreign(c, peer);
+		goto out;
+	}
+	if (rc != TW_OK) {
 		df_refuse(c, "the certificate was not issued to a registered participant");
 		goto out;
 	}
@@ -507,6 +550,8 @@ tw_rc dir_front_start(struct event_base *base, const struct tw_home *home,
 	 * connection against the store), so no session resumption. */
 	SSL_CTX_set_session_cache_mode(f->ssl_ctx, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_options(f->ssl_ctx, SSL_OP_NO_TICKET);
+	if ((rc = trust_set_load(home, &f->trust, err)) != TW_OK)
+		goto out;
 	snprintf(spec, sizeof(spec), strchr(host, ':') != NULL ? "[%s]:%u" : "%s:%u", host,
 		(unsigned)port);
 	memset(&ss, 0, sizeof(ss));
@@ -544,5 +589,6 @@ void dir_front_free(struct dir_front *f)
 		evconnlistener_free(f->listener);
 	SSL_CTX_free(f->ssl_ctx);
 	conn_guard_free(f->guard);
+	trust_set_free(f->trust);
 	free(f);
 }

@@ -23,6 +23,7 @@
 #include "base/util.h"
 #include "dir/dir.h"
 #include "pki/crl.h"
+#include "pki/trust.h"
 #include "store/store.h"
 #include "worker/worker_jobs.h"
 
@@ -92,6 +93,7 @@ tw_rc worker_run(const struct tw_home *home, struct tw_error *err)
 	struct worker_jobs *jobs = NULL;
 	struct crl_worker *crl = NULL;
 	struct dir_worker *dir = NULL;   /* directory publication ([dir]) */
+	struct trust_fetcher *trust = NULL;   /* other CAs' CRLs ([trust]) */
 	long interval;
 	tw_rc rc;
 
@@ -131,7 +133,8 @@ tw_rc worker_run(const struct tw_home *home, struct tw_error *err)
 		goto out;
 	if ((rc = crl_worker_start(home, ctx.base, ctx.store, &crl, err)) != TW_OK)
 		goto out;
-	if ((rc = dir_worker_start(home, ctx.base, ctx.store, &dir, err)) != TW_OK)
+	if ((rc = dir_worker_start(home, ctx.base, ctx.store, &dir, err)) != TW_OK ||
+	    (rc = trust_fetcher_start(home, ctx.base, ctx.store, &trust, err)) != TW_OK)
 		goto out;
 	tw_info("worker running; admin log verified every %ld s", interval);
 	worker_verify_audit(-1, 0, &ctx);
@@ -148,6 +151,7 @@ out:
 	worker_jobs_stop(jobs);
 	crl_worker_stop(crl);
 	dir_worker_stop(dir);
+	trust_fetcher_stop(trust);
 	if (ctx.base != NULL)
 		event_base_free(ctx.base);
 	store_close(ctx.store);
