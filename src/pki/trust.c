@@ -103,6 +103,53 @@ static bool ts_verifies(const struct trust_set *ts, X509 *x, char *why, size_t s
 	return ok;
 }
 
+/* Anchors self-signed CAs, every other CA chains to them (trust_set_load, trust_set_new). */
+static tw_rc ts_validate(struct trust_set *ts, struct tw_error *err)
+{
+	for (int i = 0; i < sk_X509_num(ts->anchors); i++) {
+		X509 *a = sk_X509_value(ts->anchors, i);
+
+		if (X509_check_issued(a, a) != X509_V_OK || X509_check_ca(a) == 0)
+			return tw_error_set(err, TW_E_CONFIG, "[trust] anchors: certificate %d is not a "
+				"self-signed CA certificate (a Root)", i + 1);
+	}
+	for (int i = 0; i < sk_X509_num(ts->cas); i++) {
+		X509 *c = sk_X509_value(ts->cas, i);
+		char why[256] = "", name[256];
+
+		if (X509_check_ca(c) == 0 || !ts_verifies(ts, c, why, sizeof(why))) {
+			X509_NAME_oneline(X509_get_subject_name(c), name, sizeof(name));
+			return tw_error_set(err, TW_E_CONFIG, "[trust] cas: %s does not chain to a "
+				"configured anchor or is no CA (%s)", name, why[0] ? why : "not a CA");
+		}
+	}
+	ERR_clear_error();
+	return TW_OK;
+}
+
+tw_rc trust_set_new(STACK_OF(X509) *anchors, STACK_OF(X509) *cas, struct trust_set **out,
+	struct tw_error *err)
+{
+	struct trust_set *ts;
+	tw_rc rc;
+
+	*out = NULL;
+	if ((ts = calloc(1, sizeof(*ts))) == NULL)
+		return tw_error_set(err, TW_E_NOMEM, "out of memory");
+	ts->anchors = X509_chain_up_ref(anchors);
+	ts->cas = cas != NULL ? X509_chain_up_ref(cas) : sk_X509_new_null();
+	if (ts->anchors == NULL || ts->cas == NULL) {
+		trust_set_free(ts);
+		return tw_error_set(err, TW_E_NOMEM, "out of memory");
+	}
+	if ((rc = ts_validate(ts, err)) != TW_OK) {
+		trust_set_free(ts);
+		return rc;
+	}
+	*out = ts;
+	return TW_OK;
+}
+
 tw_rc trust_set_load(const struct tw_home *home, struct trust_set **out,
 	struct tw_error *err)
 {
@@ -126,26 +173,8 @@ tw_rc trust_set_load(const struct tw_home *home, struct trust_set **out,
 	    ts->anchors, err)) != TW_OK ||
 	    (cas != NULL && (rc = ts_read_list(home, "cas", cas, ts->cas, err)) != TW_OK))
 		goto fail;
-	for (int i = 0; i < sk_X509_num(ts->anchors); i++) {
-		X509 *a = sk_X509_value(ts->anchors, i);
-
-		if (X509_check_issued(a, a) != X509_V_OK || X509_check_ca(a) == 0) {
-			rc = tw_error_set(err, TW_E_CONFIG, "[trust] anchors: certificate %d is not a "
-				"self-signed CA certificate (a Root)", i + 1);
-			goto fail;
-		}
-	}
-	for (int i = 0; i < sk_X509_num(ts->cas); i++) {
-		X509 *c = sk_X509_value(ts->cas, i);
-		char why[256] = "", name[256];
-
-		if (X509_check_ca(c) == 0 || !ts_verifies(ts, c, why, sizeof(why))) {
-			X509_NAME_oneline(X509_get_subject_name(c), name, sizeof(name));
-			rc = tw_error_set(err, TW_E_CONFIG, "[trust] cas: %s does not chain to a "
-				"configured anchor or is no CA (%s)", name, why[0] ? why : "not a CA");
-			goto fail;
-		}
-	}
+	if ((rc = ts_validate(ts, err)) != TW_OK)
+		goto fail;
 	*out = ts;
 	return TW_OK;
 fail:

@@ -38,6 +38,9 @@ struct trust_set;
  */
 tw_rc trust_set_load(const struct tw_home *home, struct trust_set **out,
 	struct tw_error *err);
+/* The same from certificates in memory (tests, fuzzing): references are taken. */
+tw_rc trust_set_new(STACK_OF(X509) *anchors, STACK_OF(X509) *cas, struct trust_set **out,
+	struct tw_error *err);
 void trust_set_free(struct trust_set *ts);
 
 /* The trusted CA certificate (anchor or Sub-CA) whose subject is name; NULL if none. */
