@@ -40,6 +40,9 @@ struct dir_publisher {
 struct dp_values {
 	struct berval bv[DP_VALUES_MAX];
 	struct berval *ptr[DP_VALUES_MAX + 1];
+	/* "serial:<hex>" per certificate: the information service's search key (S-6). */
+	char serial[DP_VALUES_MAX][STORE_ID_MAX + 8];
+	char *serial_ptr[DP_VALUES_MAX + 1];
 	size_t n;
 };
 
@@ -235,8 +238,11 @@ static int dp_collect(const struct store_dir_cert *c, void *arg)
 	v->bv[v->n].bv_val = (char *)copy;
 	v->bv[v->n].bv_len = (ber_len_t)c->der_len;
 	v->ptr[v->n] = &v->bv[v->n];
+	snprintf(v->serial[v->n], sizeof(v->serial[v->n]), "serial:%s", c->serial_hex);
+	v->serial_ptr[v->n] = v->serial[v->n];
 	v->n++;
 	v->ptr[v->n] = NULL;
+	v->serial_ptr[v->n] = NULL;
 	return 0;
 }
 
@@ -254,10 +260,10 @@ static tw_rc dp_publish_cert(struct dir_publisher *p, const struct store_dir_cer
 	const unsigned char *der = c->der;
 	X509 *x = d2i_X509(NULL, &der, (long)c->der_len);
 	char ca_cn[512], cn_val[512], esc[512], ca_dn[DP_DN_MAX], dn[DP_DN_MAX];
-	struct dp_values v = { .n = 0 };
+	struct dp_values v;
 	tw_rc rc = TW_OK;
 
-	v.ptr[0] = NULL;
+	memset(&v, 0, sizeof(v));
 	if (x == NULL)
 		return tw_error_set(err, TW_E_INTEGRITY, "certificate %lld in the store does not "
 			"parse", (long long)c->id);
@@ -306,7 +312,8 @@ static tw_rc dp_publish_cert(struct dir_publisher *p, const struct store_dir_cer
 		LDAPMod m_cert = { LDAP_MOD_ADD | LDAP_MOD_BVALUES, "userCertificate;binary",
 			{ .modv_bvals = v.ptr } };
 		LDAPMod m_ou = { LDAP_MOD_ADD, "ou", { .modv_strvals = ou } };
-		LDAPMod *attrs[] = { &m_oc, &m_cn, &m_sn, &m_cert, NULL, NULL };
+		LDAPMod m_desc = { LDAP_MOD_ADD, "description", { .modv_strvals = v.serial_ptr } };
+		LDAPMod *attrs[] = { &m_oc, &m_cn, &m_sn, &m_cert, &m_desc, NULL, NULL };
 		bool existed = false;
 
 		/* OU = the market partner id of SM-PKI subjects: searchable. */
@@ -319,12 +326,21 @@ static tw_rc dp_publish_cert(struct dir_publisher *p, const struct store_dir_cer
 
 			if (n > 0) {
 				snprintf(ou_val, sizeof(ou_val), "%.*s", n, (const char *)u);
-				attrs[4] = &m_ou;
+				attrs[5] = &m_ou;
 			}
 			OPENSSL_free(u);
 		}
-		if ((rc = dp_add(p, dn, attrs, false, &existed, err)) == TW_OK && existed)
-			rc = dp_replace_binary(p, dn, "userCertificate;binary", v.ptr, err);
+		if ((rc = dp_add(p, dn, attrs, false, &existed, err)) == TW_OK && existed) {
+			LDAPMod r_cert = { LDAP_MOD_REPLACE | LDAP_MOD_BVALUES,
+				"userCertificate;binary", { .modv_bvals = v.ptr } };
+			LDAPMod r_desc = { LDAP_MOD_REPLACE, "description",
+				{ .modv_strvals = v.serial_ptr } };
+			LDAPMod *mods[] = { &r_cert, &r_desc, NULL };
+			int lrc = ldap_modify_ext_s(p->ld, dn, mods, NULL, NULL);
+
+			if (lrc != LDAP_SUCCESS)
+				rc = dp_ldap_rc(p, lrc, "replacing the certificates of an entry", err);
+		}
 	}
 out:
 	dp_values_free(&v);

@@ -92,7 +92,7 @@ tw_rc dir_slapd_conf_write(const struct tw_home *home, const char *dir,
 		"directory %s\n"
 		"maxsize 67108864\n"
 		"index objectClass eq\n"
-		"index cn,ou eq\n"
+		"index cn,ou,description eq\n"
 		"access to dn.base=\"cn=torwart-frontend,%s\" attrs=entry,authzTo "
 		"by anonymous auth by * none\n"
 		"access to dn.subtree=\"%s\" by dn.children=\"%s,%s\" read by * none\n",

@@ -8,7 +8,8 @@
 #include "store/db.h"
 
 #define DIR_COLS "c.id, c.status, c.owner_kind, c.usage, c.subject, c.issuer, " \
-	"CASE WHEN c.revoked_ms > 0 THEN c.revoked_ms ELSE c.not_before * 1000 END, c.der"
+	"CASE WHEN c.revoked_ms > 0 THEN c.revoked_ms ELSE c.not_before * 1000 END, c.der, " \
+	"c.serial_hex"
 
 static const char SQL_PENDING[] = "SELECT " DIR_COLS " FROM certificates c LEFT JOIN "
 	"dir_published p ON p.cert_id = c.id WHERE c.owner_kind <> 'operator' AND "
@@ -46,7 +47,8 @@ static tw_rc sd_walk(struct db *d, struct db_stmt *st, store_dir_cert_cb cb, voi
 		    (rc = DB_COL_TEXT(st, 2, &c, owner_kind, err)) != TW_OK ||
 		    (rc = DB_COL_TEXT(st, 3, &c, usage, err)) != TW_OK ||
 		    (rc = DB_COL_TEXT(st, 4, &c, subject, err)) != TW_OK ||
-		    (rc = DB_COL_TEXT(st, 5, &c, issuer, err)) != TW_OK)
+		    (rc = DB_COL_TEXT(st, 5, &c, issuer, err)) != TW_OK ||
+		    (rc = DB_COL_TEXT(st, 8, &c, serial_hex, err)) != TW_OK)
 			return rc;
 		c.since_ms = db_column_int64(st, 6);
 		c.der = db_column_blob(st, 7);

@@ -18,6 +18,7 @@
 
 struct store_dir_cert {
 	int64_t id;
+	char serial_hex[STORE_ID_MAX + 1];
 	char status[16];                 /* "valid", "revoked" */
 	char owner_kind[16];
 	char usage[8];

@@ -155,6 +155,18 @@ check "... and its TLS certificate among the userCertificate values, byte for by
 out=$(ldaps_as "$T/emt-a.crt" "$T/emt-a/tls.key" search "$BASE" "(cn=SMGW-DIR-0001)" "$T/gw-found")
 check "A finds a gateway's certificates (every issued certificate is readable)" bash -c \
 	"echo '$out' | grep -q '^entry cn=SMGW-DIR-0001,'"
+# The information service (S-6) is the directory's search: by serial, subject, market
+# partner id.
+SERIAL_BSIG=$(db "SELECT serial_hex FROM certificates WHERE owner_id='emt-b' AND usage='SIG'")
+out=$(ldaps_as "$T/emt-a.crt" "$T/emt-a/tls.key" search "$BASE" "(description=serial:$SERIAL_BSIG)" "$T/bsig")
+check "information service: A finds B's SIG certificate by its serial number" bash -c \
+	"echo '$out' | grep -q '^entry cn=B.EMT.DIR,' && test \$(echo '$out' | grep -c '^entry') = 1"
+check "... the entry holds that certificate" bash -c \
+	"for f in '$T'/bsig.*.der; do [ \"\$(openssl x509 -inform DER -in \"\$f\" -noout -serial | cut -d= -f2 | tr A-F a-f)\" = '$SERIAL_BSIG' ] && exit 0; done; exit 1"
+out=$(ldaps_as "$T/emt-a.crt" "$T/emt-a/tls.key" search "$BASE" "(ou=9900000000022)" "$T/bmp")
+check "... and B's entry by its market partner id" bash -c "echo '$out' | grep -q '^entry cn=B.EMT.DIR,'"
+out=$(ldaps_as "$T/emt-a.crt" "$T/emt-a/tls.key" search "$BASE" "(description=serial:00ff00ff)" "$T/none")
+check "... an unknown serial finds nothing" bash -c "echo '$out' | grep -q '^search 0 0'"
 out=$(ldaps_as "$T/emt-a.crt" "$T/emt-a/tls.key" anonymous)
 check "an anonymous bind is refused (inappropriateAuthentication)" bash -c "echo '$out' | grep -q '^bind 48 False'"
 out=$(ldaps_as "$T/emt-a.crt" "$T/emt-a/tls.key" simple "cn=A.EMT.DIR,cn=TORWART-TEST.CA,$BASE")
@@ -184,6 +196,9 @@ check "... logged as dir.connect refused (revoked)" test \
 	"$(count_log "action = 'dir.connect' AND result = 'refused' AND detail LIKE '%revoked%'")" -ge 1
 check "the revoked certificate leaves B's entry (SIG and ENC stay)" bash -c \
 	"for _ in \$(seq 1 100); do n=\$(ldapsearch -LLL -Y EXTERNAL -H '$URL' -b '$BASE' '(cn=B.EMT.DIR)' 'userCertificate;binary' 2>/dev/null | grep -c '^userCertificate;binary::'); [ \"\$n\" = 2 ] && exit 0; sleep 0.2; done; exit 1"
+SERIAL_BTLS="$SERIAL_B"
+check "the revoked serial is no longer found by the information service" bash -c \
+	"out=\$(OPENSSL_CONF='$T/openssl.cnf' '$PY' '$CLIENT' localhost $DIR_PORT '$H/pki/chain.pem' '$T/emt-a.crt' '$T/emt-a/tls.key' search '$BASE' '(description=serial:$SERIAL_BTLS)' '$T/x' 2>/dev/null); echo \"\$out\" | grep -q '^search 0 0'"
 check "sessions are in the admin log (dir.session)" test \
 	"$(count_log "action = 'dir.session' AND actor = 'participant:emt-a'")" -ge 3
 

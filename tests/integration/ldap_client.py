@@ -30,7 +30,7 @@ try:
             print("whoami", c.extend.standard.who_am_i())
     elif op == "search":
         base, filt = args[0], args[1]
-        c.search(base, filt, SUBTREE, attributes=["cn", "ou", "userCertificate;binary"])
+        c.search(base, filt, SUBTREE, attributes=["cn", "ou", "description", "userCertificate;binary"])
         print("search", c.result["result"], len(c.entries))
         for i, e in enumerate(c.response):
             if e.get("type") != "searchResEntry":
