@@ -38,10 +38,12 @@ struct trust_fetcher {
 	long refetch_after_s;
 	long max_bytes;
 	struct tf_stale *stale;          /* CAs alerted as stale (once per outage) */
+	struct tf_req *reqs;             /* in flight: freed by stop if still open */
 	int inflight;
 };
 
 struct tf_req {
+	struct tf_req *next;
 	struct trust_fetcher *f;
 	struct evhttp_connection *conn;
 	struct evhttp_uri *uri;
@@ -56,6 +58,11 @@ static void tf_req_free_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	for (struct tf_req **pp = &r->f->reqs; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == r) {
+			*pp = r->next;
+			break;
+		}
 	if (r->conn != NULL)
 		evhttp_connection_free(r->conn);
 	evhttp_uri_free(r->uri);
@@ -150,6 +157,8 @@ static void tf_fetch(struct trust_fetcher *f, const struct store_trust_crl *c)
 	snprintf(target, sizeof(target), "%s%s%s", path != NULL && *path ? path : "/",
 		query != NULL ? "?" : "", query != NULL ? query : "");
 	f->inflight++;
+	r->next = f->reqs;
+	f->reqs = r;
 	if ((r->conn = evhttp_connection_base_new(f->base, NULL, host,
 	    (ev_uint16_t)(port > 0 ? port : 80))) == NULL ||
 	    (req = evhttp_request_new(tf_done, r)) == NULL) {
@@ -320,6 +329,9 @@ void trust_fetcher_stop(struct trust_fetcher *f)
 		return;
 	if (f->timer != NULL)
 		event_free(f->timer);
+	/* Requests still open at shutdown: their connections go (callbacks never run). */
+	while (f->reqs != NULL)
+		tf_req_free_cb(-1, 0, f->reqs);
 	while (f->stale != NULL) {
 		struct tf_stale *s = f->stale;
 
