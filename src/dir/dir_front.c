@@ -482,6 +482,8 @@ static void df_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	bufferevent_openssl_set_allow_dirty_shutdown(c->cl, 1);
 	bufferevent_setcb(c->cl, df_client_read, df_client_write, df_client_event, c);
 	bufferevent_setwatermark(c->cl, EV_WRITE, DF_OUT_HIGH / 2, 0);
+	/* At most one largest message buffered from the client: reading pauses above it. */
+	bufferevent_setwatermark(c->cl, EV_READ, 0, DF_MSG_MAX + 16);
 	bufferevent_set_timeouts(c->cl, &idle, NULL);
 	if (!conn_guard_track(f->guard, f->base, c->cl, c->ssl, NULL, NULL)) {
 		c->ssl = NULL;

@@ -437,11 +437,30 @@ tw_rc dir_publisher_drain(struct dir_publisher *p, int64_t limit,
 			break;
 		if (b->n == 0)
 			break;
+		/*
+		 * One directory write per subject of the batch (an entry holds all of its
+		 * certificates, so its TLS, SIG and ENC certificate are one write), then one
+		 * store transaction (one fsync) for all the batch's marks.
+		 */
 		for (size_t i = 0; i < b->n && rc == TW_OK; i++) {
-			if ((rc = dp_publish_cert(p, &b->c[i], err)) == TW_OK &&
-			    (rc = store_dir_mark(p->store, b->c[i].id, b->c[i].status, tw_now_ms(),
-			    err)) == TW_OK)
-				res->published++;
+			bool done = false;
+
+			for (size_t j = 0; j < i && !done; j++)
+				done = strcmp(b->c[j].subject, b->c[i].subject) == 0 &&
+					strcmp(b->c[j].issuer, b->c[i].issuer) == 0 &&
+					strcmp(b->c[i].owner_kind, "ca") != 0 && strcmp(b->c[i].usage, "CA") != 0;
+			if (!done)
+				rc = dp_publish_cert(p, &b->c[i], err);
+		}
+		if (rc == TW_OK && (rc = store_begin(p->store, err)) == TW_OK) {
+			for (size_t i = 0; i < b->n && rc == TW_OK; i++)
+				rc = store_dir_mark(p->store, b->c[i].id, b->c[i].status, tw_now_ms(), err);
+			if (rc == TW_OK)
+				rc = store_commit(p->store, err);
+			else
+				store_rollback(p->store);
+			if (rc == TW_OK)
+				res->published += (int64_t)b->n;
 		}
 		for (size_t i = 0; i < b->n; i++)
 			free(b->der[i]);
