@@ -70,6 +70,7 @@ struct dir_front {
 	struct conn_guard *guard;
 	struct sockaddr_un slapd;
 	struct trust_set *trust;      /* [trust]: other Sub-CAs' participants (NULL: none) */
+	struct df_conn *conns;        /* live connections, freed with the front end */
 	char dn_base[512];
 	long idle_s;
 };
@@ -77,6 +78,7 @@ struct dir_front {
 enum df_state { DF_HANDSHAKE, DF_BINDING, DF_RELAY, DF_CLOSING };
 
 struct df_conn {
+	struct df_conn *prev, *next;  /* f->conns */
 	struct dir_front *f;
 	struct bufferevent *cl;      /* the participant (TLS) */
 	struct bufferevent *up;      /* slapd (ldapi) */
@@ -105,6 +107,12 @@ static void df_conn_free(struct df_conn *c)
 		if (audit_append(c->f->store, &e, &err) != TW_OK)
 			tw_err("directory: cannot log the session of %s: %s", c->actor, err.message);
 	}
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else if (c->f->conns == c)
+		c->f->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
 	if (c->up != NULL)
 		bufferevent_free(c->up);
 	if (c->cl != NULL) {
@@ -490,6 +498,10 @@ static void df_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 		df_conn_free(c);
 		return;
 	}
+	c->next = f->conns;
+	if (f->conns != NULL)
+		f->conns->prev = c;
+	f->conns = c;
 	/* Reading drives the handshake; requests wait until slapd has accepted the bind. */
 	bufferevent_enable(c->cl, EV_READ | EV_WRITE);
 }
@@ -589,6 +601,8 @@ void dir_front_free(struct dir_front *f)
 		return;
 	if (f->listener != NULL)
 		evconnlistener_free(f->listener);
+	while (f->conns != NULL)            /* connections still open at shutdown */
+		df_conn_free(f->conns);
 	SSL_CTX_free(f->ssl_ctx);
 	conn_guard_free(f->guard);
 	trust_set_free(f->trust);
