@@ -1,6 +1,6 @@
 /*
  * store_dir.h: the publication state of the LDAP directory (issue 11 s.3; tables
- * dir_published and dir_crl_published of migration 0009_dir; owner: src/dir).
+ * dir_published and dir_crl_published of the migration dir_trust; owner: src/dir).
  *
  * The queue is derived, not filled: a certificate is pending while it has no
  * dir_published row with its current status (see the migration for why). Only

@@ -1,6 +1,6 @@
 /*
- * store_trust.h: the CRLs of other SM-PKI CAs (table trust_crls of migration
- * 0009_dir_trust; owner: src/pki/trust*.c). See docs/pki-services.md "Trust across the
+ * store_trust.h: the CRLs of other SM-PKI CAs (table trust_crls of the migration
+ * dir_trust; owner: src/pki/trust*.c). See docs/pki-services.md "Trust across the
  * SM-PKI".
  */
 #ifndef TORWART_STORE_STORE_TRUST_H

@@ -26,6 +26,7 @@
 #include "pki/trust.h"
 #include "store/store.h"
 #include "worker/worker_jobs.h"
+#include "ws/ws_outbox.h"
 
 struct worker_ctx {
 	struct event_base *base;
@@ -92,6 +93,7 @@ tw_rc worker_run(const struct tw_home *home, struct tw_error *err)
 	char *store_url = NULL;
 	struct worker_jobs *jobs = NULL;
 	struct crl_worker *crl = NULL;
+	struct ws_outbox *outbox = NULL;
 	struct dir_worker *dir = NULL;   /* directory publication ([dir]) */
 	struct trust_fetcher *trust = NULL;   /* other CAs' CRLs ([trust]) */
 	long interval;
@@ -133,7 +135,9 @@ tw_rc worker_run(const struct tw_home *home, struct tw_error *err)
 		goto out;
 	if ((rc = crl_worker_start(home, ctx.base, ctx.store, &crl, err)) != TW_OK)
 		goto out;
-	if ((rc = dir_worker_start(home, ctx.base, ctx.store, &dir, err)) != TW_OK ||
+	/* SM-PKI web service callbacks (SendCertificates from the outbox; ws_outbox.h). */
+	if ((rc = ws_outbox_start(home, ctx.base, ctx.store, &outbox, err)) != TW_OK ||
+	    (rc = dir_worker_start(home, ctx.base, ctx.store, &dir, err)) != TW_OK ||
 	    (rc = trust_fetcher_start(home, ctx.base, ctx.store, &trust, err)) != TW_OK)
 		goto out;
 	tw_info("worker running; admin log verified every %ld s", interval);
@@ -150,6 +154,7 @@ out:
 		event_free(sigint);
 	worker_jobs_stop(jobs);
 	crl_worker_stop(crl);
+	ws_outbox_stop(outbox);
 	dir_worker_stop(dir);
 	trust_fetcher_stop(trust);
 	if (ctx.base != NULL)

@@ -1,4 +1,4 @@
--- 0009_dir_trust.sql: the LDAP directory's publication state (issue 11 s.3; owner: dir) and
+-- 0010_dir_trust.sql: the LDAP directory's publication state (issue 11 s.3; owner: dir) and
 -- the CRLs of other SM-PKI CAs (issue 11 s.5; owner: pki trust).
 -- See docs/pki-services.md "The directory".
 --
