@@ -133,7 +133,7 @@ tw_rc api_run(const struct tw_home *home, struct tw_error *err)
 		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
 		goto out;
 	}
-	if ((rc = store_open(store_url, &ctx.store, err)) != TW_OK)
+	if ((rc = store_open_wait(home, store_url, &ctx.store, err)) != TW_OK)
 		goto out;
 	if ((rc = conn_guard_limits_load(home->conf, "api", "http_", API_HTTP_DEFAULT_MAX_CONNS,
 	    API_HTTP_DEFAULT_PER_SOURCE, &lim, err)) != TW_OK)

@@ -8,10 +8,15 @@
  */
 #include "store/store.h"
 
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
+#include "base/config.h"
 #include "base/home.h"
+#include "base/log.h"
 #include "base/util.h"
 #include "store/db.h"
 
@@ -347,6 +352,63 @@ tw_rc store_open(const char *url, struct tw_store **out, struct tw_error *err)
 	rc = TW_OK;
 out:
 	store_close(store);
+	return rc;
+}
+
+/*
+ * A service starting while the database is not up yet (a PostgreSQL server restarting, a
+ * failover in progress) waits for it instead of exiting: attempts with exponential
+ * back-off and jitter (STORE_WAIT_MIN_MS doubling to STORE_WAIT_MAX_MS) for up to
+ * [store] start_wait seconds, each failure logged with the delay. A stop signal that is
+ * pending (the wan blocks them while it starts) ends the wait at once.
+ */
+#define STORE_WAIT_MIN_MS 200
+#define STORE_WAIT_MAX_MS 10000
+
+static bool store_stop_pending(void)
+{
+	sigset_t set;
+
+	return sigpending(&set) == 0 && (sigismember(&set, SIGTERM) == 1 ||
+		sigismember(&set, SIGINT) == 1);
+}
+
+tw_rc store_open_wait(const struct tw_home *home, const char *url, struct tw_store **out,
+	struct tw_error *err)
+{
+	int64_t start = tw_monotonic_ms(), delay = 0;
+	unsigned seed = (unsigned)start ^ (unsigned)getpid(), attempt = 0;
+	long wait_s;
+	tw_rc rc;
+
+	if ((rc = tw_config_get_long(home->conf, "store", "start_wait", 60, 0, 86400, &wait_s,
+	    err)) != TW_OK)
+		return rc;
+	for (;;) {
+		struct timespec ts;
+		int64_t sleep_ms;
+
+		attempt++;
+		if ((rc = store_open(url, out, err)) != TW_E_UNAVAILABLE)
+			break;
+		if (tw_monotonic_ms() - start >= (int64_t)wait_s * 1000 || store_stop_pending()) {
+			tw_err("store: database still unavailable after %.1f s and %u attempts; giving "
+				"up ([store] start_wait = %ld)", (double)(tw_monotonic_ms() - start) /
+				1000.0, attempt, wait_s);
+			break;
+		}
+		delay = delay == 0 ? STORE_WAIT_MIN_MS :
+			(delay * 2 > STORE_WAIT_MAX_MS ? STORE_WAIT_MAX_MS : delay * 2);
+		sleep_ms = delay / 2 + (int64_t)(rand_r(&seed) % (unsigned)(delay / 2 + 1));
+		tw_warn("%s; start attempt %u, retrying in %lld ms", err != NULL ? err->message :
+			"store: database unavailable", attempt, (long long)sleep_ms);
+		ts.tv_sec = (time_t)(sleep_ms / 1000);
+		ts.tv_nsec = (long)(sleep_ms % 1000) * 1000000L;
+		while (nanosleep(&ts, &ts) != 0 && !store_stop_pending())
+			;
+	}
+	if (rc == TW_OK && attempt > 1)
+		tw_info("store: database reachable after %u attempts", attempt);
 	return rc;
 }
 

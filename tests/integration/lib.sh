@@ -95,12 +95,16 @@ pg_start() {
 	pg_as "$PG_BIN/initdb" -D "$PG_DIR/data" -U torwart --auth=trust \
 		-E UTF8 --no-sync >"$PG_DIR/initdb.log" 2>&1 || return 1
 	pg_as "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w \
-		-t 120 -o "-p $PG_PORT -k $PG_DIR -c listen_addresses=127.0.0.1 -c fsync=off" \
+		-t 120 -o "-p $PG_PORT -k $PG_DIR -c listen_addresses=127.0.0.1 -c fsync=off ${TORWART_TEST_PG_OPTS:-}" \
 		start >/dev/null
 }
 pg_stop() {
 	[ -n "$PG_DIR" ] || return 0
 	pg_as "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m fast -w stop >/dev/null 2>&1
+	# TORWART_TEST_PG_LOG_DIR: keep the server log (e.g. with TORWART_TEST_PG_OPTS=
+	# "-c log_statement=all -c log_line_prefix=%a|" to see which service ran what).
+	[ -z "${TORWART_TEST_PG_LOG_DIR:-}" ] ||
+		cp "$PG_DIR/server.log" "$TORWART_TEST_PG_LOG_DIR/$(basename "$0" .sh)-$$.log"
 	rm -rf "$PG_DIR"
 	[ -z "$PG_WRAP_DIR" ] || rm -rf "$PG_WRAP_DIR"
 	PG_DIR=
