@@ -54,6 +54,7 @@ void db_close(struct db *d)
 {
 	if (d == NULL)
 		return;
+	d->closing = true;
 	for (size_t i = 0; i < d->cache_count; i++)
 		d->drv->finalize(d->cache[i].st);
 	d->cache_count = 0;

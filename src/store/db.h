@@ -78,6 +78,7 @@ struct db {
 		bool busy;
 	} cache[DB_CACHE_MAX];
 	size_t cache_count;
+	bool closing;                      /* db_close: finalize need not tidy the server */
 };
 struct db_stmt {
 	struct db *db;

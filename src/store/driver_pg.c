@@ -57,6 +57,7 @@ struct pg {
 	bool lost;                      /* the connection is gone; reconnect with back-off */
 	int64_t lost_ms, retry_ms, backoff_ms;  /* monotonic */
 	unsigned attempts, seed;
+	unsigned gen, names;            /* reconnects (prepared names die); names issued */
 };
 
 struct pg_stmt {
@@ -71,6 +72,10 @@ struct pg_stmt {
 	unsigned int type[PG_PARAM_MAX];
 	PGresult *res;
 	int row;
+	char name[16];                  /* server-side prepared name, "" if not (yet) */
+	unsigned gen;                   /* connection generation it was prepared on */
+	unsigned runs;
+	unsigned int ptype[PG_PARAM_MAX];   /* parameter types it was prepared with */
 	unsigned char **blob;           /* decoded bytea of the current row, per column */
 	size_t *blob_len;
 };
@@ -176,6 +181,7 @@ static bool pg_usable(struct pg *p)
 			"reconnect attempts)", p->base.label, (double)(tw_monotonic_ms() - p->lost_ms) /
 			1000.0, p->attempts);
 		p->lost = false;
+		p->gen++;
 		p->sqlstate[0] = '\0';
 		return true;
 	}
@@ -325,8 +331,20 @@ static void pg_reset(struct db_stmt *st)
 
 static void pg_finalize(struct db_stmt *st)
 {
+	struct pg *p;
+
 	if (st == NULL)
 		return;
+	p = PG(st->db);
+	/* A temporary copy (db.c) that was prepared: free its name on the server, unless the
+	 * whole connection is closing anyway. */
+	if (PS(st)->name[0] != '\0' && PS(st)->gen == p->gen && !st->db->closing &&
+	    PQstatus(p->conn) == CONNECTION_OK && !p->lost) {
+		char sql[32];
+
+		snprintf(sql, sizeof(sql), "DEALLOCATE %s", PS(st)->name);
+		pg_run(p, sql);
+	}
 	pg_reset(st);
 	free(PS(st)->sql);
 	free(st);
@@ -381,26 +399,133 @@ static void pg_bind_null(struct db_stmt *st, int i)
 		s->val[i - 1] = NULL;
 }
 
+/* Named server-side statements may be used with this execution's parameter types. */
+static bool pg_types_match(const struct pg_stmt *s)
+{
+	for (int i = 0; i < s->nparams; i++) {
+		/* A NULL carries no type; anything else must be bound as at PREPARE time. */
+		if (s->val[i] != NULL && s->type[i] != s->ptype[i])
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Send SAVEPOINT (sp), PREPARE (first reuse), the statement and RELEASE (sp) as one
+ * pipeline and read their results: one round trip where there were up to three. The
+ * statement's result lands in s->res (NULL on failure, p->sqlstate/msg say why); a
+ * failure aborts the rest of the pipeline (PGRES_PIPELINE_ABORTED), as a failure would
+ * abort the transaction, and the caller rolls back to the savepoint.
+ */
+static bool pg_pipeline(struct pg *p, struct pg_stmt *s, bool sp, bool prepare, bool named,
+	bool *prepared)
+{
+	enum { CMD_SP, CMD_PREPARE, CMD_STMT, CMD_RELEASE };
+	int cmds[4], n = 0;
+	bool ok = true, sent = PQenterPipelineMode(p->conn) == 1;
+
+	if (sp)
+		cmds[n++] = CMD_SP;
+	if (prepare)
+		cmds[n++] = CMD_PREPARE;
+	cmds[n++] = CMD_STMT;
+	if (sp)
+		cmds[n++] = CMD_RELEASE;
+	for (int i = 0; sent && i < n; i++) {
+		switch (cmds[i]) {
+		case CMD_SP:
+			sent = PQsendQueryParams(p->conn, "SAVEPOINT tw_stmt", 0, NULL, NULL, NULL,
+				NULL, 0) == 1;
+			break;
+		case CMD_PREPARE:
+			sent = PQsendPrepare(p->conn, s->name, s->sql, s->nparams, s->ptype) == 1;
+			break;
+		case CMD_STMT:
+			sent = named ? PQsendQueryPrepared(p->conn, s->name, s->nparams, s->val,
+				s->len, s->fmt, 0) == 1 : PQsendQueryParams(p->conn, s->sql, s->nparams,
+				s->type, s->val, s->len, s->fmt, 0) == 1;
+			break;
+		default:
+			sent = PQsendQueryParams(p->conn, "RELEASE SAVEPOINT tw_stmt", 0, NULL, NULL,
+				NULL, NULL, 0) == 1;
+			break;
+		}
+	}
+	if (sent)
+		sent = PQpipelineSync(p->conn) == 1;
+	if (!sent) {
+		pg_note(p, NULL);
+		ok = false;
+	}
+	/* Each command: one result, then NULL; then the sync's result. */
+	for (int i = 0; sent && i < n; i++) {
+		PGresult *r = PQgetResult(p->conn);
+		ExecStatusType st = PQresultStatus(r);
+
+		if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+			if (ok)
+				pg_note(p, r);   /* the first failure says why; the rest were aborted */
+			ok = false;
+		}
+		if (cmds[i] == CMD_PREPARE)
+			*prepared = st == PGRES_COMMAND_OK;
+		if (cmds[i] == CMD_STMT && st != PGRES_PIPELINE_ABORTED && ok)
+			s->res = r;
+		else
+			PQclear(r);
+		if (r != NULL)
+			PQclear(PQgetResult(p->conn));   /* the NULL that ends this command */
+		if (PQstatus(p->conn) == CONNECTION_BAD)
+			sent = false;
+	}
+	if (sent) {
+		PGresult *r;
+
+		while ((r = PQgetResult(p->conn)) != NULL) {
+			bool sync = PQresultStatus(r) == PGRES_PIPELINE_SYNC;
+
+			PQclear(r);
+			if (sync)
+				break;
+		}
+	}
+	if (PQexitPipelineMode(p->conn) != 1 && ok) {
+		pg_note(p, NULL);
+		ok = false;
+	}
+	if (!ok) {
+		PQclear(s->res);
+		s->res = NULL;
+	}
+	return ok;
+}
+
 static int pg_execute(struct pg_stmt *s)
 {
 	struct pg *p = PG(s->base.db);
-	bool sp;
-	ExecStatusType st;
+	bool sp, prepare = false, named = false, prepared = false;
 	const char *tuples;
 
 	if (!pg_usable(p))
 		return DB_ERROR;
 	sp = s->write && PQtransactionStatus(p->conn) == PQTRANS_INTRANS;
-	if (sp && !pg_run(p, "SAVEPOINT tw_stmt")) {
-		pg_check_lost(p);
-		return DB_ERROR;
+	/*
+	 * Prepared statements per connection: a statement object run a second time (the
+	 * cached ones, db.c) is prepared on the server under its own name, so later runs
+	 * skip parsing and planning. Names die with the connection: a reconnect (gen)
+	 * prepares again.
+	 */
+	if (s->gen == p->gen && s->name[0] != '\0') {
+		named = pg_types_match(s);
+	} else if (++s->runs >= 2) {
+		snprintf(s->name, sizeof(s->name), "tw%u", ++p->names);
+		memcpy(s->ptype, s->type, sizeof(s->ptype));
+		s->gen = p->gen;
+		prepare = named = true;
 	}
-	s->res = PQexecParams(p->conn, s->sql, s->nparams, s->type, s->val, s->len, s->fmt, 0);
-	st = PQresultStatus(s->res);
-	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-		pg_note(p, s->res);
-		PQclear(s->res);
-		s->res = NULL;
+	if (!pg_pipeline(p, s, sp, prepare, named, &prepared)) {
+		if (prepare && !prepared)
+			s->name[0] = '\0';   /* not prepared after all: try again next run */
 		pg_check_lost(p);
 		if (sp && !p->lost) {
 			char state[6], msg[256];
@@ -411,10 +536,6 @@ static int pg_execute(struct pg_stmt *s)
 			memcpy(p->sqlstate, state, sizeof(state));
 			memcpy(p->msg, msg, sizeof(msg));
 		}
-		return DB_ERROR;
-	}
-	if (sp && !pg_run(p, "RELEASE SAVEPOINT tw_stmt")) {
-		pg_check_lost(p);
 		return DB_ERROR;
 	}
 	tuples = PQcmdTuples(s->res);
