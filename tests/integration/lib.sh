@@ -149,7 +149,15 @@ $(declare -f pg_newdb)
 if [ "\$1" = init ]; then
 	shift
 	url=\$(pg_newdb) || exit 1
-	exec '$TORWART' init --store "\$url" "\$@"
+	[ "${TORWART_TEST_ROLES:-0}" = 1 ] || exec '$TORWART' init --store "\$url" "\$@"
+	# TORWART_TEST_ROLES=1: wan, api and worker log in with the restricted roles of
+	# src/store/roles.pg.sql ([store] url_wan, url_api, url_worker).
+	'$TORWART' init --store "\$url" "\$@" || exit
+	home=; prev=
+	for a in "\$@"; do [ "\$prev" = --home ] && home=\$a; prev=\$a; done
+	psql -X -q -v ON_ERROR_STOP=1 "\$url" -f '$TORWART_SOURCE/src/store/roles.pg.sql' >&2 || exit 1
+	sed -i "/^url = /a url_wan = \${url/torwart@/torwart_wan@}\\nurl_api = \${url/torwart@/torwart_api@}\\nurl_worker = \${url/torwart@/torwart_worker@}" "\$home/torwart.conf"
+	exit 0
 fi
 exec '$TORWART' "\$@"
 EOF
