@@ -37,7 +37,7 @@ for i in $(seq 1 $NGW); do "$TORWART" gateway add --home "$H" --id "GW-$i" >>"$T
 check "$NGW gateways registered" test "$(q "SELECT count(*) FROM gateways")" -ge $NGW
 
 G1="$H/gateways/GW-1"
-C1="--cacert $G1/root-ca.crt --cert $G1/tls.crt --key $G1/tls.key --curves brainpoolP256r1 --tlsv1.2 --tls-max 1.2 -sS -m 30"
+C1="--cacert $G1/root-ca.crt --cert $G1/tls.crt --key $G1/tls.key --curves brainpoolP256r1 --tlsv1.2 --tls-max 1.2 -sS -m 90"
 session() { printf '{"gateway_id":"GW-1","firmware_version":"1.0","time":"%s"}' "$(date -u +%Y-%m-%dT%H:%M:%SZ)"; }
 # One TLS connection: a session, then the next order. code N: the status of request N;
 # $T/body1, $T/body2 the bodies, $T/hdr, $T/hdr2 the headers.
@@ -105,7 +105,9 @@ if [ "$PG" = pg ]; then
 	check "torwart audit verify after the outage" "$TORWART" audit verify --home "$H"
 else
 	# ---- SQLite: the write lock held beyond the busy timeout (10 s) by another process
-	# (until the request was answered: a slow handshake under load must not outlast it)
+	# (until the request was answered: a slow handshake under load must not outlast it).
+	# Each attempt of the wan thread to write waits the busy timeout, blocking its loop
+	# (contact flushes too), so the answer may take several times 10 s: curl waits 90 s.
 	"$TORWART" job create --home "$H" --type ping --gateway GW-1 --timeout 600 >>"$T/log" 2>&1
 	id=$(q "SELECT max(id) FROM jobs")
 	python3 - "$H/store.db" "$T/locked" <<'EOF' &
@@ -113,7 +115,7 @@ import sqlite3, sys, time, pathlib
 c = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=30)
 c.execute("BEGIN IMMEDIATE")
 pathlib.Path(sys.argv[2]).touch()
-time.sleep(60)   # released when the test kills it
+time.sleep(150)   # released when the test kills it
 c.execute("ROLLBACK")
 EOF
 	locker=$!
