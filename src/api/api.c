@@ -130,12 +130,18 @@ tw_rc api_run(const struct tw_home *home, struct tw_error *err)
 		TW_DEFAULT_API_LISTEN), &host, &port, err);
 	if (rc != TW_OK)
 		goto out;
+	/* The commands run for remote operators log in with the api's database role too
+	 * ([store] url_api; base/home.c). */
+	if (setenv("TORWART_STORE_SERVICE", "api", 1) != 0) {
+		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+		goto out;
+	}
 	store_url = tw_home_store_url(home);
 	if (store_url == NULL) {
 		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
 		goto out;
 	}
-	if ((rc = store_open(store_url, &ctx.store, err)) != TW_OK)
+	if ((rc = store_open_wait(home, store_url, &ctx.store, err)) != TW_OK)
 		goto out;
 	if ((rc = conn_guard_limits_load(home->conf, "api", "http_", API_HTTP_DEFAULT_MAX_CONNS,
 	    API_HTTP_DEFAULT_PER_SOURCE, &lim, err)) != TW_OK)

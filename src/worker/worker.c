@@ -113,7 +113,7 @@ tw_rc worker_run(const struct tw_home *home, struct tw_error *err)
 		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
 		goto out;
 	}
-	if ((rc = store_open(store_url, &ctx.store, err)) != TW_OK)
+	if ((rc = store_open_wait(home, store_url, &ctx.store, err)) != TW_OK)
 		goto out;
 	ctx.base = event_base_new();
 	if (ctx.base == NULL) {
