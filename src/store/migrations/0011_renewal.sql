@@ -1,4 +1,4 @@
--- 0010_renewal.sql: SMGW certificate renewal through the WAN (issue 12, UC-3.3.3; owner:
+-- 0011_renewal.sql: SMGW certificate renewal through the WAN (issue 12, UC-3.3.3; owner:
 -- the gwa module, src/gwa/renewal.c; SQL in src/store/store_renewal.c).
 --
 -- One row per renewal of one gateway's TLS/SIG/ENC certificates. The row is the
