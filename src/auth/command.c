@@ -33,7 +33,7 @@
 	"home= name= org= role= mp-id= cn= email= gateway-id= device-serial= state= reason= " \
 	"participant= */request= /out= ca= id= der timing */cert= at= k= n= /share= from="
 #define OPTS_FIRMWARE /* src/cmd/cli_firmware.c fw_parse */ \
-	"home= /file= model= version= id= reason="
+	"home= /file= model= version= id= reason= /signature= /receipt="
 #define OPTS_GATEWAY /* src/cmd/cli.c cli_parse_options */ \
 	"home= id= /out= test-pki wan-listen= api-listen= api-tls-listen= signer-backend= system store="
 #define OPTS_JOB /* src/cmd/cli_job.c job_parse */ \
@@ -111,6 +111,16 @@ static const struct auth_command auth_commands[] = {
 	{ .command = "ca", .sub = "submit", .op = AUTH_OP_CA_RA, .files = { IN("--request") },
 	  .options = OPTS_CA },
 	{ .command = "firmware", .sub = "add", .op = AUTH_OP_FIRMWARE_MANAGE,
+	  .files = { IN("--file"), IN("--signature"), OUT("--receipt") },
+	  .options = OPTS_FIRMWARE },
+	{ .command = "firmware", .sub = "certified", .op = AUTH_OP_FIRMWARE_READ,
+	  .options = OPTS_FIRMWARE },
+	{ .command = "firmware", .sub = "check", .op = AUTH_OP_FIRMWARE_MANAGE,
+	  .options = OPTS_FIRMWARE },
+	{ .command = "firmware", .sub = "downgrade", .op = AUTH_OP_FIRMWARE_MANAGE,
+	  .four_eyes = "firmware.downgrade",
+	  .options = OPTS_FIRMWARE },
+	{ .command = "firmware", .sub = "import-list", .op = AUTH_OP_FIRMWARE_MANAGE,
 	  .files = { IN("--file") },
 	  .options = OPTS_FIRMWARE },
 	{ .command = "firmware", .sub = "list", .op = AUTH_OP_FIRMWARE_READ,

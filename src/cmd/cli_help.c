@@ -122,8 +122,20 @@ static const struct cli_help_sub help_ca[] = {
 
 /* ---------------------------------------------------------------- firmware */
 static const struct cli_help_sub help_firmware[] = {
-	{ "add", "usage: torwart firmware add --home DIR --file IMG --model M --version V\n"
-		"Add a firmware image to the catalogue (docs/firmware.md).\n" },
+	{ "add", "usage: torwart firmware add --home DIR --file IMG --signature CMS [--model M]\n"
+		"           [--version V] [--receipt FILE]\n"
+		"Receive a manufacturer's image with its signed manifest (CMS, GWH SIG certificate):\n"
+		"signature, chain, revocation, model, version and completeness are verified; the\n"
+		"receipt (JSON) says accepted or the refusal's error (docs/firmware.md).\n" },
+	{ "certified", "usage: torwart firmware certified --home DIR\n"
+		"Show the current list of certified firmware versions.\n" },
+	{ "check", "usage: torwart firmware check --home DIR\n"
+		"Re-verify every stored image now (the worker does it daily); exit 3 and an alert\n"
+		"when one fails.\n" },
+	{ "downgrade", "usage: torwart firmware downgrade --home DIR --id N\n"
+		"Release an image older than a released version (four-eyes firmware.downgrade).\n" },
+	{ "import-list", "usage: torwart firmware import-list --home DIR --file LIST.cms\n"
+		"Import a signed list of certified versions ([firmware] list_anchor).\n" },
 	{ "list", "usage: torwart firmware list --home DIR\n"
 		"List the catalogue.\n" },
 	{ "show", "usage: torwart firmware show --home DIR --id N\n"
@@ -279,7 +291,8 @@ static const struct cli_help cli_helps[] = {
 		"the Root's ARL in a test PKI), CA key state (docs/ca-operations.md).\n"
 		"torwart ca SUB --help for each. Exit 4: a request was refused.\n" HELP_REMOTE,
 		help_ca },
-	{ "firmware", "usage: torwart firmware add|list|show|release|withdraw ...\n"
+	{ "firmware", "usage: torwart firmware add|list|show|release|downgrade|withdraw|\n"
+		"       import-list|certified|check ...\n"
 		"The firmware catalogue (docs/firmware.md). torwart firmware SUB --help for each.\n"
 		HELP_REMOTE, help_firmware },
 	{ "gateway", "usage: torwart gateway add|list|set|logs|selftest ...\n"

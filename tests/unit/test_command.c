@@ -111,7 +111,11 @@ static const struct doc_cmd {
 	{ "ca", "revoke", "ca.ra", "ca.revoke", "", "" },
 	{ "ca", "show", "ca.read", NULL, "", "" },
 	{ "ca", "submit", "ca.ra", NULL, "", "in:--request" },
-	{ "firmware", "add", "firmware.manage", NULL, "", "in:--file" },
+	{ "firmware", "add", "firmware.manage", NULL, "", "in:--file in:--signature out:--receipt" },
+	{ "firmware", "certified", "firmware.read", NULL, "", "" },
+	{ "firmware", "check", "firmware.manage", NULL, "", "" },
+	{ "firmware", "downgrade", "firmware.manage", "firmware.downgrade", "", "" },
+	{ "firmware", "import-list", "firmware.manage", NULL, "", "in:--file" },
 	{ "firmware", "list", "firmware.read", NULL, "", "" },
 	{ "firmware", "release", "firmware.manage", "firmware.release", "", "" },
 	{ "firmware", "show", "firmware.read", NULL, "", "" },
@@ -319,6 +323,7 @@ static void test_table_complete(void **state)
 			{ "ca", "activate", "ca.key.activate" }, { "ca", "revoke", "ca.revoke" },
 			{ "ca", "deactivate", "ca.key.deactivate" },
 			{ "firmware", "release", "firmware.release" },
+			{ "firmware", "downgrade", "firmware.downgrade" },
 			{ "job", "create", "fleet.order" },
 			{ "policy", "set", "policy.change" },
 		};
@@ -1297,7 +1302,7 @@ static void test_parser_strict(void **state)
 static const char *const path_options[] = {
 	"--cert", "--export", "--out", "--verify", "--dir", "--request", "--file", "--in",
 	"--key-dir", "--tls-key", "--sig-key", "--enc-key", "--current-cert", "--current-key",
-	"--gwa-cert", "--home", "--share",
+	"--gwa-cert", "--home", "--share", "--signature", "--receipt",
 };
 
 static bool names_path(const char *name)
