@@ -1,13 +1,14 @@
 /*
  * fuzz_firmware.c: libFuzzer target over the parsers of outside bytes in firmware
- * provisioning (gwa/firmware_cms.h): the manufacturer's CMS container, the manifest
- * JSON inside it, and the certified-list JSON. The first byte picks the parser; the
- * rest is its input.
+ * provisioning and transfer: the manufacturer's CMS container, the manifest JSON inside
+ * it, the certified-list JSON (gwa/firmware_cms.h) and the Range header of a download
+ * request (gwa/order_firmware.h). The first byte picks the parser; the rest is its input.
  *
  * Invariants beyond "no crash": a parsed manifest has a positive size, a valid label
  * model/version and 64 lower-case hex digits; a parsed list has no more entries than
  * FW_LIST_MAX_ENTRIES and no duplicate pair; an opened container has content within
- * its bound and a signer, and the verdict of a failure is never FW_OK.
+ * its bound and a signer, and the verdict of a failure is never FW_OK; a parsed range
+ * lies inside the image and is at most the maximum long.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 
 #include "gwa/firmware.h"
 #include "gwa/firmware_cms.h"
+#include "gwa/order_firmware.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -72,14 +74,36 @@ static void check_cms(const uint8_t *data, size_t size)
 	fw_signed_clear(&s);
 }
 
+/* Range header (NUL-terminated copy) against a few image sizes and maxima. */
+static void check_range(const uint8_t *data, size_t size)
+{
+	static const int64_t sizes[] = { 1, 300000, (int64_t)1 << 40 };
+	char *hdr = malloc(size + 1);
+
+	if (hdr == NULL)
+		return;
+	memcpy(hdr, data, size);
+	hdr[size] = '\0';
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		int64_t first = -1, len = -1;
+
+		if (firmware_range_parse(hdr, sizes[i], 65536, &first, &len, NULL) != TW_OK)
+			continue;
+		if (first < 0 || len <= 0 || len > 65536 || first + len > sizes[i])
+			abort();
+	}
+	free(hdr);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 1)
 		return 0;
-	switch (data[0] % 3) {
+	switch (data[0] % 4) {
 	case 0: check_manifest(data + 1, size - 1); break;
 	case 1: check_list(data + 1, size - 1); break;
-	default: check_cms(data + 1, size - 1); break;
+	case 2: check_cms(data + 1, size - 1); break;
+	default: check_range(data + 1, size - 1); break;
 	}
 	return 0;
 }

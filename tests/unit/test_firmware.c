@@ -20,6 +20,7 @@
 #include "base/home.h"
 #include "base/util.h"
 #include "gwa/firmware.h"
+#include "gwa/order_firmware.h"
 #include "pki/ca_state.h"
 #include "store/store.h"
 #include "store/store_ca.h"
@@ -316,6 +317,34 @@ static void test_downgrade_and_list(void **state)
 		"'firmware.downgrade' AND result = 'ok'"), 1);
 }
 
+/* The Range header of a download request (outside bytes). */
+static void test_range_parse(void **state)
+{
+	static const char *const bad[] = { "bytes=-5", "bytes=5", "bytes=a-b", "items=0-1",
+		"bytes=0-1,3-4", "bytes= 0-1", "bytes=10-5", "bytes=0-1x", "bytes=",
+		"bytes=99999999999999999999-" };
+	int64_t first = 0, len = 0;
+	struct tw_error err;
+
+	(void)state;
+	assert_int_equal(firmware_range_parse(NULL, 1000, 256, &first, &len, &err), TW_OK);
+	assert_true(first == 0 && len == 256);
+	assert_int_equal(firmware_range_parse("bytes=900-", 1000, 256, &first, &len, &err),
+		TW_OK);
+	assert_true(first == 900 && len == 100);
+	assert_int_equal(firmware_range_parse("bytes=10-19", 1000, 256, &first, &len, &err),
+		TW_OK);
+	assert_true(first == 10 && len == 10);
+	assert_int_equal(firmware_range_parse("bytes=10-5000", 1000, 256, &first, &len, &err),
+		TW_OK);
+	assert_true(first == 10 && len == 256);
+	assert_int_equal(firmware_range_parse("bytes=1000-", 1000, 256, &first, &len, &err),
+		TW_E_TOO_LARGE);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(firmware_range_parse(bad[i], 1000, 256, &first, &len, &err),
+			TW_E_INVALID);
+}
+
 static void test_version_cmp(void **state)
 {
 	(void)state;
@@ -489,6 +518,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_release_withdraw, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_downgrade_and_list, fx_setup, fx_teardown),
 		cmocka_unit_test(test_version_cmp),
+		cmocka_unit_test(test_range_parse),
 		cmocka_unit_test(test_manifest_parse),
 		cmocka_unit_test(test_list_parse),
 		cmocka_unit_test_setup_teardown(test_ca_state, fx_setup, fx_teardown),
