@@ -1307,7 +1307,7 @@ out:
 
 static const char *const ac_actions[] = {
 	"ca.key.activate", "ca.key.deactivate", "ca.revoke", "firmware.downgrade",
-	"firmware.release", "fleet.order", "policy.change",
+	"firmware.release", "fleet.order", "policy.change", "rollout.start",
 };
 
 bool api_command_is_action(const char *action)

@@ -190,7 +190,7 @@ void auth_alert(struct tw_store *store, const char *kind, const char *role,
  */
 #define AUTH_FOUR_EYES_MANDATORY \
 	"ca.key.activate, ca.key.deactivate, ca.revoke, firmware.release, " \
-	"firmware.downgrade, fleet.order, " \
+	"firmware.downgrade, rollout.start, fleet.order, " \
 	"operator.role, policy.change, break-glass"
 #define AUTH_FOUR_EYES_MAX 32
 

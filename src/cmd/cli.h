@@ -113,6 +113,8 @@ int cli_operator(const char *sub, int argc, char **argv);
 int cli_approval(const char *sub, int argc, char **argv);
 /* cli_firmware.c: the firmware catalogue. */
 int cli_firmware(const char *sub, int argc, char **argv);
+/* cli_rollout.c: staged firmware rollouts. */
+int cli_rollout(const char *sub, int argc, char **argv);
 /* cli_policy.c: the security policy ([auth]). */
 int cli_policy(const char *sub, int argc, char **argv);
 /* cli_store.c: store migrate --to URL. */

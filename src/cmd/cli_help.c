@@ -147,6 +147,27 @@ static const struct cli_help_sub help_firmware[] = {
 	{ NULL, NULL },
 };
 
+/* ---------------------------------------------------------------- rollout */
+static const struct cli_help_sub help_rollout[] = {
+	{ "create", "usage: torwart rollout create --home DIR --name N --image ID (--gateways A,B |\n"
+		"           --tag T | --tenant T | --all) --groups G [--canary K] [--success PCT]\n"
+		"           [--error PCT] [--window \"Mon-Fri 01:00-05:00 Europe/Berlin\"]\n"
+		"Plan a staged rollout of a released image (docs/firmware.md \"Rollouts\").\n" },
+	{ "list", "usage: torwart rollout list --home DIR [--state S]\n"
+		"List rollouts.\n" },
+	{ "show", "usage: torwart rollout show --home DIR --id N [--watch]\n"
+		"Per-group progress (done/failed/in progress/waiting); --watch updates in place.\n" },
+	{ "approve", "usage: torwart rollout approve --home DIR --id N\n"
+		"Start a created rollout (four-eyes rollout.start).\n" },
+	{ "pause", "usage: torwart rollout pause --home DIR --id N [--reason TEXT]\n"
+		"Pause: no new transfers start.\n" },
+	{ "resume", "usage: torwart rollout resume --home DIR --id N\n"
+		"Resume; the failed gateways of the current group are retried first.\n" },
+	{ "cancel", "usage: torwart rollout cancel --home DIR --id N [--reason TEXT]\n"
+		"Emergency stop: cancel the rollout and every outstanding transfer.\n" },
+	{ NULL, NULL },
+};
+
 /* ---------------------------------------------------------------- gateway */
 static const struct cli_help_sub help_gateway[] = {
 	{ "add", "usage: torwart gateway add --home DIR --id SMGW-ID [--out DIR2]\n"
@@ -295,6 +316,9 @@ static const struct cli_help cli_helps[] = {
 		"       import-list|certified|check ...\n"
 		"The firmware catalogue (docs/firmware.md). torwart firmware SUB --help for each.\n"
 		HELP_REMOTE, help_firmware },
+	{ "rollout", "usage: torwart rollout create|list|show|approve|pause|resume|cancel ...\n"
+		"Staged firmware rollouts (docs/firmware.md). torwart rollout SUB --help for each.\n"
+		HELP_REMOTE, help_rollout },
 	{ "gateway", "usage: torwart gateway add|list|set|logs|selftest ...\n"
 		"Gateways: registration, listing, fleet settings, logs and self-tests.\n"
 		"torwart gateway SUB --help for each.\n" HELP_REMOTE, help_gateway },

@@ -21,6 +21,7 @@ static const struct cli_command cli_commands[] = {
 	{ "policy", cli_policy },
 	{ "profile", cli_profile },
 	{ "req", cli_req },
+	{ "rollout", cli_rollout },
 	{ "store", cli_store },
 };
 

@@ -23,7 +23,7 @@ static const char *const copy_tables[] = {
 	"operators", "auth_sessions", "auth_failures", "approvals", "admin_log_node",
 	"admin_log_head", "admin_log_cut", "admin_log_cursor", "alert_queue", "firmware_images",
 	"ca_key_state", "admin_log_verified", "firmware_signatures", "firmware_lists",
-	"firmware_certified",
+	"firmware_certified", "rollouts", "rollout_targets",
 };
 #define COPY_TABLES (sizeof(copy_tables) / sizeof(copy_tables[0]))
 

@@ -142,6 +142,13 @@ static const struct doc_cmd {
 	{ "profile", "read", "gateway.order", NULL, "gw=--gateway|--id", "" },
 	{ "profile", "revoke-emt", "profile.write", NULL, "gw=--gateway|--id", "" },
 	{ "profile", "show", "gateway.read", NULL, "gw=--gateway|--id", "" },
+	{ "rollout", "approve", "firmware.manage", "rollout.start", "", "" },
+	{ "rollout", "cancel", "firmware.manage", NULL, "", "" },
+	{ "rollout", "create", "firmware.manage", NULL, "", "" },
+	{ "rollout", "list", "firmware.read", NULL, "", "" },
+	{ "rollout", "pause", "firmware.manage", NULL, "", "" },
+	{ "rollout", "resume", "firmware.manage", NULL, "", "" },
+	{ "rollout", "show", "firmware.read", NULL, "", "" },
 	{ "req", "authorise", "gateway.admin", NULL, "", "in:--in out:--out in:--gwa-cert" },
 };
 
@@ -324,6 +331,7 @@ static void test_table_complete(void **state)
 			{ "ca", "deactivate", "ca.key.deactivate" },
 			{ "firmware", "release", "firmware.release" },
 			{ "firmware", "downgrade", "firmware.downgrade" },
+			{ "rollout", "approve", "rollout.start" },
 			{ "job", "create", "fleet.order" },
 			{ "policy", "set", "policy.change" },
 		};

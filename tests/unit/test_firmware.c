@@ -21,6 +21,7 @@
 #include "base/util.h"
 #include "gwa/firmware.h"
 #include "gwa/order_firmware.h"
+#include "gwa/rollout.h"
 #include "pki/ca_state.h"
 #include "store/store.h"
 #include "store/store_ca.h"
@@ -345,6 +346,33 @@ static void test_range_parse(void **state)
 			TW_E_INVALID);
 }
 
+/* Maintenance windows in local time, daylight saving by the zone's rules. */
+static void test_rollout_window(void **state)
+{
+	/* 2026-07-06 (Monday) 23:30 UTC = 01:30 CEST on Tuesday in Berlin (UTC+2). */
+	const int64_t summer = 1783380600000LL;
+	/* 2026-01-12 (Monday) 23:30 UTC = 00:30 CET on Tuesday in Berlin (UTC+1). */
+	const int64_t winter = 1768260600000LL;
+	struct tw_error err;
+
+	(void)state;
+	assert_true(rollout_window_open(NULL, summer));
+	assert_true(rollout_window_open("", summer));
+	assert_true(rollout_window_open("Mon-Fri 01:00-05:00 Europe/Berlin", summer));
+	assert_false(rollout_window_open("Mon-Fri 01:00-05:00 Europe/Berlin", winter));
+	assert_true(rollout_window_open("Tue 00:00-01:00 Europe/Berlin", winter));
+	assert_false(rollout_window_open("Mon-Fri 01:00-05:00 UTC", summer));
+	assert_true(rollout_window_open("daily 23:00-01:00", summer));    /* across midnight */
+	assert_true(rollout_window_open("Mon 23:00-01:00 UTC", summer));
+	assert_false(rollout_window_open("Sat,Sun 00:00-23:59 Europe/Berlin", summer));
+	assert_true(rollout_window_open("Sat,Tue 00:00-23:59 Europe/Berlin", summer));
+	assert_int_equal(rollout_window_check("someday 1-2", &err), TW_E_INVALID);
+	assert_int_equal(rollout_window_check("Mon 01:00-01:00", &err), TW_E_INVALID);
+	assert_int_equal(rollout_window_check("Mon 25:00-01:00", &err), TW_E_INVALID);
+	assert_int_equal(rollout_window_check("Mon 01:00-02:00 ../etc", &err), TW_E_INVALID);
+	assert_int_equal(rollout_window_check("Fri-Mon 22:00-06:00 Europe/Berlin", &err), TW_OK);
+}
+
 static void test_version_cmp(void **state)
 {
 	(void)state;
@@ -492,7 +520,8 @@ static void test_migration_carry_over(void **state)
 
 	/* Back to schema 6 (later migrations undone too) with a CA certificate recorded, as
 	 * init --test-pki left it. */
-	fx_exec(f, "DROP TABLE firmware_certified; DROP TABLE firmware_lists; "
+	fx_exec(f, "DROP TABLE rollout_targets; DROP TABLE rollouts; "
+		"DROP TABLE firmware_certified; DROP TABLE firmware_lists; "
 		"DROP TABLE firmware_signatures; "
 		"DROP TABLE firmware_images; DROP TABLE ca_key_state; "
 		"DROP TABLE admin_log_verified; DELETE FROM schema_migrations WHERE version >= 7; "
@@ -519,6 +548,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_downgrade_and_list, fx_setup, fx_teardown),
 		cmocka_unit_test(test_version_cmp),
 		cmocka_unit_test(test_range_parse),
+		cmocka_unit_test(test_rollout_window),
 		cmocka_unit_test(test_manifest_parse),
 		cmocka_unit_test(test_list_parse),
 		cmocka_unit_test_setup_teardown(test_ca_state, fx_setup, fx_teardown),
