@@ -16,7 +16,8 @@ logged() { db "SELECT count(*) FROM admin_log WHERE $1"; }
 ro() { "$TORWART" rollout "$@" --home "$H"; }
 ro_state() { ro show --id "$1" 2>/dev/null | sed -n 's/^state: *\([a-z]*\).*/\1/p'; }
 # counts of group G of rollout R: "done failed running waiting"
-grp() { db "SELECT coalesce(sum(state='done'),0) || ' ' || coalesce(sum(state='failed'),0) || ' ' || coalesce(sum(state='running'),0) || ' ' || coalesce(sum(state='waiting'),0) FROM rollout_targets WHERE rollout_id=$1 AND grp=$2"; }
+n_in() { db "SELECT count(*) FROM rollout_targets WHERE rollout_id=$1 AND grp=$2 AND state='$3'"; }
+grp() { echo "$(n_in "$1" "$2" done) $(n_in "$1" "$2" failed) $(n_in "$1" "$2" running) $(n_in "$1" "$2" waiting)"; }
 wait_for() { # SECONDS CMD...
 	local end=$((SECONDS + $1)); shift
 	while [ $SECONDS -lt $end ]; do "$@" && return 0; sleep 0.2; done; return 1
@@ -66,7 +67,8 @@ check_fails "more groups than gateways refused" ro create --name bad --image 1 -
 check_fails "a bad maintenance window refused" ro create --name bad --image 1 --tag fleet --groups 4 --window "someday 1-2"
 check "nothing stored by refusals" test "$(db "SELECT count(*) FROM rollouts")" = 0
 check "create rollout 1 (4 groups, canary 4, error threshold 20%)" ro create --name r1 --image 1 --tag fleet --groups 4 --canary 4 --error 20
-check "groups 4/12/12/12" test "$(db "SELECT group_concat(n, '/') FROM (SELECT count(*) AS n FROM rollout_targets WHERE rollout_id=1 GROUP BY grp ORDER BY grp)")" = 4/12/12/12
+gsize() { db "SELECT count(*) FROM rollout_targets WHERE rollout_id=1 AND grp=$1"; }
+check "groups 4/12/12/12" test "$(gsize 0)/$(gsize 1)/$(gsize 2)/$(gsize 3)" = 4/12/12/12
 sleep 0.5
 check "nothing starts before the approval" test "$(db "SELECT count(*) FROM jobs")" = 0
 check "approve (rollout.start)" ro approve --id 1
