@@ -1,6 +1,7 @@
 /*
  * store_rollouts.c: the public store_rollouts.h API (migration 0010_rollouts.sql),
- * written once through db.h for SQLite and PostgreSQL.
+ * written once through db.h for SQLite and PostgreSQL. A tenant-scoped handle
+ * (store_scope_tenant, the api's operators) sees and steers only its tenant's rollouts.
  */
 #include "store/store_rollouts.h"
 
@@ -113,13 +114,18 @@ tw_rc store_rollout_get(struct tw_store *store, int64_t id, struct store_rollout
 		return rc;
 	db_bind_int64(st, 1, id);
 	step = db_step(st);
-	if (step == DB_ROW)
+	if (step == DB_ROW) {
 		rc = r_row(st, out, err);
-	else if (step == DB_DONE)
+		/* Another tenant's rollout does not exist for a tenant-scoped handle (api). */
+		if (rc == TW_OK && store->scope_tenant != 0 && out->tenant_id != store->scope_tenant)
+			rc = tw_error_set(err, TW_E_NOT_FOUND, "no rollout %lld (see torwart rollout "
+				"list)", (long long)id);
+	} else if (step == DB_DONE) {
 		rc = tw_error_set(err, TW_E_NOT_FOUND, "no rollout %lld (see torwart rollout list)",
 			(long long)id);
-	else
+	} else {
 		rc = db_step_fail(db, err, "reading a rollout");
+	}
 	db_done(db, st);
 	return rc;
 }
@@ -175,7 +181,11 @@ tw_rc store_rollout_foreach(struct tw_store *store, const char *state, store_rol
 	else
 		db_bind_null(st, 1);
 	while ((step = db_step(st)) == DB_ROW) {
-		if ((rc = r_row(st, &r, err)) != TW_OK || cb(&r, arg) != 0)
+		if ((rc = r_row(st, &r, err)) != TW_OK)
+			break;
+		if (store->scope_tenant != 0 && r.tenant_id != store->scope_tenant)
+			continue;   /* a tenant's operators see only their own rollouts */
+		if (cb(&r, arg) != 0)
 			break;
 	}
 	if (rc == TW_OK && step != DB_ROW && step != DB_DONE)

@@ -26,6 +26,7 @@
 #include "store/store.h"
 #include "store/store_ca.h"
 #include "store/store_firmware.h"
+#include "store/store_rollouts.h"
 
 struct fx {
 	char dir[64];
@@ -346,6 +347,57 @@ static void test_range_parse(void **state)
 			TW_E_INVALID);
 }
 
+static int fx_count_rollout(const struct store_rollout *r, void *arg)
+{
+	(void)r;
+	(*(int *)arg)++;
+	return 0;
+}
+
+/* A tenant's operators see and steer only their own rollouts (store_scope_tenant). */
+static void test_rollout_tenants(void **state)
+{
+	struct fx *f = *state;
+	struct store_firmware img;
+	struct store_rollout r, got;
+	struct tw_error err;
+	int64_t a = 0, b = 0;
+	int n = 0;
+
+	assert_int_equal(firmware_add(f->home, f->st, &who, fx_file(f, "t.img", 10, 't'), "M",
+		"1", &img, &err), TW_OK);
+	memset(&r, 0, sizeof(r));
+	snprintf(r.name, sizeof(r.name), "ra");
+	snprintf(r.selection, sizeof(r.selection), "tenant:a");
+	snprintf(r.created_by, sizeof(r.created_by), "unit");
+	r.image_id = img.id;
+	r.ngroups = 1;
+	r.success_pct = 100;
+	r.error_pct = 10;
+	r.tenant_id = 7;
+	assert_int_equal(store_rollout_insert(f->st, &r, &a, &err), TW_OK);
+	r.tenant_id = 8;
+	assert_int_equal(store_rollout_insert(f->st, &r, &b, &err), TW_OK);
+	store_scope_tenant(f->st, 7);
+	assert_int_equal(store_rollout_get(f->st, a, &got, &err), TW_OK);
+	assert_int_equal(store_rollout_get(f->st, b, &got, &err), TW_E_NOT_FOUND);
+	assert_int_equal(store_rollout_foreach(f->st, NULL, fx_count_rollout, &n, &err), TW_OK);
+	assert_int_equal(n, 1);
+	{
+		struct job_actor ja = { "unit:t7", "firmware-manager", "unit" };
+
+		/* steering another tenant's rollout: as if it did not exist, nothing changes */
+		assert_int_equal(rollout_start(f->st, &ja, b, &err), TW_E_NOT_FOUND);
+		assert_int_equal(rollout_start(f->st, &ja, a, &err), TW_OK);
+	}
+	store_scope_tenant(f->st, 0);
+	assert_int_equal(store_rollout_get(f->st, b, &got, &err), TW_OK);
+	assert_string_equal(got.state, "created");
+	n = 0;
+	assert_int_equal(store_rollout_foreach(f->st, NULL, fx_count_rollout, &n, &err), TW_OK);
+	assert_int_equal(n, 2);
+}
+
 /* Maintenance windows in local time, daylight saving by the zone's rules. */
 static void test_rollout_window(void **state)
 {
@@ -549,6 +601,7 @@ int main(void)
 		cmocka_unit_test(test_version_cmp),
 		cmocka_unit_test(test_range_parse),
 		cmocka_unit_test(test_rollout_window),
+		cmocka_unit_test_setup_teardown(test_rollout_tenants, fx_setup, fx_teardown),
 		cmocka_unit_test(test_manifest_parse),
 		cmocka_unit_test(test_list_parse),
 		cmocka_unit_test_setup_teardown(test_ca_state, fx_setup, fx_teardown),
