@@ -117,10 +117,11 @@ static void wf_get(struct evhttp_request *req, struct wan_conn *conn, const char
 		}
 		goto out;
 	}
+	/* An image withdrawn, or failing the daily check since (signer revoked), stops. */
 	if ((rc = store_firmware_get(conn->thr->store, image_id, &f, &e)) != TW_OK ||
-	    strcmp(f.state, "released") != 0) {
-		snprintf(detail, sizeof(detail), "image %lld is not released (withdrawn?)",
-			(long long)image_id);
+	    strcmp(f.state, "released") != 0 || strcmp(f.signature, "verified") != 0) {
+		snprintf(detail, sizeof(detail), "image %lld is not released with a verified "
+			"signature (withdrawn, or failed the firmware check)", (long long)image_id);
 		wan_refuse(conn->thr, conn->gateway_id, peer, object, detail);
 		wan_reply_error(req, 403, "not_ordered", detail, false);
 		goto out;

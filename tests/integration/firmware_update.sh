@@ -98,7 +98,7 @@ check "the resumed transfer did not start at 0 again" test "$(logged "action='fi
 J6=$(order GW-6 1)
 cat >"$T/gw6.py" <<'PY'
 import http.client, json, ssl, sys, time
-port, gdir, cancel = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+port, gdir, cancel, bad, good = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 ctx.maximum_version = ssl.TLSVersion.TLSv1_2
 ctx.load_verify_locations(gdir + "/chain.pem")
@@ -123,12 +123,20 @@ out.append(s); out.append(cr); out.append(len(d))      # 206 bytes 1000-1999/300
 out.append(req("GET", "/v1/firmware/1", headers={"Range": "bytes=300000-"})[0])   # 416
 out.append(req("GET", "/v1/firmware/1", headers={"Range": "bytes=-5"})[0])        # 400
 out.append(req("GET", "/v1/firmware/2")[0])            # not ordered: 403
-import subprocess; subprocess.run(cancel, shell=True, check=True)
+import subprocess
+subprocess.run(["bash", "-c", bad], check=True)     # the image fails its check
+out.append(req("GET", "/v1/firmware/1", headers={"Range": "bytes=0-9"})[0])       # 403
+subprocess.run(["bash", "-c", good], check=True)
+subprocess.run(cancel, shell=True, check=True)
 out.append(req("GET", "/v1/firmware/1", headers={"Range": "bytes=0-9"})[0])       # cancelled: 403
 print(" ".join(str(x) for x in out))
 PY
-python3 "$T/gw6.py" "$WAN_PORT" "$H/gateways/GW-6" "'$TORWART' job cancel --home '$H' --id $J6 >/dev/null 2>&1" >"$T/gw6.out" 2>>"$T/log"
-check "WAN answers: 409 403 206 (1000 bytes) 416 400 403 403" test "$(cat "$T/gw6.out")" = "409 403 206 bytes 1000-1999/300000 1000 416 400 403 403"
-refused6() { [ "$(logged "action='wan.refuse' AND actor='gateway:GW-6' AND object IN ('firmware:1','firmware:2')")" = 5 ]; }
-check "refusals logged (not ordered, range, other image, cancelled)" eventually 25 refused6
+python3 "$T/gw6.py" "$WAN_PORT" "$H/gateways/GW-6" "'$TORWART' job cancel --home '$H' --id $J6 >/dev/null 2>&1" \
+	"sqlite3 '$H/store.db' \"UPDATE firmware_images SET signature='invalid' WHERE id=1\"" \
+	"sqlite3 '$H/store.db' \"UPDATE firmware_images SET signature='verified' WHERE id=1\"" \
+	>"$T/gw6.out" 2>>"$T/log"
+check "WAN answers: 409 403 206 (1000 bytes) 416 400 403, invalid image 403, cancelled 403" \
+	test "$(cat "$T/gw6.out")" = "409 403 206 bytes 1000-1999/300000 1000 416 400 403 403 403"
+refused6() { [ "$(logged "action='wan.refuse' AND actor='gateway:GW-6' AND object IN ('firmware:1','firmware:2')")" = 6 ]; }
+check "refusals logged (not ordered, range, other image, invalid image, cancelled)" eventually 25 refused6
 check "admin log verifies" "$TORWART" audit verify --home "$H"
