@@ -102,6 +102,8 @@ sim -- $(ids 17 28)
 check "group 4 started after the restart" wait_for 15 is "0 0 12 0" grp 1 3
 sim -- $(ids 29 40)
 check "rollout finished" wait_for 10 is finished ro_state 1
+check "show --watch ends on a finished rollout (exit 0) with the per-group line" bash -c \
+	"'$TORWART' rollout show --home '$H' --id 1 --watch 2>/dev/null | grep -q 'finished group 4/4: g1:4/0/0/0 g2:12/0/0/0 g3:12/0/0/0 g4:12/0/0/0'"
 check "all 40 gateways run 2.0.0" test "$(grep -l '"version": *"2.0.0"' "$H"/gateways/GW-*/state.json 2>/dev/null | wc -l)" = 40
 check "every step logged" test "$(logged "object='rollout:1' AND action IN ('rollout.create','rollout.start','rollout.group','rollout.pause','rollout.resume','rollout.finish')")" = 8
 
