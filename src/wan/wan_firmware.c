@@ -7,10 +7,10 @@
  * given order, another image, or a range outside the image is refused and logged
  * (wan.refuse). The image is served from its one file in HOME/firmware in ranges of at
  * most [wan] firmware_range_max bytes, so a connection never holds more than one range
- * (no per-gateway copy of the image; T-SU.5 memory), and each connection that downloads
- * is paced by [wan] firmware_rate (bytes/s per connection) and every wan thread's
- * downloads together by [wan] firmware_rate_total (bytes/s, divided among the threads),
- * both 0 = unlimited (T-SU.5, bandwidth storms).
+ * (no per-gateway copy of the image; T-SU.5 memory). Bandwidth is paced by how many
+ * gateways download at once (wake-up token buckets, rollout groups), not per byte:
+ * libevent's rate limits on OpenSSL bufferevents stalled transfers here (a range never
+ * completed), so they are not used (docs/firmware.md "Not done yet").
  */
 #include "wan/wan_firmware.h"
 
@@ -23,67 +23,18 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/http.h>
 
-#include "base/config.h"
 #include "base/log.h"
 #include "base/util.h"
 #include "gwa/firmware.h"
 #include "gwa/order_firmware.h"
 #include "store/store_firmware.h"
 
-/* Pacing, read once by wan_firmware_init; per-thread group built lazily on its loop. */
-static long wf_rate_conn, wf_rate_total;
-static unsigned wf_threads = 1;
-static _Thread_local struct bufferevent_rate_limit_group *wf_group;
-static _Thread_local struct ev_token_bucket_cfg *wf_conn_cfg;
-
 tw_rc wan_firmware_init(const struct tw_home *home, unsigned threads, struct tw_error *err)
 {
-	tw_rc rc;
-
-	if ((rc = firmware_orders_init(home, err)) != TW_OK ||
-	    (rc = tw_config_get_long(home->conf, "wan", "firmware_rate", 0, 0,
-		1024L * 1024 * 1024, &wf_rate_conn, err)) != TW_OK ||
-	    (rc = tw_config_get_long(home->conf, "wan", "firmware_rate_total", 0, 0,
-		16L * 1024 * 1024 * 1024, &wf_rate_total, err)) != TW_OK)
-		return rc;
-	wf_threads = threads > 0 ? threads : 1;
-	return TW_OK;
-}
-
-/* Put the connection under the pacing (once per connection; idempotent otherwise). */
-static void wf_pace(struct evhttp_request *req)
-{
-	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
-	struct bufferevent *bev = evcon != NULL ? evhttp_connection_get_bufferevent(evcon) :
-		NULL;
-	struct event_base *base = bev != NULL ? bufferevent_get_base(bev) : NULL;
-
-	if (bev == NULL || base == NULL)
-		return;
-	if (wf_rate_conn > 0) {
-		if (wf_conn_cfg == NULL)
-			wf_conn_cfg = ev_token_bucket_cfg_new(EV_RATE_LIMIT_MAX, EV_RATE_LIMIT_MAX,
-				(size_t)wf_rate_conn, (size_t)wf_rate_conn, NULL);
-		if (wf_conn_cfg != NULL)
-			bufferevent_set_rate_limit(bev, wf_conn_cfg);
-	}
-	if (wf_rate_total > 0) {
-		if (wf_group == NULL) {
-			size_t share = (size_t)(wf_rate_total / wf_threads);
-			struct ev_token_bucket_cfg *cfg = ev_token_bucket_cfg_new(EV_RATE_LIMIT_MAX,
-				EV_RATE_LIMIT_MAX, share > 0 ? share : 1, share > 0 ? share : 1, NULL);
-
-			/* The group copies the configuration. */
-			if (cfg != NULL)
-				wf_group = bufferevent_rate_limit_group_new(base, cfg);
-			ev_token_bucket_cfg_free(cfg);
-		}
-		if (wf_group != NULL)
-			bufferevent_add_to_rate_limit_group(bev, wf_group);
-	}
+	(void)threads;
+	return firmware_orders_init(home, err);
 }
 
 static void wf_get(struct evhttp_request *req, struct wan_conn *conn, const char *peer,
@@ -155,7 +106,6 @@ static void wf_get(struct evhttp_request *req, struct wan_conn *conn, const char
 		goto out;
 	}
 	fd = -1;   /* owned by out now */
-	wf_pace(req);
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
 		"application/octet-stream");
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Cache-Control", "no-store");
