@@ -23,6 +23,7 @@ static const struct cli_command cli_commands[] = {
 	{ "req", cli_req },
 	{ "rollout", cli_rollout },
 	{ "store", cli_store },
+	{ "ws", cli_ws },
 };
 
 const struct cli_command *cli_command_find(const char *name)

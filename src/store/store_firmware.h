@@ -64,7 +64,7 @@ tw_rc store_firmware_set_signature(struct tw_store *store, int64_t id, const cha
 	struct tw_error *err);
 
 /*
- * Migration 0009_firmware_trust.sql: the manufacturer signature of an image
+ * Migration the firmware_trust migration: the manufacturer signature of an image
  * (firmware_signatures) and the certified lists (firmware_lists, firmware_certified).
  */
 struct store_firmware_sig {

@@ -1,5 +1,5 @@
 /*
- * store_rollouts.c: the public store_rollouts.h API (migration 0010_rollouts.sql),
+ * store_rollouts.c: the public store_rollouts.h API (migration the rollouts migration),
  * written once through db.h for SQLite and PostgreSQL. A tenant-scoped handle
  * (store_scope_tenant, the api's operators) sees and steers only its tenant's rollouts.
  */

@@ -1,5 +1,5 @@
 /*
- * store_rollouts.h: staged firmware rollouts (migration 0010_rollouts.sql; owner: the
+ * store_rollouts.h: staged firmware rollouts (migration the rollouts migration; owner: the
  * gwa module, src/gwa/rollout.c).
  *
  *   rollouts          one row per rollout (image, selection, groups, thresholds, state)

@@ -1,4 +1,4 @@
--- 0009_firmware_trust.sql: verified manufacturer signatures and the list of certified
+-- 0010_firmware_trust.sql: verified manufacturer signatures and the list of certified
 -- firmware versions (UC-3.3.1, M-4.5.19, T-SU.1-3; issue 13). Owner: gwa
 -- (src/gwa/firmware.c, firmware_trust.c); queries in src/store/store_firmware.c.
 

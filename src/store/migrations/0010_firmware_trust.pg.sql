@@ -1,4 +1,4 @@
--- 0009_firmware_trust for PostgreSQL: the same tables as 0009_firmware_trust.sql (see
+-- 0010_firmware_trust for PostgreSQL: the same tables as 0010_firmware_trust.sql (see
 -- there for why); 64-bit columns and identity ids in PostgreSQL syntax.
 CREATE TABLE firmware_signatures (
 	image_id      BIGINT PRIMARY KEY REFERENCES firmware_images (id),
