@@ -1323,8 +1323,8 @@ out:
 /* ---- four-eyes commands ---- */
 
 static const char *const ac_actions[] = {
-	"ca.key.activate", "ca.key.deactivate", "ca.revoke", "firmware.release", "fleet.order",
-	"policy.change",
+	"ca.key.activate", "ca.key.deactivate", "ca.revoke", "firmware.downgrade",
+	"firmware.release", "fleet.order", "policy.change", "rollout.start",
 };
 
 bool api_command_is_action(const char *action)

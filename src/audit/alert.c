@@ -42,6 +42,7 @@ static const struct {
 	[ALERT_SANDBOX] = { "sandbox-violation", "security-officer", "critical" },
 	[ALERT_PROFILE_DRIFT] = { "profile-drift", "gateway-operator", "error" },
 	[ALERT_RENEWAL_REFUSED] = { "renewal-refused", "security-officer", "critical" },
+	[ALERT_FIRMWARE_CHECK] = { "firmware-check", "firmware-manager", "critical" },
 };
 
 #define ALERT_KIND_VALID(k) \

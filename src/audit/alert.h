@@ -31,6 +31,7 @@ enum alert_kind {
 	ALERT_SANDBOX,           /* a service was killed by its seccomp filter (SIGSYS) */
 	ALERT_PROFILE_DRIFT,     /* a gateway changed its profiles away from the desired set */
 	ALERT_RENEWAL_REFUSED,   /* a gateway's renewal request failed the GWA's checks */
+	ALERT_FIRMWARE_CHECK,    /* a stored firmware image failed its daily check (M-4.5.19) */
 };
 
 /* "login-burst", "log-integrity", ...; NULL for an unknown kind. */

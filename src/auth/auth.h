@@ -189,7 +189,8 @@ void auth_alert(struct tw_store *store, const char *kind, const char *role,
  *   exclusions (see above).
  */
 #define AUTH_FOUR_EYES_MANDATORY \
-	"ca.key.activate, ca.key.deactivate, ca.revoke, firmware.release, fleet.order, " \
+	"ca.key.activate, ca.key.deactivate, ca.revoke, firmware.release, " \
+	"firmware.downgrade, rollout.start, fleet.order, " \
 	"operator.role, policy.change, break-glass"
 #define AUTH_FOUR_EYES_MAX 32
 

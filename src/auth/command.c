@@ -34,7 +34,10 @@
 	"participant= */request= /out= ca= id= der timing */cert= at= k= n= /share= from= " \
 	"/custodian-keys= /share-key="
 #define OPTS_FIRMWARE /* src/cmd/cli_firmware.c fw_parse */ \
-	"home= /file= model= version= id= reason="
+	"home= /file= model= version= id= reason= /signature= /receipt="
+#define OPTS_ROLLOUT /* src/cmd/cli_rollout.c ro_parse */ \
+	"home= name= image= gateways= tag= tenant= all groups= canary= success= error= " \
+	"window= id= reason= state= watch"
 #define OPTS_GATEWAY /* src/cmd/cli.c cli_parse_options */ \
 	"home= id= /out= test-pki wan-listen= api-listen= api-tls-listen= signer-backend= system store="
 #define OPTS_JOB /* src/cmd/cli_job.c job_parse */ \
@@ -114,6 +117,16 @@ static const struct auth_command auth_commands[] = {
 	{ .command = "ca", .sub = "submit", .op = AUTH_OP_CA_RA, .files = { IN("--request") },
 	  .options = OPTS_CA },
 	{ .command = "firmware", .sub = "add", .op = AUTH_OP_FIRMWARE_MANAGE,
+	  .files = { IN("--file"), IN("--signature"), OUT("--receipt") },
+	  .options = OPTS_FIRMWARE },
+	{ .command = "firmware", .sub = "certified", .op = AUTH_OP_FIRMWARE_READ,
+	  .options = OPTS_FIRMWARE },
+	{ .command = "firmware", .sub = "check", .op = AUTH_OP_FIRMWARE_MANAGE,
+	  .options = OPTS_FIRMWARE },
+	{ .command = "firmware", .sub = "downgrade", .op = AUTH_OP_FIRMWARE_MANAGE,
+	  .four_eyes = "firmware.downgrade",
+	  .options = OPTS_FIRMWARE },
+	{ .command = "firmware", .sub = "import-list", .op = AUTH_OP_FIRMWARE_MANAGE,
 	  .files = { IN("--file") },
 	  .options = OPTS_FIRMWARE },
 	{ .command = "firmware", .sub = "list", .op = AUTH_OP_FIRMWARE_READ,
@@ -214,6 +227,21 @@ static const struct auth_command auth_commands[] = {
 	{ .command = "req", .sub = "authorise", .op = AUTH_OP_GATEWAY_ADMIN,
 	  .files = { IN("--in"), OUT("--out"), IN("--gwa-cert") },
 	  .options = OPTS_REQ },
+	{ .command = "rollout", .sub = "approve", .op = AUTH_OP_FIRMWARE_MANAGE,
+	  .four_eyes = "rollout.start",
+	  .options = OPTS_ROLLOUT },
+	{ .command = "rollout", .sub = "cancel", .op = AUTH_OP_FIRMWARE_MANAGE,
+	  .options = OPTS_ROLLOUT },
+	{ .command = "rollout", .sub = "create", .op = AUTH_OP_FIRMWARE_MANAGE,
+	  .options = OPTS_ROLLOUT },
+	{ .command = "rollout", .sub = "list", .op = AUTH_OP_FIRMWARE_READ,
+	  .options = OPTS_ROLLOUT },
+	{ .command = "rollout", .sub = "pause", .op = AUTH_OP_FIRMWARE_MANAGE,
+	  .options = OPTS_ROLLOUT },
+	{ .command = "rollout", .sub = "resume", .op = AUTH_OP_FIRMWARE_MANAGE,
+	  .options = OPTS_ROLLOUT },
+	{ .command = "rollout", .sub = "show", .op = AUTH_OP_FIRMWARE_READ,
+	  .options = OPTS_ROLLOUT },
 };
 
 #undef IN

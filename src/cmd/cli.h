@@ -149,6 +149,8 @@ int cli_gateway_crl_push(int argc, char **argv);
 int cli_gateway_initial(const char *sub, int argc, char **argv);
 /* cli_firmware.c: the firmware catalogue. */
 int cli_firmware(const char *sub, int argc, char **argv);
+/* cli_rollout.c: staged firmware rollouts. */
+int cli_rollout(const char *sub, int argc, char **argv);
 /* cli_policy.c: the security policy ([auth]). */
 int cli_policy(const char *sub, int argc, char **argv);
 /* cli_dir.c: dir slapd-conf|status|publish|resync (the SM-PKI directory). */

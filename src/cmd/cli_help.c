@@ -165,8 +165,20 @@ static const struct cli_help_sub help_ca[] = {
 
 /* ---------------------------------------------------------------- firmware */
 static const struct cli_help_sub help_firmware[] = {
-	{ "add", "usage: torwart firmware add --home DIR --file IMG --model M --version V\n"
-		"Add a firmware image to the catalogue (docs/firmware.md).\n" },
+	{ "add", "usage: torwart firmware add --home DIR --file IMG --signature CMS [--model M]\n"
+		"           [--version V] [--receipt FILE]\n"
+		"Receive a manufacturer's image with its signed manifest (CMS, GWH SIG certificate):\n"
+		"signature, chain, revocation, model, version and completeness are verified; the\n"
+		"receipt (JSON) says accepted or the refusal's error (docs/firmware.md).\n" },
+	{ "certified", "usage: torwart firmware certified --home DIR\n"
+		"Show the current list of certified firmware versions.\n" },
+	{ "check", "usage: torwart firmware check --home DIR\n"
+		"Re-verify every stored image now (the worker does it daily); exit 3 and an alert\n"
+		"when one fails.\n" },
+	{ "downgrade", "usage: torwart firmware downgrade --home DIR --id N\n"
+		"Release an image older than a released version (four-eyes firmware.downgrade).\n" },
+	{ "import-list", "usage: torwart firmware import-list --home DIR --file LIST.cms\n"
+		"Import a signed list of certified versions ([firmware] list_anchor).\n" },
 	{ "list", "usage: torwart firmware list --home DIR\n"
 		"List the catalogue.\n" },
 	{ "show", "usage: torwart firmware show --home DIR --id N\n"
@@ -175,6 +187,27 @@ static const struct cli_help_sub help_firmware[] = {
 		"Release an image for update jobs.\n" },
 	{ "withdraw", "usage: torwart firmware withdraw --home DIR --id N [--reason TEXT]\n"
 		"Withdraw a released image.\n" },
+	{ NULL, NULL },
+};
+
+/* ---------------------------------------------------------------- rollout */
+static const struct cli_help_sub help_rollout[] = {
+	{ "create", "usage: torwart rollout create --home DIR --name N --image ID (--gateways A,B |\n"
+		"           --tag T | --tenant T | --all) --groups G [--canary K] [--success PCT]\n"
+		"           [--error PCT] [--window \"Mon-Fri 01:00-05:00 Europe/Berlin\"]\n"
+		"Plan a staged rollout of a released image (docs/firmware.md \"Rollouts\").\n" },
+	{ "list", "usage: torwart rollout list --home DIR [--state S]\n"
+		"List rollouts.\n" },
+	{ "show", "usage: torwart rollout show --home DIR --id N [--watch]\n"
+		"Per-group progress (done/failed/in progress/waiting); --watch updates in place.\n" },
+	{ "approve", "usage: torwart rollout approve --home DIR --id N\n"
+		"Start a created rollout (four-eyes rollout.start).\n" },
+	{ "pause", "usage: torwart rollout pause --home DIR --id N [--reason TEXT]\n"
+		"Pause: no new transfers start.\n" },
+	{ "resume", "usage: torwart rollout resume --home DIR --id N\n"
+		"Resume; the failed gateways of the current group are retried first.\n" },
+	{ "cancel", "usage: torwart rollout cancel --home DIR --id N [--reason TEXT]\n"
+		"Emergency stop: cancel the rollout and every outstanding transfer.\n" },
 	{ NULL, NULL },
 };
 
@@ -363,9 +396,13 @@ static const struct cli_help cli_helps[] = {
 	{ "dir", "usage: torwart dir slapd-conf|status|publish|resync --home DIR ...\n"
 		"The SM-PKI directory (LDAPS, docs/pki-services.md). torwart dir SUB --help for each.\n",
 		help_dir },
-	{ "firmware", "usage: torwart firmware add|list|show|release|withdraw ...\n"
+	{ "firmware", "usage: torwart firmware add|list|show|release|downgrade|withdraw|\n"
+		"       import-list|certified|check ...\n"
 		"The firmware catalogue (docs/firmware.md). torwart firmware SUB --help for each.\n"
 		HELP_REMOTE, help_firmware },
+	{ "rollout", "usage: torwart rollout create|list|show|approve|pause|resume|cancel ...\n"
+		"Staged firmware rollouts (docs/firmware.md). torwart rollout SUB --help for each.\n"
+		HELP_REMOTE, help_rollout },
 	{ "gateway", "usage: torwart gateway add|list|show|set|logs|selftest|renew|crl-push|initial-config ...\n"
 		"Gateways: registration, listing, fleet settings, logs and self-tests.\n"
 		"torwart gateway SUB --help for each.\n" HELP_REMOTE, help_gateway },

@@ -26,6 +26,7 @@
 #include "crypto/shares.h"
 #include "pki/ca_state.h"
 #include "pki/testpki.h"
+#include "gwa/firmware_testpki.h"
 #include "signer/signer_server.h"
 
 
@@ -471,6 +472,9 @@ static int init_run(const struct cli_options *o, bool second_sub_ca,
 	signer_client_set_actor(sc, cli_actor(), "local-admin");
 	if (o->test_pki && (rc = testpki_create(home, sc, store, &err)) != TW_OK)
 		goto out;
+	/* The test manufacturer and certified-list anchor (docs/firmware.md, issue 13). */
+	if (o->test_pki && (rc = firmware_testpki_create(home, sc, store, &err)) != TW_OK)
+		goto out;
 	if (second_sub_ca && (rc = testpki_create_second_sub_ca(home, sc, store, &err)) !=
 	    TW_OK)
 		goto out;
@@ -521,8 +525,10 @@ static int init_run(const struct cli_options *o, bool second_sub_ca,
 	printf("  wan listens on %s, api on %s (HTTP) and %s (HTTPS, operators)\n", wan, api,
 		api_tls);
 	if (o->test_pki)
-		printf("  test SM-PKI: pki/root-ca.crt, pki/sub-ca.crt, pki/gwa-{tls,sig,enc}.crt%s\n",
-			second_sub_ca ? ", second Sub-CA pki/sub-ca-2.crt" : "");
+		printf("  test SM-PKI: pki/root-ca.crt, pki/sub-ca.crt, pki/gwa-{tls,sig,enc}.crt%s\n"
+			"  test manufacturer %s, certified-list anchor %s (docs/firmware.md)\n",
+			second_sub_ca ? ", second Sub-CA pki/sub-ca-2.crt" : "", FW_TEST_VENDOR_CERT,
+			FW_DEFAULT_LIST_ANCHOR);
 	printf("  operator CA: %s (key \"%s\" in the token), CRL /crl/%s.crl\n",
 		AUTH_OPCA_CERT, AUTH_OPCA_KEY, AUTH_OPCA_CRL_CA);
 	printf("  first operator (break-glass): torwart operator add --home %s --name NAME "

@@ -23,6 +23,7 @@ static const struct cli_command cli_commands[] = {
 	{ "profile", cli_profile },
 	{ "renewal", cli_renewal },
 	{ "req", cli_req },
+	{ "rollout", cli_rollout },
 	{ "store", cli_store },
 	{ "ws", cli_ws },
 };

@@ -60,6 +60,10 @@ static void usage(FILE *f)
 	      "  --fault error[:P]   answer an order with an error instead of executing it\n"
 	      "  --fault ignore-wakeup[:P]  ignore a valid wake-up\n"
 	      "  --fault malformed[:P]  post a malformed result\n"
+	      "  --fault fw-corrupt[:P] damage a downloaded firmware image (detected, fetched again)\n"
+	      "  --fault fw-refuse[:P]  refuse a verified firmware image\n"
+	      "  --fault fw-reboot[:P]  reboot loop after installing: report the old version\n"
+	      "  --fault fw-drop[:P]    drop the connection in the middle of a download\n"
 	      "\n"
 	      "Gateway state (executed orders, retention, profiles, last wake-up) is kept in\n"
 	      "DIR/state.json of each gateway and survives restarts.\n"
@@ -85,9 +89,18 @@ static int parse_fault(const char *arg, struct sim_faults *f, struct tw_error *e
 		slot = &f->ignore_wakeup;
 	else if (n == 9 && strncmp(arg, "malformed", 9) == 0)
 		slot = &f->malformed;
+	else if (n == 10 && strncmp(arg, "fw-corrupt", 10) == 0)
+		slot = &f->fw_corrupt;
+	else if (n == 9 && strncmp(arg, "fw-refuse", 9) == 0)
+		slot = &f->fw_refuse;
+	else if (n == 9 && strncmp(arg, "fw-reboot", 9) == 0)
+		slot = &f->fw_reboot;
+	else if (n == 7 && strncmp(arg, "fw-drop", 7) == 0)
+		slot = &f->fw_drop;
 	else {
-		tw_error_set(err, TW_E_INVALID, "--fault %s: use drop, error, ignore-wakeup or "
-			"malformed, optionally :PERCENT", arg);
+		tw_error_set(err, TW_E_INVALID, "--fault %s: use drop, error, ignore-wakeup, "
+			"malformed, fw-corrupt, fw-refuse, fw-reboot or fw-drop, optionally :PERCENT",
+			arg);
 		return -1;
 	}
 	if (colon != NULL && tw_parse_long(colon + 1, 0, 100, &pct, err, "fault percent") !=

@@ -20,6 +20,7 @@
 #include "audit/audit.h"
 #include "base/config.h"
 #include "base/util.h"
+#include "gwa/firmware_cms.h"
 
 #define FW_CHUNK (64 * 1024)
 
@@ -67,20 +68,27 @@ static tw_rc fw_audit(struct tw_store *store, const struct firmware_actor *who,
  * Log a refusal in its own transaction and return rc with the refusal's message in err
  * (if the entry cannot be written, the message says so too).
  */
-static tw_rc fw_refuse(struct tw_store *store, const struct firmware_actor *who,
-	const char *action, const char *object, tw_rc rc, const struct tw_error *why,
-	struct tw_error *err)
+static tw_rc fw_refuse_code(struct tw_store *store, const struct firmware_actor *who,
+	const char *action, const char *object, tw_rc rc, const char *code,
+	const struct tw_error *why, struct tw_error *err)
 {
 	struct tw_error log_err;
 	char msg[TW_ERROR_MESSAGE_MAX];
 
 	snprintf(msg, sizeof(msg), "%s", why->message);
 	tw_error_clear(&log_err);
-	if (fw_audit(store, who, action, object, "refused", tw_strerror(rc), msg, false,
-	    &log_err) != TW_OK)
+	if (fw_audit(store, who, action, object, "refused", code != NULL ? code :
+	    tw_strerror(rc), msg, false, &log_err) != TW_OK)
 		return tw_error_set(err, rc, "%.300s (and the refusal could not be logged: %.150s)",
 			msg, log_err.message);
 	return tw_error_set(err, rc, "%s", msg);
+}
+
+static tw_rc fw_refuse(struct tw_store *store, const struct firmware_actor *who,
+	const char *action, const char *object, tw_rc rc, const struct tw_error *why,
+	struct tw_error *err)
+{
+	return fw_refuse_code(store, who, action, object, rc, NULL, why, err);
 }
 
 /* SHA-256 of everything read from fd (at most max bytes) into hex; *size the count. */
@@ -261,10 +269,69 @@ out:
 	return rc;
 }
 
-tw_rc firmware_add(const struct tw_home *home, struct tw_store *store,
-	const struct firmware_actor *who, const char *file, const char *model,
-	const char *version, struct store_firmware *out, struct tw_error *err)
+/*
+ * A verified manufacturer container for fw_add: the manifest's size and digest must
+ * match the bytes received, the container is stored beside the image and its signer
+ * recorded. *verdict says which check refused (FW_INCOMPLETE, FW_REFUSED).
+ */
+struct fw_add_sig {
+	const struct fw_manifest *m;
+	const struct fw_signed *s;
+	const unsigned char *cms;
+	size_t cms_len;
+	enum fw_verdict *verdict;
+};
+
+/* Write the container to a fresh temporary file in dir (synced, 0640). */
+static tw_rc fw_write_tmp(const char *dir, const unsigned char *data, size_t len,
+	char **tmp_path, struct tw_error *err)
 {
+	size_t off = 0;
+	int fd;
+	tw_rc rc = TW_OK;
+
+	if ((*tmp_path = tw_asprintf("%s/.upload-XXXXXX", dir)) == NULL)
+		return tw_error_set(err, TW_E_NOMEM, "out of memory");
+	if ((fd = mkstemp(*tmp_path)) < 0) {
+		rc = tw_error_set(err, TW_E_IO, "cannot create a file in %s: %s", dir,
+			strerror(errno));
+		free(*tmp_path);
+		*tmp_path = NULL;
+		return rc;
+	}
+	if (fchmod(fd, 0640) != 0)
+		rc = tw_error_set(err, TW_E_IO, "cannot set the mode of %s: %s", *tmp_path,
+			strerror(errno));
+	while (rc == TW_OK && off < len) {
+		ssize_t w = write(fd, data + off, len - off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			rc = tw_error_set(err, TW_E_IO, "cannot write %s: %s", *tmp_path,
+				w < 0 ? strerror(errno) : "short write");
+		else
+			off += (size_t)w;
+	}
+	if (rc == TW_OK && fsync(fd) != 0)
+		rc = tw_error_set(err, TW_E_IO, "cannot sync %s: %s", *tmp_path, strerror(errno));
+	close(fd);
+	if (rc != TW_OK) {
+		unlink(*tmp_path);
+		free(*tmp_path);
+		*tmp_path = NULL;
+	}
+	return rc;
+}
+
+static tw_rc fw_add(const struct tw_home *home, struct tw_store *store,
+	const struct firmware_actor *who, const char *file, const char *model,
+	const char *version, const struct fw_add_sig *sig, struct store_firmware *out,
+	struct tw_error *err)
+{
+	char *cms_tmp = NULL, *cms_final = NULL;
+	bool cms_renamed = false;
+	struct store_firmware_sig srow;
 	struct store_firmware f, dup;
 	struct tw_error why;
 	char object[2 * STORE_ID_MAX + 16], detail[STORE_TEXT_MAX + 1];
@@ -295,16 +362,31 @@ tw_rc firmware_add(const struct tw_home *home, struct tw_store *store,
 			fw_refuse(store, who, "firmware.add", object, rc, &why, err);
 		goto out;
 	}
+	/* Completeness (UC-3.3.1): exactly the bytes the manufacturer signed. */
+	if (sig != NULL && (f.size != sig->m->size || strcmp(f.sha256, sig->m->sha256) != 0)) {
+		*sig->verdict = FW_INCOMPLETE;
+		tw_error_set(&why, TW_E_INTEGRITY, "%s is %lld bytes with SHA-256 %s, but the "
+			"signed manifest names %lld bytes with %s (incomplete or other image)", file,
+			(long long)f.size, f.sha256, (long long)sig->m->size, sig->m->sha256);
+		rc = fw_refuse_code(store, who, "firmware.add", object, TW_E_INTEGRITY,
+			"incomplete", &why, err);
+		goto out;
+	}
+	if (sig != NULL && (rc = fw_write_tmp(dir, sig->cms, sig->cms_len, &cms_tmp, err)) !=
+	    TW_OK)
+		goto out;
 	snprintf(f.model, sizeof(f.model), "%s", model);
 	snprintf(f.version, sizeof(f.version), "%s", version);
 	snprintf(f.path, sizeof(f.path), "%s/%s", FIRMWARE_DIR, f.sha256);
-	snprintf(f.signature, sizeof(f.signature), "unverified");
+	snprintf(f.signature, sizeof(f.signature), "%s", sig != NULL ? "verified" :
+		"unverified");
 	snprintf(f.state, sizeof(f.state), "uploaded");
 	f.uploaded_ms = tw_now_ms();
 	if ((rc = tw_strlcpy_checked(f.uploaded_by, who->actor, sizeof(f.uploaded_by), err,
 		"actor")) != TW_OK)
 		goto out;
-	if ((final = tw_asprintf("%s/%s", dir, f.sha256)) == NULL) {
+	if ((final = tw_asprintf("%s/%s", dir, f.sha256)) == NULL ||
+	    (sig != NULL && (cms_final = tw_asprintf("%s/%s.cms", dir, f.sha256)) == NULL)) {
 		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
 		goto out;
 	}
@@ -330,6 +412,8 @@ tw_rc firmware_add(const struct tw_home *home, struct tw_store *store,
 			tw_error_set(&why, TW_E_EXISTS, "%s %s is already firmware image %lld with "
 				"other bytes (SHA-256 %s); a version names one image", dup.model,
 				dup.version, (long long)dup.id, dup.sha256);
+		if (sig != NULL)
+			*sig->verdict = FW_REFUSED;
 		rc = fw_refuse(store, who, "firmware.add", object, TW_E_EXISTS, &why, err);
 		goto out;
 	}
@@ -339,13 +423,37 @@ tw_rc firmware_add(const struct tw_home *home, struct tw_store *store,
 		goto out;
 	}
 	renamed = true;
+	if (sig != NULL) {
+		if (rename(cms_tmp, cms_final) != 0) {
+			rc = tw_error_set(err, TW_E_IO, "cannot move the container to %s: %s",
+				cms_final, strerror(errno));
+			goto out;
+		}
+		cms_renamed = true;
+	}
 	if ((rc = fw_sync_dir(dir, err)) != TW_OK ||
 	    (rc = store_firmware_insert(store, &f, &f.id, err)) != TW_OK)
 		goto out;
+	if (sig != NULL) {
+		memset(&srow, 0, sizeof(srow));
+		srow.image_id = f.id;
+		srow.verified_ms = f.uploaded_ms;
+		snprintf(srow.cms_path, sizeof(srow.cms_path), "%s/%s.cms", FIRMWARE_DIR,
+			f.sha256);
+		snprintf(srow.signer, sizeof(srow.signer), "%.*s", (int)sizeof(srow.signer) - 1,
+			sig->s->subject);
+		snprintf(srow.signer_serial, sizeof(srow.signer_serial), "%s", sig->s->serial);
+		snprintf(srow.signer_issuer, sizeof(srow.signer_issuer), "%.*s",
+			(int)sizeof(srow.signer_issuer) - 1, sig->s->issuer);
+		if ((rc = store_firmware_sig_insert(store, &srow, err)) != TW_OK)
+			goto out;
+	}
 	snprintf(object, sizeof(object), "firmware:%lld", (long long)f.id);
 	snprintf(detail, sizeof(detail), "model=%s version=%s size=%lld sha256=%s "
-		"signature=unverified file=%.300s", f.model, f.version, (long long)f.size, f.sha256,
-		file);
+		"signature=%s%s%.200s%s%.40s file=%.200s", f.model, f.version, (long long)f.size,
+		f.sha256, f.signature, sig != NULL ? " signer=\"" : "",
+		sig != NULL ? sig->s->subject : "", sig != NULL ? "\" serial=" : "",
+		sig != NULL ? sig->s->serial : "", file);
 	if ((rc = fw_audit(store, who, "firmware.add", object, "ok", NULL, detail, true,
 		err)) != TW_OK)
 		goto out;
@@ -358,11 +466,96 @@ out:
 		store_rollback(store);
 	if (rc != TW_OK && renamed)
 		unlink(final);
+	if (rc != TW_OK && cms_renamed)
+		unlink(cms_final);
 	if (tmp != NULL && !renamed)
 		unlink(tmp);
+	if (cms_tmp != NULL && !cms_renamed)
+		unlink(cms_tmp);
+	free(cms_tmp);
+	free(cms_final);
 	free(final);
 	free(tmp);
 	free(dir);
+	return rc;
+}
+
+tw_rc firmware_add(const struct tw_home *home, struct tw_store *store,
+	const struct firmware_actor *who, const char *file, const char *model,
+	const char *version, struct store_firmware *out, struct tw_error *err)
+{
+	return fw_add(home, store, who, file, model, version, NULL, out, err);
+}
+
+tw_rc firmware_add_signed(const struct tw_home *home, struct tw_store *store,
+	const struct firmware_actor *who, const char *file, const char *cms_file,
+	const char *model, const char *version, struct store_firmware *out,
+	enum fw_verdict *verdict, struct tw_error *err)
+{
+	struct fw_signed sd;
+	struct fw_manifest m;
+	struct fw_add_sig sig;
+	struct tw_error why;
+	unsigned char *cms = NULL;
+	size_t cms_len = 0;
+	char object[2 * STORE_ID_MAX + 16];
+	tw_rc rc;
+
+	memset(&sd, 0, sizeof(sd));
+	if (out != NULL)
+		memset(out, 0, sizeof(*out));
+	*verdict = FW_FORMAT;
+	tw_error_clear(&why);
+	snprintf(object, sizeof(object), "firmware:%.64s/%.64s", model != NULL ? model : "",
+		version != NULL ? version : "");
+	if (file == NULL || cms_file == NULL) {
+		*verdict = FW_REFUSED;
+		return tw_error_set(err, TW_E_INVALID, "an image and its signed manifest are needed");
+	}
+	/* The container: read whole (small, bounded), parsed, signature checked. */
+	if ((rc = fw_read_file(cms_file, FW_CMS_MAX_BYTES, &cms, &cms_len, &why)) != TW_OK ||
+	    (rc = fw_cms_open(cms, cms_len, &sd, verdict, &why)) != TW_OK)
+		goto refuse;
+	*verdict = FW_FORMAT;
+	if ((rc = fw_manifest_parse(sd.content, sd.content_len, &m, &why)) != TW_OK)
+		goto refuse;
+	snprintf(object, sizeof(object), "firmware:%s/%s", m.model, m.version);
+	if (model != NULL && strcmp(model, m.model) != 0) {
+		*verdict = FW_MODEL;
+		rc = tw_error_set(&why, TW_E_INVALID, "the signed manifest is for model %s, not %.64s",
+			m.model, model);
+		goto refuse;
+	}
+	if (version != NULL && strcmp(version, m.version) != 0) {
+		*verdict = FW_VERSION;
+		rc = tw_error_set(&why, TW_E_INVALID, "the signed manifest is for version %s, not "
+			"%.64s", m.version, version);
+		goto refuse;
+	}
+	/* Authenticity: a GWH SIG certificate chaining to our Root, not revoked (T-SU.1/2). */
+	if ((rc = fw_check_manufacturer(home, &sd, verdict, &why)) != TW_OK)
+		goto refuse;
+	*verdict = FW_OK;
+	sig.m = &m;
+	sig.s = &sd;
+	sig.cms = cms;
+	sig.cms_len = cms_len;
+	sig.verdict = verdict;
+	rc = fw_add(home, store, who, file, m.model, m.version, &sig, out, err);
+	if (rc != TW_OK && *verdict == FW_OK)
+		*verdict = FW_REFUSED;
+	goto out;
+refuse:
+	if (rc == TW_E_NOMEM || rc == TW_E_CONFIG) {
+		*verdict = FW_REFUSED;
+		rc = tw_error_set(err, rc, "%s", why.message);
+	} else {
+		rc = fw_refuse_code(store, who, "firmware.add", object, rc, fw_verdict_name(*verdict),
+			&why, err);
+	}
+out:
+	fw_signed_clear(&sd);
+	free(cms);
 	return rc;
 }
 
@@ -385,13 +578,41 @@ static tw_rc fw_move(struct tw_store *store, const struct firmware_actor *who, i
 	return rc;
 }
 
-tw_rc firmware_release(const struct tw_home *home, struct tw_store *store,
-	const struct firmware_actor *who, int64_t id, struct store_firmware *out,
+/* The highest version of `model` ever released (released, or withdrawn after release). */
+struct fw_newest {
+	const char *model;
+	int64_t skip;
+	char version[STORE_ID_MAX + 1];
+	int64_t id;
+};
+
+static int fw_newest_cb(const struct store_firmware *f, void *arg)
+{
+	struct fw_newest *n = arg;
+
+	if (f->id != n->skip && f->released_ms > 0 && strcmp(f->model, n->model) == 0 &&
+	    (n->id == 0 || fw_version_cmp(f->version, n->version) > 0)) {
+		snprintf(n->version, sizeof(n->version), "%s", f->version);
+		n->id = f->id;
+	}
+	return 0;
+}
+
+/*
+ * Release (or, with downgrade, release as an approved downgrade) after the checks of
+ * firmware.h: state, bytes at rest, verified signature, certified list, version order.
+ */
+static tw_rc fw_release(const struct tw_home *home, struct tw_store *store,
+	const struct firmware_actor *who, int64_t id, bool downgrade, struct store_firmware *out,
 	struct tw_error *err)
 {
+	const char *action = downgrade ? "firmware.downgrade" : "firmware.release";
 	struct store_firmware f;
+	struct store_firmware_sig sig;
+	struct fw_newest newest;
 	struct tw_error why;
 	char object[32], detail[STORE_TEXT_MAX + 1];
+	bool found = false, certified = false, older;
 	tw_rc rc;
 
 	if (out != NULL)
@@ -400,22 +621,78 @@ tw_rc firmware_release(const struct tw_home *home, struct tw_store *store,
 	tw_error_clear(&why);
 	if ((rc = store_firmware_get(store, id, &f, &why)) != TW_OK)
 		return rc == TW_E_NOT_FOUND || rc == TW_E_INVALID ?
-			fw_refuse(store, who, "firmware.release", object, rc, &why, err) :
+			fw_refuse(store, who, action, object, rc, &why, err) :
 			tw_error_set(err, rc, "%s", why.message);
 	if (strcmp(f.state, "uploaded") != 0) {
 		tw_error_set(&why, TW_E_DENIED, "firmware image %lld is %s; only an uploaded image "
 			"is released", (long long)id, f.state);
-		return fw_refuse(store, who, "firmware.release", object, TW_E_DENIED, &why, err);
+		return fw_refuse(store, who, action, object, TW_E_DENIED, &why, err);
 	}
 	/* T-SU.1: release exactly the bytes that were uploaded, or nothing. */
 	if ((rc = firmware_verify_file(home, &f, &why)) != TW_OK)
-		return fw_refuse(store, who, "firmware.release", object, rc, &why, err);
-	snprintf(detail, sizeof(detail), "model=%s version=%s sha256=%s signature=%s "
-		"(file re-hashed: matches)", f.model, f.version, f.sha256, f.signature);
-	if ((rc = fw_move(store, who, id, "uploaded", "released", "firmware.release", detail,
-		err)) != TW_OK)
+		return fw_refuse(store, who, action, object, rc, &why, err);
+	/* UC-3.3.1: only images whose manufacturer signature was verified. */
+	if ((rc = store_firmware_sig_get(store, id, &sig, &found, err)) != TW_OK)
+		return rc;
+	if (strcmp(f.signature, "verified") != 0 || !found) {
+		tw_error_set(&why, TW_E_DENIED, "firmware image %lld has no verified manufacturer "
+			"signature (signature %s); add it with --signature", (long long)id,
+			f.signature);
+		return fw_refuse_code(store, who, action, object, TW_E_DENIED, "signature", &why,
+			err);
+	}
+	/* M-4.5.19: only versions on the current certified (BSI) list. */
+	if ((rc = store_firmware_certified(store, f.model, f.version, &certified, err)) != TW_OK)
+		return rc;
+	if (!certified) {
+		tw_error_set(&why, TW_E_DENIED, "%s %s is not on the current list of certified "
+			"firmware (torwart firmware certified; import a newer list with torwart "
+			"firmware import-list)", f.model, f.version);
+		return fw_refuse_code(store, who, action, object, TW_E_DENIED, "not-certified", &why,
+			err);
+	}
+	/* Versions never go backwards unless approved as a downgrade (T-SU.3). */
+	memset(&newest, 0, sizeof(newest));
+	newest.model = f.model;
+	newest.skip = id;
+	if ((rc = store_firmware_foreach(store, fw_newest_cb, &newest, err)) != TW_OK)
+		return rc;
+	older = newest.id != 0 && fw_version_cmp(f.version, newest.version) < 0;
+	if (older && !downgrade) {
+		tw_error_set(&why, TW_E_DENIED, "%s %s is older than %s (image %lld, released "
+			"before): a downgrade needs its own approval, torwart firmware downgrade --id "
+			"%lld (four-eyes firmware.downgrade)", f.model, f.version, newest.version,
+			(long long)newest.id, (long long)id);
+		return fw_refuse_code(store, who, action, object, TW_E_DENIED, "downgrade", &why,
+			err);
+	}
+	if (!older && downgrade) {
+		tw_error_set(&why, TW_E_DENIED, "%s %s is not older than any released version of "
+			"its model; release it with torwart firmware release", f.model, f.version);
+		return fw_refuse(store, who, action, object, TW_E_DENIED, &why, err);
+	}
+	snprintf(detail, sizeof(detail), "model=%s version=%s sha256=%s signature=verified "
+		"signer=\"%.200s\" certified=yes%s%s (file re-hashed: matches)", f.model,
+		f.version, f.sha256, sig.signer, older ? " downgrade-from=" : "",
+		older ? newest.version : "");
+	if ((rc = fw_move(store, who, id, "uploaded", "released", action, detail, err)) !=
+	    TW_OK)
 		return rc;
 	return out != NULL ? store_firmware_get(store, id, out, err) : TW_OK;
+}
+
+tw_rc firmware_release(const struct tw_home *home, struct tw_store *store,
+	const struct firmware_actor *who, int64_t id, struct store_firmware *out,
+	struct tw_error *err)
+{
+	return fw_release(home, store, who, id, false, out, err);
+}
+
+tw_rc firmware_downgrade(const struct tw_home *home, struct tw_store *store,
+	const struct firmware_actor *who, int64_t id, struct store_firmware *out,
+	struct tw_error *err)
+{
+	return fw_release(home, store, who, id, true, out, err);
 }
 
 tw_rc firmware_withdraw(const struct tw_home *home, struct tw_store *store,

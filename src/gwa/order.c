@@ -9,6 +9,7 @@
 #include "gwa/order.h"
 #include "gwa/profile_orders.h"   /* profile and monitoring order types */
 #include "gwa/renewal.h"          /* certificate renewal order types */
+#include "gwa/order_firmware.h"   /* firmware-update (UC-3.2.5) */
 
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@ static const struct order_type *const order_builtin[] = {
 	&order_type_self_test, &order_type_log_read,
 	&order_type_cls_connect,
 	&order_type_cert_request, &order_type_cert_install, &order_type_crl_update,
+	&order_type_firmware_update,
 };
 
 /* Built-in session hooks (order.h): each area adds one line. */

@@ -30,12 +30,13 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "crypto/tls.h"
+#include "sim/sim_firmware.h"
 #include "sim/sim_internal.h"
 
 #define SIM_TIMEOUT_S        30
 #define SIM_FIRMWARE         "torwart-sim/0.2.0"
 
-enum sim_phase { PHASE_SESSION, PHASE_ORDERS, PHASE_RESULT };
+enum sim_phase { PHASE_SESSION, PHASE_ORDERS, PHASE_RESULT, PHASE_DOWNLOAD };
 
 struct sim_visit {
 	struct sim_state *st;
@@ -47,7 +48,13 @@ struct sim_visit {
 	enum sim_phase phase;
 	unsigned orders;                     /* orders handled in this visit */
 	bool answer_ok;                      /* what the last posted result said */
+	/* a firmware-update order whose image is being fetched (sim_firmware.h) */
+	struct wan_order fw_order;           /* payload: own reference while fetching */
+	struct sim_fw_need fw;
+	unsigned fw_refetches;               /* downloads started again after a bad digest */
 };
+
+static void sim_handle_order(struct sim_visit *v, const struct wan_order *o);
 
 bool sim_roll(unsigned percent)
 {
@@ -274,6 +281,7 @@ static void sim_visit_end(struct sim_visit *v, bool ok, const char *error, bool 
 	}
 	if (event_base_once(st->base, -1, EV_TIMEOUT, sim_free_evcon, v->evcon, &now) != 0)
 		tw_err("sim: cannot schedule a connection for release (leaks one connection)");
+	json_decref(v->fw_order.payload);
 	free(v);
 	st->in_flight--;
 	sim_visit_done(st, gw, ok, error);
@@ -298,7 +306,13 @@ static json_t *sim_answer(struct sim_visit *v, const struct wan_order *o, bool *
 	if (sim_roll(f->error))
 		return json_pack("{s:s, s:{s:s, s:s}}", "status", "error", "error", "code",
 			"injected_fault", "message", "fault injection: answer with an error");
+	gw->pub.faults = 0;
+	if (strcmp(o->type, "firmware-update") == 0)
+		gw->pub.faults = (sim_roll(f->fw_refuse) ? SIM_FAULT_FW_REFUSE : 0) |
+			(sim_roll(f->fw_reboot) ? SIM_FAULT_FW_REBOOT : 0);
 	rc = sim_order_execute(&gw->pub, o->type, o->payload, &result, &code, &e);
+	if (strcmp(o->type, "firmware-update") == 0)
+		json_object_del(gw->pub.state, "fw_order");   /* executed: nothing to resume */
 	if (rc == TW_OK)
 		answer = json_pack("{s:s, s:o}", "status", "ok", "result", result);
 	else
@@ -313,14 +327,156 @@ static json_t *sim_answer(struct sim_visit *v, const struct wan_order *o, bool *
 	return answer;
 }
 
+/* Ask for the next range of the image being fetched. */
+static void sim_fw_request(struct sim_visit *v)
+{
+	struct evhttp_request *req = evhttp_request_new(sim_visit_cb, v);
+	char range[80];
+
+	if (req == NULL) {
+		sim_visit_end(v, false, "cannot create an HTTP request", false);
+		return;
+	}
+	evhttp_request_set_error_cb(req, sim_error_cb);
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Host", v->st->host);
+	snprintf(range, sizeof(range), "bytes=%lld-%lld", (long long)v->fw.have,
+		(long long)(v->fw.have + v->fw.range_max - 1));
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Range", range);
+	v->phase = PHASE_DOWNLOAD;
+	if (evhttp_make_request(v->evcon, req, EVHTTP_REQ_GET, v->fw.url) != 0)
+		sim_visit_end(v, false, "cannot request a firmware range", false);
+}
+
+/* Once per order (kept in the state): whether a one-shot fault hits this order now. */
+static bool sim_fw_fault_once(struct sim_visit *v, const char *member, unsigned percent)
+{
+	json_t *ids = json_object_get(v->gw->pub.state, member);
+	struct tw_error e;
+	size_t i;
+	json_t *x;
+
+	if (percent == 0)
+		return false;
+	json_array_foreach(ids, i, x)
+		if (json_integer_value(x) == v->fw_order.id)
+			return false;
+	if (!sim_roll(percent))
+		return false;
+	if (ids == NULL) {
+		ids = json_array();
+		json_object_set_new(v->gw->pub.state, member, ids);
+	}
+	json_array_append_new(ids, json_integer(v->fw_order.id));
+	if (sim_gw_save(v->gw, &e) != TW_OK)
+		tw_warn("sim: %s: state not saved: %s", v->gw->id, e.message);
+	return true;
+}
+
+/* A range arrived (206): store it, ask for the next, or check and execute the order. */
+static void sim_fw_range(struct sim_visit *v, struct evhttp_request *req, int code)
+{
+	const struct sim_faults *f = &v->st->opt->faults;
+	const char *cr = evhttp_find_header(evhttp_request_get_input_headers(req),
+		"Content-Range");
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	size_t len = evbuffer_get_length(in);
+	long long first = -1;
+	const unsigned char *data;
+	char error[SIM_ERROR_MAX];
+	struct tw_error e;
+
+	if (code != 206 || cr == NULL || strncmp(cr, "bytes ", 6) != 0 || len == 0 ||
+	    len > (size_t)v->fw.range_max) {
+		snprintf(error, sizeof(error), "firmware download: HTTP %d", code);
+		sim_visit_end(v, false, error, false);
+		return;
+	}
+	first = strtoll(cr + 6, NULL, 10);
+	data = evbuffer_pullup(in, (ev_ssize_t)len);
+	if (data == NULL || sim_fw_append(&v->fw, first, data, len, &e) != TW_OK) {
+		snprintf(error, sizeof(error), "firmware download: %s", data == NULL ?
+			"out of memory" : e.message);
+		sim_visit_end(v, false, error, false);
+		return;
+	}
+	if (v->fw.have < v->fw.size) {
+		/* Fault: the connection drops mid-transfer; the next visit resumes here. */
+		if (sim_fw_fault_once(v, "fw_dropped", f->fw_drop)) {
+			sim_visit_end(v, false, "fault injection: connection dropped during a "
+				"firmware download", false);
+			return;
+		}
+		sim_fw_request(v);
+		return;
+	}
+	/* Complete: a damaged image is caught by its digest and fetched again. */
+	if (sim_fw_check(&v->gw->pub, v->fw_order.payload,
+	    sim_fw_fault_once(v, "fw_corrupted", f->fw_corrupt), &e) != TW_OK &&
+	    v->fw_refetches < 2) {
+		tw_info("sim: %s: %s", v->gw->id, e.message);
+		v->fw_refetches++;
+		v->fw.have = 0;
+		sim_fw_request(v);
+		return;
+	}
+	sim_handle_order(v, &v->fw_order);
+}
+
+/* A firmware order of an earlier session still running: continue it. */
+static bool sim_fw_resume(struct sim_visit *v)
+{
+	json_t *fo = json_object_get(v->gw->pub.state, "fw_order"), *done;
+	const json_t *id = json_object_get(fo, "id");
+	json_t *payload = json_object_get(fo, "payload");
+
+	if (!json_is_integer(id) || !json_is_object(payload))
+		return false;
+	if ((done = sim_done_get(v->gw, json_integer_value(id))) != NULL) {
+		json_decref(done);
+		json_object_del(v->gw->pub.state, "fw_order");
+		return false;
+	}
+	json_decref(v->fw_order.payload);
+	memset(&v->fw_order, 0, sizeof(v->fw_order));
+	v->fw_order.id = json_integer_value(id);
+	snprintf(v->fw_order.type, sizeof(v->fw_order.type), "firmware-update");
+	v->fw_order.payload = json_incref(payload);
+	v->fw_order.attempt = 1;
+	sim_handle_order(v, &v->fw_order);
+	return true;
+}
+
 static void sim_handle_order(struct sim_visit *v, const struct wan_order *o)
 {
 	const struct sim_faults *f = &v->st->opt->faults;
 	struct tw_error e;
-	json_t *answer;
+	json_t *answer, *done;
 	char path[64], *text = NULL;
 	bool repeated;
 
+	/* A firmware order first fetches its image (in ranges, resumable). */
+	if ((done = sim_done_get(v->gw, o->id)) == NULL &&
+	    sim_fw_download_needed(&v->gw->pub, o, &v->fw)) {
+		if (o != &v->fw_order) {
+			struct tw_error se;
+
+			json_decref(v->fw_order.payload);
+			v->fw_order = *o;
+			json_incref(v->fw_order.payload);
+			/*
+			 * Remember the order: after a dropped connection the GWA does not hand a
+			 * sent order out again before its deadline, so the gateway resumes it on
+			 * its own at the next session (the download stays allowed while sent).
+			 */
+			if (json_object_set_new(v->gw->pub.state, "fw_order", json_pack("{s:I, s:O}",
+			    "id", (json_int_t)o->id, "payload", o->payload)) != 0 ||
+			    sim_gw_save(v->gw, &se) != TW_OK)
+				tw_warn("sim: %s: firmware order not saved for a resume", v->gw->id);
+		}
+		sim_fw_request(v);
+		return;
+	}
+	json_decref(done);
 	answer = sim_answer(v, o, &repeated);
 	if (answer == NULL) {
 		sim_visit_end(v, false, "out of memory building an answer", false);
@@ -377,6 +533,10 @@ static void sim_visit_cb(struct evhttp_request *req, void *arg)
 		sim_visit_end(v, false, error, false);
 		return;
 	}
+	if (v->phase == PHASE_DOWNLOAD && code == 206) {
+		sim_fw_range(v, req, code);
+		return;
+	}
 	in = evhttp_request_get_input_buffer(req);
 	len = evbuffer_get_length(in);
 	body = len > 0 && len <= WAN_MESSAGE_MAX_BODY ? evbuffer_pullup(in, (ev_ssize_t)len) : NULL;
@@ -411,6 +571,8 @@ static void sim_visit_cb(struct evhttp_request *req, void *arg)
 			snprintf(error, sizeof(error), "server speaks protocol %ld, we speak %d",
 				res.protocol, WAN_PROTOCOL_VERSION);
 			sim_visit_end(v, false, error, false);
+		} else if (sim_fw_resume(v)) {
+			/* a firmware download of an earlier session continues */
 		} else {
 			sim_next(v, res.pending_orders);
 		}
@@ -473,7 +635,8 @@ static tw_rc sim_visit_start(struct sim_state *st, struct sim_gateway *gw,
 		goto fail;
 	memset(&body, 0, sizeof(body));
 	memcpy(body.gateway_id, gw->id, sizeof(body.gateway_id));
-	snprintf(body.firmware_version, sizeof(body.firmware_version), "%s", SIM_FIRMWARE);
+	snprintf(body.firmware_version, sizeof(body.firmware_version), "%s",
+		sim_fw_running(&gw->pub) != NULL ? sim_fw_running(&gw->pub) : SIM_FIRMWARE);
 	tw_time_format_utc(tw_now_ms(), body.time, sizeof(body.time));
 	if ((status = json_object()) == NULL) {
 		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");

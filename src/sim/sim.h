@@ -29,6 +29,11 @@ struct sim_faults {
 	unsigned error;          /* answer an order with {"status":"error"} without executing */
 	unsigned ignore_wakeup;  /* ignore a valid wake-up */
 	unsigned malformed;      /* post a malformed result body */
+	/* firmware updates (sim_firmware.h), once per order each */
+	unsigned fw_corrupt;     /* damage a downloaded image (detected, fetched again) */
+	unsigned fw_refuse;      /* refuse a verified image (answer image_refused) */
+	unsigned fw_reboot;      /* reboot loop: roll back, report the old version */
+	unsigned fw_drop;        /* drop the connection in the middle of a download */
 };
 
 struct sim_options {

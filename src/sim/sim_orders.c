@@ -6,6 +6,7 @@
  */
 #include "sim/sim_orders.h"
 #include "sim/sim_monitor.h"   /* profile and monitoring handlers */
+#include "sim/sim_firmware.h"  /* firmware-update (UC-3.2.5) */
 
 #include <string.h>
 
@@ -21,6 +22,7 @@ static const struct sim_order_handler *const sim_builtin[] = {
 	&sim_order_self_test, &sim_order_log_read,
 	&sim_order_cls_connect,
 	&sim_order_cert_request, &sim_order_cert_install, &sim_order_crl_update,
+	&sim_order_firmware_update,
 };
 
 /* Built-in session status providers: each area adds one line. */

@@ -25,6 +25,8 @@ static const char *const copy_tables[] = {
 	"ca_key_state", "admin_log_verified", "ws_device_admin", "ws_endpoints", "ws_outbox",
 	"ws_client_requests", "dir_published", "dir_crl_published", "trust_crls",
 	"renewals", "initial_configs",
+	"firmware_signatures", "firmware_lists", "firmware_certified", "rollouts",
+	"rollout_targets",
 };
 #define COPY_TABLES (sizeof(copy_tables) / sizeof(copy_tables[0]))
 

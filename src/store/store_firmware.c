@@ -272,3 +272,276 @@ tw_rc store_firmware_foreach(struct tw_store *store, store_firmware_cb cb, void 
 	db_done(db, st);
 	return rc;
 }
+
+static const char SQL_F_SET_SIG[] =
+	"UPDATE firmware_images SET signature = ?2 WHERE id = ?1";
+
+tw_rc store_firmware_set_signature(struct tw_store *store, int64_t id, const char *status,
+	struct tw_error *err)
+{
+	struct db *db = store_db(store, err);
+	struct db_stmt *st = NULL;
+	tw_rc rc;
+
+	if (db == NULL)
+		return err != NULL ? err->code : TW_E_INTERNAL;
+	if (id <= 0 || status == NULL || !sf_one_of(status, "unverified", "verified", "invalid"))
+		return tw_error_set(err, TW_E_INVALID, "bad firmware id or signature status");
+	if ((rc = db_prepare(db, SQL_F_SET_SIG, &st, err)) != TW_OK)
+		return rc;
+	db_bind_int64(st, 1, id);
+	BIND_TEXT(st, 2, status);
+	if (db_step(st) != DB_DONE)
+		rc = db_step_fail(db, err, "setting a firmware signature status");
+	db_done(db, st);
+	if (rc == TW_OK && db_changes(db) != 1)
+		rc = tw_error_set(err, TW_E_NOT_FOUND, "no firmware image %lld", (long long)id);
+	return rc;
+}
+
+/* ---- migration 0009: signatures and certified lists ---- */
+
+#define S_COLS "image_id, cms_path, signer, signer_serial, signer_issuer, verified_ms, " \
+	"checked_ms, check_result"
+static const char SQL_S_INSERT[] = "INSERT INTO firmware_signatures (" S_COLS ") "
+	"VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, '')";
+static const char SQL_S_GET[] = "SELECT " S_COLS " FROM firmware_signatures "
+	"WHERE image_id = ?1";
+static const char SQL_S_CHECKED[] = "UPDATE firmware_signatures SET checked_ms = ?2, "
+	"check_result = ?3 WHERE image_id = ?1";
+#define L_COLS "id, sequence, issued, sha256, signer, entries, imported_ms, imported_by"
+static const char SQL_L_INSERT[] = "INSERT INTO firmware_lists (sequence, issued, sha256, "
+	"signer, entries, imported_ms, imported_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+static const char SQL_L_ENTRY[] = "INSERT INTO firmware_certified (list_id, model, version) "
+	"VALUES (?1, ?2, ?3)";
+static const char SQL_L_CURRENT[] = "SELECT " L_COLS " FROM firmware_lists "
+	"ORDER BY sequence DESC LIMIT 1";
+static const char SQL_L_CERTIFIED[] = "SELECT count(*) FROM firmware_certified "
+	"WHERE model = ?1 AND version = ?2 AND list_id = "
+	"(SELECT id FROM firmware_lists ORDER BY sequence DESC LIMIT 1)";
+static const char SQL_L_ALL[] = "SELECT model, version FROM firmware_certified "
+	"WHERE list_id = (SELECT id FROM firmware_lists ORDER BY sequence DESC LIMIT 1) "
+	"ORDER BY model, version";
+
+tw_rc store_firmware_sig_insert(struct tw_store *store, const struct store_firmware_sig *s,
+	struct tw_error *err)
+{
+	struct db *db = store_db(store, err);
+	struct db_stmt *st = NULL;
+	tw_rc rc;
+
+	if (db == NULL)
+		return err != NULL ? err->code : TW_E_INTERNAL;
+	if (s == NULL || s->image_id <= 0)
+		return tw_error_set(err, TW_E_INVALID, "firmware signature without an image");
+	if ((rc = STORE_CHECK_MEMBER(s, cms_path, true, err)) != TW_OK ||
+	    (rc = STORE_CHECK_MEMBER(s, signer, true, err)) != TW_OK ||
+	    (rc = STORE_CHECK_MEMBER(s, signer_serial, false, err)) != TW_OK ||
+	    (rc = STORE_CHECK_MEMBER(s, signer_issuer, false, err)) != TW_OK)
+		return rc;
+	if ((rc = db_prepare(db, SQL_S_INSERT, &st, err)) != TW_OK)
+		return rc;
+	db_bind_int64(st, 1, s->image_id);
+	BIND_TEXT(st, 2, s->cms_path);
+	BIND_TEXT(st, 3, s->signer);
+	BIND_TEXT(st, 4, s->signer_serial);
+	BIND_TEXT(st, 5, s->signer_issuer);
+	db_bind_int64(st, 6, s->verified_ms);
+	if (db_step(st) != DB_DONE)
+		rc = db_step_fail(db, err, "storing a firmware signature");
+	db_done(db, st);
+	return rc;
+}
+
+tw_rc store_firmware_sig_get(struct tw_store *store, int64_t image_id,
+	struct store_firmware_sig *out, bool *found, struct tw_error *err)
+{
+	struct db *db = store_db(store, err);
+	struct db_stmt *st = NULL;
+	int step;
+	tw_rc rc;
+
+	*found = false;
+	memset(out, 0, sizeof(*out));
+	if (db == NULL)
+		return err != NULL ? err->code : TW_E_INTERNAL;
+	if ((rc = db_prepare(db, SQL_S_GET, &st, err)) != TW_OK)
+		return rc;
+	db_bind_int64(st, 1, image_id);
+	step = db_step(st);
+	if (step == DB_ROW) {
+		out->image_id = db_column_int64(st, 0);
+		out->verified_ms = db_column_int64(st, 5);
+		out->checked_ms = db_column_int64(st, 6);
+		if ((rc = DB_COL_TEXT(st, 1, out, cms_path, err)) == TW_OK &&
+		    (rc = DB_COL_TEXT(st, 2, out, signer, err)) == TW_OK &&
+		    (rc = DB_COL_TEXT(st, 3, out, signer_serial, err)) == TW_OK &&
+		    (rc = DB_COL_TEXT(st, 4, out, signer_issuer, err)) == TW_OK &&
+		    (rc = DB_COL_TEXT(st, 7, out, check_result, err)) == TW_OK)
+			*found = true;
+	} else if (step != DB_DONE) {
+		rc = db_step_fail(db, err, "reading a firmware signature");
+	}
+	db_done(db, st);
+	return rc;
+}
+
+tw_rc store_firmware_sig_checked(struct tw_store *store, int64_t image_id, int64_t when_ms,
+	const char *result, struct tw_error *err)
+{
+	struct db *db = store_db(store, err);
+	struct db_stmt *st = NULL;
+	tw_rc rc;
+
+	if (db == NULL)
+		return err != NULL ? err->code : TW_E_INTERNAL;
+	if ((rc = store_check_text(result, 31, "check result", err)) != TW_OK)
+		return rc;
+	if ((rc = db_prepare(db, SQL_S_CHECKED, &st, err)) != TW_OK)
+		return rc;
+	db_bind_int64(st, 1, image_id);
+	db_bind_int64(st, 2, when_ms);
+	BIND_TEXT(st, 3, result);
+	if (db_step(st) != DB_DONE)
+		rc = db_step_fail(db, err, "recording a firmware check");
+	db_done(db, st);
+	return rc;
+}
+
+tw_rc store_firmware_list_insert(struct tw_store *store, const struct store_firmware_list *l,
+	int64_t *id, struct tw_error *err)
+{
+	struct db *db = store_db(store, err);
+	struct db_stmt *st = NULL;
+	tw_rc rc;
+
+	if (db == NULL)
+		return err != NULL ? err->code : TW_E_INTERNAL;
+	if (l == NULL || id == NULL || l->sequence <= 0 || l->entries < 0 ||
+	    !sf_hex64(l->sha256))
+		return tw_error_set(err, TW_E_INVALID, "bad certified list row");
+	if ((rc = STORE_CHECK_MEMBER(l, issued, true, err)) != TW_OK ||
+	    (rc = STORE_CHECK_MEMBER(l, signer, true, err)) != TW_OK ||
+	    (rc = STORE_CHECK_MEMBER(l, imported_by, true, err)) != TW_OK)
+		return rc;
+	if ((rc = db_prepare(db, SQL_L_INSERT, &st, err)) != TW_OK)
+		return rc;
+	db_bind_int64(st, 1, l->sequence);
+	BIND_TEXT(st, 2, l->issued);
+	BIND_TEXT(st, 3, l->sha256);
+	BIND_TEXT(st, 4, l->signer);
+	db_bind_int64(st, 5, l->entries);
+	db_bind_int64(st, 6, l->imported_ms);
+	BIND_TEXT(st, 7, l->imported_by);
+	if (db_step(st) != DB_DONE)
+		rc = db_step_fail(db, err, "storing a certified firmware list");
+	else
+		rc = db_last_id(db, id, err);
+	db_done(db, st);
+	return rc;
+}
+
+tw_rc store_firmware_list_entry(struct tw_store *store, int64_t list_id, const char *model,
+	const char *version, struct tw_error *err)
+{
+	struct db *db = store_db(store, err);
+	struct db_stmt *st = NULL;
+	tw_rc rc;
+
+	if (db == NULL)
+		return err != NULL ? err->code : TW_E_INTERNAL;
+	if ((rc = store_check_text(model, STORE_ID_MAX, "model", err)) != TW_OK ||
+	    (rc = store_check_text(version, STORE_ID_MAX, "version", err)) != TW_OK)
+		return rc;
+	if ((rc = db_prepare(db, SQL_L_ENTRY, &st, err)) != TW_OK)
+		return rc;
+	db_bind_int64(st, 1, list_id);
+	BIND_TEXT(st, 2, model);
+	BIND_TEXT(st, 3, version);
+	if (db_step(st) != DB_DONE)
+		rc = db_step_fail(db, err, "storing a certified firmware version");
+	db_done(db, st);
+	return rc;
+}
+
+tw_rc store_firmware_list_current(struct tw_store *store, struct store_firmware_list *out,
+	bool *found, struct tw_error *err)
+{
+	struct db *db = store_db(store, err);
+	struct db_stmt *st = NULL;
+	int step;
+	tw_rc rc;
+
+	*found = false;
+	memset(out, 0, sizeof(*out));
+	if (db == NULL)
+		return err != NULL ? err->code : TW_E_INTERNAL;
+	if ((rc = db_prepare(db, SQL_L_CURRENT, &st, err)) != TW_OK)
+		return rc;
+	step = db_step(st);
+	if (step == DB_ROW) {
+		out->id = db_column_int64(st, 0);
+		out->sequence = db_column_int64(st, 1);
+		out->entries = db_column_int64(st, 5);
+		out->imported_ms = db_column_int64(st, 6);
+		if ((rc = DB_COL_TEXT(st, 2, out, issued, err)) == TW_OK &&
+		    (rc = DB_COL_TEXT(st, 3, out, sha256, err)) == TW_OK &&
+		    (rc = DB_COL_TEXT(st, 4, out, signer, err)) == TW_OK &&
+		    (rc = DB_COL_TEXT(st, 7, out, imported_by, err)) == TW_OK)
+			*found = true;
+	} else if (step != DB_DONE) {
+		rc = db_step_fail(db, err, "reading the certified firmware list");
+	}
+	db_done(db, st);
+	return rc;
+}
+
+tw_rc store_firmware_certified(struct tw_store *store, const char *model,
+	const char *version, bool *yes, struct tw_error *err)
+{
+	struct db *db = store_db(store, err);
+	struct db_stmt *st = NULL;
+	tw_rc rc;
+
+	*yes = false;
+	if (db == NULL)
+		return err != NULL ? err->code : TW_E_INTERNAL;
+	if ((rc = store_check_text(model, STORE_ID_MAX, "model", err)) != TW_OK ||
+	    (rc = store_check_text(version, STORE_ID_MAX, "version", err)) != TW_OK)
+		return rc;
+	if ((rc = db_prepare(db, SQL_L_CERTIFIED, &st, err)) != TW_OK)
+		return rc;
+	BIND_TEXT(st, 1, model);
+	BIND_TEXT(st, 2, version);
+	if (db_step(st) == DB_ROW)
+		*yes = db_column_int64(st, 0) > 0;
+	else
+		rc = db_step_fail(db, err, "reading the certified firmware list");
+	db_done(db, st);
+	return rc;
+}
+
+tw_rc store_firmware_list_foreach(struct tw_store *store, store_firmware_entry_cb cb,
+	void *arg, struct tw_error *err)
+{
+	struct db *db = store_db(store, err);
+	struct db_stmt *st = NULL;
+	char model[STORE_ID_MAX + 1], version[STORE_ID_MAX + 1];
+	int step;
+	tw_rc rc;
+
+	if (db == NULL)
+		return err != NULL ? err->code : TW_E_INTERNAL;
+	if ((rc = db_prepare(db, SQL_L_ALL, &st, err)) != TW_OK)
+		return rc;
+	while ((step = db_step(st)) == DB_ROW) {
+		if ((rc = db_col_text(st, 0, model, sizeof(model), "model", err)) != TW_OK ||
+		    (rc = db_col_text(st, 1, version, sizeof(version), "version", err)) != TW_OK ||
+		    cb(model, version, arg) != 0)
+			break;
+	}
+	if (rc == TW_OK && step != DB_ROW && step != DB_DONE)
+		rc = db_step_fail(db, err, "listing the certified firmware list");
+	db_done(db, st);
+	return rc;
+}

@@ -59,5 +59,56 @@ tw_rc store_firmware_transition(struct tw_store *store, int64_t id, const char *
 typedef int (*store_firmware_cb)(const struct store_firmware *f, void *arg);
 tw_rc store_firmware_foreach(struct tw_store *store, store_firmware_cb cb, void *arg,
 	struct tw_error *err);
+/* Set the signature status ("verified" / "invalid") of image id (daily check). */
+tw_rc store_firmware_set_signature(struct tw_store *store, int64_t id, const char *status,
+	struct tw_error *err);
+
+/*
+ * Migration the firmware_trust migration: the manufacturer signature of an image
+ * (firmware_signatures) and the certified lists (firmware_lists, firmware_certified).
+ */
+struct store_firmware_sig {
+	int64_t image_id;
+	char cms_path[STORE_NAME_MAX + 1];        /* relative to the home */
+	char signer[STORE_NAME_MAX + 1];          /* subject of the GWH SIG certificate */
+	char signer_serial[80];                   /* hex */
+	char signer_issuer[STORE_NAME_MAX + 1];
+	int64_t verified_ms;
+	int64_t checked_ms;                       /* 0 until the first re-verification */
+	char check_result[32];                    /* "", "ok" or a verdict name */
+};
+tw_rc store_firmware_sig_insert(struct tw_store *store, const struct store_firmware_sig *s,
+	struct tw_error *err);
+/* *found false when the image has no signature row (uploaded before migration 0009). */
+tw_rc store_firmware_sig_get(struct tw_store *store, int64_t image_id,
+	struct store_firmware_sig *out, bool *found, struct tw_error *err);
+tw_rc store_firmware_sig_checked(struct tw_store *store, int64_t image_id, int64_t when_ms,
+	const char *result, struct tw_error *err);
+
+struct store_firmware_list {
+	int64_t id;
+	int64_t sequence;
+	char issued[40];
+	char sha256[65];
+	char signer[STORE_NAME_MAX + 1];
+	int64_t entries;
+	int64_t imported_ms;
+	char imported_by[STORE_NAME_MAX + 1];
+};
+/* Insert the list's row; *id receives its id. TW_E_EXISTS for a known sequence. */
+tw_rc store_firmware_list_insert(struct tw_store *store, const struct store_firmware_list *l,
+	int64_t *id, struct tw_error *err);
+tw_rc store_firmware_list_entry(struct tw_store *store, int64_t list_id, const char *model,
+	const char *version, struct tw_error *err);
+/* The current list (highest sequence); *found false when none was imported. */
+tw_rc store_firmware_list_current(struct tw_store *store, struct store_firmware_list *out,
+	bool *found, struct tw_error *err);
+/* Whether (model, version) is on the current list; false when there is no list. */
+tw_rc store_firmware_certified(struct tw_store *store, const char *model,
+	const char *version, bool *yes, struct tw_error *err);
+/* The entries of the current list, ordered by model and version; cb != 0 stops. */
+typedef int (*store_firmware_entry_cb)(const char *model, const char *version, void *arg);
+tw_rc store_firmware_list_foreach(struct tw_store *store, store_firmware_entry_cb cb,
+	void *arg, struct tw_error *err);
 
 #endif

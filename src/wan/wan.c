@@ -33,6 +33,7 @@
 #include "crypto/tls.h"
 #include "gwa/profile_orders.h"
 #include "wan/wan.h"
+#include "wan/wan_firmware.h"
 #include "wan/wan_internal.h"
 
 #define WAN_MAX_THREADS       256
@@ -312,6 +313,8 @@ tw_rc wan_server_start(const struct tw_home *home, struct wan_server **out,
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
 		threads = n < 1 ? 1 : n > WAN_MAX_THREADS ? WAN_MAX_THREADS : n;
 	}
+	if ((rc = wan_firmware_init(home, (unsigned)threads, err)) != TW_OK)   /* UC-3.2.5 */
+		goto fail;
 	/* Descriptors: the connections plus listeners, stores and logs of every loop. */
 	conn_guard_fit_nofile("wan", 64 + 8 * threads, &lim);
 	if ((rc = conn_guard_new("wan", &lim, &srv->guard, err)) != TW_OK)

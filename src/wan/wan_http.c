@@ -20,6 +20,7 @@
 #include "store/store_jobs.h"
 #include "wan/wan_internal.h"
 #include "wan/wan_monitor.h"
+#include "wan/wan_firmware.h"
 
 /* The answer buffer holds at most an error or a session answer; far below this. */
 #define WAN_REPLY_MAX 4096
@@ -268,6 +269,8 @@ void wan_http_request(struct evhttp_request *req, void *arg)
 		}
 	}
 	if (wan_monitor_route(req, conn, ssl, path))   /* POST /v1/alarms (wan_monitor.c) */
+		return;
+	if (wan_firmware_route(req, conn, ssl, path))  /* GET /v1/firmware/ID (wan_firmware.c) */
 		return;
 	reply_error(req, HTTP_NOTFOUND, "not_found", "no such resource", false);
 }

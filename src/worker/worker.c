@@ -23,6 +23,7 @@
 #include "base/util.h"
 #include "dir/dir.h"
 #include "gwa/renewal.h"
+#include "gwa/firmware_worker.h"
 #include "pki/crl.h"
 #include "pki/trust.h"
 #include "store/store.h"
@@ -98,6 +99,7 @@ tw_rc worker_run(const struct tw_home *home, struct tw_error *err)
 	struct dir_worker *dir = NULL;   /* directory publication ([dir]) */
 	struct trust_fetcher *trust = NULL;   /* other CAs' CRLs ([trust]) */
 	struct renewal_worker *renewal = NULL;
+	struct firmware_worker *fw = NULL;
 	long interval;
 	tw_rc rc;
 
@@ -144,6 +146,9 @@ tw_rc worker_run(const struct tw_home *home, struct tw_error *err)
 		goto out;
 	if ((rc = renewal_worker_start(home, ctx.base, ctx.store, &renewal, err)) != TW_OK)
 		goto out;
+	/* Daily firmware check and staged rollouts (gwa/firmware_worker.h). */
+	if ((rc = firmware_worker_start(home, ctx.base, ctx.store, &fw, err)) != TW_OK)
+		goto out;
 	tw_info("worker running; admin log verified every %ld s", interval);
 	worker_verify_audit(-1, 0, &ctx);
 	event_base_dispatch(ctx.base);
@@ -162,6 +167,7 @@ out:
 	dir_worker_stop(dir);
 	trust_fetcher_stop(trust);
 	renewal_worker_stop(renewal);
+	firmware_worker_stop(fw);
 	if (ctx.base != NULL)
 		event_base_free(ctx.base);
 	store_close(ctx.store);

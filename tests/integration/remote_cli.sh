@@ -179,8 +179,18 @@ check "... answered exactly like a gateway that does not exist" cmp -s "$T/forei
 
 # ---- four-eyes: firmware release and CA key activation
 head -c 4096 /dev/urandom >"$T/fw.img"
-check "firmware add through the api (the image goes along)" run fwm firmware add \
-	--file "$T/fw.img" --model SMGW-X --version 1.2.3
+# the manufacturer's signed manifest and the certified list (issue 13; docs/firmware.md)
+printf '{"format":"torwart-firmware-manifest/1","model":"SMGW-X","version":"1.2.3","size":4096,"sha256":"%s"}' \
+	"$(sha256sum "$T/fw.img" | cut -d' ' -f1)" >"$T/fw.json"
+openssl cms -sign -binary -nodetach -md sha256 -in "$T/fw.json" -signer "$H/test-vendor/gwh-sig.crt" \
+	-inkey "$H/test-vendor/gwh-sig.key" -certfile "$H/pki/sub-ca.crt" -outform DER -out "$T/fw.cms" 2>>"$T/log"
+printf '{"format":"torwart-certified-firmware/1","sequence":1,"issued":"2026-12-01T00:00:00Z","firmware":[{"model":"SMGW-X","version":"1.2.3"}]}' >"$T/list.json"
+openssl cms -sign -binary -nodetach -md sha256 -in "$T/list.json" -signer "$H/pki/firmware-list.crt" \
+	-inkey "$H/test-vendor/firmware-list.key" -outform DER -out "$T/list.cms" 2>>"$T/log"
+check "CRLs and certified list for the firmware check" bash -c "'$TORWART' ca crl --home '$H' && \
+	'$TORWART' ca crl --home '$H' --ca root-ca && '$TORWART' firmware import-list --home '$H' --file '$T/list.cms'"
+check "firmware add through the api (image and signed manifest go along)" run fwm firmware add \
+	--file "$T/fw.img" --signature "$T/fw.cms" --model SMGW-X --version 1.2.3
 FW=$(db "SELECT max(id) FROM firmware_images")
 check "... stored with the image's SHA-256" \
 	test "$(db "SELECT sha256 FROM firmware_images WHERE id=$FW")" = "$(sha256sum "$T/fw.img" | cut -d' ' -f1)"

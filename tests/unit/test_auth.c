@@ -190,6 +190,8 @@ static void test_four_eyes_policy(void **state)
 
 	assert_true(auth_four_eyes_required(&f->s, "operator.role", 0));
 	assert_true(auth_four_eyes_required(&f->s, "ca.key.activate", 0));
+	/* issue 13: a downgrade is its own four-eyes action, not covered by a release. */
+	assert_true(auth_four_eyes_required(&f->s, "firmware.downgrade", 0));
 	assert_true(auth_four_eyes_required(&f->s, "break-glass", 0));
 	assert_false(auth_four_eyes_required(&f->s, "fleet.order", 100));
 	assert_true(auth_four_eyes_required(&f->s, "fleet.order", 101));

@@ -111,7 +111,11 @@ static const struct doc_cmd {
 	{ "ca", "revoke", "ca.ra", "ca.revoke", "", "" },
 	{ "ca", "show", "ca.read", NULL, "", "" },
 	{ "ca", "submit", "ca.ra", NULL, "", "in:--request" },
-	{ "firmware", "add", "firmware.manage", NULL, "", "in:--file" },
+	{ "firmware", "add", "firmware.manage", NULL, "", "in:--file in:--signature out:--receipt" },
+	{ "firmware", "certified", "firmware.read", NULL, "", "" },
+	{ "firmware", "check", "firmware.manage", NULL, "", "" },
+	{ "firmware", "downgrade", "firmware.manage", "firmware.downgrade", "", "" },
+	{ "firmware", "import-list", "firmware.manage", NULL, "", "in:--file" },
 	{ "firmware", "list", "firmware.read", NULL, "", "" },
 	{ "firmware", "release", "firmware.manage", "firmware.release", "", "" },
 	{ "firmware", "show", "firmware.read", NULL, "", "" },
@@ -145,6 +149,13 @@ static const struct doc_cmd {
 	{ "profile", "read", "gateway.order", NULL, "gw=--gateway|--id", "" },
 	{ "profile", "revoke-emt", "profile.write", NULL, "gw=--gateway|--id", "" },
 	{ "profile", "show", "gateway.read", NULL, "gw=--gateway|--id", "" },
+	{ "rollout", "approve", "firmware.manage", "rollout.start", "", "" },
+	{ "rollout", "cancel", "firmware.manage", NULL, "", "" },
+	{ "rollout", "create", "firmware.manage", NULL, "", "" },
+	{ "rollout", "list", "firmware.read", NULL, "", "" },
+	{ "rollout", "pause", "firmware.manage", NULL, "", "" },
+	{ "rollout", "resume", "firmware.manage", NULL, "", "" },
+	{ "rollout", "show", "firmware.read", NULL, "", "" },
 	{ "req", "authorise", "gateway.admin", NULL, "", "in:--in out:--out in:--gwa-cert" },
 };
 
@@ -326,6 +337,8 @@ static void test_table_complete(void **state)
 			{ "ca", "activate", "ca.key.activate" }, { "ca", "revoke", "ca.revoke" },
 			{ "ca", "deactivate", "ca.key.deactivate" },
 			{ "firmware", "release", "firmware.release" },
+			{ "firmware", "downgrade", "firmware.downgrade" },
+			{ "rollout", "approve", "rollout.start" },
 			{ "job", "create", "fleet.order" },
 			{ "gateway", "renew", "fleet.order" },
 			{ "gateway", "crl-push", "fleet.order" },
@@ -1307,6 +1320,7 @@ static const char *const path_options[] = {
 	"--cert", "--export", "--out", "--verify", "--dir", "--request", "--file", "--in",
 	"--key-dir", "--tls-key", "--sig-key", "--enc-key", "--current-cert", "--current-key",
 	"--gwa-cert", "--home", "--share", "--custodian-keys", "--share-key",
+	"--signature", "--receipt",
 };
 
 static bool names_path(const char *name)

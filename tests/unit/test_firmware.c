@@ -20,10 +20,13 @@
 #include "base/home.h"
 #include "base/util.h"
 #include "gwa/firmware.h"
+#include "gwa/order_firmware.h"
+#include "gwa/rollout.h"
 #include "pki/ca_state.h"
 #include "store/store.h"
 #include "store/store_ca.h"
 #include "store/store_firmware.h"
+#include "store/store_rollouts.h"
 
 struct fx {
 	char dir[64];
@@ -192,6 +195,38 @@ static void test_add_and_refusals(void **state)
 		"'firmware.add' AND result = 'ok'"), 1);
 }
 
+/*
+ * Make image id releasable as a signed, certified one would be (the container checks
+ * themselves are exercised by tests/integration/firmware.sh with openssl as the signer):
+ * a signature row, status verified, and (model, version) on a new certified list.
+ */
+static void fx_certify(struct fx *f, const struct store_firmware *img, int64_t seq)
+{
+	struct store_firmware_sig sig;
+	struct store_firmware_list l;
+	struct tw_error err;
+	int64_t lid = 0;
+	bool found = false;
+
+	assert_int_equal(store_firmware_sig_get(f->st, img->id, &sig, &found, &err), TW_OK);
+	memset(&sig, 0, sizeof(sig));
+	sig.image_id = img->id;
+	snprintf(sig.cms_path, sizeof(sig.cms_path), "firmware/%s.cms", img->sha256);
+	snprintf(sig.signer, sizeof(sig.signer), "CN=V.GWH.T");
+	if (!found)
+		assert_int_equal(store_firmware_sig_insert(f->st, &sig, &err), TW_OK);
+	assert_int_equal(store_firmware_set_signature(f->st, img->id, "verified", &err), TW_OK);
+	memset(&l, 0, sizeof(l));
+	l.sequence = seq;
+	snprintf(l.issued, sizeof(l.issued), "2026-12-01T00:00:00Z");
+	memset(l.sha256, 'a', 64);
+	snprintf(l.signer, sizeof(l.signer), "CN=list");
+	snprintf(l.imported_by, sizeof(l.imported_by), "unit");
+	assert_int_equal(store_firmware_list_insert(f->st, &l, &lid, &err), TW_OK);
+	assert_int_equal(store_firmware_list_entry(f->st, lid, img->model, img->version, &err),
+		TW_OK);
+}
+
 static void test_release_withdraw(void **state)
 {
 	struct fx *f = *state;
@@ -203,6 +238,10 @@ static void test_release_withdraw(void **state)
 		"M", "1", &a, &err), TW_OK);
 	assert_int_equal(firmware_add(f->home, f->st, &who, fx_file(f, "b.img", 100, 'b'),
 		"M", "2", &b, &err), TW_OK);
+	/* Unsigned (catalogue-only) images are never released (UC-3.3.1). */
+	assert_int_equal(firmware_release(f->home, f->st, &who, a.id, &got, &err), TW_E_DENIED);
+	assert_non_null(strstr(err.message, "no verified manufacturer signature"));
+	fx_certify(f, &a, 1);
 	assert_int_equal(firmware_release(f->home, f->st, &who, a.id, &got, &err), TW_OK);
 	assert_string_equal(got.state, "released");
 	assert_string_equal(got.released_by, "unit:alice");
@@ -231,6 +270,245 @@ static void test_release_withdraw(void **state)
 		"x", &err), TW_E_INTERNAL);
 	assert_int_equal(fx_count(f, "SELECT count(*) FROM admin_log WHERE action IN "
 		"('firmware.release', 'firmware.withdraw') AND result = 'ok'"), 3);
+}
+
+/* Versions never go backwards without firmware_downgrade; the list must name them. */
+static void test_downgrade_and_list(void **state)
+{
+	struct fx *f = *state;
+	struct store_firmware v2, v1, v3, got;
+	struct tw_error err;
+
+	assert_int_equal(firmware_add(f->home, f->st, &who, fx_file(f, "2.img", 10, '2'),
+		"M", "1.10", &v2, &err), TW_OK);
+	assert_int_equal(firmware_add(f->home, f->st, &who, fx_file(f, "1.img", 10, '1'),
+		"M", "1.9", &v1, &err), TW_OK);
+	assert_int_equal(firmware_add(f->home, f->st, &who, fx_file(f, "3.img", 10, '3'),
+		"M", "1.11", &v3, &err), TW_OK);
+	fx_certify(f, &v2, 1);
+	/* 1.9 is signed but only 1.10 is on list 1. */
+	{
+		struct store_firmware_sig sig;
+
+		memset(&sig, 0, sizeof(sig));
+		sig.image_id = v1.id;
+		snprintf(sig.cms_path, sizeof(sig.cms_path), "firmware/x.cms");
+		snprintf(sig.signer, sizeof(sig.signer), "CN=V.GWH.T");
+		assert_int_equal(store_firmware_sig_insert(f->st, &sig, &err), TW_OK);
+		assert_int_equal(store_firmware_set_signature(f->st, v1.id, "verified", &err),
+			TW_OK);
+	}
+	assert_int_equal(firmware_release(f->home, f->st, &who, v1.id, NULL, &err),
+		TW_E_DENIED);
+	assert_non_null(strstr(err.message, "not on the current list"));
+	assert_int_equal(firmware_release(f->home, f->st, &who, v2.id, &got, &err), TW_OK);
+	fx_certify(f, &v1, 2);   /* list 2 names 1.9 only */
+	assert_int_equal(firmware_release(f->home, f->st, &who, v1.id, NULL, &err),
+		TW_E_DENIED);
+	assert_non_null(strstr(err.message, "downgrade"));
+	assert_int_equal(fx_count(f, "SELECT count(*) FROM admin_log WHERE action = "
+		"'firmware.release' AND result = 'refused' AND error_code = 'downgrade'"), 1);
+	assert_int_equal(firmware_downgrade(f->home, f->st, &who, v1.id, &got, &err), TW_OK);
+	assert_string_equal(got.state, "released");
+	/* a newer version is no downgrade */
+	fx_certify(f, &v3, 3);
+	assert_int_equal(firmware_downgrade(f->home, f->st, &who, v3.id, NULL, &err),
+		TW_E_DENIED);
+	assert_int_equal(firmware_release(f->home, f->st, &who, v3.id, NULL, &err), TW_OK);
+	assert_int_equal(fx_count(f, "SELECT count(*) FROM admin_log WHERE action = "
+		"'firmware.downgrade' AND result = 'ok'"), 1);
+}
+
+/* The Range header of a download request (outside bytes). */
+static void test_range_parse(void **state)
+{
+	static const char *const bad[] = { "bytes=-5", "bytes=5", "bytes=a-b", "items=0-1",
+		"bytes=0-1,3-4", "bytes= 0-1", "bytes=10-5", "bytes=0-1x", "bytes=",
+		"bytes=99999999999999999999-" };
+	int64_t first = 0, len = 0;
+	struct tw_error err;
+
+	(void)state;
+	assert_int_equal(firmware_range_parse(NULL, 1000, 256, &first, &len, &err), TW_OK);
+	assert_true(first == 0 && len == 256);
+	assert_int_equal(firmware_range_parse("bytes=900-", 1000, 256, &first, &len, &err),
+		TW_OK);
+	assert_true(first == 900 && len == 100);
+	assert_int_equal(firmware_range_parse("bytes=10-19", 1000, 256, &first, &len, &err),
+		TW_OK);
+	assert_true(first == 10 && len == 10);
+	assert_int_equal(firmware_range_parse("bytes=10-5000", 1000, 256, &first, &len, &err),
+		TW_OK);
+	assert_true(first == 10 && len == 256);
+	assert_int_equal(firmware_range_parse("bytes=1000-", 1000, 256, &first, &len, &err),
+		TW_E_TOO_LARGE);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(firmware_range_parse(bad[i], 1000, 256, &first, &len, &err),
+			TW_E_INVALID);
+}
+
+static int fx_count_rollout(const struct store_rollout *r, void *arg)
+{
+	(void)r;
+	(*(int *)arg)++;
+	return 0;
+}
+
+/* A tenant's operators see and steer only their own rollouts (store_scope_tenant). */
+static void test_rollout_tenants(void **state)
+{
+	struct fx *f = *state;
+	struct store_firmware img;
+	struct store_rollout r, got;
+	struct tw_error err;
+	int64_t a = 0, b = 0;
+	int n = 0;
+
+	assert_int_equal(firmware_add(f->home, f->st, &who, fx_file(f, "t.img", 10, 't'), "M",
+		"1", &img, &err), TW_OK);
+	memset(&r, 0, sizeof(r));
+	snprintf(r.name, sizeof(r.name), "ra");
+	snprintf(r.selection, sizeof(r.selection), "tenant:a");
+	snprintf(r.created_by, sizeof(r.created_by), "unit");
+	r.image_id = img.id;
+	r.ngroups = 1;
+	r.success_pct = 100;
+	r.error_pct = 10;
+	r.tenant_id = 7;
+	assert_int_equal(store_rollout_insert(f->st, &r, &a, &err), TW_OK);
+	r.tenant_id = 8;
+	assert_int_equal(store_rollout_insert(f->st, &r, &b, &err), TW_OK);
+	store_scope_tenant(f->st, 7);
+	assert_int_equal(store_rollout_get(f->st, a, &got, &err), TW_OK);
+	assert_int_equal(store_rollout_get(f->st, b, &got, &err), TW_E_NOT_FOUND);
+	assert_int_equal(store_rollout_foreach(f->st, NULL, fx_count_rollout, &n, &err), TW_OK);
+	assert_int_equal(n, 1);
+	{
+		struct job_actor ja = { "unit:t7", "firmware-manager", "unit" };
+
+		/* steering another tenant's rollout: as if it did not exist, nothing changes */
+		assert_int_equal(rollout_start(f->st, &ja, b, &err), TW_E_NOT_FOUND);
+		assert_int_equal(rollout_start(f->st, &ja, a, &err), TW_OK);
+	}
+	store_scope_tenant(f->st, 0);
+	assert_int_equal(store_rollout_get(f->st, b, &got, &err), TW_OK);
+	assert_string_equal(got.state, "created");
+	n = 0;
+	assert_int_equal(store_rollout_foreach(f->st, NULL, fx_count_rollout, &n, &err), TW_OK);
+	assert_int_equal(n, 2);
+}
+
+/* Maintenance windows in local time, daylight saving by the zone's rules. */
+static void test_rollout_window(void **state)
+{
+	/* 2026-07-06 (Monday) 23:30 UTC = 01:30 CEST on Tuesday in Berlin (UTC+2). */
+	const int64_t summer = 1783380600000LL;
+	/* 2026-01-12 (Monday) 23:30 UTC = 00:30 CET on Tuesday in Berlin (UTC+1). */
+	const int64_t winter = 1768260600000LL;
+	struct tw_error err;
+
+	(void)state;
+	assert_true(rollout_window_open(NULL, summer));
+	assert_true(rollout_window_open("", summer));
+	assert_true(rollout_window_open("Mon-Fri 01:00-05:00 Europe/Berlin", summer));
+	assert_false(rollout_window_open("Mon-Fri 01:00-05:00 Europe/Berlin", winter));
+	assert_true(rollout_window_open("Tue 00:00-01:00 Europe/Berlin", winter));
+	assert_false(rollout_window_open("Mon-Fri 01:00-05:00 UTC", summer));
+	assert_true(rollout_window_open("daily 23:00-01:00", summer));    /* across midnight */
+	assert_true(rollout_window_open("Mon 23:00-01:00 UTC", summer));
+	assert_false(rollout_window_open("Sat,Sun 00:00-23:59 Europe/Berlin", summer));
+	assert_true(rollout_window_open("Sat,Tue 00:00-23:59 Europe/Berlin", summer));
+	assert_int_equal(rollout_window_check("someday 1-2", &err), TW_E_INVALID);
+	assert_int_equal(rollout_window_check("Mon 01:00-01:00", &err), TW_E_INVALID);
+	assert_int_equal(rollout_window_check("Mon 25:00-01:00", &err), TW_E_INVALID);
+	assert_int_equal(rollout_window_check("Mon 01:00-02:00 ../etc", &err), TW_E_INVALID);
+	assert_int_equal(rollout_window_check("Fri-Mon 22:00-06:00 Europe/Berlin", &err), TW_OK);
+}
+
+static void test_version_cmp(void **state)
+{
+	(void)state;
+	assert_true(fw_version_cmp("1.9", "1.10") < 0);
+	assert_true(fw_version_cmp("1.10", "1.10.1") < 0);
+	assert_true(fw_version_cmp("1.10.1", "1.10") > 0);
+	assert_int_equal(fw_version_cmp("1.010", "1.10"), 0);
+	assert_true(fw_version_cmp("2.0-rc1", "2.0-rc2") < 0);
+	assert_true(fw_version_cmp("2.0", "2.0-rc1") < 0);
+	assert_true(fw_version_cmp("10", "9") > 0);
+	assert_true(fw_version_cmp("1.a", "1.0") < 0);
+	assert_int_equal(fw_version_cmp("PPC_7.1", "PPC_7.1"), 0);
+}
+
+static void test_manifest_parse(void **state)
+{
+	static const char good[] = "{\"format\":\"torwart-firmware-manifest/1\",\"model\":"
+		"\"PPC/SMGW-2\",\"version\":\"1.0\",\"size\":5,\"sha256\":\"ABCDEF0123456789"
+		"abcdef0123456789abcdef0123456789abcdef0123456789\"}";
+	static const char *const bad[] = {
+		"[]", "{}", "not json",
+		"{\"format\":\"torwart-firmware-manifest/2\",\"model\":\"M\",\"version\":\"1\","
+		"\"size\":5,\"sha256\":\"0000000000000000000000000000000000000000000000000000000000000000\"}",
+		"{\"format\":\"torwart-firmware-manifest/1\",\"model\":\"../M\",\"version\":\"1\","
+		"\"size\":5,\"sha256\":\"0000000000000000000000000000000000000000000000000000000000000000\"}",
+		"{\"format\":\"torwart-firmware-manifest/1\",\"model\":\"M\",\"version\":\"1\","
+		"\"size\":-5,\"sha256\":\"0000000000000000000000000000000000000000000000000000000000000000\"}",
+		"{\"format\":\"torwart-firmware-manifest/1\",\"model\":\"M\",\"version\":\"1\","
+		"\"size\":5,\"sha256\":\"00\"}",
+		"{\"format\":\"torwart-firmware-manifest/1\",\"model\":\"M\",\"version\":\"1\","
+		"\"size\":5,\"sha256\":\"0000000000000000000000000000000000000000000000000000000000000000\","
+		"\"extra\":1}",
+		"{\"format\":\"torwart-firmware-manifest/1\",\"model\":\"M\",\"model\":\"N\","
+		"\"version\":\"1\",\"size\":5,\"sha256\":"
+		"\"0000000000000000000000000000000000000000000000000000000000000000\"}",
+	};
+	struct fw_manifest m;
+	struct tw_error err;
+
+	(void)state;
+	assert_int_equal(fw_manifest_parse((const unsigned char *)good, sizeof(good) - 1, &m,
+		&err), TW_OK);
+	assert_string_equal(m.model, "PPC/SMGW-2");
+	assert_int_equal(m.size, 5);
+	assert_string_equal(m.sha256,
+		"abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(fw_manifest_parse((const unsigned char *)bad[i], strlen(bad[i]),
+			&m, &err), TW_E_INVALID);
+}
+
+static void test_list_parse(void **state)
+{
+	static const char good[] = "{\"format\":\"torwart-certified-firmware/1\",\"sequence\":"
+		"3,\"issued\":\"2026-12-01T00:00:00Z\",\"firmware\":[{\"model\":\"M\",\"version\":"
+		"\"1\"},{\"model\":\"M\",\"version\":\"2\"}]}";
+	static const char *const bad[] = {
+		"{\"format\":\"torwart-certified-firmware/1\",\"sequence\":0,\"issued\":"
+		"\"2026-12-01T00:00:00Z\",\"firmware\":[]}",
+		"{\"format\":\"torwart-certified-firmware/1\",\"sequence\":1,\"issued\":"
+		"\"2026-12-01\",\"firmware\":[]}",
+		"{\"format\":\"torwart-certified-firmware/1\",\"sequence\":1,\"issued\":"
+		"\"2026-12-01T00:00:00Z\",\"firmware\":[{\"model\":\"M\",\"version\":\"1\"},"
+		"{\"model\":\"M\",\"version\":\"1\"}]}",
+		"{\"format\":\"torwart-certified-firmware/1\",\"sequence\":1,\"issued\":"
+		"\"2026-12-01T00:00:00Z\",\"firmware\":[{\"model\":\"M\"}]}",
+		"{\"format\":\"torwart-certified-firmware/1\",\"sequence\":1,\"issued\":"
+		"\"2026-12-01T00:00:00Z\",\"firmware\":[7]}",
+	};
+	struct fw_list l;
+	struct tw_error err;
+
+	(void)state;
+	assert_int_equal(fw_list_parse((const unsigned char *)good, sizeof(good) - 1, &l, &err),
+		TW_OK);
+	assert_int_equal(l.sequence, 3);
+	assert_int_equal(l.count, 2);
+	assert_string_equal(l.entries[1].version, "2");
+	fw_list_clear(&l);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(fw_list_parse((const unsigned char *)bad[i], strlen(bad[i]), &l,
+			&err), TW_E_INVALID);
+		assert_null(l.entries);
+	}
 }
 
 static void test_ca_state(void **state)
@@ -294,7 +572,10 @@ static void test_migration_carry_over(void **state)
 
 	/* Back to schema 6 (later migrations undone too) with a CA certificate recorded, as
 	 * init --test-pki left it. */
-	fx_exec(f, "DROP TABLE firmware_images; DROP TABLE ca_key_state; "
+	fx_exec(f, "DROP TABLE rollout_targets; DROP TABLE rollouts; "
+		"DROP TABLE firmware_certified; DROP TABLE firmware_lists; "
+		"DROP TABLE firmware_signatures; "
+		"DROP TABLE firmware_images; DROP TABLE ca_key_state; "
 		"DROP TABLE admin_log_verified; DROP TABLE ws_device_admin; DROP TABLE ws_endpoints; "
 		"DROP TABLE ws_outbox; DROP TABLE ws_client_requests; "
 		"DROP TABLE dir_published; "
@@ -321,6 +602,13 @@ int main(void)
 		cmocka_unit_test(test_labels),
 		cmocka_unit_test_setup_teardown(test_add_and_refusals, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_release_withdraw, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_downgrade_and_list, fx_setup, fx_teardown),
+		cmocka_unit_test(test_version_cmp),
+		cmocka_unit_test(test_range_parse),
+		cmocka_unit_test(test_rollout_window),
+		cmocka_unit_test_setup_teardown(test_rollout_tenants, fx_setup, fx_teardown),
+		cmocka_unit_test(test_manifest_parse),
+		cmocka_unit_test(test_list_parse),
 		cmocka_unit_test_setup_teardown(test_ca_state, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_migration_carry_over, fx_setup, fx_teardown),
 	};
