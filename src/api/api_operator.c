@@ -32,6 +32,7 @@
 #include "auth/service.h"
 #include "auth/session.h"
 #include "base/log.h"
+#include "base/metrics.h"
 #include "base/util.h"
 #include "crypto/keys.h"
 #include "crypto/tls.h"
@@ -68,6 +69,32 @@ struct api_operator {
 	bool crl_loaded;
 	int64_t crl_checked_ms;
 };
+
+/* /metrics of the api ([metrics] api_listen): relaxed atomics, no lock on a request. */
+static struct {
+	atomic_uint_fast64_t requests;
+	atomic_uint_fast64_t login_ok, login_failed, login_throttled;
+} ao_metrics;
+
+tw_rc api_operator_metrics(struct tw_buf *out, void *arg, struct tw_error *err)
+{
+	tw_rc rc;
+
+	(void)arg;
+	if ((rc = tw_metrics_family(out, "torwart_api_requests_total", "counter",
+	    "requests to the operator API (HTTPS)", err)) != TW_OK ||
+	    (rc = tw_metrics_sample(out, "torwart_api_requests_total", NULL, NULL,
+	    atomic_load(&ao_metrics.requests), err)) != TW_OK ||
+	    (rc = tw_metrics_family(out, "torwart_api_logins_total", "counter",
+	    "operator logins, by result", err)) != TW_OK ||
+	    (rc = tw_metrics_sample(out, "torwart_api_logins_total", "result", "ok",
+	    atomic_load(&ao_metrics.login_ok), err)) != TW_OK ||
+	    (rc = tw_metrics_sample(out, "torwart_api_logins_total", "result", "failed",
+	    atomic_load(&ao_metrics.login_failed), err)) != TW_OK)
+		return rc;
+	return tw_metrics_sample(out, "torwart_api_logins_total", "result", "throttled",
+		atomic_load(&ao_metrics.login_throttled), err);
+}
 
 /*
  * `torwart policy set` rewrites [auth] in torwart.conf; the api picks the new policy up
@@ -254,6 +281,7 @@ static void ao_login(struct api_call *c)
 	    api_throttle_locked(c->op->throttle, certkey, c->op->settings.max_failures,
 	    window_ms, now)) {
 		/* Refused before the store is touched: a locked-out client costs nothing. */
+		tw_counter_add(&ao_metrics.login_throttled, 1);
 		rc = tw_error_set(&err, TW_E_DENIED, "login refused: too many failed logins from "
 			"this address or with this certificate; wait for the failure window (%ld s) "
 			"to end", c->op->settings.failure_window_s);
@@ -272,6 +300,7 @@ static void ao_login(struct api_call *c)
 	in.box = c->op->box;
 	if ((rc = auth_login(c->op->store, &c->op->settings, &in, &p, token, &expires, &err)) !=
 	    TW_OK) {
+		tw_counter_add(&ao_metrics.login_failed, 1);
 		if (rc == TW_E_DENIED) {
 			api_throttle_fail(c->op->throttle, ipkey, window_ms, now);
 			api_throttle_fail(c->op->throttle, certkey, window_ms, now);
@@ -279,6 +308,7 @@ static void ao_login(struct api_call *c)
 		ao_error(c->req, rc == TW_E_DENIED ? TW_E_DENIED : rc, &err);
 		goto out;
 	}
+	tw_counter_add(&ao_metrics.login_ok, 1);
 	auth_roles_format(p.roles, roles, sizeof(roles));
 	body = json_pack("{s:s,s:I,s:s,s:s,s:s}", "token", token, "expires_ms",
 		(json_int_t)expires, "operator", p.name, "tenant", p.tenant, "roles", roles);
@@ -655,6 +685,7 @@ static void ao_request(struct evhttp_request *req, void *arg)
 	tw_rc rc;
 
 	conn_guard_request_dispatched(req);     /* read completely: its deadline ends */
+	tw_counter_add(&ao_metrics.requests, 1);
 	ao_reload_settings(c.op);
 	ao_identify(&c);
 	if (path == NULL)

@@ -24,6 +24,7 @@
 #include "pki/crl.h"
 #include "store/store.h"
 #include "worker/worker_jobs.h"
+#include "worker/worker_metrics.h"
 
 struct worker_ctx {
 	struct event_base *base;
@@ -90,6 +91,7 @@ tw_rc worker_run(const struct tw_home *home, struct tw_error *err)
 	char *store_url = NULL;
 	struct worker_jobs *jobs = NULL;
 	struct crl_worker *crl = NULL;
+	struct worker_metrics *metrics = NULL;   /* [metrics] worker_listen */
 	long interval;
 	tw_rc rc;
 
@@ -129,11 +131,14 @@ tw_rc worker_run(const struct tw_home *home, struct tw_error *err)
 		goto out;
 	if ((rc = crl_worker_start(home, ctx.base, ctx.store, &crl, err)) != TW_OK)
 		goto out;
+	if ((rc = worker_metrics_start(ctx.base, home, ctx.store, &metrics, err)) != TW_OK)
+		goto out;
 	tw_info("worker running; admin log verified every %ld s", interval);
 	worker_verify_audit(-1, 0, &ctx);
 	event_base_dispatch(ctx.base);
 	rc = TW_OK;
 out:
+	worker_metrics_stop(metrics);
 	audit_service_stop(ctx.audit_svc);
 	if (timer != NULL)
 		event_free(timer);
