@@ -7,6 +7,7 @@
 #include "api/api_operator.h"
 #include "api/api_command.h"
 #include "api/api_preauth.h"
+#include "api/api_resource.h"
 #include "api/api_throttle.h"
 
 #include <arpa/inet.h>
@@ -164,26 +165,10 @@ static void ao_send(struct evhttp_request *req, int code, json_t *body)
 		evbuffer_free(out);
 }
 
-static int ao_status(tw_rc rc)
-{
-	switch (rc) {
-	case TW_OK: return 200;
-	case TW_E_INVALID: case TW_E_PROTOCOL: return 400;
-	case TW_E_DENIED: return 403;
-	case TW_E_NOT_FOUND: return 404;
-	case TW_E_EXISTS: return 409;
-	case TW_E_TOO_LARGE: return 413;
-	default: return 500;
-	}
-}
-
+/* RFC 9457 problem details (api_resource.h), the old "error" member included. */
 static void ao_error(struct evhttp_request *req, tw_rc rc, const struct tw_error *err)
 {
-	json_t *body = json_pack("{s:{s:s,s:s}}", "error", "code", tw_strerror(rc), "message",
-		err->message);
-
-	ao_send(req, ao_status(rc), body);
-	json_decref(body);
+	api_problem_send(req, rc, err);
 }
 
 /* The body as a NUL-terminated copy (caller wipes and frees). */
@@ -708,6 +693,15 @@ static void ao_request(struct evhttp_request *req, void *arg)
 	if ((rc = ao_principal(&c, &p, &err)) != TW_OK) {
 		ao_error(req, rc, &err);
 		return;
+	}
+	{
+		/* The resource routes (api_resource.c) first: they answer the paths they own. */
+		struct api_resource_ctx rctx = { c.op->home, c.op->store, c.op->commands };
+
+		if (api_resource_handle(&rctx, req, &p, path)) {
+			memset(&p, 0, sizeof(p));
+			return;
+		}
 	}
 	if (strcmp(path, "/v1/logout") == 0 && cmd == EVHTTP_REQ_POST)
 		ao_logout(&c, &p);

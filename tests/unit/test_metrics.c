@@ -6,11 +6,13 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/metrics.h"
 #include "net/metrics_http.h"
 #include "wan/wan_metrics.h"
+#include "api/api_resource.h"
 
 static void test_label_escaping(void **state)
 {
@@ -86,6 +88,89 @@ static void test_loopback_only(void **state)
 	assert_false(metrics_http_loopback(NULL));
 }
 
+/* The resource API's query parser (issue 15): strict, known keys once, bounded. */
+static void test_api_query(void **state)
+{
+	struct api_query q;
+	struct tw_error err;
+
+	(void)state;
+	assert_int_equal(api_query_parse(NULL, &q, &err), TW_OK);
+	assert_int_equal(q.limit, API_QUERY_LIMIT_DEFAULT);
+	assert_int_equal(api_query_parse("limit=5&cursor=GW-A1&tag=a%20b+c", &q, &err), TW_OK);
+	assert_int_equal(q.limit, 5);
+	assert_string_equal(q.value[APIQ_CURSOR], "GW-A1");
+	assert_string_equal(q.value[APIQ_TAG], "a b c");
+	assert_true(q.has[APIQ_TAG] && !q.has[APIQ_STATE]);
+	assert_int_equal(api_query_parse("colour=red", &q, &err), TW_E_INVALID);
+	assert_int_equal(api_query_parse("tag=a&tag=b", &q, &err), TW_E_INVALID);
+	assert_int_equal(api_query_parse("limit=0", &q, &err), TW_E_INVALID);
+	assert_int_equal(api_query_parse("limit=501", &q, &err), TW_E_INVALID);
+	assert_int_equal(api_query_parse("cursor=..%2f", &q, &err), TW_E_INVALID);
+	assert_int_equal(api_query_parse("tag=%0a", &q, &err), TW_E_INVALID);
+	assert_int_equal(api_query_parse("tag=%4", &q, &err), TW_E_INVALID);
+	assert_int_equal(api_query_parse("tag=%", &q, &err), TW_E_INVALID);
+	assert_int_equal(api_query_parse("tag", &q, &err), TW_E_INVALID);
+	assert_int_equal(api_query_parse("&tag=a", &q, &err), TW_E_INVALID);
+	assert_false(q.has[APIQ_TAG]);   /* cleared on failure */
+}
+
+/* Problem details carry the CLI's typed code and the old error member. */
+static void test_problem_details(void **state)
+{
+	json_t *p = api_problem_json(TW_E_NOT_FOUND, "gateway X is not registered");
+
+	(void)state;
+	assert_non_null(p);
+	assert_string_equal(json_string_value(json_object_get(p, "type")),
+		"urn:torwart:problem:not-found");
+	assert_int_equal(json_integer_value(json_object_get(p, "status")), 404);
+	assert_string_equal(json_string_value(json_object_get(p, "code")), "not-found");
+	assert_string_equal(json_string_value(json_object_get(p, "detail")),
+		"gateway X is not registered");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(p, "error"),
+		"code")), "not-found");
+	json_decref(p);
+	assert_int_equal(api_problem_status(TW_E_DENIED), 403);
+	assert_int_equal(api_problem_status(TW_E_INVALID), 400);
+	assert_int_equal(api_problem_status(TW_E_EXISTS), 409);
+	assert_int_equal(api_problem_status(TW_E_STORE), 500);
+}
+
+/* A fleet-order body becomes exactly one `job create` vector, or a clear refusal. */
+static void test_fleet_argv(void **state)
+{
+	const char *ok = "{\"type\":\"ping\",\"tag\":\"shared\",\"why\":\"w\",\"timeout\":60}";
+	const char *bad[] = {
+		"{\"type\":\"ping\"}",                                   /* no selection */
+		"{\"type\":\"ping\",\"tag\":\"a\",\"gateway\":\"b\"}",      /* two */
+		"{\"type\":\"ping\",\"tag\":\"a\",\"colour\":1}",          /* unknown member */
+		"{\"type\":\"ping\",\"tag\":\"a\",\"tag\":\"b\"}",          /* duplicate key */
+		"{\"type\":\"ping\",\"tag\":1}",                           /* not a string */
+		"{\"type\":\"ping\",\"tag\":\"a\",\"payload\":[1]}",       /* not an object */
+		"[1]", "",
+	};
+	struct tw_error err;
+	json_t *argv = NULL;
+	char *why = NULL, *text;
+
+	(void)state;
+	assert_int_equal(api_resource_fleet_argv(ok, strlen(ok), &argv, &why, &err), TW_OK);
+	text = json_dumps(argv, JSON_COMPACT);
+	assert_string_equal(text, "[\"job\",\"create\",\"--type\",\"ping\",\"--tag\",\"shared\","
+		"\"--timeout\",\"60\"]");
+	assert_string_equal(why, "w");
+	free(text);
+	free(why);
+	json_decref(argv);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(api_resource_fleet_argv(bad[i], strlen(bad[i]), &argv, &why,
+			&err), TW_E_INVALID);
+		assert_null(argv);
+		assert_null(why);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -93,6 +178,9 @@ int main(void)
 		cmocka_unit_test(test_histogram_cumulative),
 		cmocka_unit_test(test_refusal_reasons),
 		cmocka_unit_test(test_loopback_only),
+		cmocka_unit_test(test_api_query),
+		cmocka_unit_test(test_problem_details),
+		cmocka_unit_test(test_fleet_argv),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
