@@ -23,6 +23,7 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "pki/ca.h"
+#include "store/store_alarms.h"
 #include "store/store_auditlog.h"
 #include "store/store_ca.h"
 #include "store/store_jobs.h"
@@ -306,6 +307,7 @@ struct ar_list {
 	const char *state, *kind, *gateway;
 	long skip;                   /* offset cursors */
 	long seen;
+	bool open_only;              /* alarms: unacknowledged only */
 	tw_rc rc;
 };
 
@@ -554,19 +556,27 @@ static int ar_alarm_one(const struct store_gateway_message *m, void *arg)
 {
 	struct ar_list *l = arg;
 	struct store_gateway gw;
+	struct store_alarm_ack ack;
 	struct tw_error ignore;
+	bool acked = false;
 
 	if (m->id <= l->after_id)
 		return 0;
 	/* Tenant isolation: the gateway must be visible on the scoped store. */
 	if (store_gateway_get(l->c->ctx->store, m->gateway_id, &gw, &ignore) != TW_OK)
 		return 0;
+	if (store_alarm_ack_get(l->c->ctx->store, m->id, &ack, &acked, &ignore) != TW_OK)
+		acked = false;
+	if (l->open_only && acked)
+		return 0;
 	if ((long)json_array_size(l->items) >= l->limit)
 		return 1;
-	json_array_append_new(l->items, json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:I,s:s,s:s}",
+	json_array_append_new(l->items, json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:I,s:s,s:s,s:o}",
 		"id", (json_int_t)m->id, "gateway", m->gateway_id, "kind", m->kind, "type",
 		m->type, "severity", m->severity, "gateway_time", m->gateway_time, "received_ms",
-		(json_int_t)m->received_ms, "message", m->message, "actions", m->actions));
+		(json_int_t)m->received_ms, "message", m->message, "actions", m->actions,
+		"acknowledged", acked ? json_pack("{s:s,s:I,s:s}", "by", ack.acked_by, "ms",
+		(json_int_t)ack.acked_ms, "note", ack.note) : json_null()));
 	snprintf(l->next, sizeof(l->next), "%lld", (long long)m->id);
 	return 0;
 }
@@ -577,13 +587,17 @@ static tw_rc ar_alarms(struct ar_call *c, struct tw_error *err)
 	const char *kind = c->q.has[APIQ_KIND] ? c->q.value[APIQ_KIND] : "alarm";
 	tw_rc rc;
 
-	if ((rc = ar_only(c, F(APIQ_GATEWAY) | F(APIQ_KIND), err)) != TW_OK ||
-	    (rc = ar_allowed(c, "gateway", "logs", "alarms", err)) != TW_OK ||
+	if ((rc = ar_only(c, F(APIQ_GATEWAY) | F(APIQ_KIND) | F(APIQ_STATUS), err)) != TW_OK ||
+	    (rc = ar_allowed(c, "alarm", "list", "alarms", err)) != TW_OK ||
 	    (rc = ar_cursor_id(c, &l.after_id, err)) != TW_OK)
 		return rc;
 	if (strcmp(kind, "alarm") != 0 && strcmp(kind, "notification") != 0 &&
 	    strcmp(kind, "selftest") != 0 && strcmp(kind, "all") != 0)
 		return tw_error_set(err, TW_E_INVALID, "kind: alarm, notification, selftest or all");
+	if (c->q.has[APIQ_STATUS] && strcmp(c->q.value[APIQ_STATUS], "open") != 0 &&
+	    strcmp(c->q.value[APIQ_STATUS], "all") != 0)
+		return tw_error_set(err, TW_E_INVALID, "status: open (not acknowledged) or all");
+	l.open_only = c->q.has[APIQ_STATUS] && strcmp(c->q.value[APIQ_STATUS], "open") == 0;
 	if ((l.items = json_array()) == NULL)
 		return tw_error_set(err, TW_E_NOMEM, "out of memory");
 	ar_scope(c);
@@ -1134,6 +1148,36 @@ static tw_rc ar_certificate_revoke(struct ar_call *c, struct tw_error *err)
 	return rc;
 }
 
+/* POST /v1/alarms/{id}/ack {"reason"} -> torwart alarm ack --id N [--reason R] */
+static tw_rc ar_alarm_ack(struct ar_call *c, struct tw_error *err)
+{
+	static const char *const known[] = { "reason", NULL };
+	json_t *body = NULL, *argv = NULL;
+	const char *reason = NULL;
+	size_t n = 0;
+	const char *data = ar_body_bytes(c, &n);
+	tw_rc rc;
+
+	if ((rc = ar_body_parse(data, n, &body, err)) != TW_OK ||
+	    (rc = ar_members(body, known, err)) != TW_OK ||
+	    (rc = ar_str(body, "reason", &reason, err)) != TW_OK)
+		goto out;
+	if ((argv = json_pack("[s,s,s,s]", "alarm", "ack", "--id", c->seg[0])) == NULL) {
+		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+		goto out;
+	}
+	if (reason != NULL) {
+		json_array_append_new(argv, json_string("--reason"));
+		json_array_append_new(argv, json_string(reason));
+	}
+	ar_run_command(c, argv, NULL);
+	argv = NULL;
+out:
+	json_decref(argv);
+	json_decref(body);
+	return rc;
+}
+
 /* ---------------- routing ---------------- */
 
 typedef tw_rc (*ar_handler)(struct ar_call *c, struct tw_error *err);
@@ -1164,6 +1208,7 @@ static const struct ar_route ar_routes[] = {
 	{ { "POST", "/v1/fleet-orders" }, ar_fleet_order_create },
 	{ { "GET", "/v1/fleet-orders/{id}" }, ar_fleet_order },
 	{ { "GET", "/v1/alarms" }, ar_alarms },
+	{ { "POST", "/v1/alarms/{id}/ack" }, ar_alarm_ack },
 	{ { "GET", "/v1/certificates" }, ar_certificates },
 	{ { "GET", "/v1/certificates/{serial}" }, ar_certificate },
 	{ { "POST", "/v1/certificates/{serial}/revoke" }, ar_certificate_revoke },

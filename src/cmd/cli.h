@@ -111,6 +111,8 @@ int cli_login(const char *sub, int argc, char **argv);
 int cli_logout(const char *sub, int argc, char **argv);
 int cli_operator(const char *sub, int argc, char **argv);
 int cli_approval(const char *sub, int argc, char **argv);
+/* cli_alarm.c: gateway alarms across the fleet and their acknowledgement. */
+int cli_alarm(const char *sub, int argc, char **argv);
 /* cli_firmware.c: the firmware catalogue. */
 int cli_firmware(const char *sub, int argc, char **argv);
 /* cli_policy.c: the security policy ([auth]). */

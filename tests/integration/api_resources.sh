@@ -55,6 +55,8 @@ login() {
 		--data-binary "{\"password\":\"$(cat "$O/$1.pw")\"}" "$API/v1/login" |
 		sed -n 's/.*"token":"\([^"]*\)".*/\1/p'
 }
+check "CLI login gwb" "$TORWART" login --api "$API" --cert "$O/gwb/gwb.crt" --key "$O/gwb/gwb.key" \
+	--password-file "$O/gwb.pw" --token-file "$T/gwb.cli"
 declare -A TOK
 for n in gwa gwb aud appr; do
 	TOK[$n]=$(login "$n")
@@ -143,6 +145,33 @@ check "GET /v1/alarms as alpha: 200" test "$(req gwa GET /v1/alarms)" = 200
 check "... only GW-A1's tamper alarm" test "$(jq_ "[(a['gateway'], a['type']) for a in d['alarms']]")" = "[('GW-A1', 'tamper')]"
 req gwb GET /v1/alarms >/dev/null
 check "... beta sees only GW-B1's" test "$(jq_ "[a['gateway'] for a in d['alarms']]")" = "['GW-B1']"
+
+ALARM_A=$(db "SELECT id FROM gateway_messages WHERE gateway_id='GW-A1' AND kind='alarm'")
+ALARM_B=$(db "SELECT id FROM gateway_messages WHERE gateway_id='GW-B1' AND kind='alarm'")
+req gwa GET /v1/alarms >/dev/null
+check "... not acknowledged yet" test "$(jq_ "d['alarms'][0]['acknowledged']")" = None
+check "the approver may not acknowledge (role of alarm ack): 403" \
+	test "$(req appr POST "/v1/alarms/$ALARM_A/ack" '{"reason":"x"}')" = 403
+req gwb POST "/v1/alarms/$ALARM_A/ack" '{"reason":"mine?"}' >/dev/null
+# stderr of a command comes back base64-encoded
+err_() { python3 -c "import base64,json; d=json.load(open('$T/out')); print(d['exit'], base64.b64decode(d['stderr']).decode())"; }
+check "... exit 1, 'does not exist'" bash -c "python3 -c \"import base64,json; d=json.load(open('$T/out')); exit(not (d['exit'] == 1 and b'does not exist' in base64.b64decode(d['stderr'])))\""
+err_ | sed "s/alarm $ALARM_A /alarm N /" >"$T/ack-other"
+req gwb POST "/v1/alarms/999999/ack" '{"reason":"mine?"}' >/dev/null
+err_ | sed "s/alarm 999999 /alarm N /" >"$T/ack-missing"
+check "... the same answer as for a missing alarm" cmp -s "$T/ack-other" "$T/ack-missing"
+check "POST /v1/alarms/$ALARM_A/ack as alpha: 200" test "$(req gwa POST "/v1/alarms/$ALARM_A/ack" '{"reason":"technician on site"}')" = 200
+check "... the command ran (exit 0)" test "$(jq_ "d['exit']")" = 0
+req gwa GET /v1/alarms >/dev/null
+check "... the alarm shows who acknowledged it and why" test "$(jq_ "(d['alarms'][0]['acknowledged']['by'], d['alarms'][0]['acknowledged']['note'])")" = "('gwa', 'technician on site')"
+req gwa GET '/v1/alarms?status=open' >/dev/null
+check "... and is no longer open" test "$(jq_ "len(d['alarms'])")" = 0
+req gwa POST "/v1/alarms/$ALARM_A/ack" '{}' >/dev/null
+check "a second acknowledgement is refused" bash -c "python3 -c \"import base64,json; d=json.load(open('$T/out')); exit(not (d['exit'] == 1 and b'already' in base64.b64decode(d['stderr'])))\""
+check "acknowledgement in the admin log" test "$(db "SELECT count(*) FROM admin_log WHERE action='gateway.alarm.ack' AND actor='gwa' AND result='ok'")" = 1
+check "torwart alarm list --home shows it acknowledged by gwa" bash -c "'$TORWART' alarm list --home '$H' | grep '^$ALARM_A ' | grep -q gwa"
+check "torwart alarm list --open --home shows only GW-B1's" bash -c "'$TORWART' alarm list --home '$H' --open | grep -q GW-B1 && ! '$TORWART' alarm list --home '$H' --open | grep -q GW-A1"
+check "beta acknowledges its own through the CLI and the api" "$TORWART" alarm ack --token-file "$T/gwb.cli" --id "$ALARM_B" --reason "checked"
 
 # ---- certificates, CRLs, participants, requests (the CA-read role of `ca list`)
 check "GET /v1/certificates as the auditor: 200" test "$(req aud GET /v1/certificates)" = 200
