@@ -26,6 +26,7 @@
 #include "store/store_alarms.h"
 #include "store/store_auditlog.h"
 #include "store/store_ca.h"
+#include "store/store_firmware.h"
 #include "store/store_jobs.h"
 #include "store/store_profiles.h"
 
@@ -397,6 +398,101 @@ static tw_rc ar_gateway(struct ar_call *c, struct tw_error *err)
 	if (rc == TW_E_NOT_FOUND)   /* another tenant's gateway reads the same */
 		tw_error_set(err, TW_E_NOT_FOUND, "gateway %s is not registered", c->seg[0]);
 	return rc;
+}
+
+static int ar_profile_one(const struct store_profile *pr, void *arg)
+{
+	/* Never the document: it holds sealed meter keys and HAN credentials. */
+	json_array_append_new(arg, json_pack("{s:s,s:s,s:s,s:I}", "profile_id", pr->profile_id,
+		"type", pr->type, "hash", pr->hash, "updated_ms", (json_int_t)pr->updated_ms));
+	return 0;
+}
+
+/* GET /v1/gateways/{id}/profiles: desired (ids, types, hashes) and the reported set. */
+static tw_rc ar_gateway_profiles(struct ar_call *c, struct tw_error *err)
+{
+	struct store_profile_report rep;
+	struct store_gateway gw;
+	json_t *desired = NULL, *o, *reported = json_null();
+	bool found = false;
+	tw_rc rc;
+
+	memset(&rep, 0, sizeof(rep));
+	if ((rc = ar_only(c, 0, err)) != TW_OK ||
+	    (rc = ar_allowed(c, "profile", "list", "profiles", err)) != TW_OK)
+		return rc;
+	if ((desired = json_array()) == NULL)
+		return tw_error_set(err, TW_E_NOMEM, "out of memory");
+	ar_scope(c);
+	rc = store_gateway_get(c->ctx->store, c->seg[0], &gw, err);
+	if (rc == TW_OK)
+		rc = store_profile_foreach(c->ctx->store, gw.gateway_id, ar_profile_one, desired,
+			err);
+	if (rc == TW_OK)
+		rc = store_profile_report_get(c->ctx->store, gw.gateway_id, &rep, &found, err);
+	ar_unscope(c);
+	if (rc == TW_E_NOT_FOUND)
+		tw_error_set(err, TW_E_NOT_FOUND, "gateway %s is not registered", c->seg[0]);
+	if (rc != TW_OK) {
+		json_decref(desired);
+		store_profile_report_clear(&rep);
+		return rc;
+	}
+	if (found) {
+		json_t *arr = rep.profiles != NULL ? json_loads(rep.profiles, 0, NULL) : NULL;
+
+		reported = json_pack("{s:s,s:I,s:s,s:I}", "set_hash", rep.set_hash, "reported_ms",
+			(json_int_t)rep.reported_ms, "source", rep.source, "count",
+			(json_int_t)(json_is_array(arr) ? json_array_size(arr) : 0));
+		json_decref(arr);
+	}
+	store_profile_report_clear(&rep);
+	o = json_pack("{s:s,s:o,s:o}", "gateway", gw.gateway_id, "desired", desired, "reported",
+		reported);
+	ar_send_one(c, "profiles", o);
+	return TW_OK;
+}
+
+/* ---------------- firmware ---------------- */
+
+static int ar_firmware_one(const struct store_firmware *f, void *arg)
+{
+	struct ar_list *l = arg;
+
+	if (f->id <= l->after_id)
+		return 0;
+	if (l->state != NULL && strcmp(f->state, l->state) != 0)
+		return 0;
+	if ((long)json_array_size(l->items) >= l->limit)
+		return 1;
+	json_array_append_new(l->items, json_pack("{s:I,s:s,s:s,s:s,s:I,s:s,s:s,s:I,s:s,s:I,"
+		"s:s}", "id", (json_int_t)f->id, "model", f->model, "version", f->version, "sha256",
+		f->sha256, "size", (json_int_t)f->size, "signature", f->signature, "state",
+		f->state, "uploaded_ms", (json_int_t)f->uploaded_ms, "uploaded_by", f->uploaded_by,
+		"released_ms", (json_int_t)f->released_ms, "released_by", f->released_by));
+	snprintf(l->next, sizeof(l->next), "%lld", (long long)f->id);
+	return 0;
+}
+
+static tw_rc ar_firmware(struct ar_call *c, struct tw_error *err)
+{
+	struct ar_list l = { .c = c, .limit = c->q.limit };
+	tw_rc rc;
+
+	if ((rc = ar_only(c, F(APIQ_STATE), err)) != TW_OK ||
+	    (rc = ar_allowed(c, "firmware", "list", "firmware", err)) != TW_OK ||
+	    (rc = ar_cursor_id(c, &l.after_id, err)) != TW_OK)
+		return rc;
+	l.state = c->q.has[APIQ_STATE] ? c->q.value[APIQ_STATE] : NULL;
+	if ((l.items = json_array()) == NULL)
+		return tw_error_set(err, TW_E_NOMEM, "out of memory");
+	if ((rc = store_firmware_foreach(c->ctx->store, ar_firmware_one, &l, err)) != TW_OK) {
+		json_decref(l.items);
+		return rc;
+	}
+	ar_send_list(c, "firmware", l.items, (long)json_array_size(l.items) >= l.limit ? l.next :
+		NULL);
+	return TW_OK;
 }
 
 /* ---------------- jobs and fleet orders ---------------- */
@@ -1203,6 +1299,8 @@ static const struct ar_route ar_routes[] = {
 	/* resources */
 	{ { "GET", "/v1/gateways" }, ar_gateways },
 	{ { "GET", "/v1/gateways/{id}" }, ar_gateway },
+	{ { "GET", "/v1/gateways/{id}/profiles" }, ar_gateway_profiles },
+	{ { "GET", "/v1/firmware" }, ar_firmware },
 	{ { "GET", "/v1/jobs" }, ar_jobs },
 	{ { "GET", "/v1/jobs/{id}" }, ar_job },
 	{ { "POST", "/v1/fleet-orders" }, ar_fleet_order_create },

@@ -108,6 +108,12 @@ check "DELETE is not a method here" bash -c "test \"\$(curl -s -o /dev/null -w '
 check "POST on a read-only resource: 405" test "$(req gwa POST /v1/gateways '{}')" = 405
 check "no session: 403 problem" bash -c "test \"\$(curl -s -o /dev/null -w '%{http_code}' $TLS --cacert '$H/pki/operator-ca.crt' --cert '$O/gwa/gwa.crt' --key '$O/gwa/gwa.key' '$API/v1/jobs')\" = 403"
 
+check "GET /v1/gateways/GW-A1/profiles: 200" test "$(req gwa GET /v1/gateways/GW-A1/profiles)" = 200
+check "... desired list and the reported set" test "$(jq_ "(d['gateway'], d['desired'], d['reported']['count'])")" = "('GW-A1', [], 0)"
+check "another tenant's gateway profiles: 404" test "$(req gwa GET /v1/gateways/GW-B1/profiles)" = 404
+check "GET /v1/firmware as the gateway operator: 200" test "$(req gwa GET /v1/firmware)" = 200
+check "... an empty catalogue" test "$(jq_ "(d['firmware'], d['next'])")" = "([], None)"
+
 # ---- a fleet order through the same command, four-eyes, progress
 before=$(db "SELECT count(*) FROM jobs")
 check "POST /v1/fleet-orders without why: 400 (the command's four-eyes rule)" \

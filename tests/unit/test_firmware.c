@@ -294,7 +294,8 @@ static void test_migration_carry_over(void **state)
 
 	/* Back to schema 6 (later migrations undone too) with a CA certificate recorded, as
 	 * init --test-pki left it. */
-	fx_exec(f, "DROP TABLE firmware_images; DROP TABLE ca_key_state; "
+	fx_exec(f, "DROP TABLE gateway_message_acks; "
+		"DROP TABLE firmware_images; DROP TABLE ca_key_state; "
 		"DROP TABLE admin_log_verified; DELETE FROM schema_migrations WHERE version >= 7; "
 		"INSERT INTO tenants (name, created_ms) VALUES ('default', 0); "
 		"INSERT INTO certificates (tenant_id, serial_hex, issuer, subject, owner_kind, "
