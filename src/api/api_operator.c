@@ -602,30 +602,6 @@ static void ao_approvals(struct api_call *c, const struct auth_principal *p,
 	ao_error(c->req, rc, &err);
 }
 
-static int ao_gateway_one(const struct store_gateway *gw, void *arg)
-{
-	json_array_append_new(arg, json_pack("{s:s,s:s,s:I}", "id", gw->gateway_id, "state",
-		gw->state, "last_contact_ms", (json_int_t)gw->last_contact_ms));
-	return 0;
-}
-
-static void ao_gateways(struct api_call *c, const struct auth_principal *p)
-{
-	json_t *list = json_array(), *body;
-	struct tw_error err;
-	tw_rc rc = list == NULL ? tw_error_set(&err, TW_E_NOMEM, "out of memory") :
-		auth_svc_gateway_list(c->op->store, p, ao_gateway_one, list, &err);
-
-	if (rc != TW_OK) {
-		json_decref(list);
-		ao_error(c->req, rc, &err);
-		return;
-	}
-	body = json_pack("{s:o}", "gateways", list);
-	ao_send(c->req, 200, body);
-	json_decref(body);
-}
-
 /* ---- dispatch ---- */
 
 static void ao_identify(struct api_call *c)
@@ -733,8 +709,6 @@ static void ao_request(struct evhttp_request *req, void *arg)
 		ao_approvals(&c, &p, "");
 	else if (strncmp(path, "/v1/approvals/", 14) == 0)
 		ao_approvals(&c, &p, path + 14);
-	else if (strcmp(path, "/v1/gateways") == 0 && cmd == EVHTTP_REQ_GET)
-		ao_gateways(&c, &p);
 	else if (strcmp(path, "/v1/commands") == 0 && cmd == EVHTTP_REQ_POST)
 		api_command_handle(c.op->commands, req, &p);
 	else {
