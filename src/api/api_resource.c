@@ -23,6 +23,8 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "pki/ca.h"
+#include "audit/proof.h"
+#include "audit/tree.h"
 #include "store/store_alarms.h"
 #include "store/store_auditlog.h"
 #include "store/store_ca.h"
@@ -994,6 +996,97 @@ static tw_rc ar_heads(struct ar_call *c, struct tw_error *err)
 	return TW_OK;
 }
 
+/*
+ * GET /v1/admin-log/{seq}/proof: the inclusion proof of entry seq in the latest signed
+ * head that covers it (else the current tree), as JSON and as the proof document that
+ * `torwart audit proof --verify FILE` checks offline (audit/proof.h).
+ */
+static tw_rc ar_proof(struct ar_call *c, struct tw_error *err)
+{
+	struct audit_proof_doc *doc = calloc(1, sizeof(*doc));
+	struct store_auditlog_head head;
+	char hex[2 * STORE_AUDITLOG_SIG_MAX + 1], *text = NULL;
+	size_t text_len = 0;
+	json_t *o = NULL, *path = NULL;
+	FILE *mem = NULL;
+	bool found = false;
+	long seq = 0;
+	tw_rc rc;
+
+	if (doc == NULL)
+		return tw_error_set(err, TW_E_NOMEM, "out of memory");
+	if ((rc = ar_only(c, 0, err)) != TW_OK ||
+	    (rc = ar_allowed(c, "audit", "proof", "admin_log proof", err)) != TW_OK ||
+	    (rc = tw_parse_long(c->seg[0], 1, 0x7fffffffffffffffL, &seq, err, "entry")) != TW_OK)
+		goto out;
+	if ((rc = store_auditlog_head_get(c->ctx->store, 0, &head, &found, err)) != TW_OK)
+		goto out;
+	if (found && head.tree_size >= seq)
+		doc->tree_size = head.tree_size;
+	else if ((rc = audit_tree_size(c->ctx->store, &doc->tree_size, err)) != TW_OK)
+		goto out;
+	if (seq > doc->tree_size) {
+		rc = tw_error_set(err, TW_E_NOT_FOUND, "entry %ld is not in the admin log", seq);
+		goto out;
+	}
+	doc->leaf_index = seq - 1;
+	if ((rc = audit_tree_inclusion(c->ctx->store, seq, doc->tree_size, doc->leaf_hash,
+	    &doc->path, err)) != TW_OK ||
+	    (rc = audit_tree_root(c->ctx->store, doc->tree_size, doc->root, err)) != TW_OK ||
+	    (rc = store_auditlog_head_get(c->ctx->store, doc->tree_size, &head, &found, err)) !=
+	    TW_OK)
+		goto out;
+	if (found && !tw_ct_equal(head.root, doc->root, 32)) {
+		rc = tw_error_set(err, TW_E_INTEGRITY, "the signed head at size %lld does not match "
+			"the log (run torwart audit verify)", (long long)head.tree_size);
+		goto out;
+	}
+	if (found) {
+		doc->has_head = true;
+		doc->head_time_ms = head.time_ms;
+		memcpy(doc->sig, head.sig, head.sig_len);
+		doc->sig_len = head.sig_len;
+	}
+	if ((mem = open_memstream(&text, &text_len)) == NULL) {
+		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+		goto out;
+	}
+	rc = audit_proof_write(doc, mem, err);
+	fclose(mem);
+	if (rc != TW_OK || (path = json_array()) == NULL) {
+		if (rc == TW_OK)
+			rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < doc->path.count; i++) {
+		tw_hex_encode(doc->path.hash[i], 32, hex);
+		json_array_append_new(path, json_string(hex));
+	}
+	tw_hex_encode(doc->root, 32, hex);
+	o = json_pack("{s:I,s:I,s:I,s:s,s:o}", "entry", (json_int_t)seq, "leaf_index",
+		(json_int_t)doc->leaf_index, "tree_size", (json_int_t)doc->tree_size, "root", hex,
+		"path", path);
+	path = NULL;
+	tw_hex_encode(doc->leaf_hash, 32, hex);
+	json_object_set_new(o, "leaf_hash", json_string(hex));
+	if (doc->has_head) {
+		tw_hex_encode(doc->sig, doc->sig_len, hex);
+		json_object_set_new(o, "signed_head", json_pack("{s:I,s:s}", "time_ms",
+			(json_int_t)doc->head_time_ms, "signature", hex));
+	} else {
+		json_object_set_new(o, "signed_head", json_null());
+	}
+	json_object_set_new(o, "document", json_stringn(text, text_len));
+	ar_send_one(c, "admin_log proof", o);
+	o = NULL;
+out:
+	json_decref(path);
+	json_decref(o);
+	free(text);
+	free(doc);
+	return rc;
+}
+
 /* ---------------- writes: the command of the same name ---------------- */
 
 /* Replace the request body by {"argv": argv, "why": why} and run it as /v1/commands. */
@@ -1315,6 +1408,7 @@ static const struct ar_route ar_routes[] = {
 	{ { "GET", "/v1/requests" }, ar_requests },
 	{ { "GET", "/v1/admin-log" }, ar_admin_log },
 	{ { "GET", "/v1/admin-log/heads" }, ar_heads },
+	{ { "GET", "/v1/admin-log/{id}/proof" }, ar_proof },
 };
 
 #define AR_ROUTES (sizeof(ar_routes) / sizeof(ar_routes[0]))

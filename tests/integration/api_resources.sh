@@ -200,6 +200,12 @@ req aud GET '/v1/admin-log?limit=2&cursor=5' >/dev/null
 check "... the cursor continues at 6" test "$(jq_ "[e['seq'] for e in d['entries']]")" = "[6, 7]"
 check "... entries carry their chain hash" test "$(jq_ "len(d['entries'][0]['hash'])")" = 64
 check "GET /v1/admin-log/heads: 200" test "$(req aud GET /v1/admin-log/heads)" = 200
+check "GET /v1/admin-log/3/proof: 200" test "$(req aud GET /v1/admin-log/3/proof)" = 200
+python3 -c "import json; print(json.load(open('$T/out'))['document'], end='')" >"$T/proof.txt"
+check "... the proof document verifies offline (torwart audit proof --verify)" \
+	"$TORWART" audit proof --verify "$T/proof.txt" --cert "$H/pki/gwa-sig.crt"
+check "... against a signed head" test "$(jq_ "d['signed_head'] is not None")" = True
+check "a proof of an entry past the log: 404" test "$(req aud GET /v1/admin-log/99999999/proof)" = 404
 check "the gateway operator may not read the admin log: 403" test "$(req gwa GET /v1/admin-log)" = 403
 check "reads through the api are in the admin log" test "$(db "SELECT count(*) FROM admin_log WHERE action='api.read' AND actor='aud'")" -ge 5
 
