@@ -23,6 +23,7 @@ static const struct cli_command cli_commands[] = {
 	{ "profile", cli_profile },
 	{ "req", cli_req },
 	{ "store", cli_store },
+	{ "ws", cli_ws },
 };
 
 const struct cli_command *cli_command_find(const char *name)

@@ -1,6 +1,6 @@
 /*
  * store_alarms.h: acknowledgements of gateway alarms (table gateway_message_acks,
- * migration 0009; issue 15). The messages themselves are store_profiles.h's
+ * migration NNNN_alarm_acks.sql; issue 15). The messages themselves are store_profiles.h's
  * gateway_messages; an acknowledgement says an operator took the alarm over.
  */
 #ifndef TORWART_STORE_STORE_ALARMS_H

@@ -296,7 +296,9 @@ static void test_migration_carry_over(void **state)
 	 * init --test-pki left it. */
 	fx_exec(f, "DROP TABLE gateway_message_acks; "
 		"DROP TABLE firmware_images; DROP TABLE ca_key_state; "
-		"DROP TABLE admin_log_verified; DELETE FROM schema_migrations WHERE version >= 7; "
+		"DROP TABLE admin_log_verified; DROP TABLE ws_device_admin; DROP TABLE ws_endpoints; "
+		"DROP TABLE ws_outbox; DROP TABLE ws_client_requests; "
+		"DELETE FROM schema_migrations WHERE version >= 7; "
 		"INSERT INTO tenants (name, created_ms) VALUES ('default', 0); "
 		"INSERT INTO certificates (tenant_id, serial_hex, issuer, subject, owner_kind, "
 		"owner_id, usage, not_before, not_after, status, fingerprint, der) VALUES "
