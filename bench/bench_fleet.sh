@@ -12,7 +12,10 @@
 #        (provision through gateway add's path per gateway instead of in bulk), PERF=1 (record
 #        wan, worker, signer and the simulator with perf during the order and print where
 #        the time goes, by process and by function), RESUMED=1 (then a second order to
-#        the same fleet over resumed TLS sessions)
+#        the same fleet over resumed TLS sessions), STORE=pg (the store on a throw-away
+#        PostgreSQL 15 server started here: initdb in the temporary directory, production
+#        durability (fsync on), run as nobody when started as root; PG_BIN as in
+#        bench_store.sh; not with HOME_DIR)
 set -euo pipefail
 build=$(cd "${1:-build}" && pwd)
 n=${N:-10000}; type=${TYPE:-set-retention}; payload=${PAYLOAD:-'{"days":90}'}
@@ -31,16 +34,35 @@ else
 	tmp=$(mktemp -d "${TMPDIR:-/tmp}/torwart-fleet.XXXXXX"); home=$tmp/home; provisioned=0
 fi
 pids=()
+store=${STORE:-sqlite}
+PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
+as() { if [ "$(id -u)" = 0 ]; then runuser -u nobody -- "$@"; else "$@"; fi; }
 cleanup() {
 	for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
 	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+	[ "$store" != pg ] || as "$PG_BIN/pg_ctl" -D "$tmp/pg/data" -m fast -w stop >/dev/null 2>&1 || true
 	[ "${KEEP:-0}" = 1 ] || [ -n "${HOME_DIR:-}" ] || rm -rf "$tmp"
 }
 trap cleanup EXIT
+store_args=()
+if [ "$store" = pg ]; then
+	[ -z "${HOME_DIR:-}" ] || { echo "bench_fleet: STORE=pg does not reuse HOME_DIR" >&2; exit 2; }
+	chmod 0711 "$tmp"; mkdir "$tmp/pg"; chmod 0700 "$tmp/pg"
+	[ "$(id -u)" = 0 ] && chown nobody "$tmp/pg"
+	pg_port=$(port)
+	as "$PG_BIN/initdb" -D "$tmp/pg/data" -U torwart --auth=trust -E UTF8 >"$tmp/initdb.log" 2>&1
+	as "$PG_BIN/pg_ctl" -D "$tmp/pg/data" -l "$tmp/pg/server.log" -w -t 120 \
+		-o "-p $pg_port -k $tmp/pg -c listen_addresses=127.0.0.1 -c max_connections=200" start >/dev/null
+	"$PG_BIN/createdb" -h 127.0.0.1 -p "$pg_port" -U torwart fleet
+	store_args=(--store "postgresql://torwart@127.0.0.1:$pg_port/fleet")
+fi
+# One query on the bench's store, either backend.
+sq() { if [ "$store" = pg ]; then psql -X -q -At "${store_args[1]}" -c "$1"; else sqlite3 "$home/store.db" "$1"; fi; }
+db_size() { if [ "$store" = pg ]; then sq "SELECT pg_size_pretty(pg_database_size('fleet'))"; else du -h "$home/store.db" | cut -f1; fi; }
 
 if [ "$provisioned" = 0 ]; then
 	wan_port=$(port); api_port=$(port); wu_port=$(port)
-	"$T" init --home "$home" --test-pki --wan-listen "127.0.0.1:$wan_port" \
+	"$T" init --home "$home" --test-pki "${store_args[@]}" --wan-listen "127.0.0.1:$wan_port" \
 		--api-listen "127.0.0.1:$api_port" --api-tls-listen "127.0.0.1:$(port)" >/dev/null
 	printf '\n[bench]\nwakeup_port = %s\n' "$wu_port" >"$tmp/bench.conf"
 else
@@ -93,6 +115,8 @@ pids+=($!)
 if [ "${PERF:-0}" = 1 ]; then
 	svc_pids=$(grep -o '\(wan\|worker\|signer\)\[[0-9]*\]' "$tmp/torwartd.log" | tr -dc '0-9\n' |
 		sort -u | paste -sd, -)
+	# PostgreSQL: its backends (one per service connection) too.
+	[ "$store" != pg ] || svc_pids="$svc_pids,$(pgrep -P "$(head -1 "$tmp/pg/data/postmaster.pid")" | paste -sd, -)"
 	perf record -g -F 499 -o "$tmp/perf.data" -p "$svc_pids,$sim_pid" >"$tmp/perf.log" 2>&1 &
 	perf_pid=$!
 fi
@@ -100,7 +124,7 @@ worker_pid=$(grep -o 'worker\[[0-9]*\]' "$tmp/torwartd.log" | head -1 | tr -dc 0
 signer_pid=$(grep -o 'signer\[[0-9]*\]' "$tmp/torwartd.log" | head -1 | tr -dc 0-9)
 declare -A cpu0
 for p in "$wan_pid" "$worker_pid" "$signer_pid" "$sim_pid"; do cpu0[$p]=$(cpu "$p"); done
-echo "fleet order: $type $payload to $n gateways, wake-ups paced at $rate/s"
+echo "fleet order: $type $payload to $n gateways, wake-ups paced at $rate/s, store $store, $(uptime | sed 's/.*load/load/')"
 t0=$(date +%s.%N)
 "$T" job create --home "$home" --type "$type" --payload "$payload" --gateways all \
 	--timeout 600 --wait >"$tmp/progress.log" 2>&1 || echo "(some jobs did not succeed)"
@@ -115,7 +139,7 @@ done
 if [ "${PERF:-0}" = 1 ]; then
 	kill -INT "$perf_pid"; wait "$perf_pid" 2>/dev/null || true
 	# (head closes the pipe early: not a failure of the benchmark)
-	echo "---- perf: samples by process and library (wan/worker/signer are torwartd:PID)"
+	echo "---- perf: samples by process and library (wan/worker/signer are torwartd:PID, postgres the database)"
 	{ perf report -i "$tmp/perf.data" --no-children --sort pid,dso --stdio -g none \
 		2>/dev/null | grep -v '^#' | grep -v '^$' | head -24; } || true
 	echo "---- perf: top functions"
@@ -126,7 +150,7 @@ tail -n 1 "$tmp/progress.log"
 sim_after=$(cat "$tmp/sim.stats")
 sessions=$(echo "$sim_after" | python3 -c 'import json,sys;print(json.load(sys.stdin)["sessions_ok"])')
 sessions0=$(echo "$sim_before" | python3 -c 'import json,sys;print(json.load(sys.stdin)["sessions_ok"])')
-done_jobs=$(sqlite3 "$home/store.db" "select count(*) from jobs where state='done' and batch_id=(select max(id) from job_batches)")
+done_jobs=$(sq "select count(*) from jobs where state='done' and batch_id=(select max(id) from job_batches)")
 hs=$(echo "scale=1; ($sessions - $sessions0) / $wall" | bc)
 
 echo "wall time:            $wall s"
@@ -134,6 +158,7 @@ echo "jobs done:            $done_jobs of $n ($(echo "scale=1; $done_jobs / $wal
 echo "peak connections:     wan side $(cat "$tmp/peak" 2>/dev/null || echo 0) established, sim side $(echo "$sim_after" | python3 -c 'import json,sys;print(json.load(sys.stdin)["peak_in_flight"])') in flight"
 echo "RSS (peak, VmHWM):    wan $(rss "$wan_pid"), simulator $(rss "$sim_pid"), worker $(rss "$worker_pid"), signer $(rss "$signer_pid")"
 echo "simulator:            $sim_after"
+echo "database size:        $(db_size) ($store)"
 raw=$("$build/bench/bench_handshake" --home "$home" --count 20 --rounds 1 --seconds 3 \
 	--gwa "127.0.0.1:$wan_port" 2>/dev/null | sed -n 's/^raw OpenSSL in memory.*full *\([0-9.]*\)\/s.*/\1/p')
 echo "handshakes:           $hs/s achieved (full, one per job) vs raw OpenSSL in memory $raw/s (1 core, both ends)"
@@ -157,7 +182,7 @@ if [ "${RESUMED:-0}" = 1 ]; then
 		cpud[$p]=$(echo "$(cpu "$p") - ${cpu0[$p]}" | bc)
 		cpu_total=$(echo "$cpu_total + ${cpud[$p]}" | bc)
 	done
-	done_jobs=$(sqlite3 "$home/store.db" "select count(*) from jobs where state='done' and batch_id=(select max(id) from job_batches)")
+	done_jobs=$(sq "select count(*) from jobs where state='done' and batch_id=(select max(id) from job_batches)")
 	echo "---- second order, resumed TLS sessions"
 	echo "wall time:            $wall s"
 	echo "jobs done:            $done_jobs of $n ($(echo "scale=1; $done_jobs / $wall" | bc) jobs/s)"

@@ -19,6 +19,7 @@
 
 #include "base/log.h"
 #include "base/util.h"
+#include "dir/dir.h"
 #include "net/conn_guard.h"
 #include "net/metrics_http.h"
 #include "store/store.h"
@@ -119,6 +120,7 @@ tw_rc api_run(const struct tw_home *home, struct tw_error *err)
 	struct evhttp *http = NULL;
 	struct api_operator *operator_api = NULL;   /* HTTPS, [api] tls_listen */
 	struct ws_service *ws = NULL;               /* SM-PKI web service, [ws] listen */
+	struct dir_front *dir = NULL;               /* LDAPS directory front end, [dir] listen */
 	struct metrics_http *metrics = NULL;        /* [metrics] api_listen */
 	struct event *sigterm = NULL, *sigint = NULL;
 	struct conn_guard_limits lim;
@@ -130,12 +132,18 @@ tw_rc api_run(const struct tw_home *home, struct tw_error *err)
 		TW_DEFAULT_API_LISTEN), &host, &port, err);
 	if (rc != TW_OK)
 		goto out;
+	/* The commands run for remote operators log in with the api's database role too
+	 * ([store] url_api; base/home.c). */
+	if (setenv("TORWART_STORE_SERVICE", "api", 1) != 0) {
+		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+		goto out;
+	}
 	store_url = tw_home_store_url(home);
 	if (store_url == NULL) {
 		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
 		goto out;
 	}
-	if ((rc = store_open(store_url, &ctx.store, err)) != TW_OK)
+	if ((rc = store_open_wait(home, store_url, &ctx.store, err)) != TW_OK)
 		goto out;
 	if ((rc = conn_guard_limits_load(home->conf, "api", "http_", API_HTTP_DEFAULT_MAX_CONNS,
 	    API_HTTP_DEFAULT_PER_SOURCE, &lim, err)) != TW_OK)
@@ -164,6 +172,7 @@ tw_rc api_run(const struct tw_home *home, struct tw_error *err)
 	}
 	if ((rc = api_operator_start(ctx.base, home, ctx.store, &operator_api, err)) != TW_OK ||
 	    (rc = ws_service_start(ctx.base, home, ctx.store, &ws, err)) != TW_OK ||
+	    (rc = dir_front_start(ctx.base, home, ctx.store, &dir, err)) != TW_OK ||
 	    (rc = metrics_http_start(ctx.base, home, "api", api_operator_metrics, operator_api,
 	    &metrics, err)) != TW_OK)
 		goto out;
@@ -192,6 +201,7 @@ out:
 		evhttp_free(http);
 	api_operator_free(operator_api);
 	ws_service_free(ws);
+	dir_front_free(dir);
 	if (ctx.base != NULL)
 		event_base_free(ctx.base);
 	conn_guard_free(ctx.guard);   /* after the base: its last connections release it */

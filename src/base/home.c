@@ -2,9 +2,11 @@
 #include "base/home.h"
 
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/log.h"
 #include "base/util.h"
 
 void tw_home_free(struct tw_home *home)
@@ -73,8 +75,20 @@ char *tw_home_path(const struct tw_home *home, const char *section, const char *
 char *tw_home_store_url(const struct tw_home *home)
 {
 	const char *url = tw_config_get_or(home->conf, "store", "url", TW_DEFAULT_STORE);
+	const char *svc = getenv("TORWART_STORE_SERVICE"), *own;
 	const char *path = url;
-	char *abs, *out;
+	char *abs, *out, key[40];
+
+	/*
+	 * A service may log in with a database role of its own (src/store/roles.pg.sql,
+	 * docs/security.md "Database roles"): [store] url_wan, url_api, url_worker. The key is
+	 * the process's log ident; the commands the api runs for remote operators inherit the
+	 * api's (TORWART_STORE_SERVICE=api, set by the api). Such a role has less than the
+	 * owner's [store] url, so an environment choosing it can only lose privileges.
+	 */
+	snprintf(key, sizeof(key), "url_%s", svc != NULL && *svc != '\0' ? svc : tw_log_ident());
+	if ((own = tw_config_get_or(home->conf, "store", key, NULL)) != NULL && *own != '\0')
+		url = own;
 
 	if (strstr(url, "://") != NULL)
 		return tw_strdup(url);

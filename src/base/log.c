@@ -11,6 +11,11 @@
 static char log_ident[32] = "torwart";
 static enum tw_log_level log_min = TW_LOG_INFO;
 
+const char *tw_log_ident(void)
+{
+	return log_ident;
+}
+
 void tw_log_init(const char *ident, enum tw_log_level min_level)
 {
 	if (ident != NULL)

@@ -11,6 +11,9 @@ enum tw_log_level { TW_LOG_DEBUG = 0, TW_LOG_INFO, TW_LOG_WARN, TW_LOG_ERROR };
 
 /* ident names the process ("wan", "signer", ...); copied. Thread-safe afterwards. */
 void tw_log_init(const char *ident, enum tw_log_level min_level);
+/* The process's ident ("torwart" before tw_log_init); static, for labels like a database
+ * connection's application_name. */
+const char *tw_log_ident(void);
 /* Parse "debug|info|warn|error"; returns -1 for anything else. */
 int tw_log_level_parse(const char *name);
 void tw_log(enum tw_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -147,6 +147,8 @@ int cli_alarm(const char *sub, int argc, char **argv);
 int cli_firmware(const char *sub, int argc, char **argv);
 /* cli_policy.c: the security policy ([auth]). */
 int cli_policy(const char *sub, int argc, char **argv);
+/* cli_dir.c: dir slapd-conf|status|publish|resync (the SM-PKI directory). */
+int cli_dir(const char *sub, int argc, char **argv);
 /* cli_store.c: store migrate --to URL. */
 int cli_store(const char *sub, int argc, char **argv);
 /* cli_ws.c: the SM-PKI web service (endpoints, outbox, client of a remote Sub-CA). */

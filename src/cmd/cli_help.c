@@ -49,6 +49,22 @@ static const struct cli_help_sub help_store[] = {
 };
 
 /* ---------------------------------------------------------------- approval */
+/* ---------------------------------------------------------------- dir */
+static const struct cli_help_sub help_dir[] = {
+	{ "slapd-conf", "usage: torwart dir slapd-conf --home DIR --out DIR [--publisher-uid N]\n"
+		"       [--frontend-uid N]\n"
+		"Write a slapd.conf for the home's directory into DIR (data in DIR/data) and print\n"
+		"the slapd command line: ldapi:// only, the publisher's uid is the rootdn, SM-PKI\n"
+		"participants read (docs/operations.md \"The directory\").\n" },
+	{ "status", "usage: torwart dir status --home DIR\n"
+		"How many certificates wait for publication, and the oldest's age in seconds.\n" },
+	{ "publish", "usage: torwart dir publish --home DIR [--limit N]\n"
+		"Publish what is pending now (the worker does it every [dir] publish_interval).\n" },
+	{ "resync", "usage: torwart dir resync --home DIR\n"
+		"Forget what was published: every certificate and CRL is published again.\n" },
+	{ NULL, NULL },
+};
+
 static const struct cli_help_sub help_approval[] = {
 	{ "list", "usage: torwart approval list [--state pending|executed|rejected|expired|failed]\n"
 		"List four-eyes requests (docs/security.md).\n" },
@@ -324,6 +340,9 @@ static const struct cli_help cli_helps[] = {
 		"the Root's ARL in a test PKI), CA key state (docs/ca-operations.md).\n"
 		"torwart ca SUB --help for each. Exit 4: a request was refused.\n" HELP_REMOTE,
 		help_ca },
+	{ "dir", "usage: torwart dir slapd-conf|status|publish|resync --home DIR ...\n"
+		"The SM-PKI directory (LDAPS, docs/pki-services.md). torwart dir SUB --help for each.\n",
+		help_dir },
 	{ "firmware", "usage: torwart firmware add|list|show|release|withdraw ...\n"
 		"The firmware catalogue (docs/firmware.md). torwart firmware SUB --help for each.\n"
 		HELP_REMOTE, help_firmware },

@@ -704,3 +704,13 @@ void conn_guard_request_dispatched(struct evhttp_request *req)
 	c->phase = CG_IDLE;
 	cg_disarm(c);
 }
+
+void conn_guard_request_read(const SSL *ssl)
+{
+	struct conn_guard_conn *c = cg_of_ssl(ssl);
+
+	if (c == NULL || c->phase != CG_READING)
+		return;
+	c->phase = CG_IDLE;
+	cg_disarm(c);
+}

@@ -111,6 +111,12 @@ void conn_guard_authenticated(const SSL *ssl);
 void conn_guard_request_dispatched(struct evhttp_request *req);
 
 /*
+ * A request of ssl's connection was read completely (listeners that are not evhttp,
+ * e.g. the LDAPS front end of src/dir): its deadline stops. Owning loop.
+ */
+void conn_guard_request_read(const SSL *ssl);
+
+/*
  * The request being read on ssl's connection may take ms from now (an authenticated
  * upload); no effect between requests. Owning loop.
  */

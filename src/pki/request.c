@@ -745,7 +745,8 @@ static tw_rc request_check_signer(struct request_ctx *c, enum request_signer_rol
 		tw_error_clear(&cb);
 		rc = c->opts->check_signer(c->opts->check_ctx, role, cert, c->req, &cb);
 		if (rc != TW_OK) {
-			bool internal = rc == TW_E_STORE || rc == TW_E_INTERNAL || rc == TW_E_NOMEM;
+			bool internal = rc == TW_E_STORE || rc == TW_E_UNAVAILABLE ||
+				rc == TW_E_INTERNAL || rc == TW_E_NOMEM;
 
 			rc = request_fail(c, internal ? PKI_FAILURE_INTERNAL_ERROR : fail,
 				"%s (\"%s\") refused: %s", what, dn,

@@ -5,6 +5,7 @@
  */
 #include "store/db.h"
 
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -54,10 +55,49 @@ void db_close(struct db *d)
 {
 	if (d == NULL)
 		return;
+	d->closing = true;
 	for (size_t i = 0; i < d->cache_count; i++)
 		d->drv->finalize(d->cache[i].st);
 	d->cache_count = 0;
 	d->drv->close(d);
+}
+
+tw_rc db_run(struct db *d, const char *sql, int64_t *changes, const char *doing,
+	struct tw_error *err, const char *types, ...)
+{
+	struct db_stmt *st = NULL;
+	va_list ap;
+	tw_rc rc;
+
+	if ((rc = db_prepare(d, sql, &st, err)) != TW_OK)
+		return rc;
+	va_start(ap, types);
+	for (int i = 0; types[i] != '\0'; i++) {
+		switch (types[i]) {
+		case 'i':
+			db_bind_int64(st, i + 1, va_arg(ap, int64_t));
+			break;
+		case 't':
+			db_bind_text(st, i + 1, va_arg(ap, const char *));
+			break;
+		case 'b': {
+			const void *v = va_arg(ap, const void *);
+
+			db_bind_blob(st, i + 1, v, va_arg(ap, size_t));
+			break;
+		}
+		default:
+			db_bind_null(st, i + 1);
+			break;
+		}
+	}
+	va_end(ap);
+	if (db_step(st) != DB_DONE)
+		rc = db_step_fail(d, err, doing);
+	else if (changes != NULL)
+		*changes = db_changes(d);
+	db_done(d, st);
+	return rc;
 }
 
 tw_rc db_col_text(struct db_stmt *st, int col, char *dst, size_t size, const char *what,

@@ -78,6 +78,7 @@ struct db {
 		bool busy;
 	} cache[DB_CACHE_MAX];
 	size_t cache_count;
+	bool closing;                      /* db_close: finalize need not tidy the server */
 };
 struct db_stmt {
 	struct db *db;
@@ -114,6 +115,14 @@ void db_rollback(struct db *d);
 #define db_column_blob(st, c) ((st)->db->drv->column_blob((st), (c)))
 #define db_column_bytes(st, c) ((st)->db->drv->column_bytes((st), (c)))
 
+/*
+ * One statement that returns no rows, start to finish: prepare, bind parameter i+1 by
+ * types[i] ('i' int64_t, 't' text or NULL, 'b' blob as pointer then size_t, 'n' NULL),
+ * step, done; a failure is mapped (db_step_fail) with doing. *changes (may be NULL): rows
+ * changed. Integer arguments must be int64_t: cast int members.
+ */
+tw_rc db_run(struct db *d, const char *sql, int64_t *changes, const char *doing,
+	struct tw_error *err, const char *types, ...);
 /* Copy a text column into dst; TW_E_INTEGRITY if the stored text is longer than size-1. */
 tw_rc db_col_text(struct db_stmt *st, int col, char *dst, size_t size, const char *what,
 	struct tw_error *err);

@@ -15,16 +15,27 @@
  *    under a savepoint and a failure (e.g. unique violation -> TW_E_EXISTS, which callers
  *    handle) leaves the transaction usable, as on SQLite;
  *  - last_id is lastval() (the identity column of the last insert on this connection);
- *  - SQLSTATE 23505 -> TW_E_EXISTS, 23503 -> TW_E_NOT_FOUND, anything else TW_E_STORE.
+ *  - SQLSTATE 23505 -> TW_E_EXISTS, 23503 -> TW_E_NOT_FOUND, a lost or refused connection
+ *    (class 08, 57P01-57P03, 53300) -> TW_E_UNAVAILABLE, anything else TW_E_STORE;
+ *  - outages (pg_usable): a connection found dead is opened again outside a transaction
+ *    only, with exponential back-off and jitter between attempts (PG_BACKOFF_MIN_MS doubling
+ *    to PG_BACKOFF_MAX_MS); meanwhile every statement fails at once with TW_E_UNAVAILABLE,
+ *    so a service answers "retry later" instead of blocking its event loop on connects.
+ *    The loss and the recovery are logged once each, failed attempts each with their delay.
+ *    A connection lost inside a transaction is never reopened under it: every statement of
+ *    that transaction fails until the caller rolls back (the server discarded it whole), so
+ *    nothing runs half inside and half outside a transaction.
  * A result is read whole before the first row is returned, so a foreach callback may run
  * other statements on the same connection (as on SQLite).
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <libpq-fe.h>
 
+#include "base/log.h"
 #include "base/util.h"
 #include "store/db.h"
 
@@ -32,6 +43,9 @@
 #define PG_WRITER_LOCK "74190509"   /* advisory lock key of the global writer order */
 #define PG_OID_INT8 20
 #define PG_OID_BYTEA 17
+#define PG_BACKOFF_MIN_MS 100
+#define PG_BACKOFF_MAX_MS 30000
+#define PG_SQLSTATE_LOST "08006"   /* connection_failure: what a dead connection maps to */
 
 struct pg {
 	struct db base;
@@ -39,6 +53,11 @@ struct pg {
 	int64_t changes;
 	char sqlstate[6];
 	char msg[256];
+	bool tx;                        /* between BEGIN and COMMIT/ROLLBACK, as callers see it */
+	bool lost;                      /* the connection is gone; reconnect with back-off */
+	int64_t lost_ms, retry_ms, backoff_ms;  /* monotonic */
+	unsigned attempts, seed;
+	unsigned gen, names;            /* reconnects (prepared names die); names issued */
 };
 
 struct pg_stmt {
@@ -53,6 +72,10 @@ struct pg_stmt {
 	unsigned int type[PG_PARAM_MAX];
 	PGresult *res;
 	int row;
+	char name[16];                  /* server-side prepared name, "" if not (yet) */
+	unsigned gen;                   /* connection generation it was prepared on */
+	unsigned runs;
+	unsigned int ptype[PG_PARAM_MAX];   /* parameter types it was prepared with */
 	unsigned char **blob;           /* decoded bytea of the current row, per column */
 	size_t *blob_len;
 };
@@ -82,6 +105,11 @@ static tw_rc pg_step_fail(struct db *d, struct tw_error *err, const char *doing)
 	if (strcmp(p->sqlstate, "23503") == 0)
 		return tw_error_set(err, TW_E_NOT_FOUND, "%s: a referenced row (tenant) does not "
 			"exist", doing);
+	if (strncmp(p->sqlstate, "08", 2) == 0 || strcmp(p->sqlstate, "57P01") == 0 ||
+	    strcmp(p->sqlstate, "57P02") == 0 || strcmp(p->sqlstate, "57P03") == 0 ||
+	    strcmp(p->sqlstate, "53300") == 0)
+		return tw_error_set(err, TW_E_UNAVAILABLE, "store %s: %s failed: the database is "
+			"unavailable (%s); retry later", d->label, doing, p->msg);
 	return tw_error_set(err, TW_E_STORE, "store %s: %s failed: %s", d->label, doing, p->msg);
 }
 
@@ -98,38 +126,115 @@ static bool pg_run(struct pg *p, const char *sql)
 	return ok;
 }
 
-/*
- * A connection the server dropped (restart, failover, idle kill) is opened again before
- * the next statement that is not inside a transaction: the statement that saw the loss
- * failed with a clear error and rolled nothing half-way (the server discards an open
- * transaction), the next one works again. Inside a transaction nothing is retried.
- */
-static void pg_revive(struct pg *p)
+/* The connection is found dead: say so once and start reconnecting with back-off. */
+static void pg_lost(struct pg *p)
 {
-	if (PQstatus(p->conn) == CONNECTION_BAD)
-		PQreset(p->conn);
+	if (p->lost)
+		return;
+	p->lost = true;
+	p->lost_ms = tw_monotonic_ms();
+	p->retry_ms = p->lost_ms;           /* the first reconnect is tried at once */
+	p->backoff_ms = 0;
+	p->attempts = 0;
+	tw_warn("store %s: connection to the database lost (%s); statements fail as "
+		"'unavailable' until it is back, reconnecting with back-off", p->base.label, p->msg);
+}
+
+/* A failure that left the connection dead: record it as one, for pg_step_fail. */
+static void pg_check_lost(struct pg *p)
+{
+	if (PQstatus(p->conn) != CONNECTION_BAD)
+		return;
+	pg_lost(p);
+	snprintf(p->sqlstate, sizeof(p->sqlstate), "%s", PG_SQLSTATE_LOST);
+}
+
+/*
+ * True when the connection can run a statement now. A dead one is reopened (PQreset)
+ * only outside a transaction and only when its back-off delay has passed; the delay
+ * doubles from PG_BACKOFF_MIN_MS to PG_BACKOFF_MAX_MS with jitter (half fixed, half
+ * random) so that many processes do not reconnect in step after a restart.
+ */
+static bool pg_usable(struct pg *p)
+{
+	int64_t now, half;
+
+	if (PQstatus(p->conn) == CONNECTION_OK && !p->lost)
+		return true;
+	pg_lost(p);
+	snprintf(p->sqlstate, sizeof(p->sqlstate), "%s", PG_SQLSTATE_LOST);
+	if (p->tx) {
+		snprintf(p->msg, sizeof(p->msg), "the connection was lost inside a transaction, "
+			"which the server discarded; roll back and retry");
+		return false;
+	}
+	now = tw_monotonic_ms();
+	if (now < p->retry_ms) {
+		snprintf(p->msg, sizeof(p->msg), "connection lost %.1f s ago, next reconnect in "
+			"%lld ms", (double)(now - p->lost_ms) / 1000.0, (long long)(p->retry_ms - now));
+		return false;
+	}
+	p->attempts++;
+	PQreset(p->conn);
+	if (PQstatus(p->conn) == CONNECTION_OK) {
+		tw_info("store %s: connection to the database restored after %.1f s (%u "
+			"reconnect attempts)", p->base.label, (double)(tw_monotonic_ms() - p->lost_ms) /
+			1000.0, p->attempts);
+		p->lost = false;
+		p->gen++;
+		p->sqlstate[0] = '\0';
+		return true;
+	}
+	snprintf(p->msg, sizeof(p->msg), "%s", PQerrorMessage(p->conn));
+	p->msg[strcspn(p->msg, "\n")] = '\0';
+	p->backoff_ms = p->backoff_ms == 0 ? PG_BACKOFF_MIN_MS :
+		(p->backoff_ms * 2 > PG_BACKOFF_MAX_MS ? PG_BACKOFF_MAX_MS : p->backoff_ms * 2);
+	half = p->backoff_ms / 2;
+	p->retry_ms = tw_monotonic_ms() + half + (int64_t)(rand_r(&p->seed) % (unsigned)(half + 1));
+	tw_warn("store %s: database still unavailable (%s); reconnect attempt %u failed, next "
+		"in %lld ms", p->base.label, p->msg, p->attempts,
+		(long long)(p->retry_ms - tw_monotonic_ms()));
+	return false;
 }
 
 static bool pg_in_transaction(struct db *d)
 {
-	PGTransactionStatusType s = PQtransactionStatus(PG(d)->conn);
-
-	/* UNKNOWN: the connection is gone, and the server discarded its transaction. */
-	return s == PQTRANS_INTRANS || s == PQTRANS_INERROR || s == PQTRANS_ACTIVE;
+	/* Also after a loss inside one: the caller must still roll back (pg_exec). */
+	return PG(d)->tx;
 }
 
 static tw_rc pg_exec(struct db *d, const char *sql, const char *doing, struct tw_error *err)
 {
 	struct pg *p = PG(d);
+	bool end = strcmp(sql, "COMMIT") == 0 || strcmp(sql, "ROLLBACK") == 0;
 
+	if (end)
+		p->tx = false;
+	/* Lost inside the transaction: the server has discarded it, ROLLBACK is done. */
+	if (end && p->lost) {
+		if (strcmp(sql, "ROLLBACK") == 0)
+			return TW_OK;
+		snprintf(p->msg, sizeof(p->msg), "the connection was lost before the commit; "
+			"nothing of the transaction is stored");
+		snprintf(p->sqlstate, sizeof(p->sqlstate), "%s", PG_SQLSTATE_LOST);
+		return pg_step_fail(d, err, doing);
+	}
+	if (!pg_usable(p))
+		return pg_step_fail(d, err, doing);
 	/* COMMIT of a failed transaction "succeeds" as a rollback: say so instead. */
 	if (strcmp(sql, "COMMIT") == 0 && PQtransactionStatus(p->conn) == PQTRANS_INERROR) {
 		pg_run(p, "ROLLBACK");
 		return tw_error_set(err, TW_E_STORE, "store %s: %s failed: the transaction had "
 			"failed and was rolled back", d->label, doing);
 	}
-	if (!pg_run(p, sql))
+	if (!pg_run(p, sql)) {
+		pg_check_lost(p);
+		/* A COMMIT whose answer was lost: the server may or may not have committed. */
+		if (strcmp(sql, "COMMIT") == 0 && p->lost)
+			snprintf(p->msg, sizeof(p->msg), "the connection was lost during the commit; "
+				"its outcome is unknown until the database is back");
 		return pg_step_fail(d, err, doing);
+	}
 	return TW_OK;
 }
 
@@ -138,15 +243,24 @@ static tw_rc pg_begin(struct db *d, bool write, struct tw_error *err)
 	const char *sql = write ? "BEGIN; SELECT pg_advisory_xact_lock(" PG_WRITER_LOCK ")" :
 		"BEGIN ISOLATION LEVEL REPEATABLE READ";
 	const char *doing = write ? "starting a write transaction" : "starting a read snapshot";
+	struct pg *p = PG(d);
 	tw_rc rc;
 
-	pg_revive(PG(d));
+	if (p->tx)
+		return tw_error_set(err, TW_E_INTERNAL, "store %s: transactions do not nest",
+			d->label);
 	rc = pg_exec(d, sql, doing, err);
-	/* Nothing has run yet: a connection found dead here is opened again and retried. */
-	if (rc != TW_OK && PQstatus(PG(d)->conn) == CONNECTION_BAD) {
-		pg_revive(PG(d));
+	/*
+	 * Nothing has run yet: a connection found dead here (a server restart while idle) is
+	 * opened again at once and the BEGIN retried; the back-off applies from then on.
+	 */
+	if (rc == TW_E_UNAVAILABLE && p->lost && p->attempts == 0)
 		rc = pg_exec(d, sql, doing, err);
-	}
+	if (rc == TW_OK)
+		p->tx = true;
+	else if (PQstatus(p->conn) == CONNECTION_OK &&
+	    PQtransactionStatus(p->conn) != PQTRANS_IDLE)
+		pg_run(p, "ROLLBACK");
 	return rc;
 }
 
@@ -217,8 +331,20 @@ static void pg_reset(struct db_stmt *st)
 
 static void pg_finalize(struct db_stmt *st)
 {
+	struct pg *p;
+
 	if (st == NULL)
 		return;
+	p = PG(st->db);
+	/* A temporary copy (db.c) that was prepared: free its name on the server, unless the
+	 * whole connection is closing anyway. */
+	if (PS(st)->name[0] != '\0' && PS(st)->gen == p->gen && !st->db->closing &&
+	    PQstatus(p->conn) == CONNECTION_OK && !p->lost) {
+		char sql[32];
+
+		snprintf(sql, sizeof(sql), "DEALLOCATE %s", PS(st)->name);
+		pg_run(p, sql);
+	}
 	pg_reset(st);
 	free(PS(st)->sql);
 	free(st);
@@ -273,24 +399,135 @@ static void pg_bind_null(struct db_stmt *st, int i)
 		s->val[i - 1] = NULL;
 }
 
+/* Named server-side statements may be used with this execution's parameter types. */
+static bool pg_types_match(const struct pg_stmt *s)
+{
+	for (int i = 0; i < s->nparams; i++) {
+		/* A NULL carries no type; anything else must be bound as at PREPARE time. */
+		if (s->val[i] != NULL && s->type[i] != s->ptype[i])
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Send SAVEPOINT (sp), PREPARE (first reuse), the statement and RELEASE (sp) as one
+ * pipeline and read their results: one round trip where there were up to three. The
+ * statement's result lands in s->res (NULL on failure, p->sqlstate/msg say why); a
+ * failure aborts the rest of the pipeline (PGRES_PIPELINE_ABORTED), as a failure would
+ * abort the transaction, and the caller rolls back to the savepoint.
+ */
+static bool pg_pipeline(struct pg *p, struct pg_stmt *s, bool sp, bool prepare, bool named,
+	bool *prepared)
+{
+	enum { CMD_SP, CMD_PREPARE, CMD_STMT, CMD_RELEASE };
+	int cmds[4], n = 0;
+	bool ok = true, sent = PQenterPipelineMode(p->conn) == 1;
+
+	if (sp)
+		cmds[n++] = CMD_SP;
+	if (prepare)
+		cmds[n++] = CMD_PREPARE;
+	cmds[n++] = CMD_STMT;
+	if (sp)
+		cmds[n++] = CMD_RELEASE;
+	for (int i = 0; sent && i < n; i++) {
+		switch (cmds[i]) {
+		case CMD_SP:
+			sent = PQsendQueryParams(p->conn, "SAVEPOINT tw_stmt", 0, NULL, NULL, NULL,
+				NULL, 0) == 1;
+			break;
+		case CMD_PREPARE:
+			sent = PQsendPrepare(p->conn, s->name, s->sql, s->nparams, s->ptype) == 1;
+			break;
+		case CMD_STMT:
+			sent = named ? PQsendQueryPrepared(p->conn, s->name, s->nparams, s->val,
+				s->len, s->fmt, 0) == 1 : PQsendQueryParams(p->conn, s->sql, s->nparams,
+				s->type, s->val, s->len, s->fmt, 0) == 1;
+			break;
+		default:
+			sent = PQsendQueryParams(p->conn, "RELEASE SAVEPOINT tw_stmt", 0, NULL, NULL,
+				NULL, NULL, 0) == 1;
+			break;
+		}
+	}
+	if (sent)
+		sent = PQpipelineSync(p->conn) == 1;
+	if (!sent) {
+		pg_note(p, NULL);
+		ok = false;
+	}
+	/* Each command: one result, then NULL; then the sync's result. */
+	for (int i = 0; sent && i < n; i++) {
+		PGresult *r = PQgetResult(p->conn);
+		ExecStatusType st = PQresultStatus(r);
+
+		if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+			if (ok)
+				pg_note(p, r);   /* the first failure says why; the rest were aborted */
+			ok = false;
+		}
+		if (cmds[i] == CMD_PREPARE)
+			*prepared = st == PGRES_COMMAND_OK;
+		if (cmds[i] == CMD_STMT && st != PGRES_PIPELINE_ABORTED && ok)
+			s->res = r;
+		else
+			PQclear(r);
+		if (r != NULL)
+			PQclear(PQgetResult(p->conn));   /* the NULL that ends this command */
+		if (PQstatus(p->conn) == CONNECTION_BAD)
+			sent = false;
+	}
+	if (sent) {
+		PGresult *r;
+
+		while ((r = PQgetResult(p->conn)) != NULL) {
+			bool sync = PQresultStatus(r) == PGRES_PIPELINE_SYNC;
+
+			PQclear(r);
+			if (sync)
+				break;
+		}
+	}
+	if (PQexitPipelineMode(p->conn) != 1 && ok) {
+		pg_note(p, NULL);
+		ok = false;
+	}
+	if (!ok) {
+		PQclear(s->res);
+		s->res = NULL;
+	}
+	return ok;
+}
+
 static int pg_execute(struct pg_stmt *s)
 {
 	struct pg *p = PG(s->base.db);
-	bool sp = s->write && PQtransactionStatus(p->conn) == PQTRANS_INTRANS;
-	ExecStatusType st;
+	bool sp, prepare = false, named = false, prepared = false;
 	const char *tuples;
 
-	if (PQtransactionStatus(p->conn) == PQTRANS_UNKNOWN)
-		pg_revive(p);
-	if (sp && !pg_run(p, "SAVEPOINT tw_stmt"))
+	if (!pg_usable(p))
 		return DB_ERROR;
-	s->res = PQexecParams(p->conn, s->sql, s->nparams, s->type, s->val, s->len, s->fmt, 0);
-	st = PQresultStatus(s->res);
-	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-		pg_note(p, s->res);
-		PQclear(s->res);
-		s->res = NULL;
-		if (sp) {
+	sp = s->write && PQtransactionStatus(p->conn) == PQTRANS_INTRANS;
+	/*
+	 * Prepared statements per connection: a statement object run a second time (the
+	 * cached ones, db.c) is prepared on the server under its own name, so later runs
+	 * skip parsing and planning. Names die with the connection: a reconnect (gen)
+	 * prepares again.
+	 */
+	if (s->gen == p->gen && s->name[0] != '\0') {
+		named = pg_types_match(s);
+	} else if (++s->runs >= 2) {
+		snprintf(s->name, sizeof(s->name), "tw%u", ++p->names);
+		memcpy(s->ptype, s->type, sizeof(s->ptype));
+		s->gen = p->gen;
+		prepare = named = true;
+	}
+	if (!pg_pipeline(p, s, sp, prepare, named, &prepared)) {
+		if (prepare && !prepared)
+			s->name[0] = '\0';   /* not prepared after all: try again next run */
+		pg_check_lost(p);
+		if (sp && !p->lost) {
 			char state[6], msg[256];
 
 			memcpy(state, p->sqlstate, sizeof(state));
@@ -301,8 +538,6 @@ static int pg_execute(struct pg_stmt *s)
 		}
 		return DB_ERROR;
 	}
-	if (sp && !pg_run(p, "RELEASE SAVEPOINT tw_stmt"))
-		return DB_ERROR;
 	tuples = PQcmdTuples(s->res);
 	p->changes = tuples != NULL && *tuples != '\0' ? strtoll(tuples, NULL, 10) : 0;
 	s->row = -1;
@@ -478,7 +713,22 @@ static tw_rc pg_open(const char *target, struct db **out, struct tw_error *err)
 	if (p == NULL)
 		return tw_error_set(err, TW_E_NOMEM, "out of memory opening the store");
 	p->base.drv = &db_driver_pg;
-	p->conn = PQconnectdb(target);
+	p->seed = (unsigned)tw_monotonic_ms() ^ (unsigned)(uintptr_t)p;
+	/*
+	 * Defaults the URL may override (later keywords win; the URL is expanded last): a
+	 * bounded connect, so a reconnect during an outage cannot hang a service's event
+	 * loop for the kernel's SYN timeout, and TCP keepalives that notice a dead server or
+	 * a failed-over address within about a minute instead of two hours.
+	 */
+	static const char *const keys[] = { "connect_timeout", "keepalives_idle",
+		"keepalives_interval", "keepalives_count", "application_name", "dbname", NULL };
+	char app[48];
+
+	/* pg_stat_activity and the server log name the service ("torwart-wan"). */
+	snprintf(app, sizeof(app), "torwart%s%s", strcmp(tw_log_ident(), "torwart") == 0 ? "" :
+		"-", strcmp(tw_log_ident(), "torwart") == 0 ? "" : tw_log_ident());
+	const char *vals[] = { "10", "30", "10", "3", app, target, NULL };
+	p->conn = PQconnectdbParams(keys, vals, 1);
 	if (p->conn == NULL) {
 		rc = tw_error_set(err, TW_E_NOMEM, "out of memory opening the store");
 		goto out;
@@ -489,7 +739,7 @@ static tw_rc pg_open(const char *target, struct db **out, struct tw_error *err)
 		/* libpq's message names host and port; the URL (with its password) is not shown. */
 		snprintf(msg, sizeof(msg), "%s", PQerrorMessage(p->conn));
 		msg[strcspn(msg, "\n")] = '\0';
-		rc = tw_error_set(err, TW_E_STORE, "store postgresql: cannot connect to the "
+		rc = tw_error_set(err, TW_E_UNAVAILABLE, "store postgresql: cannot connect to the "
 			"database: %s (is the server running, and [store] url right?)", msg);
 		goto out;
 	}

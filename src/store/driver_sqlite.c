@@ -32,6 +32,17 @@ struct sq_stmt {
 
 static tw_rc sq_fail(struct db *d, tw_rc code, struct tw_error *err, const char *doing)
 {
+	int ec = sqlite3_errcode(SQ(d)->db);
+
+	/*
+	 * Busy beyond the busy timeout (another process held the write lock for longer):
+	 * the database is there but not available now. Callers answer "retry later" and the
+	 * next statement tries again; nothing of the failed transaction is kept.
+	 */
+	if (ec == SQLITE_BUSY || ec == SQLITE_LOCKED)
+		return tw_error_set(err, TW_E_UNAVAILABLE, "store %s: %s failed: the database "
+			"stayed busy (locked by another process) beyond the %d ms busy timeout; retry "
+			"later", d->label, doing, SQ_BUSY_TIMEOUT_MS);
 	return tw_error_set(err, code, "store %s: %s failed: %s", d->label, doing,
 		sqlite3_errmsg(SQ(d)->db));
 }

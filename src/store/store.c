@@ -8,10 +8,15 @@
  */
 #include "store/store.h"
 
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
+#include "base/config.h"
 #include "base/home.h"
+#include "base/log.h"
 #include "base/util.h"
 #include "store/db.h"
 
@@ -350,6 +355,63 @@ out:
 	return rc;
 }
 
+/*
+ * A service starting while the database is not up yet (a PostgreSQL server restarting, a
+ * failover in progress) waits for it instead of exiting: attempts with exponential
+ * back-off and jitter (STORE_WAIT_MIN_MS doubling to STORE_WAIT_MAX_MS) for up to
+ * [store] start_wait seconds, each failure logged with the delay. A stop signal that is
+ * pending (the wan blocks them while it starts) ends the wait at once.
+ */
+#define STORE_WAIT_MIN_MS 200
+#define STORE_WAIT_MAX_MS 10000
+
+static bool store_stop_pending(void)
+{
+	sigset_t set;
+
+	return sigpending(&set) == 0 && (sigismember(&set, SIGTERM) == 1 ||
+		sigismember(&set, SIGINT) == 1);
+}
+
+tw_rc store_open_wait(const struct tw_home *home, const char *url, struct tw_store **out,
+	struct tw_error *err)
+{
+	int64_t start = tw_monotonic_ms(), delay = 0;
+	unsigned seed = (unsigned)start ^ (unsigned)getpid(), attempt = 0;
+	long wait_s;
+	tw_rc rc;
+
+	if ((rc = tw_config_get_long(home->conf, "store", "start_wait", 60, 0, 86400, &wait_s,
+	    err)) != TW_OK)
+		return rc;
+	for (;;) {
+		struct timespec ts;
+		int64_t sleep_ms;
+
+		attempt++;
+		if ((rc = store_open(url, out, err)) != TW_E_UNAVAILABLE)
+			break;
+		if (tw_monotonic_ms() - start >= (int64_t)wait_s * 1000 || store_stop_pending()) {
+			tw_err("store: database still unavailable after %.1f s and %u attempts; giving "
+				"up ([store] start_wait = %ld)", (double)(tw_monotonic_ms() - start) /
+				1000.0, attempt, wait_s);
+			break;
+		}
+		delay = delay == 0 ? STORE_WAIT_MIN_MS :
+			(delay * 2 > STORE_WAIT_MAX_MS ? STORE_WAIT_MAX_MS : delay * 2);
+		sleep_ms = delay / 2 + (int64_t)(rand_r(&seed) % (unsigned)(delay / 2 + 1));
+		tw_warn("%s; start attempt %u, retrying in %lld ms", err != NULL ? err->message :
+			"store: database unavailable", attempt, (long long)sleep_ms);
+		ts.tv_sec = (time_t)(sleep_ms / 1000);
+		ts.tv_nsec = (long)(sleep_ms % 1000) * 1000000L;
+		while (nanosleep(&ts, &ts) != 0 && !store_stop_pending())
+			;
+	}
+	if (rc == TW_OK && attempt > 1)
+		tw_info("store: database reachable after %u attempts", attempt);
+	return rc;
+}
+
 void store_close(struct tw_store *store)
 {
 	if (store == NULL)
@@ -457,24 +519,9 @@ tw_rc store_gateway_insert(struct tw_store *store, const struct store_gateway *g
 	if ((rc = store_check_handle(store, err)) != TW_OK ||
 	    (rc = store_check_gateway(gw, err)) != TW_OK)
 		return rc;
-	struct db_stmt *st = NULL;
-
-	if ((rc = db_prepare(store->db, sq_sql[SQ_GATEWAY_INSERT], &st, err)) != TW_OK)
-		goto out;
-	db_bind_int64(st, 1, gw->tenant_id);
-	db_bind_text(st, 2, gw->gateway_id);
-	db_bind_text(st, 3, gw->state);
-	db_bind_int64(st, 4, gw->created_ms);
-	db_bind_int64(st, 5, gw->last_contact_ms);
-	db_bind_text(st, 6, gw->last_address);
-	if (db_step(st) != DB_DONE) {
-		rc = db_step_fail(store->db, err, "inserting gateway");
-		goto out;
-	}
-	rc = TW_OK;
-out:
-	db_done(store->db, st);
-	return rc;
+	return db_run(store->db, sq_sql[SQ_GATEWAY_INSERT], NULL, "inserting gateway", err,
+		"ittiit", gw->tenant_id, gw->gateway_id, gw->state, gw->created_ms,
+		gw->last_contact_ms, gw->last_address);
 }
 
 tw_rc store_gateway_get(struct tw_store *store, const char *gateway_id,
@@ -515,26 +562,13 @@ tw_rc store_gateway_touch(struct tw_store *store, const char *gateway_id, int64_
 	if ((rc = store_check_str(address, sizeof(probe.last_address) - 1, false,
 	    "gateway address", err)) != TW_OK)
 		return rc;
-	struct db_stmt *st = NULL;
+	int64_t changes = 0;
 
-	if ((rc = db_prepare(store->db, sq_sql[SQ_GATEWAY_TOUCH], &st, err)) != TW_OK)
-		goto out;
-	db_bind_text(st, 1, gateway_id);
-	db_bind_int64(st, 2, when_ms);
-	db_bind_text(st, 3, address);
-	if (db_step(st) != DB_DONE) {
-		rc = db_step_fail(store->db, err, "recording gateway contact");
-		goto out;
-	}
-	if (db_changes(store->db) == 0) {
-		rc = tw_error_set(err, TW_E_NOT_FOUND, "gateway \"%s\" is not registered",
-			gateway_id);
-		goto out;
-	}
-	rc = TW_OK;
-out:
-	db_done(store->db, st);
-	return rc;
+	if ((rc = db_run(store->db, sq_sql[SQ_GATEWAY_TOUCH], &changes, "recording gateway "
+	    "contact", err, "tit", gateway_id, when_ms, address)) != TW_OK)
+		return rc;
+	return changes == 0 ? tw_error_set(err, TW_E_NOT_FOUND, "gateway \"%s\" is not "
+		"registered", gateway_id) : TW_OK;
 }
 
 void store_scope_tenant(struct tw_store *store, int64_t tenant_id)
@@ -607,30 +641,10 @@ tw_rc store_certificate_insert(struct tw_store *store, const struct store_certif
 	if ((rc = store_check_handle(store, err)) != TW_OK ||
 	    (rc = store_check_certificate(cert, err)) != TW_OK)
 		return rc;
-	struct db_stmt *st = NULL;
-
-	if ((rc = db_prepare(store->db, sq_sql[SQ_CERT_INSERT], &st, err)) != TW_OK)
-		goto out;
-	db_bind_int64(st, 1, cert->tenant_id);
-	db_bind_text(st, 2, cert->serial_hex);
-	db_bind_text(st, 3, cert->issuer);
-	db_bind_text(st, 4, cert->subject);
-	db_bind_text(st, 5, cert->owner_kind);
-	db_bind_text(st, 6, cert->owner_id);
-	db_bind_text(st, 7, cert->usage);
-	db_bind_int64(st, 8, cert->not_before);
-	db_bind_int64(st, 9, cert->not_after);
-	db_bind_text(st, 10, cert->status);
-	db_bind_text(st, 11, cert->fingerprint);
-	db_bind_blob(st, 12, cert->der, cert->der_len);
-	if (db_step(st) != DB_DONE) {
-		rc = db_step_fail(store->db, err, "inserting certificate");
-		goto out;
-	}
-	rc = TW_OK;
-out:
-	db_done(store->db, st);
-	return rc;
+	return db_run(store->db, sq_sql[SQ_CERT_INSERT], NULL, "inserting certificate", err,
+		"ittttttiittb", cert->tenant_id, cert->serial_hex, cert->issuer, cert->subject,
+		cert->owner_kind, cert->owner_id, cert->usage, cert->not_before, cert->not_after,
+		cert->status, cert->fingerprint, (const void *)cert->der, (size_t)cert->der_len);
 }
 
 tw_rc store_certificate_get_by_fingerprint(struct tw_store *store, const char *fingerprint,
@@ -722,30 +736,10 @@ tw_rc store_audit_insert(struct tw_store *store, const struct store_audit_row *r
 	    (rc = STORE_CHECK_FIELD(row, detail, false, err)) != TW_OK ||
 	    (rc = STORE_CHECK_FIELD(row, error_code, false, err)) != TW_OK)
 		return rc;
-	struct db_stmt *st = NULL;
-
-	if ((rc = db_prepare(store->db, sq_sql[SQ_AUDIT_INSERT], &st, err)) != TW_OK)
-		goto out;
-	db_bind_int64(st, 1, row->seq);
-	db_bind_text(st, 2, row->time);
-	db_bind_text(st, 3, row->actor);
-	db_bind_text(st, 4, row->role);
-	db_bind_text(st, 5, row->client);
-	db_bind_text(st, 6, row->action);
-	db_bind_text(st, 7, row->object);
-	db_bind_text(st, 8, row->result);
-	db_bind_text(st, 9, row->detail);
-	db_bind_blob(st, 10, row->prev_hash, 32);
-	db_bind_blob(st, 11, row->hash, 32);
-	db_bind_text(st, 12, row->error_code);
-	if (db_step(st) != DB_DONE) {
-		rc = db_step_fail(store->db, err, "appending to the admin log");
-		goto out;
-	}
-	rc = TW_OK;
-out:
-	db_done(store->db, st);
-	return rc;
+	return db_run(store->db, sq_sql[SQ_AUDIT_INSERT], NULL, "appending to the admin log",
+		err, "ittttttttbbt", row->seq, row->time, row->actor, row->role, row->client,
+		row->action, row->object, row->result, row->detail, (const void *)row->prev_hash,
+		(size_t)32, (const void *)row->hash, (size_t)32, row->error_code);
 }
 
 tw_rc store_audit_foreach(struct tw_store *store, int64_t from_seq, store_audit_cb cb,

@@ -32,6 +32,14 @@ struct tw_store;
 #define STORE_CERT_MAX      16384 /* DER certificate */
 
 tw_rc store_open(const char *url, struct tw_store **out, struct tw_error *err);
+/*
+ * store_open for a service (wan, api, worker) starting: while the database is unavailable
+ * (TW_E_UNAVAILABLE) retry with exponential back-off and jitter, logging each attempt,
+ * for up to [store] start_wait seconds of home's configuration (default 60, 0: once).
+ */
+struct tw_home;
+tw_rc store_open_wait(const struct tw_home *home, const char *url, struct tw_store **out,
+	struct tw_error *err);
 /* A home's [store] url is resolved by tw_home_store_url (base/home.h), for every process. */
 void store_close(struct tw_store *store);          /* NULL is fine */
 /* Apply every pending migration in src/store/migrations, each in its own transaction. */

@@ -90,7 +90,6 @@ tw_rc store_audit_verified_put(struct tw_store *store, const char *name,
 	const struct store_audit_verified *v, struct tw_error *err)
 {
 	struct db *s;
-	struct db_stmt *st = NULL;
 	tw_rc rc;
 
 	if ((rc = check_args(store, name, v, err)) != TW_OK)
@@ -99,15 +98,7 @@ tw_rc store_audit_verified_put(struct tw_store *store, const char *name,
 		return tw_error_set(err, TW_E_INVALID, "verification position %lld with %zu "
 			"subtree hashes is inconsistent", (long long)v->tree_size, v->count);
 	s = store->db;
-	if ((rc = db_prepare(s, SQL_PUT, &st, err)) != TW_OK)
-		return rc;
-	db_bind_text(st, 1, name);
-	db_bind_int64(st, 2, v->tree_size);
-	db_bind_blob(st, 3, v->chain_hash, 32);
-	db_bind_blob(st, 4, v->frontier, v->count * 32);
-	db_bind_int64(st, 5, v->verified_ms);
-	if (db_step(st) != DB_DONE)
-		rc = db_step_fail(s, err, "saving the admin-log verification position");
-	db_done(s, st);
-	return rc;
+	return db_run(s, SQL_PUT, NULL, "saving the admin-log verification position", err,
+		"tibbi", name, v->tree_size, (const void *)v->chain_hash,
+		(size_t)32, (const void *)v->frontier, v->count * 32, v->verified_ms);
 }

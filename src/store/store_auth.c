@@ -277,35 +277,14 @@ tw_rc store_operator_insert(struct tw_store *store, const struct store_operator 
 	    !sa_hex(op->cert_fingerprint, 64) || op->tenant_id <= 0)
 		return tw_error_set(err, TW_E_INVALID, "operator %s: status, factor, certificate "
 			"status, fingerprint or tenant is not valid", op->name);
-	struct db_stmt *st = NULL;
-
-	if ((rc = db_prepare(db, SQL_OP_INSERT, &st, err)) != TW_OK)
-		goto out;
-	db_bind_int64(st, 1, op->tenant_id);
-	db_bind_text(st, 2, op->name);
-	db_bind_int64(st, 3, (int64_t)op->roles);
-	db_bind_text(st, 4, op->status);
-	db_bind_text(st, 5, op->factor);
-	db_bind_text(st, 6, op->secret);
-	db_bind_int64(st, 7, op->totp_last_step);
-	db_bind_text(st, 8, op->cert_fingerprint);
-	db_bind_text(st, 9, op->cert_serial);
-	db_bind_int64(st, 10, op->cert_not_after);
-	db_bind_text(st, 11, op->cert_status);
-	db_bind_int64(st, 12, op->created_ms);
-	db_bind_text(st, 13, op->created_by);
-	if (db_step(st) != DB_DONE) {
-		rc = db_step_fail(db, err, "adding an operator");
-		if (rc == TW_E_EXISTS)
-			tw_error_set(err, rc, "an operator named \"%s\" or with that certificate "
-				"exists already", op->name);
-		goto out;
-	}
-	rc = db_last_id(db, id, err);
-	rc = TW_OK;
-out:
-	db_done(db, st);
-	return rc;
+	rc = db_run(db, SQL_OP_INSERT, NULL, "adding an operator", err, "ititttittitit",
+		op->tenant_id, op->name, (int64_t)op->roles, op->status, op->factor, op->secret,
+		op->totp_last_step, op->cert_fingerprint, op->cert_serial, op->cert_not_after,
+		op->cert_status, op->created_ms, op->created_by);
+	if (rc == TW_E_EXISTS)
+		return tw_error_set(err, rc, "an operator named \"%s\" or with that certificate "
+			"exists already", op->name);
+	return rc != TW_OK ? rc : db_last_id(db, id, err);
 }
 
 static tw_rc sa_operator_lookup(struct tw_store *store, int by, const char *key, int64_t id,
@@ -739,28 +718,11 @@ tw_rc store_approval_insert(struct tw_store *store, const struct store_approval 
 	    a->tenant_id <= 0)
 		return tw_error_set(err, TW_E_INVALID, "a new approval request must be pending, "
 			"belong to a tenant and expire after it was created");
-	struct db_stmt *st = NULL;
-
-	if ((rc = db_prepare(db, SQL_AP_INSERT, &st, err)) != TW_OK)
-		goto out;
-	db_bind_int64(st, 1, a->tenant_id);
-	db_bind_text(st, 2, a->action);
-	db_bind_text(st, 3, a->params);
-	db_bind_text(st, 4, a->reason);
-	db_bind_text(st, 5, a->requester);
-	db_bind_int64(st, 6, a->requester_id);
-	db_bind_text(st, 7, a->state);
-	db_bind_int64(st, 8, a->created_ms);
-	db_bind_int64(st, 9, a->expires_ms);
-	if (db_step(st) != DB_DONE) {
-		rc = db_step_fail(db, err, "storing an approval request");
-		goto out;
-	}
-	rc = db_last_id(db, id, err);
-	rc = TW_OK;
-out:
-	db_done(db, st);
-	return rc;
+	if ((rc = db_run(db, SQL_AP_INSERT, NULL, "storing an approval request", err,
+	    "ittttitii", a->tenant_id, a->action, a->params, a->reason, a->requester,
+	    a->requester_id, a->state, a->created_ms, a->expires_ms)) != TW_OK)
+		return rc;
+	return db_last_id(db, id, err);
 }
 
 tw_rc store_approval_get(struct tw_store *store, int64_t id, struct store_approval *out,

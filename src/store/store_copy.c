@@ -15,7 +15,7 @@
 #include "base/util.h"
 #include "store/db.h"
 
-/* Every table of the migrations, parents before children (foreign keys). */
+/* Every table of migrations 0001..0010, parents before children (foreign keys). */
 static const char *const copy_tables[] = {
 	"tenants", "gateways", "certificates", "admin_log", "ca_participants", "ca_requests",
 	"ca_crls", "job_batches", "jobs", "gateway_tags", "gateway_wakeup", "profiles",
@@ -23,7 +23,7 @@ static const char *const copy_tables[] = {
 	"operators", "auth_sessions", "auth_failures", "approvals", "admin_log_node",
 	"admin_log_head", "admin_log_cut", "admin_log_cursor", "alert_queue", "firmware_images",
 	"ca_key_state", "admin_log_verified", "ws_device_admin", "ws_endpoints", "ws_outbox",
-	"ws_client_requests",
+	"ws_client_requests", "dir_published", "dir_crl_published", "trust_crls",
 	"gateway_message_acks",
 };
 #define COPY_TABLES (sizeof(copy_tables) / sizeof(copy_tables[0]))

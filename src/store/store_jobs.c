@@ -146,29 +146,14 @@ static tw_rc sj_job_get(struct db *s, int64_t id, struct store_job *out, bool *f
 static tw_rc sj_job_transition(struct db *s, const struct store_job *j, const char *from,
 	struct tw_error *err)
 {
-	struct db_stmt *st = NULL;
-	tw_rc rc;
+	int64_t changes = 0;
+	tw_rc rc = db_run(s, SQL_JOB_TRANSITION, &changes, "updating a job", err, "ittiiiitt",
+		j->id, from, store_job_state_name(j->state), (int64_t)j->attempts, j->next_ms,
+		j->deadline_ms, j->updated_ms, j->error, j->result);   /* result NULL: keep */
 
-	if ((rc = db_prepare(s, SQL_JOB_TRANSITION, &st, err)) != TW_OK)
-		return rc;
-	db_bind_int64(st, 1, j->id);
-	db_bind_text(st, 2, from);
-	db_bind_text(st, 3, store_job_state_name(j->state));
-	db_bind_int64(st, 4, j->attempts);
-	db_bind_int64(st, 5, j->next_ms);
-	db_bind_int64(st, 6, j->deadline_ms);
-	db_bind_int64(st, 7, j->updated_ms);
-	db_bind_text(st, 8, j->error);
-	if (j->result != NULL)
-		db_bind_text(st, 9, j->result);
-	else
-		db_bind_null(st, 9);
-	if (db_step(st) != DB_DONE)
-		rc = db_step_fail(s, err, "updating a job");
-	else if (db_changes(s) != 1)
+	if (rc == TW_OK && changes != 1)
 		rc = tw_error_set(err, TW_E_NOT_FOUND, "job %lld is no longer %s (changed by "
 			"another process)", (long long)j->id, from);
-	db_done(s, st);
 	return rc;
 }
 
@@ -276,26 +261,6 @@ static tw_rc sj_batch_get(struct db *s, int64_t id, struct store_job_batch *out,
 	return rc;
 }
 
-/* Run a statement binding (text1, text2) to completion; *changes = rows changed. */
-static tw_rc run2(struct db *s, const char *sql, const char *a, const char *b, int *changes,
-	const char *doing, struct tw_error *err)
-{
-	struct db_stmt *st = NULL;
-	tw_rc rc;
-
-	if ((rc = db_prepare(s, sql, &st, err)) != TW_OK)
-		return rc;
-	db_bind_text(st, 1, a);
-	if (b != NULL)
-		db_bind_text(st, 2, b);
-	if (db_step(st) != DB_DONE)
-		rc = db_step_fail(s, err, doing);
-	else if (changes != NULL)
-		*changes = db_changes(s);
-	db_done(s, st);
-	return rc;
-}
-
 static tw_rc gw_exists(struct db *s, const char *gw, struct tw_error *err)
 {
 	struct db_stmt *st = NULL;
@@ -317,8 +282,8 @@ static tw_rc gw_exists(struct db *s, const char *gw, struct tw_error *err)
 static tw_rc sj_tag_remove(struct db *s, const char *gw, const char *tag, bool *removed,
 	struct tw_error *err)
 {
-	int changes = 0;
-	tw_rc rc = run2(s, SQL_TAG_REMOVE, gw, tag, &changes, "removing a tag", err);
+	int64_t changes = 0;
+	tw_rc rc = db_run(s, SQL_TAG_REMOVE, &changes, "removing a tag", err, "tt", gw, tag);
 
 	*removed = changes > 0;
 	return rc;
@@ -327,18 +292,11 @@ static tw_rc sj_tag_remove(struct db *s, const char *gw, const char *tag, bool *
 static tw_rc sj_set_tenant(struct db *s, const char *gw, int64_t tenant_id, bool *changed,
 	struct tw_error *err)
 {
-	struct db_stmt *st = NULL;
-	tw_rc rc;
+	int64_t changes = 0;
+	tw_rc rc = db_run(s, SQL_SET_TENANT, &changes, "moving a gateway to a tenant", err, "ti",
+		gw, tenant_id);
 
-	if ((rc = db_prepare(s, SQL_SET_TENANT, &st, err)) != TW_OK)
-		return rc;
-	db_bind_text(st, 1, gw);
-	db_bind_int64(st, 2, tenant_id);
-	if (db_step(st) != DB_DONE)
-		rc = db_step_fail(s, err, "moving a gateway to a tenant");
-	else
-		*changed = db_changes(s) == 1;
-	db_done(s, st);
+	*changed = changes == 1;
 	return rc;
 }
 
@@ -367,22 +325,14 @@ static tw_rc sj_tenant_find(struct db *s, const char *name, int64_t *id, bool *f
 static tw_rc sj_wakeup_set(struct db *s, const char *gw, const char *address, int64_t now_ms,
 	struct tw_error *err)
 {
-	struct db_stmt *st = NULL;
 	tw_rc rc;
 
 	if ((rc = gw_exists(s, gw, err)) != TW_OK)
 		return rc;
 	if (address[0] == '\0')
-		return run2(s, SQL_WAKEUP_DEL, gw, NULL, NULL, "removing a wake-up address", err);
-	if ((rc = db_prepare(s, SQL_WAKEUP_SET, &st, err)) != TW_OK)
-		return rc;
-	db_bind_text(st, 1, gw);
-	db_bind_text(st, 2, address);
-	db_bind_int64(st, 3, now_ms);
-	if (db_step(st) != DB_DONE)
-		rc = db_step_fail(s, err, "storing a wake-up address");
-	db_done(s, st);
-	return rc;
+		return db_run(s, SQL_WAKEUP_DEL, NULL, "removing a wake-up address", err, "t", gw);
+	return db_run(s, SQL_WAKEUP_SET, NULL, "storing a wake-up address", err, "tti", gw,
+		address, now_ms);
 }
 
 static tw_rc sj_wakeup_get(struct db *s, const char *gw, char *address, size_t size,
@@ -524,34 +474,14 @@ tw_rc store_job_insert(struct tw_store *store, const struct store_job *job, int6
 		return tw_error_set(err, TW_E_INVALID, "no id out-parameter");
 	if ((rc = sj_check_job(job, true, err)) != TW_OK)
 		return rc;
-	struct db_stmt *st = NULL;
-
-	if ((rc = db_prepare(db, SQL_JOB_INSERT, &st, err)) != TW_OK)
-		return rc;
-	db_bind_int64(st, 1, job->batch_id);
-	db_bind_text(st, 2, job->gateway_id);
-	db_bind_int64(st, 3, job->tenant_id);
-	db_bind_text(st, 4, job->type);
-	db_bind_text(st, 5, job->payload);
-	db_bind_text(st, 6, store_job_state_name(job->state));
-	db_bind_int64(st, 7, job->attempts);
-	db_bind_int64(st, 8, job->max_attempts);
-	db_bind_int64(st, 9, job->timeout_ms);
-	db_bind_int64(st, 10, job->retry_delay_ms);
-	db_bind_int64(st, 11, job->next_ms);
-	db_bind_int64(st, 12, job->deadline_ms);
-	db_bind_int64(st, 13, job->created_ms);
-	db_bind_int64(st, 14, job->updated_ms);
-	db_bind_text(st, 15, job->actor);
-	if (db_step(st) != DB_DONE) {
-		rc = db_step_fail(db, err, "storing a job");
-		if (rc == TW_E_NOT_FOUND)
-			tw_error_set(err, rc, "gateway \"%s\" is not registered", job->gateway_id);
-	} else {
-		rc = db_last_id(db, id, err);
-	}
-	db_done(db, st);
-	return rc;
+	rc = db_run(db, SQL_JOB_INSERT, NULL, "storing a job", err, "ititttiiiiiiiit",
+		job->batch_id, job->gateway_id, job->tenant_id, job->type, job->payload,
+		store_job_state_name(job->state), (int64_t)job->attempts,
+		(int64_t)job->max_attempts, job->timeout_ms, job->retry_delay_ms, job->next_ms,
+		job->deadline_ms, job->created_ms, job->updated_ms, job->actor);
+	if (rc == TW_E_NOT_FOUND)
+		return tw_error_set(err, rc, "gateway \"%s\" is not registered", job->gateway_id);
+	return rc != TW_OK ? rc : db_last_id(db, id, err);
 }
 
 tw_rc store_job_get(struct tw_store *store, int64_t id, struct store_job *out,
@@ -790,21 +720,10 @@ tw_rc store_job_batch_insert(struct tw_store *store, const struct store_job_batc
 	    (rc = STORE_CHECK_MEMBER(b, selection, true, err)) != TW_OK ||
 	    (rc = STORE_CHECK_MEMBER(b, actor, true, err)) != TW_OK)
 		return rc;
-	struct db_stmt *st = NULL;
-
-	if ((rc = db_prepare(db, SQL_BATCH_INSERT, &st, err)) != TW_OK)
+	if ((rc = db_run(db, SQL_BATCH_INSERT, NULL, "storing a fleet order", err, "ttiti",
+	    b->type, b->selection, b->total, b->actor, b->created_ms)) != TW_OK)
 		return rc;
-	db_bind_text(st, 1, b->type);
-	db_bind_text(st, 2, b->selection);
-	db_bind_int64(st, 3, b->total);
-	db_bind_text(st, 4, b->actor);
-	db_bind_int64(st, 5, b->created_ms);
-	if (db_step(st) != DB_DONE)
-		rc = db_step_fail(db, err, "storing a fleet order");
-	else
-		rc = db_last_id(db, id, err);
-	db_done(db, st);
-	return rc;
+	return db_last_id(db, id, err);
 }
 
 tw_rc store_job_batch_get(struct tw_store *store, int64_t id, struct store_job_batch *out,
@@ -892,7 +811,8 @@ tw_rc store_gateway_tag_add(struct tw_store *store, const char *gateway_id, cons
 		return rc;
 	rc = gw_exists(db, gateway_id, err);
 
-	return rc != TW_OK ? rc : run2(db, SQL_TAG_ADD, gateway_id, tag, NULL, "adding a tag", err);
+	return rc != TW_OK ? rc : db_run(db, SQL_TAG_ADD, NULL, "adding a tag", err, "tt",
+		gateway_id, tag);
 }
 
 tw_rc store_gateway_tag_remove(struct tw_store *store, const char *gateway_id,

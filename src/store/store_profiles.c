@@ -219,21 +219,10 @@ tw_rc store_profile_put(struct tw_store *store, const struct store_profile *p,
 		*replaced = step == DB_ROW;
 	db_done(db, st);
 	st = NULL;
-	if ((rc = db_prepare(db, SQL_PROFILE_PUT, &st, err)) != TW_OK)
-		goto out;
-	db_bind_text(st, 1, p->gateway_id);
-	db_bind_text(st, 2, p->profile_id);
-	db_bind_text(st, 3, p->type);
-	db_bind_text(st, 4, p->doc);
-	db_bind_text(st, 5, p->hash);
-	db_bind_int64(st, 6, p->updated_ms);
-	if (db_step(st) != DB_DONE) {
-		rc = db_step_fail(db, err, "storing a profile");
-		if (rc == TW_E_NOT_FOUND)
-			tw_error_set(err, rc, "gateway \"%s\" is not registered", p->gateway_id);
-		goto out;
-	}
-	rc = TW_OK;
+	rc = db_run(db, SQL_PROFILE_PUT, NULL, "storing a profile", err, "ttttti",
+		p->gateway_id, p->profile_id, p->type, p->doc, p->hash, p->updated_ms);
+	if (rc == TW_E_NOT_FOUND)
+		tw_error_set(err, rc, "gateway \"%s\" is not registered", p->gateway_id);
 out:
 	db_done(db, st);
 	return rc;
@@ -288,21 +277,13 @@ tw_rc store_profile_delete(struct tw_store *store, const char *gateway_id,
 	if ((rc = store_check_text(gateway_id, STORE_ID_MAX, "gateway id", err)) != TW_OK ||
 	    (rc = store_check_text(profile_id, STORE_ID_MAX, "profile id", err)) != TW_OK)
 		return rc;
-	struct db_stmt *st = NULL;
+	int64_t changes = 0;
 
-	if ((rc = db_prepare(db, SQL_PROFILE_DELETE, &st, err)) != TW_OK)
-		goto out;
-	db_bind_text(st, 1, gateway_id);
-	db_bind_text(st, 2, profile_id);
-	if (db_step(st) != DB_DONE) {
-		rc = db_step_fail(db, err, "deleting a profile");
-		goto out;
-	}
-	rc = db_changes(db) == 0 ?
-		tw_error_set(err, TW_E_NOT_FOUND, "gateway %s has no profile \"%s\"", gateway_id, profile_id) : TW_OK;
-out:
-	db_done(db, st);
-	return rc;
+	if ((rc = db_run(db, SQL_PROFILE_DELETE, &changes, "deleting a profile", err, "tt",
+	    gateway_id, profile_id)) != TW_OK)
+		return rc;
+	return changes == 0 ? tw_error_set(err, TW_E_NOT_FOUND, "gateway %s has no profile "
+		"\"%s\"", gateway_id, profile_id) : TW_OK;
 }
 
 tw_rc store_profile_foreach(struct tw_store *store, const char *gateway_id,
@@ -371,23 +352,8 @@ tw_rc store_profile_report_put(struct tw_store *store, const struct store_profil
 	if (!sp_hex64(r->set_hash))
 		return tw_error_set(err, TW_E_INVALID,
 			"reported profile-set hash must be 64 lower-case hex digits");
-	struct db_stmt *st = NULL;
-
-	if ((rc = db_prepare(db, SQL_REPORT_PUT, &st, err)) != TW_OK)
-		goto out;
-	db_bind_text(st, 1, r->gateway_id);
-	db_bind_text(st, 2, r->set_hash);
-	db_bind_text(st, 3, r->profiles);
-	db_bind_int64(st, 4, r->reported_ms);
-	db_bind_text(st, 5, r->source);
-	if (db_step(st) != DB_DONE) {
-		rc = db_step_fail(db, err, "storing the reported profile set");
-		goto out;
-	}
-	rc = TW_OK;
-out:
-	db_done(db, st);
-	return rc;
+	return db_run(db, SQL_REPORT_PUT, NULL, "storing the reported profile set", err, "tttit",
+		r->gateway_id, r->set_hash, r->profiles, r->reported_ms, r->source);
 }
 
 tw_rc store_profile_report_get(struct tw_store *store, const char *gateway_id,
@@ -450,24 +416,13 @@ tw_rc store_emt_authorise(struct tw_store *store, const char *gateway_id,
 	if ((rc = store_check_text(gateway_id, STORE_ID_MAX, "gateway id", err)) != TW_OK ||
 	    (rc = store_check_text(emt_id, STORE_ID_MAX, "EMT id", err)) != TW_OK)
 		return rc;
-	struct db_stmt *st = NULL;
-
-	if ((rc = db_prepare(db, SQL_EMT_INSERT, &st, err)) != TW_OK)
-		goto out;
-	db_bind_text(st, 1, gateway_id);
-	db_bind_text(st, 2, emt_id);
-	db_bind_int64(st, 3, when_ms);
-	if (db_step(st) != DB_DONE) {
-		rc = db_step_fail(db, err, "authorising an EMT");
-		if (rc == TW_E_EXISTS)
-			tw_error_set(err, rc, "EMT %s is already authorised for gateway %s", emt_id, gateway_id);
-		else if (rc == TW_E_NOT_FOUND)
-			tw_error_set(err, rc, "gateway \"%s\" is not registered", gateway_id);
-		goto out;
-	}
-	rc = TW_OK;
-out:
-	db_done(db, st);
+	rc = db_run(db, SQL_EMT_INSERT, NULL, "authorising an EMT", err, "tti", gateway_id,
+		emt_id, when_ms);
+	if (rc == TW_E_EXISTS)
+		tw_error_set(err, rc, "EMT %s is already authorised for gateway %s", emt_id,
+			gateway_id);
+	else if (rc == TW_E_NOT_FOUND)
+		tw_error_set(err, rc, "gateway \"%s\" is not registered", gateway_id);
 	return rc;
 }
 
@@ -482,21 +437,13 @@ tw_rc store_emt_revoke(struct tw_store *store, const char *gateway_id, const cha
 	if ((rc = store_check_text(gateway_id, STORE_ID_MAX, "gateway id", err)) != TW_OK ||
 	    (rc = store_check_text(emt_id, STORE_ID_MAX, "EMT id", err)) != TW_OK)
 		return rc;
-	struct db_stmt *st = NULL;
+	int64_t changes = 0;
 
-	if ((rc = db_prepare(db, SQL_EMT_DELETE, &st, err)) != TW_OK)
-		goto out;
-	db_bind_text(st, 1, gateway_id);
-	db_bind_text(st, 2, emt_id);
-	if (db_step(st) != DB_DONE) {
-		rc = db_step_fail(db, err, "revoking an EMT authorisation");
-		goto out;
-	}
-	rc = db_changes(db) == 0 ? tw_error_set(err, TW_E_NOT_FOUND,
+	if ((rc = db_run(db, SQL_EMT_DELETE, &changes, "revoking an EMT authorisation", err,
+	    "tt", gateway_id, emt_id)) != TW_OK)
+		return rc;
+	return changes == 0 ? tw_error_set(err, TW_E_NOT_FOUND,
 		"EMT %s is not authorised for gateway %s", emt_id, gateway_id) : TW_OK;
-out:
-	db_done(db, st);
-	return rc;
 }
 
 tw_rc store_emt_is_authorised(struct tw_store *store, const char *gateway_id,
@@ -594,28 +541,11 @@ tw_rc store_gateway_message_insert(struct tw_store *store,
 	    (rc = STORE_CHECK_MEMBER(m, message, false, err)) != TW_OK ||
 	    (rc = STORE_CHECK_MEMBER(m, actions, false, err)) != TW_OK)
 		return rc;
-	struct db_stmt *st = NULL;
-
-	if ((rc = db_prepare(db, SQL_MSG_INSERT, &st, err)) != TW_OK)
-		goto out;
-	db_bind_text(st, 1, m->gateway_id);
-	db_bind_text(st, 2, m->kind);
-	db_bind_text(st, 3, m->type);
-	db_bind_text(st, 4, m->severity);
-	db_bind_text(st, 5, m->gateway_time);
-	db_bind_int64(st, 6, m->received_ms);
-	db_bind_text(st, 7, m->message);
-	db_bind_text(st, 8, m->actions);
-	if (db_step(st) != DB_DONE) {
-		rc = db_step_fail(db, err, "storing a gateway message");
-		goto out;
-	}
-	if (id != NULL)
-		rc = db_last_id(db, id, err);
-	rc = TW_OK;
-out:
-	db_done(db, st);
-	return rc;
+	if ((rc = db_run(db, SQL_MSG_INSERT, NULL, "storing a gateway message", err, "tttttitt",
+	    m->gateway_id, m->kind, m->type, m->severity, m->gateway_time, m->received_ms,
+	    m->message, m->actions)) != TW_OK || id == NULL)
+		return rc;
+	return db_last_id(db, id, err);
 }
 
 tw_rc store_gateway_message_foreach(struct tw_store *store, const char *gateway_id,
@@ -687,27 +617,10 @@ tw_rc store_gateway_log_insert(struct tw_store *store, const struct store_gatewa
 		return tw_error_set(err, TW_E_INVALID, "log entry sequence number must be positive");
 	if (l->signature_len == 0 || l->signature_len > sizeof(l->signature))
 		return tw_error_set(err, TW_E_INVALID, "log entry signature is empty or too long");
-	struct db_stmt *st = NULL;
-
-	if ((rc = db_prepare(db, SQL_LOG_INSERT, &st, err)) != TW_OK)
-		goto out;
-	db_bind_text(st, 1, l->gateway_id);
-	db_bind_text(st, 2, l->kind);
-	db_bind_int64(st, 3, l->seq);
-	db_bind_text(st, 4, l->time);
-	db_bind_text(st, 5, l->message);
-	db_bind_blob(st, 6, l->signature, l->signature_len);
-	db_bind_int64(st, 7, l->verified ? 1 : 0);
-	db_bind_text(st, 8, l->cert_fingerprint);
-	db_bind_int64(st, 9, l->received_ms);
-	if (db_step(st) != DB_DONE) {
-		rc = db_step_fail(db, err, "storing a gateway log entry");
-		goto out;
-	}
-	rc = TW_OK;
-out:
-	db_done(db, st);
-	return rc;
+	return db_run(db, SQL_LOG_INSERT, NULL, "storing a gateway log entry", err, "ttittbiti",
+		l->gateway_id, l->kind, l->seq, l->time, l->message, (const void *)l->signature,
+		(size_t)l->signature_len, (int64_t)(l->verified ? 1 : 0), l->cert_fingerprint,
+		l->received_ms);
 }
 
 tw_rc store_gateway_log_foreach(struct tw_store *store, const char *gateway_id,

@@ -61,18 +61,14 @@ static void wan_evthread_init(void)
 void wan_thread_update_listener(struct wan_thread *thr)
 {
 	/*
-	 * Only a failing admin log pauses accepting. The connection cap is the guard's: it
-	 * sheds unauthenticated connections instead of locking everybody out.
+	 * A failing admin log (the database down or locked) must not lead to unaudited
+	 * sessions. The listener stays open, though: a disabled one leaves gateways hanging in
+	 * the kernel's accept queue until their own timeout. Instead every connection
+	 * accepted meanwhile is answered 503 "unavailable" with Retry-After and served
+	 * nothing (wan_conn_ssl_new marks it, wan_http_request answers). The connection cap
+	 * is the guard's: it sheds unauthenticated connections instead of locking everybody out.
 	 */
-	bool want_pause = thr->journal.failing;
-
-	if (thr->listener == NULL || want_pause == thr->paused)
-		return;
-	if (want_pause)
-		evconnlistener_disable(thr->listener);
-	else
-		evconnlistener_enable(thr->listener);
-	thr->paused = want_pause;
+	thr->paused = thr->journal.failing;
 }
 
 void wan_thread_conn_closed(struct wan_thread *thr)
@@ -330,6 +326,15 @@ tw_rc wan_server_start(const struct tw_home *home, struct wan_server **out,
 	if ((store_url = tw_home_store_url(home)) == NULL) {
 		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
 		goto fail;
+	}
+	{
+		/* Wait (with back-off) for a database that is not up yet; the loops open theirs. */
+		struct tw_store *probe = NULL;
+
+		rc = store_open_wait(home, store_url, &probe, err);
+		store_close(probe);
+		if (rc != TW_OK)
+			goto fail;
 	}
 	if ((rc = wan_tls_ctx(home, lifetime, &srv->ctx, err)) != TW_OK)
 		goto fail;

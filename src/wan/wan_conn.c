@@ -182,6 +182,7 @@ static bool wan_identify(struct wan_conn *conn, X509 *cert, const char **detail)
 	if (rc != TW_OK) {
 		tw_err("wan: certificate lookup failed: %s", e.message);
 		*detail = "store unavailable";
+		conn->store_down = rc == TW_E_UNAVAILABLE;
 		goto out;
 	}
 	if (strcmp(sc.usage, "TLS") != 0)
@@ -206,6 +207,7 @@ static bool wan_identify(struct wan_conn *conn, X509 *cert, const char **detail)
 	if (rc != TW_OK) {
 		tw_err("wan: gateway lookup failed: %s", e.message);
 		*detail = "store unavailable";
+		conn->store_down = rc == TW_E_UNAVAILABLE;
 		goto out;
 	}
 	if (strcmp(gw.state, "disabled") == 0) {
@@ -257,7 +259,18 @@ static int wan_verify_cb(int preverify_ok, X509_STORE_CTX *xs)
 	}
 	if (X509_STORE_CTX_get_error_depth(xs) != 0)
 		return 1;
+	if (conn->store_down)
+		return 1;   /* accepted while the admin log fails: 503 for every request */
 	if (!wan_identify(conn, X509_STORE_CTX_get_current_cert(xs), &detail)) {
+		/*
+		 * The chain is valid but the database could not say whether this gateway is
+		 * enabled: finish the handshake unidentified, so every request of the connection
+		 * gets a 503 "retry later" (wan_http_request) rather than a refusal that would
+		 * look like a revoked certificate. Nothing is served and nothing is logged as a
+		 * refusal.
+		 */
+		if (conn->store_down)
+			return 1;
 		/* Tell OpenSSL why, so the alert is "certificate unknown"/"revoked". */
 		X509_STORE_CTX_set_error(xs, strcmp(detail, "certificate revoked") == 0 ?
 			X509_V_ERR_CERT_REVOKED : X509_V_ERR_CERT_REJECTED);
@@ -277,8 +290,12 @@ static void wan_handshake_done(struct wan_conn *conn, const SSL *ssl)
 	if (conn->connect_logged || conn->refused)
 		return;
 	if (resumed) {
+		if (conn->store_down)
+			return;     /* 503 for every request */
 		/* No verify callback ran: the inventory may have changed since the full one. */
 		if (!wan_identify(conn, SSL_get0_peer_certificate(ssl), &why)) {
+			if (conn->store_down)
+				return;     /* 503 for every request (wan_verify_cb) */
 			wan_conn_refuse(conn, ssl, why);
 			SSL_CTX_remove_session(SSL_get_SSL_CTX(ssl), SSL_get0_session(ssl));
 			return;
@@ -345,6 +362,7 @@ SSL *wan_conn_ssl_new(struct wan_thread *thr)
 		return NULL;
 	}
 	conn->thr = thr;
+	conn->store_down = thr->paused;    /* the admin log is failing: 503 only */
 	thr->conns++;
 	wan_metrics_connection_opened();
 	/* Same mode as the context (mutual auth), plus our identification step. */

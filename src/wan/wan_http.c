@@ -71,6 +71,21 @@ void wan_reply_error(struct evhttp_request *req, int code, const char *ecode,
 	tw_buf_free(&body);
 }
 
+/*
+ * The database is unavailable (an outage, PostgreSQL restarting, SQLite locked beyond its
+ * busy timeout): nothing was done for this request, the gateway should come back soon.
+ * Retry-After spreads the fleet's return over a few seconds.
+ */
+void wan_reply_unavailable(struct evhttp_request *req)
+{
+	char after[8];
+
+	snprintf(after, sizeof(after), "%u", 5u + (unsigned)(tw_monotonic_ms() % 26));
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", after);
+	wan_reply_error(req, 503, "unavailable", "the GWA's database is unavailable; nothing "
+		"was changed, retry later", true);
+}
+
 #define reply wan_reply_json
 #define reply_error wan_reply_error
 
@@ -184,6 +199,11 @@ void wan_http_request(struct evhttp_request *req, void *arg)
 	const char *path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
 
 	(void)arg;
+	/* Identification could not ask the database: no service, only "retry later". */
+	if (conn != NULL && conn->store_down && !conn->refused) {
+		wan_reply_unavailable(req);
+		return;
+	}
 	/*
 	 * No TLS state (the accept fallback in wan.c), or a resumed session whose gateway
 	 * was refused at handshake completion: answer nothing of substance.

@@ -77,7 +77,7 @@ struct wan_thread {
 	struct tw_store *store;
 	struct wan_journal journal;
 	size_t conns;                       /* live connections of this thread */
-	bool paused;                        /* listener disabled (journal failing) */
+	bool paused;                        /* journal failing: new connections get 503 */
 	struct wan_order_batch *orders;     /* queued order requests (wan_orders.c), lazy */
 };
 
@@ -112,6 +112,7 @@ struct wan_conn {
 	char fingerprint[65];
 	bool identified;                    /* certificate -> enabled gateway */
 	bool refused;                       /* a refusal was logged; never serve it */
+	bool store_down;                    /* identification hit an unavailable database */
 	bool connect_logged;
 	char session[33];                   /* WAN session id, "" before POST /v1/session */
 };
@@ -149,6 +150,8 @@ void wan_reply_json(struct evhttp_request *req, int code, const struct tw_buf *b
 	bool close);
 void wan_reply_error(struct evhttp_request *req, int code, const char *ecode,
 	const char *message, bool close);
+/* 503 "unavailable" with Retry-After, closing: the database is down (try again soon). */
+void wan_reply_unavailable(struct evhttp_request *req);
 /* Content-Type is "application/json", optionally with parameters (";charset=utf-8"). */
 bool wan_content_type_json(struct evhttp_request *req);
 

@@ -7,8 +7,8 @@
  * WAN_JOURNAL_FLUSH_MS or at WAN_JOURNAL_FLUSH_AT entries, and wan_server_stop flushes
  * what is left, so a clean shutdown loses nothing.
  *
- * When the store refuses a flush the entries stay queued and the thread stops accepting
- * connections (fail closed: no unaudited sessions) until a flush succeeds. Only if a
+ * When the store refuses a flush the entries stay queued and the thread answers every new
+ * connection 503 "unavailable" (fail closed: no unaudited sessions) until a flush succeeds. Only if a
  * queue fills up entirely (WAN_JOURNAL_CAP) is an entry dropped, and that is counted and
  * logged as an error.
  */
@@ -182,10 +182,10 @@ tw_rc wan_journal_flush(struct wan_thread *thr, struct tw_error *err)
 	j->failing = rc != TW_OK;
 	if (j->failing != was_failing) {
 		if (j->failing)
-			tw_err("wan: thread %u stops accepting connections until the admin log "
-				"is writable again", thr->index);
+			tw_err("wan: thread %u answers new connections 503 (retry later) until the "
+				"admin log is writable again", thr->index);
 		else
-			tw_info("wan: admin log writable again; thread %u accepts connections",
+			tw_info("wan: admin log writable again; thread %u serves connections",
 				thr->index);
 		wan_thread_update_listener(thr);
 	}

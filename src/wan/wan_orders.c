@@ -31,6 +31,8 @@ static void orders_fail(struct evhttp_request *req, tw_rc rc, const char *messag
 		wan_reply_error(req, 409, "order_closed", message, false);
 	else if (rc == TW_E_INVALID)
 		wan_reply_error(req, 422, "result_refused", message, false);
+	else if (rc == TW_E_UNAVAILABLE)
+		wan_reply_unavailable(req);
 	else
 		wan_reply_error(req, HTTP_INTERNAL, "internal", "the GWA cannot process the order "
 			"now; retry later", true);
@@ -159,7 +161,8 @@ static void reply_get(struct order_item *it)
 	tw_buf_init(&body, WAN_ORDERS_REPLY_MAX);
 	if (it->rc != TW_OK) {
 		tw_err("wan: cannot hand out an order to %s: %s", it->gateway_id, it->e.message);
-		orders_fail(it->req, TW_E_STORE, it->e.message);
+		orders_fail(it->req, it->rc == TW_E_UNAVAILABLE ? it->rc : TW_E_STORE,
+			it->e.message);
 		goto out;
 	}
 	res.pending_orders = (long)it->pending;
@@ -225,6 +228,7 @@ static void batch_flush(struct wan_thread *thr)
 	struct tw_error e;
 	bool batched = false;
 	size_t n;
+	tw_rc rc;
 
 	if (b == NULL || b->n == 0)
 		return;
@@ -233,17 +237,34 @@ static void batch_flush(struct wan_thread *thr)
 		b->armed = false;
 	}
 	n = b->n;
-	if (store_begin(thr->store, &e) == TW_OK) {
+	if ((rc = store_begin(thr->store, &e)) == TW_OK) {
 		batched = true;
-		for (size_t i = 0; i < n && batched; i++)
+		for (size_t i = 0; i < n && batched; i++) {
 			batched = item_run_in_tx(thr, &b->items[i]);
-		if (batched && store_commit(thr->store, &e) != TW_OK)
+			if (!batched && b->items[i].rc == TW_E_UNAVAILABLE) {
+				rc = TW_E_UNAVAILABLE;
+				e = b->items[i].e;
+			}
+		}
+		if (batched && (rc = store_commit(thr->store, &e)) != TW_OK)
 			batched = false;
 		if (!batched)
 			store_rollback(thr->store);
 	}
 	b->requests += n;
-	if (batched) {
+	if (rc == TW_E_UNAVAILABLE) {
+		/*
+		 * The database is down or locked beyond its busy timeout: running each request
+		 * alone would only wait again (and block this loop). Every request of the batch
+		 * gets 503 "retry later"; nothing of the batch was committed.
+		 */
+		b->fallbacks++;
+		for (size_t i = 0; i < n; i++) {
+			item_reset_outcome(&b->items[i]);
+			b->items[i].rc = TW_E_UNAVAILABLE;
+			b->items[i].e = e;
+		}
+	} else if (batched) {
 		b->commits++;
 	} else {
 		b->fallbacks++;

@@ -21,7 +21,9 @@
 #include "audit/service.h"
 #include "base/log.h"
 #include "base/util.h"
+#include "dir/dir.h"
 #include "pki/crl.h"
+#include "pki/trust.h"
 #include "store/store.h"
 #include "worker/worker_jobs.h"
 #include "ws/ws_outbox.h"
@@ -93,6 +95,8 @@ tw_rc worker_run(const struct tw_home *home, struct tw_error *err)
 	struct worker_jobs *jobs = NULL;
 	struct crl_worker *crl = NULL;
 	struct ws_outbox *outbox = NULL;
+	struct dir_worker *dir = NULL;   /* directory publication ([dir]) */
+	struct trust_fetcher *trust = NULL;   /* other CAs' CRLs ([trust]) */
 	struct worker_metrics *metrics = NULL;   /* [metrics] worker_listen */
 	long interval;
 	tw_rc rc;
@@ -111,7 +115,7 @@ tw_rc worker_run(const struct tw_home *home, struct tw_error *err)
 		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
 		goto out;
 	}
-	if ((rc = store_open(store_url, &ctx.store, err)) != TW_OK)
+	if ((rc = store_open_wait(home, store_url, &ctx.store, err)) != TW_OK)
 		goto out;
 	ctx.base = event_base_new();
 	if (ctx.base == NULL) {
@@ -134,7 +138,9 @@ tw_rc worker_run(const struct tw_home *home, struct tw_error *err)
 	if ((rc = crl_worker_start(home, ctx.base, ctx.store, &crl, err)) != TW_OK)
 		goto out;
 	/* SM-PKI web service callbacks (SendCertificates from the outbox; ws_outbox.h). */
-	if ((rc = ws_outbox_start(home, ctx.base, ctx.store, &outbox, err)) != TW_OK)
+	if ((rc = ws_outbox_start(home, ctx.base, ctx.store, &outbox, err)) != TW_OK ||
+	    (rc = dir_worker_start(home, ctx.base, ctx.store, &dir, err)) != TW_OK ||
+	    (rc = trust_fetcher_start(home, ctx.base, ctx.store, &trust, err)) != TW_OK)
 		goto out;
 	if ((rc = worker_metrics_start(ctx.base, home, ctx.store, &metrics, err)) != TW_OK)
 		goto out;
@@ -154,6 +160,8 @@ out:
 	worker_jobs_stop(jobs);
 	crl_worker_stop(crl);
 	ws_outbox_stop(outbox);
+	dir_worker_stop(dir);
+	trust_fetcher_stop(trust);
 	if (ctx.base != NULL)
 		event_base_free(ctx.base);
 	store_close(ctx.store);

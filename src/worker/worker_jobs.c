@@ -37,6 +37,7 @@ struct worker_jobs {
 	const char **detail_ptr;
 	int64_t *ids;
 	bool sender_failed_logged;
+	bool unavailable;                  /* the database is down: said once, not per tick */
 	/* Job timeouts in the current window; one alert per window above the threshold. */
 	long timeout_threshold, timeout_window_ms;
 	int64_t window_start_ms;
@@ -76,15 +77,37 @@ static void wj_tick_cb(evutil_socket_t fd, short what, void *arg)
 	worker_jobs_tick(arg, tw_now_ms());
 }
 
+/*
+ * A tick could not read its jobs. While the database is unavailable the store logs the
+ * outage, each reconnect attempt and the recovery; every tick (job_tick_ms) would only
+ * repeat it, so the worker says once that job processing pauses, and once that it resumes.
+ */
+static bool wj_store_ok(struct worker_jobs *wj, tw_rc rc, const char *what,
+	const struct tw_error *e)
+{
+	if (rc == TW_OK) {
+		if (wj->unavailable)
+			tw_info("worker: the database is available again; job processing resumes");
+		wj->unavailable = false;
+		return true;
+	}
+	if (rc != TW_E_UNAVAILABLE)
+		tw_warn("worker: cannot %s: %s", what, e->message);
+	else if (!wj->unavailable)
+		tw_warn("worker: cannot %s: %s; job processing pauses until the database is back "
+			"(no job is lost: deadlines and retries are evaluated then)", what, e->message);
+	wj->unavailable = rc == TW_E_UNAVAILABLE;
+	return false;
+}
+
 static void wj_expire(struct worker_jobs *wj, const struct job_actor *who, int64_t now)
 {
 	struct tw_error e;
 	size_t n = 0;
 
-	if (store_job_expired(wj->store, now, wj->ids, wj->batch, &n, &e) != TW_OK) {
-		tw_warn("worker: cannot look for overdue jobs: %s", e.message);
+	if (!wj_store_ok(wj, store_job_expired(wj->store, now, wj->ids, wj->batch, &n, &e),
+	    "look for overdue jobs", &e))
 		return;
-	}
 	long timed_out = 0;
 
 	for (size_t i = 0; i < n; i++) {
@@ -112,10 +135,9 @@ static void wj_wake(struct worker_jobs *wj, const struct job_actor *who, int64_t
 	if (avail > wj->batch)
 		avail = wj->batch;
 	nskip = job_pacer_empty_tenants(&wj->pacer, now, skip, JOB_BUCKET_TENANTS_MAX);
-	if (store_job_due(wj->store, now, skip, nskip, wj->due, avail, &n, &e) != TW_OK) {
-		tw_warn("worker: cannot look for due jobs: %s", e.message);
+	if (!wj_store_ok(wj, store_job_due(wj->store, now, skip, nskip, wj->due, avail, &n, &e),
+	    "look for due jobs", &e))
 		return;
-	}
 	/* Take tokens; jobs of a tenant whose bucket ran dry wait for the next tick. */
 	for (size_t i = 0; i < n; i++)
 		if (job_pacer_take(&wj->pacer, wj->due[i].tenant_id, now))

@@ -95,12 +95,16 @@ pg_start() {
 	pg_as "$PG_BIN/initdb" -D "$PG_DIR/data" -U torwart --auth=trust \
 		-E UTF8 --no-sync >"$PG_DIR/initdb.log" 2>&1 || return 1
 	pg_as "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w \
-		-t 120 -o "-p $PG_PORT -k $PG_DIR -c listen_addresses=127.0.0.1 -c fsync=off" \
+		-t 120 -o "-p $PG_PORT -k $PG_DIR -c listen_addresses=127.0.0.1 -c fsync=off ${TORWART_TEST_PG_OPTS:-}" \
 		start >/dev/null
 }
 pg_stop() {
 	[ -n "$PG_DIR" ] || return 0
 	pg_as "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m fast -w stop >/dev/null 2>&1
+	# TORWART_TEST_PG_LOG_DIR: keep the server log (e.g. with TORWART_TEST_PG_OPTS=
+	# "-c log_statement=all -c log_line_prefix=%a|" to see which service ran what).
+	[ -z "${TORWART_TEST_PG_LOG_DIR:-}" ] ||
+		cp "$PG_DIR/server.log" "$TORWART_TEST_PG_LOG_DIR/$(basename "$0" .sh)-$$.log"
 	rm -rf "$PG_DIR"
 	[ -z "$PG_WRAP_DIR" ] || rm -rf "$PG_WRAP_DIR"
 	PG_DIR=
@@ -145,7 +149,15 @@ $(declare -f pg_newdb)
 if [ "\$1" = init ]; then
 	shift
 	url=\$(pg_newdb) || exit 1
-	exec '$TORWART' init --store "\$url" "\$@"
+	[ "${TORWART_TEST_ROLES:-0}" = 1 ] || exec '$TORWART' init --store "\$url" "\$@"
+	# TORWART_TEST_ROLES=1: wan, api and worker log in with the restricted roles of
+	# src/store/roles.pg.sql ([store] url_wan, url_api, url_worker).
+	'$TORWART' init --store "\$url" "\$@" || exit
+	home=; prev=
+	for a in "\$@"; do [ "\$prev" = --home ] && home=\$a; prev=\$a; done
+	psql -X -q -v ON_ERROR_STOP=1 "\$url" -f '$TORWART_SOURCE/src/store/roles.pg.sql' >&2 || exit 1
+	sed -i "/^url = /a url_wan = \${url/torwart@/torwart_wan@}\\nurl_api = \${url/torwart@/torwart_api@}\\nurl_worker = \${url/torwart@/torwart_worker@}" "\$home/torwart.conf"
+	exit 0
 fi
 exec '$TORWART' "\$@"
 EOF

@@ -298,6 +298,8 @@ static void test_migration_carry_over(void **state)
 		"DROP TABLE firmware_images; DROP TABLE ca_key_state; "
 		"DROP TABLE admin_log_verified; DROP TABLE ws_device_admin; DROP TABLE ws_endpoints; "
 		"DROP TABLE ws_outbox; DROP TABLE ws_client_requests; "
+		"DROP TABLE dir_published; "
+		"DROP TABLE dir_crl_published; DROP TABLE trust_crls; "
 		"DELETE FROM schema_migrations WHERE version >= 7; "
 		"INSERT INTO tenants (name, created_ms) VALUES ('default', 0); "
 		"INSERT INTO certificates (tenant_id, serial_hex, issuer, subject, owner_kind, "

@@ -247,7 +247,7 @@ static void test_urls_refused(void **state)
 	(void)state;
 	/* PostgreSQL that is not there: a clear error naming the cause, no handle. */
 	assert_int_equal(store_open("postgresql://torwart:secret@127.0.0.1:1/torwart?"
-		"connect_timeout=5", &st, &err), TW_E_STORE);
+		"connect_timeout=5", &st, &err), TW_E_UNAVAILABLE);
 	assert_null(st);
 	assert_non_null(strstr(err.message, "cannot connect to the database"));
 	assert_null(strstr(err.message, "secret"));
@@ -563,7 +563,7 @@ static void test_audit_rows(void **state)
 
 /*
  * PostgreSQL only: the server drops the store's connection (restart, failover). The
- * next call fails with a clear error and changes nothing; the one after works again.
+ * next call fails as "unavailable" and changes nothing; the one after reconnects.
  */
 static void test_pg_connection_lost(void **state)
 {
@@ -578,13 +578,49 @@ static void test_pg_connection_lost(void **state)
 	snprintf(sql, sizeof(sql), "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
 		"WHERE datname = '%s' AND pid <> pg_backend_pid()", f->db);
 	PQclear(pg_raw("postgres", sql));
-	assert_int_equal(store_gateway_insert(f->st, &gw, &err), TW_E_STORE);
+	assert_int_equal(store_gateway_insert(f->st, &gw, &err), TW_E_UNAVAILABLE);
+	assert_non_null(strstr(err.message, "unavailable"));
 	assert_false(store_in_transaction(f->st));
 	assert_int_equal(raw_count(f, "gateways"), 0);
 	assert_int_equal(store_gateway_insert(f->st, &gw, &err), TW_OK);
 	PQclear(pg_raw("postgres", sql));
 	assert_int_equal(store_begin(f->st, &err), TW_OK);   /* reconnects first */
 	assert_int_equal(store_commit(f->st, &err), TW_OK);
+	assert_int_equal(raw_count(f, "gateways"), 1);
+}
+
+/*
+ * PostgreSQL only: the connection is lost inside a transaction. The server discarded the
+ * transaction, so nothing of it may be stored, and no later statement of it may run on a
+ * new connection outside any transaction (the old driver reconnected under it and
+ * autocommitted the rest: half a transaction). Every statement fails until the caller
+ * rolls back; then the store reconnects.
+ */
+static void test_pg_lost_in_transaction(void **state)
+{
+	struct fixture *f = *state;
+	struct store_gateway a, b, c;
+	struct tw_error err;
+	char sql[160];
+
+	if (f->db[0] == '\0')
+		skip();
+	make_gateway(&a, f->tenant, "ETWA0000000021");
+	make_gateway(&b, f->tenant, "ETWA0000000022");
+	make_gateway(&c, f->tenant, "ETWA0000000023");
+	snprintf(sql, sizeof(sql), "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+		"WHERE datname = '%s' AND pid <> pg_backend_pid()", f->db);
+	assert_int_equal(store_begin(f->st, &err), TW_OK);
+	assert_int_equal(store_gateway_insert(f->st, &a, &err), TW_OK);
+	PQclear(pg_raw("postgres", sql));
+	assert_int_equal(store_gateway_insert(f->st, &b, &err), TW_E_UNAVAILABLE);
+	assert_true(store_in_transaction(f->st));
+	assert_int_equal(store_gateway_insert(f->st, &c, &err), TW_E_UNAVAILABLE);
+	assert_int_equal(store_commit(f->st, &err), TW_E_UNAVAILABLE);
+	assert_false(store_in_transaction(f->st));
+	assert_int_equal(raw_count(f, "gateways"), 0);
+	/* Rolled back: the next statement reconnects and works. */
+	assert_int_equal(store_gateway_insert(f->st, &c, &err), TW_OK);
 	assert_int_equal(raw_count(f, "gateways"), 1);
 }
 
@@ -669,6 +705,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_home_url, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_copy_covers_schema, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pg_connection_lost, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pg_lost_in_transaction, setup, teardown),
 	};
 	int failed;
 

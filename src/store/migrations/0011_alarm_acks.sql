@@ -1,4 +1,4 @@
--- 0010_alarm_acks.sql: acknowledgement of gateway alarms (issue 15; owner: gwa, code
+-- 0011_alarm_acks.sql: acknowledgement of gateway alarms (issue 15; owner: gwa, code
 -- src/store/store_alarms.c). One row per acknowledged message of gateway_messages: who
 -- took it over, when, and a note. A message has at most one acknowledgement; it is
 -- never changed or removed (the admin log has the history).

@@ -1,0 +1,88 @@
+/*
+ * trust.h: trust across the SM-PKI (issue 11 s.5). The SM-PKI has one Root and several
+ * Sub-CAs; participants and gateways hold certificates of any of them. Torwart trusts
+ * the Root(s) configured in [trust] anchors and the Sub-CA certificates in [trust] cas
+ * (each verified against the anchors when loaded), and accepts a certificate of one of
+ * those CAs it did not issue itself only while a current CRL of its issuer, fetched from
+ * the distribution point in the certificates and verified against the issuer, says it is
+ * not revoked. No CRL, or one past its nextUpdate: refused (fail closed).
+ *
+ * Who does what: the edges (api: directory front end; the web service and the wan can
+ * call trust_check the same way) call trust_check; an issuer seen for the first time is
+ * recorded as a CRL source (its certificate's HTTP distribution point) for the worker,
+ * which fetches every source on a schedule, before nextUpdate, verifies and caches the
+ * CRL in the store (store_trust.h) and raises an outage alert when a CA's CRL goes stale.
+ * docs/pki-services.md "Trust across the SM-PKI".
+ */
+#ifndef TORWART_PKI_TRUST_H
+#define TORWART_PKI_TRUST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+#include <openssl/x509.h>
+
+#include "base/error.h"
+#include "base/home.h"
+#include "store/store.h"
+
+struct trust_set;
+
+/*
+ * Load [trust] anchors (PEM files, default pki/root-ca.crt) and [trust] cas (PEM files of
+ * other Sub-CAs; may be absent). Every CA certificate must chain to an anchor (strict
+ * X.509 checks) or the load fails naming the file. *out NULL (TW_OK) when [trust] is
+ * absent from the configuration: only this home's own certificates are then accepted.
+ */
+tw_rc trust_set_load(const struct tw_home *home, struct trust_set **out,
+	struct tw_error *err);
+/* The same from certificates in memory (tests, fuzzing): references are taken. */
+tw_rc trust_set_new(STACK_OF(X509) *anchors, STACK_OF(X509) *cas, struct trust_set **out,
+	struct tw_error *err);
+void trust_set_free(struct trust_set *ts);
+
+/* The trusted CA certificate (anchor or Sub-CA) whose subject is name; NULL if none. */
+X509 *trust_set_ca(const struct trust_set *ts, const X509_NAME *name);
+
+/* The one-line RFC 2253 form of a name (the store keys CRLs by it and the CA's key). */
+tw_rc trust_name_text(const X509_NAME *name, char *out, size_t size, struct tw_error *err);
+
+/*
+ * A CRL as bytes from outside (a distribution point): parsed (DER), issued by a trusted
+ * CA of ts (out_issuer gets its name text), signature verified with that CA's key,
+ * thisUpdate not in the future (5 min skew), nextUpdate present and after thisUpdate.
+ * TW_E_CRYPTO for a bad signature, TW_E_INVALID for anything malformed,
+ * TW_E_NOT_FOUND for an issuer that is not trusted.
+ */
+struct trust_crl_info {
+	char issuer[1024];           /* "<RFC 2253 name> #<8 bytes of SHA-256(SPKI)>": the key */
+	int64_t number;              /* CRL number extension, 0 when absent */
+	int64_t this_update;         /* s since the epoch */
+	int64_t next_update;
+};
+tw_rc trust_crl_check(const struct trust_set *ts, const unsigned char *der, size_t len,
+	int64_t now_s, struct trust_crl_info *out, struct tw_error *err);
+
+/*
+ * Is cert (already verified by TLS to a chain of ts) valid by its issuer's current CRL?
+ * TW_OK: yes. TW_E_DENIED: revoked (message says so). TW_E_UNAVAILABLE: no current CRL of
+ * the issuer (none fetched yet: the issuer's HTTP distribution point is recorded as a
+ * source for the worker; or past nextUpdate: stale). TW_E_NOT_FOUND: issuer not trusted.
+ */
+tw_rc trust_check(struct tw_store *store, const struct trust_set *ts, X509 *cert,
+	int64_t now_s, struct tw_error *err);
+
+/*
+ * The worker's schedule ([trust] present): every [trust] refresh_interval seconds (60)
+ * fetch each source over HTTP whose CRL is missing, older than [trust] refetch_after
+ * seconds (3600), or within a quarter of its validity of nextUpdate; verify
+ * (trust_crl_check) and store it; one outage alert per CA whose CRL is stale.
+ */
+struct trust_fetcher;
+tw_rc trust_fetcher_start(const struct tw_home *home, struct event_base *base,
+	struct tw_store *store, struct trust_fetcher **out, struct tw_error *err);
+void trust_fetcher_stop(struct trust_fetcher *f);
+
+#endif
