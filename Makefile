@@ -3,7 +3,7 @@ BUILD      ?= build
 BUILD_ASAN ?= build-asan
 HOME_DIR   ?= run
 
-.PHONY: all deps build run stop test test-plain test-asan fuzz bench clean
+.PHONY: all deps build run stop test test-plain test-asan fuzz bench clean deb
 
 all: build
 
@@ -40,3 +40,14 @@ test-asan: $(BUILD_ASAN)/build.ninja
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN) build-fuzz
+
+# The Debian package, built by dpkg-buildpackage from a copy of the tracked files (with
+# packaging/debian as debian/) in $(DEB_DIR); the .deb lands there.
+DEB_DIR ?= build-deb
+deb:
+	rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/torwart-0.1.0
+	git ls-files -z | tar --null -T - -cf - | tar -xf - -C $(DEB_DIR)/torwart-0.1.0
+	rm -rf $(DEB_DIR)/torwart-0.1.0/debian
+	cp -r packaging/debian $(DEB_DIR)/torwart-0.1.0/debian
+	cd $(DEB_DIR)/torwart-0.1.0 && dpkg-buildpackage -b -us -uc
+	@ls -l $(DEB_DIR)/*.deb

@@ -21,6 +21,7 @@
 #include "base/util.h"
 #include "dir/dir.h"
 #include "net/conn_guard.h"
+#include "net/metrics_http.h"
 #include "store/store.h"
 #include "ws/ws.h"
 
@@ -120,6 +121,7 @@ tw_rc api_run(const struct tw_home *home, struct tw_error *err)
 	struct api_operator *operator_api = NULL;   /* HTTPS, [api] tls_listen */
 	struct ws_service *ws = NULL;               /* SM-PKI web service, [ws] listen */
 	struct dir_front *dir = NULL;               /* LDAPS directory front end, [dir] listen */
+	struct metrics_http *metrics = NULL;        /* [metrics] api_listen */
 	struct event *sigterm = NULL, *sigint = NULL;
 	struct conn_guard_limits lim;
 	char *store_url = NULL, *host = NULL;
@@ -170,7 +172,9 @@ tw_rc api_run(const struct tw_home *home, struct tw_error *err)
 	}
 	if ((rc = api_operator_start(ctx.base, home, ctx.store, &operator_api, err)) != TW_OK ||
 	    (rc = ws_service_start(ctx.base, home, ctx.store, &ws, err)) != TW_OK ||
-	    (rc = dir_front_start(ctx.base, home, ctx.store, &dir, err)) != TW_OK)
+	    (rc = dir_front_start(ctx.base, home, ctx.store, &dir, err)) != TW_OK ||
+	    (rc = metrics_http_start(ctx.base, home, "api", api_operator_metrics, operator_api,
+	    &metrics, err)) != TW_OK)
 		goto out;
 	/*
 	 * A peer that is gone when we write (a shed or expired connection, a client that
@@ -192,6 +196,7 @@ out:
 		event_free(sigterm);
 	if (sigint != NULL)
 		event_free(sigint);
+	metrics_http_stop(metrics);
 	if (http != NULL)
 		evhttp_free(http);
 	api_operator_free(operator_api);

@@ -7,6 +7,7 @@
  */
 #define _GNU_SOURCE 1
 #include "api/api_command.h"
+#include "api/api_resource.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -133,13 +134,10 @@ static int ac_status(tw_rc rc)
 	}
 }
 
+/* RFC 9457 problem details (api_resource.h), the old "error" member included. */
 static void ac_error(struct evhttp_request *req, tw_rc rc, const struct tw_error *err)
 {
-	json_t *body = json_pack("{s:{s:s,s:s}}", "error", "code", tw_strerror(rc), "message",
-		err->message);
-
-	ac_send(req, ac_status(rc), body);
-	json_decref(body);
+	api_problem_send(req, rc, err);
 }
 
 /* Admin-log entry as p (best effort: the command's own entries are the record). */

@@ -7,6 +7,7 @@
 #include "api/api_operator.h"
 #include "api/api_command.h"
 #include "api/api_preauth.h"
+#include "api/api_resource.h"
 #include "api/api_throttle.h"
 
 #include <arpa/inet.h>
@@ -32,6 +33,7 @@
 #include "auth/service.h"
 #include "auth/session.h"
 #include "base/log.h"
+#include "base/metrics.h"
 #include "base/util.h"
 #include "crypto/keys.h"
 #include "crypto/tls.h"
@@ -68,6 +70,32 @@ struct api_operator {
 	bool crl_loaded;
 	int64_t crl_checked_ms;
 };
+
+/* /metrics of the api ([metrics] api_listen): relaxed atomics, no lock on a request. */
+static struct {
+	atomic_uint_fast64_t requests;
+	atomic_uint_fast64_t login_ok, login_failed, login_throttled;
+} ao_metrics;
+
+tw_rc api_operator_metrics(struct tw_buf *out, void *arg, struct tw_error *err)
+{
+	tw_rc rc;
+
+	(void)arg;
+	if ((rc = tw_metrics_family(out, "torwart_api_requests_total", "counter",
+	    "requests to the operator API (HTTPS)", err)) != TW_OK ||
+	    (rc = tw_metrics_sample(out, "torwart_api_requests_total", NULL, NULL,
+	    atomic_load(&ao_metrics.requests), err)) != TW_OK ||
+	    (rc = tw_metrics_family(out, "torwart_api_logins_total", "counter",
+	    "operator logins, by result", err)) != TW_OK ||
+	    (rc = tw_metrics_sample(out, "torwart_api_logins_total", "result", "ok",
+	    atomic_load(&ao_metrics.login_ok), err)) != TW_OK ||
+	    (rc = tw_metrics_sample(out, "torwart_api_logins_total", "result", "failed",
+	    atomic_load(&ao_metrics.login_failed), err)) != TW_OK)
+		return rc;
+	return tw_metrics_sample(out, "torwart_api_logins_total", "result", "throttled",
+		atomic_load(&ao_metrics.login_throttled), err);
+}
 
 /*
  * `torwart policy set` rewrites [auth] in torwart.conf; the api picks the new policy up
@@ -137,26 +165,10 @@ static void ao_send(struct evhttp_request *req, int code, json_t *body)
 		evbuffer_free(out);
 }
 
-static int ao_status(tw_rc rc)
-{
-	switch (rc) {
-	case TW_OK: return 200;
-	case TW_E_INVALID: case TW_E_PROTOCOL: return 400;
-	case TW_E_DENIED: return 403;
-	case TW_E_NOT_FOUND: return 404;
-	case TW_E_EXISTS: return 409;
-	case TW_E_TOO_LARGE: return 413;
-	default: return 500;
-	}
-}
-
+/* RFC 9457 problem details (api_resource.h), the old "error" member included. */
 static void ao_error(struct evhttp_request *req, tw_rc rc, const struct tw_error *err)
 {
-	json_t *body = json_pack("{s:{s:s,s:s}}", "error", "code", tw_strerror(rc), "message",
-		err->message);
-
-	ao_send(req, ao_status(rc), body);
-	json_decref(body);
+	api_problem_send(req, rc, err);
 }
 
 /* The body as a NUL-terminated copy (caller wipes and frees). */
@@ -254,6 +266,7 @@ static void ao_login(struct api_call *c)
 	    api_throttle_locked(c->op->throttle, certkey, c->op->settings.max_failures,
 	    window_ms, now)) {
 		/* Refused before the store is touched: a locked-out client costs nothing. */
+		tw_counter_add(&ao_metrics.login_throttled, 1);
 		rc = tw_error_set(&err, TW_E_DENIED, "login refused: too many failed logins from "
 			"this address or with this certificate; wait for the failure window (%ld s) "
 			"to end", c->op->settings.failure_window_s);
@@ -272,6 +285,7 @@ static void ao_login(struct api_call *c)
 	in.box = c->op->box;
 	if ((rc = auth_login(c->op->store, &c->op->settings, &in, &p, token, &expires, &err)) !=
 	    TW_OK) {
+		tw_counter_add(&ao_metrics.login_failed, 1);
 		if (rc == TW_E_DENIED) {
 			api_throttle_fail(c->op->throttle, ipkey, window_ms, now);
 			api_throttle_fail(c->op->throttle, certkey, window_ms, now);
@@ -279,6 +293,7 @@ static void ao_login(struct api_call *c)
 		ao_error(c->req, rc == TW_E_DENIED ? TW_E_DENIED : rc, &err);
 		goto out;
 	}
+	tw_counter_add(&ao_metrics.login_ok, 1);
 	auth_roles_format(p.roles, roles, sizeof(roles));
 	body = json_pack("{s:s,s:I,s:s,s:s,s:s}", "token", token, "expires_ms",
 		(json_int_t)expires, "operator", p.name, "tenant", p.tenant, "roles", roles);
@@ -587,30 +602,6 @@ static void ao_approvals(struct api_call *c, const struct auth_principal *p,
 	ao_error(c->req, rc, &err);
 }
 
-static int ao_gateway_one(const struct store_gateway *gw, void *arg)
-{
-	json_array_append_new(arg, json_pack("{s:s,s:s,s:I}", "id", gw->gateway_id, "state",
-		gw->state, "last_contact_ms", (json_int_t)gw->last_contact_ms));
-	return 0;
-}
-
-static void ao_gateways(struct api_call *c, const struct auth_principal *p)
-{
-	json_t *list = json_array(), *body;
-	struct tw_error err;
-	tw_rc rc = list == NULL ? tw_error_set(&err, TW_E_NOMEM, "out of memory") :
-		auth_svc_gateway_list(c->op->store, p, ao_gateway_one, list, &err);
-
-	if (rc != TW_OK) {
-		json_decref(list);
-		ao_error(c->req, rc, &err);
-		return;
-	}
-	body = json_pack("{s:o}", "gateways", list);
-	ao_send(c->req, 200, body);
-	json_decref(body);
-}
-
 /* ---- dispatch ---- */
 
 static void ao_identify(struct api_call *c)
@@ -655,6 +646,7 @@ static void ao_request(struct evhttp_request *req, void *arg)
 	tw_rc rc;
 
 	conn_guard_request_dispatched(req);     /* read completely: its deadline ends */
+	tw_counter_add(&ao_metrics.requests, 1);
 	ao_reload_settings(c.op);
 	ao_identify(&c);
 	if (path == NULL)
@@ -677,6 +669,15 @@ static void ao_request(struct evhttp_request *req, void *arg)
 	if ((rc = ao_principal(&c, &p, &err)) != TW_OK) {
 		ao_error(req, rc, &err);
 		return;
+	}
+	{
+		/* The resource routes (api_resource.c) first: they answer the paths they own. */
+		struct api_resource_ctx rctx = { c.op->home, c.op->store, c.op->commands };
+
+		if (api_resource_handle(&rctx, req, &p, path)) {
+			memset(&p, 0, sizeof(p));
+			return;
+		}
 	}
 	if (strcmp(path, "/v1/logout") == 0 && cmd == EVHTTP_REQ_POST)
 		ao_logout(&c, &p);
@@ -708,8 +709,6 @@ static void ao_request(struct evhttp_request *req, void *arg)
 		ao_approvals(&c, &p, "");
 	else if (strncmp(path, "/v1/approvals/", 14) == 0)
 		ao_approvals(&c, &p, path + 14);
-	else if (strcmp(path, "/v1/gateways") == 0 && cmd == EVHTTP_REQ_GET)
-		ao_gateways(&c, &p);
 	else if (strcmp(path, "/v1/commands") == 0 && cmd == EVHTTP_REQ_POST)
 		api_command_handle(c.op->commands, req, &p);
 	else {

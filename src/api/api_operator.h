@@ -23,4 +23,8 @@ tw_rc api_operator_start(struct event_base *base, const struct tw_home *home,
 	struct tw_store *store, struct api_operator **out, struct tw_error *err);
 void api_operator_free(struct api_operator *op);
 
+/* metrics_render_fn of the api (net/metrics_http.h): request and login counters. */
+struct tw_buf;
+tw_rc api_operator_metrics(struct tw_buf *out, void *arg, struct tw_error *err);
+
 #endif

@@ -26,6 +26,8 @@
  * occurrence: ca check --cert, ca issue --request). tests/unit/check_option_specs.py compares each with its
  * source table, so an option added there and not here is refused, never misread.
  */
+#define OPTS_ALARM /* src/cmd/cli_alarm.c alarm_parse */ \
+	"home= id= gateway= reason= open"
 #define OPTS_AUDIT /* src/cmd/cli_audit.c audit_parse */ \
 	"home= /cert= /export= /out= upto= entry= tree-size= from= to= /verify= /dir= kind= " \
 	"subject= message= repeat="
@@ -64,6 +66,13 @@
  * auditor and security officer. Four-eyes actions follow AUTH_FOUR_EYES_MANDATORY.
  */
 static const struct auth_command auth_commands[] = {
+	/* Acknowledging takes an alarm over: the gateway operator's write (its tenant only:
+	 * the command checks the alarm's gateway on the operator's scoped store). */
+	{ .command = "alarm", .sub = "ack", .op = AUTH_OP_GATEWAY_ORDER,
+	  .options = OPTS_ALARM },
+	{ .command = "alarm", .sub = "list", .op = AUTH_OP_GATEWAY_READ,
+	  .gateway_option = "--gateway",
+	  .options = OPTS_ALARM },
 	{ .command = "audit", .sub = "alert", .op = AUTH_OP_AUDIT_ADMIN,
 	  .options = OPTS_AUDIT },
 	{ .command = "audit", .sub = "archive", .op = AUTH_OP_AUDIT_ADMIN,

@@ -163,6 +163,15 @@ static const struct cli_help_sub help_ca[] = {
 	{ NULL, NULL },
 };
 
+/* ---------------------------------------------------------------- alarm */
+static const struct cli_help_sub help_alarm[] = {
+	{ "list", "usage: torwart alarm list --home DIR [--gateway ID] [--open]\n"
+		"List gateway alarms across the fleet (--open: not yet acknowledged).\n" },
+	{ "ack", "usage: torwart alarm ack --home DIR --id N [--reason TEXT]\n"
+		"Acknowledge an alarm: you take it over (once; in the admin log).\n" },
+	{ NULL, NULL },
+};
+
 /* ---------------------------------------------------------------- firmware */
 static const struct cli_help_sub help_firmware[] = {
 	{ "add", "usage: torwart firmware add --home DIR --file IMG --signature CMS [--model M]\n"
@@ -379,6 +388,9 @@ static const struct cli_help_sub help_req[] = {
 };
 
 static const struct cli_help cli_helps[] = {
+	{ "alarm", "usage: torwart alarm list|ack ...\n"
+		"Gateway alarms across the fleet and their acknowledgement (docs/monitoring.md).\n"
+		"torwart alarm SUB --help for each.\n" HELP_REMOTE, help_alarm },
 	{ "approval", "usage: torwart approval list [--state S] | show|approve|reject --id N "
 		"[--reason W]\n"
 		"Four-eyes requests, decided by a second operator with the approver role.\n"

@@ -8,6 +8,7 @@
 
 /* Areas add one line here (keep alphabetical). */
 static const struct cli_command cli_commands[] = {
+	{ "alarm", cli_alarm },
 	{ "approval", cli_approval },
 	{ "audit", cli_audit_cmd },
 	{ "ca", cli_ca },

@@ -30,6 +30,7 @@
 #include "crypto/signer.h"
 #include "signer/signer_crl.h"
 #include "signer/signer_keys.h"
+#include "signer/signer_metrics.h"
 #include "signer/signer_server.h"
 #include "store/store.h"
 
@@ -255,7 +256,13 @@ static int conn_frame(struct signer_srv *srv, struct conn *c)
 		tw_warn("closing connection from %s: malformed frame: %s", c->peer, err.message);
 		return -1;
 	}
-	rc = handle(srv, c, &req, &payload, &err);
+	{
+		int64_t t0 = tw_monotonic_ms();
+
+		rc = handle(srv, c, &req, &payload, &err);
+		signer_metrics_observe(srv->metrics, req.op, rc,
+			(uint64_t)(tw_monotonic_ms() - t0) * 1000);
+	}
 	/* A custodian share or a secret lives no longer than its request. */
 	secret = req.op == SIGNER_OP_CUSTODIAN_SHARE || req.op == SIGNER_OP_SEAL ||
 		req.op == SIGNER_OP_UNSEAL;
@@ -390,7 +397,10 @@ static void srv_loop(struct signer_srv *srv, int listen_fd, const sigset_t *sigm
 			pfd[n].events = c->out.len > c->out_off ? POLLOUT : POLLIN;
 			pfd[n].revents = 0;
 		}
-		if (ppoll(pfd, n, NULL, sigmask) < 0) {
+		int due = signer_metrics_flush(srv->metrics, 0);
+		struct timespec wait = { due / 1000, (long)(due % 1000) * 1000000L };
+
+		if (ppoll(pfd, n, due >= 0 ? &wait : NULL, sigmask) < 0) {
 			if (errno == EINTR)
 				continue;
 			tw_err("poll failed: %s", strerror(errno));
@@ -599,7 +609,19 @@ tw_rc signer_run(const struct tw_home *home, struct tw_error *err)
 		sigdelset(&wait_mask, SIGTERM);
 		sigdelset(&wait_mask, SIGINT);
 		tw_info("signer listening on %s", path);
+		/* Metrics file next to the socket, for the worker's /metrics. */
+		if ((slash = strrchr(path, '/')) != NULL) {
+			char *mpath = malloc((size_t)(slash - path) + sizeof(SIGNER_METRICS_FILE) + 1);
+
+			if (mpath != NULL)
+				snprintf(mpath, (size_t)(slash - path) + sizeof(SIGNER_METRICS_FILE) + 1,
+					"%.*s/%s", (int)(slash - path), path, SIGNER_METRICS_FILE);
+			srv.metrics = signer_metrics_new(mpath);
+		}
 		srv_loop(&srv, lfd, &wait_mask);
+		signer_metrics_flush(srv.metrics, 1);
+		signer_metrics_free(srv.metrics);
+		srv.metrics = NULL;
 	}
 	tw_info("signer stopping");
 	rc = TW_OK;

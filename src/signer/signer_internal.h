@@ -48,6 +48,8 @@ struct conn {
 	struct signer_crl_stream *crl; /* a streamed CRL in progress (ops 7-9) */
 };
 
+struct signer_metrics;   /* signer_metrics.h */
+
 struct signer_srv {
 	const struct tw_home *home;
 	bool ceremony;
@@ -59,6 +61,7 @@ struct signer_srv {
 	struct signer_peers peers;     /* uid -> service */
 	struct conn *conns[SIGNER_MAX_CONNS];
 	size_t nconns;
+	struct signer_metrics *metrics; /* long-running signer only (signer_metrics.h) */
 };
 
 /* ---- signer_audit.c ---- */

@@ -27,6 +27,7 @@ static const char *const copy_tables[] = {
 	"renewals", "initial_configs",
 	"firmware_signatures", "firmware_lists", "firmware_certified", "rollouts",
 	"rollout_targets",
+	"gateway_message_acks",
 };
 #define COPY_TABLES (sizeof(copy_tables) / sizeof(copy_tables[0]))
 

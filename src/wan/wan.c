@@ -34,7 +34,9 @@
 #include "gwa/profile_orders.h"
 #include "wan/wan.h"
 #include "wan/wan_firmware.h"
+#include "net/metrics_http.h"
 #include "wan/wan_internal.h"
+#include "wan/wan_metrics.h"
 
 #define WAN_MAX_THREADS       256
 #define WAN_LISTEN_BACKLOG    1024
@@ -408,6 +410,7 @@ fail:
 tw_rc wan_run(const struct tw_home *home, struct tw_error *err)
 {
 	struct wan_server *srv = NULL;
+	struct metrics_http *metrics = NULL;   /* [metrics] wan_listen */
 	sigset_t set, old;
 	int sig = 0;
 	tw_rc rc;
@@ -418,11 +421,18 @@ tw_rc wan_run(const struct tw_home *home, struct tw_error *err)
 	sigaddset(&set, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &set, &old);
 	signal(SIGPIPE, SIG_IGN);
-	rc = wan_server_start(home, &srv, err);
+	/*
+	 * Metrics first: a wrong [metrics] address stops us before the loops run (a stop
+	 * right after wan_server_start can lose its loopbreak to a loop not yet started).
+	 */
+	rc = metrics_http_start(NULL, home, "wan", wan_metrics_render, NULL, &metrics, err);
+	if (rc == TW_OK && (rc = wan_server_start(home, &srv, err)) != TW_OK)
+		metrics_http_stop(metrics);
 	if (rc == TW_OK) {
 		while (sigwait(&set, &sig) != 0)
 			;
 		tw_info("wan: %s received, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+		metrics_http_stop(metrics);
 		wan_server_stop(srv);
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);

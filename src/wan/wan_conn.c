@@ -39,6 +39,7 @@
 #include "gwa/renewal.h"
 #include "store/store_ca.h"
 #include "wan/wan_internal.h"
+#include "wan/wan_metrics.h"
 
 static int wan_conn_idx = -1;
 static pthread_once_t wan_conn_once = PTHREAD_ONCE_INIT;
@@ -60,6 +61,7 @@ static void wan_conn_ex_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int id
 	if (parent != NULL && conn->connect_logged && !conn->refused)
 		SSL_set_shutdown(parent, SSL_get_shutdown(parent) | SSL_SENT_SHUTDOWN);
 	wan_thread_conn_closed(conn->thr);
+	wan_metrics_connection_closed();
 	free(conn);
 }
 
@@ -311,6 +313,7 @@ static void wan_handshake_done(struct wan_conn *conn, const SSL *ssl)
 	/* An identified gateway or EMT: never shed to make room for unauthenticated peers. */
 	conn_guard_authenticated(ssl);
 	conn->connect_logged = true;
+	wan_metrics_handshake(resumed);
 	snprintf(detail, sizeof(detail), "%s %s %s", resumed ? "resumed" : "full",
 		SSL_get_version(ssl), SSL_get_cipher_name(ssl));
 	if (conn->kind == WAN_PRINCIPAL_EMT)
@@ -367,6 +370,7 @@ SSL *wan_conn_ssl_new(struct wan_thread *thr)
 	conn->thr = thr;
 	conn->store_down = thr->paused;    /* the admin log is failing: 503 only */
 	thr->conns++;
+	wan_metrics_connection_opened();
 	/* Same mode as the context (mutual auth), plus our identification step. */
 	SSL_set_verify(ssl, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, wan_verify_cb);
 	SSL_set_info_callback(ssl, wan_info_cb);

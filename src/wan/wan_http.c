@@ -19,6 +19,7 @@
 #include "base/util.h"
 #include "store/store_jobs.h"
 #include "wan/wan_internal.h"
+#include "wan/wan_metrics.h"
 #include "wan/wan_monitor.h"
 #include "wan/wan_firmware.h"
 
@@ -28,6 +29,7 @@
 void wan_refuse(struct wan_thread *thr, const char *gateway_id, const char *client,
 	const char *object, const char *detail)
 {
+	wan_metrics_refusal(detail);
 	tw_warn("wan: refused %s%s from %s: %s", gateway_id != NULL ? "gateway " : "unknown peer",
 		gateway_id != NULL ? gateway_id : "", client != NULL ? client : "?", detail);
 	wan_journal_add(thr, gateway_id, client, "wan.refuse", object, "refused", detail);
@@ -36,6 +38,7 @@ void wan_refuse(struct wan_thread *thr, const char *gateway_id, const char *clie
 void wan_refuse_emt(struct wan_thread *thr, const char *emt_id, const char *client,
 	const char *object, const char *detail)
 {
+	wan_metrics_refusal(detail);
 	tw_warn("wan: refused EMT %s from %s: %s", emt_id != NULL ? emt_id : "(unknown)",
 		client != NULL ? client : "?", detail);
 	wan_journal_add_emt(thr, emt_id, client, "wan.refuse", object, "refused", detail);
@@ -111,7 +114,7 @@ static void session_open(struct evhttp_request *req, struct wan_conn *conn, cons
 	struct tw_error e;
 	const unsigned char *data;
 	const char *peer = wan_conn_peer(conn, ssl);
-	int64_t now = tw_now_ms();
+	int64_t now = tw_now_ms(), started = tw_monotonic_ms();
 	tw_rc rc;
 
 	tw_buf_init(&body, WAN_REPLY_MAX);
@@ -174,6 +177,7 @@ static void session_open(struct evhttp_request *req, struct wan_conn *conn, cons
 		conn->gateway_id, "ok", detail);
 	wan_orders_session_status(conn, data, len);
 	reply(req, HTTP_OK, &body, false);
+	wan_metrics_session((uint64_t)(tw_monotonic_ms() - started) * 1000);
 out:
 	tw_buf_free(&body);
 }

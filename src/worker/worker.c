@@ -29,6 +29,7 @@
 #include "store/store.h"
 #include "worker/worker_jobs.h"
 #include "ws/ws_outbox.h"
+#include "worker/worker_metrics.h"
 
 struct worker_ctx {
 	struct event_base *base;
@@ -100,6 +101,7 @@ tw_rc worker_run(const struct tw_home *home, struct tw_error *err)
 	struct trust_fetcher *trust = NULL;   /* other CAs' CRLs ([trust]) */
 	struct renewal_worker *renewal = NULL;
 	struct firmware_worker *fw = NULL;
+	struct worker_metrics *metrics = NULL;   /* [metrics] worker_listen */
 	long interval;
 	tw_rc rc;
 
@@ -149,11 +151,14 @@ tw_rc worker_run(const struct tw_home *home, struct tw_error *err)
 	/* Daily firmware check and staged rollouts (gwa/firmware_worker.h). */
 	if ((rc = firmware_worker_start(home, ctx.base, ctx.store, &fw, err)) != TW_OK)
 		goto out;
+	if ((rc = worker_metrics_start(ctx.base, home, ctx.store, &metrics, err)) != TW_OK)
+		goto out;
 	tw_info("worker running; admin log verified every %ld s", interval);
 	worker_verify_audit(-1, 0, &ctx);
 	event_base_dispatch(ctx.base);
 	rc = TW_OK;
 out:
+	worker_metrics_stop(metrics);
 	audit_service_stop(ctx.audit_svc);
 	if (timer != NULL)
 		event_free(timer);

@@ -174,7 +174,7 @@ code=$(post gwa '{"argv":["req","authorise","--in","x","--gwa-cert","/etc/passwd
 check "6: req authorise --gwa-cert PATH needs the upload (400, got $code)" test "$code" = 400
 code=$(post aud '{"argv":["audit","verify","--cert","/nonexistent/x"]}'); cp "$T/curl.out" "$T/a"
 code2=$(post aud '{"argv":["audit","verify","--cert","/etc/hostname"]}')
-sed 's#/etc/hostname#/nonexistent/x#' "$T/curl.out" >"$T/b"
+sed 's#/etc/hostname#/nonexistent/x#g' "$T/curl.out" >"$T/b"
 check "6: no existence oracle: an existing and a missing path get the same answer" \
 	bash -c "[ $code = $code2 ] && cmp -s '$T/a' '$T/b'"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$T/k.pem" \

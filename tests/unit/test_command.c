@@ -89,6 +89,8 @@ static const struct doc_cmd {
 	const char *objects;
 	const char *files;     /* "in:--request", "out:--out", ... */
 } doc_cmds[] = {
+	{ "alarm", "ack", "gateway.order", NULL, "", "" },
+	{ "alarm", "list", "gateway.read", NULL, "gw=--gateway", "" },
 	{ "audit", "alert", "audit.admin", NULL, "", "" },
 	{ "audit", "archive", "audit.admin", NULL, "", "dir:--dir" },
 	{ "audit", "export", "audit.read", NULL, "", "out:--out" },

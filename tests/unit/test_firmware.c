@@ -572,7 +572,7 @@ static void test_migration_carry_over(void **state)
 
 	/* Back to schema 6 (later migrations undone too) with a CA certificate recorded, as
 	 * init --test-pki left it. */
-	fx_exec(f, "DROP TABLE rollout_targets; DROP TABLE rollouts; "
+	fx_exec(f, "DROP TABLE gateway_message_acks; DROP TABLE rollout_targets; DROP TABLE rollouts; "
 		"DROP TABLE firmware_certified; DROP TABLE firmware_lists; "
 		"DROP TABLE firmware_signatures; "
 		"DROP TABLE firmware_images; DROP TABLE ca_key_state; "

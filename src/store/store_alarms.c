@@ -1,0 +1,127 @@
+/*
+ * store_alarms.c: store_alarms.h, portable SQL through the driver (db.h).
+ */
+#include "store/store_alarms.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "store/db.h"
+#include "store/store_check.h"
+
+static const char SQL_MSG_GET[] =
+	"SELECT id, gateway_id, kind, type, severity, gateway_time, received_ms, message, "
+	"actions FROM gateway_messages WHERE id = ?1";
+static const char SQL_ACK_GET[] =
+	"SELECT message_id, acked_by, acked_ms, note FROM gateway_message_acks "
+	"WHERE message_id = ?1";
+static const char SQL_ACK_INSERT[] =
+	"INSERT INTO gateway_message_acks (message_id, acked_by, acked_ms, note) "
+	"VALUES (?1, ?2, ?3, ?4)";
+
+static void copy_col(struct db_stmt *st, int col, char *out, size_t size)
+{
+	const char *t = db_column_text(st, col);
+
+	snprintf(out, size, "%s", t != NULL ? t : "");
+}
+
+tw_rc store_alarm_get(struct tw_store *store, int64_t id, struct store_gateway_message *out,
+	struct tw_error *err)
+{
+	struct db *db = store_db(store, err);
+	struct db_stmt *st = NULL;
+	tw_rc rc;
+	int step;
+
+	if (db == NULL)
+		return err != NULL ? err->code : TW_E_INTERNAL;
+	if (out == NULL || id <= 0)
+		return tw_error_set(err, TW_E_INVALID, "alarm id must be a positive number");
+	memset(out, 0, sizeof(*out));
+	if ((rc = db_prepare(db, SQL_MSG_GET, &st, err)) != TW_OK)
+		return rc;
+	db_bind_int64(st, 1, id);
+	step = db_step(st);
+	if (step == DB_ROW) {
+		out->id = db_column_int64(st, 0);
+		copy_col(st, 1, out->gateway_id, sizeof(out->gateway_id));
+		copy_col(st, 2, out->kind, sizeof(out->kind));
+		copy_col(st, 3, out->type, sizeof(out->type));
+		copy_col(st, 4, out->severity, sizeof(out->severity));
+		copy_col(st, 5, out->gateway_time, sizeof(out->gateway_time));
+		out->received_ms = db_column_int64(st, 6);
+		copy_col(st, 7, out->message, sizeof(out->message));
+		copy_col(st, 8, out->actions, sizeof(out->actions));
+	} else if (step == DB_DONE) {
+		rc = tw_error_set(err, TW_E_NOT_FOUND, "alarm %lld does not exist", (long long)id);
+	} else {
+		rc = db_step_fail(db, err, "reading an alarm");
+	}
+	db_done(db, st);
+	return rc;
+}
+
+tw_rc store_alarm_ack_get(struct tw_store *store, int64_t id, struct store_alarm_ack *out,
+	bool *found, struct tw_error *err)
+{
+	struct db *db = store_db(store, err);
+	struct db_stmt *st = NULL;
+	tw_rc rc;
+	int step;
+
+	if (found != NULL)
+		*found = false;
+	if (db == NULL)
+		return err != NULL ? err->code : TW_E_INTERNAL;
+	if (out == NULL || found == NULL)
+		return tw_error_set(err, TW_E_INTERNAL, "store_alarm_ack_get: NULL argument");
+	memset(out, 0, sizeof(*out));
+	if ((rc = db_prepare(db, SQL_ACK_GET, &st, err)) != TW_OK)
+		return rc;
+	db_bind_int64(st, 1, id);
+	step = db_step(st);
+	if (step == DB_ROW) {
+		out->message_id = db_column_int64(st, 0);
+		copy_col(st, 1, out->acked_by, sizeof(out->acked_by));
+		out->acked_ms = db_column_int64(st, 2);
+		copy_col(st, 3, out->note, sizeof(out->note));
+		*found = true;
+	} else if (step != DB_DONE) {
+		rc = db_step_fail(db, err, "reading an alarm acknowledgement");
+	}
+	db_done(db, st);
+	return rc;
+}
+
+tw_rc store_alarm_ack_insert(struct tw_store *store, const struct store_alarm_ack *ack,
+	struct tw_error *err)
+{
+	struct db *db = store_db(store, err);
+	struct db_stmt *st = NULL;
+	tw_rc rc;
+
+	if (db == NULL)
+		return err != NULL ? err->code : TW_E_INTERNAL;
+	if (ack == NULL || ack->message_id <= 0)
+		return tw_error_set(err, TW_E_INVALID, "alarm id must be a positive number");
+	if ((rc = store_check_text(ack->acked_by, STORE_NAME_MAX, "acknowledging actor", err)) !=
+	    TW_OK)
+		return rc;
+	if (strlen(ack->note) > STORE_TEXT_MAX)
+		return tw_error_set(err, TW_E_INVALID, "note over %d bytes", STORE_TEXT_MAX);
+	if ((rc = db_prepare(db, SQL_ACK_INSERT, &st, err)) != TW_OK)
+		return rc;
+	db_bind_int64(st, 1, ack->message_id);
+	db_bind_text(st, 2, ack->acked_by);
+	db_bind_int64(st, 3, ack->acked_ms);
+	db_bind_text(st, 4, ack->note);
+	if (db_step(st) != DB_DONE) {
+		rc = db_step_fail(db, err, "acknowledging an alarm");
+		if (rc == TW_E_EXISTS)
+			tw_error_set(err, TW_E_EXISTS, "alarm %lld is acknowledged already",
+				(long long)ack->message_id);
+	}
+	db_done(db, st);
+	return rc;
+}
