@@ -29,6 +29,8 @@ enum alert_kind {
 	ALERT_JOB_TIMEOUT,       /* a job exceeded its time-out threshold */
 	ALERT_POLICY_DRIFT,      /* the [auth] policy changed outside `torwart policy set` */
 	ALERT_SANDBOX,           /* a service was killed by its seccomp filter (SIGSYS) */
+	ALERT_METERING_UNDELIVERED, /* metering data not acknowledged by its EMT in time */
+	ALERT_TIME,              /* the GWA clock is off or unchecked (UC-3.2.1, M-4.5.9) */
 };
 
 /* "login-burst", "log-integrity", ...; NULL for an unknown kind. */

@@ -19,6 +19,7 @@
 #include "base/util.h"
 #include "store/store_jobs.h"
 #include "wan/wan_internal.h"
+#include "wan/wan_metering.h"
 #include "wan/wan_monitor.h"
 
 /* The answer buffer holds at most an error or a session answer; far below this. */
@@ -246,6 +247,8 @@ void wan_http_request(struct evhttp_request *req, void *arg)
 		}
 	}
 	if (wan_monitor_route(req, conn, ssl, path))   /* POST /v1/alarms (wan_monitor.c) */
+		return;
+	if (wan_metering_route(req, conn, ssl, path))  /* values, time (wan_metering.c) */
 		return;
 	reply_error(req, HTTP_NOTFOUND, "not_found", "no such resource", false);
 }
