@@ -113,6 +113,9 @@ int cli_operator(const char *sub, int argc, char **argv);
 int cli_approval(const char *sub, int argc, char **argv);
 /* cli_firmware.c: the firmware catalogue. */
 int cli_firmware(const char *sub, int argc, char **argv);
+/* cli_metering.c: EMT endpoints, the metering outbox, the time service. */
+int cli_metering(const char *sub, int argc, char **argv);
+int cli_time(const char *sub, int argc, char **argv);
 /* cli_policy.c: the security policy ([auth]). */
 int cli_policy(const char *sub, int argc, char **argv);
 /* cli_store.c: store migrate --to URL. */

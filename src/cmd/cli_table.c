@@ -16,12 +16,14 @@ static const struct cli_command cli_commands[] = {
 	{ "init", cli_init },
 	{ "job", cli_job },
 	{ "login", cli_login },
+	{ "metering", cli_metering },
 	{ "logout", cli_logout },
 	{ "operator", cli_operator },
 	{ "policy", cli_policy },
 	{ "profile", cli_profile },
 	{ "req", cli_req },
 	{ "store", cli_store },
+	{ "time", cli_time },
 };
 
 const struct cli_command *cli_command_find(const char *name)

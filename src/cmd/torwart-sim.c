@@ -20,6 +20,7 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "sim/sim.h"
+#include "sim/sim_metering.h"
 #include "sim/sim_monitor.h"
 
 #define SIM_MAX_GATEWAYS 1000000L
@@ -51,6 +52,8 @@ static void usage(FILE *f)
 	      "  --stats FILE        rewrite FILE every second with counters (JSON)\n"
 	      "\n"
 	      "  --alarm TYPE        report alarm TYPE (e.g. tamper) in every session status\n"
+	      "\n"
+	      "torwart-sim values --help: send CMS metering values for an EMT (docs/metering.md)\n"
 	      "\n"
 	      "Fault injection (repeatable; PERCENT of occasions, default 100):\n"
 	      "  --fault drop[:P]    execute an order, then drop the connection without result\n"
@@ -218,6 +221,10 @@ int main(int argc, char **argv)
 	long count = 0, v;
 	int status = 2, daemon_mode = 0;
 	tw_rc rc;
+
+	/* `torwart-sim values ...`: metering messages (sim_metering.c). */
+	if (argc > 1 && strcmp(argv[1], "values") == 0)
+		return sim_metering_main(argc - 1, argv + 1);
 
 	tw_log_init("sim", TW_LOG_WARN);
 	memset(&opt, 0, sizeof(opt));

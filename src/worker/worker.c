@@ -21,6 +21,7 @@
 #include "audit/service.h"
 #include "base/log.h"
 #include "base/util.h"
+#include "metering/metering_deliver.h"
 #include "pki/crl.h"
 #include "store/store.h"
 #include "worker/worker_jobs.h"
@@ -90,6 +91,7 @@ tw_rc worker_run(const struct tw_home *home, struct tw_error *err)
 	char *store_url = NULL;
 	struct worker_jobs *jobs = NULL;
 	struct crl_worker *crl = NULL;
+	struct metering_deliverer *metering = NULL;
 	long interval;
 	tw_rc rc;
 
@@ -129,6 +131,8 @@ tw_rc worker_run(const struct tw_home *home, struct tw_error *err)
 		goto out;
 	if ((rc = crl_worker_start(home, ctx.base, ctx.store, &crl, err)) != TW_OK)
 		goto out;
+	if ((rc = metering_deliverer_start(home, &metering, err)) != TW_OK)   /* UC-3.5.x */
+		goto out;
 	tw_info("worker running; admin log verified every %ld s", interval);
 	worker_verify_audit(-1, 0, &ctx);
 	event_base_dispatch(ctx.base);
@@ -143,6 +147,7 @@ out:
 		event_free(sigint);
 	worker_jobs_stop(jobs);
 	crl_worker_stop(crl);
+	metering_deliverer_stop(metering);
 	if (ctx.base != NULL)
 		event_base_free(ctx.base);
 	store_close(ctx.store);
