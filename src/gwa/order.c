@@ -8,6 +8,7 @@
  */
 #include "gwa/order.h"
 #include "gwa/profile_orders.h"   /* profile and monitoring order types */
+#include "metering/metering_taf.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@ static const struct order_type *const order_builtin[] = {
 	&order_type_profile_insert, &order_type_profile_delete, &order_type_profile_read,
 	&order_type_self_test, &order_type_log_read,
 	&order_type_cls_connect,
+	&order_type_taf_request,   /* UC-3.5.3-3.5.5 (metering/metering_taf.c) */
 };
 
 /* Built-in session hooks (order.h): each area adds one line. */

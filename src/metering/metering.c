@@ -214,6 +214,7 @@ out:
 
 struct mp_search {
 	const char *emt, *metering_point;
+	const char *taf;              /* NULL: any evaluation profile */
 	bool found;
 };
 
@@ -229,6 +230,11 @@ static int mp_profile_cb(const struct store_profile *p, void *arg)
 	/* Evaluation profiles hold no secrets, so the stored document is plain JSON. */
 	if ((doc = json_loads(p->doc, JSON_REJECT_DUPLICATES, NULL)) == NULL)
 		return 0;
+	if (s->taf != NULL && (!json_is_string(json_object_get(doc, "taf")) ||
+	    strcmp(json_string_value(json_object_get(doc, "taf")), s->taf) != 0)) {
+		json_decref(doc);
+		return 0;
+	}
 	meters = json_object_get(doc, "meters");
 	recips = json_object_get(doc, "recipients");
 	json_array_foreach(meters, i, v)
@@ -245,10 +251,10 @@ static int mp_profile_cb(const struct store_profile *p, void *arg)
 	return s->found ? 1 : 0;
 }
 
-tw_rc metering_check_authorised(struct tw_store *store, const char *gateway_id,
-	const char *emt, const char *metering_point, struct tw_error *err)
+tw_rc metering_check_authorised_for(struct tw_store *store, const char *gateway_id,
+	const char *emt, const char *metering_point, const char *taf, struct tw_error *err)
 {
-	struct mp_search s = { .emt = emt, .metering_point = metering_point };
+	struct mp_search s = { .emt = emt, .metering_point = metering_point, .taf = taf };
 	bool yes = false;
 	tw_rc rc;
 
@@ -260,9 +266,16 @@ tw_rc metering_check_authorised(struct tw_store *store, const char *gateway_id,
 	if ((rc = store_profile_foreach(store, gateway_id, mp_profile_cb, &s, err)) != TW_OK)
 		return rc;
 	if (!s.found)
-		return tw_error_set(err, TW_E_DENIED, "no evaluation profile of gateway %s sends "
-			"metering point %s to EMT %s", gateway_id, metering_point, emt);
+		return tw_error_set(err, TW_E_DENIED, "no %s%sevaluation profile of gateway %s "
+			"sends metering point %s to EMT %s", taf != NULL ? taf : "",
+			taf != NULL ? " " : "", gateway_id, metering_point, emt);
 	return TW_OK;
+}
+
+tw_rc metering_check_authorised(struct tw_store *store, const char *gateway_id,
+	const char *emt, const char *metering_point, struct tw_error *err)
+{
+	return metering_check_authorised_for(store, gateway_id, emt, metering_point, NULL, err);
 }
 
 /* The gateway's SIG certificate from the inventory (caller frees). */

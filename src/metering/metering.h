@@ -62,6 +62,9 @@ tw_rc metering_cms_verify(const unsigned char *cms, size_t len, X509 *signer,
  */
 tw_rc metering_check_authorised(struct tw_store *store, const char *gateway_id,
 	const char *emt, const char *metering_point, struct tw_error *err);
+/* The same, with an evaluation profile of this TAF ("TAF6"); taf NULL: any. */
+tw_rc metering_check_authorised_for(struct tw_store *store, const char *gateway_id,
+	const char *emt, const char *metering_point, const char *taf, struct tw_error *err);
 
 /*
  * Accept a parsed message of the gateway identified by TLS as gateway_id: identity,
