@@ -38,6 +38,7 @@
 #include "crypto/keys.h"
 #include "crypto/tls.h"
 #include "metering/timesvc.h"
+#include "sim/sim_orders.h"
 
 #define SM_ANSWER_MAX (64 * 1024)
 
@@ -669,3 +670,107 @@ out:
 	}
 	return ret;
 }
+
+/* ---- the order taf-request (UC-3.5.3-3.5.5) ---- */
+
+/*
+ * TAF5: the gateway switches the tariff stage of the metering point and records it in
+ * its state (gw->state["tariff_stages"][MP]). TAF6/TAF9: it reads the metering point now
+ * and answers with a metering message for the EMT, encrypted for the EMT's ENC
+ * certificate, which a gateway holds with its evaluation profile; the simulator reads it
+ * from DIR/emt-<MPID>.enc.crt (a test installs it there).
+ */
+static tw_rc taf_execute(struct sim_gw *gw, const json_t *payload, json_t **result,
+	const char **code, struct tw_error *err)
+{
+	const char *to = json_string_value(json_object_get(payload, "gateway_id"));
+	const char *taf = json_string_value(json_object_get(payload, "taf"));
+	const char *mp = json_string_value(json_object_get(payload, "metering_point"));
+	const char *emt = json_string_value(json_object_get(payload, "emt"));
+	const json_t *stage = json_object_get(payload, "tariff_stage");
+	unsigned char rnd[12], *der = NULL;
+	char mid[40], *path = NULL, *b64 = NULL;
+	X509 *enc = NULL, *sig = NULL;
+	EVP_PKEY *key;
+	json_t *stages;
+	size_t len = 0;
+	tw_rc rc = TW_OK;
+
+	if (to == NULL || strcmp(to, gw->id) != 0) {
+		*code = "wrong_gateway";
+		return tw_error_set(err, TW_E_DENIED, "taf-request is addressed to another gateway");
+	}
+	if (taf == NULL || mp == NULL || emt == NULL || json_string_length(json_object_get(
+	    payload, "emt")) > 64 || json_string_length(json_object_get(payload,
+	    "metering_point")) > 64) {
+		*code = "invalid_payload";
+		return tw_error_set(err, TW_E_INVALID, "taf-request needs taf, metering_point, emt");
+	}
+	if (strcmp(taf, "TAF5") == 0) {
+		if (!json_is_integer(stage)) {
+			*code = "invalid_payload";
+			return tw_error_set(err, TW_E_INVALID, "TAF5 needs tariff_stage");
+		}
+		stages = json_object_get(gw->state, "tariff_stages");
+		if (!json_is_object(stages)) {
+			stages = json_object();
+			if (stages == NULL || json_object_set_new(gw->state, "tariff_stages", stages))
+				goto nomem;
+		}
+		if (json_object_set(stages, mp, (json_t *)stage) != 0)
+			goto nomem;
+		*result = json_pack("{s:s, s:s, s:s, s:O}", "gateway_id", gw->id, "taf", taf,
+			"metering_point", mp, "tariff_stage", stage);
+		return *result != NULL ? TW_OK : tw_error_set(err, TW_E_NOMEM, "out of memory");
+	}
+	if (strcmp(taf, "TAF6") != 0 && strcmp(taf, "TAF9") != 0) {
+		*code = "unknown_taf";
+		return tw_error_set(err, TW_E_INVALID, "this gateway supports TAF5, TAF6, TAF9 "
+			"requests");
+	}
+	if ((path = tw_asprintf("%s/emt-%s.enc.crt", gw->dir, emt)) == NULL)
+		goto nomem;
+	if ((enc = sm_read_cert(path, err)) == NULL) {
+		*code = "no_emt_certificate";
+		rc = TW_E_NOT_FOUND;
+		goto out;
+	}
+	free(path);
+	if ((path = tw_asprintf("%s/sig.crt", gw->dir)) == NULL)
+		goto nomem;
+	if ((sig = sm_read_cert(path, err)) == NULL || (key = sim_gw_sig_key(gw, err)) == NULL) {
+		*code = "no_sig_key";
+		rc = TW_E_NOT_FOUND;
+		goto out;
+	}
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+		goto nomem;
+	memcpy(mid, "r", 2);
+	tw_hex_encode(rnd, sizeof(rnd), mid + 1);
+	if ((rc = sim_metering_build(gw->id, mid, mp, strcmp(taf, "TAF9") == 0 ? "grid-status" :
+	    "tariffed", true, (tw_now_ms() / 900000) * 900000, enc, sig, key, &der, &len, NULL,
+	    NULL, err)) != TW_OK || (rc = auth_b64_encode(der, len, &b64, err)) != TW_OK) {
+		*code = "internal";
+		goto out;
+	}
+	*result = json_pack("{s:s, s:s, s:s, s:{s:s, s:s, s:s, s:s, s:s, s:b, s:s}}",
+		"gateway_id", gw->id, "taf", taf, "metering_point", mp, "message",
+		"gateway_id", gw->id, "message_id", mid, "kind",
+		strcmp(taf, "TAF9") == 0 ? "grid-status" : "tariffed", "emt", emt,
+		"metering_point", mp, "clock_ok", 1, "cms", b64);
+	if (*result == NULL)
+		goto nomem;
+	goto out;
+nomem:
+	*code = "internal";
+	rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+out:
+	free(path);
+	free(der);
+	free(b64);
+	X509_free(enc);
+	X509_free(sig);
+	return rc;
+}
+
+const struct sim_order_handler sim_order_taf_request = { "taf-request", taf_execute };

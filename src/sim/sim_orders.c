@@ -20,6 +20,7 @@ static const struct sim_order_handler *const sim_builtin[] = {
 	&sim_order_profile_insert, &sim_order_profile_delete, &sim_order_profile_read,
 	&sim_order_self_test, &sim_order_log_read,
 	&sim_order_cls_connect,
+	&sim_order_taf_request,
 };
 
 /* Built-in session status providers: each area adds one line. */

@@ -83,5 +83,6 @@ tw_rc sim_order_execute(struct sim_gw *gw, const char *type, const json_t *paylo
 extern const struct sim_order_handler sim_order_ping;
 extern const struct sim_order_handler sim_order_set_retention;
 extern const struct sim_order_handler sim_order_cls_connect;   /* UC-3.2.4 */
+extern const struct sim_order_handler sim_order_taf_request;   /* UC-3.5.3-5 (sim_metering.c) */
 
 #endif

@@ -80,7 +80,6 @@ evalp() { printf '%s' "{\"profile_id\":\"$2\",\"type\":\"evaluation\",\"taf\":\"
 wanp $EMTA >"$T/wan-a.json"; wanp $EMTB >"$T/wan-b.json"
 evalp $EMTA taf1-a TAF1 >"$T/eval-a.json"; evalp $EMTB taf9-b TAF9 >"$T/eval-b.json"
 setup_gw() { # id with_b
-	"$TORWART" gateway add --home "$H" --id "$1" || return 1
 	"$TORWART" profile authorise-emt --home "$H" --gateway "$1" --emt $EMTA || return 1
 	"$TORWART" profile put --home "$H" --gateway "$1" --file "$T/meter.json" || return 1
 	"$TORWART" profile put --home "$H" --gateway "$1" --file "$T/wan-a.json" || return 1
@@ -90,8 +89,16 @@ setup_gw() { # id with_b
 	"$TORWART" profile put --home "$H" --gateway "$1" --file "$T/wan-b.json" || return 1
 	"$TORWART" profile put --home "$H" --gateway "$1" --file "$T/eval-b.json"
 }
+WU_PORT=$(free_port)
 setup_all() {
 	local i
+	for i in $(seq -w 1 "$NGW"); do
+		"$TORWART" gateway add --home "$H" --id "GW-M$i" >>"$T/log" 2>&1 || return 1
+	done
+	# Wake-ups reach the simulator daemon (started with the services): the profile and
+	# TAF orders are executed by the simulated gateways.
+	"$TORWART" gateway set --home "$H" --gateways all --wakeup "127.0.0.1:$WU_PORT" \
+		>>"$T/log" 2>&1 || return 1
 	for i in $(seq -w 1 "$NGW"); do
 		setup_gw "GW-M$i" "$([ $((10#$i)) -le $((NGW / 2)) ] && echo 1 || echo 0)" \
 			>>"$T/log" 2>&1 || return 1
@@ -105,6 +112,11 @@ head -n $((NGW / 2)) "$T/all-gw" >"$T/b-gw"
 TWD=$!
 pids_to_kill+=("$TWD")
 check "torwartd all starts" wait_port 127.0.0.1 "$WAN_PORT" 20
+"$SIM" --home "$H" --count "$NGW" --listen-wakeup "127.0.0.1:$WU_PORT" --stats "$T/sim.stats" \
+	>>"$T/sim.log" 2>&1 &
+pids_to_kill+=("$!")
+sim_up() { local _i; for _i in $(seq 1 50); do [ -s "$T/sim.stats" ] && return 0; sleep 0.1; done; return 1; }
+check "simulator daemon answers wake-ups" sim_up
 check "EMT A's endpoint registered" "$TORWART" metering endpoint --home "$H" --emt $EMTA \
 	--url "https://localhost:$EMTA_PORT/metering"
 check "EMT B's endpoint registered" "$TORWART" metering endpoint --home "$H" --emt $EMTB \
@@ -250,6 +262,57 @@ echo "duplicate deliveries after kill -9 (same X-Torwart-Message-Id, detectable)
 check "every delivery carried a message id" bash -c "! awk '{print \$2}' '$T/rx-a/received.log' | grep -qx -- -"
 check "metering status counts delivered messages" bash -c \
 	"'$TORWART' metering status --home '$H' | grep -q '^delivered: [1-9]'"
+
+# ---- EMT requests TAF5/TAF6/TAF9 (UC-3.5.3-3.5.5) over the EMT route, as jobs that wake
+# the gateway; readouts come back as metering messages through the same outbox.
+G1ID=$(basename "$G1")
+evalp $EMTA taf5-a TAF5 >"$T/eval-5.json"; evalp $EMTA taf6-a TAF6 >"$T/eval-6.json"
+check "G1 gets TAF5 and TAF6 evaluation profiles for A (TAF5 is accepted now)" bash -c \
+	"'$TORWART' profile put --home '$H' --gateway $G1ID --file '$T/eval-5.json' && '$TORWART' profile put --home '$H' --gateway $G1ID --file '$T/eval-6.json'"
+cp "$T/emt-a.enc.crt" "$G1/emt-$EMTA.enc.crt"; cp "$T/emt-b.enc.crt" "$G1/emt-$EMTB.enc.crt"
+TLSOPT=(--curves brainpoolP256r1 --tlsv1.2 --tls-max 1.2 --cacert "$H/pki/chain.pem" -sS)
+as_emt() { local who=$1; shift; curl "${TLSOPT[@]}" --cert "$T/$who.tls.crt" --key "$T/$who/tls.key" "$@" 2>>"$T/log"; }
+URL="https://localhost:$WAN_PORT/v1/emt/taf-requests"
+taf_post() { # who body -> prints "code job"
+	local code
+	code=$(as_emt "$1" -o "$T/taf.out" -w '%{http_code}' -H Content-Type:application/json -d "$2" "$URL")
+	echo "$code $(python3 -c "import json;print(json.load(open('$T/taf.out')).get('job',''))" 2>/dev/null)"
+}
+read -r code J5 <<<"$(taf_post emt-a "{\"gateway\":\"$G1ID\",\"metering_point\":\"$MP\",\"taf\":\"TAF5\",\"tariff_stage\":2}")"
+check "TAF5 tariff stage change accepted (202, job ${J5:-?})" test "$code" = 202
+check "... the gateway confirms (job done)" "$TORWART" job wait --home "$H" --id "${J5:-0}" --wait-timeout 60
+as_emt emt-a -o "$T/taf5.json" "$URL/${J5:-0}"
+check "... the EMT reads stage 2 confirmed" python3 -c "
+import json; r = json.load(open('$T/taf5.json'))
+assert r['state'] == 'done' and r['taf'] == 'TAF5' and r['result']['tariff_stage'] == 2, r"
+check "... the simulated gateway holds stage 2" python3 -c "
+import json; s = json.load(open('$G1/state.json')); assert s['tariff_stages']['$MP'] == 2, s"
+read -r code J6 <<<"$(taf_post emt-a "{\"gateway\":\"$G1ID\",\"metering_point\":\"$MP\",\"taf\":\"TAF6\"}")"
+check "TAF6 on-demand readout accepted (202)" test "$code" = 202
+check "... job done" "$TORWART" job wait --home "$H" --id "${J6:-0}" --wait-timeout 60
+as_emt emt-a -o "$T/taf6.json" "$URL/${J6:-0}"
+M6=$(python3 -c "import json;print(json.load(open('$T/taf6.json'))['result']['message_id'])" 2>>"$T/log")
+check "... the answer names the readout's message id (${M6:-?})" test -n "$M6"
+check "... the readout reaches EMT A's endpoint" bash -c "for i in \$(seq 1 100); do grep -q '$G1ID/$M6 tariffed' '$T/rx-a/received.log' && exit 0; sleep 0.1; done; exit 1"
+k6=$(awk -v id="$G1ID/$M6" '$2 == id {print $1; exit}' "$T/rx-a/received.log")
+check "... and openssl cms verifies and decrypts it at EMT A" bash -c \
+	"openssl cms -verify -inform DER -in '$T/rx-a/$k6.der' -CAfile '$H/pki/chain.pem' -purpose any -binary 2>/dev/null | openssl cms -decrypt -inform DER -recip '$T/emt-a.enc.crt' -inkey '$T/emt-a/enc.key' | grep -q '\"message_id\":\"$M6\"'"
+read -r code J9 <<<"$(taf_post emt-b "{\"gateway\":\"$G1ID\",\"metering_point\":\"$MP\",\"taf\":\"TAF9\"}")"
+check "TAF9 feed-in readout by grid operator B accepted (202)" test "$code" = 202
+check "... job done, grid-status message delivered to B" bash -c "'$TORWART' job wait --home '$H' --id ${J9:-0} --wait-timeout 60 >/dev/null && for i in \$(seq 1 100); do grep -q '$G1ID/r.* grid-status' '$T/rx-b/received.log' && exit 0; sleep 0.1; done; exit 1"
+read -r code _ <<<"$(taf_post emt-b "{\"gateway\":\"$G1ID\",\"metering_point\":\"$MP\",\"taf\":\"TAF6\"}")"
+check "TAF6 by B (no TAF6 evaluation profile for B) is refused (403)" test "$code" = 403
+read -r code _ <<<"$(taf_post emt-c "{\"gateway\":\"$G1ID\",\"metering_point\":\"$MP\",\"taf\":\"TAF5\",\"tariff_stage\":1}")"
+check "TAF5 by unauthorised EMT C is refused (403)" test "$code" = 403
+read -r code _ <<<"$(taf_post emt-a "{\"gateway\":\"$G1ID\",\"metering_point\":\"$MP\",\"taf\":\"TAF1\"}")"
+check "an unsupported TAF is refused (400)" test "$code" = 400
+read -r code _ <<<"$(taf_post emt-a "{\"gateway\":\"$G1ID\",\"metering_point\":\"$MP\",\"taf\":\"TAF5\"}")"
+check "TAF5 without a tariff stage is refused (400)" test "$code" = 400
+code=$(as_emt emt-b -o /dev/null -w '%{http_code}' "$URL/${J5:-0}")
+check "another EMT cannot read A's TAF request (404)" test "$code" = 404
+sleep 0.4
+check "TAF requests are logged with the EMT as actor" test \
+	"$(count_log "action='emt.taf-request' AND actor='emt:$EMTA' AND result='ok'")" -ge 2
 
 # ---- time service
 if [ "$HAVE_CHRONY" = 1 ]; then
