@@ -3,7 +3,9 @@
  * (POST /v1/metering/values, src/metering/metering.c): the strict JSON body
  * (metering_msg_parse) and the CMS inside it (metering_cms_verify, which decodes a
  * SignedData, checks its signer against a fixed certificate and decodes the content as an
- * EnvelopedData). First byte 0: the bytes are a body; otherwise they are the CMS itself.
+ * EnvelopedData), and an EMT's TAF request body (metering_taf_request_parse,
+ * POST /v1/emt/taf-requests). First byte 0: a metering body; 1: an EMT TAF request;
+ * otherwise the CMS itself.
  *
  * Invariants: a refused body leaves the struct zeroed; a verified CMS yields inner bytes
  * that decode (never a success without content). The fixed signer is a fresh
@@ -20,6 +22,7 @@
 #include <openssl/x509.h>
 
 #include "metering/metering.h"
+#include "metering/metering_taf.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -55,6 +58,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				abort();
 			metering_msg_clear(&m);
 		} else if (memcmp(&m, &zero, sizeof(m)) != 0) {
+			abort();
+		}
+	} else if (data[0] == 1) {
+		static const struct metering_taf_request tzero;
+		struct metering_taf_request t;
+
+		if (metering_taf_request_parse(data + 1, size - 1, &t, NULL) == TW_OK) {
+			if ((strcmp(t.taf, "TAF5") == 0) != (t.tariff_stage >= 1 &&
+			    t.tariff_stage <= METERING_TAF_STAGE_MAX))
+				abort();
+		} else if (memcmp(&t, &tzero, sizeof(t)) != 0) {
 			abort();
 		}
 	} else if (metering_cms_verify(data + 1, size - 1, signer(), &inner, &inner_len,
