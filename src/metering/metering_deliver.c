@@ -264,6 +264,8 @@ static void dl_round(struct metering_deliverer *d)
 	char url[STORE_EMT_URL_MAX + 1], detail[320];
 	size_t n = 0;
 
+	if (d->ctx == NULL)
+		return;
 	if (store_metering_due(d->store, tw_now_ms(), DELIVER_BATCH, &msgs, &n, &e) != TW_OK) {
 		tw_warn("metering: cannot read due messages: %s", e.message);
 		return;
@@ -442,11 +444,14 @@ tw_rc metering_deliverer_start(const struct tw_home *home, struct metering_deliv
 	pthread_cond_init(&d->cv, NULL);
 	if ((rc = dl_config(d, err)) != TW_OK)
 		goto out;
-	if ((rc = dl_tls(d, err)) != TW_OK) {
-		/* Without a TLS identity nothing can be delivered: say so, keep the worker. */
+	if (dl_tls(d, err) != TW_OK) {
+		/*
+		 * Without a TLS identity nothing can be delivered (e.g. an init --system home,
+		 * where the worker cannot read the wan's key): say so; messages stay pending and
+		 * are alerted, retention and the clock check still run.
+		 */
 		tw_warn("metering: no deliveries to EMTs: %s", err->message);
-		rc = TW_OK;
-		goto out;
+		d->ctx = NULL;
 	}
 	if ((url = tw_home_store_url(home)) == NULL) {
 		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
@@ -459,7 +464,8 @@ tw_rc metering_deliverer_start(const struct tw_home *home, struct metering_deliv
 		goto out;
 	}
 	d->started = true;
-	tw_info("metering: deliveries to EMTs every %ld ms%s", d->tick_ms,
+	tw_info("metering: deliveries to EMTs %s every %ld ms%s", d->ctx != NULL ? "on" : "OFF",
+		d->tick_ms,
 		d->time_configured ? "; GWA clock checked against [time] upstream" : "");
 out:
 	free(url);
