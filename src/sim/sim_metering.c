@@ -477,8 +477,11 @@ static tw_rc sm_gateway(const struct sm_opts *o, const char *dir, X509 *emt_enc,
 				st->acked++;
 				if (strcmp(expect, "ack") != 0)
 					st->unexpected++;
-				if (ids != NULL)
+				if (ids != NULL) {
+					/* Each ack at once: a test may kill the GWA meanwhile. */
 					fprintf(ids, "%s/%s\n", gw, mid);
+					fflush(ids);
+				}
 				if (o->out_dir != NULL) {
 					char name[160];
 

@@ -181,9 +181,9 @@ sleep 0.5
 check "all delivered (store)" test "$(q "SELECT count(*) FROM metering_messages WHERE state='pending'")" = 0
 
 # ---- the EMTs check with openssl cms: integrity (gateway signature) and confidentiality
-verify_a() {
+verify_a() { # a sample of 8 (each costs three processes); all carry the same structure
 	local f n=0
-	for f in "$T"/rx-a/*.der; do
+	for f in $(ls "$T"/rx-a/*.der | shuf -n 8 --random-source=/dev/zero); do
 		openssl cms -verify -inform DER -in "$f" -CAfile "$H/pki/chain.pem" -purpose any \
 			-binary -out "$f.inner" 2>>"$T/log" || return 1
 		openssl cms -decrypt -inform DER -in "$f.inner" -recip "$T/emt-a.enc.crt" \
@@ -194,11 +194,11 @@ assert d['metering_point'] == '$MP' and len(d['values']) == 96 and d['kind'] == 
 			2>>"$T/log" || return 1
 		n=$((n + 1))
 	done
-	[ "$n" -ge $((NGW * 2)) ]
+	[ "$n" -eq 8 ]
 }
-check "EMT A: openssl cms verifies each gateway signature and decrypts 96 quarter-hour values" verify_a
+check "EMT A: openssl cms verifies gateway signatures and decrypts 96 quarter-hour values (8 samples)" verify_a
 check_fails "EMT B's key cannot decrypt A's values" openssl cms -decrypt -inform DER \
-	-in "$T/rx-a/1.der.inner" -recip "$T/emt-b.enc.crt" -inkey "$T/emt-b/enc.key" -out /dev/null
+	-in "$(ls "$T"/rx-a/*.der.inner | head -1)" -recip "$T/emt-b.enc.crt" -inkey "$T/emt-b/enc.key" -out /dev/null
 grid_inner_unchanged() {
 	local k id gw mid n=0
 	while read -r k id _; do
@@ -260,6 +260,25 @@ check "... none missing by id" all_ids_received "$T/ids-a" "$T/rx-a"
 dups=$(awk '{print $2}' "$T/rx-a/received.log" | sort | uniq -d | wc -l)
 echo "duplicate deliveries after kill -9 (same X-Torwart-Message-Id, detectable): $dups"
 check "every delivery carried a message id" bash -c "! awk '{print \$2}' '$T/rx-a/received.log' | grep -qx -- -"
+# ---- kill -9 of the wan while gateways send: what was acknowledged is delivered
+kill "$EMT_PID" 2>/dev/null; wait "$EMT_PID" 2>/dev/null
+check "EMT A restarts at full speed" start_emt emt-a "$EMTA_PORT" "$T/rx-a"
+: >"$T/ids-w"
+"${SIMV[@]}" --emt $EMTA --emt-enc "$T/emt-a.enc.crt" --messages 3 --ids "$T/ids-w" \
+	--gateways $(cat "$T/all-gw") >>"$T/log" 2>&1 &
+SIMW=$!
+for _ in $(seq 1 100); do [ -s "$T/ids-w" ] && break; sleep 0.1; done
+WANPID=$(sed -n 's/.*started wan (pid \([0-9]*\)).*/\1/p' "$T/torwartd.log" | tail -1)
+check "the wan is running (pid ${WANPID:-?}) while gateways send" test -n "$WANPID"
+[ -n "$WANPID" ] && kill -9 "$WANPID"
+wait "$SIMW"
+echo "acknowledged before/around the wan's kill -9: $(wc -l <"$T/ids-w") of $((NGW * 3))" >>"$T/log"
+check "some messages were acknowledged before the kill" test -s "$T/ids-w"
+cat "$T/ids-w" >>"$T/ids-a"
+check "the supervisor restarts the wan" wait_port 127.0.0.1 "$WAN_PORT" 20
+check "every message acknowledged before the wan's kill -9 reaches EMT A" \
+	wait_received "$T/rx-a" "$(sort -u "$T/ids-a" | wc -l)" 90
+check "... none missing by id" all_ids_received "$T/ids-a" "$T/rx-a"
 check "metering status counts delivered messages" bash -c \
 	"'$TORWART' metering status --home '$H' | grep -q '^delivered: [1-9]'"
 
