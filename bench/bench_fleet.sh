@@ -47,6 +47,11 @@ else
 	wan_port=$(sed -n 's/^listen = 127.0.0.1:\([0-9]*\)$/\1/p' "$home/torwart.conf" | head -1)
 	wu_port=$(sed -n 's/^wakeup_port = //p' "$tmp/bench.conf")
 fi
+# Every simulated gateway connects from 127.0.0.1: lift the per-source connection limit
+# (256 by default, conn_guard) above the simulator's concurrency, or a session that opens
+# while another is still closing is refused and its job waits for its time-out.
+grep -q '^max_connections_per_source' "$home/torwart.conf" ||
+	sed -i 's/^max_connections = 20000$/&\nmax_connections_per_source = 20000/' "$home/torwart.conf"
 # Pace wake-ups near what wan can handshake on this machine (T-WU.4).
 grep -q '^wakeup_rate' "$home/torwart.conf" || printf '\n[worker]\nwakeup_rate = %s\njob_batch = 1000\n' "$rate" >>"$home/torwart.conf"
 

@@ -241,6 +241,22 @@ int main(int argc, char **argv)
 		full.seconds > 0 ? (double)full.sessions_ok / full.seconds / raw_full : 0.0,
 		resumed.seconds > 0 ? (double)resumed.sessions_ok / resumed.seconds / raw_res : 0.0,
 		full.sessions_failed + resumed.sessions_failed);
+	/* The closing line is for bench/run-all: key=value, nothing else on it. */
+	{
+		double full_rate = full.seconds > 0 ? (double)full.sessions_ok / full.seconds : 0.0;
+		double mix_rate = resumed.seconds > 0 ? (double)resumed.sessions_ok /
+			resumed.seconds : 0.0;
+		double res_only = 0.0;
+
+		if (full_rate > 0 && resumed.resumed > 0 &&
+		    resumed.seconds > (double)count / full_rate)
+			res_only = (double)resumed.resumed / (resumed.seconds - (double)count /
+				full_rate);
+		printf("bench_handshake: full_per_s=%.1f resumed_mix_per_s=%.1f "
+			"resumed_per_s=%.1f raw_full_per_s=%.1f raw_resumed_per_s=%.1f failed=%zu\n",
+			full_rate, mix_rate, res_only, raw_full, raw_res,
+			full.sessions_failed + resumed.sessions_failed);
+	}
 	status = full.sessions_failed + resumed.sessions_failed == 0 && failures == 0 ? 0 : 1;
 out:
 	wan_server_stop(srv);

@@ -139,3 +139,5 @@ echo "ratio torwart (SoftHSM2) / openssl ca -infiles:   $(awk -v a="$ours" -v b=
 echo "ratio torwart (SoftHSM2) / openssl x509 -req:     $(awk -v a="$ours" -v b="$peer3" 'BEGIN { printf "%.1f", a / b }')x"
 echo "note: torwart's figure includes request parsing and 3 proof-of-possession checks per" \
 	"request, store writes and admin-log entries; the peers only sign."
+# The closing line is for bench/run-all: key=value, nothing else on it.
+echo "bench_issue: certs=$certs softhsm_per_s=$ours file_per_s=$ours_file openssl_ca_per_call_per_s=$peer1 openssl_ca_infiles_per_s=$peer2 openssl_x509_per_s=$peer3"

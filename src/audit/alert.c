@@ -40,6 +40,7 @@ static const struct {
 	[ALERT_JOB_TIMEOUT] = { "job-timeout", "gateway-operator", "warning" },
 	[ALERT_POLICY_DRIFT] = { "policy-drift", "security-officer", "critical" },
 	[ALERT_SANDBOX] = { "sandbox-violation", "security-officer", "critical" },
+	[ALERT_PROFILE_DRIFT] = { "profile-drift", "gateway-operator", "error" },
 	[ALERT_METERING_UNDELIVERED] = { "metering-undelivered", "gateway-operator", "error" },
 	[ALERT_TIME] = { "time-offset", "system-administrator", "critical" },
 };

@@ -29,6 +29,7 @@ enum alert_kind {
 	ALERT_JOB_TIMEOUT,       /* a job exceeded its time-out threshold */
 	ALERT_POLICY_DRIFT,      /* the [auth] policy changed outside `torwart policy set` */
 	ALERT_SANDBOX,           /* a service was killed by its seccomp filter (SIGSYS) */
+	ALERT_PROFILE_DRIFT,     /* a gateway changed its profiles away from the desired set */
 	ALERT_METERING_UNDELIVERED, /* metering data not acknowledged by its EMT in time */
 	ALERT_TIME,              /* the GWA clock is off or unchecked (UC-3.2.1, M-4.5.9) */
 };

@@ -94,6 +94,17 @@ void auth_break_glass_record(struct tw_store *store, const struct auth_settings 
 	auth_alert(store, "break-glass", "security-officer", p->name, p->client, detail);
 }
 
+void auth_break_glass_read_record(struct tw_store *store, const struct auth_principal *p,
+	const char *command)
+{
+	struct tw_error err;
+	char detail[STORE_TEXT_MAX + 1];
+
+	snprintf(detail, sizeof(detail), "direct --home read: %s", command);
+	if (svc_audit(store, p, "auth.break-glass-read", command, "ok", detail, &err) != TW_OK)
+		tw_err("cannot record the break-glass read: %s", err.message);
+}
+
 tw_rc auth_svc_operator_add(struct tw_store *store, const struct auth_settings *s,
 	const struct auth_principal *p, const struct auth_operator_new *in,
 	struct auth_operator_added *out, struct tw_error *err)

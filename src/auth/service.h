@@ -110,4 +110,14 @@ tw_rc auth_svc_gateway_list(struct tw_store *store, const struct auth_principal 
 void auth_break_glass_record(struct tw_store *store, const struct auth_settings *s,
 	const struct auth_principal *p, const char *command);
 
+/*
+ * Record a read-only break-glass use (a list/show/verify command run with --home): the
+ * admin-log entry "auth.break-glass-read" as principal "break-glass", but no alert and no
+ * review request. Reads change nothing an approver could undo, and an alert per `gateway
+ * list` would train the security officers to ignore break-glass alerts; the log entry
+ * keeps every read traceable. Best effort like auth_break_glass_record.
+ */
+void auth_break_glass_read_record(struct tw_store *store, const struct auth_principal *p,
+	const char *command);
+
 #endif

@@ -798,7 +798,7 @@ int cli_operator(const char *sub, int argc, char **argv)
 
 	if (sub == NULL || ca_parse(argc, argv, &o) != 0)
 		return cli_usage_error("usage: torwart operator ca-init|keygen|add|enrol|list|"
-			"disable|role (see torwart --help)");
+			"disable|role");
 	if (strcmp(sub, "ca-init") == 0)
 		return cmd_ca_init(&o);
 	if (strcmp(sub, "add") == 0)

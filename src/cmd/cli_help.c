@@ -158,6 +158,9 @@ static const struct cli_help_sub help_gateway[] = {
 		"DIR/gateways/SMGW-ID), as a manufacturer would.\n" },
 	{ "list", "usage: torwart gateway list --home DIR\n"
 		"Show id, state and last contact of every gateway.\n" },
+	{ "show", "usage: torwart gateway show --home DIR --id SMGW-ID\n"
+		"One gateway: tenant, state, last contact, tags, wake-up address, its job queue\n"
+		"and its certificates.\n" },
 	{ "set", "usage: torwart gateway set --home DIR (--gateway ID | --gateways all|ID,ID | "
 		"--tag T | --tenant T)\n"
 		"       [--add-tag T] [--remove-tag T] [--wakeup HOST:PORT|none] "
@@ -182,6 +185,9 @@ static const struct cli_help_sub help_job[] = {
 	{ "list", "usage: torwart job list --home DIR [--gateway ID] [--batch N] [--state S] "
 		"[--limit N]\n"
 		"List jobs.\n" },
+	{ "batches", "usage: torwart job batches --home DIR [--limit N]\n"
+		"Fleet orders, newest first (default 50), with their progress: total, done,\n"
+		"failed, ended otherwise (timed out, cancelled) and still open.\n" },
 	{ "show", "usage: torwart job show --home DIR --id N\n"
 		"Show one job with its attempts and result.\n" },
 	{ "cancel", "usage: torwart job cancel --home DIR (--id N | --batch N)\n"
@@ -304,7 +310,7 @@ static const struct cli_help cli_helps[] = {
 	{ "time", "usage: torwart time check|status ...\n"
 		"The legal-time service (docs/metering.md). torwart time SUB --help for each.\n",
 		help_time },
-	{ "gateway", "usage: torwart gateway add|list|set|logs|selftest ...\n"
+	{ "gateway", "usage: torwart gateway add|list|show|set|logs|selftest ...\n"
 		"Gateways: registration, listing, fleet settings, logs and self-tests.\n"
 		"torwart gateway SUB --help for each.\n" HELP_REMOTE, help_gateway },
 	{ "init", "usage: torwart init --home DIR [--test-pki [--second-sub-ca]] "
@@ -319,7 +325,7 @@ static const struct cli_help cli_helps[] = {
 		"and Landlock (docs/operations.md). Refuses an existing DIR. --signer-backend\n"
 		"file: tests only.\n",
 		NULL },
-	{ "job", "usage: torwart job create|list|show|cancel|wait|types ...\n"
+	{ "job", "usage: torwart job create|list|batches|show|cancel|wait|types ...\n"
 		"Orders to gateways (docs/jobs.md). torwart job SUB --help for each.\n" HELP_REMOTE,
 		help_job },
 	{ "login", "usage: torwart login --api https://HOST:PORT --cert C --key K [--ca F]\n"

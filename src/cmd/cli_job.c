@@ -19,6 +19,7 @@
 #include "base/util.h"
 #include "cmd/cli.h"
 #include "gwa/gateway.h"
+#include "auth/command.h"
 #include "gwa/job.h"
 #include "gwa/order.h"
 #include "store/store_jobs.h"
@@ -54,7 +55,8 @@ static int job_parse(int argc, char **argv, struct job_opts *o)
 		{ NULL, 0, NULL, 0 }
 	};
 	struct tw_error err;
-	long *num;
+	long *num, min, max;
+	const char *what;
 	int c;
 
 	memset(o, 0, sizeof(*o));
@@ -63,6 +65,9 @@ static int job_parse(int argc, char **argv, struct job_opts *o)
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		num = NULL;
+		what = NULL;
+		min = 1;
+		max = 1000000000L;
 		switch (c) {
 		case 'H': o->home = optarg; break;
 		case 't': o->type = optarg; break;
@@ -77,19 +82,22 @@ static int job_parse(int argc, char **argv, struct job_opts *o)
 		case 'U': o->wakeup = optarg; break;
 		case 'M': o->move_tenant = optarg; break;
 		case 'w': o->wait = 1; break;
-		case 'i': num = &o->id; break;
-		case 'b': num = &o->batch; break;
-		case 'o': num = &o->timeout; break;
-		case 'a': num = &o->attempts; break;
-		case 'r': num = &o->retry_delay; break;
-		case 'l': num = &o->limit; break;
-		case 'W': num = &o->wait_timeout; break;
+		/* Each number with its own range: a 0 that silently became a default (3
+		 * attempts, 300 s) surprised operators, so 0 is refused where it is no value. */
+		case 'i': num = &o->id; what = "--id"; break;
+		case 'b': num = &o->batch; what = "--batch"; break;
+		case 'o': num = &o->timeout; what = "--timeout (seconds)"; max = JOB_MAX_TIMEOUT_S;
+			break;
+		case 'a': num = &o->attempts; what = "--attempts"; max = 100; break;
+		case 'r': num = &o->retry_delay; what = "--retry-delay (seconds)"; min = 0;
+			max = JOB_MAX_TIMEOUT_S; break;
+		case 'l': num = &o->limit; what = "--limit"; break;
+		case 'W': num = &o->wait_timeout; what = "--wait-timeout (seconds)"; break;
 		default: return -1;
 		}
-		if (num != NULL && tw_parse_long(optarg, 0, 1000000000L, num, &err, "number") !=
-		    TW_OK) {
+		if (num != NULL && tw_parse_long(optarg, min, max, num, &err, what) != TW_OK) {
 			fprintf(stderr, "torwart: %s\n", err.message);
-			return -1;
+			return -2;   /* said what is wrong: no general usage line after it */
 		}
 	}
 	return optind == argc ? 0 : -1;
@@ -249,8 +257,21 @@ static int cmd_job_create(const struct job_opts *o)
 	job_who(&who);
 	if (o->gateway != NULL) {
 		rc = job_create(store, o->gateway, &spec, &who, &id, &err);
-		if (rc == TW_OK)
+		if (rc == TW_OK) {
+			char address[STORE_ADDRESS_MAX + 1];
+			struct tw_error ignored;
+			bool found = true;
+
 			printf("job %lld created: %s for %s\n", (long long)id, o->type, o->gateway);
+			/* Without a wake-up address nobody can call the gateway: the job (and the
+			 * gateway's later jobs behind it) waits for its next own contact. Say so
+			 * rather than leave the operator watching a job that does not move. */
+			if (store_gateway_wakeup_get(store, o->gateway, address, &found, &ignored) ==
+			    TW_OK && !found)
+				fprintf(stderr, "torwart: note: gateway %s has no wake-up address "
+					"(torwart gateway set --wakeup HOST:PORT): the job runs at the "
+					"gateway's next own contact and times out otherwise\n", o->gateway);
+		}
 	} else {
 		if ((sel = job_selection(o)) == NULL) {
 			status = cli_usage_error("give exactly one of --gateways, --tag, --tenant");
@@ -325,6 +346,14 @@ static int cmd_job_list(const struct job_opts *o)
 			"failed, timed-out or cancelled");
 	if ((rc = cli_open_home_store(o->home, &home, &store, &err)) != TW_OK)
 		goto out;
+	/* An unknown gateway (or another tenant's) is an error, not an empty list: a typo
+	 * must not read as "this gateway has no jobs". */
+	if (o->gateway != NULL) {
+		struct store_gateway gw;
+
+		if ((rc = store_gateway_get(store, o->gateway, &gw, &err)) != TW_OK)
+			goto out;
+	}
 	printf("%-8s %-6s %-20s %-14s %-20s %-5s %-24s %s\n", "JOB", "BATCH", "GATEWAY", "TYPE",
 		"STATE", "TRY", "UPDATED (UTC)", "ERROR");
 	if ((rc = store_job_foreach(store, &f, print_job, &n, &err)) == TW_OK)
@@ -467,7 +496,11 @@ int cli_gateway_set(int argc, char **argv)
 	tw_rc rc;
 
 	tw_error_clear(&err);
-	if (job_parse(argc, argv, &o) != 0 || o.home == NULL ||
+	int parsed = job_parse(argc, argv, &o);
+
+	if (parsed == -2)
+		return 2;
+	if (parsed != 0 || o.home == NULL ||
 	    (o.add_tag == NULL && o.remove_tag == NULL && o.wakeup == NULL &&
 	     o.move_tenant == NULL))
 		return cli_usage_error("usage: torwart gateway set --home DIR (--gateway ID | "
@@ -491,17 +524,78 @@ out:
 	return rc == TW_OK ? 0 : cli_fail("gateway set", &err);
 }
 
+/*
+ * Fleet orders, newest first, each with its progress: what an operator looks at after
+ * ordering (job wait follows one, this shows all). Through the api a tenant's operator
+ * sees the fleet orders that reached its gateways, counted over its own jobs only.
+ */
+static int cmd_job_batches(const struct job_opts *o)
+{
+	struct tw_home *home = NULL;
+	struct tw_store *store = NULL;
+	struct store_job_batch *b = NULL;
+	struct tw_error err;
+	size_t n = 0, shown = 0, max = o->limit > 0 ? (size_t)o->limit : 50;
+	tw_rc rc;
+
+	tw_error_clear(&err);
+	if (o->home == NULL)
+		return cli_usage_error("job batches needs --home DIR");
+	if (max > 10000)
+		max = 10000;
+	if ((b = calloc(max, sizeof(*b))) == NULL)
+		return cli_usage_error("out of memory");
+	if ((rc = cli_open_home_store(o->home, &home, &store, &err)) != TW_OK ||
+	    (rc = store_job_batch_list(store, 0, b, max, &n, &err)) != TW_OK)
+		goto out;
+	printf("%-6s %-24s %-14s %6s %6s %6s %6s %6s  %s\n", "BATCH", "CREATED (UTC)", "TYPE",
+		"TOTAL", "DONE", "FAILED", "ENDED", "OPEN", "SELECTION");
+	for (size_t i = 0; i < n; i++) {
+		int64_t c[JOB__STATES], open = 0, total = 0;
+		char when[40], sel[2 * STORE_TEXT_MAX];
+
+		if ((rc = job_batch_counts(store, b[i].id, c, &err)) == TW_E_NOT_FOUND) {
+			rc = TW_OK;   /* none of this operator's gateways: not shown */
+			continue;
+		}
+		if (rc != TW_OK)
+			goto out;
+		for (int st = 0; st < JOB__STATES; st++) {
+			total += c[st];
+			if (store_job_state_open((enum store_job_state)st))
+				open += c[st];
+		}
+		tw_time_format_utc(b[i].created_ms, when, sizeof(when));
+		printf("%-6lld %-24s %-14s %6lld %6lld %6lld %6lld %6lld  %s\n",
+			(long long)b[i].id, when, b[i].type, (long long)total,
+			(long long)c[JOB_DONE], (long long)c[JOB_FAILED],
+			(long long)(c[JOB_TIMED_OUT] + c[JOB_CANCELLED]), (long long)open,
+			auth_text_escape(b[i].selection, sel, sizeof(sel)));
+		shown++;
+	}
+	printf("%zu fleet order%s\n", shown, shown == 1 ? "" : "s");
+out:
+	free(b);
+	store_close(store);
+	tw_home_free(home);
+	return rc == TW_OK ? 0 : cli_fail("job batches", &err);
+}
+
 int cli_job(const char *sub, int argc, char **argv)
 {
 	struct job_opts o;
+	int parsed = sub != NULL ? job_parse(argc, argv, &o) : -1;
 
-	if (sub == NULL || job_parse(argc, argv, &o) != 0)
-		return cli_usage_error("usage: torwart job create|list|show|cancel|types|wait ... "
-			"(see torwart --help)");
+	if (parsed == -2)
+		return 2;
+	if (parsed != 0)
+		return cli_usage_error("usage: torwart job create|list|batches|show|cancel|types|wait ...");
 	if (strcmp(sub, "create") == 0)
 		return cmd_job_create(&o);
 	if (strcmp(sub, "list") == 0)
 		return cmd_job_list(&o);
+	if (strcmp(sub, "batches") == 0)
+		return cmd_job_batches(&o);
 	if (strcmp(sub, "show") == 0)
 		return cmd_job_show(&o);
 	if (strcmp(sub, "cancel") == 0)
@@ -528,5 +622,6 @@ int cli_job(const char *sub, int argc, char **argv)
 		tw_home_free(home);
 		return status;
 	}
-	return cli_usage_error("unknown job command; use create, list, show, cancel, types, wait");
+	return cli_usage_error("unknown job command; use create, list, batches, show, cancel, types, "
+		"wait");
 }

@@ -432,6 +432,13 @@ int cli_gateway_monitor(const char *sub, int argc, char **argv)
 	}
 	if ((rc = cli_open_home_store(o.home, &home, &store, &err)) != TW_OK)
 		goto out;
+	/* An unknown gateway is an error, not "0 entries" (same answer for another tenant's). */
+	{
+		struct store_gateway gw;
+
+		if ((rc = store_gateway_get(store, o.gateway, &gw, &err)) != TW_OK)
+			goto out;
+	}
 	if (strcmp(sub, "selftest") == 0) {
 		rc = create_job(store, o.gateway, "self-test", json_object(), &err);
 	} else if (o.fetch != NULL) {

@@ -117,6 +117,21 @@ tw_rc signer_sign_crl_stream(struct signer_client *sc, const char *label,
 	unsigned char **sig, size_t *sig_len, struct tw_error *err);
 
 /*
+ * The three steps of signer_sign_crl_stream, for a caller that never holds the whole
+ * list (src/pki/crl.c reads it back from a spill file): the head (at most SIGNER_DATA_MAX
+ * bytes, up to and including the revokedCertificates header), then whole revoked entries
+ * in any number of calls of at most SIGNER_DATA_MAX bytes each, then the tail, which
+ * returns the signature (*sig malloc'ed, caller frees).
+ */
+tw_rc signer_client_crl_begin(struct signer_client *sc, const char *label,
+	const unsigned char *head, size_t len, struct tw_error *err);
+tw_rc signer_client_crl_data(struct signer_client *sc, const char *label,
+	const unsigned char *entries, size_t len, struct tw_error *err);
+tw_rc signer_client_crl_end(struct signer_client *sc, const char *label,
+	const unsigned char *tail, size_t len, unsigned char **sig, size_t *sig_len,
+	struct tw_error *err);
+
+/*
  * Custodian activation (signer_keys.h). Enter one share (the text of its file) as the
  * actor set with signer_client_set_actor; answer (NUL-terminated, at most size bytes):
  * "active ..." when this share completed the activation, else "waiting ...".

@@ -742,6 +742,37 @@ static tw_rc crl_step(struct signer_client *sc, uint8_t op, const char *label,
 	return rc;
 }
 
+tw_rc signer_client_crl_begin(struct signer_client *sc, const char *label,
+	const unsigned char *head, size_t len, struct tw_error *err)
+{
+	tw_rc rc;
+
+	if ((rc = check_label(label, err)) != TW_OK)
+		return rc;
+	if (len == 0 || len > SIGNER_DATA_MAX)
+		return tw_error_set(err, TW_E_INVALID, "CRL head of %zu bytes out of range", len);
+	return crl_step(sc, SIGNER_OP_CRL_BEGIN, label, head, len, NULL, NULL, err);
+}
+
+tw_rc signer_client_crl_data(struct signer_client *sc, const char *label,
+	const unsigned char *entries, size_t len, struct tw_error *err)
+{
+	if (len == 0 || len > SIGNER_DATA_MAX)
+		return tw_error_set(err, TW_E_INVALID, "CRL chunk of %zu bytes out of range", len);
+	return crl_step(sc, SIGNER_OP_CRL_DATA, label, entries, len, NULL, NULL, err);
+}
+
+tw_rc signer_client_crl_end(struct signer_client *sc, const char *label,
+	const unsigned char *tail, size_t len, unsigned char **sig, size_t *sig_len,
+	struct tw_error *err)
+{
+	*sig = NULL;
+	*sig_len = 0;
+	if (len > SIGNER_DATA_MAX)
+		return tw_error_set(err, TW_E_INVALID, "CRL tail of %zu bytes out of range", len);
+	return crl_step(sc, SIGNER_OP_CRL_END, label, tail, len, sig, sig_len, err);
+}
+
 tw_rc signer_sign_crl_stream(struct signer_client *sc, const char *label,
 	const unsigned char *tbs, size_t tbs_len, size_t head_len, size_t list_len,
 	unsigned char **sig, size_t *sig_len, struct tw_error *err)

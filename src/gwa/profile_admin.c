@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "audit/audit.h"
+#include "audit/alert.h"
 #include "base/util.h"
 #include "gwa/job.h"
 #include "store/store_profiles.h"
@@ -696,30 +697,92 @@ tw_rc profile_admin_drift(struct tw_store *store, const char *gateway_id,
 }
 
 /* True when the stored report already has set_hash and the desired set hashes the same. */
+/*
+ * Is the reported set the one reported last time, and in sync? (*same.) *old receives the
+ * previous report (found: old->set_hash[0] != '\0'); the caller clears it.
+ */
 static tw_rc pa_unchanged_in_sync(struct tw_store *store, const char *gateway_id,
-	const char *set_hash, bool *same, struct tw_error *err)
+	const char *set_hash, bool *same, struct store_profile_report *old, struct tw_error *err)
 {
-	struct store_profile_report old;
 	json_t *desired = NULL;
 	bool found = false;
 	tw_rc rc;
 
 	*same = false;
-	if ((rc = store_profile_report_get(store, gateway_id, &old, &found, err)) != TW_OK)
+	memset(old, 0, sizeof(*old));
+	if ((rc = store_profile_report_get(store, gateway_id, old, &found, err)) != TW_OK)
 		return rc;
-	if (found && strcmp(old.set_hash, set_hash) == 0 &&
+	if (!found)
+		old->set_hash[0] = '\0';
+	if (found && strcmp(old->set_hash, set_hash) == 0 &&
 	    (rc = profile_admin_desired_set(store, gateway_id, &desired, err)) == TW_OK)
 		*same = strcmp(pa_str(desired, "profile_set_hash"), set_hash) == 0;
 	json_decref(desired);
-	store_profile_report_clear(&old);
 	return rc;
+}
+
+/*
+ * The hash the previous report (profile_set_to_json's object, as stored) gave profile_id,
+ * copied into hash; "" when that report did not list it.
+ */
+static void pa_report_hash(const char *profiles, const char *profile_id, char hash[65])
+{
+	json_t *doc = profiles != NULL ? json_loads(profiles, 0, NULL) : NULL;
+	size_t i;
+	json_t *e;
+
+	hash[0] = '\0';
+	json_array_foreach(json_object_get(doc, "profiles"), i, e) {
+		if (strcmp(pa_str(e, "profile_id"), profile_id) == 0)
+			snprintf(hash, 65, "%s", pa_str(e, "hash"));
+	}
+	json_decref(doc);
+}
+
+/*
+ * The drift alert (T-PV.3): raised for the profiles the GATEWAY changed since its previous
+ * report (gained, lost or altered) that now depart from the desired set. Drift the
+ * operators made (a desired profile put or deleted, not yet ordered) raises nothing, and
+ * a drifting set reported again raises nothing again: one alert per change by the gateway.
+ */
+static tw_rc pa_drift_alert(struct tw_store *store, const char *gateway_id,
+	const struct store_profile_report *old, const char *new_hash,
+	const struct profile_drift *d, struct tw_error *err)
+{
+	char msg[512], ids[256] = "";
+	size_t off = 0, count = 0;
+
+	if (old->set_hash[0] == '\0' || strcmp(old->set_hash, new_hash) == 0)
+		return TW_OK;
+	for (size_t i = 0; i < d->n; i++) {
+		const struct profile_drift_row *r = &d->rows[i];
+		char before[65];
+		int w;
+
+		if (r->state == PROFILE_IN_SYNC || r->state == PROFILE_NOT_REPORTED)
+			continue;
+		pa_report_hash(old->profiles, r->profile_id, before);
+		if (strcmp(before, r->reported_hash) == 0)
+			continue;   /* the gateway still holds what it held: not its change */
+		count++;
+		w = snprintf(ids + off, sizeof(ids) - off, "%s%s (%s)", off > 0 ? ", " : "",
+			r->profile_id, profile_drift_state_name(r->state));
+		if (w < 0 || (size_t)w >= sizeof(ids) - off)
+			break;
+		off += (size_t)w;
+	}
+	if (count == 0)
+		return TW_OK;
+	snprintf(msg, sizeof(msg), "gateway %s changed its profiles away from the desired set: "
+		"%s; see torwart profile list --gateway %s", gateway_id, ids, gateway_id);
+	return alert_raise(store, ALERT_PROFILE_DRIFT, NULL, gateway_id, msg, err);
 }
 
 tw_rc profile_admin_report(struct tw_store *store, const char *gateway_id,
 	const json_t *set, const char *source, const char *client, bool *drift,
 	struct tw_error *err)
 {
-	struct store_profile_report rep;
+	struct store_profile_report rep, old;
 	struct profile_set_item *items = NULL;
 	struct profile_drift d;
 	char actor[STORE_ID_MAX + 16], detail[256];
@@ -729,6 +792,7 @@ tw_rc profile_admin_report(struct tw_store *store, const char *gateway_id,
 	tw_rc rc;
 
 	memset(&rep, 0, sizeof(rep));
+	memset(&old, 0, sizeof(old));
 	memset(&d, 0, sizeof(d));
 	if (drift != NULL)
 		*drift = false;
@@ -743,7 +807,8 @@ tw_rc profile_admin_report(struct tw_store *store, const char *gateway_id,
 	 * nothing to store or log, and the session costs reads only (no write transaction in
 	 * wan's event loop per session of a large fleet).
 	 */
-	if ((rc = pa_unchanged_in_sync(store, gateway_id, rep.set_hash, &same, err)) != TW_OK)
+	if ((rc = pa_unchanged_in_sync(store, gateway_id, rep.set_hash, &same, &old, err)) !=
+	    TW_OK)
 		goto out;
 	if (same)
 		goto out;
@@ -761,7 +826,8 @@ tw_rc profile_admin_report(struct tw_store *store, const char *gateway_id,
 	if (own_tx && (rc = store_begin(store, err)) != TW_OK)
 		goto out;
 	if ((rc = store_profile_report_put(store, &rep, err)) != TW_OK ||
-	    (rc = pa_drift_compute(store, gateway_id, &d, err)) != TW_OK)
+	    (rc = pa_drift_compute(store, gateway_id, &d, err)) != TW_OK ||
+	    (rc = pa_drift_alert(store, gateway_id, &old, rep.set_hash, &d, err)) != TW_OK)
 		goto rollback;
 	snprintf(actor, sizeof(actor), "gateway:%s", gateway_id);
 	snprintf(detail, sizeof(detail), "%zu profiles reported (%s), set %.16s..., desired "
@@ -786,6 +852,7 @@ out:
 	profile_drift_clear(&d);
 	free(items);
 	store_profile_report_clear(&rep);
+	store_profile_report_clear(&old);
 	return rc;
 }
 

@@ -16,10 +16,13 @@
  */
 #include "pki/crl.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 #include <openssl/evp.h>
@@ -35,7 +38,6 @@
 #include "pki/profile.h"
 #include "store/store_ca.h"
 
-#define CRL_RESERVE 4096           /* room for the TBS and CertificateList headers */
 #define CRL_FIXED_MAX 2048         /* version + sigAlg + issuer + two times */
 #define CRL_SERIAL_MAX 32          /* bytes of a serial we encode (RFC 5280: <= 20) */
 /* Delta CRLs repeat revocations this long before their base's thisUpdate. */
@@ -70,27 +72,59 @@ static size_t der_put_header(unsigned char *p, unsigned char tag, size_t len)
 }
 
 /* UTCTime until 2049, GeneralizedTime from 2050 (RFC 5280 5.1.2.4). out: >= 17 bytes. */
+/*
+ * Two decimal digits of v (0..99) at p. der_time runs once per CRL entry (a million times
+ * for a large CRL): gmtime_r + snprintf were a fifth of the CRL's whole CPU time (perf, see
+ * docs/performance.md), so the date is computed with integer arithmetic instead.
+ */
+static void put2(unsigned char *p, int v)
+{
+	p[0] = (unsigned char)('0' + v / 10);
+	p[1] = (unsigned char)('0' + v % 10);
+}
+
+/*
+ * UTCTime for 1950-2049, else GeneralizedTime (RFC 5280 4.1.2.5), with its tag and length,
+ * into out (at least 17 bytes); returns the bytes written. The civil date from days since
+ * the epoch is the proleptic Gregorian calendar (the era algorithm: 400-year eras of
+ * 146097 days). Checked against gmtime over 1970-2280 in unit/test_ca.c.
+ */
 static size_t der_time(int64_t secs, unsigned char *out)
 {
-	time_t t = (time_t)secs;
-	struct tm tm;
-	char text[24];
-	int n;
+	int64_t days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
+	int64_t rem = secs - days * 86400;
+	int64_t z = days + 719468;
+	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+	int64_t doe = z - era * 146097;
+	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	int64_t mp = (5 * doy + 2) / 153;
+	int day = (int)(doy - (153 * mp + 2) / 5 + 1);
+	int month = (int)(mp < 10 ? mp + 3 : mp - 9);
+	int64_t year = yoe + era * 400 + (month <= 2);
+	unsigned char *p = out + 2;
 
-	if (gmtime_r(&t, &tm) == NULL)
-		memset(&tm, 0, sizeof(tm));
-	if (tm.tm_year + 1900 >= 1950 && tm.tm_year + 1900 < 2050) {
-		n = snprintf(text, sizeof(text), "%02d%02d%02d%02d%02d%02dZ", tm.tm_year % 100,
-			tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+	if (year < 0 || year > 9999)
+		year = year < 0 ? 0 : 9999;   /* outside what a CRL can say; never stored */
+	if (year >= 1950 && year < 2050) {
 		out[0] = 0x17;
+		put2(p, (int)(year % 100));
+		p += 2;
 	} else {
-		n = snprintf(text, sizeof(text), "%04d%02d%02d%02d%02d%02dZ", tm.tm_year + 1900,
-			tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
 		out[0] = 0x18;
+		put2(p, (int)(year / 100));
+		put2(p + 2, (int)(year % 100));
+		p += 4;
 	}
-	out[1] = (unsigned char)n;
-	memcpy(out + 2, text, (size_t)n);
-	return 2 + (size_t)n;
+	put2(p, month);
+	put2(p + 2, day);
+	put2(p + 4, (int)(rem / 3600));
+	put2(p + 6, (int)(rem / 60 % 60));
+	put2(p + 8, (int)(rem % 60));
+	p[10] = 'Z';
+	p += 11;
+	out[1] = (unsigned char)(p - out - 2);
+	return (size_t)(p - out);
 }
 
 static int hexval(char c)
@@ -106,13 +140,88 @@ static int hexval(char c)
 
 /* ---- the revoked list ---- */
 
+/*
+ * The revoked entries while they are produced: one chunk of at most CRL_CHUNK bytes of
+ * whole entries in memory (what one signer frame carries); a full chunk is appended to a
+ * spill file (unnamed, O_TMPFILE in the CRL's directory) and its length recorded. A large
+ * CRL thus never sits in memory (1,000,000 entries are 49 MB of DER), and the chunks are
+ * the signer's frames as they are.
+ */
+#define CRL_CHUNK SIGNER_DATA_MAX
+#define CRL_CHUNKS_MAX 4096        /* 4096 chunks of about 1 MB: beyond CRL_MAX_BYTES */
+
 struct crl_stream {
-	struct tw_buf *buf;
+	unsigned char *chunk;      /* CRL_CHUNK bytes */
+	size_t chunk_len;
+	int spill_fd;              /* -1 until the first chunk is full */
+	const char *spill_dir;
+	size_t spilled[CRL_CHUNKS_MAX];   /* lengths of the chunks in the spill file */
+	size_t n_spilled;
+	size_t list_len;           /* all entries' bytes */
 	int64_t since_ms;          /* delta CRLs: only revocations from then on; 0: all */
 	int64_t entries;
 	struct tw_error *err;
 	tw_rc rc;
 };
+
+static tw_rc crl_spill(struct crl_stream *cs)
+{
+	if (cs->spill_fd < 0) {
+#ifdef O_TMPFILE
+		cs->spill_fd = open(cs->spill_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+#endif
+		if (cs->spill_fd < 0) {
+			char *tmp = tw_asprintf("%s/.crl-spill.XXXXXX", cs->spill_dir);
+
+			if (tmp == NULL)
+				return tw_error_set(cs->err, TW_E_NOMEM, "out of memory");
+			if ((cs->spill_fd = mkstemp(tmp)) >= 0)
+				unlink(tmp);
+			free(tmp);
+		}
+		if (cs->spill_fd < 0)
+			return tw_error_set(cs->err, TW_E_IO, "cannot create a spill file for the CRL "
+				"entries in %s: %s", cs->spill_dir, strerror(errno));
+	}
+	if (cs->n_spilled >= CRL_CHUNKS_MAX)
+		return tw_error_set(cs->err, TW_E_TOO_LARGE, "the CRL exceeds %d chunks",
+			CRL_CHUNKS_MAX);
+	for (size_t off = 0; off < cs->chunk_len;) {
+		ssize_t w = write(cs->spill_fd, cs->chunk + off, cs->chunk_len - off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return tw_error_set(cs->err, TW_E_IO, "cannot write the CRL spill file: %s",
+				w < 0 ? strerror(errno) : "short write");
+		off += (size_t)w;
+	}
+	cs->spilled[cs->n_spilled++] = cs->chunk_len;
+	cs->chunk_len = 0;
+	return TW_OK;
+}
+
+/* Chunk i of the entries into cs->chunk (spilled ones read back); *len its length. */
+static tw_rc crl_chunk_at(struct crl_stream *cs, size_t i, off_t *pos, size_t *len)
+{
+	if (i == cs->n_spilled) {   /* the last one, still in memory */
+		*len = cs->chunk_len;
+		return TW_OK;
+	}
+	*len = cs->spilled[i];
+	for (size_t off = 0; off < *len;) {
+		ssize_t r = pread(cs->spill_fd, cs->chunk + off, *len - off, *pos + (off_t)off);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return tw_error_set(cs->err, TW_E_IO, "cannot read the CRL spill file: %s",
+				r < 0 ? strerror(errno) : "short read");
+		off += (size_t)r;
+	}
+	*pos += (off_t)*len;
+	return TW_OK;
+}
 
 /*
  * One revokedCertificates entry:
@@ -181,8 +290,17 @@ static int crl_put_entry(const char *hex, size_t hex_len, int64_t revoked_ms, in
 		off += sizeof(reason_ext);
 		entry[off++] = (unsigned char)reason;
 	}
-	if ((cs->rc = tw_buf_append(cs->buf, entry, off, cs->err)) != TW_OK)
+	if (cs->list_len + off > CRL_MAX_BYTES) {
+		cs->rc = tw_error_set(cs->err, TW_E_TOO_LARGE, "the CRL would exceed %zu bytes",
+			CRL_MAX_BYTES);
 		return 1;
+	}
+	/* The last chunk stays in memory: spill only when the next entry does not fit. */
+	if (cs->chunk_len + off > CRL_CHUNK && (cs->rc = crl_spill(cs)) != TW_OK)
+		return 1;
+	memcpy(cs->chunk + cs->chunk_len, entry, off);
+	cs->chunk_len += off;
+	cs->list_len += off;
 	cs->entries++;
 	return 0;
 bad:
@@ -397,6 +515,81 @@ static tw_rc crl_mkdir_parent(const char *path, struct tw_error *err)
 	return rc;
 }
 
+/*
+ * The CRL file, written under a temporary name beside it and renamed into place, so
+ * that the api never serves half a CRL; SHA-256 over what was written (for the store).
+ */
+struct crl_writer {
+	int fd;
+	char *tmp, *path;
+	EVP_MD_CTX *md;
+	struct tw_error *err;
+};
+
+static tw_rc crl_writer_open(struct crl_writer *w, const char *path, struct tw_error *err)
+{
+	memset(w, 0, sizeof(*w));
+	w->fd = -1;
+	w->err = err;
+	if ((w->tmp = tw_asprintf("%s.tmp.%ld", path, (long)getpid())) == NULL ||
+	    (w->path = tw_strdup(path)) == NULL || (w->md = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestInit_ex(w->md, EVP_sha256(), NULL) != 1) {
+		free(w->tmp);
+		free(w->path);
+		EVP_MD_CTX_free(w->md);
+		return tw_error_set(err, TW_E_NOMEM, "out of memory");
+	}
+	w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (w->fd < 0) {
+		tw_rc rc = tw_error_set(err, TW_E_IO, "cannot create %s: %s", w->tmp,
+			strerror(errno));
+
+		free(w->tmp);
+		free(w->path);
+		EVP_MD_CTX_free(w->md);
+		return rc;
+	}
+	return TW_OK;
+}
+
+static tw_rc crl_writer_put(struct crl_writer *w, const void *data, size_t len)
+{
+	const unsigned char *p = data;
+
+	if (EVP_DigestUpdate(w->md, data, len) != 1)
+		return tw_error_set_openssl(w->err, TW_E_CRYPTO, "hashing the CRL");
+	while (len > 0) {
+		ssize_t n = write(w->fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return tw_error_set(w->err, TW_E_IO, "cannot write %s: %s", w->tmp,
+				n < 0 ? strerror(errno) : "short write");
+		p += n;
+		len -= (size_t)n;
+	}
+	return TW_OK;
+}
+
+/* Close; on rc == TW_OK rename into place and give the SHA-256, else remove. */
+static tw_rc crl_writer_close(struct crl_writer *w, tw_rc rc, unsigned char digest[32])
+{
+	if (close(w->fd) != 0 && rc == TW_OK)
+		rc = tw_error_set(w->err, TW_E_IO, "cannot write %s: %s", w->tmp, strerror(errno));
+	if (rc == TW_OK && EVP_DigestFinal_ex(w->md, digest, NULL) != 1)
+		rc = tw_error_set_openssl(w->err, TW_E_CRYPTO, "hashing the CRL");
+	if (rc == TW_OK && rename(w->tmp, w->path) != 0)
+		rc = tw_error_set(w->err, TW_E_IO, "cannot rename %s to %s: %s", w->tmp, w->path,
+			strerror(errno));
+	if (rc != TW_OK)
+		unlink(w->tmp);
+	free(w->tmp);
+	free(w->path);
+	EVP_MD_CTX_free(w->md);
+	return rc;
+}
+
 /* The store row of the delta CRL of ca: "<ca>-delta" (also its URL, /crl/<ca>-delta.crl). */
 static tw_rc crl_delta_row(const char *ca, char out[STORE_ID_MAX + 1], struct tw_error *err)
 {
@@ -424,14 +617,16 @@ static tw_rc crl_generate_kind(const struct tw_home *home, struct tw_store *stor
 	bool other_found = false;
 	int64_t base = 0, since_ms = 0, next_update_s;
 	const char *publish;
-	struct tw_buf buf, fixed, alg, tail;
+	struct tw_buf head, fixed, alg, tail;
 	struct crl_stream cs;
 	char *cert_path = NULL, *out_path = NULL, issuer[STORE_TEXT_MAX + 1], detail[256];
+	char *spill_dir = NULL;
 	X509 *ca_cert = NULL;
 	EVP_PKEY *pub = NULL;
+	EVP_MD_CTX *vctx = NULL;
 	const EVP_MD *md;
-	unsigned char *sig = NULL, *p, hdr[16], digest[32];
-	size_t sig_len = 0, list_len, tbs_len, start, hl;
+	unsigned char *sig = NULL, hdr[16], digest[32];
+	size_t sig_len = 0, list_len, tbs_len, hl, n_chunks, total_len = 0;
 	int64_t now = tw_now_ms() / 1000, number = 1;
 	bool found = false;
 	BIO *bio = NULL;
@@ -440,7 +635,9 @@ static tw_rc crl_generate_kind(const struct tw_home *home, struct tw_store *stor
 	tw_rc rc;
 
 	memset(res, 0, sizeof(*res));
-	tw_buf_init(&buf, CRL_MAX_BYTES);
+	memset(&cs, 0, sizeof(cs));
+	cs.spill_fd = -1;
+	tw_buf_init(&head, CRL_FIXED_MAX + 2 * SIGNER_DATA_MAX);
 	tw_buf_init(&fixed, CRL_FIXED_MAX);
 	tw_buf_init(&alg, 64);
 	tw_buf_init(&tail, 1024);
@@ -516,86 +713,132 @@ static tw_rc crl_generate_kind(const struct tw_home *home, struct tw_store *stor
 		&tail, err)) != TW_OK)
 		goto out;
 
-	/* Stream the entries after the reserve. */
-	if ((rc = tw_buf_append(&buf, hdr, 1, err)) != TW_OK)   /* allocate, then skip */
+	/* The entries, from the store, into chunks (spilled to a file beyond one chunk). */
+	if ((rc = crl_mkdir_parent(out_path, err)) != TW_OK)
 		goto out;
-	buf.len = 0;
-	{
-		static const unsigned char zeros[256];
-
-		for (size_t i = 0; i < CRL_RESERVE / sizeof(zeros); i++)
-			if ((rc = tw_buf_append(&buf, zeros, sizeof(zeros), err)) != TW_OK)
-				goto out;
+	if ((spill_dir = tw_strdup(out_path)) == NULL ||
+	    (cs.chunk = malloc(CRL_CHUNK)) == NULL) {
+		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+		goto out;
 	}
-	cs = (struct crl_stream){ .buf = &buf, .since_ms = since_ms, .err = err, .rc = TW_OK };
+	{
+		char *slash = strrchr(spill_dir, '/');
+
+		if (slash == NULL)
+			snprintf(spill_dir, strlen(spill_dir) + 1, ".");
+		else if (slash == spill_dir)
+			slash[1] = '\0';
+		else
+			*slash = '\0';
+	}
+	cs.spill_dir = spill_dir;
+	cs.since_ms = since_ms;
+	cs.err = err;
 	rc = store_ca_revoked_foreach(store, issuer, crl_put_entry, &cs, err);
 	if (rc == TW_OK)
 		rc = cs.rc;
+	if (rc == TW_OK && cs.spill_fd >= 0 && cs.chunk_len > 0)
+		rc = crl_spill(&cs);   /* every chunk in the file: the buffer is reused to read */
 	if (rc != TW_OK)
 		goto out;
-	list_len = buf.len - CRL_RESERVE;
+	list_len = cs.list_len;
+	n_chunks = cs.spill_fd >= 0 ? cs.n_spilled : list_len > 0 ? 1 : 0;
 
-	/* Headers backwards into the reserve: revoked SEQUENCE, fixed parts, TBS SEQUENCE. */
-	start = CRL_RESERVE;
-	if (cs.entries > 0) {
-		hl = der_put_header(hdr, 0x30, list_len);
-		start -= hl;
-		memcpy(buf.data + start, hdr, hl);
-	}
-	start -= fixed.len;
-	memcpy(buf.data + start, fixed.data, fixed.len);
-	if ((rc = tw_buf_append(&buf, tail.data, tail.len, err)) != TW_OK)
-		goto out;
-	tbs_len = buf.len - start;
+	/* The head: TBS header, the fixed parts, the revokedCertificates header. */
+	tbs_len = fixed.len + (cs.entries > 0 ? 1 + der_len_size(list_len) + list_len : 0) +
+		tail.len;
 	hl = der_put_header(hdr, 0x30, tbs_len);
-	start -= hl;
-	memcpy(buf.data + start, hdr, hl);
+	if ((rc = tw_buf_append(&head, hdr, hl, err)) != TW_OK ||
+	    (rc = tw_buf_append(&head, fixed.data, fixed.len, err)) != TW_OK ||
+	    (cs.entries > 0 && (rc = tw_buf_append(&head, hdr, der_put_header(hdr, 0x30,
+		list_len), err)) != TW_OK))
+		goto out;
 	tbs_len += hl;
 
 	/*
-	 * The signer checks that this is a TBSCertList of the key's own name, and audits.
-	 * Over one frame it is streamed: head up to the entries, the entries, the tail.
+	 * The signer checks that this is a TBSCertList of the key's own name, and audits. One
+	 * frame when it fits; else streamed: the head, the chunks of entries, the tail. Each
+	 * part also goes into the verification of the returned signature: a wrong key must
+	 * never reach relying parties.
 	 */
-	if (tbs_len <= SIGNER_DATA_MAX)
-		rc = signer_sign_data(sc, cfg->key_label, SIGNER_PURPOSE_CRL, buf.data + start,
-			tbs_len, &sig, &sig_len, err);
-	else
-		rc = signer_sign_crl_stream(sc, cfg->key_label, buf.data + start, tbs_len,
-			CRL_RESERVE - start, list_len, &sig, &sig_len, err);
+	if ((vctx = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestVerifyInit(vctx, NULL, md, NULL, pub) != 1) {
+		rc = tw_error_set_openssl(err, TW_E_CRYPTO, "cannot set up the CRL signature check");
+		goto out;
+	}
+	if (tbs_len <= SIGNER_DATA_MAX) {
+		size_t len = 0;
+		off_t pos = 0;
+
+		if ((n_chunks > 0 && (rc = crl_chunk_at(&cs, 0, &pos, &len)) != TW_OK) ||
+		    (rc = tw_buf_append(&head, cs.chunk, len, err)) != TW_OK ||
+		    (rc = tw_buf_append(&head, tail.data, tail.len, err)) != TW_OK)
+			goto out;
+		rc = signer_sign_data(sc, cfg->key_label, SIGNER_PURPOSE_CRL, head.data, head.len,
+			&sig, &sig_len, err);
+		if (rc == TW_OK && EVP_DigestVerifyUpdate(vctx, head.data, head.len) != 1)
+			rc = tw_error_set_openssl(err, TW_E_CRYPTO, "CRL signature check");
+		head.len -= len + tail.len;   /* the head again, for writing */
+	} else {
+		off_t pos = 0;
+
+		rc = signer_client_crl_begin(sc, cfg->key_label, head.data, head.len, err);
+		if (rc == TW_OK && EVP_DigestVerifyUpdate(vctx, head.data, head.len) != 1)
+			rc = tw_error_set_openssl(err, TW_E_CRYPTO, "CRL signature check");
+		for (size_t i = 0; rc == TW_OK && i < n_chunks; i++) {
+			size_t len = 0;
+
+			if ((rc = crl_chunk_at(&cs, i, &pos, &len)) == TW_OK &&
+			    (rc = signer_client_crl_data(sc, cfg->key_label, cs.chunk, len,
+			    err)) == TW_OK &&
+			    EVP_DigestVerifyUpdate(vctx, cs.chunk, len) != 1)
+				rc = tw_error_set_openssl(err, TW_E_CRYPTO, "CRL signature check");
+		}
+		if (rc == TW_OK)
+			rc = signer_client_crl_end(sc, cfg->key_label, tail.data, tail.len, &sig,
+				&sig_len, err);
+		if (rc == TW_OK && EVP_DigestVerifyUpdate(vctx, tail.data, tail.len) != 1)
+			rc = tw_error_set_openssl(err, TW_E_CRYPTO, "CRL signature check");
+	}
 	if (rc != TW_OK)
 		goto out;
-	/* Check the signature before publishing: a wrong key must never reach relying parties. */
+	if (EVP_DigestVerifyFinal(vctx, sig, sig_len) != 1) {
+		rc = tw_error_set_openssl(err, TW_E_CRYPTO, "the signer's CRL signature does not "
+			"verify with %s (key '%s' does not belong to that certificate?)", cert_path,
+			cfg->key_label);
+		goto out;
+	}
+
+	/* The CertificateList: header, TBS, algorithm, signature; hashed as it is written. */
 	{
-		EVP_MD_CTX *vctx = EVP_MD_CTX_new();
-		int ok = vctx != NULL && EVP_DigestVerifyInit(vctx, NULL, md, NULL, pub) == 1 &&
-			EVP_DigestVerify(vctx, sig, sig_len, buf.data + start, tbs_len) == 1;
+		unsigned char bits[16], outer[16];
+		size_t bl = der_put_header(bits, 0x03, sig_len + 1), ol;
+		struct crl_writer w;
+		off_t pos = 0;
 
-		EVP_MD_CTX_free(vctx);
-		if (!ok) {
-			rc = tw_error_set_openssl(err, TW_E_CRYPTO, "the signer's CRL signature does "
-				"not verify with %s (key '%s' does not belong to that certificate?)",
-				cert_path, cfg->key_label);
+		bits[bl++] = 0;   /* no unused bits */
+		total_len = tbs_len + alg.len + bl + sig_len;
+		ol = der_put_header(outer, 0x30, total_len);
+		total_len += ol;
+		if ((rc = crl_writer_open(&w, out_path, err)) != TW_OK)
 			goto out;
-		}
-	}
-	if ((rc = tw_buf_append(&buf, alg.data, alg.len, err)) != TW_OK ||
-	    (rc = tw_buf_append(&buf, hdr, der_put_header(hdr, 0x03, sig_len + 1), err)) !=
-	    TW_OK || (rc = tw_buf_append(&buf, "", 1, err)) != TW_OK ||
-	    (rc = tw_buf_append(&buf, sig, sig_len, err)) != TW_OK)
-		goto out;
-	hl = der_put_header(hdr, 0x30, buf.len - start);
-	if (hl > start) {
-		rc = tw_error_set(err, TW_E_INTERNAL, "CRL header reserve too small");
-		goto out;
-	}
-	start -= hl;
-	memcpy(buf.data + start, hdr, hl);
-	p = buf.data + start;
+		rc = crl_writer_put(&w, outer, ol);
+		if (rc == TW_OK)
+			rc = crl_writer_put(&w, head.data, head.len);
+		for (size_t i = 0; rc == TW_OK && i < n_chunks; i++) {
+			size_t len = 0;
 
-	if ((rc = crl_mkdir_parent(out_path, err)) != TW_OK ||
-	    (rc = tw_write_file(out_path, p, buf.len - start, 0644, false, err)) != TW_OK)
-		goto out;
-	EVP_Digest(p, buf.len - start, digest, NULL, EVP_sha256(), NULL);
+			if ((rc = crl_chunk_at(&cs, i, &pos, &len)) == TW_OK)
+				rc = crl_writer_put(&w, cs.chunk, len);
+		}
+		if (rc == TW_OK && (rc = crl_writer_put(&w, tail.data, tail.len)) == TW_OK &&
+		    (rc = crl_writer_put(&w, alg.data, alg.len)) == TW_OK &&
+		    (rc = crl_writer_put(&w, bits, bl)) == TW_OK)
+			rc = crl_writer_put(&w, sig, sig_len);
+		rc = crl_writer_close(&w, rc, digest);
+		if (rc != TW_OK)
+			goto out;
+	}
 	memset(&meta, 0, sizeof(meta));
 	if ((rc = tw_strlcpy_checked(meta.ca, row, sizeof(meta.ca), err, "CA name")) != TW_OK ||
 	    (rc = tw_strlcpy_checked(meta.path, out_path, sizeof(meta.path), err,
@@ -609,10 +852,10 @@ static tw_rc crl_generate_kind(const struct tw_home *home, struct tw_store *stor
 	if (delta)
 		snprintf(detail, sizeof(detail), "delta number=%lld base=%lld entries=%lld "
 			"bytes=%zu sha256=%.16s", (long long)number, (long long)base,
-			(long long)cs.entries, buf.len - start, meta.sha256);
+			(long long)cs.entries, total_len, meta.sha256);
 	else
 		snprintf(detail, sizeof(detail), "number=%lld entries=%lld bytes=%zu sha256=%.16s",
-			(long long)number, (long long)cs.entries, buf.len - start, meta.sha256);
+			(long long)number, (long long)cs.entries, total_len, meta.sha256);
 	{
 		struct audit_entry e = {
 			/* The role the caller gave its signer session (operator roles, break-glass,
@@ -634,7 +877,7 @@ static tw_rc crl_generate_kind(const struct tw_home *home, struct tw_store *stor
 	}
 	res->number = number;
 	res->entries = cs.entries;
-	res->der_len = buf.len - start;
+	res->der_len = total_len;
 	memcpy(res->sha256, meta.sha256, sizeof(res->sha256));
 	snprintf(res->path, sizeof(res->path), "%s", out_path);
 	tw_info("%sCRL %lld of %s: %lld entries, %zu bytes", delta ? "delta " : "",
@@ -647,8 +890,13 @@ out:
 	free(cert_path);
 	free(out_path);
 	pki_ca_config_free(cfg);
-	tw_buf_free(&buf);
+	tw_buf_free(&head);
 	tw_buf_free(&fixed);
+	EVP_MD_CTX_free(vctx);
+	if (cs.spill_fd >= 0)
+		close(cs.spill_fd);
+	free(cs.chunk);
+	free(spill_dir);
 	tw_buf_free(&alg);
 	tw_buf_free(&tail);
 	return rc;

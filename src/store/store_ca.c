@@ -40,6 +40,10 @@ static const char SQL_C_GET[] = "SELECT " C_COLS ", der FROM certificates "
 	"WHERE issuer = ?1 AND serial_hex = ?2";
 static const char SQL_C_ALL[] = "SELECT " C_COLS " FROM certificates WHERE issuer = ?1 "
 	"ORDER BY id";
+/* Every certificate of one owner (a gateway, a participant), across issuers: the index
+ * certificates_owner serves it. */
+static const char SQL_C_OWNER[] = "SELECT " C_COLS " FROM certificates "
+	"WHERE owner_kind = ?1 AND owner_id = ?2 ORDER BY id";
 static const char SQL_C_REVOKE[] =
 	"UPDATE certificates SET status = 'revoked', revoked_ms = ?3, revocation_reason = ?4 "
 	"WHERE issuer = ?1 AND serial_hex = ?2 AND status <> 'revoked'";
@@ -663,6 +667,38 @@ tw_rc store_ca_cert_foreach(struct tw_store *store, const char *issuer, store_ca
 	}
 	rc = step == DB_ROW || step == DB_DONE ? TW_OK :
 		db_step_fail(db, err, "listing certificates");
+out:
+	db_done(db, st);
+	return rc;
+}
+
+tw_rc store_ca_cert_foreach_owner(struct tw_store *store, const char *owner_kind,
+	const char *owner_id, store_ca_cert_cb cb, void *arg, struct tw_error *err)
+{
+	struct db_stmt *st = NULL;
+	struct store_ca_cert c;
+	struct db *db;
+	int step;
+	tw_rc rc;
+
+	SC_OPS_OR_RETURN(db, store, err);
+	if (cb == NULL)
+		return tw_error_set(err, TW_E_INTERNAL, "store_ca_cert_foreach_owner: no callback");
+	if ((rc = store_check_text(owner_kind, 15, "owner kind", err)) != TW_OK ||
+	    (rc = store_check_text(owner_id, STORE_ID_MAX, "owner id", err)) != TW_OK)
+		return rc;
+	if ((rc = db_prepare(db, SQL_C_OWNER, &st, err)) != TW_OK)
+		return rc;
+	BIND_TEXT(st, 1, owner_kind);
+	BIND_TEXT(st, 2, owner_id);
+	while ((step = db_step(st)) == DB_ROW) {
+		if ((rc = c_row(st, &c, err)) != TW_OK)
+			goto out;
+		if (cb(&c, arg) != 0)
+			break;
+	}
+	rc = step == DB_ROW || step == DB_DONE ? TW_OK :
+		db_step_fail(db, err, "listing an owner's certificates");
 out:
 	db_done(db, st);
 	return rc;

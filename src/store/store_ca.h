@@ -111,6 +111,10 @@ tw_rc store_ca_cert_get(struct tw_store *store, const char *issuer, const char *
 typedef int (*store_ca_cert_cb)(const struct store_ca_cert *c, void *arg);
 tw_rc store_ca_cert_foreach(struct tw_store *store, const char *issuer, store_ca_cert_cb cb,
 	void *arg, struct tw_error *err);
+/* Every certificate of one owner (owner_kind "smgw" and a gateway id, say), all issuers,
+ * ascending insertion order, without DER. */
+tw_rc store_ca_cert_foreach_owner(struct tw_store *store, const char *owner_kind,
+	const char *owner_id, store_ca_cert_cb cb, void *arg, struct tw_error *err);
 /*
  * Mark (issuer, serial) revoked at when_ms with reason. Idempotent: an already revoked
  * certificate keeps its first date and reason and *changed is false.

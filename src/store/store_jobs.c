@@ -51,6 +51,8 @@ static const char SQL_BATCH_INSERT[] = "INSERT INTO job_batches (type, selection
 	"actor, created_ms) VALUES (?1, ?2, ?3, ?4, ?5)";
 static const char SQL_BATCH_GET[] = "SELECT id, type, selection, total, actor, created_ms "
 	"FROM job_batches WHERE id = ?1";
+static const char SQL_BATCH_LIST[] = "SELECT id, type, selection, total, actor, created_ms "
+	"FROM job_batches WHERE (?1 = 0 OR id < ?1) ORDER BY id DESC LIMIT ?2";
 static const char SQL_TAG_ADD[] =
 	"INSERT INTO gateway_tags (gateway_id, tag) VALUES (?1, ?2) ON CONFLICT DO NOTHING";
 static const char SQL_TAG_REMOVE[] = "DELETE FROM gateway_tags WHERE gateway_id = ?1 AND "
@@ -236,6 +238,22 @@ out:
 	return rc;
 }
 
+/* A row of SQL_BATCH_GET / SQL_BATCH_LIST into out. */
+static tw_rc sj_batch_row(struct db_stmt *st, struct store_job_batch *out, struct tw_error *err)
+{
+	tw_rc rc;
+
+	memset(out, 0, sizeof(*out));
+	out->id = db_column_int64(st, 0);
+	if ((rc = DB_COL_TEXT(st, 1, out, type, err)) == TW_OK &&
+	    (rc = DB_COL_TEXT(st, 2, out, selection, err)) == TW_OK &&
+	    (rc = DB_COL_TEXT(st, 4, out, actor, err)) == TW_OK) {
+		out->total = db_column_int64(st, 3);
+		out->created_ms = db_column_int64(st, 5);
+	}
+	return rc;
+}
+
 static tw_rc sj_batch_get(struct db *s, int64_t id, struct store_job_batch *out, bool *found,
 	struct tw_error *err)
 {
@@ -249,15 +267,8 @@ static tw_rc sj_batch_get(struct db *s, int64_t id, struct store_job_batch *out,
 	db_bind_int64(st, 1, id);
 	step = db_step(st);
 	if (step == DB_ROW) {
-		memset(out, 0, sizeof(*out));
-		out->id = db_column_int64(st, 0);
-		if ((rc = DB_COL_TEXT(st, 1, out, type, err)) == TW_OK &&
-		    (rc = DB_COL_TEXT(st, 2, out, selection, err)) == TW_OK &&
-		    (rc = DB_COL_TEXT(st, 4, out, actor, err)) == TW_OK) {
-			out->total = db_column_int64(st, 3);
-			out->created_ms = db_column_int64(st, 5);
+		if ((rc = sj_batch_row(st, out, err)) == TW_OK)
 			*found = true;
-		}
 	} else if (step != DB_DONE) {
 		rc = db_step_fail(s, err, "reading a fleet order");
 	}
@@ -811,6 +822,36 @@ tw_rc store_job_batch_get(struct tw_store *store, int64_t id, struct store_job_b
 		return rc;
 	return found ? TW_OK : tw_error_set(err, TW_E_NOT_FOUND, "there is no fleet order %lld",
 		(long long)id);
+}
+
+tw_rc store_job_batch_list(struct tw_store *store, int64_t before_id,
+	struct store_job_batch *out, size_t max, size_t *n, struct tw_error *err)
+{
+	struct db *db = store_db(store, err);
+	struct db_stmt *st = NULL;
+	int step;
+	tw_rc rc;
+
+	if (n != NULL)
+		*n = 0;
+	if (db == NULL)
+		return err != NULL ? err->code : TW_E_INTERNAL;
+	if (out == NULL || n == NULL || max == 0 || max > 100000 || before_id < 0)
+		return tw_error_set(err, TW_E_INVALID, "store_job_batch_list: bad arguments");
+	if ((rc = db_prepare(db, SQL_BATCH_LIST, &st, err)) != TW_OK)
+		return rc;
+	db_bind_int64(st, 1, before_id);
+	db_bind_int64(st, 2, (int64_t)max);
+	while ((step = db_step(st)) == DB_ROW && *n < max) {
+		if ((rc = sj_batch_row(st, &out[*n], err)) != TW_OK)
+			goto out;
+		(*n)++;
+	}
+	if (step != DB_ROW && step != DB_DONE)
+		rc = db_step_fail(db, err, "listing fleet orders");
+out:
+	db_done(db, st);
+	return rc;
 }
 
 static bool tag_valid(const char *t)

@@ -136,6 +136,10 @@ tw_rc store_job_batch_insert(struct tw_store *store, const struct store_job_batc
 	int64_t *id, struct tw_error *err);
 tw_rc store_job_batch_get(struct tw_store *store, int64_t id, struct store_job_batch *out,
 	struct tw_error *err);
+/* Newest fleet orders first, those with id < before_id (0: from the newest), at most max
+ * (1..100000) into out[]; *n = how many. Every tenant's: callers filter by visible jobs. */
+tw_rc store_job_batch_list(struct tw_store *store, int64_t before_id,
+	struct store_job_batch *out, size_t max, size_t *n, struct tw_error *err);
 
 /* ---- gateway tags, tenants and wake-up addresses ---- */
 /* Tags: 1..64 of [A-Za-z0-9._:-]. Adding an existing tag is TW_OK (idempotent). */

@@ -204,6 +204,16 @@ check "delete the evaluation profile on the gateway too" \
 "$TORWART" job create --home "$H" --type profile-delete --gateway "$GW" --payload '{"profile_id":"meter-1"}' >>"$T/log" 2>&1
 check "simulator executes the deletions" "$SIM" --gwa "$WAN" --gateways "$G"
 check "back in sync" "$TORWART" profile drift --home "$H" --gateway "$GW"
+check "no drift alert for changes the operators made" \
+	test "$(count "action='alert.profile-drift'")" -eq 0
+
+# ---- a gateway that changes its profiles by itself raises one drift alert (T-PV.3)
+"$TORWART" job create --home "$H" --type profile-delete --gateway "$GW" --payload '{"profile_id":"han-1"}' >>"$T/log" 2>&1
+check "the gateway drops han-1 (a raw order, outside the desired set)" "$SIM" --gwa "$WAN" --gateways "$G"
+check "one profile-drift alert naming han-1" \
+	test "$(count "action='alert.profile-drift' AND detail LIKE '%han-1%'")" -eq 1
+check "another session with the same drifting set: no second alert" "$SIM" --gwa "$WAN" --gateways "$G"
+check "still one profile-drift alert" test "$(count "action='alert.profile-drift'")" -eq 1
 check "audit verify: intact" "$TORWART" audit verify --home "$H"
 check "after all orders the store still holds no meter key or password in clear" \
 	bash -c "! sqlite3 '$H/store.db' .dump | grep -qi -e '$KEY' -e '$PW'"

@@ -161,6 +161,21 @@ check "approver releases the fleet order" run appr approval approve --id "$FREQ"
 check "... jobs for alpha's gateways only" \
 	test "$(db "SELECT count(*) FROM jobs WHERE id > 0 AND batch_id > 0 AND gateway_id LIKE 'GW-A%'")" -ge 3
 check "... none for beta's" test "$(db "SELECT count(*) FROM jobs WHERE batch_id > 0 AND gateway_id='GW-B1'")" = 0
+check "job batches as gwa lists alpha's fleet order with its progress" run gwa job batches
+check "... one fleet order, selection all" grep -Eq "^[0-9]+ .* ping .*  all$" "$T/out"
+check "job batches as gwb (beta): the fleet order reached none of beta's gateways" run gwb job batches
+check "... so beta sees no fleet order" grep -qx "0 fleet orders" "$T/out"
+
+# ---- gateway show: one gateway, tenant-scoped like every object (issue 15, issue 9)
+check "gateway show GW-A1 as gwa" run gwa gateway show --id GW-A1
+check "... names its tenant, wake-up state and three certificates" bash -c \
+	"grep -q '^tenant: *alpha' '$T/out' && grep -q '^wake-up:' '$T/out' && test \$(grep -cE ' (TLS|SIG|ENC) +valid ' '$T/out') = 3"
+run gwa gateway show --id GW-B1
+check "gateway show of beta's gateway as gwa: exit 1" test $? = 1
+cp "$T/out" "$T/foreign.out"
+run gwa gateway show --id GW-B9
+sed 's/GW-B9/GW-B1/g' "$T/out" >"$T/missing.out"
+check "... answered exactly like a gateway that does not exist" cmp -s "$T/foreign.out" "$T/missing.out"
 
 # ---- four-eyes: firmware release and CA key activation
 head -c 4096 /dev/urandom >"$T/fw.img"

@@ -431,6 +431,12 @@ static void test_issue_pipelined(void **state)
 	free(out);
 }
 
+/* The revocation instant (seconds) of test_crl_streamed's entry i. */
+static int64_t crl_test_instant(int i)
+{
+	return 1 + (int64_t)i * 377171;
+}
+
 /* More entries than one signer frame holds: the streamed path, checked by OpenSSL. */
 static void test_crl_streamed(void **state)
 {
@@ -463,8 +469,10 @@ static void test_crl_streamed(void **state)
 		row.der = blob;
 		row.der_len = 1;
 		assert_rc(store_certificate_insert(e->store, &row, &err), TW_OK);
+		/* Revocation dates from 1970 to 2280 in steps of about 4.4 days: leap days,
+		 * the 2049/2050 switch from UTCTime to GeneralizedTime, 2100 (no leap day). */
 		assert_rc(store_ca_cert_revoke(e->store, e->issuer, row.serial_hex, i % 6,
-			1700000000000LL + i, &changed, &err), TW_OK);
+			crl_test_instant(i) * 1000, &changed, &err), TW_OK);
 	}
 	assert_rc(store_commit(e->store, &err), TW_OK);
 
@@ -478,6 +486,38 @@ static void test_crl_streamed(void **state)
 	assert_non_null(crl);
 	assert_ptr_equal(p, der + len);
 	assert_int_equal(sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl)), (int)res.entries);
+	/* Every revocationDate says the stored instant, in the type RFC 5280 asks for. */
+	for (int i = 0; i < sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl)); i++) {
+		X509_REVOKED *r = sk_X509_REVOKED_value(X509_CRL_get_REVOKED(crl), i);
+		const ASN1_TIME *t = X509_REVOKED_get0_revocationDate(r);
+		BIGNUM *bn = ASN1_INTEGER_to_BN(X509_REVOKED_get0_serialNumber(r), NULL);
+		char *hex = bn != NULL ? BN_bn2hex(bn) : NULL;
+		unsigned long idx;
+		time_t want;
+		struct tm got, exp;
+
+		assert_non_null(hex);
+		BN_free(bn);
+		/* This test's serials are 7f + 30 hex digits of the index; others (revoked by
+		 * earlier tests, today) are skipped. */
+		if (strlen(hex) != 32 || strncmp(hex, "7F", 2) != 0) {
+			OPENSSL_free(hex);
+			continue;
+		}
+		idx = strtoul(hex + 24, NULL, 16);
+		OPENSSL_free(hex);
+		want = (time_t)crl_test_instant((int)idx);
+		assert_non_null(gmtime_r(&want, &exp));
+		assert_int_equal(ASN1_TIME_to_tm(t, &got), 1);
+		assert_int_equal(got.tm_year, exp.tm_year);
+		assert_int_equal(got.tm_mon, exp.tm_mon);
+		assert_int_equal(got.tm_mday, exp.tm_mday);
+		assert_int_equal(got.tm_hour, exp.tm_hour);
+		assert_int_equal(got.tm_min, exp.tm_min);
+		assert_int_equal(got.tm_sec, exp.tm_sec);
+		assert_int_equal(ASN1_STRING_type(t), exp.tm_year + 1900 < 2050 ?
+			V_ASN1_UTCTIME : V_ASN1_GENERALIZEDTIME);
+	}
 	snprintf(path, sizeof(path), "%s/%s", e->dir, TW_HOME_SUBCA_CERT);
 	assert_rc(keys_read_cert_pem(path, &ca, &err), TW_OK);
 	assert_int_equal(X509_CRL_verify(crl, X509_get0_pubkey(ca)), 1);
