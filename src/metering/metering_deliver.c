@@ -165,6 +165,16 @@ out:
 	return rc;
 }
 
+/* The status code of an HTTP/1.x status line ("HTTP/1.1 200 OK"); 0 if it is none. */
+static int http_status(const char *line)
+{
+	if (strncmp(line, "HTTP/1.", 7) != 0 || line[7] < '0' || line[7] > '9' || line[8] != ' ' ||
+	    line[9] < '1' || line[9] > '5' || line[10] < '0' || line[10] > '9' ||
+	    line[11] < '0' || line[11] > '9')
+		return 0;
+	return (line[9] - '0') * 100 + (line[10] - '0') * 10 + (line[11] - '0');
+}
+
 static tw_rc ssl_write_all(SSL *ssl, const void *buf, size_t len, struct tw_error *err)
 {
 	size_t done = 0;
@@ -224,7 +234,7 @@ tw_rc metering_deliver_one(struct ssl_ctx_st *ctx, struct tw_store *store, const
 			break;          /* the status line is all we need */
 	}
 	answer[got] = '\0';
-	if (sscanf(answer, "HTTP/1.%*d %d", &status) != 1) {
+	if ((status = http_status(answer)) == 0) {
 		rc = tw_error_set(err, TW_E_PROTOCOL, "no HTTP answer from the EMT");
 		goto out;
 	}

@@ -52,11 +52,13 @@ struct sm_opts {
 
 static const char sm_usage[] =
 	"usage: torwart-sim values --gwa HOST:PORT (--gateways DIR... | --home DIR --count N)\n"
-	"         --emt MPID --emt-enc CERT.pem --metering-point ID [--kind tariffed|grid-status]\n"
+	"         --emt MPID --emt-enc CERT.pem [--metering-point ID] [--kind tariffed|grid-status]\n"
 	"         [--messages K] [--time-sync] [--clock-offset-ms N] [--ids FILE] [--out-dir DIR]\n"
 	"         [--forge | --resend | --replay] [--expect ERROR-CODE] [--quiet]\n"
 	"Send K messages of a day of quarter-hour values per gateway, encrypted for the EMT's\n"
-	"ENC certificate and signed with the gateway's SIG key (CMS), to the GWA. --expect: every\n"
+	"ENC certificate and signed with the gateway's SIG key (CMS), to the GWA. Without\n"
+	"--metering-point: for every meter of the evaluation profiles the gateway holds for\n"
+	"the EMT (DIR/state.json). --expect: every\n"
 	"message must be refused with that error code (e.g. not_authorised).\n";
 
 /* ---- building a message ---- */
@@ -215,6 +217,16 @@ out:
 	return rc;
 }
 
+/* The status code of an HTTP/1.x status line ("HTTP/1.1 200 OK"); 0 if it is none. */
+static int http_status(const char *line)
+{
+	if (strncmp(line, "HTTP/1.", 7) != 0 || line[7] < '0' || line[7] > '9' || line[8] != ' ' ||
+	    line[9] < '1' || line[9] > '5' || line[10] < '0' || line[10] > '9' ||
+	    line[11] < '0' || line[11] > '9')
+		return 0;
+	return (line[9] - '0') * 100 + (line[10] - '0') * 10 + (line[11] - '0');
+}
+
 /* POST path with a JSON body; *status and body (NUL-terminated, at most size-1). */
 static tw_rc sm_post(struct sm_conn *c, const char *path, const char *body, int *status,
 	char *answer, size_t size, struct tw_error *err)
@@ -250,7 +262,7 @@ static tw_rc sm_post(struct sm_conn *c, const char *path, const char *body, int 
 		if (got >= hl + need)
 			break;
 	}
-	if (sscanf(buf, "HTTP/1.%*d %d", status) != 1) {
+	if ((*status = http_status(buf)) == 0) {
 		rc = tw_error_set(err, TW_E_PROTOCOL, "not an HTTP answer");
 		goto out;
 	}
@@ -340,6 +352,48 @@ static void sm_write_file(const char *dir, const char *name, const unsigned char
 	free(path);
 }
 
+/*
+ * The metering points this gateway sends to emt: the meters of the evaluation profiles
+ * it holds (DIR/state.json "profiles", as the GWA installed them) that name emt as a
+ * recipient. A new JSON array of strings (caller's).
+ */
+static json_t *sm_points_from_profiles(const char *dir, const char *emt)
+{
+	char *path = tw_asprintf("%s/state.json", dir);
+	json_t *state = path != NULL ? json_load_file(path, 0, NULL) : NULL;
+	json_t *out = json_array(), *doc, *v, *r;
+	const char *pid;
+	size_t i, j, k;
+
+	free(path);
+	json_object_foreach(json_object_get(state, "profiles"), pid, doc) {
+		bool mine = false;
+
+		(void)pid;
+		if (!json_is_string(json_object_get(doc, "type")) ||
+		    strcmp(json_string_value(json_object_get(doc, "type")), "evaluation") != 0)
+			continue;
+		json_array_foreach(json_object_get(doc, "recipients"), i, r)
+			if (json_is_string(json_object_get(r, "emt")) &&
+			    strcmp(json_string_value(json_object_get(r, "emt")), emt) == 0)
+				mine = true;
+		if (!mine)
+			continue;
+		json_array_foreach(json_object_get(doc, "meters"), j, v) {
+			bool seen = false;
+			json_t *w;
+
+			json_array_foreach(out, k, w)
+				if (json_equal(w, v))
+					seen = true;
+			if (!seen && json_is_string(v))
+				json_array_append(out, v);
+		}
+	}
+	json_decref(state);
+	return out;
+}
+
 /* A forger's certificate: the gateway's subject, a key the gateway never had. */
 static X509 *sm_forge_cert(X509 *real, EVP_PKEY *key)
 {
@@ -368,6 +422,7 @@ static tw_rc sm_gateway(const struct sm_opts *o, const char *dir, X509 *emt_enc,
 	unsigned char rnd[12], *der = NULL, *inner = NULL;
 	size_t len = 0, ilen = 0;
 	bool clock_ok = true;
+	json_t *points = NULL;
 	int status;
 	tw_rc rc = TW_OK;
 
@@ -425,7 +480,20 @@ static tw_rc sm_gateway(const struct sm_opts *o, const char *dir, X509 *emt_enc,
 		if (!clock_ok)
 			st->clock_marked++;
 	}
+	if (o->metering_point != NULL) {
+		points = json_pack("[s]", o->metering_point);
+	} else {
+		points = sm_points_from_profiles(dir, o->emt);
+		if (points != NULL && json_array_size(points) == 0 && !o->quiet)
+			printf("%s: no evaluation profile for EMT %s: nothing to send\n", gw, o->emt);
+	}
+	if (points == NULL) {
+		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t pi = 0; pi < json_array_size(points); pi++)
 	for (long k = 0; k < o->messages; k++) {
+		const char *mp = json_string_value(json_array_get(points, pi));
 		const char *expect = o->expect != NULL ? o->expect : o->forge ? "bad_signature" :
 			"ack";
 
@@ -438,7 +506,7 @@ static tw_rc sm_gateway(const struct sm_opts *o, const char *dir, X509 *emt_enc,
 		free(der);
 		free(inner);
 		der = inner = NULL;
-		if ((rc = sim_metering_build(gw, mid, o->metering_point, o->kind, clock_ok,
+		if ((rc = sim_metering_build(gw, mid, mp, o->kind, clock_ok,
 		    (tw_now_ms() / 86400000 - 1) * 86400000, emt_enc, sig_cert, sig_key, &der, &len, &inner, &ilen, err)) != TW_OK)
 			goto out;
 		free(b64);
@@ -459,7 +527,7 @@ static tw_rc sm_gateway(const struct sm_opts *o, const char *dir, X509 *emt_enc,
 			free(body);
 			body = tw_asprintf("{\"gateway_id\":\"%s\",\"message_id\":\"%s\",\"kind\":\"%s\","
 				"\"emt\":\"%s\",\"metering_point\":\"%s\",\"clock_ok\":%s,\"cms\":\"%s\"}",
-				gw, id, o->kind, o->emt, o->metering_point, clock_ok ? "true" : "false",
+				gw, id, o->kind, o->emt, mp, clock_ok ? "true" : "false",
 				b64);
 			if (body == NULL) {
 				rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
@@ -501,6 +569,7 @@ static tw_rc sm_gateway(const struct sm_opts *o, const char *dir, X509 *emt_enc,
 		}
 	}
 out:
+	json_decref(points);
 	free(path);
 	free(b64);
 	free(body);
@@ -627,7 +696,7 @@ int sim_metering_main(int argc, char **argv)
 		fputs(sm_usage, stderr);
 		return 2;
 	}
-	if (o.gwa == NULL || o.emt == NULL || o.emt_enc == NULL || o.metering_point == NULL ||
+	if (o.gwa == NULL || o.emt == NULL || o.emt_enc == NULL ||
 	    o.messages < 0 || (!gateways && (o.home == NULL || o.count < 1)) ||
 	    (strcmp(o.kind, "tariffed") != 0 && strcmp(o.kind, "grid-status") != 0)) {
 		fputs(sm_usage, stderr);

@@ -15,7 +15,7 @@
 #include "base/util.h"
 #include "store/db.h"
 
-/* Every table of migrations 0001..0008, parents before children (foreign keys). */
+/* Every table of the migrations, parents before children (foreign keys). */
 static const char *const copy_tables[] = {
 	"tenants", "gateways", "certificates", "admin_log", "ca_participants", "ca_requests",
 	"ca_crls", "job_batches", "jobs", "gateway_tags", "gateway_wakeup", "profiles",
@@ -23,6 +23,8 @@ static const char *const copy_tables[] = {
 	"operators", "auth_sessions", "auth_failures", "approvals", "admin_log_node",
 	"admin_log_head", "admin_log_cut", "admin_log_cursor", "alert_queue", "firmware_images",
 	"ca_key_state", "admin_log_verified",
+	/* migration metering (issue 14) */
+	"metering_messages", "emt_endpoints", "time_checks", "gateway_time",
 };
 #define COPY_TABLES (sizeof(copy_tables) / sizeof(copy_tables[0]))
 

@@ -329,6 +329,11 @@ read -r code _ <<<"$(taf_post emt-a "{\"gateway\":\"$G1ID\",\"metering_point\":\
 check "TAF5 without a tariff stage is refused (400)" test "$code" = 400
 code=$(as_emt emt-b -o /dev/null -w '%{http_code}' "$URL/${J5:-0}")
 check "another EMT cannot read A's TAF request (404)" test "$code" = 404
+: >"$T/ids-p"
+check "the simulator sends for the meters of the evaluation profiles it holds" "$SIM" values \
+	--gwa "$WAN" --quiet --emt $EMTA --emt-enc "$T/emt-a.enc.crt" --ids "$T/ids-p" --gateways "$G1"
+check "... one message for its one metering point" test "$(wc -l <"$T/ids-p")" = 1
+cat "$T/ids-p" >>"$T/ids-a"
 sleep 0.4
 check "TAF requests are logged with the EMT as actor" test \
 	"$(count_log "action='emt.taf-request' AND actor='emt:$EMTA' AND result='ok'")" -ge 2
