@@ -48,13 +48,21 @@ for i in $(seq 1 "$n"); do
 done
 certs=$((3 * n))
 
-# --- ours: one command, one signer connection, batched commits ---
+# --- ours: one command per 60 requests, one signer connection each, batched commits ---
 # run_ours NAME HOME: sets ours_s and ours (certificates/s)
 run_ours() {
-	local t0 t1 issued
+	local t0 t1 issued i f files=("$tmp"/req/*.der) args
+	: >"$tmp/ours-$1.out"
 	t0=$(now)
-	"$T" ca issue --home "$2" --timing $(for f in "$tmp"/req/*.der; do printf -- "--request %s " "$f"; done) \
-		>"$tmp/ours-$1.out" 2>&1 || { cat "$tmp/ours-$1.out"; exit 1; }
+	# At most 60 requests per command: a command line takes at most 128 arguments (the
+	# one argument parser of CLI and api, issue 9); a process start per 60 requests is
+	# included in our figure.
+	for ((i = 0; i < ${#files[@]}; i += 60)); do
+		args=()
+		for f in "${files[@]:i:60}"; do args+=(--request "$f"); done
+		"$T" ca issue --home "$2" --timing "${args[@]}" >>"$tmp/ours-$1.out" 2>&1 ||
+			{ cat "$tmp/ours-$1.out"; exit 1; }
+	done
 	t1=$(now)
 	ours_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')
 	issued=$(sqlite3 "$2/store.db" "SELECT count(*) FROM certificates WHERE request_id > 0")

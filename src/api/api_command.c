@@ -951,7 +951,22 @@ static tw_rc ac_start(struct api_cmd_job *j, const json_t *files, struct tw_erro
 				return tw_error_set(err, TW_E_TOO_LARGE, "%s: over %d bytes",
 					j->argv[i - 1], AUTH_CMD_FILE_MAX);
 			}
-			rc = tw_write_file(path, data, len, 0600, true, err);
+			/* A custodian share never lies on disk in clear: sealed with the data key
+			 * (context "share", bound to this file's name) before it is written;
+			 * `ca custodian-share` opens it through the signer (issue 9). */
+			if (strcmp(j->cmd->command, "ca") == 0 &&
+			    strcmp(j->cmd->sub, "custodian-share") == 0) {
+				char aad[256], *boxed = NULL;
+
+				if ((rc = auth_command_spool_share_aad(path, aad, sizeof(aad), err)) ==
+				    TW_OK &&
+				    (rc = secretbox_seal(ac->box, aad, data, len, &boxed, err)) == TW_OK)
+					rc = tw_write_file(path, boxed, strlen(boxed), 0600, true, err);
+				free(boxed);
+			} else {
+				rc = tw_write_file(path, data, len, 0600, true, err);
+			}
+			tw_wipe(data, len);
 			free(data);
 			if (rc != TW_OK)
 				return rc;

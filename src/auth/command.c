@@ -31,7 +31,8 @@
 	"subject= message= repeat="
 #define OPTS_CA /* src/cmd/cli_ca.c ca_parse */ \
 	"home= name= org= role= mp-id= cn= email= gateway-id= device-serial= state= reason= " \
-	"participant= */request= /out= ca= id= der timing */cert= at= k= n= /share= from="
+	"participant= */request= /out= ca= id= der timing */cert= at= k= n= /share= from= " \
+	"/custodian-keys= /share-key="
 #define OPTS_FIRMWARE /* src/cmd/cli_firmware.c fw_parse */ \
 	"home= /file= model= version= id= reason="
 #define OPTS_GATEWAY /* src/cmd/cli.c cli_parse_options */ \
@@ -575,6 +576,24 @@ char *auth_text_escape(const char *text, char *out, size_t size)
 	}
 	out[used] = '\0';
 	return out;
+}
+
+tw_rc auth_command_spool_share_aad(const char *path, char *aad, size_t size,
+	struct tw_error *err)
+{
+	const char *file = strrchr(path, '/'), *dir = NULL;
+	int n;
+
+	/* The last two components: the working directory's name and the file's. */
+	for (const char *p = path; file != NULL && p < file; p++)
+		if (*p == '/')
+			dir = p;
+	if (file == NULL || dir == NULL || file[1] == '\0')
+		return tw_error_set(err, TW_E_INVALID, "%s is not a file of the api's spool", path);
+	n = snprintf(aad, size, AUTH_CMD_SHARE_AAD "%s", dir + 1);
+	if (n < 0 || (size_t)n >= size)
+		return tw_error_set(err, TW_E_INVALID, "spool path %s is too long", path);
+	return TW_OK;
 }
 
 tw_rc auth_text_check(const char *text, const char *what, struct tw_error *err)

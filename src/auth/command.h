@@ -160,6 +160,15 @@ bool auth_command_repeatable(const struct auth_command *c, const char *option);
  * (size > 0); a cut is marked with "...". Returns out.
  */
 char *auth_text_escape(const char *text, char *out, size_t size);
+/*
+ * The data-key associated data of a custodian share the api spooled at path (".../cmd.X/
+ * in-N": the api seals it before it touches the disk, and the command it runs opens it
+ * through the signer): "torwart-api-share/cmd.X/in-N" (secretbox context "share").
+ */
+#define AUTH_CMD_SHARE_AAD "torwart-api-share/"
+tw_rc auth_command_spool_share_aad(const char *path, char *aad, size_t size,
+	struct tw_error *err);
+
 /* TW_E_INVALID when text holds a control character or invalid UTF-8 (what names it). */
 tw_rc auth_text_check(const char *text, const char *what, struct tw_error *err);
 

@@ -75,6 +75,24 @@ int cli_usage_error(const char *msg)
 	return 2;
 }
 
+const char *cli_esc(struct cli_esc *e, const char *text)
+{
+	size_t size = 4 * strlen(text != NULL ? text : "") + 1;   /* \xNN: 4 per byte at most */
+	char *out;
+
+	if (e->n >= CLI_ESC_MAX || (out = malloc(size)) == NULL)
+		return "?";
+	e->s[e->n++] = out;
+	return auth_text_escape(text, out, size);
+}
+
+void cli_esc_free(struct cli_esc *e)
+{
+	for (size_t i = 0; i < e->n; i++)
+		free(e->s[i]);
+	e->n = 0;
+}
+
 const char *cli_actor(void)
 {
 	static char actor[96];

@@ -41,6 +41,36 @@ int cli_parse_options(int argc, char **argv, struct cli_options *o);
 
 /* Print "torwart WHAT: message" and return 1. */
 int cli_fail(const char *what, const struct tw_error *err);
+
+/*
+ * Free text on display (job errors and results, gateway addresses, alarm messages: text a
+ * gateway or operator chose) escaped exactly like reasons (auth_text_escape): no control
+ * character reaches the terminal, so no ANSI sequence hides a line and no newline forges
+ * one. cli_esc returns an escaped copy owned by e (whole, never cut; "?" when out of
+ * memory), valid until cli_esc_free(e). At most CLI_ESC_MAX per pool.
+ */
+#define CLI_ESC_MAX 16
+/* (The custodian-share helpers below live in cli_ca.c.) */
+struct cli_esc {
+	char *s[CLI_ESC_MAX];
+	size_t n;
+};
+const char *cli_esc(struct cli_esc *e, const char *text);
+void cli_esc_free(struct cli_esc *e);
+
+struct tw_home;
+/*
+ * A share file's text: when it is sealed to a custodian (crypto/shares.h), open it with
+ * the custodian's private key at key_path (TW_E_INVALID without one) and replace *text;
+ * a plain share is left as it is. The old buffer is wiped. key_id (or NULL) receives the
+ * opening key's id (shares.h), "" for a plain share.
+ */
+tw_rc cli_share_open(const char *key_path, unsigned char **text, size_t *len,
+	char key_id[17], struct tw_error *err);
+/* The split ceremony with the custodians' public keys as a comma-separated list (or
+ * NULL: plain share files, with a warning). */
+tw_rc cli_custodians_split(const struct tw_home *home, unsigned k, unsigned n,
+	const char *out_dir, const char *key_list, struct tw_error *err);
 /* Print "torwart: msg (see torwart --help)" and return 2. */
 int cli_usage_error(const char *msg);
 /* The principal of a local command: "os:<user>". Static storage. */

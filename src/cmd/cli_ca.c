@@ -21,8 +21,10 @@
 #include "base/util.h"
 #include "cmd/cli.h"
 #include "crypto/keys.h"
+#include "crypto/secretbox.h"
 #include "crypto/shares.h"
 #include "crypto/signer.h"
+#include "crypto/signer_proto.h"
 #include "signer/signer_keys.h"
 #include "pki/ca.h"
 #include "pki/ca_check.h"
@@ -40,6 +42,7 @@ struct ca_opts {
 	const char *home, *name, *org, *role, *mp_id, *cn, *email, *gateway_id, *device_serial;
 	const char *state, *reason, *participant, *out, *ca, *id, *at;
 	const char *k, *n, *share, *from;   /* key ceremonies (M-4.5.18) */
+	const char *custodian_keys, *share_key;   /* shares sealed to custodians */
 	const char **files;
 	size_t nfiles, ncerts;    /* ncerts of the files came with --cert (ca check) */
 	int der, timing;
@@ -60,8 +63,10 @@ static const char ca_usage[] =
 	"       torwart ca activate|deactivate --home DIR --ca NAME [--reason TEXT]\n"
 	"       torwart ca status --home DIR [--ca NAME]\n"
 	"       torwart ca custodians split --home DIR --k K --n N --out DIR\n"
+	"                  [--custodian-keys A.pub,B.pub,...]  (one per custodian: sealed shares)\n"
 	"       torwart ca custodians status --home DIR\n"
-	"       torwart ca custodian-share --home DIR --share FILE\n"
+	"       torwart ca custodian-keygen --name NAME --out DIR  (the custodian, on its machine)\n"
+	"       torwart ca custodian-share --home DIR --share FILE [--share-key KEY]\n"
 	"       torwart ca backup --home DIR --out DIR | restore --home DIR --from DIR";
 
 static int ca_parse(int argc, char **argv, struct ca_opts *o)
@@ -81,6 +86,8 @@ static int ca_parse(int argc, char **argv, struct ca_opts *o)
 		{ "cert", required_argument, NULL, 'C' }, { "at", required_argument, NULL, 'T' },
 		{ "k", required_argument, NULL, 'K' }, { "n", required_argument, NULL, 'N' },
 		{ "share", required_argument, NULL, 'X' }, { "from", required_argument, NULL, 'F' },
+		{ "custodian-keys", required_argument, NULL, 'Y' },
+		{ "share-key", required_argument, NULL, 'Z' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -124,6 +131,8 @@ static int ca_parse(int argc, char **argv, struct ca_opts *o)
 		case 'N': o->n = optarg; break;
 		case 'X': o->share = optarg; break;
 		case 'F': o->from = optarg; break;
+		case 'Y': o->custodian_keys = optarg; break;
+		case 'Z': o->share_key = optarg; break;
 		default: return -1;
 		}
 	}
@@ -543,7 +552,7 @@ static void wipe_spooled_share(const struct tw_home *home, const char *path)
 	char rspool[PATH_MAX], rpath[PATH_MAX];
 	size_t n;
 
-	if (spool != NULL && getenv(AUTH_CMD_ACT_AS_ENV) != NULL &&
+	if (spool != NULL && cli_acting_for_api() &&
 	    realpath(spool, rspool) != NULL && realpath(path, rpath) != NULL &&
 	    (n = strlen(rspool)) > 0 && strncmp(rpath, rspool, n) == 0 && rpath[n] == '/') {
 		FILE *f = fopen(rpath, "r+");
@@ -564,6 +573,106 @@ static void wipe_spooled_share(const struct tw_home *home, const char *path)
 	free(spool);
 }
 
+tw_rc cli_share_open(const char *key_path, unsigned char **text, size_t *len,
+	char key_id[17], struct tw_error *err)
+{
+	EVP_PKEY *key = NULL;
+	char *plain = NULL;
+	size_t plen = 0;
+	tw_rc rc;
+
+	if (key_id != NULL)
+		key_id[0] = '\0';
+	if (!share_is_sealed(*text, *len))
+		return TW_OK;
+	if (key_path == NULL)
+		return tw_error_set(err, TW_E_INVALID, "this share is sealed to a custodian's key: "
+			"give --share-key YOUR.custodian.key (made by `torwart ca custodian-keygen`)");
+	if ((rc = share_key_load(key_path, true, &key, err)) == TW_OK)
+		rc = share_unseal(key, *text, *len, &plain, &plen, err);
+	if (rc == TW_OK && key_id != NULL)
+		rc = share_key_id(key, key_id, err);
+	EVP_PKEY_free(key);
+	if (rc != TW_OK)
+		return rc;
+	tw_wipe(*text, *len);
+	free(*text);
+	*text = (unsigned char *)plain;
+	*len = plen;
+	return TW_OK;
+}
+
+/*
+ * An upload of `ca custodian-share` run for the api arrives sealed with the home's data
+ * key (the api seals it before it touches the spool, context "share", bound to the spool
+ * file's name); open it through the signer. Anything else is left as it is.
+ */
+static tw_rc open_spooled_share(const struct tw_home *home, const char *path,
+	unsigned char **text, size_t *len, struct tw_error *err)
+{
+	struct secretbox *box = NULL;
+	char aad[256], *plain = NULL;
+	size_t plen = 0;
+	tw_rc rc;
+
+	if (!cli_acting_for_api() || *len == 0 ||
+	    !secretbox_is_sealed((const char *)*text) ||
+	    memchr(*text, '\0', *len) != NULL)
+		return TW_OK;
+	if ((rc = auth_command_spool_share_aad(path, aad, sizeof(aad), err)) != TW_OK)
+		return rc;
+	{
+		/* *text is not NUL-terminated by tw_read_file's contract: make it a string. */
+		char *sealed = malloc(*len + 1);
+
+		if (sealed == NULL)
+			return tw_error_set(err, TW_E_NOMEM, "out of memory");
+		memcpy(sealed, *text, *len);
+		sealed[*len] = '\0';
+		if ((rc = secretbox_open(home, &box, err)) == TW_OK)
+			rc = secretbox_unseal(box, aad, sealed, &plain, &plen, err);
+		free(sealed);
+	}
+	secretbox_free(box);
+	if (rc != TW_OK)
+		return rc;
+	tw_wipe(*text, *len);
+	free(*text);
+	*text = (unsigned char *)plain;
+	*len = plen;
+	return TW_OK;
+}
+
+tw_rc cli_custodians_split(const struct tw_home *home, unsigned k, unsigned n,
+	const char *out_dir, const char *key_list, struct tw_error *err)
+{
+	char *list = NULL, *save = NULL;
+	const char *keys[SHARES_N_MAX + 1];
+	unsigned count = 0;
+	tw_rc rc;
+
+	if (key_list == NULL) {
+		fprintf(stderr, "torwart: WARNING: the share files are written in clear; give "
+			"--custodian-keys to seal each to its custodian's key\n");
+		return signer_custodians_split(home, k, n, out_dir, NULL, err);
+	}
+	if ((list = tw_strdup(key_list)) == NULL)
+		return tw_error_set(err, TW_E_NOMEM, "out of memory");
+	for (char *t = strtok_r(list, ",", &save); t != NULL; t = strtok_r(NULL, ",", &save)) {
+		if (count == SHARES_N_MAX)
+			break;
+		keys[count++] = t;
+	}
+	keys[count] = NULL;
+	if (count != n)
+		rc = tw_error_set(err, TW_E_INVALID, "--custodian-keys names %u keys for %u "
+			"custodians: give one public key per custodian, comma-separated", count, n);
+	else
+		rc = signer_custodians_split(home, k, n, out_dir, keys, err);
+	free(list);
+	return rc;
+}
+
 /* `ca custodian-share --share FILE`: one custodian's share into the running signer. */
 static int cmd_custodian_share(const struct ca_opts *o, const struct tw_home *home,
 	struct tw_error *err)
@@ -571,15 +680,44 @@ static int cmd_custodian_share(const struct ca_opts *o, const struct tw_home *ho
 	struct signer_client *sc = NULL;
 	unsigned char *text = NULL;
 	size_t len = 0;
-	char answer[200];
+	char answer[200], key_id[17] = "";
 	int ret = 0;
 
 	if (o->share == NULL || o->pos != NULL)
 		return cli_usage_error("ca custodian-share needs --share FILE (your share file)");
-	if (tw_read_file(o->share, 4 * SHARES_TEXT_MAX, &text, &len, err) == TW_OK)
+	if (tw_read_file(o->share, SHARES_SEALED_MAX, &text, &len, err) == TW_OK) {
+#ifdef TORWART_TEST_HOOKS
+		/* Test builds: keep what the api's spool held, to show it was sealed. */
+		const char *copy = getenv("TORWART_TEST_SHARE_SPOOL_COPY");
+
+		if (copy != NULL && cli_acting_for_api())
+			(void)tw_write_file(copy, text, len, 0600, false, err);
+#endif
 		wipe_spooled_share(home, o->share);
-	if (text == NULL ||
-	    running_signer(home, &sc, err) != TW_OK ||
+		/* The api's spool holds the share sealed with the data key; a custodian's own
+		 * sealed file is opened with its key (--share-key) right here. */
+		if (open_spooled_share(home, o->share, &text, &len, err) != TW_OK ||
+		    cli_share_open(o->share_key, &text, &len, key_id, err) != TW_OK) {
+			if (text != NULL)
+				tw_wipe(text, len);
+			free(text);
+			text = NULL;
+		}
+	}
+	if (text != NULL && running_signer(home, &sc, err) == TW_OK && key_id[0] != '\0' &&
+	    !cli_acting_for_api()) {
+		/*
+		 * On the host (break-glass, e.g. the first activation of a home made with
+		 * `init --custodians`, before any operator can be enrolled): the custodians share
+		 * one OS account, so the custodian is told apart by the key that opened the
+		 * sealed share; the signer takes one share per actor (k keys, k people).
+		 */
+		char actor[160];
+
+		snprintf(actor, sizeof(actor), "%s/custodian-key:%s", cli_actor(), key_id);
+		signer_client_set_actor(sc, actor, cli_role);
+	}
+	if (text == NULL || sc == NULL ||
 	    signer_custodian_share(sc, text, len, answer, sizeof(answer), err) != TW_OK)
 		ret = cli_fail("ca custodian-share", err);
 	else
@@ -614,7 +752,8 @@ static int cmd_custodians(const struct ca_opts *o, const struct tw_home *home,
 		return cli_usage_error("ca custodians split needs --k K --n N --out DIR");
 	if (tw_parse_long(o->k, 2, SHARES_N_MAX, &k, err, "--k") != TW_OK ||
 	    tw_parse_long(o->n, 2, SHARES_N_MAX, &n, err, "--n") != TW_OK ||
-	    signer_custodians_split(home, (unsigned)k, (unsigned)n, o->out, err) != TW_OK)
+	    cli_custodians_split(home, (unsigned)k, (unsigned)n, o->out, o->custodian_keys,
+		err) != TW_OK)
 		return cli_fail("ca custodians split", err);
 	{
 		char detail[160];
@@ -695,6 +834,50 @@ static int cmd_check(const struct ca_opts *o, const struct tw_home *home,
 	return ret;
 }
 
+/*
+ * `ca custodian-keygen --name NAME --out DIR`: run by the custodian on its own machine.
+ * NAME.custodian.key (PEM, 0600) stays there; NAME.custodian.pub goes to the ceremony,
+ * which seals the custodian's share to it (shares.h).
+ */
+static int cmd_custodian_keygen(const struct ca_opts *o)
+{
+	struct tw_error err;
+	EVP_PKEY *key = NULL;
+	char *kpath = NULL, *ppath = NULL;
+	BIO *b = NULL;
+	tw_rc rc;
+
+	tw_error_clear(&err);
+	if (o->name == NULL || o->out == NULL || o->home != NULL ||
+	    !signer_label_valid(o->name, strlen(o->name)))
+		return cli_usage_error("ca custodian-keygen needs --name NAME (letters, digits, "
+			"'.', '_', '-') --out DIR and no --home (run it on the custodian's machine)");
+	if ((rc = tw_mkdir_p(o->out, 0700, &err)) != TW_OK)
+		goto out;
+	kpath = tw_asprintf("%s/%s.custodian.key", o->out, o->name);
+	ppath = tw_asprintf("%s/%s.custodian.pub", o->out, o->name);
+	if (kpath == NULL || ppath == NULL) {
+		rc = tw_error_set(&err, TW_E_NOMEM, "out of memory");
+		goto out;
+	}
+	if ((rc = share_key_generate(&key, &err)) != TW_OK ||
+	    (rc = keys_write_private_pem(kpath, key, &err)) != TW_OK)
+		goto out;
+	if ((b = BIO_new_file(ppath, "wx")) == NULL || PEM_write_bio_PUBKEY(b, key) != 1) {
+		rc = tw_error_set_openssl(&err, TW_E_IO, "cannot write %s (it must not exist)",
+			ppath);
+		goto out;
+	}
+	printf("torwart: custodian key %s (keep it, mode 0600) and %s (hand it to the key "
+		"ceremony)\n", kpath, ppath);
+out:
+	BIO_free(b);
+	EVP_PKEY_free(key);
+	free(kpath);
+	free(ppath);
+	return rc == TW_OK ? 0 : cli_fail("ca custodian-keygen", &err);
+}
+
 int cli_ca(const char *sub, int argc, char **argv)
 {
 	struct ca_opts o;
@@ -709,6 +892,11 @@ int cli_ca(const char *sub, int argc, char **argv)
 		if (sub != NULL)
 			free(o.files);
 		return cli_usage_error(ca_usage);
+	}
+	if (strcmp(sub, "custodian-keygen") == 0) {
+		ret = cmd_custodian_keygen(&o);
+		free(o.files);
+		return ret;
 	}
 	if (o.home == NULL) {
 		free(o.files);

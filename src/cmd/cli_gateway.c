@@ -72,13 +72,15 @@ out:
 
 static int print_gateway(const struct store_gateway *gw, void *arg)
 {
+	struct cli_esc e = { .n = 0 };
 	char contact[40] = "never";
 
 	(*(size_t *)arg)++;
 	if (gw->last_contact_ms > 0)
 		tw_time_format_utc(gw->last_contact_ms, contact, sizeof(contact));
-	printf("%-24s %-12s %-26s %s\n", gw->gateway_id, gw->state, contact,
-		gw->last_address[0] ? gw->last_address : "-");
+	printf("%-24s %-12s %-26s %s\n", cli_esc(&e, gw->gateway_id), cli_esc(&e, gw->state),
+		contact, gw->last_address[0] ? cli_esc(&e, gw->last_address) : "-");
+	cli_esc_free(&e);
 	return 0;
 }
 

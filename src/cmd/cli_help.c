@@ -108,11 +108,17 @@ static const struct cli_help_sub help_ca[] = {
 	{ "status", "usage: torwart ca status --home DIR [--ca NAME]\n"
 		"Show whether each CA key may sign, and since when.\n" },
 	{ "custodians", "usage: torwart ca custodians split --home DIR --k K --n N --out DIR\n"
+		"                  [--custodian-keys A.pub,B.pub,...]\n"
 		"       torwart ca custodians status --home DIR\n"
 		"Split the token PIN into N custodian shares of which K activate the signer, or show\n"
 		"how many shares the running signer has (M-4.5.18, docs/key-ceremony.md).\n" },
-	{ "custodian-share", "usage: torwart ca custodian-share --home DIR --share FILE\n"
-		"Enter one custodian's share into the running signer.\n" },
+	{ "custodian-share", "usage: torwart ca custodian-share --home DIR --share FILE "
+		"[--share-key KEY]\n"
+		"Enter one custodian's share into the running signer; a sealed share file is opened\n"
+		"here with the custodian's key (--share-key, also through the api).\n" },
+	{ "custodian-keygen", "usage: torwart ca custodian-keygen --name NAME --out DIR\n"
+		"Make a custodian's key pair on its own machine: NAME.custodian.key stays there,\n"
+		"NAME.custodian.pub goes to the ceremony, which seals the share to it.\n" },
 	{ "backup", "usage: torwart ca backup --home DIR --out DIR\n"
 		"Back up the token (wrapped keys and a manifest) to a new directory.\n" },
 	{ "restore", "usage: torwart ca restore --home DIR --from DIR\n"
@@ -296,7 +302,7 @@ static const struct cli_help cli_helps[] = {
 		"(docs/audit-log.md). torwart audit SUB --help for each.\n" HELP_REMOTE, help_audit },
 	{ "ca", "usage: torwart ca register|participants|requests|submit|approve|reject|issue|\n"
 		"                  list|show|export|revoke|crl|check|activate|deactivate|status|\n"
-		"                  custodians|custodian-share|backup|restore ...\n"
+		"                  custodians|custodian-share|custodian-keygen|backup|restore ...\n"
 		"The Sub-CA: registration, RA decisions, issuance, revocation, CRLs (full, delta,\n"
 		"the Root's ARL in a test PKI), CA key state (docs/ca-operations.md).\n"
 		"torwart ca SUB --help for each. Exit 4: a request was refused.\n" HELP_REMOTE,
@@ -317,13 +323,16 @@ static const struct cli_help cli_helps[] = {
 		"[--wan-listen HOST:PORT]\n"
 		"       [--api-listen HOST:PORT] [--api-tls-listen HOST:PORT] "
 		"[--signer-backend pkcs11|file]\n"
-		"       [--system]\n"
+		"       [--system] [--custodians K/N --custodians-out DIR "
+		"[--custodian-keys A.pub,...]]\n"
 		"Create a new home: torwart.conf, store, SoftHSM2 token, operator CA; with --test-pki\n"
 		"also a test SM-PKI (Root-CA, Sub-CA, GWA TLS/SIG/ENC) whose certificates name the\n"
 		"api's CRL URLs; --second-sub-ca adds a second test Sub-CA under the same Root\n"
 		"(pki/sub-ca-2.crt, chain-2.pem). --system (as root): per-service users, seccomp\n"
-		"and Landlock (docs/operations.md). Refuses an existing DIR. --signer-backend\n"
-		"file: tests only.\n",
+		"and Landlock (docs/operations.md). --custodians K/N: production mode at init, the\n"
+		"token PIN split among N custodians (K activate), each share sealed to its custodian's\n"
+		"key with --custodian-keys; no pin file (docs/key-ceremony.md). Refuses an existing\n"
+		"DIR. --signer-backend file: tests only.\n",
 		NULL },
 	{ "job", "usage: torwart job create|list|batches|show|cancel|wait|types ...\n"
 		"Orders to gateways (docs/jobs.md). torwart job SUB --help for each.\n" HELP_REMOTE,

@@ -23,6 +23,7 @@
 #include "cmd/cli.h"
 #include "crypto/signer.h"
 #include "crypto/secretbox.h"
+#include "crypto/shares.h"
 #include "pki/ca_state.h"
 #include "pki/testpki.h"
 #include "signer/signer_server.h"
@@ -119,8 +120,8 @@ static const char privsep_section[] =
 	"# Written by `torwart init --system`: torwartd (started as root) runs each service\n"
 	"# as its own user; only the signer's user can read tokens/, secrets/pins and the\n"
 	"# signer's keys (docs/security.md, \"Privilege separation\"). All four share the\n"
-	"# group " TW_PRIVSEP_GROUP " (store, signer socket); wan and api also " TW_PRIVSEP_DATA_GROUP "\n"
-	"# (secrets/data.key).\n"
+	"# group " TW_PRIVSEP_GROUP " (store, signer socket). secrets/data.key is the signer's\n"
+	"# too: the others seal and open secrets through it.\n"
 	"signer = torwart-signer\n"
 	"wan = torwart-wan\n"
 	"api = torwart-api\n"
@@ -151,48 +152,28 @@ static int run_tool(char *const argv[])
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
 }
 
-static bool group_has(const char *group, const char *user)
-{
-	struct group *gr = getgrnam(group);
-
-	for (char **m = gr != NULL ? gr->gr_mem : NULL; m != NULL && *m != NULL; m++)
-		if (strcmp(*m, user) == 0)
-			return true;
-	return false;
-}
-
 /*
  * The service users of a privsep home: system accounts without a login shell or home,
- * primary group torwart; wan and api also in torwart-data. Existing ones are kept (the
- * packaging may have created them with the same useradd lines, docs/operations.md).
+ * primary group torwart. Existing ones are kept (the packaging may have created them with
+ * the same useradd lines, docs/operations.md). No service but the signer reads the data
+ * key any more, so there is no data-key group (homes made before keep theirs, unused).
  */
 static tw_rc ensure_users(struct tw_error *err)
 {
-	static const char *const groups[] = { TW_PRIVSEP_GROUP, TW_PRIVSEP_DATA_GROUP };
+	char *gadd[] = { "groupadd", "--system", TW_PRIVSEP_GROUP, NULL };
 
-	for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++) {
-		char *argv[] = { "groupadd", "--system", (char *)groups[i], NULL };
-
-		if (getgrnam(groups[i]) == NULL && run_tool(argv) != 0)
-			return tw_error_set(err, TW_E_IO, "groupadd --system %s failed; create the "
-				"group yourself (docs/operations.md, \"Service users\")", groups[i]);
-	}
+	if (getgrnam(TW_PRIVSEP_GROUP) == NULL && run_tool(gadd) != 0)
+		return tw_error_set(err, TW_E_IO, "groupadd --system %s failed; create the "
+			"group yourself (docs/operations.md, \"Service users\")", TW_PRIVSEP_GROUP);
 	for (int s = 0; s < TW_SANDBOX_SERVICE_COUNT; s++) {
 		const char *user = tw_sandbox_default_user((enum tw_sandbox_service)s);
-		bool data = s == TW_SANDBOX_WAN || s == TW_SANDBOX_API;
 		char *add[] = { "useradd", "--system", "--no-create-home", "--home-dir",
 			"/nonexistent", "--shell", "/usr/sbin/nologin", "--gid", TW_PRIVSEP_GROUP,
-			data ? "--groups" : (char *)user, data ? TW_PRIVSEP_DATA_GROUP : NULL,
-			data ? (char *)user : NULL, NULL };
-		char *mod[] = { "usermod", "--append", "--groups", TW_PRIVSEP_DATA_GROUP,
 			(char *)user, NULL };
 
 		if (getpwnam(user) == NULL && run_tool(add) != 0)
 			return tw_error_set(err, TW_E_IO, "useradd %s failed; create it yourself "
 				"(docs/operations.md, \"Service users\")", user);
-		if (data && !group_has(TW_PRIVSEP_DATA_GROUP, user) && run_tool(mod) != 0)
-			return tw_error_set(err, TW_E_IO, "usermod --append --groups %s %s failed",
-				TW_PRIVSEP_DATA_GROUP, user);
 	}
 	return TW_OK;
 }
@@ -280,10 +261,12 @@ static tw_rc privsep_layout(const char *home, struct tw_error *err)
 		{ "store/store.db-shm", NULL, TW_PRIVSEP_GROUP, 0660 },
 		{ "run", "torwart-signer", TW_PRIVSEP_GROUP, 0750 },
 		{ "softhsm2.conf", "torwart-signer", TW_PRIVSEP_GROUP, 0600 },
-		/* secrets/: the data-key readers may pass through, never list or read pins. */
-		{ "secrets", "torwart-signer", TW_PRIVSEP_DATA_GROUP, 0710 },
+		/* secrets/: the signer's alone. The data key too: the other services seal and
+		 * open secrets through the signer (SEAL/UNSEAL), never with the key itself. */
+		{ "secrets", "torwart-signer", TW_PRIVSEP_GROUP, 0700 },
 		{ "secrets/pins", "torwart-signer", TW_PRIVSEP_GROUP, 0600 },
-		{ "secrets/data.key", NULL, TW_PRIVSEP_DATA_GROUP, 0640 },
+		{ "secrets/custodians", "torwart-signer", TW_PRIVSEP_GROUP, 0600 },
+		{ "secrets/data.key", "torwart-signer", TW_PRIVSEP_GROUP, 0600 },
 		{ "pki", NULL, TW_PRIVSEP_GROUP, 0750 },
 		{ "pki/gwa-tls.key", "torwart-wan", TW_PRIVSEP_GROUP, 0600 },
 		{ "pki/api-tls.key", "torwart-api", TW_PRIVSEP_GROUP, 0600 },
@@ -320,7 +303,39 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
 	return remove(path);
 }
 
-static int init_run(const struct cli_options *o, bool second_sub_ca)
+/* init's production mode (--custodians K/N): the token PINs split at init, no pin file. */
+struct init_custodians {
+	const char *spec;        /* "K/N", or NULL: demo mode */
+	const char *out;         /* --custodians-out DIR: the share files */
+	const char *keys;        /* --custodian-keys A.pub,B.pub,...: seal share i to key i */
+	unsigned k, n;
+};
+
+static int init_custodians_check(struct init_custodians *c, bool file_keys)
+{
+	char *end = NULL;
+	unsigned long k, n;
+
+	if (c->spec == NULL)
+		return c->out != NULL || c->keys != NULL ? cli_usage_error("--custodians-out and "
+			"--custodian-keys need --custodians K/N") : 0;
+	k = strtoul(c->spec, &end, 10);
+	if (end == c->spec || *end != '/' ||
+	    (n = strtoul(end + 1, &end, 10), *end != '\0') || k < 2 || k > n ||
+	    n > SHARES_N_MAX)
+		return cli_usage_error("--custodians K/N: 2 <= K <= N <= 16, e.g. 2/3");
+	if (c->out == NULL)
+		return cli_usage_error("--custodians needs --custodians-out DIR (the share files, "
+			"one per custodian)");
+	if (file_keys)
+		return cli_usage_error("--custodians needs the token (--signer-backend pkcs11)");
+	c->k = (unsigned)k;
+	c->n = (unsigned)n;
+	return 0;
+}
+
+static int init_run(const struct cli_options *o, bool second_sub_ca,
+	const struct init_custodians *cust)
 {
 	static const char *const subdirs[] = { "pki", "run", "secrets", "gateways" };
 	struct tw_error err;
@@ -466,16 +481,34 @@ static int init_run(const struct cli_options *o, bool second_sub_ca)
 		"activated at init: operator CA created by `torwart init`", &err)) != TW_OK ||
 	    (rc = auth_opca_crl_publish(home, store, sc, cli_actor(), &err)) != TW_OK)
 		goto out;
+	if (cust->spec != NULL) {
+		char detail[160];
+
+		/* Production mode from the start: the ceremony signer is closed (the split
+		 * changes the PINs), then the PINs go to the custodians and the pin file away. */
+		signer_client_close(sc);
+		sc = NULL;
+		if ((rc = cli_custodians_split(home, cust->k, cust->n, cust->out, cust->keys,
+		    &err)) != TW_OK)
+			goto out;
+		snprintf(detail, sizeof(detail), "at init: token PINs split %u of %u, %u share "
+			"files%s, pin file removed", cust->k, cust->n, cust->n,
+			cust->keys != NULL ? " sealed to the custodians' keys" : "");
+		if ((rc = cli_audit(store, "ca.custodians.split", "token", "ok", detail, &err)) !=
+		    TW_OK)
+			goto out;
+	}
 	if (o->system) {
 		struct secretbox *box = NULL;
 
 		/* Closed first, so no -wal or -shm of ours stays behind with root's modes;
-		 * the data key now, as the services cannot create it in secrets/. */
+		 * the data key now (the ceremony signer made it already; this only checks),
+		 * handed to the signer's user below. */
 		signer_client_close(sc);
 		sc = NULL;
 		store_close(store);
 		store = NULL;
-		if ((rc = secretbox_open(home, &box, &err)) != TW_OK)
+		if ((rc = secretbox_open_key(home, &box, &err)) != TW_OK)
 			goto out;
 		secretbox_free(box);
 		if ((rc = privsep_layout(home->dir, &err)) != TW_OK)
@@ -494,9 +527,15 @@ static int init_run(const struct cli_options *o, bool second_sub_ca)
 		AUTH_OPCA_CERT, AUTH_OPCA_KEY, AUTH_OPCA_CRL_CA);
 	printf("  first operator (break-glass): torwart operator add --home %s --name NAME "
 		"--roles security-officer --password-file F --out DIR\n", home->dir);
-	fprintf(stderr, "torwart: WARNING: the token PINs are stored in %s/secrets/pins "
-		"(mode 0600) for this demo home; production takes them from an operator\n",
-		home->dir);
+	if (cust->spec != NULL)
+		printf("  custodians: token PINs split %u of %u into %s (one file per custodian%s); "
+			"no pin file: the signer starts inactive until %u custodians enter their "
+			"shares (docs/key-ceremony.md)\n", cust->k, cust->n, cust->out,
+			cust->keys != NULL ? ", each sealed to its custodian's key" : "", cust->k);
+	else
+		fprintf(stderr, "torwart: WARNING: the token PINs are stored in %s/secrets/pins "
+			"(mode 0600) for this demo home; production: torwart init --custodians K/N "
+			"(docs/key-ceremony.md)\n", home->dir);
 out:
 	signer_client_close(sc);
 	store_close(store);
@@ -515,6 +554,8 @@ int cli_init(const char *sub, int argc, char **argv)
 	struct cli_options o;
 	char **rest = calloc((size_t)argc + 1, sizeof(*rest));
 	bool second_sub_ca = false;
+	struct init_custodians cust = { .spec = NULL };
+	bool bad = false;
 	int n = 0, ret;
 
 	/*
@@ -522,18 +563,31 @@ int cli_init(const char *sub, int argc, char **argv)
 	 * parser (cli_parse_options, mirrored by the api's option specs) stays as it is.
 	 */
 	for (int i = 0; rest != NULL && i < argc; i++) {
-		if (i > 0 && strcmp(argv[i], "--second-sub-ca") == 0)
+		const char **dest = i == 0 ? NULL : strcmp(argv[i], "--custodians") == 0 ?
+			&cust.spec : strcmp(argv[i], "--custodians-out") == 0 ? &cust.out :
+			strcmp(argv[i], "--custodian-keys") == 0 ? &cust.keys : NULL;
+
+		if (dest != NULL) {
+			if (i + 1 >= argc || *dest != NULL) {
+				bad = true;
+				break;
+			}
+			*dest = argv[++i];
+		} else if (i > 0 && strcmp(argv[i], "--second-sub-ca") == 0) {
 			second_sub_ca = true;
-		else
+		} else {
 			rest[n++] = argv[i];
+		}
 	}
-	if (sub != NULL || rest == NULL || cli_parse_options(n, rest, &o) != 0)
+	if (sub != NULL || rest == NULL || bad || cli_parse_options(n, rest, &o) != 0)
 		ret = cli_usage_error("usage: torwart init --home DIR [--test-pki [--second-sub-ca]] "
 			"[--wan-listen HOST:PORT] [--api-listen HOST:PORT] [--api-tls-listen HOST:PORT] "
 			"[--signer-backend pkcs11|file] [--system]\n"
-			"       [--store PATH|postgresql://...]");
-	else
-		ret = init_run(&o, second_sub_ca);
+			"       [--store PATH|postgresql://...] [--custodians K/N --custodians-out DIR "
+			"[--custodian-keys A.pub,B.pub,...]]");
+	else if ((ret = init_custodians_check(&cust, o.signer_backend != NULL &&
+	    strcmp(o.signer_backend, "file") == 0)) == 0)
+		ret = init_run(&o, second_sub_ca, &cust);
 	free(rest);
 	return ret;
 }

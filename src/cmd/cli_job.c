@@ -314,13 +314,16 @@ done:
 
 static int print_job(const struct store_job *j, void *arg)
 {
+	struct cli_esc e = { .n = 0 };
 	char when[40];
 
 	(*(size_t *)arg)++;
 	tw_time_format_utc(j->updated_ms, when, sizeof(when));
 	printf("%-8lld %-6lld %-20s %-14s %-20s %d/%-3d %s %s\n", (long long)j->id,
-		(long long)j->batch_id, j->gateway_id, j->type, store_job_state_name(j->state),
-		j->attempts, j->max_attempts, when, j->error);
+		(long long)j->batch_id, cli_esc(&e, j->gateway_id), cli_esc(&e, j->type),
+		store_job_state_name(j->state), j->attempts, j->max_attempts, when,
+		cli_esc(&e, j->error));
+	cli_esc_free(&e);
 	return 0;
 }
 
@@ -370,6 +373,7 @@ static int cmd_job_show(const struct job_opts *o)
 	struct tw_store *store = NULL;
 	struct store_job j;
 	struct tw_error err;
+	struct cli_esc e = { .n = 0 };
 	char c[40], u[40], n[40], d[40];
 	tw_rc rc;
 
@@ -391,11 +395,13 @@ static int cmd_job_show(const struct job_opts *o)
 		"attempts:  %d of %d (timeout %lld s, retry delay %lld s doubling)\n"
 		"created:   %s by %s\nupdated:   %s\nnext:      %s\ndeadline:  %s\n"
 		"payload:   %s\nresult:    %s\nerror:     %s\n", (long long)j.id,
-		(long long)j.batch_id, j.gateway_id, j.type, store_job_state_name(j.state),
-		j.attempts, j.max_attempts, (long long)(j.timeout_ms / 1000),
-		(long long)(j.retry_delay_ms / 1000), c, j.actor, u, n, d, j.payload,
-		j.result != NULL && j.result[0] != '\0' ? j.result : "-",
-		j.error[0] != '\0' ? j.error : "-");
+		(long long)j.batch_id, cli_esc(&e, j.gateway_id), cli_esc(&e, j.type),
+		store_job_state_name(j.state), j.attempts, j.max_attempts,
+		(long long)(j.timeout_ms / 1000), (long long)(j.retry_delay_ms / 1000), c,
+		cli_esc(&e, j.actor), u, n, d, cli_esc(&e, j.payload),
+		j.result != NULL && j.result[0] != '\0' ? cli_esc(&e, j.result) : "-",
+		j.error[0] != '\0' ? cli_esc(&e, j.error) : "-");
+	cli_esc_free(&e);
 out:
 	store_job_clear(&j);
 	store_close(store);

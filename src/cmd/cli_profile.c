@@ -384,21 +384,29 @@ int cli_profile(const char *sub, int argc, char **argv)
 
 static int print_log(const struct store_gateway_log *l, enum monitor_log_status st, void *arg)
 {
+	struct cli_esc e = { .n = 0 };
+
 	(*(size_t *)arg)++;
-	printf("%-11s %6lld %-26s %-14s %s\n", l->kind, (long long)l->seq, l->time,
-		monitor_log_status_name(st), l->message);
+	/* Gateway-chosen text: escaped (cli_esc). */
+	printf("%-11s %6lld %-26s %-14s %s\n", cli_esc(&e, l->kind), (long long)l->seq,
+		cli_esc(&e, l->time), monitor_log_status_name(st), cli_esc(&e, l->message));
+	cli_esc_free(&e);
 	return 0;
 }
 
 static int print_message(const struct store_gateway_message *m, void *arg)
 {
+	struct cli_esc e = { .n = 0 };
 	char when[40];
 
 	(*(size_t *)arg)++;
 	tw_time_format_utc(m->received_ms, when, sizeof(when));
-	printf("%6lld %-26s %-12s %-16s %-8s %s%s%s%s\n", (long long)m->id, when, m->kind,
-		m->type, m->severity, m->message, m->actions[0] ? " [actions: " : "", m->actions,
-		m->actions[0] ? "]" : "");
+	/* Alarms and events carry the gateway's own text: escaped (cli_esc). */
+	printf("%6lld %-26s %-12s %-16s %-8s %s%s%s%s\n", (long long)m->id, when,
+		cli_esc(&e, m->kind), cli_esc(&e, m->type), cli_esc(&e, m->severity),
+		cli_esc(&e, m->message), m->actions[0] ? " [actions: " : "",
+		cli_esc(&e, m->actions), m->actions[0] ? "]" : "");
+	cli_esc_free(&e);
 	return 0;
 }
 

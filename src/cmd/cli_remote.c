@@ -9,6 +9,8 @@
  *   --request-id ID  the idempotency key (default: a fresh random one): the api runs a
  *                    command once per operator and key and answers a retry with the
  *                    first result (docs/security.md)
+ *   --share-key KEY  ca custodian-share: the custodian's private key; a share sealed to
+ *                    it is opened here and travels only in the request body (TLS)
  * Exit status: the command's; 1 when the api refused it (one line says why);
  * 10 when it was stored as a four-eyes request (it runs after an approver's release).
  */
@@ -138,7 +140,7 @@ static tw_rc remote_body(int argc, char **argv, const struct auth_command *c,
 	json_t *body = json_object(), *arr = json_array(), *files = json_object();
 	struct auth_cmd_args *args = malloc(sizeof(*args));
 	char **v = calloc((size_t)argc + 1, sizeof(*v));
-	const char *why = NULL, *rid = NULL;
+	const char *why = NULL, *rid = NULL, *share_key = NULL;
 	int n = 0;
 	tw_rc rc = TW_OK;
 
@@ -151,7 +153,8 @@ static tw_rc remote_body(int argc, char **argv, const struct auth_command *c,
 		const char **dest = strcmp(argv[i], "--api") == 0 ? api :
 			strcmp(argv[i], "--token-file") == 0 ? token_file :
 			strcmp(argv[i], "--why") == 0 ? &why :
-			strcmp(argv[i], "--request-id") == 0 ? &rid : NULL;
+			strcmp(argv[i], "--request-id") == 0 ? &rid :
+			strcmp(argv[i], "--share-key") == 0 ? &share_key : NULL;
 
 		if (dest != NULL) {
 			if (i + 1 >= argc) {
@@ -197,7 +200,16 @@ static tw_rc remote_body(int argc, char **argv, const struct auth_command *c,
 			continue;
 		if ((rc = tw_read_file(o->value, AUTH_CMD_FILE_MAX, &data, &len, err)) != TW_OK)
 			goto out;
+		/* A share sealed to its custodian is opened on the custodian's side only. */
+		if (strcmp(c->command, "ca") == 0 && strcmp(c->sub, "custodian-share") == 0 &&
+		    (rc = cli_share_open(share_key, &data, &len, NULL, err)) != TW_OK) {
+			if (data != NULL)
+				tw_wipe(data, len);
+			free(data);
+			goto out;
+		}
 		rc = auth_b64_encode(data, len, &b64, err);
+		tw_wipe(data, len);
 		free(data);
 		if (rc != TW_OK)
 			goto out;

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +16,9 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "base/log.h"
 #include "base/util.h"
+#include "crypto/signer.h"
 
 #define SB_KEY_LEN    32
 #define SB_NONCE_LEN  12
@@ -24,8 +27,18 @@
 /* base64 of SB_RAW_MAX bytes plus the prefix and a NUL. */
 #define SB_TEXT_MAX   (sizeof(SECRETBOX_PREFIX) + 4 * ((SB_RAW_MAX + 2) / 3) + 1)
 
+/* A client's way to the key (secretbox_open): the signer, or the file as a fallback. */
+struct sb_remote {
+	pthread_mutex_t lock;          /* one request at a time on sc */
+	char *socket;                  /* the home's signer socket */
+	char *key_path;                /* the key file, for the embedded fallback */
+	struct signer_client *sc;      /* NULL until first use or after a failure */
+	struct secretbox *local;       /* the key file, once the fallback was taken */
+};
+
 struct secretbox {
-	unsigned char key[SB_KEY_LEN];
+	unsigned char key[SB_KEY_LEN]; /* unused (zero) when remote is set */
+	struct sb_remote *remote;
 };
 
 tw_rc secretbox_from_key(const unsigned char key[32], struct secretbox **out,
@@ -45,6 +58,14 @@ void secretbox_free(struct secretbox *sb)
 {
 	if (sb == NULL)
 		return;
+	if (sb->remote != NULL) {
+		signer_client_close(sb->remote->sc);
+		secretbox_free(sb->remote->local);
+		pthread_mutex_destroy(&sb->remote->lock);
+		free(sb->remote->socket);
+		free(sb->remote->key_path);
+		free(sb->remote);
+	}
 	tw_wipe(sb->key, sizeof(sb->key));
 	free(sb);
 }
@@ -136,6 +157,30 @@ out:
 
 tw_rc secretbox_open(const struct tw_home *home, struct secretbox **out, struct tw_error *err)
 {
+	struct secretbox *sb = calloc(1, sizeof(*sb));
+	struct sb_remote *r = calloc(1, sizeof(*r));
+
+	*out = NULL;
+	if (sb == NULL || r == NULL ||
+	    (r->socket = tw_home_path(home, "signer", "socket", TW_DEFAULT_SIGNER_SOCK)) == NULL ||
+	    (r->key_path = tw_home_join(home, SECRETBOX_KEY_FILE)) == NULL) {
+		if (r != NULL) {
+			free(r->socket);
+			free(r->key_path);
+		}
+		free(r);
+		free(sb);
+		return tw_error_set(err, TW_E_NOMEM, "out of memory for the data key");
+	}
+	pthread_mutex_init(&r->lock, NULL);
+	sb->remote = r;
+	*out = sb;
+	return TW_OK;
+}
+
+tw_rc secretbox_open_key(const struct tw_home *home, struct secretbox **out,
+	struct tw_error *err)
+{
 	char *path = tw_home_join(home, SECRETBOX_KEY_FILE);
 	tw_rc rc;
 
@@ -147,10 +192,57 @@ tw_rc secretbox_open(const struct tw_home *home, struct secretbox **out, struct 
 	return rc;
 }
 
+/* ---------------- contexts ---------------- */
+
+static int has_prefix(const char *s, const char *p)
+{
+	return strncmp(s, p, strlen(p)) == 0;
+}
+
+/* "operator/NAME/totp" with a NAME that has no '/'. */
+static int aad_totp(const char *aad)
+{
+	const char *name = aad + strlen("operator/"), *slash;
+
+	return has_prefix(aad, "operator/") && (slash = strchr(name, '/')) != NULL &&
+	       slash != name && strcmp(slash, "/totp") == 0;
+}
+
+const char *secretbox_context_of(const char *aad)
+{
+	if (aad == NULL)
+		return "other";
+	if (aad_totp(aad))
+		return "totp";
+	if (has_prefix(aad, "profile/"))
+		return "profile";
+	if (strcmp(aad, "torwart-api-command-principal") == 0)
+		return "principal";
+	if (strcmp(aad, "torwart-api-spool-key") == 0)
+		return "gateway-key";
+	if (has_prefix(aad, "torwart-api-request/") && aad[strlen("torwart-api-request/")] != '\0')
+		return "request";
+	if (has_prefix(aad, "torwart-api-share/") && aad[strlen("torwart-api-share/")] != '\0')
+		return "share";
+	return "other";
+}
+
+int secretbox_context_matches(const char *context, const char *aad)
+{
+	return context != NULL && aad != NULL && strcmp(secretbox_context_of(aad), context) == 0;
+}
+
+/* ---------------- sealing ---------------- */
+
 int secretbox_is_sealed(const char *s)
 {
 	return s != NULL && strncmp(s, SECRETBOX_PREFIX, strlen(SECRETBOX_PREFIX)) == 0;
 }
+
+static tw_rc sb_remote_seal(struct sb_remote *r, const char *aad, const void *plain,
+	size_t len, char **out, struct tw_error *err);
+static tw_rc sb_remote_unseal(struct sb_remote *r, const char *aad, const char *sealed,
+	char **out, size_t *len, struct tw_error *err);
 
 tw_rc secretbox_seal(const struct secretbox *sb, const char *aad, const void *plain,
 	size_t len, char **out, struct tw_error *err)
@@ -163,6 +255,8 @@ tw_rc secretbox_seal(const struct secretbox *sb, const char *aad, const void *pl
 	tw_rc rc;
 
 	*out = NULL;
+	if (sb->remote != NULL)
+		return sb_remote_seal(sb->remote, aad, plain, len, out, err);
 	if (len > SECRETBOX_PLAIN_MAX) {
 		rc = tw_error_set(err, TW_E_TOO_LARGE, "secret is longer than %d bytes",
 			SECRETBOX_PLAIN_MAX);
@@ -209,6 +303,8 @@ tw_rc secretbox_unseal(const struct secretbox *sb, const char *aad, const char *
 
 	*out = NULL;
 	*len = 0;
+	if (sb->remote != NULL)
+		return sb_remote_unseal(sb->remote, aad, sealed, out, len, err);
 	if (!secretbox_is_sealed(sealed)) {
 		rc = tw_error_set(err, TW_E_INVALID, "value is not a sealed secret");
 		goto out;
@@ -255,5 +351,99 @@ out:
 	}
 	tw_wipe(raw, sizeof(raw));
 	EVP_CIPHER_CTX_free(ctx);
+	return rc;
+}
+
+/* ---------------- through the signer ---------------- */
+
+/*
+ * Called with r->lock held. Make sure there is a way to the key: the signer when one
+ * answers, else the key file when this process may read it. *local is set when the
+ * file is to be used.
+ */
+static tw_rc sb_remote_ready(struct sb_remote *r, const struct secretbox **local,
+	struct tw_error *err)
+{
+	struct tw_error cerr, ferr;
+	tw_rc rc;
+
+	*local = NULL;
+	if (r->local != NULL) {
+		*local = r->local;
+		return TW_OK;
+	}
+	if (r->sc != NULL)
+		return TW_OK;
+	tw_error_clear(&cerr);
+	if ((rc = signer_client_connect(r->socket, &r->sc, &cerr)) == TW_OK) {
+		signer_client_set_actor(r->sc, "data-key", "service");
+		return TW_OK;
+	}
+	if (rc != TW_E_UNAVAILABLE && rc != TW_E_DENIED)
+		return tw_error_set(err, rc, "%s", cerr.message);
+	/* No signer: embedded mode, if the key file is ours to read (demo home, root). The
+	 * key is created only where none exists and secrets/ is ours (secretbox_open_file). */
+	tw_error_clear(&ferr);
+	if (access(r->key_path, F_OK) == 0 && access(r->key_path, R_OK) != 0)
+		return tw_error_set(err, TW_E_UNAVAILABLE, "the data key is kept by the signer, "
+			"which does not answer (%s), and this process may not read %s: start the "
+			"signer", cerr.message, r->key_path);
+	if ((rc = secretbox_open_file(r->key_path, &r->local, &ferr)) != TW_OK)
+		return tw_error_set(err, rc, "no signer to seal or open secrets with (%s), and "
+			"the data key file cannot be used: %s", cerr.message, ferr.message);
+	*local = r->local;
+	return TW_OK;
+}
+
+/*
+ * Run op once; when the connection was lost (the signer restarted), reconnect and run it
+ * again (sealing and opening have no side effects). Called with r->lock held.
+ */
+static tw_rc sb_remote_run(struct sb_remote *r, const char *aad, const void *in,
+	size_t in_len, char **out, size_t *out_len, int seal, struct tw_error *err)
+{
+	const char *context = secretbox_context_of(aad);
+	tw_rc rc = TW_E_INTERNAL;
+
+	for (int attempt = 0; attempt < 2; attempt++) {
+		const struct secretbox *local = NULL;
+
+		if ((rc = sb_remote_ready(r, &local, err)) != TW_OK)
+			return rc;
+		if (local != NULL)
+			return seal ? secretbox_seal(local, aad, in, in_len, out, err) :
+				secretbox_unseal(local, aad, in, out, out_len, err);
+		rc = seal ? signer_seal(r->sc, context, aad, in, in_len, out, err) :
+			signer_unseal(r->sc, context, aad, in, out, out_len, err);
+		if (rc != TW_E_UNAVAILABLE && rc != TW_E_PROTOCOL)
+			return rc;
+		/* Lost connection: drop it; the next attempt connects afresh. */
+		signer_client_close(r->sc);
+		r->sc = NULL;
+	}
+	return rc;
+}
+
+static tw_rc sb_remote_seal(struct sb_remote *r, const char *aad, const void *plain,
+	size_t len, char **out, struct tw_error *err)
+{
+	tw_rc rc;
+
+	pthread_mutex_lock(&r->lock);
+	rc = sb_remote_run(r, aad, plain, len, out, NULL, 1, err);
+	pthread_mutex_unlock(&r->lock);
+	return rc;
+}
+
+static tw_rc sb_remote_unseal(struct sb_remote *r, const char *aad, const char *sealed,
+	char **out, size_t *len, struct tw_error *err)
+{
+	tw_rc rc;
+
+	if (sealed == NULL)
+		return tw_error_set(err, TW_E_INVALID, "value is not a sealed secret");
+	pthread_mutex_lock(&r->lock);
+	rc = sb_remote_run(r, aad, sealed, strlen(sealed), out, len, 0, err);
+	pthread_mutex_unlock(&r->lock);
 	return rc;
 }

@@ -16,8 +16,13 @@
 
 #include <libgfshare.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/core_names.h>
+#include <openssl/kdf.h>
+#include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <openssl/x509.h>
 
 #include "base/util.h"
 
@@ -255,15 +260,15 @@ out:
  * hold len + 1 bytes). Comments ('#') and empty lines are skipped; a trailing '\r' is
  * dropped. NUL bytes in the input are refused.
  */
-static tw_rc text_lines(const unsigned char *text, size_t len, char *buf, char **lines,
-	size_t max, size_t *count, const char *what, struct tw_error *err)
+static tw_rc text_lines_max(const unsigned char *text, size_t len, size_t len_max, char *buf,
+	char **lines, size_t max, size_t *count, const char *what, struct tw_error *err)
 {
 	char *p, *next;
 
 	*count = 0;
-	if (len == 0 || len > SHARES_TEXT_MAX)
-		return tw_error_set(err, TW_E_INVALID, "%s: expected 1..%d bytes, got %zu", what,
-			SHARES_TEXT_MAX, len);
+	if (len == 0 || len > len_max)
+		return tw_error_set(err, TW_E_INVALID, "%s: expected 1..%zu bytes, got %zu", what,
+			len_max, len);
 	if (memchr(text, '\0', len) != NULL)
 		return tw_error_set(err, TW_E_INVALID, "%s: contains a NUL byte", what);
 	memcpy(buf, text, len);
@@ -285,6 +290,12 @@ static tw_rc text_lines(const unsigned char *text, size_t len, char *buf, char *
 		lines[(*count)++] = p;
 	}
 	return TW_OK;
+}
+
+static tw_rc text_lines(const unsigned char *text, size_t len, char *buf, char **lines,
+	size_t max, size_t *count, const char *what, struct tw_error *err)
+{
+	return text_lines_max(text, len, SHARES_TEXT_MAX, buf, lines, max, count, what, err);
 }
 
 /* "KEY VALUE" with exactly one space; *value points into line. */
@@ -441,6 +452,307 @@ tw_rc share_set_parse(const unsigned char *text, size_t len, struct share_set *o
 	if (out->k < 2 || out->k > out->n) {
 		memset(out, 0, sizeof(*out));
 		return tw_error_set(err, TW_E_INVALID, "%s: needs 2 <= k <= n", what);
+	}
+	return TW_OK;
+}
+
+/* ---------------- shares sealed to a custodian's key ---------------- */
+
+#define SEAL_MAGIC "torwart-sealed-share 1"
+#define SEAL_INFO "torwart custodian share v1"
+#define SEAL_NONCE 12
+#define SEAL_TAG 16
+
+bool share_is_sealed(const unsigned char *text, size_t len)
+{
+	/* The magic line may follow comment lines. */
+	for (size_t i = 0; i + sizeof(SEAL_MAGIC) - 1 <= len; i++)
+		if ((i == 0 || text[i - 1] == '\n') &&
+		    memcmp(text + i, SEAL_MAGIC, sizeof(SEAL_MAGIC) - 1) == 0)
+			return true;
+	return false;
+}
+
+tw_rc share_key_generate(EVP_PKEY **out, struct tw_error *err)
+{
+	*out = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "brainpoolP256r1");
+	if (*out == NULL)
+		return tw_error_set_openssl(err, TW_E_CRYPTO, "cannot generate a brainpoolP256r1 "
+			"key pair");
+	return TW_OK;
+}
+
+/* The recipient's id in a sealed file: first 8 bytes of SHA-256 over its SPKI, hex. */
+static tw_rc key_id(EVP_PKEY *key, unsigned char **spki, int *spki_len, char hex[17],
+	struct tw_error *err)
+{
+	unsigned char md[32];
+	unsigned int mdlen = 0;
+
+	*spki = NULL;
+	if ((*spki_len = i2d_PUBKEY(key, spki)) <= 0 ||
+	    EVP_Digest(*spki, (size_t)*spki_len, md, &mdlen, EVP_sha256(), NULL) != 1)
+		return tw_error_set_openssl(err, TW_E_CRYPTO, "cannot encode a custodian's key");
+	tw_hex_encode(md, 8, hex);
+	return TW_OK;
+}
+
+tw_rc share_key_id(EVP_PKEY *key, char hex[17], struct tw_error *err)
+{
+	unsigned char *spki = NULL;
+	int len = 0;
+	tw_rc rc = key_id(key, &spki, &len, hex, err);
+
+	OPENSSL_free(spki);
+	return rc;
+}
+
+/*
+ * ECDH between priv and peer, then HKDF-SHA256 (salt SEAL_INFO, info = ephemeral SPKI ||
+ * recipient SPKI) to the AES-256-GCM key.
+ */
+static tw_rc seal_key(EVP_PKEY *priv, EVP_PKEY *peer, const unsigned char *epk, int epk_len,
+	const unsigned char *rpk, int rpk_len, unsigned char key[32], struct tw_error *err)
+{
+	EVP_PKEY_CTX *dh = EVP_PKEY_CTX_new(priv, NULL), *kdf = NULL;
+	unsigned char z[128], info[1024];
+	size_t zlen = sizeof(z), klen = 32;
+	tw_rc rc = TW_OK;
+
+	if (epk_len + rpk_len > (int)sizeof(info)) {
+		rc = tw_error_set(err, TW_E_INVALID, "a custodian key is too large");
+		goto out;
+	}
+	memcpy(info, epk, (size_t)epk_len);
+	memcpy(info + epk_len, rpk, (size_t)rpk_len);
+	if (dh == NULL || EVP_PKEY_derive_init(dh) != 1 || EVP_PKEY_derive_set_peer(dh, peer) != 1 ||
+	    EVP_PKEY_derive(dh, z, &zlen) != 1 ||
+	    (kdf = EVP_PKEY_CTX_new_id(EVP_PKEY_HKDF, NULL)) == NULL ||
+	    EVP_PKEY_derive_init(kdf) != 1 ||
+	    EVP_PKEY_CTX_set_hkdf_md(kdf, EVP_sha256()) != 1 ||
+	    EVP_PKEY_CTX_set1_hkdf_salt(kdf, (const unsigned char *)SEAL_INFO,
+	        (int)strlen(SEAL_INFO)) != 1 ||
+	    EVP_PKEY_CTX_set1_hkdf_key(kdf, z, (int)zlen) != 1 ||
+	    EVP_PKEY_CTX_add1_hkdf_info(kdf, info, epk_len + rpk_len) != 1 ||
+	    EVP_PKEY_derive(kdf, key, &klen) != 1 || klen != 32)
+		rc = tw_error_set_openssl(err, TW_E_CRYPTO, "key agreement with the custodian's "
+			"key failed (is it a brainpoolP256r1 custodian key?)");
+out:
+	OPENSSL_cleanse(z, sizeof(z));
+	EVP_PKEY_CTX_free(dh);
+	EVP_PKEY_CTX_free(kdf);
+	return rc;
+}
+
+static char *b64(const unsigned char *data, size_t len)
+{
+	char *out = malloc(4 * ((len + 2) / 3) + 1);
+
+	if (out != NULL)
+		EVP_EncodeBlock((unsigned char *)out, data, (int)len);
+	return out;
+}
+
+/* Strict base64 of one line; *out (malloc'd) holds *len bytes. */
+static tw_rc unb64(const char *text, unsigned char **out, size_t *len, const char *what,
+	struct tw_error *err)
+{
+	size_t tlen = strlen(text), pad = 0;
+	int n;
+
+	*out = NULL;
+	*len = 0;
+	if (tlen == 0 || tlen % 4 != 0 || strspn(text, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmn"
+	    "opqrstuvwxyz0123456789+/=") != tlen)
+		return tw_error_set(err, TW_E_INVALID, "sealed share: %s is not base64", what);
+	if (text[tlen - 1] == '=')
+		pad = text[tlen - 2] == '=' ? 2 : 1;
+	if ((*out = malloc(tlen / 4 * 3 + 1)) == NULL)
+		return tw_error_set(err, TW_E_NOMEM, "out of memory");
+	n = EVP_DecodeBlock(*out, (const unsigned char *)text, (int)tlen);
+	if (n < 0 || (size_t)n < pad) {
+		free(*out);
+		*out = NULL;
+		return tw_error_set(err, TW_E_INVALID, "sealed share: %s is not base64", what);
+	}
+	*len = (size_t)n - pad;
+	return TW_OK;
+}
+
+tw_rc share_seal(EVP_PKEY *recipient, const char *share_text, const char *comment,
+	char **out, struct tw_error *err)
+{
+	EVP_PKEY *eph = NULL;
+	EVP_CIPHER_CTX *c = NULL;
+	unsigned char *rpk = NULL, *epk = NULL, key[32], raw[SEAL_NONCE + SHARES_TEXT_MAX + SEAL_TAG];
+	char id[17], group[64], head[512], *epk64 = NULL, *box64 = NULL;
+	int rpk_len = 0, epk_len = 0, n = 0, fin = 0, hlen;
+	size_t len = share_text != NULL ? strlen(share_text) : 0, glen = 0;
+	tw_rc rc;
+
+	*out = NULL;
+	if (len == 0 || len > SHARES_TEXT_MAX) {
+		rc = tw_error_set(err, TW_E_INVALID, "a share text of 1..%d bytes", SHARES_TEXT_MAX);
+		goto out;
+	}
+	if (EVP_PKEY_get_base_id(recipient) != EVP_PKEY_EC ||
+	    EVP_PKEY_get_utf8_string_param(recipient, OSSL_PKEY_PARAM_GROUP_NAME, group,
+	        sizeof(group), &glen) != 1 || strcmp(group, "brainpoolP256r1") != 0) {
+		rc = tw_error_set(err, TW_E_INVALID, "a custodian key must be a brainpoolP256r1 "
+			"public key (torwart ca custodian-keygen)");
+		goto out;
+	}
+	if ((rc = key_id(recipient, &rpk, &rpk_len, id, err)) != TW_OK ||
+	    (rc = share_key_generate(&eph, err)) != TW_OK)
+		goto out;
+	if ((epk_len = i2d_PUBKEY(eph, &epk)) <= 0) {
+		rc = tw_error_set_openssl(err, TW_E_CRYPTO, "cannot encode the ephemeral key");
+		goto out;
+	}
+	if ((rc = seal_key(eph, recipient, epk, epk_len, rpk, rpk_len, key, err)) != TW_OK)
+		goto out;
+	if ((epk64 = b64(epk, (size_t)epk_len)) == NULL) {
+		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+		goto out;
+	}
+	hlen = snprintf(head, sizeof(head), SEAL_MAGIC "\nto %s\nepk %s\n", id, epk64);
+	if (hlen < 0 || (size_t)hlen >= sizeof(head)) {
+		rc = tw_error_set(err, TW_E_INTERNAL, "sealed share header does not fit");
+		goto out;
+	}
+	/* The header is the associated data: recipient and ephemeral key cannot be swapped. */
+	if (RAND_bytes(raw, SEAL_NONCE) != 1 || (c = EVP_CIPHER_CTX_new()) == NULL ||
+	    EVP_EncryptInit_ex2(c, EVP_aes_256_gcm(), key, raw, NULL) != 1 ||
+	    EVP_EncryptUpdate(c, NULL, &n, (const unsigned char *)head, hlen) != 1 ||
+	    EVP_EncryptUpdate(c, raw + SEAL_NONCE, &n, (const unsigned char *)share_text,
+	        (int)len) != 1 ||
+	    EVP_EncryptFinal_ex(c, raw + SEAL_NONCE + n, &fin) != 1 ||
+	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, SEAL_TAG, raw + SEAL_NONCE + n + fin) != 1) {
+		rc = tw_error_set_openssl(err, TW_E_CRYPTO, "AES-256-GCM sealing failed");
+		goto out;
+	}
+	if ((box64 = b64(raw, SEAL_NONCE + (size_t)n + (size_t)fin + SEAL_TAG)) == NULL ||
+	    (*out = tw_asprintf("%s%s%s%sbox %s\n", comment != NULL ? "# " : "",
+	        comment != NULL ? comment : "", comment != NULL ? "\n" : "", head, box64)) == NULL)
+		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+out:
+	OPENSSL_cleanse(key, sizeof(key));
+	OPENSSL_cleanse(raw, sizeof(raw));
+	EVP_CIPHER_CTX_free(c);
+	EVP_PKEY_free(eph);
+	OPENSSL_free(rpk);
+	OPENSSL_free(epk);
+	free(epk64);
+	free(box64);
+	return rc;
+}
+
+tw_rc share_unseal(EVP_PKEY *key, const unsigned char *sealed, size_t len, char **text,
+	size_t *text_len, struct tw_error *err)
+{
+	char buf[SHARES_SEALED_MAX + 1], *lines[4], id[17], head[512];
+	const char *to = NULL, *epk64 = NULL, *box64 = NULL;
+	unsigned char *rpk = NULL, *epk = NULL, *box = NULL, k[32], *plain = NULL;
+	const unsigned char *p;
+	EVP_PKEY *peer = NULL;
+	EVP_CIPHER_CTX *c = NULL;
+	size_t count = 0, epk_len = 0, box_len = 0, ct = 0;
+	int rpk_len = 0, n = 0, fin = 0, hlen;
+	tw_rc rc;
+
+	*text = NULL;
+	*text_len = 0;
+	if ((rc = text_lines_max(sealed, len, SHARES_SEALED_MAX, buf, lines, 4, &count,
+	    "sealed share", err)) != TW_OK)
+		goto out;
+	if (count != 4 || strcmp(lines[0], SEAL_MAGIC) != 0) {
+		rc = tw_error_set(err, TW_E_INVALID, "sealed share: expected the lines \""
+			SEAL_MAGIC "\", to, epk and box");
+		goto out;
+	}
+	if ((rc = line_value(lines[1], "to", &to, "sealed share", err)) != TW_OK ||
+	    (rc = line_value(lines[2], "epk", &epk64, "sealed share", err)) != TW_OK ||
+	    (rc = line_value(lines[3], "box", &box64, "sealed share", err)) != TW_OK ||
+	    (rc = key_id(key, &rpk, &rpk_len, id, err)) != TW_OK)
+		goto out;
+	if (strcmp(to, id) != 0) {
+		rc = tw_error_set(err, TW_E_DENIED, "this share is sealed to another custodian's key "
+			"(%.16s), not to this one (%s)", to, id);
+		goto out;
+	}
+	if ((rc = unb64(epk64, &epk, &epk_len, "epk", err)) != TW_OK ||
+	    (rc = unb64(box64, &box, &box_len, "box", err)) != TW_OK)
+		goto out;
+	p = epk;
+	if ((peer = d2i_PUBKEY(NULL, &p, (long)epk_len)) == NULL || p != epk + epk_len) {
+		ERR_clear_error();
+		rc = tw_error_set(err, TW_E_INVALID, "sealed share: epk is not a public key");
+		goto out;
+	}
+	if (box_len < SEAL_NONCE + SEAL_TAG + 1 || box_len > SEAL_NONCE + SHARES_TEXT_MAX + SEAL_TAG) {
+		rc = tw_error_set(err, TW_E_INVALID, "sealed share: box has a bad length");
+		goto out;
+	}
+	if ((rc = seal_key(key, peer, epk, (int)epk_len, rpk, rpk_len, k, err)) != TW_OK)
+		goto out;
+	hlen = snprintf(head, sizeof(head), SEAL_MAGIC "\nto %s\nepk %s\n", to, epk64);
+	ct = box_len - SEAL_NONCE - SEAL_TAG;
+	if (hlen < 0 || (size_t)hlen >= sizeof(head) || (plain = malloc(ct + 1)) == NULL) {
+		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+		goto out;
+	}
+	if ((c = EVP_CIPHER_CTX_new()) == NULL ||
+	    EVP_DecryptInit_ex2(c, EVP_aes_256_gcm(), k, box, NULL) != 1 ||
+	    EVP_DecryptUpdate(c, NULL, &n, (const unsigned char *)head, hlen) != 1 ||
+	    EVP_DecryptUpdate(c, plain, &n, box + SEAL_NONCE, (int)ct) != 1 ||
+	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, SEAL_TAG, box + SEAL_NONCE + ct) != 1 ||
+	    EVP_DecryptFinal_ex(c, plain + n, &fin) != 1) {
+		ERR_clear_error();
+		rc = tw_error_set(err, TW_E_INTEGRITY, "sealed share does not open with this key "
+			"(altered, or sealed to another key)");
+		goto out;
+	}
+	plain[n + fin] = '\0';
+	if (memchr(plain, '\0', (size_t)(n + fin)) != NULL) {
+		rc = tw_error_set(err, TW_E_INVALID, "sealed share: the content is not text");
+		goto out;
+	}
+	*text = (char *)plain;
+	*text_len = (size_t)(n + fin);
+	plain = NULL;
+out:
+	if (plain != NULL) {
+		OPENSSL_cleanse(plain, ct + 1);
+		free(plain);
+	}
+	OPENSSL_cleanse(k, sizeof(k));
+	OPENSSL_cleanse(buf, sizeof(buf));
+	EVP_CIPHER_CTX_free(c);
+	EVP_PKEY_free(peer);
+	OPENSSL_free(rpk);
+	free(epk);
+	free(box);
+	return rc;
+}
+
+tw_rc share_key_load(const char *path, bool private_key, EVP_PKEY **out,
+	struct tw_error *err)
+{
+	BIO *b = BIO_new_file(path, "r");
+
+	*out = NULL;
+	if (b == NULL) {
+		ERR_clear_error();
+		return tw_error_set(err, TW_E_IO, "cannot read the custodian key %s", path);
+	}
+	*out = private_key ? PEM_read_bio_PrivateKey(b, NULL, NULL, NULL) :
+		PEM_read_bio_PUBKEY(b, NULL, NULL, NULL);
+	BIO_free(b);
+	if (*out == NULL) {
+		ERR_clear_error();
+		return tw_error_set(err, TW_E_INVALID, "%s holds no PEM %s key (torwart ca "
+			"custodian-keygen writes NAME.custodian.%s)", path,
+			private_key ? "private" : "public", private_key ? "key" : "pub");
 	}
 	return TW_OK;
 }

@@ -21,6 +21,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <openssl/evp.h>
+
 #include "base/error.h"
 
 #define SHARES_SECRET_MAX 64        /* bytes of secret (the signer uses 32: two PINs) */
@@ -100,5 +102,39 @@ tw_rc share_set_encode(const struct share_set *set, char *out, size_t size,
 	struct tw_error *err);
 tw_rc share_set_parse(const unsigned char *text, size_t len, struct share_set *out,
 	struct tw_error *err);
+
+/*
+ * Shares sealed to their custodian (issue 9): the ceremony encrypts each share file to
+ * one custodian's own brainpoolP256r1 key pair (`torwart ca custodian-keygen`, made on
+ * the custodian's machine; not the operator TLS key, whose key usage forbids key
+ * agreement), so the file handed out is useless to anyone else. ECDH with an ephemeral
+ * key, HKDF-SHA256, AES-256-GCM; the header lines are the associated data:
+ *   # comment lines
+ *   torwart-sealed-share 1
+ *   to HEX16        first 8 bytes of SHA-256 over the custodian's SubjectPublicKeyInfo
+ *   epk BASE64      the ephemeral public key (SubjectPublicKeyInfo DER)
+ *   box BASE64      nonce (12) || ciphertext of the share file's text || tag (16)
+ * docs/key-ceremony.md has the format and the procedure.
+ */
+#define SHARES_SEALED_MAX 4096
+bool share_is_sealed(const unsigned char *text, size_t len);
+/* A new custodian key pair (brainpoolP256r1); *out is the caller's. */
+tw_rc share_key_generate(EVP_PKEY **out, struct tw_error *err);
+/* A PEM custodian key: the public one (ceremony) or the private one (the custodian). */
+tw_rc share_key_load(const char *path, bool private_key, EVP_PKEY **out,
+	struct tw_error *err);
+/* The id of a custodian key in sealed files (first 8 bytes of SHA-256 over its SPKI). */
+tw_rc share_key_id(EVP_PKEY *key, char hex[17], struct tw_error *err);
+/* Seal a share file's text to recipient; *out (caller frees) is the sealed file's text. */
+tw_rc share_seal(EVP_PKEY *recipient, const char *share_text, const char *comment,
+	char **out, struct tw_error *err);
+/*
+ * Open a sealed share (outside input, at most SHARES_SEALED_MAX bytes, strict) with the
+ * custodian's private key. *text (NUL-terminated, *text_len bytes) is the share file's
+ * text: the caller wipes and frees it. TW_E_DENIED: sealed to another key;
+ * TW_E_INTEGRITY: altered.
+ */
+tw_rc share_unseal(EVP_PKEY *key, const unsigned char *sealed, size_t len, char **text,
+	size_t *text_len, struct tw_error *err);
 
 #endif

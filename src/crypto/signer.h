@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include <openssl/evp.h>
 #include <openssl/x509.h>
@@ -43,10 +44,22 @@ struct signer_client;
 /* Connect to a running signer (torwartd signer) at socket_path. */
 tw_rc signer_client_connect(const char *socket_path, struct signer_client **out,
 	struct tw_error *err);
+/* The same with the hint added to "not running" errors. */
+tw_rc signer_client_connect_hint(const char *socket_path, const char *hint,
+	struct signer_client **out, struct tw_error *err);
+/*
+ * A client on an fd already connected to a signer (a socketpair to a private child,
+ * which signer_client_close then reaps). Probes it with HELLO. The fd is the client's
+ * (closed on failure too).
+ */
+tw_rc signer_client_adopt(int fd, pid_t child, const char *where,
+	struct signer_client **out, struct tw_error *err);
 /*
  * Connect to the home's running signer, or when none answers, fork a private signer
  * child over a socketpair (for command-line tools). ceremony = true additionally allows
  * key generation and initialises an uninitialised token (used by `torwart init` only).
+ * Implemented by the signer module (src/signer/signer_local.c, embedded mode), since it
+ * runs the server; the protocol client itself never starts one.
  */
 tw_rc signer_client_open(const struct tw_home *home, bool ceremony,
 	struct signer_client **out, struct tw_error *err);
@@ -142,6 +155,18 @@ tw_rc signer_custodian_share(struct signer_client *sc, const unsigned char *text
 /* what = "status" or "deactivate" (log the token out, wipe held shares). */
 tw_rc signer_activation(struct signer_client *sc, const char *what, char *answer,
 	size_t size, struct tw_error *err);
+
+/*
+ * The home's data key (secretbox.h), used inside the signer. context names the kind of
+ * secret (secretbox_context_of(aad)); the signer refuses a context this caller may not
+ * use and an aad outside the context's namespace (TW_E_DENIED). Seal: *sealed is a
+ * "twbox1:..." string the caller frees. Unseal: *plain (NUL-terminated, *len bytes) is
+ * the caller's; wipe it before free. The frames carrying plaintext are wiped here.
+ */
+tw_rc signer_seal(struct signer_client *sc, const char *context, const char *aad,
+	const void *plain, size_t len, char **sealed, struct tw_error *err);
+tw_rc signer_unseal(struct signer_client *sc, const char *context, const char *aad,
+	const char *sealed, char **plain, size_t *len, struct tw_error *err);
 
 /* The server side (signer_run, signer_serve_fd, signer_home_prepare): signer/signer_server.h. */
 

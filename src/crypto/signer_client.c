@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
+#include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -25,7 +26,6 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "crypto/signer_proto.h"
-#include "signer/signer_server.h"
 
 #define SIGNER_CLIENT_TIMEOUT_S 60
 
@@ -160,8 +160,9 @@ static tw_rc send_req(struct signer_client *sc, struct signer_msg *req, struct t
 	tw_buf_init(&frame, SIGNER_FRAME_MAX + SIGNER_LEN_BYTES);
 	if ((rc = signer_frame_encode(req, &frame, err)) == TW_OK)
 		rc = send_all(sc, frame.data, frame.len, err);
-	/* A custodian share must not linger in freed memory. */
-	if (req->op == SIGNER_OP_CUSTODIAN_SHARE && frame.data != NULL)
+	/* A custodian share or a secret to seal must not linger in freed memory. */
+	if ((req->op == SIGNER_OP_CUSTODIAN_SHARE || req->op == SIGNER_OP_SEAL) &&
+	    frame.data != NULL)
 		OPENSSL_cleanse(frame.data, frame.len);
 	tw_buf_free(&frame);
 	return rc;
@@ -344,46 +345,15 @@ tw_rc signer_client_connect(const char *socket_path, struct signer_client **out,
 		out, err);
 }
 
-/*
- * The private child: a whole signer serving one socketpair. Forked rather than
- * exec'ed so a command-line tool needs no daemon; the child opens token and store
- * itself (neither is ever shared across fork). Call before starting threads.
- */
-static tw_rc spawn_child(const struct tw_home *home, bool ceremony,
+tw_rc signer_client_adopt(int fd, pid_t child, const char *where,
 	struct signer_client **out, struct tw_error *err)
 {
-	int sv[2];
-	pid_t pid;
 	tw_rc rc;
 
 	*out = NULL;
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
-		return tw_error_set(err, TW_E_IO, "socketpair: %s", strerror(errno));
-	if ((pid = fork()) < 0) {
-		close(sv[0]);
-		close(sv[1]);
-		return tw_error_set(err, TW_E_IO, "cannot start a private signer: fork: %s",
-			strerror(errno));
-	}
-	if (pid == 0) {
-		struct tw_error cerr;
-		int lvl = tw_log_level_parse(tw_config_get_or(home->conf, "log", "level", "info"));
-
-		close(sv[0]);
-		/* Ctrl-C goes to the parent, which then closes the socket; we follow at EOF. */
-		signal(SIGINT, SIG_IGN);
-		tw_log_init("signer", lvl < 0 ? TW_LOG_INFO : (enum tw_log_level)lvl);
-		rc = signer_serve_fd(home, sv[1], ceremony, &cerr);
-		_exit(rc == TW_OK ? 0 : 1);
-	}
-	close(sv[1]);
-	if ((rc = client_new(sv[0], ceremony ? "signer (ceremony)" : "private signer", NULL,
-	    out, err)) != TW_OK) {
-		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-			;
+	if ((rc = client_new(fd, where, NULL, out, err)) != TW_OK)
 		return rc;
-	}
-	(*out)->child = pid;
+	(*out)->child = child;
 	if ((rc = probe(*out, err)) != TW_OK) {
 		signer_client_close(*out);
 		*out = NULL;
@@ -391,30 +361,10 @@ static tw_rc spawn_child(const struct tw_home *home, bool ceremony,
 	return rc;
 }
 
-tw_rc signer_client_open(const struct tw_home *home, bool ceremony,
+tw_rc signer_client_connect_hint(const char *socket_path, const char *hint,
 	struct signer_client **out, struct tw_error *err)
 {
-	char *path = NULL, *hint = NULL;
-	tw_rc rc;
-
-	*out = NULL;
-	if (!ceremony) {
-		path = tw_home_path(home, "signer", "socket", TW_DEFAULT_SIGNER_SOCK);
-		hint = tw_asprintf("start it with `torwartd --home %s signer`", home->dir);
-		if (path == NULL || hint == NULL) {
-			rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
-			goto out;
-		}
-		rc = connect_with_hint(path, hint, out, err);
-		/* Nobody listening: a command-line tool starts its own signer instead. */
-		if (rc != TW_E_UNAVAILABLE)
-			goto out;
-	}
-	rc = spawn_child(home, ceremony, out, err);
-out:
-	free(path);
-	free(hint);
-	return rc;
+	return connect_with_hint(socket_path, hint, out, err);
 }
 
 /* ---------------- operations ---------------- */
@@ -905,4 +855,61 @@ tw_rc signer_activation(struct signer_client *sc, const char *what, char *answer
 {
 	return text_request(sc, SIGNER_OP_ACTIVATION, (const unsigned char *)what,
 		what != NULL ? strlen(what) : 0, answer, size, err);
+}
+
+/* SEAL and UNSEAL: one round trip; the answer copied out NUL-terminated. */
+static tw_rc seal_op(struct signer_client *sc, uint8_t op, const char *context,
+	const char *aad, const void *in, size_t in_len, char **out, size_t *out_len,
+	struct tw_error *err)
+{
+	struct signer_msg req, resp;
+	unsigned char *body = NULL;
+	const unsigned char *p = NULL;
+	size_t plen = 0;
+	tw_rc rc;
+
+	*out = NULL;
+	if (out_len != NULL)
+		*out_len = 0;
+	if (context == NULL || !signer_label_valid(context, strlen(context)) || aad == NULL ||
+	    aad[0] == '\0' || strlen(aad) > SIGNER_AAD_MAX)
+		return tw_error_set(err, TW_E_INVALID, "a sealed secret needs a context and "
+			"associated data of 1..%d bytes", SIGNER_AAD_MAX);
+	if (in == NULL || in_len == 0 || in_len > SIGNER_DATA_MAX)
+		return tw_error_set(err, TW_E_INVALID, "nothing to %s", op == SIGNER_OP_SEAL ?
+			"seal" : "open");
+	signer_msg_init(&req, op, 0);
+	signer_msg_set_str(&req, SIGNER_TAG_LABEL, context);
+	signer_msg_set_str(&req, SIGNER_TAG_AAD, aad);
+	signer_msg_set(&req, SIGNER_TAG_DATA, in, in_len);
+	if ((rc = transact(sc, &req, &resp, &body, err)) != TW_OK ||
+	    (rc = payload(&resp, &p, &plen, err)) != TW_OK)
+		goto out;
+	if ((*out = malloc(plen + 1)) == NULL) {
+		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+		goto out;
+	}
+	memcpy(*out, p, plen);
+	(*out)[plen] = '\0';
+	if (out_len != NULL)
+		*out_len = plen;
+out:
+	/* An UNSEAL answer holds the plaintext. */
+	if (body != NULL && op == SIGNER_OP_UNSEAL && p != NULL)
+		OPENSSL_cleanse(body, (size_t)(p - body) + plen);
+	free(body);
+	return rc;
+}
+
+tw_rc signer_seal(struct signer_client *sc, const char *context, const char *aad,
+	const void *plain, size_t len, char **sealed, struct tw_error *err)
+{
+	return seal_op(sc, SIGNER_OP_SEAL, context, aad, plain, len, sealed, NULL, err);
+}
+
+tw_rc signer_unseal(struct signer_client *sc, const char *context, const char *aad,
+	const char *sealed, char **plain, size_t *len, struct tw_error *err)
+{
+	return seal_op(sc, SIGNER_OP_UNSEAL, context, aad, sealed,
+		sealed != NULL ? strlen(sealed) : 0, plain, len, err);
 }

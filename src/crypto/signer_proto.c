@@ -25,6 +25,7 @@ static const struct {
 	[SIGNER_TAG_DATA] = { 1, SIGNER_DATA_MAX, 0 },
 	[SIGNER_TAG_MESSAGE] = { 1, SIGNER_MESSAGE_MAX, 1 },
 	[SIGNER_TAG_PAYLOAD] = { 1, SIGNER_DATA_MAX, 0 },
+	[SIGNER_TAG_AAD] = { 1, SIGNER_AAD_MAX, 1 },
 };
 
 const char *signer_purpose_name(enum signer_purpose purpose)
@@ -53,6 +54,8 @@ const char *signer_op_name(uint8_t op)
 	case SIGNER_OP_CRL_END: return "crl-end";
 	case SIGNER_OP_CUSTODIAN_SHARE: return "custodian-share";
 	case SIGNER_OP_ACTIVATION: return "activation";
+	case SIGNER_OP_SEAL: return "seal";
+	case SIGNER_OP_UNSEAL: return "unseal";
 	}
 	return "unknown";
 }
@@ -61,7 +64,7 @@ static int op_known(uint8_t op)
 {
 	uint8_t base = op & (uint8_t)~SIGNER_OP_RESPONSE;
 
-	return base >= SIGNER_OP_HELLO && base <= SIGNER_OP_ACTIVATION;
+	return base >= SIGNER_OP_HELLO && base <= SIGNER_OP__LAST;
 }
 
 static uint32_t get_u32(const unsigned char *p)

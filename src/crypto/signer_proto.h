@@ -39,6 +39,7 @@
 #define SIGNER_ROLE_MAX 64
 #define SIGNER_MESSAGE_MAX 511
 #define SIGNER_OID_MAX 64
+#define SIGNER_AAD_MAX 255
 /* Data to sign: what is left of a frame after header and small fields. */
 #define SIGNER_DATA_MAX (SIGNER_FRAME_MAX - 1024u)
 
@@ -62,7 +63,14 @@ enum signer_op {
 	SIGNER_OP_CUSTODIAN_SHARE = 10,
 	/* DATA = "status" or "deactivate" -> PAYLOAD: the activation state as text */
 	SIGNER_OP_ACTIVATION = 11,
+	/* The home's data key stays in the signer (secretbox.h): LABEL = context (which
+	 * kind of secret, decides who may ask), AAD = the place the secret is bound to (must
+	 * lie in the context's namespace), DATA = plaintext -> PAYLOAD: "twbox1:..." text */
+	SIGNER_OP_SEAL = 12,
+	/* LABEL = context, AAD, DATA = sealed text -> PAYLOAD: plaintext. Frames wiped. */
+	SIGNER_OP_UNSEAL = 13,
 };
+#define SIGNER_OP__LAST SIGNER_OP_UNSEAL
 #define SIGNER_OP_RESPONSE 0x80
 #define SIGNER_BATCH_MAX 1024        /* certificates per SIGN_CERTIFICATES request */
 
@@ -75,7 +83,8 @@ enum signer_tag {
 	SIGNER_TAG_DATA = 6,     /* 1..SIGNER_DATA_MAX bytes */
 	SIGNER_TAG_MESSAGE = 7,  /* response: UTF-8 error text, 1..SIGNER_MESSAGE_MAX */
 	SIGNER_TAG_PAYLOAD = 8,  /* response: result bytes, 1..SIGNER_DATA_MAX */
-	SIGNER_TAG__MAX = 8
+	SIGNER_TAG_AAD = 9,      /* SEAL/UNSEAL: associated data, 1..SIGNER_AAD_MAX, no NUL */
+	SIGNER_TAG__MAX = 9
 };
 
 struct signer_field {

@@ -78,8 +78,9 @@ static bool signer_running(const struct tw_home *home)
 }
 
 tw_rc signer_custodians_split(const struct tw_home *home, unsigned k, unsigned n,
-	const char *out_dir, struct tw_error *err)
+	const char *out_dir, const char *const *keys, struct tw_error *err)
 {
+	EVP_PKEY *to[SHARES_N_MAX];
 	char *pins = tw_home_path(home, "signer", "pin_file", TW_DEFAULT_PIN_FILE);
 	char *setpath = tw_home_path(home, "signer", "custodians", "secrets/custodians");
 	char *module = tw_home_path(home, "signer", "module", TW_DEFAULT_SOFTHSM_MOD);
@@ -98,6 +99,7 @@ tw_rc signer_custodians_split(const struct tw_home *home, unsigned k, unsigned n
 
 	memset(written, 0, sizeof(written));
 	memset(shares, 0, sizeof(shares));
+	memset(to, 0, sizeof(to));
 	old_user[0] = old_so[0] = '\0';
 	if (pins == NULL || setpath == NULL || module == NULL || shconf == NULL ||
 	    (setnew = tw_asprintf("%s.new", setpath)) == NULL) {
@@ -124,6 +126,10 @@ tw_rc signer_custodians_split(const struct tw_home *home, unsigned k, unsigned n
 			SHARES_N_MAX);
 		goto out;
 	}
+	/* The custodians' keys first: a wrong one stops the ceremony before anything. */
+	for (unsigned i = 0; keys != NULL && i < n; i++)
+		if ((rc = share_key_load(keys[i], false, &to[i], err)) != TW_OK)
+			goto out;
 	if ((rc = p11_read_pins(pins, old_user, old_so, sizeof(old_user), err)) != TW_OK)
 		goto out;
 	if (RAND_bytes(secret, sizeof(secret)) != 1) {
@@ -143,13 +149,31 @@ tw_rc signer_custodians_split(const struct tw_home *home, unsigned k, unsigned n
 		snprintf(comment, sizeof(comment), "Torwart custodian share %u of %u (any %u "
 			"recombine the token PINs). ONE custodian only; keep it offline. Enter it with "
 			"`torwart ca custodian-share --share FILE`.", i + 1, n, k);
-		if ((written[i] = tw_asprintf("%s/share-%u-of-%u.txt", out_dir, i + 1, n)) == NULL) {
+		if ((written[i] = tw_asprintf("%s/share-%u-of-%u.%s", out_dir, i + 1, n,
+		    keys != NULL ? "sealed" : "txt")) == NULL) {
 			rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
 			goto out;
 		}
 		if ((rc = share_encode(&shares[i], comment, text, sizeof(text), err)) != TW_OK)
 			goto out;
-		rc = tw_write_file(written[i], text, strlen(text), 0600, true, err);
+		if (keys != NULL) {
+			/* Only the sealed form is written: useless to anyone but its custodian. */
+			char *sealed = NULL, note[300];
+
+			snprintf(note, sizeof(note), "Torwart custodian share %u of %u, sealed to the "
+				"custodian key %s; only its private key opens it (`torwart ca "
+				"custodian-share --share FILE --share-key KEY`).", i + 1, n, keys[i]);
+			for (char *q = note; *q != '\0'; q++)
+				if (*q == '\n' || *q == '\r')
+					*q = ' ';
+			rc = share_seal(to[i], text, note, &sealed, err);
+			OPENSSL_cleanse(text, sizeof(text));
+			if (rc == TW_OK)
+				rc = tw_write_file(written[i], sealed, strlen(sealed), 0600, true, err);
+			free(sealed);
+		} else {
+			rc = tw_write_file(written[i], text, strlen(text), 0600, true, err);
+		}
 		OPENSSL_cleanse(text, sizeof(text));
 		if (rc != TW_OK) {
 			free(written[i]);
@@ -200,6 +224,7 @@ out:
 	for (unsigned i = 0; i < SHARES_N_MAX; i++) {
 		share_wipe(&shares[i]);
 		free(written[i]);
+		EVP_PKEY_free(to[i]);
 	}
 	p11_close(tok);
 	OPENSSL_cleanse(secret, sizeof(secret));

@@ -85,7 +85,11 @@ void signer_keys_deactivate(struct signer_keys *k);
  * pin file is wiped and removed. The PINs are never written anywhere else.
  */
 tw_rc signer_custodians_split(const struct tw_home *home, unsigned k, unsigned n,
-	const char *out_dir, struct tw_error *err);
+	const char *out_dir, const char *const *keys, struct tw_error *err);
+/* keys: NULL (plain share files, the custodians guard them) or n paths of the custodians'
+ * public keys (`torwart ca custodian-keygen`): share i is then sealed to keys[i-1]
+ * (shares.h, share_seal) and written as share-<i>-of-<n>.sealed; no plain share is
+ * written anywhere. All keys are loaded and checked before the token is touched. */
 
 /*
  * Key backup ceremony (docs/key-ceremony.md). The CA keys are CKA_EXTRACTABLE false, so

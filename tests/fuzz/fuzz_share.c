@@ -1,7 +1,9 @@
 /* fuzz_share.c: libFuzzer target for custodian share and set files (src/crypto/shares.c):
- * a share file is carried by a person and uploaded through the api. */
+ * a share file is carried by a person and uploaded through the api; a sealed share file
+ * (share_unseal, opened by the custodian's CLI) too. */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "crypto/shares.h"
 
@@ -25,5 +27,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	share_wipe(&s);
 	(void)share_set_parse(data, size, &set, &err);
+	{
+		static EVP_PKEY *key;
+		char *plain = NULL;
+		size_t len = 0;
+
+		if (key == NULL && share_key_generate(&key, &err) != TW_OK)
+			return 0;
+		if (share_unseal(key, data, size, &plain, &len, &err) == TW_OK &&
+		    __builtin_strlen(plain) != len)
+			__builtin_trap();
+		free(plain);
+	}
 	return 0;
 }

@@ -74,7 +74,8 @@ check_fails "a second split is refused" "$TORWART" ca custodians split --home "$
 
 check "signer starts (production mode)" start_signer
 check "... its log says production mode" grep -q "production mode" "$T/signer.log"
-"$TORWARTD" --home "$H" api >>"$T/api.log" 2>&1 &
+# (Test hook: `ca custodian-share` keeps a copy of what it found in the api's spool.)
+TORWART_TEST_SHARE_SPOOL_COPY="$T/spooled" "$TORWARTD" --home "$H" api >>"$T/api.log" 2>&1 &
 pids_to_kill+=("$!")
 check "operator API listens" wait_port 127.0.0.1 "$TLS_PORT" 20
 for name in c1 c2 c3 ra; do
@@ -95,6 +96,8 @@ check "an operator without the custodian role is refused (exit 1)" test $? = 1
 check "... by the api (403)" grep -q "403" "$T/out"
 check "c1 enters share 1 through the api" run c1 ca custodian-share --share "$S/share-1-of-3.txt"
 check "... answer: waiting" grep -q "waiting: share 1 accepted, 1 of 2" "$T/out"
+check "the api spooled the share sealed with the data key, never in clear" \
+	bash -c "head -c 7 '$T/spooled' | grep -qx 'twbox1:' && ! grep -q '$(sed -n 's/^share //p' "$S/share-1-of-3.txt" | cut -c1-16)' '$T/spooled'"
 check "one share: still inactive" bash -c "'$TORWART' ca custodians status --home '$H' 2>/dev/null | grep -q 'active=no entered=1'"
 gw_add GW-1
 check "one share: issuance still refused" grep -q "signer inactive" "$T/out"
@@ -196,3 +199,66 @@ check "custodians c2, c3 activate the restored token" bash -c \
 check "issuance works with the restored key" gw_add GW-3
 check "... signed by the same sub-ca key" openssl verify -partial_chain -CAfile "$H/pki/sub-ca.crt" \
 	"$T/GW-3/tls.crt"
+
+# ---- production mode at init: `init --custodians 2/3`, each share sealed to its
+# custodian's own key (issue 9); no pin file ever; the first activation on the host
+check "stop the first home's signer" stop_signer
+for c in k1 k2 k3; do
+	check "custodian $c makes its key pair on its machine" \
+		"$TORWART" ca custodian-keygen --name "$c" --out "$T/ck/$c"
+done
+check "the custodian's private key is 0600" test "$(stat -c %a "$T/ck/k1/k1.custodian.key")" = 600
+H2="$T/home2"
+S2="$T/shares2"
+W2=$(free_port); A2=$(free_port); L2=$(free_port)
+check_fails "init --custodians needs --custodians-out" "$TORWART" init --home "$T/nohome" \
+	--custodians 2/3
+check_fails "init --custodians 1/3 is refused" "$TORWART" init --home "$T/nohome" \
+	--custodians 1/3 --custodians-out "$T/nos"
+check_fails "a key list that does not match n is refused (and nothing is left)" \
+	"$TORWART" init --home "$T/nohome" --test-pki --wan-listen "127.0.0.1:$W2" \
+	--api-listen "127.0.0.1:$A2" --api-tls-listen "127.0.0.1:$L2" --custodians 2/3 \
+	--custodians-out "$T/nos" --custodian-keys "$T/ck/k1/k1.custodian.pub"
+check "... no home" test ! -e "$T/nohome"
+check "init --custodians 2/3 --custodian-keys (one public key per custodian)" \
+	"$TORWART" init --home "$H2" --test-pki --wan-listen "127.0.0.1:$W2" \
+	--api-listen "127.0.0.1:$A2" --api-tls-listen "127.0.0.1:$L2" --custodians 2/3 \
+	--custodians-out "$S2" \
+	--custodian-keys "$T/ck/k1/k1.custodian.pub,$T/ck/k2/k2.custodian.pub,$T/ck/k3/k3.custodian.pub"
+check "no pin file in the new home" test ! -e "$H2/secrets/pins"
+check "a custodian set record" test -f "$H2/secrets/custodians"
+check "three sealed share files, mode 0600" \
+	test "$(stat -c %a "$S2"/share-{1,2,3}-of-3.sealed | sort -u)" = 600
+check "no share in clear anywhere" bash -c "! ls '$S2'/*.txt 2>/dev/null && ! grep -qs '^share ' '$S2'/*"
+check "admin log of the new home: the split at init" \
+	test "$(sqlite3 "$H2/store.db" "SELECT count(*) FROM admin_log WHERE action='ca.custodians.split' AND detail LIKE 'at init: token PINs split 2 of 3%sealed%'")" = 1
+"$TORWARTD" --home "$H2" signer >>"$T/signer2.log" 2>&1 &
+SIGNER2=$!
+pids_to_kill+=("$SIGNER2")
+for _ in $(seq 1 100); do "$TORWART" ca custodians status --home "$H2" >/dev/null 2>&1 && break; sleep 0.1; done
+check "the new home's signer starts inactive" bash -c "'$TORWART' ca custodians status --home '$H2' 2>/dev/null | grep -q 'k=2 n=3 active=no'"
+"$TORWART" ca custodian-share --home "$H2" --share "$S2/share-1-of-3.sealed" >"$T/out" 2>&1
+check "a sealed share without the custodian's key is refused" grep -q "give --share-key" "$T/out"
+"$TORWART" ca custodian-share --home "$H2" --share "$S2/share-1-of-3.sealed" \
+	--share-key "$T/ck/k2/k2.custodian.key" >"$T/out" 2>&1
+check "another custodian's key does not open it" grep -q "sealed to another custodian's key" "$T/out"
+python3 - "$S2/share-3-of-3.sealed" "$T/altered.sealed" <<'EOF'
+import sys
+lines = open(sys.argv[1]).read().splitlines()
+for i, l in enumerate(lines):
+    if l.startswith('box '):
+        b = l[4:]
+        lines[i] = 'box ' + ('A' if b[10] != 'A' else 'B').join([b[:10], b[11:]])
+open(sys.argv[2], 'w').write('\n'.join(lines) + '\n')
+EOF
+"$TORWART" ca custodian-share --home "$H2" --share "$T/altered.sealed" \
+	--share-key "$T/ck/k3/k3.custodian.key" >"$T/out" 2>&1
+check "an altered sealed share does not open" grep -q "does not open" "$T/out"
+check "k1 enters its share on the host (first activation, break-glass)" \
+	"$TORWART" ca custodian-share --home "$H2" --share "$S2/share-1-of-3.sealed" \
+	--share-key "$T/ck/k1/k1.custodian.key"
+check "k2 enters its share: active" bash -c "'$TORWART' ca custodian-share --home '$H2' \
+	--share '$S2/share-2-of-3.sealed' --share-key '$T/ck/k2/k2.custodian.key' | grep -q active"
+check "the two entries name the two custodian keys" test "$(sqlite3 "$H2/store.db" \
+	"SELECT count(DISTINCT actor) FROM admin_log WHERE action='signer.custodian.share' AND result='ok' AND actor LIKE '%custodian-key:%'")" = 2
+check "the activated home issues (gateway add)" "$TORWART" gateway add --home "$H2" --id GW-C2 --out "$T/GW-C2"

@@ -50,7 +50,9 @@ check "api TLS key: torwart-api, 0600" test "$(stat -c %U:%a "$H/pki/api-tls.key
 if [ "${TORWART_TEST_STORE:-sqlite}" != pg ]; then
 	check "store: group torwart, 0660" test "$(stat -c %G:%a "$H/store/store.db")" = torwart:660
 fi
-check "data key: group torwart-data, 0640" test "$(stat -c %G:%a "$H/secrets/data.key")" = torwart-data:640
+check "data key: torwart-signer, 0600 (sealing goes through the signer)" \
+	test "$(stat -c %U:%a "$H/secrets/data.key")" = torwart-signer:600
+check "secrets/: torwart-signer, 0700" test "$(stat -c %U:%a "$H/secrets")" = torwart-signer:700
 
 # ---- only the signer's user reads the token, the PINs and the signer's files
 TOKFILE=$(find "$H/tokens" -type f -name '*.object' | head -n 1)
@@ -66,8 +68,10 @@ done
 check "torwart-signer reads secrets/pins" as torwart-signer cat "$H/secrets/pins"
 check_fails "torwart-wan cannot read the api's TLS key" as torwart-wan cat "$H/pki/api-tls.key"
 check_fails "torwart-api cannot read the wan's TLS key" as torwart-api cat "$H/pki/gwa-tls.key"
-check_fails "torwart-worker cannot read the data key" as torwart-worker cat "$H/secrets/data.key"
-check_fails "torwart-signer cannot read the data key" as torwart-signer cat "$H/secrets/data.key"
+for u in torwart-wan torwart-api torwart-worker; do
+	check_fails "$u cannot read the data key" as $u cat "$H/secrets/data.key"
+done
+check "torwart-signer reads the data key" as torwart-signer cat "$H/secrets/data.key"
 
 # ---- a privsep home refuses a start as the wrong user
 check_fails "torwartd wan as torwart-worker is refused" \
@@ -128,12 +132,72 @@ check "ca issue through the signer (as the api's user)" \
 	as torwart-api "$TORWART" ca issue --home "$H" --request "$T/req.der"
 check "three certificates issued" test "$(db "SELECT count(*) FROM certificates WHERE request_id = 1")" = 3
 
+# ---- the data key stays in the signer: secrets are sealed and opened through it
+# (ops SEAL/UNSEAL), by the services that need them, and only those (issue 9).
+cat >"$T/meter.json" <<'EOF'
+{"profile_id":"meter-ps","type":"meter","meter_id":"1EMH0099999999","protocol":"sml",
+ "scenario":"wired","obis":["1-0:1.8.0*255"],
+ "key":{"ref":"K-PS","algorithm":"aes-128","value":"00112233445566778899aabbccddeeff"}}
+EOF
+check "profile put with a meter key (sealed through the running signer)" \
+	"$TORWART" profile put --home "$H" --gateway SMGW-PS-0001 --file "$T/meter.json"
+check "the meter key is sealed in the store" \
+	test "$(db "SELECT count(*) FROM profiles WHERE profile_id = 'meter-ps' AND doc LIKE '%twbox1:%'")" = 1
+check "the wan sends it: it opened the key through the signer (it cannot read data.key)" \
+	"$SIM" --gwa "$WAN" --gateways "$H/gateways/SMGW-PS-0001"
+check "the profile-insert job is done" \
+	test "$(db "SELECT count(*) FROM jobs WHERE type = 'profile-insert' AND state = 'done'")" = 1
+
+# The signer decides by the caller's uid (SO_PEERCRED), not by the actor or role a
+# client names in HELLO: each service gets only what it needs.
+SOCK="$H/run/signer.sock"
+PROBE=${TORWART_SIGNER_PROBE:?}
+probe() { local u=$1; shift; as "$u" "$PROBE" "$SOCK" "$@" >>"$T/log" 2>&1; }
+refused() {
+	local what=$1 rc; shift
+	probe "$@"; rc=$?
+	if [ $rc = 3 ]; then ok "$what"; else bad "$what (exit $rc, not 3 = refused)"; fi
+}
+AAD="operator/probe/totp"
+as torwart-api "$PROBE" "$SOCK" api service seal totp "$AAD" JBSWY3DPEHPK3PXP >"$T/sealed" 2>>"$T/log"
+SEALED=$(cat "$T/sealed")
+check "the api seals a TOTP key (context totp)" grep -q '^twbox1:' "$T/sealed"
+check "... and opens it again" bash -c "setpriv --reuid=torwart-api --regid=torwart \
+	--init-groups '$PROBE' '$SOCK' api service unseal totp '$AAD' '$SEALED' | grep -qx JBSWY3DPEHPK3PXP"
+refused "the wan may not open a TOTP key" torwart-wan wan service unseal totp "$AAD" "$SEALED"
+refused "... nor through the context it may use (profile) with the TOTP key's aad" \
+	torwart-wan wan service unseal profile "$AAD" "$SEALED"
+refused "the worker may not open a TOTP key, whatever actor and role it claims" \
+	torwart-worker break-glass:os:root break-glass unseal totp "$AAD" "$SEALED"
+refused "the worker may not seal a profile secret" \
+	torwart-worker worker service seal profile profile/x/y/key.value secret
+refused "the wan may not sign with the GWA key (tree head)" torwart-wan wan service sign gwa-sig tree-head
+refused "the wan may not sign an authorisation, even claiming break-glass" \
+	torwart-wan root break-glass sign gwa-sig authorisation
+check "the worker signs a tree head with the GWA key" \
+	as torwart-worker "$PROBE" "$SOCK" worker service sign gwa-sig tree-head
+echo "not a share" >"$T/fake.share"
+chmod 0644 "$T/fake.share"
+refused "a custodian share from the worker is refused, though it claims the custodian role" \
+	torwart-worker mallory custodian share "$T/fake.share"
+refused "... and from the wan" torwart-wan mallory custodian share "$T/fake.share"
+refused "the wan may not deactivate the signer" torwart-wan wan service deactivate
+check "the refusals are in the admin log, naming the caller's service" \
+	test "$(db "SELECT count(*) FROM admin_log WHERE action = 'signer.refuse' AND detail LIKE '%service=wan%'")" -ge 4
+
+# TOTP login through the api: the api opens the operator's TOTP key through the signer.
+mkdir -p "$T/ops"
+check "break-glass operator add with TOTP (sealed through the signer)" "$TORWART" operator add \
+	--home "$H" --name tot --tenant alpha --totp --roles auditor --out "$T/ops/tot"
+check "TOTP login through the api (the api cannot read data.key)" "$TORWART" login \
+	--api "https://127.0.0.1:$TLS_PORT" --cert "$T/ops/tot/tot.crt" --key "$T/ops/tot/tot.key" \
+	--totp-secret-file "$T/ops/tot/tot.totp" --token-file "$T/tot.session"
+
 # ---- operator commands through the api: it execs `torwart` as torwart-api, inside its
 # seccomp filter and Landlock (execution of that one program only); bootstrap as in
 # remote_cli.sh (break-glass operator add on the machine).
 API="https://127.0.0.1:$TLS_PORT"
 run() { local who=$1; shift; "$TORWART" "$@" --token-file "$T/$who.session" >"$T/out" 2>&1; }
-mkdir -p "$T/ops"
 for spec in gwa:gateway-operator cao:ca-operator; do
 	IFS=: read -r name roles <<<"$spec"
 	printf 'password-of-%s-in-privsep\n' "$name" >"$T/ops/$name.pw"

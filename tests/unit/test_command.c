@@ -1299,7 +1299,7 @@ static void test_parser_strict(void **state)
 static const char *const path_options[] = {
 	"--cert", "--export", "--out", "--verify", "--dir", "--request", "--file", "--in",
 	"--key-dir", "--tls-key", "--sig-key", "--enc-key", "--current-cert", "--current-key",
-	"--gwa-cert", "--home", "--share",
+	"--gwa-cert", "--home", "--share", "--custodian-keys", "--share-key",
 };
 
 static bool names_path(const char *name)

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -194,6 +195,70 @@ static void test_text_round_trip(void **state)
 		TW_E_INVALID);
 }
 
+/* A share sealed to one custodian's key opens with that key only (issue 9). */
+static void test_sealed_share(void **state)
+{
+	struct tw_error err;
+	EVP_PKEY *a = NULL, *b = NULL, *p256 = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	const char *text = "torwart-custodian-share 1\nset 0011223344556677\n";
+	char *sealed = NULL, *plain = NULL, *bad = NULL, id[17];
+	size_t len = 0;
+
+	(void)state;
+	assert_int_equal(share_key_generate(&a, &err), TW_OK);
+	assert_int_equal(share_key_generate(&b, &err), TW_OK);
+	assert_non_null(p256);
+	assert_int_equal(share_seal(a, text, "share 1 of 3 for A", &sealed, &err), TW_OK);
+	assert_true(share_is_sealed((const unsigned char *)sealed, strlen(sealed)));
+	assert_false(share_is_sealed((const unsigned char *)text, strlen(text)));
+	assert_null(strstr(sealed, "0011223344556677"));
+	assert_int_equal(share_key_id(a, id, &err), TW_OK);
+	assert_non_null(strstr(sealed, id));
+	assert_int_equal(share_unseal(a, (const unsigned char *)sealed, strlen(sealed), &plain,
+		&len, &err), TW_OK);
+	assert_int_equal(len, strlen(text));
+	assert_string_equal(plain, text);
+	free(plain);
+	plain = NULL;
+	/* Another custodian's key: refused by name before any decryption. */
+	assert_int_equal(share_unseal(b, (const unsigned char *)sealed, strlen(sealed), &plain,
+		&len, &err), TW_E_DENIED);
+	assert_null(plain);
+	/* One flipped character of the box: the tag does not verify. */
+	bad = strdup(sealed);
+	assert_non_null(bad);
+	{
+		char *box = strstr(bad, "\nbox ") + 10;
+
+		*box = *box == 'A' ? 'B' : 'A';
+	}
+	assert_int_equal(share_unseal(a, (const unsigned char *)bad, strlen(bad), &plain, &len,
+		&err), TW_E_INTEGRITY);
+	/* The header is bound too: another "to" id is another recipient. */
+	free(bad);
+	bad = strdup(sealed);
+	assert_non_null(bad);
+	{
+		char *to = strstr(bad, "\nto ") + 4;
+
+		*to = *to == '0' ? '1' : '0';
+	}
+	assert_int_equal(share_unseal(a, (const unsigned char *)bad, strlen(bad), &plain, &len,
+		&err), TW_E_DENIED);
+	free(bad);
+	bad = NULL;
+	/* Only brainpoolP256r1 custodian keys; garbage is a clear error. */
+	assert_int_equal(share_seal(p256, text, NULL, &bad, &err), TW_E_INVALID);
+	assert_null(bad);
+	assert_int_equal(share_unseal(a, (const unsigned char *)"torwart-sealed-share 1\n", 23,
+		&plain, &len, &err), TW_E_INVALID);
+	free(bad);
+	free(sealed);
+	EVP_PKEY_free(a);
+	EVP_PKEY_free(b);
+	EVP_PKEY_free(p256);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -202,6 +267,7 @@ int main(void)
 		cmocka_unit_test(test_tampered_share),
 		cmocka_unit_test(test_split_refusals),
 		cmocka_unit_test(test_text_round_trip),
+		cmocka_unit_test(test_sealed_share),
 	};
 
 	return cmocka_run_group_tests_name("shares", tests, NULL, NULL);

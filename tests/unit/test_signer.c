@@ -29,10 +29,12 @@
 #include "audit/audit.h"
 #include "base/home.h"
 #include "base/util.h"
+#include "crypto/secretbox.h"
 #include "crypto/shares.h"
 #include "crypto/signer.h"
 #include "signer/signer_keys.h"
 #include "crypto/signer_proto.h"
+#include "signer/signer_peer.h"
 #include "signer/signer_server.h"
 #include "store/store.h"
 
@@ -557,6 +559,8 @@ static void test_e2e_daemon(void **state)
 	unsigned char *sig = NULL;
 	size_t siglen = 0;
 	struct stat st;
+	struct secretbox *box = NULL;
+	char *sealed = NULL;
 
 	snprintf(sock, sizeof(sock), "%s/run/signer.sock", e->dir);
 	pid = fork();
@@ -603,6 +607,10 @@ static void test_e2e_daemon(void **state)
 		assert_rc(signer_generate_key(a, "k", NID_brainpoolP256r1, &pub, &err),
 			TW_E_DENIED);
 	}
+	/* The data key through the running daemon (secretbox_open connects on first use). */
+	assert_rc(secretbox_open(e->home, &box, &err), TW_OK);
+	assert_rc(secretbox_seal(box, "torwart-api-request/00ff", "record", 6, &sealed, &err),
+		TW_OK);
 	/* A second daemon on the same socket is refused. */
 	assert_rc(signer_run(e->home, &err), TW_E_EXISTS);
 	close(idle);
@@ -622,8 +630,167 @@ static void test_e2e_daemon(void **state)
 	}
 	signer_client_close(a);
 	signer_client_close(b);
+	/* The daemon is gone: the same box reconnects, finds nobody, and uses the key file
+	 * (this process may read it: embedded mode). */
+	{
+		char *plain = NULL;
+		size_t plen = 0;
+
+		assert_rc(secretbox_unseal(box, "torwart-api-request/00ff", sealed, &plain, &plen,
+			&err), TW_OK);
+		assert_string_equal(plain, "record");
+		free(plain);
+		free(sealed);
+		secretbox_free(box);
+	}
 	assert_rc(signer_client_connect(sock, &c, &err), TW_E_UNAVAILABLE);
 	assert_non_null(strstr(err.message, "torwartd"));
+}
+
+/*
+ * The data key inside the signer (issue 9): SEAL/UNSEAL round trip through the ceremony
+ * signer; a context opens only secrets of its own namespace; secretbox_open seals through
+ * the running signer and falls back to the key file without one, with the same key.
+ */
+static void test_e2e_seal(void **state)
+{
+	struct env *e = *state;
+	struct tw_error err;
+	struct secretbox *box = NULL, *key = NULL;
+	char *sealed = NULL, *plain = NULL, *other = NULL;
+	size_t len = 0;
+
+	assert_rc(signer_seal(e->sc, "totp", "operator/ann/totp", "JBSWY3DP", 8, &sealed, &err),
+		TW_OK);
+	assert_true(secretbox_is_sealed(sealed));
+	assert_rc(signer_unseal(e->sc, "totp", "operator/ann/totp", sealed, &plain, &len, &err),
+		TW_OK);
+	assert_int_equal(len, 8);
+	assert_string_equal(plain, "JBSWY3DP");
+	free(plain);
+	plain = NULL;
+	/* Another operator's place: AES-GCM refuses (the aad is bound). */
+	assert_rc(signer_unseal(e->sc, "totp", "operator/bob/totp", sealed, &plain, &len, &err),
+		TW_E_CRYPTO);
+	/* The profile context with a TOTP key's aad: refused before any decryption. */
+	assert_rc(signer_unseal(e->sc, "profile", "operator/ann/totp", sealed, &plain, &len,
+		&err), TW_E_DENIED);
+	assert_rc(signer_seal(e->sc, "nonsense", "operator/ann/totp", "x", 1, &other, &err),
+		TW_E_DENIED);
+	assert_null(plain);
+	/* Not a sealed value, an empty one: clear errors, no crash. */
+	assert_rc(signer_unseal(e->sc, "totp", "operator/ann/totp", "twbox1:AAAA", &plain, &len,
+		&err), TW_E_INTEGRITY);
+	assert_rc(signer_unseal(e->sc, "totp", "operator/ann/totp", "plain", &plain, &len,
+		&err), TW_E_INVALID);
+	/* What the signer sealed opens with the key file (same key), and vice versa through
+	 * secretbox_open, which without a running signer uses the file (embedded mode). */
+	assert_rc(secretbox_open_key(e->home, &key, &err), TW_OK);
+	assert_rc(secretbox_unseal(key, "operator/ann/totp", sealed, &plain, &len, &err), TW_OK);
+	assert_string_equal(plain, "JBSWY3DP");
+	free(plain);
+	plain = NULL;
+	assert_rc(secretbox_open(e->home, &box, &err), TW_OK);
+	assert_rc(secretbox_seal(box, "profile/gw/p/key.value", "k", 1, &other, &err), TW_OK);
+	assert_rc(secretbox_unseal(key, "profile/gw/p/key.value", other, &plain, &len, &err),
+		TW_OK);
+	assert_string_equal(plain, "k");
+	free(plain);
+	free(other);
+	free(sealed);
+	secretbox_free(box);
+	secretbox_free(key);
+}
+
+/* The contexts' namespaces (secretbox.h). */
+static void test_seal_contexts(void **state)
+{
+	(void)state;
+	assert_string_equal(secretbox_context_of("operator/ann/totp"), "totp");
+	assert_string_equal(secretbox_context_of("operator//totp"), "other");
+	assert_string_equal(secretbox_context_of("operator/a/b/totp"), "other");
+	assert_string_equal(secretbox_context_of("profile/gw/p/key.value"), "profile");
+	assert_string_equal(secretbox_context_of("torwart-api-command-principal"), "principal");
+	assert_string_equal(secretbox_context_of("torwart-api-spool-key"), "gateway-key");
+	assert_string_equal(secretbox_context_of("torwart-api-request/ab12"), "request");
+	assert_string_equal(secretbox_context_of("torwart-api-request/"), "other");
+	assert_string_equal(secretbox_context_of("anything"), "other");
+	assert_true(secretbox_context_matches("totp", "operator/ann/totp"));
+	assert_false(secretbox_context_matches("profile", "operator/ann/totp"));
+	assert_false(secretbox_context_matches(NULL, "operator/ann/totp"));
+}
+
+/*
+ * Who may ask what (signer_peer.h), by the service the caller's uid names. Stated here
+ * again, independently of the table in signer_peer.c.
+ */
+static void test_peer_policy(void **state)
+{
+	struct signer_peers p;
+
+	(void)state;
+	/* Self and root: everything. */
+	for (uint8_t op = SIGNER_OP_HELLO; op <= SIGNER_OP__LAST; op++) {
+		assert_null(signer_peer_refusal(SIGNER_PEER_SELF, op, SIGNER_PURPOSE_WAKEUP, "totp",
+			"deactivate"));
+		assert_null(signer_peer_refusal(SIGNER_PEER_ROOT, op, SIGNER_PURPOSE_WAKEUP, "totp",
+			"deactivate"));
+	}
+	/* Another uid: HELLO only. */
+	assert_null(signer_peer_refusal(SIGNER_PEER_OTHER, SIGNER_OP_HELLO, 0, NULL, NULL));
+	for (uint8_t op = SIGNER_OP_GET_PUBLIC_KEY; op <= SIGNER_OP__LAST; op++)
+		assert_non_null(signer_peer_refusal(SIGNER_PEER_OTHER, op, SIGNER_PURPOSE_CRL,
+			"profile", "status"));
+	/* Custodian shares only from the api. */
+	assert_null(signer_peer_refusal(SIGNER_PEER_API, SIGNER_OP_CUSTODIAN_SHARE, 0, NULL, NULL));
+	assert_non_null(signer_peer_refusal(SIGNER_PEER_WAN, SIGNER_OP_CUSTODIAN_SHARE, 0, NULL,
+		NULL));
+	assert_non_null(signer_peer_refusal(SIGNER_PEER_WORKER, SIGNER_OP_CUSTODIAN_SHARE, 0,
+		NULL, NULL));
+	/* The wan signs nothing and opens only profile secrets. */
+	for (int purpose = SIGNER_PURPOSE_CERTIFICATE; purpose <= SIGNER_PURPOSE_AUTHORISATION;
+	     purpose++)
+		assert_non_null(signer_peer_refusal(SIGNER_PEER_WAN, SIGNER_OP_SIGN_DATA, purpose,
+			NULL, NULL));
+	assert_non_null(signer_peer_refusal(SIGNER_PEER_WAN, SIGNER_OP_SIGN_CERTIFICATE, 0, NULL,
+		NULL));
+	assert_null(signer_peer_refusal(SIGNER_PEER_WAN, SIGNER_OP_UNSEAL, 0, "profile", NULL));
+	assert_non_null(signer_peer_refusal(SIGNER_PEER_WAN, SIGNER_OP_SEAL, 0, "profile", NULL));
+	assert_non_null(signer_peer_refusal(SIGNER_PEER_WAN, SIGNER_OP_UNSEAL, 0, "totp", NULL));
+	assert_non_null(signer_peer_refusal(SIGNER_PEER_WAN, SIGNER_OP_UNSEAL, 0, "other", NULL));
+	assert_null(signer_peer_refusal(SIGNER_PEER_WAN, SIGNER_OP_ACTIVATION, 0, NULL, "status"));
+	assert_non_null(signer_peer_refusal(SIGNER_PEER_WAN, SIGNER_OP_ACTIVATION, 0, NULL,
+		"deactivate"));
+	/* The worker: wake-ups, tree heads, CRLs; no secrets, no authorisations. */
+	assert_null(signer_peer_refusal(SIGNER_PEER_WORKER, SIGNER_OP_SIGN_DATA,
+		SIGNER_PURPOSE_WAKEUP, NULL, NULL));
+	assert_null(signer_peer_refusal(SIGNER_PEER_WORKER, SIGNER_OP_CRL_END, 0, NULL, NULL));
+	assert_non_null(signer_peer_refusal(SIGNER_PEER_WORKER, SIGNER_OP_SIGN_DATA,
+		SIGNER_PURPOSE_AUTHORISATION, NULL, NULL));
+	for (const char *const *c = (const char *const[]){ "totp", "profile", "principal",
+	     "gateway-key", "request", "other", NULL }; *c != NULL; c++) {
+		assert_non_null(signer_peer_refusal(SIGNER_PEER_WORKER, SIGNER_OP_SEAL, 0, *c, NULL));
+		assert_non_null(signer_peer_refusal(SIGNER_PEER_WORKER, SIGNER_OP_UNSEAL, 0, *c,
+			NULL));
+	}
+	/* The api: its secrets, sealing profiles (operator commands) but not opening them,
+	 * authorisations, no wake-ups, never key generation or the "other" context. */
+	assert_null(signer_peer_refusal(SIGNER_PEER_API, SIGNER_OP_UNSEAL, 0, "totp", NULL));
+	assert_null(signer_peer_refusal(SIGNER_PEER_API, SIGNER_OP_SEAL, 0, "profile", NULL));
+	assert_non_null(signer_peer_refusal(SIGNER_PEER_API, SIGNER_OP_UNSEAL, 0, "profile", NULL));
+	assert_non_null(signer_peer_refusal(SIGNER_PEER_API, SIGNER_OP_UNSEAL, 0, "other", NULL));
+	assert_null(signer_peer_refusal(SIGNER_PEER_API, SIGNER_OP_SIGN_DATA,
+		SIGNER_PURPOSE_AUTHORISATION, NULL, NULL));
+	assert_non_null(signer_peer_refusal(SIGNER_PEER_API, SIGNER_OP_SIGN_DATA,
+		SIGNER_PURPOSE_WAKEUP, NULL, NULL));
+	assert_non_null(signer_peer_refusal(SIGNER_PEER_API, SIGNER_OP_GENERATE_KEY, 0, NULL,
+		NULL));
+	/* Classification: the signer's own uid, root, and a one-user home's strangers. */
+	signer_peers_init(&p, NULL);
+	assert_int_equal(signer_peer_classify(&p, geteuid()), SIGNER_PEER_SELF);
+	if (geteuid() != 0)
+		assert_int_equal(signer_peer_classify(&p, 0), SIGNER_PEER_ROOT);
+	assert_int_equal(signer_peer_classify(&p, 4242424), SIGNER_PEER_OTHER);
 }
 
 /* backend = file (tests only): same policy; key files must be 0600 and are never replaced. */
@@ -729,11 +896,11 @@ static void test_e2e_custodians(void **state)
 	signer_client_close(e->sc);
 	e->sc = NULL;
 	snprintf(outdir, sizeof(outdir), "%s/shares", e->dir);
-	assert_rc(signer_custodians_split(e->home, 1, 3, outdir, &err), TW_E_INVALID);
-	assert_rc(signer_custodians_split(e->home, 2, 3, outdir, &err), TW_OK);
+	assert_rc(signer_custodians_split(e->home, 1, 3, outdir, NULL, &err), TW_E_INVALID);
+	assert_rc(signer_custodians_split(e->home, 2, 3, outdir, NULL, &err), TW_OK);
 	snprintf(path, sizeof(path), "%s/secrets/pins", e->dir);
 	assert_false(tw_path_exists(path));
-	assert_rc(signer_custodians_split(e->home, 2, 3, outdir, &err), TW_E_EXISTS);
+	assert_rc(signer_custodians_split(e->home, 2, 3, outdir, NULL, &err), TW_E_EXISTS);
 	for (int i = 0; i < 3; i++)
 		read_share(e->dir, i + 1, share[i], sizeof(share[i]));
 
@@ -819,6 +986,8 @@ int main(void)
 		cmocka_unit_test(test_frame_encode_limits),
 		cmocka_unit_test(test_frame_rejects),
 		cmocka_unit_test(test_file_backend),
+		cmocka_unit_test(test_seal_contexts),
+		cmocka_unit_test(test_peer_policy),
 	};
 	/* Order matters: keys first, audit after the signatures and refusals. */
 	const struct CMUnitTest e2e[] = {
@@ -826,6 +995,7 @@ int main(void)
 		cmocka_unit_test(test_e2e_sign_data),
 		cmocka_unit_test(test_e2e_sign_certificates),
 		cmocka_unit_test(test_e2e_no_ceremony),
+		cmocka_unit_test(test_e2e_seal),
 		cmocka_unit_test(test_e2e_daemon),
 		cmocka_unit_test(test_e2e_audit),
 		cmocka_unit_test(test_e2e_custodians),
