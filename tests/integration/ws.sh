@@ -33,7 +33,8 @@ count_log() { sqlite3 "$H/store.db" "SELECT count(*) FROM admin_log WHERE $1"; }
 count_certs() { sqlite3 "$H/store.db" "SELECT count(*) FROM certificates"; }
 
 check "torwart init --test-pki" "$TORWART" init --home "$H" --test-pki \
-	--wan-listen "127.0.0.1:$WAN_PORT" --api-listen "127.0.0.1:$API_PORT"
+	--wan-listen "127.0.0.1:$WAN_PORT" --api-listen "127.0.0.1:$API_PORT" \
+	--api-tls-listen "127.0.0.1:$(free_port)"
 
 # ---- participants: A and B (EMTs), their first TLS certificates out of band (RA, CLI)
 issue_first() { # name mpid cn
