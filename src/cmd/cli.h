@@ -150,5 +150,7 @@ int cli_time(const char *sub, int argc, char **argv);
 int cli_policy(const char *sub, int argc, char **argv);
 /* cli_store.c: store migrate --to URL. */
 int cli_store(const char *sub, int argc, char **argv);
+/* cli_ws.c: the SM-PKI web service (endpoints, outbox, client of a remote Sub-CA). */
+int cli_ws(const char *sub, int argc, char **argv);
 
 #endif

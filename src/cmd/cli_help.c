@@ -17,6 +17,27 @@
 	"the home: break-glass, logged, alerted and reviewed (docs/security.md).\n"
 
 /* ---------------------------------------------------------------- store */
+static const struct cli_help_sub help_ws[] = {
+	{ "endpoint", "usage: torwart ws endpoint set --home DIR --participant P --url https://...\n"
+		"Register participant P's own SendCertificates endpoint: where the CA delivers\n"
+		"certificates that were not ready synchronously (docs/pki-services.md).\n" },
+	{ "outbox", "usage: torwart ws outbox --home DIR\n"
+		"The asynchronous answers waiting, ready, delivered or failed, with attempts and\n"
+		"the next attempt or last error.\n" },
+	{ "request", "usage: torwart ws request --home DIR --remote NAME --request FILE\n"
+		"       [--callback] [--out DIR]\n"
+		"Send a request made by `torwart req` (DER) to the remote Sub-CA [ws.remote.NAME]\n"
+		"as RequestCertificate. Certificates answered at once go to DIR/cert.N.der;\n"
+		"with --callback the remote may answer ok_syntax and deliver later (see poll).\n"
+		"Exit 0 ok, 2 refused by the remote (code printed).\n" },
+	{ "poll", "usage: torwart ws poll --home DIR --message-id ID [--out DIR]\n"
+		"The state of a request sent with --callback: exit 3 while pending, 0 with the\n"
+		"certificates the remote delivered to this home's SendCertificates endpoint.\n" },
+	{ "status", "usage: torwart ws status --home DIR --remote NAME\n"
+		"GetServiceStatus of the remote Sub-CA [ws.remote.NAME].\n" },
+	{ NULL, NULL },
+};
+
 static const struct cli_help_sub help_store[] = {
 	{ "migrate", "usage: torwart store migrate --home DIR --to URL\n"
 		"Copy every table of the home's store (admin log with its chain, tree nodes and\n"
@@ -356,6 +377,10 @@ static const struct cli_help cli_helps[] = {
 	{ "store", "usage: torwart store migrate --home DIR --to URL\n"
 		"The home's database (docs/operations.md). torwart store SUB --help for each.\n",
 		help_store },
+	{ "ws", "usage: torwart ws endpoint|outbox|request|poll|status ...\n"
+		"The SM-PKI web service: participants' callback endpoints and the outbox (CA\n"
+		"side), requests to a remote Sub-CA (participant side). docs/pki-services.md.\n"
+		"torwart ws SUB --help for each.\n", help_ws },
 	{ "req", "usage: torwart req initial|renew|show|authorise ...\n"
 		"SM-PKI certificate requests, made and checked as a participant does\n"
 		"(docs/pki-requests.md). torwart req SUB --help for each.\n", help_req },

@@ -24,6 +24,7 @@ static const struct cli_command cli_commands[] = {
 	{ "req", cli_req },
 	{ "store", cli_store },
 	{ "time", cli_time },
+	{ "ws", cli_ws },
 };
 
 const struct cli_command *cli_command_find(const char *name)

@@ -23,6 +23,7 @@
 #include "pki/crl.h"
 #include "pki/profile.h"
 #include "pki/request.h"
+#include "store/store_ws.h"
 
 
 static const char *const ca_reasons[] = {
@@ -425,6 +426,27 @@ tw_rc ca_validate(struct ca_run *r, const char *object, const unsigned char *in,
 		rc = ca_refuse(r, object, *result, rc, err);
 		goto out;
 	}
+	/*
+	 * Web service: a gateway with a recorded administering GWA (store_ws.h, set by the
+	 * first such request and by UpdateDeviceAdmin) gets certificates through that GWA
+	 * only; a GWA it was handed away from may no longer authorise its requests.
+	 */
+	if (r->caller != NULL && strcmp(r->part.role, "smgw") == 0) {
+		char admin[STORE_ID_MAX + 1];
+		struct tw_error aerr;
+		tw_rc a = store_ws_device_admin_get(r->store, r->part.name, admin, sizeof(admin),
+			&aerr);
+
+		if (a != TW_E_NOT_FOUND && (a != TW_OK || strcmp(admin, r->caller) != 0)) {
+			*result = a == TW_OK ? PKI_FAILURE_UNAUTHORIZED_REQUEST :
+				PKI_FAILURE_INTERNAL_ERROR;
+			rc = a == TW_OK ? tw_error_set(err, TW_E_DENIED, "gateway '%s' is "
+				"administered by another GWA (UpdateDeviceAdmin)", r->part.name) :
+				tw_error_set(err, a, "%s", aerr.message);
+			rc = ca_refuse(r, object, *result, rc, err);
+			goto out;
+		}
+	}
 	if (strcmp(r->part.role, "smgw") == 0 && req->authoriser == NULL) {
 		*result = PKI_FAILURE_AUTHORIZATION_SIGNATURE;
 		rc = tw_error_set(err, TW_E_CRYPTO, "participant '%s' is an SMGW: its requests need "
@@ -510,9 +532,29 @@ tw_rc ca_request_row(struct ca_run *r, const struct request *req, const char *di
 	return TW_OK;
 }
 
+static tw_rc ca_submit_run(const struct tw_home *home, struct tw_store *store,
+	const struct ca_actor *who, const char *participant, const char *caller,
+	const unsigned char *in, size_t len, int64_t *id, enum pki_result *result,
+	struct tw_error *err);
+
 tw_rc ca_submit(const struct tw_home *home, struct tw_store *store, const struct ca_actor *who,
 	const char *participant, const unsigned char *in, size_t len, int64_t *id,
 	enum pki_result *result, struct tw_error *err)
+{
+	return ca_submit_run(home, store, who, participant, NULL, in, len, id, result, err);
+}
+
+tw_rc ca_submit_bound(const struct tw_home *home, struct tw_store *store,
+	const struct ca_actor *who, const char *caller, const unsigned char *in, size_t len,
+	int64_t *id, enum pki_result *result, struct tw_error *err)
+{
+	return ca_submit_run(home, store, who, NULL, caller, in, len, id, result, err);
+}
+
+static tw_rc ca_submit_run(const struct tw_home *home, struct tw_store *store,
+	const struct ca_actor *who, const char *participant, const char *caller,
+	const unsigned char *in, size_t len, int64_t *id, enum pki_result *result,
+	struct tw_error *err)
 {
 	struct ca_run r;
 	struct request *req = NULL;
@@ -527,6 +569,10 @@ tw_rc ca_submit(const struct tw_home *home, struct tw_store *store, const struct
 	if ((rc = ca_run_init(&r, home, store, who, err)) != TW_OK)
 		goto out;
 	r.want_part = participant;
+	/* The web service: the request's subject names its participant, bound to the caller
+	 * exactly as for ca_issue_buffer. */
+	r.caller = caller;
+	r.caller_bound = caller != NULL;
 	if ((rc = ca_validate(&r, "request", in, len, true, &req, digest, result, err)) != TW_OK)
 		goto out;
 	/* The queue keeps the request as DER, whatever its transport encoding was. */

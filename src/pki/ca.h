@@ -55,6 +55,15 @@ tw_rc ca_submit(const struct tw_home *home, struct tw_store *store, const struct
 	const char *participant, const unsigned char *in, size_t len, int64_t *id,
 	enum pki_result *result, struct tw_error *err);
 
+/*
+ * The web service's RequestCertificate when the RA approves first ([ws] approval =
+ * manual): ca_submit with the participant found by the request's subject and bound to
+ * the caller exactly as in ca_issue_buffer (failure_unauthorized_request otherwise).
+ */
+tw_rc ca_submit_bound(const struct tw_home *home, struct tw_store *store,
+	const struct ca_actor *who, const char *caller, const unsigned char *in, size_t len,
+	int64_t *id, enum pki_result *result, struct tw_error *err);
+
 /* pending -> approved / rejected, with the officer and reason in the admin log. */
 tw_rc ca_decide(struct tw_store *store, const struct ca_actor *who, int64_t id, bool approve,
 	const char *reason, struct tw_error *err);

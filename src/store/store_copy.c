@@ -22,7 +22,8 @@ static const char *const copy_tables[] = {
 	"profile_reported", "emt_authorisations", "gateway_messages", "gateway_logs",
 	"operators", "auth_sessions", "auth_failures", "approvals", "admin_log_node",
 	"admin_log_head", "admin_log_cut", "admin_log_cursor", "alert_queue", "firmware_images",
-	"ca_key_state", "admin_log_verified",
+	"ca_key_state", "admin_log_verified", "ws_device_admin", "ws_endpoints", "ws_outbox",
+	"ws_client_requests",
 	/* migration metering (issue 14) */
 	"metering_messages", "emt_endpoints", "time_checks", "gateway_time",
 };

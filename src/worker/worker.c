@@ -25,6 +25,7 @@
 #include "pki/crl.h"
 #include "store/store.h"
 #include "worker/worker_jobs.h"
+#include "ws/ws_outbox.h"
 
 struct worker_ctx {
 	struct event_base *base;
@@ -91,6 +92,7 @@ tw_rc worker_run(const struct tw_home *home, struct tw_error *err)
 	char *store_url = NULL;
 	struct worker_jobs *jobs = NULL;
 	struct crl_worker *crl = NULL;
+	struct ws_outbox *outbox = NULL;
 	struct metering_deliverer *metering = NULL;
 	long interval;
 	tw_rc rc;
@@ -131,6 +133,9 @@ tw_rc worker_run(const struct tw_home *home, struct tw_error *err)
 		goto out;
 	if ((rc = crl_worker_start(home, ctx.base, ctx.store, &crl, err)) != TW_OK)
 		goto out;
+	/* SM-PKI web service callbacks (SendCertificates from the outbox; ws_outbox.h). */
+	if ((rc = ws_outbox_start(home, ctx.base, ctx.store, &outbox, err)) != TW_OK)
+		goto out;
 	if ((rc = metering_deliverer_start(home, &metering, err)) != TW_OK)   /* UC-3.5.x */
 		goto out;
 	tw_info("worker running; admin log verified every %ld s", interval);
@@ -147,6 +152,7 @@ out:
 		event_free(sigint);
 	worker_jobs_stop(jobs);
 	crl_worker_stop(crl);
+	ws_outbox_stop(outbox);
 	metering_deliverer_stop(metering);
 	if (ctx.base != NULL)
 		event_base_free(ctx.base);

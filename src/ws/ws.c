@@ -13,6 +13,8 @@
  * SendCertificates callbacks) is not built yet; see docs/pki-services.md.
  */
 #include "ws/ws.h"
+#include "ws/ws_client.h"
+#include "ws/ws_signed.h"
 #include "ws/ws_soap.h"
 
 #include <errno.h>
@@ -35,18 +37,28 @@
 #include "crypto/keys.h"
 #include "crypto/signer.h"
 #include "crypto/tls.h"
+#include "net/conn_guard.h"
 #include "pki/ca.h"
 #include "pki/request.h"
 #include "store/store_ca.h"
+#include "store/store_ws.h"
 
 #define WS_CERT_MAX    (64 * 1024)     /* a decoded certReq; requests are far smaller */
 #define WS_CHAIN_MAX   4               /* CA certificates sent after the leaf */
+/*
+ * [ws] connection limits (conn_guard.h). SM-PKI participants are a few hundred
+ * organisations that connect per request; 32 per source leaves room for a participant's
+ * parallel clients behind one NAT address.
+ */
+#define WS_DEFAULT_MAX_CONNS   512
+#define WS_DEFAULT_PER_SOURCE  32
 
 struct ws_service {
 	const struct tw_home *home;
 	struct tw_store *store;
 	SSL_CTX *ssl_ctx;
 	struct evhttp *http;
+	struct conn_guard *guard;             /* caps and hard deadlines of [ws] listen */
 	struct ws_schema *schema;
 	struct signer_client *signer;         /* connected on first use, dropped on failure */
 	char *signer_path;
@@ -54,6 +66,7 @@ struct ws_service {
 	unsigned char *chain_der[WS_CHAIN_MAX];   /* [ws] chain: Sub-CA, Root (DER) */
 	size_t chain_len[WS_CHAIN_MAX];
 	size_t n_chain;
+	bool manual;                          /* [ws] approval = manual: RA approves first */
 };
 
 /* Who is calling: filled from the TLS client certificate. */
@@ -65,6 +78,7 @@ struct ws_call {
 	char client[STORE_NAME_MAX + 1];
 	char actor[STORE_NAME_MAX + 1];       /* "participant:<name>" or "tls:<fp>" */
 	struct store_ca_participant part;
+	char remote[64];                      /* a remote Sub-CA calling SendCertificates */
 	const char *op_name;                  /* for the log: the WSDL operation or "soap" */
 };
 
@@ -158,29 +172,23 @@ static void ws_answer(struct ws_call *c, enum ws_op op, enum pki_result code,
 
 /* ---- the caller ---- */
 
-static void ws_identify(struct ws_call *c)
+/*
+ * The registered participant whose valid TLS certificate (of this Sub-CA) peer is;
+ * fingerprint (65 bytes) is filled whenever peer has one. False for anyone else.
+ */
+static bool ws_peer_participant(struct ws_service *ws, X509 *peer, char *fingerprint,
+	struct store_ca_participant *part)
 {
-	struct evhttp_connection *evcon = evhttp_request_get_connection(c->req);
-	struct bufferevent *bev = evcon != NULL ? evhttp_connection_get_bufferevent(evcon) : NULL;
-	SSL *ssl = bev != NULL ? bufferevent_openssl_get_ssl(bev) : NULL;
-	X509 *peer = ssl != NULL ? SSL_get0_peer_certificate(ssl) : NULL;
 	struct store_certificate sc;
 	struct tw_error err;
-	char *addr = NULL;
-	ev_uint16_t port = 0;
+	bool ok = false;
 	tw_rc rc;
 
 	memset(&sc, 0, sizeof(sc));
-	if (evcon != NULL)
-		evhttp_connection_get_peer(evcon, &addr, &port);
-	snprintf(c->client, sizeof(c->client), "%s:%u", addr != NULL ? addr : "?",
-		(unsigned)port);
-	snprintf(c->actor, sizeof(c->actor), "tls:unknown");
-	if (peer == NULL || SSL_get_verify_result(ssl) != X509_V_OK ||
-	    keys_cert_fingerprint(peer, c->fingerprint, &err) != TW_OK)
-		return;
-	snprintf(c->actor, sizeof(c->actor), "tls:%.16s", c->fingerprint);
-	rc = store_certificate_get_by_fingerprint(c->ws->store, c->fingerprint, &sc, &err);
+	fingerprint[0] = '\0';
+	if (peer == NULL || keys_cert_fingerprint(peer, fingerprint, &err) != TW_OK)
+		return false;
+	rc = store_certificate_get_by_fingerprint(ws->store, fingerprint, &sc, &err);
 	if (rc != TW_OK) {
 		if (rc != TW_E_NOT_FOUND)
 			tw_err("ws: certificate lookup failed: %s", err.message);
@@ -188,15 +196,43 @@ static void ws_identify(struct ws_call *c)
 	}
 	/* A participant's own, valid TLS certificate; SIG/ENC certificates never log in. */
 	if (strcmp(sc.usage, "TLS") != 0 || strcmp(sc.status, "valid") != 0 ||
-	    strcmp(sc.issuer, c->ws->issuer) != 0)
+	    strcmp(sc.issuer, ws->issuer) != 0)
 		goto out;
-	if (store_ca_participant_get(c->ws->store, sc.owner_id, &c->part, &err) != TW_OK ||
-	    strcmp(c->part.role, sc.owner_kind) != 0)
+	if (store_ca_participant_get(ws->store, sc.owner_id, part, &err) != TW_OK ||
+	    strcmp(part->role, sc.owner_kind) != 0)
 		goto out;
-	snprintf(c->actor, sizeof(c->actor), "participant:%s", c->part.name);
-	c->identified = true;
+	ok = true;
 out:
 	store_certificate_clear(&sc);
+	return ok;
+}
+
+static void ws_identify(struct ws_call *c)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(c->req);
+	struct bufferevent *bev = evcon != NULL ? evhttp_connection_get_bufferevent(evcon) : NULL;
+	SSL *ssl = bev != NULL ? bufferevent_openssl_get_ssl(bev) : NULL;
+	X509 *peer = ssl != NULL ? SSL_get0_peer_certificate(ssl) : NULL;
+	char *addr = NULL;
+	ev_uint16_t port = 0;
+
+	if (evcon != NULL)
+		evhttp_connection_get_peer(evcon, &addr, &port);
+	snprintf(c->client, sizeof(c->client), "%s:%u", addr != NULL ? addr : "?",
+		(unsigned)port);
+	snprintf(c->actor, sizeof(c->actor), "tls:unknown");
+	if (peer == NULL || SSL_get_verify_result(ssl) != X509_V_OK)
+		return;
+	if (!ws_peer_participant(c->ws, peer, c->fingerprint, &c->part)) {
+		if (c->fingerprint[0] != '\0')
+			snprintf(c->actor, sizeof(c->actor), "tls:%.16s", c->fingerprint);
+		/* A remote Sub-CA this home is a participant of (ws_client.h), pinned. */
+		if (ws_remote_of_peer(c->ws->home, peer, c->remote, sizeof(c->remote)) != NULL)
+			snprintf(c->actor, sizeof(c->actor), "remote-ca:%s", c->remote);
+		return;
+	}
+	snprintf(c->actor, sizeof(c->actor), "participant:%s", c->part.name);
+	c->identified = true;
 }
 
 /* ---- operations ---- */
@@ -220,6 +256,96 @@ static tw_rc ws_signer(struct ws_service *ws, struct tw_error *err)
 	return signer_client_connect(ws->signer_path, &ws->signer, err);
 }
 
+/*
+ * The first gateway certificates a GWA obtains over the web service make it the
+ * gateway's administrator (ws_device_admin); from then on only that GWA may request or
+ * revoke the gateway's certificates until UpdateDeviceAdmin hands it over.
+ */
+static void ws_record_admin(struct ws_call *c, const struct store_ca_cert *cert)
+{
+	char admin[STORE_ID_MAX + 1];
+	struct tw_error err;
+	tw_rc rc;
+
+	if (strcmp(cert->owner_kind, "smgw") != 0 || strcmp(c->part.role, "gwa") != 0)
+		return;
+	rc = store_ws_device_admin_get(c->ws->store, cert->owner_id, admin, sizeof(admin), &err);
+	if (rc == TW_E_NOT_FOUND)
+		rc = store_ws_device_admin_set(c->ws->store, cert->owner_id, NULL, c->part.name,
+			tw_now_ms(), c->actor, &err);
+	if (rc != TW_OK)
+		tw_err("ws: administrator of %s not recorded: %s", cert->owner_id, err.message);
+}
+
+/*
+ * [ws] approval = manual: the RA approves every request first (`torwart ca approve`,
+ * `torwart ca issue --id`), so nothing is ready synchronously. With callback_possible
+ * and a registered endpoint the request is queued (ca_submit_bound, the same checks as
+ * issuance) with an outbox entry, answered ok_syntax, and the worker delivers the
+ * certificates to the participant's SendCertificates endpoint once issued (ws_outbox.c).
+ */
+static void ws_request_async(struct ws_call *c, const struct ws_request *r,
+	const unsigned char *der, size_t len)
+{
+	const enum ws_op op = WS_OP_REQUEST_CERTIFICATE;
+	struct ws_service *ws = c->ws;
+	struct ca_actor who = { .actor = c->actor, .role = c->part.role, .client = c->client };
+	enum pki_result result = PKI_FAILURE_INTERNAL_ERROR;
+	struct tw_error err;
+	const char *mid = ws_request_field(r, "messageID");
+	char url[STORE_WS_URL_MAX], message_id[STORE_ID_MAX + 1], object[64], msg[256];
+	int64_t id = 0;
+	tw_rc rc;
+
+	if (strcmp(ws_field(r, "callbackIndicator"), "callback_possible") != 0) {
+		ws_answer(c, op, PKI_FAILURE_SYNCHRONOUS_PROCESSING_NOT_POSSIBLE, "this Sub-CA's "
+			"RA approves every request first: send callback_possible (with a registered "
+			"SendCertificates endpoint); nothing was stored", NULL, 0, c->part.name);
+		return;
+	}
+	rc = store_ws_endpoint_get(ws->store, c->part.name, url, sizeof(url), &err);
+	if (rc != TW_OK) {
+		ws_answer(c, op, rc == TW_E_NOT_FOUND ?
+			PKI_FAILURE_SYNCHRONOUS_PROCESSING_NOT_POSSIBLE : PKI_FAILURE_INTERNAL_ERROR,
+			rc == TW_E_NOT_FOUND ? "no SendCertificates endpoint is registered for this "
+			"participant (RA: torwart ws endpoint set); nothing was stored" :
+			"internal error", NULL, 0, c->part.name);
+		return;
+	}
+	if (mid != NULL && (strlen(mid) == 0 || strlen(mid) > STORE_ID_MAX)) {
+		ws_answer(c, op, PKI_FAILURE_SYNTAX, "messageID is 1..64 characters", NULL, 0,
+			c->part.name);
+		return;
+	}
+	rc = ca_submit_bound(ws->home, ws->store, &who, c->part.name, der, len, &id, &result,
+		&err);
+	if (rc != TW_OK) {
+		if (result == PKI_FAILURE_INTERNAL_ERROR)
+			tw_err("ws: submission for %s failed: %s", c->part.name, err.message);
+		ws_answer(c, op, result, result == PKI_FAILURE_INTERNAL_ERROR ? "internal error; "
+			"nothing was stored" : err.message, NULL, 0, c->part.name);
+		return;
+	}
+	if (mid != NULL)
+		snprintf(message_id, sizeof(message_id), "%s", mid);
+	else
+		snprintf(message_id, sizeof(message_id), "torwart-request-%lld", (long long)id);
+	snprintf(object, sizeof(object), "request:%lld", (long long)id);
+	if (store_ws_outbox_insert(ws->store, id, c->part.name, message_id, tw_now_ms(),
+		&err) != TW_OK) {
+		tw_err("ws: request %lld queued but no outbox entry: %s", (long long)id,
+			err.message);
+		ws_answer(c, op, PKI_FAILURE_INTERNAL_ERROR, "the request is queued for the RA "
+			"but no callback could be scheduled; fetch the certificates with "
+			"GetCertificateChain after issuance", NULL, 0, object);
+		return;
+	}
+	snprintf(msg, sizeof(msg), "accepted as request %lld; it waits for RA approval, the "
+		"certificates follow via SendCertificates with messageID %s", (long long)id,
+		message_id);
+	ws_answer(c, op, PKI_OK_SYNTAX, msg, NULL, 0, object);
+}
+
 static void ws_request_certificate(struct ws_call *c, const struct ws_request *r)
 {
 	struct ws_service *ws = c->ws;
@@ -240,6 +366,10 @@ static void ws_request_certificate(struct ws_call *c, const struct ws_request *r
 		ws_answer(c, WS_OP_REQUEST_CERTIFICATE, PKI_FAILURE_SYNTAX, err.message, NULL, 0,
 			c->part.name);
 		return;
+	}
+	if (ws->manual) {
+		ws_request_async(c, r, der, len);
+		goto out;
 	}
 	if ((rc = ws_signer(ws, &err)) != TW_OK) {
 		tw_err("ws: signer unavailable: %s", err.message);
@@ -272,6 +402,8 @@ static void ws_request_certificate(struct ws_call *c, const struct ws_request *r
 		blobs[n] = (struct ws_blob){ certs[n].der, certs[n].der_len };
 	}
 	snprintf(object, sizeof(object), "request:%lld", (long long)o.request_id);
+	if (rc == TW_OK && n > 0)
+		ws_record_admin(c, &certs[0]);
 	if (rc != TW_OK)
 		ws_answer(c, WS_OP_REQUEST_CERTIFICATE, PKI_FAILURE_INTERNAL_ERROR,
 			"issued, but the certificates cannot be read back; fetch them with "
@@ -320,8 +452,21 @@ static void ws_get_certificate_chain(struct ws_call *c, const struct ws_request 
 		blobs[0] = (struct ws_blob){ cert.der, cert.der_len };
 		for (size_t i = 0; i < ws->n_chain; i++)
 			blobs[1 + i] = (struct ws_blob){ ws->chain_der[i], ws->chain_len[i] };
-		ws_answer(c, WS_OP_GET_CERTIFICATE_CHAIN, PKI_OK_CERT_AVAILABLE,
-			strcmp(cert.status, "valid") == 0 ? NULL : "the certificate is revoked",
+		char msg[160], when[40];
+
+		/* The validity check (pre-personalisation phase 2, S-7) rides on the message. */
+		if (strcmp(cert.status, "valid") != 0) {
+			tw_time_format_utc(cert.revoked_ms, when, sizeof(when));
+			snprintf(msg, sizeof(msg), "the certificate is revoked since %s (%s)", when,
+				ca_reason_name(cert.revocation_reason));
+		} else if (cert.not_after * 1000 < tw_now_ms()) {
+			tw_time_format_utc(cert.not_after * 1000, when, sizeof(when));
+			snprintf(msg, sizeof(msg), "the certificate is expired since %s", when);
+		} else {
+			tw_time_format_utc(cert.not_after * 1000, when, sizeof(when));
+			snprintf(msg, sizeof(msg), "valid until %s (not revoked)", when);
+		}
+		ws_answer(c, WS_OP_GET_CERTIFICATE_CHAIN, PKI_OK_CERT_AVAILABLE, msg,
 			blobs, 1 + ws->n_chain, object);
 	}
 	store_ca_cert_clear(&cert);
@@ -360,6 +505,336 @@ static void ws_general_message(struct ws_call *c, const struct ws_request *r)
 		c->part.name, detail);
 }
 
+/*
+ * A signed request's signer: a SIG certificate of this Sub-CA, status valid, owned by
+ * the calling participant (the same participant as the TLS certificate). why says
+ * what is wrong otherwise.
+ */
+static bool ws_signed_by_caller(struct ws_call *c, X509 *signer, const char **why)
+{
+	struct store_certificate sc;
+	struct tw_error err;
+	char fp[65];
+	bool ok = false;
+
+	memset(&sc, 0, sizeof(sc));
+	*why = "the request is not signed with a SIG certificate of this Sub-CA";
+	if (keys_cert_fingerprint(signer, fp, &err) != TW_OK ||
+	    store_certificate_get_by_fingerprint(c->ws->store, fp, &sc, &err) != TW_OK)
+		goto out;
+	if (strcmp(sc.usage, "SIG") != 0 || strcmp(sc.issuer, c->ws->issuer) != 0)
+		goto out;
+	*why = "the request's SIG certificate is revoked";
+	if (strcmp(sc.status, "valid") != 0)
+		goto out;
+	*why = "the request is signed by another participant than the TLS client";
+	if (strcmp(sc.owner_id, c->part.name) != 0 || strcmp(sc.owner_kind, c->part.role) != 0)
+		goto out;
+	ok = true;
+out:
+	store_certificate_clear(&sc);
+	return ok;
+}
+
+/*
+ * Decode field (base64), open its CMS SignedData and check the signer is the caller.
+ * On false the answer has been sent (op's codes: failure_syntax for bytes that are not
+ * a signed request, failure_incorrect_request for a signature that does not verify,
+ * failure_request_not_accepted for a signer that is not the caller).
+ */
+static bool ws_open_signed(struct ws_call *c, enum ws_op op, const char *field,
+	unsigned char **content, size_t *clen)
+{
+	struct tw_error err;
+	unsigned char *der = NULL;
+	size_t len = 0;
+	X509 *signer = NULL;
+	const char *why;
+	tw_rc rc;
+	bool ok = false;
+
+	if (ws_base64_decode(field, WS_SIGNED_MAX, &der, &len, &err) != TW_OK) {
+		ws_answer(c, op, PKI_FAILURE_SYNTAX, err.message, NULL, 0, c->part.name);
+		goto out;
+	}
+	if ((rc = ws_signed_open(der, len, content, clen, &signer, &err)) != TW_OK) {
+		ws_answer(c, op, rc == TW_E_CRYPTO ? PKI_FAILURE_INCORRECT_REQUEST :
+			rc == TW_E_NOMEM ? PKI_FAILURE_INTERNAL_ERROR : PKI_FAILURE_SYNTAX,
+			err.message, NULL, 0, c->part.name);
+		goto out;
+	}
+	if (!ws_signed_by_caller(c, signer, &why)) {
+		ws_answer(c, op, PKI_FAILURE_REQUEST_NOT_ACCEPTED, why, NULL, 0, c->part.name);
+		free(*content);
+		*content = NULL;
+		goto out;
+	}
+	ok = true;
+out:
+	X509_free(signer);
+	free(der);
+	return ok;
+}
+
+/* May the caller act on a certificate owned by (kind, owner)? Its own, or its gateway's. */
+static bool ws_may_manage(struct ws_call *c, const char *kind, const char *owner)
+{
+	char admin[STORE_ID_MAX + 1];
+	struct tw_error err;
+
+	if (strcmp(owner, c->part.name) == 0 && strcmp(kind, c->part.role) == 0)
+		return true;
+	return strcmp(kind, "smgw") == 0 && strcmp(c->part.role, "gwa") == 0 &&
+		store_ws_device_admin_get(c->ws->store, owner, admin, sizeof(admin), &err) ==
+		TW_OK && strcmp(admin, c->part.name) == 0;
+}
+
+/*
+ * CertificateRevocationRequest: a signed TorwartRevocationRequest (ws_signed.h) of the
+ * caller, for one of its own certificates or one of a gateway it administers, through
+ * ca_revoke (the path of `torwart ca revoke`). The WSDL gives this operation no
+ * authorisation code: a certificate of another participant is
+ * failure_request_not_accepted. The CRL is marked dirty in the same transaction; the
+ * worker regenerates it (docs/pki-services.md).
+ */
+static void ws_revocation(struct ws_call *c, const struct ws_request *r)
+{
+	const enum ws_op op = WS_OP_CERTIFICATE_REVOCATION_REQUEST;
+	struct ws_service *ws = c->ws;
+	struct ca_actor who = { .actor = c->actor, .role = c->part.role, .client = c->client };
+	struct store_ca_cert cert;
+	struct tw_error err;
+	unsigned char *content = NULL;
+	size_t clen = 0;
+	char raw[WS_SERIAL_MAX + 1], serial[STORE_ID_MAX + 1], object[STORE_ID_MAX + 16];
+	int reason = -1;
+	bool changed = false;
+	tw_rc rc;
+
+	memset(&cert, 0, sizeof(cert));
+	if (!ws_open_signed(c, op, ws_field(r, "certRevReq"), &content, &clen))
+		return;
+	if (ws_revreq_decode(content, clen, raw, &reason, &err) != TW_OK ||
+	    ca_serial_normalise(raw, serial, sizeof(serial), &err) != TW_OK) {
+		ws_answer(c, op, PKI_FAILURE_SYNTAX, err.message, NULL, 0, c->part.name);
+		goto out;
+	}
+	snprintf(object, sizeof(object), "serial:%s", serial);
+	rc = store_ca_cert_get(ws->store, ws->issuer, serial, false, &cert, &err);
+	if (rc != TW_OK) {
+		ws_answer(c, op, rc == TW_E_NOT_FOUND ? PKI_FAILURE_INCORRECT_REQUEST :
+			PKI_FAILURE_INTERNAL_ERROR, rc == TW_E_NOT_FOUND ? "this Sub-CA issued no "
+			"certificate with this serial number" : "internal error", NULL, 0, object);
+		goto out;
+	}
+	if (!ws_may_manage(c, cert.owner_kind, cert.owner_id)) {
+		ws_answer(c, op, PKI_FAILURE_REQUEST_NOT_ACCEPTED, "the certificate belongs to "
+			"another participant: a participant revokes its own certificates and those "
+			"of the gateways it administers", NULL, 0, object);
+		goto out;
+	}
+	if (ca_revoke(ws->home, ws->store, &who, CA_DEFAULT_NAME, serial, reason, &changed,
+		&err) != TW_OK) {
+		tw_err("ws: revocation of %s failed: %s", serial, err.message);
+		ws_answer(c, op, PKI_FAILURE_INTERNAL_ERROR, "internal error; nothing was revoked",
+			NULL, 0, object);
+		goto out;
+	}
+	ws_answer(c, op, PKI_OK_RECEIVED_CORRECTLY, changed ? "revoked; the CRL is "
+		"regenerated by the CA's worker" : "the certificate was already revoked; "
+		"unchanged", NULL, 0, object);
+out:
+	store_ca_cert_clear(&cert);
+	free(content);
+}
+
+/* A GWA participant by name or market partner id. */
+struct ws_find_gwa {
+	const char *key;
+	struct store_ca_participant found;
+	int n;
+};
+
+static int ws_find_gwa_cb(const struct store_ca_participant *p, void *arg)
+{
+	struct ws_find_gwa *f = arg;
+
+	if (strcmp(p->role, "gwa") == 0 && (strcmp(p->name, f->key) == 0 ||
+	    strcmp(p->market_partner_id, f->key) == 0)) {
+		f->found = *p;
+		f->n++;
+	}
+	return 0;
+}
+
+/*
+ * UpdateDeviceAdmin: the gateway's current administering GWA hands it over to another
+ * registered GWA, with a signed TorwartDeviceAdminUpdate (ws_signed.h). From then on
+ * the new GWA alone requests and revokes the gateway's certificates over the web service.
+ */
+static void ws_update_device_admin(struct ws_call *c, const struct ws_request *r)
+{
+	const enum ws_op op = WS_OP_UPDATE_DEVICE_ADMIN;
+	struct ws_service *ws = c->ws;
+	struct store_ca_participant dev;
+	struct ws_find_gwa f;
+	struct tw_error err;
+	unsigned char *content = NULL;
+	size_t clen = 0;
+	char device[WS_NAME_MAX + 1], admin[WS_NAME_MAX + 1], cur[STORE_ID_MAX + 1];
+	char object[WS_NAME_MAX + 16], detail[STORE_TEXT_MAX + 1];
+	tw_rc rc;
+
+	memset(&f, 0, sizeof(f));
+	if (!ws_open_signed(c, op, ws_field(r, "updDevAdminReq"), &content, &clen))
+		return;
+	if (ws_devadmin_decode(content, clen, device, admin, &err) != TW_OK) {
+		ws_answer(c, op, PKI_FAILURE_SYNTAX, err.message, NULL, 0, c->part.name);
+		goto out;
+	}
+	snprintf(object, sizeof(object), "device:%s", device);
+	if (strcmp(c->part.role, "gwa") != 0) {
+		ws_answer(c, op, PKI_FAILURE_REQUEST_NOT_ACCEPTED, "only a GWA administers "
+			"gateways", NULL, 0, object);
+		goto out;
+	}
+	rc = store_ca_participant_get(ws->store, device, &dev, &err);
+	if (rc != TW_OK || strcmp(dev.role, "smgw") != 0) {
+		ws_answer(c, op, rc == TW_OK || rc == TW_E_NOT_FOUND ?
+			PKI_FAILURE_INCORRECT_REQUEST : PKI_FAILURE_INTERNAL_ERROR,
+			"device is not a gateway registered with this Sub-CA", NULL, 0, object);
+		goto out;
+	}
+	f.key = admin;
+	if ((rc = store_ca_participant_foreach(ws->store, ws_find_gwa_cb, &f, &err)) != TW_OK ||
+	    f.n != 1) {
+		ws_answer(c, op, rc != TW_OK ? PKI_FAILURE_INTERNAL_ERROR :
+			PKI_FAILURE_INCORRECT_REQUEST, "newAdmin is not exactly one GWA registered "
+			"with this Sub-CA (participant name or market partner id)", NULL, 0, object);
+		goto out;
+	}
+	rc = store_ws_device_admin_get(ws->store, device, cur, sizeof(cur), &err);
+	if (rc != TW_OK || strcmp(cur, c->part.name) != 0) {
+		ws_answer(c, op, rc == TW_OK || rc == TW_E_NOT_FOUND ?
+			PKI_FAILURE_REQUEST_NOT_ACCEPTED : PKI_FAILURE_INTERNAL_ERROR,
+			"the caller is not the gateway's administering GWA", NULL, 0, object);
+		goto out;
+	}
+	if (strcmp(f.found.name, cur) == 0) {
+		ws_answer(c, op, PKI_OK_RECEIVED_CORRECTLY, "the GWA already administers the "
+			"gateway; unchanged", NULL, 0, object);
+		goto out;
+	}
+	rc = store_ws_device_admin_set(ws->store, device, cur, f.found.name, tw_now_ms(),
+		c->actor, &err);
+	if (rc != TW_OK) {
+		ws_answer(c, op, rc == TW_E_EXISTS ? PKI_FAILURE_REQUEST_NOT_ACCEPTED :
+			PKI_FAILURE_INTERNAL_ERROR, rc == TW_E_EXISTS ? err.message :
+			"internal error; nothing was changed", NULL, 0, object);
+		goto out;
+	}
+	snprintf(detail, sizeof(detail), "administrator %s -> %s", cur, f.found.name);
+	ws_answer_logged(c, op, PKI_OK_RECEIVED_CORRECTLY, NULL, NULL, 0, object, detail);
+out:
+	free(content);
+}
+
+/*
+ * SendCertificates from a remote Sub-CA this home is a participant of (ws_client.h):
+ * the asynchronous answer to a request sent with callback_possible. The messageID must
+ * be one of ours sent to that remote and still pending; the certificates are stored
+ * for ws_client_poll (`torwart ws poll`). A duplicate delivery (the CA retried after a
+ * lost answer) is acknowledged again without change.
+ */
+static void ws_send_certificates(struct ws_call *c, const struct ws_request *r)
+{
+	const enum ws_op op = WS_OP_SEND_CERTIFICATES;
+	struct ws_service *ws = c->ws;
+	struct store_ws_client_request row;
+	struct tw_error err;
+	const char *mid = ws_request_field(r, "messageID");
+	const char *status = ws_field(r, "statusInfo");
+	unsigned char *all = NULL;
+	size_t all_len = 0;
+	char object[STORE_ID_MAX + 16];
+	tw_rc rc;
+
+	memset(&row, 0, sizeof(row));
+	if (c->remote[0] == '\0') {
+		/* A participant of this Sub-CA: the CA's callback never goes this way. */
+		ws_answer(c, op, PKI_FAILURE_MESSAGEID_UNKNOWN, "this Sub-CA has no outstanding "
+			"asynchronous request of yours; SendCertificates is the participant's "
+			"endpoint", NULL, 0, c->part.name);
+		return;
+	}
+	if (mid == NULL || strlen(mid) > STORE_ID_MAX) {
+		ws_answer(c, op, PKI_FAILURE_MESSAGEID_UNKNOWN, "no or an overlong messageID",
+			NULL, 0, c->remote);
+		return;
+	}
+	snprintf(object, sizeof(object), "message:%s", mid);
+	rc = store_ws_client_get(ws->store, mid, &row, &err);
+	if (rc != TW_OK || strcmp(row.remote, c->remote) != 0) {
+		/* Another remote's messageID is as unknown as one never sent. */
+		ws_answer(c, op, rc == TW_OK || rc == TW_E_NOT_FOUND ?
+			PKI_FAILURE_MESSAGEID_UNKNOWN : PKI_FAILURE_INTERNAL_ERROR,
+			"no request with this messageID was sent to this Sub-CA", NULL, 0, object);
+		goto out;
+	}
+	if (strcmp(row.state, "pending") != 0) {
+		ws_answer(c, op, PKI_OK_RECEIVED_CORRECTLY, "received before; unchanged", NULL, 0,
+			object);
+		goto out;
+	}
+	for (size_t i = 0; i < r->n_certs; i++) {
+		unsigned char *der = NULL, *grown;
+		size_t len = 0;
+		const unsigned char *p;
+		X509 *x;
+
+		if (ws_base64_decode(r->certs[i], WS_CERT_MAX, &der, &len, &err) != TW_OK) {
+			ws_answer(c, op, PKI_FAILURE_SYNTAX, err.message, NULL, 0, object);
+			goto out;
+		}
+		p = der;
+		x = d2i_X509(NULL, &p, (long)len);
+		X509_free(x);
+		if (x == NULL || p != der + len) {
+			free(der);
+			ERR_clear_error();
+			ws_answer(c, op, PKI_FAILURE_SYNTAX, "a certificate is not one DER X.509 "
+				"certificate", NULL, 0, object);
+			goto out;
+		}
+		if ((grown = realloc(all, all_len + len)) == NULL) {
+			free(der);
+			ws_answer(c, op, PKI_FAILURE_INTERNAL_ERROR, "out of memory", NULL, 0, object);
+			goto out;
+		}
+		all = grown;
+		memcpy(all + all_len, der, len);
+		all_len += len;
+		free(der);
+	}
+	rc = store_ws_client_finish(ws->store, mid, strcmp(status, "ok_cert_available") == 0 ?
+		"received" : "failed", status, all, all_len, tw_now_ms(), &err);
+	if (rc == TW_E_EXISTS)
+		ws_answer(c, op, PKI_OK_RECEIVED_CORRECTLY, "received before; unchanged", NULL, 0,
+			object);
+	else if (rc != TW_OK)
+		ws_answer(c, op, PKI_FAILURE_INTERNAL_ERROR, "internal error", NULL, 0, object);
+	else {
+		char detail[128];
+
+		snprintf(detail, sizeof(detail), "statusInfo=%.48s certificates=%zu", status,
+			r->n_certs);
+		ws_answer_logged(c, op, PKI_OK_RECEIVED_CORRECTLY, NULL, NULL, 0, object, detail);
+	}
+out:
+	store_ws_client_request_clear(&row);
+	free(all);
+}
+
 static void ws_dispatch(struct ws_call *c, const struct ws_request *r)
 {
 	switch (r->op) {
@@ -376,13 +851,14 @@ static void ws_dispatch(struct ws_call *c, const struct ws_request *r)
 		ws_general_message(c, r);
 		break;
 	case WS_OP_SEND_CERTIFICATES:
-		/* The CA's callback to a participant: this Sub-CA never asked for one. */
-		ws_answer(c, r->op, PKI_FAILURE_MESSAGEID_UNKNOWN, "this Sub-CA has no "
-			"outstanding asynchronous request; SendCertificates is the participant's "
-			"endpoint", NULL, 0, c->part.name);
+		ws_send_certificates(c, r);
 		break;
 	case WS_OP_CERTIFICATE_REVOCATION_REQUEST:
+		ws_revocation(c, r);
+		break;
 	case WS_OP_UPDATE_DEVICE_ADMIN:
+		ws_update_device_admin(c, r);
+		break;
 	default:
 		ws_answer(c, r->op, PKI_FAILURE_OTHER_ERROR, "operation not supported by this "
 			"Sub-CA yet (see docs/pki-services.md); nothing was changed", NULL, 0,
@@ -420,8 +896,9 @@ static void ws_request(struct evhttp_request *req, void *arg)
 	tw_rc rc;
 
 	memset(&r, 0, sizeof(r));
+	conn_guard_request_dispatched(req);     /* read completely: its hard deadline ends */
 	ws_identify(&c);
-	if (!c.identified) {
+	if (!c.identified && c.remote[0] == '\0') {
 		ws_fault(&c, 403, true, "the TLS client certificate is not a valid TLS "
 			"certificate of a registered participant of this Sub-CA");
 		return;
@@ -453,6 +930,11 @@ static void ws_request(struct evhttp_request *req, void *arg)
 		goto out;
 	}
 	c.op_name = ws_op_name(r.op);
+	if (!c.identified && r.op != WS_OP_SEND_CERTIFICATES) {
+		/* A remote Sub-CA calls this home's endpoint for its callbacks only. */
+		ws_fault(&c, 403, true, "a remote Sub-CA may only call SendCertificates here");
+		goto out;
+	}
 	if (!ws_action_matches(evhttp_find_header(hdr, "SOAPAction"), r.op)) {
 		ws_fault(&c, 500, true, "SOAPAction does not name the operation of the Body");
 		goto out;
@@ -466,6 +948,26 @@ out:
 	ws_request_clear(&r);
 }
 
+/*
+ * A completed handshake with a verified certificate that is a registered participant's
+ * valid TLS certificate: that connection is never shed for an unauthenticated newcomer.
+ * A verified certificate of anyone else (a gateway's, a revoked one) stays sheddable
+ * and is refused with a fault at its first request.
+ */
+static void ws_info_cb(const SSL *ssl, int where, int ret)
+{
+	struct ws_service *ws = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
+	struct store_ca_participant part;
+	char fingerprint[65];
+
+	(void)ret;
+	if (!(where & SSL_CB_HANDSHAKE_DONE) || ws == NULL ||
+	    SSL_get_verify_result(ssl) != X509_V_OK)
+		return;
+	if (ws_peer_participant(ws, SSL_get0_peer_certificate(ssl), fingerprint, &part))
+		conn_guard_authenticated(ssl);
+}
+
 static struct bufferevent *ws_bevcb(struct event_base *base, void *arg)
 {
 	struct ws_service *ws = arg;
@@ -473,10 +975,16 @@ static struct bufferevent *ws_bevcb(struct event_base *base, void *arg)
 	struct bufferevent *bev = NULL;
 
 	if (ssl != NULL) {
+		SSL_set_info_callback(ssl, ws_info_cb);
 		bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
 			BEV_OPT_CLOSE_ON_FREE);
 		if (bev == NULL)
 			SSL_free(ssl);
+	}
+	/* Caps and hard deadlines (handshake, request): an untracked connection is refused. */
+	if (bev != NULL && !conn_guard_track(ws->guard, base, bev, ssl, NULL, NULL)) {
+		bufferevent_free(bev);
+		bev = NULL;
 	}
 	if (bev == NULL) {
 		/* Never NULL (evhttp would go plaintext); ws_request refuses non-TLS. */
@@ -524,6 +1032,7 @@ tw_rc ws_service_start(struct event_base *base, const struct tw_home *home,
 	const char *listen = tw_config_get(home->conf, "ws", "listen");
 	const char *wsdl = tw_config_get(home->conf, "ws", "wsdl");
 	struct tls_profile_config cfg;
+	struct conn_guard_limits lim;
 	struct ws_service *ws = NULL;
 	char *cert = NULL, *key = NULL, *tls_chain = NULL, *trust = NULL, *chain = NULL;
 	char *wsdl_path = NULL, *host = NULL;
@@ -557,6 +1066,17 @@ tw_rc ws_service_start(struct event_base *base, const struct tw_home *home,
 		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
 		goto out;
 	}
+	{
+		const char *approval = tw_config_get_or(home->conf, "ws", "approval", "auto");
+
+		if (strcmp(approval, "auto") != 0 && strcmp(approval, "manual") != 0) {
+			rc = tw_error_set(err, TW_E_CONFIG, "[ws] approval = %s: use auto (issue "
+				"at once) or manual (the RA approves first; answers come via the "
+				"outbox)", approval);
+			goto out;
+		}
+		ws->manual = strcmp(approval, "manual") == 0;
+	}
 	if ((rc = ws_schema_load(wsdl_path, &ws->schema, err)) != TW_OK ||
 	    (rc = tw_parse_hostport(listen, &host, &port, err)) != TW_OK ||
 	    (rc = ca_issuer_name(home, CA_DEFAULT_NAME, ws->issuer, sizeof(ws->issuer), err)) !=
@@ -566,6 +1086,18 @@ tw_rc ws_service_start(struct event_base *base, const struct tw_home *home,
 		.chain_file = tls_chain, .trust_file = trust };
 	if ((rc = tls_server_ctx_new(&cfg, &ws->ssl_ctx, err)) != TW_OK)
 		goto out;
+	SSL_CTX_set_app_data(ws->ssl_ctx, ws);     /* for ws_info_cb */
+	/*
+	 * [ws] max_connections, max_connections_per_source, handshake_timeout,
+	 * request_timeout: the same guard as the wan and the operator api (issue 9). The
+	 * reserve covers the api's other two listeners and its store and signer sockets.
+	 */
+	if ((rc = conn_guard_limits_load(home->conf, "ws", "", WS_DEFAULT_MAX_CONNS,
+	    WS_DEFAULT_PER_SOURCE, &lim, err)) != TW_OK)
+		goto out;
+	conn_guard_fit_nofile("ws", 1024, &lim);
+	if ((rc = conn_guard_new("ws", &lim, &ws->guard, err)) != TW_OK)
+		goto out;
 	if ((ws->http = evhttp_new(base)) == NULL) {
 		rc = tw_error_set(err, TW_E_NOMEM, "cannot create the HTTPS server");
 		goto out;
@@ -573,6 +1105,7 @@ tw_rc ws_service_start(struct event_base *base, const struct tw_home *home,
 	evhttp_set_max_headers_size(ws->http, 16 * 1024);
 	/* Twice the limit: up to there the answer is a logged fault, beyond it evhttp's 413. */
 	evhttp_set_max_body_size(ws->http, 2 * WS_BODY_MAX);
+	/* Idle time between requests; the guard's deadlines bound handshakes and requests. */
 	evhttp_set_timeout(ws->http, 30);
 	evhttp_set_allowed_methods(ws->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
 	evhttp_set_bevcb(ws->http, ws_bevcb, ws);
@@ -604,6 +1137,7 @@ void ws_service_free(struct ws_service *ws)
 		return;
 	if (ws->http != NULL)
 		evhttp_free(ws->http);
+	conn_guard_free(ws->guard);   /* connections still alive hold their own reference */
 	SSL_CTX_free(ws->ssl_ctx);
 	ws_schema_free(ws->schema);
 	signer_client_close(ws->signer);

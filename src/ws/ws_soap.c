@@ -281,6 +281,32 @@ static tw_rc ws_fields(const xmlNode *el, struct ws_request *out, struct tw_erro
 			return TW_OK;
 		}
 		f = &out->fields[out->n_fields];
+		if (strcmp((const char *)c->name, "certificateSeq") == 0 ||
+		    strcmp((const char *)c->name, "certificateSequence") == 0) {
+			for (const xmlNode *k = c->children; k != NULL; k = k->next) {
+				xmlChar *kv;
+
+				if (k->type != XML_ELEMENT_NODE)
+					continue;
+				if (out->n_certs == WS_CERTS_MAX ||
+				    strcmp((const char *)k->name, "certificate") != 0) {
+					out->valid = false;
+					snprintf(out->message, sizeof(out->message), "more than %d "
+						"certificates or an unexpected element in %s",
+						WS_CERTS_MAX, (const char *)c->name);
+					return TW_OK;
+				}
+				if ((kv = xmlNodeGetContent(k)) == NULL)
+					kv = xmlStrdup((const xmlChar *)"");
+				if (kv == NULL || (out->certs[out->n_certs] =
+				    strdup((const char *)kv)) == NULL) {
+					xmlFree(kv);
+					return tw_error_set(err, TW_E_NOMEM, "out of memory");
+				}
+				xmlFree(kv);
+				out->n_certs++;
+			}
+		}
 		if ((v = xmlNodeGetContent(c)) == NULL)
 			v = xmlStrdup((const xmlChar *)"");
 		if (v == NULL || (f->value = strdup((const char *)v)) == NULL) {
@@ -294,8 +320,45 @@ static tw_rc ws_fields(const xmlNode *el, struct ws_request *out, struct tw_erro
 	return TW_OK;
 }
 
+/* Requests (expect = WS_OP__COUNT: any "<Op>_Req") and answers ("<expect>_Res"). */
+static tw_rc ws_parse(const struct ws_schema *schema, const char *buf, size_t len,
+	enum ws_op expect, struct ws_request *out, struct tw_error *err);
+
 tw_rc ws_envelope_parse(const struct ws_schema *schema, const char *buf, size_t len,
 	struct ws_request *out, struct tw_error *err)
+{
+	return ws_parse(schema, buf, len, WS_OP__COUNT, out, err);
+}
+
+tw_rc ws_answer_parse(const struct ws_schema *schema, const char *buf, size_t len,
+	enum ws_op expect, struct ws_request *out, struct tw_error *err)
+{
+	if (expect < 0 || expect >= WS_OP__COUNT) {
+		memset(out, 0, sizeof(*out));
+		return tw_error_set(err, TW_E_INTERNAL, "ws_answer_parse: no operation");
+	}
+	return ws_parse(schema, buf, len, expect, out, err);
+}
+
+/* The faultstring of a SOAP 1.1 Fault element, into err. */
+static tw_rc ws_fault_error(const xmlNode *fault, struct tw_error *err)
+{
+	for (const xmlNode *c = fault->children; c != NULL; c = c->next) {
+		if (c->type == XML_ELEMENT_NODE && strcmp((const char *)c->name,
+		    "faultstring") == 0) {
+			xmlChar *v = xmlNodeGetContent(c);
+			tw_rc rc = tw_error_set(err, TW_E_PROTOCOL, "SOAP fault: %.300s",
+				v != NULL ? (const char *)v : "");
+
+			xmlFree(v);
+			return rc;
+		}
+	}
+	return tw_error_set(err, TW_E_PROTOCOL, "SOAP fault without a faultstring");
+}
+
+static tw_rc ws_parse(const struct ws_schema *schema, const char *buf, size_t len,
+	enum ws_op expect, struct ws_request *out, struct tw_error *err)
 {
 	xmlParserCtxtPtr pctx = NULL;
 	xmlDocPtr doc = NULL;
@@ -371,13 +434,20 @@ tw_rc ws_envelope_parse(const struct ws_schema *schema, const char *buf, size_t 
 		rc = tw_error_set(err, TW_E_PROTOCOL, "the Body is empty");
 		goto out;
 	}
+	if (expect != WS_OP__COUNT && ws_is(op, WS_SOAPENV_NS, "Fault")) {
+		rc = ws_fault_error(op, err);
+		goto out;
+	}
 	if (op->ns == NULL || strcmp((const char *)op->ns->href, WS_NS) != 0) {
 		rc = tw_error_set(err, TW_E_PROTOCOL, "the Body element is not in namespace %s",
 			WS_NS);
 		goto out;
 	}
 	for (i = 0; i < WS_OP__COUNT; i++) {
-		snprintf(name, sizeof(name), "%s_Req", op_names[i]);
+		if (expect != WS_OP__COUNT && i != (int)expect)
+			continue;
+		snprintf(name, sizeof(name), "%s_%s", op_names[i], expect == WS_OP__COUNT ?
+			"Req" : "Res");
 		if (strcmp((const char *)op->name, name) == 0)
 			break;
 	}
@@ -417,6 +487,9 @@ out:
 
 void ws_request_clear(struct ws_request *req)
 {
+	for (size_t i = 0; i < req->n_certs; i++)
+		free(req->certs[i]);
+	req->n_certs = 0;
 	for (size_t i = 0; i < req->n_fields; i++)
 		free(req->fields[i].value);
 	memset(req, 0, sizeof(*req));
@@ -629,6 +702,66 @@ tw_rc ws_fault_build(bool client, const char *reason, char **out, size_t *len,
 		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
 	else
 		rc = ws_serialise(doc, out, len, err);
+	xmlFreeDoc(doc);
+	return rc;
+}
+
+tw_rc ws_message_build(const char *element, const struct ws_out_field *fields, size_t n,
+	char **out, size_t *len, struct tw_error *err)
+{
+	xmlDocPtr doc = NULL;
+	xmlNode *body, *el;
+	xmlNs *ns;
+	tw_rc rc = TW_OK;
+
+	*out = NULL;
+	*len = 0;
+	if ((doc = ws_envelope_new(&body)) == NULL)
+		return tw_error_set(err, TW_E_NOMEM, "out of memory");
+	if ((el = xmlNewChild(body, NULL, (const xmlChar *)element, NULL)) == NULL ||
+	    (ns = xmlNewNs(el, (const xmlChar *)WS_NS, (const xmlChar *)"tns")) == NULL) {
+		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+		goto out;
+	}
+	xmlSetNs(el, ns);
+	for (size_t i = 0; i < n; i++) {
+		const struct ws_out_field *f = &fields[i];
+		xmlNode *seq;
+
+		if (f->certs == NULL) {
+			if (f->text != NULL && xmlNewTextChild(el, ns, (const xmlChar *)f->name,
+			    (const xmlChar *)f->text) == NULL) {
+				rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+				goto out;
+			}
+			continue;
+		}
+		if (f->n_certs == 0)
+			continue;
+		if ((seq = xmlNewChild(el, ns, (const xmlChar *)f->name, NULL)) == NULL) {
+			rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+			goto out;
+		}
+		for (size_t k = 0; k < f->n_certs; k++) {
+			size_t b64len = 4 * ((f->certs[k].len + 2) / 3) + 1;
+			unsigned char *b64 = malloc(b64len);
+			xmlNode *c;
+
+			if (b64 == NULL) {
+				rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+				goto out;
+			}
+			EVP_EncodeBlock(b64, f->certs[k].data, (int)f->certs[k].len);
+			c = xmlNewTextChild(seq, ns, (const xmlChar *)"certificate", b64);
+			free(b64);
+			if (c == NULL) {
+				rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+				goto out;
+			}
+		}
+	}
+	rc = ws_serialise(doc, out, len, err);
+out:
 	xmlFreeDoc(doc);
 	return rc;
 }

@@ -27,6 +27,7 @@
 #define WS_DEPTH_MAX  16
 #define WS_FIELDS_MAX 8                /* the widest _Req element has 4 children */
 #define WS_FIELD_NAME_MAX 32
+#define WS_CERTS_MAX  8                /* certificates in a certificate sequence */
 
 enum ws_op {
 	WS_OP_REQUEST_CERTIFICATE = 0,
@@ -65,6 +66,10 @@ struct ws_request {
 	char message[TW_ERROR_MESSAGE_MAX];  /* why not valid */
 	size_t n_fields;
 	struct ws_field fields[WS_FIELDS_MAX];
+	/* The certificate children of a certificateSeq / certificateSequence field, as
+	 * base64 text (owned); that field's own value is their concatenation. */
+	size_t n_certs;
+	char *certs[WS_CERTS_MAX];
 };
 
 /*
@@ -77,6 +82,13 @@ struct ws_request {
 tw_rc ws_envelope_parse(const struct ws_schema *schema, const char *buf, size_t len,
 	struct ws_request *out, struct tw_error *err);
 void ws_request_clear(struct ws_request *req);
+/*
+ * The same for an answer: the Body element must be "<expect>_Res" (a SOAP Fault is
+ * TW_E_PROTOCOL with the fault string). Used by the web service's client side
+ * (ws_client.c, ws_outbox.c) on the bytes a remote service sends back.
+ */
+tw_rc ws_answer_parse(const struct ws_schema *schema, const char *buf, size_t len,
+	enum ws_op expect, struct ws_request *out, struct tw_error *err);
 /* The value of child name, or NULL when absent. Borrowed from req. */
 const char *ws_request_field(const struct ws_request *req, const char *name);
 
@@ -103,6 +115,21 @@ tw_rc ws_response_build(enum ws_op op, enum pki_result code, const char *message
 	const struct ws_blob *certs, size_t n, char **out, size_t *len, struct tw_error *err);
 /* True when code is in the operation's returnCode enumeration of the WSDL. */
 bool ws_op_allows(enum ws_op op, enum pki_result code);
+
+/* One child of a message built by ws_message_build: text, or a certificate sequence. */
+struct ws_out_field {
+	const char *name;                    /* local name in the WSDL namespace */
+	const char *text;                    /* NULL: skip (optional element) unless certs */
+	const struct ws_blob *certs;         /* non-NULL: a sequence of certificate children */
+	size_t n_certs;
+};
+
+/*
+ * An envelope whose Body holds element (e.g. "SendCertificates_Req") in the WSDL
+ * namespace with the fields in the order given (the schema's order). *out caller frees.
+ */
+tw_rc ws_message_build(const char *element, const struct ws_out_field *fields, size_t n,
+	char **out, size_t *len, struct tw_error *err);
 
 /* A SOAP 1.1 fault (faultcode soapenv:Client or soapenv:Server). *out caller frees. */
 tw_rc ws_fault_build(bool client, const char *reason, char **out, size_t *len,

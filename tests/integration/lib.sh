@@ -162,7 +162,8 @@ EOF
 		local file=$1
 		db=$(dirname "$file")
 		while [ ! -f "$db/torwart.conf" ] && [ "$db" != / ]; do db=$(dirname "$db"); done
-		db=$(sed -n 's/^url = //p' "$db/torwart.conf"); shift
+		# The first url: [store] comes first; [ws.remote.NAME] url is a web service's.
+		db=$(sed -n 's/^url = //p' "$db/torwart.conf" | head -n 1); shift
 		[ -n "$db" ] || { echo "sqlite3 (pg): no store url in a torwart.conf above $file" >&2; return 1; }
 		if [ "${1:-}" = .dump ]; then "$PG_BIN/pg_dump" "$db"; return; fi
 		psql -X -q -At -v ON_ERROR_STOP=1 "$db" "${@/#/--command=}"

@@ -27,14 +27,14 @@ if ! "$PY" -c 'import zeep' 2>/dev/null; then
 	rm -rf "$T"; trap - EXIT; exit 77
 fi
 
-WAN_PORT=$(free_port); API_PORT=$(free_port); WS_PORT=$(free_port)
+WAN_PORT=$(free_port); API_PORT=$(free_port); WS_PORT=$(free_port); TLS_PORT=$(free_port)
 URL="https://localhost:$WS_PORT/"
 count_log() { sqlite3 "$H/store.db" "SELECT count(*) FROM admin_log WHERE $1"; }
 count_certs() { sqlite3 "$H/store.db" "SELECT count(*) FROM certificates"; }
 
 check "torwart init --test-pki" "$TORWART" init --home "$H" --test-pki \
 	--wan-listen "127.0.0.1:$WAN_PORT" --api-listen "127.0.0.1:$API_PORT" \
-	--api-tls-listen "127.0.0.1:$(free_port)"
+	--api-tls-listen "127.0.0.1:$TLS_PORT"
 
 # ---- participants: A and B (EMTs), their first TLS certificates out of band (RA, CLI)
 issue_first() { # name mpid cn
@@ -116,7 +116,11 @@ elif op == "chain":
     print(r.returnCode, n, r.returnCodeMessage or "")
 elif op == "revoke":
     r = svc.CertificateRevocationRequest(callbackIndicator="callback_not_possible",
-                                         certRevReq=b"\x30\x00")
+                                         messageID="ws-rev", certRevReq=open(args[0], "rb").read())
+    print(r.returnCode, r.returnCodeMessage or "")
+elif op == "devadmin":
+    r = svc.UpdateDeviceAdmin(callbackIndicator="callback_not_possible", messageID="ws-uda",
+                              updDevAdminReq=open(args[0], "rb").read())
     print(r.returnCode, r.returnCodeMessage or "")
 elif op == "message":
     r = svc.GeneralMessage(callerID=args[0], messageID="ws-test-3", subject="hello",
@@ -189,15 +193,80 @@ check "B itself gets the same request issued" test "$out" = "ok_cert_available 3
 serial=$(openssl x509 -inform DER -in "$T/a2cert.0.der" -noout -serial | sed 's/serial=//')
 out=$(zeep_as emt-b chain "$serial" "$T/chain")
 echo "chain: $out" >>"$T/log"
-check "zeep GetCertificateChain(serial) -> ok_cert_available, leaf + Sub-CA + Root" test "$out" = "ok_cert_available 3 "
+check "zeep GetCertificateChain(serial) -> ok_cert_available, leaf + Sub-CA + Root, valid" bash -c "[[ '$out' == 'ok_cert_available 3 valid until '* ]]"
 check "... the leaf is the certificate asked for" cmp -s "$T/chain.0.der" "$T/a2cert.0.der"
 check "... and the chain verifies (openssl)" bash -c "for i in 1 2; do openssl x509 -inform DER -in '$T/chain.'\$i'.der'; done >'$T/chain.pem' && openssl x509 -inform DER -in '$T/chain.0.der' -out '$T/leaf.pem' && openssl verify -CAfile '$T/chain.pem' '$T/leaf.pem'"
 out=$(zeep_as emt-a chain 0badc0ffee "$T/none")
 check "unknown serial -> failure_cert_not_available" test "${out%% *}" = failure_cert_not_available
 
-# ---- operations answered with a typed "not supported" / their WSDL code
-out=$(zeep_as emt-a revoke)
-check "CertificateRevocationRequest -> failure_other_error (not supported yet)" test "${out%% *}" = failure_other_error
+# ---- CertificateRevocationRequest: a CMS SignedData (openssl cms) over
+# TorwartRevocationRequest ::= SEQUENCE { serialNumber INTEGER, reason ENUMERATED },
+# signed with the caller's own SIG key and certificate (docs/pki-services.md)
+cert_of_key() { # key der-prefix -> the DER certificate of that key
+	openssl pkey -in "$1" -pubout >"$T/k.pub" || return 1
+	for f in "$2".*.der; do
+		openssl x509 -inform DER -in "$f" -pubkey -noout | cmp -s - "$T/k.pub" && { echo "$f"; return 0; }
+	done
+	return 1
+}
+mk_rev() { # serial-hex reason out
+	printf 'asn1=SEQUENCE:r\n[r]\ns=INTEGER:0x%s\nreason=ENUMERATED:%s\n' "$1" "$2" >"$T/rev.cnf"
+	openssl asn1parse -genconf "$T/rev.cnf" -out "$3" -noout
+}
+cms_sign() { # content signer-cert(DER or PEM) key out
+	openssl x509 -in "$2" -inform "$( [[ $2 == *.der ]] && echo DER || echo PEM)" -out "$T/signer.pem" &&
+		openssl cms -sign -binary -nodetach -outform DER -md sha256 -in "$1" \
+			-signer "$T/signer.pem" -inkey "$3" -out "$4"
+}
+serial_of() { openssl x509 -inform DER -in "$1" -noout -serial | sed 's/serial=//'; }
+status_of() { sqlite3 "$H/store.db" "SELECT status FROM certificates WHERE lower(serial_hex)=lower('$1')"; }
+a2sig=$(cert_of_key "$T/a2/sig.key" "$T/a2cert")
+a2enc=$(cert_of_key "$T/a2/enc.key" "$T/a2cert")
+b2tls=$(cert_of_key "$T/b2/tls.key" "$T/b2cert")
+b2sig=$(cert_of_key "$T/b2/sig.key" "$T/b2cert")
+check "A's and B's SIG certificates found" test -n "$a2sig" -a -n "$a2enc" -a -n "$b2tls" -a -n "$b2sig"
+mk_rev "$(serial_of "$a2enc")" 1 "$T/rev-a.der" && cms_sign "$T/rev-a.der" "$a2sig" "$T/a2/sig.key" "$T/rev-a.cms"
+mk_rev "$(serial_of "$b2tls")" 1 "$T/rev-b.der" && cms_sign "$T/rev-b.der" "$a2sig" "$T/a2/sig.key" "$T/rev-b.cms"
+cms_sign "$T/rev-a.der" "$b2sig" "$T/b2/sig.key" "$T/rev-a-by-b.cms"
+mk_rev 0badc0ffee 1 "$T/rev-x.der" && cms_sign "$T/rev-x.der" "$a2sig" "$T/a2/sig.key" "$T/rev-x.cms"
+# the same CMS with one byte of the signed content changed (reason 1 -> 4)
+python3 - "$T/rev-a.cms" "$T/rev-a-tampered.cms" <<'PY'
+import sys
+d = bytearray(open(sys.argv[1], "rb").read())
+i = d.find(b"\x0a\x01\x01")
+d[i + 2] = 4
+open(sys.argv[2], "wb").write(bytes(d))
+PY
+printf 'not a CMS message' >"$T/rev-junk.bin"
+before_l=$(count_log "action='ca.revoke'")
+out=$(zeep_as emt-a revoke "$T/rev-b.cms")
+check "A revoking B's certificate -> failure_request_not_accepted" test "${out%% *}" = failure_request_not_accepted
+check "... B's certificate still valid" test "$(status_of "$(serial_of "$b2tls")")" = valid
+out=$(zeep_as emt-a revoke "$T/rev-a-by-b.cms")
+check "A sending a request signed by B -> failure_request_not_accepted" test "${out%% *}" = failure_request_not_accepted
+out=$(zeep_as emt-a revoke "$T/rev-a-tampered.cms")
+check "tampered signed content -> failure_incorrect_request" test "${out%% *}" = failure_incorrect_request
+out=$(zeep_as emt-a revoke "$T/rev-junk.bin")
+check "bytes that are no CMS -> failure_syntax" test "${out%% *}" = failure_syntax
+out=$(zeep_as emt-a revoke "$T/rev-x.cms")
+check "unknown serial -> failure_incorrect_request" test "${out%% *}" = failure_incorrect_request
+check "... nothing was revoked by any of these" test "$(count_log "action='ca.revoke'")" = "$before_l"
+check "... A's ENC certificate still valid" test "$(status_of "$(serial_of "$a2enc")")" = valid
+out=$(zeep_as emt-a revoke "$T/rev-a.cms")
+echo "revoke own: $out" >>"$T/log"
+check "A revoking its own ENC certificate -> ok_received_correctly" test "${out%% *}" = ok_received_correctly
+check "... the certificate is revoked (keyCompromise)" test \
+	"$(sqlite3 "$H/store.db" "SELECT status FROM certificates WHERE lower(serial_hex)=lower('$(serial_of "$a2enc")')")" = revoked
+check "... through the CA's revocation path (ca.revoke by participant:emt-a)" test \
+	"$(count_log "action='ca.revoke' AND actor='participant:emt-a' AND result='ok'")" = 1
+out=$(zeep_as emt-a revoke "$T/rev-a.cms")
+check "the same revocation again -> ok, unchanged" bash -c "[[ '$out' == 'ok_received_correctly the certificate was already revoked'* ]]"
+out=$(zeep_as emt-b chain "$(serial_of "$a2enc")" "$T/chk")
+check "GetCertificateChain as validity check: says revoked" bash -c "[[ '$out' == *'revoked since'*keyCompromise* ]]"
+out=$(zeep_as emt-b chain "$(serial_of "$a2sig")" "$T/chk")
+check "... and 'valid until' for a valid one" bash -c "[[ '$out' == *'valid until'* ]]"
+
+# ---- operations answered with their WSDL code
 out=$(zeep_as emt-a send)
 check "SendCertificates to the CA -> failure_messageID_unknown" test "${out%% *}" = failure_messageID_unknown
 out=$(zeep_as emt-a message emt-a)
@@ -220,6 +289,8 @@ printf '%s' "${ENV}<t:RequestCertificate_Req><t:callbackIndicator>callback_not_p
 printf '<?xml version="1.0"?><!DOCTYPE s:Envelope [<!ENTITY x SYSTEM "file:///etc/passwd">]>%s<t:GetServiceStatus_Req><t:messageID>&x;</t:messageID></t:GetServiceStatus_Req></s:Body></s:Envelope>' "$ENV" >"$T/xxe.xml"
 printf '%s' "${ENV}<t:GetServiceStatus_Req xmlns:t=\"urn:wrong\"><t:messageID>1</t:messageID></t:GetServiceStatus_Req></s:Body></s:Envelope>" >"$T/ns.xml"
 { printf '%s<t:GetServiceStatus_Req><t:messageID>' "$ENV"; head -c 300000 /dev/zero | tr '\0' a; printf '</t:messageID></t:GetServiceStatus_Req></s:Body></s:Envelope>'; } >"$T/big.xml"
+{ printf '%s<t:GetServiceStatus_Req><t:messageID>' "$ENV"; for i in $(seq 40); do printf '<x%d>' "$i"; done
+  for i in $(seq 40 -1 1); do printf '</x%d>' "$i"; done; printf '</t:messageID></t:GetServiceStatus_Req></s:Body></s:Envelope>'; } >"$T/deep.xml"
 before_c=$(count_certs); before_r=$(sqlite3 "$H/store.db" "SELECT count(*) FROM ca_requests")
 before_l=$(count_log "action LIKE 'ws.%' AND result='refused'")
 fault() { # what file
@@ -233,14 +304,15 @@ fault "DTD with an external entity" "$T/xxe.xml"
 check "... the entity was not resolved" bash -c "! grep -q root: '$T/ans'"
 fault "wrong namespace" "$T/ns.xml"
 fault "oversized body (300 KB)" "$T/big.xml"
+fault "elements nested 40 deep" "$T/deep.xml"
 code=$(post emt-a "$T/invalid.xml")
 check "schema-invalid body -> failure_syntax (HTTP 200)" bash -c "test '$code' = 200 && grep -q '>failure_syntax<' '$T/ans'"
 code=$(post emt-a "$T/b64.xml")
 check "invalid base64 in certReq -> failure_syntax" bash -c "test '$code' = 200 && grep -q '>failure_syntax<' '$T/ans'"
 check "bad input stored nothing (certificates)" test "$(count_certs)" = "$before_c"
 check "bad input stored nothing (requests)" test "$(sqlite3 "$H/store.db" "SELECT count(*) FROM ca_requests")" = "$before_r"
-check "one admin-log entry per bad message (6)" test \
-	"$(count_log "action LIKE 'ws.%' AND result='refused'")" = $((before_l + 6))
+check "one admin-log entry per bad message (7)" test \
+	"$(count_log "action LIKE 'ws.%' AND result='refused'")" = $((before_l + 7))
 code=$(curl $TLSOPT --cert "$T/emt-a.crt" --key "$T/emt-a/tls.key" -o "$T/ans" -w '%{http_code}' -H 'Content-Type: application/json' -d '{}' "$URL" 2>>"$T/log")
 check "wrong Content-Type -> fault" test "$code" = 500
 code=$(curl $TLSOPT --cert "$T/emt-a.crt" --key "$T/emt-a/tls.key" -o /dev/null -w '%{http_code}' "$URL" 2>>"$T/log")
@@ -289,6 +361,53 @@ check "... owned by the SMGW participant" test \
 check "... and they verify (openssl)" verify_der "$T/gwcert.0.der"
 out=$(zeep_as gwa request "$T/b2.req" "$T/gwx")
 check "the GWA asking for an EMT -> failure_unauthorized_request" test "${out%% *}" = failure_unauthorized_request
+
+# ---- UpdateDeviceAdmin: TorwartDeviceAdminUpdate ::= SEQUENCE { device UTF8String,
+# newAdmin UTF8String }, signed like a revocation request
+mk_uda() { # device admin out
+	printf 'asn1=SEQUENCE:u\n[u]\nd=UTF8:%s\na=UTF8:%s\n' "$1" "$2" >"$T/uda.cnf"
+	openssl asn1parse -genconf "$T/uda.cnf" -out "$3" -noout
+}
+admin_of() { sqlite3 "$H/store.db" "SELECT admin FROM ws_device_admin WHERE device='$1'"; }
+check "the authorising GWA is recorded as gw-ws1's administrator" test "$(admin_of gw-ws1)" = TEST.GWA.TORWART
+gwbsig=$(sqlite3 "$H/store.db" "SELECT serial_hex FROM certificates WHERE owner_id='gwa-b' AND usage='SIG'")
+"$TORWART" ca export "$gwbsig" --home "$H" --out "$T/gwa-b-sig.crt" >>"$T/log" 2>&1
+mk_uda gw-ws1 gwa-b "$T/uda1.der" && cms_sign "$T/uda1.der" "$T/gwa-b-sig.crt" "$T/gwa-b/sig.key" "$T/uda1.cms"
+out=$(zeep_as gwa-b devadmin "$T/uda1.cms")
+check "another GWA taking over gw-ws1 -> failure_request_not_accepted" test "${out%% *}" = failure_request_not_accepted
+check "... administrator unchanged" test "$(admin_of gw-ws1)" = TEST.GWA.TORWART
+gwtls=$(cert_of_key "$T/gwk/tls.key" "$T/gwcert")
+mk_rev "$(serial_of "$gwtls")" 1 "$T/rev-gw.der" && cms_sign "$T/rev-gw.der" "$T/gwa-b-sig.crt" "$T/gwa-b/sig.key" "$T/rev-gw.cms"
+out=$(zeep_as gwa-b revoke "$T/rev-gw.cms")
+check "another GWA revoking gw-ws1's certificate -> failure_request_not_accepted" test "${out%% *}" = failure_request_not_accepted
+check "... still valid" test "$(status_of "$(serial_of "$gwtls")")" = valid
+mk_uda gw-ws1 9900000000011 "$T/uda-emt.der" && cms_sign "$T/uda-emt.der" "$a2sig" "$T/a2/sig.key" "$T/uda-emt.cms"
+out=$(zeep_as emt-a devadmin "$T/uda-emt.cms")
+check "an EMT sending UpdateDeviceAdmin -> failure_request_not_accepted" test "${out%% *}" = failure_request_not_accepted
+# The test home's GWA signs with a key inside its signer, which openssl cannot use:
+# the handover it would sign is written as the RA would, then gwa-b acts as administrator.
+sqlite3 "$H/store.db" "UPDATE ws_device_admin SET admin='gwa-b' WHERE device='gw-ws1'"
+check "torwart req: a third SMGW request (authorised by the home's GWA)" "$TORWART" req initial \
+	--cn ETWA0000000001 --ou 9912345000001 --role SMGW --key-dir "$T/gwk3" --authorise --home "$H" \
+	--format der --out "$T/gw3.req"
+out=$(zeep_as gwa request "$T/gw3.req" "$T/gw3")
+check "the former administrator's request for gw-ws1 -> failure_unauthorized_request" test "${out%% *}" = failure_unauthorized_request
+out=$(zeep_as gwa-b revoke "$T/rev-gw.cms")
+check "the administering GWA revokes gw-ws1's TLS certificate -> ok_received_correctly" test "${out%% *}" = ok_received_correctly
+check "... revoked" test "$(status_of "$(serial_of "$gwtls")")" = revoked
+mk_uda gw-ws1 9900000000011 "$T/uda2.der" && cms_sign "$T/uda2.der" "$T/gwa-b-sig.crt" "$T/gwa-b/sig.key" "$T/uda2.cms"
+out=$(zeep_as gwa-b devadmin "$T/uda2.cms")
+check "handing a gateway to an EMT -> failure_incorrect_request" test "${out%% *}" = failure_incorrect_request
+mk_uda gw-ws1 9900000000003 "$T/uda3.der" && cms_sign "$T/uda3.der" "$T/gwa-b-sig.crt" "$T/gwa-b/sig.key" "$T/uda3.cms"
+out=$(zeep_as gwa-b devadmin "$T/uda3.cms")
+check "gwa-b hands gw-ws1 to the GWA with market partner id 9900000000003 -> ok" test "${out%% *}" = ok_received_correctly
+check "... recorded" test "$(admin_of gw-ws1)" = TEST.GWA.TORWART
+check "... logged with old and new administrator" test \
+	"$(count_log "action='ws.UpdateDeviceAdmin' AND result='ok' AND detail='administrator gwa-b -> TEST.GWA.TORWART'")" = 1
+check "torwart req: a fourth SMGW request" "$TORWART" req initial --cn ETWA0000000001 \
+	--ou 9912345000001 --role SMGW --key-dir "$T/gwk4" --authorise --home "$H" --format der --out "$T/gw4.req"
+out=$(zeep_as gwa request "$T/gw4.req" "$T/gw4")
+check "the new administrator gets gw-ws1's certificates again" test "$out" = "ok_cert_available 3 "
 
 serial_b=$(openssl x509 -in "$T/emt-b.crt" -noout -serial | sed 's/serial=//')
 check "revoke B's first TLS certificate" "$TORWART" ca revoke "$serial_b" --home "$H" --reason keyCompromise

@@ -295,7 +295,9 @@ static void test_migration_carry_over(void **state)
 	/* Back to schema 6 (later migrations undone too) with a CA certificate recorded, as
 	 * init --test-pki left it. */
 	fx_exec(f, "DROP TABLE firmware_images; DROP TABLE ca_key_state; "
-		"DROP TABLE admin_log_verified; DROP TABLE metering_messages; "
+		"DROP TABLE admin_log_verified; DROP TABLE ws_device_admin; DROP TABLE ws_endpoints; "
+		"DROP TABLE ws_outbox; DROP TABLE ws_client_requests; "
+		"DROP TABLE metering_messages; "
 		"DROP TABLE emt_endpoints; DROP TABLE time_checks; DROP TABLE gateway_time; "
 		"DELETE FROM schema_migrations WHERE version >= 7; "
 		"INSERT INTO tenants (name, created_ms) VALUES ('default', 0); "

@@ -1,4 +1,4 @@
--- 0009_metering.sql: metering data relayed to EMTs (UC-3.5.1, UC-3.5.2, M-4.5.5), the EMTs'
+-- metering migration: metering data relayed to EMTs (UC-3.5.1, UC-3.5.2, M-4.5.5), the EMTs'
 -- delivery endpoints, and the legal-time service (UC-3.2.1, M-4.5.9, T-PTB.1-3).
 -- Owner: src/metering (SQL in src/store/store_metering.c).
 
