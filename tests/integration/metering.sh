@@ -330,6 +330,10 @@ check "TAF5 without a tariff stage is refused (400)" test "$code" = 400
 code=$(as_emt emt-b -o /dev/null -w '%{http_code}' "$URL/${J5:-0}")
 check "another EMT cannot read A's TAF request (404)" test "$code" = 404
 : >"$T/ids-p"
+# The profile-insert orders reach the simulated gateway through the job queue: wait until
+# G1 holds its evaluation profiles (a slow machine may still be delivering them).
+holds_eval() { local _i; for _i in $(seq 1 300); do grep -q '"taf1-a"' "$G1/state.json" 2>/dev/null && return 0; sleep 0.1; done; return 1; }
+check "G1 holds its evaluation profiles (profile-insert orders executed)" holds_eval
 check "the simulator sends for the meters of the evaluation profiles it holds" "$SIM" values \
 	--gwa "$WAN" --quiet --emt $EMTA --emt-enc "$T/emt-a.enc.crt" --ids "$T/ids-p" --gateways "$G1"
 check "... one message for its one metering point" test "$(wc -l <"$T/ids-p")" = 1
