@@ -43,6 +43,8 @@ static const struct {
 	[ALERT_PROFILE_DRIFT] = { "profile-drift", "gateway-operator", "error" },
 	[ALERT_RENEWAL_REFUSED] = { "renewal-refused", "security-officer", "critical" },
 	[ALERT_FIRMWARE_CHECK] = { "firmware-check", "firmware-manager", "critical" },
+	[ALERT_METERING_UNDELIVERED] = { "metering-undelivered", "gateway-operator", "error" },
+	[ALERT_TIME] = { "time-offset", "system-administrator", "critical" },
 };
 
 #define ALERT_KIND_VALID(k) \

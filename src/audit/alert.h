@@ -32,6 +32,8 @@ enum alert_kind {
 	ALERT_PROFILE_DRIFT,     /* a gateway changed its profiles away from the desired set */
 	ALERT_RENEWAL_REFUSED,   /* a gateway's renewal request failed the GWA's checks */
 	ALERT_FIRMWARE_CHECK,    /* a stored firmware image failed its daily check (M-4.5.19) */
+	ALERT_METERING_UNDELIVERED, /* metering data not acknowledged by its EMT in time */
+	ALERT_TIME,              /* the GWA clock is off or unchecked (UC-3.2.1, M-4.5.9) */
 };
 
 /* "login-burst", "log-integrity", ...; NULL for an unknown kind. */

@@ -153,6 +153,9 @@ int cli_alarm(const char *sub, int argc, char **argv);
 int cli_firmware(const char *sub, int argc, char **argv);
 /* cli_rollout.c: staged firmware rollouts. */
 int cli_rollout(const char *sub, int argc, char **argv);
+/* cli_metering.c: EMT endpoints, the metering outbox, the time service. */
+int cli_metering(const char *sub, int argc, char **argv);
+int cli_time(const char *sub, int argc, char **argv);
 /* cli_policy.c: the security policy ([auth]). */
 int cli_policy(const char *sub, int argc, char **argv);
 /* cli_dir.c: dir slapd-conf|status|publish|resync (the SM-PKI directory). */

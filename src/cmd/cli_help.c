@@ -217,6 +217,19 @@ static const struct cli_help_sub help_rollout[] = {
 		"Resume; the failed gateways of the current group are retried first.\n" },
 	{ "cancel", "usage: torwart rollout cancel --home DIR --id N [--reason TEXT]\n"
 		"Emergency stop: cancel the rollout and every outstanding transfer.\n" },
+/* ---------------------------------------------------------------- metering, time */
+static const struct cli_help_sub help_metering[] = {
+	{ "endpoint", "usage: torwart metering endpoint --home DIR --emt MPID --url https://H:P/PATH\n"
+		"Set where an EMT receives its metering data (mutual TLS; docs/metering.md).\n" },
+	{ "status", "usage: torwart metering status --home DIR [--emt MPID]\n"
+		"Count pending, delivered and overdue metering messages.\n" },
+	{ NULL, NULL },
+};
+static const struct cli_help_sub help_time[] = {
+	{ "check", "usage: torwart time check --home DIR\n"
+		"Check the GWA clock against [time] upstream now (exit 3: not synchronised).\n" },
+	{ "status", "usage: torwart time status --home DIR [--limit-ms N]\n"
+		"The last clock check and the gateways whose clock is off (docs/metering.md).\n" },
 	{ NULL, NULL },
 };
 
@@ -415,6 +428,12 @@ static const struct cli_help cli_helps[] = {
 	{ "rollout", "usage: torwart rollout create|list|show|approve|pause|resume|cancel ...\n"
 		"Staged firmware rollouts (docs/firmware.md). torwart rollout SUB --help for each.\n"
 		HELP_REMOTE, help_rollout },
+	{ "metering", "usage: torwart metering endpoint|status ...\n"
+		"Metering data for EMTs (docs/metering.md). torwart metering SUB --help for each.\n",
+		help_metering },
+	{ "time", "usage: torwart time check|status ...\n"
+		"The legal-time service (docs/metering.md). torwart time SUB --help for each.\n",
+		help_time },
 	{ "gateway", "usage: torwart gateway add|list|show|set|logs|selftest|renew|crl-push|initial-config ...\n"
 		"Gateways: registration, listing, fleet settings, logs and self-tests.\n"
 		"torwart gateway SUB --help for each.\n" HELP_REMOTE, help_gateway },

@@ -18,6 +18,7 @@ static const struct cli_command cli_commands[] = {
 	{ "init", cli_init },
 	{ "job", cli_job },
 	{ "login", cli_login },
+	{ "metering", cli_metering },
 	{ "logout", cli_logout },
 	{ "operator", cli_operator },
 	{ "policy", cli_policy },
@@ -26,6 +27,7 @@ static const struct cli_command cli_commands[] = {
 	{ "req", cli_req },
 	{ "rollout", cli_rollout },
 	{ "store", cli_store },
+	{ "time", cli_time },
 	{ "ws", cli_ws },
 };
 

@@ -21,6 +21,7 @@
 #include "base/util.h"
 #include "sim/sim.h"
 #include "sim/sim_initial.h"
+#include "sim/sim_metering.h"
 #include "sim/sim_monitor.h"
 
 #define SIM_MAX_GATEWAYS 1000000L
@@ -54,6 +55,8 @@ static void usage(FILE *f)
 	      "  --alarm TYPE        report alarm TYPE (e.g. tamper) in every session status\n"
 	      "  --bootstrap FILE    with one --gateways DIR: install an initial configuration\n"
 	      "                      file (UC-3.3.6) into DIR and exit\n"
+	      "\n"
+	      "torwart-sim values --help: send CMS metering values for an EMT (docs/metering.md)\n"
 	      "\n"
 	      "Fault injection (repeatable; PERCENT of occasions, default 100):\n"
 	      "  --fault drop[:P]    execute an order, then drop the connection without result\n"
@@ -234,6 +237,10 @@ int main(int argc, char **argv)
 	long count = 0, v;
 	int status = 2, daemon_mode = 0;
 	tw_rc rc;
+
+	/* `torwart-sim values ...`: metering messages (sim_metering.c). */
+	if (argc > 1 && strcmp(argv[1], "values") == 0)
+		return sim_metering_main(argc - 1, argv + 1);
 
 	tw_log_init("sim", TW_LOG_WARN);
 	memset(&opt, 0, sizeof(opt));

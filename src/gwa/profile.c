@@ -356,8 +356,9 @@ static tw_rc pv_proxy(const struct pv *v, const json_t *d)
 
 static const char *const eval_members[] = { "profile_id", "type", "taf", "meters", "obis",
 	"interval_s", "recipients", NULL };
-static const char *const eval_tafs[] = { "TAF1", "TAF2", "TAF6", "TAF7", "TAF9", "TAF10",
-	"TAF14", NULL };
+/* TAF5 (tariff stage change, UC-3.5.3) was missing: EMTs' TAF5 requests need it. */
+static const char *const eval_tafs[] = { "TAF1", "TAF2", "TAF5", "TAF6", "TAF7", "TAF9",
+	"TAF10", "TAF14", NULL };
 static const char *const recipient_members[] = { "emt", "wan_profile", NULL };
 
 static tw_rc pv_evaluation(const struct pv *v, const json_t *d)
@@ -369,7 +370,7 @@ static tw_rc pv_evaluation(const struct pv *v, const json_t *d)
 
 	if ((rc = pv_members(v, d, "the document", eval_members)) != TW_OK ||
 	    (rc = pv_enum(v, d, "taf", eval_tafs,
-	        "must be one of TAF1, TAF2, TAF6, TAF7, TAF9, TAF10, TAF14")) != TW_OK ||
+	        "must be one of TAF1, TAF2, TAF5, TAF6, TAF7, TAF9, TAF10, TAF14")) != TW_OK ||
 	    (rc = pv_string_array(v, d, "meters", 1, PV_METERS_MAX, PV_ID, PROFILE_ID_MAX,
 	        true)) != TW_OK ||
 	    (rc = pv_string_array(v, d, "obis", 1, PV_OBIS_MAX, PV_OBIS, 32, true)) != TW_OK ||

@@ -94,5 +94,6 @@ extern const struct sim_order_handler sim_order_cert_install;
 extern const struct sim_order_handler sim_order_crl_update;
 /* True when cert is revoked by a CRL the gateway holds (state "crls"). */
 bool sim_crl_revoked(struct sim_gw *gw, X509 *cert);
+extern const struct sim_order_handler sim_order_taf_request;   /* UC-3.5.3-5 (sim_metering.c) */
 
 #endif

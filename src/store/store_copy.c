@@ -28,6 +28,8 @@ static const char *const copy_tables[] = {
 	"firmware_signatures", "firmware_lists", "firmware_certified", "rollouts",
 	"rollout_targets",
 	"gateway_message_acks",
+	/* migration metering (issue 14) */
+	"metering_messages", "emt_endpoints", "time_checks", "gateway_time",
 };
 #define COPY_TABLES (sizeof(copy_tables) / sizeof(copy_tables[0]))
 

@@ -37,6 +37,7 @@
 #include "net/metrics_http.h"
 #include "wan/wan_internal.h"
 #include "wan/wan_metrics.h"
+#include "wan/wan_metering.h"
 
 #define WAN_MAX_THREADS       256
 #define WAN_LISTEN_BACKLOG    1024
@@ -295,7 +296,8 @@ tw_rc wan_server_start(const struct tw_home *home, struct wan_server **out,
 	pthread_once(&wan_evthread_once, wan_evthread_init);
 	if (wan_evthread_rc != 0)
 		return tw_error_set(err, TW_E_INTERNAL, "libevent has no pthread support");
-	if ((rc = wan_conn_global_init(err)) != TW_OK)
+	if ((rc = wan_conn_global_init(err)) != TW_OK ||
+	    (rc = wan_metering_configure(home->conf, err)) != TW_OK)
 		return rc;
 	if ((rc = profile_orders_init(home, err)) != TW_OK)   /* data key, [monitor] actions */
 		return rc;

@@ -27,12 +27,14 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "gwa/job.h"
+#include "metering/metering_taf.h"
 #include "store/store_jobs.h"
 #include "store/store_profiles.h"
 #include "wan/wan_internal.h"
 
 #define EMT_PREFIX       "/v1/emt/"
 #define EMT_CLS_PATH     "/v1/emt/cls-requests"
+#define EMT_TAF_PATH     "/v1/emt/taf-requests"   /* UC-3.5.3-3.5.5 (metering_taf.c) */
 #define EMT_REPLY_MAX    (WAN_ORDER_PAYLOAD_MAX + 4096)
 
 /* Refuse and log (action, result "refused"); the answer is code/ecode/message. */
@@ -160,21 +162,136 @@ out:
 }
 
 /*
- * The answer for job (owned by the caller): {"job","gateway","cls","duration_s","state",
- * "result"?, "error"?}. Stored JSON that does not load is left out rather than failing.
+ * POST /v1/emt/taf-requests (UC-3.5.3-3.5.5): {"gateway","metering_point","taf",
+ * "tariff_stage"?}. The EMT must be authorised for the gateway and named with the
+ * metering point by an evaluation profile of that TAF; otherwise 403 not_authorised (an
+ * unknown gateway looks the same).
+ */
+static void taf_request_create(struct evhttp_request *req, struct wan_conn *conn,
+	const char *peer)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	size_t len = evbuffer_get_length(in);
+	struct metering_taf_request treq;
+	struct store_gateway gw;
+	struct job_actor who;
+	struct job_spec spec;
+	struct tw_error e;
+	char actor[STORE_ID_MAX + 8], object[32], detail[WAN_DETAIL_MAX + 1];
+	const unsigned char *data;
+	json_t *payload = NULL, *answer = NULL;
+	int64_t id = 0;
+	tw_rc rc;
+
+	if (!wan_content_type_json(req)) {
+		emt_refuse(req, conn, peer, "emt.taf-request", NULL, 415, "unsupported_media_type",
+			"Content-Type must be application/json");
+		goto out;
+	}
+	if (len > METERING_TAF_BODY_MAX) {
+		emt_refuse(req, conn, peer, "emt.taf-request", NULL, 413, "too_large",
+			"body exceeds 1024 bytes");
+		goto out;
+	}
+	data = len > 0 ? evbuffer_pullup(in, (ev_ssize_t)len) : NULL;
+	if (len > 0 && data == NULL) {
+		wan_reply_error(req, HTTP_INTERNAL, "internal", "out of memory", true);
+		goto out;
+	}
+	rc = metering_taf_request_parse(data, len, &treq, &e);
+	if (rc != TW_OK) {
+		emt_refuse(req, conn, peer, "emt.taf-request", NULL,
+			rc == TW_E_TOO_LARGE ? 413 : HTTP_BADREQUEST, wan_error_code_for(rc), e.message);
+		goto out;
+	}
+	rc = metering_check_authorised_taf(conn->thr->store, treq.gateway, conn->emt_id,
+		treq.metering_point, treq.taf, &e);
+	if (rc == TW_E_DENIED) {
+		emt_refuse(req, conn, peer, "emt.taf-request", treq.gateway, 403, "not_authorised",
+			e.message);
+		goto out;
+	}
+	if (rc != TW_OK) {
+		tw_err("wan: EMT TAF authorisation lookup failed: %s", e.message);
+		wan_reply_error(req, HTTP_INTERNAL, "internal", "the GWA cannot check the "
+			"authorisation now; retry later", true);
+		goto out;
+	}
+	rc = store_gateway_get(conn->thr->store, treq.gateway, &gw, &e);
+	if (rc == TW_OK && strcmp(gw.state, "disabled") == 0)
+		rc = TW_E_DENIED;
+	if (rc != TW_OK) {
+		emt_refuse(req, conn, peer, "emt.taf-request", treq.gateway, 409,
+			"gateway_unavailable", "the gateway is disabled or no longer administered");
+		goto out;
+	}
+	payload = treq.tariff_stage > 0 ?
+		json_pack("{s:s, s:s, s:s, s:I}", "emt", conn->emt_id, "metering_point",
+			treq.metering_point, "taf", treq.taf, "tariff_stage",
+			(json_int_t)treq.tariff_stage) :
+		json_pack("{s:s, s:s, s:s}", "emt", conn->emt_id, "metering_point",
+			treq.metering_point, "taf", treq.taf);
+	if (payload == NULL) {
+		wan_reply_error(req, HTTP_INTERNAL, "internal", "out of memory", true);
+		goto out;
+	}
+	snprintf(actor, sizeof(actor), "emt:%s", conn->emt_id);
+	who = (struct job_actor){ .actor = actor, .role = "emt", .client = peer };
+	spec = (struct job_spec){ .type = "taf-request", .payload = payload, .timeout_s = 0,
+		.max_attempts = 0, .retry_delay_s = -1 };
+	rc = job_create(conn->thr->store, treq.gateway, &spec, &who, &id, &e);
+	if (rc == TW_E_INVALID || rc == TW_E_DENIED || rc == TW_E_NOT_FOUND) {
+		emt_refuse(req, conn, peer, "emt.taf-request", treq.gateway,
+			rc == TW_E_INVALID ? HTTP_BADREQUEST : 403,
+			rc == TW_E_INVALID ? "invalid_request" : "not_authorised", e.message);
+		goto out;
+	}
+	if (rc != TW_OK) {
+		tw_err("wan: cannot create a taf-request job for EMT %s: %s", conn->emt_id,
+			e.message);
+		wan_reply_error(req, HTTP_INTERNAL, "internal", "the GWA cannot take the request "
+			"now; retry later", true);
+		goto out;
+	}
+	snprintf(object, sizeof(object), "job:%lld", (long long)id);
+	snprintf(detail, sizeof(detail), "%s for gateway %s, metering point %s", treq.taf,
+		treq.gateway, treq.metering_point);
+	wan_journal_add_emt(conn->thr, conn->emt_id, peer, "emt.taf-request", object, "ok",
+		detail);
+	answer = json_pack("{s:I}", "job", (json_int_t)id);
+	emt_reply_object(req, 202, answer);
+out:
+	json_decref(payload);
+	json_decref(answer);
+}
+
+/*
+ * The answer for job (owned by the caller): {"job","gateway", the payload's members
+ * except "emt", "state", "result"?, "error"?}. Stored JSON that does not load is left out
+ * rather than failing. A readout's message (TAF6/TAF9) is not repeated here: it reaches
+ * the EMT through its metering endpoint; the view names its message id.
  */
 static json_t *cls_request_view(const struct store_job *job, const json_t *payload)
 {
-	json_t *o = json_pack("{s:I, s:s, s:O, s:O, s:s}", "job", (json_int_t)job->id,
-		"gateway", job->gateway_id, "cls", json_object_get(payload, "cls"),
-		"duration_s", json_object_get(payload, "duration_s"),
-		"state", store_job_state_name(job->state));
+	json_t *o = json_pack("{s:I, s:s}", "job", (json_int_t)job->id, "gateway",
+		job->gateway_id);
+	const char *k;
+	json_t *v;
 
 	if (o == NULL)
 		return NULL;
+	json_object_foreach((json_t *)payload, k, v)
+		if (strcmp(k, "emt") != 0)
+			json_object_set(o, k, v);
+	json_object_set_new(o, "state", json_string(store_job_state_name(job->state)));
 	if (job->result != NULL && job->result[0] != '\0') {
 		json_t *r = json_loads(job->result, JSON_REJECT_DUPLICATES, NULL);
+		json_t *msg = r != NULL ? json_object_get(r, "message") : NULL;
 
+		if (msg != NULL) {
+			json_object_set(r, "message_id", json_object_get(msg, "message_id"));
+			json_object_del(r, "message");
+		}
 		if (r != NULL)
 			json_object_set_new(o, "result", r);
 	}
@@ -183,9 +300,9 @@ static json_t *cls_request_view(const struct store_job *job, const json_t *paylo
 	return o;
 }
 
-/* GET /v1/emt/cls-requests/N */
+/* GET /v1/emt/cls-requests/N and /v1/emt/taf-requests/N (job type type, action). */
 static void cls_request_show(struct evhttp_request *req, struct wan_conn *conn,
-	const char *peer, const char *id_text)
+	const char *peer, const char *id_text, const char *type, const char *action)
 {
 	struct store_job job;
 	struct tw_error e;
@@ -198,8 +315,7 @@ static void cls_request_show(struct evhttp_request *req, struct wan_conn *conn,
 
 	memset(&job, 0, sizeof(job));
 	if (wan_order_id_parse(id_text, strlen(id_text), &id, &e) != TW_OK) {
-		emt_refuse(req, conn, peer, "emt.cls-request.read", NULL, 404, "not_found",
-			"no such request");
+		emt_refuse(req, conn, peer, action, NULL, 404, "not_found", "no such request");
 		goto out;
 	}
 	snprintf(object, sizeof(object), "job:%lld", (long long)id);
@@ -209,21 +325,21 @@ static void cls_request_show(struct evhttp_request *req, struct wan_conn *conn,
 		wan_reply_error(req, HTTP_INTERNAL, "internal", "the GWA cannot answer now", true);
 		goto out;
 	}
-	/* Ownership: a cls-connect job created by this EMT, for this EMT. */
+	/* Ownership: a job of this type created by this EMT, for this EMT. */
 	snprintf(actor, sizeof(actor), "emt:%s", conn->emt_id);
-	mine = rc == TW_OK && strcmp(job.type, "cls-connect") == 0 &&
+	mine = rc == TW_OK && strcmp(job.type, type) == 0 &&
 		strcmp(job.actor, actor) == 0 && job.payload != NULL &&
 		(payload = json_loads(job.payload, JSON_REJECT_DUPLICATES, NULL)) != NULL &&
 		json_is_string(emt = json_object_get(payload, "emt")) &&
 		strcmp(json_string_value(emt), conn->emt_id) == 0;
 	if (!mine) {
-		emt_refuse(req, conn, peer, "emt.cls-request.read", object, 404, "not_found",
+		emt_refuse(req, conn, peer, action, object, 404, "not_found",
 			rc == TW_OK ? "no such request (a job of another principal)" :
 			"no such request");
 		goto out;
 	}
 	answer = cls_request_view(&job, payload);
-	wan_journal_add_emt(conn->thr, conn->emt_id, peer, "emt.cls-request.read", object, "ok",
+	wan_journal_add_emt(conn->thr, conn->emt_id, peer, action, object, "ok",
 		store_job_state_name(job.state));
 	emt_reply_object(req, HTTP_OK, answer);
 out:
@@ -262,7 +378,27 @@ void wan_emt_route(struct evhttp_request *req, struct wan_conn *conn, const SSL 
 			evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET");
 			wan_reply_error(req, HTTP_BADMETHOD, "method_not_allowed", "use GET", false);
 		} else {
-			cls_request_show(req, conn, peer, id);
+			cls_request_show(req, conn, peer, id, "cls-connect", "emt.cls-request.read");
+		}
+		return;
+	}
+	if (strcmp(path, EMT_TAF_PATH) == 0) {
+		if (cmd != EVHTTP_REQ_POST) {
+			evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "POST");
+			wan_reply_error(req, HTTP_BADMETHOD, "method_not_allowed", "use POST", false);
+		} else {
+			taf_request_create(req, conn, peer);
+		}
+		return;
+	}
+	if (strncmp(path, EMT_TAF_PATH "/", strlen(EMT_TAF_PATH) + 1) == 0) {
+		const char *id = path + strlen(EMT_TAF_PATH) + 1;
+
+		if (cmd != EVHTTP_REQ_GET) {
+			evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET");
+			wan_reply_error(req, HTTP_BADMETHOD, "method_not_allowed", "use GET", false);
+		} else {
+			cls_request_show(req, conn, peer, id, "taf-request", "emt.taf-request.read");
 		}
 		return;
 	}

@@ -20,6 +20,7 @@
 #include "store/store_jobs.h"
 #include "wan/wan_internal.h"
 #include "wan/wan_metrics.h"
+#include "wan/wan_metering.h"
 #include "wan/wan_monitor.h"
 #include "wan/wan_firmware.h"
 
@@ -275,6 +276,8 @@ void wan_http_request(struct evhttp_request *req, void *arg)
 	if (wan_monitor_route(req, conn, ssl, path))   /* POST /v1/alarms (wan_monitor.c) */
 		return;
 	if (wan_firmware_route(req, conn, ssl, path))  /* GET /v1/firmware/ID (wan_firmware.c) */
+		return;
+	if (wan_metering_route(req, conn, ssl, path))  /* values, time (wan_metering.c) */
 		return;
 	reply_error(req, HTTP_NOTFOUND, "not_found", "no such resource", false);
 }

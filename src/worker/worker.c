@@ -24,6 +24,7 @@
 #include "dir/dir.h"
 #include "gwa/renewal.h"
 #include "gwa/firmware_worker.h"
+#include "metering/metering_deliver.h"
 #include "pki/crl.h"
 #include "pki/trust.h"
 #include "store/store.h"
@@ -102,6 +103,7 @@ tw_rc worker_run(const struct tw_home *home, struct tw_error *err)
 	struct renewal_worker *renewal = NULL;
 	struct firmware_worker *fw = NULL;
 	struct worker_metrics *metrics = NULL;   /* [metrics] worker_listen */
+	struct metering_deliverer *metering = NULL;
 	long interval;
 	tw_rc rc;
 
@@ -153,6 +155,8 @@ tw_rc worker_run(const struct tw_home *home, struct tw_error *err)
 		goto out;
 	if ((rc = worker_metrics_start(ctx.base, home, ctx.store, &metrics, err)) != TW_OK)
 		goto out;
+	if ((rc = metering_deliverer_start(home, &metering, err)) != TW_OK)   /* UC-3.5.x */
+		goto out;
 	tw_info("worker running; admin log verified every %ld s", interval);
 	worker_verify_audit(-1, 0, &ctx);
 	event_base_dispatch(ctx.base);
@@ -173,6 +177,7 @@ out:
 	trust_fetcher_stop(trust);
 	renewal_worker_stop(renewal);
 	firmware_worker_stop(fw);
+	metering_deliverer_stop(metering);
 	if (ctx.base != NULL)
 		event_base_free(ctx.base);
 	store_close(ctx.store);

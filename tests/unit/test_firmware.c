@@ -581,6 +581,8 @@ static void test_migration_carry_over(void **state)
 		"DROP TABLE dir_published; "
 		"DROP TABLE dir_crl_published; DROP TABLE trust_crls; DROP TABLE renewals; "
 		"DROP TABLE initial_configs; "
+		"DROP TABLE metering_messages; "
+		"DROP TABLE emt_endpoints; DROP TABLE time_checks; DROP TABLE gateway_time; "
 		"DELETE FROM schema_migrations WHERE version >= 7; "
 		"INSERT INTO tenants (name, created_ms) VALUES ('default', 0); "
 		"INSERT INTO certificates (tenant_id, serial_hex, issuer, subject, owner_kind, "

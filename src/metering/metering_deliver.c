@@ -1,0 +1,506 @@
+/*
+ * metering_deliver.c: deliveries of stored metering messages to their EMTs (UC-3.5.1,
+ * UC-3.5.2) with retries and back-off, retention and overdue alerts (M-4.5.5), and the
+ * periodic clock check (timesvc_check). docs/metering.md has the guarantees.
+ *
+ * A message becomes 'delivered' only after the EMT answered 2xx, and only then; the
+ * state change is one UPDATE. A crash (kill -9) between the EMT's answer and the UPDATE
+ * makes the message go out again later with the same X-Torwart-Message-Id, which the EMT
+ * recognises: at-least-once delivery, duplicates detectable, never lost.
+ *
+ * The request:
+ *   POST <path of the endpoint URL> HTTP/1.1
+ *   Content-Type: application/cms (DER), Content-Length
+ *   X-Torwart-Message-Id: <gateway id>/<message id>   (unique, stable across retries)
+ *   X-Torwart-Kind, X-Torwart-Gateway, X-Torwart-Metering-Point, X-Torwart-Clock-Ok
+ */
+#include "metering/metering_deliver.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include "audit/alert.h"
+#include "audit/audit.h"
+#include "base/log.h"
+#include "base/util.h"
+#include "crypto/keys.h"
+#include "crypto/tls.h"
+#include "metering/timesvc.h"
+#include "store/store_ca.h"
+
+#define DELIVER_BATCH       32
+#define DELIVER_ANSWER_MAX  4096
+
+struct metering_deliverer {
+	pthread_t tid;
+	bool started;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool stop;
+	const struct tw_home *home;
+	struct tw_store *store;
+	SSL_CTX *ctx;
+	long tick_ms, timeout_ms, retry_base_ms, retry_max_ms;
+	long retention_s, overdue_s, housekeeping_s, time_interval_s;
+	int64_t next_housekeeping_ms, next_time_ms;
+	bool time_configured;
+};
+
+/* ---- one delivery ---- */
+
+struct url_parts {
+	char host[256];
+	char port[8];
+	char path[256];
+};
+
+static tw_rc url_split(const char *url, struct url_parts *u, struct tw_error *err)
+{
+	const char *h, *slash, *colon;
+	size_t hl;
+
+	memset(u, 0, sizeof(*u));
+	if (strncmp(url, "https://", 8) != 0)
+		return tw_error_set(err, TW_E_CONFIG, "EMT endpoint %s is not https://", url);
+	h = url + 8;
+	slash = strchr(h, '/');
+	hl = slash != NULL ? (size_t)(slash - h) : strlen(h);
+	colon = memchr(h, ':', hl);
+	if (hl == 0 || hl >= sizeof(u->host) || (colon != NULL && (size_t)(h + hl - colon - 1) >=
+	    sizeof(u->port)))
+		return tw_error_set(err, TW_E_CONFIG, "EMT endpoint %s: bad host", url);
+	if (colon != NULL) {
+		memcpy(u->host, h, (size_t)(colon - h));
+		memcpy(u->port, colon + 1, (size_t)(h + hl - colon - 1));
+	} else {
+		memcpy(u->host, h, hl);
+		snprintf(u->port, sizeof(u->port), "443");
+	}
+	snprintf(u->path, sizeof(u->path), "%s", slash != NULL ? slash : "/");
+	return TW_OK;
+}
+
+static int connect_timeout(const char *host, const char *port, long timeout_ms,
+	struct tw_error *err)
+{
+	struct addrinfo hints, *ai = NULL, *a;
+	int fd = -1, gai;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	if ((gai = getaddrinfo(host, port, &hints, &ai)) != 0) {
+		tw_error_set(err, TW_E_UNAVAILABLE, "cannot resolve %s: %s", host, gai_strerror(gai));
+		return -1;
+	}
+	for (a = ai; a != NULL; a = a->ai_next) {
+		struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
+
+		if ((fd = socket(a->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+			continue;
+		/* Blocking socket with send/receive time-outs: one delivery at a time. */
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+		if (connect(fd, a->ai_addr, a->ai_addrlen) == 0)
+			break;
+		close(fd);
+		fd = -1;
+	}
+	if (fd < 0)
+		tw_error_set(err, TW_E_UNAVAILABLE, "cannot connect to %s:%s: %s", host, port,
+			strerror(errno));
+	freeaddrinfo(ai);
+	return fd;
+}
+
+/* The server's certificate is an EMT TLS certificate of this EMT (docs/metering.md). */
+static tw_rc check_emt_peer(SSL *ssl, struct tw_store *store, const char *emt_id,
+	struct tw_error *err)
+{
+	struct store_certificate sc;
+	struct store_ca_participant part;
+	X509 *peer = SSL_get1_peer_certificate(ssl);
+	char fp[65];
+	tw_rc rc;
+
+	memset(&sc, 0, sizeof(sc));
+	if (peer == NULL)
+		return tw_error_set(err, TW_E_TLS, "the EMT endpoint presented no certificate");
+	if (SSL_get_verify_result(ssl) != X509_V_OK) {
+		rc = tw_error_set(err, TW_E_TLS, "the EMT endpoint's certificate does not verify: "
+			"%s", X509_verify_cert_error_string(SSL_get_verify_result(ssl)));
+		goto out;
+	}
+	if ((rc = keys_cert_fingerprint(peer, fp, err)) != TW_OK)
+		goto out;
+	rc = store_certificate_get_by_fingerprint(store, fp, &sc, err);
+	if (rc == TW_E_NOT_FOUND || (rc == TW_OK && (strcmp(sc.owner_kind, "emt") != 0 ||
+	    strcmp(sc.usage, "TLS") != 0 || strcmp(sc.status, "valid") != 0))) {
+		rc = tw_error_set(err, TW_E_DENIED, "the endpoint's certificate is not a valid EMT "
+			"TLS certificate of this Sub-CA");
+		goto out;
+	}
+	if (rc != TW_OK)
+		goto out;
+	rc = store_ca_participant_get(store, sc.owner_id, &part, err);
+	if (rc == TW_OK && (strcmp(part.role, "emt") != 0 ||
+	    strcmp(part.market_partner_id, emt_id) != 0))
+		rc = tw_error_set(err, TW_E_DENIED, "the endpoint's certificate belongs to market "
+			"partner %s, not to EMT %s", part.market_partner_id, emt_id);
+out:
+	store_certificate_clear(&sc);
+	X509_free(peer);
+	return rc;
+}
+
+/* The status code of an HTTP/1.x status line ("HTTP/1.1 200 OK"); 0 if it is none. */
+static int http_status(const char *line)
+{
+	if (strncmp(line, "HTTP/1.", 7) != 0 || line[7] < '0' || line[7] > '9' || line[8] != ' ' ||
+	    line[9] < '1' || line[9] > '5' || line[10] < '0' || line[10] > '9' ||
+	    line[11] < '0' || line[11] > '9')
+		return 0;
+	return (line[9] - '0') * 100 + (line[10] - '0') * 10 + (line[11] - '0');
+}
+
+static tw_rc ssl_write_all(SSL *ssl, const void *buf, size_t len, struct tw_error *err)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		int n = SSL_write(ssl, (const char *)buf + done, (int)(len - done));
+
+		if (n <= 0)
+			return tw_error_set_openssl(err, TW_E_IO, "sending to the EMT failed");
+		done += (size_t)n;
+	}
+	return TW_OK;
+}
+
+tw_rc metering_deliver_one(struct ssl_ctx_st *ctx, struct tw_store *store, const char *url,
+	const struct store_metering_msg *m, long timeout_ms, struct tw_error *err)
+{
+	struct url_parts u;
+	char head[1024], answer[DELIVER_ANSWER_MAX + 1];
+	SSL *ssl = NULL;
+	size_t got = 0;
+	int fd = -1, n, status = 0;
+	tw_rc rc;
+
+	if ((rc = url_split(url, &u, err)) != TW_OK)
+		return rc;
+	if ((fd = connect_timeout(u.host, u.port, timeout_ms, err)) < 0)
+		return TW_E_UNAVAILABLE;
+	if ((ssl = SSL_new(ctx)) == NULL || SSL_set_fd(ssl, fd) != 1 ||
+	    SSL_set_tlsext_host_name(ssl, u.host) != 1) {
+		rc = tw_error_set_openssl(err, TW_E_TLS, "cannot set up TLS");
+		goto out;
+	}
+	ERR_clear_error();
+	if (SSL_connect(ssl) != 1) {
+		rc = tw_error_set_openssl(err, TW_E_TLS, "TLS handshake with %s:%s failed", u.host,
+			u.port);
+		goto out;
+	}
+	if ((rc = check_emt_peer(ssl, store, m->emt_id, err)) != TW_OK)
+		goto out;
+	snprintf(head, sizeof(head), "POST %s HTTP/1.1\r\nHost: %s\r\n"
+		"Content-Type: application/cms\r\nContent-Length: %zu\r\n"
+		"X-Torwart-Message-Id: %s/%s\r\nX-Torwart-Kind: %s\r\nX-Torwart-Gateway: %s\r\n"
+		"X-Torwart-Metering-Point: %s\r\nX-Torwart-Clock-Ok: %s\r\n"
+		"Connection: close\r\n\r\n", u.path, u.host, m->body_len, m->gateway_id,
+		m->message_id, m->kind, m->gateway_id, m->metering_point,
+		m->clock_ok ? "true" : "false");
+	if ((rc = ssl_write_all(ssl, head, strlen(head), err)) != TW_OK ||
+	    (rc = ssl_write_all(ssl, m->body, m->body_len, err)) != TW_OK)
+		goto out;
+	while (got < DELIVER_ANSWER_MAX && (n = SSL_read(ssl, answer + got,
+	    (int)(DELIVER_ANSWER_MAX - got))) > 0) {
+		got += (size_t)n;
+		answer[got] = '\0';
+		if (strstr(answer, "\r\n") != NULL)
+			break;          /* the status line is all we need */
+	}
+	answer[got] = '\0';
+	if ((status = http_status(answer)) == 0) {
+		rc = tw_error_set(err, TW_E_PROTOCOL, "no HTTP answer from the EMT");
+		goto out;
+	}
+	if (status < 200 || status > 299)
+		rc = tw_error_set(err, TW_E_UNAVAILABLE, "the EMT answered HTTP %d", status);
+	else
+		rc = TW_OK;
+out:
+	if (ssl != NULL) {
+		SSL_shutdown(ssl);
+		SSL_free(ssl);
+	}
+	close(fd);
+	return rc;
+}
+
+/* ---- the thread ---- */
+
+static void dl_log(struct metering_deliverer *d, const struct store_metering_msg *m,
+	const char *result, const char *detail)
+{
+	struct audit_entry a = { .actor = "system", .role = "service", .client = "worker",
+		.action = "metering.deliver", .result = result, .detail = detail };
+	char object[160];
+	struct tw_error e;
+
+	snprintf(object, sizeof(object), "msg:%s/%s", m->gateway_id, m->message_id);
+	a.object = object;
+	if (audit_append(d->store, &a, &e) != TW_OK)
+		tw_err("metering: cannot log a delivery: %s", e.message);
+}
+
+static void dl_round(struct metering_deliverer *d)
+{
+	struct store_metering_msg *msgs = NULL;
+	struct tw_error e;
+	char url[STORE_EMT_URL_MAX + 1], detail[320];
+	size_t n = 0;
+
+	if (d->ctx == NULL)
+		return;
+	if (store_metering_due(d->store, tw_now_ms(), DELIVER_BATCH, &msgs, &n, &e) != TW_OK) {
+		tw_warn("metering: cannot read due messages: %s", e.message);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct store_metering_msg *m = &msgs[i];
+		tw_rc rc = store_emt_endpoint_get(d->store, m->emt_id, url, sizeof(url), &e);
+
+		if (rc == TW_OK)
+			rc = metering_deliver_one(d->ctx, d->store, url, m, d->timeout_ms, &e);
+		if (rc == TW_OK) {
+			if (store_metering_delivered(d->store, m->id, tw_now_ms(), &e) != TW_OK)
+				tw_err("metering: delivered %s/%s but cannot record it (it will be sent "
+					"again): %s", m->gateway_id, m->message_id, e.message);
+			snprintf(detail, sizeof(detail), "%s to EMT %s, attempt %lld", m->kind,
+				m->emt_id, (long long)m->attempts + 1);
+			dl_log(d, m, "ok", detail);
+		} else {
+			/* Exponential back-off: base * 2^attempts, capped. */
+			int64_t delay = d->retry_base_ms;
+
+			for (int64_t k = 0; k < m->attempts && delay < d->retry_max_ms; k++)
+				delay *= 2;
+			if (delay > d->retry_max_ms)
+				delay = d->retry_max_ms;
+			if (store_metering_retry(d->store, m->id, tw_now_ms() + delay, e.message, &e)
+			    != TW_OK)
+				tw_err("metering: cannot record a failed delivery: %s", e.message);
+			snprintf(detail, sizeof(detail), "EMT %s, attempt %lld, next in %lld ms: %.200s",
+				m->emt_id, (long long)m->attempts + 1, (long long)delay, e.message);
+			tw_info("metering: delivery of %s/%s failed: %s", m->gateway_id, m->message_id,
+				detail);
+			if (m->attempts == 0)
+				dl_log(d, m, "error", detail);   /* the first failure; later ones counted */
+		}
+		pthread_mutex_lock(&d->mu);
+		bool stop = d->stop;
+		pthread_mutex_unlock(&d->mu);
+		if (stop)
+			break;
+	}
+	store_metering_msgs_free(msgs, DELIVER_BATCH);
+}
+
+static void dl_housekeeping(struct metering_deliverer *d, int64_t now)
+{
+	struct tw_error e;
+	int64_t purged = 0, overdue = 0;
+	char msg[200];
+
+	if (store_metering_purge(d->store, now - (int64_t)d->retention_s * 1000, &purged, &e)
+	    != TW_OK)
+		tw_warn("metering: retention: %s", e.message);
+	else if (purged > 0)
+		tw_info("metering: deleted %lld delivered messages past retention",
+			(long long)purged);
+	if (store_metering_mark_overdue(d->store, now - (int64_t)d->overdue_s * 1000, &overdue,
+	    &e) != TW_OK) {
+		tw_warn("metering: overdue check: %s", e.message);
+	} else if (overdue > 0) {
+		snprintf(msg, sizeof(msg), "%lld metering messages are not acknowledged by their "
+			"EMT after %ld s; they are kept and retried (`torwart metering status`)",
+			(long long)overdue, d->overdue_s);
+		if (alert_raise(d->store, ALERT_METERING_UNDELIVERED, NULL, "metering", msg, &e)
+		    != TW_OK)
+			tw_err("metering: cannot raise the alert: %s", e.message);
+	}
+}
+
+static void *dl_main(void *arg)
+{
+	struct metering_deliverer *d = arg;
+
+	for (;;) {
+		int64_t now = tw_now_ms();
+		struct timespec ts;
+		struct tw_error e;
+		bool stop;
+
+		if (now >= d->next_housekeeping_ms) {
+			dl_housekeeping(d, now);
+			d->next_housekeeping_ms = now + d->housekeeping_s * 1000;
+		}
+		if (d->time_configured && now >= d->next_time_ms) {
+			if (timesvc_check(d->home->conf, d->store, NULL, &e) != TW_OK)
+				tw_warn("time: check failed: %s", e.message);
+			d->next_time_ms = now + d->time_interval_s * 1000;
+		}
+		dl_round(d);
+		pthread_mutex_lock(&d->mu);
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += d->tick_ms / 1000;
+		ts.tv_nsec += (d->tick_ms % 1000) * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		if (!d->stop)
+			pthread_cond_timedwait(&d->cv, &d->mu, &ts);
+		stop = d->stop;
+		pthread_mutex_unlock(&d->mu);
+		if (stop)
+			break;
+	}
+	return NULL;
+}
+
+static tw_rc dl_config(struct metering_deliverer *d, struct tw_error *err)
+{
+	const struct tw_config *c = d->home->conf;
+	const char *up = tw_config_get(c, "time", "upstream");
+	tw_rc rc;
+
+	if ((rc = tw_config_get_long(c, "metering", "tick_ms", 500, 10, 60000, &d->tick_ms,
+	    err)) != TW_OK ||
+	    (rc = tw_config_get_long(c, "metering", "timeout_ms", 10000, 100, 120000,
+	    &d->timeout_ms, err)) != TW_OK ||
+	    (rc = tw_config_get_long(c, "metering", "retry_base_ms", 1000, 10, 3600000,
+	    &d->retry_base_ms, err)) != TW_OK ||
+	    (rc = tw_config_get_long(c, "metering", "retry_max_ms", 300000, 10, 86400000,
+	    &d->retry_max_ms, err)) != TW_OK ||
+	    (rc = tw_config_get_long(c, "metering", "retention_s", 30L * 86400, 0,
+	    3650L * 86400, &d->retention_s, err)) != TW_OK ||
+	    (rc = tw_config_get_long(c, "metering", "undelivered_alert_s", 3600, 1,
+	    365L * 86400, &d->overdue_s, err)) != TW_OK ||
+	    (rc = tw_config_get_long(c, "metering", "housekeeping_s", 60, 1, 86400,
+	    &d->housekeeping_s, err)) != TW_OK ||
+	    (rc = tw_config_get_long(c, "time", "check_interval_s", 64, 1, 86400,
+	    &d->time_interval_s, err)) != TW_OK)
+		return rc;
+	d->time_configured = up != NULL && up[0] != '\0';
+	return TW_OK;
+}
+
+static tw_rc dl_tls(struct metering_deliverer *d, struct tw_error *err)
+{
+	struct tls_profile_config cfg;
+	/*
+	 * The GWA's TLS certificate authenticates it to the EMT. Its key is the file key of
+	 * [metering] key (default: the wan's pki/gwa-tls.key); docs/metering.md "Not done"
+	 * says why it is not (yet) held by the signer.
+	 */
+	char *cert = tw_home_path(d->home, "metering", "cert", TW_HOME_GWA_TLS_CERT);
+	char *key = tw_home_path(d->home, "metering", "key", TW_HOME_GWA_TLS_KEY);
+	char *chain = tw_home_path(d->home, "metering", "chain", TW_HOME_SUBCA_CERT);
+	char *trust = tw_home_path(d->home, "metering", "trust", TW_HOME_CHAIN);
+	tw_rc rc;
+
+	if (cert == NULL || key == NULL || chain == NULL || trust == NULL) {
+		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+		goto out;
+	}
+	cfg = (struct tls_profile_config){ .cert_file = cert, .key_file = key,
+		.chain_file = chain, .trust_file = trust };
+	rc = tls_client_ctx_new(&cfg, &d->ctx, err);
+out:
+	free(cert);
+	free(key);
+	free(chain);
+	free(trust);
+	return rc;
+}
+
+tw_rc metering_deliverer_start(const struct tw_home *home, struct metering_deliverer **out,
+	struct tw_error *err)
+{
+	struct metering_deliverer *d = calloc(1, sizeof(*d));
+	char *url = NULL;
+	tw_rc rc;
+
+	*out = NULL;
+	if (d == NULL)
+		return tw_error_set(err, TW_E_NOMEM, "out of memory");
+	d->home = home;
+	pthread_mutex_init(&d->mu, NULL);
+	pthread_cond_init(&d->cv, NULL);
+	if ((rc = dl_config(d, err)) != TW_OK)
+		goto out;
+	if (dl_tls(d, err) != TW_OK) {
+		/*
+		 * Without a TLS identity nothing can be delivered (e.g. an init --system home,
+		 * where the worker cannot read the wan's key): say so; messages stay pending and
+		 * are alerted, retention and the clock check still run.
+		 */
+		tw_warn("metering: no deliveries to EMTs: %s", err->message);
+		d->ctx = NULL;
+	}
+	if ((url = tw_home_store_url(home)) == NULL) {
+		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+		goto out;
+	}
+	if ((rc = store_open(url, &d->store, err)) != TW_OK)
+		goto out;
+	if (pthread_create(&d->tid, NULL, dl_main, d) != 0) {
+		rc = tw_error_set(err, TW_E_INTERNAL, "cannot start the metering thread");
+		goto out;
+	}
+	d->started = true;
+	tw_info("metering: deliveries to EMTs %s every %ld ms%s", d->ctx != NULL ? "on" : "OFF",
+		d->tick_ms,
+		d->time_configured ? "; GWA clock checked against [time] upstream" : "");
+out:
+	free(url);
+	if (!d->started) {
+		metering_deliverer_stop(d);
+		d = NULL;
+	}
+	*out = d;
+	return rc;
+}
+
+void metering_deliverer_stop(struct metering_deliverer *d)
+{
+	if (d == NULL)
+		return;
+	if (d->started) {
+		pthread_mutex_lock(&d->mu);
+		d->stop = true;
+		pthread_cond_signal(&d->cv);
+		pthread_mutex_unlock(&d->mu);
+		pthread_join(d->tid, NULL);
+	}
+	store_close(d->store);
+	SSL_CTX_free(d->ctx);
+	pthread_mutex_destroy(&d->mu);
+	pthread_cond_destroy(&d->cv);
+	free(d);
+}

@@ -1,0 +1,32 @@
+/*
+ * metering_deliver.h: the worker's deliverer of metering messages to EMTs, and its
+ * periodic housekeeping (retention M-4.5.5, overdue alerts, the GWA clock check).
+ *
+ * It runs in a thread of its own inside the worker, with its own store connection,
+ * because deliveries block on EMT endpoints (connect, TLS, answer: up to
+ * [metering] timeout_ms each) and must not hold up job scheduling.
+ */
+#ifndef TORWART_METERING_METERING_DELIVER_H
+#define TORWART_METERING_METERING_DELIVER_H
+
+#include "base/error.h"
+#include "base/home.h"
+#include "store/store_metering.h"
+
+struct metering_deliverer;
+
+tw_rc metering_deliverer_start(const struct tw_home *home, struct metering_deliverer **out,
+	struct tw_error *err);
+/* Stops the thread (after the delivery in flight) and frees d. NULL is fine. */
+void metering_deliverer_stop(struct metering_deliverer *d);
+
+/*
+ * One delivery of m to url (https://HOST:PORT/PATH) with ctx (client certificate = the
+ * GWA's TLS certificate). The server must present a valid EMT TLS certificate of this
+ * Sub-CA whose participant's market partner id is m->emt_id. TW_OK only on a 2xx answer.
+ */
+struct ssl_ctx_st;
+tw_rc metering_deliver_one(struct ssl_ctx_st *ctx, struct tw_store *store, const char *url,
+	const struct store_metering_msg *m, long timeout_ms, struct tw_error *err);
+
+#endif

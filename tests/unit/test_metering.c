@@ -1,0 +1,279 @@
+/*
+ * test_metering.c: metering messages (parse, CMS verification, outbox), the time
+ * service's parsers and the TAF request parser (src/metering, src/store/store_metering.c).
+ * Includes the regression test for evaluation profiles refusing TAF5 (UC-3.5.3).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "auth/command.h"
+#include "base/util.h"
+#include "gwa/profile.h"
+#include "metering/metering.h"
+#include "metering/metering_taf.h"
+#include "metering/timesvc.h"
+#include "sim/sim_metering.h"
+#include "store/store_metering.h"
+
+/* A self-signed certificate for a new brainpoolP256r1 key (*key is the caller's). */
+static X509 *mk_cert(EVP_PKEY **key)
+{
+	X509 *x = X509_new();
+
+	*key = EVP_EC_gen("brainpoolP256r1");
+	assert_non_null(*key);
+	assert_non_null(x);
+	assert_int_equal(X509_set_version(x, 2), 1);
+	X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
+		(const unsigned char *)"unit", -1, -1, 0);
+	X509_set_issuer_name(x, X509_get_subject_name(x));
+	ASN1_INTEGER_set(X509_get_serialNumber(x), 7);
+	X509_gmtime_adj(X509_getm_notBefore(x), -60);
+	X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+	assert_int_equal(X509_set_pubkey(x, *key), 1);
+	assert_true(X509_sign(x, *key, EVP_sha256()) > 0);
+	return x;
+}
+
+static void test_taf5_profile_accepted(void **state)
+{
+	static const char doc[] = "{\"profile_id\":\"taf5\",\"type\":\"evaluation\","
+		"\"taf\":\"TAF5\",\"meters\":[\"M1\"],\"obis\":[\"1-0:1.8.0*255\"],"
+		"\"interval_s\":900,\"recipients\":[{\"emt\":\"E1\",\"wan_profile\":\"w\"}]}";
+	struct profile_doc *d = NULL;
+	struct tw_error err;
+
+	(void)state;
+	/* Before issue 14 the evaluation profile refused TAF5 (UC-3.5.3 needs it). */
+	assert_int_equal(profile_parse(doc, sizeof(doc) - 1, &d, &err), TW_OK);
+	profile_doc_free(d);
+}
+
+static void test_cms_roundtrip(void **state)
+{
+	EVP_PKEY *sig_key, *enc_key, *other_key;
+	X509 *sig = mk_cert(&sig_key), *enc = mk_cert(&enc_key), *other = mk_cert(&other_key);
+	unsigned char *der = NULL, *inner = NULL, *got = NULL;
+	size_t len = 0, ilen = 0, glen = 0;
+	struct tw_error err;
+
+	(void)state;
+	assert_int_equal(sim_metering_build("GW1", "m1", "MP1", "tariffed", true,
+		1700000000000LL, enc, sig, sig_key, &der, &len, &inner, &ilen, &err), TW_OK);
+	assert_int_equal(metering_cms_verify(der, len, sig, &got, &glen, &err), TW_OK);
+	assert_int_equal(glen, ilen);
+	assert_memory_equal(got, inner, ilen);
+	free(got);
+	got = NULL;
+	/* Another gateway's (or a forger's) certificate: the signature does not verify. */
+	assert_int_equal(metering_cms_verify(der, len, other, &got, &glen, &err), TW_E_CRYPTO);
+	assert_null(got);
+	/* The EnvelopedData alone is not a SignedData. */
+	assert_int_equal(metering_cms_verify(inner, ilen, sig, &got, &glen, &err), TW_E_INVALID);
+	/* Trailing bytes after the DER are refused. */
+	der = realloc(der, len + 1);
+	der[len] = 0;
+	assert_int_equal(metering_cms_verify(der, len + 1, sig, &got, &glen, &err), TW_E_INVALID);
+	/* A flipped byte in the signed content. */
+	der[len / 2] ^= 1;
+	assert_int_not_equal(metering_cms_verify(der, len, sig, &got, &glen, &err), TW_OK);
+	assert_null(got);
+	free(der);
+	free(inner);
+	X509_free(sig);
+	X509_free(enc);
+	X509_free(other);
+	EVP_PKEY_free(sig_key);
+	EVP_PKEY_free(enc_key);
+	EVP_PKEY_free(other_key);
+}
+
+static void test_msg_parse(void **state)
+{
+	static const struct metering_msg zero;
+	struct metering_msg m;
+	struct tw_error err;
+	char body[512];
+
+	(void)state;
+#define BODY(extra, kind, cms) snprintf(body, sizeof(body), "{\"gateway_id\":\"GW1\"," \
+	"\"message_id\":\"m1\",\"kind\":\"%s\",\"emt\":\"E1\",\"metering_point\":\"MP1\"," \
+	"\"clock_ok\":true,\"cms\":\"%s\"%s}", kind, cms, extra)
+	BODY("", "tariffed", "AAEC");
+	assert_int_equal(metering_msg_parse(body, strlen(body), &m, &err), TW_OK);
+	assert_int_equal(m.cms_len, 3);
+	assert_true(m.clock_ok);
+	metering_msg_clear(&m);
+	BODY(",\"x\":1", "tariffed", "AAEC");
+	assert_int_equal(metering_msg_parse(body, strlen(body), &m, &err), TW_E_INVALID);
+	assert_memory_equal(&m, &zero, sizeof(m));
+	BODY("", "raw", "AAEC");
+	assert_int_equal(metering_msg_parse(body, strlen(body), &m, &err), TW_E_INVALID);
+	BODY("", "grid-status", "AA!C");
+	assert_int_equal(metering_msg_parse(body, strlen(body), &m, &err), TW_E_INVALID);
+	assert_int_equal(metering_msg_parse("{\"kind\":1,\"kind\":2}", 19, &m, &err),
+		TW_E_PROTOCOL);
+	assert_int_equal(metering_msg_parse(body, METERING_BODY_MAX + 1, &m, &err),
+		TW_E_TOO_LARGE);
+}
+
+static void test_time_parsers(void **state)
+{
+	unsigned char pkt[48] = { 0x24, 2 }, origin[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
+	struct timesvc_request rq;
+	struct tw_error err;
+	int64_t t2, t3;
+	int stratum;
+	static const char good[] = "{\"gateway_id\":\"GW1\",\"nonce\":"
+		"\"00112233445566778899aabbccddeeff\",\"t1\":\"2026-11-24T06:51:41.123Z\"}";
+	static const char badnonce[] = "{\"gateway_id\":\"GW1\",\"nonce\":\"00\","
+		"\"t1\":\"2026-11-24T06:51:41.123Z\"}";
+
+	(void)state;
+	assert_int_equal(timesvc_request_parse(good, sizeof(good) - 1, &rq, &err), TW_OK);
+	assert_string_equal(rq.gateway_id, "GW1");
+	assert_int_equal(timesvc_request_parse(badnonce, sizeof(badnonce) - 1, &rq, &err),
+		TW_E_INVALID);
+	/* NTP: 2026 in NTP seconds (0xED...), origin echoed */
+	memcpy(pkt + 24, origin, 8);
+	pkt[32] = 0xED; pkt[40] = 0xED;
+	assert_int_equal(timesvc_ntp_parse(pkt, sizeof(pkt), origin, &t2, &t3, &stratum, &err),
+		TW_OK);
+	assert_int_equal(stratum, 2);
+	origin[0] ^= 1;   /* a spoofed or stale answer */
+	assert_int_equal(timesvc_ntp_parse(pkt, sizeof(pkt), origin, &t2, &t3, &stratum, &err),
+		TW_E_PROTOCOL);
+	origin[0] ^= 1;
+	pkt[0] = 0xE4;    /* leap indicator 3: unsynchronised */
+	assert_int_equal(timesvc_ntp_parse(pkt, sizeof(pkt), origin, &t2, &t3, &stratum, &err),
+		TW_E_PROTOCOL);
+	pkt[0] = 0x23;    /* a client packet */
+	assert_int_equal(timesvc_ntp_parse(pkt, sizeof(pkt), origin, &t2, &t3, &stratum, &err),
+		TW_E_PROTOCOL);
+	assert_int_equal(timesvc_ntp_parse(pkt, 47, origin, &t2, &t3, &stratum, &err),
+		TW_E_PROTOCOL);
+}
+
+static void test_taf_parse(void **state)
+{
+	struct metering_taf_request r;
+	struct tw_error err;
+	static const char t5[] = "{\"gateway\":\"GW1\",\"metering_point\":\"MP1\",\"taf\":\"TAF5\","
+		"\"tariff_stage\":2}";
+	static const char t5nostage[] = "{\"gateway\":\"GW1\",\"metering_point\":\"MP1\","
+		"\"taf\":\"TAF5\"}";
+	static const char t6stage[] = "{\"gateway\":\"GW1\",\"metering_point\":\"MP1\","
+		"\"taf\":\"TAF6\",\"tariff_stage\":2}";
+	static const char t1[] = "{\"gateway\":\"GW1\",\"metering_point\":\"MP1\",\"taf\":\"TAF1\"}";
+
+	(void)state;
+	assert_int_equal(metering_taf_request_parse(t5, sizeof(t5) - 1, &r, &err), TW_OK);
+	assert_int_equal(r.tariff_stage, 2);
+	assert_string_equal(r.taf, "TAF5");
+	assert_int_equal(metering_taf_request_parse(t5nostage, sizeof(t5nostage) - 1, &r, &err),
+		TW_E_INVALID);
+	assert_int_equal(metering_taf_request_parse(t6stage, sizeof(t6stage) - 1, &r, &err),
+		TW_E_INVALID);
+	assert_int_equal(metering_taf_request_parse(t1, sizeof(t1) - 1, &r, &err), TW_E_INVALID);
+	assert_string_equal(metering_taf_kind("TAF9"), "grid-status");
+	assert_string_equal(metering_taf_kind("TAF6"), "tariffed");
+}
+
+static void test_outbox(void **state)
+{
+	char dir[] = "/tmp/tw-test-metering-XXXXXX", db[128], cmd[160];
+	struct tw_store *st = NULL;
+	struct store_metering_msg m, *due = NULL;
+	struct store_metering_counts c;
+	unsigned char body[] = { 0x30, 0x03, 0x02, 0x01, 0x05 };
+	struct tw_error err;
+	int64_t id = 0, id2 = 0, n = 0;
+	bool dup = true;
+	size_t k = 0;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(db, sizeof(db), "%s/store.db", dir);
+	assert_int_equal(store_open(db, &st, &err), TW_OK);
+	assert_int_equal(store_migrate(st, &err), TW_OK);
+	memset(&m, 0, sizeof(m));
+	snprintf(m.gateway_id, sizeof(m.gateway_id), "GW1");
+	snprintf(m.message_id, sizeof(m.message_id), "m1");
+	snprintf(m.kind, sizeof(m.kind), "tariffed");
+	snprintf(m.emt_id, sizeof(m.emt_id), "E1");
+	snprintf(m.metering_point, sizeof(m.metering_point), "MP1");
+	memset(m.sha256, 'a', 64);
+	m.body = body;
+	m.body_len = sizeof(body);
+	m.received_ms = 1000;
+	assert_int_equal(store_metering_insert(st, &m, &id, &dup, &err), TW_OK);
+	assert_false(dup);
+	/* The same id and bytes again: acknowledged, not stored twice. */
+	assert_int_equal(store_metering_insert(st, &m, &id2, &dup, &err), TW_OK);
+	assert_true(dup);
+	assert_int_equal(id2, id);
+	/* The same bytes under a new id: a replay. */
+	snprintf(m.message_id, sizeof(m.message_id), "m2");
+	assert_int_equal(store_metering_insert(st, &m, &id2, &dup, &err), TW_E_EXISTS);
+	/* The same id with other bytes: refused. */
+	snprintf(m.message_id, sizeof(m.message_id), "m1");
+	memset(m.sha256, 'b', 64);
+	assert_int_equal(store_metering_insert(st, &m, &id2, &dup, &err), TW_E_EXISTS);
+	/* Bad input changes nothing. */
+	snprintf(m.kind, sizeof(m.kind), "other");
+	assert_int_equal(store_metering_insert(st, &m, &id2, &dup, &err), TW_E_INVALID);
+
+	assert_int_equal(store_metering_due(st, 999, 8, &due, &k, &err), TW_OK);
+	assert_int_equal(k, 0);
+	store_metering_msgs_free(due, 8);
+	assert_int_equal(store_metering_due(st, 1000, 8, &due, &k, &err), TW_OK);
+	assert_int_equal(k, 1);
+	assert_int_equal(due[0].body_len, sizeof(body));
+	assert_memory_equal(due[0].body, body, sizeof(body));
+	store_metering_msgs_free(due, 8);
+	assert_int_equal(store_metering_retry(st, id, 5000, "EMT down", &err), TW_OK);
+	assert_int_equal(store_metering_due(st, 4999, 8, &due, &k, &err), TW_OK);
+	assert_int_equal(k, 0);
+	store_metering_msgs_free(due, 8);
+	assert_int_equal(store_metering_mark_overdue(st, 2000, &n, &err), TW_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(store_metering_mark_overdue(st, 2000, &n, &err), TW_OK);
+	assert_int_equal(n, 0);   /* alerted once */
+	assert_int_equal(store_metering_delivered(st, id, 6000, &err), TW_OK);
+	assert_int_equal(store_metering_delivered(st, id, 6001, &err), TW_E_NOT_FOUND);
+	assert_int_equal(store_metering_count(st, NULL, &c, &err), TW_OK);
+	assert_int_equal(c.delivered, 1);
+	assert_int_equal(c.pending, 0);
+	assert_int_equal(store_metering_purge(st, 6000, &n, &err), TW_OK);
+	assert_int_equal(n, 0);   /* delivered at 6000 is not before 6000 */
+	assert_int_equal(store_metering_purge(st, 6001, &n, &err), TW_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(store_emt_endpoint_set(st, "E1", "http://x/", 1, "unit", &err),
+		TW_E_INVALID);
+	store_close(st);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_taf5_profile_accepted),
+		cmocka_unit_test(test_cms_roundtrip),
+		cmocka_unit_test(test_msg_parse),
+		cmocka_unit_test(test_time_parsers),
+		cmocka_unit_test(test_taf_parse),
+		cmocka_unit_test(test_outbox),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
