@@ -217,6 +217,9 @@ static const struct cli_help_sub help_rollout[] = {
 		"Resume; the failed gateways of the current group are retried first.\n" },
 	{ "cancel", "usage: torwart rollout cancel --home DIR --id N [--reason TEXT]\n"
 		"Emergency stop: cancel the rollout and every outstanding transfer.\n" },
+	{ NULL, NULL },
+};
+
 /* ---------------------------------------------------------------- metering, time */
 static const struct cli_help_sub help_metering[] = {
 	{ "endpoint", "usage: torwart metering endpoint --home DIR --emt MPID --url https://H:P/PATH\n"
