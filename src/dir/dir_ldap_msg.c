@@ -234,7 +234,8 @@ static void bw_put(struct bw *w, const void *p, size_t n)
 		w->full = true;
 		return;
 	}
-	memcpy(w->out + w->len, p, n);
+	if (n > 0)   /* an empty string may come as NULL: memcpy's arguments must not be */
+		memcpy(w->out + w->len, p, n);
 	w->len += n;
 }
 
