@@ -62,6 +62,35 @@ static void emt_reply_object(struct evhttp_request *req, int code, json_t *obj)
 	tw_buf_free(&body);
 }
 
+/*
+ * The JSON body of an EMT request, at most max bytes, contiguous in *data (NULL when
+ * empty). false: refused (415, 413) or out of memory, and the answer is sent.
+ */
+static bool emt_body(struct evhttp_request *req, struct wan_conn *conn, const char *peer,
+	const char *action, size_t max, const unsigned char **data, size_t len)
+{
+	char msg[64];
+
+	*data = NULL;
+	if (!wan_content_type_json(req)) {
+		emt_refuse(req, conn, peer, action, NULL, 415, "unsupported_media_type",
+			"Content-Type must be application/json");
+		return false;
+	}
+	if (len > max) {
+		snprintf(msg, sizeof(msg), "body exceeds %zu bytes", max);
+		emt_refuse(req, conn, peer, action, NULL, 413, "too_large", msg);
+		return false;
+	}
+	*data = len > 0 ? evbuffer_pullup(evhttp_request_get_input_buffer(req),
+		(ev_ssize_t)len) : NULL;
+	if (len > 0 && *data == NULL) {
+		wan_reply_error(req, HTTP_INTERNAL, "internal", "out of memory", true);
+		return false;
+	}
+	return true;
+}
+
 /* POST /v1/emt/cls-requests */
 static void cls_request_create(struct evhttp_request *req, struct wan_conn *conn,
 	const char *peer)
@@ -80,21 +109,8 @@ static void cls_request_create(struct evhttp_request *req, struct wan_conn *conn
 	int64_t id = 0;
 	tw_rc rc;
 
-	if (!wan_content_type_json(req)) {
-		emt_refuse(req, conn, peer, "emt.cls-request", NULL, 415, "unsupported_media_type",
-			"Content-Type must be application/json");
+	if (!emt_body(req, conn, peer, "emt.cls-request", WAN_EMT_BODY_MAX, &data, len))
 		goto out;
-	}
-	if (len > WAN_EMT_BODY_MAX) {
-		emt_refuse(req, conn, peer, "emt.cls-request", NULL, 413, "too_large",
-			"body exceeds 1024 bytes");
-		goto out;
-	}
-	data = len > 0 ? evbuffer_pullup(in, (ev_ssize_t)len) : NULL;
-	if (len > 0 && data == NULL) {
-		wan_reply_error(req, HTTP_INTERNAL, "internal", "out of memory", true);
-		goto out;
-	}
 	rc = wan_emt_cls_request_parse(data, len, &creq, &e);
 	if (rc != TW_OK) {
 		emt_refuse(req, conn, peer, "emt.cls-request", NULL,
@@ -183,21 +199,8 @@ static void taf_request_create(struct evhttp_request *req, struct wan_conn *conn
 	int64_t id = 0;
 	tw_rc rc;
 
-	if (!wan_content_type_json(req)) {
-		emt_refuse(req, conn, peer, "emt.taf-request", NULL, 415, "unsupported_media_type",
-			"Content-Type must be application/json");
+	if (!emt_body(req, conn, peer, "emt.taf-request", METERING_TAF_BODY_MAX, &data, len))
 		goto out;
-	}
-	if (len > METERING_TAF_BODY_MAX) {
-		emt_refuse(req, conn, peer, "emt.taf-request", NULL, 413, "too_large",
-			"body exceeds 1024 bytes");
-		goto out;
-	}
-	data = len > 0 ? evbuffer_pullup(in, (ev_ssize_t)len) : NULL;
-	if (len > 0 && data == NULL) {
-		wan_reply_error(req, HTTP_INTERNAL, "internal", "out of memory", true);
-		goto out;
-	}
 	rc = metering_taf_request_parse(data, len, &treq, &e);
 	if (rc != TW_OK) {
 		emt_refuse(req, conn, peer, "emt.taf-request", NULL,
