@@ -448,3 +448,55 @@ out:
 	store_trust_crl_clear(&row);
 	return rc;
 }
+
+/* The role label of an SM-PKI CN "<name>.<ROLE>[.<...>]" into role; false if none. */
+static bool tp_role(const char *cn, char *role, size_t size)
+{
+	const char *a = strchr(cn, '.'), *b;
+	size_t n;
+
+	if (a == NULL)
+		return false;
+	a++;
+	b = strchr(a, '.');
+	n = b != NULL ? (size_t)(b - a) : strlen(a);
+	if (n == 0 || n >= size)
+		return false;
+	memcpy(role, a, n);
+	role[n] = '\0';
+	return strcmp(role, "EMT") == 0 || strcmp(role, "GWA") == 0 || strcmp(role, "GWH") == 0;
+}
+
+tw_rc trust_check_participant(struct tw_store *store, const struct trust_set *ts,
+	X509 *cert, const char *role, int64_t now_s, struct trust_participant *out,
+	struct tw_error *err)
+{
+	const X509_NAME *subj;
+	uint32_t xku;
+
+	memset(out, 0, sizeof(*out));
+	if (ts == NULL || cert == NULL || trust_set_ca(ts, X509_get_issuer_name(cert)) == NULL)
+		return tw_error_set(err, TW_E_NOT_FOUND, "not a certificate of a trusted CA of the "
+			"SM-PKI ([trust] anchors/cas)");
+	subj = X509_get_subject_name(cert);
+	X509_NAME_get_text_by_NID(X509_get_issuer_name(cert), NID_commonName, out->ca,
+		sizeof(out->ca));
+	if (X509_NAME_get_text_by_NID((X509_NAME *)subj, NID_commonName, out->cn,
+	    sizeof(out->cn)) <= 0 ||
+	    X509_NAME_get_text_by_NID((X509_NAME *)subj, NID_organizationalUnitName, out->mp_id,
+	    sizeof(out->mp_id)) <= 0 || !tp_role(out->cn, out->role, sizeof(out->role))) {
+		ERR_clear_error();
+		return tw_error_set(err, TW_E_DENIED, "certificate of %s: the subject does not "
+			"name an SM-PKI participant (CN <name>.<EMT|GWA|GWH>..., OU market partner "
+			"id)", out->ca);
+	}
+	if (role != NULL && strcmp(out->role, role) != 0)
+		return tw_error_set(err, TW_E_DENIED, "certificate of %s (%s): role %s, %s needed",
+			out->ca, out->cn, out->role, role);
+	xku = X509_get_extended_key_usage(cert);
+	if ((X509_get_extension_flags(cert) & EXFLAG_XKUSAGE) == 0 ||
+	    (xku & (XKU_SSL_CLIENT | XKU_SSL_SERVER)) == 0)
+		return tw_error_set(err, TW_E_DENIED, "certificate of %s (%s) is not a TLS "
+			"certificate", out->ca, out->cn);
+	return trust_check(store, ts, cert, now_s, err);
+}

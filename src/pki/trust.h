@@ -75,6 +75,27 @@ tw_rc trust_check(struct tw_store *store, const struct trust_set *ts, X509 *cert
 	int64_t now_s, struct tw_error *err);
 
 /*
+ * A participant certificate of another Sub-CA presented at an edge (ws caller, wan EMT,
+ * an EMT's delivery endpoint): the one call each edge makes for a certificate that is not
+ * in its own store. ts NULL or an issuer that is no trusted CA: TW_E_NOT_FOUND (the edge
+ * keeps its own "unknown certificate" refusal). Otherwise the certificate must be a TLS
+ * certificate (EKU clientAuth or serverAuth) whose subject follows the SM-PKI naming
+ * (CN "<name>.<ROLE>.<...>", OU the market partner id), of role (e.g. "EMT"; NULL: any
+ * of EMT, GWA, GWH), and trust_check must pass: TW_E_DENIED (revoked, wrong role or
+ * usage), TW_E_UNAVAILABLE (no or a stale CRL), as trust_check. out is filled on TW_OK
+ * and, as far as known, on refusals (for the log).
+ */
+struct trust_participant {
+	char role[8];                /* "EMT", "GWA", "GWH" (from the CN) */
+	char cn[128];                /* subject CN */
+	char mp_id[32];              /* subject OU: the market partner id */
+	char ca[128];                /* issuer CN */
+};
+tw_rc trust_check_participant(struct tw_store *store, const struct trust_set *ts,
+	X509 *cert, const char *role, int64_t now_s, struct trust_participant *out,
+	struct tw_error *err);
+
+/*
  * The worker's schedule ([trust] present): every [trust] refresh_interval seconds (60)
  * fetch each source over HTTP whose CRL is missing, older than [trust] refetch_after
  * seconds (3600), or within a quarter of its validity of nextUpdate; verify
