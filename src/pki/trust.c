@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <openssl/bio.h>
@@ -353,8 +354,11 @@ tw_rc trust_crl_check(const struct trust_set *ts, const unsigned char *der, size
 	return tc_parse(ts, der, len, now_s, out, NULL, err);
 }
 
-/* The first http:// distribution point of cert, into url; false if none. */
-static bool tc_http_dp(X509 *cert, char *url, size_t size)
+/*
+ * The first distribution point of cert with scheme (7 characters: "http://" or
+ * "ldap://"), into url; false if none.
+ */
+static bool tc_dp_scheme(X509 *cert, const char *scheme, char *url, size_t size)
 {
 	STACK_OF(DIST_POINT) *dps = X509_get_ext_d2i(cert, NID_crl_distribution_points, NULL,
 		NULL);
@@ -375,7 +379,7 @@ static bool tc_http_dp(X509 *cert, char *url, size_t size)
 				continue;
 			s = ASN1_STRING_get0_data(gn->d.uniformResourceIdentifier);
 			n = ASN1_STRING_length(gn->d.uniformResourceIdentifier);
-			if (n > 7 && (size_t)n < size && strncmp((const char *)s, "http://", 7) == 0 &&
+			if (n > 7 && (size_t)n < size && strncasecmp((const char *)s, scheme, 7) == 0 &&
 			    memchr(s, '\0', (size_t)n) == NULL) {
 				memcpy(url, s, (size_t)n);
 				url[n] = '\0';
@@ -384,7 +388,15 @@ static bool tc_http_dp(X509 *cert, char *url, size_t size)
 		}
 	}
 	sk_DIST_POINT_pop_free(dps, DIST_POINT_free);
+	ERR_clear_error();
 	return found;
+}
+
+/* The distribution point the worker fetches from: HTTP where named, else LDAP. */
+static bool tc_http_dp(X509 *cert, char *url, size_t size)
+{
+	return tc_dp_scheme(cert, "http://", url, size) ||
+		tc_dp_scheme(cert, "ldap://", url, size);
 }
 
 tw_rc trust_check(struct tw_store *store, const struct trust_set *ts, X509 *cert,
@@ -412,7 +424,7 @@ tw_rc trust_check(struct tw_store *store, const struct trust_set *ts, X509 *cert
 	if (rc == TW_E_NOT_FOUND) {
 		if (!tc_http_dp(cert, url, sizeof(url)))
 			return tw_error_set(err, TW_E_UNAVAILABLE, "no CRL of %s, and the certificate "
-				"names no http:// distribution point to fetch one from", issuer);
+				"names no http:// or ldap:// distribution point to fetch one from", issuer);
 		if ((rc = store_trust_crl_source(store, issuer, url, err)) != TW_OK)
 			return rc;
 		tw_info("trust: first certificate of %s: its CRL will be fetched from %s", issuer,

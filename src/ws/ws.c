@@ -14,6 +14,7 @@
  */
 #include "ws/ws.h"
 #include "ws/ws_client.h"
+#include "ws/ws_note.h"
 #include "ws/ws_signed.h"
 #include "ws/ws_soap.h"
 
@@ -531,6 +532,68 @@ static void ws_get_service_status(struct ws_call *c)
 			"Torwart Sub-CA web service available", NULL, 0, "service");
 }
 
+static bool ws_may_manage(struct ws_call *c, const char *kind, const char *owner);
+
+/*
+ * The electronic delivery note (ws_note.h) of the certificate whose serial is the body,
+ * for the participant that owns it (or administers its gateway): returnCodeMessage is
+ * the note, base64 DER CMS. GeneralMessage_Res has only failure_syntax,
+ * failure_other_error and failure_internal_error.
+ */
+static void ws_delivery_note(struct ws_call *c, const struct ws_request *r)
+{
+	const enum ws_op op = WS_OP_GENERAL_MESSAGE;
+	struct ws_service *ws = c->ws;
+	struct tw_error err;
+	char serial[STORE_ID_MAX + 1], object[STORE_ID_MAX + 16], kind[16];
+	char owner[STORE_ID_MAX + 1], detail[96];
+	char *json = NULL, *b64 = NULL;
+	unsigned char *der = NULL;
+	size_t len = 0;
+	tw_rc rc;
+
+	if (ca_serial_normalise(ws_field(r, "body"), serial, sizeof(serial), &err) != TW_OK) {
+		ws_answer(c, op, PKI_FAILURE_SYNTAX, "a DeliveryNote message's body is the serial "
+			"number (hex) of a certificate of this Sub-CA", NULL, 0, c->part.name);
+		return;
+	}
+	snprintf(object, sizeof(object), "serial:%s", serial);
+	rc = ws_note_content(ws->store, ws->issuer, serial, &json, kind, owner, &err);
+	if (rc == TW_OK && !ws_may_manage(c, kind, owner)) {
+		ws_answer(c, op, PKI_FAILURE_OTHER_ERROR, "the certificate belongs to another "
+			"participant: a delivery note goes to the certificate's owner (or its "
+			"gateway's administrator)", NULL, 0, object);
+		goto out;
+	}
+	if (rc != TW_OK) {
+		if (rc != TW_E_NOT_FOUND)
+			tw_err("ws: delivery note for %s: %s", serial, err.message);
+		ws_answer(c, op, rc == TW_E_NOT_FOUND ? PKI_FAILURE_OTHER_ERROR :
+			PKI_FAILURE_INTERNAL_ERROR, rc == TW_E_NOT_FOUND ? "no certificate with this "
+			"serial number from this Sub-CA" : "internal error", NULL, 0, object);
+		goto out;
+	}
+	if ((rc = ws_signer(ws, &err)) == TW_OK) {
+		signer_client_set_actor(ws->signer, c->actor, c->part.role);
+		rc = ws_note_sign(ws->home, ws->signer, json, &der, &len, &err);
+	}
+	if (rc != TW_OK || (b64 = ws_note_base64(der, len)) == NULL) {
+		tw_err("ws: delivery note for %s not signed: %s", serial, rc != TW_OK ?
+			err.message : "out of memory");
+		signer_client_close(ws->signer);
+		ws->signer = NULL;
+		ws_answer(c, op, PKI_FAILURE_INTERNAL_ERROR, "the delivery note cannot be signed "
+			"now; try again later", NULL, 0, object);
+		goto out;
+	}
+	snprintf(detail, sizeof(detail), "delivery note, %zu bytes CMS", len);
+	ws_answer_logged(c, op, PKI_OK_RECEIVED_CORRECTLY, b64, NULL, 0, object, detail);
+out:
+	free(json);
+	free(b64);
+	OPENSSL_free(der);
+}
+
 /* A message to the CA's operators: recorded in the admin log (subject and body). */
 static void ws_general_message(struct ws_call *c, const struct ws_request *r)
 {
@@ -542,6 +605,10 @@ static void ws_general_message(struct ws_call *c, const struct ws_request *r)
 		ws_answer(c, WS_OP_GENERAL_MESSAGE, PKI_FAILURE_OTHER_ERROR, "callerID is not the "
 			"participant of the TLS certificate (its name or market partner id)", NULL, 0,
 			c->part.name);
+		return;
+	}
+	if (strcmp(ws_field(r, "subject"), WS_NOTE_SUBJECT) == 0) {
+		ws_delivery_note(c, r);          /* the certificate information service (S-6) */
 		return;
 	}
 	snprintf(detail, sizeof(detail), "messageID=%.64s subject=%.200s body=%.600s",
