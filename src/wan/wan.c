@@ -231,9 +231,17 @@ void wan_server_stop(struct wan_server *srv)
 {
 	if (srv == NULL)
 		return;
+	/*
+	 * loopexit, not loopbreak: event_base_loop clears a pending break when it starts, so a
+	 * loopbreak sent to a thread that has not reached event_base_dispatch yet (a stop right
+	 * after wan_server_start, SIGTERM during start-up on a loaded machine) was lost and
+	 * pthread_join below waited for ever with SIGTERM blocked. loopexit queues an event
+	 * the loop runs whenever it starts.
+	 */
 	for (unsigned i = 0; i < srv->nthreads; i++)
-		if (srv->threads[i].started)
-			event_base_loopbreak(srv->threads[i].base);
+		if (srv->threads[i].started &&
+		    event_base_loopexit(srv->threads[i].base, NULL) != 0)
+			tw_err("wan: cannot stop event loop %u", i);
 	for (unsigned i = 0; i < srv->nthreads; i++) {
 		if (srv->threads[i].started)
 			pthread_join(srv->threads[i].tid, NULL);
@@ -423,10 +431,7 @@ tw_rc wan_run(const struct tw_home *home, struct tw_error *err)
 	sigaddset(&set, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &set, &old);
 	signal(SIGPIPE, SIG_IGN);
-	/*
-	 * Metrics first: a wrong [metrics] address stops us before the loops run (a stop
-	 * right after wan_server_start can lose its loopbreak to a loop not yet started).
-	 */
+	/* Metrics first: a wrong [metrics] address stops us before the loops run. */
 	rc = metrics_http_start(NULL, home, "wan", wan_metrics_render, NULL, &metrics, err);
 	if (rc == TW_OK && (rc = wan_server_start(home, &srv, err)) != TW_OK)
 		metrics_http_stop(metrics);
