@@ -91,8 +91,7 @@ static void db_bindv(struct db_stmt *st, const char *types, va_list ap)
 	}
 }
 
-/* The body of db_run and db_insert: a NULL id means no new id is read. */
-static tw_rc db_runv(struct db *d, const char *sql, int64_t *changes, int64_t *id,
+tw_rc db_vrun(struct db *d, const char *sql, int64_t *changes, int64_t *id,
 	const char *doing, struct tw_error *err, const char *types, va_list ap)
 {
 	struct db_stmt *st = NULL;
@@ -118,7 +117,7 @@ tw_rc db_run(struct db *d, const char *sql, int64_t *changes, const char *doing,
 	tw_rc rc;
 
 	va_start(ap, types);
-	rc = db_runv(d, sql, changes, NULL, doing, err, types, ap);
+	rc = db_vrun(d, sql, changes, NULL, doing, err, types, ap);
 	va_end(ap);
 	return rc;
 }
@@ -130,7 +129,7 @@ tw_rc db_insert(struct db *d, const char *sql, int64_t *id, const char *doing,
 	tw_rc rc;
 
 	va_start(ap, types);
-	rc = db_runv(d, sql, NULL, id, doing, err, types, ap);
+	rc = db_vrun(d, sql, NULL, id, doing, err, types, ap);
 	va_end(ap);
 	return rc;
 }

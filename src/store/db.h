@@ -17,6 +17,7 @@
 #ifndef TORWART_STORE_DB_H
 #define TORWART_STORE_DB_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -124,6 +125,9 @@ void db_rollback(struct db *d);
  */
 tw_rc db_run(struct db *d, const char *sql, int64_t *changes, const char *doing,
 	struct tw_error *err, const char *types, ...);
+/* db_run with a va_list, for wrappers; id not NULL: read the new row's id (INSERT). */
+tw_rc db_vrun(struct db *d, const char *sql, int64_t *changes, int64_t *id,
+	const char *doing, struct tw_error *err, const char *types, va_list ap);
 /* db_run of an INSERT that reads the new row's id into *id. */
 tw_rc db_insert(struct db *d, const char *sql, int64_t *id, const char *doing,
 	struct tw_error *err, const char *types, ...);
