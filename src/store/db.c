@@ -134,22 +134,45 @@ tw_rc db_insert(struct db *d, const char *sql, int64_t *id, const char *doing,
 	return rc;
 }
 
+static tw_rc db_vfetch(struct db *d, const char *sql, struct db_stmt **st, bool *row,
+	const char *doing, struct tw_error *err, const char *types, va_list ap)
+{
+	tw_rc rc;
+
+	*row = false;
+	if ((rc = db_prepare(d, sql, st, err)) != TW_OK)
+		return rc;
+	db_bindv(*st, types, ap);
+	if ((rc = db_next(*st, row, doing, err)) != TW_OK) {
+		db_done(d, *st);
+		*st = NULL;
+	}
+	return rc;
+}
+
 tw_rc db_fetch(struct db *d, const char *sql, struct db_stmt **st, bool *row,
 	const char *doing, struct tw_error *err, const char *types, ...)
 {
 	va_list ap;
 	tw_rc rc;
 
-	*row = false;
-	if ((rc = db_prepare(d, sql, st, err)) != TW_OK)
-		return rc;
 	va_start(ap, types);
-	db_bindv(*st, types, ap);
+	rc = db_vfetch(d, sql, st, row, doing, err, types, ap);
 	va_end(ap);
-	if ((rc = db_next(*st, row, doing, err)) != TW_OK) {
-		db_done(d, *st);
-		*st = NULL;
-	}
+	return rc;
+}
+
+tw_rc db_exists(struct db *d, const char *sql, bool *yes, const char *doing,
+	struct tw_error *err, const char *types, ...)
+{
+	struct db_stmt *st = NULL;
+	va_list ap;
+	tw_rc rc;
+
+	va_start(ap, types);
+	rc = db_vfetch(d, sql, &st, yes, doing, err, types, ap);
+	va_end(ap);
+	db_done(d, st);
 	return rc;
 }
 
