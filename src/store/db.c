@@ -176,6 +176,25 @@ tw_rc db_exists(struct db *d, const char *sql, bool *yes, const char *doing,
 	return rc;
 }
 
+tw_rc db_int(struct db *d, const char *sql, int64_t *v, bool *found, const char *doing,
+	struct tw_error *err, const char *types, ...)
+{
+	struct db_stmt *st = NULL;
+	bool row = false;
+	va_list ap;
+	tw_rc rc;
+
+	va_start(ap, types);
+	rc = db_vfetch(d, sql, &st, &row, doing, err, types, ap);
+	va_end(ap);
+	if (row)
+		*v = db_column_int64(st, 0);
+	if (found != NULL)
+		*found = row;
+	db_done(d, st);
+	return rc;
+}
+
 tw_rc db_next(struct db_stmt *st, bool *row, const char *doing, struct tw_error *err)
 {
 	int step = db_step(st);
