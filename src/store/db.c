@@ -195,6 +195,25 @@ tw_rc db_int(struct db *d, const char *sql, int64_t *v, bool *found, const char 
 	return rc;
 }
 
+tw_rc db_text(struct db *d, const char *sql, char *dst, size_t size, const char *what,
+	bool *found, const char *doing, struct tw_error *err, const char *types, ...)
+{
+	struct db_stmt *st = NULL;
+	bool row = false;
+	va_list ap;
+	tw_rc rc;
+
+	dst[0] = '\0';
+	va_start(ap, types);
+	rc = db_vfetch(d, sql, &st, &row, doing, err, types, ap);
+	va_end(ap);
+	if (row)
+		rc = db_col_text(st, 0, dst, size, what, err);
+	*found = row;
+	db_done(d, st);
+	return rc;
+}
+
 tw_rc db_next(struct db_stmt *st, bool *row, const char *doing, struct tw_error *err)
 {
 	int step = db_step(st);

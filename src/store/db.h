@@ -149,6 +149,10 @@ tw_rc db_exists(struct db *d, const char *sql, bool *yes, const char *doing,
  * (then *found, if not NULL, is false). */
 tw_rc db_int(struct db *d, const char *sql, int64_t *v, bool *found, const char *doing,
 	struct tw_error *err, const char *types, ...);
+/* The first column of the first row as text into dst (db_col_text; "" and *found false
+ * when there is no row). */
+tw_rc db_text(struct db *d, const char *sql, char *dst, size_t size, const char *what,
+	bool *found, const char *doing, struct tw_error *err, const char *types, ...);
 /* The next row of a db_fetch: *row false at the end; a failure is mapped with doing. */
 tw_rc db_next(struct db_stmt *st, bool *row, const char *doing, struct tw_error *err);
 /* Copy a text column into dst; TW_E_INTEGRITY if the stored text is longer than size-1. */

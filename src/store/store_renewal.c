@@ -396,22 +396,16 @@ tw_rc store_tenant_name(struct tw_store *store, int64_t id, char *out, size_t si
 	struct tw_error *err)
 {
 	struct db *d = store_db(store, err);
-	struct db_stmt *st = NULL;
-	bool row;
+	bool found = false;
 	tw_rc rc;
 
 	if (d == NULL)
 		return err != NULL ? err->code : TW_E_INTERNAL;
 	if (out == NULL || size == 0)
 		return tw_error_set(err, TW_E_INTERNAL, "store_tenant_name: no buffer");
-	out[0] = '\0';
-	if ((rc = db_fetch(d, SQL_T_NAME, &st, &row, "reading a tenant", err, "i", id)) != TW_OK)
-		return rc;
-	if (row)
-		rc = db_col_text(st, 0, out, size, "tenant name", err);
-	else
+	if ((rc = db_text(d, SQL_T_NAME, out, size, "tenant name", &found, "reading a tenant",
+		err, "i", id)) == TW_OK && !found)
 		rc = tw_error_set(err, TW_E_NOT_FOUND, "no tenant %lld", (long long)id);
-	db_done(d, st);
 	return rc;
 }
 
