@@ -97,7 +97,7 @@ pass() { # batch label
 	eval "${label}_rate=$(echo "scale=1; $acked / ($t1 - $t0)" | bc)"
 	eval "${label}_acked=$acked"
 	echo "$label (metering_batch = $batch): $acked of $n values acknowledged in $(echo "$t1 - $t0" | bc) s: $(echo "scale=1; $acked / ($t1 - $t0)" | bc) values/s; $fails senders failed"
-	grep -h 'metering values (' "$tmp/wan-$label.log" | sed 's/^/    /' || true
+	grep -h 'metering values in' "$tmp/wan-$label.log" | sed 's/^/    /' || true
 }
 pass 1 before
 pass 64 after

@@ -96,7 +96,8 @@ struct wan_order_batch {
 	struct event *timer;
 	bool armed;
 	uint64_t requests, commits, fallbacks;   /* reported when the thread stops */
-	uint64_t values, value_commits;          /* metering values, batches holding some */
+	uint64_t values, value_commits;          /* metering values (of requests), batches
+	                                          * holding some */
 };
 
 static void item_who(const struct order_item *it, struct job_actor *who)
@@ -293,7 +294,8 @@ static void batch_flush(struct wan_thread *thr)
 			b->items[i].e = e;
 		}
 	} else if (batched) {
-		b->commits++;
+		if (n > b->nvalues)
+			b->commits++;           /* batches holding order requests */
 		if (b->nvalues > 0)
 			b->value_commits++;
 	} else {
@@ -402,12 +404,15 @@ void wan_orders_stop(struct wan_thread *thr)
 	if (b == NULL)
 		return;
 	batch_flush(thr);
-	if (b->requests > 0)
-		tw_info("wan: thread %u: %llu order requests and metering values (%llu values) in "
-			"%llu batch transactions (%llu with values), %llu batches run request by "
-			"request", thr->index, (unsigned long long)b->requests,
-			(unsigned long long)b->values, (unsigned long long)b->commits,
-			(unsigned long long)b->value_commits, (unsigned long long)b->fallbacks);
+	if (b->requests > b->values)
+		tw_info("wan: thread %u: %llu order requests in %llu batch transactions, %llu "
+			"batches run request by request", thr->index,
+			(unsigned long long)(b->requests - b->values), (unsigned long long)b->commits,
+			(unsigned long long)b->fallbacks);
+	if (b->values > 0)
+		tw_info("wan: thread %u: %llu metering values in %llu batch transactions (group "
+			"commit)", thr->index, (unsigned long long)b->values,
+			(unsigned long long)b->value_commits);
 	if (b->timer != NULL)
 		event_free(b->timer);
 	free(b);

@@ -412,9 +412,9 @@ fi
 kill -TERM "$TWD" 2>/dev/null; wait "$TWD" 2>/dev/null
 gc_counts() {
 	awk '/started wan/ {v = 0; c = 0}
-		/metering values \(/ { for (i = 1; i <= NF; i++) {
-			if ($i == "values)") v += substr($(i - 1), 2)
-			if ($i == "values),") c += substr($(i - 2), 2) } }
+		/metering values in [0-9]+ batch transactions/ { for (i = 1; i <= NF; i++) {
+			if ($i == "metering") v += $(i - 1)
+			if ($i == "batch") c += $(i - 1) } }
 		END {print v + 0, c + 0}' "$T/torwartd.log"
 }
 read -r gc_values gc_commits <<<"$(gc_counts)"
