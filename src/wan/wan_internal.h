@@ -167,6 +167,14 @@ void wan_orders_session_status(struct wan_conn *conn, const void *body, size_t l
 /* Answer every queued order request now and free the batch (thread teardown, before
  * the connections are freed). */
 void wan_orders_stop(struct wan_thread *thr);
+/*
+ * Queue a verified metering row (wan_metering.c) into this thread's batch transaction;
+ * wan_metering_stored answers req after the commit. *row's body moves to the batch
+ * (row is cleared). received_len: the CMS bytes as posted (for the admin log).
+ */
+struct store_metering_msg;
+void wan_batch_metering(struct evhttp_request *req, struct wan_conn *conn, const char *peer,
+	struct store_metering_msg *row, size_t received_len);
 
 /* Refusal helper used by wan_conn.c and wan_http.c: tw_warn + admin log "wan.refuse". */
 void wan_refuse(struct wan_thread *thr, const char *gateway_id, const char *client,
