@@ -27,6 +27,7 @@
 #include "store/store_ca.h"
 #include "store/store_firmware.h"
 #include "store/store_rollouts.h"
+#include "wan/wan_firmware_pace.h"
 
 struct fx {
 	char dir[64];
@@ -425,6 +426,55 @@ static void test_rollout_window(void **state)
 	assert_int_equal(rollout_window_check("Fri-Mon 22:00-06:00 Europe/Berlin", &err), TW_OK);
 }
 
+/*
+ * Download pacing (wan_firmware_pace.h): the bucket's clock is passed in, so this is
+ * exact arithmetic, not timing. 256 KiB/s: 1 MiB from an empty bucket in 16 KiB chunks
+ * may finish no earlier than 4 s; a shared bucket makes concurrent takers wait behind
+ * each other; rate 0 never waits.
+ */
+static void test_pace_bucket(void **state)
+{
+	const int64_t s = 1000000000, rate = 256 * 1024, chunk = 16 * 1024;
+	struct fw_bucket b, shared;
+	int64_t now = 5 * s, sent = 0, w, t[3] = { 0, 0, 0 };
+	int i;
+
+	(void)state;
+	fw_bucket_init(&b, 0, 0, 0, now);
+	for (i = 0; i < 1000; i++)
+		assert_int_equal(fw_bucket_take(&b, 1 << 20, now), 0);   /* unlimited */
+	/* One connection: send each chunk when allowed, the clock jumps to that moment. */
+	fw_bucket_init(&b, rate, chunk, 0, now);
+	while (sent < 1024 * 1024) {
+		w = fw_bucket_take(&b, chunk, now);
+		assert_true(w >= 0);
+		now += w;
+		sent += chunk;
+	}
+	assert_true(now - 5 * s >= 4 * s - s / 1000);   /* 1 MiB at 256 KiB/s: 4 s */
+	assert_true(now - 5 * s <= 4 * s + s / 1000);
+	/* After an idle time at most the burst goes out at once. */
+	now += 10 * s;
+	assert_int_equal(fw_bucket_take(&b, chunk, now), 0);
+	assert_true(fw_bucket_take(&b, chunk, now) > 0);
+	/* Three takers sharing one bucket: each chunk is later than the one before. */
+	fw_bucket_init(&shared, rate, chunk, 0, now);
+	for (i = 0; i < 48; i++) {
+		w = fw_bucket_take(&shared, chunk, now);
+		assert_true(w >= t[(i + 2) % 3]);   /* not before the previous reservation */
+		t[i % 3] = w;
+	}
+	/* 48 chunks = 768 KiB at 256 KiB/s: the last may go 3 s from now, not earlier. */
+	assert_true(t[47 % 3] >= 3 * s - s / 1000);
+	/* A clock that goes back is a clock that stands still. */
+	assert_true(fw_bucket_take(&shared, chunk, now - s) > t[47 % 3]);
+	/* Chunks: a tenth of a second of the smaller rate within 1..16 KiB. */
+	assert_int_equal(fw_pace_chunk(0, 0), 0);
+	assert_int_equal(fw_pace_chunk(rate, 0), chunk);
+	assert_int_equal(fw_pace_chunk(0, 100 * 1024), 10 * 1024);
+	assert_int_equal(fw_pace_chunk(100 * 1024, 5000), 1024);
+}
+
 static void test_version_cmp(void **state)
 {
 	(void)state;
@@ -607,6 +657,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_downgrade_and_list, fx_setup, fx_teardown),
 		cmocka_unit_test(test_version_cmp),
 		cmocka_unit_test(test_range_parse),
+		cmocka_unit_test(test_pace_bucket),
 		cmocka_unit_test(test_rollout_window),
 		cmocka_unit_test_setup_teardown(test_rollout_tenants, fx_setup, fx_teardown),
 		cmocka_unit_test(test_manifest_parse),
