@@ -507,7 +507,8 @@ tw_rc rollout_create(struct tw_store *store, const struct job_actor *who,
 	snprintf(detail, sizeof(detail), "%s: image %lld (%s %s) to %zu gateways (%s) in %d "
 		"groups, canary %zu, success %d%%, error threshold %d%%, window \"%s\"; waits for "
 		"approval (rollout.start)", r.name, (long long)f.id, f.model, f.version, v.n,
-		r.selection, r.ngroups, canary, r.success_pct, r.error_pct, r.window);
+		r.selection, r.ngroups, canary, r.success_pct, r.error_pct, r.window[0] != '\0' ?
+		r.window : "none of its own: tag, tenant or global window of the configuration");
 	if ((rc = ro_audit(store, who, *id, "rollout.create", "ok", detail, err)) != TW_OK)
 		goto out;
 	rc = store_commit(store, err);
