@@ -204,7 +204,10 @@ static const struct cli_help_sub help_rollout[] = {
 	{ "create", "usage: torwart rollout create --home DIR --name N --image ID (--gateways A,B |\n"
 		"           --tag T | --tenant T | --all) --groups G [--canary K] [--success PCT]\n"
 		"           [--error PCT] [--window \"Mon-Fri 01:00-05:00 Europe/Berlin\"]\n"
-		"Plan a staged rollout of a released image (docs/firmware.md \"Rollouts\").\n" },
+		"Plan a staged rollout of a released image (docs/firmware.md \"Rollouts\").\n"
+		"Without --window each gateway's maintenance window of torwart.conf applies:\n"
+		"its tags' ([rollout.window.tag]), its tenant's ([rollout.window.tenant]),\n"
+		"else [rollout] window.\n" },
 	{ "list", "usage: torwart rollout list --home DIR [--state S]\n"
 		"List rollouts.\n" },
 	{ "show", "usage: torwart rollout show --home DIR --id N [--watch]\n"
