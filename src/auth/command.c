@@ -107,6 +107,8 @@ static const struct auth_command auth_commands[] = {
 	{ .command = "ca", .sub = "deactivate", .op = AUTH_OP_CA_OPERATE,
 	  .four_eyes = "ca.key.deactivate",
 	  .options = OPTS_CA },
+	{ .command = "ca", .sub = "delivery-note", .op = AUTH_OP_CA_READ,
+	  .files = { OUT("--out") }, .options = OPTS_CA },
 	{ .command = "ca", .sub = "export", .op = AUTH_OP_CA_READ, .files = { OUT("--out") },
 	  .options = OPTS_CA },
 	{ .command = "ca", .sub = "issue", .op = AUTH_OP_CA_RA, .files = { IN("--request") },

@@ -130,6 +130,10 @@ static const struct cli_help_sub help_ca[] = {
 		"Show one issued certificate: subject, issuer, owner, usage, status, request.\n" },
 	{ "export", "usage: torwart ca export SERIAL --home DIR [--out FILE] [--der]\n"
 		"Write an issued certificate (PEM, or DER with --der).\n" },
+	{ "delivery-note", "usage: torwart ca delivery-note SERIAL --home DIR [--out FILE]\n"
+		"The signed electronic delivery note of a certificate and the others of its request\n"
+		"(CMS, DER; docs/pki-services.md). Verify: openssl cms -verify -inform DER\n"
+		"-CAfile pki/chain.pem -in FILE.\n" },
 	{ "revoke", "usage: torwart ca revoke SERIAL --home DIR --reason R\n"
 		"Revoke a certificate (RFC 5280 reason, e.g. keyCompromise); the CRL is regenerated\n"
 		"at once, the delta CRL (if configured) by the worker.\n" },
@@ -418,7 +422,8 @@ static const struct cli_help cli_helps[] = {
 		"The admin log: verification, export, proofs, signed heads, retention, alerts\n"
 		"(docs/audit-log.md). torwart audit SUB --help for each.\n" HELP_REMOTE, help_audit },
 	{ "ca", "usage: torwart ca register|participants|requests|submit|approve|reject|issue|\n"
-		"                  list|show|export|revoke|crl|check|activate|deactivate|status|\n"
+		"                  list|show|export|delivery-note|revoke|crl|check|activate|\n"
+		"                  deactivate|status|\n"
 		"                  custodians|custodian-share|custodian-keygen|backup|restore ...\n"
 		"The Sub-CA: registration, RA decisions, issuance, revocation, CRLs (full, delta,\n"
 		"the Root's ARL in a test PKI), CA key state (docs/ca-operations.md).\n"

@@ -33,6 +33,7 @@ enum signer_purpose {
 	SIGNER_PURPOSE_TREE_HEAD = 4,     /* payload: admin-log tree head */
 	SIGNER_PURPOSE_AUTHORISATION = 5, /* payload: GWA authorisation of an SMGW request */
 	SIGNER_PURPOSE_INITIAL_CONFIG = 6, /* payload: an initial configuration file (UC-3.3.6) */
+	SIGNER_PURPOSE_DELIVERY_NOTE = 8, /* payload: an electronic delivery note (ws/ws_note.h) */
 };
 
 /* "certificate", "crl", ...; NULL for unknown values. */

@@ -35,6 +35,7 @@
 #include "wan/wan.h"
 #include "wan/wan_firmware.h"
 #include "net/metrics_http.h"
+#include "pki/trust.h"
 #include "wan/wan_internal.h"
 #include "wan/wan_metrics.h"
 #include "wan/wan_metering.h"
@@ -252,6 +253,7 @@ void wan_server_stop(struct wan_server *srv)
 	free(srv->threads);
 	SSL_CTX_free(srv->ctx);
 	conn_guard_free(srv->guard);
+	trust_set_free(srv->trust);
 	free(srv);
 }
 
@@ -349,7 +351,8 @@ tw_rc wan_server_start(const struct tw_home *home, struct wan_server **out,
 		if (rc != TW_OK)
 			goto fail;
 	}
-	if ((rc = wan_tls_ctx(home, lifetime, &srv->ctx, err)) != TW_OK)
+	if ((rc = wan_tls_ctx(home, lifetime, &srv->ctx, err)) != TW_OK ||
+	    (rc = trust_set_load(home, &srv->trust, err)) != TW_OK)   /* other CAs' EMTs */
 		goto fail;
 
 	memset(&hints, 0, sizeof(hints));

@@ -29,6 +29,8 @@
 #include "store/store.h"
 #include "net/wan_message.h"
 
+struct trust_set;                       /* pki/trust.h */
+
 /* Admin-log batching: flush every WAN_JOURNAL_FLUSH_MS or at WAN_JOURNAL_FLUSH_AT entries. */
 #define WAN_JOURNAL_FLUSH_MS  100
 #define WAN_JOURNAL_FLUSH_AT  256
@@ -88,6 +90,7 @@ struct wan_server {
 	unsigned nthreads;
 	uint16_t port;
 	long timeout_s;
+	struct trust_set *trust;            /* [trust]: other Sub-CAs' EMTs (NULL: none) */
 };
 
 /*
@@ -110,6 +113,7 @@ struct wan_conn {
 	char emt_id[STORE_ID_MAX + 1];      /* EMT: market partner id of its participant */
 	char participant[STORE_ID_MAX + 1]; /* EMT: RA participant name (certificate owner) */
 	char fingerprint[65];
+	char why[WAN_DETAIL_MAX + 1];       /* a refusal's reason that is not static text */
 	bool identified;                    /* certificate -> enabled gateway */
 	bool refused;                       /* a refusal was logged; never serve it */
 	bool store_down;                    /* identification hit an unavailable database */
