@@ -42,6 +42,8 @@
 	"window= id= reason= state= watch"
 #define OPTS_GATEWAY /* src/cmd/cli.c cli_parse_options */ \
 	"home= id= /out= test-pki wan-listen= api-listen= api-tls-listen= signer-backend= system store="
+#define OPTS_GWA /* src/cmd/cli_gwa.c gwa_parse */ \
+	"home="
 #define OPTS_JOB /* src/cmd/cli_job.c job_parse */ \
 	"home= type= payload= gateway= gateways= tag= tenant= state= id= batch= gateway-id= " \
 	"timeout= attempts= retry-delay= limit= wait wait-timeout= add-tag= remove-tag= " \
@@ -175,6 +177,9 @@ static const struct auth_command auth_commands[] = {
 	  .four_eyes = "fleet.order", .gateway_option = "--gateway",
 	  .gateways_option = "--gateways",
 	  .options = OPTS_RENEWAL },
+	/* The GWA's own TLS identity: the CA operator (it is issued by the Sub-CA key). */
+	{ .command = "gwa", .sub = "renew", .op = AUTH_OP_CA_OPERATE,
+	  .options = OPTS_GWA },
 	{ .command = "job", .sub = "batches", .op = AUTH_OP_GATEWAY_READ,
 	  .options = OPTS_JOB },
 	{ .command = "job", .sub = "cancel", .op = AUTH_OP_GATEWAY_ORDER,

@@ -292,6 +292,15 @@ static const struct cli_help_sub help_renewal[] = {
 	{ NULL, NULL },
 };
 
+/* ---------------------------------------------------------------- gwa */
+static const struct cli_help_sub help_gwa[] = {
+	{ "renew", "usage: torwart gwa renew --home DIR\n"
+		"Renew the GWA's own TLS certificate: a new key, certified by this home's Sub-CA\n"
+		"with the current subject; [wan] key and cert replaced (the wan takes them without\n"
+		"a restart); the old certificate stays valid until its end (docs/renewal.md).\n" },
+	{ NULL, NULL },
+};
+
 /* ---------------------------------------------------------------- job */
 static const struct cli_help_sub help_job[] = {
 	{ "create", "usage: torwart job create --home DIR --type T [--payload JSON]\n"
@@ -440,6 +449,9 @@ static const struct cli_help cli_helps[] = {
 	{ "gateway", "usage: torwart gateway add|list|show|set|logs|selftest|renew|crl-push|initial-config ...\n"
 		"Gateways: registration, listing, fleet settings, logs and self-tests.\n"
 		"torwart gateway SUB --help for each.\n" HELP_REMOTE, help_gateway },
+	{ "gwa", "usage: torwart gwa renew --home DIR\n"
+		"The GWA's own certificates (docs/renewal.md). torwart gwa SUB --help for each.\n"
+		HELP_REMOTE, help_gwa },
 	{ "init", "usage: torwart init --home DIR [--test-pki [--second-sub-ca]] "
 		"[--wan-listen HOST:PORT]\n"
 		"       [--api-listen HOST:PORT] [--api-tls-listen HOST:PORT] "

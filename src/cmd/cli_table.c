@@ -15,6 +15,7 @@ static const struct cli_command cli_commands[] = {
 	{ "dir", cli_dir },
 	{ "firmware", cli_firmware },
 	{ "gateway", cli_gateway },
+	{ "gwa", cli_gwa },
 	{ "init", cli_init },
 	{ "job", cli_job },
 	{ "login", cli_login },

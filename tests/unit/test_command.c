@@ -130,6 +130,7 @@ static const struct doc_cmd {
 	{ "gateway", "set", "gateway.admin", NULL, "gw=--gateway|--gateway-id gws=--gateways", "" },
 	{ "gateway", "renew", "gateway.order", "fleet.order", "gw=--gateway gws=--gateways", "" },
 	{ "gateway", "crl-push", "gateway.order", "fleet.order", "gw=--gateway gws=--gateways", "" },
+	{ "gwa", "renew", "ca.operate", NULL, "", "" },
 	{ "renewal", "list", "gateway.read", NULL, "gw=--gateway", "" },
 	{ "renewal", "show", "gateway.read", NULL, "", "" },
 	{ "renewal", "wait", "gateway.read", NULL, "", "" },
