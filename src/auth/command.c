@@ -42,6 +42,10 @@
 	"window= id= reason= state= watch"
 #define OPTS_GATEWAY /* src/cmd/cli.c cli_parse_options */ \
 	"home= id= /out= test-pki wan-listen= api-listen= api-tls-listen= signer-backend= system store="
+#define OPTS_CONTEXT /* src/cmd/cli_context.c ctx_parse */ \
+	"home= tenant= gateway= id= /cert= label="
+#define OPTS_GWA /* src/cmd/cli_gwa.c gwa_parse */ \
+	"home="
 #define OPTS_JOB /* src/cmd/cli_job.c job_parse */ \
 	"home= type= payload= gateway= gateways= tag= tenant= state= id= batch= gateway-id= " \
 	"timeout= attempts= retry-delay= limit= wait wait-timeout= add-tag= remove-tag= " \
@@ -163,6 +167,28 @@ static const struct auth_command auth_commands[] = {
 	{ .command = "gateway", .sub = "show", .op = AUTH_OP_GATEWAY_READ,
 	  .gateway_option = "--id",
 	  .options = OPTS_GATEWAY },
+	/* The certificate-management context (S-8): the tenant's gateway administrators write,
+	 * readers (auditor included) list; --tenant of another tenant is "not found". */
+	{ .command = "context", .sub = "delete", .op = AUTH_OP_GATEWAY_ADMIN,
+	  .options = OPTS_CONTEXT },
+	{ .command = "context", .sub = "import", .op = AUTH_OP_GATEWAY_ADMIN,
+	  .gateway_option = "--gateway", .files = { IN("--cert") },
+	  .options = OPTS_CONTEXT },
+	{ .command = "context", .sub = "list", .op = AUTH_OP_GATEWAY_READ,
+	  .gateway_option = "--gateway",
+	  .options = OPTS_CONTEXT },
+	{ .command = "context", .sub = "replace", .op = AUTH_OP_GATEWAY_ADMIN,
+	  .gateway_option = "--gateway", .files = { IN("--cert") },
+	  .options = OPTS_CONTEXT },
+	{ .command = "context", .sub = "trust-add", .op = AUTH_OP_GATEWAY_ADMIN,
+	  .files = { IN("--cert") },
+	  .options = OPTS_CONTEXT },
+	{ .command = "context", .sub = "trust-list", .op = AUTH_OP_GATEWAY_READ,
+	  .options = OPTS_CONTEXT },
+	{ .command = "context", .sub = "trust-remove", .op = AUTH_OP_GATEWAY_ADMIN,
+	  .options = OPTS_CONTEXT },
+	{ .command = "context", .sub = "validate", .op = AUTH_OP_GATEWAY_ADMIN,
+	  .options = OPTS_CONTEXT },
 	{ .command = "gateway", .sub = "selftest", .op = AUTH_OP_GATEWAY_ORDER,
 	  .gateway_option = "--id", .gateway_alias = "--gateway",
 	  .options = OPTS_PROFILE },
@@ -179,6 +205,9 @@ static const struct auth_command auth_commands[] = {
 	  .four_eyes = "fleet.order", .gateway_option = "--gateway",
 	  .gateways_option = "--gateways",
 	  .options = OPTS_RENEWAL },
+	/* The GWA's own TLS identity: the CA operator (it is issued by the Sub-CA key). */
+	{ .command = "gwa", .sub = "renew", .op = AUTH_OP_CA_OPERATE,
+	  .options = OPTS_GWA },
 	{ .command = "job", .sub = "batches", .op = AUTH_OP_GATEWAY_READ,
 	  .options = OPTS_JOB },
 	{ .command = "job", .sub = "cancel", .op = AUTH_OP_GATEWAY_ORDER,

@@ -141,6 +141,10 @@ int cli_login(const char *sub, int argc, char **argv);
 int cli_logout(const char *sub, int argc, char **argv);
 int cli_operator(const char *sub, int argc, char **argv);
 int cli_approval(const char *sub, int argc, char **argv);
+/* cli_context.c: the per-GWA certificate-management context (gwa/gwa_context.h). */
+int cli_context(const char *sub, int argc, char **argv);
+/* cli_gwa.c: `gwa renew`, the GWA's own TLS certificate (gwa/gwa_renew.h). */
+int cli_gwa(const char *sub, int argc, char **argv);
 /* cli_renewal.c: certificate renewal (`gateway renew`, `renewal list|show|wait`). */
 int cli_renewal(const char *sub, int argc, char **argv);
 int cli_gateway_renew(int argc, char **argv);

@@ -299,6 +299,41 @@ static const struct cli_help_sub help_renewal[] = {
 	{ NULL, NULL },
 };
 
+/* ---------------------------------------------------------------- context */
+static const struct cli_help_sub help_context[] = {
+	{ "list", "usage: torwart context list --home DIR [--tenant T] [--gateway ID]\n"
+		"Every certificate of the context: the SM-PKI certificates of its gateways (and\n"
+		"GWA) and the imported foreign ones, with the gateway each belongs to.\n" },
+	{ "import", "usage: torwart context import --home DIR [--tenant T] --cert FILE "
+		"[--label L] [--gateway ID]\n"
+		"Keep a foreign certificate (PEM or DER) in the context, optionally assigned to\n"
+		"one of its gateways.\n" },
+	{ "replace", "usage: torwart context replace --home DIR [--tenant T] --id N --cert FILE "
+		"[--label L] [--gateway ID]\n"
+		"Replace an imported certificate (status back to unchecked).\n" },
+	{ "delete", "usage: torwart context delete --home DIR [--tenant T] --id N\n"
+		"Delete an imported certificate from the context.\n" },
+	{ "trust-add", "usage: torwart context trust-add --home DIR [--tenant T] --cert FILE\n"
+		"Trust a CA for non-SM-PKI certificates (HAN, CLS devices) in this context.\n" },
+	{ "trust-list", "usage: torwart context trust-list --home DIR [--tenant T]\n"
+		"The context's trusted CAs.\n" },
+	{ "trust-remove", "usage: torwart context trust-remove --home DIR [--tenant T] --id N\n"
+		"Stop trusting a CA in this context.\n" },
+	{ "validate", "usage: torwart context validate --home DIR [--tenant T]\n"
+		"Check every imported certificate now (validity, chain, revocation); expired or\n"
+		"revoked ones raise an alert. Exit 3 when one is not valid.\n" },
+	{ NULL, NULL },
+};
+
+/* ---------------------------------------------------------------- gwa */
+static const struct cli_help_sub help_gwa[] = {
+	{ "renew", "usage: torwart gwa renew --home DIR\n"
+		"Renew the GWA's own TLS certificate: a new key, certified by this home's Sub-CA\n"
+		"with the current subject; [wan] key and cert replaced (the wan takes them without\n"
+		"a restart); the old certificate stays valid until its end (docs/renewal.md).\n" },
+	{ NULL, NULL },
+};
+
 /* ---------------------------------------------------------------- job */
 static const struct cli_help_sub help_job[] = {
 	{ "create", "usage: torwart job create --home DIR --type T [--payload JSON]\n"
@@ -448,6 +483,13 @@ static const struct cli_help cli_helps[] = {
 	{ "gateway", "usage: torwart gateway add|list|show|set|logs|selftest|renew|crl-push|initial-config ...\n"
 		"Gateways: registration, listing, fleet settings, logs and self-tests.\n"
 		"torwart gateway SUB --help for each.\n" HELP_REMOTE, help_gateway },
+	{ "context", "usage: torwart context list|import|replace|delete|trust-add|trust-list|"
+		"trust-remove|validate ...\n"
+		"The GWA's certificate-management context per tenant (docs/renewal.md).\n"
+		"torwart context SUB --help for each.\n" HELP_REMOTE, help_context },
+	{ "gwa", "usage: torwart gwa renew --home DIR\n"
+		"The GWA's own certificates (docs/renewal.md). torwart gwa SUB --help for each.\n"
+		HELP_REMOTE, help_gwa },
 	{ "init", "usage: torwart init --home DIR [--test-pki [--second-sub-ca]] "
 		"[--wan-listen HOST:PORT]\n"
 		"       [--api-listen HOST:PORT] [--api-tls-listen HOST:PORT] "
