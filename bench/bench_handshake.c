@@ -24,6 +24,7 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "crypto/tls.h"
+#include "crypto/tls_signer_key.h"
 #include "sim/sim.h"
 #include "wan/wan.h"
 
@@ -96,9 +97,20 @@ static tw_rc raw_setup(const struct tw_home *home, const char *gwdir, struct raw
 	char *ccert = tw_asprintf("%s/tls.crt", gwdir), *ckey = tw_asprintf("%s/tls.key", gwdir);
 	char *cchain = tw_asprintf("%s/chain.pem", gwdir);
 	char *ctrust = tw_asprintf("%s/root-ca.crt", gwdir);
-	struct tls_profile_config sc = { scert, skey, schain, strust, 0 };
-	struct tls_profile_config cc = { ccert, ckey, cchain, ctrust, 0 };
+	struct tls_profile_config sc = { scert, skey, schain, strust, 0, NULL };
+	struct tls_profile_config cc = { ccert, ckey, cchain, ctrust, 0, NULL };
 	tw_rc rc;
+
+	/*
+	 * The ceiling is the bare cryptography in this process: when the GWA's TLS key is in
+	 * the signer (no key file), the server end uses the first gateway's certificate and
+	 * key instead (the same curve, chain depth and suite, so the same work).
+	 */
+	if (skey != NULL && !tw_path_exists(skey)) {
+		sc.cert_file = ccert;
+		sc.key_file = ckey;
+		sc.chain_file = cchain;
+	}
 
 	rc = tls_server_ctx_new(&sc, &r->srv, err);
 	if (rc == TW_OK)
@@ -198,7 +210,10 @@ int main(int argc, char **argv)
 
 	/* 2. The real wan over TCP, driven by the simulator engine. */
 	if (gwa_arg == NULL) {
-		if (wan_server_start(home, &srv, &err) != TW_OK) {
+		/* The wan signs its handshakes through the home's signer when its key is there
+		 * (bench/run-handshake.sh starts one). */
+		if (tls_signer_key_use_home(home, &err) != TW_OK ||
+		    wan_server_start(home, &srv, &err) != TW_OK) {
 			fprintf(stderr, "bench: wan: %s\n", err.message);
 			goto out;
 		}

@@ -83,7 +83,8 @@ static tw_rc check_caller(struct signer_srv *srv, struct conn *c, const struct s
 	if (m->op == SIGNER_OP_SIGN_DATA && m->f[SIGNER_TAG_PURPOSE].present &&
 	    m->f[SIGNER_TAG_PURPOSE].len == 1)
 		purpose = m->f[SIGNER_TAG_PURPOSE].ptr[0];
-	if (m->op == SIGNER_OP_SEAL || m->op == SIGNER_OP_UNSEAL)
+	if (m->op == SIGNER_OP_SEAL || m->op == SIGNER_OP_UNSEAL ||
+	    (m->op == SIGNER_OP_SIGN_DATA && purpose == SIGNER_PURPOSE_TLS_HANDSHAKE))
 		field_text(&m->f[SIGNER_TAG_LABEL], context, sizeof(context));
 	if (m->op == SIGNER_OP_ACTIVATION)
 		field_text(&m->f[SIGNER_TAG_DATA], what, sizeof(what));

@@ -510,3 +510,39 @@ tw_rc signer_keys_generate(struct signer_keys *k, const char *label, int nid,
 		return p11_generate_ec(k->tok, label, oid, oid_len, pub, err);
 	return file_generate(k, label, nid, pub, err);
 }
+
+tw_rc signer_keys_import(struct signer_keys *k, const char *label, EVP_PKEY *priv,
+	struct tw_error *err)
+{
+	char *path = NULL;
+	BIO *bio = NULL;
+	char *pem = NULL;
+	long pem_len = 0;
+	tw_rc rc;
+
+	if (!k->ceremony)
+		return tw_error_set(err, TW_E_DENIED, "key import is a ceremony (`torwart ca "
+			"tls-key-import`)");
+	if (k->backend == BACKEND_PKCS11)
+		return p11_import_ec(k->tok, label, priv, err);
+	/* The file backend (tests only): the key as a file of the signer's key directory. */
+	if ((path = key_path(k, label)) == NULL) {
+		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+		goto out;
+	}
+	if ((rc = tw_mkdir_p(k->key_dir, 0700, err)) != TW_OK)
+		goto out;
+	if ((bio = BIO_new(BIO_s_mem())) == NULL ||
+	    PEM_write_bio_PrivateKey(bio, priv, NULL, NULL, 0, NULL, NULL) != 1 ||
+	    (pem_len = BIO_get_mem_data(bio, &pem)) <= 0) {
+		rc = tw_error_set_openssl(err, TW_E_CRYPTO, "cannot encode key '%s'", label);
+		goto out;
+	}
+	rc = tw_write_file(path, pem, (size_t)pem_len, 0600, true, err);
+out:
+	if (pem != NULL)
+		OPENSSL_cleanse(pem, (size_t)pem_len);
+	BIO_free(bio);
+	free(path);
+	return rc;
+}

@@ -43,6 +43,14 @@ tw_rc signer_keys_generate(struct signer_keys *k, const char *label, int nid,
 	const unsigned char *oid, size_t oid_len, EVP_PKEY **pub, struct tw_error *err);
 
 /*
+ * Ceremony only: take the EC private key priv (read from a legacy key file) in under
+ * label: a sensitive, non-extractable token key pair, or (file backend) a key file of
+ * the signer's key directory. TW_E_EXISTS if label is taken. The caller wipes priv.
+ */
+tw_rc signer_keys_import(struct signer_keys *k, const char *label, EVP_PKEY *priv,
+	struct tw_error *err);
+
+/*
  * Key activation (TR-03109-6 M-4.5.18). A pkcs11 home is in one of two modes:
  *   demo         the token PINs are in the pin file (`torwart init`); the signer logs in
  *                at start. Marked DEMO in the file and in the signer's start-up warning.
