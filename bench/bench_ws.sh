@@ -42,8 +42,7 @@ now() { date +%s.%N; }
 rate() { awk -v c="$1" -v s="$2" 'BEGIN { printf "%.1f", c / s }'; }
 H=$tmp/home
 WS=$(port); SS=$(port)
-# File key backend (benchmarks): openssl s_server below serves with the GWA's TLS key.
-"$T" init --home "$H" --test-pki --signer-backend file --wan-listen "127.0.0.1:$(port)" --api-listen "127.0.0.1:$(port)" \
+"$T" init --home "$H" --test-pki --wan-listen "127.0.0.1:$(port)" --api-listen "127.0.0.1:$(port)" \
 	--api-tls-listen "127.0.0.1:$(port)" >/dev/null 2>&1
 "$T" ca register --home "$H" --name emt-b --org B --role emt --mp-id 9900000000031 --cn B.EMT.BENCH >/dev/null 2>&1
 "$T" req initial --cn B.EMT.BENCH --ou 9900000000031 --role EMT --key-dir "$tmp/k0" --format der \
@@ -62,7 +61,7 @@ done
 printf '\n[ws]\nlisten = 127.0.0.1:%s\nwsdl = %s\nmax_connections_per_source = 256\n' "$WS" "$WSDL" >>"$H/torwart.conf"
 "$D" --home "$H" all >"$tmp/torwartd.log" 2>&1 &
 pids+=("$!")
-openssl s_server -quiet -accept "127.0.0.1:$SS" -www -cert "$H/pki/gwa-tls.crt" -key "$H/secrets/keys/gwa-tls.key" \
+openssl s_server -quiet -accept "127.0.0.1:$SS" -www -cert "$H/pki/gwa-tls.crt" -key "$H/secrets/tls-keys/gwa-tls.key" \
 	-cert_chain "$H/pki/sub-ca.crt" -CAfile "$H/pki/chain.pem" -Verify 3 -tls1_2 \
 	-groups brainpoolP256r1:P-256 -naccept 1000000 >/dev/null 2>&1 &
 pids+=("$!")

@@ -289,6 +289,9 @@ static tw_rc privsep_layout(const char *home, struct tw_error *err)
 		rc = own_tree(home, "tokens", "torwart-signer", err);
 	if (rc == TW_OK)
 		rc = own_tree(home, "secrets/keys", "torwart-signer", err);
+	/* The TLS keys (signer_keys.h): read by the signer alone, like its other keys. */
+	if (rc == TW_OK)
+		rc = own_tree(home, "secrets/tls-keys", "torwart-signer", err);
 	for (size_t i = 0; i < sizeof(layout) / sizeof(layout[0]) && rc == TW_OK; i++)
 		rc = own(home, layout[i].rel, layout[i].user, layout[i].group, layout[i].mode, err);
 	return rc;

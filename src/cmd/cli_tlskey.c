@@ -3,9 +3,10 @@
  * TLS keys moved into the signer (docs/security.md, "TLS keys in the signer") into the
  * signer's key backend, then wipe the file.
  *
- * A ceremony like `ca custodians split`: it opens the key backend itself, so it runs as
- * the signer's user (or root on a one-user home). The services pick the key up at their
- * next start (restart torwartd): from then on no process but the signer holds it.
+ * It writes the key into the signer's TLS key directory itself (signer_keys.h), so it runs
+ * as the signer's user (or root on a one-user home); it needs no token, so it works in a
+ * custodian home before activation too. The services pick the key up at their next start
+ * (restart torwartd): from then on no process but the signer holds it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -63,7 +64,6 @@ int cli_ca_tls_key_import(const struct tw_home *home, struct tw_store *store,
 	const char *key_arg, const char *label_arg)
 {
 	struct tw_error err;
-	struct signer_keys *keys = NULL;
 	EVP_PKEY *key = NULL;
 	X509 *cert = NULL;
 	const char *label = label_arg != NULL ? label_arg : SIGNER_KEY_GWA_TLS;
@@ -76,9 +76,9 @@ int cli_ca_tls_key_import(const struct tw_home *home, struct tw_store *store,
 		return cli_usage_error("ca tls-key-import: --label is gwa-tls (default: the GWA's "
 			"TLS key of wan, ws and directory) or api-tls (the api's operator HTTPS key)");
 	if (geteuid() == 0 && tw_privsep_enabled(home))
-		return cli_usage_error("ca tls-key-import changes the token: run it as the signer's "
-			"user (sudo -u torwart-signer torwart ca tls-key-import ...) so that the "
-			"token's files stay the signer's");
+		return cli_usage_error("ca tls-key-import writes the signer's key: run it as the "
+			"signer's user (runuser -u torwart-signer -- torwart ca tls-key-import ...) so "
+			"that only the signer can read it");
 	key_path = key_arg != NULL ? tw_strdup(key_arg) :
 		tw_home_join(home, gwa ? TW_HOME_GWA_TLS_KEY : AUTH_API_TLS_KEY);
 	cert_path = tw_home_join(home, gwa ? TW_HOME_GWA_TLS_CERT : AUTH_API_TLS_CERT);
@@ -96,11 +96,8 @@ int cli_ca_tls_key_import(const struct tw_home *home, struct tw_store *store,
 			"nothing imported", key_path, cert_path);
 		goto fail;
 	}
-	if (signer_keys_open(home, true, &keys, &err) != TW_OK ||
-	    signer_keys_import(keys, label, key, &err) != TW_OK)
+	if (signer_keys_import_tls(home, label, key, &err) != TW_OK)
 		goto fail;
-	signer_keys_close(keys);
-	keys = NULL;
 	/* In the signer now: the file copy goes (overwritten, then removed). */
 	if (wipe_file(key_path, &err) != TW_OK)
 		goto fail;
@@ -115,7 +112,6 @@ int cli_ca_tls_key_import(const struct tw_home *home, struct tw_store *store,
 fail:
 	ret = cli_fail("ca tls-key-import", &err);
 out:
-	signer_keys_close(keys);
 	EVP_PKEY_free(key);
 	X509_free(cert);
 	free(key_path);

@@ -457,9 +457,9 @@ tw_rc metering_deliverer_start(const struct tw_home *home, struct metering_deliv
 		goto out;
 	if (dl_tls(d, err) != TW_OK) {
 		/*
-		 * Without a TLS identity nothing can be delivered (e.g. an init --system home,
-		 * where the worker cannot read the wan's key): say so; messages stay pending and
-		 * are alerted, retention and the clock check still run.
+		 * Without a TLS identity nothing can be delivered (e.g. a [metering] key file this
+		 * user cannot read; the signer's gwa-tls needs none): say so; messages stay
+		 * pending and are alerted, retention and the clock check still run.
 		 */
 		tw_warn("metering: no deliveries to EMTs: %s", err->message);
 		d->ctx = NULL;

@@ -12,10 +12,7 @@
 #include <string.h>
 
 #include <libp11.h>
-#include <openssl/bn.h>
 #include <openssl/err.h>
-#include <openssl/evp.h>
-#include <openssl/objects.h>
 #include <openssl/rand.h>
 #include <openssl/x509.h>
 #include <p11-kit/pkcs11.h>
@@ -538,113 +535,5 @@ tw_rc p11_generate_ec(struct p11_token *tok, const char *label, const unsigned c
 		tw_error_set(err, rc, "key '%s' was generated but cannot be read back: %s", label,
 			why);
 	}
-	return rc;
-}
-
-/*
- * Import an EC private key (the ceremony of `torwart ca tls-key-import`): the private
- * scalar and the public point become a key pair in the token, sensitive and not
- * extractable like a generated one, so from here on the key exists only in the token.
- */
-tw_rc p11_import_ec(struct p11_token *tok, const char *label, EVP_PKEY *priv,
-	struct tw_error *err)
-{
-	CK_SESSION_HANDLE session = CK_INVALID_HANDLE;
-	CK_OBJECT_HANDLE hpub, hpriv;
-	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
-	CK_OBJECT_CLASS pub_class = CKO_PUBLIC_KEY, priv_class = CKO_PRIVATE_KEY;
-	CK_KEY_TYPE key_type = CKK_EC;
-	unsigned char id[P11_ID_LEN], d[66], point[140], point_der[144], oid[32], *q;
-	size_t d_len = 0, point_len = 0;
-	char group[64];
-	BIGNUM *bn = NULL;
-	ASN1_OBJECT *obj = NULL;
-	int oid_len;
-	CK_RV rv;
-	tw_rc rc = TW_OK;
-
-	if (tok->fn == NULL)
-		return tw_error_set(err, TW_E_DENIED, "key import is a ceremony (the signer's "
-			"user or root, signer stopped)");
-	if (find_key(tok, label, 1) != NULL || find_key(tok, label, 0) != NULL)
-		return tw_error_set(err, TW_E_EXISTS, "token '%s' already holds a key labelled "
-			"'%s'; keys are never replaced", tok->label, label);
-	ERR_clear_error();
-	if (EVP_PKEY_get_group_name(priv, group, sizeof(group), NULL) != 1 ||
-	    (obj = OBJ_txt2obj(group, 0)) == NULL ||
-	    (q = oid, oid_len = i2d_ASN1_OBJECT(obj, NULL)) <= 0 ||
-	    oid_len > (int)sizeof(oid) || i2d_ASN1_OBJECT(obj, &q) != oid_len ||
-	    EVP_PKEY_get_bn_param(priv, "priv", &bn) != 1 ||
-	    BN_num_bytes(bn) > (int)sizeof(d) ||
-	    EVP_PKEY_get_octet_string_param(priv, "encoded-pub-key", point, sizeof(point),
-		&point_len) != 1 || point_len > 127) {
-		rc = tw_error_set_openssl(err, TW_E_INVALID, "the key for '%s' is not an EC "
-			"private key on a named curve", label);
-		goto out;
-	}
-	/* CKA_VALUE: the scalar, big-endian, padded to the order's length. */
-	d_len = (size_t)(EVP_PKEY_get_bits(priv) + 7) / 8;
-	if (d_len > sizeof(d) || BN_bn2binpad(bn, d, (int)d_len) < 0) {
-		rc = tw_error_set(err, TW_E_INVALID, "the private value of '%s' is too long", label);
-		goto out;
-	}
-	/* CKA_EC_POINT: the DER OCTET STRING of the uncompressed point (short form). */
-	point_der[0] = 0x04;
-	point_der[1] = (unsigned char)point_len;
-	memcpy(point_der + 2, point, point_len);
-	if (RAND_bytes(id, sizeof(id)) != 1) {
-		rc = tw_error_set_openssl(err, TW_E_CRYPTO, "no randomness for a key id");
-		goto out;
-	}
-	{
-		CK_ATTRIBUTE pub_tmpl[] = {
-			{ CKA_CLASS, &pub_class, sizeof(pub_class) },
-			{ CKA_KEY_TYPE, &key_type, sizeof(key_type) },
-			{ CKA_TOKEN, &yes, sizeof(yes) },
-			{ CKA_PRIVATE, &no, sizeof(no) },
-			{ CKA_VERIFY, &yes, sizeof(yes) },
-			{ CKA_EC_PARAMS, oid, (CK_ULONG)oid_len },
-			{ CKA_EC_POINT, point_der, point_len + 2 },
-			{ CKA_LABEL, (void *)label, strlen(label) },
-			{ CKA_ID, id, sizeof(id) },
-		};
-		CK_ATTRIBUTE priv_tmpl[] = {
-			{ CKA_CLASS, &priv_class, sizeof(priv_class) },
-			{ CKA_KEY_TYPE, &key_type, sizeof(key_type) },
-			{ CKA_TOKEN, &yes, sizeof(yes) },
-			{ CKA_PRIVATE, &yes, sizeof(yes) },
-			{ CKA_SENSITIVE, &yes, sizeof(yes) },
-			{ CKA_EXTRACTABLE, &no, sizeof(no) },
-			{ CKA_SIGN, &yes, sizeof(yes) },
-			{ CKA_EC_PARAMS, oid, (CK_ULONG)oid_len },
-			{ CKA_VALUE, d, d_len },
-			{ CKA_LABEL, (void *)label, strlen(label) },
-			{ CKA_ID, id, sizeof(id) },
-		};
-
-		rv = tok->fn->C_OpenSession(PKCS11_get_slotid_from_slot(tok->slot),
-			CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &session);
-		if (rv != CKR_OK) {
-			rc = tw_error_set(err, TW_E_CRYPTO, "cannot open a session on token '%s' "
-				"(CKR 0x%lx)", tok->label, (unsigned long)rv);
-			goto out;
-		}
-		rv = tok->fn->C_CreateObject(session, priv_tmpl,
-			sizeof(priv_tmpl) / sizeof(priv_tmpl[0]), &hpriv);
-		if (rv == CKR_OK) {
-			rv = tok->fn->C_CreateObject(session, pub_tmpl,
-				sizeof(pub_tmpl) / sizeof(pub_tmpl[0]), &hpub);
-			if (rv != CKR_OK)
-				tok->fn->C_DestroyObject(session, hpriv);
-		}
-		tok->fn->C_CloseSession(session);
-	}
-	if (rv != CKR_OK)
-		rc = tw_error_set(err, TW_E_CRYPTO, "token '%s' could not import key '%s' "
-			"(CKR 0x%lx)", tok->label, label, (unsigned long)rv);
-out:
-	OPENSSL_cleanse(d, sizeof(d));
-	BN_clear_free(bn);
-	ASN1_OBJECT_free(obj);
 	return rc;
 }

@@ -50,13 +50,6 @@ tw_rc p11_generate_ec(struct p11_token *tok, const char *label, const unsigned c
 	size_t oid_len, EVP_PKEY **pub, struct tw_error *err);
 
 /*
- * Ceremony only: import the EC private key priv under label as a sensitive,
- * non-extractable key pair (TW_E_EXISTS if the label is taken). The caller wipes priv.
- */
-tw_rc p11_import_ec(struct p11_token *tok, const char *label, EVP_PKEY *priv,
-	struct tw_error *err);
-
-/*
  * Log in as user with pin (custodian activation). TW_E_DENIED when the token refuses the
  * PIN (CKR_PIN_INCORRECT and friends), TW_E_CRYPTO for other failures. The caller wipes
  * pin. Logging in twice is TW_OK.

@@ -173,8 +173,9 @@ static tw_rc handle(struct signer_srv *srv, struct conn *c, const struct signer_
 		rc = signer_put_spki(pub, out, err);
 		goto out;
 	}
-	/* Production: no private key is used before k custodians have activated the token. */
-	if (!signer_keys_active(srv->keys)) {
+	/* Production: no private key is used before k custodians have activated the token;
+	 * the TLS keys are not in the token and work throughout (signer_keys.c). */
+	if (!signer_keys_is_tls(label) && !signer_keys_active(srv->keys)) {
 		struct signer_activation st;
 
 		signer_keys_activation(srv->keys, &st);
