@@ -164,6 +164,10 @@ static const struct cli_help_sub help_ca[] = {
 		"Back up the token (wrapped keys and a manifest) to a new directory.\n" },
 	{ "restore", "usage: torwart ca restore --home DIR --from DIR\n"
 		"Restore the token from a backup made by `ca backup`, checked against its manifest.\n" },
+	{ "tls-key-import", "usage: torwart ca tls-key-import --home DIR [--label gwa-tls|api-tls] "
+		"[--key FILE]\n"
+		"Move a TLS key file of an older home into the signer and wipe the file (run as the\n"
+		"signer's user; restart torwartd afterwards).\n" },
 	{ NULL, NULL },
 };
 
@@ -459,7 +463,8 @@ static const struct cli_help cli_helps[] = {
 	{ "ca", "usage: torwart ca register|participants|requests|submit|approve|reject|issue|\n"
 		"                  list|show|export|delivery-note|revoke|crl|check|activate|\n"
 		"                  deactivate|status|\n"
-		"                  custodians|custodian-share|custodian-keygen|backup|restore ...\n"
+		"                  custodians|custodian-share|custodian-keygen|backup|restore|\n"
+		"                  tls-key-import ...\n"
 		"The Sub-CA: registration, RA decisions, issuance, revocation, CRLs (full, delta,\n"
 		"the Root's ARL in a test PKI), CA key state (docs/ca-operations.md).\n"
 		"torwart ca SUB --help for each. Exit 4: a request was refused.\n" HELP_REMOTE,

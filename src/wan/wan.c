@@ -32,6 +32,7 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "crypto/tls.h"
+#include "crypto/tls_signer_key.h"
 #include "gwa/profile_orders.h"
 #include "wan/wan.h"
 #include "wan/wan_firmware.h"
@@ -279,7 +280,7 @@ tw_rc wan_tls_ctx(const struct tw_home *home, long lifetime, SSL_CTX **ctx,
 		goto out;
 	}
 	cfg = (struct tls_profile_config){ .cert_file = cert, .key_file = key,
-		.chain_file = chain, .trust_file = trust, .session_lifetime_s = lifetime };
+		.signer_key = SIGNER_KEY_GWA_TLS, .chain_file = chain, .trust_file = trust, .session_lifetime_s = lifetime };
 	rc = tls_server_ctx_new(&cfg, ctx, err);
 out:
 	free(cert);
