@@ -320,13 +320,15 @@ static const struct cli_help_sub help_job[] = {
 static const struct cli_help_sub help_operator[] = {
 	{ "ca-init", "usage: torwart operator ca-init --home DIR [--tls-listen HOST:PORT]\n"
 		"Create the operator CA in a home made before init created it.\n" },
-	{ "keygen", "usage: torwart operator keygen --name N --out DIR\n"
+	{ "keygen", "usage: torwart operator keygen --name N --out DIR [--curve P-256]\n"
 		"On the new operator's own machine: make its key pair. DIR/N.key stays there,\n"
-		"DIR/N.pub goes to the administrator.\n" },
+		"DIR/N.pub goes to the administrator. --curve P-256 for a browser (web console).\n" },
+	{ "p12", "usage: torwart operator p12 --cert C --key K --out FILE.p12 --password-file F\n"
+		"Certificate and key as PKCS#12 for a browser's certificate store (docs/console.md).\n" },
 	{ "add", "usage: torwart operator add --name N --public-key N.pub [--totp] "
 		"[--roles R --reason W] [--out DIR]\n"
 		"       torwart operator add --home DIR --name N --out DIR (--password-file F | "
-		"--totp) [--roles R] [--tenant T]\n"
+		"--totp) [--roles R] [--tenant T] [--curve P-256]\n"
 		"Add an operator through the api (no secret is set; the enrolment code goes to the\n"
 		"home's enrolment/ directory), or bootstrap the first operators with --home.\n" },
 	{ "enrol", "usage: torwart operator enrol --api URL --cert C --key K --code-file F\n"
@@ -464,7 +466,7 @@ static const struct cli_help cli_helps[] = {
 		"~/.config/torwart/session.json (0600) or F.\n", NULL },
 	{ "logout", "usage: torwart logout [--token-file F]\n"
 		"End the operator session.\n", NULL },
-	{ "operator", "usage: torwart operator ca-init|keygen|add|enrol|list|disable|role ...\n"
+	{ "operator", "usage: torwart operator ca-init|keygen|add|enrol|list|disable|role|p12 ...\n"
 		"Operators of the api and their enrolment (docs/security.md).\n"
 		"torwart operator SUB --help for each.\n", help_operator },
 	{ "policy", "usage: torwart policy show | policy set --key K --value V --why TEXT\n"
