@@ -135,10 +135,10 @@
   /* ---------------- pages ---------------- */
 
   async function dashboard() {
-    const [gw, al, jobs, ap, crls, heads] = await Promise.all([
+    const [gw, al, jobs, ap, crls, ver] = await Promise.all([
       tryGet('/v1/gateways?limit=500'), tryGet('/v1/alarms?status=open&limit=500'),
       tryGet('/v1/jobs?limit=500'), tryGet('/v1/approvals?state=pending'), tryGet('/v1/crls'),
-      tryGet('/v1/admin-log/heads?limit=500')]);
+      tryGet('/v1/admin-log/verified')]);
     const cards = el('div', { class: 'cards' });
     const card = (title, n, detail, href) => cards.append(el('div', { class: 'card' },
       el('div', { text: title }), el('div', { class: 'n', text: n }),
@@ -164,11 +164,10 @@
       });
       card('CRL age', crls.crls.length, ages.join(', ') || 'no CRL issued yet');
     } else card('CRL age', '-', crls._error.message);
-    if (heads.heads) {
-      const h = heads.heads[heads.heads.length - 1];
-      card('Admin log: last signed head', h ? h.tree_size : 'none',
-        h ? h.time + (lastVerify ? ' - ' + lastVerify : ' - not verified in this session') : '', '#/log');
-    } else card('Admin log', '-', heads._error.message);
+    if (ver._error) card('Admin log: last verified head', '-', ver._error.message);
+    else card('Admin log: last verified head', ver.verified ? ver.tree_size : 'none',
+      ver.verified ? 'verified by the ' + ver.verifier + ' at ' + time(ver.verified_ms)
+        : 'no signed head verified yet', '#/log');
     view('Dashboard', el('p', { text: 'Operator ' + session.operator + ', tenant ' + (session.tenant || '-') +
       ', roles ' + session.roles }), cards);
   }
@@ -439,8 +438,8 @@
   async function adminLog(q) {
     const params = new URLSearchParams(q);
     const cursor = params.get('cursor') || '';
-    const [d, heads] = await Promise.all([tryGet('/v1/admin-log?limit=100' + (cursor ? '&cursor=' + encodeURIComponent(cursor) : '')),
-      tryGet('/v1/admin-log/heads?limit=500')]);
+    const [d, heads, ver] = await Promise.all([tryGet('/v1/admin-log?limit=100' + (cursor ? '&cursor=' + encodeURIComponent(cursor) : '')),
+      tryGet('/v1/admin-log/heads?limit=500'), tryGet('/v1/admin-log/verified')]);
     const verifyBtn = el('button', { type: 'button', id: 'verify-log', text: 'Verify the admin log now' });
     const result = el('p', { id: 'verify-result', role: 'status', text: lastVerify || 'Not verified in this session.' });
     verifyBtn.addEventListener('click', async () => {
@@ -452,7 +451,10 @@
         result.className = r.ok ? 'ok' : 'error';
       } catch (e) { result.textContent = clean(e.message); result.className = 'error'; }
     });
-    const kids = [el('h2', { text: 'Verification' }), verifyBtn, result, el('h2', { text: 'Signed heads' })];
+    const pos = el('p', { id: 'verify-position', text: ver._error ? ver._error.message : ver.verified
+      ? 'The ' + ver.verifier + ' verified the log up to signed head ' + ver.tree_size + ' at ' + time(ver.verified_ms) + '.'
+      : 'The worker has not verified a signed head yet.' });
+    const kids = [el('h2', { text: 'Verification' }), pos, verifyBtn, result, el('h2', { text: 'Signed heads' })];
     kids.push(heads.heads ? table([['Tree size', (h) => h.tree_size], ['Time', (h) => h.time], ['Root', (h) => h.root],
       ['Key', (h) => h.key]], heads.heads.slice(-10).reverse(), 'Signed heads') : errorBox(heads._error));
     kids.push(el('h2', { text: 'Entries' }));
