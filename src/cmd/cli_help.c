@@ -405,6 +405,13 @@ static const struct cli_help_sub help_req[] = {
 	{ NULL, NULL },
 };
 
+static const struct cli_help_sub help_console[] = {
+	{ "tls", "usage: torwart console tls --home DIR [--host NAME] [--days N] [--force]\n"
+		"Make HOME/pki/console-tls.{crt,key} (P-256) and HOME/pki/console-ca.crt, whose\n"
+		"key is discarded after signing; the console serves them on [console] listen.\n" },
+	{ NULL, NULL },
+};
+
 static const struct cli_help cli_helps[] = {
 	{ "alarm", "usage: torwart alarm list|ack ...\n"
 		"Gateway alarms across the fleet and their acknowledgement (docs/monitoring.md).\n"
@@ -423,6 +430,9 @@ static const struct cli_help cli_helps[] = {
 		"the Root's ARL in a test PKI), CA key state (docs/ca-operations.md).\n"
 		"torwart ca SUB --help for each. Exit 4: a request was refused.\n" HELP_REMOTE,
 		help_ca },
+	{ "console", "usage: torwart console tls --home DIR [--host NAME] [--days N] [--force]\n"
+		"The web console's ECDSA P-256 server certificate and the one-time CA to import\n"
+		"into the operators' browsers (docs/console.md).\n", help_console },
 	{ "dir", "usage: torwart dir slapd-conf|status|publish|resync --home DIR ...\n"
 		"The SM-PKI directory (LDAPS, docs/pki-services.md). torwart dir SUB --help for each.\n",
 		help_dir },

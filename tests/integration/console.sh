@@ -34,6 +34,11 @@ req() {
 }
 
 # ---- TLS profile
+check "console tls: the server certificate verifies against the one-time CA" openssl verify -CAfile "$CON_CA" "$H/pki/console-tls.crt"
+check "... for 127.0.0.1 (subjectAltName)" bash -c "openssl x509 -in '$H/pki/console-tls.crt' -noout -ext subjectAltName | grep -q 'IP Address:127.0.0.1'"
+check "... the key file is 0600" test "$(stat -c %a "$H/pki/console-tls.key")" = 600
+check "... no CA key was kept" bash -c "! ls '$H'/pki | grep -qi 'console-ca.key'"
+check_fails "... a second run does not replace it without --force" "$TORWART" console tls --home "$H"
 check "the console's certificate is ECDSA P-256" bash -c "openssl x509 -in '$H/pki/console-tls.crt' -noout -text | grep -q 'NIST CURVE: P-256'"
 check "TLS 1.3 handshake with a P-256 client certificate" bash -c "echo | openssl s_client -connect 127.0.0.1:$CON_PORT -tls1_3 -CAfile '$CON_CA' -cert '$O/gwa/gwa.crt' -key '$O/gwa/gwa.key' -verify_return_error 2>&1 | grep -q 'Verify return code: 0'"
 check "TLS 1.2 ECDHE-ECDSA-AES128-GCM-SHA256" bash -c "echo | openssl s_client -connect 127.0.0.1:$CON_PORT -tls1_2 -cipher ECDHE-ECDSA-AES128-GCM-SHA256 -CAfile '$CON_CA' -cert '$O/gwa/gwa.crt' -key '$O/gwa/gwa.key' 2>&1 | grep -q 'Cipher is ECDHE-ECDSA-AES128-GCM-SHA256'"
@@ -107,6 +112,7 @@ CSRF_B=$(jq_ "d['csrf']")
 check "gwa's CSRF token in gwb's session: 403" test "$(req gwb POST /v1/fleet-orders '{"type":"ping","gateway":"GW-B1"}' "$CSRF_A")" = 403
 check "beta cannot order alpha's gateway through the console (404)" test "$(req gwb POST /v1/fleet-orders '{"type":"ping","gateway":"GW-A1"}' "$CSRF_B")" = 404
 check "a fleet order over the threshold: 202, four-eyes" test "$(req gwa POST /v1/fleet-orders '{"type":"ping","tag":"shared","why":"console test"}' "$CSRF_A")" = 202
+cat "$T/out" >>"$T/log"
 APPROVAL=$(jq_ "d['approval']")
 check "login appr: 200" test "$(login appr)" = 200
 CSRF_P=$(jq_ "d['csrf']")

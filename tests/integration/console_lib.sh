@@ -1,7 +1,7 @@
 # console_lib.sh: the stack for the web console tests (sourced after lib.sh by
 # console.sh and console_browser.sh). Makes a home with the operator listener and the
-# console, a P-256 console certificate from a throw-away P-256 CA (what an installation's
-# web PKI would issue), operators with P-256 keys for the browser, gateways in two
+# console, a P-256 console certificate (torwart console tls), operators with P-256 keys
+# for the browser, gateways in two
 # tenants and an alarm whose message holds control characters.
 #
 # In: T (temporary directory), CONSOLE_TTL (seconds, [console] session_ttl).
@@ -18,18 +18,10 @@ db() { sqlite3 "$H/store.db" "$1"; }
 check "init" "$TORWART" init --home "$H" --test-pki --wan-listen "127.0.0.1:$WAN_PORT" \
 	--api-listen "127.0.0.1:$API_PORT" --api-tls-listen "127.0.0.1:$TLS_PORT"
 
-# The console's server certificate: ECDSA P-256, from a P-256 CA the browser trusts.
-CON_CA="$T/console-ca.crt"
-check "console CA (P-256)" openssl req -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
-	-nodes -keyout "$T/console-ca.key" -out "$CON_CA" -days 30 -subj "/CN=Torwart console test CA" \
-	-addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign"
-check "console server certificate (P-256, 127.0.0.1)" bash -c "
-	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-		-keyout '$H/pki/console-tls.key' -out '$T/console.csr' -subj /CN=127.0.0.1 &&
-	openssl x509 -req -in '$T/console.csr' -CA '$CON_CA' -CAkey '$T/console-ca.key' \
-		-CAcreateserial -out '$H/pki/console-tls.crt' -days 30 \
-		-extfile <(printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n') &&
-	chmod 0600 '$H/pki/console-tls.key'"
+# The console's server certificate: ECDSA P-256 from `torwart console tls` (a one-time
+# P-256 CA whose certificate the browser trusts; its key is discarded).
+CON_CA="$H/pki/console-ca.crt"
+check "torwart console tls --host 127.0.0.1" "$TORWART" console tls --home "$H" --host 127.0.0.1
 printf '\n[auth]\nfleet_order_threshold = 1\n' >>"$H/torwart.conf"
 # [console] last: a test may append keys to it.
 printf '\n[console]\nlisten = 127.0.0.1:%s\nweb_dir = %s/web\nsession_ttl = %s\n' \
