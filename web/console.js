@@ -182,13 +182,17 @@
       for (const k of ['id', 'tag', 'tenant']) { const v = fm.elements['gw-' + k].value.trim(); if (v) p.set(k, v); }
       location.hash = '#/gateways?' + p.toString();
     });
-    const id = params.get('id');
-    if (id && !params.get('tag') && !params.get('tenant')) { location.hash = '#/gateway/' + encodeURIComponent(id); return; }
+    const id = (params.get('id') || '').toLowerCase();
     const qs = new URLSearchParams({ limit: '500' });
     if (params.get('tag')) qs.set('tag', params.get('tag'));
     const d = await tryGet('/v1/gateways?' + qs.toString());
     let rows = d.gateways || [];
+    if (id) rows = rows.filter((g) => g.id.toLowerCase().includes(id));
     if (params.get('tenant')) rows = rows.filter((g) => String(g.tenant_id) === params.get('tenant') || g.tenant === params.get('tenant'));
+    if (id && rows.length === 1 && rows[0].id.toLowerCase() === id) {
+      location.hash = '#/gateway/' + encodeURIComponent(rows[0].id);
+      return;
+    }
     view('Gateways', f, d._error ? errorBox(d._error) : table([
       ['Id', (g) => link('#/gateway/' + encodeURIComponent(g.id), g.id)], ['State', (g) => g.state],
       ['Last contact', (g) => time(g.last_contact_ms)], ['Tags', (g) => g.tags],
@@ -223,8 +227,20 @@
     } else kids.push(el('p', { text: 'Profiles: ' + pr._error.message }));
     kids.push(el('h2', { text: 'Jobs' }));
     kids.push(jobs.jobs ? jobTable(jobs.jobs) : el('p', { text: jobs._error.message }));
-    kids.push(el('h2', { text: 'Alarms and logs' }));
+    kids.push(el('h2', { text: 'Alarms' }));
     kids.push(al.alarms ? alarmTable(al.alarms) : el('p', { text: al._error.message }));
+    const logs = el('pre', { id: 'gateway-logs', text: 'Not loaded.' });
+    const logBtn = el('button', { type: 'button', id: 'gateway-logs-load', text: 'Show the gateway log' });
+    logBtn.addEventListener('click', async () => {
+      logs.textContent = 'loading...';
+      try {
+        // `torwart gateway logs` as the operator, through the command API (its policy).
+        const r = commandResult(await api('POST', '/v1/commands', { argv: ['gateway', 'logs', '--id', id] }));
+        // Line by line: the output's own newlines stay, anything else is escaped.
+        logs.textContent = (r.ok ? (r.out || 'empty') : r.text).split('\n').map(clean).join('\n');
+      } catch (e) { logs.textContent = clean(e.message); }
+    });
+    kids.push(el('h2', { text: 'Log' }), logBtn, logs);
     view('Gateway ' + id, ...kids);
   }
 

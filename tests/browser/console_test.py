@@ -223,6 +223,34 @@ def main():
         check("alarms: beta's alarm is not shown to alpha", "GW-B1" not in view)
         shot(a, "alarms")
 
+        # Gateways: search by part of the id, open one, load its log.
+        a.find_element(By.ID, "nav-gateways").click()
+        wait(a, EC.visibility_of_element_located((By.ID, "gw-search")))
+        check_labels(a, "gateways")
+        a.find_element(By.ID, "gw-id").send_keys("a1" + Keys.ENTER)
+        try:
+            wait(a, EC.presence_of_element_located((By.LINK_TEXT, "GW-A1")))
+            rows = a.find_elements(By.CSS_SELECTOR, "#view tbody tr")
+            check("gateways: a search for 'a1' lists GW-A1 only", len(rows) == 1, str(len(rows)))
+            a.find_element(By.LINK_TEXT, "GW-A1").click()
+            wait(a, EC.text_to_be_present_in_element((By.CSS_SELECTOR, "#view h1"), "Gateway GW-A1"))
+            view = a.find_element(By.ID, "view").text
+            check("gateway page: wake-up address, tags, profiles, jobs and alarms",
+                  all(k in view for k in ("Wake-up address", "shared", "Profiles", "Jobs", "tamper")), view[:400])
+            a.find_element(By.ID, "gateway-logs-load").click()
+            wait(a, lambda d: d.find_element(By.ID, "gateway-logs").text not in ("Not loaded.", "loading..."), 30)
+            logs = a.find_element(By.ID, "gateway-logs").text
+            check("gateway page: its log, through `gateway logs` as the operator (ran, header shown)",
+                  logs.startswith("KIND") and "MESSAGE" in logs, logs[:300])
+            check("gateway page: no raw control character in the log", "\x1b" not in a.page_source)
+            shot(a, "gateway")
+        except TimeoutException:
+            shot(a, "gateway-failed")
+            check("gateways: search, gateway page and log", False, a.find_element(By.ID, "view").text[:300])
+        check("another tenant's gateway page says it does not exist",
+              (a.get(CON + "/#/gateway/GW-B1") or True) and
+              wait(a, EC.text_to_be_present_in_element((By.CSS_SELECTOR, "#view .error"), "GW-B1")))
+
         # The second operator approves: it sees exactly what will run.
         b = browser(os.environ["HOME_APPR"], "appr")
         if not login(b, "appr", os.environ["PW_APPR"]):
