@@ -154,6 +154,9 @@ int cli_gateway_renew(int argc, char **argv);
 int cli_gateway_crl_push(int argc, char **argv);
 /* cli_initial.c: `gateway initial-config` and `gateway initial-config-receipt`. */
 int cli_gateway_initial(const char *sub, int argc, char **argv);
+/* cli_console.c: the web console's server certificate (docs/console.md). */
+int cli_console(const char *sub, int argc, char **argv);
+
 /* cli_alarm.c: gateway alarms across the fleet and their acknowledgement. */
 int cli_alarm(const char *sub, int argc, char **argv);
 /* cli_firmware.c: the firmware catalogue. */

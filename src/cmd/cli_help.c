@@ -366,13 +366,15 @@ static const struct cli_help_sub help_job[] = {
 static const struct cli_help_sub help_operator[] = {
 	{ "ca-init", "usage: torwart operator ca-init --home DIR [--tls-listen HOST:PORT]\n"
 		"Create the operator CA in a home made before init created it.\n" },
-	{ "keygen", "usage: torwart operator keygen --name N --out DIR\n"
+	{ "keygen", "usage: torwart operator keygen --name N --out DIR [--curve P-256]\n"
 		"On the new operator's own machine: make its key pair. DIR/N.key stays there,\n"
-		"DIR/N.pub goes to the administrator.\n" },
+		"DIR/N.pub goes to the administrator. --curve P-256 for a browser (web console).\n" },
+	{ "p12", "usage: torwart operator p12 --cert C --key K --out FILE.p12 --password-file F\n"
+		"Certificate and key as PKCS#12 for a browser's certificate store (docs/console.md).\n" },
 	{ "add", "usage: torwart operator add --name N --public-key N.pub [--totp] "
 		"[--roles R --reason W] [--out DIR]\n"
 		"       torwart operator add --home DIR --name N --out DIR (--password-file F | "
-		"--totp) [--roles R] [--tenant T]\n"
+		"--totp) [--roles R] [--tenant T] [--curve P-256]\n"
 		"Add an operator through the api (no secret is set; the enrolment code goes to the\n"
 		"home's enrolment/ directory), or bootstrap the first operators with --home.\n" },
 	{ "enrol", "usage: torwart operator enrol --api URL --cert C --key K --code-file F\n"
@@ -449,6 +451,13 @@ static const struct cli_help_sub help_req[] = {
 	{ NULL, NULL },
 };
 
+static const struct cli_help_sub help_console[] = {
+	{ "tls", "usage: torwart console tls --home DIR [--host NAME] [--days N] [--force]\n"
+		"Make HOME/pki/console-tls.{crt,key} (P-256) and HOME/pki/console-ca.crt, whose\n"
+		"key is discarded after signing; the console serves them on [console] listen.\n" },
+	{ NULL, NULL },
+};
+
 static const struct cli_help cli_helps[] = {
 	{ "alarm", "usage: torwart alarm list|ack ...\n"
 		"Gateway alarms across the fleet and their acknowledgement (docs/monitoring.md).\n"
@@ -469,6 +478,9 @@ static const struct cli_help cli_helps[] = {
 		"the Root's ARL in a test PKI), CA key state (docs/ca-operations.md).\n"
 		"torwart ca SUB --help for each. Exit 4: a request was refused.\n" HELP_REMOTE,
 		help_ca },
+	{ "console", "usage: torwart console tls --home DIR [--host NAME] [--days N] [--force]\n"
+		"The web console's ECDSA P-256 server certificate and the one-time CA to import\n"
+		"into the operators' browsers (docs/console.md).\n", help_console },
 	{ "dir", "usage: torwart dir slapd-conf|status|publish|resync --home DIR ...\n"
 		"The SM-PKI directory (LDAPS, docs/pki-services.md). torwart dir SUB --help for each.\n",
 		help_dir },
@@ -519,7 +531,7 @@ static const struct cli_help cli_helps[] = {
 		"~/.config/torwart/session.json (0600) or F.\n", NULL },
 	{ "logout", "usage: torwart logout [--token-file F]\n"
 		"End the operator session.\n", NULL },
-	{ "operator", "usage: torwart operator ca-init|keygen|add|enrol|list|disable|role ...\n"
+	{ "operator", "usage: torwart operator ca-init|keygen|add|enrol|list|disable|role|p12 ...\n"
 		"Operators of the api and their enrolment (docs/security.md).\n"
 		"torwart operator SUB --help for each.\n", help_operator },
 	{ "policy", "usage: torwart policy show | policy set --key K --value V --why TEXT\n"

@@ -13,6 +13,7 @@ static const struct cli_command cli_commands[] = {
 	{ "audit", cli_audit_cmd },
 	{ "ca", cli_ca },
 	{ "context", cli_context },
+	{ "console", cli_console },
 	{ "dir", cli_dir },
 	{ "firmware", cli_firmware },
 	{ "gateway", cli_gateway },
