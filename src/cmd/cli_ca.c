@@ -44,6 +44,7 @@ struct ca_opts {
 	const char *state, *reason, *participant, *out, *ca, *id, *at;
 	const char *k, *n, *share, *from;   /* key ceremonies (M-4.5.18) */
 	const char *custodian_keys, *share_key;   /* shares sealed to custodians */
+	const char *key, *label;                  /* tls-key-import */
 	const char **files;
 	size_t nfiles, ncerts;    /* ncerts of the files came with --cert (ca check) */
 	int der, timing;
@@ -69,7 +70,8 @@ static const char ca_usage[] =
 	"       torwart ca custodians status --home DIR\n"
 	"       torwart ca custodian-keygen --name NAME --out DIR  (the custodian, on its machine)\n"
 	"       torwart ca custodian-share --home DIR --share FILE [--share-key KEY]\n"
-	"       torwart ca backup --home DIR --out DIR | restore --home DIR --from DIR";
+	"       torwart ca backup --home DIR --out DIR | restore --home DIR --from DIR\n"
+	"       torwart ca tls-key-import --home DIR [--label gwa-tls|api-tls] [--key FILE]";
 
 static int ca_parse(int argc, char **argv, struct ca_opts *o)
 {
@@ -90,6 +92,7 @@ static int ca_parse(int argc, char **argv, struct ca_opts *o)
 		{ "share", required_argument, NULL, 'X' }, { "from", required_argument, NULL, 'F' },
 		{ "custodian-keys", required_argument, NULL, 'Y' },
 		{ "share-key", required_argument, NULL, 'Z' },
+		{ "key", required_argument, NULL, 'W' }, { "label", required_argument, NULL, 'L' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -130,6 +133,8 @@ static int ca_parse(int argc, char **argv, struct ca_opts *o)
 		case 't': o->timing = 1; break;
 		case 'T': o->at = optarg; break;
 		case 'K': o->k = optarg; break;
+		case 'W': o->key = optarg; break;
+		case 'L': o->label = optarg; break;
 		case 'N': o->n = optarg; break;
 		case 'X': o->share = optarg; break;
 		case 'F': o->from = optarg; break;
@@ -993,6 +998,8 @@ int cli_ca(const char *sub, int argc, char **argv)
 		ret = cmd_custodian_share(&o, home, &err);
 	} else if (strcmp(sub, "backup") == 0 || strcmp(sub, "restore") == 0) {
 		ret = cmd_backup(&o, home, store, strcmp(sub, "restore") == 0, &err);
+	} else if (strcmp(sub, "tls-key-import") == 0) {
+		ret = cli_ca_tls_key_import(home, store, o.key, o.label);
 	} else if (strcmp(sub, "crl") == 0) {
 		ret = ca_crl_now(home, store, o.ca, &err) == TW_OK ? 0 : cli_fail("ca crl", &err);
 	} else {

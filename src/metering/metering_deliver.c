@@ -38,6 +38,7 @@
 #include "base/util.h"
 #include "crypto/keys.h"
 #include "crypto/tls.h"
+#include "crypto/tls_signer_key.h"
 #include "metering/timesvc.h"
 #include "pki/trust.h"
 #include "store/store_ca.h"
@@ -439,9 +440,8 @@ static tw_rc dl_tls(struct metering_deliverer *d, struct tw_error *err)
 {
 	struct tls_profile_config cfg;
 	/*
-	 * The GWA's TLS certificate authenticates it to the EMT. Its key is the file key of
-	 * [metering] key (default: the wan's pki/gwa-tls.key); docs/metering.md "Not done"
-	 * says why it is not (yet) held by the signer.
+	 * The GWA's TLS certificate authenticates it to the EMT. Its key is the signer's
+	 * gwa-tls (tls_signer_key.h), or the file [metering] key where a home still has one.
 	 */
 	char *cert = tw_home_path(d->home, "metering", "cert", TW_HOME_GWA_TLS_CERT);
 	char *key = tw_home_path(d->home, "metering", "key", TW_HOME_GWA_TLS_KEY);
@@ -454,6 +454,7 @@ static tw_rc dl_tls(struct metering_deliverer *d, struct tw_error *err)
 		goto out;
 	}
 	cfg = (struct tls_profile_config){ .cert_file = cert, .key_file = key,
+		.signer_key = SIGNER_KEY_GWA_TLS,
 		.chain_file = chain, .trust_file = trust };
 	rc = tls_client_ctx_new(&cfg, &d->ctx, err);
 out:
@@ -482,9 +483,9 @@ tw_rc metering_deliverer_start(const struct tw_home *home, struct metering_deliv
 		goto out;
 	if (dl_tls(d, err) != TW_OK) {
 		/*
-		 * Without a TLS identity nothing can be delivered (e.g. an init --system home,
-		 * where the worker cannot read the wan's key): say so; messages stay pending and
-		 * are alerted, retention and the clock check still run.
+		 * Without a TLS identity nothing can be delivered (e.g. a [metering] key file this
+		 * user cannot read; the signer's gwa-tls needs none): say so; messages stay
+		 * pending and are alerted, retention and the clock check still run.
 		 */
 		tw_warn("metering: no deliveries to EMTs: %s", err->message);
 		d->ctx = NULL;

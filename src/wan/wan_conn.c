@@ -393,7 +393,7 @@ SSL *wan_conn_ssl_new(struct wan_thread *thr)
 	struct wan_conn *conn;
 	SSL *ssl;
 
-	ssl = SSL_new(thr->srv->ctx);
+	ssl = wan_tls_ssl_new(thr->srv);
 	if (ssl == NULL)
 		return NULL;
 	conn = calloc(1, sizeof(*conn));

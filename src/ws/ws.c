@@ -38,6 +38,7 @@
 #include "crypto/keys.h"
 #include "crypto/signer.h"
 #include "crypto/tls.h"
+#include "crypto/tls_signer_key.h"
 #include "net/conn_guard.h"
 #include "pki/ca.h"
 #include "pki/request.h"
@@ -1205,6 +1206,7 @@ tw_rc ws_service_start(struct event_base *base, const struct tw_home *home,
 	    (rc = trust_set_load(home, &ws->trust, err)) != TW_OK)
 		goto out;
 	cfg = (struct tls_profile_config){ .cert_file = cert, .key_file = key,
+		.signer_key = SIGNER_KEY_GWA_TLS,
 		.chain_file = tls_chain, .trust_file = trust };
 	if ((rc = tls_server_ctx_new(&cfg, &ws->ssl_ctx, err)) != TW_OK)
 		goto out;
