@@ -9,7 +9,7 @@
 # peer. The load average is printed at the start and at the end (a shared machine).
 #
 #   bench/bench_firmware.sh [BUILD_DIR]
-#   env: N (gateways, 100; up to 10,000), MB (image size in MiB, 2), CONCURRENCY (sim
+#   env: N (gateways, 100; 20 to 10,000), MB (image size in MiB, 2), CONCURRENCY (sim
 #        visits in flight, 64: the simulator is one thread; with 256 downloads in flight
 #        on a loaded machine some connections went unread for the wan's 30 s I/O timeout,
 #        were cut, and their jobs waited for the deadline), PEER_CONCURRENCY (curl downloads in parallel, 64),
@@ -28,7 +28,7 @@ load() { cut -d' ' -f1-3 /proc/loadavg; }
 cpu() { awk -v t="$(getconf CLK_TCK)" '{ print ($14 + $15) / t }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 echo "bench_firmware: $n gateways, $mb MiB image, $(nproc) cores, load average at the start $(load)"
 work=$(mktemp -d "${TMPDIR:-/tmp}/torwart-fwbench.XXXXXX")
-trap 'kill "${peer_pid:-0}" 2>/dev/null || true; rm -rf "$work"' EXIT
+trap '[ -z "${peer_pid:-}" ] || kill "$peer_pid" 2>/dev/null || true; rm -rf "$work"' EXIT
 T="$build/src/cmd/torwart"
 here=$(cd "$(dirname "$0")" && pwd)
 
@@ -102,32 +102,42 @@ fi
 echo "== peer: python3 http.server over TLS, the same bytes to $n clients ($pconc in parallel)"
 mkdir -p "$work/www" && cp "$work/img.bin" "$work/www/img.bin"
 pport=$($py -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
+# The GWA's TLS key (where init puts it: secrets/tls-keys/, older homes pki/).
+tls_key=$home/secrets/tls-keys/gwa-tls.key
+[ -f "$tls_key" ] || tls_key=$home/pki/gwa-tls.key
 cat >"$work/peer.py" <<PY
 import http.server, ssl, functools
 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
 ctx.maximum_version = ssl.TLSVersion.TLSv1_2
-ctx.load_cert_chain("$home/pki/gwa-tls.crt", "$home/pki/gwa-tls.key")
+ctx.load_cert_chain("$home/pki/gwa-tls.crt", "$tls_key")
 ctx.set_ecdh_curve("brainpoolP256r1")
 h = functools.partial(http.server.SimpleHTTPRequestHandler, directory="$work/www")
-s = http.server.ThreadingHTTPServer(("127.0.0.1", $pport), h)
+class Server(http.server.ThreadingHTTPServer):
+    request_queue_size = 256   # the default backlog of 5 drops connects of 64 clients
+s = Server(("127.0.0.1", $pport), h)
 s.socket = ctx.wrap_socket(s.socket, server_side=True)
 s.serve_forever()
 PY
-$py "$work/peer.py" 2>/dev/null &
+$py "$work/peer.py" 2>"$work/peer.err" &
 peer_pid=$!
 for _ in $(seq 1 50); do ss -ltn "sport = :$pport" | grep -q LISTEN && break; sleep 0.1; done
 pcpu0=$(cpu "$peer_pid")
 t0=$(date +%s.%N)
-seq 1 "$n" | xargs -P "$pconc" -I{} curl -s -o /dev/null --curves brainpoolP256r1 --tlsv1.2 \
-	--tls-max 1.2 --cacert "$home/pki/chain.pem" "https://localhost:$pport/img.bin"
+# One line per download: HTTP status and bytes; a failed download is counted, not fatal.
+seq 1 "$n" | xargs -P "$pconc" -I{} curl -s -o /dev/null -w '%{http_code} %{size_download}\n' \
+	--curves brainpoolP256r1 --tlsv1.2 --tls-max 1.2 --cacert "$home/pki/chain.pem" \
+	"https://localhost:$pport/img.bin" >"$work/peer.out" 2>/dev/null || true
 t1=$(date +%s.%N)
 pwall=$(echo "$t1 - $t0" | bc)
-peer_mib=$(echo "scale=1; $n * $mb / $pwall" | bc)
-peer_rss=$(awk '/VmHWM/ {print $2/1024}' /proc/$peer_pid/status)
+pdone=$(awk -v s=$((mb * 1048576)) '$1 == 200 && $2 == s' "$work/peer.out" | wc -l)
+echo "downloads complete:   $pdone of $n"
+[ "$pdone" -gt 0 ] || { echo "peer failed:"; tail -5 "$work/peer.err"; exit 1; }
+peer_mib=$(echo "scale=1; $pdone * $mb / $pwall" | bc)
+peer_rss=$(awk '/VmHWM/ {print $2/1024}' /proc/$peer_pid/status 2>/dev/null || echo "?")
 echo "wall time:            $pwall s"
-echo "served:               $peer_mib MiB/s = $(echo "$n * $mb * 1048576 / $pwall" | bc) bytes/s"
+echo "served:               $peer_mib MiB/s = $(echo "$pdone * $mb * 1048576 / $pwall" | bc) bytes/s"
 echo "RSS (peak, VmHWM):    python server $peer_rss MiB"
 echo "CPU:                  python server $(echo "$(cpu "$peer_pid") - $pcpu0" | bc) s (curl clients not counted)"
 echo "ratio torwart/peer:   $(echo "scale=2; $tw_mib / $peer_mib" | bc) (MiB/s; torwart's includes wake-ups, orders, the simulator's checks and installs)"
 echo "load average at end:  $(load)"
-echo "bench_firmware: n=$n mb=$mb wall_s=$wall done=$done_jobs torwart_mib_s=$tw_mib wan_rss_mib=$wan_rss peer_wall_s=$pwall peer_mib_s=$peer_mib peer_rss_mib=$peer_rss load=\"$(load)\""
+echo "bench_firmware: n=$n mb=$mb wall_s=$wall done=$done_jobs torwart_mib_s=$tw_mib wan_rss_mib=$wan_rss peer_wall_s=$pwall peer_done=$pdone peer_mib_s=$peer_mib peer_rss_mib=$peer_rss load=\"$(load)\""
