@@ -29,9 +29,13 @@ static const char SQL_CC_STATUS[] = "UPDATE gwa_context_certs SET status = ?3, "
 	"check_detail = ?4, checked_ms = ?5 WHERE tenant_id = ?1 AND id = ?2";
 static const char SQL_CC_LIST[] = "SELECT " CC_COLUMNS ", der FROM gwa_context_certs "
 	"WHERE tenant_id = ?1 AND (?2 = '' OR gateway_id = ?2) ORDER BY id";
-static const char SQL_CI_LIST[] = "SELECT owner_kind, owner_id, usage, serial_hex, "
-	"fingerprint, subject, status, not_after FROM certificates WHERE tenant_id = ?1 "
-	"AND owner_kind IN ('smgw', 'gwa') AND (?2 = '' OR owner_id = ?2) ORDER BY id";
+/* A gateway's certificates follow the gateway's tenant (gateway set --move-tenant moves
+ * the gateway, not its certificate rows); the GWA's own by the row's tenant. */
+static const char SQL_CI_LIST[] = "SELECT c.owner_kind, c.owner_id, c.usage, c.serial_hex, "
+	"c.fingerprint, c.subject, c.status, c.not_after FROM certificates c WHERE "
+	"((c.owner_kind = 'smgw' AND c.owner_id IN (SELECT g.gateway_id FROM gateways g "
+	"WHERE g.tenant_id = ?1)) OR (c.owner_kind = 'gwa' AND c.tenant_id = ?1)) "
+	"AND (?2 = '' OR c.owner_id = ?2) ORDER BY c.id";
 static const char SQL_CT_INSERT[] = "INSERT INTO gwa_context_trust (tenant_id, fingerprint, "
 	"subject, not_after, der, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
 static const char SQL_CT_DELETE[] = "DELETE FROM gwa_context_trust WHERE tenant_id = ?1 "
