@@ -15,6 +15,7 @@
 
 #include "audit/alert.h"
 #include "audit/audit.h"
+#include "base/log.h"
 #include "base/util.h"
 #include "crypto/keys.h"
 #include "pki/profile.h"
@@ -356,6 +357,8 @@ tw_rc gwa_ctx_trust_remove(struct gwa_ctx *ctx, int64_t id, struct tw_error *err
 
 /* ---- validation ---- */
 
+#define GC_SCHEDULE_MAX 256   /* contexts per scheduled run; the rest next time */
+
 struct gc_val {
 	struct gwa_ctx *ctx;
 	X509_STORE *trust;
@@ -569,4 +572,45 @@ out:
 	X509_STORE_free(v.trust);
 	sk_X509_CRL_pop_free(v.crls, X509_CRL_free);
 	return rc;
+}
+
+void gwa_ctx_validate_scheduled(const struct tw_home *home, struct tw_store *store,
+	int64_t now_ms, int64_t *next_ms)
+{
+	char (*names)[STORE_ID_MAX + 1] = NULL;
+	long every = 86400;
+	struct tw_error e;
+	size_t n = 0;
+
+	if (now_ms < *next_ms)
+		return;
+	if (tw_config_get_long(home->conf, "context", "validate_interval", 86400, 0,
+	    366L * 86400L, &every, &e) != TW_OK) {
+		tw_warn("context: %s; scheduled validation off", e.message);
+		every = 0;
+	}
+	if (every == 0) {
+		*next_ms = INT64_MAX;
+		return;
+	}
+	*next_ms = now_ms + (int64_t)every * 1000;
+	if ((names = calloc(GC_SCHEDULE_MAX, sizeof(*names))) == NULL)
+		return;
+	if (store_ctx_tenants(store, names, GC_SCHEDULE_MAX, &n, &e) != TW_OK)
+		tw_warn("context: scheduled validation: %s", e.message);
+	for (size_t i = 0; i < n; i++) {
+		struct gwa_ctx ctx;
+		struct gwa_ctx_summary s;
+
+		if (gwa_ctx_open(&ctx, home, store, names[i], &e) != TW_OK) {
+			tw_warn("context %s: %s", names[i], e.message);
+			continue;
+		}
+		ctx.actor = "system:worker";
+		ctx.role = "service";
+		ctx.client = "worker";
+		if (gwa_ctx_validate(&ctx, &s, &e) != TW_OK)
+			tw_warn("context %s: scheduled validation failed: %s", names[i], e.message);
+	}
+	free(names);
 }

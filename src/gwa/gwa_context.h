@@ -63,4 +63,13 @@ struct gwa_ctx_summary {
 tw_rc gwa_ctx_validate(struct gwa_ctx *ctx, struct gwa_ctx_summary *out,
 	struct tw_error *err);
 
+/*
+ * The scheduled validation (DOMAIN.md S-8 "scheduled validation"): when now_ms has
+ * reached *next_ms, validate every context that holds foreign certificates (actor
+ * system:worker) and set *next_ms to now + [context] validate_interval seconds (default
+ * 86400; 0 = never). Called by the worker's renewal timer. Failures are logged.
+ */
+void gwa_ctx_validate_scheduled(const struct tw_home *home, struct tw_store *store,
+	int64_t now_ms, int64_t *next_ms);
+
 #endif

@@ -71,6 +71,34 @@ tw_rc store_ctx_tenant_id(struct tw_store *store, const char *name, int64_t *id,
 	return rc;
 }
 
+static const char SQL_TENANTS[] = "SELECT t.name FROM tenants t WHERE t.id IN "
+	"(SELECT DISTINCT tenant_id FROM gwa_context_certs) ORDER BY t.id";
+
+tw_rc store_ctx_tenants(struct tw_store *store, char (*names)[STORE_ID_MAX + 1], size_t max,
+	size_t *n, struct tw_error *err)
+{
+	struct db *d = store_db(store, err);
+	struct db_stmt *st = NULL;
+	tw_rc rc;
+	int step;
+
+	*n = 0;
+	if (d == NULL)
+		return err != NULL ? err->code : TW_E_INTERNAL;
+	if ((rc = db_prepare(d, SQL_TENANTS, &st, err)) != TW_OK)
+		return rc;
+	while (*n < max && (step = db_step(st)) == DB_ROW) {
+		if ((rc = db_col_text(st, 0, names[*n], sizeof(names[0]), "tenant name", err)) !=
+		    TW_OK)
+			break;
+		(*n)++;
+	}
+	if (rc == TW_OK && *n < max && step != DB_DONE)
+		rc = db_step_fail(d, err, "listing the contexts");
+	db_done(d, st);
+	return rc;
+}
+
 void store_ctx_cert_clear(struct store_ctx_cert *c)
 {
 	if (c == NULL)

@@ -23,6 +23,10 @@
 tw_rc store_ctx_tenant_id(struct tw_store *store, const char *name, int64_t *id,
 	struct tw_error *err);
 
+/* Names of the tenants whose context holds foreign certificates, at most max. */
+tw_rc store_ctx_tenants(struct tw_store *store, char (*names)[STORE_ID_MAX + 1], size_t max,
+	size_t *n, struct tw_error *err);
+
 struct store_ctx_cert {
 	int64_t id;                              /* assigned by insert */
 	int64_t tenant_id;

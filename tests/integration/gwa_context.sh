@@ -145,9 +145,15 @@ mkdir -p "$O"
 printf 'password-of-opb-1\n' >"$O/opb.pw"
 check "operator opb (gateway-operator, beta)" "$TORWART" operator add --home "$H" --name opb \
 	--tenant beta --password-file "$O/opb.pw" --roles gateway-operator --out "$O/opb"
+printf '\n[context]\nvalidate_interval = 1\n\n[renewal]\ntick_ms = 200\n' >>"$H/torwart.conf"
 "$TORWARTD" --home "$H" all >>"$T/torwartd.log" 2>&1 &
 pids_to_kill+=("$!")
 check "operator API listens" wait_port 127.0.0.1 "$TLS_PORT" 20
+worker_validations() { q "SELECT count(*) FROM admin_log WHERE action='context.validate' AND actor='system:worker' AND object='context:alpha'"; }
+wait_worker() { for _ in $(seq 100); do [ "$(worker_validations)" -ge 2 ] && return 0; sleep 0.2; done; return 1; }
+check "scheduled validation: the worker validates alpha every [context] validate_interval" wait_worker
+check "... beta has no foreign certificates yet: not validated" test \
+	"$(q "SELECT count(*) FROM admin_log WHERE action='context.validate' AND object='context:beta'")" = 0
 check "login opb" "$TORWART" login --api "$API" --cert "$O/opb/opb.crt" --key "$O/opb/opb.key" \
 	--password-file "$O/opb.pw" --token-file "$T/opb.session"
 "$TORWART" context list --token-file "$T/opb.session" >"$T/out" 2>&1
