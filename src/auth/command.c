@@ -43,7 +43,7 @@
 #define OPTS_GATEWAY /* src/cmd/cli.c cli_parse_options */ \
 	"home= id= /out= test-pki wan-listen= api-listen= api-tls-listen= signer-backend= system store="
 #define OPTS_CONTEXT /* src/cmd/cli_context.c ctx_parse */ \
-	"home= tenant= gateway= id= /cert= label="
+	"home= tenant= gateway= id= /cert= label= /out= /in="
 #define OPTS_GWA /* src/cmd/cli_gwa.c gwa_parse */ \
 	"home="
 #define OPTS_JOB /* src/cmd/cli_job.c job_parse */ \
@@ -165,6 +165,9 @@ static const struct auth_command auth_commands[] = {
 	  .options = OPTS_GATEWAY },
 	/* The certificate-management context (S-8): the tenant's gateway administrators write,
 	 * readers (auditor included) list; --tenant of another tenant is "not found". */
+	{ .command = "context", .sub = "backup", .op = AUTH_OP_GATEWAY_READ,
+	  .files = { OUT("--out") },
+	  .options = OPTS_CONTEXT },
 	{ .command = "context", .sub = "delete", .op = AUTH_OP_GATEWAY_ADMIN,
 	  .options = OPTS_CONTEXT },
 	{ .command = "context", .sub = "import", .op = AUTH_OP_GATEWAY_ADMIN,
@@ -175,6 +178,9 @@ static const struct auth_command auth_commands[] = {
 	  .options = OPTS_CONTEXT },
 	{ .command = "context", .sub = "replace", .op = AUTH_OP_GATEWAY_ADMIN,
 	  .gateway_option = "--gateway", .files = { IN("--cert") },
+	  .options = OPTS_CONTEXT },
+	{ .command = "context", .sub = "restore", .op = AUTH_OP_GATEWAY_ADMIN,
+	  .files = { IN("--in") },
 	  .options = OPTS_CONTEXT },
 	{ .command = "context", .sub = "trust-add", .op = AUTH_OP_GATEWAY_ADMIN,
 	  .files = { IN("--cert") },

@@ -16,11 +16,12 @@
 #include "base/util.h"
 #include "cmd/cli.h"
 #include "gwa/gwa_context.h"
+#include "gwa/gwa_context_backup.h"
 #include "store/store_gwa_context.h"
 #include "store/store_renewal.h"   /* store_tenant_name */
 
 struct ctx_opts {
-	const char *home, *tenant, *gateway, *id, *cert, *label;
+	const char *home, *tenant, *gateway, *id, *cert, *label, *out, *in;
 };
 
 static int ctx_parse(int argc, char **argv, struct ctx_opts *o)
@@ -32,6 +33,8 @@ static int ctx_parse(int argc, char **argv, struct ctx_opts *o)
 		{ "id", required_argument, NULL, 'i' },
 		{ "cert", required_argument, NULL, 'c' },
 		{ "label", required_argument, NULL, 'l' },
+		{ "out", required_argument, NULL, 'o' },
+		{ "in", required_argument, NULL, 'I' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -47,6 +50,8 @@ static int ctx_parse(int argc, char **argv, struct ctx_opts *o)
 		case 'i': o->id = optarg; break;
 		case 'c': o->cert = optarg; break;
 		case 'l': o->label = optarg; break;
+		case 'o': o->out = optarg; break;
+		case 'I': o->in = optarg; break;
 		default: return -1;
 		}
 	}
@@ -62,7 +67,9 @@ static const char ctx_usage[] =
 	"       torwart context delete --home DIR [--tenant T] --id N\n"
 	"       torwart context trust-add --home DIR [--tenant T] --cert FILE\n"
 	"       torwart context trust-list|validate --home DIR [--tenant T]\n"
-	"       torwart context trust-remove --home DIR [--tenant T] --id N";
+	"       torwart context trust-remove --home DIR [--tenant T] --id N\n"
+	"       torwart context backup --home DIR [--tenant T] --out FILE\n"
+	"       torwart context restore --home DIR [--tenant T] --in FILE";
 
 static void ctx_time(int64_t s, char *out, size_t n)
 {
@@ -132,8 +139,13 @@ int cli_context(const char *sub, int argc, char **argv)
 	needs_cert = strcmp(sub, "import") == 0 || strcmp(sub, "replace") == 0 ||
 		strcmp(sub, "trust-add") == 0;
 	if (strcmp(sub, "list") != 0 && strcmp(sub, "trust-list") != 0 &&
-	    strcmp(sub, "validate") != 0 && !needs_id && !needs_cert)
+	    strcmp(sub, "validate") != 0 && strcmp(sub, "backup") != 0 &&
+	    strcmp(sub, "restore") != 0 && !needs_id && !needs_cert)
 		return cli_usage_error(ctx_usage);
+	if ((strcmp(sub, "backup") == 0) != (o.out != NULL) ||
+	    (strcmp(sub, "restore") == 0) != (o.in != NULL))
+		return cli_usage_error("context: backup needs --out FILE, restore --in FILE; "
+			"no other subcommand takes them");
 	if (needs_id != (o.id != NULL) || needs_cert != (o.cert != NULL))
 		return cli_usage_error(needs_id && o.id == NULL ? "context: --id N is needed" :
 			needs_cert && o.cert == NULL ? "context: --cert FILE is needed" :
@@ -155,7 +167,17 @@ int cli_context(const char *sub, int argc, char **argv)
 			goto fail;
 	} else
 		snprintf(tenant, sizeof(tenant), "default");
-	if (gwa_ctx_open(&ctx, home, store, tenant, &err) != TW_OK)
+	rc = gwa_ctx_open(&ctx, home, store, tenant, &err);
+	/* A restore (locally, not for a scoped operator) may bring a context to a new home. */
+	if (rc == TW_E_NOT_FOUND && strcmp(sub, "restore") == 0 &&
+	    store_scoped_tenant(store) == 0) {
+		int64_t tid;
+
+		if (store_tenant_ensure(store, tenant, &tid, &err) != TW_OK)
+			goto fail;
+		rc = gwa_ctx_open(&ctx, home, store, tenant, &err);
+	}
+	if (rc != TW_OK)
 		goto fail;
 	ctx.actor = cli_actor();
 	ctx.role = cli_role;
@@ -193,6 +215,30 @@ int cli_context(const char *sub, int argc, char **argv)
 		if (gwa_ctx_trust_add(&ctx, buf, len, &nid, &err) != TW_OK)
 			goto fail;
 		printf("context %s: trusted CA %lld added\n", tenant, (long long)nid);
+	} else if (strcmp(sub, "backup") == 0) {
+		char *json = NULL;
+		size_t jlen = 0;
+
+		if (gwa_ctx_backup(&ctx, &json, &jlen, &err) != TW_OK)
+			goto fail;
+		rc = tw_write_file(o.out, json, jlen, 0600, false, &err);
+		free(json);
+		if (rc != TW_OK)
+			goto fail;
+		printf("context %s: backup written to %s\n", tenant, o.out);
+	} else if (strcmp(sub, "restore") == 0) {
+		struct gwa_ctx_backup b;
+		size_t restored = 0, skipped = 0;
+
+		if (tw_read_file(o.in, GWA_CTX_BACKUP_MAX, &buf, &len, &err) != TW_OK ||
+		    gwa_ctx_backup_parse(buf, len, &b, &err) != TW_OK)
+			goto fail;
+		rc = gwa_ctx_restore(&ctx, &b, &restored, &skipped, &err);
+		gwa_ctx_backup_free(&b);
+		if (rc != TW_OK)
+			goto fail;
+		printf("context %s: %zu entries restored, %zu held already\n", tenant, restored,
+			skipped);
 	} else if (strcmp(sub, "trust-remove") == 0) {
 		if (gwa_ctx_trust_remove(&ctx, id, &err) != TW_OK)
 			goto fail;

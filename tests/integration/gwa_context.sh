@@ -140,6 +140,39 @@ check "... nothing logged or changed by them" test "$(ctx_log)" = "$n" -a \
 check "every action is in the admin log (imports, trust-add, replace, delete, validations)" \
 	test "$(q "SELECT count(*) FROM admin_log WHERE action IN ('context.import','context.trust-add','context.replace','context.delete','context.validate') AND object LIKE 'context:alpha%'")" = 10
 
+# ---- backup, and restore into an empty home
+check "backup alpha" ctx backup --home "$H" --tenant alpha --out "$T/alpha.json"
+check "... 3 foreign certificates and 1 trusted CA in it, mode 0600" /usr/bin/python3 -c "
+import json, os, stat, sys
+d = json.load(open('$T/alpha.json'))
+assert d['format'] == 'torwart-context-backup/1' and d['context'] == 'alpha', d
+assert len(d['certificates']) == 3 and len(d['trusted_cas']) == 1, d
+assert len(d['sm_pki']) == 6, d['sm_pki']
+assert stat.S_IMODE(os.stat('$T/alpha.json').st_mode) == 0o600"
+check "... a context.backup entry" test "$(q "SELECT count(*) FROM admin_log WHERE action='context.backup' AND object='context:alpha'")" = 1
+H2="$T/home2"
+check "an empty second home" "$TORWART" init --home "$H2" --wan-listen "127.0.0.1:$(free_port)" \
+	--api-listen "127.0.0.1:$(free_port)" --api-tls-listen "127.0.0.1:$(free_port)"
+/usr/bin/python3 -c "
+import json; d = json.load(open('$T/alpha.json')); d['certificates'][1]['der'] = 'not*base64'
+json.dump(d, open('$T/bad.json', 'w'))"
+check_fails "a damaged backup is refused" "$TORWART" context restore --home "$H2" --tenant alpha --in "$T/bad.json"
+check "... nothing restored from it" test "$(sqlite3 "$H2/store.db" "SELECT count(*) FROM gwa_context_certs")" = 0
+"$TORWART" context restore --home "$H2" --tenant alpha --in "$T/alpha.json" >"$T/out" 2>&1
+check "restore alpha into the empty home: 4 entries" grep -q "4 entries restored, 0 held already" "$T/out"
+"$TORWART" context restore --home "$H2" --tenant alpha --in "$T/alpha.json" >"$T/out" 2>&1
+check "... a second restore skips them" grep -q "0 entries restored, 4 held already" "$T/out"
+check "... the same certificates (fingerprints) as the original context" test \
+	"$(sqlite3 "$H2/store.db" "SELECT fingerprint FROM gwa_context_certs ORDER BY fingerprint" | paste -sd,)" = \
+	"$(q "SELECT fingerprint FROM gwa_context_certs WHERE tenant_id=(SELECT id FROM tenants WHERE name='alpha') ORDER BY fingerprint" | paste -sd,)"
+check "... GW-A does not exist there: han-1 unassigned" \
+	test "$(sqlite3 "$H2/store.db" "SELECT gateway_id FROM gwa_context_certs WHERE label='han-1'")" = ""
+"$TORWART" context validate --home "$H2" --tenant alpha >"$T/out" 2>&1
+check "... validation there: han-1, han-old (replaced) valid with the restored CA" \
+	test "$(sqlite3 "$H2/store.db" "SELECT count(*) FROM gwa_context_certs WHERE status='valid'")" = 2
+check "... a context.restore entry in the new home's log" test \
+	"$(sqlite3 "$H2/store.db" "SELECT count(*) FROM admin_log WHERE action='context.restore'")" = 2
+
 # ---- through the api: a beta operator does not see alpha
 mkdir -p "$O"
 printf 'password-of-opb-1\n' >"$O/opb.pw"
