@@ -21,7 +21,7 @@
 #include "store/store_renewal.h"   /* store_tenant_name */
 
 struct ctx_opts {
-	const char *home, *tenant, *gateway, *id, *cert, *label, *out, *in;
+	const char *home, *tenant, *gateway, *id, *cert, *label, *out, *in, *after, *limit;
 };
 
 static int ctx_parse(int argc, char **argv, struct ctx_opts *o)
@@ -35,6 +35,8 @@ static int ctx_parse(int argc, char **argv, struct ctx_opts *o)
 		{ "label", required_argument, NULL, 'l' },
 		{ "out", required_argument, NULL, 'o' },
 		{ "in", required_argument, NULL, 'I' },
+		{ "after", required_argument, NULL, 'a' },
+		{ "limit", required_argument, NULL, 'L' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -52,6 +54,8 @@ static int ctx_parse(int argc, char **argv, struct ctx_opts *o)
 		case 'l': o->label = optarg; break;
 		case 'o': o->out = optarg; break;
 		case 'I': o->in = optarg; break;
+		case 'a': o->after = optarg; break;
+		case 'L': o->limit = optarg; break;
 		default: return -1;
 		}
 	}
@@ -69,7 +73,8 @@ static const char ctx_usage[] =
 	"       torwart context trust-list|validate --home DIR [--tenant T]\n"
 	"       torwart context trust-remove --home DIR [--tenant T] --id N\n"
 	"       torwart context backup --home DIR [--tenant T] --out FILE\n"
-	"       torwart context restore --home DIR [--tenant T] --in FILE";
+	"       torwart context restore --home DIR [--tenant T] --in FILE\n"
+	"       torwart context log --home DIR [--tenant T] [--after SEQ] [--limit N]";
 
 static void ctx_time(int64_t s, char *out, size_t n)
 {
@@ -110,6 +115,14 @@ static int print_trust(const struct store_ctx_trust *t, void *arg)
 	return 0;
 }
 
+static int print_log(const struct store_ctx_log *e, void *arg)
+{
+	(*(size_t *)arg)++;
+	printf("%-8lld %-24s %-28s %-22s %-8s %s: %s\n", (long long)e->seq, e->time, e->actor,
+		e->action, e->result, e->object, e->detail);
+	return 0;
+}
+
 static tw_rc ctx_read(const char *path, unsigned char **buf, size_t *len, struct tw_error *err)
 {
 	return tw_read_file(path, STORE_CTX_DER_MAX * 2, buf, len, err);
@@ -125,7 +138,7 @@ int cli_context(const char *sub, int argc, char **argv)
 	unsigned char *buf = NULL;
 	size_t len = 0, count = 0;
 	char tenant[STORE_ID_MAX + 1];
-	long id = 0;
+	long id = 0, after = 0, limit = 0;
 	int64_t nid = 0;
 	bool needs_id, needs_cert;
 	int status = 1;
@@ -140,7 +153,7 @@ int cli_context(const char *sub, int argc, char **argv)
 		strcmp(sub, "trust-add") == 0;
 	if (strcmp(sub, "list") != 0 && strcmp(sub, "trust-list") != 0 &&
 	    strcmp(sub, "validate") != 0 && strcmp(sub, "backup") != 0 &&
-	    strcmp(sub, "restore") != 0 && !needs_id && !needs_cert)
+	    strcmp(sub, "restore") != 0 && strcmp(sub, "log") != 0 && !needs_id && !needs_cert)
 		return cli_usage_error(ctx_usage);
 	if ((strcmp(sub, "backup") == 0) != (o.out != NULL) ||
 	    (strcmp(sub, "restore") == 0) != (o.in != NULL))
@@ -155,6 +168,14 @@ int cli_context(const char *sub, int argc, char **argv)
 		return cli_usage_error("context: --label and --gateway belong to import and "
 			"replace (--gateway also to list)");
 	if (o.id != NULL && tw_parse_long(o.id, 1, LONG_MAX, &id, &err, "--id") != TW_OK)
+		return cli_usage_error(err.message);
+	if ((o.after != NULL || o.limit != NULL) && strcmp(sub, "log") != 0)
+		return cli_usage_error("context: --after and --limit belong to log");
+	if (o.after != NULL && tw_parse_long(o.after, 0, LONG_MAX, &after, &err, "--after") !=
+	    TW_OK)
+		return cli_usage_error(err.message);
+	if (o.limit != NULL && tw_parse_long(o.limit, 1, 100000, &limit, &err, "--limit") !=
+	    TW_OK)
 		return cli_usage_error(err.message);
 	if (cli_open_home_store(o.home, &home, &store, &err) != TW_OK)
 		goto fail;
@@ -193,6 +214,13 @@ int cli_context(const char *sub, int argc, char **argv)
 		    &count, &err) != TW_OK)
 			goto fail;
 		printf("%zu certificate%s in context %s\n", count, count == 1 ? "" : "s", tenant);
+	} else if (strcmp(sub, "log") == 0) {
+		printf("%-8s %-24s %-28s %-22s %-8s %s\n", "SEQ", "TIME", "ACTOR", "ACTION",
+			"RESULT", "OBJECT: DETAIL");
+		if (store_ctx_log_foreach(store, tenant, after, limit, print_log, &count, &err) !=
+		    TW_OK)
+			goto fail;
+		printf("%zu entr%s of context %s\n", count, count == 1 ? "y" : "ies", tenant);
 	} else if (strcmp(sub, "trust-list") == 0) {
 		printf("%-6s %-24s %-16s %s\n", "ID", "NOT AFTER (UTC)", "FINGERPRINT", "SUBJECT");
 		if (store_ctx_trust_foreach(store, ctx.tenant_id, print_trust, &count, &err) !=

@@ -312,6 +312,9 @@ static const struct cli_help_sub help_context[] = {
 		"The context's trusted CAs.\n" },
 	{ "trust-remove", "usage: torwart context trust-remove --home DIR [--tenant T] --id N\n"
 		"Stop trusting a CA in this context.\n" },
+	{ "log", "usage: torwart context log --home DIR [--tenant T] [--after SEQ] [--limit N]\n"
+		"Every action in the context (admin-log entries of context:T), oldest first;\n"
+		"readable by the context's members and its auditor.\n" },
 	{ "backup", "usage: torwart context backup --home DIR [--tenant T] --out FILE\n"
 		"Write the context's certificate inventory (foreign certificates, trusted CAs,\n"
 		"the SM-PKI certificates listed) as JSON.\n" },
@@ -482,7 +485,7 @@ static const struct cli_help cli_helps[] = {
 		"Gateways: registration, listing, fleet settings, logs and self-tests.\n"
 		"torwart gateway SUB --help for each.\n" HELP_REMOTE, help_gateway },
 	{ "context", "usage: torwart context list|import|replace|delete|trust-add|trust-list|"
-		"trust-remove|validate|backup|restore ...\n"
+		"trust-remove|validate|backup|restore|log ...\n"
 		"The GWA's certificate-management context per tenant (docs/renewal.md).\n"
 		"torwart context SUB --help for each.\n" HELP_REMOTE, help_context },
 	{ "gwa", "usage: torwart gwa renew --home DIR\n"

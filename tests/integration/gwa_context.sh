@@ -140,6 +140,15 @@ check "... nothing logged or changed by them" test "$(ctx_log)" = "$n" -a \
 check "every action is in the admin log (imports, trust-add, replace, delete, validations)" \
 	test "$(q "SELECT count(*) FROM admin_log WHERE action IN ('context.import','context.trust-add','context.replace','context.delete','context.validate') AND object LIKE 'context:alpha%'")" = 10
 
+# ---- the context's log
+"$TORWART" context log --home "$H" --tenant alpha >"$T/out" 2>&1
+check "context log alpha: every context:alpha entry (imports ... validations)" test \
+	"$(sed -n 's/^\([0-9]*\) entr.* of context alpha$/\1/p' "$T/out")" = \
+	"$(q "SELECT count(*) FROM admin_log WHERE object = 'context:alpha' OR object LIKE 'context:alpha %'")"
+check "... with the alerts of the context" grep -q "alert.context-certificate" "$T/out"
+check "... nothing of beta's context" bash -c "! grep -q 'context:beta' '$T/out'"
+check "context log --after the last seq: empty" bash -c "'$TORWART' context log --home '$H' --tenant alpha --after $(q "SELECT max(seq) FROM admin_log") | grep -q '^0 entries'"
+
 # ---- backup, and restore into an empty home
 check "backup alpha" ctx backup --home "$H" --tenant alpha --out "$T/alpha.json"
 check "... 3 foreign certificates and 1 trusted CA in it, mode 0600" /usr/bin/python3 -c "
@@ -178,6 +187,9 @@ mkdir -p "$O"
 printf 'password-of-opb-1\n' >"$O/opb.pw"
 check "operator opb (gateway-operator, beta)" "$TORWART" operator add --home "$H" --name opb \
 	--tenant beta --password-file "$O/opb.pw" --roles gateway-operator --out "$O/opb"
+printf 'password-of-auda-2\n' >"$O/auda.pw"
+check "operator auda (auditor, alpha)" "$TORWART" operator add --home "$H" --name auda \
+	--tenant alpha --password-file "$O/auda.pw" --roles auditor --out "$O/auda"
 printf '\n[context]\nvalidate_interval = 1\n\n[renewal]\ntick_ms = 200\n' >>"$H/torwart.conf"
 "$TORWARTD" --home "$H" all >>"$T/torwartd.log" 2>&1 &
 pids_to_kill+=("$!")
@@ -203,4 +215,17 @@ check "api: opb cannot assign alpha's gateway" test "$(q "SELECT count(*) FROM g
 check "api: opb imports into its own context for GW-B" grep -q "context beta: certificate [0-9]* imported" "$T/out"
 "$TORWART" context import --cert "$T/han-2.der" --lab x --token-file "$T/opb.session" >"$T/out" 2>&1
 check "api: an abbreviated option is refused" test $? != 0
+check "login auda" "$TORWART" login --api "$API" --cert "$O/auda/auda.crt" --key "$O/auda/auda.key" \
+	--password-file "$O/auda.pw" --token-file "$T/auda.session"
+"$TORWART" context log --token-file "$T/auda.session" >"$T/out" 2>&1
+check "api: alpha's auditor reads alpha's log" grep -q "entries of context alpha" "$T/out"
+"$TORWART" context list --token-file "$T/auda.session" >"$T/out" 2>&1
+check "api: ... and alpha's inventory" grep -q "certificates in context alpha" "$T/out"
+"$TORWART" context log --tenant beta --token-file "$T/auda.session" >"$T/out" 2>&1
+check "api: ... not beta's log" bash -c "! grep -q 'entries of context beta' '$T/out'"
+n=$(ctx_log)
+"$TORWART" context delete --id 1 --token-file "$T/auda.session" >"$T/out" 2>&1
+check "api: the auditor cannot delete (read only)" test "$(q "SELECT count(*) FROM gwa_context_certs WHERE id=1")" = 1
+"$TORWART" context log --tenant alpha --token-file "$T/opb.session" >"$T/out" 2>&1
+check "api: beta's operator does not read alpha's log" bash -c "! grep -q 'entries of context alpha' '$T/out'"
 check "the admin log verifies" "$TORWART" audit verify --home "$H"

@@ -134,6 +134,7 @@ static const struct doc_cmd {
 	{ "context", "backup", "gateway.read", NULL, "", "out:--out" },
 	{ "context", "delete", "gateway.admin", NULL, "", "" },
 	{ "context", "restore", "gateway.admin", NULL, "", "in:--in" },
+	{ "context", "log", "gateway.read", NULL, "", "" },
 	{ "context", "import", "gateway.admin", NULL, "gw=--gateway", "in:--cert" },
 	{ "context", "list", "gateway.read", NULL, "gw=--gateway", "" },
 	{ "context", "replace", "gateway.admin", NULL, "gw=--gateway", "in:--cert" },
