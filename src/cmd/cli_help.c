@@ -130,6 +130,10 @@ static const struct cli_help_sub help_ca[] = {
 		"Show one issued certificate: subject, issuer, owner, usage, status, request.\n" },
 	{ "export", "usage: torwart ca export SERIAL --home DIR [--out FILE] [--der]\n"
 		"Write an issued certificate (PEM, or DER with --der).\n" },
+	{ "delivery-note", "usage: torwart ca delivery-note SERIAL --home DIR [--out FILE]\n"
+		"The signed electronic delivery note of a certificate and the others of its request\n"
+		"(CMS, DER; docs/pki-services.md). Verify: openssl cms -verify -inform DER\n"
+		"-CAfile pki/chain.pem -in FILE.\n" },
 	{ "revoke", "usage: torwart ca revoke SERIAL --home DIR --reason R\n"
 		"Revoke a certificate (RFC 5280 reason, e.g. keyCompromise); the CRL is regenerated\n"
 		"at once, the delta CRL (if configured) by the worker.\n" },
@@ -160,6 +164,10 @@ static const struct cli_help_sub help_ca[] = {
 		"Back up the token (wrapped keys and a manifest) to a new directory.\n" },
 	{ "restore", "usage: torwart ca restore --home DIR --from DIR\n"
 		"Restore the token from a backup made by `ca backup`, checked against its manifest.\n" },
+	{ "tls-key-import", "usage: torwart ca tls-key-import --home DIR [--label gwa-tls|api-tls] "
+		"[--key FILE]\n"
+		"Move a TLS key file of an older home into the signer and wipe the file (run as the\n"
+		"signer's user; restart torwartd afterwards).\n" },
 	{ NULL, NULL },
 };
 
@@ -204,7 +212,10 @@ static const struct cli_help_sub help_rollout[] = {
 	{ "create", "usage: torwart rollout create --home DIR --name N --image ID (--gateways A,B |\n"
 		"           --tag T | --tenant T | --all) --groups G [--canary K] [--success PCT]\n"
 		"           [--error PCT] [--window \"Mon-Fri 01:00-05:00 Europe/Berlin\"]\n"
-		"Plan a staged rollout of a released image (docs/firmware.md \"Rollouts\").\n" },
+		"Plan a staged rollout of a released image (docs/firmware.md \"Rollouts\").\n"
+		"Without --window each gateway's maintenance window of torwart.conf applies:\n"
+		"its tags' ([rollout.window.tag]), its tenant's ([rollout.window.tenant]),\n"
+		"else [rollout] window.\n" },
 	{ "list", "usage: torwart rollout list --home DIR [--state S]\n"
 		"List rollouts.\n" },
 	{ "show", "usage: torwart rollout show --home DIR --id N [--watch]\n"
@@ -364,13 +375,15 @@ static const struct cli_help_sub help_job[] = {
 static const struct cli_help_sub help_operator[] = {
 	{ "ca-init", "usage: torwart operator ca-init --home DIR [--tls-listen HOST:PORT]\n"
 		"Create the operator CA in a home made before init created it.\n" },
-	{ "keygen", "usage: torwart operator keygen --name N --out DIR\n"
+	{ "keygen", "usage: torwart operator keygen --name N --out DIR [--curve P-256]\n"
 		"On the new operator's own machine: make its key pair. DIR/N.key stays there,\n"
-		"DIR/N.pub goes to the administrator.\n" },
+		"DIR/N.pub goes to the administrator. --curve P-256 for a browser (web console).\n" },
+	{ "p12", "usage: torwart operator p12 --cert C --key K --out FILE.p12 --password-file F\n"
+		"Certificate and key as PKCS#12 for a browser's certificate store (docs/console.md).\n" },
 	{ "add", "usage: torwart operator add --name N --public-key N.pub [--totp] "
 		"[--roles R --reason W] [--out DIR]\n"
 		"       torwart operator add --home DIR --name N --out DIR (--password-file F | "
-		"--totp) [--roles R] [--tenant T]\n"
+		"--totp) [--roles R] [--tenant T] [--curve P-256]\n"
 		"Add an operator through the api (no secret is set; the enrolment code goes to the\n"
 		"home's enrolment/ directory), or bootstrap the first operators with --home.\n" },
 	{ "enrol", "usage: torwart operator enrol --api URL --cert C --key K --code-file F\n"
@@ -447,6 +460,13 @@ static const struct cli_help_sub help_req[] = {
 	{ NULL, NULL },
 };
 
+static const struct cli_help_sub help_console[] = {
+	{ "tls", "usage: torwart console tls --home DIR [--host NAME] [--days N] [--force]\n"
+		"Make HOME/pki/console-tls.{crt,key} (P-256) and HOME/pki/console-ca.crt, whose\n"
+		"key is discarded after signing; the console serves them on [console] listen.\n" },
+	{ NULL, NULL },
+};
+
 static const struct cli_help cli_helps[] = {
 	{ "alarm", "usage: torwart alarm list|ack ...\n"
 		"Gateway alarms across the fleet and their acknowledgement (docs/monitoring.md).\n"
@@ -459,12 +479,17 @@ static const struct cli_help cli_helps[] = {
 		"The admin log: verification, export, proofs, signed heads, retention, alerts\n"
 		"(docs/audit-log.md). torwart audit SUB --help for each.\n" HELP_REMOTE, help_audit },
 	{ "ca", "usage: torwart ca register|participants|requests|submit|approve|reject|issue|\n"
-		"                  list|show|export|revoke|crl|check|activate|deactivate|status|\n"
-		"                  custodians|custodian-share|custodian-keygen|backup|restore ...\n"
+		"                  list|show|export|delivery-note|revoke|crl|check|activate|\n"
+		"                  deactivate|status|\n"
+		"                  custodians|custodian-share|custodian-keygen|backup|restore|\n"
+		"                  tls-key-import ...\n"
 		"The Sub-CA: registration, RA decisions, issuance, revocation, CRLs (full, delta,\n"
 		"the Root's ARL in a test PKI), CA key state (docs/ca-operations.md).\n"
 		"torwart ca SUB --help for each. Exit 4: a request was refused.\n" HELP_REMOTE,
 		help_ca },
+	{ "console", "usage: torwart console tls --home DIR [--host NAME] [--days N] [--force]\n"
+		"The web console's ECDSA P-256 server certificate and the one-time CA to import\n"
+		"into the operators' browsers (docs/console.md).\n", help_console },
 	{ "dir", "usage: torwart dir slapd-conf|status|publish|resync --home DIR ...\n"
 		"The SM-PKI directory (LDAPS, docs/pki-services.md). torwart dir SUB --help for each.\n",
 		help_dir },
@@ -515,7 +540,7 @@ static const struct cli_help cli_helps[] = {
 		"~/.config/torwart/session.json (0600) or F.\n", NULL },
 	{ "logout", "usage: torwart logout [--token-file F]\n"
 		"End the operator session.\n", NULL },
-	{ "operator", "usage: torwart operator ca-init|keygen|add|enrol|list|disable|role ...\n"
+	{ "operator", "usage: torwart operator ca-init|keygen|add|enrol|list|disable|role|p12 ...\n"
 		"Operators of the api and their enrolment (docs/security.md).\n"
 		"torwart operator SUB --help for each.\n", help_operator },
 	{ "policy", "usage: torwart policy show | policy set --key K --value V --why TEXT\n"

@@ -12,6 +12,7 @@ static const struct cli_command cli_commands[] = {
 	{ "approval", cli_approval },
 	{ "audit", cli_audit_cmd },
 	{ "ca", cli_ca },
+	{ "console", cli_console },
 	{ "context", cli_context },
 	{ "dir", cli_dir },
 	{ "firmware", cli_firmware },

@@ -100,6 +100,7 @@ GRANT SELECT ON ws_device_admin, ws_endpoints, trust_crls, renewals, rollouts,
 	time_checks TO torwart_wan;
 GRANT SELECT, INSERT, UPDATE ON metering_messages, gateway_time TO torwart_wan;
 GRANT UPDATE ON renewals, certificates TO torwart_wan;   -- the proof: pending -> valid
+GRANT INSERT ON trust_crls TO torwart_wan;   -- trust_check: a new issuer's CRL source
 GRANT SELECT, INSERT, UPDATE, DELETE ON ws_outbox, ws_client_requests, dir_published,
 	dir_crl_published, trust_crls, renewals, rollouts, rollout_targets, metering_messages,
 	time_checks TO torwart_worker;

@@ -32,10 +32,12 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "crypto/tls.h"
+#include "crypto/tls_signer_key.h"
 #include "gwa/profile_orders.h"
 #include "wan/wan.h"
 #include "wan/wan_firmware.h"
 #include "net/metrics_http.h"
+#include "pki/trust.h"
 #include "wan/wan_internal.h"
 #include "wan/wan_metrics.h"
 #include "wan/wan_metering.h"
@@ -232,9 +234,17 @@ void wan_server_stop(struct wan_server *srv)
 {
 	if (srv == NULL)
 		return;
+	/*
+	 * loopexit, not loopbreak: event_base_loop clears a pending break when it starts, so a
+	 * loopbreak sent to a thread that has not reached event_base_dispatch yet (a stop right
+	 * after wan_server_start, SIGTERM during start-up on a loaded machine) was lost and
+	 * pthread_join below waited for ever with SIGTERM blocked. loopexit queues an event
+	 * the loop runs whenever it starts.
+	 */
 	for (unsigned i = 0; i < srv->nthreads; i++)
-		if (srv->threads[i].started)
-			event_base_loopbreak(srv->threads[i].base);
+		if (srv->threads[i].started &&
+		    event_base_loopexit(srv->threads[i].base, NULL) != 0)
+			tw_err("wan: cannot stop event loop %u", i);
 	for (unsigned i = 0; i < srv->nthreads; i++) {
 		if (srv->threads[i].started)
 			pthread_join(srv->threads[i].tid, NULL);
@@ -246,6 +256,7 @@ void wan_server_stop(struct wan_server *srv)
 	SSL_CTX_free(srv->ctx);
 	wan_tls_reload_free(srv);
 	conn_guard_free(srv->guard);
+	trust_set_free(srv->trust);
 	free(srv);
 }
 
@@ -269,7 +280,7 @@ tw_rc wan_tls_ctx(const struct tw_home *home, long lifetime, SSL_CTX **ctx,
 		goto out;
 	}
 	cfg = (struct tls_profile_config){ .cert_file = cert, .key_file = key,
-		.chain_file = chain, .trust_file = trust, .session_lifetime_s = lifetime };
+		.signer_key = SIGNER_KEY_GWA_TLS, .chain_file = chain, .trust_file = trust, .session_lifetime_s = lifetime };
 	rc = tls_server_ctx_new(&cfg, ctx, err);
 out:
 	free(cert);
@@ -344,7 +355,8 @@ tw_rc wan_server_start(const struct tw_home *home, struct wan_server **out,
 			goto fail;
 	}
 	if ((rc = wan_tls_reload_init(srv, home, lifetime, err)) != TW_OK ||
-	    (rc = wan_tls_ctx(home, lifetime, &srv->ctx, err)) != TW_OK)
+	    (rc = wan_tls_ctx(home, lifetime, &srv->ctx, err)) != TW_OK ||
+	    (rc = trust_set_load(home, &srv->trust, err)) != TW_OK)   /* other CAs' EMTs */
 		goto fail;
 
 	memset(&hints, 0, sizeof(hints));
@@ -432,10 +444,7 @@ tw_rc wan_run(const struct tw_home *home, struct tw_error *err)
 	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, &old);
 	signal(SIGPIPE, SIG_IGN);
-	/*
-	 * Metrics first: a wrong [metrics] address stops us before the loops run (a stop
-	 * right after wan_server_start can lose its loopbreak to a loop not yet started).
-	 */
+	/* Metrics first: a wrong [metrics] address stops us before the loops run. */
 	rc = metrics_http_start(NULL, home, "wan", wan_metrics_render, NULL, &metrics, err);
 	if (rc == TW_OK && (rc = wan_server_start(home, &srv, err)) != TW_OK)
 		metrics_http_stop(metrics);

@@ -31,6 +31,8 @@
 #include "store/store.h"
 #include "net/wan_message.h"
 
+struct trust_set;                       /* pki/trust.h */
+
 /* Admin-log batching: flush every WAN_JOURNAL_FLUSH_MS or at WAN_JOURNAL_FLUSH_AT entries. */
 #define WAN_JOURNAL_FLUSH_MS  100
 #define WAN_JOURNAL_FLUSH_AT  256
@@ -93,6 +95,7 @@ struct wan_server {
 	unsigned nthreads;
 	uint16_t port;
 	long timeout_s;
+	struct trust_set *trust;            /* [trust]: other Sub-CAs' EMTs (NULL: none) */
 };
 
 /*
@@ -115,6 +118,7 @@ struct wan_conn {
 	char emt_id[STORE_ID_MAX + 1];      /* EMT: market partner id of its participant */
 	char participant[STORE_ID_MAX + 1]; /* EMT: RA participant name (certificate owner) */
 	char fingerprint[65];
+	char why[WAN_DETAIL_MAX + 1];       /* a refusal's reason that is not static text */
 	bool identified;                    /* certificate -> enabled gateway */
 	bool refused;                       /* a refusal was logged; never serve it */
 	bool store_down;                    /* identification hit an unavailable database */
@@ -186,6 +190,14 @@ void wan_orders_session_status(struct wan_conn *conn, const void *body, size_t l
 /* Answer every queued order request now and free the batch (thread teardown, before
  * the connections are freed). */
 void wan_orders_stop(struct wan_thread *thr);
+/*
+ * Queue a verified metering row (wan_metering.c) into this thread's batch transaction;
+ * wan_metering_stored answers req after the commit. *row's body moves to the batch
+ * (row is cleared). received_len: the CMS bytes as posted (for the admin log).
+ */
+struct store_metering_msg;
+void wan_batch_metering(struct evhttp_request *req, struct wan_conn *conn, const char *peer,
+	struct store_metering_msg *row, size_t received_len);
 
 /* Refusal helper used by wan_conn.c and wan_http.c: tw_warn + admin log "wan.refuse". */
 void wan_refuse(struct wan_thread *thr, const char *gateway_id, const char *client,
