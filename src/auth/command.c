@@ -43,7 +43,7 @@
 #define OPTS_GATEWAY /* src/cmd/cli.c cli_parse_options */ \
 	"home= id= /out= test-pki wan-listen= api-listen= api-tls-listen= signer-backend= system store="
 #define OPTS_CONTEXT /* src/cmd/cli_context.c ctx_parse */ \
-	"home= tenant= gateway= id= /cert= label= /out= /in= after= limit="
+	"home= tenant= gateway= id= /cert= label= /out= /in= after= limit= url="
 #define OPTS_GWA /* src/cmd/cli_gwa.c gwa_parse */ \
 	"home="
 #define OPTS_JOB /* src/cmd/cli_job.c job_parse */ \
@@ -173,6 +173,9 @@ static const struct auth_command auth_commands[] = {
 	  .files = { OUT("--out") },
 	  .options = OPTS_CONTEXT },
 	{ .command = "context", .sub = "delete", .op = AUTH_OP_GATEWAY_ADMIN,
+	  .options = OPTS_CONTEXT },
+	{ .command = "context", .sub = "fetch", .op = AUTH_OP_GATEWAY_ADMIN,
+	  .gateway_option = "--gateway",
 	  .options = OPTS_CONTEXT },
 	{ .command = "context", .sub = "import", .op = AUTH_OP_GATEWAY_ADMIN,
 	  .gateway_option = "--gateway", .files = { IN("--cert") },

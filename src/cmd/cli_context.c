@@ -21,7 +21,7 @@
 #include "store/store_renewal.h"   /* store_tenant_name */
 
 struct ctx_opts {
-	const char *home, *tenant, *gateway, *id, *cert, *label, *out, *in, *after, *limit;
+	const char *home, *tenant, *gateway, *id, *cert, *label, *out, *in, *after, *limit, *url;
 };
 
 static int ctx_parse(int argc, char **argv, struct ctx_opts *o)
@@ -37,6 +37,7 @@ static int ctx_parse(int argc, char **argv, struct ctx_opts *o)
 		{ "in", required_argument, NULL, 'I' },
 		{ "after", required_argument, NULL, 'a' },
 		{ "limit", required_argument, NULL, 'L' },
+		{ "url", required_argument, NULL, 'u' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -56,6 +57,7 @@ static int ctx_parse(int argc, char **argv, struct ctx_opts *o)
 		case 'I': o->in = optarg; break;
 		case 'a': o->after = optarg; break;
 		case 'L': o->limit = optarg; break;
+		case 'u': o->url = optarg; break;
 		default: return -1;
 		}
 	}
@@ -74,7 +76,9 @@ static const char ctx_usage[] =
 	"       torwart context trust-remove --home DIR [--tenant T] --id N\n"
 	"       torwart context backup --home DIR [--tenant T] --out FILE\n"
 	"       torwart context restore --home DIR [--tenant T] --in FILE\n"
-	"       torwart context log --home DIR [--tenant T] [--after SEQ] [--limit N]";
+	"       torwart context log --home DIR [--tenant T] [--after SEQ] [--limit N]\n"
+	"       torwart context fetch --home DIR [--tenant T] --url ldap://HOST/DN [--label L] "
+	"[--gateway ID]";
 
 static void ctx_time(int64_t s, char *out, size_t n)
 {
@@ -153,7 +157,8 @@ int cli_context(const char *sub, int argc, char **argv)
 		strcmp(sub, "trust-add") == 0;
 	if (strcmp(sub, "list") != 0 && strcmp(sub, "trust-list") != 0 &&
 	    strcmp(sub, "validate") != 0 && strcmp(sub, "backup") != 0 &&
-	    strcmp(sub, "restore") != 0 && strcmp(sub, "log") != 0 && !needs_id && !needs_cert)
+	    strcmp(sub, "restore") != 0 && strcmp(sub, "log") != 0 &&
+	    strcmp(sub, "fetch") != 0 && !needs_id && !needs_cert)
 		return cli_usage_error(ctx_usage);
 	if ((strcmp(sub, "backup") == 0) != (o.out != NULL) ||
 	    (strcmp(sub, "restore") == 0) != (o.in != NULL))
@@ -164,9 +169,13 @@ int cli_context(const char *sub, int argc, char **argv)
 			needs_cert && o.cert == NULL ? "context: --cert FILE is needed" :
 			"context: that option does not belong to this subcommand");
 	if ((o.label != NULL || o.gateway != NULL) && strcmp(sub, "import") != 0 &&
-	    strcmp(sub, "replace") != 0 && !(o.gateway != NULL && strcmp(sub, "list") == 0))
-		return cli_usage_error("context: --label and --gateway belong to import and "
-			"replace (--gateway also to list)");
+	    strcmp(sub, "replace") != 0 && strcmp(sub, "fetch") != 0 &&
+	    !(o.gateway != NULL && strcmp(sub, "list") == 0))
+		return cli_usage_error("context: --label and --gateway belong to import, replace "
+			"and fetch (--gateway also to list)");
+	if ((strcmp(sub, "fetch") == 0) != (o.url != NULL))
+		return cli_usage_error("context: fetch needs --url ldap://HOST/DN; no other "
+			"subcommand takes it");
 	if (o.id != NULL && tw_parse_long(o.id, 1, LONG_MAX, &id, &err, "--id") != TW_OK)
 		return cli_usage_error(err.message);
 	if ((o.after != NULL || o.limit != NULL) && strcmp(sub, "log") != 0)
@@ -231,6 +240,11 @@ int cli_context(const char *sub, int argc, char **argv)
 		if (gwa_ctx_import(&ctx, buf, len, o.label, o.gateway, &nid, &err) != TW_OK)
 			goto fail;
 		printf("context %s: certificate %lld imported\n", tenant, (long long)nid);
+	} else if (strcmp(sub, "fetch") == 0) {
+		if (gwa_ctx_fetch(&ctx, o.url, o.label, o.gateway, 10, &nid, &err) != TW_OK)
+			goto fail;
+		printf("context %s: certificate %lld fetched and imported\n", tenant,
+			(long long)nid);
 	} else if (strcmp(sub, "replace") == 0) {
 		if (gwa_ctx_replace(&ctx, id, buf, len, o.label, o.gateway, &err) != TW_OK)
 			goto fail;

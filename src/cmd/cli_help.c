@@ -312,6 +312,10 @@ static const struct cli_help_sub help_context[] = {
 		"[--label L] [--gateway ID]\n"
 		"Keep a foreign certificate (PEM or DER) in the context, optionally assigned to\n"
 		"one of its gateways.\n" },
+	{ "fetch", "usage: torwart context fetch --home DIR [--tenant T] --url ldap://HOST/DN "
+		"[--label L] [--gateway ID]\n"
+		"Read a foreign certificate (userCertificate of the entry) from an LDAP directory\n"
+		"and import it into the context (anonymous search, plain ldap://).\n" },
 	{ "replace", "usage: torwart context replace --home DIR [--tenant T] --id N --cert FILE "
 		"[--label L] [--gateway ID]\n"
 		"Replace an imported certificate (status back to unchecked).\n" },
@@ -510,7 +514,7 @@ static const struct cli_help cli_helps[] = {
 		"Gateways: registration, listing, fleet settings, logs and self-tests.\n"
 		"torwart gateway SUB --help for each.\n" HELP_REMOTE, help_gateway },
 	{ "context", "usage: torwart context list|import|replace|delete|trust-add|trust-list|"
-		"trust-remove|validate|backup|restore|log ...\n"
+		"trust-remove|validate|backup|restore|log|fetch ...\n"
 		"The GWA's certificate-management context per tenant (docs/renewal.md).\n"
 		"torwart context SUB --help for each.\n" HELP_REMOTE, help_context },
 	{ "gwa", "usage: torwart gwa renew --home DIR\n"

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/bio.h>
 #include <openssl/err.h>
@@ -18,6 +19,7 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "crypto/keys.h"
+#include "pki/trust.h"
 #include "pki/profile.h"
 #include "store/store_gwa_context.h"
 
@@ -219,6 +221,45 @@ tw_rc gwa_ctx_import(struct gwa_ctx *ctx, const unsigned char *in, size_t len,
 out:
 	store_ctx_cert_clear(&c);
 	X509_free(x);
+	return rc;
+}
+
+tw_rc gwa_ctx_fetch(struct gwa_ctx *ctx, const char *url, const char *label,
+	const char *gateway_id, long timeout_s, int64_t *id, struct tw_error *err)
+{
+	struct trust_ldap_target t;
+	unsigned char *der = NULL;
+	char base[512], detail[STORE_TEXT_MAX + 1], what[48];
+	const char *q;
+	size_t len = 0;
+	tw_rc rc;
+
+	*id = 0;
+	if (url == NULL || strlen(url) >= sizeof(base))
+		return tw_error_set(err, TW_E_INVALID, "--url: an ldap:// URL of at most %zu "
+			"characters", sizeof(base) - 1);
+	/* The attribute is ours to choose; the rest is checked like a CRL distribution point. */
+	q = strchr(url, '?');
+	if (q != NULL && q[1] != '\0' && strcasecmp(q + 1, "userCertificate") != 0 &&
+	    strcasecmp(q + 1, "userCertificate;binary") != 0)
+		return tw_error_set(err, TW_E_INVALID, "--url: a certificate is read from "
+			"userCertificate; give ldap://host/<dn> or ...?userCertificate");
+	snprintf(base, sizeof(base), "%.*s", (int)(q != NULL ? (size_t)(q - url) : strlen(url)),
+		url);
+	if ((rc = gc_check_args(ctx, label, gateway_id, err)) != TW_OK ||
+	    (rc = trust_ldap_target_parse(base, &t, err)) != TW_OK)
+		return rc;
+	snprintf(t.attr, sizeof(t.attr), "userCertificate");
+	if ((rc = trust_ldap_fetch(&t, timeout_s, STORE_CTX_DER_MAX, &der, &len, err)) != TW_OK)
+		return rc;
+	rc = gwa_ctx_import(ctx, der, len, label != NULL ? label : "ldap", gateway_id, id, err);
+	free(der);
+	if (rc != TW_OK)
+		return rc;
+	snprintf(what, sizeof(what), "cert:%lld", (long long)*id);
+	snprintf(detail, sizeof(detail), "fetched from %.200s (anonymous search of %.200s)", base,
+		t.uri);
+	GC_TX(ctx, err, gc_audit(ctx, "context.fetch", what, "ok", detail, err));
 	return rc;
 }
 

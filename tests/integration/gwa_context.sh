@@ -140,6 +140,63 @@ check "... nothing logged or changed by them" test "$(ctx_log)" = "$n" -a \
 check "every action is in the admin log (imports, trust-add, replace, delete, validations)" \
 	test "$(q "SELECT count(*) FROM admin_log WHERE action IN ('context.import','context.trust-add','context.replace','context.delete','context.validate') AND object LIKE 'context:alpha%'")" = 10
 
+# ---- fetch a foreign certificate from an LDAP directory (slapd started here)
+SLAPD=$(command -v slapd || echo /usr/sbin/slapd)
+SLAPADD=$(command -v slapadd || echo /usr/sbin/slapadd)
+if [ -x "$SLAPD" ] && [ -x "$SLAPADD" ] && command -v ldapsearch >/dev/null; then
+	LPORT=$(free_port)
+	SUFFIX="o=HAN,c=DE"
+	DEV_DN="cn=han-ldap,$SUFFIX"
+	han han-ldap 10
+	openssl x509 -in "$T/han-ldap.crt" -outform DER -out "$T/han-ldap.der"
+	mkdir -p "$T/slapd/data"
+	cat >"$T/slapd/slapd.conf" <<EOF2
+include /etc/ldap/schema/core.schema
+pidfile $T/slapd/slapd.pid
+modulepath /usr/lib/ldap
+moduleload back_mdb
+access to * by * read
+database mdb
+suffix "$SUFFIX"
+rootdn "cn=admin,$SUFFIX"
+rootpw secret
+directory $T/slapd/data
+maxsize 16777216
+EOF2
+	cat >"$T/base.ldif" <<EOF2
+dn: $SUFFIX
+objectClass: organization
+o: HAN
+
+dn: $DEV_DN
+objectClass: organizationalRole
+objectClass: pkiUser
+cn: han-ldap
+userCertificate;binary:: $(base64 -w0 "$T/han-ldap.der")
+EOF2
+	check "slapadd loads a device entry with its certificate" "$SLAPADD" -f "$T/slapd/slapd.conf" -l "$T/base.ldif"
+	"$SLAPD" -f "$T/slapd/slapd.conf" -h "ldap://127.0.0.1:$LPORT/" -d 0 >>"$T/slapd.log" 2>&1 &
+	pids_to_kill+=("$!")
+	check "slapd serves it" bash -c "for _ in \$(seq 1 100); do ldapsearch -x -LLL -H ldap://127.0.0.1:$LPORT -b '$DEV_DN' -s base 'userCertificate;binary' 2>/dev/null | grep -q '^userCertificate;binary::' && exit 0; sleep 0.1; done; exit 1"
+	check "context fetch from ldap:// into alpha for GW-A" ctx fetch --home "$H" --tenant alpha \
+		--url "ldap://127.0.0.1:$LPORT/$DEV_DN" --label han-ldap --gateway GW-A
+	check "... the directory's certificate is in the context" test \
+		"$(q "SELECT fingerprint FROM gwa_context_certs WHERE label='han-ldap'")" = \
+		"$(openssl x509 -in "$T/han-ldap.crt" -noout -fingerprint -sha256 | sed 's/.*=//; s/://g' | tr A-F a-f)"
+	check "... with a context.fetch entry naming the URL" test \
+		"$(q "SELECT count(*) FROM admin_log WHERE action='context.fetch' AND detail LIKE '%$DEV_DN%'")" = 1
+	check_fails "an entry without a certificate: refused" ctx fetch --home "$H" --tenant alpha --url "ldap://127.0.0.1:$LPORT/$SUFFIX"
+	check_fails "another attribute than userCertificate: refused" ctx fetch --home "$H" --tenant alpha \
+		--url "ldap://127.0.0.1:$LPORT/$DEV_DN?cn"
+	check_fails "a directory that is down: refused" ctx fetch --home "$H" --tenant alpha \
+		--url "ldap://127.0.0.1:$(free_port)/$DEV_DN"
+	check "... nothing more imported" test "$(q "SELECT count(*) FROM gwa_context_certs WHERE label LIKE 'han-ldap%' OR label='ldap'")" = 1
+	check "delete the fetched one again (the counts below stay as without a directory)" ctx delete \
+		--home "$H" --tenant alpha --id "$(q "SELECT id FROM gwa_context_certs WHERE label='han-ldap'")"
+else
+	echo "note: slapd/ldap-utils missing: the LDAP fetch part is skipped" >>"$T/log"
+fi
+
 # ---- the context's log
 "$TORWART" context log --home "$H" --tenant alpha >"$T/out" 2>&1
 check "context log alpha: every context:alpha entry (imports ... validations)" test \

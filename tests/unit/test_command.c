@@ -134,6 +134,7 @@ static const struct doc_cmd {
 	{ "gwa", "renew", "ca.operate", NULL, "", "" },
 	{ "context", "backup", "gateway.read", NULL, "", "out:--out" },
 	{ "context", "delete", "gateway.admin", NULL, "", "" },
+	{ "context", "fetch", "gateway.admin", NULL, "gw=--gateway", "" },
 	{ "context", "restore", "gateway.admin", NULL, "", "in:--in" },
 	{ "context", "log", "gateway.read", NULL, "", "" },
 	{ "context", "import", "gateway.admin", NULL, "gw=--gateway", "in:--cert" },
