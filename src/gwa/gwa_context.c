@@ -593,6 +593,20 @@ tw_rc gwa_ctx_validate(struct gwa_ctx *ctx, struct gwa_ctx_summary *out,
 				detail);
 			rc = alert_raise(ctx->store, ALERT_CONTEXT_CERT, NULL, subject, msg, err);
 			out->alerts++;
+			/*
+			 * The context's own push address: [alert] webhook.context.<tenant> gets the
+			 * alert as role "context.<tenant>" (the deliverer sends each role to its
+			 * webhook), so a GWA client hears about its own certificates only.
+			 */
+			if (rc == TW_OK && ctx->home != NULL) {
+				char key[STORE_ID_MAX + 24], role[STORE_ID_MAX + 16];
+
+				snprintf(key, sizeof(key), "webhook.context.%s", ctx->name);
+				snprintf(role, sizeof(role), "context.%s", ctx->name);
+				if (tw_config_get(ctx->home->conf, "alert", key) != NULL)
+					rc = alert_raise(ctx->store, ALERT_CONTEXT_CERT, role, subject, msg,
+						err);
+			}
 		}
 	}
 	if (rc == TW_OK) {

@@ -247,13 +247,40 @@ check "operator opb (gateway-operator, beta)" "$TORWART" operator add --home "$H
 printf 'password-of-auda-2\n' >"$O/auda.pw"
 check "operator auda (auditor, alpha)" "$TORWART" operator add --home "$H" --name auda \
 	--tenant alpha --password-file "$O/auda.pw" --roles auditor --out "$O/auda"
-printf '\n[context]\nvalidate_interval = 1\n\n[renewal]\ntick_ms = 200\n' >>"$H/torwart.conf"
+# alpha's own push address (the alert deliverer sends role context.alpha there; its
+# delivery is the alert path's, tested in auditlog.sh)
+printf '\n[context]\nvalidate_interval = 1\n\n[renewal]\ntick_ms = 200\n\n[alert]\nwebhook.context.alpha = https://127.0.0.1:%s/alpha\n' \
+	"$(free_port)" >>"$H/torwart.conf"
 "$TORWARTD" --home "$H" all >>"$T/torwartd.log" 2>&1 &
 pids_to_kill+=("$!")
 check "operator API listens" wait_port 127.0.0.1 "$TLS_PORT" 20
 worker_validations() { q "SELECT count(*) FROM admin_log WHERE action='context.validate' AND actor='system:worker' AND object='context:alpha'"; }
 wait_worker() { for _ in $(seq 100); do [ "$(worker_validations)" -ge 2 ] && return 0; sleep 0.2; done; return 1; }
 check "scheduled validation: the worker validates alpha every [context] validate_interval" wait_worker
+/usr/bin/python3 - "$T/hanca.key" "$T/hanca.crt" "$T/han-old2.crt" <<'PY' >>"$T/log" 2>&1
+import datetime, sys
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+ca_key = serialization.load_pem_private_key(open(sys.argv[1], "rb").read(), None)
+ca = x509.load_pem_x509_certificate(open(sys.argv[2], "rb").read())
+key = ec.generate_private_key(ec.SECP256R1())
+cert = (x509.CertificateBuilder()
+	.subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "han-old2")]))
+	.issuer_name(ca.subject).public_key(key.public_key()).serial_number(78)
+	.not_valid_before(datetime.datetime(2019, 1, 1)).not_valid_after(datetime.datetime(2020, 1, 1))
+	.sign(ca_key, hashes.SHA256()))
+open(sys.argv[3], "wb").write(cert.public_bytes(serialization.Encoding.PEM))
+PY
+check "an expired certificate imported while the stack runs" ctx import --home "$H" --tenant alpha --cert "$T/han-old2.crt" --label han-old2
+queued() { q "SELECT count(*) FROM alert_queue WHERE kind='context-certificate' AND role='$1' AND message LIKE '%han-old2%'"; }
+pushed() { for _ in $(seq 100); do [ "$(queued context.alpha)" = 1 ] && return 0; sleep 0.2; done; return 1; }
+check "the worker's validation queues the push to alpha's own webhook (role context.alpha)" pushed
+check "... and to the gateway operators' role" test "$(queued gateway-operator)" = 1
+check "... marked expired" test "$(q "SELECT status FROM gwa_context_certs WHERE label='han-old2'")" = expired
+check "... no push for a context without its own webhook" test \
+	"$(q "SELECT count(*) FROM alert_queue WHERE role LIKE 'context.%' AND role <> 'context.alpha'")" = 0
 check "... beta has no foreign certificates yet: not validated" test \
 	"$(q "SELECT count(*) FROM admin_log WHERE action='context.validate' AND object='context:beta'")" = 0
 check "login opb" "$TORWART" login --api "$API" --cert "$O/opb/opb.crt" --key "$O/opb/opb.key" \
