@@ -122,6 +122,25 @@ check "... job create --type ping --tag shared" bash -c "grep -q 'job' '$T/out' 
 check "approve through the console: 200" test "$(req appr POST "/v1/approvals/$APPROVAL/approve" '{"reason":"ok"}' "$CSRF_P")" = 200
 check "... two jobs exist" test "$(db "SELECT count(*) FROM jobs")" = 2
 
+# ---- revocation through the console: ca revoke, always four-eyes
+check "login ra (RA officer): 200" test "$(login ra)" = 200
+CSRF_R=$(jq_ "d['csrf']")
+check "certificates: 200" test "$(req ra GET '/v1/certificates?limit=500')" = 200
+SERIAL=$(jq_ "[c['serial'] for c in d['certificates'] if c['owner'] == 'GW-A1'][0]")
+check "... GW-A1's certificates listed" test -n "$SERIAL"
+check "a gateway operator may not revoke (role of ca revoke): 403" \
+	test "$(req gwa POST "/v1/certificates/$SERIAL/revoke" '{"reason":"keyCompromise","why":"x"}' "$CSRF_A")" = 403
+check "revocation request by the RA officer: 202, four-eyes" \
+	test "$(req ra POST "/v1/certificates/$SERIAL/revoke" '{"reason":"keyCompromise","why":"stolen gateway"}' "$CSRF_R")" = 202
+RAPPROVAL=$(jq_ "d['approval']")
+check "... nothing revoked yet" test "$(req ra GET "/v1/certificates/$SERIAL")" = 200
+check "... status still valid" test "$(jq_ "d['status']")" != revoked
+check "login appr again (a fresh console session): 200" test "$(login appr)" = 200
+CSRF_P=$(jq_ "d['csrf']")
+check "the approver releases it through the console: 200" \
+	test "$(req appr POST "/v1/approvals/$RAPPROVAL/approve" '{"reason":"confirmed by phone"}' "$CSRF_P")" = 200
+check "... the certificate is revoked" bash -c "test \"\$(curl -s --cacert '$CON_CA' --cert '$O/ra/ra.crt' --key '$O/ra/ra.key' -b '$T/ra.jar' '$CON/v1/certificates/$SERIAL' | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)[\"status\"])')\" = revoked"
+
 # ---- logout and expiry
 check "the approver may not list gateways (no role of gateway list): 403" test "$(req appr GET /v1/gateways)" = 403
 GWB_COOKIE=$(awk '$6 == "__Host-torwart" { print $7 }' "$T/gwb.jar")
