@@ -37,6 +37,7 @@
 #include "base/util.h"
 #include "crypto/keys.h"
 #include "crypto/tls.h"
+#include "crypto/tls_signer_key.h"
 #include "crypto/secretbox.h"
 #include "net/conn_guard.h"
 
@@ -1039,6 +1040,7 @@ tw_rc api_operator_start(struct event_base *base, const struct tw_home *home,
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.cert_file = cert;
 	cfg.key_file = key;
+	cfg.signer_key = SIGNER_KEY_API_TLS;
 	cfg.trust_file = ca;
 	if ((rc = tls_server_ctx_new(&cfg, &op->ssl_ctx, err)) != TW_OK ||
 	    (rc = secretbox_open(home, &op->box, err)) != TW_OK ||
