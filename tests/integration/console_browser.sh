@@ -16,8 +16,10 @@
 T=$(mktemp -d /tmp/torwart-conb-XXXXXX)
 POLICY_DIR=/etc/chromium/policies/managed
 POLICY=
+POLICY_MADE=    # the policy directories this test created (removed again when empty)
 cleanup() {
 	[ -n "$POLICY" ] && rm -f "$POLICY"
+	[ -n "$POLICY_MADE" ] && rmdir -p --ignore-fail-on-non-empty "$POLICY_DIR" 2>/dev/null
 	finish
 }
 trap 'cleanup; exit $?' EXIT
@@ -29,6 +31,7 @@ skip() { echo "SKIP: $*"; rm -rf "$T"; trap - EXIT; exit 77; }
 command -v pk12util >/dev/null && command -v certutil >/dev/null ||
 	skip "pk12util/certutil are not installed (apt-get install libnss3-tools)"
 [ "$(id -u)" = 0 ] || skip "the client-certificate policy must go to $POLICY_DIR (root only)"
+[ -d "$POLICY_DIR" ] || POLICY_MADE=1
 mkdir -p "$POLICY_DIR" 2>/dev/null && [ -w "$POLICY_DIR" ] || skip "$POLICY_DIR is not writable"
 
 OUT_DIR="${MESON_BUILD_ROOT:-$BUILD}/meson-logs/console-browser"
