@@ -103,6 +103,7 @@ static const struct doc_cmd {
 	{ "ca", "crl", "ca.operate", NULL, "", "" },
 	{ "ca", "custodian-share", "ca.custodian", NULL, "", "in:--share" },
 	{ "ca", "deactivate", "ca.operate", "ca.key.deactivate", "", "" },
+	{ "ca", "delivery-note", "ca.read", NULL, "", "out:--out" },
 	{ "ca", "export", "ca.read", NULL, "", "out:--out" },
 	{ "ca", "issue", "ca.ra", NULL, "", "in:--request" },
 	{ "ca", "list", "ca.read", NULL, "", "" },
