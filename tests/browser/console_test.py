@@ -27,7 +27,8 @@ import time
 
 try:
     from selenium import webdriver
-    from selenium.common.exceptions import TimeoutException, WebDriverException
+    from selenium.common.exceptions import (StaleElementReferenceException, TimeoutException,
+                                            WebDriverException)
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
@@ -88,7 +89,9 @@ def shot(d, name):
 
 
 def wait(d, cond, seconds=15):
-    return WebDriverWait(d, seconds, poll_frequency=0.2).until(cond)
+    # Pages re-render on every route: an element found a moment ago may be gone.
+    return WebDriverWait(d, seconds, poll_frequency=0.2,
+                         ignored_exceptions=[StaleElementReferenceException]).until(cond)
 
 
 def csp_violations(d):

@@ -61,9 +61,11 @@ check "the policy file is JSON" /usr/bin/python3 -c "import json; json.load(open
 # The gateways connect once (self-initiated) and execute their jobs: the order's progress.
 SIM_CMD="'$SIM' --gwa 127.0.0.1:$WAN_PORT --gateways '$T/GW-A1' '$T/GW-A2' --quiet"
 echo "---- browser (tests/browser/console_test.py) ----"
-if CON="$CON" OUT_DIR="$OUT_DIR" HOME_GWA="$T/home-gwa" HOME_APPR="$T/home-appr" \
+CON="$CON" OUT_DIR="$OUT_DIR" HOME_GWA="$T/home-gwa" HOME_APPR="$T/home-appr" \
 	PW_GWA="$O/gwa.pw" PW_APPR="$O/appr.pw" SIM_CMD="$SIM_CMD" \
-	timeout 300 /usr/bin/python3 "$TORWART_SOURCE/tests/browser/console_test.py" | tee -a "$T/log"; then
+	timeout 300 /usr/bin/python3 "$TORWART_SOURCE/tests/browser/console_test.py" | tee -a "$T/log"
+# The browser test's own exit status, not tee's.
+if [ "${PIPESTATUS[0]}" -eq 0 ]; then
 	ok "the browser test passed (screenshots in $OUT_DIR)"
 else
 	bad "the browser test failed (screenshots and chromedriver logs in $OUT_DIR)"
