@@ -33,6 +33,17 @@ req() {
 		${body:+-H 'Content-Type: application/json' --data-binary "$body"} "$CON$path"
 }
 
+# ---- operator certificates for browsers
+check "operator keygen --curve P-256: a P-256 key pair" bash -c "'$TORWART' operator keygen --name newop --out '$T/newop' --curve P-256 >/dev/null && openssl pkey -pubin -in '$T/newop/newop.pub' -noout -text | grep -q 'NIST CURVE: P-256'"
+check_fails "operator keygen --curve with an unknown curve is refused" "$TORWART" operator keygen --name bad --out "$T/bad" --curve secp256k1
+check "gwa's certificate from the operator CA carries a P-256 key" bash -c "openssl x509 -in '$O/gwa/gwa.crt' -noout -text | grep -q 'NIST CURVE: P-256'"
+check "... and verifies against the operator CA" openssl verify -CAfile "$H/pki/operator-ca.crt" "$O/gwa/gwa.crt"
+printf 'p12-secret-1\n' >"$T/p12.pw"
+check "operator p12: certificate and key as PKCS#12" "$TORWART" operator p12 --cert "$O/gwa/gwa.crt" --key "$O/gwa/gwa.key" --out "$T/gwa.p12" --password-file "$T/p12.pw" --name gwa
+check "... openssl reads it back with the password: CN=gwa and its key" bash -c "openssl pkcs12 -in '$T/gwa.p12' -passin file:'$T/p12.pw' -nodes 2>/dev/null | grep -q 'PRIVATE KEY' && openssl pkcs12 -in '$T/gwa.p12' -passin file:'$T/p12.pw' -nokeys 2>/dev/null | openssl x509 -noout -subject | grep -q 'CN *= *gwa'"
+check_fails "... not with another password" bash -c "printf 'wrong\n' >'$T/wrong.pw'; openssl pkcs12 -in '$T/gwa.p12' -passin file:'$T/wrong.pw' -nodes >/dev/null 2>&1"
+check_fails "operator p12 refuses a key of another certificate" "$TORWART" operator p12 --cert "$O/gwa/gwa.crt" --key "$O/gwb/gwb.key" --out "$T/mix.p12" --password-file "$T/p12.pw"
+
 # ---- TLS profile
 check "console tls: the server certificate verifies against the one-time CA" openssl verify -CAfile "$CON_CA" "$H/pki/console-tls.crt"
 check "... for 127.0.0.1 (subjectAltName)" bash -c "openssl x509 -in '$H/pki/console-tls.crt' -noout -ext subjectAltName | grep -q 'IP Address:127.0.0.1'"
