@@ -132,6 +132,21 @@ check "the approver sees the command that will run" test "$(req appr GET "/v1/ap
 check "... job create --type ping --tag shared" bash -c "grep -q 'job' '$T/out' && grep -q 'shared' '$T/out'"
 check "approve through the console: 200" test "$(req appr POST "/v1/approvals/$APPROVAL/approve" '{"reason":"ok"}' "$CSRF_P")" = 200
 check "... two jobs exist" test "$(db "SELECT count(*) FROM jobs")" = 2
+BATCH=$(db "SELECT max(batch_id) FROM jobs")
+check "GET /v1/fleet-orders as alpha: 200" test "$(req gwa GET /v1/fleet-orders)" = 200
+check "... the approved order with its progress" test "$(jq_ "[(o['id'], o['type'], o['selection'], o['jobs'], o['finished']) for o in d['fleet_orders']]")" = "[($BATCH, 'ping', 'tag:shared', 2, 0)]"
+check "... states of its two jobs" test "$(jq_ "sum(d['fleet_orders'][0]['states'].values())")" = 2
+check "beta's list does not show alpha's order" test "$(req gwb GET /v1/fleet-orders)" = 200
+check "... empty" test "$(jq_ "(d['fleet_orders'], d['next'])")" = "([], None)"
+check "a second order of alpha's, for a list of one gateway (under the threshold: runs at once)" \
+	test "$(req gwa POST /v1/fleet-orders '{"type":"ping","gateways":"GW-A1"}' "$CSRF_A")" = 200
+req gwa GET '/v1/fleet-orders?limit=1' >/dev/null
+check "limit=1: the newest first, next is its id" test "$(jq_ "(len(d['fleet_orders']), d['fleet_orders'][0]['id'] > $BATCH, d['next'] == str(d['fleet_orders'][0]['id']))")" = "(1, True, True)"
+NEXT=$(jq_ "d['next']")
+req gwa GET "/v1/fleet-orders?limit=1&cursor=$NEXT" >/dev/null
+check "... the cursor gives the older one" test "$(jq_ "[o['id'] for o in d['fleet_orders']]")" = "[$BATCH]"
+check "a filter the list lacks: 400" test "$(req gwa GET '/v1/fleet-orders?state=done')" = 400
+check "the approver may not list fleet orders (role of job list): 403" test "$(req appr GET /v1/fleet-orders)" = 403
 
 # ---- revocation through the console: ca revoke, always four-eyes
 check "login ra (RA officer): 200" test "$(login ra)" = 200
