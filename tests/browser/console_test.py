@@ -317,6 +317,7 @@ def main():
         shot(a, "fleet-progress-done")
         check("no Content-Security-Policy violation in either browser",
               not csp_violations(a) and not csp_violations(b))
+        auditor()
     finally:
         for d in (a, b):
             if d is not None:
@@ -324,6 +325,57 @@ def main():
                     d.quit()
                 except WebDriverException:
                     pass
+
+
+def auditor():
+    """The read-only pages of an auditor: certificates (search, details), the admin log."""
+    c = browser(os.environ["HOME_AUD"], "aud")
+    try:
+        if not login(c, "aud", os.environ["PW_AUD"]):
+            return
+        c.find_element(By.ID, "nav-certificates").click()
+        wait(c, EC.visibility_of_element_located((By.ID, "cert-search")))
+        check_labels(c, "certificates")
+        c.find_element(By.ID, "cert-text").send_keys("GW-A1" + Keys.ENTER)
+        def found(d):
+            # The result page, once re-rendered: every row is one of GW-A1's certificates.
+            if "q=GW-A1" not in d.current_url:
+                return False
+            rows = d.find_elements(By.CSS_SELECTOR, "#view tbody tr")
+            if not rows or not all("GW-A1" in r.text for r in rows):
+                return False
+            return rows[0].find_element(By.TAG_NAME, "a").text
+        try:
+            serial = wait(c, found, 15)
+            ok("certificates: a search for GW-A1 lists only GW-A1's certificates")
+        except TimeoutException:
+            check("certificates: a search for GW-A1 lists only GW-A1's certificates", False,
+                  c.find_element(By.ID, "view").text[:300])
+            return
+        wait(c, EC.element_to_be_clickable((By.LINK_TEXT, serial))).click()
+        wait(c, EC.text_to_be_present_in_element((By.CSS_SELECTOR, "#view h1"), "Certificate " + serial))
+        view = c.find_element(By.ID, "view").text
+        check("certificate details: owner GW-A1, status, validity", "GW-A1" in view and "status" in view
+              and "not_after" in view, view[:300])
+        shot(c, "certificate")
+        c.find_element(By.ID, "nav-log").click()
+        wait(c, EC.visibility_of_element_located((By.ID, "verify-log")))
+        view = c.find_element(By.ID, "view").text
+        check("admin log: entries with actors and actions", "operator.add" in view or "gwa" in view, view[:300])
+        check("admin log: the worker's verification position is shown",
+              len(c.find_element(By.ID, "verify-position").text) > 10)
+        c.find_element(By.ID, "verify-log").click()
+        wait(c, lambda d: d.find_element(By.ID, "verify-result").text.startswith(("verified", "VERIFICATION")), 60)
+        result = c.find_element(By.ID, "verify-result").text
+        check("admin log: 'verify now' runs audit verify as the auditor and says verified",
+              result.startswith("verified"), result[:300])
+        shot(c, "admin-log")
+        check("no Content-Security-Policy violation on the auditor's pages", not csp_violations(c))
+    finally:
+        try:
+            c.quit()
+        except WebDriverException:
+            pass
 
 
 if __name__ == "__main__":

@@ -40,7 +40,7 @@ rm -f "$OUT_DIR"/*.png
 . "$(dirname "$0")/console_lib.sh"
 
 # One HOME (NSS database) per operator: its own PKCS#12 and the console CA, trusted.
-for who in gwa appr; do
+for who in gwa appr aud; do
 	mkdir -p "$T/home-$who/.pki/nssdb"
 	printf 'p12-%s-%s\n' "$who" "$RANDOM" >"$T/$who.p12pw"
 	check "$who: operator p12 (PKCS#12 for the browser)" "$TORWART" operator p12 \
@@ -62,7 +62,7 @@ check "the policy file is JSON" /usr/bin/python3 -c "import json; json.load(open
 SIM_CMD="'$SIM' --gwa 127.0.0.1:$WAN_PORT --gateways '$T/GW-A1' '$T/GW-A2' --quiet"
 echo "---- browser (tests/browser/console_test.py) ----"
 CON="$CON" OUT_DIR="$OUT_DIR" HOME_GWA="$T/home-gwa" HOME_APPR="$T/home-appr" \
-	PW_GWA="$O/gwa.pw" PW_APPR="$O/appr.pw" SIM_CMD="$SIM_CMD" \
+	HOME_AUD="$T/home-aud" PW_GWA="$O/gwa.pw" PW_APPR="$O/appr.pw" PW_AUD="$O/aud.pw" SIM_CMD="$SIM_CMD" \
 	timeout 300 /usr/bin/python3 "$TORWART_SOURCE/tests/browser/console_test.py" | tee -a "$T/log"
 # The browser test's own exit status, not tee's.
 if [ "${PIPESTATUS[0]}" -eq 0 ]; then
