@@ -53,7 +53,7 @@ cat >"$work/peer.py" <<PY
 import http.server, ssl, functools
 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
 ctx.maximum_version = ssl.TLSVersion.TLSv1_2
-ctx.load_cert_chain("$home/pki/gwa-tls.crt", "$home/pki/gwa-tls.key")
+ctx.load_cert_chain("$home/pki/gwa-tls.crt", "$home/secrets/tls-keys/gwa-tls.key")
 ctx.set_ecdh_curve("brainpoolP256r1")
 h = functools.partial(http.server.SimpleHTTPRequestHandler, directory="$work/www")
 s = http.server.ThreadingHTTPServer(("127.0.0.1", $pport), h)

@@ -51,7 +51,13 @@ struct tsk_conn {
 	struct signer_client *sc;
 	char *socket;              /* the socket sc is connected to */
 	pid_t pid;                 /* a connection inherited over fork() is not used */
+	struct tsk_conn *next;     /* tsk_all */
 };
+
+/* Every live connection, so the main thread's (whose thread-specific data is never
+ * destroyed) stays reachable until exit instead of looking leaked. */
+static pthread_mutex_t tsk_all_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct tsk_conn *tsk_all;
 
 static pthread_once_t tsk_once = PTHREAD_ONCE_INIT;
 static pthread_key_t tsk_thread_key;
@@ -70,6 +76,13 @@ static void tsk_conn_free(void *p)
 
 	if (c == NULL)
 		return;
+	pthread_mutex_lock(&tsk_all_mu);
+	for (struct tsk_conn **pp = &tsk_all; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	pthread_mutex_unlock(&tsk_all_mu);
 	if (c->pid == getpid())
 		signer_client_close(c->sc);
 	free(c->socket);
@@ -175,6 +188,10 @@ static struct signer_client *tsk_connection(const char *socket, struct tw_error 
 			return NULL;
 		}
 		c->pid = getpid();
+		pthread_mutex_lock(&tsk_all_mu);
+		c->next = tsk_all;
+		tsk_all = c;
+		pthread_mutex_unlock(&tsk_all_mu);
 		pthread_setspecific(tsk_thread_key, c);
 	}
 	if (c->sc == NULL && signer_client_connect(socket, &c->sc, err) == TW_OK)
