@@ -25,6 +25,7 @@
 #include "base/config.h"
 #include "base/log.h"
 #include "base/util.h"
+#include "crypto/tls_signer_key.h"
 #include "store/store_auditlog.h"
 
 #define SHIP_BACKOFF_MIN_MS 1000
@@ -399,7 +400,10 @@ tw_rc audit_shipper_new(struct event_base *base, const struct tw_home *home,
 	ca = tw_home_path(home, "audit", "syslog_ca", "");
 	if (tw_config_get(home->conf, "audit", "syslog_cert") != NULL) {
 		cert = tw_home_path(home, "audit", "syslog_cert", "");
-		key = tw_home_path(home, "audit", "syslog_key", "");
+		/* Without syslog_key the key is the signer's (tls_signer_key.h): the worker may
+		 * use gwa-tls, so syslog_cert is then a certificate for that key. */
+		if (tw_config_get(home->conf, "audit", "syslog_key") != NULL)
+			key = tw_home_path(home, "audit", "syslog_key", "");
 	}
 	snprintf(s->hostname, sizeof(s->hostname), "%s",
 		tw_config_get_or(home->conf, "audit", "syslog_hostname", ""));
@@ -416,12 +420,26 @@ tw_rc audit_shipper_new(struct event_base *base, const struct tw_home *home,
 			ca != NULL ? ca : "?");
 		goto out;
 	}
-	if (cert != NULL && (key == NULL ||
-	    SSL_CTX_use_certificate_chain_file(s->ctx, cert) != 1 ||
-	    SSL_CTX_use_PrivateKey_file(s->ctx, key, SSL_FILETYPE_PEM) != 1)) {
+	if (cert != NULL && (SSL_CTX_use_certificate_chain_file(s->ctx, cert) != 1 ||
+	    (key != NULL && SSL_CTX_use_PrivateKey_file(s->ctx, key, SSL_FILETYPE_PEM) != 1))) {
 		rc = tw_error_set_openssl(err, TW_E_CONFIG, "[audit] syslog_cert/syslog_key "
 			"cannot be loaded");
 		goto out;
+	}
+	if (cert != NULL && key == NULL) {
+		EVP_PKEY *pk = NULL;
+
+		if ((rc = tls_signer_key_new(tls_signer_key_socket(), tw_config_get_or(home->conf,
+		    "audit", "syslog_signer_key", SIGNER_KEY_GWA_TLS),
+		    SSL_CTX_get0_certificate(s->ctx), &pk, err)) != TW_OK)
+			goto out;
+		if (SSL_CTX_use_PrivateKey(s->ctx, pk) != 1) {
+			EVP_PKEY_free(pk);
+			rc = tw_error_set_openssl(err, TW_E_CONFIG, "[audit] syslog_cert does not "
+				"belong to the signer's key");
+			goto out;
+		}
+		EVP_PKEY_free(pk);
 	}
 	*out = s;
 	s = NULL;
