@@ -348,6 +348,7 @@ tw_rc tls_signer_key_new(const char *socket_path, const char *label, X509 *cert,
 	EVP_PKEY **out, struct tw_error *err)
 {
 	EVP_PKEY *cert_pub, *pkey = NULL;
+	const EC_KEY *src;
 	EC_KEY *ec = NULL;
 	struct tsk_ref *ref = NULL;
 	tw_rc rc;
@@ -366,11 +367,14 @@ tw_rc tls_signer_key_new(const char *socket_path, const char *label, X509 *cert,
 	if ((rc = tsk_check_signer(socket_path, label, cert_pub, err)) != TW_OK)
 		return rc;
 	/*
-	 * The handle: the certificate's public key in an EC_KEY of our method, plus the
-	 * label. EVP_PKEY_get1_EC_KEY copies the (provider-side) key into a legacy EC_KEY.
+	 * The handle: a new EC_KEY of our method with the certificate's group and public
+	 * point (not the certificate key's own legacy copy, which stays as it is), plus the
+	 * label.
 	 */
-	if ((ec = EVP_PKEY_get1_EC_KEY(cert_pub)) == NULL ||
+	if ((src = EVP_PKEY_get0_EC_KEY(cert_pub)) == NULL || (ec = EC_KEY_new()) == NULL ||
 	    EC_KEY_set_method(ec, tsk_method) != 1 ||
+	    EC_KEY_set_group(ec, EC_KEY_get0_group(src)) != 1 ||
+	    EC_KEY_set_public_key(ec, EC_KEY_get0_public_key(src)) != 1 ||
 	    (ref = calloc(1, sizeof(*ref))) == NULL ||
 	    (ref->socket = tw_strdup(socket_path)) == NULL ||
 	    (ref->label = tw_strdup(label)) == NULL) {
