@@ -144,12 +144,19 @@ int cli_login(const char *sub, int argc, char **argv);
 int cli_logout(const char *sub, int argc, char **argv);
 int cli_operator(const char *sub, int argc, char **argv);
 int cli_approval(const char *sub, int argc, char **argv);
+/* cli_context.c: the per-GWA certificate-management context (gwa/gwa_context.h). */
+int cli_context(const char *sub, int argc, char **argv);
+/* cli_gwa.c: `gwa renew`, the GWA's own TLS certificate (gwa/gwa_renew.h). */
+int cli_gwa(const char *sub, int argc, char **argv);
 /* cli_renewal.c: certificate renewal (`gateway renew`, `renewal list|show|wait`). */
 int cli_renewal(const char *sub, int argc, char **argv);
 int cli_gateway_renew(int argc, char **argv);
 int cli_gateway_crl_push(int argc, char **argv);
 /* cli_initial.c: `gateway initial-config` and `gateway initial-config-receipt`. */
 int cli_gateway_initial(const char *sub, int argc, char **argv);
+/* cli_console.c: the web console's server certificate (docs/console.md). */
+int cli_console(const char *sub, int argc, char **argv);
+
 /* cli_alarm.c: gateway alarms across the fleet and their acknowledgement. */
 int cli_alarm(const char *sub, int argc, char **argv);
 /* cli_firmware.c: the firmware catalogue. */

@@ -32,6 +32,7 @@
 #include "pki/crl.h"
 #include "pki/request.h"
 #include "store/store_ca.h"
+#include "ws/ws_note.h"
 
 #define CLI_CA_REFUSED 4
 #define CLI_CA_MAX_FILES 100000
@@ -59,6 +60,7 @@ static const char ca_usage[] =
 	"       torwart ca issue --home DIR (--request FILE... [--participant NAME] [--timing] |\n"
 	"                        --id REQUEST)\n"
 	"       torwart ca list --home DIR | show|export SERIAL --home DIR [--out FILE] [--der]\n"
+	"       torwart ca delivery-note SERIAL --home DIR [--out FILE]\n"
 	"       torwart ca revoke SERIAL --home DIR --reason R | crl --home DIR [--ca NAME]\n"
 	"       torwart ca check --home DIR --cert FILE... [--at TIME] [--ca NAME]\n"
 	"       torwart ca activate|deactivate --home DIR --ca NAME [--reason TEXT]\n"
@@ -340,6 +342,50 @@ static int cmd_issue(const struct ca_opts *o, const struct tw_home *home,
 out:
 	free(out);
 	signer_client_close(sc);
+	return ret;
+}
+
+/*
+ * The electronic delivery note of a certificate (ws/ws_note.h): DER CMS to --out or
+ * standard output; --json prints the signed content instead (for reading).
+ */
+static int cmd_delivery_note(const struct ca_opts *o, const struct tw_home *home,
+	struct tw_store *store, struct tw_error *err)
+{
+	struct signer_client *sc = NULL;
+	char issuer[STORE_TEXT_MAX + 1], hex[STORE_ID_MAX + 1];
+	char *json = NULL;
+	unsigned char *der = NULL;
+	size_t len = 0;
+	int ret = 1;
+
+	if (o->pos == NULL)
+		return cli_usage_error("ca delivery-note needs a SERIAL");
+	if (ca_serial_normalise(o->pos, hex, sizeof(hex), err) != TW_OK ||
+	    ca_issuer_name(home, o->ca, issuer, sizeof(issuer), err) != TW_OK ||
+	    ws_note_content(store, issuer, hex, &json, NULL, NULL, err) != TW_OK ||
+	    signer_client_open(home, false, &sc, err) != TW_OK)
+		goto fail;
+	signer_client_set_actor(sc, cli_actor(), cli_role);
+	if (ws_note_sign(home, sc, json, &der, &len, err) != TW_OK)
+		goto fail;
+	if (o->out != NULL) {
+		if (tw_write_file(o->out, der, len, 0644, false, err) != TW_OK)
+			goto fail;
+		printf("torwart: delivery note for %s written to %s (CMS, DER; verify with "
+			"`openssl cms -verify -inform DER -CAfile chain.pem`)\n", hex, o->out);
+	} else if (fwrite(der, 1, len, stdout) != len) {
+		tw_error_set(err, TW_E_IO, "cannot write to standard output");
+		goto fail;
+	}
+	ret = 0;
+	goto out;
+fail:
+	ret = cli_fail("ca delivery-note", err);
+out:
+	signer_client_close(sc);
+	OPENSSL_free(der);
+	free(json);
 	return ret;
 }
 
@@ -939,6 +985,8 @@ int cli_ca(const char *sub, int argc, char **argv)
 		ret = cmd_show(&o, home, store, strcmp(sub, "export") == 0, &err);
 	} else if (strcmp(sub, "revoke") == 0) {
 		ret = cmd_revoke(&o, home, store, &err);
+	} else if (strcmp(sub, "delivery-note") == 0) {
+		ret = cmd_delivery_note(&o, home, store, &err);
 	} else if (strcmp(sub, "check") == 0) {
 		ret = cmd_check(&o, home, store, &err);
 	} else if (strcmp(sub, "activate") == 0 || strcmp(sub, "deactivate") == 0 ||

@@ -53,7 +53,7 @@ static const char conf_template[] =
 	"# (certificate, crl, wakeup, tree-head, authorisation). CA keys: certificates and CRLs only.\n"
 	"policy.root-ca = certificate,crl\n"
 	"policy.sub-ca = certificate,crl\n"
-	"policy.gwa-sig = wakeup,tree-head,authorisation,initial-config\n"
+	"policy.gwa-sig = wakeup,tree-head,authorisation,initial-config,delivery-note\n"
 	"policy.gwa-enc =\n"
 	"# The internal operator CA (docs/security.md): operator certificates and its CRL.\n"
 	"policy.operator-ca = certificate,crl\n"

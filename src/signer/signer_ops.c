@@ -33,7 +33,7 @@ static const char *default_policy(const char *label)
 	if (strcmp(label, SIGNER_KEY_ROOT_CA) == 0 || strcmp(label, SIGNER_KEY_SUB_CA) == 0)
 		return "certificate,crl";
 	if (strcmp(label, SIGNER_KEY_GWA_SIG) == 0)
-		return "wakeup,tree-head,authorisation,initial-config";
+		return "wakeup,tree-head,authorisation,initial-config,delivery-note";
 	/* The internal operator CA (src/auth/opca.c): operator and api TLS certificates,
 	 * and the CRL of revoked operator certificates. */
 	if (strcmp(label, "operator-ca") == 0)

@@ -101,6 +101,9 @@ static unsigned purpose_peers(int purpose)
 	case SIGNER_PURPOSE_INITIAL_CONFIG:
 		/* Initial configuration files are made by operator commands (gwa/initial_config.c). */
 		return B(SIGNER_PEER_API);
+	case SIGNER_PURPOSE_DELIVERY_NOTE:
+		/* Delivery notes: the web service and `ca delivery-note`, both in the api. */
+		return B(SIGNER_PEER_API);
 	}
 	return 0;
 }
