@@ -415,6 +415,13 @@ tw_rc audit_shipper_new(struct event_base *base, const struct tw_home *home,
 		goto out;
 	}
 	SSL_CTX_set_verify(s->ctx, SSL_VERIFY_PEER, NULL);
+	/* The SM-PKI keys (the GWA's TLS key as client certificate) are brainpool, and a TLS
+	 * 1.2 server refuses a client certificate on a curve the client did not offer. */
+	if (SSL_CTX_set1_groups_list(s->ctx, "X25519:P-256:P-384:P-521:brainpoolP256r1:"
+	    "brainpoolP384r1:brainpoolP512r1") != 1) {
+		rc = tw_error_set_openssl(err, TW_E_TLS, "cannot set the syslog TLS groups");
+		goto out;
+	}
 	if (ca == NULL || SSL_CTX_load_verify_locations(s->ctx, ca, NULL) != 1) {
 		rc = tw_error_set_openssl(err, TW_E_CONFIG, "[audit] syslog_ca %s cannot be loaded",
 			ca != NULL ? ca : "?");
