@@ -48,7 +48,9 @@ check "GW-W gets a wake-up address" "$TORWART" gateway set --home "$H" --gateway
 
 # ---- a second wan: its own home, configuration and port; the same database URL
 mkdir -p "$H2/run"
+# The same signer: the TLS key is the signer's (docs/security.md "TLS keys in the signer").
 sed -e "s|^listen = 127.0.0.1:$WAN_PORT\$|listen = 127.0.0.1:$WAN2_PORT|" \
+	-e "s|^socket = run/signer.sock\$|socket = $H/run/signer.sock|" \
 	"$H/torwart.conf" >"$H2/torwart.conf"
 ln -s "$H/pki" "$H2/pki"
 # wan 2 logs in as a restricted role (docs/operations.md, "Several wan hosts on one
