@@ -38,6 +38,13 @@ renews() { q "SELECT count(*) FROM admin_log WHERE action='gwa.renew'"; }
 check "init" "$TORWART" init --home "$H" --test-pki --wan-listen "$WAN" \
 	--api-listen "127.0.0.1:$API_PORT" --api-tls-listen "127.0.0.1:$TLS_PORT"
 sed -i '/^\[wan\]/a tls_reload_check = 1' "$H/torwart.conf"
+# The GWA's TLS key is the signer's in a new home: renewing that is refused (not built,
+# docs/renewal.md); the file-key layout of older homes is what gwa renew replaces.
+"$TORWART" gwa renew --home "$H" >"$T/out" 2>&1
+rc=$?; cat "$T/out" >>"$T/log"
+check "gwa renew refuses a TLS key held by the signer (exit 1, nothing changed)" \
+	bash -c "test $rc = 1 && grep -q \"the GWA's TLS key is the signer's\" '$T/out' && test ! -e '$H/pki/gwa-tls.key'"
+mv "$H/secrets/tls-keys/gwa-tls.key" "$H/pki/gwa-tls.key"
 mkdir -p "$O"
 i=0
 for spec in caa:alpha:ca-operator cad:default:ca-operator gwo:default:gateway-operator; do
