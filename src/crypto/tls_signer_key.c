@@ -46,6 +46,9 @@ struct tsk_ref {
 	char *label;
 };
 
+/* A handshake waits at most this long for the signer (a hung signer, not a dead one). */
+#define TSK_TIMEOUT_S 5
+
 /* One signer connection per thread (the protocol is lock-step, the wan multi-threaded). */
 struct tsk_conn {
 	struct signer_client *sc;
@@ -171,8 +174,10 @@ static uint64_t tsk_now_us(void)
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-/* This thread's connection to socket, connected when needed. NULL with err set. */
-static struct signer_client *tsk_connection(const char *socket, struct tw_error *err)
+/* This thread's connection to socket, connected when needed (*fresh then). NULL with err
+ * set. */
+static struct signer_client *tsk_connection(const char *socket, bool *fresh,
+	struct tw_error *err)
 {
 	struct tsk_conn *c = pthread_getspecific(tsk_thread_key);
 
@@ -194,7 +199,9 @@ static struct signer_client *tsk_connection(const char *socket, struct tw_error 
 		pthread_mutex_unlock(&tsk_all_mu);
 		pthread_setspecific(tsk_thread_key, c);
 	}
-	if (c->sc == NULL && signer_client_connect(socket, &c->sc, err) == TW_OK)
+	*fresh = c->sc == NULL;
+	if (c->sc == NULL && signer_client_connect_timeout(socket, TSK_TIMEOUT_S, &c->sc, err) ==
+	    TW_OK)
 		signer_client_set_actor(c->sc, "tls-handshake", "service");
 	return c->sc;
 }
@@ -212,7 +219,8 @@ static void tsk_disconnect(void)
 
 /*
  * The signer's DER signature over dgst (*der malloc'ed, caller frees). A connection lost
- * since its last use (signer restarted) is made again once; other errors are final.
+ * since its last use (signer restarted) is made again once; a fresh connection that fails
+ * (signer gone or hung) and other errors are final.
  */
 static tw_rc tsk_remote_sign(const struct tsk_ref *ref, const unsigned char *dgst,
 	size_t dlen, unsigned char **der, size_t *der_len, struct tw_error *err)
@@ -221,7 +229,9 @@ static tw_rc tsk_remote_sign(const struct tsk_ref *ref, const unsigned char *dgs
 	tw_rc rc = TW_E_INTERNAL;
 
 	for (int attempt = 0; attempt < 2; attempt++) {
-		struct signer_client *sc = tsk_connection(ref->socket, err);
+		uint64_t ta = tsk_now_us();
+		bool fresh = false;
+		struct signer_client *sc = tsk_connection(ref->socket, &fresh, err);
 
 		if (sc == NULL) {
 			rc = err->code != TW_OK ? err->code : TW_E_UNAVAILABLE;
@@ -232,6 +242,10 @@ static tw_rc tsk_remote_sign(const struct tsk_ref *ref, const unsigned char *dgs
 		if (rc != TW_E_UNAVAILABLE && rc != TW_E_PROTOCOL && rc != TW_E_IO)
 			break;
 		tsk_disconnect();
+		/* Retried only for a connection that broke since its last use (a restart):
+		 * not a fresh one, and not after waiting out the limit (the signer hangs). */
+		if (fresh || tsk_now_us() - ta >= (uint64_t)TSK_TIMEOUT_S * 1000000u)
+			break;
 	}
 	atomic_fetch_add(&tsk_rtt_us, tsk_now_us() - t0);
 	if (rc == TW_OK) {

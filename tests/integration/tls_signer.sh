@@ -79,6 +79,14 @@ check "the signer starts again" start_signer
 check "openssl s_client works again (no wan restart)" handshake_ok
 check "a gateway session works again" sim
 check "the wan logged the recovery" grep -q "TLS handshake signatures with key 'gwa-tls' work again" "$T/wan.log"
+# A hung signer (stopped, not gone): the wan gives up after its 5 s limit, not 60 s.
+kill -STOP "$SIGNER_PID"
+check_fails "openssl s_client fails while the signer hangs (SIGSTOP)" handshake_ok
+check "the wan gave up on the hung signer with a typed error" bash -c "for i in \$(seq 100); do \
+	grep -q \"key 'gwa-tls' failed (unavailable): .*no answer within 5 s\" '$T/wan.log' && exit 0; sleep 0.1; done; exit 1"
+kill -CONT "$SIGNER_PID"
+check "openssl s_client works again once the signer runs on" handshake_ok
+check "the wan is still running after the hang" kill -0 "$WAN_PID"
 check "a TLS key signs nothing but handshakes (authorisation refused)" \
 	bash -c "'$PROBE' '$SOCK' wan service sign gwa-tls authorisation; test \$? = 3"
 check "tls-handshake is refused for a key whose policy lacks it (gwa-sig)" \
