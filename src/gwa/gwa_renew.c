@@ -86,15 +86,11 @@ tw_rc gwa_renew_tls(const struct tw_home *home, struct tw_store *store,
 		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
 		goto out;
 	}
-	/*
-	 * A key the signer holds (tls_signer_key.h; every home made since issue 16) is not
-	 * replaced here: a new key must be generated inside the signer, which is a ceremony
-	 * like the SIG and ENC keys' (docs/renewal.md). Refused before anything changes.
-	 */
 	if (!tw_path_exists(key_path)) {
-		rc = tw_error_set(err, TW_E_CONFIG, "the GWA's TLS key is the signer's (gwa-tls), "
-			"not the file %s: renewing it needs a new key generated inside the signer, "
-			"which is not built yet (docs/renewal.md); nothing was changed", key_path);
+		rc = tw_error_set(err, TW_E_CONFIG, "the GWA TLS key is not the file %s (it is "
+			"held by the signer): gwa renew makes a new file key only; renewing a "
+			"signer-held TLS key needs key generation in the signer, which this "
+			"command does not do yet", key_path);
 		goto out;
 	}
 	if ((rc = keys_read_cert_pem(cert_path, &cur, err)) != TW_OK ||
