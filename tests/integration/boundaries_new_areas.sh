@@ -200,3 +200,8 @@ check "a gateway clock failure and an upstream detail with ESC and a newline" ba
 check "time status: no raw ESC" bash -c "! grep -q \$'\\x1b' '$T/tstatus'"
 check "time status: the failure on GW-A1's line, escaped" grep -q 'GW-A1 .*bad\\x1b\[1A\\x0aGW-FAKE ok' "$T/tstatus"
 check "time status: no forged line" bash -c "! grep -q '^GW-FAKE\\|^synchronised' '$T/tstatus'"
+check "an alarm row whose type and severity hold ESC and a newline (a store the wan did not fill)" \
+	db "INSERT INTO gateway_messages (gateway_id, kind, type, severity, gateway_time, received_ms, message, actions) VALUES ('GW-A1', 'alarm', 'tamper' || $C || '[2K', 'major' || $N || '9 GW-FAKE', '2026-12-01T00:00:00Z', 1, 'lid', '')"
+"$TORWART" alarm list --home "$H" --gateway GW-A1 >"$T/alist" 2>>"$T/log"
+check "alarm list: no raw ESC, type and severity escaped" bash -c "! grep -q \$'\\x1b' '$T/alist' && grep -q 'major\\\\x0a9 GW-FAKE.*tamper\\\\x1b\\[2K' '$T/alist'"
+check "alarm list: no forged line" bash -c "! grep -q '^9 GW-FAKE' '$T/alist'"
