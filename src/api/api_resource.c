@@ -26,6 +26,7 @@
 #include "audit/proof.h"
 #include "audit/tree.h"
 #include "store/store_alarms.h"
+#include "store/store_audit_verified.h"
 #include "store/store_auditlog.h"
 #include "store/store_ca.h"
 #include "store/store_firmware.h"
@@ -1113,6 +1114,32 @@ out:
 	return rc;
 }
 
+/*
+ * GET /v1/admin-log/verified: how far the worker's incremental verification of the admin
+ * log has come (audit/verify.c, table admin_log_verified): the signed head it last
+ * verified and when. The web console's dashboard shows it.
+ */
+static tw_rc ar_log_verified(struct ar_call *c, struct tw_error *err)
+{
+	struct store_audit_verified v;
+	bool found = false;
+	json_t *o;
+	tw_rc rc;
+
+	if ((rc = ar_only(c, 0, err)) != TW_OK ||
+	    (rc = ar_allowed(c, "audit", "export", "admin-log verification", err)) != TW_OK ||
+	    (rc = store_audit_verified_get(c->ctx->store, "worker", &v, &found, err)) != TW_OK)
+		return rc;
+	o = found ? json_pack("{s:s,s:b,s:I,s:I}", "verifier", "worker", "verified", 1,
+		"tree_size", (json_int_t)v.tree_size, "verified_ms", (json_int_t)v.verified_ms) :
+		json_pack("{s:s,s:b,s:n,s:n}", "verifier", "worker", "verified", 0, "tree_size",
+		"verified_ms");
+	if (o == NULL)
+		return tw_error_set(err, TW_E_NOMEM, "out of memory");
+	ar_send_one(c, "admin-log verification", o);
+	return TW_OK;
+}
+
 /* ---------------- writes: the command of the same name ---------------- */
 
 /* Replace the request body by {"argv": argv, "why": why} and run it as /v1/commands. */
@@ -1434,6 +1461,7 @@ static const struct ar_route ar_routes[] = {
 	{ { "GET", "/v1/requests" }, ar_requests },
 	{ { "GET", "/v1/admin-log" }, ar_admin_log },
 	{ { "GET", "/v1/admin-log/heads" }, ar_heads },
+	{ { "GET", "/v1/admin-log/verified" }, ar_log_verified },
 	{ { "GET", "/v1/admin-log/{id}/proof" }, ar_proof },
 };
 

@@ -298,19 +298,16 @@ static tw_rc mm_sig_cert(struct tw_store *store, const char *gateway_id, X509 **
 	return rc;
 }
 
-tw_rc metering_accept(struct tw_store *store, const char *gateway_id,
-	const struct metering_msg *m, int64_t now_ms, int64_t *row_id, bool *duplicate,
+tw_rc metering_prepare(struct tw_store *store, const char *gateway_id,
+	const struct metering_msg *m, int64_t now_ms, struct store_metering_msg *row,
 	struct tw_error *err)
 {
-	struct store_metering_msg row;
 	unsigned char digest[32], *inner = NULL;
 	size_t inner_len = 0;
 	X509 *sig = NULL;
 	tw_rc rc;
 
-	memset(&row, 0, sizeof(row));
-	*row_id = 0;
-	*duplicate = false;
+	memset(row, 0, sizeof(*row));
 	if (strcmp(m->gateway_id, gateway_id) != 0) {
 		rc = tw_error_set(err, TW_E_DENIED, "the message names gateway %s, the connection "
 			"is gateway %s", m->gateway_id, gateway_id);
@@ -328,25 +325,45 @@ tw_rc metering_accept(struct tw_store *store, const char *gateway_id,
 		rc = tw_error_set_openssl(err, TW_E_CRYPTO, "SHA-256 failed");
 		goto out;
 	}
-	tw_hex_encode(digest, sizeof(digest), row.sha256);
-	snprintf(row.gateway_id, sizeof(row.gateway_id), "%s", gateway_id);
-	snprintf(row.message_id, sizeof(row.message_id), "%s", m->message_id);
-	snprintf(row.kind, sizeof(row.kind), "%s", m->kind);
-	snprintf(row.emt_id, sizeof(row.emt_id), "%s", m->emt);
-	snprintf(row.metering_point, sizeof(row.metering_point), "%s", m->metering_point);
-	row.clock_ok = m->clock_ok;
-	row.received_ms = now_ms;
+	tw_hex_encode(digest, sizeof(digest), row->sha256);
+	snprintf(row->gateway_id, sizeof(row->gateway_id), "%s", gateway_id);
+	snprintf(row->message_id, sizeof(row->message_id), "%s", m->message_id);
+	snprintf(row->kind, sizeof(row->kind), "%s", m->kind);
+	snprintf(row->emt_id, sizeof(row->emt_id), "%s", m->emt);
+	snprintf(row->metering_point, sizeof(row->metering_point), "%s", m->metering_point);
+	row->clock_ok = m->clock_ok;
+	row->received_ms = now_ms;
 	/* UC-3.5.2: grid-status data loses the outer signature; tariffed values keep it. */
 	if (strcmp(m->kind, "grid-status") == 0) {
-		row.body = inner;
-		row.body_len = inner_len;
+		row->body = inner;          /* ownership moves to row */
+		row->body_len = inner_len;
+		inner = NULL;
+	} else if ((row->body = malloc(m->cms_len)) == NULL) {
+		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+		goto out;
 	} else {
-		row.body = (unsigned char *)m->cms;   /* borrowed, not freed */
-		row.body_len = m->cms_len;
+		memcpy(row->body, m->cms, m->cms_len);
+		row->body_len = m->cms_len;
 	}
-	rc = store_metering_insert(store, &row, row_id, duplicate, err);
 out:
+	if (rc != TW_OK)
+		store_metering_msg_clear(row);
 	free(inner);
 	X509_free(sig);
+	return rc;
+}
+
+tw_rc metering_accept(struct tw_store *store, const char *gateway_id,
+	const struct metering_msg *m, int64_t now_ms, int64_t *row_id, bool *duplicate,
+	struct tw_error *err)
+{
+	struct store_metering_msg row;
+	tw_rc rc;
+
+	*row_id = 0;
+	*duplicate = false;
+	if ((rc = metering_prepare(store, gateway_id, m, now_ms, &row, err)) == TW_OK)
+		rc = store_metering_insert(store, &row, row_id, duplicate, err);
+	store_metering_msg_clear(&row);
 	return rc;
 }

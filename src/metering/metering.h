@@ -67,6 +67,16 @@ tw_rc metering_check_authorised_for(struct tw_store *store, const char *gateway_
 	const char *emt, const char *metering_point, const char *taf, struct tw_error *err);
 
 /*
+ * Everything of metering_accept but the store: identity, authorisation, signature (the
+ * CPU-bound part), then *row is the row to store (its body owned: clear it with
+ * store_metering_msg_clear; cleared on failure). Reads only: runs outside a transaction,
+ * so that wan can verify first and store many messages in one commit (group commit).
+ */
+tw_rc metering_prepare(struct tw_store *store, const char *gateway_id,
+	const struct metering_msg *m, int64_t now_ms, struct store_metering_msg *row,
+	struct tw_error *err);
+
+/*
  * Accept a parsed message of the gateway identified by TLS as gateway_id: identity,
  * authorisation, signature, then store it (outside any transaction it opens none; inside
  * one it runs in the caller's). *duplicate: the same message id and bytes were stored

@@ -1,10 +1,13 @@
 /*
  * wan_metering.c: metering messages and the time exchange on a gateway connection.
  *
- * POST /v1/metering/values: the message is parsed, checked and stored (metering.c) and
- * acknowledged only after the store committed it: an ack means the GWA holds the message
- * durably and will deliver it (docs/metering.md "Guarantees"). A resend of the same
- * message id and bytes is acknowledged again with the same ack id ("duplicate": true).
+ * POST /v1/metering/values: the message is parsed and checked (metering_prepare:
+ * identity, authorisation, the gateway's signature; on this thread, outside any
+ * transaction), then its row joins the thread's batch transaction (wan_orders.c: group
+ * commit with the other values and order requests queued meanwhile) and is acknowledged
+ * only after that transaction committed: an ack means the GWA holds the message durably
+ * and will deliver it (docs/metering.md "Guarantees"). A resend of the same message id
+ * and bytes is acknowledged again with the same ack id ("duplicate": true).
  *
  * POST /v1/time: served only while the GWA's own clock is checked and in bounds (the
  * newest time_checks row is ok and still valid); one exchange per gateway per
@@ -29,6 +32,18 @@
 
 static long time_min_interval_s = 60;
 static long time_max_offset_ms = 1000;
+static long metering_batch_max = 64;
+static long metering_batch_ms = 5;
+
+long wan_metering_batch_max(void)
+{
+	return metering_batch_max;
+}
+
+long wan_metering_batch_ms(void)
+{
+	return metering_batch_ms;
+}
 
 tw_rc wan_metering_configure(const struct tw_config *conf, struct tw_error *err)
 {
@@ -38,6 +53,14 @@ tw_rc wan_metering_configure(const struct tw_config *conf, struct tw_error *err)
 	if (rc == TW_OK)
 		rc = tw_config_get_long(conf, "time", "max_offset_ms", 1000, 1, 3600000,
 			&time_max_offset_ms, err);
+	/* Group commit bounds: at most 64 values per transaction (the batch holds 128
+	 * requests in all), a value waits at most 100 ms for its commit. */
+	if (rc == TW_OK)
+		rc = tw_config_get_long(conf, "wan", "metering_batch", 64, 1, 64,
+			&metering_batch_max, err);
+	if (rc == TW_OK)
+		rc = tw_config_get_long(conf, "wan", "metering_batch_ms", 5, 0, 100,
+			&metering_batch_ms, err);
 	return rc;
 }
 
@@ -78,18 +101,60 @@ static void wm_reply_text(struct evhttp_request *req, int code, const char *text
 	tw_buf_free(&body);
 }
 
+/* Log a refusal of a value and answer it; code 500 is logged as an error. */
+static void values_refuse(struct wan_thread *thr, struct evhttp_request *req,
+	const char *gateway_id, const char *peer, const char *object, int code,
+	const char *ecode, const char *message)
+{
+	if (code == 500)
+		tw_err("wan: cannot store a metering message of %s: %s", gateway_id, message);
+	wan_journal_add(thr, gateway_id, peer, "metering.receive", object, "refused", message);
+	wan_reply_error(req, code, ecode, code == 500 ? "the message could not be stored; "
+		"send it again" : message, false);
+}
+
+void wan_metering_stored(struct wan_thread *thr, struct evhttp_request *req,
+	const char *peer, const struct store_metering_msg *row, size_t received_len, tw_rc rc,
+	const struct tw_error *e, int64_t id, bool duplicate)
+{
+	char object[96], detail[WAN_DETAIL_MAX + 1], answer[160];
+
+	snprintf(object, sizeof(object), "msg:%s", row->message_id);
+	if (rc == TW_E_UNAVAILABLE) {
+		/* Nothing of the batch was committed: the gateway sends again later. */
+		wan_journal_add(thr, row->gateway_id, peer, "metering.receive", object, "refused",
+			e->message);
+		wan_reply_unavailable(req);
+		return;
+	}
+	if (rc != TW_OK) {
+		values_refuse(thr, req, row->gateway_id, peer, object,
+			rc == TW_E_EXISTS ? 409 : rc == TW_E_INVALID ? 400 : 500,
+			rc == TW_E_EXISTS ? "replayed" : rc == TW_E_INVALID ? "invalid_request" :
+			"internal", e->message);
+		return;
+	}
+	snprintf(detail, sizeof(detail), "%s for EMT %s, metering point %s, %zu bytes%s%s",
+		row->kind, row->emt_id, row->metering_point, received_len,
+		duplicate ? ", resent" : "", row->clock_ok ? "" : ", gateway clock out of bounds");
+	wan_journal_add(thr, row->gateway_id, peer, "metering.receive", object, "ok", detail);
+	snprintf(answer, sizeof(answer), "{\"ack\":%lld,\"message_id\":\"%s\",\"duplicate\":%s}",
+		(long long)id, row->message_id, duplicate ? "true" : "false");
+	wm_reply_text(req, 200, answer);
+}
+
 static void values_post(struct evhttp_request *req, struct wan_conn *conn, const char *peer)
 {
 	struct metering_msg m;
+	struct store_metering_msg row;
 	const unsigned char *data;
 	struct tw_error e;
-	char object[96], detail[WAN_DETAIL_MAX + 1], answer[160];
-	bool dup = false;
-	int64_t id = 0;
+	char object[96];
 	size_t len;
 	tw_rc rc;
 
 	memset(&m, 0, sizeof(m));
+	memset(&row, 0, sizeof(row));
 	if (!wm_body(req, METERING_BODY_MAX, &data, &len))
 		return;
 	if ((rc = metering_msg_parse(data, len, &m, &e)) != TW_OK) {
@@ -101,7 +166,16 @@ static void values_post(struct evhttp_request *req, struct wan_conn *conn, const
 		goto out;
 	}
 	snprintf(object, sizeof(object), "msg:%s", m.message_id);
-	rc = metering_accept(conn->thr->store, conn->gateway_id, &m, tw_now_ms(), &id, &dup, &e);
+	/*
+	 * Verification runs here, on this event loop: wan runs one loop per CPU ([wan]
+	 * threads) and spreads connections over them, so verifications already use every
+	 * core; only the store write waits for the batch.
+	 */
+	rc = metering_prepare(conn->thr->store, conn->gateway_id, &m, tw_now_ms(), &row, &e);
+	if (rc == TW_E_UNAVAILABLE) {
+		wan_reply_unavailable(req);
+		goto out;
+	}
 	if (rc != TW_OK) {
 		int code = 500;
 		const char *ecode = "internal";
@@ -114,28 +188,17 @@ static void values_post(struct evhttp_request *req, struct wan_conn *conn, const
 			break;
 		case TW_E_CRYPTO: code = 422; ecode = "bad_signature"; break;
 		case TW_E_INVALID: code = 400; ecode = "invalid_request"; break;
-		case TW_E_EXISTS: code = 409; ecode = "replayed"; break;
 		case TW_E_NOT_FOUND: code = 422; ecode = "no_sig_certificate"; break;
 		default: break;
 		}
-		if (code == 500)
-			tw_err("wan: cannot store a metering message of %s: %s", conn->gateway_id,
-				e.message);
-		wan_journal_add(conn->thr, conn->gateway_id, peer, "metering.receive", object,
-			"refused", e.message);
-		wan_reply_error(req, code, ecode, code == 500 ? "the message could not be stored; "
-			"send it again" : e.message, false);
+		values_refuse(conn->thr, req, conn->gateway_id, peer, object, code, ecode,
+			e.message);
 		goto out;
 	}
-	snprintf(detail, sizeof(detail), "%s for EMT %s, metering point %s, %zu bytes%s%s",
-		m.kind, m.emt, m.metering_point, m.cms_len, dup ? ", resent" : "",
-		m.clock_ok ? "" : ", gateway clock out of bounds");
-	wan_journal_add(conn->thr, conn->gateway_id, peer, "metering.receive", object, "ok",
-		detail);
-	snprintf(answer, sizeof(answer), "{\"ack\":%lld,\"message_id\":\"%s\",\"duplicate\":%s}",
-		(long long)id, m.message_id, dup ? "true" : "false");
-	wm_reply_text(req, 200, answer);
+	/* Stored and answered with the thread's next batch commit (wan_metering_stored). */
+	wan_batch_metering(req, conn, peer, &row, m.cms_len);
 out:
+	store_metering_msg_clear(&row);
 	metering_msg_clear(&m);
 }
 

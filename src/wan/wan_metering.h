@@ -13,10 +13,21 @@
 #include <openssl/ssl.h>
 
 #include "base/config.h"
+#include "store/store_metering.h"
 #include "wan/wan_internal.h"
 
 /* Read [time] min_interval_s and max_offset_ms (wan start; before any thread runs). */
 tw_rc wan_metering_configure(const struct tw_config *conf, struct tw_error *err);
+/* [wan] metering_batch and metering_batch_ms (group commit bounds, wan_orders.c). */
+long wan_metering_batch_max(void);
+long wan_metering_batch_ms(void);
+/*
+ * The batch stored row (rc TW_OK: id and duplicate set) or failed to: log and answer the
+ * gateway (200 ack only on TW_OK, after the commit). Called by the thread's batch.
+ */
+void wan_metering_stored(struct wan_thread *thr, struct evhttp_request *req,
+	const char *peer, const struct store_metering_msg *row, size_t received_len, tw_rc rc,
+	const struct tw_error *e, int64_t id, bool duplicate);
 /* Handle req if path is a metering or time route (answering it); false: not ours. */
 bool wan_metering_route(struct evhttp_request *req, struct wan_conn *conn, const SSL *ssl,
 	const char *path);

@@ -18,7 +18,9 @@
 #include "base/util.h"
 #include "gwa/job.h"
 #include "gwa/order.h"
+#include "store/store_metering.h"
 #include "wan/wan_internal.h"
+#include "wan/wan_metering.h"
 
 #define WAN_ORDERS_REPLY_MAX (WAN_ORDER_PAYLOAD_MAX + 4096)
 
@@ -53,11 +55,19 @@ static void orders_fail(struct evhttp_request *req, tw_rc rc, const char *messag
  *
  * A request whose connection closes while queued stays valid: evhttp detaches an
  * unanswered request from a failed connection and frees it when it is answered.
+ *
+ * Metering values (group commit, issue 14) ride in the same batch: wan_metering.c
+ * verifies a message first (identity, authorisation, signature: reads and CPU, no
+ * transaction), then queues its row here; the batch inserts it with the thread's other
+ * queued values and order requests in one transaction, and the ack is sent only after
+ * that commit ("acknowledged = durable" holds as before). Values have tighter bounds of
+ * their own, [wan] metering_batch (values per transaction, default 64; 1 = one
+ * transaction each) and metering_batch_ms (longest wait of a queued value, default 5).
  */
 #define WAN_ORDERS_FLUSH_MS  10
 #define WAN_ORDERS_BATCH_MAX 128
 
-enum order_item_kind { ITEM_GET, ITEM_RESULT };
+enum order_item_kind { ITEM_GET, ITEM_RESULT, ITEM_METERING };
 
 struct order_item {
 	enum order_item_kind kind;
@@ -68,6 +78,9 @@ struct order_item {
 	char id_text[WAN_ORDER_ID_MAX + 1];
 	int64_t id;
 	struct wan_order_result r;      /* ITEM_RESULT: owned */
+	struct store_metering_msg row;  /* ITEM_METERING: owned (body) */
+	size_t received_len;            /* ITEM_METERING: CMS bytes as posted */
+	bool duplicate;                 /* ITEM_METERING: the same message was stored before */
 	/* outcome */
 	tw_rc rc;
 	struct tw_error e;
@@ -79,9 +92,12 @@ struct order_item {
 struct wan_order_batch {
 	struct order_item items[WAN_ORDERS_BATCH_MAX];
 	size_t n;
+	size_t nvalues;                 /* ITEM_METERING items queued */
 	struct event *timer;
 	bool armed;
 	uint64_t requests, commits, fallbacks;   /* reported when the thread stops */
+	uint64_t values, value_commits;          /* metering values (of requests), batches
+	                                          * holding some */
 };
 
 static void item_who(const struct order_item *it, struct job_actor *who)
@@ -97,6 +113,7 @@ static void item_reset_outcome(struct order_item *it)
 	memset(&it->d, 0, sizeof(it->d));
 	it->found = false;
 	it->pending = 0;
+	it->duplicate = false;
 	it->rc = TW_OK;
 	tw_error_clear(&it->e);
 }
@@ -116,6 +133,12 @@ static bool item_run_in_tx(struct wan_thread *thr, struct order_item *it)
 	struct job_outcome oc;
 	struct job_actor who;
 
+	if (it->kind == ITEM_METERING) {
+		/* Any failure (a replay: PostgreSQL aborts the transaction) runs items alone. */
+		it->rc = store_metering_insert(thr->store, &it->row, &it->id, &it->duplicate,
+			&it->e);
+		return it->rc == TW_OK;
+	}
 	item_who(it, &who);
 	if (it->kind == ITEM_GET) {
 		it->rc = job_deliver_in_tx(thr->store, it->gateway_id, &who, &it->d, &it->found,
@@ -138,6 +161,12 @@ static void item_run_alone(struct wan_thread *thr, struct order_item *it)
 	struct tw_error e;
 
 	item_reset_outcome(it);
+	if (it->kind == ITEM_METERING) {
+		it->id = 0;
+		it->rc = store_metering_insert(thr->store, &it->row, &it->id, &it->duplicate,
+			&it->e);
+		return;
+	}
 	item_who(it, &who);
 	if (it->kind == ITEM_GET) {
 		it->rc = job_deliver(thr->store, it->gateway_id, &who, &it->d, &it->found,
@@ -265,23 +294,32 @@ static void batch_flush(struct wan_thread *thr)
 			b->items[i].e = e;
 		}
 	} else if (batched) {
-		b->commits++;
+		if (n > b->nvalues)
+			b->commits++;           /* batches holding order requests */
+		if (b->nvalues > 0)
+			b->value_commits++;
 	} else {
 		b->fallbacks++;
 		for (size_t i = 0; i < n; i++)
 			item_run_alone(thr, &b->items[i]);
 	}
+	b->values += b->nvalues;
 	for (size_t i = 0; i < n; i++) {
 		struct order_item *it = &b->items[i];
 
 		if (it->kind == ITEM_GET)
 			reply_get(it);
+		else if (it->kind == ITEM_METERING)
+			wan_metering_stored(thr, it->req, it->peer, &it->row, it->received_len, it->rc,
+				&it->e, it->id, it->duplicate);
 		else
 			reply_result(thr, it);
 		item_reset_outcome(it);
 		wan_order_result_clear(&it->r);
+		store_metering_msg_clear(&it->row);
 	}
 	b->n = 0;
+	b->nvalues = 0;
 }
 
 static void batch_timer_cb(evutil_socket_t fd, short what, void *arg)
@@ -309,7 +347,7 @@ static struct order_item *batch_slot(struct wan_thread *thr)
 		}
 		thr->orders = b;
 	}
-	if (b->n == WAN_ORDERS_BATCH_MAX)
+	if (b->n == WAN_ORDERS_BATCH_MAX || b->nvalues >= (size_t)wan_metering_batch_max())
 		batch_flush(thr);
 	it = &b->items[b->n];
 	memset(it, 0, sizeof(*it));
@@ -321,11 +359,26 @@ static void batch_commit_slot(struct wan_thread *thr)
 {
 	struct wan_order_batch *b = thr->orders;
 	struct timeval tv = { 0, WAN_ORDERS_FLUSH_MS * 1000 };
+	bool value = b->items[b->n].kind == ITEM_METERING;
 
 	b->n++;
-	if (b->n == WAN_ORDERS_BATCH_MAX) {
+	if (value)
+		b->nvalues++;
+	if (b->n == WAN_ORDERS_BATCH_MAX || b->nvalues >= (size_t)wan_metering_batch_max()) {
 		batch_flush(thr);
 		return;
+	}
+	if (value && b->nvalues == 1) {
+		/* The first value of the batch: its wait bounds the batch (a shorter timer). */
+		struct timeval now, due, vtv = { 0, wan_metering_batch_ms() * 1000 }, vdue;
+
+		evutil_gettimeofday(&now, NULL);
+		evutil_timeradd(&now, &vtv, &vdue);
+		if (!b->armed || (event_pending(b->timer, EV_TIMEOUT, &due) &&
+		    evutil_timercmp(&vdue, &due, <))) {
+			if (evtimer_add(b->timer, &vtv) == 0)
+				b->armed = true;
+		}
 	}
 	if (!b->armed && evtimer_add(b->timer, &tv) == 0)
 		b->armed = true;
@@ -351,10 +404,15 @@ void wan_orders_stop(struct wan_thread *thr)
 	if (b == NULL)
 		return;
 	batch_flush(thr);
-	if (b->requests > 0)
+	if (b->requests > b->values)
 		tw_info("wan: thread %u: %llu order requests in %llu batch transactions, %llu "
-			"batches run request by request", thr->index, (unsigned long long)b->requests,
-			(unsigned long long)b->commits, (unsigned long long)b->fallbacks);
+			"batches run request by request", thr->index,
+			(unsigned long long)(b->requests - b->values), (unsigned long long)b->commits,
+			(unsigned long long)b->fallbacks);
+	if (b->values > 0)
+		tw_info("wan: thread %u: %llu metering values in %llu batch transactions (group "
+			"commit)", thr->index, (unsigned long long)b->values,
+			(unsigned long long)b->value_commits);
 	if (b->timer != NULL)
 		event_free(b->timer);
 	free(b);
@@ -421,6 +479,23 @@ void wan_orders_result(struct evhttp_request *req, struct wan_conn *conn, const 
 	batch_commit_slot(conn->thr);
 out:
 	wan_order_result_clear(&r);
+}
+
+void wan_batch_metering(struct evhttp_request *req, struct wan_conn *conn, const char *peer,
+	struct store_metering_msg *row, size_t received_len)
+{
+	struct order_item *it = batch_slot(conn->thr);
+
+	if (it == NULL) {
+		store_metering_msg_clear(row);
+		wan_reply_error(req, HTTP_INTERNAL, "internal", "out of memory", true);
+		return;
+	}
+	item_fill(it, ITEM_METERING, req, conn, peer);
+	it->row = *row;             /* ownership of the body moves to the batch */
+	memset(row, 0, sizeof(*row));
+	it->received_len = received_len;
+	batch_commit_slot(conn->thr);
 }
 
 /* Pass each member of the session "status" to its registered hook (order.h). */

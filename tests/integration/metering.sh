@@ -28,7 +28,7 @@ printf '%s\n' "" "[worker]" "job_tick_ms = 100" "" "[metering]" "tick_ms = 100" 
 	"timeout_ms = 3000" "retry_base_ms = 200" "retry_max_ms = 1000" "housekeeping_s = 1" \
 	"undelivered_alert_s = 2" "" "[time]" "upstream = 127.0.0.1:$NTP_PORT" \
 	"check_interval_s = 1" "timeout_ms = 1000" "max_offset_ms = 1000" "min_interval_s = 2" \
-	>>"$H/torwart.conf"
+	"" "[wan]" "metering_batch_ms = 20" >>"$H/torwart.conf"
 
 # ---- the upstream time server: chronyd as an unprivileged process, own config
 CHRONYD=$(command -v chronyd || echo /usr/sbin/chronyd)
@@ -260,25 +260,56 @@ check "... none missing by id" all_ids_received "$T/ids-a" "$T/rx-a"
 dups=$(awk '{print $2}' "$T/rx-a/received.log" | sort | uniq -d | wc -l)
 echo "duplicate deliveries after kill -9 (same X-Torwart-Message-Id, detectable): $dups"
 check "every delivery carried a message id" bash -c "! awk '{print \$2}' '$T/rx-a/received.log' | grep -qx -- -"
-# ---- kill -9 of the wan while gateways send: what was acknowledged is delivered
+# ---- kill -9 of the wan while gateways send concurrently (group commit: values of
+# several connections share one transaction, each acknowledged only after its commit).
+# Four senders in parallel; every id acknowledged before the kill must be in the store
+# exactly once, and reach EMT A.
 kill "$EMT_PID" 2>/dev/null; wait "$EMT_PID" 2>/dev/null
 check "EMT A restarts at full speed" start_emt emt-a "$EMTA_PORT" "$T/rx-a"
 : >"$T/ids-w"
-"${SIMV[@]}" --emt $EMTA --emt-enc "$T/emt-a.enc.crt" --messages 3 --ids "$T/ids-w" \
-	--gateways $(cat "$T/all-gw") >>"$T/log" 2>&1 &
-SIMW=$!
-for _ in $(seq 1 100); do [ -s "$T/ids-w" ] && break; sleep 0.1; done
+split -n r/4 "$T/all-gw" "$T/part-"
+SIMWS=()
+for part in "$T"/part-*; do
+	"${SIMV[@]}" --emt $EMTA --emt-enc "$T/emt-a.enc.crt" --messages 3 --ids "$T/ids-w" \
+		--gateways $(cat "$part") >>"$T/log" 2>&1 &
+	SIMWS+=("$!")
+done
+for _ in $(seq 1 100); do [ "$(wc -l <"$T/ids-w")" -ge 4 ] && break; sleep 0.1; done
 WANPID=$(sed -n 's/.*started wan (pid \([0-9]*\)).*/\1/p' "$T/torwartd.log" | tail -1)
-check "the wan is running (pid ${WANPID:-?}) while gateways send" test -n "$WANPID"
+check "the wan is running (pid ${WANPID:-?}) while 4 senders send" test -n "$WANPID"
 [ -n "$WANPID" ] && kill -9 "$WANPID"
-wait "$SIMW"
+wait "${SIMWS[@]}"
 echo "acknowledged before/around the wan's kill -9: $(wc -l <"$T/ids-w") of $((NGW * 3))" >>"$T/log"
 check "some messages were acknowledged before the kill" test -s "$T/ids-w"
+check "not every message was acknowledged (the kill hit the burst)" \
+	test "$(wc -l <"$T/ids-w")" -lt $((NGW * 3))
+stored_once() { # ids-file: each id in metering_messages exactly once
+	q "SELECT gateway_id || '/' || message_id FROM metering_messages" | sort >"$T/stored"
+	sort "$1" >"$T/acked"
+	! comm -23 "$T/acked" "$T/stored" | grep -q . || return 1
+	! uniq -d "$T/stored" | grep -q .
+}
+check "every message acknowledged before the wan's kill -9 is in the store, none twice" \
+	stored_once "$T/ids-w"
 cat "$T/ids-w" >>"$T/ids-a"
 check "the supervisor restarts the wan" wait_port 127.0.0.1 "$WAN_PORT" 20
 check "every message acknowledged before the wan's kill -9 reaches EMT A" \
 	wait_received "$T/rx-a" "$(sort -u "$T/ids-a" | wc -l)" 90
 check "... none missing by id" all_ids_received "$T/ids-a" "$T/rx-a"
+# The same concurrent senders against the restarted wan, to completion: all acknowledged.
+: >"$T/ids-g"
+SIMWS=()
+for part in "$T"/part-*; do
+	"${SIMV[@]}" --emt $EMTA --emt-enc "$T/emt-a.enc.crt" --messages 2 --ids "$T/ids-g" \
+		--gateways $(cat "$part") >>"$T/log" 2>&1 &
+	SIMWS+=("$!")
+done
+gfail=0
+for p in "${SIMWS[@]}"; do wait "$p" || gfail=1; done
+check "4 concurrent senders: all $((NGW * 2)) values acknowledged" test "$gfail" = 0 -a \
+	"$(wc -l <"$T/ids-g")" = $((NGW * 2))
+check "... each stored once" stored_once "$T/ids-g"
+cat "$T/ids-g" >>"$T/ids-a"
 check "metering status counts delivered messages" bash -c \
 	"'$TORWART' metering status --home '$H' | grep -q '^delivered: [1-9]'"
 
@@ -376,4 +407,18 @@ if [ "$HAVE_CHRONY" = 1 ]; then
 	check "... and records the failure for the gateway" bash -c \
 		"'$TORWART' time status --home '$H' | grep -q 'not synchronised'"
 fi
+# Group commit happened: the wan reports its batches when it stops (values and the
+# batch transactions that held values, summed over its threads since its last start).
+kill -TERM "$TWD" 2>/dev/null; wait "$TWD" 2>/dev/null
+gc_counts() {
+	awk '/started wan/ {v = 0; c = 0}
+		/metering values in [0-9]+ batch transactions/ { for (i = 1; i <= NF; i++) {
+			if ($i == "metering") v += $(i - 1)
+			if ($i == "batch") c += $(i - 1) } }
+		END {print v + 0, c + 0}' "$T/torwartd.log"
+}
+read -r gc_values gc_commits <<<"$(gc_counts)"
+echo "wan since its restart: $gc_values values in $gc_commits batch transactions holding values"
+check "group commit: the restarted wan stored $gc_values values in fewer transactions ($gc_commits)" \
+	test "$gc_values" -ge $((NGW * 2)) -a "$gc_commits" -lt "$gc_values"
 check "admin log chain still verifies" "$TORWART" audit verify --home "$H"
