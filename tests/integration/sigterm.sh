@@ -108,8 +108,12 @@ time.sleep(120)" "$WAN_PORT" "$API_PORT" >>"$T/log" 2>&1 &
 HOLDER=$!
 pids_to_kill+=("$HOLDER")
 check "ports held" wait_port 127.0.0.1 "$API_PORT" 10
+: >"$T/alone.log"
 exits_alone "wan with its port in use" "$H" wan 20
+check "... saying so" grep -q "cannot listen on port $WAN_PORT" "$T/alone.log"
+: >"$T/alone.log"
 exits_alone "api with its port in use" "$H" api 20
+check "... saying so" grep -q "cannot listen on 127.0.0.1:$API_PORT" "$T/alone.log"
 kill "$HOLDER" 2>/dev/null; wait "$HOLDER" 2>/dev/null
 
 # ---- an unreachable database: the services wait for it ([store] start_wait), SIGTERM ends it
