@@ -50,9 +50,7 @@ tw_rc job_deliver_in_tx(struct tw_store *store, const char *gateway_id,
 	struct tw_error *err)
 {
 	struct store_job j;
-	const struct order_type *t;
-	struct order_ctx ctx;
-	json_t *payload = NULL, *wire = NULL;
+	json_t *payload = NULL;
 	char detail[JOB_DETAIL_MAX];
 	tw_rc rc;
 
@@ -72,24 +70,10 @@ tw_rc job_deliver_in_tx(struct tw_store *store, const char *gateway_id,
 		goto out;
 	if ((rc = parse_payload(&j, &payload, err)) != TW_OK)
 		goto out;
-	t = order_find(j.type);
-	if (t == NULL) {
+	if (order_find(j.type) == NULL) {
 		rc = tw_error_set(err, TW_E_INTERNAL, "job %lld has order type %s, which this "
 			"build does not know", (long long)j.id, j.type);
 		goto out;
-	}
-	memset(&ctx, 0, sizeof(ctx));
-	ctx.store = store;
-	ctx.job_id = j.id;
-	ctx.gateway_id = gateway_id;
-	ctx.type = j.type;
-	ctx.payload = payload;
-	ctx.actor = j.actor;
-	if (t->to_wire != NULL) {
-		if ((rc = t->to_wire(&ctx, &wire, err)) != TW_OK)
-			goto out;
-	} else {
-		wire = json_incref(payload);
 	}
 	snprintf(detail, sizeof(detail), "%s handed to gateway %s (attempt %d/%d)", j.type,
 		gateway_id, j.attempts, j.max_attempts);
@@ -99,15 +83,40 @@ tw_rc job_deliver_in_tx(struct tw_store *store, const char *gateway_id,
 	snprintf(out->type, sizeof(out->type), "%s", j.type);
 	out->attempt = j.attempts;
 	out->deadline_ms = j.deadline_ms;
-	out->payload = wire;
-	wire = NULL;
+	out->payload = payload;     /* the stored payload: job_delivery_to_wire after commit */
+	payload = NULL;
 out:
 	if (rc != TW_OK)
 		*found = false;
 	json_decref(payload);
-	json_decref(wire);
 	store_job_clear(&j);
 	return rc;
+}
+
+tw_rc job_delivery_to_wire(struct tw_store *store, const char *gateway_id,
+	struct job_delivery *d, struct tw_error *err)
+{
+	const struct order_type *t = order_find(d->type);
+	struct order_ctx ctx;
+	json_t *wire = NULL;
+	tw_rc rc;
+
+	if (t == NULL)
+		return tw_error_set(err, TW_E_INTERNAL, "job %lld has order type %s, which this "
+			"build does not know", (long long)d->id, d->type);
+	if (t->to_wire == NULL)
+		return TW_OK;
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.store = store;
+	ctx.job_id = d->id;
+	ctx.gateway_id = gateway_id;
+	ctx.type = d->type;
+	ctx.payload = d->payload;
+	if ((rc = t->to_wire(&ctx, &wire, err)) != TW_OK)
+		return rc;
+	json_decref(d->payload);
+	d->payload = wire;
+	return TW_OK;
 }
 
 tw_rc job_deliver(struct tw_store *store, const char *gateway_id, const struct job_actor *who,
@@ -125,6 +134,9 @@ tw_rc job_deliver(struct tw_store *store, const char *gateway_id, const struct j
 		rc = store_commit(store, err);
 	else
 		store_rollback(store);   /* nothing to keep: read only, or failed */
+	/* After the commit: to_wire may ask the signer (job_delivery_to_wire). */
+	if (rc == TW_OK && *found)
+		rc = job_delivery_to_wire(store, gateway_id, out, err);
 	if (rc != TW_OK) {
 		store_rollback(store);
 		json_decref(out->payload);
