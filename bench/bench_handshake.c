@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -24,6 +25,7 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "crypto/tls.h"
+#include "crypto/tls_signer_key.h"
 #include "sim/sim.h"
 #include "wan/wan.h"
 
@@ -96,9 +98,20 @@ static tw_rc raw_setup(const struct tw_home *home, const char *gwdir, struct raw
 	char *ccert = tw_asprintf("%s/tls.crt", gwdir), *ckey = tw_asprintf("%s/tls.key", gwdir);
 	char *cchain = tw_asprintf("%s/chain.pem", gwdir);
 	char *ctrust = tw_asprintf("%s/root-ca.crt", gwdir);
-	struct tls_profile_config sc = { scert, skey, schain, strust, 0 };
-	struct tls_profile_config cc = { ccert, ckey, cchain, ctrust, 0 };
+	struct tls_profile_config sc = { scert, skey, schain, strust, 0, NULL };
+	struct tls_profile_config cc = { ccert, ckey, cchain, ctrust, 0, NULL };
 	tw_rc rc;
+
+	/*
+	 * The ceiling is the bare cryptography in this process: when the GWA's TLS key is in
+	 * the signer (no key file), the server end uses the first gateway's certificate and
+	 * key instead (the same curve, chain depth and suite, so the same work).
+	 */
+	if (skey != NULL && !tw_path_exists(skey)) {
+		sc.cert_file = ccert;
+		sc.key_file = ckey;
+		sc.chain_file = cchain;
+	}
 
 	rc = tls_server_ctx_new(&sc, &r->srv, err);
 	if (rc == TW_OK)
@@ -143,6 +156,10 @@ int main(int argc, char **argv)
 	struct raw raw = { NULL, NULL };
 	struct sim_options opt;
 	struct sim_result full, resumed;
+	struct tls_signer_key_stats sk0, sk1;
+	struct rusage ru0, ru1;
+	double cpu_us = 0.0, rtt_us = 0.0;
+	unsigned long long sigs;
 	struct tw_error err;
 	SSL_SESSION *sess = NULL;
 	char **dirs = NULL, gwa[128];
@@ -198,7 +215,10 @@ int main(int argc, char **argv)
 
 	/* 2. The real wan over TCP, driven by the simulator engine. */
 	if (gwa_arg == NULL) {
-		if (wan_server_start(home, &srv, &err) != TW_OK) {
+		/* The wan signs its handshakes through the home's signer when its key is there
+		 * (bench/run-handshake.sh starts one). */
+		if (tls_signer_key_use_home(home, &err) != TW_OK ||
+		    wan_server_start(home, &srv, &err) != TW_OK) {
 			fprintf(stderr, "bench: wan: %s\n", err.message);
 			goto out;
 		}
@@ -213,7 +233,13 @@ int main(int argc, char **argv)
 	opt.concurrency = (unsigned)conc;
 	opt.rounds = (unsigned)rounds;
 	opt.quiet = 1;
+	/* CPU of this process (wan and simulator: both ends) and the signer's round trips
+	 * (the wan's handshake signatures, when its key is in the signer) for the full round. */
+	tls_signer_key_stats(&sk0);
+	getrusage(RUSAGE_SELF, &ru0);
 	(void)sim_run(&opt, &full, &err);
+	getrusage(RUSAGE_SELF, &ru1);
+	tls_signer_key_stats(&sk1);
 	opt.resume = 1;
 	(void)sim_run(&opt, &resumed, &err);
 
@@ -237,6 +263,15 @@ int main(int argc, char **argv)
 				"%.2f\n", (double)resumed.resumed / rest,
 				(double)resumed.resumed / rest / raw_res);
 	}
+	cpu_us = (double)(ru1.ru_utime.tv_sec - ru0.ru_utime.tv_sec + ru1.ru_stime.tv_sec -
+		ru0.ru_stime.tv_sec) * 1e6 + (double)(ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec +
+		ru1.ru_stime.tv_usec - ru0.ru_stime.tv_usec);
+	cpu_us = full.sessions_ok > 0 ? cpu_us / (double)full.sessions_ok : 0.0;
+	sigs = (unsigned long long)(sk1.signed_ok - sk0.signed_ok);
+	rtt_us = sigs > 0 ? (double)(sk1.round_trip_us - sk0.round_trip_us) / (double)sigs : 0.0;
+	printf("full round: CPU of this process (wan + simulator) %.0f us per handshake; "
+		"signer round trips %llu, mean %.1f us (0: the wan's key is a file)\n", cpu_us,
+		sigs, rtt_us);
 	printf("ratio wan/raw: full %.2f, resumed-mix %.2f; failed sessions: %zu\n",
 		full.seconds > 0 ? (double)full.sessions_ok / full.seconds / raw_full : 0.0,
 		resumed.seconds > 0 ? (double)resumed.sessions_ok / resumed.seconds / raw_res : 0.0,
@@ -253,9 +288,10 @@ int main(int argc, char **argv)
 			res_only = (double)resumed.resumed / (resumed.seconds - (double)count /
 				full_rate);
 		printf("bench_handshake: full_per_s=%.1f resumed_mix_per_s=%.1f "
-			"resumed_per_s=%.1f raw_full_per_s=%.1f raw_resumed_per_s=%.1f failed=%zu\n",
+			"resumed_per_s=%.1f raw_full_per_s=%.1f raw_resumed_per_s=%.1f failed=%zu "
+			"cpu_us_per_full=%.0f signer_sigs=%llu signer_rtt_us=%.1f\n",
 			full_rate, mix_rate, res_only, raw_full, raw_res,
-			full.sessions_failed + resumed.sessions_failed);
+			full.sessions_failed + resumed.sessions_failed, cpu_us, sigs, rtt_us);
 	}
 	status = full.sessions_failed + resumed.sessions_failed == 0 && failures == 0 ? 0 : 1;
 out:

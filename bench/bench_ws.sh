@@ -61,7 +61,7 @@ done
 printf '\n[ws]\nlisten = 127.0.0.1:%s\nwsdl = %s\nmax_connections_per_source = 256\n' "$WS" "$WSDL" >>"$H/torwart.conf"
 "$D" --home "$H" all >"$tmp/torwartd.log" 2>&1 &
 pids+=("$!")
-openssl s_server -quiet -accept "127.0.0.1:$SS" -www -cert "$H/pki/gwa-tls.crt" -key "$H/pki/gwa-tls.key" \
+openssl s_server -quiet -accept "127.0.0.1:$SS" -www -cert "$H/pki/gwa-tls.crt" -key "$H/secrets/tls-keys/gwa-tls.key" \
 	-cert_chain "$H/pki/sub-ca.crt" -CAfile "$H/pki/chain.pem" -Verify 3 -tls1_2 \
 	-groups brainpoolP256r1:P-256 -naccept 1000000 >/dev/null 2>&1 &
 pids+=("$!")

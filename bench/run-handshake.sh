@@ -4,7 +4,11 @@
 # the same certificates, in one run. Creates a throw-away home with the test SM-PKI.
 #
 #   bench/run-handshake.sh [BUILD_DIR]     env: N (gateways, 50), ROUNDS (4),
-#                                          CONCURRENCY (64), SECONDS (5), KEEP=1
+#                                          CONCURRENCY (64), SECONDS (5), KEEP=1,
+#                                          KEYFILE=1 (the old layout: the wan reads its
+#                                          TLS key from pki/gwa-tls.key, for comparison)
+# The wan's handshake signatures go to a signer started here (docs/security.md "TLS keys
+# in the signer"); its CPU is reported per signature next to the bench's own figures.
 set -euo pipefail
 build=${1:-build}
 n=${N:-50}; rounds=${ROUNDS:-4}; conc=${CONCURRENCY:-64}; secs=${SECONDS_RAW:-5}
@@ -17,8 +21,18 @@ for i in $(seq 1 "$n"); do
 	"$build/src/cmd/torwart" gateway add --home "$home" --id "$(printf 'ETWABENCH%05d' "$i")" \
 		>/dev/null
 done
+[ "${KEYFILE:-0}" = 1 ] && mv "$home/secrets/tls-keys/gwa-tls.key" "$home/pki/gwa-tls.key"
+"$build/src/cmd/torwartd" --home "$home" signer 2>"$tmp/signer.log" &
+signer_pid=$!
+trap 'kill -TERM "$signer_pid" 2>/dev/null; [ "${KEEP:-0}" = 1 ] || rm -rf "$tmp"' EXIT
+for _ in $(seq 1 100); do [ -S "$home/run/signer.sock" ] && break; sleep 0.1; done
+ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+s0=$(ticks "$signer_pid")
 "$build/bench/bench_handshake" --home "$home" --count "$n" --rounds "$rounds" \
-	--concurrency "$conc" --seconds "$secs"
+	--concurrency "$conc" --seconds "$secs" | tee "$tmp/bench.out"
+s1=$(ticks "$signer_pid")
+sigs=$(sed -n 's/.*signer_sigs=\([0-9]*\).*/\1/p' "$tmp/bench.out" | tail -n 1)
+echo "signer CPU during the bench: $(( (s1 - s0) * 1000 / $(getconf CLK_TCK) )) ms for ${sigs:-0} handshake signatures (plus the resumed rounds' few)"
 # The same path an operator uses: torwartd wan + torwart-sim (summary line only).
 "$build/src/cmd/torwartd" --home "$home" wan 2>"$tmp/wan.log" &
 wan_pid=$!

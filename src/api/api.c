@@ -4,6 +4,7 @@
  * Nothing that names a gateway or a certificate is served before authentication exists.
  */
 #include "api/api.h"
+#include "api/api_console.h"
 #include "api/api_crl.h"
 #include "api/api_operator.h"
 
@@ -119,6 +120,7 @@ tw_rc api_run(const struct tw_home *home, struct tw_error *err)
 	struct api_ctx ctx = { 0 };
 	struct evhttp *http = NULL;
 	struct api_operator *operator_api = NULL;   /* HTTPS, [api] tls_listen */
+	struct api_console *console = NULL;         /* web console, [console] listen */
 	struct ws_service *ws = NULL;               /* SM-PKI web service, [ws] listen */
 	struct dir_front *dir = NULL;               /* LDAPS directory front end, [dir] listen */
 	struct metrics_http *metrics = NULL;        /* [metrics] api_listen */
@@ -171,6 +173,8 @@ tw_rc api_run(const struct tw_home *home, struct tw_error *err)
 		goto out;
 	}
 	if ((rc = api_operator_start(ctx.base, home, ctx.store, &operator_api, err)) != TW_OK ||
+	    (rc = api_console_start(ctx.base, home, ctx.store, operator_api, &console, err)) !=
+	    TW_OK ||
 	    (rc = ws_service_start(ctx.base, home, ctx.store, &ws, err)) != TW_OK ||
 	    (rc = dir_front_start(ctx.base, home, ctx.store, &dir, err)) != TW_OK ||
 	    (rc = metrics_http_start(ctx.base, home, "api", api_operator_metrics, operator_api,
@@ -199,6 +203,7 @@ out:
 	metrics_http_stop(metrics);
 	if (http != NULL)
 		evhttp_free(http);
+	api_console_free(console);
 	api_operator_free(operator_api);
 	ws_service_free(ws);
 	dir_front_free(dir);

@@ -37,6 +37,7 @@
 #include "base/util.h"
 #include "crypto/keys.h"
 #include "crypto/tls.h"
+#include "crypto/tls_signer_key.h"
 #include "crypto/secretbox.h"
 #include "net/conn_guard.h"
 
@@ -217,12 +218,19 @@ static tw_rc ao_parse(struct evhttp_request *req, struct auth_field *f, size_t n
 	return rc;
 }
 
-/* Authenticate the request's session token. */
-static tw_rc ao_principal(struct api_call *c, struct auth_principal *p, struct tw_error *err)
+/*
+ * Authenticate the request's session token: the Authorization header's, or token when
+ * not NULL (the console's, from its cookie: api_console.c).
+ */
+static tw_rc ao_principal(struct api_call *c, const char *token, struct auth_principal *p,
+	struct tw_error *err)
 {
 	const char *h = evhttp_find_header(evhttp_request_get_input_headers(c->req),
 		"Authorization");
 
+	if (token != NULL)
+		return auth_session_check(c->op->store, token, strnlen(token, AUTH_TOKEN_LEN + 1),
+			c->fingerprint, c->client, 0, p, err);
 	if (h == NULL || strncmp(h, "Bearer ", 7) != 0)
 		return auth_session_check(c->op->store, "", 0, c->fingerprint, c->client, 0, p,
 			err);
@@ -232,10 +240,16 @@ static tw_rc ao_principal(struct api_call *c, struct auth_principal *p, struct t
 
 /* ---- handlers ---- */
 
-static void ao_login(struct api_call *c)
+/*
+ * The login itself (body parse, throttle, auth_login): shared by POST /v1/login and the
+ * console's login (api_console.c). allow_enrol false refuses an enrolment code (the
+ * console has no place to show a new TOTP key). On failure the problem is answered here.
+ */
+static bool ao_login_run(struct api_call *c, bool allow_enrol, struct api_login_result *r,
+	char totp_key[33])
 {
-	char password[AUTH_PASSWORD_MAX + 1], totp[16], token[AUTH_TOKEN_LEN + 1];
-	char code[AUTH_ENROL_CODE_LEN + 2], totp_key[33] = "";
+	char password[AUTH_PASSWORD_MAX + 1], totp[16];
+	char code[AUTH_ENROL_CODE_LEN + 2];
 	char ipkey[API_THROTTLE_KEY_MAX + 1], certkey[API_THROTTLE_KEY_MAX + 1];
 	int64_t now = tw_now_ms(), window_ms;
 	struct auth_field f[] = {
@@ -245,15 +259,18 @@ static void ao_login(struct api_call *c)
 		{ "enrolment_code", code, sizeof(code), false, false, 0 },
 	};
 	struct auth_login_input in;
-	struct auth_principal p;
 	struct tw_error err;
-	int64_t expires = 0;
-	char roles[256];
-	json_t *body;
+	bool ok = false;
 	tw_rc rc;
 
-	token[0] = '\0';
+	memset(r, 0, sizeof(*r));
 	if ((rc = ao_parse(c->req, f, 3, &err)) != TW_OK) {
+		ao_error(c->req, rc, &err);
+		goto out;
+	}
+	if (f[2].present && !allow_enrol) {
+		rc = tw_error_set(&err, TW_E_INVALID, "enrol first with `torwart operator enrol`; "
+			"the console logs in enrolled operators only");
 		ao_error(c->req, rc, &err);
 		goto out;
 	}
@@ -283,8 +300,8 @@ static void ao_login(struct api_call *c)
 	in.enrol_code = f[2].present ? code : NULL;
 	in.totp_key_out = totp_key;
 	in.box = c->op->box;
-	if ((rc = auth_login(c->op->store, &c->op->settings, &in, &p, token, &expires, &err)) !=
-	    TW_OK) {
+	if ((rc = auth_login(c->op->store, &c->op->settings, &in, &r->p, r->token,
+	    &r->expires_ms, &err)) != TW_OK) {
 		tw_counter_add(&ao_metrics.login_failed, 1);
 		if (rc == TW_E_DENIED) {
 			api_throttle_fail(c->op->throttle, ipkey, window_ms, now);
@@ -294,19 +311,33 @@ static void ao_login(struct api_call *c)
 		goto out;
 	}
 	tw_counter_add(&ao_metrics.login_ok, 1);
-	auth_roles_format(p.roles, roles, sizeof(roles));
-	body = json_pack("{s:s,s:I,s:s,s:s,s:s}", "token", token, "expires_ms",
-		(json_int_t)expires, "operator", p.name, "tenant", p.tenant, "roles", roles);
+	ok = true;
+out:
+	tw_wipe(password, sizeof(password));
+	tw_wipe(code, sizeof(code));
+	if (!ok)
+		tw_wipe(r, sizeof(*r));
+	return ok;
+}
+
+static void ao_login(struct api_call *c)
+{
+	struct api_login_result r;
+	char totp_key[33] = "", roles[256];
+	json_t *body;
+
+	if (!ao_login_run(c, true, &r, totp_key))
+		return;
+	auth_roles_format(r.p.roles, roles, sizeof(roles));
+	body = json_pack("{s:s,s:I,s:s,s:s,s:s}", "token", r.token, "expires_ms",
+		(json_int_t)r.expires_ms, "operator", r.p.name, "tenant", r.p.tenant, "roles", roles);
 	/* TOTP enrolment: the new key goes to the enrolling operator, once. */
 	if (body != NULL && totp_key[0] != '\0')
 		json_object_set_new(body, "totp_key", json_string(totp_key));
 	ao_send(c->req, 200, body);
 	json_decref(body);
-out:
-	tw_wipe(password, sizeof(password));
-	tw_wipe(code, sizeof(code));
 	tw_wipe(totp_key, sizeof(totp_key));
-	tw_wipe(token, sizeof(token));
+	tw_wipe(&r, sizeof(r));
 }
 
 static void ao_logout(struct api_call *c, const struct auth_principal *p)
@@ -636,16 +667,16 @@ static void ao_identify(struct api_call *c)
 	snprintf(c->client, sizeof(c->client), "%s", addr != NULL ? addr : "?");
 }
 
-static void ao_request(struct evhttp_request *req, void *arg)
+/* A request of either listener; token: see ao_principal. */
+static void ao_serve(struct api_operator *op, struct evhttp_request *req, const char *token)
 {
-	struct api_call c = { .op = arg, .req = req };
+	struct api_call c = { .op = op, .req = req };
 	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
 	const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
 	struct auth_principal p;
 	struct tw_error err;
 	tw_rc rc;
 
-	conn_guard_request_dispatched(req);     /* read completely: its deadline ends */
 	tw_counter_add(&ao_metrics.requests, 1);
 	ao_reload_settings(c.op);
 	ao_identify(&c);
@@ -657,7 +688,7 @@ static void ao_request(struct evhttp_request *req, void *arg)
 		ao_error(req, rc, &err);
 		return;
 	}
-	if (strcmp(path, "/v1/login") == 0 && cmd == EVHTTP_REQ_POST) {
+	if (token == NULL && strcmp(path, "/v1/login") == 0 && cmd == EVHTTP_REQ_POST) {
 		ao_login(&c);
 		return;
 	}
@@ -666,7 +697,7 @@ static void ao_request(struct evhttp_request *req, void *arg)
 		ao_error(req, rc, &err);
 		return;
 	}
-	if ((rc = ao_principal(&c, &p, &err)) != TW_OK) {
+	if ((rc = ao_principal(&c, token, &p, &err)) != TW_OK) {
 		ao_error(req, rc, &err);
 		return;
 	}
@@ -716,6 +747,41 @@ static void ao_request(struct evhttp_request *req, void *arg)
 		ao_error(req, rc, &err);
 	}
 	memset(&p, 0, sizeof(p));
+}
+
+static void ao_request(struct evhttp_request *req, void *arg)
+{
+	conn_guard_request_dispatched(req);     /* read completely: its deadline ends */
+	ao_serve(arg, req, NULL);
+}
+
+void api_operator_serve(struct api_operator *op, struct evhttp_request *req,
+	const char *token)
+{
+	ao_serve(op, req, token);
+}
+
+bool api_operator_login(struct api_operator *op, struct evhttp_request *req,
+	struct api_login_result *out)
+{
+	struct api_call c = { .op = op, .req = req };
+	char totp_key[33] = "";
+	struct tw_error err;
+	bool ok;
+
+	tw_counter_add(&ao_metrics.requests, 1);
+	ao_reload_settings(op);
+	ao_identify(&c);
+	if (c.fingerprint[0] == '\0') {
+		tw_rc rc = tw_error_set(&err, TW_E_DENIED, "a client certificate is required");
+
+		memset(out, 0, sizeof(*out));
+		ao_error(req, rc, &err);
+		return false;
+	}
+	ok = ao_login_run(&c, false, out, totp_key);
+	tw_wipe(totp_key, sizeof(totp_key));
+	return ok;
 }
 
 /* ---- connections: operator CRL in the handshake, caps, deadlines, body limits ---- */
@@ -804,7 +870,7 @@ out:
  * revocation up to its issue, so it is used rather than locking every operator out
  * while the worker has not republished it (logged).
  */
-static int ao_verify_cb(int ok, X509_STORE_CTX *xs)
+int api_operator_verify_cb(int ok, X509_STORE_CTX *xs)
 {
 	int e = X509_STORE_CTX_get_error(xs);
 
@@ -816,6 +882,12 @@ static int ao_verify_cb(int ok, X509_STORE_CTX *xs)
 	if (!ok && e == X509_V_ERR_CERT_REVOKED)
 		tw_warn("api: TLS handshake refused: the operator certificate is revoked");
 	return ok;
+}
+
+X509_STORE *api_operator_verify_store(struct api_operator *op)
+{
+	ao_crl_refresh(op, false);
+	return op->verify_store;
 }
 
 static void ao_info_cb(const SSL *ssl, int where, int ret)
@@ -968,6 +1040,7 @@ tw_rc api_operator_start(struct event_base *base, const struct tw_home *home,
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.cert_file = cert;
 	cfg.key_file = key;
+	cfg.signer_key = SIGNER_KEY_API_TLS;
 	cfg.trust_file = ca;
 	if ((rc = tls_server_ctx_new(&cfg, &op->ssl_ctx, err)) != TW_OK ||
 	    (rc = secretbox_open(home, &op->box, err)) != TW_OK ||
@@ -981,7 +1054,7 @@ tw_rc api_operator_start(struct event_base *base, const struct tw_home *home,
 	SSL_CTX_set_session_cache_mode(op->ssl_ctx, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_options(op->ssl_ctx, SSL_OP_NO_TICKET);
 	SSL_CTX_set_verify(op->ssl_ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
-		ao_verify_cb);
+		api_operator_verify_cb);
 	op->ca_path = tw_strdup(ca);
 	op->crl_path = tw_home_join(home, AUTH_OPCA_CRL_PATH);
 	if (op->ca_path == NULL || op->crl_path == NULL) {

@@ -26,6 +26,7 @@
 #include "audit/proof.h"
 #include "audit/tree.h"
 #include "store/store_alarms.h"
+#include "store/store_audit_verified.h"
 #include "store/store_auditlog.h"
 #include "store/store_ca.h"
 #include "store/store_firmware.h"
@@ -298,21 +299,130 @@ static tw_rc ar_only(const struct ar_call *c, unsigned allowed, struct tw_error 
 }
 #define F(k) (1u << (k))
 
-/* ---------------- gateways ---------------- */
+/* ---------------- lists: one runner, a table entry per resource ---------------- */
+
+/* What a list's "cursor" is: the last id handed out, the last text key, or an offset. */
+enum ar_cursor_kind {
+	AR_CURSOR_ID = 0,
+	AR_CURSOR_TEXT,
+	AR_CURSOR_OFFSET,
+};
 
 struct ar_list {
 	struct ar_call *c;
 	json_t *items;
 	long limit;
 	char next[AR_CURSOR_MAX + 1];
-	const char *after_text;      /* gateways: cursor is the last gateway id */
-	int64_t after_id;
-	const char *state, *kind, *gateway;
-	long skip;                   /* offset cursors */
+	const char *after_text;      /* AR_CURSOR_TEXT: the last key handed out */
+	int64_t after_id;            /* AR_CURSOR_ID: the last id handed out */
+	long skip;                   /* AR_CURSOR_OFFSET: items to pass over */
 	long seen;
+	const char *state, *kind, *gateway;
 	bool open_only;              /* alarms: unacknowledged only */
-	tw_rc rc;
+	struct store_job_filter jobs;            /* jobs: the store's filter */
+	char issuer[STORE_TEXT_MAX + 1];         /* certificates: the CA's name */
 };
+
+/*
+ * One list resource: its filters, the command whose permission reads it (the one policy
+ * table), its cursor, whether it is read on the operator's tenant-scoped store, the
+ * resource's own query parameters (filters; may be NULL) and the store walk, whose
+ * callback stops it (returns 1) at a full page: {"<name>": [...], "next": cursor|null}.
+ */
+struct ar_list_spec {
+	const char *name;
+	unsigned filters;            /* F(APIQ_...) beyond limit and cursor */
+	const char *command, *sub, *what;
+	enum ar_cursor_kind cursor;
+	bool scoped;
+	tw_rc (*filters_parse)(struct ar_call *c, struct ar_list *l, struct tw_error *err);
+	tw_rc (*walk)(struct ar_call *c, struct ar_list *l, struct tw_error *err);
+};
+
+/* Whether the page is full: the walk stops and "next" stays at the last item taken. */
+static bool ar_list_full(const struct ar_list *l)
+{
+	return (long)json_array_size(l->items) >= l->limit;
+}
+
+/* Take item (owned) onto the page; next is its cursor. */
+static void ar_list_take(struct ar_list *l, json_t *item, const char *next)
+{
+	json_array_append_new(l->items, item);
+	snprintf(l->next, sizeof(l->next), "%s", next);
+}
+
+static void ar_list_take_id(struct ar_list *l, json_t *item, int64_t id)
+{
+	char next[24];
+
+	snprintf(next, sizeof(next), "%lld", (long long)id);
+	ar_list_take(l, item, next);
+}
+
+/* Offset cursors: items to pass over; true when this one is passed over. */
+static bool ar_list_skipped(struct ar_list *l)
+{
+	return l->seen++ < l->skip;
+}
+
+static void ar_list_take_seen(struct ar_list *l, json_t *item)
+{
+	ar_list_take_id(l, item, l->seen);
+}
+
+static tw_rc ar_list_run(struct ar_call *c, const struct ar_list_spec *s, struct tw_error *err)
+{
+	struct ar_list l = { .c = c, .limit = c->q.limit };
+	tw_rc rc;
+
+	if ((rc = ar_only(c, s->filters, err)) != TW_OK ||
+	    (rc = ar_allowed(c, s->command, s->sub, s->what, err)) != TW_OK)
+		return rc;
+	/* An id cursor is read before the resource's own parameters, an offset after them
+	 * (it counts over their selection), as each list did on its own before. */
+	if (s->cursor == AR_CURSOR_ID && (rc = ar_cursor_id(c, &l.after_id, err)) != TW_OK)
+		return rc;
+	if (s->cursor == AR_CURSOR_TEXT)
+		l.after_text = c->q.has[APIQ_CURSOR] ? c->q.value[APIQ_CURSOR] : NULL;
+	if (s->filters_parse != NULL && (rc = s->filters_parse(c, &l, err)) != TW_OK)
+		return rc;
+	if (s->cursor == AR_CURSOR_OFFSET && c->q.has[APIQ_CURSOR] &&
+	    (rc = tw_parse_long(c->q.value[APIQ_CURSOR], 0, 0x7fffffffL, &l.skip, err,
+	    "cursor")) != TW_OK)
+		return rc;
+	if ((l.items = json_array()) == NULL)
+		return tw_error_set(err, TW_E_NOMEM, "out of memory");
+	if (s->scoped)
+		ar_scope(c);
+	rc = s->walk(c, &l, err);
+	if (s->scoped)
+		ar_unscope(c);
+	if (rc != TW_OK) {
+		json_decref(l.items);
+		return rc;
+	}
+	/* A short page is the last one. */
+	ar_send_list(c, s->name, l.items, ar_list_full(&l) ? l.next : NULL);
+	return TW_OK;
+}
+
+/* The route handler of spec. */
+#define AR_LIST_HANDLER(fn, spec) \
+	static tw_rc fn(struct ar_call *c, struct tw_error *err) \
+	{ \
+		return ar_list_run(c, &(spec), err); \
+	}
+
+/* The common filter: ?state= (or ?status=) as given, for the walk to compare. */
+static tw_rc ar_filter_state(struct ar_call *c, struct ar_list *l, struct tw_error *err)
+{
+	(void)err;
+	l->state = c->q.has[APIQ_STATE] ? c->q.value[APIQ_STATE] : NULL;
+	return TW_OK;
+}
+
+/* ---------------- gateways ---------------- */
 
 static json_t *ar_gateway_json(struct tw_store *store, const struct store_gateway *gw)
 {
@@ -338,42 +448,26 @@ static int ar_gateway_one(const struct store_gateway *gw, void *arg)
 		return 0;
 	if (l->state != NULL && strcmp(gw->state, l->state) != 0)
 		return 0;
-	if ((long)json_array_size(l->items) >= l->limit) {
+	if (ar_list_full(l))
 		return 1;   /* one more exists: the page ends at the last one taken */
-	}
-	json_array_append_new(l->items, ar_gateway_json(l->c->ctx->store, gw));
-	snprintf(l->next, sizeof(l->next), "%s", gw->gateway_id);
+	ar_list_take(l, ar_gateway_json(l->c->ctx->store, gw), gw->gateway_id);
 	return 0;
 }
 
-static tw_rc ar_gateways(struct ar_call *c, struct tw_error *err)
+static tw_rc ar_gateways_walk(struct ar_call *c, struct ar_list *l, struct tw_error *err)
 {
-	struct ar_list l = { .c = c, .limit = c->q.limit };
-	size_t before;
-	tw_rc rc;
-
-	if ((rc = ar_only(c, F(APIQ_TAG) | F(APIQ_STATE), err)) != TW_OK ||
-	    (rc = ar_allowed(c, "gateway", "list", "gateways", err)) != TW_OK)
-		return rc;
-	if ((l.items = json_array()) == NULL)
-		return tw_error_set(err, TW_E_NOMEM, "out of memory");
-	l.after_text = c->q.has[APIQ_CURSOR] ? c->q.value[APIQ_CURSOR] : NULL;
-	l.state = c->q.has[APIQ_STATE] ? c->q.value[APIQ_STATE] : NULL;
-	ar_scope(c);
-	rc = c->q.has[APIQ_TAG] ?
+	return c->q.has[APIQ_TAG] ?
 		store_gateway_select(c->ctx->store, GW_SELECT_TAG, c->q.value[APIQ_TAG],
-			ar_gateway_one, &l, err) :
-		store_gateway_foreach(c->ctx->store, ar_gateway_one, &l, err);
-	ar_unscope(c);
-	if (rc != TW_OK) {
-		json_decref(l.items);
-		return rc;
-	}
-	before = json_array_size(l.items);
-	/* A short page is the last one. */
-	ar_send_list(c, "gateways", l.items, (long)before >= l.limit ? l.next : NULL);
-	return TW_OK;
+			ar_gateway_one, l, err) :
+		store_gateway_foreach(c->ctx->store, ar_gateway_one, l, err);
 }
+
+static const struct ar_list_spec ar_gateways_spec = {
+	.name = "gateways", .filters = F(APIQ_TAG) | F(APIQ_STATE),
+	.command = "gateway", .sub = "list", .what = "gateways", .cursor = AR_CURSOR_TEXT,
+	.scoped = true, .filters_parse = ar_filter_state, .walk = ar_gateways_walk,
+};
+AR_LIST_HANDLER(ar_gateways, ar_gateways_spec)
 
 static tw_rc ar_gateway(struct ar_call *c, struct tw_error *err)
 {
@@ -465,37 +559,27 @@ static int ar_firmware_one(const struct store_firmware *f, void *arg)
 		return 0;
 	if (l->state != NULL && strcmp(f->state, l->state) != 0)
 		return 0;
-	if ((long)json_array_size(l->items) >= l->limit)
+	if (ar_list_full(l))
 		return 1;
-	json_array_append_new(l->items, json_pack("{s:I,s:s,s:s,s:s,s:I,s:s,s:s,s:I,s:s,s:I,"
+	ar_list_take_id(l, json_pack("{s:I,s:s,s:s,s:s,s:I,s:s,s:s,s:I,s:s,s:I,"
 		"s:s}", "id", (json_int_t)f->id, "model", f->model, "version", f->version, "sha256",
 		f->sha256, "size", (json_int_t)f->size, "signature", f->signature, "state",
 		f->state, "uploaded_ms", (json_int_t)f->uploaded_ms, "uploaded_by", f->uploaded_by,
-		"released_ms", (json_int_t)f->released_ms, "released_by", f->released_by));
-	snprintf(l->next, sizeof(l->next), "%lld", (long long)f->id);
+		"released_ms", (json_int_t)f->released_ms, "released_by", f->released_by), f->id);
 	return 0;
 }
 
-static tw_rc ar_firmware(struct ar_call *c, struct tw_error *err)
+static tw_rc ar_firmware_walk(struct ar_call *c, struct ar_list *l, struct tw_error *err)
 {
-	struct ar_list l = { .c = c, .limit = c->q.limit };
-	tw_rc rc;
-
-	if ((rc = ar_only(c, F(APIQ_STATE), err)) != TW_OK ||
-	    (rc = ar_allowed(c, "firmware", "list", "firmware", err)) != TW_OK ||
-	    (rc = ar_cursor_id(c, &l.after_id, err)) != TW_OK)
-		return rc;
-	l.state = c->q.has[APIQ_STATE] ? c->q.value[APIQ_STATE] : NULL;
-	if ((l.items = json_array()) == NULL)
-		return tw_error_set(err, TW_E_NOMEM, "out of memory");
-	if ((rc = store_firmware_foreach(c->ctx->store, ar_firmware_one, &l, err)) != TW_OK) {
-		json_decref(l.items);
-		return rc;
-	}
-	ar_send_list(c, "firmware", l.items, (long)json_array_size(l.items) >= l.limit ? l.next :
-		NULL);
-	return TW_OK;
+	return store_firmware_foreach(c->ctx->store, ar_firmware_one, l, err);
 }
+
+static const struct ar_list_spec ar_firmware_spec = {
+	.name = "firmware", .filters = F(APIQ_STATE),
+	.command = "firmware", .sub = "list", .what = "firmware", .cursor = AR_CURSOR_ID,
+	.filters_parse = ar_filter_state, .walk = ar_firmware_walk,
+};
+AR_LIST_HANDLER(ar_firmware, ar_firmware_spec)
 
 /* ---------------- jobs and fleet orders ---------------- */
 
@@ -521,48 +605,46 @@ static int ar_job_one(const struct store_job *j, void *arg)
 {
 	struct ar_list *l = arg;
 
-	if ((long)json_array_size(l->items) >= l->limit)
+	if (ar_list_full(l))
 		return 1;
-	json_array_append_new(l->items, ar_job_json(j));
-	snprintf(l->next, sizeof(l->next), "%lld", (long long)j->id);
+	ar_list_take_id(l, ar_job_json(j), j->id);
 	return 0;
 }
 
-static tw_rc ar_jobs(struct ar_call *c, struct tw_error *err)
+static tw_rc ar_jobs_filters(struct ar_call *c, struct ar_list *l, struct tw_error *err)
 {
-	struct ar_list l = { .c = c, .limit = c->q.limit };
-	struct store_job_filter f;
+	struct store_job_filter *f = &l->jobs;
 	long batch = 0;
 	tw_rc rc;
 
-	memset(&f, 0, sizeof(f));
-	f.state = -1;
-	if ((rc = ar_only(c, F(APIQ_GATEWAY) | F(APIQ_STATE) | F(APIQ_BATCH), err)) != TW_OK ||
-	    (rc = ar_allowed(c, "job", "list", "jobs", err)) != TW_OK ||
-	    (rc = ar_cursor_id(c, &f.after_id, err)) != TW_OK)
-		return rc;
-	if (c->q.has[APIQ_STATE] && (f.state = store_job_state_parse(c->q.value[APIQ_STATE])) < 0)
+	memset(f, 0, sizeof(*f));
+	f->state = -1;
+	f->after_id = l->after_id;
+	if (c->q.has[APIQ_STATE] && (f->state = store_job_state_parse(c->q.value[APIQ_STATE])) < 0)
 		return tw_error_set(err, TW_E_INVALID, "state: not a job state (created, waking, "
 			"awaiting-connection, sent, succeeded, failed, cancelled, expired)");
 	if (c->q.has[APIQ_BATCH] && (rc = tw_parse_long(c->q.value[APIQ_BATCH], 1,
 	    0x7fffffffffffffffL, &batch, err, "batch")) != TW_OK)
 		return rc;
-	f.batch_id = batch;
-	f.gateway_id = c->q.has[APIQ_GATEWAY] ? c->q.value[APIQ_GATEWAY] : NULL;
-	f.limit = (size_t)l.limit + 1;
-	if ((l.items = json_array()) == NULL)
-		return tw_error_set(err, TW_E_NOMEM, "out of memory");
-	ar_scope(c);
-	rc = store_job_foreach(c->ctx->store, &f, ar_job_one, &l, err);
-	ar_unscope(c);
-	if (rc != TW_OK) {
-		json_decref(l.items);
-		return rc;
-	}
-	ar_send_list(c, "jobs", l.items, (long)json_array_size(l.items) >= l.limit ? l.next :
-		NULL);
+	f->batch_id = batch;
+	f->gateway_id = c->q.has[APIQ_GATEWAY] ? c->q.value[APIQ_GATEWAY] : NULL;
+	f->limit = (size_t)l->limit + 1;
+	/* The store filters by id already: the callback must not skip again. */
+	l->after_id = 0;
 	return TW_OK;
 }
+
+static tw_rc ar_jobs_walk(struct ar_call *c, struct ar_list *l, struct tw_error *err)
+{
+	return store_job_foreach(c->ctx->store, &l->jobs, ar_job_one, l, err);
+}
+
+static const struct ar_list_spec ar_jobs_spec = {
+	.name = "jobs", .filters = F(APIQ_GATEWAY) | F(APIQ_STATE) | F(APIQ_BATCH),
+	.command = "job", .sub = "list", .what = "jobs", .cursor = AR_CURSOR_ID,
+	.scoped = true, .filters_parse = ar_jobs_filters, .walk = ar_jobs_walk,
+};
+AR_LIST_HANDLER(ar_jobs, ar_jobs_spec)
 
 static tw_rc ar_job(struct ar_call *c, struct tw_error *err)
 {
@@ -667,50 +749,45 @@ static int ar_alarm_one(const struct store_gateway_message *m, void *arg)
 		acked = false;
 	if (l->open_only && acked)
 		return 0;
-	if ((long)json_array_size(l->items) >= l->limit)
+	if (ar_list_full(l))
 		return 1;
-	json_array_append_new(l->items, json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:I,s:s,s:s,s:o}",
+	ar_list_take_id(l, json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:I,s:s,s:s,s:o}",
 		"id", (json_int_t)m->id, "gateway", m->gateway_id, "kind", m->kind, "type",
 		m->type, "severity", m->severity, "gateway_time", m->gateway_time, "received_ms",
 		(json_int_t)m->received_ms, "message", m->message, "actions", m->actions,
 		"acknowledged", acked ? json_pack("{s:s,s:I,s:s}", "by", ack.acked_by, "ms",
-		(json_int_t)ack.acked_ms, "note", ack.note) : json_null()));
-	snprintf(l->next, sizeof(l->next), "%lld", (long long)m->id);
+		(json_int_t)ack.acked_ms, "note", ack.note) : json_null()), m->id);
 	return 0;
 }
 
-static tw_rc ar_alarms(struct ar_call *c, struct tw_error *err)
+static tw_rc ar_alarms_filters(struct ar_call *c, struct ar_list *l, struct tw_error *err)
 {
-	struct ar_list l = { .c = c, .limit = c->q.limit };
 	const char *kind = c->q.has[APIQ_KIND] ? c->q.value[APIQ_KIND] : "alarm";
-	tw_rc rc;
 
-	if ((rc = ar_only(c, F(APIQ_GATEWAY) | F(APIQ_KIND) | F(APIQ_STATUS), err)) != TW_OK ||
-	    (rc = ar_allowed(c, "alarm", "list", "alarms", err)) != TW_OK ||
-	    (rc = ar_cursor_id(c, &l.after_id, err)) != TW_OK)
-		return rc;
 	if (strcmp(kind, "alarm") != 0 && strcmp(kind, "notification") != 0 &&
 	    strcmp(kind, "selftest") != 0 && strcmp(kind, "all") != 0)
 		return tw_error_set(err, TW_E_INVALID, "kind: alarm, notification, selftest or all");
 	if (c->q.has[APIQ_STATUS] && strcmp(c->q.value[APIQ_STATUS], "open") != 0 &&
 	    strcmp(c->q.value[APIQ_STATUS], "all") != 0)
 		return tw_error_set(err, TW_E_INVALID, "status: open (not acknowledged) or all");
-	l.open_only = c->q.has[APIQ_STATUS] && strcmp(c->q.value[APIQ_STATUS], "open") == 0;
-	if ((l.items = json_array()) == NULL)
-		return tw_error_set(err, TW_E_NOMEM, "out of memory");
-	ar_scope(c);
-	rc = store_gateway_message_foreach(c->ctx->store, c->q.has[APIQ_GATEWAY] ?
-		c->q.value[APIQ_GATEWAY] : NULL, strcmp(kind, "all") == 0 ? NULL : kind,
-		ar_alarm_one, &l, err);
-	ar_unscope(c);
-	if (rc != TW_OK) {
-		json_decref(l.items);
-		return rc;
-	}
-	ar_send_list(c, "alarms", l.items, (long)json_array_size(l.items) >= l.limit ? l.next :
-		NULL);
+	l->open_only = c->q.has[APIQ_STATUS] && strcmp(c->q.value[APIQ_STATUS], "open") == 0;
+	l->kind = strcmp(kind, "all") == 0 ? NULL : kind;
+	l->gateway = c->q.has[APIQ_GATEWAY] ? c->q.value[APIQ_GATEWAY] : NULL;
 	return TW_OK;
 }
+
+static tw_rc ar_alarms_walk(struct ar_call *c, struct ar_list *l, struct tw_error *err)
+{
+	return store_gateway_message_foreach(c->ctx->store, l->gateway, l->kind, ar_alarm_one,
+		l, err);
+}
+
+static const struct ar_list_spec ar_alarms_spec = {
+	.name = "alarms", .filters = F(APIQ_GATEWAY) | F(APIQ_KIND) | F(APIQ_STATUS),
+	.command = "alarm", .sub = "list", .what = "alarms", .cursor = AR_CURSOR_ID,
+	.scoped = true, .filters_parse = ar_alarms_filters, .walk = ar_alarms_walk,
+};
+AR_LIST_HANDLER(ar_alarms, ar_alarms_spec)
 
 /* ---------------- certificates, CRLs, participants, requests ---------------- */
 
@@ -730,12 +807,11 @@ static int ar_cert_one(const struct store_ca_cert *x, void *arg)
 
 	if (l->state != NULL && strcmp(x->status, l->state) != 0)
 		return 0;
-	if (l->seen++ < l->skip)
+	if (ar_list_skipped(l))
 		return 0;
-	if ((long)json_array_size(l->items) >= l->limit)
+	if (ar_list_full(l))
 		return 1;
-	json_array_append_new(l->items, ar_cert_json(x));
-	snprintf(l->next, sizeof(l->next), "%ld", l->seen);
+	ar_list_take_seen(l, ar_cert_json(x));
 	return 0;
 }
 
@@ -746,31 +822,24 @@ static tw_rc ar_issuer(struct ar_call *c, char *issuer, size_t size, struct tw_e
 		issuer, size, err);
 }
 
-static tw_rc ar_certificates(struct ar_call *c, struct tw_error *err)
+static tw_rc ar_certificates_filters(struct ar_call *c, struct ar_list *l,
+	struct tw_error *err)
 {
-	struct ar_list l = { .c = c, .limit = c->q.limit };
-	char issuer[STORE_TEXT_MAX + 1];
-	tw_rc rc;
-
-	if ((rc = ar_only(c, F(APIQ_CA) | F(APIQ_STATUS), err)) != TW_OK ||
-	    (rc = ar_allowed(c, "ca", "list", "certificates", err)) != TW_OK ||
-	    (rc = ar_issuer(c, issuer, sizeof(issuer), err)) != TW_OK)
-		return rc;
-	if (c->q.has[APIQ_CURSOR] && (rc = tw_parse_long(c->q.value[APIQ_CURSOR], 0,
-	    0x7fffffffL, &l.skip, err, "cursor")) != TW_OK)
-		return rc;
-	l.state = c->q.has[APIQ_STATUS] ? c->q.value[APIQ_STATUS] : NULL;
-	if ((l.items = json_array()) == NULL)
-		return tw_error_set(err, TW_E_NOMEM, "out of memory");
-	rc = store_ca_cert_foreach(c->ctx->store, issuer, ar_cert_one, &l, err);
-	if (rc != TW_OK) {
-		json_decref(l.items);
-		return rc;
-	}
-	ar_send_list(c, "certificates", l.items, (long)json_array_size(l.items) >= l.limit ?
-		l.next : NULL);
-	return TW_OK;
+	l->state = c->q.has[APIQ_STATUS] ? c->q.value[APIQ_STATUS] : NULL;
+	return ar_issuer(c, l->issuer, sizeof(l->issuer), err);
 }
+
+static tw_rc ar_certificates_walk(struct ar_call *c, struct ar_list *l, struct tw_error *err)
+{
+	return store_ca_cert_foreach(c->ctx->store, l->issuer, ar_cert_one, l, err);
+}
+
+static const struct ar_list_spec ar_certificates_spec = {
+	.name = "certificates", .filters = F(APIQ_CA) | F(APIQ_STATUS),
+	.command = "ca", .sub = "list", .what = "certificates", .cursor = AR_CURSOR_OFFSET,
+	.filters_parse = ar_certificates_filters, .walk = ar_certificates_walk,
+};
+AR_LIST_HANDLER(ar_certificates, ar_certificates_spec)
 
 static tw_rc ar_certificate(struct ar_call *c, struct tw_error *err)
 {
@@ -845,41 +914,28 @@ static int ar_participant_one(const struct store_ca_participant *pa, void *arg)
 {
 	struct ar_list *l = arg;
 
-	if (l->seen++ < l->skip)
+	if (ar_list_skipped(l))
 		return 0;
-	if ((long)json_array_size(l->items) >= l->limit)
+	if (ar_list_full(l))
 		return 1;
-	json_array_append_new(l->items, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:s}",
+	ar_list_take_seen(l, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:s}",
 		"name", pa->name, "organisation", pa->organisation, "role", pa->role,
 		"market_partner_id", pa->market_partner_id, "common_name", pa->common_name,
 		"email", pa->email, "gateway", pa->gateway_id, "created_ms",
 		(json_int_t)pa->created_ms, "created_by", pa->created_by));
-	snprintf(l->next, sizeof(l->next), "%ld", l->seen);
 	return 0;
 }
 
-static tw_rc ar_participants(struct ar_call *c, struct tw_error *err)
+static tw_rc ar_participants_walk(struct ar_call *c, struct ar_list *l, struct tw_error *err)
 {
-	struct ar_list l = { .c = c, .limit = c->q.limit };
-	tw_rc rc;
-
-	if ((rc = ar_only(c, 0, err)) != TW_OK ||
-	    (rc = ar_allowed(c, "ca", "participants", "participants", err)) != TW_OK)
-		return rc;
-	if (c->q.has[APIQ_CURSOR] && (rc = tw_parse_long(c->q.value[APIQ_CURSOR], 0,
-	    0x7fffffffL, &l.skip, err, "cursor")) != TW_OK)
-		return rc;
-	if ((l.items = json_array()) == NULL)
-		return tw_error_set(err, TW_E_NOMEM, "out of memory");
-	if ((rc = store_ca_participant_foreach(c->ctx->store, ar_participant_one, &l, err)) !=
-	    TW_OK) {
-		json_decref(l.items);
-		return rc;
-	}
-	ar_send_list(c, "participants", l.items, (long)json_array_size(l.items) >= l.limit ?
-		l.next : NULL);
-	return TW_OK;
+	return store_ca_participant_foreach(c->ctx->store, ar_participant_one, l, err);
 }
+
+static const struct ar_list_spec ar_participants_spec = {
+	.name = "participants", .command = "ca", .sub = "participants",
+	.what = "participants", .cursor = AR_CURSOR_OFFSET, .walk = ar_participants_walk,
+};
+AR_LIST_HANDLER(ar_participants, ar_participants_spec)
 
 static int ar_request_one(const struct store_ca_request *r, void *arg)
 {
@@ -887,37 +943,28 @@ static int ar_request_one(const struct store_ca_request *r, void *arg)
 
 	if (r->id <= l->after_id)
 		return 0;
-	if ((long)json_array_size(l->items) >= l->limit)
+	if (ar_list_full(l))
 		return 1;
-	json_array_append_new(l->items, json_pack("{s:I,s:s,s:s,s:s,s:s,s:I,s:I,s:s,s:s}",
+	ar_list_take_id(l, json_pack("{s:I,s:s,s:s,s:s,s:s,s:I,s:I,s:s,s:s}",
 		"id", (json_int_t)r->id, "participant", r->participant, "kind", r->kind, "state",
 		r->state, "subject", r->subject, "received_ms", (json_int_t)r->received_ms,
 		"decided_ms", (json_int_t)r->decided_ms, "decided_by", r->decided_by, "reason",
-		r->reason));
-	snprintf(l->next, sizeof(l->next), "%lld", (long long)r->id);
+		r->reason), r->id);
 	return 0;
 }
 
-static tw_rc ar_requests(struct ar_call *c, struct tw_error *err)
+/* The store filters by state itself (l->state is the filter, not compared again). */
+static tw_rc ar_requests_walk(struct ar_call *c, struct ar_list *l, struct tw_error *err)
 {
-	struct ar_list l = { .c = c, .limit = c->q.limit };
-	tw_rc rc;
-
-	if ((rc = ar_only(c, F(APIQ_STATE), err)) != TW_OK ||
-	    (rc = ar_allowed(c, "ca", "requests", "requests", err)) != TW_OK ||
-	    (rc = ar_cursor_id(c, &l.after_id, err)) != TW_OK)
-		return rc;
-	if ((l.items = json_array()) == NULL)
-		return tw_error_set(err, TW_E_NOMEM, "out of memory");
-	if ((rc = store_ca_request_foreach(c->ctx->store, c->q.has[APIQ_STATE] ?
-	    c->q.value[APIQ_STATE] : NULL, ar_request_one, &l, err)) != TW_OK) {
-		json_decref(l.items);
-		return rc;
-	}
-	ar_send_list(c, "requests", l.items, (long)json_array_size(l.items) >= l.limit ?
-		l.next : NULL);
-	return TW_OK;
+	return store_ca_request_foreach(c->ctx->store, l->state, ar_request_one, l, err);
 }
+
+static const struct ar_list_spec ar_requests_spec = {
+	.name = "requests", .filters = F(APIQ_STATE),
+	.command = "ca", .sub = "requests", .what = "requests", .cursor = AR_CURSOR_ID,
+	.filters_parse = ar_filter_state, .walk = ar_requests_walk,
+};
+AR_LIST_HANDLER(ar_requests, ar_requests_spec)
 
 /* ---------------- the admin log ---------------- */
 
@@ -926,37 +973,27 @@ static int ar_entry_one(const struct store_audit_row *r, void *arg)
 	struct ar_list *l = arg;
 	char hash[65];
 
-	if ((long)json_array_size(l->items) >= l->limit)
+	if (ar_list_full(l))
 		return 1;
 	tw_hex_encode(r->hash, sizeof(r->hash), hash);
-	json_array_append_new(l->items, json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,"
+	ar_list_take_id(l, json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,"
 		"s:s}", "seq", (json_int_t)r->seq, "time", r->time, "actor", r->actor, "role",
 		r->role, "client", r->client, "action", r->action, "object", r->object, "result",
-		r->result, "detail", r->detail, "error_code", r->error_code, "hash", hash));
-	snprintf(l->next, sizeof(l->next), "%lld", (long long)r->seq);
+		r->result, "detail", r->detail, "error_code", r->error_code, "hash", hash), r->seq);
 	return 0;
 }
 
-static tw_rc ar_admin_log(struct ar_call *c, struct tw_error *err)
+/* The store starts after the cursor itself. */
+static tw_rc ar_admin_log_walk(struct ar_call *c, struct ar_list *l, struct tw_error *err)
 {
-	struct ar_list l = { .c = c, .limit = c->q.limit };
-	int64_t after = 0;
-	tw_rc rc;
-
-	if ((rc = ar_only(c, 0, err)) != TW_OK ||
-	    (rc = ar_allowed(c, "audit", "export", "admin_log", err)) != TW_OK ||
-	    (rc = ar_cursor_id(c, &after, err)) != TW_OK)
-		return rc;
-	if ((l.items = json_array()) == NULL)
-		return tw_error_set(err, TW_E_NOMEM, "out of memory");
-	if ((rc = store_audit_foreach(c->ctx->store, after + 1, ar_entry_one, &l, err)) != TW_OK) {
-		json_decref(l.items);
-		return rc;
-	}
-	ar_send_list(c, "entries", l.items, (long)json_array_size(l.items) >= l.limit ? l.next :
-		NULL);
-	return TW_OK;
+	return store_audit_foreach(c->ctx->store, l->after_id + 1, ar_entry_one, l, err);
 }
+
+static const struct ar_list_spec ar_admin_log_spec = {
+	.name = "entries", .command = "audit", .sub = "export", .what = "admin_log",
+	.cursor = AR_CURSOR_ID, .walk = ar_admin_log_walk,
+};
+AR_LIST_HANDLER(ar_admin_log, ar_admin_log_spec)
 
 static int ar_head_one(const struct store_auditlog_head *h, void *arg)
 {
@@ -965,36 +1002,26 @@ static int ar_head_one(const struct store_auditlog_head *h, void *arg)
 
 	if (h->tree_size <= l->after_id)
 		return 0;
-	if ((long)json_array_size(l->items) >= l->limit)
+	if (ar_list_full(l))
 		return 1;
 	tw_hex_encode(h->root, sizeof(h->root), root);
 	tw_time_format_utc(h->time_ms, ts, sizeof(ts));
-	json_array_append_new(l->items, json_pack("{s:I,s:s,s:I,s:s,s:s}", "tree_size",
+	ar_list_take_id(l, json_pack("{s:I,s:s,s:I,s:s,s:s}", "tree_size",
 		(json_int_t)h->tree_size, "root", root, "time_ms", (json_int_t)h->time_ms, "time",
-		ts, "key", h->key_label));
-	snprintf(l->next, sizeof(l->next), "%lld", (long long)h->tree_size);
+		ts, "key", h->key_label), h->tree_size);
 	return 0;
 }
 
-static tw_rc ar_heads(struct ar_call *c, struct tw_error *err)
+static tw_rc ar_heads_walk(struct ar_call *c, struct ar_list *l, struct tw_error *err)
 {
-	struct ar_list l = { .c = c, .limit = c->q.limit };
-	tw_rc rc;
-
-	if ((rc = ar_only(c, 0, err)) != TW_OK ||
-	    (rc = ar_allowed(c, "audit", "export", "signed heads", err)) != TW_OK ||
-	    (rc = ar_cursor_id(c, &l.after_id, err)) != TW_OK)
-		return rc;
-	if ((l.items = json_array()) == NULL)
-		return tw_error_set(err, TW_E_NOMEM, "out of memory");
-	if ((rc = store_auditlog_head_foreach(c->ctx->store, ar_head_one, &l, err)) != TW_OK) {
-		json_decref(l.items);
-		return rc;
-	}
-	ar_send_list(c, "heads", l.items, (long)json_array_size(l.items) >= l.limit ? l.next :
-		NULL);
-	return TW_OK;
+	return store_auditlog_head_foreach(c->ctx->store, ar_head_one, l, err);
 }
+
+static const struct ar_list_spec ar_heads_spec = {
+	.name = "heads", .command = "audit", .sub = "export", .what = "signed heads",
+	.cursor = AR_CURSOR_ID, .walk = ar_heads_walk,
+};
+AR_LIST_HANDLER(ar_heads, ar_heads_spec)
 
 /*
  * GET /v1/admin-log/{seq}/proof: the inclusion proof of entry seq in the latest signed
@@ -1085,6 +1112,32 @@ out:
 	free(text);
 	free(doc);
 	return rc;
+}
+
+/*
+ * GET /v1/admin-log/verified: how far the worker's incremental verification of the admin
+ * log has come (audit/verify.c, table admin_log_verified): the signed head it last
+ * verified and when. The web console's dashboard shows it.
+ */
+static tw_rc ar_log_verified(struct ar_call *c, struct tw_error *err)
+{
+	struct store_audit_verified v;
+	bool found = false;
+	json_t *o;
+	tw_rc rc;
+
+	if ((rc = ar_only(c, 0, err)) != TW_OK ||
+	    (rc = ar_allowed(c, "audit", "export", "admin-log verification", err)) != TW_OK ||
+	    (rc = store_audit_verified_get(c->ctx->store, "worker", &v, &found, err)) != TW_OK)
+		return rc;
+	o = found ? json_pack("{s:s,s:b,s:I,s:I}", "verifier", "worker", "verified", 1,
+		"tree_size", (json_int_t)v.tree_size, "verified_ms", (json_int_t)v.verified_ms) :
+		json_pack("{s:s,s:b,s:n,s:n}", "verifier", "worker", "verified", 0, "tree_size",
+		"verified_ms");
+	if (o == NULL)
+		return tw_error_set(err, TW_E_NOMEM, "out of memory");
+	ar_send_one(c, "admin-log verification", o);
+	return TW_OK;
 }
 
 /* ---------------- writes: the command of the same name ---------------- */
@@ -1408,6 +1461,7 @@ static const struct ar_route ar_routes[] = {
 	{ { "GET", "/v1/requests" }, ar_requests },
 	{ { "GET", "/v1/admin-log" }, ar_admin_log },
 	{ { "GET", "/v1/admin-log/heads" }, ar_heads },
+	{ { "GET", "/v1/admin-log/verified" }, ar_log_verified },
 	{ { "GET", "/v1/admin-log/{id}/proof" }, ar_proof },
 };
 

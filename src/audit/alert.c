@@ -45,6 +45,7 @@ static const struct {
 	[ALERT_FIRMWARE_CHECK] = { "firmware-check", "firmware-manager", "critical" },
 	[ALERT_METERING_UNDELIVERED] = { "metering-undelivered", "gateway-operator", "error" },
 	[ALERT_TIME] = { "time-offset", "system-administrator", "critical" },
+	[ALERT_CONTEXT_CERT] = { "context-certificate", "gateway-operator", "error" },
 };
 
 #define ALERT_KIND_VALID(k) \

@@ -34,6 +34,7 @@ enum alert_kind {
 	ALERT_FIRMWARE_CHECK,    /* a stored firmware image failed its daily check (M-4.5.19) */
 	ALERT_METERING_UNDELIVERED, /* metering data not acknowledged by its EMT in time */
 	ALERT_TIME,              /* the GWA clock is off or unchecked (UC-3.2.1, M-4.5.9) */
+	ALERT_CONTEXT_CERT,      /* a certificate of a GWA context expired or was revoked (S-8) */
 };
 
 /* "login-burst", "log-integrity", ...; NULL for an unknown kind. */

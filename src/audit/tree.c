@@ -297,11 +297,8 @@ tw_rc audit_head_create(struct tw_store *store, struct signer_client *sc, int64_
 	}
 	if ((rc = store_auditlog_head_get(store, size, h, &found, err)) != TW_OK)
 		goto out;
-	if (found) {
-		rc = tw_error_set(err, TW_E_EXISTS, "a head of size %lld is signed already",
-			(long long)size);
-		goto out;
-	}
+	if (found)
+		goto exists;
 	h->tree_size = size;
 	h->time_ms = tw_now_ms();
 	if ((rc = audit_tree_root(store, size, h->root, err)) != TW_OK)
@@ -318,10 +315,33 @@ tw_rc audit_head_create(struct tw_store *store, struct signer_client *sc, int64_
 	memcpy(h->sig, sig, sig_len);
 	h->sig_len = sig_len;
 	snprintf(h->key_label, sizeof(h->key_label), "%s", SIGNER_KEY_GWA_SIG);
-	if ((rc = store_auditlog_head_insert(store, h, err)) != TW_OK)
+	rc = store_auditlog_head_insert(store, h, err);
+	if (rc == TW_E_EXISTS) {
+		/*
+		 * Another creator (the worker's audit service, `torwart audit head`, retention)
+		 * signed the same size between our look-up and our insert: one row per size is
+		 * the table's primary key, so theirs stands and is what we report.
+		 */
+		if ((rc = store_auditlog_head_get(store, size, h, &found, err)) != TW_OK)
+			goto out;
+		if (!found) {
+			rc = tw_error_set(err, TW_E_INTERNAL, "storing the head of size %lld failed "
+				"as a duplicate, but no head of that size is stored", (long long)size);
+			goto out;
+		}
+		goto exists;
+	}
+	if (rc != TW_OK)
 		goto out;
 	if (out != NULL)
 		*out = *h;
+	goto out;
+exists:
+	/* The existing head is returned too: whoever asked gets a signed head of size. */
+	if (out != NULL)
+		*out = *h;
+	rc = tw_error_set(err, TW_E_EXISTS, "a head of size %lld is signed already",
+		(long long)size);
 out:
 	free(sig);
 	free(h);

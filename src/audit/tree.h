@@ -55,7 +55,8 @@ tw_rc audit_head_verify(const struct store_auditlog_head *h, EVP_PKEY *pub,
 	struct tw_error *err);
 /*
  * Sign and store a head over the current log (or over size when size > 0) through the
- * signer. *out (may be NULL) receives it. TW_E_EXISTS when that size is already signed.
+ * signer. *out (may be NULL) receives it. TW_E_EXISTS when that size is already signed,
+ * also when a concurrent creator stored it first: *out then receives the stored head.
  */
 tw_rc audit_head_create(struct tw_store *store, struct signer_client *sc, int64_t size,
 	struct store_auditlog_head *out, struct tw_error *err);

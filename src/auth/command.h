@@ -78,6 +78,11 @@ struct auth_command {
 
 /* The entry of command/sub (sub may be NULL for commands without one), or NULL. */
 const struct auth_command *auth_command_find(const char *command, const char *sub);
+/*
+ * The option entry of a command the api does not offer (metering, time), for the local
+ * check of its options by auth_command_parse; NULL for every other command.
+ */
+const struct auth_command *auth_local_command_find(const char *command, const char *sub);
 /* Entries in table order, for tests and documentation; NULL past the end. */
 const struct auth_command *auth_command_at(size_t i);
 

@@ -17,6 +17,7 @@
 
 #include "base/util.h"
 #include "crypto/keys.h"
+#include "crypto/tls_signer_key.h"
 #include "pki/crl.h"
 #include "pki/profile.h"
 
@@ -138,11 +139,11 @@ out:
 	return rc;
 }
 
-/* The api's server key (file, 0600) and certificate signed by the operator CA. */
+/* The api's server key (in the signer, label api-tls: tls_signer_key.h) and its
+ * certificate signed by the operator CA. */
 static tw_rc opca_api_cert(const struct tw_home *home, struct signer_client *sc, X509 *ca,
 	const char *api_host, struct tw_error *err)
 {
-	char *key_path = tw_home_join(home, AUTH_API_TLS_KEY);
 	char *crt_path = tw_home_join(home, AUTH_API_TLS_CERT);
 	char san[512];
 	unsigned char ip[16];
@@ -151,7 +152,7 @@ static tw_rc opca_api_cert(const struct tw_home *home, struct signer_client *sc,
 	bool is_ip;
 	tw_rc rc;
 
-	if (key_path == NULL || crt_path == NULL) {
+	if (crt_path == NULL) {
 		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
 		goto out;
 	}
@@ -161,21 +162,20 @@ static tw_rc opca_api_cert(const struct tw_home *home, struct signer_client *sc,
 		(is_ip ? ",IP:" : ",DNS:") : "", api_host != NULL &&
 		strcmp(api_host, "localhost") != 0 && strcmp(api_host, "127.0.0.1") != 0 ?
 		api_host : "");
-	if ((rc = keys_generate_ec(NID_brainpoolP256r1, &key, err)) != TW_OK ||
+	if ((rc = signer_generate_key(sc, SIGNER_KEY_API_TLS, NID_brainpoolP256r1, &key, err)) !=
+	    TW_OK ||
 	    (rc = opca_build(key, ca, "torwart-api", NULL, 825, &x, err)) != TW_OK ||
 	    (rc = opca_ext(x, ca, NID_basic_constraints, "critical,CA:FALSE", err)) != TW_OK ||
 	    (rc = opca_ext(x, ca, NID_key_usage, "critical,digitalSignature", err)) != TW_OK ||
 	    (rc = opca_ext(x, ca, NID_ext_key_usage, "serverAuth", err)) != TW_OK ||
 	    (rc = opca_ext(x, ca, NID_subject_alt_name, san, err)) != TW_OK ||
-	    (rc = signer_sign_certificate(sc, AUTH_OPCA_KEY, x, &signed_x, err)) != TW_OK ||
-	    (rc = keys_write_private_pem(key_path, key, err)) != TW_OK)
+	    (rc = signer_sign_certificate(sc, AUTH_OPCA_KEY, x, &signed_x, err)) != TW_OK)
 		goto out;
 	rc = keys_write_certs_pem(crt_path, &signed_x, 1, err);
 out:
 	EVP_PKEY_free(key);
 	X509_free(x);
 	X509_free(signed_x);
-	free(key_path);
 	free(crt_path);
 	return rc;
 }

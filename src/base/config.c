@@ -196,6 +196,17 @@ const char *tw_config_get(const struct tw_config *conf, const char *section, con
 	return NULL;
 }
 
+int tw_config_foreach(const struct tw_config *conf, const char *section,
+	int (*cb)(const char *key, const char *value, void *arg), void *arg)
+{
+	int r = 0;
+
+	for (size_t i = 0; conf != NULL && i < conf->count && r == 0; i++)
+		if (strcmp(conf->items[i].section, section) == 0)
+			r = cb(conf->items[i].key, conf->items[i].value, arg);
+	return r;
+}
+
 const char *tw_config_get_or(const struct tw_config *conf, const char *section,
 	const char *key, const char *def)
 {

@@ -29,6 +29,13 @@ const char *tw_config_get(const struct tw_config *conf, const char *section, con
 /* Value or def when absent. */
 const char *tw_config_get_or(const struct tw_config *conf, const char *section,
 	const char *key, const char *def);
+/*
+ * Call cb(key, value, arg) for every key of section, in file order (for sections whose
+ * keys are names chosen by the operator, e.g. [rollout.window.tag]). A non-zero return
+ * of cb stops the walk and is returned; 0 when every key was visited.
+ */
+int tw_config_foreach(const struct tw_config *conf, const char *section,
+	int (*cb)(const char *key, const char *value, void *arg), void *arg);
 /* Integer in [min, max]; def when absent; TW_E_CONFIG when present but invalid. */
 tw_rc tw_config_get_long(const struct tw_config *conf, const char *section, const char *key,
 	long def, long min, long max, long *out, struct tw_error *err);

@@ -36,8 +36,10 @@ int cli_check_args(int argc, char **argv)
 	struct tw_error err;
 	tw_rc rc;
 
-	/* argv as main has it: argv[1] command, argv[2] sub. Only table commands. */
-	if (argc < 3 || (c = auth_command_find(argv[1], argv[2])) == NULL)
+	/* argv as main has it: argv[1] command, argv[2] sub. Table commands, and the local
+	 * ones whose options the parser knows (metering, time). */
+	if (argc < 3 || ((c = auth_command_find(argv[1], argv[2])) == NULL &&
+	    (c = auth_local_command_find(argv[1], argv[2])) == NULL))
 		return 0;
 	if (!auth_command_has(argc - 1, argv + 1, "--home"))
 		return 0;   /* through the api: cli_remote_run parses after its own options */

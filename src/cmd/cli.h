@@ -135,18 +135,28 @@ int cli_profile(const char *sub, int argc, char **argv);
 /* `torwart gateway logs|selftest` (in cli_profile.c, called by cli_gateway). */
 int cli_gateway_monitor(const char *sub, int argc, char **argv);
 int cli_ca(const char *sub, int argc, char **argv);
+/* cli_tlskey.c: `ca tls-key-import` (a legacy TLS key file into the signer). */
+int cli_ca_tls_key_import(const struct tw_home *home, struct tw_store *store,
+	const char *key_file, const char *label);
 int cli_req(const char *sub, int argc, char **argv);
 /* cli_auth.c: operator sessions, operators, four-eyes approvals. */
 int cli_login(const char *sub, int argc, char **argv);
 int cli_logout(const char *sub, int argc, char **argv);
 int cli_operator(const char *sub, int argc, char **argv);
 int cli_approval(const char *sub, int argc, char **argv);
+/* cli_context.c: the per-GWA certificate-management context (gwa/gwa_context.h). */
+int cli_context(const char *sub, int argc, char **argv);
+/* cli_gwa.c: `gwa renew`, the GWA's own TLS certificate (gwa/gwa_renew.h). */
+int cli_gwa(const char *sub, int argc, char **argv);
 /* cli_renewal.c: certificate renewal (`gateway renew`, `renewal list|show|wait`). */
 int cli_renewal(const char *sub, int argc, char **argv);
 int cli_gateway_renew(int argc, char **argv);
 int cli_gateway_crl_push(int argc, char **argv);
 /* cli_initial.c: `gateway initial-config` and `gateway initial-config-receipt`. */
 int cli_gateway_initial(const char *sub, int argc, char **argv);
+/* cli_console.c: the web console's server certificate (docs/console.md). */
+int cli_console(const char *sub, int argc, char **argv);
+
 /* cli_alarm.c: gateway alarms across the fleet and their acknowledgement. */
 int cli_alarm(const char *sub, int argc, char **argv);
 /* cli_firmware.c: the firmware catalogue. */

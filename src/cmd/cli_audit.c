@@ -367,10 +367,14 @@ static int cmd_signed(const struct audit_opts *o, bool archive)
 		goto fail;
 	signer_client_set_actor(sc, cli_actor(), cli_role);
 	if (!archive) {
-		if (audit_head_create(store, sc, 0, &head, &err) != TW_OK)
+		tw_rc hrc = audit_head_create(store, sc, 0, &head, &err);
+
+		/* The worker signing the same size first is no failure: that head is the answer. */
+		if (hrc != TW_OK && hrc != TW_E_EXISTS)
 			goto fail;
 		tw_hex_encode(head.root, 32, root);
-		printf("signed tree head: size %lld root %s\n", (long long)head.tree_size, root);
+		printf("signed tree head: size %lld root %s%s\n", (long long)head.tree_size, root,
+			hrc == TW_E_EXISTS ? " (signed already)" : "");
 		status = 0;
 		goto out;
 	}

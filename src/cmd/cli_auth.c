@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include <openssl/pem.h>
+#include <openssl/pkcs12.h>
 
 #include "auth/client.h"
 #include "auth/command.h"
@@ -26,7 +27,7 @@
 struct ca_opts {
 	const char *home, *api, *cert, *key, *ca, *password_file, *totp_file, *token_file;
 	const char *name, *tenant, *roles, *reason, *out, *state, *id, *tls_listen;
-	const char *public_key, *code_file;
+	const char *public_key, *code_file, *curve;
 	int totp;
 };
 
@@ -46,6 +47,7 @@ static int ca_parse(int argc, char **argv, struct ca_opts *o)
 		{ "tls-listen", required_argument, NULL, 'L' },
 		{ "public-key", required_argument, NULL, 'P' },
 		{ "code-file", required_argument, NULL, 'E' },
+		{ "curve", required_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -73,6 +75,7 @@ static int ca_parse(int argc, char **argv, struct ca_opts *o)
 		case 'L': o->tls_listen = optarg; break;
 		case 'P': o->public_key = optarg; break;
 		case 'E': o->code_file = optarg; break;
+		case 'V': o->curve = optarg; break;
 		default: return -1;
 		}
 	}
@@ -437,14 +440,33 @@ out:
 	return rc == TW_OK ? 0 : cli_fail("operator ca-init", &err);
 }
 
+/*
+ * --curve: brainpoolP256r1 (default, the SM-PKI curve of the CLI's certificates) or
+ * P-256 for a browser (the web console: browsers have no brainpool; docs/console.md).
+ */
+static tw_rc ca_curve(const char *curve, int *nid, struct tw_error *err)
+{
+	if (curve == NULL || strcmp(curve, "brainpoolP256r1") == 0)
+		*nid = NID_brainpoolP256r1;
+	else if (strcmp(curve, "P-256") == 0 || strcmp(curve, "prime256v1") == 0)
+		*nid = NID_X9_62_prime256v1;
+	else
+		return tw_error_set(err, TW_E_INVALID, "--curve %s: use brainpoolP256r1 (default) "
+			"or P-256 (for the web console in a browser)", curve);
+	return TW_OK;
+}
+
 /* Generate the operator's key in OUT/NAME.key; returns its public half. */
-static tw_rc ca_new_key(const char *out, const char *name, EVP_PKEY **key,
-	struct tw_error *err)
+static tw_rc ca_new_key(const char *out, const char *name, const char *curve,
+	EVP_PKEY **key, struct tw_error *err)
 {
 	char *path = NULL;
+	int nid = 0;
 	tw_rc rc;
 
 	*key = NULL;
+	if ((rc = ca_curve(curve, &nid, err)) != TW_OK)
+		return rc;
 	if (!auth_operator_name_valid(name))
 		return tw_error_set(err, TW_E_INVALID, "operator names are 1-64 characters of "
 			"A-Z a-z 0-9 . _ -");
@@ -452,7 +474,7 @@ static tw_rc ca_new_key(const char *out, const char *name, EVP_PKEY **key,
 		return rc;
 	if ((path = tw_asprintf("%s/%s.key", out, name)) == NULL)
 		return tw_error_set(err, TW_E_NOMEM, "out of memory");
-	if ((rc = keys_generate_ec(NID_brainpoolP256r1, key, err)) == TW_OK)
+	if ((rc = keys_generate_ec(nid, key, err)) == TW_OK)
 		rc = keys_write_private_pem(path, *key, err);
 	free(path);
 	return rc;
@@ -546,7 +568,7 @@ static int cmd_operator_keygen(const struct ca_opts *o)
 	if (o->name == NULL || o->out == NULL || o->home != NULL)
 		return cli_usage_error("operator keygen needs --name N --out DIR (on the new "
 			"operator's own machine, no --home)");
-	if ((rc = ca_new_key(o->out, o->name, &key, &err)) != TW_OK)
+	if ((rc = ca_new_key(o->out, o->name, o->curve, &key, &err)) != TW_OK)
 		goto out;
 	if ((mem = BIO_new(BIO_s_mem())) == NULL || PEM_write_bio_PUBKEY(mem, key) != 1 ||
 	    BIO_write(mem, "", 1) != 1 || BIO_get_mem_data(mem, &pem) <= 0 ||
@@ -655,7 +677,7 @@ static int cmd_operator_add(const struct ca_opts *o)
 	    (rc = ca_read_secret(o->password_file, password, sizeof(password), &plen, &err)) !=
 	    TW_OK)
 		goto fail;
-	if ((rc = ca_new_key(o->out, o->name, &key, &err)) != TW_OK)
+	if ((rc = ca_new_key(o->out, o->name, o->curve, &key, &err)) != TW_OK)
 		goto fail;
 	if (o->home != NULL) {
 		struct ca_local l;
@@ -792,19 +814,92 @@ static int cmd_operator_change(const struct ca_opts *o, bool roles)
 	return ret;
 }
 
+/*
+ * `operator p12`: the operator's certificate and key as PKCS#12 for a browser's
+ * certificate store (the web console, docs/console.md). Runs on the operator's own
+ * machine like keygen; the file is protected with the password of --password-file
+ * (AES-256-CBC and PBKDF2, OpenSSL 3's defaults) and written 0600.
+ */
+static int cmd_operator_p12(const struct ca_opts *o)
+{
+	char password[AUTH_PASSWORD_MAX + 2] = "";
+	size_t plen = 0;
+	struct tw_error err;
+	EVP_PKEY *key = NULL;
+	X509 *cert = NULL;
+	PKCS12 *p12 = NULL;
+	BIO *bio = NULL;
+	unsigned char *der = NULL;
+	int n = 0;
+	tw_rc rc;
+
+	if (o->cert == NULL || o->key == NULL || o->out == NULL || o->password_file == NULL ||
+	    o->home != NULL)
+		return cli_usage_error("operator p12 needs --cert C --key K --out FILE.p12 "
+			"--password-file F (on the operator's own machine, no --home)");
+	if ((rc = ca_read_secret(o->password_file, password, sizeof(password), &plen, &err)) !=
+	    TW_OK)
+		goto out;
+	if ((bio = BIO_new_file(o->cert, "r")) == NULL ||
+	    (cert = PEM_read_bio_X509(bio, NULL, NULL, NULL)) == NULL) {
+		rc = tw_error_set_openssl(&err, TW_E_INVALID, "%s is no PEM certificate", o->cert);
+		goto out;
+	}
+	BIO_free(bio);
+	if ((bio = BIO_new_file(o->key, "r")) == NULL ||
+	    (key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL)) == NULL) {
+		rc = tw_error_set_openssl(&err, TW_E_INVALID, "%s is no PEM private key", o->key);
+		goto out;
+	}
+	if (X509_check_private_key(cert, key) != 1) {
+		rc = tw_error_set(&err, TW_E_INVALID, "the key %s does not belong to %s", o->key,
+			o->cert);
+		goto out;
+	}
+	{
+		char group[64] = "";
+		size_t gl = 0;
+
+		if (EVP_PKEY_get_utf8_string_param(key, "group", group, sizeof(group), &gl) == 1 &&
+		    strcmp(group, "prime256v1") != 0 && strcmp(group, "secp384r1") != 0)
+			fprintf(stderr, "torwart: warning: the key is on %s; browsers need P-256 "
+				"(torwart operator keygen --curve P-256)\n", group);
+	}
+	/* Only the operator's own certificate: browsers need no chain for client auth. */
+	if ((p12 = PKCS12_create(password, o->name != NULL ? o->name : "torwart operator", key,
+	    cert, NULL, 0, 0, 0, 0, 0)) == NULL || (n = i2d_PKCS12(p12, &der)) <= 0) {
+		rc = tw_error_set_openssl(&err, TW_E_CRYPTO, "cannot make the PKCS#12 file");
+		goto out;
+	}
+	if ((rc = tw_write_file(o->out, der, (size_t)n, 0600, true, &err)) != TW_OK)
+		goto out;
+	printf("torwart: %s written (certificate and key, password-protected); import it "
+		"into the browser's certificate store (docs/console.md)\n", o->out);
+out:
+	tw_wipe(password, sizeof(password));
+	OPENSSL_free(der);
+	PKCS12_free(p12);
+	BIO_free(bio);
+	X509_free(cert);
+	EVP_PKEY_free(key);
+	return rc == TW_OK ? 0 : cli_fail("operator p12", &err);
+}
+
 int cli_operator(const char *sub, int argc, char **argv)
 {
 	struct ca_opts o;
 
 	if (sub == NULL || ca_parse(argc, argv, &o) != 0)
 		return cli_usage_error("usage: torwart operator ca-init|keygen|add|enrol|list|"
-			"disable|role");
+			"disable|role|p12");
 	if (strcmp(sub, "ca-init") == 0)
 		return cmd_ca_init(&o);
 	if (strcmp(sub, "add") == 0)
 		return cmd_operator_add(&o);
 	if (strcmp(sub, "keygen") == 0)
 		return cmd_operator_keygen(&o);
+	if (strcmp(sub, "p12") == 0)
+		return cmd_operator_p12(&o);
 	if (strcmp(sub, "enrol") == 0)
 		return cmd_login(&o, true);
 	if (strcmp(sub, "list") == 0)
@@ -814,7 +909,7 @@ int cli_operator(const char *sub, int argc, char **argv)
 	if (strcmp(sub, "role") == 0)
 		return cmd_operator_change(&o, true);
 	return cli_usage_error("unknown operator command; use ca-init, keygen, add, enrol, list, "
-		"disable, role");
+		"disable, role, p12");
 }
 
 /* ---- approval ---- */

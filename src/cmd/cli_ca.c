@@ -32,6 +32,7 @@
 #include "pki/crl.h"
 #include "pki/request.h"
 #include "store/store_ca.h"
+#include "ws/ws_note.h"
 
 #define CLI_CA_REFUSED 4
 #define CLI_CA_MAX_FILES 100000
@@ -43,6 +44,7 @@ struct ca_opts {
 	const char *state, *reason, *participant, *out, *ca, *id, *at;
 	const char *k, *n, *share, *from;   /* key ceremonies (M-4.5.18) */
 	const char *custodian_keys, *share_key;   /* shares sealed to custodians */
+	const char *key, *label;                  /* tls-key-import */
 	const char **files;
 	size_t nfiles, ncerts;    /* ncerts of the files came with --cert (ca check) */
 	int der, timing;
@@ -58,6 +60,7 @@ static const char ca_usage[] =
 	"       torwart ca issue --home DIR (--request FILE... [--participant NAME] [--timing] |\n"
 	"                        --id REQUEST)\n"
 	"       torwart ca list --home DIR | show|export SERIAL --home DIR [--out FILE] [--der]\n"
+	"       torwart ca delivery-note SERIAL --home DIR [--out FILE]\n"
 	"       torwart ca revoke SERIAL --home DIR --reason R | crl --home DIR [--ca NAME]\n"
 	"       torwart ca check --home DIR --cert FILE... [--at TIME] [--ca NAME]\n"
 	"       torwart ca activate|deactivate --home DIR --ca NAME [--reason TEXT]\n"
@@ -67,7 +70,8 @@ static const char ca_usage[] =
 	"       torwart ca custodians status --home DIR\n"
 	"       torwart ca custodian-keygen --name NAME --out DIR  (the custodian, on its machine)\n"
 	"       torwart ca custodian-share --home DIR --share FILE [--share-key KEY]\n"
-	"       torwart ca backup --home DIR --out DIR | restore --home DIR --from DIR";
+	"       torwart ca backup --home DIR --out DIR | restore --home DIR --from DIR\n"
+	"       torwart ca tls-key-import --home DIR [--label gwa-tls|api-tls] [--key FILE]";
 
 static int ca_parse(int argc, char **argv, struct ca_opts *o)
 {
@@ -88,6 +92,7 @@ static int ca_parse(int argc, char **argv, struct ca_opts *o)
 		{ "share", required_argument, NULL, 'X' }, { "from", required_argument, NULL, 'F' },
 		{ "custodian-keys", required_argument, NULL, 'Y' },
 		{ "share-key", required_argument, NULL, 'Z' },
+		{ "key", required_argument, NULL, 'W' }, { "label", required_argument, NULL, 'L' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -128,6 +133,8 @@ static int ca_parse(int argc, char **argv, struct ca_opts *o)
 		case 't': o->timing = 1; break;
 		case 'T': o->at = optarg; break;
 		case 'K': o->k = optarg; break;
+		case 'W': o->key = optarg; break;
+		case 'L': o->label = optarg; break;
 		case 'N': o->n = optarg; break;
 		case 'X': o->share = optarg; break;
 		case 'F': o->from = optarg; break;
@@ -335,6 +342,50 @@ static int cmd_issue(const struct ca_opts *o, const struct tw_home *home,
 out:
 	free(out);
 	signer_client_close(sc);
+	return ret;
+}
+
+/*
+ * The electronic delivery note of a certificate (ws/ws_note.h): DER CMS to --out or
+ * standard output; --json prints the signed content instead (for reading).
+ */
+static int cmd_delivery_note(const struct ca_opts *o, const struct tw_home *home,
+	struct tw_store *store, struct tw_error *err)
+{
+	struct signer_client *sc = NULL;
+	char issuer[STORE_TEXT_MAX + 1], hex[STORE_ID_MAX + 1];
+	char *json = NULL;
+	unsigned char *der = NULL;
+	size_t len = 0;
+	int ret = 1;
+
+	if (o->pos == NULL)
+		return cli_usage_error("ca delivery-note needs a SERIAL");
+	if (ca_serial_normalise(o->pos, hex, sizeof(hex), err) != TW_OK ||
+	    ca_issuer_name(home, o->ca, issuer, sizeof(issuer), err) != TW_OK ||
+	    ws_note_content(store, issuer, hex, &json, NULL, NULL, err) != TW_OK ||
+	    signer_client_open(home, false, &sc, err) != TW_OK)
+		goto fail;
+	signer_client_set_actor(sc, cli_actor(), cli_role);
+	if (ws_note_sign(home, sc, json, &der, &len, err) != TW_OK)
+		goto fail;
+	if (o->out != NULL) {
+		if (tw_write_file(o->out, der, len, 0644, false, err) != TW_OK)
+			goto fail;
+		printf("torwart: delivery note for %s written to %s (CMS, DER; verify with "
+			"`openssl cms -verify -inform DER -CAfile chain.pem`)\n", hex, o->out);
+	} else if (fwrite(der, 1, len, stdout) != len) {
+		tw_error_set(err, TW_E_IO, "cannot write to standard output");
+		goto fail;
+	}
+	ret = 0;
+	goto out;
+fail:
+	ret = cli_fail("ca delivery-note", err);
+out:
+	signer_client_close(sc);
+	OPENSSL_free(der);
+	free(json);
 	return ret;
 }
 
@@ -934,6 +985,8 @@ int cli_ca(const char *sub, int argc, char **argv)
 		ret = cmd_show(&o, home, store, strcmp(sub, "export") == 0, &err);
 	} else if (strcmp(sub, "revoke") == 0) {
 		ret = cmd_revoke(&o, home, store, &err);
+	} else if (strcmp(sub, "delivery-note") == 0) {
+		ret = cmd_delivery_note(&o, home, store, &err);
 	} else if (strcmp(sub, "check") == 0) {
 		ret = cmd_check(&o, home, store, &err);
 	} else if (strcmp(sub, "activate") == 0 || strcmp(sub, "deactivate") == 0 ||
@@ -945,6 +998,8 @@ int cli_ca(const char *sub, int argc, char **argv)
 		ret = cmd_custodian_share(&o, home, &err);
 	} else if (strcmp(sub, "backup") == 0 || strcmp(sub, "restore") == 0) {
 		ret = cmd_backup(&o, home, store, strcmp(sub, "restore") == 0, &err);
+	} else if (strcmp(sub, "tls-key-import") == 0) {
+		ret = cli_ca_tls_key_import(home, store, o.key, o.label);
 	} else if (strcmp(sub, "crl") == 0) {
 		ret = ca_crl_now(home, store, o.ca, &err) == TW_OK ? 0 : cli_fail("ca crl", &err);
 	} else {

@@ -130,6 +130,10 @@ static const struct cli_help_sub help_ca[] = {
 		"Show one issued certificate: subject, issuer, owner, usage, status, request.\n" },
 	{ "export", "usage: torwart ca export SERIAL --home DIR [--out FILE] [--der]\n"
 		"Write an issued certificate (PEM, or DER with --der).\n" },
+	{ "delivery-note", "usage: torwart ca delivery-note SERIAL --home DIR [--out FILE]\n"
+		"The signed electronic delivery note of a certificate and the others of its request\n"
+		"(CMS, DER; docs/pki-services.md). Verify: openssl cms -verify -inform DER\n"
+		"-CAfile pki/chain.pem -in FILE.\n" },
 	{ "revoke", "usage: torwart ca revoke SERIAL --home DIR --reason R\n"
 		"Revoke a certificate (RFC 5280 reason, e.g. keyCompromise); the CRL is regenerated\n"
 		"at once, the delta CRL (if configured) by the worker.\n" },
@@ -160,6 +164,10 @@ static const struct cli_help_sub help_ca[] = {
 		"Back up the token (wrapped keys and a manifest) to a new directory.\n" },
 	{ "restore", "usage: torwart ca restore --home DIR --from DIR\n"
 		"Restore the token from a backup made by `ca backup`, checked against its manifest.\n" },
+	{ "tls-key-import", "usage: torwart ca tls-key-import --home DIR [--label gwa-tls|api-tls] "
+		"[--key FILE]\n"
+		"Move a TLS key file of an older home into the signer and wipe the file (run as the\n"
+		"signer's user; restart torwartd afterwards).\n" },
 	{ NULL, NULL },
 };
 
@@ -204,7 +212,10 @@ static const struct cli_help_sub help_rollout[] = {
 	{ "create", "usage: torwart rollout create --home DIR --name N --image ID (--gateways A,B |\n"
 		"           --tag T | --tenant T | --all) --groups G [--canary K] [--success PCT]\n"
 		"           [--error PCT] [--window \"Mon-Fri 01:00-05:00 Europe/Berlin\"]\n"
-		"Plan a staged rollout of a released image (docs/firmware.md \"Rollouts\").\n" },
+		"Plan a staged rollout of a released image (docs/firmware.md \"Rollouts\").\n"
+		"Without --window each gateway's maintenance window of torwart.conf applies:\n"
+		"its tags' ([rollout.window.tag]), its tenant's ([rollout.window.tenant]),\n"
+		"else [rollout] window.\n" },
 	{ "list", "usage: torwart rollout list --home DIR [--state S]\n"
 		"List rollouts.\n" },
 	{ "show", "usage: torwart rollout show --home DIR --id N [--watch]\n"
@@ -292,6 +303,41 @@ static const struct cli_help_sub help_renewal[] = {
 	{ NULL, NULL },
 };
 
+/* ---------------------------------------------------------------- context */
+static const struct cli_help_sub help_context[] = {
+	{ "list", "usage: torwart context list --home DIR [--tenant T] [--gateway ID]\n"
+		"Every certificate of the context: the SM-PKI certificates of its gateways (and\n"
+		"GWA) and the imported foreign ones, with the gateway each belongs to.\n" },
+	{ "import", "usage: torwart context import --home DIR [--tenant T] --cert FILE "
+		"[--label L] [--gateway ID]\n"
+		"Keep a foreign certificate (PEM or DER) in the context, optionally assigned to\n"
+		"one of its gateways.\n" },
+	{ "replace", "usage: torwart context replace --home DIR [--tenant T] --id N --cert FILE "
+		"[--label L] [--gateway ID]\n"
+		"Replace an imported certificate (status back to unchecked).\n" },
+	{ "delete", "usage: torwart context delete --home DIR [--tenant T] --id N\n"
+		"Delete an imported certificate from the context.\n" },
+	{ "trust-add", "usage: torwart context trust-add --home DIR [--tenant T] --cert FILE\n"
+		"Trust a CA for non-SM-PKI certificates (HAN, CLS devices) in this context.\n" },
+	{ "trust-list", "usage: torwart context trust-list --home DIR [--tenant T]\n"
+		"The context's trusted CAs.\n" },
+	{ "trust-remove", "usage: torwart context trust-remove --home DIR [--tenant T] --id N\n"
+		"Stop trusting a CA in this context.\n" },
+	{ "validate", "usage: torwart context validate --home DIR [--tenant T]\n"
+		"Check every imported certificate now (validity, chain, revocation); expired or\n"
+		"revoked ones raise an alert. Exit 3 when one is not valid.\n" },
+	{ NULL, NULL },
+};
+
+/* ---------------------------------------------------------------- gwa */
+static const struct cli_help_sub help_gwa[] = {
+	{ "renew", "usage: torwart gwa renew --home DIR\n"
+		"Renew the GWA's own TLS certificate: a new key, certified by this home's Sub-CA\n"
+		"with the current subject; [wan] key and cert replaced (the wan takes them without\n"
+		"a restart); the old certificate stays valid until its end (docs/renewal.md).\n" },
+	{ NULL, NULL },
+};
+
 /* ---------------------------------------------------------------- job */
 static const struct cli_help_sub help_job[] = {
 	{ "create", "usage: torwart job create --home DIR --type T [--payload JSON]\n"
@@ -320,13 +366,15 @@ static const struct cli_help_sub help_job[] = {
 static const struct cli_help_sub help_operator[] = {
 	{ "ca-init", "usage: torwart operator ca-init --home DIR [--tls-listen HOST:PORT]\n"
 		"Create the operator CA in a home made before init created it.\n" },
-	{ "keygen", "usage: torwart operator keygen --name N --out DIR\n"
+	{ "keygen", "usage: torwart operator keygen --name N --out DIR [--curve P-256]\n"
 		"On the new operator's own machine: make its key pair. DIR/N.key stays there,\n"
-		"DIR/N.pub goes to the administrator.\n" },
+		"DIR/N.pub goes to the administrator. --curve P-256 for a browser (web console).\n" },
+	{ "p12", "usage: torwart operator p12 --cert C --key K --out FILE.p12 --password-file F\n"
+		"Certificate and key as PKCS#12 for a browser's certificate store (docs/console.md).\n" },
 	{ "add", "usage: torwart operator add --name N --public-key N.pub [--totp] "
 		"[--roles R --reason W] [--out DIR]\n"
 		"       torwart operator add --home DIR --name N --out DIR (--password-file F | "
-		"--totp) [--roles R] [--tenant T]\n"
+		"--totp) [--roles R] [--tenant T] [--curve P-256]\n"
 		"Add an operator through the api (no secret is set; the enrolment code goes to the\n"
 		"home's enrolment/ directory), or bootstrap the first operators with --home.\n" },
 	{ "enrol", "usage: torwart operator enrol --api URL --cert C --key K --code-file F\n"
@@ -403,6 +451,13 @@ static const struct cli_help_sub help_req[] = {
 	{ NULL, NULL },
 };
 
+static const struct cli_help_sub help_console[] = {
+	{ "tls", "usage: torwart console tls --home DIR [--host NAME] [--days N] [--force]\n"
+		"Make HOME/pki/console-tls.{crt,key} (P-256) and HOME/pki/console-ca.crt, whose\n"
+		"key is discarded after signing; the console serves them on [console] listen.\n" },
+	{ NULL, NULL },
+};
+
 static const struct cli_help cli_helps[] = {
 	{ "alarm", "usage: torwart alarm list|ack ...\n"
 		"Gateway alarms across the fleet and their acknowledgement (docs/monitoring.md).\n"
@@ -415,12 +470,17 @@ static const struct cli_help cli_helps[] = {
 		"The admin log: verification, export, proofs, signed heads, retention, alerts\n"
 		"(docs/audit-log.md). torwart audit SUB --help for each.\n" HELP_REMOTE, help_audit },
 	{ "ca", "usage: torwart ca register|participants|requests|submit|approve|reject|issue|\n"
-		"                  list|show|export|revoke|crl|check|activate|deactivate|status|\n"
-		"                  custodians|custodian-share|custodian-keygen|backup|restore ...\n"
+		"                  list|show|export|delivery-note|revoke|crl|check|activate|\n"
+		"                  deactivate|status|\n"
+		"                  custodians|custodian-share|custodian-keygen|backup|restore|\n"
+		"                  tls-key-import ...\n"
 		"The Sub-CA: registration, RA decisions, issuance, revocation, CRLs (full, delta,\n"
 		"the Root's ARL in a test PKI), CA key state (docs/ca-operations.md).\n"
 		"torwart ca SUB --help for each. Exit 4: a request was refused.\n" HELP_REMOTE,
 		help_ca },
+	{ "console", "usage: torwart console tls --home DIR [--host NAME] [--days N] [--force]\n"
+		"The web console's ECDSA P-256 server certificate and the one-time CA to import\n"
+		"into the operators' browsers (docs/console.md).\n", help_console },
 	{ "dir", "usage: torwart dir slapd-conf|status|publish|resync --home DIR ...\n"
 		"The SM-PKI directory (LDAPS, docs/pki-services.md). torwart dir SUB --help for each.\n",
 		help_dir },
@@ -440,6 +500,13 @@ static const struct cli_help cli_helps[] = {
 	{ "gateway", "usage: torwart gateway add|list|show|set|logs|selftest|renew|crl-push|initial-config ...\n"
 		"Gateways: registration, listing, fleet settings, logs and self-tests.\n"
 		"torwart gateway SUB --help for each.\n" HELP_REMOTE, help_gateway },
+	{ "context", "usage: torwart context list|import|replace|delete|trust-add|trust-list|"
+		"trust-remove|validate ...\n"
+		"The GWA's certificate-management context per tenant (docs/renewal.md).\n"
+		"torwart context SUB --help for each.\n" HELP_REMOTE, help_context },
+	{ "gwa", "usage: torwart gwa renew --home DIR\n"
+		"The GWA's own certificates (docs/renewal.md). torwart gwa SUB --help for each.\n"
+		HELP_REMOTE, help_gwa },
 	{ "init", "usage: torwart init --home DIR [--test-pki [--second-sub-ca]] "
 		"[--wan-listen HOST:PORT]\n"
 		"       [--api-listen HOST:PORT] [--api-tls-listen HOST:PORT] "
@@ -464,7 +531,7 @@ static const struct cli_help cli_helps[] = {
 		"~/.config/torwart/session.json (0600) or F.\n", NULL },
 	{ "logout", "usage: torwart logout [--token-file F]\n"
 		"End the operator session.\n", NULL },
-	{ "operator", "usage: torwart operator ca-init|keygen|add|enrol|list|disable|role ...\n"
+	{ "operator", "usage: torwart operator ca-init|keygen|add|enrol|list|disable|role|p12 ...\n"
 		"Operators of the api and their enrolment (docs/security.md).\n"
 		"torwart operator SUB --help for each.\n", help_operator },
 	{ "policy", "usage: torwart policy show | policy set --key K --value V --why TEXT\n"

@@ -53,7 +53,7 @@ static const char conf_template[] =
 	"# (certificate, crl, wakeup, tree-head, authorisation). CA keys: certificates and CRLs only.\n"
 	"policy.root-ca = certificate,crl\n"
 	"policy.sub-ca = certificate,crl\n"
-	"policy.gwa-sig = wakeup,tree-head,authorisation,initial-config\n"
+	"policy.gwa-sig = wakeup,tree-head,authorisation,initial-config,delivery-note\n"
 	"policy.gwa-enc =\n"
 	"# The internal operator CA (docs/security.md): operator certificates and its CRL.\n"
 	"policy.operator-ca = certificate,crl\n"
@@ -64,8 +64,8 @@ static const char conf_template[] =
 	"# event loops; 0 = one per core\n"
 	"threads = 0\n"
 	"cert = pki/gwa-tls.crt\n"
-	"# The wan TLS key is a file for now (see docs/architecture.md).\n"
-	"key = pki/gwa-tls.key\n"
+	"# The TLS key is the signer's (key gwa-tls; docs/security.md). A key file named by\n"
+	"# key = FILE (default pki/gwa-tls.key) is used instead where one exists.\n"
 	"# intermediate certificates sent with ours\n"
 	"chain = pki/sub-ca.crt\n"
 	"# gateway certificates must chain to these\n"
@@ -269,8 +269,6 @@ static tw_rc privsep_layout(const char *home, struct tw_error *err)
 		{ "secrets/custodians", "torwart-signer", TW_PRIVSEP_GROUP, 0600 },
 		{ "secrets/data.key", "torwart-signer", TW_PRIVSEP_GROUP, 0600 },
 		{ "pki", NULL, TW_PRIVSEP_GROUP, 0750 },
-		{ "pki/gwa-tls.key", "torwart-wan", TW_PRIVSEP_GROUP, 0600 },
-		{ "pki/api-tls.key", "torwart-api", TW_PRIVSEP_GROUP, 0600 },
 		{ "crl", NULL, TW_PRIVSEP_GROUP, 02770 },
 		{ "gateways", NULL, TW_PRIVSEP_GROUP, 02770 },
 		{ "firmware", NULL, TW_PRIVSEP_GROUP, 02770 },
@@ -291,6 +289,9 @@ static tw_rc privsep_layout(const char *home, struct tw_error *err)
 		rc = own_tree(home, "tokens", "torwart-signer", err);
 	if (rc == TW_OK)
 		rc = own_tree(home, "secrets/keys", "torwart-signer", err);
+	/* The TLS keys (signer_keys.h): read by the signer alone, like its other keys. */
+	if (rc == TW_OK)
+		rc = own_tree(home, "secrets/tls-keys", "torwart-signer", err);
 	for (size_t i = 0; i < sizeof(layout) / sizeof(layout[0]) && rc == TW_OK; i++)
 		rc = own(home, layout[i].rel, layout[i].user, layout[i].group, layout[i].mode, err);
 	return rc;

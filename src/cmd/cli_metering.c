@@ -96,16 +96,19 @@ out:
 	return ret;
 }
 
+/* A gateway's failure text and an upstream's detail are shown escaped (cli_esc). */
 static int print_off(const struct store_gateway_time *t, void *arg)
 {
+	struct cli_esc e = { 0 };
 	char when[40] = "never";
 
 	(*(size_t *)arg)++;
 	if (t->last_sync_ms > 0)
 		tw_time_format_utc(t->last_sync_ms, when, sizeof(when));
-	printf("%-24s %-24s %10lld %6lld %6lld  %s\n", t->gateway_id, when,
+	printf("%-24s %-24s %10lld %6lld %6lld  %s\n", cli_esc(&e, t->gateway_id), when,
 		(long long)-t->last_offset_ms, (long long)t->syncs, (long long)t->failures,
-		t->last_failure);
+		cli_esc(&e, t->last_failure));
+	cli_esc_free(&e);
 	return 0;
 }
 
@@ -116,6 +119,7 @@ int cli_time(const char *sub, int argc, char **argv)
 	struct tw_home *home = NULL;
 	struct tw_store *store = NULL;
 	struct store_time_check tc;
+	struct cli_esc esc = { 0 };
 	char when[40], until[40];
 	size_t count = 0;
 	long limit = 0;
@@ -134,7 +138,7 @@ int cli_time(const char *sub, int argc, char **argv)
 			goto out;
 		}
 		printf("%s: offset %lld ms: %s\n", tc.ok ? "synchronised" : "NOT SYNCHRONISED",
-			(long long)tc.offset_ms, tc.detail);
+			(long long)tc.offset_ms, cli_esc(&esc, tc.detail));
 		ret = tc.ok ? 0 : 3;
 	} else if (strcmp(sub, "status") == 0) {
 		if (store_time_check_last(store, &tc, &err) != TW_OK) {
@@ -145,7 +149,7 @@ int cli_time(const char *sub, int argc, char **argv)
 		tw_time_format_utc(tc.valid_until_ms, until, sizeof(until));
 		printf("gwa clock: %s (checked %s, offset %lld ms, serves time until %s)\n%s\n",
 			tc.ok && tw_now_ms() <= tc.valid_until_ms ? "synchronised" : "NOT SYNCHRONISED",
-			when, (long long)tc.offset_ms, until, tc.detail);
+			when, (long long)tc.offset_ms, until, cli_esc(&esc, tc.detail));
 		if (tw_config_get_long(home->conf, "time", "max_offset_ms", 1000, 1, 3600000, &limit,
 		    &err) != TW_OK) {
 			ret = cli_fail("time status", &err);
@@ -166,6 +170,7 @@ int cli_time(const char *sub, int argc, char **argv)
 		ret = cli_usage_error(mt_usage);
 	}
 out:
+	cli_esc_free(&esc);
 	store_close(store);
 	tw_home_free(home);
 	return ret;

@@ -70,23 +70,29 @@ static bool rn_final(const char *state)
 	return strcmp(state, "completed") == 0 || strcmp(state, "failed") == 0;
 }
 
+/* Error codes and texts come from gateways and remote CAs: shown escaped (cli_esc). */
 static int print_row(const struct store_renewal *r, void *arg)
 {
+	struct cli_esc e = { 0 };
 	char when[40];
 
 	(*(size_t *)arg)++;
 	tw_time_format_utc(r->updated_ms, when, sizeof(when));
-	printf("%-6lld %-24s %-11s %-8s %-24s %s\n", (long long)r->id, r->gateway_id, r->state,
-		r->reason, when, r->error_code[0] ? r->error_code : "-");
+	printf("%-6lld %-24s %-11s %-8s %-24s %s\n", (long long)r->id, cli_esc(&e, r->gateway_id),
+		cli_esc(&e, r->state), cli_esc(&e, r->reason), when,
+		r->error_code[0] ? cli_esc(&e, r->error_code) : "-");
+	cli_esc_free(&e);
 	return 0;
 }
 
 static void print_one(const struct store_renewal *r)
 {
+	struct cli_esc e = { 0 };
 	char when[40];
 
 	printf("renewal:      %lld\ngateway:      %s\nstate:        %s\nreason:       %s\n"
-		"started by:   %s\n", (long long)r->id, r->gateway_id, r->state, r->reason, r->actor);
+		"started by:   %s\n", (long long)r->id, cli_esc(&e, r->gateway_id),
+		cli_esc(&e, r->state), cli_esc(&e, r->reason), cli_esc(&e, r->actor));
 	tw_time_format_utc(r->created_ms, when, sizeof(when));
 	printf("created:      %s\n", when);
 	tw_time_format_utc(r->updated_ms, when, sizeof(when));
@@ -100,7 +106,8 @@ static void print_one(const struct store_renewal *r)
 		printf("revoke old:   %s\n", when);
 	}
 	if (r->error_code[0] != '\0')
-		printf("error:        %s: %s\n", r->error_code, r->error);
+		printf("error:        %s: %s\n", cli_esc(&e, r->error_code), cli_esc(&e, r->error));
+	cli_esc_free(&e);
 }
 
 /* Wait until renewals first..first+n-1 of this start are final. */

@@ -115,7 +115,8 @@ static void print_one(const struct store_rollout *r)
 		"%d%%\nwindow:     %s\n", (long long)r->id, r->name, r->state,
 		r->reason[0] != '\0' ? " - " : "", r->reason, (long long)r->image_id,
 		r->selection, r->ngroups, r->current_grp + 1, r->success_pct, r->error_pct,
-		r->window[0] != '\0' ? r->window : "(always)");
+		r->window[0] != '\0' ? r->window : "(none of its own: each gateway's tag, "
+		"tenant or global window of torwart.conf, else always)");
 	tw_time_format_utc(r->created_ms, when, sizeof(when));
 	printf("created:    %s by %s\n", when, r->created_by);
 	if (r->started_ms > 0) {

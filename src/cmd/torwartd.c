@@ -30,6 +30,7 @@
 #include "base/sandbox.h"
 #include "base/util.h"
 #include "crypto/signer.h"
+#include "crypto/tls_signer_key.h"
 #include "signer/signer_server.h"
 #include "store/store.h"
 #include "wan/wan.h"
@@ -136,7 +137,9 @@ static int run_one(const char *name, const struct tw_home *home)
 			}
 		}
 #endif
-		if (services[i].run(home, &err) != TW_OK) {
+		/* TLS keys are the signer's: handshake signatures go to its socket. */
+		if (tls_signer_key_use_home(home, &err) != TW_OK ||
+		    services[i].run(home, &err) != TW_OK) {
 			fprintf(stderr, "torwartd %s: %s\n", name, err.message);
 			return 1;
 		}

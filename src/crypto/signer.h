@@ -33,6 +33,11 @@ enum signer_purpose {
 	SIGNER_PURPOSE_TREE_HEAD = 4,     /* payload: admin-log tree head */
 	SIGNER_PURPOSE_AUTHORISATION = 5, /* payload: GWA authorisation of an SMGW request */
 	SIGNER_PURPOSE_INITIAL_CONFIG = 6, /* payload: an initial configuration file (UC-3.3.6) */
+	SIGNER_PURPOSE_DELIVERY_NOTE = 8, /* payload: an electronic delivery note (ws/ws_note.h) */
+	/* payload: the DIGEST (32/48/64 bytes) of a TLS handshake signature, signed as it is
+	 * (tls_signer_key.h); counted in the signer's metrics, not in the admin log. Numbered
+	 * apart: the only purpose whose payload is a digest rather than the data. */
+	SIGNER_PURPOSE_TLS_HANDSHAKE = 16,
 };
 
 /* "certificate", "crl", ...; NULL for unknown values. */

@@ -37,6 +37,8 @@ const char *signer_purpose_name(enum signer_purpose purpose)
 	case SIGNER_PURPOSE_TREE_HEAD: return "tree-head";
 	case SIGNER_PURPOSE_AUTHORISATION: return "authorisation";
 	case SIGNER_PURPOSE_INITIAL_CONFIG: return "initial-config";
+	case SIGNER_PURPOSE_DELIVERY_NOTE: return "delivery-note";
+	case SIGNER_PURPOSE_TLS_HANDSHAKE: return "tls-handshake";
 	}
 	return NULL;
 }

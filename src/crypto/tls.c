@@ -24,8 +24,11 @@
 #include <openssl/x509_vfy.h>
 
 #include "base/home.h"
+#include "base/log.h"
+#include "base/util.h"
 #include "crypto/keys.h"
 #include "crypto/tls.h"
+#include "crypto/tls_signer_key.h"
 
 /* TLS 1.3 suites of the profile (table 11/12), used only when TLS 1.3 is enabled. */
 #define TLS_WAN_TLS13_SUITES "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_AES_128_CCM_SHA256"
@@ -140,6 +143,30 @@ static tw_rc tls_load_trust(SSL_CTX *ctx, const char *trust_file, struct tw_erro
 	return TW_OK;
 }
 
+/*
+ * The own private key: a key file when one exists (homes made before the TLS keys moved
+ * into the signer; loudly warned about when the key could be in the signer), else a
+ * handle whose signatures the signer makes (tls_signer_key.h).
+ */
+static tw_rc tls_load_key(const struct tls_profile_config *cfg, X509 *x, EVP_PKEY **key,
+	struct tw_error *err)
+{
+	if (cfg->key_file != NULL && (cfg->signer_key == NULL || tw_path_exists(cfg->key_file))) {
+		if (cfg->signer_key != NULL)
+			tw_warn("WARNING: the TLS key %s is a file that this process can read; move it "
+				"into the signer (`torwart ca tls-key-import --home DIR --key %s --label "
+				"%s`, which wipes the file; docs/security.md)", cfg->key_file,
+				cfg->key_file, cfg->signer_key);
+		return keys_read_private_pem(cfg->key_file, key, err);
+	}
+	if (tls_signer_key_socket() == NULL)
+		return tw_error_set(err, TW_E_CONFIG, "the TLS key '%s' is in the signer, but this "
+			"process knows no signer socket%s%s", cfg->signer_key,
+			cfg->key_file != NULL ? " (and there is no key file " : "",
+			cfg->key_file != NULL ? cfg->key_file : "");
+	return tls_signer_key_new(tls_signer_key_socket(), cfg->signer_key, x, key, err);
+}
+
 /* Own certificate, key and intermediates; key and certificate must belong together. */
 static tw_rc tls_load_identity(SSL_CTX *ctx, const struct tls_profile_config *cfg,
 	struct tw_error *err)
@@ -149,17 +176,18 @@ static tw_rc tls_load_identity(SSL_CTX *ctx, const struct tls_profile_config *cf
 	X509 *x = NULL;
 	tw_rc rc = TW_OK;
 
-	if (cfg->cert_file == NULL || cfg->key_file == NULL)
+	if (cfg->cert_file == NULL || (cfg->key_file == NULL && cfg->signer_key == NULL))
 		return tw_error_set(err, TW_E_CONFIG,
 			"TLS profile: certificate and key files are required for mutual authentication");
 	/* Read both first, so a mismatch has its own message rather than "key values". */
 	if ((rc = keys_read_cert_pem(cfg->cert_file, &x, err)) != TW_OK ||
-	    (rc = keys_read_private_pem(cfg->key_file, &key, err)) != TW_OK)
+	    (rc = tls_load_key(cfg, x, &key, err)) != TW_OK)
 		goto out;
 	if (X509_check_private_key(x, key) != 1) {
 		rc = tw_error_set_openssl(err, TW_E_TLS,
 			"the TLS key %s does not belong to the certificate %s; install the key "
-			"generated with this certificate", cfg->key_file, cfg->cert_file);
+			"generated with this certificate", cfg->key_file != NULL ? cfg->key_file :
+			cfg->signer_key, cfg->cert_file);
 		goto out;
 	}
 	if (SSL_CTX_use_certificate(ctx, x) != 1 || SSL_CTX_use_PrivateKey(ctx, key) != 1) {

@@ -21,10 +21,14 @@
 
 struct tls_profile_config {
 	const char *cert_file;      /* own certificate (PEM) */
-	const char *key_file;       /* own private key (PEM) */
+	const char *key_file;       /* own private key (PEM); a legacy file, see signer_key */
 	const char *chain_file;     /* intermediates sent with the own certificate; may be NULL */
 	const char *trust_file;     /* PEM roots (+ intermediates) the peer must chain to */
 	long session_lifetime_s;    /* 0 = TW_SESSION_LIFETIME_S */
+	/* Label of the own key in the signer (tls_signer_key.h), used when key_file is NULL
+	 * or does not exist; handshakes are then signed by the signer at
+	 * tls_signer_key_socket(). May be NULL (a file key only: simulator, tests). */
+	const char *signer_key;
 };
 
 /*

@@ -50,6 +50,7 @@
 #include "base/util.h"
 #include "crypto/keys.h"
 #include "crypto/tls.h"
+#include "crypto/tls_signer_key.h"
 #include "net/conn_guard.h"
 #include "pki/trust.h"
 #include "store/store_ca.h"
@@ -557,6 +558,7 @@ tw_rc dir_front_start(struct event_base *base, const struct tw_home *home,
 	if ((rc = conn_guard_new("dir", &lim, &f->guard, err)) != TW_OK)
 		goto out;
 	cfg = (struct tls_profile_config){ .cert_file = cert, .key_file = key,
+		.signer_key = SIGNER_KEY_GWA_TLS,
 		.chain_file = chain, .trust_file = trust };
 	if ((rc = tls_server_ctx_new(&cfg, &f->ssl_ctx, err)) != TW_OK)
 		goto out;

@@ -4,7 +4,8 @@
  * verified again with the CRLs current then, once at the worker's start and every
  * [firmware] check_interval seconds (default 86400 = daily, 60 .. 604800). Failures are
  * logged and alerted by firmware_check_all; this file only schedules. It also drives the
- * staged rollouts (gwa/rollout.h): rollout_tick every [rollout] tick_ms (default 1000).
+ * staged rollouts (gwa/rollout.h): rollout_tick every [rollout] tick_ms (default 1000),
+ * with the maintenance windows of the configuration read once at the start.
  */
 #include "gwa/firmware_worker.h"
 
@@ -23,6 +24,7 @@ struct firmware_worker {
 	struct tw_store *store;
 	struct event *timer;
 	struct event *rollouts;
+	struct rollout_windows *windows;   /* [rollout] window, [rollout.window.*] */
 };
 
 static void fw_worker_rollouts(evutil_socket_t fd, short events, void *arg)
@@ -34,7 +36,7 @@ static void fw_worker_rollouts(evutil_socket_t fd, short events, void *arg)
 	(void)fd;
 	(void)events;
 	tw_error_clear(&err);
-	if (rollout_tick(w->store, tw_now_ms(), &changed, &err) != TW_OK)
+	if (rollout_tick(w->store, w->windows, tw_now_ms(), &changed, &err) != TW_OK)
 		tw_warn("rollouts: %s", err.message);
 	else if (changed > 0)
 		tw_debug("rollouts: %d changes", changed);
@@ -80,6 +82,10 @@ tw_rc firmware_worker_start(const struct tw_home *home, struct event_base *base,
 		return tw_error_set(err, TW_E_NOMEM, "out of memory");
 	w->home = home;
 	w->store = store;
+	if ((rc = rollout_windows_load(home->conf, &w->windows, err)) != TW_OK) {
+		firmware_worker_stop(w);
+		return rc;
+	}
 	every.tv_sec = interval;
 	if ((w->timer = event_new(base, -1, EV_PERSIST, fw_worker_fire, w)) == NULL ||
 	    event_add(w->timer, &every) != 0 ||
@@ -101,5 +107,6 @@ void firmware_worker_stop(struct firmware_worker *w)
 		event_free(w->timer);
 	if (w->rollouts != NULL)
 		event_free(w->rollouts);
+	rollout_windows_free(w->windows);
 	free(w);
 }

@@ -1,7 +1,7 @@
 /*
  * renewal.c: the renewal workflow (renewal.h): start, the worker's steps (check,
  * authorise, issue, watch the orders, revoke after the grace period), the proof by the
- * gateway's connection with its new TLS certificate, and the seam to remote Sub-CAs.
+ * gateway's connection with its new TLS certificate; remote Sub-CAs in renewal_remote.c.
  *
  * Crash safety: every state change is a compare-and-set of the renewal row plus its
  * admin-log entry (and, where it belongs, the job or the certificate rows) in one
@@ -332,18 +332,6 @@ out:
 	return rc;
 }
 
-/* ---- the remote seam ---- */
-
-tw_rc renewal_remote_issue(const char *remote, const unsigned char *authorised, size_t len,
-	struct tw_error *err)
-{
-	(void)authorised;
-	(void)len;
-	return tw_error_set(err, TW_E_UNAVAILABLE, "remote Sub-CA '%.64s': renewal through "
-		"the web-service client for remote Sub-CAs is not wired yet (docs/renewal.md); "
-		"use a local Sub-CA for this tenant meanwhile", remote);
-}
-
 /* ---- the worker ---- */
 
 struct renewal_worker {
@@ -403,6 +391,38 @@ static tw_rc rw_fail(struct renewal_worker *w, struct store_renewal *r, const ch
 		return rc;
 	if ((rc = renewal_fail_in_tx(w->store, r, from, code, message, &renewal_system,
 	    err)) == TW_OK)
+		rc = store_commit(w->store, err);
+	if (rc != TW_OK)
+		store_rollback(w->store);
+	return rc == TW_E_NOT_FOUND ? TW_OK : rc;
+}
+
+/*
+ * A remote Sub-CA's request that waits (renewal_remote.c): the renewal stays "received"
+ * with code remote_pending (its messageID kept in new_certs as "remote:NAME:ID" until
+ * the certificates come) or remote_unreachable, and is looked at again after [renewal]
+ * remote_retry seconds. The admin log gets one renewal.remote-wait per change of code.
+ */
+static tw_rc rw_remote_wait(struct renewal_worker *w, struct store_renewal *r,
+	int64_t now_ms, const char *code, const char *why, const char *marker,
+	struct tw_error *err)
+{
+	bool changed = strcmp(r->error_code, code) != 0;
+	long retry = rn_conf_long(w->home->conf, "remote_retry", 60, 1, 86400);
+	tw_rc rc;
+
+	snprintf(r->error_code, sizeof(r->error_code), "%s", code);
+	snprintf(r->error, sizeof(r->error), "%s; retrying every %ld s", why, retry);
+	if (marker != NULL)
+		snprintf(r->new_certs, sizeof(r->new_certs), "%s", marker);
+	r->updated_ms = now_ms;
+	r->next_ms = now_ms + (int64_t)retry * 1000;
+	if ((rc = store_begin(w->store, err)) != TW_OK)
+		return rc;
+	if ((rc = store_renewal_update(w->store, r, "received", err)) == TW_OK && changed)
+		rc = renewal_audit(w->store, &renewal_system, "renewal.remote-wait", r, "waiting",
+			code, why, err);
+	if (rc == TW_OK)
 		rc = store_commit(w->store, err);
 	if (rc != TW_OK)
 		store_rollback(w->store);
@@ -611,7 +631,8 @@ static tw_rc rw_process(struct renewal_worker *w, struct store_renewal *r, int64
 	unsigned char *auth = NULL;
 	size_t auth_len = 0, n = 0, off = 0;
 	char *gwa_path = NULL, detail[STORE_TEXT_MAX + 1], tenant[STORE_ID_MAX + 1];
-	const char *sub_ca;
+	const char *sub_ca, *pending_id = NULL;
+	char issued_by[96] = "the local Sub-CA";
 	struct tw_error why;
 	json_t *payload = NULL;
 	tw_rc rc;
@@ -634,18 +655,22 @@ static tw_rc rw_process(struct renewal_worker *w, struct store_renewal *r, int64
 		rc = rw_refuse(w, r, result, why.message, err);
 		goto out;
 	}
+	/* A remote Sub-CA has this request already: ask for its answer, sign nothing. */
+	if (strncmp(r->new_certs, "remote:", 7) == 0 &&
+	    (pending_id = strchr(r->new_certs + 7, ':')) != NULL)
+		pending_id++;
 	/* 2. the GWA's authorisation signature, made by the signer (key gwa-sig) */
-	if ((rc = rw_signer(w, err)) != TW_OK) {
+	if (pending_id != NULL) {
+		/* nothing to sign: the remote holds the authorised request */
+	} else if ((rc = rw_signer(w, err)) != TW_OK) {
 		tw_warn("renewal %lld: signer not reachable: %s; retrying", (long long)r->id,
 			err->message);
 		rc = rw_later(w, r, now_ms, RENEWAL_RETRY_MS, err);
 		goto out;
-	}
-	if ((gwa_path = tw_home_join(w->home, TW_HOME_GWA_SIG_CERT)) == NULL) {
+	} else if ((gwa_path = tw_home_join(w->home, TW_HOME_GWA_SIG_CERT)) == NULL) {
 		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
 		goto out;
-	}
-	if ((rc = keys_read_cert_pem(gwa_path, &gwa, err)) != TW_OK ||
+	} else if ((rc = keys_read_cert_pem(gwa_path, &gwa, err)) != TW_OK ||
 	    (rc = reqgen_authorise_signer(w->sc, SIGNER_KEY_GWA_SIG, gwa, r->request_der,
 		r->request_len, &auth, &auth_len, err)) != TW_OK) {
 		signer_client_close(w->sc);
@@ -661,10 +686,45 @@ static tw_rc rw_process(struct renewal_worker *w, struct store_renewal *r, int64
 		goto out;
 	sub_ca = rw_sub_ca(w->home, tenant);
 	if (strncmp(sub_ca, "remote:", 7) == 0) {
-		if ((rc = renewal_remote_issue(sub_ca + 7, auth, auth_len, &why)) != TW_OK) {
-			rc = rw_fail(w, r, "remote_ca_unavailable", why.message, err);
+		struct renewal_remote_result rr;
+		char marker[STORE_TEXT_MAX + 1];
+
+		rc = renewal_remote_issue(w->home, w->store, sub_ca + 7, pending_id, req, auth,
+			auth_len, &rr, &why);
+		if (rc == TW_E_CONFIG || rc == TW_E_NOT_FOUND) {
+			/* not configured, or a messageID the client no longer knows: final */
+			rc = rw_fail(w, r, rc == TW_E_CONFIG ? "config" : "failure_other_error",
+				why.message, err);
 			goto out;
 		}
+		if (rc != TW_OK) {
+			*err = why;
+			goto out;
+		}
+		switch (rr.state) {
+		case RENEWAL_REMOTE_ISSUED:
+			for (size_t i = 0; i < rr.n; i++) {
+				certs[i] = rr.certs[i];
+				usages[i] = rr.usages[i];
+			}
+			n = rr.n;
+			rr.n = 0;   /* certs[] owns them now */
+			snprintf(issued_by, sizeof(issued_by), "the remote Sub-CA %.64s", sub_ca + 7);
+			break;
+		case RENEWAL_REMOTE_PENDING:
+			snprintf(marker, sizeof(marker), "remote:%.64s:%s", sub_ca + 7, rr.message_id);
+			rc = rw_remote_wait(w, r, now_ms, "remote_pending", rr.why, marker, err);
+			break;
+		case RENEWAL_REMOTE_UNREACHABLE:
+			rc = rw_remote_wait(w, r, now_ms, "remote_unreachable", rr.why, NULL, err);
+			break;
+		default:
+			rc = rw_fail(w, r, pki_result_name(rr.code), rr.why, err);
+			break;
+		}
+		renewal_remote_result_clear(&rr);
+		if (n == 0)
+			goto out;
 	} else if (strcmp(sub_ca, "local") != 0) {
 		snprintf(detail, sizeof(detail), "[renewal] sub_ca for tenant %s is \"%.64s\"; "
 			"use local or remote:<name>", tenant, sub_ca);
@@ -687,6 +747,7 @@ static tw_rc rw_process(struct renewal_worker *w, struct store_renewal *r, int64
 	if ((rc = store_begin(w->store, err)) != TW_OK)
 		goto out;
 	r->new_certs[0] = r->new_tls_fp[0] = '\0';
+	r->error_code[0] = r->error[0] = '\0';   /* a remote's waiting note is over */
 	for (size_t i = 0; i < n && rc == TW_OK; i++) {
 		char fp[65], serial[STORE_ID_MAX + 1];
 		ASN1_INTEGER *sn = X509_get_serialNumber(certs[i]);
@@ -734,8 +795,8 @@ static tw_rc rw_process(struct renewal_worker *w, struct store_renewal *r, int64
 			r->updated_ms = now_ms;
 			r->next_ms = now_ms + RENEWAL_POLL_MS;
 			snprintf(detail, sizeof(detail), "checked (POP, subject, curve, outer "
-				"signature), authorised by the GWA, issued by the local Sub-CA: %s; "
-				"cert-install job %lld", r->new_certs, (long long)job);
+				"signature), authorised by the GWA, issued by %s: %s; "
+				"cert-install job %lld", issued_by, r->new_certs, (long long)job);
 			if ((rc = store_renewal_update(w->store, r, "received", err)) == TW_OK)
 				rc = renewal_audit(w->store, &renewal_system, "renewal.issued", r, "ok",
 					NULL, detail, err);

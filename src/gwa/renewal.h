@@ -118,13 +118,35 @@ tw_rc renewal_worker_start(const struct tw_home *home, struct event_base *base,
 void renewal_worker_stop(struct renewal_worker *w);
 
 /*
- * The seam for Sub-CAs outside this home (the web-service client of issue 11,
- * src/ws/ws_client.h): a tenant configured with [renewal] sub_ca.<tenant> = remote:<name>
- * sends its authorised requests there. Not wired to that client yet: this returns
- * TW_E_UNAVAILABLE and the renewal fails visibly with code remote_ca_unavailable; the
- * gateway keeps its certificates (docs/renewal.md "The Sub-CA of a tenant").
+ * Sub-CAs outside this home (renewal_remote.c): a tenant configured with [renewal]
+ * sub_ca.<tenant> = remote:<name> sends its authorised requests to [ws.remote.<name>]
+ * through the web-service client (ws_client.h): RequestCertificate (callback_possible when
+ * this home has a [ws] listen), or, with pending_id (the messageID of an earlier
+ * ok_syntax answer), ws_client_poll for what SendCertificates delivered since.
+ * req is the gateway's checked request: the certificates are matched to its entries by
+ * public key. TW_OK whenever res->state says the outcome; TW_E_CONFIG when the remote is
+ * not configured; other errors are internal (store). res is the caller's
+ * (renewal_remote_result_clear).
  */
-tw_rc renewal_remote_issue(const char *remote, const unsigned char *authorised, size_t len,
+enum renewal_remote_state {
+	RENEWAL_REMOTE_ISSUED = 1,       /* res->certs/usages, n */
+	RENEWAL_REMOTE_PENDING,          /* res->message_id: ask again later */
+	RENEWAL_REMOTE_REFUSED,          /* res->code: the remote's (or our) WSDL code; final */
+	RENEWAL_REMOTE_UNREACHABLE,      /* res->why: transport/TLS/timeout; retry later */
+};
+struct renewal_remote_result {
+	enum renewal_remote_state state;
+	enum pki_result code;
+	char message_id[STORE_ID_MAX + 1];
+	X509 *certs[REQUEST_MAX_ENTRIES];        /* owned */
+	enum pki_usage usages[REQUEST_MAX_ENTRIES];
+	size_t n;
+	char why[TW_ERROR_MESSAGE_MAX];
+};
+tw_rc renewal_remote_issue(const struct tw_home *home, struct tw_store *store,
+	const char *remote, const char *pending_id, const struct request *req,
+	const unsigned char *authorised, size_t len, struct renewal_remote_result *res,
 	struct tw_error *err);
+void renewal_remote_result_clear(struct renewal_remote_result *res);
 
 #endif

@@ -17,6 +17,7 @@
 #include "audit/audit.h"
 #include "base/util.h"
 #include "gwa/firmware.h"
+#include "store/store_auth.h"
 #include "store/store_firmware.h"
 #include "store/store_jobs.h"
 
@@ -160,6 +161,182 @@ bool rollout_window_open(const char *window, int64_t now_ms)
 	if (min < w.end)
 		return (w.days & (1u << ((day + 6) % 7))) != 0;
 	return false;
+}
+
+/* ------------------------------------------------- configured windows */
+
+#define RO_SECTION_TAG    "rollout.window.tag"
+#define RO_SECTION_TENANT "rollout.window.tenant"
+
+struct ro_named_window {
+	char *name;                /* tag or tenant name */
+	char *window;
+};
+
+struct rollout_windows {
+	char *global;              /* [rollout] window, NULL = none */
+	struct ro_named_window *tags, *tenants;
+	size_t ntags, ntenants;
+};
+
+struct ro_load {
+	struct ro_named_window **v;
+	size_t *n;
+	const char *section;
+	tw_rc rc;
+	struct tw_error *err;
+};
+
+static int ro_load_cb(const char *key, const char *value, void *arg)
+{
+	struct ro_load *x = arg;
+	struct ro_named_window *v;
+	struct tw_error e;
+
+	tw_error_clear(&e);
+	if (rollout_window_check(value, &e) != TW_OK || value[0] == '\0') {
+		x->rc = tw_error_set(x->err, TW_E_CONFIG, "[%s] %s: %s", x->section, key,
+			value[0] == '\0' ? "empty maintenance window" : e.message);
+		return 1;
+	}
+	if ((v = realloc(*x->v, (*x->n + 1) * sizeof(*v))) == NULL) {
+		x->rc = tw_error_set(x->err, TW_E_NOMEM, "out of memory");
+		return 1;
+	}
+	*x->v = v;
+	v[*x->n].name = tw_strdup(key);
+	v[*x->n].window = tw_strdup(value);
+	if (v[*x->n].name == NULL || v[*x->n].window == NULL) {
+		free(v[*x->n].name);
+		free(v[*x->n].window);
+		x->rc = tw_error_set(x->err, TW_E_NOMEM, "out of memory");
+		return 1;
+	}
+	(*x->n)++;
+	return 0;
+}
+
+tw_rc rollout_windows_load(const struct tw_config *conf, struct rollout_windows **out,
+	struct tw_error *err)
+{
+	struct rollout_windows *w = calloc(1, sizeof(*w));
+	const char *g = tw_config_get(conf, "rollout", "window");
+	struct ro_load tags = { NULL, NULL, RO_SECTION_TAG, TW_OK, err };
+	struct ro_load tenants = { NULL, NULL, RO_SECTION_TENANT, TW_OK, err };
+	struct tw_error e;
+	tw_rc rc = TW_OK;
+
+	*out = NULL;
+	if (w == NULL)
+		return tw_error_set(err, TW_E_NOMEM, "out of memory");
+	tw_error_clear(&e);
+	if (g != NULL && g[0] != '\0') {
+		if (rollout_window_check(g, &e) != TW_OK) {
+			rc = tw_error_set(err, TW_E_CONFIG, "[rollout] window: %s", e.message);
+			goto out;
+		}
+		if ((w->global = tw_strdup(g)) == NULL) {
+			rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+			goto out;
+		}
+	}
+	tags.v = &w->tags;
+	tags.n = &w->ntags;
+	tenants.v = &w->tenants;
+	tenants.n = &w->ntenants;
+	if (tw_config_foreach(conf, RO_SECTION_TAG, ro_load_cb, &tags) != 0) {
+		rc = tags.rc;
+		goto out;
+	}
+	if (tw_config_foreach(conf, RO_SECTION_TENANT, ro_load_cb, &tenants) != 0) {
+		rc = tenants.rc;
+		goto out;
+	}
+	*out = w;
+	w = NULL;
+out:
+	rollout_windows_free(w);
+	return rc;
+}
+
+void rollout_windows_free(struct rollout_windows *w)
+{
+	if (w == NULL)
+		return;
+	for (size_t i = 0; i < w->ntags; i++) {
+		free(w->tags[i].name);
+		free(w->tags[i].window);
+	}
+	for (size_t i = 0; i < w->ntenants; i++) {
+		free(w->tenants[i].name);
+		free(w->tenants[i].window);
+	}
+	free(w->tags);
+	free(w->tenants);
+	free(w->global);
+	free(w);
+}
+
+bool rollout_windows_by_tag(const struct rollout_windows *w)
+{
+	return w != NULL && w->ntags > 0;
+}
+
+bool rollout_windows_by_tenant(const struct rollout_windows *w)
+{
+	return w != NULL && w->ntenants > 0;
+}
+
+/* Is name one of the comma-separated items of list? */
+static bool ro_in_list(const char *list, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (const char *p = list; p != NULL && *p != '\0';) {
+		size_t k = strcspn(p, ",");
+
+		if (k == n && strncmp(p, name, n) == 0)
+			return true;
+		p += k + (p[k] == ',');
+	}
+	return false;
+}
+
+bool rollout_windows_open(const struct rollout_windows *w, const char *rollout_window,
+	const char *tags, const char *tenant, int64_t now_ms, const char **source)
+{
+	const char *src = "none";
+	bool open = true, tagged = false;
+
+	if (rollout_window != NULL && rollout_window[0] != '\0') {
+		src = "rollout";
+		open = rollout_window_open(rollout_window, now_ms);
+		goto out;
+	}
+	/* Every tag of the gateway that has a window must be open (each is a constraint). */
+	for (size_t i = 0; w != NULL && tags != NULL && i < w->ntags; i++)
+		if (ro_in_list(tags, w->tags[i].name)) {
+			tagged = true;
+			open = open && rollout_window_open(w->tags[i].window, now_ms);
+		}
+	if (tagged) {
+		src = "tag";
+		goto out;
+	}
+	for (size_t i = 0; w != NULL && tenant != NULL && i < w->ntenants; i++)
+		if (strcmp(w->tenants[i].name, tenant) == 0) {
+			src = "tenant";
+			open = rollout_window_open(w->tenants[i].window, now_ms);
+			goto out;
+		}
+	if (w != NULL && w->global != NULL) {
+		src = "global";
+		open = rollout_window_open(w->global, now_ms);
+	}
+out:
+	if (source != NULL)
+		*source = src;
+	return open;
 }
 
 /* ---------------------------------------------------------------- create */
@@ -330,7 +507,8 @@ tw_rc rollout_create(struct tw_store *store, const struct job_actor *who,
 	snprintf(detail, sizeof(detail), "%s: image %lld (%s %s) to %zu gateways (%s) in %d "
 		"groups, canary %zu, success %d%%, error threshold %d%%, window \"%s\"; waits for "
 		"approval (rollout.start)", r.name, (long long)f.id, f.model, f.version, v.n,
-		r.selection, r.ngroups, canary, r.success_pct, r.error_pct, r.window);
+		r.selection, r.ngroups, canary, r.success_pct, r.error_pct, r.window[0] != '\0' ?
+		r.window : "none of its own: tag, tenant or global window of the configuration");
 	if ((rc = ro_audit(store, who, *id, "rollout.create", "ok", detail, err)) != TW_OK)
 		goto out;
 	rc = store_commit(store, err);
@@ -493,11 +671,42 @@ static const struct job_actor ro_system = { .actor = "system:rollout", .role = "
 struct ro_follow {
 	struct tw_store *store;
 	int64_t rid, image;
-	bool create;               /* waiting targets get their job now */
+	bool create;               /* waiting targets may get their job now */
+	bool per_target;           /* ... each only while its own window is open */
+	const struct rollout_windows *windows;
+	int64_t now_ms;
+	int64_t tenant_id;         /* cache of the last tenant's name */
+	char tenant[STORE_ID_MAX + 1];
+	size_t held;               /* waiting targets outside their window this pass */
 	int changed;
 	tw_rc rc;
 	struct tw_error *err;
 };
+
+/* The window of a waiting target (tag, tenant, global: the rollout has none). */
+static bool ro_target_open(struct ro_follow *x, const char *gateway_id)
+{
+	char tags[STORE_TEXT_MAX + 1] = "";
+	struct store_gateway gw;
+	const char *tenant = NULL;
+	struct tw_error e;
+
+	tw_error_clear(&e);
+	if (rollout_windows_by_tag(x->windows) &&
+	    store_gateway_tags(x->store, gateway_id, tags, sizeof(tags), &e) != TW_OK)
+		tags[0] = '\0';
+	if (rollout_windows_by_tenant(x->windows) &&
+	    store_gateway_get(x->store, gateway_id, &gw, &e) == TW_OK) {
+		if (gw.tenant_id != x->tenant_id) {
+			x->tenant_id = -1;
+			if (store_auth_tenant_name(x->store, gw.tenant_id, x->tenant, &e) == TW_OK)
+				x->tenant_id = gw.tenant_id;
+		}
+		if (gw.tenant_id == x->tenant_id)
+			tenant = x->tenant;
+	}
+	return rollout_windows_open(x->windows, NULL, tags, tenant, x->now_ms, NULL);
+}
 
 static int ro_follow_cb(const struct store_rollout_target *t, void *arg)
 {
@@ -520,6 +729,9 @@ static int ro_follow_cb(const struct store_rollout_target *t, void *arg)
 				to, false, x->err);
 			x->changed++;
 		}
+	} else if (strcmp(t->state, "waiting") == 0 && x->create && x->per_target &&
+	    !ro_target_open(x, t->gateway_id)) {
+		x->held++;     /* outside its maintenance window: later */
 	} else if (strcmp(t->state, "waiting") == 0 && x->create) {
 		json_t *payload = json_pack("{s:I}", "image", (json_int_t)x->image);
 		struct job_spec spec = { .type = "firmware-update", .payload = payload,
@@ -547,8 +759,8 @@ static int ro_follow_cb(const struct store_rollout_target *t, void *arg)
 }
 
 /* Advance one running rollout by what its current group's jobs did. */
-static tw_rc ro_step(struct tw_store *store, int64_t id, int64_t now_ms, int *changed,
-	struct tw_error *err)
+static tw_rc ro_step(struct tw_store *store, const struct rollout_windows *windows,
+	int64_t id, int64_t now_ms, int *changed, struct tw_error *err)
 {
 	struct store_rollout r;
 	struct store_rollout_group g;
@@ -568,8 +780,20 @@ static tw_rc ro_step(struct tw_store *store, int64_t id, int64_t now_ms, int *ch
 	x.rid = id;
 	x.image = r.image_id;
 	x.err = err;
-	/* A paused rollout starts nothing, but its running transfers are still followed. */
-	x.create = strcmp(r.state, "running") == 0 && rollout_window_open(r.window, now_ms);
+	x.windows = windows;
+	x.now_ms = now_ms;
+	x.tenant_id = -1;
+	/*
+	 * A paused rollout starts nothing, but its running transfers are still followed.
+	 * Windows: the rollout's own decides for all its targets; else, with tag or tenant
+	 * windows configured, each target's own; else the global one for all.
+	 */
+	x.create = strcmp(r.state, "running") == 0;
+	if (x.create && (r.window[0] != '\0' || (!rollout_windows_by_tag(windows) &&
+	    !rollout_windows_by_tenant(windows))))
+		x.create = rollout_windows_open(windows, r.window, NULL, NULL, now_ms, NULL);
+	else
+		x.per_target = x.create;
 	if ((rc = store_rollout_targets(store, id, r.current_grp, NULL, ro_follow_cb, &x,
 		err)) != TW_OK || (rc = x.rc) != TW_OK)
 		goto fail;
@@ -632,8 +856,8 @@ static int ro_running_cb(const struct store_rollout *r, void *arg)
 	return 0;
 }
 
-tw_rc rollout_tick(struct tw_store *store, int64_t now_ms, int *changed,
-	struct tw_error *err)
+tw_rc rollout_tick(struct tw_store *store, const struct rollout_windows *windows,
+	int64_t now_ms, int *changed, struct tw_error *err)
 {
 	struct ro_running v = { 0 };
 	tw_rc rc;
@@ -642,7 +866,7 @@ tw_rc rollout_tick(struct tw_store *store, int64_t now_ms, int *changed,
 	if ((rc = store_rollout_foreach(store, "running", ro_running_cb, &v, err)) == TW_OK &&
 	    (rc = store_rollout_foreach(store, "paused", ro_running_cb, &v, err)) == TW_OK)
 		for (size_t i = 0; i < v.n && rc == TW_OK; i++)
-			rc = ro_step(store, v.ids[i], now_ms, changed, err);
+			rc = ro_step(store, windows, v.ids[i], now_ms, changed, err);
 	free(v.ids);
 	return rc;
 }

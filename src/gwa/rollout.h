@@ -26,6 +26,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "base/config.h"
 #include "base/error.h"
 #include "gwa/job.h"
 #include "store/store.h"
@@ -58,9 +59,42 @@ tw_rc rollout_resume(struct tw_store *store, const struct job_actor *who, int64_
 tw_rc rollout_cancel(struct tw_store *store, const struct job_actor *who, int64_t id,
 	const char *reason, struct tw_error *err);
 
-/* One pass over every running rollout (worker). *changed counts jobs and transitions. */
-tw_rc rollout_tick(struct tw_store *store, int64_t now_ms, int *changed,
+/*
+ * Maintenance windows of the configuration (docs/firmware.md "Maintenance windows"):
+ *
+ *   [rollout]                 window = W      every gateway (global)
+ *   [rollout.window.tenant]   NAME = W        the gateways of tenant NAME
+ *   [rollout.window.tag]      TAG = W         the gateways carrying tag TAG
+ *
+ * A gateway's window is the first that applies of: the rollout's own (--window), its
+ * tags' (when several of its tags have one, all of them must be open), its tenant's,
+ * the global one; none at all = always open. Wake-ups of a rollout go to a gateway only
+ * while its window is open.
+ */
+struct rollout_windows;
+
+/* Read and check them all (TW_E_CONFIG naming the key of a malformed window). *out is
+ * the caller's (rollout_windows_free); no windows configured is a valid, empty set. */
+tw_rc rollout_windows_load(const struct tw_config *conf, struct rollout_windows **out,
 	struct tw_error *err);
+void rollout_windows_free(struct rollout_windows *w);
+/* Does the configuration have tag (or tenant) windows, so that a target's tags (or
+ * tenant) must be looked up? w NULL: no. */
+bool rollout_windows_by_tag(const struct rollout_windows *w);
+bool rollout_windows_by_tenant(const struct rollout_windows *w);
+/*
+ * Is the window of a gateway open at now_ms? rollout_window: the rollout's own ("" or
+ * NULL: none); tags: the gateway's tags comma separated (NULL: none or not looked up);
+ * tenant: its tenant's name (NULL: not looked up). *source (may be NULL) is set to the
+ * level that decided: "rollout", "tag", "tenant", "global" or "none".
+ */
+bool rollout_windows_open(const struct rollout_windows *w, const char *rollout_window,
+	const char *tags, const char *tenant, int64_t now_ms, const char **source);
+
+/* One pass over every running rollout (worker). *changed counts jobs and transitions;
+ * windows (may be NULL) are the configured maintenance windows. */
+tw_rc rollout_tick(struct tw_store *store, const struct rollout_windows *windows,
+	int64_t now_ms, int *changed, struct tw_error *err);
 
 /*
  * Maintenance window "DAYS HH:MM-HH:MM [ZONE]": DAYS "daily", a day ("Mon"), a range

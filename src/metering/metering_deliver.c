@@ -38,7 +38,9 @@
 #include "base/util.h"
 #include "crypto/keys.h"
 #include "crypto/tls.h"
+#include "crypto/tls_signer_key.h"
 #include "metering/timesvc.h"
+#include "pki/trust.h"
 #include "store/store_ca.h"
 
 #define DELIVER_BATCH       32
@@ -53,6 +55,7 @@ struct metering_deliverer {
 	const struct tw_home *home;
 	struct tw_store *store;
 	SSL_CTX *ctx;
+	struct trust_set *trust;             /* [trust]: other Sub-CAs' EMTs */
 	long tick_ms, timeout_ms, retry_base_ms, retry_max_ms;
 	long retention_s, overdue_s, housekeeping_s, time_interval_s;
 	int64_t next_housekeeping_ms, next_time_ms;
@@ -125,9 +128,26 @@ static int connect_timeout(const char *host, const char *port, long timeout_ms,
 	return fd;
 }
 
+/* An EMT of another Sub-CA (pki/trust.h): its current CRL agrees, and its OU is emt_id. */
+static tw_rc check_foreign_emt(struct tw_store *store, const struct trust_set *trust,
+	X509 *peer, const char *emt_id, struct tw_error *err)
+{
+	struct trust_participant tp;
+	tw_rc rc = trust_check_participant(store, trust, peer, "EMT", tw_now_ms() / 1000, &tp,
+		err);
+
+	if (rc == TW_OK && strcmp(tp.mp_id, emt_id) != 0)
+		rc = tw_error_set(err, TW_E_DENIED, "the endpoint's certificate (of %s) belongs to "
+			"market partner %s, not to EMT %s", tp.ca, tp.mp_id, emt_id);
+	else if (rc != TW_OK)
+		rc = tw_error_set(err, rc, "the endpoint's certificate of another Sub-CA is refused: "
+			"%.200s", err->message);
+	return rc;
+}
+
 /* The server's certificate is an EMT TLS certificate of this EMT (docs/metering.md). */
-static tw_rc check_emt_peer(SSL *ssl, struct tw_store *store, const char *emt_id,
-	struct tw_error *err)
+static tw_rc check_emt_peer(SSL *ssl, struct tw_store *store, const struct trust_set *trust,
+	const char *emt_id, struct tw_error *err)
 {
 	struct store_certificate sc;
 	struct store_ca_participant part;
@@ -146,6 +166,11 @@ static tw_rc check_emt_peer(SSL *ssl, struct tw_store *store, const char *emt_id
 	if ((rc = keys_cert_fingerprint(peer, fp, err)) != TW_OK)
 		goto out;
 	rc = store_certificate_get_by_fingerprint(store, fp, &sc, err);
+	if (rc == TW_E_NOT_FOUND && trust != NULL &&
+	    trust_set_ca(trust, X509_get_issuer_name(peer)) != NULL) {
+		rc = check_foreign_emt(store, trust, peer, emt_id, err);   /* another Sub-CA's */
+		goto out;
+	}
 	if (rc == TW_E_NOT_FOUND || (rc == TW_OK && (strcmp(sc.owner_kind, "emt") != 0 ||
 	    strcmp(sc.usage, "TLS") != 0 || strcmp(sc.status, "valid") != 0))) {
 		rc = tw_error_set(err, TW_E_DENIED, "the endpoint's certificate is not a valid EMT "
@@ -189,8 +214,9 @@ static tw_rc ssl_write_all(SSL *ssl, const void *buf, size_t len, struct tw_erro
 	return TW_OK;
 }
 
-tw_rc metering_deliver_one(struct ssl_ctx_st *ctx, struct tw_store *store, const char *url,
-	const struct store_metering_msg *m, long timeout_ms, struct tw_error *err)
+tw_rc metering_deliver_one(struct ssl_ctx_st *ctx, struct tw_store *store,
+	const struct trust_set *trust, const char *url, const struct store_metering_msg *m,
+	long timeout_ms, struct tw_error *err)
 {
 	struct url_parts u;
 	char head[1024], answer[DELIVER_ANSWER_MAX + 1];
@@ -214,7 +240,7 @@ tw_rc metering_deliver_one(struct ssl_ctx_st *ctx, struct tw_store *store, const
 			u.port);
 		goto out;
 	}
-	if ((rc = check_emt_peer(ssl, store, m->emt_id, err)) != TW_OK)
+	if ((rc = check_emt_peer(ssl, store, trust, m->emt_id, err)) != TW_OK)
 		goto out;
 	snprintf(head, sizeof(head), "POST %s HTTP/1.1\r\nHost: %s\r\n"
 		"Content-Type: application/cms\r\nContent-Length: %zu\r\n"
@@ -285,7 +311,7 @@ static void dl_round(struct metering_deliverer *d)
 		tw_rc rc = store_emt_endpoint_get(d->store, m->emt_id, url, sizeof(url), &e);
 
 		if (rc == TW_OK)
-			rc = metering_deliver_one(d->ctx, d->store, url, m, d->timeout_ms, &e);
+			rc = metering_deliver_one(d->ctx, d->store, d->trust, url, m, d->timeout_ms, &e);
 		if (rc == TW_OK) {
 			if (store_metering_delivered(d->store, m->id, tw_now_ms(), &e) != TW_OK)
 				tw_err("metering: delivered %s/%s but cannot record it (it will be sent "
@@ -414,9 +440,8 @@ static tw_rc dl_tls(struct metering_deliverer *d, struct tw_error *err)
 {
 	struct tls_profile_config cfg;
 	/*
-	 * The GWA's TLS certificate authenticates it to the EMT. Its key is the file key of
-	 * [metering] key (default: the wan's pki/gwa-tls.key); docs/metering.md "Not done"
-	 * says why it is not (yet) held by the signer.
+	 * The GWA's TLS certificate authenticates it to the EMT. Its key is the signer's
+	 * gwa-tls (tls_signer_key.h), or the file [metering] key where a home still has one.
 	 */
 	char *cert = tw_home_path(d->home, "metering", "cert", TW_HOME_GWA_TLS_CERT);
 	char *key = tw_home_path(d->home, "metering", "key", TW_HOME_GWA_TLS_KEY);
@@ -429,6 +454,7 @@ static tw_rc dl_tls(struct metering_deliverer *d, struct tw_error *err)
 		goto out;
 	}
 	cfg = (struct tls_profile_config){ .cert_file = cert, .key_file = key,
+		.signer_key = SIGNER_KEY_GWA_TLS,
 		.chain_file = chain, .trust_file = trust };
 	rc = tls_client_ctx_new(&cfg, &d->ctx, err);
 out:
@@ -452,13 +478,14 @@ tw_rc metering_deliverer_start(const struct tw_home *home, struct metering_deliv
 	d->home = home;
 	pthread_mutex_init(&d->mu, NULL);
 	pthread_cond_init(&d->cv, NULL);
-	if ((rc = dl_config(d, err)) != TW_OK)
+	if ((rc = dl_config(d, err)) != TW_OK ||
+	    (rc = trust_set_load(home, &d->trust, err)) != TW_OK)
 		goto out;
 	if (dl_tls(d, err) != TW_OK) {
 		/*
-		 * Without a TLS identity nothing can be delivered (e.g. an init --system home,
-		 * where the worker cannot read the wan's key): say so; messages stay pending and
-		 * are alerted, retention and the clock check still run.
+		 * Without a TLS identity nothing can be delivered (e.g. a [metering] key file this
+		 * user cannot read; the signer's gwa-tls needs none): say so; messages stay
+		 * pending and are alerted, retention and the clock check still run.
 		 */
 		tw_warn("metering: no deliveries to EMTs: %s", err->message);
 		d->ctx = NULL;
@@ -500,6 +527,7 @@ void metering_deliverer_stop(struct metering_deliverer *d)
 	}
 	store_close(d->store);
 	SSL_CTX_free(d->ctx);
+	trust_set_free(d->trust);
 	pthread_mutex_destroy(&d->mu);
 	pthread_cond_destroy(&d->cv);
 	free(d);

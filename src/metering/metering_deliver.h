@@ -23,10 +23,14 @@ void metering_deliverer_stop(struct metering_deliverer *d);
 /*
  * One delivery of m to url (https://HOST:PORT/PATH) with ctx (client certificate = the
  * GWA's TLS certificate). The server must present a valid EMT TLS certificate of this
- * Sub-CA whose participant's market partner id is m->emt_id. TW_OK only on a 2xx answer.
+ * Sub-CA whose participant's market partner id is m->emt_id, or (trust, [trust]) an EMT
+ * TLS certificate of another Sub-CA with that market partner id as its OU, not revoked by
+ * its issuer's current CRL (pki/trust.h). TW_OK only on a 2xx answer.
  */
 struct ssl_ctx_st;
-tw_rc metering_deliver_one(struct ssl_ctx_st *ctx, struct tw_store *store, const char *url,
-	const struct store_metering_msg *m, long timeout_ms, struct tw_error *err);
+struct trust_set;
+tw_rc metering_deliver_one(struct ssl_ctx_st *ctx, struct tw_store *store,
+	const struct trust_set *trust, const char *url, const struct store_metering_msg *m,
+	long timeout_ms, struct tw_error *err);
 
 #endif

@@ -3,9 +3,9 @@
  *
  * Root-CA (brainpoolP384r1, 8 years) -> Sub-CA (brainpoolP256r1, 5 years) -> the GWA's
  * TLS, SIG and ENC certificates (brainpoolP256r1, 2 years, shaped like the real SM-PKI
- * certificates by profile.c). CA, SIG and ENC keys are generated inside the token by the
- * signer (ceremony session); the wan TLS key is generated here and written to
- * pki/gwa-tls.key, mode 0600, the documented exception (docs/architecture.md).
+ * certificates by profile.c). All their keys, the GWA's TLS key too (label gwa-tls, used
+ * through tls_signer_key.h), are generated inside the token by the signer (ceremony
+ * session); no private key is written to a file.
  *
  * Each certificate is written to pki/<label>.crt as soon as it is issued, because the
  * signer may read pki/<issuer label>.crt to check the issuer name of what it signs.
@@ -24,6 +24,7 @@
 
 #include "base/util.h"
 #include "crypto/keys.h"
+#include "crypto/tls_signer_key.h"
 #include "pki/ca_state.h"
 #include "pki/certstore.h"
 #include "pki/profile.h"
@@ -42,7 +43,7 @@ enum { T_ROOT, T_SUB, T_TLS, T_SIG, T_ENC, T__COUNT };
 
 /* One certificate of the test PKI: its key, profile and where it goes. */
 struct testpki_item {
-	const char *label;        /* signer key label, or NULL for the software TLS key */
+	const char *label;        /* signer key label */
 	const char *file;         /* relative to the home */
 	int curve;
 	enum pki_usage usage;
@@ -57,7 +58,7 @@ static const struct testpki_item testpki_items[T__COUNT] = {
 		PKI_USAGE_ROOT_CA, PKI_ROLE_CA, TESTPKI_ROOT_DAYS, SIGNER_KEY_ROOT_CA, -1 },
 	[T_SUB] = { SIGNER_KEY_SUB_CA, TW_HOME_SUBCA_CERT, NID_brainpoolP256r1,
 		PKI_USAGE_SUB_CA, PKI_ROLE_CA, TESTPKI_SUBCA_DAYS, SIGNER_KEY_ROOT_CA, T_ROOT },
-	[T_TLS] = { NULL, TW_HOME_GWA_TLS_CERT, NID_brainpoolP256r1,
+	[T_TLS] = { SIGNER_KEY_GWA_TLS, TW_HOME_GWA_TLS_CERT, NID_brainpoolP256r1,
 		PKI_USAGE_TLS, PKI_ROLE_GWA, TESTPKI_GWA_DAYS, SIGNER_KEY_SUB_CA, T_SUB },
 	[T_SIG] = { SIGNER_KEY_GWA_SIG, TW_HOME_GWA_SIG_CERT, NID_brainpoolP256r1,
 		PKI_USAGE_SIG, PKI_ROLE_GWA, TESTPKI_GWA_DAYS, SIGNER_KEY_SUB_CA, T_SUB },
@@ -74,7 +75,7 @@ struct testpki_ctx {
 	const char *cps_uri;
 	char *gwa_cn;              /* owned */
 	const char *mp_id;
-	EVP_PKEY *keys[T__COUNT];  /* public keys (private only for the TLS key) */
+	EVP_PKEY *keys[T__COUNT];  /* public keys */
 	X509 *certs[T__COUNT];
 };
 
@@ -87,20 +88,6 @@ static tw_rc testpki_write_certs(const struct testpki_ctx *t, const char *rel,
 	if (path == NULL)
 		return tw_error_set(err, TW_E_NOMEM, "out of memory");
 	rc = keys_write_certs_pem(path, certs, n, err);
-	free(path);
-	return rc;
-}
-
-/* The software TLS key: generated here, written once (0600, never overwritten). */
-static tw_rc testpki_tls_key(struct testpki_ctx *t, struct tw_error *err)
-{
-	char *path = tw_home_join(t->home, TW_HOME_GWA_TLS_KEY);
-	tw_rc rc;
-
-	if (path == NULL)
-		return tw_error_set(err, TW_E_NOMEM, "out of memory");
-	if ((rc = keys_generate_ec(testpki_items[T_TLS].curve, &t->keys[T_TLS], err)) == TW_OK)
-		rc = keys_write_private_pem(path, t->keys[T_TLS], err);
 	free(path);
 	return rc;
 }
@@ -262,8 +249,6 @@ tw_rc testpki_create(const struct tw_home *home, struct signer_client *sc,
 		if (rc != TW_OK)
 			goto out;
 	}
-	if ((rc = testpki_tls_key(&t, err)) != TW_OK)
-		goto out;
 	for (int i = 0; i < T__COUNT; i++)
 		if ((rc = testpki_issue(&t, i, err)) != TW_OK)
 			goto out;

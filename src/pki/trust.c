@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <openssl/bio.h>
@@ -353,8 +354,11 @@ tw_rc trust_crl_check(const struct trust_set *ts, const unsigned char *der, size
 	return tc_parse(ts, der, len, now_s, out, NULL, err);
 }
 
-/* The first http:// distribution point of cert, into url; false if none. */
-static bool tc_http_dp(X509 *cert, char *url, size_t size)
+/*
+ * The first distribution point of cert with scheme (7 characters: "http://" or
+ * "ldap://"), into url; false if none.
+ */
+static bool tc_dp_scheme(X509 *cert, const char *scheme, char *url, size_t size)
 {
 	STACK_OF(DIST_POINT) *dps = X509_get_ext_d2i(cert, NID_crl_distribution_points, NULL,
 		NULL);
@@ -375,7 +379,7 @@ static bool tc_http_dp(X509 *cert, char *url, size_t size)
 				continue;
 			s = ASN1_STRING_get0_data(gn->d.uniformResourceIdentifier);
 			n = ASN1_STRING_length(gn->d.uniformResourceIdentifier);
-			if (n > 7 && (size_t)n < size && strncmp((const char *)s, "http://", 7) == 0 &&
+			if (n > 7 && (size_t)n < size && strncasecmp((const char *)s, scheme, 7) == 0 &&
 			    memchr(s, '\0', (size_t)n) == NULL) {
 				memcpy(url, s, (size_t)n);
 				url[n] = '\0';
@@ -384,7 +388,15 @@ static bool tc_http_dp(X509 *cert, char *url, size_t size)
 		}
 	}
 	sk_DIST_POINT_pop_free(dps, DIST_POINT_free);
+	ERR_clear_error();
 	return found;
+}
+
+/* The distribution point the worker fetches from: HTTP where named, else LDAP. */
+static bool tc_http_dp(X509 *cert, char *url, size_t size)
+{
+	return tc_dp_scheme(cert, "http://", url, size) ||
+		tc_dp_scheme(cert, "ldap://", url, size);
 }
 
 tw_rc trust_check(struct tw_store *store, const struct trust_set *ts, X509 *cert,
@@ -412,7 +424,7 @@ tw_rc trust_check(struct tw_store *store, const struct trust_set *ts, X509 *cert
 	if (rc == TW_E_NOT_FOUND) {
 		if (!tc_http_dp(cert, url, sizeof(url)))
 			return tw_error_set(err, TW_E_UNAVAILABLE, "no CRL of %s, and the certificate "
-				"names no http:// distribution point to fetch one from", issuer);
+				"names no http:// or ldap:// distribution point to fetch one from", issuer);
 		if ((rc = store_trust_crl_source(store, issuer, url, err)) != TW_OK)
 			return rc;
 		tw_info("trust: first certificate of %s: its CRL will be fetched from %s", issuer,
@@ -447,4 +459,56 @@ out:
 	X509_CRL_free(crl);
 	store_trust_crl_clear(&row);
 	return rc;
+}
+
+/* The role label of an SM-PKI CN "<name>.<ROLE>[.<...>]" into role; false if none. */
+static bool tp_role(const char *cn, char *role, size_t size)
+{
+	const char *a = strchr(cn, '.'), *b;
+	size_t n;
+
+	if (a == NULL)
+		return false;
+	a++;
+	b = strchr(a, '.');
+	n = b != NULL ? (size_t)(b - a) : strlen(a);
+	if (n == 0 || n >= size)
+		return false;
+	memcpy(role, a, n);
+	role[n] = '\0';
+	return strcmp(role, "EMT") == 0 || strcmp(role, "GWA") == 0 || strcmp(role, "GWH") == 0;
+}
+
+tw_rc trust_check_participant(struct tw_store *store, const struct trust_set *ts,
+	X509 *cert, const char *role, int64_t now_s, struct trust_participant *out,
+	struct tw_error *err)
+{
+	const X509_NAME *subj;
+	uint32_t xku;
+
+	memset(out, 0, sizeof(*out));
+	if (ts == NULL || cert == NULL || trust_set_ca(ts, X509_get_issuer_name(cert)) == NULL)
+		return tw_error_set(err, TW_E_NOT_FOUND, "not a certificate of a trusted CA of the "
+			"SM-PKI ([trust] anchors/cas)");
+	subj = X509_get_subject_name(cert);
+	X509_NAME_get_text_by_NID(X509_get_issuer_name(cert), NID_commonName, out->ca,
+		sizeof(out->ca));
+	if (X509_NAME_get_text_by_NID((X509_NAME *)subj, NID_commonName, out->cn,
+	    sizeof(out->cn)) <= 0 ||
+	    X509_NAME_get_text_by_NID((X509_NAME *)subj, NID_organizationalUnitName, out->mp_id,
+	    sizeof(out->mp_id)) <= 0 || !tp_role(out->cn, out->role, sizeof(out->role))) {
+		ERR_clear_error();
+		return tw_error_set(err, TW_E_DENIED, "certificate of %s: the subject does not "
+			"name an SM-PKI participant (CN <name>.<EMT|GWA|GWH>..., OU market partner "
+			"id)", out->ca);
+	}
+	if (role != NULL && strcmp(out->role, role) != 0)
+		return tw_error_set(err, TW_E_DENIED, "certificate of %s (%s): role %s, %s needed",
+			out->ca, out->cn, out->role, role);
+	xku = X509_get_extended_key_usage(cert);
+	if ((X509_get_extension_flags(cert) & EXFLAG_XKUSAGE) == 0 ||
+	    (xku & (XKU_SSL_CLIENT | XKU_SSL_SERVER)) == 0)
+		return tw_error_set(err, TW_E_DENIED, "certificate of %s (%s) is not a TLS "
+			"certificate", out->ca, out->cn);
+	return trust_check(store, ts, cert, now_s, err);
 }

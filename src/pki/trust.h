@@ -75,9 +75,57 @@ tw_rc trust_check(struct tw_store *store, const struct trust_set *ts, X509 *cert
 	int64_t now_s, struct tw_error *err);
 
 /*
+ * A participant certificate of another Sub-CA presented at an edge (ws caller, wan EMT,
+ * an EMT's delivery endpoint): the one call each edge makes for a certificate that is not
+ * in its own store. ts NULL or an issuer that is no trusted CA: TW_E_NOT_FOUND (the edge
+ * keeps its own "unknown certificate" refusal). Otherwise the certificate must be a TLS
+ * certificate (EKU clientAuth or serverAuth) whose subject follows the SM-PKI naming
+ * (CN "<name>.<ROLE>.<...>", OU the market partner id), of role (e.g. "EMT"; NULL: any
+ * of EMT, GWA, GWH), and trust_check must pass: TW_E_DENIED (revoked, wrong role or
+ * usage), TW_E_UNAVAILABLE (no or a stale CRL), as trust_check. out is filled on TW_OK
+ * and, as far as known, on refusals (for the log).
+ */
+struct trust_participant {
+	char role[8];                /* "EMT", "GWA", "GWH" (from the CN) */
+	char cn[128];                /* subject CN */
+	char mp_id[32];              /* subject OU: the market partner id */
+	char ca[128];                /* issuer CN */
+};
+tw_rc trust_check_participant(struct tw_store *store, const struct trust_set *ts,
+	X509 *cert, const char *role, int64_t now_s, struct trust_participant *out,
+	struct tw_error *err);
+
+/*
+ * An ldap:// CRL distribution point (RFC 4516 URL, as the real SM-PKI certificates name:
+ * ldap://host/<dn>?certificateRevocationList): parsed with libldap's URL parser and
+ * checked: plain ldap:// (Debian's libldap speaks TLS through GnuTLS, which has no
+ * brainpool curves; the CRL is signed, so the transport needs no protection), a host, a
+ * DN, base scope, one attribute that is certificateRevocationList or
+ * authorityRevocationList (default certificateRevocationList), no extensions that are
+ * critical. TW_E_INVALID with a message otherwise.
+ */
+struct trust_ldap_target {
+	char uri[300];               /* "ldap://host:port" */
+	char dn[512];
+	char attr[64];               /* without ";binary" */
+};
+tw_rc trust_ldap_target_parse(const char *url, struct trust_ldap_target *out,
+	struct tw_error *err);
+/*
+ * One anonymous base search of t (network and operation time-out timeout_s each): the
+ * single value of t->attr (or its ;binary form) into *der (caller frees), at most max
+ * bytes. TW_E_UNAVAILABLE when the directory cannot be reached, TW_E_NOT_FOUND when the
+ * entry or attribute is absent, TW_E_TOO_LARGE, TW_E_INVALID for several values. Blocks
+ * the caller (the worker's fetcher) for at most about 2 * timeout_s.
+ */
+tw_rc trust_ldap_fetch(const struct trust_ldap_target *t, long timeout_s, size_t max,
+	unsigned char **der, size_t *len, struct tw_error *err);
+
+/*
  * The worker's schedule ([trust] present): every [trust] refresh_interval seconds (60)
- * fetch each source over HTTP whose CRL is missing, older than [trust] refetch_after
- * seconds (3600), or within a quarter of its validity of nextUpdate; verify
+ * fetch each source whose CRL is missing, older than [trust] refetch_after
+ * seconds (3600), or within a quarter of its validity of nextUpdate (http:// with
+ * libevent, ldap:// with libldap: trust_ldap_fetch); verify
  * (trust_crl_check) and store it; one outage alert per CA whose CRL is stale.
  */
 struct trust_fetcher;

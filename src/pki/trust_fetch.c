@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <event2/buffer.h>
 #include <event2/http.h>
@@ -37,6 +38,7 @@ struct trust_fetcher {
 	struct event *timer;
 	long refetch_after_s;
 	long max_bytes;
+	long ldap_timeout_s;             /* [trust] ldap_timeout: ldap:// sources */
 	struct tf_stale *stale;          /* CAs alerted as stale (once per outage) */
 	struct tf_req *reqs;             /* in flight: freed by stop if still open */
 	int inflight;
@@ -70,13 +72,79 @@ static void tf_req_free_cb(evutil_socket_t fd, short what, void *arg)
 	free(r);
 }
 
-static void tf_failed(struct tf_req *r, const char *why)
+static void tf_failed_src(struct trust_fetcher *f, const char *issuer, const char *url,
+	const char *why)
 {
 	struct tw_error err;
 
-	tw_warn("trust: CRL of %s from %s not taken: %s", r->issuer, r->url, why);
-	if (store_trust_crl_failed(r->f->store, r->issuer, tw_now_ms(), why, &err) != TW_OK)
+	tw_warn("trust: CRL of %s from %s not taken: %s", issuer, url, why);
+	if (store_trust_crl_failed(f->store, issuer, tw_now_ms(), why, &err) != TW_OK)
 		tw_err("trust: cannot record a failed fetch: %s", err.message);
+}
+
+static void tf_failed(struct tf_req *r, const char *why)
+{
+	tf_failed_src(r->f, r->issuer, r->url, why);
+}
+
+/*
+ * Bytes fetched from the distribution point url of issuer (HTTP or LDAP): verified
+ * against the issuer, never older than the cached CRL (number), then stored.
+ */
+static void tf_take(struct trust_fetcher *f, const char *issuer, const char *url,
+	int64_t number, unsigned char *der, size_t len)
+{
+	struct trust_crl_info info;
+	struct store_trust_crl row;
+	struct tw_error err;
+	char why[300];
+
+	if (trust_crl_check(f->ts, der, len, tw_now_ms() / 1000, &info, &err) != TW_OK) {
+		tf_failed_src(f, issuer, url, err.message);
+	} else if (strcmp(info.issuer, issuer) != 0) {
+		snprintf(why, sizeof(why), "the CRL is issued by %.200s, not by this CA", info.issuer);
+		tf_failed_src(f, issuer, url, why);
+	} else if (info.number < number) {
+		snprintf(why, sizeof(why), "CRL number %lld is older than the cached %lld (replayed "
+			"CRL refused)", (long long)info.number, (long long)number);
+		tf_failed_src(f, issuer, url, why);
+	} else {
+		memset(&row, 0, sizeof(row));
+		snprintf(row.issuer, sizeof(row.issuer), "%s", issuer);
+		snprintf(row.url, sizeof(row.url), "%s", url);
+		row.number = info.number;
+		row.this_update = info.this_update;
+		row.next_update = info.next_update;
+		row.fetched_ms = tw_now_ms();
+		row.der = der;
+		row.der_len = len;
+		if (store_trust_crl_put(f->store, &row, &err) != TW_OK)
+			tw_err("trust: cannot store the CRL of %s: %s", issuer, err.message);
+		else
+			tw_info("trust: CRL %lld of %s fetched from %s (next update in %lld s)",
+				(long long)info.number, issuer, url,
+				(long long)(info.next_update - tw_now_ms() / 1000));
+	}
+}
+
+/*
+ * An ldap:// source: one anonymous base search with libldap, synchronous (its time-outs
+ * bound the worker's pause; a CRL source is fetched at most once per refetch_after).
+ */
+static void tf_fetch_ldap(struct trust_fetcher *f, const struct store_trust_crl *c)
+{
+	struct trust_ldap_target t;
+	struct tw_error err;
+	unsigned char *der = NULL;
+	size_t len = 0;
+
+	if (trust_ldap_target_parse(c->url, &t, &err) != TW_OK ||
+	    trust_ldap_fetch(&t, f->ldap_timeout_s, (size_t)f->max_bytes, &der, &len, &err) !=
+	    TW_OK)
+		tf_failed_src(f, c->issuer, c->url, err.message);
+	else
+		tf_take(f, c->issuer, c->url, c->number, der, len);
+	free(der);
 }
 
 static void tf_done(struct evhttp_request *req, void *arg)
@@ -84,9 +152,6 @@ static void tf_done(struct evhttp_request *req, void *arg)
 	struct tf_req *r = arg;
 	struct trust_fetcher *f = r->f;
 	struct evbuffer *body = req != NULL ? evhttp_request_get_input_buffer(req) : NULL;
-	struct trust_crl_info info;
-	struct store_trust_crl row;
-	struct tw_error err;
 	size_t len = body != NULL ? evbuffer_get_length(body) : 0;
 	int code = req != NULL ? evhttp_request_get_response_code(req) : 0;
 	unsigned char *der;
@@ -98,31 +163,8 @@ static void tf_done(struct evhttp_request *req, void *arg)
 		tf_failed(r, why);
 	} else if (len == 0 || (der = evbuffer_pullup(body, (ev_ssize_t)len)) == NULL) {
 		tf_failed(r, "empty answer");
-	} else if (trust_crl_check(f->ts, der, len, tw_now_ms() / 1000, &info, &err) != TW_OK) {
-		tf_failed(r, err.message);
-	} else if (strcmp(info.issuer, r->issuer) != 0) {
-		snprintf(why, sizeof(why), "the CRL is issued by %.200s, not by this CA", info.issuer);
-		tf_failed(r, why);
-	} else if (info.number < r->number) {
-		snprintf(why, sizeof(why), "CRL number %lld is older than the cached %lld (replayed "
-			"CRL refused)", (long long)info.number, (long long)r->number);
-		tf_failed(r, why);
 	} else {
-		memset(&row, 0, sizeof(row));
-		snprintf(row.issuer, sizeof(row.issuer), "%s", r->issuer);
-		snprintf(row.url, sizeof(row.url), "%s", r->url);
-		row.number = info.number;
-		row.this_update = info.this_update;
-		row.next_update = info.next_update;
-		row.fetched_ms = tw_now_ms();
-		row.der = der;
-		row.der_len = len;
-		if (store_trust_crl_put(f->store, &row, &err) != TW_OK)
-			tw_err("trust: cannot store the CRL of %s: %s", r->issuer, err.message);
-		else
-			tw_info("trust: CRL %lld of %s fetched (next update in %lld s)",
-				(long long)info.number, r->issuer,
-				(long long)(info.next_update - tw_now_ms() / 1000));
+		tf_take(f, r->issuer, r->url, r->number, der, len);
 	}
 	/* The connection cannot be freed inside its own callback. */
 	event_base_once(f->base, -1, EV_TIMEOUT, tf_req_free_cb, r, NULL);
@@ -253,7 +295,9 @@ static void tf_tick(evutil_socket_t fd, short what, void *arg)
 		} else {
 			(void)tf_stale_marked(f, c->issuer, false, true);
 		}
-		if (due && f->inflight < 16)
+		if (due && strncasecmp(c->url, "ldap://", 7) == 0)
+			tf_fetch_ldap(f, c);
+		else if (due && f->inflight < 16)
 			tf_fetch(f, c);
 	}
 	free(rows);
@@ -303,7 +347,9 @@ tw_rc trust_fetcher_start(const struct tw_home *home, struct event_base *base,
 	    (rc = tw_config_get_long(home->conf, "trust", "refetch_after", 3600, 1, 7L * 86400,
 	    &f->refetch_after_s, err)) != TW_OK ||
 	    (rc = tw_config_get_long(home->conf, "trust", "crl_max_bytes", 16L * 1024 * 1024,
-	    1024, 1024L * 1024 * 1024, &f->max_bytes, err)) != TW_OK)
+	    1024, 1024L * 1024 * 1024, &f->max_bytes, err)) != TW_OK ||
+	    (rc = tw_config_get_long(home->conf, "trust", "ldap_timeout", 10, 1, 120,
+	    &f->ldap_timeout_s, err)) != TW_OK)
 		goto fail;
 	tv.tv_sec = interval;
 	tv.tv_usec = 0;

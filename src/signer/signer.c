@@ -83,7 +83,8 @@ static tw_rc check_caller(struct signer_srv *srv, struct conn *c, const struct s
 	if (m->op == SIGNER_OP_SIGN_DATA && m->f[SIGNER_TAG_PURPOSE].present &&
 	    m->f[SIGNER_TAG_PURPOSE].len == 1)
 		purpose = m->f[SIGNER_TAG_PURPOSE].ptr[0];
-	if (m->op == SIGNER_OP_SEAL || m->op == SIGNER_OP_UNSEAL)
+	if (m->op == SIGNER_OP_SEAL || m->op == SIGNER_OP_UNSEAL ||
+	    (m->op == SIGNER_OP_SIGN_DATA && purpose == SIGNER_PURPOSE_TLS_HANDSHAKE))
 		field_text(&m->f[SIGNER_TAG_LABEL], context, sizeof(context));
 	if (m->op == SIGNER_OP_ACTIVATION)
 		field_text(&m->f[SIGNER_TAG_DATA], what, sizeof(what));
@@ -172,8 +173,9 @@ static tw_rc handle(struct signer_srv *srv, struct conn *c, const struct signer_
 		rc = signer_put_spki(pub, out, err);
 		goto out;
 	}
-	/* Production: no private key is used before k custodians have activated the token. */
-	if (!signer_keys_active(srv->keys)) {
+	/* Production: no private key is used before k custodians have activated the token;
+	 * the TLS keys are not in the token and work throughout (signer_keys.c). */
+	if (!signer_keys_is_tls(label) && !signer_keys_active(srv->keys)) {
 		struct signer_activation st;
 
 		signer_keys_activation(srv->keys, &st);

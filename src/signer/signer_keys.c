@@ -26,6 +26,7 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "signer/p11.h"
+#include "crypto/tls_signer_key.h"
 #include "crypto/shares.h"
 
 #define SIGNER_KEY_FILE_MAX (16 * 1024)   /* a PEM EC private key is < 1 KiB */
@@ -42,13 +43,19 @@ struct file_key {
 	EVP_PKEY *pub;                     /* public components only */
 };
 
+/* PEM key files of one directory, loaded on first use. */
+struct file_store {
+	char *dir;
+	struct file_key keys[SIGNER_FILE_KEYS_MAX];
+	size_t n;
+};
+
 struct signer_keys {
 	enum signer_backend backend;
 	bool ceremony;
 	struct p11_token *tok;             /* pkcs11 */
-	char *key_dir;                     /* file */
-	struct file_key keys[SIGNER_FILE_KEYS_MAX];
-	size_t nkeys;
+	struct file_store files;           /* file backend */
+	struct file_store tls;             /* TLS keys, whatever the backend (see below) */
 	/* custodian activation */
 	bool custodians;
 	struct share_set set;
@@ -75,17 +82,36 @@ static tw_rc public_of(EVP_PKEY *key, EVP_PKEY **out, struct tw_error *err)
 	return TW_OK;
 }
 
-static char *key_path(const struct signer_keys *k, const char *label)
+static char *key_path(const struct file_store *fs, const char *label)
 {
 	/* The protocol restricts labels to [A-Za-z0-9._-], not starting with '.'. */
-	return tw_asprintf("%s/%s.key", k->key_dir, label);
+	return tw_asprintf("%s/%s.key", fs->dir, label);
+}
+
+/*
+ * TLS keys (tls_signer_key.h) live in the signer's own key directory ([signer]
+ * tls_key_dir, default secrets/tls-keys, the signer's user only), not in the token: they
+ * sign every TLS handshake, so they must work whether or not custodians have activated
+ * the token (the api's HTTPS listener is how custodians reach the signer to activate it,
+ * and deactivating the CA must not take the WAN down), and a handshake signature costs
+ * less than a token round trip. They never leave the signer process either way.
+ */
+bool signer_keys_is_tls(const char *label)
+{
+	return label != NULL && (strcmp(label, SIGNER_KEY_GWA_TLS) == 0 ||
+		strcmp(label, SIGNER_KEY_API_TLS) == 0);
+}
+
+static struct file_store *store_of(struct signer_keys *k, const char *label)
+{
+	return signer_keys_is_tls(label) ? &k->tls : &k->files;
 }
 
 /* Read <key_dir>/<label>.key after checking type, owner and mode. */
-static tw_rc file_load(struct signer_keys *k, const char *label, struct file_key *fk,
+static tw_rc file_load(const struct file_store *fs, const char *label, struct file_key *fk,
 	struct tw_error *err)
 {
-	char *path = key_path(k, label);
+	char *path = key_path(fs, label);
 	unsigned char *pem = NULL;
 	size_t len = 0;
 	ssize_t r;
@@ -168,32 +194,32 @@ out:
 }
 
 /* Borrowed entry for label, loading it on first use. */
-static tw_rc file_get(struct signer_keys *k, const char *label, struct file_key **out,
+static tw_rc file_get(struct file_store *fs, const char *label, struct file_key **out,
 	struct tw_error *err)
 {
 	struct file_key fk;
 	tw_rc rc;
 
 	*out = NULL;
-	for (size_t i = 0; i < k->nkeys; i++)
-		if (strcmp(k->keys[i].label, label) == 0) {
-			*out = &k->keys[i];
+	for (size_t i = 0; i < fs->n; i++)
+		if (strcmp(fs->keys[i].label, label) == 0) {
+			*out = &fs->keys[i];
 			return TW_OK;
 		}
-	if (k->nkeys == SIGNER_FILE_KEYS_MAX)
+	if (fs->n == SIGNER_FILE_KEYS_MAX)
 		return tw_error_set(err, TW_E_TOO_LARGE, "the file key backend holds at most %d "
 			"keys; key '%s' is one too many", SIGNER_FILE_KEYS_MAX, label);
-	if ((rc = file_load(k, label, &fk, err)) != TW_OK)
+	if ((rc = file_load(fs, label, &fk, err)) != TW_OK)
 		return rc;
-	k->keys[k->nkeys] = fk;
-	*out = &k->keys[k->nkeys++];
+	fs->keys[fs->n] = fk;
+	*out = &fs->keys[fs->n++];
 	return TW_OK;
 }
 
-static tw_rc file_generate(struct signer_keys *k, const char *label, int nid, EVP_PKEY **pub,
+static tw_rc file_generate(struct file_store *fs, const char *label, int nid, EVP_PKEY **pub,
 	struct tw_error *err)
 {
-	char *path = key_path(k, label);
+	char *path = key_path(fs, label);
 	EVP_PKEY *key = NULL;
 	BIO *bio = NULL;
 	char *pem = NULL;
@@ -206,7 +232,7 @@ static tw_rc file_generate(struct signer_keys *k, const char *label, int nid, EV
 		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
 		goto out;
 	}
-	if ((rc = tw_mkdir_p(k->key_dir, 0700, err)) != TW_OK)
+	if ((rc = tw_mkdir_p(fs->dir, 0700, err)) != TW_OK)
 		goto out;
 	ERR_clear_error();
 	if ((key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", OBJ_nid2sn(nid))) == NULL) {
@@ -223,15 +249,19 @@ static tw_rc file_generate(struct signer_keys *k, const char *label, int nid, EV
 	/* Exclusive: an existing key file is never replaced (TW_E_EXISTS). */
 	if ((rc = tw_write_file(path, pem, (size_t)pem_len, 0600, true, err)) != TW_OK)
 		goto out;
-	if ((rc = file_get(k, label, &fk, err)) != TW_OK)
+	if ((rc = file_get(fs, label, &fk, err)) != TW_OK)
 		goto out;
 	if (EVP_PKEY_up_ref(fk->pub) != 1) {
 		rc = tw_error_set(err, TW_E_INTERNAL, "cannot reference a public key");
 		goto out;
 	}
 	*pub = fk->pub;
-	tw_warn("key '%s' is a FILE (%s): tests and benchmarks only, never production", label,
-		path);
+	if (signer_keys_is_tls(label))
+		tw_info("TLS key '%s' generated in the signer's TLS key directory (%s)", label,
+			path);
+	else
+		tw_warn("key '%s' is a FILE (%s): tests and benchmarks only, never production",
+			label, path);
 out:
 	if (pem != NULL)
 		OPENSSL_cleanse(pem, (size_t)pem_len);
@@ -253,14 +283,20 @@ tw_rc signer_keys_open(const struct tw_home *home, bool ceremony, struct signer_
 	if ((k = calloc(1, sizeof(*k))) == NULL)
 		return tw_error_set(err, TW_E_NOMEM, "out of memory");
 	k->ceremony = ceremony;
+	if ((k->tls.dir = tw_home_path(home, "signer", "tls_key_dir", SIGNER_TLS_KEY_DIR)) ==
+	    NULL) {
+		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+		goto out;
+	}
 	if (strcmp(backend, "file") == 0) {
 		k->backend = BACKEND_FILE;
-		if ((k->key_dir = tw_home_path(home, "signer", "key_dir", "secrets/keys")) == NULL) {
+		if ((k->files.dir = tw_home_path(home, "signer", "key_dir", "secrets/keys")) ==
+		    NULL) {
 			rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
 			goto out;
 		}
 		tw_warn("signer: file key backend (%s): for tests and benchmarks only; "
-			"production uses backend = pkcs11", k->key_dir);
+			"production uses backend = pkcs11", k->files.dir);
 		rc = TW_OK;
 		goto out;
 	}
@@ -351,12 +387,16 @@ void signer_keys_close(struct signer_keys *k)
 		return;
 	held_wipe(k);
 	p11_close(k->tok);
-	for (size_t i = 0; i < k->nkeys; i++) {
-		EVP_PKEY_free(k->keys[i].priv);
-		EVP_PKEY_free(k->keys[i].pub);
-		free(k->keys[i].label);
+	for (int s = 0; s < 2; s++) {
+		struct file_store *fs = s == 0 ? &k->files : &k->tls;
+
+		for (size_t i = 0; i < fs->n; i++) {
+			EVP_PKEY_free(fs->keys[i].priv);
+			EVP_PKEY_free(fs->keys[i].pub);
+			free(fs->keys[i].label);
+		}
+		free(fs->dir);
 	}
-	free(k->key_dir);
 	free(k);
 }
 
@@ -472,9 +512,9 @@ tw_rc signer_keys_private(struct signer_keys *k, const char *label, EVP_PKEY **o
 	tw_rc rc;
 
 	*out = NULL;
-	if (k->backend == BACKEND_PKCS11)
+	if (k->backend == BACKEND_PKCS11 && !signer_keys_is_tls(label))
 		return p11_private_key(k->tok, label, out, err);
-	if ((rc = file_get(k, label, &fk, err)) != TW_OK)
+	if ((rc = file_get(store_of(k, label), label, &fk, err)) != TW_OK)
 		return rc;
 	if (EVP_PKEY_up_ref(fk->priv) != 1)
 		return tw_error_set(err, TW_E_INTERNAL, "cannot reference key '%s'", label);
@@ -489,9 +529,9 @@ tw_rc signer_keys_public(struct signer_keys *k, const char *label, EVP_PKEY **ou
 	tw_rc rc;
 
 	*out = NULL;
-	if (k->backend == BACKEND_PKCS11)
+	if (k->backend == BACKEND_PKCS11 && !signer_keys_is_tls(label))
 		return p11_public_key(k->tok, label, out, err);
-	if ((rc = file_get(k, label, &fk, err)) != TW_OK)
+	if ((rc = file_get(store_of(k, label), label, &fk, err)) != TW_OK)
 		return rc;
 	if (EVP_PKEY_up_ref(fk->pub) != 1)
 		return tw_error_set(err, TW_E_INTERNAL, "cannot reference key '%s'", label);
@@ -506,7 +546,48 @@ tw_rc signer_keys_generate(struct signer_keys *k, const char *label, int nid,
 	if (!k->ceremony)
 		return tw_error_set(err, TW_E_DENIED, "key generation is allowed only in a ceremony "
 			"(`torwart init`)");
-	if (k->backend == BACKEND_PKCS11)
+	if (k->backend == BACKEND_PKCS11 && !signer_keys_is_tls(label))
 		return p11_generate_ec(k->tok, label, oid, oid_len, pub, err);
-	return file_generate(k, label, nid, pub, err);
+	return file_generate(store_of(k, label), label, nid, pub, err);
+}
+
+tw_rc signer_keys_import_tls(const struct tw_home *home, const char *label, EVP_PKEY *priv,
+	struct tw_error *err)
+{
+	struct file_store fs;
+	char *path = NULL;
+	BIO *bio = NULL;
+	char *pem = NULL;
+	long pem_len = 0;
+	tw_rc rc;
+
+	memset(&fs, 0, sizeof(fs));
+	if (!signer_keys_is_tls(label))
+		return tw_error_set(err, TW_E_INVALID, "'%s' is not a TLS key label (gwa-tls, "
+			"api-tls)", label);
+	if ((fs.dir = tw_home_path(home, "signer", "tls_key_dir", SIGNER_TLS_KEY_DIR)) == NULL ||
+	    (path = key_path(&fs, label)) == NULL) {
+		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+		goto out;
+	}
+	if ((rc = tw_mkdir_p(fs.dir, 0700, err)) != TW_OK)
+		goto out;
+	if ((bio = BIO_new(BIO_s_mem())) == NULL ||
+	    PEM_write_bio_PrivateKey(bio, priv, NULL, NULL, 0, NULL, NULL) != 1 ||
+	    (pem_len = BIO_get_mem_data(bio, &pem)) <= 0) {
+		rc = tw_error_set_openssl(err, TW_E_CRYPTO, "cannot encode key '%s'", label);
+		goto out;
+	}
+	/* Exclusive: a key of the signer is never replaced (TW_E_EXISTS). */
+	rc = tw_write_file(path, pem, (size_t)pem_len, 0600, true, err);
+	if (rc == TW_E_EXISTS)
+		rc = tw_error_set(err, rc, "the signer already holds a TLS key '%s' (%s); keys are "
+			"never replaced", label, path);
+out:
+	if (pem != NULL)
+		OPENSSL_cleanse(pem, (size_t)pem_len);
+	BIO_free(bio);
+	free(path);
+	free(fs.dir);
+	return rc;
 }

@@ -6,6 +6,8 @@
  *   file              PEM private keys in `[signer] key_dir` named <label>.key, mode 0600.
  *                     FOR TESTS AND BENCHMARKS ONLY (DESIGN.md principle 1): the key
  *                     material sits in a file any process of the signer's user can read.
+ * The TLS keys (gwa-tls, api-tls) are PEM files of `[signer] tls_key_dir` with either
+ * backend, read by the signer alone (signer_keys.c says why).
  * The signer's policy and audit checks do not depend on the backend; only key lookup and
  * (ceremony) key generation do.
  */
@@ -41,6 +43,18 @@ tw_rc signer_keys_public(struct signer_keys *k, const char *label, EVP_PKEY **ou
  */
 tw_rc signer_keys_generate(struct signer_keys *k, const char *label, int nid,
 	const unsigned char *oid, size_t oid_len, EVP_PKEY **pub, struct tw_error *err);
+
+/* Where the signer keeps the TLS keys (signer_keys.c says why not in the token). */
+#define SIGNER_TLS_KEY_DIR "secrets/tls-keys"
+/* True for the labels of TLS keys (gwa-tls, api-tls): usable without activation. */
+bool signer_keys_is_tls(const char *label);
+/*
+ * `torwart ca tls-key-import`: write the EC private key priv (from a legacy key file)
+ * as the signer's TLS key label ([signer] tls_key_dir, mode 0600, never replacing one:
+ * TW_E_EXISTS). Run as the signer's user; needs no token (works in custodian mode).
+ */
+tw_rc signer_keys_import_tls(const struct tw_home *home, const char *label, EVP_PKEY *priv,
+	struct tw_error *err);
 
 /*
  * Key activation (TR-03109-6 M-4.5.18). A pkcs11 home is in one of two modes:

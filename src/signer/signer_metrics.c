@@ -20,6 +20,7 @@
 struct signer_metrics {
 	char *path;
 	uint64_t ops[SM_OPS], errors[SM_OPS];
+	uint64_t tls_ok, tls_failed;      /* tls-handshake signatures */
 	struct tw_histogram latency;
 	int dirty;
 	int warned;
@@ -61,6 +62,17 @@ void signer_metrics_observe(struct signer_metrics *m, uint8_t op, tw_rc rc, uint
 	m->dirty = 1;
 }
 
+void signer_metrics_tls_handshake(struct signer_metrics *m, tw_rc rc)
+{
+	if (m == NULL || m->path == NULL)
+		return;
+	if (rc == TW_OK)
+		m->tls_ok++;
+	else
+		m->tls_failed++;
+	m->dirty = 1;
+}
+
 static tw_rc sm_render(const struct signer_metrics *m, struct tw_buf *out,
 	struct tw_error *err)
 {
@@ -78,6 +90,15 @@ static tw_rc sm_render(const struct signer_metrics *m, struct tw_buf *out,
 		if (strcmp(signer_op_name(op), "?") != 0 && strcmp(signer_op_name(op), "unknown") != 0)
 			rc = tw_metrics_sample(out, "torwart_signer_errors_total", "op",
 				signer_op_name(op), m->errors[op], err);
+	if (rc == TW_OK)
+		rc = tw_metrics_family(out, "torwart_signer_tls_handshake_signatures_total",
+			"counter", "TLS handshake signatures (not in the admin log), by result", err);
+	if (rc == TW_OK)
+		rc = tw_metrics_sample(out, "torwart_signer_tls_handshake_signatures_total",
+			"result", "ok", m->tls_ok, err);
+	if (rc == TW_OK)
+		rc = tw_metrics_sample(out, "torwart_signer_tls_handshake_signatures_total",
+			"result", "failed", m->tls_failed, err);
 	if (rc == TW_OK)
 		rc = tw_metrics_histogram(out, "torwart_signer_operation_seconds",
 			"time the signer took per request (signing by the key backend included)",

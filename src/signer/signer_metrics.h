@@ -22,6 +22,9 @@ struct signer_metrics *signer_metrics_new(char *path);
 void signer_metrics_free(struct signer_metrics *m);
 /* One request of op (signer_proto.h) that took us microseconds, failed unless rc is OK. */
 void signer_metrics_observe(struct signer_metrics *m, uint8_t op, tw_rc rc, uint64_t us);
+/* One TLS handshake signature (purpose tls-handshake): counted here instead of being
+ * written to the admin log one by one (thousands per second). */
+void signer_metrics_tls_handshake(struct signer_metrics *m, tw_rc rc);
 /* Write the file if something changed and at least a second passed (force: now).
  * Returns the ms until a pending write is due, or -1 when nothing is pending. */
 int signer_metrics_flush(struct signer_metrics *m, int force);

@@ -24,6 +24,7 @@
 #include "crypto/signer.h"
 #include "signer/signer_crl.h"
 #include "signer/signer_keys.h"
+#include "signer/signer_metrics.h"
 #include "store/store.h"
 
 
@@ -32,11 +33,14 @@ static const char *default_policy(const char *label)
 	if (strcmp(label, SIGNER_KEY_ROOT_CA) == 0 || strcmp(label, SIGNER_KEY_SUB_CA) == 0)
 		return "certificate,crl";
 	if (strcmp(label, SIGNER_KEY_GWA_SIG) == 0)
-		return "wakeup,tree-head,authorisation,initial-config";
+		return "wakeup,tree-head,authorisation,initial-config,delivery-note";
 	/* The internal operator CA (src/auth/opca.c): operator and api TLS certificates,
 	 * and the CRL of revoked operator certificates. */
 	if (strcmp(label, "operator-ca") == 0)
 		return "certificate,crl";
+	/* TLS keys (tls_signer_key.h): handshake signatures and nothing else. */
+	if (strcmp(label, "gwa-tls") == 0 || strcmp(label, "api-tls") == 0)
+		return "tls-handshake";
 	return "";
 }
 
@@ -582,6 +586,40 @@ out:
 	return rc;
 }
 
+/*
+ * A TLS handshake signature (tls_signer_key.h): the payload is the digest libssl made over
+ * the handshake data, signed as it is. Only keys whose policy lists tls-handshake (the TLS
+ * keys, nothing that signs certificates, CRLs or GWA messages) get here, so a caller can
+ * have nothing but TLS signatures made with them. Counted in the metrics instead of one
+ * admin-log entry per handshake; refusals are still audited (signer_refuse).
+ */
+static tw_rc sign_tls_handshake(struct signer_srv *srv, EVP_PKEY *key,
+	const struct signer_field *data, struct tw_buf *out, struct tw_error *err)
+{
+	EVP_PKEY_CTX *ctx = NULL;
+	unsigned char sig[256];
+	size_t siglen = sizeof(sig);
+	tw_rc rc;
+
+	/* SHA-256/384/512 digests: the profile's signature algorithms (tls.h). */
+	if (data->len != 32 && data->len != 48 && data->len != 64) {
+		rc = tw_error_set(err, TW_E_INVALID, "purpose tls-handshake needs a SHA-256, "
+			"SHA-384 or SHA-512 digest (32, 48 or 64 bytes), not %u bytes", data->len);
+		goto out;
+	}
+	if ((ctx = EVP_PKEY_CTX_new(key, NULL)) == NULL || EVP_PKEY_sign_init(ctx) != 1 ||
+	    EVP_PKEY_sign(ctx, sig, &siglen, data->ptr, data->len) != 1) {
+		rc = tw_error_set_openssl(err, TW_E_CRYPTO, "the key backend could not make the "
+			"TLS handshake signature");
+		goto out;
+	}
+	rc = tw_buf_append(out, sig, siglen, err);
+out:
+	EVP_PKEY_CTX_free(ctx);
+	signer_metrics_tls_handshake(srv->metrics, rc);
+	return rc;
+}
+
 tw_rc signer_op_sign_data(struct signer_srv *srv, struct conn *c, const char *label,
 	EVP_PKEY *key, EVP_PKEY *pub, const struct signer_msg *m, struct tw_buf *out,
 	struct tw_error *err)
@@ -599,6 +637,8 @@ tw_rc signer_op_sign_data(struct signer_srv *srv, struct conn *c, const char *la
 			"SIGN_CERTIFICATE so the signer can check them", err);
 	if (!policy_allows(srv->home, label, purpose))
 		return signer_refuse(srv, c, label, purpose, "not in the key's policy", err);
+	if (pv == SIGNER_PURPOSE_TLS_HANDSHAKE)
+		return sign_tls_handshake(srv, key, data, out, err);
 	if (pv == SIGNER_PURPOSE_CRL) {
 		/* A CRL is accepted only as a well-formed TBSCertList from the key's own name. */
 		size_t wlen = 0;

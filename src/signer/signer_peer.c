@@ -6,7 +6,8 @@
  *           shares, and the secrets of logins and of its command spool;
  *   worker  CRLs, certificates of its jobs, wake-ups (it alone sends them) and admin-log
  *           tree heads;
- *   wan     no signature at all; it only opens profile secrets for the orders it sends;
+ *   wan     no signature but its TLS handshakes (GWA TLS key); it opens profile secrets
+ *           for the orders it sends;
  *   root / the signer's own user: everything (break-glass on the host; a home with one
  *   user has no separation to enforce).
  */
@@ -100,8 +101,28 @@ static unsigned purpose_peers(int purpose)
 	case SIGNER_PURPOSE_INITIAL_CONFIG:
 		/* Initial configuration files are made by operator commands (gwa/initial_config.c). */
 		return B(SIGNER_PEER_API);
+	case SIGNER_PURPOSE_DELIVERY_NOTE:
+		/* Delivery notes: the web service and `ca delivery-note`, both in the api. */
+		return B(SIGNER_PEER_API);
 	}
 	return 0;
+}
+
+/*
+ * TLS handshake signatures (label = the key): the wan with the GWA's TLS key only, the api
+ * with its own operator HTTPS key and the GWA's (its ws service and LDAPS front end present
+ * the GWA's SM-PKI certificate), the worker with the GWA's (its outbound ws callbacks and
+ * metering deliveries authenticate as the GWA).
+ */
+static const char *tls_key_refusal(enum signer_peer_kind k, const char *label)
+{
+	bool gwa = label != NULL && strcmp(label, "gwa-tls") == 0;
+	bool api = label != NULL && strcmp(label, "api-tls") == 0;
+
+	if (gwa ? (k == SIGNER_PEER_WAN || k == SIGNER_PEER_API || k == SIGNER_PEER_WORKER) :
+	    api && k == SIGNER_PEER_API)
+		return NULL;
+	return "this service may not sign TLS handshakes with this key";
 }
 
 const char *signer_peer_refusal(enum signer_peer_kind k, uint8_t op, int purpose,
@@ -128,6 +149,8 @@ const char *signer_peer_refusal(enum signer_peer_kind k, uint8_t op, int purpose
 		allowed = B(SIGNER_PEER_API) | B(SIGNER_PEER_WORKER);
 		break;
 	case SIGNER_OP_SIGN_DATA:
+		if (purpose == SIGNER_PURPOSE_TLS_HANDSHAKE)
+			return tls_key_refusal(k, context);
 		allowed = purpose_peers(purpose);
 		break;
 	case SIGNER_OP_CUSTODIAN_SHARE:

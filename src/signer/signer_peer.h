@@ -41,8 +41,8 @@ const char *signer_peer_name(enum signer_peer_kind k);
 
 /*
  * NULL when a peer of kind k may run op; else why not (static text). purpose: the
- * SIGN_DATA purpose (enum signer_purpose), else 0. context: SEAL/UNSEAL's context, else
- * NULL. activation: ACTIVATION's request ("status"/"deactivate"), else NULL.
+ * SIGN_DATA purpose (enum signer_purpose), else 0. context: SEAL/UNSEAL's context, the
+ * key label of a tls-handshake signature, else NULL. activation: ACTIVATION's request ("status"/"deactivate"), else NULL.
  */
 const char *signer_peer_refusal(enum signer_peer_kind k, uint8_t op, int purpose,
 	const char *context, const char *activation);

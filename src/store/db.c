@@ -62,16 +62,9 @@ void db_close(struct db *d)
 	d->drv->close(d);
 }
 
-tw_rc db_run(struct db *d, const char *sql, int64_t *changes, const char *doing,
-	struct tw_error *err, const char *types, ...)
+/* Bind parameter i+1 by types[i] (db_run); the va_list is consumed. */
+static void db_bindv(struct db_stmt *st, const char *types, va_list ap)
 {
-	struct db_stmt *st = NULL;
-	va_list ap;
-	tw_rc rc;
-
-	if ((rc = db_prepare(d, sql, &st, err)) != TW_OK)
-		return rc;
-	va_start(ap, types);
 	for (int i = 0; types[i] != '\0'; i++) {
 		switch (types[i]) {
 		case 'i':
@@ -80,10 +73,15 @@ tw_rc db_run(struct db *d, const char *sql, int64_t *changes, const char *doing,
 		case 't':
 			db_bind_text(st, i + 1, va_arg(ap, const char *));
 			break;
-		case 'b': {
+		case 'b':
+		case 'B': {
 			const void *v = va_arg(ap, const void *);
+			size_t n = va_arg(ap, size_t);
 
-			db_bind_blob(st, i + 1, v, va_arg(ap, size_t));
+			if (types[i] == 'B' && (v == NULL || n == 0))
+				db_bind_null(st, i + 1);
+			else
+				db_bind_blob(st, i + 1, v, n);
 			break;
 		}
 		default:
@@ -91,13 +89,139 @@ tw_rc db_run(struct db *d, const char *sql, int64_t *changes, const char *doing,
 			break;
 		}
 	}
-	va_end(ap);
+}
+
+tw_rc db_vrun(struct db *d, const char *sql, int64_t *changes, int64_t *id,
+	const char *doing, struct tw_error *err, const char *types, va_list ap)
+{
+	struct db_stmt *st = NULL;
+	tw_rc rc;
+
+	if ((rc = db_prepare(d, sql, &st, err)) != TW_OK)
+		return rc;
+	db_bindv(st, types, ap);
 	if (db_step(st) != DB_DONE)
 		rc = db_step_fail(d, err, doing);
 	else if (changes != NULL)
 		*changes = db_changes(d);
+	if (rc == TW_OK && id != NULL)
+		rc = db_last_id(d, id, err);
 	db_done(d, st);
 	return rc;
+}
+
+tw_rc db_run(struct db *d, const char *sql, int64_t *changes, const char *doing,
+	struct tw_error *err, const char *types, ...)
+{
+	va_list ap;
+	tw_rc rc;
+
+	va_start(ap, types);
+	rc = db_vrun(d, sql, changes, NULL, doing, err, types, ap);
+	va_end(ap);
+	return rc;
+}
+
+tw_rc db_insert(struct db *d, const char *sql, int64_t *id, const char *doing,
+	struct tw_error *err, const char *types, ...)
+{
+	va_list ap;
+	tw_rc rc;
+
+	va_start(ap, types);
+	rc = db_vrun(d, sql, NULL, id, doing, err, types, ap);
+	va_end(ap);
+	return rc;
+}
+
+static tw_rc db_vfetch(struct db *d, const char *sql, struct db_stmt **st, bool *row,
+	const char *doing, struct tw_error *err, const char *types, va_list ap)
+{
+	tw_rc rc;
+
+	*row = false;
+	if ((rc = db_prepare(d, sql, st, err)) != TW_OK)
+		return rc;
+	db_bindv(*st, types, ap);
+	if ((rc = db_next(*st, row, doing, err)) != TW_OK) {
+		db_done(d, *st);
+		*st = NULL;
+	}
+	return rc;
+}
+
+tw_rc db_fetch(struct db *d, const char *sql, struct db_stmt **st, bool *row,
+	const char *doing, struct tw_error *err, const char *types, ...)
+{
+	va_list ap;
+	tw_rc rc;
+
+	va_start(ap, types);
+	rc = db_vfetch(d, sql, st, row, doing, err, types, ap);
+	va_end(ap);
+	return rc;
+}
+
+tw_rc db_exists(struct db *d, const char *sql, bool *yes, const char *doing,
+	struct tw_error *err, const char *types, ...)
+{
+	struct db_stmt *st = NULL;
+	va_list ap;
+	tw_rc rc;
+
+	va_start(ap, types);
+	rc = db_vfetch(d, sql, &st, yes, doing, err, types, ap);
+	va_end(ap);
+	db_done(d, st);
+	return rc;
+}
+
+tw_rc db_int(struct db *d, const char *sql, int64_t *v, bool *found, const char *doing,
+	struct tw_error *err, const char *types, ...)
+{
+	struct db_stmt *st = NULL;
+	bool row = false;
+	va_list ap;
+	tw_rc rc;
+
+	va_start(ap, types);
+	rc = db_vfetch(d, sql, &st, &row, doing, err, types, ap);
+	va_end(ap);
+	if (row)
+		*v = db_column_int64(st, 0);
+	if (found != NULL)
+		*found = row;
+	db_done(d, st);
+	return rc;
+}
+
+tw_rc db_text(struct db *d, const char *sql, char *dst, size_t size, const char *what,
+	bool *found, const char *doing, struct tw_error *err, const char *types, ...)
+{
+	struct db_stmt *st = NULL;
+	bool row = false;
+	va_list ap;
+	tw_rc rc;
+
+	dst[0] = '\0';
+	va_start(ap, types);
+	rc = db_vfetch(d, sql, &st, &row, doing, err, types, ap);
+	va_end(ap);
+	if (row)
+		rc = db_col_text(st, 0, dst, size, what, err);
+	*found = row;
+	db_done(d, st);
+	return rc;
+}
+
+tw_rc db_next(struct db_stmt *st, bool *row, const char *doing, struct tw_error *err)
+{
+	int step = db_step(st);
+
+	*row = step == DB_ROW;
+	if (step == DB_ROW || step == DB_DONE)
+		return TW_OK;
+	return db_step_fail(st->db, err, doing);
 }
 
 tw_rc db_col_text(struct db_stmt *st, int col, char *dst, size_t size, const char *what,

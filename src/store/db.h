@@ -17,6 +17,7 @@
 #ifndef TORWART_STORE_DB_H
 #define TORWART_STORE_DB_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -117,12 +118,43 @@ void db_rollback(struct db *d);
 
 /*
  * One statement that returns no rows, start to finish: prepare, bind parameter i+1 by
- * types[i] ('i' int64_t, 't' text or NULL, 'b' blob as pointer then size_t, 'n' NULL),
- * step, done; a failure is mapped (db_step_fail) with doing. *changes (may be NULL): rows
- * changed. Integer arguments must be int64_t: cast int members.
+ * types[i] ('i' int64_t, 't' text or NULL, 'b' blob as pointer then size_t, 'B' the same
+ * but NULL or empty binds SQL NULL, 'n' NULL and no argument), step, done; a failure is
+ * mapped (db_step_fail) with doing. *changes (may be NULL): rows changed. Integer
+ * arguments must be int64_t: cast int members.
  */
 tw_rc db_run(struct db *d, const char *sql, int64_t *changes, const char *doing,
 	struct tw_error *err, const char *types, ...);
+/* db_run with a va_list, for wrappers; id not NULL: read the new row's id (INSERT). */
+tw_rc db_vrun(struct db *d, const char *sql, int64_t *changes, int64_t *id,
+	const char *doing, struct tw_error *err, const char *types, va_list ap);
+/* db_run of an INSERT that reads the new row's id into *id. */
+tw_rc db_insert(struct db *d, const char *sql, int64_t *id, const char *doing,
+	struct tw_error *err, const char *types, ...);
+/*
+ * A query: prepare, bind (as db_run), step to the first row. TW_OK: *st is open and
+ * *row says whether it stands on a row; the caller reads it, steps on with db_next and
+ * always ends with db_done(d, *st). Failure: mapped with doing, *st is NULL (done).
+ * The loop of a list:
+ *   for (rc = db_fetch(d, SQL, &st, &row, doing, err, "i", x); rc == TW_OK && row;
+ *        rc = db_next(st, &row, doing, err)) { read the row; break to stop early; }
+ *   db_done(d, st);
+ */
+tw_rc db_fetch(struct db *d, const char *sql, struct db_stmt **st, bool *row,
+	const char *doing, struct tw_error *err, const char *types, ...);
+/* Whether the query (as db_fetch) returns a row at all. */
+tw_rc db_exists(struct db *d, const char *sql, bool *yes, const char *doing,
+	struct tw_error *err, const char *types, ...);
+/* The first column of the first row as an integer; *v unchanged when there is no row
+ * (then *found, if not NULL, is false). */
+tw_rc db_int(struct db *d, const char *sql, int64_t *v, bool *found, const char *doing,
+	struct tw_error *err, const char *types, ...);
+/* The first column of the first row as text into dst (db_col_text; "" and *found false
+ * when there is no row). */
+tw_rc db_text(struct db *d, const char *sql, char *dst, size_t size, const char *what,
+	bool *found, const char *doing, struct tw_error *err, const char *types, ...);
+/* The next row of a db_fetch: *row false at the end; a failure is mapped with doing. */
+tw_rc db_next(struct db_stmt *st, bool *row, const char *doing, struct tw_error *err);
 /* Copy a text column into dst; TW_E_INTEGRITY if the stored text is longer than size-1. */
 tw_rc db_col_text(struct db_stmt *st, int col, char *dst, size_t size, const char *what,
 	struct tw_error *err);

@@ -100,6 +100,7 @@ GRANT SELECT ON ws_device_admin, ws_endpoints, trust_crls, renewals, rollouts,
 	time_checks TO torwart_wan;
 GRANT SELECT, INSERT, UPDATE ON metering_messages, gateway_time TO torwart_wan;
 GRANT UPDATE ON renewals, certificates TO torwart_wan;   -- the proof: pending -> valid
+GRANT INSERT ON trust_crls TO torwart_wan;   -- trust_check: a new issuer's CRL source
 GRANT SELECT, INSERT, UPDATE, DELETE ON ws_outbox, ws_client_requests, dir_published,
 	dir_crl_published, trust_crls, renewals, rollouts, rollout_targets, metering_messages,
 	time_checks TO torwart_worker;
@@ -114,3 +115,8 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON ws_device_admin, ws_endpoints, ws_outbox
 	initial_configs, firmware_signatures, firmware_lists, firmware_certified, rollouts,
 	rollout_targets, gateway_message_acks, metering_messages, emt_endpoints, time_checks,
 	gateway_time TO torwart_api;
+-- the certificate-management context (S-8): its commands run in the api; the worker's
+-- scheduled validation reads and marks.
+GRANT SELECT, INSERT, UPDATE, DELETE ON gwa_context_certs, gwa_context_trust TO torwart_api;
+GRANT SELECT, UPDATE ON gwa_context_certs TO torwart_worker;
+GRANT SELECT ON gwa_context_trust TO torwart_worker;

@@ -1,6 +1,6 @@
 /*
- * store_auditlog.c: argument checks and backend dispatch for store_auditlog.h. Checks
- * run before any SQL so a bad argument never reaches the database.
+ * store_auditlog.c: argument checks and the SQL of store_auditlog.h (db.h, both drivers).
+ * Checks run before any SQL so a bad argument never reaches the database.
  */
 #include "store/store_auditlog.h"
 
@@ -52,18 +52,6 @@ static const char SAL_ALERT_UPDATE[] =
 static const char SAL_ALERT_PENDING[] =
 	"SELECT count(*) FROM alert_queue WHERE delivered_ms = 0";
 
-/* Run a prepared, bound statement that returns no rows. */
-static tw_rc sal_step_done(struct db *s, struct db_stmt *st, const char *doing,
-	struct tw_error *err)
-{
-	tw_rc rc = TW_OK;
-
-	if (db_step(st) != DB_DONE)
-		rc = db_step_fail(s, err, doing);
-	db_done(s, st);
-	return rc;
-}
-
 static tw_rc sal_head_row(struct db_stmt *st, struct store_auditlog_head *h, struct tw_error *err)
 {
 	const void *sig = db_column_blob(st, 4);
@@ -89,24 +77,6 @@ static tw_rc sal_ops(struct tw_store *store, struct db **db, struct tw_error *er
 	*db = store_db(store, err);
 	return *db != NULL ? TW_OK : err != NULL ? err->code : TW_E_INTERNAL;
 }
-
-static tw_rc sal_text(const char *s, size_t max, bool required, const char *what,
-	struct tw_error *err)
-{
-	size_t len;
-
-	if (s == NULL)
-		return tw_error_set(err, TW_E_INVALID, "%s is missing", what);
-	len = strnlen(s, max + 1);
-	if (len > max)
-		return tw_error_set(err, TW_E_TOO_LARGE, "%s is longer than %zu bytes", what, max);
-	if (required && len == 0)
-		return tw_error_set(err, TW_E_INVALID, "%s is empty", what);
-	return TW_OK;
-}
-
-#define SAL_FIELD(obj, member, required, err) \
-	sal_text((obj)->member, sizeof((obj)->member) - 1, (required), #member, (err))
 
 static tw_rc sal_check_node(int level, int64_t idx, struct tw_error *err)
 {
@@ -145,14 +115,8 @@ tw_rc store_auditlog_node_put(struct tw_store *store, int level, int64_t idx,
 		return rc;
 	if (hash == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_auditlog_node_put: hash is NULL");
-	struct db_stmt *st = NULL;
-
-	if ((rc = db_prepare(db, SAL_NODE_PUT, &st, err)) != TW_OK)
-		return rc;
-	db_bind_int64(st, 1, level);
-	db_bind_int64(st, 2, idx);
-	db_bind_blob(st, 3, hash, 32);
-	return sal_step_done(db, st, "storing an admin-log tree node", err);
+	return db_run(db, SAL_NODE_PUT, NULL, "storing an admin-log tree node", err, "iib",
+		(int64_t)level, idx, hash, (size_t)32);
 }
 
 tw_rc store_auditlog_node_get(struct tw_store *store, int level, int64_t idx,
@@ -170,19 +134,13 @@ tw_rc store_auditlog_node_get(struct tw_store *store, int level, int64_t idx,
 	if (hash == NULL || found == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_auditlog_node_get: NULL output");
 	struct db_stmt *st = NULL;
-	int step;
+	bool row;
 
-	if ((rc = db_prepare(db, SAL_NODE_GET, &st, err)) != TW_OK)
+	if ((rc = db_fetch(db, SAL_NODE_GET, &st, &row, "reading an admin-log tree node", err,
+		"ii", (int64_t)level, idx)) != TW_OK)
 		return rc;
-	db_bind_int64(st, 1, level);
-	db_bind_int64(st, 2, idx);
-	step = db_step(st);
-	if (step == DB_ROW) {
-		if ((rc = db_col_hash(st, 0, hash, "admin-log tree node", err)) == TW_OK)
-			*found = true;
-	} else if (step != DB_DONE) {
-		rc = db_step_fail(db, err, "reading an admin-log tree node");
-	}
+	if (row && (rc = db_col_hash(st, 0, hash, "admin-log tree node", err)) == TW_OK)
+		*found = true;
 	db_done(db, st);
 	return rc;
 }
@@ -199,17 +157,8 @@ tw_rc store_auditlog_node_max(struct tw_store *store, int level, int64_t *max_id
 		return rc;
 	if (max_idx == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_auditlog_node_max: max_idx is NULL");
-	struct db_stmt *st = NULL;
-
-	if ((rc = db_prepare(db, SAL_NODE_MAX, &st, err)) != TW_OK)
-		return rc;
-	db_bind_int64(st, 1, level);
-	if (db_step(st) == DB_ROW)
-		*max_idx = db_column_int64(st, 0);
-	else
-		rc = db_step_fail(db, err, "reading admin-log tree nodes");
-	db_done(db, st);
-	return rc;
+	return db_int(db, SAL_NODE_MAX, max_idx, NULL, "reading admin-log tree nodes", err, "i",
+		(int64_t)level);
 }
 
 tw_rc store_auditlog_head_insert(struct tw_store *store, const struct store_auditlog_head *h,
@@ -228,18 +177,10 @@ tw_rc store_auditlog_head_insert(struct tw_store *store, const struct store_audi
 	if (h->sig_len < 8 || h->sig_len > sizeof(h->sig))
 		return tw_error_set(err, TW_E_INVALID, "tree head signature of %zu bytes is out "
 			"of range", h->sig_len);
-	if ((rc = SAL_FIELD(h, key_label, true, err)) != TW_OK)
+	if ((rc = STORE_CHECK_MEMBER(h, key_label, true, err)) != TW_OK)
 		return rc;
-	struct db_stmt *st = NULL;
-
-	if ((rc = db_prepare(db, SAL_HEAD_INSERT, &st, err)) != TW_OK)
-		return rc;
-	db_bind_int64(st, 1, h->tree_size);
-	db_bind_int64(st, 2, h->time_ms);
-	db_bind_blob(st, 3, h->root, 32);
-	db_bind_text(st, 4, h->key_label);
-	db_bind_blob(st, 5, h->sig, h->sig_len);
-	return sal_step_done(db, st, "storing a signed tree head", err);
+	return db_run(db, SAL_HEAD_INSERT, NULL, "storing a signed tree head", err, "iibtb",
+		h->tree_size, h->time_ms, h->root, (size_t)32, h->key_label, h->sig, h->sig_len);
 }
 
 tw_rc store_auditlog_head_get(struct tw_store *store, int64_t tree_size,
@@ -257,19 +198,13 @@ tw_rc store_auditlog_head_get(struct tw_store *store, int64_t tree_size,
 	if (out == NULL || found == NULL || tree_size < 0)
 		return tw_error_set(err, TW_E_INTERNAL, "store_auditlog_head_get: bad arguments");
 	struct db_stmt *st = NULL;
-	int step;
+	bool row;
 
-	if ((rc = db_prepare(db, tree_size > 0 ? SAL_HEAD_GET : SAL_HEAD_LATEST, &st, err)) != TW_OK)
+	if ((rc = db_fetch(db, tree_size > 0 ? SAL_HEAD_GET : SAL_HEAD_LATEST, &st, &row,
+		"reading a signed tree head", err, tree_size > 0 ? "i" : "", tree_size)) != TW_OK)
 		return rc;
-	if (tree_size > 0)
-		db_bind_int64(st, 1, tree_size);
-	step = db_step(st);
-	if (step == DB_ROW) {
-		if ((rc = sal_head_row(st, out, err)) == TW_OK)
-			*found = true;
-	} else if (step != DB_DONE) {
-		rc = db_step_fail(db, err, "reading a signed tree head");
-	}
+	if (row && (rc = sal_head_row(st, out, err)) == TW_OK)
+		*found = true;
 	db_done(db, st);
 	return rc;
 }
@@ -284,21 +219,15 @@ tw_rc store_auditlog_head_foreach(struct tw_store *store, store_auditlog_head_cb
 		return rc;
 	if (cb == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_auditlog_head_foreach: cb is NULL");
-	struct db_stmt *st = NULL;
 	struct store_auditlog_head h;
-	int step;
+	struct db_stmt *st = NULL;
+	bool row;
 
-	if ((rc = db_prepare(db, SAL_HEAD_ALL, &st, err)) != TW_OK)
-		return rc;
-	while ((step = db_step(st)) == DB_ROW) {
-		if ((rc = sal_head_row(st, &h, err)) != TW_OK)
-			goto out;
-		if (cb(&h, arg) != 0)
+	for (rc = db_fetch(db, SAL_HEAD_ALL, &st, &row, "reading signed tree heads", err, "");
+	     rc == TW_OK && row; rc = db_next(st, &row, "reading signed tree heads", err)) {
+		if ((rc = sal_head_row(st, &h, err)) != TW_OK || cb(&h, arg) != 0)
 			break;
 	}
-	if (step != DB_ROW && step != DB_DONE)
-		rc = db_step_fail(db, err, "reading signed tree heads");
-out:
 	db_done(db, st);
 	return rc;
 }
@@ -318,20 +247,18 @@ tw_rc store_auditlog_cut_latest(struct tw_store *store, struct store_auditlog_cu
 	if (out == NULL || found == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_auditlog_cut_latest: NULL output");
 	struct db_stmt *st = NULL;
-	int step;
+	bool row;
 
-	if ((rc = db_prepare(db, SAL_CUT_LATEST, &st, err)) != TW_OK)
+	if ((rc = db_fetch(db, SAL_CUT_LATEST, &st, &row, "reading the retention cut", err,
+		"")) != TW_OK)
 		return rc;
-	step = db_step(st);
-	if (step == DB_ROW) {
+	if (row) {
 		out->cut_seq = db_column_int64(st, 0);
 		out->time_ms = db_column_int64(st, 1);
 		if ((rc = db_col_hash(st, 2, out->chain_hash, "cut chain hash", err)) == TW_OK &&
 		    (rc = DB_COL_TEXT(st, 3, out, archive, err)) == TW_OK &&
 		    (rc = DB_COL_TEXT(st, 4, out, archive_sha256, err)) == TW_OK)
 			*found = true;
-	} else if (step != DB_DONE) {
-		rc = db_step_fail(db, err, "reading the retention cut");
 	}
 	db_done(db, st);
 	return rc;
@@ -353,25 +280,16 @@ tw_rc store_auditlog_cut_apply(struct tw_store *store, const struct store_auditl
 	if (cut->cut_seq <= 0)
 		return tw_error_set(err, TW_E_INVALID, "retention cut %lld is not positive",
 			(long long)cut->cut_seq);
-	if ((rc = SAL_FIELD(cut, archive, true, err)) != TW_OK ||
-	    (rc = SAL_FIELD(cut, archive_sha256, true, err)) != TW_OK)
+	if ((rc = STORE_CHECK_MEMBER(cut, archive, true, err)) != TW_OK ||
+	    (rc = STORE_CHECK_MEMBER(cut, archive_sha256, true, err)) != TW_OK)
 		return rc;
-	struct db_stmt *st = NULL;
-
 	/* The cut row first: the delete trigger admits exactly the entries it covers. */
-	if ((rc = db_prepare(db, SAL_CUT_INSERT, &st, err)) != TW_OK)
+	if ((rc = db_run(db, SAL_CUT_INSERT, NULL, "recording the retention cut", err, "iibtt",
+		cut->cut_seq, cut->time_ms, cut->chain_hash, (size_t)32, cut->archive,
+		cut->archive_sha256)) != TW_OK)
 		return rc;
-	db_bind_int64(st, 1, cut->cut_seq);
-	db_bind_int64(st, 2, cut->time_ms);
-	db_bind_blob(st, 3, cut->chain_hash, 32);
-	db_bind_text(st, 4, cut->archive);
-	db_bind_text(st, 5, cut->archive_sha256);
-	if ((rc = sal_step_done(db, st, "recording the retention cut", err)) != TW_OK)
-		return rc;
-	if ((rc = db_prepare(db, SAL_CUT_DELETE, &st, err)) != TW_OK)
-		return rc;
-	db_bind_int64(st, 1, cut->cut_seq);
-	return sal_step_done(db, st, "removing archived admin-log entries", err);
+	return db_run(db, SAL_CUT_DELETE, NULL, "removing archived admin-log entries", err, "i",
+		cut->cut_seq);
 }
 
 tw_rc store_auditlog_cursor_get(struct tw_store *store, const char *name, int64_t *seq,
@@ -383,23 +301,11 @@ tw_rc store_auditlog_cursor_get(struct tw_store *store, const char *name, int64_
 	if (seq != NULL)
 		*seq = 0;
 	if ((rc = sal_ops(store, &db, err)) != TW_OK ||
-	    (rc = sal_text(name, STORE_ID_MAX, true, "cursor name", err)) != TW_OK)
+	    (rc = store_check_text(name, STORE_ID_MAX, "cursor name", err)) != TW_OK)
 		return rc;
 	if (seq == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_auditlog_cursor_get: seq is NULL");
-	struct db_stmt *st = NULL;
-	int step;
-
-	if ((rc = db_prepare(db, SAL_CURSOR_GET, &st, err)) != TW_OK)
-		return rc;
-	db_bind_text(st, 1, name);
-	step = db_step(st);
-	if (step == DB_ROW)
-		*seq = db_column_int64(st, 0);
-	else if (step != DB_DONE)
-		rc = db_step_fail(db, err, "reading a shipping cursor");
-	db_done(db, st);
-	return rc;
+	return db_int(db, SAL_CURSOR_GET, seq, NULL, "reading a shipping cursor", err, "t", name);
 }
 
 tw_rc store_auditlog_cursor_set(struct tw_store *store, const char *name, int64_t seq,
@@ -409,19 +315,13 @@ tw_rc store_auditlog_cursor_set(struct tw_store *store, const char *name, int64_
 	tw_rc rc;
 
 	if ((rc = sal_ops(store, &db, err)) != TW_OK ||
-	    (rc = sal_text(name, STORE_ID_MAX, true, "cursor name", err)) != TW_OK)
+	    (rc = store_check_text(name, STORE_ID_MAX, "cursor name", err)) != TW_OK)
 		return rc;
 	if (seq < 0)
 		return tw_error_set(err, TW_E_INVALID, "cursor %s: seq %lld is negative", name,
 			(long long)seq);
-	struct db_stmt *st = NULL;
-
-	if ((rc = db_prepare(db, SAL_CURSOR_SET, &st, err)) != TW_OK)
-		return rc;
-	db_bind_text(st, 1, name);
-	db_bind_int64(st, 2, seq);
-	db_bind_int64(st, 3, tw_now_ms());
-	return sal_step_done(db, st, "saving a shipping cursor", err);
+	return db_run(db, SAL_CURSOR_SET, NULL, "saving a shipping cursor", err, "tii", name, seq,
+		tw_now_ms());
 }
 
 tw_rc store_alert_insert(struct tw_store *store, const struct store_alert *a, int64_t *id,
@@ -436,26 +336,14 @@ tw_rc store_alert_insert(struct tw_store *store, const struct store_alert *a, in
 		return rc;
 	if (a == NULL || id == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_alert_insert: NULL argument");
-	if ((rc = SAL_FIELD(a, kind, true, err)) != TW_OK ||
-	    (rc = SAL_FIELD(a, role, true, err)) != TW_OK ||
-	    (rc = SAL_FIELD(a, severity, true, err)) != TW_OK ||
-	    (rc = SAL_FIELD(a, subject, false, err)) != TW_OK ||
-	    (rc = SAL_FIELD(a, message, true, err)) != TW_OK)
+	if ((rc = STORE_CHECK_MEMBER(a, kind, true, err)) != TW_OK ||
+	    (rc = STORE_CHECK_MEMBER(a, role, true, err)) != TW_OK ||
+	    (rc = STORE_CHECK_MEMBER(a, severity, true, err)) != TW_OK ||
+	    (rc = STORE_CHECK_MEMBER(a, subject, false, err)) != TW_OK ||
+	    (rc = STORE_CHECK_MEMBER(a, message, true, err)) != TW_OK)
 		return rc;
-	struct db_stmt *st = NULL;
-
-	if ((rc = db_prepare(db, SAL_ALERT_INSERT, &st, err)) != TW_OK)
-		return rc;
-	db_bind_int64(st, 1, a->created_ms);
-	db_bind_text(st, 2, a->kind);
-	db_bind_text(st, 3, a->role);
-	db_bind_text(st, 4, a->severity);
-	db_bind_text(st, 5, a->subject);
-	db_bind_text(st, 6, a->message);
-	db_bind_int64(st, 7, a->next_ms);
-	if ((rc = sal_step_done(db, st, "queueing an alert", err)) == TW_OK)
-		rc = db_last_id(db, id, err);
-	return rc;
+	return db_insert(db, SAL_ALERT_INSERT, id, "queueing an alert", err, "ittttti",
+		a->created_ms, a->kind, a->role, a->severity, a->subject, a->message, a->next_ms);
 }
 
 tw_rc store_alert_due(struct tw_store *store, int64_t now_ms, struct store_alert *out,
@@ -472,13 +360,11 @@ tw_rc store_alert_due(struct tw_store *store, int64_t now_ms, struct store_alert
 		return tw_error_set(err, TW_E_INTERNAL, "store_alert_due: bad arguments");
 	struct db_stmt *st = NULL;
 	struct store_alert *a;
-	int step = DB_DONE;
+	bool row;
 
-	if ((rc = db_prepare(db, SAL_ALERT_DUE, &st, err)) != TW_OK)
-		return rc;
-	db_bind_int64(st, 1, now_ms);
-	db_bind_int64(st, 2, (int64_t)max);
-	while (*n < max && (step = db_step(st)) == DB_ROW) {
+	for (rc = db_fetch(db, SAL_ALERT_DUE, &st, &row, "reading the alert queue", err, "ii",
+		now_ms, (int64_t)max); rc == TW_OK && row && *n < max;
+	     rc = db_next(st, &row, "reading the alert queue", err)) {
 		a = &out[*n];
 		memset(a, 0, sizeof(*a));
 		a->id = db_column_int64(st, 0);
@@ -489,15 +375,12 @@ tw_rc store_alert_due(struct tw_store *store, int64_t now_ms, struct store_alert
 		    (rc = DB_COL_TEXT(st, 5, a, subject, err)) != TW_OK ||
 		    (rc = DB_COL_TEXT(st, 6, a, message, err)) != TW_OK ||
 		    (rc = DB_COL_TEXT(st, 10, a, last_error, err)) != TW_OK)
-			goto out;
+			break;
 		a->attempts = db_column_int64(st, 7);
 		a->next_ms = db_column_int64(st, 8);
 		a->delivered_ms = db_column_int64(st, 9);
 		(*n)++;
 	}
-	if (*n < max && step != DB_DONE)
-		rc = db_step_fail(db, err, "reading the alert queue");
-out:
 	db_done(db, st);
 	return rc;
 }
@@ -512,20 +395,13 @@ tw_rc store_alert_update(struct tw_store *store, int64_t id, int64_t attempts,
 		return rc;
 	if (last_error == NULL)
 		last_error = "";
-	if ((rc = sal_text(last_error, STORE_TEXT_MAX, false, "alert error", err)) != TW_OK)
-		return rc;
+	if (strnlen(last_error, STORE_TEXT_MAX + 1) > STORE_TEXT_MAX)
+		return tw_error_set(err, TW_E_TOO_LARGE, "alert error is longer than %d bytes",
+			STORE_TEXT_MAX);
 	if (id <= 0 || attempts < 0)
 		return tw_error_set(err, TW_E_INVALID, "alert %lld: bad update", (long long)id);
-	struct db_stmt *st = NULL;
-
-	if ((rc = db_prepare(db, SAL_ALERT_UPDATE, &st, err)) != TW_OK)
-		return rc;
-	db_bind_int64(st, 1, id);
-	db_bind_int64(st, 2, attempts);
-	db_bind_int64(st, 3, next_ms);
-	db_bind_int64(st, 4, delivered_ms);
-	db_bind_text(st, 5, last_error);
-	return sal_step_done(db, st, "updating an alert", err);
+	return db_run(db, SAL_ALERT_UPDATE, NULL, "updating an alert", err, "iiiit", id, attempts,
+		next_ms, delivered_ms, last_error);
 }
 
 tw_rc store_alert_pending(struct tw_store *store, int64_t *n, struct tw_error *err)
@@ -539,14 +415,5 @@ tw_rc store_alert_pending(struct tw_store *store, int64_t *n, struct tw_error *e
 		return rc;
 	if (n == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_alert_pending: n is NULL");
-	struct db_stmt *st = NULL;
-
-	if ((rc = db_prepare(db, SAL_ALERT_PENDING, &st, err)) != TW_OK)
-		return rc;
-	if (db_step(st) == DB_ROW)
-		*n = db_column_int64(st, 0);
-	else
-		rc = db_step_fail(db, err, "counting alerts");
-	db_done(db, st);
-	return rc;
+	return db_int(db, SAL_ALERT_PENDING, n, NULL, "counting alerts", err, "");
 }

@@ -1,7 +1,7 @@
 /*
  * store_ca.c: the public store_ca.h API. Checks every argument once, before any SQL runs
- * (bad input changes nothing and is never truncated), then dispatches to the backend's
- * CA ops chosen by the store's core backend.
+ * (bad input changes nothing and is never truncated), then runs its SQL, written once for
+ * SQLite and PostgreSQL, through db.h.
  */
 #include "store/store_ca.h"
 
@@ -63,8 +63,6 @@ static const char SQL_CRL_PUT[] =
 	"sha256 = excluded.sha256, path = excluded.path, dirty = 0";
 static const char SQL_CRL_DIRTY[] = "UPDATE ca_crls SET dirty = 1 WHERE ca = ?1";
 
-#define BIND_TEXT(st, i, s) db_bind_text((st), (i), (s))
-
 /* A fresh copy of a blob column of at most max bytes. */
 static tw_rc col_blob(struct db_stmt *st, int col, size_t max, const char *what,
 	unsigned char **out, size_t *len, struct tw_error *err)
@@ -82,14 +80,6 @@ static tw_rc col_blob(struct db_stmt *st, int col, size_t max, const char *what,
 	if (n > 0 && b != NULL)
 		memcpy(*out, b, n);
 	*len = n;
-	return TW_OK;
-}
-
-/* Run a statement that returns no rows; "doing" names it in errors. */
-static tw_rc run_done(struct db *s, struct db_stmt *st, const char *doing, struct tw_error *err)
-{
-	if (db_step(st) != DB_DONE)
-		return db_step_fail(s, err, doing);
 	return TW_OK;
 }
 
@@ -139,35 +129,23 @@ static tw_rc sc_request_transition(struct db *s, int64_t id, const char *from, c
 	int64_t when_ms, const char *by, const char *reason, struct tw_error *err)
 {
 	struct db_stmt *st = NULL;
+	int64_t changed = 0;
 	char state[16] = "";
-	int step;
+	bool row;
 	tw_rc rc;
 
-	if ((rc = db_prepare(s, SQL_R_MOVE, &st, err)) != TW_OK)
-		return rc;
-	db_bind_int64(st, 1, id);
-	BIND_TEXT(st, 2, from);
-	BIND_TEXT(st, 3, to);
-	db_bind_int64(st, 4, when_ms);
-	BIND_TEXT(st, 5, by);
-	BIND_TEXT(st, 6, reason);
-	rc = run_done(s, st, "updating a request", err);
-	db_done(s, st);
-	if (rc != TW_OK || db_changes(s) == 1)
+	if ((rc = db_run(s, SQL_R_MOVE, &changed, "updating a request", err, "ittitt", id, from,
+		to, when_ms, by, reason)) != TW_OK || changed == 1)
 		return rc;
 	/* Nothing changed: say whether the request is unknown or in another state. */
-	if ((rc = db_prepare(s, SQL_R_STATE, &st, err)) != TW_OK)
+	if ((rc = db_fetch(s, SQL_R_STATE, &st, &row, "reading a request state", err, "i",
+		id)) != TW_OK)
 		return rc;
-	db_bind_int64(st, 1, id);
-	step = db_step(st);
-	if (step == DB_ROW && (rc = db_col_text(st, 0, state, sizeof(state), "state",
-		err)) == TW_OK)
+	if (!row)
+		rc = tw_error_set(err, TW_E_NOT_FOUND, "no request %lld", (long long)id);
+	else if ((rc = db_col_text(st, 0, state, sizeof(state), "state", err)) == TW_OK)
 		rc = tw_error_set(err, TW_E_DENIED, "request %lld is %s, not %s", (long long)id,
 			state, from);
-	else if (step == DB_DONE)
-		rc = tw_error_set(err, TW_E_NOT_FOUND, "no request %lld", (long long)id);
-	else if (step != DB_ROW)
-		rc = db_step_fail(s, err, "reading a request state");
 	db_done(s, st);
 	return rc;
 }
@@ -221,24 +199,6 @@ static tw_rc ks_row(struct db_stmt *st, struct store_ca_key_state *k, struct tw_
 		return rc;
 	k->changed_ms = db_column_int64(st, 2);
 	return TW_OK;
-}
-
-static tw_rc sc_key_state_put(struct db *s, const struct store_ca_key_state *k,
-	struct tw_error *err)
-{
-	struct db_stmt *st = NULL;
-	tw_rc rc;
-
-	if ((rc = db_prepare(s, SQL_KS_PUT, &st, err)) != TW_OK)
-		return rc;
-	BIND_TEXT(st, 1, k->ca);
-	BIND_TEXT(st, 2, k->state);
-	db_bind_int64(st, 3, k->changed_ms);
-	BIND_TEXT(st, 4, k->changed_by);
-	BIND_TEXT(st, 5, k->reason);
-	rc = run_done(s, st, "recording the CA key state", err);
-	db_done(s, st);
-	return rc;
 }
 
 #define SC_OPS_OR_RETURN(db, store, err) \
@@ -305,31 +265,20 @@ tw_rc store_ca_participant_insert(struct tw_store *store, const struct store_ca_
 	if (!sc_one_of(p->role, sc_roles))
 		return tw_error_set(err, TW_E_INVALID, "role '%s' is not one of emt, gwa, gwh, smgw",
 			p->role);
-	struct db_stmt *st = NULL;
-
-	if ((rc = db_prepare(db, SQL_P_INSERT, &st, err)) != TW_OK)
-		return rc;
-	BIND_TEXT(st, 1, p->name);
-	BIND_TEXT(st, 2, p->organisation);
-	BIND_TEXT(st, 3, p->role);
-	BIND_TEXT(st, 4, p->market_partner_id);
-	BIND_TEXT(st, 5, p->common_name);
-	BIND_TEXT(st, 6, p->email);
-	BIND_TEXT(st, 7, p->gateway_id);
-	BIND_TEXT(st, 8, p->device_serial);
-	db_bind_int64(st, 9, p->created_ms);
-	BIND_TEXT(st, 10, p->created_by);
-	rc = run_done(db, st, "registering a participant", err);
+	rc = db_run(db, SQL_P_INSERT, NULL, "registering a participant", err, "ttttttttit",
+		p->name, p->organisation, p->role, p->market_partner_id, p->common_name, p->email,
+		p->gateway_id, p->device_serial, p->created_ms, p->created_by);
 	if (rc == TW_E_EXISTS)
 		tw_error_set(err, rc, "participant '%s' is already registered", p->name);
-	db_done(db, st);
 	return rc;
 }
 
 tw_rc store_ca_participant_get(struct tw_store *store, const char *name,
 	struct store_ca_participant *out, struct tw_error *err)
 {
+	struct db_stmt *st = NULL;
 	struct db *db;
+	bool row;
 	tw_rc rc;
 
 	if (out != NULL)
@@ -339,20 +288,14 @@ tw_rc store_ca_participant_get(struct tw_store *store, const char *name,
 		return tw_error_set(err, TW_E_INTERNAL, "store_ca_participant_get: out is NULL");
 	if ((rc = store_check_text(name, STORE_ID_MAX, "participant name", err)) != TW_OK)
 		return rc;
-	struct db_stmt *st = NULL;
-	int step;
-
-	if ((rc = db_prepare(db, SQL_P_GET, &st, err)) != TW_OK)
+	if ((rc = db_fetch(db, SQL_P_GET, &st, &row, "reading a participant", err, "t",
+		name)) != TW_OK)
 		return rc;
-	BIND_TEXT(st, 1, name);
-	step = db_step(st);
-	if (step == DB_ROW)
+	if (row)
 		rc = p_row(st, out, err);
-	else if (step == DB_DONE)
+	else
 		rc = tw_error_set(err, TW_E_NOT_FOUND, "participant '%s' is not registered "
 			"(register it with `torwart ca register`)", name);
-	else
-		rc = db_step_fail(db, err, "reading a participant");
 	db_done(db, st);
 	return rc;
 }
@@ -360,27 +303,20 @@ tw_rc store_ca_participant_get(struct tw_store *store, const char *name,
 tw_rc store_ca_participant_foreach(struct tw_store *store, store_ca_participant_cb cb,
 	void *arg, struct tw_error *err)
 {
+	struct store_ca_participant p;
+	struct db_stmt *st = NULL;
 	struct db *db;
+	bool row;
+	tw_rc rc;
 
 	SC_OPS_OR_RETURN(db, store, err);
 	if (cb == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_ca_participant_foreach: no callback");
-	struct db_stmt *st = NULL;
-	struct store_ca_participant p;
-	int step;
-	tw_rc rc;
-
-	if ((rc = db_prepare(db, SQL_P_ALL, &st, err)) != TW_OK)
-		return rc;
-	while ((step = db_step(st)) == DB_ROW) {
-		if ((rc = p_row(st, &p, err)) != TW_OK)
-			goto out;
-		if (cb(&p, arg) != 0)
+	for (rc = db_fetch(db, SQL_P_ALL, &st, &row, "listing participants", err, "");
+	     rc == TW_OK && row; rc = db_next(st, &row, "listing participants", err)) {
+		if ((rc = p_row(st, &p, err)) != TW_OK || cb(&p, arg) != 0)
 			break;
 	}
-	rc = step == DB_ROW || step == DB_DONE ? TW_OK :
-		db_step_fail(db, err, "listing participants");
-out:
 	db_done(db, st);
 	return rc;
 }
@@ -421,29 +357,14 @@ tw_rc store_ca_request_insert(struct tw_store *store, const struct store_ca_requ
 	if (r->der == NULL || r->der_len == 0 || r->der_len > STORE_CA_REQUEST_MAX)
 		return tw_error_set(err, TW_E_TOO_LARGE, "request must be 1..%d bytes",
 			STORE_CA_REQUEST_MAX);
-	struct db_stmt *st = NULL;
-
-	if ((rc = db_prepare(db, SQL_R_INSERT, &st, err)) != TW_OK)
-		return rc;
-	BIND_TEXT(st, 1, r->digest);
-	BIND_TEXT(st, 2, r->participant);
-	BIND_TEXT(st, 3, r->kind);
-	BIND_TEXT(st, 4, r->state);
-	BIND_TEXT(st, 5, r->subject);
-	db_bind_int64(st, 6, r->received_ms);
-	db_bind_int64(st, 7, r->decided_ms);
-	BIND_TEXT(st, 8, r->decided_by);
-	BIND_TEXT(st, 9, r->reason);
-	db_bind_blob(st, 10, r->der, r->der_len);
-	rc = run_done(db, st, "queueing a request", err);
+	rc = db_insert(db, SQL_R_INSERT, id, "queueing a request", err, "tttttiittb", r->digest,
+		r->participant, r->kind, r->state, r->subject, r->received_ms, r->decided_ms,
+		r->decided_by, r->reason, r->der, r->der_len);
 	if (rc == TW_E_EXISTS)
 		tw_error_set(err, rc, "a request with digest %.16s... was received before "
 			"(replay)", r->digest);
 	else if (rc == TW_E_NOT_FOUND)
 		tw_error_set(err, rc, "participant '%s' is not registered", r->participant);
-	else if (rc == TW_OK)
-		rc = db_last_id(db, id, err);
-	db_done(db, st);
 	return rc;
 }
 
@@ -457,26 +378,17 @@ tw_rc store_ca_request_digest_known(struct tw_store *store, const char *digest, 
 	SC_OPS_OR_RETURN(db, store, err);
 	if (digest == NULL || known == NULL || !sc_hex64(digest))
 		return tw_error_set(err, TW_E_INVALID, "request digest must be 64 lower-case hex");
-	struct db_stmt *st = NULL;
-	int step;
-	tw_rc rc;
-
-	if ((rc = db_prepare(db, SQL_R_DIGEST, &st, err)) != TW_OK)
-		return rc;
-	BIND_TEXT(st, 1, digest);
-	step = db_step(st);
-	if (step == DB_ROW)
-		*known = true;
-	else if (step != DB_DONE)
-		rc = db_step_fail(db, err, "looking up a request digest");
-	db_done(db, st);
-	return rc;
+	return db_exists(db, SQL_R_DIGEST, known, "looking up a request digest", err, "t",
+		digest);
 }
 
 tw_rc store_ca_request_get(struct tw_store *store, int64_t id, bool with_der,
 	struct store_ca_request *out, struct tw_error *err)
 {
+	struct db_stmt *st = NULL;
 	struct db *db;
+	bool row;
+	tw_rc rc;
 
 	if (out != NULL)
 		memset(out, 0, sizeof(*out));
@@ -485,26 +397,19 @@ tw_rc store_ca_request_get(struct tw_store *store, int64_t id, bool with_der,
 		return tw_error_set(err, TW_E_INTERNAL, "store_ca_request_get: out is NULL");
 	if (id <= 0)
 		return tw_error_set(err, TW_E_INVALID, "request id must be positive");
-	struct db_stmt *st = NULL;
-	int step;
-	tw_rc rc;
-
-	if ((rc = db_prepare(db, SQL_R_GET, &st, err)) != TW_OK)
+	if ((rc = db_fetch(db, SQL_R_GET, &st, &row, "reading a request", err, "i",
+		id)) != TW_OK)
 		return rc;
-	db_bind_int64(st, 1, id);
-	step = db_step(st);
-	if (step == DB_ROW) {
+	if (!row) {
+		rc = tw_error_set(err, TW_E_NOT_FOUND, "no request %lld (see `torwart ca requests`)",
+			(long long)id);
+	} else {
 		rc = r_row(st, out, err);
 		if (rc == TW_OK && with_der)
 			rc = col_blob(st, 10, STORE_CA_REQUEST_MAX, "request", &out->der,
 				&out->der_len, err);
 		if (rc != TW_OK)
 			store_ca_request_clear(out);
-	} else if (step == DB_DONE) {
-		rc = tw_error_set(err, TW_E_NOT_FOUND, "no request %lld (see `torwart ca requests`)",
-			(long long)id);
-	} else {
-		rc = db_step_fail(db, err, "reading a request");
 	}
 	db_done(db, st);
 	return rc;
@@ -534,7 +439,11 @@ tw_rc store_ca_request_transition(struct tw_store *store, int64_t id, const char
 tw_rc store_ca_request_foreach(struct tw_store *store, const char *state,
 	store_ca_request_cb cb, void *arg, struct tw_error *err)
 {
+	struct store_ca_request r;
+	struct db_stmt *st = NULL;
 	struct db *db;
+	bool row;
+	tw_rc rc;
 
 	SC_OPS_OR_RETURN(db, store, err);
 	if (cb == NULL)
@@ -542,26 +451,11 @@ tw_rc store_ca_request_foreach(struct tw_store *store, const char *state,
 	if (state != NULL && !sc_one_of(state, sc_states))
 		return tw_error_set(err, TW_E_INVALID,
 			"state '%s' is not one of pending, approved, rejected, issued", state);
-	struct db_stmt *st = NULL;
-	struct store_ca_request r;
-	int step;
-	tw_rc rc;
-
-	if ((rc = db_prepare(db, SQL_R_ALL, &st, err)) != TW_OK)
-		return rc;
-	if (state != NULL)
-		BIND_TEXT(st, 1, state);
-	else
-		db_bind_null(st, 1);
-	while ((step = db_step(st)) == DB_ROW) {
-		if ((rc = r_row(st, &r, err)) != TW_OK)
-			goto out;
-		if (cb(&r, arg) != 0)
+	for (rc = db_fetch(db, SQL_R_ALL, &st, &row, "listing requests", err, "t", state);
+	     rc == TW_OK && row; rc = db_next(st, &row, "listing requests", err)) {
+		if ((rc = r_row(st, &r, err)) != TW_OK || cb(&r, arg) != 0)
 			break;
 	}
-	rc = step == DB_ROW || step == DB_DONE ? TW_OK :
-		db_step_fail(db, err, "listing requests");
-out:
 	db_done(db, st);
 	return rc;
 }
@@ -579,6 +473,7 @@ void store_ca_cert_clear(struct store_ca_cert *c)
 tw_rc store_ca_cert_set_request(struct tw_store *store, const char *issuer,
 	const char *serial_hex, int64_t request_id, struct tw_error *err)
 {
+	int64_t changed = 0;
 	struct db *db;
 	tw_rc rc;
 
@@ -588,16 +483,9 @@ tw_rc store_ca_cert_set_request(struct tw_store *store, const char *issuer,
 		return rc;
 	if (request_id <= 0)
 		return tw_error_set(err, TW_E_INVALID, "request id must be positive");
-	struct db_stmt *st = NULL;
-
-	if ((rc = db_prepare(db, SQL_C_LINK, &st, err)) != TW_OK)
-		return rc;
-	BIND_TEXT(st, 1, issuer);
-	BIND_TEXT(st, 2, serial_hex);
-	db_bind_int64(st, 3, request_id);
-	rc = run_done(db, st, "linking a certificate to its request", err);
-	db_done(db, st);
-	if (rc == TW_OK && db_changes(db) != 1)
+	rc = db_run(db, SQL_C_LINK, &changed, "linking a certificate to its request", err, "tti",
+		issuer, serial_hex, request_id);
+	if (rc == TW_OK && changed != 1)
 		rc = tw_error_set(err, TW_E_NOT_FOUND, "no certificate %s", serial_hex);
 	return rc;
 }
@@ -605,7 +493,9 @@ tw_rc store_ca_cert_set_request(struct tw_store *store, const char *issuer,
 tw_rc store_ca_cert_get(struct tw_store *store, const char *issuer, const char *serial_hex,
 	bool with_der, struct store_ca_cert *out, struct tw_error *err)
 {
+	struct db_stmt *st = NULL;
 	struct db *db;
+	bool row;
 	tw_rc rc;
 
 	if (out != NULL)
@@ -616,26 +506,37 @@ tw_rc store_ca_cert_get(struct tw_store *store, const char *issuer, const char *
 	if ((rc = store_check_text(issuer, STORE_TEXT_MAX, "issuer", err)) != TW_OK ||
 	    (rc = sc_serial(serial_hex, err)) != TW_OK)
 		return rc;
-	struct db_stmt *st = NULL;
-	int step;
-
-	if ((rc = db_prepare(db, SQL_C_GET, &st, err)) != TW_OK)
+	if ((rc = db_fetch(db, SQL_C_GET, &st, &row, "reading a certificate", err, "tt", issuer,
+		serial_hex)) != TW_OK)
 		return rc;
-	BIND_TEXT(st, 1, issuer);
-	BIND_TEXT(st, 2, serial_hex);
-	step = db_step(st);
-	if (step == DB_ROW) {
+	if (!row) {
+		rc = tw_error_set(err, TW_E_NOT_FOUND, "this CA issued no certificate with serial "
+			"%s (see `torwart ca list`)", serial_hex);
+	} else {
 		rc = c_row(st, out, err);
 		if (rc == TW_OK && with_der)
 			rc = col_blob(st, 12, STORE_CERT_MAX, "certificate", &out->der,
 				&out->der_len, err);
 		if (rc != TW_OK)
 			store_ca_cert_clear(out);
-	} else if (step == DB_DONE) {
-		rc = tw_error_set(err, TW_E_NOT_FOUND, "this CA issued no certificate with serial "
-			"%s (see `torwart ca list`)", serial_hex);
-	} else {
-		rc = db_step_fail(db, err, "reading a certificate");
+	}
+	db_done(db, st);
+	return rc;
+}
+
+/* The certificate rows of a query with two text parameters, each to cb. */
+static tw_rc sc_certs(struct db *db, const char *sql, const char *a, const char *b,
+	store_ca_cert_cb cb, void *arg, const char *doing, struct tw_error *err)
+{
+	struct db_stmt *st = NULL;
+	struct store_ca_cert c;
+	bool row;
+	tw_rc rc;
+
+	for (rc = db_fetch(db, sql, &st, &row, doing, err, b != NULL ? "tt" : "t", a, b);
+	     rc == TW_OK && row; rc = db_next(st, &row, doing, err)) {
+		if ((rc = c_row(st, &c, err)) != TW_OK || cb(&c, arg) != 0)
+			break;
 	}
 	db_done(db, st);
 	return rc;
@@ -652,33 +553,13 @@ tw_rc store_ca_cert_foreach(struct tw_store *store, const char *issuer, store_ca
 		return tw_error_set(err, TW_E_INTERNAL, "store_ca_cert_foreach: no callback");
 	if ((rc = store_check_text(issuer, STORE_TEXT_MAX, "issuer", err)) != TW_OK)
 		return rc;
-	struct db_stmt *st = NULL;
-	struct store_ca_cert c;
-	int step;
-
-	if ((rc = db_prepare(db, SQL_C_ALL, &st, err)) != TW_OK)
-		return rc;
-	BIND_TEXT(st, 1, issuer);
-	while ((step = db_step(st)) == DB_ROW) {
-		if ((rc = c_row(st, &c, err)) != TW_OK)
-			goto out;
-		if (cb(&c, arg) != 0)
-			break;
-	}
-	rc = step == DB_ROW || step == DB_DONE ? TW_OK :
-		db_step_fail(db, err, "listing certificates");
-out:
-	db_done(db, st);
-	return rc;
+	return sc_certs(db, SQL_C_ALL, issuer, NULL, cb, arg, "listing certificates", err);
 }
 
 tw_rc store_ca_cert_foreach_owner(struct tw_store *store, const char *owner_kind,
 	const char *owner_id, store_ca_cert_cb cb, void *arg, struct tw_error *err)
 {
-	struct db_stmt *st = NULL;
-	struct store_ca_cert c;
 	struct db *db;
-	int step;
 	tw_rc rc;
 
 	SC_OPS_OR_RETURN(db, store, err);
@@ -687,21 +568,8 @@ tw_rc store_ca_cert_foreach_owner(struct tw_store *store, const char *owner_kind
 	if ((rc = store_check_text(owner_kind, 15, "owner kind", err)) != TW_OK ||
 	    (rc = store_check_text(owner_id, STORE_ID_MAX, "owner id", err)) != TW_OK)
 		return rc;
-	if ((rc = db_prepare(db, SQL_C_OWNER, &st, err)) != TW_OK)
-		return rc;
-	BIND_TEXT(st, 1, owner_kind);
-	BIND_TEXT(st, 2, owner_id);
-	while ((step = db_step(st)) == DB_ROW) {
-		if ((rc = c_row(st, &c, err)) != TW_OK)
-			goto out;
-		if (cb(&c, arg) != 0)
-			break;
-	}
-	rc = step == DB_ROW || step == DB_DONE ? TW_OK :
-		db_step_fail(db, err, "listing an owner's certificates");
-out:
-	db_done(db, st);
-	return rc;
+	return sc_certs(db, SQL_C_OWNER, owner_kind, owner_id, cb, arg,
+		"listing an owner's certificates", err);
 }
 
 tw_rc store_ca_cert_revoke(struct tw_store *store, const char *issuer, const char *serial_hex,
@@ -724,41 +592,30 @@ tw_rc store_ca_cert_revoke(struct tw_store *store, const char *issuer, const cha
 			"CRLReason", reason);
 	if (when_ms <= 0)
 		return tw_error_set(err, TW_E_INVALID, "revocation time must be positive");
-	struct db_stmt *st = NULL;
-	int step;
+	int64_t n = 0;
+	bool known = false;
 
-	if ((rc = db_prepare(db, SQL_C_REVOKE, &st, err)) != TW_OK)
+	if ((rc = db_run(db, SQL_C_REVOKE, &n, "revoking a certificate", err, "ttii", issuer,
+		serial_hex, when_ms, (int64_t)reason)) != TW_OK)
 		return rc;
-	BIND_TEXT(st, 1, issuer);
-	BIND_TEXT(st, 2, serial_hex);
-	db_bind_int64(st, 3, when_ms);
-	db_bind_int64(st, 4, reason);
-	rc = run_done(db, st, "revoking a certificate", err);
-	db_done(db, st);
-	if (rc != TW_OK)
-		return rc;
-	if (db_changes(db) == 1) {
+	if (n == 1) {
 		*changed = true;
 		return TW_OK;
 	}
-	if ((rc = db_prepare(db, SQL_C_EXISTS, &st, err)) != TW_OK)
-		return rc;
-	BIND_TEXT(st, 1, issuer);
-	BIND_TEXT(st, 2, serial_hex);
-	step = db_step(st);
-	if (step == DB_DONE)
+	/* Nothing changed: revoked before (fine), or unknown. */
+	if ((rc = db_exists(db, SQL_C_EXISTS, &known, "looking up a certificate", err, "tt",
+		issuer, serial_hex)) == TW_OK && !known)
 		rc = tw_error_set(err, TW_E_NOT_FOUND, "this CA issued no certificate with serial "
 			"%s (see `torwart ca list`)", serial_hex);
-	else if (step != DB_ROW)
-		rc = db_step_fail(db, err, "looking up a certificate");
-	db_done(db, st);
 	return rc;
 }
 
 tw_rc store_ca_revoked_foreach(struct tw_store *store, const char *issuer,
 	store_ca_revoked_cb cb, void *arg, struct tw_error *err)
 {
+	struct db_stmt *st = NULL;
 	struct db *db;
+	bool row;
 	tw_rc rc;
 
 	SC_OPS_OR_RETURN(db, store, err);
@@ -766,29 +623,21 @@ tw_rc store_ca_revoked_foreach(struct tw_store *store, const char *issuer,
 		return tw_error_set(err, TW_E_INTERNAL, "store_ca_revoked_foreach: no callback");
 	if ((rc = store_check_text(issuer, STORE_TEXT_MAX, "issuer", err)) != TW_OK)
 		return rc;
-	struct db_stmt *st = NULL;
-	int step;
-	rc = TW_OK;
-
-	if ((rc = db_prepare(db, SQL_C_REVOKED, &st, err)) != TW_OK)
-		return rc;
-	BIND_TEXT(st, 1, issuer);
-	while ((step = db_step(st)) == DB_ROW) {
+	for (rc = db_fetch(db, SQL_C_REVOKED, &st, &row, "reading revoked certificates", err,
+		"t", issuer); rc == TW_OK && row;
+	     rc = db_next(st, &row, "reading revoked certificates", err)) {
 		const char *hex = db_column_text(st, 0);
 		int n = db_column_bytes(st, 0);
 
 		if (hex == NULL || n <= 0 || n > STORE_ID_MAX) {
 			rc = tw_error_set(err, TW_E_INTEGRITY, "a revoked certificate has a stored "
 				"serial of %d bytes (edited database?)", n);
-			goto out;
+			break;
 		}
 		if (cb(hex, (size_t)n, db_column_int64(st, 1), db_column_int64(st, 2),
 			arg) != 0)
 			break;
 	}
-	if (step != DB_ROW && step != DB_DONE)
-		rc = db_step_fail(db, err, "reading revoked certificates");
-out:
 	db_done(db, st);
 	return rc;
 }
@@ -798,7 +647,9 @@ out:
 tw_rc store_ca_crl_get(struct tw_store *store, const char *ca, struct store_ca_crl *out,
 	bool *found, struct tw_error *err)
 {
+	struct db_stmt *st = NULL;
 	struct db *db;
+	bool row;
 	tw_rc rc;
 
 	if (out != NULL)
@@ -810,26 +661,18 @@ tw_rc store_ca_crl_get(struct tw_store *store, const char *ca, struct store_ca_c
 		return tw_error_set(err, TW_E_INTERNAL, "store_ca_crl_get: out is NULL");
 	if ((rc = store_check_text(ca, STORE_ID_MAX, "CA name", err)) != TW_OK)
 		return rc;
-	struct db_stmt *st = NULL;
-	int step;
-
-	if ((rc = db_prepare(db, SQL_CRL_GET, &st, err)) != TW_OK)
+	if ((rc = db_fetch(db, SQL_CRL_GET, &st, &row, "reading CRL metadata", err, "t",
+		ca)) != TW_OK)
 		return rc;
-	BIND_TEXT(st, 1, ca);
-	step = db_step(st);
-	if (step == DB_ROW) {
-		if ((rc = DB_COL_TEXT(st, 0, out, ca, err)) == TW_OK &&
-		    (rc = DB_COL_TEXT(st, 5, out, sha256, err)) == TW_OK &&
-		    (rc = DB_COL_TEXT(st, 6, out, path, err)) == TW_OK) {
-			out->number = db_column_int64(st, 1);
-			out->this_update = db_column_int64(st, 2);
-			out->next_update = db_column_int64(st, 3);
-			out->entries = db_column_int64(st, 4);
-			out->dirty = db_column_int64(st, 7) != 0;
-			*found = true;
-		}
-	} else if (step != DB_DONE) {
-		rc = db_step_fail(db, err, "reading CRL metadata");
+	if (row && (rc = DB_COL_TEXT(st, 0, out, ca, err)) == TW_OK &&
+	    (rc = DB_COL_TEXT(st, 5, out, sha256, err)) == TW_OK &&
+	    (rc = DB_COL_TEXT(st, 6, out, path, err)) == TW_OK) {
+		out->number = db_column_int64(st, 1);
+		out->this_update = db_column_int64(st, 2);
+		out->next_update = db_column_int64(st, 3);
+		out->entries = db_column_int64(st, 4);
+		out->dirty = db_column_int64(st, 7) != 0;
+		*found = true;
 	}
 	db_done(db, st);
 	return rc;
@@ -851,20 +694,9 @@ tw_rc store_ca_crl_put(struct tw_store *store, const struct store_ca_crl *crl,
 		return tw_error_set(err, TW_E_INVALID, "CRL number, entries or update times invalid");
 	if (!sc_hex64(crl->sha256))
 		return tw_error_set(err, TW_E_INVALID, "CRL sha256 must be 64 lower-case hex");
-	struct db_stmt *st = NULL;
-
-	if ((rc = db_prepare(db, SQL_CRL_PUT, &st, err)) != TW_OK)
-		return rc;
-	BIND_TEXT(st, 1, crl->ca);
-	db_bind_int64(st, 2, crl->number);
-	db_bind_int64(st, 3, crl->this_update);
-	db_bind_int64(st, 4, crl->next_update);
-	db_bind_int64(st, 5, crl->entries);
-	BIND_TEXT(st, 6, crl->sha256);
-	BIND_TEXT(st, 7, crl->path);
-	rc = run_done(db, st, "recording CRL metadata", err);
-	db_done(db, st);
-	return rc;
+	return db_run(db, SQL_CRL_PUT, NULL, "recording CRL metadata", err, "tiiiitt", crl->ca,
+		crl->number, crl->this_update, crl->next_update, crl->entries, crl->sha256,
+		crl->path);
 }
 
 tw_rc store_ca_crl_mark_dirty(struct tw_store *store, const char *ca, struct tw_error *err)
@@ -875,14 +707,8 @@ tw_rc store_ca_crl_mark_dirty(struct tw_store *store, const char *ca, struct tw_
 	SC_OPS_OR_RETURN(db, store, err);
 	if ((rc = store_check_text(ca, STORE_ID_MAX, "CA name", err)) != TW_OK)
 		return rc;
-	struct db_stmt *st = NULL;
-
-	if ((rc = db_prepare(db, SQL_CRL_DIRTY, &st, err)) != TW_OK)
-		return rc;
-	BIND_TEXT(st, 1, ca);
-	rc = run_done(db, st, "flagging the CRL for regeneration", err);
-	db_done(db, st);
-	return rc;
+	return db_run(db, SQL_CRL_DIRTY, NULL, "flagging the CRL for regeneration", err, "t",
+		ca);
 }
 
 /* ---- CA key activation ---- */
@@ -890,7 +716,9 @@ tw_rc store_ca_crl_mark_dirty(struct tw_store *store, const char *ca, struct tw_
 tw_rc store_ca_key_state_get(struct tw_store *store, const char *ca,
 	struct store_ca_key_state *out, bool *found, struct tw_error *err)
 {
+	struct db_stmt *st = NULL;
 	struct db *db;
+	bool row;
 	tw_rc rc;
 
 	if (out != NULL)
@@ -902,19 +730,11 @@ tw_rc store_ca_key_state_get(struct tw_store *store, const char *ca,
 		return tw_error_set(err, TW_E_INTERNAL, "store_ca_key_state_get: out is NULL");
 	if ((rc = store_check_text(ca, STORE_ID_MAX, "CA name", err)) != TW_OK)
 		return rc;
-	struct db_stmt *st = NULL;
-	int step;
-
-	if ((rc = db_prepare(db, SQL_KS_GET, &st, err)) != TW_OK)
+	if ((rc = db_fetch(db, SQL_KS_GET, &st, &row, "reading the CA key state", err, "t",
+		ca)) != TW_OK)
 		return rc;
-	BIND_TEXT(st, 1, ca);
-	step = db_step(st);
-	if (step == DB_ROW) {
-		if ((rc = ks_row(st, out, err)) == TW_OK)
-			*found = true;
-	} else if (step != DB_DONE) {
-		rc = db_step_fail(db, err, "reading the CA key state");
-	}
+	if (row && (rc = ks_row(st, out, err)) == TW_OK)
+		*found = true;
 	db_done(db, st);
 	return rc;
 }
@@ -937,30 +757,27 @@ tw_rc store_ca_key_state_put(struct tw_store *store, const struct store_ca_key_s
 	if (!sc_one_of(s->state, states))
 		return tw_error_set(err, TW_E_INVALID, "CA key state \"%s\" is not inactive or "
 			"active", s->state);
-	return sc_key_state_put(db, s, err);
+	return db_run(db, SQL_KS_PUT, NULL, "recording the CA key state", err, "ttitt", s->ca,
+		s->state, s->changed_ms, s->changed_by, s->reason);
 }
 
 tw_rc store_ca_key_state_foreach(struct tw_store *store, store_ca_key_state_cb cb, void *arg,
 	struct tw_error *err)
 {
+	struct store_ca_key_state k;
+	struct db_stmt *st = NULL;
 	struct db *db;
+	bool row;
+	tw_rc rc;
 
 	SC_OPS_OR_RETURN(db, store, err);
 	if (cb == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_ca_key_state_foreach: no callback");
-	struct db_stmt *st = NULL;
-	struct store_ca_key_state k;
-	int step;
-	tw_rc rc;
-
-	if ((rc = db_prepare(db, SQL_KS_ALL, &st, err)) != TW_OK)
-		return rc;
-	while ((step = db_step(st)) == DB_ROW) {
+	for (rc = db_fetch(db, SQL_KS_ALL, &st, &row, "listing CA key states", err, "");
+	     rc == TW_OK && row; rc = db_next(st, &row, "listing CA key states", err)) {
 		if ((rc = ks_row(st, &k, err)) != TW_OK || cb(&k, arg) != 0)
 			break;
 	}
-	if (rc == TW_OK && step != DB_ROW && step != DB_DONE)
-		rc = db_step_fail(db, err, "listing CA key states");
 	db_done(db, st);
 	return rc;
 }

@@ -30,6 +30,8 @@ static const char *const copy_tables[] = {
 	"gateway_message_acks",
 	/* migration metering (issue 14) */
 	"metering_messages", "emt_endpoints", "time_checks", "gateway_time",
+	/* migration gwa_context (issue 12, S-8) */
+	"gwa_context_certs", "gwa_context_trust",
 };
 #define COPY_TABLES (sizeof(copy_tables) / sizeof(copy_tables[0]))
 

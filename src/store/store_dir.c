@@ -33,14 +33,18 @@ static const char SQL_CRL_MARK[] = "INSERT INTO dir_crl_published (ca, number, "
 	"published_ms) VALUES (?1, ?2, ?3) ON CONFLICT (ca) DO UPDATE SET number = "
 	"excluded.number, published_ms = excluded.published_ms";
 
-static tw_rc sd_walk(struct db *d, struct db_stmt *st, store_dir_cert_cb cb, void *arg,
-	const char *doing, struct tw_error *err)
+#define SD_PENDING "reading the directory's pending certificates"
+#define SD_SUBJECT "reading a subject's certificates"
+
+/* The certificate rows (DIR_COLS) of a db_fetch standing on its first row, each to cb;
+ * ends the statement. */
+static tw_rc sd_walk(struct db *d, struct db_stmt *st, bool row, store_dir_cert_cb cb,
+	void *arg, const char *doing, struct tw_error *err)
 {
 	struct store_dir_cert c;
-	tw_rc rc = TW_OK;
-	int step;
+	tw_rc rc;
 
-	while ((step = db_step(st)) == DB_ROW) {
+	for (rc = TW_OK; rc == TW_OK && row; rc = db_next(st, &row, doing, err)) {
 		memset(&c, 0, sizeof(c));
 		c.id = db_column_int64(st, 0);
 		if ((rc = DB_COL_TEXT(st, 1, &c, status, err)) != TW_OK ||
@@ -49,18 +53,19 @@ static tw_rc sd_walk(struct db *d, struct db_stmt *st, store_dir_cert_cb cb, voi
 		    (rc = DB_COL_TEXT(st, 4, &c, subject, err)) != TW_OK ||
 		    (rc = DB_COL_TEXT(st, 5, &c, issuer, err)) != TW_OK ||
 		    (rc = DB_COL_TEXT(st, 8, &c, serial_hex, err)) != TW_OK)
-			return rc;
+			break;
 		c.since_ms = db_column_int64(st, 6);
 		c.der = db_column_blob(st, 7);
 		c.der_len = (size_t)db_column_bytes(st, 7);
-		if (c.der == NULL || c.der_len == 0)
-			return tw_error_set(err, TW_E_INTEGRITY, "certificate %lld has no DER",
+		if (c.der == NULL || c.der_len == 0) {
+			rc = tw_error_set(err, TW_E_INTEGRITY, "certificate %lld has no DER",
 				(long long)c.id);
+			break;
+		}
 		if (cb(&c, arg) != 0)
-			return TW_OK;
+			break;
 	}
-	if (step != DB_DONE)
-		rc = db_step_fail(d, err, doing);
+	db_done(d, st);
 	return rc;
 }
 
@@ -69,18 +74,17 @@ tw_rc store_dir_pending(struct tw_store *store, int limit, store_dir_cert_cb cb,
 {
 	struct db *d = store_db(store, err);
 	struct db_stmt *st = NULL;
+	bool row;
 	tw_rc rc;
 
 	if (d == NULL)
 		return err->code;
 	if (cb == NULL || limit <= 0)
 		return tw_error_set(err, TW_E_INTERNAL, "store_dir_pending: bad argument");
-	if ((rc = db_prepare(d, SQL_PENDING, &st, err)) != TW_OK)
+	if ((rc = db_fetch(d, SQL_PENDING, &st, &row, SD_PENDING, err, "i",
+		(int64_t)limit)) != TW_OK)
 		return rc;
-	db_bind_int64(st, 1, limit);
-	rc = sd_walk(d, st, cb, arg, "reading the directory's pending certificates", err);
-	db_done(d, st);
-	return rc;
+	return sd_walk(d, st, row, cb, arg, SD_PENDING, err);
 }
 
 tw_rc store_dir_subject_valid(struct tw_store *store, const char *issuer,
@@ -89,42 +93,30 @@ tw_rc store_dir_subject_valid(struct tw_store *store, const char *issuer,
 {
 	struct db *d = store_db(store, err);
 	struct db_stmt *st = NULL;
+	bool row;
 	tw_rc rc;
 
 	if (d == NULL)
 		return err->code;
 	if (cb == NULL || issuer == NULL || subject == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_dir_subject_valid: NULL argument");
-	if ((rc = db_prepare(d, SQL_SUBJECT, &st, err)) != TW_OK)
+	if ((rc = db_fetch(d, SQL_SUBJECT, &st, &row, SD_SUBJECT, err, "tti", issuer, subject,
+		now_s)) != TW_OK)
 		return rc;
-	db_bind_text(st, 1, issuer);
-	db_bind_text(st, 2, subject);
-	db_bind_int64(st, 3, now_s);
-	rc = sd_walk(d, st, cb, arg, "reading a subject's certificates", err);
-	db_done(d, st);
-	return rc;
+	return sd_walk(d, st, row, cb, arg, SD_SUBJECT, err);
 }
 
 tw_rc store_dir_mark(struct tw_store *store, int64_t cert_id, const char *status,
 	int64_t now_ms, struct tw_error *err)
 {
 	struct db *d = store_db(store, err);
-	struct db_stmt *st = NULL;
-	tw_rc rc;
 
 	if (d == NULL)
 		return err->code;
 	if (status == NULL || cert_id <= 0)
 		return tw_error_set(err, TW_E_INTERNAL, "store_dir_mark: bad argument");
-	if ((rc = db_prepare(d, SQL_MARK, &st, err)) != TW_OK)
-		return rc;
-	db_bind_int64(st, 1, cert_id);
-	db_bind_text(st, 2, status);
-	db_bind_int64(st, 3, now_ms);
-	if (db_step(st) != DB_DONE)
-		rc = db_step_fail(d, err, "recording a published certificate");
-	db_done(d, st);
-	return rc;
+	return db_run(d, SQL_MARK, NULL, "recording a published certificate", err, "iti",
+		cert_id, status, now_ms);
 }
 
 tw_rc store_dir_backlog(struct tw_store *store, int64_t *pending, int64_t *oldest_ms,
@@ -132,33 +124,20 @@ tw_rc store_dir_backlog(struct tw_store *store, int64_t *pending, int64_t *oldes
 {
 	struct db *d = store_db(store, err);
 	struct db_stmt *st = NULL;
+	bool row;
 	tw_rc rc;
 
 	*pending = 0;
 	*oldest_ms = 0;
 	if (d == NULL)
 		return err->code;
-	if ((rc = db_prepare(d, SQL_BACKLOG, &st, err)) != TW_OK)
+	if ((rc = db_fetch(d, SQL_BACKLOG, &st, &row, "counting the directory's backlog", err,
+		"")) != TW_OK)
 		return rc;
-	if (db_step(st) == DB_ROW) {
+	if (row) {
 		*pending = db_column_int64(st, 0);
 		*oldest_ms = db_column_null(st, 1) ? 0 : db_column_int64(st, 1);
-	} else {
-		rc = db_step_fail(d, err, "counting the directory's backlog");
 	}
-	db_done(d, st);
-	return rc;
-}
-
-static tw_rc sd_exec(struct db *d, const char *sql, const char *doing, struct tw_error *err)
-{
-	struct db_stmt *st = NULL;
-	tw_rc rc;
-
-	if ((rc = db_prepare(d, sql, &st, err)) != TW_OK)
-		return rc;
-	if (db_step(st) != DB_DONE)
-		rc = db_step_fail(d, err, doing);
 	db_done(d, st);
 	return rc;
 }
@@ -172,8 +151,9 @@ tw_rc store_dir_reset(struct tw_store *store, struct tw_error *err)
 		return err->code;
 	if ((rc = store_begin(store, err)) != TW_OK)
 		return rc;
-	if ((rc = sd_exec(d, SQL_RESET1, "forgetting published certificates", err)) != TW_OK ||
-	    (rc = sd_exec(d, SQL_RESET2, "forgetting published CRLs", err)) != TW_OK) {
+	if ((rc = db_run(d, SQL_RESET1, NULL, "forgetting published certificates", err,
+		"")) != TW_OK ||
+	    (rc = db_run(d, SQL_RESET2, NULL, "forgetting published CRLs", err, "")) != TW_OK) {
 		store_rollback(store);
 		return rc;
 	}
@@ -186,24 +166,20 @@ tw_rc store_dir_crl_pending(struct tw_store *store, store_dir_crl_cb cb, void *a
 	struct db *d = store_db(store, err);
 	struct db_stmt *st = NULL;
 	struct store_dir_crl c;
+	bool row;
 	tw_rc rc;
-	int step;
 
 	if (d == NULL)
 		return err->code;
-	if ((rc = db_prepare(d, SQL_CRL_PENDING, &st, err)) != TW_OK)
-		return rc;
-	while ((step = db_step(st)) == DB_ROW) {
+	for (rc = db_fetch(d, SQL_CRL_PENDING, &st, &row, "reading the directory's pending "
+		"CRLs", err, ""); rc == TW_OK && row;
+	     rc = db_next(st, &row, "reading the directory's pending CRLs", err)) {
 		memset(&c, 0, sizeof(c));
 		c.number = db_column_int64(st, 1);
 		if ((rc = DB_COL_TEXT(st, 0, &c, ca, err)) != TW_OK ||
-		    (rc = DB_COL_TEXT(st, 2, &c, path, err)) != TW_OK)
-			break;
-		if (cb(&c, arg) != 0)
+		    (rc = DB_COL_TEXT(st, 2, &c, path, err)) != TW_OK || cb(&c, arg) != 0)
 			break;
 	}
-	if (rc == TW_OK && step != DB_DONE && step != DB_ROW)
-		rc = db_step_fail(d, err, "reading the directory's pending CRLs");
 	db_done(d, st);
 	return rc;
 }
@@ -212,20 +188,11 @@ tw_rc store_dir_crl_mark(struct tw_store *store, const char *ca, int64_t number,
 	int64_t now_ms, struct tw_error *err)
 {
 	struct db *d = store_db(store, err);
-	struct db_stmt *st = NULL;
-	tw_rc rc;
 
 	if (d == NULL)
 		return err->code;
 	if (ca == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_dir_crl_mark: NULL argument");
-	if ((rc = db_prepare(d, SQL_CRL_MARK, &st, err)) != TW_OK)
-		return rc;
-	db_bind_text(st, 1, ca);
-	db_bind_int64(st, 2, number);
-	db_bind_int64(st, 3, now_ms);
-	if (db_step(st) != DB_DONE)
-		rc = db_step_fail(d, err, "recording a published CRL");
-	db_done(d, st);
-	return rc;
+	return db_run(d, SQL_CRL_MARK, NULL, "recording a published CRL", err, "tii", ca, number,
+		now_ms);
 }

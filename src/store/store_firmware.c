@@ -1,7 +1,7 @@
 /*
  * store_firmware.c: the public store_firmware.h API. Checks every argument once, before
- * any SQL runs (bad input changes nothing and is never truncated), then dispatches to the
- * backend's firmware ops chosen by the store's core backend.
+ * any SQL runs (bad input changes nothing and is never truncated), then runs its SQL,
+ * written once for SQLite and PostgreSQL, through db.h.
  */
 #include "store/store_firmware.h"
 
@@ -28,8 +28,6 @@ static const char SQL_F_WITHDRAW[] =
 	"WHERE id = ?1 AND state = ?2";
 static const char SQL_F_STATE[] = "SELECT state FROM firmware_images WHERE id = ?1";
 
-#define BIND_TEXT(st, i, s) db_bind_text((st), (i), (s))
-
 static tw_rc f_row(struct db_stmt *st, struct store_firmware *f, struct tw_error *err)
 {
 	tw_rc rc;
@@ -53,21 +51,15 @@ static tw_rc f_row(struct db_stmt *st, struct store_firmware *f, struct tw_error
 	return TW_OK;
 }
 
-/* One row of a prepared query; *found false when there is none. */
-static tw_rc f_one(struct db *s, struct db_stmt *st, struct store_firmware *out, bool *found,
+/* The first row of a db_fetch, if any, then done; *found false when there is none. */
+static tw_rc f_one(struct db *db, struct db_stmt *st, struct store_firmware *out, bool *found,
 	struct tw_error *err)
 {
-	int step = db_step(st);
 	tw_rc rc = TW_OK;
 
-	*found = false;
-	if (step == DB_ROW) {
-		rc = f_row(st, out, err);
-		*found = rc == TW_OK;
-	} else if (step != DB_DONE) {
-		rc = db_step_fail(s, err, "reading a firmware image");
-	}
-	db_done(s, st);
+	if (*found && (rc = f_row(st, out, err)) != TW_OK)
+		*found = false;
+	db_done(db, st);
 	return rc;
 }
 
@@ -112,28 +104,12 @@ tw_rc store_firmware_insert(struct tw_store *store, const struct store_firmware 
 	if (!sf_one_of(f->signature, "unverified", "verified", "invalid"))
 		return tw_error_set(err, TW_E_INVALID, "unknown signature status \"%s\"",
 			f->signature);
-	struct db_stmt *st = NULL;
-
-	if ((rc = db_prepare(db, SQL_F_INSERT, &st, err)) != TW_OK)
-		return rc;
-	BIND_TEXT(st, 1, f->model);
-	BIND_TEXT(st, 2, f->version);
-	BIND_TEXT(st, 3, f->sha256);
-	db_bind_int64(st, 4, f->size);
-	BIND_TEXT(st, 5, f->path);
-	BIND_TEXT(st, 6, f->signature);
-	BIND_TEXT(st, 7, f->state);
-	db_bind_int64(st, 8, f->uploaded_ms);
-	BIND_TEXT(st, 9, f->uploaded_by);
-	if (db_step(st) != DB_DONE) {
-		rc = db_step_fail(db, err, "storing a firmware image");
-		if (rc == TW_E_EXISTS)
-			tw_error_set(err, rc, "firmware %s %s or an image with SHA-256 %s is stored "
-				"already", f->model, f->version, f->sha256);
-	} else {
-		rc = db_last_id(db, id, err);
-	}
-	db_done(db, st);
+	rc = db_insert(db, SQL_F_INSERT, id, "storing a firmware image", err, "tttitttit",
+		f->model, f->version, f->sha256, f->size, f->path, f->signature, f->state,
+		f->uploaded_ms, f->uploaded_by);
+	if (rc == TW_E_EXISTS)
+		tw_error_set(err, rc, "firmware %s %s or an image with SHA-256 %s is stored "
+			"already", f->model, f->version, f->sha256);
 	return rc;
 }
 
@@ -141,6 +117,9 @@ tw_rc store_firmware_get(struct tw_store *store, int64_t id, struct store_firmwa
 	struct tw_error *err)
 {
 	struct db *db = store_db(store, err);
+	struct db_stmt *st = NULL;
+	bool found = false;
+	tw_rc rc;
 
 	if (out != NULL)
 		memset(out, 0, sizeof(*out));
@@ -150,13 +129,9 @@ tw_rc store_firmware_get(struct tw_store *store, int64_t id, struct store_firmwa
 		return tw_error_set(err, TW_E_INTERNAL, "store_firmware_get: out is NULL");
 	if (id <= 0)
 		return tw_error_set(err, TW_E_INVALID, "firmware id must be positive");
-	struct db_stmt *st = NULL;
-	bool found = false;
-	tw_rc rc;
-
-	if ((rc = db_prepare(db, SQL_F_GET, &st, err)) != TW_OK)
+	if ((rc = db_fetch(db, SQL_F_GET, &st, &found, "reading a firmware image", err, "i",
+		id)) != TW_OK)
 		return rc;
-	db_bind_int64(st, 1, id);
 	if ((rc = f_one(db, st, out, &found, err)) == TW_OK && !found)
 		rc = tw_error_set(err, TW_E_NOT_FOUND, "no firmware image %lld (see `torwart "
 			"firmware list`)", (long long)id);
@@ -167,6 +142,7 @@ tw_rc store_firmware_find(struct tw_store *store, const char *sha256, const char
 	const char *version, struct store_firmware *out, bool *found, struct tw_error *err)
 {
 	struct db *db = store_db(store, err);
+	struct db_stmt *st = NULL;
 	tw_rc rc;
 
 	if (found != NULL)
@@ -183,13 +159,9 @@ tw_rc store_firmware_find(struct tw_store *store, const char *sha256, const char
 	if ((rc = store_check_text(model, STORE_ID_MAX, "model", err)) != TW_OK ||
 	    (rc = store_check_text(version, STORE_ID_MAX, "version", err)) != TW_OK)
 		return rc;
-	struct db_stmt *st = NULL;
-
-	if ((rc = db_prepare(db, SQL_F_FIND, &st, err)) != TW_OK)
+	if ((rc = db_fetch(db, SQL_F_FIND, &st, found, "reading a firmware image", err, "ttt",
+		sha256, model, version)) != TW_OK)
 		return rc;
-	BIND_TEXT(st, 1, sha256);
-	BIND_TEXT(st, 2, model);
-	BIND_TEXT(st, 3, version);
 	return f_one(db, st, out, found, err);
 }
 
@@ -197,6 +169,10 @@ tw_rc store_firmware_transition(struct tw_store *store, int64_t id, const char *
 	const char *to, int64_t when_ms, const char *by, struct tw_error *err)
 {
 	struct db *db = store_db(store, err);
+	struct db_stmt *st = NULL;
+	int64_t changed = 0;
+	char now[16] = "";
+	bool row = false;
 	tw_rc rc;
 
 	if (db == NULL)
@@ -212,35 +188,20 @@ tw_rc store_firmware_transition(struct tw_store *store, int64_t id, const char *
 	      (strcmp(from, "released") == 0 && strcmp(to, "withdrawn") == 0)))
 		return tw_error_set(err, TW_E_INTERNAL, "firmware state %s -> %s is not a move "
 			"of the state machine", from, to);
-	struct db_stmt *st = NULL;
-	char now[16] = "";
-	int step;
-
-	if ((rc = db_prepare(db, strcmp(to, "released") == 0 ? SQL_F_RELEASE : SQL_F_WITHDRAW,
-		&st, err)) != TW_OK)
-		return rc;
-	db_bind_int64(st, 1, id);
-	BIND_TEXT(st, 2, from);
-	db_bind_int64(st, 3, when_ms);
-	BIND_TEXT(st, 4, by);
-	if (db_step(st) != DB_DONE)
-		rc = db_step_fail(db, err, "changing a firmware image's state");
-	db_done(db, st);
-	if (rc != TW_OK || db_changes(db) == 1)
+	if ((rc = db_run(db, strcmp(to, "released") == 0 ? SQL_F_RELEASE : SQL_F_WITHDRAW,
+		&changed, "changing a firmware image's state", err, "itit", id, from, when_ms,
+		by)) != TW_OK || changed == 1)
 		return rc;
 	/* Nothing changed: unknown id, or the image is not in `from` (say which). */
-	if ((rc = db_prepare(db, SQL_F_STATE, &st, err)) != TW_OK)
+	if ((rc = db_fetch(db, SQL_F_STATE, &st, &row, "reading a firmware image's state", err,
+		"i", id)) != TW_OK)
 		return rc;
-	db_bind_int64(st, 1, id);
-	step = db_step(st);
-	if (step == DB_ROW)
+	if (row)
 		rc = db_col_text(st, 0, now, sizeof(now), "state", err);
-	else if (step != DB_DONE)
-		rc = db_step_fail(db, err, "reading a firmware image's state");
 	db_done(db, st);
 	if (rc != TW_OK)
 		return rc;
-	if (step != DB_ROW)
+	if (!row)
 		return tw_error_set(err, TW_E_NOT_FOUND, "no firmware image %lld (see `torwart "
 			"firmware list`)", (long long)id);
 	return tw_error_set(err, TW_E_DENIED, "firmware image %lld is %s, not %s; nothing "
@@ -251,24 +212,20 @@ tw_rc store_firmware_foreach(struct tw_store *store, store_firmware_cb cb, void 
 	struct tw_error *err)
 {
 	struct db *db = store_db(store, err);
+	struct db_stmt *st = NULL;
+	struct store_firmware f;
+	bool row;
+	tw_rc rc;
 
 	if (db == NULL)
 		return err != NULL ? err->code : TW_E_INTERNAL;
 	if (cb == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_firmware_foreach: no callback");
-	struct db_stmt *st = NULL;
-	struct store_firmware f;
-	int step;
-	tw_rc rc;
-
-	if ((rc = db_prepare(db, SQL_F_ALL, &st, err)) != TW_OK)
-		return rc;
-	while ((step = db_step(st)) == DB_ROW) {
+	for (rc = db_fetch(db, SQL_F_ALL, &st, &row, "listing firmware images", err, "");
+	     rc == TW_OK && row; rc = db_next(st, &row, "listing firmware images", err)) {
 		if ((rc = f_row(st, &f, err)) != TW_OK || cb(&f, arg) != 0)
 			break;
 	}
-	if (rc == TW_OK && step != DB_ROW && step != DB_DONE)
-		rc = db_step_fail(db, err, "listing firmware images");
 	db_done(db, st);
 	return rc;
 }
@@ -280,21 +237,16 @@ tw_rc store_firmware_set_signature(struct tw_store *store, int64_t id, const cha
 	struct tw_error *err)
 {
 	struct db *db = store_db(store, err);
-	struct db_stmt *st = NULL;
+	int64_t changed = 0;
 	tw_rc rc;
 
 	if (db == NULL)
 		return err != NULL ? err->code : TW_E_INTERNAL;
 	if (id <= 0 || status == NULL || !sf_one_of(status, "unverified", "verified", "invalid"))
 		return tw_error_set(err, TW_E_INVALID, "bad firmware id or signature status");
-	if ((rc = db_prepare(db, SQL_F_SET_SIG, &st, err)) != TW_OK)
-		return rc;
-	db_bind_int64(st, 1, id);
-	BIND_TEXT(st, 2, status);
-	if (db_step(st) != DB_DONE)
-		rc = db_step_fail(db, err, "setting a firmware signature status");
-	db_done(db, st);
-	if (rc == TW_OK && db_changes(db) != 1)
+	rc = db_run(db, SQL_F_SET_SIG, &changed, "setting a firmware signature status", err,
+		"it", id, status);
+	if (rc == TW_OK && changed != 1)
 		rc = tw_error_set(err, TW_E_NOT_FOUND, "no firmware image %lld", (long long)id);
 	return rc;
 }
@@ -327,7 +279,6 @@ tw_rc store_firmware_sig_insert(struct tw_store *store, const struct store_firmw
 	struct tw_error *err)
 {
 	struct db *db = store_db(store, err);
-	struct db_stmt *st = NULL;
 	tw_rc rc;
 
 	if (db == NULL)
@@ -339,18 +290,9 @@ tw_rc store_firmware_sig_insert(struct tw_store *store, const struct store_firmw
 	    (rc = STORE_CHECK_MEMBER(s, signer_serial, false, err)) != TW_OK ||
 	    (rc = STORE_CHECK_MEMBER(s, signer_issuer, false, err)) != TW_OK)
 		return rc;
-	if ((rc = db_prepare(db, SQL_S_INSERT, &st, err)) != TW_OK)
-		return rc;
-	db_bind_int64(st, 1, s->image_id);
-	BIND_TEXT(st, 2, s->cms_path);
-	BIND_TEXT(st, 3, s->signer);
-	BIND_TEXT(st, 4, s->signer_serial);
-	BIND_TEXT(st, 5, s->signer_issuer);
-	db_bind_int64(st, 6, s->verified_ms);
-	if (db_step(st) != DB_DONE)
-		rc = db_step_fail(db, err, "storing a firmware signature");
-	db_done(db, st);
-	return rc;
+	return db_run(db, SQL_S_INSERT, NULL, "storing a firmware signature", err, "itttti",
+		s->image_id, s->cms_path, s->signer, s->signer_serial, s->signer_issuer,
+		s->verified_ms);
 }
 
 tw_rc store_firmware_sig_get(struct tw_store *store, int64_t image_id,
@@ -358,30 +300,27 @@ tw_rc store_firmware_sig_get(struct tw_store *store, int64_t image_id,
 {
 	struct db *db = store_db(store, err);
 	struct db_stmt *st = NULL;
-	int step;
+	bool row;
 	tw_rc rc;
 
 	*found = false;
 	memset(out, 0, sizeof(*out));
 	if (db == NULL)
 		return err != NULL ? err->code : TW_E_INTERNAL;
-	if ((rc = db_prepare(db, SQL_S_GET, &st, err)) != TW_OK)
+	if ((rc = db_fetch(db, SQL_S_GET, &st, &row, "reading a firmware signature", err, "i",
+		image_id)) != TW_OK || !row) {
+		db_done(db, st);
 		return rc;
-	db_bind_int64(st, 1, image_id);
-	step = db_step(st);
-	if (step == DB_ROW) {
-		out->image_id = db_column_int64(st, 0);
-		out->verified_ms = db_column_int64(st, 5);
-		out->checked_ms = db_column_int64(st, 6);
-		if ((rc = DB_COL_TEXT(st, 1, out, cms_path, err)) == TW_OK &&
-		    (rc = DB_COL_TEXT(st, 2, out, signer, err)) == TW_OK &&
-		    (rc = DB_COL_TEXT(st, 3, out, signer_serial, err)) == TW_OK &&
-		    (rc = DB_COL_TEXT(st, 4, out, signer_issuer, err)) == TW_OK &&
-		    (rc = DB_COL_TEXT(st, 7, out, check_result, err)) == TW_OK)
-			*found = true;
-	} else if (step != DB_DONE) {
-		rc = db_step_fail(db, err, "reading a firmware signature");
 	}
+	out->image_id = db_column_int64(st, 0);
+	out->verified_ms = db_column_int64(st, 5);
+	out->checked_ms = db_column_int64(st, 6);
+	if ((rc = DB_COL_TEXT(st, 1, out, cms_path, err)) == TW_OK &&
+	    (rc = DB_COL_TEXT(st, 2, out, signer, err)) == TW_OK &&
+	    (rc = DB_COL_TEXT(st, 3, out, signer_serial, err)) == TW_OK &&
+	    (rc = DB_COL_TEXT(st, 4, out, signer_issuer, err)) == TW_OK &&
+	    (rc = DB_COL_TEXT(st, 7, out, check_result, err)) == TW_OK)
+		*found = true;
 	db_done(db, st);
 	return rc;
 }
@@ -390,29 +329,20 @@ tw_rc store_firmware_sig_checked(struct tw_store *store, int64_t image_id, int64
 	const char *result, struct tw_error *err)
 {
 	struct db *db = store_db(store, err);
-	struct db_stmt *st = NULL;
 	tw_rc rc;
 
 	if (db == NULL)
 		return err != NULL ? err->code : TW_E_INTERNAL;
 	if ((rc = store_check_text(result, 31, "check result", err)) != TW_OK)
 		return rc;
-	if ((rc = db_prepare(db, SQL_S_CHECKED, &st, err)) != TW_OK)
-		return rc;
-	db_bind_int64(st, 1, image_id);
-	db_bind_int64(st, 2, when_ms);
-	BIND_TEXT(st, 3, result);
-	if (db_step(st) != DB_DONE)
-		rc = db_step_fail(db, err, "recording a firmware check");
-	db_done(db, st);
-	return rc;
+	return db_run(db, SQL_S_CHECKED, NULL, "recording a firmware check", err, "iit",
+		image_id, when_ms, result);
 }
 
 tw_rc store_firmware_list_insert(struct tw_store *store, const struct store_firmware_list *l,
 	int64_t *id, struct tw_error *err)
 {
 	struct db *db = store_db(store, err);
-	struct db_stmt *st = NULL;
 	tw_rc rc;
 
 	if (db == NULL)
@@ -424,28 +354,15 @@ tw_rc store_firmware_list_insert(struct tw_store *store, const struct store_firm
 	    (rc = STORE_CHECK_MEMBER(l, signer, true, err)) != TW_OK ||
 	    (rc = STORE_CHECK_MEMBER(l, imported_by, true, err)) != TW_OK)
 		return rc;
-	if ((rc = db_prepare(db, SQL_L_INSERT, &st, err)) != TW_OK)
-		return rc;
-	db_bind_int64(st, 1, l->sequence);
-	BIND_TEXT(st, 2, l->issued);
-	BIND_TEXT(st, 3, l->sha256);
-	BIND_TEXT(st, 4, l->signer);
-	db_bind_int64(st, 5, l->entries);
-	db_bind_int64(st, 6, l->imported_ms);
-	BIND_TEXT(st, 7, l->imported_by);
-	if (db_step(st) != DB_DONE)
-		rc = db_step_fail(db, err, "storing a certified firmware list");
-	else
-		rc = db_last_id(db, id, err);
-	db_done(db, st);
-	return rc;
+	return db_insert(db, SQL_L_INSERT, id, "storing a certified firmware list", err,
+		"itttiit", l->sequence, l->issued, l->sha256, l->signer, l->entries,
+		l->imported_ms, l->imported_by);
 }
 
 tw_rc store_firmware_list_entry(struct tw_store *store, int64_t list_id, const char *model,
 	const char *version, struct tw_error *err)
 {
 	struct db *db = store_db(store, err);
-	struct db_stmt *st = NULL;
 	tw_rc rc;
 
 	if (db == NULL)
@@ -453,15 +370,8 @@ tw_rc store_firmware_list_entry(struct tw_store *store, int64_t list_id, const c
 	if ((rc = store_check_text(model, STORE_ID_MAX, "model", err)) != TW_OK ||
 	    (rc = store_check_text(version, STORE_ID_MAX, "version", err)) != TW_OK)
 		return rc;
-	if ((rc = db_prepare(db, SQL_L_ENTRY, &st, err)) != TW_OK)
-		return rc;
-	db_bind_int64(st, 1, list_id);
-	BIND_TEXT(st, 2, model);
-	BIND_TEXT(st, 3, version);
-	if (db_step(st) != DB_DONE)
-		rc = db_step_fail(db, err, "storing a certified firmware version");
-	db_done(db, st);
-	return rc;
+	return db_run(db, SQL_L_ENTRY, NULL, "storing a certified firmware version", err, "itt",
+		list_id, model, version);
 }
 
 tw_rc store_firmware_list_current(struct tw_store *store, struct store_firmware_list *out,
@@ -469,29 +379,27 @@ tw_rc store_firmware_list_current(struct tw_store *store, struct store_firmware_
 {
 	struct db *db = store_db(store, err);
 	struct db_stmt *st = NULL;
-	int step;
+	bool row;
 	tw_rc rc;
 
 	*found = false;
 	memset(out, 0, sizeof(*out));
 	if (db == NULL)
 		return err != NULL ? err->code : TW_E_INTERNAL;
-	if ((rc = db_prepare(db, SQL_L_CURRENT, &st, err)) != TW_OK)
+	if ((rc = db_fetch(db, SQL_L_CURRENT, &st, &row, "reading the certified firmware list",
+		err, "")) != TW_OK || !row) {
+		db_done(db, st);
 		return rc;
-	step = db_step(st);
-	if (step == DB_ROW) {
-		out->id = db_column_int64(st, 0);
-		out->sequence = db_column_int64(st, 1);
-		out->entries = db_column_int64(st, 5);
-		out->imported_ms = db_column_int64(st, 6);
-		if ((rc = DB_COL_TEXT(st, 2, out, issued, err)) == TW_OK &&
-		    (rc = DB_COL_TEXT(st, 3, out, sha256, err)) == TW_OK &&
-		    (rc = DB_COL_TEXT(st, 4, out, signer, err)) == TW_OK &&
-		    (rc = DB_COL_TEXT(st, 7, out, imported_by, err)) == TW_OK)
-			*found = true;
-	} else if (step != DB_DONE) {
-		rc = db_step_fail(db, err, "reading the certified firmware list");
 	}
+	out->id = db_column_int64(st, 0);
+	out->sequence = db_column_int64(st, 1);
+	out->entries = db_column_int64(st, 5);
+	out->imported_ms = db_column_int64(st, 6);
+	if ((rc = DB_COL_TEXT(st, 2, out, issued, err)) == TW_OK &&
+	    (rc = DB_COL_TEXT(st, 3, out, sha256, err)) == TW_OK &&
+	    (rc = DB_COL_TEXT(st, 4, out, signer, err)) == TW_OK &&
+	    (rc = DB_COL_TEXT(st, 7, out, imported_by, err)) == TW_OK)
+		*found = true;
 	db_done(db, st);
 	return rc;
 }
@@ -501,6 +409,7 @@ tw_rc store_firmware_certified(struct tw_store *store, const char *model,
 {
 	struct db *db = store_db(store, err);
 	struct db_stmt *st = NULL;
+	bool row;
 	tw_rc rc;
 
 	*yes = false;
@@ -509,14 +418,10 @@ tw_rc store_firmware_certified(struct tw_store *store, const char *model,
 	if ((rc = store_check_text(model, STORE_ID_MAX, "model", err)) != TW_OK ||
 	    (rc = store_check_text(version, STORE_ID_MAX, "version", err)) != TW_OK)
 		return rc;
-	if ((rc = db_prepare(db, SQL_L_CERTIFIED, &st, err)) != TW_OK)
+	if ((rc = db_fetch(db, SQL_L_CERTIFIED, &st, &row, "reading the certified firmware "
+		"list", err, "tt", model, version)) != TW_OK)
 		return rc;
-	BIND_TEXT(st, 1, model);
-	BIND_TEXT(st, 2, version);
-	if (db_step(st) == DB_ROW)
-		*yes = db_column_int64(st, 0) > 0;
-	else
-		rc = db_step_fail(db, err, "reading the certified firmware list");
+	*yes = row && db_column_int64(st, 0) > 0;
 	db_done(db, st);
 	return rc;
 }
@@ -527,21 +432,19 @@ tw_rc store_firmware_list_foreach(struct tw_store *store, store_firmware_entry_c
 	struct db *db = store_db(store, err);
 	struct db_stmt *st = NULL;
 	char model[STORE_ID_MAX + 1], version[STORE_ID_MAX + 1];
-	int step;
+	bool row;
 	tw_rc rc;
 
 	if (db == NULL)
 		return err != NULL ? err->code : TW_E_INTERNAL;
-	if ((rc = db_prepare(db, SQL_L_ALL, &st, err)) != TW_OK)
-		return rc;
-	while ((step = db_step(st)) == DB_ROW) {
+	for (rc = db_fetch(db, SQL_L_ALL, &st, &row, "listing the certified firmware list", err,
+		""); rc == TW_OK && row;
+	     rc = db_next(st, &row, "listing the certified firmware list", err)) {
 		if ((rc = db_col_text(st, 0, model, sizeof(model), "model", err)) != TW_OK ||
 		    (rc = db_col_text(st, 1, version, sizeof(version), "version", err)) != TW_OK ||
 		    cb(model, version, arg) != 0)
 			break;
 	}
-	if (rc == TW_OK && step != DB_ROW && step != DB_DONE)
-		rc = db_step_fail(db, err, "listing the certified firmware list");
 	db_done(db, st);
 	return rc;
 }

@@ -4,6 +4,8 @@
  */
 #include "store/store_renewal.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -106,22 +108,37 @@ static tw_rc sr_row(struct db_stmt *st, bool with_der, struct store_renewal *r,
 	return TW_OK;
 }
 
+/* The first row of a db_fetch, if any, with its request, then done. */
 static tw_rc sr_one(struct db *d, struct db_stmt *st, struct store_renewal *out, bool *found,
 	struct tw_error *err)
 {
-	int step = db_step(st);
 	tw_rc rc = TW_OK;
 
-	*found = false;
-	if (step == DB_ROW) {
-		rc = sr_row(st, true, out, err);
-		*found = rc == TW_OK;
-		if (rc != TW_OK)
-			store_renewal_clear(out);
-	} else if (step != DB_DONE) {
-		rc = db_step_fail(d, err, "reading a renewal");
+	if (*found && (rc = sr_row(st, true, out, err)) != TW_OK) {
+		*found = false;
+		store_renewal_clear(out);
 	}
 	db_done(d, st);
+	return rc;
+}
+
+/*
+ * Every state move of this file (a renewal's state, a certificate's status, a receipt):
+ * one guarded UPDATE whose WHERE names the state it leaves must change exactly one row;
+ * otherwise nothing changed and the error is gone_rc with the message gone.
+ */
+static tw_rc sr_move(struct db *d, const char *sql, const char *doing, tw_rc gone_rc,
+	const char *gone, struct tw_error *err, const char *types, ...)
+{
+	int64_t changed = 0;
+	va_list ap;
+	tw_rc rc;
+
+	va_start(ap, types);
+	rc = db_vrun(d, sql, &changed, NULL, doing, err, types, ap);
+	va_end(ap);
+	if (rc == TW_OK && changed != 1)
+		rc = tw_error_set(err, gone_rc, "%s", gone);
 	return rc;
 }
 
@@ -129,7 +146,6 @@ tw_rc store_renewal_insert(struct tw_store *store, const struct store_renewal *r
 	int64_t *id, struct tw_error *err)
 {
 	struct db *d = store_db(store, err);
-	struct db_stmt *st = NULL;
 	tw_rc rc;
 
 	if (d == NULL)
@@ -142,27 +158,12 @@ tw_rc store_renewal_insert(struct tw_store *store, const struct store_renewal *r
 		return rc;
 	if (!sr_state_valid(r->state) || r->tenant_id <= 0)
 		return tw_error_set(err, TW_E_INVALID, "a renewal needs a tenant and a known state");
-	if ((rc = db_prepare(d, SQL_R_INSERT, &st, err)) != TW_OK)
-		return rc;
-	db_bind_int64(st, 1, r->tenant_id);
-	db_bind_text(st, 2, r->gateway_id);
-	db_bind_text(st, 3, r->state);
-	db_bind_text(st, 4, r->actor);
-	db_bind_text(st, 5, r->reason);
-	db_bind_int64(st, 6, r->request_job);
-	db_bind_int64(st, 7, r->install_job);
-	db_bind_int64(st, 8, r->created_ms);
-	db_bind_int64(st, 9, r->updated_ms);
-	db_bind_int64(st, 10, r->next_ms);
-	if (db_step(st) != DB_DONE) {
-		rc = db_step_fail(d, err, "storing a renewal");
-		if (rc == TW_E_EXISTS)
-			tw_error_set(err, rc, "gateway %s has an open renewal already (see `torwart "
-				"renewal list --gateway %s`)", r->gateway_id, r->gateway_id);
-	} else {
-		rc = db_last_id(d, id, err);
-	}
-	db_done(d, st);
+	rc = db_insert(d, SQL_R_INSERT, id, "storing a renewal", err, "ittttiiiii",
+		r->tenant_id, r->gateway_id, r->state, r->actor, r->reason, r->request_job,
+		r->install_job, r->created_ms, r->updated_ms, r->next_ms);
+	if (rc == TW_E_EXISTS)
+		tw_error_set(err, rc, "gateway %s has an open renewal already (see `torwart "
+			"renewal list --gateway %s`)", r->gateway_id, r->gateway_id);
 	return rc;
 }
 
@@ -180,10 +181,9 @@ tw_rc store_renewal_get(struct tw_store *store, int64_t id, struct store_renewal
 		return err != NULL ? err->code : TW_E_INTERNAL;
 	if (out == NULL || id <= 0)
 		return tw_error_set(err, TW_E_INVALID, "a renewal id is a positive number");
-	if ((rc = db_prepare(d, SQL_R_GET, &st, err)) != TW_OK)
+	if ((rc = db_fetch(d, SQL_R_GET, &st, &found, "reading a renewal", err, "ii", id,
+		store_scoped_tenant(store))) != TW_OK)
 		return rc;
-	db_bind_int64(st, 1, id);
-	db_bind_int64(st, 2, store_scoped_tenant(store));
 	if ((rc = sr_one(d, st, out, &found, err)) == TW_OK && !found)
 		rc = tw_error_set(err, TW_E_NOT_FOUND, "no renewal %lld (see `torwart renewal "
 			"list`)", (long long)id);
@@ -207,9 +207,8 @@ static tw_rc sr_find(struct tw_store *store, const char *sql, const char *key,
 		return tw_error_set(err, TW_E_INTERNAL, "store_renewal: bad arguments");
 	if ((rc = store_check_text(key, key_max, "renewal key", err)) != TW_OK)
 		return rc;
-	if ((rc = db_prepare(d, sql, &st, err)) != TW_OK)
+	if ((rc = db_fetch(d, sql, &st, found, "reading a renewal", err, "t", key)) != TW_OK)
 		return rc;
-	db_bind_text(st, 1, key);
 	return sr_one(d, st, out, found, err);
 }
 
@@ -229,7 +228,7 @@ tw_rc store_renewal_update(struct tw_store *store, const struct store_renewal *r
 	const char *from, struct tw_error *err)
 {
 	struct db *d = store_db(store, err);
-	struct db_stmt *st = NULL;
+	char gone[96];
 	tw_rc rc;
 
 	if (d == NULL)
@@ -245,32 +244,11 @@ tw_rc store_renewal_update(struct tw_store *store, const struct store_renewal *r
 	if (r->request_len > STORE_RENEWAL_REQUEST_MAX)
 		return tw_error_set(err, TW_E_TOO_LARGE, "a renewal request is at most %d bytes",
 			STORE_RENEWAL_REQUEST_MAX);
-	if ((rc = db_prepare(d, SQL_R_UPDATE, &st, err)) != TW_OK)
-		return rc;
-	db_bind_int64(st, 1, r->id);
-	db_bind_text(st, 2, from);
-	db_bind_text(st, 3, r->state);
-	db_bind_int64(st, 4, r->request_job);
-	db_bind_int64(st, 5, r->install_job);
-	if (r->request_der != NULL && r->request_len > 0)
-		db_bind_blob(st, 6, r->request_der, r->request_len);
-	else
-		db_bind_null(st, 6);
-	db_bind_text(st, 7, r->old_certs);
-	db_bind_text(st, 8, r->new_certs);
-	db_bind_text(st, 9, r->new_tls_fp);
-	db_bind_text(st, 10, r->error_code);
-	db_bind_text(st, 11, r->error);
-	db_bind_int64(st, 12, r->updated_ms);
-	db_bind_int64(st, 13, r->next_ms);
-	db_bind_int64(st, 14, r->revoke_at_ms);
-	if (db_step(st) != DB_DONE)
-		rc = db_step_fail(d, err, "updating a renewal");
-	else if (db_changes(d) != 1)
-		rc = tw_error_set(err, TW_E_NOT_FOUND, "renewal %lld is no longer %s",
-			(long long)r->id, from);
-	db_done(d, st);
-	return rc;
+	snprintf(gone, sizeof(gone), "renewal %lld is no longer %s", (long long)r->id, from);
+	return sr_move(d, SQL_R_UPDATE, "updating a renewal", TW_E_NOT_FOUND, gone, err,
+		"ittiiBtttttiii", r->id, from, r->state, r->request_job, r->install_job,
+		r->request_der, r->request_len, r->old_certs, r->new_certs, r->new_tls_fp,
+		r->error_code, r->error, r->updated_ms, r->next_ms, r->revoke_at_ms);
 }
 
 tw_rc store_renewal_due(struct tw_store *store, int64_t now_ms, int64_t *ids, size_t max,
@@ -278,8 +256,8 @@ tw_rc store_renewal_due(struct tw_store *store, int64_t now_ms, int64_t *ids, si
 {
 	struct db *d = store_db(store, err);
 	struct db_stmt *st = NULL;
+	bool row;
 	tw_rc rc;
-	int step;
 
 	if (n != NULL)
 		*n = 0;
@@ -287,14 +265,10 @@ tw_rc store_renewal_due(struct tw_store *store, int64_t now_ms, int64_t *ids, si
 		return err != NULL ? err->code : TW_E_INTERNAL;
 	if (ids == NULL || n == NULL || max == 0)
 		return tw_error_set(err, TW_E_INTERNAL, "store_renewal_due: bad arguments");
-	if ((rc = db_prepare(d, SQL_R_DUE, &st, err)) != TW_OK)
-		return rc;
-	db_bind_int64(st, 1, now_ms);
-	db_bind_int64(st, 2, (int64_t)max);
-	while ((step = db_step(st)) == DB_ROW && *n < max)
+	for (rc = db_fetch(d, SQL_R_DUE, &st, &row, "reading due renewals", err, "ii", now_ms,
+		(int64_t)max); rc == TW_OK && row && *n < max;
+	     rc = db_next(st, &row, "reading due renewals", err))
 		ids[(*n)++] = db_column_int64(st, 0);
-	if (step != DB_ROW && step != DB_DONE)
-		rc = db_step_fail(d, err, "reading due renewals");
 	db_done(d, st);
 	return rc;
 }
@@ -306,8 +280,8 @@ tw_rc store_renewal_foreach(struct tw_store *store, const char *state,
 	struct db *d = store_db(store, err);
 	struct db_stmt *st = NULL;
 	struct store_renewal r;
+	bool row;
 	tw_rc rc;
-	int step;
 
 	if (d == NULL)
 		return err != NULL ? err->code : TW_E_INTERNAL;
@@ -318,20 +292,13 @@ tw_rc store_renewal_foreach(struct tw_store *store, const char *state,
 			"received, installing, installed, confirmed, completed, failed)", state);
 	if ((rc = store_check_text(gateway_id, STORE_ID_MAX, "gateway id", err)) != TW_OK)
 		return rc;
-	if ((rc = db_prepare(d, SQL_R_LIST, &st, err)) != TW_OK)
-		return rc;
-	db_bind_text(st, 1, state != NULL ? state : "");
-	db_bind_text(st, 2, gateway_id != NULL ? gateway_id : "");
-	db_bind_int64(st, 3, store_scoped_tenant(store));
-	db_bind_int64(st, 4, limit == 0 ? 1000 : limit);
-	while ((step = db_step(st)) == DB_ROW) {
-		if ((rc = sr_row(st, false, &r, err)) != TW_OK)
-			break;
-		if (cb(&r, arg) != 0)
+	for (rc = db_fetch(d, SQL_R_LIST, &st, &row, "listing renewals", err, "ttii",
+		state != NULL ? state : "", gateway_id != NULL ? gateway_id : "",
+		store_scoped_tenant(store), limit == 0 ? (int64_t)1000 : limit);
+	     rc == TW_OK && row; rc = db_next(st, &row, "listing renewals", err)) {
+		if ((rc = sr_row(st, false, &r, err)) != TW_OK || cb(&r, arg) != 0)
 			break;
 	}
-	if (rc == TW_OK && step != DB_ROW && step != DB_DONE)
-		rc = db_step_fail(d, err, "listing renewals");
 	db_done(d, st);
 	return rc;
 }
@@ -342,8 +309,8 @@ tw_rc store_renewal_gateway_certs(struct tw_store *store, const char *gateway_id
 {
 	struct db *d = store_db(store, err);
 	struct db_stmt *st = NULL;
+	bool row;
 	tw_rc rc;
-	int step;
 
 	if (n != NULL)
 		*n = 0;
@@ -353,11 +320,9 @@ tw_rc store_renewal_gateway_certs(struct tw_store *store, const char *gateway_id
 		return tw_error_set(err, TW_E_INTERNAL, "store_renewal_gateway_certs: bad arguments");
 	if ((rc = store_check_text(gateway_id, STORE_ID_MAX, "gateway id", err)) != TW_OK)
 		return rc;
-	if ((rc = db_prepare(d, SQL_C_OF, &st, err)) != TW_OK)
-		return rc;
-	db_bind_text(st, 1, gateway_id);
-	db_bind_text(st, 2, status);
-	while ((step = db_step(st)) == DB_ROW && *n < max) {
+	for (rc = db_fetch(d, SQL_C_OF, &st, &row, "reading a gateway's certificates", err,
+		"tt", gateway_id, status); rc == TW_OK && row && *n < max;
+	     rc = db_next(st, &row, "reading a gateway's certificates", err)) {
 		struct store_renewal_cert *c = &out[*n];
 
 		memset(c, 0, sizeof(*c));
@@ -370,8 +335,6 @@ tw_rc store_renewal_gateway_certs(struct tw_store *store, const char *gateway_id
 		c->not_after = db_column_int64(st, 5);
 		(*n)++;
 	}
-	if (rc == TW_OK && step != DB_ROW && step != DB_DONE)
-		rc = db_step_fail(d, err, "reading a gateway's certificates");
 	db_done(d, st);
 	return rc;
 }
@@ -379,32 +342,27 @@ tw_rc store_renewal_gateway_certs(struct tw_store *store, const char *gateway_id
 tw_rc store_renewal_cert_status(struct tw_store *store, const char *fingerprint,
 	const char *from, const char *to, struct tw_error *err)
 {
+	/* The only moves of a certificate the renewal area makes. */
+	static const char *const moves[][2] = { { "pending", "valid" }, { "valid", "pending" },
+		{ "valid", "superseded" } };
 	struct db *d = store_db(store, err);
-	struct db_stmt *st = NULL;
+	char gone[96];
+	size_t i = 0;
 	tw_rc rc;
 
 	if (d == NULL)
 		return err != NULL ? err->code : TW_E_INTERNAL;
-	if (from == NULL || to == NULL ||
-	    !((strcmp(from, "pending") == 0 && strcmp(to, "valid") == 0) ||
-	      (strcmp(from, "valid") == 0 && strcmp(to, "pending") == 0) ||
-	      (strcmp(from, "valid") == 0 && strcmp(to, "superseded") == 0)))
+	while (from != NULL && to != NULL && i < sizeof(moves) / sizeof(moves[0]) &&
+	       !(strcmp(from, moves[i][0]) == 0 && strcmp(to, moves[i][1]) == 0))
+		i++;
+	if (from == NULL || to == NULL || i == sizeof(moves) / sizeof(moves[0]))
 		return tw_error_set(err, TW_E_INVALID, "the renewal area moves certificates only "
 			"valid -> pending (just issued), pending -> valid and valid -> superseded");
 	if ((rc = store_check_text(fingerprint, 64, "fingerprint", err)) != TW_OK)
 		return rc;
-	if ((rc = db_prepare(d, SQL_C_STATUS, &st, err)) != TW_OK)
-		return rc;
-	db_bind_text(st, 1, fingerprint);
-	db_bind_text(st, 2, from);
-	db_bind_text(st, 3, to);
-	if (db_step(st) != DB_DONE)
-		rc = db_step_fail(d, err, "changing a certificate's status");
-	else if (db_changes(d) != 1)
-		rc = tw_error_set(err, TW_E_NOT_FOUND, "certificate %.16s... is not %s",
-			fingerprint, from);
-	db_done(d, st);
-	return rc;
+	snprintf(gone, sizeof(gone), "certificate %.16s... is not %s", fingerprint, from);
+	return sr_move(d, SQL_C_STATUS, "changing a certificate's status", TW_E_NOT_FOUND, gone,
+		err, "ttt", fingerprint, from, to);
 }
 
 tw_rc store_renewal_expiring(struct tw_store *store, int64_t tenant_id, int64_t before_s,
@@ -412,8 +370,8 @@ tw_rc store_renewal_expiring(struct tw_store *store, int64_t tenant_id, int64_t 
 {
 	struct db *d = store_db(store, err);
 	struct db_stmt *st = NULL;
+	bool row;
 	tw_rc rc;
-	int step;
 
 	if (n != NULL)
 		*n = 0;
@@ -421,18 +379,13 @@ tw_rc store_renewal_expiring(struct tw_store *store, int64_t tenant_id, int64_t 
 		return err != NULL ? err->code : TW_E_INTERNAL;
 	if (ids == NULL || n == NULL || max == 0)
 		return tw_error_set(err, TW_E_INTERNAL, "store_renewal_expiring: bad arguments");
-	if ((rc = db_prepare(d, SQL_C_EXPIRING, &st, err)) != TW_OK)
-		return rc;
-	db_bind_int64(st, 1, before_s);
-	db_bind_int64(st, 2, tenant_id);
-	db_bind_int64(st, 3, (int64_t)max);
-	while ((step = db_step(st)) == DB_ROW && *n < max) {
+	for (rc = db_fetch(d, SQL_C_EXPIRING, &st, &row, "reading expiring gateways", err, "iii",
+		before_s, tenant_id, (int64_t)max); rc == TW_OK && row && *n < max;
+	     rc = db_next(st, &row, "reading expiring gateways", err)) {
 		if ((rc = db_col_text(st, 0, ids[*n], STORE_ID_MAX + 1, "gateway id", err)) != TW_OK)
 			break;
 		(*n)++;
 	}
-	if (rc == TW_OK && step != DB_ROW && step != DB_DONE)
-		rc = db_step_fail(d, err, "reading expiring gateways");
 	db_done(d, st);
 	return rc;
 }
@@ -443,25 +396,16 @@ tw_rc store_tenant_name(struct tw_store *store, int64_t id, char *out, size_t si
 	struct tw_error *err)
 {
 	struct db *d = store_db(store, err);
-	struct db_stmt *st = NULL;
+	bool found = false;
 	tw_rc rc;
-	int step;
 
 	if (d == NULL)
 		return err != NULL ? err->code : TW_E_INTERNAL;
 	if (out == NULL || size == 0)
 		return tw_error_set(err, TW_E_INTERNAL, "store_tenant_name: no buffer");
-	out[0] = '\0';
-	if ((rc = db_prepare(d, SQL_T_NAME, &st, err)) != TW_OK)
-		return rc;
-	db_bind_int64(st, 1, id);
-	if ((step = db_step(st)) == DB_ROW)
-		rc = db_col_text(st, 0, out, size, "tenant name", err);
-	else if (step == DB_DONE)
+	if ((rc = db_text(d, SQL_T_NAME, out, size, "tenant name", &found, "reading a tenant",
+		err, "i", id)) == TW_OK && !found)
 		rc = tw_error_set(err, TW_E_NOT_FOUND, "no tenant %lld", (long long)id);
-	else
-		rc = db_step_fail(d, err, "reading a tenant");
-	db_done(d, st);
 	return rc;
 }
 
@@ -476,7 +420,6 @@ tw_rc store_initial_config_insert(struct tw_store *store, const struct store_ini
 	int64_t *id, struct tw_error *err)
 {
 	struct db *d = store_db(store, err);
-	struct db_stmt *st = NULL;
 	tw_rc rc;
 
 	if (d == NULL)
@@ -488,20 +431,9 @@ tw_rc store_initial_config_insert(struct tw_store *store, const struct store_ini
 	    (rc = STORE_CHECK_MEMBER(c, recipients, true, err)) != TW_OK ||
 	    (rc = STORE_CHECK_MEMBER(c, actor, true, err)) != TW_OK)
 		return rc;
-	if ((rc = db_prepare(d, SQL_IC_INSERT, &st, err)) != TW_OK)
-		return rc;
-	db_bind_int64(st, 1, c->tenant_id);
-	db_bind_text(st, 2, c->gateway_id);
-	db_bind_text(st, 3, c->sha256);
-	db_bind_text(st, 4, c->recipients);
-	db_bind_text(st, 5, c->actor);
-	db_bind_int64(st, 6, c->created_ms);
-	if (db_step(st) != DB_DONE)
-		rc = db_step_fail(d, err, "recording an initial configuration file");
-	else
-		rc = db_last_id(d, id, err);
-	db_done(d, st);
-	return rc;
+	return db_insert(d, SQL_IC_INSERT, id, "recording an initial configuration file", err,
+		"itttti", c->tenant_id, c->gateway_id, c->sha256, c->recipients, c->actor,
+		c->created_ms);
 }
 
 tw_rc store_initial_config_get(struct tw_store *store, const char *sha256,
@@ -509,8 +441,8 @@ tw_rc store_initial_config_get(struct tw_store *store, const char *sha256,
 {
 	struct db *d = store_db(store, err);
 	struct db_stmt *st = NULL;
+	bool row;
 	tw_rc rc;
-	int step;
 
 	if (out != NULL)
 		memset(out, 0, sizeof(*out));
@@ -520,10 +452,10 @@ tw_rc store_initial_config_get(struct tw_store *store, const char *sha256,
 		return tw_error_set(err, TW_E_INTERNAL, "store_initial_config_get: no output");
 	if ((rc = store_check_text(sha256, 64, "file digest", err)) != TW_OK)
 		return rc;
-	if ((rc = db_prepare(d, SQL_IC_GET, &st, err)) != TW_OK)
+	if ((rc = db_fetch(d, SQL_IC_GET, &st, &row, "reading an initial configuration file",
+		err, "t", sha256)) != TW_OK)
 		return rc;
-	db_bind_text(st, 1, sha256);
-	if ((step = db_step(st)) == DB_ROW) {
+	if (row) {
 		out->id = db_column_int64(st, 0);
 		out->tenant_id = db_column_int64(st, 1);
 		if ((rc = DB_COL_TEXT(st, 2, out, gateway_id, err)) == TW_OK &&
@@ -533,11 +465,9 @@ tw_rc store_initial_config_get(struct tw_store *store, const char *sha256,
 			rc = DB_COL_TEXT(st, 8, out, receipt_by, err);
 		out->created_ms = db_column_int64(st, 6);
 		out->receipt_ms = db_column_int64(st, 7);
-	} else if (step == DB_DONE) {
+	} else {
 		rc = tw_error_set(err, TW_E_NOT_FOUND, "no initial configuration file with SHA-256 "
 			"%.64s was exported here", sha256);
-	} else {
-		rc = db_step_fail(d, err, "reading an initial configuration file");
 	}
 	db_done(d, st);
 	return rc;
@@ -547,7 +477,6 @@ tw_rc store_initial_config_receipt(struct tw_store *store, const char *sha256, i
 	const char *by, struct tw_error *err)
 {
 	struct db *d = store_db(store, err);
-	struct db_stmt *st = NULL;
 	tw_rc rc;
 
 	if (d == NULL)
@@ -555,15 +484,6 @@ tw_rc store_initial_config_receipt(struct tw_store *store, const char *sha256, i
 	if ((rc = store_check_text(sha256, 64, "file digest", err)) != TW_OK ||
 	    (rc = store_check_text(by, STORE_TEXT_MAX, "receipt signer", err)) != TW_OK)
 		return rc;
-	if ((rc = db_prepare(d, SQL_IC_RECEIPT, &st, err)) != TW_OK)
-		return rc;
-	db_bind_text(st, 1, sha256);
-	db_bind_int64(st, 2, when_ms);
-	db_bind_text(st, 3, by);
-	if (db_step(st) != DB_DONE)
-		rc = db_step_fail(d, err, "recording a receipt");
-	else if (db_changes(d) != 1)
-		rc = tw_error_set(err, TW_E_EXISTS, "the receipt of this file is recorded already");
-	db_done(d, st);
-	return rc;
+	return sr_move(d, SQL_IC_RECEIPT, "recording a receipt", TW_E_EXISTS,
+		"the receipt of this file is recorded already", err, "tit", sha256, when_ms, by);
 }

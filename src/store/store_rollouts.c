@@ -65,7 +65,6 @@ tw_rc store_rollout_insert(struct tw_store *store, const struct store_rollout *r
 	int64_t *id, struct tw_error *err)
 {
 	struct db *db = store_db(store, err);
-	struct db_stmt *st = NULL;
 	tw_rc rc;
 
 	if (db == NULL)
@@ -79,24 +78,10 @@ tw_rc store_rollout_insert(struct tw_store *store, const struct store_rollout *r
 	    (rc = STORE_CHECK_MEMBER(r, window, false, err)) != TW_OK ||
 	    (rc = STORE_CHECK_MEMBER(r, created_by, true, err)) != TW_OK)
 		return rc;
-	if ((rc = db_prepare(db, SQL_R_INSERT, &st, err)) != TW_OK)
-		return rc;
-	db_bind_int64(st, 1, r->tenant_id);
-	db_bind_text(st, 2, r->name);
-	db_bind_int64(st, 3, r->image_id);
-	db_bind_text(st, 4, r->selection);
-	db_bind_int64(st, 5, r->ngroups);
-	db_bind_int64(st, 6, r->success_pct);
-	db_bind_int64(st, 7, r->error_pct);
-	db_bind_text(st, 8, r->window);
-	db_bind_int64(st, 9, r->created_ms);
-	db_bind_text(st, 10, r->created_by);
-	if (db_step(st) != DB_DONE)
-		rc = db_step_fail(db, err, "storing a rollout");
-	else
-		rc = db_last_id(db, id, err);
-	db_done(db, st);
-	return rc;
+	return db_insert(db, SQL_R_INSERT, id, "storing a rollout", err, "ititiiitit",
+		r->tenant_id, r->name, r->image_id, r->selection, (int64_t)r->ngroups,
+		(int64_t)r->success_pct, (int64_t)r->error_pct, r->window, r->created_ms,
+		r->created_by);
 }
 
 tw_rc store_rollout_get(struct tw_store *store, int64_t id, struct store_rollout *out,
@@ -104,29 +89,23 @@ tw_rc store_rollout_get(struct tw_store *store, int64_t id, struct store_rollout
 {
 	struct db *db = store_db(store, err);
 	struct db_stmt *st = NULL;
-	int step;
+	bool row;
 	tw_rc rc;
 
 	memset(out, 0, sizeof(*out));
 	if (db == NULL)
 		return err != NULL ? err->code : TW_E_INTERNAL;
-	if ((rc = db_prepare(db, SQL_R_GET, &st, err)) != TW_OK)
+	if ((rc = db_fetch(db, SQL_R_GET, &st, &row, "reading a rollout", err, "i",
+		id)) != TW_OK)
 		return rc;
-	db_bind_int64(st, 1, id);
-	step = db_step(st);
-	if (step == DB_ROW) {
+	if (row)
 		rc = r_row(st, out, err);
-		/* Another tenant's rollout does not exist for a tenant-scoped handle (api). */
-		if (rc == TW_OK && store->scope_tenant != 0 && out->tenant_id != store->scope_tenant)
-			rc = tw_error_set(err, TW_E_NOT_FOUND, "no rollout %lld (see torwart rollout "
-				"list)", (long long)id);
-	} else if (step == DB_DONE) {
+	db_done(db, st);
+	/* Another tenant's rollout does not exist for a tenant-scoped handle (api). */
+	if (rc == TW_OK && (!row || (store->scope_tenant != 0 &&
+	    out->tenant_id != store->scope_tenant)))
 		rc = tw_error_set(err, TW_E_NOT_FOUND, "no rollout %lld (see torwart rollout list)",
 			(long long)id);
-	} else {
-		rc = db_step_fail(db, err, "reading a rollout");
-	}
-	db_done(db, st);
 	return rc;
 }
 
@@ -135,7 +114,7 @@ tw_rc store_rollout_update(struct tw_store *store, int64_t id, const char *from,
 	int64_t now_ms, struct tw_error *err)
 {
 	struct db *db = store_db(store, err);
-	struct db_stmt *st = NULL;
+	int64_t changed = 0;
 	tw_rc rc;
 
 	if (db == NULL)
@@ -143,21 +122,11 @@ tw_rc store_rollout_update(struct tw_store *store, int64_t id, const char *from,
 	if (reason == NULL || strlen(reason) > STORE_NAME_MAX || from == NULL || to == NULL)
 		return tw_error_set(err, TW_E_INVALID, "rollout reason longer than %d bytes",
 			STORE_NAME_MAX);
-	if ((rc = db_prepare(db, started_by != NULL ? SQL_R_START : SQL_R_UPDATE, &st,
-		err)) != TW_OK)
-		return rc;
-	db_bind_int64(st, 1, id);
-	db_bind_text(st, 2, from);
-	db_bind_text(st, 3, to);
-	db_bind_int64(st, 4, current_grp);
-	db_bind_text(st, 5, reason);
-	db_bind_int64(st, 6, now_ms);
-	if (started_by != NULL)
-		db_bind_text(st, 7, started_by);
-	if (db_step(st) != DB_DONE)
-		rc = db_step_fail(db, err, "changing a rollout");
-	db_done(db, st);
-	if (rc == TW_OK && db_changes(db) != 1)
+	/* ?7 is unused by SQL_R_UPDATE: a start records who started it. */
+	rc = db_run(db, started_by != NULL ? SQL_R_START : SQL_R_UPDATE, &changed,
+		"changing a rollout", err, started_by != NULL ? "ittitit" : "ittiti", id, from,
+		to, (int64_t)current_grp, reason, now_ms, started_by);
+	if (rc == TW_OK && changed != 1)
 		rc = tw_error_set(err, TW_E_DENIED, "rollout %lld is not %s; nothing changed",
 			(long long)id, from);
 	return rc;
@@ -169,18 +138,13 @@ tw_rc store_rollout_foreach(struct tw_store *store, const char *state, store_rol
 	struct db *db = store_db(store, err);
 	struct db_stmt *st = NULL;
 	struct store_rollout r;
-	int step;
+	bool row;
 	tw_rc rc;
 
 	if (db == NULL)
 		return err != NULL ? err->code : TW_E_INTERNAL;
-	if ((rc = db_prepare(db, SQL_R_ALL, &st, err)) != TW_OK)
-		return rc;
-	if (state != NULL)
-		db_bind_text(st, 1, state);
-	else
-		db_bind_null(st, 1);
-	while ((step = db_step(st)) == DB_ROW) {
+	for (rc = db_fetch(db, SQL_R_ALL, &st, &row, "listing rollouts", err, "t", state);
+	     rc == TW_OK && row; rc = db_next(st, &row, "listing rollouts", err)) {
 		if ((rc = r_row(st, &r, err)) != TW_OK)
 			break;
 		if (store->scope_tenant != 0 && r.tenant_id != store->scope_tenant)
@@ -188,8 +152,6 @@ tw_rc store_rollout_foreach(struct tw_store *store, const char *state, store_rol
 		if (cb(&r, arg) != 0)
 			break;
 	}
-	if (rc == TW_OK && step != DB_ROW && step != DB_DONE)
-		rc = db_step_fail(db, err, "listing rollouts");
 	db_done(db, st);
 	return rc;
 }
@@ -198,22 +160,14 @@ tw_rc store_rollout_target_add(struct tw_store *store, int64_t rollout_id,
 	const char *gateway_id, int grp, struct tw_error *err)
 {
 	struct db *db = store_db(store, err);
-	struct db_stmt *st = NULL;
 	tw_rc rc;
 
 	if (db == NULL)
 		return err != NULL ? err->code : TW_E_INTERNAL;
 	if ((rc = store_check_text(gateway_id, STORE_ID_MAX, "gateway id", err)) != TW_OK)
 		return rc;
-	if ((rc = db_prepare(db, SQL_T_ADD, &st, err)) != TW_OK)
-		return rc;
-	db_bind_int64(st, 1, rollout_id);
-	db_bind_text(st, 2, gateway_id);
-	db_bind_int64(st, 3, grp);
-	if (db_step(st) != DB_DONE)
-		rc = db_step_fail(db, err, "storing a rollout target");
-	db_done(db, st);
-	return rc;
+	return db_run(db, SQL_T_ADD, NULL, "storing a rollout target", err, "iti", rollout_id,
+		gateway_id, (int64_t)grp);
 }
 
 tw_rc store_rollout_target_set(struct tw_store *store, int64_t rollout_id,
@@ -221,22 +175,11 @@ tw_rc store_rollout_target_set(struct tw_store *store, int64_t rollout_id,
 	struct tw_error *err)
 {
 	struct db *db = store_db(store, err);
-	struct db_stmt *st = NULL;
-	tw_rc rc;
 
 	if (db == NULL)
 		return err != NULL ? err->code : TW_E_INTERNAL;
-	if ((rc = db_prepare(db, SQL_T_SET, &st, err)) != TW_OK)
-		return rc;
-	db_bind_int64(st, 1, rollout_id);
-	db_bind_text(st, 2, gateway_id);
-	db_bind_int64(st, 3, job_id);
-	db_bind_text(st, 4, state);
-	db_bind_int64(st, 5, new_try ? 1 : 0);
-	if (db_step(st) != DB_DONE)
-		rc = db_step_fail(db, err, "changing a rollout target");
-	db_done(db, st);
-	return rc;
+	return db_run(db, SQL_T_SET, NULL, "changing a rollout target", err, "ititi",
+		rollout_id, gateway_id, job_id, state, (int64_t)(new_try ? 1 : 0));
 }
 
 tw_rc store_rollout_targets(struct tw_store *store, int64_t rollout_id, int grp,
@@ -245,20 +188,14 @@ tw_rc store_rollout_targets(struct tw_store *store, int64_t rollout_id, int grp,
 	struct db *db = store_db(store, err);
 	struct db_stmt *st = NULL;
 	struct store_rollout_target t;
-	int step;
+	bool row;
 	tw_rc rc;
 
 	if (db == NULL)
 		return err != NULL ? err->code : TW_E_INTERNAL;
-	if ((rc = db_prepare(db, SQL_T_LIST, &st, err)) != TW_OK)
-		return rc;
-	db_bind_int64(st, 1, rollout_id);
-	db_bind_int64(st, 2, grp);
-	if (state != NULL)
-		db_bind_text(st, 3, state);
-	else
-		db_bind_null(st, 3);
-	while ((step = db_step(st)) == DB_ROW) {
+	for (rc = db_fetch(db, SQL_T_LIST, &st, &row, "listing rollout targets", err, "iit",
+		rollout_id, (int64_t)grp, state); rc == TW_OK && row;
+	     rc = db_next(st, &row, "listing rollout targets", err)) {
 		memset(&t, 0, sizeof(t));
 		if ((rc = DB_COL_TEXT(st, 0, &t, gateway_id, err)) != TW_OK ||
 		    (rc = DB_COL_TEXT(st, 3, &t, state, err)) != TW_OK)
@@ -269,8 +206,6 @@ tw_rc store_rollout_targets(struct tw_store *store, int64_t rollout_id, int grp,
 		if (cb(&t, arg) != 0)
 			break;
 	}
-	if (rc == TW_OK && step != DB_ROW && step != DB_DONE)
-		rc = db_step_fail(db, err, "listing rollout targets");
 	db_done(db, st);
 	return rc;
 }
@@ -281,17 +216,15 @@ tw_rc store_rollout_group_counts(struct tw_store *store, int64_t rollout_id, int
 	struct db *db = store_db(store, err);
 	struct db_stmt *st = NULL;
 	char state[16];
-	int step;
+	bool row;
 	tw_rc rc;
 
 	memset(out, 0, sizeof(*out));
 	if (db == NULL)
 		return err != NULL ? err->code : TW_E_INTERNAL;
-	if ((rc = db_prepare(db, SQL_T_COUNTS, &st, err)) != TW_OK)
-		return rc;
-	db_bind_int64(st, 1, rollout_id);
-	db_bind_int64(st, 2, grp);
-	while ((step = db_step(st)) == DB_ROW) {
+	for (rc = db_fetch(db, SQL_T_COUNTS, &st, &row, "counting rollout targets", err, "ii",
+		rollout_id, (int64_t)grp); rc == TW_OK && row;
+	     rc = db_next(st, &row, "counting rollout targets", err)) {
 		int64_t n = db_column_int64(st, 1);
 
 		if ((rc = db_col_text(st, 0, state, sizeof(state), "state", err)) != TW_OK)
@@ -305,8 +238,6 @@ tw_rc store_rollout_group_counts(struct tw_store *store, int64_t rollout_id, int
 		else
 			out->failed = n;
 	}
-	if (rc == TW_OK && step != DB_ROW && step != DB_DONE)
-		rc = db_step_fail(db, err, "counting rollout targets");
 	db_done(db, st);
 	return rc;
 }

@@ -55,36 +55,29 @@ tw_rc store_trust_crl_get(struct tw_store *store, const char *issuer,
 {
 	struct db *d = store_db(store, err);
 	struct db_stmt *st = NULL;
+	bool row;
 	tw_rc rc;
-	int step;
 
 	memset(out, 0, sizeof(*out));
 	if (d == NULL)
 		return err->code;
 	if (issuer == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_trust_crl_get: NULL issuer");
-	if ((rc = db_prepare(d, SQL_GET, &st, err)) != TW_OK)
-		return rc;
-	db_bind_text(st, 1, issuer);
-	step = db_step(st);
-	if (step == DB_ROW) {
-		if ((rc = st_row(st, out, err)) == TW_OK && !db_column_null(st, 8)) {
-			const void *b = db_column_blob(st, 8);
-			size_t n = (size_t)db_column_bytes(st, 8);
+	if ((rc = db_fetch(d, SQL_GET, &st, &row, "reading a trusted CA's CRL", err, "t",
+		issuer)) == TW_OK && !row)
+		rc = tw_error_set(err, TW_E_NOT_FOUND, "no CRL of %s", issuer);
+	if (rc == TW_OK && (rc = st_row(st, out, err)) == TW_OK && !db_column_null(st, 8)) {
+		const void *b = db_column_blob(st, 8);
+		size_t n = (size_t)db_column_bytes(st, 8);
 
-			if (b != NULL && n > 0) {
-				if ((out->der = malloc(n)) == NULL) {
-					rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
-				} else {
-					memcpy(out->der, b, n);
-					out->der_len = n;
-				}
+		if (b != NULL && n > 0) {
+			if ((out->der = malloc(n)) == NULL) {
+				rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+			} else {
+				memcpy(out->der, b, n);
+				out->der_len = n;
 			}
 		}
-	} else if (step == DB_DONE) {
-		rc = tw_error_set(err, TW_E_NOT_FOUND, "no CRL of %s", issuer);
-	} else {
-		rc = db_step_fail(d, err, "reading a trusted CA's CRL");
 	}
 	db_done(d, st);
 	if (rc != TW_OK)
@@ -96,8 +89,6 @@ tw_rc store_trust_crl_source(struct tw_store *store, const char *issuer, const c
 	struct tw_error *err)
 {
 	struct db *d = store_db(store, err);
-	struct db_stmt *st = NULL;
-	tw_rc rc;
 
 	if (d == NULL)
 		return err->code;
@@ -105,62 +96,34 @@ tw_rc store_trust_crl_source(struct tw_store *store, const char *issuer, const c
 	    strlen(url) > STORE_TRUST_URL_MAX)
 		return tw_error_set(err, TW_E_INVALID, "CRL source: issuer or URL missing or too "
 			"long");
-	if ((rc = db_prepare(d, SQL_SOURCE, &st, err)) != TW_OK)
-		return rc;
-	db_bind_text(st, 1, issuer);
-	db_bind_text(st, 2, url);
-	if (db_step(st) != DB_DONE)
-		rc = db_step_fail(d, err, "recording a CRL source");
-	db_done(d, st);
-	return rc;
+	return db_run(d, SQL_SOURCE, NULL, "recording a CRL source", err, "tt", issuer, url);
 }
 
 tw_rc store_trust_crl_put(struct tw_store *store, const struct store_trust_crl *c,
 	struct tw_error *err)
 {
 	struct db *d = store_db(store, err);
-	struct db_stmt *st = NULL;
-	tw_rc rc;
 
 	if (d == NULL)
 		return err->code;
 	if (c == NULL || c->der == NULL || c->der_len == 0)
 		return tw_error_set(err, TW_E_INTERNAL, "store_trust_crl_put: no CRL");
-	if ((rc = db_prepare(d, SQL_PUT, &st, err)) != TW_OK)
-		return rc;
-	db_bind_text(st, 1, c->issuer);
-	db_bind_text(st, 2, c->url);
-	db_bind_int64(st, 3, c->number);
-	db_bind_int64(st, 4, c->this_update);
-	db_bind_int64(st, 5, c->next_update);
-	db_bind_int64(st, 6, c->fetched_ms);
-	db_bind_blob(st, 7, c->der, c->der_len);
-	if (db_step(st) != DB_DONE)
-		rc = db_step_fail(d, err, "storing a trusted CA's CRL");
-	db_done(d, st);
-	return rc;
+	return db_run(d, SQL_PUT, NULL, "storing a trusted CA's CRL", err, "ttiiiib", c->issuer,
+		c->url, c->number, c->this_update, c->next_update, c->fetched_ms, c->der,
+		c->der_len);
 }
 
 tw_rc store_trust_crl_failed(struct tw_store *store, const char *issuer, int64_t attempt_ms,
 	const char *error, struct tw_error *err)
 {
 	struct db *d = store_db(store, err);
-	struct db_stmt *st = NULL;
 	char msg[STORE_TEXT_MAX + 1];
-	tw_rc rc;
 
 	if (d == NULL)
 		return err->code;
 	snprintf(msg, sizeof(msg), "%s", error != NULL ? error : "");
-	if ((rc = db_prepare(d, SQL_FAILED, &st, err)) != TW_OK)
-		return rc;
-	db_bind_text(st, 1, issuer);
-	db_bind_int64(st, 2, attempt_ms);
-	db_bind_text(st, 3, msg);
-	if (db_step(st) != DB_DONE)
-		rc = db_step_fail(d, err, "recording a failed CRL fetch");
-	db_done(d, st);
-	return rc;
+	return db_run(d, SQL_FAILED, NULL, "recording a failed CRL fetch", err, "tit", issuer,
+		attempt_ms, msg);
 }
 
 tw_rc store_trust_crl_foreach(struct tw_store *store, store_trust_crl_cb cb, void *arg,
@@ -169,19 +132,16 @@ tw_rc store_trust_crl_foreach(struct tw_store *store, store_trust_crl_cb cb, voi
 	struct db *d = store_db(store, err);
 	struct db_stmt *st = NULL;
 	struct store_trust_crl c;
+	bool row;
 	tw_rc rc;
-	int step;
 
 	if (d == NULL)
 		return err->code;
-	if ((rc = db_prepare(d, SQL_ALL, &st, err)) != TW_OK)
-		return rc;
-	while ((step = db_step(st)) == DB_ROW) {
+	for (rc = db_fetch(d, SQL_ALL, &st, &row, "listing trusted CAs' CRLs", err, "");
+	     rc == TW_OK && row; rc = db_next(st, &row, "listing trusted CAs' CRLs", err)) {
 		if ((rc = st_row(st, &c, err)) != TW_OK || cb(&c, arg) != 0)
 			break;
 	}
-	if (rc == TW_OK && step != DB_DONE && step != DB_ROW)
-		rc = db_step_fail(d, err, "listing trusted CAs' CRLs");
 	db_done(d, st);
 	return rc;
 }

@@ -19,27 +19,15 @@ static const char SQL_UPDATE[] = "UPDATE ws_device_admin SET admin = ?2, changed
 tw_rc store_ws_device_admin_get(struct tw_store *store, const char *device, char *admin,
 	size_t size, struct tw_error *err)
 {
-	struct db *s;
-	struct db_stmt *st = NULL;
-	int step;
+	bool found = false;
 	tw_rc rc;
 
 	if (store == NULL || store->db == NULL || device == NULL || admin == NULL || size == 0)
 		return tw_error_set(err, TW_E_INTERNAL, "store_ws_device_admin_get: bad argument");
-	admin[0] = '\0';
-	s = store->db;
-	if ((rc = db_prepare(s, SQL_GET, &st, err)) != TW_OK)
-		return rc;
-	db_bind_text(st, 1, device);
-	step = db_step(st);
-	if (step == DB_ROW)
-		rc = db_col_text(st, 0, admin, size, "device administrator", err);
-	else if (step == DB_DONE)
+	if ((rc = db_text(store->db, SQL_GET, admin, size, "device administrator", &found,
+		"reading a gateway's administrator", err, "t", device)) == TW_OK && !found)
 		rc = tw_error_set(err, TW_E_NOT_FOUND, "gateway '%s' has no administering GWA "
 			"recorded", device);
-	else
-		rc = db_step_fail(s, err, "reading a gateway's administrator");
-	db_done(s, st);
 	return rc;
 }
 
@@ -47,28 +35,18 @@ tw_rc store_ws_device_admin_set(struct tw_store *store, const char *device,
 	const char *expected, const char *admin, int64_t now_ms, const char *by,
 	struct tw_error *err)
 {
-	struct db *s;
-	struct db_stmt *st = NULL;
+	int64_t changed = 0;
 	tw_rc rc;
 
 	if (store == NULL || store->db == NULL || device == NULL || admin == NULL || by == NULL ||
 	    *device == '\0' || *admin == '\0')
 		return tw_error_set(err, TW_E_INTERNAL, "store_ws_device_admin_set: bad argument");
-	s = store->db;
-	if ((rc = db_prepare(s, expected == NULL ? SQL_INSERT : SQL_UPDATE, &st, err)) != TW_OK)
-		return rc;
-	db_bind_text(st, 1, device);
-	db_bind_text(st, 2, admin);
-	db_bind_int64(st, 3, now_ms);
-	db_bind_text(st, 4, by);
-	if (expected != NULL)
-		db_bind_text(st, 5, expected);
-	if (db_step(st) != DB_DONE)
-		rc = db_step_fail(s, err, "saving a gateway's administrator");
-	else if (expected != NULL && db_changes(s) != 1)
+	rc = db_run(store->db, expected == NULL ? SQL_INSERT : SQL_UPDATE, &changed,
+		"saving a gateway's administrator", err, expected == NULL ? "ttit" : "ttitt",
+		device, admin, now_ms, by, expected);
+	if (rc == TW_OK && expected != NULL && changed != 1)
 		rc = tw_error_set(err, TW_E_EXISTS, "the administrator of gateway '%s' changed "
 			"meanwhile; nothing was changed", device);
-	db_done(s, st);
 	return rc;
 }
 
@@ -82,50 +60,25 @@ static const char SQL_EP_GET[] = "SELECT url FROM ws_endpoints WHERE participant
 tw_rc store_ws_endpoint_set(struct tw_store *store, const char *participant, const char *url,
 	int64_t now_ms, const char *by, struct tw_error *err)
 {
-	struct db *s;
-	struct db_stmt *st = NULL;
-	tw_rc rc;
-
 	if (store == NULL || store->db == NULL || participant == NULL || url == NULL ||
 	    by == NULL || strlen(url) >= STORE_WS_URL_MAX)
 		return tw_error_set(err, TW_E_INVALID, "store_ws_endpoint_set: bad argument");
-	s = store->db;
-	if ((rc = db_prepare(s, SQL_EP_SET, &st, err)) != TW_OK)
-		return rc;
-	db_bind_text(st, 1, participant);
-	db_bind_text(st, 2, url);
-	db_bind_int64(st, 3, now_ms);
-	db_bind_text(st, 4, by);
-	if (db_step(st) != DB_DONE)
-		rc = db_step_fail(s, err, "saving a participant's endpoint");
-	db_done(s, st);
-	return rc;
+	return db_run(store->db, SQL_EP_SET, NULL, "saving a participant's endpoint", err, "ttit",
+		participant, url, now_ms, by);
 }
 
 tw_rc store_ws_endpoint_get(struct tw_store *store, const char *participant, char *url,
 	size_t size, struct tw_error *err)
 {
-	struct db *s;
-	struct db_stmt *st = NULL;
-	int step;
+	bool found = false;
 	tw_rc rc;
 
 	if (store == NULL || store->db == NULL || participant == NULL || url == NULL || size == 0)
 		return tw_error_set(err, TW_E_INTERNAL, "store_ws_endpoint_get: bad argument");
-	url[0] = '\0';
-	s = store->db;
-	if ((rc = db_prepare(s, SQL_EP_GET, &st, err)) != TW_OK)
-		return rc;
-	db_bind_text(st, 1, participant);
-	step = db_step(st);
-	if (step == DB_ROW)
-		rc = db_col_text(st, 0, url, size, "endpoint url", err);
-	else if (step == DB_DONE)
+	if ((rc = db_text(store->db, SQL_EP_GET, url, size, "endpoint url", &found,
+		"reading a participant's endpoint", err, "t", participant)) == TW_OK && !found)
 		rc = tw_error_set(err, TW_E_NOT_FOUND, "participant '%s' registered no "
 			"SendCertificates endpoint (torwart ws endpoint set)", participant);
-	else
-		rc = db_step_fail(s, err, "reading a participant's endpoint");
-	db_done(s, st);
 	return rc;
 }
 
@@ -147,23 +100,10 @@ static const char SQL_SERIALS[] = "SELECT serial_hex FROM certificates WHERE iss
 tw_rc store_ws_outbox_insert(struct tw_store *store, int64_t request_id,
 	const char *participant, const char *message_id, int64_t now_ms, struct tw_error *err)
 {
-	struct db *s;
-	struct db_stmt *st = NULL;
-	tw_rc rc;
-
 	if (store == NULL || store->db == NULL || participant == NULL || message_id == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_ws_outbox_insert: bad argument");
-	s = store->db;
-	if ((rc = db_prepare(s, SQL_OB_INSERT, &st, err)) != TW_OK)
-		return rc;
-	db_bind_int64(st, 1, request_id);
-	db_bind_text(st, 2, participant);
-	db_bind_text(st, 3, message_id);
-	db_bind_int64(st, 4, now_ms);
-	if (db_step(st) != DB_DONE)
-		rc = db_step_fail(s, err, "queueing an asynchronous answer");
-	db_done(s, st);
-	return rc;
+	return db_run(store->db, SQL_OB_INSERT, NULL, "queueing an asynchronous answer", err,
+		"itti", request_id, participant, message_id, now_ms);
 }
 
 static tw_rc ob_row(struct db_stmt *st, struct store_ws_outbox *o, struct tw_error *err)
@@ -189,87 +129,61 @@ static tw_rc ob_row(struct db_stmt *st, struct store_ws_outbox *o, struct tw_err
 tw_rc store_ws_outbox_foreach(struct tw_store *store, const char *state, int64_t due_ms,
 	size_t limit, store_ws_outbox_cb cb, void *arg, struct tw_error *err)
 {
-	struct db *s;
 	struct db_stmt *st = NULL;
 	struct store_ws_outbox o;
 	size_t n = 0;
-	int step;
+	bool row;
 	tw_rc rc;
 
 	if (store == NULL || store->db == NULL || cb == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_ws_outbox_foreach: bad argument");
-	s = store->db;
-	if ((rc = db_prepare(s, state == NULL ? SQL_OB_ALL : due_ms > 0 ? SQL_OB_DUE :
-		SQL_OB_STATE, &st, err)) != TW_OK)
-		return rc;
-	if (state != NULL)
-		db_bind_text(st, 1, state);
-	if (state != NULL && due_ms > 0)
-		db_bind_int64(st, 2, due_ms);
-	while ((step = db_step(st)) == DB_ROW) {
+	for (rc = db_fetch(store->db, state == NULL ? SQL_OB_ALL : due_ms > 0 ? SQL_OB_DUE :
+		SQL_OB_STATE, &st, &row, "reading the outbox", err, state == NULL ? "" :
+		due_ms > 0 ? "ti" : "t", state, due_ms); rc == TW_OK && row;
+	     rc = db_next(st, &row, "reading the outbox", err)) {
 		if ((rc = ob_row(st, &o, err)) != TW_OK || cb(&o, arg) != 0)
 			break;
 		if (limit > 0 && ++n >= limit)
 			break;
 	}
-	if (rc == TW_OK && step != DB_ROW && step != DB_DONE)
-		rc = db_step_fail(s, err, "reading the outbox");
-	db_done(s, st);
+	db_done(store->db, st);
 	return rc;
 }
 
 tw_rc store_ws_outbox_update(struct tw_store *store, const struct store_ws_outbox *o,
 	struct tw_error *err)
 {
-	struct db *s;
-	struct db_stmt *st = NULL;
+	int64_t changed = 0;
 	tw_rc rc;
 
 	if (store == NULL || store->db == NULL || o == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_ws_outbox_update: bad argument");
-	s = store->db;
-	if ((rc = db_prepare(s, SQL_OB_UPDATE, &st, err)) != TW_OK)
-		return rc;
-	db_bind_int64(st, 1, o->id);
-	db_bind_text(st, 2, o->state);
-	db_bind_text(st, 3, o->status);
-	db_bind_int64(st, 4, o->attempts);
-	db_bind_int64(st, 5, o->next_ms);
-	db_bind_text(st, 6, o->last_error);
-	db_bind_int64(st, 7, o->done_ms);
-	if (db_step(st) != DB_DONE)
-		rc = db_step_fail(s, err, "updating the outbox");
-	else if (db_changes(s) != 1)
+	rc = db_run(store->db, SQL_OB_UPDATE, &changed, "updating the outbox", err, "ittiiti",
+		o->id, o->state, o->status, o->attempts, o->next_ms, o->last_error, o->done_ms);
+	if (rc == TW_OK && changed != 1)
 		rc = tw_error_set(err, TW_E_NOT_FOUND, "outbox entry %lld is gone",
 			(long long)o->id);
-	db_done(s, st);
 	return rc;
 }
 
 tw_rc store_ws_request_serials(struct tw_store *store, const char *issuer, int64_t request_id,
 	char (*serials)[STORE_ID_MAX + 1], size_t max, size_t *n, struct tw_error *err)
 {
-	struct db *s;
 	struct db_stmt *st = NULL;
-	int step = DB_DONE;
+	bool row;
 	tw_rc rc;
 
 	*n = 0;
 	if (store == NULL || store->db == NULL || issuer == NULL || serials == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_ws_request_serials: bad argument");
-	s = store->db;
-	if ((rc = db_prepare(s, SQL_SERIALS, &st, err)) != TW_OK)
-		return rc;
-	db_bind_text(st, 1, issuer);
-	db_bind_int64(st, 2, request_id);
-	while (*n < max && (step = db_step(st)) == DB_ROW) {
+	for (rc = db_fetch(store->db, SQL_SERIALS, &st, &row, "reading a request's certificates",
+		err, "ti", issuer, request_id); rc == TW_OK && row && *n < max;
+	     rc = db_next(st, &row, "reading a request's certificates", err)) {
 		if ((rc = db_col_text(st, 0, serials[*n], STORE_ID_MAX + 1, "serial", err)) != TW_OK)
 			break;
 		(*n)++;
 	}
-	if (rc == TW_OK && *n < max && step != DB_DONE)
-		rc = db_step_fail(s, err, "reading a request's certificates");
-	db_done(s, st);
+	db_done(store->db, st);
 	return rc;
 }
 
@@ -293,42 +207,28 @@ void store_ws_client_request_clear(struct store_ws_client_request *r)
 tw_rc store_ws_client_insert(struct tw_store *store, const char *message_id,
 	const char *remote, int64_t now_ms, struct tw_error *err)
 {
-	struct db *s;
-	struct db_stmt *st = NULL;
-	tw_rc rc;
-
 	if (store == NULL || store->db == NULL || message_id == NULL || remote == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_ws_client_insert: bad argument");
-	s = store->db;
-	if ((rc = db_prepare(s, SQL_CL_INSERT, &st, err)) != TW_OK)
-		return rc;
-	db_bind_text(st, 1, message_id);
-	db_bind_text(st, 2, remote);
-	db_bind_int64(st, 3, now_ms);
-	if (db_step(st) != DB_DONE)
-		rc = db_step_fail(s, err, "recording a request to a remote Sub-CA");
-	db_done(s, st);
-	return rc;
+	return db_run(store->db, SQL_CL_INSERT, NULL, "recording a request to a remote Sub-CA",
+		err, "tti", message_id, remote, now_ms);
 }
 
 tw_rc store_ws_client_get(struct tw_store *store, const char *message_id,
 	struct store_ws_client_request *out, struct tw_error *err)
 {
-	struct db *s;
 	struct db_stmt *st = NULL;
-	int step;
+	bool row;
 	tw_rc rc;
 
 	memset(out, 0, sizeof(*out));
 	if (store == NULL || store->db == NULL || message_id == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_ws_client_get: bad argument");
 	snprintf(out->message_id, sizeof(out->message_id), "%s", message_id);
-	s = store->db;
-	if ((rc = db_prepare(s, SQL_CL_GET, &st, err)) != TW_OK)
-		return rc;
-	db_bind_text(st, 1, message_id);
-	step = db_step(st);
-	if (step == DB_ROW) {
+	if ((rc = db_fetch(store->db, SQL_CL_GET, &st, &row, "reading a request to a remote "
+		"Sub-CA", err, "t", message_id)) == TW_OK && !row)
+		rc = tw_error_set(err, TW_E_NOT_FOUND, "no request with messageID %s was sent",
+			message_id);
+	if (rc == TW_OK) {
 		const void *b = db_column_blob(st, 3);
 		int bl = db_column_bytes(st, 3);
 
@@ -344,13 +244,8 @@ tw_rc store_ws_client_get(struct tw_store *store, const char *message_id,
 				out->certs_len = (size_t)bl;
 			}
 		}
-	} else if (step == DB_DONE) {
-		rc = tw_error_set(err, TW_E_NOT_FOUND, "no request with messageID %s was sent",
-			message_id);
-	} else {
-		rc = db_step_fail(s, err, "reading a request to a remote Sub-CA");
 	}
-	db_done(s, st);
+	db_done(store->db, st);
 	if (rc != TW_OK)
 		store_ws_client_request_clear(out);
 	return rc;
@@ -360,27 +255,15 @@ tw_rc store_ws_client_finish(struct tw_store *store, const char *message_id,
 	const char *state, const char *status, const unsigned char *certs, size_t certs_len,
 	int64_t now_ms, struct tw_error *err)
 {
-	struct db *s;
-	struct db_stmt *st = NULL;
+	int64_t changed = 0;
 	tw_rc rc;
 
 	if (store == NULL || store->db == NULL || message_id == NULL || state == NULL ||
 	    status == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_ws_client_finish: bad argument");
-	s = store->db;
-	if ((rc = db_prepare(s, SQL_CL_FINISH, &st, err)) != TW_OK)
-		return rc;
-	db_bind_text(st, 1, message_id);
-	db_bind_text(st, 2, state);
-	db_bind_text(st, 3, status);
-	if (certs != NULL && certs_len > 0)
-		db_bind_blob(st, 4, certs, certs_len);
-	else
-		db_bind_null(st, 4);
-	db_bind_int64(st, 5, now_ms);
-	if (db_step(st) != DB_DONE)
-		rc = db_step_fail(s, err, "recording certificates from a remote Sub-CA");
-	else if (db_changes(s) != 1) {
+	rc = db_run(store->db, SQL_CL_FINISH, &changed, "recording certificates from a remote "
+		"Sub-CA", err, "tttBi", message_id, state, status, certs, certs_len, now_ms);
+	if (rc == TW_OK && changed != 1) {
 		struct store_ws_client_request r;
 		struct tw_error e2;
 
@@ -390,6 +273,5 @@ tw_rc store_ws_client_finish(struct tw_store *store, const char *message_id,
 			"was received before", message_id);
 		store_ws_client_request_clear(&r);
 	}
-	db_done(s, st);
 	return rc;
 }

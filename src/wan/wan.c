@@ -10,7 +10,8 @@
  * Lifecycle: wan_server_start binds every listener on the calling thread (so a bad
  * address fails before anything runs) and starts the loops; wan_server_stop breaks them,
  * joins, frees connections, flushes each thread's admin-log queue and closes the stores.
- * wan_run wraps both around sigwait(SIGTERM, SIGINT).
+ * wan_run wraps both around sigtimedwait(SIGTERM, SIGINT, SIGHUP): SIGHUP and a periodic
+ * look at the files reload the TLS certificate (wan_tls_reload.c).
  */
 #include <errno.h>
 #include <netdb.h>
@@ -31,10 +32,12 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "crypto/tls.h"
+#include "crypto/tls_signer_key.h"
 #include "gwa/profile_orders.h"
 #include "wan/wan.h"
 #include "wan/wan_firmware.h"
 #include "net/metrics_http.h"
+#include "pki/trust.h"
 #include "wan/wan_internal.h"
 #include "wan/wan_metrics.h"
 #include "wan/wan_metering.h"
@@ -231,9 +234,17 @@ void wan_server_stop(struct wan_server *srv)
 {
 	if (srv == NULL)
 		return;
+	/*
+	 * loopexit, not loopbreak: event_base_loop clears a pending break when it starts, so a
+	 * loopbreak sent to a thread that has not reached event_base_dispatch yet (a stop right
+	 * after wan_server_start, SIGTERM during start-up on a loaded machine) was lost and
+	 * pthread_join below waited for ever with SIGTERM blocked. loopexit queues an event
+	 * the loop runs whenever it starts.
+	 */
 	for (unsigned i = 0; i < srv->nthreads; i++)
-		if (srv->threads[i].started)
-			event_base_loopbreak(srv->threads[i].base);
+		if (srv->threads[i].started &&
+		    event_base_loopexit(srv->threads[i].base, NULL) != 0)
+			tw_err("wan: cannot stop event loop %u", i);
 	for (unsigned i = 0; i < srv->nthreads; i++) {
 		if (srv->threads[i].started)
 			pthread_join(srv->threads[i].tid, NULL);
@@ -243,7 +254,9 @@ void wan_server_stop(struct wan_server *srv)
 		wan_thread_teardown(&srv->threads[i]);
 	free(srv->threads);
 	SSL_CTX_free(srv->ctx);
+	wan_tls_reload_free(srv);
 	conn_guard_free(srv->guard);
+	trust_set_free(srv->trust);
 	free(srv);
 }
 
@@ -252,7 +265,7 @@ uint16_t wan_server_port(const struct wan_server *srv)
 	return srv->port;
 }
 
-static tw_rc wan_tls_ctx(const struct tw_home *home, long lifetime, SSL_CTX **ctx,
+tw_rc wan_tls_ctx(const struct tw_home *home, long lifetime, SSL_CTX **ctx,
 	struct tw_error *err)
 {
 	struct tls_profile_config cfg;
@@ -267,7 +280,7 @@ static tw_rc wan_tls_ctx(const struct tw_home *home, long lifetime, SSL_CTX **ct
 		goto out;
 	}
 	cfg = (struct tls_profile_config){ .cert_file = cert, .key_file = key,
-		.chain_file = chain, .trust_file = trust, .session_lifetime_s = lifetime };
+		.signer_key = SIGNER_KEY_GWA_TLS, .chain_file = chain, .trust_file = trust, .session_lifetime_s = lifetime };
 	rc = tls_server_ctx_new(&cfg, ctx, err);
 out:
 	free(cert);
@@ -341,7 +354,9 @@ tw_rc wan_server_start(const struct tw_home *home, struct wan_server **out,
 		if (rc != TW_OK)
 			goto fail;
 	}
-	if ((rc = wan_tls_ctx(home, lifetime, &srv->ctx, err)) != TW_OK)
+	if ((rc = wan_tls_reload_init(srv, home, lifetime, err)) != TW_OK ||
+	    (rc = wan_tls_ctx(home, lifetime, &srv->ctx, err)) != TW_OK ||
+	    (rc = trust_set_load(home, &srv->trust, err)) != TW_OK)   /* other CAs' EMTs */
 		goto fail;
 
 	memset(&hints, 0, sizeof(hints));
@@ -415,24 +430,37 @@ tw_rc wan_run(const struct tw_home *home, struct tw_error *err)
 	struct metrics_http *metrics = NULL;   /* [metrics] wan_listen */
 	sigset_t set, old;
 	int sig = 0;
+	long check_s = 30;
 	tw_rc rc;
 
-	/* Block before starting threads so only sigwait below ever sees these. */
+	/* [wan] tls_reload_check: seconds between looks at the TLS files (wan_tls_reload.c). */
+	if ((rc = tw_config_get_long(home->conf, "wan", "tls_reload_check", 30, 0, 86400,
+	    &check_s, err)) != TW_OK)
+		return rc;
+	/* Block before starting threads so only the sigtimedwait below ever sees these. */
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, &old);
 	signal(SIGPIPE, SIG_IGN);
-	/*
-	 * Metrics first: a wrong [metrics] address stops us before the loops run (a stop
-	 * right after wan_server_start can lose its loopbreak to a loop not yet started).
-	 */
+	/* Metrics first: a wrong [metrics] address stops us before the loops run. */
 	rc = metrics_http_start(NULL, home, "wan", wan_metrics_render, NULL, &metrics, err);
 	if (rc == TW_OK && (rc = wan_server_start(home, &srv, err)) != TW_OK)
 		metrics_http_stop(metrics);
 	if (rc == TW_OK) {
-		while (sigwait(&set, &sig) != 0)
-			;
+		/* SIGHUP reloads the TLS certificate now; the timeout looks for changed files. */
+		struct timespec ts = { check_s > 0 ? check_s : 3600, 0 };
+
+		for (;;) {
+			sig = sigtimedwait(&set, NULL, &ts);
+			if (sig == SIGTERM || sig == SIGINT)
+				break;
+			if (sig == SIGHUP)
+				wan_tls_reload(srv, true);
+			else if (sig < 0 && errno == EAGAIN && check_s > 0)
+				wan_tls_reload(srv, false);
+		}
 		tw_info("wan: %s received, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
 		metrics_http_stop(metrics);
 		wan_server_stop(srv);

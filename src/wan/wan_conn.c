@@ -37,6 +37,7 @@
 #include "base/util.h"
 #include "crypto/keys.h"
 #include "gwa/renewal.h"
+#include "pki/trust.h"
 #include "store/store_ca.h"
 #include "wan/wan_internal.h"
 #include "wan/wan_metrics.h"
@@ -155,6 +156,38 @@ out:
 }
 
 /*
+ * An EMT of another Sub-CA of the SM-PKI ([trust], pki/trust.h): its TLS certificate is
+ * accepted while its issuer's current CRL does not list it (fail closed); its EMT id is
+ * the subject's OU (market partner id), what `profile authorise-emt --emt` names.
+ */
+static bool wan_identify_foreign_emt(struct wan_conn *conn, X509 *cert, const char **detail)
+{
+	struct trust_participant tp;
+	struct tw_error e;
+	tw_rc rc;
+
+	rc = trust_check_participant(conn->thr->store, conn->thr->srv->trust, cert, "EMT",
+		tw_now_ms() / 1000, &tp, &e);
+	if (rc == TW_E_NOT_FOUND)
+		return false;                   /* "unknown certificate" */
+	conn->kind = WAN_PRINCIPAL_EMT;
+	snprintf(conn->participant, sizeof(conn->participant), "sm-pki:%.40s/%.60s", tp.ca,
+		tp.cn);
+	if (rc == TW_OK && !wan_gateway_id_valid(tp.mp_id)) {
+		rc = TW_E_DENIED;
+		snprintf(e.message, sizeof(e.message), "the OU is not a usable market partner id");
+	}
+	if (rc != TW_OK) {
+		snprintf(conn->why, sizeof(conn->why), "%s%.200s", rc == TW_E_DENIED &&
+			strstr(e.message, "revoked") != NULL ? "certificate revoked: " : "", e.message);
+		*detail = conn->why;
+		return false;
+	}
+	snprintf(conn->emt_id, sizeof(conn->emt_id), "%s", tp.mp_id);
+	return true;
+}
+
+/*
  * Map a verified leaf certificate to an enabled gateway or a registered EMT. On success
  * fills conn->kind and conn->gateway_id or conn->emt_id; otherwise *detail says why
  * (static text) and conn->gateway_id / conn->emt_id may hold the owner for the log.
@@ -178,8 +211,10 @@ static bool wan_identify(struct wan_conn *conn, X509 *cert, const char **detail)
 		return false;
 	}
 	rc = store_certificate_get_by_fingerprint(conn->thr->store, conn->fingerprint, &sc, &e);
-	if (rc == TW_E_NOT_FOUND)
+	if (rc == TW_E_NOT_FOUND) {
+		ok = wan_identify_foreign_emt(conn, cert, detail);
 		goto out;
+	}
 	if (rc != TW_OK) {
 		tw_err("wan: certificate lookup failed: %s", e.message);
 		*detail = "store unavailable";
@@ -278,7 +313,7 @@ static int wan_verify_cb(int preverify_ok, X509_STORE_CTX *xs)
 		if (conn->store_down)
 			return 1;
 		/* Tell OpenSSL why, so the alert is "certificate unknown"/"revoked". */
-		X509_STORE_CTX_set_error(xs, strcmp(detail, "certificate revoked") == 0 ?
+		X509_STORE_CTX_set_error(xs, strncmp(detail, "certificate revoked", 19) == 0 ?
 			X509_V_ERR_CERT_REVOKED : X509_V_ERR_CERT_REJECTED);
 		wan_conn_refuse(conn, ssl, detail);
 		return 0;
@@ -358,7 +393,7 @@ SSL *wan_conn_ssl_new(struct wan_thread *thr)
 	struct wan_conn *conn;
 	SSL *ssl;
 
-	ssl = SSL_new(thr->srv->ctx);
+	ssl = wan_tls_ssl_new(thr->srv);
 	if (ssl == NULL)
 		return NULL;
 	conn = calloc(1, sizeof(*conn));

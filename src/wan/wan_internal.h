@@ -7,6 +7,7 @@
  *   wan_http.c     HTTP routing and the /v1/session handler (codec in wan_message.c)
  *   wan_orders.c   the order routes (jobs: gwa/job.h)
  *   wan_emt.c      the EMT routes (/v1/emt/..., UC-3.2.4)
+ *   wan_tls_reload.c  a new TLS server certificate/key without a restart
  *
  * Threading: everything hanging off a struct wan_thread is touched only by that thread's
  * event loop, so none of it is locked. The SSL_CTX (and so its session cache) is shared;
@@ -25,9 +26,12 @@
 #include <openssl/ssl.h>
 
 #include "audit/audit.h"
+#include "base/home.h"
 #include "net/conn_guard.h"
 #include "store/store.h"
 #include "net/wan_message.h"
+
+struct trust_set;                       /* pki/trust.h */
 
 /* Admin-log batching: flush every WAN_JOURNAL_FLUSH_MS or at WAN_JOURNAL_FLUSH_AT entries. */
 #define WAN_JOURNAL_FLUSH_MS  100
@@ -81,13 +85,17 @@ struct wan_thread {
 	struct wan_order_batch *orders;     /* queued order requests (wan_orders.c), lazy */
 };
 
+struct wan_tls_reload;
+
 struct wan_server {
-	SSL_CTX *ctx;
+	SSL_CTX *ctx;                       /* current; swapped by wan_tls_reload.c under its lock */
+	struct wan_tls_reload *tls;         /* reload state (wan_tls_reload.c) */
 	struct conn_guard *guard;           /* caps and deadlines of all loops (conn_guard.h) */
 	struct wan_thread *threads;
 	unsigned nthreads;
 	uint16_t port;
 	long timeout_s;
+	struct trust_set *trust;            /* [trust]: other Sub-CAs' EMTs (NULL: none) */
 };
 
 /*
@@ -110,6 +118,7 @@ struct wan_conn {
 	char emt_id[STORE_ID_MAX + 1];      /* EMT: market partner id of its participant */
 	char participant[STORE_ID_MAX + 1]; /* EMT: RA participant name (certificate owner) */
 	char fingerprint[65];
+	char why[WAN_DETAIL_MAX + 1];       /* a refusal's reason that is not static text */
 	bool identified;                    /* certificate -> enabled gateway */
 	bool refused;                       /* a refusal was logged; never serve it */
 	bool store_down;                    /* identification hit an unavailable database */
@@ -117,6 +126,20 @@ struct wan_conn {
 	bool renewal_proof;                 /* logged in with a renewal's pending TLS cert */
 	char session[33];                   /* WAN session id, "" before POST /v1/session */
 };
+
+/* wan.c: the wan's server context from the home's files ([wan] cert, key, chain, trust). */
+tw_rc wan_tls_ctx(const struct tw_home *home, long lifetime, SSL_CTX **ctx,
+	struct tw_error *err);
+
+/* wan_tls_reload.c: a new TLS certificate/key without a restart (see there). */
+enum wan_tls_reload_result { WAN_TLS_UNCHANGED, WAN_TLS_RELOADED, WAN_TLS_REFUSED };
+tw_rc wan_tls_reload_init(struct wan_server *srv, const struct tw_home *home, long lifetime,
+	struct tw_error *err);
+void wan_tls_reload_free(struct wan_server *srv);
+/* An SSL from the current context (new connections). NULL on failure. */
+SSL *wan_tls_ssl_new(struct wan_server *srv);
+/* Main thread only: rebuild when the files changed (or force); the old context stays on refusal. */
+enum wan_tls_reload_result wan_tls_reload(struct wan_server *srv, bool force);
 
 /* wan_conn.c */
 tw_rc wan_conn_global_init(struct tw_error *err);

@@ -14,6 +14,7 @@
  */
 #include "ws/ws.h"
 #include "ws/ws_client.h"
+#include "ws/ws_note.h"
 #include "ws/ws_signed.h"
 #include "ws/ws_soap.h"
 
@@ -37,9 +38,11 @@
 #include "crypto/keys.h"
 #include "crypto/signer.h"
 #include "crypto/tls.h"
+#include "crypto/tls_signer_key.h"
 #include "net/conn_guard.h"
 #include "pki/ca.h"
 #include "pki/request.h"
+#include "pki/trust.h"
 #include "store/store_ca.h"
 #include "store/store_ws.h"
 
@@ -67,6 +70,7 @@ struct ws_service {
 	size_t chain_len[WS_CHAIN_MAX];
 	size_t n_chain;
 	bool manual;                          /* [ws] approval = manual: RA approves first */
+	struct trust_set *trust;              /* [trust]: other Sub-CAs' participants */
 };
 
 /* Who is calling: filled from the TLS client certificate. */
@@ -79,6 +83,8 @@ struct ws_call {
 	char actor[STORE_NAME_MAX + 1];       /* "participant:<name>" or "tls:<fp>" */
 	struct store_ca_participant part;
 	char remote[64];                      /* a remote Sub-CA calling SendCertificates */
+	bool foreign;                         /* a participant of another Sub-CA (trust.h) */
+	char refused[TW_ERROR_MESSAGE_MAX];   /* why its certificate was refused, if so */
 	const char *op_name;                  /* for the log: the WSDL operation or "soap" */
 };
 
@@ -93,7 +99,8 @@ static void ws_audit(struct ws_call *c, const char *object, const char *result,
 	snprintf(action, sizeof(action), "ws.%s", c->op_name != NULL ? c->op_name : "soap");
 	snprintf(text, sizeof(text), "%s", detail != NULL ? detail : "");
 	e = (struct audit_entry){
-		.actor = c->actor, .role = c->identified ? c->part.role : "unknown",
+		.actor = c->actor, .role = c->identified ? c->part.role : c->foreign ? "sm-pki" :
+			"unknown",
 		.client = c->client, .action = action, .object = object, .result = result,
 		.detail = text, .error_code = code,
 	};
@@ -207,6 +214,43 @@ out:
 	return ok;
 }
 
+/*
+ * A participant of another Sub-CA of the SM-PKI ([trust], pki/trust.h): accepted for the
+ * public operations (GetServiceStatus, GetCertificateChain) while its issuer's current
+ * CRL does not list it; a revoked, unknown-issuer or stale-CRL certificate is refused
+ * (c->refused says why, the fault at ws_request logs it).
+ */
+static void ws_identify_foreign(struct ws_call *c, X509 *peer)
+{
+	struct trust_participant tp;
+	struct tw_error err;
+	tw_rc rc;
+
+	rc = trust_check_participant(c->ws->store, c->ws->trust, peer, NULL,
+		tw_now_ms() / 1000, &tp, &err);
+	if (rc == TW_OK) {
+		snprintf(c->actor, sizeof(c->actor), "sm-pki:%.40s/%.60s", tp.ca, tp.cn);
+		c->foreign = true;
+	} else if (rc != TW_E_NOT_FOUND) {
+		snprintf(c->refused, sizeof(c->refused), "certificate of another Sub-CA refused: "
+			"%.200s", err.message);
+	}
+}
+
+/* A remote Sub-CA's pinned certificate from a CA of [trust]: its CRL must also agree. */
+static void ws_identify_remote_ca(struct ws_call *c, X509 *peer)
+{
+	struct tw_error err;
+
+	if (c->ws->trust == NULL || trust_set_ca(c->ws->trust, X509_get_issuer_name(peer)) ==
+	    NULL || trust_check(c->ws->store, c->ws->trust, peer, tw_now_ms() / 1000, &err) ==
+	    TW_OK)
+		return;
+	snprintf(c->refused, sizeof(c->refused), "the remote Sub-CA's certificate is refused: "
+		"%.200s", err.message);
+	c->remote[0] = '\0';
+}
+
 static void ws_identify(struct ws_call *c)
 {
 	struct evhttp_connection *evcon = evhttp_request_get_connection(c->req);
@@ -227,8 +271,12 @@ static void ws_identify(struct ws_call *c)
 		if (c->fingerprint[0] != '\0')
 			snprintf(c->actor, sizeof(c->actor), "tls:%.16s", c->fingerprint);
 		/* A remote Sub-CA this home is a participant of (ws_client.h), pinned. */
-		if (ws_remote_of_peer(c->ws->home, peer, c->remote, sizeof(c->remote)) != NULL)
+		if (ws_remote_of_peer(c->ws->home, peer, c->remote, sizeof(c->remote)) != NULL) {
 			snprintf(c->actor, sizeof(c->actor), "remote-ca:%s", c->remote);
+			ws_identify_remote_ca(c, peer);
+		} else {
+			ws_identify_foreign(c, peer);
+		}
 		return;
 	}
 	snprintf(c->actor, sizeof(c->actor), "participant:%s", c->part.name);
@@ -485,6 +533,68 @@ static void ws_get_service_status(struct ws_call *c)
 			"Torwart Sub-CA web service available", NULL, 0, "service");
 }
 
+static bool ws_may_manage(struct ws_call *c, const char *kind, const char *owner);
+
+/*
+ * The electronic delivery note (ws_note.h) of the certificate whose serial is the body,
+ * for the participant that owns it (or administers its gateway): returnCodeMessage is
+ * the note, base64 DER CMS. GeneralMessage_Res has only failure_syntax,
+ * failure_other_error and failure_internal_error.
+ */
+static void ws_delivery_note(struct ws_call *c, const struct ws_request *r)
+{
+	const enum ws_op op = WS_OP_GENERAL_MESSAGE;
+	struct ws_service *ws = c->ws;
+	struct tw_error err;
+	char serial[STORE_ID_MAX + 1], object[STORE_ID_MAX + 16], kind[16];
+	char owner[STORE_ID_MAX + 1], detail[96];
+	char *json = NULL, *b64 = NULL;
+	unsigned char *der = NULL;
+	size_t len = 0;
+	tw_rc rc;
+
+	if (ca_serial_normalise(ws_field(r, "body"), serial, sizeof(serial), &err) != TW_OK) {
+		ws_answer(c, op, PKI_FAILURE_SYNTAX, "a DeliveryNote message's body is the serial "
+			"number (hex) of a certificate of this Sub-CA", NULL, 0, c->part.name);
+		return;
+	}
+	snprintf(object, sizeof(object), "serial:%s", serial);
+	rc = ws_note_content(ws->store, ws->issuer, serial, &json, kind, owner, &err);
+	if (rc == TW_OK && !ws_may_manage(c, kind, owner)) {
+		ws_answer(c, op, PKI_FAILURE_OTHER_ERROR, "the certificate belongs to another "
+			"participant: a delivery note goes to the certificate's owner (or its "
+			"gateway's administrator)", NULL, 0, object);
+		goto out;
+	}
+	if (rc != TW_OK) {
+		if (rc != TW_E_NOT_FOUND)
+			tw_err("ws: delivery note for %s: %s", serial, err.message);
+		ws_answer(c, op, rc == TW_E_NOT_FOUND ? PKI_FAILURE_OTHER_ERROR :
+			PKI_FAILURE_INTERNAL_ERROR, rc == TW_E_NOT_FOUND ? "no certificate with this "
+			"serial number from this Sub-CA" : "internal error", NULL, 0, object);
+		goto out;
+	}
+	if ((rc = ws_signer(ws, &err)) == TW_OK) {
+		signer_client_set_actor(ws->signer, c->actor, c->part.role);
+		rc = ws_note_sign(ws->home, ws->signer, json, &der, &len, &err);
+	}
+	if (rc != TW_OK || (b64 = ws_note_base64(der, len)) == NULL) {
+		tw_err("ws: delivery note for %s not signed: %s", serial, rc != TW_OK ?
+			err.message : "out of memory");
+		signer_client_close(ws->signer);
+		ws->signer = NULL;
+		ws_answer(c, op, PKI_FAILURE_INTERNAL_ERROR, "the delivery note cannot be signed "
+			"now; try again later", NULL, 0, object);
+		goto out;
+	}
+	snprintf(detail, sizeof(detail), "delivery note, %zu bytes CMS", len);
+	ws_answer_logged(c, op, PKI_OK_RECEIVED_CORRECTLY, b64, NULL, 0, object, detail);
+out:
+	free(json);
+	free(b64);
+	OPENSSL_free(der);
+}
+
 /* A message to the CA's operators: recorded in the admin log (subject and body). */
 static void ws_general_message(struct ws_call *c, const struct ws_request *r)
 {
@@ -496,6 +606,10 @@ static void ws_general_message(struct ws_call *c, const struct ws_request *r)
 		ws_answer(c, WS_OP_GENERAL_MESSAGE, PKI_FAILURE_OTHER_ERROR, "callerID is not the "
 			"participant of the TLS certificate (its name or market partner id)", NULL, 0,
 			c->part.name);
+		return;
+	}
+	if (strcmp(ws_field(r, "subject"), WS_NOTE_SUBJECT) == 0) {
+		ws_delivery_note(c, r);          /* the certificate information service (S-6) */
 		return;
 	}
 	snprintf(detail, sizeof(detail), "messageID=%.64s subject=%.200s body=%.600s",
@@ -898,9 +1012,10 @@ static void ws_request(struct evhttp_request *req, void *arg)
 	memset(&r, 0, sizeof(r));
 	conn_guard_request_dispatched(req);     /* read completely: its hard deadline ends */
 	ws_identify(&c);
-	if (!c.identified && c.remote[0] == '\0') {
-		ws_fault(&c, 403, true, "the TLS client certificate is not a valid TLS "
-			"certificate of a registered participant of this Sub-CA");
+	if (!c.identified && c.remote[0] == '\0' && !c.foreign) {
+		ws_fault(&c, 403, true, c.refused[0] != '\0' ? c.refused : "the TLS client "
+			"certificate is not a valid TLS certificate of a registered participant of "
+			"this Sub-CA");
 		return;
 	}
 	if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
@@ -930,7 +1045,14 @@ static void ws_request(struct evhttp_request *req, void *arg)
 		goto out;
 	}
 	c.op_name = ws_op_name(r.op);
-	if (!c.identified && r.op != WS_OP_SEND_CERTIFICATES) {
+	if (c.foreign && r.op != WS_OP_GET_SERVICE_STATUS &&
+	    r.op != WS_OP_GET_CERTIFICATE_CHAIN) {
+		/* Other operations act for a participant registered with this Sub-CA. */
+		ws_fault(&c, 403, true, "a participant of another Sub-CA may call GetServiceStatus "
+			"and GetCertificateChain here; register with this Sub-CA for the others");
+		goto out;
+	}
+	if (!c.identified && !c.foreign && r.op != WS_OP_SEND_CERTIFICATES) {
 		/* A remote Sub-CA calls this home's endpoint for its callbacks only. */
 		ws_fault(&c, 403, true, "a remote Sub-CA may only call SendCertificates here");
 		goto out;
@@ -1080,9 +1202,11 @@ tw_rc ws_service_start(struct event_base *base, const struct tw_home *home,
 	if ((rc = ws_schema_load(wsdl_path, &ws->schema, err)) != TW_OK ||
 	    (rc = tw_parse_hostport(listen, &host, &port, err)) != TW_OK ||
 	    (rc = ca_issuer_name(home, CA_DEFAULT_NAME, ws->issuer, sizeof(ws->issuer), err)) !=
-	    TW_OK || (rc = ws_load_chain(ws, chain, err)) != TW_OK)
+	    TW_OK || (rc = ws_load_chain(ws, chain, err)) != TW_OK ||
+	    (rc = trust_set_load(home, &ws->trust, err)) != TW_OK)
 		goto out;
 	cfg = (struct tls_profile_config){ .cert_file = cert, .key_file = key,
+		.signer_key = SIGNER_KEY_GWA_TLS,
 		.chain_file = tls_chain, .trust_file = trust };
 	if ((rc = tls_server_ctx_new(&cfg, &ws->ssl_ctx, err)) != TW_OK)
 		goto out;
@@ -1144,5 +1268,6 @@ void ws_service_free(struct ws_service *ws)
 	for (size_t i = 0; i < ws->n_chain; i++)
 		OPENSSL_free(ws->chain_der[i]);
 	free(ws->signer_path);
+	trust_set_free(ws->trust);
 	free(ws);
 }

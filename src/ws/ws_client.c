@@ -16,6 +16,7 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "crypto/tls.h"
+#include "crypto/tls_signer_key.h"
 #include "store/store_ws.h"
 #include "ws/ws_http.h"
 
@@ -71,11 +72,13 @@ tw_rc ws_remote_open(const struct tw_home *home, const char *name, struct ws_rem
 	cert = tw_home_path(home, section, "cert", "pki/gwa-tls.crt");
 	key = tw_home_path(home, section, "key", "pki/gwa-tls.key");
 	trust = tw_home_path(home, section, "trust", "pki/chain.pem");
-	if (r->url == NULL || cert == NULL || key == NULL || trust == NULL) {
+	if (r->url == NULL || cert == NULL || key == NULL || trust == NULL ||
+	    tls_signer_key_use_home(home, err) != TW_OK) {
 		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
 		goto out;
 	}
 	cfg = (struct tls_profile_config){ .cert_file = cert, .key_file = key,
+		.signer_key = SIGNER_KEY_GWA_TLS,
 		.trust_file = trust };
 	if ((rc = tls_client_ctx_new(&cfg, &r->ctx, err)) != TW_OK)
 		goto out;

@@ -15,6 +15,7 @@
 #include "base/util.h"
 #include "crypto/keys.h"
 #include "crypto/tls.h"
+#include "crypto/tls_signer_key.h"
 #include "pki/ca.h"
 #include "store/store_ca.h"
 #include "store/store_ws.h"
@@ -308,6 +309,7 @@ tw_rc ws_outbox_start(const struct tw_home *home, struct event_base *base,
 		goto out;
 	}
 	cfg = (struct tls_profile_config){ .cert_file = cert, .key_file = key,
+		.signer_key = SIGNER_KEY_GWA_TLS,
 		.chain_file = chain, .trust_file = trust };
 	if ((rc = tls_client_ctx_new(&cfg, &ob->ctx, err)) != TW_OK)
 		goto out;

@@ -20,7 +20,7 @@ check "init (creates the operator CA)" "$TORWART" init --home "$H" --test-pki \
 	--api-tls-listen "127.0.0.1:$TLS_PORT"
 check "init wrote [api] tls_listen" grep -qx "tls_listen = 127.0.0.1:$TLS_PORT" "$H/torwart.conf"
 check "init created the operator CA and the api certificate" \
-	test -s "$H/pki/operator-ca.crt" -a -s "$H/pki/api-tls.crt" -a -s "$H/pki/api-tls.key"
+	test -s "$H/pki/operator-ca.crt" -a -s "$H/pki/api-tls.crt"
 check "operator CA key generated in the token (signer audit)" \
 	test "$(db "SELECT count(*) FROM admin_log WHERE object='operator-ca' AND action='signer.keygen'")" = 1
 check "init published the first operator CRL" test -s "$H/crl/operator.crl"
@@ -34,7 +34,9 @@ check "... and generated no second key" \
 printf '\n[ca]\ncrl_check_interval = 1\n' >>"$H/torwart.conf"
 check_fails "init refuses the same port for both api listeners" "$TORWART" init --home "$T/h2" \
 	--api-listen "127.0.0.1:$API_PORT" --api-tls-listen "127.0.0.1:$API_PORT"
-check "api TLS key is mode 0600" test "$(stat -c %a "$H/pki/api-tls.key")" = 600
+check "the api's TLS key is the signer's: no key file" test ! -e "$H/pki/api-tls.key"
+check "api TLS key generated in the token (signer audit)" \
+	test "$(db "SELECT count(*) FROM admin_log WHERE object='api-tls' AND action='signer.keygen'")" = 1
 check "openssl verify: api certificate chains to the operator CA" \
 	openssl verify -CAfile "$H/pki/operator-ca.crt" "$H/pki/api-tls.crt"
 check "no operator CA private key file in the home" \

@@ -80,16 +80,37 @@ for i in 1 2 3; do
 	check "under attack: gateway session $i completes within ${BOUND} s" gateway_session
 	check "under attack: operator session $i completes within ${BOUND} s" operator_session
 done
-from_one=$(ss -Htn state established "( sport = :$WAN_PORT and dst 127.0.0.2 )" | wc -l)
+# held SPORT DST: established connections from DST that a torwartd process holds (has
+# accepted). Connections still in the kernel's accept queue belong to no process: the
+# queue (backlog 128 of an evhttp listener, 1024 per wan loop) is not the guard's to limit,
+# and counting it once gave 208 for a per-source limit of 32. Empty when ss cannot name
+# the sockets' process (a non-dumpable daemon of another user).
+held() {
+	local all n
+	all=$(ss -Htnp state established "( sport = :$1 and dst $2 )")
+	grep -q 'users:' <<<"$all" || return 0
+	n=$(grep -c '"torwartd"' <<<"$all")
+	echo "$n"
+}
+from_one=$(held "$WAN_PORT" 127.0.0.2)
+[ -n "$from_one" ] || from_one=$(ss -Htn state established "( sport = :$WAN_PORT and dst 127.0.0.2 )" | wc -l)
 echo "# connections from 127.0.0.2 held by the wan: $from_one (per-source limit 256)"
 check "per-source limit: one address holds at most 256 (+ in flight) wan connections" \
 	test "$from_one" -le 300
-api_one=$(ss -Htn state established "( sport = :$TLS_PORT and dst 127.0.0.3 )" | wc -l)
-echo "# connections from 127.0.0.3 held by the api: $api_one (per-source limit 32)"
-# ss also counts connections still in the kernel's accept queue of the (busy, single
-# threaded) api and ones being closed, hence the margin; before the fix it was all 1000.
-check "per-source limit: one address holds far fewer than its 1000 api connections" \
-	test "$api_one" -le 200
+api_one=$(held "$TLS_PORT" 127.0.0.3)
+api_queued=$(ss -Htn state established "( sport = :$TLS_PORT and dst 127.0.0.3 )" | wc -l)
+echo "# connections from 127.0.0.3 held by the api: ${api_one:-?} (per-source limit 32), established in all (with the accept queue): $api_queued"
+# Held: the admitted ones (at most 32) plus the last accept burst, which the guard admits
+# (or refuses) on the loop's next turn: about the listener's backlog of 129 (161 in all).
+# Without process names only the total is known: the accept queue adds up to 129 more.
+# Before the per-source limit it was all 1000.
+if [ -n "$api_one" ]; then
+	check "per-source limit: one address holds at most 32 + one accept burst of api connections" \
+		test "$api_one" -le 200
+else
+	check "per-source limit: one address has at most 32 + one accept burst + the accept queue" \
+		test "$api_queued" -le 330
+fi
 sleep 2
 check "the wan reports shed and refused connections" \
 	grep -q "wan: connection guard: .* unauthenticated shed" "$T/torwartd.log"

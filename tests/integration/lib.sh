@@ -183,3 +183,40 @@ EOF
 	export -f sqlite3
 	export TORWART PG_BIN
 fi
+
+# ---- bootstrap by break-glass (the set-up most scripts share)
+# bootstrap_operators HOME DIR NAME:TENANT:ROLES...: `operator add` through --home for each,
+# password "password-of-NAME-I" (I counts from 1 in the order given) in DIR/NAME.pw, its
+# certificate and key in DIR/NAME/; one check line each.
+bootstrap_operators() {
+	local home=$1 dir=$2 i=0 spec name tenant roles
+	shift 2
+	mkdir -p "$dir"
+	for spec in "$@"; do
+		IFS=: read -r name tenant roles <<<"$spec"
+		i=$((i + 1))
+		printf 'password-of-%s-%d\n' "$name" "$i" >"$dir/$name.pw"
+		check "break-glass operator add $name ($roles, tenant $tenant)" "$TORWART" operator \
+			add --home "$home" --name "$name" --tenant "$tenant" \
+			--password-file "$dir/$name.pw" --roles "$roles" --out "$dir/$name"
+	done
+}
+# bootstrap_gateways HOME DIR ID[:TENANT]...: `gateway add` through --home for each (its
+# files in DIR/ID), then moved to TENANT when one is given; one check line each.
+bootstrap_gateways() {
+	local home=$1 dir=$2 spec id tenant
+	shift 2
+	for spec in "$@"; do
+		IFS=: read -r id tenant <<<"$spec"
+		check "break-glass gateway add $id" "$TORWART" gateway add --home "$home" --id "$id" \
+			--out "$dir/$id"
+		[ -z "$tenant" ] || check "break-glass moves $id to tenant $tenant" "$TORWART" \
+			gateway set --home "$home" --gateway "$id" --move-tenant "$tenant"
+	done
+}
+# operator_login API DIR NAME: `torwart login` as NAME (bootstrap_operators' files); the
+# session token in DIR/NAME.session.
+operator_login() {
+	"$TORWART" login --api "$1" --cert "$2/$3/$3.crt" --key "$2/$3/$3.key" \
+		--password-file "$2/$3.pw" --token-file "$2/$3.session"
+}

@@ -45,8 +45,11 @@ fi
 check "secrets/pins: torwart-signer, 0600" test "$(stat -c %U:%a "$H/secrets/pins")" = torwart-signer:600
 check "tokens/: torwart-signer, 0700" test "$(stat -c %U:%a "$H/tokens")" = torwart-signer:700
 check "softhsm2.conf: torwart-signer, 0600" test "$(stat -c %U:%a "$H/softhsm2.conf")" = torwart-signer:600
-check "wan TLS key: torwart-wan, 0600" test "$(stat -c %U:%a "$H/pki/gwa-tls.key")" = torwart-wan:600
-check "api TLS key: torwart-api, 0600" test "$(stat -c %U:%a "$H/pki/api-tls.key")" = torwart-api:600
+# TLS keys are the signer's (docs/security.md "TLS keys in the signer"): no key file at all.
+check "no TLS key file of the wan, api or worker in the home" \
+	test -z "$(find "$H" -name '*.key' -not -path "$H/secrets/*" -not -path "$H/gateways/*" \
+		-not -path "$H/test-vendor/*")"
+check "no private key in pki/" bash -c "! grep -rl 'PRIVATE KEY' '$H/pki'"
 if [ "${TORWART_TEST_STORE:-sqlite}" != pg ]; then
 	check "store: group torwart, 0660" test "$(stat -c %G:%a "$H/store/store.db")" = torwart:660
 fi
@@ -66,8 +69,14 @@ for u in torwart-wan torwart-api torwart-worker; do
 	check_fails "$u cannot list secrets/" as $u ls "$H/secrets"
 done
 check "torwart-signer reads secrets/pins" as torwart-signer cat "$H/secrets/pins"
-check_fails "torwart-wan cannot read the api's TLS key" as torwart-wan cat "$H/pki/api-tls.key"
-check_fails "torwart-api cannot read the wan's TLS key" as torwart-api cat "$H/pki/gwa-tls.key"
+# Every file a service user can read holds no private key (the keys under gateways/ and
+# test-vendor/ are the simulated gateways' and the test manufacturer's: test material).
+for u in torwart-wan torwart-api torwart-worker; do
+	check "$u can read no file with a private key" bash -c "! setpriv --reuid=$u \
+		--regid=torwart --init-groups find '$H' \( -path '$H/gateways' -o \
+		-path '$H/test-vendor' \) -prune -o -type f \
+		-readable -print 2>/dev/null | xargs -r grep -l 'PRIVATE KEY' 2>/dev/null | grep -q ."
+done
 for u in torwart-wan torwart-api torwart-worker; do
 	check_fails "$u cannot read the data key" as $u cat "$H/secrets/data.key"
 done
@@ -174,6 +183,21 @@ refused "the worker may not seal a profile secret" \
 refused "the wan may not sign with the GWA key (tree head)" torwart-wan wan service sign gwa-sig tree-head
 refused "the wan may not sign an authorisation, even claiming break-glass" \
 	torwart-wan root break-glass sign gwa-sig authorisation
+# TLS handshake signatures: each service only with the key its TLS uses.
+check "the wan signs a handshake digest with the GWA TLS key" \
+	as torwart-wan "$PROBE" "$SOCK" wan service sign gwa-tls tls-handshake
+refused "the wan may not sign handshakes with the api's TLS key" \
+	torwart-wan wan service sign api-tls tls-handshake
+check "the api signs a handshake digest with its own TLS key" \
+	as torwart-api "$PROBE" "$SOCK" api service sign api-tls tls-handshake
+refused "the worker may not sign handshakes with the api's TLS key" \
+	torwart-worker worker service sign api-tls tls-handshake
+check "the worker signs a handshake digest with the GWA TLS key (outbound TLS)" \
+	as torwart-worker "$PROBE" "$SOCK" worker service sign gwa-tls tls-handshake
+refused "no service gets a tls-handshake signature from a CA key" \
+	torwart-api api service sign sub-ca tls-handshake
+refused "the wan may not use a TLS key for another purpose (tree head)" \
+	torwart-wan wan service sign gwa-tls tree-head
 check "the worker signs a tree head with the GWA key" \
 	as torwart-worker "$PROBE" "$SOCK" worker service sign gwa-sig tree-head
 echo "not a share" >"$T/fake.share"

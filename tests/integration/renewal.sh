@@ -123,12 +123,13 @@ check "GW-2 still has only its old, valid certificates" \
 	test "$(q "SELECT count(*) FROM certificates WHERE owner_id='GW-2' AND status='valid'")" = 3
 check "GW-2 still works" sim_visit "$H/gateways/GW-2"
 
-# ---- remote Sub-CA: the seam answers with its typed error until the ws client lands
+# ---- remote Sub-CA not configured ([ws.remote.other-ca] absent): a typed, final failure
+# (the remote path itself: renewal_remote.sh)
 "$TORWART" gateway set --home "$H" --gateway GW-3 --move-tenant acme >>"$T/log" 2>&1
 out=$("$TORWART" gateway renew --home "$H" --gateway GW-3 2>&1); r3=$(echo "$out" | renew_id)
 sim_visit "$H/gateways/GW-3"
-remote_fails() { wait_rstate "$r3" failed 20 && "$TORWART" renewal show --home "$H" --id "$r3" | grep -q remote_ca_unavailable; }
-check "a tenant with a remote Sub-CA fails visibly: remote_ca_unavailable" remote_fails
+remote_fails() { wait_rstate "$r3" failed 20 && "$TORWART" renewal show --home "$H" --id "$r3" | grep -q "^error: *config: no remote Sub-CA 'other-ca'"; }
+check "a tenant with an unconfigured remote Sub-CA fails visibly: config" remote_fails
 check "... and GW-3 keeps its valid certificates" \
 	test "$(q "SELECT count(*) FROM certificates WHERE owner_id='GW-3' AND status='valid'")" = 3
 

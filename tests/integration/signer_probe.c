@@ -8,7 +8,8 @@
  *   signer_probe SOCKET ACTOR ROLE unseal CONTEXT AAD SEALED  prints the plaintext
  *   signer_probe SOCKET ACTOR ROLE share FILE                 a custodian share
  *   signer_probe SOCKET ACTOR ROLE sign LABEL PURPOSE         purpose: wakeup, tree-head,
- *                                                             authorisation
+ *                                                             authorisation, tls-handshake
+ *                                                             (a 32-byte digest)
  *   signer_probe SOCKET ACTOR ROLE deactivate
  *
  * Exit 0: done; 3: refused (TW_E_DENIED); 1: any other failure; 2: usage.
@@ -62,12 +63,16 @@ int main(int argc, char **argv)
 	} else if (strcmp(op, "sign") == 0 && argc == 7) {
 		enum signer_purpose p = strcmp(argv[6], "wakeup") == 0 ? SIGNER_PURPOSE_WAKEUP :
 			strcmp(argv[6], "tree-head") == 0 ? SIGNER_PURPOSE_TREE_HEAD :
+			strcmp(argv[6], "tls-handshake") == 0 ? SIGNER_PURPOSE_TLS_HANDSHAKE :
 			SIGNER_PURPOSE_AUTHORISATION;
+		static const unsigned char digest[32] = { 'p', 'r', 'o', 'b', 'e' };
 		unsigned char *sig = NULL;
 		size_t sig_len = 0;
 
-		rc = signer_sign_data(sc, argv[5], p, (const unsigned char *)"probe", 5, &sig,
-			&sig_len, &err);
+		rc = p == SIGNER_PURPOSE_TLS_HANDSHAKE ?
+			signer_sign_data(sc, argv[5], p, digest, sizeof(digest), &sig, &sig_len, &err) :
+			signer_sign_data(sc, argv[5], p, (const unsigned char *)"probe", 5, &sig,
+				&sig_len, &err);
 		free(sig);
 	} else if (strcmp(op, "deactivate") == 0 && argc == 5) {
 		rc = signer_activation(sc, "deactivate", answer, sizeof(answer), &err);

@@ -32,9 +32,12 @@ URL="https://localhost:$WS_PORT/"
 count_log() { sqlite3 "$H/store.db" "SELECT count(*) FROM admin_log WHERE $1"; }
 count_certs() { sqlite3 "$H/store.db" "SELECT count(*) FROM certificates"; }
 
+# This test also acts as a client with the GWA's own TLS certificate: it takes the key
+# from the signer's TLS key directory (test runs share the signer's user).
 check "torwart init --test-pki" "$TORWART" init --home "$H" --test-pki \
 	--wan-listen "127.0.0.1:$WAN_PORT" --api-listen "127.0.0.1:$API_PORT" \
 	--api-tls-listen "127.0.0.1:$TLS_PORT"
+GWA_TLS_KEY="$H/secrets/tls-keys/gwa-tls.key"
 
 # ---- participants: A and B (EMTs), their first TLS certificates out of band (RA, CLI)
 issue_first() { # name mpid cn
@@ -326,14 +329,14 @@ check "curl with the right SOAPAction -> ok_received_correctly" bash -c "test '$
 # ---- callers that are not participants
 code=$(curl $TLSOPT -o /dev/null -w '%{http_code}' --data-binary @"$T/invalid.xml" "$URL" 2>>"$T/log")
 check "no client certificate: no answer (handshake refused)" test "$code" = 000
-code=$(curl $TLSOPT --cert "$H/pki/gwa-tls.crt" --key "$H/pki/gwa-tls.key" -o "$T/ans" -w '%{http_code}' \
+code=$(curl $TLSOPT --cert "$H/pki/gwa-tls.crt" --key "$GWA_TLS_KEY" -o "$T/ans" -w '%{http_code}' \
 	-H 'Content-Type: text/xml' --data-binary @"$T/invalid.xml" "$URL" 2>>"$T/log")
 check "a valid SM-PKI certificate of no participant -> 403 fault" bash -c "test '$code' = 403 && grep -q faultcode '$T/ans'"
 
 # ---- a GWA requests its gateway's certificates (SMGW request with its authorisation)
 check "register the home's GWA as participant (role gwa)" "$TORWART" ca register --home "$H" \
 	--name TEST.GWA.TORWART --org "Test GWA" --role gwa --mp-id 9900000000003 --cn TEST.GWA.TORWART
-mkdir -p "$T/gwa" && cp "$H/pki/gwa-tls.crt" "$T/gwa.crt" && cp "$H/pki/gwa-tls.key" "$T/gwa/tls.key"
+mkdir -p "$T/gwa" && cp "$H/pki/gwa-tls.crt" "$T/gwa.crt" && cp "$GWA_TLS_KEY" "$T/gwa/tls.key"
 check "register SMGW participant gw-ws1" "$TORWART" ca register --home "$H" --name gw-ws1 \
 	--org "Test GWA" --role smgw --mp-id 9912345000001 --cn ETWA0000000001 --gateway-id ETWA0000000001
 check "torwart req: SMGW request authorised by the GWA" "$TORWART" req initial --cn ETWA0000000001 \

@@ -17,7 +17,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -30,6 +33,7 @@
 #include "crypto/keys.h"
 #include "crypto/signer.h"
 #include "crypto/tls.h"
+#include "crypto/tls_signer_key.h"
 #include "pki/profile.h"
 #include "sm_pki_expect.h"
 #include "pki/testpki.h"
@@ -859,6 +863,108 @@ static X509 *read_home_cert(const char *home, const char *rel)
  * The whole ceremony against a real private signer (SoftHSM2 token): files, strict chain,
  * store rows, the written CRL URL from [pki], and a wan TLS context built from the result.
  */
+/* One in-memory TLS 1.2 handshake between two contexts; true when both ends finish. */
+static bool mem_handshake(SSL_CTX *sctx, SSL_CTX *cctx)
+{
+	SSL *s = SSL_new(sctx), *c = SSL_new(cctx);
+	BIO *bs = NULL, *bc = NULL;
+	int rs = 0, rc = 0;
+	bool ok = false;
+
+	assert_non_null(s);
+	assert_non_null(c);
+	assert_int_equal(BIO_new_bio_pair(&bs, 0, &bc, 0), 1);
+	SSL_set_bio(s, bs, bs);
+	SSL_set_bio(c, bc, bc);
+	SSL_set_accept_state(s);
+	SSL_set_connect_state(c);
+	for (int i = 0; i < 32 && (rs != 1 || rc != 1); i++) {
+		if (rc != 1)
+			rc = SSL_do_handshake(c);
+		if (rs != 1)
+			rs = SSL_do_handshake(s);
+		if ((rc <= 0 && SSL_get_error(c, rc) != SSL_ERROR_WANT_READ) ||
+		    (rs <= 0 && SSL_get_error(s, rs) != SSL_ERROR_WANT_READ))
+			break;
+	}
+	ok = rs == 1 && rc == 1;
+	SSL_free(s);
+	SSL_free(c);
+	ERR_clear_error();
+	return ok;
+}
+
+static pid_t start_signer(const struct tw_home *home, const char *sock)
+{
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct tw_error cerr;
+
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		_exit(signer_run(home, &cerr) == TW_OK ? 0 : 1);
+	}
+	for (int i = 0; i < 200 && !tw_path_exists(sock); i++)
+		usleep(25 * 1000);
+	assert_true(tw_path_exists(sock));
+	return pid;
+}
+
+/*
+ * TLS keys in the signer (tls_signer_key.h): both ends of a mutual handshake sign with
+ * the GWA's TLS key inside a running signer (ServerKeyExchange and CertificateVerify),
+ * the handshake fails with the signer gone (no crash, the counter says why) and works
+ * again once a signer is back on the socket.
+ */
+static void signer_handshakes(const struct tw_home *home, struct tls_profile_config *cfg)
+{
+	struct tls_signer_key_stats st0, st1;
+	struct tw_error err;
+	SSL_CTX *sctx = NULL, *cctx = NULL;
+	char sock[512];
+	pid_t pid;
+	int status;
+
+	snprintf(sock, sizeof(sock), "%s/run/signer.sock", home->dir);
+	pid = start_signer(home, sock);
+	assert_int_equal(tls_signer_key_set_socket(sock, &err), TW_OK);
+	if (tls_server_ctx_new(cfg, &sctx, &err) != TW_OK)
+		fail_msg("wan context with the signer's key: %s", err.message);
+	if (tls_client_ctx_new(cfg, &cctx, &err) != TW_OK)
+		fail_msg("client context with the signer's key: %s", err.message);
+	tls_signer_key_stats(&st0);
+	assert_true(mem_handshake(sctx, cctx));
+	tls_signer_key_stats(&st1);
+	/* ServerKeyExchange + CertificateVerify: two signatures, both by the signer. */
+	assert_int_equal(st1.signed_ok - st0.signed_ok, 2);
+	/* A label the signer does not have is refused when the context is made. */
+	cfg->signer_key = "no-such-tls-key";
+	{
+		SSL_CTX *none = NULL;
+
+		assert_int_equal(tls_server_ctx_new(cfg, &none, &err), TW_E_NOT_FOUND);
+		assert_null(none);
+	}
+	cfg->signer_key = SIGNER_KEY_GWA_TLS;
+
+	/* Signer gone: the handshake fails cleanly, counted as a failed signature. */
+	assert_int_equal(kill(pid, SIGTERM), 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	tls_signer_key_stats(&st0);
+	assert_false(mem_handshake(sctx, cctx));
+	tls_signer_key_stats(&st1);
+	assert_true(st1.failed > st0.failed);
+	/* Back: the same contexts work again (the connection is made afresh). */
+	pid = start_signer(home, sock);
+	assert_true(mem_handshake(sctx, cctx));
+	assert_int_equal(kill(pid, SIGTERM), 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_int_equal(tls_signer_key_set_socket(NULL, &err), TW_OK);
+	SSL_CTX_free(sctx);
+	SSL_CTX_free(cctx);
+}
+
 static void test_testpki_create(void **state)
 {
 	static const char conf[] =
@@ -907,9 +1013,9 @@ static void test_testpki_create(void **state)
 	/* A second run must refuse rather than replace the PKI. */
 	assert_int_equal(testpki_create(home, sc, store, &err), TW_E_EXISTS);
 
+	/* The GWA's TLS key is the signer's: no key file (tls_signer_key.h). */
 	snprintf(path, sizeof(path), "%s/%s", dir, TW_HOME_GWA_TLS_KEY);
-	assert_int_equal(stat(path, &st), 0);
-	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_int_not_equal(stat(path, &st), 0);
 	root = read_home_cert(dir, TW_HOME_ROOT_CERT);
 	sub = read_home_cert(dir, TW_HOME_SUBCA_CERT);
 	tls = read_home_cert(dir, TW_HOME_GWA_TLS_CERT);
@@ -969,7 +1075,7 @@ static void test_testpki_create(void **state)
 	assert_string_equal(row.owner_kind, "ca");
 	store_certificate_clear(&row);
 
-	/* The files are exactly what the wan loads. */
+	/* The files are exactly what the wan loads; the key is used through the signer. */
 	memset(&cfg, 0, sizeof(cfg));
 	snprintf(fx.path[10], sizeof(fx.path[10]), "%s/%s", dir, TW_HOME_GWA_TLS_CERT);
 	snprintf(fx.path[11], sizeof(fx.path[11]), "%s/%s", dir, TW_HOME_GWA_TLS_KEY);
@@ -979,9 +1085,11 @@ static void test_testpki_create(void **state)
 	cfg.key_file = fx.path[11];
 	cfg.chain_file = fx.path[12];
 	cfg.trust_file = fx.path[13];
-	if (tls_server_ctx_new(&cfg, &ctx, &err) != TW_OK)
-		fail_msg("wan context from the test PKI: %s", err.message);
-	SSL_CTX_free(ctx);
+	/* No key file and no signer socket known: a configuration error, not a crash. */
+	assert_int_not_equal(tls_server_ctx_new(&cfg, &ctx, &err), TW_OK);
+	cfg.signer_key = SIGNER_KEY_GWA_TLS;
+	assert_int_equal(tls_server_ctx_new(&cfg, &ctx, &err), TW_E_CONFIG);
+	signer_handshakes(home, &cfg);
 
 	X509_free(root);
 	X509_free(sub);

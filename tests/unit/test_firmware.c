@@ -16,6 +16,7 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
+#include "base/config.h"
 #include "base/error.h"
 #include "base/home.h"
 #include "base/util.h"
@@ -27,6 +28,7 @@
 #include "store/store_ca.h"
 #include "store/store_firmware.h"
 #include "store/store_rollouts.h"
+#include "wan/wan_firmware_pace.h"
 
 struct fx {
 	char dir[64];
@@ -425,6 +427,158 @@ static void test_rollout_window(void **state)
 	assert_int_equal(rollout_window_check("Fri-Mon 22:00-06:00 Europe/Berlin", &err), TW_OK);
 }
 
+/*
+ * Download pacing (wan_firmware_pace.h): the bucket's clock is passed in, so this is
+ * exact arithmetic, not timing. 256 KiB/s: 1 MiB from an empty bucket in 16 KiB chunks
+ * may finish no earlier than 4 s; a shared bucket makes concurrent takers wait behind
+ * each other; rate 0 never waits.
+ */
+static void test_pace_bucket(void **state)
+{
+	const int64_t s = 1000000000, rate = 256 * 1024, chunk = 16 * 1024;
+	struct fw_bucket b, shared;
+	int64_t now = 5 * s, sent = 0, w, t[3] = { 0, 0, 0 };
+	int i;
+
+	(void)state;
+	fw_bucket_init(&b, 0, 0, 0, now);
+	for (i = 0; i < 1000; i++)
+		assert_int_equal(fw_bucket_take(&b, 1 << 20, now), 0);   /* unlimited */
+	/* One connection: send each chunk when allowed, the clock jumps to that moment. */
+	fw_bucket_init(&b, rate, chunk, 0, now);
+	while (sent < 1024 * 1024) {
+		w = fw_bucket_take(&b, chunk, now);
+		assert_true(w >= 0);
+		now += w;
+		sent += chunk;
+	}
+	assert_true(now - 5 * s >= 4 * s - s / 1000);   /* 1 MiB at 256 KiB/s: 4 s */
+	assert_true(now - 5 * s <= 4 * s + s / 1000);
+	/* After an idle time at most the burst goes out at once. */
+	now += 10 * s;
+	assert_int_equal(fw_bucket_take(&b, chunk, now), 0);
+	assert_true(fw_bucket_take(&b, chunk, now) > 0);
+	/* Three takers sharing one bucket: each chunk is later than the one before. */
+	fw_bucket_init(&shared, rate, chunk, 0, now);
+	for (i = 0; i < 48; i++) {
+		w = fw_bucket_take(&shared, chunk, now);
+		assert_true(w >= t[(i + 2) % 3]);   /* not before the previous reservation */
+		t[i % 3] = w;
+	}
+	/* 48 chunks = 768 KiB at 256 KiB/s: the last may go 3 s from now, not earlier. */
+	assert_true(t[47 % 3] >= 3 * s - s / 1000);
+	/* A clock that goes back is a clock that stands still. */
+	assert_true(fw_bucket_take(&shared, chunk, now - s) > t[47 % 3]);
+	/* Chunks: a tenth of a second of the smaller rate within 1..16 KiB. */
+	assert_int_equal(fw_pace_chunk(0, 0), 0);
+	assert_int_equal(fw_pace_chunk(rate, 0), chunk);
+	assert_int_equal(fw_pace_chunk(0, 100 * 1024), 10 * 1024);
+	assert_int_equal(fw_pace_chunk(100 * 1024, 5000), 1024);
+}
+
+static struct rollout_windows *fx_windows(const char *text)
+{
+	struct tw_config *conf = NULL;
+	struct rollout_windows *w = NULL;
+	struct tw_error err;
+
+	assert_int_equal(tw_config_parse(text, strlen(text), "t", &conf, &err), TW_OK);
+	assert_int_equal(rollout_windows_load(conf, &w, &err), TW_OK);
+	tw_config_free(conf);
+	return w;
+}
+
+/*
+ * Windows of the configuration: rollout > tag > tenant > global, in local time of IANA
+ * zones across both daylight-saving changes of 2026 in Berlin (29 March: 02:00 CET ->
+ * 03:00 CEST, the hour 02:00-03:00 does not exist; 25 October: 03:00 CEST -> 02:00
+ * CET, the hour 02:00-03:00 happens twice).
+ */
+static void test_rollout_windows(void **state)
+{
+	const int64_t sat_0130 = 1774661400000LL;  /* 28 Mar 01:30 UTC = 02:30 CET, Sat */
+	const int64_t sat_0330 = 1774668600000LL;  /* 28 Mar 03:30 UTC = 04:30 CET */
+	const int64_t sat_0430 = 1774672200000LL;  /* 28 Mar 04:30 UTC = 05:30 CET */
+	const int64_t spr_0030 = 1774744200000LL;  /* 29 Mar 00:30 UTC = 01:30 CET, Sun */
+	const int64_t spr_0130 = 1774747800000LL;  /* 29 Mar 01:30 UTC = 03:30 CEST */
+	const int64_t spr_0300 = 1774753200000LL;  /* 29 Mar 03:00 UTC = 05:00 CEST */
+	const int64_t fall_0030 = 1792888200000LL; /* 25 Oct 00:30 UTC = 02:30 CEST, Sun */
+	const int64_t fall_0130 = 1792891800000LL; /* 25 Oct 01:30 UTC = 02:30 CET */
+	const int64_t fall_0230 = 1792895400000LL; /* 25 Oct 02:30 UTC = 03:30 CET */
+	const int64_t fall_0330 = 1792899000000LL; /* 25 Oct 03:30 UTC = 04:30 CET, Sun */
+	const int64_t mon_0330 = 1792985400000LL;  /* 26 Oct 03:30 UTC = 04:30 CET, Mon */
+	const char *conf_text =
+		"[rollout]\nwindow = daily 01:00-05:00 Europe/Berlin\n"
+		"[rollout.window.tenant]\nnorth = Sun 02:00-03:00 Europe/Berlin\n"
+		"[rollout.window.tag]\nnight = daily 03:00-04:00 UTC\n"
+		"weekend = Sat,Sun 00:00-23:59 Europe/Berlin\n";
+	struct rollout_windows *w;
+	struct tw_config *conf = NULL;
+	const char *src = NULL;
+	struct tw_error err;
+
+	(void)state;
+	/* Nothing configured: always open. */
+	w = fx_windows("[rollout]\ntick_ms = 100\n");
+	assert_false(rollout_windows_by_tag(w));
+	assert_false(rollout_windows_by_tenant(w));
+	assert_true(rollout_windows_open(w, "", "night", "north", spr_0300, &src));
+	assert_string_equal(src, "none");
+	rollout_windows_free(w);
+	assert_true(rollout_windows_open(NULL, NULL, NULL, NULL, spr_0300, NULL));
+
+	w = fx_windows(conf_text);
+	assert_true(rollout_windows_by_tag(w));
+	assert_true(rollout_windows_by_tenant(w));
+	/* Global 01:00-05:00 Berlin: 04:00 UTC long on Saturday, 03:00 on the spring day. */
+	assert_true(rollout_windows_open(w, NULL, NULL, "south", sat_0330, &src));
+	assert_string_equal(src, "global");
+	assert_false(rollout_windows_open(w, NULL, NULL, "south", sat_0430, NULL));
+	assert_true(rollout_windows_open(w, NULL, "other", "south", spr_0030, NULL));
+	assert_true(rollout_windows_open(w, NULL, "", NULL, spr_0130, NULL));
+	assert_false(rollout_windows_open(w, NULL, NULL, NULL, spr_0300, NULL));
+	/* Tenant north, Sun 02:00-03:00 Berlin: never on the spring day, twice in autumn;
+	 * it replaces the global window (open at 01:30 CET, but not for north). */
+	assert_false(rollout_windows_open(w, NULL, NULL, "north", spr_0030, &src));
+	assert_string_equal(src, "tenant");
+	assert_false(rollout_windows_open(w, NULL, NULL, "north", spr_0130, NULL));
+	assert_true(rollout_windows_open(w, NULL, "other", "north", fall_0030, NULL));
+	assert_true(rollout_windows_open(w, NULL, NULL, "north", fall_0130, NULL));
+	assert_false(rollout_windows_open(w, NULL, NULL, "north", fall_0230, NULL));
+	assert_false(rollout_windows_open(w, NULL, NULL, "north", sat_0130, NULL));
+	/* A tag window replaces the tenant's: night 03:00-04:00 UTC. */
+	assert_false(rollout_windows_open(w, NULL, "a,night", "north", fall_0030, &src));
+	assert_string_equal(src, "tag");
+	assert_true(rollout_windows_open(w, NULL, "a,night", "north", fall_0330, NULL));
+	/* Two tags with windows: both must be open. */
+	assert_true(rollout_windows_open(w, NULL, "night,weekend", "north", fall_0330, NULL));
+	assert_false(rollout_windows_open(w, NULL, "night,weekend", "north", mon_0330, NULL));
+	assert_true(rollout_windows_open(w, NULL, "night", "north", mon_0330, NULL));
+	/* A tag name is matched whole ("nightly" is not "night"). */
+	assert_false(rollout_windows_open(w, NULL, "nightly", "north", fall_0330, &src));
+	assert_string_equal(src, "tenant");
+	/* The rollout's own window decides over everything. */
+	assert_false(rollout_windows_open(w, "Mon 00:00-01:00 UTC", "night", "north",
+		fall_0330, &src));
+	assert_string_equal(src, "rollout");
+	assert_true(rollout_windows_open(w, "Mon 03:00-04:00 UTC", "weekend", "north",
+		mon_0330, NULL));
+	rollout_windows_free(w);
+
+	/* A malformed window anywhere is a configuration error naming its key. */
+	assert_int_equal(tw_config_parse("[rollout.window.tag]\nnight = nightly\n", 37, "t",
+		&conf, &err), TW_OK);
+	assert_int_equal(rollout_windows_load(conf, &w, &err), TW_E_CONFIG);
+	assert_non_null(strstr(err.message, "[rollout.window.tag] night"));
+	assert_null(w);
+	tw_config_free(conf);
+	assert_int_equal(tw_config_parse("[rollout]\nwindow = Mon 01:00\n", 29, "t", &conf,
+		&err), TW_OK);
+	assert_int_equal(rollout_windows_load(conf, &w, &err), TW_E_CONFIG);
+	assert_non_null(strstr(err.message, "[rollout] window"));
+	tw_config_free(conf);
+}
+
 static void test_version_cmp(void **state)
 {
 	(void)state;
@@ -583,6 +737,7 @@ static void test_migration_carry_over(void **state)
 		"DROP TABLE initial_configs; "
 		"DROP TABLE metering_messages; "
 		"DROP TABLE emt_endpoints; DROP TABLE time_checks; DROP TABLE gateway_time; "
+		"DROP TABLE gwa_context_certs; DROP TABLE gwa_context_trust; "
 		"DELETE FROM schema_migrations WHERE version >= 7; "
 		"INSERT INTO tenants (name, created_ms) VALUES ('default', 0); "
 		"INSERT INTO certificates (tenant_id, serial_hex, issuer, subject, owner_kind, "
@@ -607,7 +762,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_downgrade_and_list, fx_setup, fx_teardown),
 		cmocka_unit_test(test_version_cmp),
 		cmocka_unit_test(test_range_parse),
+		cmocka_unit_test(test_pace_bucket),
 		cmocka_unit_test(test_rollout_window),
+		cmocka_unit_test(test_rollout_windows),
 		cmocka_unit_test_setup_teardown(test_rollout_tenants, fx_setup, fx_teardown),
 		cmocka_unit_test(test_manifest_parse),
 		cmocka_unit_test(test_list_parse),

@@ -788,6 +788,14 @@ static void test_peer_policy(void **state)
 		SIGNER_PURPOSE_INITIAL_CONFIG, NULL, NULL));
 	assert_non_null(signer_peer_refusal(SIGNER_PEER_API, SIGNER_OP_SIGN_DATA,
 		SIGNER_PURPOSE_WAKEUP, NULL, NULL));
+	/* Delivery notes (ws/ws_note.h): the api alone (web service, `ca delivery-note`). */
+	assert_null(signer_peer_refusal(SIGNER_PEER_API, SIGNER_OP_SIGN_DATA,
+		SIGNER_PURPOSE_DELIVERY_NOTE, NULL, NULL));
+	assert_non_null(signer_peer_refusal(SIGNER_PEER_WAN, SIGNER_OP_SIGN_DATA,
+		SIGNER_PURPOSE_DELIVERY_NOTE, NULL, NULL));
+	assert_non_null(signer_peer_refusal(SIGNER_PEER_WORKER, SIGNER_OP_SIGN_DATA,
+		SIGNER_PURPOSE_DELIVERY_NOTE, NULL, NULL));
+	assert_string_equal(signer_purpose_name(SIGNER_PURPOSE_DELIVERY_NOTE), "delivery-note");
 	assert_non_null(signer_peer_refusal(SIGNER_PEER_API, SIGNER_OP_GENERATE_KEY, 0, NULL,
 		NULL));
 	/* Classification: the signer's own uid, root, and a one-user home's strangers. */

@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -701,6 +702,39 @@ static void test_http_errors(void **state)
 	assert_non_null(strstr(out, "\"protocol\":1"));
 }
 
+static void stop_watchdog(int sig)
+{
+	static const char msg[] = "test_wan: wan_server_stop right after wan_server_start did "
+		"not return within 60 s (a loop missed its stop)\n";
+
+	(void)sig;
+	if (write(2, msg, sizeof(msg) - 1) < 0)
+		_exit(1);
+	_exit(1);
+}
+
+/*
+ * A stop right after start: the loops may not have reached event_base_dispatch yet. With
+ * loopbreak that stop was lost and wan_server_stop joined for ever (a wan ignoring SIGTERM
+ * during start-up). Each round starts two more loops on the same port (SO_REUSEPORT).
+ */
+static void test_stop_right_after_start(void **state)
+{
+	(void)state;
+	signal(SIGALRM, stop_watchdog);
+	alarm(60);
+	for (int i = 0; i < 40; i++) {
+		struct wan_server *srv = NULL;
+		struct tw_error e;
+
+		if (wan_server_start(fx.home, &srv, &e) != TW_OK)
+			fail_msg("wan_server_start (round %d): %s", i, e.message);
+		wan_server_stop(srv);
+	}
+	alarm(0);
+	signal(SIGALRM, SIG_DFL);
+}
+
 /* Last: stop wan (flushes everything), then check the store as an auditor would. */
 static void test_shutdown_flushes(void **state)
 {
@@ -743,6 +777,7 @@ int main(void)
 		cmocka_unit_test(test_refusals_logged),
 		cmocka_unit_test(test_identity_mismatch),
 		cmocka_unit_test(test_http_errors),
+		cmocka_unit_test(test_stop_right_after_start),
 		cmocka_unit_test(test_shutdown_flushes),
 	};
 	int failed;

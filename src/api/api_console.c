@@ -1,0 +1,725 @@
+/*
+ * api_console.c: the web console's listener (api_console.h). A thin door in front of the
+ * operator API: TLS for browsers, the static files of web/, a cookie instead of a bearer
+ * token, a CSRF token on every write, security headers. Everything an operator reads or
+ * writes goes through api_operator_serve, i.e. the same routes and the same policy table
+ * as the CLI and the API; there is no console-only action.
+ *
+ * The session is the operator session of auth/session.c (bound to the client
+ * certificate, expiring after [auth] session_ttl, revocable). The cookie wraps its token
+ * with the time it was issued and a MAC under a key that lives in this process only, so
+ * the console can also end a session earlier ([console] session_ttl) and an api restart
+ * ends every console session (operators log in again). The CSRF token is a MAC of the
+ * session token under the same key: stateless, and different for every session.
+ */
+#include "api/api_console.h"
+#include "api/api_operator.h"
+#include "api/api_resource.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <jansson.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/ssl.h>
+
+#include "auth/session.h"
+#include "base/log.h"
+#include "base/util.h"
+#include "crypto/keys.h"
+#include "net/conn_guard.h"
+
+/* [console] defaults (docs/console.md). */
+#define CON_DEFAULT_SESSION_TTL  900
+#define CON_DEFAULT_MAX_CONNS    256
+#define CON_DEFAULT_PER_SOURCE   32
+#define CON_DEFAULT_TLS_CERT     "pki/console-tls.crt"
+#define CON_DEFAULT_TLS_KEY      "pki/console-tls.key"
+#define CON_STATIC_MAX           (1024 * 1024)
+#define CON_BODY_MAX             (16 * 1024)
+
+/* BSI TR-03116-4 (TLS 1.2: ECDHE-ECDSA with AES-GCM or AES-CBC/SHA-2; TLS 1.3: AES-GCM,
+ * AES-CCM), ECDSA server key only; groups and signatures on the NIST curves browsers
+ * have. */
+#define CON_TLS12_CIPHERS \
+	"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:" \
+	"ECDHE-ECDSA-AES128-SHA256:ECDHE-ECDSA-AES256-SHA384"
+#define CON_TLS13_SUITES "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_AES_128_CCM_SHA256"
+#define CON_TLS_GROUPS   "P-256:P-384"
+#define CON_TLS_SIGALGS  "ECDSA+SHA256:ECDSA+SHA384:ECDSA+SHA512"
+
+/* Content-Security-Policy: scripts, styles, images and requests of this origin only; no
+ * inline script or style, no framing, no forms to elsewhere, no plugins. */
+#define CON_CSP \
+	"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; " \
+	"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+struct con_file {
+	const char *path;          /* URL path */
+	const char *name;          /* file in web_dir */
+	const char *type;          /* Content-Type */
+	unsigned char *data;
+	size_t len;
+};
+
+struct api_console {
+	const struct tw_home *home;
+	struct tw_store *store;
+	struct api_operator *op;
+	SSL_CTX *ssl_ctx;
+	struct evhttp *http;
+	struct conn_guard *guard;
+	unsigned char key[32];     /* cookie and CSRF MACs; this process only */
+	int64_t ttl_ms;            /* [console] session_ttl */
+	struct con_file files[4];
+};
+
+static const struct con_file con_files[] = {
+	{ "/", "index.html", "text/html; charset=utf-8", NULL, 0 },
+	{ "/index.html", "index.html", "text/html; charset=utf-8", NULL, 0 },
+	{ "/console.css", "console.css", "text/css; charset=utf-8", NULL, 0 },
+	{ "/console.js", "console.js", "text/javascript; charset=utf-8", NULL, 0 },
+};
+
+/* ---------------- cookie and CSRF (pure functions, fuzzed) ---------------- */
+
+static void con_mac(const unsigned char key[32], const char *data, size_t n, char out[65])
+{
+	unsigned char md[32];
+	unsigned int mdlen = 0;
+
+	if (HMAC(EVP_sha256(), key, 32, (const unsigned char *)data, n, md, &mdlen) == NULL ||
+	    mdlen != 32) {
+		/* Never a MAC anyone could match: all-'x' is no hex. */
+		memset(out, 'x', 64);
+		out[64] = '\0';
+		return;
+	}
+	tw_hex_encode(md, 32, out);
+	tw_wipe(md, sizeof(md));
+}
+
+void api_console_csrf(const char *token, const unsigned char key[32], char out[65])
+{
+	char buf[8 + AUTH_TOKEN_LEN + 1];
+	int n = snprintf(buf, sizeof(buf), "csrf:%s", token);
+
+	con_mac(key, buf, n > 0 ? (size_t)n : 0, out);
+	tw_wipe(buf, sizeof(buf));
+}
+
+char *api_console_cookie_value(const char *token, int64_t issued_ms,
+	const unsigned char key[32])
+{
+	char buf[AUTH_TOKEN_LEN + 32], mac[65];
+	int n = snprintf(buf, sizeof(buf), "%s.%lld", token, (long long)issued_ms);
+	char *out;
+
+	if (n <= 0 || (size_t)n >= sizeof(buf))
+		return NULL;
+	con_mac(key, buf, (size_t)n, mac);
+	out = tw_asprintf("%s.%s", buf, mac);
+	tw_wipe(buf, sizeof(buf));
+	return out;
+}
+
+tw_rc api_console_cookie_token(const char *cookie_header, const unsigned char key[32],
+	int64_t now_ms, int64_t ttl_ms, char *token, struct tw_error *err)
+{
+	static const char name[] = API_CONSOLE_COOKIE "=";
+	const char *p = cookie_header, *value = NULL, *end, *dot1, *dot2;
+	char mac[65], issued_text[24];
+	size_t tlen, ilen;
+	long long issued = 0;
+	tw_rc rc = TW_E_DENIED;
+
+	token[0] = '\0';
+	/* Cookie: a=b; c=d (RFC 6265 5.4); the first of our name counts. */
+	while (p != NULL && *p != '\0') {
+		while (*p == ' ' || *p == '\t' || *p == ';')
+			p++;
+		if (strncmp(p, name, sizeof(name) - 1) == 0) {
+			value = p + sizeof(name) - 1;
+			break;
+		}
+		p = strchr(p, ';');
+	}
+	if (value == NULL)
+		return tw_error_set(err, TW_E_DENIED, "not logged in to the console (no session "
+			"cookie)");
+	end = value + strcspn(value, "; \t");
+	dot1 = memchr(value, '.', (size_t)(end - value));
+	dot2 = dot1 != NULL ? memchr(dot1 + 1, '.', (size_t)(end - dot1 - 1)) : NULL;
+	if (dot1 == NULL || dot2 == NULL || (tlen = (size_t)(dot1 - value)) != AUTH_TOKEN_LEN ||
+	    (ilen = (size_t)(dot2 - dot1 - 1)) == 0 || ilen >= sizeof(issued_text) ||
+	    (size_t)(end - dot2 - 1) != 64) {
+		tw_error_set(err, TW_E_DENIED, "the console session cookie is malformed; log in "
+			"again");
+		goto out;
+	}
+	for (size_t i = 0; i < ilen; i++)
+		if (dot1[1 + i] < '0' || dot1[1 + i] > '9') {
+			tw_error_set(err, TW_E_DENIED, "the console session cookie is malformed; log "
+				"in again");
+			goto out;
+		}
+	con_mac(key, value, (size_t)(dot2 - value), mac);
+	if (CRYPTO_memcmp(mac, dot2 + 1, 64) != 0) {
+		tw_error_set(err, TW_E_DENIED, "the console session cookie is not this console's "
+			"(or the api restarted); log in again");
+		goto out;
+	}
+	memcpy(issued_text, dot1 + 1, ilen);
+	issued_text[ilen] = '\0';
+	issued = strtoll(issued_text, NULL, 10);
+	if (issued > now_ms + 60000 || now_ms - issued > ttl_ms) {
+		tw_error_set(err, TW_E_DENIED, "the console session has expired; log in again");
+		goto out;
+	}
+	memcpy(token, value, tlen);
+	token[tlen] = '\0';
+	rc = TW_OK;
+out:
+	tw_wipe(mac, sizeof(mac));
+	return rc;
+}
+
+/* ---------------- answers ---------------- */
+
+static void con_headers(struct evhttp_request *req)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+
+	evhttp_add_header(h, "Content-Security-Policy", CON_CSP);
+	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
+	evhttp_add_header(h, "X-Frame-Options", "DENY");
+	evhttp_add_header(h, "Referrer-Policy", "no-referrer");
+	evhttp_add_header(h, "Strict-Transport-Security", "max-age=31536000");
+	evhttp_add_header(h, "Cross-Origin-Opener-Policy", "same-origin");
+	evhttp_add_header(h, "Cross-Origin-Resource-Policy", "same-origin");
+	evhttp_add_header(h, "Permissions-Policy", "camera=(), microphone=(), geolocation=()");
+}
+
+static void con_json(struct evhttp_request *req, int code, const char *reason, json_t *body)
+{
+	struct evbuffer *out = evbuffer_new();
+	char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
+
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+		"application/json");
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Cache-Control", "no-store");
+	if (out != NULL && text != NULL)
+		evbuffer_add_printf(out, "%s\n", text);
+	evhttp_send_reply(req, code, reason, out);
+	if (text != NULL) {
+		tw_wipe(text, strlen(text));   /* holds the CSRF token */
+		free(text);
+	}
+	if (out != NULL)
+		evbuffer_free(out);
+}
+
+static void con_problem(struct evhttp_request *req, tw_rc rc, const char *fmt, const char *a)
+{
+	struct tw_error err;
+
+	tw_error_set(&err, rc, fmt, a);
+	api_problem_send(req, rc, &err);
+}
+
+static void con_set_cookie(struct evhttp_request *req, const char *value, long max_age)
+{
+	char *h = tw_asprintf("%s=%s; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=%ld",
+		API_CONSOLE_COOKIE, value, max_age);
+
+	if (h != NULL) {
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Set-Cookie", h);
+		tw_wipe(h, strlen(h));
+		free(h);
+	}
+}
+
+static void con_static(struct api_console *con, struct evhttp_request *req,
+	const struct con_file *f)
+{
+	struct evbuffer *out = evbuffer_new();
+
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", f->type);
+	/* The files change with an upgrade only; revalidate rather than cache blindly. */
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Cache-Control", "no-cache");
+	if (out != NULL)
+		evbuffer_add(out, f->data, f->len);
+	evhttp_send_reply(req, 200, "OK", out);
+	if (out != NULL)
+		evbuffer_free(out);
+	(void)con;
+}
+
+/* ---------------- handlers ---------------- */
+
+static json_t *con_session_json(struct api_console *con, const struct auth_principal *p,
+	const char *token, int64_t expires_ms)
+{
+	char csrf[65], roles[256];
+	json_t *o;
+
+	api_console_csrf(token, con->key, csrf);
+	auth_roles_format(p->roles, roles, sizeof(roles));
+	o = json_pack("{s:s,s:s,s:s,s:s,s:I}", "operator", p->name, "tenant", p->tenant,
+		"roles", roles, "csrf", csrf, "expires_ms", (json_int_t)expires_ms);
+	tw_wipe(csrf, sizeof(csrf));
+	return o;
+}
+
+static void con_login(struct api_console *con, struct evhttp_request *req)
+{
+	struct api_login_result r;
+	int64_t now = tw_now_ms(), expires;
+	char *cookie = NULL;
+	json_t *body;
+
+	if (!api_operator_login(con->op, req, &r))
+		return;                         /* refused and answered (admin log, throttle) */
+	expires = r.expires_ms < now + con->ttl_ms ? r.expires_ms : now + con->ttl_ms;
+	if ((cookie = api_console_cookie_value(r.token, now, con->key)) == NULL) {
+		con_problem(req, TW_E_NOMEM, "%s", "out of memory");
+		goto out;
+	}
+	con_set_cookie(req, cookie, (long)((expires - now) / 1000));
+	body = con_session_json(con, &r.p, r.token, expires);
+	con_json(req, 200, "OK", body);
+	json_decref(body);
+	tw_info("console: %s logged in from %s", r.p.name, r.p.client);
+out:
+	if (cookie != NULL) {
+		tw_wipe(cookie, strlen(cookie));
+		free(cookie);
+	}
+	tw_wipe(&r, sizeof(r));
+}
+
+/* The session token of req's cookie, or answer 401 and return false. */
+static bool con_token(struct api_console *con, struct evhttp_request *req,
+	char token[AUTH_TOKEN_LEN + 1])
+{
+	const char *cookie = evhttp_find_header(evhttp_request_get_input_headers(req), "Cookie");
+	struct tw_error err;
+
+	if (api_console_cookie_token(cookie != NULL ? cookie : "", con->key, tw_now_ms(),
+	    con->ttl_ms, token, &err) == TW_OK)
+		return true;
+	/* 401: the console shows its login form again. */
+	con_set_cookie(req, "", 0);
+	{
+		json_t *body = api_problem_json(TW_E_DENIED, err.message);
+
+		if (body != NULL) {
+			json_object_set_new(body, "status", json_integer(401));
+			json_object_set_new(body, "login", json_true());
+		}
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+			"application/problem+json");
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Cache-Control",
+			"no-store");
+		{
+			struct evbuffer *out = evbuffer_new();
+			char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
+
+			if (out != NULL && text != NULL)
+				evbuffer_add_printf(out, "%s\n", text);
+			evhttp_send_reply(req, 401, "Unauthorized", out);
+			free(text);
+			if (out != NULL)
+				evbuffer_free(out);
+		}
+		json_decref(body);
+	}
+	return false;
+}
+
+/*
+ * A write must carry the session's CSRF token (X-CSRF-Token) and, when the browser says
+ * where it comes from (Origin), come from this origin. Answers 403 and returns false.
+ */
+static bool con_csrf_ok(struct api_console *con, struct evhttp_request *req,
+	const char *token)
+{
+	struct evkeyvalq *in = evhttp_request_get_input_headers(req);
+	const char *sent = evhttp_find_header(in, "X-CSRF-Token");
+	const char *origin = evhttp_find_header(in, "Origin");
+	const char *host = evhttp_find_header(in, "Host");
+	char want[65];
+	bool ok;
+
+	if (origin != NULL && (host == NULL || strncmp(origin, "https://", 8) != 0 ||
+	    strcmp(origin + 8, host) != 0)) {
+		con_problem(req, TW_E_DENIED, "%s", "a write from another origin is refused");
+		return false;
+	}
+	api_console_csrf(token, con->key, want);
+	ok = sent != NULL && strlen(sent) == 64 && CRYPTO_memcmp(sent, want, 64) == 0;
+	tw_wipe(want, sizeof(want));
+	if (!ok)
+		con_problem(req, TW_E_DENIED, "%s", sent == NULL ? "the X-CSRF-Token header is "
+			"missing (reload the console)" : "the X-CSRF-Token header is wrong (reload "
+			"the console)");
+	return ok;
+}
+
+static void con_session(struct api_console *con, struct evhttp_request *req,
+	const char *token, bool logout)
+{
+	struct auth_principal p;
+	struct tw_error err;
+	json_t *body;
+	tw_rc rc;
+
+	/* The operator session itself: certificate binding, expiry, revocation, roles now. */
+	{
+		struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+		struct bufferevent *bev = evcon != NULL ? evhttp_connection_get_bufferevent(evcon) :
+			NULL;
+		SSL *ssl = bev != NULL ? bufferevent_openssl_get_ssl(bev) : NULL;
+		X509 *peer = ssl != NULL ? SSL_get0_peer_certificate(ssl) : NULL;
+		char fp[65] = "", *addr = NULL;
+		ev_uint16_t port = 0;
+
+		if (peer == NULL || SSL_get_verify_result(ssl) != X509_V_OK ||
+		    keys_cert_fingerprint(peer, fp, &err) != TW_OK) {
+			con_problem(req, TW_E_DENIED, "%s", "a client certificate is required");
+			return;
+		}
+		if (evcon != NULL)
+			evhttp_connection_get_peer(evcon, &addr, &port);
+		rc = auth_session_check(con->store, token, strlen(token), fp,
+			addr != NULL ? addr : "?", 0, &p, &err);
+	}
+	if (rc != TW_OK) {
+		con_set_cookie(req, "", 0);
+		api_problem_send(req, rc, &err);
+		return;
+	}
+	if (logout) {
+		if ((rc = auth_session_logout(con->store, &p, &err)) != TW_OK) {
+			api_problem_send(req, rc, &err);
+		} else {
+			con_set_cookie(req, "", 0);
+			body = json_pack("{s:s}", "status", "logged out");
+			con_json(req, 200, "OK", body);
+			json_decref(body);
+		}
+	} else {
+		body = con_session_json(con, &p, token, 0);
+		con_json(req, 200, "OK", body);
+		json_decref(body);
+	}
+	memset(&p, 0, sizeof(p));
+}
+
+static void con_request(struct evhttp_request *req, void *arg)
+{
+	struct api_console *con = arg;
+	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+	const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
+	char token[AUTH_TOKEN_LEN + 1] = "";
+
+	conn_guard_request_dispatched(req);
+	con_headers(req);
+	if (path == NULL)
+		path = "";
+	if (cmd == EVHTTP_REQ_GET) {
+		for (size_t i = 0; i < sizeof(con_files) / sizeof(con_files[0]); i++)
+			if (strcmp(path, con->files[i].path) == 0) {
+				con_static(con, req, &con->files[i]);
+				return;
+			}
+	}
+	if (strcmp(path, "/console/login") == 0 && cmd == EVHTTP_REQ_POST) {
+		const char *origin = evhttp_find_header(evhttp_request_get_input_headers(req),
+			"Origin"), *host = evhttp_find_header(evhttp_request_get_input_headers(req),
+			"Host");
+
+		/* No session yet, so no CSRF token: the same-origin rule guards the login. */
+		if (origin != NULL && (host == NULL || strncmp(origin, "https://", 8) != 0 ||
+		    strcmp(origin + 8, host) != 0))
+			con_problem(req, TW_E_DENIED, "%s", "a login from another origin is refused");
+		else
+			con_login(con, req);
+		return;
+	}
+	if (strcmp(path, "/console/session") == 0 && cmd == EVHTTP_REQ_GET) {
+		if (con_token(con, req, token))
+			con_session(con, req, token, false);
+		goto out;
+	}
+	if (strcmp(path, "/console/logout") == 0 && cmd == EVHTTP_REQ_POST) {
+		if (con_token(con, req, token) && con_csrf_ok(con, req, token))
+			con_session(con, req, token, true);
+		goto out;
+	}
+	/* The operator API; its own login and logout are the console's above. */
+	if (strncmp(path, "/v1/", 4) == 0 && strcmp(path, "/v1/login") != 0 &&
+	    strcmp(path, "/v1/logout") != 0 &&
+	    (cmd == EVHTTP_REQ_GET || cmd == EVHTTP_REQ_POST)) {
+		if (con_token(con, req, token) &&
+		    (cmd == EVHTTP_REQ_GET || con_csrf_ok(con, req, token)))
+			api_operator_serve(con->op, req, token);
+		goto out;
+	}
+	con_problem(req, TW_E_NOT_FOUND, "%s", "no such page");
+out:
+	tw_wipe(token, sizeof(token));
+}
+
+/* ---------------- listener ---------------- */
+
+static void con_info_cb(const SSL *ssl, int where, int ret)
+{
+	(void)ret;
+	if (where & SSL_CB_HANDSHAKE_DONE)
+		conn_guard_authenticated(ssl);
+}
+
+static struct bufferevent *con_bevcb(struct event_base *base, void *arg)
+{
+	struct api_console *con = arg;
+	SSL *ssl = SSL_new(con->ssl_ctx);
+	X509_STORE *vs = api_operator_verify_store(con->op);
+	struct bufferevent *bev = NULL;
+
+	if (ssl != NULL && (vs == NULL || SSL_set1_verify_cert_store(ssl, vs) != 1)) {
+		SSL_free(ssl);
+		ssl = NULL;
+	}
+	if (ssl != NULL) {
+		SSL_set_info_callback(ssl, con_info_cb);
+		bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
+			BEV_OPT_CLOSE_ON_FREE);
+		if (bev == NULL)
+			SSL_free(ssl);
+	}
+	if (bev != NULL && !conn_guard_track(con->guard, base, bev, ssl, NULL, NULL)) {
+		bufferevent_free(bev);
+		bev = NULL;
+	}
+	if (bev == NULL) {
+		/* Never NULL (evhttp would go plaintext); every handler then refuses. */
+		tw_err("console: cannot set up TLS for a connection; refusing it");
+		return bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+	}
+	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	return bev;
+}
+
+/* The server key must be ECDSA on P-256 or P-384: what browsers and TR-03116-4 share. */
+static tw_rc con_check_key(SSL_CTX *ctx, const char *cert, struct tw_error *err)
+{
+	EVP_PKEY *pk = SSL_CTX_get0_privatekey(ctx);
+	char group[64] = "";
+	size_t n = 0;
+
+	if (pk == NULL || !EVP_PKEY_is_a(pk, "EC") ||
+	    EVP_PKEY_get_utf8_string_param(pk, "group", group, sizeof(group), &n) != 1 ||
+	    (strcmp(group, "prime256v1") != 0 && strcmp(group, "secp384r1") != 0))
+		return tw_error_set(err, TW_E_CONFIG, "the console certificate %s has a %s key; "
+			"browsers need ECDSA on P-256 or P-384 (brainpool is for the SM-PKI "
+			"interfaces; docs/console.md shows how to make one)", cert,
+			group[0] != '\0' ? group : "non-EC");
+	return TW_OK;
+}
+
+static tw_rc con_tls(struct api_console *con, const char *cert, const char *key,
+	const char *chain, const char *ca, struct tw_error *err)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	STACK_OF(X509_NAME) *names = NULL;
+	tw_rc rc;
+
+	if (ctx == NULL)
+		return tw_error_set_openssl(err, TW_E_NOMEM, "cannot create the console TLS context");
+	con->ssl_ctx = ctx;
+	if (!tw_path_exists(cert) || !tw_path_exists(key))
+		return tw_error_set(err, TW_E_CONFIG, "[console] listen is set but the console "
+			"certificate %s or its key %s is missing (an ECDSA P-256 certificate your "
+			"browsers trust; docs/console.md)", cert, key);
+	if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
+	    SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION) != 1 ||
+	    SSL_CTX_set_cipher_list(ctx, CON_TLS12_CIPHERS) != 1 ||
+	    SSL_CTX_set_ciphersuites(ctx, CON_TLS13_SUITES) != 1 ||
+	    SSL_CTX_set1_groups_list(ctx, CON_TLS_GROUPS) != 1 ||
+	    SSL_CTX_set1_sigalgs_list(ctx, CON_TLS_SIGALGS) != 1 ||
+	    SSL_CTX_set1_client_sigalgs_list(ctx, CON_TLS_SIGALGS) != 1)
+		return tw_error_set_openssl(err, TW_E_TLS, "cannot set the console TLS profile");
+	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1 ||
+	    SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_check_private_key(ctx) != 1)
+		return tw_error_set_openssl(err, TW_E_TLS, "cannot use the console certificate %s "
+			"with key %s", cert, key);
+	if (chain != NULL) {
+		X509 *x = NULL;
+		BIO *bio = BIO_new_file(chain, "r");
+
+		while (bio != NULL && (x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL)
+			if (SSL_CTX_add_extra_chain_cert(ctx, x) != 1)
+				X509_free(x);
+		BIO_free(bio);
+		ERR_clear_error();
+	}
+	if ((rc = con_check_key(ctx, cert, err)) != TW_OK)
+		return rc;
+	/* The browser offers only certificates of the operator CA. */
+	if ((names = SSL_load_client_CA_file(ca)) == NULL)
+		return tw_error_set_openssl(err, TW_E_TLS, "cannot read the operator CA %s", ca);
+	SSL_CTX_set_client_CA_list(ctx, names);
+	/* As on the operator listener: no resumption (a revoked certificate would resume). */
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET | SSL_OP_CIPHER_SERVER_PREFERENCE |
+		SSL_OP_NO_RENEGOTIATION);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
+		api_operator_verify_cb);
+	SSL_CTX_set_verify_depth(ctx, 3);
+	return TW_OK;
+}
+
+static tw_rc con_load_files(struct api_console *con, const char *dir, struct tw_error *err)
+{
+	tw_rc rc = TW_OK;
+
+	for (size_t i = 0; i < sizeof(con_files) / sizeof(con_files[0]) && rc == TW_OK; i++) {
+		char *path = tw_asprintf("%s/%s", dir, con_files[i].name);
+
+		con->files[i] = con_files[i];
+		if (path == NULL)
+			return tw_error_set(err, TW_E_NOMEM, "out of memory");
+		rc = tw_read_file(path, CON_STATIC_MAX, &con->files[i].data, &con->files[i].len,
+			err);
+		if (rc != TW_OK)
+			rc = tw_error_set(err, TW_E_CONFIG, "the console's file %s cannot be read "
+				"(%s); set [console] web_dir to the installed web/ directory", path,
+				err->message);
+		free(path);
+	}
+	return rc;
+}
+
+/* Without [console] web_dir: next to the installed programs (PREFIX/share/torwart/web). */
+static char *con_default_web_dir(void)
+{
+	char self[4096];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	char *slash;
+
+	if (n <= 0)
+		return tw_strdup("/usr/share/torwart/web");
+	self[n] = '\0';
+	if ((slash = strrchr(self, '/')) != NULL)
+		*slash = '\0';
+	if ((slash = strrchr(self, '/')) != NULL)
+		*slash = '\0';
+	return tw_asprintf("%s/share/torwart/web", self);
+}
+
+tw_rc api_console_start(struct event_base *base, const struct tw_home *home,
+	struct tw_store *store, struct api_operator *op, struct api_console **out,
+	struct tw_error *err)
+{
+	const char *listen = tw_config_get(home->conf, "console", "listen");
+	const char *web = tw_config_get(home->conf, "console", "web_dir");
+	struct conn_guard_limits lim;
+	struct api_console *con = NULL;
+	char *cert = NULL, *key = NULL, *chain = NULL, *ca = NULL, *host = NULL, *dir = NULL;
+	uint16_t port = 0;
+	long ttl = 0;
+	tw_rc rc;
+
+	*out = NULL;
+	if (listen == NULL)
+		return TW_OK;
+	if (op == NULL)
+		return tw_error_set(err, TW_E_CONFIG, "[console] listen needs the operator API: "
+			"set [api] tls_listen too (the console uses its login and routes)");
+	if ((con = calloc(1, sizeof(*con))) == NULL)
+		return tw_error_set(err, TW_E_NOMEM, "out of memory");
+	con->home = home;
+	con->store = store;
+	con->op = op;
+	if ((rc = tw_parse_hostport(listen, &host, &port, err)) != TW_OK ||
+	    (rc = tw_config_get_long(home->conf, "console", "session_ttl",
+	    CON_DEFAULT_SESSION_TTL, 5, 86400, &ttl, err)) != TW_OK ||
+	    (rc = conn_guard_limits_load(home->conf, "console", "", CON_DEFAULT_MAX_CONNS,
+	    CON_DEFAULT_PER_SOURCE, &lim, err)) != TW_OK)
+		goto out;
+	con->ttl_ms = ttl * 1000;
+	if (RAND_bytes(con->key, sizeof(con->key)) != 1) {
+		rc = tw_error_set_openssl(err, TW_E_CRYPTO, "no random bytes for the console key");
+		goto out;
+	}
+	cert = tw_home_path(home, "console", "tls_cert", CON_DEFAULT_TLS_CERT);
+	key = tw_home_path(home, "console", "tls_key", CON_DEFAULT_TLS_KEY);
+	chain = tw_config_get(home->conf, "console", "tls_chain") != NULL ?
+		tw_home_path(home, "console", "tls_chain", "") : NULL;
+	ca = tw_home_join(home, "pki/operator-ca.crt");
+	dir = web != NULL ? tw_home_path(home, "console", "web_dir", "") : con_default_web_dir();
+	if (cert == NULL || key == NULL || ca == NULL || dir == NULL) {
+		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+		goto out;
+	}
+	if ((rc = con_tls(con, cert, key, chain, ca, err)) != TW_OK ||
+	    (rc = con_load_files(con, dir, err)) != TW_OK ||
+	    (rc = conn_guard_new("console", &lim, &con->guard, err)) != TW_OK)
+		goto out;
+	if ((con->http = evhttp_new(base)) == NULL) {
+		rc = tw_error_set(err, TW_E_NOMEM, "cannot create the console's HTTPS server");
+		goto out;
+	}
+	evhttp_set_max_headers_size(con->http, 16 * 1024);
+	evhttp_set_max_body_size(con->http, CON_BODY_MAX);
+	evhttp_set_timeout(con->http, 30);
+	evhttp_set_allowed_methods(con->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
+	evhttp_set_bevcb(con->http, con_bevcb, con);
+	evhttp_set_gencb(con->http, con_request, con);
+	if (evhttp_bind_socket(con->http, host, port) != 0) {
+		rc = tw_error_set(err, TW_E_IO, "cannot listen on %s:%u (in use? see [console] "
+			"listen)", host, port);
+		goto out;
+	}
+	tw_info("web console (HTTPS, ECDSA, client certificates) listening on %s:%u", host,
+		port);
+	*out = con;
+	con = NULL;
+out:
+	api_console_free(con);
+	free(cert);
+	free(key);
+	free(chain);
+	free(ca);
+	free(dir);
+	free(host);
+	return rc;
+}
+
+void api_console_free(struct api_console *con)
+{
+	if (con == NULL)
+		return;
+	if (con->http != NULL)
+		evhttp_free(con->http);
+	SSL_CTX_free(con->ssl_ctx);
+	conn_guard_free(con->guard);
+	for (size_t i = 0; i < sizeof(con->files) / sizeof(con->files[0]); i++)
+		free(con->files[i].data);
+	tw_wipe(con->key, sizeof(con->key));
+	free(con);
+}

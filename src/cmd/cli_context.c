@@ -1,0 +1,220 @@
+/*
+ * cli_context.c: `torwart context list|import|replace|delete|trust-add|trust-list|
+ * trust-remove|validate`, the per-GWA certificate-management context (DOMAIN.md S-8;
+ * src/gwa/gwa_context.h; docs/renewal.md "The certificate-management context").
+ *
+ * --tenant names the context; without it: the operator's own tenant through the api,
+ * "default" locally. Exit status: 0 ok, 1 failure (one line says why), 2 usage; validate:
+ * 3 when a certificate is expired, revoked or untrusted.
+ */
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/util.h"
+#include "cmd/cli.h"
+#include "gwa/gwa_context.h"
+#include "store/store_gwa_context.h"
+#include "store/store_renewal.h"   /* store_tenant_name */
+
+struct ctx_opts {
+	const char *home, *tenant, *gateway, *id, *cert, *label;
+};
+
+static int ctx_parse(int argc, char **argv, struct ctx_opts *o)
+{
+	static const struct option longopts[] = {
+		{ "home", required_argument, NULL, 'H' },
+		{ "tenant", required_argument, NULL, 'T' },
+		{ "gateway", required_argument, NULL, 'g' },
+		{ "id", required_argument, NULL, 'i' },
+		{ "cert", required_argument, NULL, 'c' },
+		{ "label", required_argument, NULL, 'l' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'H': o->home = optarg; break;
+		case 'T': o->tenant = optarg; break;
+		case 'g': o->gateway = optarg; break;
+		case 'i': o->id = optarg; break;
+		case 'c': o->cert = optarg; break;
+		case 'l': o->label = optarg; break;
+		default: return -1;
+		}
+	}
+	return optind == argc ? 0 : -1;
+}
+
+static const char ctx_usage[] =
+	"usage: torwart context list --home DIR [--tenant T] [--gateway ID]\n"
+	"       torwart context import --home DIR [--tenant T] --cert FILE [--label L] "
+	"[--gateway ID]\n"
+	"       torwart context replace --home DIR [--tenant T] --id N --cert FILE [--label L] "
+	"[--gateway ID]\n"
+	"       torwart context delete --home DIR [--tenant T] --id N\n"
+	"       torwart context trust-add --home DIR [--tenant T] --cert FILE\n"
+	"       torwart context trust-list|validate --home DIR [--tenant T]\n"
+	"       torwart context trust-remove --home DIR [--tenant T] --id N";
+
+static void ctx_time(int64_t s, char *out, size_t n)
+{
+	tw_time_format_utc(s * 1000, out, n);
+}
+
+static int print_issued(const struct store_ctx_issued *c, void *arg)
+{
+	char when[40];
+
+	(*(size_t *)arg)++;
+	ctx_time(c->not_after, when, sizeof(when));
+	printf("%-8s %-6s %-24s %-4s %-10s %-24s %.16s %s\n", "sm-pki", "-", c->owner_id,
+		c->usage, c->status, when, c->fingerprint, c->subject);
+	return 0;
+}
+
+static int print_foreign(const struct store_ctx_cert *c, void *arg)
+{
+	char when[40], id[24];
+
+	(*(size_t *)arg)++;
+	ctx_time(c->not_after, when, sizeof(when));
+	snprintf(id, sizeof(id), "%lld", (long long)c->id);
+	printf("%-8s %-6s %-24s %-4s %-10s %-24s %.16s %s [%s]\n", "foreign", id,
+		c->gateway_id[0] ? c->gateway_id : "-", "-", c->status, when, c->fingerprint,
+		c->subject, c->label);
+	return 0;
+}
+
+static int print_trust(const struct store_ctx_trust *t, void *arg)
+{
+	char when[40];
+
+	(*(size_t *)arg)++;
+	ctx_time(t->not_after, when, sizeof(when));
+	printf("%-6lld %-24s %.16s %s\n", (long long)t->id, when, t->fingerprint, t->subject);
+	return 0;
+}
+
+static tw_rc ctx_read(const char *path, unsigned char **buf, size_t *len, struct tw_error *err)
+{
+	return tw_read_file(path, STORE_CTX_DER_MAX * 2, buf, len, err);
+}
+
+int cli_context(const char *sub, int argc, char **argv)
+{
+	struct ctx_opts o;
+	struct tw_home *home = NULL;
+	struct tw_store *store = NULL;
+	struct gwa_ctx ctx;
+	struct tw_error err;
+	unsigned char *buf = NULL;
+	size_t len = 0, count = 0;
+	char tenant[STORE_ID_MAX + 1];
+	long id = 0;
+	int64_t nid = 0;
+	bool needs_id, needs_cert;
+	int status = 1;
+	tw_rc rc;
+
+	tw_error_clear(&err);
+	if (sub == NULL || ctx_parse(argc, argv, &o) != 0 || o.home == NULL)
+		return cli_usage_error(ctx_usage);
+	needs_id = strcmp(sub, "replace") == 0 || strcmp(sub, "delete") == 0 ||
+		strcmp(sub, "trust-remove") == 0;
+	needs_cert = strcmp(sub, "import") == 0 || strcmp(sub, "replace") == 0 ||
+		strcmp(sub, "trust-add") == 0;
+	if (strcmp(sub, "list") != 0 && strcmp(sub, "trust-list") != 0 &&
+	    strcmp(sub, "validate") != 0 && !needs_id && !needs_cert)
+		return cli_usage_error(ctx_usage);
+	if (needs_id != (o.id != NULL) || needs_cert != (o.cert != NULL))
+		return cli_usage_error(needs_id && o.id == NULL ? "context: --id N is needed" :
+			needs_cert && o.cert == NULL ? "context: --cert FILE is needed" :
+			"context: that option does not belong to this subcommand");
+	if ((o.label != NULL || o.gateway != NULL) && strcmp(sub, "import") != 0 &&
+	    strcmp(sub, "replace") != 0 && !(o.gateway != NULL && strcmp(sub, "list") == 0))
+		return cli_usage_error("context: --label and --gateway belong to import and "
+			"replace (--gateway also to list)");
+	if (o.id != NULL && tw_parse_long(o.id, 1, LONG_MAX, &id, &err, "--id") != TW_OK)
+		return cli_usage_error(err.message);
+	if (cli_open_home_store(o.home, &home, &store, &err) != TW_OK)
+		goto fail;
+	/* The context: --tenant, else the operator's tenant (api), else "default". */
+	if (o.tenant != NULL)
+		snprintf(tenant, sizeof(tenant), "%s", o.tenant);
+	else if (store_scoped_tenant(store) != 0) {
+		if (store_tenant_name(store, store_scoped_tenant(store), tenant, sizeof(tenant),
+		    &err) != TW_OK)
+			goto fail;
+	} else
+		snprintf(tenant, sizeof(tenant), "default");
+	if (gwa_ctx_open(&ctx, home, store, tenant, &err) != TW_OK)
+		goto fail;
+	ctx.actor = cli_actor();
+	ctx.role = cli_role;
+	ctx.client = cli_client();
+	if (needs_cert && ctx_read(o.cert, &buf, &len, &err) != TW_OK)
+		goto fail;
+	if (strcmp(sub, "list") == 0) {
+		printf("%-8s %-6s %-24s %-4s %-10s %-24s %-16s %s\n", "SOURCE", "ID", "GATEWAY",
+			"USE", "STATUS", "NOT AFTER (UTC)", "FINGERPRINT", "SUBJECT");
+		if (store_ctx_issued_foreach(store, ctx.tenant_id, o.gateway, print_issued, &count,
+		    &err) != TW_OK ||
+		    store_ctx_cert_foreach(store, ctx.tenant_id, o.gateway, false, print_foreign,
+		    &count, &err) != TW_OK)
+			goto fail;
+		printf("%zu certificate%s in context %s\n", count, count == 1 ? "" : "s", tenant);
+	} else if (strcmp(sub, "trust-list") == 0) {
+		printf("%-6s %-24s %-16s %s\n", "ID", "NOT AFTER (UTC)", "FINGERPRINT", "SUBJECT");
+		if (store_ctx_trust_foreach(store, ctx.tenant_id, print_trust, &count, &err) !=
+		    TW_OK)
+			goto fail;
+		printf("%zu trusted CA%s in context %s\n", count, count == 1 ? "" : "s", tenant);
+	} else if (strcmp(sub, "import") == 0) {
+		if (gwa_ctx_import(&ctx, buf, len, o.label, o.gateway, &nid, &err) != TW_OK)
+			goto fail;
+		printf("context %s: certificate %lld imported\n", tenant, (long long)nid);
+	} else if (strcmp(sub, "replace") == 0) {
+		if (gwa_ctx_replace(&ctx, id, buf, len, o.label, o.gateway, &err) != TW_OK)
+			goto fail;
+		printf("context %s: certificate %ld replaced\n", tenant, id);
+	} else if (strcmp(sub, "delete") == 0) {
+		if (gwa_ctx_delete(&ctx, id, &err) != TW_OK)
+			goto fail;
+		printf("context %s: certificate %ld deleted\n", tenant, id);
+	} else if (strcmp(sub, "trust-add") == 0) {
+		if (gwa_ctx_trust_add(&ctx, buf, len, &nid, &err) != TW_OK)
+			goto fail;
+		printf("context %s: trusted CA %lld added\n", tenant, (long long)nid);
+	} else if (strcmp(sub, "trust-remove") == 0) {
+		if (gwa_ctx_trust_remove(&ctx, id, &err) != TW_OK)
+			goto fail;
+		printf("context %s: trusted CA %ld removed\n", tenant, id);
+	} else {
+		struct gwa_ctx_summary s;
+
+		if ((rc = gwa_ctx_validate(&ctx, &s, &err)) != TW_OK)
+			goto fail;
+		printf("context %s: %zu checked, %zu valid, %zu expired, %zu revoked, %zu "
+			"untrusted, %zu alerts raised\n", tenant, s.checked, s.valid, s.expired,
+			s.revoked, s.untrusted, s.alerts);
+		status = s.expired + s.revoked + s.untrusted > 0 ? 3 : 0;
+		goto out;
+	}
+	status = 0;
+	goto out;
+fail:
+	status = cli_fail("context", &err);
+out:
+	free(buf);
+	store_close(store);
+	tw_home_free(home);
+	return status;
+}

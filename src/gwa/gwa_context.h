@@ -1,0 +1,66 @@
+/*
+ * gwa_context.h: the per-GWA certificate-management context (issue 12, DOMAIN.md S-8,
+ * seed sen-pki-leistungsbeschreibung section 4.6; docs/renewal.md "The certificate-
+ * management context"). A context is a tenant: the SM-PKI certificates this home issued
+ * to its gateways (and, for the home's own tenant, to the GWA) plus the foreign
+ * certificates and trusted non-SM-PKI CAs kept in store_gwa_context.h.
+ *
+ * Every action is one transaction with its admin-log entry "context.<what>", object
+ * "context:<tenant> ...". The caller resolves the tenant (gwa_ctx_open) on its (possibly
+ * tenant-scoped) store: a context of another tenant is "not found", like a missing one.
+ */
+#ifndef TORWART_GWA_GWA_CONTEXT_H
+#define TORWART_GWA_GWA_CONTEXT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/error.h"
+#include "base/home.h"
+#include "store/store.h"
+
+struct gwa_ctx {
+	struct tw_store *store;               /* borrowed */
+	const struct tw_home *home;           /* borrowed */
+	int64_t tenant_id;
+	char name[STORE_ID_MAX + 1];
+	const char *actor, *role, *client;    /* borrowed: who acts (admin log) */
+};
+
+/* Resolve context name on store; TW_E_NOT_FOUND for an unknown or another tenant's. */
+tw_rc gwa_ctx_open(struct gwa_ctx *ctx, const struct tw_home *home, struct tw_store *store,
+	const char *name, struct tw_error *err);
+
+/*
+ * Import a certificate (PEM or DER, one) under label, optionally assigned to gateway_id
+ * (a gateway of this tenant: TW_E_NOT_FOUND otherwise). TW_E_INVALID for bytes that are
+ * no certificate; TW_E_EXISTS when the context holds it already. Status "unchecked".
+ */
+tw_rc gwa_ctx_import(struct gwa_ctx *ctx, const unsigned char *in, size_t len,
+	const char *label, const char *gateway_id, int64_t *id, struct tw_error *err);
+/* Replace entry id's certificate (label and gateway kept unless given). */
+tw_rc gwa_ctx_replace(struct gwa_ctx *ctx, int64_t id, const unsigned char *in, size_t len,
+	const char *label, const char *gateway_id, struct tw_error *err);
+tw_rc gwa_ctx_delete(struct gwa_ctx *ctx, int64_t id, struct tw_error *err);
+
+/* A trusted CA for non-SM-PKI certificates: must be a CA certificate (basicConstraints). */
+tw_rc gwa_ctx_trust_add(struct gwa_ctx *ctx, const unsigned char *in, size_t len,
+	int64_t *id, struct tw_error *err);
+tw_rc gwa_ctx_trust_remove(struct gwa_ctx *ctx, int64_t id, struct tw_error *err);
+
+/*
+ * Validate every foreign certificate of the context: validity period (expired), chain to
+ * the SM-PKI (pki/root-ca.crt, pki/chain.pem) or to a trusted CA of the context
+ * (untrusted otherwise), revocation against the CRLs this home publishes ([ca] crl_cas,
+ * crl/<ca>.crl) when one is from the certificate's issuer; and the SM-PKI certificates
+ * of the context by their inventory status and end. A certificate that turned expired or
+ * revoked raises a context-certificate alert (the alert path: webhook of its role).
+ * Counts in out; one context.validate admin-log entry.
+ */
+struct gwa_ctx_summary {
+	size_t checked, valid, expired, revoked, untrusted, alerts;
+};
+tw_rc gwa_ctx_validate(struct gwa_ctx *ctx, struct gwa_ctx_summary *out,
+	struct tw_error *err);
+
+#endif

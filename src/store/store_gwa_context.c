@@ -1,0 +1,445 @@
+/*
+ * store_gwa_context.c: the certificate-management context's tables (store_gwa_context.h).
+ * Every statement names the tenant: a row of another context is never read or changed.
+ */
+#include "store/store_gwa_context.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/db.h"
+#include "store/store_check.h"
+
+#define CC_COLUMNS "id, tenant_id, label, gateway_id, fingerprint, subject, issuer, " \
+	"serial_hex, not_before, not_after, status, check_detail, checked_ms, created_ms, " \
+	"updated_ms"
+
+static const char SQL_CC_INSERT[] = "INSERT INTO gwa_context_certs (tenant_id, label, "
+	"gateway_id, fingerprint, subject, issuer, serial_hex, not_before, not_after, der, "
+	"created_ms, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)";
+static const char SQL_CC_GET[] = "SELECT " CC_COLUMNS ", der FROM gwa_context_certs "
+	"WHERE tenant_id = ?1 AND id = ?2";
+static const char SQL_CC_REPLACE[] = "UPDATE gwa_context_certs SET label = ?3, "
+	"gateway_id = ?4, fingerprint = ?5, subject = ?6, issuer = ?7, serial_hex = ?8, "
+	"not_before = ?9, not_after = ?10, der = ?11, status = 'unchecked', check_detail = '', "
+	"checked_ms = 0, updated_ms = ?12 WHERE tenant_id = ?1 AND id = ?2";
+static const char SQL_CC_DELETE[] = "DELETE FROM gwa_context_certs WHERE tenant_id = ?1 "
+	"AND id = ?2";
+static const char SQL_CC_STATUS[] = "UPDATE gwa_context_certs SET status = ?3, "
+	"check_detail = ?4, checked_ms = ?5 WHERE tenant_id = ?1 AND id = ?2";
+static const char SQL_CC_LIST[] = "SELECT " CC_COLUMNS ", der FROM gwa_context_certs "
+	"WHERE tenant_id = ?1 AND (?2 = '' OR gateway_id = ?2) ORDER BY id";
+static const char SQL_CI_LIST[] = "SELECT owner_kind, owner_id, usage, serial_hex, "
+	"fingerprint, subject, status, not_after FROM certificates WHERE tenant_id = ?1 "
+	"AND owner_kind IN ('smgw', 'gwa') AND (?2 = '' OR owner_id = ?2) ORDER BY id";
+static const char SQL_CT_INSERT[] = "INSERT INTO gwa_context_trust (tenant_id, fingerprint, "
+	"subject, not_after, der, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+static const char SQL_CT_DELETE[] = "DELETE FROM gwa_context_trust WHERE tenant_id = ?1 "
+	"AND id = ?2";
+static const char SQL_CT_LIST[] = "SELECT id, tenant_id, fingerprint, subject, not_after, "
+	"created_ms, der FROM gwa_context_trust WHERE tenant_id = ?1 ORDER BY id";
+
+static const char SQL_TENANT[] = "SELECT id FROM tenants WHERE name = ?1";
+
+tw_rc store_ctx_tenant_id(struct tw_store *store, const char *name, int64_t *id,
+	struct tw_error *err)
+{
+	struct db *d = store_db(store, err);
+	struct db_stmt *st = NULL;
+	tw_rc rc;
+	int step;
+
+	*id = 0;
+	if (d == NULL)
+		return err != NULL ? err->code : TW_E_INTERNAL;
+	if ((rc = store_check_text(name, STORE_ID_MAX, "context (tenant) name", err)) != TW_OK)
+		return rc;
+	if ((rc = db_prepare(d, SQL_TENANT, &st, err)) != TW_OK)
+		return rc;
+	db_bind_text(st, 1, name);
+	if ((step = db_step(st)) == DB_ROW)
+		*id = db_column_int64(st, 0);
+	else if (step == DB_DONE)
+		rc = tw_error_set(err, TW_E_NOT_FOUND, "there is no context (tenant) '%.64s'", name);
+	else
+		rc = db_step_fail(d, err, "looking up a tenant");
+	db_done(d, st);
+	return rc;
+}
+
+void store_ctx_cert_clear(struct store_ctx_cert *c)
+{
+	if (c == NULL)
+		return;
+	free(c->der);
+	memset(c, 0, sizeof(*c));
+}
+
+void store_ctx_trust_clear(struct store_ctx_trust *t)
+{
+	if (t == NULL)
+		return;
+	free(t->der);
+	memset(t, 0, sizeof(*t));
+}
+
+static tw_rc cc_check(const struct store_ctx_cert *c, struct tw_error *err)
+{
+	tw_rc rc;
+
+	if (c->der == NULL || c->der_len == 0 || c->der_len > STORE_CTX_DER_MAX)
+		return tw_error_set(err, TW_E_INVALID, "a certificate of 1..%d bytes is needed",
+			STORE_CTX_DER_MAX);
+	if ((rc = STORE_CHECK_MEMBER(c, label, true, err)) != TW_OK ||
+	    (rc = STORE_CHECK_MEMBER(c, gateway_id, false, err)) != TW_OK ||
+	    (rc = STORE_CHECK_MEMBER(c, fingerprint, true, err)) != TW_OK ||
+	    (rc = STORE_CHECK_MEMBER(c, subject, false, err)) != TW_OK ||
+	    (rc = STORE_CHECK_MEMBER(c, issuer, false, err)) != TW_OK ||
+	    (rc = STORE_CHECK_MEMBER(c, serial_hex, true, err)) != TW_OK)
+		return rc;
+	return TW_OK;
+}
+
+/* A blob column into a fresh buffer (*out, *len), at most max bytes. */
+static tw_rc cc_blob(struct db_stmt *st, int col, size_t max, unsigned char **out,
+	size_t *len, struct tw_error *err)
+{
+	size_t n = (size_t)db_column_bytes(st, col);
+	const void *p = db_column_blob(st, col);
+
+	*out = NULL;
+	*len = 0;
+	if (n > max)
+		return tw_error_set(err, TW_E_INTEGRITY, "a stored certificate is larger than %zu "
+			"bytes", max);
+	if (n == 0 || p == NULL)
+		return TW_OK;
+	if ((*out = malloc(n)) == NULL)
+		return tw_error_set(err, TW_E_NOMEM, "out of memory");
+	memcpy(*out, p, n);
+	*len = n;
+	return TW_OK;
+}
+
+static tw_rc cc_row(struct db_stmt *st, bool with_der, struct store_ctx_cert *c,
+	struct tw_error *err)
+{
+	tw_rc rc;
+
+	memset(c, 0, sizeof(*c));
+	c->id = db_column_int64(st, 0);
+	c->tenant_id = db_column_int64(st, 1);
+	if ((rc = DB_COL_TEXT(st, 2, c, label, err)) != TW_OK ||
+	    (rc = DB_COL_TEXT(st, 3, c, gateway_id, err)) != TW_OK ||
+	    (rc = DB_COL_TEXT(st, 4, c, fingerprint, err)) != TW_OK ||
+	    (rc = DB_COL_TEXT(st, 5, c, subject, err)) != TW_OK ||
+	    (rc = DB_COL_TEXT(st, 6, c, issuer, err)) != TW_OK ||
+	    (rc = DB_COL_TEXT(st, 7, c, serial_hex, err)) != TW_OK ||
+	    (rc = DB_COL_TEXT(st, 10, c, status, err)) != TW_OK ||
+	    (rc = DB_COL_TEXT(st, 11, c, check_detail, err)) != TW_OK)
+		return rc;
+	c->not_before = db_column_int64(st, 8);
+	c->not_after = db_column_int64(st, 9);
+	c->checked_ms = db_column_int64(st, 12);
+	c->created_ms = db_column_int64(st, 13);
+	c->updated_ms = db_column_int64(st, 14);
+	return with_der ? cc_blob(st, 15, STORE_CTX_DER_MAX, &c->der, &c->der_len, err) : TW_OK;
+}
+
+tw_rc store_ctx_cert_insert(struct tw_store *store, const struct store_ctx_cert *c,
+	int64_t *id, struct tw_error *err)
+{
+	struct db *d = store_db(store, err);
+	struct db_stmt *st = NULL;
+	tw_rc rc;
+
+	if (d == NULL)
+		return err != NULL ? err->code : TW_E_INTERNAL;
+	if (c == NULL || id == NULL)
+		return tw_error_set(err, TW_E_INTERNAL, "store_ctx_cert_insert: bad arguments");
+	if ((rc = cc_check(c, err)) != TW_OK)
+		return rc;
+	if ((rc = db_prepare(d, SQL_CC_INSERT, &st, err)) != TW_OK)
+		return rc;
+	db_bind_int64(st, 1, c->tenant_id);
+	db_bind_text(st, 2, c->label);
+	db_bind_text(st, 3, c->gateway_id);
+	db_bind_text(st, 4, c->fingerprint);
+	db_bind_text(st, 5, c->subject);
+	db_bind_text(st, 6, c->issuer);
+	db_bind_text(st, 7, c->serial_hex);
+	db_bind_int64(st, 8, c->not_before);
+	db_bind_int64(st, 9, c->not_after);
+	db_bind_blob(st, 10, c->der, c->der_len);
+	db_bind_int64(st, 11, c->created_ms);
+	if (db_step(st) != DB_DONE) {
+		rc = db_step_fail(d, err, "storing a certificate in the context");
+		if (rc == TW_E_EXISTS)
+			rc = tw_error_set(err, TW_E_EXISTS, "the context holds the certificate %.16s... "
+				"already (replace it, or delete it first)", c->fingerprint);
+	} else {
+		rc = db_last_id(d, id, err);
+	}
+	db_done(d, st);
+	return rc;
+}
+
+tw_rc store_ctx_cert_get(struct tw_store *store, int64_t tenant_id, int64_t id,
+	struct store_ctx_cert *out, struct tw_error *err)
+{
+	struct db *d = store_db(store, err);
+	struct db_stmt *st = NULL;
+	tw_rc rc;
+	int step;
+
+	if (out != NULL)
+		memset(out, 0, sizeof(*out));
+	if (d == NULL)
+		return err != NULL ? err->code : TW_E_INTERNAL;
+	if (out == NULL)
+		return tw_error_set(err, TW_E_INTERNAL, "store_ctx_cert_get: no output");
+	if ((rc = db_prepare(d, SQL_CC_GET, &st, err)) != TW_OK)
+		return rc;
+	db_bind_int64(st, 1, tenant_id);
+	db_bind_int64(st, 2, id);
+	if ((step = db_step(st)) == DB_ROW)
+		rc = cc_row(st, true, out, err);
+	else if (step == DB_DONE)
+		rc = tw_error_set(err, TW_E_NOT_FOUND, "the context has no certificate %lld",
+			(long long)id);
+	else
+		rc = db_step_fail(d, err, "reading a certificate of the context");
+	db_done(d, st);
+	if (rc != TW_OK)
+		store_ctx_cert_clear(out);
+	return rc;
+}
+
+/* Run one UPDATE/DELETE of the context's row id; TW_E_NOT_FOUND when no row changed. */
+static tw_rc cc_changed(struct db *d, int64_t changes, int64_t id, tw_rc rc,
+	struct tw_error *err)
+{
+	(void)d;
+	if (rc == TW_OK && changes == 0)
+		rc = tw_error_set(err, TW_E_NOT_FOUND, "the context has no entry %lld",
+			(long long)id);
+	return rc;
+}
+
+tw_rc store_ctx_cert_replace(struct tw_store *store, int64_t tenant_id, int64_t id,
+	const struct store_ctx_cert *c, struct tw_error *err)
+{
+	struct db *d = store_db(store, err);
+	int64_t changes = 0;
+	tw_rc rc;
+
+	if (d == NULL)
+		return err != NULL ? err->code : TW_E_INTERNAL;
+	if (c == NULL)
+		return tw_error_set(err, TW_E_INTERNAL, "store_ctx_cert_replace: bad arguments");
+	if ((rc = cc_check(c, err)) != TW_OK)
+		return rc;
+	rc = db_run(d, SQL_CC_REPLACE, &changes, "replacing a certificate of the context", err,
+		"iittttttiibi", tenant_id, id, c->label, c->gateway_id, c->fingerprint,
+		c->subject, c->issuer, c->serial_hex, c->not_before, c->not_after, c->der,
+		c->der_len, c->updated_ms);
+	if (rc == TW_E_EXISTS)
+		return tw_error_set(err, TW_E_EXISTS, "the context holds the new certificate "
+			"%.16s... already, as another entry", c->fingerprint);
+	return cc_changed(d, changes, id, rc, err);
+}
+
+tw_rc store_ctx_cert_delete(struct tw_store *store, int64_t tenant_id, int64_t id,
+	struct tw_error *err)
+{
+	struct db *d = store_db(store, err);
+	int64_t changes = 0;
+	tw_rc rc;
+
+	if (d == NULL)
+		return err != NULL ? err->code : TW_E_INTERNAL;
+	rc = db_run(d, SQL_CC_DELETE, &changes, "deleting a certificate of the context", err,
+		"ii", tenant_id, id);
+	return cc_changed(d, changes, id, rc, err);
+}
+
+tw_rc store_ctx_cert_set_status(struct tw_store *store, int64_t tenant_id, int64_t id,
+	const char *status, const char *detail, int64_t checked_ms, struct tw_error *err)
+{
+	struct db *d = store_db(store, err);
+	int64_t changes = 0;
+	tw_rc rc;
+
+	if (d == NULL)
+		return err != NULL ? err->code : TW_E_INTERNAL;
+	if ((rc = store_check_text(status, 15, "status", err)) != TW_OK ||
+	    (rc = store_check_text(detail, STORE_TEXT_MAX, "check detail", err)) != TW_OK)
+		return rc;
+	rc = db_run(d, SQL_CC_STATUS, &changes, "marking a certificate of the context", err,
+		"iitti", tenant_id, id, status, detail, checked_ms);
+	return cc_changed(d, changes, id, rc, err);
+}
+
+tw_rc store_ctx_cert_foreach(struct tw_store *store, int64_t tenant_id,
+	const char *gateway_id, bool with_der, store_ctx_cert_cb cb, void *arg,
+	struct tw_error *err)
+{
+	struct db *d = store_db(store, err);
+	struct db_stmt *st = NULL;
+	struct store_ctx_cert c;
+	tw_rc rc;
+	int step;
+
+	if (d == NULL)
+		return err != NULL ? err->code : TW_E_INTERNAL;
+	if (gateway_id != NULL && (rc = store_check_text(gateway_id, STORE_ID_MAX, "gateway id",
+	    err)) != TW_OK)
+		return rc;
+	if ((rc = db_prepare(d, SQL_CC_LIST, &st, err)) != TW_OK)
+		return rc;
+	db_bind_int64(st, 1, tenant_id);
+	db_bind_text(st, 2, gateway_id != NULL ? gateway_id : "");
+	while ((step = db_step(st)) == DB_ROW) {
+		int stop;
+
+		if ((rc = cc_row(st, with_der, &c, err)) != TW_OK)
+			break;
+		stop = cb(&c, arg);
+		store_ctx_cert_clear(&c);
+		if (stop)
+			break;
+	}
+	if (rc == TW_OK && step != DB_ROW && step != DB_DONE)
+		rc = db_step_fail(d, err, "listing the context's certificates");
+	db_done(d, st);
+	return rc;
+}
+
+tw_rc store_ctx_issued_foreach(struct tw_store *store, int64_t tenant_id,
+	const char *gateway_id, store_ctx_issued_cb cb, void *arg, struct tw_error *err)
+{
+	struct db *d = store_db(store, err);
+	struct db_stmt *st = NULL;
+	struct store_ctx_issued c;
+	tw_rc rc;
+	int step;
+
+	if (d == NULL)
+		return err != NULL ? err->code : TW_E_INTERNAL;
+	if (gateway_id != NULL && (rc = store_check_text(gateway_id, STORE_ID_MAX, "gateway id",
+	    err)) != TW_OK)
+		return rc;
+	if ((rc = db_prepare(d, SQL_CI_LIST, &st, err)) != TW_OK)
+		return rc;
+	db_bind_int64(st, 1, tenant_id);
+	db_bind_text(st, 2, gateway_id != NULL ? gateway_id : "");
+	while ((step = db_step(st)) == DB_ROW) {
+		memset(&c, 0, sizeof(c));
+		if ((rc = DB_COL_TEXT(st, 0, &c, owner_kind, err)) != TW_OK ||
+		    (rc = DB_COL_TEXT(st, 1, &c, owner_id, err)) != TW_OK ||
+		    (rc = DB_COL_TEXT(st, 2, &c, usage, err)) != TW_OK ||
+		    (rc = DB_COL_TEXT(st, 3, &c, serial_hex, err)) != TW_OK ||
+		    (rc = DB_COL_TEXT(st, 4, &c, fingerprint, err)) != TW_OK ||
+		    (rc = DB_COL_TEXT(st, 5, &c, subject, err)) != TW_OK ||
+		    (rc = DB_COL_TEXT(st, 6, &c, status, err)) != TW_OK)
+			break;
+		c.not_after = db_column_int64(st, 7);
+		if (cb(&c, arg))
+			break;
+	}
+	if (rc == TW_OK && step != DB_ROW && step != DB_DONE)
+		rc = db_step_fail(d, err, "listing the context's SM-PKI certificates");
+	db_done(d, st);
+	return rc;
+}
+
+tw_rc store_ctx_trust_insert(struct tw_store *store, const struct store_ctx_trust *t,
+	int64_t *id, struct tw_error *err)
+{
+	struct db *d = store_db(store, err);
+	struct db_stmt *st = NULL;
+	tw_rc rc;
+
+	if (d == NULL)
+		return err != NULL ? err->code : TW_E_INTERNAL;
+	if (t == NULL || id == NULL)
+		return tw_error_set(err, TW_E_INTERNAL, "store_ctx_trust_insert: bad arguments");
+	if (t->der == NULL || t->der_len == 0 || t->der_len > STORE_CTX_DER_MAX)
+		return tw_error_set(err, TW_E_INVALID, "a CA certificate of 1..%d bytes is needed",
+			STORE_CTX_DER_MAX);
+	if ((rc = STORE_CHECK_MEMBER(t, fingerprint, true, err)) != TW_OK ||
+	    (rc = STORE_CHECK_MEMBER(t, subject, false, err)) != TW_OK)
+		return rc;
+	if ((rc = db_prepare(d, SQL_CT_INSERT, &st, err)) != TW_OK)
+		return rc;
+	db_bind_int64(st, 1, t->tenant_id);
+	db_bind_text(st, 2, t->fingerprint);
+	db_bind_text(st, 3, t->subject);
+	db_bind_int64(st, 4, t->not_after);
+	db_bind_blob(st, 5, t->der, t->der_len);
+	db_bind_int64(st, 6, t->created_ms);
+	if (db_step(st) != DB_DONE) {
+		rc = db_step_fail(d, err, "storing a trusted CA of the context");
+		if (rc == TW_E_EXISTS)
+			rc = tw_error_set(err, TW_E_EXISTS, "the context trusts that CA already");
+	} else {
+		rc = db_last_id(d, id, err);
+	}
+	db_done(d, st);
+	return rc;
+}
+
+tw_rc store_ctx_trust_delete(struct tw_store *store, int64_t tenant_id, int64_t id,
+	struct tw_error *err)
+{
+	struct db *d = store_db(store, err);
+	int64_t changes = 0;
+	tw_rc rc;
+
+	if (d == NULL)
+		return err != NULL ? err->code : TW_E_INTERNAL;
+	rc = db_run(d, SQL_CT_DELETE, &changes, "removing a trusted CA of the context", err,
+		"ii", tenant_id, id);
+	if (rc == TW_OK && changes == 0)
+		rc = tw_error_set(err, TW_E_NOT_FOUND, "the context has no trusted CA %lld",
+			(long long)id);
+	return rc;
+}
+
+tw_rc store_ctx_trust_foreach(struct tw_store *store, int64_t tenant_id,
+	store_ctx_trust_cb cb, void *arg, struct tw_error *err)
+{
+	struct db *d = store_db(store, err);
+	struct db_stmt *st = NULL;
+	struct store_ctx_trust t;
+	tw_rc rc = TW_OK;
+	int step;
+
+	if (d == NULL)
+		return err != NULL ? err->code : TW_E_INTERNAL;
+	if ((rc = db_prepare(d, SQL_CT_LIST, &st, err)) != TW_OK)
+		return rc;
+	db_bind_int64(st, 1, tenant_id);
+	while ((step = db_step(st)) == DB_ROW) {
+		int stop;
+
+		memset(&t, 0, sizeof(t));
+		t.id = db_column_int64(st, 0);
+		t.tenant_id = db_column_int64(st, 1);
+		if ((rc = DB_COL_TEXT(st, 2, &t, fingerprint, err)) != TW_OK ||
+		    (rc = DB_COL_TEXT(st, 3, &t, subject, err)) != TW_OK)
+			break;
+		t.not_after = db_column_int64(st, 4);
+		t.created_ms = db_column_int64(st, 5);
+		if ((rc = cc_blob(st, 6, STORE_CTX_DER_MAX, &t.der, &t.der_len, err)) != TW_OK)
+			break;
+		stop = cb(&t, arg);
+		store_ctx_trust_clear(&t);
+		if (stop)
+			break;
+	}
+	if (rc == TW_OK && step != DB_ROW && step != DB_DONE)
+		rc = db_step_fail(d, err, "listing the context's trusted CAs");
+	db_done(d, st);
+	return rc;
+}

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# console_browser.sh: issue 15 section 2, the web console in a real browser. Starts the
+# stack (console_lib.sh), gives each of two operators (gwa: gateway operator, appr:
+# approver; both with P-256 keys) a HOME with an NSS database holding its PKCS#12
+# (`torwart operator p12`) and the console CA, and runs tests/browser/console_test.py:
+# headless Chromium through Selenium logs in, orders a fleet, approves it as the second
+# operator, watches the progress, finds an alarm; labels and keyboard navigation checked;
+# screenshots in the meson log directory (console-browser/).
+#
+# Client certificates without a dialog: Chromium reads the AutoSelectCertificateForUrls
+# policy only from /etc/chromium/policies/managed/ (no command-line switch does this in
+# the Debian build), so this test writes a uniquely named policy file there for the
+# console's URL and removes it at the end. Not root (cannot write there), or chromium,
+# chromedriver, selenium or pk12util missing: skipped (exit 77) with the reason.
+. "$(dirname "$0")/lib.sh"
+T=$(mktemp -d /tmp/torwart-conb-XXXXXX)
+POLICY_DIR=/etc/chromium/policies/managed
+POLICY=
+cleanup() {
+	[ -n "$POLICY" ] && rm -f "$POLICY"
+	finish
+}
+trap 'cleanup; exit $?' EXIT
+
+skip() { echo "SKIP: $*"; rm -rf "$T"; trap - EXIT; exit 77; }
+[ -x /usr/bin/chromium ] || skip "chromium is not installed (apt-get install chromium)"
+[ -x /usr/bin/chromedriver ] || skip "chromedriver is not installed (apt-get install chromium-driver)"
+/usr/bin/python3 -c 'import selenium' 2>/dev/null || skip "python3-selenium is not installed"
+command -v pk12util >/dev/null && command -v certutil >/dev/null ||
+	skip "pk12util/certutil are not installed (apt-get install libnss3-tools)"
+[ "$(id -u)" = 0 ] || skip "the client-certificate policy must go to $POLICY_DIR (root only)"
+mkdir -p "$POLICY_DIR" 2>/dev/null && [ -w "$POLICY_DIR" ] || skip "$POLICY_DIR is not writable"
+
+OUT_DIR="${MESON_BUILD_ROOT:-$BUILD}/meson-logs/console-browser"
+mkdir -p "$OUT_DIR"
+rm -f "$OUT_DIR"/*.png
+. "$(dirname "$0")/console_lib.sh"
+
+# One HOME (NSS database) per operator: its own PKCS#12 and the console CA, trusted.
+for who in gwa appr; do
+	mkdir -p "$T/home-$who/.pki/nssdb"
+	printf 'p12-%s-%s\n' "$who" "$RANDOM" >"$T/$who.p12pw"
+	check "$who: operator p12 (PKCS#12 for the browser)" "$TORWART" operator p12 \
+		--cert "$O/$who/$who.crt" --key "$O/$who/$who.key" --out "$T/$who.p12" \
+		--password-file "$T/$who.p12pw" --name "$who"
+	check "$who: the PKCS#12 file is 0600" test "$(stat -c %a "$T/$who.p12")" = 600
+	check "$who: NSS database" certutil -N -d "sql:$T/home-$who/.pki/nssdb" --empty-password
+	check "$who: the console CA trusted for TLS servers" certutil -A -d "sql:$T/home-$who/.pki/nssdb" \
+		-n "torwart console CA" -t "C,," -i "$CON_CA"
+	check "$who: pk12util imports the PKCS#12" pk12util -i "$T/$who.p12" \
+		-d "sql:$T/home-$who/.pki/nssdb" -w "$T/$who.p12pw"
+done
+POLICY="$POLICY_DIR/torwart-console-test-$$-$RANDOM.json"
+printf '{"AutoSelectCertificateForUrls": ["{\\"pattern\\":\\"https://127.0.0.1:%s\\",\\"filter\\":{}}"]}\n' \
+	"$CON_PORT" >"$POLICY"
+check "the policy file is JSON" /usr/bin/python3 -c "import json; json.load(open('$POLICY'))"
+
+# The gateways connect once (self-initiated) and execute their jobs: the order's progress.
+SIM_CMD="'$SIM' --gwa 127.0.0.1:$WAN_PORT --gateways '$T/GW-A1' '$T/GW-A2' --quiet"
+echo "---- browser (tests/browser/console_test.py) ----"
+if CON="$CON" OUT_DIR="$OUT_DIR" HOME_GWA="$T/home-gwa" HOME_APPR="$T/home-appr" \
+	PW_GWA="$O/gwa.pw" PW_APPR="$O/appr.pw" SIM_CMD="$SIM_CMD" \
+	timeout 300 /usr/bin/python3 "$TORWART_SOURCE/tests/browser/console_test.py" | tee -a "$T/log"; then
+	ok "the browser test passed (screenshots in $OUT_DIR)"
+else
+	bad "the browser test failed (screenshots and chromedriver logs in $OUT_DIR)"
+fi
+check "screenshots were saved" bash -c "ls '$OUT_DIR'/console-*.png >/dev/null 2>&1"
+check "the approved order ran: two ping jobs of the fleet order done" \
+	test "$(db "SELECT count(*) FROM jobs WHERE batch_id > 0 AND state = 'done'")" = 2
