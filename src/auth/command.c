@@ -43,7 +43,7 @@
 #define OPTS_GATEWAY /* src/cmd/cli.c cli_parse_options */ \
 	"home= id= /out= test-pki wan-listen= api-listen= api-tls-listen= signer-backend= system store="
 #define OPTS_CONTEXT /* src/cmd/cli_context.c ctx_parse */ \
-	"home= tenant= gateway= id= /cert= label="
+	"home= tenant= gateway= id= /cert= label= /out= /in= after= limit= url="
 #define OPTS_GWA /* src/cmd/cli_gwa.c gwa_parse */ \
 	"home="
 #define OPTS_JOB /* src/cmd/cli_job.c job_parse */ \
@@ -169,7 +169,13 @@ static const struct auth_command auth_commands[] = {
 	  .options = OPTS_GATEWAY },
 	/* The certificate-management context (S-8): the tenant's gateway administrators write,
 	 * readers (auditor included) list; --tenant of another tenant is "not found". */
+	{ .command = "context", .sub = "backup", .op = AUTH_OP_GATEWAY_READ,
+	  .files = { OUT("--out") },
+	  .options = OPTS_CONTEXT },
 	{ .command = "context", .sub = "delete", .op = AUTH_OP_GATEWAY_ADMIN,
+	  .options = OPTS_CONTEXT },
+	{ .command = "context", .sub = "fetch", .op = AUTH_OP_GATEWAY_ADMIN,
+	  .gateway_option = "--gateway",
 	  .options = OPTS_CONTEXT },
 	{ .command = "context", .sub = "import", .op = AUTH_OP_GATEWAY_ADMIN,
 	  .gateway_option = "--gateway", .files = { IN("--cert") },
@@ -177,8 +183,14 @@ static const struct auth_command auth_commands[] = {
 	{ .command = "context", .sub = "list", .op = AUTH_OP_GATEWAY_READ,
 	  .gateway_option = "--gateway",
 	  .options = OPTS_CONTEXT },
+	/* The context's log: its members and its auditor (a tenant-scoped read). */
+	{ .command = "context", .sub = "log", .op = AUTH_OP_GATEWAY_READ,
+	  .options = OPTS_CONTEXT },
 	{ .command = "context", .sub = "replace", .op = AUTH_OP_GATEWAY_ADMIN,
 	  .gateway_option = "--gateway", .files = { IN("--cert") },
+	  .options = OPTS_CONTEXT },
+	{ .command = "context", .sub = "restore", .op = AUTH_OP_GATEWAY_ADMIN,
+	  .files = { IN("--in") },
 	  .options = OPTS_CONTEXT },
 	{ .command = "context", .sub = "trust-add", .op = AUTH_OP_GATEWAY_ADMIN,
 	  .files = { IN("--cert") },

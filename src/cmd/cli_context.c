@@ -16,11 +16,12 @@
 #include "base/util.h"
 #include "cmd/cli.h"
 #include "gwa/gwa_context.h"
+#include "gwa/gwa_context_backup.h"
 #include "store/store_gwa_context.h"
 #include "store/store_renewal.h"   /* store_tenant_name */
 
 struct ctx_opts {
-	const char *home, *tenant, *gateway, *id, *cert, *label;
+	const char *home, *tenant, *gateway, *id, *cert, *label, *out, *in, *after, *limit, *url;
 };
 
 static int ctx_parse(int argc, char **argv, struct ctx_opts *o)
@@ -32,6 +33,11 @@ static int ctx_parse(int argc, char **argv, struct ctx_opts *o)
 		{ "id", required_argument, NULL, 'i' },
 		{ "cert", required_argument, NULL, 'c' },
 		{ "label", required_argument, NULL, 'l' },
+		{ "out", required_argument, NULL, 'o' },
+		{ "in", required_argument, NULL, 'I' },
+		{ "after", required_argument, NULL, 'a' },
+		{ "limit", required_argument, NULL, 'L' },
+		{ "url", required_argument, NULL, 'u' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -47,6 +53,11 @@ static int ctx_parse(int argc, char **argv, struct ctx_opts *o)
 		case 'i': o->id = optarg; break;
 		case 'c': o->cert = optarg; break;
 		case 'l': o->label = optarg; break;
+		case 'o': o->out = optarg; break;
+		case 'I': o->in = optarg; break;
+		case 'a': o->after = optarg; break;
+		case 'L': o->limit = optarg; break;
+		case 'u': o->url = optarg; break;
 		default: return -1;
 		}
 	}
@@ -62,7 +73,12 @@ static const char ctx_usage[] =
 	"       torwart context delete --home DIR [--tenant T] --id N\n"
 	"       torwart context trust-add --home DIR [--tenant T] --cert FILE\n"
 	"       torwart context trust-list|validate --home DIR [--tenant T]\n"
-	"       torwart context trust-remove --home DIR [--tenant T] --id N";
+	"       torwart context trust-remove --home DIR [--tenant T] --id N\n"
+	"       torwart context backup --home DIR [--tenant T] --out FILE\n"
+	"       torwart context restore --home DIR [--tenant T] --in FILE\n"
+	"       torwart context log --home DIR [--tenant T] [--after SEQ] [--limit N]\n"
+	"       torwart context fetch --home DIR [--tenant T] --url ldap://HOST/DN [--label L] "
+	"[--gateway ID]";
 
 static void ctx_time(int64_t s, char *out, size_t n)
 {
@@ -103,6 +119,14 @@ static int print_trust(const struct store_ctx_trust *t, void *arg)
 	return 0;
 }
 
+static int print_log(const struct store_ctx_log *e, void *arg)
+{
+	(*(size_t *)arg)++;
+	printf("%-8lld %-24s %-28s %-22s %-8s %s: %s\n", (long long)e->seq, e->time, e->actor,
+		e->action, e->result, e->object, e->detail);
+	return 0;
+}
+
 static tw_rc ctx_read(const char *path, unsigned char **buf, size_t *len, struct tw_error *err)
 {
 	return tw_read_file(path, STORE_CTX_DER_MAX * 2, buf, len, err);
@@ -118,7 +142,7 @@ int cli_context(const char *sub, int argc, char **argv)
 	unsigned char *buf = NULL;
 	size_t len = 0, count = 0;
 	char tenant[STORE_ID_MAX + 1];
-	long id = 0;
+	long id = 0, after = 0, limit = 0;
 	int64_t nid = 0;
 	bool needs_id, needs_cert;
 	int status = 1;
@@ -132,17 +156,35 @@ int cli_context(const char *sub, int argc, char **argv)
 	needs_cert = strcmp(sub, "import") == 0 || strcmp(sub, "replace") == 0 ||
 		strcmp(sub, "trust-add") == 0;
 	if (strcmp(sub, "list") != 0 && strcmp(sub, "trust-list") != 0 &&
-	    strcmp(sub, "validate") != 0 && !needs_id && !needs_cert)
+	    strcmp(sub, "validate") != 0 && strcmp(sub, "backup") != 0 &&
+	    strcmp(sub, "restore") != 0 && strcmp(sub, "log") != 0 &&
+	    strcmp(sub, "fetch") != 0 && !needs_id && !needs_cert)
 		return cli_usage_error(ctx_usage);
+	if ((strcmp(sub, "backup") == 0) != (o.out != NULL) ||
+	    (strcmp(sub, "restore") == 0) != (o.in != NULL))
+		return cli_usage_error("context: backup needs --out FILE, restore --in FILE; "
+			"no other subcommand takes them");
 	if (needs_id != (o.id != NULL) || needs_cert != (o.cert != NULL))
 		return cli_usage_error(needs_id && o.id == NULL ? "context: --id N is needed" :
 			needs_cert && o.cert == NULL ? "context: --cert FILE is needed" :
 			"context: that option does not belong to this subcommand");
 	if ((o.label != NULL || o.gateway != NULL) && strcmp(sub, "import") != 0 &&
-	    strcmp(sub, "replace") != 0 && !(o.gateway != NULL && strcmp(sub, "list") == 0))
-		return cli_usage_error("context: --label and --gateway belong to import and "
-			"replace (--gateway also to list)");
+	    strcmp(sub, "replace") != 0 && strcmp(sub, "fetch") != 0 &&
+	    !(o.gateway != NULL && strcmp(sub, "list") == 0))
+		return cli_usage_error("context: --label and --gateway belong to import, replace "
+			"and fetch (--gateway also to list)");
+	if ((strcmp(sub, "fetch") == 0) != (o.url != NULL))
+		return cli_usage_error("context: fetch needs --url ldap://HOST/DN; no other "
+			"subcommand takes it");
 	if (o.id != NULL && tw_parse_long(o.id, 1, LONG_MAX, &id, &err, "--id") != TW_OK)
+		return cli_usage_error(err.message);
+	if ((o.after != NULL || o.limit != NULL) && strcmp(sub, "log") != 0)
+		return cli_usage_error("context: --after and --limit belong to log");
+	if (o.after != NULL && tw_parse_long(o.after, 0, LONG_MAX, &after, &err, "--after") !=
+	    TW_OK)
+		return cli_usage_error(err.message);
+	if (o.limit != NULL && tw_parse_long(o.limit, 1, 100000, &limit, &err, "--limit") !=
+	    TW_OK)
 		return cli_usage_error(err.message);
 	if (cli_open_home_store(o.home, &home, &store, &err) != TW_OK)
 		goto fail;
@@ -155,7 +197,17 @@ int cli_context(const char *sub, int argc, char **argv)
 			goto fail;
 	} else
 		snprintf(tenant, sizeof(tenant), "default");
-	if (gwa_ctx_open(&ctx, home, store, tenant, &err) != TW_OK)
+	rc = gwa_ctx_open(&ctx, home, store, tenant, &err);
+	/* A restore (locally, not for a scoped operator) may bring a context to a new home. */
+	if (rc == TW_E_NOT_FOUND && strcmp(sub, "restore") == 0 &&
+	    store_scoped_tenant(store) == 0) {
+		int64_t tid;
+
+		if (store_tenant_ensure(store, tenant, &tid, &err) != TW_OK)
+			goto fail;
+		rc = gwa_ctx_open(&ctx, home, store, tenant, &err);
+	}
+	if (rc != TW_OK)
 		goto fail;
 	ctx.actor = cli_actor();
 	ctx.role = cli_role;
@@ -171,6 +223,13 @@ int cli_context(const char *sub, int argc, char **argv)
 		    &count, &err) != TW_OK)
 			goto fail;
 		printf("%zu certificate%s in context %s\n", count, count == 1 ? "" : "s", tenant);
+	} else if (strcmp(sub, "log") == 0) {
+		printf("%-8s %-24s %-28s %-22s %-8s %s\n", "SEQ", "TIME", "ACTOR", "ACTION",
+			"RESULT", "OBJECT: DETAIL");
+		if (store_ctx_log_foreach(store, tenant, after, limit, print_log, &count, &err) !=
+		    TW_OK)
+			goto fail;
+		printf("%zu entr%s of context %s\n", count, count == 1 ? "y" : "ies", tenant);
 	} else if (strcmp(sub, "trust-list") == 0) {
 		printf("%-6s %-24s %-16s %s\n", "ID", "NOT AFTER (UTC)", "FINGERPRINT", "SUBJECT");
 		if (store_ctx_trust_foreach(store, ctx.tenant_id, print_trust, &count, &err) !=
@@ -181,6 +240,11 @@ int cli_context(const char *sub, int argc, char **argv)
 		if (gwa_ctx_import(&ctx, buf, len, o.label, o.gateway, &nid, &err) != TW_OK)
 			goto fail;
 		printf("context %s: certificate %lld imported\n", tenant, (long long)nid);
+	} else if (strcmp(sub, "fetch") == 0) {
+		if (gwa_ctx_fetch(&ctx, o.url, o.label, o.gateway, 10, &nid, &err) != TW_OK)
+			goto fail;
+		printf("context %s: certificate %lld fetched and imported\n", tenant,
+			(long long)nid);
 	} else if (strcmp(sub, "replace") == 0) {
 		if (gwa_ctx_replace(&ctx, id, buf, len, o.label, o.gateway, &err) != TW_OK)
 			goto fail;
@@ -193,6 +257,30 @@ int cli_context(const char *sub, int argc, char **argv)
 		if (gwa_ctx_trust_add(&ctx, buf, len, &nid, &err) != TW_OK)
 			goto fail;
 		printf("context %s: trusted CA %lld added\n", tenant, (long long)nid);
+	} else if (strcmp(sub, "backup") == 0) {
+		char *json = NULL;
+		size_t jlen = 0;
+
+		if (gwa_ctx_backup(&ctx, &json, &jlen, &err) != TW_OK)
+			goto fail;
+		rc = tw_write_file(o.out, json, jlen, 0600, false, &err);
+		free(json);
+		if (rc != TW_OK)
+			goto fail;
+		printf("context %s: backup written to %s\n", tenant, o.out);
+	} else if (strcmp(sub, "restore") == 0) {
+		struct gwa_ctx_backup b;
+		size_t restored = 0, skipped = 0;
+
+		if (tw_read_file(o.in, GWA_CTX_BACKUP_MAX, &buf, &len, &err) != TW_OK ||
+		    gwa_ctx_backup_parse(buf, len, &b, &err) != TW_OK)
+			goto fail;
+		rc = gwa_ctx_restore(&ctx, &b, &restored, &skipped, &err);
+		gwa_ctx_backup_free(&b);
+		if (rc != TW_OK)
+			goto fail;
+		printf("context %s: %zu entries restored, %zu held already\n", tenant, restored,
+			skipped);
 	} else if (strcmp(sub, "trust-remove") == 0) {
 		if (gwa_ctx_trust_remove(&ctx, id, &err) != TW_OK)
 			goto fail;

@@ -312,6 +312,10 @@ static const struct cli_help_sub help_context[] = {
 		"[--label L] [--gateway ID]\n"
 		"Keep a foreign certificate (PEM or DER) in the context, optionally assigned to\n"
 		"one of its gateways.\n" },
+	{ "fetch", "usage: torwart context fetch --home DIR [--tenant T] --url ldap://HOST/DN "
+		"[--label L] [--gateway ID]\n"
+		"Read a foreign certificate (userCertificate of the entry) from an LDAP directory\n"
+		"and import it into the context (anonymous search, plain ldap://).\n" },
 	{ "replace", "usage: torwart context replace --home DIR [--tenant T] --id N --cert FILE "
 		"[--label L] [--gateway ID]\n"
 		"Replace an imported certificate (status back to unchecked).\n" },
@@ -323,6 +327,15 @@ static const struct cli_help_sub help_context[] = {
 		"The context's trusted CAs.\n" },
 	{ "trust-remove", "usage: torwart context trust-remove --home DIR [--tenant T] --id N\n"
 		"Stop trusting a CA in this context.\n" },
+	{ "log", "usage: torwart context log --home DIR [--tenant T] [--after SEQ] [--limit N]\n"
+		"Every action in the context (admin-log entries of context:T), oldest first;\n"
+		"readable by the context's members and its auditor.\n" },
+	{ "backup", "usage: torwart context backup --home DIR [--tenant T] --out FILE\n"
+		"Write the context's certificate inventory (foreign certificates, trusted CAs,\n"
+		"the SM-PKI certificates listed) as JSON.\n" },
+	{ "restore", "usage: torwart context restore --home DIR [--tenant T] --in FILE\n"
+		"Restore a backup into the context (created locally when the home lacks it);\n"
+		"entries it holds already are skipped.\n" },
 	{ "validate", "usage: torwart context validate --home DIR [--tenant T]\n"
 		"Check every imported certificate now (validity, chain, revocation); expired or\n"
 		"revoked ones raise an alert. Exit 3 when one is not valid.\n" },
@@ -501,7 +514,7 @@ static const struct cli_help cli_helps[] = {
 		"Gateways: registration, listing, fleet settings, logs and self-tests.\n"
 		"torwart gateway SUB --help for each.\n" HELP_REMOTE, help_gateway },
 	{ "context", "usage: torwart context list|import|replace|delete|trust-add|trust-list|"
-		"trust-remove|validate ...\n"
+		"trust-remove|validate|backup|restore|log|fetch ...\n"
 		"The GWA's certificate-management context per tenant (docs/renewal.md).\n"
 		"torwart context SUB --help for each.\n" HELP_REMOTE, help_context },
 	{ "gwa", "usage: torwart gwa renew --home DIR\n"

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/bio.h>
 #include <openssl/err.h>
@@ -15,8 +16,10 @@
 
 #include "audit/alert.h"
 #include "audit/audit.h"
+#include "base/log.h"
 #include "base/util.h"
 #include "crypto/keys.h"
+#include "pki/trust.h"
 #include "pki/profile.h"
 #include "store/store_gwa_context.h"
 
@@ -221,6 +224,45 @@ out:
 	return rc;
 }
 
+tw_rc gwa_ctx_fetch(struct gwa_ctx *ctx, const char *url, const char *label,
+	const char *gateway_id, long timeout_s, int64_t *id, struct tw_error *err)
+{
+	struct trust_ldap_target t;
+	unsigned char *der = NULL;
+	char base[512], detail[STORE_TEXT_MAX + 1], what[48];
+	const char *q;
+	size_t len = 0;
+	tw_rc rc;
+
+	*id = 0;
+	if (url == NULL || strlen(url) >= sizeof(base))
+		return tw_error_set(err, TW_E_INVALID, "--url: an ldap:// URL of at most %zu "
+			"characters", sizeof(base) - 1);
+	/* The attribute is ours to choose; the rest is checked like a CRL distribution point. */
+	q = strchr(url, '?');
+	if (q != NULL && q[1] != '\0' && strcasecmp(q + 1, "userCertificate") != 0 &&
+	    strcasecmp(q + 1, "userCertificate;binary") != 0)
+		return tw_error_set(err, TW_E_INVALID, "--url: a certificate is read from "
+			"userCertificate; give ldap://host/<dn> or ...?userCertificate");
+	snprintf(base, sizeof(base), "%.*s", (int)(q != NULL ? (size_t)(q - url) : strlen(url)),
+		url);
+	if ((rc = gc_check_args(ctx, label, gateway_id, err)) != TW_OK ||
+	    (rc = trust_ldap_target_parse(base, &t, err)) != TW_OK)
+		return rc;
+	snprintf(t.attr, sizeof(t.attr), "userCertificate");
+	if ((rc = trust_ldap_fetch(&t, timeout_s, STORE_CTX_DER_MAX, &der, &len, err)) != TW_OK)
+		return rc;
+	rc = gwa_ctx_import(ctx, der, len, label != NULL ? label : "ldap", gateway_id, id, err);
+	free(der);
+	if (rc != TW_OK)
+		return rc;
+	snprintf(what, sizeof(what), "cert:%lld", (long long)*id);
+	snprintf(detail, sizeof(detail), "fetched from %.200s (anonymous search of %.200s)", base,
+		t.uri);
+	GC_TX(ctx, err, gc_audit(ctx, "context.fetch", what, "ok", detail, err));
+	return rc;
+}
+
 static tw_rc gc_replace_tx(struct gwa_ctx *ctx, int64_t id, struct store_ctx_cert *c,
 	const struct store_ctx_cert *old, struct tw_error *err)
 {
@@ -355,6 +397,8 @@ tw_rc gwa_ctx_trust_remove(struct gwa_ctx *ctx, int64_t id, struct tw_error *err
 }
 
 /* ---- validation ---- */
+
+#define GC_SCHEDULE_MAX 256   /* contexts per scheduled run; the rest next time */
 
 struct gc_val {
 	struct gwa_ctx *ctx;
@@ -549,6 +593,20 @@ tw_rc gwa_ctx_validate(struct gwa_ctx *ctx, struct gwa_ctx_summary *out,
 				detail);
 			rc = alert_raise(ctx->store, ALERT_CONTEXT_CERT, NULL, subject, msg, err);
 			out->alerts++;
+			/*
+			 * The context's own push address: [alert] webhook.context.<tenant> gets the
+			 * alert as role "context.<tenant>" (the deliverer sends each role to its
+			 * webhook), so a GWA client hears about its own certificates only.
+			 */
+			if (rc == TW_OK && ctx->home != NULL) {
+				char key[STORE_ID_MAX + 24], role[STORE_ID_MAX + 16];
+
+				snprintf(key, sizeof(key), "webhook.context.%s", ctx->name);
+				snprintf(role, sizeof(role), "context.%s", ctx->name);
+				if (tw_config_get(ctx->home->conf, "alert", key) != NULL)
+					rc = alert_raise(ctx->store, ALERT_CONTEXT_CERT, role, subject, msg,
+						err);
+			}
 		}
 	}
 	if (rc == TW_OK) {
@@ -569,4 +627,45 @@ out:
 	X509_STORE_free(v.trust);
 	sk_X509_CRL_pop_free(v.crls, X509_CRL_free);
 	return rc;
+}
+
+void gwa_ctx_validate_scheduled(const struct tw_home *home, struct tw_store *store,
+	int64_t now_ms, int64_t *next_ms)
+{
+	char (*names)[STORE_ID_MAX + 1] = NULL;
+	long every = 86400;
+	struct tw_error e;
+	size_t n = 0;
+
+	if (now_ms < *next_ms)
+		return;
+	if (tw_config_get_long(home->conf, "context", "validate_interval", 86400, 0,
+	    366L * 86400L, &every, &e) != TW_OK) {
+		tw_warn("context: %s; scheduled validation off", e.message);
+		every = 0;
+	}
+	if (every == 0) {
+		*next_ms = INT64_MAX;
+		return;
+	}
+	*next_ms = now_ms + (int64_t)every * 1000;
+	if ((names = calloc(GC_SCHEDULE_MAX, sizeof(*names))) == NULL)
+		return;
+	if (store_ctx_tenants(store, names, GC_SCHEDULE_MAX, &n, &e) != TW_OK)
+		tw_warn("context: scheduled validation: %s", e.message);
+	for (size_t i = 0; i < n; i++) {
+		struct gwa_ctx ctx;
+		struct gwa_ctx_summary s;
+
+		if (gwa_ctx_open(&ctx, home, store, names[i], &e) != TW_OK) {
+			tw_warn("context %s: %s", names[i], e.message);
+			continue;
+		}
+		ctx.actor = "system:worker";
+		ctx.role = "service";
+		ctx.client = "worker";
+		if (gwa_ctx_validate(&ctx, &s, &e) != TW_OK)
+			tw_warn("context %s: scheduled validation failed: %s", names[i], e.message);
+	}
+	free(names);
 }

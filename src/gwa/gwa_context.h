@@ -38,6 +38,16 @@ tw_rc gwa_ctx_open(struct gwa_ctx *ctx, const struct tw_home *home, struct tw_st
  */
 tw_rc gwa_ctx_import(struct gwa_ctx *ctx, const unsigned char *in, size_t len,
 	const char *label, const char *gateway_id, int64_t *id, struct tw_error *err);
+/*
+ * Fetch a foreign certificate from an LDAP directory (DOMAIN.md S-8) and import it like
+ * gwa_ctx_import: url is ldap://host[:port]/<dn>[?userCertificate[;binary]] (RFC 4516,
+ * base scope, checked by trust_ldap_target_parse), the entry's single userCertificate
+ * value is read with an anonymous search (timeout_s per step). TW_E_UNAVAILABLE when the
+ * directory cannot be reached, TW_E_NOT_FOUND when the entry or attribute is absent. One
+ * more admin-log entry context.fetch names the URL.
+ */
+tw_rc gwa_ctx_fetch(struct gwa_ctx *ctx, const char *url, const char *label,
+	const char *gateway_id, long timeout_s, int64_t *id, struct tw_error *err);
 /* Replace entry id's certificate (label and gateway kept unless given). */
 tw_rc gwa_ctx_replace(struct gwa_ctx *ctx, int64_t id, const unsigned char *in, size_t len,
 	const char *label, const char *gateway_id, struct tw_error *err);
@@ -62,5 +72,14 @@ struct gwa_ctx_summary {
 };
 tw_rc gwa_ctx_validate(struct gwa_ctx *ctx, struct gwa_ctx_summary *out,
 	struct tw_error *err);
+
+/*
+ * The scheduled validation (DOMAIN.md S-8 "scheduled validation"): when now_ms has
+ * reached *next_ms, validate every context that holds foreign certificates (actor
+ * system:worker) and set *next_ms to now + [context] validate_interval seconds (default
+ * 86400; 0 = never). Called by the worker's renewal timer. Failures are logged.
+ */
+void gwa_ctx_validate_scheduled(const struct tw_home *home, struct tw_store *store,
+	int64_t now_ms, int64_t *next_ms);
 
 #endif

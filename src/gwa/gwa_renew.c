@@ -86,6 +86,13 @@ tw_rc gwa_renew_tls(const struct tw_home *home, struct tw_store *store,
 		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
 		goto out;
 	}
+	if (!tw_path_exists(key_path)) {
+		rc = tw_error_set(err, TW_E_CONFIG, "the GWA TLS key is not the file %s (it is "
+			"held by the signer): gwa renew makes a new file key only; renewing a "
+			"signer-held TLS key needs key generation in the signer, which this "
+			"command does not do yet", key_path);
+		goto out;
+	}
 	if ((rc = keys_read_cert_pem(cert_path, &cur, err)) != TW_OK ||
 	    (rc = keys_read_private_pem(key_path, &cur_key, err)) != TW_OK ||
 	    (rc = keys_cert_fingerprint(cur, fp_old, err)) != TW_OK)

@@ -25,6 +25,7 @@
 #include "base/util.h"
 #include "crypto/keys.h"
 #include "crypto/signer.h"
+#include "gwa/gwa_context.h"
 #include "gwa/renewal_internal.h"
 #include "pki/ca.h"
 #include "pki/ca_state.h"
@@ -339,6 +340,7 @@ struct renewal_worker {
 	struct tw_store *store;
 	struct signer_client *sc;
 	int64_t next_scan_ms;
+	int64_t next_context_ms;     /* the contexts' scheduled validation (gwa_context.h) */
 	struct event *timer;         /* renewal_worker_start only */
 };
 
@@ -937,6 +939,8 @@ tw_rc renewal_worker_step(struct renewal_worker *w, int64_t now_ms, size_t max, 
 		*n = 0;
 	if (now_ms >= w->next_scan_ms)
 		rw_expiry_scan(w, now_ms);
+	/* S-8: the certificate-management contexts are validated on the same timer. */
+	gwa_ctx_validate_scheduled(w->home, w->store, now_ms, &w->next_context_ms);
 	if (max > sizeof(ids) / sizeof(ids[0]))
 		max = sizeof(ids) / sizeof(ids[0]);
 	if ((rc = store_renewal_due(w->store, now_ms, ids, max, &got, err)) != TW_OK)

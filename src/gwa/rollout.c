@@ -6,11 +6,13 @@
  */
 #include "gwa/rollout.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -116,10 +118,23 @@ bad:
 tw_rc rollout_window_check(const char *window, struct tw_error *err)
 {
 	struct ro_window w;
+	const char *dir = getenv("TZDIR");
+	char path[PATH_MAX];
+	tw_rc rc;
 
 	if (window == NULL || window[0] == '\0')
 		return TW_OK;
-	return ro_window_parse(window, &w, err);
+	if ((rc = ro_window_parse(window, &w, err)) != TW_OK)
+		return rc;
+	/* The C library takes an unknown zone for UTC without a word: a typo would move the
+	 * window by hours. The zone must be one of the system's (tzdata). */
+	snprintf(path, sizeof(path), "%s/%s", dir != NULL && dir[0] != '\0' ? dir :
+		"/usr/share/zoneinfo", w.zone);
+	if (strcmp(w.zone, "UTC") != 0 && access(path, R_OK) != 0)
+		return tw_error_set(err, TW_E_INVALID, "maintenance window \"%.80s\": unknown time "
+			"zone %s (an IANA name such as Europe/Berlin, see /usr/share/zoneinfo)",
+			window, w.zone);
+	return TW_OK;
 }
 
 bool rollout_window_open(const char *window, int64_t now_ms)

@@ -4,6 +4,7 @@
  */
 #include "store/store_gwa_context.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,9 +30,13 @@ static const char SQL_CC_STATUS[] = "UPDATE gwa_context_certs SET status = ?3, "
 	"check_detail = ?4, checked_ms = ?5 WHERE tenant_id = ?1 AND id = ?2";
 static const char SQL_CC_LIST[] = "SELECT " CC_COLUMNS ", der FROM gwa_context_certs "
 	"WHERE tenant_id = ?1 AND (?2 = '' OR gateway_id = ?2) ORDER BY id";
-static const char SQL_CI_LIST[] = "SELECT owner_kind, owner_id, usage, serial_hex, "
-	"fingerprint, subject, status, not_after FROM certificates WHERE tenant_id = ?1 "
-	"AND owner_kind IN ('smgw', 'gwa') AND (?2 = '' OR owner_id = ?2) ORDER BY id";
+/* A gateway's certificates follow the gateway's tenant (gateway set --move-tenant moves
+ * the gateway, not its certificate rows); the GWA's own by the row's tenant. */
+static const char SQL_CI_LIST[] = "SELECT c.owner_kind, c.owner_id, c.usage, c.serial_hex, "
+	"c.fingerprint, c.subject, c.status, c.not_after FROM certificates c WHERE "
+	"((c.owner_kind = 'smgw' AND c.owner_id IN (SELECT g.gateway_id FROM gateways g "
+	"WHERE g.tenant_id = ?1)) OR (c.owner_kind = 'gwa' AND c.tenant_id = ?1)) "
+	"AND (?2 = '' OR c.owner_id = ?2) ORDER BY c.id";
 static const char SQL_CT_INSERT[] = "INSERT INTO gwa_context_trust (tenant_id, fingerprint, "
 	"subject, not_after, der, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
 static const char SQL_CT_DELETE[] = "DELETE FROM gwa_context_trust WHERE tenant_id = ?1 "
@@ -63,6 +68,34 @@ tw_rc store_ctx_tenant_id(struct tw_store *store, const char *name, int64_t *id,
 		rc = tw_error_set(err, TW_E_NOT_FOUND, "there is no context (tenant) '%.64s'", name);
 	else
 		rc = db_step_fail(d, err, "looking up a tenant");
+	db_done(d, st);
+	return rc;
+}
+
+static const char SQL_TENANTS[] = "SELECT t.name FROM tenants t WHERE t.id IN "
+	"(SELECT DISTINCT tenant_id FROM gwa_context_certs) ORDER BY t.id";
+
+tw_rc store_ctx_tenants(struct tw_store *store, char (*names)[STORE_ID_MAX + 1], size_t max,
+	size_t *n, struct tw_error *err)
+{
+	struct db *d = store_db(store, err);
+	struct db_stmt *st = NULL;
+	tw_rc rc;
+	int step;
+
+	*n = 0;
+	if (d == NULL)
+		return err != NULL ? err->code : TW_E_INTERNAL;
+	if ((rc = db_prepare(d, SQL_TENANTS, &st, err)) != TW_OK)
+		return rc;
+	while (*n < max && (step = db_step(st)) == DB_ROW) {
+		if ((rc = db_col_text(st, 0, names[*n], sizeof(names[0]), "tenant name", err)) !=
+		    TW_OK)
+			break;
+		(*n)++;
+	}
+	if (rc == TW_OK && *n < max && step != DB_DONE)
+		rc = db_step_fail(d, err, "listing the contexts");
 	db_done(d, st);
 	return rc;
 }
@@ -440,6 +473,69 @@ tw_rc store_ctx_trust_foreach(struct tw_store *store, int64_t tenant_id,
 	}
 	if (rc == TW_OK && step != DB_ROW && step != DB_DONE)
 		rc = db_step_fail(d, err, "listing the context's trusted CAs");
+	db_done(d, st);
+	return rc;
+}
+
+static const char SQL_LOG[] = "SELECT seq, time, actor, action, object, result, detail "
+	"FROM admin_log WHERE (object = ?1 OR object LIKE ?2 ESCAPE '!') AND seq > ?3 ORDER BY seq "
+	"LIMIT ?4";
+
+/* Copy a text column, cutting what does not fit (a log line is for reading). */
+static void cl_text(struct db_stmt *st, int col, char *out, size_t size)
+{
+	const char *s = (const char *)db_column_text(st, col);
+
+	snprintf(out, size, "%s", s != NULL ? s : "");
+}
+
+tw_rc store_ctx_log_foreach(struct tw_store *store, const char *name, int64_t after,
+	int64_t limit, store_ctx_log_cb cb, void *arg, struct tw_error *err)
+{
+	struct db *d = store_db(store, err);
+	struct db_stmt *st = NULL;
+	struct store_ctx_log e;
+	char object[STORE_ID_MAX + 16], like[2 * STORE_ID_MAX + 24];
+	tw_rc rc;
+	int step;
+
+	if (d == NULL)
+		return err != NULL ? err->code : TW_E_INTERNAL;
+	if ((rc = store_check_text(name, STORE_ID_MAX, "context (tenant) name", err)) != TW_OK)
+		return rc;
+	/* LIKE wildcards in a tenant name are escaped: only this context's entries match. */
+	snprintf(object, sizeof(object), "context:%s", name);
+	{
+		size_t o = 0;
+
+		o += (size_t)snprintf(like, sizeof(like), "context:");
+		for (const char *p = name; *p && o + 3 < sizeof(like); p++) {
+			if (*p == '%' || *p == '_' || *p == '!')
+				like[o++] = '!';
+			like[o++] = *p;
+		}
+		snprintf(like + o, sizeof(like) - o, " %%");
+	}
+	if ((rc = db_prepare(d, SQL_LOG, &st, err)) != TW_OK)
+		return rc;
+	db_bind_text(st, 1, object);
+	db_bind_text(st, 2, like);
+	db_bind_int64(st, 3, after);
+	db_bind_int64(st, 4, limit > 0 ? limit : 1000);
+	while ((step = db_step(st)) == DB_ROW) {
+		memset(&e, 0, sizeof(e));
+		e.seq = db_column_int64(st, 0);
+		cl_text(st, 1, e.time, sizeof(e.time));
+		cl_text(st, 2, e.actor, sizeof(e.actor));
+		cl_text(st, 3, e.action, sizeof(e.action));
+		cl_text(st, 4, e.object, sizeof(e.object));
+		cl_text(st, 5, e.result, sizeof(e.result));
+		cl_text(st, 6, e.detail, sizeof(e.detail));
+		if (cb(&e, arg))
+			break;
+	}
+	if (step != DB_ROW && step != DB_DONE)
+		rc = db_step_fail(d, err, "reading the context's log");
 	db_done(d, st);
 	return rc;
 }

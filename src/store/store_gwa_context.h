@@ -23,6 +23,10 @@
 tw_rc store_ctx_tenant_id(struct tw_store *store, const char *name, int64_t *id,
 	struct tw_error *err);
 
+/* Names of the tenants whose context holds foreign certificates, at most max. */
+tw_rc store_ctx_tenants(struct tw_store *store, char (*names)[STORE_ID_MAX + 1], size_t max,
+	size_t *n, struct tw_error *err);
+
 struct store_ctx_cert {
 	int64_t id;                              /* assigned by insert */
 	int64_t tenant_id;
@@ -75,6 +79,23 @@ struct store_ctx_issued {
 typedef int (*store_ctx_issued_cb)(const struct store_ctx_issued *c, void *arg);
 tw_rc store_ctx_issued_foreach(struct tw_store *store, int64_t tenant_id,
 	const char *gateway_id, store_ctx_issued_cb cb, void *arg, struct tw_error *err);
+
+/*
+ * The admin-log entries of context name (object "context:NAME" or "context:NAME ..."),
+ * oldest first, after seq `after`, at most limit (0 = 1000). Read only.
+ */
+struct store_ctx_log {
+	int64_t seq;
+	char time[40];
+	char actor[STORE_NAME_MAX + 1];
+	char action[STORE_ID_MAX + 1];
+	char object[STORE_TEXT_MAX + 1];
+	char result[16];
+	char detail[STORE_TEXT_MAX + 1];
+};
+typedef int (*store_ctx_log_cb)(const struct store_ctx_log *e, void *arg);
+tw_rc store_ctx_log_foreach(struct tw_store *store, const char *name, int64_t after,
+	int64_t limit, store_ctx_log_cb cb, void *arg, struct tw_error *err);
 
 /* Trusted CAs of the context (non-SM-PKI). */
 struct store_ctx_trust {

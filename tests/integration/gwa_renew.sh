@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # gwa_renew.sh: issue 12, renewal of the GWA's own TLS certificate (`torwart gwa renew`,
-# src/gwa/gwa_renew.c) while the stack runs:
+# src/gwa/gwa_renew.c) while the stack runs (a file TLS key; a signer-held one is refused
+# with a typed error):
 #   - a new key and certificate (this home's Sub-CA, the current subject and names); the
 #     key file keeps its owner and mode; the wan takes the pair without a restart
 #     (openssl s_client sees the new serial), gateways keep connecting;
@@ -38,6 +39,14 @@ renews() { q "SELECT count(*) FROM admin_log WHERE action='gwa.renew'"; }
 check "init" "$TORWART" init --home "$H" --test-pki --wan-listen "$WAN" \
 	--api-listen "127.0.0.1:$API_PORT" --api-tls-listen "127.0.0.1:$TLS_PORT"
 sed -i '/^\[wan\]/a tls_reload_check = 1' "$H/torwart.conf"
+# A new home keeps the GWA TLS key in the signer: gwa renew refuses that (typed) ...
+"$TORWART" gwa renew --home "$H" >"$T/out" 2>&1
+rc=$?; cat "$T/out" >>"$T/log"
+check "signer-held TLS key: gwa renew refuses (exit 1)" test "$rc" = 1
+check "... saying the key is held by the signer" grep -q "held by the signer" "$T/out"
+# ... and renews a file key, as an older home has it before `ca tls-key-import` (the wan
+# uses [wan] key when the file exists).
+cp -p "$H/secrets/tls-keys/gwa-tls.key" "$H/pki/gwa-tls.key"
 mkdir -p "$O"
 i=0
 for spec in caa:alpha:ca-operator cad:default:ca-operator gwo:default:gateway-operator; do

@@ -48,7 +48,10 @@ check "GW-W gets a wake-up address" "$TORWART" gateway set --home "$H" --gateway
 
 # ---- a second wan: its own home, configuration and port; the same database URL
 mkdir -p "$H2/run"
+# wan 2 signs its handshakes through the signer of the database host (docs/operations.md,
+# "Several wan hosts on one database"; over a Unix socket here, one machine).
 sed -e "s|^listen = 127.0.0.1:$WAN_PORT\$|listen = 127.0.0.1:$WAN2_PORT|" \
+	-e "s|^socket = run/signer.sock\$|socket = $H/run/signer.sock|" \
 	"$H/torwart.conf" >"$H2/torwart.conf"
 ln -s "$H/pki" "$H2/pki"
 # wan 2 logs in as a restricted role (docs/operations.md, "Several wan hosts on one

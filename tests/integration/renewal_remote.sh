@@ -11,7 +11,9 @@
 #     issues, B installs on the gateway, the new TLS certificate's connection confirms,
 #     the renewal completes; the new certificates were issued by A (in A's store);
 #   - a remote that refuses (the gateway's participant unknown at A): failed with A's
-#     WSDL code, the gateway keeps its certificates.
+#     WSDL code, the gateway keeps its certificates;
+#   - asynchronous: A's RA decides first (ok_syntax): the renewal waits remote_pending,
+#     A's outbox calls B's SendCertificates, the renewal completes.
 . "$(dirname "$0")/lib.sh"
 T=$(mktemp -d /tmp/torwart-renremote-XXXXXX)
 A="$T/a"; B="$T/b"
@@ -27,7 +29,7 @@ command -v setsid >/dev/null || { echo "SKIP: setsid missing"; rm -rf "$T"; trap
 
 WAN_PORT=$(free_port); API_PORT=$(free_port); TLS_PORT=$(free_port)
 WAN="127.0.0.1:$WAN_PORT"
-A_WS=$(free_port)
+A_WS=$(free_port); B_WS=$(free_port)
 qb() { sqlite3 "$B/store.db" "$1"; }
 qa() { sqlite3 "$A/store.db" "$1"; }
 rstate() { "$TORWART" renewal show --home "$B" --id "$1" | sed -n 's/^state: *//p'; }
@@ -163,5 +165,43 @@ check "... failure_ code from remote Sub-CA a" bash -c \
 	"'$TORWART' renewal show --home '$B' --id $r2 | grep -q '^error: *failure_[a-z_]*: remote Sub-CA a answered'"
 check "... GW-2 keeps its 3 valid certificates" \
 	test "$(qb "SELECT count(*) FROM certificates WHERE owner_id='GW-2' AND status='valid'")" = 3
+# ---- asynchronous: A's RA decides first (ok_syntax), the certificates come by A's
+# SendCertificates to B's web service. A gets a web-service identity of its own (B pins
+# it as remote "a": the TLS certificate A presents and calls back with).
+check "A registers its web-service identity" "$TORWART" ca register --home "$A" --name a-ws \
+	--org A --role gwa --mp-id 9900000000099 --cn A.WS.TORWART
+check "... request" "$TORWART" req initial --cn A.WS.TORWART --ou 9900000000099 --role GWA \
+	--dns localhost --key-dir "$T/aws" --format der --out "$T/aws.req"
+check "... issued by A" "$TORWART" ca issue --home "$A" --request "$T/aws.req" --participant a-ws
+aws=$(qa "SELECT serial_hex FROM certificates WHERE owner_id='a-ws' AND usage='TLS'")
+check "... exported" "$TORWART" ca export "$aws" --home "$A" --out "$A/pki/a-ws.crt"
+cp "$T/aws/tls.key" "$A/pki/a-ws.key"; cp "$A/pki/a-ws.crt" "$B/pki/a-ws.crt"
+check "A's RA registers B's SendCertificates endpoint" "$TORWART" ws endpoint set --home "$A" \
+	--participant TEST.GWA.TORWART --url "https://localhost:$B_WS/"
+check "A stops for its new configuration" stop_a
+sed -i -e 's/^approval = auto$/approval = manual/' \
+	-e '/^\[ws\]$/a cert = pki/a-ws.crt\nkey = pki/a-ws.key\nclient_cert = pki/a-ws.crt\nclient_key = pki/a-ws.key\noutbox_interval = 1\noutbox_backoff = 1\noutbox_backoff_max = 2\noutbox_timeout = 5' \
+	"$A/torwart.conf"
+check "B stops for its web service" stop_b
+printf '\n[ws]\nlisten = 127.0.0.1:%s\nwsdl = %s\ntrust = pki/chain.pem\nremotes = a\n' "$B_WS" "$WSDL" >>"$B/torwart.conf"
+sed -i '/^\[ws.remote.a\]$/a peer_cert = pki/a-ws.crt' "$B/torwart.conf"
+check "B starts with its SendCertificates endpoint" start_b
+check "B's web service listens" wait_port 127.0.0.1 "$B_WS" 20
+check "A starts (approval manual)" start_a
+out=$("$TORWART" gateway renew --home "$B" --gateway GW-R 2>&1); r3=$(echo "$out" | renew_id)
+check "a second renewal of GW-R ($r3)" test -n "$r3"
+sim_visit "$G"
+check "A accepted it for its RA: the renewal waits as remote_pending" \
+	wait_error "$r3" "remote_pending: remote Sub-CA a: request tw-" 30
+check "... state received (retryable)" test "$(rstate "$r3")" = received
+rid=$(qa "SELECT id FROM ca_requests WHERE state='pending' ORDER BY id DESC LIMIT 1")
+check "A's RA approves ($rid)" "$TORWART" ca approve "$rid" --home "$A" --reason checked
+check "A's RA issues" "$TORWART" ca issue --home "$A" --id "$rid"
+check "A's SendCertificates reaches B; the renewal goes on to installing" wait_rstate "$r3" installing 40
+check "... B logged the callback from remote-ca:a" test \
+	"$(qb "SELECT count(*) FROM admin_log WHERE action='ws.SendCertificates' AND actor='remote-ca:a' AND result='ok'")" = 1
+sim_visit "$G"; sim_visit "$G"
+check "the renewal completes" wait_rstate "$r3" completed 30
+
 check "B's admin log verifies" "$TORWART" audit verify --home "$B"
 check "A stops" stop_a

@@ -37,7 +37,10 @@ check "the api answers /health from the same store" \
 
 # ---- a second wan: its own home, configuration and port; the same database file
 mkdir -p "$H2/run"
+# wan 2 signs its handshakes through the home's signer (docs/security.md, "TLS keys in the
+# signer").
 sed -e "s|^listen = 127.0.0.1:$WAN_PORT\$|listen = 127.0.0.1:$WAN2_PORT|" \
+	-e "s|^socket = run/signer.sock\$|socket = $H/run/signer.sock|" \
 	-e "s|^url = sqlite:store.db\$|url = sqlite:$H/store.db|" "$H/torwart.conf" >"$H2/torwart.conf"
 ln -s "$H/pki" "$H2/pki"
 "$TORWARTD" --home "$H2" wan >>"$T/wan2.log" 2>&1 &

@@ -55,6 +55,11 @@ issue_first() { # name mpid cn
 check "participant A (EMT) with its TLS certificate" issue_first emt-a 9900000000011 A.EMT.WS
 printf '\n[ws]\nlisten = 127.0.0.1:%s\nwsdl = %s\nmax_connections = 200\nmax_connections_per_source = 32\nhandshake_timeout = 4\nrequest_timeout = 4\n' \
 	"$WS_PORT" "$WSDL" >>"$H/torwart.conf"
+# The api signs its TLS handshakes through the signer (docs/security.md, "TLS keys in the
+# signer"): the signer runs beside it, as in every deployment.
+"$TORWARTD" --home "$H" signer >>"$T/torwartd.log" 2>&1 &
+pids_to_kill+=("$!")
+check "the signer starts" bash -c "for i in \$(seq 200); do [ -S '$H/run/signer.sock' ] && exit 0; sleep 0.1; done; exit 1"
 ( ulimit -Sn 1024; exec "$TORWARTD" --home "$H" api ) >>"$T/torwartd.log" 2>&1 &
 pids_to_kill+=("$!")
 check "the api starts the web service" wait_port 127.0.0.1 "$WS_PORT" 20

@@ -425,6 +425,11 @@ static void test_rollout_window(void **state)
 	assert_int_equal(rollout_window_check("Mon 25:00-01:00", &err), TW_E_INVALID);
 	assert_int_equal(rollout_window_check("Mon 01:00-02:00 ../etc", &err), TW_E_INVALID);
 	assert_int_equal(rollout_window_check("Fri-Mon 22:00-06:00 Europe/Berlin", &err), TW_OK);
+	/* An unknown zone would silently be UTC in the C library: refused instead. */
+	assert_int_equal(rollout_window_check("Mon 01:00-02:00 Europe/Berlni", &err),
+		TW_E_INVALID);
+	assert_non_null(strstr(err.message, "unknown time zone Europe/Berlni"));
+	assert_int_equal(rollout_window_check("daily 01:00-02:00 America/New_York", &err), TW_OK);
 }
 
 /*
