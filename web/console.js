@@ -313,18 +313,14 @@
         if (m) location.hash = '#/fleet/' + m[1]; else route();
       } catch (e) { status(e.message, true); }
     });
-    const jobs = await tryGet('/v1/jobs?limit=500');
-    const orders = {};
-    for (const j of jobs.jobs || []) if (j.fleet_order) {
-      const o = orders[j.fleet_order] || (orders[j.fleet_order] = { id: j.fleet_order, type: j.type, n: 0, open: 0, created: j.created_ms });
-      o.n++;
-      if (!['done', 'failed', 'timed-out', 'cancelled'].includes(j.state)) o.open++;
-    }
-    const list = Object.values(orders).sort((a, b) => b.id - a.id);
+    const d = await tryGet('/v1/fleet-orders?limit=50');
+    const final = (o) => o.finished >= o.jobs;
     view('Fleet orders', el('h2', { text: 'New fleet order' }), f, el('h2', { text: 'Recent fleet orders' }),
-      jobs._error ? errorBox(jobs._error) : table([['Order', (o) => link('#/fleet/' + o.id, 'Fleet order ' + o.id)],
-        ['Type', (o) => o.type], ['Jobs', (o) => o.n], ['Open', (o) => o.open], ['Created', (o) => time(o.created)]],
-      list, 'Fleet orders'));
+      d._error ? errorBox(d._error) : table([['Order', (o) => link('#/fleet/' + o.id, 'Fleet order ' + o.id)],
+        ['Type', (o) => o.type], ['Selection', (o) => o.selection, 'text'], ['Ordered by', (o) => o.actor],
+        ['Jobs', (o) => o.jobs], ['Final', (o) => o.finished + (final(o) ? ' (complete)' : '')],
+        ['Progress', (o) => bar(o.states || {}, o.jobs)], ['Created', (o) => time(o.created_ms)]],
+      d.fleet_orders, 'Fleet orders'));
   }
 
   function bar(states, total) {
@@ -341,18 +337,19 @@
     if (d._error) { view('Fleet order ' + id, errorBox(d._error)); return; }
     const o = d.fleet_order || d;
     const states = o.states || {};
-    const final = ['done', 'failed', 'timed-out', 'cancelled'];
-    const finished = Object.entries(states).filter(([k]) => final.includes(k)).reduce((a, [, v]) => a + v, 0);
+    const finished = o.finished || 0;
+    const total = o.jobs || 0;     // the jobs this operator may see (its tenant's)
     const jobs = await tryGet('/v1/jobs?batch=' + encodeURIComponent(id) + '&limit=500');
     view('Fleet order ' + id,
-      el('p', { id: 'fleet-progress', text: finished + ' of ' + o.total + ' jobs final' +
-        (finished >= o.total ? ' - complete' : ' - in progress (refreshes every 2 s)') }),
-      bar(states, o.total),
+      el('p', { id: 'fleet-progress', text: finished + ' of ' + total + ' jobs final' +
+        (finished >= total ? ' - complete' : ' - in progress (refreshes every 2 s)') }),
+      bar(states, total),
       table([['Field', (r) => r[0]], ['Value', (r) => r[1], 'text']], [['Type', o.type], ['Selection', o.selection],
+        ['Gateways selected', o.total],
         ['Ordered by', o.actor], ['Created', time(o.created_ms)],
         ['States', Object.entries(states).map(([k, v]) => k + ': ' + v).join(', ')]], 'Fleet order'),
       el('h2', { text: 'Jobs' }), jobs.jobs ? jobTable(jobs.jobs) : errorBox(jobs._error));
-    if (finished < o.total) poll = setTimeout(route, 2000);
+    if (finished < total) poll = setTimeout(route, 2000);
   }
 
   function argvOf(a) {

@@ -683,14 +683,33 @@ static int ar_progress_one(const struct store_job *j, void *arg)
 	return 0;
 }
 
+/* One fleet order with its progress over the jobs counted in pr (NULL: no memory). */
+static json_t *ar_fleet_json(const struct store_job_batch *b, const struct ar_progress *pr)
+{
+	json_t *states = json_object();
+	int64_t done = 0;
+
+	if (states == NULL)
+		return NULL;
+	for (int s = 0; s < JOB__STATES; s++) {
+		json_object_set_new(states, store_job_state_name((enum store_job_state)s),
+			json_integer(pr->counts[s]));
+		if (!store_job_state_open((enum store_job_state)s))
+			done += pr->counts[s];
+	}
+	return json_pack("{s:I,s:s,s:s,s:I,s:s,s:I,s:o,s:I,s:I}", "id", (json_int_t)b->id,
+		"type", b->type, "selection", b->selection, "total", (json_int_t)b->total, "actor",
+		b->actor, "created_ms", (json_int_t)b->created_ms, "states", states, "jobs",
+		(json_int_t)pr->n, "finished", (json_int_t)done);
+}
+
 static tw_rc ar_fleet_order(struct ar_call *c, struct tw_error *err)
 {
 	struct store_job_batch b;
 	struct store_job_filter f;
 	struct ar_progress pr;
-	json_t *o, *states;
+	json_t *o;
 	long id = 0;
-	int64_t done = 0;
 	tw_rc rc;
 
 	memset(&pr, 0, sizeof(pr));
@@ -714,20 +733,70 @@ static tw_rc ar_fleet_order(struct ar_call *c, struct tw_error *err)
 		return tw_error_set(err, TW_E_NOT_FOUND, "fleet order %ld does not exist", id);
 	if (rc != TW_OK)
 		return rc;
-	if ((states = json_object()) == NULL)
+	if ((o = ar_fleet_json(&b, &pr)) == NULL)
 		return tw_error_set(err, TW_E_NOMEM, "out of memory");
-	for (int s = 0; s < JOB__STATES; s++) {
-		json_object_set_new(states, store_job_state_name((enum store_job_state)s),
-			json_integer(pr.counts[s]));
-		if (!store_job_state_open((enum store_job_state)s))
-			done += pr.counts[s];
-	}
-	o = json_pack("{s:I,s:s,s:s,s:I,s:s,s:I,s:o,s:I,s:I}", "id", (json_int_t)b.id, "type",
-		b.type, "selection", b.selection, "total", (json_int_t)b.total, "actor", b.actor,
-		"created_ms", (json_int_t)b.created_ms, "states", states, "jobs", (json_int_t)pr.n,
-		"finished", (json_int_t)done);
 	ar_send_one(c, "fleet-order", o);
 	return TW_OK;
+}
+
+/*
+ * GET /v1/fleet-orders: newest first, only orders with a job this operator may see (as
+ * GET /v1/fleet-orders/{id}); cursor = the last id handed out, the next page is older.
+ */
+static tw_rc ar_fleet_orders(struct ar_call *c, struct tw_error *err)
+{
+	struct store_job_batch *b = NULL;
+	int64_t before = 0;
+	size_t n = 0;
+	char next[AR_CURSOR_MAX + 1] = "";
+	json_t *items = NULL;
+	tw_rc rc;
+
+	if ((rc = ar_only(c, 0, err)) != TW_OK ||
+	    (rc = ar_allowed(c, "job", "list", "fleet orders", err)) != TW_OK ||
+	    (rc = ar_cursor_id(c, &before, err)) != TW_OK)
+		return rc;
+	if ((items = json_array()) == NULL || (b = calloc((size_t)c->q.limit, sizeof(*b))) == NULL) {
+		json_decref(items);
+		return tw_error_set(err, TW_E_NOMEM, "out of memory");
+	}
+	/* Pages of the store's list until the page is full of visible orders or none is left. */
+	do {
+		if ((rc = store_job_batch_list(c->ctx->store, before, b, (size_t)c->q.limit, &n,
+		    err)) != TW_OK)
+			goto out;
+		for (size_t i = 0; i < n && (long)json_array_size(items) < c->q.limit; i++) {
+			struct store_job_filter f;
+			struct ar_progress pr;
+			json_t *o;
+
+			before = b[i].id;
+			memset(&pr, 0, sizeof(pr));
+			memset(&f, 0, sizeof(f));
+			f.batch_id = b[i].id;
+			f.state = -1;
+			ar_scope(c);
+			rc = store_job_foreach(c->ctx->store, &f, ar_progress_one, &pr, err);
+			ar_unscope(c);
+			if (rc != TW_OK)
+				goto out;
+			if (pr.n == 0 && !c->p->break_glass && b[i].total > 0)
+				continue;           /* another tenant's: not shown */
+			if ((o = ar_fleet_json(&b[i], &pr)) == NULL) {
+				rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+				goto out;
+			}
+			json_array_append_new(items, o);
+			snprintf(next, sizeof(next), "%lld", (long long)b[i].id);
+		}
+	} while (n == (size_t)c->q.limit && (long)json_array_size(items) < c->q.limit);
+	ar_send_list(c, "fleet_orders", items, (long)json_array_size(items) >= c->q.limit ?
+		next : NULL);
+	items = NULL;
+out:
+	json_decref(items);
+	free(b);
+	return rc;
 }
 
 /* ---------------- alarms ---------------- */
@@ -1450,6 +1519,7 @@ static const struct ar_route ar_routes[] = {
 	{ { "GET", "/v1/jobs" }, ar_jobs },
 	{ { "GET", "/v1/jobs/{id}" }, ar_job },
 	{ { "POST", "/v1/fleet-orders" }, ar_fleet_order_create },
+	{ { "GET", "/v1/fleet-orders" }, ar_fleet_orders },
 	{ { "GET", "/v1/fleet-orders/{id}" }, ar_fleet_order },
 	{ { "GET", "/v1/alarms" }, ar_alarms },
 	{ { "POST", "/v1/alarms/{id}/ack" }, ar_alarm_ack },

@@ -53,29 +53,23 @@ tw_rc job_deliver_in_tx(struct tw_store *store, const char *gateway_id,
 	const struct order_type *t;
 	struct order_ctx ctx;
 	json_t *payload = NULL, *wire = NULL;
-	enum store_job_state from;
 	char detail[JOB_DETAIL_MAX];
-	int64_t now = tw_now_ms();
 	tw_rc rc;
 
 	memset(out, 0, sizeof(*out));
 	*found = false;
 	*pending = 0;
 	memset(&j, 0, sizeof(j));
-	if ((rc = store_job_head(store, gateway_id, &j, found, err)) != TW_OK || !*found)
-		goto out;
-	if ((rc = store_job_count_open(store, gateway_id, pending, err)) != TW_OK)
-		goto out;
 	/*
-	 * Exactly once (issue 10): a job already sent is in flight in some session (maybe
-	 * on another wan instance); handing it out again made two sessions execute it and
-	 * the second result was refused. It comes back through its deadline (retry, same
-	 * id), as a lost connection always did.
+	 * The claim first, in one statement (store_job_claim_head): exactly once (issue 10),
+	 * a job already sent is in flight in some session (maybe on another wan instance) and
+	 * is not handed out again; it comes back through its deadline (retry, same id), as a
+	 * lost connection always did. Everything below runs in the caller's transaction: a
+	 * failure rolls the claim back with it.
 	 */
-	if (j.state == JOB_SENT) {
-		*found = false;
+	if ((rc = store_job_claim_head(store, gateway_id, tw_now_ms(), &j, found, pending,
+		err)) != TW_OK || !*found)
 		goto out;
-	}
 	if ((rc = parse_payload(&j, &payload, err)) != TW_OK)
 		goto out;
 	t = order_find(j.type);
@@ -97,28 +91,9 @@ tw_rc job_deliver_in_tx(struct tw_store *store, const char *gateway_id,
 	} else {
 		wire = json_incref(payload);
 	}
-	from = j.state;
-	/* A gateway that came on its own before any wake-up still uses an attempt. */
-	if (from == JOB_CREATED)
-		j.attempts++;
-	j.state = JOB_SENT;
-	j.deadline_ms = now + j.timeout_ms;
-	j.updated_ms = now;
-	free(j.result);
-	j.result = NULL;
-	snprintf(detail, sizeof(detail), "%s handed to gateway %s (was %s, attempt %d/%d)",
-		j.type, gateway_id, store_job_state_name(from), j.attempts, j.max_attempts);
-	/* The claim: compare-and-set from the state read above. Where the database does not
-	 * serialise writers (PostgreSQL), a concurrent claimer loses here and hands out
-	 * nothing rather than the same job twice. */
-	rc = store_job_transition(store, &j, from, err);
-	if (rc == TW_E_NOT_FOUND) {
-		*found = false;   /* nothing was written: the UPDATE matched no row */
-		rc = TW_OK;
-		goto out;
-	}
-	if (rc != TW_OK ||
-	    (rc = flow_audit(store, who, "job.sent", j.id, "ok", detail, err)) != TW_OK)
+	snprintf(detail, sizeof(detail), "%s handed to gateway %s (attempt %d/%d)", j.type,
+		gateway_id, j.attempts, j.max_attempts);
+	if ((rc = flow_audit(store, who, "job.sent", j.id, "ok", detail, err)) != TW_OK)
 		goto out;
 	out->id = j.id;
 	snprintf(out->type, sizeof(out->type), "%s", j.type);

@@ -33,6 +33,17 @@ req() {
 		${body:+-H 'Content-Type: application/json' --data-binary "$body"} "$CON$path"
 }
 
+# ---- operator certificates for browsers
+check "operator keygen --curve P-256: a P-256 key pair" bash -c "'$TORWART' operator keygen --name newop --out '$T/newop' --curve P-256 >/dev/null && openssl pkey -pubin -in '$T/newop/newop.pub' -noout -text | grep -q 'NIST CURVE: P-256'"
+check_fails "operator keygen --curve with an unknown curve is refused" "$TORWART" operator keygen --name bad --out "$T/bad" --curve secp256k1
+check "gwa's certificate from the operator CA carries a P-256 key" bash -c "openssl x509 -in '$O/gwa/gwa.crt' -noout -text | grep -q 'NIST CURVE: P-256'"
+check "... and verifies against the operator CA" openssl verify -CAfile "$H/pki/operator-ca.crt" "$O/gwa/gwa.crt"
+printf 'p12-secret-1\n' >"$T/p12.pw"
+check "operator p12: certificate and key as PKCS#12" "$TORWART" operator p12 --cert "$O/gwa/gwa.crt" --key "$O/gwa/gwa.key" --out "$T/gwa.p12" --password-file "$T/p12.pw" --name gwa
+check "... openssl reads it back with the password: CN=gwa and its key" bash -c "openssl pkcs12 -in '$T/gwa.p12' -passin file:'$T/p12.pw' -nodes 2>/dev/null | grep -q 'PRIVATE KEY' && openssl pkcs12 -in '$T/gwa.p12' -passin file:'$T/p12.pw' -nokeys 2>/dev/null | openssl x509 -noout -subject | grep -q 'CN *= *gwa'"
+check_fails "... not with another password" bash -c "printf 'wrong\n' >'$T/wrong.pw'; openssl pkcs12 -in '$T/gwa.p12' -passin file:'$T/wrong.pw' -nodes >/dev/null 2>&1"
+check_fails "operator p12 refuses a key of another certificate" "$TORWART" operator p12 --cert "$O/gwa/gwa.crt" --key "$O/gwb/gwb.key" --out "$T/mix.p12" --password-file "$T/p12.pw"
+
 # ---- TLS profile
 check "console tls: the server certificate verifies against the one-time CA" openssl verify -CAfile "$CON_CA" "$H/pki/console-tls.crt"
 check "... for 127.0.0.1 (subjectAltName)" bash -c "openssl x509 -in '$H/pki/console-tls.crt' -noout -ext subjectAltName | grep -q 'IP Address:127.0.0.1'"
@@ -121,6 +132,40 @@ check "the approver sees the command that will run" test "$(req appr GET "/v1/ap
 check "... job create --type ping --tag shared" bash -c "grep -q 'job' '$T/out' && grep -q 'shared' '$T/out'"
 check "approve through the console: 200" test "$(req appr POST "/v1/approvals/$APPROVAL/approve" '{"reason":"ok"}' "$CSRF_P")" = 200
 check "... two jobs exist" test "$(db "SELECT count(*) FROM jobs")" = 2
+BATCH=$(db "SELECT max(batch_id) FROM jobs")
+check "GET /v1/fleet-orders as alpha: 200" test "$(req gwa GET /v1/fleet-orders)" = 200
+check "... the approved order with its progress" test "$(jq_ "[(o['id'], o['type'], o['selection'], o['jobs'], o['finished']) for o in d['fleet_orders']]")" = "[($BATCH, 'ping', 'tag:shared', 2, 0)]"
+check "... states of its two jobs" test "$(jq_ "sum(d['fleet_orders'][0]['states'].values())")" = 2
+check "beta's list does not show alpha's order" test "$(req gwb GET /v1/fleet-orders)" = 200
+check "... empty" test "$(jq_ "(d['fleet_orders'], d['next'])")" = "([], None)"
+check "a second order of alpha's, for a list of one gateway (under the threshold: runs at once)" \
+	test "$(req gwa POST /v1/fleet-orders '{"type":"ping","gateways":"GW-A1"}' "$CSRF_A")" = 200
+req gwa GET '/v1/fleet-orders?limit=1' >/dev/null
+check "limit=1: the newest first, next is its id" test "$(jq_ "(len(d['fleet_orders']), d['fleet_orders'][0]['id'] > $BATCH, d['next'] == str(d['fleet_orders'][0]['id']))")" = "(1, True, True)"
+NEXT=$(jq_ "d['next']")
+req gwa GET "/v1/fleet-orders?limit=1&cursor=$NEXT" >/dev/null
+check "... the cursor gives the older one" test "$(jq_ "[o['id'] for o in d['fleet_orders']]")" = "[$BATCH]"
+check "a filter the list lacks: 400" test "$(req gwa GET '/v1/fleet-orders?state=done')" = 400
+check "the approver may not list fleet orders (role of job list): 403" test "$(req appr GET /v1/fleet-orders)" = 403
+
+# ---- revocation through the console: ca revoke, always four-eyes
+check "login ra (RA officer): 200" test "$(login ra)" = 200
+CSRF_R=$(jq_ "d['csrf']")
+check "certificates: 200" test "$(req ra GET '/v1/certificates?limit=500')" = 200
+SERIAL=$(jq_ "[c['serial'] for c in d['certificates'] if c['owner'] == 'GW-A1'][0]")
+check "... GW-A1's certificates listed" test -n "$SERIAL"
+check "a gateway operator may not revoke (role of ca revoke): 403" \
+	test "$(req gwa POST "/v1/certificates/$SERIAL/revoke" '{"reason":"keyCompromise","why":"x"}' "$CSRF_A")" = 403
+check "revocation request by the RA officer: 202, four-eyes" \
+	test "$(req ra POST "/v1/certificates/$SERIAL/revoke" '{"reason":"keyCompromise","why":"stolen gateway"}' "$CSRF_R")" = 202
+RAPPROVAL=$(jq_ "d['approval']")
+check "... nothing revoked yet" test "$(req ra GET "/v1/certificates/$SERIAL")" = 200
+check "... status still valid" test "$(jq_ "d['status']")" != revoked
+check "login appr again (a fresh console session): 200" test "$(login appr)" = 200
+CSRF_P=$(jq_ "d['csrf']")
+check "the approver releases it through the console: 200" \
+	test "$(req appr POST "/v1/approvals/$RAPPROVAL/approve" '{"reason":"confirmed by phone"}' "$CSRF_P")" = 200
+check "... the certificate is revoked" bash -c "test \"\$(curl -s --cacert '$CON_CA' --cert '$O/ra/ra.crt' --key '$O/ra/ra.key' -b '$T/ra.jar' '$CON/v1/certificates/$SERIAL' | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)[\"status\"])')\" = revoked"
 
 # ---- logout and expiry
 check "the approver may not list gateways (no role of gateway list): 403" test "$(req appr GET /v1/gateways)" = 403

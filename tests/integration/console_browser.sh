@@ -16,8 +16,10 @@
 T=$(mktemp -d /tmp/torwart-conb-XXXXXX)
 POLICY_DIR=/etc/chromium/policies/managed
 POLICY=
+POLICY_MADE=    # the policy directories this test created (removed again when empty)
 cleanup() {
 	[ -n "$POLICY" ] && rm -f "$POLICY"
+	[ -n "$POLICY_MADE" ] && rmdir -p --ignore-fail-on-non-empty "$POLICY_DIR" 2>/dev/null
 	finish
 }
 trap 'cleanup; exit $?' EXIT
@@ -29,6 +31,7 @@ skip() { echo "SKIP: $*"; rm -rf "$T"; trap - EXIT; exit 77; }
 command -v pk12util >/dev/null && command -v certutil >/dev/null ||
 	skip "pk12util/certutil are not installed (apt-get install libnss3-tools)"
 [ "$(id -u)" = 0 ] || skip "the client-certificate policy must go to $POLICY_DIR (root only)"
+[ -d "$POLICY_DIR" ] || POLICY_MADE=1
 mkdir -p "$POLICY_DIR" 2>/dev/null && [ -w "$POLICY_DIR" ] || skip "$POLICY_DIR is not writable"
 
 OUT_DIR="${MESON_BUILD_ROOT:-$BUILD}/meson-logs/console-browser"
@@ -37,7 +40,7 @@ rm -f "$OUT_DIR"/*.png
 . "$(dirname "$0")/console_lib.sh"
 
 # One HOME (NSS database) per operator: its own PKCS#12 and the console CA, trusted.
-for who in gwa appr; do
+for who in gwa appr aud; do
 	mkdir -p "$T/home-$who/.pki/nssdb"
 	printf 'p12-%s-%s\n' "$who" "$RANDOM" >"$T/$who.p12pw"
 	check "$who: operator p12 (PKCS#12 for the browser)" "$TORWART" operator p12 \
@@ -58,9 +61,11 @@ check "the policy file is JSON" /usr/bin/python3 -c "import json; json.load(open
 # The gateways connect once (self-initiated) and execute their jobs: the order's progress.
 SIM_CMD="'$SIM' --gwa 127.0.0.1:$WAN_PORT --gateways '$T/GW-A1' '$T/GW-A2' --quiet"
 echo "---- browser (tests/browser/console_test.py) ----"
-if CON="$CON" OUT_DIR="$OUT_DIR" HOME_GWA="$T/home-gwa" HOME_APPR="$T/home-appr" \
-	PW_GWA="$O/gwa.pw" PW_APPR="$O/appr.pw" SIM_CMD="$SIM_CMD" \
-	timeout 300 /usr/bin/python3 "$TORWART_SOURCE/tests/browser/console_test.py" | tee -a "$T/log"; then
+CON="$CON" OUT_DIR="$OUT_DIR" HOME_GWA="$T/home-gwa" HOME_APPR="$T/home-appr" \
+	HOME_AUD="$T/home-aud" PW_GWA="$O/gwa.pw" PW_APPR="$O/appr.pw" PW_AUD="$O/aud.pw" SIM_CMD="$SIM_CMD" \
+	timeout 300 /usr/bin/python3 "$TORWART_SOURCE/tests/browser/console_test.py" | tee -a "$T/log"
+# The browser test's own exit status, not tee's.
+if [ "${PIPESTATUS[0]}" -eq 0 ]; then
 	ok "the browser test passed (screenshots in $OUT_DIR)"
 else
 	bad "the browser test failed (screenshots and chromedriver logs in $OUT_DIR)"

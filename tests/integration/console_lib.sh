@@ -29,7 +29,7 @@ printf '\n[console]\nlisten = 127.0.0.1:%s\nweb_dir = %s/web\nsession_ttl = %s\n
 
 # Operators with P-256 keys (browser-capable), in two tenants, and an approver.
 for spec in gwa:alpha:gateway-operator gwb:beta:gateway-operator \
-	appr:alpha:approver; do
+	appr:alpha:approver ra:alpha:ra-officer aud:alpha:auditor; do
 	IFS=: read -r name tenant roles <<<"$spec"
 	printf 'password-of-%s-console\n' "$name" >"$O/$name.pw"
 	check "operator $name ($roles, $tenant, P-256)" "$TORWART" operator add --home "$H" \

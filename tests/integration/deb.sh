@@ -42,7 +42,7 @@ if [ -z "$DEB" ]; then
 	check "dpkg-deb builds the package" dpkg-deb --root-owner-group --build "$S" "$DEB"
 fi
 check "the package holds programs, units, man pages, example configuration" bash -c \
-	"dpkg-deb -c '$DEB' > '$T/contents' && for f in usr/bin/torwart usr/bin/torwartd usr/bin/torwart-sim usr/lib/systemd/system/torwart.target usr/lib/systemd/system/torwart-api.service usr/share/man/man1/torwart.1 usr/share/man/man8/torwartd.8 usr/share/man/man5/torwart.conf.5 usr/share/doc/torwart/examples/torwart.conf usr/share/doc/torwart/openapi.yaml; do grep -q \"\\./\$f\" '$T/contents' || { echo missing \$f; exit 1; }; done"
+	"dpkg-deb -c '$DEB' > '$T/contents' && for f in usr/bin/torwart usr/bin/torwartd usr/bin/torwart-sim usr/lib/systemd/system/torwart.target usr/lib/systemd/system/torwart-api.service usr/share/man/man1/torwart.1 usr/share/man/man8/torwartd.8 usr/share/man/man5/torwart.conf.5 usr/share/doc/torwart/examples/torwart.conf usr/share/doc/torwart/openapi.yaml usr/share/torwart/web/index.html usr/share/torwart/web/console.js usr/share/torwart/web/console.css; do grep -q \"\\./\$f\" '$T/contents' || { echo missing \$f; exit 1; }; done"
 check "dpkg -i installs it" dpkg -i "$DEB"
 installed=yes
 check "dpkg says it is installed" bash -c "dpkg-query -W -f='\${Status}' torwart | grep -q 'install ok installed'"

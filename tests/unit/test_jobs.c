@@ -282,6 +282,54 @@ static void test_create_refuses_bad_input(void **state)
 	assert_memory_equal(before, after, sizeof(before));
 }
 
+/* The one-statement claim (store_job_claim_head): order, attempts, deadline, count. */
+static void test_claim_head(void **state)
+{
+	struct store_job j;
+	bool found = true;
+	int64_t pending = -1;
+
+	(void)state;
+	int64_t a = mk("GW-C", "ping", "{}", 60);
+	int64_t b = mk("GW-C", "ping", "{}", 60);
+	/* A woken job: its attempt was counted at wake-up, the claim adds none. */
+	assert_int_equal(store_job_get(st, a, &j, NULL), TW_OK);
+	j.state = JOB_AWAITING;
+	j.attempts = 1;
+	assert_int_equal(store_job_transition(st, &j, JOB_CREATED, NULL), TW_OK);
+	store_job_clear(&j);
+	assert_int_equal(store_begin(st, NULL), TW_OK);
+	assert_int_equal(store_job_claim_head(st, "GW-C", 1000, &j, &found, &pending, NULL),
+		TW_OK);
+	assert_true(found);
+	assert_int_equal(j.id, a);
+	assert_int_equal(j.state, JOB_SENT);
+	assert_int_equal(j.attempts, 1);
+	assert_int_equal(j.deadline_ms, 1000 + 60000);
+	assert_int_equal(pending, 2);
+	store_job_clear(&j);
+	/* The head is in flight: the second job waits behind it, nothing is claimed. */
+	assert_int_equal(store_job_claim_head(st, "GW-C", 2000, &j, &found, &pending, NULL),
+		TW_OK);
+	assert_false(found);
+	assert_int_equal(pending, 2);
+	assert_int_equal(store_commit(st, NULL), TW_OK);
+	assert_int_equal(store_job_get(st, b, &j, NULL), TW_OK);
+	assert_int_equal(j.state, JOB_CREATED);
+	assert_int_equal(j.attempts, 0);
+	store_job_clear(&j);
+	assert_int_equal(job_cancel(st, a, &who, NULL), TW_OK);
+	/* Now b is the head; from "created" the claim uses an attempt. */
+	assert_int_equal(store_job_claim_head(st, "GW-C", 3000, &j, &found, &pending, NULL),
+		TW_OK);
+	assert_true(found);
+	assert_int_equal(j.id, b);
+	assert_int_equal(j.attempts, 1);
+	assert_int_equal(pending, 1);
+	store_job_clear(&j);
+	assert_int_equal(job_cancel(st, b, &who, NULL), TW_OK);
+}
+
 static void test_deliver_and_complete(void **state)
 {
 	struct job_delivery d;
@@ -663,6 +711,7 @@ int main(void)
 		cmocka_unit_test(test_bucket),
 		cmocka_unit_test(test_store_jobs),
 		cmocka_unit_test(test_create_refuses_bad_input),
+		cmocka_unit_test(test_claim_head),
 		cmocka_unit_test(test_deliver_and_complete),
 		cmocka_unit_test(test_timeout_and_retry),
 		cmocka_unit_test(test_audit_trail),
