@@ -28,7 +28,7 @@ printf '%s\n' "" "[worker]" "job_tick_ms = 100" "" "[metering]" "tick_ms = 100" 
 	"timeout_ms = 3000" "retry_base_ms = 200" "retry_max_ms = 1000" "housekeeping_s = 1" \
 	"undelivered_alert_s = 2" "" "[time]" "upstream = 127.0.0.1:$NTP_PORT" \
 	"check_interval_s = 1" "timeout_ms = 1000" "max_offset_ms = 1000" "min_interval_s = 2" \
-	"" "[wan]" "metering_batch_ms = 20" >>"$H/torwart.conf"
+	>>"$H/torwart.conf"
 
 # ---- the upstream time server: chronyd as an unprivileged process, own config
 CHRONYD=$(command -v chronyd || echo /usr/sbin/chronyd)
