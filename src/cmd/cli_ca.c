@@ -18,6 +18,7 @@
 #include <openssl/pem.h>
 
 #include "auth/command.h"
+#include "base/progress.h"
 #include "base/util.h"
 #include "cmd/cli.h"
 #include "crypto/keys.h"
@@ -279,9 +280,17 @@ static int cmd_decide(const struct ca_opts *o, struct tw_store *store, bool appr
 	return 0;
 }
 
+/* ca_issue_files' progress: requests read, verified and built (signing follows in batches). */
+static void issue_progress(void *arg, size_t done, size_t n)
+{
+	tw_progress_update((struct tw_progress *)arg, "ca issue: %zu/%zu requests verified%s",
+		done, n, done == n ? "; signing and storing the last batches" : "");
+}
+
 static int cmd_issue(const struct ca_opts *o, const struct tw_home *home,
 	struct tw_store *store, struct tw_error *err)
 {
+	struct tw_progress prog;
 	struct signer_client *sc = NULL;
 	struct ca_issue_outcome *out = NULL;
 	struct ca_issue_stats stats;
@@ -312,8 +321,10 @@ static int cmd_issue(const struct ca_opts *o, const struct tw_home *home,
 		ret = cli_fail("ca issue", err);
 		goto out;
 	}
-	rc = ca_issue_files(home, store, sc, ca_who(), o->participant, o->files, o->nfiles, out,
-		&stats, err);
+	tw_progress_stderr(&prog);
+	rc = ca_issue_files_progress(home, store, sc, ca_who(), o->participant, o->files,
+		o->nfiles, out, &stats, o->nfiles > 1 ? issue_progress : NULL, &prog, err);
+	tw_progress_clear(&prog);
 	for (size_t i = 0; i < o->nfiles; i++) {
 		if (out[i].rc == TW_OK) {
 			ok++;

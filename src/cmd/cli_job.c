@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "audit/audit.h"
+#include "base/progress.h"
 #include "base/util.h"
 #include "cmd/cli.h"
 #include "gwa/gateway.h"
@@ -126,19 +127,17 @@ static void job_who(struct job_actor *who)
 }
 
 
-/* Progress line; returns true when every job is final. */
-static bool job_progress(const int64_t c[JOB__STATES], int64_t total, bool tty)
+/* The progress text of a fleet order: the final count first, then what is still open. */
+static void job_progress_text(char *line, size_t n, const int64_t c[JOB__STATES], int64_t total)
 {
 	int64_t open = c[JOB_CREATED] + c[JOB_WAKING] + c[JOB_AWAITING] + c[JOB_SENT];
 
-	printf("%s%lld/%lld finished: %lld done, %lld failed, %lld timed-out, %lld cancelled | "
-		"open: %lld created, %lld waking, %lld awaiting-connection, %lld sent%s",
-		tty ? "\r" : "", (long long)(total - open), (long long)total,
+	snprintf(line, n, "%lld/%lld finished: %lld done, %lld failed, %lld timed-out, "
+		"%lld cancelled | open: %lld created, %lld waking, %lld awaiting-connection, "
+		"%lld sent", (long long)(total - open), (long long)total,
 		(long long)c[JOB_DONE], (long long)c[JOB_FAILED], (long long)c[JOB_TIMED_OUT],
 		(long long)c[JOB_CANCELLED], (long long)c[JOB_CREATED], (long long)c[JOB_WAKING],
-		(long long)c[JOB_AWAITING], (long long)c[JOB_SENT], tty ? "   " : "\n");
-	fflush(stdout);
-	return open == 0;
+		(long long)c[JOB_AWAITING], (long long)c[JOB_SENT]);
 }
 
 static int count_state(const struct store_job *j, void *arg)
@@ -174,15 +173,21 @@ static tw_rc job_batch_counts(struct tw_store *store, int64_t batch, int64_t c[J
 	return rc;
 }
 
-/* Follow a batch (or one job when job_id > 0) until final or wait_timeout. */
+/*
+ * Follow a batch (or one job when job_id > 0) until final or wait_timeout. The running
+ * count goes to stderr through the progress display (in place on a terminal, a plain line
+ * every few seconds otherwise); the final count is the command's result and goes to stdout.
+ */
 static int job_wait(struct tw_store *store, int64_t batch, int64_t job_id, long wait_timeout,
 	struct tw_error *err)
 {
-	bool tty = isatty(STDOUT_FILENO) == 1;
+	struct tw_progress prog;
 	int64_t deadline = tw_monotonic_ms() + (wait_timeout > 0 ? wait_timeout * 1000 :
-		INT64_MAX / 2), last_print = 0;
+		INT64_MAX / 2);
 	int64_t c[JOB__STATES];
+	char line[PROGRESS_LINE_MAX];
 
+	tw_progress_stderr(&prog);
 	for (;;) {
 		int64_t total = 0, now = tw_monotonic_ms();
 		bool final;
@@ -190,30 +195,31 @@ static int job_wait(struct tw_store *store, int64_t batch, int64_t job_id, long 
 		if (job_id > 0) {
 			struct store_job j;
 
-			if (store_job_get(store, job_id, &j, err) != TW_OK)
+			if (store_job_get(store, job_id, &j, err) != TW_OK) {
+				tw_progress_clear(&prog);
 				return 1;
+			}
 			memset(c, 0, sizeof(c));
 			c[j.state] = 1;
 			store_job_clear(&j);
 		} else if (job_batch_counts(store, batch, c, err) != TW_OK) {
+			tw_progress_clear(&prog);
 			return 1;
 		}
 		for (int i = 0; i < JOB__STATES; i++)
 			total += c[i];
 		final = c[JOB_CREATED] + c[JOB_WAKING] + c[JOB_AWAITING] + c[JOB_SENT] == 0;
-		/* Not a tty: a line every 2 s (and the last one), not a flood. */
-		if (tty || final || now - last_print >= 2000 || now >= deadline) {
-			job_progress(c, total, tty);
-			last_print = now;
+		job_progress_text(line, sizeof(line), c, total);
+		if (final || now >= deadline) {
+			tw_progress_clear(&prog);
+			printf("%s\n", line);
+			fflush(stdout);
+		} else {
+			tw_progress_update_at(&prog, now, "%s", line);
 		}
-		if (final) {
-			if (tty)
-				putchar('\n');
+		if (final)
 			return c[JOB_DONE] == total ? 0 : 1;
-		}
 		if (now >= deadline) {
-			if (tty)
-				putchar('\n');
 			fprintf(stderr, "torwart: still running after %ld s; follow it with torwart job "
 				"list --home DIR --batch %lld\n", wait_timeout, (long long)batch);
 			return CLI_JOB_WAIT_EXPIRED;

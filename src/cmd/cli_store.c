@@ -10,9 +10,18 @@
 #include <string.h>
 
 #include "audit/audit.h"
+#include "base/progress.h"
 #include "base/util.h"
 #include "cmd/cli.h"
 #include "store/store.h"
+
+/* store_copy's progress: the running row count on stderr (progress.h). */
+static void migrate_progress(void *arg, const char *table, size_t table_no, size_t tables,
+	int64_t table_rows, int64_t rows)
+{
+	tw_progress_update((struct tw_progress *)arg, "store migrate: table %zu/%zu %s: %lld rows "
+		"(%lld in all)", table_no, tables, table, (long long)table_rows, (long long)rows);
+}
 
 static int store_migrate_run(const char *home_dir, const char *to)
 {
@@ -20,21 +29,26 @@ static int store_migrate_run(const char *home_dir, const char *to)
 	struct tw_error err;
 	struct tw_home *home = NULL;
 	struct tw_store *src = NULL, *dst = NULL;
+	struct tw_progress prog;
 	int64_t rows = 0;
 	int status = 1;
 	tw_rc rc;
 
 	tw_error_clear(&err);
 	memset(&res, 0, sizeof(res));
+	tw_progress_stderr(&prog);
 	/* The detail names the driver only: a URL may carry a password. */
 	if ((rc = cli_open_home_store(home_dir, &home, &src, &err)) != TW_OK ||
 	    (rc = cli_audit(src, "store.migrate", home_dir, "ok", strncmp(to, "postgres", 8) == 0 ?
 	     "copy to a PostgreSQL store" : "copy to a SQLite store", &err)) != TW_OK ||
 	    (rc = store_open(to, &dst, &err)) != TW_OK ||
-	    (rc = store_copy(src, dst, &rows, &err)) != TW_OK) {
+	    (rc = store_copy_progress(src, dst, &rows, migrate_progress, &prog, &err)) != TW_OK) {
+		tw_progress_clear(&prog);
 		status = cli_fail("store migrate", &err);
 		goto out;
 	}
+	tw_progress_done(&prog, "store migrate: %lld rows copied in %zu tables; verifying the "
+		"admin log on the target", (long long)rows, store_copy_table_count());
 	rc = audit_verify_tree(dst, NULL, &res, &err);
 	if (rc == TW_E_INTEGRITY) {
 		fprintf(stderr, "torwart store migrate: the admin log does NOT verify on the target "

@@ -109,6 +109,16 @@ tw_rc ca_issue_files(const struct tw_home *home, struct tw_store *store,
 	struct signer_client *sc, const struct ca_actor *who, const char *participant,
 	const char *const *files, size_t n, struct ca_issue_outcome *out,
 	struct ca_issue_stats *stats, struct tw_error *err);
+/*
+ * ca_issue_files reporting its progress: fn (may be NULL) is called after each file is
+ * read, verified and built (done of n; certificates are signed and stored in batches
+ * behind it). fn only displays.
+ */
+typedef void (*ca_issue_progress_fn)(void *arg, size_t done, size_t n);
+tw_rc ca_issue_files_progress(const struct tw_home *home, struct tw_store *store,
+	struct signer_client *sc, const struct ca_actor *who, const char *participant,
+	const char *const *files, size_t n, struct ca_issue_outcome *out,
+	struct ca_issue_stats *stats, ca_issue_progress_fn fn, void *arg, struct tw_error *err);
 
 /*
  * The web service's RequestCertificate: one request given as bytes by the participant

@@ -370,7 +370,7 @@ static tw_rc ca_issue_run(const struct tw_home *home, struct tw_store *store,
 	struct signer_client *sc, const struct ca_actor *who, const char *participant,
 	bool caller_bound, const unsigned char *mem, size_t mem_len,
 	const char *const *files, size_t n, struct ca_issue_outcome *out,
-	struct ca_issue_stats *stats, struct tw_error *err);
+	struct ca_issue_stats *stats, ca_issue_progress_fn fn, void *arg, struct tw_error *err);
 
 tw_rc ca_issue_files(const struct tw_home *home, struct tw_store *store,
 	struct signer_client *sc, const struct ca_actor *who, const char *participant,
@@ -378,7 +378,16 @@ tw_rc ca_issue_files(const struct tw_home *home, struct tw_store *store,
 	struct ca_issue_stats *stats, struct tw_error *err)
 {
 	return ca_issue_run(home, store, sc, who, participant, false, NULL, 0, files, n, out,
-		stats, err);
+		stats, NULL, NULL, err);
+}
+
+tw_rc ca_issue_files_progress(const struct tw_home *home, struct tw_store *store,
+	struct signer_client *sc, const struct ca_actor *who, const char *participant,
+	const char *const *files, size_t n, struct ca_issue_outcome *out,
+	struct ca_issue_stats *stats, ca_issue_progress_fn fn, void *arg, struct tw_error *err)
+{
+	return ca_issue_run(home, store, sc, who, participant, false, NULL, 0, files, n, out,
+		stats, fn, arg, err);
 }
 
 tw_rc ca_issue_buffer(const struct tw_home *home, struct tw_store *store,
@@ -388,14 +397,14 @@ tw_rc ca_issue_buffer(const struct tw_home *home, struct tw_store *store,
 	static const char *const name[] = { "web-service-request" };
 
 	return ca_issue_run(home, store, sc, who, participant, true, in, len, name, 1, out,
-		NULL, err);
+		NULL, NULL, NULL, err);
 }
 
 static tw_rc ca_issue_run(const struct tw_home *home, struct tw_store *store,
 	struct signer_client *sc, const struct ca_actor *who, const char *participant,
 	bool caller_bound, const unsigned char *mem, size_t mem_len,
 	const char *const *files, size_t n, struct ca_issue_outcome *out,
-	struct ca_issue_stats *stats, struct tw_error *err)
+	struct ca_issue_stats *stats, ca_issue_progress_fn fn, void *arg, struct tw_error *err)
 {
 	struct ca_issue_stats dummy, *st = stats != NULL ? stats : &dummy;
 	struct ca_flight fa = { 0 }, fb = { 0 }, *cur = &fa, *flying = &fb;
@@ -437,6 +446,8 @@ static tw_rc ca_issue_run(const struct tw_home *home, struct tw_store *store,
 		p->index = i;
 		if ((rc = ca_prepare(&r, participant, cur, flying, p, &out[i], st, err)) != TW_OK)
 			break;
+		if (fn != NULL)
+			fn(arg, i + 1, n);
 		if (p->req == NULL)
 			continue;   /* rejected; out[i] says why */
 		/* A small first batch: the signer idles until it arrives. */

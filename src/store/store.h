@@ -56,6 +56,16 @@ tw_rc store_schema_version(struct tw_store *store, int *version, struct tw_error
  */
 tw_rc store_copy(struct tw_store *src, struct tw_store *dst, int64_t *rows,
 	struct tw_error *err);
+/*
+ * store_copy reporting its progress: fn (may be NULL) is called at the start of every
+ * table and every STORE_COPY_PROGRESS_ROWS rows with the table's name, its number
+ * (1..tables), the rows copied of it and the rows copied in all. fn only displays.
+ */
+#define STORE_COPY_PROGRESS_ROWS 500
+typedef void (*store_copy_progress_fn)(void *arg, const char *table, size_t table_no,
+	size_t tables, int64_t table_rows, int64_t rows);
+tw_rc store_copy_progress(struct tw_store *src, struct tw_store *dst, int64_t *rows,
+	store_copy_progress_fn fn, void *arg, struct tw_error *err);
 /* How many tables store_copy copies (tests compare it with the schema). */
 size_t store_copy_table_count(void);
 

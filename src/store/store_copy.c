@@ -82,9 +82,16 @@ static tw_rc copy_insert(struct db *dst, const char *table, struct db_stmt *src,
 	return rc;
 }
 
+struct copy_progress {
+	store_copy_progress_fn fn;
+	void *arg;
+	size_t table_no;
+};
+
 static tw_rc copy_table(struct db *src, struct db *dst, const char *table, int64_t *rows,
-	struct tw_error *err)
+	const struct copy_progress *pr, struct tw_error *err)
 {
+	int64_t table_rows = 0;
 	struct db_stmt *st = NULL, *ins = NULL;
 	char sql[96];
 	int step = DB_DONE;
@@ -110,10 +117,13 @@ static tw_rc copy_table(struct db *src, struct db *dst, const char *table, int64
 			default: db_bind_text(ins, c + 1, db_column_text(st, c)); break;
 			}
 		}
-		if (db_step(ins) != DB_DONE)
+		if (db_step(ins) != DB_DONE) {
 			rc = db_step_fail(dst, err, table);
-		else
+		} else {
 			(*rows)++;
+			if (pr->fn != NULL && ++table_rows % STORE_COPY_PROGRESS_ROWS == 0)
+				pr->fn(pr->arg, table, pr->table_no, COPY_TABLES, table_rows, *rows);
+		}
 	}
 	if (rc == TW_OK && step != DB_DONE)
 		rc = db_step_fail(src, err, table);
@@ -126,6 +136,13 @@ static tw_rc copy_table(struct db *src, struct db *dst, const char *table, int64
 tw_rc store_copy(struct tw_store *src, struct tw_store *dst, int64_t *rows,
 	struct tw_error *err)
 {
+	return store_copy_progress(src, dst, rows, NULL, NULL, err);
+}
+
+tw_rc store_copy_progress(struct tw_store *src, struct tw_store *dst, int64_t *rows,
+	store_copy_progress_fn fn, void *arg, struct tw_error *err)
+{
+	struct copy_progress pr = { fn, arg, 0 };
 	struct db *s = store_db(src, err), *d = s != NULL ? store_db(dst, err) : NULL;
 	int64_t a, b;
 	size_t i;
@@ -148,8 +165,12 @@ tw_rc store_copy(struct tw_store *src, struct tw_store *dst, int64_t *rows,
 	if ((rc = db_begin(s, false, err)) != TW_OK)
 		return rc;
 	if ((rc = db_begin(d, true, err)) == TW_OK) {
-		for (i = 0; rc == TW_OK && i < COPY_TABLES; i++)
-			rc = copy_table(s, d, copy_tables[i], rows, err);
+		for (i = 0; rc == TW_OK && i < COPY_TABLES; i++) {
+			pr.table_no = i + 1;
+			if (fn != NULL)
+				fn(arg, copy_tables[i], i + 1, COPY_TABLES, 0, *rows);
+			rc = copy_table(s, d, copy_tables[i], rows, &pr, err);
+		}
 		if (rc == TW_OK)
 			rc = db_commit(d, err);
 		else

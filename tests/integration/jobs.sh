@@ -177,6 +177,18 @@ idr=$(j create --type set-retention --payload '{"days":77}' --gateway GW-1 | sed
 sleep 1
 check "stack stops" stop_stack
 check "job state survived the stop (waiting for GW-1's own contact)" bash -c "s=\$('$TORWART' job show --home '$H' --id $idr | sed -n 's/^state: *//p'); [ \"\$s\" = awaiting-connection ] || [ \"\$s\" = created ]"
+# Progress of a wait (the stack is down, so it runs into --wait-timeout): plain lines on
+# a file, rewritten in place on a terminal (script gives it a pseudo-terminal).
+j wait --id "$idr" --wait-timeout 1 >"$T/wait.out" 2>"$T/wait.err"; rc=$?
+check "job wait runs out of time (exit 5)" test "$rc" = 5
+check "... its progress on stderr is a plain line" grep -q '^0/1 finished: .* | open: ' "$T/wait.err"
+check "... with no control character when not a terminal" bash -c "! LC_ALL=C grep -q \$'[\\x01-\\x09\\x0b-\\x1f\\x7f]' '$T/wait.err'"
+check "... the last count is the result on stdout" grep -q '^0/1 finished' "$T/wait.out"
+if command -v script >/dev/null; then
+	script -qec "'$TORWART' job wait --home '$H' --id $idr --wait-timeout 1" /dev/null >"$T/wait.tty" 2>&1
+	check "... on a terminal the line is rewritten in place (CR + erase)" \
+		bash -c "LC_ALL=C grep -q \$'\\r\\033\\[K0/1 finished' '$T/wait.tty'"
+fi
 printf 'wakeup_rate = 1\nwakeup_burst = 1\n' >>"$H/torwart.conf"
 check "stack restarts" start_stack
 check "simulator restarts with its state" start_sim --contact-interval 2

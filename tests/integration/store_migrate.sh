@@ -54,4 +54,14 @@ check "GW-4 got the next id" test "$(psql -X -At "$URL" -c "SELECT id FROM gatew
 check "audit verify on the PostgreSQL store" "$TORWART" audit verify --home "$H"
 check "gateway list shows all four" bash -c "'$TORWART' gateway list --home '$H' | grep -q '^4 gateways'"
 # And back: PostgreSQL -> a second, empty PostgreSQL database.
-check "store migrate PostgreSQL -> PostgreSQL" "$TORWART" store migrate --home "$H" --to "$URL2"
+check "store migrate PostgreSQL -> PostgreSQL" bash -c \
+	"'$TORWART' store migrate --home '$H' --to '$URL2' 2>'$T/migrate.err'"
+# Its progress, redirected to a file: plain lines, no control character.
+check "... progress on stderr as plain lines" grep -q '^store migrate: [0-9]* rows copied in [0-9]* tables' "$T/migrate.err"
+check "... with no control character when not a terminal" bash -c "! LC_ALL=C grep -q \$'[\\x01-\\x09\\x0b-\\x1f\\x7f]' '$T/migrate.err'"
+if command -v script >/dev/null; then
+	URL3=$(pg_newdb)
+	script -qec "'$TORWART' store migrate --home '$H' --to '$URL3'" /dev/null >"$T/migrate.tty" 2>&1
+	check "... on a terminal rewritten in place (CR + erase)" \
+		bash -c "LC_ALL=C grep -q \$'\\r\\033\\[Kstore migrate: table 1/' '$T/migrate.tty'"
+fi
