@@ -397,6 +397,22 @@ static void test_issue_buffer_caller_bound(void **state)
 	free(a_wrong_mp);
 }
 
+/* ca_issue_files_progress' callback: every call's count, in order. */
+struct issue_calls {
+	size_t calls, last, n;
+	bool in_order;
+};
+
+static void count_issue_progress(void *arg, size_t done, size_t n)
+{
+	struct issue_calls *c = arg;
+
+	c->in_order = c->in_order && done == c->last + 1;
+	c->calls++;
+	c->last = done;
+	c->n = n;
+}
+
 /* More requests than one batch: the pipeline, and a replay of a request still in flight. */
 static void test_issue_pipelined(void **state)
 {
@@ -406,6 +422,7 @@ static void test_issue_pipelined(void **state)
 	const char *files[N];
 	char *paths[N - 1];
 	struct ca_issue_stats st;
+	struct issue_calls calls = { 0, 0, 0, true };
 	struct tw_error err;
 	int r0, c0, r1, c1;
 
@@ -417,8 +434,13 @@ static void test_issue_pipelined(void **state)
 	}
 	files[N - 1] = paths[0];   /* prepared while the first batch is with the signer */
 	counts(e, &r0, &c0);
-	assert_rc(ca_issue_files(e->home, e->store, e->sc, &who, "pipe-p", files, N, out, &st,
-		&err), TW_OK);
+	assert_rc(ca_issue_files_progress(e->home, e->store, e->sc, &who, "pipe-p", files, N, out,
+		&st, count_issue_progress, &calls, &err), TW_OK);
+	/* The progress display saw every request once, in order, including the rejected one. */
+	assert_int_equal(calls.calls, N);
+	assert_true(calls.in_order);
+	assert_int_equal(calls.last, N);
+	assert_int_equal(calls.n, N);
 	for (int i = 0; i < N - 1; i++)
 		assert_int_equal(out[i].rc, TW_OK);
 	assert_int_equal(out[N - 1].result, PKI_FAILURE_REQUEST_NOT_ACCEPTED);
