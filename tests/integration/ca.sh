@@ -159,5 +159,22 @@ N1=$(db "SELECT number FROM ca_crls WHERE ca = 'sub-ca'")
 db "UPDATE ca_crls SET dirty = 1 WHERE ca = 'sub-ca'"
 for _ in $(seq 1 50); do [ "$(db "SELECT number FROM ca_crls WHERE ca = 'sub-ca'")" != "$N1" ] && break; sleep 0.2; done
 check "worker regenerates a dirty CRL (number $N1 -> next)" test "$(db "SELECT number FROM ca_crls WHERE ca = 'sub-ca'")" -gt "$N1"
+# ---- several requests at once: progress on stderr, plain when redirected, in place on a
+# terminal (script gives it a pseudo-terminal)
+for i in 5 6 7 8; do
+	"$TORWART" req initial --cn STW.EMT.IT --ou 9912345000001 --key-dir "$T/bkeys$i" \
+		--format der --out "$T/breq$i.der" >>"$T/log" 2>&1
+done
+check "ca issue of two requests" bash -c "'$TORWART' ca issue --home '$H' --request '$T/breq5.der' --request '$T/breq6.der' >'$T/issue.out' 2>'$T/issue.err'"
+check "... its progress on stderr is a plain line" grep -q '^ca issue: 1/2 requests verified' "$T/issue.err"
+check "... with no control character when not a terminal" bash -c "! LC_ALL=C grep -q \$'[\\x01-\\x09\\x0b-\\x1f\\x7f]' '$T/issue.err'"
+check "... the result stays on stdout" grep -q '^torwart: 2 of 2 requests issued' "$T/issue.out"
+if command -v script >/dev/null; then
+	script -qec "'$TORWART' ca issue --home '$H' --request '$T/breq7.der' --request '$T/breq8.der'" \
+		/dev/null >"$T/issue.tty" 2>&1
+	check "... on a terminal rewritten in place (CR + erase)" \
+		bash -c "LC_ALL=C grep -q \$'\\r\\033\\[Kca issue: 1/2' '$T/issue.tty'"
+	check "... and issues both there too" grep -q 'torwart: 2 of 2 requests issued' "$T/issue.tty"
+fi
 check "admin log verifies" "$TORWART" audit verify --home "$H"
 check "no sanitizer report from the daemons" bash -c "! grep -q 'AddressSanitizer\|runtime error' '$T/torwartd.log'"
