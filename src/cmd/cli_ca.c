@@ -462,17 +462,32 @@ out:
 	return ret;
 }
 
+/* crl_generate's progress: revoked certificates read, then chunks signed (large CRLs). */
+static void crl_progress(void *arg, const char *phase, int64_t done, int64_t total)
+{
+	if (total > 0)
+		tw_progress_update((struct tw_progress *)arg, "ca crl: %s: %lld/%lld", phase,
+			(long long)done, (long long)total);
+	else
+		tw_progress_update((struct tw_progress *)arg, "ca crl: %s: %lld", phase,
+			(long long)done);
+}
+
 static int ca_crl_now(const struct tw_home *home, struct tw_store *store, const char *ca,
 	struct tw_error *err)
 {
 	struct signer_client *sc = NULL;
+	struct tw_progress prog;
 	struct crl_result res;
 	tw_rc rc;
 
+	tw_progress_stderr(&prog);
 	if ((rc = signer_client_open(home, false, &sc, err)) == TW_OK) {
 		signer_client_set_actor(sc, cli_actor(), cli_role);
-		rc = crl_generate(home, store, sc, ca, cli_actor(), &res, err);
+		rc = crl_generate_progress(home, store, sc, ca, cli_actor(), crl_progress, &prog,
+			&res, err);
 	}
+	tw_progress_clear(&prog);
 	signer_client_close(sc);
 	if (rc == TW_OK)
 		printf("torwart: CRL %lld of %s: %lld revoked, %zu bytes, %s\n",

@@ -162,6 +162,8 @@ struct crl_stream {
 	int64_t entries;
 	struct tw_error *err;
 	tw_rc rc;
+	crl_progress_fn progress;  /* may be NULL; display only */
+	void *progress_arg;
 };
 
 static tw_rc crl_spill(struct crl_stream *cs)
@@ -302,6 +304,8 @@ static int crl_put_entry(const char *hex, size_t hex_len, int64_t revoked_ms, in
 	cs->chunk_len += off;
 	cs->list_len += off;
 	cs->entries++;
+	if (cs->progress != NULL && cs->entries % CRL_PROGRESS_ENTRIES == 0)
+		cs->progress(cs->progress_arg, "reading revoked certificates", cs->entries, 0);
 	return 0;
 bad:
 	cs->rc = tw_error_set(cs->err, TW_E_INTEGRITY, "a revoked certificate has the stored "
@@ -609,7 +613,8 @@ static tw_rc crl_delta_row(const char *ca, char out[STORE_ID_MAX + 1], struct tw
  */
 static tw_rc crl_generate_kind(const struct tw_home *home, struct tw_store *store,
 	struct signer_client *sc, const char *ca, const char *actor, bool delta,
-	struct crl_result *res, struct tw_error *err)
+	crl_progress_fn progress, void *progress_arg, struct crl_result *res,
+	struct tw_error *err)
 {
 	struct pki_ca_config *cfg = NULL;
 	struct store_ca_crl meta, other;
@@ -734,6 +739,8 @@ static tw_rc crl_generate_kind(const struct tw_home *home, struct tw_store *stor
 	cs.spill_dir = spill_dir;
 	cs.since_ms = since_ms;
 	cs.err = err;
+	cs.progress = progress;
+	cs.progress_arg = progress_arg;
 	rc = store_ca_revoked_foreach(store, issuer, crl_put_entry, &cs, err);
 	if (rc == TW_OK)
 		rc = cs.rc;
@@ -793,6 +800,9 @@ static tw_rc crl_generate_kind(const struct tw_home *home, struct tw_store *stor
 			    err)) == TW_OK &&
 			    EVP_DigestVerifyUpdate(vctx, cs.chunk, len) != 1)
 				rc = tw_error_set_openssl(err, TW_E_CRYPTO, "CRL signature check");
+			if (rc == TW_OK && progress != NULL)
+				progress(progress_arg, "signing (streamed to the signer)",
+					(int64_t)i + 1, (int64_t)n_chunks);
 		}
 		if (rc == TW_OK)
 			rc = signer_client_crl_end(sc, cfg->key_label, tail.data, tail.len, &sig,
@@ -906,14 +916,21 @@ tw_rc crl_generate(const struct tw_home *home, struct tw_store *store,
 	struct signer_client *sc, const char *ca, const char *actor, struct crl_result *res,
 	struct tw_error *err)
 {
-	return crl_generate_kind(home, store, sc, ca, actor, false, res, err);
+	return crl_generate_kind(home, store, sc, ca, actor, false, NULL, NULL, res, err);
+}
+
+tw_rc crl_generate_progress(const struct tw_home *home, struct tw_store *store,
+	struct signer_client *sc, const char *ca, const char *actor, crl_progress_fn fn,
+	void *arg, struct crl_result *res, struct tw_error *err)
+{
+	return crl_generate_kind(home, store, sc, ca, actor, false, fn, arg, res, err);
 }
 
 tw_rc crl_generate_delta(const struct tw_home *home, struct tw_store *store,
 	struct signer_client *sc, const char *ca, const char *actor, struct crl_result *res,
 	struct tw_error *err)
 {
-	return crl_generate_kind(home, store, sc, ca, actor, true, res, err);
+	return crl_generate_kind(home, store, sc, ca, actor, true, NULL, NULL, res, err);
 }
 
 /* ---- the worker's schedule ---- */

@@ -45,6 +45,16 @@ struct crl_result {
 tw_rc crl_generate(const struct tw_home *home, struct tw_store *store,
 	struct signer_client *sc, const char *ca, const char *actor, struct crl_result *res,
 	struct tw_error *err);
+/*
+ * crl_generate reporting its progress: fn (may be NULL) is called every
+ * CRL_PROGRESS_ENTRIES revoked certificates read (done, total 0: not known yet) and, for a
+ * CRL streamed to the signer, after each chunk signed (done of total). fn only displays.
+ */
+#define CRL_PROGRESS_ENTRIES 10000
+typedef void (*crl_progress_fn)(void *arg, const char *phase, int64_t done, int64_t total);
+tw_rc crl_generate_progress(const struct tw_home *home, struct tw_store *store,
+	struct signer_client *sc, const char *ca, const char *actor, crl_progress_fn fn,
+	void *arg, struct crl_result *res, struct tw_error *err);
 
 /*
  * The delta CRL (RFC 5280 5.2.4) of CA `ca` ([ca.<name>] delta_crl = yes): the revocations

@@ -460,8 +460,26 @@ static int64_t crl_test_instant(int i)
 }
 
 /* More entries than one signer frame holds: the streamed path, checked by OpenSSL. */
+/* crl_generate_progress' callback: calls per phase, and the last signing count. */
+struct crl_calls {
+	int64_t reading, signing, last_done, last_total;
+};
+
+static void count_crl_progress(void *arg, const char *phase, int64_t done, int64_t total)
+{
+	struct crl_calls *c = arg;
+
+	if (strncmp(phase, "reading", 7) == 0)
+		c->reading++;
+	else
+		c->signing++;
+	c->last_done = done;
+	c->last_total = total;
+}
+
 static void test_crl_streamed(void **state)
 {
+	struct crl_calls calls = { 0, 0, 0, 0 };
 	struct env *e = *state;
 	struct tw_error err;
 	struct crl_result res, res2;
@@ -498,10 +516,15 @@ static void test_crl_streamed(void **state)
 	}
 	assert_rc(store_commit(e->store, &err), TW_OK);
 
-	assert_rc(crl_generate(e->home, e->store, e->sc, CA_DEFAULT_NAME, "test", &res, &err),
-		TW_OK);
+	assert_rc(crl_generate_progress(e->home, e->store, e->sc, CA_DEFAULT_NAME, "test",
+		count_crl_progress, &calls, &res, &err), TW_OK);
 	assert_true(res.der_len > 1024 * 1024);                         /* over one frame */
 	assert_true(res.entries >= n);
+	/* The progress display: every CRL_PROGRESS_ENTRIES entries read, every chunk signed. */
+	assert_int_equal(calls.reading, res.entries / CRL_PROGRESS_ENTRIES);
+	assert_true(calls.signing >= 2);
+	assert_int_equal(calls.last_done, calls.signing);
+	assert_int_equal(calls.last_total, calls.signing);
 	assert_rc(tw_read_file(res.path, 64 << 20, &der, &len, &err), TW_OK);
 	p = der;
 	crl = d2i_X509_CRL(NULL, &p, (long)len);
