@@ -167,6 +167,44 @@ check "the approver releases it through the console: 200" \
 	test "$(req appr POST "/v1/approvals/$RAPPROVAL/approve" '{"reason":"confirmed by phone"}' "$CSRF_P")" = 200
 check "... the certificate is revoked" bash -c "test \"\$(curl -s --cacert '$CON_CA' --cert '$O/ra/ra.crt' --key '$O/ra/ra.key' -b '$T/ra.jar' '$CON/v1/certificates/$SERIAL' | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)[\"status\"])')\" = revoked"
 
+# ---- the dashboard's counts: GET /v1/summary, counted in the store over more than a page
+# (a list page stops at 500), on the operator's tenant only. Bulk rows straight in SQL
+# (portable: the pg suite runs this too); jobs only in final states, so the worker
+# leaves them alone.
+ALPHA=$(db "SELECT id FROM tenants WHERE name='alpha'"); BETA=$(db "SELECT id FROM tenants WHERE name='beta'")
+NOW_MS=$(($(date +%s) * 1000))
+SERIES="WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < 600)"
+check "600 more gateways of alpha (450 with a contact now, 150 never)" db "$SERIES INSERT INTO gateways (tenant_id, gateway_id, state, created_ms, last_contact_ms) SELECT $ALPHA, 'GW-S' || (10000 + n), 'registered', 1, CASE WHEN n <= 450 THEN $NOW_MS ELSE 0 END FROM s"
+check "200 gateways of beta, all with a contact now" db "$SERIES INSERT INTO gateways (tenant_id, gateway_id, state, created_ms, last_contact_ms) SELECT $BETA, 'GW-T' || (10000 + n), 'registered', 1, $NOW_MS FROM s WHERE n <= 200"
+check "550 finished jobs of alpha (520 done, 30 failed)" db "$SERIES INSERT INTO jobs (gateway_id, tenant_id, type, payload, state, max_attempts, timeout_ms, retry_delay_ms, next_ms, created_ms, updated_ms, actor) SELECT 'GW-S' || (10000 + n), $ALPHA, 'ping', '', CASE WHEN n <= 520 THEN 'done' ELSE 'failed' END, 3, 1000, 0, 0, 1, 1, 'test' FROM s WHERE n <= 550"
+check "100 done jobs of beta" db "$SERIES INSERT INTO jobs (gateway_id, tenant_id, type, payload, state, max_attempts, timeout_ms, retry_delay_ms, next_ms, created_ms, updated_ms, actor) SELECT 'GW-T' || (10000 + n), $BETA, 'ping', '', 'done', 3, 1000, 0, 0, 1, 1, 'test' FROM s WHERE n <= 100"
+check "510 open alarms and 40 notifications of alpha's gateways, 50 alarms of beta's" db "$SERIES INSERT INTO gateway_messages (gateway_id, kind, type, severity, gateway_time, received_ms, message, actions) SELECT CASE WHEN n <= 550 THEN 'GW-S' || (10000 + n) ELSE 'GW-T' || (10000 + n - 550) END, CASE WHEN n > 510 AND n <= 550 THEN 'notification' ELSE 'alarm' END, 'tamper', 'major', '2026-12-01T00:00:00Z', 3, 'bulk', '' FROM s"
+check "login gwa for the summary: 200" test "$(login gwa)" = 200
+check "GET /v1/summary as alpha: 200" test "$(req gwa GET /v1/summary)" = 200
+cat "$T/out" >>"$T/log"
+check "... gateways: 602 (GW-A1, GW-A2 and 600), 450 online, 152 offline; beta's not counted" \
+	test "$(jq_ "(d['gateways']['total'], d['gateways']['online'], d['gateways']['offline'])")" = "(602, 450, 152)"
+check "... the same as the store holds for alpha" test "$(db "SELECT count(*) FROM gateways WHERE tenant_id = $ALPHA")" = 602
+A_JOBS=$(db "SELECT count(*) FROM jobs WHERE tenant_id = $ALPHA")
+A_DONE=$(db "SELECT count(*) FROM jobs WHERE tenant_id = $ALPHA AND state = 'done'")
+check "... jobs: all of alpha's ($A_JOBS, more than a page), none of beta's" test "$(jq_ "d['jobs']['total']")" = "$A_JOBS"
+check "... 520 bulk jobs done (and alpha's own earlier ones), 30 failed" test "$(jq_ "(d['jobs']['by_state']['done'], d['jobs']['by_state']['failed'])")" = "($A_DONE, 30)"
+check "... alpha's total is over 550 (the earlier fleet orders included)" test "$A_JOBS" -ge 553
+check "... open alarms: 510 (the acknowledged one, notifications and beta's not counted)" test "$(jq_ "d['alarms']['open']")" = 510
+check "... nothing denied" test "$(jq_ "d['denied']")" = "{}"
+check "the list of alpha's gateways stops at its page (why the dashboard counts in the store)" test "$(req gwa GET '/v1/gateways?limit=500')" = 200
+check "... 500 and a next cursor" test "$(jq_ "(len(d['gateways']), d['next'] is not None)")" = "(500, True)"
+check "login gwb for the summary: 200" test "$(login gwb)" = 200
+CSRF_B=$(jq_ "d['csrf']")
+check "GET /v1/summary as beta: 200" test "$(req gwb GET /v1/summary)" = 200
+check "... beta's own: 201 gateways, 200 online, 100 jobs done, 51 open alarms" \
+	test "$(jq_ "(d['gateways']['total'], d['gateways']['online'], d['jobs']['total'], d['jobs']['by_state']['done'], d['alarms']['open'])")" = "(201, 200, 100, 100, 51)"
+check "login appr for the summary: 200" test "$(login appr)" = 200
+check "GET /v1/summary as the approver (no role of gateway list): 200" test "$(req appr GET /v1/summary)" = 200
+check "... gateways null, the reason under denied" test "$(jq_ "(d['gateways'], 'gateways' in d['denied'])")" = "(None, True)"
+check "GET /v1/summary with a filter: 400" test "$(req gwa GET '/v1/summary?state=done')" = 400
+check "the dashboard reads /v1/summary, not a page of a list" bash -c "grep -q \"tryGet('/v1/summary')\" '$SRC/web/console.js' && ! grep -q \"tryGet('/v1/gateways?limit=500')\" '$SRC/web/console.js'"
+
 # ---- logout and expiry
 check "the approver may not list gateways (no role of gateway list): 403" test "$(req appr GET /v1/gateways)" = 403
 GWB_COOKIE=$(awk '$6 == "__Host-torwart" { print $7 }' "$T/gwb.jar")
