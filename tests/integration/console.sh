@@ -47,7 +47,9 @@ check_fails "operator p12 refuses a key of another certificate" "$TORWART" opera
 # ---- TLS profile
 check "console tls: the server certificate verifies against the one-time CA" openssl verify -CAfile "$CON_CA" "$H/pki/console-tls.crt"
 check "... for 127.0.0.1 (subjectAltName)" bash -c "openssl x509 -in '$H/pki/console-tls.crt' -noout -ext subjectAltName | grep -q 'IP Address:127.0.0.1'"
-check "... the key file is 0600" test "$(stat -c %a "$H/pki/console-tls.key")" = 600
+check "... no console key file in the new home (the key is the signer's)" bash -c "! find '$H' -name 'console-tls.key' -not -path '$H/secrets/tls-keys/*' | grep -q ."
+check "... the signer's TLS key directory holds console-tls, 0600" test "$(stat -c %a "$H/secrets/tls-keys/console-tls.key")" = 600
+check "... and its public key is the certificate's" bash -c "cmp <(openssl pkey -in '$H/secrets/tls-keys/console-tls.key' -pubout) <(openssl x509 -in '$H/pki/console-tls.crt' -noout -pubkey)"
 check "... no CA key was kept" bash -c "! ls '$H'/pki | grep -qi 'console-ca.key'"
 check_fails "... a second run does not replace it without --force" "$TORWART" console tls --home "$H"
 check "the console's certificate is ECDSA P-256" bash -c "openssl x509 -in '$H/pki/console-tls.crt' -noout -text | grep -q 'NIST CURVE: P-256'"
@@ -219,9 +221,28 @@ wait_s=$((LOGIN_T + CONSOLE_TTL + 1 - SECONDS))
 check "after session_ttl ($CONSOLE_TTL s) the first console session is refused: 401" test "$(curl -s -o "$T/out" -w '%{http_code}' --cacert "$CON_CA" --cert "$O/gwa/gwa.crt" --key "$O/gwa/gwa.key" -H "Cookie: $OLD" "$CON/v1/gateways")" = 401
 check "... and says it has expired" grep -q 'expired' "$T/out"
 
-# ---- the profile is enforced at start: no brainpool (or RSA) server key on the console
+# ---- the console's key through the signer: --force makes a new certificate for the same
+# key (keys in the signer are never replaced); an older home's key file still works,
+# with the same warning as the api's.
 for p in "${pids_to_kill[@]}"; do kill -TERM "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
 pids_to_kill=()
+check "console tls --force: a new certificate" "$TORWART" console tls --home "$H" --host 127.0.0.1 --force
+check "... for the signer's same key" bash -c "cmp <(openssl pkey -in '$H/secrets/tls-keys/console-tls.key' -pubout) <(openssl x509 -in '$H/pki/console-tls.crt' -noout -pubkey)"
+check "... still no key file in pki/" test ! -e "$H/pki/console-tls.key"
+check "an older home's console key file (P-256)" openssl req -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
+	-nodes -keyout "$T/old.key" -out "$T/old.crt" -days 1 -subj /CN=127.0.0.1
+cp "$H/torwart.conf" "$T/torwart.conf.signer"
+printf 'tls_cert = %s\ntls_key = %s\n' "$T/old.crt" "$T/old.key" >>"$H/torwart.conf"
+"$TORWARTD" --home "$H" all >"$T/old.log" 2>&1 &
+pids_to_kill+=("$!")
+check "... the console listens with it" wait_port 127.0.0.1 "$CON_PORT" 30
+check "... and serves the file key's certificate" bash -c "echo | openssl s_client -connect 127.0.0.1:$CON_PORT -tls1_3 -cert '$O/gwa/gwa.crt' -key '$O/gwa/gwa.key' 2>/dev/null | openssl x509 -noout -fingerprint -sha256 | cmp - <(openssl x509 -in '$T/old.crt' -noout -fingerprint -sha256)"
+check "... with the api's warning to move it into the signer" grep -q "tls-key-import --home DIR --key $T/old.key --label console-tls" "$T/old.log"
+for p in "${pids_to_kill[@]}"; do kill -TERM "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+pids_to_kill=()
+cp "$T/torwart.conf.signer" "$H/torwart.conf"
+
+# ---- the profile is enforced at start: no brainpool (or RSA) server key on the console
 check "a brainpool key for the console" openssl req -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:brainpoolP256r1 \
 	-nodes -keyout "$T/bp.key" -out "$T/bp.crt" -days 1 -subj /CN=bp
 printf 'tls_cert = %s\ntls_key = %s\n' "$T/bp.crt" "$T/bp.key" >>"$H/torwart.conf"
