@@ -622,7 +622,7 @@ static tw_rc ar_jobs_filters(struct ar_call *c, struct ar_list *l, struct tw_err
 	f->after_id = l->after_id;
 	if (c->q.has[APIQ_STATE] && (f->state = store_job_state_parse(c->q.value[APIQ_STATE])) < 0)
 		return tw_error_set(err, TW_E_INVALID, "state: not a job state (created, waking, "
-			"awaiting-connection, sent, succeeded, failed, cancelled, expired)");
+			"awaiting-connection, sent, done, failed, timed-out, cancelled)");
 	if (c->q.has[APIQ_BATCH] && (rc = tw_parse_long(c->q.value[APIQ_BATCH], 1,
 	    0x7fffffffffffffffL, &batch, err, "batch")) != TW_OK)
 		return rc;
