@@ -9,7 +9,8 @@
 # outside [trust]) is refused, and every B certificate is refused when B's CRL is stale;
 # each refusal is in A's admin log and nothing is stored for it. A metering message for a
 # refused EMT stays pending and is never received (emt_receiver.py serves the EMT's
-# certificate).
+# certificate). B's callback identity, pinned at A as remote Sub-CA "b", is identified while
+# B's CRL is current and refused (403, logged) once B has revoked it.
 . "$(dirname "$0")/lib.sh"
 T=$(mktemp -d /tmp/torwart-trustsites-XXXXXX)
 A="$T/a"; B="$T/b"; C="$T/c"
@@ -174,9 +175,8 @@ sleep 0.4   # the wan writes its admin log in batches
 check "wan: the EMT's connection is logged with its market partner id" test \
 	"$(count_log_a "action = 'wan.connect' AND actor = 'emt:9900000000041'")" -ge 1
 out=$(ws_call b-ws "$T/st.xml")
-check "ws: the pinned remote Sub-CA b (CRL current) is not refused for its certificate" \
-	bash -c "! grep -q 'remote Sub-CA.s certificate is refused' '$T/ans'"
-echo "remote b, GetServiceStatus with a current CRL: HTTP $out"
+check "ws: the pinned remote Sub-CA b (CRL current) is identified as remote (only SendCertificates)" \
+	bash -c "test '$out' = 403 && grep -q 'may only call SendCertificates' '$T/ans' && ! grep -q 'certificate is refused' '$T/ans'"
 put_msg 9900000000041
 check "metering: a message for X (of B) is delivered to X's endpoint" msg_delivered "$MSG"
 check "... and X's endpoint received it" received emt-x "$MSG"
