@@ -7,7 +7,7 @@
  * Queue drain: a tick reads the due alerts in batches; each answered request starts the
  * next at once, and so does a failed one (it waits for its back-off, the others do not
  * wait for it). An alert for a role without a webhook cannot be delivered by retrying:
- * it is set aside (next_ms = ALERT_SET_ASIDE_MS, last_error "undeliverable: no webhook
+ * it is set aside (next_ms = ALERT_SET_ASIDE_MS (alert.h), last_error "undeliverable: no webhook
  * for role R", one warning) instead of coming back every back-off and holding up the
  * alerts that can go out. It stays in the queue, undelivered, never deleted: when the
  * worker starts again (after a webhook was configured) the set-aside alerts are due
@@ -37,7 +37,6 @@
 #define ALERT_BACKOFF_MAX_S 300
 #define ALERT_BATCH 32                 /* rows read per look at the queue */
 #define ALERT_BATCH_ROUNDS 16          /* looks per tick: the event loop must go on */
-#define ALERT_SET_ASIDE_MS INT64_MAX   /* next_ms of an alert no webhook can take */
 
 static const struct {
 	const char *name;

@@ -16,6 +16,8 @@
 #ifndef TORWART_AUDIT_ALERT_H
 #define TORWART_AUDIT_ALERT_H
 
+#include <stdint.h>
+
 #include <event2/event.h>
 
 #include "base/error.h"
@@ -38,6 +40,9 @@ enum alert_kind {
 	ALERT_TIME,              /* the GWA clock is off or unchecked (UC-3.2.1, M-4.5.9) */
 	ALERT_CONTEXT_CERT,      /* a certificate of a GWA context expired or was revoked (S-8) */
 };
+
+/* next_ms of a queued alert set aside because its role has no webhook (metrics count it). */
+#define ALERT_SET_ASIDE_MS INT64_MAX
 
 /* "login-burst", "log-integrity", ...; NULL for an unknown kind. */
 const char *alert_kind_name(enum alert_kind kind);

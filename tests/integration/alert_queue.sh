@@ -11,7 +11,7 @@
 T=$(mktemp -d /tmp/torwart-it-alertq-XXXXXX)
 H="$T/home"
 trap 'finish; exit $?' EXIT
-WAN_PORT=$(free_port); API_PORT=$(free_port); HOOK_PORT=$(free_port)
+WAN_PORT=$(free_port); API_PORT=$(free_port); HOOK_PORT=$(free_port); MK=$(free_port)
 PY=/usr/bin/python3
 db() { sqlite3 "$H/store.db" "$@"; }
 waitfor() { local end=$((SECONDS + $1)); shift; while [ $SECONDS -lt $end ]; do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done; return 1; }
@@ -39,6 +39,9 @@ check "init --test-pki" "$TORWART" init --home "$H" --test-pki --wan-listen "127
 # Only the system administrators have a webhook (no catch-all [alert] webhook).
 printf '\n[alert]\nwebhook.system-administrator = http://127.0.0.1:%s/sysadmin\n' "$HOOK_PORT" \
 	>>"$H/torwart.conf"
+printf '\n[metrics]\nworker_listen = 127.0.0.1:%s\n' "$MK" >>"$H/torwart.conf"
+# metric NAME: its value on the worker's /metrics.
+metric() { curl -fsS "http://127.0.0.1:$MK/metrics" | sed -n "s/^$1 //p"; }
 
 # Every `torwart --home` command is break-glass use and raises one more such alert
 # itself: N is read from the queue, never assumed.
@@ -75,6 +78,7 @@ check "the $N break-glass alerts are kept, undelivered" test "$(db \
 check "... marked undeliverable: no webhook for their role" test "$(db \
 	"SELECT count(*) FROM alert_queue WHERE kind = 'break-glass' AND last_error = 'undeliverable: no webhook for role security-officer'")" -eq "$N"
 check "... with one warning each" test "$(grep -c 'undeliverable: no webhook for role security-officer' "$T/all.log")" -eq "$N"
+check "torwart_alerts_undeliverable counts them" test "$(metric torwart_alerts_undeliverable)" = "$N"
 attempts_before=$(db "SELECT sum(attempts) FROM alert_queue WHERE kind = 'break-glass'")
 sleep 3
 check "... and no retries while set aside" test "$(db "SELECT sum(attempts) FROM alert_queue WHERE kind = 'break-glass'")" = "$attempts_before"
@@ -100,4 +104,5 @@ else
 	bad "only $(grep -c '^/security ' "$T/hook.out") of $N set-aside alerts delivered in 20 s"
 fi
 check "nothing undelivered left" test "$(db "SELECT count(*) FROM alert_queue WHERE delivered_ms = 0")" -eq 0
+check "torwart_alerts_undeliverable back to 0" test "$(metric torwart_alerts_undeliverable)" = 0
 check "nothing deleted (all $TOTAL alerts still in the queue)" test "$(db "SELECT count(*) FROM alert_queue")" -ge "$TOTAL"
