@@ -10,8 +10,9 @@
 #        CONCURRENCY (sim visits in flight, 256), KEEP=1 (keep the home), HOME_DIR
 #        (reuse an already provisioned home from an earlier KEEP=1 run), PROVISION=single
 #        (provision through gateway add's path per gateway instead of in bulk), PERF=1 (record
-#        wan, worker, signer and the simulator with perf during the order and print where
-#        the time goes, by process and by function), RESUMED=1 (then a second order to
+#        wan, worker, signer and the simulator with perf (DWARF call graphs) during the
+#        order and print where the time goes, by process and by function, self and
+#        inclusive; PERF_FREQ samples/s (199), PERF_KEEP=FILE keeps perf.data), RESUMED=1 (then a second order to
 #        the same fleet over resumed TLS sessions), STORE=pg (the store on a throw-away
 #        PostgreSQL 15 server started here: initdb in the temporary directory, production
 #        durability (fsync on), run as nobody when started as root; PG_BIN as in
@@ -117,7 +118,10 @@ if [ "${PERF:-0}" = 1 ]; then
 		sort -u | paste -sd, -)
 	# PostgreSQL: its backends (one per service connection) too.
 	[ "$store" != pg ] || svc_pids="$svc_pids,$(pgrep -P "$(head -1 "$tmp/pg/data/postmaster.pid")" | paste -sd, -)"
-	perf record -g -F 499 -o "$tmp/perf.data" -p "$svc_pids,$sim_pid" >"$tmp/perf.log" 2>&1 &
+	# DWARF unwinding: libcrypto is built without frame pointers, so -g (fp) stops at its
+	# first frame and charges everything below to the OpenSSL function on top.
+	perf record --call-graph dwarf,16384 -F "${PERF_FREQ:-199}" -o "$tmp/perf.data" \
+		-p "$svc_pids,$sim_pid" >"$tmp/perf.log" 2>&1 &
 	perf_pid=$!
 fi
 worker_pid=$(grep -o 'worker\[[0-9]*\]' "$tmp/torwartd.log" | head -1 | tr -dc 0-9)
@@ -145,6 +149,10 @@ if [ "${PERF:-0}" = 1 ]; then
 	echo "---- perf: top functions"
 	{ perf report -i "$tmp/perf.data" --no-children --sort pid,sym --stdio -g none \
 		2>/dev/null | grep -v '^#' | grep -v '^$' | head -30; } || true
+	echo "---- perf: inclusive (callees counted) per process and function, top 60"
+	{ perf report -i "$tmp/perf.data" --children --sort pid,sym --stdio -g none \
+		2>/dev/null | grep -v '^#' | grep -v '^$' | head -60; } || true
+	[ -z "${PERF_KEEP:-}" ] || cp "$tmp/perf.data" "$PERF_KEEP"
 fi
 tail -n 1 "$tmp/progress.log"
 sim_after=$(cat "$tmp/sim.stats")

@@ -24,6 +24,7 @@
 #include "base/home.h"
 #include "base/log.h"
 #include "base/util.h"
+#include "crypto/keys.h"
 #include "crypto/tls.h"
 #include "crypto/tls_signer_key.h"
 #include "sim/sim.h"
@@ -121,6 +122,69 @@ static tw_rc raw_setup(const struct tw_home *home, const char *gwdir, struct raw
 	return rc;
 }
 
+static double cpu_now_us(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e6 +
+		(double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+}
+
+/*
+ * n sequential ECDSA signatures over a SHA-256 digest with key, one thread: wall time and
+ * this process's CPU per signature. With the signer's key handle this is the round trip
+ * a handshake waits for (the signer's own CPU is measured from outside, run-handshake.sh).
+ */
+static bool sign_rate(EVP_PKEY *key, int n, double *wall_us, double *cpu_us)
+{
+	unsigned char dgst[32], sig[160];
+	int64_t t0 = tw_monotonic_ms();
+	double c0 = cpu_now_us();
+
+	memset(dgst, 0x5a, sizeof(dgst));
+	for (int i = 0; i < n; i++) {
+		EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new(key, NULL);
+		size_t len = sizeof(sig);
+		int ok = ctx != NULL && EVP_PKEY_sign_init(ctx) == 1 &&
+			EVP_PKEY_sign(ctx, sig, &len, dgst, sizeof(dgst)) == 1;
+
+		EVP_PKEY_CTX_free(ctx);
+		if (!ok)
+			return false;
+	}
+	*wall_us = (double)(tw_monotonic_ms() - t0) * 1000.0 / n;
+	*cpu_us = (cpu_now_us() - c0) / n;
+	return true;
+}
+
+/* In-process signing (the gateway's file key) next to signing through the signer (the
+ * wan's key, when the signer holds it). Figures are 0 where a side is not available. */
+static void sign_compare(const struct tw_home *home, const char *gwdir, double out[4])
+{
+	char *gkey = tw_asprintf("%s/tls.key", gwdir);
+	char *wcert = tw_home_path(home, "wan", "cert", "pki/gwa-tls.crt");
+	char *wkey = tw_home_path(home, "wan", "key", "pki/gwa-tls.key");
+	EVP_PKEY *local = NULL, *remote = NULL;
+	X509 *x = NULL;
+	struct tw_error err;
+
+	memset(out, 0, 4 * sizeof(*out));
+	if (gkey != NULL && keys_read_private_pem(gkey, &local, &err) == TW_OK)
+		(void)sign_rate(local, 1000, &out[0], &out[1]);
+	if (wkey != NULL && !tw_path_exists(wkey) && tls_signer_key_socket() != NULL &&
+	    keys_read_cert_pem(wcert, &x, &err) == TW_OK &&
+	    tls_signer_key_new(tls_signer_key_socket(), SIGNER_KEY_GWA_TLS, x, &remote, &err) ==
+	    TW_OK)
+		(void)sign_rate(remote, 1000, &out[2], &out[3]);
+	EVP_PKEY_free(local);
+	EVP_PKEY_free(remote);
+	X509_free(x);
+	free(gkey);
+	free(wcert);
+	free(wkey);
+}
+
 static char **list_gateways(const char *home, long count)
 {
 	char **dirs = calloc((size_t)count, sizeof(*dirs));
@@ -158,7 +222,7 @@ int main(int argc, char **argv)
 	struct sim_result full, resumed;
 	struct tls_signer_key_stats sk0, sk1;
 	struct rusage ru0, ru1;
-	double cpu_us = 0.0, rtt_us = 0.0;
+	double cpu_us = 0.0, rtt_us = 0.0, sc[4];
 	unsigned long long sigs;
 	struct tw_error err;
 	SSL_SESSION *sess = NULL;
@@ -272,6 +336,10 @@ int main(int argc, char **argv)
 	printf("full round: CPU of this process (wan + simulator) %.0f us per handshake; "
 		"signer round trips %llu, mean %.1f us (0: the wan's key is a file)\n", cpu_us,
 		sigs, rtt_us);
+	sign_compare(home, dirs[0], sc);
+	printf("ECDSA brainpoolP256r1 signature, sequential: in-process %.1f us (CPU %.1f us); "
+		"through the signer %.1f us round trip (client CPU %.1f us)\n", sc[0], sc[1], sc[2],
+		sc[3]);
 	printf("ratio wan/raw: full %.2f, resumed-mix %.2f; failed sessions: %zu\n",
 		full.seconds > 0 ? (double)full.sessions_ok / full.seconds / raw_full : 0.0,
 		resumed.seconds > 0 ? (double)resumed.sessions_ok / resumed.seconds / raw_res : 0.0,
@@ -289,9 +357,11 @@ int main(int argc, char **argv)
 				full_rate);
 		printf("bench_handshake: full_per_s=%.1f resumed_mix_per_s=%.1f "
 			"resumed_per_s=%.1f raw_full_per_s=%.1f raw_resumed_per_s=%.1f failed=%zu "
-			"cpu_us_per_full=%.0f signer_sigs=%llu signer_rtt_us=%.1f\n",
+			"cpu_us_per_full=%.0f signer_sigs=%llu signer_rtt_us=%.1f "
+			"local_sign_us=%.1f signer_sign_us=%.1f signer_client_cpu_us=%.1f\n",
 			full_rate, mix_rate, res_only, raw_full, raw_res,
-			full.sessions_failed + resumed.sessions_failed, cpu_us, sigs, rtt_us);
+			full.sessions_failed + resumed.sessions_failed, cpu_us, sigs, rtt_us,
+			sc[0], sc[2], sc[3]);
 	}
 	status = full.sessions_failed + resumed.sessions_failed == 0 && failures == 0 ? 0 : 1;
 out:

@@ -7,8 +7,9 @@
  *  1. admin-log append: N entries, one audit_append (one transaction) each: chain hash,
  *     Merkle tree nodes, the insert;
  *  2. job hand-out: N gateways with one open ping order each, then job_deliver per
- *     gateway (claim the head job with a compare-and-set, "job.sent" entry, one
- *     transaction each), the wan's path for GET /v1/orders without batching.
+ *     gateway (claim the head job and count the open ones in one UPDATE ... RETURNING,
+ *     "job.sent" entry, one transaction each), the wan's path for GET /v1/orders
+ *     without batching.
  * Prints "append_per_s=X handout_per_s=Y" on its last line. Figures only, no assertions.
  */
 #include <jansson.h>

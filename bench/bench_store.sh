@@ -101,8 +101,9 @@ printf '%-26s %12s %12s %14s\n' "job hand-out (ours)" "$sq_ho" "$pg_ho" "$(ratio
 printf '%-26s %12s %12s %14s\n' "claim+log row (peer)" "$sqp_ho" "$pgp_ho" "$(ratio "$pgp_ho" "$sqp_ho")"
 printf '%-26s %12s %12s %14s\n' "ours / peer" "$(ratio "$sq_ho" "$sqp_ho")" "$(ratio "$pg_ho" "$pgp_ho")" ""
 printf '%-26s %12s %12s\n' "pgbench TPC-B-like" "-" "$pg_tpcb"
-echo "note: ours = chain hash + Merkle tree nodes + insert (append); compare-and-set claim +" \
-	"job.sent entry with its chain and tree work (hand-out), one transaction each."
+echo "note: ours = chain hash + Merkle tree nodes + insert (append); one-statement claim" \
+	"(UPDATE ... RETURNING) + job.sent entry with its chain and tree work (hand-out), one" \
+	"transaction each."
 echo "bench_store: n=$n sqlite_append_per_s=$sq_app pg_append_per_s=$pg_app" \
 	"sqlite_handout_per_s=$sq_ho pg_handout_per_s=$pg_ho peer_sqlite_insert_per_s=$sqp_app" \
 	"peer_pg_insert_per_s=$pgp_app peer_sqlite_claim_per_s=$sqp_ho peer_pg_claim_per_s=$pgp_ho" \

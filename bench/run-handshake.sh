@@ -16,7 +16,11 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/torwart-bench.XXXXXX")
 [ "${KEEP:-0}" = 1 ] || trap 'rm -rf "$tmp"' EXIT
 home=$tmp/home
 
-"$build/src/cmd/torwart" init --home "$home" --test-pki >/dev/null
+# Ports of our own: the wan listens with SO_REUSEPORT, so a second bench on the default
+# port (another checkout on a shared machine) would take half of our connections.
+port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+"$build/src/cmd/torwart" init --home "$home" --test-pki --wan-listen "127.0.0.1:$(port)" \
+	--api-listen "127.0.0.1:$(port)" --api-tls-listen "127.0.0.1:$(port)" >/dev/null
 for i in $(seq 1 "$n"); do
 	"$build/src/cmd/torwart" gateway add --home "$home" --id "$(printf 'ETWABENCH%05d' "$i")" \
 		>/dev/null
@@ -31,8 +35,12 @@ s0=$(ticks "$signer_pid")
 "$build/bench/bench_handshake" --home "$home" --count "$n" --rounds "$rounds" \
 	--concurrency "$conc" --seconds "$secs" | tee "$tmp/bench.out"
 s1=$(ticks "$signer_pid")
-sigs=$(sed -n 's/.*signer_sigs=\([0-9]*\).*/\1/p' "$tmp/bench.out" | tail -n 1)
-echo "signer CPU during the bench: $(( (s1 - s0) * 1000 / $(getconf CLK_TCK) )) ms for ${sigs:-0} handshake signatures (plus the resumed rounds' few)"
+sleep 1.2   # the signer writes its metrics at most once a second
+sigs=$(sed -n 's/^torwart_signer_tls_handshake_signatures_total{result="ok"} \([0-9]*\)$/\1/p' \
+	"$home/run/signer.metrics" 2>/dev/null)
+ms=$(( (s1 - s0) * 1000 / $(getconf CLK_TCK) ))
+echo "signer: ${sigs:-0} handshake signatures, ${ms} ms CPU: $(awk -v m="$ms" -v n="${sigs:-0}" \
+	'BEGIN { if (n > 0) printf "%.0f", m * 1000 / n; else printf "-" }') us CPU per signature"
 # The same path an operator uses: torwartd wan + torwart-sim (summary line only).
 "$build/src/cmd/torwartd" --home "$home" wan 2>"$tmp/wan.log" &
 wan_pid=$!

@@ -25,6 +25,7 @@
 #include "base/config.h"
 #include "base/log.h"
 #include "base/util.h"
+#include "crypto/tls_signer_key.h"
 #include "store/store_auditlog.h"
 
 #define SHIP_BACKOFF_MIN_MS 1000
@@ -399,7 +400,10 @@ tw_rc audit_shipper_new(struct event_base *base, const struct tw_home *home,
 	ca = tw_home_path(home, "audit", "syslog_ca", "");
 	if (tw_config_get(home->conf, "audit", "syslog_cert") != NULL) {
 		cert = tw_home_path(home, "audit", "syslog_cert", "");
-		key = tw_home_path(home, "audit", "syslog_key", "");
+		/* Without syslog_key the key is the signer's (tls_signer_key.h): the worker may
+		 * use gwa-tls, so syslog_cert is then a certificate for that key. */
+		if (tw_config_get(home->conf, "audit", "syslog_key") != NULL)
+			key = tw_home_path(home, "audit", "syslog_key", "");
 	}
 	snprintf(s->hostname, sizeof(s->hostname), "%s",
 		tw_config_get_or(home->conf, "audit", "syslog_hostname", ""));
@@ -411,17 +415,38 @@ tw_rc audit_shipper_new(struct event_base *base, const struct tw_home *home,
 		goto out;
 	}
 	SSL_CTX_set_verify(s->ctx, SSL_VERIFY_PEER, NULL);
+	/* The SM-PKI keys (the GWA's TLS key as client certificate) are brainpool, and a TLS
+	 * 1.2 server refuses a client certificate on a curve the client did not offer. */
+	if (SSL_CTX_set1_groups_list(s->ctx, "X25519:P-256:P-384:P-521:brainpoolP256r1:"
+	    "brainpoolP384r1:brainpoolP512r1") != 1) {
+		rc = tw_error_set_openssl(err, TW_E_TLS, "cannot set the syslog TLS groups");
+		goto out;
+	}
 	if (ca == NULL || SSL_CTX_load_verify_locations(s->ctx, ca, NULL) != 1) {
 		rc = tw_error_set_openssl(err, TW_E_CONFIG, "[audit] syslog_ca %s cannot be loaded",
 			ca != NULL ? ca : "?");
 		goto out;
 	}
-	if (cert != NULL && (key == NULL ||
-	    SSL_CTX_use_certificate_chain_file(s->ctx, cert) != 1 ||
-	    SSL_CTX_use_PrivateKey_file(s->ctx, key, SSL_FILETYPE_PEM) != 1)) {
+	if (cert != NULL && (SSL_CTX_use_certificate_chain_file(s->ctx, cert) != 1 ||
+	    (key != NULL && SSL_CTX_use_PrivateKey_file(s->ctx, key, SSL_FILETYPE_PEM) != 1))) {
 		rc = tw_error_set_openssl(err, TW_E_CONFIG, "[audit] syslog_cert/syslog_key "
 			"cannot be loaded");
 		goto out;
+	}
+	if (cert != NULL && key == NULL) {
+		EVP_PKEY *pk = NULL;
+
+		if ((rc = tls_signer_key_new(tls_signer_key_socket(), tw_config_get_or(home->conf,
+		    "audit", "syslog_signer_key", SIGNER_KEY_GWA_TLS),
+		    SSL_CTX_get0_certificate(s->ctx), &pk, err)) != TW_OK)
+			goto out;
+		if (SSL_CTX_use_PrivateKey(s->ctx, pk) != 1) {
+			EVP_PKEY_free(pk);
+			rc = tw_error_set_openssl(err, TW_E_CONFIG, "[audit] syslog_cert does not "
+				"belong to the signer's key");
+			goto out;
+		}
+		EVP_PKEY_free(pk);
 	}
 	*out = s;
 	s = NULL;

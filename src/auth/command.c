@@ -586,6 +586,16 @@ tw_rc auth_command_parse(const struct auth_command *c, int argc, char *const *ar
 			o->value_index = ++i;
 			o->value = argv[i];
 		}
+		/* Free text that ends up in the admin log, alerts and listings (a rollout's or an
+		 * acknowledgement's reason, an alert's message): one line without control
+		 * characters, like --why; the listings printed some of it raw. */
+		if (o->value != NULL && (strcmp(o->name, "--reason") == 0 ||
+		    strcmp(o->name, "--message") == 0)) {
+			tw_rc rc = auth_text_check(o->value, o->name, err);
+
+			if (rc != TW_OK)
+				return rc;
+		}
 		out->count++;
 	}
 	return TW_OK;

@@ -78,10 +78,15 @@ static int ro_parse(int argc, char **argv, struct ro_opts *o)
 
 static int print_row(const struct store_rollout *r, void *arg)
 {
+	struct cli_esc e = { 0 };
+
 	(*(size_t *)arg)++;
+	/* Operator-chosen text (rows stored before the parser refused control characters
+	 * included) is shown escaped. */
 	printf("%-5lld %-10s %-24s %-6lld %3d/%-3d %-28s %s\n", (long long)r->id, r->state,
-		r->name, (long long)r->image_id, r->current_grp + 1, r->ngroups, r->selection,
-		r->reason);
+		cli_esc(&e, r->name), (long long)r->image_id, r->current_grp + 1, r->ngroups,
+		cli_esc(&e, r->selection), cli_esc(&e, r->reason));
+	cli_esc_free(&e);
 	return 0;
 }
 
@@ -108,21 +113,23 @@ static tw_rc print_groups(struct tw_store *store, const struct store_rollout *r,
 
 static void print_one(const struct store_rollout *r)
 {
+	struct cli_esc e = { 0 };
 	char when[40];
 
 	printf("id:         %lld\nname:       %s\nstate:      %s%s%s\nimage:      %lld\n"
 		"targets:    %s\ngroups:     %d (current %d)\nthresholds: success %d%%, error "
-		"%d%%\nwindow:     %s\n", (long long)r->id, r->name, r->state,
-		r->reason[0] != '\0' ? " - " : "", r->reason, (long long)r->image_id,
-		r->selection, r->ngroups, r->current_grp + 1, r->success_pct, r->error_pct,
+		"%d%%\nwindow:     %s\n", (long long)r->id, cli_esc(&e, r->name), r->state,
+		r->reason[0] != '\0' ? " - " : "", cli_esc(&e, r->reason), (long long)r->image_id,
+		cli_esc(&e, r->selection), r->ngroups, r->current_grp + 1, r->success_pct, r->error_pct,
 		r->window[0] != '\0' ? r->window : "(none of its own: each gateway's tag, "
 		"tenant or global window of torwart.conf, else always)");
 	tw_time_format_utc(r->created_ms, when, sizeof(when));
-	printf("created:    %s by %s\n", when, r->created_by);
+	printf("created:    %s by %s\n", when, cli_esc(&e, r->created_by));
 	if (r->started_ms > 0) {
 		tw_time_format_utc(r->started_ms, when, sizeof(when));
-		printf("approved:   %s by %s\n", when, r->started_by);
+		printf("approved:   %s by %s\n", when, cli_esc(&e, r->started_by));
 	}
+	cli_esc_free(&e);
 }
 
 static int parse_int(const char *s, long lo, long hi, long def, long *out, const char *what,

@@ -6,9 +6,11 @@
  * modes and atomic replacement are handled in one place, and every buffer that held a
  * private key is wiped before it is freed.
  */
+#include <pthread.h>
 #include <string.h>
 
 #include <openssl/core_names.h>
+#include <openssl/decoder.h>
 #include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/obj_mac.h>
@@ -61,9 +63,46 @@ out:
 	return rc;
 }
 
+/*
+ * OpenSSL 3.0 builds a decoder chain for every PEM_read_bio_PrivateKey: it walks every
+ * key manager and every decoder of every provider, about 1.3 ms per key on the bench
+ * machine, most of what a simulated gateway spends outside the handshake (it sets up its
+ * TLS context, key included, per visit; docs/performance.md "Fleet order: where the time
+ * goes"). Our keys are EC in PKCS#8 ("PRIVATE KEY"): one decoder context narrowed to that
+ * is built once per process and reused (about 60 us per key); any other key takes the
+ * generic path. The context writes its result to keys_dec_out, hence the lock.
+ */
+static pthread_mutex_t keys_dec_lock = PTHREAD_MUTEX_INITIALIZER;
+static OSSL_DECODER_CTX *keys_dec_ec;     /* built on first use, kept for the process */
+static EVP_PKEY *keys_dec_out;
+
+static EVP_PKEY *keys_decode_ec_pkcs8(const unsigned char *der, size_t len)
+{
+	const unsigned char *p = der;
+	EVP_PKEY *k = NULL;
+	size_t left = len;
+
+	pthread_mutex_lock(&keys_dec_lock);
+	ERR_set_mark();
+	if (keys_dec_ec == NULL)
+		keys_dec_ec = OSSL_DECODER_CTX_new_for_pkey(&keys_dec_out, "DER",
+			"PrivateKeyInfo", "EC", EVP_PKEY_KEYPAIR, NULL, NULL);
+	keys_dec_out = NULL;
+	if (keys_dec_ec != NULL && OSSL_DECODER_from_data(keys_dec_ec, &p, &left) == 1)
+		k = keys_dec_out;
+	else
+		EVP_PKEY_free(keys_dec_out);
+	keys_dec_out = NULL;
+	ERR_pop_to_mark();   /* a miss is not an error: the generic path decides */
+	pthread_mutex_unlock(&keys_dec_lock);
+	return k;
+}
+
 tw_rc keys_read_private_pem(const char *path, EVP_PKEY **out, struct tw_error *err)
 {
-	unsigned char *data = NULL;
+	unsigned char *data = NULL, *der = NULL;
+	char *name = NULL, *header = NULL;
+	long der_len = 0;
 	size_t len = 0;
 	BIO *mem = NULL;
 	tw_rc rc;
@@ -76,12 +115,27 @@ tw_rc keys_read_private_pem(const char *path, EVP_PKEY **out, struct tw_error *e
 		rc = tw_error_set_openssl(err, TW_E_NOMEM, "cannot read %s", path);
 		goto out;
 	}
-	*out = PEM_read_bio_PrivateKey(mem, NULL, NULL, NULL);
+	ERR_set_mark();
+	if (PEM_read_bio(mem, &name, &header, &der, &der_len) == 1 &&
+	    strcmp(name, PEM_STRING_PKCS8INF) == 0 && header[0] == '\0' && der_len > 0)
+		*out = keys_decode_ec_pkcs8(der, (size_t)der_len);
+	ERR_pop_to_mark();
+	if (*out == NULL) {
+		BIO_free(mem);
+		if ((mem = BIO_new_mem_buf(data, (int)len)) == NULL) {
+			rc = tw_error_set_openssl(err, TW_E_NOMEM, "cannot read %s", path);
+			goto out;
+		}
+		*out = PEM_read_bio_PrivateKey(mem, NULL, NULL, NULL);
+	}
 	if (*out == NULL)
 		rc = tw_error_set_openssl(err, TW_E_CRYPTO,
 			"%s holds no readable unencrypted PEM private key", path);
 out:
 	BIO_free(mem);
+	OPENSSL_free(name);
+	OPENSSL_free(header);
+	OPENSSL_clear_free(der, der_len > 0 ? (size_t)der_len : 0);
 	tw_wipe(data, len);
 	free(data);
 	return rc;

@@ -50,6 +50,9 @@ struct signer_client;
 /* Connect to a running signer (torwartd signer) at socket_path. */
 tw_rc signer_client_connect(const char *socket_path, struct signer_client **out,
 	struct tw_error *err);
+/* The same, waiting at most timeout_s per request from the start (signer_client_set_timeout). */
+tw_rc signer_client_connect_timeout(const char *socket_path, int timeout_s,
+	struct signer_client **out, struct tw_error *err);
 /* The same with the hint added to "not running" errors. */
 tw_rc signer_client_connect_hint(const char *socket_path, const char *hint,
 	struct signer_client **out, struct tw_error *err);
@@ -69,6 +72,9 @@ tw_rc signer_client_adopt(int fd, pid_t child, const char *where,
  */
 tw_rc signer_client_open(const struct tw_home *home, bool ceremony,
 	struct signer_client **out, struct tw_error *err);
+/* Seconds a request may wait for the signer before the connection counts as lost
+ * (default 60; TLS handshakes use less: a hung signer must not hold a wan loop long). */
+void signer_client_set_timeout(struct signer_client *sc, int seconds);
 /* Closes the connection; reaps a private child. NULL is fine. */
 void signer_client_close(struct signer_client *sc);
 

@@ -38,6 +38,7 @@ struct signer_client {
 	bool hello_pending;
 	char *where;            /* for messages: "signer at PATH" or "private signer child" */
 	char *hint;             /* what the user can do when the signer is unreachable */
+	int timeout_s;          /* per send/receive (SIGNER_CLIENT_TIMEOUT_S by default) */
 };
 
 static tw_rc client_new(int fd, const char *where, const char *hint,
@@ -60,8 +61,20 @@ static tw_rc client_new(int fd, const char *where, const char *hint,
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	sc->fd = fd;
 	sc->next_id = 1;
+	sc->timeout_s = SIGNER_CLIENT_TIMEOUT_S;
 	*out = sc;
 	return TW_OK;
+}
+
+void signer_client_set_timeout(struct signer_client *sc, int seconds)
+{
+	struct timeval tv = { seconds, 0 };
+
+	if (sc == NULL || sc->fd < 0 || seconds <= 0)
+		return;
+	sc->timeout_s = seconds;
+	setsockopt(sc->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(sc->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 }
 
 void signer_client_close(struct signer_client *sc)
@@ -136,9 +149,14 @@ static tw_rc recv_all(struct signer_client *sc, unsigned char *p, size_t len,
 		if (n == 0)
 			return broken(sc, TW_E_UNAVAILABLE, err, "the signer closed the connection "
 				"(see its log)");
+		if (n < 0 && errno == EAGAIN) {
+			char what[64];
+
+			snprintf(what, sizeof(what), "no answer within %d s", sc->timeout_s);
+			return broken(sc, TW_E_UNAVAILABLE, err, what);
+		}
 		if (n < 0)
-			return broken(sc, TW_E_UNAVAILABLE, err, errno == EAGAIN ?
-				"no answer within " "60 s" : "connection lost while receiving");
+			return broken(sc, TW_E_UNAVAILABLE, err, "connection lost while receiving");
 		p += n;
 		len -= (size_t)n;
 	}
@@ -311,7 +329,7 @@ static tw_rc connect_path(const char *path, int *out, struct tw_error *err)
 	return TW_OK;
 }
 
-static tw_rc connect_with_hint(const char *path, const char *hint,
+static tw_rc connect_with_hint(const char *path, const char *hint, int timeout_s,
 	struct signer_client **out, struct tw_error *err)
 {
 	char where[160];
@@ -331,6 +349,9 @@ static tw_rc connect_with_hint(const char *path, const char *hint,
 	snprintf(where, sizeof(where), "signer at %s", path);
 	if ((rc = client_new(fd, where, hint, out, err)) != TW_OK)
 		return rc;
+	/* Before the probe: a hung signer must not hold the caller longer than asked. */
+	if (timeout_s > 0)
+		signer_client_set_timeout(*out, timeout_s);
 	if ((rc = probe(*out, err)) != TW_OK) {
 		signer_client_close(*out);
 		*out = NULL;
@@ -341,8 +362,15 @@ static tw_rc connect_with_hint(const char *path, const char *hint,
 tw_rc signer_client_connect(const char *socket_path, struct signer_client **out,
 	struct tw_error *err)
 {
-	return connect_with_hint(socket_path, "start it with `torwartd --home HOME signer`",
+	return connect_with_hint(socket_path, "start it with `torwartd --home HOME signer`", 0,
 		out, err);
+}
+
+tw_rc signer_client_connect_timeout(const char *socket_path, int timeout_s,
+	struct signer_client **out, struct tw_error *err)
+{
+	return connect_with_hint(socket_path, "start it with `torwartd --home HOME signer`",
+		timeout_s, out, err);
 }
 
 tw_rc signer_client_adopt(int fd, pid_t child, const char *where,
@@ -364,7 +392,7 @@ tw_rc signer_client_adopt(int fd, pid_t child, const char *where,
 tw_rc signer_client_connect_hint(const char *socket_path, const char *hint,
 	struct signer_client **out, struct tw_error *err)
 {
-	return connect_with_hint(socket_path, hint, out, err);
+	return connect_with_hint(socket_path, hint, 0, out, err);
 }
 
 /* ---------------- operations ---------------- */

@@ -161,9 +161,8 @@ static tw_rc tls_load_key(const struct tls_profile_config *cfg, X509 *x, EVP_PKE
 	}
 	if (tls_signer_key_socket() == NULL)
 		return tw_error_set(err, TW_E_CONFIG, "the TLS key '%s' is in the signer, but this "
-			"process knows no signer socket%s%s", cfg->signer_key,
-			cfg->key_file != NULL ? " (and there is no key file " : "",
-			cfg->key_file != NULL ? cfg->key_file : "");
+			"process knows no signer socket (and there is no key file %s)",
+			cfg->signer_key, cfg->key_file != NULL ? cfg->key_file : "configured");
 	return tls_signer_key_new(tls_signer_key_socket(), cfg->signer_key, x, key, err);
 }
 

@@ -46,12 +46,21 @@ struct tsk_ref {
 	char *label;
 };
 
+/* A handshake waits at most this long for the signer (a hung signer, not a dead one). */
+#define TSK_TIMEOUT_S 5
+
 /* One signer connection per thread (the protocol is lock-step, the wan multi-threaded). */
 struct tsk_conn {
 	struct signer_client *sc;
 	char *socket;              /* the socket sc is connected to */
 	pid_t pid;                 /* a connection inherited over fork() is not used */
+	struct tsk_conn *next;     /* tsk_all */
 };
+
+/* Every live connection, so the main thread's (whose thread-specific data is never
+ * destroyed) stays reachable until exit instead of looking leaked. */
+static pthread_mutex_t tsk_all_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct tsk_conn *tsk_all;
 
 static pthread_once_t tsk_once = PTHREAD_ONCE_INIT;
 static pthread_key_t tsk_thread_key;
@@ -70,6 +79,13 @@ static void tsk_conn_free(void *p)
 
 	if (c == NULL)
 		return;
+	pthread_mutex_lock(&tsk_all_mu);
+	for (struct tsk_conn **pp = &tsk_all; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	pthread_mutex_unlock(&tsk_all_mu);
 	if (c->pid == getpid())
 		signer_client_close(c->sc);
 	free(c->socket);
@@ -158,8 +174,10 @@ static uint64_t tsk_now_us(void)
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-/* This thread's connection to socket, connected when needed. NULL with err set. */
-static struct signer_client *tsk_connection(const char *socket, struct tw_error *err)
+/* This thread's connection to socket, connected when needed (*fresh then). NULL with err
+ * set. */
+static struct signer_client *tsk_connection(const char *socket, bool *fresh,
+	struct tw_error *err)
 {
 	struct tsk_conn *c = pthread_getspecific(tsk_thread_key);
 
@@ -175,9 +193,15 @@ static struct signer_client *tsk_connection(const char *socket, struct tw_error 
 			return NULL;
 		}
 		c->pid = getpid();
+		pthread_mutex_lock(&tsk_all_mu);
+		c->next = tsk_all;
+		tsk_all = c;
+		pthread_mutex_unlock(&tsk_all_mu);
 		pthread_setspecific(tsk_thread_key, c);
 	}
-	if (c->sc == NULL && signer_client_connect(socket, &c->sc, err) == TW_OK)
+	*fresh = c->sc == NULL;
+	if (c->sc == NULL && signer_client_connect_timeout(socket, TSK_TIMEOUT_S, &c->sc, err) ==
+	    TW_OK)
 		signer_client_set_actor(c->sc, "tls-handshake", "service");
 	return c->sc;
 }
@@ -195,7 +219,8 @@ static void tsk_disconnect(void)
 
 /*
  * The signer's DER signature over dgst (*der malloc'ed, caller frees). A connection lost
- * since its last use (signer restarted) is made again once; other errors are final.
+ * since its last use (signer restarted) is made again once; a fresh connection that fails
+ * (signer gone or hung) and other errors are final.
  */
 static tw_rc tsk_remote_sign(const struct tsk_ref *ref, const unsigned char *dgst,
 	size_t dlen, unsigned char **der, size_t *der_len, struct tw_error *err)
@@ -204,7 +229,9 @@ static tw_rc tsk_remote_sign(const struct tsk_ref *ref, const unsigned char *dgs
 	tw_rc rc = TW_E_INTERNAL;
 
 	for (int attempt = 0; attempt < 2; attempt++) {
-		struct signer_client *sc = tsk_connection(ref->socket, err);
+		uint64_t ta = tsk_now_us();
+		bool fresh = false;
+		struct signer_client *sc = tsk_connection(ref->socket, &fresh, err);
 
 		if (sc == NULL) {
 			rc = err->code != TW_OK ? err->code : TW_E_UNAVAILABLE;
@@ -215,6 +242,10 @@ static tw_rc tsk_remote_sign(const struct tsk_ref *ref, const unsigned char *dgs
 		if (rc != TW_E_UNAVAILABLE && rc != TW_E_PROTOCOL && rc != TW_E_IO)
 			break;
 		tsk_disconnect();
+		/* Retried only for a connection that broke since its last use (a restart):
+		 * not a fresh one, and not after waiting out the limit (the signer hangs). */
+		if (fresh || tsk_now_us() - ta >= (uint64_t)TSK_TIMEOUT_S * 1000000u)
+			break;
 	}
 	atomic_fetch_add(&tsk_rtt_us, tsk_now_us() - t0);
 	if (rc == TW_OK) {
@@ -331,6 +362,7 @@ tw_rc tls_signer_key_new(const char *socket_path, const char *label, X509 *cert,
 	EVP_PKEY **out, struct tw_error *err)
 {
 	EVP_PKEY *cert_pub, *pkey = NULL;
+	const EC_KEY *src;
 	EC_KEY *ec = NULL;
 	struct tsk_ref *ref = NULL;
 	tw_rc rc;
@@ -349,11 +381,14 @@ tw_rc tls_signer_key_new(const char *socket_path, const char *label, X509 *cert,
 	if ((rc = tsk_check_signer(socket_path, label, cert_pub, err)) != TW_OK)
 		return rc;
 	/*
-	 * The handle: the certificate's public key in an EC_KEY of our method, plus the
-	 * label. EVP_PKEY_get1_EC_KEY copies the (provider-side) key into a legacy EC_KEY.
+	 * The handle: a new EC_KEY of our method with the certificate's group and public
+	 * point (not the certificate key's own legacy copy, which stays as it is), plus the
+	 * label.
 	 */
-	if ((ec = EVP_PKEY_get1_EC_KEY(cert_pub)) == NULL ||
+	if ((src = EVP_PKEY_get0_EC_KEY(cert_pub)) == NULL || (ec = EC_KEY_new()) == NULL ||
 	    EC_KEY_set_method(ec, tsk_method) != 1 ||
+	    EC_KEY_set_group(ec, EC_KEY_get0_group(src)) != 1 ||
+	    EC_KEY_set_public_key(ec, EC_KEY_get0_public_key(src)) != 1 ||
 	    (ref = calloc(1, sizeof(*ref))) == NULL ||
 	    (ref->socket = tw_strdup(socket_path)) == NULL ||
 	    (ref->label = tw_strdup(label)) == NULL) {

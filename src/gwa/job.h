@@ -99,7 +99,9 @@ struct job_delivery {
 	char type[STORE_JOB_TYPE_MAX + 1];
 	int attempt;
 	int64_t deadline_ms;
-	json_t *payload;           /* wire payload (order type's to_wire); caller decrefs */
+	json_t *payload;           /* wire payload (order type's to_wire); caller decrefs.
+	                            * job_deliver_in_tx leaves the stored payload here:
+	                            * job_delivery_to_wire after the commit. */
 };
 
 /*
@@ -118,6 +120,16 @@ tw_rc job_deliver(struct tw_store *store, const char *gateway_id, const struct j
 tw_rc job_deliver_in_tx(struct tw_store *store, const char *gateway_id,
 	const struct job_actor *who, struct job_delivery *out, bool *found, int64_t *pending,
 	struct tw_error *err);
+/*
+ * The order type's to_wire for a delivery of job_deliver_in_tx, replacing d->payload: run
+ * it AFTER the transaction committed, never inside one. to_wire may ask the signer (sealed
+ * profile secrets), and the signer, one thread, may itself be waiting for the database
+ * lock this transaction holds to append its own admin-log entry: a wait on each other
+ * that only the busy timeout (SQLite) or nothing (PostgreSQL) would end. On failure the
+ * job stays "sent" and comes back through its deadline like a lost connection.
+ */
+tw_rc job_delivery_to_wire(struct tw_store *store, const char *gateway_id,
+	struct job_delivery *d, struct tw_error *err);
 
 /* The outcome a gateway reported for an order. */
 struct job_outcome {

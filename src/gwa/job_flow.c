@@ -50,89 +50,73 @@ tw_rc job_deliver_in_tx(struct tw_store *store, const char *gateway_id,
 	struct tw_error *err)
 {
 	struct store_job j;
-	const struct order_type *t;
-	struct order_ctx ctx;
-	json_t *payload = NULL, *wire = NULL;
-	enum store_job_state from;
+	json_t *payload = NULL;
 	char detail[JOB_DETAIL_MAX];
-	int64_t now = tw_now_ms();
 	tw_rc rc;
 
 	memset(out, 0, sizeof(*out));
 	*found = false;
 	*pending = 0;
 	memset(&j, 0, sizeof(j));
-	if ((rc = store_job_head(store, gateway_id, &j, found, err)) != TW_OK || !*found)
-		goto out;
-	if ((rc = store_job_count_open(store, gateway_id, pending, err)) != TW_OK)
-		goto out;
 	/*
-	 * Exactly once (issue 10): a job already sent is in flight in some session (maybe
-	 * on another wan instance); handing it out again made two sessions execute it and
-	 * the second result was refused. It comes back through its deadline (retry, same
-	 * id), as a lost connection always did.
+	 * The claim first, in one statement (store_job_claim_head): exactly once (issue 10),
+	 * a job already sent is in flight in some session (maybe on another wan instance) and
+	 * is not handed out again; it comes back through its deadline (retry, same id), as a
+	 * lost connection always did. Everything below runs in the caller's transaction: a
+	 * failure rolls the claim back with it.
 	 */
-	if (j.state == JOB_SENT) {
-		*found = false;
+	if ((rc = store_job_claim_head(store, gateway_id, tw_now_ms(), &j, found, pending,
+		err)) != TW_OK || !*found)
 		goto out;
-	}
 	if ((rc = parse_payload(&j, &payload, err)) != TW_OK)
 		goto out;
-	t = order_find(j.type);
-	if (t == NULL) {
+	if (order_find(j.type) == NULL) {
 		rc = tw_error_set(err, TW_E_INTERNAL, "job %lld has order type %s, which this "
 			"build does not know", (long long)j.id, j.type);
 		goto out;
 	}
-	memset(&ctx, 0, sizeof(ctx));
-	ctx.store = store;
-	ctx.job_id = j.id;
-	ctx.gateway_id = gateway_id;
-	ctx.type = j.type;
-	ctx.payload = payload;
-	ctx.actor = j.actor;
-	if (t->to_wire != NULL) {
-		if ((rc = t->to_wire(&ctx, &wire, err)) != TW_OK)
-			goto out;
-	} else {
-		wire = json_incref(payload);
-	}
-	from = j.state;
-	/* A gateway that came on its own before any wake-up still uses an attempt. */
-	if (from == JOB_CREATED)
-		j.attempts++;
-	j.state = JOB_SENT;
-	j.deadline_ms = now + j.timeout_ms;
-	j.updated_ms = now;
-	free(j.result);
-	j.result = NULL;
-	snprintf(detail, sizeof(detail), "%s handed to gateway %s (was %s, attempt %d/%d)",
-		j.type, gateway_id, store_job_state_name(from), j.attempts, j.max_attempts);
-	/* The claim: compare-and-set from the state read above. Where the database does not
-	 * serialise writers (PostgreSQL), a concurrent claimer loses here and hands out
-	 * nothing rather than the same job twice. */
-	rc = store_job_transition(store, &j, from, err);
-	if (rc == TW_E_NOT_FOUND) {
-		*found = false;   /* nothing was written: the UPDATE matched no row */
-		rc = TW_OK;
-		goto out;
-	}
-	if (rc != TW_OK ||
-	    (rc = flow_audit(store, who, "job.sent", j.id, "ok", detail, err)) != TW_OK)
+	snprintf(detail, sizeof(detail), "%s handed to gateway %s (attempt %d/%d)", j.type,
+		gateway_id, j.attempts, j.max_attempts);
+	if ((rc = flow_audit(store, who, "job.sent", j.id, "ok", detail, err)) != TW_OK)
 		goto out;
 	out->id = j.id;
 	snprintf(out->type, sizeof(out->type), "%s", j.type);
 	out->attempt = j.attempts;
 	out->deadline_ms = j.deadline_ms;
-	out->payload = wire;
-	wire = NULL;
+	out->payload = payload;     /* the stored payload: job_delivery_to_wire after commit */
+	payload = NULL;
 out:
 	if (rc != TW_OK)
 		*found = false;
 	json_decref(payload);
-	json_decref(wire);
 	store_job_clear(&j);
 	return rc;
+}
+
+tw_rc job_delivery_to_wire(struct tw_store *store, const char *gateway_id,
+	struct job_delivery *d, struct tw_error *err)
+{
+	const struct order_type *t = order_find(d->type);
+	struct order_ctx ctx;
+	json_t *wire = NULL;
+	tw_rc rc;
+
+	if (t == NULL)
+		return tw_error_set(err, TW_E_INTERNAL, "job %lld has order type %s, which this "
+			"build does not know", (long long)d->id, d->type);
+	if (t->to_wire == NULL)
+		return TW_OK;
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.store = store;
+	ctx.job_id = d->id;
+	ctx.gateway_id = gateway_id;
+	ctx.type = d->type;
+	ctx.payload = d->payload;
+	if ((rc = t->to_wire(&ctx, &wire, err)) != TW_OK)
+		return rc;
+	json_decref(d->payload);
+	d->payload = wire;
+	return TW_OK;
 }
 
 tw_rc job_deliver(struct tw_store *store, const char *gateway_id, const struct job_actor *who,
@@ -150,6 +134,9 @@ tw_rc job_deliver(struct tw_store *store, const char *gateway_id, const struct j
 		rc = store_commit(store, err);
 	else
 		store_rollback(store);   /* nothing to keep: read only, or failed */
+	/* After the commit: to_wire may ask the signer (job_delivery_to_wire). */
+	if (rc == TW_OK && *found)
+		rc = job_delivery_to_wire(store, gateway_id, out, err);
 	if (rc != TW_OK) {
 		store_rollback(store);
 		json_decref(out->payload);

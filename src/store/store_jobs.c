@@ -29,6 +29,27 @@ static const char SQL_JOB_TRANSITION[] =
 	"updated_ms = ?7, error = ?8, result = coalesce(?9, result) WHERE id = ?1 AND state = ?2";
 static const char SQL_JOB_HEAD[] = "SELECT " JOB_COLUMNS " FROM jobs WHERE gateway_id = ?1 "
 	"AND state IN " OPEN_STATES " ORDER BY id LIMIT 1";
+/*
+ * The wan's hand-out in one statement (issue 10): the gateway's head job becomes "sent"
+ * unless it is sent already (then it is in flight in some session, maybe on another wan
+ * instance, and comes back through its deadline), with the gateway's open jobs counted
+ * in the same statement. No read-then-write round trip: the compare-and-set is the
+ * UPDATE's own condition, evaluated on the row it locks, so a concurrent claimer matches
+ * no row and hands out nothing rather than the same job twice. PostgreSQL locks the head
+ * row in the subquery (FOR UPDATE; not SKIP LOCKED: a gateway's jobs run in order, so a
+ * claimer must not skip a locked head to the gateway's second job). Writers are
+ * serialised anyway (BEGIN IMMEDIATE, the advisory writer lock); the lock keeps the
+ * statement exactly-once on its own. A job handed out first (from "created") uses an
+ * attempt; one the worker woke uses the attempt counted at wake-up.
+ */
+#define SQL_JOB_CLAIM_HEAD(lock) "UPDATE jobs SET state = 'sent', attempts = attempts + " \
+	"CASE WHEN state = 'created' THEN 1 ELSE 0 END, deadline_ms = ?2 + timeout_ms, " \
+	"updated_ms = ?2 WHERE id = (SELECT h.id FROM jobs h WHERE h.gateway_id = ?1 AND " \
+	"h.state IN " OPEN_STATES " ORDER BY h.id LIMIT 1" lock ") AND state <> 'sent' " \
+	"RETURNING " JOB_COLUMNS ", (SELECT count(*) FROM jobs k WHERE k.gateway_id = ?1 AND " \
+	"k.state IN " OPEN_STATES ")"
+static const char SQL_JOB_CLAIM[] = SQL_JOB_CLAIM_HEAD("");
+static const char SQL_JOB_CLAIM_PG[] = SQL_JOB_CLAIM_HEAD(" FOR UPDATE");
 static const char SQL_JOB_COUNT_OPEN[] = "SELECT count(*) FROM jobs WHERE gateway_id = ?1 "
 	"AND state IN " OPEN_STATES;
 static const char SQL_JOB_LIST[] = "SELECT " JOB_COLUMNS " FROM jobs WHERE "
@@ -44,8 +65,14 @@ static const char SQL_JOB_DUE[] =
 	"AND ?2 NOT LIKE ('%,' || j.tenant_id || ',%') "
 	"AND j.id = (SELECT min(k.id) FROM jobs k WHERE k.gateway_id = j.gateway_id AND "
 	"k.state IN " OPEN_STATES ") ORDER BY j.next_ms, j.id LIMIT ?3";
+/*
+ * Walks the deadline index (jobs_deadline) in deadline order and stops at the limit.
+ * "state || ''" keeps SQLite's planner (no statistics) from taking jobs_due (state, ...)
+ * instead: that read every waking/awaiting/sent job and sorted them on each worker tick,
+ * 10,000 rows per tick during a 10,000-gateway order. PostgreSQL plans by its statistics.
+ */
 static const char SQL_JOB_EXPIRED[] = "SELECT id FROM jobs WHERE deadline_ms > 0 AND "
-	"deadline_ms <= ?1 AND state IN ('waking', 'awaiting-connection', 'sent') "
+	"deadline_ms <= ?1 AND (state || '') IN ('waking', 'awaiting-connection', 'sent') "
 	"ORDER BY deadline_ms, id LIMIT ?2";
 static const char SQL_BATCH_INSERT[] = "INSERT INTO job_batches (type, selection, total, "
 	"actor, created_ms) VALUES (?1, ?2, ?3, ?4, ?5)";
@@ -571,6 +598,40 @@ tw_rc store_job_count_open(struct tw_store *store, const char *gateway_id, int64
 	else
 		rc = db_step_fail(db, err, "counting jobs");
 	db_done(db, st);
+	return rc;
+}
+
+tw_rc store_job_claim_head(struct tw_store *store, const char *gateway_id, int64_t now_ms,
+	struct store_job *out, bool *found, int64_t *pending, struct tw_error *err)
+{
+	struct db *db = store_db(store, err);
+	struct db_stmt *st = NULL;
+	tw_rc rc;
+
+	if (found != NULL)
+		*found = false;
+	if (pending != NULL)
+		*pending = 0;
+	if (out != NULL)
+		memset(out, 0, sizeof(*out));
+	if (db == NULL)
+		return err != NULL ? err->code : TW_E_INTERNAL;
+	if (out == NULL || found == NULL || pending == NULL)
+		return tw_error_set(err, TW_E_INVALID, "no output given");
+	if ((rc = store_check_text(gateway_id, STORE_ID_MAX, "gateway id", err)) != TW_OK)
+		return rc;
+	if ((rc = db_fetch(db, db->drv->pg ? SQL_JOB_CLAIM_PG : SQL_JOB_CLAIM, &st, found,
+		"handing out a job", err, "ti", gateway_id, now_ms)) != TW_OK)
+		return rc;
+	if (*found) {
+		*pending = db_column_int64(st, 18);
+		if ((rc = job_row(st, out, err)) != TW_OK)
+			*found = false;
+	}
+	db_done(db, st);
+	/* Nothing claimed: no open job, or the head is in flight; the count still answers. */
+	if (rc == TW_OK && !*found)
+		rc = store_job_count_open(store, gateway_id, pending, err);
 	return rc;
 }
 

@@ -83,6 +83,15 @@ tw_rc store_job_transition(struct tw_store *store, const struct store_job *job,
 /* The gateway's oldest open job; *found = false when it has none. */
 tw_rc store_job_head(struct tw_store *store, const char *gateway_id, struct store_job *out,
 	bool *found, struct tw_error *err);
+/*
+ * The wan's hand-out, one statement: the gateway's oldest open job becomes sent (deadline
+ * now_ms + timeout, one more attempt when it was created, not woken) unless it is sent
+ * already. *found: one was claimed (out is it as stored now; store_job_clear it);
+ * *pending: the gateway's open jobs, the claimed one included. Exactly once across
+ * processes and wan instances: a concurrent claim of the same job finds nothing.
+ */
+tw_rc store_job_claim_head(struct tw_store *store, const char *gateway_id, int64_t now_ms,
+	struct store_job *out, bool *found, int64_t *pending, struct tw_error *err);
 /* Number of open jobs of a gateway. */
 tw_rc store_job_count_open(struct tw_store *store, const char *gateway_id, int64_t *n,
 	struct tw_error *err);

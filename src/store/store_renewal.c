@@ -290,7 +290,9 @@ tw_rc store_renewal_foreach(struct tw_store *store, const char *state,
 	if (state != NULL && !sr_state_valid(state))
 		return tw_error_set(err, TW_E_INVALID, "unknown renewal state \"%.32s\" (requesting, "
 			"received, installing, installed, confirmed, completed, failed)", state);
-	if ((rc = store_check_text(gateway_id, STORE_ID_MAX, "gateway id", err)) != TW_OK)
+	/* The gateway filter is optional: only a given one is checked. */
+	if (gateway_id != NULL &&
+	    (rc = store_check_text(gateway_id, STORE_ID_MAX, "gateway id", err)) != TW_OK)
 		return rc;
 	for (rc = db_fetch(d, SQL_R_LIST, &st, &row, "listing renewals", err, "ttii",
 		state != NULL ? state : "", gateway_id != NULL ? gateway_id : "",

@@ -86,6 +86,7 @@ struct order_item {
 	struct tw_error e;
 	struct job_delivery d;          /* ITEM_GET: d.payload owned */
 	bool found;
+	bool wired;                     /* ITEM_GET: it->d.payload went through to_wire */
 	int64_t pending;
 };
 
@@ -112,6 +113,7 @@ static void item_reset_outcome(struct order_item *it)
 	json_decref(it->d.payload);
 	memset(&it->d, 0, sizeof(it->d));
 	it->found = false;
+	it->wired = false;
 	it->pending = 0;
 	it->duplicate = false;
 	it->rc = TW_OK;
@@ -171,6 +173,7 @@ static void item_run_alone(struct wan_thread *thr, struct order_item *it)
 	if (it->kind == ITEM_GET) {
 		it->rc = job_deliver(thr->store, it->gateway_id, &who, &it->d, &it->found,
 			&it->pending, &it->e);
+		it->wired = true;   /* job_deliver ran to_wire after its own commit */
 		return;
 	}
 	item_outcome_of(it, &oc);
@@ -307,6 +310,11 @@ static void batch_flush(struct wan_thread *thr)
 	for (size_t i = 0; i < n; i++) {
 		struct order_item *it = &b->items[i];
 
+		/* Outside the transaction (job.h: to_wire may ask the signer). */
+		if (it->kind == ITEM_GET && it->rc == TW_OK && it->found && !it->wired &&
+		    (it->rc = job_delivery_to_wire(thr->store, it->gateway_id, &it->d,
+			&it->e)) != TW_OK)
+			it->found = false;
 		if (it->kind == ITEM_GET)
 			reply_get(it);
 		else if (it->kind == ITEM_METERING)

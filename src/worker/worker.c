@@ -107,6 +107,12 @@ tw_rc worker_run(const struct tw_home *home, struct tw_error *err)
 	long interval;
 	tw_rc rc;
 
+	/*
+	 * A peer that closes while we write (the log server, an EMT, a participant's
+	 * endpoint) must be EPIPE for that connection, not SIGPIPE for the whole worker (as
+	 * in the api and the wan).
+	 */
+	signal(SIGPIPE, SIG_IGN);
 	rc = tw_config_get_long(home->conf, "worker", "audit_verify_interval", 60, 1, 86400,
 		&interval, err);
 	if (rc != TW_OK)

@@ -18,19 +18,9 @@ jobs_now() { db "SELECT count(*) FROM jobs"; }
 check "init" "$TORWART" init --home "$H" --test-pki --wan-listen "127.0.0.1:$WAN_PORT" \
 	--api-listen "127.0.0.1:$API_PORT" --api-tls-listen "127.0.0.1:$TLS_PORT"
 printf '\n[auth]\nfleet_order_threshold = 1\n' >>"$H/torwart.conf"
-i=0
-for spec in gwa:alpha:gateway-operator gwb:beta:gateway-operator aud:alpha:auditor \
-	appr:alpha:approver apprb:beta:approver; do
-	IFS=: read -r name tenant roles <<<"$spec"
-	i=$((i + 1))
-	printf 'password-of-%s-%d\n' "$name" "$i" >"$O/$name.pw"
-	check "operator $name ($roles, $tenant)" "$TORWART" operator add --home "$H" \
-		--name "$name" --tenant "$tenant" --password-file "$O/$name.pw" --roles "$roles" \
-		--out "$O/$name"
-done
-for g in GW-A1 GW-A2 GW-B1; do
-	check "gateway $g" "$TORWART" gateway add --home "$H" --id "$g" --out "$T/$g"
-done
+bootstrap_operators "$H" "$O" gwa:alpha:gateway-operator gwb:beta:gateway-operator \
+	aud:alpha:auditor appr:alpha:approver apprb:beta:approver
+bootstrap_gateways "$H" "$T" GW-A1 GW-A2 GW-B1
 check "alpha: GW-A1, GW-A2 tagged shared" "$TORWART" gateway set --home "$H" \
 	--gateways GW-A1,GW-A2 --move-tenant alpha --add-tag shared
 check "beta: GW-B1" "$TORWART" gateway set --home "$H" --gateway GW-B1 --move-tenant beta
@@ -43,10 +33,7 @@ touch "$H/spool/nonces/00112233445566778899aabbccddeeff"
 "$TORWARTD" --home "$H" all >>"$T/torwartd.log" 2>&1 &
 pids_to_kill+=("$!")
 check "operator API listens" wait_port 127.0.0.1 "$TLS_PORT" 20
-for name in gwa gwb aud appr apprb; do
-	check "login $name" "$TORWART" login --api "$API" --cert "$O/$name/$name.crt" \
-		--key "$O/$name/$name.key" --password-file "$O/$name.pw" --token-file "$T/$name.session"
-done
+login_all "$API" "$O" "$T" gwa gwb aud appr apprb
 check "11: the left-over working directory (with a key) was removed at start" \
 	test ! -e "$H/spool/commands/cmd.LEFTOV"
 check "11: the left-over nonce was removed at start" \

@@ -22,19 +22,9 @@ db() { sqlite3 "$H/store.db" "$1"; }
 check "init" "$TORWART" init --home "$H" --test-pki --wan-listen "$WAN" \
 	--api-listen "127.0.0.1:$API_PORT" --api-tls-listen "127.0.0.1:$TLS_PORT"
 printf '\n[auth]\nfleet_order_threshold = 1\n' >>"$H/torwart.conf"
-i=0
-for spec in gwa:alpha:gateway-operator gwb:beta:gateway-operator aud:alpha:auditor \
-	appr:alpha:approver; do
-	IFS=: read -r name tenant roles <<<"$spec"
-	i=$((i + 1))
-	printf 'password-of-%s-%d\n' "$name" "$i" >"$O/$name.pw"
-	check "operator $name ($roles, $tenant)" "$TORWART" operator add --home "$H" \
-		--name "$name" --tenant "$tenant" --password-file "$O/$name.pw" --roles "$roles" \
-		--out "$O/$name"
-done
-for g in GW-A1 GW-A2 GW-B1; do
-	check "gateway $g" "$TORWART" gateway add --home "$H" --id "$g" --out "$T/$g"
-done
+bootstrap_operators "$H" "$O" gwa:alpha:gateway-operator gwb:beta:gateway-operator \
+	aud:alpha:auditor appr:alpha:approver
+bootstrap_gateways "$H" "$T" GW-A1 GW-A2 GW-B1
 check "alpha: GW-A1, GW-A2 tagged shared" "$TORWART" gateway set --home "$H" \
 	--gateways GW-A1,GW-A2 --move-tenant alpha --add-tag shared
 check "beta: GW-B1" "$TORWART" gateway set --home "$H" --gateway GW-B1 --move-tenant beta

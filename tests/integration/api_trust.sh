@@ -19,11 +19,9 @@ API="https://127.0.0.1:$TLS_PORT"
 check "init" "$TORWART" init --home "$H" --test-pki --wan-listen "127.0.0.1:$WAN_PORT" \
 	--api-listen "127.0.0.1:$API_PORT" --api-tls-listen "127.0.0.1:$TLS_PORT"
 printf '\n[auth]\nmax_failures = 3\n' >>"$H/torwart.conf"
-for name in op1 op2 op3 op4 op5 op6 op7; do
-	printf 'password-of-%s-x\n' "$name" >"$T/$name.pw"
-	check "operator add $name" "$TORWART" operator add --home "$H" --name "$name" \
-		--tenant alpha --password-file "$T/$name.pw" --roles gateway-operator --out "$T/$name"
-done
+bootstrap_operators "$H" "$T" op1:alpha:gateway-operator op2:alpha:gateway-operator \
+	op3:alpha:gateway-operator op4:alpha:gateway-operator op5:alpha:gateway-operator \
+	op6:alpha:gateway-operator op7:alpha:gateway-operator
 "$TORWARTD" --home "$H" all >>"$T/torwartd.log" 2>&1 &
 pids_to_kill+=("$!")
 check "operator API listens" wait_port 127.0.0.1 "$TLS_PORT" 20

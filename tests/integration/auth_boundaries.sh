@@ -24,16 +24,9 @@ check "init" "$TORWART" init --home "$H" --test-pki --wan-listen "127.0.0.1:$WAN
 	--api-listen "127.0.0.1:$API_PORT" --api-tls-listen "127.0.0.1:$TLS_PORT"
 
 # ---- bootstrap by break-glass: installation staff in "default", tenants alpha and beta
-i=0
-for spec in sec:default:security-officer apd:default:approver plain:default: \
-	tb:beta:tenant-admin apb:beta:approver rb:beta:ra-officer cb:beta:ca-operator plainb:beta:; do
-	IFS=: read -r name tenant roles <<<"$spec"
-	i=$((i + 1))
-	printf 'password-of-%s-%d\n' "$name" "$i" >"$O/$name.pw"
-	check "break-glass operator add $name (${roles:-no roles}, tenant $tenant)" "$TORWART" \
-		operator add --home "$H" --name "$name" --tenant "$tenant" --password-file "$O/$name.pw" \
-		${roles:+--roles "$roles"} --out "$O/$name"
-done
+bootstrap_operators "$H" "$O" sec:default:security-officer apd:default:approver \
+	plain:default: tb:beta:tenant-admin apb:beta:approver rb:beta:ra-officer \
+	cb:beta:ca-operator plainb:beta:
 check "break-glass gateway add GW-A1" "$TORWART" gateway add --home "$H" --id GW-A1 --out "$T/gw-a1"
 check "break-glass moves GW-A1 to tenant alpha" "$TORWART" gateway set --home "$H" \
 	--gateway GW-A1 --move-tenant alpha
@@ -41,10 +34,7 @@ check "break-glass moves GW-A1 to tenant alpha" "$TORWART" gateway set --home "$
 "$TORWARTD" --home "$H" all >>"$T/torwartd.log" 2>&1 &
 pids_to_kill+=("$!")
 check "operator API listens" wait_port 127.0.0.1 "$TLS_PORT" 20
-for name in sec apd tb apb rb cb; do
-	check "login $name" "$TORWART" login --api "$API" --cert "$O/$name/$name.crt" \
-		--key "$O/$name/$name.key" --password-file "$O/$name.pw" --token-file "$T/$name.session"
-done
+login_all "$API" "$O" "$T" sec apd tb apb rb cb
 
 # ==== 1. installation-wide roles, revocation across tenants, ca deactivate
 check "mallory makes a key pair" "$TORWART" operator keygen --name mallory --out "$O/mallory"

@@ -45,15 +45,8 @@ check "demo: its log says DEMO MODE" grep -q "DEMO MODE" "$T/signer.log"
 check "demo: a demo signer is active from the start" bash -c "'$TORWART' ca custodians status --home '$H' 2>/dev/null | grep -q 'mode=demo active=yes'"
 check "demo: signer stops" stop_signer
 
-i=0
-for spec in c1:custodian c2:custodian c3:custodian ra:ra-officer; do
-	IFS=: read -r name roles <<<"$spec"
-	i=$((i + 1))
-	printf 'password-of-%s-%d\n' "$name" "$i" >"$O/$name.pw"
-	check "break-glass operator add $name ($roles)" "$TORWART" operator add --home "$H" \
-		--name "$name" --tenant default --password-file "$O/$name.pw" --roles "$roles" \
-		--out "$O/$name"
-done
+bootstrap_operators "$H" "$O" c1:default:custodian c2:default:custodian c3:default:custodian \
+	ra:default:ra-officer
 
 # ---- the ceremony: 2 of 3
 check_fails "split refuses k=1 (one person must never be enough)" "$TORWART" ca custodians split \
@@ -78,10 +71,7 @@ check "... its log says production mode" grep -q "production mode" "$T/signer.lo
 TORWART_TEST_SHARE_SPOOL_COPY="$T/spooled" "$TORWARTD" --home "$H" api >>"$T/api.log" 2>&1 &
 pids_to_kill+=("$!")
 check "operator API listens" wait_port 127.0.0.1 "$TLS_PORT" 20
-for name in c1 c2 c3 ra; do
-	check "login $name" "$TORWART" login --api "$API" --cert "$O/$name/$name.crt" \
-		--key "$O/$name/$name.key" --password-file "$O/$name.pw" --token-file "$T/$name.session"
-done
+login_all "$API" "$O" "$T" c1 c2 c3 ra
 
 check "signer starts inactive" bash -c "'$TORWART' ca custodians status --home '$H' 2>/dev/null | grep -q 'k=2 n=3 active=no entered=0'"
 check "ca status shows both layers (state flag and signer)" bash -c "'$TORWART' ca status --home '$H' 2>/dev/null | grep -q '^signer: mode=custodians k=2 n=3 active=no'"

@@ -33,13 +33,9 @@ sed -i -e '/^max_connections *=/d' \
 	-e '/^\[wan\]$/a max_connections = 1000\nhandshake_timeout = 5\nrequest_timeout = 10' \
 	-e '/^\[api\]$/a max_connections = 500\nhandshake_timeout = 5\nrequest_timeout = 10' \
 	"$H/torwart.conf"
-printf 'password-of-op-1\n' >"$T/op.pw"
-check "operator add op" "$TORWART" operator add --home "$H" --name op --tenant alpha \
-	--password-file "$T/op.pw" --roles gateway-operator --out "$T/op"
-check "gateway add SMGW-EX-0001" "$TORWART" gateway add --home "$H" --id SMGW-EX-0001
-check "gateway set tenant alpha" "$TORWART" gateway set --home "$H" --gateway SMGW-EX-0001 \
-	--move-tenant alpha
-G="$H/gateways/SMGW-EX-0001"
+bootstrap_operators "$H" "$T" op:alpha:gateway-operator
+bootstrap_gateways "$H" "$T" SMGW-EX-0001:alpha
+G="$T/SMGW-EX-0001"
 
 # The daemons with a soft limit of 1024 descriptors (hard limit unchanged).
 ( ulimit -Sn 1024; exec "$TORWARTD" --home "$H" all ) >>"$T/torwartd.log" 2>&1 &

@@ -187,7 +187,8 @@ fi
 # ---- bootstrap by break-glass (the set-up most scripts share)
 # bootstrap_operators HOME DIR NAME:TENANT:ROLES...: `operator add` through --home for each,
 # password "password-of-NAME-I" (I counts from 1 in the order given) in DIR/NAME.pw, its
-# certificate and key in DIR/NAME/; one check line each.
+# certificate and key in DIR/NAME/; ROLES may be empty (an operator without roles); one
+# check line each.
 bootstrap_operators() {
 	local home=$1 dir=$2 i=0 spec name tenant roles
 	shift 2
@@ -196,9 +197,9 @@ bootstrap_operators() {
 		IFS=: read -r name tenant roles <<<"$spec"
 		i=$((i + 1))
 		printf 'password-of-%s-%d\n' "$name" "$i" >"$dir/$name.pw"
-		check "break-glass operator add $name ($roles, tenant $tenant)" "$TORWART" operator \
-			add --home "$home" --name "$name" --tenant "$tenant" \
-			--password-file "$dir/$name.pw" --roles "$roles" --out "$dir/$name"
+		check "break-glass operator add $name (${roles:-no roles}, tenant $tenant)" \
+			"$TORWART" operator add --home "$home" --name "$name" --tenant "$tenant" \
+			--password-file "$dir/$name.pw" ${roles:+--roles "$roles"} --out "$dir/$name"
 	done
 }
 # bootstrap_gateways HOME DIR ID[:TENANT]...: `gateway add` through --home for each (its
@@ -214,9 +215,18 @@ bootstrap_gateways() {
 			gateway set --home "$home" --gateway "$id" --move-tenant "$tenant"
 	done
 }
-# operator_login API DIR NAME: `torwart login` as NAME (bootstrap_operators' files); the
-# session token in DIR/NAME.session.
+# operator_login API DIR NAME [TOKEN-FILE]: `torwart login` as NAME (bootstrap_operators'
+# files); the session in TOKEN-FILE (default DIR/NAME.session).
 operator_login() {
 	"$TORWART" login --api "$1" --cert "$2/$3/$3.crt" --key "$2/$3/$3.key" \
-		--password-file "$2/$3.pw" --token-file "$2/$3.session"
+		--password-file "$2/$3.pw" --token-file "${4:-$2/$3.session}"
+}
+# login_all API DIR SESSION-DIR NAME...: operator_login for each, sessions in
+# SESSION-DIR/NAME.session; one check line each.
+login_all() {
+	local api=$1 dir=$2 sdir=$3 name
+	shift 3
+	for name in "$@"; do
+		check "login $name" operator_login "$api" "$dir" "$name" "$sdir/$name.session"
+	done
 }

@@ -22,16 +22,9 @@ check "init" "$TORWART" init --home "$H" --test-pki --wan-listen "127.0.0.1:$WAN
 printf '\n[auth]\nfleet_order_threshold = 1\n' >>"$H/torwart.conf"
 
 # ---- bootstrap by break-glass: operators in two tenants, gateways in both
-i=0
-for spec in gwa:alpha:gateway-operator gwb:beta:gateway-operator ra:alpha:ra-officer \
-	cao:alpha:ca-operator aud:alpha:auditor appr:alpha:approver fwm:alpha:firmware-manager sec:alpha:security-officer; do
-	IFS=: read -r name tenant roles <<<"$spec"
-	i=$((i + 1))
-	printf 'password-of-%s-%d\n' "$name" "$i" >"$O/$name.pw"
-	check "break-glass operator add $name ($roles, tenant $tenant)" "$TORWART" operator add \
-		--home "$H" --name "$name" --tenant "$tenant" --password-file "$O/$name.pw" \
-		--roles "$roles" --out "$O/$name"
-done
+bootstrap_operators "$H" "$O" gwa:alpha:gateway-operator gwb:beta:gateway-operator \
+	ra:alpha:ra-officer cao:alpha:ca-operator aud:alpha:auditor appr:alpha:approver \
+	fwm:alpha:firmware-manager sec:alpha:security-officer
 check "break-glass gateway add GW-A1" "$TORWART" gateway add --home "$H" --id GW-A1 --out "$T/gw-a1"
 check "break-glass gateway add GW-A2" "$TORWART" gateway add --home "$H" --id GW-A2 --out "$T/gw-a2"
 check "break-glass gateway add GW-B1" "$TORWART" gateway add --home "$H" --id GW-B1 --out "$T/gw-b1"
@@ -45,10 +38,7 @@ check "direct --home use of gateway commands is queued for review" \
 "$TORWARTD" --home "$H" all >>"$T/torwartd.log" 2>&1 &
 pids_to_kill+=("$!")
 check "operator API listens" wait_port 127.0.0.1 "$TLS_PORT" 20
-for name in gwa gwb ra cao aud appr fwm sec; do
-	check "login $name" "$TORWART" login --api "$API" --cert "$O/$name/$name.crt" \
-		--key "$O/$name/$name.key" --password-file "$O/$name.pw" --token-file "$T/$name.session"
-done
+login_all "$API" "$O" "$T" gwa gwb ra cao aud appr fwm sec
 
 # ---- without a session
 HOME="$T/nobody" "$TORWART" gateway list >"$T/out" 2>&1

@@ -97,6 +97,8 @@ worker_listen = 0.0.0.0:$(free_port)
 CONF
 for svc in wan api worker; do exits_alone "$svc with a non-loopback [metrics] address" "$T/hm" "$svc" 20; done
 check "... saying why" grep -q "loopback address only" "$T/alone.log"
+# Under the supervisor the failing children are restarted with back-off: it still stops.
+term_case "all with a non-loopback [metrics] address (children restarting)" "$T/hm" all 3 15
 
 # ---- a listener port in use (a socket without SO_REUSEPORT holds it)
 /usr/bin/python3 -c "
@@ -108,8 +110,13 @@ time.sleep(120)" "$WAN_PORT" "$API_PORT" >>"$T/log" 2>&1 &
 HOLDER=$!
 pids_to_kill+=("$HOLDER")
 check "ports held" wait_port 127.0.0.1 "$API_PORT" 10
+: >"$T/alone.log"
 exits_alone "wan with its port in use" "$H" wan 20
+check "... saying so" grep -q "cannot listen on port $WAN_PORT" "$T/alone.log"
+: >"$T/alone.log"
 exits_alone "api with its port in use" "$H" api 20
+check "... saying so" grep -q "cannot listen on 127.0.0.1:$API_PORT" "$T/alone.log"
+term_case "all with its ports in use (children restarting)" "$H" all 3 15
 kill "$HOLDER" 2>/dev/null; wait "$HOLDER" 2>/dev/null
 
 # ---- an unreachable database: the services wait for it ([store] start_wait), SIGTERM ends it

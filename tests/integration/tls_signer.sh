@@ -79,12 +79,67 @@ check "the signer starts again" start_signer
 check "openssl s_client works again (no wan restart)" handshake_ok
 check "a gateway session works again" sim
 check "the wan logged the recovery" grep -q "TLS handshake signatures with key 'gwa-tls' work again" "$T/wan.log"
+# A hung signer (stopped, not gone): the wan gives up after its 5 s limit, not 60 s.
+kill -STOP "$SIGNER_PID"
+check_fails "openssl s_client fails while the signer hangs (SIGSTOP)" handshake_ok
+check "the wan gave up on the hung signer with a typed error" bash -c "for i in \$(seq 100); do \
+	grep -q \"key 'gwa-tls' failed (unavailable): .*no answer within 5 s\" '$T/wan.log' && exit 0; sleep 0.1; done; exit 1"
+kill -CONT "$SIGNER_PID"
+check "openssl s_client works again once the signer runs on" handshake_ok
+check "the wan is still running after the hang" kill -0 "$WAN_PID"
 check "a TLS key signs nothing but handshakes (authorisation refused)" \
 	bash -c "'$PROBE' '$SOCK' wan service sign gwa-tls authorisation; test \$? = 3"
 check "tls-handshake is refused for a key whose policy lacks it (gwa-sig)" \
 	bash -c "'$PROBE' '$SOCK' wan service sign gwa-sig tls-handshake; test \$? = 3"
 kill -TERM "$WAN_PID"; wait "$WAN_PID" 2>/dev/null
 stop_signer
+
+# ---- the worker's admin-log shipping with the GWA's TLS certificate as client
+# certificate (no syslog_key: the handshake is signed by the signer). The receiver asks for
+# and verifies the client certificate, takes one message and hangs up: the worker must
+# get EPIPE for that connection, not die of SIGPIPE.
+SYS_PORT=$(free_port)
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+	-subj "/CN=receiver CA" -keyout "$T/rca.key" -out "$T/rca.crt" >>"$T/log" 2>&1
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=127.0.0.1" \
+	-keyout "$T/rcv.key" -out "$T/rcv.csr" >>"$T/log" 2>&1
+printf 'subjectAltName=IP:127.0.0.1\n' >"$T/rcv.ext"
+openssl x509 -req -in "$T/rcv.csr" -CA "$T/rca.crt" -CAkey "$T/rca.key" -CAcreateserial \
+	-days 2 -extfile "$T/rcv.ext" -out "$T/rcv.crt" >>"$T/log" 2>&1
+cat >"$T/rcv.py" <<PY
+import socket, ssl
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+ctx.load_cert_chain("$T/rcv.crt", "$T/rcv.key")
+ctx.set_ecdh_curve("brainpoolP256r1")
+ctx.verify_mode = ssl.CERT_REQUIRED
+ctx.load_verify_locations("$H/pki/chain.pem")
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", $SYS_PORT)); s.listen(4); s.settimeout(30)
+with open("$T/rcv.out", "w") as out:
+    try:
+        c, _ = s.accept()
+        t = ctx.wrap_socket(c, server_side=True)
+        out.write("peer=%s\n" % dict(x[0] for x in t.getpeercert()["subject"])["commonName"])
+        out.write("data=%r\n" % t.recv(4096)[:120])
+        t.close()
+    except Exception as e:
+        out.write("error=%r\n" % e)
+PY
+/usr/bin/python3 "$T/rcv.py" &
+pids_to_kill+=("$!")
+printf '\n[audit]\nsyslog_host = 127.0.0.1:%s\nsyslog_ca = %s\nsyslog_cert = pki/gwa-tls.crt\n' \
+	"$SYS_PORT" "$T/rca.crt" >>"$H/torwart.conf"
+"$TORWARTD" --home "$H" all >>"$T/ship.log" 2>&1 &
+SUP=$!
+pids_to_kill+=("$SUP")
+check "the log server saw the GWA's certificate (handshake signed by the signer)" \
+	bash -c "for i in \$(seq 100); do grep -q '^peer=TEST.GWA.TORWART' '$T/rcv.out' 2>/dev/null && exit 0; sleep 0.2; done; exit 1"
+check "... and received an admin-log entry" grep -q "^data=b'[0-9]* <" "$T/rcv.out"
+sleep 2
+check "the worker survived the log server hanging up (no SIGPIPE)" \
+	bash -c "! grep -q 'worker killed by signal' '$T/ship.log'"
+kill -TERM "$SUP"; wait "$SUP" 2>/dev/null
 
 # ---- an older home: the key file works with a warning, then moves into the signer
 # (the old layout is made by moving the signer's key out to where init used to write it)

@@ -49,11 +49,6 @@ check "B issues EMT X its TLS certificate" issue_emt "$B" emt-x 9900000000041 X.
 check "B issues EMT Y its TLS certificate" issue_emt "$B" emt-y 9900000000042 Y.EMT.SITES
 check "C issues EMT Z its TLS certificate" issue_emt "$C" emt-z 9900000000043 Z.EMT.SITES
 
-"$TORWARTD" --home "$B" all >>"$T/b.log" 2>&1 &
-B_PID=$!; pids_to_kill+=("$B_PID")
-check "B's api serves its CRL" bash -c \
-	"for _ in \$(seq 1 100); do curl -fsS -o /dev/null http://127.0.0.1:$B_API/crl/sub-ca.crl 2>/dev/null && exit 0; sleep 0.2; done; exit 1"
-
 # A: TLS verification of clients accepts the chains of A, B and C; [trust] names B only.
 cat "$A/pki/chain.pem" "$B/pki/chain.pem" "$C/pki/chain.pem" >"$A/pki/sites-trust.pem"
 sed -i 's|^trust = pki/chain.pem$|trust = pki/sites-trust.pem|' "$A/torwart.conf"   # [wan]
@@ -91,7 +86,8 @@ wan_call() {
 		"https://localhost:$A_WAN/v1/emt/cls-requests/1" 2>>"$T/log"
 }
 
-# ---- no CRL of B yet: refused at both sites (fail closed); the source is recorded
+# ---- no CRL of B yet (B is not running): refused at both sites (fail closed); the
+# source is recorded
 out=$(ws_call emt-x "$T/st.xml")
 check "ws: B's EMT is refused while A has no CRL of B (403 fault)" bash -c \
 	"test '$out' = 403 && grep -q 'no CRL' '$T/ans'"
@@ -99,6 +95,12 @@ out=$(wan_call emt-x)
 check "wan: B's EMT is refused while A has no CRL of B (handshake refused)" test "$out" = 000
 check "A records the certificate's distribution point as the CRL source" test \
 	"$(dba "SELECT count(*) FROM trust_crls WHERE url = 'http://127.0.0.1:$B_API/crl/sub-ca.crl'")" = 1
+# B starts only now: until then no fetch can succeed, so both refusals above are certain.
+"$TORWARTD" --home "$B" all >>"$T/b.log" 2>&1 &
+B_PID=$!; pids_to_kill+=("$B_PID")
+check "B's api serves its CRL" bash -c \
+	"for _ in \$(seq 1 100); do curl -fsS -o /dev/null http://127.0.0.1:$B_API/crl/sub-ca.crl 2>/dev/null && exit 0; sleep 0.2; done; exit 1"
+
 check "A's worker fetches B's CRL" bash -c \
 	"for _ in \$(seq 1 100); do [ \"\$(sqlite3 '$A/store.db' \"SELECT count(*) FROM trust_crls WHERE url = 'http://127.0.0.1:$B_API/crl/sub-ca.crl' AND der IS NOT NULL\")\" = 1 ] && exit 0; sleep 0.2; done; exit 1"
 

@@ -13,19 +13,8 @@ T=$(mktemp -d /tmp/torwart-ws-XXXXXX)
 H="$T/home"
 trap 'finish; exit $?' EXIT
 
-SHARED=${TORWART_SHARED:-$TORWART_SOURCE/../shared}
-WSDL="$SHARED/reference/sm-pki/WSDL_TR-03129-4_v1.3.1_Smartmeter.wsdl"
-if [ ! -f "$WSDL" ]; then
-	echo "SKIP: $WSDL absent (../shared not available): the web service needs the BSI WSDL"
-	rm -rf "$T"; trap - EXIT; exit 77
-fi
-# Debian's python3 (python3-zeep), not whatever python3 comes first in PATH.
-PY=/usr/bin/python3
-[ -x "$PY" ] || PY=python3
-if ! "$PY" -c 'import zeep' 2>/dev/null; then
-	echo "SKIP: python3-zeep not installed (scripts/install-deps installs it)"
-	rm -rf "$T"; trap - EXIT; exit 77
-fi
+. "$(dirname "$0")/ws_lib.sh"
+ws_require
 
 WAN_PORT=$(free_port); API_PORT=$(free_port); WS_PORT=$(free_port); TLS_PORT=$(free_port)
 URL="https://localhost:$WS_PORT/"
@@ -40,17 +29,6 @@ check "torwart init --test-pki" "$TORWART" init --home "$H" --test-pki \
 GWA_TLS_KEY="$H/secrets/tls-keys/gwa-tls.key"
 
 # ---- participants: A and B (EMTs), their first TLS certificates out of band (RA, CLI)
-issue_first() { # name mpid cn
-	"$TORWART" ca register --home "$H" --name "$1" --org "$1 org" --role emt --mp-id "$2" \
-		--cn "$3" >>"$T/log" 2>&1 || return 1
-	"$TORWART" req initial --cn "$3" --ou "$2" --role EMT --key-dir "$T/$1" --format der \
-		--out "$T/$1.req" >>"$T/log" 2>&1 || return 1
-	"$TORWART" ca issue --home "$H" --request "$T/$1.req" --participant "$1" \
-		>>"$T/log" 2>&1 || return 1
-	local serial
-	serial=$(sqlite3 "$H/store.db" "SELECT serial_hex FROM certificates WHERE owner_id='$1' AND usage='TLS'")
-	[ -n "$serial" ] && "$TORWART" ca export "$serial" --home "$H" --out "$T/$1.crt" >>"$T/log" 2>&1
-}
 check "participant A (EMT 9900000000011) with its TLS certificate" issue_first emt-a 9900000000011 A.EMT.WS
 check "participant B (EMT 9900000000012) with its TLS certificate" issue_first emt-b 9900000000012 B.EMT.WS
 
@@ -67,20 +45,8 @@ printf '\n[ws]\nlisten = 127.0.0.1:%s\nwsdl = %s\n' "$WS_PORT" "$WSDL" >>"$H/tor
 pids_to_kill+=("$!")
 check "torwartd all starts the web service" wait_port 127.0.0.1 "$WS_PORT" 20
 
-# ---- the independent client. Python's ssl (OpenSSL 3.0) offers no brainpool group by
-# default; the TR-03116-3 groups are configured through OPENSSL_CONF (system_default),
-# so zeep itself speaks TLS 1.2 with brainpoolP256r1 to the service, no proxy needed.
-cat >"$T/openssl.cnf" <<'EOF'
-openssl_conf = openssl_init
-[openssl_init]
-ssl_conf = ssl_sect
-[ssl_sect]
-system_default = tls_sect
-[tls_sect]
-Groups = brainpoolP256r1:P-256:brainpoolP384r1:P-384:brainpoolP512r1
-MinProtocol = TLSv1.2
-MaxProtocol = TLSv1.2
-EOF
+# ---- the independent client (zeep with the TR-03116-3 groups, ws_lib.sh)
+ws_openssl_cnf "$T/openssl.cnf"
 cat >"$T/client.py" <<'EOF'
 # An SM-PKI participant with its TLS certificate and the BSI WSDL, nothing else.
 import sys, requests, zeep

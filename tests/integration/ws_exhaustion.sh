@@ -18,18 +18,8 @@ attackers=()
 BOUND=${EXHAUSTION_BOUND:-20}
 TRICKLE="$(dirname "$0")/trickle.py"
 
-SHARED=${TORWART_SHARED:-$TORWART_SOURCE/../shared}
-WSDL="$SHARED/reference/sm-pki/WSDL_TR-03129-4_v1.3.1_Smartmeter.wsdl"
-if [ ! -f "$WSDL" ]; then
-	echo "SKIP: $WSDL absent (../shared not available): the web service needs the BSI WSDL"
-	rm -rf "$T"; trap - EXIT; exit 77
-fi
-PY=/usr/bin/python3
-[ -x "$PY" ] || PY=python3
-if ! "$PY" -c 'import zeep' 2>/dev/null; then
-	echo "SKIP: python3-zeep not installed (scripts/install-deps installs it)"
-	rm -rf "$T"; trap - EXIT; exit 77
-fi
+. "$(dirname "$0")/ws_lib.sh"
+ws_require
 ulimit -n 4096 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt 1200 ]; then
 	echo "open-file limit $(ulimit -n) is too low for 700 connections; skipping"
@@ -41,17 +31,6 @@ URL="https://localhost:$WS_PORT/"
 check "torwart init --test-pki" "$TORWART" init --home "$H" --test-pki \
 	--wan-listen "127.0.0.1:$WAN_PORT" --api-listen "127.0.0.1:$API_PORT" \
 	--api-tls-listen "127.0.0.1:$TLS_PORT"
-issue_first() { # name mpid cn
-	"$TORWART" ca register --home "$H" --name "$1" --org "$1 org" --role emt --mp-id "$2" \
-		--cn "$3" >>"$T/log" 2>&1 || return 1
-	"$TORWART" req initial --cn "$3" --ou "$2" --role EMT --key-dir "$T/$1" --format der \
-		--out "$T/$1.req" >>"$T/log" 2>&1 || return 1
-	"$TORWART" ca issue --home "$H" --request "$T/$1.req" --participant "$1" \
-		>>"$T/log" 2>&1 || return 1
-	local serial
-	serial=$(sqlite3 "$H/store.db" "SELECT serial_hex FROM certificates WHERE owner_id='$1' AND usage='TLS'")
-	[ -n "$serial" ] && "$TORWART" ca export "$serial" --home "$H" --out "$T/$1.crt" >>"$T/log" 2>&1
-}
 check "participant A (EMT) with its TLS certificate" issue_first emt-a 9900000000011 A.EMT.WS
 printf '\n[ws]\nlisten = 127.0.0.1:%s\nwsdl = %s\nmax_connections = 200\nmax_connections_per_source = 32\nhandshake_timeout = 4\nrequest_timeout = 4\n' \
 	"$WS_PORT" "$WSDL" >>"$H/torwart.conf"
@@ -64,17 +43,7 @@ check "the signer starts" bash -c "for i in \$(seq 200); do [ -S '$H/run/signer.
 pids_to_kill+=("$!")
 check "the api starts the web service" wait_port 127.0.0.1 "$WS_PORT" 20
 
-cat >"$T/openssl.cnf" <<'CNF'
-openssl_conf = openssl_init
-[openssl_init]
-ssl_conf = ssl_sect
-[ssl_sect]
-system_default = tls_sect
-[tls_sect]
-Groups = brainpoolP256r1:P-256:brainpoolP384r1:P-384:brainpoolP512r1
-MinProtocol = TLSv1.2
-MaxProtocol = TLSv1.2
-CNF
+ws_openssl_cnf "$T/openssl.cnf"
 cat >"$T/client.py" <<'PYEOF'
 import sys, requests, zeep
 from zeep.transports import Transport

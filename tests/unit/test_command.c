@@ -1318,6 +1318,21 @@ static void test_parser_strict(void **state)
 		assert_int_equal(a.npos, 1);
 		assert_int_equal(a.pos[0], 5);
 	}
+	/* Free-text reasons and messages: one line, no control characters (as --why). */
+	{
+		char *esc[] = { "rollout", "cancel", "--id", "1", "--reason", "x\033[2K" };
+		char *nl[] = { "alarm", "ack", "--id", "1", "--reason=on site\nstate: done" };
+		char *msg[] = { "audit", "alert", "--kind", "job-timeout", "--message", "a\rb" };
+		char *fine[] = { "alarm", "ack", "--id", "1", "--reason", "Techniker vor Ort" };
+
+		c = auth_command_find("rollout", "cancel");
+		assert_int_equal(auth_command_parse(c, ARGC(esc), esc, 0, &a, &err), TW_E_INVALID);
+		c = auth_command_find("alarm", "ack");
+		assert_int_equal(auth_command_parse(c, ARGC(nl), nl, 0, &a, &err), TW_E_INVALID);
+		assert_int_equal(auth_command_parse(c, ARGC(fine), fine, 0, &a, &err), TW_OK);
+		c = auth_command_find("audit", "alert");
+		assert_int_equal(auth_command_parse(c, ARGC(msg), msg, 0, &a, &err), TW_E_INVALID);
+	}
 	/* --home: only locally (or in the api's own child). */
 	{
 		char *h[] = { "gateway", "list", "--home", "/srv/h" };

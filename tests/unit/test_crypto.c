@@ -576,6 +576,42 @@ static void test_keys_files(void **state)
 	assert_int_equal(keys_read_private_pem(fx_path(P_SRV_CRT), &key, &err), TW_E_CRYPTO);
 	assert_null(key);
 	assert_int_equal(keys_read_private_pem("/nonexistent.key", &key, &err), TW_E_NOT_FOUND);
+	/* The reused decoder of our EC PKCS#8 keys gives each key its own object, and keys of
+	 * another form (SEC1 "EC PRIVATE KEY", a non-EC PKCS#8 key) take the generic path. */
+	{
+		EVP_PKEY *k2 = NULL, *ed = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+		BIO *b = BIO_new(BIO_s_mem());
+		BUF_MEM *bm = NULL;
+
+		assert_int_equal(keys_read_private_pem(fx_path(P_SRV_KEY), &key, &err), TW_OK);
+		assert_int_equal(keys_read_private_pem(fx_path(P_SRV_KEY), &k2, &err), TW_OK);
+		assert_true(key != k2);
+		assert_int_equal(EVP_PKEY_eq(k2, fx.server.key), 1);
+		EVP_PKEY_free(key);
+		EVP_PKEY_free(k2);
+		key = k2 = NULL;
+		assert_non_null(b);
+		assert_int_equal(PEM_write_bio_PrivateKey_traditional(b, fx.client.key, NULL, NULL,
+			0, NULL, NULL), 1);
+		BIO_get_mem_ptr(b, &bm);
+		assert_non_null(strstr(bm->data, "EC PRIVATE KEY"));
+		snprintf(path, sizeof(path), "%s/sec1.key", fx.dir);
+		assert_int_equal(tw_write_file(path, bm->data, bm->length, 0600, false, &err),
+			TW_OK);
+		assert_int_equal(keys_read_private_pem(path, &key, &err), TW_OK);
+		assert_int_equal(EVP_PKEY_eq(key, fx.client.key), 1);
+		EVP_PKEY_free(key);
+		key = NULL;
+		assert_non_null(ed);
+		snprintf(path, sizeof(path), "%s/ed.key", fx.dir);
+		assert_int_equal(keys_write_private_pem(path, ed, &err), TW_OK);
+		assert_int_equal(keys_read_private_pem(path, &key, &err), TW_OK);
+		assert_int_equal(EVP_PKEY_eq(key, ed), 1);
+		EVP_PKEY_free(key);
+		key = NULL;
+		EVP_PKEY_free(ed);
+		BIO_free(b);
+	}
 
 	/* Certificates: the first of a bundle, fingerprint = SHA-256 of the DER. */
 	assert_int_equal(keys_read_cert_pem(fx_path(P_TRUST), &x, &err), TW_OK);

@@ -282,6 +282,54 @@ static void test_create_refuses_bad_input(void **state)
 	assert_memory_equal(before, after, sizeof(before));
 }
 
+/* The one-statement claim (store_job_claim_head): order, attempts, deadline, count. */
+static void test_claim_head(void **state)
+{
+	struct store_job j;
+	bool found = true;
+	int64_t pending = -1;
+
+	(void)state;
+	int64_t a = mk("GW-C", "ping", "{}", 60);
+	int64_t b = mk("GW-C", "ping", "{}", 60);
+	/* A woken job: its attempt was counted at wake-up, the claim adds none. */
+	assert_int_equal(store_job_get(st, a, &j, NULL), TW_OK);
+	j.state = JOB_AWAITING;
+	j.attempts = 1;
+	assert_int_equal(store_job_transition(st, &j, JOB_CREATED, NULL), TW_OK);
+	store_job_clear(&j);
+	assert_int_equal(store_begin(st, NULL), TW_OK);
+	assert_int_equal(store_job_claim_head(st, "GW-C", 1000, &j, &found, &pending, NULL),
+		TW_OK);
+	assert_true(found);
+	assert_int_equal(j.id, a);
+	assert_int_equal(j.state, JOB_SENT);
+	assert_int_equal(j.attempts, 1);
+	assert_int_equal(j.deadline_ms, 1000 + 60000);
+	assert_int_equal(pending, 2);
+	store_job_clear(&j);
+	/* The head is in flight: the second job waits behind it, nothing is claimed. */
+	assert_int_equal(store_job_claim_head(st, "GW-C", 2000, &j, &found, &pending, NULL),
+		TW_OK);
+	assert_false(found);
+	assert_int_equal(pending, 2);
+	assert_int_equal(store_commit(st, NULL), TW_OK);
+	assert_int_equal(store_job_get(st, b, &j, NULL), TW_OK);
+	assert_int_equal(j.state, JOB_CREATED);
+	assert_int_equal(j.attempts, 0);
+	store_job_clear(&j);
+	assert_int_equal(job_cancel(st, a, &who, NULL), TW_OK);
+	/* Now b is the head; from "created" the claim uses an attempt. */
+	assert_int_equal(store_job_claim_head(st, "GW-C", 3000, &j, &found, &pending, NULL),
+		TW_OK);
+	assert_true(found);
+	assert_int_equal(j.id, b);
+	assert_int_equal(j.attempts, 1);
+	assert_int_equal(pending, 1);
+	store_job_clear(&j);
+	assert_int_equal(job_cancel(st, b, &who, NULL), TW_OK);
+}
+
 static void test_deliver_and_complete(void **state)
 {
 	struct job_delivery d;
@@ -656,6 +704,70 @@ static void test_cls_connect(void **state)
 	json_decref(p);
 }
 
+/*
+ * to_wire never runs inside a transaction (job.h): it may ask the signer, and the signer
+ * (one thread) may itself wait for the lock such a transaction holds. A probe order type
+ * records whether a transaction was open when its to_wire ran, on both hand-out paths
+ * (job_deliver, and job_deliver_in_tx + commit + job_delivery_to_wire as the wan batches).
+ */
+static int wire_probe_calls, wire_probe_in_tx;
+
+static tw_rc wire_probe_to_wire(const struct order_ctx *ctx, json_t **wire,
+	struct tw_error *err)
+{
+	(void)err;
+	wire_probe_calls++;
+	if (store_in_transaction(ctx->store))
+		wire_probe_in_tx++;
+	*wire = json_pack("{s:s,s:b}", "gateway_id", ctx->gateway_id, "wired", 1);
+	return TW_OK;
+}
+
+static void test_to_wire_outside_transaction(void **state)
+{
+	static const struct order_type probe = { .name = "wire-probe", .summary = "test",
+		.to_wire = wire_probe_to_wire };
+	struct job_delivery d;
+	struct tw_error e;
+	bool found;
+	int64_t pending, tenant;
+
+	(void)state;
+	if (order_find("wire-probe") == NULL)
+		assert_int_equal(order_register(&probe, &e), TW_OK);
+	assert_int_equal(store_tenant_find(st, "default", &tenant, NULL), TW_OK);
+	for (int i = 1; i <= 2; i++) {
+		struct store_gateway gw;
+
+		memset(&gw, 0, sizeof(gw));
+		gw.tenant_id = tenant;
+		snprintf(gw.gateway_id, sizeof(gw.gateway_id), "GW-W%d", i);
+		snprintf(gw.state, sizeof(gw.state), "registered");
+		gw.created_ms = tw_now_ms();
+		assert_int_equal(store_gateway_insert(st, &gw, NULL), TW_OK);
+	}
+	wire_probe_calls = wire_probe_in_tx = 0;
+	mk("GW-W1", "wire-probe", "{}", 60);
+	assert_int_equal(job_deliver(st, "GW-W1", &gw_who, &d, &found, &pending, NULL), TW_OK);
+	assert_true(found);
+	assert_true(json_is_true(json_object_get(d.payload, "wired")));
+	json_decref(d.payload);
+
+	mk("GW-W2", "wire-probe", "{}", 60);
+	assert_int_equal(store_begin(st, &e), TW_OK);
+	assert_int_equal(job_deliver_in_tx(st, "GW-W2", &gw_who, &d, &found, &pending, &e),
+		TW_OK);
+	assert_true(found);
+	assert_null(json_object_get(d.payload, "wired"));   /* the stored payload still */
+	assert_int_equal(store_commit(st, &e), TW_OK);
+	assert_int_equal(job_delivery_to_wire(st, "GW-W2", &d, &e), TW_OK);
+	assert_true(json_is_true(json_object_get(d.payload, "wired")));
+	json_decref(d.payload);
+
+	assert_int_equal(wire_probe_calls, 2);
+	assert_int_equal(wire_probe_in_tx, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -663,6 +775,7 @@ int main(void)
 		cmocka_unit_test(test_bucket),
 		cmocka_unit_test(test_store_jobs),
 		cmocka_unit_test(test_create_refuses_bad_input),
+		cmocka_unit_test(test_claim_head),
 		cmocka_unit_test(test_deliver_and_complete),
 		cmocka_unit_test(test_timeout_and_retry),
 		cmocka_unit_test(test_audit_trail),
@@ -670,6 +783,8 @@ int main(void)
 		cmocka_unit_test(test_wan_orders_codec),
 		cmocka_unit_test(test_sim_orders),
 		cmocka_unit_test(test_cls_connect),
+		/* Last: it registers gateways of its own (test_fleet counts the tenant's). */
+		cmocka_unit_test(test_to_wire_outside_transaction),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -23,6 +23,7 @@
 #include "metering/timesvc.h"
 #include "sim/sim_metering.h"
 #include "store/store_metering.h"
+#include "store/store_profiles.h"
 
 /* A self-signed certificate for a new brainpoolP256r1 key (*key is the caller's). */
 static X509 *mk_cert(EVP_PKEY **key)
@@ -264,6 +265,190 @@ static void test_outbox(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/*
+ * What wan's group commit (wan_orders.c batch) relies on: inside one transaction a second
+ * copy of a queued message is a duplicate of the first (same id); a rolled-back batch
+ * leaves nothing (its values were not acknowledged, their resends are new); a replay in
+ * a batch fails it, and run alone the items get the answers they would have had.
+ */
+static void test_outbox_batch(void **state)
+{
+	char dir[] = "/tmp/tw-test-metering-XXXXXX", db[128], cmd[160];
+	struct tw_store *st = NULL;
+	struct store_metering_msg a, b;
+	struct store_metering_counts c;
+	unsigned char body_a[] = { 0x30, 0x03, 0x02, 0x01, 0x05 };
+	unsigned char body_b[] = { 0x30, 0x03, 0x02, 0x01, 0x06 };
+	struct tw_error err;
+	int64_t id_a = 0, id = 0;
+	bool dup = true;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(db, sizeof(db), "%s/store.db", dir);
+	assert_int_equal(store_open(db, &st, &err), TW_OK);
+	assert_int_equal(store_migrate(st, &err), TW_OK);
+	memset(&a, 0, sizeof(a));
+	snprintf(a.gateway_id, sizeof(a.gateway_id), "GW1");
+	snprintf(a.message_id, sizeof(a.message_id), "m1");
+	snprintf(a.kind, sizeof(a.kind), "tariffed");
+	snprintf(a.emt_id, sizeof(a.emt_id), "E1");
+	snprintf(a.metering_point, sizeof(a.metering_point), "MP1");
+	memset(a.sha256, 'a', 64);
+	a.body = body_a;
+	a.body_len = sizeof(body_a);
+	a.received_ms = 1000;
+	b = a;
+	snprintf(b.gateway_id, sizeof(b.gateway_id), "GW2");
+	memset(b.sha256, 'b', 64);
+	b.body = body_b;
+	b.body_len = sizeof(body_b);
+
+	/* A batch rolled back: nothing stored. */
+	assert_int_equal(store_begin(st, &err), TW_OK);
+	assert_int_equal(store_metering_insert(st, &a, &id_a, &dup, &err), TW_OK);
+	assert_false(dup);
+	store_rollback(st);
+	assert_int_equal(store_metering_count(st, NULL, &c, &err), TW_OK);
+	assert_int_equal(c.pending, 0);
+
+	/* Two gateways' values and a resend of the first in one transaction. */
+	assert_int_equal(store_begin(st, &err), TW_OK);
+	assert_int_equal(store_metering_insert(st, &a, &id_a, &dup, &err), TW_OK);
+	assert_false(dup);
+	assert_int_equal(store_metering_insert(st, &b, &id, &dup, &err), TW_OK);
+	assert_false(dup);
+	assert_int_not_equal(id, id_a);
+	assert_int_equal(store_metering_insert(st, &a, &id, &dup, &err), TW_OK);
+	assert_true(dup);
+	assert_int_equal(id, id_a);
+	assert_int_equal(store_commit(st, &err), TW_OK);
+	assert_int_equal(store_metering_count(st, NULL, &c, &err), TW_OK);
+	assert_int_equal(c.pending, 2);
+
+	/* A replay (a's bytes under a new id) fails the batch; alone, each gets its answer. */
+	snprintf(a.message_id, sizeof(a.message_id), "m2");
+	snprintf(b.message_id, sizeof(b.message_id), "m3");
+	memset(b.sha256, 'c', 64);
+	assert_int_equal(store_begin(st, &err), TW_OK);
+	assert_int_equal(store_metering_insert(st, &b, &id, &dup, &err), TW_OK);
+	assert_int_equal(store_metering_insert(st, &a, &id, &dup, &err), TW_E_EXISTS);
+	store_rollback(st);
+	assert_int_equal(store_metering_count(st, NULL, &c, &err), TW_OK);
+	assert_int_equal(c.pending, 2);
+	assert_int_equal(store_metering_insert(st, &b, &id, &dup, &err), TW_OK);
+	assert_false(dup);
+	assert_int_equal(store_metering_insert(st, &a, &id, &dup, &err), TW_E_EXISTS);
+	assert_int_equal(store_metering_count(st, NULL, &c, &err), TW_OK);
+	assert_int_equal(c.pending, 3);
+	store_close(st);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* metering_prepare: the row to store, its body owned; nothing left on a refusal. */
+static void test_prepare(void **state)
+{
+	char dir[] = "/tmp/tw-test-metering-XXXXXX", db[128], cmd[160];
+	struct tw_store *st = NULL;
+	struct store_gateway gw;
+	struct store_certificate c;
+	struct store_profile p;
+	struct store_metering_msg row;
+	struct metering_msg m;
+	EVP_PKEY *sig_key, *enc_key;
+	X509 *sig = mk_cert(&sig_key), *enc = mk_cert(&enc_key);
+	unsigned char *der = NULL, *inner = NULL;
+	size_t ilen = 0;
+	struct tw_error err;
+	int dlen;
+	bool dup;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(db, sizeof(db), "%s/store.db", dir);
+	assert_int_equal(store_open(db, &st, &err), TW_OK);
+	assert_int_equal(store_migrate(st, &err), TW_OK);
+	memset(&gw, 0, sizeof(gw));
+	snprintf(gw.gateway_id, sizeof(gw.gateway_id), "GW1");
+	snprintf(gw.state, sizeof(gw.state), "registered");
+	assert_int_equal(store_tenant_ensure(st, "default", &gw.tenant_id, &err), TW_OK);
+	assert_int_equal(store_gateway_insert(st, &gw, &err), TW_OK);
+	memset(&c, 0, sizeof(c));
+	c.tenant_id = gw.tenant_id;
+	snprintf(c.serial_hex, sizeof(c.serial_hex), "07");
+	snprintf(c.issuer, sizeof(c.issuer), "CN=unit");
+	snprintf(c.subject, sizeof(c.subject), "CN=unit");
+	snprintf(c.owner_kind, sizeof(c.owner_kind), "smgw");
+	snprintf(c.owner_id, sizeof(c.owner_id), "GW1");
+	snprintf(c.usage, sizeof(c.usage), "SIG");
+	snprintf(c.status, sizeof(c.status), "valid");
+	memset(c.fingerprint, 'a', 64);
+	c.not_after = 4102444800LL;
+	assert_true((dlen = i2d_X509(sig, &der)) > 0);
+	c.der = der;
+	c.der_len = (size_t)dlen;
+	assert_int_equal(store_certificate_insert(st, &c, &err), TW_OK);
+	free(der);
+	der = NULL;
+	assert_int_equal(store_emt_authorise(st, "GW1", "E1", 1, &err), TW_OK);
+	memset(&p, 0, sizeof(p));
+	snprintf(p.gateway_id, sizeof(p.gateway_id), "GW1");
+	snprintf(p.profile_id, sizeof(p.profile_id), "taf1");
+	snprintf(p.type, sizeof(p.type), "evaluation");
+	memset(p.hash, 'b', 64);
+	p.doc = (char *)"{\"profile_id\":\"taf1\",\"type\":\"evaluation\",\"taf\":\"TAF1\","
+		"\"meters\":[\"MP1\"],\"obis\":[\"1-0:1.8.0*255\"],\"interval_s\":900,"
+		"\"recipients\":[{\"emt\":\"E1\",\"wan_profile\":\"w\"}]}";
+	assert_int_equal(store_profile_put(st, &p, &dup, &err), TW_OK);
+
+	memset(&m, 0, sizeof(m));
+	snprintf(m.gateway_id, sizeof(m.gateway_id), "GW1");
+	snprintf(m.message_id, sizeof(m.message_id), "m1");
+	snprintf(m.kind, sizeof(m.kind), "tariffed");
+	snprintf(m.emt, sizeof(m.emt), "E1");
+	snprintf(m.metering_point, sizeof(m.metering_point), "MP1");
+	m.clock_ok = true;
+	assert_int_equal(sim_metering_build("GW1", "m1", "MP1", "tariffed", true,
+		1700000000000LL, enc, sig, sig_key, &m.cms, &m.cms_len, &inner, &ilen, &err), TW_OK);
+	/* Tariffed values: the whole SignedData, copied (the row owns its body). */
+	assert_int_equal(metering_prepare(st, "GW1", &m, 5, &row, &err), TW_OK);
+	assert_int_equal(row.body_len, m.cms_len);
+	assert_true(row.body != m.cms);
+	assert_memory_equal(row.body, m.cms, m.cms_len);
+	assert_string_equal(row.message_id, "m1");
+	assert_int_equal(row.received_ms, 5);
+	store_metering_msg_clear(&row);
+	/* Grid-status data: the inner EnvelopedData. */
+	snprintf(m.kind, sizeof(m.kind), "grid-status");
+	assert_int_equal(metering_prepare(st, "GW1", &m, 5, &row, &err), TW_OK);
+	assert_int_equal(row.body_len, ilen);
+	assert_memory_equal(row.body, inner, ilen);
+	store_metering_msg_clear(&row);
+	/* Refusals leave an empty row: another TLS identity, an unauthorised EMT. */
+	assert_int_equal(metering_prepare(st, "GW2", &m, 5, &row, &err), TW_E_DENIED);
+	assert_null(row.body);
+	snprintf(m.emt, sizeof(m.emt), "E2");
+	assert_int_equal(metering_prepare(st, "GW1", &m, 5, &row, &err), TW_E_DENIED);
+	assert_null(row.body);
+	/* Nothing was stored by prepare. */
+	{
+		struct store_metering_counts cnt;
+
+		assert_int_equal(store_metering_count(st, NULL, &cnt, &err), TW_OK);
+		assert_int_equal(cnt.pending, 0);
+	}
+	metering_msg_clear(&m);
+	free(inner);
+	store_close(st);
+	X509_free(sig);
+	X509_free(enc);
+	EVP_PKEY_free(sig_key);
+	EVP_PKEY_free(enc_key);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -273,6 +458,8 @@ int main(void)
 		cmocka_unit_test(test_time_parsers),
 		cmocka_unit_test(test_taf_parse),
 		cmocka_unit_test(test_outbox),
+		cmocka_unit_test(test_outbox_batch),
+		cmocka_unit_test(test_prepare),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

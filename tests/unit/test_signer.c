@@ -798,6 +798,28 @@ static void test_peer_policy(void **state)
 	assert_string_equal(signer_purpose_name(SIGNER_PURPOSE_DELIVERY_NOTE), "delivery-note");
 	assert_non_null(signer_peer_refusal(SIGNER_PEER_API, SIGNER_OP_GENERATE_KEY, 0, NULL,
 		NULL));
+	/* TLS handshake signatures (issue 16): by key, the label passed as context. */
+	assert_null(signer_peer_refusal(SIGNER_PEER_WAN, SIGNER_OP_SIGN_DATA,
+		SIGNER_PURPOSE_TLS_HANDSHAKE, "gwa-tls", NULL));
+	assert_non_null(signer_peer_refusal(SIGNER_PEER_WAN, SIGNER_OP_SIGN_DATA,
+		SIGNER_PURPOSE_TLS_HANDSHAKE, "api-tls", NULL));
+	assert_null(signer_peer_refusal(SIGNER_PEER_API, SIGNER_OP_SIGN_DATA,
+		SIGNER_PURPOSE_TLS_HANDSHAKE, "api-tls", NULL));
+	assert_null(signer_peer_refusal(SIGNER_PEER_API, SIGNER_OP_SIGN_DATA,
+		SIGNER_PURPOSE_TLS_HANDSHAKE, "gwa-tls", NULL));
+	assert_null(signer_peer_refusal(SIGNER_PEER_WORKER, SIGNER_OP_SIGN_DATA,
+		SIGNER_PURPOSE_TLS_HANDSHAKE, "gwa-tls", NULL));
+	assert_non_null(signer_peer_refusal(SIGNER_PEER_WORKER, SIGNER_OP_SIGN_DATA,
+		SIGNER_PURPOSE_TLS_HANDSHAKE, "api-tls", NULL));
+	/* No service gets a handshake signature from any other key, nor without a label. */
+	for (const char *const *l = (const char *const[]){ "sub-ca", "gwa-sig", "root-ca",
+	     "operator-ca", NULL }; *l != NULL; l++)
+		assert_non_null(signer_peer_refusal(SIGNER_PEER_API, SIGNER_OP_SIGN_DATA,
+			SIGNER_PURPOSE_TLS_HANDSHAKE, *l, NULL));
+	assert_non_null(signer_peer_refusal(SIGNER_PEER_WAN, SIGNER_OP_SIGN_DATA,
+		SIGNER_PURPOSE_TLS_HANDSHAKE, NULL, NULL));
+	assert_non_null(signer_peer_refusal(SIGNER_PEER_OTHER, SIGNER_OP_SIGN_DATA,
+		SIGNER_PURPOSE_TLS_HANDSHAKE, "gwa-tls", NULL));
 	/* Classification: the signer's own uid, root, and a one-user home's strangers. */
 	signer_peers_init(&p, NULL);
 	assert_int_equal(signer_peer_classify(&p, geteuid()), SIGNER_PEER_SELF);

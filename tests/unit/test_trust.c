@@ -192,11 +192,140 @@ static void test_set_refuses_unchained(void **state)
 	ca_free(&sub);
 }
 
+/* A participant's leaf certificate of issuer: CN, OU (NULL: none), EKU (NULL: none). */
+static X509 *make_leaf(const struct ca *issuer, const char *cn, const char *ou,
+	const char *eku)
+{
+	X509_NAME *name = X509_NAME_new();
+	EVP_PKEY *key = NULL;
+	X509 *x = X509_new();
+
+	assert_int_equal(keys_generate_ec(NID_brainpoolP256r1, &key, NULL), TW_OK);
+	X509_set_version(x, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), 4242);
+	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
+	if (ou != NULL)
+		X509_NAME_add_entry_by_txt(name, "OU", MBSTRING_ASC, (const unsigned char *)ou, -1,
+			-1, 0);
+	X509_set_subject_name(x, name);
+	X509_set_issuer_name(x, X509_get_subject_name(issuer->cert));
+	X509_gmtime_adj(X509_getm_notBefore(x), -3600);
+	X509_gmtime_adj(X509_getm_notAfter(x), 86400);
+	X509_set_pubkey(x, key);
+	if (eku != NULL)
+		add_ext(x, issuer->cert, NID_ext_key_usage, eku);
+	assert_true(X509_sign(x, issuer->key, EVP_sha256()) > 0);
+	X509_NAME_free(name);
+	EVP_PKEY_free(key);
+	return x;
+}
+
+/*
+ * trust_check_participant's decisions before the CRL (the CRL part is trust_check, run
+ * for real in tests/integration/trust_sites.sh): no trust set or an issuer outside it is
+ * "not found" (the edge's own refusal), the SM-PKI naming, the role and the TLS usage.
+ */
+static void test_participant(void **state)
+{
+	struct ca root, sub, stranger;
+	STACK_OF(X509) *anchors = sk_X509_new_null(), *cas = sk_X509_new_null();
+	struct trust_set *ts = NULL;
+	struct trust_participant tp;
+	struct tw_error err;
+	X509 *x;
+
+	(void)state;
+	make_ca(&root, "P-ROOT.CA", NULL);
+	make_ca(&sub, "P.CA", &root);
+	make_ca(&stranger, "STRANGER.CA", NULL);
+	sk_X509_push(anchors, root.cert);
+	sk_X509_push(cas, sub.cert);
+	assert_int_equal(trust_set_new(anchors, cas, &ts, &err), TW_OK);
+	x = make_leaf(&sub, "X.EMT.UNIT", "9900000000071", "clientAuth,serverAuth");
+	assert_int_equal(trust_check_participant(NULL, NULL, x, "EMT", 0, &tp, &err),
+		TW_E_NOT_FOUND);
+	assert_int_equal(trust_check_participant(NULL, ts, x, "GWA", 0, &tp, &err),
+		TW_E_DENIED);
+	assert_string_equal(tp.role, "EMT");
+	assert_string_equal(tp.mp_id, "9900000000071");
+	assert_string_equal(tp.ca, "P.CA");
+	X509_free(x);
+	x = make_leaf(&stranger, "X.EMT.UNIT", "9900000000071", "clientAuth");
+	assert_int_equal(trust_check_participant(NULL, ts, x, NULL, 0, &tp, &err),
+		TW_E_NOT_FOUND);
+	X509_free(x);
+	x = make_leaf(&sub, "NO-ROLE", "9900000000071", "clientAuth");
+	assert_int_equal(trust_check_participant(NULL, ts, x, NULL, 0, &tp, &err), TW_E_DENIED);
+	X509_free(x);
+	x = make_leaf(&sub, "X.SMGW.UNIT", "9900000000071", "clientAuth");
+	assert_int_equal(trust_check_participant(NULL, ts, x, NULL, 0, &tp, &err), TW_E_DENIED);
+	X509_free(x);
+	x = make_leaf(&sub, "X.EMT.UNIT", NULL, "clientAuth");
+	assert_int_equal(trust_check_participant(NULL, ts, x, "EMT", 0, &tp, &err), TW_E_DENIED);
+	X509_free(x);
+	x = make_leaf(&sub, "X.EMT.UNIT", "9900000000071", NULL);      /* SIG/ENC: no EKU */
+	assert_int_equal(trust_check_participant(NULL, ts, x, "EMT", 0, &tp, &err), TW_E_DENIED);
+	assert_non_null(strstr(err.message, "not a TLS"));
+	X509_free(x);
+	x = make_leaf(&sub, "X.EMT.UNIT", "9900000000071", "codeSigning");
+	assert_int_equal(trust_check_participant(NULL, ts, x, "EMT", 0, &tp, &err), TW_E_DENIED);
+	X509_free(x);
+	trust_set_free(ts);
+	sk_X509_free(anchors);
+	sk_X509_free(cas);
+	ca_free(&root);
+	ca_free(&sub);
+	ca_free(&stranger);
+}
+
+/* The ldap:// distribution point check (trust_ldap_target_parse). */
+static void test_ldap_target(void **state)
+{
+	struct trust_ldap_target t;
+	struct tw_error err;
+	static const char *const bad[] = {
+		"http://h/cn=x",
+		"ldaps://h/cn=x?certificateRevocationList",
+		"ldap:///cn=x?certificateRevocationList",
+		"ldap://h/?certificateRevocationList",
+		"ldap://h/cn=x?certificateRevocationList?sub",
+		"ldap://h/cn=x?certificateRevocationList,cACertificate",
+		"ldap://h/cn=x?userCertificate",
+		"ldap://h/cn=x?certificateRevocationList?base?\?!x-critical=1",
+		"not a url",
+		"",
+		NULL,
+	};
+
+	(void)state;
+	/* The real certificate's distribution point (reference/sm-pki/real-emt-tls.cer). */
+	assert_int_equal(trust_ldap_target_parse("ldap://ldap.sub-ca.da-rz.net/serialNumber=4,"
+		"cn=DARZ.CA,o=SM-PKI-DE,c=DE,dc=darz,dc=de?certificateRevocationList", &t, &err),
+		TW_OK);
+	assert_string_equal(t.uri, "ldap://ldap.sub-ca.da-rz.net:389");
+	assert_string_equal(t.dn, "serialNumber=4,cn=DARZ.CA,o=SM-PKI-DE,c=DE,dc=darz,dc=de");
+	assert_string_equal(t.attr, "certificateRevocationList");
+	assert_int_equal(trust_ldap_target_parse("ldap://127.0.0.1:3890/cn=R,c=DE?"
+		"authorityRevocationList;binary?base", &t, &err), TW_OK);
+	assert_string_equal(t.uri, "ldap://127.0.0.1:3890");
+	assert_string_equal(t.attr, "authorityRevocationList");
+	assert_int_equal(trust_ldap_target_parse("ldap://h/cn=x", &t, &err), TW_OK);
+	assert_string_equal(t.attr, "certificateRevocationList");
+	for (int i = 0; bad[i] != NULL; i++) {
+		memset(&err, 0, sizeof(err));
+		assert_int_equal(trust_ldap_target_parse(bad[i], &t, &err), TW_E_INVALID);
+		assert_true(err.message[0] != '\0');
+	}
+	assert_int_equal(trust_ldap_target_parse(NULL, &t, &err), TW_E_INVALID);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_crl_check),
 		cmocka_unit_test(test_set_refuses_unchained),
+		cmocka_unit_test(test_participant),
+		cmocka_unit_test(test_ldap_target),
 	};
 
 	return cmocka_run_group_tests_name("trust", tests, NULL, NULL);
