@@ -135,26 +135,28 @@
   /* ---------------- pages ---------------- */
 
   async function dashboard() {
-    const [gw, al, jobs, ap, crls, ver] = await Promise.all([
-      tryGet('/v1/gateways?limit=500'), tryGet('/v1/alarms?status=open&limit=500'),
-      tryGet('/v1/jobs?limit=500'), tryGet('/v1/approvals?state=pending'), tryGet('/v1/crls'),
+    /* Counts come from /v1/summary (computed in the store over everything the operator's
+     * tenant holds), not from a page of a list, which stops at its limit. */
+    const [sum, ap, crls, ver] = await Promise.all([
+      tryGet('/v1/summary'), tryGet('/v1/approvals?state=pending'), tryGet('/v1/crls'),
       tryGet('/v1/admin-log/verified')]);
     const cards = el('div', { class: 'cards' });
     const card = (title, n, detail, href) => cards.append(el('div', { class: 'card' },
       el('div', { text: title }), el('div', { class: 'n', text: n }),
       detail ? el('div', { text: detail }) : null, href ? link(href, 'Open') : null));
-    if (gw.gateways) {
-      const day = Date.now() - 24 * 3600 * 1000;
-      const online = gw.gateways.filter((g) => g.last_contact_ms > day).length;
-      card('Gateways online (contact in 24 h)', online, (gw.gateways.length - online) + ' offline', '#/gateways');
-    } else card('Gateways', '-', gw._error.message);
-    if (al.alarms) card('Open alarms', al.alarms.length, null, '#/alarms');
-    else card('Open alarms', '-', al._error.message);
-    if (jobs.jobs) {
-      const by = {};
-      for (const j of jobs.jobs) by[j.state] = (by[j.state] || 0) + 1;
-      card('Jobs', jobs.jobs.length, Object.entries(by).map(([k, v]) => k + ': ' + v).join(', '), '#/fleet');
-    } else card('Jobs', '-', jobs._error.message);
+    const part = (name) => sum._error ? { err: sum._error.message } :
+      sum[name] ? { v: sum[name] } : { err: (sum.denied && sum.denied[name]) || 'not permitted' };
+    const g = part('gateways');
+    if (g.v) card('Gateways online (contact in 24 h)', g.v.online, g.v.offline + ' offline', '#/gateways');
+    else card('Gateways', '-', g.err);
+    const a = part('alarms');
+    if (a.v) card('Open alarms', a.v.open, null, '#/alarms');
+    else card('Open alarms', '-', a.err);
+    const j = part('jobs');
+    if (j.v) {
+      card('Jobs', j.v.total, Object.entries(j.v.by_state).filter(([, v]) => v > 0)
+        .map(([k, v]) => k + ': ' + v).join(', '), '#/fleet');
+    } else card('Jobs', '-', j.err);
     if (ap.approvals) card('Pending approvals', ap.approvals.length, null, '#/approvals');
     else card('Pending approvals', '-', ap._error.message);
     if (crls.crls) {

@@ -39,6 +39,7 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "crypto/keys.h"
+#include "crypto/tls_signer_key.h"
 #include "net/conn_guard.h"
 
 /* [console] defaults (docs/console.md). */
@@ -545,15 +546,20 @@ static tw_rc con_tls(struct api_console *con, const char *cert, const char *key,
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
 	STACK_OF(X509_NAME) *names = NULL;
+	/* A key file (homes made before the key moved into the signer, or a web PKI's key
+	 * configured as [console] tls_key), else the signer's console-tls key. */
+	bool key_file = tw_path_exists(key);
+	EVP_PKEY *pk = NULL;
 	tw_rc rc;
 
 	if (ctx == NULL)
 		return tw_error_set_openssl(err, TW_E_NOMEM, "cannot create the console TLS context");
 	con->ssl_ctx = ctx;
-	if (!tw_path_exists(cert) || !tw_path_exists(key))
+	if (!tw_path_exists(cert) || (!key_file && tls_signer_key_socket() == NULL))
 		return tw_error_set(err, TW_E_CONFIG, "[console] listen is set but the console "
-			"certificate %s or its key %s is missing (an ECDSA P-256 certificate your "
-			"browsers trust; docs/console.md)", cert, key);
+			"certificate %s or its key (the signer's '%s', or a file %s) is missing (an "
+			"ECDSA P-256 certificate your browsers trust: torwart console tls; "
+			"docs/console.md)", cert, SIGNER_KEY_CONSOLE_TLS, key);
 	if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
 	    SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION) != 1 ||
 	    SSL_CTX_set_cipher_list(ctx, CON_TLS12_CIPHERS) != 1 ||
@@ -562,11 +568,32 @@ static tw_rc con_tls(struct api_console *con, const char *cert, const char *key,
 	    SSL_CTX_set1_sigalgs_list(ctx, CON_TLS_SIGALGS) != 1 ||
 	    SSL_CTX_set1_client_sigalgs_list(ctx, CON_TLS_SIGALGS) != 1)
 		return tw_error_set_openssl(err, TW_E_TLS, "cannot set the console TLS profile");
-	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1 ||
-	    SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
-	    SSL_CTX_check_private_key(ctx) != 1)
-		return tw_error_set_openssl(err, TW_E_TLS, "cannot use the console certificate %s "
-			"with key %s", cert, key);
+	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1)
+		return tw_error_set_openssl(err, TW_E_TLS, "cannot use the console certificate %s",
+			cert);
+	if (key_file) {
+		tw_warn("WARNING: the console's TLS key %s is a file that this process can read; "
+			"move it into the signer (`torwart ca tls-key-import --home DIR --key %s "
+			"--label %s`, which wipes the file; docs/security.md)", key, key,
+			SIGNER_KEY_CONSOLE_TLS);
+		if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1)
+			return tw_error_set_openssl(err, TW_E_TLS, "cannot use the console key %s", key);
+	} else {
+		/* Handshake signatures are the signer's (tls_signer_key.h); only the public key
+		 * and the label are here. */
+		if ((rc = tls_signer_key_new(tls_signer_key_socket(), SIGNER_KEY_CONSOLE_TLS,
+		    SSL_CTX_get0_certificate(ctx), &pk, err)) != TW_OK)
+			return rc;
+		if (SSL_CTX_use_PrivateKey(ctx, pk) != 1) {
+			EVP_PKEY_free(pk);
+			return tw_error_set_openssl(err, TW_E_TLS, "cannot use the signer's key '%s' "
+				"for the console", SIGNER_KEY_CONSOLE_TLS);
+		}
+		EVP_PKEY_free(pk);
+	}
+	if (SSL_CTX_check_private_key(ctx) != 1)
+		return tw_error_set_openssl(err, TW_E_TLS, "the console certificate %s and its key "
+			"(%s) do not belong together", cert, key_file ? key : SIGNER_KEY_CONSOLE_TLS);
 	if (chain != NULL) {
 		X509 *x = NULL;
 		BIO *bio = BIO_new_file(chain, "r");

@@ -622,7 +622,7 @@ static tw_rc ar_jobs_filters(struct ar_call *c, struct ar_list *l, struct tw_err
 	f->after_id = l->after_id;
 	if (c->q.has[APIQ_STATE] && (f->state = store_job_state_parse(c->q.value[APIQ_STATE])) < 0)
 		return tw_error_set(err, TW_E_INVALID, "state: not a job state (created, waking, "
-			"awaiting-connection, sent, succeeded, failed, cancelled, expired)");
+			"awaiting-connection, sent, done, failed, timed-out, cancelled)");
 	if (c->q.has[APIQ_BATCH] && (rc = tw_parse_long(c->q.value[APIQ_BATCH], 1,
 	    0x7fffffffffffffffL, &batch, err, "batch")) != TW_OK)
 		return rc;
@@ -1489,6 +1489,83 @@ out:
 	return rc;
 }
 
+/* ---------------- summary (the console's dashboard) ---------------- */
+
+/* A gateway counts as online with a contact in this window (the dashboard's wording). */
+#define AR_ONLINE_WINDOW_MS (24LL * 3600 * 1000)
+
+/*
+ * Counts over whole tables in SQL (a page of a list stops at its limit), on the operator's
+ * tenant. Each part needs the permission of the list it counts (the one policy table); a
+ * part the operator may not read is null and its reason is in "denied".
+ */
+static tw_rc ar_summary(struct ar_call *c, struct tw_error *err)
+{
+	json_t *body = NULL, *denied = NULL, *by = NULL;
+	int64_t total = 0, online = 0, open = 0, counts[JOB__STATES];
+	struct tw_error why;
+	tw_rc rc;
+
+	if ((rc = ar_only(c, 0, err)) != TW_OK)
+		return rc;
+	if ((body = json_object()) == NULL || (denied = json_object()) == NULL) {
+		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+		goto out;
+	}
+	if (ar_allowed(c, "gateway", "list", "gateways", &why) != TW_OK) {
+		json_object_set_new(body, "gateways", json_null());
+		json_object_set_new(denied, "gateways", json_string(why.message));
+	} else {
+		ar_scope(c);
+		rc = store_gateway_count(c->ctx->store, tw_now_ms() - AR_ONLINE_WINDOW_MS, &total,
+			&online, err);
+		ar_unscope(c);
+		if (rc != TW_OK)
+			goto out;
+		json_object_set_new(body, "gateways", json_pack("{s:I,s:I,s:I,s:I}", "total",
+			(json_int_t)total, "online", (json_int_t)online, "offline",
+			(json_int_t)(total - online), "online_window_s",
+			(json_int_t)(AR_ONLINE_WINDOW_MS / 1000)));
+	}
+	if (ar_allowed(c, "job", "list", "jobs", &why) != TW_OK) {
+		json_object_set_new(body, "jobs", json_null());
+		json_object_set_new(denied, "jobs", json_string(why.message));
+	} else {
+		ar_scope(c);
+		rc = store_job_state_counts(c->ctx->store, counts, err);
+		ar_unscope(c);
+		if (rc != TW_OK)
+			goto out;
+		total = 0;
+		by = json_object();
+		for (int k = 0; k < JOB__STATES; k++) {
+			total += counts[k];
+			json_object_set_new(by, store_job_state_name((enum store_job_state)k),
+				json_integer((json_int_t)counts[k]));
+		}
+		json_object_set_new(body, "jobs", json_pack("{s:I,s:o}", "total",
+			(json_int_t)total, "by_state", by));
+	}
+	if (ar_allowed(c, "alarm", "list", "alarms", &why) != TW_OK) {
+		json_object_set_new(body, "alarms", json_null());
+		json_object_set_new(denied, "alarms", json_string(why.message));
+	} else {
+		ar_scope(c);
+		rc = store_alarm_count_open(c->ctx->store, &open, err);
+		ar_unscope(c);
+		if (rc != TW_OK)
+			goto out;
+		json_object_set_new(body, "alarms", json_pack("{s:I}", "open", (json_int_t)open));
+	}
+	json_object_set(body, "denied", denied);
+	ar_audit_read(c, "summary", 1);
+	ar_send(c->req, 200, "application/json", body);
+out:
+	json_decref(denied);
+	json_decref(body);
+	return rc;
+}
+
 /* ---------------- routing ---------------- */
 
 typedef tw_rc (*ar_handler)(struct ar_call *c, struct tw_error *err);
@@ -1533,6 +1610,7 @@ static const struct ar_route ar_routes[] = {
 	{ { "GET", "/v1/admin-log/heads" }, ar_heads },
 	{ { "GET", "/v1/admin-log/verified" }, ar_log_verified },
 	{ { "GET", "/v1/admin-log/{id}/proof" }, ar_proof },
+	{ { "GET", "/v1/summary" }, ar_summary },
 };
 
 #define AR_ROUTES (sizeof(ar_routes) / sizeof(ar_routes[0]))

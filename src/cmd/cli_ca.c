@@ -71,7 +71,8 @@ static const char ca_usage[] =
 	"       torwart ca custodian-keygen --name NAME --out DIR  (the custodian, on its machine)\n"
 	"       torwart ca custodian-share --home DIR --share FILE [--share-key KEY]\n"
 	"       torwart ca backup --home DIR --out DIR | restore --home DIR --from DIR\n"
-	"       torwart ca tls-key-import --home DIR [--label gwa-tls|api-tls] [--key FILE]";
+	"       torwart ca tls-key-import --home DIR [--label gwa-tls|api-tls|console-tls]\n"
+	"         [--key FILE]";
 
 static int ca_parse(int argc, char **argv, struct ca_opts *o)
 {

@@ -2,16 +2,19 @@
  * cli_console.c: `torwart console tls`, the web console's server certificate for homes
  * without a web PKI of their own (docs/console.md). Browsers have no brainpool curves,
  * so the console cannot use the operator CA's certificate chain for its server side:
- * this makes an ECDSA P-256 key pair for the console (HOME/pki/console-tls.key, 0600),
- * a one-time P-256 CA (HOME/pki/console-ca.crt, the anchor operators import into their
+ * this makes an ECDSA P-256 key pair for the console, written straight into the signer's
+ * TLS key directory as 'console-tls' (docs/security.md "TLS keys in the signer": the
+ * console listener in the api signs its handshakes through the signer), a one-time P-256 CA (HOME/pki/console-ca.crt, the anchor operators import into their
  * browsers) and the server certificate it signs (HOME/pki/console-tls.crt). The CA's key
  * is used once and discarded, so nothing else can ever be issued under that anchor.
  * An installation with its own web PKI sets [console] tls_cert / tls_key instead.
  */
 #include <getopt.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -23,7 +26,10 @@
 #include "base/home.h"
 #include "base/util.h"
 #include "cmd/cli.h"
+#include "base/sandbox.h"
 #include "crypto/keys.h"
+#include "crypto/tls_signer_key.h"
+#include "signer/signer_keys.h"
 
 #define CC_DEFAULT_DAYS 825     /* the longest validity browsers accept for a server */
 
@@ -123,6 +129,55 @@ static char *cc_san(const char *host)
 	return tw_asprintf("%s:%s,DNS:localhost,IP:127.0.0.1", ip ? "IP" : "DNS", host);
 }
 
+/*
+ * The console's key pair in the signer: a new one written into its TLS key directory (in
+ * a privsep home owned by the signer's user, who alone reads it), or, when the signer
+ * holds one already (keys are never replaced), that key again: *key is then the public
+ * key of the current certificate crt_path. *key is the caller's.
+ */
+static tw_rc cc_signer_key(const struct tw_home *home, const char *crt_path, EVP_PKEY **key,
+	struct tw_error *err)
+{
+	char *dir = tw_home_path(home, "signer", "tls_key_dir", SIGNER_TLS_KEY_DIR);
+	char *path = dir != NULL ? tw_asprintf("%s/%s.key", dir, SIGNER_KEY_CONSOLE_TLS) : NULL;
+	X509 *old = NULL;
+	tw_rc rc;
+
+	*key = NULL;
+	if (path == NULL) {
+		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+		goto out;
+	}
+	if (tw_path_exists(path)) {
+		if ((rc = keys_read_cert_pem(crt_path, &old, err)) != TW_OK) {
+			rc = tw_error_set(err, rc, "the signer holds the console key '%s' (%s) but its "
+				"certificate %s cannot be read; keys in the signer are never replaced",
+				SIGNER_KEY_CONSOLE_TLS, path, crt_path);
+			goto out;
+		}
+		if ((*key = X509_get_pubkey(old)) == NULL)
+			rc = tw_error_set_openssl(err, TW_E_CRYPTO, "no public key in %s", crt_path);
+		goto out;
+	}
+	if ((rc = keys_generate_ec(NID_X9_62_prime256v1, key, err)) != TW_OK ||
+	    (rc = signer_keys_import_tls(home, SIGNER_KEY_CONSOLE_TLS, *key, err)) != TW_OK)
+		goto out;
+	if (geteuid() == 0 && tw_privsep_enabled(home)) {
+		const char *user = tw_privsep_user(home, TW_SANDBOX_SIGNER);
+		struct passwd *pw = user != NULL ? getpwnam(user) : NULL;
+
+		if (pw == NULL || chown(dir, pw->pw_uid, pw->pw_gid) != 0 ||
+		    chown(path, pw->pw_uid, pw->pw_gid) != 0)
+			rc = tw_error_set(err, TW_E_IO, "cannot give %s to the signer's user %s",
+				path, user != NULL ? user : "(none)");
+	}
+out:
+	X509_free(old);
+	free(path);
+	free(dir);
+	return rc;
+}
+
 static int cmd_console_tls(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -177,7 +232,7 @@ static int cmd_console_tls(int argc, char **argv)
 		goto out;
 	}
 	if ((rc = keys_generate_ec(NID_X9_62_prime256v1, &ca_key, &err)) != TW_OK ||
-	    (rc = keys_generate_ec(NID_X9_62_prime256v1, &key, &err)) != TW_OK ||
+	    (rc = cc_signer_key(home, crt_path, &key, &err)) != TW_OK ||
 	    (rc = cc_cert(ca_key, "Torwart console CA (one-time)", NULL, ca_key, days + 1, true,
 	    NULL, &ca, &err)) != TW_OK ||
 	    (rc = cc_cert(key, host, ca, ca_key, days, false, san, &leaf, &err)) != TW_OK)
@@ -185,15 +240,20 @@ static int cmd_console_tls(int argc, char **argv)
 	/* The CA key is not kept: this anchor certifies this one server certificate only. */
 	EVP_PKEY_free(ca_key);
 	ca_key = NULL;
-	if ((rc = keys_write_private_pem(key_path, key, &err)) != TW_OK ||
-	    (rc = cc_write_cert(crt_path, leaf, &err)) != TW_OK ||
+	/* A key file of an older home is replaced by the signer's key. */
+	if (tw_path_exists(key_path) && unlink(key_path) != 0) {
+		rc = tw_error_set(&err, TW_E_IO, "cannot remove the old key file %s", key_path);
+		goto out;
+	}
+	if ((rc = cc_write_cert(crt_path, leaf, &err)) != TW_OK ||
 	    (rc = cc_write_cert(ca_path, ca, &err)) != TW_OK ||
 	    (rc = keys_cert_fingerprint(ca, fp, &err)) != TW_OK)
 		goto out;
 	printf("torwart: console certificate for %s (ECDSA P-256, %ld days) in %s\n"
 		"torwart: import %s into the operators' browsers as a trusted authority\n"
-		"torwart: (SHA-256 %s; its key is discarded); then set [console] listen\n",
-		host, days, crt_path, ca_path, fp);
+		"torwart: (SHA-256 %s; its key is discarded); then set [console] listen\n"
+		"torwart: the console's key is the signer's '%s'\n",
+		host, days, crt_path, ca_path, fp, SIGNER_KEY_CONSOLE_TLS);
 out:
 	EVP_PKEY_free(ca_key);
 	EVP_PKEY_free(key);

@@ -164,7 +164,7 @@ static const struct cli_help_sub help_ca[] = {
 		"Back up the token (wrapped keys and a manifest) to a new directory.\n" },
 	{ "restore", "usage: torwart ca restore --home DIR --from DIR\n"
 		"Restore the token from a backup made by `ca backup`, checked against its manifest.\n" },
-	{ "tls-key-import", "usage: torwart ca tls-key-import --home DIR [--label gwa-tls|api-tls] "
+	{ "tls-key-import", "usage: torwart ca tls-key-import --home DIR [--label gwa-tls|api-tls|console-tls] "
 		"[--key FILE]\n"
 		"Move a TLS key file of an older home into the signer and wipe the file (run as the\n"
 		"signer's user; restart torwartd afterwards).\n" },
@@ -466,8 +466,10 @@ static const struct cli_help_sub help_req[] = {
 
 static const struct cli_help_sub help_console[] = {
 	{ "tls", "usage: torwart console tls --home DIR [--host NAME] [--days N] [--force]\n"
-		"Make HOME/pki/console-tls.{crt,key} (P-256) and HOME/pki/console-ca.crt, whose\n"
-		"key is discarded after signing; the console serves them on [console] listen.\n" },
+		"Make the console's P-256 key in the signer (label console-tls), HOME/pki/\n"
+		"console-tls.crt and HOME/pki/console-ca.crt, whose key is discarded after signing;\n"
+		"the console serves them on [console] listen. --force: a new certificate (for the\n"
+		"signer's key when it holds one; keys in the signer are never replaced).\n" },
 	{ NULL, NULL },
 };
 

@@ -68,20 +68,24 @@ int cli_ca_tls_key_import(const struct tw_home *home, struct tw_store *store,
 	X509 *cert = NULL;
 	const char *label = label_arg != NULL ? label_arg : SIGNER_KEY_GWA_TLS;
 	bool gwa = strcmp(label, SIGNER_KEY_GWA_TLS) == 0;
+	bool console = strcmp(label, SIGNER_KEY_CONSOLE_TLS) == 0;
 	char *key_path = NULL, *cert_path = NULL, detail[512];
 	int ret = 1;
 
 	tw_error_clear(&err);
-	if (!gwa && strcmp(label, SIGNER_KEY_API_TLS) != 0)
+	if (!gwa && !console && strcmp(label, SIGNER_KEY_API_TLS) != 0)
 		return cli_usage_error("ca tls-key-import: --label is gwa-tls (default: the GWA's "
-			"TLS key of wan, ws and directory) or api-tls (the api's operator HTTPS key)");
+			"TLS key of wan, ws and directory), api-tls (the api's operator HTTPS key) or "
+			"console-tls (the web console's key)");
 	if (geteuid() == 0 && tw_privsep_enabled(home))
 		return cli_usage_error("ca tls-key-import writes the signer's key: run it as the "
 			"signer's user (runuser -u torwart-signer -- torwart ca tls-key-import ...) so "
 			"that only the signer can read it");
 	key_path = key_arg != NULL ? tw_strdup(key_arg) :
-		tw_home_join(home, gwa ? TW_HOME_GWA_TLS_KEY : AUTH_API_TLS_KEY);
-	cert_path = tw_home_join(home, gwa ? TW_HOME_GWA_TLS_CERT : AUTH_API_TLS_CERT);
+		tw_home_join(home, gwa ? TW_HOME_GWA_TLS_KEY : console ? "pki/console-tls.key" :
+		AUTH_API_TLS_KEY);
+	cert_path = tw_home_join(home, gwa ? TW_HOME_GWA_TLS_CERT : console ?
+		"pki/console-tls.crt" : AUTH_API_TLS_CERT);
 	if (key_path == NULL || cert_path == NULL) {
 		tw_error_set(&err, TW_E_NOMEM, "out of memory");
 		goto fail;

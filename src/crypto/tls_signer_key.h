@@ -27,6 +27,7 @@
 
 #define SIGNER_KEY_GWA_TLS "gwa-tls"   /* the GWA's SM-PKI TLS key (wan, ws, directory) */
 #define SIGNER_KEY_API_TLS "api-tls"   /* the api's operator HTTPS key (operator CA) */
+#define SIGNER_KEY_CONSOLE_TLS "console-tls" /* the web console's P-256 key (api) */
 
 /*
  * The signer socket of this process's home, used by tls.c for a key that is not a file.

@@ -99,7 +99,7 @@ static char *key_path(const struct file_store *fs, const char *label)
 bool signer_keys_is_tls(const char *label)
 {
 	return label != NULL && (strcmp(label, SIGNER_KEY_GWA_TLS) == 0 ||
-		strcmp(label, SIGNER_KEY_API_TLS) == 0);
+		strcmp(label, SIGNER_KEY_API_TLS) == 0 || strcmp(label, SIGNER_KEY_CONSOLE_TLS) == 0);
 }
 
 static struct file_store *store_of(struct signer_keys *k, const char *label)
@@ -564,7 +564,7 @@ tw_rc signer_keys_import_tls(const struct tw_home *home, const char *label, EVP_
 	memset(&fs, 0, sizeof(fs));
 	if (!signer_keys_is_tls(label))
 		return tw_error_set(err, TW_E_INVALID, "'%s' is not a TLS key label (gwa-tls, "
-			"api-tls)", label);
+			"api-tls, console-tls)", label);
 	if ((fs.dir = tw_home_path(home, "signer", "tls_key_dir", SIGNER_TLS_KEY_DIR)) == NULL ||
 	    (path = key_path(&fs, label)) == NULL) {
 		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");

@@ -39,7 +39,8 @@ static const char *default_policy(const char *label)
 	if (strcmp(label, "operator-ca") == 0)
 		return "certificate,crl";
 	/* TLS keys (tls_signer_key.h): handshake signatures and nothing else. */
-	if (strcmp(label, "gwa-tls") == 0 || strcmp(label, "api-tls") == 0)
+	if (strcmp(label, "gwa-tls") == 0 || strcmp(label, "api-tls") == 0 ||
+	    strcmp(label, "console-tls") == 0)
 		return "tls-handshake";
 	return "";
 }

@@ -112,12 +112,14 @@ static unsigned purpose_peers(int purpose)
  * TLS handshake signatures (label = the key): the wan with the GWA's TLS key only, the api
  * with its own operator HTTPS key and the GWA's (its ws service and LDAPS front end present
  * the GWA's SM-PKI certificate), the worker with the GWA's (its outbound ws callbacks and
- * metering deliveries authenticate as the GWA).
+ * metering deliveries authenticate as the GWA). The web console's key (console-tls) is the
+ * api's only: the console listener runs in the api.
  */
 static const char *tls_key_refusal(enum signer_peer_kind k, const char *label)
 {
 	bool gwa = label != NULL && strcmp(label, "gwa-tls") == 0;
-	bool api = label != NULL && strcmp(label, "api-tls") == 0;
+	bool api = label != NULL && (strcmp(label, "api-tls") == 0 ||
+		strcmp(label, "console-tls") == 0);
 
 	if (gwa ? (k == SIGNER_PEER_WAN || k == SIGNER_PEER_API || k == SIGNER_PEER_WORKER) :
 	    api && k == SIGNER_PEER_API)

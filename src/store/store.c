@@ -607,6 +607,40 @@ tw_rc store_gateway_foreach(struct tw_store *store, store_gateway_cb cb, void *a
 	return sq_gateway_foreach(store->db, store_scope_gateway_filter, &f, err);
 }
 
+/* One count over the whole table (issue 15: the console's dashboard must not stop at a
+ * page), on the handle's tenant scope. */
+static const char SQL_GATEWAY_COUNT[] =
+	"SELECT count(*), coalesce(sum(CASE WHEN last_contact_ms > ?2 THEN 1 ELSE 0 END), 0) "
+	"FROM gateways WHERE (?1 = 0 OR tenant_id = ?1)";
+
+tw_rc store_gateway_count(struct tw_store *store, int64_t since_ms, int64_t *total,
+	int64_t *contacted, struct tw_error *err)
+{
+	struct db_stmt *st = NULL;
+	tw_rc rc;
+
+	if (total != NULL)
+		*total = 0;
+	if (contacted != NULL)
+		*contacted = 0;
+	if ((rc = store_check_handle(store, err)) != TW_OK)
+		return rc;
+	if (total == NULL || contacted == NULL)
+		return tw_error_set(err, TW_E_INTERNAL, "store_gateway_count: NULL output");
+	if ((rc = db_prepare(store->db, SQL_GATEWAY_COUNT, &st, err)) != TW_OK)
+		return rc;
+	db_bind_int64(st, 1, store->scope_tenant);
+	db_bind_int64(st, 2, since_ms);
+	if (db_step(st) == DB_ROW) {
+		*total = db_column_int64(st, 0);
+		*contacted = db_column_int64(st, 1);
+	} else {
+		rc = db_step_fail(store->db, err, "counting gateways");
+	}
+	db_done(store->db, st);
+	return rc;
+}
+
 /* ---- certificates ---- */
 
 static tw_rc store_check_certificate(const struct store_certificate *c, struct tw_error *err)

@@ -113,6 +113,13 @@ typedef int (*store_gateway_cb)(const struct store_gateway *gw, void *arg);
 tw_rc store_gateway_foreach(struct tw_store *store, store_gateway_cb cb, void *arg,
 	struct tw_error *err);
 
+/*
+ * The gateways on the handle's tenant scope (store_scope_tenant): *total, and *contacted
+ * of them with a last contact after since_ms. Counted in SQL, so no page limit applies.
+ */
+tw_rc store_gateway_count(struct tw_store *store, int64_t since_ms, int64_t *total,
+	int64_t *contacted, struct tw_error *err);
+
 /* ---- certificates (owner: pki) ---- */
 struct store_certificate {
 	int64_t tenant_id;

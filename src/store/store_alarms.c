@@ -18,6 +18,10 @@ static const char SQL_ACK_GET[] =
 static const char SQL_ACK_INSERT[] =
 	"INSERT INTO gateway_message_acks (message_id, acked_by, acked_ms, note) "
 	"VALUES (?1, ?2, ?3, ?4)";
+static const char SQL_OPEN_COUNT[] =
+	"SELECT count(*) FROM gateway_messages m JOIN gateways g ON g.gateway_id = m.gateway_id "
+	"WHERE m.kind = 'alarm' AND (?1 = 0 OR g.tenant_id = ?1) AND NOT EXISTS "
+	"(SELECT 1 FROM gateway_message_acks a WHERE a.message_id = m.id)";
 
 static void copy_col(struct db_stmt *st, int col, char *out, size_t size)
 {
@@ -122,6 +126,29 @@ tw_rc store_alarm_ack_insert(struct tw_store *store, const struct store_alarm_ac
 			tw_error_set(err, TW_E_EXISTS, "alarm %lld is acknowledged already",
 				(long long)ack->message_id);
 	}
+	db_done(db, st);
+	return rc;
+}
+
+tw_rc store_alarm_count_open(struct tw_store *store, int64_t *n, struct tw_error *err)
+{
+	struct db *db = store_db(store, err);
+	struct db_stmt *st = NULL;
+	tw_rc rc;
+
+	if (n != NULL)
+		*n = 0;
+	if (db == NULL)
+		return err != NULL ? err->code : TW_E_INTERNAL;
+	if (n == NULL)
+		return tw_error_set(err, TW_E_INTERNAL, "store_alarm_count_open: NULL output");
+	if ((rc = db_prepare(db, SQL_OPEN_COUNT, &st, err)) != TW_OK)
+		return rc;
+	db_bind_int64(st, 1, store_scoped_tenant(store));
+	if (db_step(st) == DB_ROW)
+		*n = db_column_int64(st, 0);
+	else
+		rc = db_step_fail(db, err, "counting open alarms");
 	db_done(db, st);
 	return rc;
 }

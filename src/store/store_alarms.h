@@ -30,4 +30,8 @@ tw_rc store_alarm_ack_get(struct tw_store *store, int64_t id, struct store_alarm
 tw_rc store_alarm_ack_insert(struct tw_store *store, const struct store_alarm_ack *ack,
 	struct tw_error *err);
 
+/* Unacknowledged messages of kind "alarm" of the gateways on the handle's tenant scope
+ * (store_scope_tenant), counted in SQL. */
+tw_rc store_alarm_count_open(struct tw_store *store, int64_t *n, struct tw_error *err);
+
 #endif

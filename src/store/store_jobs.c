@@ -57,6 +57,9 @@ static const char SQL_JOB_LIST[] = "SELECT " JOB_COLUMNS " FROM jobs WHERE "
 	"(CAST(?3 AS TEXT) IS NULL OR state = ?3) AND id > ?4 ORDER BY id LIMIT ?5";
 static const char SQL_JOB_COUNTS[] = "SELECT state, count(*) FROM jobs WHERE "
 	"(?1 = 0 OR batch_id = ?1) GROUP BY state";
+/* All jobs by state on a tenant scope (0: all tenants). */
+static const char SQL_JOB_COUNTS_TENANT[] = "SELECT state, count(*) FROM jobs WHERE "
+	"(?1 = 0 OR tenant_id = ?1) GROUP BY state";
 /* Heads of their gateway's queue only: jobs of one gateway run in order. */
 static const char SQL_JOB_DUE[] =
 	"SELECT j.id, j.tenant_id, j.gateway_id, coalesce(w.address, ''), j.attempts, "
@@ -690,6 +693,36 @@ tw_rc store_job_counts(struct tw_store *store, int64_t batch_id, int64_t counts[
 	if ((rc = db_prepare(db, SQL_JOB_COUNTS, &st, err)) != TW_OK)
 		return rc;
 	db_bind_int64(st, 1, batch_id);
+	while ((step = db_step(st)) == DB_ROW) {
+		int k = store_job_state_parse(db_column_text(st, 0));
+
+		if (k >= 0)
+			counts[k] = db_column_int64(st, 1);
+	}
+	if (step != DB_DONE)
+		rc = db_step_fail(db, err, "counting jobs");
+	db_done(db, st);
+	return rc;
+}
+
+tw_rc store_job_state_counts(struct tw_store *store, int64_t counts[JOB__STATES],
+	struct tw_error *err)
+{
+	struct db *db = store_db(store, err);
+
+	if (counts != NULL)
+		memset(counts, 0, sizeof(int64_t) * JOB__STATES);
+	if (db == NULL)
+		return err != NULL ? err->code : TW_E_INTERNAL;
+	if (counts == NULL)
+		return tw_error_set(err, TW_E_INVALID, "invalid arguments to store_job_state_counts");
+	struct db_stmt *st = NULL;
+	int step;
+	tw_rc rc;
+
+	if ((rc = db_prepare(db, SQL_JOB_COUNTS_TENANT, &st, err)) != TW_OK)
+		return rc;
+	db_bind_int64(st, 1, store->scope_tenant);
 	while ((step = db_step(st)) == DB_ROW) {
 		int k = store_job_state_parse(db_column_text(st, 0));
 

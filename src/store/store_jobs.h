@@ -111,6 +111,9 @@ tw_rc store_job_foreach(struct tw_store *store, const struct store_job_filter *f
 /* counts[state] for a batch (batch_id 0 = all jobs). */
 tw_rc store_job_counts(struct tw_store *store, int64_t batch_id, int64_t counts[JOB__STATES],
 	struct tw_error *err);
+/* counts[state] of all jobs on the handle's tenant scope (store_scope_tenant), in SQL. */
+tw_rc store_job_state_counts(struct tw_store *store, int64_t counts[JOB__STATES],
+	struct tw_error *err);
 
 /* What the worker needs to wake one job's gateway. */
 struct store_job_due {

@@ -47,7 +47,9 @@ check_fails "operator p12 refuses a key of another certificate" "$TORWART" opera
 # ---- TLS profile
 check "console tls: the server certificate verifies against the one-time CA" openssl verify -CAfile "$CON_CA" "$H/pki/console-tls.crt"
 check "... for 127.0.0.1 (subjectAltName)" bash -c "openssl x509 -in '$H/pki/console-tls.crt' -noout -ext subjectAltName | grep -q 'IP Address:127.0.0.1'"
-check "... the key file is 0600" test "$(stat -c %a "$H/pki/console-tls.key")" = 600
+check "... no console key file in the new home (the key is the signer's)" bash -c "! find '$H' -name 'console-tls.key' -not -path '$H/secrets/tls-keys/*' | grep -q ."
+check "... the signer's TLS key directory holds console-tls, 0600" test "$(stat -c %a "$H/secrets/tls-keys/console-tls.key")" = 600
+check "... and its public key is the certificate's" bash -c "cmp <(openssl pkey -in '$H/secrets/tls-keys/console-tls.key' -pubout) <(openssl x509 -in '$H/pki/console-tls.crt' -noout -pubkey)"
 check "... no CA key was kept" bash -c "! ls '$H'/pki | grep -qi 'console-ca.key'"
 check_fails "... a second run does not replace it without --force" "$TORWART" console tls --home "$H"
 check "the console's certificate is ECDSA P-256" bash -c "openssl x509 -in '$H/pki/console-tls.crt' -noout -text | grep -q 'NIST CURVE: P-256'"
@@ -167,6 +169,44 @@ check "the approver releases it through the console: 200" \
 	test "$(req appr POST "/v1/approvals/$RAPPROVAL/approve" '{"reason":"confirmed by phone"}' "$CSRF_P")" = 200
 check "... the certificate is revoked" bash -c "test \"\$(curl -s --cacert '$CON_CA' --cert '$O/ra/ra.crt' --key '$O/ra/ra.key' -b '$T/ra.jar' '$CON/v1/certificates/$SERIAL' | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)[\"status\"])')\" = revoked"
 
+# ---- the dashboard's counts: GET /v1/summary, counted in the store over more than a page
+# (a list page stops at 500), on the operator's tenant only. Bulk rows straight in SQL
+# (portable: the pg suite runs this too); jobs only in final states, so the worker
+# leaves them alone.
+ALPHA=$(db "SELECT id FROM tenants WHERE name='alpha'"); BETA=$(db "SELECT id FROM tenants WHERE name='beta'")
+NOW_MS=$(($(date +%s) * 1000))
+SERIES="WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < 600)"
+check "600 more gateways of alpha (450 with a contact now, 150 never)" db "$SERIES INSERT INTO gateways (tenant_id, gateway_id, state, created_ms, last_contact_ms) SELECT $ALPHA, 'GW-S' || (10000 + n), 'registered', 1, CASE WHEN n <= 450 THEN $NOW_MS ELSE 0 END FROM s"
+check "200 gateways of beta, all with a contact now" db "$SERIES INSERT INTO gateways (tenant_id, gateway_id, state, created_ms, last_contact_ms) SELECT $BETA, 'GW-T' || (10000 + n), 'registered', 1, $NOW_MS FROM s WHERE n <= 200"
+check "550 finished jobs of alpha (520 done, 30 failed)" db "$SERIES INSERT INTO jobs (gateway_id, tenant_id, type, payload, state, max_attempts, timeout_ms, retry_delay_ms, next_ms, created_ms, updated_ms, actor) SELECT 'GW-S' || (10000 + n), $ALPHA, 'ping', '', CASE WHEN n <= 520 THEN 'done' ELSE 'failed' END, 3, 1000, 0, 0, 1, 1, 'test' FROM s WHERE n <= 550"
+check "100 done jobs of beta" db "$SERIES INSERT INTO jobs (gateway_id, tenant_id, type, payload, state, max_attempts, timeout_ms, retry_delay_ms, next_ms, created_ms, updated_ms, actor) SELECT 'GW-T' || (10000 + n), $BETA, 'ping', '', 'done', 3, 1000, 0, 0, 1, 1, 'test' FROM s WHERE n <= 100"
+check "510 open alarms and 40 notifications of alpha's gateways, 50 alarms of beta's" db "$SERIES INSERT INTO gateway_messages (gateway_id, kind, type, severity, gateway_time, received_ms, message, actions) SELECT CASE WHEN n <= 550 THEN 'GW-S' || (10000 + n) ELSE 'GW-T' || (10000 + n - 550) END, CASE WHEN n > 510 AND n <= 550 THEN 'notification' ELSE 'alarm' END, 'tamper', 'major', '2026-12-01T00:00:00Z', 3, 'bulk', '' FROM s"
+check "login gwa for the summary: 200" test "$(login gwa)" = 200
+check "GET /v1/summary as alpha: 200" test "$(req gwa GET /v1/summary)" = 200
+cat "$T/out" >>"$T/log"
+check "... gateways: 602 (GW-A1, GW-A2 and 600), 450 online, 152 offline; beta's not counted" \
+	test "$(jq_ "(d['gateways']['total'], d['gateways']['online'], d['gateways']['offline'])")" = "(602, 450, 152)"
+check "... the same as the store holds for alpha" test "$(db "SELECT count(*) FROM gateways WHERE tenant_id = $ALPHA")" = 602
+A_JOBS=$(db "SELECT count(*) FROM jobs WHERE tenant_id = $ALPHA")
+A_DONE=$(db "SELECT count(*) FROM jobs WHERE tenant_id = $ALPHA AND state = 'done'")
+check "... jobs: all of alpha's ($A_JOBS, more than a page), none of beta's" test "$(jq_ "d['jobs']['total']")" = "$A_JOBS"
+check "... 520 bulk jobs done (and alpha's own earlier ones), 30 failed" test "$(jq_ "(d['jobs']['by_state']['done'], d['jobs']['by_state']['failed'])")" = "($A_DONE, 30)"
+check "... alpha's total is over 550 (the earlier fleet orders included)" test "$A_JOBS" -ge 553
+check "... open alarms: 510 (the acknowledged one, notifications and beta's not counted)" test "$(jq_ "d['alarms']['open']")" = 510
+check "... nothing denied" test "$(jq_ "d['denied']")" = "{}"
+check "the list of alpha's gateways stops at its page (why the dashboard counts in the store)" test "$(req gwa GET '/v1/gateways?limit=500')" = 200
+check "... 500 and a next cursor" test "$(jq_ "(len(d['gateways']), d['next'] is not None)")" = "(500, True)"
+check "login gwb for the summary: 200" test "$(login gwb)" = 200
+CSRF_B=$(jq_ "d['csrf']")
+check "GET /v1/summary as beta: 200" test "$(req gwb GET /v1/summary)" = 200
+check "... beta's own: 201 gateways, 200 online, 100 jobs done, 51 open alarms" \
+	test "$(jq_ "(d['gateways']['total'], d['gateways']['online'], d['jobs']['total'], d['jobs']['by_state']['done'], d['alarms']['open'])")" = "(201, 200, 100, 100, 51)"
+check "login appr for the summary: 200" test "$(login appr)" = 200
+check "GET /v1/summary as the approver (no role of gateway list): 200" test "$(req appr GET /v1/summary)" = 200
+check "... gateways null, the reason under denied" test "$(jq_ "(d['gateways'], 'gateways' in d['denied'])")" = "(None, True)"
+check "GET /v1/summary with a filter: 400" test "$(req gwa GET '/v1/summary?state=done')" = 400
+check "the dashboard reads /v1/summary, not a page of a list" bash -c "grep -q \"tryGet('/v1/summary')\" '$SRC/web/console.js' && ! grep -q \"tryGet('/v1/gateways?limit=500')\" '$SRC/web/console.js'"
+
 # ---- logout and expiry
 check "the approver may not list gateways (no role of gateway list): 403" test "$(req appr GET /v1/gateways)" = 403
 GWB_COOKIE=$(awk '$6 == "__Host-torwart" { print $7 }' "$T/gwb.jar")
@@ -181,9 +221,28 @@ wait_s=$((LOGIN_T + CONSOLE_TTL + 1 - SECONDS))
 check "after session_ttl ($CONSOLE_TTL s) the first console session is refused: 401" test "$(curl -s -o "$T/out" -w '%{http_code}' --cacert "$CON_CA" --cert "$O/gwa/gwa.crt" --key "$O/gwa/gwa.key" -H "Cookie: $OLD" "$CON/v1/gateways")" = 401
 check "... and says it has expired" grep -q 'expired' "$T/out"
 
-# ---- the profile is enforced at start: no brainpool (or RSA) server key on the console
+# ---- the console's key through the signer: --force makes a new certificate for the same
+# key (keys in the signer are never replaced); an older home's key file still works,
+# with the same warning as the api's.
 for p in "${pids_to_kill[@]}"; do kill -TERM "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
 pids_to_kill=()
+check "console tls --force: a new certificate" "$TORWART" console tls --home "$H" --host 127.0.0.1 --force
+check "... for the signer's same key" bash -c "cmp <(openssl pkey -in '$H/secrets/tls-keys/console-tls.key' -pubout) <(openssl x509 -in '$H/pki/console-tls.crt' -noout -pubkey)"
+check "... still no key file in pki/" test ! -e "$H/pki/console-tls.key"
+check "an older home's console key file (P-256)" openssl req -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
+	-nodes -keyout "$T/old.key" -out "$T/old.crt" -days 1 -subj /CN=127.0.0.1
+cp "$H/torwart.conf" "$T/torwart.conf.signer"
+printf 'tls_cert = %s\ntls_key = %s\n' "$T/old.crt" "$T/old.key" >>"$H/torwart.conf"
+"$TORWARTD" --home "$H" all >"$T/old.log" 2>&1 &
+pids_to_kill+=("$!")
+check "... the console listens with it" wait_port 127.0.0.1 "$CON_PORT" 30
+check "... and serves the file key's certificate" bash -c "echo | openssl s_client -connect 127.0.0.1:$CON_PORT -tls1_3 -cert '$O/gwa/gwa.crt' -key '$O/gwa/gwa.key' 2>/dev/null | openssl x509 -noout -fingerprint -sha256 | cmp - <(openssl x509 -in '$T/old.crt' -noout -fingerprint -sha256)"
+check "... with the api's warning to move it into the signer" grep -q "tls-key-import --home DIR --key $T/old.key --label console-tls" "$T/old.log"
+for p in "${pids_to_kill[@]}"; do kill -TERM "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+pids_to_kill=()
+cp "$T/torwart.conf.signer" "$H/torwart.conf"
+
+# ---- the profile is enforced at start: no brainpool (or RSA) server key on the console
 check "a brainpool key for the console" openssl req -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:brainpoolP256r1 \
 	-nodes -keyout "$T/bp.key" -out "$T/bp.crt" -days 1 -subj /CN=bp
 printf 'tls_cert = %s\ntls_key = %s\n' "$T/bp.crt" "$T/bp.key" >>"$H/torwart.conf"

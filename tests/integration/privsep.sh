@@ -56,6 +56,11 @@ fi
 check "data key: torwart-signer, 0600 (sealing goes through the signer)" \
 	test "$(stat -c %U:%a "$H/secrets/data.key")" = torwart-signer:600
 check "secrets/: torwart-signer, 0700" test "$(stat -c %U:%a "$H/secrets")" = torwart-signer:700
+# The web console's key (issue 15): made in the signer's TLS key directory, the signer's.
+check "console tls as root in the privsep home" "$TORWART" console tls --home "$H" --host 127.0.0.1
+check "... its key is the signer's: torwart-signer, 0600" \
+	test "$(stat -c %U:%a "$H/secrets/tls-keys/console-tls.key")" = torwart-signer:600
+check "... no console key file in pki/" test ! -e "$H/pki/console-tls.key"
 
 # ---- only the signer's user reads the token, the PINs and the signer's files
 TOKFILE=$(find "$H/tokens" -type f -name '*.object' | head -n 1)
@@ -192,6 +197,10 @@ check "the api signs a handshake digest with its own TLS key" \
 	as torwart-api "$PROBE" "$SOCK" api service sign api-tls tls-handshake
 refused "the worker may not sign handshakes with the api's TLS key" \
 	torwart-worker worker service sign api-tls tls-handshake
+check "the api signs a handshake digest with the web console's TLS key" \
+	as torwart-api "$PROBE" "$SOCK" api service sign console-tls tls-handshake
+refused "the wan may not sign handshakes with the console's TLS key" \
+	torwart-wan wan service sign console-tls tls-handshake
 check "the worker signs a handshake digest with the GWA TLS key (outbound TLS)" \
 	as torwart-worker "$PROBE" "$SOCK" worker service sign gwa-tls tls-handshake
 refused "no service gets a tls-handshake signature from a CA key" \

@@ -788,6 +788,15 @@ static void test_peer_policy(void **state)
 		SIGNER_PURPOSE_INITIAL_CONFIG, NULL, NULL));
 	assert_non_null(signer_peer_refusal(SIGNER_PEER_API, SIGNER_OP_SIGN_DATA,
 		SIGNER_PURPOSE_WAKEUP, NULL, NULL));
+	/* The web console's TLS key (console-tls): the api only, which runs the console. */
+	assert_null(signer_peer_refusal(SIGNER_PEER_API, SIGNER_OP_SIGN_DATA,
+		SIGNER_PURPOSE_TLS_HANDSHAKE, "console-tls", NULL));
+	assert_non_null(signer_peer_refusal(SIGNER_PEER_WAN, SIGNER_OP_SIGN_DATA,
+		SIGNER_PURPOSE_TLS_HANDSHAKE, "console-tls", NULL));
+	assert_non_null(signer_peer_refusal(SIGNER_PEER_WORKER, SIGNER_OP_SIGN_DATA,
+		SIGNER_PURPOSE_TLS_HANDSHAKE, "console-tls", NULL));
+	assert_non_null(signer_peer_refusal(SIGNER_PEER_API, SIGNER_OP_SIGN_DATA,
+		SIGNER_PURPOSE_TLS_HANDSHAKE, "console-tls-x", NULL));
 	/* Delivery notes (ws/ws_note.h): the api alone (web service, `ca delivery-note`). */
 	assert_null(signer_peer_refusal(SIGNER_PEER_API, SIGNER_OP_SIGN_DATA,
 		SIGNER_PURPOSE_DELIVERY_NOTE, NULL, NULL));
