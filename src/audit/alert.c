@@ -3,6 +3,15 @@
  * them to the role's webhook with libevent's HTTP client over TLS (bufferevent_openssl),
  * so no second HTTP stack is needed. One request at a time keeps the worker simple and
  * the order of alerts intact.
+ *
+ * Queue drain: a tick reads the due alerts in batches; each answered request starts the
+ * next at once, and so does a failed one (it waits for its back-off, the others do not
+ * wait for it). An alert for a role without a webhook cannot be delivered by retrying:
+ * it is set aside (next_ms = ALERT_SET_ASIDE_MS (alert.h), last_error "undeliverable: no webhook
+ * for role R", one warning) instead of coming back every back-off and holding up the
+ * alerts that can go out. It stays in the queue, undelivered, never deleted: when the
+ * worker starts again (after a webhook was configured) the set-aside alerts are due
+ * again and go out, or are set aside once more.
  */
 #include "audit/alert.h"
 
@@ -26,6 +35,8 @@
 
 #define ALERT_TIMEOUT_S 10
 #define ALERT_BACKOFF_MAX_S 300
+#define ALERT_BATCH 32                 /* rows read per look at the queue */
+#define ALERT_BATCH_ROUNDS 16          /* looks per tick: the event loop must go on */
 
 static const struct {
 	const char *name;
@@ -134,6 +145,7 @@ struct alert_sender {
 	SSL_CTX *ctx;
 	struct evhttp_connection *evcon;
 	struct store_alert cur;       /* the alert in flight */
+	struct store_alert *batch;    /* ALERT_BATCH rows of the queue, owned */
 	bool busy;
 };
 
@@ -168,6 +180,8 @@ static void alert_response_cb(struct evhttp_request *req, void *arg)
 	}
 	snprintf(why, sizeof(why), code == 0 ? "no answer (connection failed)" : "HTTP %d", code);
 	alert_done(s, false, why);
+	/* This one waits for its back-off; the next due alert need not. */
+	alert_sender_tick(s);
 }
 
 /* The role's webhook URL: webhook.<role>, else webhook; NULL when neither is set. */
@@ -266,24 +280,51 @@ out:
 	return rc;
 }
 
+/* No webhook for the role: retrying cannot help; set the alert aside (kept, undelivered). */
+static void alert_set_aside(struct alert_sender *s, const struct store_alert *a)
+{
+	struct tw_error err;
+	char why[STORE_ID_MAX + 48];
+
+	snprintf(why, sizeof(why), "undeliverable: no webhook for role %s", a->role);
+	if (store_alert_update(s->store, a->id, a->attempts, ALERT_SET_ASIDE_MS, 0, why,
+	    &err) != TW_OK) {
+		tw_warn("alert %lld: %s", (long long)a->id, err.message);
+		return;
+	}
+	/* Once per alert, not at every worker start again. */
+	if (strcmp(a->last_error, why) != 0)
+		tw_warn("alert %lld (%s to %s) %s; kept in the queue: set [alert] webhook.%s "
+			"(or webhook) and restart the worker to deliver it", (long long)a->id,
+			a->kind, a->role, why, a->role);
+}
+
 void alert_sender_tick(struct alert_sender *s)
 {
 	struct tw_error err;
-	const char *url;
-	size_t n = 0;
+	const char *url = NULL;
+	size_t n = 0, i = 0;
 
 	if (s == NULL || s->busy)
 		return;
-	if (store_alert_due(s->store, tw_now_ms(), &s->cur, 1, &n, &err) != TW_OK) {
-		tw_warn("alert queue: %s", err.message);
-		return;
+	/* Set aside what has no webhook until one alert can be posted (or nothing is due). */
+	for (int round = 0; round < ALERT_BATCH_ROUNDS && url == NULL; round++) {
+		if (store_alert_due(s->store, tw_now_ms(), s->batch, ALERT_BATCH, &n,
+		    &err) != TW_OK) {
+			tw_warn("alert queue: %s", err.message);
+			return;
+		}
+		for (i = 0; i < n; i++) {
+			if ((url = alert_url(s->conf, s->batch[i].role)) != NULL)
+				break;
+			alert_set_aside(s, &s->batch[i]);
+		}
+		if (n < ALERT_BATCH)
+			break;
 	}
-	if (n == 0)
+	if (url == NULL)
 		return;
-	if ((url = alert_url(s->conf, s->cur.role)) == NULL) {
-		alert_done(s, false, "no webhook configured for this role");
-		return;
-	}
+	s->cur = s->batch[i];
 	if (alert_post(s, url, &err) != TW_OK)
 		alert_done(s, false, err.message);
 }
@@ -295,6 +336,7 @@ void alert_sender_free(struct alert_sender *s)
 	if (s->evcon != NULL)
 		evhttp_connection_free(s->evcon);
 	SSL_CTX_free(s->ctx);
+	free(s->batch);
 	free(s);
 }
 
@@ -313,6 +355,10 @@ tw_rc alert_sender_new(struct event_base *base, const struct tw_home *home,
 	s->base = base;
 	s->store = store;
 	s->conf = home->conf;
+	if ((s->batch = calloc(ALERT_BATCH, sizeof(*s->batch))) == NULL) {
+		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+		goto out;
+	}
 	if ((s->ctx = SSL_CTX_new(TLS_client_method())) == NULL ||
 	    SSL_CTX_set_min_proto_version(s->ctx, TLS1_2_VERSION) != 1) {
 		rc = tw_error_set_openssl(err, TW_E_TLS, "cannot create the webhook TLS context");
@@ -329,6 +375,17 @@ tw_rc alert_sender_new(struct event_base *base, const struct tw_home *home,
 	} else if (SSL_CTX_set_default_verify_paths(s->ctx) != 1) {
 		rc = tw_error_set_openssl(err, TW_E_TLS, "cannot load the system trust store");
 		goto out;
+	}
+	/* Alerts set aside by an earlier run: a webhook may have been configured since. */
+	{
+		int64_t again = 0;
+
+		if ((rc = store_alert_requeue(store, ALERT_SET_ASIDE_MS, tw_now_ms(), &again,
+		    err)) != TW_OK)
+			goto out;
+		if (again > 0)
+			tw_info("alert queue: %lld alert(s) without a webhook before are due again",
+				(long long)again);
 	}
 	*out = s;
 	s = NULL;

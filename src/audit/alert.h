@@ -10,9 +10,13 @@
  *   [alert] webhook.<role> = https://...   (else [alert] webhook = https://...)
  *   [alert] webhook_ca = PEM trust file for https webhooks (default: system store)
  * retrying with back-off (2^attempts s, at most 5 min) until it gets a 2xx answer.
+ * An alert for a role with no webhook at all is set aside instead (kept undelivered,
+ * last_error "undeliverable: no webhook for role R"; due again when the worker starts).
  */
 #ifndef TORWART_AUDIT_ALERT_H
 #define TORWART_AUDIT_ALERT_H
+
+#include <stdint.h>
 
 #include <event2/event.h>
 
@@ -37,6 +41,9 @@ enum alert_kind {
 	ALERT_CONTEXT_CERT,      /* a certificate of a GWA context expired or was revoked (S-8) */
 };
 
+/* next_ms of a queued alert set aside because its role has no webhook (metrics count it). */
+#define ALERT_SET_ASIDE_MS INT64_MAX
+
 /* "login-burst", "log-integrity", ...; NULL for an unknown kind. */
 const char *alert_kind_name(enum alert_kind kind);
 /* The role an alert of this kind goes to when the caller names none. */
@@ -54,7 +61,8 @@ tw_rc alert_raise(struct tw_store *store, enum alert_kind kind, const char *role
 struct alert_sender;
 tw_rc alert_sender_new(struct event_base *base, const struct tw_home *home,
 	struct tw_store *store, struct alert_sender **out, struct tw_error *err);
-/* Start deliveries that are due (one request in flight at a time). */
+/* Start deliveries that are due (one request in flight at a time; each answer starts
+ * the next; alerts without a webhook are set aside in batches). */
 void alert_sender_tick(struct alert_sender *s);
 void alert_sender_free(struct alert_sender *s);
 

@@ -6,6 +6,12 @@
  * from 1 s up to 30 s and resets once the child has stayed up for 60 s. SIGTERM/SIGINT
  * are forwarded to every child; the supervisor waits up to 10 s, then SIGKILLs.
  *
+ * SIGHUP (a terminal hang-up, `kill -HUP`, a reload) must not end the stack: the
+ * supervisor forwards it to the wan, which reloads its TLS certificate on it
+ * (wan_tls_reload.c), and otherwise ignores it. signer, api and worker have nothing to
+ * reload and ignore SIGHUP; the wan keeps it blocked from the fork on, so a SIGHUP that
+ * arrives while it starts waits for its signal loop instead of killing it.
+ *
  * Privilege separation (base/sandbox.h): every service process, forked by `all` or
  * started alone, enters its sandbox before the service sets up: not dumpable, its own
  * user in a [privsep] home, Landlock, its seccomp allow-list. The supervisor stays root
@@ -57,6 +63,7 @@ static struct service services[] = {
 
 static volatile sig_atomic_t stop_requested;
 static volatile sig_atomic_t child_changed;
+static volatile sig_atomic_t reload_requested;
 
 static void on_stop(int sig)
 {
@@ -68,6 +75,12 @@ static void on_child(int sig)
 {
 	(void)sig;
 	child_changed = 1;
+}
+
+static void on_reload(int sig)
+{
+	(void)sig;
+	reload_requested = 1;
 }
 
 /* --log-level wins over [log] level; anything unparsable means info. */
@@ -88,7 +101,8 @@ static void usage(FILE *out)
 	      "\n"
 	      "Runs Torwart's services from the home created by `torwart init`.\n"
 	      "  all      fork and supervise signer, wan, api and worker (restart on crash\n"
-	      "           with back-off; SIGTERM/SIGINT stops them all cleanly)\n"
+	      "           with back-off; SIGTERM/SIGINT stops them all cleanly, SIGHUP\n"
+	      "           is passed to the wan, which reloads its TLS certificate)\n"
 	      "  signer   the only process that opens the key token (Unix socket)\n"
 	      "  wan      SMGW-facing TLS service (TR-03116-3 profile)\n"
 	      "  api      operator API (health/status today)\n"
@@ -112,6 +126,16 @@ static int run_one(const char *name, const struct tw_home *home)
 
 	tw_error_clear(&err);
 	tw_log_init(name, log_level_for(home));
+	/* SIGHUP: the wan's reload (held blocked until wan_run waits for it, so one sent
+	 * during the start-up is not fatal); the others have nothing to reload. */
+	if (strcmp(name, "wan") == 0) {
+		sigset_t hup;
+
+		sigemptyset(&hup);
+		sigaddset(&hup, SIGHUP);
+		sigprocmask(SIG_BLOCK, &hup, NULL);
+	} else
+		signal(SIGHUP, SIG_IGN);
 	for (size_t i = 0; i < SERVICE_COUNT; i++) {
 		enum tw_sandbox_service sb;
 
@@ -162,6 +186,7 @@ static pid_t start_child(struct service *svc, const struct tw_home *home)
 		signal(SIGTERM, SIG_DFL);
 		signal(SIGINT, SIG_DFL);
 		signal(SIGCHLD, SIG_DFL);
+		signal(SIGHUP, SIG_DFL);   /* run_one decides per service */
 		_exit(run_one(svc->name, home));
 	}
 	svc->pid = pid;
@@ -248,6 +273,21 @@ static void reap_children(const struct tw_home *home)
 	}
 }
 
+/* SIGHUP to the supervisor: the wan reloads its TLS certificate; nobody else stops. */
+static void forward_reload(void)
+{
+	for (size_t i = 0; i < SERVICE_COUNT; i++) {
+		if (strcmp(services[i].name, "wan") != 0)
+			continue;
+		if (services[i].pid > 0 && kill(services[i].pid, SIGHUP) == 0)
+			tw_info("SIGHUP: passed to wan (pid %ld) to reload its TLS certificate",
+				(long)services[i].pid);
+		else
+			tw_warn("SIGHUP: wan is not running; it loads the current certificate "
+				"when it restarts");
+	}
+}
+
 static int supervise(const struct tw_home *home)
 {
 	struct sigaction sa;
@@ -259,6 +299,8 @@ static int supervise(const struct tw_home *home)
 	sigaction(SIGINT, &sa, NULL);
 	sa.sa_handler = on_child;
 	sigaction(SIGCHLD, &sa, NULL);
+	sa.sa_handler = on_reload;
+	sigaction(SIGHUP, &sa, NULL);
 
 	tw_info("supervisor starting services for home %s", home->dir);
 	for (size_t i = 0; i < SERVICE_COUNT && !stop_requested; i++) {
@@ -274,6 +316,10 @@ static int supervise(const struct tw_home *home)
 		if (child_changed) {
 			child_changed = 0;
 			reap_children(home);
+		}
+		if (reload_requested) {
+			reload_requested = 0;
+			forward_reload();
 		}
 		now = tw_monotonic_ms();
 		for (size_t i = 0; i < SERVICE_COUNT && !stop_requested; i++) {

@@ -139,9 +139,13 @@ static tw_rc check_foreign_emt(struct tw_store *store, const struct trust_set *t
 	if (rc == TW_OK && strcmp(tp.mp_id, emt_id) != 0)
 		rc = tw_error_set(err, TW_E_DENIED, "the endpoint's certificate (of %s) belongs to "
 			"market partner %s, not to EMT %s", tp.ca, tp.mp_id, emt_id);
-	else if (rc != TW_OK)
+	else if (rc != TW_OK) {
+		char why[TW_ERROR_MESSAGE_MAX];   /* err->message is both source and target */
+
+		snprintf(why, sizeof(why), "%s", err->message);
 		rc = tw_error_set(err, rc, "the endpoint's certificate of another Sub-CA is refused: "
-			"%.200s", err->message);
+			"%.200s", why);
+	}
 	return rc;
 }
 

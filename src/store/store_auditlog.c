@@ -49,6 +49,10 @@ static const char SAL_ALERT_DUE[] =
 static const char SAL_ALERT_UPDATE[] =
 	"UPDATE alert_queue SET attempts = ?2, next_ms = ?3, delivered_ms = ?4, last_error = ?5 "
 	"WHERE id = ?1";
+static const char SAL_ALERT_REQUEUE[] =
+	"UPDATE alert_queue SET next_ms = ?2 WHERE delivered_ms = 0 AND next_ms = ?1";
+static const char SAL_ALERT_SET_ASIDE[] =
+	"SELECT count(*) FROM alert_queue WHERE delivered_ms = 0 AND next_ms = ?1";
 static const char SAL_ALERT_PENDING[] =
 	"SELECT count(*) FROM alert_queue WHERE delivered_ms = 0";
 
@@ -402,6 +406,36 @@ tw_rc store_alert_update(struct tw_store *store, int64_t id, int64_t attempts,
 		return tw_error_set(err, TW_E_INVALID, "alert %lld: bad update", (long long)id);
 	return db_run(db, SAL_ALERT_UPDATE, NULL, "updating an alert", err, "iiiit", id, attempts,
 		next_ms, delivered_ms, last_error);
+}
+
+tw_rc store_alert_requeue(struct tw_store *store, int64_t parked_ms, int64_t now_ms,
+	int64_t *n, struct tw_error *err)
+{
+	struct db *db;
+	tw_rc rc;
+
+	if (n != NULL)
+		*n = 0;
+	if ((rc = sal_ops(store, &db, err)) != TW_OK)
+		return rc;
+	return db_run(db, SAL_ALERT_REQUEUE, n, "re-queueing set-aside alerts", err, "ii",
+		parked_ms, now_ms);
+}
+
+tw_rc store_alert_set_aside(struct tw_store *store, int64_t parked_ms, int64_t *n,
+	struct tw_error *err)
+{
+	struct db *db;
+	tw_rc rc;
+
+	if (n != NULL)
+		*n = 0;
+	if ((rc = sal_ops(store, &db, err)) != TW_OK)
+		return rc;
+	if (n == NULL)
+		return tw_error_set(err, TW_E_INTERNAL, "store_alert_set_aside: n is NULL");
+	return db_int(db, SAL_ALERT_SET_ASIDE, n, NULL, "counting set-aside alerts", err, "i",
+		parked_ms);
 }
 
 tw_rc store_alert_pending(struct tw_store *store, int64_t *n, struct tw_error *err)

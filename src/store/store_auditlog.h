@@ -106,6 +106,13 @@ tw_rc store_alert_due(struct tw_store *store, int64_t now_ms, struct store_alert
 /* Record a delivery attempt: attempts, next try, delivered (0 = not yet), last error. */
 tw_rc store_alert_update(struct tw_store *store, int64_t id, int64_t attempts,
 	int64_t next_ms, int64_t delivered_ms, const char *last_error, struct tw_error *err);
+/* Undelivered alerts whose next_ms is parked_ms (set aside: no webhook for their role)
+ * are due again at now_ms; *n (may be NULL) gets their number. */
+tw_rc store_alert_requeue(struct tw_store *store, int64_t parked_ms, int64_t now_ms,
+	int64_t *n, struct tw_error *err);
+/* Number of undelivered alerts whose next_ms is parked_ms (set aside). */
+tw_rc store_alert_set_aside(struct tw_store *store, int64_t parked_ms, int64_t *n,
+	struct tw_error *err);
 /* Number of undelivered alerts. */
 tw_rc store_alert_pending(struct tw_store *store, int64_t *n, struct tw_error *err);
 

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit/alert.h"
 #include "audit/audit.h"
 #include "base/log.h"
 #include "base/metrics.h"
@@ -139,7 +140,14 @@ static tw_rc wm_audit(struct tw_buf *out, struct tw_store *store, int64_t now_ms
 	    (rc = tw_metrics_family(out, "torwart_alerts_queued", "gauge",
 	    "alerts not yet delivered to their role's webhook", err)) != TW_OK)
 		goto out;
-	rc = tw_metrics_sample(out, "torwart_alerts_queued", NULL, NULL, (uint64_t)pending, err);
+	if ((rc = tw_metrics_sample(out, "torwart_alerts_queued", NULL, NULL, (uint64_t)pending,
+	    err)) != TW_OK ||
+	    (rc = store_alert_set_aside(store, ALERT_SET_ASIDE_MS, &pending, err)) != TW_OK ||
+	    (rc = tw_metrics_family(out, "torwart_alerts_undeliverable", "gauge",
+	    "queued alerts set aside: their role has no webhook", err)) != TW_OK)
+		goto out;
+	rc = tw_metrics_sample(out, "torwart_alerts_undeliverable", NULL, NULL, (uint64_t)pending,
+		err);
 out:
 	free(last);
 	free(pos);
