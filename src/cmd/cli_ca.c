@@ -956,6 +956,19 @@ out:
 	return rc == TW_OK ? 0 : cli_fail("ca custodian-keygen", &err);
 }
 
+/* The sub-commands whose syntax has a positional REQUEST id, SERIAL or word. */
+static bool ca_takes_positional(const char *sub)
+{
+	static const char *const subs[] = { "approve", "reject", "show", "export",
+		"delivery-note", "revoke", "activate", "deactivate", "status", "custodians",
+		"custodian-share" };
+
+	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
+		if (strcmp(sub, subs[i]) == 0)
+			return true;   /* each checks its own positional argument */
+	return false;
+}
+
 int cli_ca(const char *sub, int argc, char **argv)
 {
 	struct ca_opts o;
@@ -970,6 +983,15 @@ int cli_ca(const char *sub, int argc, char **argv)
 		if (sub != NULL)
 			free(o.files);
 		return cli_usage_error(ca_usage);
+	}
+	/* A stray word (`ca issue --request a.der b.der`) is refused, not silently dropped. */
+	if (o.pos != NULL && !ca_takes_positional(sub)) {
+		char msg[160];
+
+		snprintf(msg, sizeof(msg), "torwart ca %.32s takes no positional argument; give "
+			"each file with its own option (e.g. --request FILE --request FILE)", sub);
+		free(o.files);
+		return cli_usage_error(msg);
 	}
 	if (strcmp(sub, "custodian-keygen") == 0) {
 		ret = cmd_custodian_keygen(&o);

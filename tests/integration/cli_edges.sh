@@ -26,6 +26,13 @@ for spec in "attempts 0 1 100" "attempts 101 1 100" "timeout 0 1 604800" "retry-
 done
 check "... and no job was created" test "$(count jobs)" = 0
 
+# ---- a stray word is refused, not dropped (`ca issue --request a b` issued a and ignored b)
+"$TORWART" ca issue --home "$H" --request "$T/a.der" "$T/b.der" >"$T/out" 2>&1
+rc=$?
+check "ca issue --request A B: usage error (exit 2), B named as not taken" bash -c \
+	"[ $rc = 2 ] && grep -q 'takes no positional argument' '$T/out'"
+check "... and nothing was issued" bash -c "! grep -qi 'issued' '$T/out'"
+
 # ---- unknown objects are errors, not empty answers
 for cmd in "job list --gateway NOPE" "gateway logs --id NOPE" "gateway show --id NOPE"; do
 	# shellcheck disable=SC2086
