@@ -91,6 +91,63 @@ static bool emt_body(struct evhttp_request *req, struct wan_conn *conn, const ch
 	return true;
 }
 
+/*
+ * The common end of an EMT's request (CLS, TAF): the gateway must be administered and not
+ * disabled, then a job of type for it with payload (borrowed) as the EMT, the journal
+ * entry action with detail, and 202 {"job"}. A refusal of job_create (authorisation
+ * revoked meanwhile, bad payload) is answered like the checks before it.
+ */
+static void emt_job_submit(struct evhttp_request *req, struct wan_conn *conn,
+	const char *peer, const char *action, const char *type, const char *gateway,
+	json_t *payload, const char *detail)
+{
+	struct store_gateway gw;
+	struct job_actor who;
+	struct job_spec spec;
+	struct tw_error e;
+	char actor[STORE_ID_MAX + 8], object[32];
+	json_t *answer = NULL;
+	int64_t id = 0;
+	tw_rc rc;
+
+	rc = store_gateway_get(conn->thr->store, gateway, &gw, &e);
+	if (rc == TW_OK && strcmp(gw.state, "disabled") == 0)
+		rc = TW_E_DENIED;
+	if (rc != TW_OK) {
+		emt_refuse(req, conn, peer, action, gateway, 409, "gateway_unavailable",
+			"the gateway is disabled or no longer administered");
+		return;
+	}
+	if (payload == NULL) {
+		wan_reply_error(req, HTTP_INTERNAL, "internal", "out of memory", true);
+		return;
+	}
+	snprintf(actor, sizeof(actor), "emt:%s", conn->emt_id);
+	who = (struct job_actor){ .actor = actor, .role = "emt", .client = peer };
+	spec = (struct job_spec){ .type = type, .payload = payload, .timeout_s = 0,
+		.max_attempts = 0, .retry_delay_s = -1 };
+	rc = job_create(conn->thr->store, gateway, &spec, &who, &id, &e);
+	if (rc == TW_E_INVALID || rc == TW_E_DENIED || rc == TW_E_NOT_FOUND) {
+		/* E.g. the authorisation was revoked between the check and the job. */
+		emt_refuse(req, conn, peer, action, gateway,
+			rc == TW_E_INVALID ? HTTP_BADREQUEST : 403,
+			rc == TW_E_INVALID ? "invalid_request" : "not_authorised", e.message);
+		return;
+	}
+	if (rc != TW_OK) {
+		tw_err("wan: cannot create a %s job for EMT %s: %s", type, conn->emt_id,
+			e.message);
+		wan_reply_error(req, HTTP_INTERNAL, "internal", "the GWA cannot take the request "
+			"now; retry later", true);
+		return;
+	}
+	snprintf(object, sizeof(object), "job:%lld", (long long)id);
+	wan_journal_add_emt(conn->thr, conn->emt_id, peer, action, object, "ok", detail);
+	answer = json_pack("{s:I}", "job", (json_int_t)id);
+	emt_reply_object(req, 202, answer);
+	json_decref(answer);
+}
+
 /* POST /v1/emt/cls-requests */
 static void cls_request_create(struct evhttp_request *req, struct wan_conn *conn,
 	const char *peer)
@@ -98,15 +155,11 @@ static void cls_request_create(struct evhttp_request *req, struct wan_conn *conn
 	struct evbuffer *in = evhttp_request_get_input_buffer(req);
 	size_t len = evbuffer_get_length(in);
 	struct wan_emt_cls_request creq;
-	struct store_gateway gw;
-	struct job_actor who;
-	struct job_spec spec;
 	struct tw_error e;
-	char actor[STORE_ID_MAX + 8], object[32], detail[WAN_DETAIL_MAX + 1];
+	char detail[WAN_DETAIL_MAX + 1];
 	const unsigned char *data;
-	json_t *payload = NULL, *answer = NULL;
+	json_t *payload = NULL;
 	bool yes = false;
-	int64_t id = 0;
 	tw_rc rc;
 
 	if (!emt_body(req, conn, peer, "emt.cls-request", WAN_EMT_BODY_MAX, &data, len))
@@ -132,49 +185,14 @@ static void cls_request_create(struct evhttp_request *req, struct wan_conn *conn
 			detail);
 		goto out;
 	}
-	rc = store_gateway_get(conn->thr->store, creq.gateway, &gw, &e);
-	if (rc == TW_OK && strcmp(gw.state, "disabled") == 0)
-		rc = TW_E_DENIED;
-	if (rc != TW_OK) {
-		emt_refuse(req, conn, peer, "emt.cls-request", creq.gateway, 409,
-			"gateway_unavailable", "the gateway is disabled or no longer administered");
-		goto out;
-	}
 	payload = json_pack("{s:s, s:s, s:I}", "emt", conn->emt_id, "cls", creq.cls,
 		"duration_s", (json_int_t)creq.duration_s);
-	if (payload == NULL) {
-		wan_reply_error(req, HTTP_INTERNAL, "internal", "out of memory", true);
-		goto out;
-	}
-	snprintf(actor, sizeof(actor), "emt:%s", conn->emt_id);
-	who = (struct job_actor){ .actor = actor, .role = "emt", .client = peer };
-	spec = (struct job_spec){ .type = "cls-connect", .payload = payload, .timeout_s = 0,
-		.max_attempts = 0, .retry_delay_s = -1 };
-	rc = job_create(conn->thr->store, creq.gateway, &spec, &who, &id, &e);
-	if (rc == TW_E_INVALID || rc == TW_E_DENIED || rc == TW_E_NOT_FOUND) {
-		/* E.g. the authorisation was revoked between the check and the job. */
-		emt_refuse(req, conn, peer, "emt.cls-request", creq.gateway,
-			rc == TW_E_INVALID ? HTTP_BADREQUEST : 403,
-			rc == TW_E_INVALID ? "invalid_request" : "not_authorised", e.message);
-		goto out;
-	}
-	if (rc != TW_OK) {
-		tw_err("wan: cannot create a cls-connect job for EMT %s: %s", conn->emt_id,
-			e.message);
-		wan_reply_error(req, HTTP_INTERNAL, "internal", "the GWA cannot take the request "
-			"now; retry later", true);
-		goto out;
-	}
-	snprintf(object, sizeof(object), "job:%lld", (long long)id);
 	snprintf(detail, sizeof(detail), "gateway %s, cls %s, %ld s", creq.gateway, creq.cls,
 		creq.duration_s);
-	wan_journal_add_emt(conn->thr, conn->emt_id, peer, "emt.cls-request", object, "ok",
+	emt_job_submit(req, conn, peer, "emt.cls-request", "cls-connect", creq.gateway, payload,
 		detail);
-	answer = json_pack("{s:I}", "job", (json_int_t)id);
-	emt_reply_object(req, 202, answer);
 out:
 	json_decref(payload);
-	json_decref(answer);
 }
 
 /*
@@ -189,14 +207,10 @@ static void taf_request_create(struct evhttp_request *req, struct wan_conn *conn
 	struct evbuffer *in = evhttp_request_get_input_buffer(req);
 	size_t len = evbuffer_get_length(in);
 	struct metering_taf_request treq;
-	struct store_gateway gw;
-	struct job_actor who;
-	struct job_spec spec;
 	struct tw_error e;
-	char actor[STORE_ID_MAX + 8], object[32], detail[WAN_DETAIL_MAX + 1];
+	char detail[WAN_DETAIL_MAX + 1];
 	const unsigned char *data;
-	json_t *payload = NULL, *answer = NULL;
-	int64_t id = 0;
+	json_t *payload = NULL;
 	tw_rc rc;
 
 	if (!emt_body(req, conn, peer, "emt.taf-request", METERING_TAF_BODY_MAX, &data, len))
@@ -220,52 +234,18 @@ static void taf_request_create(struct evhttp_request *req, struct wan_conn *conn
 			"authorisation now; retry later", true);
 		goto out;
 	}
-	rc = store_gateway_get(conn->thr->store, treq.gateway, &gw, &e);
-	if (rc == TW_OK && strcmp(gw.state, "disabled") == 0)
-		rc = TW_E_DENIED;
-	if (rc != TW_OK) {
-		emt_refuse(req, conn, peer, "emt.taf-request", treq.gateway, 409,
-			"gateway_unavailable", "the gateway is disabled or no longer administered");
-		goto out;
-	}
 	payload = treq.tariff_stage > 0 ?
 		json_pack("{s:s, s:s, s:s, s:I}", "emt", conn->emt_id, "metering_point",
 			treq.metering_point, "taf", treq.taf, "tariff_stage",
 			(json_int_t)treq.tariff_stage) :
 		json_pack("{s:s, s:s, s:s}", "emt", conn->emt_id, "metering_point",
 			treq.metering_point, "taf", treq.taf);
-	if (payload == NULL) {
-		wan_reply_error(req, HTTP_INTERNAL, "internal", "out of memory", true);
-		goto out;
-	}
-	snprintf(actor, sizeof(actor), "emt:%s", conn->emt_id);
-	who = (struct job_actor){ .actor = actor, .role = "emt", .client = peer };
-	spec = (struct job_spec){ .type = "taf-request", .payload = payload, .timeout_s = 0,
-		.max_attempts = 0, .retry_delay_s = -1 };
-	rc = job_create(conn->thr->store, treq.gateway, &spec, &who, &id, &e);
-	if (rc == TW_E_INVALID || rc == TW_E_DENIED || rc == TW_E_NOT_FOUND) {
-		emt_refuse(req, conn, peer, "emt.taf-request", treq.gateway,
-			rc == TW_E_INVALID ? HTTP_BADREQUEST : 403,
-			rc == TW_E_INVALID ? "invalid_request" : "not_authorised", e.message);
-		goto out;
-	}
-	if (rc != TW_OK) {
-		tw_err("wan: cannot create a taf-request job for EMT %s: %s", conn->emt_id,
-			e.message);
-		wan_reply_error(req, HTTP_INTERNAL, "internal", "the GWA cannot take the request "
-			"now; retry later", true);
-		goto out;
-	}
-	snprintf(object, sizeof(object), "job:%lld", (long long)id);
 	snprintf(detail, sizeof(detail), "%s for gateway %s, metering point %s", treq.taf,
 		treq.gateway, treq.metering_point);
-	wan_journal_add_emt(conn->thr, conn->emt_id, peer, "emt.taf-request", object, "ok",
+	emt_job_submit(req, conn, peer, "emt.taf-request", "taf-request", treq.gateway, payload,
 		detail);
-	answer = json_pack("{s:I}", "job", (json_int_t)id);
-	emt_reply_object(req, 202, answer);
 out:
 	json_decref(payload);
-	json_decref(answer);
 }
 
 /*
