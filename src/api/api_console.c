@@ -498,30 +498,15 @@ static struct bufferevent *con_bevcb(struct event_base *base, void *arg)
 	struct api_console *con = arg;
 	SSL *ssl = SSL_new(con->ssl_ctx);
 	X509_STORE *vs = api_operator_verify_store(con->op);
-	struct bufferevent *bev = NULL;
 
 	if (ssl != NULL && (vs == NULL || SSL_set1_verify_cert_store(ssl, vs) != 1)) {
 		SSL_free(ssl);
 		ssl = NULL;
 	}
-	if (ssl != NULL) {
+	if (ssl != NULL)
 		SSL_set_info_callback(ssl, con_info_cb);
-		bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
-			BEV_OPT_CLOSE_ON_FREE);
-		if (bev == NULL)
-			SSL_free(ssl);
-	}
-	if (bev != NULL && !conn_guard_track(con->guard, base, bev, ssl, NULL, NULL)) {
-		bufferevent_free(bev);
-		bev = NULL;
-	}
-	if (bev == NULL) {
-		/* Never NULL (evhttp would go plaintext); every handler then refuses. */
-		tw_err("console: cannot set up TLS for a connection; refusing it");
-		return bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
-	}
-	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
-	return bev;
+	/* A plain bufferevent on failure: every handler then refuses. */
+	return conn_guard_tls_bev(con->guard, base, ssl, NULL, NULL, "console");
 }
 
 /* The server key must be ECDSA on P-256 or P-384: what browsers and TR-03116-4 share. */

@@ -931,7 +931,6 @@ static struct bufferevent *ao_bevcb(struct event_base *base, void *arg)
 {
 	struct api_operator *op = arg;
 	SSL *ssl = SSL_new(op->ssl_ctx);
-	struct bufferevent *bev = NULL;
 
 	ao_crl_refresh(op, false);
 	if (ssl != NULL && (op->verify_store == NULL ||
@@ -939,24 +938,10 @@ static struct bufferevent *ao_bevcb(struct event_base *base, void *arg)
 		SSL_free(ssl);
 		ssl = NULL;
 	}
-	if (ssl != NULL) {
+	if (ssl != NULL)
 		SSL_set_info_callback(ssl, ao_info_cb);
-		bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
-			BEV_OPT_CLOSE_ON_FREE);
-		if (bev == NULL)
-			SSL_free(ssl);
-	}
-	if (bev != NULL && !conn_guard_track(op->guard, base, bev, ssl, ao_header_hook, op)) {
-		bufferevent_free(bev);
-		bev = NULL;
-	}
-	if (bev == NULL) {
-		/* Never NULL (evhttp would go plaintext); ao_request refuses non-TLS. */
-		tw_err("api: cannot set up TLS for a connection; refusing it");
-		return bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
-	}
-	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
-	return bev;
+	/* A plain bufferevent on failure: ao_request refuses non-TLS. */
+	return conn_guard_tls_bev(op->guard, base, ssl, ao_header_hook, op, "api");
 }
 
 /* [api] connection limits, pre-authentication body limit, login throttle. */

@@ -662,6 +662,30 @@ bool conn_guard_track(struct conn_guard *g, struct event_base *base,
 	return true;
 }
 
+struct bufferevent *conn_guard_tls_bev(struct conn_guard *g, struct event_base *base,
+	SSL *ssl, conn_guard_header_hook hook, void *hook_arg, const char *who)
+{
+	struct bufferevent *bev = NULL;
+
+	if (ssl != NULL) {
+		bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
+			BEV_OPT_CLOSE_ON_FREE);
+		if (bev == NULL)
+			SSL_free(ssl);
+	}
+	/* Caps and hard deadlines (handshake, request): an untracked connection is refused. */
+	if (bev != NULL && !conn_guard_track(g, base, bev, ssl, hook, hook_arg)) {
+		bufferevent_free(bev);
+		bev = NULL;
+	}
+	if (bev == NULL) {
+		tw_err("%s: cannot set up TLS for a connection; refusing it", who);
+		return bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+	}
+	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	return bev;
+}
+
 void conn_guard_authenticated(const SSL *ssl)
 {
 	struct conn_guard_conn *c = cg_of_ssl(ssl);

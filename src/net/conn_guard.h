@@ -104,6 +104,16 @@ void conn_guard_free(struct conn_guard *g);
 bool conn_guard_track(struct conn_guard *g, struct event_base *base,
 	struct bufferevent *bev, SSL *ssl, conn_guard_header_hook hook, void *hook_arg);
 
+/*
+ * The whole evhttp bevcb of a TLS listener: a server-side bufferevent for ssl (owned from
+ * here on; NULL when the caller could not make one), tracked by the guard. Never NULL:
+ * when anything fails it logs "who: cannot set up TLS ..." and returns a plain
+ * bufferevent, which the listener's handlers refuse (evhttp would otherwise build a
+ * plaintext one itself). Dirty TLS shutdowns are allowed (peers often just drop TCP).
+ */
+struct bufferevent *conn_guard_tls_bev(struct conn_guard *g, struct event_base *base,
+	SSL *ssl, conn_guard_header_hook hook, void *hook_arg, const char *who);
+
 /* The TLS peer authenticated: never shed for an unauthenticated newcomer. Owning loop. */
 void conn_guard_authenticated(const SSL *ssl);
 

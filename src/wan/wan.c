@@ -91,27 +91,10 @@ void wan_thread_conn_closed(struct wan_thread *thr)
 static struct bufferevent *wan_bevcb(struct event_base *base, void *arg)
 {
 	struct wan_thread *thr = arg;
-	struct bufferevent *bev = NULL;
-	SSL *ssl;
+	struct bufferevent *bev;
 
-	ssl = wan_conn_ssl_new(thr);
-	if (ssl != NULL) {
-		bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
-			BEV_OPT_CLOSE_ON_FREE);
-		if (bev == NULL)
-			SSL_free(ssl);
-	}
-	/* Caps and hard deadlines (handshake, request): an untracked connection is refused. */
-	if (bev != NULL && !conn_guard_track(thr->srv->guard, base, bev, ssl, NULL, NULL)) {
-		bufferevent_free(bev);
-		bev = NULL;
-	}
-	if (bev == NULL) {
-		tw_err("wan: cannot set up TLS for a connection (out of memory); refusing it");
-		return bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
-	}
-	/* Gateways often just drop the TCP connection; that is not an error for us. */
-	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	bev = conn_guard_tls_bev(thr->srv->guard, base, wan_conn_ssl_new(thr), NULL, NULL,
+		"wan");
 	wan_thread_update_listener(thr);
 	return bev;
 }

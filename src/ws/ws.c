@@ -1094,27 +1094,11 @@ static struct bufferevent *ws_bevcb(struct event_base *base, void *arg)
 {
 	struct ws_service *ws = arg;
 	SSL *ssl = SSL_new(ws->ssl_ctx);
-	struct bufferevent *bev = NULL;
 
-	if (ssl != NULL) {
+	if (ssl != NULL)
 		SSL_set_info_callback(ssl, ws_info_cb);
-		bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
-			BEV_OPT_CLOSE_ON_FREE);
-		if (bev == NULL)
-			SSL_free(ssl);
-	}
-	/* Caps and hard deadlines (handshake, request): an untracked connection is refused. */
-	if (bev != NULL && !conn_guard_track(ws->guard, base, bev, ssl, NULL, NULL)) {
-		bufferevent_free(bev);
-		bev = NULL;
-	}
-	if (bev == NULL) {
-		/* Never NULL (evhttp would go plaintext); ws_request refuses non-TLS. */
-		tw_err("ws: cannot set up TLS for a connection; refusing it");
-		return bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
-	}
-	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
-	return bev;
+	/* A plain bufferevent on failure: ws_request refuses non-TLS. */
+	return conn_guard_tls_bev(ws->guard, base, ssl, NULL, NULL, "ws");
 }
 
 /* [ws] chain: the CA certificates sent after a leaf, as DER. */
