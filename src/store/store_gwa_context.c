@@ -81,21 +81,18 @@ tw_rc store_ctx_tenants(struct tw_store *store, char (*names)[STORE_ID_MAX + 1],
 	struct db *d = store_db(store, err);
 	struct db_stmt *st = NULL;
 	tw_rc rc;
-	int step;
+	bool row;
 
 	*n = 0;
 	if (d == NULL)
 		return err != NULL ? err->code : TW_E_INTERNAL;
-	if ((rc = db_prepare(d, SQL_TENANTS, &st, err)) != TW_OK)
-		return rc;
-	while (*n < max && (step = db_step(st)) == DB_ROW) {
+	for (rc = db_fetch(d, SQL_TENANTS, &st, &row, "listing the contexts", err, "");
+	     rc == TW_OK && row && *n < max; rc = db_next(st, &row, "listing the contexts", err)) {
 		if ((rc = db_col_text(st, 0, names[*n], sizeof(names[0]), "tenant name", err)) !=
 		    TW_OK)
 			break;
 		(*n)++;
 	}
-	if (rc == TW_OK && *n < max && step != DB_DONE)
-		rc = db_step_fail(d, err, "listing the contexts");
 	db_done(d, st);
 	return rc;
 }
@@ -321,18 +318,16 @@ tw_rc store_ctx_cert_foreach(struct tw_store *store, int64_t tenant_id,
 	struct db_stmt *st = NULL;
 	struct store_ctx_cert c;
 	tw_rc rc;
-	int step;
+	bool row;
 
 	if (d == NULL)
 		return err != NULL ? err->code : TW_E_INTERNAL;
 	if (gateway_id != NULL && (rc = store_check_text(gateway_id, STORE_ID_MAX, "gateway id",
 	    err)) != TW_OK)
 		return rc;
-	if ((rc = db_prepare(d, SQL_CC_LIST, &st, err)) != TW_OK)
-		return rc;
-	db_bind_int64(st, 1, tenant_id);
-	db_bind_text(st, 2, gateway_id != NULL ? gateway_id : "");
-	while ((step = db_step(st)) == DB_ROW) {
+	for (rc = db_fetch(d, SQL_CC_LIST, &st, &row, "listing the context's certificates", err,
+		"it", tenant_id, gateway_id != NULL ? gateway_id : ""); rc == TW_OK && row;
+	     rc = db_next(st, &row, "listing the context's certificates", err)) {
 		int stop;
 
 		if ((rc = cc_row(st, with_der, &c, err)) != TW_OK)
@@ -342,8 +337,6 @@ tw_rc store_ctx_cert_foreach(struct tw_store *store, int64_t tenant_id,
 		if (stop)
 			break;
 	}
-	if (rc == TW_OK && step != DB_ROW && step != DB_DONE)
-		rc = db_step_fail(d, err, "listing the context's certificates");
 	db_done(d, st);
 	return rc;
 }
@@ -355,18 +348,16 @@ tw_rc store_ctx_issued_foreach(struct tw_store *store, int64_t tenant_id,
 	struct db_stmt *st = NULL;
 	struct store_ctx_issued c;
 	tw_rc rc;
-	int step;
+	bool row;
 
 	if (d == NULL)
 		return err != NULL ? err->code : TW_E_INTERNAL;
 	if (gateway_id != NULL && (rc = store_check_text(gateway_id, STORE_ID_MAX, "gateway id",
 	    err)) != TW_OK)
 		return rc;
-	if ((rc = db_prepare(d, SQL_CI_LIST, &st, err)) != TW_OK)
-		return rc;
-	db_bind_int64(st, 1, tenant_id);
-	db_bind_text(st, 2, gateway_id != NULL ? gateway_id : "");
-	while ((step = db_step(st)) == DB_ROW) {
+	for (rc = db_fetch(d, SQL_CI_LIST, &st, &row, "listing the context's SM-PKI certificates",
+		err, "it", tenant_id, gateway_id != NULL ? gateway_id : ""); rc == TW_OK && row;
+	     rc = db_next(st, &row, "listing the context's SM-PKI certificates", err)) {
 		memset(&c, 0, sizeof(c));
 		if ((rc = DB_COL_TEXT(st, 0, &c, owner_kind, err)) != TW_OK ||
 		    (rc = DB_COL_TEXT(st, 1, &c, owner_id, err)) != TW_OK ||
@@ -380,8 +371,6 @@ tw_rc store_ctx_issued_foreach(struct tw_store *store, int64_t tenant_id,
 		if (cb(&c, arg))
 			break;
 	}
-	if (rc == TW_OK && step != DB_ROW && step != DB_DONE)
-		rc = db_step_fail(d, err, "listing the context's SM-PKI certificates");
 	db_done(d, st);
 	return rc;
 }
@@ -446,14 +435,13 @@ tw_rc store_ctx_trust_foreach(struct tw_store *store, int64_t tenant_id,
 	struct db_stmt *st = NULL;
 	struct store_ctx_trust t;
 	tw_rc rc = TW_OK;
-	int step;
+	bool row;
 
 	if (d == NULL)
 		return err != NULL ? err->code : TW_E_INTERNAL;
-	if ((rc = db_prepare(d, SQL_CT_LIST, &st, err)) != TW_OK)
-		return rc;
-	db_bind_int64(st, 1, tenant_id);
-	while ((step = db_step(st)) == DB_ROW) {
+	for (rc = db_fetch(d, SQL_CT_LIST, &st, &row, "listing the context's trusted CAs", err,
+		"i", tenant_id); rc == TW_OK && row;
+	     rc = db_next(st, &row, "listing the context's trusted CAs", err)) {
 		int stop;
 
 		memset(&t, 0, sizeof(t));
@@ -471,8 +459,6 @@ tw_rc store_ctx_trust_foreach(struct tw_store *store, int64_t tenant_id,
 		if (stop)
 			break;
 	}
-	if (rc == TW_OK && step != DB_ROW && step != DB_DONE)
-		rc = db_step_fail(d, err, "listing the context's trusted CAs");
 	db_done(d, st);
 	return rc;
 }
@@ -497,7 +483,7 @@ tw_rc store_ctx_log_foreach(struct tw_store *store, const char *name, int64_t af
 	struct store_ctx_log e;
 	char object[STORE_ID_MAX + 16], like[2 * STORE_ID_MAX + 24];
 	tw_rc rc;
-	int step;
+	bool row;
 
 	if (d == NULL)
 		return err != NULL ? err->code : TW_E_INTERNAL;
@@ -516,13 +502,9 @@ tw_rc store_ctx_log_foreach(struct tw_store *store, const char *name, int64_t af
 		}
 		snprintf(like + o, sizeof(like) - o, " %%");
 	}
-	if ((rc = db_prepare(d, SQL_LOG, &st, err)) != TW_OK)
-		return rc;
-	db_bind_text(st, 1, object);
-	db_bind_text(st, 2, like);
-	db_bind_int64(st, 3, after);
-	db_bind_int64(st, 4, limit > 0 ? limit : 1000);
-	while ((step = db_step(st)) == DB_ROW) {
+	for (rc = db_fetch(d, SQL_LOG, &st, &row, "reading the context's log", err, "ttii",
+		object, like, after, limit > 0 ? limit : (int64_t)1000); rc == TW_OK && row;
+	     rc = db_next(st, &row, "reading the context's log", err)) {
 		memset(&e, 0, sizeof(e));
 		e.seq = db_column_int64(st, 0);
 		cl_text(st, 1, e.time, sizeof(e.time));
@@ -534,8 +516,6 @@ tw_rc store_ctx_log_foreach(struct tw_store *store, const char *name, int64_t af
 		if (cb(&e, arg))
 			break;
 	}
-	if (step != DB_ROW && step != DB_DONE)
-		rc = db_step_fail(d, err, "reading the context's log");
 	db_done(d, st);
 	return rc;
 }
