@@ -21,6 +21,9 @@
  */
 #define TA_RECHECK_S 1
 
+/* A callback of the owner the paused job asks the loop to run (ta_on_loop). */
+enum ta_call { TA_CALL_NONE = 0, TA_CALL_VERIFY, TA_CALL_INFO };
+
 struct tls_async {
 	struct bufferevent *bev;   /* held (incref) until the handshake is over */
 	SSL *ssl;                  /* bev's */
@@ -28,9 +31,87 @@ struct tls_async {
 	struct event *io;          /* the socket: WANT_READ / WANT_WRITE */
 	struct event *wake;        /* the paused job's wait fd (or its timer alone) */
 	short enabled;             /* bev's events when taken over, given back at the end */
+	/* The owner's SSL callbacks, replaced by the trampolines below while we drive. */
+	SSL_verify_cb verify;
+	void (*info)(const SSL *, int, int);
+	enum ta_call call;         /* set by a trampoline in the job, run by ta_step */
+	int call_ok, call_where, call_ret, call_result;
+	X509_STORE_CTX *call_xs;
 };
 
+/*
+ * The handshake this thread is driving now (around SSL_do_handshake). The job runs on
+ * this thread and only inside that call, so its trampolines find their handshake here.
+ */
+static _Thread_local struct tls_async *ta_current;
+
 static void ta_step(struct tls_async *t);
+
+/*
+ * Why trampolines: the job runs on OpenSSL's own stack of 32 KiB (OpenSSL 3.0, malloc'ed,
+ * no guard page). OpenSSL's handshake code is written for it; the owner's callbacks are
+ * not (the wan's verify callback looks the gateway up in the store: SQLite or libpq, and
+ * logs). So a callback pauses the job, the loop runs it on its own stack, and the job
+ * continues with the result at once.
+ */
+static bool ta_on_loop(struct tls_async *t)
+{
+	if (t == NULL || ASYNC_get_current_job() == NULL)
+		return false;
+	return ASYNC_pause_job() == 1;
+}
+
+static int ta_verify_tramp(int ok, X509_STORE_CTX *xs)
+{
+	struct tls_async *t = ta_current;
+
+	if (t == NULL)
+		return 0;    /* installed only while driven: cannot happen */
+	t->call = TA_CALL_VERIFY;
+	t->call_ok = ok;
+	t->call_xs = xs;
+	if (ta_on_loop(t))
+		return t->call_result;
+	t->call = TA_CALL_NONE;
+	return t->verify != NULL ? t->verify(ok, xs) : ok;
+}
+
+static void ta_info_tramp(const SSL *ssl, int where, int ret)
+{
+	struct tls_async *t = ta_current;
+
+	if (t == NULL || t->info == NULL)
+		return;
+	/*
+	 * State-loop notices are many and cheap; the rest may do real work. Not the exit
+	 * notice either: it is the job's last act, and libssl forgets on resuming a job what
+	 * the handshake was waiting for (it sets SSL_NOTHING before it resumes), which a
+	 * pause after the last read would lose. The owner's exit notice runs on the job's
+	 * stack (the wan's records a refusal: a log line and a journal entry).
+	 */
+	if ((where & (SSL_CB_LOOP | SSL_CB_EXIT)) == 0) {
+		t->call = TA_CALL_INFO;
+		t->call_where = where;
+		t->call_ret = ret;
+		if (ta_on_loop(t))
+			return;
+		t->call = TA_CALL_NONE;
+	}
+	t->info(ssl, where, ret);
+}
+
+/* Run the callback the job paused for (on the loop's stack). */
+static void ta_run_call(struct tls_async *t)
+{
+	enum ta_call call = t->call;
+
+	t->call = TA_CALL_NONE;
+	if (call == TA_CALL_VERIFY)
+		t->call_result = t->verify != NULL ? t->verify(t->call_ok, t->call_xs) :
+			t->call_ok;
+	else if (call == TA_CALL_INFO)
+		t->info(t->ssl, t->call_where, t->call_ret);
+}
 
 bool tls_async_wanted(SSL *ssl)
 {
@@ -58,6 +139,8 @@ static void ta_finish(struct tls_async *t, bool ok)
 	if (t->wake != NULL)
 		event_free(t->wake);
 	SSL_clear_mode(t->ssl, SSL_MODE_ASYNC);
+	SSL_set_verify(t->ssl, SSL_get_verify_mode(t->ssl), t->verify);
+	SSL_set_info_callback(t->ssl, t->info);
 	/*
 	 * A failed handshake has sent its alert; shutting the socket down makes the
 	 * bufferevent's own next step see the end at once, so its owner frees the
@@ -116,7 +199,14 @@ static void ta_step(struct tls_async *t)
 	int r, e;
 
 	ERR_clear_error();
-	r = SSL_do_handshake(t->ssl);
+	for (;;) {
+		ta_current = t;
+		r = SSL_do_handshake(t->ssl);
+		ta_current = NULL;
+		if (r == 1 || t->call == TA_CALL_NONE)
+			break;
+		ta_run_call(t);    /* the job paused for a callback: run it, resume at once */
+	}
 	if (r == 1) {
 		ta_finish(t, true);
 		return;
@@ -147,6 +237,10 @@ bool tls_async_handshake(struct bufferevent *bev)
 	t->ssl = ssl;
 	t->fd = fd;
 	t->enabled = bufferevent_get_enabled(bev);
+	t->verify = SSL_get_verify_callback(ssl);
+	t->info = SSL_get_info_callback(ssl);
+	SSL_set_verify(ssl, SSL_get_verify_mode(ssl), ta_verify_tramp);
+	SSL_set_info_callback(ssl, ta_info_tramp);
 	bufferevent_incref(bev);
 	bufferevent_disable(bev, EV_READ | EV_WRITE);
 	SSL_set_mode(ssl, SSL_MODE_ASYNC);
