@@ -53,11 +53,15 @@ struct tsk_ref {
 
 /*
  * Handshakes of one thread that may be at the signer at once (asynchronous mode, one
- * connection each): with the wan's loops one per core this bounds the signer's
- * connections from a wan to cores x TSK_ASYNC_MAX (its own limit is SIGNER_MAX_CONNS).
- * A handshake beyond it signs synchronously on the thread's own connection.
+ * connection each), and the asynchronous connections of the whole process (pooled or in
+ * flight): the signer serves at most SIGNER_MAX_CONNS (512) connections for every
+ * service together, so a wan on a machine with many cores must not take them all. At
+ * 0.5 ms per signature, 128 requests in flight are far more than the signer can work
+ * on. A handshake beyond either limit signs synchronously on the thread's own
+ * connection.
  */
 #define TSK_ASYNC_MAX 32
+#define TSK_ASYNC_TOTAL 128
 
 /*
  * One signer connection per thread for synchronous signatures (the protocol is
@@ -86,10 +90,20 @@ static EC_KEY_METHOD *tsk_method;
 static int tsk_ex_index = -1;
 static char *tsk_socket;       /* process-wide default (tls_signer_key_set_socket) */
 static atomic_uint_fast64_t tsk_signed, tsk_failed, tsk_rtt_us;
+static atomic_int tsk_async_conns;   /* asynchronous connections open (TSK_ASYNC_TOTAL) */
 /* Log the first failure of an outage, then one line a minute at most (handshakes fail
  * by the thousand while the signer is away), and the end of the outage. */
 static atomic_int_fast64_t tsk_last_log_ms;
 static atomic_bool tsk_outage;
+
+/* Close a connection of the asynchronous pool (pooled or in flight). */
+static void tsk_async_close(struct signer_client *sc)
+{
+	if (sc == NULL)
+		return;
+	signer_client_close(sc);
+	atomic_fetch_sub(&tsk_async_conns, 1);
+}
 
 static void tsk_conn_free(void *p)
 {
@@ -107,7 +121,7 @@ static void tsk_conn_free(void *p)
 	if (c->pid == getpid()) {
 		signer_client_close(c->sc);
 		for (int i = 0; i < c->nidle; i++)
-			signer_client_close(c->idle[i]);
+			tsk_async_close(c->idle[i]);
 	}
 	free(c->socket);
 	free(c);
@@ -299,7 +313,7 @@ static void tsk_wait_cleanup(ASYNC_WAIT_CTX *ctx, const void *key, OSSL_ASYNC_FD
 	(void)fd;
 	if (c != NULL && c->inflight > 0)
 		c->inflight--;
-	signer_client_close(custom);
+	tsk_async_close(custom);
 }
 
 /*
@@ -334,12 +348,13 @@ static tw_rc tsk_async_sign(const struct tsk_ref *ref, ASYNC_JOB *job,
 		    err)) != TW_OK) {
 			return rc;
 		} else {
+			atomic_fetch_add(&tsk_async_conns, 1);
 			signer_client_set_actor(sc, "tls-handshake", "service");
 		}
 		if ((rc = signer_sign_data_send(sc, ref->label, SIGNER_PURPOSE_TLS_HANDSHAKE, dgst,
 		    dlen, err)) == TW_OK)
 			break;
-		signer_client_close(sc);
+		tsk_async_close(sc);
 		sc = NULL;
 		if (fresh || (rc != TW_E_UNAVAILABLE && rc != TW_E_PROTOCOL && rc != TW_E_IO))
 			return rc;
@@ -348,7 +363,7 @@ static tw_rc tsk_async_sign(const struct tsk_ref *ref, ASYNC_JOB *job,
 		return rc;
 	if (ASYNC_WAIT_CTX_set_wait_fd(wctx, &tsk_wait_key, signer_client_fd(sc), sc,
 	    tsk_wait_cleanup) != 1) {
-		signer_client_close(sc);
+		tsk_async_close(sc);
 		return tw_error_set(err, TW_E_INTERNAL, "cannot wait for the signer's answer");
 	}
 	c->inflight++;
@@ -382,12 +397,13 @@ static tw_rc tsk_async_sign(const struct tsk_ref *ref, ASYNC_JOB *job,
 	    c->nidle < TSK_ASYNC_MAX && strcmp(c->socket, ref->socket) == 0)
 		c->idle[c->nidle++] = sc;
 	else
-		signer_client_close(sc);
+		tsk_async_close(sc);
 	return rc;
 }
 
 /* Whether this signature may wait asynchronously: inside an ASYNC job (a handshake the
- * loop drives, tls_async.h) and below the thread's limit of requests in flight. */
+ * loop drives, tls_async.h), below the thread's limit of requests in flight, and with a
+ * pooled connection or room for a new one in the process's limit. */
 static ASYNC_JOB *tsk_async_job(void)
 {
 	ASYNC_JOB *job = ASYNC_get_current_job();
@@ -396,7 +412,11 @@ static ASYNC_JOB *tsk_async_job(void)
 	if (job == NULL)
 		return NULL;
 	c = pthread_getspecific(tsk_thread_key);
-	return c == NULL || c->inflight < TSK_ASYNC_MAX ? job : NULL;
+	if (c != NULL && c->inflight >= TSK_ASYNC_MAX)
+		return NULL;
+	if ((c == NULL || c->nidle == 0) && atomic_load(&tsk_async_conns) >= TSK_ASYNC_TOTAL)
+		return NULL;
+	return job;
 }
 
 /*
