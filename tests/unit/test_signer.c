@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -403,6 +404,51 @@ static void test_e2e_sign_data(void **state)
 		msg, sizeof(msg), &sig, &siglen, &err), TW_E_NOT_FOUND);
 	assert_rc(signer_sign_data(e->sc, SIGNER_KEY_GWA_SIG, SIGNER_PURPOSE_WAKEUP,
 		msg, 0, &sig, &siglen, &err), TW_E_INVALID);
+}
+
+/*
+ * SIGN_DATA in two halves (the wan's asynchronous handshakes wait on the client's fd
+ * between them): the answer is the same signature, one request at a time, a refusal
+ * arrives with the answer and leaves the connection usable.
+ */
+static void test_e2e_sign_data_split(void **state)
+{
+	struct env *e = *state;
+	struct tw_error err;
+	const unsigned char msg[] = "wake up, gateway ETWA0012345679";
+	unsigned char *sig = NULL;
+	size_t siglen = 0;
+	struct pollfd pfd;
+
+	assert_rc(signer_sign_data_recv(e->sc, &sig, &siglen, &err), TW_E_INTERNAL);
+	assert_rc(signer_sign_data_send(e->sc, SIGNER_KEY_GWA_SIG, SIGNER_PURPOSE_WAKEUP, msg,
+		sizeof(msg), &err), TW_OK);
+	/* A second request before the answer was read is refused, nothing sent. */
+	assert_rc(signer_sign_data_send(e->sc, SIGNER_KEY_GWA_SIG, SIGNER_PURPOSE_WAKEUP, msg,
+		sizeof(msg), &err), TW_E_INTERNAL);
+	pfd.fd = signer_client_fd(e->sc);
+	pfd.events = POLLIN;
+	assert_true(pfd.fd >= 0);
+	assert_int_equal(poll(&pfd, 1, 30000), 1);    /* the answer wakes the fd */
+	assert_rc(signer_sign_data_recv(e->sc, &sig, &siglen, &err), TW_OK);
+	assert_true(verify_sig(e->sig_pub, EVP_sha256(), msg, sizeof(msg), sig, siglen));
+	free(sig);
+	sig = NULL;
+	assert_rc(signer_sign_data_recv(e->sc, &sig, &siglen, &err), TW_E_INTERNAL);
+	/* A refusal comes with the answer; the connection stays usable. */
+	assert_rc(signer_sign_data_send(e->sc, SIGNER_KEY_SUB_CA, SIGNER_PURPOSE_WAKEUP, msg,
+		sizeof(msg), &err), TW_OK);
+	assert_rc(signer_sign_data_recv(e->sc, &sig, &siglen, &err), TW_E_DENIED);
+	assert_null(sig);
+	assert_rc(signer_sign_data(e->sc, SIGNER_KEY_GWA_SIG, SIGNER_PURPOSE_WAKEUP, msg,
+		sizeof(msg), &sig, &siglen, &err), TW_OK);
+	free(sig);
+	/* Bad arguments are refused before anything is sent. */
+	assert_rc(signer_sign_data_send(e->sc, SIGNER_KEY_GWA_SIG, SIGNER_PURPOSE_WAKEUP, msg, 0,
+		&err), TW_E_INVALID);
+	assert_rc(signer_sign_data_send(NULL, SIGNER_KEY_GWA_SIG, SIGNER_PURPOSE_WAKEUP, msg,
+		sizeof(msg), &err), TW_E_INVALID);
+	assert_int_equal(signer_client_fd(NULL), -1);
 }
 
 static void test_e2e_sign_certificates(void **state)
@@ -1037,6 +1083,7 @@ int main(void)
 	const struct CMUnitTest e2e[] = {
 		cmocka_unit_test(test_e2e_keys),
 		cmocka_unit_test(test_e2e_sign_data),
+		cmocka_unit_test(test_e2e_sign_data_split),
 		cmocka_unit_test(test_e2e_sign_certificates),
 		cmocka_unit_test(test_e2e_no_ceremony),
 		cmocka_unit_test(test_e2e_seal),
