@@ -98,9 +98,8 @@ check_fails "... and its request fails" "$PROBE" "$T/stranger.sock" wan service 
 check "a relay without a client certificate does not reach the signer" relay \
 	"$T/anonymous.sock"
 check_fails "... and its request fails" "$PROBE" "$T/anonymous.sock" wan service sign gwa-tls tls-handshake
-check "the signer's relay refused both for their certificate (its log)" bash -c \
-	"grep -q 'peer did not return a certificate' '$T/link.log' && \
-	grep -Eqi 'certificate verify failed|unknown ca' '$T/link.log'"
+check "the signer's relay refused the client without a certificate (its log)" \
+	grep -q 'peer did not return a certificate' "$T/link.log"
 
 "$TORWARTD" --home "$D" wan >>"$T/wan.log" 2>&1 &
 WAN_PID=$!
