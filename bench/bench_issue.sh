@@ -49,19 +49,35 @@ done
 certs=$((3 * n))
 
 # --- ours: one command per 60 requests, one signer connection each, batched commits ---
-# run_ours NAME HOME: sets ours_s and ours (certificates/s)
+# The first command gets one request alone: its time is nearly all fixed cost (process
+# start, store open, signer start with its key login, the first batch's idle signer). The
+# marginal rate is what one more full command adds: (180 - 3) certificates over the mean
+# time of the full 60-request commands minus that solo command's time. Both are printed:
+# the overall figure includes one process start per 60 requests.
+# run_ours NAME HOME: sets ours_s, ours (certificates/s), marg (marginal certificates/s),
+# fixed_s (fixed seconds per command)
 run_ours() {
-	local t0 t1 issued i f files=("$tmp"/req/*.der) args
+	local t0 t1 ta tb issued i f files=("$tmp"/req/*.der) args full_s=0 full_n=0 solo_s=0 k
 	: >"$tmp/ours-$1.out"
 	t0=$(now)
 	# At most 60 requests per command: a command line takes at most 128 arguments (the
 	# one argument parser of CLI and api, issue 9); a process start per 60 requests is
 	# included in our figure.
-	for ((i = 0; i < ${#files[@]}; i += 60)); do
+	for ((i = 0; i < ${#files[@]}; i += k)); do
+		k=60
+		[ "$i" -gt 0 ] || k=1
 		args=()
-		for f in "${files[@]:i:60}"; do args+=(--request "$f"); done
+		for f in "${files[@]:i:k}"; do args+=(--request "$f"); done
+		ta=$(now)
 		"$T" ca issue --home "$2" --timing "${args[@]}" >>"$tmp/ours-$1.out" 2>&1 ||
 			{ cat "$tmp/ours-$1.out"; exit 1; }
+		tb=$(now)
+		if [ "$i" -eq 0 ]; then
+			solo_s=$(awk -v a="$ta" -v b="$tb" 'BEGIN { print b - a }')
+		elif [ "${#args[@]}" -eq 120 ]; then
+			full_s=$(awk -v s="$full_s" -v a="$ta" -v b="$tb" 'BEGIN { print s + b - a }')
+			full_n=$((full_n + 1))
+		fi
 	done
 	t1=$(now)
 	ours_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')
@@ -70,11 +86,23 @@ run_ours() {
 	ours=$(rate "$certs" "$ours_s")
 	echo "torwart ca issue ($1 signer): $n requests, $certs certificates in ${ours_s}s:" \
 		"$(rate "$n" "$ours_s") requests/s, $ours certificates/s"
-	grep '^timing' "$tmp/ours-$1.out" | sed 's/^/  where the time went (sign = waiting for the signer, not overlapped): /' || true
+	if [ "$full_n" -gt 0 ]; then
+		marg=$(awk -v s="$full_s" -v c="$full_n" -v o="$solo_s" \
+			'BEGIN { d = s / c - o; printf "%.1f", d > 0 ? 177 / d : 0 }')
+		fixed_s=$(awk -v o="$solo_s" -v m="$marg" 'BEGIN { printf "%.3f", m > 0 ? o - 3 / m : o }')
+		echo "  one request alone: ${solo_s}s; $full_n commands of 60 requests:" \
+			"$(awk -v s="$full_s" -v c="$full_n" 'BEGIN { printf "%.3f", s / c }')s each;" \
+			"marginal rate $marg certificates/s, fixed cost ${fixed_s}s per command"
+	else
+		marg=0 fixed_s=0
+		echo "  (N < 61: no full command, no marginal rate)"
+	fi
+	grep '^timing' "$tmp/ours-$1.out" | tail -n +2 | sed 's/^/  where the time went (sign = waiting for the signer, not overlapped): /' || true
 }
 run_ours "file-key" "$fhome"
-ours_file=$ours
+ours_file=$ours marg_file=$marg fixed_file=$fixed_s
 run_ours "SoftHSM2" "$home"
+marg_hsm=$marg fixed_hsm=$fixed_s
 
 # --- peer CA: brainpoolP256r1 key file, minimal openssl ca configuration ---
 ca=$tmp/osslca
@@ -148,4 +176,4 @@ echo "ratio torwart (SoftHSM2) / openssl x509 -req:     $(awk -v a="$ours" -v b=
 echo "note: torwart's figure includes request parsing and 3 proof-of-possession checks per" \
 	"request, store writes and admin-log entries; the peers only sign."
 # The closing line is for bench/run-all: key=value, nothing else on it.
-echo "bench_issue: certs=$certs softhsm_per_s=$ours file_per_s=$ours_file openssl_ca_per_call_per_s=$peer1 openssl_ca_infiles_per_s=$peer2 openssl_x509_per_s=$peer3"
+echo "bench_issue: certs=$certs softhsm_per_s=$ours file_per_s=$ours_file openssl_ca_per_call_per_s=$peer1 openssl_ca_infiles_per_s=$peer2 openssl_x509_per_s=$peer3 softhsm_marginal_per_s=$marg_hsm softhsm_fixed_s=$fixed_hsm file_marginal_per_s=$marg_file file_fixed_s=$fixed_file"
