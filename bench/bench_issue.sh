@@ -88,8 +88,8 @@ run_ours() {
 		"$(rate "$n" "$ours_s") requests/s, $ours certificates/s"
 	if [ "$full_n" -gt 0 ]; then
 		marg=$(awk -v s="$full_s" -v c="$full_n" -v o="$solo_s" \
-			'BEGIN { d = s / c - o; printf "%.1f", d > 0 ? 177 / d : 0 }')
-		fixed_s=$(awk -v o="$solo_s" -v m="$marg" 'BEGIN { printf "%.3f", m > 0 ? o - 3 / m : o }')
+			'BEGIN { d = s / c - o; printf "%.1f", (d > 0 ? 177 / d : 0) }')
+		fixed_s=$(awk -v o="$solo_s" -v m="$marg" 'BEGIN { printf "%.3f", (m > 0 ? o - 3 / m : o) }')
 		echo "  one request alone: ${solo_s}s; $full_n commands of 60 requests:" \
 			"$(awk -v s="$full_s" -v c="$full_n" 'BEGIN { printf "%.3f", s / c }')s each;" \
 			"marginal rate $marg certificates/s, fixed cost ${fixed_s}s per command"
