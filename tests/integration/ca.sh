@@ -150,7 +150,7 @@ check_fails "openssl verify -crl_check rejects the revoked certificate" \
 	openssl verify -crl_check -CAfile "$H/pki/chain.pem" -CRLfile "$T/crl1.pem" "$T/tls.pem"
 check "openssl verify -crl_check accepts a valid certificate" \
 	openssl verify -crl_check -CAfile "$H/pki/chain.pem" -CRLfile "$T/crl1.pem" "$T/sig.pem"
-# The CRL's scan reads the index alone (migration 0017): with (issuer, id) only, each of
+# The CRL's scan reads the index alone (the crl_scan migration): with (issuer, id) only, each of
 # a million revoked entries cost a lookup of its certificates row (docs/performance.md).
 if [ "${TORWART_TEST_STORE:-sqlite}" != pg ]; then
 	check "the CRL scan of the revoked rows uses the covering index" bash -c \

@@ -1,4 +1,4 @@
--- 0017_crl_scan.sql: the CRL generator's scan reads only the index (owner: ca, query
+-- crl_scan: the CRL generator's scan reads only the index (owner: ca, query
 -- SQL_C_REVOKED in src/store/store_ca.c). The index of 0002 held (issuer, id) only, so
 -- every revoked entry cost a lookup of its certificates row, which holds the whole
 -- certificate DER (about 700 bytes): for 1,000,000 revoked certificates, every page of
