@@ -606,6 +606,14 @@ static tw_rc crl_writer_put(struct crl_writer *w, const void *data, size_t len)
 /* Close; on rc == TW_OK rename into place and give the SHA-256, else remove. */
 static tw_rc crl_writer_close(struct crl_writer *w, tw_rc rc, unsigned char digest[32])
 {
+	/*
+	 * On disk before it replaces the published CRL and before the store records its
+	 * number and SHA-256 (committed with fsync): without this a power loss could leave
+	 * the api serving an empty or cut file that the store says is CRL n (as
+	 * tw_write_file does for every other file).
+	 */
+	if (rc == TW_OK && fsync(w->fd) != 0)
+		rc = tw_error_set(w->err, TW_E_IO, "cannot sync %s: %s", w->tmp, strerror(errno));
 	if (close(w->fd) != 0 && rc == TW_OK)
 		rc = tw_error_set(w->err, TW_E_IO, "cannot write %s: %s", w->tmp, strerror(errno));
 	if (rc == TW_OK && EVP_DigestFinal_ex(w->md, digest, NULL) != 1)
