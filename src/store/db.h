@@ -125,10 +125,15 @@ void db_rollback(struct db *d);
  */
 tw_rc db_run(struct db *d, const char *sql, int64_t *changes, const char *doing,
 	struct tw_error *err, const char *types, ...);
-/* db_run with a va_list, for wrappers; id not NULL: read the new row's id (INSERT). */
+/* db_run with a va_list, for wrappers; id not NULL: the statement is an INSERT ...
+ * RETURNING id and *id gets the new row's id. */
 tw_rc db_vrun(struct db *d, const char *sql, int64_t *changes, int64_t *id,
 	const char *doing, struct tw_error *err, const char *types, va_list ap);
-/* db_run of an INSERT that reads the new row's id into *id. */
+/*
+ * db_run of "INSERT ... RETURNING id" that reads the new row's id into *id. The id comes
+ * back with the insert (SQLite >= 3.35 and PostgreSQL both accept RETURNING): one round
+ * trip on PostgreSQL, where a separate lastval() query was a second one.
+ */
 tw_rc db_insert(struct db *d, const char *sql, int64_t *id, const char *doing,
 	struct tw_error *err, const char *types, ...);
 /*
@@ -142,6 +147,9 @@ tw_rc db_insert(struct db *d, const char *sql, int64_t *id, const char *doing,
  */
 tw_rc db_fetch(struct db *d, const char *sql, struct db_stmt **st, bool *row,
 	const char *doing, struct tw_error *err, const char *types, ...);
+/* db_fetch with a va_list, for wrappers. */
+tw_rc db_vfetch(struct db *d, const char *sql, struct db_stmt **st, bool *row,
+	const char *doing, struct tw_error *err, const char *types, va_list ap);
 /* Whether the query (as db_fetch) returns a row at all. */
 tw_rc db_exists(struct db *d, const char *sql, bool *yes, const char *doing,
 	struct tw_error *err, const char *types, ...);

@@ -17,7 +17,8 @@
 
 static const char SQL_CC_INSERT[] = "INSERT INTO gwa_context_certs (tenant_id, label, "
 	"gateway_id, fingerprint, subject, issuer, serial_hex, not_before, not_after, der, "
-	"created_ms, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)";
+	"created_ms, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11) "
+	"RETURNING id";
 static const char SQL_CC_GET[] = "SELECT " CC_COLUMNS ", der FROM gwa_context_certs "
 	"WHERE tenant_id = ?1 AND id = ?2";
 static const char SQL_CC_REPLACE[] = "UPDATE gwa_context_certs SET label = ?3, "
@@ -38,7 +39,7 @@ static const char SQL_CI_LIST[] = "SELECT c.owner_kind, c.owner_id, c.usage, c.s
 	"WHERE g.tenant_id = ?1)) OR (c.owner_kind = 'gwa' AND c.tenant_id = ?1)) "
 	"AND (?2 = '' OR c.owner_id = ?2) ORDER BY c.id";
 static const char SQL_CT_INSERT[] = "INSERT INTO gwa_context_trust (tenant_id, fingerprint, "
-	"subject, not_after, der, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+	"subject, not_after, der, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id";
 static const char SQL_CT_DELETE[] = "DELETE FROM gwa_context_trust WHERE tenant_id = ?1 "
 	"AND id = ?2";
 static const char SQL_CT_LIST[] = "SELECT id, tenant_id, fingerprint, subject, not_after, "
@@ -180,7 +181,6 @@ tw_rc store_ctx_cert_insert(struct tw_store *store, const struct store_ctx_cert 
 	int64_t *id, struct tw_error *err)
 {
 	struct db *d = store_db(store, err);
-	struct db_stmt *st = NULL;
 	tw_rc rc;
 
 	if (d == NULL)
@@ -189,28 +189,13 @@ tw_rc store_ctx_cert_insert(struct tw_store *store, const struct store_ctx_cert 
 		return tw_error_set(err, TW_E_INTERNAL, "store_ctx_cert_insert: bad arguments");
 	if ((rc = cc_check(c, err)) != TW_OK)
 		return rc;
-	if ((rc = db_prepare(d, SQL_CC_INSERT, &st, err)) != TW_OK)
-		return rc;
-	db_bind_int64(st, 1, c->tenant_id);
-	db_bind_text(st, 2, c->label);
-	db_bind_text(st, 3, c->gateway_id);
-	db_bind_text(st, 4, c->fingerprint);
-	db_bind_text(st, 5, c->subject);
-	db_bind_text(st, 6, c->issuer);
-	db_bind_text(st, 7, c->serial_hex);
-	db_bind_int64(st, 8, c->not_before);
-	db_bind_int64(st, 9, c->not_after);
-	db_bind_blob(st, 10, c->der, c->der_len);
-	db_bind_int64(st, 11, c->created_ms);
-	if (db_step(st) != DB_DONE) {
-		rc = db_step_fail(d, err, "storing a certificate in the context");
-		if (rc == TW_E_EXISTS)
-			rc = tw_error_set(err, TW_E_EXISTS, "the context holds the certificate %.16s... "
-				"already (replace it, or delete it first)", c->fingerprint);
-	} else {
-		rc = db_last_id(d, id, err);
-	}
-	db_done(d, st);
+	rc = db_insert(d, SQL_CC_INSERT, id, "storing a certificate in the context", err,
+		"ittttttiibi", c->tenant_id, c->label, c->gateway_id, c->fingerprint, c->subject,
+		c->issuer, c->serial_hex, c->not_before, c->not_after, (const void *)c->der,
+		c->der_len, c->created_ms);
+	if (rc == TW_E_EXISTS)
+		rc = tw_error_set(err, TW_E_EXISTS, "the context holds the certificate %.16s... "
+			"already (replace it, or delete it first)", c->fingerprint);
 	return rc;
 }
 
@@ -379,7 +364,6 @@ tw_rc store_ctx_trust_insert(struct tw_store *store, const struct store_ctx_trus
 	int64_t *id, struct tw_error *err)
 {
 	struct db *d = store_db(store, err);
-	struct db_stmt *st = NULL;
 	tw_rc rc;
 
 	if (d == NULL)
@@ -392,22 +376,11 @@ tw_rc store_ctx_trust_insert(struct tw_store *store, const struct store_ctx_trus
 	if ((rc = STORE_CHECK_MEMBER(t, fingerprint, true, err)) != TW_OK ||
 	    (rc = STORE_CHECK_MEMBER(t, subject, false, err)) != TW_OK)
 		return rc;
-	if ((rc = db_prepare(d, SQL_CT_INSERT, &st, err)) != TW_OK)
-		return rc;
-	db_bind_int64(st, 1, t->tenant_id);
-	db_bind_text(st, 2, t->fingerprint);
-	db_bind_text(st, 3, t->subject);
-	db_bind_int64(st, 4, t->not_after);
-	db_bind_blob(st, 5, t->der, t->der_len);
-	db_bind_int64(st, 6, t->created_ms);
-	if (db_step(st) != DB_DONE) {
-		rc = db_step_fail(d, err, "storing a trusted CA of the context");
-		if (rc == TW_E_EXISTS)
-			rc = tw_error_set(err, TW_E_EXISTS, "the context trusts that CA already");
-	} else {
-		rc = db_last_id(d, id, err);
-	}
-	db_done(d, st);
+	rc = db_insert(d, SQL_CT_INSERT, id, "storing a trusted CA of the context", err,
+		"ittibi", t->tenant_id, t->fingerprint, t->subject, t->not_after,
+		(const void *)t->der, t->der_len, t->created_ms);
+	if (rc == TW_E_EXISTS)
+		rc = tw_error_set(err, TW_E_EXISTS, "the context trusts that CA already");
 	return rc;
 }
 
