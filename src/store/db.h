@@ -63,7 +63,6 @@ struct db_driver {
 	/* After rows were copied in with their ids: identity columns continue above them. */
 	tw_rc (*ids_follow)(struct db *d, const char *table, struct tw_error *err);
 	int64_t (*changes)(struct db *d);
-	tw_rc (*last_id)(struct db *d, int64_t *id, struct tw_error *err);
 	/* Map the last failure (before done): unique -> EXISTS, FK -> NOT_FOUND. */
 	tw_rc (*step_fail)(struct db *d, struct tw_error *err, const char *doing);
 	const char *sql_has_migrations;    /* one row, one count column */
@@ -104,7 +103,6 @@ void db_rollback(struct db *d);
 #define db_in_transaction(d) ((d)->drv->in_transaction(d))
 #define db_step_fail(d, err, doing) ((d)->drv->step_fail((d), (err), (doing)))
 #define db_changes(d) ((d)->drv->changes(d))
-#define db_last_id(d, id, err) ((d)->drv->last_id((d), (id), (err)))
 #define db_step(st) ((st)->db->drv->step(st))
 #define db_bind_int64(st, i, v) ((st)->db->drv->bind_int64((st), (i), (v)))
 #define db_bind_text(st, i, v) ((st)->db->drv->bind_text((st), (i), (v)))

@@ -14,7 +14,8 @@
  *    PostgreSQL (SQLite only fails the statement), so a write inside a transaction runs
  *    under a savepoint and a failure (e.g. unique violation -> TW_E_EXISTS, which callers
  *    handle) leaves the transaction usable, as on SQLite;
- *  - last_id is lastval() (the identity column of the last insert on this connection);
+ *  - a new row's id comes back with its insert (INSERT ... RETURNING id, db_insert), not
+ *    through a second query (lastval()) after it;
  *  - SQLSTATE 23505 -> TW_E_EXISTS, 23503 -> TW_E_NOT_FOUND, a lost or refused connection
  *    (class 08, 57P01-57P03, 53300) -> TW_E_UNAVAILABLE, anything else TW_E_STORE;
  *  - outages (pg_usable): a connection found dead is opened again outside a transaction
@@ -673,22 +674,6 @@ static int64_t pg_changes(struct db *d)
 	return PG(d)->changes;
 }
 
-static tw_rc pg_last_id(struct db *d, int64_t *id, struct tw_error *err)
-{
-	PGresult *res = PQexec(PG(d)->conn, "SELECT lastval()");
-	tw_rc rc = TW_OK;
-
-	*id = 0;
-	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
-		*id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-	} else {
-		pg_note(PG(d), res);
-		rc = pg_step_fail(d, err, "reading the new row's id");
-	}
-	PQclear(res);
-	return rc;
-}
-
 static void pg_close(struct db *d)
 {
 	if (d == NULL)
@@ -785,7 +770,6 @@ const struct db_driver db_driver_pg = {
 	.column_type = pg_column_type,
 	.ids_follow = pg_ids_follow,
 	.changes = pg_changes,
-	.last_id = pg_last_id,
 	.step_fail = pg_step_fail,
 	.sql_has_migrations = "SELECT count(*) FROM information_schema.tables WHERE "
 		"table_schema = current_schema() AND table_name = 'schema_migrations'",
