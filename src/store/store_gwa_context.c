@@ -51,25 +51,17 @@ tw_rc store_ctx_tenant_id(struct tw_store *store, const char *name, int64_t *id,
 	struct tw_error *err)
 {
 	struct db *d = store_db(store, err);
-	struct db_stmt *st = NULL;
+	bool found = false;
 	tw_rc rc;
-	int step;
 
 	*id = 0;
 	if (d == NULL)
 		return err != NULL ? err->code : TW_E_INTERNAL;
 	if ((rc = store_check_text(name, STORE_ID_MAX, "context (tenant) name", err)) != TW_OK)
 		return rc;
-	if ((rc = db_prepare(d, SQL_TENANT, &st, err)) != TW_OK)
-		return rc;
-	db_bind_text(st, 1, name);
-	if ((step = db_step(st)) == DB_ROW)
-		*id = db_column_int64(st, 0);
-	else if (step == DB_DONE)
+	rc = db_int(d, SQL_TENANT, id, &found, "looking up a tenant", err, "t", name);
+	if (rc == TW_OK && !found)
 		rc = tw_error_set(err, TW_E_NOT_FOUND, "there is no context (tenant) '%.64s'", name);
-	else
-		rc = db_step_fail(d, err, "looking up a tenant");
-	db_done(d, st);
 	return rc;
 }
 
@@ -204,8 +196,8 @@ tw_rc store_ctx_cert_get(struct tw_store *store, int64_t tenant_id, int64_t id,
 {
 	struct db *d = store_db(store, err);
 	struct db_stmt *st = NULL;
+	bool row = false;
 	tw_rc rc;
-	int step;
 
 	if (out != NULL)
 		memset(out, 0, sizeof(*out));
@@ -213,17 +205,10 @@ tw_rc store_ctx_cert_get(struct tw_store *store, int64_t tenant_id, int64_t id,
 		return err != NULL ? err->code : TW_E_INTERNAL;
 	if (out == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_ctx_cert_get: no output");
-	if ((rc = db_prepare(d, SQL_CC_GET, &st, err)) != TW_OK)
-		return rc;
-	db_bind_int64(st, 1, tenant_id);
-	db_bind_int64(st, 2, id);
-	if ((step = db_step(st)) == DB_ROW)
-		rc = cc_row(st, true, out, err);
-	else if (step == DB_DONE)
-		rc = tw_error_set(err, TW_E_NOT_FOUND, "the context has no certificate %lld",
-			(long long)id);
-	else
-		rc = db_step_fail(d, err, "reading a certificate of the context");
+	if ((rc = db_fetch(d, SQL_CC_GET, &st, &row, "reading a certificate of the context",
+	    err, "ii", tenant_id, id)) == TW_OK)
+		rc = row ? cc_row(st, true, out, err) : tw_error_set(err, TW_E_NOT_FOUND,
+			"the context has no certificate %lld", (long long)id);
 	db_done(d, st);
 	if (rc != TW_OK)
 		store_ctx_cert_clear(out);
