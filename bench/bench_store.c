@@ -33,6 +33,17 @@ static double bench_now(void)
 	return (double)tw_monotonic_ms() / 1000.0;
 }
 
+/*
+ * BENCH_STORE_MARKS=1: a line on stderr where each phase starts, so that a system-call
+ * trace of the run (bench_store.sh: strace) can count the database round trips of each
+ * phase between them.
+ */
+static void bench_mark(const char *phase)
+{
+	if (getenv("BENCH_STORE_MARKS") != NULL)
+		fprintf(stderr, "bench_store: phase %s\n", phase);
+}
+
 static void bench_die(const char *what, const struct tw_error *err)
 {
 	fprintf(stderr, "bench_store: %s: %s\n", what, err != NULL ? err->message : "failed");
@@ -44,7 +55,10 @@ static double bench_append(struct tw_store *st, long n)
 	struct tw_error err;
 	struct audit_entry e;
 	char detail[96];
-	double t0 = bench_now();
+	double t0;
+
+	bench_mark("append");
+	t0 = bench_now();
 
 	for (long i = 0; i < n; i++) {
 		snprintf(detail, sizeof(detail), "bench entry %ld", i);
@@ -73,6 +87,7 @@ static double bench_handout(struct tw_store *st, long n, double *create_s)
 	double t0;
 
 	spec.payload = payload;
+	bench_mark("create");
 	t0 = bench_now();
 	if (store_begin(st, &err) != TW_OK ||
 	    store_tenant_ensure(st, GATEWAY_DEFAULT_TENANT, &tenant, &err) != TW_OK)
@@ -93,6 +108,7 @@ static double bench_handout(struct tw_store *st, long n, double *create_s)
 	if (store_commit(st, &err) != TW_OK)
 		bench_die("commit", &err);
 	*create_s = bench_now() - t0;
+	bench_mark("handout");
 	t0 = bench_now();
 	for (long i = 0; i < n; i++) {
 		struct job_delivery d;
@@ -110,6 +126,7 @@ static double bench_handout(struct tw_store *st, long n, double *create_s)
 		json_decref(d.payload);
 	}
 	t0 = bench_now() - t0;
+	bench_mark("end");
 	json_decref(payload);
 	return t0;
 }
