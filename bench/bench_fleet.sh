@@ -94,18 +94,28 @@ pids+=($!)
 for _ in $(seq 1 100); do ss -ltn "sport = :$wan_port" | grep -q LISTEN && break; sleep 0.1; done
 
 if [ "$provisioned" = 0 ]; then
+	# Wall time depends on the machine's other load; the CPU seconds of the two
+	# provisioning processes and of the signer much less.
+	prov_signer=$(grep -o 'signer\[[0-9]*\]' "$tmp/torwartd.log" | head -1 | tr -dc 0-9)
+	signer_cpu0=$(cpu "$prov_signer")
 	t0=$(date +%s.%N)
 	half=$((n / 2))
 	# Bulk by default: certificates signed in batches of 200 gateways (one signer round
 	# trip, one store transaction each); PROVISION=single: gateway add's path per gateway.
 	if [ "${PROVISION:-bulk}" = single ]; then pmode=(--single 1); else pmode=(--batch 200); fi
-	"$build/bench/bench_fleet_provision" --home "$home" --from 0 --to "$half" "${pmode[@]}" &
+	/usr/bin/time -f '%U %S' -o "$tmp/prov1.time" \
+		"$build/bench/bench_fleet_provision" --home "$home" --from 0 --to "$half" "${pmode[@]}" &
 	p1=$!
-	"$build/bench/bench_fleet_provision" --home "$home" --from "$half" --to "$n" "${pmode[@]}"
+	/usr/bin/time -f '%U %S' -o "$tmp/prov2.time" \
+		"$build/bench/bench_fleet_provision" --home "$home" --from "$half" --to "$n" "${pmode[@]}"
 	wait "$p1"
-	"$T" gateway set --home "$home" --gateways all --wakeup "127.0.0.1:$wu_port" >/dev/null
 	t1=$(date +%s.%N)
-	echo "provisioned $n gateways (keys, 3 certificates each via the signer, ${PROVISION:-bulk}) in $(echo "$t1 - $t0" | bc) s ($(echo "scale=0; $n / ($t1 - $t0)" | bc)/s)"
+	"$T" gateway set --home "$home" --gateways all --wakeup "127.0.0.1:$wu_port" >/dev/null
+	t2=$(date +%s.%N)
+	prov_cpu=$(cat "$tmp/prov1.time" "$tmp/prov2.time" | awk '{ s += $1 + $2 } END { print s }')
+	signer_cpu=$(echo "$(cpu "$prov_signer") - $signer_cpu0" | bc)
+	echo "provisioned $n gateways (keys, 3 certificates each via the signer, ${PROVISION:-bulk}) in $(echo "$t1 - $t0" | bc) s ($(echo "scale=0; $n / ($t1 - $t0)" | bc)/s), then gateway set --wakeup $(echo "$t2 - $t1" | bc) s (load average $(cut -d' ' -f1 /proc/loadavg))"
+	echo "provisioning CPU:     $(echo "scale=2; 1000 * $prov_cpu / $n" | bc) ms per gateway in bench_fleet_provision, $(echo "scale=2; 1000 * $signer_cpu / $n" | bc) ms in the signer; projected on $(nproc) idle cores: $(echo "scale=0; $(nproc) * $n / ($prov_cpu + $signer_cpu)" | bc) gateways/s"
 fi
 
 rm -f "$tmp/sim.stats"   # a kept home still has the last run's
