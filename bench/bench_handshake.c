@@ -50,10 +50,16 @@
 #include "crypto/tls_signer_key.h"
 #include "sim/sim.h"
 #include "wan/wan.h"
+#if __has_include("wan/wan_session_cache.h")
+#include "wan/wan_session_cache.h"
+#define HAVE_WAN_SESSION_CACHE 1
+#endif
 
 struct raw {
 	SSL_CTX *srv, *cli;
 };
+
+static double cpu_now_us(void);
 
 /* One in-memory handshake; sess (may be NULL) is offered for resumption. */
 static int raw_handshake(struct raw *r, SSL_SESSION *sess, SSL_SESSION **out, int *reused)
@@ -148,11 +154,15 @@ out:
 	return ok;
 }
 
-/* lfd < 0: in memory; otherwise over loopback TCP to lfd (bound to sa). */
+/*
+ * lfd < 0: in memory; otherwise over loopback TCP to lfd (bound to sa). Handshakes per
+ * second of wall time; *cpu_us (may be NULL) gets this process's CPU per handshake.
+ */
 static double raw_rate(struct raw *r, double seconds, SSL_SESSION *sess, int lfd,
-	const struct sockaddr_in *sa, int *failures)
+	const struct sockaddr_in *sa, int *failures, double *cpu_us)
 {
 	int64_t t0 = tw_monotonic_ms(), t;
+	double c0 = cpu_now_us();
 	long n = 0;
 	int reused = 0, ok;
 
@@ -164,6 +174,8 @@ static double raw_rate(struct raw *r, double seconds, SSL_SESSION *sess, int lfd
 		n++;
 		t = tw_monotonic_ms();
 	} while ((double)(t - t0) < seconds * 1000.0);
+	if (cpu_us != NULL)
+		*cpu_us = (cpu_now_us() - c0) / (double)n;
 	return (double)n * 1000.0 / (double)(t - t0);
 }
 
@@ -326,7 +338,11 @@ int main(int argc, char **argv)
 	SSL_SESSION *sess = NULL;
 	char **dirs = NULL, gwa[128];
 	double raw_full = 0.0, raw_res = 0.0, raw_tcp_full = 0.0, raw_tcp_res = 0.0;
-	double res_direct = 0.0;
+	double raw_res_cpu = 0.0, raw_tcp_res_cpu = 0.0;
+	double res_direct = 0.0, res_cpu_us = 0.0, c1, c2, c3;
+#ifdef HAVE_WAN_SESSION_CACHE
+	struct wan_session_cache_stats wsc;
+#endif
 	struct sockaddr_in lsa;
 	int lfd = -1;
 	int failures = 0, reused, status = 1;
@@ -381,13 +397,14 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (!only_res) {
-		raw_full = raw_rate(&raw, (double)secs, NULL, -1, NULL, &failures);
-		raw_res = raw_rate(&raw, (double)secs / 2.0, sess, -1, NULL, &failures);
+		raw_full = raw_rate(&raw, (double)secs, NULL, -1, NULL, &failures, NULL);
+		raw_res = raw_rate(&raw, (double)secs / 2.0, sess, -1, NULL, &failures,
+			&raw_res_cpu);
 		if ((lfd = raw_listener(&lsa)) >= 0) {
 			raw_tcp_full = raw_rate(&raw, (double)secs / 2.0, NULL, lfd, &lsa,
-				&failures);
+				&failures, NULL);
 			raw_tcp_res = raw_rate(&raw, (double)secs / 2.0, sess, lfd, &lsa,
-				&failures);
+				&failures, &raw_tcp_res_cpu);
 		}
 	}
 
@@ -416,20 +433,36 @@ int main(int argc, char **argv)
 	memset(&one, 0, sizeof(one));
 	memset(&many, 0, sizeof(many));
 	/* Resumed only, directly: 1 + rrounds rounds minus 1 round, both with resumption on. */
+	/*
+	 * The CPU of this process (wan and simulator, both ends) per resumed session, the
+	 * same difference: on a shared machine wall time swings with the load, CPU time much
+	 * less (without --gwa only; with it the wan's CPU is elsewhere).
+	 */
 	opt.resume = 1;
 	opt.rounds = 1;
+	c1 = cpu_now_us();
 	(void)sim_run(&opt, &one, &err);
+	c2 = cpu_now_us();
 	opt.rounds = 1 + (unsigned)rrounds;
 	(void)sim_run(&opt, &many, &err);
+	c3 = cpu_now_us();
 	if (many.seconds > one.seconds && many.resumed > 0)
 		res_direct = (double)many.resumed / (many.seconds - one.seconds);
+	if (many.resumed > 0 && (c3 - c2) > (c2 - c1))
+		res_cpu_us = ((c3 - c2) - (c2 - c1)) / (double)many.resumed;
 	printf("wan resumed only (measured): %zu resumed sessions in %.3f s (%u rounds %.3f s "
-		"minus 1 round %.3f s): %.1f/s; failed sessions %zu\n", many.resumed,
+		"minus 1 round %.3f s): %.1f/s; CPU (wan + sim) %.0f us per resumed session; "
+		"failed sessions %zu\n", many.resumed,
 		many.seconds - one.seconds, 1 + (unsigned)rrounds, many.seconds, one.seconds,
-		res_direct, one.sessions_failed + many.sessions_failed);
+		res_direct, res_cpu_us, one.sessions_failed + many.sessions_failed);
+#ifdef HAVE_WAN_SESSION_CACHE
+	wan_session_cache_stats(&wsc);
+	printf("wan session cache: %llu resumptions from memory, %llu tickets decoded and "
+		"kept\n", (unsigned long long)wsc.hits, (unsigned long long)wsc.learned);
+#endif
 	if (only_res) {
-		printf("bench_handshake: resumed_direct_per_s=%.1f failed=%zu\n", res_direct,
-			one.sessions_failed + many.sessions_failed);
+		printf("bench_handshake: resumed_direct_per_s=%.1f resumed_cpu_us=%.0f failed=%zu\n",
+			res_direct, res_cpu_us, one.sessions_failed + many.sessions_failed);
 		status = one.sessions_failed + many.sessions_failed == 0 ? 0 : 1;
 		goto out;
 	}
@@ -452,6 +485,8 @@ int main(int argc, char **argv)
 		raw_full, raw_res, failures ? "  (SOME FAILED)" : "");
 	printf("raw OpenSSL over loopback TCP (1 thread, both ends, connect+accept+close): "
 		"full %8.1f/s   resumed %8.1f/s\n", raw_tcp_full, raw_tcp_res);
+	printf("CPU per resumed session (both ends): raw in memory %.0f us, raw over TCP %.0f us, "
+		"wan + sim %.0f us\n", raw_res_cpu, raw_tcp_res_cpu, res_cpu_us);
 	printf("wan + sim over TCP (HTTP, store, admin log): full %8.1f/s   resumed-mix %8.1f/s "
 		"(%zu of %zu resumed)\n",
 		full.seconds > 0 ? (double)full.sessions_ok / full.seconds : 0.0,
@@ -499,11 +534,13 @@ int main(int argc, char **argv)
 			"resumed_per_s=%.1f raw_full_per_s=%.1f raw_resumed_per_s=%.1f failed=%zu "
 			"cpu_us_per_full=%.0f signer_sigs=%llu signer_rtt_us=%.1f "
 			"local_sign_us=%.1f signer_sign_us=%.1f signer_client_cpu_us=%.1f "
-			"resumed_direct_per_s=%.1f raw_tcp_full_per_s=%.1f "
-			"raw_tcp_resumed_per_s=%.1f\n",
+			"resumed_direct_per_s=%.1f resumed_cpu_us=%.0f raw_tcp_full_per_s=%.1f "
+			"raw_tcp_resumed_per_s=%.1f raw_resumed_cpu_us=%.0f "
+			"raw_tcp_resumed_cpu_us=%.0f\n",
 			full_rate, mix_rate, res_only, raw_full, raw_res,
 			full.sessions_failed + resumed.sessions_failed, cpu_us, sigs, rtt_us,
-			sc[0], sc[2], sc[3], res_direct, raw_tcp_full, raw_tcp_res);
+			sc[0], sc[2], sc[3], res_direct, res_cpu_us, raw_tcp_full, raw_tcp_res,
+			raw_res_cpu, raw_tcp_res_cpu);
 	}
 	status = full.sessions_failed + resumed.sessions_failed + one.sessions_failed +
 		many.sessions_failed == 0 && failures == 0 ? 0 : 1;
