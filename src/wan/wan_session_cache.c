@@ -97,16 +97,24 @@ static void wsc_unlink(int32_t i)
 	wsc.st.size--;
 }
 
-/* The session kept under id, with a reference for the caller; NULL on a miss. */
+/*
+ * The session kept under id, with a reference for the caller; NULL on a miss. A session
+ * OpenSSL has marked not resumable meanwhile (a connection that offered it failed: a
+ * network drop, or somebody who knew the id but not the master secret) is dropped here,
+ * so its owner resumes from the ticket instead of falling back to a full handshake.
+ */
 static SSL_SESSION *wsc_get(const unsigned char id[32])
 {
 	SSL_SESSION *s = NULL;
 	int32_t i;
 
 	pthread_mutex_lock(&wsc.lock);
-	if (wsc.e != NULL && (i = wsc_find(id, NULL)) >= 0 &&
-	    SSL_SESSION_up_ref(wsc.e[i].sess) == 1)
-		s = wsc.e[i].sess;
+	if (wsc.e != NULL && (i = wsc_find(id, NULL)) >= 0) {
+		if (SSL_SESSION_is_resumable(wsc.e[i].sess) != 1)
+			wsc_unlink(i);
+		else if (SSL_SESSION_up_ref(wsc.e[i].sess) == 1)
+			s = wsc.e[i].sess;
+	}
 	pthread_mutex_unlock(&wsc.lock);
 	return s;
 }
