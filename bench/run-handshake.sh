@@ -7,7 +7,7 @@
 #                                          CONCURRENCY (64), SECONDS (5), KEEP=1,
 #                                          KEYFILE=1 (the old layout: the wan reads its
 #                                          TLS key from pki/gwa-tls.key, for comparison),
-#                                          RESUME_ROUNDS (20: resumed rounds of the direct
+#                                          RESUME_ROUNDS (40: resumed rounds of the direct
 #                                          resumed-only figure), PERF=1 (only the resumed
 #                                          runs, RESUME_ROUNDS 100 unless set, under
 #                                          `perf record --call-graph dwarf`; prints the
@@ -59,7 +59,7 @@ if [ "${PERF:-0}" = 1 ]; then
 	exit 0
 fi
 "$build/bench/bench_handshake" --home "$home" --count "$n" --rounds "$rounds" \
-	--concurrency "$conc" --seconds "$secs" --resume-rounds "${RESUME_ROUNDS:-20}" |
+	--concurrency "$conc" --seconds "$secs" --resume-rounds "${RESUME_ROUNDS:-40}" |
 	tee "$tmp/bench.out"
 s1=$(ticks "$signer_pid")
 sleep 1.2   # the signer writes its metrics at most once a second
