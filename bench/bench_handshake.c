@@ -18,6 +18,9 @@
  *
  * What each resumed figure includes (docs/performance.md "Resumed sessions"):
  *   raw in memory   the two TLS state machines over a BIO pair, one thread: no sockets;
+ *   raw by id       in memory too, but resumed by session id from the server's cache
+ *                   (tickets off), so the server decodes nothing: what the wan's session
+ *                   cache (wan_session_cache.c) does for a ticket it has seen;
  *   raw over TCP    the same over a loopback TCP connection made per handshake (socket,
  *                   connect, accept, close on both ends), one thread: the TCP set-up the
  *                   wan pays as well, without HTTP, store or event loops;
@@ -338,7 +341,8 @@ int main(int argc, char **argv)
 	SSL_SESSION *sess = NULL;
 	char **dirs = NULL, gwa[128];
 	double raw_full = 0.0, raw_res = 0.0, raw_tcp_full = 0.0, raw_tcp_res = 0.0;
-	double raw_res_cpu = 0.0, raw_tcp_res_cpu = 0.0;
+	double raw_res_cpu = 0.0, raw_tcp_res_cpu = 0.0, raw_id = 0.0, raw_id_cpu = 0.0;
+	SSL_SESSION *sess_id = NULL;
 	double res_direct = 0.0, res_cpu_us = 0.0, c1, c2, c3;
 #ifdef HAVE_WAN_SESSION_CACHE
 	struct wan_session_cache_stats wsc;
@@ -406,6 +410,13 @@ int main(int argc, char **argv)
 			raw_tcp_res = raw_rate(&raw, (double)secs / 2.0, sess, lfd, &lsa,
 				&failures, &raw_tcp_res_cpu);
 		}
+		/* By session id: tickets off on the server from here on (the last raw figure). */
+		SSL_CTX_set_options(raw.srv, SSL_OP_NO_TICKET);
+		if (raw_handshake(&raw, NULL, &sess_id, &reused) && sess_id != NULL)
+			raw_id = raw_rate(&raw, (double)secs / 2.0, sess_id, -1, NULL, &failures,
+				&raw_id_cpu);
+		else
+			failures++;
 	}
 
 	/* 2. The real wan over TCP, driven by the simulator engine. */
@@ -485,8 +496,11 @@ int main(int argc, char **argv)
 		raw_full, raw_res, failures ? "  (SOME FAILED)" : "");
 	printf("raw OpenSSL over loopback TCP (1 thread, both ends, connect+accept+close): "
 		"full %8.1f/s   resumed %8.1f/s\n", raw_tcp_full, raw_tcp_res);
-	printf("CPU per resumed session (both ends): raw in memory %.0f us, raw over TCP %.0f us, "
-		"wan + sim %.0f us\n", raw_res_cpu, raw_tcp_res_cpu, res_cpu_us);
+	printf("raw OpenSSL in memory resumed by session id (server cache, no ticket decode): "
+		"%8.1f/s\n", raw_id);
+	printf("CPU per resumed session (both ends): raw in memory %.0f us (by id %.0f us), raw "
+		"over TCP %.0f us, wan + sim %.0f us\n", raw_res_cpu, raw_id_cpu, raw_tcp_res_cpu,
+		res_cpu_us);
 	printf("wan + sim over TCP (HTTP, store, admin log): full %8.1f/s   resumed-mix %8.1f/s "
 		"(%zu of %zu resumed)\n",
 		full.seconds > 0 ? (double)full.sessions_ok / full.seconds : 0.0,
@@ -536,11 +550,12 @@ int main(int argc, char **argv)
 			"local_sign_us=%.1f signer_sign_us=%.1f signer_client_cpu_us=%.1f "
 			"resumed_direct_per_s=%.1f resumed_cpu_us=%.0f raw_tcp_full_per_s=%.1f "
 			"raw_tcp_resumed_per_s=%.1f raw_resumed_cpu_us=%.0f "
-			"raw_tcp_resumed_cpu_us=%.0f\n",
+			"raw_tcp_resumed_cpu_us=%.0f raw_id_resumed_per_s=%.1f "
+			"raw_id_resumed_cpu_us=%.0f\n",
 			full_rate, mix_rate, res_only, raw_full, raw_res,
 			full.sessions_failed + resumed.sessions_failed, cpu_us, sigs, rtt_us,
 			sc[0], sc[2], sc[3], res_direct, res_cpu_us, raw_tcp_full, raw_tcp_res,
-			raw_res_cpu, raw_tcp_res_cpu);
+			raw_res_cpu, raw_tcp_res_cpu, raw_id, raw_id_cpu);
 	}
 	status = full.sessions_failed + resumed.sessions_failed + one.sessions_failed +
 		many.sessions_failed == 0 && failures == 0 ? 0 : 1;
@@ -549,6 +564,7 @@ out:
 		close(lfd);
 	wan_server_stop(srv);
 	SSL_SESSION_free(sess);
+	SSL_SESSION_free(sess_id);
 	SSL_CTX_free(raw.srv);
 	SSL_CTX_free(raw.cli);
 	for (long i = 0; dirs != NULL && i < count; i++)
