@@ -215,7 +215,7 @@ static bool saml_time_attr(xmlNode *n, const char *name, bool required, int64_t 
 
 struct saml_walk {
 	size_t nodes, assertions, signatures, encrypted;
-	xmlNode *assertion, *signature;
+	xmlNode *assertion, *signature[2];    /* the first two signatures */
 	bool bad_node;
 };
 
@@ -234,8 +234,9 @@ static void saml_walk(xmlNode *n, int depth, struct saml_walk *w)
 			} else if (saml_is(n, NS_SAML, "EncryptedAssertion")) {
 				w->encrypted++;
 			} else if (saml_is(n, NS_DSIG, "Signature")) {
+				if (w->signatures < 2)
+					w->signature[w->signatures] = n;
 				w->signatures++;
-				w->signature = n;
 			}
 			saml_walk(n->children, depth + 1, w);
 			break;
@@ -254,7 +255,10 @@ static void saml_walk(xmlNode *n, int depth, struct saml_walk *w)
 /* The parsed document with its verified-shape pointers. */
 struct saml_doc {
 	xmlDoc *doc;
-	xmlNode *root, *assertion, *signature, *signed_node;
+	xmlNode *root, *assertion;
+	/* One signature (Assertion or Response), or two: the Response's and its Assertion's. */
+	xmlNode *signature[2], *signed_node[2];
+	size_t nsig;
 };
 
 /*
@@ -368,27 +372,42 @@ static tw_rc saml_load(const char *xml, size_t len, struct saml_doc *d,
 			goto out;
 		}
 	}
-	/* Exactly one signature, enveloped in the Assertion or the Response holding it. */
+	/*
+	 * One signature, enveloped in the Assertion or in the Response holding it; or two
+	 * (identity providers that sign both): one in the Response, one in its Assertion.
+	 * Both are verified then. Any other number or place is a wrapping shape.
+	 */
 	if (w.signatures == 0) {
 		rc = saml_refuse(SAML_UNSIGNED, why, err, "the assertion is not signed%s", "");
 		goto out;
 	}
-	if (w.signatures > 1 || (w.signature->parent != d->assertion &&
-	    w.signature->parent != d->root)) {
-		rc = saml_refuse(SAML_WRAPPING, why, err, "exactly one signature, enveloped in the "
-			"Assertion or its Response, is accepted%s", "");
+	if (w.signatures > 2 ||
+	    (w.signatures == 1 && w.signature[0]->parent != d->assertion &&
+	     w.signature[0]->parent != d->root) ||
+	    (w.signatures == 2 && (d->root == d->assertion ||
+	     !((w.signature[0]->parent == d->root && w.signature[1]->parent == d->assertion) ||
+	       (w.signature[1]->parent == d->root &&
+	        w.signature[0]->parent == d->assertion))))) {
+		rc = saml_refuse(SAML_WRAPPING, why, err, "one signature, enveloped in the "
+			"Assertion or its Response (or one in each), is accepted%s", "");
 		goto out;
 	}
-	d->signature = w.signature;
-	d->signed_node = w.signature->parent;
-	si = saml_child(d->signature, NS_DSIG, "SignedInfo", &many);
-	ref = saml_child(si, NS_DSIG, "Reference", &many);
-	if (ref == NULL || many || (ref_uri = xmlGetNoNsProp(ref, (const xmlChar *)"URI")) ==
-	    NULL || !saml_attr(d->signed_node, "ID", sid, sizeof(sid)) || ref_uri[0] != '#' ||
-	    strcmp((const char *)ref_uri + 1, sid) != 0) {
-		rc = saml_refuse(SAML_WRAPPING, why, err, "the one Reference must name the ID of "
-			"the signed Assertion or Response%s", "");
-		goto out;
+	d->nsig = w.signatures;
+	for (size_t i = 0; i < d->nsig; i++) {
+		d->signature[i] = w.signature[i];
+		d->signed_node[i] = w.signature[i]->parent;
+		si = saml_child(d->signature[i], NS_DSIG, "SignedInfo", &many);
+		ref = saml_child(si, NS_DSIG, "Reference", &many);
+		xmlFree(ref_uri);
+		ref_uri = NULL;
+		if (ref == NULL || many || (ref_uri = xmlGetNoNsProp(ref,
+		    (const xmlChar *)"URI")) == NULL ||
+		    !saml_attr(d->signed_node[i], "ID", sid, sizeof(sid)) || ref_uri[0] != '#' ||
+		    strcmp((const char *)ref_uri + 1, sid) != 0) {
+			rc = saml_refuse(SAML_WRAPPING, why, err, "the one Reference must name the ID "
+				"of the signed Assertion or Response%s", "");
+			goto out;
+		}
 	}
 	/* The fields, from the assertion node (the signed one or inside the signed one). */
 	issuer = saml_child(d->assertion, NS_SAML, "Issuer", &many);
@@ -431,8 +450,8 @@ tw_rc saml_parse(const char *xml, size_t len, struct saml_assertion *out,
 	return rc;
 }
 
-/* The signature over d->signed_node by the configured certificate's key. */
-static tw_rc saml_signature(struct saml_doc *d, const struct saml_expect *x,
+/* Signature i over d->signed_node[i] by the configured certificate's key. */
+static tw_rc saml_signature(struct saml_doc *d, size_t i, const struct saml_expect *x,
 	enum saml_refusal *why, struct tw_error *err)
 {
 	xmlSecDSigCtxPtr ctx = NULL;
@@ -470,20 +489,20 @@ static tw_rc saml_signature(struct saml_doc *d, const struct saml_expect *x,
 		rc = tw_error_set(err, TW_E_INTERNAL, "cannot restrict the signature algorithms");
 		goto out;
 	}
-	if (xmlSecDSigCtxVerify(ctx, d->signature) < 0 ||
+	if (xmlSecDSigCtxVerify(ctx, d->signature[i]) < 0 ||
 	    ctx->status != xmlSecDSigStatusSucceeded) {
 		rc = saml_refuse(SAML_SIGNATURE, why, err, "the signature does not verify with the "
 			"identity provider's certificate (or uses a refused algorithm)%s", "");
 		goto out;
 	}
 	/* What was verified is the node we read: one reference, "#" + the parent's ID. */
-	want = xmlGetNoNsProp(d->signed_node, (const xmlChar *)"ID");
+	want = xmlGetNoNsProp(d->signed_node[i], (const xmlChar *)"ID");
 	ref = xmlSecPtrListGetSize(&ctx->signedInfoReferences) == 1 ?
 		xmlSecPtrListGetItem(&ctx->signedInfoReferences, 0) : NULL;
 	if (ref == NULL || ref->status != xmlSecDSigStatusSucceeded || ref->uri == NULL ||
 	    want == NULL || ref->uri[0] != '#' ||
 	    strcmp((const char *)ref->uri + 1, (const char *)want) != 0 ||
-	    xmlGetID(d->doc, want) == NULL || xmlGetID(d->doc, want)->parent != d->signed_node)
+	    xmlGetID(d->doc, want) == NULL || xmlGetID(d->doc, want)->parent != d->signed_node[i])
 		rc = saml_refuse(SAML_WRAPPING, why, err, "the signed reference is not the "
 			"assertion read%s", "");
 out:
@@ -504,8 +523,9 @@ tw_rc saml_verify(const char *xml, size_t len, const struct saml_expect *x,
 
 	if ((rc = saml_load(xml, len, &d, out, why, err)) != TW_OK)
 		return rc;
-	if ((rc = saml_signature(&d, x, why, err)) != TW_OK)
-		goto out;
+	for (size_t i = 0; i < d.nsig; i++)
+		if ((rc = saml_signature(&d, i, x, why, err)) != TW_OK)
+			goto out;
 	if (x->issuer == NULL || strcmp(out->issuer, x->issuer) != 0) {
 		rc = saml_refuse(SAML_ISSUER, why, err, "issued by '%.100s', not by the context's "
 			"identity provider", out->issuer);

@@ -4,9 +4,9 @@
  * provider"; docs/security.md "SAML login"). Outside bytes in, a checked assertion out.
  *
  * What is accepted: a <saml:Assertion> or a <samlp:Response> (status Success) holding
- * exactly one, with exactly one enveloped XML signature (libxmlsec1, OpenSSL backend)
- * over the Assertion or over the Response that holds it, by the identity provider's
- * certificate. The defences, each tied to a known SAML attack:
+ * exactly one, with one enveloped XML signature (libxmlsec1, OpenSSL backend) over the
+ * Assertion or over the Response that holds it, or one over each (both verified), by
+ * the identity provider's certificate. The defences, each tied to a known SAML attack:
  *   - signature wrapping: IDs are registered only on the Assertion and the Response
  *     (xmlAddID, duplicates refused), the one Reference must point to "#<ID>" of the
  *     signature's own parent, and every field is read from that very node;

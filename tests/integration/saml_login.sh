@@ -4,7 +4,8 @@
 # provider (a key and a self-signed certificate made here with openssl) signs assertions
 # with the xmlsec1 command-line tool, so the signer is not Torwart's code:
 #   - idp-set for context alpha; bad certificates and usage errors refused;
-#   - a valid assertion (and a Response holding one) logs alice in over her client
+#   - a valid assertion (a Response holding one, a Response signed around a signed one)
+#     logs alice in over her client
 #     certificate; the session lists alpha's certificates and not beta's;
 #   - refused with their typed codes: replayed, forged (NameID changed after signing),
 #     expired, not yet valid, unsigned, wrong issuer, wrong audience, signature wrapping,
@@ -216,6 +217,19 @@ open(sys.argv[2], "w").write(f'''<?xml version="1.0"?>
 {signed}</samlp:Response>''')
 PY
 check "a Response holding a signed assertion logs alice in" login alice "$T/response.xml"
+# Identity providers that sign both: the Response's signature around the signed assertion.
+assertion "$T/inner2.xml" _inner2 alice
+/usr/bin/python3 - "$T/inner2.xml" "$T/both.tmpl" "$(ts now)" <<'PY' 2>>"$T/log"
+import sys
+signed = open(sys.argv[1]).read().split("?>", 1)[1]
+sig = """<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignedInfo><ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/><ds:SignatureMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"/><ds:Reference URI="#_resp3"><ds:Transforms><ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/><ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/></ds:Transforms><ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/><ds:DigestValue/></ds:Reference></ds:SignedInfo><ds:SignatureValue/></ds:Signature>"""
+open(sys.argv[2], "w").write(f'''<?xml version="1.0"?>
+<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ID="_resp3" Version="2.0" IssueInstant="{sys.argv[3]}">{sig}
+<samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status>
+{signed}</samlp:Response>''')
+PY
+sign "$T/both.tmpl" "$T/both.xml"
+check "a Response signed around a signed assertion (two signatures) logs alice in" login alice "$T/both.xml"
 
 # Entity expansion and XXE: a DTD is refused before the parser resolves anything.
 assertion "$T/base.xml" _lol alice

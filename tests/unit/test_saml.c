@@ -61,6 +61,92 @@ static const char signed_xml[] =
 	"<saml:Conditions NotBefore=\"2030-01-01T00:00:00Z\" NotOnOrAfter=\"2030-01-01T00:10:00Z\"><saml:AudienceRestriction><saml:Audience>https://sp.test/</saml:Audience></saml:AudienceRestriction></saml:Conditions>\n"
 	"</saml:Assertion>\n";
 
+/* A Response signed by the same key around the signed assertion above (IdPs that sign
+ * both), and the same with the Response signed by other_cert's key. */
+static const char both_signed_xml[] =
+	"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+	"<samlp:Response xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" ID=\"_r2\" Vers"
+	"ion=\"2.0\" IssueInstant=\"2030-01-01T00:00:00Z\"><ds:Signature xmlns:ds=\"http://ww"
+	"w.w3.org/2000/09/xmldsig#\"><ds:SignedInfo><ds:CanonicalizationMethod Algorithm=\"ht"
+	"tp://www.w3.org/2001/10/xml-exc-c14n#\"/><ds:SignatureMethod Algorithm=\"http://www."
+	"w3.org/2001/04/xmldsig-more#ecdsa-sha256\"/><ds:Reference URI=\"#_r2\"><ds:Transform"
+	"s><ds:Transform Algorithm=\"http://www.w3.org/2000/09/xmldsig#enveloped-signature\"/"
+	"><ds:Transform Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/></ds:Transform"
+	"s><ds:DigestMethod Algorithm=\"http://www.w3.org/2001/04/xmlenc#sha256\"/><ds:Digest"
+	"Value>tbr5zNNSipbYMDGiQraPEJup+6gi1UCivF3Fpt9uSzQ=</ds:DigestValue></ds:Reference></"
+	"ds:SignedInfo><ds:SignatureValue>pNa/2gdJgcvriV06XrNRhesmT55M6NokyW4FBqNZWrcTaQ3ssJa"
+	"5iUlbeb20p/l9\n"
+	"mf+qNGSXpLh2Jsus0SjPfQ==</ds:SignatureValue></ds:Signature><samlp:Status><samlp:Stat"
+	"usCode Value=\"urn:oasis:names:tc:SAML:2.0:status:Success\"/></samlp:Status>\n"
+	"<saml:Assertion xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\" ID=\"_u1\" Vers"
+	"ion=\"2.0\" IssueInstant=\"2030-01-01T00:00:00Z\">\n"
+	"<saml:Issuer>https://idp.test/u</saml:Issuer>\n"
+	"<ds:Signature xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\"><ds:SignedInfo>\n"
+	"<ds:CanonicalizationMethod Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/>\n"
+	"<ds:SignatureMethod Algorithm=\"http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256"
+	"\"/>\n"
+	"<ds:Reference URI=\"#_u1\"><ds:Transforms>\n"
+	"<ds:Transform Algorithm=\"http://www.w3.org/2000/09/xmldsig#enveloped-signature\"/>"
+	"\n"
+	"<ds:Transform Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/></ds:Transforms"
+	">\n"
+	"<ds:DigestMethod Algorithm=\"http://www.w3.org/2001/04/xmlenc#sha256\"/>\n"
+	"<ds:DigestValue>7tcZOUvLo5kDi14MSEc+homz5jV8uoqjlhUKSiuPeXU=</ds:DigestValue></ds:Re"
+	"ference></ds:SignedInfo><ds:SignatureValue>VAsC6VltH3BlBcehkKx7N0BuWkyM2/wtAa8lHWK4Z"
+	"dQPLg2wqZWufKfeDW2n0c8p\n"
+	"uVBwqBW21be34rx5mQXFsA==</ds:SignatureValue></ds:Signature>\n"
+	"<saml:Subject><saml:NameID>alice</saml:NameID>\n"
+	"<saml:SubjectConfirmation Method=\"urn:oasis:names:tc:SAML:2.0:cm:bearer\"><saml:Sub"
+	"jectConfirmationData NotOnOrAfter=\"2030-01-01T00:10:00Z\"/></saml:SubjectConfirmati"
+	"on></saml:Subject>\n"
+	"<saml:Conditions NotBefore=\"2030-01-01T00:00:00Z\" NotOnOrAfter=\"2030-01-01T00:10:"
+	"00Z\"><saml:AudienceRestriction><saml:Audience>https://sp.test/</saml:Audience></sam"
+	"l:AudienceRestriction></saml:Conditions>\n"
+	"</saml:Assertion>\n"
+	"</samlp:Response>\n";
+
+static const char response_other_key_xml[] =
+	"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+	"<samlp:Response xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" ID=\"_r2\" Vers"
+	"ion=\"2.0\" IssueInstant=\"2030-01-01T00:00:00Z\"><ds:Signature xmlns:ds=\"http://ww"
+	"w.w3.org/2000/09/xmldsig#\"><ds:SignedInfo><ds:CanonicalizationMethod Algorithm=\"ht"
+	"tp://www.w3.org/2001/10/xml-exc-c14n#\"/><ds:SignatureMethod Algorithm=\"http://www."
+	"w3.org/2001/04/xmldsig-more#ecdsa-sha256\"/><ds:Reference URI=\"#_r2\"><ds:Transform"
+	"s><ds:Transform Algorithm=\"http://www.w3.org/2000/09/xmldsig#enveloped-signature\"/"
+	"><ds:Transform Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/></ds:Transform"
+	"s><ds:DigestMethod Algorithm=\"http://www.w3.org/2001/04/xmlenc#sha256\"/><ds:Digest"
+	"Value>tbr5zNNSipbYMDGiQraPEJup+6gi1UCivF3Fpt9uSzQ=</ds:DigestValue></ds:Reference></"
+	"ds:SignedInfo><ds:SignatureValue>uLIk5B+N04/YsPwo9hMs1nMfG+Ix6zSEX5292LXsQ0kLEa4ZXXI"
+	"avhnkkirnLbju\n"
+	"621/4VIKLHSQOMGwjXbmhw==</ds:SignatureValue></ds:Signature><samlp:Status><samlp:Stat"
+	"usCode Value=\"urn:oasis:names:tc:SAML:2.0:status:Success\"/></samlp:Status>\n"
+	"<saml:Assertion xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\" ID=\"_u1\" Vers"
+	"ion=\"2.0\" IssueInstant=\"2030-01-01T00:00:00Z\">\n"
+	"<saml:Issuer>https://idp.test/u</saml:Issuer>\n"
+	"<ds:Signature xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\"><ds:SignedInfo>\n"
+	"<ds:CanonicalizationMethod Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/>\n"
+	"<ds:SignatureMethod Algorithm=\"http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256"
+	"\"/>\n"
+	"<ds:Reference URI=\"#_u1\"><ds:Transforms>\n"
+	"<ds:Transform Algorithm=\"http://www.w3.org/2000/09/xmldsig#enveloped-signature\"/>"
+	"\n"
+	"<ds:Transform Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/></ds:Transforms"
+	">\n"
+	"<ds:DigestMethod Algorithm=\"http://www.w3.org/2001/04/xmlenc#sha256\"/>\n"
+	"<ds:DigestValue>7tcZOUvLo5kDi14MSEc+homz5jV8uoqjlhUKSiuPeXU=</ds:DigestValue></ds:Re"
+	"ference></ds:SignedInfo><ds:SignatureValue>VAsC6VltH3BlBcehkKx7N0BuWkyM2/wtAa8lHWK4Z"
+	"dQPLg2wqZWufKfeDW2n0c8p\n"
+	"uVBwqBW21be34rx5mQXFsA==</ds:SignatureValue></ds:Signature>\n"
+	"<saml:Subject><saml:NameID>alice</saml:NameID>\n"
+	"<saml:SubjectConfirmation Method=\"urn:oasis:names:tc:SAML:2.0:cm:bearer\"><saml:Sub"
+	"jectConfirmationData NotOnOrAfter=\"2030-01-01T00:10:00Z\"/></saml:SubjectConfirmati"
+	"on></saml:Subject>\n"
+	"<saml:Conditions NotBefore=\"2030-01-01T00:00:00Z\" NotOnOrAfter=\"2030-01-01T00:10:"
+	"00Z\"><saml:AudienceRestriction><saml:Audience>https://sp.test/</saml:Audience></sam"
+	"l:AudienceRestriction></saml:Conditions>\n"
+	"</saml:Assertion>\n"
+	"</samlp:Response>\n";
+
 #define T_0500 1893456300000LL   /* 2030-01-01T00:05:00Z */
 
 static struct saml_expect expect_at(int64_t now_ms)
@@ -226,6 +312,29 @@ static void test_response(void **state)
 	free(s);
 }
 
+static void test_both_signed(void **state)
+{
+	struct saml_expect x = expect_at(T_0500);
+	struct saml_assertion a;
+	char *s;
+	const char *at;
+
+	(void)state;
+	assert_int_equal(verify(both_signed_xml, &x, &a), SAML_OK);
+	assert_string_equal(a.name_id, "alice");
+	/* The inner signature is good, the Response's is by another key: both count. */
+	assert_int_equal(verify(response_other_key_xml, &x, &a), SAML_SIGNATURE);
+	/* Changing the Response outside the assertion breaks the Response's signature. */
+	at = strstr(both_signed_xml, "IssueInstant=\"2030-01-01T00:00:00Z\"");
+	assert_non_null(at);
+	assert_true(at < strstr(both_signed_xml, "<saml:Assertion"));
+	s = strdup(both_signed_xml);
+	assert_non_null(s);
+	s[at - both_signed_xml + strlen("IssueInstant=\"2030-01-01T00:00:0")] = '1';
+	assert_int_equal(verify(s, &x, &a), SAML_SIGNATURE);
+	free(s);
+}
+
 static void test_time(void **state)
 {
 	int64_t ms = 0;
@@ -252,6 +361,7 @@ int main(void)
 		cmocka_unit_test(test_tampered),
 		cmocka_unit_test(test_unsigned_and_entities),
 		cmocka_unit_test(test_response),
+		cmocka_unit_test(test_both_signed),
 		cmocka_unit_test(test_time),
 	};
 
