@@ -5,12 +5,13 @@
 # with the xmlsec1 command-line tool, so the signer is not Torwart's code:
 #   - idp-set for context alpha; bad certificates and usage errors refused;
 #   - a valid assertion (a Response holding one, a Response signed around a signed one)
-#     logs alice in over her client
-#     certificate; the session lists alpha's certificates and not beta's;
+#     logs alice in over her client certificate; the session lists alpha's certificates
+#     and not beta's;
 #   - refused with their typed codes: replayed, forged (NameID changed after signing),
-#     expired, not yet valid, unsigned, wrong issuer, wrong audience, signature wrapping,
-#     a second signature, entity expansion and XXE, a comment in NameID, SHA-1, a NameID
-#     of another context, another operator's client certificate, an unknown context;
+#     expired, not yet valid, unsigned, wrong issuer, wrong audience, another key, two
+#     signature-wrapping shapes, entity expansion and XXE, a comment in NameID, SHA-1,
+#     a NameID of another context, another operator's client certificate, a context
+#     without an identity provider (also after idp-remove);
 #   - every accepted and refused login is in the admin log (actor saml:<idp>:<NameID>).
 . "$(dirname "$0")/lib.sh"
 T=$(mktemp -d /tmp/torwart-saml-XXXXXX)
