@@ -9,7 +9,7 @@
 #     and not beta's;
 #   - refused with their typed codes: replayed, forged (NameID changed after signing),
 #     expired, not yet valid, unsigned, wrong issuer, wrong audience, another key, two
-#     signature-wrapping shapes, entity expansion and XXE, a comment in NameID, SHA-1,
+#     signature-wrapping shapes, entity expansion and XXE, a comment in NameID, SHA-1, HMAC,
 #     a NameID of another context, another operator's client certificate, a context
 #     without an identity provider (also after idp-remove);
 #   - every accepted and refused login is in the admin log (actor saml:<idp>:<NameID>).
@@ -175,6 +175,14 @@ sign "$T/tmpl.xml" "$T/sha1.xml"
 check "xmlsec1 signs with SHA-1" grep -q 'rsa-sha1' "$T/sha1.xml"
 refused "RSA-SHA1 signature" saml_signature alice "$T/sha1.xml"
 
+# HMAC with the IdP's public certificate as the shared key (the key-confusion attack).
+tmpl "$T/tmpl.xml" _hmac alice "$IDP" "$SP" "$(ts '-1 min')" "$(ts '+5 min')" \
+	"http://www.w3.org/2001/04/xmldsig-more#hmac-sha256"
+xmlsec1 --sign --hmackey "$T/idp.crt" --id-attr:ID urn:oasis:names:tc:SAML:2.0:assertion:Assertion \
+	--output "$T/hmac.xml" "$T/tmpl.xml" 2>>"$T/log"
+check "xmlsec1 signs with HMAC-SHA256" grep -q 'hmac-sha256' "$T/hmac.xml"
+refused "HMAC keyed with the IdP certificate" saml_signature alice "$T/hmac.xml"
+
 # Signature wrapping: carol's signed assertion (kept intact) in the Response's
 # Extensions, an unsigned one for alice as the Response's assertion.
 assertion "$T/carol.xml" _carol carol
@@ -256,7 +264,7 @@ refused "alice's assertion over carol's client certificate" saml_certificate car
 assertion "$T/beta.xml" _beta bob
 refused "a context without an identity provider (beta)" saml_idp bob "$T/beta.xml" beta
 check "... the refused assertions opened no session" test ! -e "$T/never.session"
-check "every refusal is in the admin log as saml:... refused" test "$(refusals)" = "$((n0 + 17))"
+check "every refusal is in the admin log as saml:... refused" test "$(refusals)" = "$((n0 + 18))"
 check "... forged ones not under their unverified NameID" test \
 	"$(q "SELECT count(*) FROM admin_log WHERE action='auth.login' AND actor='saml:$IDP:carol'")" = 0
 check "... the typed codes are in the details" test \

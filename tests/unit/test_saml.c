@@ -147,6 +147,34 @@ static const char response_other_key_xml[] =
 	"</saml:Assertion>\n"
 	"</samlp:Response>\n";
 
+/* The same assertion (ID _h1) signed with HMAC-SHA256 by the xmlsec1 tool. */
+static const char hmac_xml[] =
+	"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+	"<saml:Assertion xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\" ID=\"_h1\" Vers"
+	"ion=\"2.0\" IssueInstant=\"2030-01-01T00:00:00Z\">\n"
+	"<saml:Issuer>https://idp.test/u</saml:Issuer>\n"
+	"<ds:Signature xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\"><ds:SignedInfo>\n"
+	"<ds:CanonicalizationMethod Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/>\n"
+	"<ds:SignatureMethod Algorithm=\"http://www.w3.org/2001/04/xmldsig-more#hmac-sha256\""
+	"/>\n"
+	"<ds:Reference URI=\"#_h1\"><ds:Transforms>\n"
+	"<ds:Transform Algorithm=\"http://www.w3.org/2000/09/xmldsig#enveloped-signature\"/>"
+	"\n"
+	"<ds:Transform Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/></ds:Transforms"
+	">\n"
+	"<ds:DigestMethod Algorithm=\"http://www.w3.org/2001/04/xmlenc#sha256\"/>\n"
+	"<ds:DigestValue>GyMw2Qny7MuPoPqO84Jd9WdS69dm+NE5a3lFC9Ib37M=</ds:DigestValue></ds:Re"
+	"ference></ds:SignedInfo><ds:SignatureValue>VoGwtyu+UIFub+O27F0oCiVV10PVIBoSTXlS3ezIb"
+	"Ac=</ds:SignatureValue></ds:Signature>\n"
+	"<saml:Subject><saml:NameID>alice</saml:NameID>\n"
+	"<saml:SubjectConfirmation Method=\"urn:oasis:names:tc:SAML:2.0:cm:bearer\"><saml:Sub"
+	"jectConfirmationData NotOnOrAfter=\"2030-01-01T00:10:00Z\"/></saml:SubjectConfirmati"
+	"on></saml:Subject>\n"
+	"<saml:Conditions NotBefore=\"2030-01-01T00:00:00Z\" NotOnOrAfter=\"2030-01-01T00:10:"
+	"00Z\"><saml:AudienceRestriction><saml:Audience>https://sp.test/</saml:Audience></sam"
+	"l:AudienceRestriction></saml:Conditions>\n"
+	"</saml:Assertion>\n";
+
 #define T_0500 1893456300000LL   /* 2030-01-01T00:05:00Z */
 
 static struct saml_expect expect_at(int64_t now_ms)
@@ -246,6 +274,8 @@ static void test_tampered(void **state)
 	s = edit("URI=\"#_u1\"", "URI=\"\"");
 	assert_int_equal(verify(s, &x, &a), SAML_WRAPPING);
 	free(s);
+	/* HMAC (a shared secret, or the public certificate misused as one) is refused. */
+	assert_int_equal(verify(hmac_xml, &x, &a), SAML_SIGNATURE);
 	/* An xml:id elsewhere could answer "#_u1". */
 	s = edit("<saml:Issuer>", "<saml:Issuer xml:id=\"_u1\">");
 	assert_int_equal(verify(s, &x, &a), SAML_WRAPPING);
