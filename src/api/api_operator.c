@@ -345,7 +345,7 @@ static void ao_login(struct api_call *c)
  * POST /v1/login/saml {"tenant": T, "assertion": base64(XML)}: the SAML login to a
  * certificate-management context (auth/saml_login.h, docs/security.md "SAML login").
  * Throttled like the password login; the answer is the login's, with "method": "saml",
- * and a refusal's problem detail starts with its typed code (saml_signature, ...).
+ * and a refusal's problem detail is "login refused: saml_...: why" (typed code).
  */
 static void ao_login_saml(struct api_call *c)
 {
