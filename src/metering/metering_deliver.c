@@ -295,6 +295,69 @@ out:
 	return rc;
 }
 
+void metering_answer_head(const char *buf, size_t len, struct metering_answer *a)
+{
+	const char *end = NULL, *p, *line_end;
+
+	memset(a, 0, sizeof(*a));
+	a->content_length = -1;
+	/* The status line: "HTTP/1.x NNN ..." (http_status wants a terminated string). */
+	if (len >= 12) {
+		char line[13];
+
+		memcpy(line, buf, 12);
+		line[12] = '\0';
+		a->status = http_status(line);
+	}
+	for (size_t i = 0; i + 4 <= len; i++)
+		if (memcmp(buf + i, "\r\n\r\n", 4) == 0) {
+			end = buf + i;
+			break;
+		}
+	if (a->status == 0 || end == NULL)
+		return;
+	a->head_len = (size_t)(end + 4 - buf);
+	a->keep_alive = len >= 8 && memcmp(buf, "HTTP/1.1", 8) == 0;
+	/* Header names are case-insensitive (RFC 9110); values of these three are simple. */
+	for (p = buf; p < end; p = line_end + 2) {
+		const char *h;
+		size_t hl;
+
+		line_end = p;
+		while (line_end < end && !(line_end[0] == '\r' && line_end[1] == '\n'))
+			line_end++;
+		if (p == buf)
+			continue;       /* the status line */
+		h = p;
+		hl = (size_t)(line_end - p);
+		if (hl > 15 && strncasecmp(h, "Content-Length:", 15) == 0) {
+			unsigned long long v = 0;
+			size_t i = 15, digits = 0;
+
+			while (i < hl && (h[i] == ' ' || h[i] == '\t'))
+				i++;
+			for (; i < hl && h[i] >= '0' && h[i] <= '9' && v <= DL_BODY_MAX; i++, digits++)
+				v = v * 10 + (unsigned)(h[i] - '0');
+			while (i < hl && (h[i] == ' ' || h[i] == '\t'))
+				i++;
+			if (digits == 0 || i != hl || v > DL_BODY_MAX || a->content_length >= 0)
+				a->keep_alive = false;  /* unreadable, too long, or given twice */
+			else
+				a->content_length = (long long)v;
+		} else if (hl >= 11 && strncasecmp(h, "Connection:", 11) == 0) {
+			for (size_t i = 11; i + 5 <= hl; i++)
+				if (strncasecmp(h + i, "close", 5) == 0)
+					a->keep_alive = false;
+		} else if (hl >= 18 && strncasecmp(h, "Transfer-Encoding:", 18) == 0) {
+			a->keep_alive = false;   /* chunked: not worth parsing for an empty answer */
+		}
+		if (line_end >= end)
+			break;
+	}
+	if (a->content_length < 0)
+		a->keep_alive = false;
+}
+
 /*
  * Reads one HTTP/1.x answer: the status, and whether the connection may carry the next
  * request (a Content-Length body read in full, no "Connection: close"). *got_any says
@@ -303,58 +366,40 @@ out:
 static tw_rc link_read_answer(struct dl_link *l, int *status, bool *reusable, bool *got_any,
 	struct tw_error *err)
 {
-	char head[DELIVER_ANSWER_MAX + 1], *end = NULL, *p;
-	size_t got = 0, have_body, want = 0;
-	bool length_known = false;
+	char head[DELIVER_ANSWER_MAX];
+	struct metering_answer a;
+	size_t got = 0, have_body;
 	int n;
 
 	*status = 0;
 	*reusable = false;
 	*got_any = false;
-	while (got < DELIVER_ANSWER_MAX && (n = SSL_read(l->ssl, head + got,
-	    (int)(DELIVER_ANSWER_MAX - got))) > 0) {
+	memset(&a, 0, sizeof(a));
+	while (got < sizeof(head) && (n = SSL_read(l->ssl, head + got,
+	    (int)(sizeof(head) - got))) > 0) {
 		got += (size_t)n;
-		head[got] = '\0';
 		*got_any = true;
-		if ((end = strstr(head, "\r\n\r\n")) != NULL)
+		metering_answer_head(head, got, &a);
+		if (a.head_len > 0)
 			break;
 	}
-	head[got] = '\0';
-	if ((*status = http_status(head)) == 0)
+	if (a.head_len == 0)
+		metering_answer_head(head, got, &a);   /* a status line without its end */
+	if ((*status = a.status) == 0)
 		return tw_error_set(err, TW_E_PROTOCOL, "no HTTP answer from the EMT");
-	if (end == NULL)
-		return TW_OK;           /* a status, but headers too long: use it, drop the link */
-	*end = '\0';
-	/* Header names are case-insensitive (RFC 9110); values of these two are simple. */
-	for (p = strstr(head, "\r\n"); p != NULL; p = strstr(p + 2, "\r\n")) {
-		const char *h = p + 2;
-
-		if (strncasecmp(h, "Content-Length:", 15) == 0) {
-			char *e;
-			unsigned long long v = strtoull(h + 15, &e, 10);
-
-			if (e == h + 15 || v > DL_BODY_MAX)
-				return TW_OK;
-			want = (size_t)v;
-			length_known = true;
-		} else if (strncasecmp(h, "Connection:", 11) == 0 && strstr(h + 11, "close") != NULL) {
-			return TW_OK;
-		} else if (strncasecmp(h, "Transfer-Encoding:", 18) == 0) {
-			return TW_OK;   /* chunked: not worth parsing for an empty answer */
-		}
-	}
-	if (!length_known || strncmp(head, "HTTP/1.1", 8) != 0)
-		return TW_OK;
-	have_body = got - (size_t)(end + 4 - head);
-	while (have_body < want) {
+	if (a.head_len == 0 || !a.keep_alive)
+		return TW_OK;           /* use the status, drop the link */
+	have_body = got - a.head_len;
+	while (have_body < (size_t)a.content_length) {
 		char sink[4096];
-		size_t take = want - have_body < sizeof(sink) ? want - have_body : sizeof(sink);
+		size_t want = (size_t)a.content_length - have_body;
+		size_t take = want < sizeof(sink) ? want : sizeof(sink);
 
 		if ((n = SSL_read(l->ssl, sink, (int)take)) <= 0)
 			return TW_OK;
 		have_body += (size_t)n;
 	}
-	*reusable = have_body == want;
+	*reusable = have_body == (size_t)a.content_length;
 	return TW_OK;
 }
 
