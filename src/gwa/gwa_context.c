@@ -721,16 +721,21 @@ tw_rc gwa_ctx_validate(struct gwa_ctx *ctx, struct gwa_ctx_summary *out,
 			rc = alert_raise(ctx->store, ALERT_CONTEXT_CERT, NULL, subject, msg, err);
 			out->alerts++;
 			/*
-			 * The context's own push address: [alert] webhook.context.<tenant> gets the
-			 * alert as role "context.<tenant>" (the deliverer sends each role to its
-			 * webhook), so a GWA client hears about its own certificates only.
+			 * The context's own push addresses: [alert] webhook.context.<tenant> and
+			 * mail.context.<tenant> get the alert as role "context.<tenant>" (the
+			 * deliverer sends each role to its webhook and its mail recipients), so a
+			 * GWA client hears about its own certificates only.
 			 */
 			if (rc == TW_OK && ctx->home != NULL) {
 				char key[STORE_ID_MAX + 24], role[STORE_ID_MAX + 16];
+				bool push;
 
 				snprintf(key, sizeof(key), "webhook.context.%s", ctx->name);
 				snprintf(role, sizeof(role), "context.%s", ctx->name);
-				if (tw_config_get(ctx->home->conf, "alert", key) != NULL)
+				push = tw_config_get(ctx->home->conf, "alert", key) != NULL;
+				snprintf(key, sizeof(key), "mail.context.%s", ctx->name);
+				push = push || tw_config_get(ctx->home->conf, "alert", key) != NULL;
+				if (push)
 					rc = alert_raise(ctx->store, ALERT_CONTEXT_CERT, role, subject, msg,
 						err);
 			}
