@@ -9,7 +9,8 @@
 #   - an issuer whose CRL cannot be fetched, or whose CRL is past its nextUpdate, or a
 #     certificate naming no distribution point: "unknown" (never "valid") and alerted once;
 #   - once the missing CRL is served, the next validation finds the certificate valid;
-#   - a CRL signed by another key than the issuer's is not taken.
+#   - a CRL signed by another key than the issuer's is not taken;
+#   - a trusted CA whose CRL is at an ldap:// distribution point (slapd started here).
 . "$(dirname "$0")/lib.sh"
 T=$(mktemp -d /tmp/torwart-gwactxcrl-XXXXXX)
 H="$T/home"
@@ -21,6 +22,7 @@ alerts() { q "SELECT count(*) FROM admin_log WHERE action='alert.context-certifi
 ctx() { "$TORWART" context "$@" >"$T/out" 2>&1; }
 
 CRL_PORT=$(free_port)
+LPORT=$(free_port)
 check "init" "$TORWART" init --home "$H" --test-pki --wan-listen "127.0.0.1:$(free_port)" \
 	--api-listen "127.0.0.1:$(free_port)" --api-tls-listen "127.0.0.1:$(free_port)"
 check "gateway GW-A in tenant alpha" bash -c "'$TORWART' gateway add --home '$H' --id GW-A && \
@@ -29,7 +31,7 @@ check "gateway GW-A in tenant alpha" bash -c "'$TORWART' gateway add --home '$H'
 # ---- the test PKI: Root R, Sub-CAs S1 and S2; trusted CAs HAN1 and HAN2 (self-signed);
 # end-entity certificates with an http:// distribution point each; CRLs in $T/www
 mkdir -p "$T/pki" "$T/www"
-/usr/bin/python3 - "$T/pki" "$T/www" "http://127.0.0.1:$CRL_PORT" <<'PY' >>"$T/log" 2>&1
+/usr/bin/python3 - "$T/pki" "$T/www" "http://127.0.0.1:$CRL_PORT" "$LPORT" <<'PY' >>"$T/log" 2>&1
 import datetime, sys
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -57,7 +59,7 @@ def ca(cn, issuer=None, ikey=None):
 	cert = b.sign(ikey if ikey else key, hashes.SHA256())
 	save(f"{out}/{cn}.crt", cert)
 	return cert, key
-def ee(cn, ca_cert, ca_key, dp=True, serial=None):
+def ee(cn, ca_cert, ca_key, dp=True, serial=None, url=None):
 	key = ec.generate_private_key(ec.BrainpoolP256R1())
 	b = (x509.CertificateBuilder().subject_name(name(cn)).issuer_name(ca_cert.subject)
 		.public_key(key.public_key()).serial_number(serial or x509.random_serial_number())
@@ -68,7 +70,8 @@ def ee(cn, ca_cert, ca_key, dp=True, serial=None):
 	if dp:
 		cacn = ca_cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
 		b = b.add_extension(x509.CRLDistributionPoints([x509.DistributionPoint(
-			[x509.UniformResourceIdentifier(f"{base}/{cacn}.crl")], None, None, None)]), False)
+			[x509.UniformResourceIdentifier(url or f"{base}/{cacn}.crl")], None, None, None)]),
+			False)
 	cert = b.sign(ca_key, hashes.SHA256())
 	save(f"{out}/{cn}.crt", cert)
 	return cert
@@ -93,6 +96,11 @@ s1ok, s1rev = ee("s1-ok", s1, s1k), ee("s1-rev", s1, s1k)
 s2ok = ee("s2-ok", s2, s2k)
 h1ok, h1rev = ee("h1-ok", h1, h1k), ee("h1-rev", h1, h1k)
 h3nodp = ee("h3-nodp", h3, h3k, dp=False)
+# HAN4 publishes its CRL in a directory: ldap://.../cn=HAN4,o=HAN,c=DE (certificateRevocationList)
+h4, h4k = ca("HAN4")
+ldap_dp = f"ldap://127.0.0.1:{sys.argv[4]}/cn=HAN4,o=HAN,c=DE?certificateRevocationList;binary"
+h4ok, h4rev = ee("h4-ok", h4, h4k, url=ldap_dp), ee("h4-rev", h4, h4k, url=ldap_dp)
+crl(f"{out}/HAN4.crl", h4, h4k, [h4rev])
 h2ok = ee("h2-ok", h2, h2k)
 crl(f"{www}/S1.crl", s1, s1k, [s1rev])
 crl(f"{out}/S2.crl", s2, s2k, [])               # not served at first
@@ -158,4 +166,46 @@ cp "$T/pki/S2.crl" "$T/www/S2.crl"
 ctx validate --home "$H" --tenant alpha
 check "S2's real CRL served: s2-ok valid" test "$(st s2-ok)" = valid
 check "... alerts unchanged (valid is no push)" test "$(alerts)" = 5
+
+# ---- a CRL at an ldap:// distribution point (slapd started here)
+SLAPD=$(command -v slapd || echo /usr/sbin/slapd)
+SLAPADD=$(command -v slapadd || echo /usr/sbin/slapadd)
+if [ -x "$SLAPD" ] && [ -x "$SLAPADD" ]; then
+	mkdir -p "$T/slapd/data"
+	cat >"$T/slapd/slapd.conf" <<EOF2
+include /etc/ldap/schema/core.schema
+pidfile $T/slapd/slapd.pid
+modulepath /usr/lib/ldap
+moduleload back_mdb
+access to * by * read
+database mdb
+suffix "o=HAN,c=DE"
+rootdn "cn=admin,o=HAN,c=DE"
+rootpw secret
+directory $T/slapd/data
+EOF2
+	cat >"$T/base.ldif" <<EOF2
+dn: o=HAN,c=DE
+objectClass: organization
+o: HAN
+
+dn: cn=HAN4,o=HAN,c=DE
+objectClass: organizationalRole
+objectClass: pkiCA
+cn: HAN4
+certificateRevocationList;binary:: $(base64 -w0 "$T/pki/HAN4.crl")
+EOF2
+	check "slapadd loads HAN4's CRL" "$SLAPADD" -f "$T/slapd/slapd.conf" -l "$T/base.ldif"
+	"$SLAPD" -f "$T/slapd/slapd.conf" -h "ldap://127.0.0.1:$LPORT/" -d 0 >>"$T/slapd.log" 2>&1 &
+	pids_to_kill+=("$!")
+	check "slapd listens" wait_port 127.0.0.1 "$LPORT" 20
+	check "trust-add HAN4" ctx trust-add --home "$H" --tenant alpha --cert "$T/pki/HAN4.crt"
+	check "import h4-ok" ctx import --home "$H" --tenant alpha --cert "$T/pki/h4-ok.crt" --label h4-ok
+	check "import h4-rev" ctx import --home "$H" --tenant alpha --cert "$T/pki/h4-rev.crt" --label h4-rev
+	ctx validate --home "$H" --tenant alpha
+	check "h4-ok valid by HAN4's CRL from the directory" test "$(st h4-ok)" = valid
+	check "h4-rev revoked by it" test "$(st h4-rev)" = revoked
+else
+	echo "note: slapd missing: the ldap:// distribution point part is skipped" >>"$T/log"
+fi
 check "the admin log verifies" "$TORWART" audit verify --home "$H"
