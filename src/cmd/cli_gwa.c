@@ -99,7 +99,7 @@ int cli_gwa(const char *sub, int argc, char **argv)
 		status = 0;
 		goto out;
 	}
-	if (o.key == NULL && gwa_tls_key_is_file(home)) {
+	if (o.key == NULL) {
 		if (gwa_renew_tls(home, store, sc, &who, &res, &err) != TW_OK)
 			goto fail;
 		printf("gwa renew: new TLS certificate serial %s (was %s), valid until %s; the "
@@ -108,13 +108,17 @@ int cli_gwa(const char *sub, int argc, char **argv)
 		status = 0;
 		goto out;
 	}
-	if (gwa_renew_key(home, store, sc, o.key != NULL ? o.key : "tls", &who, &res,
-	    &err) != TW_OK)
+	if (strcmp(o.key, "tls") == 0 && gwa_tls_key_is_file(home)) {
+		tw_error_set(&err, TW_E_CONFIG, "the GWA TLS key is a file of this home, not a "
+			"key of the signer: renew it without --key (or move it into the signer first "
+			"with `torwart ca tls-key-import`)");
+		goto fail;
+	}
+	if (gwa_renew_key(home, store, sc, o.key, &who, &res, &err) != TW_OK)
 		goto fail;
 	printf("gwa renew: %s key is now %s in the signer; certificate serial %s (was %s), "
 		"valid until %s; the previous key is kept until `gwa renew --key %s --retire`\n",
-		o.key != NULL ? o.key : "tls", res.key_label, res.new_serial, res.old_serial,
-		res.not_after, o.key != NULL ? o.key : "tls");
+		o.key, res.key_label, res.new_serial, res.old_serial, res.not_after, o.key);
 	status = 0;
 	goto out;
 fail:

@@ -13,6 +13,7 @@
 #include "gwa/gwa_renew.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,6 +61,19 @@ struct grk {
 	char current[SIGNER_LABEL_MAX + 1], next[SIGNER_LABEL_MAX + 1], prev[SIGNER_LABEL_MAX + 1];
 	char installed[SIGNER_LABEL_MAX + 1], staged_label[SIGNER_LABEL_MAX + 1];
 };
+
+/*
+ * Tests only (gwa_renew_signer.sh): TORWART_TEST_GWA_KILL_AFTER=<step> kills this process
+ * with SIGKILL right after that step, so the test can show that every state a crash
+ * leaves is a working GWA and that the rerun completes the rotation.
+ */
+static void grk_test_crash(enum gwa_rot_step done)
+{
+	const char *hook = getenv("TORWART_TEST_GWA_KILL_AFTER");
+
+	if (hook != NULL && strcmp(hook, gwa_rot_step_name(done)) == 0)
+		(void)raise(SIGKILL);
+}
 
 static const struct grk_kind *grk_kind_of(const char *name)
 {
@@ -459,6 +473,7 @@ tw_rc gwa_renew_key(const struct tw_home *home, struct tw_store *store,
 			break;
 		}
 		}
+		grk_test_crash(step);
 	}
 	if (!committed) {
 		rc = tw_error_set(err, TW_E_INTERNAL, "the GWA %s key rotation did not finish",
