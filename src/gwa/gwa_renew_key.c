@@ -337,6 +337,41 @@ out:
 	return rc;
 }
 
+/*
+ * The SIG certificate being replaced, appended to "<cert>.history": the admin log's tree
+ * heads signed with the old key keep verifying (audit/tree.h, audit_sig_key_load). Never
+ * shortened; a rerun does not append the same certificate twice.
+ */
+static tw_rc grk_history_add(struct grk *g, const unsigned char *pem, size_t len,
+	struct tw_error *err)
+{
+	char *path = tw_asprintf("%s.history", g->cert);
+	unsigned char *old = NULL, *both = NULL;
+	size_t old_len = 0;
+	tw_rc rc = TW_OK;
+
+	if (path == NULL)
+		return tw_error_set(err, TW_E_NOMEM, "out of memory");
+	if (tw_path_exists(path) &&
+	    (rc = tw_read_file(path, 1024 * 1024, &old, &old_len, err)) != TW_OK)
+		goto out;
+	if (old != NULL && strstr((const char *)old, (const char *)pem) != NULL)
+		goto out;
+	if ((both = malloc(old_len + len + 1)) == NULL) {
+		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+		goto out;
+	}
+	if (old_len > 0)
+		memcpy(both, old, old_len);
+	memcpy(both + old_len, pem, len);
+	rc = tw_write_file(path, both, old_len + len, 0644, false, err);
+out:
+	free(both);
+	free(old);
+	free(path);
+	return rc;
+}
+
 /* INSTALL: the staged certificate replaces the installed one (kept as "<cert>.prev"). */
 static tw_rc grk_install(struct grk *g, struct tw_error *err)
 {
@@ -350,6 +385,8 @@ static tw_rc grk_install(struct grk *g, struct tw_error *err)
 	/* The replaced certificate is kept: its key's grace period counts from here. */
 	if ((rc = tw_read_file(g->cert, 65536, &pem, &len, err)) == TW_OK)
 		rc = tw_write_file(g->prev_cert, pem, len, 0644, false, err);
+	if (rc == TW_OK && g->kind->pki_usage == PKI_USAGE_SIG)
+		rc = grk_history_add(g, pem, len, err);
 	free(pem);
 	if (rc != TW_OK || (rc = grk_install_file(g->staged, g->cert, err)) != TW_OK)
 		return rc;

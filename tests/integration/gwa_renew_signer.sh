@@ -171,6 +171,7 @@ check "init (file key backend)" "$TORWART" init --home "$H" --test-pki --signer-
 	--wan-listen "$WAN" --api-listen "127.0.0.1:$API_PORT" --api-tls-listen "127.0.0.1:$TLS_PORT"
 KD="$H/secrets/keys"
 check "the stack starts" start_stack
+check "a tree head signed with the current SIG key" "$TORWART" audit head --home "$H"
 for key in sig enc; do
 	K=$(echo "$key" | tr a-z A-Z)
 	crt="$H/pki/gwa-$key.crt"
@@ -189,3 +190,6 @@ for key in sig enc; do
 	check "... the previous $K key destroyed (exit $rc)" test "$rc" = 0 -a ! -e "$KD/gwa-$key.key"
 done
 check "the admin log verifies" "$TORWART" audit verify --home "$H"
+check "a tree head signed with the new SIG key" "$TORWART" audit head --home "$H"
+check "the admin log verifies: heads of the old and the new SIG key" bash -c \
+	"'$TORWART' audit verify --home '$H' | grep -q 'with signatures'"
