@@ -21,6 +21,7 @@
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/rand.h>
 #include <openssl/x509.h>
 
 #include "base/log.h"
@@ -628,22 +629,70 @@ static tw_rc current_label(struct signer_keys *k, const char *base, char *out, s
 	return rc;
 }
 
-/* Token keys: the base label through its pointer; a versioned label names itself or the
- * pre-rotation object of its base. */
+/*
+ * A token key made by rotation is generated under a label of its own ("<base>.t<random
+ * hex>": its public key, which names the version, exists only after generation) and the
+ * file "<version>.p11" beside the pointers names that object. Read: "" when absent.
+ */
+static char *token_alias_path(struct signer_keys *k, const char *version)
+{
+	return tw_asprintf("%s/%s.p11", k->tls.dir, version);
+}
+
+static tw_rc token_alias_read(struct signer_keys *k, const char *version, char *out,
+	size_t size, struct tw_error *err)
+{
+	char *path = token_alias_path(k, version), b[SIGNER_LABEL_MAX + 1];
+	char vb[SIGNER_LABEL_MAX + 1];
+	unsigned char *text = NULL;
+	size_t len = 0;
+	tw_rc rc = TW_OK;
+
+	out[0] = '\0';
+	if (path == NULL)
+		return tw_error_set(err, TW_E_NOMEM, "out of memory");
+	if (!tw_path_exists(path))
+		goto out;
+	if ((rc = tw_read_file(path, SIGNER_LABEL_MAX + 2, &text, &len, err)) != TW_OK)
+		goto out;
+	while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r'))
+		text[--len] = '\0';
+	/* "<base>.t<hex>" of the same base, nothing else */
+	signer_label_base(version, vb, sizeof(vb));
+	snprintf(b, sizeof(b), "%s.t", vb);
+	if (len >= size || len <= strlen(b) || strncmp((const char *)text, b, strlen(b)) != 0 ||
+	    strspn((const char *)text + strlen(b), "0123456789abcdef") != len - strlen(b)) {
+		rc = tw_error_set(err, TW_E_INTEGRITY, "%s does not name a token object of key '%s'",
+			path, vb);
+		goto out;
+	}
+	memcpy(out, text, len + 1);
+out:
+	free(text);
+	free(path);
+	return rc;
+}
+
+/* Token keys: the base label through its pointer; a versioned label names its rotation
+ * object, itself, or the pre-rotation object of its base. */
 static tw_rc token_resolve(struct signer_keys *k, const char *label, char *out, size_t size,
 	struct tw_error *err)
 {
-	char base[SIGNER_LABEL_MAX + 1], legacy[SIGNER_LABEL_MAX + 1];
+	char base[SIGNER_LABEL_MAX + 1], legacy[SIGNER_LABEL_MAX + 1], v[SIGNER_LABEL_MAX + 1];
 	EVP_PKEY *pub = NULL;
 	tw_rc rc;
 
 	if (!signer_label_versioned(label)) {
-		if ((rc = ptr_read(k, label, "current", out, size, err)) != TW_OK)
+		if ((rc = ptr_read(k, label, "current", v, sizeof(v), err)) != TW_OK)
 			return rc;
-		if (out[0] == '\0')
+		if (v[0] == '\0') {
 			snprintf(out, size, "%s", label);
-		return TW_OK;
+			return TW_OK;
+		}
+		label = v;
 	}
+	if ((rc = token_alias_read(k, label, out, size, err)) != TW_OK || out[0] != '\0')
+		return rc;
 	snprintf(out, size, "%s", label);
 	if ((rc = p11_public_key(k->tok, label, &pub, err)) != TW_E_NOT_FOUND) {
 		EVP_PKEY_free(pub);
@@ -801,10 +850,10 @@ static tw_rc rotate_check(struct signer_keys *k, const char *base, struct tw_err
 {
 	if (signer_label_versioned(base) || base[0] == '\0')
 		return tw_error_set(err, TW_E_INVALID, "'%s' is not a base key label", base);
-	if (k->backend == BACKEND_PKCS11 && !signer_keys_is_tls(base))
-		return tw_error_set(err, TW_E_CONFIG, "key '%s' is in the PKCS#11 token: rotation "
-			"of token keys is not implemented yet (file keys and the TLS keys only)",
-			base);
+	/* Token keys: generation and destruction need the logged-in token. */
+	if (k->backend == BACKEND_PKCS11 && !signer_keys_is_tls(base) && !signer_keys_active(k))
+		return tw_error_set(err, TW_E_UNAVAILABLE, "the token is not active: key '%s' can "
+			"be rotated once the custodians have activated the signer", base);
 	return TW_OK;
 }
 
@@ -817,6 +866,70 @@ tw_rc signer_keys_rotation(struct signer_keys *k, const char *base,
 	if ((rc = current_label(k, base, out->current, sizeof(out->current), err)) == TW_OK &&
 	    (rc = ptr_read(k, base, "next", out->next, sizeof(out->next), err)) == TW_OK)
 		rc = ptr_read(k, base, "prev", out->prev, sizeof(out->prev), err);
+	return rc;
+}
+
+/* Prepare for a token key: generated in the token (non-extractable, like the ceremony's),
+ * then the alias file, then the pointer; a crash in between leaves an unnamed object. */
+static tw_rc token_prepare(struct signer_keys *k, const char *base, int nid, char *next,
+	size_t size, struct tw_error *err)
+{
+	unsigned char rnd[8], *oid = NULL;
+	char tmp[SIGNER_LABEL_MAX + 1], *path = NULL, *line = NULL;
+	EVP_PKEY *pub = NULL;
+	int oid_len;
+	tw_rc rc;
+
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+		rc = tw_error_set_openssl(err, TW_E_CRYPTO, "no randomness for a key label");
+		goto out;
+	}
+	snprintf(tmp, sizeof(tmp), "%s.t", base);
+	for (size_t i = 0; i < sizeof(rnd); i++)
+		snprintf(tmp + strlen(tmp), sizeof(tmp) - strlen(tmp), "%02x", rnd[i]);
+	if ((oid_len = i2d_ASN1_OBJECT(OBJ_nid2obj(nid), &oid)) <= 0) {
+		rc = tw_error_set_openssl(err, TW_E_CRYPTO, "cannot encode the curve of '%s'", base);
+		goto out;
+	}
+	if ((rc = p11_generate_ec_rotation(k->tok, tmp, oid, (size_t)oid_len, &pub, err)) !=
+	    TW_OK || (rc = signer_label_of_key(base, pub, next, size, err)) != TW_OK)
+		goto out;
+	if ((path = token_alias_path(k, next)) == NULL ||
+	    (line = tw_asprintf("%s\n", tmp)) == NULL) {
+		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+		goto out;
+	}
+	if ((rc = tw_mkdir_p(k->tls.dir, 0700, err)) != TW_OK ||
+	    (rc = tw_write_file(path, line, strlen(line), 0600, false, err)) != TW_OK ||
+	    (rc = ptr_write(k, base, "next", next, err)) != TW_OK)
+		goto out;
+out:
+	OPENSSL_free(oid);
+	EVP_PKEY_free(pub);
+	free(path);
+	free(line);
+	return rc;
+}
+
+/* Destroy token version v: its rotation object (and alias file), or the base's own
+ * pre-rotation object when that key is v. */
+static tw_rc token_destroy_version(struct signer_keys *k, const char *v, struct tw_error *err)
+{
+	char obj[SIGNER_LABEL_MAX + 1], *path = token_alias_path(k, v);
+	tw_rc rc;
+
+	if (path == NULL)
+		return tw_error_set(err, TW_E_NOMEM, "out of memory");
+	rc = token_resolve(k, v, obj, sizeof(obj), err);
+	if (rc == TW_E_NOT_FOUND) {   /* destroyed before a crash */
+		tw_error_clear(err);
+		rc = TW_OK;
+	} else if (rc == TW_OK) {
+		rc = p11_destroy_key(k->tok, obj, err);
+	}
+	if (rc == TW_OK && unlink(path) != 0 && errno != ENOENT)
+		rc = tw_error_set(err, TW_E_IO, "cannot remove %s: %s", path, strerror(errno));
+	free(path);
 	return rc;
 }
 
@@ -834,14 +947,21 @@ tw_rc signer_keys_rotate_prepare(struct signer_keys *k, const char *base, char *
 	    (rc = ptr_read(k, base, "next", next, size, err)) != TW_OK)
 		goto out;
 	/* Rerun after a crash or a failed issuance: the prepared key again. */
-	if (next[0] != '\0' && file_get_resolved(k, next, &fk, err) == TW_OK)
+	if (next[0] != '\0' && (k->backend == BACKEND_PKCS11 && !signer_keys_is_tls(base) ?
+	    signer_keys_public(k, next, &cur, err) : file_get_resolved(k, next, &fk, err)) == TW_OK)
 		goto out;
+	EVP_PKEY_free(cur);
+	cur = NULL;
 	tw_error_clear(err);
 	if ((rc = signer_keys_public(k, base, &cur, err)) != TW_OK)
 		goto out;
 	if ((nid = keys_ec_curve_nid(cur)) == NID_undef) {
 		rc = tw_error_set(err, TW_E_CRYPTO, "key '%s' is not an EC key on a named curve",
 			base);
+		goto out;
+	}
+	if (k->backend == BACKEND_PKCS11 && !signer_keys_is_tls(base)) {
+		rc = token_prepare(k, base, nid, next, size, err);
 		goto out;
 	}
 	ERR_clear_error();
@@ -920,7 +1040,8 @@ tw_rc signer_keys_rotate_retire(struct signer_keys *k, const char *base, const c
 	if (strcmp(v, r.current) == 0)
 		return tw_error_set(err, TW_E_INTERNAL, "key '%s' of '%s' is the current one; not "
 			"destroyed", v, base);
-	if ((rc = file_destroy_version(k, v, err)) != TW_OK ||
+	if ((rc = k->backend == BACKEND_PKCS11 && !signer_keys_is_tls(base) ?
+	    token_destroy_version(k, v, err) : file_destroy_version(k, v, err)) != TW_OK ||
 	    (rc = ptr_remove(k, base, which, err)) != TW_OK)
 		return rc;
 	snprintf(gone, size, "%s", v);

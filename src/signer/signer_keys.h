@@ -73,8 +73,9 @@ tw_rc signer_keys_import_tls(const struct tw_home *home, const char *label, EVP_
  * Every state between two renames is a consistent key set and a rerun of the same step
  * completes it. A versioned label always names its own key while it exists, whatever
  * the pointers say (a running wan keeps the key of the certificate it loaded).
- * Token keys (pkcs11 backend, not TLS) resolve through the pointers too, but are not
- * rotated yet: prepare refuses them with TW_E_CONFIG.
+ * Token keys (pkcs11 backend, not TLS): a rotation key is generated in the token under
+ * "<base>.t<random hex>" and the file "<version>.p11" (in the TLS key directory) names
+ * it; retirement destroys the token objects. Needs the active token (TW_E_UNAVAILABLE).
  */
 struct signer_rotation {
 	char current[SIGNER_LABEL_MAX + 1];   /* never empty */

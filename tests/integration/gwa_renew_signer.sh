@@ -11,9 +11,10 @@
 #   - the previous key is kept (a new rotation is refused) until retired; retiring inside
 #     the grace period is refused, --now destroys it (file gone, logged by the signer);
 #   - the rotation survives a restart of the stack (the signer reads its pointers);
+#   - SIG in the PKCS#11 token (kill -9 after issue, rerun): a new non-extractable token
+#     key, tree heads of the old and the new key verify, the old token objects destroyed;
 #   - SIG and ENC keys on the file key backend: rotated, the new certificates chain and
-#     carry the signer's new keys; on the PKCS#11 token a SIG rotation is refused (typed)
-#     and nothing changes;
+#     carry the signer's new keys;
 #   - rotation is refused to the services: a caller that is not root or the signer's user
 #     gets a denial (covered by signer_peer.c; here: usage errors).
 . "$(dirname "$0")/lib.sh"
@@ -154,13 +155,31 @@ check "... logged by the GWA and by the signer" test "$(logged gwa.key-destroy)"
 check "gateway session after the old key is gone" sim
 check "s_client still sees $staged" test "$(served_serial)" = "$staged"
 
-# ---- SIG on the PKCS#11 token: not rotated yet, refused with nothing changed
+# ---- SIG in the PKCS#11 token: a new non-extractable key in the token
 sig_before=$(serial_of "$H/pki/gwa-sig.crt")
+check "a tree head signed with the token's current SIG key" "$TORWART" audit head --home "$H"
+TORWART_TEST_GWA_KILL_AFTER=issue renew sig
+check "SIG in the token: killed after issue (exit $rc)" test "$rc" = 137
+check "... the token key is named by an alias file beside the pointers" \
+	test -s "$TK/$(cat "$TK/gwa-sig.next").p11"
+check "... no key file for it anywhere" test -z "$(find "$H" -name 'gwa-sig.k*.key')"
 renew sig
-check "SIG key in the token: refused (exit $rc)" test "$rc" = 1
-check "... saying token keys are not rotated yet" grep -q "PKCS#11 token" "$T/out"
-check "... nothing changed" test "$(serial_of "$H/pki/gwa-sig.crt")" = "$sig_before" -a ! -e "$H/pki/gwa-sig.crt.next"
-check "the admin log verifies" "$TORWART" audit verify --home "$H"
+check "the rerun finishes the SIG rotation (exit $rc)" test "$rc" = 0
+sig_cur=$(cat "$TK/gwa-sig.current")
+check "... a new SIG certificate ($sig_before -> $(serial_of "$H/pki/gwa-sig.crt")) for $sig_cur" \
+	test "$(serial_of "$H/pki/gwa-sig.crt")" != "$sig_before"
+check "... chains to the Sub-CA" openssl verify -CAfile "$H/pki/chain.pem" "$H/pki/gwa-sig.crt"
+check "a tree head signed after the switch" "$TORWART" audit head --home "$H"
+check "the admin log verifies: the new head with the new certificate, the old with the old" \
+	bash -c "'$TORWART' audit verify --home '$H' | grep -q 'with signatures'"
+check "a tree head cannot be verified with the old certificate alone (the key changed)" \
+	bash -c "! '$TORWART' audit verify --home '$H' --cert '$H/pki/gwa-sig.crt.prev'"
+renew sig --retire --now
+check "the previous token SIG key destroyed (exit $rc)" test "$rc" = 0 -a ! -e "$TK/gwa-sig.prev"
+check "... logged by the signer" test "$(logged signer.key-destroy)" = 2
+check "... both token objects of the old key destroyed (C_DestroyObject)" \
+	grep -q "key 'gwa-sig' destroyed (2 objects)" "$T/torwartd.log"
+check "the admin log still verifies" "$TORWART" audit verify --home "$H"
 check "the stack stops" stop_stack
 
 # ---- SIG and ENC on the file key backend
