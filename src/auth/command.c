@@ -218,7 +218,8 @@ static const struct auth_command auth_commands[] = {
 	  .gateways_option = "--gateways",
 	  .options = OPTS_RENEWAL },
 	/* The GWA's own TLS identity: the CA operator (it is issued by the Sub-CA key). */
-	{ .command = "gwa", .sub = "renew", .op = AUTH_OP_CA_OPERATE,
+	/* --key rotates a key in the signer: root or the signer's user on its host only. */
+	{ .command = "gwa", .sub = "renew", .op = AUTH_OP_CA_OPERATE, .local_option = "--key",
 	  .options = OPTS_GWA },
 	{ .command = "job", .sub = "batches", .op = AUTH_OP_GATEWAY_READ,
 	  .options = OPTS_JOB },

@@ -124,6 +124,10 @@ check "... saying the certificate is not its tenant's" grep -q "belongs to the h
 rc=$?; cat "$T/out" >>"$T/log"
 check "api: a gateway operator is refused by the policy (exit $rc)" test "$rc" != 0
 check "... nothing was renewed" test "$(renews)" = 1 -a "$(file_serial)" = "$new"
+"$TORWART" gwa renew --key sig --token-file "$T/cad.session" >"$T/out" 2>&1
+rc=$?; cat "$T/out" >>"$T/log"
+check "api: --key (a rotation in the signer) is a host operation: not sent, usage error (exit $rc)" \
+	test "$rc" = 2 -a ! -e "$H/pki/gwa-sig.crt.next" -a ! -e "$H/secrets/tls-keys/gwa-sig.next"
 "$TORWART" gwa renew --hom x --token-file "$T/cad.session" >"$T/out" 2>&1
 rc=$?
 check "api: an abbreviated option is refused (exit $rc)" test "$rc" != 0 -a "$(renews)" = 1
