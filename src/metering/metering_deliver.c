@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -46,6 +47,28 @@
 #define DELIVER_BATCH       32
 #define DELIVER_ANSWER_MAX  4096
 
+/*
+ * A connection to one EMT endpoint, kept open across the messages of a backlog (HTTP/1.1
+ * keep-alive): a full brainpool handshake with a signer round trip costs far more than a
+ * POST, and a burst of values for one EMT would otherwise pay it per message. The peer
+ * check (check_emt_peer) still runs before every message, so a certificate revoked in
+ * the meantime stops the next delivery. The TLS session is kept for the next connection
+ * to the same endpoint (resumption, as with the gateways).
+ */
+struct dl_link {
+	char url[STORE_EMT_URL_MAX + 1];
+	SSL *ssl;                 /* NULL: not connected */
+	int fd;
+	SSL_SESSION *session;     /* last session with this endpoint, for resumption */
+	unsigned uses;            /* messages sent on the open connection */
+	int64_t last_ms;          /* least recently used is replaced first */
+};
+
+#define DL_LINKS          8
+#define DL_LINK_MAX_USES  1000      /* a fresh connection now and then */
+#define DL_BODY_MAX       65536     /* an answer body we read and drop to keep the link */
+
+
 struct metering_deliverer {
 	pthread_t tid;
 	bool started;
@@ -60,6 +83,7 @@ struct metering_deliverer {
 	long retention_s, overdue_s, housekeeping_s, time_interval_s;
 	int64_t next_housekeeping_ms, next_time_ms;
 	bool time_configured;
+	struct dl_link links[DL_LINKS];      /* kept connections, by endpoint URL */
 };
 
 /* ---- one delivery ---- */
@@ -218,66 +242,222 @@ static tw_rc ssl_write_all(SSL *ssl, const void *buf, size_t len, struct tw_erro
 	return TW_OK;
 }
 
-tw_rc metering_deliver_one(struct ssl_ctx_st *ctx, struct tw_store *store,
+static void link_close(struct dl_link *l, bool clean)
+{
+	if (l->ssl != NULL) {
+		if (clean)
+			SSL_shutdown(l->ssl);
+		SSL_free(l->ssl);
+		l->ssl = NULL;
+	}
+	if (l->fd >= 0)
+		close(l->fd);
+	l->fd = -1;
+	l->uses = 0;
+}
+
+static void link_forget(struct dl_link *l)
+{
+	link_close(l, true);
+	SSL_SESSION_free(l->session);
+	l->session = NULL;
+	l->url[0] = '\0';
+}
+
+static tw_rc link_connect(struct dl_link *l, SSL_CTX *ctx, const struct url_parts *u,
+	long timeout_ms, struct tw_error *err)
+{
+	tw_rc rc = TW_OK;
+
+	if ((l->fd = connect_timeout(u->host, u->port, timeout_ms, err)) < 0)
+		return TW_E_UNAVAILABLE;
+	if ((l->ssl = SSL_new(ctx)) == NULL || SSL_set_fd(l->ssl, l->fd) != 1 ||
+	    SSL_set_tlsext_host_name(l->ssl, u->host) != 1) {
+		rc = tw_error_set_openssl(err, TW_E_TLS, "cannot set up TLS");
+		goto out;
+	}
+	if (l->session != NULL)
+		SSL_set_session(l->ssl, l->session);   /* an offer; a full handshake if refused */
+	ERR_clear_error();
+	if (SSL_connect(l->ssl) != 1) {
+		rc = tw_error_set_openssl(err, TW_E_TLS, "TLS handshake with %s:%s failed", u->host,
+			u->port);
+		goto out;
+	}
+	SSL_SESSION_free(l->session);
+	l->session = SSL_get1_session(l->ssl);
+out:
+	if (rc != TW_OK) {
+		link_close(l, false);
+		SSL_SESSION_free(l->session);   /* never offer a session that just failed */
+		l->session = NULL;
+	}
+	return rc;
+}
+
+void metering_answer_head(const char *buf, size_t len, struct metering_answer *a)
+{
+	const char *end = NULL, *p, *line_end;
+
+	memset(a, 0, sizeof(*a));
+	a->content_length = -1;
+	/* The status line: "HTTP/1.x NNN ..." (http_status wants a terminated string). */
+	if (len >= 12) {
+		char line[13];
+
+		memcpy(line, buf, 12);
+		line[12] = '\0';
+		a->status = http_status(line);
+	}
+	for (size_t i = 0; i + 4 <= len; i++)
+		if (memcmp(buf + i, "\r\n\r\n", 4) == 0) {
+			end = buf + i;
+			break;
+		}
+	if (a->status == 0 || end == NULL)
+		return;
+	a->head_len = (size_t)(end + 4 - buf);
+	a->keep_alive = len >= 8 && memcmp(buf, "HTTP/1.1", 8) == 0;
+	/* Header names are case-insensitive (RFC 9110); values of these three are simple. */
+	for (p = buf; p < end; p = line_end + 2) {
+		const char *h;
+		size_t hl;
+
+		line_end = p;
+		while (line_end < end && !(line_end[0] == '\r' && line_end[1] == '\n'))
+			line_end++;
+		if (p == buf)
+			continue;       /* the status line */
+		h = p;
+		hl = (size_t)(line_end - p);
+		if (hl > 15 && strncasecmp(h, "Content-Length:", 15) == 0) {
+			unsigned long long v = 0;
+			size_t i = 15, digits = 0;
+
+			while (i < hl && (h[i] == ' ' || h[i] == '\t'))
+				i++;
+			for (; i < hl && h[i] >= '0' && h[i] <= '9' && v <= DL_BODY_MAX; i++, digits++)
+				v = v * 10 + (unsigned)(h[i] - '0');
+			while (i < hl && (h[i] == ' ' || h[i] == '\t'))
+				i++;
+			if (digits == 0 || i != hl || v > DL_BODY_MAX || a->content_length >= 0)
+				a->keep_alive = false;  /* unreadable, too long, or given twice */
+			else
+				a->content_length = (long long)v;
+		} else if (hl >= 11 && strncasecmp(h, "Connection:", 11) == 0) {
+			for (size_t i = 11; i + 5 <= hl; i++)
+				if (strncasecmp(h + i, "close", 5) == 0)
+					a->keep_alive = false;
+		} else if (hl >= 18 && strncasecmp(h, "Transfer-Encoding:", 18) == 0) {
+			a->keep_alive = false;   /* chunked: not worth parsing for an empty answer */
+		}
+		if (line_end >= end)
+			break;
+	}
+	if (a->content_length < 0)
+		a->keep_alive = false;
+}
+
+/*
+ * Reads one HTTP/1.x answer: the status, and whether the connection may carry the next
+ * request (a Content-Length body read in full, no "Connection: close"). *got_any says
+ * whether any byte arrived (a kept connection the EMT closed in between sends none).
+ */
+static tw_rc link_read_answer(struct dl_link *l, int *status, bool *reusable, bool *got_any,
+	struct tw_error *err)
+{
+	char head[DELIVER_ANSWER_MAX];
+	struct metering_answer a;
+	size_t got = 0, have_body;
+	int n;
+
+	*status = 0;
+	*reusable = false;
+	*got_any = false;
+	memset(&a, 0, sizeof(a));
+	while (got < sizeof(head) && (n = SSL_read(l->ssl, head + got,
+	    (int)(sizeof(head) - got))) > 0) {
+		got += (size_t)n;
+		*got_any = true;
+		metering_answer_head(head, got, &a);
+		if (a.head_len > 0)
+			break;
+	}
+	if (a.head_len == 0)
+		metering_answer_head(head, got, &a);   /* a status line without its end */
+	if ((*status = a.status) == 0)
+		return tw_error_set(err, TW_E_PROTOCOL, "no HTTP answer from the EMT");
+	if (a.head_len == 0 || !a.keep_alive)
+		return TW_OK;           /* use the status, drop the link */
+	have_body = got - a.head_len;
+	while (have_body < (size_t)a.content_length) {
+		char sink[4096];
+		size_t want = (size_t)a.content_length - have_body;
+		size_t take = want < sizeof(sink) ? want : sizeof(sink);
+
+		if ((n = SSL_read(l->ssl, sink, (int)take)) <= 0)
+			return TW_OK;
+		have_body += (size_t)n;
+	}
+	*reusable = have_body == (size_t)a.content_length;
+	return TW_OK;
+}
+
+/* One message over l (connected first if needed). TW_OK only on a 2xx answer. */
+static tw_rc link_deliver(struct dl_link *l, SSL_CTX *ctx, struct tw_store *store,
 	const struct trust_set *trust, const char *url, const struct store_metering_msg *m,
 	long timeout_ms, struct tw_error *err)
 {
 	struct url_parts u;
-	char head[1024], answer[DELIVER_ANSWER_MAX + 1];
-	SSL *ssl = NULL;
-	size_t got = 0;
-	int fd = -1, n, status = 0;
+	char head[1024];
+	int status = 0;
+	bool reusable = false, got_any = false, reused;
 	tw_rc rc;
 
 	if ((rc = url_split(url, &u, err)) != TW_OK)
 		return rc;
-	if ((fd = connect_timeout(u.host, u.port, timeout_ms, err)) < 0)
-		return TW_E_UNAVAILABLE;
-	if ((ssl = SSL_new(ctx)) == NULL || SSL_set_fd(ssl, fd) != 1 ||
-	    SSL_set_tlsext_host_name(ssl, u.host) != 1) {
-		rc = tw_error_set_openssl(err, TW_E_TLS, "cannot set up TLS");
-		goto out;
+again:
+	reused = l->ssl != NULL;
+	if (!reused && (rc = link_connect(l, ctx, &u, timeout_ms, err)) != TW_OK)
+		return rc;
+	if ((rc = check_emt_peer(l->ssl, store, trust, m->emt_id, err)) != TW_OK) {
+		link_close(l, true);
+		return rc;
 	}
-	ERR_clear_error();
-	if (SSL_connect(ssl) != 1) {
-		rc = tw_error_set_openssl(err, TW_E_TLS, "TLS handshake with %s:%s failed", u.host,
-			u.port);
-		goto out;
-	}
-	if ((rc = check_emt_peer(ssl, store, trust, m->emt_id, err)) != TW_OK)
-		goto out;
 	snprintf(head, sizeof(head), "POST %s HTTP/1.1\r\nHost: %s\r\n"
 		"Content-Type: application/cms\r\nContent-Length: %zu\r\n"
 		"X-Torwart-Message-Id: %s/%s\r\nX-Torwart-Kind: %s\r\nX-Torwart-Gateway: %s\r\n"
-		"X-Torwart-Metering-Point: %s\r\nX-Torwart-Clock-Ok: %s\r\n"
-		"Connection: close\r\n\r\n", u.path, u.host, m->body_len, m->gateway_id,
-		m->message_id, m->kind, m->gateway_id, m->metering_point,
-		m->clock_ok ? "true" : "false");
-	if ((rc = ssl_write_all(ssl, head, strlen(head), err)) != TW_OK ||
-	    (rc = ssl_write_all(ssl, m->body, m->body_len, err)) != TW_OK)
-		goto out;
-	while (got < DELIVER_ANSWER_MAX && (n = SSL_read(ssl, answer + got,
-	    (int)(DELIVER_ANSWER_MAX - got))) > 0) {
-		got += (size_t)n;
-		answer[got] = '\0';
-		if (strstr(answer, "\r\n") != NULL)
-			break;          /* the status line is all we need */
+		"X-Torwart-Metering-Point: %s\r\nX-Torwart-Clock-Ok: %s\r\n\r\n", u.path, u.host,
+		m->body_len, m->gateway_id, m->message_id, m->kind, m->gateway_id,
+		m->metering_point, m->clock_ok ? "true" : "false");
+	if ((rc = ssl_write_all(l->ssl, head, strlen(head), err)) == TW_OK &&
+	    (rc = ssl_write_all(l->ssl, m->body, m->body_len, err)) == TW_OK)
+		rc = link_read_answer(l, &status, &reusable, &got_any, err);
+	if (rc != TW_OK && reused && !got_any) {
+		/*
+		 * The EMT closed the kept connection while it was idle: once more on a new
+		 * one. Should the EMT have taken the first copy after all, it sees the same
+		 * X-Torwart-Message-Id twice (at-least-once, docs/metering.md).
+		 */
+		link_close(l, false);
+		goto again;
 	}
-	answer[got] = '\0';
-	if ((status = http_status(answer)) == 0) {
-		rc = tw_error_set(err, TW_E_PROTOCOL, "no HTTP answer from the EMT");
-		goto out;
-	}
-	if (status < 200 || status > 299)
+	l->uses++;
+	if (rc == TW_OK && (status < 200 || status > 299))
 		rc = tw_error_set(err, TW_E_UNAVAILABLE, "the EMT answered HTTP %d", status);
-	else
-		rc = TW_OK;
-out:
-	if (ssl != NULL) {
-		SSL_shutdown(ssl);
-		SSL_free(ssl);
-	}
-	close(fd);
+	if (!reusable || rc != TW_OK || l->uses >= DL_LINK_MAX_USES)
+		link_close(l, rc == TW_OK);
+	return rc;
+}
+
+tw_rc metering_deliver_one(struct ssl_ctx_st *ctx, struct tw_store *store,
+	const struct trust_set *trust, const char *url, const struct store_metering_msg *m,
+	long timeout_ms, struct tw_error *err)
+{
+	struct dl_link l = { .fd = -1 };
+	tw_rc rc = link_deliver(&l, ctx, store, trust, url, m, timeout_ms, err);
+
+	link_forget(&l);
 	return rc;
 }
 
@@ -297,7 +477,31 @@ static void dl_log(struct metering_deliverer *d, const struct store_metering_msg
 		tw_err("metering: cannot log a delivery: %s", e.message);
 }
 
-static void dl_round(struct metering_deliverer *d)
+/* The kept link for url: the one already used for it, else the least recently used. */
+static struct dl_link *dl_link_for(struct metering_deliverer *d, const char *url)
+{
+	struct dl_link *pick = &d->links[0];
+
+	for (size_t i = 0; i < DL_LINKS; i++) {
+		if (strcmp(d->links[i].url, url) == 0)
+			return &d->links[i];
+		if (d->links[i].last_ms < pick->last_ms)
+			pick = &d->links[i];
+	}
+	link_forget(pick);
+	snprintf(pick->url, sizeof(pick->url), "%s", url);
+	return pick;
+}
+
+/* Kept connections are for a backlog; an idle deliverer holds none open. */
+static void dl_links_close(struct metering_deliverer *d)
+{
+	for (size_t i = 0; i < DL_LINKS; i++)
+		link_close(&d->links[i], true);
+}
+
+/* One round of due messages; true when the batch was full (more may be due at once). */
+static bool dl_round(struct metering_deliverer *d)
 {
 	struct store_metering_msg *msgs = NULL;
 	struct tw_error e;
@@ -305,17 +509,21 @@ static void dl_round(struct metering_deliverer *d)
 	size_t n = 0;
 
 	if (d->ctx == NULL)
-		return;
+		return false;
 	if (store_metering_due(d->store, tw_now_ms(), DELIVER_BATCH, &msgs, &n, &e) != TW_OK) {
 		tw_warn("metering: cannot read due messages: %s", e.message);
-		return;
+		return false;
 	}
 	for (size_t i = 0; i < n; i++) {
 		struct store_metering_msg *m = &msgs[i];
 		tw_rc rc = store_emt_endpoint_get(d->store, m->emt_id, url, sizeof(url), &e);
 
-		if (rc == TW_OK)
-			rc = metering_deliver_one(d->ctx, d->store, d->trust, url, m, d->timeout_ms, &e);
+		if (rc == TW_OK) {
+			struct dl_link *l = dl_link_for(d, url);
+
+			l->last_ms = tw_now_ms();
+			rc = link_deliver(l, d->ctx, d->store, d->trust, url, m, d->timeout_ms, &e);
+		}
 		if (rc == TW_OK) {
 			if (store_metering_delivered(d->store, m->id, tw_now_ms(), &e) != TW_OK)
 				tw_err("metering: delivered %s/%s but cannot record it (it will be sent "
@@ -348,6 +556,7 @@ static void dl_round(struct metering_deliverer *d)
 			break;
 	}
 	store_metering_msgs_free(msgs, DELIVER_BATCH);
+	return n == DELIVER_BATCH;
 }
 
 static void dl_housekeeping(struct metering_deliverer *d, int64_t now)
@@ -394,7 +603,16 @@ static void *dl_main(void *arg)
 				tw_warn("time: check failed: %s", e.message);
 			d->next_time_ms = now + d->time_interval_s * 1000;
 		}
-		dl_round(d);
+		if (dl_round(d)) {
+			/* A backlog (a burst of values): the next batch now, not after a tick. */
+			pthread_mutex_lock(&d->mu);
+			stop = d->stop;
+			pthread_mutex_unlock(&d->mu);
+			if (stop)
+				break;
+			continue;
+		}
+		dl_links_close(d);
 		pthread_mutex_lock(&d->mu);
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_sec += d->tick_ms / 1000;
@@ -480,6 +698,8 @@ tw_rc metering_deliverer_start(const struct tw_home *home, struct metering_deliv
 	if (d == NULL)
 		return tw_error_set(err, TW_E_NOMEM, "out of memory");
 	d->home = home;
+	for (size_t i = 0; i < DL_LINKS; i++)
+		d->links[i].fd = -1;
 	pthread_mutex_init(&d->mu, NULL);
 	pthread_cond_init(&d->cv, NULL);
 	if ((rc = dl_config(d, err)) != TW_OK ||
@@ -529,6 +749,8 @@ void metering_deliverer_stop(struct metering_deliverer *d)
 		pthread_mutex_unlock(&d->mu);
 		pthread_join(d->tid, NULL);
 	}
+	for (size_t i = 0; i < DL_LINKS; i++)
+		link_forget(&d->links[i]);
 	store_close(d->store);
 	SSL_CTX_free(d->ctx);
 	trust_set_free(d->trust);

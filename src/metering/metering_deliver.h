@@ -9,6 +9,9 @@
 #ifndef TORWART_METERING_METERING_DELIVER_H
 #define TORWART_METERING_METERING_DELIVER_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 #include "base/error.h"
 #include "base/home.h"
 #include "store/store_metering.h"
@@ -32,5 +35,20 @@ struct trust_set;
 tw_rc metering_deliver_one(struct ssl_ctx_st *ctx, struct tw_store *store,
 	const struct trust_set *trust, const char *url, const struct store_metering_msg *m,
 	long timeout_ms, struct tw_error *err);
+
+/*
+ * The head of an EMT's HTTP answer in buf[0..len): its status (0: no HTTP/1.x status
+ * line), head_len (the bytes up to and including the blank line; 0 while incomplete),
+ * content_length (-1: none or unusable) and whether the connection can carry the next
+ * request (HTTP/1.1, a usable Content-Length, no "Connection: close", no chunking).
+ * Pure; the deliverer's only parser of EMT bytes (tests/fuzz/fuzz_metering_answer.c).
+ */
+struct metering_answer {
+	int status;
+	size_t head_len;
+	long long content_length;
+	bool keep_alive;
+};
+void metering_answer_head(const char *buf, size_t len, struct metering_answer *a);
 
 #endif

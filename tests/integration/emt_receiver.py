@@ -4,8 +4,10 @@
 The independent peer of the GWA's deliveries: TLS 1.2 with the TR-03116-3 suites and
 brainpoolP256r1, the EMT's own certificate, and a required client certificate that must
 chain to the SM-PKI (the GWA's TLS certificate). Every POST is recorded: the body as
-DIR/<n>.der and a line "n message-id kind gateway metering-point clock-ok client-subject"
-in DIR/received.log; the answer is 200. --delay S waits before answering (a slow EMT,
+DIR/<n>.der and a line "n message-id kind gateway metering-point clock-ok client-subject
+conn=<c> resumed=<0|1>" in DIR/received.log, where c numbers the TLS connections (several
+POSTs on one kept connection share it) and resumed says whether that connection resumed
+an earlier TLS session; the answer is 200. --delay S waits before answering (a slow EMT,
 to kill the GWA's deliverer mid-delivery).
 
 usage: emt_receiver.py PORT CERT KEY CAFILE DIR [--delay S]
@@ -22,6 +24,7 @@ delay = float(sys.argv[7]) if len(sys.argv) > 7 and sys.argv[6] == "--delay" els
 lock = threading.Lock()
 os.makedirs(out, exist_ok=True)
 count = [len([f for f in os.listdir(out) if f.endswith(".der")])]
+conns = [0]
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -29,6 +32,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, *args):
         pass
+
+    def setup(self):
+        super().setup()
+        with lock:
+            conns[0] += 1
+            self.conn_no = conns[0]
 
     def do_POST(self):
         n = int(self.headers.get("Content-Length", "0"))
@@ -43,12 +52,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
             with open(os.path.join(out, "%d.der" % k), "wb") as f:
                 f.write(body)
             with open(os.path.join(out, "received.log"), "a") as f:
-                f.write("%d %s %s %s %s %s %s\n" % (
+                f.write("%d %s %s %s %s %s %s" % (
                     k, self.headers.get("X-Torwart-Message-Id", "-"),
                     self.headers.get("X-Torwart-Kind", "-"),
                     self.headers.get("X-Torwart-Gateway", "-"),
                     self.headers.get("X-Torwart-Metering-Point", "-"),
-                    self.headers.get("X-Torwart-Clock-Ok", "-"), subject.replace(" ", "_")))
+                    self.headers.get("X-Torwart-Clock-Ok", "-"), subject.replace(" ", "_")) +
+                    " conn=%d resumed=%d\n" % (self.conn_no, 1 if self.connection.session_reused else 0))
         self.send_response(200)
         self.send_header("Content-Length", "0")
         self.end_headers()

@@ -192,6 +192,20 @@ check "the GWA authenticated with its TLS certificate (client certificate at the
 	grep -q 'commonName=' "$T/rx-a/received.log"
 sleep 0.5
 check "all delivered (store)" test "$(q "SELECT count(*) FROM metering_messages WHERE state='pending'")" = 0
+# Kept connections (HTTP/1.1 keep-alive) for a backlog, and TLS resumption after idle:
+# the receiver numbers its TLS connections (field 8) and says whether one resumed (9).
+lines_a=$(wc -l <"$T/rx-a/received.log")
+conns_a=$(awk '{print $8}' "$T/rx-a/received.log" | sort -u | wc -l)
+echo "EMT A: $lines_a POSTs on $conns_a TLS connections" >>"$T/log"
+check "deliveries to A share kept connections ($lines_a POSTs on $conns_a TLS connections)" \
+	test "$conns_a" -lt "$lines_a"
+: >"$T/ids-r"
+check "one more value for A after the deliverer went idle" "${SIMV[@]}" --emt $EMTA \
+	--emt-enc "$T/emt-a.enc.crt" --ids "$T/ids-r" --gateways $(head -n 1 "$T/all-gw")
+check "... delivered" wait_ids_received "$T/ids-r" "$T/rx-a" 30
+cat "$T/ids-r" >>"$T/ids-a"
+check "... on a new connection that resumed the earlier TLS session" \
+	bash -c "grep ' $(head -n 1 "$T/ids-r") ' '$T/rx-a/received.log' | tail -1 | grep -q 'resumed=1\$'"
 
 # ---- the EMTs check with openssl cms: integrity (gateway signature) and confidentiality
 verify_a() { # a sample of 8 (each costs three processes); all carry the same structure

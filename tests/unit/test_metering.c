@@ -19,6 +19,7 @@
 #include "base/util.h"
 #include "gwa/profile.h"
 #include "metering/metering.h"
+#include "metering/metering_deliver.h"
 #include "metering/metering_taf.h"
 #include "metering/timesvc.h"
 #include "sim/sim_metering.h"
@@ -449,10 +450,63 @@ static void test_prepare(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* The EMT's answer head decides whether a kept connection can carry the next POST. */
+static void test_answer_head(void **state)
+{
+	struct metering_answer a;
+	const char *ok = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+	const char *body = "HTTP/1.1 202 Accepted\r\ncontent-length:  5 \r\nX: y\r\n\r\nhello";
+	const char *closing = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+	const char *http10 = "HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n";
+	const char *nolen = "HTTP/1.1 200 OK\r\nServer: x\r\n\r\n";
+	const char *chunked = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n";
+	const char *twice = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nContent-Length: 7\r\n\r\n";
+	const char *huge = "HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999\r\n\r\n";
+	const char *signed_len = "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n";
+	const char *partial = "HTTP/1.1 500 Internal";
+
+	(void)state;
+	metering_answer_head(ok, strlen(ok), &a);
+	assert_int_equal(a.status, 200);
+	assert_int_equal(a.head_len, strlen(ok));
+	assert_int_equal(a.content_length, 0);
+	assert_true(a.keep_alive);
+	metering_answer_head(body, strlen(body), &a);
+	assert_int_equal(a.status, 202);
+	assert_int_equal(a.content_length, 5);
+	assert_int_equal(a.head_len, strlen(body) - 5);
+	assert_true(a.keep_alive);
+	metering_answer_head(closing, strlen(closing), &a);
+	assert_false(a.keep_alive);
+	metering_answer_head(http10, strlen(http10), &a);
+	assert_int_equal(a.status, 200);
+	assert_false(a.keep_alive);
+	metering_answer_head(nolen, strlen(nolen), &a);
+	assert_false(a.keep_alive);
+	metering_answer_head(chunked, strlen(chunked), &a);
+	assert_false(a.keep_alive);
+	metering_answer_head(twice, strlen(twice), &a);
+	assert_false(a.keep_alive);
+	metering_answer_head(huge, strlen(huge), &a);
+	assert_false(a.keep_alive);
+	metering_answer_head(signed_len, strlen(signed_len), &a);
+	assert_false(a.keep_alive);
+	metering_answer_head(partial, strlen(partial), &a);
+	assert_int_equal(a.status, 500);
+	assert_int_equal(a.head_len, 0);
+	assert_false(a.keep_alive);
+	metering_answer_head("garbage\r\n\r\n", 11, &a);
+	assert_int_equal(a.status, 0);
+	assert_false(a.keep_alive);
+	metering_answer_head("", 0, &a);
+	assert_int_equal(a.status, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_taf5_profile_accepted),
+		cmocka_unit_test(test_answer_head),
 		cmocka_unit_test(test_cms_roundtrip),
 		cmocka_unit_test(test_msg_parse),
 		cmocka_unit_test(test_time_parsers),
