@@ -47,6 +47,14 @@ const char *signer_purpose_name(enum signer_purpose purpose);
 
 struct signer_client;
 
+/*
+ * Key rotation in the signer (signer/signer_keys.h "Key rotation"): action is "status",
+ * "prepare", "commit <versioned label>", "retire prev" or "retire next"; answer gets the
+ * signer's text "current=L next=L|- prev=L|- ..." (truncated to size).
+ */
+tw_rc signer_key_rotate(struct signer_client *sc, const char *label, const char *action,
+	char *answer, size_t size, struct tw_error *err);
+
 /* Connect to a running signer (torwartd signer) at socket_path. */
 tw_rc signer_client_connect(const char *socket_path, struct signer_client **out,
 	struct tw_error *err);

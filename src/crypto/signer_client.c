@@ -973,6 +973,35 @@ tw_rc signer_activation(struct signer_client *sc, const char *what, char *answer
 		what != NULL ? strlen(what) : 0, answer, size, err);
 }
 
+tw_rc signer_key_rotate(struct signer_client *sc, const char *label, const char *action,
+	char *answer, size_t size, struct tw_error *err)
+{
+	struct signer_msg req, resp;
+	unsigned char *body = NULL;
+	const unsigned char *p;
+	size_t plen;
+	tw_rc rc;
+
+	if (size > 0)
+		answer[0] = '\0';
+	if ((rc = check_label(label, err)) != TW_OK)
+		return rc;
+	if (action == NULL || action[0] == '\0' || strlen(action) > SIGNER_DATA_MAX)
+		return tw_error_set(err, TW_E_INVALID, "key-rotate: no action");
+	signer_msg_init(&req, SIGNER_OP_KEY_ROTATE, 0);
+	signer_msg_set_str(&req, SIGNER_TAG_LABEL, label);
+	signer_msg_set(&req, SIGNER_TAG_DATA, action, strlen(action));
+	if ((rc = transact(sc, &req, &resp, &body, err)) == TW_OK &&
+	    (rc = payload(&resp, &p, &plen, err)) == TW_OK && size > 0) {
+		size_t n = plen < size - 1 ? plen : size - 1;
+
+		memcpy(answer, p, n);
+		answer[n] = '\0';
+	}
+	free(body);
+	return rc;
+}
+
 /* SEAL and UNSEAL: one round trip; the answer copied out NUL-terminated. */
 static tw_rc seal_op(struct signer_client *sc, uint8_t op, const char *context,
 	const char *aad, const void *in, size_t in_len, char **out, size_t *out_len,

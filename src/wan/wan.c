@@ -215,6 +215,8 @@ static void wan_thread_teardown(struct wan_thread *thr)
 
 void wan_server_stop(struct wan_server *srv)
 {
+	struct wan_session_cache_stats scs;
+
 	if (srv == NULL)
 		return;
 	/*
@@ -235,6 +237,12 @@ void wan_server_stop(struct wan_server *srv)
 	}
 	for (unsigned i = 0; i < srv->nthreads; i++)
 		wan_thread_teardown(&srv->threads[i]);
+	wan_session_cache_stats(&scs);
+	if (scs.learned > 0)
+		tw_info("wan: session cache: %llu resumptions from memory, %llu tickets decoded "
+			"and kept, %llu evicted", (unsigned long long)scs.hits,
+			(unsigned long long)scs.learned, (unsigned long long)scs.evicted);
+	wan_session_cache_clear();
 	free(srv->threads);
 	SSL_CTX_free(srv->ctx);
 	wan_tls_reload_free(srv);
@@ -265,6 +273,11 @@ tw_rc wan_tls_ctx(const struct tw_home *home, long lifetime, SSL_CTX **ctx,
 	cfg = (struct tls_profile_config){ .cert_file = cert, .key_file = key,
 		.signer_key = SIGNER_KEY_GWA_TLS, .chain_file = chain, .trust_file = trust, .session_lifetime_s = lifetime };
 	rc = tls_server_ctx_new(&cfg, ctx, err);
+	/* Resumed ticket sessions from memory, not decoded per connection (wan_session_cache.c). */
+	if (rc == TW_OK && (rc = wan_session_cache_install(*ctx, wan_conn_offer, err)) != TW_OK) {
+		SSL_CTX_free(*ctx);
+		*ctx = NULL;
+	}
 out:
 	free(cert);
 	free(key);
