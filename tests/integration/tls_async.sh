@@ -77,7 +77,7 @@ echo "refusal while hung: $MS ms" >>"$T/log"
 check "the loop answered another client while a signature waited ($MS ms < 2500)" \
 	test "$MS" -lt 2500
 check "the waiting handshake failed with the 5 s limit, typed" bash -c "for i in \$(seq 100); do \
-	grep -q \"key 'gwa-tls' failed (unavailable): .*no answer within 5 s\" '$T/wan.log' && exit 0; sleep 0.1; done; exit 1"
+	grep -q \"key 'gwa-tls[^']*' failed (unavailable): .*no answer within 5 s\" '$T/wan.log' && exit 0; sleep 0.1; done; exit 1"
 check "a full handshake works again once the signer runs on" handshake_ok
 
 # ---- 256 concurrent full handshakes on the one loop
@@ -93,7 +93,7 @@ wait "$SIGNER_PID" 2>/dev/null
 check_fails "the run with the signer killed under it reports failures" wait "$LOAD"
 check "the wan is still running after the signer's kill -9" kill -0 "$WAN_PID"
 check "the wan logged the signer's absence, typed" grep -q \
-	"TLS handshake signature with key 'gwa-tls' failed (unavailable)" "$T/wan.log"
+	"TLS handshake signature with key 'gwa-tls[^']*' failed (unavailable)" "$T/wan.log"
 rm -f "$SOCK"
 check "the signer starts again" start_signer
 check "a full handshake works again (no wan restart)" handshake_ok
