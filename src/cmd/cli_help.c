@@ -352,10 +352,15 @@ static const struct cli_help_sub help_context[] = {
 
 /* ---------------------------------------------------------------- gwa */
 static const struct cli_help_sub help_gwa[] = {
-	{ "renew", "usage: torwart gwa renew --home DIR\n"
-		"Renew the GWA's own TLS certificate: a new key, certified by this home's Sub-CA\n"
-		"with the current subject; [wan] key and cert replaced (the wan takes them without\n"
-		"a restart); the old certificate stays valid until its end (docs/renewal.md).\n" },
+	{ "renew", "usage: torwart gwa renew --home DIR [--key tls|sig|enc [--retire [--now]]]\n"
+		"Renew the GWA's own certificates, certified by this home's Sub-CA with the current\n"
+		"subject; the old certificate stays valid until its end (docs/renewal.md). A TLS\n"
+		"key FILE (older homes, no --key): [wan] key and cert replaced. A key in the\n"
+		"signer (--key): a new key pair generated in the signer, certified, installed and\n"
+		"switched to; a rerun continues an interrupted rotation. The wan takes a new TLS\n"
+		"certificate without a restart. --retire destroys the previous key once [gwa]\n"
+		"key_grace_days (default 7) have passed since the switch (--now: at once).\n"
+		"Run as root or the signer's user.\n" },
 	{ NULL, NULL },
 };
 
@@ -527,7 +532,7 @@ static const struct cli_help cli_helps[] = {
 		"trust-remove|validate|backup|restore|log|fetch ...\n"
 		"The GWA's certificate-management context per tenant (docs/renewal.md).\n"
 		"torwart context SUB --help for each.\n" HELP_REMOTE, help_context },
-	{ "gwa", "usage: torwart gwa renew --home DIR\n"
+	{ "gwa", "usage: torwart gwa renew --home DIR [--key tls|sig|enc [--retire [--now]]]\n"
 		"The GWA's own certificates (docs/renewal.md). torwart gwa SUB --help for each.\n"
 		HELP_REMOTE, help_gwa },
 	{ "init", "usage: torwart init --home DIR [--test-pki [--second-sub-ca]] "
