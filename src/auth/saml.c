@@ -488,6 +488,8 @@ static tw_rc saml_signature(struct saml_doc *d, size_t i, const struct saml_expe
 	}
 	ctx->signKey = key;    /* owned by ctx now; a KeyInfo in the document is ignored */
 	ctx->enabledReferenceUris = xmlSecTransformUriTypeSameDocument;
+	/* A ds:Manifest's references mean nothing to SAML and could name other documents. */
+	ctx->flags |= XMLSEC_DSIG_FLAGS_IGNORE_MANIFESTS;
 	if (xmlSecDSigCtxEnableReferenceTransform(ctx, xmlSecTransformEnvelopedId) < 0 ||
 	    xmlSecDSigCtxEnableReferenceTransform(ctx, xmlSecTransformExclC14NId) < 0 ||
 	    xmlSecDSigCtxEnableReferenceTransform(ctx, xmlSecTransformInclC14NId) < 0 ||
