@@ -339,6 +339,14 @@ static const struct cli_help_sub help_context[] = {
 	{ "validate", "usage: torwart context validate --home DIR [--tenant T]\n"
 		"Check every imported certificate now (validity, chain, revocation); expired or\n"
 		"revoked ones raise an alert. Exit 3 when one is not valid.\n" },
+	{ "idp-set", "usage: torwart context idp-set --home DIR --tenant T --cert FILE "
+		"--entity-id ID\n"
+		"Trust an identity provider for SAML login to the context: its entity id (the\n"
+		"assertions' Issuer) and signing certificate (PEM). Replaces an earlier one.\n" },
+	{ "idp-show", "usage: torwart context idp-show --home DIR --tenant T\n"
+		"The context's identity provider and its certificate's fingerprint.\n" },
+	{ "idp-remove", "usage: torwart context idp-remove --home DIR --tenant T\n"
+		"Stop trusting the context's identity provider (SAML login refused).\n" },
 	{ NULL, NULL },
 };
 
@@ -546,8 +554,10 @@ static const struct cli_help cli_helps[] = {
 		"Orders to gateways (docs/jobs.md). torwart job SUB --help for each.\n" HELP_REMOTE,
 		help_job },
 	{ "login", "usage: torwart login --api https://HOST:PORT --cert C --key K [--ca F]\n"
-		"       (--password-file F | --totp-secret-file F) [--token-file F]\n"
-		"Open an operator session (mTLS + second factor); the token goes to\n"
+		"       (--password-file F | --totp-secret-file F | --saml-file F --tenant T)\n"
+		"       [--token-file F]\n"
+		"Open an operator session (mTLS + second factor, or a signed SAML assertion of\n"
+		"the context T's identity provider instead of the factor); the token goes to\n"
 		"~/.config/torwart/session.json (0600) or F.\n", NULL },
 	{ "logout", "usage: torwart logout [--token-file F]\n"
 		"End the operator session.\n", NULL },

@@ -293,3 +293,22 @@ tw_rc tls_client_ctx_new(const struct tls_profile_config *cfg, SSL_CTX **out,
 {
 	return tls_ctx_new(cfg, false, out, err);
 }
+
+tw_rc tls_client_trust_ctx_new(const char *trust_file, SSL_CTX **out, struct tw_error *err)
+{
+	SSL_CTX *ctx;
+	tw_rc rc;
+
+	*out = NULL;
+	ERR_clear_error();
+	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL)
+		return tw_error_set_openssl(err, TW_E_NOMEM, "cannot create a TLS context");
+	if ((rc = tls_apply_profile(ctx, false, TW_SESSION_LIFETIME_S, err)) == TW_OK &&
+	    (rc = tls_load_trust(ctx, trust_file, err)) == TW_OK) {
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+		*out = ctx;
+		ctx = NULL;
+	}
+	SSL_CTX_free(ctx);
+	return rc;
+}
