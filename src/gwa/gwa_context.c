@@ -446,6 +446,7 @@ tw_rc gwa_ctx_trust_remove(struct gwa_ctx *ctx, int64_t id, struct tw_error *err
 /* ---- validation ---- */
 
 #define GC_SCHEDULE_MAX 256   /* contexts per scheduled run; the rest next time */
+#define GC_FAILED_MAX 64      /* issuers remembered as unreachable per validation */
 
 struct gc_val {
 	struct gwa_ctx *ctx;
@@ -453,6 +454,11 @@ struct gc_val {
 	struct trust_set *ts;           /* [trust] CAs + the context's: foreign CRLs */
 	long crl_timeout_s;
 	long crl_max;
+	/* Issuers (name hashes) whose CRL could not be fetched in this run: not tried again
+	 * for their next certificate, so an unreachable distribution point costs one
+	 * time-out per validation, not one per certificate. */
+	unsigned long failed[GC_FAILED_MAX];
+	size_t nfailed;
 	STACK_OF(X509_CRL) *crls;
 	struct store_ctx_cert *items;
 	size_t n, cap;
@@ -660,13 +666,25 @@ static void gc_judge(struct gc_val *v, X509 *x, const struct store_ctx_cert *c,
 	rc = v->ts != NULL ? trust_check(v->ctx->store, v->ts, x, v->now, &e) :
 		tw_error_set(&e, TW_E_NOT_FOUND, "no trust set");
 	if (rc == TW_E_UNAVAILABLE) {
+		unsigned long h = X509_issuer_name_hash(x);
 		struct tw_error fe;
+		bool tried = false;
 
-		if (trust_crl_refresh(v->ctx->store, v->ts, x, v->crl_timeout_s, (size_t)v->crl_max,
-		    &fe) == TW_OK)
+		for (size_t i = 0; i < v->nfailed && !tried; i++)
+			tried = v->failed[i] == h;
+		if (tried)
+			snprintf(e.message, sizeof(e.message), "no current CRL of %.200s (its "
+				"distribution point failed for another certificate in this run)",
+				c->issuer);
+		else if (trust_crl_refresh(v->ctx->store, v->ts, x, v->crl_timeout_s,
+		    (size_t)v->crl_max, &fe) == TW_OK)
 			rc = trust_check(v->ctx->store, v->ts, x, v->now, &e);
-		else
+		else {
 			snprintf(e.message, sizeof(e.message), "%s", fe.message);
+			/* No distribution point is a property of this certificate, not its CA. */
+			if (fe.code != TW_E_NOT_FOUND && v->nfailed < GC_FAILED_MAX)
+				v->failed[v->nfailed++] = h;
+		}
 	}
 	switch (rc) {
 	case TW_OK:
