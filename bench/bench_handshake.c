@@ -4,18 +4,42 @@
  * memory (BIO pairs) with the same certificates, keys, suite and group, in the same run.
  *
  *   bench_handshake --home DIR --count N [--rounds R] [--concurrency C] [--seconds S]
- *                   [--gwa HOST:PORT]
+ *                   [--resume-rounds RR] [--resumed-only 1] [--gwa HOST:PORT]
+ *
+ * --resumed-only 1 runs nothing but the two resumed measurement runs (for a profile of
+ * the resumed path: `perf record -p` on this process sees no full handshakes beyond the
+ * first round).
  *
  * Without --gwa, wan runs inside this process from DIR's configuration ([wan] threads
  * loops), so both figures come from the same machine at the same time. Both figures
  * include both ends of every handshake (client and server share the CPU), so the ratio
  * is what the wan's event loops, HTTP, JSON, store lookups and admin log cost on top of
  * the bare cryptography.
+ *
+ * What each resumed figure includes (docs/performance.md "Resumed sessions"):
+ *   raw in memory   the two TLS state machines over a BIO pair, one thread: no sockets;
+ *   raw by id       in memory too, but resumed by session id from the server's cache
+ *                   (tickets off), so the server decodes nothing: what the wan's session
+ *                   cache (wan_session_cache.c) does for a ticket it has seen;
+ *   raw over TCP    the same over a loopback TCP connection made per handshake (socket,
+ *                   connect, accept, close on both ends), one thread: the TCP set-up the
+ *                   wan pays as well, without HTTP, store or event loops;
+ *   wan resumed     the simulator's resumed visits, each a TCP connection, a resumed
+ *                   handshake, POST /v1/session (identity re-check, order count, admin-log
+ *                   and last-contact journal) and the close, measured directly as the
+ *                   difference of two runs with the same fleet: one round (every visit a
+ *                   full handshake) and 1 + --resume-rounds rounds (the extra rounds all
+ *                   resumed). Set-up (loading the gateways' keys) and the full round cancel.
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -29,10 +53,16 @@
 #include "crypto/tls_signer_key.h"
 #include "sim/sim.h"
 #include "wan/wan.h"
+#if __has_include("wan/wan_session_cache.h")
+#include "wan/wan_session_cache.h"
+#define HAVE_WAN_SESSION_CACHE 1
+#endif
 
 struct raw {
 	SSL_CTX *srv, *cli;
 };
+
+static double cpu_now_us(void);
 
 /* One in-memory handshake; sess (may be NULL) is offered for resumption. */
 static int raw_handshake(struct raw *r, SSL_SESSION *sess, SSL_SESSION **out, int *reused)
@@ -74,19 +104,102 @@ out:
 	return ok;
 }
 
-static double raw_rate(struct raw *r, double seconds, SSL_SESSION *sess, int *failures)
+/*
+ * One handshake over a fresh loopback TCP connection to the listening socket lfd, both
+ * ends in this thread (non-blocking sockets, the state machines stepped in turn), then a
+ * clean close of both: the raw cost of what a gateway's visit adds in TCP terms.
+ */
+static int raw_tcp_handshake(struct raw *r, int lfd, const struct sockaddr_in *sa,
+	SSL_SESSION *sess, int *reused)
+{
+	SSL *s = NULL, *c = NULL;
+	int cfd = -1, sfd = -1, ok = 0, rs = 0, rc = 0;
+
+	cfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (cfd < 0 || setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int)) != 0 ||
+	    connect(cfd, (const struct sockaddr *)sa, sizeof(*sa)) != 0)
+		goto out;
+	if ((sfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)) < 0 ||
+	    fcntl(cfd, F_SETFL, O_NONBLOCK) != 0)
+		goto out;
+	(void)setsockopt(sfd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
+	if ((s = SSL_new(r->srv)) == NULL || (c = SSL_new(r->cli)) == NULL ||
+	    SSL_set_fd(s, sfd) != 1 || SSL_set_fd(c, cfd) != 1)
+		goto out;
+	SSL_set_accept_state(s);
+	SSL_set_connect_state(c);
+	if (sess != NULL)
+		SSL_set_session(c, sess);
+	/* Loopback delivers at once; the bound only stops a broken peer from spinning. */
+	for (int i = 0; i < 100000 && (rs != 1 || rc != 1); i++) {
+		if (rc != 1)
+			rc = SSL_do_handshake(c);
+		if (rs != 1)
+			rs = SSL_do_handshake(s);
+		if ((rc <= 0 && SSL_get_error(c, rc) != SSL_ERROR_WANT_READ) ||
+		    (rs <= 0 && SSL_get_error(s, rs) != SSL_ERROR_WANT_READ))
+			goto out;
+	}
+	if (rs != 1 || rc != 1)
+		goto out;
+	*reused = SSL_session_reused(c);
+	SSL_shutdown(c);
+	SSL_shutdown(s);
+	ok = 1;
+out:
+	ERR_clear_error();
+	SSL_free(s);
+	SSL_free(c);
+	if (sfd >= 0)
+		close(sfd);
+	if (cfd >= 0)
+		close(cfd);
+	return ok;
+}
+
+/*
+ * lfd < 0: in memory; otherwise over loopback TCP to lfd (bound to sa). Handshakes per
+ * second of wall time; *cpu_us (may be NULL) gets this process's CPU per handshake.
+ */
+static double raw_rate(struct raw *r, double seconds, SSL_SESSION *sess, int lfd,
+	const struct sockaddr_in *sa, int *failures, double *cpu_us)
 {
 	int64_t t0 = tw_monotonic_ms(), t;
+	double c0 = cpu_now_us();
 	long n = 0;
-	int reused;
+	int reused = 0, ok;
 
 	do {
-		if (!raw_handshake(r, sess, NULL, &reused) || (sess != NULL && !reused))
+		ok = lfd < 0 ? raw_handshake(r, sess, NULL, &reused) :
+			raw_tcp_handshake(r, lfd, sa, sess, &reused);
+		if (!ok || (sess != NULL && !reused))
 			(*failures)++;
 		n++;
 		t = tw_monotonic_ms();
 	} while ((double)(t - t0) < seconds * 1000.0);
+	if (cpu_us != NULL)
+		*cpu_us = (cpu_now_us() - c0) / (double)n;
 	return (double)n * 1000.0 / (double)(t - t0);
+}
+
+/* A loopback listener on a free port for the raw TCP figure; -1 when none can be made. */
+static int raw_listener(struct sockaddr_in *sa)
+{
+	socklen_t sl = sizeof(*sa);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	memset(sa, 0, sizeof(*sa));
+	sa->sin_family = AF_INET;
+	sa->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || bind(fd, (struct sockaddr *)sa, sizeof(*sa)) != 0 || listen(fd, 64) != 0 ||
+	    getsockname(fd, (struct sockaddr *)sa, &sl) != 0) {
+		fprintf(stderr, "bench: no loopback listener for the raw TCP figure: %s\n",
+			strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
 }
 
 static tw_rc raw_setup(const struct tw_home *home, const char *gwdir, struct raw *r,
@@ -214,12 +327,12 @@ static char **list_gateways(const char *home, long count)
 int main(int argc, char **argv)
 {
 	const char *home_dir = NULL, *gwa_arg = NULL;
-	long count = 50, rounds = 4, conc = 64, secs = 5;
+	long count = 50, rounds = 4, conc = 64, secs = 5, rrounds = 20, only_res = 0;
 	struct tw_home *home = NULL;
 	struct wan_server *srv = NULL;
 	struct raw raw = { NULL, NULL };
 	struct sim_options opt;
-	struct sim_result full, resumed;
+	struct sim_result full, resumed, one, many;
 	struct tls_signer_key_stats sk0, sk1;
 	struct rusage ru0, ru1;
 	double cpu_us = 0.0, rtt_us = 0.0, sc[4];
@@ -227,7 +340,15 @@ int main(int argc, char **argv)
 	struct tw_error err;
 	SSL_SESSION *sess = NULL;
 	char **dirs = NULL, gwa[128];
-	double raw_full, raw_res;
+	double raw_full = 0.0, raw_res = 0.0, raw_tcp_full = 0.0, raw_tcp_res = 0.0;
+	double raw_res_cpu = 0.0, raw_tcp_res_cpu = 0.0, raw_id = 0.0, raw_id_cpu = 0.0;
+	SSL_SESSION *sess_id = NULL;
+	double res_direct = 0.0, res_cpu_us = 0.0, c1, c2, c3;
+#ifdef HAVE_WAN_SESSION_CACHE
+	struct wan_session_cache_stats wsc;
+#endif
+	struct sockaddr_in lsa;
+	int lfd = -1;
 	int failures = 0, reused, status = 1;
 
 	for (int i = 1; i + 1 < argc; i += 2) {
@@ -245,6 +366,10 @@ int main(int argc, char **argv)
 			dst = &conc;
 		else if (strcmp(argv[i], "--seconds") == 0)
 			dst = &secs;
+		else if (strcmp(argv[i], "--resume-rounds") == 0)
+			dst = &rrounds;
+		else if (strcmp(argv[i], "--resumed-only") == 0)
+			dst = &only_res;
 		else
 			break;
 		if (dst != NULL && tw_parse_long(argv[i + 1], 1, 1000000, dst, &err,
@@ -255,7 +380,8 @@ int main(int argc, char **argv)
 	}
 	if (home_dir == NULL) {
 		fputs("usage: bench_handshake --home DIR --count N [--rounds R] "
-		      "[--concurrency C] [--seconds S] [--gwa HOST:PORT]\n", stderr);
+		      "[--concurrency C] [--seconds S] [--resume-rounds RR] [--resumed-only 1] "
+		      "[--gwa HOST:PORT]\n", stderr);
 		return 2;
 	}
 	tw_log_init("bench", TW_LOG_ERROR);
@@ -274,8 +400,24 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench: in-memory handshake failed (certificates?)\n");
 		goto out;
 	}
-	raw_full = raw_rate(&raw, (double)secs, NULL, &failures);
-	raw_res = raw_rate(&raw, (double)secs / 2.0, sess, &failures);
+	if (!only_res) {
+		raw_full = raw_rate(&raw, (double)secs, NULL, -1, NULL, &failures, NULL);
+		raw_res = raw_rate(&raw, (double)secs / 2.0, sess, -1, NULL, &failures,
+			&raw_res_cpu);
+		if ((lfd = raw_listener(&lsa)) >= 0) {
+			raw_tcp_full = raw_rate(&raw, (double)secs / 2.0, NULL, lfd, &lsa,
+				&failures, NULL);
+			raw_tcp_res = raw_rate(&raw, (double)secs / 2.0, sess, lfd, &lsa,
+				&failures, &raw_tcp_res_cpu);
+		}
+		/* By session id: tickets off on the server from here on (the last raw figure). */
+		SSL_CTX_set_options(raw.srv, SSL_OP_NO_TICKET);
+		if (raw_handshake(&raw, NULL, &sess_id, &reused) && sess_id != NULL)
+			raw_id = raw_rate(&raw, (double)secs / 2.0, sess_id, -1, NULL, &failures,
+				&raw_id_cpu);
+		else
+			failures++;
+	}
 
 	/* 2. The real wan over TCP, driven by the simulator engine. */
 	if (gwa_arg == NULL) {
@@ -297,6 +439,46 @@ int main(int argc, char **argv)
 	opt.concurrency = (unsigned)conc;
 	opt.rounds = (unsigned)rounds;
 	opt.quiet = 1;
+	memset(&full, 0, sizeof(full));
+	memset(&resumed, 0, sizeof(resumed));
+	memset(&one, 0, sizeof(one));
+	memset(&many, 0, sizeof(many));
+	/* Resumed only, directly: 1 + rrounds rounds minus 1 round, both with resumption on. */
+	/*
+	 * The CPU of this process (wan and simulator, both ends) per resumed session, the
+	 * same difference: on a shared machine wall time swings with the load, CPU time much
+	 * less (without --gwa only; with it the wan's CPU is elsewhere).
+	 */
+	opt.resume = 1;
+	opt.rounds = 1;
+	c1 = cpu_now_us();
+	(void)sim_run(&opt, &one, &err);
+	c2 = cpu_now_us();
+	opt.rounds = 1 + (unsigned)rrounds;
+	(void)sim_run(&opt, &many, &err);
+	c3 = cpu_now_us();
+	if (many.seconds > one.seconds && many.resumed > 0)
+		res_direct = (double)many.resumed / (many.seconds - one.seconds);
+	if (many.resumed > 0 && (c3 - c2) > (c2 - c1))
+		res_cpu_us = ((c3 - c2) - (c2 - c1)) / (double)many.resumed;
+	printf("wan resumed only (measured): %zu resumed sessions in %.3f s (%u rounds %.3f s "
+		"minus 1 round %.3f s): %.1f/s; CPU (wan + sim) %.0f us per resumed session; "
+		"failed sessions %zu\n", many.resumed,
+		many.seconds - one.seconds, 1 + (unsigned)rrounds, many.seconds, one.seconds,
+		res_direct, res_cpu_us, one.sessions_failed + many.sessions_failed);
+#ifdef HAVE_WAN_SESSION_CACHE
+	wan_session_cache_stats(&wsc);
+	printf("wan session cache: %llu resumptions from memory, %llu tickets decoded and "
+		"kept\n", (unsigned long long)wsc.hits, (unsigned long long)wsc.learned);
+#endif
+	if (only_res) {
+		printf("bench_handshake: resumed_direct_per_s=%.1f resumed_cpu_us=%.0f failed=%zu\n",
+			res_direct, res_cpu_us, one.sessions_failed + many.sessions_failed);
+		status = one.sessions_failed + many.sessions_failed == 0 ? 0 : 1;
+		goto out;
+	}
+	opt.rounds = (unsigned)rounds;
+	opt.resume = 0;
 	/* CPU of this process (wan and simulator: both ends) and the signer's round trips
 	 * (the wan's handshake signatures, when its key is in the signer) for the full round. */
 	tls_signer_key_stats(&sk0);
@@ -312,6 +494,13 @@ int main(int argc, char **argv)
 		"ECDHE-ECDSA-AES128-GCM-SHA256", count, rounds, conc, sysconf(_SC_NPROCESSORS_ONLN));
 	printf("raw OpenSSL in memory (1 thread, both ends):  full %8.1f/s   resumed %8.1f/s%s\n",
 		raw_full, raw_res, failures ? "  (SOME FAILED)" : "");
+	printf("raw OpenSSL over loopback TCP (1 thread, both ends, connect+accept+close): "
+		"full %8.1f/s   resumed %8.1f/s\n", raw_tcp_full, raw_tcp_res);
+	printf("raw OpenSSL in memory resumed by session id (server cache, no ticket decode): "
+		"%8.1f/s\n", raw_id);
+	printf("CPU per resumed session (both ends): raw in memory %.0f us (by id %.0f us), raw "
+		"over TCP %.0f us, wan + sim %.0f us\n", raw_res_cpu, raw_id_cpu, raw_tcp_res_cpu,
+		res_cpu_us);
 	printf("wan + sim over TCP (HTTP, store, admin log): full %8.1f/s   resumed-mix %8.1f/s "
 		"(%zu of %zu resumed)\n",
 		full.seconds > 0 ? (double)full.sessions_ok / full.seconds : 0.0,
@@ -358,15 +547,24 @@ int main(int argc, char **argv)
 		printf("bench_handshake: full_per_s=%.1f resumed_mix_per_s=%.1f "
 			"resumed_per_s=%.1f raw_full_per_s=%.1f raw_resumed_per_s=%.1f failed=%zu "
 			"cpu_us_per_full=%.0f signer_sigs=%llu signer_rtt_us=%.1f "
-			"local_sign_us=%.1f signer_sign_us=%.1f signer_client_cpu_us=%.1f\n",
+			"local_sign_us=%.1f signer_sign_us=%.1f signer_client_cpu_us=%.1f "
+			"resumed_direct_per_s=%.1f resumed_cpu_us=%.0f raw_tcp_full_per_s=%.1f "
+			"raw_tcp_resumed_per_s=%.1f raw_resumed_cpu_us=%.0f "
+			"raw_tcp_resumed_cpu_us=%.0f raw_id_resumed_per_s=%.1f "
+			"raw_id_resumed_cpu_us=%.0f\n",
 			full_rate, mix_rate, res_only, raw_full, raw_res,
 			full.sessions_failed + resumed.sessions_failed, cpu_us, sigs, rtt_us,
-			sc[0], sc[2], sc[3]);
+			sc[0], sc[2], sc[3], res_direct, res_cpu_us, raw_tcp_full, raw_tcp_res,
+			raw_res_cpu, raw_tcp_res_cpu, raw_id, raw_id_cpu);
 	}
-	status = full.sessions_failed + resumed.sessions_failed == 0 && failures == 0 ? 0 : 1;
+	status = full.sessions_failed + resumed.sessions_failed + one.sessions_failed +
+		many.sessions_failed == 0 && failures == 0 ? 0 : 1;
 out:
+	if (lfd >= 0)
+		close(lfd);
 	wan_server_stop(srv);
 	SSL_SESSION_free(sess);
+	SSL_SESSION_free(sess_id);
 	SSL_CTX_free(raw.srv);
 	SSL_CTX_free(raw.cli);
 	for (long i = 0; dirs != NULL && i < count; i++)

@@ -6,7 +6,15 @@
 #   bench/run-handshake.sh [BUILD_DIR]     env: N (gateways, 50), ROUNDS (4),
 #                                          CONCURRENCY (64), SECONDS (5), KEEP=1,
 #                                          KEYFILE=1 (the old layout: the wan reads its
-#                                          TLS key from pki/gwa-tls.key, for comparison)
+#                                          TLS key from pki/gwa-tls.key, for comparison),
+#                                          RESUME_ROUNDS (40: resumed rounds of the direct
+#                                          resumed-only figure), PERF=1 (only the resumed
+#                                          runs, RESUME_ROUNDS 100 unless set, under
+#                                          `perf record --call-graph dwarf`; prints the
+#                                          top functions, self and inclusive; PERF_FREQ
+#                                          (499), PERF_KEEP=FILE keeps perf.data)
+#                                          ASYNC=0 (signatures through the signer waited
+#                                          for synchronously, the loop held meanwhile)
 # The wan's handshake signatures go to a signer started here (docs/security.md "TLS keys
 # in the signer"); its CPU is reported per signature next to the bench's own figures.
 set -euo pipefail
@@ -26,14 +34,38 @@ for i in $(seq 1 "$n"); do
 		>/dev/null
 done
 [ "${KEYFILE:-0}" = 1 ] && mv "$home/secrets/tls-keys/gwa-tls.key" "$home/pki/gwa-tls.key"
+# ASYNC=0: the wan waits for each signature synchronously (the layout before the
+# asynchronous handshakes, docs/architecture.md; [wan] async_handshakes).
+[ "${ASYNC:-1}" = 0 ] && sed -i 's/^\[wan\]$/[wan]\nasync_handshakes = 0/' "$home/torwart.conf"
 "$build/src/cmd/torwartd" --home "$home" signer 2>"$tmp/signer.log" &
 signer_pid=$!
 trap 'kill -TERM "$signer_pid" 2>/dev/null; [ "${KEEP:-0}" = 1 ] || rm -rf "$tmp"' EXIT
 for _ in $(seq 1 100); do [ -S "$home/run/signer.sock" ] && break; sleep 0.1; done
 ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 s0=$(ticks "$signer_pid")
+if [ "${PERF:-0}" = 1 ]; then
+	# The resumed path alone: the wan and the simulator are threads of bench_handshake.
+	# DWARF unwinding: libcrypto has no frame pointers (see bench_fleet.sh).
+	echo "perf: resumed-only runs, $(uptime | sed 's/.*load/load/')"
+	perf record --call-graph dwarf,16384 -F "${PERF_FREQ:-499}" -o "$tmp/perf.data" -- \
+		"$build/bench/bench_handshake" --home "$home" --count "$n" --concurrency "$conc" \
+		--resume-rounds "${RESUME_ROUNDS:-100}" --resumed-only 1 2>"$tmp/perf.log"
+	echo "---- perf: by library (self)"
+	{ perf report -i "$tmp/perf.data" --no-children --sort dso --stdio -g none 2>/dev/null |
+		grep -v '^#' | grep -v '^$' | head -16; } || true
+	echo "---- perf: by function (self)"
+	{ perf report -i "$tmp/perf.data" --no-children --sort sym --stdio -g none 2>/dev/null |
+		grep -v '^#' | grep -v '^$' | head -40; } || true
+	echo "---- perf: by function (inclusive, torwart code)"
+	{ perf report -i "$tmp/perf.data" --children --sort sym --stdio -g none 2>/dev/null |
+		grep -v '^#' | grep -v '^$' | grep -E 'wan_|sim_|store_|db_|audit_|evhttp|tw_log|json' |
+		head -40; } || true
+	[ -z "${PERF_KEEP:-}" ] || cp "$tmp/perf.data" "$PERF_KEEP"
+	exit 0
+fi
 "$build/bench/bench_handshake" --home "$home" --count "$n" --rounds "$rounds" \
-	--concurrency "$conc" --seconds "$secs" | tee "$tmp/bench.out"
+	--concurrency "$conc" --seconds "$secs" --resume-rounds "${RESUME_ROUNDS:-40}" |
+	tee "$tmp/bench.out"
 s1=$(ticks "$signer_pid")
 sleep 1.2   # the signer writes its metrics at most once a second
 sigs=$(sed -n 's/^torwart_signer_tls_handshake_signatures_total{result="ok"} \([0-9]*\)$/\1/p' \

@@ -149,6 +149,8 @@ int cli_context(const char *sub, int argc, char **argv)
 	tw_rc rc;
 
 	tw_error_clear(&err);
+	if (sub != NULL && strncmp(sub, "idp-", 4) == 0)
+		return cli_context_idp(sub, argc, argv);    /* SAML identity provider */
 	if (sub == NULL || ctx_parse(argc, argv, &o) != 0 || o.home == NULL)
 		return cli_usage_error(ctx_usage);
 	needs_id = strcmp(sub, "replace") == 0 || strcmp(sub, "delete") == 0 ||

@@ -215,6 +215,8 @@ static void wan_thread_teardown(struct wan_thread *thr)
 
 void wan_server_stop(struct wan_server *srv)
 {
+	struct wan_session_cache_stats scs;
+
 	if (srv == NULL)
 		return;
 	/*
@@ -235,6 +237,12 @@ void wan_server_stop(struct wan_server *srv)
 	}
 	for (unsigned i = 0; i < srv->nthreads; i++)
 		wan_thread_teardown(&srv->threads[i]);
+	wan_session_cache_stats(&scs);
+	if (scs.learned > 0)
+		tw_info("wan: session cache: %llu resumptions from memory, %llu tickets decoded "
+			"and kept, %llu evicted", (unsigned long long)scs.hits,
+			(unsigned long long)scs.learned, (unsigned long long)scs.evicted);
+	wan_session_cache_clear();
 	free(srv->threads);
 	SSL_CTX_free(srv->ctx);
 	wan_tls_reload_free(srv);
@@ -265,6 +273,11 @@ tw_rc wan_tls_ctx(const struct tw_home *home, long lifetime, SSL_CTX **ctx,
 	cfg = (struct tls_profile_config){ .cert_file = cert, .key_file = key,
 		.signer_key = SIGNER_KEY_GWA_TLS, .chain_file = chain, .trust_file = trust, .session_lifetime_s = lifetime };
 	rc = tls_server_ctx_new(&cfg, ctx, err);
+	/* Resumed ticket sessions from memory, not decoded per connection (wan_session_cache.c). */
+	if (rc == TW_OK && (rc = wan_session_cache_install(*ctx, wan_conn_offer, err)) != TW_OK) {
+		SSL_CTX_free(*ctx);
+		*ctx = NULL;
+	}
 out:
 	free(cert);
 	free(key);
@@ -282,7 +295,7 @@ tw_rc wan_server_start(const struct tw_home *home, struct wan_server **out,
 	socklen_t sl;
 	char *host = NULL, *store_url = NULL, portstr[8];
 	uint16_t port;
-	long threads, lifetime;
+	long threads, lifetime, async_hs;
 	struct conn_guard_limits lim;
 	sigset_t block, old;
 	tw_rc rc;
@@ -307,8 +320,12 @@ tw_rc wan_server_start(const struct tw_home *home, struct wan_server **out,
 	    (rc = conn_guard_limits_load(home->conf, "wan", "", WAN_DEFAULT_MAX_CONNS,
 	    WAN_DEFAULT_PER_SOURCE, &lim, err)) != TW_OK ||
 	    (rc = tw_config_get_long(home->conf, "wan", "timeout", 30, 1, 3600,
-	    &srv->timeout_s, err)) != TW_OK)
+	    &srv->timeout_s, err)) != TW_OK ||
+	    (rc = tw_config_get_long(home->conf, "wan", "async_handshakes", 1, 0, 1,
+	    &async_hs, err)) != TW_OK)
 		goto fail;
+	/* A signer-held TLS key: the loop serves others while the signer signs. */
+	lim.async_tls = async_hs != 0;
 	if (threads == 0) {
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
 		threads = n < 1 ? 1 : n > WAN_MAX_THREADS ? WAN_MAX_THREADS : n;

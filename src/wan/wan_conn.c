@@ -61,6 +61,7 @@ static void wan_conn_ex_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int id
 	 */
 	if (parent != NULL && conn->connect_logged && !conn->refused)
 		SSL_set_shutdown(parent, SSL_get_shutdown(parent) | SSL_SENT_SHUTDOWN);
+	wan_session_offer_clear(&conn->offer);
 	wan_thread_conn_closed(conn->thr);
 	wan_metrics_connection_closed();
 	free(conn);
@@ -85,6 +86,13 @@ struct wan_conn *wan_conn_get(const SSL *ssl)
 	if (ssl == NULL || wan_conn_idx < 0)
 		return NULL;
 	return SSL_get_ex_data(ssl, wan_conn_idx);
+}
+
+struct wan_session_offer *wan_conn_offer(const SSL *ssl)
+{
+	struct wan_conn *conn = wan_conn_get(ssl);
+
+	return conn != NULL ? &conn->offer : NULL;
 }
 
 const char *wan_conn_peer(struct wan_conn *conn, const SSL *ssl)
@@ -339,9 +347,12 @@ static void wan_handshake_done(struct wan_conn *conn, const SSL *ssl)
 				return;     /* 503 for every request (wan_verify_cb) */
 			wan_conn_refuse(conn, ssl, why);
 			SSL_CTX_remove_session(SSL_get_SSL_CTX(ssl), SSL_get0_session(ssl));
+			wan_session_cache_forget(&conn->offer);
 			return;
 		}
 		conn->identified = true;
+		/* Its next resumption of this ticket from memory (wan_session_cache.c). */
+		wan_session_cache_learn(ssl, &conn->offer);
 	}
 	if (!conn->identified)
 		return;

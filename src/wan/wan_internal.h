@@ -30,6 +30,7 @@
 #include "net/conn_guard.h"
 #include "store/store.h"
 #include "net/wan_message.h"
+#include "wan/wan_session_cache.h"
 
 struct trust_set;                       /* pki/trust.h */
 
@@ -125,6 +126,7 @@ struct wan_conn {
 	bool connect_logged;
 	bool renewal_proof;                 /* logged in with a renewal's pending TLS cert */
 	char session[33];                   /* WAN session id, "" before POST /v1/session */
+	struct wan_session_offer offer;     /* the ClientHello's ticket (wan_session_cache.c) */
 };
 
 /* wan.c: the wan's server context from the home's files ([wan] cert, key, chain, trust). */
@@ -146,6 +148,8 @@ tw_rc wan_conn_global_init(struct tw_error *err);
 /* New SSL for an accepted connection, state attached, callbacks set. NULL on failure. */
 SSL *wan_conn_ssl_new(struct wan_thread *thr);
 struct wan_conn *wan_conn_get(const SSL *ssl);
+/* The connection's ClientHello ticket offer (wan_session_cache.c); NULL: not a wan SSL. */
+struct wan_session_offer *wan_conn_offer(const SSL *ssl);
 const char *wan_conn_peer(struct wan_conn *conn, const SSL *ssl);
 /* Hook for the thread: a connection went away (called from the SSL's ex_data free). */
 void wan_thread_conn_closed(struct wan_thread *thr);

@@ -7,6 +7,11 @@
  * WAN_JOURNAL_FLUSH_MS or at WAN_JOURNAL_FLUSH_AT entries, and wan_server_stop flushes
  * what is left, so a clean shutdown loses nothing.
  *
+ * One flush is one transaction: the last contacts and the admin-log entries commit together
+ * (one fsync per flush, not one for each; the resumed-path profile in docs/performance.md
+ * had the two commits at about a tenth of the wan thread's time). Either both are stored
+ * or neither, and what was not stored stays queued for the next flush.
+ *
  * When the store refuses a flush the entries stay queued and the thread answers every new
  * connection 503 "unavailable" (fail closed: no unaudited sessions) until a flush succeeds. Only if a
  * queue fills up entirely (WAN_JOURNAL_CAP) is an entry dropped, and that is counted and
@@ -118,16 +123,13 @@ void wan_journal_touch(struct wan_thread *thr, const char *gateway_id, int64_t w
 	flush_soon(thr, j->nt);
 }
 
+/* Inside the flush's transaction. */
 static tw_rc flush_touches(struct wan_thread *thr, struct tw_error *err)
 {
 	struct wan_journal *j = &thr->journal;
 	struct tw_error e;
 	tw_rc rc;
 
-	if (j->nt == 0)
-		return TW_OK;
-	if ((rc = store_begin(thr->store, err)) != TW_OK)
-		return rc;
 	for (size_t i = 0; i < j->nt; i++) {
 		rc = store_gateway_touch(thr->store, j->touches[i].gateway_id,
 			j->touches[i].when_ms, j->touches[i].address, &e);
@@ -137,36 +139,26 @@ static tw_rc flush_touches(struct wan_thread *thr, struct tw_error *err)
 				j->touches[i].gateway_id);
 			continue;
 		}
-		if (rc != TW_OK) {
-			store_rollback(thr->store);
+		if (rc != TW_OK)
 			return tw_error_set(err, rc, "recording last contacts: %s", e.message);
-		}
 	}
-	if ((rc = store_commit(thr->store, err)) != TW_OK) {
-		store_rollback(thr->store);
-		return rc;
-	}
-	j->nt = 0;
 	return TW_OK;
 }
 
+/* Inside the flush's transaction: audit_append_batch's work without its own commit. */
 static tw_rc flush_entries(struct wan_thread *thr, struct tw_error *err)
 {
 	struct wan_journal *j = &thr->journal;
-	tw_rc rc;
+	tw_rc rc = TW_OK;
 
-	if (j->n == 0)
-		return TW_OK;
-	for (size_t i = 0; i < j->n; i++) {
+	for (size_t i = 0; i < j->n && rc == TW_OK; i++) {
 		struct wan_journal_entry *e = &j->entries[i];
 
 		j->views[i] = (struct audit_entry){ .actor = e->actor, .role = e->role,
 			.client = e->client, .action = e->action, .object = e->object,
 			.result = e->result, .detail = e->detail };
+		rc = audit_append_in_tx(thr->store, &j->views[i], err);
 	}
-	rc = audit_append_batch(thr->store, j->views, j->n, err);
-	if (rc == TW_OK)
-		j->n = 0;
 	return rc;
 }
 
@@ -174,11 +166,21 @@ tw_rc wan_journal_flush(struct wan_thread *thr, struct tw_error *err)
 {
 	struct wan_journal *j = &thr->journal;
 	bool was_failing = j->failing;
-	tw_rc rc;
+	tw_rc rc = TW_OK;
 
-	rc = flush_touches(thr, err);
-	if (rc == TW_OK)
-		rc = flush_entries(thr, err);
+	if (j->n > 0 || j->nt > 0) {
+		rc = store_begin(thr->store, err);
+		if (rc == TW_OK && (rc = flush_touches(thr, err)) == TW_OK &&
+		    (rc = flush_entries(thr, err)) == TW_OK) {
+			rc = store_commit(thr->store, err);   /* rolls back by itself on failure */
+			if (rc == TW_OK) {
+				j->n = 0;
+				j->nt = 0;
+			}
+		} else if (rc != TW_OK && store_in_transaction(thr->store)) {
+			store_rollback(thr->store);
+		}
+	}
 	j->failing = rc != TW_OK;
 	if (j->failing != was_failing) {
 		if (j->failing)

@@ -35,8 +35,10 @@
 #include "crypto/keys.h"
 #include "crypto/tls.h"
 #include "sim/sim.h"
+#include "store/db.h"
 #include "store/store.h"
 #include "wan/wan.h"
+#include "wan/wan_session_cache.h"
 #include "net/wan_message.h"
 
 /* ------------------------------------------------------------------ codec */
@@ -480,6 +482,7 @@ static int setup_home(void **state)
 	make_gateway(st, tenant, "GW-FOREIGN", "GW-FOREIGN", "registered", "valid", true, false);
 	make_gateway(st, tenant, "GW-OLD", "GW-OLD", "registered", "valid", false, true);
 	make_gateway(st, tenant, "GW-LIAR", "GW-OK", "registered", "valid", false, false);
+	make_gateway(st, tenant, "GW-CACHE", "GW-CACHE", "registered", "valid", false, false);
 	store_close(st);
 
 	if (tw_home_open(fx.dir, &fx.home, &e) != TW_OK)
@@ -653,6 +656,133 @@ static int raw_request(const char *head, const char *body, size_t body_len, char
 	return code;
 }
 
+/*
+ * One connection as GW-CACHE offering sess (NULL: a full handshake): GET /v1/orders,
+ * which an identified gateway without a session gets 409 for and anybody else 403.
+ * Returns the status; *reused says whether the handshake resumed, *out (may be NULL)
+ * gets the session to offer next.
+ */
+static int cache_call(SSL_CTX *ctx, SSL_SESSION *sess, SSL_SESSION **out, int *reused)
+{
+	static const char req[] = "GET /v1/orders HTTP/1.1\r\nHost: gwa\r\n"
+		"Connection: close\r\n\r\n";
+	struct sockaddr_in sin;
+	char buf[2048];
+	const char *colon = strrchr(fx.gwa, ':');
+	size_t got = 0;
+	long port;
+	int fd, n, code = -1;
+	SSL *ssl;
+
+	assert_int_equal(tw_parse_long(colon + 1, 1, 65535, &port, NULL, "port"), TW_OK);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons((uint16_t)port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	ssl = SSL_new(ctx);
+	SSL_set_fd(ssl, fd);
+	/* The wan may close after its answer without close_notify; as a fatal error that
+	 * would mark the session not resumable, as gateways' stacks do not. */
+	SSL_set_options(ssl, SSL_OP_IGNORE_UNEXPECTED_EOF);
+	if (sess != NULL)
+		assert_int_equal(SSL_set_session(ssl, sess), 1);
+	assert_int_equal(SSL_connect(ssl), 1);
+	*reused = SSL_session_reused(ssl);
+	if (out != NULL)
+		*out = SSL_get1_session(ssl);
+	assert_int_equal(SSL_write(ssl, req, (int)strlen(req)), (int)strlen(req));
+	while (got + 1 < sizeof(buf) &&
+	       (n = SSL_read(ssl, buf + got, (int)(sizeof(buf) - got - 1))) > 0)
+		got += (size_t)n;
+	buf[got] = '\0';
+	if (got > 12 && strncmp(buf, "HTTP/1.1 ", 9) == 0)
+		code = atoi(buf + 9);
+	SSL_shutdown(ssl);
+	SSL_free(ssl);
+	close(fd);
+	return code;
+}
+
+static void set_gateway_state(const char *id, const char *state)
+{
+	struct tw_store *st = NULL;
+	struct tw_error e;
+	char path[256], sql[160];
+
+	snprintf(path, sizeof(path), "%s/store.db", fx.dir);
+	snprintf(sql, sizeof(sql), "UPDATE gateways SET state = '%s' WHERE gateway_id = '%s'",
+		state, id);
+	assert_int_equal(store_open(path, &st, NULL), TW_OK);
+	if (db_exec(store_db(st, NULL), sql, "test: gateway state", &e) != TW_OK)
+		fail_msg("%s", e.message);
+	store_close(st);
+}
+
+/*
+ * A ticket resumed once is kept in memory and its next resumptions skip the ticket
+ * decode; the identity is still checked on each of them, and a refusal drops the kept
+ * session (the next resumption decodes the ticket again).
+ */
+static void test_resumption_from_memory(void **state)
+{
+	struct tls_profile_config cfg;
+	struct wan_session_cache_stats s0, s1, s2, s3, s4;
+	char cert[160], key[160], chain[160], trust[160];
+	SSL_CTX *ctx = NULL;
+	SSL_SESSION *sess = NULL;
+	int reused = -1;
+
+	(void)state;
+	snprintf(cert, sizeof(cert), "%s/gateways/GW-CACHE/tls.crt", fx.dir);
+	snprintf(key, sizeof(key), "%s/gateways/GW-CACHE/tls.key", fx.dir);
+	snprintf(chain, sizeof(chain), "%s/gateways/GW-CACHE/chain.pem", fx.dir);
+	snprintf(trust, sizeof(trust), "%s/gateways/GW-CACHE/root-ca.crt", fx.dir);
+	cfg = (struct tls_profile_config){ .cert_file = cert, .key_file = key,
+		.chain_file = chain, .trust_file = trust, .session_lifetime_s = 172800 };
+	assert_int_equal(tls_client_ctx_new(&cfg, &ctx, NULL), TW_OK);
+
+	/* Full handshake: the session comes with a ticket. */
+	assert_int_equal(cache_call(ctx, NULL, &sess, &reused), 409);
+	assert_int_equal(reused, 0);
+	assert_non_null(sess);
+	assert_true(SSL_SESSION_has_ticket(sess));
+	wan_session_cache_stats(&s0);
+	/* First resumption: the ticket is decoded, the session kept. */
+	assert_int_equal(cache_call(ctx, sess, NULL, &reused), 409);
+	assert_int_equal(reused, 1);
+	wan_session_cache_stats(&s1);
+	assert_int_equal(s1.learned, s0.learned + 1);
+	assert_int_equal(s1.hits, s0.hits);
+	/* Second and third: from memory, still identified (409, not 403). */
+	assert_int_equal(cache_call(ctx, sess, NULL, &reused), 409);
+	assert_int_equal(reused, 1);
+	assert_int_equal(cache_call(ctx, sess, NULL, &reused), 409);
+	assert_int_equal(reused, 1);
+	wan_session_cache_stats(&s2);
+	assert_int_equal(s2.hits, s1.hits + 2);
+	assert_int_equal(s2.learned, s1.learned);
+
+	/* Disabled meanwhile: the session from memory resumes, the gateway is refused. */
+	set_gateway_state("GW-CACHE", "disabled");
+	assert_int_equal(cache_call(ctx, sess, NULL, &reused), 403);
+	wan_session_cache_stats(&s3);
+	assert_int_equal(s3.hits, s2.hits + 1);
+	assert_int_equal(s3.size, s2.size - 1);
+	assert_true(log_count("wan.refuse", "gateway:GW-CACHE", "gateway disabled") >= 1);
+
+	/* Enabled again: the kept session is gone, so the ticket is decoded once more. */
+	set_gateway_state("GW-CACHE", "registered");
+	assert_int_equal(cache_call(ctx, sess, NULL, &reused), 409);
+	assert_int_equal(reused, 1);
+	wan_session_cache_stats(&s4);
+	assert_int_equal(s4.hits, s3.hits);
+	assert_int_equal(s4.learned, s3.learned + 1);
+	SSL_SESSION_free(sess);
+	SSL_CTX_free(ctx);
+}
+
 static void expect_error(int code, const char *body, int want_code, const char *want_ecode)
 {
 	struct wan_error_body eb;
@@ -776,6 +906,7 @@ int main(void)
 		cmocka_unit_test(test_session_accepted_and_resumed),
 		cmocka_unit_test(test_refusals_logged),
 		cmocka_unit_test(test_identity_mismatch),
+		cmocka_unit_test(test_resumption_from_memory),
 		cmocka_unit_test(test_http_errors),
 		cmocka_unit_test(test_stop_right_after_start),
 		cmocka_unit_test(test_shutdown_flushes),
