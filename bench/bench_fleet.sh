@@ -1,19 +1,30 @@
 #!/usr/bin/env bash
-# bench_fleet.sh: a fleet order end to end on this machine: N simulated gateways each
+# bench_fleet.sh: fleet orders end to end on this machine: N simulated gateways each
 # receive one order (create jobs -> paced signed wake-up -> TLS connect -> fetch ->
-# apply -> ack). Reports wall time, jobs/s, peak connections, RSS of wan and of the
-# simulator, and achieved handshakes/s next to raw OpenSSL's in-memory rate (measured by
-# bench_handshake in the same run, same certificates).
+# apply -> ack), twice:
+#   1. first contact: no gateway has a TLS session yet, every job is a full mutual-auth
+#      handshake (what a freshly rolled-out fleet costs);
+#   2. in-service order: the same fleet again while it holds its sessions (TR-03116-3
+#      allows 48 h), every job an abbreviated handshake: how a fleet in service is
+#      ordered. RESUMED=0 skips it.
+# Reports per order wall time, jobs/s, CPU seconds of wan, simulator, worker and signer
+# and CPU per job (less dependent on the machine's other load than wall time), then RSS,
+# peak connections and raw OpenSSL's in-memory handshake rate (bench_handshake, same
+# certificates). An order ends when every job is final or when no job became final for
+# STALL seconds (30; sessions that missed their deadline under load would otherwise keep
+# it waiting for the 600 s job time-out): the report says so and counts the open jobs.
 #
 #   bench/bench_fleet.sh [BUILD_DIR]
 #   env: N (10000), TYPE (set-retention), PAYLOAD ({"days":90}), RATE (wake-ups/s, 400),
 #        CONCURRENCY (sim visits in flight, 256), KEEP=1 (keep the home), HOME_DIR
 #        (reuse an already provisioned home from an earlier KEEP=1 run), PROVISION=single
-#        (provision through gateway add's path per gateway instead of in bulk), PERF=1 (record
-#        wan, worker, signer and the simulator with perf (DWARF call graphs) during the
-#        order and print where the time goes, by process and by function, self and
-#        inclusive; PERF_FREQ samples/s (199), PERF_KEEP=FILE keeps perf.data), RESUMED=1 (then a second order to
-#        the same fleet over resumed TLS sessions), STORE=pg (the store on a throw-away
+#        (provision through gateway add's path per gateway instead of in bulk), RESUMED=0
+#        (first-contact order only), STALL (s, 30), SIM=PATH (another torwart-sim binary,
+#        e.g. an older build to compare), PERF=1 (record wan, worker, signer and the
+#        simulator with perf (DWARF call graphs) during the in-service order, PERF_ORDER=
+#        first during the first-contact one, and print where the time goes, by process and
+#        by function, self and inclusive; PERF_FREQ samples/s (199), PERF_KEEP=FILE keeps
+#        perf.data as FILE.first or FILE.resumed), STORE=pg (the store on a throw-away
 #        PostgreSQL 15 server started here: initdb in the temporary directory, production
 #        durability (fsync on), run as nobody when started as root; PG_BIN as in
 #        bench_store.sh; not with HOME_DIR)
@@ -83,37 +94,109 @@ pids+=($!)
 for _ in $(seq 1 100); do ss -ltn "sport = :$wan_port" | grep -q LISTEN && break; sleep 0.1; done
 
 if [ "$provisioned" = 0 ]; then
+	# Wall time depends on the machine's other load; the CPU seconds of the two
+	# provisioning processes and of the signer much less.
+	prov_signer=$(grep -o 'signer\[[0-9]*\]' "$tmp/torwartd.log" | head -1 | tr -dc 0-9)
+	signer_cpu0=$(cpu "$prov_signer")
 	t0=$(date +%s.%N)
 	half=$((n / 2))
 	# Bulk by default: certificates signed in batches of 200 gateways (one signer round
 	# trip, one store transaction each); PROVISION=single: gateway add's path per gateway.
 	if [ "${PROVISION:-bulk}" = single ]; then pmode=(--single 1); else pmode=(--batch 200); fi
-	"$build/bench/bench_fleet_provision" --home "$home" --from 0 --to "$half" "${pmode[@]}" &
+	/usr/bin/time -f '%U %S' -o "$tmp/prov1.time" \
+		"$build/bench/bench_fleet_provision" --home "$home" --from 0 --to "$half" "${pmode[@]}" &
 	p1=$!
-	"$build/bench/bench_fleet_provision" --home "$home" --from "$half" --to "$n" "${pmode[@]}"
+	/usr/bin/time -f '%U %S' -o "$tmp/prov2.time" \
+		"$build/bench/bench_fleet_provision" --home "$home" --from "$half" --to "$n" "${pmode[@]}"
 	wait "$p1"
-	"$T" gateway set --home "$home" --gateways all --wakeup "127.0.0.1:$wu_port" >/dev/null
 	t1=$(date +%s.%N)
-	echo "provisioned $n gateways (keys, 3 certificates each via the signer, ${PROVISION:-bulk}) in $(echo "$t1 - $t0" | bc) s ($(echo "scale=0; $n / ($t1 - $t0)" | bc)/s)"
+	"$T" gateway set --home "$home" --gateways all --wakeup "127.0.0.1:$wu_port" >/dev/null
+	t2=$(date +%s.%N)
+	prov_cpu=$(cat "$tmp/prov1.time" "$tmp/prov2.time" | awk '{ s += $1 + $2 } END { print s }')
+	signer_cpu=$(echo "$(cpu "$prov_signer") - $signer_cpu0" | bc)
+	echo "provisioned $n gateways (keys, 3 certificates each via the signer, ${PROVISION:-bulk}) in $(echo "$t1 - $t0" | bc) s ($(echo "scale=0; $n / ($t1 - $t0)" | bc)/s), then gateway set --wakeup $(echo "$t2 - $t1" | bc) s (load average $(cut -d' ' -f1 /proc/loadavg))"
+	echo "provisioning CPU:     $(echo "scale=2; 1000 * $prov_cpu / $n" | bc) ms per gateway in bench_fleet_provision, $(echo "scale=2; 1000 * $signer_cpu / $n" | bc) ms in the signer; projected on $(nproc) idle cores: $(echo "scale=0; $(nproc) * $n / ($prov_cpu + $signer_cpu)" | bc) gateways/s"
 fi
 
 rm -f "$tmp/sim.stats"   # a kept home still has the last run's
 # --resume: like real gateways (TR-03116-3 allows 48 h), a simulated gateway resumes its
 # last TLS session on its next contact; a first contact is always a full handshake.
-"$S" --home "$home" --count "$n" --listen-wakeup "127.0.0.1:$wu_port" --resume \
+"${SIM:-$S}" --home "$home" --count "$n" --listen-wakeup "127.0.0.1:$wu_port" --resume \
 	--concurrency "$conc" --stats "$tmp/sim.stats" >"$tmp/sim.log" 2>&1 &
 sim_pid=$!
 pids+=("$sim_pid")
 for _ in $(seq 1 600); do [ -s "$tmp/sim.stats" ] && break; sleep 0.1; done
 wan_pid=$(grep -o 'wan\[[0-9]*\]' "$tmp/torwartd.log" | head -1 | tr -dc 0-9)
-sim_before=$(cat "$tmp/sim.stats")
 
 # Peak established connections on the wan port, sampled every 100 ms.
 ( peak=0; while :; do c=$(ss -Htn state established "sport = :$wan_port" | wc -l)
 	[ "$c" -gt "$peak" ] && peak=$c && echo "$peak" >"$tmp/peak"; sleep 0.1; done ) &
 pids+=($!)
 
-if [ "${PERF:-0}" = 1 ]; then
+worker_pid=$(grep -o 'worker\[[0-9]*\]' "$tmp/torwartd.log" | head -1 | tr -dc 0-9)
+signer_pid=$(grep -o 'signer\[[0-9]*\]' "$tmp/torwartd.log" | head -1 | tr -dc 0-9)
+declare -A cpu0 cpud
+
+# Follow fleet order $1 until every job is final, or until no job became final for
+# $stall seconds (sessions that missed their deadline under load would otherwise keep
+# the benchmark waiting for the 600 s job time-out). Sets order_end (the time the last
+# job became final) and order_stalled (1 when it stopped for lack of progress).
+stall=${STALL:-30}
+follow_order() {
+	local batch=$1 log=$2 last=-1 st line fin t_last
+	t_last=$(date +%s.%N)
+	order_stalled=0
+	while :; do
+		set +e
+		"$T" job wait --home "$home" --batch "$batch" --wait-timeout 2 >"$log.now" 2>/dev/null
+		st=$?
+		set -e
+		line=$(tail -n 1 "$log.now")
+		echo "$line" >>"$log"
+		fin=${line%%/*}
+		if [ "$fin" != "$last" ]; then last=$fin; t_last=$(date +%s.%N); fi
+		[ "$st" = 5 ] || break                 # every job final (0: all done, 1: not all)
+		if [ "$(echo "$(date +%s.%N) - $t_last >= $stall" | bc)" = 1 ]; then
+			order_stalled=1
+			break
+		fi
+	done
+	order_end=$t_last
+}
+
+# One fleet order to every gateway, measured: wall time, jobs/s, CPU of each process.
+run_order() {
+	local label=$1 log=$2 batch t0 wall cpu_total=0 done_jobs open
+	for p in "$wan_pid" "$worker_pid" "$signer_pid" "$sim_pid"; do cpu0[$p]=$(cpu "$p"); done
+	sessions0=$(python3 -c 'import json,sys;print(json.load(open(sys.argv[1]))["sessions_ok"])' "$tmp/sim.stats")
+	t0=$(date +%s.%N)
+	batch=$("$T" job create --home "$home" --type "$type" --payload "$payload" --gateways all \
+		--timeout 600 | sed -n 's/^fleet order \([0-9]*\) created.*/\1/p')
+	[ -n "$batch" ] || { echo "bench_fleet: the fleet order was not created" >&2; exit 1; }
+	follow_order "$batch" "$log"
+	for p in "$wan_pid" "$worker_pid" "$signer_pid" "$sim_pid"; do
+		cpud[$p]=$(echo "$(cpu "$p") - ${cpu0[$p]}" | bc)
+		cpu_total=$(echo "$cpu_total + ${cpud[$p]}" | bc)
+	done
+	wall=$(echo "$order_end - $t0" | bc)
+	done_jobs=$(sq "select count(*) from jobs where state='done' and batch_id=$batch")
+	sessions=$(python3 -c 'import json,sys;print(json.load(open(sys.argv[1]))["sessions_ok"])' "$tmp/sim.stats")
+	echo "---- $label"
+	echo "progress:             $(tail -n 1 "$log")"
+	if [ "$order_stalled" = 1 ]; then
+		open=$(sq "select count(*) from jobs where batch_id=$batch and state in ('created','waking','awaiting-connection','sent')")
+		echo "stopped waiting:      no job became final for $stall s; $open jobs still open (they end at their 600 s deadline); wall time up to the last final job"
+	fi
+	echo "wall time:            $wall s"
+	echo "jobs done:            $done_jobs of $n ($(echo "scale=1; $done_jobs / $wall" | bc) jobs/s)"
+	echo "handshakes:           $(echo "scale=1; ($sessions - $sessions0) / $wall" | bc)/s achieved"
+	echo "CPU during the order: wan ${cpud[$wan_pid]} s, simulator ${cpud[$sim_pid]} s, worker ${cpud[$worker_pid]} s, signer ${cpud[$signer_pid]} s (load average $(cut -d' ' -f1 /proc/loadavg))"
+	echo "CPU per job:          $(echo "scale=2; 1000 * $cpu_total / $n" | bc) ms all processes (simulator $(echo "scale=2; 1000 * ${cpud[$sim_pid]} / $n" | bc) ms, wan $(echo "scale=2; 1000 * ${cpud[$wan_pid]} / $n" | bc) ms)"
+	echo "projected on $(nproc) idle cores: $(echo "scale=0; $(nproc) * $n / $cpu_total" | bc) jobs/s (CPU-bound)"
+	echo "simulator:            $(cat "$tmp/sim.stats")"
+}
+
+perf_start() {
 	svc_pids=$(grep -o '\(wan\|worker\|signer\)\[[0-9]*\]' "$tmp/torwartd.log" | tr -dc '0-9\n' |
 		sort -u | paste -sd, -)
 	# PostgreSQL: its backends (one per service connection) too.
@@ -123,81 +206,44 @@ if [ "${PERF:-0}" = 1 ]; then
 	perf record --call-graph dwarf,16384 -F "${PERF_FREQ:-199}" -o "$tmp/perf.data" \
 		-p "$svc_pids,$sim_pid" >"$tmp/perf.log" 2>&1 &
 	perf_pid=$!
-fi
-worker_pid=$(grep -o 'worker\[[0-9]*\]' "$tmp/torwartd.log" | head -1 | tr -dc 0-9)
-signer_pid=$(grep -o 'signer\[[0-9]*\]' "$tmp/torwartd.log" | head -1 | tr -dc 0-9)
-declare -A cpu0
-for p in "$wan_pid" "$worker_pid" "$signer_pid" "$sim_pid"; do cpu0[$p]=$(cpu "$p"); done
-echo "fleet order: $type $payload to $n gateways, wake-ups paced at $rate/s, store $store, $(uptime | sed 's/.*load/load/')"
-t0=$(date +%s.%N)
-"$T" job create --home "$home" --type "$type" --payload "$payload" --gateways all \
-	--timeout 600 --wait >"$tmp/progress.log" 2>&1 || echo "(some jobs did not succeed)"
-t1=$(date +%s.%N)
-wall=$(echo "$t1 - $t0" | bc)
-declare -A cpud
-cpu_total=0
-for p in "$wan_pid" "$worker_pid" "$signer_pid" "$sim_pid"; do
-	cpud[$p]=$(echo "$(cpu "$p") - ${cpu0[$p]}" | bc)
-	cpu_total=$(echo "$cpu_total + ${cpud[$p]}" | bc)
-done
-if [ "${PERF:-0}" = 1 ]; then
+}
+perf_stop() {
 	kill -INT "$perf_pid"; wait "$perf_pid" 2>/dev/null || true
 	# (head closes the pipe early: not a failure of the benchmark)
-	echo "---- perf: samples by process and library (wan/worker/signer are torwartd:PID, postgres the database)"
+	echo "---- perf ($1): samples by process and library (wan/worker/signer are torwartd:PID, postgres the database)"
 	{ perf report -i "$tmp/perf.data" --no-children --sort pid,dso --stdio -g none \
 		2>/dev/null | grep -v '^#' | grep -v '^$' | head -24; } || true
-	echo "---- perf: top functions"
+	echo "---- perf ($1): top functions"
 	{ perf report -i "$tmp/perf.data" --no-children --sort pid,sym --stdio -g none \
 		2>/dev/null | grep -v '^#' | grep -v '^$' | head -30; } || true
-	echo "---- perf: inclusive (callees counted) per process and function, top 60"
+	echo "---- perf ($1): inclusive (callees counted) per process and function, top 60"
 	{ perf report -i "$tmp/perf.data" --children --sort pid,sym --stdio -g none \
 		2>/dev/null | grep -v '^#' | grep -v '^$' | head -60; } || true
-	[ -z "${PERF_KEEP:-}" ] || cp "$tmp/perf.data" "$PERF_KEEP"
-fi
-tail -n 1 "$tmp/progress.log"
-sim_after=$(cat "$tmp/sim.stats")
-sessions=$(echo "$sim_after" | python3 -c 'import json,sys;print(json.load(sys.stdin)["sessions_ok"])')
-sessions0=$(echo "$sim_before" | python3 -c 'import json,sys;print(json.load(sys.stdin)["sessions_ok"])')
-done_jobs=$(sq "select count(*) from jobs where state='done' and batch_id=(select max(id) from job_batches)")
-hs=$(echo "scale=1; ($sessions - $sessions0) / $wall" | bc)
+	[ -z "${PERF_KEEP:-}" ] || cp "$tmp/perf.data" "$PERF_KEEP.$2"
+}
 
-echo "wall time:            $wall s"
-echo "jobs done:            $done_jobs of $n ($(echo "scale=1; $done_jobs / $wall" | bc) jobs/s)"
-echo "peak connections:     wan side $(cat "$tmp/peak" 2>/dev/null || echo 0) established, sim side $(echo "$sim_after" | python3 -c 'import json,sys;print(json.load(sys.stdin)["peak_in_flight"])') in flight"
+echo "fleet order: $type $payload to $n gateways, wake-ups paced at $rate/s, store $store, $(uptime | sed 's/.*load/load/')"
+# 1. First contact: no gateway holds a session yet, every job is a full mutual-auth
+#    handshake (certificate chains checked, ECDHE, two ECDSA signatures per side).
+[ "${PERF:-0}" != 1 ] || [ "${PERF_ORDER:-resumed}" != first ] || perf_start
+run_order "first contact: full handshakes" "$tmp/progress.log"
+[ "${PERF:-0}" != 1 ] || [ "${PERF_ORDER:-resumed}" != first ] || perf_stop "first contact" first
 echo "RSS (peak, VmHWM):    wan $(rss "$wan_pid"), simulator $(rss "$sim_pid"), worker $(rss "$worker_pid"), signer $(rss "$signer_pid")"
-echo "simulator:            $sim_after"
+echo "peak connections:     wan side $(cat "$tmp/peak" 2>/dev/null || echo 0) established, sim side $(python3 -c 'import json,sys;print(json.load(open(sys.argv[1]))["peak_in_flight"])' "$tmp/sim.stats") in flight"
 echo "database size:        $(db_size) ($store)"
 raw=$("$build/bench/bench_handshake" --home "$home" --count 20 --rounds 1 --seconds 3 \
 	--gwa "127.0.0.1:$wan_port" 2>/dev/null | sed -n 's/^raw OpenSSL in memory.*full *\([0-9.]*\)\/s.*/\1/p')
-echo "handshakes:           $hs/s achieved (full, one per job) vs raw OpenSSL in memory $raw/s (1 core, both ends)"
-echo "ratio achieved/raw:   $(echo "scale=2; $hs / $raw" | bc)"
-# Wall time depends on what else runs on the machine; CPU per job much less so.
-echo "CPU during the order: wan ${cpud[$wan_pid]} s, simulator ${cpud[$sim_pid]} s, worker ${cpud[$worker_pid]} s, signer ${cpud[$signer_pid]} s (load average $(cut -d' ' -f1 /proc/loadavg))"
-echo "CPU per job:          $(echo "scale=2; 1000 * $cpu_total / $n" | bc) ms all processes (raw in-memory handshake, both ends, one core: $(echo "scale=2; 1000 / $raw" | bc) ms wall each at this load)"
-echo "projected on $(nproc) idle cores: $(echo "scale=0; $(nproc) * $n / $cpu_total" | bc) jobs/s (CPU-bound), raw handshake ceiling $(echo "scale=0; $(nproc) * $raw / 1" | bc)/s"
-# RESUMED=1: a second order to the same fleet while wan and simulator keep running: every
-# gateway now holds a TLS session from the first (TR-03116-3 allows 48 h), so the
-# handshakes are abbreviated (no certificate checks, no ECDH, no signatures).
-if [ "${RESUMED:-0}" = 1 ]; then
-	for p in "$wan_pid" "$worker_pid" "$signer_pid" "$sim_pid"; do cpu0[$p]=$(cpu "$p"); done
-	t0=$(date +%s.%N)
-	"$T" job create --home "$home" --type "$type" --payload "$payload" --gateways all \
-		--timeout 600 --wait >"$tmp/progress2.log" 2>&1 || echo "(some jobs did not succeed)"
-	t1=$(date +%s.%N)
-	wall=$(echo "$t1 - $t0" | bc)
-	cpu_total=0
-	for p in "$wan_pid" "$worker_pid" "$signer_pid" "$sim_pid"; do
-		cpud[$p]=$(echo "$(cpu "$p") - ${cpu0[$p]}" | bc)
-		cpu_total=$(echo "$cpu_total + ${cpud[$p]}" | bc)
-	done
-	done_jobs=$(sq "select count(*) from jobs where state='done' and batch_id=(select max(id) from job_batches)")
-	echo "---- second order, resumed TLS sessions"
-	echo "wall time:            $wall s"
-	echo "jobs done:            $done_jobs of $n ($(echo "scale=1; $done_jobs / $wall" | bc) jobs/s)"
-	echo "CPU during the order: wan ${cpud[$wan_pid]} s, simulator ${cpud[$sim_pid]} s, worker ${cpud[$worker_pid]} s, signer ${cpud[$signer_pid]} s (load average $(cut -d' ' -f1 /proc/loadavg))"
-	echo "CPU per job:          $(echo "scale=2; 1000 * $cpu_total / $n" | bc) ms all processes"
-	echo "projected on $(nproc) idle cores: $(echo "scale=0; $(nproc) * $n / $cpu_total" | bc) jobs/s (CPU-bound)"
-	echo "simulator:            $(cat "$tmp/sim.stats")"
+echo "raw OpenSSL:          $raw full handshakes/s in memory (1 core, both ends; $(echo "scale=2; 1000 / $raw" | bc) ms each at this load), ceiling on $(nproc) cores $(echo "scale=0; $(nproc) * $raw / 1" | bc)/s"
+# 2. In service (the default; RESUMED=0 skips it): a second order to the same fleet while
+#    wan and simulator keep running. Every gateway now holds a TLS session from the first
+#    (TR-03116-3 allows 48 h), so the handshakes are abbreviated (no certificate checks,
+#    no ECDH, no signatures): this is how a fleet in service is ordered. PERF=1 profiles
+#    this order (PERF_ORDER=first: the first-contact order instead).
+if [ "${RESUMED:-1}" = 1 ]; then
+	[ "${PERF:-0}" != 1 ] || [ "${PERF_ORDER:-resumed}" != resumed ] || perf_start
+	run_order "in-service order: resumed TLS sessions" "$tmp/progress2.log"
+	[ "${PERF:-0}" != 1 ] || [ "${PERF_ORDER:-resumed}" != resumed ] || perf_stop "in-service order" resumed
+	echo "RSS (peak, VmHWM):    wan $(rss "$wan_pid"), simulator $(rss "$sim_pid"), worker $(rss "$worker_pid"), signer $(rss "$signer_pid")"
 fi
 # Stop the stack to read the wan's batching figures (written when its threads stop).
 kill -TERM "${pids[0]}" 2>/dev/null || true

@@ -9,8 +9,12 @@
  *  2. job hand-out: N gateways with one open ping order each, then job_deliver per
  *     gateway (claim the head job and count the open ones in one UPDATE ... RETURNING,
  *     "job.sent" entry, one transaction each), the wan's path for GET /v1/orders
- *     without batching.
- * Prints "append_per_s=X handout_per_s=Y" on its last line. Figures only, no assertions.
+ *     without batching;
+ *  3. order creation (the set-up of 2): gateway insert and job_create_in_tx (gateway read,
+ *     job insert with its new id, "job.create" entry) for N gateways in ONE transaction:
+ *     no commit per row, so it counts the statements' round trips, not fsyncs.
+ * Prints "append_per_s=X handout_per_s=Y create_per_s=Z" on its last line. Figures only,
+ * no assertions.
  */
 #include <jansson.h>
 #include <stdio.h>
@@ -29,6 +33,17 @@ static double bench_now(void)
 	return (double)tw_monotonic_ms() / 1000.0;
 }
 
+/*
+ * BENCH_STORE_MARKS=1: a line on stderr where each phase starts, so that a system-call
+ * trace of the run (bench_store.sh: strace) can count the database round trips of each
+ * phase between them.
+ */
+static void bench_mark(const char *phase)
+{
+	if (getenv("BENCH_STORE_MARKS") != NULL)
+		fprintf(stderr, "bench_store: phase %s\n", phase);
+}
+
 static void bench_die(const char *what, const struct tw_error *err)
 {
 	fprintf(stderr, "bench_store: %s: %s\n", what, err != NULL ? err->message : "failed");
@@ -40,7 +55,10 @@ static double bench_append(struct tw_store *st, long n)
 	struct tw_error err;
 	struct audit_entry e;
 	char detail[96];
-	double t0 = bench_now();
+	double t0;
+
+	bench_mark("append");
+	t0 = bench_now();
 
 	for (long i = 0; i < n; i++) {
 		snprintf(detail, sizeof(detail), "bench entry %ld", i);
@@ -58,7 +76,7 @@ static double bench_append(struct tw_store *st, long n)
 	return bench_now() - t0;
 }
 
-static double bench_handout(struct tw_store *st, long n)
+static double bench_handout(struct tw_store *st, long n, double *create_s)
 {
 	struct tw_error err;
 	struct job_actor op = { "os:bench", "local-admin", "local:bench" };
@@ -69,6 +87,8 @@ static double bench_handout(struct tw_store *st, long n)
 	double t0;
 
 	spec.payload = payload;
+	bench_mark("create");
+	t0 = bench_now();
 	if (store_begin(st, &err) != TW_OK ||
 	    store_tenant_ensure(st, GATEWAY_DEFAULT_TENANT, &tenant, &err) != TW_OK)
 		bench_die("tenant", &err);
@@ -87,6 +107,8 @@ static double bench_handout(struct tw_store *st, long n)
 	}
 	if (store_commit(st, &err) != TW_OK)
 		bench_die("commit", &err);
+	*create_s = bench_now() - t0;
+	bench_mark("handout");
 	t0 = bench_now();
 	for (long i = 0; i < n; i++) {
 		struct job_delivery d;
@@ -104,6 +126,7 @@ static double bench_handout(struct tw_store *st, long n)
 		json_decref(d.payload);
 	}
 	t0 = bench_now() - t0;
+	bench_mark("end");
 	json_decref(payload);
 	return t0;
 }
@@ -114,7 +137,7 @@ int main(int argc, char **argv)
 	long n = 2000;
 	struct tw_store *st = NULL;
 	struct tw_error err;
-	double ta, th;
+	double ta, th, tc = 0;
 
 	for (int i = 1; i + 1 < argc; i += 2) {
 		if (strcmp(argv[i], "--url") == 0)
@@ -130,10 +153,12 @@ int main(int argc, char **argv)
 	if (store_open(url, &st, &err) != TW_OK || store_migrate(st, &err) != TW_OK)
 		bench_die("store_open", &err);
 	ta = bench_append(st, n);
-	th = bench_handout(st, n);
+	th = bench_handout(st, n, &tc);
 	printf("append:  %ld entries in %.3f s\n", n, ta);
 	printf("handout: %ld orders in %.3f s\n", n, th);
-	printf("append_per_s=%.1f handout_per_s=%.1f\n", (double)n / ta, (double)n / th);
+	printf("create:  %ld gateways + orders in one transaction in %.3f s\n", n, tc);
+	printf("append_per_s=%.1f handout_per_s=%.1f create_per_s=%.1f\n", (double)n / ta,
+		(double)n / th, (double)n / tc);
 	store_close(st);
 	return 0;
 }

@@ -8,6 +8,11 @@
 #  - hand-out peer: claim the oldest "created" row with an UPDATE and insert one log row,
 #                  one transaction each (PostgreSQL: FOR UPDATE SKIP LOCKED);
 #  - PostgreSQL also: pgbench's built-in TPC-B-like transaction, one client.
+# Also: order creation with N rows in one transaction (no fsync per row: it shows the
+# statements' round trips, e.g. reading a new row's id).
+# And, with strace installed, the PostgreSQL round trips per operation (the client's
+# sendto calls per append, hand-out and order creation, N=200): a figure the machine's
+# load does not change.
 # Durability as in production: SQLite WAL + synchronous=FULL, PostgreSQL defaults
 # (fsync on, synchronous_commit on). The PostgreSQL server is a throw-away one (initdb in a
 # temporary directory, run as nobody when started as root), torn down afterwards.
@@ -52,6 +57,7 @@ echo "bench_store: N=$n operations per figure, $(nproc) cores, $(uptime | sed 's
 "$B" --url "$(pgurl ours)" --n "$n" >"$tmp/ours.pg"
 sq_app=$(fig append_per_s "$tmp/ours.sqlite"); sq_ho=$(fig handout_per_s "$tmp/ours.sqlite")
 pg_app=$(fig append_per_s "$tmp/ours.pg"); pg_ho=$(fig handout_per_s "$tmp/ours.pg")
+sq_cr=$(fig create_per_s "$tmp/ours.sqlite"); pg_cr=$(fig create_per_s "$tmp/ours.pg")
 
 # ---- peers on SQLite (sqlite3 shell, one transaction per statement group)
 cols="time, actor, role, client, action, object, result, detail, prev_hash, hash"
@@ -93,6 +99,19 @@ pgp_ho=$(pgb -t "$n" -f "$tmp/ho.pgb" peer)
 "$PG_BIN/pgbench" -h 127.0.0.1 -p "$port" -U torwart -i -q -s 1 tpcb >/dev/null 2>&1
 pg_tpcb=$(pgb -t "$n" tpcb)
 
+# ---- round trips per operation on PostgreSQL (load-independent): the client's sendto
+# calls between bench_store's phase marks, N=200, when strace is installed.
+rt_app=-; rt_cr=-; rt_ho=-
+if command -v strace >/dev/null; then
+	"$PG_BIN/createdb" -h 127.0.0.1 -p "$port" -U torwart rt
+	BENCH_STORE_MARKS=1 strace -f -qq -e trace=sendto,write -o "$tmp/rt.trace" \
+		"$B" --url "$(pgurl rt)" --n 200 >/dev/null 2>&1
+	read -r rt_app rt_cr rt_ho < <(awk '
+		/write\(2, "bench_store: phase / { split($0, a, "phase "); p = substr(a[2], 1, index(a[2], "\\") - 1); next }
+		/sendto\(/ { if (p != "") c[p]++ }
+		END { printf "%.2f %.2f %.2f\n", c["append"] / 200, c["create"] / 200, c["handout"] / 200 }' "$tmp/rt.trace")
+fi
+
 printf '\n%-26s %12s %12s %14s\n' "per second (1 tx each)" SQLite PostgreSQL "pg / sqlite"
 printf '%-26s %12s %12s %14s\n' "admin-log append (ours)" "$sq_app" "$pg_app" "$(ratio "$pg_app" "$sq_app")"
 printf '%-26s %12s %12s %14s\n' "raw INSERT (peer)" "$sqp_app" "$pgp_app" "$(ratio "$pgp_app" "$sqp_app")"
@@ -100,11 +119,17 @@ printf '%-26s %12s %12s %14s\n' "ours / peer" "$(ratio "$sq_app" "$sqp_app")" "$
 printf '%-26s %12s %12s %14s\n' "job hand-out (ours)" "$sq_ho" "$pg_ho" "$(ratio "$pg_ho" "$sq_ho")"
 printf '%-26s %12s %12s %14s\n' "claim+log row (peer)" "$sqp_ho" "$pgp_ho" "$(ratio "$pgp_ho" "$sqp_ho")"
 printf '%-26s %12s %12s %14s\n' "ours / peer" "$(ratio "$sq_ho" "$sqp_ho")" "$(ratio "$pg_ho" "$pgp_ho")" ""
+printf '%-26s %12s %12s %14s\n' "order create (1 tx for N)" "$sq_cr" "$pg_cr" "$(ratio "$pg_cr" "$sq_cr")"
 printf '%-26s %12s %12s\n' "pgbench TPC-B-like" "-" "$pg_tpcb"
+printf '%-26s %12s %12s\n' "round trips: append" "-" "$rt_app"
+printf '%-26s %12s %12s\n' "round trips: hand-out" "-" "$rt_ho"
+printf '%-26s %12s %12s\n' "round trips: order create" "-" "$rt_cr"
 echo "note: ours = chain hash + Merkle tree nodes + insert (append); one-statement claim" \
 	"(UPDATE ... RETURNING) + job.sent entry with its chain and tree work (hand-out), one" \
-	"transaction each."
+	"transaction each; order create = gateway row + job row with its new id + job.create" \
+	"entry, all N in one transaction (statement round trips, no fsync per row)."
 echo "bench_store: n=$n sqlite_append_per_s=$sq_app pg_append_per_s=$pg_app" \
 	"sqlite_handout_per_s=$sq_ho pg_handout_per_s=$pg_ho peer_sqlite_insert_per_s=$sqp_app" \
 	"peer_pg_insert_per_s=$pgp_app peer_sqlite_claim_per_s=$sqp_ho peer_pg_claim_per_s=$pgp_ho" \
-	"pgbench_tpcb_per_s=$pg_tpcb"
+	"pgbench_tpcb_per_s=$pg_tpcb sqlite_create_per_s=$sq_cr pg_create_per_s=$pg_cr" \
+	"pg_round_trips_append=$rt_app pg_round_trips_handout=$rt_ho pg_round_trips_create=$rt_cr"

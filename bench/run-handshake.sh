@@ -13,6 +13,8 @@
 #                                          `perf record --call-graph dwarf`; prints the
 #                                          top functions, self and inclusive; PERF_FREQ
 #                                          (499), PERF_KEEP=FILE keeps perf.data)
+#                                          ASYNC=0 (signatures through the signer waited
+#                                          for synchronously, the loop held meanwhile)
 # The wan's handshake signatures go to a signer started here (docs/security.md "TLS keys
 # in the signer"); its CPU is reported per signature next to the bench's own figures.
 set -euo pipefail
@@ -32,6 +34,9 @@ for i in $(seq 1 "$n"); do
 		>/dev/null
 done
 [ "${KEYFILE:-0}" = 1 ] && mv "$home/secrets/tls-keys/gwa-tls.key" "$home/pki/gwa-tls.key"
+# ASYNC=0: the wan waits for each signature synchronously (the layout before the
+# asynchronous handshakes, docs/architecture.md; [wan] async_handshakes).
+[ "${ASYNC:-1}" = 0 ] && sed -i 's/^\[wan\]$/[wan]\nasync_handshakes = 0/' "$home/torwart.conf"
 "$build/src/cmd/torwartd" --home "$home" signer 2>"$tmp/signer.log" &
 signer_pid=$!
 trap 'kill -TERM "$signer_pid" 2>/dev/null; [ "${KEEP:-0}" = 1 ] || rm -rf "$tmp"' EXIT

@@ -30,6 +30,7 @@
 #include "auth/opca.h"
 #include "auth/policy_admin.h"
 #include "auth/request.h"
+#include "auth/saml_login.h"
 #include "auth/service.h"
 #include "auth/session.h"
 #include "base/log.h"
@@ -338,6 +339,103 @@ static void ao_login(struct api_call *c)
 	json_decref(body);
 	tw_wipe(totp_key, sizeof(totp_key));
 	tw_wipe(&r, sizeof(r));
+}
+
+/*
+ * POST /v1/login/saml {"tenant": T, "assertion": base64(XML)}: the SAML login to a
+ * certificate-management context (auth/saml_login.h, docs/security.md "SAML login").
+ * Throttled like the password login; the answer is the login's, with "method": "saml",
+ * and a refusal's problem detail is "login refused: saml_...: why" (typed code).
+ */
+static void ao_login_saml(struct api_call *c)
+{
+	const size_t b64_max = (SAML_XML_MAX / 3 + 1) * 4 + 1;
+	char tenant[STORE_ID_MAX + 1], roles[256], token[AUTH_TOKEN_LEN + 1] = "";
+	char ipkey[API_THROTTLE_KEY_MAX + 1], certkey[API_THROTTLE_KEY_MAX + 1];
+	char *b64 = malloc(b64_max);
+	struct auth_field f[] = {
+		{ "tenant", tenant, sizeof(tenant), true, false, 0 },
+		{ "assertion", b64, b64_max, true, false, 0 },
+	};
+	const struct tw_config *conf = c->op->home->conf;
+	struct auth_saml_input in;
+	struct auth_principal p;
+	enum saml_refusal why = SAML_OK;
+	unsigned char *xml = NULL;
+	size_t xml_len = 0;
+	int64_t now = tw_now_ms(), window_ms, expires_ms = 0;
+	long skew = SAML_SKEW_DEFAULT_S;
+	struct tw_error err;
+	json_t *body;
+	tw_rc rc;
+
+	memset(&p, 0, sizeof(p));
+	if (b64 == NULL) {
+		rc = tw_error_set(&err, TW_E_NOMEM, "out of memory");
+		goto fail;
+	}
+	if ((rc = ao_parse(c->req, f, 2, &err)) != TW_OK)
+		goto fail;
+	snprintf(ipkey, sizeof(ipkey), "ip:%s", c->client);
+	snprintf(certkey, sizeof(certkey), "cert:%s", c->fingerprint);
+	window_ms = c->op->settings.failure_window_s * 1000;
+	if (api_throttle_locked(c->op->throttle, ipkey, c->op->settings.max_failures *
+	    AUTH_ADDRESS_FAILURES_FACTOR, window_ms, now) ||
+	    api_throttle_locked(c->op->throttle, certkey, c->op->settings.max_failures,
+	    window_ms, now)) {
+		tw_counter_add(&ao_metrics.login_throttled, 1);
+		rc = tw_error_set(&err, TW_E_DENIED, "login refused: too many failed logins from "
+			"this address or with this certificate; wait for the failure window (%ld s) "
+			"to end", c->op->settings.failure_window_s);
+		goto fail;
+	}
+	if ((rc = auth_b64_decode(b64, f[1].len, &xml, &xml_len, &err)) != TW_OK) {
+		rc = tw_error_set(&err, TW_E_INVALID, "saml_malformed: the assertion must be "
+			"base64 of the XML document");
+		goto fail;
+	}
+	if ((rc = tw_config_get_long(conf, "saml", "skew_s", SAML_SKEW_DEFAULT_S, 0, 600, &skew,
+	    &err)) != TW_OK)
+		goto fail;
+	memset(&in, 0, sizeof(in));
+	in.xml = (const char *)xml;
+	in.len = xml_len;
+	in.tenant = tenant;
+	in.cert_fingerprint = c->fingerprint;
+	in.cert_not_after = c->not_after;
+	in.client = c->client;
+	in.audience = tw_config_get(conf, "saml", "entity_id");
+	in.skew_s = skew;
+	if ((rc = auth_saml_login(c->op->store, &c->op->settings, &in, &p, token, &expires_ms,
+	    &why, &err)) != TW_OK) {
+		tw_counter_add(&ao_metrics.login_failed, 1);
+		if (rc == TW_E_DENIED) {
+			api_throttle_fail(c->op->throttle, ipkey, window_ms, now);
+			api_throttle_fail(c->op->throttle, certkey, window_ms, now);
+		}
+		goto fail;
+	}
+	tw_counter_add(&ao_metrics.login_ok, 1);
+	auth_roles_format(p.roles, roles, sizeof(roles));
+	body = json_pack("{s:s,s:I,s:s,s:s,s:s,s:s}", "token", token, "expires_ms",
+		(json_int_t)expires_ms, "operator", p.name, "tenant", p.tenant, "roles", roles,
+		"method", "saml");
+	ao_send(c->req, 200, body);
+	json_decref(body);
+	goto out;
+fail:
+	ao_error(c->req, rc, &err);
+out:
+	tw_wipe(token, sizeof(token));
+	tw_wipe(&p, sizeof(p));
+	if (xml != NULL) {
+		tw_wipe(xml, xml_len);
+		free(xml);
+	}
+	if (b64 != NULL) {
+		tw_wipe(b64, b64_max);
+		free(b64);
+	}
 }
 
 static void ao_logout(struct api_call *c, const struct auth_principal *p)
@@ -692,6 +790,10 @@ static void ao_serve(struct api_operator *op, struct evhttp_request *req, const 
 		ao_login(&c);
 		return;
 	}
+	if (token == NULL && strcmp(path, "/v1/login/saml") == 0 && cmd == EVHTTP_REQ_POST) {
+		ao_login_saml(&c);
+		return;
+	}
 	if (strncmp(path, "/v1/", 4) != 0) {
 		rc = tw_error_set(&err, TW_E_NOT_FOUND, "no such resource");
 		ao_error(req, rc, &err);
@@ -1029,7 +1131,8 @@ tw_rc api_operator_start(struct event_base *base, const struct tw_home *home,
 	cfg.trust_file = ca;
 	if ((rc = tls_server_ctx_new(&cfg, &op->ssl_ctx, err)) != TW_OK ||
 	    (rc = secretbox_open(home, &op->box, err)) != TW_OK ||
-	    (rc = ao_limits(op, home, err)) != TW_OK)
+	    (rc = ao_limits(op, home, err)) != TW_OK ||
+	    (rc = saml_library_init(err)) != TW_OK)   /* before the sandbox closes */
 		goto out;
 	/*
 	 * No session resumption: a resumed handshake skips certificate verification, so a

@@ -1578,6 +1578,7 @@ struct ar_route {
 static const struct ar_route ar_routes[] = {
 	/* api_operator.c */
 	{ { "POST", "/v1/login" }, NULL },
+	{ { "POST", "/v1/login/saml" }, NULL },
 	{ { "POST", "/v1/logout" }, NULL },
 	{ { "GET", "/v1/operators" }, NULL },
 	{ { "POST", "/v1/operators" }, NULL },

@@ -26,6 +26,9 @@
 #include <jansson.h>
 #include <openssl/ssl.h>
 
+#include <curl/curl.h>
+
+#include "audit/alert_mail.h"
 #include "audit/audit.h"
 #include "audit/ship.h"
 #include "base/config.h"
@@ -37,6 +40,12 @@
 #define ALERT_BACKOFF_MAX_S 300
 #define ALERT_BATCH 32                 /* rows read per look at the queue */
 #define ALERT_BATCH_ROUNDS 16          /* looks per tick: the event loop must go on */
+#define ALERT_MAILS_PER_TICK 16        /* mails sent (blocking) per tick at most */
+/*
+ * last_error of an alert whose mail went out but whose webhook did not: the retry posts
+ * the webhook only, so the recipients do not get the mail twice.
+ */
+#define ALERT_MAILED "mailed; "
 
 static const struct {
 	const char *name;
@@ -141,7 +150,9 @@ out:
 struct alert_sender {
 	struct event_base *base;
 	struct tw_store *store;
+	const struct tw_home *home;
 	const struct tw_config *conf;
+	bool mailed;                  /* cur's mail is out (this or an earlier attempt) */
 	SSL_CTX *ctx;
 	struct evhttp_connection *evcon;
 	struct store_alert cur;       /* the alert in flight */
@@ -153,7 +164,12 @@ static void alert_done(struct alert_sender *s, bool ok, const char *why)
 {
 	struct tw_error err;
 	int64_t now = tw_now_ms(), attempts = s->cur.attempts + 1, delay_s;
+	char marked[STORE_TEXT_MAX + 1];
 
+	if (!ok && s->mailed) {
+		snprintf(marked, sizeof(marked), "%s%s", ALERT_MAILED, why);
+		why = marked;
+	}
 	delay_s = attempts >= 9 ? ALERT_BACKOFF_MAX_S : (INT64_C(1) << attempts);
 	if (delay_s > ALERT_BACKOFF_MAX_S)
 		delay_s = ALERT_BACKOFF_MAX_S;
@@ -295,36 +311,73 @@ static void alert_set_aside(struct alert_sender *s, const struct store_alert *a)
 	/* Once per alert, not at every worker start again. */
 	if (strcmp(a->last_error, why) != 0)
 		tw_warn("alert %lld (%s to %s) %s; kept in the queue: set [alert] webhook.%s "
-			"(or webhook) and restart the worker to deliver it", (long long)a->id,
-			a->kind, a->role, why, a->role);
+			"(or webhook, or mail.%s) and restart the worker to deliver it",
+			(long long)a->id, a->kind, a->role, why, a->role, a->role);
+}
+
+/*
+ * The e-mail of s->cur when its role has recipients and it is not out yet. false when
+ * it failed (the alert is then rescheduled with its back-off, the webhook not tried).
+ */
+static bool alert_mail_cur(struct alert_sender *s, const char *rcpts)
+{
+	struct tw_error err;
+	char why[STORE_TEXT_MAX + 1];
+
+	s->mailed = strncmp(s->cur.last_error, ALERT_MAILED, strlen(ALERT_MAILED)) == 0;
+	if (rcpts == NULL || s->mailed)
+		return true;
+	if (alert_mail_send(s->home, &s->cur, rcpts, &err) != TW_OK) {
+		snprintf(why, sizeof(why), "mail: %s", err.message);
+		alert_done(s, false, why);
+		return false;
+	}
+	s->mailed = true;
+	tw_info("alert %lld (%s to %s) mailed", (long long)s->cur.id, s->cur.kind, s->cur.role);
+	return true;
 }
 
 void alert_sender_tick(struct alert_sender *s)
 {
 	struct tw_error err;
-	const char *url = NULL;
+	const char *url = NULL, *rcpts = NULL;
 	size_t n = 0, i = 0;
+	int mails = 0;
 
 	if (s == NULL || s->busy)
 		return;
-	/* Set aside what has no webhook until one alert can be posted (or nothing is due). */
-	for (int round = 0; round < ALERT_BATCH_ROUNDS && url == NULL; round++) {
+next:
+	url = rcpts = NULL;
+	/* Set aside what has no channel until one alert can be sent (or nothing is due). */
+	for (int round = 0; round < ALERT_BATCH_ROUNDS && url == NULL && rcpts == NULL;
+	     round++) {
 		if (store_alert_due(s->store, tw_now_ms(), s->batch, ALERT_BATCH, &n,
 		    &err) != TW_OK) {
 			tw_warn("alert queue: %s", err.message);
 			return;
 		}
 		for (i = 0; i < n; i++) {
-			if ((url = alert_url(s->conf, s->batch[i].role)) != NULL)
+			url = alert_url(s->conf, s->batch[i].role);
+			rcpts = alert_mail_rcpts(s->conf, s->batch[i].role);
+			if (url != NULL || rcpts != NULL)
 				break;
 			alert_set_aside(s, &s->batch[i]);
 		}
 		if (n < ALERT_BATCH)
 			break;
 	}
-	if (url == NULL)
+	if (url == NULL && rcpts == NULL)
 		return;
 	s->cur = s->batch[i];
+	/* The mail first (blocking, bounded by [alert] mail_timeout); then the webhook. */
+	if (!alert_mail_cur(s, rcpts))
+		return;   /* the relay is down or refuses: the rest waits for the next tick */
+	if (url == NULL) {
+		alert_done(s, true, NULL);
+		if (++mails < ALERT_MAILS_PER_TICK)
+			goto next;
+		return;
+	}
 	if (alert_post(s, url, &err) != TW_OK)
 		alert_done(s, false, err.message);
 }
@@ -354,7 +407,13 @@ tw_rc alert_sender_new(struct event_base *base, const struct tw_home *home,
 	}
 	s->base = base;
 	s->store = store;
+	s->home = home;
 	s->conf = home->conf;
+	/* Once per process, before any other thread exists (libcurl's global state). */
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		rc = tw_error_set(err, TW_E_INTERNAL, "cannot initialise libcurl (alert mail)");
+		goto out;
+	}
 	if ((s->batch = calloc(ALERT_BATCH, sizeof(*s->batch))) == NULL) {
 		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
 		goto out;

@@ -10,6 +10,9 @@
  *   [alert] webhook.<role> = https://...   (else [alert] webhook = https://...)
  *   [alert] webhook_ca = PEM trust file for https webhooks (default: system store)
  * retrying with back-off (2^attempts s, at most 5 min) until it gets a 2xx answer.
+ * A role with [alert] mail.<role> recipients gets each alert by e-mail through the
+ * configured relay as well (alert_mail.h); the mail goes first, and an alert whose mail
+ * is out but whose webhook failed retries the webhook only.
  * An alert for a role with no webhook at all is set aside instead (kept undelivered,
  * last_error "undeliverable: no webhook for role R"; due again when the worker starts).
  */
@@ -57,7 +60,7 @@ const char *alert_default_role(enum alert_kind kind);
 tw_rc alert_raise(struct tw_store *store, enum alert_kind kind, const char *role,
 	const char *subject, const char *message, struct tw_error *err);
 
-/* The webhook deliverer of the worker. *out = NULL (TW_OK) when no webhook is set. */
+/* The deliverer of the worker (webhooks and e-mail). */
 struct alert_sender;
 tw_rc alert_sender_new(struct event_base *base, const struct tw_home *home,
 	struct tw_store *store, struct alert_sender **out, struct tw_error *err);

@@ -5,10 +5,13 @@
  */
 #include "audit/tree.h"
 
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
@@ -246,33 +249,88 @@ static const EVP_MD *tree_md_for(EVP_PKEY *pub)
 	return EVP_sha512();
 }
 
+/*
+ * Heads signed before a rotation of the GWA SIG key (gwa/gwa_renew_key.c) verify with the
+ * key of the certificate that was current then. The replaced certificates are kept in
+ * "<cert>.history" (PEM, appended at each switch); audit_sig_key_load hangs their keys on
+ * the key it returns (ex_data), so every caller of audit_head_verify (verify, export,
+ * retention, proofs) accepts them without a change of interface. A head that no key of
+ * the GWA verifies is still refused.
+ */
+#define SIG_HISTORY_MAX 32
+
+struct sig_history {
+	size_t n;
+	EVP_PKEY *keys[SIG_HISTORY_MAX];
+};
+
+static pthread_once_t sig_history_once = PTHREAD_ONCE_INIT;
+static int sig_history_index = -1;
+
+static void sig_history_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,
+	long argl, void *argp)
+{
+	struct sig_history *hist = ptr;
+
+	(void)parent;
+	(void)ad;
+	(void)idx;
+	(void)argl;
+	(void)argp;
+	if (hist == NULL)
+		return;
+	for (size_t i = 0; i < hist->n; i++)
+		EVP_PKEY_free(hist->keys[i]);
+	free(hist);
+}
+
+static void sig_history_init(void)
+{
+	sig_history_index = EVP_PKEY_get_ex_new_index(0, NULL, NULL, NULL, sig_history_free);
+}
+
+static bool head_verifies(const struct store_auditlog_head *h, EVP_PKEY *pub,
+	const unsigned char *tbs, size_t tbs_len, tw_rc *rc, struct tw_error *err)
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	bool ok = false;
+
+	*rc = TW_OK;
+	if (ctx == NULL || EVP_DigestVerifyInit_ex(ctx, NULL, EVP_MD_get0_name(tree_md_for(pub)),
+	    NULL, NULL, pub, NULL) != 1)
+		*rc = tw_error_set_openssl(err, TW_E_CRYPTO, "cannot set up head verification");
+	else
+		ok = EVP_DigestVerify(ctx, h->sig, h->sig_len, tbs, tbs_len) == 1;
+	EVP_MD_CTX_free(ctx);
+	return ok;
+}
+
 tw_rc audit_head_verify(const struct store_auditlog_head *h, EVP_PKEY *pub,
 	struct tw_error *err)
 {
 	unsigned char tbs[AUDIT_HEAD_TBS_LEN];
-	EVP_MD_CTX *ctx = NULL;
-	int ok;
+	struct sig_history *hist = NULL;
 	tw_rc rc;
 
 	if (pub == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "audit_head_verify: no key");
 	audit_head_tbs(h->tree_size, h->time_ms, h->root, tbs);
-	if ((ctx = EVP_MD_CTX_new()) == NULL ||
-	    EVP_DigestVerifyInit_ex(ctx, NULL, EVP_MD_get0_name(tree_md_for(pub)), NULL, NULL,
-	    pub, NULL) != 1) {
-		rc = tw_error_set_openssl(err, TW_E_CRYPTO, "cannot set up head verification");
-		goto out;
+	if (head_verifies(h, pub, tbs, sizeof(tbs), &rc, err))
+		return TW_OK;
+	if (rc != TW_OK)
+		return rc;
+	if (sig_history_index >= 0)
+		hist = EVP_PKEY_get_ex_data(pub, sig_history_index);
+	for (size_t i = 0; hist != NULL && i < hist->n; i++) {
+		if (head_verifies(h, hist->keys[i], tbs, sizeof(tbs), &rc, err)) {
+			ERR_clear_error();
+			return TW_OK;
+		}
+		if (rc != TW_OK)
+			return rc;
 	}
-	ok = EVP_DigestVerify(ctx, h->sig, h->sig_len, tbs, sizeof(tbs));
-	if (ok != 1) {
-		rc = tw_error_set_openssl(err, TW_E_INTEGRITY, "signature of the tree head at size "
-			"%lld does not verify with the GWA SIG key", (long long)h->tree_size);
-		goto out;
-	}
-	rc = TW_OK;
-out:
-	EVP_MD_CTX_free(ctx);
-	return rc;
+	return tw_error_set_openssl(err, TW_E_INTEGRITY, "signature of the tree head at size "
+		"%lld does not verify with the GWA SIG key", (long long)h->tree_size);
 }
 
 tw_rc audit_head_create(struct tw_store *store, struct signer_client *sc, int64_t size,
@@ -348,6 +406,53 @@ out:
 	return rc;
 }
 
+/* The keys of "<cert_path>.history" onto pub (see above); no file: none. */
+static tw_rc sig_history_load(const char *cert_path, EVP_PKEY *pub, struct tw_error *err)
+{
+	char *path = tw_asprintf("%s.history", cert_path);
+	unsigned char *pem = NULL;
+	size_t len = 0;
+	struct sig_history *hist = NULL;
+	BIO *bio = NULL;
+	X509 *x;
+	tw_rc rc = TW_OK;
+
+	if (path == NULL)
+		return tw_error_set(err, TW_E_NOMEM, "out of memory");
+	if (!tw_path_exists(path))
+		goto out;
+	pthread_once(&sig_history_once, sig_history_init);
+	if (sig_history_index < 0 || (hist = calloc(1, sizeof(*hist))) == NULL) {
+		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+		goto out;
+	}
+	if ((rc = tw_read_file(path, SIG_HISTORY_MAX * 8 * 1024, &pem, &len, err)) != TW_OK)
+		goto out;
+	if ((bio = BIO_new_mem_buf(pem, (int)len)) == NULL) {
+		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+		goto out;
+	}
+	while (hist->n < SIG_HISTORY_MAX &&
+	    (x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+		if ((hist->keys[hist->n] = X509_get_pubkey(x)) != NULL)
+			hist->n++;
+		X509_free(x);
+	}
+	ERR_clear_error();   /* the end of the bundle */
+	if (EVP_PKEY_set_ex_data(pub, sig_history_index, hist) != 1) {
+		rc = tw_error_set_openssl(err, TW_E_NOMEM, "cannot keep the earlier GWA SIG keys");
+		goto out;
+	}
+	hist = NULL;
+out:
+	if (hist != NULL)
+		sig_history_free(NULL, hist, NULL, 0, 0, NULL);
+	BIO_free(bio);
+	free(pem);
+	free(path);
+	return rc;
+}
+
 tw_rc audit_sig_key_load(const char *cert_path, EVP_PKEY **pub, struct tw_error *err)
 {
 	unsigned char *pem = NULL;
@@ -370,8 +475,12 @@ tw_rc audit_sig_key_load(const char *cert_path, EVP_PKEY **pub, struct tw_error 
 			cert_path);
 		goto out;
 	}
-	rc = TW_OK;
+	rc = sig_history_load(cert_path, *pub, err);
 out:
+	if (rc != TW_OK) {
+		EVP_PKEY_free(*pub);
+		*pub = NULL;
+	}
 	X509_free(cert);
 	BIO_free(bio);
 	free(pem);

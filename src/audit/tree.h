@@ -60,7 +60,9 @@ tw_rc audit_head_verify(const struct store_auditlog_head *h, EVP_PKEY *pub,
  */
 tw_rc audit_head_create(struct tw_store *store, struct signer_client *sc, int64_t size,
 	struct store_auditlog_head *out, struct tw_error *err);
-/* Public key of the GWA SIG certificate (HOME/pki/gwa-sig.crt). Caller frees. */
+/* Public key of the GWA SIG certificate (HOME/pki/gwa-sig.crt). Caller frees. The keys of
+ * the certificates it replaced ("<cert_path>.history", kept by `gwa renew --key sig`) come
+ * with it: audit_head_verify accepts a head any of them verifies. */
 tw_rc audit_sig_key_load(const char *cert_path, EVP_PKEY **pub, struct tw_error *err);
 
 #endif

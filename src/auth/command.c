@@ -45,7 +45,7 @@
 #define OPTS_CONTEXT /* src/cmd/cli_context.c ctx_parse */ \
 	"home= tenant= gateway= id= /cert= label= /out= /in= after= limit= url="
 #define OPTS_GWA /* src/cmd/cli_gwa.c gwa_parse */ \
-	"home="
+	"home= key= retire now"
 #define OPTS_JOB /* src/cmd/cli_job.c job_parse */ \
 	"home= type= payload= gateway= gateways= tag= tenant= state= id= batch= gateway-id= " \
 	"timeout= attempts= retry-delay= limit= wait wait-timeout= add-tag= remove-tag= " \
@@ -218,7 +218,8 @@ static const struct auth_command auth_commands[] = {
 	  .gateways_option = "--gateways",
 	  .options = OPTS_RENEWAL },
 	/* The GWA's own TLS identity: the CA operator (it is issued by the Sub-CA key). */
-	{ .command = "gwa", .sub = "renew", .op = AUTH_OP_CA_OPERATE,
+	/* --key rotates a key in the signer: root or the signer's user on its host only. */
+	{ .command = "gwa", .sub = "renew", .op = AUTH_OP_CA_OPERATE, .local_option = "--key",
 	  .options = OPTS_GWA },
 	{ .command = "job", .sub = "batches", .op = AUTH_OP_GATEWAY_READ,
 	  .options = OPTS_JOB },

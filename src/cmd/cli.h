@@ -146,6 +146,8 @@ int cli_operator(const char *sub, int argc, char **argv);
 int cli_approval(const char *sub, int argc, char **argv);
 /* cli_context.c: the per-GWA certificate-management context (gwa/gwa_context.h). */
 int cli_context(const char *sub, int argc, char **argv);
+/* cli_context_idp.c: context idp-set|idp-show|idp-remove (SAML login, auth/saml_login.h). */
+int cli_context_idp(const char *sub, int argc, char **argv);
 /* cli_gwa.c: `gwa renew`, the GWA's own TLS certificate (gwa/gwa_renew.h). */
 int cli_gwa(const char *sub, int argc, char **argv);
 /* cli_renewal.c: certificate renewal (`gateway renew`, `renewal list|show|wait`). */

@@ -15,6 +15,7 @@
 
 #include "auth/client.h"
 #include "auth/command.h"
+#include "auth/saml.h"
 #include "auth/opca.h"
 #include "auth/service.h"
 #include "base/util.h"
@@ -27,7 +28,7 @@
 struct ca_opts {
 	const char *home, *api, *cert, *key, *ca, *password_file, *totp_file, *token_file;
 	const char *name, *tenant, *roles, *reason, *out, *state, *id, *tls_listen;
-	const char *public_key, *code_file, *curve;
+	const char *public_key, *code_file, *curve, *saml_file;
 	int totp;
 };
 
@@ -48,6 +49,7 @@ static int ca_parse(int argc, char **argv, struct ca_opts *o)
 		{ "public-key", required_argument, NULL, 'P' },
 		{ "code-file", required_argument, NULL, 'E' },
 		{ "curve", required_argument, NULL, 'V' },
+		{ "saml-file", required_argument, NULL, 'S' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -76,6 +78,7 @@ static int ca_parse(int argc, char **argv, struct ca_opts *o)
 		case 'P': o->public_key = optarg; break;
 		case 'E': o->code_file = optarg; break;
 		case 'V': o->curve = optarg; break;
+		case 'S': o->saml_file = optarg; break;
 		default: return -1;
 		}
 	}
@@ -169,6 +172,7 @@ static int cmd_login(const struct ca_opts *o, bool enrol)
 	struct auth_client_conf conf;
 	struct tw_error err;
 	char secret[AUTH_PASSWORD_MAX + 2], code[16], *path = NULL;
+	const char *route = "/v1/login";
 	size_t len = 0;
 	json_t *body = NULL, *resp = NULL;
 	int status = 0, ret = 1;
@@ -182,9 +186,10 @@ static int cmd_login(const struct ca_opts *o, bool enrol)
 		return cli_usage_error("operator enrol needs --api URL --cert C --key K "
 			"--code-file F and one of --password-file NEW | --totp --out DIR");
 	if (!enrol && (o->api == NULL || o->cert == NULL || o->key == NULL ||
-	    (o->password_file == NULL) == (o->totp_file == NULL)))
+	    (o->password_file != NULL) + (o->totp_file != NULL) + (o->saml_file != NULL) != 1 ||
+	    (o->saml_file != NULL) != (o->tenant != NULL)))
 		return cli_usage_error("login needs --api URL --cert C --key K and one of "
-			"--password-file F | --totp-secret-file F");
+			"--password-file F | --totp-secret-file F | --saml-file F --tenant T");
 	snprintf(conf.api, sizeof(conf.api), "%s", o->api);
 	snprintf(conf.cert, sizeof(conf.cert), "%s", o->cert);
 	snprintf(conf.key, sizeof(conf.key), "%s", o->key);
@@ -214,6 +219,21 @@ static int cmd_login(const struct ca_opts *o, bool enrol)
 				goto fail;
 			json_object_set_new(body, "password", json_string(secret));
 		}
+	} else if (o->saml_file != NULL) {
+		/* A SAML assertion of the context's identity provider (docs/security.md). */
+		unsigned char *xml = NULL;
+		char *b64 = NULL;
+		size_t xlen = 0;
+
+		if ((rc = tw_read_file(o->saml_file, SAML_XML_MAX, &xml, &xlen, &err)) != TW_OK)
+			goto fail;
+		rc = auth_b64_encode(xml, xlen, &b64, &err);
+		free(xml);
+		if (rc != TW_OK)
+			goto fail;
+		body = json_pack("{s:s,s:s}", "tenant", o->tenant, "assertion", b64);
+		free(b64);
+		route = "/v1/login/saml";
 	} else if (o->password_file != NULL) {
 		if ((rc = ca_read_secret(o->password_file, secret, sizeof(secret), &len, &err)) !=
 		    TW_OK)
@@ -242,7 +262,7 @@ static int cmd_login(const struct ca_opts *o, bool enrol)
 		rc = tw_error_set(&err, TW_E_NOMEM, "out of memory");
 		goto fail;
 	}
-	if ((rc = auth_client_call(&conf, "POST", "/v1/login", body, &status, &resp, &err)) !=
+	if ((rc = auth_client_call(&conf, "POST", route, body, &status, &resp, &err)) !=
 	    TW_OK)
 		goto fail;
 	if (status != 200 || json_string_value(json_object_get(resp, "token")) == NULL ||
@@ -309,7 +329,8 @@ int cli_login(const char *sub, int argc, char **argv)
 
 	if (sub != NULL || ca_parse(argc, argv, &o) != 0)
 		return cli_usage_error("usage: torwart login --api URL --cert C --key K [--ca F] "
-			"(--password-file F | --totp-secret-file F) [--token-file F]");
+			"(--password-file F | --totp-secret-file F | --saml-file F --tenant T) "
+			"[--token-file F]");
 	return cmd_login(&o, false);
 }
 

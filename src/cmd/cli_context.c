@@ -5,7 +5,7 @@
  *
  * --tenant names the context; without it: the operator's own tenant through the api,
  * "default" locally. Exit status: 0 ok, 1 failure (one line says why), 2 usage; validate:
- * 3 when a certificate is expired, revoked or untrusted.
+ * 3 when a certificate is expired, revoked, untrusted or of unknown revocation.
  */
 #include <getopt.h>
 #include <limits.h>
@@ -149,6 +149,8 @@ int cli_context(const char *sub, int argc, char **argv)
 	tw_rc rc;
 
 	tw_error_clear(&err);
+	if (sub != NULL && strncmp(sub, "idp-", 4) == 0)
+		return cli_context_idp(sub, argc, argv);    /* SAML identity provider */
 	if (sub == NULL || ctx_parse(argc, argv, &o) != 0 || o.home == NULL)
 		return cli_usage_error(ctx_usage);
 	needs_id = strcmp(sub, "replace") == 0 || strcmp(sub, "delete") == 0 ||
@@ -291,9 +293,9 @@ int cli_context(const char *sub, int argc, char **argv)
 		if ((rc = gwa_ctx_validate(&ctx, &s, &err)) != TW_OK)
 			goto fail;
 		printf("context %s: %zu checked, %zu valid, %zu expired, %zu revoked, %zu "
-			"untrusted, %zu alerts raised\n", tenant, s.checked, s.valid, s.expired,
-			s.revoked, s.untrusted, s.alerts);
-		status = s.expired + s.revoked + s.untrusted > 0 ? 3 : 0;
+			"untrusted, %zu unknown, %zu alerts raised\n", tenant, s.checked, s.valid,
+			s.expired, s.revoked, s.untrusted, s.unknown, s.alerts);
+		status = s.expired + s.revoked + s.untrusted + s.unknown > 0 ? 3 : 0;
 		goto out;
 	}
 	status = 0;

@@ -1,11 +1,21 @@
 /*
- * cli_gwa.c: `torwart gwa renew`: the GWA's own TLS certificate renewed by this home's
+ * cli_gwa.c: `torwart gwa renew`: the GWA's own certificates renewed by this home's
  * Sub-CA (src/gwa/gwa_renew.h; docs/renewal.md "The GWA's own certificates").
+ *
+ *   gwa renew --home DIR                   the TLS certificate; a TLS key FILE (older
+ *                                          homes) is replaced by a new file, a key in
+ *                                          the signer is rotated as with --key tls
+ *   gwa renew --home DIR --key tls|sig|enc rotate the signer-held key and its
+ *                                          certificate (rerun after a failure continues)
+ *   gwa renew --home DIR --key K --retire [--now]
+ *                                          destroy the previous key after its grace period
  *
  * Exit status: 0 renewed, 1 failure (one line says why), 2 usage.
  */
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/util.h"
@@ -14,13 +24,17 @@
 #include "gwa/gwa_renew.h"
 
 struct gwa_opts {
-	const char *home;
+	const char *home, *key;
+	bool retire, now;
 };
 
 static int gwa_parse(int argc, char **argv, struct gwa_opts *o)
 {
 	static const struct option longopts[] = {
 		{ "home", required_argument, NULL, 'H' },
+		{ "key", required_argument, NULL, 'k' },
+		{ "retire", no_argument, NULL, 'r' },
+		{ "now", no_argument, NULL, 'n' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -31,13 +45,29 @@ static int gwa_parse(int argc, char **argv, struct gwa_opts *o)
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'H': o->home = optarg; break;
+		case 'k': o->key = optarg; break;
+		case 'r': o->retire = true; break;
+		case 'n': o->now = true; break;
 		default: return -1;
 		}
 	}
+	if ((o->retire && o->key == NULL) || (o->now && !o->retire))
+		return -1;
 	return optind == argc ? 0 : -1;
 }
 
-static const char gwa_usage[] = "usage: torwart gwa renew --home DIR";
+static const char gwa_usage[] = "usage: torwart gwa renew --home DIR [--key tls|sig|enc "
+	"[--retire [--now]]]";
+
+/* Older homes keep the GWA TLS key as a file (gwa_renew_tls replaces it). */
+static bool gwa_tls_key_is_file(const struct tw_home *home)
+{
+	char *path = tw_home_path(home, "wan", "key", TW_HOME_GWA_TLS_KEY);
+	bool file = path != NULL && tw_path_exists(path);
+
+	free(path);
+	return file;
+}
 
 int cli_gwa(const char *sub, int argc, char **argv)
 {
@@ -59,11 +89,36 @@ int cli_gwa(const char *sub, int argc, char **argv)
 	    signer_client_open(home, false, &sc, &err) != TW_OK)
 		goto fail;
 	signer_client_set_actor(sc, cli_actor(), cli_role);
-	if (gwa_renew_tls(home, store, sc, &who, &res, &err) != TW_OK)
+	if (o.retire) {
+		char gone[80];
+
+		if (gwa_retire_key(home, store, sc, o.key, &who, o.now, gone, sizeof(gone),
+		    &err) != TW_OK)
+			goto fail;
+		printf("gwa renew: previous %s key %s destroyed in the signer\n", o.key, gone);
+		status = 0;
+		goto out;
+	}
+	if (o.key == NULL) {
+		if (gwa_renew_tls(home, store, sc, &who, &res, &err) != TW_OK)
+			goto fail;
+		printf("gwa renew: new TLS certificate serial %s (was %s), valid until %s; the "
+			"wan takes it within [wan] tls_reload_check seconds (or at once on SIGHUP)\n",
+			res.new_serial, res.old_serial, res.not_after);
+		status = 0;
+		goto out;
+	}
+	if (strcmp(o.key, "tls") == 0 && gwa_tls_key_is_file(home)) {
+		tw_error_set(&err, TW_E_CONFIG, "the GWA TLS key is a file of this home, not a "
+			"key of the signer: renew it without --key (or move it into the signer first "
+			"with `torwart ca tls-key-import`)");
 		goto fail;
-	printf("gwa renew: new TLS certificate serial %s (was %s), valid until %s; the wan "
-		"takes it within [wan] tls_reload_check seconds (or at once on SIGHUP)\n",
-		res.new_serial, res.old_serial, res.not_after);
+	}
+	if (gwa_renew_key(home, store, sc, o.key, &who, &res, &err) != TW_OK)
+		goto fail;
+	printf("gwa renew: %s key is now %s in the signer; certificate serial %s (was %s), "
+		"valid until %s; the previous key is kept until `gwa renew --key %s --retire`\n",
+		o.key, res.key_label, res.new_serial, res.old_serial, res.not_after, o.key);
 	status = 0;
 	goto out;
 fail:

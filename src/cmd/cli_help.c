@@ -339,15 +339,28 @@ static const struct cli_help_sub help_context[] = {
 	{ "validate", "usage: torwart context validate --home DIR [--tenant T]\n"
 		"Check every imported certificate now (validity, chain, revocation); expired or\n"
 		"revoked ones raise an alert. Exit 3 when one is not valid.\n" },
+	{ "idp-set", "usage: torwart context idp-set --home DIR --tenant T --cert FILE "
+		"--entity-id ID\n"
+		"Trust an identity provider for SAML login to the context: its entity id (the\n"
+		"assertions' Issuer) and signing certificate (PEM). Replaces an earlier one.\n" },
+	{ "idp-show", "usage: torwart context idp-show --home DIR --tenant T\n"
+		"The context's identity provider and its certificate's fingerprint.\n" },
+	{ "idp-remove", "usage: torwart context idp-remove --home DIR --tenant T\n"
+		"Stop trusting the context's identity provider (SAML login refused).\n" },
 	{ NULL, NULL },
 };
 
 /* ---------------------------------------------------------------- gwa */
 static const struct cli_help_sub help_gwa[] = {
-	{ "renew", "usage: torwart gwa renew --home DIR\n"
-		"Renew the GWA's own TLS certificate: a new key, certified by this home's Sub-CA\n"
-		"with the current subject; [wan] key and cert replaced (the wan takes them without\n"
-		"a restart); the old certificate stays valid until its end (docs/renewal.md).\n" },
+	{ "renew", "usage: torwart gwa renew --home DIR [--key tls|sig|enc [--retire [--now]]]\n"
+		"Renew the GWA's own certificates, certified by this home's Sub-CA with the current\n"
+		"subject; the old certificate stays valid until its end (docs/renewal.md). A TLS\n"
+		"key FILE (older homes, no --key): [wan] key and cert replaced. A key in the\n"
+		"signer (--key): a new key pair generated in the signer, certified, installed and\n"
+		"switched to; a rerun continues an interrupted rotation. The wan takes a new TLS\n"
+		"certificate without a restart. --retire destroys the previous key once [gwa]\n"
+		"key_grace_days (default 7) have passed since the switch (--now: at once).\n"
+		"Run as root or the signer's user.\n" },
 	{ NULL, NULL },
 };
 
@@ -519,7 +532,7 @@ static const struct cli_help cli_helps[] = {
 		"trust-remove|validate|backup|restore|log|fetch ...\n"
 		"The GWA's certificate-management context per tenant (docs/renewal.md).\n"
 		"torwart context SUB --help for each.\n" HELP_REMOTE, help_context },
-	{ "gwa", "usage: torwart gwa renew --home DIR\n"
+	{ "gwa", "usage: torwart gwa renew --home DIR [--key tls|sig|enc [--retire [--now]]]\n"
 		"The GWA's own certificates (docs/renewal.md). torwart gwa SUB --help for each.\n"
 		HELP_REMOTE, help_gwa },
 	{ "init", "usage: torwart init --home DIR [--test-pki [--second-sub-ca]] "
@@ -541,8 +554,10 @@ static const struct cli_help cli_helps[] = {
 		"Orders to gateways (docs/jobs.md). torwart job SUB --help for each.\n" HELP_REMOTE,
 		help_job },
 	{ "login", "usage: torwart login --api https://HOST:PORT --cert C --key K [--ca F]\n"
-		"       (--password-file F | --totp-secret-file F) [--token-file F]\n"
-		"Open an operator session (mTLS + second factor); the token goes to\n"
+		"       (--password-file F | --totp-secret-file F | --saml-file F --tenant T)\n"
+		"       [--token-file F]\n"
+		"Open an operator session (mTLS + second factor, or a signed SAML assertion of\n"
+		"the context T's identity provider instead of the factor); the token goes to\n"
 		"~/.config/torwart/session.json (0600) or F.\n", NULL },
 	{ "logout", "usage: torwart logout [--token-file F]\n"
 		"End the operator session.\n", NULL },

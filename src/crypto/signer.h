@@ -47,6 +47,14 @@ const char *signer_purpose_name(enum signer_purpose purpose);
 
 struct signer_client;
 
+/*
+ * Key rotation in the signer (signer/signer_keys.h "Key rotation"): action is "status",
+ * "prepare", "commit <versioned label>", "retire prev" or "retire next"; answer gets the
+ * signer's text "current=L next=L|- prev=L|- ..." (truncated to size).
+ */
+tw_rc signer_key_rotate(struct signer_client *sc, const char *label, const char *action,
+	char *answer, size_t size, struct tw_error *err);
+
 /* Connect to a running signer (torwartd signer) at socket_path. */
 tw_rc signer_client_connect(const char *socket_path, struct signer_client **out,
 	struct tw_error *err);
@@ -130,6 +138,19 @@ tw_rc signer_sign_data(struct signer_client *sc, const char *label,
 	enum signer_purpose purpose, const unsigned char *data, size_t len,
 	unsigned char **sig, size_t *sig_len, struct tw_error *err);
 
+/*
+ * The same in two halves: send the request now, read the answer later (when
+ * signer_client_fd is readable; the read itself still blocks up to the client's
+ * timeout for a partial frame). One request in flight per client and no other request
+ * in between. For callers that must not block while the signer works (tls_signer_key.c).
+ */
+tw_rc signer_sign_data_send(struct signer_client *sc, const char *label,
+	enum signer_purpose purpose, const unsigned char *data, size_t len,
+	struct tw_error *err);
+tw_rc signer_sign_data_recv(struct signer_client *sc, unsigned char **sig, size_t *sig_len,
+	struct tw_error *err);
+/* The client's socket (to wait on for an answer), or -1 once the connection broke. */
+int signer_client_fd(const struct signer_client *sc);
 /*
  * Sign a TBSCertList of any size with purpose crl by streaming it (ops CRL_BEGIN/DATA/END;
  * for one that fits a frame, signer_sign_data is simpler). tbs[0..head_len) is the head

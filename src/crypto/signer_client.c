@@ -842,6 +842,94 @@ out:
 	return rc;
 }
 
+/*
+ * SIGN_DATA in two halves for callers that wait elsewhere (the wan's asynchronous TLS
+ * handshakes, tls_signer_key.c): the request goes out here, the answer is read by
+ * signer_sign_data_recv once the client's fd is readable. One request in flight per
+ * client (pending_id), as for certificate batches.
+ */
+tw_rc signer_sign_data_send(struct signer_client *sc, const char *label,
+	enum signer_purpose purpose, const unsigned char *data, size_t len,
+	struct tw_error *err)
+{
+	struct signer_msg req;
+	unsigned char pv = (unsigned char)purpose;
+	tw_rc rc;
+
+	if (sc == NULL)
+		return tw_error_set(err, TW_E_INVALID, "no signer client");
+	if ((rc = check_label(label, err)) != TW_OK)
+		return rc;
+	if (signer_purpose_name(purpose) == NULL)
+		return tw_error_set(err, TW_E_INVALID, "unknown signing purpose %d", (int)purpose);
+	if (data == NULL || len == 0)
+		return tw_error_set(err, TW_E_INVALID, "nothing to sign (empty data)");
+	if (len > SIGNER_DATA_MAX)
+		return tw_error_set(err, TW_E_TOO_LARGE, "%zu bytes exceed the signer's limit of "
+			"%u per request", len, SIGNER_DATA_MAX);
+	if (sc->pending_id != 0)
+		return tw_error_set(err, TW_E_INTERNAL, "a request is already in flight");
+	/* HELLO first if needed: a (blocking) round trip of its own, once per connection. */
+	if (sc->hello_pending) {
+		struct signer_msg h, hr;
+		unsigned char *hb = NULL;
+
+		signer_msg_init(&h, SIGNER_OP_HELLO, 0);
+		if (sc->actor != NULL && sc->actor[0] != '\0')
+			signer_msg_set_str(&h, SIGNER_TAG_ACTOR, sc->actor);
+		if (sc->role != NULL && sc->role[0] != '\0')
+			signer_msg_set_str(&h, SIGNER_TAG_ROLE, sc->role);
+		rc = transact1(sc, &h, &hr, &hb, err);
+		free(hb);
+		if (rc != TW_OK)
+			return rc;
+		sc->hello_pending = false;
+	}
+	signer_msg_init(&req, SIGNER_OP_SIGN_DATA, 0);
+	signer_msg_set_str(&req, SIGNER_TAG_LABEL, label);
+	signer_msg_set(&req, SIGNER_TAG_PURPOSE, &pv, 1);
+	signer_msg_set(&req, SIGNER_TAG_DATA, data, len);
+	if ((rc = send_req(sc, &req, err)) == TW_OK)
+		sc->pending_id = req.id;
+	return rc;
+}
+
+tw_rc signer_sign_data_recv(struct signer_client *sc, unsigned char **sig, size_t *sig_len,
+	struct tw_error *err)
+{
+	struct signer_msg resp;
+	unsigned char *body = NULL;
+	const unsigned char *p;
+	size_t plen;
+	uint16_t id;
+	tw_rc rc;
+
+	*sig = NULL;
+	*sig_len = 0;
+	if (sc == NULL || sc->pending_id == 0)
+		return tw_error_set(err, TW_E_INTERNAL, "no signing request in flight");
+	id = sc->pending_id;
+	sc->pending_id = 0;
+	if ((rc = recv_resp(sc, SIGNER_OP_SIGN_DATA, id, &resp, &body, err)) != TW_OK)
+		goto out;
+	if ((rc = payload(&resp, &p, &plen, err)) != TW_OK)
+		goto out;
+	if ((*sig = malloc(plen)) == NULL) {
+		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+		goto out;
+	}
+	memcpy(*sig, p, plen);
+	*sig_len = plen;
+out:
+	free(body);
+	return rc;
+}
+
+int signer_client_fd(const struct signer_client *sc)
+{
+	return sc != NULL ? sc->fd : -1;
+}
+
 /* A text payload into answer (NUL-terminated, truncated to size). */
 static tw_rc text_request(struct signer_client *sc, uint8_t op, const unsigned char *data,
 	size_t len, char *answer, size_t size, struct tw_error *err)
@@ -883,6 +971,35 @@ tw_rc signer_activation(struct signer_client *sc, const char *what, char *answer
 {
 	return text_request(sc, SIGNER_OP_ACTIVATION, (const unsigned char *)what,
 		what != NULL ? strlen(what) : 0, answer, size, err);
+}
+
+tw_rc signer_key_rotate(struct signer_client *sc, const char *label, const char *action,
+	char *answer, size_t size, struct tw_error *err)
+{
+	struct signer_msg req, resp;
+	unsigned char *body = NULL;
+	const unsigned char *p;
+	size_t plen;
+	tw_rc rc;
+
+	if (size > 0)
+		answer[0] = '\0';
+	if ((rc = check_label(label, err)) != TW_OK)
+		return rc;
+	if (action == NULL || action[0] == '\0' || strlen(action) > SIGNER_DATA_MAX)
+		return tw_error_set(err, TW_E_INVALID, "key-rotate: no action");
+	signer_msg_init(&req, SIGNER_OP_KEY_ROTATE, 0);
+	signer_msg_set_str(&req, SIGNER_TAG_LABEL, label);
+	signer_msg_set(&req, SIGNER_TAG_DATA, action, strlen(action));
+	if ((rc = transact(sc, &req, &resp, &body, err)) == TW_OK &&
+	    (rc = payload(&resp, &p, &plen, err)) == TW_OK && size > 0) {
+		size_t n = plen < size - 1 ? plen : size - 1;
+
+		memcpy(answer, p, n);
+		answer[n] = '\0';
+	}
+	free(body);
+	return rc;
 }
 
 /* SEAL and UNSEAL: one round trip; the answer copied out NUL-terminated. */

@@ -69,8 +69,12 @@ enum signer_op {
 	SIGNER_OP_SEAL = 12,
 	/* LABEL = context, AAD, DATA = sealed text -> PAYLOAD: plaintext. Frames wiped. */
 	SIGNER_OP_UNSEAL = 13,
+	/* Key rotation (signer_keys.h): LABEL = base label, DATA = "status", "prepare",
+	 * "commit <versioned label>", "retire prev" or "retire next" -> PAYLOAD: text
+	 * "current=L next=L prev=L [old=L] [destroyed=L]". Root or the signer's user only. */
+	SIGNER_OP_KEY_ROTATE = 14,
 };
-#define SIGNER_OP__LAST SIGNER_OP_UNSEAL
+#define SIGNER_OP__LAST SIGNER_OP_KEY_ROTATE
 #define SIGNER_OP_RESPONSE 0x80
 #define SIGNER_BATCH_MAX 1024        /* certificates per SIGN_CERTIFICATES request */
 

@@ -26,6 +26,8 @@
 #include "base/home.h"
 #include "base/log.h"
 #include "base/util.h"
+#include "crypto/key_label.h"
+#include "crypto/signer_proto.h"
 #include "crypto/keys.h"
 #include "crypto/tls.h"
 #include "crypto/tls_signer_key.h"
@@ -163,6 +165,25 @@ static tw_rc tls_load_key(const struct tls_profile_config *cfg, X509 *x, EVP_PKE
 		return tw_error_set(err, TW_E_CONFIG, "the TLS key '%s' is in the signer, but this "
 			"process knows no signer socket (and there is no key file %s)",
 			cfg->signer_key, cfg->key_file != NULL ? cfg->key_file : "configured");
+	/*
+	 * The version of the key that belongs to this certificate (key_label.h): a key
+	 * rotation in the signer then never changes the key under this context. A signer
+	 * without versioned labels answers TW_E_NOT_FOUND: the base label, as before.
+	 */
+	{
+		char vlabel[SIGNER_LABEL_MAX + 1];
+		struct tw_error verr;
+		tw_rc rc;
+
+		tw_error_clear(&verr);
+		if (X509_get0_pubkey(x) != NULL && signer_label_of_key(cfg->signer_key,
+		    X509_get0_pubkey(x), vlabel, sizeof(vlabel), &verr) == TW_OK) {
+			rc = tls_signer_key_new(tls_signer_key_socket(), vlabel, x, key, err);
+			if (rc != TW_E_NOT_FOUND)
+				return rc;
+			tw_error_clear(err);
+		}
+	}
 	return tls_signer_key_new(tls_signer_key_socket(), cfg->signer_key, x, key, err);
 }
 
@@ -271,4 +292,23 @@ tw_rc tls_client_ctx_new(const struct tls_profile_config *cfg, SSL_CTX **out,
 	struct tw_error *err)
 {
 	return tls_ctx_new(cfg, false, out, err);
+}
+
+tw_rc tls_client_trust_ctx_new(const char *trust_file, SSL_CTX **out, struct tw_error *err)
+{
+	SSL_CTX *ctx;
+	tw_rc rc;
+
+	*out = NULL;
+	ERR_clear_error();
+	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL)
+		return tw_error_set_openssl(err, TW_E_NOMEM, "cannot create a TLS context");
+	if ((rc = tls_apply_profile(ctx, false, TW_SESSION_LIFETIME_S, err)) == TW_OK &&
+	    (rc = tls_load_trust(ctx, trust_file, err)) == TW_OK) {
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+		*out = ctx;
+		ctx = NULL;
+	}
+	SSL_CTX_free(ctx);
+	return rc;
 }

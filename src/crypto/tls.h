@@ -50,6 +50,12 @@ tw_rc tls_server_ctx_new(const struct tls_profile_config *cfg, SSL_CTX **out,
 /* Client context (simulator): verifies the server against trust_file. Caller frees. */
 tw_rc tls_client_ctx_new(const struct tls_profile_config *cfg, SSL_CTX **out,
 	struct tw_error *err);
+/*
+ * Client context with the profile and trust_file only, no own identity: one context
+ * shared by many clients (the simulator's gateways), each connection setting its own
+ * certificate, key and chain (SSL_use_cert_and_key). Caller frees.
+ */
+tw_rc tls_client_trust_ctx_new(const char *trust_file, SSL_CTX **out, struct tw_error *err);
 /* True when this OpenSSL offers the brainpool TLS 1.3 groups (RFC 8734). */
 bool tls_brainpool_tls13_available(void);
 

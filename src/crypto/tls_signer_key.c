@@ -25,6 +25,7 @@
 
 #include "crypto/tls_signer_key.h"
 
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -33,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/async.h>
 #include <openssl/ec.h>
 #include <openssl/err.h>
 
@@ -49,10 +51,26 @@ struct tsk_ref {
 /* A handshake waits at most this long for the signer (a hung signer, not a dead one). */
 #define TSK_TIMEOUT_S 5
 
-/* One signer connection per thread (the protocol is lock-step, the wan multi-threaded). */
+/*
+ * Handshakes of one thread that may be at the signer at once (asynchronous mode, one
+ * connection each): with the wan's loops one per core this bounds the signer's
+ * connections from a wan to cores x TSK_ASYNC_MAX (its own limit is SIGNER_MAX_CONNS).
+ * A handshake beyond it signs synchronously on the thread's own connection.
+ */
+#define TSK_ASYNC_MAX 32
+
+/*
+ * One signer connection per thread for synchronous signatures (the protocol is
+ * lock-step, the wan multi-threaded), plus the thread's pool for asynchronous ones
+ * (a handshake that runs in an OpenSSL ASYNC job, tls_async.h): each request in flight
+ * has a connection of its own, which goes back to the pool once its answer is read.
+ */
 struct tsk_conn {
 	struct signer_client *sc;
-	char *socket;              /* the socket sc is connected to */
+	struct signer_client *idle[TSK_ASYNC_MAX];   /* pool: connected, nothing in flight */
+	int nidle;
+	int inflight;              /* asynchronous requests at the signer now */
+	char *socket;              /* the socket sc and the pool are connected to */
 	pid_t pid;                 /* a connection inherited over fork() is not used */
 	struct tsk_conn *next;     /* tsk_all */
 };
@@ -86,8 +104,11 @@ static void tsk_conn_free(void *p)
 			break;
 		}
 	pthread_mutex_unlock(&tsk_all_mu);
-	if (c->pid == getpid())
+	if (c->pid == getpid()) {
 		signer_client_close(c->sc);
+		for (int i = 0; i < c->nidle; i++)
+			signer_client_close(c->idle[i]);
+	}
 	free(c->socket);
 	free(c);
 }
@@ -174,10 +195,8 @@ static uint64_t tsk_now_us(void)
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-/* This thread's connection to socket, connected when needed (*fresh then). NULL with err
- * set. */
-static struct signer_client *tsk_connection(const char *socket, bool *fresh,
-	struct tw_error *err)
+/* This thread's connection state for socket (made when needed). NULL with err set. */
+static struct tsk_conn *tsk_thread_conn(const char *socket, struct tw_error *err)
 {
 	struct tsk_conn *c = pthread_getspecific(tsk_thread_key);
 
@@ -199,6 +218,18 @@ static struct signer_client *tsk_connection(const char *socket, bool *fresh,
 		pthread_mutex_unlock(&tsk_all_mu);
 		pthread_setspecific(tsk_thread_key, c);
 	}
+	return c;
+}
+
+/* This thread's connection to socket, connected when needed (*fresh then). NULL with err
+ * set. */
+static struct signer_client *tsk_connection(const char *socket, bool *fresh,
+	struct tw_error *err)
+{
+	struct tsk_conn *c = tsk_thread_conn(socket, err);
+
+	if (c == NULL)
+		return NULL;
 	*fresh = c->sc == NULL;
 	if (c->sc == NULL && signer_client_connect_timeout(socket, TSK_TIMEOUT_S, &c->sc, err) ==
 	    TW_OK)
@@ -218,14 +249,14 @@ static void tsk_disconnect(void)
 }
 
 /*
- * The signer's DER signature over dgst (*der malloc'ed, caller frees). A connection lost
- * since its last use (signer restarted) is made again once; a fresh connection that fails
- * (signer gone or hung) and other errors are final.
+ * The signer's DER signature over dgst on the thread's own connection, waiting for it
+ * (*der malloc'ed, caller frees). A connection lost since its last use (signer
+ * restarted) is made again once; a fresh connection that fails (signer gone or hung) and
+ * other errors are final.
  */
-static tw_rc tsk_remote_sign(const struct tsk_ref *ref, const unsigned char *dgst,
+static tw_rc tsk_sync_sign(const struct tsk_ref *ref, const unsigned char *dgst,
 	size_t dlen, unsigned char **der, size_t *der_len, struct tw_error *err)
 {
-	uint64_t t0 = tsk_now_us();
 	tw_rc rc = TW_E_INTERNAL;
 
 	for (int attempt = 0; attempt < 2; attempt++) {
@@ -247,6 +278,142 @@ static tw_rc tsk_remote_sign(const struct tsk_ref *ref, const unsigned char *dgs
 		if (fresh || tsk_now_us() - ta >= (uint64_t)TSK_TIMEOUT_S * 1000000u)
 			break;
 	}
+	return rc;
+}
+
+/* The key of the signer connection's fd in an SSL's ASYNC_WAIT_CTX (its address). */
+static const char tsk_wait_key = 0;
+
+/*
+ * Called by OpenSSL when the SSL (and so its wait context) is freed while its signature
+ * is still at the signer (the connection went away meanwhile): the answer will never be
+ * read, so that signer connection cannot be reused. The paused job is not resumed.
+ */
+static void tsk_wait_cleanup(ASYNC_WAIT_CTX *ctx, const void *key, OSSL_ASYNC_FD fd,
+	void *custom)
+{
+	struct tsk_conn *c = pthread_getspecific(tsk_thread_key);
+
+	(void)ctx;
+	(void)key;
+	(void)fd;
+	if (c != NULL && c->inflight > 0)
+		c->inflight--;
+	signer_client_close(custom);
+}
+
+/*
+ * The asynchronous signature, inside the handshake's ASYNC job: send the request on a
+ * pooled connection, publish its fd as the job's wait fd and pause; the loop resumes the
+ * handshake when the fd is readable (the answer, or EOF from a dead signer) or its timer
+ * fires (then the deadline is checked and the job pauses again). A connection from the
+ * pool that fails on send (the signer restarted since) is replaced once by a fresh one.
+ */
+static tw_rc tsk_async_sign(const struct tsk_ref *ref, ASYNC_JOB *job,
+	const unsigned char *dgst, size_t dlen, unsigned char **der, size_t *der_len,
+	struct tw_error *err)
+{
+	ASYNC_WAIT_CTX *wctx = ASYNC_get_wait_ctx(job);
+	struct signer_client *sc = NULL;
+	struct tsk_conn *c;
+	uint64_t deadline;
+	bool timed_out = false;
+	tw_rc rc = TW_E_INTERNAL;
+
+	if (wctx == NULL)
+		return tsk_sync_sign(ref, dgst, dlen, der, der_len, err);
+	for (int attempt = 0; attempt < 2; attempt++) {
+		bool fresh;
+
+		if ((c = tsk_thread_conn(ref->socket, err)) == NULL)
+			return err->code;
+		fresh = c->nidle == 0;
+		if (!fresh) {
+			sc = c->idle[--c->nidle];
+		} else if ((rc = signer_client_connect_timeout(ref->socket, TSK_TIMEOUT_S, &sc,
+		    err)) != TW_OK) {
+			return rc;
+		} else {
+			signer_client_set_actor(sc, "tls-handshake", "service");
+		}
+		if ((rc = signer_sign_data_send(sc, ref->label, SIGNER_PURPOSE_TLS_HANDSHAKE, dgst,
+		    dlen, err)) == TW_OK)
+			break;
+		signer_client_close(sc);
+		sc = NULL;
+		if (fresh || (rc != TW_E_UNAVAILABLE && rc != TW_E_PROTOCOL && rc != TW_E_IO))
+			return rc;
+	}
+	if (sc == NULL)
+		return rc;
+	if (ASYNC_WAIT_CTX_set_wait_fd(wctx, &tsk_wait_key, signer_client_fd(sc), sc,
+	    tsk_wait_cleanup) != 1) {
+		signer_client_close(sc);
+		return tw_error_set(err, TW_E_INTERNAL, "cannot wait for the signer's answer");
+	}
+	c->inflight++;
+	deadline = tsk_now_us() + (uint64_t)TSK_TIMEOUT_S * 1000000u;
+	for (;;) {
+		struct pollfd pfd = { .fd = signer_client_fd(sc), .events = POLLIN };
+
+		if (ASYNC_pause_job() != 1) {
+			rc = tw_error_set(err, TW_E_INTERNAL, "cannot pause the handshake");
+			break;
+		}
+		if (poll(&pfd, 1, 0) > 0) {
+			rc = TW_OK;
+			break;
+		}
+		if (tsk_now_us() >= deadline) {
+			timed_out = true;
+			rc = tw_error_set(err, TW_E_UNAVAILABLE, "signer at %s: no answer within %d "
+				"s", ref->socket, TSK_TIMEOUT_S);
+			break;
+		}
+	}
+	ASYNC_WAIT_CTX_clear_fd(wctx, &tsk_wait_key);
+	/* Resumed on the loop that paused it: the same thread, the same tsk_conn. */
+	c = pthread_getspecific(tsk_thread_key);
+	if (c != NULL && c->inflight > 0)
+		c->inflight--;
+	if (rc == TW_OK)
+		rc = signer_sign_data_recv(sc, der, der_len, err);
+	if (rc == TW_OK && !timed_out && c != NULL && c->pid == getpid() &&
+	    c->nidle < TSK_ASYNC_MAX && strcmp(c->socket, ref->socket) == 0)
+		c->idle[c->nidle++] = sc;
+	else
+		signer_client_close(sc);
+	return rc;
+}
+
+/* Whether this signature may wait asynchronously: inside an ASYNC job (a handshake the
+ * loop drives, tls_async.h) and below the thread's limit of requests in flight. */
+static ASYNC_JOB *tsk_async_job(void)
+{
+	ASYNC_JOB *job = ASYNC_get_current_job();
+	struct tsk_conn *c;
+
+	if (job == NULL)
+		return NULL;
+	c = pthread_getspecific(tsk_thread_key);
+	return c == NULL || c->inflight < TSK_ASYNC_MAX ? job : NULL;
+}
+
+/*
+ * The signer's DER signature over dgst (*der malloc'ed, caller frees), asynchronously
+ * when the handshake runs in an ASYNC job, else synchronously; counted and logged.
+ */
+static tw_rc tsk_remote_sign(const struct tsk_ref *ref, const unsigned char *dgst,
+	size_t dlen, unsigned char **der, size_t *der_len, struct tw_error *err)
+{
+	uint64_t t0 = tsk_now_us();
+	ASYNC_JOB *job = tsk_async_job();
+	tw_rc rc;
+
+	if (job != NULL)
+		rc = tsk_async_sign(ref, job, dgst, dlen, der, der_len, err);
+	else
+		rc = tsk_sync_sign(ref, dgst, dlen, der, der_len, err);
 	atomic_fetch_add(&tsk_rtt_us, tsk_now_us() - t0);
 	if (rc == TW_OK) {
 		atomic_fetch_add(&tsk_signed, 1);
@@ -417,4 +584,14 @@ out:
 	EC_KEY_free(ec);
 	EVP_PKEY_free(pkey);
 	return rc;
+}
+
+bool tls_signer_key_is_remote(const EVP_PKEY *pkey)
+{
+	const EC_KEY *ec;
+
+	if (pkey == NULL || tsk_method == NULL || EVP_PKEY_get_base_id(pkey) != EVP_PKEY_EC)
+		return false;
+	ec = EVP_PKEY_get0_EC_KEY(pkey);
+	return ec != NULL && EC_KEY_get_method(ec) == tsk_method;
 }

@@ -17,6 +17,7 @@
 #ifndef TORWART_CRYPTO_TLS_SIGNER_KEY_H
 #define TORWART_CRYPTO_TLS_SIGNER_KEY_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <openssl/evp.h>
@@ -50,6 +51,14 @@ const char *tls_signer_key_socket(void);
  */
 tw_rc tls_signer_key_new(const char *socket_path, const char *label, X509 *cert,
 	EVP_PKEY **out, struct tw_error *err);
+
+/*
+ * Whether pkey is such a handle. A server whose handshakes run as OpenSSL ASYNC jobs
+ * (tls_async.h) then waits for the signer without blocking its loop: the signature
+ * request is sent, the job pauses with the signer connection's fd as its wait fd, and the
+ * loop resumes it when the answer is there. Outside a job the signature is synchronous.
+ */
+bool tls_signer_key_is_remote(const EVP_PKEY *pkey);
 
 /* Handshake signatures of this process: made, failed, and the total round-trip time. */
 struct tls_signer_key_stats {

@@ -403,6 +403,9 @@ tw_rc gwa_ctx_trust_remove(struct gwa_ctx *ctx, int64_t id, struct tw_error *err
 struct gc_val {
 	struct gwa_ctx *ctx;
 	X509_STORE *trust;
+	struct trust_set *ts;           /* [trust] CAs + the context's: foreign CRLs */
+	long crl_timeout_s;
+	long crl_max;
 	STACK_OF(X509_CRL) *crls;
 	struct store_ctx_cert *items;
 	size_t n, cap;
@@ -439,8 +442,15 @@ static int gc_add_trust(const struct store_ctx_trust *t, void *arg)
 	const unsigned char *p = t->der;
 	X509 *x = d2i_X509(NULL, &p, (long)t->der_len);
 
-	if (x != NULL)
+	struct tw_error e;
+
+	if (x != NULL) {
 		X509_STORE_add_cert(v->trust, x);
+		/* Its CRL (when its certificates name one) is checked against it too. */
+		if (v->ts != NULL && trust_set_add_ca(v->ts, x, &e) != TW_OK)
+			tw_warn("context %s: trusted CA %lld: %s", v->ctx->name, (long long)t->id,
+				e.message);
+	}
 	X509_free(x);
 	return 0;
 }
@@ -452,6 +462,51 @@ static int gc_issued_count(const struct store_ctx_issued *c, void *arg)
 	if (strcmp(c->status, "valid") == 0 && c->not_after < v->now)
 		v->issued_expired++;
 	return 0;
+}
+
+/*
+ * The SM-PKI CAs this home trusts besides its own ([trust] anchors and cas: the other
+ * Sub-CAs, trust.h) for chains, and as the trust set whose CRLs decide the revocation
+ * of their certificates. The context's trusted CAs join the set in gc_add_trust.
+ */
+static void gc_load_trust(struct gc_val *v)
+{
+	const struct tw_home *home = v->ctx->home;
+	const char *keys[] = { "anchors", "cas" };
+	STACK_OF(X509) *none = sk_X509_new_null();
+	struct tw_error e;
+
+	for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+		const char *list = tw_config_get(home->conf, "trust", keys[k]);
+		char *copy = list != NULL ? strdup(list) : NULL, *save = NULL, *tok;
+
+		for (tok = copy != NULL ? strtok_r(copy, " \t,", &save) : NULL; tok != NULL;
+		     tok = strtok_r(NULL, " \t,", &save)) {
+			char *path = tok[0] == '/' ? strdup(tok) : tw_home_join(home, tok);
+
+			if (path != NULL && tw_path_exists(path))
+				X509_STORE_load_file(v->trust, path);
+			free(path);
+		}
+		free(copy);
+	}
+	ERR_clear_error();
+	if (trust_set_load(home, &v->ts, &e) != TW_OK) {
+		tw_warn("context %s: %s; certificates of other CAs are judged \"unknown\"",
+			v->ctx->name, e.message);
+		v->ts = NULL;
+	}
+	if (v->ts == NULL && none != NULL && trust_set_new(none, NULL, &v->ts, &e) != TW_OK)
+		v->ts = NULL;
+	sk_X509_free(none);
+	if (tw_config_get_long(home->conf, "context", "crl_timeout", 10, 1, 120,
+	    &v->crl_timeout_s, &e) != TW_OK) {
+		tw_warn("context: %s; 10 s used", e.message);
+		v->crl_timeout_s = 10;
+	}
+	if (tw_config_get_long(home->conf, "trust", "crl_max_bytes", 16L * 1024 * 1024, 1024,
+	    1024L * 1024 * 1024, &v->crl_max, &e) != TW_OK)
+		v->crl_max = 16L * 1024 * 1024;
 }
 
 /* The SM-PKI anchors of this home and the CRLs it publishes. */
@@ -469,6 +524,7 @@ static void gc_load_home(struct gc_val *v)
 		free(path);
 	}
 	ERR_clear_error();
+	gc_load_trust(v);
 	snprintf(list, sizeof(list), "%s", tw_config_get_or(home->conf, "ca", "crl_cas",
 		"sub-ca"));
 	for (tok = strtok_r(list, " ,", &save); tok != NULL; tok = strtok_r(NULL, " ,", &save)) {
@@ -498,7 +554,10 @@ static void gc_judge(struct gc_val *v, X509 *x, const struct store_ctx_cert *c,
 	const char **status, char *detail, size_t size)
 {
 	X509_STORE_CTX *sc;
+	X509_CRL *home_crl = NULL;
+	struct tw_error e;
 	int ok = 0, verr = 0;
+	tw_rc rc;
 
 	if (c->not_after < v->now) {
 		*status = "expired";
@@ -509,8 +568,10 @@ static void gc_judge(struct gc_val *v, X509 *x, const struct store_ctx_cert *c,
 		X509_CRL *crl = sk_X509_CRL_value(v->crls, i);
 		X509_REVOKED *r = NULL;
 
-		if (X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_issuer_name(x)) == 0 &&
-		    X509_CRL_get0_by_cert(crl, &r, x) == 1) {
+		if (X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_issuer_name(x)) != 0)
+			continue;
+		home_crl = crl;
+		if (X509_CRL_get0_by_cert(crl, &r, x) == 1) {
 			*status = "revoked";
 			snprintf(detail, size, "revoked on the CRL of %.200s", c->issuer);
 			return;
@@ -529,14 +590,59 @@ static void gc_judge(struct gc_val *v, X509 *x, const struct store_ctx_cert *c,
 			X509_verify_cert_error_string(verr));
 		return;
 	}
-	*status = "valid";
-	snprintf(detail, size, "chain, validity and revocation (CRLs of this home) checked");
+	if (home_crl != NULL) {
+		int64_t next = 0;
+
+		/* This home's own CRL: TR-03109-4 freshness holds for it as for any other. */
+		if (gc_time(X509_CRL_get0_nextUpdate(home_crl), &next, &e) != TW_OK ||
+		    next <= v->now) {
+			*status = "unknown";
+			snprintf(detail, size, "the CRL of %.200s this home publishes is past its "
+				"nextUpdate: revocation unknown", c->issuer);
+			return;
+		}
+		*status = "valid";
+		snprintf(detail, size, "chain, validity and revocation (CRL of this home) checked");
+		return;
+	}
+	/*
+	 * Another Sub-CA's or a trusted CA's certificate: its issuer's current CRL decides,
+	 * fetched now from the certificate's distribution point when none is cached or the
+	 * cached one is stale. No current CRL: "unknown", never "valid".
+	 */
+	rc = v->ts != NULL ? trust_check(v->ctx->store, v->ts, x, v->now, &e) :
+		tw_error_set(&e, TW_E_NOT_FOUND, "no trust set");
+	if (rc == TW_E_UNAVAILABLE) {
+		struct tw_error fe;
+
+		if (trust_crl_refresh(v->ctx->store, v->ts, x, v->crl_timeout_s, (size_t)v->crl_max,
+		    &fe) == TW_OK)
+			rc = trust_check(v->ctx->store, v->ts, x, v->now, &e);
+		else
+			snprintf(e.message, sizeof(e.message), "%s", fe.message);
+	}
+	switch (rc) {
+	case TW_OK:
+		*status = "valid";
+		snprintf(detail, size, "chain, validity and revocation (current CRL of %.200s) "
+			"checked", c->issuer);
+		break;
+	case TW_E_DENIED:
+		*status = "revoked";
+		snprintf(detail, size, "%s", e.message);
+		break;
+	default:
+		*status = "unknown";
+		snprintf(detail, size, "revocation unknown: %s", e.message);
+		break;
+	}
 }
 
 tw_rc gwa_ctx_validate(struct gwa_ctx *ctx, struct gwa_ctx_summary *out,
 	struct tw_error *err)
 {
 	struct gc_val v;
+	struct { const char *status; char detail[STORE_TEXT_MAX + 1]; } *verdict = NULL;
 	char summary[STORE_TEXT_MAX + 1];
 	int64_t now_ms = tw_now_ms();
 	tw_rc rc;
@@ -561,28 +667,49 @@ tw_rc gwa_ctx_validate(struct gwa_ctx *ctx, struct gwa_ctx_summary *out,
 		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
 		goto out;
 	}
+	/*
+	 * Judge first, outside the transaction: a CRL may have to be fetched over the network
+	 * (gc_judge), and no store transaction is held open across that.
+	 */
+	if ((verdict = calloc(v.n ? v.n : 1, sizeof(*verdict))) == NULL) {
+		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < v.n; i++) {
+		struct store_ctx_cert *c = &v.items[i];
+		const unsigned char *p = c->der;
+		X509 *x = d2i_X509(NULL, &p, (long)c->der_len);
+
+		verdict[i].status = "untrusted";
+		snprintf(verdict[i].detail, sizeof(verdict[i].detail), "the stored certificate "
+			"does not decode");
+		if (x != NULL)
+			gc_judge(&v, x, c, &verdict[i].status, verdict[i].detail,
+				sizeof(verdict[i].detail));
+		X509_free(x);
+	}
 	if ((rc = store_begin(ctx->store, err)) != TW_OK)
 		goto out;
 	for (size_t i = 0; i < v.n && rc == TW_OK; i++) {
 		struct store_ctx_cert *c = &v.items[i];
-		const unsigned char *p = c->der;
-		X509 *x = d2i_X509(NULL, &p, (long)c->der_len);
-		const char *status = "untrusted";
-		char detail[STORE_TEXT_MAX + 1] = "the stored certificate does not decode";
+		const char *status = verdict[i].status;
+		const char *detail = verdict[i].detail;
 
-		if (x != NULL)
-			gc_judge(&v, x, c, &status, detail, sizeof(detail));
-		X509_free(x);
 		out->checked++;
 		out->valid += strcmp(status, "valid") == 0;
 		out->expired += strcmp(status, "expired") == 0;
 		out->revoked += strcmp(status, "revoked") == 0;
 		out->untrusted += strcmp(status, "untrusted") == 0;
+		out->unknown += strcmp(status, "unknown") == 0;
 		rc = store_ctx_cert_set_status(ctx->store, ctx->tenant_id, c->id, status, detail,
 			now_ms, err);
-		/* Push: once, when a certificate turns expired or revoked. */
+		/*
+		 * Push: once, when a certificate turns expired or revoked, or its revocation
+		 * turns unknown (no current CRL of its issuer: TR-03109-4 freshness).
+		 */
 		if (rc == TW_OK && strcmp(status, c->status) != 0 &&
-		    (strcmp(status, "expired") == 0 || strcmp(status, "revoked") == 0)) {
+		    (strcmp(status, "expired") == 0 || strcmp(status, "revoked") == 0 ||
+		    strcmp(status, "unknown") == 0)) {
 			char subject[STORE_ID_MAX * 2 + 32], msg[STORE_TEXT_MAX + 1];
 
 			snprintf(subject, sizeof(subject), "context:%s cert:%lld", ctx->name,
@@ -594,16 +721,21 @@ tw_rc gwa_ctx_validate(struct gwa_ctx *ctx, struct gwa_ctx_summary *out,
 			rc = alert_raise(ctx->store, ALERT_CONTEXT_CERT, NULL, subject, msg, err);
 			out->alerts++;
 			/*
-			 * The context's own push address: [alert] webhook.context.<tenant> gets the
-			 * alert as role "context.<tenant>" (the deliverer sends each role to its
-			 * webhook), so a GWA client hears about its own certificates only.
+			 * The context's own push addresses: [alert] webhook.context.<tenant> and
+			 * mail.context.<tenant> get the alert as role "context.<tenant>" (the
+			 * deliverer sends each role to its webhook and its mail recipients), so a
+			 * GWA client hears about its own certificates only.
 			 */
 			if (rc == TW_OK && ctx->home != NULL) {
 				char key[STORE_ID_MAX + 24], role[STORE_ID_MAX + 16];
+				bool push;
 
 				snprintf(key, sizeof(key), "webhook.context.%s", ctx->name);
 				snprintf(role, sizeof(role), "context.%s", ctx->name);
-				if (tw_config_get(ctx->home->conf, "alert", key) != NULL)
+				push = tw_config_get(ctx->home->conf, "alert", key) != NULL;
+				snprintf(key, sizeof(key), "mail.context.%s", ctx->name);
+				push = push || tw_config_get(ctx->home->conf, "alert", key) != NULL;
+				if (push)
 					rc = alert_raise(ctx->store, ALERT_CONTEXT_CERT, role, subject, msg,
 						err);
 			}
@@ -611,9 +743,9 @@ tw_rc gwa_ctx_validate(struct gwa_ctx *ctx, struct gwa_ctx_summary *out,
 	}
 	if (rc == TW_OK) {
 		snprintf(summary, sizeof(summary), "%zu foreign certificates checked: %zu valid, %zu "
-			"expired, %zu revoked, %zu untrusted, %zu alerts; SM-PKI certificates of the "
-			"context past their end: %zu", out->checked, out->valid, out->expired,
-			out->revoked, out->untrusted, out->alerts, v.issued_expired);
+			"expired, %zu revoked, %zu untrusted, %zu unknown, %zu alerts; SM-PKI certificates "
+			"of the context past their end: %zu", out->checked, out->valid, out->expired,
+			out->revoked, out->untrusted, out->unknown, out->alerts, v.issued_expired);
 		rc = gc_audit(ctx, "context.validate", NULL, "ok", summary, err);
 	}
 	if (rc == TW_OK)
@@ -624,6 +756,8 @@ out:
 	for (size_t i = 0; i < v.n; i++)
 		store_ctx_cert_clear(&v.items[i]);
 	free(v.items);
+	free(verdict);
+	trust_set_free(v.ts);
 	X509_STORE_free(v.trust);
 	sk_X509_CRL_pop_free(v.crls, X509_CRL_free);
 	return rc;

@@ -62,13 +62,19 @@ tw_rc gwa_ctx_trust_remove(struct gwa_ctx *ctx, int64_t id, struct tw_error *err
  * Validate every foreign certificate of the context: validity period (expired), chain to
  * the SM-PKI (pki/root-ca.crt, pki/chain.pem) or to a trusted CA of the context
  * (untrusted otherwise), revocation against the CRLs this home publishes ([ca] crl_cas,
- * crl/<ca>.crl) when one is from the certificate's issuer; and the SM-PKI certificates
- * of the context by their inventory status and end. A certificate that turned expired or
- * revoked raises a context-certificate alert (the alert path: webhook of its role).
+ * crl/<ca>.crl) when one is from the certificate's issuer, else against the current CRL
+ * of its issuer when that is another SM-PKI CA ([trust] anchors/cas) or a trusted CA of
+ * the context: the cached one (store_trust.h), fetched at once from the certificate's
+ * http:// or ldap:// distribution point when none is cached or it is past nextUpdate
+ * (trust_crl_refresh, [context] crl_timeout s). No current CRL (missing, stale, no
+ * distribution point, issuer unknown to the trust set): "unknown", never "valid"
+ * (TR-03109-4 freshness). And the SM-PKI certificates of the context by their inventory
+ * status and end. A certificate that turned expired, revoked or unknown raises a
+ * context-certificate alert (the alert path: webhook / e-mail of its role).
  * Counts in out; one context.validate admin-log entry.
  */
 struct gwa_ctx_summary {
-	size_t checked, valid, expired, revoked, untrusted, alerts;
+	size_t checked, valid, expired, revoked, untrusted, unknown, alerts;
 };
 tw_rc gwa_ctx_validate(struct gwa_ctx *ctx, struct gwa_ctx_summary *out,
 	struct tw_error *err);

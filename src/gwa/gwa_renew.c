@@ -88,9 +88,8 @@ tw_rc gwa_renew_tls(const struct tw_home *home, struct tw_store *store,
 	}
 	if (!tw_path_exists(key_path)) {
 		rc = tw_error_set(err, TW_E_CONFIG, "the GWA TLS key is not the file %s (it is "
-			"held by the signer): gwa renew makes a new file key only; renewing a "
-			"signer-held TLS key needs key generation in the signer, which this "
-			"command does not do yet", key_path);
+			"held by the signer): renew it in the signer with `torwart gwa renew --key "
+			"tls`", key_path);
 		goto out;
 	}
 	if ((rc = keys_read_cert_pem(cert_path, &cur, err)) != TW_OK ||

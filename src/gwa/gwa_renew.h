@@ -14,12 +14,14 @@
  * Overlap: the previous certificate is not revoked; it stays valid until its own end, so
  * sessions and partners that still hold it keep working while the new one spreads.
  *
- * Not here (docs/renewal.md): the SIG and ENC certificates (their keys live in the
- * signer, whose key generation is a ceremony of `torwart init`, and every GWA signature
- * names the fixed label gwa-sig), and a remote Sub-CA for them.
+ * Keys in the signer (new homes' TLS keys, the SIG and ENC keys): gwa_renew_key below.
+ * Not here yet (docs/renewal.md): a remote Sub-CA for the GWA's own certificates.
  */
 #ifndef TORWART_GWA_GWA_RENEW_H
 #define TORWART_GWA_GWA_RENEW_H
+
+#include <stdbool.h>
+#include <stddef.h>
 
 #include "base/error.h"
 #include "base/home.h"
@@ -34,6 +36,7 @@ struct gwa_renew_result {
 	char old_serial[80], new_serial[80];
 	char new_fingerprint[65];
 	char not_after[32];                  /* "YYYY-MM-DDTHH:MM:SSZ" */
+	char key_label[65];                  /* gwa_renew_key: the signer's new key version */
 };
 
 /*
@@ -44,5 +47,30 @@ struct gwa_renew_result {
 tw_rc gwa_renew_tls(const struct tw_home *home, struct tw_store *store,
 	struct signer_client *sc, const struct gwa_renew_actor *who,
 	struct gwa_renew_result *out, struct tw_error *err);
+
+/*
+ * The GWA's signer-held key key ("tls", "sig" or "enc") renewed in the signer
+ * (gwa_rotation.h; docs/security.md "Key rotation of the GWA's own keys"): a new key pair
+ * generated in the signer, a certificate for it by this home's Sub-CA (the subject and
+ * SAN of the current one, recorded in the inventory), installed, and the signer switched
+ * to the new key. Resumable: a rerun after a failure or crash continues where it
+ * stopped. The previous key stays in the signer until gwa_retire_key; while it is kept a
+ * new rotation is refused (TW_E_EXISTS). Every step is an admin-log entry ("gwa.key-*").
+ * sc must be a connection of root or the signer's user (the signer refuses rotation to
+ * the services).
+ */
+tw_rc gwa_renew_key(const struct tw_home *home, struct tw_store *store,
+	struct signer_client *sc, const char *key, const struct gwa_renew_actor *who,
+	struct gwa_renew_result *out, struct tw_error *err);
+
+/*
+ * Destroy the previous version of key in the signer once [gwa] key_grace_days (default 7)
+ * have passed since the switch (now: at once); gone gets its label. TW_E_DENIED inside
+ * the grace period, TW_E_NOT_FOUND when none is kept. Logged ("gwa.key-destroy"; the
+ * signer logs "signer.key-destroy").
+ */
+tw_rc gwa_retire_key(const struct tw_home *home, struct tw_store *store,
+	struct signer_client *sc, const char *key, const struct gwa_renew_actor *who,
+	bool now, char *gone, size_t size, struct tw_error *err);
 
 #endif

@@ -37,6 +37,7 @@
 
 #include "base/log.h"
 #include "base/util.h"
+#include "net/tls_async.h"
 
 #define CG_LOG_EVERY_MS   10000
 /* Longest request line or header line the scanner keeps (evhttp refuses longer blocks). */
@@ -491,6 +492,8 @@ static bool cg_admit(struct conn_guard_conn *c)
 	pthread_mutex_unlock(&g->mu);
 	if (refused)
 		cg_shutdown(c);
+	else if (c->ssl != NULL && g->lim.async_tls && tls_async_wanted(c->ssl))
+		(void)tls_async_handshake(bev);    /* false: the bufferevent does it itself */
 	/* The connection holds its own reference; c->bev stays valid until c is released. */
 	bufferevent_decref(bev);
 	return true;

@@ -47,6 +47,8 @@ struct conn_guard_limits {
 	long request_ms;       /* first byte of a request -> request fully read; plain
 	                        * HTTP: accept -> connection closed */
 	bool max_explicit;     /* max_connections was set in torwart.conf */
+	bool async_tls;        /* TLS handshakes with a signer-held key run asynchronously
+	                        * (tls_async.h) once admitted */
 };
 
 struct conn_guard_stats {

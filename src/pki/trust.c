@@ -183,6 +183,19 @@ fail:
 	return rc;
 }
 
+tw_rc trust_set_add_ca(struct trust_set *ts, X509 *ca, struct tw_error *err)
+{
+	if (ts == NULL || ca == NULL || X509_check_ca(ca) < 1)
+		return tw_error_set(err, TW_E_INVALID, "not a CA certificate");
+	if (X509_up_ref(ca) != 1)
+		return tw_error_set(err, TW_E_INTERNAL, "cannot reference the CA certificate");
+	if (sk_X509_push(ts->cas, ca) <= 0) {
+		X509_free(ca);
+		return tw_error_set(err, TW_E_NOMEM, "out of memory");
+	}
+	return TW_OK;
+}
+
 X509 *trust_set_ca(const struct trust_set *ts, const X509_NAME *name)
 {
 	STACK_OF(X509) *lists[2] = { ts != NULL ? ts->cas : NULL,
@@ -457,6 +470,76 @@ tw_rc trust_check(struct tw_store *store, const struct trust_set *ts, X509 *cert
 			(long long)info.number, issuer);
 out:
 	X509_CRL_free(crl);
+	store_trust_crl_clear(&row);
+	return rc;
+}
+
+/*
+ * The CRL of cert's issuer, now (trust.h). The checks are tf_take's in the fetcher: the
+ * bytes must be a CRL of the very key that signed cert, and never an older one than the
+ * cached CRL (a replayed CRL must not undo a revocation).
+ */
+tw_rc trust_crl_refresh(struct tw_store *store, const struct trust_set *ts, X509 *cert,
+	long timeout_s, size_t max, struct tw_error *err)
+{
+	char issuer[1024], url[STORE_TRUST_URL_MAX + 1];
+	struct store_trust_crl row, put;
+	struct trust_crl_info info;
+	struct trust_ldap_target t;
+	unsigned char *der = NULL;
+	size_t len = 0;
+	X509 *ca;
+	tw_rc rc;
+
+	memset(&row, 0, sizeof(row));
+	if ((ca = ts_signer_of_cert(ts, cert)) == NULL)
+		return tw_error_set(err, TW_E_NOT_FOUND, "the issuer of the certificate is not a "
+			"trusted CA (or its key did not sign it)");
+	if ((rc = ts_ca_key(ca, issuer, sizeof(issuer), err)) != TW_OK)
+		return rc;
+	if (!tc_http_dp(cert, url, sizeof(url)))
+		return tw_error_set(err, TW_E_NOT_FOUND, "the certificate names no http:// or "
+			"ldap:// CRL distribution point: its revocation cannot be checked");
+	if ((rc = store_trust_crl_source(store, issuer, url, err)) != TW_OK)
+		return rc;
+	rc = store_trust_crl_get(store, issuer, &row, err);
+	if (rc != TW_OK)
+		goto out;
+	if (strncasecmp(url, "ldap://", 7) == 0) {
+		if ((rc = trust_ldap_target_parse(url, &t, err)) == TW_OK)
+			rc = trust_ldap_fetch(&t, timeout_s, max, &der, &len, err);
+	} else {
+		rc = trust_http_fetch(url, timeout_s, max, &der, &len, err);
+	}
+	if (rc == TW_OK && (rc = trust_crl_check(ts, der, len, (int64_t)time(NULL), &info,
+	    err)) == TW_OK) {
+		if (strcmp(info.issuer, issuer) != 0)
+			rc = tw_error_set(err, TW_E_INTEGRITY, "the CRL from %s is issued by %.200s, "
+				"not by the certificate's issuer", url, info.issuer);
+		else if (row.der != NULL && info.number < row.number)
+			rc = tw_error_set(err, TW_E_INTEGRITY, "CRL number %lld from %s is older than "
+				"the cached %lld (replayed CRL refused)", (long long)info.number, url,
+				(long long)row.number);
+	}
+	if (rc == TW_OK) {
+		memset(&put, 0, sizeof(put));
+		snprintf(put.issuer, sizeof(put.issuer), "%s", issuer);
+		snprintf(put.url, sizeof(put.url), "%s", url);
+		put.number = info.number;
+		put.this_update = info.this_update;
+		put.next_update = info.next_update;
+		put.fetched_ms = tw_now_ms();
+		put.der = der;
+		put.der_len = len;
+		rc = store_trust_crl_put(store, &put, err);
+	} else {
+		struct tw_error e2;
+
+		if (store_trust_crl_failed(store, issuer, tw_now_ms(), err->message, &e2) != TW_OK)
+			tw_warn("trust: cannot record a failed fetch: %s", e2.message);
+	}
+out:
+	free(der);
 	store_trust_crl_clear(&row);
 	return rc;
 }

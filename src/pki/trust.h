@@ -43,6 +43,14 @@ tw_rc trust_set_new(STACK_OF(X509) *anchors, STACK_OF(X509) *cas, struct trust_s
 	struct tw_error *err);
 void trust_set_free(struct trust_set *ts);
 
+/*
+ * Add ca (a reference is taken) to ts without the chain check of trust_set_load: for the
+ * trusted CAs of a GWA certificate-management context (gwa_context.h), which the operator
+ * configured as anchors of their own (HAN, CLS devices outside the SM-PKI). Only their
+ * CRLs are checked against them; chains are the caller's X509_STORE's business.
+ */
+tw_rc trust_set_add_ca(struct trust_set *ts, X509 *ca, struct tw_error *err);
+
 /* The trusted CA certificate (anchor or Sub-CA) whose subject is name; NULL if none. */
 X509 *trust_set_ca(const struct trust_set *ts, const X509_NAME *name);
 
@@ -73,6 +81,27 @@ tw_rc trust_crl_check(const struct trust_set *ts, const unsigned char *der, size
  */
 tw_rc trust_check(struct tw_store *store, const struct trust_set *ts, X509 *cert,
 	int64_t now_s, struct tw_error *err);
+
+/*
+ * Fetch the current CRL of cert's issuer (a CA of ts) now, from cert's distribution
+ * point (http:// preferred, else ldap://; at most timeout_s per step and max bytes),
+ * verify it (trust_crl_check, same issuer key, never an older CRL number than the
+ * cached one) and cache it in the store like the worker's fetcher does. For callers that
+ * must answer at once (context validation) instead of waiting for the worker's schedule.
+ * TW_E_NOT_FOUND: issuer not in ts or no distribution point; TW_E_UNAVAILABLE: the
+ * distribution point did not answer; otherwise trust_crl_check's codes. A failure is
+ * recorded on the issuer's row (last_error), the cached CRL kept.
+ */
+tw_rc trust_crl_refresh(struct tw_store *store, const struct trust_set *ts, X509 *cert,
+	long timeout_s, size_t max, struct tw_error *err);
+/*
+ * One HTTP/1.1 GET of an http:// URL on a private event base (libevent's evhttp, the
+ * fetcher's client), body (at most max bytes, status 200) into *der (caller frees).
+ * TW_E_UNAVAILABLE when there is no answer or another status, TW_E_INVALID for a URL
+ * that is not http://.
+ */
+tw_rc trust_http_fetch(const char *url, long timeout_s, size_t max, unsigned char **der,
+	size_t *len, struct tw_error *err);
 
 /*
  * A participant certificate of another Sub-CA presented at an edge (ws caller, wan EMT,

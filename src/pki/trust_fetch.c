@@ -98,8 +98,16 @@ static void tf_take(struct trust_fetcher *f, const char *issuer, const char *url
 	struct store_trust_crl row;
 	struct tw_error err;
 	char why[300];
+	tw_rc crc = trust_crl_check(f->ts, der, len, tw_now_ms() / 1000, &info, &err);
 
-	if (trust_crl_check(f->ts, der, len, tw_now_ms() / 1000, &info, &err) != TW_OK) {
+	if (crc == TW_E_NOT_FOUND) {
+		/*
+		 * A CA the worker does not trust itself: a GWA context's own trusted CA, whose
+		 * CRL the context validation fetches and checks (trust_crl_refresh). Not a
+		 * failure of that source.
+		 */
+		tw_debug("trust: CRL from %s left to the context validation: %s", url, err.message);
+	} else if (crc != TW_OK) {
 		tf_failed_src(f, issuer, url, err.message);
 	} else if (strcmp(info.issuer, issuer) != 0) {
 		snprintf(why, sizeof(why), "the CRL is issued by %.200s, not by this CA", info.issuer);
@@ -386,4 +394,102 @@ void trust_fetcher_stop(struct trust_fetcher *f)
 	}
 	trust_set_free(f->ts);
 	free(f);
+}
+
+/* ---- one synchronous GET for callers outside the worker's loop (trust_crl_refresh) ---- */
+
+struct th_get {
+	struct event_base *base;
+	int code;
+	size_t max;
+	unsigned char *der;
+	size_t len;
+	bool too_large;
+};
+
+static void th_done(struct evhttp_request *req, void *arg)
+{
+	struct th_get *g = arg;
+	struct evbuffer *body = req != NULL ? evhttp_request_get_input_buffer(req) : NULL;
+	size_t len = body != NULL ? evbuffer_get_length(body) : 0;
+
+	g->code = req != NULL ? evhttp_request_get_response_code(req) : 0;
+	if (g->code == 200 && len > g->max)
+		g->too_large = true;
+	else if (g->code == 200 && len > 0 && (g->der = malloc(len)) != NULL &&
+	    evbuffer_remove(body, g->der, len) == (int)len)
+		g->len = len;
+	event_base_loopexit(g->base, NULL);
+}
+
+tw_rc trust_http_fetch(const char *url, long timeout_s, size_t max, unsigned char **der,
+	size_t *len, struct tw_error *err)
+{
+	struct evhttp_uri *uri = evhttp_uri_parse(url);
+	struct evhttp_connection *conn = NULL;
+	struct evhttp_request *req = NULL;
+	struct th_get g;
+	const char *host, *path, *query;
+	char target[STORE_TRUST_URL_MAX + 2];
+	int port;
+	tw_rc rc;
+
+	*der = NULL;
+	*len = 0;
+	memset(&g, 0, sizeof(g));
+	g.max = max;
+	if (uri == NULL || evhttp_uri_get_scheme(uri) == NULL ||
+	    strcmp(evhttp_uri_get_scheme(uri), "http") != 0 ||
+	    (host = evhttp_uri_get_host(uri)) == NULL) {
+		rc = tw_error_set(err, TW_E_INVALID, "not an http:// URL");
+		goto out;
+	}
+	port = evhttp_uri_get_port(uri);
+	path = evhttp_uri_get_path(uri);
+	query = evhttp_uri_get_query(uri);
+	snprintf(target, sizeof(target), "%s%s%s", path != NULL && *path ? path : "/",
+		query != NULL ? "?" : "", query != NULL ? query : "");
+	if ((g.base = event_base_new()) == NULL ||
+	    (conn = evhttp_connection_base_new(g.base, NULL, host,
+	    (ev_uint16_t)(port > 0 ? port : 80))) == NULL ||
+	    (req = evhttp_request_new(th_done, &g)) == NULL) {
+		rc = tw_error_set(err, TW_E_NOMEM, "cannot create the HTTP request");
+		goto out;
+	}
+	evhttp_connection_set_timeout(conn, (int)timeout_s);
+	evhttp_connection_set_max_body_size(conn, (ev_ssize_t)max);
+	evhttp_connection_set_retries(conn, 0);
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Host", host);
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Accept",
+		"application/pkix-crl");
+	if (evhttp_make_request(conn, req, EVHTTP_REQ_GET, target) != 0) {
+		rc = tw_error_set(err, TW_E_UNAVAILABLE, "cannot send the HTTP request to %s", url);
+		goto out;
+	}
+	event_base_dispatch(g.base);
+	if (g.too_large)
+		rc = tw_error_set(err, TW_E_TOO_LARGE, "the answer of %s is larger than %zu bytes",
+			url, max);
+	else if (g.code == 0)
+		rc = tw_error_set(err, TW_E_UNAVAILABLE, "%s: no answer (connection failed or "
+			"timed out)", url);
+	else if (g.code != 200)
+		rc = tw_error_set(err, TW_E_UNAVAILABLE, "%s: HTTP status %d", url, g.code);
+	else if (g.der == NULL)
+		rc = tw_error_set(err, TW_E_UNAVAILABLE, "%s: empty answer", url);
+	else {
+		*der = g.der;
+		*len = g.len;
+		g.der = NULL;
+		rc = TW_OK;
+	}
+out:
+	free(g.der);
+	if (conn != NULL)
+		evhttp_connection_free(conn);
+	if (g.base != NULL)
+		event_base_free(g.base);
+	if (uri != NULL)
+		evhttp_uri_free(uri);
+	return rc;
 }

@@ -17,6 +17,7 @@
 #include <openssl/x509.h>
 #include <p11-kit/pkcs11.h>
 
+#include "base/log.h"
 #include "base/util.h"
 
 #define P11_PIN_MAX 128
@@ -536,4 +537,53 @@ tw_rc p11_generate_ec(struct p11_token *tok, const char *label, const unsigned c
 			why);
 	}
 	return rc;
+}
+
+tw_rc p11_generate_ec_rotation(struct p11_token *tok, const char *label,
+	const unsigned char *oid, size_t oid_len, EVP_PKEY **pub, struct tw_error *err)
+{
+	tw_rc rc;
+
+	*pub = NULL;
+	if (tok->fn == NULL && (rc = raw_attach(tok, err)) != TW_OK)
+		return rc;
+	return p11_generate_ec(tok, label, oid, oid_len, pub, err);
+}
+
+tw_rc p11_destroy_key(struct p11_token *tok, const char *label, struct tw_error *err)
+{
+	CK_SESSION_HANDLE session = CK_INVALID_HANDLE;
+	CK_OBJECT_HANDLE found[8];
+	CK_ULONG n = 0;
+	CK_ATTRIBUTE tmpl[] = { { CKA_LABEL, (void *)label, strlen(label) } };
+	CK_RV rv;
+	tw_rc rc;
+
+	if (tok->fn == NULL && (rc = raw_attach(tok, err)) != TW_OK)
+		return rc;
+	rv = tok->fn->C_OpenSession(PKCS11_get_slotid_from_slot(tok->slot),
+		CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &session);
+	if (rv != CKR_OK)
+		return tw_error_set(err, TW_E_CRYPTO, "cannot open a session on token '%s' "
+			"(CKR 0x%lx)", tok->label, (unsigned long)rv);
+	if ((rv = tok->fn->C_FindObjectsInit(session, tmpl, 1)) == CKR_OK) {
+		rv = tok->fn->C_FindObjects(session, found, sizeof(found) / sizeof(found[0]), &n);
+		tok->fn->C_FindObjectsFinal(session);
+	}
+	for (CK_ULONG i = 0; rv == CKR_OK && i < n; i++)
+		rv = tok->fn->C_DestroyObject(session, found[i]);
+	tok->fn->C_CloseSession(session);
+	if (rv != CKR_OK)
+		return tw_error_set(err, TW_E_CRYPTO, "token '%s' could not destroy key '%s' "
+			"(CKR 0x%lx)", tok->label, label, (unsigned long)rv);
+	for (size_t i = 0; i < tok->npubs; i++)
+		if (strcmp(tok->pubs[i].label, label) == 0) {
+			free(tok->pubs[i].label);
+			EVP_PKEY_free(tok->pubs[i].pub);
+			tok->pubs[i] = tok->pubs[--tok->npubs];
+			break;
+		}
+	tw_info("token '%s': key '%s' destroyed (%lu objects)", tok->label, label,
+		(unsigned long)n);
+	return TW_OK;
 }

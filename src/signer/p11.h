@@ -74,4 +74,14 @@ tw_rc p11_change_pins(struct p11_token *tok, const char *old_so, const char *new
 tw_rc p11_read_pins(const char *path, char *user_pin, char *so_pin, size_t size,
 	struct tw_error *err);
 
+/*
+ * Key rotation (signer_keys.h): the same key generation outside the ceremony, for a key
+ * that replaces another one (the signer must be logged in). The raw module handle is
+ * attached on first use.
+ */
+tw_rc p11_generate_ec_rotation(struct p11_token *tok, const char *label,
+	const unsigned char *oid, size_t oid_len, EVP_PKEY **pub, struct tw_error *err);
+/* Destroy every object labelled label (C_DestroyObject) and forget its public key. */
+tw_rc p11_destroy_key(struct p11_token *tok, const char *label, struct tw_error *err);
+
 #endif

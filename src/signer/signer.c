@@ -140,6 +140,13 @@ static tw_rc handle(struct signer_srv *srv, struct conn *c, const struct signer_
 			signer_op_custodian_share(srv, c, &m->f[SIGNER_TAG_DATA], out, err) :
 			signer_op_activation(srv, c, &m->f[SIGNER_TAG_DATA], out, err);
 	}
+	if (m->op == SIGNER_OP_KEY_ROTATE) {
+		if ((rc = signer_msg_require(m, L | SIGNER_BIT(SIGNER_TAG_DATA), 0, err)) != TW_OK)
+			return rc;
+		if (srv->setup_err.code != TW_OK)
+			return tw_error_set(err, srv->setup_err.code, "%s", srv->setup_err.message);
+		return signer_op_key_rotate(srv, c, m, out, err);
+	}
 	switch (m->op) {
 	case SIGNER_OP_GENERATE_KEY: need = L | SIGNER_BIT(SIGNER_TAG_CURVE); break;
 	case SIGNER_OP_SIGN_CERTIFICATE:

@@ -77,6 +77,11 @@ tw_rc signer_refuse(struct signer_srv *srv, const struct conn *c, const char *la
 tw_rc signer_refuse_peer(struct signer_srv *srv, const struct conn *c, uint8_t op,
 	const char *what, const char *why, struct tw_error *err);
 
+/* ---- signer_rotate.c ---- */
+/* SIGNER_OP_KEY_ROTATE (signer_keys.h "Key rotation"); every change audited. */
+tw_rc signer_op_key_rotate(struct signer_srv *srv, struct conn *c, const struct signer_msg *m,
+	struct tw_buf *out, struct tw_error *err);
+
 /* ---- signer_ops.c ---- */
 tw_rc signer_put_spki(EVP_PKEY *pub, struct tw_buf *out, struct tw_error *err);
 tw_rc signer_op_generate(struct signer_srv *srv, struct conn *c, const char *label,

@@ -20,6 +20,7 @@
 
 #include "base/error.h"
 #include "base/home.h"
+#include "crypto/signer_proto.h"
 
 struct signer_keys;
 
@@ -55,6 +56,46 @@ bool signer_keys_is_tls(const char *label);
  */
 tw_rc signer_keys_import_tls(const struct tw_home *home, const char *label, EVP_PKEY *priv,
 	struct tw_error *err);
+
+/*
+ * Key rotation (issue 12: the GWA's own TLS/SIG/ENC keys renewed; docs/security.md "Key
+ * rotation of the GWA's own keys"). A base label (gwa-tls, gwa-sig, ...) names the
+ * version its pointer makes current; versions are named by their public key
+ * (crypto/key_label.h: "<base>.k<16 hex>"). Three pointer files per base label, each
+ * holding one versioned label and replaced by rename, in the directory of the base's key
+ * files ([signer] tls_key_dir for the TLS keys and the token's keys, [signer] key_dir for
+ * file keys):
+ *   <base>.next     a key generated for rotation, not yet in use (prepare)
+ *   <base>.current  the version the base label signs with (absent: the base label's own
+ *                   pre-rotation key)
+ *   <base>.prev     the version replaced by the last switch, kept for the old
+ *                   certificate's grace period (retire destroys it)
+ * Every state between two renames is a consistent key set and a rerun of the same step
+ * completes it. A versioned label always names its own key while it exists, whatever
+ * the pointers say (a running wan keeps the key of the certificate it loaded).
+ * Token keys (pkcs11 backend, not TLS): a rotation key is generated in the token under
+ * "<base>.t<random hex>" and the file "<version>.p11" (in the TLS key directory) names
+ * it; retirement destroys the token objects. Needs the active token (TW_E_UNAVAILABLE).
+ */
+struct signer_rotation {
+	char current[SIGNER_LABEL_MAX + 1];   /* never empty */
+	char next[SIGNER_LABEL_MAX + 1];      /* "" when none is prepared */
+	char prev[SIGNER_LABEL_MAX + 1];      /* "" when none is kept */
+};
+tw_rc signer_keys_rotation(struct signer_keys *k, const char *base,
+	struct signer_rotation *out, struct tw_error *err);
+/* A new key on the current key's curve, or the one prepared before (idempotent); its
+ * versioned label into next. */
+tw_rc signer_keys_rotate_prepare(struct signer_keys *k, const char *base, char *next,
+	size_t size, struct tw_error *err);
+/* Make expect (the prepared key) current; old gets the replaced version. Refused while a
+ * previous version is still kept (TW_E_EXISTS). Done already: TW_OK. */
+tw_rc signer_keys_rotate_commit(struct signer_keys *k, const char *base, const char *expect,
+	char *old, size_t size, struct tw_error *err);
+/* Destroy the kept version which ("prev": after the grace period; "next": a prepared key
+ * that will not be used) and its pointer; gone gets its label ("" if none was kept). */
+tw_rc signer_keys_rotate_retire(struct signer_keys *k, const char *base, const char *which,
+	char *gone, size_t size, struct tw_error *err);
 
 /*
  * Key activation (TR-03109-6 M-4.5.18). A pkcs11 home is in one of two modes:

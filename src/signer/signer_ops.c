@@ -21,6 +21,7 @@
 
 #include "audit/audit.h"
 #include "base/log.h"
+#include "crypto/key_label.h"
 #include "crypto/signer.h"
 #include "signer/signer_crl.h"
 #include "signer/signer_keys.h"
@@ -52,10 +53,14 @@ static bool policy_allows(const struct tw_home *home, const char *label, const c
 	const char *list, *p;
 	size_t plen = strlen(purpose);
 
-	snprintf(key, sizeof(key), "policy.%s", label);
+	char base[SIGNER_LABEL_MAX + 1];
+
+	/* Every version of a key (key_label.h) has the key's policy. */
+	signer_label_base(label, base, sizeof(base));
+	snprintf(key, sizeof(key), "policy.%s", base);
 	list = tw_config_get(home->conf, "signer", key);
 	if (list == NULL)
-		list = default_policy(label);
+		list = default_policy(base);
 	for (p = list; *p != '\0';) {
 		const char *end = strchr(p, ',');
 		size_t n = end != NULL ? (size_t)(end - p) : strlen(p);

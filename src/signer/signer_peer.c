@@ -19,6 +19,7 @@
 
 #include "base/sandbox.h"
 #include "crypto/signer.h"
+#include "crypto/key_label.h"
 #include "crypto/signer_proto.h"
 
 void signer_peers_init(struct signer_peers *p, const struct tw_home *home)
@@ -117,9 +118,14 @@ static unsigned purpose_peers(int purpose)
  */
 static const char *tls_key_refusal(enum signer_peer_kind k, const char *label)
 {
-	bool gwa = label != NULL && strcmp(label, "gwa-tls") == 0;
-	bool api = label != NULL && (strcmp(label, "api-tls") == 0 ||
-		strcmp(label, "console-tls") == 0);
+	char base[SIGNER_LABEL_MAX + 1] = "";
+	bool gwa, api;
+
+	/* A version of a key (key_label.h) is that key's. */
+	if (label != NULL)
+		signer_label_base(label, base, sizeof(base));
+	gwa = strcmp(base, "gwa-tls") == 0;
+	api = strcmp(base, "api-tls") == 0 || strcmp(base, "console-tls") == 0;
 
 	if (gwa ? (k == SIGNER_PEER_WAN || k == SIGNER_PEER_API || k == SIGNER_PEER_WORKER) :
 	    api && k == SIGNER_PEER_API)
@@ -143,6 +149,9 @@ const char *signer_peer_refusal(enum signer_peer_kind k, uint8_t op, int purpose
 		break;
 	case SIGNER_OP_GENERATE_KEY:
 		return "key generation is a ceremony of root or the signer's user";
+	case SIGNER_OP_KEY_ROTATE:
+		return "key rotation is an operation of root or the signer's user (`torwart gwa "
+			"renew`)";
 	case SIGNER_OP_SIGN_CERTIFICATE:
 	case SIGNER_OP_SIGN_CERTIFICATES:
 	case SIGNER_OP_CRL_BEGIN:

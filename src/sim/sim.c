@@ -7,8 +7,8 @@
  *   (sim_orders.h) -> POST /v1/orders/ID/result
  *
  * Scheduling: a FIFO of gateways waiting for a visit; at most opt->concurrency visits
- * are in flight. A gateway's TLS context exists only during its visit (or while batch
- * rounds remain), so memory follows the concurrency, not the fleet size. Faults
+ * are in flight. The TLS client contexts are shared and each gateway's certificate and
+ * key are parsed once (sim_tls.c), so a visit costs its handshake, not a context. Faults
  * (sim.h) are injected per order or wake-up with the configured probability.
  */
 #include <signal.h>
@@ -29,7 +29,6 @@
 
 #include "base/log.h"
 #include "base/util.h"
-#include "crypto/tls.h"
 #include "sim/sim_firmware.h"
 #include "sim/sim_internal.h"
 
@@ -93,38 +92,6 @@ static size_t sim_queue_pop(struct sim_state *st)
 	return idx;
 }
 
-static tw_rc sim_gateway_tls(struct sim_gateway *gw, struct tw_error *err)
-{
-	struct tls_profile_config cfg;
-	char *cert, *key, *chain, *trust;
-	tw_rc rc;
-
-	cert = tw_asprintf("%s/tls.crt", gw->pub.dir);
-	key = tw_asprintf("%s/tls.key", gw->pub.dir);
-	chain = tw_asprintf("%s/chain.pem", gw->pub.dir);
-	trust = tw_asprintf("%s/root-ca.crt", gw->pub.dir);
-	if (cert == NULL || key == NULL || chain == NULL || trust == NULL) {
-		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
-	} else {
-		cfg = (struct tls_profile_config){ .cert_file = cert, .key_file = key,
-			.chain_file = chain, .trust_file = trust };
-		rc = tls_client_ctx_new(&cfg, &gw->ctx, err);
-		/*
-		 * The daemon frees the context after each visit; freeing flushes the client's
-		 * internal session cache and marks every session in it not resumable, so the
-		 * next contact never resumed. The gateway keeps its session itself
-		 * (gw->session), so the context needs no cache.
-		 */
-		if (rc == TW_OK)
-			SSL_CTX_set_session_cache_mode(gw->ctx, SSL_SESS_CACHE_OFF);
-	}
-	free(cert);
-	free(key);
-	free(chain);
-	free(trust);
-	return rc;
-}
-
 static void sim_gateway_report(struct sim_state *st, struct sim_gateway *gw)
 {
 	const char *name = gw->id[0] != '\0' ? gw->id : gw->pub.dir;
@@ -153,8 +120,7 @@ static void sim_visit_done(struct sim_state *st, struct sim_gateway *gw, bool ok
 		gw->pub.reload_tls = false;
 		gw->revisit = st->daemon;
 		gw->proof_pending = st->daemon;
-		SSL_CTX_free(gw->ctx);
-		gw->ctx = NULL;
+		sim_tls_identity_drop(gw);
 		SSL_SESSION_free(gw->session);
 		gw->session = NULL;
 	}
@@ -177,9 +143,6 @@ static void sim_visit_done(struct sim_state *st, struct sim_gateway *gw, bool ok
 	}
 	if (!st->daemon)
 		sim_gateway_report(st, gw);
-	/* Memory follows the concurrency: the TLS context lives only during a visit. */
-	SSL_CTX_free(gw->ctx);
-	gw->ctx = NULL;
 	if (!st->opt->resume) {
 		SSL_SESSION_free(gw->session);
 		gw->session = NULL;
@@ -631,8 +594,6 @@ static tw_rc sim_visit_start(struct sim_state *st, struct sim_gateway *gw,
 	tw_buf_init(&buf, WAN_MESSAGE_MAX_BODY);
 	if ((rc = sim_gw_load(gw, err)) != TW_OK)
 		goto fail;
-	if (gw->ctx == NULL && (rc = sim_gateway_tls(gw, err)) != TW_OK)
-		goto fail;
 	memset(&body, 0, sizeof(body));
 	memcpy(body.gateway_id, gw->id, sizeof(body.gateway_id));
 	snprintf(body.firmware_version, sizeof(body.firmware_version), "%s",
@@ -648,9 +609,9 @@ static tw_rc sim_visit_start(struct sim_state *st, struct sim_gateway *gw,
 	if ((rc = wan_session_request_encode_status(&body, json_object_size(status) > 0 ?
 	    status : NULL, &buf, err)) != TW_OK)
 		goto fail;
-	v = calloc(1, sizeof(*v));
-	ssl = SSL_new(gw->ctx);
-	if (v == NULL || ssl == NULL) {
+	if ((rc = sim_tls_ssl_new(st, gw, &ssl, err)) != TW_OK)
+		goto fail;
+	if ((v = calloc(1, sizeof(*v))) == NULL) {
 		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
 		goto fail;
 	}

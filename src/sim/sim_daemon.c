@@ -91,6 +91,7 @@ void sim_state_teardown(struct sim_state *st)
 	free(st->queue);
 	free(st->index);
 	free(st->host);
+	sim_tls_cache_free(st);
 	sim_gwa_cache_free();
 	memset(st, 0, sizeof(*st));
 }

@@ -5,6 +5,7 @@
  *   sim_state.c   per-gateway state on disk (state.json), GWA certificate cache, keys
  *   sim_wakeup.c  UDP wake-ups: parse, verify, replay guard; the daemon loop
  *   sim_orders.c  order handlers (sim_orders.h)
+ *   sim_tls.c     TLS client set-up: shared contexts, per-gateway certificate and key
  */
 #ifndef TORWART_SIM_SIM_INTERNAL_H
 #define TORWART_SIM_SIM_INTERNAL_H
@@ -22,13 +23,26 @@
 #define SIM_ERROR_MAX        200
 #define SIM_NONCES           8
 #define SIM_DONE_ORDERS      16     /* executed order ids remembered per gateway */
+#define SIM_TLS_FILES        4      /* tls.crt, tls.key, chain.pem, root-ca.crt */
+
+struct sim_tls_shared;
+
+/* What tells a file replaced on disk from the one loaded (sim_tls.c). */
+struct sim_file_id {
+	uint64_t dev, ino;
+	int64_t size, mtime_ns;
+};
 
 struct sim_gateway {
 	struct sim_gw pub;                   /* what order handlers see */
 	char id[WAN_GATEWAY_ID_MAX + 1];
 	unsigned rounds_done;
 	unsigned ok, failed, resumed;
-	SSL_CTX *ctx;                        /* while a visit runs (or rounds remain) */
+	/* TLS identity, parsed once and kept until the files change (sim_tls.c) */
+	X509 *tls_cert;
+	EVP_PKEY *tls_key;
+	struct sim_tls_shared *tls_shared;   /* context + chain; owned by sim_state */
+	struct sim_file_id tls_files[SIM_TLS_FILES];
 	SSL_SESSION *session;                /* last session, for resume */
 	char first_error[SIM_ERROR_MAX];
 	bool queued;                         /* in the visit queue or in flight */
@@ -59,6 +73,9 @@ struct sim_state {
 	/* id -> index (open addressing), for wake-up demultiplexing */
 	size_t *index;
 	size_t index_cap;
+	/* shared client contexts, one per distinct trust anchor + chain (sim_tls.c) */
+	struct sim_tls_shared **tls;
+	size_t tls_n;
 };
 
 /* sim.c */
@@ -85,6 +102,19 @@ void sim_gwa_cache_free(void);
 json_t *sim_done_get(struct sim_gateway *gw, int64_t id);
 tw_rc sim_done_put(struct sim_gateway *gw, int64_t id, bool ok, json_t *answer,
 	struct tw_error *err);
+
+/* sim_tls.c */
+/*
+ * A new client connection for gw: the shared context of its trust anchor, its own
+ * certificate, key and chain. Parses the gateway's files on first use and again after
+ * they changed on disk (then its saved session is dropped too). Caller frees the SSL.
+ */
+tw_rc sim_tls_ssl_new(struct sim_state *st, struct sim_gateway *gw, SSL **out,
+	struct tw_error *err);
+/* Forget gw's parsed certificate and key (new credentials: reload on the next visit). */
+void sim_tls_identity_drop(struct sim_gateway *gw);
+/* Free the shared contexts (at teardown, after every connection is gone). */
+void sim_tls_cache_free(struct sim_state *st);
 
 /* sim_wakeup.c */
 /* Check one datagram; on acceptance the gateway is queued for a visit. */

@@ -121,8 +121,7 @@ out:
 
 void sim_gw_free(struct sim_gateway *gw)
 {
-	SSL_CTX_free(gw->ctx);
-	gw->ctx = NULL;
+	sim_tls_identity_drop(gw);
 	SSL_SESSION_free(gw->session);
 	gw->session = NULL;
 	json_decref(gw->pub.state);

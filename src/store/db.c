@@ -97,15 +97,29 @@ tw_rc db_vrun(struct db *d, const char *sql, int64_t *changes, int64_t *id,
 	struct db_stmt *st = NULL;
 	tw_rc rc;
 
+	int step;
+
 	if ((rc = db_prepare(d, sql, &st, err)) != TW_OK)
 		return rc;
 	db_bindv(st, types, ap);
-	if (db_step(st) != DB_DONE)
+	step = db_step(st);
+	/*
+	 * An INSERT ... RETURNING id (db_insert) answers with the new row's id as its one
+	 * row, in the same round trip as the insert: no lastval() query after it.
+	 */
+	if (step == DB_ROW) {
+		if (id != NULL)
+			*id = db_column_int64(st, 0);
+		step = db_step(st);
+	} else if (id != NULL && step == DB_DONE) {
+		step = DB_ERROR;
+		rc = tw_error_set(err, TW_E_INTERNAL, "%s: the insert returned no id (RETURNING "
+			"id missing?)", doing);
+	}
+	if (step != DB_DONE && rc == TW_OK)
 		rc = db_step_fail(d, err, doing);
-	else if (changes != NULL)
+	else if (rc == TW_OK && changes != NULL)
 		*changes = db_changes(d);
-	if (rc == TW_OK && id != NULL)
-		rc = db_last_id(d, id, err);
 	db_done(d, st);
 	return rc;
 }
@@ -134,7 +148,7 @@ tw_rc db_insert(struct db *d, const char *sql, int64_t *id, const char *doing,
 	return rc;
 }
 
-static tw_rc db_vfetch(struct db *d, const char *sql, struct db_stmt **st, bool *row,
+tw_rc db_vfetch(struct db *d, const char *sql, struct db_stmt **st, bool *row,
 	const char *doing, struct tw_error *err, const char *types, va_list ap)
 {
 	tw_rc rc;

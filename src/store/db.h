@@ -63,7 +63,6 @@ struct db_driver {
 	/* After rows were copied in with their ids: identity columns continue above them. */
 	tw_rc (*ids_follow)(struct db *d, const char *table, struct tw_error *err);
 	int64_t (*changes)(struct db *d);
-	tw_rc (*last_id)(struct db *d, int64_t *id, struct tw_error *err);
 	/* Map the last failure (before done): unique -> EXISTS, FK -> NOT_FOUND. */
 	tw_rc (*step_fail)(struct db *d, struct tw_error *err, const char *doing);
 	const char *sql_has_migrations;    /* one row, one count column */
@@ -104,7 +103,6 @@ void db_rollback(struct db *d);
 #define db_in_transaction(d) ((d)->drv->in_transaction(d))
 #define db_step_fail(d, err, doing) ((d)->drv->step_fail((d), (err), (doing)))
 #define db_changes(d) ((d)->drv->changes(d))
-#define db_last_id(d, id, err) ((d)->drv->last_id((d), (id), (err)))
 #define db_step(st) ((st)->db->drv->step(st))
 #define db_bind_int64(st, i, v) ((st)->db->drv->bind_int64((st), (i), (v)))
 #define db_bind_text(st, i, v) ((st)->db->drv->bind_text((st), (i), (v)))
@@ -125,10 +123,15 @@ void db_rollback(struct db *d);
  */
 tw_rc db_run(struct db *d, const char *sql, int64_t *changes, const char *doing,
 	struct tw_error *err, const char *types, ...);
-/* db_run with a va_list, for wrappers; id not NULL: read the new row's id (INSERT). */
+/* db_run with a va_list, for wrappers; id not NULL: the statement is an INSERT ...
+ * RETURNING id and *id gets the new row's id. */
 tw_rc db_vrun(struct db *d, const char *sql, int64_t *changes, int64_t *id,
 	const char *doing, struct tw_error *err, const char *types, va_list ap);
-/* db_run of an INSERT that reads the new row's id into *id. */
+/*
+ * db_run of "INSERT ... RETURNING id" that reads the new row's id into *id. The id comes
+ * back with the insert (SQLite >= 3.35 and PostgreSQL both accept RETURNING): one round
+ * trip on PostgreSQL, where a separate lastval() query was a second one.
+ */
 tw_rc db_insert(struct db *d, const char *sql, int64_t *id, const char *doing,
 	struct tw_error *err, const char *types, ...);
 /*
@@ -142,6 +145,9 @@ tw_rc db_insert(struct db *d, const char *sql, int64_t *id, const char *doing,
  */
 tw_rc db_fetch(struct db *d, const char *sql, struct db_stmt **st, bool *row,
 	const char *doing, struct tw_error *err, const char *types, ...);
+/* db_fetch with a va_list, for wrappers. */
+tw_rc db_vfetch(struct db *d, const char *sql, struct db_stmt **st, bool *row,
+	const char *doing, struct tw_error *err, const char *types, va_list ap);
 /* Whether the query (as db_fetch) returns a row at all. */
 tw_rc db_exists(struct db *d, const char *sql, bool *yes, const char *doing,
 	struct tw_error *err, const char *types, ...);

@@ -10,11 +10,17 @@
  *    writer order SQLite's BEGIN IMMEDIATE gives: the admin-log hash chain, Merkle nodes
  *    and job hand-outs are read-then-written under it and stay serialised across
  *    processes and hosts; readers never wait for it;
+ *  - BEGIN (and the lock) travel with the transaction's first statement, in one pipeline:
+ *    a transaction costs its statements' round trips plus the COMMIT's, not one more for
+ *    the BEGIN. Nothing runs between db_begin and the first statement, so the lock is
+ *    held for the same work as before; a transaction that runs no statement sends
+ *    nothing at all;
  *  - a failing statement inside a transaction would abort the whole transaction in
  *    PostgreSQL (SQLite only fails the statement), so a write inside a transaction runs
  *    under a savepoint and a failure (e.g. unique violation -> TW_E_EXISTS, which callers
  *    handle) leaves the transaction usable, as on SQLite;
- *  - last_id is lastval() (the identity column of the last insert on this connection);
+ *  - a new row's id comes back with its insert (INSERT ... RETURNING id, db_insert), not
+ *    through a second query (lastval()) after it;
  *  - SQLSTATE 23505 -> TW_E_EXISTS, 23503 -> TW_E_NOT_FOUND, a lost or refused connection
  *    (class 08, 57P01-57P03, 53300) -> TW_E_UNAVAILABLE, anything else TW_E_STORE;
  *  - outages (pg_usable): a connection found dead is opened again outside a transaction
@@ -54,6 +60,7 @@ struct pg {
 	char sqlstate[6];
 	char msg[256];
 	bool tx;                        /* between BEGIN and COMMIT/ROLLBACK, as callers see it */
+	bool begin_due, begin_write;    /* tx begun, BEGIN not yet sent (goes with 1st stmt) */
 	bool lost;                      /* the connection is gone; reconnect with back-off */
 	int64_t lost_ms, retry_ms, backoff_ms;  /* monotonic */
 	unsigned attempts, seed;
@@ -203,6 +210,28 @@ static bool pg_in_transaction(struct db *d)
 	return PG(d)->tx;
 }
 
+#define PG_BEGIN_READ "BEGIN ISOLATION LEVEL REPEATABLE READ"
+#define PG_BEGIN_WRITE "BEGIN"
+#define PG_LOCK_WRITE "SELECT pg_advisory_xact_lock(" PG_WRITER_LOCK ")"
+
+/*
+ * The BEGIN of a transaction is sent with its first statement (pg_pipeline). SQL that
+ * does not go through a pipeline (pg_exec, pg_ids_follow) sends it first here; true when
+ * it is sent or was not due.
+ */
+static bool pg_begin_now(struct pg *p)
+{
+	bool ok;
+
+	if (!p->begin_due)
+		return true;
+	p->begin_due = false;
+	ok = pg_run(p, p->begin_write ? PG_BEGIN_WRITE "; " PG_LOCK_WRITE : PG_BEGIN_READ);
+	if (!ok)
+		pg_check_lost(p);
+	return ok;
+}
+
 static tw_rc pg_exec(struct db *d, const char *sql, const char *doing, struct tw_error *err)
 {
 	struct pg *p = PG(d);
@@ -210,6 +239,11 @@ static tw_rc pg_exec(struct db *d, const char *sql, const char *doing, struct tw
 
 	if (end)
 		p->tx = false;
+	/* The transaction ran no statement: nothing was sent, so there is nothing to end. */
+	if (end && p->begin_due) {
+		p->begin_due = false;
+		return TW_OK;
+	}
 	/* Lost inside the transaction: the server has discarded it, ROLLBACK is done. */
 	if (end && p->lost) {
 		if (strcmp(sql, "ROLLBACK") == 0)
@@ -219,7 +253,7 @@ static tw_rc pg_exec(struct db *d, const char *sql, const char *doing, struct tw
 		snprintf(p->sqlstate, sizeof(p->sqlstate), "%s", PG_SQLSTATE_LOST);
 		return pg_step_fail(d, err, doing);
 	}
-	if (!pg_usable(p))
+	if (!pg_usable(p) || !pg_begin_now(p))
 		return pg_step_fail(d, err, doing);
 	/* COMMIT of a failed transaction "succeeds" as a rollback: say so instead. */
 	if (strcmp(sql, "COMMIT") == 0 && PQtransactionStatus(p->conn) == PQTRANS_INERROR) {
@@ -240,28 +274,19 @@ static tw_rc pg_exec(struct db *d, const char *sql, const char *doing, struct tw
 
 static tw_rc pg_begin(struct db *d, bool write, struct tw_error *err)
 {
-	const char *sql = write ? "BEGIN; SELECT pg_advisory_xact_lock(" PG_WRITER_LOCK ")" :
-		"BEGIN ISOLATION LEVEL REPEATABLE READ";
 	const char *doing = write ? "starting a write transaction" : "starting a read snapshot";
 	struct pg *p = PG(d);
-	tw_rc rc;
 
 	if (p->tx)
 		return tw_error_set(err, TW_E_INTERNAL, "store %s: transactions do not nest",
 			d->label);
-	rc = pg_exec(d, sql, doing, err);
-	/*
-	 * Nothing has run yet: a connection found dead here (a server restart while idle) is
-	 * opened again at once and the BEGIN retried; the back-off applies from then on.
-	 */
-	if (rc == TW_E_UNAVAILABLE && p->lost && p->attempts == 0)
-		rc = pg_exec(d, sql, doing, err);
-	if (rc == TW_OK)
-		p->tx = true;
-	else if (PQstatus(p->conn) == CONNECTION_OK &&
-	    PQtransactionStatus(p->conn) != PQTRANS_IDLE)
-		pg_run(p, "ROLLBACK");
-	return rc;
+	/* A connection known dead is reopened (with back-off) here, outside the transaction. */
+	if (!pg_usable(p))
+		return pg_step_fail(d, err, doing);
+	p->tx = true;
+	p->begin_due = true;
+	p->begin_write = write;
+	return TW_OK;
 }
 
 static tw_rc pg_prepare(struct db *d, const char *sql, struct db_stmt **out,
@@ -411,19 +436,24 @@ static bool pg_types_match(const struct pg_stmt *s)
 }
 
 /*
- * Send SAVEPOINT (sp), PREPARE (first reuse), the statement and RELEASE (sp) as one
- * pipeline and read their results: one round trip where there were up to three. The
+ * Send BEGIN and the writer lock (the transaction's first statement), SAVEPOINT (sp),
+ * PREPARE (first reuse), the statement and RELEASE (sp) as one pipeline and read their
+ * results: one round trip where there were up to five. The
  * statement's result lands in s->res (NULL on failure, p->sqlstate/msg say why); a
  * failure aborts the rest of the pipeline (PGRES_PIPELINE_ABORTED), as a failure would
  * abort the transaction, and the caller rolls back to the savepoint.
  */
-static bool pg_pipeline(struct pg *p, struct pg_stmt *s, bool sp, bool prepare, bool named,
-	bool *prepared)
+static bool pg_pipeline(struct pg *p, struct pg_stmt *s, bool begin, bool sp, bool prepare,
+	bool named, bool *prepared)
 {
-	enum { CMD_SP, CMD_PREPARE, CMD_STMT, CMD_RELEASE };
-	int cmds[4], n = 0;
+	enum { CMD_BEGIN, CMD_LOCK, CMD_SP, CMD_PREPARE, CMD_STMT, CMD_RELEASE };
+	int cmds[6], n = 0;
 	bool ok = true, sent = PQenterPipelineMode(p->conn) == 1;
 
+	if (begin)
+		cmds[n++] = CMD_BEGIN;
+	if (begin && p->begin_write)
+		cmds[n++] = CMD_LOCK;
 	if (sp)
 		cmds[n++] = CMD_SP;
 	if (prepare)
@@ -433,6 +463,14 @@ static bool pg_pipeline(struct pg *p, struct pg_stmt *s, bool sp, bool prepare, 
 		cmds[n++] = CMD_RELEASE;
 	for (int i = 0; sent && i < n; i++) {
 		switch (cmds[i]) {
+		case CMD_BEGIN:
+			sent = PQsendQueryParams(p->conn, p->begin_write ? PG_BEGIN_WRITE :
+				PG_BEGIN_READ, 0, NULL, NULL, NULL, NULL, 0) == 1;
+			break;
+		case CMD_LOCK:
+			sent = PQsendQueryParams(p->conn, PG_LOCK_WRITE, 0, NULL, NULL, NULL, NULL,
+				0) == 1;
+			break;
 		case CMD_SP:
 			sent = PQsendQueryParams(p->conn, "SAVEPOINT tw_stmt", 0, NULL, NULL, NULL,
 				NULL, 0) == 1;
@@ -500,15 +538,17 @@ static bool pg_pipeline(struct pg *p, struct pg_stmt *s, bool sp, bool prepare, 
 	return ok;
 }
 
-static int pg_execute(struct pg_stmt *s)
+static int pg_execute(struct pg_stmt *s, bool retry)
 {
 	struct pg *p = PG(s->base.db);
-	bool sp, prepare = false, named = false, prepared = false;
+	bool begin, sp, prepare = false, named = false, prepared = false;
 	const char *tuples;
 
 	if (!pg_usable(p))
 		return DB_ERROR;
-	sp = s->write && PQtransactionStatus(p->conn) == PQTRANS_INTRANS;
+	begin = p->begin_due;
+	p->begin_due = false;
+	sp = s->write && (begin || PQtransactionStatus(p->conn) == PQTRANS_INTRANS);
 	/*
 	 * Prepared statements per connection: a statement object run a second time (the
 	 * cached ones, db.c) is prepared on the server under its own name, so later runs
@@ -523,10 +563,26 @@ static int pg_execute(struct pg_stmt *s)
 		s->gen = p->gen;
 		prepare = named = true;
 	}
-	if (!pg_pipeline(p, s, sp, prepare, named, &prepared)) {
+	if (!pg_pipeline(p, s, begin, sp, prepare, named, &prepared)) {
 		if (prepare && !prepared)
 			s->name[0] = '\0';   /* not prepared after all: try again next run */
 		pg_check_lost(p);
+		/*
+		 * The transaction's first statement found the connection dead (a server restart
+		 * while idle): nothing of the transaction ran, so the connection is opened again
+		 * at once and BEGIN and statement are sent again; the back-off applies from then
+		 * on. Once only: a second loss is an outage.
+		 */
+		if (begin && p->lost && p->attempts == 0 && !retry) {
+			p->tx = false;
+			if (pg_usable(p)) {
+				p->begin_due = true;
+				p->tx = true;
+				return pg_execute(s, true);
+			}
+			p->tx = true;
+			return DB_ERROR;
+		}
 		if (sp && !p->lost) {
 			char state[6], msg[256];
 
@@ -556,7 +612,7 @@ static int pg_step(struct db_stmt *st)
 {
 	struct pg_stmt *s = PS(st);
 
-	if (s->res == NULL && pg_execute(s) != DB_DONE)
+	if (s->res == NULL && pg_execute(s, false) != DB_DONE)
 		return DB_ERROR;
 	pg_row_clear(s);
 	if (++s->row < PQntuples(s->res))
@@ -639,11 +695,14 @@ static tw_rc pg_ids_follow(struct db *d, const char *table, struct tw_error *err
 {
 	struct pg *p = PG(d);
 	const char *params[1] = { table };
-	PGresult *cols = PQexecParams(p->conn, "SELECT column_name FROM information_schema.columns "
-		"WHERE table_schema = current_schema() AND table_name = $1 AND is_identity = 'YES'",
-		1, NULL, params, NULL, NULL, 0);
+	PGresult *cols = NULL;
 	tw_rc rc = TW_OK;
 
+	if (!pg_begin_now(p))
+		return pg_step_fail(d, err, "starting the transaction");
+	cols = PQexecParams(p->conn, "SELECT column_name FROM information_schema.columns "
+		"WHERE table_schema = current_schema() AND table_name = $1 AND is_identity = 'YES'",
+		1, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(cols) != PGRES_TUPLES_OK) {
 		pg_note(p, cols);
 		rc = pg_step_fail(d, err, "reading identity columns");
@@ -671,22 +730,6 @@ static tw_rc pg_ids_follow(struct db *d, const char *table, struct tw_error *err
 static int64_t pg_changes(struct db *d)
 {
 	return PG(d)->changes;
-}
-
-static tw_rc pg_last_id(struct db *d, int64_t *id, struct tw_error *err)
-{
-	PGresult *res = PQexec(PG(d)->conn, "SELECT lastval()");
-	tw_rc rc = TW_OK;
-
-	*id = 0;
-	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
-		*id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-	} else {
-		pg_note(PG(d), res);
-		rc = pg_step_fail(d, err, "reading the new row's id");
-	}
-	PQclear(res);
-	return rc;
 }
 
 static void pg_close(struct db *d)
@@ -785,7 +828,6 @@ const struct db_driver db_driver_pg = {
 	.column_type = pg_column_type,
 	.ids_follow = pg_ids_follow,
 	.changes = pg_changes,
-	.last_id = pg_last_id,
 	.step_fail = pg_step_fail,
 	.sql_has_migrations = "SELECT count(*) FROM information_schema.tables WHERE "
 		"table_schema = current_schema() AND table_name = 'schema_migrations'",

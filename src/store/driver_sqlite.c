@@ -6,6 +6,8 @@
  * the wan, signer and CLI processes queue for the write lock instead of failing, and
  * foreign keys on. A write transaction is BEGIN IMMEDIATE: the database's single writer
  * lock is the global writer order the admin-log chain and the job hand-out rely on.
+ * New rows' ids come back through INSERT ... RETURNING id (db_insert), which SQLite
+ * has since 3.35 (bookworm: 3.40); an older library is refused at open.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -199,13 +201,6 @@ static int64_t sq_changes(struct db *d)
 	return sqlite3_changes(SQ(d)->db);
 }
 
-static tw_rc sq_last_id(struct db *d, int64_t *id, struct tw_error *err)
-{
-	(void)err;
-	*id = sqlite3_last_insert_rowid(SQ(d)->db);
-	return TW_OK;
-}
-
 static void sq_close(struct db *d)
 {
 	if (d == NULL)
@@ -224,6 +219,9 @@ static tw_rc sq_open(const char *target, struct db **out, struct tw_error *err)
 	tw_rc rc;
 
 	*out = NULL;
+	if (sqlite3_libversion_number() < 3035000)
+		return tw_error_set(err, TW_E_STORE, "store %s: SQLite %s is too old; the store "
+			"needs 3.35 or newer (INSERT ... RETURNING)", target, sqlite3_libversion());
 	s = calloc(1, sizeof(*s));
 	if (s == NULL || (s->base.label = tw_strdup(target)) == NULL) {
 		rc = tw_error_set(err, TW_E_NOMEM, "out of memory opening the store");
@@ -299,7 +297,6 @@ const struct db_driver db_driver_sqlite = {
 	.column_type = sq_column_type,
 	.ids_follow = sq_ids_follow,
 	.changes = sq_changes,
-	.last_id = sq_last_id,
 	.step_fail = sq_step_fail,
 	.sql_has_migrations = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND "
 		"name = 'schema_migrations'",

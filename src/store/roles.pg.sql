@@ -120,3 +120,6 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON ws_device_admin, ws_endpoints, ws_outbox
 GRANT SELECT, INSERT, UPDATE, DELETE ON gwa_context_certs, gwa_context_trust TO torwart_api;
 GRANT SELECT, UPDATE ON gwa_context_certs TO torwart_worker;
 GRANT SELECT ON gwa_context_trust TO torwart_worker;
+-- SAML login to the context (S-8): the api checks assertions and remembers their IDs;
+-- `torwart context idp-set` runs locally or through the api.
+GRANT SELECT, INSERT, UPDATE, DELETE ON saml_idps, saml_replay TO torwart_api;

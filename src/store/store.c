@@ -1,7 +1,7 @@
 /*
- * store.c: the public store.h API. Picks a backend from the URL, checks every argument
- * once (so all backends refuse the same bad input the same way), then dispatches
- * through struct store_backend_ops.
+ * store.c: the public store.h API. Picks a driver from the URL, checks every argument
+ * once (so both drivers refuse the same bad input the same way), then runs the SQL,
+ * written once, through the db.h helpers.
  *
  * Validation happens before any backend call so bad input "changes nothing"
  * (DESIGN.md principle 6): an over-long field never reaches SQL and is never truncated.
@@ -20,22 +20,6 @@
 #include "base/util.h"
 #include "store/db.h"
 
-/* Every statement this backend runs more than once; the index into sq.stmts. */
-enum sq_id {
-	SQ_TENANT_INSERT,
-	SQ_TENANT_SELECT,
-	SQ_GATEWAY_INSERT,
-	SQ_GATEWAY_GET,
-	SQ_GATEWAY_TOUCH,
-	SQ_GATEWAY_ALL,
-	SQ_CERT_INSERT,
-	SQ_CERT_BY_FINGERPRINT,
-	SQ_AUDIT_LAST,
-	SQ_AUDIT_INSERT,
-	SQ_AUDIT_FROM,
-	SQ__COUNT
-};
-
 #define SQ_GATEWAY_COLUMNS \
 	"tenant_id, gateway_id, state, created_ms, last_contact_ms, last_address"
 #define SQ_CERT_COLUMNS \
@@ -45,61 +29,42 @@ enum sq_id {
 	"seq, time, actor, role, client, action, object, result, detail, prev_hash, hash, " \
 	"error_code"
 
-static const char *const sq_sql[SQ__COUNT] = {
-	[SQ_TENANT_INSERT] = "INSERT INTO tenants (name, created_ms) VALUES (?1, ?2) "
-		"ON CONFLICT (name) DO NOTHING",
-	[SQ_TENANT_SELECT] = "SELECT id FROM tenants WHERE name = ?1",
-	[SQ_GATEWAY_INSERT] = "INSERT INTO gateways (" SQ_GATEWAY_COLUMNS ") "
-		"VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-	[SQ_GATEWAY_GET] = "SELECT " SQ_GATEWAY_COLUMNS " FROM gateways WHERE gateway_id = ?1",
-	[SQ_GATEWAY_TOUCH] = "UPDATE gateways SET last_contact_ms = ?2, last_address = ?3, "
-		"state = CASE state WHEN 'disabled' THEN state ELSE 'active' END "
-		"WHERE gateway_id = ?1",
-	[SQ_GATEWAY_ALL] = "SELECT " SQ_GATEWAY_COLUMNS " FROM gateways ORDER BY gateway_id",
-	[SQ_CERT_INSERT] = "INSERT INTO certificates (" SQ_CERT_COLUMNS ") "
-		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-	[SQ_CERT_BY_FINGERPRINT] = "SELECT " SQ_CERT_COLUMNS " FROM certificates "
-		"WHERE fingerprint = ?1",
-	[SQ_AUDIT_LAST] = "SELECT " SQ_AUDIT_COLUMNS " FROM admin_log ORDER BY seq DESC LIMIT 1",
-	[SQ_AUDIT_INSERT] = "INSERT INTO admin_log (" SQ_AUDIT_COLUMNS ") "
-		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-	[SQ_AUDIT_FROM] = "SELECT " SQ_AUDIT_COLUMNS " FROM admin_log WHERE seq >= ?1 "
-		"ORDER BY seq",
-};
+/* Statements are cached per connection by the address of their text (db.h). */
+static const char SQL_TENANT_INSERT[] = "INSERT INTO tenants (name, created_ms) "
+	"VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING";
+static const char SQL_TENANT_SELECT[] = "SELECT id FROM tenants WHERE name = ?1";
+static const char SQL_GATEWAY_INSERT[] = "INSERT INTO gateways (" SQ_GATEWAY_COLUMNS ") "
+	"VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+static const char SQL_GATEWAY_GET[] = "SELECT " SQ_GATEWAY_COLUMNS " FROM gateways "
+	"WHERE gateway_id = ?1";
+static const char SQL_GATEWAY_TOUCH[] = "UPDATE gateways SET last_contact_ms = ?2, "
+	"last_address = ?3, state = CASE state WHEN 'disabled' THEN state ELSE 'active' END "
+	"WHERE gateway_id = ?1";
+static const char SQL_GATEWAY_ALL[] = "SELECT " SQ_GATEWAY_COLUMNS " FROM gateways "
+	"ORDER BY gateway_id";
+static const char SQL_CERT_INSERT[] = "INSERT INTO certificates (" SQ_CERT_COLUMNS ") "
+	"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
+static const char SQL_CERT_BY_FINGERPRINT[] = "SELECT " SQ_CERT_COLUMNS " FROM certificates "
+	"WHERE fingerprint = ?1";
+static const char SQL_AUDIT_LAST[] = "SELECT " SQ_AUDIT_COLUMNS " FROM admin_log "
+	"ORDER BY seq DESC LIMIT 1";
+static const char SQL_AUDIT_INSERT[] = "INSERT INTO admin_log (" SQ_AUDIT_COLUMNS ") "
+	"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
+static const char SQL_AUDIT_FROM[] = "SELECT " SQ_AUDIT_COLUMNS " FROM admin_log "
+	"WHERE seq >= ?1 ORDER BY seq";
 
 /* ---- tenants ---- */
 
 static tw_rc sq_tenant_ensure(struct db *s, const char *name, int64_t *id, struct tw_error *err)
 {
-	struct db_stmt *st = NULL;
-	enum sq_id sid = SQ_TENANT_INSERT;
-	int step;
-	tw_rc rc;
+	bool found = false;
+	tw_rc rc = db_run(s, SQL_TENANT_INSERT, NULL, "creating tenant", err, "ti", name,
+		tw_now_ms());
 
-	if ((rc = db_prepare(s, sq_sql[sid], &st, err)) != TW_OK)
-		goto out;
-	db_bind_text(st, 1, name);
-	db_bind_int64(st, 2, tw_now_ms());
-	if (db_step(st) != DB_DONE) {
-		rc = db_step_fail(s, err, "creating tenant");
-		goto out;
-	}
-	db_done(s, st);
-	sid = SQ_TENANT_SELECT;
-	if ((rc = db_prepare(s, sq_sql[sid], &st, err)) != TW_OK)
-		goto out;
-	db_bind_text(st, 1, name);
-	step = db_step(st);
-	if (step != DB_ROW) {
-		rc = step == DB_DONE ? tw_error_set(err, TW_E_INTERNAL,
-			"tenant \"%s\" vanished after insert", name) :
-			db_step_fail(s, err, "reading tenant");
-		goto out;
-	}
-	*id = db_column_int64(st, 0);
-	rc = TW_OK;
-out:
-	db_done(s, st);
+	if (rc == TW_OK)
+		rc = db_int(s, SQL_TENANT_SELECT, id, &found, "reading tenant", err, "t", name);
+	if (rc == TW_OK && !found)
+		rc = tw_error_set(err, TW_E_INTERNAL, "tenant \"%s\" vanished after insert", name);
 	return rc;
 }
 
@@ -124,24 +89,13 @@ static tw_rc sq_gateway_get(struct db *s, const char *gateway_id, struct store_g
 	struct tw_error *err)
 {
 	struct db_stmt *st = NULL;
-	int step;
-	tw_rc rc;
+	bool row = false;
+	tw_rc rc = db_fetch(s, SQL_GATEWAY_GET, &st, &row, "reading gateway", err, "t",
+		gateway_id);
 
-	if ((rc = db_prepare(s, sq_sql[SQ_GATEWAY_GET], &st, err)) != TW_OK)
-		goto out;
-	db_bind_text(st, 1, gateway_id);
-	step = db_step(st);
-	if (step == DB_DONE) {
-		rc = tw_error_set(err, TW_E_NOT_FOUND, "gateway \"%s\" is not registered",
-			gateway_id);
-		goto out;
-	}
-	if (step != DB_ROW) {
-		rc = db_step_fail(s, err, "reading gateway");
-		goto out;
-	}
-	rc = sq_gateway_row(st, out, err);
-out:
+	if (rc == TW_OK)
+		rc = row ? sq_gateway_row(st, out, err) : tw_error_set(err, TW_E_NOT_FOUND,
+			"gateway \"%s\" is not registered", gateway_id);
 	db_done(s, st);
 	return rc;
 }
@@ -151,23 +105,14 @@ static tw_rc sq_gateway_foreach(struct db *s, store_gateway_cb cb, void *arg,
 {
 	struct db_stmt *st = NULL;
 	struct store_gateway gw;
-	int step;
+	bool row = false;
 	tw_rc rc;
 
-	if ((rc = db_prepare(s, sq_sql[SQ_GATEWAY_ALL], &st, err)) != TW_OK)
-		goto out;
-	while ((step = db_step(st)) == DB_ROW) {
-		if ((rc = sq_gateway_row(st, &gw, err)) != TW_OK)
-			goto out;
-		if (cb(&gw, arg) != 0)
+	for (rc = db_fetch(s, SQL_GATEWAY_ALL, &st, &row, "listing gateways", err, "");
+	     rc == TW_OK && row; rc = db_next(st, &row, "listing gateways", err)) {
+		if ((rc = sq_gateway_row(st, &gw, err)) != TW_OK || cb(&gw, arg) != 0)
 			break;
 	}
-	if (step != DB_ROW && step != DB_DONE) {
-		rc = db_step_fail(s, err, "listing gateways");
-		goto out;
-	}
-	rc = TW_OK;
-out:
 	db_done(s, st);
 	return rc;
 }
@@ -179,20 +124,16 @@ static tw_rc sq_certificate_get_by_fingerprint(struct db *s, const char *fingerp
 {
 	struct db_stmt *st = NULL;
 	const void *der;
-	int step, n;
+	bool row = false;
+	int n;
 	tw_rc rc;
 
-	if ((rc = db_prepare(s, sq_sql[SQ_CERT_BY_FINGERPRINT], &st, err)) != TW_OK)
+	if ((rc = db_fetch(s, SQL_CERT_BY_FINGERPRINT, &st, &row, "reading certificate", err,
+	    "t", fingerprint)) != TW_OK)
 		goto out;
-	db_bind_text(st, 1, fingerprint);
-	step = db_step(st);
-	if (step == DB_DONE) {
+	if (!row) {
 		rc = tw_error_set(err, TW_E_NOT_FOUND, "no certificate with fingerprint %s",
 			fingerprint);
-		goto out;
-	}
-	if (step != DB_ROW) {
-		rc = db_step_fail(s, err, "reading certificate");
 		goto out;
 	}
 	out->tenant_id = db_column_int64(st, 0);
@@ -519,7 +460,7 @@ tw_rc store_gateway_insert(struct tw_store *store, const struct store_gateway *g
 	if ((rc = store_check_handle(store, err)) != TW_OK ||
 	    (rc = store_check_gateway(gw, err)) != TW_OK)
 		return rc;
-	return db_run(store->db, sq_sql[SQ_GATEWAY_INSERT], NULL, "inserting gateway", err,
+	return db_run(store->db, SQL_GATEWAY_INSERT, NULL, "inserting gateway", err,
 		"ittiit", gw->tenant_id, gw->gateway_id, gw->state, gw->created_ms,
 		gw->last_contact_ms, gw->last_address);
 }
@@ -564,7 +505,7 @@ tw_rc store_gateway_touch(struct tw_store *store, const char *gateway_id, int64_
 		return rc;
 	int64_t changes = 0;
 
-	if ((rc = db_run(store->db, sq_sql[SQ_GATEWAY_TOUCH], &changes, "recording gateway "
+	if ((rc = db_run(store->db, SQL_GATEWAY_TOUCH, &changes, "recording gateway "
 	    "contact", err, "tit", gateway_id, when_ms, address)) != TW_OK)
 		return rc;
 	return changes == 0 ? tw_error_set(err, TW_E_NOT_FOUND, "gateway \"%s\" is not "
@@ -617,6 +558,7 @@ tw_rc store_gateway_count(struct tw_store *store, int64_t since_ms, int64_t *tot
 	int64_t *contacted, struct tw_error *err)
 {
 	struct db_stmt *st = NULL;
+	bool row = false;
 	tw_rc rc;
 
 	if (total != NULL)
@@ -627,15 +569,11 @@ tw_rc store_gateway_count(struct tw_store *store, int64_t since_ms, int64_t *tot
 		return rc;
 	if (total == NULL || contacted == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_gateway_count: NULL output");
-	if ((rc = db_prepare(store->db, SQL_GATEWAY_COUNT, &st, err)) != TW_OK)
-		return rc;
-	db_bind_int64(st, 1, store->scope_tenant);
-	db_bind_int64(st, 2, since_ms);
-	if (db_step(st) == DB_ROW) {
+	/* count(*) always returns its one row. */
+	if ((rc = db_fetch(store->db, SQL_GATEWAY_COUNT, &st, &row, "counting gateways", err,
+	    "ii", store->scope_tenant, since_ms)) == TW_OK && row) {
 		*total = db_column_int64(st, 0);
 		*contacted = db_column_int64(st, 1);
-	} else {
-		rc = db_step_fail(store->db, err, "counting gateways");
 	}
 	db_done(store->db, st);
 	return rc;
@@ -675,7 +613,7 @@ tw_rc store_certificate_insert(struct tw_store *store, const struct store_certif
 	if ((rc = store_check_handle(store, err)) != TW_OK ||
 	    (rc = store_check_certificate(cert, err)) != TW_OK)
 		return rc;
-	return db_run(store->db, sq_sql[SQ_CERT_INSERT], NULL, "inserting certificate", err,
+	return db_run(store->db, SQL_CERT_INSERT, NULL, "inserting certificate", err,
 		"ittttttiittb", cert->tenant_id, cert->serial_hex, cert->issuer, cert->subject,
 		cert->owner_kind, cert->owner_id, cert->usage, cert->not_before, cert->not_after,
 		cert->status, cert->fingerprint, (const void *)cert->der, (size_t)cert->der_len);
@@ -727,23 +665,11 @@ tw_rc store_audit_last(struct tw_store *store, struct store_audit_row *out, bool
 	if (out == NULL || found == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_audit_last: out or found is NULL");
 	struct db_stmt *st = NULL;
-	int step;
 
-	if ((rc = db_prepare(store->db, sq_sql[SQ_AUDIT_LAST], &st, err)) != TW_OK)
-		goto out;
-	step = db_step(st);
-	if (step == DB_DONE) {
-		rc = TW_OK;
-		goto out;
-	}
-	if (step != DB_ROW) {
-		rc = db_step_fail(store->db, err, "reading the last admin log entry");
-		goto out;
-	}
-	if ((rc = sq_audit_row(st, out, err)) != TW_OK)
-		goto out;
-	*found = true;
-out:
+	if ((rc = db_fetch(store->db, SQL_AUDIT_LAST, &st, found,
+	    "reading the last admin log entry", err, "")) == TW_OK && *found &&
+	    (rc = sq_audit_row(st, out, err)) != TW_OK)
+		*found = false;
 	db_done(store->db, st);
 	return rc;
 }
@@ -770,7 +696,7 @@ tw_rc store_audit_insert(struct tw_store *store, const struct store_audit_row *r
 	    (rc = STORE_CHECK_FIELD(row, detail, false, err)) != TW_OK ||
 	    (rc = STORE_CHECK_FIELD(row, error_code, false, err)) != TW_OK)
 		return rc;
-	return db_run(store->db, sq_sql[SQ_AUDIT_INSERT], NULL, "appending to the admin log",
+	return db_run(store->db, SQL_AUDIT_INSERT, NULL, "appending to the admin log",
 		err, "ittttttttbbt", row->seq, row->time, row->actor, row->role, row->client,
 		row->action, row->object, row->result, row->detail, (const void *)row->prev_hash,
 		(size_t)32, (const void *)row->hash, (size_t)32, row->error_code);
@@ -787,28 +713,17 @@ tw_rc store_audit_foreach(struct tw_store *store, int64_t from_seq, store_audit_
 		return tw_error_set(err, TW_E_INTERNAL, "store_audit_foreach: cb is NULL");
 	struct db_stmt *st = NULL;
 	struct store_audit_row *row = NULL;
-	int step;
+	bool more = false;
 
 	/* ~2.8 KB per row: keep it off the stack of small worker threads. */
-	if ((row = malloc(sizeof(*row))) == NULL) {
-		rc = tw_error_set(err, TW_E_NOMEM, "out of memory reading the admin log");
-		goto out;
-	}
-	if ((rc = db_prepare(store->db, sq_sql[SQ_AUDIT_FROM], &st, err)) != TW_OK)
-		goto out;
-	db_bind_int64(st, 1, from_seq);
-	while ((step = db_step(st)) == DB_ROW) {
-		if ((rc = sq_audit_row(st, row, err)) != TW_OK)
-			goto out;
-		if (cb(row, arg) != 0)
+	if ((row = malloc(sizeof(*row))) == NULL)
+		return tw_error_set(err, TW_E_NOMEM, "out of memory reading the admin log");
+	for (rc = db_fetch(store->db, SQL_AUDIT_FROM, &st, &more, "reading the admin log", err,
+	     "i", from_seq); rc == TW_OK && more;
+	     rc = db_next(st, &more, "reading the admin log", err)) {
+		if ((rc = sq_audit_row(st, row, err)) != TW_OK || cb(row, arg) != 0)
 			break;
 	}
-	if (step != DB_ROW && step != DB_DONE) {
-		rc = db_step_fail(store->db, err, "reading the admin log");
-		goto out;
-	}
-	rc = TW_OK;
-out:
 	db_done(store->db, st);
 	free(row);
 	return rc;

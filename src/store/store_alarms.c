@@ -35,19 +35,17 @@ tw_rc store_alarm_get(struct tw_store *store, int64_t id, struct store_gateway_m
 {
 	struct db *db = store_db(store, err);
 	struct db_stmt *st = NULL;
+	bool row = false;
 	tw_rc rc;
-	int step;
 
 	if (db == NULL)
 		return err != NULL ? err->code : TW_E_INTERNAL;
 	if (out == NULL || id <= 0)
 		return tw_error_set(err, TW_E_INVALID, "alarm id must be a positive number");
 	memset(out, 0, sizeof(*out));
-	if ((rc = db_prepare(db, SQL_MSG_GET, &st, err)) != TW_OK)
+	if ((rc = db_fetch(db, SQL_MSG_GET, &st, &row, "reading an alarm", err, "i", id)) != TW_OK)
 		return rc;
-	db_bind_int64(st, 1, id);
-	step = db_step(st);
-	if (step == DB_ROW) {
+	if (row) {
 		out->id = db_column_int64(st, 0);
 		copy_col(st, 1, out->gateway_id, sizeof(out->gateway_id));
 		copy_col(st, 2, out->kind, sizeof(out->kind));
@@ -57,10 +55,8 @@ tw_rc store_alarm_get(struct tw_store *store, int64_t id, struct store_gateway_m
 		out->received_ms = db_column_int64(st, 6);
 		copy_col(st, 7, out->message, sizeof(out->message));
 		copy_col(st, 8, out->actions, sizeof(out->actions));
-	} else if (step == DB_DONE) {
-		rc = tw_error_set(err, TW_E_NOT_FOUND, "alarm %lld does not exist", (long long)id);
 	} else {
-		rc = db_step_fail(db, err, "reading an alarm");
+		rc = tw_error_set(err, TW_E_NOT_FOUND, "alarm %lld does not exist", (long long)id);
 	}
 	db_done(db, st);
 	return rc;
@@ -72,7 +68,6 @@ tw_rc store_alarm_ack_get(struct tw_store *store, int64_t id, struct store_alarm
 	struct db *db = store_db(store, err);
 	struct db_stmt *st = NULL;
 	tw_rc rc;
-	int step;
 
 	if (found != NULL)
 		*found = false;
@@ -81,18 +76,14 @@ tw_rc store_alarm_ack_get(struct tw_store *store, int64_t id, struct store_alarm
 	if (out == NULL || found == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_alarm_ack_get: NULL argument");
 	memset(out, 0, sizeof(*out));
-	if ((rc = db_prepare(db, SQL_ACK_GET, &st, err)) != TW_OK)
+	if ((rc = db_fetch(db, SQL_ACK_GET, &st, found, "reading an alarm acknowledgement", err,
+	    "i", id)) != TW_OK)
 		return rc;
-	db_bind_int64(st, 1, id);
-	step = db_step(st);
-	if (step == DB_ROW) {
+	if (*found) {
 		out->message_id = db_column_int64(st, 0);
 		copy_col(st, 1, out->acked_by, sizeof(out->acked_by));
 		out->acked_ms = db_column_int64(st, 2);
 		copy_col(st, 3, out->note, sizeof(out->note));
-		*found = true;
-	} else if (step != DB_DONE) {
-		rc = db_step_fail(db, err, "reading an alarm acknowledgement");
 	}
 	db_done(db, st);
 	return rc;
@@ -102,7 +93,6 @@ tw_rc store_alarm_ack_insert(struct tw_store *store, const struct store_alarm_ac
 	struct tw_error *err)
 {
 	struct db *db = store_db(store, err);
-	struct db_stmt *st = NULL;
 	tw_rc rc;
 
 	if (db == NULL)
@@ -114,27 +104,17 @@ tw_rc store_alarm_ack_insert(struct tw_store *store, const struct store_alarm_ac
 		return rc;
 	if (strlen(ack->note) > STORE_TEXT_MAX)
 		return tw_error_set(err, TW_E_INVALID, "note over %d bytes", STORE_TEXT_MAX);
-	if ((rc = db_prepare(db, SQL_ACK_INSERT, &st, err)) != TW_OK)
-		return rc;
-	db_bind_int64(st, 1, ack->message_id);
-	db_bind_text(st, 2, ack->acked_by);
-	db_bind_int64(st, 3, ack->acked_ms);
-	db_bind_text(st, 4, ack->note);
-	if (db_step(st) != DB_DONE) {
-		rc = db_step_fail(db, err, "acknowledging an alarm");
-		if (rc == TW_E_EXISTS)
-			tw_error_set(err, TW_E_EXISTS, "alarm %lld is acknowledged already",
-				(long long)ack->message_id);
-	}
-	db_done(db, st);
+	rc = db_run(db, SQL_ACK_INSERT, NULL, "acknowledging an alarm", err, "itit",
+		ack->message_id, ack->acked_by, ack->acked_ms, ack->note);
+	if (rc == TW_E_EXISTS)
+		tw_error_set(err, TW_E_EXISTS, "alarm %lld is acknowledged already",
+			(long long)ack->message_id);
 	return rc;
 }
 
 tw_rc store_alarm_count_open(struct tw_store *store, int64_t *n, struct tw_error *err)
 {
 	struct db *db = store_db(store, err);
-	struct db_stmt *st = NULL;
-	tw_rc rc;
 
 	if (n != NULL)
 		*n = 0;
@@ -142,13 +122,7 @@ tw_rc store_alarm_count_open(struct tw_store *store, int64_t *n, struct tw_error
 		return err != NULL ? err->code : TW_E_INTERNAL;
 	if (n == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_alarm_count_open: NULL output");
-	if ((rc = db_prepare(db, SQL_OPEN_COUNT, &st, err)) != TW_OK)
-		return rc;
-	db_bind_int64(st, 1, store_scoped_tenant(store));
-	if (db_step(st) == DB_ROW)
-		*n = db_column_int64(st, 0);
-	else
-		rc = db_step_fail(db, err, "counting open alarms");
-	db_done(db, st);
-	return rc;
+	/* count(*) always returns its one row. */
+	return db_int(db, SQL_OPEN_COUNT, n, NULL, "counting open alarms", err, "i",
+		store_scoped_tenant(store));
 }

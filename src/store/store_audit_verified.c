@@ -45,7 +45,6 @@ tw_rc store_audit_verified_get(struct tw_store *store, const char *name,
 	struct db_stmt *st = NULL;
 	const void *blob;
 	size_t len;
-	int step;
 	tw_rc rc;
 
 	if (found != NULL)
@@ -56,11 +55,10 @@ tw_rc store_audit_verified_get(struct tw_store *store, const char *name,
 		return tw_error_set(err, TW_E_INTERNAL, "store_audit_verified_get: found is NULL");
 	memset(out, 0, sizeof(*out));
 	s = store->db;
-	if ((rc = db_prepare(s, SQL_GET, &st, err)) != TW_OK)
+	if ((rc = db_fetch(s, SQL_GET, &st, found, "reading the admin-log verification position",
+	    err, "t", name)) != TW_OK)
 		return rc;
-	db_bind_text(st, 1, name);
-	step = db_step(st);
-	if (step == DB_ROW) {
+	if (*found) {
 		out->tree_size = db_column_int64(st, 0);
 		out->verified_ms = db_column_int64(st, 3);
 		blob = db_column_blob(st, 2);
@@ -75,14 +73,13 @@ tw_rc store_audit_verified_get(struct tw_store *store, const char *name,
 		if (rc == TW_OK) {
 			out->count = len / 32;
 			memcpy(out->frontier, blob, len);
-			*found = true;
 		}
-	} else if (step != DB_DONE) {
-		rc = db_step_fail(s, err, "reading the admin-log verification position");
 	}
 	db_done(s, st);
-	if (rc != TW_OK)
+	if (rc != TW_OK) {
 		memset(out, 0, sizeof(*out));
+		*found = false;
+	}
 	return rc;
 }
 

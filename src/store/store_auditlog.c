@@ -41,7 +41,7 @@ static const char SAL_CURSOR_SET[] =
 	"ON CONFLICT (name) DO UPDATE SET seq = excluded.seq, updated_ms = excluded.updated_ms";
 static const char SAL_ALERT_INSERT[] =
 	"INSERT INTO alert_queue (created_ms, kind, role, severity, subject, message, next_ms) "
-	"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+	"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id";
 static const char SAL_ALERT_DUE[] =
 	"SELECT id, created_ms, kind, role, severity, subject, message, attempts, next_ms, "
 	"delivered_ms, last_error FROM alert_queue WHERE delivered_ms = 0 AND next_ms <= ?1 "

@@ -1,10 +1,12 @@
 /*
  * store_auth.c: the public store_auth.h API. Checks every argument once, before any SQL
- * runs (so bad input changes nothing and is never truncated), then dispatches to the
- * backend's area ops chosen by the store's core backend.
+ * runs (so bad input changes nothing and is never truncated), then runs its SQL, written
+ * once for both drivers, through the db.h helpers.
  */
 #include "store/store_auth.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "store/db.h"
@@ -18,7 +20,7 @@
 static const char SQL_OP_INSERT[] =
 	"INSERT INTO operators (tenant_id, name, roles, status, factor, secret, totp_last_step, "
 	"cert_fingerprint, cert_serial, cert_not_after, cert_status, created_ms, created_by) "
-	"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
+	"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) RETURNING id";
 static const char SQL_OP_BY_NAME[] = "SELECT " OP_COLUMNS OP_FROM "WHERE o.name = ?1";
 static const char SQL_OP_BY_FP[] = "SELECT " OP_COLUMNS OP_FROM "WHERE o.cert_fingerprint = ?1";
 static const char SQL_OP_BY_ID[] = "SELECT " OP_COLUMNS OP_FROM "WHERE o.id = ?1";
@@ -54,7 +56,7 @@ static const char SQL_FAIL_CLEAR[] =
 	"created_ms, expires_ms, decided_by, decided_ms, decision_reason, result"
 static const char SQL_AP_INSERT[] =
 	"INSERT INTO approvals (tenant_id, action, params, reason, requester, requester_id, "
-	"state, created_ms, expires_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+	"state, created_ms, expires_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) RETURNING id";
 static const char SQL_AP_GET[] = "SELECT " AP_COLUMNS " FROM approvals WHERE id = ?1";
 static const char SQL_AP_DECIDE[] =
 	"UPDATE approvals SET state = ?2, decided_by = ?3, decided_ms = ?4, "
@@ -99,63 +101,51 @@ static tw_rc sa_operator_get(struct db *s, int by, const char *key, int64_t id,
 	struct store_operator *out, struct tw_error *err)
 {
 	struct db_stmt *st = NULL;
-	const char *sql = by == STORE_OPERATOR_BY_NAME ? SQL_OP_BY_NAME :
-		by == STORE_OPERATOR_BY_FINGERPRINT ? SQL_OP_BY_FP : SQL_OP_BY_ID;
-	int step;
+	bool row = false;
 	tw_rc rc;
 
-	if ((rc = db_prepare(s, sql, &st, err)) != TW_OK)
-		goto out;
 	if (by == STORE_OPERATOR_BY_ID)
-		db_bind_int64(st, 1, id);
+		rc = db_fetch(s, SQL_OP_BY_ID, &st, &row, "reading an operator", err, "i", id);
 	else
-		db_bind_text(st, 1, key);
-	step = db_step(st);
-	if (step == DB_DONE) {
-		rc = tw_error_set(err, TW_E_NOT_FOUND, "no such operator");
-		goto out;
-	}
-	if (step != DB_ROW) {
-		rc = db_step_fail(s, err, "reading an operator");
-		goto out;
-	}
-	rc = op_row(st, out, err);
-out:
+		rc = db_fetch(s, by == STORE_OPERATOR_BY_NAME ? SQL_OP_BY_NAME : SQL_OP_BY_FP, &st,
+			&row, "reading an operator", err, "t", key);
+	if (rc == TW_OK)
+		rc = row ? op_row(st, out, err) : tw_error_set(err, TW_E_NOT_FOUND,
+			"no such operator");
 	db_done(s, st);
 	return rc;
 }
 
 /* Run an UPDATE bound by the caller; TW_E_NOT_FOUND when it changed no row. */
-static tw_rc sa_update(struct db *s, struct db_stmt *st, const char *doing, int *changes,
-	struct tw_error *err)
+/*
+ * Run an UPDATE (db_run arguments); when it changed no row: none_rc with the message
+ * none (none NULL: TW_OK, *changes 0). changes may be NULL.
+ */
+static tw_rc sa_change(struct db *s, const char *sql, const char *doing, tw_rc none_rc,
+	const char *none, int *changes, struct tw_error *err, const char *types, ...)
 {
-	if (db_step(st) != DB_DONE)
-		return db_step_fail(s, err, doing);
-	*changes = db_changes(s);
-	return TW_OK;
+	int64_t n = 0;
+	va_list ap;
+	tw_rc rc;
+
+	va_start(ap, types);
+	rc = db_vrun(s, sql, &n, NULL, doing, err, types, ap);
+	va_end(ap);
+	if (changes != NULL)
+		*changes = (int)n;
+	if (rc == TW_OK && n == 0 && none != NULL)
+		rc = tw_error_set(err, none_rc, "%s", none);
+	return rc;
 }
 
 static tw_rc sa_tenant_name(struct db *s, int64_t id, char *name, size_t size, struct tw_error *err)
 {
-	struct db_stmt *st = NULL;
-	int step;
-	tw_rc rc;
+	bool found = false;
+	tw_rc rc = db_text(s, SQL_TENANT_NAME, name, size, "tenant name", &found,
+		"reading a tenant", err, "i", id);
 
-	if ((rc = db_prepare(s, SQL_TENANT_NAME, &st, err)) != TW_OK)
-		goto out;
-	db_bind_int64(st, 1, id);
-	step = db_step(st);
-	if (step == DB_DONE) {
+	if (rc == TW_OK && !found)
 		rc = tw_error_set(err, TW_E_NOT_FOUND, "no tenant with id %lld", (long long)id);
-		goto out;
-	}
-	if (step != DB_ROW) {
-		rc = db_step_fail(s, err, "reading a tenant");
-		goto out;
-	}
-	rc = db_col_text(st, 0, name, size, "tenant name", err);
-out:
-	db_done(s, st);
 	return rc;
 }
 
@@ -164,18 +154,8 @@ out:
 static tw_rc sa_session_revoke_operator(struct db *s, int64_t operator_id, int64_t when_ms,
 	int *count, struct tw_error *err)
 {
-	struct db_stmt *st = NULL;
-	tw_rc rc;
-
-	*count = 0;
-	if ((rc = db_prepare(s, SQL_SES_REVOKE_OP, &st, err)) != TW_OK)
-		goto out;
-	db_bind_int64(st, 1, operator_id);
-	db_bind_int64(st, 2, when_ms);
-	rc = sa_update(s, st, "revoking an operator's sessions", count, err);
-out:
-	db_done(s, st);
-	return rc;
+	return sa_change(s, SQL_SES_REVOKE_OP, "revoking an operator's sessions", TW_OK, NULL,
+		count, err, "ii", operator_id, when_ms);
 }
 
 /* ---- failures ---- */
@@ -209,23 +189,13 @@ static tw_rc sa_approval_get(struct db *s, int64_t id, struct store_approval *ou
 	struct tw_error *err)
 {
 	struct db_stmt *st = NULL;
-	int step;
-	tw_rc rc;
+	bool row = false;
+	tw_rc rc = db_fetch(s, SQL_AP_GET, &st, &row, "reading an approval request", err, "i",
+		id);
 
-	if ((rc = db_prepare(s, SQL_AP_GET, &st, err)) != TW_OK)
-		goto out;
-	db_bind_int64(st, 1, id);
-	step = db_step(st);
-	if (step == DB_DONE) {
-		rc = tw_error_set(err, TW_E_NOT_FOUND, "no approval request %lld", (long long)id);
-		goto out;
-	}
-	if (step != DB_ROW) {
-		rc = db_step_fail(s, err, "reading an approval request");
-		goto out;
-	}
-	rc = ap_row(st, out, err);
-out:
+	if (rc == TW_OK)
+		rc = row ? ap_row(st, out, err) : tw_error_set(err, TW_E_NOT_FOUND,
+			"no approval request %lld", (long long)id);
 	db_done(s, st);
 	return rc;
 }
@@ -277,14 +247,14 @@ tw_rc store_operator_insert(struct tw_store *store, const struct store_operator 
 	    !sa_hex(op->cert_fingerprint, 64) || op->tenant_id <= 0)
 		return tw_error_set(err, TW_E_INVALID, "operator %s: status, factor, certificate "
 			"status, fingerprint or tenant is not valid", op->name);
-	rc = db_run(db, SQL_OP_INSERT, NULL, "adding an operator", err, "ititttittitit",
+	rc = db_insert(db, SQL_OP_INSERT, id, "adding an operator", err, "ititttittitit",
 		op->tenant_id, op->name, (int64_t)op->roles, op->status, op->factor, op->secret,
 		op->totp_last_step, op->cert_fingerprint, op->cert_serial, op->cert_not_after,
 		op->cert_status, op->created_ms, op->created_by);
 	if (rc == TW_E_EXISTS)
 		return tw_error_set(err, rc, "an operator named \"%s\" or with that certificate "
 			"exists already", op->name);
-	return rc != TW_OK ? rc : db_last_id(db, id, err);
+	return rc;
 }
 
 static tw_rc sa_operator_lookup(struct tw_store *store, int by, const char *key, int64_t id,
@@ -329,30 +299,20 @@ tw_rc store_operator_set_roles(struct tw_store *store, int64_t id, uint32_t role
 	struct tw_error *err)
 {
 	struct db *db = store_db(store, err);
+	char none[64];
 
 	if (db == NULL)
 		return err != NULL ? err->code : TW_E_INTERNAL;
-	struct db_stmt *st = NULL;
-	int changes = 0;
-	tw_rc rc;
-
-	if ((rc = db_prepare(db, SQL_OP_ROLES, &st, err)) != TW_OK)
-		goto out;
-	db_bind_int64(st, 1, id);
-	db_bind_int64(st, 2, (int64_t)roles);
-	if ((rc = sa_update(db, st, "changing an operator's roles", &changes, err)) != TW_OK)
-		goto out;
-	if (changes == 0)
-		rc = tw_error_set(err, TW_E_NOT_FOUND, "no operator with id %lld", (long long)id);
-out:
-	db_done(db, st);
-	return rc;
+	snprintf(none, sizeof(none), "no operator with id %lld", (long long)id);
+	return sa_change(db, SQL_OP_ROLES, "changing an operator's roles", TW_E_NOT_FOUND, none,
+		NULL, err, "ii", id, (int64_t)roles);
 }
 
 tw_rc store_operator_set_status(struct tw_store *store, int64_t id, const char *status,
 	const char *cert_status, struct tw_error *err)
 {
 	struct db *db = store_db(store, err);
+	char none[64];
 
 	if (db == NULL)
 		return err != NULL ? err->code : TW_E_INTERNAL;
@@ -360,48 +320,25 @@ tw_rc store_operator_set_status(struct tw_store *store, int64_t id, const char *
 	    !sa_one_of(cert_status, "valid", "revoked"))
 		return tw_error_set(err, TW_E_INVALID, "operator status must be enabled/disabled "
 			"and certificate status valid/revoked");
-	struct db_stmt *st = NULL;
-	int changes = 0;
-	tw_rc rc;
-
-	if ((rc = db_prepare(db, SQL_OP_STATUS, &st, err)) != TW_OK)
-		goto out;
-	db_bind_int64(st, 1, id);
-	db_bind_text(st, 2, status);
-	db_bind_text(st, 3, cert_status);
-	if ((rc = sa_update(db, st, "changing an operator's status", &changes, err)) != TW_OK)
-		goto out;
-	if (changes == 0)
-		rc = tw_error_set(err, TW_E_NOT_FOUND, "no operator with id %lld", (long long)id);
-out:
-	db_done(db, st);
-	return rc;
+	snprintf(none, sizeof(none), "no operator with id %lld", (long long)id);
+	return sa_change(db, SQL_OP_STATUS, "changing an operator's status", TW_E_NOT_FOUND,
+		none, NULL, err, "itt", id, status, cert_status);
 }
 
 tw_rc store_operator_set_secret(struct tw_store *store, int64_t id, const char *secret,
 	struct tw_error *err)
 {
 	struct db *db = store_db(store, err);
+	char none[64];
 
 	if (db == NULL)
 		return err != NULL ? err->code : TW_E_INTERNAL;
 	if (secret == NULL || secret[0] == '\0' || strlen(secret) > STORE_AUTH_SECRET_MAX)
 		return tw_error_set(err, TW_E_INVALID, "an operator secret is 1..%d bytes",
 			STORE_AUTH_SECRET_MAX);
-	struct db_stmt *st = NULL;
-	int changes = 0;
-	tw_rc rc;
-
-	if ((rc = db_prepare(db, SQL_OP_SECRET, &st, err)) != TW_OK)
-		goto out;
-	db_bind_int64(st, 1, id);
-	db_bind_text(st, 2, secret);
-	rc = sa_update(db, st, "replacing an operator's secret", &changes, err);
-	if (rc == TW_OK && changes == 0)
-		rc = tw_error_set(err, TW_E_NOT_FOUND, "no operator with id %lld", (long long)id);
-out:
-	db_done(db, st);
-	return rc;
+	snprintf(none, sizeof(none), "no operator with id %lld", (long long)id);
+	return sa_change(db, SQL_OP_SECRET, "replacing an operator's secret", TW_E_NOT_FOUND,
+		none, NULL, err, "it", id, secret);
 }
 
 tw_rc store_operator_use_totp_step(struct tw_store *store, int64_t id, int64_t step,
@@ -413,55 +350,35 @@ tw_rc store_operator_use_totp_step(struct tw_store *store, int64_t id, int64_t s
 		return err != NULL ? err->code : TW_E_INTERNAL;
 	if (step <= 0)
 		return tw_error_set(err, TW_E_INVALID, "TOTP time step must be positive");
-	struct db_stmt *st = NULL;
-	int changes = 0;
-	tw_rc rc;
-
-	if ((rc = db_prepare(db, SQL_OP_TOTP, &st, err)) != TW_OK)
-		goto out;
-	db_bind_int64(st, 1, id);
-	db_bind_int64(st, 2, step);
-	if ((rc = sa_update(db, st, "recording a TOTP step", &changes, err)) != TW_OK)
-		goto out;
-	if (changes == 0)
-		rc = tw_error_set(err, TW_E_DENIED, "this TOTP code was used already; wait for the "
-			"next one");
-out:
-	db_done(db, st);
-	return rc;
+	return sa_change(db, SQL_OP_TOTP, "recording a TOTP step", TW_E_DENIED, "this TOTP code "
+		"was used already; wait for the next one", NULL, err, "ii", id, step);
 }
 
 tw_rc store_operator_foreach(struct tw_store *store, int64_t tenant_id, store_operator_cb cb,
 	void *arg, struct tw_error *err)
 {
 	struct db *db = store_db(store, err);
+	struct db_stmt *st = NULL;
+	struct store_operator o;
+	bool row = false;
+	tw_rc rc;
 
 	if (db == NULL)
 		return err != NULL ? err->code : TW_E_INTERNAL;
 	if (cb == NULL || tenant_id < 0)
 		return tw_error_set(err, TW_E_INTERNAL, "store_operator_foreach: bad argument");
-	struct db_stmt *st = NULL;
-	struct store_operator o;
-	int step;
-	tw_rc rc;
-
-	if ((rc = db_prepare(db, SQL_OP_ALL, &st, err)) != TW_OK)
-		goto out;
-	db_bind_int64(st, 1, tenant_id);
-	while ((step = db_step(st)) == DB_ROW) {
+	for (rc = db_fetch(db, SQL_OP_ALL, &st, &row, "listing operators", err, "i", tenant_id);
+	     rc == TW_OK && row; rc = db_next(st, &row, "listing operators", err)) {
 		int stop;
 
 		if ((rc = op_row(st, &o, err)) != TW_OK)
-			goto out;
+			break;
 		stop = cb(&o, arg);
 		memset(&o, 0, sizeof(o));   /* the row held a second-factor secret */
-		if (stop != 0) {
-			step = DB_DONE;
+		if (stop != 0)
 			break;
-		}
 	}
-	rc = step == DB_DONE ? TW_OK : db_step_fail(db, err, "listing operators");
-out:
+	memset(&o, 0, sizeof(o));
 	db_done(db, st);
 	return rc;
 }
@@ -498,28 +415,17 @@ tw_rc store_session_insert(struct tw_store *store, const struct store_session *s
 		return rc;
 	if (!sa_hex(s->id, 32) || s->expires_ms <= s->created_ms)
 		return tw_error_set(err, TW_E_INVALID, "session id or lifetime is not valid");
-	struct db_stmt *st = NULL;
-
-	if ((rc = db_prepare(db, SQL_SES_INSERT, &st, err)) != TW_OK)
-		goto out;
-	db_bind_text(st, 1, s->id);
-	db_bind_int64(st, 2, s->operator_id);
-	db_bind_blob(st, 3, s->secret_hash, 32);
-	db_bind_text(st, 4, s->cert_fingerprint);
-	db_bind_text(st, 5, s->client);
-	db_bind_int64(st, 6, s->created_ms);
-	db_bind_int64(st, 7, s->expires_ms);
-	rc = db_step(st) == DB_DONE ? TW_OK :
-		db_step_fail(db, err, "storing a session");
-out:
-	db_done(db, st);
-	return rc;
+	return db_run(db, SQL_SES_INSERT, NULL, "storing a session", err, "tibttii", s->id,
+		s->operator_id, (const void *)s->secret_hash, (size_t)32, s->cert_fingerprint,
+		s->client, s->created_ms, s->expires_ms);
 }
 
 tw_rc store_session_get(struct tw_store *store, const char *id, struct store_session *out,
 	struct tw_error *err)
 {
 	struct db *db = store_db(store, err);
+	struct db_stmt *st = NULL;
+	bool row = false;
 	tw_rc rc;
 
 	if (out != NULL)
@@ -528,33 +434,21 @@ tw_rc store_session_get(struct tw_store *store, const char *id, struct store_ses
 		return err != NULL ? err->code : TW_E_INTERNAL;
 	if (out == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_session_get: NULL argument");
-	if ((rc = store_check_text(id, 32, "session id", err)) != TW_OK)
+	if ((rc = store_check_text(id, 32, "session id", err)) != TW_OK ||
+	    (rc = db_fetch(db, SQL_SES_GET, &st, &row, "reading a session", err, "t",
+	    id)) != TW_OK)
 		return rc;
-	struct db_stmt *st = NULL;
-	int step;
-
-	if ((rc = db_prepare(db, SQL_SES_GET, &st, err)) != TW_OK)
-		goto out;
-	db_bind_text(st, 1, id);
-	step = db_step(st);
-	if (step == DB_DONE) {
+	if (!row)
 		rc = tw_error_set(err, TW_E_NOT_FOUND, "no such session");
-		goto out;
+	else if ((rc = DB_COL_TEXT(st, 0, out, id, err)) == TW_OK &&
+	    (rc = db_col_hash(st, 2, out->secret_hash, "session hash", err)) == TW_OK &&
+	    (rc = DB_COL_TEXT(st, 3, out, cert_fingerprint, err)) == TW_OK &&
+	    (rc = DB_COL_TEXT(st, 4, out, client, err)) == TW_OK) {
+		out->operator_id = db_column_int64(st, 1);
+		out->created_ms = db_column_int64(st, 5);
+		out->expires_ms = db_column_int64(st, 6);
+		out->revoked_ms = db_column_int64(st, 7);
 	}
-	if (step != DB_ROW) {
-		rc = db_step_fail(db, err, "reading a session");
-		goto out;
-	}
-	if ((rc = DB_COL_TEXT(st, 0, out, id, err)) != TW_OK ||
-	    (rc = db_col_hash(st, 2, out->secret_hash, "session hash", err)) != TW_OK ||
-	    (rc = DB_COL_TEXT(st, 3, out, cert_fingerprint, err)) != TW_OK ||
-	    (rc = DB_COL_TEXT(st, 4, out, client, err)) != TW_OK)
-		goto out;
-	out->operator_id = db_column_int64(st, 1);
-	out->created_ms = db_column_int64(st, 5);
-	out->expires_ms = db_column_int64(st, 6);
-	out->revoked_ms = db_column_int64(st, 7);
-out:
 	db_done(db, st);
 	return rc;
 }
@@ -569,20 +463,8 @@ tw_rc store_session_revoke(struct tw_store *store, const char *id, int64_t when_
 		return err != NULL ? err->code : TW_E_INTERNAL;
 	if ((rc = store_check_text(id, 32, "session id", err)) != TW_OK)
 		return rc;
-	struct db_stmt *st = NULL;
-	int changes = 0;
-
-	if ((rc = db_prepare(db, SQL_SES_REVOKE, &st, err)) != TW_OK)
-		goto out;
-	db_bind_text(st, 1, id);
-	db_bind_int64(st, 2, when_ms);
-	if ((rc = sa_update(db, st, "revoking a session", &changes, err)) != TW_OK)
-		goto out;
-	if (changes == 0)
-		rc = tw_error_set(err, TW_E_NOT_FOUND, "no such live session");
-out:
-	db_done(db, st);
-	return rc;
+	return sa_change(db, SQL_SES_REVOKE, "revoking a session", TW_E_NOT_FOUND,
+		"no such live session", NULL, err, "ti", id, when_ms);
 }
 
 tw_rc store_session_revoke_operator(struct tw_store *store, int64_t operator_id,
@@ -603,6 +485,7 @@ tw_rc store_auth_failure_get(struct tw_store *store, const char *kind, const cha
 	struct store_auth_failure *out, bool *found, struct tw_error *err)
 {
 	struct db *db = store_db(store, err);
+	struct db_stmt *st = NULL;
 	tw_rc rc;
 
 	if (out != NULL)
@@ -613,25 +496,15 @@ tw_rc store_auth_failure_get(struct tw_store *store, const char *kind, const cha
 		return err != NULL ? err->code : TW_E_INTERNAL;
 	if (out == NULL || found == NULL || !sa_kind_ok(kind))
 		return tw_error_set(err, TW_E_INTERNAL, "store_auth_failure_get: bad argument");
-	if ((rc = store_check_text(subject, STORE_NAME_MAX, "failure subject", err)) != TW_OK)
+	if ((rc = store_check_text(subject, STORE_NAME_MAX, "failure subject", err)) != TW_OK ||
+	    (rc = db_fetch(db, SQL_FAIL_GET, &st, found, "reading a failed-login counter", err,
+	    "tt", kind, subject)) != TW_OK)
 		return rc;
-	struct db_stmt *st = NULL;
-	int step;
-
-	if ((rc = db_prepare(db, SQL_FAIL_GET, &st, err)) != TW_OK)
-		goto out;
-	db_bind_text(st, 1, kind);
-	db_bind_text(st, 2, subject);
-	step = db_step(st);
-	if (step == DB_ROW) {
+	if (*found) {
 		out->window_ms = db_column_int64(st, 0);
 		out->count = db_column_int64(st, 1);
 		out->alerted = db_column_int64(st, 2) != 0;
-		*found = true;
-	} else if (step != DB_DONE) {
-		rc = db_step_fail(db, err, "reading a failed-login counter");
 	}
-out:
 	db_done(db, st);
 	return rc;
 }
@@ -648,20 +521,8 @@ tw_rc store_auth_failure_put(struct tw_store *store, const char *kind, const cha
 		return tw_error_set(err, TW_E_INTERNAL, "store_auth_failure_put: bad argument");
 	if ((rc = store_check_text(subject, STORE_NAME_MAX, "failure subject", err)) != TW_OK)
 		return rc;
-	struct db_stmt *st = NULL;
-
-	if ((rc = db_prepare(db, SQL_FAIL_PUT, &st, err)) != TW_OK)
-		goto out;
-	db_bind_text(st, 1, kind);
-	db_bind_text(st, 2, subject);
-	db_bind_int64(st, 3, f->window_ms);
-	db_bind_int64(st, 4, f->count);
-	db_bind_int64(st, 5, f->alerted ? 1 : 0);
-	rc = db_step(st) == DB_DONE ? TW_OK :
-		db_step_fail(db, err, "storing a failed-login counter");
-out:
-	db_done(db, st);
-	return rc;
+	return db_run(db, SQL_FAIL_PUT, NULL, "storing a failed-login counter", err, "ttiii",
+		kind, subject, f->window_ms, f->count, (int64_t)(f->alerted ? 1 : 0));
 }
 
 tw_rc store_auth_failure_clear(struct tw_store *store, const char *kind, const char *subject,
@@ -676,17 +537,8 @@ tw_rc store_auth_failure_clear(struct tw_store *store, const char *kind, const c
 		return tw_error_set(err, TW_E_INTERNAL, "store_auth_failure_clear: bad kind");
 	if ((rc = store_check_text(subject, STORE_NAME_MAX, "failure subject", err)) != TW_OK)
 		return rc;
-	struct db_stmt *st = NULL;
-
-	if ((rc = db_prepare(db, SQL_FAIL_CLEAR, &st, err)) != TW_OK)
-		goto out;
-	db_bind_text(st, 1, kind);
-	db_bind_text(st, 2, subject);
-	rc = db_step(st) == DB_DONE ? TW_OK :
-		db_step_fail(db, err, "clearing a failed-login counter");
-out:
-	db_done(db, st);
-	return rc;
+	return db_run(db, SQL_FAIL_CLEAR, NULL, "clearing a failed-login counter", err, "tt",
+		kind, subject);
 }
 
 /* ---- approvals ---- */
@@ -718,11 +570,9 @@ tw_rc store_approval_insert(struct tw_store *store, const struct store_approval 
 	    a->tenant_id <= 0)
 		return tw_error_set(err, TW_E_INVALID, "a new approval request must be pending, "
 			"belong to a tenant and expire after it was created");
-	if ((rc = db_run(db, SQL_AP_INSERT, NULL, "storing an approval request", err,
-	    "ittttitii", a->tenant_id, a->action, a->params, a->reason, a->requester,
-	    a->requester_id, a->state, a->created_ms, a->expires_ms)) != TW_OK)
-		return rc;
-	return db_last_id(db, id, err);
+	return db_insert(db, SQL_AP_INSERT, id, "storing an approval request", err, "ittttitii",
+		a->tenant_id, a->action, a->params, a->reason, a->requester, a->requester_id,
+		a->state, a->created_ms, a->expires_ms);
 }
 
 tw_rc store_approval_get(struct tw_store *store, int64_t id, struct store_approval *out,
@@ -743,6 +593,8 @@ tw_rc store_approval_decide(struct tw_store *store, int64_t id, const struct sto
 	struct tw_error *err)
 {
 	struct db *db = store_db(store, err);
+	struct store_approval cur;
+	int changes = 0;
 	tw_rc rc;
 
 	if (db == NULL)
@@ -757,31 +609,13 @@ tw_rc store_approval_decide(struct tw_store *store, int64_t id, const struct sto
 	if (!sa_state_ok(d->state) || strcmp(d->state, "pending") == 0)
 		return tw_error_set(err, TW_E_INVALID, "decision state \"%s\" is not final",
 			d->state);
-	struct db_stmt *st = NULL;
-	int changes = 0;
-
-	if ((rc = db_prepare(db, SQL_AP_DECIDE, &st, err)) != TW_OK)
-		goto out;
-	db_bind_int64(st, 1, id);
-	db_bind_text(st, 2, d->state);
-	db_bind_text(st, 3, d->decided_by);
-	db_bind_int64(st, 4, d->decided_ms);
-	db_bind_text(st, 5, d->decision_reason);
-	db_bind_text(st, 6, d->result);
-	if ((rc = sa_update(db, st, "deciding an approval request", &changes, err)) != TW_OK)
-		goto out;
-	if (changes == 0) {
-		struct store_approval cur;
-
-		db_done(db, st);
-		st = NULL;
-		rc = sa_approval_get(db, id, &cur, err);
-		if (rc == TW_OK)
-			rc = tw_error_set(err, TW_E_EXISTS, "approval request %lld is %s already",
-				(long long)id, cur.state);
-	}
-out:
-	db_done(db, st);
+	rc = sa_change(db, SQL_AP_DECIDE, "deciding an approval request", TW_OK, NULL, &changes,
+		err, "ittitt", id, d->state, d->decided_by, d->decided_ms, d->decision_reason,
+		d->result);
+	/* Nothing changed: say why (decided already, or no such request). */
+	if (rc == TW_OK && changes == 0 && (rc = sa_approval_get(db, id, &cur, err)) == TW_OK)
+		rc = tw_error_set(err, TW_E_EXISTS, "approval request %lld is %s already",
+			(long long)id, cur.state);
 	return rc;
 }
 
@@ -789,7 +623,7 @@ tw_rc store_approval_finish(struct tw_store *store, int64_t id, const char *stat
 	const char *result, struct tw_error *err)
 {
 	struct db *db = store_db(store, err);
-	struct db_stmt *st = NULL;
+	struct store_approval cur;
 	int changes = 0;
 	tw_rc rc;
 
@@ -801,25 +635,11 @@ tw_rc store_approval_finish(struct tw_store *store, int64_t id, const char *stat
 	if (!sa_one_of(state, "executed", "failed"))
 		return tw_error_set(err, TW_E_INVALID, "an outcome is executed or failed, not "
 			"\"%s\"", state);
-	if ((rc = db_prepare(db, SQL_AP_FINISH, &st, err)) != TW_OK)
-		goto out;
-	db_bind_int64(st, 1, id);
-	db_bind_text(st, 2, state);
-	db_bind_text(st, 3, result);
-	if ((rc = sa_update(db, st, "recording an approval's outcome", &changes, err)) != TW_OK)
-		goto out;
-	if (changes == 0) {
-		struct store_approval cur;
-
-		db_done(db, st);
-		st = NULL;
-		rc = sa_approval_get(db, id, &cur, err);
-		if (rc == TW_OK)
-			rc = tw_error_set(err, TW_E_EXISTS, "approval request %lld is %s, not "
-				"executed", (long long)id, cur.state);
-	}
-out:
-	db_done(db, st);
+	rc = sa_change(db, SQL_AP_FINISH, "recording an approval's outcome", TW_OK, NULL,
+		&changes, err, "itt", id, state, result);
+	if (rc == TW_OK && changes == 0 && (rc = sa_approval_get(db, id, &cur, err)) == TW_OK)
+		rc = tw_error_set(err, TW_E_EXISTS, "approval request %lld is %s, not executed",
+			(long long)id, cur.state);
 	return rc;
 }
 
@@ -827,33 +647,21 @@ tw_rc store_approval_foreach(struct tw_store *store, int64_t tenant_id, const ch
 	store_approval_cb cb, void *arg, struct tw_error *err)
 {
 	struct db *db = store_db(store, err);
+	struct db_stmt *st = NULL;
+	struct store_approval a;
+	bool row = false;
+	tw_rc rc;
 
 	if (db == NULL)
 		return err != NULL ? err->code : TW_E_INTERNAL;
 	if (cb == NULL || tenant_id < 0 || (state != NULL && !sa_state_ok(state)))
 		return tw_error_set(err, TW_E_INVALID, "store_approval_foreach: bad argument");
-	struct db_stmt *st = NULL;
-	struct store_approval a;
-	int step;
-	tw_rc rc;
-
-	if ((rc = db_prepare(db, SQL_AP_ALL, &st, err)) != TW_OK)
-		goto out;
-	db_bind_int64(st, 1, tenant_id);
-	if (state == NULL)
-		db_bind_null(st, 2);
-	else
-		db_bind_text(st, 2, state);
-	while ((step = db_step(st)) == DB_ROW) {
-		if ((rc = ap_row(st, &a, err)) != TW_OK)
-			goto out;
-		if (cb(&a, arg) != 0) {
-			step = DB_DONE;
+	for (rc = db_fetch(db, SQL_AP_ALL, &st, &row, "listing approval requests", err, "it",
+	     tenant_id, state); rc == TW_OK && row;
+	     rc = db_next(st, &row, "listing approval requests", err)) {
+		if ((rc = ap_row(st, &a, err)) != TW_OK || cb(&a, arg) != 0)
 			break;
-		}
 	}
-	rc = step == DB_DONE ? TW_OK : db_step_fail(db, err, "listing approval requests");
-out:
 	db_done(db, st);
 	return rc;
 }

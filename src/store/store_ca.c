@@ -21,7 +21,8 @@ static const char SQL_P_GET[] = "SELECT " P_COLS " FROM ca_participants WHERE na
 static const char SQL_P_ALL[] = "SELECT " P_COLS " FROM ca_participants ORDER BY name";
 static const char SQL_R_INSERT[] =
 	"INSERT INTO ca_requests (digest, participant, kind, state, subject, received_ms, "
-	"decided_ms, decided_by, reason, der) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+	"decided_ms, decided_by, reason, der) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
+	"RETURNING id";
 #define R_COLS "id, digest, participant, kind, state, subject, received_ms, decided_ms, " \
 	"decided_by, reason"
 static const char SQL_R_GET[] = "SELECT " R_COLS ", der FROM ca_requests WHERE id = ?1";

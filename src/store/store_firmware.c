@@ -14,7 +14,7 @@
 	"uploaded_by, released_ms, released_by, withdrawn_ms, withdrawn_by"
 static const char SQL_F_INSERT[] =
 	"INSERT INTO firmware_images (model, version, sha256, size, path, signature, state, "
-	"uploaded_ms, uploaded_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+	"uploaded_ms, uploaded_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) RETURNING id";
 static const char SQL_F_GET[] = "SELECT " F_COLS " FROM firmware_images WHERE id = ?1";
 /* Digest first: when both match different rows, the identical bytes are the better answer. */
 static const char SQL_F_FIND[] = "SELECT " F_COLS " FROM firmware_images "
@@ -263,7 +263,8 @@ static const char SQL_S_CHECKED[] = "UPDATE firmware_signatures SET checked_ms =
 	"check_result = ?3 WHERE image_id = ?1";
 #define L_COLS "id, sequence, issued, sha256, signer, entries, imported_ms, imported_by"
 static const char SQL_L_INSERT[] = "INSERT INTO firmware_lists (sequence, issued, sha256, "
-	"signer, entries, imported_ms, imported_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+	"signer, entries, imported_ms, imported_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) "
+	"RETURNING id";
 static const char SQL_L_ENTRY[] = "INSERT INTO firmware_certified (list_id, model, version) "
 	"VALUES (?1, ?2, ?3)";
 static const char SQL_L_CURRENT[] = "SELECT " L_COLS " FROM firmware_lists "

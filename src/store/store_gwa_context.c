@@ -17,7 +17,8 @@
 
 static const char SQL_CC_INSERT[] = "INSERT INTO gwa_context_certs (tenant_id, label, "
 	"gateway_id, fingerprint, subject, issuer, serial_hex, not_before, not_after, der, "
-	"created_ms, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)";
+	"created_ms, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11) "
+	"RETURNING id";
 static const char SQL_CC_GET[] = "SELECT " CC_COLUMNS ", der FROM gwa_context_certs "
 	"WHERE tenant_id = ?1 AND id = ?2";
 static const char SQL_CC_REPLACE[] = "UPDATE gwa_context_certs SET label = ?3, "
@@ -38,7 +39,7 @@ static const char SQL_CI_LIST[] = "SELECT c.owner_kind, c.owner_id, c.usage, c.s
 	"WHERE g.tenant_id = ?1)) OR (c.owner_kind = 'gwa' AND c.tenant_id = ?1)) "
 	"AND (?2 = '' OR c.owner_id = ?2) ORDER BY c.id";
 static const char SQL_CT_INSERT[] = "INSERT INTO gwa_context_trust (tenant_id, fingerprint, "
-	"subject, not_after, der, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+	"subject, not_after, der, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id";
 static const char SQL_CT_DELETE[] = "DELETE FROM gwa_context_trust WHERE tenant_id = ?1 "
 	"AND id = ?2";
 static const char SQL_CT_LIST[] = "SELECT id, tenant_id, fingerprint, subject, not_after, "
@@ -50,25 +51,17 @@ tw_rc store_ctx_tenant_id(struct tw_store *store, const char *name, int64_t *id,
 	struct tw_error *err)
 {
 	struct db *d = store_db(store, err);
-	struct db_stmt *st = NULL;
+	bool found = false;
 	tw_rc rc;
-	int step;
 
 	*id = 0;
 	if (d == NULL)
 		return err != NULL ? err->code : TW_E_INTERNAL;
 	if ((rc = store_check_text(name, STORE_ID_MAX, "context (tenant) name", err)) != TW_OK)
 		return rc;
-	if ((rc = db_prepare(d, SQL_TENANT, &st, err)) != TW_OK)
-		return rc;
-	db_bind_text(st, 1, name);
-	if ((step = db_step(st)) == DB_ROW)
-		*id = db_column_int64(st, 0);
-	else if (step == DB_DONE)
+	rc = db_int(d, SQL_TENANT, id, &found, "looking up a tenant", err, "t", name);
+	if (rc == TW_OK && !found)
 		rc = tw_error_set(err, TW_E_NOT_FOUND, "there is no context (tenant) '%.64s'", name);
-	else
-		rc = db_step_fail(d, err, "looking up a tenant");
-	db_done(d, st);
 	return rc;
 }
 
@@ -180,7 +173,6 @@ tw_rc store_ctx_cert_insert(struct tw_store *store, const struct store_ctx_cert 
 	int64_t *id, struct tw_error *err)
 {
 	struct db *d = store_db(store, err);
-	struct db_stmt *st = NULL;
 	tw_rc rc;
 
 	if (d == NULL)
@@ -189,28 +181,13 @@ tw_rc store_ctx_cert_insert(struct tw_store *store, const struct store_ctx_cert 
 		return tw_error_set(err, TW_E_INTERNAL, "store_ctx_cert_insert: bad arguments");
 	if ((rc = cc_check(c, err)) != TW_OK)
 		return rc;
-	if ((rc = db_prepare(d, SQL_CC_INSERT, &st, err)) != TW_OK)
-		return rc;
-	db_bind_int64(st, 1, c->tenant_id);
-	db_bind_text(st, 2, c->label);
-	db_bind_text(st, 3, c->gateway_id);
-	db_bind_text(st, 4, c->fingerprint);
-	db_bind_text(st, 5, c->subject);
-	db_bind_text(st, 6, c->issuer);
-	db_bind_text(st, 7, c->serial_hex);
-	db_bind_int64(st, 8, c->not_before);
-	db_bind_int64(st, 9, c->not_after);
-	db_bind_blob(st, 10, c->der, c->der_len);
-	db_bind_int64(st, 11, c->created_ms);
-	if (db_step(st) != DB_DONE) {
-		rc = db_step_fail(d, err, "storing a certificate in the context");
-		if (rc == TW_E_EXISTS)
-			rc = tw_error_set(err, TW_E_EXISTS, "the context holds the certificate %.16s... "
-				"already (replace it, or delete it first)", c->fingerprint);
-	} else {
-		rc = db_last_id(d, id, err);
-	}
-	db_done(d, st);
+	rc = db_insert(d, SQL_CC_INSERT, id, "storing a certificate in the context", err,
+		"ittttttiibi", c->tenant_id, c->label, c->gateway_id, c->fingerprint, c->subject,
+		c->issuer, c->serial_hex, c->not_before, c->not_after, (const void *)c->der,
+		c->der_len, c->created_ms);
+	if (rc == TW_E_EXISTS)
+		rc = tw_error_set(err, TW_E_EXISTS, "the context holds the certificate %.16s... "
+			"already (replace it, or delete it first)", c->fingerprint);
 	return rc;
 }
 
@@ -219,8 +196,8 @@ tw_rc store_ctx_cert_get(struct tw_store *store, int64_t tenant_id, int64_t id,
 {
 	struct db *d = store_db(store, err);
 	struct db_stmt *st = NULL;
+	bool row = false;
 	tw_rc rc;
-	int step;
 
 	if (out != NULL)
 		memset(out, 0, sizeof(*out));
@@ -228,17 +205,10 @@ tw_rc store_ctx_cert_get(struct tw_store *store, int64_t tenant_id, int64_t id,
 		return err != NULL ? err->code : TW_E_INTERNAL;
 	if (out == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_ctx_cert_get: no output");
-	if ((rc = db_prepare(d, SQL_CC_GET, &st, err)) != TW_OK)
-		return rc;
-	db_bind_int64(st, 1, tenant_id);
-	db_bind_int64(st, 2, id);
-	if ((step = db_step(st)) == DB_ROW)
-		rc = cc_row(st, true, out, err);
-	else if (step == DB_DONE)
-		rc = tw_error_set(err, TW_E_NOT_FOUND, "the context has no certificate %lld",
-			(long long)id);
-	else
-		rc = db_step_fail(d, err, "reading a certificate of the context");
+	if ((rc = db_fetch(d, SQL_CC_GET, &st, &row, "reading a certificate of the context",
+	    err, "ii", tenant_id, id)) == TW_OK)
+		rc = row ? cc_row(st, true, out, err) : tw_error_set(err, TW_E_NOT_FOUND,
+			"the context has no certificate %lld", (long long)id);
 	db_done(d, st);
 	if (rc != TW_OK)
 		store_ctx_cert_clear(out);
@@ -379,7 +349,6 @@ tw_rc store_ctx_trust_insert(struct tw_store *store, const struct store_ctx_trus
 	int64_t *id, struct tw_error *err)
 {
 	struct db *d = store_db(store, err);
-	struct db_stmt *st = NULL;
 	tw_rc rc;
 
 	if (d == NULL)
@@ -392,22 +361,11 @@ tw_rc store_ctx_trust_insert(struct tw_store *store, const struct store_ctx_trus
 	if ((rc = STORE_CHECK_MEMBER(t, fingerprint, true, err)) != TW_OK ||
 	    (rc = STORE_CHECK_MEMBER(t, subject, false, err)) != TW_OK)
 		return rc;
-	if ((rc = db_prepare(d, SQL_CT_INSERT, &st, err)) != TW_OK)
-		return rc;
-	db_bind_int64(st, 1, t->tenant_id);
-	db_bind_text(st, 2, t->fingerprint);
-	db_bind_text(st, 3, t->subject);
-	db_bind_int64(st, 4, t->not_after);
-	db_bind_blob(st, 5, t->der, t->der_len);
-	db_bind_int64(st, 6, t->created_ms);
-	if (db_step(st) != DB_DONE) {
-		rc = db_step_fail(d, err, "storing a trusted CA of the context");
-		if (rc == TW_E_EXISTS)
-			rc = tw_error_set(err, TW_E_EXISTS, "the context trusts that CA already");
-	} else {
-		rc = db_last_id(d, id, err);
-	}
-	db_done(d, st);
+	rc = db_insert(d, SQL_CT_INSERT, id, "storing a trusted CA of the context", err,
+		"ittibi", t->tenant_id, t->fingerprint, t->subject, t->not_after,
+		(const void *)t->der, t->der_len, t->created_ms);
+	if (rc == TW_E_EXISTS)
+		rc = tw_error_set(err, TW_E_EXISTS, "the context trusts that CA already");
 	return rc;
 }
 

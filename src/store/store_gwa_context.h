@@ -39,7 +39,7 @@ struct store_ctx_cert {
 	int64_t not_before, not_after;           /* seconds since the epoch */
 	unsigned char *der;                      /* owned (store_ctx_cert_clear); NULL in lists */
 	size_t der_len;
-	char status[16];                         /* unchecked, valid, expired, revoked, untrusted */
+	char status[16];             /* unchecked, valid, expired, revoked, untrusted, unknown */
 	char check_detail[STORE_TEXT_MAX + 1];
 	int64_t checked_ms, created_ms, updated_ms;
 };

@@ -1,10 +1,11 @@
 /*
  * store_jobs.c: the public store_jobs.h API. Checks every argument once, before any SQL
- * runs (so bad input changes nothing and is never truncated), then dispatches to the
- * backend's jobs ops chosen by the store's core backend.
+ * runs (so bad input changes nothing and is never truncated), then runs its SQL, written
+ * once for both drivers, through the db.h helpers.
  */
 #include "store/store_jobs.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +23,7 @@ static const char SQL_JOB_INSERT[] =
 	"INSERT INTO jobs (batch_id, gateway_id, tenant_id, type, payload, state, attempts, "
 	"max_attempts, timeout_ms, retry_delay_ms, next_ms, deadline_ms, created_ms, "
 	"updated_ms, actor) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
-	"?14, ?15)";
+	"?14, ?15) RETURNING id";
 static const char SQL_JOB_GET[] = "SELECT " JOB_COLUMNS " FROM jobs WHERE id = ?1";
 static const char SQL_JOB_TRANSITION[] =
 	"UPDATE jobs SET state = ?3, attempts = ?4, next_ms = ?5, deadline_ms = ?6, "
@@ -78,7 +79,7 @@ static const char SQL_JOB_EXPIRED[] = "SELECT id FROM jobs WHERE deadline_ms > 0
 	"deadline_ms <= ?1 AND (state || '') IN ('waking', 'awaiting-connection', 'sent') "
 	"ORDER BY deadline_ms, id LIMIT ?2";
 static const char SQL_BATCH_INSERT[] = "INSERT INTO job_batches (type, selection, total, "
-	"actor, created_ms) VALUES (?1, ?2, ?3, ?4, ?5)";
+	"actor, created_ms) VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id";
 static const char SQL_BATCH_GET[] = "SELECT id, type, selection, total, actor, created_ms "
 	"FROM job_batches WHERE id = ?1";
 static const char SQL_BATCH_LIST[] = "SELECT id, type, selection, total, actor, created_ms "
@@ -144,19 +145,19 @@ static tw_rc job_row(struct db_stmt *st, struct store_job *j, struct tw_error *e
 }
 
 /* One row of a prepared query into out; *found false when there is none. */
-static tw_rc job_one(struct db *s, struct db_stmt *st, struct store_job *out, bool *found,
-	struct tw_error *err)
+/* The one row of a job query (db_fetch arguments) into out; *found false when none. */
+static tw_rc job_one(struct db *s, const char *sql, struct store_job *out, bool *found,
+	struct tw_error *err, const char *types, ...)
 {
-	int step = db_step(st);
-	tw_rc rc = TW_OK;
+	struct db_stmt *st = NULL;
+	va_list ap;
+	tw_rc rc;
 
-	*found = false;
-	if (step == DB_ROW) {
-		rc = job_row(st, out, err);
-		*found = rc == TW_OK;
-	} else if (step != DB_DONE) {
-		rc = db_step_fail(s, err, "reading a job");
-	}
+	va_start(ap, types);
+	rc = db_vfetch(s, sql, &st, found, "reading a job", err, types, ap);
+	va_end(ap);
+	if (rc == TW_OK && *found && (rc = job_row(st, out, err)) != TW_OK)
+		*found = false;
 	db_done(s, st);
 	return rc;
 }
@@ -164,13 +165,7 @@ static tw_rc job_one(struct db *s, struct db_stmt *st, struct store_job *out, bo
 static tw_rc sj_job_get(struct db *s, int64_t id, struct store_job *out, bool *found,
 	struct tw_error *err)
 {
-	struct db_stmt *st = NULL;
-	tw_rc rc;
-
-	if ((rc = db_prepare(s, SQL_JOB_GET, &st, err)) != TW_OK)
-		return rc;
-	db_bind_int64(st, 1, id);
-	return job_one(s, st, out, found, err);
+	return job_one(s, SQL_JOB_GET, out, found, err, "i", id);
 }
 
 static tw_rc sj_job_transition(struct db *s, const struct store_job *j, const char *from,
@@ -192,31 +187,22 @@ static tw_rc sj_job_foreach(struct db *s, const struct store_job_filter *f, stor
 {
 	struct db_stmt *st = NULL;
 	struct store_job j;
-	int step;
+	bool row = false;
+	int stop = 0;
 	tw_rc rc;
 
-	if ((rc = db_prepare(s, SQL_JOB_LIST, &st, err)) != TW_OK)
-		return rc;
-	if (f->gateway_id != NULL)
-		db_bind_text(st, 1, f->gateway_id);
-	db_bind_int64(st, 2, f->batch_id);
-	if (f->state >= 0)
-		db_bind_text(st, 3, store_job_state_name((enum store_job_state)f->state));
-	db_bind_int64(st, 4, f->after_id);
-	db_bind_int64(st, 5, f->limit > 0 ? (int64_t)f->limit : INT64_MAX);
-	while ((step = db_step(st)) == DB_ROW) {
-		int stop;
-
+	for (rc = db_fetch(s, SQL_JOB_LIST, &st, &row, "listing jobs", err, "titii",
+	     f->gateway_id, f->batch_id, f->state >= 0 ?
+	     store_job_state_name((enum store_job_state)f->state) : NULL, f->after_id,
+	     f->limit > 0 ? (int64_t)f->limit : INT64_MAX); rc == TW_OK && row;
+	     rc = db_next(st, &row, "listing jobs", err)) {
 		if ((rc = job_row(st, &j, err)) != TW_OK)
-			goto out;
+			break;
 		stop = cb(&j, arg);
 		store_job_clear(&j);
 		if (stop)
-			goto out;
+			break;
 	}
-	if (step != DB_DONE)
-		rc = db_step_fail(s, err, "listing jobs");
-out:
 	db_done(s, st);
 	return rc;
 }
@@ -225,15 +211,12 @@ static tw_rc sj_job_due(struct db *s, int64_t now_ms, const char *skip_list,
 	struct store_job_due *out, size_t max, size_t *n, struct tw_error *err)
 {
 	struct db_stmt *st = NULL;
-	int step;
+	bool row = false;
 	tw_rc rc;
 
-	if ((rc = db_prepare(s, SQL_JOB_DUE, &st, err)) != TW_OK)
-		return rc;
-	db_bind_int64(st, 1, now_ms);
-	db_bind_text(st, 2, skip_list);
-	db_bind_int64(st, 3, (int64_t)max);
-	while (*n < max && (step = db_step(st)) == DB_ROW) {
+	for (rc = db_fetch(s, SQL_JOB_DUE, &st, &row, "finding due jobs", err, "iti", now_ms,
+	     skip_list, (int64_t)max); rc == TW_OK && row && *n < max;
+	     rc = db_next(st, &row, "finding due jobs", err)) {
 		struct store_job_due *d = &out[*n];
 
 		memset(d, 0, sizeof(*d));
@@ -241,14 +224,11 @@ static tw_rc sj_job_due(struct db *s, int64_t now_ms, const char *skip_list,
 		d->tenant_id = db_column_int64(st, 1);
 		if ((rc = DB_COL_TEXT(st, 2, d, gateway_id, err)) != TW_OK ||
 		    (rc = DB_COL_TEXT(st, 3, d, address, err)) != TW_OK)
-			goto out;
+			break;
 		d->attempts = db_column_int64(st, 4);
 		d->timeout_ms = db_column_int64(st, 5);
 		(*n)++;
 	}
-	if (*n < max && step != DB_DONE)
-		rc = db_step_fail(s, err, "finding due jobs");
-out:
 	db_done(s, st);
 	return rc;
 }
@@ -273,39 +253,21 @@ static tw_rc sj_batch_get(struct db *s, int64_t id, struct store_job_batch *out,
 	struct tw_error *err)
 {
 	struct db_stmt *st = NULL;
-	int step;
-	tw_rc rc;
+	tw_rc rc = db_fetch(s, SQL_BATCH_GET, &st, found, "reading a fleet order", err, "i", id);
 
-	*found = false;
-	if ((rc = db_prepare(s, SQL_BATCH_GET, &st, err)) != TW_OK)
-		return rc;
-	db_bind_int64(st, 1, id);
-	step = db_step(st);
-	if (step == DB_ROW) {
-		if ((rc = sj_batch_row(st, out, err)) == TW_OK)
-			*found = true;
-	} else if (step != DB_DONE) {
-		rc = db_step_fail(s, err, "reading a fleet order");
-	}
+	if (rc == TW_OK && *found && (rc = sj_batch_row(st, out, err)) != TW_OK)
+		*found = false;
 	db_done(s, st);
 	return rc;
 }
 
 static tw_rc gw_exists(struct db *s, const char *gw, struct tw_error *err)
 {
-	struct db_stmt *st = NULL;
-	int step;
-	tw_rc rc;
+	bool yes = false;
+	tw_rc rc = db_exists(s, SQL_GW_EXISTS, &yes, "looking up a gateway", err, "t", gw);
 
-	if ((rc = db_prepare(s, SQL_GW_EXISTS, &st, err)) != TW_OK)
-		return rc;
-	db_bind_text(st, 1, gw);
-	step = db_step(st);
-	if (step == DB_DONE)
+	if (rc == TW_OK && !yes)
 		rc = tw_error_set(err, TW_E_NOT_FOUND, "gateway \"%s\" is not registered", gw);
-	else if (step != DB_ROW)
-		rc = db_step_fail(s, err, "looking up a gateway");
-	db_done(s, st);
 	return rc;
 }
 
@@ -333,23 +295,7 @@ static tw_rc sj_set_tenant(struct db *s, const char *gw, int64_t tenant_id, bool
 static tw_rc sj_tenant_find(struct db *s, const char *name, int64_t *id, bool *found,
 	struct tw_error *err)
 {
-	struct db_stmt *st = NULL;
-	int step;
-	tw_rc rc;
-
-	*found = false;
-	if ((rc = db_prepare(s, SQL_TENANT_FIND, &st, err)) != TW_OK)
-		return rc;
-	db_bind_text(st, 1, name);
-	step = db_step(st);
-	if (step == DB_ROW) {
-		*id = db_column_int64(st, 0);
-		*found = true;
-	} else if (step != DB_DONE) {
-		rc = db_step_fail(s, err, "looking up a tenant");
-	}
-	db_done(s, st);
-	return rc;
+	return db_int(s, SQL_TENANT_FIND, id, found, "looking up a tenant", err, "t", name);
 }
 
 static tw_rc sj_wakeup_set(struct db *s, const char *gw, const char *address, int64_t now_ms,
@@ -368,23 +314,11 @@ static tw_rc sj_wakeup_set(struct db *s, const char *gw, const char *address, in
 static tw_rc sj_wakeup_get(struct db *s, const char *gw, char *address, size_t size,
 	bool *found, struct tw_error *err)
 {
-	struct db_stmt *st = NULL;
-	int step;
-	tw_rc rc;
+	tw_rc rc = db_text(s, SQL_WAKEUP_GET, address, size, "wake-up address", found,
+		"reading a wake-up address", err, "t", gw);
 
-	*found = false;
-	address[0] = '\0';
-	if ((rc = db_prepare(s, SQL_WAKEUP_GET, &st, err)) != TW_OK)
-		return rc;
-	db_bind_text(st, 1, gw);
-	step = db_step(st);
-	if (step == DB_ROW) {
-		rc = db_col_text(st, 0, address, size, "wake-up address", err);
-		*found = rc == TW_OK;
-	} else if (step != DB_DONE) {
-		rc = db_step_fail(s, err, "reading a wake-up address");
-	}
-	db_done(s, st);
+	if (rc != TW_OK)
+		*found = false;
 	return rc;
 }
 
@@ -393,30 +327,24 @@ static tw_rc sj_gateway_select(struct db *s, enum store_gw_select how, const cha
 {
 	struct db_stmt *st = NULL;
 	struct store_gateway gw;
-	int step;
+	bool row = false;
 	tw_rc rc;
 
-	rc = db_prepare(s, how == GW_SELECT_ALL ? SQL_SELECT_ALL : how == GW_SELECT_TAG ?
-		SQL_SELECT_TAG : SQL_SELECT_TENANT, &st, err);
-	if (rc != TW_OK)
-		return rc;
-	if (how != GW_SELECT_ALL)
-		db_bind_text(st, 1, value);
-	while ((step = db_step(st)) == DB_ROW) {
+	for (rc = db_fetch(s, how == GW_SELECT_ALL ? SQL_SELECT_ALL : how == GW_SELECT_TAG ?
+	     SQL_SELECT_TAG : SQL_SELECT_TENANT, &st, &row, "selecting gateways", err,
+	     how == GW_SELECT_ALL ? "" : "t", value); rc == TW_OK && row;
+	     rc = db_next(st, &row, "selecting gateways", err)) {
 		memset(&gw, 0, sizeof(gw));
 		gw.tenant_id = db_column_int64(st, 0);
 		if ((rc = DB_COL_TEXT(st, 1, &gw, gateway_id, err)) != TW_OK ||
 		    (rc = DB_COL_TEXT(st, 2, &gw, state, err)) != TW_OK ||
 		    (rc = DB_COL_TEXT(st, 5, &gw, last_address, err)) != TW_OK)
-			goto out;
+			break;
 		gw.created_ms = db_column_int64(st, 3);
 		gw.last_contact_ms = db_column_int64(st, 4);
 		if (cb(&gw, arg) != 0)
-			goto out;
+			break;
 	}
-	if (step != DB_DONE)
-		rc = db_step_fail(s, err, "selecting gateways");
-out:
 	db_done(s, st);
 	return rc;
 }
@@ -504,14 +432,14 @@ tw_rc store_job_insert(struct tw_store *store, const struct store_job *job, int6
 		return tw_error_set(err, TW_E_INVALID, "no id out-parameter");
 	if ((rc = sj_check_job(job, true, err)) != TW_OK)
 		return rc;
-	rc = db_run(db, SQL_JOB_INSERT, NULL, "storing a job", err, "ititttiiiiiiiit",
+	rc = db_insert(db, SQL_JOB_INSERT, id, "storing a job", err, "ititttiiiiiiiit",
 		job->batch_id, job->gateway_id, job->tenant_id, job->type, job->payload,
 		store_job_state_name(job->state), (int64_t)job->attempts,
 		(int64_t)job->max_attempts, job->timeout_ms, job->retry_delay_ms, job->next_ms,
 		job->deadline_ms, job->created_ms, job->updated_ms, job->actor);
 	if (rc == TW_E_NOT_FOUND)
 		return tw_error_set(err, rc, "gateway \"%s\" is not registered", job->gateway_id);
-	return rc != TW_OK ? rc : db_last_id(db, id, err);
+	return rc;
 }
 
 tw_rc store_job_get(struct tw_store *store, int64_t id, struct store_job *out,
@@ -569,12 +497,7 @@ tw_rc store_job_head(struct tw_store *store, const char *gateway_id, struct stor
 		return tw_error_set(err, TW_E_INVALID, "no output given");
 	if ((rc = store_check_text(gateway_id, STORE_ID_MAX, "gateway id", err)) != TW_OK)
 		return rc;
-	struct db_stmt *st = NULL;
-
-	if ((rc = db_prepare(db, SQL_JOB_HEAD, &st, err)) != TW_OK)
-		return rc;
-	db_bind_text(st, 1, gateway_id);
-	return job_one(db, st, out, found, err);
+	return job_one(db, SQL_JOB_HEAD, out, found, err, "t", gateway_id);
 }
 
 tw_rc store_job_count_open(struct tw_store *store, const char *gateway_id, int64_t *n,
@@ -591,17 +514,8 @@ tw_rc store_job_count_open(struct tw_store *store, const char *gateway_id, int64
 		return tw_error_set(err, TW_E_INVALID, "no output given");
 	if ((rc = store_check_text(gateway_id, STORE_ID_MAX, "gateway id", err)) != TW_OK)
 		return rc;
-	struct db_stmt *st = NULL;
-
-	if ((rc = db_prepare(db, SQL_JOB_COUNT_OPEN, &st, err)) != TW_OK)
-		return rc;
-	db_bind_text(st, 1, gateway_id);
-	if (db_step(st) == DB_ROW)
-		*n = db_column_int64(st, 0);
-	else
-		rc = db_step_fail(db, err, "counting jobs");
-	db_done(db, st);
-	return rc;
+	/* count(*) always returns its one row. */
+	return db_int(db, SQL_JOB_COUNT_OPEN, n, NULL, "counting jobs", err, "t", gateway_id);
 }
 
 tw_rc store_job_claim_head(struct tw_store *store, const char *gateway_id, int64_t now_ms,
@@ -675,6 +589,25 @@ tw_rc store_job_foreach(struct tw_store *store, const struct store_job_filter *f
 	return sj_job_foreach(db, f, cb, arg, err);
 }
 
+/* Rows of (state, count) into counts; unknown states are skipped. */
+static tw_rc sj_counts(struct db *db, const char *sql, int64_t key, int64_t counts[JOB__STATES],
+	struct tw_error *err)
+{
+	struct db_stmt *st = NULL;
+	bool row = false;
+	tw_rc rc;
+
+	for (rc = db_fetch(db, sql, &st, &row, "counting jobs", err, "i", key); rc == TW_OK && row;
+	     rc = db_next(st, &row, "counting jobs", err)) {
+		int k = store_job_state_parse(db_column_text(st, 0));
+
+		if (k >= 0)
+			counts[k] = db_column_int64(st, 1);
+	}
+	db_done(db, st);
+	return rc;
+}
+
 tw_rc store_job_counts(struct tw_store *store, int64_t batch_id, int64_t counts[JOB__STATES],
 	struct tw_error *err)
 {
@@ -686,23 +619,7 @@ tw_rc store_job_counts(struct tw_store *store, int64_t batch_id, int64_t counts[
 		return err != NULL ? err->code : TW_E_INTERNAL;
 	if (counts == NULL || batch_id < 0)
 		return tw_error_set(err, TW_E_INVALID, "invalid arguments to store_job_counts");
-	struct db_stmt *st = NULL;
-	int step;
-	tw_rc rc;
-
-	if ((rc = db_prepare(db, SQL_JOB_COUNTS, &st, err)) != TW_OK)
-		return rc;
-	db_bind_int64(st, 1, batch_id);
-	while ((step = db_step(st)) == DB_ROW) {
-		int k = store_job_state_parse(db_column_text(st, 0));
-
-		if (k >= 0)
-			counts[k] = db_column_int64(st, 1);
-	}
-	if (step != DB_DONE)
-		rc = db_step_fail(db, err, "counting jobs");
-	db_done(db, st);
-	return rc;
+	return sj_counts(db, SQL_JOB_COUNTS, batch_id, counts, err);
 }
 
 tw_rc store_job_state_counts(struct tw_store *store, int64_t counts[JOB__STATES],
@@ -716,23 +633,7 @@ tw_rc store_job_state_counts(struct tw_store *store, int64_t counts[JOB__STATES]
 		return err != NULL ? err->code : TW_E_INTERNAL;
 	if (counts == NULL)
 		return tw_error_set(err, TW_E_INVALID, "invalid arguments to store_job_state_counts");
-	struct db_stmt *st = NULL;
-	int step;
-	tw_rc rc;
-
-	if ((rc = db_prepare(db, SQL_JOB_COUNTS_TENANT, &st, err)) != TW_OK)
-		return rc;
-	db_bind_int64(st, 1, store->scope_tenant);
-	while ((step = db_step(st)) == DB_ROW) {
-		int k = store_job_state_parse(db_column_text(st, 0));
-
-		if (k >= 0)
-			counts[k] = db_column_int64(st, 1);
-	}
-	if (step != DB_DONE)
-		rc = db_step_fail(db, err, "counting jobs");
-	db_done(db, st);
-	return rc;
+	return sj_counts(db, SQL_JOB_COUNTS_TENANT, store->scope_tenant, counts, err);
 }
 
 #define SJ_SKIP_MAX 256
@@ -783,17 +684,13 @@ tw_rc store_job_expired(struct tw_store *store, int64_t now_ms, int64_t *ids, si
 	if (max == 0)
 		return TW_OK;
 	struct db_stmt *st = NULL;
-	int step = DB_DONE;
+	bool row = false;
 	tw_rc rc;
 
-	if ((rc = db_prepare(db, SQL_JOB_EXPIRED, &st, err)) != TW_OK)
-		return rc;
-	db_bind_int64(st, 1, now_ms);
-	db_bind_int64(st, 2, (int64_t)max);
-	while (*n < max && (step = db_step(st)) == DB_ROW)
+	for (rc = db_fetch(db, SQL_JOB_EXPIRED, &st, &row, "finding expired jobs", err, "ii",
+	     now_ms, (int64_t)max); rc == TW_OK && row && *n < max;
+	     rc = db_next(st, &row, "finding expired jobs", err))
 		ids[(*n)++] = db_column_int64(st, 0);
-	if (*n < max && step != DB_DONE)
-		rc = db_step_fail(db, err, "finding expired jobs");
 	db_done(db, st);
 	return rc;
 }
@@ -814,10 +711,8 @@ tw_rc store_job_batch_insert(struct tw_store *store, const struct store_job_batc
 	    (rc = STORE_CHECK_MEMBER(b, selection, true, err)) != TW_OK ||
 	    (rc = STORE_CHECK_MEMBER(b, actor, true, err)) != TW_OK)
 		return rc;
-	if ((rc = db_run(db, SQL_BATCH_INSERT, NULL, "storing a fleet order", err, "ttiti",
-	    b->type, b->selection, b->total, b->actor, b->created_ms)) != TW_OK)
-		return rc;
-	return db_last_id(db, id, err);
+	return db_insert(db, SQL_BATCH_INSERT, id, "storing a fleet order", err, "ttiti",
+		b->type, b->selection, b->total, b->actor, b->created_ms);
 }
 
 tw_rc store_job_batch_get(struct tw_store *store, int64_t id, struct store_job_batch *out,
@@ -842,7 +737,7 @@ tw_rc store_job_batch_list(struct tw_store *store, int64_t before_id,
 {
 	struct db *db = store_db(store, err);
 	struct db_stmt *st = NULL;
-	int step;
+	bool row = false;
 	tw_rc rc;
 
 	if (n != NULL)
@@ -851,18 +746,13 @@ tw_rc store_job_batch_list(struct tw_store *store, int64_t before_id,
 		return err != NULL ? err->code : TW_E_INTERNAL;
 	if (out == NULL || n == NULL || max == 0 || max > 100000 || before_id < 0)
 		return tw_error_set(err, TW_E_INVALID, "store_job_batch_list: bad arguments");
-	if ((rc = db_prepare(db, SQL_BATCH_LIST, &st, err)) != TW_OK)
-		return rc;
-	db_bind_int64(st, 1, before_id);
-	db_bind_int64(st, 2, (int64_t)max);
-	while ((step = db_step(st)) == DB_ROW && *n < max) {
+	for (rc = db_fetch(db, SQL_BATCH_LIST, &st, &row, "listing fleet orders", err, "ii",
+	     before_id, (int64_t)max); rc == TW_OK && row && *n < max;
+	     rc = db_next(st, &row, "listing fleet orders", err)) {
 		if ((rc = sj_batch_row(st, &out[*n], err)) != TW_OK)
-			goto out;
+			break;
 		(*n)++;
 	}
-	if (step != DB_ROW && step != DB_DONE)
-		rc = db_step_fail(db, err, "listing fleet orders");
-out:
 	db_done(db, st);
 	return rc;
 }
@@ -941,13 +831,10 @@ tw_rc store_gateway_tags(struct tw_store *store, const char *gateway_id, char *b
 		return rc;
 	struct db_stmt *st = NULL;
 	size_t used = 0;
-	int step;
+	bool row = false;
 
-	buf[0] = '\0';
-	if ((rc = db_prepare(db, SQL_TAGS, &st, err)) != TW_OK)
-		return rc;
-	db_bind_text(st, 1, gateway_id);
-	while ((step = db_step(st)) == DB_ROW) {
+	for (rc = db_fetch(db, SQL_TAGS, &st, &row, "reading tags", err, "t", gateway_id);
+	     rc == TW_OK && row; rc = db_next(st, &row, "reading tags", err)) {
 		const char *t = db_column_text(st, 0);
 		int w = snprintf(buf + used, size - used, "%s%s", used > 0 ? "," : "",
 			t != NULL ? t : "");
@@ -955,13 +842,10 @@ tw_rc store_gateway_tags(struct tw_store *store, const char *gateway_id, char *b
 		if (w < 0 || (size_t)w >= size - used) {
 			rc = tw_error_set(err, TW_E_TOO_LARGE, "the tags of %s exceed %zu bytes", gateway_id,
 				size - 1);
-			goto out;
+			break;
 		}
 		used += (size_t)w;
 	}
-	if (step != DB_DONE)
-		rc = db_step_fail(db, err, "reading tags");
-out:
 	db_done(db, st);
 	return rc;
 }

@@ -5,6 +5,7 @@
  */
 #include "store/store_metering.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +18,7 @@
 static const char SQL_M_INSERT[] =
 	"INSERT INTO metering_messages (gateway_id, message_id, kind, emt_id, metering_point, "
 	"clock_ok, sha256, body, received_ms, state, next_attempt_ms) "
-	"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'pending', ?9)";
+	"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'pending', ?9) RETURNING id";
 static const char SQL_M_BY_MSGID[] =
 	"SELECT id, sha256 FROM metering_messages WHERE gateway_id = ?1 AND message_id = ?2";
 static const char SQL_M_DUE[] = "SELECT " M_COLS " FROM metering_messages "
@@ -127,7 +128,7 @@ tw_rc store_metering_insert(struct tw_store *store, const struct store_metering_
 	struct db *db;
 	struct db_stmt *st = NULL;
 	char sha[65] = "";
-	int step;
+	bool row = false;
 	tw_rc rc = TW_OK;
 
 	DB_OR_FAIL(db, store, err);
@@ -150,16 +151,10 @@ tw_rc store_metering_insert(struct tw_store *store, const struct store_metering_
 		return tw_error_set(err, TW_E_INVALID, "metering message body must hold 1..%d "
 			"bytes", STORE_METERING_BODY_MAX);
 	/* The same (gateway, message id) again: a resend after a lost ack, or a forgery. */
-	if ((rc = db_prepare(db, SQL_M_BY_MSGID, &st, err)) != TW_OK)
-		return rc;
-	db_bind_text(st, 1, m->gateway_id);
-	db_bind_text(st, 2, m->message_id);
-	step = db_step(st);
-	if (step == DB_ROW) {
+	if ((rc = db_fetch(db, SQL_M_BY_MSGID, &st, &row, "looking up a metering message", err,
+	    "tt", m->gateway_id, m->message_id)) == TW_OK && row) {
 		*id = db_column_int64(st, 0);
 		rc = db_col_text(st, 1, sha, sizeof(sha), "sha256", err);
-	} else if (step != DB_DONE) {
-		rc = db_step_fail(db, err, "looking up a metering message");
 	}
 	db_done(db, st);
 	if (rc != TW_OK)
@@ -173,26 +168,13 @@ tw_rc store_metering_insert(struct tw_store *store, const struct store_metering_
 		return tw_error_set(err, TW_E_EXISTS, "message id %s of gateway %s was stored "
 			"with other content", m->message_id, m->gateway_id);
 	}
-	if ((rc = db_prepare(db, SQL_M_INSERT, &st, err)) != TW_OK)
-		return rc;
-	db_bind_text(st, 1, m->gateway_id);
-	db_bind_text(st, 2, m->message_id);
-	db_bind_text(st, 3, m->kind);
-	db_bind_text(st, 4, m->emt_id);
-	db_bind_text(st, 5, m->metering_point);
-	db_bind_int64(st, 6, m->clock_ok ? 1 : 0);
-	db_bind_text(st, 7, m->sha256);
-	db_bind_blob(st, 8, m->body, m->body_len);
-	db_bind_int64(st, 9, m->received_ms);
-	if (db_step(st) != DB_DONE) {
-		rc = db_step_fail(db, err, "storing a metering message");
-		if (rc == TW_E_EXISTS)
-			tw_error_set(err, rc, "this message was stored already under another "
-				"message id (replay)");
-	} else {
-		rc = db_last_id(db, id, err);
-	}
-	db_done(db, st);
+	rc = db_insert(db, SQL_M_INSERT, id, "storing a metering message", err, "tttttitbi",
+		m->gateway_id, m->message_id, m->kind, m->emt_id, m->metering_point,
+		(int64_t)(m->clock_ok ? 1 : 0), m->sha256, (const void *)m->body, m->body_len,
+		m->received_ms);
+	if (rc == TW_E_EXISTS)
+		tw_error_set(err, rc, "this message was stored already under another message id "
+			"(replay)");
 	return rc;
 }
 
@@ -203,7 +185,7 @@ tw_rc store_metering_due(struct tw_store *store, int64_t now_ms, size_t max,
 	struct db_stmt *st = NULL;
 	struct store_metering_msg *msgs = NULL;
 	size_t k = 0;
-	int step = DB_DONE;
+	bool row = false;
 	tw_rc rc = TW_OK;
 
 	DB_OR_FAIL(db, store, err);
@@ -213,19 +195,13 @@ tw_rc store_metering_due(struct tw_store *store, int64_t now_ms, size_t max,
 	*n = 0;
 	if ((msgs = calloc(max, sizeof(*msgs))) == NULL)
 		return tw_error_set(err, TW_E_NOMEM, "out of memory");
-	if ((rc = db_prepare(db, SQL_M_DUE, &st, err)) != TW_OK) {
-		free(msgs);
-		return rc;
-	}
-	db_bind_int64(st, 1, now_ms);
-	db_bind_int64(st, 2, (int64_t)max);
-	while (k < max && (step = db_step(st)) == DB_ROW) {
+	for (rc = db_fetch(db, SQL_M_DUE, &st, &row, "reading due metering messages", err, "ii",
+	     now_ms, (int64_t)max); rc == TW_OK && row && k < max;
+	     rc = db_next(st, &row, "reading due metering messages", err)) {
 		if ((rc = sm_row(st, &msgs[k], err)) != TW_OK)
 			break;
 		k++;
 	}
-	if (rc == TW_OK && k < max && step != DB_DONE)
-		rc = db_step_fail(db, err, "reading due metering messages");
 	db_done(db, st);
 	if (rc != TW_OK) {
 		store_metering_msgs_free(msgs, max);
@@ -241,48 +217,34 @@ tw_rc store_metering_get(struct tw_store *store, int64_t id, struct store_meteri
 {
 	struct db *db;
 	struct db_stmt *st = NULL;
-	int step;
+	bool row = false;
 	tw_rc rc;
 
 	DB_OR_FAIL(db, store, err);
 	if (out == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_metering_get: out is NULL");
 	memset(out, 0, sizeof(*out));
-	if ((rc = db_prepare(db, SQL_M_GET, &st, err)) != TW_OK)
-		return rc;
-	db_bind_int64(st, 1, id);
-	step = db_step(st);
-	if (step == DB_ROW)
-		rc = sm_row(st, out, err);
-	else if (step == DB_DONE)
-		rc = tw_error_set(err, TW_E_NOT_FOUND, "no metering message %lld", (long long)id);
-	else
-		rc = db_step_fail(db, err, "reading a metering message");
+	if ((rc = db_fetch(db, SQL_M_GET, &st, &row, "reading a metering message", err, "i",
+	    id)) == TW_OK)
+		rc = row ? sm_row(st, out, err) : tw_error_set(err, TW_E_NOT_FOUND,
+			"no metering message %lld", (long long)id);
 	db_done(db, st);
 	return rc;
 }
 
 /* Run an UPDATE/DELETE with up to three bindings; *changed gets the row count. */
-static tw_rc sm_change(struct tw_store *store, const char *sql, int64_t a, int64_t b,
-	const char *c, int nbind, int64_t *changed, const char *doing, struct tw_error *err)
+/* Run an UPDATE/DELETE (db_run arguments); *changed gets the row count. */
+static tw_rc sm_change(struct tw_store *store, const char *sql, int64_t *changed,
+	const char *doing, struct tw_error *err, const char *types, ...)
 {
 	struct db *db;
-	struct db_stmt *st = NULL;
+	va_list ap;
 	tw_rc rc;
 
 	DB_OR_FAIL(db, store, err);
-	if ((rc = db_prepare(db, sql, &st, err)) != TW_OK)
-		return rc;
-	db_bind_int64(st, 1, a);
-	if (nbind >= 2)
-		db_bind_int64(st, 2, b);
-	if (nbind >= 3)
-		db_bind_text(st, 3, c);
-	if (db_step(st) != DB_DONE)
-		rc = db_step_fail(db, err, doing);
-	else if (changed != NULL)
-		*changed = db_changes(db);
-	db_done(db, st);
+	va_start(ap, types);
+	rc = db_vrun(db, sql, changed, NULL, doing, err, types, ap);
+	va_end(ap);
 	return rc;
 }
 
@@ -290,8 +252,8 @@ tw_rc store_metering_delivered(struct tw_store *store, int64_t id, int64_t now_m
 	struct tw_error *err)
 {
 	int64_t n = 0;
-	tw_rc rc = sm_change(store, SQL_M_DELIVERED, id, now_ms, NULL, 2, &n,
-		"marking a metering message delivered", err);
+	tw_rc rc = sm_change(store, SQL_M_DELIVERED, &n, "marking a metering message delivered",
+		err, "ii", id, now_ms);
 
 	if (rc == TW_OK && n != 1)
 		rc = tw_error_set(err, TW_E_NOT_FOUND, "no pending metering message %lld",
@@ -306,16 +268,16 @@ tw_rc store_metering_retry(struct tw_store *store, int64_t id, int64_t next_ms,
 
 	/* The reason is diagnostic text from a peer or OpenSSL: cut, never refused. */
 	snprintf(reason, sizeof(reason), "%s", error != NULL ? error : "");
-	return sm_change(store, SQL_M_RETRY, id, next_ms, reason, 3, NULL,
-		"recording a failed delivery", err);
+	return sm_change(store, SQL_M_RETRY, NULL, "recording a failed delivery", err, "iit", id,
+		next_ms, reason);
 }
 
 tw_rc store_metering_purge(struct tw_store *store, int64_t cutoff_ms, int64_t *deleted,
 	struct tw_error *err)
 {
 	int64_t n = 0;
-	tw_rc rc = sm_change(store, SQL_M_PURGE, cutoff_ms, 0, NULL, 1, &n,
-		"deleting delivered metering messages", err);
+	tw_rc rc = sm_change(store, SQL_M_PURGE, &n, "deleting delivered metering messages", err,
+		"i", cutoff_ms);
 
 	if (deleted != NULL)
 		*deleted = rc == TW_OK ? n : 0;
@@ -326,8 +288,8 @@ tw_rc store_metering_mark_overdue(struct tw_store *store, int64_t cutoff_ms, int
 	struct tw_error *err)
 {
 	int64_t k = 0;
-	tw_rc rc = sm_change(store, SQL_M_OVERDUE, cutoff_ms, 0, NULL, 1, &k,
-		"marking overdue metering messages", err);
+	tw_rc rc = sm_change(store, SQL_M_OVERDUE, &k, "marking overdue metering messages", err,
+		"i", cutoff_ms);
 
 	if (n != NULL)
 		*n = rc == TW_OK ? k : 0;
@@ -339,6 +301,7 @@ tw_rc store_metering_count(struct tw_store *store, const char *emt_id,
 {
 	struct db *db;
 	struct db_stmt *st = NULL;
+	bool row = false;
 	tw_rc rc;
 
 	DB_OR_FAIL(db, store, err);
@@ -347,16 +310,13 @@ tw_rc store_metering_count(struct tw_store *store, const char *emt_id,
 	memset(out, 0, sizeof(*out));
 	if (emt_id != NULL && (rc = store_check_text(emt_id, STORE_ID_MAX, "EMT id", err)) != TW_OK)
 		return rc;
-	if ((rc = db_prepare(db, SQL_M_COUNT, &st, err)) != TW_OK)
-		return rc;
-	db_bind_text(st, 1, emt_id != NULL ? emt_id : "");
-	if (db_step(st) == DB_ROW) {
+	/* An aggregate without GROUP BY always returns its one row. */
+	if ((rc = db_fetch(db, SQL_M_COUNT, &st, &row, "counting metering messages", err, "t",
+	    emt_id != NULL ? emt_id : "")) == TW_OK && row) {
 		out->pending = db_column_int64(st, 0);
 		out->delivered = db_column_int64(st, 1);
 		out->overdue = db_column_int64(st, 2);
 		out->bytes = db_column_int64(st, 3);
-	} else {
-		rc = db_step_fail(db, err, "counting metering messages");
 	}
 	db_done(db, st);
 	return rc;
@@ -366,7 +326,6 @@ tw_rc store_emt_endpoint_set(struct tw_store *store, const char *emt_id, const c
 	int64_t now_ms, const char *by, struct tw_error *err)
 {
 	struct db *db;
-	struct db_stmt *st = NULL;
 	bool own = false;
 	tw_rc rc;
 
@@ -383,26 +342,12 @@ tw_rc store_emt_endpoint_set(struct tw_store *store, const char *emt_id, const c
 			return rc;
 		own = true;
 	}
-	if ((rc = db_prepare(db, SQL_E_SET_DEL, &st, err)) != TW_OK)
-		goto out;
-	db_bind_text(st, 1, emt_id);
-	if (db_step(st) != DB_DONE)
-		rc = db_step_fail(db, err, "replacing an EMT endpoint");
-	db_done(db, st);
-	if (rc != TW_OK)
-		goto out;
-	if ((rc = db_prepare(db, SQL_E_SET_INS, &st, err)) != TW_OK)
-		goto out;
-	db_bind_text(st, 1, emt_id);
-	db_bind_text(st, 2, url);
-	db_bind_int64(st, 3, now_ms);
-	db_bind_text(st, 4, by);
-	if (db_step(st) != DB_DONE)
-		rc = db_step_fail(db, err, "storing an EMT endpoint");
-	db_done(db, st);
+	if ((rc = db_run(db, SQL_E_SET_DEL, NULL, "replacing an EMT endpoint", err, "t",
+	    emt_id)) == TW_OK)
+		rc = db_run(db, SQL_E_SET_INS, NULL, "storing an EMT endpoint", err, "ttit", emt_id,
+			url, now_ms, by);
 	if (rc == TW_OK && own)
 		rc = store_commit(store, err);
-out:
 	if (rc != TW_OK && own)
 		store_rollback(store);
 	return rc;
@@ -412,25 +357,17 @@ tw_rc store_emt_endpoint_get(struct tw_store *store, const char *emt_id, char *u
 	size_t size, struct tw_error *err)
 {
 	struct db *db;
-	struct db_stmt *st = NULL;
-	int step;
+	bool found = false;
 	tw_rc rc;
 
 	DB_OR_FAIL(db, store, err);
 	if ((rc = store_check_text(emt_id, STORE_ID_MAX, "EMT id", err)) != TW_OK)
 		return rc;
-	if ((rc = db_prepare(db, SQL_E_GET, &st, err)) != TW_OK)
-		return rc;
-	db_bind_text(st, 1, emt_id);
-	step = db_step(st);
-	if (step == DB_ROW)
-		rc = db_col_text(st, 0, url, size, "url", err);
-	else if (step == DB_DONE)
+	rc = db_text(db, SQL_E_GET, url, size, "url", &found, "reading an EMT endpoint", err,
+		"t", emt_id);
+	if (rc == TW_OK && !found)
 		rc = tw_error_set(err, TW_E_NOT_FOUND, "EMT %s has no delivery endpoint "
 			"(`torwart metering endpoint --emt ID --url https://...`)", emt_id);
-	else
-		rc = db_step_fail(db, err, "reading an EMT endpoint");
-	db_done(db, st);
 	return rc;
 }
 
@@ -438,7 +375,6 @@ tw_rc store_time_check_insert(struct tw_store *store, const struct store_time_ch
 	struct tw_error *err)
 {
 	struct db *db;
-	struct db_stmt *st = NULL;
 	tw_rc rc;
 
 	DB_OR_FAIL(db, store, err);
@@ -447,18 +383,9 @@ tw_rc store_time_check_insert(struct tw_store *store, const struct store_time_ch
 	if ((rc = STORE_CHECK_MEMBER(c, upstream, true, err)) != TW_OK ||
 	    (rc = STORE_CHECK_MEMBER(c, detail, false, err)) != TW_OK)
 		return rc;
-	if ((rc = db_prepare(db, SQL_T_INSERT, &st, err)) != TW_OK)
-		return rc;
-	db_bind_int64(st, 1, c->checked_ms);
-	db_bind_text(st, 2, c->upstream);
-	db_bind_int64(st, 3, c->offset_ms);
-	db_bind_int64(st, 4, c->ok ? 1 : 0);
-	db_bind_text(st, 5, c->detail);
-	db_bind_int64(st, 6, c->valid_until_ms);
-	if (db_step(st) != DB_DONE)
-		rc = db_step_fail(db, err, "storing a time check");
-	db_done(db, st);
-	return rc;
+	return db_run(db, SQL_T_INSERT, NULL, "storing a time check", err, "itiiti",
+		c->checked_ms, c->upstream, c->offset_ms, (int64_t)(c->ok ? 1 : 0), c->detail,
+		c->valid_until_ms);
 }
 
 tw_rc store_time_check_last(struct tw_store *store, struct store_time_check *out,
@@ -466,28 +393,26 @@ tw_rc store_time_check_last(struct tw_store *store, struct store_time_check *out
 {
 	struct db *db;
 	struct db_stmt *st = NULL;
-	int step;
+	bool row = false;
 	tw_rc rc = TW_OK;
 
 	DB_OR_FAIL(db, store, err);
 	if (out == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_time_check_last: out is NULL");
 	memset(out, 0, sizeof(*out));
-	if ((rc = db_prepare(db, SQL_T_LAST, &st, err)) != TW_OK)
+	if ((rc = db_fetch(db, SQL_T_LAST, &st, &row, "reading the last time check", err,
+	    "")) != TW_OK)
 		return rc;
-	step = db_step(st);
-	if (step == DB_ROW) {
+	if (row) {
 		out->checked_ms = db_column_int64(st, 0);
 		out->offset_ms = db_column_int64(st, 2);
 		out->ok = db_column_int64(st, 3) != 0;
 		out->valid_until_ms = db_column_int64(st, 5);
 		if ((rc = DB_COL_TEXT(st, 1, out, upstream, err)) == TW_OK)
 			rc = DB_COL_TEXT(st, 4, out, detail, err);
-	} else if (step == DB_DONE) {
+	} else {
 		rc = tw_error_set(err, TW_E_NOT_FOUND, "the GWA clock was never checked against "
 			"an upstream time server (`torwart time check`)");
-	} else {
-		rc = db_step_fail(db, err, "reading the last time check");
 	}
 	db_done(db, st);
 	return rc;
@@ -513,7 +438,7 @@ tw_rc store_gateway_time_get(struct tw_store *store, const char *gateway_id,
 {
 	struct db *db;
 	struct db_stmt *st = NULL;
-	int step;
+	bool row = false;
 	tw_rc rc;
 
 	DB_OR_FAIL(db, store, err);
@@ -522,17 +447,10 @@ tw_rc store_gateway_time_get(struct tw_store *store, const char *gateway_id,
 	memset(out, 0, sizeof(*out));
 	if ((rc = store_check_text(gateway_id, STORE_ID_MAX, "gateway id", err)) != TW_OK)
 		return rc;
-	if ((rc = db_prepare(db, SQL_G_GET, &st, err)) != TW_OK)
-		return rc;
-	db_bind_text(st, 1, gateway_id);
-	step = db_step(st);
-	if (step == DB_ROW)
-		rc = sg_row(st, out, err);
-	else if (step == DB_DONE)
-		rc = tw_error_set(err, TW_E_NOT_FOUND, "gateway %s never synchronised its time",
-			gateway_id);
-	else
-		rc = db_step_fail(db, err, "reading a gateway's time record");
+	if ((rc = db_fetch(db, SQL_G_GET, &st, &row, "reading a gateway's time record", err,
+	    "t", gateway_id)) == TW_OK)
+		rc = row ? sg_row(st, out, err) : tw_error_set(err, TW_E_NOT_FOUND,
+			"gateway %s never synchronised its time", gateway_id);
 	db_done(db, st);
 	return rc;
 }
@@ -541,7 +459,6 @@ tw_rc store_gateway_time_record(struct tw_store *store, const char *gateway_id, 
 	int64_t now_ms, int64_t offset_ms, const char *failure, struct tw_error *err)
 {
 	struct db *db;
-	struct db_stmt *st = NULL;
 	char reason[256];
 	int64_t n = 0;
 	tw_rc rc;
@@ -551,33 +468,21 @@ tw_rc store_gateway_time_record(struct tw_store *store, const char *gateway_id, 
 		return rc;
 	snprintf(reason, sizeof(reason), "%s", failure != NULL ? failure : "");
 	for (int pass = 0; pass < 2; pass++) {
-		if ((rc = db_prepare(db, ok ? SQL_G_OK : SQL_G_FAIL, &st, err)) != TW_OK)
-			return rc;
-		db_bind_text(st, 1, gateway_id);
-		if (ok) {
-			db_bind_int64(st, 2, now_ms);
-			db_bind_int64(st, 3, offset_ms);
-		} else {
-			db_bind_text(st, 2, reason);
-		}
-		if (db_step(st) != DB_DONE)
-			rc = db_step_fail(db, err, "recording a time synchronisation");
+		if (ok)
+			rc = db_run(db, SQL_G_OK, &n, "recording a time synchronisation", err, "tii",
+				gateway_id, now_ms, offset_ms);
 		else
-			n = db_changes(db);
-		db_done(db, st);
+			rc = db_run(db, SQL_G_FAIL, &n, "recording a time synchronisation", err, "tt",
+				gateway_id, reason);
 		if (rc != TW_OK || n == 1 || pass == 1)
 			break;
 		/* First synchronisation of this gateway: create its row, then update it. */
-		if ((rc = db_prepare(db, SQL_G_NEW, &st, err)) != TW_OK)
-			return rc;
-		db_bind_text(st, 1, gateway_id);
-		if (db_step(st) != DB_DONE)
-			rc = db_step_fail(db, err, "creating a gateway's time record");
-		db_done(db, st);
+		rc = db_run(db, SQL_G_NEW, NULL, "creating a gateway's time record", err, "t",
+			gateway_id);
 		if (rc == TW_E_EXISTS)   /* created meanwhile by another wan thread */
 			rc = TW_OK;
 		if (rc != TW_OK)
-			return rc;
+			break;
 	}
 	return rc;
 }
@@ -588,22 +493,19 @@ tw_rc store_gateway_time_foreach_off(struct tw_store *store, int64_t limit_ms,
 	struct db *db;
 	struct db_stmt *st = NULL;
 	struct store_gateway_time t;
-	int step = DB_DONE;
+	bool row = false;
 	tw_rc rc;
 
 	DB_OR_FAIL(db, store, err);
 	if (cb == NULL || limit_ms < 0)
 		return tw_error_set(err, TW_E_INTERNAL, "store_gateway_time_foreach_off: bad "
 			"arguments");
-	if ((rc = db_prepare(db, SQL_G_OFF, &st, err)) != TW_OK)
-		return rc;
-	db_bind_int64(st, 1, limit_ms);
-	while ((step = db_step(st)) == DB_ROW) {
+	for (rc = db_fetch(db, SQL_G_OFF, &st, &row, "listing gateways' time records", err, "i",
+	     limit_ms); rc == TW_OK && row;
+	     rc = db_next(st, &row, "listing gateways' time records", err)) {
 		if ((rc = sg_row(st, &t, err)) != TW_OK || cb(&t, arg) != 0)
 			break;
 	}
-	if (rc == TW_OK && step != DB_ROW && step != DB_DONE)
-		rc = db_step_fail(db, err, "listing gateways' time records");
 	db_done(db, st);
 	return rc;
 }

@@ -1,7 +1,7 @@
 /*
  * store_profiles.c: the public store_profiles.h API. Checks every argument once, before
- * any SQL runs (so bad input changes nothing and is never truncated), then dispatches to
- * the backend's area ops chosen by the store's core backend.
+ * any SQL runs (so bad input changes nothing and is never truncated), then runs its SQL,
+ * written once for both drivers, through the db.h helpers.
  */
 #include "store/store_profiles.h"
 
@@ -45,7 +45,7 @@ static const char SQL_EMT_ALL[] =
 	"WHERE CAST(?1 AS TEXT) IS NULL OR gateway_id = ?1 ORDER BY gateway_id, emt_id";
 static const char SQL_MSG_INSERT[] =
 	"INSERT INTO gateway_messages (gateway_id, kind, type, severity, gateway_time, "
-	"received_ms, message, actions) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+	"received_ms, message, actions) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING id";
 static const char SQL_MSG_ALL[] =
 	"SELECT id, gateway_id, kind, type, severity, gateway_time, received_ms, message, "
 	"actions FROM gateway_messages WHERE (CAST(?1 AS TEXT) IS NULL OR gateway_id = ?1) "
@@ -61,13 +61,7 @@ static const char SQL_SIG_CERT[] =
 	"SELECT der FROM certificates WHERE owner_kind = 'smgw' AND owner_id = ?1 "
 	"AND usage = 'SIG' AND status = 'valid' ORDER BY not_after DESC LIMIT 1";
 
-static void bind_opt_text(struct db_stmt *st, int i, const char *s)
-{
-	if (s == NULL)
-		db_bind_null(st, i);
-	else
-		db_bind_text(st, i, s);
-}
+
 
 /* ---- desired profiles ---- */
 
@@ -95,25 +89,16 @@ static tw_rc sp_emt_foreach(struct db *s, const char *gw, store_emt_cb cb, void 
 {
 	struct db_stmt *st = NULL;
 	char g[STORE_ID_MAX + 1], e[STORE_ID_MAX + 1];
-	int step;
+	bool row = false;
 	tw_rc rc;
 
-	if ((rc = db_prepare(s, SQL_EMT_ALL, &st, err)) != TW_OK)
-		goto out;
-	bind_opt_text(st, 1, gw);
-	while ((step = db_step(st)) == DB_ROW) {
+	for (rc = db_fetch(s, SQL_EMT_ALL, &st, &row, "listing EMT authorisations", err, "t",
+	     gw); rc == TW_OK && row; rc = db_next(st, &row, "listing EMT authorisations", err)) {
 		if ((rc = db_col_text(st, 0, g, sizeof(g), "gateway_id", err)) != TW_OK ||
-		    (rc = db_col_text(st, 1, e, sizeof(e), "emt_id", err)) != TW_OK)
-			goto out;
-		if (cb(g, e, db_column_int64(st, 2), arg) != 0)
+		    (rc = db_col_text(st, 1, e, sizeof(e), "emt_id", err)) != TW_OK ||
+		    cb(g, e, db_column_int64(st, 2), arg) != 0)
 			break;
 	}
-	if (step != DB_ROW && step != DB_DONE) {
-		rc = db_step_fail(s, err, "listing EMT authorisations");
-		goto out;
-	}
-	rc = TW_OK;
-out:
 	db_done(s, st);
 	return rc;
 }
@@ -126,43 +111,32 @@ static tw_rc sp_sig_cert(struct db *s, const char *gw, unsigned char **der, size
 	struct tw_error *err)
 {
 	struct db_stmt *st = NULL;
+	bool row = false;
 	const void *b;
-	int step, n;
-	tw_rc rc;
+	int n;
+	tw_rc rc = db_fetch(s, SQL_SIG_CERT, &st, &row, "reading a SIG certificate", err, "t",
+		gw);
 
-	if ((rc = db_prepare(s, SQL_SIG_CERT, &st, err)) != TW_OK)
-		goto out;
-	db_bind_text(st, 1, gw);
-	step = db_step(st);
-	if (step == DB_DONE) {
+	if (rc != TW_OK)
+		return rc;
+	b = row ? db_column_blob(st, 0) : NULL;
+	n = row ? db_column_bytes(st, 0) : 0;
+	if (!row)
 		rc = tw_error_set(err, TW_E_NOT_FOUND,
 			"gateway %s has no valid SIG certificate in the inventory", gw);
-		goto out;
-	}
-	if (step != DB_ROW) {
-		rc = db_step_fail(s, err, "reading a SIG certificate");
-		goto out;
-	}
-	b = db_column_blob(st, 0);
-	n = db_column_bytes(st, 0);
-	if (b == NULL || n <= 0 || n > STORE_CERT_MAX) {
+	else if (b == NULL || n <= 0 || n > STORE_CERT_MAX)
 		rc = tw_error_set(err, TW_E_INTEGRITY, "stored SIG certificate of %s is %d bytes",
 			gw, n);
-		goto out;
-	}
-	if ((*der = malloc((size_t)n)) == NULL) {
+	else if ((*der = malloc((size_t)n)) == NULL)
 		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
-		goto out;
+	else {
+		memcpy(*der, b, (size_t)n);
+		*der_len = (size_t)n;
 	}
-	memcpy(*der, b, (size_t)n);
-	*der_len = (size_t)n;
-	rc = TW_OK;
-out:
 	db_done(s, st);
 	return rc;
 }
 
-/* The area ops of the store's backend; NULL for a backend without this area. */
 static bool sp_hex64(const char *h)
 {
 	size_t i;
@@ -188,6 +162,7 @@ tw_rc store_profile_put(struct tw_store *store, const struct store_profile *p,
 	bool *replaced, struct tw_error *err)
 {
 	struct db *db = store_db(store, err);
+	bool exists = false;
 	tw_rc rc;
 
 	if (replaced != NULL)
@@ -203,28 +178,15 @@ tw_rc store_profile_put(struct tw_store *store, const struct store_profile *p,
 		return rc;
 	if (!sp_hex64(p->hash))
 		return tw_error_set(err, TW_E_INVALID, "profile hash must be 64 lower-case hex digits");
-	struct db_stmt *st = NULL;
-	int step;
-
-	if ((rc = db_prepare(db, SQL_PROFILE_EXISTS, &st, err)) != TW_OK)
-		goto out;
-	db_bind_text(st, 1, p->gateway_id);
-	db_bind_text(st, 2, p->profile_id);
-	step = db_step(st);
-	if (step != DB_ROW && step != DB_DONE) {
-		rc = db_step_fail(db, err, "looking up a profile");
-		goto out;
-	}
+	if ((rc = db_exists(db, SQL_PROFILE_EXISTS, &exists, "looking up a profile", err, "tt",
+	    p->gateway_id, p->profile_id)) != TW_OK)
+		return rc;
 	if (replaced != NULL)
-		*replaced = step == DB_ROW;
-	db_done(db, st);
-	st = NULL;
+		*replaced = exists;
 	rc = db_run(db, SQL_PROFILE_PUT, NULL, "storing a profile", err, "ttttti",
 		p->gateway_id, p->profile_id, p->type, p->doc, p->hash, p->updated_ms);
 	if (rc == TW_E_NOT_FOUND)
 		tw_error_set(err, rc, "gateway \"%s\" is not registered", p->gateway_id);
-out:
-	db_done(db, st);
 	return rc;
 }
 
@@ -244,24 +206,16 @@ tw_rc store_profile_get(struct tw_store *store, const char *gateway_id,
 	    (rc = store_check_text(profile_id, STORE_ID_MAX, "profile id", err)) != TW_OK)
 		return rc;
 	struct db_stmt *st = NULL;
-	int step;
+	bool row = false;
 
-	if ((rc = db_prepare(db, SQL_PROFILE_GET, &st, err)) != TW_OK)
-		goto out;
-	db_bind_text(st, 1, gateway_id);
-	db_bind_text(st, 2, profile_id);
-	step = db_step(st);
-	if (step == DB_DONE) {
-		rc = tw_error_set(err, TW_E_NOT_FOUND, "gateway %s has no profile \"%s\"", gateway_id, profile_id);
-		goto out;
-	}
-	if (step != DB_ROW) {
-		rc = db_step_fail(db, err, "reading a profile");
-		goto out;
-	}
-	if ((rc = sp_profile_row(st, out, err)) != TW_OK)
+	if ((rc = db_fetch(db, SQL_PROFILE_GET, &st, &row, "reading a profile", err, "tt",
+	    gateway_id, profile_id)) != TW_OK)
+		return rc;
+	if (!row)
+		rc = tw_error_set(err, TW_E_NOT_FOUND, "gateway %s has no profile \"%s\"",
+			gateway_id, profile_id);
+	else if ((rc = sp_profile_row(st, out, err)) != TW_OK)
 		store_profile_clear(out);
-out:
 	db_done(db, st);
 	return rc;
 }
@@ -300,26 +254,17 @@ tw_rc store_profile_foreach(struct tw_store *store, const char *gateway_id,
 		return rc;
 	struct store_profile p;
 	struct db_stmt *st = NULL;
-	int step;
+	bool row = false, stop = false;
 
 	memset(&p, 0, sizeof(p));
-	if ((rc = db_prepare(db, SQL_PROFILE_ALL, &st, err)) != TW_OK)
-		goto out;
-	db_bind_text(st, 1, gateway_id);
-	while ((step = db_step(st)) == DB_ROW) {
-		if ((rc = sp_profile_row(st, &p, err)) != TW_OK)
-			goto out;
-		if (cb(&p, arg) != 0)
+	for (rc = db_fetch(db, SQL_PROFILE_ALL, &st, &row, "listing profiles", err, "t",
+	     gateway_id); rc == TW_OK && row; rc = db_next(st, &row, "listing profiles", err)) {
+		if ((rc = sp_profile_row(st, &p, err)) == TW_OK)
+			stop = cb(&p, arg) != 0;
+		store_profile_clear(&p);   /* the callback borrowed the document */
+		if (rc != TW_OK || stop)
 			break;
-		store_profile_clear(&p);
 	}
-	if (step != DB_ROW && step != DB_DONE) {
-		rc = db_step_fail(db, err, "listing profiles");
-		goto out;
-	}
-	rc = TW_OK;
-out:
-	store_profile_clear(&p);
 	db_done(db, st);
 	return rc;
 }
@@ -373,20 +318,11 @@ tw_rc store_profile_report_get(struct tw_store *store, const char *gateway_id,
 	if ((rc = store_check_text(gateway_id, STORE_ID_MAX, "gateway id", err)) != TW_OK)
 		return rc;
 	struct db_stmt *st = NULL;
-	int step;
+	bool row = false;
 
-	if ((rc = db_prepare(db, SQL_REPORT_GET, &st, err)) != TW_OK)
+	if ((rc = db_fetch(db, SQL_REPORT_GET, &st, &row, "reading the reported profile set",
+	    err, "t", gateway_id)) != TW_OK || !row)
 		goto out;
-	db_bind_text(st, 1, gateway_id);
-	step = db_step(st);
-	if (step == DB_DONE) {
-		rc = TW_OK;
-		goto out;
-	}
-	if (step != DB_ROW) {
-		rc = db_step_fail(db, err, "reading the reported profile set");
-		goto out;
-	}
 	if ((rc = DB_COL_TEXT(st, 0, out, gateway_id, err)) != TW_OK ||
 	    (rc = DB_COL_TEXT(st, 1, out, set_hash, err)) != TW_OK ||
 	    (rc = DB_COL_TEXT(st, 3, out, source, err)) != TW_OK)
@@ -461,22 +397,8 @@ tw_rc store_emt_is_authorised(struct tw_store *store, const char *gateway_id,
 	if ((rc = store_check_text(gateway_id, STORE_ID_MAX, "gateway id", err)) != TW_OK ||
 	    (rc = store_check_text(emt_id, STORE_ID_MAX, "EMT id", err)) != TW_OK)
 		return rc;
-	struct db_stmt *st = NULL;
-	int step;
-
-	if ((rc = db_prepare(db, SQL_EMT_GET, &st, err)) != TW_OK)
-		goto out;
-	db_bind_text(st, 1, gateway_id);
-	db_bind_text(st, 2, emt_id);
-	step = db_step(st);
-	if (step != DB_ROW && step != DB_DONE) {
-		rc = db_step_fail(db, err, "checking an EMT authorisation");
-		goto out;
-	}
-	*yes = step == DB_ROW;
-out:
-	db_done(db, st);
-	return rc;
+	return db_exists(db, SQL_EMT_GET, yes, "checking an EMT authorisation", err, "tt",
+		gateway_id, emt_id);
 }
 
 /* A tenant-scoped handle (store_scope_tenant) sees only its own gateways' EMTs. */
@@ -541,11 +463,10 @@ tw_rc store_gateway_message_insert(struct tw_store *store,
 	    (rc = STORE_CHECK_MEMBER(m, message, false, err)) != TW_OK ||
 	    (rc = STORE_CHECK_MEMBER(m, actions, false, err)) != TW_OK)
 		return rc;
-	if ((rc = db_run(db, SQL_MSG_INSERT, NULL, "storing a gateway message", err, "tttttitt",
-	    m->gateway_id, m->kind, m->type, m->severity, m->gateway_time, m->received_ms,
-	    m->message, m->actions)) != TW_OK || id == NULL)
-		return rc;
-	return db_last_id(db, id, err);
+	/* id may be NULL: the new id is then read and dropped. */
+	return db_insert(db, SQL_MSG_INSERT, id, "storing a gateway message", err, "tttttitt",
+		m->gateway_id, m->kind, m->type, m->severity, m->gateway_time, m->received_ms,
+		m->message, m->actions);
 }
 
 tw_rc store_gateway_message_foreach(struct tw_store *store, const char *gateway_id,
@@ -564,13 +485,11 @@ tw_rc store_gateway_message_foreach(struct tw_store *store, const char *gateway_
 		return rc;
 	struct store_gateway_message m;
 	struct db_stmt *st = NULL;
-	int step;
+	bool row = false;
 
-	if ((rc = db_prepare(db, SQL_MSG_ALL, &st, err)) != TW_OK)
-		goto out;
-	bind_opt_text(st, 1, gateway_id);
-	bind_opt_text(st, 2, kind);
-	while ((step = db_step(st)) == DB_ROW) {
+	for (rc = db_fetch(db, SQL_MSG_ALL, &st, &row, "listing gateway messages", err, "tt",
+	     gateway_id, kind); rc == TW_OK && row;
+	     rc = db_next(st, &row, "listing gateway messages", err)) {
 		memset(&m, 0, sizeof(m));
 		m.id = db_column_int64(st, 0);
 		if ((rc = DB_COL_TEXT(st, 1, &m, gateway_id, err)) != TW_OK ||
@@ -580,17 +499,11 @@ tw_rc store_gateway_message_foreach(struct tw_store *store, const char *gateway_
 		    (rc = DB_COL_TEXT(st, 5, &m, gateway_time, err)) != TW_OK ||
 		    (rc = DB_COL_TEXT(st, 7, &m, message, err)) != TW_OK ||
 		    (rc = DB_COL_TEXT(st, 8, &m, actions, err)) != TW_OK)
-			goto out;
+			break;
 		m.received_ms = db_column_int64(st, 6);
 		if (cb(&m, arg) != 0)
 			break;
 	}
-	if (step != DB_ROW && step != DB_DONE) {
-		rc = db_step_fail(db, err, "listing gateway messages");
-		goto out;
-	}
-	rc = TW_OK;
-out:
 	db_done(db, st);
 	return rc;
 }
@@ -638,13 +551,11 @@ tw_rc store_gateway_log_foreach(struct tw_store *store, const char *gateway_id,
 		return rc;
 	struct store_gateway_log l;
 	struct db_stmt *st = NULL;
-	int step;
+	bool row = false;
 
-	if ((rc = db_prepare(db, SQL_LOG_ALL, &st, err)) != TW_OK)
-		goto out;
-	db_bind_text(st, 1, gateway_id);
-	bind_opt_text(st, 2, kind);
-	while ((step = db_step(st)) == DB_ROW) {
+	for (rc = db_fetch(db, SQL_LOG_ALL, &st, &row, "listing gateway log entries", err, "tt",
+	     gateway_id, kind); rc == TW_OK && row;
+	     rc = db_next(st, &row, "listing gateway log entries", err)) {
 		const void *sig = db_column_blob(st, 5);
 		int n = db_column_bytes(st, 5);
 
@@ -654,11 +565,11 @@ tw_rc store_gateway_log_foreach(struct tw_store *store, const char *gateway_id,
 		    (rc = DB_COL_TEXT(st, 3, &l, time, err)) != TW_OK ||
 		    (rc = DB_COL_TEXT(st, 4, &l, message, err)) != TW_OK ||
 		    (rc = DB_COL_TEXT(st, 7, &l, cert_fingerprint, err)) != TW_OK)
-			goto out;
+			break;
 		if (sig == NULL || n <= 0 || (size_t)n > sizeof(l.signature)) {
 			rc = tw_error_set(err, TW_E_INTEGRITY,
 				"stored log signature of %s is %d bytes (edited database?)", gateway_id, n);
-			goto out;
+			break;
 		}
 		memcpy(l.signature, sig, (size_t)n);
 		l.signature_len = (size_t)n;
@@ -668,12 +579,6 @@ tw_rc store_gateway_log_foreach(struct tw_store *store, const char *gateway_id,
 		if (cb(&l, arg) != 0)
 			break;
 	}
-	if (step != DB_ROW && step != DB_DONE) {
-		rc = db_step_fail(db, err, "listing gateway log entries");
-		goto out;
-	}
-	rc = TW_OK;
-out:
 	db_done(db, st);
 	return rc;
 }

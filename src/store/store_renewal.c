@@ -20,7 +20,7 @@
 static const char SQL_R_INSERT[] =
 	"INSERT INTO renewals (tenant_id, gateway_id, state, actor, reason, request_job, "
 	"install_job, created_ms, updated_ms, next_ms) "
-	"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+	"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) RETURNING id";
 static const char SQL_R_GET[] = "SELECT " R_COLS " FROM renewals WHERE id = ?1 "
 	"AND (?2 = 0 OR tenant_id = ?2)";
 static const char SQL_R_OPEN[] = "SELECT " R_COLS " FROM renewals WHERE gateway_id = ?1 "
@@ -412,7 +412,7 @@ tw_rc store_tenant_name(struct tw_store *store, int64_t id, char *out, size_t si
 }
 
 static const char SQL_IC_INSERT[] = "INSERT INTO initial_configs (tenant_id, gateway_id, "
-	"sha256, recipients, actor, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+	"sha256, recipients, actor, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id";
 static const char SQL_IC_GET[] = "SELECT id, tenant_id, gateway_id, sha256, recipients, actor, "
 	"created_ms, receipt_ms, receipt_by FROM initial_configs WHERE sha256 = ?1";
 static const char SQL_IC_RECEIPT[] = "UPDATE initial_configs SET receipt_ms = ?2, "

@@ -16,7 +16,7 @@
 static const char SQL_R_INSERT[] = "INSERT INTO rollouts (tenant_id, name, image_id, "
 	"selection, state, ngroups, current_grp, success_pct, error_pct, maint_window, reason, "
 	"created_ms, created_by, updated_ms) VALUES (?1, ?2, ?3, ?4, 'created', ?5, 0, ?6, ?7, "
-	"?8, '', ?9, ?10, ?9)";
+	"?8, '', ?9, ?10, ?9) RETURNING id";
 static const char SQL_R_GET[] = "SELECT " R_COLS " FROM rollouts WHERE id = ?1";
 static const char SQL_R_ALL[] = "SELECT " R_COLS " FROM rollouts "
 	"WHERE (CAST(?1 AS TEXT) IS NULL OR state = ?1) ORDER BY id";

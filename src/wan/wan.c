@@ -295,7 +295,7 @@ tw_rc wan_server_start(const struct tw_home *home, struct wan_server **out,
 	socklen_t sl;
 	char *host = NULL, *store_url = NULL, portstr[8];
 	uint16_t port;
-	long threads, lifetime;
+	long threads, lifetime, async_hs;
 	struct conn_guard_limits lim;
 	sigset_t block, old;
 	tw_rc rc;
@@ -320,8 +320,12 @@ tw_rc wan_server_start(const struct tw_home *home, struct wan_server **out,
 	    (rc = conn_guard_limits_load(home->conf, "wan", "", WAN_DEFAULT_MAX_CONNS,
 	    WAN_DEFAULT_PER_SOURCE, &lim, err)) != TW_OK ||
 	    (rc = tw_config_get_long(home->conf, "wan", "timeout", 30, 1, 3600,
-	    &srv->timeout_s, err)) != TW_OK)
+	    &srv->timeout_s, err)) != TW_OK ||
+	    (rc = tw_config_get_long(home->conf, "wan", "async_handshakes", 1, 0, 1,
+	    &async_hs, err)) != TW_OK)
 		goto fail;
+	/* A signer-held TLS key: the loop serves others while the signer signs. */
+	lim.async_tls = async_hs != 0;
 	if (threads == 0) {
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
 		threads = n < 1 ? 1 : n > WAN_MAX_THREADS ? WAN_MAX_THREADS : n;

@@ -16,7 +16,7 @@ H="$T/home"
 O="$T/ops"
 trap 'finish; exit $?' EXIT
 
-WAN_PORT=$(free_port); API_PORT=$(free_port); TLS_PORT=$(free_port)
+WAN_PORT=$(free_port); API_PORT=$(free_port); TLS_PORT=$(free_port); CRL_PORT=$(free_port)
 API="https://127.0.0.1:$TLS_PORT"
 q() { sqlite3 "$H/store.db" "$1"; }
 ctx() { "$TORWART" context "$@" >"$T/out" 2>&1; }
@@ -37,7 +37,8 @@ han() { # name days
 	openssl ecparam -name prime256v1 -genkey -noout -out "$T/$1.key" 2>>"$T/log"
 	openssl req -new -key "$T/$1.key" -subj "/CN=$1" -out "$T/$1.csr" 2>>"$T/log"
 	openssl x509 -req -in "$T/$1.csr" -CA "$T/hanca.crt" -CAkey "$T/hanca.key" \
-		-CAcreateserial -days "$2" -out "$T/$1.crt" 2>>"$T/log"
+		-CAcreateserial -days "$2" -out "$T/$1.crt" 2>>"$T/log" \
+		-extfile <(printf 'crlDistributionPoints=URI:http://127.0.0.1:%s/han.crl\n' "$CRL_PORT")
 }
 han han-1 10; han han-2 10
 openssl x509 -in "$T/han-2.crt" -outform DER -out "$T/han-2.der"
@@ -58,6 +59,24 @@ cert = (x509.CertificateBuilder()
 open(sys.argv[3], "wb").write(cert.public_bytes(serialization.Encoding.PEM))
 PY
 check "test certificates made" test -s "$T/han-1.crt" -a -s "$T/han-2.der" -a -s "$T/han-old.crt"
+# The HAN CA's current CRL at the devices' distribution point (its revocation decides
+# whether they are valid; gwa_context_crl.sh tests revoked, stale and missing CRLs)
+mkdir -p "$T/www"
+/usr/bin/python3 - "$T/hanca.key" "$T/hanca.crt" "$T/www/han.crl" <<'PY2' >>"$T/log" 2>&1
+import datetime, sys
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+ca_key = serialization.load_pem_private_key(open(sys.argv[1], "rb").read(), None)
+ca = x509.load_pem_x509_certificate(open(sys.argv[2], "rb").read())
+now = datetime.datetime.utcnow()
+crl = (x509.CertificateRevocationListBuilder().issuer_name(ca.subject)
+	.last_update(now - datetime.timedelta(minutes=5)).next_update(now + datetime.timedelta(days=1))
+	.add_extension(x509.CRLNumber(1), False).sign(ca_key, hashes.SHA256()))
+open(sys.argv[3], "wb").write(crl.public_bytes(serialization.Encoding.DER))
+PY2
+/usr/bin/python3 -m http.server "$CRL_PORT" --bind 127.0.0.1 --directory "$T/www" >>"$T/http.log" 2>&1 &
+pids_to_kill+=("$!")
+check "the HAN CA's CRL is served" wait_port 127.0.0.1 "$CRL_PORT" 20
 
 # ---- import
 check "import han-1 (PEM) for GW-A into alpha" ctx import --home "$H" --tenant alpha \

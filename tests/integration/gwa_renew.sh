@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # gwa_renew.sh: issue 12, renewal of the GWA's own TLS certificate (`torwart gwa renew`,
-# src/gwa/gwa_renew.c) while the stack runs (a file TLS key; a signer-held one is refused
-# with a typed error):
+# src/gwa/gwa_renew.c) while the stack runs (a file TLS key; without --key a signer-held
+# one is refused with a typed error naming `--key tls`, and `--key tls` refuses a file key;
+# the signer-held keys: gwa_renew_signer.sh):
 #   - a new key and certificate (this home's Sub-CA, the current subject and names); the
 #     key file keeps its owner and mode; the wan takes the pair without a restart
 #     (openssl s_client sees the new serial), gateways keep connecting;
@@ -44,9 +45,16 @@ sed -i '/^\[wan\]/a tls_reload_check = 1' "$H/torwart.conf"
 rc=$?; cat "$T/out" >>"$T/log"
 check "signer-held TLS key: gwa renew refuses (exit 1)" test "$rc" = 1
 check "... saying the key is held by the signer" grep -q "held by the signer" "$T/out"
+check "... and naming the command that renews it there" grep -q "gwa renew --key tls" "$T/out"
 # ... and renews a file key, as an older home has it before `ca tls-key-import` (the wan
 # uses [wan] key when the file exists).
 cp -p "$H/secrets/tls-keys/gwa-tls.key" "$H/pki/gwa-tls.key"
+# --key tls is the signer's rotation: with a key file it refuses (typed), nothing changes
+"$TORWART" gwa renew --home "$H" --key tls >"$T/out" 2>&1
+rc=$?; cat "$T/out" >>"$T/log"
+check "a TLS key file: gwa renew --key tls refuses (exit $rc)" test "$rc" = 1
+check "... saying to renew it without --key" grep -q "renew it without --key" "$T/out"
+check "... no key was prepared in the signer" test ! -e "$H/secrets/tls-keys/gwa-tls.next"
 mkdir -p "$O"
 i=0
 for spec in caa:alpha:ca-operator cad:default:ca-operator gwo:default:gateway-operator; do
@@ -116,6 +124,10 @@ check "... saying the certificate is not its tenant's" grep -q "belongs to the h
 rc=$?; cat "$T/out" >>"$T/log"
 check "api: a gateway operator is refused by the policy (exit $rc)" test "$rc" != 0
 check "... nothing was renewed" test "$(renews)" = 1 -a "$(file_serial)" = "$new"
+"$TORWART" gwa renew --key sig --token-file "$T/cad.session" >"$T/out" 2>&1
+rc=$?; cat "$T/out" >>"$T/log"
+check "api: --key (a rotation in the signer) is a host operation: not sent, usage error (exit $rc)" \
+	test "$rc" = 2 -a ! -e "$H/pki/gwa-sig.crt.next" -a ! -e "$H/secrets/tls-keys/gwa-sig.next"
 "$TORWART" gwa renew --hom x --token-file "$T/cad.session" >"$T/out" 2>&1
 rc=$?
 check "api: an abbreviated option is refused (exit $rc)" test "$rc" != 0 -a "$(renews)" = 1
@@ -125,5 +137,5 @@ check "api: the CA operator of the home's tenant renews (exit $rc)" test "$rc" =
 third=$(file_serial)
 check "... a third certificate, logged with the operator as actor" test "$third" != "$new" -a \
 	"$(q "SELECT count(*) FROM admin_log WHERE action='gwa.renew' AND actor LIKE '%cad%'")" = 1
-check "the wan takes it too" wait_log "TLS certificate reloaded: new connections use serial $third" 1 10
+check "the wan takes it too" wait_log "TLS certificate reloaded: new connections use serial $third" 1 30
 check "the admin log verifies" "$TORWART" audit verify --home "$H"

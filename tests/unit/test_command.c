@@ -380,6 +380,7 @@ static void test_table_complete(void **state)
 		bool logs = strcmp(c->command, "gateway") == 0 && strcmp(c->sub, "logs") == 0;
 		bool verify = strcmp(c->command, "audit") == 0 && strcmp(c->sub, "verify") == 0;
 		bool proof = strcmp(c->command, "audit") == 0 && strcmp(c->sub, "proof") == 0;
+		bool gwa = strcmp(c->command, "gwa") == 0 && strcmp(c->sub, "renew") == 0;
 
 		if (set)
 			assert_string_equal(c->tenant_denied_option, "--move-tenant");
@@ -395,6 +396,8 @@ static void test_table_complete(void **state)
 			assert_string_equal(c->local_option, "--export");
 		else if (proof)
 			assert_string_equal(c->local_option, "--verify");
+		else if (gwa)   /* a key rotation in the signer: on the signer's host only */
+			assert_string_equal(c->local_option, "--key");
 		else
 			assert_null(c->local_option);
 		assert_null(c->local_option2);

@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "audit/alert_mail.h"
 #include "gwa/gwa_context_backup.h"
 #include "store/store_gwa_context.h"
 
@@ -107,12 +108,70 @@ static void test_too_large(void **state)
 	free(json);
 }
 
+/* The alert mail: no byte of an alert can add a header, end the body or reach a terminal. */
+static void test_mail_compose(void **state)
+{
+	struct store_alert a;
+	struct tw_error err;
+	char *m = NULL, *body;
+	size_t len = 0;
+
+	(void)state;
+	memset(&a, 0, sizeof(a));
+	a.id = 42;
+	snprintf(a.kind, sizeof(a.kind), "context-certificate");
+	snprintf(a.role, sizeof(a.role), "context.alpha");
+	snprintf(a.severity, sizeof(a.severity), "error");
+	snprintf(a.subject, sizeof(a.subject), "cert:1\r\nBcc: evil@x.test");
+	snprintf(a.message, sizeof(a.message), "line\r\n.\r\nQUIT \x1b[2J \xc3\xa4 back\\slash");
+	assert_int_equal(alert_mail_compose(&a, "gwa@t.test", "a@b.test", "Mon, 07 Dec 2026 "
+		"12:00:00 +0000", &m, &len, &err), TW_OK);
+	assert_int_equal(strlen(m), len);
+	body = strstr(m, "\r\n\r\n");
+	assert_non_null(body);
+	/* Headers: exactly the ones written, the injected Bcc only as text in Subject. */
+	assert_null(strstr(m, "\nBcc:"));
+	assert_non_null(strstr(m, "Subject: [torwart] error context-certificate: "
+		"cert:1\\x0d\\x0aBcc: evil@x.test\r\n"));
+	assert_non_null(strstr(m, "Message-ID: <torwart-alert-42@t.test>\r\n"));
+	/* Body: one line, every control and 8-bit byte (and the backslash) escaped. */
+	assert_non_null(strstr(body, "line\\x0d\\x0a.\\x0d\\x0aQUIT \\x1b[2J \\xc3\\xa4 "
+		"back\\x5cslash\r\n"));
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)m[i];
+
+		assert_true((c >= 0x20 && c < 0x7f) || c == '\r' || c == '\n');
+		if (c == '\n')
+			assert_true(i > 0 && m[i - 1] == '\r');
+	}
+	free(m);
+}
+
+static void test_mail_rcpts(void **state)
+{
+	char to[ALERT_MAIL_RCPT_MAX][ALERT_MAIL_ADDR_MAX + 1];
+	struct tw_error err;
+	size_t n = 0;
+
+	(void)state;
+	assert_int_equal(alert_mail_parse_rcpts("a@b.test, c@d.test", to, &n, &err), TW_OK);
+	assert_int_equal(n, 2);
+	assert_string_equal(to[1], "c@d.test");
+	assert_int_equal(alert_mail_parse_rcpts("a@b.test>\r\nRCPT TO:<x@y", to, &n, &err),
+		TW_E_CONFIG);
+	assert_int_equal(alert_mail_parse_rcpts("Name <a@b.test>", to, &n, &err), TW_E_CONFIG);
+	assert_int_equal(alert_mail_parse_rcpts("nobody", to, &n, &err), TW_E_CONFIG);
+	assert_int_equal(alert_mail_parse_rcpts(" , ", to, &n, &err), TW_E_CONFIG);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_valid),
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_too_large),
+		cmocka_unit_test(test_mail_compose),
+		cmocka_unit_test(test_mail_rcpts),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
