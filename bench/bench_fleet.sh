@@ -143,19 +143,19 @@ declare -A cpu0 cpud
 # job became final) and order_stalled (1 when it stopped for lack of progress).
 stall=${STALL:-30}
 follow_order() {
-	local batch=$1 log=$2 last=-1 st line fin t_last
+	local batch=$1 log=$2 last=-1 line fin total t_last
 	t_last=$(date +%s.%N)
 	order_stalled=0
 	while :; do
-		set +e
-		"$T" job wait --home "$home" --batch "$batch" --wait-timeout 2 >"$log.now" 2>/dev/null
-		st=$?
-		set -e
+		# Exit status 0/1: final, 5: still open after 2 s; a failed look (a busy store)
+		# prints no count and is simply repeated.
+		"$T" job wait --home "$home" --batch "$batch" --wait-timeout 2 >"$log.now" 2>/dev/null || true
 		line=$(tail -n 1 "$log.now")
-		echo "$line" >>"$log"
-		fin=${line%%/*}
-		if [ "$fin" != "$last" ]; then last=$fin; t_last=$(date +%s.%N); fi
-		[ "$st" = 5 ] || break                 # every job final (0: all done, 1: not all)
+		[ -n "$line" ] && echo "$line" >>"$log" || sleep 1
+		fin=$(echo "$line" | sed -n 's/^\([0-9]*\)\/\([0-9]*\) finished.*/\1/p')
+		total=$(echo "$line" | sed -n 's/^\([0-9]*\)\/\([0-9]*\) finished.*/\2/p')
+		if [ -n "$fin" ] && [ "$fin" != "$last" ]; then last=$fin; t_last=$(date +%s.%N); fi
+		[ -z "$fin" ] || [ "$fin" != "$total" ] || break     # every job final
 		if [ "$(echo "$(date +%s.%N) - $t_last >= $stall" | bc)" = 1 ]; then
 			order_stalled=1
 			break

@@ -210,10 +210,14 @@ tw_rc alert_mail_send(const struct tw_home *home, const struct store_alert *a,
 	}
 	if ((rc = alert_mail_parse_rcpts(rcpts, to, &n, err)) != TW_OK)
 		goto out;
-	for (size_t i = 0; i < n; i++) {
-		if (i > 0)
-			strcat(to_line, ", ");
-		strcat(to_line, to[i]);
+	/* to_line holds ALERT_MAIL_RCPT_MAX addresses of ALERT_MAIL_ADDR_MAX plus ", " each. */
+	for (size_t i = 0, at = 0; i < n; i++) {
+		size_t room = (size_t)ALERT_MAIL_RCPT_MAX * (ALERT_MAIL_ADDR_MAX + 2) - at;
+		int w = snprintf(to_line + at, room, "%s%s", i > 0 ? ", " : "", to[i]);
+
+		if (w < 0 || (size_t)w >= room)
+			break;
+		at += (size_t)w;
 	}
 	gmtime_r(&now, &tm);
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);

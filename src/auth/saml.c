@@ -161,6 +161,18 @@ static bool saml_attr(xmlNode *n, const char *name, char *dst, size_t size)
 	return ok;
 }
 
+/* n decimal digits at s into *v; false on anything else. */
+static bool saml_digits(const char *s, int n, int *v)
+{
+	*v = 0;
+	for (int i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		*v = *v * 10 + (s[i] - '0');
+	}
+	return true;
+}
+
 bool saml_time_parse(const char *s, int64_t *ms)
 {
 	struct tm tm;
@@ -170,9 +182,13 @@ bool saml_time_parse(const char *s, int64_t *ms)
 	time_t t;
 
 	*ms = 0;
-	if (s == NULL || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec,
-	    &used) != 6 || used != 19)
+	/* YYYY-MM-DDThh:mm:ss at fixed positions, digits only (no sign, no spaces). */
+	if (s == NULL || strlen(s) < 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' ||
+	    s[13] != ':' || s[16] != ':' || !saml_digits(s, 4, &y) || !saml_digits(s + 5, 2, &mo) ||
+	    !saml_digits(s + 8, 2, &d) || !saml_digits(s + 11, 2, &h) ||
+	    !saml_digits(s + 14, 2, &mi) || !saml_digits(s + 17, 2, &sec))
 		return false;
+	used = 19;
 	p = s + used;
 	if (*p == '.') {
 		p++;
@@ -472,6 +488,8 @@ static tw_rc saml_signature(struct saml_doc *d, size_t i, const struct saml_expe
 	}
 	ctx->signKey = key;    /* owned by ctx now; a KeyInfo in the document is ignored */
 	ctx->enabledReferenceUris = xmlSecTransformUriTypeSameDocument;
+	/* A ds:Manifest's references mean nothing to SAML and could name other documents. */
+	ctx->flags |= XMLSEC_DSIG_FLAGS_IGNORE_MANIFESTS;
 	if (xmlSecDSigCtxEnableReferenceTransform(ctx, xmlSecTransformEnvelopedId) < 0 ||
 	    xmlSecDSigCtxEnableReferenceTransform(ctx, xmlSecTransformExclC14NId) < 0 ||
 	    xmlSecDSigCtxEnableReferenceTransform(ctx, xmlSecTransformInclC14NId) < 0 ||

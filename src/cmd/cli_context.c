@@ -77,7 +77,7 @@ static const char ctx_usage[] =
 	"       torwart context backup --home DIR [--tenant T] --out FILE\n"
 	"       torwart context restore --home DIR [--tenant T] --in FILE\n"
 	"       torwart context log --home DIR [--tenant T] [--after SEQ] [--limit N]\n"
-	"       torwart context fetch --home DIR [--tenant T] --url ldap://HOST/DN [--label L] "
+	"       torwart context fetch --home DIR [--tenant T] --url ldap[s]://HOST/DN [--label L] "
 	"[--gateway ID]";
 
 static void ctx_time(int64_t s, char *out, size_t n)
@@ -176,7 +176,7 @@ int cli_context(const char *sub, int argc, char **argv)
 		return cli_usage_error("context: --label and --gateway belong to import, replace "
 			"and fetch (--gateway also to list)");
 	if ((strcmp(sub, "fetch") == 0) != (o.url != NULL))
-		return cli_usage_error("context: fetch needs --url ldap://HOST/DN; no other "
+		return cli_usage_error("context: fetch needs --url ldap[s]://HOST/DN; no other "
 			"subcommand takes it");
 	if (o.id != NULL && tw_parse_long(o.id, 1, LONG_MAX, &id, &err, "--id") != TW_OK)
 		return cli_usage_error(err.message);

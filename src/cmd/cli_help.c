@@ -312,10 +312,11 @@ static const struct cli_help_sub help_context[] = {
 		"[--label L] [--gateway ID]\n"
 		"Keep a foreign certificate (PEM or DER) in the context, optionally assigned to\n"
 		"one of its gateways.\n" },
-	{ "fetch", "usage: torwart context fetch --home DIR [--tenant T] --url ldap://HOST/DN "
+	{ "fetch", "usage: torwart context fetch --home DIR [--tenant T] --url ldap[s]://HOST/DN "
 		"[--label L] [--gateway ID]\n"
 		"Read a foreign certificate (userCertificate of the entry) from an LDAP directory\n"
-		"and import it into the context (anonymous search, plain ldap://).\n" },
+		"and import it into the context: ldap:// anonymously, ldaps:// over TLS with the\n"
+		"GWA's TLS certificate (key in the signer; [context] ldap_trust checks the directory).\n" },
 	{ "replace", "usage: torwart context replace --home DIR [--tenant T] --id N --cert FILE "
 		"[--label L] [--gateway ID]\n"
 		"Replace an imported certificate (status back to unchecked).\n" },

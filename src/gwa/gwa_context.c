@@ -19,6 +19,8 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "crypto/keys.h"
+#include "crypto/tls.h"
+#include "crypto/tls_signer_key.h"
 #include "pki/trust.h"
 #include "pki/profile.h"
 #include "store/store_gwa_context.h"
@@ -224,13 +226,42 @@ out:
 	return rc;
 }
 
+/*
+ * The TLS client context of an ldaps:// fetch: the GWA's TLS certificate ([context]
+ * ldap_cert, default pki/gwa-tls.crt) with its key in the signer (or [context] ldap_key
+ * where a file is used), the directory checked against [context] ldap_trust (default
+ * pki/chain.pem). The project's TLS profile (tls.h).
+ */
+static tw_rc gc_ldap_tls_ctx(struct gwa_ctx *ctx, SSL_CTX **out, struct tw_error *err)
+{
+	const struct tw_home *home = ctx->home;
+	char *cert = tw_home_path(home, "context", "ldap_cert", TW_HOME_GWA_TLS_CERT);
+	char *key = tw_home_path(home, "context", "ldap_key", TW_HOME_GWA_TLS_KEY);
+	char *trust = tw_home_path(home, "context", "ldap_trust", TW_HOME_CHAIN);
+	struct tls_profile_config cfg;
+	tw_rc rc;
+
+	*out = NULL;
+	if (cert == NULL || key == NULL || trust == NULL)
+		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+	else if ((rc = tls_signer_key_use_home(home, err)) == TW_OK) {
+		cfg = (struct tls_profile_config){ .cert_file = cert, .key_file = key,
+			.trust_file = trust, .signer_key = SIGNER_KEY_GWA_TLS };
+		rc = tls_client_ctx_new(&cfg, out, err);
+	}
+	free(cert);
+	free(key);
+	free(trust);
+	return rc;
+}
+
 tw_rc gwa_ctx_fetch(struct gwa_ctx *ctx, const char *url, const char *label,
 	const char *gateway_id, long timeout_s, int64_t *id, struct tw_error *err)
 {
 	struct trust_ldap_target t;
 	unsigned char *der = NULL;
 	char base[512], detail[STORE_TEXT_MAX + 1], what[48];
-	const char *q;
+	const char *q, *how = "anonymous search";
 	size_t len = 0;
 	tw_rc rc;
 
@@ -246,18 +277,34 @@ tw_rc gwa_ctx_fetch(struct gwa_ctx *ctx, const char *url, const char *label,
 			"userCertificate; give ldap://host/<dn> or ...?userCertificate");
 	snprintf(base, sizeof(base), "%.*s", (int)(q != NULL ? (size_t)(q - url) : strlen(url)),
 		url);
-	if ((rc = gc_check_args(ctx, label, gateway_id, err)) != TW_OK ||
-	    (rc = trust_ldap_target_parse(base, &t, err)) != TW_OK)
+	if ((rc = gc_check_args(ctx, label, gateway_id, err)) != TW_OK)
 		return rc;
-	snprintf(t.attr, sizeof(t.attr), "userCertificate");
-	if ((rc = trust_ldap_fetch(&t, timeout_s, STORE_CTX_DER_MAX, &der, &len, err)) != TW_OK)
-		return rc;
+	if (strncasecmp(base, "ldaps://", 8) == 0) {
+		/* With the GWA's TLS certificate, over OpenSSL (trust_ldap_tls.c). */
+		SSL_CTX *tls = NULL;
+
+		if ((rc = gc_ldap_tls_ctx(ctx, &tls, err)) == TW_OK)
+			rc = trust_ldaps_fetch(tls, base, "userCertificate", timeout_s,
+				STORE_CTX_DER_MAX, &der, &len, err);
+		SSL_CTX_free(tls);
+		if (rc != TW_OK)
+			return rc;
+		how = "search as the GWA over TLS with its certificate";
+		snprintf(t.uri, sizeof(t.uri), "%.*s", (int)strcspn(base + 8, "/") + 8, base);
+	} else {
+		if ((rc = trust_ldap_target_parse(base, &t, err)) != TW_OK)
+			return rc;
+		snprintf(t.attr, sizeof(t.attr), "userCertificate");
+		if ((rc = trust_ldap_fetch(&t, timeout_s, STORE_CTX_DER_MAX, &der, &len, err)) !=
+		    TW_OK)
+			return rc;
+	}
 	rc = gwa_ctx_import(ctx, der, len, label != NULL ? label : "ldap", gateway_id, id, err);
 	free(der);
 	if (rc != TW_OK)
 		return rc;
 	snprintf(what, sizeof(what), "cert:%lld", (long long)*id);
-	snprintf(detail, sizeof(detail), "fetched from %.200s (anonymous search of %.200s)", base,
+	snprintf(detail, sizeof(detail), "fetched from %.200s (%s of %.200s)", base, how,
 		t.uri);
 	GC_TX(ctx, err, gc_audit(ctx, "context.fetch", what, "ok", detail, err));
 	return rc;
@@ -399,6 +446,7 @@ tw_rc gwa_ctx_trust_remove(struct gwa_ctx *ctx, int64_t id, struct tw_error *err
 /* ---- validation ---- */
 
 #define GC_SCHEDULE_MAX 256   /* contexts per scheduled run; the rest next time */
+#define GC_FAILED_MAX 64      /* issuers remembered as unreachable per validation */
 
 struct gc_val {
 	struct gwa_ctx *ctx;
@@ -406,6 +454,11 @@ struct gc_val {
 	struct trust_set *ts;           /* [trust] CAs + the context's: foreign CRLs */
 	long crl_timeout_s;
 	long crl_max;
+	/* Issuers (name hashes) whose CRL could not be fetched in this run: not tried again
+	 * for their next certificate, so an unreachable distribution point costs one
+	 * time-out per validation, not one per certificate. */
+	unsigned long failed[GC_FAILED_MAX];
+	size_t nfailed;
 	STACK_OF(X509_CRL) *crls;
 	struct store_ctx_cert *items;
 	size_t n, cap;
@@ -613,13 +666,25 @@ static void gc_judge(struct gc_val *v, X509 *x, const struct store_ctx_cert *c,
 	rc = v->ts != NULL ? trust_check(v->ctx->store, v->ts, x, v->now, &e) :
 		tw_error_set(&e, TW_E_NOT_FOUND, "no trust set");
 	if (rc == TW_E_UNAVAILABLE) {
+		unsigned long h = X509_issuer_name_hash(x);
 		struct tw_error fe;
+		bool tried = false;
 
-		if (trust_crl_refresh(v->ctx->store, v->ts, x, v->crl_timeout_s, (size_t)v->crl_max,
-		    &fe) == TW_OK)
+		for (size_t i = 0; i < v->nfailed && !tried; i++)
+			tried = v->failed[i] == h;
+		if (tried)
+			snprintf(e.message, sizeof(e.message), "no current CRL of %.200s (its "
+				"distribution point failed for another certificate in this run)",
+				c->issuer);
+		else if (trust_crl_refresh(v->ctx->store, v->ts, x, v->crl_timeout_s,
+		    (size_t)v->crl_max, &fe) == TW_OK)
 			rc = trust_check(v->ctx->store, v->ts, x, v->now, &e);
-		else
+		else {
 			snprintf(e.message, sizeof(e.message), "%s", fe.message);
+			/* No distribution point is a property of this certificate, not its CA. */
+			if (fe.code != TW_E_NOT_FOUND && v->nfailed < GC_FAILED_MAX)
+				v->failed[v->nfailed++] = h;
+		}
 	}
 	switch (rc) {
 	case TW_OK:

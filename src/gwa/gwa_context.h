@@ -44,7 +44,11 @@ tw_rc gwa_ctx_import(struct gwa_ctx *ctx, const unsigned char *in, size_t len,
  * base scope, checked by trust_ldap_target_parse), the entry's single userCertificate
  * value is read with an anonymous search (timeout_s per step). TW_E_UNAVAILABLE when the
  * directory cannot be reached, TW_E_NOT_FOUND when the entry or attribute is absent. One
- * more admin-log entry context.fetch names the URL.
+ * more admin-log entry context.fetch names the URL. An ldaps://host[:port]/<dn> URL is
+ * read over TLS with the GWA's TLS certificate as client authentication (the seed's "bind
+ * with the GWA's TLS certificate"; trust_ldaps_fetch): [context] ldap_cert (default
+ * pki/gwa-tls.crt), its key in the signer (or [context] ldap_key), the directory's
+ * certificate checked against [context] ldap_trust (default pki/chain.pem) and the host.
  */
 tw_rc gwa_ctx_fetch(struct gwa_ctx *ctx, const char *url, const char *label,
 	const char *gateway_id, long timeout_s, int64_t *id, struct tw_error *err);

@@ -73,4 +73,9 @@ tw_rc gwa_retire_key(const struct tw_home *home, struct tw_store *store,
 	struct signer_client *sc, const char *key, const struct gwa_renew_actor *who,
 	bool now, char *gone, size_t size, struct tw_error *err);
 
+/* The order type "gwa-cert-update" (gwa_cert_order.c): the new GWA SIG certificate to a
+ * gateway after a SIG rotation. */
+struct order_type;
+extern const struct order_type order_type_gwa_cert_update;
+
 #endif

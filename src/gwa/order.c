@@ -10,6 +10,7 @@
 #include "gwa/profile_orders.h"   /* profile and monitoring order types */
 #include "gwa/renewal.h"          /* certificate renewal order types */
 #include "gwa/order_firmware.h"   /* firmware-update (UC-3.2.5) */
+#include "gwa/gwa_renew.h"        /* gwa-cert-update */
 #include "metering/metering_taf.h"
 
 #include <stdlib.h>
@@ -25,6 +26,7 @@ static const struct order_type *const order_builtin[] = {
 	&order_type_cert_request, &order_type_cert_install, &order_type_crl_update,
 	&order_type_firmware_update,
 	&order_type_taf_request,   /* UC-3.5.3-3.5.5 (metering/metering_taf.c) */
+	&order_type_gwa_cert_update,   /* issue 12 (gwa/gwa_cert_order.c) */
 };
 
 /* Built-in session hooks (order.h): each area adds one line. */

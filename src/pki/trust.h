@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include <event2/event.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 
 #include "base/error.h"
@@ -149,6 +150,19 @@ tw_rc trust_ldap_target_parse(const char *url, struct trust_ldap_target *out,
  */
 tw_rc trust_ldap_fetch(const struct trust_ldap_target *t, long timeout_s, size_t max,
 	unsigned char **der, size_t *len, struct tw_error *err);
+
+/*
+ * The same read from an ldaps://host[:port]/<dn> URL (port 636 by default) over a TLS
+ * connection made by OpenSSL with ctx (the caller's client context: its certificate is
+ * the client authentication, e.g. the GWA's with the key in the signer; its trust file
+ * checks the directory), the directory's certificate checked against the URL's host;
+ * libldap runs on that connection through an OpenSSL Sockbuf layer (trust_ldap_tls.c),
+ * because its own TLS (GnuTLS) has no brainpool curves. attr is the attribute to read
+ * (e.g. "userCertificate"). TW_E_TLS when the handshake fails (refused certificate,
+ * untrusted directory), otherwise as trust_ldap_fetch.
+ */
+tw_rc trust_ldaps_fetch(SSL_CTX *ctx, const char *url, const char *attr, long timeout_s,
+	size_t max, unsigned char **der, size_t *len, struct tw_error *err);
 
 /*
  * The worker's schedule ([trust] present): every [trust] refresh_interval seconds (60)

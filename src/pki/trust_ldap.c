@@ -12,6 +12,7 @@
 
 #include <ldap.h>
 
+#include "pki/trust_ldap_internal.h"
 #include "store/store_trust.h"
 
 /* The attributes a CRL distribution point may name (RFC 4523). */
@@ -92,6 +93,24 @@ tw_rc trust_ldap_fetch(const struct trust_ldap_target *t, long timeout_s, size_t
 	unsigned char **der, size_t *len, struct tw_error *err)
 {
 	LDAP *ld = NULL;
+	struct timeval tv = { timeout_s, 0 };
+	int v = LDAP_VERSION3;
+	tw_rc rc;
+
+	*der = NULL;
+	*len = 0;
+	if (ldap_initialize(&ld, t->uri) != LDAP_SUCCESS || ld == NULL)
+		return tw_error_set(err, TW_E_INVALID, "libldap does not take %s", t->uri);
+	ldap_set_option(ld, LDAP_OPT_PROTOCOL_VERSION, &v);
+	ldap_set_option(ld, LDAP_OPT_NETWORK_TIMEOUT, &tv);
+	rc = trust_ldap_search(ld, t, timeout_s, max, der, len, err);
+	ldap_unbind_ext_s(ld, NULL, NULL);
+	return rc;
+}
+
+tw_rc trust_ldap_search(LDAP *ld, const struct trust_ldap_target *t, long timeout_s,
+	size_t max, unsigned char **der, size_t *len, struct tw_error *err)
+{
 	LDAPMessage *res = NULL, *e;
 	BerElement *ber = NULL;
 	struct berval **vals = NULL;
@@ -106,10 +125,7 @@ tw_rc trust_ldap_fetch(const struct trust_ldap_target *t, long timeout_s, size_t
 	*len = 0;
 	snprintf(binary, sizeof(binary), "%s;binary", t->attr);
 	attrs[1] = (char *)t->attr;
-	if (ldap_initialize(&ld, t->uri) != LDAP_SUCCESS || ld == NULL)
-		return tw_error_set(err, TW_E_INVALID, "libldap does not take %s", t->uri);
 	ldap_set_option(ld, LDAP_OPT_PROTOCOL_VERSION, &v);
-	ldap_set_option(ld, LDAP_OPT_NETWORK_TIMEOUT, &tv);
 	ldap_set_option(ld, LDAP_OPT_TIMEOUT, &tv);
 	ldap_set_option(ld, LDAP_OPT_REFERRALS, LDAP_OPT_OFF);
 	/* Anonymous: the CRL is public and signed; no bind, no credentials to leak. */
@@ -166,6 +182,5 @@ out:
 	if (ber != NULL)
 		ber_free(ber, 0);
 	ldap_msgfree(res);
-	ldap_unbind_ext_s(ld, NULL, NULL);
 	return rc;
 }

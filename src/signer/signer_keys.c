@@ -557,13 +557,10 @@ static tw_rc ptr_read(struct signer_keys *k, const char *base, const char *which
 	out[0] = '\0';
 	if (path == NULL)
 		return tw_error_set(err, TW_E_NOMEM, "out of memory");
-	rc = tw_read_file(path, SIGNER_LABEL_MAX + 2, &text, &len, err);
-	if (rc == TW_E_NOT_FOUND || (rc != TW_OK && !tw_path_exists(path))) {
-		tw_error_clear(err);
-		rc = TW_OK;
-		goto out;
-	}
-	if (rc != TW_OK)
+	/* Every use of a base label looks here: one stat when there is no pointer. */
+	rc = !tw_path_exists(path) ? TW_OK :
+		tw_read_file(path, SIGNER_LABEL_MAX + 2, &text, &len, err);
+	if (rc != TW_OK || text == NULL)
 		goto out;
 	while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r'))
 		text[--len] = '\0';

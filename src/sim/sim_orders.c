@@ -24,6 +24,7 @@ static const struct sim_order_handler *const sim_builtin[] = {
 	&sim_order_cert_request, &sim_order_cert_install, &sim_order_crl_update,
 	&sim_order_firmware_update,
 	&sim_order_taf_request,
+	&sim_order_gwa_cert_update,
 };
 
 /* Built-in session status providers: each area adds one line. */

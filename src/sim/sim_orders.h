@@ -92,6 +92,10 @@ extern const struct sim_order_handler sim_order_cert_request;
 extern const struct sim_order_handler sim_order_cert_install;
 /* CRL distribution (sim_renewal.c): the gateway applies CRLs of its SM-PKI. */
 extern const struct sim_order_handler sim_order_crl_update;
+/* cert chains to the gateway's root (DIR/root-ca.crt, DIR/chain.pem); sim_renewal.c. */
+tw_rc sim_verify_chain(struct sim_gw *gw, X509 *cert, struct tw_error *err);
+/* The GWA's new SIG certificate after a SIG rotation (sim_gwa_cert.c). */
+extern const struct sim_order_handler sim_order_gwa_cert_update;
 /* True when cert is revoked by a CRL the gateway holds (state "crls"). */
 bool sim_crl_revoked(struct sim_gw *gw, X509 *cert);
 extern const struct sim_order_handler sim_order_taf_request;   /* UC-3.5.3-5 (sim_metering.c) */

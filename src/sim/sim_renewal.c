@@ -270,7 +270,7 @@ fail:
 }
 
 /* The certificate must chain to the gateway's root (DIR/root-ca.crt, DIR/chain.pem). */
-static tw_rc sr_verify_chain(struct sim_gw *gw, X509 *cert, struct tw_error *err)
+tw_rc sim_verify_chain(struct sim_gw *gw, X509 *cert, struct tw_error *err)
 {
 	char *root = tw_asprintf("%s/root-ca.crt", gw->dir);
 	char *chain = tw_asprintf("%s/chain.pem", gw->dir);
@@ -373,7 +373,7 @@ static tw_rc sr_install(struct sim_gw *gw, const json_t *payload, json_t **resul
 				"this gateway generated", pki_usage_name(sr_usages[i]));
 			goto out;
 		}
-		if ((rc = sr_verify_chain(gw, x[i], err)) != TW_OK) {
+		if ((rc = sim_verify_chain(gw, x[i], err)) != TW_OK) {
 			*code = "untrusted_certificate";
 			goto out;
 		}

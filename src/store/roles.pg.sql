@@ -47,6 +47,7 @@ GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO torwart_wan, torwart_api, torwa
 -- queue an alert
 GRANT SELECT ON schema_migrations TO torwart_wan, torwart_api, torwart_worker;
 GRANT SELECT, INSERT ON admin_log, admin_log_node TO torwart_wan, torwart_api, torwart_worker;
+-- (INSERT alone: alerts are queued without RETURNING, which would need SELECT on id)
 GRANT INSERT ON alert_queue TO torwart_wan, torwart_api, torwart_worker;
 
 -- ---- wan: identify a gateway or EMT by its TLS certificate, record contacts, hand out

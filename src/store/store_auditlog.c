@@ -39,9 +39,13 @@ static const char SAL_CURSOR_GET[] = "SELECT seq FROM admin_log_cursor WHERE nam
 static const char SAL_CURSOR_SET[] =
 	"INSERT INTO admin_log_cursor (name, seq, updated_ms) VALUES (?1, ?2, ?3) "
 	"ON CONFLICT (name) DO UPDATE SET seq = excluded.seq, updated_ms = excluded.updated_ms";
-static const char SAL_ALERT_INSERT[] =
-	"INSERT INTO alert_queue (created_ms, kind, role, severity, subject, message, next_ms) "
-	"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id";
+#define SAL_ALERT_INSERT_SQL \
+	"INSERT INTO alert_queue (created_ms, kind, role, severity, subject, message, next_ms) " \
+	"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+/* The services queue alerts with INSERT alone: on PostgreSQL the wan's role may not read
+ * the queue (roles.pg.sql), and RETURNING would read its id column. */
+static const char SAL_ALERT_INSERT[] = SAL_ALERT_INSERT_SQL;
+static const char SAL_ALERT_INSERT_ID[] = SAL_ALERT_INSERT_SQL " RETURNING id";
 static const char SAL_ALERT_DUE[] =
 	"SELECT id, created_ms, kind, role, severity, subject, message, attempts, next_ms, "
 	"delivered_ms, last_error FROM alert_queue WHERE delivered_ms = 0 AND next_ms <= ?1 "
@@ -338,7 +342,7 @@ tw_rc store_alert_insert(struct tw_store *store, const struct store_alert *a, in
 		*id = 0;
 	if ((rc = sal_ops(store, &db, err)) != TW_OK)
 		return rc;
-	if (a == NULL || id == NULL)
+	if (a == NULL)
 		return tw_error_set(err, TW_E_INTERNAL, "store_alert_insert: NULL argument");
 	if ((rc = STORE_CHECK_MEMBER(a, kind, true, err)) != TW_OK ||
 	    (rc = STORE_CHECK_MEMBER(a, role, true, err)) != TW_OK ||
@@ -346,7 +350,11 @@ tw_rc store_alert_insert(struct tw_store *store, const struct store_alert *a, in
 	    (rc = STORE_CHECK_MEMBER(a, subject, false, err)) != TW_OK ||
 	    (rc = STORE_CHECK_MEMBER(a, message, true, err)) != TW_OK)
 		return rc;
-	return db_insert(db, SAL_ALERT_INSERT, id, "queueing an alert", err, "ittttti",
+	if (id == NULL)
+		return db_run(db, SAL_ALERT_INSERT, NULL, "queueing an alert", err, "ittttti",
+			a->created_ms, a->kind, a->role, a->severity, a->subject, a->message,
+			a->next_ms);
+	return db_insert(db, SAL_ALERT_INSERT_ID, id, "queueing an alert", err, "ittttti",
 		a->created_ms, a->kind, a->role, a->severity, a->subject, a->message, a->next_ms);
 }
 

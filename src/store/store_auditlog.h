@@ -97,7 +97,11 @@ struct store_alert {
 	int64_t delivered_ms;                  /* 0 = not yet delivered */
 	char last_error[STORE_TEXT_MAX + 1];
 };
-/* Insert (id, attempts, delivered_ms, last_error ignored); *id gets the new id. */
+/*
+ * Insert (id, attempts, delivered_ms, last_error ignored); id not NULL: *id gets the new
+ * id, which reads the queue (on PostgreSQL the role needs SELECT on alert_queue: the
+ * wan's role has INSERT only, so services pass NULL).
+ */
 tw_rc store_alert_insert(struct tw_store *store, const struct store_alert *a, int64_t *id,
 	struct tw_error *err);
 /* Up to max undelivered alerts with next_ms <= now_ms, oldest first, into out[]. */

@@ -189,6 +189,9 @@ WAN="127.0.0.1:$WAN_PORT"
 check "init (file key backend)" "$TORWART" init --home "$H" --test-pki --signer-backend file \
 	--wan-listen "$WAN" --api-listen "127.0.0.1:$API_PORT" --api-tls-listen "127.0.0.1:$TLS_PORT"
 KD="$H/secrets/keys"
+check "gateway add GW-2 (the factory gives it the GWA SIG certificate)" \
+	"$TORWART" gateway add --home "$H" --id GW-2
+G2="$H/gateways/GW-2"
 check "the stack starts" start_stack
 check "a tree head signed with the current SIG key" "$TORWART" audit head --home "$H"
 for key in sig enc; do
@@ -212,3 +215,25 @@ check "the admin log verifies" "$TORWART" audit verify --home "$H"
 check "a tree head signed with the new SIG key" "$TORWART" audit head --home "$H"
 check "the admin log verifies: heads of the old and the new SIG key" bash -c \
 	"'$TORWART' audit verify --home '$H' | grep -q 'with signatures'"
+
+# ---- the gateway gets the new GWA SIG certificate over the WAN (order gwa-cert-update)
+fpr() { openssl x509 -in "$1" -noout -fingerprint -sha256; }
+check "GW-2 still holds the old GWA SIG certificate" test "$(fpr "$G2/gwa-sig.crt")" != "$(fpr "$H/pki/gwa-sig.crt")"
+bad=$("$TORWART" job create --home "$H" --type gwa-cert-update --gateway GW-2 \
+	--payload "{\"sig\":\"$(openssl x509 -in "$H/pki/sub-ca.crt" -outform DER | base64 -w0)\"}" |
+	sed -n 's/^job \([0-9]*\).*/\1/p')
+check "an order with another certificate of the same PKI (the Sub-CA's): job $bad" test -n "$bad"
+check "GW-2 visits the GWA" "$SIM" --gwa "$WAN" --gateways "$G2" --quiet
+check "... and refuses it: not its GWA (gwa_cert_other_gwa)" \
+	bash -c "'$TORWART' job show --home '$H' --id $bad | grep -q gwa_cert_other_gwa"
+check "... keeping its GWA SIG certificate" test "$(fpr "$G2/gwa-sig.crt")" != "$(fpr "$H/pki/gwa-sig.crt")"
+jid=$("$TORWART" job create --home "$H" --type gwa-cert-update --gateway GW-2 \
+	--payload "{\"sig\":\"$(openssl x509 -in "$H/pki/gwa-sig.crt" -outform DER | base64 -w0)\"}" |
+	sed -n 's/^job \([0-9]*\).*/\1/p')
+check "job gwa-cert-update for GW-2 ($jid)" test -n "$jid"
+check "GW-2 visits the GWA" "$SIM" --gwa "$WAN" --gateways "$G2" --quiet
+check "... and installed the new GWA SIG certificate" test "$(fpr "$G2/gwa-sig.crt")" = "$(fpr "$H/pki/gwa-sig.crt")"
+check "... the job is done (the gateway named the certificate sent)" \
+	test "$(q "SELECT state FROM jobs WHERE id=$jid")" = done
+check "the stack stops" stop_stack
+

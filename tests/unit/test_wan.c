@@ -698,7 +698,7 @@ static int cache_call(SSL_CTX *ctx, SSL_SESSION *sess, SSL_SESSION **out, int *r
 		got += (size_t)n;
 	buf[got] = '\0';
 	if (got > 12 && strncmp(buf, "HTTP/1.1 ", 9) == 0)
-		code = atoi(buf + 9);
+		code = (int)strtol(buf + 9, NULL, 10);
 	SSL_shutdown(ssl);
 	SSL_free(ssl);
 	close(fd);
