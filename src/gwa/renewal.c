@@ -37,6 +37,7 @@
 #define RENEWAL_CRL_REASON_SUPERSEDED 4
 #define RENEWAL_EXPIRY_SCAN_MS (60L * 1000L)
 #define RENEWAL_EXPIRY_BATCH 200
+#define RENEWAL_EXPIRY_TENANTS 4096   /* GWA clients of one home: far fewer */
 #define RENEWAL_RETRY_MS 5000
 
 static const struct job_actor renewal_system = {
@@ -339,19 +340,116 @@ struct renewal_worker {
 	const struct tw_home *home;
 	struct tw_store *store;
 	struct signer_client *sc;
+	long before_days;            /* [renewal] renew_before_days (tenants without their own) */
+	struct rw_window *windows;   /* renew_before_days.<tenant>, owned */
+	size_t n_windows;
 	int64_t next_scan_ms;
 	int64_t next_context_ms;     /* the contexts' scheduled validation (gwa_context.h) */
 	struct event *timer;         /* renewal_worker_start only */
 };
 
+tw_rc renewal_before_days(const struct tw_config *conf, const char *tenant, long *days,
+	struct tw_error *err)
+{
+	char key[STORE_ID_MAX + sizeof(RENEWAL_BEFORE_DAYS_KEY) + 2];
+	long v = RENEWAL_BEFORE_DAYS_DEFAULT;
+	tw_rc rc = TW_OK;
+
+	if (conf == NULL || days == NULL)
+		return tw_error_set(err, TW_E_INTERNAL, "renewal_before_days: bad arguments");
+	if (tenant != NULL && strlen(tenant) <= STORE_ID_MAX) {
+		snprintf(key, sizeof(key), "%s.%s", RENEWAL_BEFORE_DAYS_KEY, tenant);
+		if (tw_config_get(conf, "renewal", key) == NULL)
+			tenant = NULL;
+	} else {
+		tenant = NULL;
+	}
+	if (tenant == NULL)
+		snprintf(key, sizeof(key), "%s", RENEWAL_BEFORE_DAYS_KEY);
+	rc = tw_config_get_long(conf, "renewal", key, RENEWAL_BEFORE_DAYS_DEFAULT, 0,
+		RENEWAL_BEFORE_DAYS_MAX, &v, err);
+	if (rc == TW_OK)
+		*days = v;
+	return rc;
+}
+
+/* A tenant's own window ([renewal] renew_before_days.<tenant>), resolved at start. */
+struct rw_window {
+	int64_t tenant_id;
+	long days;
+};
+
+struct rw_windows_walk {
+	struct renewal_worker *w;
+	struct tw_error *err;
+	tw_rc rc;
+};
+
+static int rw_window_key(const char *key, const char *value, void *arg)
+{
+	struct rw_windows_walk *k = arg;
+	const size_t plen = strlen(RENEWAL_BEFORE_DAYS_KEY);
+	const char *tenant = key + plen + 1;
+	struct rw_window *more;
+	int64_t id = 0;
+	long days = 0;
+
+	(void)value;
+	if (strncmp(key, RENEWAL_BEFORE_DAYS_KEY, plen) != 0 || key[plen] != '.')
+		return 0;
+	if (*tenant == '\0' || strlen(tenant) > STORE_ID_MAX) {
+		k->rc = tw_error_set(k->err, TW_E_CONFIG, "[renewal] %.80s: a tenant name of 1 to "
+			"%d characters must follow renew_before_days.", key, STORE_ID_MAX);
+		return 1;
+	}
+	if ((k->rc = renewal_before_days(k->w->home->conf, tenant, &days, k->err)) != TW_OK)
+		return 1;
+	if ((k->rc = store_tenant_find(k->w->store, tenant, &id, k->err)) != TW_OK) {
+		if (k->rc == TW_E_NOT_FOUND)
+			k->rc = tw_error_set(k->err, TW_E_CONFIG, "[renewal] %s: there is no tenant "
+				"\"%s\" (a typo? `torwart gateway show` names each gateway's tenant); "
+				"remove the line or correct the name", key, tenant);
+		return 1;
+	}
+	if ((more = realloc(k->w->windows, (k->w->n_windows + 1) * sizeof(*more))) == NULL) {
+		k->rc = tw_error_set(k->err, TW_E_NOMEM, "out of memory");
+		return 1;
+	}
+	k->w->windows = more;
+	more[k->w->n_windows++] = (struct rw_window){ .tenant_id = id, .days = days };
+	return 0;
+}
+
 tw_rc renewal_worker_new(const struct tw_home *home, struct tw_store *store,
 	struct renewal_worker **out, struct tw_error *err)
 {
+	struct rw_windows_walk walk = { .rc = TW_OK, .err = err };
+	tw_rc rc;
+
 	if ((*out = calloc(1, sizeof(**out))) == NULL)
 		return tw_error_set(err, TW_E_NOMEM, "out of memory");
 	(*out)->home = home;
 	(*out)->store = store;
+	(*out)->before_days = RENEWAL_BEFORE_DAYS_DEFAULT;
+	walk.w = *out;
+	if (home->conf != NULL &&
+	    ((rc = renewal_before_days(home->conf, NULL, &(*out)->before_days, err)) != TW_OK ||
+	     (tw_config_foreach(home->conf, "renewal", rw_window_key, &walk) != 0 &&
+	      (rc = walk.rc) != TW_OK))) {
+		renewal_worker_free(*out);
+		*out = NULL;
+		return rc;
+	}
 	return TW_OK;
+}
+
+/* The window of tenant_id: its own if configured, else the global one. */
+static long rw_window_days(const struct renewal_worker *w, int64_t tenant_id)
+{
+	for (size_t i = 0; i < w->n_windows; i++)
+		if (w->windows[i].tenant_id == tenant_id)
+			return w->windows[i].days;
+	return w->before_days;
 }
 
 void renewal_worker_free(struct renewal_worker *w)
@@ -361,6 +459,7 @@ void renewal_worker_free(struct renewal_worker *w)
 	if (w->timer != NULL)
 		event_free(w->timer);
 	signer_client_close(w->sc);
+	free(w->windows);
 	free(w);
 }
 
@@ -896,35 +995,53 @@ static tw_rc rw_one(struct renewal_worker *w, int64_t id, int64_t now_ms,
 	return rc;
 }
 
-/* Gateways whose TLS certificate expires within renew_before_days get a renewal. */
+/*
+ * Gateways whose TLS certificate expires within their tenant's renew_before_days get a
+ * renewal: one scan per tenant with its own window (a window of 0 skips the tenant).
+ */
 static void rw_expiry_scan(struct renewal_worker *w, int64_t now_ms)
 {
 	char (*ids)[STORE_ID_MAX + 1] = calloc(RENEWAL_EXPIRY_BATCH, sizeof(*ids));
+	int64_t *tenants = calloc(RENEWAL_EXPIRY_TENANTS, sizeof(*tenants));
 	struct renewal_orders_cfg oc;
-	long days = rn_conf_long(w->home->conf, "renew_before_days",
-		RENEWAL_BEFORE_DAYS_DEFAULT, 0, 3650);
 	struct tw_error e;
-	size_t n = 0;
+	size_t nt = 0;
 
 	w->next_scan_ms = now_ms + RENEWAL_EXPIRY_SCAN_MS;
-	if (ids == NULL || days == 0)
+	if (ids == NULL || tenants == NULL)
 		goto out;
-	if (store_renewal_expiring(w->store, 0, now_ms / 1000 + (int64_t)days * 86400, ids,
-	    RENEWAL_EXPIRY_BATCH, &n, &e) != TW_OK) {
+	if (store_renewal_tenants(w->store, tenants, RENEWAL_EXPIRY_TENANTS, &nt, &e) != TW_OK) {
 		tw_warn("renewal: expiry scan failed: %s", e.message);
 		goto out;
 	}
+	if (nt == RENEWAL_EXPIRY_TENANTS)
+		tw_warn("renewal: expiry scan covers only the first %d tenants",
+			RENEWAL_EXPIRY_TENANTS);
 	renewal_orders_cfg_load(w->home->conf, &oc);
-	for (size_t i = 0; i < n; i++) {
-		char sel[STORE_ID_MAX + 4];
-		int64_t started, skipped;
+	for (size_t t = 0; t < nt; t++) {
+		long days = rw_window_days(w, tenants[t]);
+		size_t n = 0;
 
-		snprintf(sel, sizeof(sel), "id:%s", ids[i]);
-		if (renewal_start(w->store, sel, "expiry", &oc, &renewal_system, NULL, &started,
-		    &skipped, &e) != TW_OK)
-			tw_warn("renewal: %s: %s", ids[i], e.message);
+		if (days == 0)
+			continue;
+		if (store_renewal_expiring(w->store, tenants[t], now_ms / 1000 +
+		    (int64_t)days * 86400, ids, RENEWAL_EXPIRY_BATCH, &n, &e) != TW_OK) {
+			tw_warn("renewal: expiry scan of tenant %lld failed: %s",
+				(long long)tenants[t], e.message);
+			continue;
+		}
+		for (size_t i = 0; i < n; i++) {
+			char sel[STORE_ID_MAX + 4];
+			int64_t started, skipped;
+
+			snprintf(sel, sizeof(sel), "id:%s", ids[i]);
+			if (renewal_start(w->store, sel, "expiry", &oc, &renewal_system, NULL,
+			    &started, &skipped, &e) != TW_OK)
+				tw_warn("renewal: %s: %s", ids[i], e.message);
+		}
 	}
 out:
+	free(tenants);
 	free(ids);
 }
 

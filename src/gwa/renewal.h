@@ -43,6 +43,8 @@
 #define RENEWAL_GRACE_DEFAULT_S        (7L * 86400L)
 #define RENEWAL_PROOF_TIMEOUT_DEFAULT_S (14L * 86400L)
 #define RENEWAL_BEFORE_DAYS_DEFAULT    60L
+#define RENEWAL_BEFORE_DAYS_MAX        3650L
+#define RENEWAL_BEFORE_DAYS_KEY        "renew_before_days"
 #define RENEWAL_POLL_MS                2000   /* how often open orders are looked at */
 
 /* Order types (renewal_orders.c), registered in order.c's table. */
@@ -100,8 +102,25 @@ tw_rc renewal_start(struct tw_store *store, const char *selection, const char *r
 tw_rc renewal_proof(struct tw_store *store, const char *gateway_id, const char *fingerprint, const char *client, bool *confirmed,
 	struct tw_error *err);
 
+/*
+ * The automatic renewal window of tenant in days (0 = no automatic renewal): [renewal]
+ * renew_before_days.<tenant>, else [renewal] renew_before_days, else
+ * RENEWAL_BEFORE_DAYS_DEFAULT. tenant NULL: the global value. TW_E_CONFIG naming the key
+ * when the value that applies is not an integer in 0..RENEWAL_BEFORE_DAYS_MAX (*days is
+ * then unchanged). Configuration only: whether the tenant exists is renewal_worker_new's
+ * check.
+ */
+tw_rc renewal_before_days(const struct tw_config *conf, const char *tenant, long *days,
+	struct tw_error *err);
+
 /* The worker's part: advance due renewals and start renewals of expiring gateways. */
 struct renewal_worker;
+/*
+ * TW_E_CONFIG (nothing started) when a [renewal] renew_before_days value is invalid or a
+ * renew_before_days.<tenant> names a tenant that does not exist in store: the windows are
+ * resolved here, once, so that a typo is an error at start, not a tenant silently renewed
+ * with the global window.
+ */
 tw_rc renewal_worker_new(const struct tw_home *home, struct tw_store *store,
 	struct renewal_worker **out, struct tw_error *err);
 /* Advance at most max due renewals; returns the number handled in *n (may be NULL). */

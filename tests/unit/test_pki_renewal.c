@@ -230,6 +230,61 @@ static void test_refuses_initial_partial_and_authorised(void **state)
 	pki_fixture_party_free(&gw);
 }
 
+/* Windows of two tenants: each tenant its own value, others the global one, else 60. */
+static tw_rc window_of(const char *conf_text, const char *tenant, long *days)
+{
+	struct tw_config *conf = NULL;
+	struct tw_error err;
+	tw_rc rc;
+
+	assert_int_equal(tw_config_parse(conf_text, strlen(conf_text), "test", &conf, &err),
+		TW_OK);
+	*days = -1;
+	rc = renewal_before_days(conf, tenant, days, &err);
+	if (rc != TW_OK)
+		assert_non_null(strstr(err.message, "renew_before_days"));
+	tw_config_free(conf);
+	return rc;
+}
+
+static void test_renew_before_days_per_tenant(void **state)
+{
+	const char *two = "[renewal]\nrenew_before_days = 10\nrenew_before_days.acme = 45\n"
+		"renew_before_days.beta = 0\nsub_ca.acme = local\n";
+	long days;
+
+	(void)state;
+	assert_int_equal(window_of(two, "acme", &days), TW_OK);
+	assert_int_equal(days, 45);
+	assert_int_equal(window_of(two, "beta", &days), TW_OK);
+	assert_int_equal(days, 0);    /* off for beta alone */
+	assert_int_equal(window_of(two, "default", &days), TW_OK);
+	assert_int_equal(days, 10);   /* no own value: the global one */
+	assert_int_equal(window_of(two, NULL, &days), TW_OK);
+	assert_int_equal(days, 10);
+	/* "acme" is not a prefix match of "acme2" */
+	assert_int_equal(window_of(two, "acme2", &days), TW_OK);
+	assert_int_equal(days, 10);
+	assert_int_equal(window_of("[renewal]\nrenew_before_days.acme = 5\n", "other", &days),
+		TW_OK);
+	assert_int_equal(days, RENEWAL_BEFORE_DAYS_DEFAULT);
+	assert_int_equal(window_of("", "acme", &days), TW_OK);
+	assert_int_equal(days, RENEWAL_BEFORE_DAYS_DEFAULT);
+	/* out of range or not a number: a config error naming the key, *days untouched */
+	assert_int_equal(window_of("[renewal]\nrenew_before_days.acme = 3651\n", "acme", &days),
+		TW_E_CONFIG);
+	assert_int_equal(days, -1);
+	assert_int_equal(window_of("[renewal]\nrenew_before_days.acme = -1\n", "acme", &days),
+		TW_E_CONFIG);
+	assert_int_equal(window_of("[renewal]\nrenew_before_days.acme = 3x\n", "acme", &days),
+		TW_E_CONFIG);
+	assert_int_equal(window_of("[renewal]\nrenew_before_days = 4000\n", "acme", &days),
+		TW_E_CONFIG);
+	assert_int_equal(window_of("[renewal]\nrenew_before_days.acme = 3650\n", "acme", &days),
+		TW_OK);
+	assert_int_equal(days, 3650);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -240,6 +295,7 @@ int main(void)
 		cmocka_unit_test(test_refuses_wrong_curve),
 		cmocka_unit_test(test_refuses_bad_pop),
 		cmocka_unit_test(test_refuses_initial_partial_and_authorised),
+		cmocka_unit_test(test_renew_before_days_per_tenant),
 	};
 
 	return cmocka_run_group_tests(tests, pki_fixture_setup, pki_fixture_teardown);
