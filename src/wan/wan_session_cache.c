@@ -101,7 +101,8 @@ static void wsc_unlink(int32_t i)
  * The session kept under id, with a reference for the caller; NULL on a miss. A session
  * OpenSSL has marked not resumable meanwhile (a connection that offered it failed: a
  * network drop, or somebody who knew the id but not the master secret) is dropped here,
- * so its owner resumes from the ticket instead of falling back to a full handshake.
+ * so its owner resumes from the ticket instead of falling back to a full handshake. So is
+ * one past its lifetime (OpenSSL would refuse it; it only took a slot).
  */
 static SSL_SESSION *wsc_get(const unsigned char id[32])
 {
@@ -110,7 +111,11 @@ static SSL_SESSION *wsc_get(const unsigned char id[32])
 
 	pthread_mutex_lock(&wsc.lock);
 	if (wsc.e != NULL && (i = wsc_find(id, NULL)) >= 0) {
-		if (SSL_SESSION_is_resumable(wsc.e[i].sess) != 1)
+		SSL_SESSION *k = wsc.e[i].sess;
+
+		if (SSL_SESSION_is_resumable(k) != 1 ||
+		    (time_t)SSL_SESSION_get_time(k) + (time_t)SSL_SESSION_get_timeout(k) <=
+		    time(NULL))
 			wsc_unlink(i);
 		else if (SSL_SESSION_up_ref(wsc.e[i].sess) == 1)
 			s = wsc.e[i].sess;
