@@ -516,6 +516,31 @@ out:
 	return rc;
 }
 
+/*
+ * The HELLO (actor, role) of a fresh connection as a blocking round trip of its own, once
+ * per connection, for the requests that are sent now and answered later (a batch, a split
+ * sign): they cannot wait for a HELLO answer queued in front of theirs.
+ */
+static tw_rc signer_hello_if_pending(struct signer_client *sc, struct tw_error *err)
+{
+	struct signer_msg hello, answer;
+	unsigned char *body = NULL;
+	tw_rc rc;
+
+	if (!sc->hello_pending)
+		return TW_OK;
+	signer_msg_init(&hello, SIGNER_OP_HELLO, 0);
+	if (sc->actor != NULL && sc->actor[0] != '\0')
+		signer_msg_set_str(&hello, SIGNER_TAG_ACTOR, sc->actor);
+	if (sc->role != NULL && sc->role[0] != '\0')
+		signer_msg_set_str(&hello, SIGNER_TAG_ROLE, sc->role);
+	rc = transact1(sc, &hello, &answer, &body, err);
+	free(body);
+	if (rc == TW_OK)
+		sc->hello_pending = false;
+	return rc;
+}
+
 /* i2d of cert's TBS with the placeholder trick of signer_sign_certificate, appended to buf. */
 static tw_rc append_tbs(X509 *cert, struct tw_buf *buf, struct tw_error *err)
 {
@@ -554,22 +579,9 @@ tw_rc signer_sign_certificates_send(struct signer_client *sc, const char *label,
 			SIGNER_BATCH_MAX);
 	if (sc->pending_id != 0)
 		return tw_error_set(err, TW_E_INTERNAL, "a signing batch is already in flight");
-	/* HELLO first if needed: an empty round trip of its own. */
-	if (sc->hello_pending) {
-		struct signer_msg ping, resp;
-		unsigned char *body = NULL;
-
-		signer_msg_init(&ping, SIGNER_OP_HELLO, 0);
-		if (sc->actor != NULL && sc->actor[0] != '\0')
-			signer_msg_set_str(&ping, SIGNER_TAG_ACTOR, sc->actor);
-		if (sc->role != NULL && sc->role[0] != '\0')
-			signer_msg_set_str(&ping, SIGNER_TAG_ROLE, sc->role);
-		rc = transact1(sc, &ping, &resp, &body, err);
-		free(body);
-		if (rc != TW_OK)
-			return rc;
-		sc->hello_pending = false;
-	}
+	/* HELLO first if needed (a request that is sent now and answered later cannot carry it). */
+	if ((rc = signer_hello_if_pending(sc, err)) != TW_OK)
+		return rc;
 	tw_buf_init(&data, SIGNER_DATA_MAX);
 	for (i = 0; i < n; i++)
 		if ((rc = append_tbs(certs[i], &data, err)) != TW_OK)
@@ -869,22 +881,9 @@ tw_rc signer_sign_data_send(struct signer_client *sc, const char *label,
 			"%u per request", len, SIGNER_DATA_MAX);
 	if (sc->pending_id != 0)
 		return tw_error_set(err, TW_E_INTERNAL, "a request is already in flight");
-	/* HELLO first if needed: a (blocking) round trip of its own, once per connection. */
-	if (sc->hello_pending) {
-		struct signer_msg h, hr;
-		unsigned char *hb = NULL;
-
-		signer_msg_init(&h, SIGNER_OP_HELLO, 0);
-		if (sc->actor != NULL && sc->actor[0] != '\0')
-			signer_msg_set_str(&h, SIGNER_TAG_ACTOR, sc->actor);
-		if (sc->role != NULL && sc->role[0] != '\0')
-			signer_msg_set_str(&h, SIGNER_TAG_ROLE, sc->role);
-		rc = transact1(sc, &h, &hr, &hb, err);
-		free(hb);
-		if (rc != TW_OK)
-			return rc;
-		sc->hello_pending = false;
-	}
+	/* HELLO first if needed (a request that is sent now and answered later cannot carry it). */
+	if ((rc = signer_hello_if_pending(sc, err)) != TW_OK)
+		return rc;
 	signer_msg_init(&req, SIGNER_OP_SIGN_DATA, 0);
 	signer_msg_set_str(&req, SIGNER_TAG_LABEL, label);
 	signer_msg_set(&req, SIGNER_TAG_PURPOSE, &pv, 1);
