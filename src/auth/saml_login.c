@@ -16,6 +16,7 @@
 #include <openssl/x509.h>
 
 #include "audit/audit.h"
+#include "auth/session.h"
 #include "base/log.h"
 #include "base/util.h"
 #include "crypto/keys.h"
@@ -153,16 +154,7 @@ tw_rc auth_saml_login(struct tw_store *store, const struct auth_settings *s,
 	}
 
 	/* Success: replay cache entry + session + admin log in one transaction. */
-	if ((rc = auth_token_new(&tok, token, err)) != TW_OK)
-		goto out;
-	memset(&ses, 0, sizeof(ses));
-	snprintf(ses.id, sizeof(ses.id), "%s", tok.id);
-	ses.operator_id = op.id;
-	snprintf(ses.cert_fingerprint, sizeof(ses.cert_fingerprint), "%s", op.cert_fingerprint);
-	snprintf(ses.client, sizeof(ses.client), "%s", client);
-	ses.created_ms = now;
-	ses.expires_ms = now + s->session_ttl_s * 1000;
-	if ((rc = auth_token_hash(&tok, ses.secret_hash, err)) != TW_OK)
+	if ((rc = auth_session_new(s, &op, client, now, &tok, &ses, token, err)) != TW_OK)
 		goto out;
 	auth_roles_format(op.roles, roles, sizeof(roles));
 	snprintf(detail, sizeof(detail), "saml login: session %.8s... until %lld, operator %s, "

@@ -122,6 +122,24 @@ out:
 	return tw_error_set(err, TW_E_DENIED, "login refused: %s", why);
 }
 
+tw_rc auth_session_new(const struct auth_settings *s, const struct store_operator *op,
+	const char *client, int64_t now, struct auth_token *tok, struct store_session *ses,
+	char token[AUTH_TOKEN_LEN + 1], struct tw_error *err)
+{
+	tw_rc rc;
+
+	if ((rc = auth_token_new(tok, token, err)) != TW_OK)
+		return rc;
+	memset(ses, 0, sizeof(*ses));
+	snprintf(ses->id, sizeof(ses->id), "%s", tok->id);
+	ses->operator_id = op->id;
+	snprintf(ses->cert_fingerprint, sizeof(ses->cert_fingerprint), "%s", op->cert_fingerprint);
+	snprintf(ses->client, sizeof(ses->client), "%s", client);
+	ses->created_ms = now;
+	ses->expires_ms = now + s->session_ttl_s * 1000;
+	return auth_token_hash(tok, ses->secret_hash, err);
+}
+
 /* The principal of an operator row (roles and tenant as stored now). */
 static tw_rc sess_principal(struct tw_store *store, const struct store_operator *op,
 	const char *client, struct auth_principal *p, struct tw_error *err)
@@ -279,16 +297,7 @@ tw_rc auth_login(struct tw_store *store, const struct auth_settings *s,
 	}
 
 	/* Success: session + counters + admin log in one transaction. */
-	if ((rc = auth_token_new(&tok, token, err)) != TW_OK)
-		goto out;
-	memset(&ses, 0, sizeof(ses));
-	snprintf(ses.id, sizeof(ses.id), "%s", tok.id);
-	ses.operator_id = op.id;
-	snprintf(ses.cert_fingerprint, sizeof(ses.cert_fingerprint), "%s", op.cert_fingerprint);
-	snprintf(ses.client, sizeof(ses.client), "%s", client);
-	ses.created_ms = now;
-	ses.expires_ms = now + s->session_ttl_s * 1000;
-	if ((rc = auth_token_hash(&tok, ses.secret_hash, err)) != TW_OK)
+	if ((rc = auth_session_new(s, &op, client, now, &tok, &ses, token, err)) != TW_OK)
 		goto out;
 	auth_roles_format(op.roles, roles, sizeof(roles));
 	snprintf(detail, sizeof(detail), "session %.8s... until %lld, factor %s, tenant %s%s",

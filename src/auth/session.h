@@ -43,6 +43,18 @@ struct auth_login_input {
 };
 
 /*
+ * A new session of operator op (both login paths: password/TOTP and SAML): token gets the
+ * token text (the only copy of the secret; the caller hands it out and wipes it), *ses
+ * the row to store (only the secret's hash), expiring [auth] session_ttl_s from now.
+ */
+struct auth_token;
+struct store_operator;
+struct store_session;
+tw_rc auth_session_new(const struct auth_settings *s, const struct store_operator *op,
+	const char *client, int64_t now, struct auth_token *tok, struct store_session *ses,
+	char token[AUTH_TOKEN_LEN + 1], struct tw_error *err);
+
+/*
  * Authenticate and open a session. Refused logins (TW_E_DENIED) are counted per
  * operator and per client address and written to the admin log with the reason; once a
  * counter reaches max_failures within failure_window, further attempts are refused
