@@ -1010,7 +1010,7 @@ static void rw_expiry_scan(struct renewal_worker *w, int64_t now_ms)
 	w->next_scan_ms = now_ms + RENEWAL_EXPIRY_SCAN_MS;
 	if (ids == NULL || tenants == NULL)
 		goto out;
-	if (store_renewal_tenants(w->store, tenants, RENEWAL_EXPIRY_TENANTS, &nt, &e) != TW_OK) {
+	if (store_tenant_ids(w->store, tenants, RENEWAL_EXPIRY_TENANTS, &nt, &e) != TW_OK) {
 		tw_warn("renewal: expiry scan failed: %s", e.message);
 		goto out;
 	}

@@ -437,6 +437,30 @@ tw_rc store_tenant_ensure(struct tw_store *store, const char *name, int64_t *id,
 	return sq_tenant_ensure(store->db, name, id, err);
 }
 
+static const char SQL_TENANT_IDS[] = "SELECT id FROM tenants ORDER BY id LIMIT ?1";
+
+tw_rc store_tenant_ids(struct tw_store *store, int64_t *ids, size_t max, size_t *n,
+	struct tw_error *err)
+{
+	struct db *d = store_db(store, err);
+	struct db_stmt *st = NULL;
+	bool row;
+	tw_rc rc;
+
+	if (n != NULL)
+		*n = 0;
+	if (d == NULL)
+		return err != NULL ? err->code : TW_E_INTERNAL;
+	if (ids == NULL || n == NULL || max == 0)
+		return tw_error_set(err, TW_E_INTERNAL, "store_tenant_ids: bad arguments");
+	for (rc = db_fetch(d, SQL_TENANT_IDS, &st, &row, "reading the tenants", err, "i",
+		(int64_t)max); rc == TW_OK && row && *n < max;
+	     rc = db_next(st, &row, "reading the tenants", err))
+		ids[(*n)++] = db_column_int64(st, 0);
+	db_done(d, st);
+	return rc;
+}
+
 /* ---- gateways ---- */
 
 static tw_rc store_check_gateway(const struct store_gateway *gw, struct tw_error *err)

@@ -91,6 +91,9 @@ int64_t store_scoped_tenant(const struct tw_store *store);
 /* Id of the tenant called name, creating it if needed. */
 tw_rc store_tenant_ensure(struct tw_store *store, const char *name, int64_t *id,
 	struct tw_error *err);
+/* The ids of all tenants, ascending, at most max. */
+tw_rc store_tenant_ids(struct tw_store *store, int64_t *ids, size_t max, size_t *n,
+	struct tw_error *err);
 
 /* ---- gateways (owner: gwa) ---- */
 struct store_gateway {

@@ -106,9 +106,6 @@ tw_rc store_renewal_cert_status(struct tw_store *store, const char *fingerprint,
  */
 tw_rc store_renewal_expiring(struct tw_store *store, int64_t tenant_id, int64_t before_s,
 	char (*ids)[STORE_ID_MAX + 1], size_t max, size_t *n, struct tw_error *err);
-/* The ids of all tenants, ascending, at most max (the expiry scan's per-tenant windows). */
-tw_rc store_renewal_tenants(struct tw_store *store, int64_t *ids, size_t max, size_t *n,
-	struct tw_error *err);
 
 /* ---- initial configuration files (table initial_configs) ---- */
 struct store_initial_config {
