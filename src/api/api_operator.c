@@ -242,6 +242,46 @@ static tw_rc ao_principal(struct api_call *c, const char *token, struct auth_pri
 /* ---- handlers ---- */
 
 /*
+ * The in-memory login throttle in front of the store's counters, the same for every login
+ * method: per client address and per client certificate, with the limits of
+ * auth/session.h. Refused before the store is touched, so a locked-out client costs
+ * nothing. True (and err set) if this login must be refused now.
+ */
+static bool ao_login_throttled(struct api_call *c, int64_t now, struct tw_error *err)
+{
+	char ipkey[API_THROTTLE_KEY_MAX + 1], certkey[API_THROTTLE_KEY_MAX + 1];
+	int64_t window_ms = c->op->settings.failure_window_s * 1000;
+
+	snprintf(ipkey, sizeof(ipkey), "ip:%s", c->client);
+	snprintf(certkey, sizeof(certkey), "cert:%s", c->fingerprint);
+	if (!api_throttle_locked(c->op->throttle, ipkey, c->op->settings.max_failures *
+	    AUTH_ADDRESS_FAILURES_FACTOR, window_ms, now) &&
+	    !api_throttle_locked(c->op->throttle, certkey, c->op->settings.max_failures,
+	    window_ms, now))
+		return false;
+	tw_counter_add(&ao_metrics.login_throttled, 1);
+	tw_error_set(err, TW_E_DENIED, "login refused: too many failed logins from this address "
+		"or with this certificate; wait for the failure window (%ld s) to end",
+		c->op->settings.failure_window_s);
+	return true;
+}
+
+/* A failed login of any method: counted, and a refusal (not an outage) throttles. */
+static void ao_login_failed(struct api_call *c, tw_rc rc, int64_t now)
+{
+	char ipkey[API_THROTTLE_KEY_MAX + 1], certkey[API_THROTTLE_KEY_MAX + 1];
+	int64_t window_ms = c->op->settings.failure_window_s * 1000;
+
+	tw_counter_add(&ao_metrics.login_failed, 1);
+	if (rc != TW_E_DENIED)
+		return;
+	snprintf(ipkey, sizeof(ipkey), "ip:%s", c->client);
+	snprintf(certkey, sizeof(certkey), "cert:%s", c->fingerprint);
+	api_throttle_fail(c->op->throttle, ipkey, window_ms, now);
+	api_throttle_fail(c->op->throttle, certkey, window_ms, now);
+}
+
+/*
  * The login itself (body parse, throttle, auth_login): shared by POST /v1/login and the
  * console's login (api_console.c). allow_enrol false refuses an enrolment code (the
  * console has no place to show a new TOTP key). On failure the problem is answered here.
@@ -251,8 +291,7 @@ static bool ao_login_run(struct api_call *c, bool allow_enrol, struct api_login_
 {
 	char password[AUTH_PASSWORD_MAX + 1], totp[16];
 	char code[AUTH_ENROL_CODE_LEN + 2];
-	char ipkey[API_THROTTLE_KEY_MAX + 1], certkey[API_THROTTLE_KEY_MAX + 1];
-	int64_t now = tw_now_ms(), window_ms;
+	int64_t now = tw_now_ms();
 	struct auth_field f[] = {
 		{ "password", password, sizeof(password), false, false, 0 },
 		{ "totp", totp, sizeof(totp), false, false, 0 },
@@ -275,19 +314,8 @@ static bool ao_login_run(struct api_call *c, bool allow_enrol, struct api_login_
 		ao_error(c->req, rc, &err);
 		goto out;
 	}
-	snprintf(ipkey, sizeof(ipkey), "ip:%s", c->client);
-	snprintf(certkey, sizeof(certkey), "cert:%s", c->fingerprint);
-	window_ms = c->op->settings.failure_window_s * 1000;
-	/* The same limits as the store's counters (auth/session.h). */
-	if (api_throttle_locked(c->op->throttle, ipkey, c->op->settings.max_failures *
-	    AUTH_ADDRESS_FAILURES_FACTOR, window_ms, now) ||
-	    api_throttle_locked(c->op->throttle, certkey, c->op->settings.max_failures,
-	    window_ms, now)) {
-		/* Refused before the store is touched: a locked-out client costs nothing. */
-		tw_counter_add(&ao_metrics.login_throttled, 1);
-		rc = tw_error_set(&err, TW_E_DENIED, "login refused: too many failed logins from "
-			"this address or with this certificate; wait for the failure window (%ld s) "
-			"to end", c->op->settings.failure_window_s);
+	if (ao_login_throttled(c, now, &err)) {
+		rc = TW_E_DENIED;
 		ao_error(c->req, rc, &err);
 		goto out;
 	}
@@ -303,11 +331,7 @@ static bool ao_login_run(struct api_call *c, bool allow_enrol, struct api_login_
 	in.box = c->op->box;
 	if ((rc = auth_login(c->op->store, &c->op->settings, &in, &r->p, r->token,
 	    &r->expires_ms, &err)) != TW_OK) {
-		tw_counter_add(&ao_metrics.login_failed, 1);
-		if (rc == TW_E_DENIED) {
-			api_throttle_fail(c->op->throttle, ipkey, window_ms, now);
-			api_throttle_fail(c->op->throttle, certkey, window_ms, now);
-		}
+		ao_login_failed(c, rc, now);
 		ao_error(c->req, rc == TW_E_DENIED ? TW_E_DENIED : rc, &err);
 		goto out;
 	}
@@ -351,7 +375,6 @@ static void ao_login_saml(struct api_call *c)
 {
 	const size_t b64_max = (SAML_XML_MAX / 3 + 1) * 4 + 1;
 	char tenant[STORE_ID_MAX + 1], roles[256], token[AUTH_TOKEN_LEN + 1] = "";
-	char ipkey[API_THROTTLE_KEY_MAX + 1], certkey[API_THROTTLE_KEY_MAX + 1];
 	char *b64 = malloc(b64_max);
 	struct auth_field f[] = {
 		{ "tenant", tenant, sizeof(tenant), true, false, 0 },
@@ -363,7 +386,7 @@ static void ao_login_saml(struct api_call *c)
 	enum saml_refusal why = SAML_OK;
 	unsigned char *xml = NULL;
 	size_t xml_len = 0;
-	int64_t now = tw_now_ms(), window_ms, expires_ms = 0;
+	int64_t now = tw_now_ms(), expires_ms = 0;
 	long skew = SAML_SKEW_DEFAULT_S;
 	struct tw_error err;
 	json_t *body;
@@ -376,17 +399,8 @@ static void ao_login_saml(struct api_call *c)
 	}
 	if ((rc = ao_parse(c->req, f, 2, &err)) != TW_OK)
 		goto fail;
-	snprintf(ipkey, sizeof(ipkey), "ip:%s", c->client);
-	snprintf(certkey, sizeof(certkey), "cert:%s", c->fingerprint);
-	window_ms = c->op->settings.failure_window_s * 1000;
-	if (api_throttle_locked(c->op->throttle, ipkey, c->op->settings.max_failures *
-	    AUTH_ADDRESS_FAILURES_FACTOR, window_ms, now) ||
-	    api_throttle_locked(c->op->throttle, certkey, c->op->settings.max_failures,
-	    window_ms, now)) {
-		tw_counter_add(&ao_metrics.login_throttled, 1);
-		rc = tw_error_set(&err, TW_E_DENIED, "login refused: too many failed logins from "
-			"this address or with this certificate; wait for the failure window (%ld s) "
-			"to end", c->op->settings.failure_window_s);
+	if (ao_login_throttled(c, now, &err)) {
+		rc = TW_E_DENIED;
 		goto fail;
 	}
 	if ((rc = auth_b64_decode(b64, f[1].len, &xml, &xml_len, &err)) != TW_OK) {
@@ -408,11 +422,7 @@ static void ao_login_saml(struct api_call *c)
 	in.skew_s = skew;
 	if ((rc = auth_saml_login(c->op->store, &c->op->settings, &in, &p, token, &expires_ms,
 	    &why, &err)) != TW_OK) {
-		tw_counter_add(&ao_metrics.login_failed, 1);
-		if (rc == TW_E_DENIED) {
-			api_throttle_fail(c->op->throttle, ipkey, window_ms, now);
-			api_throttle_fail(c->op->throttle, certkey, window_ms, now);
-		}
+		ao_login_failed(c, rc, now);
 		goto fail;
 	}
 	tw_counter_add(&ao_metrics.login_ok, 1);
