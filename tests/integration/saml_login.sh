@@ -279,4 +279,22 @@ check "... as an auditor she cannot delete" test $? != 0
 check "idp-remove alpha" "$TORWART" context idp-remove --home "$H" --tenant alpha
 assertion "$T/after.xml" _after alice
 refused "after idp-remove" saml_idp alice "$T/after.xml"
+# ---- hostile bodies straight at the route (curl, not the CLI's own checks)
+CURLS=(curl -s --curves brainpoolP256r1 --tlsv1.2 --tls-max 1.2 --cacert "$H/pki/operator-ca.crt"
+	--cert "$O/alice/alice.crt" --key "$O/alice/alice.key" -o "$T/raw.out" -w '%{http_code}'
+	-H 'Content-Type: application/json')
+sessions() { q "SELECT count(*) FROM auth_sessions"; }
+before_s=$(sessions)
+check "the session count is readable ($before_s, alice's and carol's logins)" test "${before_s:-0}" -ge 1
+head -c 200000 /dev/zero | base64 -w0 >"$T/big.b64"
+printf '{"tenant":"alpha","assertion":"%s"}' "$(cat "$T/big.b64")" >"$T/big.json"
+code=$("${CURLS[@]}" --data-binary @"$T/big.json" "$API/v1/login/saml")
+check "an oversized assertion is refused ($code), no session" bash -c "[ '$code' -ge 400 ] && [ '$code' -lt 500 ] && [ '$(sessions)' = '$before_s' ]"
+code=$("${CURLS[@]}" --data-binary "{\"tenant\":\"al\u0007pha\",\"assertion\":\"$(base64 -w0 "$T/ok.xml")\"}" "$API/v1/login/saml")
+check "a control character in the tenant is refused ($code), no session" bash -c "[ '$code' -ge 400 ] && [ '$code' -lt 500 ] && [ '$(sessions)' = '$before_s' ]"
+code=$("${CURLS[@]}" --data-binary "{\"tenant\":\"beta\",\"tenant\":\"alpha\",\"assertion\":\"x\"}" "$API/v1/login/saml")
+check "a repeated field is refused ($code), no session" bash -c "[ '$code' -ge 400 ] && [ '$code' -lt 500 ] && [ '$(sessions)' = '$before_s' ]"
+code=$("${CURLS[@]}" --data-binary '{"tenant":"alpha","assertion":"!!!not base64!!!"}' "$API/v1/login/saml")
+check "an assertion that is not base64 is refused ($code), no session" bash -c "[ '$code' -ge 400 ] && [ '$code' -lt 500 ] && [ '$(sessions)' = '$before_s' ]"
+
 check "the admin log verifies" "$TORWART" audit verify --home "$H"
