@@ -45,7 +45,7 @@
 #define OPTS_CONTEXT /* src/cmd/cli_context.c ctx_parse */ \
 	"home= tenant= gateway= id= /cert= label= /out= /in= after= limit= url="
 #define OPTS_GWA /* src/cmd/cli_gwa.c gwa_parse */ \
-	"home= key= retire now"
+	"home= key= retire now force reason="
 #define OPTS_JOB /* src/cmd/cli_job.c job_parse */ \
 	"home= type= payload= gateway= gateways= tag= tenant= state= id= batch= gateway-id= " \
 	"timeout= attempts= retry-delay= limit= wait wait-timeout= add-tag= remove-tag= " \

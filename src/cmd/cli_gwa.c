@@ -7,8 +7,10 @@
  *                                          the signer is rotated as with --key tls
  *   gwa renew --home DIR --key tls|sig|enc rotate the signer-held key and its
  *                                          certificate (rerun after a failure continues)
- *   gwa renew --home DIR --key K --retire [--now]
- *                                          destroy the previous key after its grace period
+ *   gwa renew --home DIR --key K --retire [--now] [--force --reason TEXT]
+ *                                          destroy the previous key after its grace period;
+ *                                          SIG: only when every gateway has installed the
+ *                                          new certificate, or --force with a reason
  *
  * Exit status: 0 renewed, 1 failure (one line says why), 2 usage.
  */
@@ -20,12 +22,13 @@
 
 #include "base/util.h"
 #include "cmd/cli.h"
+#include "auth/command.h"
 #include "crypto/signer.h"
 #include "gwa/gwa_renew.h"
 
 struct gwa_opts {
-	const char *home, *key;
-	bool retire, now;
+	const char *home, *key, *reason;
+	bool retire, now, force;
 };
 
 static int gwa_parse(int argc, char **argv, struct gwa_opts *o)
@@ -35,6 +38,8 @@ static int gwa_parse(int argc, char **argv, struct gwa_opts *o)
 		{ "key", required_argument, NULL, 'k' },
 		{ "retire", no_argument, NULL, 'r' },
 		{ "now", no_argument, NULL, 'n' },
+		{ "force", no_argument, NULL, 'f' },
+		{ "reason", required_argument, NULL, 'R' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -48,16 +53,19 @@ static int gwa_parse(int argc, char **argv, struct gwa_opts *o)
 		case 'k': o->key = optarg; break;
 		case 'r': o->retire = true; break;
 		case 'n': o->now = true; break;
+		case 'f': o->force = true; break;
+		case 'R': o->reason = optarg; break;
 		default: return -1;
 		}
 	}
-	if ((o->retire && o->key == NULL) || (o->now && !o->retire))
+	if ((o->retire && o->key == NULL) || (o->now && !o->retire) ||
+	    (o->force && !o->retire) || ((o->reason != NULL) != o->force))
 		return -1;
 	return optind == argc ? 0 : -1;
 }
 
 static const char gwa_usage[] = "usage: torwart gwa renew --home DIR [--key tls|sig|enc "
-	"[--retire [--now]]]";
+	"[--retire [--now] [--force --reason TEXT]]]";
 
 /* Older homes keep the GWA TLS key as a file (gwa_renew_tls replaces it). */
 static bool gwa_tls_key_is_file(const struct tw_home *home)
@@ -92,8 +100,15 @@ int cli_gwa(const char *sub, int argc, char **argv)
 	if (o.retire) {
 		char gone[80];
 
-		if (gwa_retire_key(home, store, sc, o.key, &who, o.now, gone, sizeof(gone),
-		    &err) != TW_OK)
+		if (o.reason != NULL && (o.reason[0] == '\0' || strlen(o.reason) > 200 ||
+		    auth_text_check(o.reason, "--reason", &err) != TW_OK)) {
+			if (err.code == TW_OK)
+				tw_error_set(&err, TW_E_INVALID, "--reason: one line of 1..200 "
+					"characters saying why");
+			goto fail;
+		}
+		if (gwa_retire_key(home, store, sc, o.key, &who, o.now, o.force ? o.reason : NULL,
+		    gone, sizeof(gone), &err) != TW_OK)
 			goto fail;
 		printf("gwa renew: previous %s key %s destroyed in the signer\n", o.key, gone);
 		status = 0;
@@ -116,9 +131,16 @@ int cli_gwa(const char *sub, int argc, char **argv)
 	}
 	if (gwa_renew_key(home, store, sc, o.key, &who, &res, &err) != TW_OK)
 		goto fail;
-	printf("gwa renew: %s key is now %s in the signer; certificate serial %s (was %s), "
-		"valid until %s; the previous key is kept until `gwa renew --key %s --retire`\n",
-		o.key, res.key_label, res.new_serial, res.old_serial, res.not_after, o.key);
+	if (!res.sig_orders_only)
+		printf("gwa renew: %s key is now %s in the signer; certificate serial %s (was %s), "
+			"valid until %s; the previous key is kept until `gwa renew --key %s "
+			"--retire`\n", o.key, res.key_label, res.new_serial, res.old_serial,
+			res.not_after, o.key);
+	if (strcmp(o.key, "sig") == 0)
+		printf("gwa renew: the new GWA SIG certificate ordered to %lld gateways in %lld "
+			"fleet orders (gwa-cert-update)%s; %lld gateways have not installed it yet\n",
+			res.sig_gateways, res.sig_batches,
+			res.sig_orders_only ? ", finishing the rotation" : "", res.sig_unconfirmed);
 	status = 0;
 	goto out;
 fail:

@@ -353,7 +353,8 @@ static const struct cli_help_sub help_context[] = {
 
 /* ---------------------------------------------------------------- gwa */
 static const struct cli_help_sub help_gwa[] = {
-	{ "renew", "usage: torwart gwa renew --home DIR [--key tls|sig|enc [--retire [--now]]]\n"
+	{ "renew", "usage: torwart gwa renew --home DIR [--key tls|sig|enc [--retire [--now]\n"
+		"       [--force --reason TEXT]]]\n"
 		"Renew the GWA's own certificates, certified by this home's Sub-CA with the current\n"
 		"subject; the old certificate stays valid until its end (docs/renewal.md). A TLS\n"
 		"key FILE (older homes, no --key): [wan] key and cert replaced. A key in the\n"
@@ -361,6 +362,9 @@ static const struct cli_help_sub help_gwa[] = {
 		"switched to; a rerun continues an interrupted rotation. The wan takes a new TLS\n"
 		"certificate without a restart. --retire destroys the previous key once [gwa]\n"
 		"key_grace_days (default 7) have passed since the switch (--now: at once).\n"
+		"--key sig orders the new SIG certificate to every gateway (gwa-cert-update, one\n"
+		"fleet order per tenant); retiring the old SIG key is refused while gateways have\n"
+		"not installed it, unless --force --reason TEXT (logged).\n"
 		"Run as root or the signer's user.\n" },
 	{ NULL, NULL },
 };
@@ -533,7 +537,8 @@ static const struct cli_help cli_helps[] = {
 		"trust-remove|validate|backup|restore|log|fetch ...\n"
 		"The GWA's certificate-management context per tenant (docs/renewal.md).\n"
 		"torwart context SUB --help for each.\n" HELP_REMOTE, help_context },
-	{ "gwa", "usage: torwart gwa renew --home DIR [--key tls|sig|enc [--retire [--now]]]\n"
+	{ "gwa", "usage: torwart gwa renew --home DIR [--key tls|sig|enc [--retire [--now]\n"
+		"       [--force --reason TEXT]]]\n"
 		"The GWA's own certificates (docs/renewal.md). torwart gwa SUB --help for each.\n"
 		HELP_REMOTE, help_gwa },
 	{ "init", "usage: torwart init --home DIR [--test-pki [--second-sub-ca]] "

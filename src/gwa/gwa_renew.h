@@ -37,6 +37,10 @@ struct gwa_renew_result {
 	char new_fingerprint[65];
 	char not_after[32];                  /* "YYYY-MM-DDTHH:MM:SSZ" */
 	char key_label[65];                  /* gwa_renew_key: the signer's new key version */
+	/* --key sig: the gwa-cert-update orders of the new certificate (gwa_sig_push.h) */
+	long long sig_batches, sig_gateways; /* created by this run */
+	long long sig_unconfirmed;           /* gateways that have not installed it yet */
+	bool sig_orders_only;                /* the rotation was done; this run ordered */
 };
 
 /*
@@ -58,6 +62,11 @@ tw_rc gwa_renew_tls(const struct tw_home *home, struct tw_store *store,
  * new rotation is refused (TW_E_EXISTS). Every step is an admin-log entry ("gwa.key-*").
  * sc must be a connection of root or the signer's user (the signer refuses rotation to
  * the services).
+ *
+ * SIG: after the switch every gateway is given the new certificate by the order
+ * "gwa-cert-update", one fleet order per tenant (gwa_sig_push.h), created by this call
+ * and, when a crash came between the switch and the orders, by the rerun (which then
+ * only orders: out->sig_orders_only).
  */
 tw_rc gwa_renew_key(const struct tw_home *home, struct tw_store *store,
 	struct signer_client *sc, const char *key, const struct gwa_renew_actor *who,
@@ -68,10 +77,16 @@ tw_rc gwa_renew_key(const struct tw_home *home, struct tw_store *store,
  * have passed since the switch (now: at once); gone gets its label. TW_E_DENIED inside
  * the grace period, TW_E_NOT_FOUND when none is kept. Logged ("gwa.key-destroy"; the
  * signer logs "signer.key-destroy").
+ *
+ * SIG: gateways still verify wake-ups with the old key's certificate until they have
+ * installed the new one, so the retirement is refused (TW_E_DENIED, naming how many)
+ * while any gateway's gwa-cert-update order of the current certificate is not done
+ * (missing orders are created first), unless force_reason (one line, why) is given: then
+ * it is logged with the count ("gwa.key-retire-forced").
  */
 tw_rc gwa_retire_key(const struct tw_home *home, struct tw_store *store,
 	struct signer_client *sc, const char *key, const struct gwa_renew_actor *who,
-	bool now, char *gone, size_t size, struct tw_error *err);
+	bool now, const char *force_reason, char *gone, size_t size, struct tw_error *err);
 
 /* The order type "gwa-cert-update" (gwa_cert_order.c): the new GWA SIG certificate to a
  * gateway after a SIG rotation. */

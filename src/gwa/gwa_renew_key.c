@@ -32,6 +32,7 @@
 #include "crypto/signer_proto.h"
 #include "crypto/tls_signer_key.h"
 #include "gwa/gwa_rotation.h"
+#include "gwa/gwa_sig_push.h"
 #include "pki/ca.h"
 #include "pki/ca_state.h"
 #include "pki/certstore.h"
@@ -432,6 +433,28 @@ static void grk_close(struct grk *g)
 	free(g->prev_cert);
 }
 
+/* SIG: the new certificate's orders to the gateways (gwa_sig_push.h), as this actor. */
+static tw_rc grk_sig_orders(struct grk *g, struct gwa_renew_result *out, struct tw_error *err)
+{
+	struct job_actor ja = { .actor = g->who->actor, .role = g->who->role,
+		.client = g->who->client };
+	struct gwa_sig_push_result r;
+	tw_rc rc;
+
+	if ((rc = gwa_sig_push_ensure(g->store, g->cert, &ja, &r, err)) != TW_OK) {
+		char why[TW_ERROR_MESSAGE_MAX];
+
+		snprintf(why, sizeof(why), "%s", err->message);
+		return tw_error_set(err, rc, "the GWA SIG key was switched, but the orders of the "
+			"new certificate to the gateways failed (rerun `torwart gwa renew --key sig` "
+			"to create them): %s", why);
+	}
+	out->sig_batches = r.batches;
+	out->sig_gateways = r.gateways;
+	out->sig_unconfirmed = r.unconfirmed;
+	return TW_OK;
+}
+
 tw_rc gwa_renew_key(const struct tw_home *home, struct tw_store *store,
 	struct signer_client *sc, const char *key, const struct gwa_renew_actor *who,
 	struct gwa_renew_result *out, struct tw_error *err)
@@ -463,6 +486,17 @@ tw_rc gwa_renew_key(const struct tw_home *home, struct tw_store *store,
 			gwa_rot_step_name(step), g.current, g.next[0] ? g.next : "-", g.installed);
 		switch (step) {
 		case GWA_ROT_BLOCKED:
+			/* A SIG rotation that crashed between the switch and its orders: the rerun
+			 * orders (nothing else is left to do). */
+			if (g.kind->pki_usage == PKI_USAGE_SIG) {
+				if ((rc = grk_sig_orders(&g, out, err)) != TW_OK)
+					goto out;
+				if (out->sig_batches > 0) {
+					out->sig_orders_only = true;
+					committed = true;
+					break;
+				}
+			}
 			rc = tw_error_set(err, TW_E_EXISTS, "the GWA %s key's previous version %s is "
 				"kept until its grace period ([gwa] key_grace_days) ends; destroy it "
 				"first with `torwart gwa renew --key %s --retire`", g.kind->usage, g.prev,
@@ -517,6 +551,10 @@ tw_rc gwa_renew_key(const struct tw_home *home, struct tw_store *store,
 			g.kind->usage);
 		goto out;
 	}
+	/* After the switch (the signer now signs wake-ups with the new key). */
+	if (g.kind->pki_usage == PKI_USAGE_SIG && !out->sig_orders_only &&
+	    (rc = grk_sig_orders(&g, out, err)) != TW_OK)
+		goto out;
 	if ((rc = keys_read_cert_pem(g.cert, &x, err)) != TW_OK)
 		goto out;
 	grk_serial(x, out->new_serial, sizeof(out->new_serial));
@@ -545,7 +583,7 @@ out:
 
 tw_rc gwa_retire_key(const struct tw_home *home, struct tw_store *store,
 	struct signer_client *sc, const char *key, const struct gwa_renew_actor *who,
-	bool now, char *gone, size_t size, struct tw_error *err)
+	bool now, const char *force_reason, char *gone, size_t size, struct tw_error *err)
 {
 	struct grk g;
 	struct stat st;
@@ -581,6 +619,31 @@ tw_rc gwa_retire_key(const struct tw_home *home, struct tw_store *store,
 			"([gwa] key_grace_days = %ld after the switch); --now destroys it earlier",
 			g.kind->usage, g.prev, until, days);
 		goto out;
+	}
+	/* SIG: not while gateways still need the old key's wake-ups (gwa_renew.h). */
+	if (g.kind->pki_usage == PKI_USAGE_SIG) {
+		struct job_actor ja = { .actor = who->actor, .role = who->role,
+			.client = who->client };
+		struct gwa_sig_push_result r;
+
+		if ((rc = gwa_sig_push_ensure(store, g.cert, &ja, &r, err)) != TW_OK)
+			goto out;
+		if (r.unconfirmed > 0 && force_reason == NULL) {
+			rc = tw_error_set(err, TW_E_DENIED, "%lld gateways have not confirmed the new "
+				"GWA SIG certificate (their gwa-cert-update orders are not done: `torwart "
+				"job batches`); they verify wake-ups with the previous key %s, so it is "
+				"kept. Retire it when they have, or with --force --reason TEXT",
+				(long long)r.unconfirmed, g.prev);
+			goto out;
+		}
+		if (r.unconfirmed > 0) {
+			snprintf(detail, sizeof(detail), "previous GWA SIG key %s retired although %lld "
+				"gateways have not confirmed the new certificate %.16s...; why: %s", g.prev,
+				(long long)r.unconfirmed, r.fingerprint, force_reason);
+			if ((rc = grk_audit(&g, "gwa.key-retire-forced", "ok", detail, err)) != TW_OK)
+				goto out;
+			tw_warn("%s", detail);
+		}
 	}
 	if ((rc = signer_key_rotate(sc, g.kind->label, "retire prev", detail, sizeof(detail),
 	    err)) != TW_OK)

@@ -254,52 +254,55 @@ tw_rc job_fleet_foreach(struct tw_store *store, const char *selection,
 	return rc;
 }
 
-tw_rc job_create_fleet(struct tw_store *store, const char *selection,
-	const struct job_spec *spec, const struct job_actor *who, int64_t *batch_id,
-	int64_t *count, struct tw_error *err)
+/* The gateways of selection, the order validated for each (T-PV.2: all or nothing, before
+ * anything is stored), and the payload's text; *t the order type. */
+static tw_rc fleet_prepare(struct tw_store *store, const char *selection,
+	const struct job_spec *spec, struct fleet *f, const struct order_type **t,
+	char **payload, struct tw_error *err)
 {
-	struct fleet f = { NULL, 0, 0, TW_OK };
-	struct store_job_batch b;
-	const struct order_type *t;
-	char *payload = NULL, detail[JOB_DETAIL_MAX];
 	tw_rc rc;
 
-	*batch_id = 0;
-	*count = 0;
+	*payload = NULL;
 	if (selection == NULL || strlen(selection) > STORE_TEXT_MAX)
 		return tw_error_set(err, TW_E_INVALID, "a gateway selection is required");
-	if ((rc = fleet_select(store, selection, &f, err)) != TW_OK)
-		goto out;
-	if (f.n == 0) {
-		rc = tw_error_set(err, TW_E_NOT_FOUND, "selection \"%.60s\" matches no gateway",
+	if ((rc = fleet_select(store, selection, f, err)) != TW_OK)
+		return rc;
+	if (f->n == 0)
+		return tw_error_set(err, TW_E_NOT_FOUND, "selection \"%.60s\" matches no gateway",
 			selection);
-		goto out;
-	}
-	/* Validate for every gateway before anything is stored (T-PV.2: all or nothing). */
-	for (size_t i = 0; i < f.n; i++)
-		if ((rc = order_validate(store, spec->type, f.gws[i].gateway_id, spec->payload,
+	for (size_t i = 0; i < f->n; i++)
+		if ((rc = order_validate(store, spec->type, f->gws[i].gateway_id, spec->payload,
 		    err)) != TW_OK)
-			goto out;
-	t = order_find(spec->type);
-	if ((payload = payload_text(spec->payload)) == NULL) {
-		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
-		goto out;
-	}
+			return rc;
+	*t = order_find(spec->type);
+	if ((*payload = payload_text(spec->payload)) == NULL)
+		return tw_error_set(err, TW_E_NOMEM, "out of memory");
+	return TW_OK;
+}
+
+/* The batch, its jobs and the "job.fleet" entry, inside the caller's transaction. */
+static tw_rc fleet_insert(struct tw_store *store, const char *selection,
+	const struct order_type *t, const struct job_spec *spec, const struct fleet *f,
+	const char *payload, const struct job_actor *who, int64_t *batch_id,
+	struct tw_error *err)
+{
+	struct store_job_batch b;
+	char detail[JOB_DETAIL_MAX];
+	tw_rc rc;
+
 	memset(&b, 0, sizeof(b));
 	snprintf(b.type, sizeof(b.type), "%s", t->name);
 	snprintf(b.selection, sizeof(b.selection), "%s", selection);
 	snprintf(b.actor, sizeof(b.actor), "%s", who->actor);
-	b.total = (int64_t)f.n;
+	b.total = (int64_t)f->n;
 	b.created_ms = tw_now_ms();
-	if ((rc = store_begin(store, err)) != TW_OK)
-		goto out;
 	rc = store_job_batch_insert(store, &b, batch_id, err);
-	for (size_t i = 0; rc == TW_OK && i < f.n; i++) {
+	for (size_t i = 0; rc == TW_OK && i < f->n; i++) {
 		int64_t id;
 
-		rc = insert_one(store, t, spec, &f.gws[i], payload, *batch_id, who, &id, err);
+		rc = insert_one(store, t, spec, &f->gws[i], payload, *batch_id, who, &id, err);
 	}
-	snprintf(detail, sizeof(detail), "%s to %zu gateways (%s)", t->name, f.n, selection);
+	snprintf(detail, sizeof(detail), "%s to %zu gateways (%s)", t->name, f->n, selection);
 	if (rc == TW_OK) {
 		char object[40];
 		struct audit_entry e;
@@ -310,6 +313,27 @@ tw_rc job_create_fleet(struct tw_store *store, const char *selection,
 			.result = "ok", .detail = detail };
 		rc = audit_append_in_tx(store, &e, err);
 	}
+	if (rc != TW_OK)
+		*batch_id = 0;
+	return rc;
+}
+
+tw_rc job_create_fleet(struct tw_store *store, const char *selection,
+	const struct job_spec *spec, const struct job_actor *who, int64_t *batch_id,
+	int64_t *count, struct tw_error *err)
+{
+	struct fleet f = { NULL, 0, 0, TW_OK };
+	const struct order_type *t = NULL;
+	char *payload = NULL;
+	tw_rc rc;
+
+	*batch_id = 0;
+	*count = 0;
+	/* Selected and validated before the write transaction: it holds no lock meanwhile. */
+	if ((rc = fleet_prepare(store, selection, spec, &f, &t, &payload, err)) != TW_OK ||
+	    (rc = store_begin(store, err)) != TW_OK)
+		goto out;
+	rc = fleet_insert(store, selection, t, spec, &f, payload, who, batch_id, err);
 	if (rc == TW_OK)
 		rc = store_commit(store, err);
 	if (rc != TW_OK) {
@@ -319,6 +343,29 @@ tw_rc job_create_fleet(struct tw_store *store, const char *selection,
 	}
 	*count = (int64_t)f.n;
 out:
+	free(f.gws);
+	free(payload);
+	return rc;
+}
+
+tw_rc job_create_fleet_in_tx(struct tw_store *store, const char *selection,
+	const struct job_spec *spec, const struct job_actor *who, int64_t *batch_id,
+	int64_t *count, struct tw_error *err)
+{
+	struct fleet f = { NULL, 0, 0, TW_OK };
+	const struct order_type *t = NULL;
+	char *payload = NULL;
+	tw_rc rc;
+
+	*batch_id = 0;
+	*count = 0;
+	if (!store_in_transaction(store))
+		return tw_error_set(err, TW_E_INTERNAL, "job_create_fleet_in_tx outside a "
+			"transaction");
+	if ((rc = fleet_prepare(store, selection, spec, &f, &t, &payload, err)) == TW_OK &&
+	    (rc = fleet_insert(store, selection, t, spec, &f, payload, who, batch_id, err)) ==
+	    TW_OK)
+		*count = (int64_t)f.n;
 	free(f.gws);
 	free(payload);
 	return rc;

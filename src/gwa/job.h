@@ -89,6 +89,15 @@ tw_rc job_create_fleet(struct tw_store *store, const char *selection,
 	const struct job_spec *spec, const struct job_actor *who, int64_t *batch_id,
 	int64_t *count, struct tw_error *err);
 
+/*
+ * job_create_fleet inside the caller's open transaction (as job_create_in_tx): a service
+ * stores its own record of the fleet order (gwa_sig_push.c) in the same commit. On
+ * failure nothing is logged here; the caller rolls back.
+ */
+tw_rc job_create_fleet_in_tx(struct tw_store *store, const char *selection,
+	const struct job_spec *spec, const struct job_actor *who, int64_t *batch_id,
+	int64_t *count, struct tw_error *err);
+
 /* Cancel an open job (any open state). TW_E_EXISTS ("already final") otherwise. */
 tw_rc job_cancel(struct tw_store *store, int64_t id, const struct job_actor *who,
 	struct tw_error *err);

@@ -124,3 +124,5 @@ GRANT SELECT ON gwa_context_trust TO torwart_worker;
 -- SAML login to the context (S-8): the api checks assertions and remembers their IDs;
 -- `torwart context idp-set` runs locally or through the api.
 GRANT SELECT, INSERT, UPDATE, DELETE ON saml_idps, saml_replay TO torwart_api;
+-- gwa_sig_pushes (the orders of a new GWA SIG certificate): only `torwart gwa renew --key
+-- sig`, run on the signer's host as the owner, writes and reads it: no service role needs it.

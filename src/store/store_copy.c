@@ -35,6 +35,8 @@ static const char *const copy_tables[] = {
 	/* migration saml (issue 12, S-8): the replay cache too, so a copied store still
 	 * refuses an assertion used before the copy */
 	"saml_idps", "saml_replay",
+	/* migration gwa_sig_push (issue 12): after job_batches */
+	"gwa_sig_pushes",
 };
 #define COPY_TABLES (sizeof(copy_tables) / sizeof(copy_tables[0]))
 

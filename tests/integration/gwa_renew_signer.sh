@@ -15,6 +15,11 @@
 #     key, tree heads of the old and the new key verify, the old token objects destroyed;
 #   - SIG and ENC keys on the file key backend: rotated, the new certificates chain and
 #     carry the signer's new keys;
+#   - the SIG rotation orders the new GWA SIG certificate to every gateway by itself
+#     (gwa-cert-update, one fleet order per tenant, admin-logged; kill -9 between the
+#     switch and the orders: the rerun orders, a further run orders nothing); retiring
+#     the old SIG key is refused, naming the count, until the gateways have installed it
+#     (simulated gateways accept), or with --force and a logged reason;
 #   - rotation is refused to the services: a caller that is not root or the signer's user
 #     gets a denial (covered by signer_peer.c; here: usage errors).
 . "$(dirname "$0")/lib.sh"
@@ -174,6 +179,13 @@ check "the admin log verifies: the new head with the new certificate, the old wi
 	bash -c "'$TORWART' audit verify --home '$H' | grep -q 'with signatures'"
 check "a tree head cannot be verified with the old certificate alone (the key changed)" \
 	bash -c "! '$TORWART' audit verify --home '$H' --cert '$H/pki/gwa-sig.crt.prev'"
+check "the rotation ordered the new SIG certificate to GW-1" test \
+	"$(q "SELECT count(*) FROM jobs WHERE type='gwa-cert-update' AND gateway_id='GW-1'")" = 1
+renew sig --retire --now
+check "retiring the old token SIG key before GW-1 has it: refused (exit $rc)" test "$rc" = 1 -a -s "$TK/gwa-sig.prev"
+check "... naming the count" grep -q "1 gateways have not confirmed" "$T/out"
+check "GW-1 visits and installs the new GWA SIG certificate" bash -c "'$SIM' --gwa '$WAN' --gateways '$G1' --quiet &&
+	[ \"\$(openssl x509 -in '$G1/gwa-sig.crt' -noout -serial)\" = \"\$(openssl x509 -in '$H/pki/gwa-sig.crt' -noout -serial)\" ]"
 renew sig --retire --now
 check "the previous token SIG key destroyed (exit $rc)" test "$rc" = 0 -a ! -e "$TK/gwa-sig.prev"
 check "... logged by the signer" test "$(logged signer.key-destroy)" = 2
@@ -192,14 +204,29 @@ KD="$H/secrets/keys"
 check "gateway add GW-2 (the factory gives it the GWA SIG certificate)" \
 	"$TORWART" gateway add --home "$H" --id GW-2
 G2="$H/gateways/GW-2"
+check "gateway add GW-3, moved to tenant beta" bash -c "'$TORWART' gateway add --home '$H' --id GW-3 &&
+	'$TORWART' gateway set --home '$H' --gateway GW-3 --move-tenant beta"
+G3="$H/gateways/GW-3"
 check "the stack starts" start_stack
 check "a tree head signed with the current SIG key" "$TORWART" audit head --home "$H"
+fpr() { openssl x509 -in "$1" -noout -fingerprint -sha256; }
+orders() { q "SELECT count(*) FROM jobs WHERE type='gwa-cert-update'"; }
 for key in sig enc; do
 	K=$(echo "$key" | tr a-z A-Z)
 	crt="$H/pki/gwa-$key.crt"
 	before=$(serial_of "$crt")
 	check "gwa-$key: the certificate is the file key's" test "$(cert_pub "$crt")" = "$(key_pub "$KD/gwa-$key.key")"
-	renew "$key"
+	if [ "$key" = sig ]; then
+		# kill -9 between the signer's switch and the orders: the rerun orders
+		TORWART_TEST_GWA_KILL_AFTER=commit renew "$key"
+		check "gwa renew --key sig killed after the switch (exit $rc)" test "$rc" = 137
+		check "... no gwa-cert-update order yet" test "$(orders)" = 0
+		renew "$key"
+		check "the rerun creates the orders (exit $rc)" test "$rc" = 0
+		check "... saying so" grep -q "ordered to 2 gateways in 2 fleet orders (gwa-cert-update), finishing the rotation; 2 gateways have not installed it yet" "$T/out"
+	else
+		renew "$key"
+	fi
 	check "gwa renew --key $key (exit $rc)" test "$rc" = 0
 	cur=$(cat "$KD/gwa-$key.current")
 	check "... a new certificate ($before -> $(serial_of "$crt")) for the signer's new key $cur" \
@@ -208,17 +235,44 @@ for key in sig enc; do
 	check "... the GWA $K certificate profile (same key usage as before)" test \
 		"$(openssl x509 -in "$crt" -noout -ext keyUsage)" = \
 		"$(openssl x509 -in "$crt.prev" -noout -ext keyUsage)"
+	if [ "$key" = sig ]; then
+		# ---- the gateways get the new GWA SIG certificate without an operator command
+		check "one gwa-cert-update order per gateway, no operator command" test "$(orders)" = 2
+		check "... one fleet order per tenant (default: GW-2, beta: GW-3)" test \
+			"$(q "SELECT count(*) FROM job_batches WHERE type='gwa-cert-update'")" = 2 -a \
+			"$(q "SELECT count(*) FROM jobs j JOIN gateways g ON g.gateway_id = j.gateway_id JOIN tenants t ON t.id = g.tenant_id WHERE j.type='gwa-cert-update' AND t.name='beta' AND j.gateway_id='GW-3'")" = 1
+		check "... admin-logged (gwa.sig-orders and job.fleet per tenant)" test \
+			"$(logged gwa.sig-orders)" = 2 -a "$(logged job.fleet)" = 2
+		renew "$key"
+		check "a third run: no new orders, the usual refusal (exit $rc)" test "$rc" = 1 -a "$(orders)" = 2 -a \
+			"$(logged gwa.sig-orders)" = 2
+		renew "$key" --retire --now
+		check "retiring the old SIG key while 2 gateways have not confirmed: refused (exit $rc)" \
+			test "$rc" = 1 -a -s "$KD/gwa-$key.key"
+		check "... a typed error naming the count" grep -q "gwa renew: 2 gateways have not confirmed the new GWA SIG certificate" "$T/out"
+		check "... nothing ordered twice" test "$(orders)" = 2
+		check "GW-2 still holds the old GWA SIG certificate" test "$(fpr "$G2/gwa-sig.crt")" != "$(fpr "$crt")"
+		check "GW-2 and GW-3 visit the GWA" "$SIM" --gwa "$WAN" --gateways "$G2" "$G3" --quiet
+		check "... and installed the new GWA SIG certificate" test \
+			"$(fpr "$G2/gwa-sig.crt")" = "$(fpr "$crt")" -a "$(fpr "$G3/gwa-sig.crt")" = "$(fpr "$crt")"
+		check "... both orders done" test "$(q "SELECT count(*) FROM jobs WHERE type='gwa-cert-update' AND state='done'")" = 2
+		for args in "--force" "--force --reason" "--reason why" "--force --reason x --key sig"; do
+			# shellcheck disable=SC2086
+			"$TORWART" gwa renew --home "$H" --key sig $args >"$T/out" 2>&1
+			r=$?
+			check "gwa renew --key sig $args: usage error (exit $r)" test "$r" = 2
+		done
+	fi
 	renew "$key" --retire --now
 	check "... the previous $K key destroyed (exit $rc)" test "$rc" = 0 -a ! -e "$KD/gwa-$key.key"
 done
+check "no forced retirement was logged" test "$(logged gwa.key-retire-forced)" = 0
 check "the admin log verifies" "$TORWART" audit verify --home "$H"
 check "a tree head signed with the new SIG key" "$TORWART" audit head --home "$H"
 check "the admin log verifies: heads of the old and the new SIG key" bash -c \
 	"'$TORWART' audit verify --home '$H' | grep -q 'with signatures'"
 
-# ---- the gateway gets the new GWA SIG certificate over the WAN (order gwa-cert-update)
-fpr() { openssl x509 -in "$1" -noout -fingerprint -sha256; }
-check "GW-2 still holds the old GWA SIG certificate" test "$(fpr "$G2/gwa-sig.crt")" != "$(fpr "$H/pki/gwa-sig.crt")"
+# ---- the gateway checks what it is given (order gwa-cert-update by hand)
 bad=$("$TORWART" job create --home "$H" --type gwa-cert-update --gateway GW-2 \
 	--payload "{\"sig\":\"$(openssl x509 -in "$H/pki/sub-ca.crt" -outform DER | base64 -w0)\"}" |
 	sed -n 's/^job \([0-9]*\).*/\1/p')
@@ -226,14 +280,14 @@ check "an order with another certificate of the same PKI (the Sub-CA's): job $ba
 check "GW-2 visits the GWA" "$SIM" --gwa "$WAN" --gateways "$G2" --quiet
 check "... and refuses it: not its GWA (gwa_cert_other_gwa)" \
 	bash -c "'$TORWART' job show --home '$H' --id $bad | grep -q gwa_cert_other_gwa"
-check "... keeping its GWA SIG certificate" test "$(fpr "$G2/gwa-sig.crt")" != "$(fpr "$H/pki/gwa-sig.crt")"
-jid=$("$TORWART" job create --home "$H" --type gwa-cert-update --gateway GW-2 \
-	--payload "{\"sig\":\"$(openssl x509 -in "$H/pki/gwa-sig.crt" -outform DER | base64 -w0)\"}" |
-	sed -n 's/^job \([0-9]*\).*/\1/p')
-check "job gwa-cert-update for GW-2 ($jid)" test -n "$jid"
-check "GW-2 visits the GWA" "$SIM" --gwa "$WAN" --gateways "$G2" --quiet
-check "... and installed the new GWA SIG certificate" test "$(fpr "$G2/gwa-sig.crt")" = "$(fpr "$H/pki/gwa-sig.crt")"
-check "... the job is done (the gateway named the certificate sent)" \
-	test "$(q "SELECT state FROM jobs WHERE id=$jid")" = done
+check "... keeping the new GWA SIG certificate" test "$(fpr "$G2/gwa-sig.crt")" = "$(fpr "$H/pki/gwa-sig.crt")"
+
+# ---- a second SIG rotation: retirement with unconfirmed gateways only with --force
+renew sig
+check "a second SIG rotation orders the newer certificate (exit $rc)" test "$rc" = 0 -a "$(orders)" = 5
+renew sig --retire --now --force --reason "GW-3 is decommissioned"
+check "retire --force with a reason although 2 gateways have not confirmed (exit $rc)" \
+	test "$rc" = 0 -a ! -e "$KD/gwa-sig.prev"
+check "... logged with the count and the reason" test "$(q "SELECT count(*) FROM admin_log WHERE action='gwa.key-retire-forced' AND detail LIKE '%2 gateways have not confirmed%GW-3 is decommissioned%'")" = 1
 check "the stack stops" stop_stack
 
