@@ -66,6 +66,7 @@ static const struct {
 	[ALERT_METERING_UNDELIVERED] = { "metering-undelivered", "gateway-operator", "error" },
 	[ALERT_TIME] = { "time-offset", "system-administrator", "critical" },
 	[ALERT_CONTEXT_CERT] = { "context-certificate", "gateway-operator", "error" },
+	[ALERT_CONFIG] = { "config", "system-administrator", "error" },
 };
 
 #define ALERT_KIND_VALID(k) \

@@ -8,9 +8,10 @@
  *
  * SIGHUP (a terminal hang-up, `kill -HUP`, a reload) must not end the stack: the
  * supervisor forwards it to the wan, which reloads its TLS certificate on it
- * (wan_tls_reload.c), and otherwise ignores it. signer, api and worker have nothing to
- * reload and ignore SIGHUP; the wan keeps it blocked from the fork on, so a SIGHUP that
- * arrives while it starts waits for its signal loop instead of killing it.
+ * (wan_tls_reload.c), and to the worker, which reloads its per-tenant [renewal] values
+ * (renewal.h, renewal_worker_reload), and otherwise ignores it. signer and api have
+ * nothing to reload and ignore SIGHUP; the wan keeps it blocked from the fork on, so a
+ * SIGHUP that arrives while it starts waits for its signal loop instead of killing it.
  *
  * Privilege separation (base/sandbox.h): every service process, forked by `all` or
  * started alone, enters its sandbox before the service sets up: not dumpable, its own
@@ -102,7 +103,8 @@ static void usage(FILE *out)
 	      "Runs Torwart's services from the home created by `torwart init`.\n"
 	      "  all      fork and supervise signer, wan, api and worker (restart on crash\n"
 	      "           with back-off; SIGTERM/SIGINT stops them all cleanly, SIGHUP\n"
-	      "           is passed to the wan, which reloads its TLS certificate)\n"
+	      "           is passed to the wan, which reloads its TLS certificate, and to\n"
+	      "           the worker, which reloads its per-tenant [renewal] values)\n"
 	      "  signer   the only process that opens the key token (Unix socket)\n"
 	      "  wan      SMGW-facing TLS service (TR-03116-3 profile)\n"
 	      "  api      operator API (health/status today)\n"
@@ -127,7 +129,9 @@ static int run_one(const char *name, const struct tw_home *home)
 	tw_error_clear(&err);
 	tw_log_init(name, log_level_for(home));
 	/* SIGHUP: the wan's reload (held blocked until wan_run waits for it, so one sent
-	 * during the start-up is not fatal); the others have nothing to reload. */
+	 * during the start-up is not fatal); the worker ignores it until its event loop
+	 * takes it over (worker.c: the renewal values); signer and api have nothing to
+	 * reload. */
 	if (strcmp(name, "wan") == 0) {
 		sigset_t hup;
 
@@ -273,18 +277,23 @@ static void reap_children(const struct tw_home *home)
 	}
 }
 
-/* SIGHUP to the supervisor: the wan reloads its TLS certificate; nobody else stops. */
+/* SIGHUP to the supervisor: the wan reloads its TLS certificate, the worker its
+ * per-tenant renewal values; nobody stops. */
 static void forward_reload(void)
 {
 	for (size_t i = 0; i < SERVICE_COUNT; i++) {
-		if (strcmp(services[i].name, "wan") != 0)
+		const char *what = strcmp(services[i].name, "wan") == 0 ? "its TLS certificate" :
+			strcmp(services[i].name, "worker") == 0 ? "its [renewal] values" : NULL;
+
+		if (what == NULL)
 			continue;
 		if (services[i].pid > 0 && kill(services[i].pid, SIGHUP) == 0)
-			tw_info("SIGHUP: passed to wan (pid %ld) to reload its TLS certificate",
-				(long)services[i].pid);
+			tw_info("SIGHUP: passed to %s (pid %ld) to reload %s", services[i].name,
+				(long)services[i].pid, what);
 		else
-			tw_warn("SIGHUP: wan is not running; it loads the current certificate "
-				"when it restarts");
+			tw_warn("SIGHUP: %s is not running; it loads the current %s when it "
+				"restarts", services[i].name, strcmp(services[i].name, "wan") == 0 ?
+				"certificate" : "configuration");
 	}
 }
 

@@ -343,6 +343,10 @@ struct renewal_worker {
 	long before_days;            /* [renewal] renew_before_days (tenants without their own) */
 	struct rw_window *windows;   /* renew_before_days.<tenant>, owned */
 	size_t n_windows;
+	/* The [renewal] values in force: home->conf at start, a re-read torwart.conf after
+	 * a good reload (renewal_worker_reload; conf_own then owns it). */
+	const struct tw_config *conf;
+	struct tw_config *conf_own;
 	int64_t next_scan_ms;
 	int64_t next_context_ms;     /* the contexts' scheduled validation (gwa_context.h) */
 	struct event *timer;         /* renewal_worker_start only */
@@ -373,14 +377,19 @@ tw_rc renewal_before_days(const struct tw_config *conf, const char *tenant, long
 	return rc;
 }
 
-/* A tenant's own window ([renewal] renew_before_days.<tenant>), resolved at start. */
+/* A tenant's own window ([renewal] renew_before_days.<tenant>), resolved at start and
+ * on each reload. */
 struct rw_window {
 	int64_t tenant_id;
 	long days;
 };
 
+/* The windows of one configuration, checked against the store. */
 struct rw_windows_walk {
-	struct renewal_worker *w;
+	const struct tw_config *conf;
+	struct tw_store *store;
+	struct rw_window *windows;   /* owned until handed to the worker */
+	size_t n;
 	struct tw_error *err;
 	tw_rc rc;
 };
@@ -402,45 +411,156 @@ static int rw_window_key(const char *key, const char *value, void *arg)
 			"%d characters must follow renew_before_days.", key, STORE_ID_MAX);
 		return 1;
 	}
-	if ((k->rc = renewal_before_days(k->w->home->conf, tenant, &days, k->err)) != TW_OK)
+	if ((k->rc = renewal_before_days(k->conf, tenant, &days, k->err)) != TW_OK)
 		return 1;
-	if ((k->rc = store_tenant_find(k->w->store, tenant, &id, k->err)) != TW_OK) {
+	if ((k->rc = store_tenant_find(k->store, tenant, &id, k->err)) != TW_OK) {
 		if (k->rc == TW_E_NOT_FOUND)
 			k->rc = tw_error_set(k->err, TW_E_CONFIG, "[renewal] %s: there is no tenant "
 				"\"%s\" (a typo? `torwart gateway show` names each gateway's tenant); "
 				"remove the line or correct the name", key, tenant);
 		return 1;
 	}
-	if ((more = realloc(k->w->windows, (k->w->n_windows + 1) * sizeof(*more))) == NULL) {
+	if ((more = realloc(k->windows, (k->n + 1) * sizeof(*more))) == NULL) {
 		k->rc = tw_error_set(k->err, TW_E_NOMEM, "out of memory");
 		return 1;
 	}
-	k->w->windows = more;
-	more[k->w->n_windows++] = (struct rw_window){ .tenant_id = id, .days = days };
+	k->windows = more;
+	more[k->n++] = (struct rw_window){ .tenant_id = id, .days = days };
 	return 0;
+}
+
+/* [renewal] sub_ca and sub_ca.<tenant>: local or remote:NAME of a [ws.remote.NAME] of the
+ * running configuration (remotes are read at the worker's start). Checked on reload. */
+struct rw_subca_walk {
+	const struct tw_config *running;
+	struct tw_error *err;
+	tw_rc rc;
+};
+
+static int rw_subca_key(const char *key, const char *value, void *arg)
+{
+	struct rw_subca_walk *k = arg;
+	char section[STORE_ID_MAX + 16];
+
+	if (strcmp(key, "sub_ca") != 0 && strncmp(key, "sub_ca.", 7) != 0)
+		return 0;
+	if (strcmp(value, "local") == 0)
+		return 0;
+	if (strncmp(value, "remote:", 7) != 0 || value[7] == '\0' ||
+	    strlen(value + 7) > STORE_ID_MAX) {
+		k->rc = tw_error_set(k->err, TW_E_CONFIG, "[renewal] %.80s = \"%.80s\": use local "
+			"or remote:<name>", key, value);
+		return 1;
+	}
+	snprintf(section, sizeof(section), "ws.remote.%s", value + 7);
+	if (tw_config_get(k->running, section, "url") == NULL) {
+		k->rc = tw_error_set(k->err, TW_E_CONFIG, "[renewal] %.80s = %.80s: the running "
+			"worker has no [%s] (a new remote Sub-CA needs a restart of the worker)", key,
+			value, section);
+		return 1;
+	}
+	return 0;
+}
+
+/* The global window and the tenants' windows of conf; nothing changes on failure. */
+static tw_rc rw_windows_load(const struct tw_config *conf, struct tw_store *store,
+	long *before_days, struct rw_window **windows, size_t *n, struct tw_error *err)
+{
+	struct rw_windows_walk walk = { .conf = conf, .store = store, .err = err,
+		.rc = TW_OK };
+	long before = RENEWAL_BEFORE_DAYS_DEFAULT;
+	tw_rc rc;
+
+	if ((rc = renewal_before_days(conf, NULL, &before, err)) != TW_OK ||
+	    (tw_config_foreach(conf, "renewal", rw_window_key, &walk) != 0 &&
+	     (rc = walk.rc) != TW_OK)) {
+		free(walk.windows);
+		return rc;
+	}
+	*before_days = before;
+	*windows = walk.windows;
+	*n = walk.n;
+	return TW_OK;
 }
 
 tw_rc renewal_worker_new(const struct tw_home *home, struct tw_store *store,
 	struct renewal_worker **out, struct tw_error *err)
 {
-	struct rw_windows_walk walk = { .rc = TW_OK, .err = err };
 	tw_rc rc;
 
 	if ((*out = calloc(1, sizeof(**out))) == NULL)
 		return tw_error_set(err, TW_E_NOMEM, "out of memory");
 	(*out)->home = home;
 	(*out)->store = store;
+	(*out)->conf = home->conf;
 	(*out)->before_days = RENEWAL_BEFORE_DAYS_DEFAULT;
-	walk.w = *out;
 	if (home->conf != NULL &&
-	    ((rc = renewal_before_days(home->conf, NULL, &(*out)->before_days, err)) != TW_OK ||
-	     (tw_config_foreach(home->conf, "renewal", rw_window_key, &walk) != 0 &&
-	      (rc = walk.rc) != TW_OK))) {
+	    (rc = rw_windows_load(home->conf, store, &(*out)->before_days, &(*out)->windows,
+	    &(*out)->n_windows, err)) != TW_OK) {
 		renewal_worker_free(*out);
 		*out = NULL;
 		return rc;
 	}
 	return TW_OK;
+}
+
+tw_rc renewal_worker_reload(struct renewal_worker *w, const char *conf_path,
+	struct tw_error *err)
+{
+	struct rw_subca_walk sub = { .running = w->home->conf, .err = err, .rc = TW_OK };
+	struct tw_config *conf = NULL;
+	struct rw_window *windows = NULL;
+	size_t n = 0;
+	long before = 0;
+	tw_rc rc;
+
+	if ((rc = tw_config_load(conf_path, &conf, err)) != TW_OK ||
+	    (rc = rw_windows_load(conf, w->store, &before, &windows, &n, err)) != TW_OK)
+		goto out;
+	if (tw_config_foreach(conf, "renewal", rw_subca_key, &sub) != 0 &&
+	    (rc = sub.rc) != TW_OK)
+		goto out;
+	/* All good: the new values in force from the next tick. */
+	free(w->windows);
+	w->windows = windows;
+	w->n_windows = n;
+	windows = NULL;
+	w->before_days = before;
+	tw_config_free(w->conf_own);
+	w->conf_own = conf;
+	w->conf = conf;
+	conf = NULL;
+	w->next_scan_ms = 0;   /* a changed window applies at once */
+	tw_info("renewal: configuration reloaded from %s: renew_before_days %ld, %zu tenant "
+		"windows, sub_ca %s", conf_path, before, n,
+		tw_config_get_or(w->conf, "renewal", "sub_ca", "local"));
+out:
+	free(windows);
+	tw_config_free(conf);
+	return rc;
+}
+
+void renewal_worker_on_reload(struct renewal_worker *w)
+{
+	struct tw_error e, ae;
+	char *path, msg[TW_ERROR_MESSAGE_MAX + 128];
+
+	if (w == NULL)
+		return;
+	tw_error_clear(&e);
+	tw_error_clear(&ae);
+	if ((path = tw_home_join(w->home, "torwart.conf")) == NULL) {
+		tw_err("renewal: SIGHUP: out of memory");
+		return;
+	}
+	if (renewal_worker_reload(w, path, &e) != TW_OK) {
+		snprintf(msg, sizeof(msg), "the [renewal] values of %s were not reloaded, the "
+			"previous ones stay in force: %s", path, e.message);
+		tw_err("renewal: %s", msg);
+		if (alert_raise(w->store, ALERT_CONFIG, NULL, "renewal", msg, &ae) != TW_OK)
+			tw_warn("renewal: cannot raise the alert: %s", ae.message);
+	}
+	free(path);
 }
 
 /* The window of tenant_id: its own if configured, else the global one. */
@@ -460,6 +580,7 @@ void renewal_worker_free(struct renewal_worker *w)
 		event_free(w->timer);
 	signer_client_close(w->sc);
 	free(w->windows);
+	tw_config_free(w->conf_own);
 	free(w);
 }
 
@@ -618,14 +739,14 @@ static tw_rc rw_refuse(struct renewal_worker *w, struct store_renewal *r,
 }
 
 /* "local" or "remote:<name>" for the gateway's tenant: [renewal] sub_ca.<tenant>. */
-static const char *rw_sub_ca(const struct tw_home *home, const char *tenant)
+static const char *rw_sub_ca(const struct tw_config *conf, const char *tenant)
 {
 	char key[STORE_ID_MAX + 16];
 	const char *v;
 
 	snprintf(key, sizeof(key), "sub_ca.%s", tenant);
-	if ((v = tw_config_get(home->conf, "renewal", key)) == NULL)
-		v = tw_config_get_or(home->conf, "renewal", "sub_ca", "local");
+	if ((v = tw_config_get(conf, "renewal", key)) == NULL)
+		v = tw_config_get_or(conf, "renewal", "sub_ca", "local");
 	return v;
 }
 
@@ -785,7 +906,7 @@ static tw_rc rw_process(struct renewal_worker *w, struct store_renewal *r, int64
 	if ((rc = store_tenant_name(w->store, gw.tenant_id, tenant, sizeof(tenant), err)) !=
 	    TW_OK)
 		goto out;
-	sub_ca = rw_sub_ca(w->home, tenant);
+	sub_ca = rw_sub_ca(w->conf, tenant);
 	if (strncmp(sub_ca, "remote:", 7) == 0) {
 		struct renewal_remote_result rr;
 		char marker[STORE_TEXT_MAX + 1];

@@ -123,6 +123,22 @@ struct renewal_worker;
  */
 tw_rc renewal_worker_new(const struct tw_home *home, struct tw_store *store,
 	struct renewal_worker **out, struct tw_error *err);
+/*
+ * SIGHUP of the worker: read the [renewal] values of conf_path (torwart.conf) again:
+ * renew_before_days, renew_before_days.<tenant> (checked as at start) and sub_ca,
+ * sub_ca.<tenant> (local, or remote:NAME of a [ws.remote.NAME] the worker started with).
+ * All or nothing: on any error (TW_E_CONFIG naming the key, TW_E_IO for the file) the
+ * values in force stay as they were. The other [renewal] keys (tick_ms, grace_period,
+ * order policy, remote_retry) keep their values from the start.
+ */
+tw_rc renewal_worker_reload(struct renewal_worker *w, const char *conf_path,
+	struct tw_error *err);
+/*
+ * renewal_worker_reload of the home's torwart.conf, for the worker's SIGHUP: a refused
+ * reload is logged and alerted (kind "config", system administrator) with the reason;
+ * w NULL ([renewal] enabled = no): nothing.
+ */
+void renewal_worker_on_reload(struct renewal_worker *w);
 /* Advance at most max due renewals; returns the number handled in *n (may be NULL). */
 tw_rc renewal_worker_step(struct renewal_worker *w, int64_t now_ms, size_t max, size_t *n,
 	struct tw_error *err);

@@ -89,10 +89,23 @@ static void worker_on_signal(evutil_socket_t sig, short events, void *arg)
 	event_base_loopbreak(ctx->base);
 }
 
+/* SIGHUP (`kill -HUP`, passed on by `torwartd all`): the per-tenant renewal values. */
+static void worker_on_reload(evutil_socket_t sig, short events, void *arg)
+{
+	(void)sig;
+	(void)events;
+	if (arg == NULL) {
+		tw_info("SIGHUP: renewal is off ([renewal] enabled = no); nothing to reload");
+		return;
+	}
+	tw_info("SIGHUP: reloading the [renewal] values of torwart.conf");
+	renewal_worker_on_reload(arg);
+}
+
 tw_rc worker_run(const struct tw_home *home, struct tw_error *err)
 {
 	struct worker_ctx ctx = { 0 };
-	struct event *timer = NULL, *sigterm = NULL, *sigint = NULL;
+	struct event *timer = NULL, *sigterm = NULL, *sigint = NULL, *sighup = NULL;
 	struct timeval every = { 0, 0 };
 	char *store_url = NULL;
 	struct worker_jobs *jobs = NULL;
@@ -156,6 +169,11 @@ tw_rc worker_run(const struct tw_home *home, struct tw_error *err)
 		goto out;
 	if ((rc = renewal_worker_start(home, ctx.base, ctx.store, &renewal, err)) != TW_OK)
 		goto out;
+	if ((sighup = evsignal_new(ctx.base, SIGHUP, worker_on_reload, renewal)) == NULL ||
+	    evsignal_add(sighup, NULL) != 0) {
+		rc = tw_error_set(err, TW_E_INTERNAL, "cannot set up the worker's SIGHUP");
+		goto out;
+	}
 	/* Daily firmware check and staged rollouts (gwa/firmware_worker.h). */
 	if ((rc = firmware_worker_start(home, ctx.base, ctx.store, &fw, err)) != TW_OK)
 		goto out;
@@ -176,6 +194,8 @@ out:
 		event_free(sigterm);
 	if (sigint != NULL)
 		event_free(sigint);
+	if (sighup != NULL)
+		event_free(sighup);
 	worker_jobs_stop(jobs);
 	crl_worker_stop(crl);
 	ws_outbox_stop(outbox);

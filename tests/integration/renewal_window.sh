@@ -5,6 +5,9 @@
 # 45-day window and not in the one with 20 days; a tenant without its own value uses
 # the global one; a window for a tenant that does not exist stops the worker at start
 # with a config error naming the key.
+# Reload (SIGHUP to `torwartd all`, passed on to the worker): a changed tenant window
+# applies without a restart; a bad new value (a tenant that does not exist, a remote
+# Sub-CA the worker does not know) keeps every old value, is logged and alerted.
 . "$(dirname "$0")/lib.sh"
 T=$(mktemp -d /tmp/torwart-renewal-window-XXXXXX)
 H="$T/home"
@@ -66,5 +69,43 @@ check "GW-B (beta, 20 days) and GW-C (global 10 days) ending in 30 days are not 
 	test "$(expiry_renewals)" = "GW-A,GW-D"
 check "GW-A's renewal is an order to the gateway (requesting)" \
 	test "$(q "SELECT state FROM renewals WHERE gateway_id = 'GW-A'")" = requesting
+
+# ---- reload on SIGHUP: beta's window grows to 45 days
+sed -i 's/^renew_before_days.beta = 20$/renew_before_days.beta = 45/' "$H/torwart.conf"
+kill -HUP "$SUP"
+check "SIGHUP: the supervisor passes it to the worker" logged "SIGHUP: passed to worker"
+check "... which reloads its [renewal] values" logged "renewal: configuration reloaded from $H/torwart.conf: renew_before_days 10, 2 tenant windows"
+scheduled_b() { local end=$((SECONDS + 20)); while [ $SECONDS -lt $end ]; do [ "$(expiry_renewals)" = "GW-A,GW-B,GW-D" ] && return 0; sleep 0.2; done; echo "expiry renewals: $(expiry_renewals)"; return 1; }
+check "GW-B (beta, now 45 days) is scheduled without a restart" scheduled_b
+check "the stack was not restarted" test "$(grep -c 'started worker' "$T/torwartd.log")" = 1
+
+# ---- a bad new value: the old values stay, logged and alerted
+cp "$H/torwart.conf" "$T/torwart.conf.good"
+printf 'renew_before_days.nosuch = 5
+' >>"$H/torwart.conf"
+sed -i 's/^renew_before_days = 10$/renew_before_days = 45/' "$H/torwart.conf"
+kill -HUP "$SUP"
+check "SIGHUP with a window for a tenant that does not exist: refused, naming the key" \
+	logged 'were not reloaded, the previous ones stay in force: [renewal] renew_before_days.nosuch: there is no tenant "nosuch"'
+check "... alerted to the system administrator (alert.config)" bash -c \
+	"[ \"\$(sqlite3 '$H/store.db' \"SELECT count(*) FROM admin_log WHERE action = 'alert.config'\")\" = 1 ]"
+sleep 2
+check "... the global window stays 10 days: GW-C (ends in 30 days) is not scheduled" \
+	test "$(expiry_renewals)" = "GW-A,GW-B,GW-D"
+cp "$T/torwart.conf.good" "$H/torwart.conf"
+printf 'sub_ca.acme = remote:nosuch
+' >>"$H/torwart.conf"
+kill -HUP "$SUP"
+check "SIGHUP with sub_ca.acme naming a remote the worker does not know: refused" \
+	logged '[renewal] sub_ca.acme = remote:nosuch: the running worker has no [ws.remote.nosuch]'
+cp "$T/torwart.conf.good" "$H/torwart.conf"
+printf 'sub_ca.beta = elsewhere
+' >>"$H/torwart.conf"
+kill -HUP "$SUP"
+check "SIGHUP with sub_ca.beta neither local nor remote: refused" \
+	logged '[renewal] sub_ca.beta = "elsewhere": use local or remote:<name>'
+check "... each refusal alerted" bash -c \
+	"[ \"\$(sqlite3 '$H/store.db' \"SELECT count(*) FROM admin_log WHERE action = 'alert.config'\")\" = 3 ]"
+check "the worker still runs" test "$(grep -c 'started worker' "$T/torwartd.log")" = 1
 check "stack stops" stop_stack
 check "the admin log verifies" "$TORWART" audit verify --home "$H"
