@@ -131,7 +131,7 @@ tw_rc gwa_sig_push_ensure(struct tw_store *store, const char *cert_path,
 	const struct job_actor *who, struct gwa_sig_push_result *out, struct tw_error *err)
 {
 	struct store_gwa_sig_push *have = NULL;
-	int64_t tenants[GWA_SIG_PUSH_TENANTS_MAX];
+	int64_t tenants[GWA_SIG_PUSH_TENANTS_MAX + 1];
 	size_t nhave = 0, nt = 0;
 	json_t *payload = NULL;
 	tw_rc rc;
@@ -142,8 +142,16 @@ tw_rc gwa_sig_push_ensure(struct tw_store *store, const char *cert_path,
 	if ((rc = gsp_payload(cert_path, &payload, out->fingerprint, err)) != TW_OK ||
 	    (rc = store_gwa_sig_push_list(store, out->fingerprint, have,
 	    GWA_SIG_PUSH_TENANTS_MAX, &nhave, err)) != TW_OK ||
-	    (rc = store_tenant_ids(store, tenants, GWA_SIG_PUSH_TENANTS_MAX, &nt, err)) != TW_OK)
+	    (rc = store_tenant_ids(store, tenants, GWA_SIG_PUSH_TENANTS_MAX + 1, &nt, err)) !=
+	    TW_OK)
 		goto out;
+	/* Never a silent partial order: more tenants than one pass takes is an error. */
+	if (nt > GWA_SIG_PUSH_TENANTS_MAX) {
+		rc = tw_error_set(err, TW_E_TOO_LARGE, "more than %d tenants: the orders of the new "
+			"GWA SIG certificate were not created; give them by hand with `torwart job "
+			"create --type gwa-cert-update --tenant T ...`", GWA_SIG_PUSH_TENANTS_MAX);
+		goto out;
+	}
 	for (size_t i = 0; i < nt; i++) {
 		int64_t jobs = 0;
 
