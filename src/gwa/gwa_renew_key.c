@@ -433,15 +433,40 @@ static void grk_close(struct grk *g)
 	free(g->prev_cert);
 }
 
+/*
+ * The SIG orders' job policy. Why a day per attempt and a week in all by default: until a
+ * gateway has the new certificate it cannot verify the wake-ups (signed with the new
+ * key), so the order mostly waits for the gateway's own next contact; the week matches
+ * [gwa] key_grace_days.
+ */
+static tw_rc grk_sig_policy(const struct tw_home *home, long *timeout_s, int *attempts,
+	struct tw_error *err)
+{
+	long a = 0;
+	tw_rc rc;
+
+	if ((rc = tw_config_get_long(home->conf, "gwa", "sig_order_timeout",
+	    GWA_SIG_ORDER_TIMEOUT_DEFAULT, 10, JOB_MAX_TIMEOUT_S, timeout_s, err)) != TW_OK ||
+	    (rc = tw_config_get_long(home->conf, "gwa", "sig_order_attempts",
+	    GWA_SIG_ORDER_ATTEMPTS_DEFAULT, 1, 100, &a, err)) != TW_OK)
+		return rc;
+	*attempts = (int)a;
+	return TW_OK;
+}
+
 /* SIG: the new certificate's orders to the gateways (gwa_sig_push.h), as this actor. */
 static tw_rc grk_sig_orders(struct grk *g, struct gwa_renew_result *out, struct tw_error *err)
 {
 	struct job_actor ja = { .actor = g->who->actor, .role = g->who->role,
 		.client = g->who->client };
 	struct gwa_sig_push_result r;
+	long timeout_s = 0;
+	int attempts = 0;
 	tw_rc rc;
 
-	if ((rc = gwa_sig_push_ensure(g->store, g->cert, &ja, &r, err)) != TW_OK) {
+	if ((rc = grk_sig_policy(g->home, &timeout_s, &attempts, err)) != TW_OK ||
+	    (rc = gwa_sig_push_ensure(g->store, g->cert, timeout_s, attempts, &ja, &r, err)) !=
+	    TW_OK) {
 		char why[TW_ERROR_MESSAGE_MAX];
 
 		snprintf(why, sizeof(why), "%s", err->message);
@@ -625,8 +650,12 @@ tw_rc gwa_retire_key(const struct tw_home *home, struct tw_store *store,
 		struct job_actor ja = { .actor = who->actor, .role = who->role,
 			.client = who->client };
 		struct gwa_sig_push_result r;
+		long timeout_s = 0;
+		int attempts = 0;
 
-		if ((rc = gwa_sig_push_ensure(store, g.cert, &ja, &r, err)) != TW_OK)
+		if ((rc = grk_sig_policy(home, &timeout_s, &attempts, err)) != TW_OK ||
+		    (rc = gwa_sig_push_ensure(store, g.cert, timeout_s, attempts, &ja, &r, err)) !=
+		    TW_OK)
 			goto out;
 		if (r.unconfirmed > 0 && force_reason == NULL) {
 			rc = tw_error_set(err, TW_E_DENIED, "%lld gateways have not confirmed the new "

@@ -66,11 +66,12 @@ static bool gsp_has(const struct store_gwa_sig_push *p, size_t n, int64_t tenant
 /* One tenant's order, its record and its entry in one transaction; *jobs 0 when the
  * tenant has no gateway. */
 static tw_rc gsp_order_tenant(struct tw_store *store, int64_t tenant_id, const char *fp,
-	const json_t *payload, const struct job_actor *who, int64_t *jobs, struct tw_error *err)
+	const json_t *payload, long timeout_s, int attempts, const struct job_actor *who,
+	int64_t *jobs, struct tw_error *err)
 {
 	char name[STORE_ID_MAX + 1], sel[STORE_ID_MAX + 8], object[40], detail[512];
 	struct job_spec spec = { .type = "gwa-cert-update", .payload = payload,
-		.retry_delay_s = -1 };
+		.timeout_s = timeout_s, .max_attempts = attempts, .retry_delay_s = -1 };
 	struct store_gwa_sig_push p;
 	struct audit_entry e;
 	int64_t batch = 0;
@@ -127,8 +128,9 @@ static tw_rc gsp_unconfirmed(struct tw_store *store, const struct store_gwa_sig_
 	return rc;
 }
 
-tw_rc gwa_sig_push_ensure(struct tw_store *store, const char *cert_path,
-	const struct job_actor *who, struct gwa_sig_push_result *out, struct tw_error *err)
+tw_rc gwa_sig_push_ensure(struct tw_store *store, const char *cert_path, long timeout_s,
+	int attempts, const struct job_actor *who, struct gwa_sig_push_result *out,
+	struct tw_error *err)
 {
 	struct store_gwa_sig_push *have = NULL;
 	int64_t tenants[GWA_SIG_PUSH_TENANTS_MAX + 1];
@@ -157,8 +159,8 @@ tw_rc gwa_sig_push_ensure(struct tw_store *store, const char *cert_path,
 
 		if (gsp_has(have, nhave, tenants[i]))
 			continue;
-		if ((rc = gsp_order_tenant(store, tenants[i], out->fingerprint, payload, who,
-		    &jobs, err)) != TW_OK)
+		if ((rc = gsp_order_tenant(store, tenants[i], out->fingerprint, payload, timeout_s,
+		    attempts, who, &jobs, err)) != TW_OK)
 			goto out;
 		if (jobs > 0) {
 			out->batches++;

@@ -28,14 +28,21 @@ struct gwa_sig_push_result {
 	char fingerprint[65];
 };
 
+/* The orders' job policy ([gwa] sig_order_timeout, sig_order_attempts). */
+#define GWA_SIG_ORDER_TIMEOUT_DEFAULT  86400   /* s per attempt */
+#define GWA_SIG_ORDER_ATTEMPTS_DEFAULT 7
+
 /*
  * Order the SIG certificate in the PEM file cert_path to the gateways of every tenant
- * that has no order of it yet (a tenant without gateways gets none). Each tenant's order
- * is one transaction: batch, jobs, its record and the "gwa.sig-orders" admin-log entry.
- * Also fills out->unconfirmed (gwa_sig_push_unconfirmed). Not inside a transaction.
+ * that has no order of it yet (a tenant without gateways gets none), each job with
+ * timeout_s per attempt and attempts attempts (0: the job defaults). Each tenant's
+ * order is one transaction: batch, jobs, its record and the "gwa.sig-orders" admin-log
+ * entry. Also fills out->unconfirmed (gwa_sig_push_unconfirmed). Not inside a
+ * transaction.
  */
-tw_rc gwa_sig_push_ensure(struct tw_store *store, const char *cert_path,
-	const struct job_actor *who, struct gwa_sig_push_result *out, struct tw_error *err);
+tw_rc gwa_sig_push_ensure(struct tw_store *store, const char *cert_path, long timeout_s,
+	int attempts, const struct job_actor *who, struct gwa_sig_push_result *out,
+	struct tw_error *err);
 
 /*
  * The gateways that have not confirmed the certificate in cert_path: jobs of its orders

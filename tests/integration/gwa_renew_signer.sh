@@ -241,6 +241,8 @@ for key in sig enc; do
 		check "... one fleet order per tenant (default: GW-2, beta: GW-3)" test \
 			"$(q "SELECT count(*) FROM job_batches WHERE type='gwa-cert-update'")" = 2 -a \
 			"$(q "SELECT count(*) FROM jobs j JOIN gateways g ON g.gateway_id = j.gateway_id JOIN tenants t ON t.id = g.tenant_id WHERE j.type='gwa-cert-update' AND t.name='beta' AND j.gateway_id='GW-3'")" = 1
+		check "... each waiting up to a day per attempt, 7 attempts ([gwa] sig_order_*)" test \
+			"$(q "SELECT DISTINCT timeout_ms || ' ' || max_attempts FROM jobs WHERE type='gwa-cert-update'")" = "86400000 7"
 		check "... admin-logged (gwa.sig-orders and job.fleet per tenant)" test \
 			"$(logged gwa.sig-orders)" = 2 -a "$(logged job.fleet)" = 2
 		renew "$key"

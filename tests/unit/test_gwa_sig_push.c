@@ -147,7 +147,7 @@ static void test_orders_once_per_tenant(void **state)
 	(void)state;
 	assert_int_equal(gwa_sig_push_unconfirmed(st, cert_path, &n, fp, &e), TW_OK);
 	assert_int_equal(n, 0);   /* nothing ordered yet */
-	assert_int_equal(gwa_sig_push_ensure(st, cert_path, &who, &r, &e), TW_OK);
+	assert_int_equal(gwa_sig_push_ensure(st, cert_path, 3600, 2, &who, &r, &e), TW_OK);
 	assert_int_equal(r.batches, 2);    /* default and acme; "empty" has no gateway */
 	assert_int_equal(r.gateways, 3);
 	assert_int_equal(r.unconfirmed, 3);
@@ -155,8 +155,18 @@ static void test_orders_once_per_tenant(void **state)
 	assert_int_equal(store_gwa_sig_push_list(st, fp, p, 4, &np, &e), TW_OK);
 	assert_int_equal(np, 2);
 	assert_true(p[0].batch_id > 0 && p[1].batch_id > 0 && p[0].batch_id != p[1].batch_id);
+	{
+		struct store_job j;
+
+		memset(&j, 0, sizeof(j));
+		assert_int_equal(store_job_get(st, 1, &j, &e), TW_OK);
+		assert_string_equal(j.type, "gwa-cert-update");
+		assert_int_equal(j.timeout_ms, 3600 * 1000);   /* the policy given */
+		assert_int_equal(j.max_attempts, 2);
+		store_job_clear(&j);
+	}
 	/* A rerun orders nothing. */
-	assert_int_equal(gwa_sig_push_ensure(st, cert_path, &who, &r, &e), TW_OK);
+	assert_int_equal(gwa_sig_push_ensure(st, cert_path, 3600, 2, &who, &r, &e), TW_OK);
 	assert_int_equal(r.batches, 0);
 	assert_int_equal(r.gateways, 0);
 	assert_int_equal(r.unconfirmed, 3);
@@ -174,11 +184,11 @@ static void test_orders_once_per_tenant(void **state)
 	assert_int_equal(n, 1);
 
 	/* Another certificate is another campaign. */
-	assert_int_equal(gwa_sig_push_ensure(st, cert2_path, &who, &r, &e), TW_OK);
+	assert_int_equal(gwa_sig_push_ensure(st, cert2_path, 0, 0, &who, &r, &e), TW_OK);
 	assert_int_equal(r.batches, 2);
 	assert_int_equal(r.unconfirmed, 3);
 	/* A file that is no certificate: typed error, nothing ordered. */
-	assert_int_not_equal(gwa_sig_push_ensure(st, dir, &who, &r, &e), TW_OK);
+	assert_int_not_equal(gwa_sig_push_ensure(st, dir, 0, 0, &who, &r, &e), TW_OK);
 }
 
 static void write_conf(const char *path, const char *text)
