@@ -666,9 +666,10 @@ tw_rc gwa_retire_key(const struct tw_home *home, struct tw_store *store,
 			goto out;
 		}
 		if (r.unconfirmed > 0) {
-			snprintf(detail, sizeof(detail), "previous GWA SIG key %s retired although %lld "
-				"gateways have not confirmed the new certificate %.16s...; why: %s", g.prev,
-				(long long)r.unconfirmed, r.fingerprint, force_reason);
+			snprintf(detail, sizeof(detail), "retirement of the previous GWA SIG key %s "
+				"forced although %lld gateways have not confirmed the new certificate "
+				"%.16s...; why: %s", g.prev, (long long)r.unconfirmed, r.fingerprint,
+				force_reason);
 			if ((rc = grk_audit(&g, "gwa.key-retire-forced", "ok", detail, err)) != TW_OK)
 				goto out;
 			tw_warn("%s", detail);
