@@ -743,7 +743,7 @@ static void test_migration_carry_over(void **state)
 		"DROP TABLE metering_messages; "
 		"DROP TABLE emt_endpoints; DROP TABLE time_checks; DROP TABLE gateway_time; "
 		"DROP TABLE gwa_context_certs; DROP TABLE gwa_context_trust; "
-		"DROP TABLE saml_replay; DROP TABLE saml_idps; "
+		"DROP TABLE saml_replay; DROP TABLE saml_idps; DROP TABLE gwa_sig_pushes; "
 		"DELETE FROM schema_migrations WHERE version >= 7; "
 		"INSERT INTO tenants (name, created_ms) VALUES ('default', 0); "
 		"INSERT INTO certificates (tenant_id, serial_hex, issuer, subject, owner_kind, "
