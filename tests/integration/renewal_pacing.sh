@@ -7,14 +7,16 @@
 # counted in every window of one second that starts at an entry; at most burst + rate
 # (8) plus one for the clock's millisecond rounding, and the whole campaign spread over
 # at least (40 - burst) / rate = 9 s (less 1 s of slack). The same fleet order at the
-# default rate (200/s) is released in one tick: the check can fail.
+# default rate (200/s) is released in one tick: the check can fail. Then one tenant's
+# bucket alone (wakeup_tenant_rate 2, burst 2, the global rate at its default): 10
+# gateways of that tenant, at most 5 per second, spread over at least 3 s.
 . "$(dirname "$0")/lib.sh"
 T=$(mktemp -d /tmp/torwart-renewal-pacing-XXXXXX)
 H="$T/home"
 trap 'finish; exit $?' EXIT
 
 N=40 RATE=4 BURST=4
-WAN_PORT=$(free_port); API_PORT=$(free_port)
+WAN_PORT=$(free_port); API_PORT=$(free_port); TLS_PORT=$(free_port)
 q() { sqlite3 "$H/store.db" "$1"; }
 start_stack() {
 	"$TORWARTD" --home "$H" all >>"$T/torwartd.log" 2>&1 &
@@ -42,7 +44,8 @@ print(peak, round(t[-1] - t[0], 3) if t else 0)'
 }
 
 check "torwart init --test-pki" "$TORWART" init --home "$H" --test-pki \
-	--wan-listen "127.0.0.1:$WAN_PORT" --api-listen "127.0.0.1:$API_PORT"
+	--wan-listen "127.0.0.1:$WAN_PORT" --api-listen "127.0.0.1:$API_PORT" \
+	--api-tls-listen "127.0.0.1:$TLS_PORT"
 for i in $(seq 1 $N); do
 	"$TORWART" gateway add --home "$H" --id "GW-$i" >>"$T/log" 2>&1 || bad "gateway add GW-$i"
 done
@@ -80,5 +83,21 @@ check "every order released within 30 s" wait_waking "$seq1" "$N" 30
 read -r peak1 spread1 < <(waking_times "$seq1" | window_stats)
 check "unpaced, more than $limit are released in one second (peak $peak1, spread ${spread1} s)" \
 	test "$peak1" -gt "$limit"
+check "stack stops" stop_stack
+
+# ---- one tenant's bucket: 10 gateways of acme at 2/s (burst 2), the global rate default
+q "UPDATE jobs SET state = 'cancelled' WHERE state NOT IN ('done', 'failed', 'timed-out', 'cancelled')" >>"$T/log" 2>&1
+q "UPDATE renewals SET state = 'failed', error_code = 'test' WHERE state NOT IN ('completed', 'failed')" >>"$T/log" 2>&1
+check "GW-1..GW-10 move to tenant acme" "$TORWART" gateway set --home "$H" \
+	--gateways "$(seq -s, -f 'GW-%g' 1 10)" --move-tenant acme
+printf '\n[worker]\nwakeup_tenant_rate = 2\nwakeup_tenant_burst = 2\n' >>"$H/torwart.conf"
+check "torwartd all starts (acme: 2/s)" start_stack
+seq2=$(q "SELECT max(seq) FROM admin_log")
+check "gateway renew --tenant acme: 10 renewals" bash -c \
+	"'$TORWART' gateway renew --home '$H' --tenant acme | grep -q 'renewals started for 10 gateways'"
+check "every order released within 30 s" wait_waking "$seq2" 10 30
+read -r peak2 spread2 < <(waking_times "$seq2" | window_stats)
+check "at most 5 in any one-second window (peak $peak2: tenant rate 2, burst 2, +1)" test "$peak2" -le 5
+check "spread over >= 3 s (first to last: ${spread2} s)" /usr/bin/python3 -c "assert $spread2 >= 3"
 check "stack stops" stop_stack
 check "the admin log verifies" "$TORWART" audit verify --home "$H"
