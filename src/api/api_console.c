@@ -35,6 +35,8 @@
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
 
+#include "auth/command.h"
+#include "auth/saml.h"
 #include "auth/session.h"
 #include "base/log.h"
 #include "base/util.h"
@@ -84,6 +86,7 @@ struct api_console {
 	struct conn_guard *guard;
 	unsigned char key[32];     /* cookie and CSRF MACs; this process only */
 	int64_t ttl_ms;            /* [console] session_ttl */
+	char *acs_url;             /* [console] saml_acs_url; NULL: no SAML login here */
 	struct con_file files[4];
 };
 
@@ -194,6 +197,93 @@ tw_rc api_console_cookie_token(const char *cookie_header, const unsigned char ke
 	rc = TW_OK;
 out:
 	tw_wipe(mac, sizeof(mac));
+	return rc;
+}
+
+/* %XX and '+' of n bytes at s into out (size bytes with the NUL); false on a malformed
+ * escape, a NUL byte or overflow. */
+static bool con_form_decode(const char *s, size_t n, char *out, size_t size, size_t *olen)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (ch == '%') {
+			unsigned char v[2];
+
+			if (n - i < 3)
+				return false;
+			for (int k = 0; k < 2; k++) {
+				unsigned char h = (unsigned char)s[i + 1 + (size_t)k];
+
+				if (h >= '0' && h <= '9')
+					v[k] = (unsigned char)(h - '0');
+				else if (h >= 'a' && h <= 'f')
+					v[k] = (unsigned char)(h - 'a' + 10);
+				else if (h >= 'A' && h <= 'F')
+					v[k] = (unsigned char)(h - 'A' + 10);
+				else
+					return false;
+			}
+			ch = (unsigned char)(v[0] << 4 | v[1]);
+			i += 2;
+		} else if (ch == '+') {
+			ch = ' ';
+		}
+		if (ch == '\0' || o + 1 >= size)
+			return false;
+		out[o++] = (char)ch;
+	}
+	out[o] = '\0';
+	*olen = o;
+	return true;
+}
+
+tw_rc api_console_form_field(const char *body, size_t len, const char *name, char *out,
+	size_t out_size, size_t *out_len, struct tw_error *err)
+{
+	const char *p = body, *end = body + len;
+	char fname[64];
+	size_t flen = 0, vlen = 0;
+	bool found = false;
+	tw_rc rc = TW_OK;
+
+	*out_len = 0;
+	if (out_size == 0)
+		return tw_error_set(err, TW_E_INVALID, "no room for the field %s", name);
+	out[0] = '\0';
+	while (body != NULL && p < end && rc == TW_OK) {
+		const char *amp = memchr(p, '&', (size_t)(end - p));
+		const char *seg_end = amp != NULL ? amp : end;
+		const char *eq = memchr(p, '=', (size_t)(seg_end - p));
+		const char *name_end = eq != NULL ? eq : seg_end;
+
+		/* A name that does not decode or is longer than any we look for is not ours. */
+		if (con_form_decode(p, (size_t)(name_end - p), fname, sizeof(fname), &flen) &&
+		    strcmp(fname, name) == 0) {
+			if (found)
+				rc = tw_error_set(err, TW_E_INVALID, "the form field %s is given twice",
+					name);
+			else if (!con_form_decode(eq != NULL ? eq + 1 : seg_end, eq != NULL ?
+			    (size_t)(seg_end - eq - 1) : 0, out, out_size, &vlen))
+				rc = tw_error_set(err, TW_E_INVALID, "the form field %s is malformed "
+					"(a bad %%-escape, a NUL byte, or over %zu bytes)", name,
+					out_size - 1);
+			found = true;
+		}
+		if (amp == NULL)
+			break;
+		p = amp + 1;
+	}
+	if (rc == TW_OK && !found)
+		rc = tw_error_set(err, TW_E_NOT_FOUND, "the form field %s is missing", name);
+	if (rc != TW_OK) {
+		tw_wipe(out, out_size);
+		out[0] = '\0';
+		vlen = 0;
+	}
+	*out_len = vlen;
 	return rc;
 }
 
@@ -309,6 +399,167 @@ out:
 		free(cookie);
 	}
 	tw_wipe(&r, sizeof(r));
+}
+
+/* A context (tenant) name as the SAML paths take it: 1..STORE_ID_MAX of [A-Za-z0-9._-]. */
+static bool con_context_ok(const char *t)
+{
+	size_t n = strlen(t);
+
+	if (n == 0 || n > STORE_ID_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((t[i] >= 'a' && t[i] <= 'z') || (t[i] >= 'A' && t[i] <= 'Z') ||
+		    (t[i] >= '0' && t[i] <= '9') || t[i] == '.' || t[i] == '_' || t[i] == '-'))
+			return false;
+	return true;
+}
+
+/*
+ * POST /console/saml/acs: the assertion consumer service of the SAML 2.0 HTTP-POST
+ * binding (SAML bindings 3.5). The identity provider's page posts the form
+ * SAMLResponse=base64(Response or Assertion)&RelayState=<context> from its own origin:
+ * a cross-site POST, so neither the CSRF token nor the same-origin rule of the other
+ * writes can apply here, and the browser sends no SameSite=Strict cookie with it. What
+ * authenticates it is the assertion itself: signed by the context's identity provider,
+ * Recipient = [console] saml_acs_url, unsolicited, used once (the replay cache of
+ * /v1/login/saml), and naming the operator whose client certificate this connection
+ * presented (so nobody can log a victim's browser into another operator's session).
+ * Success: the console's cookie and 303 to the console (a same-origin navigation then
+ * loads the page, whose requests carry the cookie). Refusals: the login's problem.
+ */
+static void con_saml_acs(struct api_console *con, struct evhttp_request *req)
+{
+	const size_t b64_max = (SAML_XML_MAX / 3 + 1) * 4 + 1;
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	const char *ctype = evhttp_find_header(evhttp_request_get_input_headers(req),
+		"Content-Type");
+	size_t n = in != NULL ? evbuffer_get_length(in) : 0, b64_len = 0, ctx_len = 0, k = 0;
+	char *body = NULL, *b64 = NULL, context[STORE_ID_MAX + 1];
+	unsigned char *xml = NULL;
+	size_t xml_len = 0;
+	struct api_login_result r;
+	struct tw_error err;
+	int64_t now = tw_now_ms(), expires;
+	char *cookie = NULL;
+	tw_rc rc = TW_OK;
+
+	memset(&r, 0, sizeof(r));
+	if (con->acs_url == NULL) {
+		rc = tw_error_set(&err, TW_E_CONFIG, "SAML login is not configured on this console: "
+			"set [console] saml_acs_url (docs/console.md)");
+		goto fail;
+	}
+	if (ctype == NULL || strncmp(ctype, "application/x-www-form-urlencoded", 33) != 0) {
+		rc = tw_error_set(&err, TW_E_INVALID, "the assertion consumer takes an HTML form "
+			"post (application/x-www-form-urlencoded: SAMLResponse, RelayState)");
+		goto fail;
+	}
+	if (n == 0 || n > CON_BODY_MAX || (body = malloc(n + 1)) == NULL ||
+	    (b64 = malloc(b64_max)) == NULL) {
+		rc = tw_error_set(&err, n == 0 || n > CON_BODY_MAX ? TW_E_INVALID : TW_E_NOMEM,
+			"%s", n == 0 || n > CON_BODY_MAX ? "the form post is empty or too large" :
+			"out of memory");
+		goto fail;
+	}
+	if (evbuffer_copyout(in, body, n) != (ev_ssize_t)n) {
+		rc = tw_error_set(&err, TW_E_IO, "cannot read the form post");
+		goto fail;
+	}
+	body[n] = '\0';
+	if ((rc = api_console_form_field(body, n, "RelayState", context, sizeof(context),
+	    &ctx_len, &err)) != TW_OK || !con_context_ok(context)) {
+		rc = tw_error_set(&err, TW_E_INVALID, "RelayState must name the context (tenant) "
+			"whose identity provider signs in: configure it as the relay state of "
+			"Torwart's login at the identity provider");
+		goto fail;
+	}
+	if ((rc = api_console_form_field(body, n, "SAMLResponse", b64, b64_max, &b64_len,
+	    &err)) != TW_OK)
+		goto fail;
+	/* Identity providers may wrap the base64 in lines (bindings 3.5.4 allows it). */
+	for (size_t i = 0; i < b64_len; i++)
+		if (b64[i] != '\r' && b64[i] != '\n' && b64[i] != ' ' && b64[i] != '\t')
+			b64[k++] = b64[i];
+	b64[k] = '\0';
+	if (auth_b64_decode(b64, k, &xml, &xml_len, &err) != TW_OK) {
+		rc = tw_error_set(&err, TW_E_INVALID, "saml_malformed: SAMLResponse must be base64 "
+			"of the XML document");
+		goto fail;
+	}
+	if (!api_operator_login_saml(con->op, req, context, xml, xml_len, con->acs_url, &r))
+		goto out;                       /* refused and answered (admin log, throttle) */
+	expires = r.expires_ms < now + con->ttl_ms ? r.expires_ms : now + con->ttl_ms;
+	if ((cookie = api_console_cookie_value(r.token, now, con->key)) == NULL) {
+		rc = tw_error_set(&err, TW_E_NOMEM, "out of memory");
+		goto fail;
+	}
+	con_set_cookie(req, cookie, (long)((expires - now) / 1000));
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Location", "/");
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Cache-Control", "no-store");
+	evhttp_send_reply(req, 303, "See Other", NULL);
+	tw_info("console: %s logged in with a SAML assertion (context %s) from %s", r.p.name,
+		context, r.p.client);
+	goto out;
+fail:
+	api_problem_send(req, rc, &err);
+out:
+	if (cookie != NULL) {
+		tw_wipe(cookie, strlen(cookie));
+		free(cookie);
+	}
+	if (xml != NULL) {
+		tw_wipe(xml, xml_len);
+		free(xml);
+	}
+	if (b64 != NULL) {
+		tw_wipe(b64, b64_max);
+		free(b64);
+	}
+	if (body != NULL) {
+		tw_wipe(body, n);
+		free(body);
+	}
+	tw_wipe(&r, sizeof(r));
+}
+
+/*
+ * GET /console/saml/start?context=T: "Sign in with identity provider". Torwart sends no
+ * AuthnRequest; it sends the browser to the identity-provider-initiated login URL of
+ * context T ([saml] idp_login_url.T, configuration only: never a URL from the request,
+ * so this is no open redirect), which posts the assertion back to the consumer above.
+ */
+static void con_saml_start(struct api_console *con, struct evhttp_request *req)
+{
+	const char *query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
+	struct evkeyvalq q;
+	const char *context = NULL, *url = NULL;
+	char key[32 + STORE_ID_MAX];
+
+	bool parsed = query != NULL;
+
+	/* evhttp_parse_query_str initialises q (and empties it again on failure). */
+	if (query == NULL || evhttp_parse_query_str(query, &q) != 0 ||
+	    (context = evhttp_find_header(&q, "context")) == NULL || !con_context_ok(context)) {
+		con_problem(req, TW_E_INVALID, "%s", "name the context: /console/saml/start?"
+			"context=TENANT");
+		goto out;
+	}
+	snprintf(key, sizeof(key), "idp_login_url.%s", context);
+	url = tw_config_get(con->home->conf, "saml", key);
+	if (con->acs_url == NULL || url == NULL || strncmp(url, "https://", 8) != 0 ||
+	    strpbrk(url, "\r\n") != NULL) {
+		con_problem(req, TW_E_NOT_FOUND, "no identity provider login is configured for "
+			"context %s on this console ([console] saml_acs_url and [saml] "
+			"idp_login_url.<context>, an https URL)", context);
+		goto out;
+	}
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Location", url);
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Cache-Control", "no-store");
+	evhttp_send_reply(req, 303, "See Other", NULL);
+out:
+	if (parsed)
+		evhttp_clear_headers(&q);
 }
 
 /* The session token of req's cookie, or answer 401 and return false. */
@@ -458,6 +709,15 @@ static void con_request(struct evhttp_request *req, void *arg)
 			con_problem(req, TW_E_DENIED, "%s", "a login from another origin is refused");
 		else
 			con_login(con, req);
+		return;
+	}
+	/* Cross-site by design (the identity provider's form): see con_saml_acs. */
+	if (strcmp(path, "/console/saml/acs") == 0 && cmd == EVHTTP_REQ_POST) {
+		con_saml_acs(con, req);
+		return;
+	}
+	if (strcmp(path, "/console/saml/start") == 0 && cmd == EVHTTP_REQ_GET) {
+		con_saml_start(con, req);
 		return;
 	}
 	if (strcmp(path, "/console/session") == 0 && cmd == EVHTTP_REQ_GET) {
@@ -674,6 +934,22 @@ tw_rc api_console_start(struct event_base *base, const struct tw_home *home,
 	    CON_DEFAULT_PER_SOURCE, &lim, err)) != TW_OK)
 		goto out;
 	con->ttl_ms = ttl * 1000;
+	{
+		const char *acs = tw_config_get(home->conf, "console", "saml_acs_url");
+
+		/* The URL the identity provider posts to: the Recipient assertions must name. */
+		if (acs != NULL && (strncmp(acs, "https://", 8) != 0 || strlen(acs) > 1000 ||
+		    strpbrk(acs, " \t\r\n") != NULL)) {
+			rc = tw_error_set(err, TW_E_CONFIG, "[console] saml_acs_url must be the "
+				"console's https URL of /console/saml/acs as the identity provider "
+				"posts to it (at most 1000 characters, no spaces)");
+			goto out;
+		}
+		if (acs != NULL && (con->acs_url = tw_strdup(acs)) == NULL) {
+			rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+			goto out;
+		}
+	}
 	if (RAND_bytes(con->key, sizeof(con->key)) != 1) {
 		rc = tw_error_set_openssl(err, TW_E_CRYPTO, "no random bytes for the console key");
 		goto out;
@@ -733,5 +1009,6 @@ void api_console_free(struct api_console *con)
 	for (size_t i = 0; i < sizeof(con->files) / sizeof(con->files[0]); i++)
 		free(con->files[i].data);
 	tw_wipe(con->key, sizeof(con->key));
+	free(con->acs_url);
 	free(con);
 }

@@ -119,6 +119,7 @@ tw_rc auth_saml_login(struct tw_store *store, const struct auth_settings *s,
 	x.audience = in->audience;
 	x.now_ms = now;
 	x.skew_s = skew;
+	x.recipient = in->recipient;
 	rc = saml_verify(in->xml, in->len, &x, &a, why, &lerr);
 	if (rc == TW_E_DENIED || (rc == TW_E_TOO_LARGE && *why != SAML_OK)) {
 		rc = sl_refuse(store, in, actor, *why, lerr.message, why, err);
@@ -130,6 +131,17 @@ tw_rc auth_saml_login(struct tw_store *store, const struct auth_settings *s,
 	}
 	/* From here on the NameID is the identity provider's word. */
 	sl_actor(actor, sizeof(actor), idp.entity_id, a.name_id);
+	/*
+	 * Only unsolicited (identity-provider-initiated) assertions: Torwart sends no
+	 * AuthnRequest, so one that answers a request was made for a login someone else
+	 * started, possibly at another service provider (docs/security.md).
+	 */
+	if (a.in_response_to[0] != '\0') {
+		rc = sl_refuse(store, in, actor, SAML_IN_RESPONSE_TO, "the assertion answers an "
+			"AuthnRequest (InResponseTo) that Torwart did not send; use an "
+			"identity-provider-initiated login", why, err);
+		goto out;
+	}
 	rc = store_operator_get_by_name(store, a.name_id, &op, &lerr);
 	if (rc == TW_E_NOT_FOUND || (rc == TW_OK && op.tenant_id != tenant_id)) {
 		rc = sl_refuse(store, in, actor, SAML_OPERATOR, "the NameID names no operator of "

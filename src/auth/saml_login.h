@@ -30,12 +30,16 @@ struct auth_saml_input {
 	int64_t cert_not_after;         /* seconds; 0: unknown */
 	const char *client;             /* peer address */
 	const char *audience;           /* this GWA's entity id ([saml] entity_id) */
+	const char *recipient;          /* the console's ACS URL (saml_expect.recipient);
+	                                 * NULL for the api's POST /v1/login/saml */
 	long skew_s;                    /* allowed clock difference ([saml] skew_s) */
 	int64_t now_ms;                 /* 0: the wall clock */
 };
 
 /*
- * Verify (auth/saml.h), use the assertion ID once (store_saml_replay_use, until its
+ * Verify (auth/saml.h), refuse an answer to an AuthnRequest (InResponseTo: Torwart sends
+ * none, so it answers another service provider's request: saml_in_response_to), use the
+ * assertion ID once (store_saml_replay_use, until its
  * NotOnOrAfter plus skew), map NameID to the operator and open a session. Every accepted
  * and refused login is one "auth.login" admin-log entry with actor
  * saml:<issuer>:<NameID> (the NameID only once the signature is good) and the typed code
