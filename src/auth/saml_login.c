@@ -40,8 +40,11 @@ static tw_rc sl_refuse(struct tw_store *store, const struct auth_saml_input *in,
 	struct tw_error aerr;
 
 	*why = r;
-	snprintf(detail, sizeof(detail), "saml login refused: %s (context %.64s, certificate "
-		"%.16s..., client %.64s)", why_text, in->tenant != NULL ? in->tenant : "-",
+	/* The typed code leads the detail (saml_verify's texts carry it already). */
+	snprintf(detail, sizeof(detail), "saml login refused: %s%s%s (context %.64s, "
+		"certificate %.16s..., client %.64s)", strncmp(why_text, "saml_", 5) == 0 ? "" :
+		saml_refusal_code(r), strncmp(why_text, "saml_", 5) == 0 ? "" : ": ", why_text,
+		in->tenant != NULL ? in->tenant : "-",
 		in->cert_fingerprint != NULL ? in->cert_fingerprint : "-",
 		in->client != NULL ? in->client : "-");
 	tw_warn("%s", detail);
