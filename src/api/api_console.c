@@ -475,8 +475,10 @@ static void con_saml_acs(struct api_console *con, struct evhttp_request *req)
 		goto fail;
 	}
 	if ((rc = api_console_form_field(body, n, "SAMLResponse", b64, b64_max, &b64_len,
-	    &err)) != TW_OK)
+	    &err)) != TW_OK) {
+		rc = rc == TW_E_NOMEM ? rc : TW_E_INVALID;    /* missing is a bad post, not 404 */
 		goto fail;
+	}
 	/* Identity providers may wrap the base64 in lines (bindings 3.5.4 allows it). */
 	for (size_t i = 0; i < b64_len; i++)
 		if (b64[i] != '\r' && b64[i] != '\n' && b64[i] != ' ' && b64[i] != '\t')

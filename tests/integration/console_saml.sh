@@ -115,6 +115,10 @@ for code in saml_replayed saml_signature saml_expired saml_unsigned saml_recipie
 done
 code=$(post gwa "$T/cert.xml")
 check "no RelayState: 400, no cookie ($code)" bash -c "[ '$code' = 400 ] && ! grep -i '^set-cookie:' '$T/hdr' | grep -q tw1_"
+code=$(curl -s --cacert "$CON_CA" --cert "$O/gwa/gwa.crt" --key "$O/gwa/gwa.key" -o "$T/out" \
+	-w '%{http_code}' -H 'Content-Type: application/x-www-form-urlencoded' \
+	--data-binary 'RelayState=alpha' "$ACS")
+check "no SAMLResponse: 400 ($code)" test "$code" = 400
 code=$(post gwa "$T/cert.xml" 'al pha')
 check "a RelayState that is no context name: 400 ($code)" test "$code" = 400
 code=$(post gwa "$T/cert.xml" alpha application/json)
