@@ -34,6 +34,7 @@
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
+#include <zlib.h>
 
 #include "auth/command.h"
 #include "auth/saml.h"
@@ -69,6 +70,17 @@
 	"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; " \
 	"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
+/* SAML AuthnRequests this console sent and not yet seen answered (SP-initiated login). */
+#define CON_SAML_PENDING        256
+#define CON_SAML_REQUEST_TTL_MS (10 * 60 * 1000)
+
+struct con_saml_request {
+	char id[2 * 16 + 2];           /* "_" + 32 hex digits; "" when the slot is free */
+	char context[STORE_ID_MAX + 1];
+	char fingerprint[65];          /* the client certificate that started the login */
+	int64_t expires_ms;
+};
+
 struct con_file {
 	const char *path;          /* URL path */
 	const char *name;          /* file in web_dir */
@@ -87,6 +99,10 @@ struct api_console {
 	unsigned char key[32];     /* cookie and CSRF MACs; this process only */
 	int64_t ttl_ms;            /* [console] session_ttl */
 	char *acs_url;             /* [console] saml_acs_url; NULL: no SAML login here */
+	bool saml_unsolicited;     /* [console] saml_unsolicited (default true) */
+	/* A ring: a new request takes the oldest slot. One event loop: no lock. */
+	struct con_saml_request pending[CON_SAML_PENDING];
+	size_t pending_next;
 	struct con_file files[4];
 };
 
@@ -401,6 +417,51 @@ out:
 	tw_wipe(&r, sizeof(r));
 }
 
+/* The SHA-256 fingerprint of req's verified client certificate into fp; false if none. */
+static bool con_peer_fingerprint(struct evhttp_request *req, char fp[65])
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	struct bufferevent *bev = evcon != NULL ? evhttp_connection_get_bufferevent(evcon) : NULL;
+	SSL *ssl = bev != NULL ? bufferevent_openssl_get_ssl(bev) : NULL;
+	X509 *peer = ssl != NULL ? SSL_get0_peer_certificate(ssl) : NULL;
+	struct tw_error err;
+
+	fp[0] = '\0';
+	return peer != NULL && SSL_get_verify_result(ssl) == X509_V_OK &&
+		keys_cert_fingerprint(peer, fp, &err) == TW_OK;
+}
+
+/* A configured URL: https, no whitespace (a header), no quote or angle bracket (an XML
+ * attribute; '&' is escaped where one goes into XML: con_xml_amp). */
+static bool con_url_ok(const char *u)
+{
+	return strncmp(u, "https://", 8) == 0 && strlen(u) <= 1000 &&
+		strpbrk(u, " \t\r\n\"<>'") == NULL;
+}
+
+/* u with every '&' as "&amp;" (malloc'ed; NULL when out of memory). */
+static char *con_xml_amp(const char *u)
+{
+	size_t n = 0;
+	char *out, *o;
+
+	for (const char *p = u; *p != '\0'; p++)
+		n += *p == '&' ? 5 : 1;
+	if ((out = malloc(n + 1)) == NULL)
+		return NULL;
+	o = out;
+	for (const char *p = u; *p != '\0'; p++) {
+		if (*p == '&') {
+			memcpy(o, "&amp;", 5);
+			o += 5;
+		} else {
+			*o++ = *p;
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
 /* A context (tenant) name as the SAML paths take it: 1..STORE_ID_MAX of [A-Za-z0-9._-]. */
 static bool con_context_ok(const char *t)
 {
@@ -413,6 +474,145 @@ static bool con_context_ok(const char *t)
 		    (t[i] >= '0' && t[i] <= '9') || t[i] == '.' || t[i] == '_' || t[i] == '-'))
 			return false;
 	return true;
+}
+
+/* What the InResponseTo check of one assertion-consumer post knows. */
+struct con_irt {
+	struct api_console *con;
+	const char *context;           /* RelayState */
+	char fingerprint[65];          /* this connection's client certificate */
+};
+
+/*
+ * auth_saml_input.in_response_to_ok: "" (unsolicited) as [console] saml_unsolicited
+ * says; otherwise the ID of a pending request of this console, for this context, started
+ * over this client certificate, not expired. A match is used up (one answer per request).
+ */
+static bool con_saml_irt_ok(void *arg, const char *in_response_to)
+{
+	struct con_irt *c = arg;
+	int64_t now = tw_now_ms();
+
+	if (in_response_to[0] == '\0')
+		return c->con->saml_unsolicited;
+	for (size_t i = 0; i < CON_SAML_PENDING; i++) {
+		struct con_saml_request *q = &c->con->pending[i];
+
+		if (q->id[0] == '\0' || strcmp(q->id, in_response_to) != 0)
+			continue;
+		/* Found: used up whatever the outcome, so an ID is never tried twice. */
+		bool ok = q->expires_ms > now && strcmp(q->context, c->context) == 0 &&
+			CRYPTO_memcmp(q->fingerprint, c->fingerprint, 64) == 0;
+
+		memset(q, 0, sizeof(*q));
+		return ok;
+	}
+	return false;
+}
+
+/* Raw DEFLATE (RFC 1951, no zlib header) of in, as the HTTP-Redirect binding wants. */
+static tw_rc con_deflate(const char *in, size_t len, unsigned char **out, size_t *out_len,
+	struct tw_error *err)
+{
+	z_stream zs;
+	uLong cap = compressBound((uLong)len) + 16;
+	tw_rc rc = TW_OK;
+
+	*out = NULL;
+	*out_len = 0;
+	memset(&zs, 0, sizeof(zs));
+	if ((*out = malloc(cap)) == NULL)
+		return tw_error_set(err, TW_E_NOMEM, "out of memory");
+	if (deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -15, 8,
+	    Z_DEFAULT_STRATEGY) != Z_OK) {
+		free(*out);
+		*out = NULL;
+		return tw_error_set(err, TW_E_INTERNAL, "zlib: cannot start DEFLATE");
+	}
+	zs.next_in = (Bytef *)(uintptr_t)in;
+	zs.avail_in = (uInt)len;
+	zs.next_out = *out;
+	zs.avail_out = (uInt)cap;
+	if (deflate(&zs, Z_FINISH) != Z_STREAM_END) {
+		rc = tw_error_set(err, TW_E_INTERNAL, "zlib: DEFLATE of the AuthnRequest failed");
+		free(*out);
+		*out = NULL;
+	} else {
+		*out_len = zs.total_out;
+	}
+	deflateEnd(&zs);
+	return rc;
+}
+
+/*
+ * The redirect to the identity provider's single sign-on URL with a new AuthnRequest
+ * (SAML bindings 3.4, HTTP-Redirect, unsigned: the response's signature and the pending
+ * request carry the security) for context, remembered as pending for fp. *location is
+ * malloc'ed.
+ */
+static tw_rc con_saml_request(struct api_console *con, const char *sso, const char *context,
+	const char *fp, char **location, struct tw_error *err)
+{
+	struct con_saml_request *q = &con->pending[con->pending_next];
+	const char *sp = tw_config_get(con->home->conf, "saml", "entity_id");
+	unsigned char rnd[16], *raw = NULL;
+	char id[sizeof(q->id)], instant[32], *xml = NULL, *b64 = NULL, *enc = NULL;
+	char *dest = NULL, *acs = NULL;
+	size_t raw_len = 0;
+	time_t now = time(NULL);
+	struct tm tm;
+	tw_rc rc;
+
+	*location = NULL;
+	if (sp == NULL || strpbrk(sp, "\"<>&'") != NULL)
+		return tw_error_set(err, TW_E_CONFIG, "SAML login is not configured: set [saml] "
+			"entity_id (this GWA's entity id, without quotes, <, > or &)");
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+		return tw_error_set_openssl(err, TW_E_CRYPTO, "no random bytes for a request ID");
+	/* An NCName: a letter or '_' first. */
+	id[0] = '_';
+	tw_hex_encode(rnd, sizeof(rnd), id + 1);
+	gmtime_r(&now, &tm);
+	strftime(instant, sizeof(instant), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	/* The values are configuration: URLs and entity id without quotes or brackets
+	 * (con_url_ok, above), '&' escaped. */
+	if ((dest = con_xml_amp(sso)) == NULL || (acs = con_xml_amp(con->acs_url)) == NULL) {
+		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+		goto out;
+	}
+	xml = tw_asprintf("<samlp:AuthnRequest xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:"
+		"protocol\" xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\" ID=\"%s\" "
+		"Version=\"2.0\" IssueInstant=\"%s\" Destination=\"%s\" "
+		"AssertionConsumerServiceURL=\"%s\" ProtocolBinding=\"urn:oasis:names:tc:SAML:"
+		"2.0:bindings:HTTP-POST\"><saml:Issuer>%s</saml:Issuer></samlp:AuthnRequest>", id,
+		instant, dest, acs, sp);
+	if (xml == NULL) {
+		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+		goto out;
+	}
+	if ((rc = con_deflate(xml, strlen(xml), &raw, &raw_len, err)) != TW_OK ||
+	    (rc = auth_b64_encode(raw, raw_len, &b64, err)) != TW_OK)
+		goto out;
+	if ((enc = evhttp_uriencode(b64, -1, 0)) == NULL ||
+	    (*location = tw_asprintf("%s%sSAMLRequest=%s&RelayState=%s", sso,
+	    strchr(sso, '?') != NULL ? "&" : "?", enc, context)) == NULL) {
+		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+		goto out;
+	}
+	memset(q, 0, sizeof(*q));
+	memcpy(q->id, id, sizeof(q->id));
+	snprintf(q->context, sizeof(q->context), "%s", context);
+	memcpy(q->fingerprint, fp, 65);
+	q->expires_ms = (int64_t)now * 1000 + CON_SAML_REQUEST_TTL_MS;
+	con->pending_next = (con->pending_next + 1) % CON_SAML_PENDING;
+out:
+	free(enc);
+	free(b64);
+	free(raw);
+	free(xml);
+	free(acs);
+	free(dest);
+	return rc;
 }
 
 /*
@@ -439,12 +639,16 @@ static void con_saml_acs(struct api_console *con, struct evhttp_request *req)
 	unsigned char *xml = NULL;
 	size_t xml_len = 0;
 	struct api_login_result r;
+	struct api_saml_door door;
+	struct con_irt irt;
 	struct tw_error err;
 	int64_t now = tw_now_ms(), expires;
 	char *cookie = NULL;
 	tw_rc rc = TW_OK;
 
 	memset(&r, 0, sizeof(r));
+	memset(&door, 0, sizeof(door));
+	memset(&irt, 0, sizeof(irt));
 	if (con->acs_url == NULL) {
 		rc = tw_error_set(&err, TW_E_CONFIG, "SAML login is not configured on this console: "
 			"set [console] saml_acs_url (docs/console.md)");
@@ -489,7 +693,16 @@ static void con_saml_acs(struct api_console *con, struct evhttp_request *req)
 			"of the XML document");
 		goto fail;
 	}
-	if (!api_operator_login_saml(con->op, req, context, xml, xml_len, con->acs_url, &r))
+	irt.con = con;
+	irt.context = context;
+	if (!con_peer_fingerprint(req, irt.fingerprint)) {
+		rc = tw_error_set(&err, TW_E_DENIED, "a client certificate is required");
+		goto fail;
+	}
+	door.recipient = con->acs_url;
+	door.in_response_to_ok = con_saml_irt_ok;
+	door.arg = &irt;
+	if (!api_operator_login_saml(con->op, req, context, xml, xml_len, &door, &r))
 		goto out;                       /* refused and answered (admin log, throttle) */
 	expires = r.expires_ms < now + con->ttl_ms ? r.expires_ms : now + con->ttl_ms;
 	if ((cookie = api_console_cookie_value(r.token, now, con->key)) == NULL) {
@@ -535,8 +748,8 @@ static void con_saml_start(struct api_console *con, struct evhttp_request *req)
 {
 	const char *query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
 	struct evkeyvalq q;
-	const char *context = NULL, *url = NULL;
-	char key[32 + STORE_ID_MAX];
+	const char *context = NULL, *url = NULL, *sso = NULL;
+	char key[32 + STORE_ID_MAX], *location = NULL;
 
 	bool parsed = query != NULL;
 
@@ -547,19 +760,38 @@ static void con_saml_start(struct api_console *con, struct evhttp_request *req)
 			"context=TENANT");
 		goto out;
 	}
+	/* SP-initiated (an AuthnRequest to [saml] idp_sso_url.T) where configured, else the
+	 * identity provider's own start ([saml] idp_login_url.T). */
+	snprintf(key, sizeof(key), "idp_sso_url.%s", context);
+	sso = tw_config_get(con->home->conf, "saml", key);
 	snprintf(key, sizeof(key), "idp_login_url.%s", context);
-	url = tw_config_get(con->home->conf, "saml", key);
-	if (con->acs_url == NULL || url == NULL || strncmp(url, "https://", 8) != 0 ||
-	    strpbrk(url, "\r\n") != NULL) {
+	url = sso != NULL ? sso : tw_config_get(con->home->conf, "saml", key);
+	if (con->acs_url == NULL || url == NULL || !con_url_ok(url)) {
 		con_problem(req, TW_E_NOT_FOUND, "no identity provider login is configured for "
 			"context %s on this console ([console] saml_acs_url and [saml] "
-			"idp_login_url.<context>, an https URL)", context);
+			"idp_sso_url.<context> or idp_login_url.<context>, an https URL)", context);
 		goto out;
+	}
+	if (sso != NULL) {
+		char fp[65];
+		struct tw_error err;
+		tw_rc rc;
+
+		if (!con_peer_fingerprint(req, fp)) {
+			con_problem(req, TW_E_DENIED, "%s", "a client certificate is required");
+			goto out;
+		}
+		if ((rc = con_saml_request(con, sso, context, fp, &location, &err)) != TW_OK) {
+			api_problem_send(req, rc, &err);
+			goto out;
+		}
+		url = location;
 	}
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Location", url);
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Cache-Control", "no-store");
 	evhttp_send_reply(req, 303, "See Other", NULL);
 out:
+	free(location);
 	if (parsed)
 		evhttp_clear_headers(&q);
 }
@@ -643,15 +875,10 @@ static void con_session(struct api_console *con, struct evhttp_request *req,
 	/* The operator session itself: certificate binding, expiry, revocation, roles now. */
 	{
 		struct evhttp_connection *evcon = evhttp_request_get_connection(req);
-		struct bufferevent *bev = evcon != NULL ? evhttp_connection_get_bufferevent(evcon) :
-			NULL;
-		SSL *ssl = bev != NULL ? bufferevent_openssl_get_ssl(bev) : NULL;
-		X509 *peer = ssl != NULL ? SSL_get0_peer_certificate(ssl) : NULL;
 		char fp[65] = "", *addr = NULL;
 		ev_uint16_t port = 0;
 
-		if (peer == NULL || SSL_get_verify_result(ssl) != X509_V_OK ||
-		    keys_cert_fingerprint(peer, fp, &err) != TW_OK) {
+		if (!con_peer_fingerprint(req, fp)) {
 			con_problem(req, TW_E_DENIED, "%s", "a client certificate is required");
 			return;
 		}
@@ -940,17 +1167,24 @@ tw_rc api_console_start(struct event_base *base, const struct tw_home *home,
 		const char *acs = tw_config_get(home->conf, "console", "saml_acs_url");
 
 		/* The URL the identity provider posts to: the Recipient assertions must name. */
-		if (acs != NULL && (strncmp(acs, "https://", 8) != 0 || strlen(acs) > 1000 ||
-		    strpbrk(acs, " \t\r\n") != NULL)) {
+		const char *uns = tw_config_get(home->conf, "console", "saml_unsolicited");
+
+		if (acs != NULL && !con_url_ok(acs)) {
 			rc = tw_error_set(err, TW_E_CONFIG, "[console] saml_acs_url must be the "
 				"console's https URL of /console/saml/acs as the identity provider "
-				"posts to it (at most 1000 characters, no spaces)");
+				"posts to it (at most 1000 characters, no spaces, quotes, <, > or &)");
 			goto out;
 		}
 		if (acs != NULL && (con->acs_url = tw_strdup(acs)) == NULL) {
 			rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
 			goto out;
 		}
+		if (uns != NULL && strcmp(uns, "true") != 0 && strcmp(uns, "false") != 0) {
+			rc = tw_error_set(err, TW_E_CONFIG, "[console] saml_unsolicited must be true "
+				"or false");
+			goto out;
+		}
+		con->saml_unsolicited = uns == NULL || strcmp(uns, "true") == 0;
 	}
 	if (RAND_bytes(con->key, sizeof(con->key)) != 1) {
 		rc = tw_error_set_openssl(err, TW_E_CRYPTO, "no random bytes for the console key");

@@ -368,11 +368,12 @@ static void ao_login(struct api_call *c)
 /*
  * The SAML login itself (throttle, [saml] settings, auth_saml_login, failure accounting):
  * shared by POST /v1/login/saml and the console's assertion consumer (api_console.c), so
- * both verify with the same code and the same replay cache. recipient: see
- * auth_saml_input. On failure the problem is answered here.
+ * both verify with the same code and the same replay cache. door: the console's
+ * Recipient and InResponseTo checks (NULL for the api). On failure the problem is
+ * answered here.
  */
 static bool ao_login_saml_run(struct api_call *c, const char *tenant,
-	const unsigned char *xml, size_t xml_len, const char *recipient,
+	const unsigned char *xml, size_t xml_len, const struct api_saml_door *door,
 	struct api_login_result *r)
 {
 	const struct tw_config *conf = c->op->home->conf;
@@ -399,7 +400,11 @@ static bool ao_login_saml_run(struct api_call *c, const char *tenant,
 	in.cert_not_after = c->not_after;
 	in.client = c->client;
 	in.audience = tw_config_get(conf, "saml", "entity_id");
-	in.recipient = recipient;
+	if (door != NULL) {
+		in.recipient = door->recipient;
+		in.in_response_to_ok = door->in_response_to_ok;
+		in.in_response_to_arg = door->arg;
+	}
 	in.skew_s = skew;
 	if ((rc = auth_saml_login(c->op->store, &c->op->settings, &in, &r->p, r->token,
 	    &r->expires_ms, &why, &err)) != TW_OK) {
@@ -920,8 +925,8 @@ bool api_operator_login(struct api_operator *op, struct evhttp_request *req,
 }
 
 bool api_operator_login_saml(struct api_operator *op, struct evhttp_request *req,
-	const char *tenant, const unsigned char *xml, size_t len, const char *recipient,
-	struct api_login_result *out)
+	const char *tenant, const unsigned char *xml, size_t len,
+	const struct api_saml_door *door, struct api_login_result *out)
 {
 	struct api_call c = { .op = op, .req = req };
 	struct tw_error err;
@@ -936,7 +941,7 @@ bool api_operator_login_saml(struct api_operator *op, struct evhttp_request *req
 		ao_error(req, rc, &err);
 		return false;
 	}
-	return ao_login_saml_run(&c, tenant, xml, len, recipient, out);
+	return ao_login_saml_run(&c, tenant, xml, len, door, out);
 }
 
 /* ---- connections: operator CRL in the handshake, caps, deadlines, body limits ---- */

@@ -134,17 +134,6 @@ tw_rc auth_saml_login(struct tw_store *store, const struct auth_settings *s,
 	}
 	/* From here on the NameID is the identity provider's word. */
 	sl_actor(actor, sizeof(actor), idp.entity_id, a.name_id);
-	/*
-	 * Only unsolicited (identity-provider-initiated) assertions: Torwart sends no
-	 * AuthnRequest, so one that answers a request was made for a login someone else
-	 * started, possibly at another service provider (docs/security.md).
-	 */
-	if (a.in_response_to[0] != '\0') {
-		rc = sl_refuse(store, in, actor, SAML_IN_RESPONSE_TO, "the assertion answers an "
-			"AuthnRequest (InResponseTo) that Torwart did not send; use an "
-			"identity-provider-initiated login", why, err);
-		goto out;
-	}
 	rc = store_operator_get_by_name(store, a.name_id, &op, &lerr);
 	if (rc == TW_E_NOT_FOUND || (rc == TW_OK && op.tenant_id != tenant_id)) {
 		rc = sl_refuse(store, in, actor, SAML_OPERATOR, "the NameID names no operator of "
@@ -165,6 +154,23 @@ tw_rc auth_saml_login(struct tw_store *store, const struct auth_settings *s,
 	    (in->cert_not_after > 0 && in->cert_not_after * 1000 <= now)) {
 		rc = sl_refuse(store, in, actor, SAML_CERTIFICATE, "the TLS client certificate is "
 			"not the operator's", why, err);
+		goto out;
+	}
+
+	/*
+	 * InResponseTo: without a caller's check only unsolicited assertions, since this
+	 * door sends no AuthnRequest and an answer to one belongs to a login someone else
+	 * started, possibly at another service provider (docs/security.md). The console
+	 * accepts the answer to its own pending request (started by this certificate).
+	 */
+	if ((in->in_response_to_ok == NULL && a.in_response_to[0] != '\0') ||
+	    (in->in_response_to_ok != NULL &&
+	     !in->in_response_to_ok(in->in_response_to_arg, a.in_response_to))) {
+		rc = sl_refuse(store, in, actor, SAML_IN_RESPONSE_TO, a.in_response_to[0] != '\0' ?
+			"the assertion answers an AuthnRequest (InResponseTo) that was not sent "
+			"here for this certificate and context, was answered already or expired" :
+			"unsolicited assertions are not accepted here ([console] saml_unsolicited)",
+			why, err);
 		goto out;
 	}
 
