@@ -12,7 +12,9 @@
 #   - the other writes keep their CSRF token and same-origin rule (the consumer's
 #     cross-site exception is that one path);
 #   - "Sign in with identity provider": /console/saml/start redirects to the configured
-#     identity-provider login of the context only.
+#     identity-provider login of the context only, or (SP-initiated) sends an
+#     AuthnRequest whose answer alone (InResponseTo, same certificate and context, once)
+#     is accepted.
 . "$(dirname "$0")/lib.sh"
 T=$(mktemp -d /tmp/torwart-csaml-XXXXXX)
 trap 'finish; exit $?' EXIT
@@ -23,12 +25,14 @@ fi
 SAML_IDP="https://idp.test/alpha"
 SAML_SP="https://gwa.test/torwart"
 IDP_LOGIN="https://idp.test/alpha/sso/unsolicited?providerId=gwa&target=alpha"
+IDP_SSO="https://idp.test/beta/sso?tenant=beta&x=1"
 . "$(dirname "$0")/saml_lib.sh"
 # The refusals below share one address and mostly one certificate: the throttle's ceiling
 # (20 per certificate) keeps them apart from its lock-out.
 console_conf_hook() {
 	printf 'saml_acs_url = %s/console/saml/acs\n\n[saml]\nentity_id = %s\n' "$CON" "$SAML_SP"
-	printf 'idp_login_url.alpha = %s\n\n[auth]\nmax_failures = 20\n' "$IDP_LOGIN"
+	printf 'idp_login_url.alpha = %s\nidp_sso_url.beta = %s\n\n[auth]\nmax_failures = 20\n' \
+		"$IDP_LOGIN" "$IDP_SSO"
 }
 . "$(dirname "$0")/console_lib.sh"
 ACS="$CON/console/saml/acs"
@@ -145,9 +149,54 @@ check "... two accepted SAML logins of gwa" test "$(oks gwa)" = 2
 code=$(c gwa -o "$T/out" -D "$T/hdr" -w '%{http_code}' "$CON/console/saml/start?context=alpha")
 check "start: 303 to alpha's identity-provider login ($code)" bash -c \
 	"[ '$code' = 303 ] && grep -qiF 'location: $IDP_LOGIN' '$T/hdr'"
-check "start: a context without one: 404" test "$(c gwa -o /dev/null -w '%{http_code}' "$CON/console/saml/start?context=beta")" = 404
+check "start: a context without one: 404" test "$(c gwa -o /dev/null -w '%{http_code}' "$CON/console/saml/start?context=gamma")" = 404
 check "start: no context: 400" test "$(c gwa -o /dev/null -w '%{http_code}' "$CON/console/saml/start")" = 400
 check "start: a context name with a URL in it: 400" test \
 	"$(c gwa -o /dev/null -w '%{http_code}' "$CON/console/saml/start?context=https%3A%2F%2Fevil.example")" = 400
 check "the login page offers the identity provider" grep -q 'id="saml-form"' "$SRC/web/index.html"
+
+# ---- SP-initiated: context beta's identity provider takes an AuthnRequest
+SAML_IDP="https://idp.test/beta"
+check "idp-set beta" "$TORWART" context idp-set --home "$H" --tenant beta --cert "$T/idp.crt" \
+	--entity-id "$SAML_IDP"
+# start WHO: GET /console/saml/start?context=beta; prints the AuthnRequest's ID (decoded
+# from the redirect: URL-decoded, base64, raw DEFLATE) after checking its fields.
+start() {
+	local code
+	code=$(c "$1" -o /dev/null -D "$T/hdr" -w '%{http_code}' "$CON/console/saml/start?context=beta")
+	[ "$code" = 303 ] || return 1
+	/usr/bin/python3 - "$T/hdr" "$IDP_SSO" "$ACS" "$SAML_SP" <<'PY'
+import base64, re, sys, urllib.parse, zlib
+import xml.etree.ElementTree as ET
+hdr, sso, acs, sp = sys.argv[1:5]
+loc = re.search(r'(?im)^location: (\S+)', open(hdr).read()).group(1)
+assert loc.startswith(sso + "&SAMLRequest="), loc
+q = urllib.parse.parse_qs(urllib.parse.urlsplit(loc).query)
+assert q["RelayState"] == ["beta"], q
+xml = zlib.decompress(base64.b64decode(q["SAMLRequest"][0]), -15)
+r = ET.fromstring(xml)
+assert r.tag == "{urn:oasis:names:tc:SAML:2.0:protocol}AuthnRequest", r.tag
+assert r.get("AssertionConsumerServiceURL") == acs and r.get("Destination") == sso, xml
+assert r.get("ProtocolBinding") == "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST", xml
+assert r.find("{urn:oasis:names:tc:SAML:2.0:assertion}Issuer").text == sp, xml
+assert re.fullmatch(r"_[0-9a-f]{32}", r.get("ID")), r.get("ID")
+print(r.get("ID"))
+PY
+}
+REQ1=$(start gwb)
+check "start beta: 303 to its SSO URL with an AuthnRequest (HTTP-Redirect: DEFLATE, base64; ACS, Destination, Issuer, HTTP-POST binding)" test -n "$REQ1"
+saml_response "$T/sp1.xml" _sp1 gwb "$ACS" "" "$REQ1"
+check "the answer to it (InResponseTo) logs gwb in (303)" test "$(post gwb "$T/sp1.xml" beta)" = 303
+check "... as gwb, tenant beta" bash -c "[ \"\$(curl -s --cacert '$CON_CA' --cert '$O/gwb/gwb.crt' --key '$O/gwb/gwb.key' -b '$T/gwb.jar' '$CON/console/session' | grep -o '\"tenant\":\"beta\"')\" = '\"tenant\":\"beta\"' ]"
+saml_response "$T/sp1b.xml" _sp1b gwb "$ACS" "" "$REQ1"
+refused "a second answer to the same request (new assertion ID)" saml_in_response_to gwb "$T/sp1b.xml" beta
+REQ2=$(start gwb)
+check "a second request of gwb" test -n "$REQ2" -a "$REQ2" != "$REQ1"
+SAML_IDP="https://idp.test/alpha"
+saml_response "$T/sp2-gwa.xml" _sp2gwa gwa "$ACS" "" "$REQ2"
+refused "gwb's request answered for gwa in alpha (another certificate and context)" saml_in_response_to gwa "$T/sp2-gwa.xml" alpha
+SAML_IDP="https://idp.test/beta"
+saml_response "$T/sp2.xml" _sp2 gwb "$ACS" "" "$REQ2"
+refused "... which used the request up: gwb's own answer now refused" saml_in_response_to gwb "$T/sp2.xml" beta
+check "the admin log verifies after the SP-initiated logins" "$TORWART" audit verify --home "$H"
 check "the admin log verifies" "$TORWART" audit verify --home "$H"
