@@ -622,9 +622,11 @@ out:
  * a cross-site POST, so neither the CSRF token nor the same-origin rule of the other
  * writes can apply here, and the browser sends no SameSite=Strict cookie with it. What
  * authenticates it is the assertion itself: signed by the context's identity provider,
- * Recipient = [console] saml_acs_url, unsolicited, used once (the replay cache of
- * /v1/login/saml), and naming the operator whose client certificate this connection
- * presented (so nobody can log a victim's browser into another operator's session).
+ * Recipient = [console] saml_acs_url, answering a pending request of this context and
+ * certificate (or unsolicited where allowed: con_saml_irt_ok), used once (the replay
+ * cache of /v1/login/saml), and naming the operator whose client certificate this
+ * connection presented (so nobody can log a victim's browser into another operator's
+ * session).
  * Success: the console's cookie and 303 to the console (a same-origin navigation then
  * loads the page, whose requests carry the cookie). Refusals: the login's problem.
  */
@@ -739,10 +741,11 @@ out:
 }
 
 /*
- * GET /console/saml/start?context=T: "Sign in with identity provider". Torwart sends no
- * AuthnRequest; it sends the browser to the identity-provider-initiated login URL of
- * context T ([saml] idp_login_url.T, configuration only: never a URL from the request,
- * so this is no open redirect), which posts the assertion back to the consumer above.
+ * GET /console/saml/start?context=T: "Sign in with identity provider". With [saml]
+ * idp_sso_url.T an AuthnRequest goes there (con_saml_request: pending for this context
+ * and certificate); else the browser goes to the identity-provider-initiated login URL
+ * [saml] idp_login_url.T. Configuration only, never a URL from the request, so this is
+ * no open redirect; the identity provider posts the assertion back to the consumer.
  */
 static void con_saml_start(struct api_console *con, struct evhttp_request *req)
 {

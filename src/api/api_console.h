@@ -20,9 +20,11 @@
  *                                         verified by api_operator_login_saml (the same
  *                                         verifier and replay cache as /v1/login/saml),
  *                                         then the same cookie; 303 to the console
- *   GET  /console/saml/start?context=T    303 to the context's identity provider
- *                                         ([saml] idp_login_url.T), where the operator
- *                                         signs in and is posted back to the consumer
+ *   GET  /console/saml/start?context=T    303 to the context's identity provider:
+ *                                         an AuthnRequest (HTTP-Redirect binding) to
+ *                                         [saml] idp_sso_url.T, or [saml]
+ *                                         idp_login_url.T; the operator signs in there
+ *                                         and is posted back to the consumer
  *   GET/POST /v1/...                      the operator API itself (api_operator_serve):
  *                                         the same routes, role, tenant and four-eyes
  *                                         checks; POSTs need the X-CSRF-Token header
