@@ -200,3 +200,20 @@ saml_response "$T/sp2.xml" _sp2 gwb "$ACS" "" "$REQ2"
 refused "... which used the request up: gwb's own answer now refused" saml_in_response_to gwb "$T/sp2.xml" beta
 check "the admin log verifies after the SP-initiated logins" "$TORWART" audit verify --home "$H"
 check "the admin log verifies" "$TORWART" audit verify --home "$H"
+
+# ---- [console] saml_unsolicited = false: only answers to the console's own requests
+pid=${pids_to_kill[${#pids_to_kill[@]}-1]}    # torwartd of console_lib.sh
+kill -TERM "$pid" 2>/dev/null
+for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+check "torwartd stopped for the new configuration" bash -c "! kill -0 $pid 2>/dev/null"
+printf '\n[console]\nsaml_unsolicited = false\n' >>"$H/torwart.conf"
+"$TORWARTD" --home "$H" all >>"$T/torwartd.log" 2>&1 &
+pids_to_kill+=("$!")
+check "console listens again" wait_port 127.0.0.1 "$CON_PORT" 30
+SAML_IDP="https://idp.test/alpha"
+saml_response "$T/unsol.xml" _unsol gwa "$ACS"
+refused "an unsolicited assertion with saml_unsolicited = false" saml_in_response_to gwa "$T/unsol.xml" alpha
+SAML_IDP="https://idp.test/beta"
+REQ3=$(start gwb)
+saml_response "$T/sp3.xml" _sp3 gwb "$ACS" "" "$REQ3"
+check "... while the answer to the console's own request logs in (303)" test "$(post gwb "$T/sp3.xml" beta)" = 303
