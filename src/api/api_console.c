@@ -73,12 +73,14 @@
 /* SAML AuthnRequests this console sent and not yet seen answered (SP-initiated login). */
 #define CON_SAML_PENDING        256
 #define CON_SAML_REQUEST_TTL_MS (10 * 60 * 1000)
+#define CON_SAML_PER_CERT       8     /* open requests of one client certificate */
 
 struct con_saml_request {
 	char id[2 * 16 + 2];           /* "_" + 32 hex digits; "" when the slot is free */
 	char context[STORE_ID_MAX + 1];
 	char fingerprint[65];          /* the client certificate that started the login */
 	int64_t expires_ms;
+	uint64_t seq;                  /* order of creation: the oldest goes first */
 };
 
 struct con_file {
@@ -100,9 +102,9 @@ struct api_console {
 	int64_t ttl_ms;            /* [console] session_ttl */
 	char *acs_url;             /* [console] saml_acs_url; NULL: no SAML login here */
 	bool saml_unsolicited;     /* [console] saml_unsolicited (default true) */
-	/* A ring: a new request takes the oldest slot. One event loop: no lock. */
+	/* Slots chosen by con_saml_slot. One event loop: no lock. */
 	struct con_saml_request pending[CON_SAML_PENDING];
-	size_t pending_next;
+	uint64_t pending_seq;
 	struct con_file files[4];
 };
 
@@ -545,6 +547,38 @@ static tw_rc con_deflate(const char *in, size_t len, unsigned char **out, size_t
 }
 
 /*
+ * The slot for a new request of certificate fp: a free or expired one; when fp has
+ * CON_SAML_PER_CERT open already, its own oldest (so one operator's repeated starts never
+ * push out another's login in progress while room is left); else the oldest of all.
+ */
+static struct con_saml_request *con_saml_slot(struct api_console *con, const char *fp,
+	int64_t now)
+{
+	struct con_saml_request *free_slot = NULL, *own_oldest = NULL, *oldest = NULL;
+	size_t own = 0;
+
+	for (size_t i = 0; i < CON_SAML_PENDING; i++) {
+		struct con_saml_request *q = &con->pending[i];
+
+		if (q->id[0] == '\0' || q->expires_ms <= now) {
+			if (free_slot == NULL)
+				free_slot = q;
+			continue;
+		}
+		if (oldest == NULL || q->seq < oldest->seq)
+			oldest = q;
+		if (strcmp(q->fingerprint, fp) == 0) {
+			own++;
+			if (own_oldest == NULL || q->seq < own_oldest->seq)
+				own_oldest = q;
+		}
+	}
+	if (own >= CON_SAML_PER_CERT)
+		return own_oldest;
+	return free_slot != NULL ? free_slot : oldest;
+}
+
+/*
  * The redirect to the identity provider's single sign-on URL with a new AuthnRequest
  * (SAML bindings 3.4, HTTP-Redirect, unsigned: the response's signature and the pending
  * request carry the security) for context, remembered as pending for fp. *location is
@@ -553,7 +587,7 @@ static tw_rc con_deflate(const char *in, size_t len, unsigned char **out, size_t
 static tw_rc con_saml_request(struct api_console *con, const char *sso, const char *context,
 	const char *fp, char **location, struct tw_error *err)
 {
-	struct con_saml_request *q = &con->pending[con->pending_next];
+	struct con_saml_request *q;
 	const char *sp = tw_config_get(con->home->conf, "saml", "entity_id");
 	unsigned char rnd[16], *raw = NULL;
 	char id[sizeof(q->id)], instant[32], *xml = NULL, *b64 = NULL, *enc = NULL;
@@ -599,12 +633,13 @@ static tw_rc con_saml_request(struct api_console *con, const char *sso, const ch
 		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
 		goto out;
 	}
+	q = con_saml_slot(con, fp, (int64_t)now * 1000);
 	memset(q, 0, sizeof(*q));
 	memcpy(q->id, id, sizeof(q->id));
 	snprintf(q->context, sizeof(q->context), "%s", context);
 	memcpy(q->fingerprint, fp, 65);
 	q->expires_ms = (int64_t)now * 1000 + CON_SAML_REQUEST_TTL_MS;
-	con->pending_next = (con->pending_next + 1) % CON_SAML_PENDING;
+	q->seq = ++con->pending_seq;
 out:
 	free(enc);
 	free(b64);

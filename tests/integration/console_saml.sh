@@ -217,3 +217,12 @@ SAML_IDP="https://idp.test/beta"
 REQ3=$(start gwb)
 saml_response "$T/sp3.xml" _sp3 gwb "$ACS" "" "$REQ3"
 check "... while the answer to the console's own request logs in (303)" test "$(post gwb "$T/sp3.xml" beta)" = 303
+# One certificate holds at most 8 open requests: a ninth start replaces its own oldest.
+REQ_FIRST=$(start gwb)
+for i in 2 3 4 5 6 7 8; do start gwb >/dev/null; done
+REQ_NINTH=$(start gwb)
+check "nine starts of gwb made nine requests" test -n "$REQ_FIRST" -a -n "$REQ_NINTH"
+saml_response "$T/sp-first.xml" _spfirst gwb "$ACS" "" "$REQ_FIRST"
+refused "the first of nine open requests of one certificate was replaced" saml_in_response_to gwb "$T/sp-first.xml" beta
+saml_response "$T/sp-ninth.xml" _spninth gwb "$ACS" "" "$REQ_NINTH"
+check "... the ninth is answered (303)" test "$(post gwb "$T/sp-ninth.xml" beta)" = 303
