@@ -148,7 +148,7 @@ int cli_profile_reput(int argc, char **argv)
 	    (rc = profile_reput_find(store, sb, &spec, sel, &items, &n, &gateways, &err)) != TW_OK)
 		goto out;
 	for (size_t i = 0; i < n && !o.apply; i++)
-		printf("%s %s (%s): carries %.40s\n", items[i].gateway_id, items[i].profile_id,
+		printf("%s %s (%s): carries %s\n", items[i].gateway_id, items[i].profile_id,
 			items[i].type, items[i].before);
 	if (!o.apply) {
 		printf("%zu profiles on %zu gateways carry the old %s of %s %s%s\n", n, gateways,
