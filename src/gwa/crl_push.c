@@ -113,7 +113,7 @@ tw_rc crl_push_payload(const struct tw_home *home, json_t **payload,
 
 /* The due gateways of one tenant get their job; one "crl.push" entry when any did. */
 static tw_rc cp_tenant(struct tw_store *store, int64_t tenant, int64_t since_ms, long batch,
-	const json_t *payload, const struct crl_push_info *info, int64_t *ordered,
+	const json_t *payload, const struct crl_push_info *info, int64_t *ordered, bool *more,
 	struct tw_error *err)
 {
 	char (*ids)[STORE_ID_MAX + 1] = calloc((size_t)batch, sizeof(*ids));
@@ -129,6 +129,8 @@ static tw_rc cp_tenant(struct tw_store *store, int64_t tenant, int64_t since_ms,
 	if ((rc = store_crl_push_due(store, tenant, since_ms, ids, (size_t)batch, &n, err)) !=
 	    TW_OK)
 		goto out;
+	if (n == (size_t)batch)
+		*more = true;   /* maybe more due: the next step comes soon */
 	for (size_t i = 0; i < n; i++) {
 		int64_t id;
 
@@ -163,8 +165,9 @@ out:
 }
 
 tw_rc crl_push_scan(const struct tw_home *home, struct tw_store *store, int64_t now_ms,
-	long interval_s, long batch, int64_t *ordered, struct tw_error *err)
+	long interval_s, long batch, int64_t *ordered, bool *more, struct tw_error *err)
 {
+	bool local_more = false;
 	int64_t *tenants = calloc(CRL_PUSH_TENANTS, sizeof(*tenants)), since_ms, local = 0;
 	struct crl_push_info info;
 	json_t *payload = NULL;
@@ -173,7 +176,10 @@ tw_rc crl_push_scan(const struct tw_home *home, struct tw_store *store, int64_t 
 
 	if (ordered == NULL)
 		ordered = &local;
+	if (more == NULL)
+		more = &local_more;
 	*ordered = 0;
+	*more = false;
 	if (tenants == NULL)
 		return tw_error_set(err, TW_E_NOMEM, "out of memory");
 	if (interval_s <= 0 || batch <= 0) {
@@ -192,8 +198,15 @@ tw_rc crl_push_scan(const struct tw_home *home, struct tw_store *store, int64_t 
 		since_ms = info.newest_ms + 1;
 	if ((rc = store_tenant_ids(store, tenants, CRL_PUSH_TENANTS, &nt, err)) != TW_OK)
 		goto out;
-	for (size_t t = 0; t < nt && rc == TW_OK; t++)
-		rc = cp_tenant(store, tenants[t], since_ms, batch, payload, &info, ordered, err);
+	/* One tenant's failure (said in its crl.push entry) does not hold up the others. */
+	for (size_t t = 0; t < nt; t++) {
+		struct tw_error one;
+
+		if (cp_tenant(store, tenants[t], since_ms, batch, payload, &info, ordered, more,
+		    &one) != TW_OK && rc == TW_OK)
+			rc = tw_error_set(err, one.code, "tenant %lld: %s", (long long)tenants[t],
+				one.message);
+	}
 out:
 	json_decref(payload);
 	free(tenants);
@@ -204,7 +217,7 @@ struct crl_push {
 	const struct tw_home *home;
 	struct tw_store *store;
 	struct event *timer;
-	long interval_s, batch;
+	long interval_s, batch, scan_s, pace_s;
 	char last_warning[TW_ERROR_MESSAGE_MAX];
 };
 
@@ -212,28 +225,36 @@ static void cp_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct crl_push *p = arg;
 	struct tw_error e;
+	struct timeval next = { 0, 0 };
 	int64_t ordered = 0;
+	bool more = false;
 
 	(void)fd;
 	(void)what;
 	if (crl_push_scan(p->home, p->store, tw_now_ms(), p->interval_s, p->batch, &ordered,
-	    &e) != TW_OK) {
+	    &more, &e) != TW_OK) {
 		/* A lasting cause (a CRL too large for one order) is said once, not per scan. */
 		if (strcmp(e.message, p->last_warning) != 0)
 			tw_warn("crl push: %s", e.message);
 		snprintf(p->last_warning, sizeof(p->last_warning), "%s", e.message);
-		return;
+		more = false;
+	} else {
+		p->last_warning[0] = '\0';
+		if (ordered > 0)
+			tw_info("crl push: crl-update ordered to %lld gateways", (long long)ordered);
 	}
-	p->last_warning[0] = '\0';
-	if (ordered > 0)
-		tw_info("crl push: crl-update ordered to %lld gateways", (long long)ordered);
+	/* A full batch: the rest of a large fleet follows at the pace, not a scan later. */
+	next.tv_sec = more ? p->pace_s : p->scan_s;
+	if (event_add(p->timer, &next) != 0)
+		tw_warn("crl push: cannot schedule the next scan; no automatic push until the "
+			"worker restarts");
 }
 
 tw_rc crl_push_start(const struct tw_home *home, struct event_base *base,
 	struct tw_store *store, struct crl_push **out, struct tw_error *err)
 {
 	struct timeval every;
-	long interval, scan, batch;
+	long interval, scan, batch, pace;
 	tw_rc rc;
 
 	*out = NULL;
@@ -242,17 +263,19 @@ tw_rc crl_push_start(const struct tw_home *home, struct event_base *base,
 	    (rc = tw_config_get_long(home->conf, "renewal", "crl_push_scan",
 	    CRL_PUSH_SCAN_DEFAULT_S, 1, 86400, &scan, err)) != TW_OK ||
 	    (rc = tw_config_get_long(home->conf, "renewal", "crl_push_batch",
-	    CRL_PUSH_BATCH_DEFAULT, 1, 100000, &batch, err)) != TW_OK)
+	    CRL_PUSH_BATCH_DEFAULT, 1, 100000, &batch, err)) != TW_OK ||
+	    (rc = tw_config_get_long(home->conf, "renewal", "crl_push_pace",
+	    CRL_PUSH_PACE_DEFAULT_S, 1, 3600, &pace, err)) != TW_OK)
 		return rc;
 	if (interval == 0)
 		return TW_OK;
 	if ((*out = calloc(1, sizeof(**out))) == NULL)
 		return tw_error_set(err, TW_E_NOMEM, "out of memory");
 	**out = (struct crl_push){ .home = home, .store = store, .interval_s = interval,
-		.batch = batch };
+		.batch = batch, .scan_s = scan, .pace_s = pace };
 	every.tv_sec = scan;
 	every.tv_usec = 0;
-	if (((*out)->timer = event_new(base, -1, EV_PERSIST, cp_tick, *out)) == NULL ||
+	if (((*out)->timer = event_new(base, -1, 0, cp_tick, *out)) == NULL ||
 	    event_add((*out)->timer, &every) != 0) {
 		crl_push_stop(*out);
 		*out = NULL;

@@ -10,16 +10,18 @@
  *     push), so a gateway's CRLs never reach their nextUpdate while the GWA has newer;
  *   - never a second one while one is open for the gateway (jobs run in order per
  *     gateway; the open one is delivered first and the next scan pushes the newer CRL);
- *   - per tenant, at most [renewal] crl_push_batch (200) gateways per scan, one scan every
+ *   - per tenant, at most [renewal] crl_push_batch (200) gateways per step; a scan every
  *     [renewal] crl_push_scan seconds (300; the first one a scan period after the start),
- *     and the wake-ups themselves go through the jobs' token buckets: a fleet of 100,000
- *     is paced, not flooded;
+ *     and while a step filled its batch the next one after [renewal] crl_push_pace
+ *     seconds (5); the wake-ups themselves go through the jobs' token buckets: a fleet of
+ *     100,000 is paced (about 40 jobs/s per tenant), not flooded;
  *   - one admin-log entry "crl.push" per tenant and scan that ordered something, besides
  *     each job's own "job.create" (actor system:worker).
  */
 #ifndef TORWART_GWA_CRL_PUSH_H
 #define TORWART_GWA_CRL_PUSH_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <jansson.h>
@@ -31,6 +33,7 @@
 #define CRL_PUSH_INTERVAL_DEFAULT_S 86400L
 #define CRL_PUSH_SCAN_DEFAULT_S     300L
 #define CRL_PUSH_BATCH_DEFAULT      200L
+#define CRL_PUSH_PACE_DEFAULT_S     5L
 
 /* What crl_push_payload read. */
 struct crl_push_info {
@@ -48,11 +51,12 @@ tw_rc crl_push_payload(const struct tw_home *home, json_t **payload,
 
 /*
  * One scan at now_ms: for every tenant, the gateways due (see above) get a crl-update
- * job, at most batch per tenant. *ordered (may be NULL) counts the jobs created.
- * TW_OK also when no CRL is published yet (nothing to push).
+ * job, at most batch per tenant. *ordered (may be NULL) counts the jobs created; *more
+ * (may be NULL) says that a tenant filled its batch (more may be due). TW_OK also when
+ * no CRL is published yet (nothing to push).
  */
 tw_rc crl_push_scan(const struct tw_home *home, struct tw_store *store, int64_t now_ms,
-	long interval_s, long batch, int64_t *ordered, struct tw_error *err);
+	long interval_s, long batch, int64_t *ordered, bool *more, struct tw_error *err);
 
 /* The worker's timer. *out = NULL and TW_OK when [renewal] crl_push_interval = 0. */
 struct crl_push;

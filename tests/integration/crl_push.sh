@@ -42,7 +42,7 @@ job_of() { sed -n 's/.*job \([0-9][0-9]*\).*/\1/p' | head -1; }
 
 check "torwart init --test-pki" "$TORWART" init --home "$H" --test-pki --wan-listen "$WAN" \
 	--api-listen "127.0.0.1:$API_PORT"
-printf '\n[worker]\njob_tick_ms = 50\n\n[renewal]\ncrl_push_scan = 1\ncrl_push_batch = 1\n' >>"$H/torwart.conf"
+printf '\n[worker]\njob_tick_ms = 50\n\n[renewal]\ncrl_push_scan = 1\ncrl_push_batch = 1\ncrl_push_pace = 1\n' >>"$H/torwart.conf"
 for g in GW-1 GW-2 GW-3; do check "gateway add $g" "$TORWART" gateway add --home "$H" --id "$g"; done
 check "GW-3 belongs to tenant beta" "$TORWART" gateway set --home "$H" --gateway GW-3 --move-tenant beta
 G1="$H/gateways/GW-1"; G2="$H/gateways/GW-2"; G3="$H/gateways/GW-3"
