@@ -107,6 +107,47 @@ out:
 	return rc;
 }
 
+json_t *sim_crl_revoked_partners(struct sim_gw *gw)
+{
+	const json_t *profiles = json_object_get(gw->state, "profiles");
+	json_t *out = json_array(), *doc;
+	const char *pid;
+
+	json_object_foreach((json_t *)profiles, pid, doc) {
+		const char *b64 = json_string_value(json_object_get(doc, "tls_cert"));
+		unsigned char *der = NULL;
+		size_t len = 0;
+		const unsigned char *p;
+		X509 *x = NULL;
+		X509_CRL *crl = NULL;
+		X509_REVOKED *r = NULL;
+		struct tw_error e;
+
+		if (b64 == NULL)
+			b64 = json_string_value(json_object_get(doc, "emt_tls_cert"));
+		if (out == NULL || b64 == NULL ||
+		    request_decode((const unsigned char *)b64, strlen(b64), &der, &len, &e) != TW_OK)
+			continue;
+		p = der;
+		/* Only revocation counts here: an unknown status is judged on the next insert. */
+		if ((x = d2i_X509(NULL, &p, (long)len)) != NULL &&
+		    (crl = held_crl_of(gw, X509_get_issuer_name(x))) != NULL &&
+		    X509_CRL_get0_by_serial(crl, &r, X509_get0_serialNumber(x)) == 1) {
+			BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL);
+			char *hex = bn != NULL ? BN_bn2hex(bn) : NULL;
+
+			json_array_append_new(out, json_pack("{s:s, s:s}", "profile_id", pid, "serial",
+				hex != NULL ? hex : "?"));
+			OPENSSL_free(hex);
+			BN_free(bn);
+		}
+		X509_CRL_free(crl);
+		X509_free(x);
+		free(der);
+	}
+	return out;
+}
+
 tw_rc sim_crl_check_peer_b64(struct sim_gw *gw, const char *b64, const char *who,
 	const char **code, struct tw_error *err)
 {

@@ -19,6 +19,13 @@
  */
 tw_rc sim_crl_check_peer(struct sim_gw *gw, X509 *cert, const char *who, const char **code,
 	struct tw_error *err);
+/*
+ * The profiles the gateway holds whose partner certificate (tls_cert, emt_tls_cert) a
+ * held CRL revokes: a new array of {"profile_id", "serial"} (empty when none; NULL only
+ * without memory). Called after a crl-update: the gateway reports them in its result, so
+ * the GWA learns which profiles need the partner's new certificate (profile reput).
+ */
+json_t *sim_crl_revoked_partners(struct sim_gw *gw);
 /* The same for a base64 DER certificate (code invalid_certificate when it is none). */
 tw_rc sim_crl_check_peer_b64(struct sim_gw *gw, const char *b64, const char *who,
 	const char **code, struct tw_error *err);

@@ -8,6 +8,8 @@
 #     certificate is good; after the EMT's certificate is revoked and the new CRL reached
 #     the gateway without an operator command, the gateway refuses it
 #     (certificate_revoked), visible in the job;
+#   - a gateway that holds a profile with the revoked certificate reports it with the new
+#     CRL (revoked_partners, admin log crl.partner-revoked);
 #   - a gateway without a CRL of the issuer refuses it too (crl_missing), and the GWA
 #     refuses a certificate that is not the one of the profile's fingerprint.
 . "$(dirname "$0")/lib.sh"
@@ -133,6 +135,10 @@ check "... and to GW-3 (whose first job is still open: only after it ends)" test
 J1b=$(last_crl_job GW-1)
 check "GW-1 applies the new CRL" visit_until_final "$G1" "$J1b" 20
 check "GW-1 holds CRL number 0x$N2" held "$G1" "$N2"
+check "GW-1 reports the held profile whose EMT the new CRL revokes (job result)" \
+	bash -c "'$TORWART' job show --home '$H' --id $J1b | grep -q 'revoked_partners.*wan-x'"
+check "... recorded in the admin log for the operators" \
+	test "$(q "SELECT count(*) FROM admin_log WHERE action='crl.partner-revoked' AND object='GW-1' AND detail LIKE '%wan-x (serial %' AND error_code='certificate_revoked'")" = 1
 wanp 4 >"$T/wan-4.json"
 out=$("$TORWART" profile put --home "$H" --gateway GW-1 --file "$T/wan-4.json" 2>&1); P1b=$(echo "$out" | job_of)
 check "the GWA creates the order for the changed profile ($out)" test -n "$P1b"

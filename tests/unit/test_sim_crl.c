@@ -313,6 +313,21 @@ static void test_gateway_check(void **state)
 		TW_OK);
 	json_decref(result);
 	json_decref(order);
+	/* That profile held, nothing revoked: no partner to report; then a CRL revoking 77. */
+	{
+		json_t *list = sim_crl_revoked_partners(&gw);
+
+		assert_int_equal(json_array_size(list), 0);
+		json_decref(list);
+		hold_crl(gw.state, make_crl_b64(f->root, f->root_key, 86400, 77, 5));
+		list = sim_crl_revoked_partners(&gw);
+		assert_int_equal(json_array_size(list), 1);
+		assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0),
+			"profile_id")), "wan-x");
+		assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0),
+			"serial")), "4D");
+		json_decref(list);
+	}
 	/* Garbage where a certificate should be (only a bypassed GWA could send it). */
 	assert_int_equal(sim_crl_check_peer_b64(&gw, "QUJD", "EMT " EMT, &code, &err),
 		TW_E_INVALID);
