@@ -79,8 +79,12 @@ tw_rc sim_crl_check_peer(struct sim_gw *gw, X509 *cert, const char *who, const c
 	OPENSSL_free(hex);
 	BN_free(bn);
 	if ((rc = sim_verify_chain(gw, cert, err)) != TW_OK) {
+		char why[TW_ERROR_MESSAGE_MAX];
+
+		/* err->message cannot be an argument of the call that rewrites it. */
+		snprintf(why, sizeof(why), "%s", err->message);
 		rc = FAIL("certificate_untrusted", TW_E_DENIED, "the certificate of %s (serial %s) "
-			"is not trusted by this gateway: %s", who, serial, err->message);
+			"is not trusted by this gateway: %s", who, serial, why);
 		goto out;
 	}
 	if ((crl = held_crl_of(gw, X509_get_issuer_name(cert))) == NULL) {
