@@ -22,6 +22,7 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "gwa/job.h"
+#include "gwa/order.h"
 #include "gwa/renewal.h"
 #include "pki/profile.h"
 #include "pki/reqgen.h"
@@ -129,8 +130,6 @@ static tw_rc cp_tenant(struct tw_store *store, int64_t tenant, int64_t since_ms,
 	if ((rc = store_crl_push_due(store, tenant, since_ms, ids, (size_t)batch, &n, err)) !=
 	    TW_OK)
 		goto out;
-	if (n == (size_t)batch)
-		*more = true;   /* maybe more due: the next step comes soon */
 	for (size_t i = 0; i < n; i++) {
 		int64_t id;
 
@@ -159,6 +158,9 @@ static tw_rc cp_tenant(struct tw_store *store, int64_t tenant, int64_t since_ms,
 		rc = audit_append(store, &e, err);
 	}
 	*ordered += (int64_t)made;
+	/* Maybe more due: the next step comes soon (not when this one ordered nothing). */
+	if (n == (size_t)batch && made > 0)
+		*more = true;
 out:
 	free(ids);
 	return rc;
@@ -190,7 +192,12 @@ tw_rc crl_push_scan(const struct tw_home *home, struct tw_store *store, int64_t 
 		rc = TW_OK;          /* nothing published yet: nothing to push */
 		goto out;
 	}
-	if (rc != TW_OK)
+	/*
+	 * The payload does not depend on the gateway: a CRL that no order can carry (too
+	 * large) is one error for the scan, not a failed job per gateway and scan.
+	 */
+	if (rc != TW_OK ||
+	    (rc = order_validate(store, order_type_crl_update.name, "", payload, err)) != TW_OK)
 		goto out;
 	/* A job created before the newest file was written carries an older CRL. */
 	since_ms = now_ms - (int64_t)interval_s * 1000;
