@@ -7,7 +7,9 @@
 # counted in every window of one second that starts at an entry; at most burst + rate
 # (8) plus one for the clock's millisecond rounding, and the whole campaign spread over
 # at least (40 - burst) / rate = 9 s (less 1 s of slack). The same fleet order at the
-# default rate (200/s) is released in one tick: the check can fail. Then one tenant's
+# default rate (200/s) is released in one tick: the check can fail. The worker's own
+# CRL push is off ([renewal] crl_push_interval = 0): its orders would queue ahead of the
+# campaign's on the same gateways. Then one tenant's
 # bucket alone (wakeup_tenant_rate 2, burst 2, the global rate at its default): 10
 # gateways of that tenant, at most 5 per second, spread over at least 3 s.
 . "$(dirname "$0")/lib.sh"
@@ -25,10 +27,13 @@ start_stack() {
 }
 stop_stack() { kill -TERM "$SUP"; for _ in $(seq 1 100); do kill -0 "$SUP" 2>/dev/null || return 0; sleep 0.1; done; return 1; }
 # The job.waking times (seconds, with milliseconds) after the admin-log entry $1 (seq).
+# Only the renewals' orders (cert-request): the worker's own CRL push orders are paced
+# by the same buckets but are not this campaign.
+RENEWAL_JOBS="object IN (SELECT 'job:' || id FROM jobs WHERE type = 'cert-request')"
 waking_times() {
-	q "SELECT (julianday(time) - 2440587.5) * 86400.0 FROM admin_log WHERE action = 'job.waking' AND seq > $1 ORDER BY seq"
+	q "SELECT (julianday(time) - 2440587.5) * 86400.0 FROM admin_log WHERE action = 'job.waking' AND seq > $1 AND $RENEWAL_JOBS ORDER BY seq"
 }
-waking_count() { q "SELECT count(*) FROM admin_log WHERE action = 'job.waking' AND seq > $1"; }
+waking_count() { q "SELECT count(*) FROM admin_log WHERE action = 'job.waking' AND seq > $1 AND $RENEWAL_JOBS"; }
 wait_waking() { # after count seconds
 	local end=$((SECONDS + $3))
 	while [ $SECONDS -lt $end ]; do [ "$(waking_count "$1")" -ge "$2" ] && return 0; sleep 0.3; done
@@ -51,7 +56,7 @@ for i in $(seq 1 $N); do
 done
 check "$N gateways" test "$(q "SELECT count(*) FROM gateways")" = "$N"
 # No wake-up address: an order takes its tokens all the same and waits for the gateway.
-printf '\n[worker]\njob_tick_ms = 50\nwakeup_rate = %s\nwakeup_burst = %s\n\n[renewal]\ntick_ms = 100\nrenew_before_days = 0\n' \
+printf '\n[worker]\njob_tick_ms = 50\nwakeup_rate = %s\nwakeup_burst = %s\n\n[renewal]\ntick_ms = 100\nrenew_before_days = 0\ncrl_push_interval = 0\n' \
 	"$RATE" "$BURST" >>"$H/torwart.conf"
 check "torwartd all starts" start_stack
 
