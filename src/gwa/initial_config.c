@@ -546,6 +546,19 @@ tw_rc initial_config_receipt(const struct tw_home *home, struct tw_store *store,
 	}
 	if ((rc = store_initial_config_get(store, sha, &row, err)) != TW_OK)
 		goto out;
+	{
+		/* Through the api the store is scoped to the operator's tenant (the receipt
+		 * names its gateway only inside the file): an export of another tenant's
+		 * gateway is answered exactly like one that never happened. */
+		struct store_gateway g;
+		struct tw_error ignore;
+
+		if (store_gateway_get(store, row.gateway_id, &g, &ignore) != TW_OK) {
+			rc = tw_error_set(err, TW_E_NOT_FOUND, "no initial configuration file with "
+				"SHA-256 %.64s was exported here", sha);
+			goto out;
+		}
+	}
 	if (strcmp(row.gateway_id, gw) != 0) {
 		rc = tw_error_set(err, TW_E_INVALID, "the receipt names gateway %s, the file was "
 			"made for %s", gw, row.gateway_id);

@@ -35,10 +35,12 @@ integrator() {
 	"$TORWART" req initial --cn INTEG.GWH.IT --ou 9900000000077 --role GWH \
 		--key-dir "$T/integ" --format der --out "$T/integ.req" &&
 	"$TORWART" ca issue --home "$H" --request "$T/integ.req" --participant integ &&
-	s=$(q "SELECT serial_hex FROM certificates WHERE owner_id='integ' AND usage='ENC'") &&
-	"$TORWART" ca export "$s" --home "$H" --out "$T/integ-ENC.crt"
+	for u in ENC SIG; do
+		s=$(q "SELECT serial_hex FROM certificates WHERE owner_id='integ' AND usage='$u'")
+		"$TORWART" ca export "$s" --home "$H" --out "$T/integ-$u.crt" || return 1
+	done
 }
-check "an integrator (GWH participant) gets its ENC certificate" integrator
+check "an integrator (GWH participant) gets its ENC and SIG certificates" integrator
 
 "$TORWARTD" --home "$H" all >>"$T/torwartd.log" 2>&1 &
 pids_to_kill+=("$!")
@@ -70,6 +72,22 @@ check "export logged as gwa with the file's digest (gateway.initial-config)" \
 check "... and recorded (initial_configs) as gwa's export" \
 	test "$(q "SELECT count(*) FROM initial_configs WHERE gateway_id='GW-A1' AND sha256='$sha' AND actor='gwa'")" = 1
 check "the api's spool keeps no file after the answer" test "$(spool_files)" = 0
+# The integrator's signed receipt, recorded through the api, in the gateway's tenant only.
+printf 'torwart-initial-config-receipt/1 GW-A1 %s\n' "$sha" >"$T/receipt.txt"
+openssl cms -sign -binary -nodetach -in "$T/receipt.txt" -signer "$T/integ-SIG.crt" \
+	-inkey "$T/integ/sig.key" -outform DER -out "$T/receipt.der" 2>>"$T/log"
+printf 'torwart-initial-config-receipt/1 GW-A1 %s\n' "$(printf %064d 0)" >"$T/none.txt"
+openssl cms -sign -binary -nodetach -in "$T/none.txt" -signer "$T/integ-SIG.crt" \
+	-inkey "$T/integ/sig.key" -outform DER -out "$T/none.der" 2>>"$T/log"
+run gwb gateway initial-config-receipt --receipt "$T/receipt.der"
+check "another tenant's operator cannot record the receipt (exit 1)" test $? = 1
+sed "s/$sha/$(printf %064d 0)/" "$T/out" >"$T/foreign.txt"
+run gwb gateway initial-config-receipt --receipt "$T/none.der"
+check "... answered exactly like a receipt of a file never exported" cmp "$T/foreign.txt" "$T/out"
+check "... nothing recorded" test "$(q "SELECT count(*) FROM initial_configs WHERE sha256='$sha' AND receipt_ms > 0")" = 0
+check "gwa records the integrator's receipt through the api" run gwa gateway \
+	initial-config-receipt --receipt "$T/receipt.der"
+check "... with its signer, logged as gwa" bash -c "test \"\$(sqlite3 '$H/store.db' \"SELECT count(*) FROM initial_configs WHERE sha256='$sha' AND receipt_ms > 0 AND receipt_by LIKE '%INTEG.GWH.IT%'\")\" = 1 && test \"\$(sqlite3 '$H/store.db' \"SELECT count(*) FROM admin_log WHERE action='gateway.initial-config.receipt' AND actor='gwa' AND object='GW-A1'\")\" = 1"
 rm -f "$T/a1.cms"
 run gwa gateway initial-config --gateway GW-A1 --recipient "$T/integ-ENC.crt" \
 	--out "$T/a1.cms" --request-id icapi-single-0001
