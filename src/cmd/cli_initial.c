@@ -164,8 +164,15 @@ int cli_gateway_initial(const char *sub, int argc, char **argv)
 		if (path == NULL)
 			rc = tw_error_set(&err, TW_E_NOMEM, "out of memory");
 		else if ((rc = initial_config_export(home, store, sc, b.ids[i], extra,
-			 o.n_recipients, path, &who, sha, &err)) == TW_OK)
-			printf("%s: %s (SHA-256 %s)\n", b.ids[i], path, sha);
+			 o.n_recipients, path, cli_acting_for_api() ? "handed to the operator in the "
+			 "api's answer (no copy kept)" : NULL, &who, sha, &err)) == TW_OK) {
+			/* Through the api the path is the api's private spool: not worth showing. */
+			if (cli_acting_for_api())
+				printf("%s: SHA-256 %s (the file comes with the api's answer)\n",
+					b.ids[i], sha);
+			else
+				printf("%s: %s (SHA-256 %s)\n", b.ids[i], path, sha);
+		}
 		free(path);
 	}
 	if (rc == TW_OK) {

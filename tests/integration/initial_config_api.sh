@@ -68,7 +68,9 @@ check "openssl cms -decrypt with GW-A1's own ENC key" openssl cms -decrypt -bina
 	-out /dev/null
 sha=$(sha256sum "$T/a1.cms" | cut -d' ' -f1)
 check "export logged as gwa with the file's digest (gateway.initial-config)" \
-	test "$(q "SELECT count(*) FROM admin_log WHERE action='gateway.initial-config' AND object='GW-A1' AND actor='gwa' AND result='ok' AND detail LIKE '%sha256=$sha%'")" = 1
+	test "$(q "SELECT count(*) FROM admin_log WHERE action='gateway.initial-config' AND object='GW-A1' AND actor='gwa' AND result='ok' AND detail LIKE '%sha256=$sha%' AND detail LIKE '%in the api''s answer%'")" = 1
+check "... the operator is shown the digest, not the api's spool path" \
+	bash -c "grep -q 'GW-A1: SHA-256 $sha' '$T/out' && ! grep -q spool '$T/out'"
 check "... and recorded (initial_configs) as gwa's export" \
 	test "$(q "SELECT count(*) FROM initial_configs WHERE gateway_id='GW-A1' AND sha256='$sha' AND actor='gwa'")" = 1
 check "the api's spool keeps no file after the answer" test "$(spool_files)" = 0
