@@ -166,6 +166,8 @@ static const struct doc_cmd {
 	{ "profile", "list", "gateway.read", NULL, "gw=--gateway|--id", "" },
 	{ "profile", "put", "profile.write", NULL, "gw=--gateway|--id", "in:--file" },
 	{ "profile", "read", "gateway.order", NULL, "gw=--gateway|--id", "" },
+	{ "profile", "reput", "profile.write", "fleet.order", "gw=--gateway gws=--gateways",
+	  "in:--cert in:--key-file" },
 	{ "profile", "revoke-emt", "profile.write", NULL, "gw=--gateway|--id", "" },
 	{ "profile", "show", "gateway.read", NULL, "gw=--gateway|--id", "" },
 	{ "rollout", "approve", "firmware.manage", "rollout.start", "", "" },
@@ -362,6 +364,7 @@ static void test_table_complete(void **state)
 			{ "gateway", "renew", "fleet.order" },
 			{ "gateway", "crl-push", "fleet.order" },
 			{ "gateway", "initial-config", "initial-config.batch" },
+			{ "profile", "reput", "fleet.order" },
 			{ "policy", "set", "policy.change" },
 		};
 		int with = 0;
@@ -1358,7 +1361,7 @@ static const char *const path_options[] = {
 	"--cert", "--export", "--out", "--verify", "--dir", "--request", "--file", "--in",
 	"--key-dir", "--tls-key", "--sig-key", "--enc-key", "--current-cert", "--current-key",
 	"--gwa-cert", "--home", "--share", "--custodian-keys", "--share-key",
-	"--signature", "--receipt", "--recipient",
+	"--signature", "--receipt", "--key-file", "--recipient",
 };
 
 static bool names_path(const char *name)
