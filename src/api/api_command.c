@@ -1347,7 +1347,8 @@ static tw_rc ac_ic_release(struct tw_store *store, const struct auth_action_ctx 
 {
 	const json_t *arr = json_object_get(params, "argv");
 	const struct auth_command *c = auth_command_find(
-		json_string_value(json_array_get(arr, 0)), json_string_value(json_array_get(arr, 1)));
+		json_string_value(json_array_get(arr, 0)),
+		json_string_value(json_array_get(arr, 1)));
 
 	(void)store;
 	if (c == NULL || !c->outputs_once)
@@ -1554,17 +1555,17 @@ void api_command_handle(struct api_commands *ac, struct evhttp_request *req,
 			int64_t id = 0;
 
 			if (strcmp(c->four_eyes, AC_IC_ACTION) == 0) {
-				/* The batch's gateways and recipients are stored; the files are made
-				 * when the requester fetches them after the release. */
+				/* The batch's gateways and recipients are stored; the files
+				 * are made when the requester fetches them after the release. */
 				json_decref(arr);
-				if ((rc = ac_ic_params(ac, p, args, json_object_get(body, "files"), count,
-				    &params, &err)) != TW_OK)
+				if ((rc = ac_ic_params(ac, p, args, json_object_get(body, "files"),
+				    count, &params, &err)) != TW_OK)
 					goto refused;
 			} else {
 				if (json_object_size(json_object_get(body, "files")) > 0) {
 					json_decref(arr);
-					rc = tw_error_set(&err, TW_E_INVALID, "a four-eyes command takes no "
-						"files");
+					rc = tw_error_set(&err, TW_E_INVALID, "a four-eyes command "
+						"takes no files");
 					goto refused;
 				}
 				for (int i = 0; arr != NULL && i < argc; i++)
@@ -1589,7 +1590,8 @@ void api_command_handle(struct api_commands *ac, struct evhttp_request *req,
 			answer = json_pack("{s:I,s:s,s:s}", "approval", (json_int_t)id, "action",
 				c->four_eyes, "message", "stored as a four-eyes request: it runs when "
 				"another operator with the approver role approves it");
-			ac_request_done(ac, request, json_object_get(body, "argv"), 202, answer, false);
+			ac_request_done(ac, request, json_object_get(body, "argv"), 202, answer,
+				false);
 			free(request);
 			request = NULL;
 			ac_send(req, 202, answer);
