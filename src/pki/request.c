@@ -709,6 +709,34 @@ out:
 
 /* ---------------- signer certificates ---------------- */
 
+/* The caller's check (opts->check_signer) of a signer certificate, if there is one. */
+static tw_rc request_signer_callback(struct request_ctx *c, enum request_signer_role role,
+	X509 *cert)
+{
+	enum pki_result fail = role == REQUEST_SIGNER_OUTER ? PKI_FAILURE_OUTER_SIGNATURE :
+		PKI_FAILURE_AUTHORIZATION_SIGNATURE;
+	const char *what = role == REQUEST_SIGNER_OUTER ? "outer signature" :
+		"authorisation signature";
+	struct tw_error cb;
+	char dn[256];
+	tw_rc rc;
+
+	if (c->opts->check_signer == NULL)
+		return TW_OK;
+	tw_error_clear(&cb);
+	rc = c->opts->check_signer(c->opts->check_ctx, role, cert, c->req, &cb);
+	if (rc != TW_OK) {
+		bool internal = rc == TW_E_STORE || rc == TW_E_UNAVAILABLE ||
+			rc == TW_E_INTERNAL || rc == TW_E_NOMEM;
+
+		X509_NAME_oneline(X509_get_subject_name(cert), dn, sizeof(dn));
+		rc = request_fail(c, internal ? PKI_FAILURE_INTERNAL_ERROR : fail,
+			"%s (\"%s\") refused: %s", what, dn,
+			cb.message[0] != '\0' ? cb.message : tw_strerror(rc));
+	}
+	return rc;
+}
+
 /* Chain to opts->trust (if any), be a SIG certificate, and pass the caller's check. */
 static tw_rc request_check_signer(struct request_ctx *c, enum request_signer_role role,
 	X509 *cert, STACK_OF(X509) *untrusted)
@@ -739,24 +767,48 @@ static tw_rc request_check_signer(struct request_ctx *c, enum request_signer_rol
 			goto out;
 		}
 	}
-	if (c->opts->check_signer != NULL) {
-		struct tw_error cb;
-
-		tw_error_clear(&cb);
-		rc = c->opts->check_signer(c->opts->check_ctx, role, cert, c->req, &cb);
-		if (rc != TW_OK) {
-			bool internal = rc == TW_E_STORE || rc == TW_E_UNAVAILABLE ||
-				rc == TW_E_INTERNAL || rc == TW_E_NOMEM;
-
-			rc = request_fail(c, internal ? PKI_FAILURE_INTERNAL_ERROR : fail,
-				"%s (\"%s\") refused: %s", what, dn,
-				cb.message[0] != '\0' ? cb.message : tw_strerror(rc));
-			goto out;
-		}
-	}
+	rc = request_signer_callback(c, role, cert);
 out:
 	X509_STORE_CTX_free(xs);
 	return rc;
+}
+
+/* opts->auth: an authorisation layer where it is required, none where it is forbidden. */
+static tw_rc request_auth_policy(struct request_ctx *c)
+{
+	if (c->req->authoriser == NULL && c->opts->auth == REQUEST_AUTH_REQUIRED)
+		return request_fail(c, PKI_FAILURE_AUTHORIZATION_SIGNATURE,
+			"this request needs the authorisation signature of the gateway's responsible "
+			"GWA (torwart req ... --authorise)");
+	if (c->req->authoriser != NULL && c->opts->auth == REQUEST_AUTH_FORBIDDEN)
+		return request_fail(c, PKI_FAILURE_INCORRECT_REQUEST,
+			"only SMGW requests carry a GWA authorisation signature");
+	return TW_OK;
+}
+
+tw_rc request_check_signers(struct request *req, const struct request_verify_opts *opts,
+	enum pki_result *result, struct tw_error *err)
+{
+	struct request_ctx c;
+	tw_rc rc;
+
+	memset(&c, 0, sizeof(c));
+	c.opts = opts;
+	c.req = req;
+	c.result = result;
+	c.err = err;
+	*result = PKI_OK_SYNTAX;
+	/* The order of request_parse: the policy, the outer signer, the authoriser. */
+	if ((rc = request_auth_policy(&c)) != TW_OK)
+		return rc;
+	if (req->kind == REQUEST_KIND_RENEWAL && req->outer_signer != NULL &&
+	    (rc = request_signer_callback(&c, REQUEST_SIGNER_OUTER, req->outer_signer)) != TW_OK)
+		return rc;
+	if (req->authoriser != NULL && (rc = request_signer_callback(&c,
+	    REQUEST_SIGNER_AUTHORISATION, req->authoriser)) != TW_OK)
+		return rc;
+	req->signers_checked = opts->check_signer != NULL;
+	return TW_OK;
 }
 
 /* ---------------- layers ---------------- */
@@ -914,17 +966,8 @@ tw_rc request_parse(const unsigned char *in, size_t len, const struct request_ve
 	}
 	if (rc != TW_OK)
 		goto out;
-	if (c.req->authoriser == NULL && c.opts->auth == REQUEST_AUTH_REQUIRED) {
-		rc = request_fail(&c, PKI_FAILURE_AUTHORIZATION_SIGNATURE,
-			"this request needs the authorisation signature of the gateway's responsible "
-			"GWA (torwart req ... --authorise)");
+	if ((rc = request_auth_policy(&c)) != TW_OK)
 		goto out;
-	}
-	if (c.req->authoriser != NULL && c.opts->auth == REQUEST_AUTH_FORBIDDEN) {
-		rc = request_fail(&c, PKI_FAILURE_INCORRECT_REQUEST,
-			"only SMGW requests carry a GWA authorisation signature");
-		goto out;
-	}
 	if ((rc = request_check_outer(&c)) != TW_OK)
 		goto out;
 	if (c.req->authoriser != NULL && (rc = request_check_signer(&c,
