@@ -39,7 +39,7 @@
 /* Requests in the first flight: small, so the signer starts early (it waits for it). */
 #define CA_BATCH_FIRST 8
 /* Requests per flight: at least this many when the signer is free, at most the maximum. */
-#define CA_FLIGHT_MIN 4
+#define CA_FLIGHT_MIN 8
 #define CA_FLIGHT_MAX 16
 /* Verifying threads (2 cores: they share them with the store thread and the signer). */
 #define CA_VERIFY_THREADS 2
