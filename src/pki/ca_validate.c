@@ -12,8 +12,11 @@
  *                       the replay check, and the audited refusal of every rejection
  *                       (also of those the first half found).
  *
- * ca_validate runs both, one after the other; a request takes the same checks in the
- * same order either way.
+ * ca_validate runs both, one after the other; a request takes the same checks either
+ * way. One order differs from request_parse with the full options: a named SMGW's
+ * request that lacks the authorisation layer AND carries a renewal signer certificate
+ * that does not chain to the CA is refused for the chain (found by the first half), not
+ * for the missing authorisation; each is a refusal with its own WSDL code.
  */
 #include <stdio.h>
 #include <stdlib.h>
