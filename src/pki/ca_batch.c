@@ -12,9 +12,10 @@
  *           signer certificates, registration, replay), the certificates built, then a
  *           flight of them sent to the signer with SIGN_CERTIFICATES (one round trip and
  *           one signer audit transaction per flight); while the signer signs it, this
- *           thread checks and stores the previous flight (request rows, decisions,
- *           certificates, links and admin-log entries in one transaction) and prepares
- *           the next.
+ *           thread checks the previous flight's answer, gathers it, and prepares the
+ *           next. Gathered flights are stored together (request rows, decisions,
+ *           certificates, links and admin-log entries) in one transaction of at most
+ *           CA_BATCH_MAX requests: one fsync per transaction, not per flight.
  *   sign    the signer process.
  * A flight leaves when the signer has answered the previous one (its socket is readable)
  * and holds CA_FLIGHT_MIN requests, or when it holds CA_FLIGHT_MAX; the first leaves at
@@ -45,6 +46,9 @@
 #define CA_VERIFY_THREADS 2
 /* Requests verified ahead of the store thread at most (bounds the memory held). */
 #define CA_FEED_AHEAD (2 * CA_BATCH_MAX)
+/* A flight fits a batch array, and a gathered transaction at least one flight. */
+_Static_assert(CA_BATCH_FIRST <= CA_FLIGHT_MAX && CA_FLIGHT_MIN <= CA_FLIGHT_MAX &&
+	CA_FLIGHT_MAX <= CA_BATCH_MAX, "flight sizes must fit CA_BATCH_MAX");
 /* Read at most this much of a request file; request_parse refuses > 64 KiB itself. */
 #define CA_FILE_MAX (4 * REQUEST_MAX_BYTES)
 
