@@ -46,10 +46,11 @@ EOF
 echo "--- torwart ca crl ---"
 /usr/bin/time -v "$T" ca crl --home "$home" >"$tmp/ours.out" 2>"$tmp/ours.time"
 grep -v ' info: ' "$tmp/ours.out" || true
-phases=$(grep -o 'read and encoded [0-9]* ms, signed [0-9]* ms, written and synced [0-9]* ms' "$tmp/ours.time" || true)
+phases=$(grep -o 'read and encoded [0-9]* ms, signed [0-9]* ms, written and synced [0-9]* ms; CPU of the store reader [0-9]* ms, of the encoder [0-9]* ms' "$tmp/ours.time" || true)
 echo "phases: ${phases:-not reported}"
 scan_ms=$(echo "$phases" | awk '{ print $4 }'); sign_ms=$(echo "$phases" | awk '{ print $7 }')
-write_ms=$(echo "$phases" | awk '{ print $12 }')
+write_ms=$(echo "$phases" | awk '{ print $12 }'); reader_ms=$(echo "$phases" | awk '{ print $19 }')
+encoder_ms=$(echo "$phases" | awk '{ print $24 }')
 ours_s=$(awk -F': ' '/Elapsed \(wall clock\)/ { n = split($2, a, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + a[i]; print s }' "$tmp/ours.time")
 ours_kb=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$tmp/ours.time")
 openssl crl -inform DER -in "$home/crl/sub-ca.crl" -CAfile "$home/pki/chain.pem" -noout -verify 2>&1 | grep -q 'verify OK' \
@@ -117,4 +118,4 @@ sha_s=$(awk -v k="$sha_kbs" -v b="$(stat -c %s "$home/crl/sub-ca.crl")" 'BEGIN {
 echo "one SHA-256 over the same bytes (openssl speed -evp sha256: ${sha_kbs} kB/s): ${sha_s}s"
 echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 # The closing line is for bench/run-all: key=value, nothing else on it.
-echo "bench_crl: entries=$n bytes=$(stat -c %s "$home/crl/sub-ca.crl") seconds=$ours_s rss_kib=$ours_kb openssl_seconds=$peer_s openssl_rss_kib=$peer_kb write_seconds=$write_s scan_ms=${scan_ms:-} sign_ms=${sign_ms:-} write_ms=${write_ms:-} sqlite_scan_seconds=$scan_s sha256_seconds=$sha_s"
+echo "bench_crl: entries=$n bytes=$(stat -c %s "$home/crl/sub-ca.crl") seconds=$ours_s rss_kib=$ours_kb openssl_seconds=$peer_s openssl_rss_kib=$peer_kb write_seconds=$write_s scan_ms=${scan_ms:-} sign_ms=${sign_ms:-} write_ms=${write_ms:-} reader_cpu_ms=${reader_ms:-} encoder_cpu_ms=${encoder_ms:-} sqlite_scan_seconds=$scan_s sha256_seconds=$sha_s"

@@ -39,6 +39,9 @@ struct crl_result {
 	 * entries encoded, the TBSCertList signed and its signature checked, the file
 	 * finished, synced and renamed. */
 	int64_t scan_ms, sign_ms, write_ms;
+	/* CPU time (ms) during the first phase of the thread reading the store and of the
+	 * one encoding and writing the entries: the larger one bounds that phase. */
+	int64_t scan_reader_cpu_ms, scan_encoder_cpu_ms;
 };
 
 /*
