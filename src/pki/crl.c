@@ -4,15 +4,15 @@
  * Why by hand: OpenSSL's X509_CRL holds one X509_REVOKED object (several allocations)
  * per entry and sorts them, which for a million revoked certificates costs about a
  * gigabyte and seconds; `openssl ca -gencrl` does that plus parsing index.txt. Here the
- * revokedCertificates SEQUENCE is written directly from the store's rows into one
- * buffer, in a single pass over one SELECT (a consistent snapshot in WAL mode). Only the
- * fixed parts (issuer name, times, algorithm identifier, extensions) are encoded by
- * OpenSSL; we write the TLV headers around them.
+ * revokedCertificates SEQUENCE is written directly from the store's rows, in a single
+ * pass over one SELECT (a consistent snapshot in WAL mode), read by a thread of its own
+ * while this one encodes (crl_scan). Only the fixed parts (issuer name, times, algorithm
+ * identifier, extensions) are encoded by OpenSSL; we write the TLV headers around them.
  *
- * Buffer layout: [ reserve | revoked entries | crlExtensions | sigAlg | signature ]. The
- * entries are appended after a reserve big enough for every header; once their length
- * is known the headers are written backwards into the reserve, so the finished
- * CertificateList is one contiguous range with no copy of the entries.
+ * A CRL of one signer frame is built in memory. A larger one goes chunk by chunk into the
+ * new file, at the offset the entries have in the finished CertificateList (crl_stream);
+ * the TBSCertList is then streamed to the signer from the file, hashed for the check of
+ * the signature beside it, and the headers and the rest are written around the entries.
  */
 #include "pki/crl.h"
 
@@ -502,6 +502,7 @@ static tw_rc crl_scan(struct tw_store *store, const char *issuer, struct crl_str
 	int64_t cpu0 = crl_thread_cpu_ms();
 	tw_rc rc;
 
+	*reader_ms = 0;
 	memset(&s, 0, sizeof(s));
 	s.store = store;
 	s.issuer = issuer;
