@@ -157,9 +157,9 @@ static int hexval(char c)
  * after the scan (the outer one only after the signature), so the entries are placed as
  * if all three lengths took four bytes (the long form for 16 MiB .. 4 GiB, the CRLs this
  * is for); a smaller CRL's entries are moved down by the few bytes the difference makes
- * once the signature is known (crl_move). Until issue 16 the chunks went to a spill file
- * and were copied into the CRL file at the end: per million entries 49 MB more written
- * and twice read back (docs/performance.md).
+ * once the signature is known (crl_move_down). Until issue 16 the chunks went to a spill
+ * file and were copied into the CRL file at the end: per million entries 49 MB more
+ * written into new pages (docs/performance.md).
  */
 #define CRL_CHUNK SIGNER_DATA_MAX
 #define CRL_CHUNKS_MAX 4096        /* 4096 chunks of about 1 MB: beyond CRL_MAX_BYTES */
@@ -259,20 +259,25 @@ static tw_rc crl_chunk_at(struct crl_stream *cs, size_t i, size_t *pos, size_t *
 }
 
 /*
- * Move the len bytes at offset from of fd to offset to (the ranges may overlap) through
- * buf (cap bytes): from the end when moving up, so that no byte is overwritten unread.
+ * Move the len bytes at offset from of fd down to offset to (to < from; the ranges may
+ * overlap) through buf (cap bytes), from the start, so that no byte is overwritten
+ * unread. The entries are only ever moved down: their room was made for the longest
+ * headers (crl_flush).
  */
-static tw_rc crl_move(int fd, off_t from, off_t to, size_t len, unsigned char *buf,
+static tw_rc crl_move_down(int fd, off_t from, off_t to, size_t len, unsigned char *buf,
 	size_t cap, struct tw_error *err)
 {
 	tw_rc rc = TW_OK;
 
+	if (to > from)
+		return tw_error_set(err, TW_E_INTERNAL, "CRL entries would move up by %lld bytes",
+			(long long)(to - from));
 	for (size_t done = 0; rc == TW_OK && done < len;) {
 		size_t n = len - done < cap ? len - done : cap;
-		off_t o = to > from ? (off_t)(len - done - n) : (off_t)done;
 
-		if ((rc = crl_pread(fd, buf, n, from + o, "the new CRL file", err)) == TW_OK)
-			rc = crl_pwrite(fd, buf, n, to + o, "the new CRL file", err);
+		if ((rc = crl_pread(fd, buf, n, from + (off_t)done, "the new CRL file", err)) ==
+		    TW_OK)
+			rc = crl_pwrite(fd, buf, n, to + (off_t)done, "the new CRL file", err);
 		done += n;
 	}
 	return rc;
@@ -1196,8 +1201,8 @@ static tw_rc crl_generate_kind(const struct tw_home *home, struct tw_store *stor
 		total_len += ol;
 		rc = crl_writer_put(&w, outer, ol, &at);
 		if (rc == TW_OK && n_chunks > 0 && (off_t)(ol + head.len) != cs.base)
-			rc = crl_move(w.fd, cs.base, (off_t)(ol + head.len), list_len, cs.chunk,
-				CRL_CHUNK, err);
+			rc = crl_move_down(w.fd, cs.base, (off_t)(ol + head.len), list_len,
+				cs.chunk, CRL_CHUNK, err);
 		if (rc == TW_OK)
 			rc = crl_writer_put(&w, head.data, head.len, &at);
 		if (rc == TW_OK && n_chunks == 0)
