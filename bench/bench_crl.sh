@@ -10,9 +10,9 @@
 # Besides the floor of writing the same bytes (dd conv=fsync), two more references from
 # the same run bound the phases `ca crl` reports in its info line (read and encoded,
 # signed, written and synced): SQLite alone reading the same revoked rows through the
-# same index (the sqlite3 shell summing the three columns), and one SHA-256 over a file
-# of the CRL's size (from openssl speed's rate; the signer hashes the TBSCertList once, the CLI twice
-# more: the signature check and the file's SHA-256).
+# same index (the sqlite3 shell summing the three columns), and one SHA-256 over the
+# CRL's size (at openssl speed's rate; the signer hashes the TBSCertList once, the CLI
+# twice more: the signature check and the file's SHA-256).
 #
 #   bench/bench_crl.sh [BUILD_DIR]     env: N (1000000), KEEP=1
 set -euo pipefail
