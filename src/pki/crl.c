@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -399,6 +400,18 @@ bad:
 
 /* ---- the scan: the store's rows read by a thread of their own ---- */
 
+/*
+ * The helper threads take no signals: the process's handlers (the CLI's, the worker's
+ * event loop) stay with the thread that runs them, as before there were helpers.
+ */
+static void crl_thread_no_signals(void)
+{
+	sigset_t all;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+}
+
 /* CPU time of the calling thread (ms): which side of the scan bounds it (crl_result). */
 static int64_t crl_thread_cpu_ms(void)
 {
@@ -488,7 +501,10 @@ static int crl_scan_row(const char *hex, size_t hex_len, int64_t revoked_ms, int
 static void *crl_scan_main(void *arg)
 {
 	struct crl_scan *s = arg;
-	int64_t cpu0 = crl_thread_cpu_ms();
+	int64_t cpu0;
+
+	crl_thread_no_signals();
+	cpu0 = crl_thread_cpu_ms();
 
 	s->rc = store_ca_revoked_foreach(s->store, s->issuer, crl_scan_row, s, &s->err);
 	s->cpu_ms = crl_thread_cpu_ms() - cpu0;
@@ -603,6 +619,8 @@ static void *crl_hash_main(void *arg)
 {
 	struct crl_hash *h = arg;
 
+	if (h->started)
+		crl_thread_no_signals();   /* not when run in the caller's thread */
 	h->rc = TW_OK;
 	if (EVP_DigestUpdate(h->ctx, h->pre, h->pre_len) != 1)
 		h->rc = tw_error_set_openssl(&h->err, TW_E_CRYPTO, "hashing the CRL");
@@ -639,10 +657,11 @@ static tw_rc crl_hash_start(struct crl_hash *h, const EVP_MD *md, const unsigned
 		h->ctx = NULL;
 		return tw_error_set_openssl(err, TW_E_CRYPTO, "cannot start hashing the CRL");
 	}
-	if (pthread_create(&h->th, NULL, crl_hash_main, h) == 0)
-		h->started = true;
-	else
+	h->started = true;   /* before the thread reads it */
+	if (pthread_create(&h->th, NULL, crl_hash_main, h) != 0) {
+		h->started = false;
 		crl_hash_main(h);
+	}
 	return TW_OK;
 }
 
