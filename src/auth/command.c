@@ -46,6 +46,8 @@
 	"home= tenant= gateway= id= /cert= label= /out= /in= after= limit= url="
 #define OPTS_GWA /* src/cmd/cli_gwa.c gwa_parse */ \
 	"home= key= retire now"
+#define OPTS_INITIAL /* src/cmd/cli_initial.c initial_parse */ \
+	"home= gateway= gateways= tag= tenant= */recipient= /out= /receipt= fetch="
 #define OPTS_JOB /* src/cmd/cli_job.c job_parse */ \
 	"home= type= payload= gateway= gateways= tag= tenant= state= id= batch= gateway-id= " \
 	"timeout= attempts= retry-delay= limit= wait wait-timeout= add-tag= remove-tag= " \
@@ -54,6 +56,8 @@
 	"home= key= value="
 #define OPTS_PROFILE /* src/cmd/cli_profile.c popts_parse */ \
 	"home= gateway= id= profile= /file= emt= kind= fetch= no-job"
+#define OPTS_PROFILE_REPUT /* src/cmd/cli_profile_reput.c reput_parse */ \
+	"home= emt= /cert= meter= /key-file= key-ref= gateway= gateways= tag= tenant= apply"
 #define OPTS_METERING /* src/cmd/cli_metering.c mt_parse */ \
 	"home= emt= url= limit-ms="
 #define OPTS_RENEWAL /* src/cmd/cli_renewal.c renewal_parse */ \
@@ -158,6 +162,15 @@ static const struct auth_command auth_commands[] = {
 	{ .command = "gateway", .sub = "add", .op = AUTH_OP_GATEWAY_ADMIN,
 	  .files = { DIR("--out") },
 	  .options = OPTS_GATEWAY },
+	/* The initial configuration file (docs/initial-config.md): the gateway administrator
+	 * of the gateway's tenant; more than one gateway needs a second person's release,
+	 * after which the requester fetches the files once (--fetch). */
+	{ .command = "gateway", .sub = "initial-config", .op = AUTH_OP_GATEWAY_ADMIN,
+	  .four_eyes = "initial-config.batch", .gateway_option = "--gateway",
+	  .gateways_option = "--gateways", .files = { OUT("--out"), IN("--recipient") },
+	  .outputs_once = true, .options = OPTS_INITIAL },
+	{ .command = "gateway", .sub = "initial-config-receipt", .op = AUTH_OP_GATEWAY_ADMIN,
+	  .files = { IN("--receipt") }, .options = OPTS_INITIAL },
 	{ .command = "gateway", .sub = "list", .op = AUTH_OP_GATEWAY_READ,
 	  .options = OPTS_GATEWAY },
 	{ .command = "gateway", .sub = "logs", .op = AUTH_OP_GATEWAY_READ,
@@ -273,6 +286,11 @@ static const struct auth_command auth_commands[] = {
 	{ .command = "profile", .sub = "read", .op = AUTH_OP_GATEWAY_ORDER,
 	  .gateway_option = "--gateway", .gateway_alias = "--id",
 	  .options = OPTS_PROFILE },
+	/* EMT/meter key change (issue 12): a fleet of profile-insert orders with --apply. */
+	{ .command = "profile", .sub = "reput", .op = AUTH_OP_PROFILE_WRITE,
+	  .four_eyes = "fleet.order", .gateway_option = "--gateway",
+	  .gateways_option = "--gateways", .files = { IN("--cert"), IN("--key-file") },
+	  .options = OPTS_PROFILE_REPUT },
 	{ .command = "profile", .sub = "revoke-emt", .op = AUTH_OP_PROFILE_WRITE,
 	  .gateway_option = "--gateway", .gateway_alias = "--id",
 	  .options = OPTS_PROFILE },

@@ -278,13 +278,16 @@ static const struct cli_help_sub help_gateway[] = {
 		"all|ID,ID | --tag T | --tenant T)\n"
 		"Order the home's published SM-PKI CRLs ([ca] crl_cas) to gateways (crl-update);\n"
 		"each gateway verifies and applies them (docs/renewal.md).\n" },
-	{ "initial-config", "usage: torwart gateway initial-config --home DIR (--gateway ID --out FILE |\n"
+	{ "initial-config", "usage: torwart gateway initial-config [--home DIR] (--gateway ID --out FILE |\n"
 		"       (--gateways all|ID,ID | --tag T | --tenant T) --out DIR) [--recipient ENC-CERT]...\n"
+		"       torwart gateway initial-config --fetch REQUEST-ID --out DIR\n"
 		"The initial configuration file of pre-personalisation phase 2 (UC-3.3.6): GWA WAN\n"
 		"address, the gateway's certificates and the chain, signed by the GWA (signer) and\n"
 		"encrypted for the gateway's ENC certificate and each --recipient; never written\n"
-		"in clear (docs/initial-config.md).\n" },
-	{ "initial-config-receipt", "usage: torwart gateway initial-config-receipt --home DIR "
+		"in clear. Through the api the file comes back in the answer; a batch (more than one\n"
+		"gateway) is a four-eyes request (--why): after an approver's release its requester\n"
+		"fetches the files once with --fetch (docs/initial-config.md).\n" },
+	{ "initial-config-receipt", "usage: torwart gateway initial-config-receipt [--home DIR] "
 		"--receipt FILE\n"
 		"Record the integrator's signed receipt (CMS SignedData of \"torwart-initial-config-\n"
 		"receipt/1 GATEWAY-ID SHA256\").\n" },
@@ -450,6 +453,13 @@ static const struct cli_help_sub help_profile[] = {
 		"Withdraw that authorisation.\n" },
 	{ "emts", "usage: torwart profile emts --home DIR [--gateway ID]\n"
 		"EMTs an evaluation profile of the gateway may name as recipients.\n" },
+	{ "reput", "usage: torwart profile reput --home DIR (--emt MPID [--cert FILE] | --meter ID "
+		"--key-file FILE [--key-ref REF])\n"
+		"       (--gateway ID | --gateways all|ID,ID | --tag T | --tenant T) [--apply]\n"
+		"After an EMT's or a meter's key change: list the gateways whose profiles carry the\n"
+		"old TLS certificate (WAN and proxy profiles of the EMT; default: the newest valid\n"
+		"one this home issued to it) or key (meter profiles); --apply puts them again with\n"
+		"the new one (profile-insert jobs). See docs/profiles.md.\n" },
 	{ NULL, NULL },
 };
 
@@ -569,7 +579,7 @@ static const struct cli_help cli_helps[] = {
 		"The [auth] security policy; set is a four-eyes request (docs/security.md).\n",
 		help_policy },
 	{ "profile", "usage: torwart profile put|check|delete|show|list|drift|read|"
-		"authorise-emt|revoke-emt|emts ...\n"
+		"authorise-emt|revoke-emt|emts|reput ...\n"
 		"Gateway profiles (docs/profiles.md). torwart profile SUB --help for each.\n"
 		HELP_REMOTE, help_profile },
 	{ "renewal", "usage: torwart renewal list|show|wait ...\n"
