@@ -1251,8 +1251,9 @@ out:
 /*
  * `gateway initial-config --fetch ID --out DIR`: the files of a released batch request,
  * for its requester, once, within approval_ttl after the release. The request is
- * claimed (its result becomes "executed: files fetched ...") before the command runs:
- * the api runs its handlers on one event loop, so a second fetch finds it claimed. On
+ * claimed (its result becomes "executed: files fetched ...") before the command runs,
+ * by an update conditional on the released result, so a second fetch (also through
+ * another api process on the same store) finds it claimed. On
  * success *run_argv (the stored argv, *run_argc entries) and *files are the caller's, *a
  * holds the request.
  */
@@ -1326,7 +1327,9 @@ static tw_rc ac_ic_fetch(struct api_commands *ac, const struct auth_principal *p
 
 		snprintf(done, sizeof(done), "files fetched by %s (the next api.command entry "
 			"has the export's outcome)", p->name);
-		if ((rc = auth_approval_outcome(ac->store, p, id, true, done, err)) != TW_OK)
+		/* Conditional on the result read above: with several api processes on one
+		 * store, only one fetch claims the request. */
+		if ((rc = auth_approval_claim(ac->store, p, id, a->result, done, err)) != TW_OK)
 			goto out;
 	}
 	*files = json_incref(json_object_get(params, "files"));
