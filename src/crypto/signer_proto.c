@@ -60,6 +60,7 @@ const char *signer_op_name(uint8_t op)
 	case SIGNER_OP_SEAL: return "seal";
 	case SIGNER_OP_UNSEAL: return "unseal";
 	case SIGNER_OP_KEY_ROTATE: return "key-rotate";
+	case SIGNER_OP_SIGN_DATA_BATCH: return "sign-data-batch";
 	}
 	return "unknown";
 }

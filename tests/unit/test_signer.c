@@ -451,6 +451,62 @@ static void test_e2e_sign_data_split(void **state)
 	assert_int_equal(signer_client_fd(NULL), -1);
 }
 
+/*
+ * SIGN_DATA_BATCH (the worker's wake-ups of one tick): each item gets its own signature
+ * over exactly its bytes, in order; refusals and malformed batches hand out nothing.
+ */
+static void test_e2e_sign_data_batch(void **state)
+{
+	struct env *e = *state;
+	struct tw_error err;
+	unsigned char m[3][40], big[SIGNER_BATCH_ITEM_MAX + 1];
+	const unsigned char *data[3] = { m[0], m[1], m[2] };
+	size_t len[3] = { 31, 17, 40 }, sig_len[3];
+	unsigned char *sig[3] = { NULL, NULL, NULL };
+
+	for (int i = 0; i < 3; i++)
+		memset(m[i], 'a' + i, sizeof(m[i]));
+	assert_rc(signer_sign_data_batch(e->sc, SIGNER_KEY_GWA_SIG, SIGNER_PURPOSE_WAKEUP, data,
+		len, 3, sig, sig_len, &err), TW_OK);
+	for (int i = 0; i < 3; i++) {
+		assert_non_null(sig[i]);
+		assert_true(verify_sig(e->sig_pub, EVP_sha256(), m[i], len[i], sig[i], sig_len[i]));
+		/* ... and over no other item's bytes. */
+		assert_false(verify_sig(e->sig_pub, EVP_sha256(), m[(i + 1) % 3], len[(i + 1) % 3],
+			sig[i], sig_len[i]));
+		free(sig[i]);
+		sig[i] = NULL;
+	}
+	/* The key's policy as for SIGN_DATA: nothing handed out. */
+	assert_rc(signer_sign_data_batch(e->sc, SIGNER_KEY_SUB_CA, SIGNER_PURPOSE_WAKEUP, data,
+		len, 3, sig, sig_len, &err), TW_E_DENIED);
+	assert_null(sig[0]);
+	/* Purposes the signer checks or does not audit per signature are never batched. */
+	assert_rc(signer_sign_data_batch(e->sc, SIGNER_KEY_SUB_CA, SIGNER_PURPOSE_CRL, data,
+		len, 3, sig, sig_len, &err), TW_E_DENIED);
+	assert_rc(signer_sign_data_batch(e->sc, SIGNER_KEY_SUB_CA, SIGNER_PURPOSE_CERTIFICATE,
+		data, len, 3, sig, sig_len, &err), TW_E_DENIED);
+	assert_null(sig[0]);
+	/* Bad arguments are refused before anything is sent. */
+	memset(big, 'x', sizeof(big));
+	data[1] = big;
+	len[1] = sizeof(big);
+	assert_rc(signer_sign_data_batch(e->sc, SIGNER_KEY_GWA_SIG, SIGNER_PURPOSE_WAKEUP, data,
+		len, 3, sig, sig_len, &err), TW_E_INVALID);
+	len[1] = 0;
+	assert_rc(signer_sign_data_batch(e->sc, SIGNER_KEY_GWA_SIG, SIGNER_PURPOSE_WAKEUP, data,
+		len, 3, sig, sig_len, &err), TW_E_INVALID);
+	assert_rc(signer_sign_data_batch(e->sc, SIGNER_KEY_GWA_SIG, SIGNER_PURPOSE_WAKEUP, data,
+		len, 0, sig, sig_len, &err), TW_E_INVALID);
+	assert_null(sig[0]);
+	/* The connection is still usable. */
+	len[1] = 17;
+	data[1] = m[1];
+	assert_rc(signer_sign_data_batch(e->sc, SIGNER_KEY_GWA_SIG, SIGNER_PURPOSE_WAKEUP, data,
+		len, 1, sig, sig_len, &err), TW_OK);
+	free(sig[0]);
+}
+
 static void test_e2e_sign_certificates(void **state)
 {
 	struct env *e = *state;
@@ -812,6 +868,15 @@ static void test_peer_policy(void **state)
 	assert_null(signer_peer_refusal(SIGNER_PEER_WORKER, SIGNER_OP_SIGN_DATA,
 		SIGNER_PURPOSE_WAKEUP, NULL, NULL));
 	assert_null(signer_peer_refusal(SIGNER_PEER_WORKER, SIGNER_OP_CRL_END, 0, NULL, NULL));
+	/* Batched data signatures: the same callers per purpose; never TLS handshakes. */
+	assert_null(signer_peer_refusal(SIGNER_PEER_WORKER, SIGNER_OP_SIGN_DATA_BATCH,
+		SIGNER_PURPOSE_WAKEUP, NULL, NULL));
+	assert_non_null(signer_peer_refusal(SIGNER_PEER_API, SIGNER_OP_SIGN_DATA_BATCH,
+		SIGNER_PURPOSE_WAKEUP, NULL, NULL));
+	assert_non_null(signer_peer_refusal(SIGNER_PEER_WAN, SIGNER_OP_SIGN_DATA_BATCH,
+		SIGNER_PURPOSE_WAKEUP, NULL, NULL));
+	assert_non_null(signer_peer_refusal(SIGNER_PEER_WAN, SIGNER_OP_SIGN_DATA_BATCH,
+		SIGNER_PURPOSE_TLS_HANDSHAKE, "gwa-tls", NULL));
 	assert_null(signer_peer_refusal(SIGNER_PEER_WORKER, SIGNER_OP_SIGN_DATA,
 		SIGNER_PURPOSE_AUTHORISATION, NULL, NULL));
 	assert_non_null(signer_peer_refusal(SIGNER_PEER_WORKER, SIGNER_OP_SIGN_DATA,
@@ -1084,6 +1149,7 @@ int main(void)
 		cmocka_unit_test(test_e2e_keys),
 		cmocka_unit_test(test_e2e_sign_data),
 		cmocka_unit_test(test_e2e_sign_data_split),
+		cmocka_unit_test(test_e2e_sign_data_batch),
 		cmocka_unit_test(test_e2e_sign_certificates),
 		cmocka_unit_test(test_e2e_no_ceremony),
 		cmocka_unit_test(test_e2e_seal),
