@@ -689,23 +689,35 @@ tw_rc signer_op_sign_data_batch(struct signer_srv *srv, struct conn *c, const ch
 	uint8_t pv = m->f[SIGNER_TAG_PURPOSE].ptr[0];
 	const char *purpose = signer_purpose_name((enum signer_purpose)pv);
 	const unsigned char *p = data->ptr, *end = data->ptr + data->len;
-	const EVP_MD *md = md_for_key(pub);
+	EVP_MD *md = EVP_MD_fetch(NULL, EVP_MD_get0_name(md_for_key(pub)), NULL);
+	bool sha256 = md != NULL && EVP_MD_get_type(md) == NID_sha256;
 	struct audit_entry *entries = NULL;
 	char (*details)[128] = NULL;
 	EVP_PKEY_CTX *ctx = NULL;
 	size_t n = 0;
 	tw_rc rc = TW_OK;
 
-	if (purpose == NULL)
-		return tw_error_set(err, TW_E_INVALID, "unknown signing purpose %u", pv);
+	if (purpose == NULL) {
+		rc = tw_error_set(err, TW_E_INVALID, "unknown signing purpose %u", pv);
+		goto out;
+	}
 	/* These purposes have their own checks (certificate, crl) or no audit entry per
 	 * signature (tls-handshake): one at a time through their own operations. */
 	if (pv == SIGNER_PURPOSE_CERTIFICATE || pv == SIGNER_PURPOSE_CRL ||
-	    pv == SIGNER_PURPOSE_TLS_HANDSHAKE)
-		return signer_refuse(srv, c, label, purpose, "this purpose is not signed in "
+	    pv == SIGNER_PURPOSE_TLS_HANDSHAKE) {
+		rc = signer_refuse(srv, c, label, purpose, "this purpose is not signed in "
 			"batches (SIGN_CERTIFICATES, the CRL stream or SIGN_DATA)", err);
-	if (!policy_allows(srv->home, label, purpose))
-		return signer_refuse(srv, c, label, purpose, "not in the key's policy", err);
+		goto out;
+	}
+	if (!policy_allows(srv->home, label, purpose)) {
+		rc = signer_refuse(srv, c, label, purpose, "not in the key's policy", err);
+		goto out;
+	}
+	/* The digest fetched once per batch (EVP_sha256() would be fetched per call). */
+	if (md == NULL) {
+		rc = tw_error_set_openssl(err, TW_E_CRYPTO, "cannot fetch the key's digest");
+		goto out;
+	}
 	if ((entries = calloc(SIGNER_BATCH_MAX, sizeof(*entries))) == NULL ||
 	    (details = calloc(SIGNER_BATCH_MAX, sizeof(*details))) == NULL) {
 		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
@@ -743,7 +755,11 @@ tw_rc signer_op_sign_data_batch(struct signer_srv *srv, struct conn *c, const ch
 		if ((rc = tw_buf_append(out, lp, 2, err)) != TW_OK ||
 		    (rc = tw_buf_append(out, sig, siglen, err)) != TW_OK)
 			goto out;
-		hash_prefix(p, len, hp);
+		/* The audit detail's SHA-256 prefix: the signed digest itself for 256-bit keys. */
+		if (sha256)
+			tw_hex_encode(digest, 8, hp);
+		else
+			hash_prefix(p, len, hp);
 		snprintf(details[n], sizeof(details[n]), "purpose=%s len=%zu sha256=%s", purpose,
 			len, hp);
 		entries[n] = (struct audit_entry){
@@ -769,6 +785,7 @@ out:
 	if (rc != TW_OK)
 		tw_buf_reset(out);
 	EVP_PKEY_CTX_free(ctx);
+	EVP_MD_free(md);
 	free(entries);
 	free(details);
 	return rc;

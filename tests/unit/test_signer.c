@@ -23,6 +23,7 @@
 
 #include <cmocka.h>
 #include <openssl/evp.h>
+#include <openssl/sha.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/x509.h>
@@ -451,6 +452,21 @@ static void test_e2e_sign_data_split(void **state)
 	assert_int_equal(signer_client_fd(NULL), -1);
 }
 
+/* Counts admin-log rows whose detail is exactly want. */
+struct detail_count {
+	const char *want;
+	int n;
+};
+
+static int count_detail(const struct store_audit_row *row, void *arg)
+{
+	struct detail_count *dc = arg;
+
+	if (strcmp(row->action, "signer.sign") == 0 && strcmp(row->detail, dc->want) == 0)
+		dc->n++;
+	return 0;
+}
+
 /*
  * SIGN_DATA_BATCH (the worker's wake-ups of one tick): each item gets its own signature
  * over exactly its bytes, in order; refusals and malformed batches hand out nothing.
@@ -476,6 +492,18 @@ static void test_e2e_sign_data_batch(void **state)
 			sig[i], sig_len[i]));
 		free(sig[i]);
 		sig[i] = NULL;
+	}
+	/* One signer.sign entry per item, with SIGN_DATA's detail (the data's SHA-256 prefix). */
+	for (int i = 0; i < 3; i++) {
+		unsigned char md[SHA256_DIGEST_LENGTH];
+		char hex[17], want[96];
+		struct detail_count dc = { want, 0 };
+
+		SHA256(m[i], len[i], md);
+		tw_hex_encode(md, 8, hex);
+		snprintf(want, sizeof(want), "purpose=wakeup len=%zu sha256=%s", len[i], hex);
+		assert_rc(store_audit_foreach(e->store, 1, count_detail, &dc, &err), TW_OK);
+		assert_int_equal(dc.n, 1);
 	}
 	/* The key's policy as for SIGN_DATA: nothing handed out. */
 	assert_rc(signer_sign_data_batch(e->sc, SIGNER_KEY_SUB_CA, SIGNER_PURPOSE_WAKEUP, data,
