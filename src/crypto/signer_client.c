@@ -908,21 +908,20 @@ tw_rc signer_sign_data_batch(struct signer_client *sc, const char *label,
 		goto out;
 	end = p + plen;
 	for (i = 0; i < n; i++) {
-		size_t one;
+		const unsigned char *one;
+		size_t one_len;
 
-		if (end - p < 2 || (one = ((size_t)p[0] << 8) | p[1]) == 0 ||
-		    (size_t)(end - p - 2) < one) {
+		if (signer_batch_next(&p, end, SIGNER_BATCH_ITEM_MAX, &one, &one_len, err) != TW_OK) {
 			rc = tw_error_set(err, TW_E_PROTOCOL, "the signer's batch answer holds "
 				"fewer signatures than requested (%zu of %zu)", i, n);
 			goto out;
 		}
-		if ((sig[i] = malloc(one)) == NULL) {
+		if ((sig[i] = malloc(one_len)) == NULL) {
 			rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
 			goto out;
 		}
-		memcpy(sig[i], p + 2, one);
-		sig_len[i] = one;
-		p += 2 + one;
+		memcpy(sig[i], one, one_len);
+		sig_len[i] = one_len;
 	}
 	if (p != end)
 		rc = tw_error_set(err, TW_E_PROTOCOL, "the signer's batch answer holds more than "

@@ -158,4 +158,13 @@ tw_rc signer_frame_encode(const struct signer_msg *msg, struct tw_buf *out,
 /* True for a label the signer accepts (also used as a file name component). */
 int signer_label_valid(const char *label, size_t len);
 
+/*
+ * SIGN_DATA_BATCH items (request DATA) and signatures (response PAYLOAD): each a u16
+ * big-endian length of 1..max and that many bytes. Takes the next one from *p (before
+ * end): *item points into the buffer, *p moves past it. TW_E_INVALID for a truncated or
+ * empty element or one longer than max (nothing moved); the caller stops at *p == end.
+ */
+tw_rc signer_batch_next(const unsigned char **p, const unsigned char *end, size_t max,
+	const unsigned char **item, size_t *len, struct tw_error *err);
+
 #endif

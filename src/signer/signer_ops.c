@@ -731,21 +731,21 @@ tw_rc signer_op_sign_data_batch(struct signer_srv *srv, struct conn *c, const ch
 		unsigned char digest[EVP_MAX_MD_SIZE], sig[256], lp[2];
 		unsigned int dlen = 0;
 		size_t len, siglen = sizeof(sig);
+		const unsigned char *item;
+		struct tw_error ie;
 		char hp[17];
 
-		if (end - p < 2 || (len = ((size_t)p[0] << 8) | p[1]) == 0 ||
-		    len > SIGNER_BATCH_ITEM_MAX || (size_t)(end - p - 2) < len) {
-			rc = tw_error_set(err, TW_E_INVALID, "item %zu of the batch: a 2-byte length "
-				"of 1..%d and that many bytes expected", n + 1, SIGNER_BATCH_ITEM_MAX);
-			goto out;
-		}
 		if (n == SIGNER_BATCH_MAX) {
 			rc = tw_error_set(err, TW_E_TOO_LARGE, "more than %d items in one batch",
 				SIGNER_BATCH_MAX);
 			goto out;
 		}
-		p += 2;
-		if (EVP_Digest(p, len, digest, &dlen, md, NULL) != 1 ||
+		if (signer_batch_next(&p, end, SIGNER_BATCH_ITEM_MAX, &item, &len, &ie) != TW_OK) {
+			rc = tw_error_set(err, TW_E_INVALID, "item %zu of the batch: %s", n + 1,
+				ie.message);
+			goto out;
+		}
+		if (EVP_Digest(item, len, digest, &dlen, md, NULL) != 1 ||
 		    EVP_PKEY_sign(ctx, sig, &siglen, digest, dlen) != 1) {
 			rc = tw_error_set_openssl(err, TW_E_CRYPTO, "the token could not sign");
 			goto out;
@@ -759,7 +759,7 @@ tw_rc signer_op_sign_data_batch(struct signer_srv *srv, struct conn *c, const ch
 		if (sha256)
 			tw_hex_encode(digest, 8, hp);
 		else
-			hash_prefix(p, len, hp);
+			hash_prefix(item, len, hp);
 		snprintf(details[n], sizeof(details[n]), "purpose=%s len=%zu sha256=%s", purpose,
 			len, hp);
 		entries[n] = (struct audit_entry){
@@ -769,7 +769,6 @@ tw_rc signer_op_sign_data_batch(struct signer_srv *srv, struct conn *c, const ch
 			.detail = details[n],
 		};
 		n++;
-		p += len;
 	}
 	/* Audit first: a signature that is not in the admin log is never handed out. */
 	if (srv->store == NULL) {

@@ -108,6 +108,45 @@ static void test_frame_roundtrip(void **state)
 	tw_buf_free(&frame);
 }
 
+/* SIGN_DATA_BATCH element lists: taken one by one, refused when truncated or empty. */
+static void test_batch_elements(void **state)
+{
+	const unsigned char good[] = { 0, 2, 'a', 'b', 0, 1, 'c' };
+	const unsigned char cut[] = { 0, 3, 'a', 'b' }, empty[] = { 0, 0, 'x' };
+	const unsigned char half[] = { 0 }, big[] = { 0x04, 0x01 };
+	const unsigned char *p = good, *item;
+	struct tw_error err;
+	size_t len;
+
+	(void)state;
+	assert_int_equal(signer_batch_next(&p, good + sizeof(good), 16, &item, &len, &err),
+		TW_OK);
+	assert_int_equal(len, 2);
+	assert_memory_equal(item, "ab", 2);
+	assert_int_equal(signer_batch_next(&p, good + sizeof(good), 16, &item, &len, &err),
+		TW_OK);
+	assert_int_equal(len, 1);
+	assert_int_equal(*item, 'c');
+	assert_ptr_equal(p, good + sizeof(good));
+	assert_int_equal(signer_batch_next(&p, good + sizeof(good), 16, &item, &len, &err),
+		TW_E_INVALID);
+	/* A length beyond the bytes, zero, half a length, over the limit: nothing taken. */
+	p = cut;
+	assert_int_equal(signer_batch_next(&p, cut + sizeof(cut), 16, &item, &len, &err),
+		TW_E_INVALID);
+	assert_ptr_equal(p, cut);
+	assert_null(item);
+	p = empty;
+	assert_int_equal(signer_batch_next(&p, empty + sizeof(empty), 16, &item, &len, &err),
+		TW_E_INVALID);
+	p = half;
+	assert_int_equal(signer_batch_next(&p, half + sizeof(half), 16, &item, &len, &err),
+		TW_E_INVALID);
+	p = big;
+	assert_int_equal(signer_batch_next(&p, big + sizeof(big), SIGNER_BATCH_ITEM_MAX, &item,
+		&len, &err), TW_E_INVALID);
+}
+
 static void test_frame_encode_limits(void **state)
 {
 	struct signer_msg m;
@@ -1167,6 +1206,7 @@ int main(void)
 	const struct CMUnitTest codec[] = {
 		cmocka_unit_test(test_frame_roundtrip),
 		cmocka_unit_test(test_frame_encode_limits),
+		cmocka_unit_test(test_batch_elements),
 		cmocka_unit_test(test_frame_rejects),
 		cmocka_unit_test(test_file_backend),
 		cmocka_unit_test(test_seal_contexts),
