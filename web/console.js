@@ -545,6 +545,12 @@
         loggedIn(d);
       } catch (e) { showLogin('login failed: ' + e.message); }
     });
+    /* A navigation, not a form submission: form-action 'self' would stop the redirect
+     * to the identity provider; /console/saml/start sends the browser there. */
+    $('saml-form').addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      location.assign('/console/saml/start?context=' + encodeURIComponent($('saml-context').value));
+    });
     $('logout').addEventListener('click', async () => {
       try { await api('POST', '/console/logout', {}); } catch (e) { /* the session is gone either way */ }
       showLogin('Logged out.');

@@ -266,6 +266,13 @@ static tw_rc ac_fleet_size(struct api_commands *ac, const struct auth_principal 
 	return rc;
 }
 
+/* `profile reput --apply` orders a fleet (issue 12); its dry run orders nothing. */
+static bool ac_reput_apply(const struct auth_command *c, const struct auth_cmd_args *args)
+{
+	return strcmp(c->command, "profile") == 0 && strcmp(c->sub, "reput") == 0 &&
+		auth_cmd_args_get(args, "--apply") != NULL;
+}
+
 /*
  * Another tenant's object is indistinguishable from a missing one (issue 9): after the
  * role check, an object p may not see and an object that does not exist get the same
@@ -1244,7 +1251,7 @@ void api_command_handle(struct api_commands *ac, struct evhttp_request *req,
 		count = 1;
 		if (((strcmp(c->command, "job") == 0 && strcmp(c->sub, "create") == 0) ||
 		     (strcmp(c->command, "gateway") == 0 && (strcmp(c->sub, "renew") == 0 ||
-		      strcmp(c->sub, "crl-push") == 0))) &&
+		      strcmp(c->sub, "crl-push") == 0)) || ac_reput_apply(c, args)) &&
 		    (rc = ac_fleet_size(ac, p, args, &count, &err)) != TW_OK)
 			goto refused;
 		if (auth_four_eyes_required(ac->settings, c->four_eyes, count)) {
@@ -1290,7 +1297,8 @@ void api_command_handle(struct api_commands *ac, struct evhttp_request *req,
 	}
 	argv = NULL;   /* the job's now */
 	argc = 0;
-	if (strcmp(c->command, "job") == 0 && strcmp(c->sub, "create") == 0)
+	if ((strcmp(c->command, "job") == 0 && strcmp(c->sub, "create") == 0) ||
+	    ac_reput_apply(c, args))
 		j->fleet_max = count;
 	if (request != NULL) {
 		snprintf(j->request, sizeof(j->request), "%s", request);
@@ -1417,7 +1425,8 @@ void api_command_run_approved(struct api_commands *ac, struct evhttp_request *re
 	}
 	argv = NULL;
 	/* A released fleet order reaches at most the fleet the approver saw. */
-	if (strcmp(c->command, "job") == 0 && strcmp(c->sub, "create") == 0)
+	if ((strcmp(c->command, "job") == 0 && strcmp(c->sub, "create") == 0) ||
+	    ac_reput_apply(c, args))
 		j->fleet_max = json_is_integer(json_object_get(params, "fleet_size")) ?
 			(int64_t)json_integer_value(json_object_get(params, "fleet_size")) : 1;
 	auth_principal_role_text(&who, role, sizeof(role));

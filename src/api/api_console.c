@@ -34,7 +34,10 @@
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
+#include <zlib.h>
 
+#include "auth/command.h"
+#include "auth/saml.h"
 #include "auth/session.h"
 #include "base/log.h"
 #include "base/util.h"
@@ -67,6 +70,19 @@
 	"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; " \
 	"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
+/* SAML AuthnRequests this console sent and not yet seen answered (SP-initiated login). */
+#define CON_SAML_PENDING        256
+#define CON_SAML_REQUEST_TTL_MS (10 * 60 * 1000)
+#define CON_SAML_PER_CERT       8     /* open requests of one client certificate */
+
+struct con_saml_request {
+	char id[2 * 16 + 2];           /* "_" + 32 hex digits; "" when the slot is free */
+	char context[STORE_ID_MAX + 1];
+	char fingerprint[65];          /* the client certificate that started the login */
+	int64_t expires_ms;
+	uint64_t seq;                  /* order of creation: the oldest goes first */
+};
+
 struct con_file {
 	const char *path;          /* URL path */
 	const char *name;          /* file in web_dir */
@@ -84,6 +100,11 @@ struct api_console {
 	struct conn_guard *guard;
 	unsigned char key[32];     /* cookie and CSRF MACs; this process only */
 	int64_t ttl_ms;            /* [console] session_ttl */
+	char *acs_url;             /* [console] saml_acs_url; NULL: no SAML login here */
+	bool saml_unsolicited;     /* [console] saml_unsolicited (default true) */
+	/* Slots chosen by con_saml_slot. One event loop: no lock. */
+	struct con_saml_request pending[CON_SAML_PENDING];
+	uint64_t pending_seq;
 	struct con_file files[4];
 };
 
@@ -194,6 +215,93 @@ tw_rc api_console_cookie_token(const char *cookie_header, const unsigned char ke
 	rc = TW_OK;
 out:
 	tw_wipe(mac, sizeof(mac));
+	return rc;
+}
+
+/* %XX and '+' of n bytes at s into out (size bytes with the NUL); false on a malformed
+ * escape, a NUL byte or overflow. */
+static bool con_form_decode(const char *s, size_t n, char *out, size_t size, size_t *olen)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (ch == '%') {
+			unsigned char v[2];
+
+			if (n - i < 3)
+				return false;
+			for (int k = 0; k < 2; k++) {
+				unsigned char h = (unsigned char)s[i + 1 + (size_t)k];
+
+				if (h >= '0' && h <= '9')
+					v[k] = (unsigned char)(h - '0');
+				else if (h >= 'a' && h <= 'f')
+					v[k] = (unsigned char)(h - 'a' + 10);
+				else if (h >= 'A' && h <= 'F')
+					v[k] = (unsigned char)(h - 'A' + 10);
+				else
+					return false;
+			}
+			ch = (unsigned char)(v[0] << 4 | v[1]);
+			i += 2;
+		} else if (ch == '+') {
+			ch = ' ';
+		}
+		if (ch == '\0' || o + 1 >= size)
+			return false;
+		out[o++] = (char)ch;
+	}
+	out[o] = '\0';
+	*olen = o;
+	return true;
+}
+
+tw_rc api_console_form_field(const char *body, size_t len, const char *name, char *out,
+	size_t out_size, size_t *out_len, struct tw_error *err)
+{
+	const char *p = body, *end = body + len;
+	char fname[64];
+	size_t flen = 0, vlen = 0;
+	bool found = false;
+	tw_rc rc = TW_OK;
+
+	*out_len = 0;
+	if (out_size == 0)
+		return tw_error_set(err, TW_E_INVALID, "no room for the field %s", name);
+	out[0] = '\0';
+	while (body != NULL && p < end && rc == TW_OK) {
+		const char *amp = memchr(p, '&', (size_t)(end - p));
+		const char *seg_end = amp != NULL ? amp : end;
+		const char *eq = memchr(p, '=', (size_t)(seg_end - p));
+		const char *name_end = eq != NULL ? eq : seg_end;
+
+		/* A name that does not decode or is longer than any we look for is not ours. */
+		if (con_form_decode(p, (size_t)(name_end - p), fname, sizeof(fname), &flen) &&
+		    strcmp(fname, name) == 0) {
+			if (found)
+				rc = tw_error_set(err, TW_E_INVALID, "the form field %s is given twice",
+					name);
+			else if (!con_form_decode(eq != NULL ? eq + 1 : seg_end, eq != NULL ?
+			    (size_t)(seg_end - eq - 1) : 0, out, out_size, &vlen))
+				rc = tw_error_set(err, TW_E_INVALID, "the form field %s is malformed "
+					"(a bad %%-escape, a NUL byte, or over %zu bytes)", name,
+					out_size - 1);
+			found = true;
+		}
+		if (amp == NULL)
+			break;
+		p = amp + 1;
+	}
+	if (rc == TW_OK && !found)
+		rc = tw_error_set(err, TW_E_NOT_FOUND, "the form field %s is missing", name);
+	if (rc != TW_OK) {
+		tw_wipe(out, out_size);
+		out[0] = '\0';
+		vlen = 0;
+	}
+	*out_len = vlen;
 	return rc;
 }
 
@@ -311,6 +419,421 @@ out:
 	tw_wipe(&r, sizeof(r));
 }
 
+/* The SHA-256 fingerprint of req's verified client certificate into fp; false if none. */
+static bool con_peer_fingerprint(struct evhttp_request *req, char fp[65])
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	struct bufferevent *bev = evcon != NULL ? evhttp_connection_get_bufferevent(evcon) : NULL;
+	SSL *ssl = bev != NULL ? bufferevent_openssl_get_ssl(bev) : NULL;
+	X509 *peer = ssl != NULL ? SSL_get0_peer_certificate(ssl) : NULL;
+	struct tw_error err;
+
+	fp[0] = '\0';
+	return peer != NULL && SSL_get_verify_result(ssl) == X509_V_OK &&
+		keys_cert_fingerprint(peer, fp, &err) == TW_OK;
+}
+
+/* A configured URL: https, no whitespace (a header), no quote or angle bracket (an XML
+ * attribute; '&' is escaped where one goes into XML: con_xml_amp). */
+static bool con_url_ok(const char *u)
+{
+	return strncmp(u, "https://", 8) == 0 && strlen(u) <= 1000 &&
+		strpbrk(u, " \t\r\n\"<>'") == NULL;
+}
+
+/* u with every '&' as "&amp;" (malloc'ed; NULL when out of memory). */
+static char *con_xml_amp(const char *u)
+{
+	size_t n = 0;
+	char *out, *o;
+
+	for (const char *p = u; *p != '\0'; p++)
+		n += *p == '&' ? 5 : 1;
+	if ((out = malloc(n + 1)) == NULL)
+		return NULL;
+	o = out;
+	for (const char *p = u; *p != '\0'; p++) {
+		if (*p == '&') {
+			memcpy(o, "&amp;", 5);
+			o += 5;
+		} else {
+			*o++ = *p;
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+/* A context (tenant) name as the SAML paths take it: 1..STORE_ID_MAX of [A-Za-z0-9._-]. */
+static bool con_context_ok(const char *t)
+{
+	size_t n = strlen(t);
+
+	if (n == 0 || n > STORE_ID_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((t[i] >= 'a' && t[i] <= 'z') || (t[i] >= 'A' && t[i] <= 'Z') ||
+		    (t[i] >= '0' && t[i] <= '9') || t[i] == '.' || t[i] == '_' || t[i] == '-'))
+			return false;
+	return true;
+}
+
+/* What the InResponseTo check of one assertion-consumer post knows. */
+struct con_irt {
+	struct api_console *con;
+	const char *context;           /* RelayState */
+	char fingerprint[65];          /* this connection's client certificate */
+};
+
+/*
+ * auth_saml_input.in_response_to_ok: "" (unsolicited) as [console] saml_unsolicited
+ * says; otherwise the ID of a pending request of this console, for this context, started
+ * over this client certificate, not expired. A match is used up (one answer per request).
+ */
+static bool con_saml_irt_ok(void *arg, const char *in_response_to)
+{
+	struct con_irt *c = arg;
+	int64_t now = tw_now_ms();
+
+	if (in_response_to[0] == '\0')
+		return c->con->saml_unsolicited;
+	for (size_t i = 0; i < CON_SAML_PENDING; i++) {
+		struct con_saml_request *q = &c->con->pending[i];
+
+		if (q->id[0] == '\0' || strcmp(q->id, in_response_to) != 0)
+			continue;
+		/* Found: used up whatever the outcome, so an ID is never tried twice. */
+		bool ok = q->expires_ms > now && strcmp(q->context, c->context) == 0 &&
+			CRYPTO_memcmp(q->fingerprint, c->fingerprint, 64) == 0;
+
+		memset(q, 0, sizeof(*q));
+		return ok;
+	}
+	return false;
+}
+
+/* Raw DEFLATE (RFC 1951, no zlib header) of in, as the HTTP-Redirect binding wants. */
+static tw_rc con_deflate(const char *in, size_t len, unsigned char **out, size_t *out_len,
+	struct tw_error *err)
+{
+	z_stream zs;
+	uLong cap = compressBound((uLong)len) + 16;
+	tw_rc rc = TW_OK;
+
+	*out = NULL;
+	*out_len = 0;
+	memset(&zs, 0, sizeof(zs));
+	if ((*out = malloc(cap)) == NULL)
+		return tw_error_set(err, TW_E_NOMEM, "out of memory");
+	if (deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -15, 8,
+	    Z_DEFAULT_STRATEGY) != Z_OK) {
+		free(*out);
+		*out = NULL;
+		return tw_error_set(err, TW_E_INTERNAL, "zlib: cannot start DEFLATE");
+	}
+	zs.next_in = (Bytef *)(uintptr_t)in;
+	zs.avail_in = (uInt)len;
+	zs.next_out = *out;
+	zs.avail_out = (uInt)cap;
+	if (deflate(&zs, Z_FINISH) != Z_STREAM_END) {
+		rc = tw_error_set(err, TW_E_INTERNAL, "zlib: DEFLATE of the AuthnRequest failed");
+		free(*out);
+		*out = NULL;
+	} else {
+		*out_len = zs.total_out;
+	}
+	deflateEnd(&zs);
+	return rc;
+}
+
+/*
+ * The slot for a new request of certificate fp: a free or expired one; when fp has
+ * CON_SAML_PER_CERT open already, its own oldest (so one operator's repeated starts never
+ * push out another's login in progress while room is left); else the oldest of all.
+ */
+static struct con_saml_request *con_saml_slot(struct api_console *con, const char *fp,
+	int64_t now)
+{
+	struct con_saml_request *free_slot = NULL, *own_oldest = NULL, *oldest = NULL;
+	size_t own = 0;
+
+	for (size_t i = 0; i < CON_SAML_PENDING; i++) {
+		struct con_saml_request *q = &con->pending[i];
+
+		if (q->id[0] == '\0' || q->expires_ms <= now) {
+			if (free_slot == NULL)
+				free_slot = q;
+			continue;
+		}
+		if (oldest == NULL || q->seq < oldest->seq)
+			oldest = q;
+		if (strcmp(q->fingerprint, fp) == 0) {
+			own++;
+			if (own_oldest == NULL || q->seq < own_oldest->seq)
+				own_oldest = q;
+		}
+	}
+	if (own >= CON_SAML_PER_CERT)
+		return own_oldest;
+	return free_slot != NULL ? free_slot : oldest;
+}
+
+/*
+ * The redirect to the identity provider's single sign-on URL with a new AuthnRequest
+ * (SAML bindings 3.4, HTTP-Redirect, unsigned: the response's signature and the pending
+ * request carry the security) for context, remembered as pending for fp. *location is
+ * malloc'ed.
+ */
+static tw_rc con_saml_request(struct api_console *con, const char *sso, const char *context,
+	const char *fp, char **location, struct tw_error *err)
+{
+	struct con_saml_request *q;
+	const char *sp = tw_config_get(con->home->conf, "saml", "entity_id");
+	unsigned char rnd[16], *raw = NULL;
+	char id[sizeof(q->id)], instant[32], *xml = NULL, *b64 = NULL, *enc = NULL;
+	char *dest = NULL, *acs = NULL;
+	size_t raw_len = 0;
+	time_t now = time(NULL);
+	struct tm tm;
+	tw_rc rc;
+
+	*location = NULL;
+	if (sp == NULL || strpbrk(sp, "\"<>&'") != NULL)
+		return tw_error_set(err, TW_E_CONFIG, "SAML login is not configured: set [saml] "
+			"entity_id (this GWA's entity id, without quotes, <, > or &)");
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+		return tw_error_set_openssl(err, TW_E_CRYPTO, "no random bytes for a request ID");
+	/* An NCName: a letter or '_' first. */
+	id[0] = '_';
+	tw_hex_encode(rnd, sizeof(rnd), id + 1);
+	gmtime_r(&now, &tm);
+	strftime(instant, sizeof(instant), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	/* The values are configuration: URLs and entity id without quotes or brackets
+	 * (con_url_ok, above), '&' escaped. */
+	if ((dest = con_xml_amp(sso)) == NULL || (acs = con_xml_amp(con->acs_url)) == NULL) {
+		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+		goto out;
+	}
+	xml = tw_asprintf("<samlp:AuthnRequest xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:"
+		"protocol\" xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\" ID=\"%s\" "
+		"Version=\"2.0\" IssueInstant=\"%s\" Destination=\"%s\" "
+		"AssertionConsumerServiceURL=\"%s\" ProtocolBinding=\"urn:oasis:names:tc:SAML:"
+		"2.0:bindings:HTTP-POST\"><saml:Issuer>%s</saml:Issuer></samlp:AuthnRequest>", id,
+		instant, dest, acs, sp);
+	if (xml == NULL) {
+		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+		goto out;
+	}
+	if ((rc = con_deflate(xml, strlen(xml), &raw, &raw_len, err)) != TW_OK ||
+	    (rc = auth_b64_encode(raw, raw_len, &b64, err)) != TW_OK)
+		goto out;
+	if ((enc = evhttp_uriencode(b64, -1, 0)) == NULL ||
+	    (*location = tw_asprintf("%s%sSAMLRequest=%s&RelayState=%s", sso,
+	    strchr(sso, '?') != NULL ? "&" : "?", enc, context)) == NULL) {
+		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+		goto out;
+	}
+	q = con_saml_slot(con, fp, (int64_t)now * 1000);
+	memset(q, 0, sizeof(*q));
+	memcpy(q->id, id, sizeof(q->id));
+	snprintf(q->context, sizeof(q->context), "%s", context);
+	memcpy(q->fingerprint, fp, 65);
+	q->expires_ms = (int64_t)now * 1000 + CON_SAML_REQUEST_TTL_MS;
+	q->seq = ++con->pending_seq;
+out:
+	free(enc);
+	free(b64);
+	free(raw);
+	free(xml);
+	free(acs);
+	free(dest);
+	return rc;
+}
+
+/*
+ * POST /console/saml/acs: the assertion consumer service of the SAML 2.0 HTTP-POST
+ * binding (SAML bindings 3.5). The identity provider's page posts the form
+ * SAMLResponse=base64(Response or Assertion)&RelayState=<context> from its own origin:
+ * a cross-site POST, so neither the CSRF token nor the same-origin rule of the other
+ * writes can apply here, and the browser sends no SameSite=Strict cookie with it. What
+ * authenticates it is the assertion itself: signed by the context's identity provider,
+ * Recipient = [console] saml_acs_url, answering a pending request of this context and
+ * certificate (or unsolicited where allowed: con_saml_irt_ok), used once (the replay
+ * cache of /v1/login/saml), and naming the operator whose client certificate this
+ * connection presented (so nobody can log a victim's browser into another operator's
+ * session).
+ * Success: the console's cookie and 303 to the console (a same-origin navigation then
+ * loads the page, whose requests carry the cookie). Refusals: the login's problem.
+ */
+static void con_saml_acs(struct api_console *con, struct evhttp_request *req)
+{
+	const size_t b64_max = (SAML_XML_MAX / 3 + 1) * 4 + 1;
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	const char *ctype = evhttp_find_header(evhttp_request_get_input_headers(req),
+		"Content-Type");
+	size_t n = in != NULL ? evbuffer_get_length(in) : 0, b64_len = 0, ctx_len = 0, k = 0;
+	char *body = NULL, *b64 = NULL, context[STORE_ID_MAX + 1];
+	unsigned char *xml = NULL;
+	size_t xml_len = 0;
+	struct api_login_result r;
+	struct api_saml_door door;
+	struct con_irt irt;
+	struct tw_error err;
+	int64_t now = tw_now_ms(), expires;
+	char *cookie = NULL;
+	tw_rc rc = TW_OK;
+
+	memset(&r, 0, sizeof(r));
+	memset(&door, 0, sizeof(door));
+	memset(&irt, 0, sizeof(irt));
+	if (con->acs_url == NULL) {
+		rc = tw_error_set(&err, TW_E_CONFIG, "SAML login is not configured on this console: "
+			"set [console] saml_acs_url (docs/console.md)");
+		goto fail;
+	}
+	if (ctype == NULL || strncmp(ctype, "application/x-www-form-urlencoded", 33) != 0) {
+		rc = tw_error_set(&err, TW_E_INVALID, "the assertion consumer takes an HTML form "
+			"post (application/x-www-form-urlencoded: SAMLResponse, RelayState)");
+		goto fail;
+	}
+	if (n == 0 || n > CON_BODY_MAX || (body = malloc(n + 1)) == NULL ||
+	    (b64 = malloc(b64_max)) == NULL) {
+		rc = tw_error_set(&err, n == 0 || n > CON_BODY_MAX ? TW_E_INVALID : TW_E_NOMEM,
+			"%s", n == 0 || n > CON_BODY_MAX ? "the form post is empty or too large" :
+			"out of memory");
+		goto fail;
+	}
+	if (evbuffer_copyout(in, body, n) != (ev_ssize_t)n) {
+		rc = tw_error_set(&err, TW_E_IO, "cannot read the form post");
+		goto fail;
+	}
+	body[n] = '\0';
+	if ((rc = api_console_form_field(body, n, "RelayState", context, sizeof(context),
+	    &ctx_len, &err)) != TW_OK || !con_context_ok(context)) {
+		rc = tw_error_set(&err, TW_E_INVALID, "RelayState must name the context (tenant) "
+			"whose identity provider signs in: configure it as the relay state of "
+			"Torwart's login at the identity provider");
+		goto fail;
+	}
+	if ((rc = api_console_form_field(body, n, "SAMLResponse", b64, b64_max, &b64_len,
+	    &err)) != TW_OK) {
+		rc = rc == TW_E_NOMEM ? rc : TW_E_INVALID;    /* missing is a bad post, not 404 */
+		goto fail;
+	}
+	/* Identity providers may wrap the base64 in lines (bindings 3.5.4 allows it). */
+	for (size_t i = 0; i < b64_len; i++)
+		if (b64[i] != '\r' && b64[i] != '\n' && b64[i] != ' ' && b64[i] != '\t')
+			b64[k++] = b64[i];
+	b64[k] = '\0';
+	if (auth_b64_decode(b64, k, &xml, &xml_len, &err) != TW_OK) {
+		rc = tw_error_set(&err, TW_E_INVALID, "saml_malformed: SAMLResponse must be base64 "
+			"of the XML document");
+		goto fail;
+	}
+	irt.con = con;
+	irt.context = context;
+	if (!con_peer_fingerprint(req, irt.fingerprint)) {
+		rc = tw_error_set(&err, TW_E_DENIED, "a client certificate is required");
+		goto fail;
+	}
+	door.recipient = con->acs_url;
+	door.in_response_to_ok = con_saml_irt_ok;
+	door.arg = &irt;
+	if (!api_operator_login_saml(con->op, req, context, xml, xml_len, &door, &r))
+		goto out;                       /* refused and answered (admin log, throttle) */
+	expires = r.expires_ms < now + con->ttl_ms ? r.expires_ms : now + con->ttl_ms;
+	if ((cookie = api_console_cookie_value(r.token, now, con->key)) == NULL) {
+		rc = tw_error_set(&err, TW_E_NOMEM, "out of memory");
+		goto fail;
+	}
+	con_set_cookie(req, cookie, (long)((expires - now) / 1000));
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Location", "/");
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Cache-Control", "no-store");
+	evhttp_send_reply(req, 303, "See Other", NULL);
+	tw_info("console: %s logged in with a SAML assertion (context %s) from %s", r.p.name,
+		context, r.p.client);
+	goto out;
+fail:
+	api_problem_send(req, rc, &err);
+out:
+	if (cookie != NULL) {
+		tw_wipe(cookie, strlen(cookie));
+		free(cookie);
+	}
+	if (xml != NULL) {
+		tw_wipe(xml, xml_len);
+		free(xml);
+	}
+	if (b64 != NULL) {
+		tw_wipe(b64, b64_max);
+		free(b64);
+	}
+	if (body != NULL) {
+		tw_wipe(body, n);
+		free(body);
+	}
+	tw_wipe(&r, sizeof(r));
+}
+
+/*
+ * GET /console/saml/start?context=T: "Sign in with identity provider". With [saml]
+ * idp_sso_url.T an AuthnRequest goes there (con_saml_request: pending for this context
+ * and certificate); else the browser goes to the identity-provider-initiated login URL
+ * [saml] idp_login_url.T. Configuration only, never a URL from the request, so this is
+ * no open redirect; the identity provider posts the assertion back to the consumer.
+ */
+static void con_saml_start(struct api_console *con, struct evhttp_request *req)
+{
+	const char *query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
+	struct evkeyvalq q;
+	const char *context = NULL, *url = NULL, *sso = NULL;
+	char key[32 + STORE_ID_MAX], *location = NULL;
+
+	bool parsed = query != NULL;
+
+	/* evhttp_parse_query_str initialises q (and empties it again on failure). */
+	if (query == NULL || evhttp_parse_query_str(query, &q) != 0 ||
+	    (context = evhttp_find_header(&q, "context")) == NULL || !con_context_ok(context)) {
+		con_problem(req, TW_E_INVALID, "%s", "name the context: /console/saml/start?"
+			"context=TENANT");
+		goto out;
+	}
+	/* SP-initiated (an AuthnRequest to [saml] idp_sso_url.T) where configured, else the
+	 * identity provider's own start ([saml] idp_login_url.T). */
+	snprintf(key, sizeof(key), "idp_sso_url.%s", context);
+	sso = tw_config_get(con->home->conf, "saml", key);
+	snprintf(key, sizeof(key), "idp_login_url.%s", context);
+	url = sso != NULL ? sso : tw_config_get(con->home->conf, "saml", key);
+	if (con->acs_url == NULL || url == NULL || !con_url_ok(url)) {
+		con_problem(req, TW_E_NOT_FOUND, "no identity provider login is configured for "
+			"context %s on this console ([console] saml_acs_url and [saml] "
+			"idp_sso_url.<context> or idp_login_url.<context>, an https URL)", context);
+		goto out;
+	}
+	if (sso != NULL) {
+		char fp[65];
+		struct tw_error err;
+		tw_rc rc;
+
+		if (!con_peer_fingerprint(req, fp)) {
+			con_problem(req, TW_E_DENIED, "%s", "a client certificate is required");
+			goto out;
+		}
+		if ((rc = con_saml_request(con, sso, context, fp, &location, &err)) != TW_OK) {
+			api_problem_send(req, rc, &err);
+			goto out;
+		}
+		url = location;
+	}
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Location", url);
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Cache-Control", "no-store");
+	evhttp_send_reply(req, 303, "See Other", NULL);
+out:
+	free(location);
+	if (parsed)
+		evhttp_clear_headers(&q);
+}
+
 /* The session token of req's cookie, or answer 401 and return false. */
 static bool con_token(struct api_console *con, struct evhttp_request *req,
 	char token[AUTH_TOKEN_LEN + 1])
@@ -390,15 +913,10 @@ static void con_session(struct api_console *con, struct evhttp_request *req,
 	/* The operator session itself: certificate binding, expiry, revocation, roles now. */
 	{
 		struct evhttp_connection *evcon = evhttp_request_get_connection(req);
-		struct bufferevent *bev = evcon != NULL ? evhttp_connection_get_bufferevent(evcon) :
-			NULL;
-		SSL *ssl = bev != NULL ? bufferevent_openssl_get_ssl(bev) : NULL;
-		X509 *peer = ssl != NULL ? SSL_get0_peer_certificate(ssl) : NULL;
 		char fp[65] = "", *addr = NULL;
 		ev_uint16_t port = 0;
 
-		if (peer == NULL || SSL_get_verify_result(ssl) != X509_V_OK ||
-		    keys_cert_fingerprint(peer, fp, &err) != TW_OK) {
+		if (!con_peer_fingerprint(req, fp)) {
 			con_problem(req, TW_E_DENIED, "%s", "a client certificate is required");
 			return;
 		}
@@ -458,6 +976,15 @@ static void con_request(struct evhttp_request *req, void *arg)
 			con_problem(req, TW_E_DENIED, "%s", "a login from another origin is refused");
 		else
 			con_login(con, req);
+		return;
+	}
+	/* Cross-site by design (the identity provider's form): see con_saml_acs. */
+	if (strcmp(path, "/console/saml/acs") == 0 && cmd == EVHTTP_REQ_POST) {
+		con_saml_acs(con, req);
+		return;
+	}
+	if (strcmp(path, "/console/saml/start") == 0 && cmd == EVHTTP_REQ_GET) {
+		con_saml_start(con, req);
 		return;
 	}
 	if (strcmp(path, "/console/session") == 0 && cmd == EVHTTP_REQ_GET) {
@@ -674,6 +1201,29 @@ tw_rc api_console_start(struct event_base *base, const struct tw_home *home,
 	    CON_DEFAULT_PER_SOURCE, &lim, err)) != TW_OK)
 		goto out;
 	con->ttl_ms = ttl * 1000;
+	{
+		const char *acs = tw_config_get(home->conf, "console", "saml_acs_url");
+
+		/* The URL the identity provider posts to: the Recipient assertions must name. */
+		const char *uns = tw_config_get(home->conf, "console", "saml_unsolicited");
+
+		if (acs != NULL && !con_url_ok(acs)) {
+			rc = tw_error_set(err, TW_E_CONFIG, "[console] saml_acs_url must be the "
+				"console's https URL of /console/saml/acs as the identity provider "
+				"posts to it (at most 1000 characters, no spaces, quotes, <, > or &)");
+			goto out;
+		}
+		if (acs != NULL && (con->acs_url = tw_strdup(acs)) == NULL) {
+			rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+			goto out;
+		}
+		if (uns != NULL && strcmp(uns, "true") != 0 && strcmp(uns, "false") != 0) {
+			rc = tw_error_set(err, TW_E_CONFIG, "[console] saml_unsolicited must be true "
+				"or false");
+			goto out;
+		}
+		con->saml_unsolicited = uns == NULL || strcmp(uns, "true") == 0;
+	}
 	if (RAND_bytes(con->key, sizeof(con->key)) != 1) {
 		rc = tw_error_set_openssl(err, TW_E_CRYPTO, "no random bytes for the console key");
 		goto out;
@@ -733,5 +1283,6 @@ void api_console_free(struct api_console *con)
 	for (size_t i = 0; i < sizeof(con->files) / sizeof(con->files[0]); i++)
 		free(con->files[i].data);
 	tw_wipe(con->key, sizeof(con->key));
+	free(con->acs_url);
 	free(con);
 }

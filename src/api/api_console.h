@@ -14,6 +14,17 @@
  *                                         SameSite=Strict, Max-Age) and a CSRF token
  *   GET  /console/session                 who is logged in, and the CSRF token again
  *   POST /console/logout                  ends the session, clears the cookie
+ *   POST /console/saml/acs                the SAML 2.0 HTTP-POST binding's assertion
+ *                                         consumer ([console] saml_acs_url): form fields
+ *                                         SAMLResponse and RelayState (the context),
+ *                                         verified by api_operator_login_saml (the same
+ *                                         verifier and replay cache as /v1/login/saml),
+ *                                         then the same cookie; 303 to the console
+ *   GET  /console/saml/start?context=T    303 to the context's identity provider:
+ *                                         an AuthnRequest (HTTP-Redirect binding) to
+ *                                         [saml] idp_sso_url.T, or [saml]
+ *                                         idp_login_url.T; the operator signs in there
+ *                                         and is posted back to the consumer
  *   GET/POST /v1/...                      the operator API itself (api_operator_serve):
  *                                         the same routes, role, tenant and four-eyes
  *                                         checks; POSTs need the X-CSRF-Token header
@@ -58,5 +69,17 @@ char *api_console_cookie_value(const char *token, int64_t issued_ms,
 	const unsigned char key[32]);
 /* The CSRF token of a session: hex HMAC-SHA256 of "csrf:<token>" (65 bytes with NUL). */
 void api_console_csrf(const char *token, const unsigned char key[32], char out[65]);
+
+/*
+ * One field of an application/x-www-form-urlencoded body (the HTML "urlencoded" format:
+ * fields split on '&', name and value on the first '=', '+' is a space, %XX a byte).
+ * Parsing outside bytes: fuzzed (tests/fuzz/fuzz_console_form.c). Copies the decoded
+ * value of the field name into out (out_size bytes with the NUL; *out_len its length).
+ * TW_E_NOT_FOUND: no such field; TW_E_INVALID: the field comes twice (which one would
+ * count is ambiguous), a percent escape is malformed, the value holds a NUL byte, or it
+ * does not fit. out is "" on every failure.
+ */
+tw_rc api_console_form_field(const char *body, size_t len, const char *name, char *out,
+	size_t out_size, size_t *out_len, struct tw_error *err);
 
 #endif

@@ -366,46 +366,27 @@ static void ao_login(struct api_call *c)
 }
 
 /*
- * POST /v1/login/saml {"tenant": T, "assertion": base64(XML)}: the SAML login to a
- * certificate-management context (auth/saml_login.h, docs/security.md "SAML login").
- * Throttled like the password login; the answer is the login's, with "method": "saml",
- * and a refusal's problem detail is "login refused: saml_...: why" (typed code).
+ * The SAML login itself (throttle, [saml] settings, auth_saml_login, failure accounting):
+ * shared by POST /v1/login/saml and the console's assertion consumer (api_console.c), so
+ * both verify with the same code and the same replay cache. door: the console's
+ * Recipient and InResponseTo checks (NULL for the api). On failure the problem is
+ * answered here.
  */
-static void ao_login_saml(struct api_call *c)
+static bool ao_login_saml_run(struct api_call *c, const char *tenant,
+	const unsigned char *xml, size_t xml_len, const struct api_saml_door *door,
+	struct api_login_result *r)
 {
-	const size_t b64_max = (SAML_XML_MAX / 3 + 1) * 4 + 1;
-	char tenant[STORE_ID_MAX + 1], roles[256], token[AUTH_TOKEN_LEN + 1] = "";
-	char *b64 = malloc(b64_max);
-	struct auth_field f[] = {
-		{ "tenant", tenant, sizeof(tenant), true, false, 0 },
-		{ "assertion", b64, b64_max, true, false, 0 },
-	};
 	const struct tw_config *conf = c->op->home->conf;
 	struct auth_saml_input in;
-	struct auth_principal p;
 	enum saml_refusal why = SAML_OK;
-	unsigned char *xml = NULL;
-	size_t xml_len = 0;
-	int64_t now = tw_now_ms(), expires_ms = 0;
+	int64_t now = tw_now_ms();
 	long skew = SAML_SKEW_DEFAULT_S;
 	struct tw_error err;
-	json_t *body;
 	tw_rc rc;
 
-	memset(&p, 0, sizeof(p));
-	if (b64 == NULL) {
-		rc = tw_error_set(&err, TW_E_NOMEM, "out of memory");
-		goto fail;
-	}
-	if ((rc = ao_parse(c->req, f, 2, &err)) != TW_OK)
-		goto fail;
+	memset(r, 0, sizeof(*r));
 	if (ao_login_throttled(c, now, &err)) {
 		rc = TW_E_DENIED;
-		goto fail;
-	}
-	if ((rc = auth_b64_decode(b64, f[1].len, &xml, &xml_len, &err)) != TW_OK) {
-		rc = tw_error_set(&err, TW_E_INVALID, "saml_malformed: the assertion must be "
-			"base64 of the XML document");
 		goto fail;
 	}
 	if ((rc = tw_config_get_long(conf, "saml", "skew_s", SAML_SKEW_DEFAULT_S, 0, 600, &skew,
@@ -419,16 +400,64 @@ static void ao_login_saml(struct api_call *c)
 	in.cert_not_after = c->not_after;
 	in.client = c->client;
 	in.audience = tw_config_get(conf, "saml", "entity_id");
+	if (door != NULL) {
+		in.recipient = door->recipient;
+		in.in_response_to_ok = door->in_response_to_ok;
+		in.in_response_to_arg = door->arg;
+	}
 	in.skew_s = skew;
-	if ((rc = auth_saml_login(c->op->store, &c->op->settings, &in, &p, token, &expires_ms,
-	    &why, &err)) != TW_OK) {
+	if ((rc = auth_saml_login(c->op->store, &c->op->settings, &in, &r->p, r->token,
+	    &r->expires_ms, &why, &err)) != TW_OK) {
 		ao_login_failed(c, rc, now);
 		goto fail;
 	}
 	tw_counter_add(&ao_metrics.login_ok, 1);
-	auth_roles_format(p.roles, roles, sizeof(roles));
-	body = json_pack("{s:s,s:I,s:s,s:s,s:s,s:s}", "token", token, "expires_ms",
-		(json_int_t)expires_ms, "operator", p.name, "tenant", p.tenant, "roles", roles,
+	return true;
+fail:
+	tw_wipe(r, sizeof(*r));
+	ao_error(c->req, rc, &err);
+	return false;
+}
+
+/*
+ * POST /v1/login/saml {"tenant": T, "assertion": base64(XML)}: the SAML login to a
+ * certificate-management context (auth/saml_login.h, docs/security.md "SAML login").
+ * Throttled like the password login; the answer is the login's, with "method": "saml",
+ * and a refusal's problem detail is "login refused: saml_...: why" (typed code).
+ */
+static void ao_login_saml(struct api_call *c)
+{
+	const size_t b64_max = (SAML_XML_MAX / 3 + 1) * 4 + 1;
+	char tenant[STORE_ID_MAX + 1], roles[256];
+	char *b64 = malloc(b64_max);
+	struct auth_field f[] = {
+		{ "tenant", tenant, sizeof(tenant), true, false, 0 },
+		{ "assertion", b64, b64_max, true, false, 0 },
+	};
+	struct api_login_result r;
+	unsigned char *xml = NULL;
+	size_t xml_len = 0;
+	struct tw_error err;
+	json_t *body;
+	tw_rc rc;
+
+	memset(&r, 0, sizeof(r));
+	if (b64 == NULL) {
+		rc = tw_error_set(&err, TW_E_NOMEM, "out of memory");
+		goto fail;
+	}
+	if ((rc = ao_parse(c->req, f, 2, &err)) != TW_OK)
+		goto fail;
+	if ((rc = auth_b64_decode(b64, f[1].len, &xml, &xml_len, &err)) != TW_OK) {
+		rc = tw_error_set(&err, TW_E_INVALID, "saml_malformed: the assertion must be "
+			"base64 of the XML document");
+		goto fail;
+	}
+	if (!ao_login_saml_run(c, tenant, xml, xml_len, NULL, &r))
+		goto out;                       /* answered */
+	auth_roles_format(r.p.roles, roles, sizeof(roles));
+	body = json_pack("{s:s,s:I,s:s,s:s,s:s,s:s}", "token", r.token, "expires_ms",
+		(json_int_t)r.expires_ms, "operator", r.p.name, "tenant", r.p.tenant, "roles", roles,
 		"method", "saml");
 	ao_send(c->req, 200, body);
 	json_decref(body);
@@ -436,8 +465,7 @@ static void ao_login_saml(struct api_call *c)
 fail:
 	ao_error(c->req, rc, &err);
 out:
-	tw_wipe(token, sizeof(token));
-	tw_wipe(&p, sizeof(p));
+	tw_wipe(&r, sizeof(r));
 	if (xml != NULL) {
 		tw_wipe(xml, xml_len);
 		free(xml);
@@ -894,6 +922,26 @@ bool api_operator_login(struct api_operator *op, struct evhttp_request *req,
 	ok = ao_login_run(&c, false, out, totp_key);
 	tw_wipe(totp_key, sizeof(totp_key));
 	return ok;
+}
+
+bool api_operator_login_saml(struct api_operator *op, struct evhttp_request *req,
+	const char *tenant, const unsigned char *xml, size_t len,
+	const struct api_saml_door *door, struct api_login_result *out)
+{
+	struct api_call c = { .op = op, .req = req };
+	struct tw_error err;
+
+	tw_counter_add(&ao_metrics.requests, 1);
+	ao_reload_settings(op);
+	ao_identify(&c);
+	if (c.fingerprint[0] == '\0') {
+		tw_rc rc = tw_error_set(&err, TW_E_DENIED, "a client certificate is required");
+
+		memset(out, 0, sizeof(*out));
+		ao_error(req, rc, &err);
+		return false;
+	}
+	return ao_login_saml_run(&c, tenant, xml, len, door, out);
 }
 
 /* ---- connections: operator CRL in the handshake, caps, deadlines, body limits ---- */

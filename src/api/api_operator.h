@@ -47,6 +47,23 @@ struct api_login_result {
  */
 bool api_operator_login(struct api_operator *op, struct evhttp_request *req,
 	struct api_login_result *out);
+/* What a browser door adds to the SAML login (auth_saml_input, the same names). */
+struct api_saml_door {
+	const char *recipient;          /* the URL the assertion must name (the ACS) */
+	bool (*in_response_to_ok)(void *arg, const char *in_response_to);
+	void *arg;
+};
+/*
+ * The SAML login of POST /v1/login/saml (auth/saml_login.h: the client certificate of
+ * req's connection must be the NameID operator's; throttle, replay cache, admin log) for
+ * an assertion the caller has already taken out of its request (xml, len bytes), for
+ * context tenant; door: the console's checks, NULL for none (no Recipient checked, no
+ * InResponseTo accepted). True with *out filled; false when req was answered with the
+ * refusal ("login refused: saml_...: why").
+ */
+bool api_operator_login_saml(struct api_operator *op, struct evhttp_request *req,
+	const char *tenant, const unsigned char *xml, size_t len,
+	const struct api_saml_door *door, struct api_login_result *out);
 /*
  * Serve req (a /v1 route) exactly as the operator listener does, the session being
  * token (checked against req's client certificate) instead of an Authorization header.

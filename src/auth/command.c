@@ -54,6 +54,8 @@
 	"home= key= value="
 #define OPTS_PROFILE /* src/cmd/cli_profile.c popts_parse */ \
 	"home= gateway= id= profile= /file= emt= kind= fetch= no-job"
+#define OPTS_PROFILE_REPUT /* src/cmd/cli_profile_reput.c reput_parse */ \
+	"home= emt= /cert= meter= /key-file= key-ref= gateway= gateways= tag= tenant= apply"
 #define OPTS_METERING /* src/cmd/cli_metering.c mt_parse */ \
 	"home= emt= url= limit-ms="
 #define OPTS_RENEWAL /* src/cmd/cli_renewal.c renewal_parse */ \
@@ -273,6 +275,11 @@ static const struct auth_command auth_commands[] = {
 	{ .command = "profile", .sub = "read", .op = AUTH_OP_GATEWAY_ORDER,
 	  .gateway_option = "--gateway", .gateway_alias = "--id",
 	  .options = OPTS_PROFILE },
+	/* EMT/meter key change (issue 12): a fleet of profile-insert orders with --apply. */
+	{ .command = "profile", .sub = "reput", .op = AUTH_OP_PROFILE_WRITE,
+	  .four_eyes = "fleet.order", .gateway_option = "--gateway",
+	  .gateways_option = "--gateways", .files = { IN("--cert"), IN("--key-file") },
+	  .options = OPTS_PROFILE_REPUT },
 	{ .command = "profile", .sub = "revoke-emt", .op = AUTH_OP_PROFILE_WRITE,
 	  .gateway_option = "--gateway", .gateway_alias = "--id",
 	  .options = OPTS_PROFILE },

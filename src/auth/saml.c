@@ -45,7 +45,8 @@ static const char *const saml_codes[] = {
 	[SAML_EXPIRED] = "saml_expired", [SAML_NOT_YET_VALID] = "saml_not_yet_valid",
 	[SAML_SUBJECT] = "saml_subject", [SAML_REPLAYED] = "saml_replayed",
 	[SAML_IDP] = "saml_idp", [SAML_OPERATOR] = "saml_operator",
-	[SAML_CERTIFICATE] = "saml_certificate",
+	[SAML_CERTIFICATE] = "saml_certificate", [SAML_RECIPIENT] = "saml_recipient",
+	[SAML_IN_RESPONSE_TO] = "saml_in_response_to",
 };
 
 const char *saml_refusal_code(enum saml_refusal r)
@@ -534,9 +535,11 @@ tw_rc saml_verify(const char *xml, size_t len, const struct saml_expect *x,
 {
 	struct saml_doc d;
 	xmlNode *subject, *sc, *scd, *cond, *ar;
-	char method[SAML_TEXT_MAX + 1], aud[SAML_TEXT_MAX + 1];
+	char method[SAML_TEXT_MAX + 1], aud[SAML_TEXT_MAX + 1], url[1024];
+	char resp_irt[SAML_TEXT_MAX + 1] = "";
 	int64_t sc_end = 0, skew_ms = (x->skew_s >= 0 ? x->skew_s : SAML_SKEW_DEFAULT_S) * 1000;
-	bool audience_ok = false, many = false, bearer = false;
+	bool audience_ok = false, many = false, bearer = false, wrong_recipient = false;
+	bool bad_irt = false;
 	tw_rc rc;
 
 	if ((rc = saml_load(xml, len, &d, out, why, err)) != TW_OK)
@@ -586,11 +589,49 @@ tw_rc saml_verify(const char *xml, size_t len, const struct saml_expect *x,
 		if (scd == NULL || !saml_time_attr(scd, "NotOnOrAfter", true, &sc_end) ||
 		    !saml_time_attr(scd, "NotBefore", false, &nb) || nb != 0)
 			continue;    /* a bearer confirmation must not carry NotBefore */
+		/* Browser binding: the confirmation names the endpoint it was meant for, so an
+		 * assertion for another service's consumer URL cannot be replayed here. */
+		if (x->recipient != NULL && (!saml_attr(scd, "Recipient", url, sizeof(url)) ||
+		    strcmp(url, x->recipient) != 0)) {
+			wrong_recipient = true;
+			continue;
+		}
+		if (xmlHasProp(scd, (const xmlChar *)"InResponseTo") != NULL &&
+		    !saml_attr(scd, "InResponseTo", out->in_response_to,
+		    sizeof(out->in_response_to)))
+			bad_irt = true;
 		bearer = true;
 	}
 	if (!bearer) {
-		rc = saml_refuse(SAML_SUBJECT, why, err, "no bearer SubjectConfirmation with a "
+		rc = wrong_recipient ?
+			saml_refuse(SAML_RECIPIENT, why, err, "the bearer confirmation's Recipient is "
+			"not this endpoint (%.200s)", x->recipient) :
+			saml_refuse(SAML_SUBJECT, why, err, "no bearer SubjectConfirmation with a "
 			"NotOnOrAfter%s", "");
+		goto out;
+	}
+	if (d.root != d.assertion) {
+		/* The Response's own Destination and InResponseTo (SAML core 3.2.2). */
+		if (x->recipient != NULL &&
+		    xmlHasProp(d.root, (const xmlChar *)"Destination") != NULL &&
+		    (!saml_attr(d.root, "Destination", url, sizeof(url)) ||
+		     strcmp(url, x->recipient) != 0)) {
+			rc = saml_refuse(SAML_RECIPIENT, why, err, "the Response's Destination is not "
+				"this endpoint (%.200s)", x->recipient);
+			goto out;
+		}
+		if (xmlHasProp(d.root, (const xmlChar *)"InResponseTo") != NULL &&
+		    !saml_attr(d.root, "InResponseTo", resp_irt, sizeof(resp_irt)))
+			bad_irt = true;
+		if (resp_irt[0] != '\0' && out->in_response_to[0] != '\0' &&
+		    strcmp(resp_irt, out->in_response_to) != 0)
+			bad_irt = true;
+		if (out->in_response_to[0] == '\0')
+			memcpy(out->in_response_to, resp_irt, sizeof(resp_irt));
+	}
+	if (bad_irt) {
+		rc = saml_refuse(SAML_MALFORMED, why, err, "InResponseTo is empty, too long, or "
+			"differs between the Response and its assertion%s", "");
 		goto out;
 	}
 	if (out->expires_ms == 0 || sc_end < out->expires_ms)

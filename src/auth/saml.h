@@ -53,6 +53,10 @@ enum saml_refusal {
 	SAML_OPERATOR,         /* saml_operator: NameID is no usable operator of the context */
 	SAML_CERTIFICATE,      /* saml_certificate: the TLS client certificate is not the
 	                        * operator's */
+	SAML_RECIPIENT,        /* saml_recipient: the bearer confirmation's Recipient (or the
+	                        * Response's Destination) is not this endpoint */
+	SAML_IN_RESPONSE_TO,   /* saml_in_response_to: an answer to an AuthnRequest Torwart
+	                        * did not send (Torwart sends none) */
 };
 
 /*
@@ -71,6 +75,9 @@ struct saml_assertion {
 	char name_id[SAML_TEXT_MAX + 1];
 	int64_t not_before_ms;             /* 0: none */
 	int64_t expires_ms;                /* earliest NotOnOrAfter (required) */
+	/* InResponseTo of the Response or the bearer confirmation ("" when unsolicited);
+	 * filled by saml_verify only (saml_refusal SAML_MALFORMED when the two differ). */
+	char in_response_to[SAML_TEXT_MAX + 1];
 };
 
 /* What the assertion must satisfy. */
@@ -81,6 +88,14 @@ struct saml_expect {
 	const char *audience;              /* this GWA's entity id */
 	int64_t now_ms;
 	long skew_s;
+	/*
+	 * The URL the assertion was posted to (the web console's assertion consumer service,
+	 * SAML profiles 4.1.4.2 / bindings 3.5.5.2), or NULL. When set, the bearer
+	 * SubjectConfirmationData must carry Recipient = recipient and a Response's
+	 * Destination, when present, must equal it too (saml_recipient). NULL (the api's
+	 * POST /v1/login/saml, which is no browser binding) checks neither.
+	 */
+	const char *recipient;
 };
 
 /*

@@ -40,8 +40,11 @@ static tw_rc sl_refuse(struct tw_store *store, const struct auth_saml_input *in,
 	struct tw_error aerr;
 
 	*why = r;
-	snprintf(detail, sizeof(detail), "saml login refused: %s (context %.64s, certificate "
-		"%.16s..., client %.64s)", why_text, in->tenant != NULL ? in->tenant : "-",
+	/* The typed code leads the detail (saml_verify's texts carry it already). */
+	snprintf(detail, sizeof(detail), "saml login refused: %s%s%s (context %.64s, "
+		"certificate %.16s..., client %.64s)", strncmp(why_text, "saml_", 5) == 0 ? "" :
+		saml_refusal_code(r), strncmp(why_text, "saml_", 5) == 0 ? "" : ": ", why_text,
+		in->tenant != NULL ? in->tenant : "-",
 		in->cert_fingerprint != NULL ? in->cert_fingerprint : "-",
 		in->client != NULL ? in->client : "-");
 	tw_warn("%s", detail);
@@ -119,6 +122,7 @@ tw_rc auth_saml_login(struct tw_store *store, const struct auth_settings *s,
 	x.audience = in->audience;
 	x.now_ms = now;
 	x.skew_s = skew;
+	x.recipient = in->recipient;
 	rc = saml_verify(in->xml, in->len, &x, &a, why, &lerr);
 	if (rc == TW_E_DENIED || (rc == TW_E_TOO_LARGE && *why != SAML_OK)) {
 		rc = sl_refuse(store, in, actor, *why, lerr.message, why, err);
@@ -150,6 +154,23 @@ tw_rc auth_saml_login(struct tw_store *store, const struct auth_settings *s,
 	    (in->cert_not_after > 0 && in->cert_not_after * 1000 <= now)) {
 		rc = sl_refuse(store, in, actor, SAML_CERTIFICATE, "the TLS client certificate is "
 			"not the operator's", why, err);
+		goto out;
+	}
+
+	/*
+	 * InResponseTo: without a caller's check only unsolicited assertions, since this
+	 * door sends no AuthnRequest and an answer to one belongs to a login someone else
+	 * started, possibly at another service provider (docs/security.md). The console
+	 * accepts the answer to its own pending request (started by this certificate).
+	 */
+	if ((in->in_response_to_ok == NULL && a.in_response_to[0] != '\0') ||
+	    (in->in_response_to_ok != NULL &&
+	     !in->in_response_to_ok(in->in_response_to_arg, a.in_response_to))) {
+		rc = sl_refuse(store, in, actor, SAML_IN_RESPONSE_TO, a.in_response_to[0] != '\0' ?
+			"the assertion answers an AuthnRequest (InResponseTo) that was not sent "
+			"here for this certificate and context, was answered already or expired" :
+			"unsolicited assertions are not accepted here ([console] saml_unsolicited)",
+			why, err);
 		goto out;
 	}
 

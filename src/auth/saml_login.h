@@ -13,6 +13,7 @@
 #ifndef TORWART_AUTH_SAML_LOGIN_H
 #define TORWART_AUTH_SAML_LOGIN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,12 +31,23 @@ struct auth_saml_input {
 	int64_t cert_not_after;         /* seconds; 0: unknown */
 	const char *client;             /* peer address */
 	const char *audience;           /* this GWA's entity id ([saml] entity_id) */
+	const char *recipient;          /* the console's ACS URL (saml_expect.recipient);
+	                                 * NULL for the api's POST /v1/login/saml */
+	/*
+	 * The assertion's InResponseTo (verified; "" when unsolicited). NULL: this door sent
+	 * no AuthnRequest, so a non-empty one is refused and "" accepted. Else called once the
+	 * operator and certificate checks passed; false refuses (saml_in_response_to). The
+	 * console consumes its pending request there (api_console.c).
+	 */
+	bool (*in_response_to_ok)(void *arg, const char *in_response_to);
+	void *in_response_to_arg;
 	long skew_s;                    /* allowed clock difference ([saml] skew_s) */
 	int64_t now_ms;                 /* 0: the wall clock */
 };
 
 /*
- * Verify (auth/saml.h), use the assertion ID once (store_saml_replay_use, until its
+ * Verify (auth/saml.h), check InResponseTo (in_response_to_ok; without it an answer to
+ * an AuthnRequest is refused: saml_in_response_to), use the assertion ID once (store_saml_replay_use, until its
  * NotOnOrAfter plus skew), map NameID to the operator and open a session. Every accepted
  * and refused login is one "auth.login" admin-log entry with actor
  * saml:<issuer>:<NameID> (the NameID only once the signature is good) and the typed code

@@ -132,6 +132,8 @@ int cli_audit_cmd(const char *sub, int argc, char **argv);
 int cli_job(const char *sub, int argc, char **argv);
 int cli_gateway_set(int argc, char **argv);
 int cli_profile(const char *sub, int argc, char **argv);
+/* `torwart profile reput` (cli_profile_reput.c; own options). */
+int cli_profile_reput(int argc, char **argv);
 /* `torwart gateway logs|selftest` (in cli_profile.c, called by cli_gateway). */
 int cli_gateway_monitor(const char *sub, int argc, char **argv);
 int cli_ca(const char *sub, int argc, char **argv);

@@ -450,6 +450,13 @@ static const struct cli_help_sub help_profile[] = {
 		"Withdraw that authorisation.\n" },
 	{ "emts", "usage: torwart profile emts --home DIR [--gateway ID]\n"
 		"EMTs an evaluation profile of the gateway may name as recipients.\n" },
+	{ "reput", "usage: torwart profile reput --home DIR (--emt MPID [--cert FILE] | --meter ID "
+		"--key-file FILE [--key-ref REF])\n"
+		"       (--gateway ID | --gateways all|ID,ID | --tag T | --tenant T) [--apply]\n"
+		"After an EMT's or a meter's key change: list the gateways whose profiles carry the\n"
+		"old TLS certificate (WAN and proxy profiles of the EMT; default: the newest valid\n"
+		"one this home issued to it) or key (meter profiles); --apply puts them again with\n"
+		"the new one (profile-insert jobs). See docs/profiles.md.\n" },
 	{ NULL, NULL },
 };
 
@@ -569,7 +576,7 @@ static const struct cli_help cli_helps[] = {
 		"The [auth] security policy; set is a four-eyes request (docs/security.md).\n",
 		help_policy },
 	{ "profile", "usage: torwart profile put|check|delete|show|list|drift|read|"
-		"authorise-emt|revoke-emt|emts ...\n"
+		"authorise-emt|revoke-emt|emts|reput ...\n"
 		"Gateway profiles (docs/profiles.md). torwart profile SUB --help for each.\n"
 		HELP_REMOTE, help_profile },
 	{ "renewal", "usage: torwart renewal list|show|wait ...\n"

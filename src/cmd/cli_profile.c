@@ -353,9 +353,11 @@ int cli_profile(const char *sub, int argc, char **argv)
 {
 	struct popts o;
 
+	if (sub != NULL && strcmp(sub, "reput") == 0)
+		return cli_profile_reput(argc, argv);   /* options of its own */
 	if (sub == NULL || popts_parse(argc, argv, &o) != 0)
 		return cli_usage_error("usage: torwart profile put|check|delete|show|list|drift|"
-			"read|authorise-emt|revoke-emt|emts --home DIR ...");
+			"read|authorise-emt|revoke-emt|emts|reput --home DIR ...");
 	if (strcmp(sub, "put") == 0)
 		return cmd_put(&o, false);
 	if (strcmp(sub, "check") == 0)

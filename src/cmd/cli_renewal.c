@@ -15,6 +15,7 @@
 
 #include "base/util.h"
 #include "cmd/cli.h"
+#include "gwa/crl_push.h"
 #include "gwa/renewal.h"
 #include "pki/profile.h"
 #include "pki/reqgen.h"
@@ -302,49 +303,6 @@ out:
 
 /* ---- gateway crl-push: the home's published SM-PKI CRLs to gateways ---- */
 
-static tw_rc crl_payload(const struct tw_home *home, json_t **payload, struct tw_error *err)
-{
-	const char *list = tw_config_get_or(home->conf, "ca", "crl_cas", "sub-ca");
-	char *copy = tw_strdup(list), *save = NULL, *ca;
-	json_t *crls = json_array();
-	tw_rc rc = TW_OK;
-
-	*payload = NULL;
-	if (copy == NULL || crls == NULL) {
-		free(copy);
-		json_decref(crls);
-		return tw_error_set(err, TW_E_NOMEM, "out of memory");
-	}
-	for (ca = strtok_r(copy, " ,", &save); ca != NULL && rc == TW_OK;
-	     ca = strtok_r(NULL, " ,", &save)) {
-		struct pki_ca_config *cfg = NULL;
-		unsigned char *der = NULL;
-		size_t len = 0;
-		char *path = NULL, *b64 = NULL;
-
-		if (strcmp(ca, "operator") == 0)
-			continue;   /* the operator CA is not part of the SM-PKI */
-		if ((rc = pki_ca_config_load(home->conf, ca, &cfg, err)) == TW_OK &&
-		    (path = tw_home_join(home, cfg->crl_publish_path)) != NULL &&
-		    tw_path_exists(path) &&
-		    (rc = tw_read_file(path, 64 * 1024, &der, &len, err)) == TW_OK &&
-		    (rc = reqgen_base64(der, len, &b64, err)) == TW_OK)
-			json_array_append_new(crls, json_string(b64));
-		free(b64);
-		free(der);
-		free(path);
-		pki_ca_config_free(cfg);
-	}
-	free(copy);
-	if (rc == TW_OK && json_array_size(crls) == 0)
-		rc = tw_error_set(err, TW_E_NOT_FOUND, "no published CRL in this home ([ca] "
-			"crl_cas); the worker publishes them");
-	if (rc == TW_OK && (*payload = json_pack("{s:O}", "crls", crls)) == NULL)
-		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
-	json_decref(crls);
-	return rc;
-}
-
 int cli_gateway_crl_push(int argc, char **argv)
 {
 	struct rn_opts o;
@@ -365,7 +323,7 @@ int cli_gateway_crl_push(int argc, char **argv)
 		return cli_usage_error("usage: torwart gateway crl-push --home DIR (--gateway ID | "
 			"--gateways all|ID,ID | --tag T | --tenant T)");
 	if ((rc = cli_open_home_store(o.home, &home, &store, &err)) != TW_OK ||
-	    (rc = crl_payload(home, &payload, &err)) != TW_OK)
+	    (rc = crl_push_payload(home, &payload, NULL, &err)) != TW_OK)
 		goto out;
 	spec = (struct job_spec){ .type = order_type_crl_update.name, .payload = payload,
 		.retry_delay_s = -1 };

@@ -11,6 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
 
 #include "base/util.h"
 
@@ -19,6 +23,7 @@
 #define PV_METERS_MAX   32    /* meters per evaluation profile */
 #define PV_RECIP_MAX    8     /* recipients per evaluation profile */
 #define PV_USERS_MAX    16    /* HAN users */
+#define PV_CERT_B64_MAX 8192  /* a peer's TLS certificate, base64 DER */
 
 static const char *const type_names[PROFILE__COUNT] = {
 	[PROFILE_METER] = "meter", [PROFILE_WAN] = "wan", [PROFILE_PROXY] = "proxy",
@@ -319,8 +324,73 @@ static tw_rc pv_meter(const struct pv *v, const json_t *d)
 		strcmp(json_string_value(alg), "aes-128") == 0 ? 32 : 64);
 }
 
+/*
+ * The optional certificate of a peer (issue 12, UC-3.3.3): base64 DER of one X.509
+ * certificate whose SHA-256 fingerprint is the profile's fingerprint member, so that the
+ * gateway can check it against its chain and its CRLs (a fingerprint alone cannot be
+ * looked up on a CRL). Whether it is revoked is the gateway's check (sim_crl_check.c).
+ */
+static tw_rc pv_peer_cert(const struct pv *v, const json_t *d, const char *name,
+	const char *fp_name)
+{
+	const json_t *val = json_object_get(d, name);
+	const char *b64, *fp = json_string_value(json_object_get(d, fp_name));
+	unsigned char *der = NULL, md[EVP_MAX_MD_SIZE];
+	const unsigned char *p;
+	unsigned int mdlen = 0;
+	char hex[2 * EVP_MAX_MD_SIZE + 1];
+	X509 *x = NULL;
+	size_t len, pad = 0;
+	int n;
+	tw_rc rc;
+
+	if (val == NULL)
+		return TW_OK;
+	if ((rc = pv_check_string(v, name, val, PV_TEXT, 16, PV_CERT_B64_MAX)) != TW_OK)
+		return rc;
+	b64 = json_string_value(val);
+	len = strlen(b64);
+	for (size_t i = 0; i < len; i++) {
+		char c = b64[i];
+
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		      c == '+' || c == '/' || (c == '=' && i >= len - 2)))
+			return pv_fail(v, NULL, name, "must be one certificate in base64 DER");
+	}
+	if (len % 4 != 0)
+		return pv_fail(v, NULL, name, "must be one certificate in base64 DER");
+	pad = (b64[len - 1] == '=') + (b64[len - 2] == '=');
+	if ((der = malloc(len / 4 * 3 + 1)) == NULL)
+		return tw_error_set(v->err, TW_E_NOMEM, "out of memory");
+	n = EVP_DecodeBlock(der, (const unsigned char *)b64, (int)len);
+	p = der;
+	if (n < 0 || (size_t)n < pad ||
+	    (x = d2i_X509(NULL, &p, (long)((size_t)n - pad))) == NULL ||
+	    p != der + ((size_t)n - pad)) {
+		rc = pv_fail(v, NULL, name, "must be one certificate in base64 DER");
+		goto out;
+	}
+	if (EVP_Digest(der, (size_t)n - pad, md, &mdlen, EVP_sha256(), NULL) != 1) {
+		rc = tw_error_set(v->err, TW_E_CRYPTO, "cannot hash a certificate");
+		goto out;
+	}
+	for (unsigned int i = 0; i < mdlen; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	if (fp == NULL || strcasecmp(hex, fp) != 0) {
+		rc = tw_error_set(v->err, TW_E_INVALID, "profile \"%s\" (%s): member \"%s\" is not "
+			"the certificate of \"%s\" (its SHA-256 fingerprint is %s)", v->pid, v->type,
+			name, fp_name, hex);
+		goto out;
+	}
+	rc = TW_OK;
+out:
+	X509_free(x);
+	free(der);
+	return rc;
+}
+
 static const char *const wan_members[] = { "profile_id", "type", "recipient", "address",
-	"tls_cert_fingerprint", "retries", "retry_interval_s", NULL };
+	"tls_cert_fingerprint", "tls_cert", "retries", "retry_interval_s", NULL };
 
 static tw_rc pv_wan(const struct pv *v, const json_t *d)
 {
@@ -330,6 +400,7 @@ static tw_rc pv_wan(const struct pv *v, const json_t *d)
 	    (rc = pv_string(v, d, "recipient", true, PV_ID, 1, PROFILE_ID_MAX)) != TW_OK ||
 	    (rc = pv_string(v, d, "address", true, PV_HOSTPORT, 3, PV_STR_MAX)) != TW_OK ||
 	    (rc = pv_string(v, d, "tls_cert_fingerprint", true, PV_HEX, 64, 64)) != TW_OK ||
+	    (rc = pv_peer_cert(v, d, "tls_cert", "tls_cert_fingerprint")) != TW_OK ||
 	    (rc = pv_int(v, d, "retries", true, 0, 10)) != TW_OK ||
 	    (rc = pv_int(v, d, "retry_interval_s", true, 1, 86400)) != TW_OK)
 		return rc;
@@ -337,7 +408,7 @@ static tw_rc pv_wan(const struct pv *v, const json_t *d)
 }
 
 static const char *const proxy_members[] = { "profile_id", "type", "cls_id", "cls_address",
-	"emt", "emt_address", "emt_tls_cert_fingerprint", "max_session_s", NULL };
+	"emt", "emt_address", "emt_tls_cert_fingerprint", "emt_tls_cert", "max_session_s", NULL };
 
 static tw_rc pv_proxy(const struct pv *v, const json_t *d)
 {
@@ -349,6 +420,7 @@ static tw_rc pv_proxy(const struct pv *v, const json_t *d)
 	    (rc = pv_string(v, d, "emt", true, PV_ID, 1, PROFILE_ID_MAX)) != TW_OK ||
 	    (rc = pv_string(v, d, "emt_address", true, PV_HOSTPORT, 3, PV_STR_MAX)) != TW_OK ||
 	    (rc = pv_string(v, d, "emt_tls_cert_fingerprint", true, PV_HEX, 64, 64)) != TW_OK ||
+	    (rc = pv_peer_cert(v, d, "emt_tls_cert", "emt_tls_cert_fingerprint")) != TW_OK ||
 	    (rc = pv_int(v, d, "max_session_s", true, 1, 86400)) != TW_OK)
 		return rc;
 	return TW_OK;
@@ -548,6 +620,19 @@ const char *profile_wan_recipient(const struct profile_doc *doc)
 {
 	return doc->type == PROFILE_WAN ?
 		json_string_value(json_object_get(doc->json, "recipient")) : NULL;
+}
+
+const char *profile_peer_id(const struct profile_doc *doc)
+{
+	return doc->type == PROFILE_WAN ? profile_wan_recipient(doc) :
+		doc->type == PROFILE_PROXY ?
+		json_string_value(json_object_get(doc->json, "emt")) : NULL;
+}
+
+const char *profile_peer_cert(const struct profile_doc *doc)
+{
+	return json_string_value(json_object_get(doc->json, doc->type == PROFILE_WAN ?
+		"tls_cert" : doc->type == PROFILE_PROXY ? "emt_tls_cert" : ""));
 }
 
 size_t profile_eval_meter_count(const struct profile_doc *doc)

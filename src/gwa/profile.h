@@ -71,6 +71,13 @@ void profile_doc_free(struct profile_doc *doc);
 const char *profile_meter_id(const struct profile_doc *doc);
 /* WAN profile: the recipient (EMT or GWA market-partner id). NULL for other types. */
 const char *profile_wan_recipient(const struct profile_doc *doc);
+/*
+ * WAN and proxy profiles: the peer (the WAN recipient, the proxy's EMT) and its TLS
+ * certificate (base64 DER, members "tls_cert" / "emt_tls_cert", optional: NULL when the
+ * profile carries only the fingerprint). NULL for other types.
+ */
+const char *profile_peer_id(const struct profile_doc *doc);
+const char *profile_peer_cert(const struct profile_doc *doc);
 /* Evaluation profile: meter ids referenced, and recipients (EMT, WAN profile id). */
 size_t profile_eval_meter_count(const struct profile_doc *doc);
 const char *profile_eval_meter(const struct profile_doc *doc, size_t i);

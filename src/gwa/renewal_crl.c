@@ -13,6 +13,8 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "audit/audit.h"
+#include "gwa/profile.h"
 #include "gwa/renewal.h"
 #include "pki/request.h"
 
@@ -81,6 +83,47 @@ static tw_rc crl_wire(const struct order_ctx *ctx, json_t **wire, struct tw_erro
 	return TW_OK;
 }
 
+/*
+ * "revoked_partners" (optional): the profiles the gateway holds whose partner certificate
+ * the new CRLs revoke, [{"profile_id", "serial"}, ...]. Recorded in the admin log (and
+ * the job's result), so the operators see which gateways need `profile reput`.
+ */
+static tw_rc crl_partners(const struct order_ctx *ctx, const json_t *list,
+	struct tw_error *err)
+{
+	char detail[STORE_TEXT_MAX + 1], actor[STORE_ID_MAX + 16];
+	struct audit_entry e;
+	size_t i, used = 0;
+	json_t *v;
+
+	if (list == NULL)
+		return TW_OK;
+	if (!json_is_array(list) || json_array_size(list) == 0 ||
+	    json_array_size(list) > PROFILE_SET_MAX)
+		return tw_error_set(err, TW_E_PROTOCOL, "crl-update result: \"revoked_partners\" "
+			"must list 1..%d profiles", PROFILE_SET_MAX);
+	used = (size_t)snprintf(detail, sizeof(detail), "profiles carrying a partner "
+		"certificate the new CRLs revoke (`torwart profile reput` puts the new one):");
+	json_array_foreach(list, i, v) {
+		const char *pid = json_string_value(json_object_get(v, "profile_id"));
+		const char *serial = json_string_value(json_object_get(v, "serial"));
+		size_t n = serial != NULL ? strlen(serial) : 0;
+
+		if (json_object_size(v) != 2 || !profile_id_valid(pid) || n == 0 || n > 64 ||
+		    strspn(serial, "0123456789abcdefABCDEF") != n)
+			return tw_error_set(err, TW_E_PROTOCOL, "crl-update result: \"revoked_partners\""
+				"[%zu] must be {\"profile_id\", \"serial\" (hex)}", i);
+		if (used < sizeof(detail))
+			used += (size_t)snprintf(detail + used, sizeof(detail) - used, " %s (serial %s)",
+				pid, serial);
+	}
+	snprintf(actor, sizeof(actor), "gateway:%s", ctx->gateway_id);
+	e = (struct audit_entry){ .actor = actor, .role = "smgw", .client = "wan",
+		.action = "crl.partner-revoked", .object = ctx->gateway_id, .result = "ok",
+		.detail = detail, .error_code = "certificate_revoked" };
+	return audit_append_in_tx(ctx->store, &e, err);
+}
+
 /* The gateway must report every CRL number we sent (it applied all of them). */
 static tw_rc crl_result(const struct order_ctx *ctx, const json_t *result,
 	struct tw_error *err)
@@ -104,7 +147,7 @@ static tw_rc crl_result(const struct order_ctx *ctx, const json_t *result,
 			return tw_error_set(err, TW_E_PROTOCOL, "crl-update result: CRL %zu was not "
 				"applied (the gateway holds another number)", i);
 	}
-	return TW_OK;
+	return crl_partners(ctx, json_object_get(result, "revoked_partners"), err);
 }
 
 const struct order_type order_type_crl_update = {

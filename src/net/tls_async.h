@@ -40,4 +40,15 @@ bool tls_async_wanted(SSL *ssl);
  */
 bool tls_async_handshake(struct bufferevent *bev);
 
+struct tls_async_stats {
+	unsigned long long handshakes_ok;
+	unsigned long long handshakes_failed;
+	/* Handshakes that ended with their ASYNC job still paused: each one a lost job
+	 * (stack and all). Always 0; the wan logs it at stop and tls_async.sh checks it. */
+	unsigned long long jobs_left_paused;
+};
+
+/* The process's counts so far. */
+void tls_async_stats(struct tls_async_stats *out);
+
 #endif

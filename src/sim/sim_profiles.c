@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "gwa/profile.h"
+#include "sim/sim_crl_check.h"
 #include "sim/sim_monitor.h"
 
 #define FAIL(c, rcode, ...) (*code = (c), tw_error_set(err, (rcode), __VA_ARGS__))
@@ -124,6 +125,16 @@ static tw_rc insert_execute(struct sim_gw *gw, const json_t *payload, json_t **r
 	if ((rc = profile_from_json(json_object_get(payload, "profile"), &doc, err)) != TW_OK) {
 		*code = "invalid_profile";
 		goto out;
+	}
+	/* UC-3.3.3: a partner whose certificate a current CRL revokes is not configured. */
+	if (profile_peer_cert(doc) != NULL) {
+		char who[PROFILE_ID_MAX + 16];
+
+		snprintf(who, sizeof(who), "%s %s", doc->type == PROFILE_PROXY ? "EMT" : "recipient",
+			profile_peer_id(doc));
+		if ((rc = sim_crl_check_peer_b64(gw, profile_peer_cert(doc), who, code, err)) !=
+		    TW_OK)
+			goto out;
 	}
 	if ((profiles = profiles_of(gw)) == NULL) {
 		rc = FAIL("internal", TW_E_NOMEM, "out of memory");

@@ -38,6 +38,7 @@
 #include "crypto/keys.h"
 #include "pki/reqgen.h"
 #include "pki/request.h"
+#include "sim/sim_crl_check.h"
 #include "sim/sim_orders.h"
 
 #define FAIL(c, rcode, ...) (*code = (c), tw_error_set(err, (rcode), __VA_ARGS__))
@@ -543,6 +544,14 @@ static tw_rc sr_crl(struct sim_gw *gw, const json_t *payload, json_t **result,
 	if (rc == TW_OK && (*result = json_pack("{s:s, s:O}", "gateway_id", gw->id, "applied",
 	    applied)) == NULL)
 		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+	/* Held profiles whose partner the new CRLs revoke (sim_crl_check.c). */
+	if (rc == TW_OK) {
+		json_t *revoked = sim_crl_revoked_partners(gw);
+
+		if (json_array_size(revoked) > 0)
+			json_object_set(*result, "revoked_partners", revoked);
+		json_decref(revoked);
+	}
 	json_decref(applied);
 	return rc;
 }

@@ -37,6 +37,7 @@
 #include "wan/wan.h"
 #include "wan/wan_firmware.h"
 #include "net/metrics_http.h"
+#include "net/tls_async.h"
 #include "pki/trust.h"
 #include "wan/wan_internal.h"
 #include "wan/wan_metrics.h"
@@ -216,6 +217,7 @@ static void wan_thread_teardown(struct wan_thread *thr)
 void wan_server_stop(struct wan_server *srv)
 {
 	struct wan_session_cache_stats scs;
+	struct tls_async_stats tas;
 
 	if (srv == NULL)
 		return;
@@ -243,6 +245,10 @@ void wan_server_stop(struct wan_server *srv)
 			"and kept, %llu evicted", (unsigned long long)scs.hits,
 			(unsigned long long)scs.learned, (unsigned long long)scs.evicted);
 	wan_session_cache_clear();
+	tls_async_stats(&tas);
+	if (tas.handshakes_ok + tas.handshakes_failed > 0)
+		tw_info("wan: asynchronous handshakes: %llu completed, %llu failed, %llu left "
+			"paused", tas.handshakes_ok, tas.handshakes_failed, tas.jobs_left_paused);
 	free(srv->threads);
 	SSL_CTX_free(srv->ctx);
 	wan_tls_reload_free(srv);

@@ -22,6 +22,7 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "dir/dir.h"
+#include "gwa/crl_push.h"
 #include "gwa/renewal.h"
 #include "gwa/firmware_worker.h"
 #include "metering/metering_deliver.h"
@@ -101,6 +102,7 @@ tw_rc worker_run(const struct tw_home *home, struct tw_error *err)
 	struct dir_worker *dir = NULL;   /* directory publication ([dir]) */
 	struct trust_fetcher *trust = NULL;   /* other CAs' CRLs ([trust]) */
 	struct renewal_worker *renewal = NULL;
+	struct crl_push *crl_push = NULL;     /* CRLs to the gateways (gwa/crl_push.h) */
 	struct firmware_worker *fw = NULL;
 	struct worker_metrics *metrics = NULL;   /* [metrics] worker_listen */
 	struct metering_deliverer *metering = NULL;
@@ -154,7 +156,8 @@ tw_rc worker_run(const struct tw_home *home, struct tw_error *err)
 	    (rc = dir_worker_start(home, ctx.base, ctx.store, &dir, err)) != TW_OK ||
 	    (rc = trust_fetcher_start(home, ctx.base, ctx.store, &trust, err)) != TW_OK)
 		goto out;
-	if ((rc = renewal_worker_start(home, ctx.base, ctx.store, &renewal, err)) != TW_OK)
+	if ((rc = renewal_worker_start(home, ctx.base, ctx.store, &renewal, err)) != TW_OK ||
+	    (rc = crl_push_start(home, ctx.base, ctx.store, &crl_push, err)) != TW_OK)
 		goto out;
 	/* Daily firmware check and staged rollouts (gwa/firmware_worker.h). */
 	if ((rc = firmware_worker_start(home, ctx.base, ctx.store, &fw, err)) != TW_OK)
@@ -182,6 +185,7 @@ out:
 	dir_worker_stop(dir);
 	trust_fetcher_stop(trust);
 	renewal_worker_stop(renewal);
+	crl_push_stop(crl_push);
 	firmware_worker_stop(fw);
 	metering_deliverer_stop(metering);
 	if (ctx.base != NULL)

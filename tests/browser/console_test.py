@@ -61,12 +61,13 @@ def check(what, cond, detail=""):
     return cond
 
 
-def browser(home, name):
-    """Headless Chromium whose NSS database (HOME/.pki/nssdb) holds one operator."""
+def browser(home, name, profile="chromium-profile"):
+    """Headless Chromium whose NSS database (HOME/.pki/nssdb) holds one operator; each
+    profile has its own cookies."""
     opts = webdriver.ChromeOptions()
     opts.binary_location = "/usr/bin/chromium"
     for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-              f"--user-data-dir={home}/chromium-profile", "--window-size=1280,1000",
+              f"--user-data-dir={home}/{profile}", "--window-size=1280,1000",
               "--no-first-run", "--disable-extensions", "--disable-background-networking",
               "--disable-component-update", "--disable-sync"):
         opts.add_argument(a)

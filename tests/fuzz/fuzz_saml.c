@@ -29,10 +29,14 @@ static const char idp_cert[] =
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct saml_expect x = { idp_cert, sizeof(idp_cert) - 1, "https://idp.test/u",
-		"https://sp.test/", 1893456300000LL, 60 };
+		"https://sp.test/", 1893456300000LL, 60, NULL };
 	struct saml_assertion a;
 	enum saml_refusal why = SAML_OK;
 	struct tw_error err;
+
+	/* Half the inputs as the console's consumer sees them (a Recipient expected). */
+	if (size % 2 == 1)
+		x.recipient = "https://sp.test/console/saml/acs";
 
 	if (saml_parse((const char *)data, size, &a, &why, &err) != TW_OK && why == SAML_OK &&
 	    err.code == TW_E_DENIED)

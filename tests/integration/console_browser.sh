@@ -5,7 +5,11 @@
 # (`torwart operator p12`) and the console CA, and runs tests/browser/console_test.py:
 # headless Chromium through Selenium logs in, orders a fleet, approves it as the second
 # operator, watches the progress, finds an alarm; labels and keyboard navigation checked;
-# screenshots in the meson log directory (console-browser/).
+# screenshots in the meson log directory (console-browser/). Then
+# tests/browser/console_saml_test.py: "Sign in with identity provider" through a test
+# identity provider's HTTPS page on another site that posts a signed assertion to the
+# console's assertion consumer (SAML HTTP-POST binding); the dashboard loads, the same
+# assertion posted again is refused.
 #
 # Client certificates without a dialog: Chromium reads the AutoSelectCertificateForUrls
 # policy only from /etc/chromium/policies/managed/ (no command-line switch does this in
@@ -37,6 +41,16 @@ mkdir -p "$POLICY_DIR" 2>/dev/null && [ -w "$POLICY_DIR" ] || skip "$POLICY_DIR 
 OUT_DIR="${MESON_BUILD_ROOT:-$BUILD}/meson-logs/console-browser"
 mkdir -p "$OUT_DIR"
 rm -f "$OUT_DIR"/*.png
+# SAML (console_saml_test.py): a test identity provider on another site
+# (https://localhost:IDP_PORT) whose page posts the signed assertion to the console.
+SAML_IDP="https://idp.test/alpha"
+SAML_SP="https://gwa.test/torwart"
+IDP_PORT=$(free_port)
+. "$(dirname "$0")/saml_lib.sh"
+console_conf_hook() {
+	printf 'saml_acs_url = %s/console/saml/acs\n\n[saml]\nentity_id = %s\n' "$CON" "$SAML_SP"
+	printf 'idp_login_url.alpha = https://localhost:%s/idp-post.html\n' "$IDP_PORT"
+}
 . "$(dirname "$0")/console_lib.sh"
 
 # One HOME (NSS database) per operator: its own PKCS#12 and the console CA, trusted.
@@ -53,6 +67,17 @@ for who in gwa appr aud; do
 	check "$who: pk12util imports the PKCS#12" pk12util -i "$T/$who.p12" \
 		-d "sql:$T/home-$who/.pki/nssdb" -w "$T/$who.p12pw"
 done
+# The identity provider's HTTPS site: a throw-away CA (trusted by gwa's browser only) and
+# a certificate for localhost.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/idp-ca.key" \
+	-out "$T/idp-ca.crt" -days 2 -subj "/CN=Test IdP web CA" 2>>"$T/log"
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/idp-web.key" \
+	-out "$T/idp-web.csr" -subj "/CN=localhost" 2>>"$T/log"
+printf 'subjectAltName = DNS:localhost\n' >"$T/idp-web.ext"
+openssl x509 -req -in "$T/idp-web.csr" -CA "$T/idp-ca.crt" -CAkey "$T/idp-ca.key" \
+	-CAcreateserial -days 2 -extfile "$T/idp-web.ext" -out "$T/idp-web.crt" 2>>"$T/log"
+check "gwa: the identity provider's web CA trusted for TLS servers" certutil -A \
+	-d "sql:$T/home-gwa/.pki/nssdb" -n "test IdP web CA" -t "C,," -i "$T/idp-ca.crt"
 POLICY="$POLICY_DIR/torwart-console-test-$$-$RANDOM.json"
 printf '{"AutoSelectCertificateForUrls": ["{\\"pattern\\":\\"https://127.0.0.1:%s\\",\\"filter\\":{}}"]}\n' \
 	"$CON_PORT" >"$POLICY"
@@ -73,3 +98,32 @@ fi
 check "screenshots were saved" bash -c "ls '$OUT_DIR'/console-*.png >/dev/null 2>&1"
 check "the approved order ran: two ping jobs of the fleet order done" \
 	test "$(db "SELECT count(*) FROM jobs WHERE batch_id > 0 AND state = 'done'")" = 2
+
+# ---- SAML: the identity provider's page auto-posts a signed assertion (HTTP-POST binding)
+check "test IdP signing key" saml_idp_keys
+check "idp-set alpha" "$TORWART" context idp-set --home "$H" --tenant alpha --cert "$T/idp.crt" \
+	--entity-id "$SAML_IDP"
+mkdir -p "$T/idp-site"
+check "a signed Response for gwa to the console's consumer" saml_response "$T/browser-resp.xml" \
+	_browser1 gwa "$CON/console/saml/acs"
+# What an identity provider answers: a form to the consumer, submitted by script.
+{ printf '<!DOCTYPE html>\n<html><head><title>Test IdP</title></head><body>\n'
+  printf '<form id="f" method="post" action="%s/console/saml/acs">\n' "$CON"
+  printf '<input type="hidden" name="SAMLResponse" value="%s">\n' "$(base64 -w0 "$T/browser-resp.xml")"
+  printf '<input type="hidden" name="RelayState" value="alpha">\n'
+  printf '<noscript><button type="submit">Continue</button></noscript></form>\n'
+  printf '<script>document.getElementById("f").submit();</script></body></html>\n'; } \
+	>"$T/idp-site/idp-post.html"
+echo "---- browser, SAML (tests/browser/console_saml_test.py) ----"
+CON="$CON" OUT_DIR="$OUT_DIR" HOME_GWA="$T/home-gwa" IDP_PORT="$IDP_PORT" IDP_DIR="$T/idp-site" \
+	IDP_TLS_CERT="$T/idp-web.crt" IDP_TLS_KEY="$T/idp-web.key" \
+	timeout 180 /usr/bin/python3 "$TORWART_SOURCE/tests/browser/console_saml_test.py" | tee -a "$T/log"
+if [ "${PIPESTATUS[0]}" -eq 0 ]; then
+	ok "the SAML browser test passed (screenshots console-saml-*.png in $OUT_DIR)"
+else
+	bad "the SAML browser test failed (screenshots and chromedriver logs in $OUT_DIR)"
+fi
+check "one accepted SAML login of gwa in the admin log" test \
+	"$(db "SELECT count(*) FROM admin_log WHERE action='auth.login' AND result='ok' AND actor='saml:$SAML_IDP:gwa'")" = 1
+check "... and the replay refused as saml_replayed" test \
+	"$(db "SELECT count(*) FROM admin_log WHERE action='auth.login' AND result='refused' AND detail LIKE '%saml_replayed%'")" -ge 1

@@ -4,7 +4,8 @@
 # for the browser, gateways in two
 # tenants and an alarm whose message holds control characters.
 #
-# In: T (temporary directory), CONSOLE_TTL (seconds, [console] session_ttl).
+# In: T (temporary directory), CONSOLE_TTL (seconds, [console] session_ttl), optionally a
+# function console_conf_hook whose output is appended to torwart.conf after [console].
 # Out: H (home), O (operator files), CON (https://127.0.0.1:PORT), CON_PORT, CON_CA
 # (the console CA the client trusts), ALARM_ESC (id of the alarm with ESC in it).
 H="$T/home"
@@ -26,6 +27,8 @@ printf '\n[auth]\nfleet_order_threshold = 1\n' >>"$H/torwart.conf"
 # [console] last: a test may append keys to it.
 printf '\n[console]\nlisten = 127.0.0.1:%s\nweb_dir = %s/web\nsession_ttl = %s\n' \
 	"$CON_PORT" "$SRC" "${CONSOLE_TTL:-900}" >>"$H/torwart.conf"
+# A test's own configuration (more [console] keys first, then sections), with CON known.
+if declare -F console_conf_hook >/dev/null; then console_conf_hook >>"$H/torwart.conf"; fi
 
 # Operators with P-256 keys (browser-capable), in two tenants, and an approver.
 for spec in gwa:alpha:gateway-operator gwb:beta:gateway-operator \

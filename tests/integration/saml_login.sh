@@ -11,7 +11,8 @@
 #     expired, not yet valid, unsigned, wrong issuer, wrong audience, another key, two
 #     signature-wrapping shapes, entity expansion and XXE, a comment in NameID, SHA-1, HMAC,
 #     a NameID of another context, another operator's client certificate, a context
-#     without an identity provider (also after idp-remove);
+#     without an identity provider (also after idp-remove), an answer to an AuthnRequest
+#     (InResponseTo: Torwart sends none);
 #   - every accepted and refused login is in the admin log (actor saml:<idp>:<NameID>).
 . "$(dirname "$0")/lib.sh"
 T=$(mktemp -d /tmp/torwart-saml-XXXXXX)
@@ -257,6 +258,13 @@ assertion "$T/cmt.xml" _cmt "alice.evil"
 sed -i 's|>alice.evil</saml:NameID>|>alice<!---->.evil</saml:NameID>|' "$T/cmt.xml"
 refused "a comment inside NameID" saml_subject alice "$T/cmt.xml"
 
+# An answer to an AuthnRequest: Torwart sends none, so it belongs to someone else's login.
+tmpl "$T/tmpl.xml" _irt alice "$IDP" "$SP" "$(ts '-1 min')" "$(ts '+5 min')"
+sed -i 's|<saml:SubjectConfirmationData |<saml:SubjectConfirmationData InResponseTo="_req-elsewhere" |' "$T/tmpl.xml"
+sign "$T/tmpl.xml" "$T/irt.xml"
+check "xmlsec1 signs an assertion with InResponseTo" grep -q 'InResponseTo="_req-elsewhere"' "$T/irt.xml"
+refused "an answer to an AuthnRequest (InResponseTo)" saml_in_response_to alice "$T/irt.xml"
+
 assertion "$T/bob.xml" _bob bob
 refused "a NameID of another context's operator" saml_operator bob "$T/bob.xml"
 assertion "$T/other-cert.xml" _othercert alice
@@ -264,7 +272,7 @@ refused "alice's assertion over carol's client certificate" saml_certificate car
 assertion "$T/beta.xml" _beta bob
 refused "a context without an identity provider (beta)" saml_idp bob "$T/beta.xml" beta
 check "... the refused assertions opened no session" test ! -e "$T/never.session"
-check "every refusal is in the admin log as saml:... refused" test "$(refusals)" = "$((n0 + 18))"
+check "every refusal is in the admin log as saml:... refused" test "$(refusals)" = "$((n0 + 19))"
 check "... forged ones not under their unverified NameID" test \
 	"$(q "SELECT count(*) FROM admin_log WHERE action='auth.login' AND actor='saml:$IDP:carol'")" = 0
 check "... the typed codes are in the details" test \

@@ -163,6 +163,8 @@ static const struct doc_cmd {
 	{ "profile", "list", "gateway.read", NULL, "gw=--gateway|--id", "" },
 	{ "profile", "put", "profile.write", NULL, "gw=--gateway|--id", "in:--file" },
 	{ "profile", "read", "gateway.order", NULL, "gw=--gateway|--id", "" },
+	{ "profile", "reput", "profile.write", "fleet.order", "gw=--gateway gws=--gateways",
+	  "in:--cert in:--key-file" },
 	{ "profile", "revoke-emt", "profile.write", NULL, "gw=--gateway|--id", "" },
 	{ "profile", "show", "gateway.read", NULL, "gw=--gateway|--id", "" },
 	{ "rollout", "approve", "firmware.manage", "rollout.start", "", "" },
@@ -358,6 +360,7 @@ static void test_table_complete(void **state)
 			{ "job", "create", "fleet.order" },
 			{ "gateway", "renew", "fleet.order" },
 			{ "gateway", "crl-push", "fleet.order" },
+			{ "profile", "reput", "fleet.order" },
 			{ "policy", "set", "policy.change" },
 		};
 		int with = 0;
@@ -1354,7 +1357,7 @@ static const char *const path_options[] = {
 	"--cert", "--export", "--out", "--verify", "--dir", "--request", "--file", "--in",
 	"--key-dir", "--tls-key", "--sig-key", "--enc-key", "--current-cert", "--current-key",
 	"--gwa-cert", "--home", "--share", "--custodian-keys", "--share-key",
-	"--signature", "--receipt",
+	"--signature", "--receipt", "--key-file",
 };
 
 static bool names_path(const char *name)

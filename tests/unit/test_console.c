@@ -1,7 +1,8 @@
 /*
  * test_console.c: the web console's cookie and CSRF token (api_console.h): a cookie made
  * for a token gives that token back; a changed MAC, token or issue time, an expired or
- * future cookie, a malformed or missing one are refused with a reason.
+ * future cookie, a malformed or missing one are refused with a reason. The SAML assertion
+ * consumer's form-field parser (api_console_form_field).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -113,6 +114,56 @@ static void test_refusals(void **state)
 	free(v);
 }
 
+/* The assertion consumer's form parser: decoding, absent, repeated, malformed. */
+static void test_form(void **state)
+{
+	static const char body[] = "RelayState=alpha&SAMLResponse=PD94b%2Bw%3D%3D&x=a+b%20c"
+		"&empty=&bare";
+	char out[64];
+	size_t n = 0;
+	struct tw_error err;
+
+	(void)state;
+	assert_int_equal(api_console_form_field(body, strlen(body), "RelayState", out,
+		sizeof(out), &n, &err), TW_OK);
+	assert_string_equal(out, "alpha");
+	assert_int_equal(n, 5);
+	assert_int_equal(api_console_form_field(body, strlen(body), "SAMLResponse", out,
+		sizeof(out), &n, &err), TW_OK);
+	assert_string_equal(out, "PD94b+w==");
+	assert_int_equal(api_console_form_field(body, strlen(body), "x", out, sizeof(out), &n,
+		&err), TW_OK);
+	assert_string_equal(out, "a b c");
+	assert_int_equal(api_console_form_field(body, strlen(body), "empty", out, sizeof(out),
+		&n, &err), TW_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(api_console_form_field(body, strlen(body), "bare", out, sizeof(out),
+		&n, &err), TW_OK);
+	assert_int_equal(api_console_form_field(body, strlen(body), "missing", out,
+		sizeof(out), &n, &err), TW_E_NOT_FOUND);
+	/* Only the bytes given count: the field cut off by len is absent. */
+	assert_int_equal(api_console_form_field(body, 10, "SAMLResponse", out, sizeof(out), &n,
+		&err), TW_E_NOT_FOUND);
+	assert_int_equal(api_console_form_field("a=1&a=2", 7, "a", out, sizeof(out), &n, &err),
+		TW_E_INVALID);
+	assert_string_equal(out, "");
+	/* An encoded name is the same field: a second RelayState written %52elayState. */
+	assert_int_equal(api_console_form_field("RelayState=a&%52elayState=b", 27,
+		"RelayState", out, sizeof(out), &n, &err), TW_E_INVALID);
+	assert_int_equal(api_console_form_field("a=%4", 4, "a", out, sizeof(out), &n, &err),
+		TW_E_INVALID);
+	assert_int_equal(api_console_form_field("a=%zz", 5, "a", out, sizeof(out), &n, &err),
+		TW_E_INVALID);
+	assert_int_equal(api_console_form_field("a=x%00y", 7, "a", out, sizeof(out), &n, &err),
+		TW_E_INVALID);
+	assert_int_equal(api_console_form_field("a=12345678", 10, "a", out, 8, &n, &err),
+		TW_E_INVALID);
+	assert_int_equal(api_console_form_field("a=1234567", 9, "a", out, 8, &n, &err), TW_OK);
+	assert_string_equal(out, "1234567");
+	assert_int_equal(api_console_form_field("", 0, "a", out, sizeof(out), &n, &err),
+		TW_E_NOT_FOUND);
+}
+
 static void test_csrf(void **state)
 {
 	char a[65], b[65], c[65];
@@ -137,6 +188,7 @@ int main(void)
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_csrf),
+		cmocka_unit_test(test_form),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

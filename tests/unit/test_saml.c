@@ -180,7 +180,7 @@ static const char hmac_xml[] =
 static struct saml_expect expect_at(int64_t now_ms)
 {
 	struct saml_expect x = { idp_cert, sizeof(idp_cert) - 1, "https://idp.test/u",
-		"https://sp.test/", now_ms, 60 };
+		"https://sp.test/", now_ms, 60, NULL };
 
 	return x;
 }
@@ -342,6 +342,44 @@ static void test_response(void **state)
 	free(s);
 }
 
+/*
+ * The console's binding: with a recipient expected, a bearer confirmation without that
+ * Recipient is refused (saml_recipient), never read as good; InResponseTo of a Response
+ * is reported (the login refuses solicited answers), an empty one is malformed.
+ */
+static void test_recipient_in_response_to(void **state)
+{
+	struct saml_expect x = expect_at(T_0500);
+	struct saml_assertion a;
+	const char *body = strstr(signed_xml, "<saml:Assertion");
+	const char *head = "<samlp:Response xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:"
+		"protocol\" ID=\"_r\" Version=\"2.0\"%s><samlp:Status><samlp:StatusCode Value=\""
+		"urn:oasis:names:tc:SAML:2.0:status:Success\"/></samlp:Status>%s</samlp:Response>";
+	size_t n = strlen(head) + strlen(body) + 128;
+	char *s = malloc(n);
+
+	(void)state;
+	assert_non_null(s);
+	/* The fixture's confirmation names no Recipient: fine without one expected... */
+	assert_int_equal(verify(signed_xml, &x, &a), SAML_OK);
+	assert_string_equal(a.in_response_to, "");
+	/* ... refused where the console expects its consumer URL. */
+	x.recipient = "https://sp.test/console/saml/acs";
+	assert_int_equal(verify(signed_xml, &x, &a), SAML_RECIPIENT);
+	assert_string_equal(a.name_id, "");
+	x.recipient = NULL;
+	snprintf(s, n, head, " InResponseTo=\"_req7\"", body);
+	assert_int_equal(verify(s, &x, &a), SAML_OK);
+	assert_string_equal(a.in_response_to, "_req7");
+	snprintf(s, n, head, " InResponseTo=\"\"", body);
+	assert_int_equal(verify(s, &x, &a), SAML_MALFORMED);
+	snprintf(s, n, head, " Destination=\"https://other.test/acs\"", body);
+	assert_int_equal(verify(s, &x, &a), SAML_OK);    /* not checked without a recipient */
+	assert_string_equal(saml_refusal_code(SAML_RECIPIENT), "saml_recipient");
+	assert_string_equal(saml_refusal_code(SAML_IN_RESPONSE_TO), "saml_in_response_to");
+	free(s);
+}
+
 static void test_both_signed(void **state)
 {
 	struct saml_expect x = expect_at(T_0500);
@@ -392,6 +430,7 @@ int main(void)
 		cmocka_unit_test(test_unsigned_and_entities),
 		cmocka_unit_test(test_response),
 		cmocka_unit_test(test_both_signed),
+		cmocka_unit_test(test_recipient_in_response_to),
 		cmocka_unit_test(test_time),
 	};
 
