@@ -39,7 +39,7 @@ struct wakeup_item {
 };
 
 /*
- * Sign and send n wake-ups with one signer round trip per SIGNER_BATCH_MAX datagrams
+ * Sign and send n wake-ups with one signer round trip per 64 datagrams
  * (SIGN_DATA_BATCH): each datagram carries its own time, nonce and signature as with
  * wakeup_send, only the round trip and the signer's admin-log transaction are shared.
  * Every item gets its own outcome (an unresolvable address fails that item only; a

@@ -249,7 +249,8 @@ tw_rc worker_jobs_start(const struct tw_home *home, struct event_base *base,
 	tv.tv_sec = tick_ms / 1000;
 	tv.tv_usec = (tick_ms % 1000) * 1000;
 	if (wj->due == NULL || wj->ok == NULL || wj->detail == NULL || wj->detail_ptr == NULL ||
-	    wj->ids == NULL || wj->wake == NULL || wj->wake_job == NULL || wj->tick == NULL || event_add(wj->tick, &tv) != 0) {
+	    wj->ids == NULL || wj->wake == NULL || wj->wake_job == NULL || wj->tick == NULL ||
+	    event_add(wj->tick, &tv) != 0) {
 		worker_jobs_stop(wj);
 		return tw_error_set(err, TW_E_NOMEM, "cannot set up the job tick");
 	}
