@@ -15,9 +15,16 @@
 #   openssl ca -batch        one invocation per certificate (how it is used per request)
 #   openssl ca -batch -infiles  one invocation for all certificates (its best case)
 #   openssl x509 -req        one invocation per certificate
-# Prints each figure, and our ratio to each peer.
+# The ceiling, measured in the same run: `openssl speed ecdsabrp256r1` (signatures and
+# verifications per second on one core); one verification and one signature per
+# certificate over all cores is cores / (1/sign + 1/verify) certificates per second. Our
+# CPU per certificate (user + system of the CLI, its verifying threads and its signer,
+# from /usr/bin/time) is printed next to 1/sign + 1/verify: unlike the wall figures it
+# hardly depends on the machine's load.
+# Prints each figure, and our ratio to each peer and to the ceiling.
 #
-#   bench/bench_issue.sh [BUILD_DIR]     env: N (requests, 200), KEEP=1 (keep the temp dir)
+#   bench/bench_issue.sh [BUILD_DIR]     env: N (requests, 200), KEEP=1 (keep the temp dir),
+#                                        SPEED_SECS (per openssl speed test, 2)
 set -euo pipefail
 build=$(cd "${1:-build}" && pwd)
 n=${N:-200}
@@ -27,6 +34,26 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/torwart-bench-issue.XXXXXX")
 home=$tmp/home
 now() { date +%s.%N; }
 rate() { awk -v c="$1" -v s="$2" 'BEGIN { printf "%.1f", c / s }'; }
+load() { cut -d' ' -f1 /proc/loadavg; }
+load_start=$(load)
+echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) cores)"
+
+# --- the ceiling, this run ---
+# Wall clock (-elapsed, as run-all) for the rates; CPU time for the CPU per certificate
+# (the same on a quiet machine; on a loaded one the wall rates fall, the CPU costs hardly).
+openssl speed -elapsed -seconds "${SPEED_SECS:-2}" ecdsabrp256r1 >"$tmp/speed.log" 2>/dev/null || true
+read -r sign_s verify_s < <(awk '/brainpoolP256r1\)/ { print $(NF-1), $NF }' "$tmp/speed.log" | tail -n 1)
+openssl speed -seconds "${SPEED_SECS:-2}" ecdsabrp256r1 >"$tmp/speed-cpu.log" 2>/dev/null || true
+read -r sign_c verify_c < <(awk '/brainpoolP256r1\)/ { print $(NF-1), $NF }' "$tmp/speed-cpu.log" | tail -n 1)
+cores=$(nproc)
+ceil=$(awk -v s="${sign_s:-0}" -v v="${verify_s:-0}" -v c="$cores" \
+	'BEGIN { printf "%.1f", (s > 0 && v > 0) ? c / (1 / s + 1 / v) : 0 }')
+ceil_ms=$(awk -v s="${sign_c:-0}" -v v="${verify_c:-0}" \
+	'BEGIN { printf "%.3f", (s > 0 && v > 0) ? 1000 / s + 1000 / v : 0 }')
+echo "ceiling: brainpoolP256r1 sign ${sign_s:-?}/s, verify ${verify_s:-?}/s per core" \
+	"(openssl speed -elapsed): $ceil certificates/s over $cores cores"
+echo "ceiling in CPU time: sign ${sign_c:-?}/s, verify ${verify_c:-?}/s per CPU second" \
+	"(openssl speed): ${ceil_ms} ms CPU per certificate"
 
 fhome=$tmp/home-filekeys
 "$T" init --home "$home" --test-pki >/dev/null 2>&1
@@ -63,6 +90,7 @@ certs=$((3 * n))
 run_ours() {
 	local t0 t1 ta tb issued i f files=("$tmp"/req/*.der) args full_s=0 full_n=0 solo_s
 	: >"$tmp/ours-$1.out"
+	: >"$tmp/cpu-$1"
 	ta=$(now)
 	"$T" ca issue --home "$2" --request "$tmp/solo.der" >>"$tmp/ours-$1.out" 2>&1 ||
 		{ cat "$tmp/ours-$1.out"; exit 1; }
@@ -76,7 +104,8 @@ run_ours() {
 		args=()
 		for f in "${files[@]:i:60}"; do args+=(--request "$f"); done
 		ta=$(now)
-		"$T" ca issue --home "$2" --timing "${args[@]}" >>"$tmp/ours-$1.out" 2>&1 ||
+		/usr/bin/time -a -o "$tmp/cpu-$1" -f "cpu %U %S" \
+			"$T" ca issue --home "$2" --timing "${args[@]}" >>"$tmp/ours-$1.out" 2>&1 ||
 			{ cat "$tmp/ours-$1.out"; exit 1; }
 		tb=$(now)
 		if [ "${#args[@]}" -eq 120 ]; then
@@ -90,8 +119,14 @@ run_ours() {
 	[ "$issued" = "$((certs + 3))" ] ||
 		{ echo "expected $((certs + 3)) certificates (solo.der included), store has $issued"; exit 1; }
 	ours=$(rate "$certs" "$ours_s")
+	cpu_ms=$(awk -v c="$certs" '/^cpu/ { t += $2 + $3 } END { printf "%.3f", t * 1000 / c }' \
+		"$tmp/cpu-$1")
 	echo "torwart ca issue ($1 signer): $n requests, $certs certificates in ${ours_s}s:" \
-		"$(rate "$n" "$ours_s") requests/s, $ours certificates/s"
+		"$(rate "$n" "$ours_s") requests/s, $ours certificates/s," \
+		"$(awk -v a="$ours" -v b="$ceil" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }') of the ceiling"
+	echo "  CPU (user+sys, all processes and threads): ${cpu_ms} ms per certificate; the" \
+		"ceiling's one sign + one verify: ${ceil_ms} ms ($(awk -v a="$ceil_ms" -v b="$cpu_ms" \
+		'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }') of our CPU)"
 	if [ "$full_n" -gt 0 ]; then
 		marg=$(awk -v s="$full_s" -v c="$full_n" -v o="$solo_s" \
 			'BEGIN { d = s / c - o; printf "%.1f", (d > 0 ? 177 / d : 0) }')
@@ -106,9 +141,9 @@ run_ours() {
 	grep '^timing' "$tmp/ours-$1.out" | sed 's/^/  where the time went (sign = waiting for the signer, not overlapped): /' || true
 }
 run_ours "file-key" "$fhome"
-ours_file=$ours marg_file=$marg fixed_file=$fixed_s
+ours_file=$ours marg_file=$marg fixed_file=$fixed_s cpu_file=$cpu_ms
 run_ours "SoftHSM2" "$home"
-marg_hsm=$marg fixed_hsm=$fixed_s
+marg_hsm=$marg fixed_hsm=$fixed_s cpu_hsm=$cpu_ms
 
 # --- peer CA: brainpoolP256r1 key file, minimal openssl ca configuration ---
 ca=$tmp/osslca
@@ -178,8 +213,10 @@ echo "openssl x509 -req (one call per certificate): $certs certificates in ${pee
 echo "ratio torwart (SoftHSM2) / openssl ca (per call): $(awk -v a="$ours" -v b="$peer1" 'BEGIN { printf "%.1f", a / b }')x  (goal >= 20x)"
 echo "ratio torwart (file keys) / openssl ca (per call): $(awk -v a="$ours_file" -v b="$peer1" 'BEGIN { printf "%.1f", a / b }')x"
 echo "ratio torwart (SoftHSM2) / openssl ca -infiles:   $(awk -v a="$ours" -v b="$peer2" 'BEGIN { printf "%.2f", a / b }')x"
+echo "ratio torwart (file keys) / openssl ca -infiles:  $(awk -v a="$ours_file" -v b="$peer2" 'BEGIN { printf "%.2f", a / b }')x"
 echo "ratio torwart (SoftHSM2) / openssl x509 -req:     $(awk -v a="$ours" -v b="$peer3" 'BEGIN { printf "%.1f", a / b }')x"
 echo "note: torwart's figure includes request parsing and 3 proof-of-possession checks per" \
 	"request, store writes and admin-log entries; the peers only sign."
 # The closing line is for bench/run-all: key=value, nothing else on it.
-echo "bench_issue: certs=$certs softhsm_per_s=$ours file_per_s=$ours_file openssl_ca_per_call_per_s=$peer1 openssl_ca_infiles_per_s=$peer2 openssl_x509_per_s=$peer3 softhsm_marginal_per_s=$marg_hsm softhsm_fixed_s=$fixed_hsm file_marginal_per_s=$marg_file file_fixed_s=$fixed_file"
+echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "bench_issue: certs=$certs softhsm_per_s=$ours file_per_s=$ours_file openssl_ca_per_call_per_s=$peer1 openssl_ca_infiles_per_s=$peer2 openssl_x509_per_s=$peer3 softhsm_marginal_per_s=$marg_hsm softhsm_fixed_s=$fixed_hsm file_marginal_per_s=$marg_file file_fixed_s=$fixed_file sign_per_s=${sign_s:-0} verify_per_s=${verify_s:-0} ceiling_per_s=$ceil ceiling_cpu_ms=$ceil_ms softhsm_cpu_ms=$cpu_hsm file_cpu_ms=$cpu_file load_start=$load_start load_end=$(load)"

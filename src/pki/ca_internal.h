@@ -58,10 +58,38 @@ tw_rc ca_refuse(struct ca_run *r, const char *object, enum pki_result res, tw_rc
 /*
  * Parse, verify, resolve the participant (r->want_part or by CN), match the registration,
  * and (check_replay) refuse a known digest. Refusals are audited. *out is the caller's.
+ * ca_validate_parse + ca_validate_finish (ca_validate.c).
  */
 tw_rc ca_validate(struct ca_run *r, const char *object, const unsigned char *in,
 	size_t len, bool check_replay, struct request **out, char digest_hex[65],
 	enum pki_result *result, struct tw_error *err);
+
+/* What the store-free half of ca_validate found for one request. Owns req and der. */
+struct ca_parsed {
+	tw_rc rc;                  /* TW_OK: req is set */
+	enum pki_result result;    /* PKI_OK_SYNTAX or the one WSDL code of the rejection */
+	struct tw_error err;
+	struct request *req;
+	unsigned char *der;        /* want_der: the request as DER (what the queue keeps) */
+	size_t der_len;
+};
+
+/*
+ * Decode, parse, verify every proof of possession and signature, chain the signer
+ * certificates to trust. Touches no store, audits nothing, changes nothing shared:
+ * callable from any thread (trust is only read). Outcome in *out (ca_parsed_clear).
+ */
+void ca_validate_parse(X509_STORE *trust, const unsigned char *in, size_t len, bool want_der,
+	struct ca_parsed *out);
+/*
+ * The store half, on the store's thread: participant, signer certificates' status,
+ * caller binding, registration match, replay check; every rejection (also parsed's own)
+ * refused and audited here. On TW_OK *out takes parsed->req.
+ */
+tw_rc ca_validate_finish(struct ca_run *r, const char *object, struct ca_parsed *parsed,
+	bool check_replay, struct request **out, char digest_hex[65], enum pki_result *result,
+	struct tw_error *err);
+void ca_parsed_clear(struct ca_parsed *p);
 /* Queue row for req (row->der borrows der). */
 tw_rc ca_request_row(struct ca_run *r, const struct request *req, const char *digest,
 	const char *state, const unsigned char *der, size_t der_len,

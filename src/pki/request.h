@@ -152,6 +152,17 @@ tw_rc request_parse(const unsigned char *in, size_t len, const struct request_ve
 	struct request **out, enum pki_result *result, struct tw_error *err);
 
 /*
+ * request_parse in two halves, for callers that verify on worker threads and keep the
+ * store on one: parse with opts' trust only (no check_signer, auth OPTIONAL; safe on any
+ * thread, the trust store is only read), then call this with the full opts on the parsed
+ * request. It applies opts->auth and runs opts->check_signer on the outer signer, then
+ * on the authoriser, as request_parse would have (the chains were checked by the first
+ * half). Sets *result like request_parse; on TW_OK req->signers_checked is set.
+ */
+tw_rc request_check_signers(struct request *req, const struct request_verify_opts *opts,
+	enum pki_result *result, struct tw_error *err);
+
+/*
  * Encode SEQUENCE { oid, [0] EXPLICIT content } (content: one complete DER element,
  * e.g. CertReqMessages or SignedData). Used by reqgen.c. *out is malloc'ed.
  */

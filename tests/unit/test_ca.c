@@ -453,6 +453,108 @@ static void test_issue_pipelined(void **state)
 	free(out);
 }
 
+/* Admin-log entries after seq `from`: refusals and issuances. */
+struct audit_counts {
+	int64_t from;
+	int refused, issued;
+};
+
+static int count_audit(const struct store_audit_row *row, void *arg)
+{
+	struct audit_counts *a = arg;
+
+	if (row->seq <= a->from)
+		return 0;
+	a->refused += strcmp(row->action, "ca.request.refuse") == 0;
+	a->issued += strcmp(row->action, "ca.issue") == 0;
+	return 0;
+}
+
+/*
+ * Verifying threads ahead of the store thread, small flights to the signer and several
+ * flights per store transaction: every outcome still belongs to its own file, in order;
+ * rejections anywhere in the run are refused and audited by the store thread; a replay of
+ * a request that is signed but not yet committed (gathered for the next transaction) and
+ * of one still with the signer is refused, not issued twice (nor does it fail the batch
+ * that holds the first copy); nothing but the good requests is stored.
+ */
+static void test_issue_threaded_mixed(void **state)
+{
+	struct env *e = *state;
+	enum { N = CA_BATCH_MAX + 6 };
+	struct ca_issue_outcome *out = calloc(N, sizeof(*out));
+	const char *files[N];
+	char *paths[N], *p256, *trunc, *missing;
+	struct audit_counts ac = { 0, 0, 0 };
+	struct store_audit_row last;
+	struct audit_verify_result vr;
+	struct tw_error err;
+	unsigned char *der = NULL;
+	size_t len = 0;
+	bool found = false;
+	int r0, c0, r1, c1, good = 0;
+
+	assert_non_null(out);
+	register_emt(e, "mix-p", "MIX.EMT.T", "9900000000033");
+	for (int i = 0; i < N; i++) {
+		paths[i] = make_request(e, "MIX.EMT.T", "9900000000033", NID_brainpoolP256r1);
+		files[i] = paths[i];
+	}
+	p256 = make_request(e, "MIX.EMT.T", "9900000000033", NID_X9_62_prime256v1);
+	assert_rc(tw_read_file(paths[0], 1 << 20, &der, &len, &err), TW_OK);
+	trunc = tw_asprintf("%s/trunc-mix.der", e->dir);
+	missing = tw_asprintf("%s/no-such-request.der", e->dir);
+	assert_rc(tw_write_file(trunc, der, len - 20, 0600, false, &err), TW_OK);
+	free(der);
+	files[5] = p256;
+	files[17] = trunc;
+	files[23] = missing;
+	files[30] = paths[2];        /* signed by then, gathered, not yet committed */
+	files[N - 1] = paths[N - 3]; /* still being prepared or with the signer */
+	assert_rc(store_audit_last(e->store, &last, &found, &err), TW_OK);
+	ac.from = found ? last.seq : 0;
+	counts(e, &r0, &c0);
+	assert_rc(ca_issue_files(e->home, e->store, e->sc, &who, "mix-p", files, N, out, NULL,
+		&err), TW_OK);
+	for (int i = 0; i < N; i++) {
+		assert_ptr_equal(out[i].file, files[i]);
+		if (i == 5) {
+			assert_int_equal(out[i].result, PKI_FAILURE_DOMAIN_PARAMETERS);
+		} else if (i == 17) {
+			assert_int_equal(out[i].result, PKI_FAILURE_SYNTAX);
+		} else if (i == 23) {
+			assert_int_equal(out[i].result, PKI_FAILURE_OTHER_ERROR);
+		} else if (i == 30 || i == N - 1) {
+			assert_int_equal(out[i].result, PKI_FAILURE_REQUEST_NOT_ACCEPTED);
+		} else {
+			assert_int_equal(out[i].rc, TW_OK);
+			assert_int_equal(out[i].result, PKI_OK_CERT_AVAILABLE);
+			assert_int_equal(out[i].n_certs, 3);
+			assert_true(out[i].request_id > 0);
+			good++;
+			continue;
+		}
+		assert_int_not_equal(out[i].rc, TW_OK);
+		assert_int_equal(out[i].request_id, 0);
+	}
+	assert_int_equal(good, N - 5);
+	counts(e, &r1, &c1);
+	assert_int_equal(r1, r0 + good);
+	assert_int_equal(c1, c0 + 3 * good);
+	/* Every refusal audited (an unreadable file is reported, not audited), every issue. */
+	assert_rc(store_audit_foreach(e->store, ac.from + 1, count_audit, &ac, &err), TW_OK);
+	assert_int_equal(ac.refused, 4);
+	assert_int_equal(ac.issued, good);
+	assert_rc(audit_verify(e->store, &vr, &err), TW_OK);
+	assert_int_equal(vr.first_bad_seq, 0);
+	for (int i = 0; i < N; i++)
+		free(paths[i]);
+	free(p256);
+	free(trunc);
+	free(missing);
+	free(out);
+}
+
 /*
  * The revocation instant (seconds) of test_crl_streamed's entry i. Even entries walk
  * 1970-2280; each odd one is 1 to 23 hours after the entry before it, so the same day or
@@ -693,6 +795,7 @@ int main(void)
 		cmocka_unit_test(test_issue_and_bad_requests),
 		cmocka_unit_test(test_issue_buffer_caller_bound),
 		cmocka_unit_test(test_issue_pipelined),
+		cmocka_unit_test(test_issue_threaded_mixed),
 		cmocka_unit_test(test_crl_streamed),
 		cmocka_unit_test(test_issue_several_dns),
 	};

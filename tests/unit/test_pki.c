@@ -588,6 +588,37 @@ static void test_bad_signatures(void **state)
 	free(der);
 }
 
+/*
+ * A requested key whose point is not on its curve is refused (domain parameters), on the
+ * path that builds request keys from a per-curve template (request_curve_params) as on
+ * the general one; the same curves' good keys still come out equal to the generated ones.
+ */
+static void test_key_off_curve(void **state)
+{
+	unsigned char *der = NULL, *pt = NULL;
+	size_t len = 0, plen;
+	struct request *req;
+	bool hit = false;
+
+	(void)state;
+	pki_fixture_gen_initial(&der, &len);
+	req = expect(der, len, NULL, PKI_OK_SYNTAX);
+	assert_int_equal(EVP_PKEY_eq(request_find(req, PKI_USAGE_TLS)->public_key, fx.k_tls), 1);
+	request_free(req);
+	plen = EVP_PKEY_get1_encoded_public_key(fx.k_tls, &pt);
+	assert_true(plen > 1);
+	for (size_t i = 0; i + plen <= len && !hit; i++) {
+		if (memcmp(der + i, pt, plen) == 0) {
+			der[i + plen - 1] ^= 0x01;   /* y off by one: not on the curve */
+			hit = true;
+		}
+	}
+	assert_true(hit);
+	expect(der, len, NULL, PKI_FAILURE_DOMAIN_PARAMETERS);
+	OPENSSL_free(pt);
+	free(der);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -600,6 +631,7 @@ int main(void)
 		cmocka_unit_test(test_bad_wrapper_oid),
 		cmocka_unit_test(test_bad_entries),
 		cmocka_unit_test(test_bad_signatures),
+		cmocka_unit_test(test_key_off_curve),
 	};
 
 	return cmocka_run_group_tests(tests, pki_fixture_setup, pki_fixture_teardown);
