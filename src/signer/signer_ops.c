@@ -694,6 +694,7 @@ tw_rc signer_op_sign_data_batch(struct signer_srv *srv, struct conn *c, const ch
 	struct audit_entry *entries = NULL;
 	char (*details)[128] = NULL;
 	EVP_PKEY_CTX *ctx = NULL;
+	struct tw_error ae;
 	size_t n = 0;
 	tw_rc rc = TW_OK;
 
@@ -774,11 +775,12 @@ tw_rc signer_op_sign_data_batch(struct signer_srv *srv, struct conn *c, const ch
 	if (srv->store == NULL) {
 		rc = tw_error_set(err, TW_E_STORE, "the signer has no store, so it cannot write "
 			"the admin log: %s", srv->setup_err.message);
-	} else if ((rc = audit_append_batch(srv->store, entries, n, err)) != TW_OK) {
+	} else if ((rc = audit_append_batch(srv->store, entries, n, &ae)) != TW_OK) {
 		tw_err("cannot write the admin log (signer.sign batch of %zu %s): %s", n, label,
-			err->message);
+			ae.message);
+		/* Its own buffer: formatting err's message into err itself would overlap. */
 		rc = tw_error_set(err, rc, "the signer cannot write the admin log, so it hands out "
-			"nothing: %s", err->message);
+			"nothing: %s", ae.message);
 	}
 out:
 	if (rc != TW_OK)
