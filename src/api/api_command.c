@@ -45,6 +45,13 @@
 #define AC_REQUEST_KEEP_S    (24L * 3600L)
 #define AC_REQUEST_AAD       "torwart-api-request/"
 #define AC_REQUEST_BODY_KEEP (1024 * 1024)   /* larger answers: outcome only */
+/*
+ * The four-eyes batch of initial configuration files (docs/initial-config.md): the
+ * release only unlocks the request; its requester fetches the files once. The approval's
+ * result starts with this text until the fetch (then "executed: ...").
+ */
+#define AC_IC_ACTION   "initial-config.batch"
+#define AC_IC_RELEASED "released for one fetch"
 
 struct api_cmd_job;
 
@@ -86,6 +93,9 @@ struct api_cmd_job {
 	char nonce[33];                /* of the sealed principal, until the child took it */
 	char request[PATH_MAX];        /* idempotency record to complete, or "" */
 	json_t *request_argv;          /* the argv of that record */
+	/* An output sent back under another argv index than it ran with (initial-config
+	 * --fetch runs the stored argv, the client names its --out): -1 = none. */
+	int out_from, out_to;
 };
 
 /* ---- small helpers ---- */
@@ -461,13 +471,28 @@ static json_t *ac_request_read(struct api_commands *ac, const char *path, const 
 
 /* Complete the job's idempotency record with the answer (best effort, logged). */
 static void ac_request_done(struct api_commands *ac, const char *path, const json_t *argv,
-	int status, const json_t *body)
+	int status, const json_t *body, bool outputs_once)
 {
 	struct tw_error err;
 	json_t *rec;
 
 	if (path == NULL || path[0] == '\0')
 		return;
+	if (outputs_once && json_object_get(body, "files") != NULL) {
+		/* Handed over once (initial configuration files): a retry learns how it ended,
+		 * the spool keeps no copy of the files. */
+		json_t *copy = json_copy((json_t *)body);
+
+		if (copy != NULL) {
+			json_object_set_new(copy, "files", json_object());
+			json_object_set_new(copy, "files_not_kept", json_true());
+			rec = json_pack("{s:s,s:O,s:i,s:o}", "state", "done", "argv", argv, "status",
+				status, "body", copy);
+		} else {
+			rec = NULL;
+		}
+		goto write;
+	}
 	{
 		/* Large answers (exports) are not kept: a retry learns that it ran and how it
 		 * ended, not its output (bounded spool: AC_REQUEST_BODY_KEEP per record). */
@@ -676,6 +701,13 @@ static int ac_collect_one(const char *path, const struct stat *st, int flag, str
 	return 0;
 }
 
+static bool ac_is_dir(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
 /* The files and directories the command wrote for OUT arguments. */
 static json_t *ac_outputs(struct api_cmd_job *j, bool *too_large)
 {
@@ -685,14 +717,17 @@ static json_t *ac_outputs(struct api_cmd_job *j, bool *too_large)
 	for (int i = 0; files != NULL && i < j->argc; i++) {
 		char key[16];
 		bool truncated = false;
+		/* A batch of initial configuration files makes a directory of its --out. */
+		bool dir = j->kinds[i] == AUTH_CMD_DIR_OUT || (j->kinds[i] == AUTH_CMD_FILE_OUT &&
+			j->cmd->outputs_once && ac_is_dir(j->argv[i]));
 		json_t *data;
 
-		snprintf(key, sizeof(key), "%d", i);
-		if (j->kinds[i] == AUTH_CMD_FILE_OUT) {
+		snprintf(key, sizeof(key), "%d", i == j->out_from ? j->out_to : i);
+		if (j->kinds[i] == AUTH_CMD_FILE_OUT && !dir) {
 			if ((data = ac_file_b64(j->argv[i], AUTH_CMD_FILE_MAX, &truncated)) != NULL)
 				json_object_set_new(files, key, json_pack("{s:o}", "data", data));
 			*too_large |= truncated;
-		} else if (j->kinds[i] == AUTH_CMD_DIR_OUT && tw_path_exists(j->argv[i])) {
+		} else if (dir && tw_path_exists(j->argv[i])) {
 			ac_walk.entries = json_array();
 			ac_walk.prefix = strlen(j->argv[i]) + 1;
 			ac_walk.total = 0;
@@ -794,7 +829,8 @@ static void ac_finish(struct api_cmd_job *j)
 		}
 		evhttp_connection_set_closecb(j->evcon, NULL, NULL);
 		if (body != NULL) {
-			ac_request_done(ac, j->request, j->request_argv, 200, body);
+			ac_request_done(ac, j->request, j->request_argv, 200, body,
+				j->cmd->outputs_once);
 			j->request[0] = '\0';
 			ac_send(j->req, 200, body);
 		} else {
@@ -815,13 +851,15 @@ static void ac_finish(struct api_cmd_job *j)
 		o = ac_file_b64(path, AUTH_CMD_OUTPUT_MAX, &t);
 		snprintf(path, sizeof(path), "%s/stderr", j->dir);
 		e = ac_file_b64(path, AUTH_CMD_OUTPUT_MAX, &t);
-		f = ac_outputs(j, &big);
+		/* Output handed over once and its client gone: the files are not kept. */
+		f = j->cmd->outputs_once ? json_object() : ac_outputs(j, &big);
 		b = json_pack("{s:i,s:o,s:o,s:o,s:b,s:b}", "exit", j->timed_out ? 124 : code,
 			"stdout", o != NULL ? o : json_string(""), "stderr",
 			e != NULL ? e : json_string(""), "files", f != NULL ? f : json_object(),
 			"truncated", t || big, "timed_out", j->timed_out);
 		if (b != NULL) {
-			ac_request_done(ac, j->request, j->request_argv, 200, b);
+			ac_request_done(ac, j->request, j->request_argv, 200, b,
+				j->cmd->outputs_once);
 			j->request[0] = '\0';
 		}
 		json_decref(b);
@@ -1081,12 +1119,249 @@ static struct api_cmd_job *ac_job_new(struct api_commands *ac, struct evhttp_req
 	j->req = req;
 	j->cmd = c;
 	j->fd = -1;
+	j->out_from = -1;
+	j->out_to = -1;
 	j->argc = argc;
 	j->argv = argv;
 	j->who = *who;
 	auth_principal_role_text(who, j->role, sizeof(j->role));
 	ac_join(argc, argv, j->detail, sizeof(j->detail));
 	return j;
+}
+
+/* ---- initial configuration files: the four-eyes batch (docs/initial-config.md) ---- */
+
+struct ac_ids {
+	char *list;
+	size_t len, cap;
+};
+
+static int ac_ids_add(const struct store_gateway *gw, void *arg)
+{
+	struct ac_ids *ids = arg;
+	size_t n = strlen(gw->gateway_id);
+
+	if (ids->len + n + 2 > ids->cap) {
+		size_t cap = (ids->cap + n + 2) * 2;
+		char *list = realloc(ids->list, cap);
+
+		if (list == NULL)
+			return 1;
+		ids->list = list;
+		ids->cap = cap;
+	}
+	if (ids->len > 0)
+		ids->list[ids->len++] = ',';
+	memcpy(ids->list + ids->len, gw->gateway_id, n + 1);
+	ids->len += n;
+	return 0;
+}
+
+/*
+ * The stored request of a batch: the explicit gateway list the selector names now (what
+ * the approver sees is what is exported, whatever a tag holds later), the requester's
+ * --out, and each --recipient with its uploaded certificate. *params is the caller's.
+ */
+static tw_rc ac_ic_params(struct api_commands *ac, const struct auth_principal *p,
+	const struct auth_cmd_args *args, const json_t *files, int64_t count, json_t **params,
+	struct tw_error *err)
+{
+	const char *gws = auth_cmd_args_value(args, "--gateways");
+	const char *tag = auth_cmd_args_value(args, "--tag");
+	const char *tenant = auth_cmd_args_value(args, "--tenant");
+	const struct auth_cmd_opt *out = auth_cmd_args_get(args, "--out");
+	struct ac_ids ids = { 0 };
+	json_t *argv = NULL, *rfiles = NULL;
+	char *sel = NULL, *text = NULL;
+	tw_rc rc;
+
+	*params = NULL;
+	if (out == NULL || out->value == NULL) {
+		rc = tw_error_set(err, TW_E_INVALID, "a batch needs --out DIR");
+		goto out;
+	}
+	sel = gws != NULL ? (strcmp(gws, "all") == 0 ? tw_strdup("all") :
+		tw_asprintf("ids:%s", gws)) : tag != NULL ? tw_asprintf("tag:%s", tag) :
+		tenant != NULL ? tw_asprintf("tenant:%s", tenant) : NULL;
+	if (sel == NULL) {
+		rc = tw_error_set(err, TW_E_INVALID, "a batch selects gateways with --gateways, "
+			"--tag or --tenant");
+		goto out;
+	}
+	store_scope_tenant(ac->store, p->break_glass ? 0 : p->tenant_id);
+	rc = job_fleet_foreach(ac->store, sel, ac_ids_add, &ids, err);
+	store_scope_tenant(ac->store, 0);
+	if (rc != TW_OK)
+		goto out;
+	if (ids.list == NULL || ids.len + 1 > AUTH_CMD_ARG_MAX) {
+		rc = ids.list == NULL ?
+			tw_error_set(err, TW_E_NOT_FOUND, "the selection names no gateway") :
+			tw_error_set(err, TW_E_TOO_LARGE, "the batch's gateway list is over %d "
+				"bytes: split it into smaller batches", AUTH_CMD_ARG_MAX);
+		goto out;
+	}
+	argv = json_pack("[s,s,s,s,s,s]", "gateway", "initial-config", "--gateways", ids.list,
+		"--out", out->value);
+	rfiles = json_object();
+	if (argv == NULL || rfiles == NULL) {
+		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+		goto out;
+	}
+	for (int k = 0; k < args->count; k++) {
+		char from[16], to[24];
+		const char *data;
+
+		if (strcmp(args->opt[k].name, "--recipient") != 0)
+			continue;
+		snprintf(from, sizeof(from), "%d", args->opt[k].value_index);
+		data = json_string_value(json_object_get(files, from));
+		if (data == NULL || args->opt[k].value == NULL) {
+			rc = tw_error_set(err, TW_E_INVALID, "--recipient: the certificate was not "
+				"sent along");
+			goto out;
+		}
+		json_array_append_new(argv, json_string("--recipient"));
+		json_array_append_new(argv, json_string(args->opt[k].value));
+		snprintf(to, sizeof(to), "%zu", json_array_size(argv) - 1);
+		json_object_set_new(rfiles, to, json_string(data));
+	}
+	*params = json_pack("{s:O,s:O,s:I}", "argv", argv, "files", rfiles, "fleet_size",
+		(json_int_t)count);
+	if (*params == NULL) {
+		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+		goto out;
+	}
+	text = json_dumps(*params, JSON_COMPACT);
+	if (text == NULL || strlen(text) > STORE_APPROVAL_PARAMS_MAX) {
+		json_decref(*params);
+		*params = NULL;
+		rc = tw_error_set(err, TW_E_TOO_LARGE, "a batch request holds at most %d bytes of "
+			"gateway ids and recipient certificates: split the batch or give fewer "
+			"recipients", STORE_APPROVAL_PARAMS_MAX);
+	}
+out:
+	free(text);
+	free(sel);
+	free(ids.list);
+	json_decref(argv);
+	json_decref(rfiles);
+	return rc;
+}
+
+/*
+ * `gateway initial-config --fetch ID --out DIR`: the files of a released batch request,
+ * for its requester, once, within approval_ttl after the release. The request is
+ * claimed (its result becomes "executed: files fetched ...") before the command runs,
+ * by an update conditional on the released result, so a second fetch (also through
+ * another api process on the same store) finds it claimed. On
+ * success *run_argv (the stored argv, *run_argc entries) and *files are the caller's, *a
+ * holds the request.
+ */
+static tw_rc ac_ic_fetch(struct api_commands *ac, const struct auth_principal *p,
+	const struct auth_cmd_args *args, int *run_argc, char ***run_argv, json_t **files,
+	struct store_approval *a, struct tw_error *err)
+{
+	const char *v = auth_cmd_args_value(args, "--fetch");
+	const struct auth_command *c = NULL;
+	struct auth_cmd_args *rargs = NULL;
+	json_t *params = NULL;
+	char what[64], missing[96];
+	long id = 0;
+	tw_rc rc;
+
+	*run_argc = 0;
+	*run_argv = NULL;
+	*files = NULL;
+	if (args->count != 2 || auth_cmd_args_get(args, "--out") == NULL)
+		return tw_error_set(err, TW_E_INVALID, "--fetch ID takes --out DIR and nothing "
+			"else: the request holds the gateways and recipients");
+	if ((rc = tw_parse_long(v, 1, 0x7fffffffL, &id, err, "request id")) != TW_OK)
+		return rc;
+	snprintf(what, sizeof(what), "approval:%ld", id);
+	snprintf(missing, sizeof(missing), "there is no initial-config batch request %ld", id);
+	{
+		struct tw_error ignore;
+		bool found = store_approval_get(ac->store, id, a, &ignore) == TW_OK &&
+			strcmp(a->action, AC_IC_ACTION) == 0;
+
+		if ((rc = ac_hidden(ac, p, found, found ? a->tenant_id : 0, what, err, missing)) !=
+		    TW_OK)
+			return rc;
+	}
+	if (a->requester_id != p->operator_id)
+		return ac_deny(ac->store, p, what, err, "only the operator who requested a batch "
+			"fetches its files");
+	if (strcmp(a->state, "executed") != 0)
+		return tw_error_set(err, TW_E_DENIED, "request %ld is %s, not released: it "
+			"produces no files%s", id, a->state, strcmp(a->state, "pending") == 0 ?
+			" until another operator approves it (torwart approval approve)" : "");
+	if (strncmp(a->result, AC_IC_RELEASED, strlen(AC_IC_RELEASED)) != 0)
+		return tw_error_set(err, TW_E_EXISTS, "the files of request %ld were fetched "
+			"already (%.200s): a batch is handed over once; request a new one", id,
+			a->result);
+	if (tw_now_ms() > a->decided_ms + (int64_t)ac->settings->approval_ttl_s * 1000) {
+		struct tw_error oerr;
+
+		if (auth_approval_outcome(ac->store, p, id, false, "not fetched within the "
+		    "approval_ttl after its release: no files were produced", &oerr) != TW_OK)
+			tw_err("cannot record the expiry of approval %ld: %s", id, oerr.message);
+		return tw_error_set(err, TW_E_DENIED, "request %ld was released more than %ld s "
+			"ago and not fetched: it produces no files; request a new one", id,
+			ac->settings->approval_ttl_s);
+	}
+	params = json_loads(a->params, JSON_REJECT_DUPLICATES, NULL);
+	if ((rc = ac_argv(json_object_get(params, "argv"), run_argc, run_argv, err)) != TW_OK ||
+	    (rc = auth_command_validate(*run_argc, *run_argv, &c, err)) != TW_OK ||
+	    (rc = ac_parse(c, *run_argc, *run_argv, &rargs, err)) != TW_OK)
+		goto out;
+	if (!c->outputs_once || auth_cmd_args_get(rargs, "--out") == NULL) {
+		rc = tw_error_set(err, TW_E_INTEGRITY, "request %ld holds no initial-config "
+			"batch", id);
+		goto out;
+	}
+	/* The requester may still export these gateways (role, tenant) now. */
+	if ((rc = ac_authorise(ac, p, c, rargs, err)) != TW_OK)
+		goto out;
+	{
+		char done[STORE_TEXT_MAX + 1];
+
+		snprintf(done, sizeof(done), "files fetched by %s (the next api.command entry "
+			"has the export's outcome)", p->name);
+		/* Conditional on the result read above: with several api processes on one
+		 * store, only one fetch claims the request. */
+		if ((rc = auth_approval_claim(ac->store, p, id, a->result, done, err)) != TW_OK)
+			goto out;
+	}
+	*files = json_incref(json_object_get(params, "files"));
+out:
+	if (rc != TW_OK) {
+		ac_free_argv(*run_argc, *run_argv);
+		*run_argc = 0;
+		*run_argv = NULL;
+	}
+	free(rargs);
+	json_decref(params);
+	return rc;
+}
+
+/* The release of a batch: it only unlocks the request for its requester's one fetch. */
+static tw_rc ac_ic_release(struct tw_store *store, const struct auth_action_ctx *ctx,
+	const json_t *params, char *result, size_t result_size, struct tw_error *err)
+{
+	const json_t *arr = json_object_get(params, "argv");
+	const struct auth_command *c = auth_command_find(
+		json_string_value(json_array_get(arr, 0)),
+		json_string_value(json_array_get(arr, 1)));
+
+	(void)store;
+	if (c == NULL || !c->outputs_once)
+		return tw_error_set(err, TW_E_INVALID, "request %lld holds no initial-config "
+			"batch", (long long)ctx->request->id);
+	snprintf(result, result_size, "%s: %s fetches the files with `torwart gateway "
+		"initial-config --fetch %lld --out DIR` within %ld s", AC_IC_RELEASED,
+		ctx->request->requester, (long long)ctx->request->id,
+		ctx->settings != NULL ? ctx->settings->approval_ttl_s : 0L);
+	return TW_OK;
 }
 
 /* ---- the endpoint ---- */
@@ -1183,9 +1458,14 @@ void api_command_handle(struct api_commands *ac, struct evhttp_request *req,
 	char **argv = NULL, what[96], *request = NULL, aad[128];
 	const char *rid;
 	int64_t count = 0;
-	int argc = 0;
+	int argc = 0, out_from = -1, out_to = -1;
+	/* initial-config --fetch: the released request, its stored argv's files */
+	bool fetch = false;
+	struct store_approval fa;
+	json_t *ffiles = NULL;
 	tw_rc rc;
 
+	memset(&fa, 0, sizeof(fa));
 	if (ac == NULL) {
 		rc = tw_error_set(&err, TW_E_UNAVAILABLE, "this api cannot run commands");
 		goto fail;
@@ -1247,11 +1527,29 @@ void api_command_handle(struct api_commands *ac, struct evhttp_request *req,
 			goto refused;
 		}
 	}
-	if (c->four_eyes != NULL) {
+	fetch = c->outputs_once && auth_cmd_args_get(args, "--fetch") != NULL;
+	if (fetch) {
+		int fargc = 0;
+		char **fargv = NULL;
+
+		out_to = auth_cmd_args_get(args, "--out") != NULL ?
+			auth_cmd_args_get(args, "--out")->value_index : -1;
+		if ((rc = ac_ic_fetch(ac, p, args, &fargc, &fargv, &ffiles, &fa, &err)) != TW_OK)
+			goto refused;
+		free(args);
+		args = NULL;
+		ac_free_argv(argc, argv);
+		argc = fargc;
+		argv = fargv;
+		if ((rc = ac_parse(c, argc, argv, &args, &err)) != TW_OK)
+			goto refused;
+		out_from = auth_cmd_args_get(args, "--out")->value_index;
+	} else if (c->four_eyes != NULL) {
 		count = 1;
 		if (((strcmp(c->command, "job") == 0 && strcmp(c->sub, "create") == 0) ||
 		     (strcmp(c->command, "gateway") == 0 && (strcmp(c->sub, "renew") == 0 ||
-		      strcmp(c->sub, "crl-push") == 0)) || ac_reput_apply(c, args)) &&
+		      strcmp(c->sub, "crl-push") == 0 ||
+		      strcmp(c->sub, "initial-config") == 0)) || ac_reput_apply(c, args)) &&
 		    (rc = ac_fleet_size(ac, p, args, &count, &err)) != TW_OK)
 			goto refused;
 		if (auth_four_eyes_required(ac->settings, c->four_eyes, count)) {
@@ -1259,15 +1557,27 @@ void api_command_handle(struct api_commands *ac, struct evhttp_request *req,
 			json_t *params = NULL, *arr = json_array(), *answer;
 			int64_t id = 0;
 
-			if (json_object_size(json_object_get(body, "files")) > 0) {
+			if (strcmp(c->four_eyes, AC_IC_ACTION) == 0) {
+				/* The batch's gateways and recipients are stored; the files
+				 * are made when the requester fetches them after the release. */
 				json_decref(arr);
-				rc = tw_error_set(&err, TW_E_INVALID, "a four-eyes command takes no files");
-				goto refused;
+				if ((rc = ac_ic_params(ac, p, args, json_object_get(body, "files"),
+				    count, &params, &err)) != TW_OK)
+					goto refused;
+			} else {
+				if (json_object_size(json_object_get(body, "files")) > 0) {
+					json_decref(arr);
+					rc = tw_error_set(&err, TW_E_INVALID, "a four-eyes command "
+						"takes no files");
+					goto refused;
+				}
+				for (int i = 0; arr != NULL && i < argc; i++)
+					json_array_append_new(arr, json_string(argv[i]));
+				/* The approver sees the fleet the order reaches; the run may not
+				 * exceed it. */
+				params = json_pack("{s:o,s:I}", "argv", arr, "fleet_size",
+					(json_int_t)count);
 			}
-			for (int i = 0; arr != NULL && i < argc; i++)
-				json_array_append_new(arr, json_string(argv[i]));
-			/* The approver sees the fleet the order reaches; the run may not exceed it. */
-			params = json_pack("{s:o,s:I}", "argv", arr, "fleet_size", (json_int_t)count);
 			if (why == NULL || why[0] == '\0') {
 				json_decref(params);
 				rc = tw_error_set(&err, TW_E_INVALID, "'%s %s' needs a second person's "
@@ -1283,7 +1593,8 @@ void api_command_handle(struct api_commands *ac, struct evhttp_request *req,
 			answer = json_pack("{s:I,s:s,s:s}", "approval", (json_int_t)id, "action",
 				c->four_eyes, "message", "stored as a four-eyes request: it runs when "
 				"another operator with the approver role approves it");
-			ac_request_done(ac, request, json_object_get(body, "argv"), 202, answer);
+			ac_request_done(ac, request, json_object_get(body, "argv"), 202, answer,
+				false);
 			free(request);
 			request = NULL;
 			ac_send(req, 202, answer);
@@ -1300,13 +1611,23 @@ void api_command_handle(struct api_commands *ac, struct evhttp_request *req,
 	if ((strcmp(c->command, "job") == 0 && strcmp(c->sub, "create") == 0) ||
 	    ac_reput_apply(c, args))
 		j->fleet_max = count;
+	if (fetch) {
+		char role[256];
+
+		j->out_from = out_from;
+		j->out_to = out_to;
+		auth_principal_role_text(p, role, sizeof(role));
+		snprintf(j->role, sizeof(j->role), "%s; released by %s (approval %lld)", role,
+			fa.decided_by, (long long)fa.id);
+	}
 	if (request != NULL) {
 		snprintf(j->request, sizeof(j->request), "%s", request);
 		j->request_argv = json_incref(json_object_get(body, "argv"));
 		free(request);
 		request = NULL;
 	}
-	if ((rc = ac_start(j, json_object_get(body, "files"), &err)) != TW_OK) {
+	if ((rc = ac_start(j, fetch ? ffiles : json_object_get(body, "files"), &err)) !=
+	    TW_OK) {
 		ac_job_free(j);
 		j = NULL;
 		goto refused;
@@ -1322,6 +1643,7 @@ out:
 	free(request);
 	free(args);
 	json_decref(rec);
+	json_decref(ffiles);
 	ac_free_argv(argc, argv);
 	json_decref(body);
 }
@@ -1375,6 +1697,9 @@ void api_command_register_actions(void)
 			tw_err("cannot register the four-eyes action %s: %s", ac_actions[i],
 				err.message);
 	}
+	/* Not in ac_actions: its release runs nothing; the requester fetches (--fetch). */
+	if (auth_action_register(AC_IC_ACTION, ac_ic_release, &err) != TW_OK)
+		tw_err("cannot register the four-eyes action %s: %s", AC_IC_ACTION, err.message);
 }
 
 void api_command_run_approved(struct api_commands *ac, struct evhttp_request *req,

@@ -551,8 +551,9 @@ out:
 	return rc;
 }
 
-tw_rc auth_approval_outcome(struct tw_store *store, const struct auth_principal *approver,
-	int64_t id, bool ok, const char *what, struct tw_error *err)
+/* auth_approval_outcome and auth_approval_claim: expect NULL, or the result to replace. */
+static tw_rc ap_outcome(struct tw_store *store, const struct auth_principal *approver,
+	int64_t id, bool ok, const char *what, const char *expect, struct tw_error *err)
 {
 	char result[STORE_TEXT_MAX + 1], object[64];
 	size_t n;
@@ -568,13 +569,26 @@ tw_rc auth_approval_outcome(struct tw_store *store, const struct auth_principal 
 	snprintf(object, sizeof(object), "approval:%lld", (long long)id);
 	if ((rc = store_begin(store, err)) != TW_OK)
 		return rc;
-	if ((rc = store_approval_finish(store, id, ok ? "executed" : "failed", result, err)) ==
+	if ((rc = store_approval_finish(store, id, ok ? "executed" : "failed", result, expect,
+	    err)) ==
 	    TW_OK && (rc = ap_audit(store, approver, "approval.outcome", object, ok ? "ok" :
 	    "refused", result, err)) == TW_OK)
 		rc = store_commit(store, err);
 	if (rc != TW_OK)
 		store_rollback(store);
 	return rc;
+}
+
+tw_rc auth_approval_outcome(struct tw_store *store, const struct auth_principal *approver,
+	int64_t id, bool ok, const char *what, struct tw_error *err)
+{
+	return ap_outcome(store, approver, id, ok, what, NULL, err);
+}
+
+tw_rc auth_approval_claim(struct tw_store *store, const struct auth_principal *p,
+	int64_t id, const char *released, const char *what, struct tw_error *err)
+{
+	return ap_outcome(store, p, id, true, what, released, err);
 }
 
 tw_rc auth_approval_list(struct tw_store *store, const struct auth_principal *p,

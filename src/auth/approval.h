@@ -90,6 +90,14 @@ tw_rc auth_approval_decide(struct tw_store *store, const struct auth_settings *s
 tw_rc auth_approval_outcome(struct tw_store *store, const struct auth_principal *approver,
 	int64_t id, bool ok, const char *what, struct tw_error *err);
 
+/*
+ * Like auth_approval_outcome(ok = true), but only while the request's result is still
+ * exactly released (as read before): a claim that one of several api processes racing
+ * for the same released request wins; the others get TW_E_EXISTS and change nothing.
+ */
+tw_rc auth_approval_claim(struct tw_store *store, const struct auth_principal *p,
+	int64_t id, const char *released, const char *what, struct tw_error *err);
+
 /* Mark every pending request past its expiry as expired (logged). *count may be NULL. */
 tw_rc auth_approval_expire(struct tw_store *store, int64_t now_ms, int *count,
 	struct tw_error *err);

@@ -509,6 +509,8 @@ bool auth_four_eyes_required(const struct auth_settings *s, const char *action,
 			continue;
 		if (strcmp(action, "fleet.order") == 0)
 			return gateway_count > s->fleet_order_threshold;
+		if (strcmp(action, "initial-config.batch") == 0)
+			return gateway_count > 1;
 		return true;
 	}
 	return false;

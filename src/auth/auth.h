@@ -190,7 +190,7 @@ void auth_alert(struct tw_store *store, const char *kind, const char *role,
  */
 #define AUTH_FOUR_EYES_MANDATORY \
 	"ca.key.activate, ca.key.deactivate, ca.revoke, firmware.release, " \
-	"firmware.downgrade, rollout.start, fleet.order, " \
+	"firmware.downgrade, rollout.start, fleet.order, initial-config.batch, " \
 	"operator.role, policy.change, break-glass"
 #define AUTH_FOUR_EYES_MAX 32
 
@@ -226,7 +226,9 @@ tw_rc auth_settings_load(const struct tw_config *conf, struct auth_settings *out
 	struct tw_error *err);
 /*
  * Does action need a second person's release? fleet.order only above
- * fleet_order_threshold gateways (gateway_count); other listed actions always.
+ * fleet_order_threshold gateways (gateway_count); initial-config.batch for more than
+ * one gateway (a single gateway's file is exported by one operator, logged); other
+ * listed actions always.
  */
 bool auth_four_eyes_required(const struct auth_settings *s, const char *action,
 	long gateway_count);

@@ -46,6 +46,8 @@
 	"home= tenant= gateway= id= /cert= label= /out= /in= after= limit= url="
 #define OPTS_GWA /* src/cmd/cli_gwa.c gwa_parse */ \
 	"home= key= retire now"
+#define OPTS_INITIAL /* src/cmd/cli_initial.c initial_parse */ \
+	"home= gateway= gateways= tag= tenant= */recipient= /out= /receipt= fetch="
 #define OPTS_JOB /* src/cmd/cli_job.c job_parse */ \
 	"home= type= payload= gateway= gateways= tag= tenant= state= id= batch= gateway-id= " \
 	"timeout= attempts= retry-delay= limit= wait wait-timeout= add-tag= remove-tag= " \
@@ -160,6 +162,15 @@ static const struct auth_command auth_commands[] = {
 	{ .command = "gateway", .sub = "add", .op = AUTH_OP_GATEWAY_ADMIN,
 	  .files = { DIR("--out") },
 	  .options = OPTS_GATEWAY },
+	/* The initial configuration file (docs/initial-config.md): the gateway administrator
+	 * of the gateway's tenant; more than one gateway needs a second person's release,
+	 * after which the requester fetches the files once (--fetch). */
+	{ .command = "gateway", .sub = "initial-config", .op = AUTH_OP_GATEWAY_ADMIN,
+	  .four_eyes = "initial-config.batch", .gateway_option = "--gateway",
+	  .gateways_option = "--gateways", .files = { OUT("--out"), IN("--recipient") },
+	  .outputs_once = true, .options = OPTS_INITIAL },
+	{ .command = "gateway", .sub = "initial-config-receipt", .op = AUTH_OP_GATEWAY_ADMIN,
+	  .files = { IN("--receipt") }, .options = OPTS_INITIAL },
 	{ .command = "gateway", .sub = "list", .op = AUTH_OP_GATEWAY_READ,
 	  .options = OPTS_GATEWAY },
 	{ .command = "gateway", .sub = "logs", .op = AUTH_OP_GATEWAY_READ,

@@ -65,6 +65,13 @@ struct auth_command {
 	enum auth_op upgrade_op;
 	struct auth_cmd_file files[AUTH_CMD_FILES_MAX];
 	/*
+	 * The output files are handed over once, in the answer, and never kept for a retry
+	 * of the request id (the api's spool keeps no copy after the answer): the initial
+	 * configuration files. An output path the command makes a directory of (a batch)
+	 * comes back as a directory.
+	 */
+	bool outputs_once;
+	/*
 	 * Every option the command's getopt_long table knows (the table of its source
 	 * file, checked against it by tests/unit/check_option_specs.py): space-separated
 	 * names without "--", "=" after a name that takes a value, "/" before a name

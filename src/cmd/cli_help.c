@@ -278,13 +278,16 @@ static const struct cli_help_sub help_gateway[] = {
 		"all|ID,ID | --tag T | --tenant T)\n"
 		"Order the home's published SM-PKI CRLs ([ca] crl_cas) to gateways (crl-update);\n"
 		"each gateway verifies and applies them (docs/renewal.md).\n" },
-	{ "initial-config", "usage: torwart gateway initial-config --home DIR (--gateway ID --out FILE |\n"
+	{ "initial-config", "usage: torwart gateway initial-config [--home DIR] (--gateway ID --out FILE |\n"
 		"       (--gateways all|ID,ID | --tag T | --tenant T) --out DIR) [--recipient ENC-CERT]...\n"
+		"       torwart gateway initial-config --fetch REQUEST-ID --out DIR\n"
 		"The initial configuration file of pre-personalisation phase 2 (UC-3.3.6): GWA WAN\n"
 		"address, the gateway's certificates and the chain, signed by the GWA (signer) and\n"
 		"encrypted for the gateway's ENC certificate and each --recipient; never written\n"
-		"in clear (docs/initial-config.md).\n" },
-	{ "initial-config-receipt", "usage: torwart gateway initial-config-receipt --home DIR "
+		"in clear. Through the api the file comes back in the answer; a batch (more than one\n"
+		"gateway) is a four-eyes request (--why): after an approver's release its requester\n"
+		"fetches the files once with --fetch (docs/initial-config.md).\n" },
+	{ "initial-config-receipt", "usage: torwart gateway initial-config-receipt [--home DIR] "
 		"--receipt FILE\n"
 		"Record the integrator's signed receipt (CMS SignedData of \"torwart-initial-config-\n"
 		"receipt/1 GATEWAY-ID SHA256\").\n" },

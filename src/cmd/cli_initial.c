@@ -5,8 +5,10 @@
  * docs/initial-config.md.
  *
  * A batch (--gateways/--tag/--tenant) writes one file per gateway into --out DIR as
- * ID.cms. These commands run locally (--home) only: through the api a batch would need
- * four eyes, and the api's four-eyes path carries no output files yet (docs).
+ * ID.cms. Through the api (no --home) the command runs as the logged-in operator and the
+ * api returns the encrypted file(s) in its answer; a batch there is a four-eyes request
+ * (initial-config.batch) whose files its requester fetches once after the release with
+ * --fetch REQUEST-ID --out DIR (src/api/api_command.c; --fetch exists only there).
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -21,7 +23,7 @@
 #include "gwa/initial_config.h"
 
 struct ic_opts {
-	const char *home, *gateway, *gateways, *tag, *tenant, *out, *receipt;
+	const char *home, *gateway, *gateways, *tag, *tenant, *out, *receipt, *fetch;
 	const char *recipients[INITIAL_CONFIG_RECIPIENTS_MAX];
 	size_t n_recipients;
 };
@@ -37,6 +39,7 @@ static int initial_parse(int argc, char **argv, struct ic_opts *o)
 		{ "recipient", required_argument, NULL, 'r' },
 		{ "out", required_argument, NULL, 'o' },
 		{ "receipt", required_argument, NULL, 'R' },
+		{ "fetch", required_argument, NULL, 'F' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -58,6 +61,7 @@ static int initial_parse(int argc, char **argv, struct ic_opts *o)
 			break;
 		case 'o': o->out = optarg; break;
 		case 'R': o->receipt = optarg; break;
+		case 'F': o->fetch = optarg; break;
 		default: return -1;
 		}
 	}
@@ -89,6 +93,7 @@ static int ic_add(const struct store_gateway *gw, void *arg)
 static const char ic_usage[] =
 	"usage: torwart gateway initial-config --home DIR (--gateway ID --out FILE | "
 	"(--gateways all|ID,ID | --tag T | --tenant T) --out DIR) [--recipient ENC-CERT]...\n"
+	"       torwart gateway initial-config --fetch REQUEST-ID --out DIR   (through the api)\n"
 	"       torwart gateway initial-config-receipt --home DIR --receipt FILE";
 
 int cli_gateway_initial(const char *sub, int argc, char **argv)
@@ -109,6 +114,10 @@ int cli_gateway_initial(const char *sub, int argc, char **argv)
 	tw_error_clear(&err);
 	if (initial_parse(argc, argv, &o) != 0 || o.home == NULL)
 		return cli_usage_error(ic_usage);
+	/* A released batch request lives in the api: fetched through it, never locally. */
+	if (o.fetch != NULL)
+		return cli_usage_error("--fetch REQUEST-ID runs through the api (log in, no "
+			"--home)");
 	if (strcmp(sub, "initial-config-receipt") == 0) {
 		unsigned char *data = NULL;
 		size_t len = 0;
@@ -155,8 +164,15 @@ int cli_gateway_initial(const char *sub, int argc, char **argv)
 		if (path == NULL)
 			rc = tw_error_set(&err, TW_E_NOMEM, "out of memory");
 		else if ((rc = initial_config_export(home, store, sc, b.ids[i], extra,
-			 o.n_recipients, path, &who, sha, &err)) == TW_OK)
-			printf("%s: %s (SHA-256 %s)\n", b.ids[i], path, sha);
+			 o.n_recipients, path, cli_acting_for_api() ? "handed to the operator in the "
+			 "api's answer (no copy kept)" : NULL, &who, sha, &err)) == TW_OK) {
+			/* Through the api the path is the api's private spool: not worth showing. */
+			if (cli_acting_for_api())
+				printf("%s: SHA-256 %s (the file comes with the api's answer)\n",
+					b.ids[i], sha);
+			else
+				printf("%s: %s (SHA-256 %s)\n", b.ids[i], path, sha);
+		}
 		free(path);
 	}
 	if (rc == TW_OK) {

@@ -248,6 +248,16 @@ int cli_remote_run(int argc, char **argv)
 	snprintf(what, sizeof(what), "%.32s %.32s", argv[1], argv[2]);
 	if (c == NULL)
 		return cli_usage_error("this command cannot run through the api");
+	if (c->outputs_once) {
+		/* Its files are handed over once: never run it to find --out taken. */
+		const char *o = auth_command_option(argc - 3, argv + 3, "--out", NULL);
+
+		if (o != NULL && tw_path_exists(o)) {
+			rc = tw_error_set(&err, TW_E_EXISTS, "%s exists; the api hands these files "
+				"over once and they are never overwritten: name a new --out", o);
+			goto fail;
+		}
+	}
 	if ((rc = remote_body(argc, argv, c, &api, &token_file, request_id, &body, &err)) !=
 	    TW_OK)
 		goto fail;
@@ -272,6 +282,18 @@ int cli_remote_run(int argc, char **argv)
 			"without running it twice, repeat the command with --request-id %s\n", what,
 			request_id);
 		goto fail;
+	}
+	if (status == 202 && json_is_string(json_object_get(resp, "action")) &&
+	    strcmp(json_string_value(json_object_get(resp, "action")),
+	    "initial-config.batch") == 0) {
+		long long id = (long long)json_integer_value(json_object_get(resp, "approval"));
+
+		printf("four-eyes request %lld (initial-config.batch) stored: once another operator "
+			"with the approver role approves it (torwart approval approve --id %lld), "
+			"fetch the files once with `torwart gateway initial-config --fetch %lld --out "
+			"DIR`\n", id, id, id);
+		exit_code = CLI_REMOTE_PENDING;
+		goto out;
 	}
 	if (status == 202) {
 		printf("four-eyes request %lld (%s) stored: it runs when another operator with the "

@@ -222,8 +222,8 @@ static tw_rc ic_check_recipient(X509 *x, struct tw_error *err)
 
 tw_rc initial_config_export(const struct tw_home *home, struct tw_store *store,
 	struct signer_client *sc, const char *gateway_id, X509 *const *extra, size_t n_extra,
-	const char *out_path, const struct job_actor *who, char sha256[65],
-	struct tw_error *err)
+	const char *out_path, const char *delivered, const struct job_actor *who,
+	char sha256[65], struct tw_error *err)
 {
 	STACK_OF(X509) *recips = sk_X509_new_null();
 	X509 *gwa_sig = NULL, *sub_ca = NULL, *enc = NULL;
@@ -300,7 +300,8 @@ tw_rc initial_config_export(const struct tw_home *home, struct tw_store *store,
 	snprintf(row.actor, sizeof(row.actor), "%s", who->actor);
 	row.created_ms = tw_now_ms();
 	snprintf(detail, sizeof(detail), "initial configuration file sha256=%s for %s, "
-		"encrypted for %s; written to %s", sha256, gateway_id, row.recipients, out_path);
+		"encrypted for %s; %s%s", sha256, gateway_id, row.recipients,
+		delivered != NULL ? delivered : "written to ", delivered != NULL ? "" : out_path);
 	if ((rc = store_begin(store, err)) != TW_OK)
 		goto out;
 	{
@@ -546,6 +547,19 @@ tw_rc initial_config_receipt(const struct tw_home *home, struct tw_store *store,
 	}
 	if ((rc = store_initial_config_get(store, sha, &row, err)) != TW_OK)
 		goto out;
+	{
+		/* Through the api the store is scoped to the operator's tenant (the receipt
+		 * names its gateway only inside the file): an export of another tenant's
+		 * gateway is answered exactly like one that never happened. */
+		struct store_gateway g;
+		struct tw_error ignore;
+
+		if (store_gateway_get(store, row.gateway_id, &g, &ignore) != TW_OK) {
+			rc = tw_error_set(err, TW_E_NOT_FOUND, "no initial configuration file with "
+				"SHA-256 %.64s was exported here", sha);
+			goto out;
+		}
+	}
 	if (strcmp(row.gateway_id, gw) != 0) {
 		rc = tw_error_set(err, TW_E_INVALID, "the receipt names gateway %s, the file was "
 			"made for %s", gw, row.gateway_id);

@@ -42,12 +42,14 @@
  * extra[0..n_extra) (e.g. the integrator's ENC certificate), each checked to be an EC
  * certificate with keyAgreement. The export is recorded (table initial_configs, SHA-256 of
  * the file, recipients' fingerprints) with the admin-log entry "gateway.initial-config"
- * in one transaction; sha256 receives the file's digest (hex).
+ * in one transaction; sha256 receives the file's digest (hex). delivered (may be NULL:
+ * "written to OUT_PATH") says in the log entry where the file went (through the api: its
+ * answer, not the spool path the api removes).
  */
 tw_rc initial_config_export(const struct tw_home *home, struct tw_store *store,
 	struct signer_client *sc, const char *gateway_id, X509 *const *extra, size_t n_extra,
-	const char *out_path, const struct job_actor *who, char sha256[65],
-	struct tw_error *err);
+	const char *out_path, const char *delivered, const struct job_actor *who,
+	char sha256[65], struct tw_error *err);
 
 /*
  * The integrator's signed receipt: a CMS SignedData (DER or PEM) whose content is the

@@ -62,7 +62,8 @@ static const char SQL_AP_DECIDE[] =
 	"UPDATE approvals SET state = ?2, decided_by = ?3, decided_ms = ?4, "
 	"decision_reason = ?5, result = ?6 WHERE id = ?1 AND state = 'pending'";
 static const char SQL_AP_FINISH[] =
-	"UPDATE approvals SET state = ?2, result = ?3 WHERE id = ?1 AND state = 'executed'";
+	"UPDATE approvals SET state = ?2, result = ?3 WHERE id = ?1 AND state = 'executed' "
+	"AND (CAST(?4 AS TEXT) IS NULL OR result = ?4)";
 static const char SQL_AP_ALL[] = "SELECT " AP_COLUMNS " FROM approvals "
 	"WHERE (?1 = 0 OR tenant_id = ?1) AND (CAST(?2 AS TEXT) IS NULL OR state = ?2) ORDER BY id";
 
@@ -620,7 +621,7 @@ tw_rc store_approval_decide(struct tw_store *store, int64_t id, const struct sto
 }
 
 tw_rc store_approval_finish(struct tw_store *store, int64_t id, const char *state,
-	const char *result, struct tw_error *err)
+	const char *result, const char *expect_result, struct tw_error *err)
 {
 	struct db *db = store_db(store, err);
 	struct store_approval cur;
@@ -636,9 +637,13 @@ tw_rc store_approval_finish(struct tw_store *store, int64_t id, const char *stat
 		return tw_error_set(err, TW_E_INVALID, "an outcome is executed or failed, not "
 			"\"%s\"", state);
 	rc = sa_change(db, SQL_AP_FINISH, "recording an approval's outcome", TW_OK, NULL,
-		&changes, err, "itt", id, state, result);
+		&changes, err, expect_result != NULL ? "ittt" : "ittn", id, state, result,
+		expect_result);
 	if (rc == TW_OK && changes == 0 && (rc = sa_approval_get(db, id, &cur, err)) == TW_OK)
-		rc = tw_error_set(err, TW_E_EXISTS, "approval request %lld is %s, not executed",
+		rc = expect_result != NULL && strcmp(cur.state, "executed") == 0 ?
+			tw_error_set(err, TW_E_EXISTS, "approval request %lld changed meanwhile "
+			"(%.200s)", (long long)id, cur.result) :
+			tw_error_set(err, TW_E_EXISTS, "approval request %lld is %s, not executed",
 			(long long)id, cur.state);
 	return rc;
 }

@@ -150,10 +150,12 @@ tw_rc store_approval_decide(struct tw_store *store, int64_t id, const struct sto
  * The outcome of an executed request whose action runs after the decision committed (a
  * released api command): state "executed" or "failed" and result replace the
  * decision's. TW_E_EXISTS unless the request is in state "executed" (only such a
- * request's outcome can still change), TW_E_NOT_FOUND when it does not exist.
+ * request's outcome can still change) and, when expect_result is not NULL, its result
+ * is still exactly expect_result (a claim: of two processes racing for the same
+ * request, one wins); TW_E_NOT_FOUND when it does not exist.
  */
 tw_rc store_approval_finish(struct tw_store *store, int64_t id, const char *state,
-	const char *result, struct tw_error *err);
+	const char *result, const char *expect_result, struct tw_error *err);
 /* tenant_id 0: all; state NULL: all. Ordered by id; a is borrowed. cb != 0 stops. */
 typedef int (*store_approval_cb)(const struct store_approval *a, void *arg);
 tw_rc store_approval_foreach(struct tw_store *store, int64_t tenant_id, const char *state,

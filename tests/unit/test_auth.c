@@ -396,6 +396,23 @@ static void test_four_eyes(void **state)
 	assert_int_equal(op.roles, AUTH_ROLE_BIT(AUTH_ROLE_GATEWAY_OPERATOR));
 	assert_int_equal(auth_approval_decide(f->st, &f->s, &appr, id, true, "", NULL, &err),
 		TW_E_EXISTS);
+	/* A claim of the executed request (a released batch fetched once): only against
+	 * the result read before; of two racing claims the second changes nothing. */
+	{
+		struct store_approval now;
+		char seen[sizeof(a.result)];
+
+		assert_int_equal(store_approval_get(f->st, id, &now, &err), TW_OK);
+		snprintf(seen, sizeof(seen), "%s", now.result);
+		assert_int_equal(auth_approval_claim(f->st, &admin, id, "not the result", "x",
+			&err), TW_E_EXISTS);
+		assert_int_equal(auth_approval_claim(f->st, &admin, id, seen, "claimed once",
+			&err), TW_OK);
+		assert_int_equal(auth_approval_claim(f->st, &admin, id, seen, "claimed twice",
+			&err), TW_E_EXISTS);
+		assert_int_equal(store_approval_get(f->st, id, &now, &err), TW_OK);
+		assert_string_equal(now.result, "executed: claimed once");
+	}
 	/* Exclusion at request time; and at execution time. */
 	assert_int_equal(auth_svc_operator_role(f->st, &f->s, &admin, "gw",
 		AUTH_ROLE_BIT(AUTH_ROLE_GATEWAY_OPERATOR) | AUTH_ROLE_BIT(AUTH_ROLE_AUDITOR), "x",

@@ -124,6 +124,9 @@ static const struct doc_cmd {
 	{ "firmware", "show", "firmware.read", NULL, "", "" },
 	{ "firmware", "withdraw", "firmware.manage", NULL, "", "" },
 	{ "gateway", "add", "gateway.admin", NULL, "", "dir:--out" },
+	{ "gateway", "initial-config", "gateway.admin", "initial-config.batch",
+	  "gw=--gateway gws=--gateways", "out:--out in:--recipient" },
+	{ "gateway", "initial-config-receipt", "gateway.admin", NULL, "", "in:--receipt" },
 	{ "gateway", "list", "gateway.read", NULL, "", "" },
 	{ "gateway", "logs", "gateway.read", NULL, "gw=--id|--gateway", "" },
 	{ "gateway", "show", "gateway.read", NULL, "gw=--id", "" },
@@ -360,6 +363,7 @@ static void test_table_complete(void **state)
 			{ "job", "create", "fleet.order" },
 			{ "gateway", "renew", "fleet.order" },
 			{ "gateway", "crl-push", "fleet.order" },
+			{ "gateway", "initial-config", "initial-config.batch" },
 			{ "profile", "reput", "fleet.order" },
 			{ "policy", "set", "policy.change" },
 		};
@@ -1357,7 +1361,7 @@ static const char *const path_options[] = {
 	"--cert", "--export", "--out", "--verify", "--dir", "--request", "--file", "--in",
 	"--key-dir", "--tls-key", "--sig-key", "--enc-key", "--current-cert", "--current-key",
 	"--gwa-cert", "--home", "--share", "--custodian-keys", "--share-key",
-	"--signature", "--receipt", "--key-file",
+	"--signature", "--receipt", "--key-file", "--recipient",
 };
 
 static bool names_path(const char *name)
@@ -1394,6 +1398,59 @@ static void files_one(const struct auth_command *c, const char *name, bool value
 			fail_msg("'%s %s %s PATH' would make the api read or write a file of its own "
 				"host", c->command, c->sub, name);
 	}
+}
+
+/*
+ * gateway initial-config through the api (issue 12, UC-3.3.6): --out comes back (a
+ * file, or a directory for a batch), each --recipient is uploaded, --fetch takes a
+ * request id, --receipt (a file of the api's host) is refused there, and its outputs are
+ * handed over once (never kept for a retry).
+ */
+static void test_initial_config_options(void **state)
+{
+	const struct auth_command *c = auth_command_find("gateway", "initial-config"), *out;
+	const struct auth_command *rc = auth_command_find("gateway", "initial-config-receipt");
+	struct auth_cmd_args *a = malloc(sizeof(*a));
+	struct tw_error err;
+	char *one[] = { "gateway", "initial-config", "--gateway", "gw1", "--out", "gw1.cms",
+		"--recipient", "integ.crt", "--recipient", "other.crt" };
+	char *fetch[] = { "gateway", "initial-config", "--fetch", "7", "--out", "dir" };
+	char *nofetch[] = { "gateway", "initial-config", "--fetch" };
+	char *twice[] = { "gateway", "initial-config", "--fetch", "7", "--fetch", "8" };
+	char *abbrev[] = { "gateway", "initial-config", "--fet", "7", "--out", "dir" };
+	char *receipt[] = { "gateway", "initial-config", "--gateway", "gw1", "--receipt",
+		"/etc/passwd" };
+	char *rec_ok[] = { "gateway", "initial-config-receipt", "--receipt", "r.der" };
+
+	(void)state;
+	assert_non_null(a);
+	assert_non_null(c);
+	assert_non_null(rc);
+	assert_true(c->outputs_once);
+	assert_false(rc->outputs_once);
+	assert_string_equal(c->four_eyes, "initial-config.batch");
+	assert_int_equal(auth_command_parse(c, ARGC(one), one, 0, a, &err), TW_OK);
+	assert_int_equal(validate(ARGC(one), one, &out), TW_OK);
+	assert_ptr_equal(out, c);
+	assert_int_equal(auth_command_file_kind(c, ARGC(one), one, 5), AUTH_CMD_FILE_OUT);
+	assert_int_equal(auth_command_file_kind(c, ARGC(one), one, 7), AUTH_CMD_FILE_IN);
+	assert_int_equal(auth_command_file_kind(c, ARGC(one), one, 9), AUTH_CMD_FILE_IN);
+	assert_int_equal(auth_command_file_kind(c, ARGC(one), one, 3), 0);
+	/* --fetch ID --out DIR: the value is a request id, no file. */
+	assert_int_equal(auth_command_parse(c, ARGC(fetch), fetch, 0, a, &err), TW_OK);
+	assert_string_equal(auth_cmd_args_value(a, "--fetch"), "7");
+	assert_int_equal(auth_command_file_kind(c, ARGC(fetch), fetch, 3), 0);
+	assert_int_equal(auth_command_file_kind(c, ARGC(fetch), fetch, 5), AUTH_CMD_FILE_OUT);
+	assert_int_equal(auth_command_parse(c, ARGC(nofetch), nofetch, 0, a, &err),
+		TW_E_INVALID);
+	assert_int_equal(auth_command_parse(c, ARGC(twice), twice, 0, a, &err), TW_E_INVALID);
+	assert_int_equal(auth_command_parse(c, ARGC(abbrev), abbrev, 0, a, &err),
+		TW_E_INVALID);
+	/* --receipt belongs to the receipt command: a path of the api's host here. */
+	assert_int_equal(validate(ARGC(receipt), receipt, &out), TW_E_INVALID);
+	assert_int_equal(validate(ARGC(rec_ok), rec_ok, &out), TW_OK);
+	assert_int_equal(auth_command_file_kind(rc, ARGC(rec_ok), rec_ok, 3), AUTH_CMD_FILE_IN);
+	free(a);
 }
 
 static void test_files_complete(void **state)
@@ -1517,6 +1574,7 @@ int main(void)
 		cmocka_unit_test(test_sealed_principal),
 		cmocka_unit_test(test_parser_strict),
 		cmocka_unit_test(test_files_complete),
+		cmocka_unit_test(test_initial_config_options),
 		cmocka_unit_test(test_escape),
 		cmocka_unit_test_setup_teardown(test_reason_refused, fx_setup, fx_teardown),
 	};
