@@ -7,6 +7,12 @@
 # Peak RSS of ours is the larger of the torwart process and its signer child (the CLI
 # forks a private signer; /usr/bin/time -v reports the maximum over the process tree's
 # waited-for children, which includes it).
+# Besides the floor of writing the same bytes (dd conv=fsync), two more references from
+# the same run bound the phases `ca crl` reports in its info line (read and encoded,
+# signed, written and synced): SQLite alone reading the same revoked rows through the
+# same index (the sqlite3 shell summing the three columns), and one SHA-256 over the
+# CRL's size (at openssl speed's rate; the signer hashes the TBSCertList once, the CLI
+# twice more: the signature check and the file's SHA-256).
 #
 #   bench/bench_crl.sh [BUILD_DIR]     env: N (1000000), KEEP=1
 set -euo pipefail
@@ -21,6 +27,7 @@ home=$tmp/home
 "$T" init --home "$home" --test-pki >/dev/null 2>&1
 issuer=$(sqlite3 "$home/store.db" "SELECT issuer FROM certificates WHERE owner_kind = 'gwa' LIMIT 1")
 now=$(date +%s)
+echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "filling the store with $n revoked certificates ..."
 # Serials: 16 random-looking bytes (sequence number + fixed pattern), reasons cycling
 # through 1..5 (0 = unspecified carries no extension), revocation dates spread over a year.
@@ -39,6 +46,11 @@ EOF
 echo "--- torwart ca crl ---"
 /usr/bin/time -v "$T" ca crl --home "$home" >"$tmp/ours.out" 2>"$tmp/ours.time"
 grep -v ' info: ' "$tmp/ours.out" || true
+phases=$(grep -o 'read and encoded [0-9]* ms, signed [0-9]* ms, written and synced [0-9]* ms; CPU of the store reader [0-9]* ms, of the encoder [0-9]* ms' "$tmp/ours.time" || true)
+echo "phases: ${phases:-not reported}"
+scan_ms=$(echo "$phases" | awk '{ print $4 }'); sign_ms=$(echo "$phases" | awk '{ print $7 }')
+write_ms=$(echo "$phases" | awk '{ print $12 }'); reader_ms=$(echo "$phases" | awk '{ print $19 }')
+encoder_ms=$(echo "$phases" | awk '{ print $24 }')
 ours_s=$(awk -F': ' '/Elapsed \(wall clock\)/ { n = split($2, a, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + a[i]; print s }' "$tmp/ours.time")
 ours_kb=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$tmp/ours.time")
 openssl crl -inform DER -in "$home/crl/sub-ca.crl" -CAfile "$home/pki/chain.pem" -noout -verify 2>&1 | grep -q 'verify OK' \
@@ -93,5 +105,17 @@ dd if="$home/crl/sub-ca.crl" of="$tmp/copy.crl" bs=1M conv=fsync status=none
 t1=$(date +%s.%N)
 write_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
 echo "writing the same $(stat -c %s "$home/crl/sub-ca.crl") bytes (dd conv=fsync): ${write_s}s"
+t0=$(date +%s.%N)
+sqlite3 "$home/store.db" "SELECT count(*), sum(length(serial_hex)), sum(revoked_ms), sum(revocation_reason)
+	FROM (SELECT serial_hex, revoked_ms, revocation_reason FROM certificates
+	      WHERE issuer = '$issuer' AND status = 'revoked' ORDER BY id)" >/dev/null
+t1=$(date +%s.%N)
+scan_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
+echo "SQLite alone reading the $n revoked rows (sqlite3 shell, same index): ${scan_s}s"
+# openssl speed's rate for 1 MiB blocks (1000s of bytes per second), for the CRL's size.
+sha_kbs=$(openssl speed -evp sha256 -bytes 1048576 -seconds 1 2>/dev/null | awk '/^sha256/ { v = $NF } END { sub(/k$/, "", v); print v }')
+sha_s=$(awk -v k="$sha_kbs" -v b="$(stat -c %s "$home/crl/sub-ca.crl")" 'BEGIN { printf "%.3f", (k > 0 ? b / (k * 1000) : 0) }')
+echo "one SHA-256 over the same bytes (openssl speed -evp sha256: ${sha_kbs} kB/s): ${sha_s}s"
+echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 # The closing line is for bench/run-all: key=value, nothing else on it.
-echo "bench_crl: entries=$n bytes=$(stat -c %s "$home/crl/sub-ca.crl") seconds=$ours_s rss_kib=$ours_kb openssl_seconds=$peer_s openssl_rss_kib=$peer_kb write_seconds=$write_s"
+echo "bench_crl: entries=$n bytes=$(stat -c %s "$home/crl/sub-ca.crl") seconds=$ours_s rss_kib=$ours_kb openssl_seconds=$peer_s openssl_rss_kib=$peer_kb write_seconds=$write_s scan_ms=${scan_ms:-} sign_ms=${sign_ms:-} write_ms=${write_ms:-} reader_cpu_ms=${reader_ms:-} encoder_cpu_ms=${encoder_ms:-} sqlite_scan_seconds=$scan_s sha256_seconds=$sha_s"

@@ -44,8 +44,14 @@ tw_rc tw_error_vset(struct tw_error *err, tw_rc code, const char *fmt, va_list a
 {
 	if (err == NULL)
 		return code;
+	/* Through a buffer of its own: callers wrap the message they got
+	 * (tw_error_set(err, rc, "context: %s", err->message)), and vsnprintf into the
+	 * buffer it reads from is undefined behaviour. */
+	char msg[sizeof(err->message)];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	memcpy(err->message, msg, sizeof(msg));
 	err->code = code;
-	vsnprintf(err->message, sizeof(err->message), fmt, ap);
 	return code;
 }
 

@@ -275,6 +275,7 @@ static const char *const sc_common[] = {
 	"lseek", "close", "close_range", "open", "openat", "stat", "fstat", "lstat",
 	"newfstatat", "statx", "access", "faccessat", "faccessat2", "readlink", "readlinkat",
 	"getdents", "getdents64", "getcwd", "fcntl", "flock", "fsync", "fdatasync",
+	"sync_file_range",
 	"ftruncate", "fallocate", "fadvise64", "rename", "renameat", "renameat2", "unlink",
 	"unlinkat", "mkdir", "mkdirat", "rmdir", "chmod", "fchmod", "fchmodat", "fchown",
 	"umask", "utimensat", "statfs", "fstatfs", "dup", "dup2", "dup3", "pipe", "pipe2",

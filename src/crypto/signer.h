@@ -139,6 +139,17 @@ tw_rc signer_sign_data(struct signer_client *sc, const char *label,
 	unsigned char **sig, size_t *sig_len, struct tw_error *err);
 
 /*
+ * n data items signed in one request (SIGN_DATA_BATCH: one round trip, one admin-log
+ * transaction in the signer), each exactly as signer_sign_data would sign it. All or
+ * nothing: on success sig[i] (malloc'ed, the caller frees each) and sig_len[i] for every
+ * i; on failure all NULL/0. 1..SIGNER_BATCH_MAX items of 1..SIGNER_BATCH_ITEM_MAX bytes
+ * (signer_proto.h); purposes certificate, crl and tls-handshake are refused.
+ */
+tw_rc signer_sign_data_batch(struct signer_client *sc, const char *label,
+	enum signer_purpose purpose, const unsigned char *const *data, const size_t *len,
+	size_t n, unsigned char **sig, size_t *sig_len, struct tw_error *err);
+
+/*
  * The same in two halves: send the request now, read the answer later (when
  * signer_client_fd is readable; the read itself still blocks up to the client's
  * timeout for a partial frame). One request in flight per client and no other request

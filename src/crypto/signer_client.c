@@ -854,6 +854,90 @@ out:
 	return rc;
 }
 
+tw_rc signer_sign_data_batch(struct signer_client *sc, const char *label,
+	enum signer_purpose purpose, const unsigned char *const *data, const size_t *len,
+	size_t n, unsigned char **sig, size_t *sig_len, struct tw_error *err)
+{
+	struct signer_msg req, resp;
+	unsigned char *body = NULL;
+	unsigned char pv = (unsigned char)purpose;
+	const unsigned char *p, *end;
+	struct tw_buf items;
+	size_t plen, i;
+	tw_rc rc;
+
+	tw_buf_init(&items, SIGNER_DATA_MAX);
+	for (i = 0; i < n && sig != NULL && sig_len != NULL; i++) {
+		sig[i] = NULL;
+		sig_len[i] = 0;
+	}
+	if (sc == NULL || data == NULL || len == NULL || sig == NULL || sig_len == NULL ||
+	    n == 0 || n > SIGNER_BATCH_MAX) {
+		rc = tw_error_set(err, TW_E_INVALID, "a signing batch has 1..%d items",
+			SIGNER_BATCH_MAX);
+		goto out;
+	}
+	if ((rc = check_label(label, err)) != TW_OK)
+		goto out;
+	if (signer_purpose_name(purpose) == NULL) {
+		rc = tw_error_set(err, TW_E_INVALID, "unknown signing purpose %d", (int)purpose);
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		unsigned char lp[2] = { (unsigned char)(len[i] >> 8), (unsigned char)len[i] };
+
+		if (data[i] == NULL || len[i] == 0 || len[i] > SIGNER_BATCH_ITEM_MAX) {
+			rc = tw_error_set(err, TW_E_INVALID, "item %zu of a signing batch has %zu "
+				"bytes (1..%d)", i + 1, len[i], SIGNER_BATCH_ITEM_MAX);
+			goto out;
+		}
+		if ((rc = tw_buf_append(&items, lp, 2, err)) != TW_OK ||
+		    (rc = tw_buf_append(&items, data[i], len[i], err)) != TW_OK) {
+			if (rc == TW_E_TOO_LARGE)
+				tw_error_set(err, rc, "the signing batch exceeds %u bytes; send fewer "
+					"items", SIGNER_DATA_MAX);
+			goto out;
+		}
+	}
+	signer_msg_init(&req, SIGNER_OP_SIGN_DATA_BATCH, 0);
+	signer_msg_set_str(&req, SIGNER_TAG_LABEL, label);
+	signer_msg_set(&req, SIGNER_TAG_PURPOSE, &pv, 1);
+	signer_msg_set(&req, SIGNER_TAG_DATA, items.data, items.len);
+	if ((rc = transact(sc, &req, &resp, &body, err)) != TW_OK ||
+	    (rc = payload(&resp, &p, &plen, err)) != TW_OK)
+		goto out;
+	end = p + plen;
+	for (i = 0; i < n; i++) {
+		const unsigned char *one;
+		size_t one_len;
+
+		if (signer_batch_next(&p, end, SIGNER_BATCH_ITEM_MAX, &one, &one_len, err) != TW_OK) {
+			rc = tw_error_set(err, TW_E_PROTOCOL, "the signer's batch answer holds "
+				"fewer signatures than requested (%zu of %zu)", i, n);
+			goto out;
+		}
+		if ((sig[i] = malloc(one_len)) == NULL) {
+			rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+			goto out;
+		}
+		memcpy(sig[i], one, one_len);
+		sig_len[i] = one_len;
+	}
+	if (p != end)
+		rc = tw_error_set(err, TW_E_PROTOCOL, "the signer's batch answer holds more than "
+			"%zu signatures", n);
+out:
+	if (rc != TW_OK && sig != NULL && sig_len != NULL)
+		for (i = 0; i < n; i++) {
+			free(sig[i]);
+			sig[i] = NULL;
+			sig_len[i] = 0;
+		}
+	tw_buf_free(&items);
+	free(body);
+	return rc;
+}
+
 /*
  * SIGN_DATA in two halves for callers that wait elsewhere (the wan's asynchronous TLS
  * handshakes, tls_signer_key.c): the request goes out here, the answer is read by

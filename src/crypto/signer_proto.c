@@ -60,6 +60,7 @@ const char *signer_op_name(uint8_t op)
 	case SIGNER_OP_SEAL: return "seal";
 	case SIGNER_OP_UNSEAL: return "unseal";
 	case SIGNER_OP_KEY_ROTATE: return "key-rotate";
+	case SIGNER_OP_SIGN_DATA_BATCH: return "sign-data-batch";
 	}
 	return "unknown";
 }
@@ -293,4 +294,24 @@ tw_rc signer_frame_encode(const struct signer_msg *msg, struct tw_buf *out,
 fail:
 	out->len = start;
 	return rc;
+}
+
+tw_rc signer_batch_next(const unsigned char **p, const unsigned char *end, size_t max,
+	const unsigned char **item, size_t *len, struct tw_error *err)
+{
+	const unsigned char *q = *p;
+	size_t n;
+
+	*item = NULL;
+	*len = 0;
+	if (q == NULL || end == NULL || end < q || end - q < 2)
+		return tw_error_set(err, TW_E_INVALID, "a batch element needs a 2-byte length");
+	n = ((size_t)q[0] << 8) | q[1];
+	if (n == 0 || n > max || (size_t)(end - q - 2) < n)
+		return tw_error_set(err, TW_E_INVALID, "a batch element of %zu bytes (1..%zu, %zu "
+			"left)", n, max, (size_t)(end - q - 2));
+	*item = q + 2;
+	*len = n;
+	*p = q + 2 + n;
+	return TW_OK;
 }

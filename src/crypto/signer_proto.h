@@ -73,10 +73,18 @@ enum signer_op {
 	 * "commit <versioned label>", "retire prev" or "retire next" -> PAYLOAD: text
 	 * "current=L next=L prev=L [old=L] [destroyed=L]". Root or the signer's user only. */
 	SIGNER_OP_KEY_ROTATE = 14,
+	/* LABEL, PURPOSE, DATA (1..SIGNER_BATCH_MAX items, each a u16 big-endian length
+	 * 1..SIGNER_BATCH_ITEM_MAX and the bytes) -> PAYLOAD: the signatures in the same
+	 * order, each as u16 length + Ecdsa-Sig-Value DER; all or nothing, one admin-log
+	 * entry per signature, all in one transaction. Purposes whose data the signer checks
+	 * or that are not audited (certificate, crl, tls-handshake) are refused. */
+	SIGNER_OP_SIGN_DATA_BATCH = 15,
 };
-#define SIGNER_OP__LAST SIGNER_OP_KEY_ROTATE
+#define SIGNER_OP__LAST SIGNER_OP_SIGN_DATA_BATCH
 #define SIGNER_OP_RESPONSE 0x80
-#define SIGNER_BATCH_MAX 1024        /* certificates per SIGN_CERTIFICATES request */
+#define SIGNER_BATCH_MAX 1024        /* certificates per SIGN_CERTIFICATES request, items
+                                      * per SIGN_DATA_BATCH request */
+#define SIGNER_BATCH_ITEM_MAX 1024   /* bytes of one SIGN_DATA_BATCH item */
 
 enum signer_tag {
 	SIGNER_TAG_ACTOR = 1,    /* UTF-8, 1..SIGNER_ACTOR_MAX, no NUL */
@@ -149,5 +157,14 @@ tw_rc signer_frame_encode(const struct signer_msg *msg, struct tw_buf *out,
 
 /* True for a label the signer accepts (also used as a file name component). */
 int signer_label_valid(const char *label, size_t len);
+
+/*
+ * SIGN_DATA_BATCH items (request DATA) and signatures (response PAYLOAD): each a u16
+ * big-endian length of 1..max and that many bytes. Takes the next one from *p (before
+ * end): *item points into the buffer, *p moves past it. TW_E_INVALID for a truncated or
+ * empty element or one longer than max (nothing moved); the caller stops at *p == end.
+ */
+tw_rc signer_batch_next(const unsigned char **p, const unsigned char *end, size_t max,
+	const unsigned char **item, size_t *len, struct tw_error *err);
 
 #endif

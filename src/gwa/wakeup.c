@@ -132,57 +132,153 @@ static tw_rc resolve(const char *address, struct sockaddr_storage *ss, socklen_t
 	return rc;
 }
 
+/*
+ * Wake-ups per signer request. The signer is one thread that also makes the wan's TLS
+ * handshake signatures: a request of 64 (about 30 ms of ECDSA with SoftHSM) keeps their
+ * wait short while still sharing one admin-log transaction among 64 signatures.
+ */
+#define WAKEUP_SIGN_CHUNK 64
+
+/* A prepared datagram of a batch: where it goes and what is signed. */
+struct wakeup_out {
+	struct wakeup w;
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	unsigned char tbs[WAKEUP_TBS_MAX];
+	size_t tbs_len;
+};
+
+static tw_rc prepare(struct wakeup_sender *s, const struct wakeup_item *it,
+	struct wakeup_out *o, struct tw_error *err)
+{
+	tw_rc rc;
+
+	memset(&o->w, 0, sizeof(o->w));
+	if ((rc = resolve(it->address, &o->ss, &o->sl, err)) != TW_OK)
+		return rc;
+	if ((rc = tw_strlcpy_checked(o->w.recipient, it->gateway_id, sizeof(o->w.recipient),
+	    err, "gateway id")) != TW_OK)
+		return rc;
+	memcpy(o->w.gwa_id, s->gwa_id, sizeof(o->w.gwa_id));
+	o->w.timestamp_ms = (uint64_t)tw_now_ms();
+	if (RAND_bytes(o->w.nonce, sizeof(o->w.nonce)) != 1)
+		return tw_error_set_openssl(err, TW_E_CRYPTO, "no randomness for a wake-up nonce");
+	return wakeup_encode_tbs(&o->w, o->tbs, &o->tbs_len, err);
+}
+
+/*
+ * Sign the k prepared datagrams idx[0..k) in one round trip; on failure every one of
+ * them gets the error. The connection is opened on first use and dropped after a
+ * transport failure (the signer may have restarted: reconnect next time).
+ */
+static void sign_some(struct wakeup_sender *s, struct wakeup_item *items,
+	struct wakeup_out *outs, const size_t *idx, size_t k)
+{
+	const unsigned char *data[WAKEUP_SIGN_CHUNK];
+	unsigned char *sig[WAKEUP_SIGN_CHUNK];
+	size_t len[WAKEUP_SIGN_CHUNK], sig_len[WAKEUP_SIGN_CHUNK];
+	struct tw_error e;
+	tw_rc rc = TW_OK;
+
+	for (size_t j = 0; j < k; j++) {
+		data[j] = outs[idx[j]].tbs;
+		len[j] = outs[idx[j]].tbs_len;
+	}
+	if (s->sc == NULL) {
+		rc = signer_client_open(s->home, false, &s->sc, &e);
+		if (rc == TW_OK)
+			signer_client_set_actor(s->sc, "system:worker", "service");
+	}
+	if (rc == TW_OK)
+		rc = signer_sign_data_batch(s->sc, SIGNER_KEY_GWA_SIG, SIGNER_PURPOSE_WAKEUP, data,
+			len, k, sig, sig_len, &e);
+	if (rc != TW_OK && s->sc != NULL &&
+	    (rc == TW_E_IO || rc == TW_E_PROTOCOL || rc == TW_E_UNAVAILABLE)) {
+		signer_client_close(s->sc);
+		s->sc = NULL;
+	}
+	for (size_t j = 0; j < k; j++) {
+		struct wakeup_item *it = &items[idx[j]];
+		struct wakeup *w = &outs[idx[j]].w;
+
+		if (rc != TW_OK) {
+			it->rc = rc;
+			it->e = e;
+			continue;
+		}
+		if (sig_len[j] > WAKEUP_SIG_MAX) {
+			it->rc = tw_error_set(&it->e, TW_E_CRYPTO, "the signer returned a %zu-byte "
+				"signature; a wake-up carries at most %d", sig_len[j], WAKEUP_SIG_MAX);
+		} else {
+			memcpy(w->sig, sig[j], sig_len[j]);
+			w->sig_len = sig_len[j];
+		}
+		free(sig[j]);
+	}
+}
+
+tw_rc wakeup_send_batch(struct wakeup_sender *s, struct wakeup_item *items, size_t n)
+{
+	struct wakeup_out *outs = NULL;
+	size_t *idx = NULL, k = 0;
+	tw_rc first = TW_OK;
+
+	for (size_t i = 0; i < n; i++) {
+		items[i].rc = TW_OK;
+		tw_error_clear(&items[i].e);
+	}
+	if (n == 0)
+		return TW_OK;
+	if ((outs = calloc(n, sizeof(*outs))) == NULL || (idx = calloc(n, sizeof(*idx))) == NULL) {
+		for (size_t i = 0; i < n; i++)
+			items[i].rc = tw_error_set(&items[i].e, TW_E_NOMEM, "out of memory");
+		goto out;
+	}
+	/* Time and nonce per datagram, then the signatures in round trips of at most
+	 * WAKEUP_SIGN_CHUNK, then the datagrams. */
+	for (size_t i = 0; i < n; i++) {
+		items[i].rc = prepare(s, &items[i], &outs[i], &items[i].e);
+		if (items[i].rc != TW_OK)
+			continue;
+		idx[k++] = i;
+		if (k == WAKEUP_SIGN_CHUNK) {
+			sign_some(s, items, outs, idx, k);
+			k = 0;
+		}
+	}
+	if (k > 0)
+		sign_some(s, items, outs, idx, k);
+	for (size_t i = 0; i < n; i++) {
+		struct wakeup_out *o = &outs[i];
+		unsigned char dgram[WAKEUP_MAX];
+		size_t len;
+		int fd;
+
+		if (items[i].rc != TW_OK ||
+		    (items[i].rc = wakeup_encode(&o->w, dgram, &len, &items[i].e)) != TW_OK)
+			continue;
+		fd = o->ss.ss_family == AF_INET6 ? s->fd6 : s->fd4;
+		if (fd < 0 || sendto(fd, dgram, len, 0, (struct sockaddr *)&o->ss, o->sl) !=
+		    (ssize_t)len)
+			items[i].rc = tw_error_set(&items[i].e, TW_E_IO, "cannot send a wake-up to "
+				"%s: %s", items[i].address, fd < 0 ? "no socket for this address "
+				"family" : strerror(errno));
+	}
+out:
+	for (size_t i = 0; i < n && first == TW_OK; i++)
+		first = items[i].rc;
+	free(outs);
+	free(idx);
+	return first;
+}
+
 tw_rc wakeup_send(struct wakeup_sender *s, const char *gateway_id, const char *address,
 	struct tw_error *err)
 {
-	struct wakeup w;
-	struct sockaddr_storage ss;
-	socklen_t sl = 0;
-	unsigned char tbs[WAKEUP_TBS_MAX], dgram[WAKEUP_MAX], *sig = NULL;
-	size_t tbs_len, len, sig_len = 0;
-	int fd;
-	tw_rc rc;
+	struct wakeup_item it = { .gateway_id = gateway_id, .address = address };
+	tw_rc rc = wakeup_send_batch(s, &it, 1);
 
-	memset(&w, 0, sizeof(w));
-	if ((rc = resolve(address, &ss, &sl, err)) != TW_OK)
-		return rc;
-	if ((rc = tw_strlcpy_checked(w.recipient, gateway_id, sizeof(w.recipient), err,
-	    "gateway id")) != TW_OK)
-		return rc;
-	memcpy(w.gwa_id, s->gwa_id, sizeof(w.gwa_id));
-	w.timestamp_ms = (uint64_t)tw_now_ms();
-	if (RAND_bytes(w.nonce, sizeof(w.nonce)) != 1)
-		return tw_error_set_openssl(err, TW_E_CRYPTO, "no randomness for a wake-up nonce");
-	if ((rc = wakeup_encode_tbs(&w, tbs, &tbs_len, err)) != TW_OK)
-		return rc;
-	if (s->sc == NULL) {
-		if ((rc = signer_client_open(s->home, false, &s->sc, err)) != TW_OK)
-			return rc;
-		signer_client_set_actor(s->sc, "system:worker", "service");
-	}
-	rc = signer_sign_data(s->sc, SIGNER_KEY_GWA_SIG, SIGNER_PURPOSE_WAKEUP, tbs, tbs_len,
-		&sig, &sig_len, err);
-	if (rc != TW_OK) {
-		/* Reconnect next time: the signer may have restarted. */
-		if (rc == TW_E_IO || rc == TW_E_PROTOCOL || rc == TW_E_UNAVAILABLE) {
-			signer_client_close(s->sc);
-			s->sc = NULL;
-		}
-		return rc;
-	}
-	if (sig_len > WAKEUP_SIG_MAX) {
-		free(sig);
-		return tw_error_set(err, TW_E_CRYPTO, "the signer returned a %zu-byte signature; a "
-			"wake-up carries at most %d", sig_len, WAKEUP_SIG_MAX);
-	}
-	memcpy(w.sig, sig, sig_len);
-	w.sig_len = sig_len;
-	free(sig);
-	if ((rc = wakeup_encode(&w, dgram, &len, err)) != TW_OK)
-		return rc;
-	fd = ss.ss_family == AF_INET6 ? s->fd6 : s->fd4;
-	if (fd < 0 || sendto(fd, dgram, len, 0, (struct sockaddr *)&ss, sl) != (ssize_t)len)
-		return tw_error_set(err, TW_E_IO, "cannot send a wake-up to %s: %s", address,
-			fd < 0 ? "no socket for this address family" : strerror(errno));
-	return TW_OK;
+	if (rc != TW_OK && err != NULL)
+		*err = it.e;
+	return rc;
 }

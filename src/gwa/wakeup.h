@@ -30,6 +30,24 @@ const char *wakeup_sender_gwa_id(const struct wakeup_sender *s);
 tw_rc wakeup_send(struct wakeup_sender *s, const char *gateway_id, const char *address,
 	struct tw_error *err);
 
+/* One wake-up of a batch: gateway_id and address are the caller's (borrowed). */
+struct wakeup_item {
+	const char *gateway_id;
+	const char *address;       /* "HOST:PORT" */
+	tw_rc rc;                  /* out: TW_OK when the datagram went out */
+	struct tw_error e;         /* out: why not */
+};
+
+/*
+ * Sign and send n wake-ups with one signer round trip per 64 datagrams
+ * (SIGN_DATA_BATCH): each datagram carries its own time, nonce and signature as with
+ * wakeup_send, only the round trip and the signer's admin-log transaction are shared.
+ * Every item gets its own outcome (an unresolvable address fails that item only; a
+ * signer failure fails the items of that round trip). Returns TW_OK when every item
+ * went out, else the first item's failure code (details in the items).
+ */
+tw_rc wakeup_send_batch(struct wakeup_sender *s, struct wakeup_item *items, size_t n);
+
 /* The GWA id carried in wake-ups: the CN of the GWA SIG certificate. */
 tw_rc wakeup_cert_gwa_id(X509 *cert, char out[WAKEUP_ID_MAX + 1], struct tw_error *err);
 

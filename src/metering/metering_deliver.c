@@ -84,6 +84,9 @@ struct metering_deliverer {
 	int64_t next_housekeeping_ms, next_time_ms;
 	bool time_configured;
 	struct dl_link links[DL_LINKS];      /* kept connections, by endpoint URL */
+	/* Reported when the deliverer stops: outcomes, their shared transactions, and the
+	 * outcomes that had to be recorded one by one. */
+	uint64_t outcomes, record_tx, record_alone;
 };
 
 /* ---- one delivery ---- */
@@ -463,18 +466,83 @@ tw_rc metering_deliver_one(struct ssl_ctx_st *ctx, struct tw_store *store,
 
 /* ---- the thread ---- */
 
-static void dl_log(struct metering_deliverer *d, const struct store_metering_msg *m,
-	const char *result, const char *detail)
+/*
+ * The outcome of one delivery attempt, recorded with the round's others in one
+ * transaction (dl_record): the state change and, where one is due, its admin-log entry.
+ */
+struct dl_outcome {
+	int64_t id;
+	bool delivered;              /* else a retry at next_ms */
+	int64_t next_ms;
+	bool log;                    /* an admin-log entry (every success, the first failure) */
+	char error[256];             /* the retry's reason */
+	char object[160];
+	char detail[320];
+	char what[200];              /* gateway/message for the log lines */
+};
+
+/*
+ * How long a delivered message may wait for its record. A message the EMT acknowledged
+ * but that is not yet marked delivered goes out again after a crash (same message id,
+ * at-least-once, as before); this bounds how many can do so. Bounded also by the round
+ * (DELIVER_BATCH messages).
+ */
+#define DL_RECORD_MAX_MS 1000
+
+static tw_rc dl_apply(struct tw_store *store, const struct dl_outcome *o, bool in_tx,
+	struct tw_error *err)
 {
 	struct audit_entry a = { .actor = "system", .role = "service", .client = "worker",
-		.action = "metering.deliver", .result = result, .detail = detail };
-	char object[160];
-	struct tw_error e;
+		.action = "metering.deliver", .result = o->delivered ? "ok" : "error",
+		.object = o->object, .detail = o->detail };
+	tw_rc rc = o->delivered ? store_metering_delivered(store, o->id, tw_now_ms(), err) :
+		store_metering_retry(store, o->id, o->next_ms, o->error, err);
 
-	snprintf(object, sizeof(object), "msg:%s/%s", m->gateway_id, m->message_id);
-	a.object = object;
-	if (audit_append(d->store, &a, &e) != TW_OK)
-		tw_err("metering: cannot log a delivery: %s", e.message);
+	if (rc == TW_E_NOT_FOUND && o->delivered) {
+		/* Marked by someone else meanwhile (another deliverer, an operator): nothing of
+		 * ours to change; the delivery itself is still logged. */
+		tw_warn("metering: delivered %s, which was no longer pending: %s", o->what,
+			err->message);
+		rc = TW_OK;
+	}
+	if (rc == TW_OK && o->log)
+		rc = in_tx ? audit_append_in_tx(store, &a, err) : audit_append(store, &a, err);
+	return rc;
+}
+
+/*
+ * Record n outcomes: one transaction (one commit, one fsync) for all of them. Should it
+ * fail, each is recorded alone as before, so one bad row costs no other its record.
+ */
+static void dl_record(struct metering_deliverer *d, struct dl_outcome *o, size_t n)
+{
+	struct tw_error e;
+	bool done = false;
+
+	if (n == 0)
+		return;
+	d->outcomes += n;
+	if (store_begin(d->store, &e) == TW_OK) {
+		size_t i;
+
+		for (i = 0; i < n && dl_apply(d->store, &o[i], true, &e) == TW_OK; i++)
+			;
+		done = i == n && store_commit(d->store, &e) == TW_OK;
+		if (!done)
+			store_rollback(d->store);
+	}
+	if (done) {
+		d->record_tx++;
+		return;
+	}
+	d->record_alone += n;
+	tw_warn("metering: cannot record %zu delivery outcomes together (%s); recording them "
+		"one by one", n, e.message);
+	for (size_t i = 0; i < n; i++)
+		if (dl_apply(d->store, &o[i], false, &e) != TW_OK)
+			tw_err("metering: cannot record the delivery of %s (%s): %s", o[i].what,
+				o[i].delivered ? "delivered; it will be sent again" : "failed",
+				e.message);
 }
 
 /* The kept link for url: the one already used for it, else the least recently used. */
@@ -500,22 +568,34 @@ static void dl_links_close(struct metering_deliverer *d)
 		link_close(&d->links[i], true);
 }
 
-/* One round of due messages; true when the batch was full (more may be due at once). */
+/*
+ * One round of due messages; true when the batch was full (more may be due at once).
+ * The outcomes are recorded together (dl_record) at the end of the round, or earlier
+ * when the first unrecorded one has waited DL_RECORD_MAX_MS.
+ */
 static bool dl_round(struct metering_deliverer *d)
 {
 	struct store_metering_msg *msgs = NULL;
+	struct dl_outcome *out = NULL;
 	struct tw_error e;
-	char url[STORE_EMT_URL_MAX + 1], detail[320];
-	size_t n = 0;
+	char url[STORE_EMT_URL_MAX + 1];
+	size_t n = 0, nout = 0;
+	int64_t first_ms = 0;
 
 	if (d->ctx == NULL)
 		return false;
+	if ((out = calloc(DELIVER_BATCH, sizeof(*out))) == NULL) {
+		tw_warn("metering: out of memory for a delivery round");
+		return false;
+	}
 	if (store_metering_due(d->store, tw_now_ms(), DELIVER_BATCH, &msgs, &n, &e) != TW_OK) {
 		tw_warn("metering: cannot read due messages: %s", e.message);
+		free(out);
 		return false;
 	}
 	for (size_t i = 0; i < n; i++) {
 		struct store_metering_msg *m = &msgs[i];
+		struct dl_outcome *o = &out[nout];
 		tw_rc rc = store_emt_endpoint_get(d->store, m->emt_id, url, sizeof(url), &e);
 
 		if (rc == TW_OK) {
@@ -524,13 +604,15 @@ static bool dl_round(struct metering_deliverer *d)
 			l->last_ms = tw_now_ms();
 			rc = link_deliver(l, d->ctx, d->store, d->trust, url, m, d->timeout_ms, &e);
 		}
+		memset(o, 0, sizeof(*o));
+		o->id = m->id;
+		o->delivered = rc == TW_OK;
+		snprintf(o->object, sizeof(o->object), "msg:%s/%s", m->gateway_id, m->message_id);
+		snprintf(o->what, sizeof(o->what), "%s/%s", m->gateway_id, m->message_id);
 		if (rc == TW_OK) {
-			if (store_metering_delivered(d->store, m->id, tw_now_ms(), &e) != TW_OK)
-				tw_err("metering: delivered %s/%s but cannot record it (it will be sent "
-					"again): %s", m->gateway_id, m->message_id, e.message);
-			snprintf(detail, sizeof(detail), "%s to EMT %s, attempt %lld", m->kind,
+			o->log = true;
+			snprintf(o->detail, sizeof(o->detail), "%s to EMT %s, attempt %lld", m->kind,
 				m->emt_id, (long long)m->attempts + 1);
-			dl_log(d, m, "ok", detail);
 		} else {
 			/* Exponential back-off: base * 2^attempts, capped. */
 			int64_t delay = d->retry_base_ms;
@@ -539,15 +621,20 @@ static bool dl_round(struct metering_deliverer *d)
 				delay *= 2;
 			if (delay > d->retry_max_ms)
 				delay = d->retry_max_ms;
-			if (store_metering_retry(d->store, m->id, tw_now_ms() + delay, e.message, &e)
-			    != TW_OK)
-				tw_err("metering: cannot record a failed delivery: %s", e.message);
-			snprintf(detail, sizeof(detail), "EMT %s, attempt %lld, next in %lld ms: %.200s",
-				m->emt_id, (long long)m->attempts + 1, (long long)delay, e.message);
+			o->next_ms = tw_now_ms() + delay;
+			snprintf(o->error, sizeof(o->error), "%s", e.message);
+			snprintf(o->detail, sizeof(o->detail), "EMT %s, attempt %lld, next in %lld ms: "
+				"%.200s", m->emt_id, (long long)m->attempts + 1, (long long)delay,
+				e.message);
 			tw_info("metering: delivery of %s/%s failed: %s", m->gateway_id, m->message_id,
-				detail);
-			if (m->attempts == 0)
-				dl_log(d, m, "error", detail);   /* the first failure; later ones counted */
+				o->detail);
+			o->log = m->attempts == 0;   /* the first failure; later ones counted */
+		}
+		if (nout++ == 0)
+			first_ms = tw_now_ms();
+		if (tw_now_ms() - first_ms >= DL_RECORD_MAX_MS) {
+			dl_record(d, out, nout);
+			nout = 0;
 		}
 		pthread_mutex_lock(&d->mu);
 		bool stop = d->stop;
@@ -555,7 +642,9 @@ static bool dl_round(struct metering_deliverer *d)
 		if (stop)
 			break;
 	}
+	dl_record(d, out, nout);
 	store_metering_msgs_free(msgs, DELIVER_BATCH);
+	free(out);
 	return n == DELIVER_BATCH;
 }
 
@@ -749,6 +838,10 @@ void metering_deliverer_stop(struct metering_deliverer *d)
 		pthread_mutex_unlock(&d->mu);
 		pthread_join(d->tid, NULL);
 	}
+	if (d->outcomes > 0)
+		tw_info("metering: %llu delivery outcomes recorded in %llu transactions, %llu one "
+			"by one", (unsigned long long)d->outcomes, (unsigned long long)d->record_tx,
+			(unsigned long long)d->record_alone);
 	for (size_t i = 0; i < DL_LINKS; i++)
 		link_forget(&d->links[i]);
 	store_close(d->store);

@@ -310,6 +310,12 @@ static tw_rc check_status(json_t *status, struct tw_error *err)
 tw_rc wan_session_request_parse(const void *body, size_t len,
 	struct wan_session_request *out, struct tw_error *err)
 {
+	return wan_session_request_parse_status(body, len, out, NULL, err);
+}
+
+tw_rc wan_session_request_parse_status(const void *body, size_t len,
+	struct wan_session_request *out, json_t **status, struct tw_error *err)
+{
 	static const char *const members[] = { "gateway_id", "firmware_version", "time",
 		"status", NULL };
 	struct wan_session_request r;
@@ -318,6 +324,8 @@ tw_rc wan_session_request_parse(const void *body, size_t len,
 	size_t n;
 	tw_rc rc;
 
+	if (status != NULL)
+		*status = NULL;
 	memset(out, 0, sizeof(*out));
 	memset(&r, 0, sizeof(r));
 	if ((rc = load_object(body, len, &root, err)) != TW_OK)
@@ -353,6 +361,8 @@ tw_rc wan_session_request_parse(const void *body, size_t len,
 	if ((rc = check_status(json_object_get(root, "status"), err)) != TW_OK)
 		goto out;
 	*out = r;
+	if (status != NULL && (*status = json_object_get(root, "status")) != NULL)
+		json_incref(*status);
 out:
 	json_decref(root);
 	return rc;
@@ -747,22 +757,6 @@ tw_rc wan_pending_parse(const void *body, size_t len, long *pending, struct tw_e
 	*pending = 0;
 	if ((rc = load_object(body, len, &root, err)) == TW_OK)
 		rc = get_long(root, "pending_orders", 0, 1000000, pending, err);
-	json_decref(root);
-	return rc;
-}
-
-tw_rc wan_session_status_get(const void *body, size_t len, json_t **status,
-	struct tw_error *err)
-{
-	json_t *root = NULL, *st;
-	tw_rc rc;
-
-	*status = NULL;
-	if ((rc = load_object(body, len, &root, err)) != TW_OK)
-		return rc;
-	st = json_object_get(root, "status");
-	if ((rc = check_status(st, err)) == TW_OK && st != NULL)
-		*status = json_incref(st);
 	json_decref(root);
 	return rc;
 }

@@ -70,6 +70,13 @@ tw_rc wan_time_parse(const char *s, int64_t *ms, struct tw_error *err);
 /* Requests are parsed strictly: unknown members are refused (TW_E_INVALID). */
 tw_rc wan_session_request_parse(const void *body, size_t len,
 	struct wan_session_request *out, struct tw_error *err);
+/*
+ * The same, also handing out the request's optional "status" object from the one parse
+ * (the wan's session path parsed the body a second time for it): *status = NULL when
+ * absent or on failure, else a new reference (json_decref). status may be NULL.
+ */
+tw_rc wan_session_request_parse_status(const void *body, size_t len,
+	struct wan_session_request *out, json_t **status, struct tw_error *err);
 /* Appends the JSON encoding to out (caller owns out). Validates req first. */
 tw_rc wan_session_request_encode(const struct wan_session_request *req, struct tw_buf *out,
 	struct tw_error *err);
@@ -142,12 +149,6 @@ tw_rc wan_order_result_encode(const struct wan_order_result *r, struct tw_buf *o
 tw_rc wan_pending_encode(long pending, struct tw_buf *out, struct tw_error *err);
 tw_rc wan_pending_parse(const void *body, size_t len, long *pending, struct tw_error *err);
 
-/*
- * The optional "status" object of a session request (already validated by
- * wan_session_request_parse); *status = NULL when absent, else a new reference.
- */
-tw_rc wan_session_status_get(const void *body, size_t len, json_t **status,
-	struct tw_error *err);
 /* Like wan_session_request_encode, with an optional status object (borrowed, may be NULL). */
 tw_rc wan_session_request_encode_status(const struct wan_session_request *req,
 	const json_t *status, struct tw_buf *out, struct tw_error *err);

@@ -35,6 +35,13 @@ struct crl_result {
 	size_t der_len;
 	char sha256[65];
 	char path[1024];
+	/* Wall time of the phases (ms, also in the info log line): the store read and the
+	 * entries encoded, the TBSCertList signed and its signature checked, the file
+	 * finished, synced and renamed. */
+	int64_t scan_ms, sign_ms, write_ms;
+	/* CPU time (ms) during the first phase of the thread reading the store and of the
+	 * one encoding and writing the entries: the larger one bounds that phase. */
+	int64_t scan_reader_cpu_ms, scan_encoder_cpu_ms;
 };
 
 /*

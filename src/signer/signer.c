@@ -80,8 +80,8 @@ static tw_rc check_caller(struct signer_srv *srv, struct conn *c, const struct s
 	const char *why;
 	int purpose = 0;
 
-	if (m->op == SIGNER_OP_SIGN_DATA && m->f[SIGNER_TAG_PURPOSE].present &&
-	    m->f[SIGNER_TAG_PURPOSE].len == 1)
+	if ((m->op == SIGNER_OP_SIGN_DATA || m->op == SIGNER_OP_SIGN_DATA_BATCH) &&
+	    m->f[SIGNER_TAG_PURPOSE].present && m->f[SIGNER_TAG_PURPOSE].len == 1)
 		purpose = m->f[SIGNER_TAG_PURPOSE].ptr[0];
 	if (m->op == SIGNER_OP_SEAL || m->op == SIGNER_OP_UNSEAL ||
 	    (m->op == SIGNER_OP_SIGN_DATA && purpose == SIGNER_PURPOSE_TLS_HANDSHAKE))
@@ -92,7 +92,8 @@ static tw_rc check_caller(struct signer_srv *srv, struct conn *c, const struct s
 		m->op == SIGNER_OP_ACTIVATION ? what : NULL);
 	if (why == NULL)
 		return TW_OK;
-	if (m->op == SIGNER_OP_SIGN_DATA && signer_purpose_name(purpose) != NULL)
+	if ((m->op == SIGNER_OP_SIGN_DATA || m->op == SIGNER_OP_SIGN_DATA_BATCH) &&
+	    signer_purpose_name(purpose) != NULL)
 		return signer_refuse_peer(srv, c, m->op, signer_purpose_name(purpose), why, err);
 	return signer_refuse_peer(srv, c, m->op, context[0] != '\0' ? context : NULL, why,
 		err);
@@ -155,6 +156,7 @@ static tw_rc handle(struct signer_srv *srv, struct conn *c, const struct signer_
 	case SIGNER_OP_CRL_DATA:
 	case SIGNER_OP_CRL_END: need = L | SIGNER_BIT(SIGNER_TAG_DATA); break;
 	case SIGNER_OP_SIGN_DATA:
+	case SIGNER_OP_SIGN_DATA_BATCH:
 		need = L | SIGNER_BIT(SIGNER_TAG_PURPOSE) | SIGNER_BIT(SIGNER_TAG_DATA);
 		break;
 	default: need = L; break;
@@ -200,6 +202,8 @@ static tw_rc handle(struct signer_srv *srv, struct conn *c, const struct signer_
 		rc = signer_op_sign_certificates(srv, c, label, key, pub, &m->f[SIGNER_TAG_DATA], out, err);
 	else if (m->op >= SIGNER_OP_CRL_BEGIN && m->op <= SIGNER_OP_CRL_END)
 		rc = signer_op_crl_stream(srv, c, m->op, label, key, pub, &m->f[SIGNER_TAG_DATA], out, err);
+	else if (m->op == SIGNER_OP_SIGN_DATA_BATCH)
+		rc = signer_op_sign_data_batch(srv, c, label, key, pub, m, out, err);
 	else
 		rc = signer_op_sign_data(srv, c, label, key, pub, m, out, err);
 out:

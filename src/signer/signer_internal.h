@@ -95,6 +95,15 @@ tw_rc signer_op_sign_certificates(struct signer_srv *srv, struct conn *c, const 
 tw_rc signer_op_sign_data(struct signer_srv *srv, struct conn *c, const char *label,
 	EVP_PKEY *key, EVP_PKEY *pub, const struct signer_msg *m, struct tw_buf *out,
 	struct tw_error *err);
+/*
+ * SIGN_DATA_BATCH (signer_proto.h): the items of DATA signed one by one as SIGN_DATA
+ * would, all or nothing, their signer.sign entries in one admin-log transaction before
+ * the answer. Only purposes whose data the signer does not check (wakeup, tree-head,
+ * authorisation, ...).
+ */
+tw_rc signer_op_sign_data_batch(struct signer_srv *srv, struct conn *c, const char *label,
+	EVP_PKEY *key, EVP_PKEY *pub, const struct signer_msg *m, struct tw_buf *out,
+	struct tw_error *err);
 tw_rc signer_op_crl_stream(struct signer_srv *srv, struct conn *c, uint8_t op,
 	const char *label, EVP_PKEY *key, EVP_PKEY *pub, const struct signer_field *data,
 	struct tw_buf *out, struct tw_error *err);

@@ -675,6 +675,124 @@ tw_rc signer_op_sign_data(struct signer_srv *srv, struct conn *c, const char *la
 }
 
 /*
+ * SIGN_DATA_BATCH: what one SIGN_DATA per item would do (policy, signature, one
+ * signer.sign entry each with the same detail), with the per-request work done once per
+ * batch: the key lookup (handle()), the policy, one EVP_PKEY_CTX for all signatures and
+ * one admin-log transaction (one fsync) for all entries. The worker signs the wake-ups
+ * of a tick with it (TR-03109-1: every datagram still carries its own signature).
+ */
+tw_rc signer_op_sign_data_batch(struct signer_srv *srv, struct conn *c, const char *label,
+	EVP_PKEY *key, EVP_PKEY *pub, const struct signer_msg *m, struct tw_buf *out,
+	struct tw_error *err)
+{
+	const struct signer_field *data = &m->f[SIGNER_TAG_DATA];
+	uint8_t pv = m->f[SIGNER_TAG_PURPOSE].ptr[0];
+	const char *purpose = signer_purpose_name((enum signer_purpose)pv);
+	const unsigned char *p = data->ptr, *end = data->ptr + data->len;
+	EVP_MD *md = EVP_MD_fetch(NULL, EVP_MD_get0_name(md_for_key(pub)), NULL);
+	bool sha256 = md != NULL && EVP_MD_get_type(md) == NID_sha256;
+	struct audit_entry *entries = NULL;
+	char (*details)[128] = NULL;
+	EVP_PKEY_CTX *ctx = NULL;
+	struct tw_error ae;
+	size_t n = 0;
+	tw_rc rc = TW_OK;
+
+	if (purpose == NULL) {
+		rc = tw_error_set(err, TW_E_INVALID, "unknown signing purpose %u", pv);
+		goto out;
+	}
+	/* These purposes have their own checks (certificate, crl) or no audit entry per
+	 * signature (tls-handshake): one at a time through their own operations. */
+	if (pv == SIGNER_PURPOSE_CERTIFICATE || pv == SIGNER_PURPOSE_CRL ||
+	    pv == SIGNER_PURPOSE_TLS_HANDSHAKE) {
+		rc = signer_refuse(srv, c, label, purpose, "this purpose is not signed in "
+			"batches (SIGN_CERTIFICATES, the CRL stream or SIGN_DATA)", err);
+		goto out;
+	}
+	if (!policy_allows(srv->home, label, purpose)) {
+		rc = signer_refuse(srv, c, label, purpose, "not in the key's policy", err);
+		goto out;
+	}
+	/* The digest fetched once per batch (EVP_sha256() would be fetched per call). */
+	if (md == NULL) {
+		rc = tw_error_set_openssl(err, TW_E_CRYPTO, "cannot fetch the key's digest");
+		goto out;
+	}
+	if ((entries = calloc(SIGNER_BATCH_MAX, sizeof(*entries))) == NULL ||
+	    (details = calloc(SIGNER_BATCH_MAX, sizeof(*details))) == NULL) {
+		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+		goto out;
+	}
+	if ((ctx = EVP_PKEY_CTX_new(key, NULL)) == NULL || EVP_PKEY_sign_init(ctx) != 1) {
+		rc = tw_error_set_openssl(err, TW_E_CRYPTO, "the token could not start signing");
+		goto out;
+	}
+	while (p < end) {
+		unsigned char digest[EVP_MAX_MD_SIZE], sig[256], lp[2];
+		unsigned int dlen = 0;
+		size_t len, siglen = sizeof(sig);
+		const unsigned char *item;
+		struct tw_error ie;
+		char hp[17];
+
+		if (n == SIGNER_BATCH_MAX) {
+			rc = tw_error_set(err, TW_E_TOO_LARGE, "more than %d items in one batch",
+				SIGNER_BATCH_MAX);
+			goto out;
+		}
+		if (signer_batch_next(&p, end, SIGNER_BATCH_ITEM_MAX, &item, &len, &ie) != TW_OK) {
+			rc = tw_error_set(err, TW_E_INVALID, "item %zu of the batch: %s", n + 1,
+				ie.message);
+			goto out;
+		}
+		if (EVP_Digest(item, len, digest, &dlen, md, NULL) != 1 ||
+		    EVP_PKEY_sign(ctx, sig, &siglen, digest, dlen) != 1) {
+			rc = tw_error_set_openssl(err, TW_E_CRYPTO, "the token could not sign");
+			goto out;
+		}
+		lp[0] = (unsigned char)(siglen >> 8);
+		lp[1] = (unsigned char)siglen;
+		if ((rc = tw_buf_append(out, lp, 2, err)) != TW_OK ||
+		    (rc = tw_buf_append(out, sig, siglen, err)) != TW_OK)
+			goto out;
+		/* The audit detail's SHA-256 prefix: the signed digest itself for 256-bit keys. */
+		if (sha256)
+			tw_hex_encode(digest, 8, hp);
+		else
+			hash_prefix(item, len, hp);
+		snprintf(details[n], sizeof(details[n]), "purpose=%s len=%zu sha256=%s", purpose,
+			len, hp);
+		entries[n] = (struct audit_entry){
+			.actor = c->actor != NULL ? c->actor : "unknown",
+			.role = c->role != NULL ? c->role : "unknown",
+			.client = c->peer, .action = "signer.sign", .object = label, .result = "ok",
+			.detail = details[n],
+		};
+		n++;
+	}
+	/* Audit first: a signature that is not in the admin log is never handed out. */
+	if (srv->store == NULL) {
+		rc = tw_error_set(err, TW_E_STORE, "the signer has no store, so it cannot write "
+			"the admin log: %s", srv->setup_err.message);
+	} else if ((rc = audit_append_batch(srv->store, entries, n, &ae)) != TW_OK) {
+		tw_err("cannot write the admin log (signer.sign batch of %zu %s): %s", n, label,
+			ae.message);
+		/* Its own buffer: formatting err's message into err itself would overlap. */
+		rc = tw_error_set(err, rc, "the signer cannot write the admin log, so it hands out "
+			"nothing: %s", ae.message);
+	}
+out:
+	if (rc != TW_OK)
+		tw_buf_reset(out);
+	EVP_PKEY_CTX_free(ctx);
+	EVP_MD_free(md);
+	free(entries);
+	free(details);
+	return rc;
+}
+
+/*
  * Streamed CRL (ops CRL_BEGIN, CRL_DATA, CRL_END; signer_crl.h): for CRLs over one frame.
  * The structure is checked while hashing; at the end the fixed fields and extensions are
  * parsed by OpenSSL as a stub TBSCertList for the issuer check, the digest is signed and

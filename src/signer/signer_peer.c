@@ -164,6 +164,12 @@ const char *signer_peer_refusal(enum signer_peer_kind k, uint8_t op, int purpose
 			return tls_key_refusal(k, context);
 		allowed = purpose_peers(purpose);
 		break;
+	case SIGNER_OP_SIGN_DATA_BATCH:
+		/* The same callers as SIGN_DATA; TLS handshake digests are never batched. */
+		if (purpose == SIGNER_PURPOSE_TLS_HANDSHAKE)
+			return "TLS handshake signatures are not batched";
+		allowed = purpose_peers(purpose);
+		break;
 	case SIGNER_OP_CUSTODIAN_SHARE:
 		/* Only the api authenticates operators; only it can vouch for a custodian. */
 		if (k != SIGNER_PEER_API)

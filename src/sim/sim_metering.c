@@ -38,6 +38,7 @@
 #include "crypto/keys.h"
 #include "crypto/tls.h"
 #include "metering/timesvc.h"
+#include "sim/sim_internal.h"
 #include "sim/sim_orders.h"
 
 #define SM_ANSWER_MAX (64 * 1024)
@@ -150,7 +151,6 @@ out:
 /* ---- a blocking HTTP/1.1 client over one TLS connection ---- */
 
 struct sm_conn {
-	SSL_CTX *ctx;
 	SSL *ssl;
 	int fd;
 };
@@ -163,31 +163,33 @@ static void sm_close(struct sm_conn *c)
 	}
 	if (c->fd >= 0)
 		close(c->fd);
-	SSL_CTX_free(c->ctx);
 	memset(c, 0, sizeof(*c));
 	c->fd = -1;
 }
 
-static tw_rc sm_open(struct sm_conn *c, const char *dir, const char *gwa, struct tw_error *err)
+/*
+ * Connect as the gateway in dir. The client context (profile, trust anchor, chain) is
+ * the shared one of the home (sim_tls.c, one per distinct root-ca.crt + chain.pem, kept
+ * in st for the whole command); only the gateway's certificate and key are read per
+ * connection (this command visits each gateway once). It used to build a whole SSL_CTX
+ * per connection.
+ */
+static tw_rc sm_open(struct sm_conn *c, struct sim_state *st, const char *dir,
+	const char *gwa, struct tw_error *err)
 {
-	struct tls_profile_config cfg;
+	struct sim_gateway g;
 	struct addrinfo hints, *ai = NULL;
-	char *cert = tw_asprintf("%s/tls.crt", dir), *key = tw_asprintf("%s/tls.key", dir);
-	char *chain = tw_asprintf("%s/chain.pem", dir), *trust = tw_asprintf("%s/root-ca.crt", dir);
 	char *host = NULL, port[8];
 	uint16_t portn = 0;
 	tw_rc rc;
 
 	memset(c, 0, sizeof(*c));
 	c->fd = -1;
-	if (cert == NULL || key == NULL || chain == NULL || trust == NULL) {
-		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
-		goto out;
-	}
-	cfg = (struct tls_profile_config){ .cert_file = cert, .key_file = key,
-		.chain_file = chain, .trust_file = trust };
-	if ((rc = tls_client_ctx_new(&cfg, &c->ctx, err)) != TW_OK ||
-	    (rc = tw_parse_hostport(gwa, &host, &portn, err)) != TW_OK)
+	memset(&g, 0, sizeof(g));
+	g.pub.dir = dir;
+	rc = sim_tls_ssl_new(st, &g, &c->ssl, err);
+	sim_tls_identity_drop(&g);   /* the SSL holds its own references */
+	if (rc != TW_OK || (rc = tw_parse_hostport(gwa, &host, &portn, err)) != TW_OK)
 		goto out;
 	snprintf(port, sizeof(port), "%u", (unsigned)portn);
 	memset(&hints, 0, sizeof(hints));
@@ -199,8 +201,7 @@ static tw_rc sm_open(struct sm_conn *c, const char *dir, const char *gwa, struct
 			strerror(errno));
 		goto out;
 	}
-	if ((c->ssl = SSL_new(c->ctx)) == NULL || SSL_set_fd(c->ssl, c->fd) != 1 ||
-	    SSL_connect(c->ssl) != 1) {
+	if (SSL_set_fd(c->ssl, c->fd) != 1 || SSL_connect(c->ssl) != 1) {
 		rc = tw_error_set_openssl(err, TW_E_TLS, "TLS handshake with %s failed", gwa);
 		goto out;
 	}
@@ -208,10 +209,6 @@ out:
 	if (ai != NULL)
 		freeaddrinfo(ai);
 	free(host);
-	free(cert);
-	free(key);
-	free(chain);
-	free(trust);
 	if (rc != TW_OK)
 		sm_close(c);
 	return rc;
@@ -412,8 +409,8 @@ static X509 *sm_forge_cert(X509 *real, EVP_PKEY *key)
 	return x;
 }
 
-static tw_rc sm_gateway(const struct sm_opts *o, const char *dir, X509 *emt_enc,
-	EVP_PKEY *forge_key, struct sm_stats *st, FILE *ids, struct tw_error *err)
+static tw_rc sm_gateway(const struct sm_opts *o, struct sim_state *tls, const char *dir,
+	X509 *emt_enc, EVP_PKEY *forge_key, struct sm_stats *st, FILE *ids, struct tw_error *err)
 {
 	struct sm_conn c = { .fd = -1 };
 	X509 *sig_cert = NULL;
@@ -450,7 +447,7 @@ static tw_rc sm_gateway(const struct sm_opts *o, const char *dir, X509 *emt_enc,
 		sig_key = forge_key;
 		EVP_PKEY_up_ref(forge_key);
 	}
-	if ((rc = sm_open(&c, dir, o->gwa, err)) != TW_OK)
+	if ((rc = sm_open(&c, tls, dir, o->gwa, err)) != TW_OK)
 		goto out;
 	{
 		char t[48];
@@ -654,6 +651,7 @@ int sim_metering_main(int argc, char **argv)
 	};
 	struct sm_opts o = { .kind = "tariffed", .messages = 1 };
 	struct sm_stats st = { 0 };
+	struct sim_state tls;          /* only its shared TLS contexts (sim_tls.c) */
 	struct tw_error err;
 	X509 *enc = NULL;
 	EVP_PKEY *forge = NULL;
@@ -664,6 +662,7 @@ int sim_metering_main(int argc, char **argv)
 	int64_t t0;
 
 	tw_error_clear(&err);
+	memset(&tls, 0, sizeof(tls));
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
@@ -720,7 +719,7 @@ int sim_metering_main(int argc, char **argv)
 	}
 	t0 = tw_monotonic_ms();
 	for (size_t i = 0; i < o.ndirs; i++) {
-		if (sm_gateway(&o, o.dirs[i], enc, forge, &st, ids, &err) != TW_OK) {
+		if (sm_gateway(&o, &tls, o.dirs[i], enc, forge, &st, ids, &err) != TW_OK) {
 			failed++;
 			fprintf(stderr, "torwart-sim: %s: %s\n", o.dirs[i], err.message);
 		}
@@ -731,6 +730,7 @@ int sim_metering_main(int argc, char **argv)
 		failed, (double)(tw_monotonic_ms() - t0) / 1000.0);
 	ret = failed == 0 && st.unexpected == 0 ? 0 : 1;
 out:
+	sim_tls_cache_free(&tls);
 	if (ids != NULL)
 		fclose(ids);
 	X509_free(enc);

@@ -5,8 +5,9 @@
  * state.json members: "done" (the last SIM_DONE_ORDERS executed orders: id -> answer,
  * so a re-delivered order is answered, never executed twice), "last_wakeup_ms"
  * (replay guard across restarts), and one member per order area ("retention_days",
- * "profiles", ...). Written with a temporary file + rename and without fsync: it must
- * survive a restart of the simulator, not a power cut (it is a simulator).
+ * "profiles", ...). Written to a temporary file that is then swapped in atomically
+ * (sim_gw_save), without fsync: it must survive a restart of the simulator, not a power
+ * cut (it is a simulator).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -103,14 +104,26 @@ tw_rc sim_gw_save(struct sim_gateway *gw, struct tw_error *err)
 			SIM_STATE_MAX);
 		goto out;
 	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0 || write(fd, text, len) != (ssize_t)len || close(fd) != 0) {
+	/*
+	 * Overwrite the temporary file in place (no O_TRUNC) and swap it with state.json
+	 * (RENAME_EXCHANGE): as atomic for a reader and a crash as rename, but the two files
+	 * keep their inodes, so a save allocates no inode and frees none. A new file per save
+	 * (create + rename) made ext4's inode allocation most of the simulator's cost of a
+	 * save, twice per job (docs/performance.md). The temporary file then holds the
+	 * previous state; nothing reads it. No state.json yet, or a file system without the
+	 * exchange: plain rename.
+	 */
+	fd = open(tmp, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0 || write(fd, text, len) != (ssize_t)len || ftruncate(fd, (off_t)len) != 0 ||
+	    close(fd) != 0) {
 		rc = tw_error_set(err, TW_E_IO, "cannot write %s: %s", tmp, strerror(errno));
 		if (fd >= 0)
 			(void)close(fd);
 		goto out;
 	}
-	if (rename(tmp, path) != 0)
+	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_EXCHANGE) != 0 &&
+	    ((errno != ENOENT && errno != EINVAL && errno != ENOSYS && errno != EPERM) ||
+	     rename(tmp, path) != 0))
 		rc = tw_error_set(err, TW_E_IO, "cannot rename %s: %s", tmp, strerror(errno));
 out:
 	free(path);

@@ -116,6 +116,7 @@ static void session_open(struct evhttp_request *req, struct wan_conn *conn, cons
 	const unsigned char *data;
 	const char *peer = wan_conn_peer(conn, ssl);
 	int64_t now = tw_now_ms(), started = tw_monotonic_ms();
+	json_t *status = NULL;
 	tw_rc rc;
 
 	tw_buf_init(&body, WAN_REPLY_MAX);
@@ -133,7 +134,8 @@ static void session_open(struct evhttp_request *req, struct wan_conn *conn, cons
 		reply_error(req, HTTP_INTERNAL, "internal", "out of memory", true);
 		goto out;
 	}
-	rc = wan_session_request_parse(data, len, &sreq, &e);
+	/* One parse: the status object goes to the hooks from it. */
+	rc = wan_session_request_parse_status(data, len, &sreq, &status, &e);
 	if (rc != TW_OK) {
 		reply_error(req, rc == TW_E_TOO_LARGE ? 413 : HTTP_BADREQUEST,
 			wan_error_code_for(rc), e.message, false);
@@ -176,10 +178,11 @@ static void session_open(struct evhttp_request *req, struct wan_conn *conn, cons
 		sreq.firmware_version, (long long)(sreq.time_ms - now));
 	wan_journal_add(conn->thr, conn->gateway_id, peer, "wan.session.open",
 		conn->gateway_id, "ok", detail);
-	wan_orders_session_status(conn, data, len);
+	wan_orders_session_status(conn, status);
 	reply(req, HTTP_OK, &body, false);
 	wan_metrics_session((uint64_t)(tw_monotonic_ms() - started) * 1000);
 out:
+	json_decref(status);
 	tw_buf_free(&body);
 }
 

@@ -190,7 +190,8 @@ bool wan_content_type_json(struct evhttp_request *req);
 void wan_orders_get(struct evhttp_request *req, struct wan_conn *conn, const char *peer);
 void wan_orders_result(struct evhttp_request *req, struct wan_conn *conn, const char *peer,
 	const char *id_text);
-void wan_orders_session_status(struct wan_conn *conn, const void *body, size_t len);
+/* The session request's "status" object (borrowed; NULL: none) to its hooks. */
+void wan_orders_session_status(struct wan_conn *conn, json_t *status);
 /* Answer every queued order request now and free the batch (thread teardown, before
  * the connections are freed). */
 void wan_orders_stop(struct wan_thread *thr);

@@ -507,13 +507,13 @@ void wan_batch_metering(struct evhttp_request *req, struct wan_conn *conn, const
 }
 
 /* Pass each member of the session "status" to its registered hook (order.h). */
-void wan_orders_session_status(struct wan_conn *conn, const void *body, size_t len)
+void wan_orders_session_status(struct wan_conn *conn, json_t *status)
 {
-	json_t *status = NULL, *v;
+	json_t *v;
 	const char *k;
 	struct tw_error e;
 
-	if (wan_session_status_get(body, len, &status, &e) != TW_OK || status == NULL)
+	if (status == NULL)
 		return;
 	json_object_foreach(status, k, v) {
 		const struct order_session_hook *h = order_session_hook_find(k);
@@ -522,5 +522,4 @@ void wan_orders_session_status(struct wan_conn *conn, const void *body, size_t l
 			tw_warn("wan: session status \"%s\" of %s not processed: %s", k,
 				conn->gateway_id, e.message);
 	}
-	json_decref(status);
 }

@@ -36,6 +36,8 @@ struct worker_jobs {
 	char (*detail)[WJ_DETAIL_MAX];
 	const char **detail_ptr;
 	int64_t *ids;
+	struct wakeup_item *wake;          /* the tick's wake-ups, signed in one round trip */
+	size_t *wake_job;                  /* wake[k] is the wake-up of due[wake_job[k]] */
 	bool sender_failed_logged;
 	bool unavailable;                  /* the database is down: said once, not per tick */
 	/* Job timeouts in the current window; one alert per window above the threshold. */
@@ -126,7 +128,7 @@ static void wj_expire(struct worker_jobs *wj, const struct job_actor *who, int64
 static void wj_wake(struct worker_jobs *wj, const struct job_actor *who, int64_t now)
 {
 	int64_t skip[JOB_BUCKET_TENANTS_MAX];
-	size_t nskip, avail, n = 0, m = 0;
+	size_t nskip, avail, n = 0, m = 0, nwake = 0;
 	struct tw_error e;
 
 	avail = job_pacer_available(&wj->pacer, now);
@@ -163,10 +165,22 @@ static void wj_wake(struct worker_jobs *wj, const struct job_actor *who, int64_t
 		} else if (wj->sender == NULL) {
 			snprintf(wj->detail[i], WJ_DETAIL_MAX, "wake-up of %s not sent: no wake-up "
 				"sender (see the worker log)", wj->due[i].gateway_id);
-		} else if (wakeup_send(wj->sender, wj->due[i].gateway_id, wj->due[i].address,
-		    &e) != TW_OK) {
+		} else {
+			wj->wake[nwake] = (struct wakeup_item){ .gateway_id = wj->due[i].gateway_id,
+				.address = wj->due[i].address };
+			wj->wake_job[nwake++] = i;
+		}
+	}
+	/* Every datagram is signed on its own, the tick's signatures in one signer round
+	 * trip and one admin-log transaction there (SIGN_DATA_BATCH). */
+	if (nwake > 0)
+		(void)wakeup_send_batch(wj->sender, wj->wake, nwake);
+	for (size_t k = 0; k < nwake; k++) {
+		size_t i = wj->wake_job[k];
+
+		if (wj->wake[k].rc != TW_OK) {
 			snprintf(wj->detail[i], WJ_DETAIL_MAX, "wake-up of %s to %s failed: %s",
-				wj->due[i].gateway_id, wj->due[i].address, e.message);
+				wj->due[i].gateway_id, wj->due[i].address, wj->wake[k].e.message);
 			tw_warn("worker: %s", wj->detail[i]);
 		} else {
 			snprintf(wj->detail[i], WJ_DETAIL_MAX, "wake-up sent to %s for gateway %s",
@@ -229,11 +243,14 @@ tw_rc worker_jobs_start(const struct tw_home *home, struct event_base *base,
 	wj->detail = calloc(wj->batch, sizeof(*wj->detail));
 	wj->detail_ptr = calloc(wj->batch, sizeof(*wj->detail_ptr));
 	wj->ids = calloc(wj->batch, sizeof(*wj->ids));
+	wj->wake = calloc(wj->batch, sizeof(*wj->wake));
+	wj->wake_job = calloc(wj->batch, sizeof(*wj->wake_job));
 	wj->tick = event_new(base, -1, EV_PERSIST, wj_tick_cb, wj);
 	tv.tv_sec = tick_ms / 1000;
 	tv.tv_usec = (tick_ms % 1000) * 1000;
 	if (wj->due == NULL || wj->ok == NULL || wj->detail == NULL || wj->detail_ptr == NULL ||
-	    wj->ids == NULL || wj->tick == NULL || event_add(wj->tick, &tv) != 0) {
+	    wj->ids == NULL || wj->wake == NULL || wj->wake_job == NULL || wj->tick == NULL ||
+	    event_add(wj->tick, &tv) != 0) {
 		worker_jobs_stop(wj);
 		return tw_error_set(err, TW_E_NOMEM, "cannot set up the job tick");
 	}
@@ -255,5 +272,7 @@ void worker_jobs_stop(struct worker_jobs *wj)
 	free(wj->detail);
 	free(wj->detail_ptr);
 	free(wj->ids);
+	free(wj->wake);
+	free(wj->wake_job);
 	free(wj);
 }

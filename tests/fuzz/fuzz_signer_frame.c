@@ -1,6 +1,7 @@
 /*
  * fuzz_signer_frame.c: libFuzzer target for the signer's frame decoder, the parser of
- * every byte a signer client can send (signer_proto.h).
+ * every byte a signer client can send (signer_proto.h), and for the SIGN_DATA_BATCH
+ * element list inside a frame (signer_batch_next).
  *
  * Input = what arrives on the socket: a length prefix and a body. Properties checked:
  * no crash or out-of-bounds read for any input; a decoded message re-encodes, and the
@@ -22,6 +23,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct tw_buf out;
 	uint32_t len;
 
+	/* The same bytes as a SIGN_DATA_BATCH item list (request DATA or answer PAYLOAD):
+	 * every element taken stays inside the input and moves the cursor forward. */
+	{
+		const unsigned char *p = data, *end = data + size, *item;
+		size_t n;
+
+		while (p < end && signer_batch_next(&p, end, SIGNER_BATCH_ITEM_MAX, &item, &n,
+		    &err) == TW_OK)
+			if (item < data || n == 0 || n > SIGNER_BATCH_ITEM_MAX || item + n > end ||
+			    p != item + n)
+				abort();
+	}
 	if (size < SIGNER_LEN_BYTES)
 		return 0;
 	if (signer_frame_check_len(data, &len, &err) != TW_OK)

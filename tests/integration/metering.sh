@@ -448,4 +448,15 @@ read -r gc_values gc_commits <<<"$(gc_counts)"
 echo "wan since its restart: $gc_values values in $gc_commits batch transactions holding values"
 check "group commit: the restarted wan stored $gc_values values in fewer transactions ($gc_commits)" \
 	test "$gc_values" -ge $((NGW * 2)) -a "$gc_commits" -lt "$gc_values"
+# The deliverer records a round's outcomes (state change + admin-log entry of every
+# message) in one transaction: it reports them when it stops (since the worker's restart
+# after the kill -9 above: the slow EMT's backlog and the later values).
+read -r dl_outcomes dl_tx <<<"$(awk '/started worker/ {o = 0; t = 0}
+	/delivery outcomes recorded in [0-9]+ transactions/ { for (i = 1; i <= NF; i++) {
+		if ($i == "delivery") o += $(i - 1)
+		if ($i == "transactions,") t += $(i - 1) } }
+	END {print o + 0, t + 0}' "$T/torwartd.log")"
+echo "deliverer since its restart: $dl_outcomes outcomes in $dl_tx transactions"
+check "the deliverer recorded $dl_outcomes outcomes in fewer transactions ($dl_tx)" \
+	test "$dl_outcomes" -ge $((NGW * 2)) -a "$dl_tx" -ge 1 -a "$dl_tx" -lt "$dl_outcomes"
 check "admin log chain still verifies" "$TORWART" audit verify --home "$H"

@@ -28,6 +28,10 @@ static void test_error_names(void **state)
 	assert_int_equal(err.code, TW_E_INVALID);
 	assert_string_equal(err.message, "bad thing");
 	assert_int_equal(tw_error_set(NULL, TW_E_IO, "no crash"), TW_E_IO);
+	/* Wrapping the message it holds (formatted from the buffer it writes). */
+	assert_int_equal(tw_error_set(&err, TW_E_IO, "[wan] listen: %s", err.message),
+		TW_E_IO);
+	assert_string_equal(err.message, "[wan] listen: bad thing");
 	tw_error_clear(&err);
 	assert_int_equal(err.code, TW_OK);
 	assert_string_equal(err.message, "");

@@ -31,6 +31,7 @@
 #include "pki/reqgen.h"
 #include "pki/testpki.h"
 #include "signer/signer_server.h"
+#include "store/db.h"
 #include "store/store_ca.h"
 
 #define assert_rc(expr, want) do { \
@@ -691,6 +692,59 @@ static void test_crl_streamed(void **state)
 }
 
 /*
+ * A serial the encoder refuses, early in a scan of more rows than the batches between
+ * the store's reading thread and the encoder hold (crl.c, crl_scan): the reader is then
+ * waiting for room when the encoder stops, and must end too (else this test hangs); the
+ * encoder's error is the one reported, the published CRL and its number stay, and no
+ * temporary file is left beside it. Runs after test_crl_streamed (its 26,000 revoked
+ * rows of this CA).
+ */
+static void test_crl_bad_serial_stops_scan(void **state)
+{
+	struct env *e = *state;
+	struct tw_error err;
+	struct crl_result res;
+	struct store_ca_crl before, after;
+	bool found = false;
+	char good[STORE_ID_MAX + 1], dir[160], cmd[256];
+	struct db *d = store_db(e->store, &err);
+	struct db_stmt *st = NULL;
+	bool row = false;
+	int64_t n = 0;
+
+	assert_non_null(d);
+	assert_rc(db_fetch(d, "SELECT count(*) FROM certificates WHERE issuer = ?1 AND "
+		"status = 'revoked'", &st, &row, "counting", &err, "t", e->issuer), TW_OK);
+	assert_true(row);
+	n = db_column_int64(st, 0);
+	db_done(d, st);
+	assert_true(n > 5 * 4096);
+	assert_rc(store_ca_crl_get(e->store, CA_DEFAULT_NAME, &before, &found, &err), TW_OK);
+	assert_true(found);
+	/* The second of the streamed test's rows gets a serial that is not hexadecimal. */
+	snprintf(good, sizeof(good), "7f%030x", 1);
+	assert_rc(db_run(d, "UPDATE certificates SET serial_hex = 'zz' || substr(serial_hex, 3) "
+		"WHERE serial_hex = ?1", NULL, "breaking a serial", &err, "t", good), TW_OK);
+	assert_rc(crl_generate(e->home, e->store, e->sc, CA_DEFAULT_NAME, "test", &res, &err),
+		TW_E_INTEGRITY);
+	assert_non_null(strstr(err.message, "not hexadecimal"));
+	assert_rc(store_ca_crl_get(e->store, CA_DEFAULT_NAME, &after, &found, &err), TW_OK);
+	assert_int_equal(after.number, before.number);
+	assert_string_equal(after.sha256, before.sha256);
+	snprintf(dir, sizeof(dir), "%s", before.path);
+	assert_non_null(strrchr(dir, '/'));
+	*strrchr(dir, '/') = '\0';
+	snprintf(cmd, sizeof(cmd), "! ls -a '%s' | grep -q '\\.tmp\\.'", dir);
+	assert_int_equal(system(cmd), 0);
+	/* Mended: the next CRL is made again. */
+	assert_rc(db_run(d, "UPDATE certificates SET serial_hex = ?1 WHERE serial_hex = "
+		"'zz' || substr(?1, 3)", NULL, "mending the serial", &err, "t", good), TW_OK);
+	assert_rc(crl_generate(e->home, e->store, e->sc, CA_DEFAULT_NAME, "test", &res, &err),
+		TW_OK);
+	assert_int_equal(res.entries, n);
+}
+
+/*
  * Issue 11, section 6: a TLS request asking for several DNS names gets all of them (the
  * engine certified only the first), notAfter is 23:59:59 UTC of the same calendar day two
  * years on (the real SM-PKI rule), and the CRL distribution point is the URL the api
@@ -797,6 +851,7 @@ int main(void)
 		cmocka_unit_test(test_issue_pipelined),
 		cmocka_unit_test(test_issue_threaded_mixed),
 		cmocka_unit_test(test_crl_streamed),
+		cmocka_unit_test(test_crl_bad_serial_stops_scan),
 		cmocka_unit_test(test_issue_several_dns),
 	};
 

@@ -23,6 +23,7 @@
 
 #include <cmocka.h>
 #include <openssl/evp.h>
+#include <openssl/sha.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/x509.h>
@@ -105,6 +106,45 @@ static void test_frame_roundtrip(void **state)
 	assert_int_equal(d.id, 7);
 	assert_int_equal(d.f[SIGNER_TAG_MESSAGE].len, 2);
 	tw_buf_free(&frame);
+}
+
+/* SIGN_DATA_BATCH element lists: taken one by one, refused when truncated or empty. */
+static void test_batch_elements(void **state)
+{
+	const unsigned char good[] = { 0, 2, 'a', 'b', 0, 1, 'c' };
+	const unsigned char cut[] = { 0, 3, 'a', 'b' }, empty[] = { 0, 0, 'x' };
+	const unsigned char half[] = { 0 }, big[] = { 0x04, 0x01 };
+	const unsigned char *p = good, *item;
+	struct tw_error err;
+	size_t len;
+
+	(void)state;
+	assert_int_equal(signer_batch_next(&p, good + sizeof(good), 16, &item, &len, &err),
+		TW_OK);
+	assert_int_equal(len, 2);
+	assert_memory_equal(item, "ab", 2);
+	assert_int_equal(signer_batch_next(&p, good + sizeof(good), 16, &item, &len, &err),
+		TW_OK);
+	assert_int_equal(len, 1);
+	assert_int_equal(*item, 'c');
+	assert_ptr_equal(p, good + sizeof(good));
+	assert_int_equal(signer_batch_next(&p, good + sizeof(good), 16, &item, &len, &err),
+		TW_E_INVALID);
+	/* A length beyond the bytes, zero, half a length, over the limit: nothing taken. */
+	p = cut;
+	assert_int_equal(signer_batch_next(&p, cut + sizeof(cut), 16, &item, &len, &err),
+		TW_E_INVALID);
+	assert_ptr_equal(p, cut);
+	assert_null(item);
+	p = empty;
+	assert_int_equal(signer_batch_next(&p, empty + sizeof(empty), 16, &item, &len, &err),
+		TW_E_INVALID);
+	p = half;
+	assert_int_equal(signer_batch_next(&p, half + sizeof(half), 16, &item, &len, &err),
+		TW_E_INVALID);
+	p = big;
+	assert_int_equal(signer_batch_next(&p, big + sizeof(big), SIGNER_BATCH_ITEM_MAX, &item,
+		&len, &err), TW_E_INVALID);
 }
 
 static void test_frame_encode_limits(void **state)
@@ -449,6 +489,89 @@ static void test_e2e_sign_data_split(void **state)
 	assert_rc(signer_sign_data_send(NULL, SIGNER_KEY_GWA_SIG, SIGNER_PURPOSE_WAKEUP, msg,
 		sizeof(msg), &err), TW_E_INVALID);
 	assert_int_equal(signer_client_fd(NULL), -1);
+}
+
+/* Counts admin-log rows whose detail is exactly want. */
+struct detail_count {
+	const char *want;
+	int n;
+};
+
+static int count_detail(const struct store_audit_row *row, void *arg)
+{
+	struct detail_count *dc = arg;
+
+	if (strcmp(row->action, "signer.sign") == 0 && strcmp(row->detail, dc->want) == 0)
+		dc->n++;
+	return 0;
+}
+
+/*
+ * SIGN_DATA_BATCH (the worker's wake-ups of one tick): each item gets its own signature
+ * over exactly its bytes, in order; refusals and malformed batches hand out nothing.
+ */
+static void test_e2e_sign_data_batch(void **state)
+{
+	struct env *e = *state;
+	struct tw_error err;
+	unsigned char m[3][40], big[SIGNER_BATCH_ITEM_MAX + 1];
+	const unsigned char *data[3] = { m[0], m[1], m[2] };
+	size_t len[3] = { 31, 17, 40 }, sig_len[3];
+	unsigned char *sig[3] = { NULL, NULL, NULL };
+
+	for (int i = 0; i < 3; i++)
+		memset(m[i], 'a' + i, sizeof(m[i]));
+	assert_rc(signer_sign_data_batch(e->sc, SIGNER_KEY_GWA_SIG, SIGNER_PURPOSE_WAKEUP, data,
+		len, 3, sig, sig_len, &err), TW_OK);
+	for (int i = 0; i < 3; i++) {
+		assert_non_null(sig[i]);
+		assert_true(verify_sig(e->sig_pub, EVP_sha256(), m[i], len[i], sig[i], sig_len[i]));
+		/* ... and over no other item's bytes. */
+		assert_false(verify_sig(e->sig_pub, EVP_sha256(), m[(i + 1) % 3], len[(i + 1) % 3],
+			sig[i], sig_len[i]));
+		free(sig[i]);
+		sig[i] = NULL;
+	}
+	/* One signer.sign entry per item, with SIGN_DATA's detail (the data's SHA-256 prefix). */
+	for (int i = 0; i < 3; i++) {
+		unsigned char md[SHA256_DIGEST_LENGTH];
+		char hex[17], want[96];
+		struct detail_count dc = { want, 0 };
+
+		SHA256(m[i], len[i], md);
+		tw_hex_encode(md, 8, hex);
+		snprintf(want, sizeof(want), "purpose=wakeup len=%zu sha256=%s", len[i], hex);
+		assert_rc(store_audit_foreach(e->store, 1, count_detail, &dc, &err), TW_OK);
+		assert_int_equal(dc.n, 1);
+	}
+	/* The key's policy as for SIGN_DATA: nothing handed out. */
+	assert_rc(signer_sign_data_batch(e->sc, SIGNER_KEY_SUB_CA, SIGNER_PURPOSE_WAKEUP, data,
+		len, 3, sig, sig_len, &err), TW_E_DENIED);
+	assert_null(sig[0]);
+	/* Purposes the signer checks or does not audit per signature are never batched. */
+	assert_rc(signer_sign_data_batch(e->sc, SIGNER_KEY_SUB_CA, SIGNER_PURPOSE_CRL, data,
+		len, 3, sig, sig_len, &err), TW_E_DENIED);
+	assert_rc(signer_sign_data_batch(e->sc, SIGNER_KEY_SUB_CA, SIGNER_PURPOSE_CERTIFICATE,
+		data, len, 3, sig, sig_len, &err), TW_E_DENIED);
+	assert_null(sig[0]);
+	/* Bad arguments are refused before anything is sent. */
+	memset(big, 'x', sizeof(big));
+	data[1] = big;
+	len[1] = sizeof(big);
+	assert_rc(signer_sign_data_batch(e->sc, SIGNER_KEY_GWA_SIG, SIGNER_PURPOSE_WAKEUP, data,
+		len, 3, sig, sig_len, &err), TW_E_INVALID);
+	len[1] = 0;
+	assert_rc(signer_sign_data_batch(e->sc, SIGNER_KEY_GWA_SIG, SIGNER_PURPOSE_WAKEUP, data,
+		len, 3, sig, sig_len, &err), TW_E_INVALID);
+	assert_rc(signer_sign_data_batch(e->sc, SIGNER_KEY_GWA_SIG, SIGNER_PURPOSE_WAKEUP, data,
+		len, 0, sig, sig_len, &err), TW_E_INVALID);
+	assert_null(sig[0]);
+	/* The connection is still usable. */
+	len[1] = 17;
+	data[1] = m[1];
+	assert_rc(signer_sign_data_batch(e->sc, SIGNER_KEY_GWA_SIG, SIGNER_PURPOSE_WAKEUP, data,
+		len, 1, sig, sig_len, &err), TW_OK);
+	free(sig[0]);
 }
 
 static void test_e2e_sign_certificates(void **state)
@@ -812,6 +935,15 @@ static void test_peer_policy(void **state)
 	assert_null(signer_peer_refusal(SIGNER_PEER_WORKER, SIGNER_OP_SIGN_DATA,
 		SIGNER_PURPOSE_WAKEUP, NULL, NULL));
 	assert_null(signer_peer_refusal(SIGNER_PEER_WORKER, SIGNER_OP_CRL_END, 0, NULL, NULL));
+	/* Batched data signatures: the same callers per purpose; never TLS handshakes. */
+	assert_null(signer_peer_refusal(SIGNER_PEER_WORKER, SIGNER_OP_SIGN_DATA_BATCH,
+		SIGNER_PURPOSE_WAKEUP, NULL, NULL));
+	assert_non_null(signer_peer_refusal(SIGNER_PEER_API, SIGNER_OP_SIGN_DATA_BATCH,
+		SIGNER_PURPOSE_WAKEUP, NULL, NULL));
+	assert_non_null(signer_peer_refusal(SIGNER_PEER_WAN, SIGNER_OP_SIGN_DATA_BATCH,
+		SIGNER_PURPOSE_WAKEUP, NULL, NULL));
+	assert_non_null(signer_peer_refusal(SIGNER_PEER_WAN, SIGNER_OP_SIGN_DATA_BATCH,
+		SIGNER_PURPOSE_TLS_HANDSHAKE, "gwa-tls", NULL));
 	assert_null(signer_peer_refusal(SIGNER_PEER_WORKER, SIGNER_OP_SIGN_DATA,
 		SIGNER_PURPOSE_AUTHORISATION, NULL, NULL));
 	assert_non_null(signer_peer_refusal(SIGNER_PEER_WORKER, SIGNER_OP_SIGN_DATA,
@@ -1074,6 +1206,7 @@ int main(void)
 	const struct CMUnitTest codec[] = {
 		cmocka_unit_test(test_frame_roundtrip),
 		cmocka_unit_test(test_frame_encode_limits),
+		cmocka_unit_test(test_batch_elements),
 		cmocka_unit_test(test_frame_rejects),
 		cmocka_unit_test(test_file_backend),
 		cmocka_unit_test(test_seal_contexts),
@@ -1084,6 +1217,7 @@ int main(void)
 		cmocka_unit_test(test_e2e_keys),
 		cmocka_unit_test(test_e2e_sign_data),
 		cmocka_unit_test(test_e2e_sign_data_split),
+		cmocka_unit_test(test_e2e_sign_data_batch),
 		cmocka_unit_test(test_e2e_sign_certificates),
 		cmocka_unit_test(test_e2e_no_ceremony),
 		cmocka_unit_test(test_e2e_seal),

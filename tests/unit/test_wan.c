@@ -77,6 +77,36 @@ static void test_codec_session_request_valid(void **state)
 	tw_buf_free(&buf);
 }
 
+/* One parse hands out the status object too (session_open no longer parses twice). */
+static void test_codec_session_request_status(void **state)
+{
+	const char *with = "{\"gateway_id\":\"a\",\"firmware_version\":\"x\","
+		"\"time\":\"2026-11-24T06:51:41Z\",\"status\":{\"profiles\":{}}}";
+	const char *without = "{\"gateway_id\":\"a\",\"firmware_version\":\"x\","
+		"\"time\":\"2026-11-24T06:51:41Z\"}";
+	const char *bad = "{\"gateway_id\":\"a\",\"firmware_version\":\"x\","
+		"\"time\":\"nope\",\"status\":{\"profiles\":{}}}";
+	struct wan_session_request r;
+	json_t *status = NULL;
+
+	(void)state;
+	assert_int_equal(wan_session_request_parse_status(with, strlen(with), &r, &status,
+		NULL), TW_OK);
+	assert_non_null(status);
+	assert_true(json_is_object(json_object_get(status, "profiles")));
+	assert_string_equal(r.gateway_id, "a");
+	json_decref(status);
+	status = json_object();
+	assert_int_equal(wan_session_request_parse_status(without, strlen(without), &r, &status,
+		NULL), TW_OK);
+	assert_null(status);
+	assert_int_equal(wan_session_request_parse_status(bad, strlen(bad), &r, &status, NULL),
+		TW_E_INVALID);
+	assert_null(status);
+	assert_int_equal(wan_session_request_parse_status(with, strlen(with), &r, NULL, NULL),
+		TW_OK);
+}
+
 static void test_codec_session_request_invalid(void **state)
 {
 	struct wan_session_request r;
@@ -896,6 +926,7 @@ int main(void)
 {
 	const struct CMUnitTest codec[] = {
 		cmocka_unit_test(test_codec_session_request_valid),
+		cmocka_unit_test(test_codec_session_request_status),
 		cmocka_unit_test(test_codec_session_request_invalid),
 		cmocka_unit_test(test_codec_oversized),
 		cmocka_unit_test(test_codec_response_and_error),
