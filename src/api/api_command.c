@@ -89,7 +89,7 @@ struct api_cmd_job {
 	char role[STORE_NAME_MAX + 1];   /* fits the admin log's role field */
 	char detail[STORE_TEXT_MAX + 1];
 	json_t *approval;              /* the released request, for approved runs */
-	int64_t fleet_max;             /* job create: the fleet the api counted (0 = none) */
+	int64_t fleet_max;             /* fleet commands: the fleet the api counted (0 = none) */
 	char nonce[33];                /* of the sealed principal, until the child took it */
 	char request[PATH_MAX];        /* idempotency record to complete, or "" */
 	json_t *request_argv;          /* the argv of that record */
@@ -281,6 +281,17 @@ static bool ac_reput_apply(const struct auth_command *c, const struct auth_cmd_a
 {
 	return strcmp(c->command, "profile") == 0 && strcmp(c->sub, "reput") == 0 &&
 		auth_cmd_args_get(args, "--apply") != NULL;
+}
+
+/*
+ * Fleet commands whose run is bounded by the fleet the api counted for its four-eyes
+ * decision (the command refuses when its selection has grown beyond it meanwhile).
+ */
+static bool ac_fleet_bounded(const struct auth_command *c, const struct auth_cmd_args *args)
+{
+	return (strcmp(c->command, "job") == 0 && strcmp(c->sub, "create") == 0) ||
+		(strcmp(c->command, "gateway") == 0 && (strcmp(c->sub, "renew") == 0 ||
+		 strcmp(c->sub, "crl-push") == 0)) || ac_reput_apply(c, args);
 }
 
 /*
@@ -1608,8 +1619,7 @@ void api_command_handle(struct api_commands *ac, struct evhttp_request *req,
 	}
 	argv = NULL;   /* the job's now */
 	argc = 0;
-	if ((strcmp(c->command, "job") == 0 && strcmp(c->sub, "create") == 0) ||
-	    ac_reput_apply(c, args))
+	if (ac_fleet_bounded(c, args))
 		j->fleet_max = count;
 	if (fetch) {
 		char role[256];
@@ -1750,8 +1760,7 @@ void api_command_run_approved(struct api_commands *ac, struct evhttp_request *re
 	}
 	argv = NULL;
 	/* A released fleet order reaches at most the fleet the approver saw. */
-	if ((strcmp(c->command, "job") == 0 && strcmp(c->sub, "create") == 0) ||
-	    ac_reput_apply(c, args))
+	if (ac_fleet_bounded(c, args))
 		j->fleet_max = json_is_integer(json_object_get(params, "fleet_size")) ?
 			(int64_t)json_integer_value(json_object_get(params, "fleet_size")) : 1;
 	auth_principal_role_text(&who, role, sizeof(role));

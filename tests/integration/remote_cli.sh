@@ -156,6 +156,20 @@ check "... one fleet order, selection all" grep -Eq "^[0-9]+ .* ping .*  all$" "
 check "job batches as gwb (beta): the fleet order reached none of beta's gateways" run gwb job batches
 check "... so beta sees no fleet order" grep -qx "0 fleet orders" "$T/out"
 
+# A released fleet command reaches at most the fleet the approver saw: a CRL push (like
+# gateway renew) to a tag that gained a gateway after the request is refused at release.
+"$TORWART" gateway set --home "$H" --gateways GW-A1,GW-A2 --add-tag crlpush >>"$T/log" 2>&1
+run gwa gateway crl-push --tag crlpush --why "new CRL"
+check "crl-push to a tag above the threshold: pending (exit 10)" test $? = 10
+CREQ=$(db "SELECT max(id) FROM approvals WHERE action='fleet.order'")
+"$TORWART" gateway set --home "$H" --gateways GW-A3 --add-tag crlpush >>"$T/log" 2>&1
+before=$(db "SELECT count(*) FROM jobs WHERE type='crl-update'")
+run appr approval approve --id "$CREQ"
+check "... released after the tag grew: refused, the selection now reaches 3 of 2" \
+	test "$(db "SELECT count(*) FROM approvals WHERE id=$CREQ AND state='failed' AND result LIKE '%now reaches 3 gateways, more than the 2%'")" = 1
+check "... and no crl-update job was created" \
+	test "$(db "SELECT count(*) FROM jobs WHERE type='crl-update'")" = "$before"
+
 # ---- gateway show: one gateway, tenant-scoped like every object (issue 15, issue 9)
 check "gateway show GW-A1 as gwa" run gwa gateway show --id GW-A1
 check "... names its tenant, wake-up state and three certificates" bash -c \
