@@ -238,7 +238,8 @@ static tw_rc bulk_files(const struct bulk *b, const struct bulk_gw *g,
 		to = tw_asprintf("%s/%s", g->dir, bulk_shared[i]);
 		if (from == NULL || to == NULL)
 			rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
-		else if (link(from, to) != 0)
+		/* ext4 allows 65,000 hard links per file: a larger fleet gets symbolic ones. */
+		else if (link(from, to) != 0 && (errno != EMLINK || symlink(from, to) != 0))
 			rc = tw_error_set(err, TW_E_IO, "cannot link %s to %s: %s", to, from,
 				strerror(errno));
 		free(from);
