@@ -228,6 +228,28 @@ tw_rc db_text(struct db *d, const char *sql, char *dst, size_t size, const char 
 	return rc;
 }
 
+tw_rc db_text_list(struct db *d, const char *sql, char *out, size_t width, size_t max,
+	size_t *n, const char *what, const char *doing, struct tw_error *err,
+	const char *types, ...)
+{
+	struct db_stmt *st = NULL;
+	bool row = false;
+	va_list ap;
+	tw_rc rc;
+
+	*n = 0;
+	va_start(ap, types);
+	rc = db_vfetch(d, sql, &st, &row, doing, err, types, ap);
+	va_end(ap);
+	for (; rc == TW_OK && row && *n < max; rc = db_next(st, &row, doing, err)) {
+		if ((rc = db_col_text(st, 0, out + *n * width, width, what, err)) != TW_OK)
+			break;
+		(*n)++;
+	}
+	db_done(d, st);
+	return rc;
+}
+
 tw_rc db_next(struct db_stmt *st, bool *row, const char *doing, struct tw_error *err)
 {
 	int step = db_step(st);

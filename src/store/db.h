@@ -155,6 +155,14 @@ tw_rc db_exists(struct db *d, const char *sql, bool *yes, const char *doing,
  * (then *found, if not NULL, is false). */
 tw_rc db_int(struct db *d, const char *sql, int64_t *v, bool *found, const char *doing,
 	struct tw_error *err, const char *types, ...);
+/*
+ * The first column of each row as text (db_col_text, what names it) into the fixed-width
+ * slots of out: row i at out + i * width. Stops after max rows; *n rows were stored.
+ * max must be > 0.
+ */
+tw_rc db_text_list(struct db *d, const char *sql, char *out, size_t width, size_t max,
+	size_t *n, const char *what, const char *doing, struct tw_error *err,
+	const char *types, ...);
 /* The first column of the first row as text into dst (db_col_text; "" and *found false
  * when there is no row). */
 tw_rc db_text(struct db *d, const char *sql, char *dst, size_t size, const char *what,

@@ -371,9 +371,6 @@ tw_rc store_renewal_expiring(struct tw_store *store, int64_t tenant_id, int64_t 
 	char (*ids)[STORE_ID_MAX + 1], size_t max, size_t *n, struct tw_error *err)
 {
 	struct db *d = store_db(store, err);
-	struct db_stmt *st = NULL;
-	bool row;
-	tw_rc rc;
 
 	if (n != NULL)
 		*n = 0;
@@ -381,15 +378,8 @@ tw_rc store_renewal_expiring(struct tw_store *store, int64_t tenant_id, int64_t 
 		return err != NULL ? err->code : TW_E_INTERNAL;
 	if (ids == NULL || n == NULL || max == 0)
 		return tw_error_set(err, TW_E_INTERNAL, "store_renewal_expiring: bad arguments");
-	for (rc = db_fetch(d, SQL_C_EXPIRING, &st, &row, "reading expiring gateways", err, "iii",
-		before_s, tenant_id, (int64_t)max); rc == TW_OK && row && *n < max;
-	     rc = db_next(st, &row, "reading expiring gateways", err)) {
-		if ((rc = db_col_text(st, 0, ids[*n], STORE_ID_MAX + 1, "gateway id", err)) != TW_OK)
-			break;
-		(*n)++;
-	}
-	db_done(d, st);
-	return rc;
+	return db_text_list(d, SQL_C_EXPIRING, ids[0], sizeof(ids[0]), max, n, "gateway id",
+		"reading expiring gateways", err, "iii", before_s, tenant_id, (int64_t)max);
 }
 
 static const char SQL_T_NAME[] = "SELECT name FROM tenants WHERE id = ?1";
