@@ -901,24 +901,38 @@ void api_operator_serve(struct api_operator *op, struct evhttp_request *req,
 	ao_serve(op, req, token);
 }
 
-bool api_operator_login(struct api_operator *op, struct evhttp_request *req,
-	struct api_login_result *out)
+/*
+ * The start of every login (password/TOTP and SAML): counted, settings current, the
+ * client certificate identified. False (answered 403, *out zeroed) without one.
+ */
+static bool ao_login_begin(struct api_operator *op, struct evhttp_request *req,
+	struct api_call *c, struct api_login_result *out)
 {
-	struct api_call c = { .op = op, .req = req };
-	char totp_key[33] = "";
 	struct tw_error err;
-	bool ok;
 
+	*c = (struct api_call){ .op = op, .req = req };
 	tw_counter_add(&ao_metrics.requests, 1);
 	ao_reload_settings(op);
-	ao_identify(&c);
-	if (c.fingerprint[0] == '\0') {
+	ao_identify(c);
+	if (c->fingerprint[0] == '\0') {
 		tw_rc rc = tw_error_set(&err, TW_E_DENIED, "a client certificate is required");
 
 		memset(out, 0, sizeof(*out));
 		ao_error(req, rc, &err);
 		return false;
 	}
+	return true;
+}
+
+bool api_operator_login(struct api_operator *op, struct evhttp_request *req,
+	struct api_login_result *out)
+{
+	struct api_call c;
+	char totp_key[33] = "";
+	bool ok;
+
+	if (!ao_login_begin(op, req, &c, out))
+		return false;
 	ok = ao_login_run(&c, false, out, totp_key);
 	tw_wipe(totp_key, sizeof(totp_key));
 	return ok;
@@ -928,19 +942,10 @@ bool api_operator_login_saml(struct api_operator *op, struct evhttp_request *req
 	const char *tenant, const unsigned char *xml, size_t len,
 	const struct api_saml_door *door, struct api_login_result *out)
 {
-	struct api_call c = { .op = op, .req = req };
-	struct tw_error err;
+	struct api_call c;
 
-	tw_counter_add(&ao_metrics.requests, 1);
-	ao_reload_settings(op);
-	ao_identify(&c);
-	if (c.fingerprint[0] == '\0') {
-		tw_rc rc = tw_error_set(&err, TW_E_DENIED, "a client certificate is required");
-
-		memset(out, 0, sizeof(*out));
-		ao_error(req, rc, &err);
+	if (!ao_login_begin(op, req, &c, out))
 		return false;
-	}
 	return ao_login_saml_run(&c, tenant, xml, len, door, out);
 }
 
