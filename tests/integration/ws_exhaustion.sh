@@ -82,12 +82,21 @@ for b in req:
         print("open after 25 s"); sys.exit(1)
 print("closed after %.1f s" % (time.monotonic() - t0))
 PYEOF
+# Answered within BOUND seconds. A connection the guard shed before its handshake was
+# over (under attack a newcomer is indistinguishable from an attacker until then) is
+# tried again, as a participant's client does; every try counts against the bound.
 status() {
-	local t0=$EPOCHREALTIME out
-	out=$(OPENSSL_CONF="$T/openssl.cnf" timeout "$BOUND" "$PY" "$T/client.py" "$WSDL" "$URL" \
-		"$H/pki/chain.pem" "$T/emt-a.crt" "$T/emt-a/tls.key" 2>>"$T/log") || return 1
+	local t0=$EPOCHREALTIME start=$SECONDS out tries=0 left
+	while left=$((BOUND - (SECONDS - start))); [ "$left" -gt 0 ]; do
+		tries=$((tries + 1))
+		out=$(OPENSSL_CONF="$T/openssl.cnf" timeout "$left" "$PY" "$T/client.py" "$WSDL" \
+			"$URL" "$H/pki/chain.pem" "$T/emt-a.crt" "$T/emt-a/tls.key" 2>>"$T/log") &&
+			[ "$out" = ok_received_correctly ] && break
+		out=
+		sleep 0.2
+	done
 	[ "$out" = ok_received_correctly ] || return 1
-	echo "status $(awk "BEGIN{printf \"%.2f\", $EPOCHREALTIME - $t0}")" >>"$T/times"
+	echo "status $(awk "BEGIN{printf \"%.2f\", $EPOCHREALTIME - $t0}") tries $tries" >>"$T/times"
 }
 check "baseline: zeep GetServiceStatus" status
 
