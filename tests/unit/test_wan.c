@@ -87,7 +87,7 @@ static void test_codec_session_request_status(void **state)
 	const char *bad = "{\"gateway_id\":\"a\",\"firmware_version\":\"x\","
 		"\"time\":\"nope\",\"status\":{\"profiles\":{}}}";
 	struct wan_session_request r;
-	json_t *status = NULL;
+	json_t *status = NULL, *stale = NULL;
 
 	(void)state;
 	assert_int_equal(wan_session_request_parse_status(with, strlen(with), &r, &status,
@@ -96,10 +96,12 @@ static void test_codec_session_request_status(void **state)
 	assert_true(json_is_object(json_object_get(status, "profiles")));
 	assert_string_equal(r.gateway_id, "a");
 	json_decref(status);
-	status = json_object();
+	/* *status is only an output: a value in it before is overwritten, not freed. */
+	status = stale = json_object();
 	assert_int_equal(wan_session_request_parse_status(without, strlen(without), &r, &status,
 		NULL), TW_OK);
 	assert_null(status);
+	json_decref(stale);
 	assert_int_equal(wan_session_request_parse_status(bad, strlen(bad), &r, &status, NULL),
 		TW_E_INVALID);
 	assert_null(status);
