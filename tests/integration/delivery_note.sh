@@ -18,7 +18,6 @@ if [ ! -f "$WSDL" ]; then
 	echo "SKIP: $WSDL absent (../shared not available): the web service needs the BSI WSDL"
 	rm -rf "$T"; trap - EXIT; exit 77
 fi
-WS_PORT=$(free_port)
 count_log() { sqlite3 "$H/store.db" "SELECT count(*) FROM admin_log WHERE $1"; }
 
 check "torwart init --test-pki" "$TORWART" init --home "$H" --test-pki \
@@ -62,6 +61,10 @@ check "the signature is in the admin log with its purpose" test \
 	"$(count_log "action = 'signer.sign' AND detail LIKE 'purpose=delivery-note%'")" -ge 1
 
 # ---- the web service: GeneralMessage subject DeliveryNote
+# The port is taken just before the start: a free port found long before can be taken by
+# another test meanwhile (it once was under the sanitizer run, and every ws check then
+# spoke to that other server).
+WS_PORT=$(free_port)
 printf '\n[ws]\nlisten = 127.0.0.1:%s\nwsdl = %s\n' "$WS_PORT" "$WSDL" >>"$H/torwart.conf"
 "$TORWARTD" --home "$H" all >>"$T/torwartd.log" 2>&1 &
 pids_to_kill+=("$!")
