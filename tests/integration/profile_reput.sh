@@ -107,6 +107,8 @@ check_fails "another EMT's certificate for --emt is refused (OU)" "$TORWART" pro
 check_fails "an EMT this home issued nothing to, without --cert, is refused" "$TORWART" \
 	profile reput --home "$H" --emt 9900000000077 --gateways all
 check_fails "no selection is a usage error" "$TORWART" profile reput --home "$H" --emt $MPID
+check_fails "an abbreviated option (--em) is refused" "$TORWART" profile reput --home "$H" --em $MPID --tag alpha
+check_fails "a repeated option (--emt twice) is refused" "$TORWART" profile reput --home "$H" --emt $MPID --emt $MPID --tag alpha
 printf 'xyz\n' >"$T/bad.key"
 check_fails "a meter key that is not hex is refused" "$TORWART" profile reput --home "$H" \
 	--meter 1EMH0000000099 --key-file "$T/bad.key" --gateways all
