@@ -48,7 +48,7 @@ struct wakeup_item {
  * After a rotation of the GWA SIG key: set items[i].previous for the gateways that
  * have not installed the new GWA SIG certificate yet, while the signer keeps the
  * previous version (gwa/wakeup_key.h says how it is decided: the rotation's files, one
- * store statement per 64 items, nothing outside a rotation). On failure no item is
+ * store statement per 31 items, nothing outside a rotation). On failure no item is
  * marked (all with the current key) and the error is for the caller's log.
  */
 tw_rc wakeup_sender_choose_keys(struct wakeup_sender *s, struct tw_store *store,

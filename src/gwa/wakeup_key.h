@@ -13,7 +13,7 @@
  * orders, gwa_sig_push.h) and HOME/pki/gwa-sig.crt.prev (the replaced certificate: it
  * names the previous version; retirement removes it after destroying the key). The
  * files are read again only when they change (one stat each per tick), and the store
- * is asked only while a previous version is kept: one statement per 64 wake-ups
+ * is asked only while a previous version is kept: one statement per 31 wake-ups
  * (store_gwa_sig_waiting_among), none outside a rotation.
  */
 #ifndef TORWART_GWA_WAKEUP_KEY_H

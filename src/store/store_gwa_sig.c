@@ -14,19 +14,18 @@ static const char SQL_PUSH_ADD[] = "INSERT INTO gwa_sig_pushes (fingerprint, ten
 static const char SQL_PUSH_LIST[] = "SELECT fingerprint, tenant_id, batch_id, created_ms "
 	"FROM gwa_sig_pushes WHERE fingerprint = ?1 ORDER BY tenant_id";
 /*
- * The gateways among ?2..?65 (unused slots NULL) that still wait for the certificate ?1:
- * a job of its fleet orders that is not done, and no gwa-cert-update done after it (an
- * order by hand after a failed one). Driven from the given gateways (jobs_gateway, a
- * few rows each): "k.batch_id + 0" keeps SQLite's planner, which has no statistics,
- * from walking jobs_batch instead, every job of a fleet order per wake-up chunk.
+ * The gateways among ?2..?32 (unused slots NULL; 32 is the PostgreSQL driver's parameter
+ * limit) that still wait for the certificate ?1: a job of its fleet orders that is not
+ * done, and no gwa-cert-update done after it (an order by hand after a failed one).
+ * Driven from the given gateways (jobs_gateway, a few rows each): "k.batch_id + 0"
+ * keeps SQLite's planner, which has no statistics, from walking jobs_batch instead,
+ * every job of a fleet order per wake-up chunk.
  */
 static const char SQL_WAITING_AMONG[] = "SELECT DISTINCT k.gateway_id FROM jobs k "
 	"JOIN gwa_sig_pushes p ON p.batch_id = k.batch_id + 0 "
 	"WHERE p.fingerprint = ?1 AND k.state <> 'done' AND k.gateway_id IN ("
 	"?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, "
-	"?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35, "
-	"?36, ?37, ?38, ?39, ?40, ?41, ?42, ?43, ?44, ?45, ?46, ?47, ?48, ?49, ?50, ?51, "
-	"?52, ?53, ?54, ?55, ?56, ?57, ?58, ?59, ?60, ?61, ?62, ?63, ?64, ?65) "
+	"?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32) "
 	"AND NOT EXISTS (SELECT 1 FROM jobs d WHERE d.gateway_id = k.gateway_id AND "
 	"d.id > k.id AND d.type = 'gwa-cert-update' AND d.state = 'done')";
 

@@ -32,7 +32,7 @@ tw_rc store_gwa_sig_push_list(struct tw_store *store, const char *fingerprint,
 	struct store_gwa_sig_push *out, size_t max, size_t *n, struct tw_error *err);
 
 /* Gateways per statement of store_gwa_sig_waiting_among (the placeholders of its SQL). */
-#define STORE_GWA_SIG_AMONG_MAX 64
+#define STORE_GWA_SIG_AMONG_MAX 31
 
 /*
  * Which of the n gateways gateway_ids[] still wait for the GWA SIG certificate

@@ -175,7 +175,7 @@ static void wj_wake(struct worker_jobs *wj, const struct job_actor *who, int64_t
 	/*
 	 * After a GWA SIG rotation, gateways that have not installed the new certificate
 	 * get wake-ups signed with the kept previous key (wakeup_key.h): one store lookup
-	 * per 64 wake-ups, only while a previous key is kept. On failure all go out with
+	 * per 31 wake-ups, only while a previous key is kept. On failure all go out with
 	 * the current key, as before a rotation.
 	 */
 	if (nwake > 0 && wakeup_sender_choose_keys(wj->sender, wj->store, wj->wake, nwake,
