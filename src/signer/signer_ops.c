@@ -13,6 +13,7 @@
 #include <openssl/asn1.h>
 #include <openssl/asn1t.h>
 #include <openssl/bio.h>
+#include <openssl/crmf.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -34,14 +35,19 @@ static const char *default_policy(const char *label)
 	if (strcmp(label, SIGNER_KEY_ROOT_CA) == 0 || strcmp(label, SIGNER_KEY_SUB_CA) == 0)
 		return "certificate,crl";
 	if (strcmp(label, SIGNER_KEY_GWA_SIG) == 0)
-		return "wakeup,tree-head,authorisation,initial-config,delivery-note";
+		return "wakeup,tree-head,authorisation,initial-config,delivery-note,certreq";
+	/* The GWA's other own keys: the proof of possession of their certificate requests
+	 * (certreq_refusal below), the TLS key also its handshakes. */
+	if (strcmp(label, "gwa-tls") == 0)
+		return "tls-handshake,certreq";
+	if (strcmp(label, SIGNER_KEY_GWA_ENC) == 0)
+		return "certreq";
 	/* The internal operator CA (src/auth/opca.c): operator and api TLS certificates,
 	 * and the CRL of revoked operator certificates. */
 	if (strcmp(label, "operator-ca") == 0)
 		return "certificate,crl";
-	/* TLS keys (tls_signer_key.h): handshake signatures and nothing else. */
-	if (strcmp(label, "gwa-tls") == 0 || strcmp(label, "api-tls") == 0 ||
-	    strcmp(label, "console-tls") == 0)
+	/* The other TLS keys (tls_signer_key.h): handshake signatures and nothing else. */
+	if (strcmp(label, "api-tls") == 0 || strcmp(label, "console-tls") == 0)
 		return "tls-handshake";
 	return "";
 }
@@ -626,6 +632,103 @@ out:
 	return rc;
 }
 
+/* The signed attribute contentType = id-bsiCertReqMsgs (0.4.0.127.0.7.4.1.1.1), DER. */
+static const unsigned char certreq_ctype_attr[] = {
+	0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x03,
+	0x31, 0x0b, 0x06, 0x09, 0x04, 0x00, 0x7f, 0x00, 0x07, 0x04, 0x01, 0x01, 0x01,
+};
+
+/* True when d is exactly one DER element with tag byte `tag`. */
+static bool certreq_one_element(const unsigned char *d, size_t len, unsigned char tag)
+{
+	const unsigned char *p = d;
+	long n = 0;
+	int t = 0, cls = 0, inf;
+
+	if (len < 2 || d[0] != tag || len > SIGNER_DATA_MAX)
+		return false;
+	inf = ASN1_get_object(&p, &n, &t, &cls, (long)len);
+	ERR_clear_error();
+	return !(inf & 0x80) && (inf & V_ASN1_CONSTRUCTED) && p + n == d + len;
+}
+
+static bool certreq_contains(const unsigned char *d, size_t len, const unsigned char *needle,
+	size_t nlen)
+{
+	for (size_t i = 0; nlen <= len && i <= len - nlen; i++)
+		if (memcmp(d + i, needle, nlen) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * What a certreq signature may cover (pki/reqgen.h): the GWA's own keys sign parts of
+ * their own certificate requests and nothing else, whatever a policy line says:
+ *   - the DER CertRequest of a proof of possession whose template carries this very key
+ *     (a key proves only its own possession; no gateway's or other key's request);
+ *   - gwa-sig only: the signed attributes (DER SET) of a renewal's outer signature whose
+ *     content type is id-bsiCertReqMsgs (the requester's current SIG key signs it).
+ * NULL when acceptable, else why not; *kind gets "pop" or "outer" for the admin log.
+ */
+static const char *certreq_refusal(const char *label, EVP_PKEY *pub, const unsigned char *d,
+	size_t len, const char **kind)
+{
+	char base[SIGNER_LABEL_MAX + 1];
+	unsigned char *spki = NULL, *wrap = NULL;
+	const unsigned char *wp;
+	OSSL_CRMF_MSG *msg = NULL;
+	const char *why = NULL;
+	int spki_len;
+
+	*kind = "?";
+	signer_label_base(label, base, sizeof(base));
+	if (strcmp(base, "gwa-tls") != 0 && strcmp(base, SIGNER_KEY_GWA_SIG) != 0 &&
+	    strcmp(base, SIGNER_KEY_GWA_ENC) != 0)
+		return "only the GWA's own keys (gwa-tls, gwa-sig, gwa-enc) sign certificate "
+			"requests";
+	if (len > 0 && d[0] == 0x31) {
+		*kind = "outer";
+		if (strcmp(base, SIGNER_KEY_GWA_SIG) != 0)
+			return "only the GWA SIG key makes the outer signature of a renewal request";
+		if (!certreq_one_element(d, len, 0x31) ||
+		    !certreq_contains(d, len, certreq_ctype_attr, sizeof(certreq_ctype_attr)))
+			return "not the signed attributes of a renewal request (content type "
+				"id-bsiCertReqMsgs)";
+		return NULL;
+	}
+	*kind = "pop";
+	if (!certreq_one_element(d, len, 0x30))
+		return "not a DER CertRequest";
+	/* CertReqMsg ::= SEQUENCE { certReq CertRequest, ... }: decode it as one. */
+	if ((wrap = malloc(len + 6)) == NULL)
+		return "out of memory";
+	{
+		unsigned char *q = wrap;
+
+		*q++ = 0x30;
+		der_put_len(&q, len);
+		memcpy(q, d, len);
+		wp = wrap;
+		msg = d2i_OSSL_CRMF_MSG(NULL, &wp, (long)(q - wrap + (long)len));
+		if (msg == NULL || wp != q + len)
+			why = "not a DER CertRequest";
+	}
+	/* The template's publicKey [6] IMPLICIT SubjectPublicKeyInfo must be this key. */
+	spki_len = why == NULL ? i2d_PUBKEY(pub, &spki) : 0;
+	if (why == NULL && spki_len <= 1)
+		why = "cannot encode the key's public key";
+	if (why == NULL) {
+		spki[0] = 0xa6;
+		if (!certreq_contains(d, len, spki, (size_t)spki_len))
+			why = "the proof of possession is for another public key than this key's";
+	}
+	OPENSSL_free(spki);
+	OSSL_CRMF_MSG_free(msg);
+	free(wrap);
+	ERR_clear_error();
+	return why;
+}
+
 tw_rc signer_op_sign_data(struct signer_srv *srv, struct conn *c, const char *label,
 	EVP_PKEY *key, EVP_PKEY *pub, const struct signer_msg *m, struct tw_buf *out,
 	struct tw_error *err)
@@ -633,7 +736,8 @@ tw_rc signer_op_sign_data(struct signer_srv *srv, struct conn *c, const char *la
 	const struct signer_field *data = &m->f[SIGNER_TAG_DATA];
 	uint8_t pv = m->f[SIGNER_TAG_PURPOSE].ptr[0];
 	const char *purpose = signer_purpose_name((enum signer_purpose)pv);
-	char detail[128], hp[17];
+	const char *kind = NULL;
+	char detail[160], hp[17];
 	tw_rc rc;
 
 	if (purpose == NULL)
@@ -645,6 +749,12 @@ tw_rc signer_op_sign_data(struct signer_srv *srv, struct conn *c, const char *la
 		return signer_refuse(srv, c, label, purpose, "not in the key's policy", err);
 	if (pv == SIGNER_PURPOSE_TLS_HANDSHAKE)
 		return sign_tls_handshake(srv, key, data, out, err);
+	if (pv == SIGNER_PURPOSE_CERT_REQUEST) {
+		const char *why = certreq_refusal(label, pub, data->ptr, data->len, &kind);
+
+		if (why != NULL)
+			return signer_refuse(srv, c, label, purpose, why, err);
+	}
 	if (pv == SIGNER_PURPOSE_CRL) {
 		/* A CRL is accepted only as a well-formed TBSCertList from the key's own name. */
 		size_t wlen = 0;
@@ -667,7 +777,12 @@ tw_rc signer_op_sign_data(struct signer_srv *srv, struct conn *c, const char *la
 	if ((rc = sign_digest(key, md_for_key(pub), data->ptr, data->len, out, err)) != TW_OK)
 		return rc;
 	hash_prefix(data->ptr, data->len, hp);
-	snprintf(detail, sizeof(detail), "purpose=%s len=%u sha256=%s", purpose, data->len, hp);
+	if (kind != NULL)
+		snprintf(detail, sizeof(detail), "purpose=%s kind=%s len=%u sha256=%s", purpose,
+			kind, data->len, hp);
+	else
+		snprintf(detail, sizeof(detail), "purpose=%s len=%u sha256=%s", purpose, data->len,
+			hp);
 	rc = signer_audit(srv, c, "signer.sign", label, "ok", detail, err);
 	if (rc != TW_OK)
 		tw_buf_reset(out);
@@ -705,7 +820,7 @@ tw_rc signer_op_sign_data_batch(struct signer_srv *srv, struct conn *c, const ch
 	/* These purposes have their own checks (certificate, crl) or no audit entry per
 	 * signature (tls-handshake): one at a time through their own operations. */
 	if (pv == SIGNER_PURPOSE_CERTIFICATE || pv == SIGNER_PURPOSE_CRL ||
-	    pv == SIGNER_PURPOSE_TLS_HANDSHAKE) {
+	    pv == SIGNER_PURPOSE_TLS_HANDSHAKE || pv == SIGNER_PURPOSE_CERT_REQUEST) {
 		rc = signer_refuse(srv, c, label, purpose, "this purpose is not signed in "
 			"batches (SIGN_CERTIFICATES, the CRL stream or SIGN_DATA)", err);
 		goto out;
