@@ -10,8 +10,10 @@
 #     outer signature by gwa-sig, both in B's signer with purpose certreq, each in B's
 #     admin log); A issues, B installs and switches; the certificate is in A's store;
 #   - `gwa renew --key sig` through A, and afterwards `--key tls` signed by the new SIG key;
-#   - A refuses (B's current SIG certificate revoked at A): the WSDL code
-#     failure_outer_signature, the old certificate kept, nothing staged.
+#   - a file-held TLS key (`gwa renew` without --key): a new key file and certificate by A;
+#   - A refuses (B's current SIG certificate revoked at A), for the file key and for
+#     `--key enc`: the WSDL code failure_outer_signature, the old certificate (and key
+#     file) kept, nothing staged.
 . "$(dirname "$0")/lib.sh"
 T=$(mktemp -d /tmp/torwart-gwaremote-XXXXXX)
 A="$T/a"; B="$T/b"
@@ -123,18 +125,36 @@ new_tls=$(fp "$B/pki/gwa-tls.crt")
 check "... a new TLS certificate, issued by A" test "$new_tls" != "$old_tls" -a \
 	"$(qa "SELECT count(*) FROM certificates WHERE fingerprint='$new_tls'")" = 1
 
-# ---- a refusal: A revokes B's current SIG certificate; the request's outer signature fails
-check "the previous TLS key is retired (a new rotation may start)" "$TORWART" gwa renew \
-	--home "$B" --key tls --retire --now
+# ---- a file-held TLS key (an older home's, `gwa renew` without --key) through A
+TK="$B/secrets/tls-keys"
+cp "$TK/$(cat "$TK/gwa-tls.current").key" "$B/pki/gwa-tls.key"
+chmod 600 "$B/pki/gwa-tls.key"
+check "gwa renew (file key) through A" "$TORWART" gwa renew --home "$B"
+file_tls=$(fp "$B/pki/gwa-tls.crt")
+check "... a new TLS certificate, issued by A" test "$file_tls" != "$new_tls" -a \
+	"$(qa "SELECT count(*) FROM certificates WHERE fingerprint='$file_tls'")" = 1
+check "... for the new key file" bash -c "[ \"\$(openssl x509 -in '$B/pki/gwa-tls.crt' -noout -pubkey)\" = \"\$(openssl pkey -in '$B/pki/gwa-tls.key' -pubout)\" ]"
+check "... no kept key or pending note left" test ! -e "$B/pki/gwa-tls.key.next" -a ! -e "$B/pki/gwa-tls.crt.next.remote"
+check "... gwa.renew names the remote Sub-CA" test "$(qb "SELECT count(*) FROM admin_log WHERE \
+action='gwa.renew' AND detail LIKE '%renewed by the remote Sub-CA a%'")" = 1
+
+# ---- refusals: A revokes B's current SIG certificate; the requests' outer signature fails
 sig_serial=$(qa "SELECT serial_hex FROM certificates WHERE fingerprint='$new_sig'")
 check "A revokes B's current SIG certificate" "$TORWART" ca revoke "$sig_serial" --home "$A" \
 	--reason superseded
-check_fails "gwa renew --key tls is refused by A" renew tls
+key_sum=$(sha256sum <"$B/pki/gwa-tls.key")
+check_fails "gwa renew (file key) is refused by A" "$TORWART" gwa renew --home "$B"
+check "... the TLS certificate and key stay" test "$(fp "$B/pki/gwa-tls.crt")" = "$file_tls" -a \
+	"$(sha256sum <"$B/pki/gwa-tls.key")" = "$key_sum"
+check "... no new key kept" test ! -e "$B/pki/gwa-tls.key.next"
+check "the previous ENC key is retired (a new rotation may start)" "$TORWART" gwa renew \
+	--home "$B" --key enc --retire --now
+check_fails "gwa renew --key enc is refused by A" renew enc
 check "... with the WSDL code failure_outer_signature" grep -q "failure_outer_signature" "$T/out"
-check "... the TLS certificate stays" test "$(fp "$B/pki/gwa-tls.crt")" = "$new_tls"
-check "... nothing staged" test ! -e "$B/pki/gwa-tls.crt.next"
-check "... one gwa.key-remote-refused entry" test "$(qb "SELECT count(*) FROM admin_log WHERE \
-action='gwa.key-remote-refused' AND object='gwa-key:tls' AND error_code='failure_outer_signature'")" = 1
+check "... the ENC certificate stays" test "$(fp "$B/pki/gwa-enc.crt")" = "$new_enc"
+check "... nothing staged" test ! -e "$B/pki/gwa-enc.crt.next"
+check "... one gwa.key-remote-refused entry each" test "$(qb "SELECT count(*) FROM admin_log WHERE \
+action='gwa.key-remote-refused' AND error_code='failure_outer_signature'")" = 2
 
 check "B's admin log verifies" "$TORWART" audit verify --home "$B"
 check "A stops" stop_a
