@@ -11,6 +11,9 @@
 #     admin log); A issues, B installs and switches; the certificate is in A's store;
 #   - `gwa renew --key sig` through A, and afterwards `--key tls` signed by the new SIG key;
 #   - a file-held TLS key (`gwa renew` without --key): a new key file and certificate by A;
+#   - asynchronous (A's RA decides first, ok_syntax): the messageID is kept in
+#     <cert>.next.remote, a rerun polls without signing or sending, A's SendCertificates
+#     reaches B and the next rerun installs;
 #   - A refuses (B's current SIG certificate revoked at A), for the file key and for
 #     `--key enc`: the WSDL code failure_outer_signature, the old certificate (and key
 #     file) kept, nothing staged.
@@ -28,7 +31,7 @@ fi
 command -v setsid >/dev/null || { echo "SKIP: setsid missing"; rm -rf "$T"; trap - EXIT; exit 77; }
 
 WAN_PORT=$(free_port); API_PORT=$(free_port); TLS_PORT=$(free_port)
-A_WS=$(free_port)
+A_WS=$(free_port); B_WS=$(free_port)
 qb() { sqlite3 "$B/store.db" "$1"; }
 qa() { sqlite3 "$A/store.db" "$1"; }
 fp() { openssl x509 -in "$1" -noout -fingerprint -sha256 | sed 's/.*=//; s/://g' | tr A-F a-f; }
@@ -47,6 +50,7 @@ start_b() {
 	SUP=$!; pids_to_kill+=("$SUP")
 	wait_port 127.0.0.1 "$WAN_PORT" 20
 }
+stop_b() { kill -TERM "$SUP"; for _ in $(seq 1 100); do kill -0 "$SUP" 2>/dev/null || return 0; sleep 0.1; done; return 1; }
 renew() { # key -> output in $T/out, exit status
 	"$TORWART" gwa renew --home "$B" --key "$1" >"$T/out" 2>&1
 }
@@ -137,6 +141,59 @@ check "... for the new key file" bash -c "[ \"\$(openssl x509 -in '$B/pki/gwa-tl
 check "... no kept key or pending note left" test ! -e "$B/pki/gwa-tls.key.next" -a ! -e "$B/pki/gwa-tls.crt.next.remote"
 check "... gwa.renew names the remote Sub-CA" test "$(qb "SELECT count(*) FROM admin_log WHERE \
 action='gwa.renew' AND detail LIKE '%renewed by the remote Sub-CA a%'")" = 1
+
+# ---- asynchronous: A's RA decides first (ok_syntax). The messageID is kept beside the
+# staged certificate; a rerun polls and neither signs nor sends again; A's outbox delivers
+# to B's SendCertificates and the next rerun installs. A gets a web-service identity of
+# its own (B pins it as remote "a"), as in renewal_remote.sh.
+check "A registers its web-service identity" "$TORWART" ca register --home "$A" --name a-ws \
+	--org A --role gwa --mp-id 9900000000099 --cn A.WS.TORWART
+check "... request" "$TORWART" req initial --cn A.WS.TORWART --ou 9900000000099 --role GWA \
+	--dns localhost --key-dir "$T/aws" --format der --out "$T/aws.req"
+check "... issued by A" "$TORWART" ca issue --home "$A" --request "$T/aws.req" --participant a-ws
+aws=$(qa "SELECT serial_hex FROM certificates WHERE owner_id='a-ws' AND usage='TLS'")
+check "... exported" "$TORWART" ca export "$aws" --home "$A" --out "$A/pki/a-ws.crt"
+cp "$T/aws/tls.key" "$A/pki/a-ws.key"; cp "$A/pki/a-ws.crt" "$B/pki/a-ws.crt"
+check "A's RA registers B's SendCertificates endpoint" "$TORWART" ws endpoint set --home "$A" \
+	--participant TEST.GWA.TORWART --url "https://localhost:$B_WS/"
+check "A stops for its new configuration" stop_a
+sed -i -e 's/^approval = auto$/approval = manual/' \
+	-e '/^\[ws\]$/a cert = pki/a-ws.crt\nkey = pki/a-ws.key\nclient_cert = pki/a-ws.crt\nclient_key = pki/a-ws.key\noutbox_interval = 1\noutbox_backoff = 1\noutbox_backoff_max = 2\noutbox_timeout = 5' \
+	"$A/torwart.conf"
+check "B stops for its web service" stop_b
+printf '\n[ws]\nlisten = 127.0.0.1:%s\nwsdl = %s\ntrust = pki/chain.pem\nremotes = a\n' "$B_WS" "$WSDL" >>"$B/torwart.conf"
+sed -i '/^\[ws.remote.a\]$/a peer_cert = pki/a-ws.crt' "$B/torwart.conf"
+check "B starts with its SendCertificates endpoint" start_b
+check "B's web service listens" wait_port 127.0.0.1 "$B_WS" 20
+check "A starts (approval manual)" start_a
+check "the previous ENC key is retired (a new rotation may start)" "$TORWART" gwa renew \
+	--home "$B" --key enc --retire --now
+before_async=$(fp "$B/pki/gwa-enc.crt")
+check_fails "gwa renew --key enc: A accepts the request for its RA" renew enc
+check "... the messageID is kept, a rerun collects" grep -q "messageID is kept in .*gwa-enc.crt.next.remote" "$T/out"
+check "... in <cert>.next.remote" grep -q '^message_id=.' "$B/pki/gwa-enc.crt.next.remote"
+check "... one gwa.key-remote-wait entry (remote_pending)" test "$(qb "SELECT count(*) FROM \
+admin_log WHERE action='gwa.key-remote-wait' AND object='gwa-key:enc' AND error_code='remote_pending'")" = 1
+n_req=$(qa "SELECT count(*) FROM ca_requests")
+n_sig=$(qb "SELECT count(*) FROM admin_log WHERE action='signer.sign' AND detail LIKE 'purpose=certreq %'")
+check_fails "a rerun before the RA decided: still waiting" renew enc
+check "... nothing sent again (no new request at A)" test "$(qa "SELECT count(*) FROM ca_requests")" = "$n_req"
+check "... nothing signed again" test "$(qb "SELECT count(*) FROM admin_log WHERE \
+action='signer.sign' AND detail LIKE 'purpose=certreq %'")" = "$n_sig"
+check "... the ENC certificate stays, nothing staged" test "$(fp "$B/pki/gwa-enc.crt")" = "$before_async" -a \
+	! -e "$B/pki/gwa-enc.crt.next"
+rid=$(qa "SELECT id FROM ca_requests WHERE state='pending' ORDER BY id DESC LIMIT 1")
+check "A's RA approves ($rid)" "$TORWART" ca approve "$rid" --home "$A" --reason checked
+check "A's RA issues" "$TORWART" ca issue --home "$A" --id "$rid"
+collect() { local end=$((SECONDS + 30)); while [ $SECONDS -lt $end ]; do renew enc && return 0; sleep 1; done; cat "$T/out"; return 1; }
+check "A's SendCertificates reaches B; the rerun installs the certificate" collect
+async_enc=$(fp "$B/pki/gwa-enc.crt")
+check "... a new ENC certificate, issued by A" test "$async_enc" != "$before_async" -a \
+	"$(qa "SELECT count(*) FROM certificates WHERE fingerprint='$async_enc'")" = 1
+check "... the pending note is gone" test ! -e "$B/pki/gwa-enc.crt.next.remote"
+check "... B logged the callback from remote-ca:a" test "$(qb "SELECT count(*) FROM admin_log \
+WHERE action='ws.SendCertificates' AND actor='remote-ca:a' AND result='ok'")" = 1
+new_enc=$async_enc
 
 # ---- refusals: A revokes B's current SIG certificate; the requests' outer signature fails
 sig_serial=$(qa "SELECT serial_hex FROM certificates WHERE fingerprint='$new_sig'")
