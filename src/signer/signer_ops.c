@@ -13,7 +13,6 @@
 #include <openssl/asn1.h>
 #include <openssl/asn1t.h>
 #include <openssl/bio.h>
-#include <openssl/crmf.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -24,6 +23,7 @@
 #include "base/log.h"
 #include "crypto/key_label.h"
 #include "crypto/signer.h"
+#include "signer/signer_certreq.h"
 #include "signer/signer_crl.h"
 #include "signer/signer_keys.h"
 #include "signer/signer_metrics.h"
@@ -37,7 +37,7 @@ static const char *default_policy(const char *label)
 	if (strcmp(label, SIGNER_KEY_GWA_SIG) == 0)
 		return "wakeup,tree-head,authorisation,initial-config,delivery-note,certreq";
 	/* The GWA's other own keys: the proof of possession of their certificate requests
-	 * (certreq_refusal below), the TLS key also its handshakes. */
+	 * (signer_certreq.h), the TLS key also its handshakes. */
 	if (strcmp(label, "gwa-tls") == 0)
 		return "tls-handshake,certreq";
 	if (strcmp(label, SIGNER_KEY_GWA_ENC) == 0)
@@ -632,103 +632,6 @@ out:
 	return rc;
 }
 
-/* The signed attribute contentType = id-bsiCertReqMsgs (0.4.0.127.0.7.4.1.1.1), DER. */
-static const unsigned char certreq_ctype_attr[] = {
-	0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x03,
-	0x31, 0x0b, 0x06, 0x09, 0x04, 0x00, 0x7f, 0x00, 0x07, 0x04, 0x01, 0x01, 0x01,
-};
-
-/* True when d is exactly one DER element with tag byte `tag`. */
-static bool certreq_one_element(const unsigned char *d, size_t len, unsigned char tag)
-{
-	const unsigned char *p = d;
-	long n = 0;
-	int t = 0, cls = 0, inf;
-
-	if (len < 2 || d[0] != tag || len > SIGNER_DATA_MAX)
-		return false;
-	inf = ASN1_get_object(&p, &n, &t, &cls, (long)len);
-	ERR_clear_error();
-	return !(inf & 0x80) && (inf & V_ASN1_CONSTRUCTED) && p + n == d + len;
-}
-
-static bool certreq_contains(const unsigned char *d, size_t len, const unsigned char *needle,
-	size_t nlen)
-{
-	for (size_t i = 0; nlen <= len && i <= len - nlen; i++)
-		if (memcmp(d + i, needle, nlen) == 0)
-			return true;
-	return false;
-}
-
-/*
- * What a certreq signature may cover (pki/reqgen.h): the GWA's own keys sign parts of
- * their own certificate requests and nothing else, whatever a policy line says:
- *   - the DER CertRequest of a proof of possession whose template carries this very key
- *     (a key proves only its own possession; no gateway's or other key's request);
- *   - gwa-sig only: the signed attributes (DER SET) of a renewal's outer signature whose
- *     content type is id-bsiCertReqMsgs (the requester's current SIG key signs it).
- * NULL when acceptable, else why not; *kind gets "pop" or "outer" for the admin log.
- */
-static const char *certreq_refusal(const char *label, EVP_PKEY *pub, const unsigned char *d,
-	size_t len, const char **kind)
-{
-	char base[SIGNER_LABEL_MAX + 1];
-	unsigned char *spki = NULL, *wrap = NULL;
-	const unsigned char *wp;
-	OSSL_CRMF_MSG *msg = NULL;
-	const char *why = NULL;
-	int spki_len;
-
-	*kind = "?";
-	signer_label_base(label, base, sizeof(base));
-	if (strcmp(base, "gwa-tls") != 0 && strcmp(base, SIGNER_KEY_GWA_SIG) != 0 &&
-	    strcmp(base, SIGNER_KEY_GWA_ENC) != 0)
-		return "only the GWA's own keys (gwa-tls, gwa-sig, gwa-enc) sign certificate "
-			"requests";
-	if (len > 0 && d[0] == 0x31) {
-		*kind = "outer";
-		if (strcmp(base, SIGNER_KEY_GWA_SIG) != 0)
-			return "only the GWA SIG key makes the outer signature of a renewal request";
-		if (!certreq_one_element(d, len, 0x31) ||
-		    !certreq_contains(d, len, certreq_ctype_attr, sizeof(certreq_ctype_attr)))
-			return "not the signed attributes of a renewal request (content type "
-				"id-bsiCertReqMsgs)";
-		return NULL;
-	}
-	*kind = "pop";
-	if (!certreq_one_element(d, len, 0x30))
-		return "not a DER CertRequest";
-	/* CertReqMsg ::= SEQUENCE { certReq CertRequest, ... }: decode it as one. */
-	if ((wrap = malloc(len + 6)) == NULL)
-		return "out of memory";
-	{
-		unsigned char *q = wrap;
-
-		*q++ = 0x30;
-		der_put_len(&q, len);
-		memcpy(q, d, len);
-		wp = wrap;
-		msg = d2i_OSSL_CRMF_MSG(NULL, &wp, (long)(q - wrap + (long)len));
-		if (msg == NULL || wp != q + len)
-			why = "not a DER CertRequest";
-	}
-	/* The template's publicKey [6] IMPLICIT SubjectPublicKeyInfo must be this key. */
-	spki_len = why == NULL ? i2d_PUBKEY(pub, &spki) : 0;
-	if (why == NULL && spki_len <= 1)
-		why = "cannot encode the key's public key";
-	if (why == NULL) {
-		spki[0] = 0xa6;
-		if (!certreq_contains(d, len, spki, (size_t)spki_len))
-			why = "the proof of possession is for another public key than this key's";
-	}
-	OPENSSL_free(spki);
-	OSSL_CRMF_MSG_free(msg);
-	free(wrap);
-	ERR_clear_error();
-	return why;
-}
-
 tw_rc signer_op_sign_data(struct signer_srv *srv, struct conn *c, const char *label,
 	EVP_PKEY *key, EVP_PKEY *pub, const struct signer_msg *m, struct tw_buf *out,
 	struct tw_error *err)
@@ -750,7 +653,7 @@ tw_rc signer_op_sign_data(struct signer_srv *srv, struct conn *c, const char *la
 	if (pv == SIGNER_PURPOSE_TLS_HANDSHAKE)
 		return sign_tls_handshake(srv, key, data, out, err);
 	if (pv == SIGNER_PURPOSE_CERT_REQUEST) {
-		const char *why = certreq_refusal(label, pub, data->ptr, data->len, &kind);
+		const char *why = signer_certreq_refusal(label, pub, data->ptr, data->len, &kind);
 
 		if (why != NULL)
 			return signer_refuse(srv, c, label, purpose, why, err);
