@@ -38,6 +38,7 @@
 #include "crypto/signer.h"
 #include "pki/reqgen.h"
 #include "pki/request.h"
+#include "signer/signer_certreq.h"
 #include "signer/signer_keys.h"
 #include "crypto/signer_proto.h"
 #include "signer/signer_peer.h"
@@ -261,6 +262,126 @@ static void test_frame_rejects(void **state)
 		(void)signer_frame_decode(g, sizeof(g), &d, &err);
 	}
 	tw_buf_free(&frame);
+}
+
+static X509 *make_cert(const char *subject_cn, const char *issuer_cn, EVP_PKEY *pub);
+
+/* reqgen signing callback for test_certreq_payload: keeps a copy of what it signs. */
+struct captured {
+	EVP_PKEY *key;
+	unsigned char *data;
+	size_t len;
+};
+
+static tw_rc capture_sign(void *ctx, const unsigned char *data, size_t len,
+	unsigned char **sig, size_t *sig_len, struct tw_error *err)
+{
+	struct captured *c = ctx;
+	EVP_MD_CTX *m = EVP_MD_CTX_new();
+	size_t n = 0;
+
+	(void)err;
+	free(c->data);
+	assert_non_null(c->data = malloc(len));
+	memcpy(c->data, data, len);
+	c->len = len;
+	assert_non_null(m);
+	assert_int_equal(EVP_DigestSignInit(m, NULL, EVP_sha256(), NULL, c->key), 1);
+	assert_int_equal(EVP_DigestSign(m, NULL, &n, data, len), 1);
+	assert_non_null(*sig = malloc(n));
+	assert_int_equal(EVP_DigestSign(m, *sig, &n, data, len), 1);
+	*sig_len = n;
+	EVP_MD_CTX_free(m);
+	return TW_OK;
+}
+
+/*
+ * The payload check of the purpose certreq (signer_certreq.h) on what reqgen really
+ * signs: the proof of possession of the key's own request and gwa-sig's signed
+ * attributes pass; another key's request, another label, garbage and a SET without the
+ * request content type are refused, whatever the policy would allow.
+ */
+static void test_certreq_payload(void **state)
+{
+	struct tw_error err;
+	struct captured pop = { NULL, NULL, 0 }, outer = { NULL, NULL, 0 };
+	struct reqgen_params p;
+	EVP_PKEY *other = NULL;
+	X509 *cert = NULL;
+	X509_NAME *name = NULL;
+	X509_EXTENSION *ku;
+	X509V3_CTX v3;
+	unsigned char *der = NULL;
+	size_t len = 0;
+	const char *kind = NULL;
+	const unsigned char junk[] = { 0x30, 0x03, 0x02, 0x01, 0x00 };
+	const unsigned char bad_set[] = { 0x31, 0x03, 0x02, 0x01, 0x00 };
+
+	(void)state;
+	assert_rc(keys_generate_ec(NID_brainpoolP256r1, &pop.key, &err), TW_OK);
+	assert_rc(keys_generate_ec(NID_brainpoolP256r1, &outer.key, &err), TW_OK);
+	assert_rc(keys_generate_ec(NID_brainpoolP256r1, &other, &err), TW_OK);
+	memset(&p, 0, sizeof(p));
+	p.subject.common_name = "Test GWA";
+	assert_rc(pki_subject_to_name(&p.subject, &name, &err), TW_OK);
+	cert = make_cert("x", "Test Sub-CA", outer.key);
+	assert_int_equal(X509_set_subject_name(cert, name), 1);
+	X509V3_set_ctx_nodb(&v3);
+	X509V3_set_ctx(&v3, cert, cert, NULL, NULL, 0);
+	assert_non_null(ku = X509V3_EXT_conf_nid(NULL, &v3, NID_key_usage,
+		"critical,digitalSignature"));
+	assert_int_equal(X509_add_ext(cert, ku, -1), 1);
+	X509_EXTENSION_free(ku);
+	assert_true(X509_sign(cert, other, EVP_sha256()) > 0);
+	p.held[PKI_USAGE_ENC] = (struct reqgen_signer){ pop.key, capture_sign, &pop };
+	p.outer_cert = cert;
+	p.outer_held = (struct reqgen_signer){ outer.key, capture_sign, &outer };
+	assert_rc(reqgen_build(&p, false, &der, &len, &err), TW_OK);
+	assert_non_null(pop.data);
+	assert_non_null(outer.data);
+
+	/* What reqgen signs passes, for the key's own label and its versions. */
+	assert_null(signer_certreq_refusal("gwa-enc", pop.key, pop.data, pop.len, &kind));
+	assert_string_equal(kind, "pop");
+	assert_null(signer_certreq_refusal("gwa-tls.k0123456789abcdef", pop.key, pop.data,
+		pop.len, &kind));
+	assert_null(signer_certreq_refusal("gwa-sig", outer.key, outer.data, outer.len, &kind));
+	assert_string_equal(kind, "outer");
+	/* Another key's request (a gateway's): not this key's possession. */
+	assert_non_null(signer_certreq_refusal("gwa-enc", other, pop.data, pop.len, &kind));
+	/* Keys that are not the GWA's never sign requests, whatever the policy says. */
+	assert_non_null(signer_certreq_refusal("sub-ca", pop.key, pop.data, pop.len, &kind));
+	assert_non_null(signer_certreq_refusal("root-ca", outer.key, outer.data, outer.len,
+		&kind));
+	assert_non_null(signer_certreq_refusal("api-tls", pop.key, pop.data, pop.len, &kind));
+	/* The outer signature is gwa-sig's only, and only over the request's attributes. */
+	assert_non_null(signer_certreq_refusal("gwa-enc", outer.key, outer.data, outer.len,
+		&kind));
+	assert_non_null(signer_certreq_refusal("gwa-sig", outer.key, bad_set, sizeof(bad_set),
+		&kind));
+	/* Not a CertRequest, cut short, or trailing bytes. */
+	assert_non_null(signer_certreq_refusal("gwa-enc", pop.key, junk, sizeof(junk), &kind));
+	assert_non_null(signer_certreq_refusal("gwa-enc", pop.key, pop.data, pop.len - 1,
+		&kind));
+	{
+		unsigned char *longer = malloc(pop.len + 1);
+
+		assert_non_null(longer);
+		memcpy(longer, pop.data, pop.len);
+		longer[pop.len] = 0;
+		assert_non_null(signer_certreq_refusal("gwa-enc", pop.key, longer, pop.len + 1,
+			&kind));
+		free(longer);
+	}
+
+	free(der);
+	free(pop.data);
+	free(outer.data);
+	X509_NAME_free(name);
+	X509_free(cert);
+	EVP_PKEY_free(other);
+	EVP_PKEY_free(pop.key);
+	EVP_PKEY_free(outer.key);
 }
 
 /* ---------------- end to end ---------------- */
@@ -1363,6 +1484,7 @@ int main(void)
 		cmocka_unit_test(test_file_backend),
 		cmocka_unit_test(test_seal_contexts),
 		cmocka_unit_test(test_peer_policy),
+		cmocka_unit_test(test_certreq_payload),
 	};
 	/* Order matters: keys first, audit after the signatures and refusals. */
 	const struct CMUnitTest e2e[] = {
