@@ -461,10 +461,11 @@ static void grk_close(struct grk *g)
 }
 
 /*
- * The SIG orders' job policy. Why a day per attempt and a week in all by default: until a
- * gateway has the new certificate it cannot verify the wake-ups (signed with the new
- * key), so the order mostly waits for the gateway's own next contact; the week matches
- * [gwa] key_grace_days.
+ * The SIG orders' job policy. Why a day per attempt and a week in all by default: the
+ * wake-ups of a gateway without the new certificate are signed with the kept previous key
+ * (wakeup_key.c), but a gateway that is offline or unreachable by wake-up is only reached
+ * at its own next contact; the week matches [gwa] key_grace_days, after which the
+ * previous key may be retired and such a gateway can no longer verify any wake-up.
  */
 static tw_rc grk_sig_policy(const struct tw_home *home, long *timeout_s, int *attempts,
 	struct tw_error *err)
