@@ -187,7 +187,19 @@ tw_rc db_col_hash(struct db_stmt *st, int col, unsigned char dst[32], const char
 struct tw_store {
 	struct db *db;          /* owned; released by db_close */
 	int64_t scope_tenant;   /* 0: all tenants; else gateways/jobs of others are hidden */
+	/*
+	 * The admin-log entry this write transaction appended last (store_audit_insert), so
+	 * the next append of the same transaction need not read it back (store_audit_last):
+	 * under the writer lock nobody else can append meanwhile. Valid only inside the
+	 * transaction that set it; store_begin, store_commit, store_rollback and a retention
+	 * cut forget it. Owned (allocated on first use, freed by store_close).
+	 */
+	struct store_audit_row *audit_last;
+	bool audit_last_valid;
 };
+
+/* Forget the cached last admin-log entry (a statement changed the log's tail). */
+void store_audit_last_forget(struct tw_store *store);
 
 /* The callback wrapper of a tenant-scoped gateway walk (store.c, store_jobs.c). */
 struct store_scope_filter {

@@ -358,6 +358,7 @@ void store_close(struct tw_store *store)
 	if (store == NULL)
 		return;
 	db_close(store->db);
+	free(store->audit_last);
 	free(store);
 }
 
@@ -394,6 +395,7 @@ tw_rc store_begin(struct tw_store *store, struct tw_error *err)
 	if (db_in_transaction(store->db))
 		return tw_error_set(err, TW_E_INTERNAL,
 			"store_begin: a transaction is already open on this connection");
+	store_audit_last_forget(store);
 	return db_begin(store->db, true, err);
 }
 
@@ -405,13 +407,16 @@ tw_rc store_commit(struct tw_store *store, struct tw_error *err)
 		return rc;
 	if (!db_in_transaction(store->db))
 		return tw_error_set(err, TW_E_INTERNAL, "store_commit: no transaction is open");
+	store_audit_last_forget(store);
 	return db_commit(store->db, err);
 }
 
 void store_rollback(struct tw_store *store)
 {
-	if (store_check_handle(store, NULL) == TW_OK)
+	if (store_check_handle(store, NULL) == TW_OK) {
+		store_audit_last_forget(store);
 		db_rollback(store->db);
+	}
 }
 
 bool store_in_transaction(struct tw_store *store)
@@ -690,6 +695,13 @@ tw_rc store_audit_last(struct tw_store *store, struct store_audit_row *out, bool
 		return tw_error_set(err, TW_E_INTERNAL, "store_audit_last: out or found is NULL");
 	struct db_stmt *st = NULL;
 
+	/* This transaction appended the tail itself (store_audit_insert): it is still the tail
+	 * (the writer lock, see struct tw_store), so no round trip to read it back. */
+	if (store->audit_last_valid && db_in_transaction(store->db)) {
+		memcpy(out, store->audit_last, sizeof(*out));
+		*found = true;
+		return TW_OK;
+	}
 	if ((rc = db_fetch(store->db, SQL_AUDIT_LAST, &st, found,
 	    "reading the last admin log entry", err, "")) == TW_OK && *found &&
 	    (rc = sq_audit_row(st, out, err)) != TW_OK)
@@ -720,10 +732,28 @@ tw_rc store_audit_insert(struct tw_store *store, const struct store_audit_row *r
 	    (rc = STORE_CHECK_FIELD(row, detail, false, err)) != TW_OK ||
 	    (rc = STORE_CHECK_FIELD(row, error_code, false, err)) != TW_OK)
 		return rc;
-	return db_run(store->db, SQL_AUDIT_INSERT, NULL, "appending to the admin log",
+	store_audit_last_forget(store);
+	rc = db_run(store->db, SQL_AUDIT_INSERT, NULL, "appending to the admin log",
 		err, "ittttttttbbt", row->seq, row->time, row->actor, row->role, row->client,
 		row->action, row->object, row->result, row->detail, (const void *)row->prev_hash,
 		(size_t)32, (const void *)row->hash, (size_t)32, row->error_code);
+	/* Only inside a write transaction: outside one, another process may append next. A
+	 * failed cache allocation only costs the read back. */
+	if (rc == TW_OK && db_in_transaction(store->db)) {
+		if (store->audit_last == NULL)
+			store->audit_last = malloc(sizeof(*store->audit_last));
+		if (store->audit_last != NULL) {
+			memcpy(store->audit_last, row, sizeof(*row));
+			store->audit_last_valid = true;
+		}
+	}
+	return rc;
+}
+
+void store_audit_last_forget(struct tw_store *store)
+{
+	if (store != NULL)
+		store->audit_last_valid = false;
 }
 
 tw_rc store_audit_foreach(struct tw_store *store, int64_t from_seq, store_audit_cb cb,

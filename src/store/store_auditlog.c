@@ -104,6 +104,7 @@ tw_rc store_auditlog_snapshot_begin(struct tw_store *store, struct tw_error *err
 		return rc;
 	if (store_in_transaction(store))
 		return tw_error_set(err, TW_E_INTERNAL, "a read snapshot cannot nest in a transaction");
+	store_audit_last_forget(store);
 	return db_begin(db, false, err);   /* a read snapshot, no writer lock */
 }
 
@@ -296,6 +297,7 @@ tw_rc store_auditlog_cut_apply(struct tw_store *store, const struct store_auditl
 		cut->cut_seq, cut->time_ms, cut->chain_hash, (size_t)32, cut->archive,
 		cut->archive_sha256)) != TW_OK)
 		return rc;
+	store_audit_last_forget(store);
 	return db_run(db, SAL_CUT_DELETE, NULL, "removing archived admin-log entries", err, "i",
 		cut->cut_seq);
 }

@@ -561,6 +561,82 @@ static void test_audit_rows(void **state)
 	assert_int_equal(raw_count(f, "admin_log"), 1);
 }
 
+static void audit_row_at(struct store_audit_row *row, int64_t seq, unsigned char fill,
+	const char *actor)
+{
+	memset(row, 0, sizeof(*row));
+	row->seq = seq;
+	snprintf(row->time, sizeof(row->time), "2026-01-01T00:00:00.000Z");
+	snprintf(row->actor, sizeof(row->actor), "%s", actor);
+	memset(row->prev_hash, fill - 1, sizeof(row->prev_hash));
+	memset(row->hash, fill, sizeof(row->hash));
+}
+
+/*
+ * A write transaction that appended an entry answers store_audit_last from what it
+ * appended (no read back under the writer lock). That answer must never outlive the
+ * transaction: after a rollback, after a commit followed by another process's append, or
+ * after a failed insert, the tail is read from the database again.
+ */
+static void test_audit_last_in_tx(void **state)
+{
+	struct fixture *f = *state;
+	struct store_audit_row row, last;
+	struct tw_store *other = NULL;
+	struct tw_error err;
+	bool found = false;
+	char url[600];
+
+	snprintf(url, sizeof(url), f->db[0] != '\0' ? "%s" : "sqlite:%s", f->url);
+	assert_int_equal(store_open(url, &other, &err), TW_OK);
+
+	/* Appended in the transaction: the tail is the row as appended, in and after it. */
+	assert_int_equal(store_begin(f->st, &err), TW_OK);
+	audit_row_at(&row, 1, 0x11, "first");
+	assert_int_equal(store_audit_insert(f->st, &row, &err), TW_OK);
+	audit_row_at(&row, 2, 0x22, "second");
+	assert_int_equal(store_audit_insert(f->st, &row, &err), TW_OK);
+	assert_int_equal(store_audit_last(f->st, &last, &found, &err), TW_OK);
+	assert_true(found);
+	assert_memory_equal(&last, &row, sizeof(row));
+	assert_int_equal(store_commit(f->st, &err), TW_OK);
+	assert_int_equal(store_audit_last(f->st, &last, &found, &err), TW_OK);
+	assert_int_equal(last.seq, 2);
+	assert_string_equal(last.actor, "second");
+	assert_memory_equal(last.hash, row.hash, 32);
+	assert_memory_equal(last.prev_hash, row.prev_hash, 32);
+
+	/* Another handle (process) appends after our commit: our next transaction sees it. */
+	audit_row_at(&row, 3, 0x33, "other");
+	assert_int_equal(store_audit_insert(other, &row, &err), TW_OK);
+	assert_int_equal(store_begin(f->st, &err), TW_OK);
+	assert_int_equal(store_audit_last(f->st, &last, &found, &err), TW_OK);
+	assert_int_equal(last.seq, 3);
+	assert_string_equal(last.actor, "other");
+
+	/* Rolled back: the appended entry is not the tail any more. */
+	audit_row_at(&row, 4, 0x44, "rolled-back");
+	assert_int_equal(store_audit_insert(f->st, &row, &err), TW_OK);
+	store_rollback(f->st);
+	assert_int_equal(store_audit_last(f->st, &last, &found, &err), TW_OK);
+	assert_int_equal(last.seq, 3);
+	assert_int_equal(store_begin(f->st, &err), TW_OK);
+	assert_int_equal(store_audit_last(f->st, &last, &found, &err), TW_OK);
+	assert_int_equal(last.seq, 3);
+
+	/* A refused insert (seq taken) leaves the stored tail, not the refused row. */
+	audit_row_at(&row, 4, 0x44, "fourth");
+	assert_int_equal(store_audit_insert(f->st, &row, &err), TW_OK);
+	audit_row_at(&row, 4, 0x55, "duplicate");
+	assert_int_equal(store_audit_insert(f->st, &row, &err), TW_E_EXISTS);
+	assert_int_equal(store_audit_last(f->st, &last, &found, &err), TW_OK);
+	assert_int_equal(last.seq, 4);
+	assert_string_equal(last.actor, "fourth");
+	assert_int_equal(store_commit(f->st, &err), TW_OK);
+	assert_int_equal(raw_count(f, "admin_log"), 4);
+	store_close(other);
+}
+
 /*
  * PostgreSQL only: the server drops the store's connection (restart, failover). The
  * next call fails as "unavailable" and changes nothing; the one after reconnects.
@@ -751,6 +827,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_certificate_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_transaction_rollback, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audit_rows, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_audit_last_in_tx, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failure_inside_transaction, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_home_url, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_copy_covers_schema, setup, teardown),
