@@ -87,6 +87,7 @@ struct order_item {
 	struct job_delivery d;          /* ITEM_GET: d.payload owned */
 	bool found;
 	bool wired;                     /* ITEM_GET: it->d.payload went through to_wire */
+	bool count_due;                 /* ITEM_RESULT: read `pending` after the commit */
 	int64_t pending;
 };
 
@@ -114,6 +115,7 @@ static void item_reset_outcome(struct order_item *it)
 	memset(&it->d, 0, sizeof(it->d));
 	it->found = false;
 	it->wired = false;
+	it->count_due = false;
 	it->pending = 0;
 	it->duplicate = false;
 	it->rc = TW_OK;
@@ -149,9 +151,9 @@ static bool item_run_in_tx(struct wan_thread *thr, struct order_item *it)
 	}
 	item_outcome_of(it, &oc);
 	it->rc = job_complete_in_tx(thr->store, it->gateway_id, it->id, &oc, &who, &it->e);
-	if (it->rc == TW_OK &&
-	    store_job_count_open(thr->store, it->gateway_id, &it->pending, &it->e) != TW_OK)
-		return false;
+	/* The gateway's count of open orders is read after the commit (batch_flush): a read
+	 * inside would hold the writer lock for one more round trip per result. */
+	it->count_due = it->rc == TW_OK;
 	return it->rc == TW_OK || it->rc == TW_E_NOT_FOUND || it->rc == TW_E_EXISTS;
 }
 
@@ -315,6 +317,10 @@ static void batch_flush(struct wan_thread *thr)
 		    (it->rc = job_delivery_to_wire(thr->store, it->gateway_id, &it->d,
 			&it->e)) != TW_OK)
 			it->found = false;
+		/* As in item_run_alone: a failed count only makes the gateway ask later. */
+		if (it->kind == ITEM_RESULT && it->count_due && it->rc == TW_OK &&
+		    store_job_count_open(thr->store, it->gateway_id, &it->pending, &e) != TW_OK)
+			it->pending = 0;
 		if (it->kind == ITEM_GET)
 			reply_get(it);
 		else if (it->kind == ITEM_METERING)

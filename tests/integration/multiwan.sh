@@ -109,11 +109,18 @@ for round in 1 2 3 4; do
 	fetch "$other" >"$T/c$round"
 	check "round $round: a later session on the other wan gets no order (still pending)" \
 		grep -q '^{"orders":\[\],"pending_orders":1}$' "$T/c$round"
+	# The last round: another order is open when the result arrives; the result's answer
+	# counts it (read after the batch's commit, so the gateway asks for it in this visit;
+	# the simulated fleet below completes it).
+	[ "$round" != 4 ] || "$TORWART" job create --home "$H" --type ping --gateway GW-1 \
+		--timeout 600 >>"$T/log" 2>&1
 	out=$(curl $C1 -o /dev/null -d "$(session)" "https://localhost:$from/v1/session" --next $C1 \
-		-o /dev/null -w '%{http_code}' -d '{"status":"ok","result":{}}' \
+		-o "$T/r$round" -w '%{http_code}' -d '{"status":"ok","result":{}}' \
 		"https://localhost:$from/v1/orders/$id/result" 2>>"$T/log")
 	check "round $round: the result is accepted ($out)" test "$out" = 200
 	check "round $round: order $id is done" test "$(state_of "$id")" = done
+	check "round $round: the result's answer counts the open orders ($(cat "$T/r$round"))" \
+		grep -q "^{\"pending_orders\":$([ "$round" = 4 ] && echo 1 || echo 0)}\$" "$T/r$round"
 done
 
 # ---- concurrent appends: both wan instances (simulated fleet, 2 orders per gateway, each
