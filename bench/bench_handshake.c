@@ -575,7 +575,7 @@ full_round:
 		"ECDHE-ECDSA-AES128-GCM-SHA256", count, rounds, conc, sysconf(_SC_NPROCESSORS_ONLN));
 	printf("raw OpenSSL in memory (1 thread, both ends):  full %8.1f/s   resumed %8.1f/s%s\n",
 		raw_full, raw_res, failures ? "  (SOME FAILED)" : "");
-	printf("raw OpenSSL in memory, 2 threads at once: full %8.1f/s (%.2f x one thread); "
+	printf("two threads of raw OpenSSL in memory at once: full %8.1f/s (%.2f x one thread); "
 		"CPU per full handshake, one thread: %.0f us\n", raw_2t_full,
 		raw_full > 0 ? raw_2t_full / raw_full : 0.0, raw_full_cpu);
 	printf("raw OpenSSL over loopback TCP (1 thread, both ends, connect+accept+close): "
