@@ -216,12 +216,17 @@ static void *raw_thread_main(void *p)
 	return NULL;
 }
 
-/* Full handshakes/s of two threads together (wall time: the later of the two ends). */
-static double raw_rate_2threads(struct raw *r, double seconds, int *failures)
+/*
+ * Full handshakes/s of two threads together (wall time: the later of the two ends);
+ * *cpu_us: this process's CPU per handshake meanwhile (only these two threads run then),
+ * to set against one thread's: more CPU per handshake means the threads slow each other.
+ */
+static double raw_rate_2threads(struct raw *r, double seconds, int *failures, double *cpu_us)
 {
 	struct raw_thread_arg a[2] = { { r, seconds, 0, 0 }, { r, seconds, 0, 0 } };
 	pthread_t t[2];
 	int64_t t0 = tw_monotonic_ms(), t1;
+	double c0 = cpu_now_us();
 	int started = 0;
 
 	for (int i = 0; i < 2; i++)
@@ -233,6 +238,8 @@ static double raw_rate_2threads(struct raw *r, double seconds, int *failures)
 	if (started != 2 || t1 <= t0)
 		return 0.0;
 	*failures += a[0].failures + a[1].failures;
+	if (a[0].n + a[1].n > 0)
+		*cpu_us = (cpu_now_us() - c0) / (double)(a[0].n + a[1].n);
 	return (double)(a[0].n + a[1].n) * 1000.0 / (double)(t1 - t0);
 }
 
@@ -395,7 +402,7 @@ int main(int argc, char **argv)
 	struct tw_error err;
 	SSL_SESSION *sess = NULL;
 	char **dirs = NULL, gwa[128];
-	double raw_full = 0.0, raw_full_cpu = 0.0, raw_2t_full = 0.0, raw_res = 0.0, raw_tcp_full = 0.0, raw_tcp_res = 0.0;
+	double raw_full = 0.0, raw_full_cpu = 0.0, raw_2t_full = 0.0, raw_2t_cpu = 0.0, raw_res = 0.0, raw_tcp_full = 0.0, raw_tcp_res = 0.0;
 	double raw_res_cpu = 0.0, raw_tcp_res_cpu = 0.0, raw_id = 0.0, raw_id_cpu = 0.0;
 	SSL_SESSION *sess_id = NULL;
 	double res_direct = 0.0, res_cpu_us = 0.0, c1, c2, c3;
@@ -460,7 +467,7 @@ int main(int argc, char **argv)
 	if (!only_res) {
 		raw_full = raw_rate(&raw, (double)secs, NULL, -1, NULL, &failures,
 			&raw_full_cpu);
-		raw_2t_full = raw_rate_2threads(&raw, (double)secs, &failures);
+		raw_2t_full = raw_rate_2threads(&raw, (double)secs, &failures, &raw_2t_cpu);
 	}
 	if (!only_res && !only_full) {
 		raw_res = raw_rate(&raw, (double)secs / 2.0, sess, -1, NULL, &failures,
@@ -559,11 +566,12 @@ full_round:
 
 		printf("bench_handshake: full_per_s=%.1f raw_full_per_s=%.1f raw_2t_full_per_s=%.1f "
 			"ratio_to_ceiling=%.2f ratio_to_raw_2t=%.2f cpu_us_per_full=%.0f "
-			"raw_cpu_us_per_full=%.0f failed=%zu\n", s, raw_full, raw_2t_full,
+			"raw_cpu_us_per_full=%.0f raw_2t_cpu_us_per_full=%.0f failed=%zu\n", s,
+			raw_full, raw_2t_full,
 			raw_full > 0 ? s / (2.0 * raw_full) : 0.0,
 			raw_2t_full > 0 ? s / raw_2t_full : 0.0,
 			full.sessions_ok > 0 ? c / (double)full.sessions_ok : 0.0, raw_full_cpu,
-			full.sessions_failed);
+			raw_2t_cpu, full.sessions_failed);
 		status = full.sessions_failed == 0 && failures == 0 ? 0 : 1;
 		goto out;
 	}
@@ -576,8 +584,8 @@ full_round:
 	printf("raw OpenSSL in memory (1 thread, both ends):  full %8.1f/s   resumed %8.1f/s%s\n",
 		raw_full, raw_res, failures ? "  (SOME FAILED)" : "");
 	printf("two threads of raw OpenSSL in memory at once: full %8.1f/s (%.2f x one thread); "
-		"CPU per full handshake, one thread: %.0f us\n", raw_2t_full,
-		raw_full > 0 ? raw_2t_full / raw_full : 0.0, raw_full_cpu);
+		"CPU per full handshake: one thread %.0f us, two threads %.0f us\n", raw_2t_full,
+		raw_full > 0 ? raw_2t_full / raw_full : 0.0, raw_full_cpu, raw_2t_cpu);
 	printf("raw OpenSSL over loopback TCP (1 thread, both ends, connect+accept+close): "
 		"full %8.1f/s   resumed %8.1f/s\n", raw_tcp_full, raw_tcp_res);
 	printf("raw OpenSSL in memory resumed by session id (server cache, no ticket decode): "
@@ -635,11 +643,13 @@ full_round:
 			"resumed_direct_per_s=%.1f resumed_cpu_us=%.0f raw_tcp_full_per_s=%.1f "
 			"raw_tcp_resumed_per_s=%.1f raw_resumed_cpu_us=%.0f "
 			"raw_tcp_resumed_cpu_us=%.0f raw_id_resumed_per_s=%.1f "
-			"raw_id_resumed_cpu_us=%.0f raw_2t_full_per_s=%.1f raw_cpu_us_per_full=%.0f\n",
+			"raw_id_resumed_cpu_us=%.0f raw_2t_full_per_s=%.1f raw_cpu_us_per_full=%.0f "
+			"raw_2t_cpu_us_per_full=%.0f\n",
 			full_rate, mix_rate, res_only, raw_full, raw_res,
 			full.sessions_failed + resumed.sessions_failed, cpu_us, sigs, rtt_us,
 			sc[0], sc[2], sc[3], res_direct, res_cpu_us, raw_tcp_full, raw_tcp_res,
-			raw_res_cpu, raw_tcp_res_cpu, raw_id, raw_id_cpu, raw_2t_full, raw_full_cpu);
+			raw_res_cpu, raw_tcp_res_cpu, raw_id, raw_id_cpu, raw_2t_full, raw_full_cpu,
+			raw_2t_cpu);
 	}
 	status = full.sessions_failed + resumed.sessions_failed + one.sessions_failed +
 		many.sessions_failed == 0 && failures == 0 ? 0 : 1;
