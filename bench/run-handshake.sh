@@ -63,7 +63,7 @@ if [ "${PERF:-0}" = 1 ] || [ "${PERF:-0}" = full ]; then
 	# (and the raw handshakes before it), the others are the wan's loops. By thread, not
 	# by wan_thread_main: the wan's handshakes run on OpenSSL's async job stacks, which
 	# perf does not unwind back to the loop.
-	echo "---- perf: by thread (self; the main thread is the simulator, the others the wan)"
+	echo "---- perf: by thread (self; main thread: simulator + raw; two small ones: raw on two threads; the rest: the wan)"
 	{ perf report -i "$tmp/perf.data" --no-children --sort pid --stdio -g none 2>/dev/null |
 		grep -v '^#' | grep -v '^$' | head -8; } || true
 	echo "---- perf: by library (self)"
