@@ -43,7 +43,7 @@ last_crl_job() { q "SELECT id FROM jobs WHERE type = 'crl-update' AND gateway_id
 job_of() { sed -n 's/.*job \([0-9][0-9]*\).*/\1/p' | head -1; }
 
 check "torwart init --test-pki" "$TORWART" init --home "$H" --test-pki --wan-listen "$WAN" \
-	--api-listen "127.0.0.1:$API_PORT"
+	--api-listen "127.0.0.1:$API_PORT" --api-tls-listen "127.0.0.1:$(free_port)"
 printf '\n[worker]\njob_tick_ms = 50\n\n[renewal]\ncrl_push_scan = 1\ncrl_push_batch = 1\ncrl_push_pace = 1\n' >>"$H/torwart.conf"
 for g in GW-1 GW-2 GW-3; do check "gateway add $g" "$TORWART" gateway add --home "$H" --id "$g"; done
 check "GW-3 belongs to tenant beta" "$TORWART" gateway set --home "$H" --gateway GW-3 --move-tenant beta
@@ -78,6 +78,7 @@ check "nothing was stored or ordered" test "$(q "SELECT count(*) FROM jobs WHERE
 
 # ---- automatic push after the start: every gateway, every tenant, no operator command
 start_stack() {
+	api_tls_port "$H" || return 1
 	"$TORWARTD" --home "$H" all >>"$T/torwartd.log" 2>&1 &
 	SUP=$!; pids_to_kill+=("$SUP")
 	wait_port 127.0.0.1 "$WAN_PORT" 20

@@ -14,7 +14,8 @@ WAN_PORT=$(free_port); API_PORT=$(free_port)
 q() { sqlite3 "$H/store.db" "$1"; }
 
 check "torwart init --test-pki" "$TORWART" init --home "$H" --test-pki \
-	--wan-listen "127.0.0.1:$WAN_PORT" --api-listen "127.0.0.1:$API_PORT"
+	--wan-listen "127.0.0.1:$WAN_PORT" --api-listen "127.0.0.1:$API_PORT" \
+	--api-tls-listen "127.0.0.1:$(free_port)"
 "$TORWARTD" --home "$H" all >>"$T/torwartd.log" 2>&1 &
 SUP=$!; pids_to_kill+=("$SUP")
 check "torwartd all starts" wait_port 127.0.0.1 "$WAN_PORT" 20

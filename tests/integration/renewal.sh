@@ -24,6 +24,7 @@ wait_rstate() { # id state seconds
 	echo "renewal $1 is $(rstate "$1"), expected $2" >>"$T/log"; return 1
 }
 start_stack() {
+	api_tls_port "$H" || return 1
 	"$TORWARTD" --home "$H" all >>"$T/torwartd.log" 2>&1 &
 	SUP=$!; pids_to_kill+=("$SUP")
 	wait_port 127.0.0.1 "$WAN_PORT" 20
@@ -39,7 +40,7 @@ sim_visit() { "$SIM" --gwa "$WAN" --gateways "$@" --quiet >>"$T/sim.log" 2>&1; }
 renew_id() { sed -n 's/.*first id \([0-9]*\).*/\1/p'; }
 
 check "torwart init --test-pki" "$TORWART" init --home "$H" --test-pki --wan-listen "$WAN" \
-	--api-listen "127.0.0.1:$API_PORT"
+	--api-listen "127.0.0.1:$API_PORT" --api-tls-listen "127.0.0.1:$(free_port)"
 printf '\n[worker]\njob_tick_ms = 50\n\n[renewal]\ntick_ms = 100\ngrace_period = 2\nsub_ca.acme = remote:other-ca\norder_timeout = 4\norder_retry_delay = 1\norder_attempts = 6\n' >>"$H/torwart.conf"
 check "torwartd all starts" start_stack
 for i in 1 2 3 4; do check "gateway add GW-$i" "$TORWART" gateway add --home "$H" --id "GW-$i"; done
