@@ -93,7 +93,7 @@ check "SMGW request without authorisation" "$TORWART" req initial --cn ETWA00000
 
 # ---- bad input: each gets its code, nothing changes
 before=$(counts)
-python3 - "$T/req3.der" "$T" <<'EOF'
+/usr/bin/python3 - "$T/req3.der" "$T" <<'EOF'
 import sys
 src, d = sys.argv[1], sys.argv[2]
 b = open(src, 'rb').read()

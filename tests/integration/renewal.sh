@@ -83,13 +83,13 @@ crlnum() { openssl crl -inform DER -in "$H/crl/sub-ca.crl" -noout -crlnumber | s
 check "the Sub-CA's CRL is published with the revocations" "$TORWART" ca crl --home "$H"
 check "gateway crl-push orders the published CRLs to GW-1" bash -c "'$TORWART' gateway crl-push --home '$H' --gateway GW-1 | grep -q 'crl-update for GW-1'"
 sim_visit "$G1"
-crl_applied() { python3 -c "
+crl_applied() { /usr/bin/python3 -c "
 import json; s = json.load(open('$G1/state.json'))
 assert any(v['number'] == int('$(crlnum)', 16) for v in s['crls'].values()), s.get('crls')"; }
 check "the gateway verified and applied it (its number is held)" crl_applied
 check "the crl-update job is done" test "$(q "SELECT state FROM jobs WHERE type='crl-update' ORDER BY id DESC LIMIT 1")" = done
 b64=$(base64 -w0 "$H/crl/sub-ca.crl")
-bad=$(python3 -c "import base64,sys;d=bytearray(base64.b64decode('$b64'));d[-10]^=1;print(base64.b64encode(bytes(d)).decode())")
+bad=$(/usr/bin/python3 -c "import base64,sys;d=bytearray(base64.b64decode('$b64'));d[-10]^=1;print(base64.b64encode(bytes(d)).decode())")
 jid=$("$TORWART" job create --home "$H" --type crl-update --payload "{\"crls\":[\"$bad\"]}" --gateway GW-1 | sed -n 's/^job \([0-9]*\).*/\1/p')
 sim_visit "$G1"
 check "a CRL with a broken signature is refused by the gateway (crl_bad_signature)" \
@@ -176,7 +176,7 @@ failed_n=$(q "SELECT count(*) FROM renewals WHERE id >= $rf AND state = 'failed'
 echo "fleet: $done_n completed, $failed_n failed" >>"$T/log"
 check "most of the fleet is renewed ($done_n of $N completed, $failed_n failed)" test "$done_n" -ge $((N * 2 / 3))
 check "the simulator saw dropped connections and retried orders" \
-	python3 -c "import json;d=json.load(open('$T/fleet.stats'));assert d['orders_repeated']>=1, d"
+	/usr/bin/python3 -c "import json;d=json.load(open('$T/fleet.stats'));assert d['orders_repeated']>=1, d"
 check "each completed gateway: 3 valid (new) certificates, its TLS file is the valid one" bash -c '
 	for g in $(sqlite3 "'"$H"'/store.db" "SELECT gateway_id FROM renewals WHERE id >= '"$rf"' AND state = '"'"'completed'"'"'"); do
 		fp=$(openssl x509 -in "'"$H"'/gateways/$g/tls.crt" -noout -fingerprint -sha256 | sed "s/.*=//; s/://g" | tr A-F a-f)

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """check_test_scripts.py: rules the integration scripts must keep so that they can run
 next to each other (several builds or checkouts testing on one machine, a developer's
-demo home running).
+demo home running) and on a CI machine whose PATH is not Debian's.
 
 1. Listeners. `torwart init` writes the fixed defaults of src/base/home.h
    (TW_DEFAULT_WAN_LISTEN 127.0.0.1:7443, TW_DEFAULT_API_LISTEN 127.0.0.1:7080,
@@ -9,6 +9,10 @@ demo home running).
    whose daemons listen on such a default collide, and the second one's api (or wan)
    does not come up. So in a script that starts daemons, every `init` that is expected
    to succeed names all three listeners (each on a port of lib.sh's free_port).
+2. The interpreter. `python3` first in PATH may be a version manager's shim without
+   Debian's modules (zeep, ldap3, aiosmtpd...): scripts call /usr/bin/python3 (also in
+   their heredocs' commands and the helpers' interpreter lines), and the meson tests
+   find that one.
 
 Usage: check_test_scripts.py SOURCE_ROOT
 """
@@ -50,7 +54,31 @@ for path in scripts:
 if inits_seen < 20:
     sys.exit(f"found only {inits_seen} `torwart init` lines: the pattern no longer matches?")
 
+# ---- 2. the interpreter
+BARE = re.compile(r"(?<![\w/.-])python3(?![\w.-])")
+files = sorted(set(glob.glob(os.path.join(root, "tests/**/*.sh"), recursive=True) +
+                   glob.glob(os.path.join(root, "tests/**/*.py"), recursive=True) +
+                   glob.glob(os.path.join(root, "tests/**/meson.build"), recursive=True)))
+for path in files:
+    rel = os.path.relpath(path, root)
+    if os.path.samefile(path, __file__):
+        continue   # this file names what it looks for
+    for n, line in enumerate(open(path, encoding="utf-8"), 1):
+        if n == 1 and line.startswith("#!"):
+            if "python" in line and not line.startswith("#!/usr/bin/python3"):
+                problems.append(f"{rel}:1: interpreter line {line.strip()!r}: use #!/usr/bin/python3")
+            continue
+        code = line
+        if line.lstrip().startswith("#"):
+            continue
+        if path.endswith(".py"):
+            # Python source: only a python3 inside a command string would matter.
+            code = " ".join(re.findall(r"['\"]([^'\"]*)['\"]", line))
+        if BARE.search(code):
+            problems.append(f"{rel}:{n}: bare python3 (use /usr/bin/python3): {line.strip()[:120]}")
+
 for p in problems:
     print(p)
-print(f"{len(scripts)} integration scripts, {inits_seen} init lines: {len(problems)} problem(s)")
+print(f"{len(scripts)} integration scripts, {inits_seen} init lines, {len(files)} files "
+      f"checked for the interpreter: {len(problems)} problem(s)")
 sys.exit(1 if problems else 0)
