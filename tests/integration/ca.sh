@@ -119,6 +119,23 @@ expect_code "subject does not match the registration" failure_incorrect_request 
 check "bad requests changed no request, certificate or participant" test "$(counts)" = "$before"
 check "refusals are in the admin log" test "$(db "SELECT count(*) FROM admin_log WHERE action = 'ca.request.refuse'")" -ge 9
 
+# ---- temporary files of crashed CRL writers: the next CRL run removes the one whose
+# writer is gone, says so, and keeps the one of a writer still running
+mkdir -p "$H/crl"
+sleep 0 & GONE=$!; wait "$GONE"
+sleep 600 & RUNNING=$!; pids_to_kill+=("$RUNNING")
+echo "half a CRL" >"$H/crl/sub-ca.crl.tmp.$GONE"
+echo "half a CRL" >"$H/crl/sub-ca.crl.tmp.$RUNNING"
+check "ca crl beside a crashed writer's temporary file" \
+	bash -c "'$TORWART' ca crl --home '$H' 2>'$T/crl-stale.err'"
+check "... removes it (its pid $GONE runs no process)" test ! -e "$H/crl/sub-ca.crl.tmp.$GONE"
+check "... and says so" grep -q "removed .*/crl/sub-ca.crl.tmp.$GONE .*its pid $GONE is not running" \
+	"$T/crl-stale.err"
+check "... keeps the file of a writer still running (pid $RUNNING)" \
+	test -e "$H/crl/sub-ca.crl.tmp.$RUNNING"
+kill "$RUNNING" 2>/dev/null; wait "$RUNNING" 2>/dev/null
+rm -f "$H/crl/sub-ca.crl.tmp.$RUNNING"
+
 # ---- the stack: api serves the CRL, worker regenerates it
 "$TORWARTD" --home "$H" all >>"$T/torwartd.log" 2>&1 &
 pids_to_kill+=("$!")
