@@ -9,7 +9,8 @@
 #     the gateway without an operator command, the gateway refuses it
 #     (certificate_revoked), visible in the job;
 #   - a gateway that holds a profile with the revoked certificate reports it with the new
-#     CRL (revoked_partners, admin log crl.partner-revoked);
+#     CRL (revoked_partners, admin log crl.partner-revoked, alert partner-revoked to the
+#     gateway operators naming the gateway, the profile and `profile reput`);
 #   - a gateway without a CRL of the issuer refuses it too (crl_missing), and the GWA
 #     refuses a certificate that is not the one of the profile's fingerprint.
 . "$(dirname "$0")/lib.sh"
@@ -140,6 +141,11 @@ check "GW-1 reports the held profile whose EMT the new CRL revokes (job result)"
 	bash -c "'$TORWART' job show --home '$H' --id $J1b | grep -q 'revoked_partners.*wan-x'"
 check "... recorded in the admin log for the operators" \
 	test "$(q "SELECT count(*) FROM admin_log WHERE action='crl.partner-revoked' AND object='GW-1' AND detail LIKE '%wan-x (serial %' AND error_code='certificate_revoked'")" = 1
+check "... and alerted to the gateway operators: the gateway, the profile and its serial, the remedy" \
+	test "$(q "SELECT count(*) FROM alert_queue WHERE kind='partner-revoked' AND role='gateway-operator' AND severity='error' AND subject='GW-1' AND message LIKE 'gateway GW-1 holds 1 profile whose partner certificate the new CRLs revoke: wan-x (serial %)%' AND message LIKE '%torwart profile reput --emt MPID --gateway GW-1 --apply%'")" = 1
+check "... the alert in the admin log (alert.partner-revoked, to the gateway operators)" \
+	test "$(q "SELECT count(*) FROM admin_log WHERE action='alert.partner-revoked' AND object='GW-1' AND result='alert' AND error_code='gateway-operator'")" = 1
+check "... and in the service log" grep -q "ALERT partner-revoked to role gateway-operator: GW-1: gateway GW-1 holds 1 profile" "$T/torwartd.log"
 wanp 4 >"$T/wan-4.json"
 out=$("$TORWART" profile put --home "$H" --gateway GW-1 --file "$T/wan-4.json" 2>&1); P1b=$(echo "$out" | job_of)
 check "the GWA creates the order for the changed profile ($out)" test -n "$P1b"
