@@ -31,8 +31,13 @@ wan_port=$(port); api_port=$(port); wu_port=$(port)
 "$T" init --home "$home" --test-pki --wan-listen "127.0.0.1:$wan_port" \
 	--api-listen "127.0.0.1:$api_port" >/dev/null 2>&1
 sed -i 's/^max_connections = 20000$/&\nmax_connections_per_source = 20000/' "$home/torwart.conf"
-printf '\n[worker]\nwakeup_rate = %s\njob_batch = 1000\n\n[renewal]\ntick_ms = 100\ngrace_period = 1\norder_timeout = 20\norder_retry_delay = 2\norder_attempts = 6\n' \
-	"$rate" >>"$home/torwart.conf"
+# Each order waits order_timeout per attempt. The simulator's queue holds up to N gateways
+# behind CONCURRENCY sessions, so at 10,000 a gateway may wait minutes for its turn: the
+# timeout grows with N (20 s up to N = 800; 250 s at 10,000), else the tail of the campaign
+# times out in the bench's queue rather than in the product.
+order_timeout=$(( n / 40 > 20 ? n / 40 : 20 ))
+printf '\n[worker]\nwakeup_rate = %s\njob_batch = 1000\n\n[renewal]\ntick_ms = 100\ngrace_period = 1\norder_timeout = %s\norder_retry_delay = 2\norder_attempts = 6\n' \
+	"$rate" "$order_timeout" >>"$home/torwart.conf"
 start_stack() {
 	"$D" --home "$home" all >>"$tmp/torwartd.log" 2>&1 &
 	sup=$!; pids+=("$sup")
@@ -58,7 +63,7 @@ declare -A cpu0
 for s in wan worker signer; do cpu0[$s]=$(cpu "$(svc "$s")"); done
 sim0=$(cpu "$sim_pid")
 
-echo "fleet renewal of $n gateways, wake-ups paced at $rate/s${FAULTS:+, faults: $FAULTS}"
+echo "fleet renewal of $n gateways, wake-ups paced at $rate/s, order timeout ${order_timeout} s x 6 attempts${FAULTS:+, faults: $FAULTS}"
 t0=$(date +%s.%N)
 "$T" gateway renew --home "$home" --gateways all >"$tmp/start.log" 2>&1
 first=$(sed -n 's/.*first id \([0-9]*\).*/\1/p' "$tmp/start.log")

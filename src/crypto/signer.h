@@ -34,6 +34,11 @@ enum signer_purpose {
 	SIGNER_PURPOSE_AUTHORISATION = 5, /* payload: GWA authorisation of an SMGW request */
 	SIGNER_PURPOSE_INITIAL_CONFIG = 6, /* payload: an initial configuration file (UC-3.3.6) */
 	SIGNER_PURPOSE_DELIVERY_NOTE = 8, /* payload: an electronic delivery note (ws/ws_note.h) */
+	/* payload: part of the GWA's own certificate request (pki/reqgen.h): a DER CertRequest
+	 * for the signing key's public key (proof of possession), or, by gwa-sig only, the
+	 * signed attributes of a renewal's outer signature (content type id-bsiCertReqMsgs).
+	 * Only the gwa-* keys (and their versions) may have it. */
+	SIGNER_PURPOSE_CERT_REQUEST = 9,
 	/* payload: the DIGEST (32/48/64 bytes) of a TLS handshake signature, signed as it is
 	 * (tls_signer_key.h); counted in the signer's metrics, not in the admin log. Numbered
 	 * apart: the only purpose whose payload is a digest rather than the data. */

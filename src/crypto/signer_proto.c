@@ -38,6 +38,7 @@ const char *signer_purpose_name(enum signer_purpose purpose)
 	case SIGNER_PURPOSE_AUTHORISATION: return "authorisation";
 	case SIGNER_PURPOSE_INITIAL_CONFIG: return "initial-config";
 	case SIGNER_PURPOSE_DELIVERY_NOTE: return "delivery-note";
+	case SIGNER_PURPOSE_CERT_REQUEST: return "certreq";
 	case SIGNER_PURPOSE_TLS_HANDSHAKE: return "tls-handshake";
 	}
 	return NULL;

@@ -17,6 +17,7 @@
 #include "audit/audit.h"
 #include "base/util.h"
 #include "crypto/keys.h"
+#include "gwa/gwa_renew_internal.h"
 #include "pki/ca.h"
 #include "pki/ca_state.h"
 #include "pki/certstore.h"
@@ -60,14 +61,65 @@ static tw_rc gr_install(const char *tmp, const char *path, struct tw_error *err)
 	return TW_OK;
 }
 
+/*
+ * The new file key's certificate from the remote Sub-CA remote (gwa_renew_internal.h).
+ * The key is kept as "<key>.next" (written like the key itself) while the remote decides,
+ * so that a rerun polls for the certificate of that same key; it is removed again when
+ * no request for it is pending. *key is the new key (the caller's), *fresh the
+ * certificate on TW_OK. *next_key gets the kept file's path (the caller's, to remove
+ * after the installation).
+ */
+static tw_rc gr_remote(const struct tw_home *home, struct tw_store *store,
+	struct signer_client *sc, const struct gwa_renew_actor *who, const char *remote,
+	X509 *cur, EVP_PKEY *cur_key, const char *cert_path, const char *key_path,
+	EVP_PKEY **key, X509 **fresh, char **next_key, struct tw_error *err)
+{
+	char *pending = tw_asprintf("%s.next.remote", cert_path);
+	char key_id[17] = "";
+	struct gwa_remote_req q;
+	struct tw_error e;
+	tw_rc rc;
+
+	*key = NULL;
+	*next_key = tw_asprintf("%s.next", key_path);
+	if (pending == NULL || *next_key == NULL) {
+		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+		goto out;
+	}
+	/* The key of a request the remote has not answered yet, or a new one. */
+	if (!(tw_path_exists(*next_key) && keys_read_private_pem(*next_key, key, &e) == TW_OK &&
+	    gwa_renew_remote_key_id(*key, key_id, &e) == TW_OK &&
+	    gwa_renew_remote_pending(pending, remote, key_id))) {
+		EVP_PKEY_free(*key);
+		*key = NULL;
+		(void)unlink(*next_key);
+		if ((rc = keys_generate_ec(keys_ec_curve_nid(cur_key), key, err)) != TW_OK ||
+		    (rc = gwa_renew_remote_key_id(*key, key_id, err)) != TW_OK ||
+		    (rc = keys_write_private_pem(*next_key, *key, err)) != TW_OK)
+			goto out;
+	}
+	q = (struct gwa_remote_req){ .kind = "tls", .object = "gwa-key:tls",
+		.rerun = "torwart gwa renew", .usage = PKI_USAGE_TLS, .cur = cur, .new_pub = *key,
+		.new_key = *key, .pending_path = pending };
+	rc = gwa_renew_remote_issue(home, store, sc, who, remote, &q, fresh, err);
+out:
+	/* Nothing pending for this key: it is of no use any more. */
+	if (rc != TW_OK && *next_key != NULL && (pending == NULL ||
+	    !gwa_renew_remote_pending(pending, remote, key_id)))
+		(void)unlink(*next_key);
+	free(pending);
+	return rc;
+}
+
 tw_rc gwa_renew_tls(const struct tw_home *home, struct tw_store *store,
 	struct signer_client *sc, const struct gwa_renew_actor *who,
 	struct gwa_renew_result *out, struct tw_error *err)
 {
 	char *cert_path = tw_home_path(home, "wan", "cert", TW_HOME_GWA_TLS_CERT);
 	char *key_path = tw_home_path(home, "wan", "key", TW_HOME_GWA_TLS_KEY);
-	char *cert_tmp = NULL, *key_tmp = NULL, *ca_path = NULL;
-	char fp_old[65], detail[512];
+	char *cert_tmp = NULL, *key_tmp = NULL, *ca_path = NULL, *next_key = NULL;
+	char fp_old[65], detail[512], issued_by[96];
+	const char *remote = NULL;
 	struct pki_ca_config *cfg = NULL;
 	struct store_certificate row;
 	struct pki_cert_request cr;
@@ -121,6 +173,16 @@ tw_rc gwa_renew_tls(const struct tw_home *home, struct tw_store *store,
 			"certificate", cert_path, row.owner_kind, row.usage);
 		goto out;
 	}
+	/* The Sub-CA of the home's own tenant: a remote one gets a request (gwa_renew_remote.c). */
+	if ((rc = gwa_renew_sub_ca(home, store, row.tenant_id, &remote, err)) != TW_OK)
+		goto out;
+	if (remote != NULL) {
+		if ((rc = gr_remote(home, store, sc, who, remote, cur, cur_key, cert_path, key_path,
+		    &key, &fresh, &next_key, err)) != TW_OK)
+			goto out;
+		snprintf(issued_by, sizeof(issued_by), "the remote Sub-CA %.64s", remote);
+		goto issued;
+	}
 	if ((rc = ca_state_require_active(store, CA_DEFAULT_NAME, "issuance", err)) != TW_OK ||
 	    (rc = pki_ca_config_load(home->conf, CA_DEFAULT_NAME, &cfg, err)) != TW_OK)
 		goto out;
@@ -148,6 +210,8 @@ tw_rc gwa_renew_tls(const struct tw_home *home, struct tw_store *store,
 	cr.cps_uri = cfg->cps_uri != NULL ? cfg->cps_uri : cps;
 	if ((rc = pki_issue_certificate(sc, cfg->key_label, &cr, &fresh, err)) != TW_OK)
 		goto out;
+	snprintf(issued_by, sizeof(issued_by), "%s", cfg->name);
+issued:
 	gr_serial(fresh, out->new_serial, sizeof(out->new_serial));
 	if ((rc = keys_cert_fingerprint(fresh, out->new_fingerprint, err)) != TW_OK)
 		goto out;
@@ -164,7 +228,7 @@ tw_rc gwa_renew_tls(const struct tw_home *home, struct tw_store *store,
 	    (rc = keys_write_certs_pem(cert_tmp, &fresh, 1, err)) != TW_OK)
 		goto out;
 	snprintf(detail, sizeof(detail), "GWA TLS certificate renewed by %s: serial %s (was %s, "
-		"stays valid until its end: overlap), valid until %s, fingerprint %s", cfg->name,
+		"stays valid until its end: overlap), valid until %s, fingerprint %s", issued_by,
 		out->new_serial, out->old_serial, out->not_after, out->new_fingerprint);
 	if ((rc = store_begin(store, err)) != TW_OK)
 		goto out;
@@ -188,6 +252,8 @@ tw_rc gwa_renew_tls(const struct tw_home *home, struct tw_store *store,
 	if ((rc = gr_install(key_tmp, key_path, err)) != TW_OK ||
 	    (rc = gr_install(cert_tmp, cert_path, err)) != TW_OK)
 		goto out;
+	if (next_key != NULL)
+		(void)unlink(next_key);   /* installed: the remote's request is answered */
 out:
 	if (rc != TW_OK && key_tmp != NULL && cert_tmp != NULL) {
 		(void)unlink(key_tmp);
@@ -204,6 +270,7 @@ out:
 	free(ca_path);
 	free(cert_tmp);
 	free(key_tmp);
+	free(next_key);
 	free(cert_path);
 	free(key_path);
 	return rc;

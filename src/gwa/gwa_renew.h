@@ -15,7 +15,10 @@
  * sessions and partners that still hold it keep working while the new one spreads.
  *
  * Keys in the signer (new homes' TLS keys, the SIG and ENC keys): gwa_renew_key below.
- * Not here yet (docs/renewal.md): a remote Sub-CA for the GWA's own certificates.
+ * Both ask a remote Sub-CA instead when the home's own tenant has one ([renewal] sub_ca =
+ * remote:NAME; gwa_renew_internal.h, docs/renewal.md "A remote Sub-CA for the GWA's own
+ * certificates"): TW_E_UNAVAILABLE while it cannot be reached or has not decided, its
+ * WSDL code's rc when it refuses; nothing is replaced then.
  */
 #ifndef TORWART_GWA_GWA_RENEW_H
 #define TORWART_GWA_GWA_RENEW_H

@@ -31,6 +31,7 @@
 #include "crypto/keys.h"
 #include "crypto/signer_proto.h"
 #include "crypto/tls_signer_key.h"
+#include "gwa/gwa_renew_internal.h"
 #include "gwa/gwa_rotation.h"
 #include "gwa/gwa_sig_push.h"
 #include "pki/ca.h"
@@ -193,7 +194,10 @@ static tw_rc grk_install_file(const char *tmp, const char *path, struct tw_error
 	return TW_OK;
 }
 
-/* ISSUE: a certificate for the prepared key by this home's Sub-CA, staged and recorded. */
+/*
+ * ISSUE: a certificate for the prepared key by the Sub-CA of the home's own tenant (this
+ * home's CA engine, or a remote Sub-CA: gwa_renew_internal.h), staged and recorded.
+ */
 static tw_rc grk_issue(struct grk *g, struct gwa_renew_result *out, struct tw_error *err)
 {
 	struct pki_ca_config *cfg = NULL;
@@ -203,10 +207,13 @@ static tw_rc grk_issue(struct grk *g, struct gwa_renew_result *out, struct tw_er
 	X509 *cur = NULL, *ca = NULL, *fresh = NULL;
 	EVP_PKEY *pub = NULL;
 	char fp_old[65], *ca_path = NULL, *tmp = NULL, detail[512], label[SIGNER_LABEL_MAX + 1];
+	char *pending = NULL, key_object[64], rerun[64], issued_by[96];
+	const char *remote = NULL;
 	tw_rc rc;
 
 	memset(&row, 0, sizeof(row));
-	if ((tmp = tw_asprintf("%s.tmp", g->staged)) == NULL) {
+	if ((tmp = tw_asprintf("%s.tmp", g->staged)) == NULL ||
+	    (pending = tw_asprintf("%s.remote", g->staged)) == NULL) {
 		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
 		goto out;
 	}
@@ -230,16 +237,8 @@ static tw_rc grk_issue(struct grk *g, struct gwa_renew_result *out, struct tw_er
 			"certificate", g->cert, row.owner_kind, row.usage, g->kind->usage);
 		goto out;
 	}
-	if ((rc = ca_state_require_active(g->store, CA_DEFAULT_NAME, "issuance", err)) != TW_OK ||
-	    (rc = pki_ca_config_load(g->home->conf, CA_DEFAULT_NAME, &cfg, err)) != TW_OK)
-		goto out;
-	if ((ca_path = tw_home_join(g->home, cfg->cert_path)) == NULL) {
-		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
-		goto out;
-	}
 	/* The new key's public half, under its versioned label: it must be that version. */
-	if ((rc = keys_read_cert_pem(ca_path, &ca, err)) != TW_OK ||
-	    (rc = signer_get_public_key(g->sc, g->next, &pub, err)) != TW_OK ||
+	if ((rc = signer_get_public_key(g->sc, g->next, &pub, err)) != TW_OK ||
 	    (rc = signer_label_of_key(g->kind->label, pub, label, sizeof(label), err)) != TW_OK)
 		goto out;
 	if (strcmp(label, g->next) != 0) {
@@ -247,6 +246,31 @@ static tw_rc grk_issue(struct grk *g, struct gwa_renew_result *out, struct tw_er
 			"(its public key names '%s')", g->next, label);
 		goto out;
 	}
+	if ((rc = gwa_renew_sub_ca(g->home, g->store, row.tenant_id, &remote, err)) != TW_OK)
+		goto out;
+	if (remote != NULL) {
+		struct gwa_remote_req q;
+
+		snprintf(key_object, sizeof(key_object), "gwa-key:%s", g->kind->name);
+		snprintf(rerun, sizeof(rerun), "torwart gwa renew --key %s", g->kind->name);
+		q = (struct gwa_remote_req){ .kind = g->kind->name, .object = key_object,
+			.rerun = rerun, .usage = g->kind->pki_usage, .cur = cur, .new_pub = pub,
+			.new_label = g->next, .pending_path = pending };
+		if ((rc = gwa_renew_remote_issue(g->home, g->store, g->sc, g->who, remote, &q,
+		    &fresh, err)) != TW_OK)
+			goto out;
+		snprintf(issued_by, sizeof(issued_by), "the remote Sub-CA %.64s", remote);
+		goto issued;
+	}
+	if ((rc = ca_state_require_active(g->store, CA_DEFAULT_NAME, "issuance", err)) != TW_OK ||
+	    (rc = pki_ca_config_load(g->home->conf, CA_DEFAULT_NAME, &cfg, err)) != TW_OK)
+		goto out;
+	if ((ca_path = tw_home_join(g->home, cfg->cert_path)) == NULL) {
+		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
+		goto out;
+	}
+	if ((rc = keys_read_cert_pem(ca_path, &ca, err)) != TW_OK)
+		goto out;
 	san = X509_get_ext_d2i(cur, NID_subject_alt_name, NULL, NULL);
 	memset(&cr, 0, sizeof(cr));
 	cr.usage = g->kind->pki_usage;
@@ -262,6 +286,8 @@ static tw_rc grk_issue(struct grk *g, struct gwa_renew_result *out, struct tw_er
 		cr.cps_uri = tw_config_get(g->home->conf, "pki", "cps_uri");
 	if ((rc = pki_issue_certificate(g->sc, cfg->key_label, &cr, &fresh, err)) != TW_OK)
 		goto out;
+	snprintf(issued_by, sizeof(issued_by), "%s", cfg->name);
+issued:
 	grk_serial(fresh, out->new_serial, sizeof(out->new_serial));
 	if ((rc = keys_cert_fingerprint(fresh, out->new_fingerprint, err)) != TW_OK)
 		goto out;
@@ -272,7 +298,7 @@ static tw_rc grk_issue(struct grk *g, struct gwa_renew_result *out, struct tw_er
 	    (rc = grk_install_file(tmp, g->staged, err)) != TW_OK)
 		goto out;
 	snprintf(detail, sizeof(detail), "GWA %s certificate issued by %s for key %s: serial %s "
-		"(current %s), fingerprint %s; staged as %s", g->kind->usage, cfg->name, g->next,
+		"(current %s), fingerprint %s; staged as %s", g->kind->usage, issued_by, g->next,
 		out->new_serial, out->old_serial, out->new_fingerprint, g->staged);
 	if ((rc = store_begin(g->store, err)) != TW_OK)
 		goto out;
@@ -304,6 +330,7 @@ out:
 	pki_ca_config_free(cfg);
 	free(ca_path);
 	free(tmp);
+	free(pending);
 	return rc;
 }
 
@@ -434,10 +461,11 @@ static void grk_close(struct grk *g)
 }
 
 /*
- * The SIG orders' job policy. Why a day per attempt and a week in all by default: until a
- * gateway has the new certificate it cannot verify the wake-ups (signed with the new
- * key), so the order mostly waits for the gateway's own next contact; the week matches
- * [gwa] key_grace_days.
+ * The SIG orders' job policy. Why a day per attempt and a week in all by default: the
+ * wake-ups of a gateway without the new certificate are signed with the kept previous key
+ * (wakeup_key.c), but a gateway that is offline or unreachable by wake-up is only reached
+ * at its own next contact; the week matches [gwa] key_grace_days, after which the
+ * previous key may be retired and such a gateway can no longer verify any wake-up.
  */
 static tw_rc grk_sig_policy(const struct tw_home *home, long *timeout_s, int *attempts,
 	struct tw_error *err)

@@ -20,12 +20,14 @@
 #include "crypto/keys.h"
 #include "crypto/signer.h"
 #include "base/home.h"
+#include "gwa/wakeup_key.h"
 
 struct wakeup_sender {
 	const struct tw_home *home;   /* borrowed: must outlive the sender */
 	struct signer_client *sc;
 	char gwa_id[WAKEUP_ID_MAX + 1];
 	int fd4, fd6;
+	struct wakeup_key_state keys;   /* which GWA SIG key version per gateway */
 };
 
 tw_rc wakeup_cert_gwa_id(X509 *cert, char out[WAKEUP_ID_MAX + 1], struct tw_error *err)
@@ -57,6 +59,8 @@ tw_rc wakeup_sender_open(const struct tw_home *home, struct wakeup_sender **out,
 		return tw_error_set(err, TW_E_NOMEM, "out of memory");
 	s->home = home;
 	s->fd4 = s->fd6 = -1;
+	if ((rc = wakeup_key_init(&s->keys, home, err)) != TW_OK)
+		goto out;
 	if ((path = tw_home_path(home, "worker", "gwa_sig_cert", TW_HOME_GWA_SIG_CERT)) == NULL) {
 		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
 		goto out;
@@ -90,6 +94,7 @@ void wakeup_sender_close(struct wakeup_sender *s)
 	if (s == NULL)
 		return;
 	signer_client_close(s->sc);
+	wakeup_key_free(&s->keys);
 	if (s->fd4 >= 0)
 		close(s->fd4);
 	if (s->fd6 >= 0)
@@ -167,11 +172,12 @@ static tw_rc prepare(struct wakeup_sender *s, const struct wakeup_item *it,
 }
 
 /*
- * Sign the k prepared datagrams idx[0..k) in one round trip; on failure every one of
- * them gets the error. The connection is opened on first use and dropped after a
- * transport failure (the signer may have restarted: reconnect next time).
+ * Sign the k prepared datagrams idx[0..k) with key label in one round trip; on failure
+ * every one of them gets the error, which is also returned. The connection is opened on
+ * first use and dropped after a transport failure (the signer may have restarted:
+ * reconnect next time).
  */
-static void sign_some(struct wakeup_sender *s, struct wakeup_item *items,
+static tw_rc sign_some(struct wakeup_sender *s, const char *label, struct wakeup_item *items,
 	struct wakeup_out *outs, const size_t *idx, size_t k)
 {
 	const unsigned char *data[WAKEUP_SIGN_CHUNK];
@@ -190,8 +196,8 @@ static void sign_some(struct wakeup_sender *s, struct wakeup_item *items,
 			signer_client_set_actor(s->sc, "system:worker", "service");
 	}
 	if (rc == TW_OK)
-		rc = signer_sign_data_batch(s->sc, SIGNER_KEY_GWA_SIG, SIGNER_PURPOSE_WAKEUP, data,
-			len, k, sig, sig_len, &e);
+		rc = signer_sign_data_batch(s->sc, label, SIGNER_PURPOSE_WAKEUP, data, len, k, sig,
+			sig_len, &e);
 	if (rc != TW_OK && s->sc != NULL &&
 	    (rc == TW_E_IO || rc == TW_E_PROTOCOL || rc == TW_E_UNAVAILABLE)) {
 		signer_client_close(s->sc);
@@ -215,12 +221,51 @@ static void sign_some(struct wakeup_sender *s, struct wakeup_item *items,
 		}
 		free(sig[j]);
 	}
+	return rc;
+}
+
+/*
+ * The chunk idx[0..k) of wake-ups marked previous: signed with the kept previous key
+ * version. When the signer no longer has it (retired meanwhile: the ".prev" certificate
+ * is removed right after), the same wake-ups go out with the current key, as they would
+ * once the files say so; the version is not asked for again until the files change.
+ */
+static void sign_previous(struct wakeup_sender *s, struct wakeup_item *items,
+	struct wakeup_out *outs, const size_t *idx, size_t k)
+{
+	const char *label = wakeup_key_prev_label(&s->keys);
+
+	if (label[0] != '\0' &&
+	    sign_some(s, label, items, outs, idx, k) != TW_E_NOT_FOUND)
+		return;
+	if (label[0] != '\0')
+		tw_warn("worker: the signer has no GWA SIG key %s any more (retired); wake-ups are "
+			"signed with the current key", label);
+	wakeup_key_prev_gone(&s->keys);
+	for (size_t j = 0; j < k; j++) {
+		items[idx[j]].previous = false;
+		items[idx[j]].rc = TW_OK;
+		tw_error_clear(&items[idx[j]].e);
+	}
+	(void)sign_some(s, SIGNER_KEY_GWA_SIG, items, outs, idx, k);
+}
+
+tw_rc wakeup_sender_choose_keys(struct wakeup_sender *s, struct tw_store *store,
+	struct wakeup_item *items, size_t n, struct tw_error *err)
+{
+	tw_rc rc = wakeup_key_refresh(&s->keys, err);
+
+	if (rc == TW_OK)
+		return wakeup_key_choose(&s->keys, store, items, n, err);
+	for (size_t i = 0; i < n; i++)
+		items[i].previous = false;
+	return rc;
 }
 
 tw_rc wakeup_send_batch(struct wakeup_sender *s, struct wakeup_item *items, size_t n)
 {
 	struct wakeup_out *outs = NULL;
-	size_t *idx = NULL, k = 0;
+	size_t *idx = NULL, *pidx = NULL, k = 0, pk = 0;
 	tw_rc first = TW_OK;
 
 	for (size_t i = 0; i < n; i++) {
@@ -229,25 +274,36 @@ tw_rc wakeup_send_batch(struct wakeup_sender *s, struct wakeup_item *items, size
 	}
 	if (n == 0)
 		return TW_OK;
-	if ((outs = calloc(n, sizeof(*outs))) == NULL || (idx = calloc(n, sizeof(*idx))) == NULL) {
+	if ((outs = calloc(n, sizeof(*outs))) == NULL || (idx = calloc(n, sizeof(*idx))) == NULL ||
+	    (pidx = calloc(n, sizeof(*pidx))) == NULL) {
 		for (size_t i = 0; i < n; i++)
 			items[i].rc = tw_error_set(&items[i].e, TW_E_NOMEM, "out of memory");
 		goto out;
 	}
 	/* Time and nonce per datagram, then the signatures in round trips of at most
-	 * WAKEUP_SIGN_CHUNK, then the datagrams. */
+	 * WAKEUP_SIGN_CHUNK per key version, then the datagrams. */
 	for (size_t i = 0; i < n; i++) {
 		items[i].rc = prepare(s, &items[i], &outs[i], &items[i].e);
 		if (items[i].rc != TW_OK)
 			continue;
+		if (items[i].previous) {
+			pidx[pk++] = i;
+			if (pk == WAKEUP_SIGN_CHUNK) {
+				sign_previous(s, items, outs, pidx, pk);
+				pk = 0;
+			}
+			continue;
+		}
 		idx[k++] = i;
 		if (k == WAKEUP_SIGN_CHUNK) {
-			sign_some(s, items, outs, idx, k);
+			(void)sign_some(s, SIGNER_KEY_GWA_SIG, items, outs, idx, k);
 			k = 0;
 		}
 	}
 	if (k > 0)
-		sign_some(s, items, outs, idx, k);
+		(void)sign_some(s, SIGNER_KEY_GWA_SIG, items, outs, idx, k);
+	if (pk > 0)
+		sign_previous(s, items, outs, pidx, pk);
 	for (size_t i = 0; i < n; i++) {
 		struct wakeup_out *o = &outs[i];
 		unsigned char dgram[WAKEUP_MAX];
@@ -269,6 +325,7 @@ out:
 		first = items[i].rc;
 	free(outs);
 	free(idx);
+	free(pidx);
 	return first;
 }
 

@@ -7,11 +7,14 @@
 #ifndef TORWART_GWA_WAKEUP_H
 #define TORWART_GWA_WAKEUP_H
 
+#include <stdbool.h>
+
 #include <openssl/x509.h>
 
 #include "base/error.h"
 #include "base/home.h"
 #include "net/wakeup_codec.h"
+#include "store/store.h"
 
 struct wakeup_sender;
 
@@ -34,14 +37,29 @@ tw_rc wakeup_send(struct wakeup_sender *s, const char *gateway_id, const char *a
 struct wakeup_item {
 	const char *gateway_id;
 	const char *address;       /* "HOST:PORT" */
+	/* in: sign with the kept previous GWA SIG key version (wakeup_sender_choose_keys);
+	 * out: false when it went out with the current key after all (version retired). */
+	bool previous;
 	tw_rc rc;                  /* out: TW_OK when the datagram went out */
 	struct tw_error e;         /* out: why not */
 };
 
 /*
- * Sign and send n wake-ups with one signer round trip per 64 datagrams
- * (SIGN_DATA_BATCH): each datagram carries its own time, nonce and signature as with
- * wakeup_send, only the round trip and the signer's admin-log transaction are shared.
+ * After a rotation of the GWA SIG key: set items[i].previous for the gateways that
+ * have not installed the new GWA SIG certificate yet, while the signer keeps the
+ * previous version (gwa/wakeup_key.h says how it is decided: the rotation's files, one
+ * store statement per 31 items, nothing outside a rotation). On failure no item is
+ * marked (all with the current key) and the error is for the caller's log.
+ */
+tw_rc wakeup_sender_choose_keys(struct wakeup_sender *s, struct tw_store *store,
+	struct wakeup_item *items, size_t n, struct tw_error *err);
+
+/*
+ * Sign and send n wake-ups with one signer round trip per 64 datagrams of one key
+ * version (SIGN_DATA_BATCH; items marked previous with the kept previous version, the
+ * others with the current key): each datagram carries its own time, nonce and
+ * signature as with wakeup_send, only the round trip and the signer's admin-log
+ * transaction are shared.
  * Every item gets its own outcome (an unresolvable address fails that item only; a
  * signer failure fails the items of that round trip). Returns TW_OK when every item
  * went out, else the first item's failure code (details in the items).

@@ -23,6 +23,7 @@
 #include "base/log.h"
 #include "crypto/key_label.h"
 #include "crypto/signer.h"
+#include "signer/signer_certreq.h"
 #include "signer/signer_crl.h"
 #include "signer/signer_keys.h"
 #include "signer/signer_metrics.h"
@@ -34,14 +35,19 @@ static const char *default_policy(const char *label)
 	if (strcmp(label, SIGNER_KEY_ROOT_CA) == 0 || strcmp(label, SIGNER_KEY_SUB_CA) == 0)
 		return "certificate,crl";
 	if (strcmp(label, SIGNER_KEY_GWA_SIG) == 0)
-		return "wakeup,tree-head,authorisation,initial-config,delivery-note";
+		return "wakeup,tree-head,authorisation,initial-config,delivery-note,certreq";
+	/* The GWA's other own keys: the proof of possession of their certificate requests
+	 * (signer_certreq.h), the TLS key also its handshakes. */
+	if (strcmp(label, "gwa-tls") == 0)
+		return "tls-handshake,certreq";
+	if (strcmp(label, SIGNER_KEY_GWA_ENC) == 0)
+		return "certreq";
 	/* The internal operator CA (src/auth/opca.c): operator and api TLS certificates,
 	 * and the CRL of revoked operator certificates. */
 	if (strcmp(label, "operator-ca") == 0)
 		return "certificate,crl";
-	/* TLS keys (tls_signer_key.h): handshake signatures and nothing else. */
-	if (strcmp(label, "gwa-tls") == 0 || strcmp(label, "api-tls") == 0 ||
-	    strcmp(label, "console-tls") == 0)
+	/* The other TLS keys (tls_signer_key.h): handshake signatures and nothing else. */
+	if (strcmp(label, "api-tls") == 0 || strcmp(label, "console-tls") == 0)
 		return "tls-handshake";
 	return "";
 }
@@ -633,7 +639,8 @@ tw_rc signer_op_sign_data(struct signer_srv *srv, struct conn *c, const char *la
 	const struct signer_field *data = &m->f[SIGNER_TAG_DATA];
 	uint8_t pv = m->f[SIGNER_TAG_PURPOSE].ptr[0];
 	const char *purpose = signer_purpose_name((enum signer_purpose)pv);
-	char detail[128], hp[17];
+	const char *kind = NULL;
+	char detail[160], hp[17];
 	tw_rc rc;
 
 	if (purpose == NULL)
@@ -645,6 +652,12 @@ tw_rc signer_op_sign_data(struct signer_srv *srv, struct conn *c, const char *la
 		return signer_refuse(srv, c, label, purpose, "not in the key's policy", err);
 	if (pv == SIGNER_PURPOSE_TLS_HANDSHAKE)
 		return sign_tls_handshake(srv, key, data, out, err);
+	if (pv == SIGNER_PURPOSE_CERT_REQUEST) {
+		const char *why = signer_certreq_refusal(label, pub, data->ptr, data->len, &kind);
+
+		if (why != NULL)
+			return signer_refuse(srv, c, label, purpose, why, err);
+	}
 	if (pv == SIGNER_PURPOSE_CRL) {
 		/* A CRL is accepted only as a well-formed TBSCertList from the key's own name. */
 		size_t wlen = 0;
@@ -667,7 +680,12 @@ tw_rc signer_op_sign_data(struct signer_srv *srv, struct conn *c, const char *la
 	if ((rc = sign_digest(key, md_for_key(pub), data->ptr, data->len, out, err)) != TW_OK)
 		return rc;
 	hash_prefix(data->ptr, data->len, hp);
-	snprintf(detail, sizeof(detail), "purpose=%s len=%u sha256=%s", purpose, data->len, hp);
+	if (kind != NULL)
+		snprintf(detail, sizeof(detail), "purpose=%s kind=%s len=%u sha256=%s", purpose,
+			kind, data->len, hp);
+	else
+		snprintf(detail, sizeof(detail), "purpose=%s len=%u sha256=%s", purpose, data->len,
+			hp);
 	rc = signer_audit(srv, c, "signer.sign", label, "ok", detail, err);
 	if (rc != TW_OK)
 		tw_buf_reset(out);
@@ -705,7 +723,7 @@ tw_rc signer_op_sign_data_batch(struct signer_srv *srv, struct conn *c, const ch
 	/* These purposes have their own checks (certificate, crl) or no audit entry per
 	 * signature (tls-handshake): one at a time through their own operations. */
 	if (pv == SIGNER_PURPOSE_CERTIFICATE || pv == SIGNER_PURPOSE_CRL ||
-	    pv == SIGNER_PURPOSE_TLS_HANDSHAKE) {
+	    pv == SIGNER_PURPOSE_TLS_HANDSHAKE || pv == SIGNER_PURPOSE_CERT_REQUEST) {
 		rc = signer_refuse(srv, c, label, purpose, "this purpose is not signed in "
 			"batches (SIGN_CERTIFICATES, the CRL stream or SIGN_DATA)", err);
 		goto out;

@@ -2,8 +2,9 @@
  * signer_peer.c: the signer's callers by kernel identity, and the table of what each may
  * ask (signer_peer.h). The table is least privilege for the processes as they are:
  *   api     every certificate and CRL signature (operator commands, the operator CA, the
- *           web service), authorisations and tree heads of operator commands, custodian
- *           shares, and the secrets of logins and of its command spool;
+ *           web service), authorisations and tree heads of operator commands, the GWA's
+ *           own certificate requests (`gwa renew`), custodian shares, and the secrets of
+ *           logins and of its command spool;
  *   worker  CRLs, certificates of its jobs, wake-ups (it alone sends them) and admin-log
  *           tree heads;
  *   wan     no signature but its TLS handshakes (GWA TLS key); it opens profile secrets
@@ -104,6 +105,10 @@ static unsigned purpose_peers(int purpose)
 		return B(SIGNER_PEER_API);
 	case SIGNER_PURPOSE_DELIVERY_NOTE:
 		/* Delivery notes: the web service and `ca delivery-note`, both in the api. */
+		return B(SIGNER_PEER_API);
+	case SIGNER_PURPOSE_CERT_REQUEST:
+		/* The GWA's own certificate requests: `gwa renew` (an operator command in the
+		 * api; the rotation of signer-held keys runs as root on the host). */
 		return B(SIGNER_PEER_API);
 	}
 	return 0;

@@ -43,6 +43,9 @@ struct db_driver {
 	/* write: take the global writer lock now (SQLite BEGIN IMMEDIATE, PG advisory lock). */
 	tw_rc (*begin)(struct db *d, bool write, struct tw_error *err);
 	bool (*in_transaction)(struct db *d);
+	/* At most 32 parameters (?1..?32) per statement: the PostgreSQL driver keeps them in
+	 * fixed arrays and refuses more with TW_E_INTERNAL; SQLite would take more, so a
+	 * query with more passes the SQLite tests and fails only on PostgreSQL. */
 	tw_rc (*prepare)(struct db *d, const char *sql, struct db_stmt **out,
 		struct tw_error *err);
 	void (*reset)(struct db_stmt *st);          /* back to unbound, ready to run again */

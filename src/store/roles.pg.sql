@@ -125,4 +125,6 @@ GRANT SELECT ON gwa_context_trust TO torwart_worker;
 -- `torwart context idp-set` runs locally or through the api.
 GRANT SELECT, INSERT, UPDATE, DELETE ON saml_idps, saml_replay TO torwart_api;
 -- gwa_sig_pushes (the orders of a new GWA SIG certificate): only `torwart gwa renew --key
--- sig`, run on the signer's host as the owner, writes and reads it: no service role needs it.
+-- sig`, run on the signer's host as the owner, writes it; the worker reads it to sign the
+-- wake-ups of gateways still waiting for the certificate with the previous key.
+GRANT SELECT ON gwa_sig_pushes TO torwart_worker;

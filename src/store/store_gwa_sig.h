@@ -6,6 +6,7 @@
 #ifndef TORWART_STORE_STORE_GWA_SIG_H
 #define TORWART_STORE_STORE_GWA_SIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,5 +30,21 @@ tw_rc store_gwa_sig_push_add(struct tw_store *store, const struct store_gwa_sig_
 /* The pushes of fingerprint, by tenant id, at most max into out (*n of them). */
 tw_rc store_gwa_sig_push_list(struct tw_store *store, const char *fingerprint,
 	struct store_gwa_sig_push *out, size_t max, size_t *n, struct tw_error *err);
+
+/* Gateways per statement of store_gwa_sig_waiting_among (the placeholders of its SQL). */
+#define STORE_GWA_SIG_AMONG_MAX 31
+
+/*
+ * Which of the n gateways gateway_ids[] still wait for the GWA SIG certificate
+ * fingerprint (they verify wake-ups with the previous one): waiting[i] true when gateway
+ * i has a job of that certificate's fleet orders (store_gwa_sig_push_add) that is not
+ * done, and no gwa-cert-update job done after it (a hand-made order after a failed
+ * one). A gateway without such a job (added after the orders: `gateway add` gave it the
+ * certificate) does not wait. One statement per STORE_GWA_SIG_AMONG_MAX gateways, not
+ * one per gateway (the worker asks for each tick's wake-ups). Strings borrowed; on
+ * failure every waiting[i] is false.
+ */
+tw_rc store_gwa_sig_waiting_among(struct tw_store *store, const char *fingerprint,
+	const char *const *gateway_ids, size_t n, bool *waiting, struct tw_error *err);
 
 #endif

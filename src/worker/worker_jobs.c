@@ -39,6 +39,7 @@ struct worker_jobs {
 	struct wakeup_item *wake;          /* the tick's wake-ups, signed in one round trip */
 	size_t *wake_job;                  /* wake[k] is the wake-up of due[wake_job[k]] */
 	bool sender_failed_logged;
+	bool keys_failed_logged;           /* the key-version lookup failed: said once */
 	bool unavailable;                  /* the database is down: said once, not per tick */
 	/* Job timeouts in the current window; one alert per window above the threshold. */
 	long timeout_threshold, timeout_window_ms;
@@ -171,8 +172,23 @@ static void wj_wake(struct worker_jobs *wj, const struct job_actor *who, int64_t
 			wj->wake_job[nwake++] = i;
 		}
 	}
+	/*
+	 * After a GWA SIG rotation, gateways that have not installed the new certificate
+	 * get wake-ups signed with the kept previous key (wakeup_key.h): one store lookup
+	 * per 31 wake-ups, only while a previous key is kept. On failure all go out with
+	 * the current key, as before a rotation.
+	 */
+	if (nwake > 0 && wakeup_sender_choose_keys(wj->sender, wj->store, wj->wake, nwake,
+	    &e) != TW_OK) {
+		if (!wj->keys_failed_logged)
+			tw_warn("worker: wake-ups are signed with the current GWA SIG key: %s",
+				e.message);
+		wj->keys_failed_logged = true;
+	} else if (nwake > 0) {
+		wj->keys_failed_logged = false;
+	}
 	/* Every datagram is signed on its own, the tick's signatures in one signer round
-	 * trip and one admin-log transaction there (SIGN_DATA_BATCH). */
+	 * trip per key version and one admin-log transaction there (SIGN_DATA_BATCH). */
 	if (nwake > 0)
 		(void)wakeup_send_batch(wj->sender, wj->wake, nwake);
 	for (size_t k = 0; k < nwake; k++) {
@@ -183,8 +199,10 @@ static void wj_wake(struct worker_jobs *wj, const struct job_actor *who, int64_t
 				wj->due[i].gateway_id, wj->due[i].address, wj->wake[k].e.message);
 			tw_warn("worker: %s", wj->detail[i]);
 		} else {
-			snprintf(wj->detail[i], WJ_DETAIL_MAX, "wake-up sent to %s for gateway %s",
-				wj->due[i].address, wj->due[i].gateway_id);
+			snprintf(wj->detail[i], WJ_DETAIL_MAX, "wake-up sent to %s for gateway %s%s",
+				wj->due[i].address, wj->due[i].gateway_id, wj->wake[k].previous ?
+				" (signed with the previous GWA SIG key: the gateway has not installed "
+				"the new certificate)" : "");
 		}
 	}
 	/* The deadline counts from the wake-up, not from the token wait. */

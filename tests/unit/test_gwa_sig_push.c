@@ -2,7 +2,8 @@
  * test_gwa_sig_push.c: the orders of a new GWA SIG certificate to the gateways after a
  * SIG rotation (issue 12, gwa/gwa_sig_push.h): one fleet order per tenant with gateways,
  * none twice, the count of gateways that have not installed it (open and failed jobs
- * count, done ones do not); and the worker's reload of the [renewal] values
+ * count, done ones do not); which gateways of a tick still wait for a certificate, and
+ * which key version their wake-ups get (gwa/wakeup_key.h); and the worker's reload of the [renewal] values
  * (gwa/renewal.h renewal_worker_reload): all or nothing, typed errors.
  */
 #include <setjmp.h>
@@ -12,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <openssl/evp.h>
@@ -26,6 +29,9 @@
 #include "gwa/gwa_sig_push.h"
 #include "gwa/job.h"
 #include "gwa/renewal.h"
+#include "gwa/wakeup_key.h"
+#include "crypto/key_label.h"
+#include "crypto/signer.h"
 #include "store/store.h"
 #include "store/store_gwa_sig.h"
 #include "store/store_jobs.h"
@@ -191,6 +197,136 @@ static void test_orders_once_per_tenant(void **state)
 	assert_int_not_equal(gwa_sig_push_ensure(st, dir, 0, 0, &who, &r, &e), TW_OK);
 }
 
+static void fp_of(const char *path, char fp[65])
+{
+	struct tw_error e;
+	X509 *x = NULL;
+
+	assert_int_equal(keys_read_cert_pem(path, &x, &e), TW_OK);
+	assert_int_equal(keys_cert_fingerprint(x, fp, &e), TW_OK);
+	X509_free(x);
+}
+
+/*
+ * After test_orders_once_per_tenant: certificate 1 done by GW-A and GW-B, failed at
+ * GW-C; certificate 2 ordered to all three, open.
+ */
+static void test_waiting_among(void **state)
+{
+	const char *ids[5] = { "GW-A", "GW-B", "GW-C", "GW-NEW", "GW-C" };
+	const char *many[150];
+	bool w[150];
+	char fp1[65], fp2[65];
+	struct tw_error e;
+
+	(void)state;
+	fp_of(cert_path, fp1);
+	fp_of(cert2_path, fp2);
+	assert_int_equal(store_gwa_sig_waiting_among(st, fp1, ids, 5, w, &e), TW_OK);
+	/* done: no; failed: still waits (both slots); not in the orders: no */
+	assert_false(w[0]);
+	assert_false(w[1]);
+	assert_true(w[2]);
+	assert_false(w[3]);
+	assert_true(w[4]);
+	assert_int_equal(store_gwa_sig_waiting_among(st, fp2, ids, 5, w, &e), TW_OK);
+	assert_true(w[0] && w[1] && w[2]);
+	assert_false(w[3]);
+	/* An unknown certificate: nobody waits for it. */
+	assert_int_equal(store_gwa_sig_waiting_among(st, "00", ids, 5, w, &e), TW_OK);
+	assert_false(w[0] || w[1] || w[2] || w[3] || w[4]);
+
+	/* More than one statement's worth: the answer for every slot. */
+	for (size_t i = 0; i < 150; i++)
+		many[i] = "GW-NONE";
+	many[0] = "GW-A";
+	many[64] = "GW-B";
+	many[149] = "GW-C";
+	assert_int_equal(store_gwa_sig_waiting_among(st, fp2, many, 150, w, &e), TW_OK);
+	for (size_t i = 0; i < 150; i++)
+		assert_int_equal(w[i], i == 0 || i == 64 || i == 149);
+
+	/* GW-C installs certificate 2 (a gwa-cert-update done after its failed order of
+	 * certificate 1, as an order by hand would be): it waits for neither any more. */
+	answer("GW-C", fp2, true);
+	assert_int_equal(store_gwa_sig_waiting_among(st, fp1, ids, 5, w, &e), TW_OK);
+	assert_false(w[2] || w[4]);
+	assert_int_equal(store_gwa_sig_waiting_among(st, fp2, ids, 5, w, &e), TW_OK);
+	assert_true(w[0] && w[1]);
+	assert_false(w[2]);
+	/* Bad input: a typed error, nothing marked. */
+	assert_int_equal(store_gwa_sig_waiting_among(st, NULL, ids, 5, w, &e), TW_E_INVALID);
+}
+
+/* The key version per wake-up from the rotation's files (wakeup_key.h). */
+static void test_wakeup_key(void **state)
+{
+	struct wakeup_item it[3] = {
+		{ .gateway_id = "GW-A", .previous = true }, { .gateway_id = "GW-C" },
+		{ .gateway_id = "GW-NEW" },
+	};
+	struct wakeup_key_state k;
+	struct tw_home home;
+	struct tw_error e;
+	char pki[160], cur[176], prev[176], want[SIGNER_LABEL_MAX + 1];
+	X509 *x = NULL;
+
+	(void)state;
+	memset(&home, 0, sizeof(home));
+	home.dir = dir;
+	snprintf(pki, sizeof(pki), "%s/pki", dir);
+	snprintf(cur, sizeof(cur), "%s/gwa-sig.crt", pki);
+	snprintf(prev, sizeof(prev), "%s/gwa-sig.crt.prev", pki);
+	assert_int_equal(mkdir(pki, 0700), 0);
+	assert_int_equal(wakeup_key_init(&k, &home, &e), TW_OK);
+	/* No rotation: no previous version, the store is not asked (NULL would fail). */
+	assert_int_equal(wakeup_key_refresh(&k, &e), TW_OK);
+	assert_string_equal(wakeup_key_prev_label(&k), "");
+	assert_int_equal(wakeup_key_choose(&k, NULL, it, 3, &e), TW_OK);
+	assert_false(it[0].previous || it[1].previous || it[2].previous);
+
+	/* After the switch: certificate 2 current, certificate 1 kept as ".prev". */
+	assert_int_equal(rename(cert2_path, cur), 0);
+	assert_int_equal(rename(cert_path, prev), 0);
+	assert_int_equal(keys_read_cert_pem(prev, &x, &e), TW_OK);
+	assert_int_equal(signer_label_of_key(SIGNER_KEY_GWA_SIG, X509_get0_pubkey(x), want,
+		sizeof(want), &e), TW_OK);
+	X509_free(x);
+	assert_int_equal(wakeup_key_refresh(&k, &e), TW_OK);
+	assert_string_equal(wakeup_key_prev_label(&k), want);
+	assert_true(signer_label_versioned(want));
+	/* GW-A has certificate 2's order open; GW-C installed it; GW-NEW has no order. */
+	assert_int_equal(wakeup_key_choose(&k, st, it, 3, &e), TW_OK);
+	assert_true(it[0].previous);
+	assert_false(it[1].previous || it[2].previous);
+	/* The signer said the version is gone: nobody gets it until the files change. */
+	wakeup_key_prev_gone(&k);
+	assert_int_equal(wakeup_key_choose(&k, st, it, 3, &e), TW_OK);
+	assert_false(it[0].previous);
+	/* Retired: ".prev" removed, every wake-up with the current key again. */
+	assert_int_equal(unlink(prev), 0);
+	assert_int_equal(wakeup_key_refresh(&k, &e), TW_OK);
+	assert_string_equal(wakeup_key_prev_label(&k), "");
+	/* A ".prev" that is no certificate: an error to log, no previous version. */
+	{
+		FILE *f = fopen(prev, "w");
+
+		assert_non_null(f);
+		fputs("not a certificate\n", f);
+		fclose(f);
+	}
+	assert_int_not_equal(wakeup_key_refresh(&k, &e), TW_OK);
+	assert_non_null(strstr(e.message, "current key"));
+	assert_string_equal(wakeup_key_prev_label(&k), "");
+	assert_int_equal(wakeup_key_choose(&k, st, it, 3, &e), TW_OK);
+	assert_false(it[0].previous);
+	/* Not read again while nothing changed. */
+	assert_int_equal(wakeup_key_refresh(&k, &e), TW_OK);
+	wakeup_key_free(&k);
+	/* the certificates back where test_reload and teardown do not care */
+	assert_int_equal(rename(cur, cert2_path), 0);
+}
+
 static void write_conf(const char *path, const char *text)
 {
 	FILE *f = fopen(path, "w");
@@ -250,6 +386,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_orders_once_per_tenant),
+		cmocka_unit_test(test_waiting_among),
+		cmocka_unit_test(test_wakeup_key),
 		cmocka_unit_test(test_reload),
 	};
 

@@ -316,6 +316,142 @@ static void test_generated_renewal(void **state)
 	free(der);
 }
 
+/* A key "held elsewhere" for reqgen's signing callback: signs with key, counts calls. */
+struct held_key {
+	EVP_PKEY *key;
+	int calls;
+};
+
+static tw_rc held_sign(void *ctx, const unsigned char *data, size_t len,
+	unsigned char **sig, size_t *sig_len, struct tw_error *err)
+{
+	struct held_key *h = ctx;
+	int bits = EVP_PKEY_get_bits(h->key);
+	const EVP_MD *md = bits <= 256 ? EVP_sha256() : bits <= 384 ? EVP_sha384() : EVP_sha512();
+	EVP_MD_CTX *mctx = EVP_MD_CTX_new();
+	size_t n = 0;
+
+	(void)err;
+	h->calls++;
+	assert_non_null(mctx);
+	assert_int_equal(EVP_DigestSignInit(mctx, NULL, md, NULL, h->key), 1);
+	assert_int_equal(EVP_DigestSign(mctx, NULL, &n, data, len), 1);
+	assert_non_null(*sig = malloc(n));
+	assert_int_equal(EVP_DigestSign(mctx, *sig, &n, data, len), 1);
+	*sig_len = n;
+	EVP_MD_CTX_free(mctx);
+	return TW_OK;
+}
+
+/* The public half only, as the signer hands it out. */
+static EVP_PKEY *public_only(EVP_PKEY *key)
+{
+	unsigned char *der = NULL;
+	const unsigned char *p;
+	int len = i2d_PUBKEY(key, &der);
+	EVP_PKEY *pub;
+
+	assert_true(len > 0);
+	p = der;
+	assert_non_null(pub = d2i_PUBKEY(NULL, &p, len));
+	OPENSSL_free(der);
+	return pub;
+}
+
+/*
+ * Keys held elsewhere (the GWA's signer, issue 12): every proof of possession and the
+ * outer signature made by callbacks with public keys only; the CA's parser accepts the
+ * renewal (chain, outer signer check), the outer SignedData carries signed attributes;
+ * a callback that signs with another key is caught before the request leaves.
+ */
+static void test_held_keys(void **state)
+{
+	struct held_key tls = { fx.k_tls, 0 }, sig = { fx.k_sig, 0 }, enc = { fx.k_enc, 0 };
+	struct held_key outer = { fx.emt_sig.key, 0 }, wrong = { fx.other_sig.key, 0 };
+	EVP_PKEY *pubs[3] = { public_only(fx.k_tls), public_only(fx.k_sig),
+		public_only(fx.k_enc) };
+	EVP_PKEY *outer_pub = public_only(fx.emt_sig.key);
+	struct cb_state cb = { { 0, 0, 0 }, TW_OK, NULL };
+	struct request_verify_opts o = { .trust = fx.trust, .check_signer = check_cb,
+		.check_ctx = &cb };
+	struct reqgen_params p;
+	struct request *req;
+	struct tw_error err;
+	unsigned char *der = NULL, *sd = NULL;
+	size_t len = 0, sd_len = 0;
+	char oid[64];
+
+	(void)state;
+	pki_fixture_params(&p);
+	p.keys[PKI_USAGE_TLS] = p.keys[PKI_USAGE_SIG] = p.keys[PKI_USAGE_ENC] = NULL;
+	p.held[PKI_USAGE_TLS] = (struct reqgen_signer){ pubs[0], held_sign, &tls };
+	p.held[PKI_USAGE_SIG] = (struct reqgen_signer){ pubs[1], held_sign, &sig };
+	p.held[PKI_USAGE_ENC] = (struct reqgen_signer){ pubs[2], held_sign, &enc };
+	p.outer_cert = fx.emt_sig.cert;
+	p.outer_held = (struct reqgen_signer){ outer_pub, held_sign, &outer };
+	assert_int_equal(reqgen_build(&p, false, &der, &len, &err), TW_OK);
+	assert_int_equal(tls.calls + sig.calls + enc.calls, 3);
+	assert_int_equal(outer.calls, 1);
+	req = expect(der, len, &o, PKI_OK_SYNTAX);
+	assert_int_equal(req->kind, REQUEST_KIND_RENEWAL);
+	assert_int_equal(req->n_entries, 3);
+	assert_int_equal(X509_cmp(req->outer_signer, fx.emt_sig.cert), 0);
+	assert_true(req->signers_checked);
+	assert_int_equal(EVP_PKEY_eq(request_find(req, PKI_USAGE_ENC)->public_key, fx.k_enc), 1);
+	request_free(req);
+	/* RFC 5652 5.3: signed attributes for an eContentType other than id-data. */
+	assert_int_equal(request_unwrap(der, len, oid, sizeof(oid), &sd, &sd_len, &err), TW_OK);
+	assert_string_equal(oid, REQUEST_OID_RENEWAL);
+	{
+		/* [0] SignedData back into a ContentInfo for OpenSSL's CMS parser. */
+		unsigned char *ci = NULL;
+		size_t ci_len = 0;
+		const unsigned char *cp;
+		CMS_ContentInfo *cms;
+		CMS_SignerInfo *si;
+
+		assert_int_equal(request_wrap("1.2.840.113549.1.7.2", sd, sd_len, &ci, &ci_len,
+			&err), TW_OK);
+		cp = ci;
+		assert_non_null(cms = d2i_CMS_ContentInfo(NULL, &cp, (long)ci_len));
+		assert_non_null(si = sk_CMS_SignerInfo_value(CMS_get0_SignerInfos(cms), 0));
+		assert_int_equal(CMS_signed_get_attr_count(si), 3);
+		assert_true(CMS_signed_get_attr_by_NID(si, NID_pkcs9_contentType, -1) >= 0);
+		assert_true(CMS_signed_get_attr_by_NID(si, NID_pkcs9_messageDigest, -1) >= 0);
+		CMS_ContentInfo_free(cms);
+		free(ci);
+	}
+	free(sd);
+	free(der);
+	der = NULL;
+
+	/* Software keys and held keys mix; a key given both ways is a caller's bug. */
+	p.keys[PKI_USAGE_TLS] = fx.k_tls;
+	assert_int_equal(reqgen_build(&p, false, &der, &len, &err), TW_E_INVALID);
+	p.held[PKI_USAGE_TLS] = (struct reqgen_signer){ NULL, NULL, NULL };
+	assert_int_equal(reqgen_build(&p, false, &der, &len, &err), TW_OK);
+	free(der);
+	der = NULL;
+	/* A signer that signs with another key: caught by the parse-back, nothing handed out. */
+	p.held[PKI_USAGE_SIG] = (struct reqgen_signer){ pubs[1], held_sign, &wrong };
+	assert_int_equal(reqgen_build(&p, false, &der, &len, &err), TW_E_CRYPTO);
+	assert_null(der);
+	assert_non_null(strstr(err.message, "does not verify"));
+	p.held[PKI_USAGE_SIG] = (struct reqgen_signer){ pubs[1], held_sign, &sig };
+	/* The outer key must be the outer certificate's. */
+	p.outer_held = (struct reqgen_signer){ pubs[1], held_sign, &sig };
+	assert_int_equal(reqgen_build(&p, false, &der, &len, &err), TW_E_INVALID);
+	assert_null(der);
+	/* The outer signature made with another key than the certificate's: caught too. */
+	p.outer_held = (struct reqgen_signer){ outer_pub, held_sign, &wrong };
+	assert_int_equal(reqgen_build(&p, false, &der, &len, &err), TW_E_CRYPTO);
+	assert_null(der);
+
+	for (int i = 0; i < 3; i++)
+		EVP_PKEY_free(pubs[i]);
+	EVP_PKEY_free(outer_pub);
+}
+
 static void test_smgw_authorised(void **state)
 {
 	unsigned char *der = NULL;
@@ -626,6 +762,7 @@ int main(void)
 		cmocka_unit_test(test_reference_request),
 		cmocka_unit_test(test_generated_initial),
 		cmocka_unit_test(test_generated_renewal),
+		cmocka_unit_test(test_held_keys),
 		cmocka_unit_test(test_smgw_authorised),
 		cmocka_unit_test(test_bad_syntax),
 		cmocka_unit_test(test_bad_wrapper_oid),

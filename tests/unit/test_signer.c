@@ -27,13 +27,18 @@
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "audit/audit.h"
 #include "base/home.h"
 #include "base/util.h"
 #include "crypto/secretbox.h"
 #include "crypto/shares.h"
+#include "crypto/keys.h"
 #include "crypto/signer.h"
+#include "pki/reqgen.h"
+#include "pki/request.h"
+#include "signer/signer_certreq.h"
 #include "signer/signer_keys.h"
 #include "crypto/signer_proto.h"
 #include "signer/signer_peer.h"
@@ -257,6 +262,126 @@ static void test_frame_rejects(void **state)
 		(void)signer_frame_decode(g, sizeof(g), &d, &err);
 	}
 	tw_buf_free(&frame);
+}
+
+static X509 *make_cert(const char *subject_cn, const char *issuer_cn, EVP_PKEY *pub);
+
+/* reqgen signing callback for test_certreq_payload: keeps a copy of what it signs. */
+struct captured {
+	EVP_PKEY *key;
+	unsigned char *data;
+	size_t len;
+};
+
+static tw_rc capture_sign(void *ctx, const unsigned char *data, size_t len,
+	unsigned char **sig, size_t *sig_len, struct tw_error *err)
+{
+	struct captured *c = ctx;
+	EVP_MD_CTX *m = EVP_MD_CTX_new();
+	size_t n = 0;
+
+	(void)err;
+	free(c->data);
+	assert_non_null(c->data = malloc(len));
+	memcpy(c->data, data, len);
+	c->len = len;
+	assert_non_null(m);
+	assert_int_equal(EVP_DigestSignInit(m, NULL, EVP_sha256(), NULL, c->key), 1);
+	assert_int_equal(EVP_DigestSign(m, NULL, &n, data, len), 1);
+	assert_non_null(*sig = malloc(n));
+	assert_int_equal(EVP_DigestSign(m, *sig, &n, data, len), 1);
+	*sig_len = n;
+	EVP_MD_CTX_free(m);
+	return TW_OK;
+}
+
+/*
+ * The payload check of the purpose certreq (signer_certreq.h) on what reqgen really
+ * signs: the proof of possession of the key's own request and gwa-sig's signed
+ * attributes pass; another key's request, another label, garbage and a SET without the
+ * request content type are refused, whatever the policy would allow.
+ */
+static void test_certreq_payload(void **state)
+{
+	struct tw_error err;
+	struct captured pop = { NULL, NULL, 0 }, outer = { NULL, NULL, 0 };
+	struct reqgen_params p;
+	EVP_PKEY *other = NULL;
+	X509 *cert = NULL;
+	X509_NAME *name = NULL;
+	X509_EXTENSION *ku;
+	X509V3_CTX v3;
+	unsigned char *der = NULL;
+	size_t len = 0;
+	const char *kind = NULL;
+	const unsigned char junk[] = { 0x30, 0x03, 0x02, 0x01, 0x00 };
+	const unsigned char bad_set[] = { 0x31, 0x03, 0x02, 0x01, 0x00 };
+
+	(void)state;
+	assert_rc(keys_generate_ec(NID_brainpoolP256r1, &pop.key, &err), TW_OK);
+	assert_rc(keys_generate_ec(NID_brainpoolP256r1, &outer.key, &err), TW_OK);
+	assert_rc(keys_generate_ec(NID_brainpoolP256r1, &other, &err), TW_OK);
+	memset(&p, 0, sizeof(p));
+	p.subject.common_name = "Test GWA";
+	assert_rc(pki_subject_to_name(&p.subject, &name, &err), TW_OK);
+	cert = make_cert("x", "Test Sub-CA", outer.key);
+	assert_int_equal(X509_set_subject_name(cert, name), 1);
+	X509V3_set_ctx_nodb(&v3);
+	X509V3_set_ctx(&v3, cert, cert, NULL, NULL, 0);
+	assert_non_null(ku = X509V3_EXT_conf_nid(NULL, &v3, NID_key_usage,
+		"critical,digitalSignature"));
+	assert_int_equal(X509_add_ext(cert, ku, -1), 1);
+	X509_EXTENSION_free(ku);
+	assert_true(X509_sign(cert, other, EVP_sha256()) > 0);
+	p.held[PKI_USAGE_ENC] = (struct reqgen_signer){ pop.key, capture_sign, &pop };
+	p.outer_cert = cert;
+	p.outer_held = (struct reqgen_signer){ outer.key, capture_sign, &outer };
+	assert_rc(reqgen_build(&p, false, &der, &len, &err), TW_OK);
+	assert_non_null(pop.data);
+	assert_non_null(outer.data);
+
+	/* What reqgen signs passes, for the key's own label and its versions. */
+	assert_null(signer_certreq_refusal("gwa-enc", pop.key, pop.data, pop.len, &kind));
+	assert_string_equal(kind, "pop");
+	assert_null(signer_certreq_refusal("gwa-tls.k0123456789abcdef", pop.key, pop.data,
+		pop.len, &kind));
+	assert_null(signer_certreq_refusal("gwa-sig", outer.key, outer.data, outer.len, &kind));
+	assert_string_equal(kind, "outer");
+	/* Another key's request (a gateway's): not this key's possession. */
+	assert_non_null(signer_certreq_refusal("gwa-enc", other, pop.data, pop.len, &kind));
+	/* Keys that are not the GWA's never sign requests, whatever the policy says. */
+	assert_non_null(signer_certreq_refusal("sub-ca", pop.key, pop.data, pop.len, &kind));
+	assert_non_null(signer_certreq_refusal("root-ca", outer.key, outer.data, outer.len,
+		&kind));
+	assert_non_null(signer_certreq_refusal("api-tls", pop.key, pop.data, pop.len, &kind));
+	/* The outer signature is gwa-sig's only, and only over the request's attributes. */
+	assert_non_null(signer_certreq_refusal("gwa-enc", outer.key, outer.data, outer.len,
+		&kind));
+	assert_non_null(signer_certreq_refusal("gwa-sig", outer.key, bad_set, sizeof(bad_set),
+		&kind));
+	/* Not a CertRequest, cut short, or trailing bytes. */
+	assert_non_null(signer_certreq_refusal("gwa-enc", pop.key, junk, sizeof(junk), &kind));
+	assert_non_null(signer_certreq_refusal("gwa-enc", pop.key, pop.data, pop.len - 1,
+		&kind));
+	{
+		unsigned char *longer = malloc(pop.len + 1);
+
+		assert_non_null(longer);
+		memcpy(longer, pop.data, pop.len);
+		longer[pop.len] = 0;
+		assert_non_null(signer_certreq_refusal("gwa-enc", pop.key, longer, pop.len + 1,
+			&kind));
+		free(longer);
+	}
+
+	free(der);
+	free(pop.data);
+	free(outer.data);
+	X509_NAME_free(name);
+	X509_free(cert);
+	EVP_PKEY_free(other);
+	EVP_PKEY_free(pop.key);
+	EVP_PKEY_free(outer.key);
 }
 
 /* ---------------- end to end ---------------- */
@@ -628,6 +753,146 @@ static void test_e2e_sign_certificates(void **state)
 	X509_free(signed_sub);
 }
 
+/* Admin-log rows of certreq signatures and refusals (test_e2e_certreq). */
+struct certreq_count {
+	int pop, outer, refused;
+};
+
+static int count_certreq(const struct store_audit_row *row, void *arg)
+{
+	struct certreq_count *c = arg;
+
+	if (strcmp(row->action, "signer.sign") == 0 &&
+	    strncmp(row->detail, "purpose=certreq kind=pop ", 25) == 0)
+		c->pop++;
+	if (strcmp(row->action, "signer.sign") == 0 &&
+	    strncmp(row->detail, "purpose=certreq kind=outer ", 27) == 0)
+		c->outer++;
+	if (strcmp(row->action, "signer.refuse") == 0 &&
+	    strncmp(row->detail, "purpose=certreq:", 16) == 0)
+		c->refused++;
+	return 0;
+}
+
+/*
+ * Purpose certreq (issue 12, the GWA's own certificate requests through a remote Sub-CA):
+ * reqgen builds a renewal whose SIG proof of possession and outer signature gwa-sig makes
+ * in the signer; the CA's parser accepts it. Refused: another key (a CA key), data that is
+ * not a request, the proof of possession of another key (a gateway's request), batches.
+ */
+static void test_e2e_certreq(void **state)
+{
+	struct env *e = *state;
+	struct tw_error err;
+	struct reqgen_signer_key k_sig = { e->sc, SIGNER_KEY_GWA_SIG };
+	struct reqgen_signer_key k_sub = { e->sc, SIGNER_KEY_SUB_CA };
+	struct reqgen_params p;
+	struct request *req = NULL;
+	enum pki_result res;
+	struct certreq_count before = { 0, 0, 0 }, after = { 0, 0, 0 };
+	EVP_PKEY *ca_key = NULL, *tls = NULL, *gw = NULL, *gw_pub = NULL;
+	X509 *sig_cert = make_cert("Test GWA", "Test Sub-CA", e->sig_pub);
+	unsigned char *der = NULL, *sig = NULL, *pub_der = NULL;
+	const unsigned char *pp;
+	const unsigned char wake[] = "wake up, gateway ETWA0012345678";
+	const unsigned char *items[1] = { wake };
+	size_t len = 0, siglen = 0, item_len[1] = { sizeof(wake) };
+	int pub_len;
+
+	assert_rc(store_audit_foreach(e->store, 1, count_certreq, &before, &err), TW_OK);
+	/* The current SIG certificate (signed by some CA: the parser checks signatures only). */
+	assert_rc(keys_generate_ec(NID_brainpoolP256r1, &ca_key, &err), TW_OK);
+	assert_rc(keys_generate_ec(NID_brainpoolP256r1, &tls, &err), TW_OK);
+
+	memset(&p, 0, sizeof(p));
+	p.subject.common_name = "Test GWA";
+	p.subject.dns_name = "gwa.example";
+	/* The outer signer is the requester: its certificate names the request's subject. */
+	{
+		X509_NAME *name = NULL;
+
+		X509_EXTENSION *ku;
+		X509V3_CTX v3;
+
+		assert_rc(pki_subject_to_name(&p.subject, &name, &err), TW_OK);
+		assert_int_equal(X509_set_subject_name(sig_cert, name), 1);
+		X509_NAME_free(name);
+		/* A SIG certificate: digitalSignature without EKU. */
+		X509V3_set_ctx_nodb(&v3);
+		X509V3_set_ctx(&v3, sig_cert, sig_cert, NULL, NULL, 0);
+		assert_non_null(ku = X509V3_EXT_conf_nid(NULL, &v3, NID_key_usage,
+			"critical,digitalSignature"));
+		assert_int_equal(X509_add_ext(sig_cert, ku, -1), 1);
+		X509_EXTENSION_free(ku);
+	}
+	assert_true(X509_sign(sig_cert, ca_key, EVP_sha256()) > 0);
+	p.keys[PKI_USAGE_TLS] = tls;    /* a software key next to a held one */
+	p.held[PKI_USAGE_SIG] = (struct reqgen_signer){ e->sig_pub, reqgen_sign_certreq, &k_sig };
+	p.outer_cert = sig_cert;
+	p.outer_held = (struct reqgen_signer){ e->sig_pub, reqgen_sign_certreq, &k_sig };
+	assert_rc(reqgen_build(&p, false, &der, &len, &err), TW_OK);
+	assert_rc(request_parse(der, len, NULL, &req, &res, &err), TW_OK);
+	assert_int_equal(res, PKI_OK_SYNTAX);
+	assert_int_equal(req->kind, REQUEST_KIND_RENEWAL);
+	assert_int_equal(req->n_entries, 2);
+	assert_int_equal(X509_cmp(req->outer_signer, sig_cert), 0);
+	assert_non_null(request_find(req, PKI_USAGE_SIG));
+	assert_int_equal(EVP_PKEY_eq(request_find(req, PKI_USAGE_SIG)->public_key, e->sig_pub), 1);
+	assert_int_equal(EVP_PKEY_eq(request_find(req, PKI_USAGE_TLS)->public_key, tls), 1);
+	request_free(req);
+	req = NULL;
+	free(der);
+	der = NULL;
+	/* Each signature is in the admin log by kind: one proof of possession, one outer. */
+	assert_rc(store_audit_foreach(e->store, 1, count_certreq, &after, &err), TW_OK);
+	assert_int_equal(after.pop, before.pop + 1);
+	assert_int_equal(after.outer, before.outer + 1);
+
+	/* A held key given together with a software key for the same usage is a bug. */
+	p.keys[PKI_USAGE_SIG] = tls;
+	assert_rc(reqgen_build(&p, false, &der, &len, &err), TW_E_INVALID);
+	p.keys[PKI_USAGE_SIG] = NULL;
+
+	/* Another key: the Sub-CA key signs no certificate requests. */
+	p.held[PKI_USAGE_SIG] = (struct reqgen_signer){ e->sub_pub, reqgen_sign_certreq, &k_sub };
+	assert_rc(reqgen_build(&p, false, &der, &len, &err), TW_E_DENIED);
+	assert_non_null(strstr(err.message, "sub-ca"));
+	assert_non_null(strstr(err.message, "certreq"));
+	assert_null(der);
+
+	/* A gateway's request (its key, not gwa-sig's): gwa-sig does not prove its possession. */
+	assert_rc(keys_generate_ec(NID_brainpoolP256r1, &gw, &err), TW_OK);
+	pub_len = i2d_PUBKEY(gw, &pub_der);
+	assert_true(pub_len > 0);
+	pp = pub_der;
+	assert_non_null(gw_pub = d2i_PUBKEY(NULL, &pp, pub_len));
+	p.held[PKI_USAGE_SIG] = (struct reqgen_signer){ gw_pub, reqgen_sign_certreq, &k_sig };
+	assert_rc(reqgen_build(&p, false, &der, &len, &err), TW_E_DENIED);
+	assert_non_null(strstr(err.message, "another public key"));
+	assert_null(der);
+
+	/* Data that is not a certificate request, and batches: refused. */
+	assert_rc(signer_sign_data(e->sc, SIGNER_KEY_GWA_SIG, SIGNER_PURPOSE_CERT_REQUEST,
+		wake, sizeof(wake), &sig, &siglen, &err), TW_E_DENIED);
+	assert_non_null(strstr(err.message, "CertRequest"));
+	assert_null(sig);
+	assert_rc(signer_sign_data_batch(e->sc, SIGNER_KEY_GWA_SIG, SIGNER_PURPOSE_CERT_REQUEST,
+		items, item_len, 1, &sig, &siglen, &err), TW_E_DENIED);
+	/* ... and the certreq signature is no wake-up signature: gwa-sig's other purposes stay. */
+	assert_rc(signer_sign_data(e->sc, SIGNER_KEY_SUB_CA, SIGNER_PURPOSE_CERT_REQUEST,
+		wake, sizeof(wake), &sig, &siglen, &err), TW_E_DENIED);
+	assert_rc(store_audit_foreach(e->store, 1, count_certreq, &after, &err), TW_OK);
+	assert_true(after.refused >= before.refused + 5);
+	assert_string_equal(signer_purpose_name(SIGNER_PURPOSE_CERT_REQUEST), "certreq");
+
+	OPENSSL_free(pub_der);
+	EVP_PKEY_free(gw_pub);
+	EVP_PKEY_free(gw);
+	EVP_PKEY_free(tls);
+	EVP_PKEY_free(ca_key);
+	X509_free(sig_cert);
+}
+
 struct audit_count {
 	int sign, refuse, keygen, with_actor, worker, key_alert;
 };
@@ -983,6 +1248,14 @@ static void test_peer_policy(void **state)
 	assert_non_null(signer_peer_refusal(SIGNER_PEER_WORKER, SIGNER_OP_SIGN_DATA,
 		SIGNER_PURPOSE_DELIVERY_NOTE, NULL, NULL));
 	assert_string_equal(signer_purpose_name(SIGNER_PURPOSE_DELIVERY_NOTE), "delivery-note");
+	/* The GWA's own certificate requests (certreq): operator commands in the api; never
+	 * the wan or the worker. */
+	assert_null(signer_peer_refusal(SIGNER_PEER_API, SIGNER_OP_SIGN_DATA,
+		SIGNER_PURPOSE_CERT_REQUEST, NULL, NULL));
+	assert_non_null(signer_peer_refusal(SIGNER_PEER_WAN, SIGNER_OP_SIGN_DATA,
+		SIGNER_PURPOSE_CERT_REQUEST, NULL, NULL));
+	assert_non_null(signer_peer_refusal(SIGNER_PEER_WORKER, SIGNER_OP_SIGN_DATA,
+		SIGNER_PURPOSE_CERT_REQUEST, NULL, NULL));
 	assert_non_null(signer_peer_refusal(SIGNER_PEER_API, SIGNER_OP_GENERATE_KEY, 0, NULL,
 		NULL));
 	/* TLS handshake signatures (issue 16): by key, the label passed as context. */
@@ -1211,6 +1484,7 @@ int main(void)
 		cmocka_unit_test(test_file_backend),
 		cmocka_unit_test(test_seal_contexts),
 		cmocka_unit_test(test_peer_policy),
+		cmocka_unit_test(test_certreq_payload),
 	};
 	/* Order matters: keys first, audit after the signatures and refusals. */
 	const struct CMUnitTest e2e[] = {
@@ -1219,6 +1493,7 @@ int main(void)
 		cmocka_unit_test(test_e2e_sign_data_split),
 		cmocka_unit_test(test_e2e_sign_data_batch),
 		cmocka_unit_test(test_e2e_sign_certificates),
+		cmocka_unit_test(test_e2e_certreq),
 		cmocka_unit_test(test_e2e_no_ceremony),
 		cmocka_unit_test(test_e2e_seal),
 		cmocka_unit_test(test_e2e_daemon),
