@@ -82,7 +82,7 @@ start_stack() {
 	api_tls_port "$H" || return 1
 	"$TORWARTD" --home "$H" all >>"$T/torwartd.log" 2>&1 &
 	SUP=$!; pids_to_kill+=("$SUP")
-	wait_port 127.0.0.1 "$WAN_PORT" 20
+	wait_port 127.0.0.1 "$WAN_PORT" 20 && wait_port 127.0.0.1 "$TLS_PORT" 20
 }
 check "torwartd all starts" start_stack
 crl_published() { for _ in $(seq 1 100); do [ -s "$H/crl/sub-ca.crl" ] && return 0; sleep 0.2; done; return 1; }

@@ -36,7 +36,7 @@ start_stack() {
 	api_tls_port "$H" || return 1
 	"$TORWARTD" --home "$H" all >>"$T/torwartd.log" 2>&1 &
 	SUP=$!; pids_to_kill+=("$SUP")
-	wait_port 127.0.0.1 "$WAN_PORT" 20
+	wait_port 127.0.0.1 "$WAN_PORT" 20 && wait_port 127.0.0.1 "$TLS_PORT" 20
 }
 stop_stack() { kill -TERM "$SUP"; for _ in $(seq 1 100); do kill -0 "$SUP" 2>/dev/null || return 0; sleep 0.1; done; return 1; }
 logged() { # text: in torwartd.log within 20 s
