@@ -29,7 +29,7 @@ cleanup() {
 }
 trap cleanup EXIT
 ulimit -n 8192 2>/dev/null || ulimit -n "$(ulimit -Hn)"
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 WAN_PORT=$(port); API_PORT=$(port); TLS_PORT=$(port)
 H=$tmp/home
 "$T" init --home "$H" --test-pki --wan-listen "127.0.0.1:$WAN_PORT" \
@@ -74,10 +74,10 @@ stats() { # FILE -> "median p95 max failures"
 }
 
 phase base
-python3 "$src/tests/integration/trickle.py" --target "127.0.0.1:$WAN_PORT" \
+/usr/bin/python3 "$src/tests/integration/trickle.py" --target "127.0.0.1:$WAN_PORT" \
 	--sources "127.0.0.2*1000,127.1.0.0/1000" --duration 3600 >"$tmp/trickle-wan" 2>&1 &
 pids+=("$!")
-python3 "$src/tests/integration/trickle.py" --target "127.0.0.1:$TLS_PORT" \
+/usr/bin/python3 "$src/tests/integration/trickle.py" --target "127.0.0.1:$TLS_PORT" \
 	--sources "127.0.0.3*1000,127.2.0.0/1000" --duration 3600 >"$tmp/trickle-api" 2>&1 &
 pids+=("$!")
 sleep 12   # past the first handshake deadline (10 s): attackers reconnecting at full rate

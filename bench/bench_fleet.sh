@@ -8,15 +8,16 @@
 #      allows 48 h), every job an abbreviated handshake: how a fleet in service is
 #      ordered. RESUMED=0 skips it.
 # Reports per order wall time, jobs/s, CPU seconds of wan, simulator, worker and signer
-# and CPU per job (less dependent on the machine's other load than wall time), then RSS,
+# and CPU per job done (less dependent on the machine's other load than wall time), then RSS,
 # peak connections and raw OpenSSL's in-memory handshake rate (bench_handshake, same
 # certificates). An order ends when every job is final or when no job became final for
 # STALL seconds (30; sessions that missed their deadline under load would otherwise keep
 # it waiting for the 600 s job time-out): the report says so and counts the open jobs.
 #
 #   bench/bench_fleet.sh [BUILD_DIR]
-#   env: N (10000), TYPE (set-retention), PAYLOAD ({"days":90}), RATE (wake-ups/s, 400),
-#        CONCURRENCY (sim visits in flight, 256), KEEP=1 (keep the home), HOME_DIR
+#   env: N (10000), TYPE (set-retention), PAYLOAD ({"days":90}), RATE (wake-ups/s; by
+#        default derived from this machine's handshake rate at its current load, see
+#        below), CONCURRENCY (sim visits in flight, 256), KEEP=1 (keep the home), HOME_DIR
 #        (reuse an already provisioned home from an earlier KEEP=1 run), PROVISION=single
 #        (provision through gateway add's path per gateway instead of in bulk), RESUMED=0
 #        (first-contact order only), STALL (s, 30), SIM=PATH (another torwart-sim binary,
@@ -31,11 +32,19 @@
 set -euo pipefail
 build=$(cd "${1:-build}" && pwd)
 n=${N:-10000}; type=${TYPE:-set-retention}; payload=${PAYLOAD:-'{"days":90}'}
-# 300 wake-ups/s would cap 10,000 jobs at 33 s; the quiet-machine handshake ceiling is
-# about 410/s (two cores), so pace a little below it.
-rate=${RATE:-400}; conc=${CONCURRENCY:-256}
+# The wake-up rate ([worker] wakeup_rate) must be what the wan can handshake now: paced
+# faster, the simulator's sessions queue behind the handshakes, miss the wan's handshake
+# deadline and leave their jobs open until the job time-out (a fixed 400/s, near the quiet
+# machine's ceiling of about 410/s on two cores, did that on a loaded machine: 112-255 of
+# 1,000 sessions failed). Without RATE it is measured after provisioning: raw OpenSSL's
+# full handshakes/s in memory (bench_handshake, both ends on one core, at the current
+# load) times the cores the load leaves (cores - load average, at least 1), three
+# quarters of that (wan, simulator, worker and signer do more than the handshake), at
+# least 10 and at most 400/s. RATE=N sets it.
+rate=${RATE:-auto}; conc=${CONCURRENCY:-256}
+case "$rate" in auto | [1-9] | [1-9][0-9]*) ;; *) echo "bench_fleet: RATE must be a number of wake-ups/s" >&2; exit 2 ;; esac
 T="$build/src/cmd/torwart"; D="$build/src/cmd/torwartd"; S="$build/src/cmd/torwart-sim"
-port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+port() { /usr/bin/python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 rss() { awk '/VmHWM/ {print $2/1024 " MiB"}' "/proc/$1/status" 2>/dev/null || echo "?"; }
 # CPU seconds (user + system, all threads) a process has used so far.
 cpu() { awk -v t="$(getconf CLK_TCK)" '{ print ($14 + $15) / t }' "/proc/$1/stat" 2>/dev/null || echo 0; }
@@ -86,12 +95,29 @@ fi
 # while another is still closing is refused and its job waits for its time-out.
 grep -q '^max_connections_per_source' "$home/torwart.conf" ||
 	sed -i 's/^max_connections = 20000$/&\nmax_connections_per_source = 20000/' "$home/torwart.conf"
-# Pace wake-ups near what wan can handshake on this machine (T-WU.4).
-grep -q '^wakeup_rate' "$home/torwart.conf" || printf '\n[worker]\nwakeup_rate = %s\njob_batch = 1000\n' "$rate" >>"$home/torwart.conf"
-
-"$D" --home "$home" all >"$tmp/torwartd.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 1 100); do ss -ltn "sport = :$wan_port" | grep -q LISTEN && break; sleep 0.1; done
+# Pace wake-ups at what wan can handshake on this machine (T-WU.4); a kept home gets this
+# run's rate. Until the automatic rate is measured (that needs the stack), the lowest.
+set_rate() {
+	if grep -q '^wakeup_rate' "$home/torwart.conf"; then
+		sed -i "s/^wakeup_rate = .*/wakeup_rate = $1/" "$home/torwart.conf"
+	else
+		printf '\n[worker]\nwakeup_rate = %s\njob_batch = 1000\n' "$1" >>"$home/torwart.conf"
+	fi
+}
+set_rate "$([ "$rate" = auto ] && echo 10 || echo "$rate")"
+start_stack() {
+	"$D" --home "$home" all >>"$tmp/torwartd.log" 2>&1 &
+	pids[0]=$!
+	for _ in $(seq 1 100); do ss -ltn "sport = :$wan_port" | grep -q LISTEN && break; sleep 0.1; done
+}
+: >"$tmp/torwartd.log"
+start_stack
+# raw OpenSSL's full handshakes/s in memory (one core, both ends), at the current load.
+raw_rate() {
+	"$build/bench/bench_handshake" --home "$home" --count 20 --rounds 1 --seconds "$1" \
+		--resume-rounds 1 --gwa "127.0.0.1:$wan_port" 2>/dev/null |
+		sed -n 's/^raw OpenSSL in memory.*full *\([0-9.]*\)\/s.*/\1/p'
+}
 
 if [ "$provisioned" = 0 ]; then
 	# Wall time depends on the machine's other load; the CPU seconds of the two
@@ -118,6 +144,20 @@ if [ "$provisioned" = 0 ]; then
 	echo "provisioning CPU:     $(echo "scale=2; 1000 * $prov_cpu / $n" | bc) ms per gateway in bench_fleet_provision, $(echo "scale=2; 1000 * $signer_cpu / $n" | bc) ms in the signer; projected on $(nproc) idle cores: $(echo "scale=0; $(nproc) * $n / ($prov_cpu + $signer_cpu)" | bc) gateways/s"
 fi
 
+if [ "$rate" = auto ]; then
+	load=$(cut -d' ' -f1 /proc/loadavg)
+	raw0=$(raw_rate 2)
+	[ -n "$raw0" ] || { echo "bench_fleet: bench_handshake measured no raw handshake rate" >&2; exit 1; }
+	cores_free=$(echo "c = $(nproc) - $load; if (c < 1) c = 1; c" | bc -l)
+	rate=$(echo "r = 0.75 * $raw0 * $cores_free; if (r < 10) r = 10; if (r > 400) r = 400; scale=0; r / 1" | bc -l)
+	echo "wake-up rate:         $rate/s = 0.75 x raw $raw0 full handshakes/s x $cores_free free cores ($(nproc) cores, load average $load; RATE=N sets it)"
+	set_rate "$rate"
+	# The worker reads wakeup_rate at its start.
+	kill -TERM "${pids[0]}" 2>/dev/null || true
+	wait "${pids[0]}" 2>/dev/null || true
+	start_stack
+fi
+
 rm -f "$tmp/sim.stats"   # a kept home still has the last run's
 # --resume: like real gateways (TR-03116-3 allows 48 h), a simulated gateway resumes its
 # last TLS session on its next contact; a first contact is always a full handshake.
@@ -126,15 +166,17 @@ rm -f "$tmp/sim.stats"   # a kept home still has the last run's
 sim_pid=$!
 pids+=("$sim_pid")
 for _ in $(seq 1 600); do [ -s "$tmp/sim.stats" ] && break; sleep 0.1; done
-wan_pid=$(grep -o 'wan\[[0-9]*\]' "$tmp/torwartd.log" | head -1 | tr -dc 0-9)
+# The current stack's processes: the last of each in the log (the stack may have been
+# restarted with the measured rate).
+wan_pid=$(grep -o 'wan\[[0-9]*\]' "$tmp/torwartd.log" | tail -1 | tr -dc 0-9)
 
 # Peak established connections on the wan port, sampled every 100 ms.
 ( peak=0; while :; do c=$(ss -Htn state established "sport = :$wan_port" | wc -l)
 	[ "$c" -gt "$peak" ] && peak=$c && echo "$peak" >"$tmp/peak"; sleep 0.1; done ) &
 pids+=($!)
 
-worker_pid=$(grep -o 'worker\[[0-9]*\]' "$tmp/torwartd.log" | head -1 | tr -dc 0-9)
-signer_pid=$(grep -o 'signer\[[0-9]*\]' "$tmp/torwartd.log" | head -1 | tr -dc 0-9)
+worker_pid=$(grep -o 'worker\[[0-9]*\]' "$tmp/torwartd.log" | tail -1 | tr -dc 0-9)
+signer_pid=$(grep -o 'signer\[[0-9]*\]' "$tmp/torwartd.log" | tail -1 | tr -dc 0-9)
 declare -A cpu0 cpud
 
 # Follow fleet order $1 until every job is final, or until no job became final for
@@ -168,7 +210,7 @@ follow_order() {
 run_order() {
 	local label=$1 log=$2 batch t0 wall cpu_total=0 done_jobs open
 	for p in "$wan_pid" "$worker_pid" "$signer_pid" "$sim_pid"; do cpu0[$p]=$(cpu "$p"); done
-	sessions0=$(python3 -c 'import json,sys;print(json.load(open(sys.argv[1]))["sessions_ok"])' "$tmp/sim.stats")
+	sessions0=$(/usr/bin/python3 -c 'import json,sys;print(json.load(open(sys.argv[1]))["sessions_ok"])' "$tmp/sim.stats")
 	t0=$(date +%s.%N)
 	batch=$("$T" job create --home "$home" --type "$type" --payload "$payload" --gateways all \
 		--timeout 600 | sed -n 's/^fleet order \([0-9]*\) created.*/\1/p')
@@ -180,7 +222,7 @@ run_order() {
 	done
 	wall=$(echo "$order_end - $t0" | bc)
 	done_jobs=$(sq "select count(*) from jobs where state='done' and batch_id=$batch")
-	sessions=$(python3 -c 'import json,sys;print(json.load(open(sys.argv[1]))["sessions_ok"])' "$tmp/sim.stats")
+	sessions=$(/usr/bin/python3 -c 'import json,sys;print(json.load(open(sys.argv[1]))["sessions_ok"])' "$tmp/sim.stats")
 	echo "---- $label"
 	echo "progress:             $(tail -n 1 "$log")"
 	if [ "$order_stalled" = 1 ]; then
@@ -191,8 +233,17 @@ run_order() {
 	echo "jobs done:            $done_jobs of $n ($(echo "scale=1; $done_jobs / $wall" | bc) jobs/s)"
 	echo "handshakes:           $(echo "scale=1; ($sessions - $sessions0) / $wall" | bc)/s achieved"
 	echo "CPU during the order: wan ${cpud[$wan_pid]} s, simulator ${cpud[$sim_pid]} s, worker ${cpud[$worker_pid]} s, signer ${cpud[$signer_pid]} s (load average $(cut -d' ' -f1 /proc/loadavg))"
-	echo "CPU per job:          $(echo "scale=2; 1000 * $cpu_total / $n" | bc) ms all processes (simulator $(echo "scale=2; 1000 * ${cpud[$sim_pid]} / $n" | bc) ms, wan $(echo "scale=2; 1000 * ${cpud[$wan_pid]} / $n" | bc) ms)"
-	echo "projected on $(nproc) idle cores: $(echo "scale=0; $(nproc) * $n / $cpu_total" | bc) jobs/s (CPU-bound)"
+	# Per job done: the CPU of jobs still open or failed (sessions that missed their
+	# deadline, retries) is in the totals too, so dividing by all N would flatter a run
+	# that did not finish. A run where some did not finish says so.
+	if [ "$done_jobs" -gt 0 ]; then
+		[ "$done_jobs" = "$n" ] && per="the $n jobs" ||
+			per="the $done_jobs jobs done, not the $n ordered: the CPU of the unfinished ones is included"
+		echo "CPU per job:          $(echo "scale=2; 1000 * $cpu_total / $done_jobs" | bc) ms all processes (simulator $(echo "scale=2; 1000 * ${cpud[$sim_pid]} / $done_jobs" | bc) ms, wan $(echo "scale=2; 1000 * ${cpud[$wan_pid]} / $done_jobs" | bc) ms), divided by $per"
+		echo "projected on $(nproc) idle cores: $(echo "scale=0; $(nproc) * $done_jobs / $cpu_total" | bc) jobs/s (CPU-bound)"
+	else
+		echo "CPU per job:          no job done: nothing to divide by"
+	fi
 	echo "simulator:            $(cat "$tmp/sim.stats")"
 }
 
@@ -229,7 +280,7 @@ echo "fleet order: $type $payload to $n gateways, wake-ups paced at $rate/s, sto
 run_order "first contact: full handshakes" "$tmp/progress.log"
 [ "${PERF:-0}" != 1 ] || [ "${PERF_ORDER:-resumed}" != first ] || perf_stop "first contact" first
 echo "RSS (peak, VmHWM):    wan $(rss "$wan_pid"), simulator $(rss "$sim_pid"), worker $(rss "$worker_pid"), signer $(rss "$signer_pid")"
-echo "peak connections:     wan side $(cat "$tmp/peak" 2>/dev/null || echo 0) established, sim side $(python3 -c 'import json,sys;print(json.load(open(sys.argv[1]))["peak_in_flight"])' "$tmp/sim.stats") in flight"
+echo "peak connections:     wan side $(cat "$tmp/peak" 2>/dev/null || echo 0) established, sim side $(/usr/bin/python3 -c 'import json,sys;print(json.load(open(sys.argv[1]))["peak_in_flight"])' "$tmp/sim.stats") in flight"
 echo "database size:        $(db_size) ($store)"
 raw=$("$build/bench/bench_handshake" --home "$home" --count 20 --rounds 1 --seconds 3 \
 	--gwa "127.0.0.1:$wan_port" 2>/dev/null | sed -n 's/^raw OpenSSL in memory.*full *\([0-9.]*\)\/s.*/\1/p')

@@ -4,11 +4,15 @@
  * memory (BIO pairs) with the same certificates, keys, suite and group, in the same run.
  *
  *   bench_handshake --home DIR --count N [--rounds R] [--concurrency C] [--seconds S]
- *                   [--resume-rounds RR] [--resumed-only 1] [--gwa HOST:PORT]
+ *                   [--resume-rounds RR] [--resumed-only 1] [--full-only 1]
+ *                   [--gwa HOST:PORT]
  *
  * --resumed-only 1 runs nothing but the two resumed measurement runs (for a profile of
  * the resumed path: `perf record -p` on this process sees no full handshakes beyond the
- * first round).
+ * first round). --full-only 1 runs nothing but the full round (R rounds without
+ * resumption, every visit a full handshake) and prints its rate and CPU per handshake: the
+ * figure `PERF=full bench/run-handshake.sh` profiles, and a quick A/B of the full path;
+ * the raw in-memory full rate is measured before it (--seconds) for the ratio.
  *
  * Without --gwa, wan runs inside this process from DIR's configuration ([wan] threads
  * loops), so both figures come from the same machine at the same time. Both figures
@@ -35,6 +39,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -180,6 +185,62 @@ static double raw_rate(struct raw *r, double seconds, SSL_SESSION *sess, int lfd
 	if (cpu_us != NULL)
 		*cpu_us = (cpu_now_us() - c0) / (double)n;
 	return (double)n * 1000.0 / (double)(t - t0);
+}
+
+/*
+ * The same in-memory full handshakes on two threads at once (one SSL_CTX pair shared, as
+ * the wan shares its context between loops): what two cores actually give for the bare
+ * cryptography in this process, against the issue's ceiling of twice one thread. Two
+ * threads need not do twice the work of one: OpenSSL 3.0 reads its shared provider and
+ * decoder stores under process-wide locks on every key decode and fetch, and two vCPUs
+ * may share caches (or the host's SMT siblings). This measures it instead of assuming.
+ */
+struct raw_thread_arg {
+	struct raw *r;
+	double seconds;
+	long n;
+	int failures;
+};
+
+static void *raw_thread_main(void *p)
+{
+	struct raw_thread_arg *a = p;
+	int64_t t0 = tw_monotonic_ms();
+	int reused = 0;
+
+	do {
+		if (!raw_handshake(a->r, NULL, NULL, &reused))
+			a->failures++;
+		a->n++;
+	} while ((double)(tw_monotonic_ms() - t0) < a->seconds * 1000.0);
+	return NULL;
+}
+
+/*
+ * Full handshakes/s of two threads together (wall time: the later of the two ends);
+ * *cpu_us: this process's CPU per handshake meanwhile (only these two threads run then),
+ * to set against one thread's: more CPU per handshake means the threads slow each other.
+ */
+static double raw_rate_2threads(struct raw *r, double seconds, int *failures, double *cpu_us)
+{
+	struct raw_thread_arg a[2] = { { r, seconds, 0, 0 }, { r, seconds, 0, 0 } };
+	pthread_t t[2];
+	int64_t t0 = tw_monotonic_ms(), t1;
+	double c0 = cpu_now_us();
+	int started = 0;
+
+	for (int i = 0; i < 2; i++)
+		if (pthread_create(&t[i], NULL, raw_thread_main, &a[i]) == 0)
+			started++;
+	for (int i = 0; i < started; i++)
+		pthread_join(t[i], NULL);
+	t1 = tw_monotonic_ms();
+	if (started != 2 || t1 <= t0)
+		return 0.0;
+	*failures += a[0].failures + a[1].failures;
+	if (a[0].n + a[1].n > 0)
+		*cpu_us = (cpu_now_us() - c0) / (double)(a[0].n + a[1].n);
+	return (double)(a[0].n + a[1].n) * 1000.0 / (double)(t1 - t0);
 }
 
 /* A loopback listener on a free port for the raw TCP figure; -1 when none can be made. */
@@ -328,6 +389,7 @@ int main(int argc, char **argv)
 {
 	const char *home_dir = NULL, *gwa_arg = NULL;
 	long count = 50, rounds = 4, conc = 64, secs = 5, rrounds = 20, only_res = 0;
+	long only_full = 0;
 	struct tw_home *home = NULL;
 	struct wan_server *srv = NULL;
 	struct raw raw = { NULL, NULL };
@@ -340,7 +402,8 @@ int main(int argc, char **argv)
 	struct tw_error err;
 	SSL_SESSION *sess = NULL;
 	char **dirs = NULL, gwa[128];
-	double raw_full = 0.0, raw_res = 0.0, raw_tcp_full = 0.0, raw_tcp_res = 0.0;
+	double raw_full = 0.0, raw_full_cpu = 0.0, raw_2t_full = 0.0, raw_2t_cpu = 0.0;
+	double raw_res = 0.0, raw_tcp_full = 0.0, raw_tcp_res = 0.0;
 	double raw_res_cpu = 0.0, raw_tcp_res_cpu = 0.0, raw_id = 0.0, raw_id_cpu = 0.0;
 	SSL_SESSION *sess_id = NULL;
 	double res_direct = 0.0, res_cpu_us = 0.0, c1, c2, c3;
@@ -370,6 +433,8 @@ int main(int argc, char **argv)
 			dst = &rrounds;
 		else if (strcmp(argv[i], "--resumed-only") == 0)
 			dst = &only_res;
+		else if (strcmp(argv[i], "--full-only") == 0)
+			dst = &only_full;
 		else
 			break;
 		if (dst != NULL && tw_parse_long(argv[i + 1], 1, 1000000, dst, &err,
@@ -381,7 +446,7 @@ int main(int argc, char **argv)
 	if (home_dir == NULL) {
 		fputs("usage: bench_handshake --home DIR --count N [--rounds R] "
 		      "[--concurrency C] [--seconds S] [--resume-rounds RR] [--resumed-only 1] "
-		      "[--gwa HOST:PORT]\n", stderr);
+		      "[--full-only 1] [--gwa HOST:PORT]\n", stderr);
 		return 2;
 	}
 	tw_log_init("bench", TW_LOG_ERROR);
@@ -401,7 +466,11 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (!only_res) {
-		raw_full = raw_rate(&raw, (double)secs, NULL, -1, NULL, &failures, NULL);
+		raw_full = raw_rate(&raw, (double)secs, NULL, -1, NULL, &failures,
+			&raw_full_cpu);
+		raw_2t_full = raw_rate_2threads(&raw, (double)secs, &failures, &raw_2t_cpu);
+	}
+	if (!only_res && !only_full) {
 		raw_res = raw_rate(&raw, (double)secs / 2.0, sess, -1, NULL, &failures,
 			&raw_res_cpu);
 		if ((lfd = raw_listener(&lsa)) >= 0) {
@@ -443,6 +512,8 @@ int main(int argc, char **argv)
 	memset(&resumed, 0, sizeof(resumed));
 	memset(&one, 0, sizeof(one));
 	memset(&many, 0, sizeof(many));
+	if (only_full)
+		goto full_round;
 	/* Resumed only, directly: 1 + rrounds rounds minus 1 round, both with resumption on. */
 	/*
 	 * The CPU of this process (wan and simulator, both ends) per resumed session, the
@@ -477,6 +548,7 @@ int main(int argc, char **argv)
 		status = one.sessions_failed + many.sessions_failed == 0 ? 0 : 1;
 		goto out;
 	}
+full_round:
 	opt.rounds = (unsigned)rounds;
 	opt.resume = 0;
 	/* CPU of this process (wan and simulator: both ends) and the signer's round trips
@@ -486,6 +558,24 @@ int main(int argc, char **argv)
 	(void)sim_run(&opt, &full, &err);
 	getrusage(RUSAGE_SELF, &ru1);
 	tls_signer_key_stats(&sk1);
+	if (only_full) {
+		double s = full.seconds > 0 ? (double)full.sessions_ok / full.seconds : 0.0;
+		double c = (double)(ru1.ru_utime.tv_sec - ru0.ru_utime.tv_sec +
+			ru1.ru_stime.tv_sec - ru0.ru_stime.tv_sec) * 1e6 +
+			(double)(ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec +
+			ru1.ru_stime.tv_usec - ru0.ru_stime.tv_usec);
+
+		printf("bench_handshake: full_per_s=%.1f raw_full_per_s=%.1f raw_2t_full_per_s=%.1f "
+			"ratio_to_ceiling=%.2f ratio_to_raw_2t=%.2f cpu_us_per_full=%.0f "
+			"raw_cpu_us_per_full=%.0f raw_2t_cpu_us_per_full=%.0f failed=%zu\n", s,
+			raw_full, raw_2t_full,
+			raw_full > 0 ? s / (2.0 * raw_full) : 0.0,
+			raw_2t_full > 0 ? s / raw_2t_full : 0.0,
+			full.sessions_ok > 0 ? c / (double)full.sessions_ok : 0.0, raw_full_cpu,
+			raw_2t_cpu, full.sessions_failed);
+		status = full.sessions_failed == 0 && failures == 0 ? 0 : 1;
+		goto out;
+	}
 	opt.resume = 1;
 	(void)sim_run(&opt, &resumed, &err);
 
@@ -494,6 +584,9 @@ int main(int argc, char **argv)
 		"ECDHE-ECDSA-AES128-GCM-SHA256", count, rounds, conc, sysconf(_SC_NPROCESSORS_ONLN));
 	printf("raw OpenSSL in memory (1 thread, both ends):  full %8.1f/s   resumed %8.1f/s%s\n",
 		raw_full, raw_res, failures ? "  (SOME FAILED)" : "");
+	printf("two threads of raw OpenSSL in memory at once: full %8.1f/s (%.2f x one thread); "
+		"CPU per full handshake: one thread %.0f us, two threads %.0f us\n", raw_2t_full,
+		raw_full > 0 ? raw_2t_full / raw_full : 0.0, raw_full_cpu, raw_2t_cpu);
 	printf("raw OpenSSL over loopback TCP (1 thread, both ends, connect+accept+close): "
 		"full %8.1f/s   resumed %8.1f/s\n", raw_tcp_full, raw_tcp_res);
 	printf("raw OpenSSL in memory resumed by session id (server cache, no ticket decode): "
@@ -551,11 +644,13 @@ int main(int argc, char **argv)
 			"resumed_direct_per_s=%.1f resumed_cpu_us=%.0f raw_tcp_full_per_s=%.1f "
 			"raw_tcp_resumed_per_s=%.1f raw_resumed_cpu_us=%.0f "
 			"raw_tcp_resumed_cpu_us=%.0f raw_id_resumed_per_s=%.1f "
-			"raw_id_resumed_cpu_us=%.0f\n",
+			"raw_id_resumed_cpu_us=%.0f raw_2t_full_per_s=%.1f raw_cpu_us_per_full=%.0f "
+			"raw_2t_cpu_us_per_full=%.0f\n",
 			full_rate, mix_rate, res_only, raw_full, raw_res,
 			full.sessions_failed + resumed.sessions_failed, cpu_us, sigs, rtt_us,
 			sc[0], sc[2], sc[3], res_direct, res_cpu_us, raw_tcp_full, raw_tcp_res,
-			raw_res_cpu, raw_tcp_res_cpu, raw_id, raw_id_cpu);
+			raw_res_cpu, raw_tcp_res_cpu, raw_id, raw_id_cpu, raw_2t_full, raw_full_cpu,
+			raw_2t_cpu);
 	}
 	status = full.sessions_failed + resumed.sessions_failed + one.sessions_failed +
 		many.sessions_failed == 0 && failures == 0 ? 0 : 1;

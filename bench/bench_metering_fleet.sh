@@ -27,7 +27,7 @@ passes=${PASSES:-before after}; deliver=${DELIVER:-1}; deliver_wait=${DELIVER_WA
 here=$(cd "$(dirname "$0")" && pwd)
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 T="$build/src/cmd/torwart"; D="$build/src/cmd/torwartd"; S="$build/src/cmd/torwart-sim"
-port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+port() { /usr/bin/python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 as() { if [ "$(id -u)" = 0 ]; then runuser -u nobody -- "$@"; else "$@"; fi; }
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/torwart-metering-fleet.XXXXXX"); chmod 0711 "$tmp"
 home=$tmp/home

@@ -15,7 +15,7 @@ set -euo pipefail
 build=$(cd "${1:-build}" && pwd)
 n=${N:-10000}; rate=${RATE:-400}; conc=${CONCURRENCY:-256}
 T="$build/src/cmd/torwart"; D="$build/src/cmd/torwartd"; S="$build/src/cmd/torwart-sim"
-port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+port() { /usr/bin/python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 cpu() { awk -v t="$(getconf CLK_TCK)" '{ print ($14 + $15) / t }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/torwart-renewal-bench.XXXXXX"); home=$tmp/home
 pids=()

@@ -39,7 +39,7 @@ cleanup() {
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
-port=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
+port=$(/usr/bin/python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
 as "$PG_BIN/initdb" -D "$pgdir/data" -U torwart --auth=trust -E UTF8 >"$pgdir/initdb.log" 2>&1 ||
 	{ echo "bench_store: initdb failed:" >&2; cat "$pgdir/initdb.log" >&2; exit 1; }
 as "$PG_BIN/pg_ctl" -D "$pgdir/data" -l "$pgdir/server.log" -w -t 120 \

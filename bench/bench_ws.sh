@@ -37,7 +37,7 @@ cleanup() {
 	[ "${KEEP:-0}" = 1 ] || rm -rf "$tmp"
 }
 trap cleanup EXIT
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 now() { date +%s.%N; }
 rate() { awk -v c="$1" -v s="$2" 'BEGIN { printf "%.1f", c / s }'; }
 H=$tmp/home

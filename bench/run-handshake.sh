@@ -13,6 +13,9 @@
 #                                          `perf record --call-graph dwarf`; prints the
 #                                          top functions, self and inclusive; PERF_FREQ
 #                                          (499), PERF_KEEP=FILE keeps perf.data)
+#                                          PERF=full (the same for the full
+#                                          rounds alone, --full-only: ROUNDS 4 unless set;
+#                                          adds the split by thread: simulator, wan)
 #                                          ASYNC=0 (signatures through the signer waited
 #                                          for synchronously, the loop held meanwhile)
 # The wan's handshake signatures go to a signer started here (docs/security.md "TLS keys
@@ -43,13 +46,26 @@ trap 'kill -TERM "$signer_pid" 2>/dev/null; [ "${KEEP:-0}" = 1 ] || rm -rf "$tmp
 for _ in $(seq 1 100); do [ -S "$home/run/signer.sock" ] && break; sleep 0.1; done
 ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 s0=$(ticks "$signer_pid")
-if [ "${PERF:-0}" = 1 ]; then
+if [ "${PERF:-0}" = 1 ] || [ "${PERF:-0}" = full ]; then
 	# The resumed path alone: the wan and the simulator are threads of bench_handshake.
 	# DWARF unwinding: libcrypto has no frame pointers (see bench_fleet.sh).
-	echo "perf: resumed-only runs, $(uptime | sed 's/.*load/load/')"
+	if [ "$PERF" = full ]; then
+		echo "perf: full rounds only, $(uptime | sed 's/.*load/load/')"
+		set -- --rounds "$rounds" --full-only 1 --seconds 1
+	else
+		echo "perf: resumed-only runs, $(uptime | sed 's/.*load/load/')"
+		set -- --resume-rounds "${RESUME_ROUNDS:-100}" --resumed-only 1
+	fi
 	perf record --call-graph dwarf,16384 -F "${PERF_FREQ:-499}" -o "$tmp/perf.data" -- \
 		"$build/bench/bench_handshake" --home "$home" --count "$n" --concurrency "$conc" \
-		--resume-rounds "${RESUME_ROUNDS:-100}" --resumed-only 1 2>"$tmp/perf.log"
+		"$@" 2>"$tmp/perf.log"
+	# The split by thread: the main thread (its id is the process id) is the simulator
+	# (and the raw handshakes before it), the others are the wan's loops. By thread, not
+	# by wan_thread_main: the wan's handshakes run on OpenSSL's async job stacks, which
+	# perf does not unwind back to the loop.
+	echo "---- perf: by thread (self; main thread: simulator + raw; two small ones: raw on two threads; the rest: the wan)"
+	{ perf report -i "$tmp/perf.data" --no-children --sort pid --stdio -g none 2>/dev/null |
+		grep -v '^#' | grep -v '^$' | head -8; } || true
 	echo "---- perf: by library (self)"
 	{ perf report -i "$tmp/perf.data" --no-children --sort dso --stdio -g none 2>/dev/null |
 		grep -v '^#' | grep -v '^$' | head -16; } || true

@@ -67,6 +67,7 @@ static const struct {
 	[ALERT_TIME] = { "time-offset", "system-administrator", "critical" },
 	[ALERT_CONTEXT_CERT] = { "context-certificate", "gateway-operator", "error" },
 	[ALERT_CONFIG] = { "config", "system-administrator", "error" },
+	[ALERT_PARTNER_REVOKED] = { "partner-revoked", "gateway-operator", "error" },
 };
 
 #define ALERT_KIND_VALID(k) \

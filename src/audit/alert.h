@@ -43,6 +43,7 @@ enum alert_kind {
 	ALERT_TIME,              /* the GWA clock is off or unchecked (UC-3.2.1, M-4.5.9) */
 	ALERT_CONTEXT_CERT,      /* a certificate of a GWA context expired or was revoked (S-8) */
 	ALERT_CONFIG,            /* a configuration reload was refused; the old values stay */
+	ALERT_PARTNER_REVOKED,   /* a gateway holds profiles whose partner certificate a CRL revokes */
 };
 
 /* next_ms of a queued alert set aside because its role has no webhook (metrics count it). */

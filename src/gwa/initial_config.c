@@ -121,7 +121,7 @@ static tw_rc ic_content(const struct tw_home *home, struct tw_store *store,
 
 	*text = NULL;
 	if (wan == NULL)
-		wan = tw_config_get_or(home->conf, "wan", "listen", "127.0.0.1:7443");
+		wan = tw_config_get_or(home->conf, "wan", "listen", TW_DEFAULT_WAN_LISTEN);
 	if (certs == NULL)
 		return tw_error_set(err, TW_E_NOMEM, "out of memory");
 	if ((rc = ic_gateway_certs(store, gateway_id, certs, enc, err)) != TW_OK ||

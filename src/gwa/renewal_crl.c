@@ -13,6 +13,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "audit/alert.h"
 #include "audit/audit.h"
 #include "gwa/profile.h"
 #include "gwa/renewal.h"
@@ -84,17 +85,59 @@ static tw_rc crl_wire(const struct order_ctx *ctx, json_t **wire, struct tw_erro
 }
 
 /*
+ * The partner-revoked alert's message (at most STORE_TEXT_MAX bytes, the alert queue's):
+ * the gateway, its profiles with the revoked serials as far as they fit ("and N more"
+ * after that), and the remedy, which always fits.
+ */
+static void crl_partners_alert_text(const char *gateway_id, const json_t *list, char *out,
+	size_t size)
+{
+	char remedy[384];
+	size_t i, used, room, shown = 0;
+	json_t *v;
+
+	snprintf(remedy, sizeof(remedy), "; the gateway keeps them until they carry the "
+		"partner's new certificate: torwart profile reput --emt MPID --gateway %s --apply "
+		"(MPID: the partner EMT's market partner id; docs/profiles.md)", gateway_id);
+	used = (size_t)snprintf(out, size, "gateway %s holds %zu profile%s whose partner "
+		"certificate the new CRLs revoke:", gateway_id, json_array_size(list),
+		json_array_size(list) == 1 ? "" : "s");
+	/* Room for the list: the remedy and an " and NNN more" stay free. */
+	room = size > used + strlen(remedy) + 24 ? size - strlen(remedy) - 24 : used;
+	json_array_foreach(list, i, v) {
+		char one[160];
+		int n = snprintf(one, sizeof(one), "%s %s (serial %s)", i > 0 ? "," : "",
+			json_string_value(json_object_get(v, "profile_id")),
+			json_string_value(json_object_get(v, "serial")));
+
+		if (n < 0 || (size_t)n >= sizeof(one) || used + (size_t)n >= room)
+			break;
+		memcpy(out + used, one, (size_t)n + 1);
+		used += (size_t)n;
+		shown++;
+	}
+	if (shown < json_array_size(list) && used < size)
+		used += (size_t)snprintf(out + used, size - used, " and %zu more",
+			json_array_size(list) - shown);
+	if (used < size)
+		snprintf(out + used, size - used, "%s", remedy);
+}
+
+/*
  * "revoked_partners" (optional): the profiles the gateway holds whose partner certificate
  * the new CRLs revoke, [{"profile_id", "serial"}, ...]. Recorded in the admin log (and
- * the job's result), so the operators see which gateways need `profile reput`.
+ * the job's result), and alerted to the gateway operators (alert partner-revoked, in the
+ * same transaction): until `profile reput` replaces them the gateway keeps the revoked
+ * certificate in profiles it holds.
  */
 static tw_rc crl_partners(const struct order_ctx *ctx, const json_t *list,
 	struct tw_error *err)
 {
-	char detail[STORE_TEXT_MAX + 1], actor[STORE_ID_MAX + 16];
+	char detail[STORE_TEXT_MAX + 1], actor[STORE_ID_MAX + 16], msg[STORE_TEXT_MAX + 1];
 	struct audit_entry e;
 	size_t i, used = 0;
 	json_t *v;
+	tw_rc rc;
 
 	if (list == NULL)
 		return TW_OK;
@@ -121,7 +164,10 @@ static tw_rc crl_partners(const struct order_ctx *ctx, const json_t *list,
 	e = (struct audit_entry){ .actor = actor, .role = "smgw", .client = "wan",
 		.action = "crl.partner-revoked", .object = ctx->gateway_id, .result = "ok",
 		.detail = detail, .error_code = "certificate_revoked" };
-	return audit_append_in_tx(ctx->store, &e, err);
+	if ((rc = audit_append_in_tx(ctx->store, &e, err)) != TW_OK)
+		return rc;
+	crl_partners_alert_text(ctx->gateway_id, list, msg, sizeof(msg));
+	return alert_raise(ctx->store, ALERT_PARTNER_REVOKED, NULL, ctx->gateway_id, msg, err);
 }
 
 /* The gateway must report every CRL number we sent (it applied all of them). */

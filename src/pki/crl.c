@@ -16,8 +16,10 @@
  */
 #include "pki/crl.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -26,6 +28,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include <event2/event.h>
 #include <openssl/evp.h>
@@ -886,6 +889,134 @@ static tw_rc crl_mkdir_parent(const char *path, struct tw_error *err)
 }
 
 /*
+ * ---- temporary files of crashed writers ----
+ * A writer killed between crl_writer_open and the rename (kill -9, the OOM killer, a
+ * power loss) leaves "<crl>.tmp.<pid>" beside the CRL; nothing else ever removes it, and
+ * a large CRL's file is as large as the CRL. Each CRL run first removes those of its own
+ * CRL whose writer is certainly gone:
+ *   - its pid runs no process (kill(pid, 0) fails with ESRCH), or
+ *   - the process now holding that pid started after the file was last written (the pid
+ *     was reused: that process cannot have written it).
+ * The file of a pid that runs and may be its writer (the worker and `torwart ca crl` can
+ * write one CRL at the same time, each under its own pid) stays, as does our own pid's
+ * and every name that is not exactly "<crl>.tmp.<digits>". Pids are compared in this
+ * process's PID namespace: writers of one home run on one host and see one another.
+ */
+
+/* Seconds the process start must lie after the file's mtime (the boot time in
+ * /proc/stat has whole seconds, the start time clock ticks). */
+#define CRL_TMP_START_SLACK_S 2
+
+/* Start of process pid, in seconds since the epoch; -1 when it cannot be read. */
+static int64_t crl_proc_start_s(long pid)
+{
+	char path[64], line[1024];
+	const char *p = NULL;
+	unsigned long long ticks = 0, btime = 0;
+	long hz = sysconf(_SC_CLK_TCK);
+	FILE *f = NULL;
+	size_t n;
+	int field = 2;
+	int64_t start = -1;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	if (hz <= 0 || (f = fopen(path, "re")) == NULL)
+		goto out;
+	n = fread(line, 1, sizeof(line) - 1, f);
+	fclose(f);
+	f = NULL;
+	line[n] = '\0';
+	/* "pid (comm) state ppid ...": comm may hold spaces and parentheses, so the fields
+	 * are counted from the last ')'; the state is field 3, starttime field 22. */
+	if ((p = strrchr(line, ')')) == NULL)
+		goto out;
+	for (p++; field < 22 && *p != '\0'; field++) {
+		while (*p == ' ')
+			p++;
+		if (field < 21)
+			p += strcspn(p, " ");
+	}
+	if (field != 22 || sscanf(p, "%llu", &ticks) != 1 ||
+	    (f = fopen("/proc/stat", "re")) == NULL)
+		goto out;
+	while (start < 0 && fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "btime %llu", &btime) == 1)
+			start = (int64_t)(btime + ticks / (unsigned long long)hz);
+out:
+	if (f != NULL)
+		fclose(f);
+	return start;
+}
+
+/*
+ * Remove the stale temporary files of the CRL at path (see above); a warning names each.
+ * Never fails the CRL run: what cannot be read or removed is left (and said so).
+ * Returns the number removed.
+ */
+static int crl_remove_stale_tmp(const char *path)
+{
+	char *dir = tw_strdup(path), *slash, prefix[512];
+	const char *base;
+	DIR *d = NULL;
+	struct dirent *de;
+	size_t plen;
+	int removed = 0;
+
+	/* crl_home_path always gives an absolute path: there is a slash. */
+	if (dir == NULL || (slash = strrchr(dir, '/')) == NULL)
+		goto out;
+	*slash = '\0';
+	base = slash + 1;
+	if ((size_t)snprintf(prefix, sizeof(prefix), "%s.tmp.", base) >= sizeof(prefix) ||
+	    (d = opendir(slash == dir ? "/" : dir)) == NULL)
+		goto out;
+	plen = strlen(prefix);
+	while ((de = readdir(d)) != NULL) {
+		const char *digits, *why = NULL;
+		struct stat st;
+		long pid;
+
+		if (strncmp(de->d_name, prefix, plen) != 0)
+			continue;
+		digits = de->d_name + plen;
+		if (*digits < '1' || *digits > '9' || strlen(digits) > 9 ||
+		    strspn(digits, "0123456789") != strlen(digits))
+			continue;
+		pid = strtol(digits, NULL, 10);
+		if (pid <= 0 || pid > INT_MAX || pid == (long)getpid())
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+		    !S_ISREG(st.st_mode))
+			continue;
+		if (kill((pid_t)pid, 0) != 0 && errno == ESRCH) {
+			why = "is not running";
+		} else {
+			/* Running (or not ours to signal): its writer only if it started before the
+			 * file was last written. */
+			int64_t start = crl_proc_start_s(pid);
+
+			if (start >= 0 && (int64_t)st.st_mtime + CRL_TMP_START_SLACK_S < start)
+				why = "now belongs to a process started after the file was written";
+		}
+		if (why == NULL)
+			continue;
+		if (unlinkat(dirfd(d), de->d_name, 0) == 0) {
+			removed++;
+			tw_warn("CRL: removed %s/%s (%lld bytes), a temporary file a crashed writer "
+				"left: its pid %ld %s", dir, de->d_name, (long long)st.st_size, pid, why);
+		} else if (errno != ENOENT) {
+			tw_warn("CRL: cannot remove the stale temporary file %s/%s: %s", dir,
+				de->d_name, strerror(errno));
+		}
+	}
+out:
+	if (d != NULL)
+		closedir(d);
+	free(dir);
+	return removed;
+}
+
+/*
  * The CRL file, written under a temporary name beside it and renamed into place, so
  * that the api never serves half a CRL. It is created before the scan (the entries of a
  * large CRL go into it as they are encoded) and written by offset (crl_pwrite).
@@ -1113,8 +1244,10 @@ static tw_rc crl_generate_kind(const struct tw_home *home, struct tw_store *stor
 	 * The new CRL file first: beyond one chunk the entries go into it as they are
 	 * encoded (crl_stream), read by a second thread from the store (crl_scan).
 	 */
-	if ((rc = crl_mkdir_parent(out_path, err)) != TW_OK ||
-	    (rc = crl_writer_open(&w, out_path, err)) != TW_OK)
+	if ((rc = crl_mkdir_parent(out_path, err)) != TW_OK)
+		goto out;
+	res->stale_tmp_removed = crl_remove_stale_tmp(out_path);
+	if ((rc = crl_writer_open(&w, out_path, err)) != TW_OK)
 		goto out;
 	if ((cs.chunk = malloc(CRL_CHUNK)) == NULL) {
 		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");

@@ -42,6 +42,9 @@ struct crl_result {
 	/* CPU time (ms) during the first phase of the thread reading the store and of the
 	 * one encoding and writing the entries: the larger one bounds that phase. */
 	int64_t scan_reader_cpu_ms, scan_encoder_cpu_ms;
+	/* Temporary files of crashed writers of this CRL removed before it was written
+	 * ("<crl>.tmp.<pid>" whose writer is gone; a warning names each). */
+	int stale_tmp_removed;
 };
 
 /*

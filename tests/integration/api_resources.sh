@@ -61,7 +61,7 @@ req() {
 		-H "Authorization: Bearer ${TOK[$who]}" -X "$method" \
 		${body:+-H 'Content-Type: application/json' --data-binary "$body"} "$API$path"
 }
-jq_() { python3 -c "import json,sys; d=json.load(open('$T/out')); print($1)"; }
+jq_() { /usr/bin/python3 -c "import json,sys; d=json.load(open('$T/out')); print($1)"; }
 
 # ---- gateways: filters, pagination, tenant isolation
 check "GET /v1/gateways as alpha: 200" test "$(req gwa GET /v1/gateways)" = 200
@@ -150,8 +150,8 @@ check "the approver may not acknowledge (role of alarm ack): 403" \
 	test "$(req appr POST "/v1/alarms/$ALARM_A/ack" '{"reason":"x"}')" = 403
 req gwb POST "/v1/alarms/$ALARM_A/ack" '{"reason":"mine?"}' >/dev/null
 # stderr of a command comes back base64-encoded
-err_() { python3 -c "import base64,json; d=json.load(open('$T/out')); print(d['exit'], base64.b64decode(d['stderr']).decode())"; }
-check "... exit 1, 'does not exist'" bash -c "python3 -c \"import base64,json; d=json.load(open('$T/out')); exit(not (d['exit'] == 1 and b'does not exist' in base64.b64decode(d['stderr'])))\""
+err_() { /usr/bin/python3 -c "import base64,json; d=json.load(open('$T/out')); print(d['exit'], base64.b64decode(d['stderr']).decode())"; }
+check "... exit 1, 'does not exist'" bash -c "/usr/bin/python3 -c \"import base64,json; d=json.load(open('$T/out')); exit(not (d['exit'] == 1 and b'does not exist' in base64.b64decode(d['stderr'])))\""
 err_ | sed "s/alarm $ALARM_A /alarm N /" >"$T/ack-other"
 req gwb POST "/v1/alarms/999999/ack" '{"reason":"mine?"}' >/dev/null
 err_ | sed "s/alarm 999999 /alarm N /" >"$T/ack-missing"
@@ -163,7 +163,7 @@ check "... the alarm shows who acknowledged it and why" test "$(jq_ "(d['alarms'
 req gwa GET '/v1/alarms?status=open' >/dev/null
 check "... and is no longer open" test "$(jq_ "len(d['alarms'])")" = 0
 req gwa POST "/v1/alarms/$ALARM_A/ack" '{}' >/dev/null
-check "a second acknowledgement is refused" bash -c "python3 -c \"import base64,json; d=json.load(open('$T/out')); exit(not (d['exit'] == 1 and b'already' in base64.b64decode(d['stderr'])))\""
+check "a second acknowledgement is refused" bash -c "/usr/bin/python3 -c \"import base64,json; d=json.load(open('$T/out')); exit(not (d['exit'] == 1 and b'already' in base64.b64decode(d['stderr'])))\""
 check "acknowledgement in the admin log" test "$(db "SELECT count(*) FROM admin_log WHERE action='gateway.alarm.ack' AND actor='gwa' AND result='ok'")" = 1
 check "torwart alarm list --home shows it acknowledged by gwa" bash -c "'$TORWART' alarm list --home '$H' | grep '^$ALARM_A ' | grep -q gwa"
 check "torwart alarm list --open --home shows only GW-B1's" bash -c "'$TORWART' alarm list --home '$H' --open | grep -q GW-B1 && ! '$TORWART' alarm list --home '$H' --open | grep -q GW-A1"
@@ -191,7 +191,7 @@ check "... the cursor continues at 6" test "$(jq_ "[e['seq'] for e in d['entries
 check "... entries carry their chain hash" test "$(jq_ "len(d['entries'][0]['hash'])")" = 64
 check "GET /v1/admin-log/heads: 200" test "$(req aud GET /v1/admin-log/heads)" = 200
 check "GET /v1/admin-log/3/proof: 200" test "$(req aud GET /v1/admin-log/3/proof)" = 200
-python3 -c "import json; print(json.load(open('$T/out'))['document'], end='')" >"$T/proof.txt"
+/usr/bin/python3 -c "import json; print(json.load(open('$T/out'))['document'], end='')" >"$T/proof.txt"
 check "... the proof document verifies offline (torwart audit proof --verify)" \
 	"$TORWART" audit proof --verify "$T/proof.txt" --cert "$H/pki/gwa-sig.crt"
 check "... against a signed head" test "$(jq_ "d['signed_head'] is not None")" = True
@@ -200,7 +200,7 @@ check "the gateway operator may not read the admin log: 403" test "$(req gwa GET
 check "reads through the api are in the admin log" test "$(db "SELECT count(*) FROM admin_log WHERE action='api.read' AND actor='aud'")" -ge 5
 
 # ---- every documented route answers (docs/openapi.yaml), none is "no such resource"
-python3 - "$SRC/docs/openapi.yaml" >"$T/routes" <<'PY'
+/usr/bin/python3 - "$SRC/docs/openapi.yaml" >"$T/routes" <<'PY'
 import sys, yaml
 doc = yaml.safe_load(open(sys.argv[1]))
 for path, item in doc["paths"].items():

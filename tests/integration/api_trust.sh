@@ -55,7 +55,7 @@ echo "# 1 MiB without a session: HTTP $code"
 check "1 MiB body without a session: 413 before authentication" test "$code" = 413
 check "login op1" "$TORWART" login --api "$API" --cert "$T/op1/op1.crt" --key "$T/op1/op1.key" \
 	--password-file "$T/op1.pw" --token-file "$T/op1.session"
-TOKEN=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["token"])' "$T/op1.session")
+TOKEN=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["token"])' "$T/op1.session")
 code=$(curl -sk --curves brainpoolP256r1:P-256 -o "$T/big.out" -w '%{http_code}' --max-time 60 --cert "$T/op1/op1.crt" \
 	--key "$T/op1/op1.key" -H "Authorization: Bearer $TOKEN" \
 	-H 'Content-Type: application/json' -H 'Expect: 100-continue' --data-binary "@$T/big.body" "$API/v1/commands")

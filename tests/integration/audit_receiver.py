@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 # audit_receiver.py: local test receivers for tests/integration/auditlog.sh.
 #   syslog  PORT CERT KEY OUT: RFC 5425 syslog over TLS; checks the octet-counting
 #           framing and writes one received SYSLOG-MSG per line to OUT.

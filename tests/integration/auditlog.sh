@@ -9,7 +9,7 @@ H="$T/home"
 trap 'finish; exit $?' EXIT
 RECV="$(dirname "$0")/audit_receiver.py"
 # The distribution's interpreter: a version-manager shim can take seconds to start.
-PY=/usr/bin/python3; [ -x "$PY" ] || PY=python3
+PY=/usr/bin/python3
 
 WAN_PORT=$(free_port); API_PORT=$(free_port); SYS_PORT=$(free_port); HOOK_PORT=$(free_port)
 

@@ -93,7 +93,7 @@ check "SMGW request without authorisation" "$TORWART" req initial --cn ETWA00000
 
 # ---- bad input: each gets its code, nothing changes
 before=$(counts)
-python3 - "$T/req3.der" "$T" <<'EOF'
+/usr/bin/python3 - "$T/req3.der" "$T" <<'EOF'
 import sys
 src, d = sys.argv[1], sys.argv[2]
 b = open(src, 'rb').read()
@@ -118,6 +118,23 @@ expect_code "unregistered participant" failure_unauthorized_request "$TORWART" c
 expect_code "subject does not match the registration" failure_incorrect_request "$TORWART" ca issue --home "$H" --request "$T/reqy.der"
 check "bad requests changed no request, certificate or participant" test "$(counts)" = "$before"
 check "refusals are in the admin log" test "$(db "SELECT count(*) FROM admin_log WHERE action = 'ca.request.refuse'")" -ge 9
+
+# ---- temporary files of crashed CRL writers: the next CRL run removes the one whose
+# writer is gone, says so, and keeps the one of a writer still running
+mkdir -p "$H/crl"
+sleep 0 & GONE=$!; wait "$GONE"
+sleep 600 & RUNNING=$!; pids_to_kill+=("$RUNNING")
+echo "half a CRL" >"$H/crl/sub-ca.crl.tmp.$GONE"
+echo "half a CRL" >"$H/crl/sub-ca.crl.tmp.$RUNNING"
+check "ca crl beside a crashed writer's temporary file" \
+	bash -c "'$TORWART' ca crl --home '$H' 2>'$T/crl-stale.err'"
+check "... removes it (its pid $GONE runs no process)" test ! -e "$H/crl/sub-ca.crl.tmp.$GONE"
+check "... and says so" grep -q "removed .*/crl/sub-ca.crl.tmp.$GONE .*its pid $GONE is not running" \
+	"$T/crl-stale.err"
+check "... keeps the file of a writer still running (pid $RUNNING)" \
+	test -e "$H/crl/sub-ca.crl.tmp.$RUNNING"
+kill "$RUNNING" 2>/dev/null; wait "$RUNNING" 2>/dev/null
+rm -f "$H/crl/sub-ca.crl.tmp.$RUNNING"
 
 # ---- the stack: api serves the CRL, worker regenerates it
 "$TORWARTD" --home "$H" all >>"$T/torwartd.log" 2>&1 &

@@ -60,7 +60,7 @@ openssl x509 -req -in "$T/leaf.csr" -CA "$T/foreign.pem" -CAkey "$T/foreign.key"
 expect_check "certificate issued by a foreign CA is unknown" 5 ": unknown: not issued by this Sub-CA" --cert "$T/leaf.pem"
 
 # ---- bad signature: an issued certificate with one bit of its signature flipped
-python3 - "$T/tls.der" "$T/tampered.der" <<'PY'
+/usr/bin/python3 - "$T/tls.der" "$T/tampered.der" <<'PY'
 import sys
 b = bytearray(open(sys.argv[1], 'rb').read()); b[-1] ^= 0x01
 open(sys.argv[2], 'wb').write(bytes(b))

@@ -9,7 +9,8 @@
 #     the gateway without an operator command, the gateway refuses it
 #     (certificate_revoked), visible in the job;
 #   - a gateway that holds a profile with the revoked certificate reports it with the new
-#     CRL (revoked_partners, admin log crl.partner-revoked);
+#     CRL (revoked_partners, admin log crl.partner-revoked, alert partner-revoked to the
+#     gateway operators naming the gateway, the profile and `profile reput`);
 #   - a gateway without a CRL of the issuer refuses it too (crl_missing), and the GWA
 #     refuses a certificate that is not the one of the profile's fingerprint.
 . "$(dirname "$0")/lib.sh"
@@ -43,7 +44,7 @@ last_crl_job() { q "SELECT id FROM jobs WHERE type = 'crl-update' AND gateway_id
 job_of() { sed -n 's/.*job \([0-9][0-9]*\).*/\1/p' | head -1; }
 
 check "torwart init --test-pki" "$TORWART" init --home "$H" --test-pki --wan-listen "$WAN" \
-	--api-listen "127.0.0.1:$API_PORT"
+	--api-listen "127.0.0.1:$API_PORT" --api-tls-listen "127.0.0.1:$(free_port)"
 printf '\n[worker]\njob_tick_ms = 50\n\n[renewal]\ncrl_push_scan = 1\ncrl_push_batch = 1\ncrl_push_pace = 1\n' >>"$H/torwart.conf"
 for g in GW-1 GW-2 GW-3; do check "gateway add $g" "$TORWART" gateway add --home "$H" --id "$g"; done
 check "GW-3 belongs to tenant beta" "$TORWART" gateway set --home "$H" --gateway GW-3 --move-tenant beta
@@ -78,9 +79,10 @@ check "nothing was stored or ordered" test "$(q "SELECT count(*) FROM jobs WHERE
 
 # ---- automatic push after the start: every gateway, every tenant, no operator command
 start_stack() {
+	api_tls_port "$H" || return 1
 	"$TORWARTD" --home "$H" all >>"$T/torwartd.log" 2>&1 &
 	SUP=$!; pids_to_kill+=("$SUP")
-	wait_port 127.0.0.1 "$WAN_PORT" 20
+	wait_port 127.0.0.1 "$WAN_PORT" 20 && wait_port 127.0.0.1 "$TLS_PORT" 20
 }
 check "torwartd all starts" start_stack
 crl_published() { for _ in $(seq 1 100); do [ -s "$H/crl/sub-ca.crl" ] && return 0; sleep 0.2; done; return 1; }
@@ -139,6 +141,11 @@ check "GW-1 reports the held profile whose EMT the new CRL revokes (job result)"
 	bash -c "'$TORWART' job show --home '$H' --id $J1b | grep -q 'revoked_partners.*wan-x'"
 check "... recorded in the admin log for the operators" \
 	test "$(q "SELECT count(*) FROM admin_log WHERE action='crl.partner-revoked' AND object='GW-1' AND detail LIKE '%wan-x (serial %' AND error_code='certificate_revoked'")" = 1
+check "... and alerted to the gateway operators: the gateway, the profile and its serial, the remedy" \
+	test "$(q "SELECT count(*) FROM alert_queue WHERE kind='partner-revoked' AND role='gateway-operator' AND severity='error' AND subject='GW-1' AND message LIKE 'gateway GW-1 holds 1 profile whose partner certificate the new CRLs revoke: wan-x (serial %)%' AND message LIKE '%torwart profile reput --emt MPID --gateway GW-1 --apply%'")" = 1
+check "... the alert in the admin log (alert.partner-revoked, to the gateway operators)" \
+	test "$(q "SELECT count(*) FROM admin_log WHERE action='alert.partner-revoked' AND object='GW-1' AND result='alert' AND error_code='gateway-operator'")" = 1
+check "... and in the service log" grep -q "ALERT partner-revoked to role gateway-operator: GW-1: gateway GW-1 holds 1 profile" "$T/torwartd.log"
 wanp 4 >"$T/wan-4.json"
 out=$("$TORWART" profile put --home "$H" --gateway GW-1 --file "$T/wan-4.json" 2>&1); P1b=$(echo "$out" | job_of)
 check "the GWA creates the order for the changed profile ($out)" test -n "$P1b"

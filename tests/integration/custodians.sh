@@ -126,7 +126,7 @@ gw_add GW-2
 check "... and issuance is refused again" grep -q "signer inactive" "$T/out"
 
 # ---- a tampered share set: clear error, never half-active
-python3 - "$S/share-3-of-3.txt" "$T/tampered.txt" <<'EOF'
+/usr/bin/python3 - "$S/share-3-of-3.txt" "$T/tampered.txt" <<'EOF'
 import hashlib, sys
 lines = [l for l in open(sys.argv[1]).read().splitlines() if l and not l.startswith('#')]
 body = lines[:6]
@@ -232,7 +232,7 @@ check "a sealed share without the custodian's key is refused" grep -q "give --sh
 "$TORWART" ca custodian-share --home "$H2" --share "$S2/share-1-of-3.sealed" \
 	--share-key "$T/ck/k2/k2.custodian.key" >"$T/out" 2>&1
 check "another custodian's key does not open it" grep -q "sealed to another custodian's key" "$T/out"
-python3 - "$S2/share-3-of-3.sealed" "$T/altered.sealed" <<'EOF'
+/usr/bin/python3 - "$S2/share-3-of-3.sealed" "$T/altered.sealed" <<'EOF'
 import sys
 lines = open(sys.argv[1]).read().splitlines()
 for i, l in enumerate(lines):

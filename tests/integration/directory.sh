@@ -18,7 +18,6 @@ H="$T/home"
 trap 'finish; exit $?' EXIT
 
 PY=/usr/bin/python3
-[ -x "$PY" ] || PY=python3
 for tool in slapd ldapsearch ldapwhoami ldapmodify; do
 	if ! command -v "$tool" >/dev/null && [ ! -x "/usr/sbin/$tool" ]; then
 		echo "SKIP: $tool not installed (scripts/install-deps installs slapd and ldap-utils)"

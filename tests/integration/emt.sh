@@ -78,7 +78,7 @@ check "profile authorise-emt GW-E1 <- 9900000000001" "$TORWART" profile authoris
 	--home "$H" --gateway GW-E1 --emt 9900000000001
 out=$(as_emt emt-a -o "$T/r2" -w '%{http_code}' "${JSON[@]}" -d "$REQ" "$URL/v1/emt/cls-requests")
 check "authorised EMT gets 202" test "$out" = 202
-JOB=$(python3 -c "import json;print(json.load(open('$T/r2'))['job'])" 2>>"$T/log")
+JOB=$(/usr/bin/python3 -c "import json;print(json.load(open('$T/r2'))['job'])" 2>>"$T/log")
 check "... with a job id" test -n "$JOB"
 check "the job is a cls-connect job created by emt:9900000000001" test \
 	"$(sqlite3 "$H/store.db" "SELECT type || ' ' || actor FROM jobs WHERE id = ${JOB:-0}")" = "cls-connect emt:9900000000001"
@@ -88,11 +88,11 @@ check "the job reaches done (wake-up, connection, proxy activated)" \
 	"$TORWART" job wait --home "$H" --id "${JOB:-0}" --wait-timeout 60
 out=$(as_emt emt-a -o "$T/r3" -w '%{http_code}' "$URL/v1/emt/cls-requests/${JOB:-0}")
 check "the EMT reads its request (200)" test "$out" = 200
-check "... state done, result proxy active for the CLS" python3 -c "
+check "... state done, result proxy active for the CLS" /usr/bin/python3 -c "
 import json; r = json.load(open('$T/r3'))
 assert r['state'] == 'done' and r['gateway'] == 'GW-E1' and r['cls'] == 'cls-heatpump-1', r
 assert r['result']['proxy'] == 'active' and r['result']['cls'] == 'cls-heatpump-1', r"
-check "the simulated gateway holds the active proxy (state on disk)" python3 -c "
+check "the simulated gateway holds the active proxy (state on disk)" /usr/bin/python3 -c "
 import json; s = json.load(open('$H/gateways/GW-E1/state.json'))
 p = s['cls_proxy']
 assert p['cls'] == 'cls-heatpump-1' and p['emt'] == '9900000000001', p"

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """emt_receiver.py: a test EMT's HTTPS endpoint for metering data (docs/metering.md).
 
 The independent peer of the GWA's deliveries: TLS 1.2 with the TR-03116-3 suites and

@@ -114,7 +114,7 @@ expect_fail "incomplete image refused" "incomplete" add --file "$T/fw3-cut.bin" 
 check "receipt names incomplete" grep -q '"error": "incomplete"' "$T/r3.json"
 cp "$T/fw3.cms" "$T/fw3-bad.cms"
 # flip one byte of the signed manifest inside the container: the signature breaks
-python3 -c "import sys; p=sys.argv[1]; b=bytearray(open(p,'rb').read()); i=b.find(b'PPC/SMGW-2'); b[i]^=1; open(p,'wb').write(b)" "$T/fw3-bad.cms"
+/usr/bin/python3 -c "import sys; p=sys.argv[1]; b=bytearray(open(p,'rb').read()); i=b.find(b'PPC/SMGW-2'); b[i]^=1; open(p,'wb').write(b)" "$T/fw3-bad.cms"
 expect_fail "manipulated container refused (T-SU.1)" "signature does not verify" add --file "$T/fw3.bin" --signature "$T/fw3-bad.cms"
 expect_fail "garbage container refused" "not a DER CMS" add --file "$T/fw3.bin" --signature "$T/fw3.bin"
 # a foreign manufacturer: its own CA, GWH name, same openssl command line

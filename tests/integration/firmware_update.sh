@@ -26,7 +26,7 @@ sim() { # GATEWAY [sim args]: one batch visit of that gateway
 	local g=$1; shift
 	"$SIM" --gwa "$WAN" --gateways "$H/gateways/$g" --max-orders 4 "$@" >>"$T/sim.log" 2>&1
 }
-running() { python3 -c "import json;print(json.load(open('$H/gateways/$1/state.json')).get('firmware',{}).get('version',''))"; }
+running() { /usr/bin/python3 -c "import json;print(json.load(open('$H/gateways/$1/state.json')).get('firmware',{}).get('version',''))"; }
 VC="$H/test-vendor/gwh-sig.crt"; VK="$H/test-vendor/gwh-sig.key"
 LC="$H/pki/firmware-list.crt"; LK="$H/test-vendor/firmware-list.key"
 
@@ -136,7 +136,7 @@ subprocess.run(cancel, shell=True, check=True)
 out.append(req("GET", "/v1/firmware/1", headers={"Range": "bytes=0-9"})[0])       # cancelled: 403
 print(" ".join(str(x) for x in out))
 PY
-python3 "$T/gw6.py" "$WAN_PORT" "$H/gateways/GW-6" "'$TORWART' job cancel --home '$H' --id $J6 >/dev/null 2>&1" \
+/usr/bin/python3 "$T/gw6.py" "$WAN_PORT" "$H/gateways/GW-6" "'$TORWART' job cancel --home '$H' --id $J6 >/dev/null 2>&1" \
 	"sqlite3 '$H/store.db' \"UPDATE firmware_images SET signature='invalid' WHERE id=1\"" \
 	"sqlite3 '$H/store.db' \"UPDATE firmware_images SET signature='verified' WHERE id=1\"" \
 	>"$T/gw6.out" 2>>"$T/log"

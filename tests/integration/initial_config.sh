@@ -14,7 +14,8 @@ WAN_PORT=$(free_port); API_PORT=$(free_port)
 q() { sqlite3 "$H/store.db" "$1"; }
 
 check "torwart init --test-pki" "$TORWART" init --home "$H" --test-pki \
-	--wan-listen "127.0.0.1:$WAN_PORT" --api-listen "127.0.0.1:$API_PORT"
+	--wan-listen "127.0.0.1:$WAN_PORT" --api-listen "127.0.0.1:$API_PORT" \
+	--api-tls-listen "127.0.0.1:$(free_port)"
 "$TORWARTD" --home "$H" all >>"$T/torwartd.log" 2>&1 &
 SUP=$!; pids_to_kill+=("$SUP")
 check "torwartd all starts" wait_port 127.0.0.1 "$WAN_PORT" 20
@@ -57,7 +58,7 @@ check "openssl cms -verify: signed by the GWA, chain to the SM-PKI root" openssl
 	-purpose any -out "$T/gw1.json"
 check "the signer certificate is the GWA's SIG certificate" bash -c "openssl cms -verify -binary \
 	-inform DER -in '$T/gw1.sd' -noverify -signer '$T/signer.pem' -out /dev/null 2>/dev/null && cmp <(openssl x509 -in '$T/signer.pem' -outform DER) <(openssl x509 -in '$H/pki/gwa-sig.crt' -outform DER)"
-check "content: format, gateway, WAN address, three certificates, chain" python3 -c "
+check "content: format, gateway, WAN address, three certificates, chain" /usr/bin/python3 -c "
 import json; d = json.load(open('$T/gw1.json'))
 assert d['format'] == 'torwart-initial-config/1' and d['gateway_id'] == 'GW-1', d
 assert d['gwa']['wan'] == '127.0.0.1:$WAN_PORT' and set(d['certificates']) == {'TLS','SIG','ENC'}
@@ -67,7 +68,7 @@ assert 'PRIVATE' not in open('$T/gw1.json').read()"
 F="$T/factory/GW-1"; mkdir -p "$F"
 cp "$G1/id" "$G1/tls.key" "$G1/sig.key" "$G1/enc.key" "$G1/enc.crt" "$G1/root-ca.crt" "$F/"
 cp "$T/gw1.cms" "$T/tampered.cms"
-python3 -c "d=bytearray(open('$T/tampered.cms','rb').read()); d[-40]^=1; open('$T/tampered.cms','wb').write(d)"
+/usr/bin/python3 -c "d=bytearray(open('$T/tampered.cms','rb').read()); d[-40]^=1; open('$T/tampered.cms','wb').write(d)"
 check_fails "a tampered file is refused" "$SIM" --bootstrap "$T/tampered.cms" --gateways "$F"
 check "... and nothing was installed" test ! -e "$F/tls.crt"
 "$TORWART" gateway initial-config --home "$H" --gateway GW-2 --out "$T/gw2.cms" >>"$T/log" 2>&1

@@ -13,7 +13,7 @@ WU_PORT=$((20000 + RANDOM % 30000)); CAP_PORT=$((20000 + RANDOM % 30000))
 WAN="127.0.0.1:$WAN_PORT"
 j() { "$TORWART" job "$@" --home "$H"; }
 state_of() { "$TORWART" job show --home "$H" --id "$1" | sed -n 's/^state: *//p'; }
-stat_of() { python3 -c "import json,sys;print(json.load(open('$T/sim.stats'))['$1'])"; }
+stat_of() { /usr/bin/python3 -c "import json,sys;print(json.load(open('$T/sim.stats'))['$1'])"; }
 count_log() { sqlite3 "$H/store.db" "SELECT count(*) FROM admin_log WHERE $1"; }
 wait_state() { # id state seconds
 	local end=$((SECONDS + $3))
@@ -61,7 +61,7 @@ check "simulator daemon starts" start_sim
 check "fleet ping to tag meters completes (--wait)" j create --type ping --payload '{"echo":"hi"}' --tag meters --wait --wait-timeout 60
 check "progress display names the final count" bash -c "'$TORWART' job create --home '$H' --type set-retention --payload '{\"days\":90}' --tenant acme --wait --wait-timeout 60 | grep -q '1/1 finished: 1 done'"
 check "the gateway applied the retention period (state on disk)" \
-	python3 -c "import json;assert json.load(open('$H/gateways/GW-3/state.json'))['retention_days']==90"
+	/usr/bin/python3 -c "import json;assert json.load(open('$H/gateways/GW-3/state.json'))['retention_days']==90"
 check "wake-ups were signed by the signer (purpose wakeup)" test "$(count_log "action='signer.sign' AND detail LIKE 'purpose=wakeup%'")" -ge 4
 check "workflow states are in the admin log" test "$(count_log "action IN ('job.waking','job.wakeup','job.sent','job.done')")" -ge 16
 check "job list shows done jobs" bash -c "'$TORWART' job list --home '$H' --state done | grep -c ' done ' | grep -qx 4"
@@ -74,7 +74,7 @@ check "they ran in order (done of the first before sent of the second)" test \
 	"$(sqlite3 "$H/store.db" "SELECT CASE WHEN (SELECT seq FROM admin_log WHERE action='job.done' AND object='job:$id1') < (SELECT seq FROM admin_log WHERE action='job.sent' AND object='job:$id2') THEN 1 ELSE 0 END")" = 1
 
 # ---- signed wake-ups: capture real ones, then replay, alter, delay (T-WU.2/3)
-python3 - "$CAP_PORT" "$T/wu" >>"$T/log" 2>&1 <<'PY' &
+/usr/bin/python3 - "$CAP_PORT" "$T/wu" >>"$T/log" 2>&1 <<'PY' &
 import socket, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", int(sys.argv[1])))
 open(sys.argv[2] + ".ready", "w").close()
@@ -89,7 +89,7 @@ idc=$(j create --type ping --gateway GW-2 --timeout 2 --attempts 2 --retry-delay
 wait "$CAPPID"
 check "two wake-ups captured (first attempt and retry)" test -s "$T/wu0" -a -s "$T/wu1"
 send() { # port file|"" [text]
-	python3 -c "import socket,sys;socket.socket(socket.AF_INET,socket.SOCK_DGRAM).sendto(open(sys.argv[2],'rb').read() if len(sys.argv)<4 else sys.argv[3].encode(),('127.0.0.1',int(sys.argv[1])))" "$@"
+	/usr/bin/python3 -c "import socket,sys;socket.socket(socket.AF_INET,socket.SOCK_DGRAM).sendto(open(sys.argv[2],'rb').read() if len(sys.argv)<4 else sys.argv[3].encode(),('127.0.0.1',int(sys.argv[1])))" "$@"
 }
 sessions() { sleep 2; stat_of sessions_ok; }
 sessions_above() { # n: wait up to 60 s for more than n sessions (slow CI machines)
@@ -106,12 +106,12 @@ for _ in $(seq 1 50); do [ -s "$T/sim2.stats" ] && break; sleep 0.1; done
 sleep 1.5
 send "$WU2_PORT" "$T/wu1"
 sleep 2
-check "a delayed wake-up (outside the window) causes no connection" python3 -c \
+check "a delayed wake-up (outside the window) causes no connection" /usr/bin/python3 -c \
 	"import json;d=json.load(open('$T/sim2.stats'));assert d['sessions_ok']==0 and d['wakeups_rejected']==1"
 kill -TERM "$SIM2"; wait "$SIM2" 2>/dev/null
 s0=$(stat_of sessions_ok); r0=$(stat_of wakeups_rejected)
-python3 -c "d=bytearray(open('$T/wu1','rb').read());d[-5]^=1;open('$T/wu1alt','wb').write(d)"
-python3 -c "d=bytearray(open('$T/wu1','rb').read());i=d.index(b'GW-2');d[i+3]=ord('1');open('$T/wu1rcp','wb').write(d)"
+/usr/bin/python3 -c "d=bytearray(open('$T/wu1','rb').read());d[-5]^=1;open('$T/wu1alt','wb').write(d)"
+/usr/bin/python3 -c "d=bytearray(open('$T/wu1','rb').read());i=d.index(b'GW-2');d[i+3]=ord('1');open('$T/wu1rcp','wb').write(d)"
 send "$WU_PORT" "$T/wu1alt"; send "$WU_PORT" "$T/wu1rcp"; send "$WU_PORT" "" "garbage that is not a wake-up"
 check "altered, re-addressed and junk wake-ups cause no connection" test "$(sessions)" = "$s0"
 check "... and were dropped silently, each counted" test "$(stat_of wakeups_rejected)" = "$((r0 + 3))"
@@ -194,7 +194,7 @@ check "stack restarts" start_stack
 check "simulator restarts with its state" start_sim --contact-interval 2
 check "GW-1 picks its orders up on its own schedule" bash -c "'$TORWART' job wait --home '$H' --id $idr --wait-timeout 30"
 check "the earlier orders of GW-1 completed too" wait_state "$idf" done 30
-check "simulator state survived the restart (retention 45 kept, 77 applied)" python3 -c \
+check "simulator state survived the restart (retention 45 kept, 77 applied)" /usr/bin/python3 -c \
 	"import json;assert json.load(open('$G2/state.json'))['retention_days']==45;assert json.load(open('$H/gateways/GW-1/state.json'))['retention_days']==77"
 
 # ---- token bucket: 3 wake-ups at 1/s (burst 1) take at least 1.5 s (T-WU.4)
@@ -204,5 +204,5 @@ check "simulator restarts (only woken, no own contact)" start_sim
 b=$(j create --type ping --gateways all | sed -n 's/^fleet order \([0-9]*\).*/\1/p')
 check "3 paced orders complete" j wait --batch "$b" --wait-timeout 60
 spread=$(sqlite3 "$H/store.db" "SELECT (julianday(max(time)) - julianday(min(time))) * 86400 FROM admin_log WHERE action='job.wakeup' AND seq > (SELECT seq FROM admin_log WHERE action='job.fleet' AND object='batch:$b')")
-check "wake-ups were paced by the token bucket (spread ${spread}s >= 1.5s)" python3 -c "assert $spread >= 1.5"
+check "wake-ups were paced by the token bucket (spread ${spread}s >= 1.5s)" /usr/bin/python3 -c "assert $spread >= 1.5"
 check "admin log verifies" "$TORWART" audit verify --home "$H"

@@ -33,6 +33,16 @@ free_port() {
 	return 1
 }
 
+# api_tls_port HOME: HOME's [api] tls_listen moved to a port free now; sets TLS_PORT. For a
+# start some time after `init`: a port found then can be another test's listener by now
+# (and without --api-tls-listen init writes the fixed default 127.0.0.1:8445, on which two
+# tests running at once collide). Only the HTTPS listener moves: issued certificates name
+# [api] listen in their CRL distribution points, and gateways are given [wan] listen.
+api_tls_port() {
+	TLS_PORT=$(free_port) || return 1
+	sed -i "s/^tls_listen = .*/tls_listen = 127.0.0.1:$TLS_PORT/" "$1/torwart.conf"
+}
+
 wait_port() { # host port seconds
 	local end=$((SECONDS + $3))
 	while [ $SECONDS -lt $end ]; do

@@ -130,7 +130,7 @@ check_fails "an http:// endpoint is refused" "$TORWART" metering endpoint --home
 start_emt() { # name port dir [delay]
 	mkdir -p "$3"
 	rm -f "$3/ready"
-	python3 "$HERE/emt_receiver.py" "$2" "$T/$1.tls.crt" "$T/$1/tls.key" \
+	/usr/bin/python3 "$HERE/emt_receiver.py" "$2" "$T/$1.tls.crt" "$T/$1/tls.key" \
 		"$H/pki/chain.pem" "$3" ${4:+--delay "$4"} >>"$T/$1.log" 2>&1 &
 	EMT_PID=$!
 	pids_to_kill+=("$EMT_PID")
@@ -215,7 +215,7 @@ verify_a() { # a sample of 8 (each costs three processes); all carry the same st
 			-binary -out "$f.inner" 2>>"$T/log" || return 1
 		openssl cms -decrypt -inform DER -in "$f.inner" -recip "$T/emt-a.enc.crt" \
 			-inkey "$T/emt-a/enc.key" -binary -out "$f.json" 2>>"$T/log" || return 1
-		python3 -c "
+		/usr/bin/python3 -c "
 import json; d = json.load(open('$f.json'))
 assert d['metering_point'] == '$MP' and len(d['values']) == 96 and d['kind'] == 'tariffed', d" \
 			2>>"$T/log" || return 1
@@ -353,22 +353,22 @@ URL="https://localhost:$WAN_PORT/v1/emt/taf-requests"
 taf_post() { # who body -> prints "code job"
 	local code
 	code=$(as_emt "$1" -o "$T/taf.out" -w '%{http_code}' -H Content-Type:application/json -d "$2" "$URL")
-	echo "$code $(python3 -c "import json;print(json.load(open('$T/taf.out')).get('job',''))" 2>/dev/null)"
+	echo "$code $(/usr/bin/python3 -c "import json;print(json.load(open('$T/taf.out')).get('job',''))" 2>/dev/null)"
 }
 read -r code J5 <<<"$(taf_post emt-a "{\"gateway\":\"$G1ID\",\"metering_point\":\"$MP\",\"taf\":\"TAF5\",\"tariff_stage\":2}")"
 check "TAF5 tariff stage change accepted (202, job ${J5:-?})" test "$code" = 202
 check "... the gateway confirms (job done)" "$TORWART" job wait --home "$H" --id "${J5:-0}" --wait-timeout 60
 as_emt emt-a -o "$T/taf5.json" "$URL/${J5:-0}"
-check "... the EMT reads stage 2 confirmed" python3 -c "
+check "... the EMT reads stage 2 confirmed" /usr/bin/python3 -c "
 import json; r = json.load(open('$T/taf5.json'))
 assert r['state'] == 'done' and r['taf'] == 'TAF5' and r['result']['tariff_stage'] == 2, r"
-check "... the simulated gateway holds stage 2" python3 -c "
+check "... the simulated gateway holds stage 2" /usr/bin/python3 -c "
 import json; s = json.load(open('$G1/state.json')); assert s['tariff_stages']['$MP'] == 2, s"
 read -r code J6 <<<"$(taf_post emt-a "{\"gateway\":\"$G1ID\",\"metering_point\":\"$MP\",\"taf\":\"TAF6\"}")"
 check "TAF6 on-demand readout accepted (202)" test "$code" = 202
 check "... job done" "$TORWART" job wait --home "$H" --id "${J6:-0}" --wait-timeout 60
 as_emt emt-a -o "$T/taf6.json" "$URL/${J6:-0}"
-M6=$(python3 -c "import json;print(json.load(open('$T/taf6.json'))['result']['message_id'])" 2>>"$T/log")
+M6=$(/usr/bin/python3 -c "import json;print(json.load(open('$T/taf6.json'))['result']['message_id'])" 2>>"$T/log")
 check "... the answer names the readout's message id (${M6:-?})" test -n "$M6"
 check "... the readout reaches EMT A's endpoint" bash -c "for i in \$(seq 1 100); do grep -q '$G1ID/$M6 tariffed' '$T/rx-a/received.log' && exit 0; sleep 0.1; done; exit 1"
 k6=$(awk -v id="$G1ID/$M6" '$2 == id {print $1; exit}' "$T/rx-a/received.log")
@@ -422,7 +422,7 @@ if [ "$HAVE_CHRONY" = 1 ]; then
 	# The upstream goes wrong: an hour off, on the same address (the worker keeps
 	# checking it every second).
 	kill "$CHRONY_PID" 2>/dev/null; wait "$CHRONY_PID" 2>/dev/null
-	python3 "$HERE/ntp_wrong.py" "$NTP_PORT" 3600 >>"$T/log" 2>&1 &
+	/usr/bin/python3 "$HERE/ntp_wrong.py" "$NTP_PORT" 3600 >>"$T/log" 2>&1 &
 	pids_to_kill+=("$!")
 	sleep 0.5
 	check_fails "time check against a wrong upstream (an hour off): not synchronised" \

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """ntp_wrong.py: a wrong upstream NTP server for the time tests: answers every SNTP
 request correctly formed (mode 4, stratum 2, origin echoed) but OFFSET seconds off.
 

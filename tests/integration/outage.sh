@@ -110,7 +110,7 @@ else
 	# (contact flushes too), so the answer may take several times 10 s: curl waits 90 s.
 	"$TORWART" job create --home "$H" --type ping --gateway GW-1 --timeout 600 >>"$T/log" 2>&1
 	id=$(q "SELECT max(id) FROM jobs")
-	python3 - "$H/store.db" "$T/locked" <<'EOF' &
+	/usr/bin/python3 - "$H/store.db" "$T/locked" <<'EOF' &
 import sqlite3, sys, time, pathlib
 c = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=30)
 c.execute("BEGIN IMMEDIATE")

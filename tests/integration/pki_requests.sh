@@ -67,7 +67,7 @@ check_fails "req renew refuses a key that is not the certificate's" "$TORWART" r
 	"${SUBJ[@]}" --key-dir "$T/emt4" --current-cert "$T/sig.crt" --current-key "$T/emt/tls.key" \
 	--out "$T/renew-bad.b64"
 # The outer signature, broken in its last byte (the ECDSA s value).
-python3 -c "import sys; d=bytearray(open(sys.argv[1],'rb').read()); d[-1]^=1; open(sys.argv[2],'wb').write(d)" \
+/usr/bin/python3 -c "import sys; d=bytearray(open(sys.argv[1],'rb').read()); d[-1]^=1; open(sys.argv[2],'wb').write(d)" \
 	"$T/renew.der" "$T/renew-bad.der"
 check "broken outer signature: failure_outer_signature" \
 	test "$(result_of "$T/renew-bad.der")" = failure_outer_signature
@@ -94,13 +94,13 @@ check_fails "--authorise only for SMGW" "$TORWART" req initial "${SUBJ[@]}" --ro
 	--key-dir "$T/emt5" --authorise --home "$H" --out "$T/x.b64"
 check "unauthorised SMGW request: failure_authorization_signature" \
 	test "$(result_of "$T/initial.der" --require-authorisation)" = failure_authorization_signature
-python3 -c "import sys; d=bytearray(open(sys.argv[1],'rb').read()); d[-1]^=1; open(sys.argv[2],'wb').write(d)" \
+/usr/bin/python3 -c "import sys; d=bytearray(open(sys.argv[1],'rb').read()); d[-1]^=1; open(sys.argv[2],'wb').write(d)" \
 	"$T/smgw.der" "$T/smgw-bad.der"
 check "broken authorisation: failure_authorization_signature" \
 	test "$(result_of "$T/smgw-bad.der")" = failure_authorization_signature
 
 # ---- bad input, one code each
-python3 -c "import sys; d=bytearray(open(sys.argv[1],'rb').read()); d[-1]^=1; open(sys.argv[2],'wb').write(d)" \
+/usr/bin/python3 -c "import sys; d=bytearray(open(sys.argv[1],'rb').read()); d[-1]^=1; open(sys.argv[2],'wb').write(d)" \
 	"$T/initial.der" "$T/pop-bad.der"
 check "broken POP: failure_inner_signature" test "$(result_of "$T/pop-bad.der")" = failure_inner_signature
 head -c 700 "$T/initial.der" >"$T/trunc.der"

@@ -105,7 +105,7 @@ check "simulator visit executes the orders (alarm tamper on demand)" \
 	"$SIM" --gwa "$WAN" --gateways "$G" --alarm tamper
 check "all profile-insert jobs are done" test "$(jobs_of "type='profile-insert' AND state='done'")" -eq 4
 check "the simulator stored the profiles on disk" \
-	bash -c "python3 -c 'import json,sys; d=json.load(open(\"$G/state.json\")); sys.exit(0 if len(d[\"profiles\"])==4 else 1)'"
+	bash -c "/usr/bin/python3 -c 'import json,sys; d=json.load(open(\"$G/state.json\")); sys.exit(0 if len(d[\"profiles\"])==4 else 1)'"
 check "desired and reported sets agree (in-sync)" \
 	bash -c "'$TORWART' profile list --home '$H' --gateway $GW | head -n 1 | grep -q in-sync"
 check "profile drift exits 0 when in sync" "$TORWART" profile drift --home "$H" --gateway "$GW"
@@ -167,7 +167,7 @@ check "openssl verifies a stored log signature with the gateway's SIG certificat
 # a new self-test writes a fresh (not yet fetched) entry, which is then altered.
 check "second self-test" "$TORWART" gateway selftest --home "$H" --id "$GW"
 "$SIM" --gwa "$WAN" --gateways "$G" >>"$T/log" 2>&1
-python3 - "$G/state.json" <<'EOF'
+/usr/bin/python3 - "$G/state.json" <<'EOF'
 import json, sys
 p = sys.argv[1]
 d = json.load(open(p))
@@ -175,7 +175,7 @@ e = d["logs"]["system"]["entries"][-1]
 e["message"] = "nothing happened here"
 json.dump(d, open(p, "w"))
 EOF
-last=$(python3 -c "import json; print(json.load(open('$G/state.json'))['logs']['system']['entries'][-1]['seq'])")
+last=$(/usr/bin/python3 -c "import json; print(json.load(open('$G/state.json'))['logs']['system']['entries'][-1]['seq'])")
 check "log-read of the altered entry" "$TORWART" gateway logs --home "$H" --id "$GW" --kind system --fetch "$last-$last"
 "$SIM" --gwa "$WAN" --gateways "$G" >>"$T/log" 2>&1
 check "the altered entry is stored as INVALID" \

@@ -24,9 +24,10 @@ wait_rstate() { # id state seconds
 	echo "renewal $1 is $(rstate "$1"), expected $2" >>"$T/log"; return 1
 }
 start_stack() {
+	api_tls_port "$H" || return 1
 	"$TORWARTD" --home "$H" all >>"$T/torwartd.log" 2>&1 &
 	SUP=$!; pids_to_kill+=("$SUP")
-	wait_port 127.0.0.1 "$WAN_PORT" 20
+	wait_port 127.0.0.1 "$WAN_PORT" 20 && wait_port 127.0.0.1 "$TLS_PORT" 20
 }
 stop_stack() { kill -TERM "$SUP"; for _ in $(seq 1 100); do kill -0 "$SUP" 2>/dev/null || return 0; sleep 0.1; done; return 1; }
 # The pid of the supervisor's current child running SERVICE (its latest log line names it).
@@ -39,7 +40,7 @@ sim_visit() { "$SIM" --gwa "$WAN" --gateways "$@" --quiet >>"$T/sim.log" 2>&1; }
 renew_id() { sed -n 's/.*first id \([0-9]*\).*/\1/p'; }
 
 check "torwart init --test-pki" "$TORWART" init --home "$H" --test-pki --wan-listen "$WAN" \
-	--api-listen "127.0.0.1:$API_PORT"
+	--api-listen "127.0.0.1:$API_PORT" --api-tls-listen "127.0.0.1:$(free_port)"
 printf '\n[worker]\njob_tick_ms = 50\n\n[renewal]\ntick_ms = 100\ngrace_period = 2\nsub_ca.acme = remote:other-ca\norder_timeout = 4\norder_retry_delay = 1\norder_attempts = 6\n' >>"$H/torwart.conf"
 check "torwartd all starts" start_stack
 for i in 1 2 3 4; do check "gateway add GW-$i" "$TORWART" gateway add --home "$H" --id "GW-$i"; done
@@ -82,13 +83,13 @@ crlnum() { openssl crl -inform DER -in "$H/crl/sub-ca.crl" -noout -crlnumber | s
 check "the Sub-CA's CRL is published with the revocations" "$TORWART" ca crl --home "$H"
 check "gateway crl-push orders the published CRLs to GW-1" bash -c "'$TORWART' gateway crl-push --home '$H' --gateway GW-1 | grep -q 'crl-update for GW-1'"
 sim_visit "$G1"
-crl_applied() { python3 -c "
+crl_applied() { /usr/bin/python3 -c "
 import json; s = json.load(open('$G1/state.json'))
 assert any(v['number'] == int('$(crlnum)', 16) for v in s['crls'].values()), s.get('crls')"; }
 check "the gateway verified and applied it (its number is held)" crl_applied
 check "the crl-update job is done" test "$(q "SELECT state FROM jobs WHERE type='crl-update' ORDER BY id DESC LIMIT 1")" = done
 b64=$(base64 -w0 "$H/crl/sub-ca.crl")
-bad=$(python3 -c "import base64,sys;d=bytearray(base64.b64decode('$b64'));d[-10]^=1;print(base64.b64encode(bytes(d)).decode())")
+bad=$(/usr/bin/python3 -c "import base64,sys;d=bytearray(base64.b64decode('$b64'));d[-10]^=1;print(base64.b64encode(bytes(d)).decode())")
 jid=$("$TORWART" job create --home "$H" --type crl-update --payload "{\"crls\":[\"$bad\"]}" --gateway GW-1 | sed -n 's/^job \([0-9]*\).*/\1/p')
 sim_visit "$G1"
 check "a CRL with a broken signature is refused by the gateway (crl_bad_signature)" \
@@ -175,7 +176,7 @@ failed_n=$(q "SELECT count(*) FROM renewals WHERE id >= $rf AND state = 'failed'
 echo "fleet: $done_n completed, $failed_n failed" >>"$T/log"
 check "most of the fleet is renewed ($done_n of $N completed, $failed_n failed)" test "$done_n" -ge $((N * 2 / 3))
 check "the simulator saw dropped connections and retried orders" \
-	python3 -c "import json;d=json.load(open('$T/fleet.stats'));assert d['orders_repeated']>=1, d"
+	/usr/bin/python3 -c "import json;d=json.load(open('$T/fleet.stats'));assert d['orders_repeated']>=1, d"
 check "each completed gateway: 3 valid (new) certificates, its TLS file is the valid one" bash -c '
 	for g in $(sqlite3 "'"$H"'/store.db" "SELECT gateway_id FROM renewals WHERE id >= '"$rf"' AND state = '"'"'completed'"'"'"); do
 		fp=$(openssl x509 -in "'"$H"'/gateways/$g/tls.crt" -noout -fingerprint -sha256 | sed "s/.*=//; s/://g" | tr A-F a-f)

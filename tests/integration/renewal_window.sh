@@ -21,7 +21,8 @@ ends_in_days() { # gateway days: its valid TLS certificate ends then (as if issu
 }
 
 check "torwart init --test-pki" "$TORWART" init --home "$H" --test-pki \
-	--wan-listen "127.0.0.1:$WAN_PORT" --api-listen "127.0.0.1:$API_PORT"
+	--wan-listen "127.0.0.1:$WAN_PORT" --api-listen "127.0.0.1:$API_PORT" \
+	--api-tls-listen "127.0.0.1:$(free_port)"
 for g in GW-A GW-B GW-C GW-D; do check "gateway add $g" "$TORWART" gateway add --home "$H" --id "$g"; done
 check "GW-A moves to tenant acme" "$TORWART" gateway set --home "$H" --gateway GW-A --move-tenant acme
 check "GW-B moves to tenant beta" "$TORWART" gateway set --home "$H" --gateway GW-B --move-tenant beta
@@ -32,9 +33,10 @@ check "four TLS certificates end within 30 days" \
 
 # ---- a window for a tenant that does not exist: config error at the worker's start
 start_stack() {
+	api_tls_port "$H" || return 1
 	"$TORWARTD" --home "$H" all >>"$T/torwartd.log" 2>&1 &
 	SUP=$!; pids_to_kill+=("$SUP")
-	wait_port 127.0.0.1 "$WAN_PORT" 20
+	wait_port 127.0.0.1 "$WAN_PORT" 20 && wait_port 127.0.0.1 "$TLS_PORT" 20
 }
 stop_stack() { kill -TERM "$SUP"; for _ in $(seq 1 100); do kill -0 "$SUP" 2>/dev/null || return 0; sleep 0.1; done; return 1; }
 logged() { # text: in torwartd.log within 20 s

@@ -76,7 +76,7 @@ check "canary jobs created" wait_for 10 is "0 0 4 0" grp 1 0
 check "second group still waiting" test "$(grp 1 1)" = "0 0 0 12"
 sim -- $(ids 1 4)
 check "canary done, second group started (cascading)" wait_for 10 is "0 0 12 0" grp 1 1
-check "canary gateways run 2.0.0" python3 -c "import json;assert json.load(open('$H/gateways/GW-01/state.json'))['firmware']['version']=='2.0.0'"
+check "canary gateways run 2.0.0" /usr/bin/python3 -c "import json;assert json.load(open('$H/gateways/GW-01/state.json'))['firmware']['version']=='2.0.0'"
 
 # ---- the second group fails above the threshold: the rollout pauses itself
 sim --fault fw-refuse -- $(ids 5 8)

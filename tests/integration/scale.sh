@@ -133,7 +133,7 @@ check "the one chain verifies" "$TORWART" audit verify --home "$H"
 timeout 8 "$SIM" --home "$H" --count 1 --contact-interval 1 --resume --stats "$T/sim.stats" \
 	>>"$T/log" 2>&1
 check "simulator daemon: later contacts resumed ($(cat "$T/sim.stats" 2>/dev/null))" \
-	python3 -c "import json;s=json.load(open('$T/sim.stats'));assert s['sessions_ok']>=2 and s['resumed']>=1"
+	/usr/bin/python3 -c "import json;s=json.load(open('$T/sim.stats'));assert s['sessions_ok']>=2 and s['resumed']>=1"
 
 # ---- the wan answered through its batches (figures logged when its threads stop)
 for p in "${pids_to_kill[1]}" "${pids_to_kill[0]}"; do

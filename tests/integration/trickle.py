@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """trickle.py: the connection-exhaustion attacker of issue 9, for exhaustion.sh and
 bench/bench_exhaustion.sh.
 

@@ -15,7 +15,6 @@ A="$T/a"; B="$T/b"
 trap 'finish; exit $?' EXIT
 
 PY=/usr/bin/python3
-[ -x "$PY" ] || PY=python3
 for tool in slapd ldapwhoami; do
 	if ! command -v "$tool" >/dev/null && [ ! -x "/usr/sbin/$tool" ]; then
 		echo "SKIP: $tool not installed (scripts/install-deps installs slapd and ldap-utils)"

@@ -109,7 +109,7 @@ for who in emt-x emt-y emt-z; do
 done
 start_emt() { # who port
 	mkdir -p "$T/rx-$1"
-	python3 "$HERE/emt_receiver.py" "$2" "$T/$1.crt" "$T/$1/tls.key" "$A/pki/chain.pem" \
+	/usr/bin/python3 "$HERE/emt_receiver.py" "$2" "$T/$1.crt" "$T/$1/tls.key" "$A/pki/chain.pem" \
 		"$T/rx-$1" >>"$T/$1.rx.log" 2>&1 &
 	pids_to_kill+=("$!")
 	for _ in $(seq 1 50); do [ -f "$T/rx-$1/ready" ] && return 0; sleep 0.1; done

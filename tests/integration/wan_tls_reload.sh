@@ -16,9 +16,10 @@ WAN_PORT=$(free_port); API_PORT=$(free_port)
 WAN="127.0.0.1:$WAN_PORT"
 q() { sqlite3 "$H/store.db" "$1"; }
 start_stack() {
+	api_tls_port "$H" || return 1
 	"$TORWARTD" --home "$H" all >>"$T/torwartd.log" 2>&1 &
 	SUP=$!; pids_to_kill+=("$SUP")
-	wait_port 127.0.0.1 "$WAN_PORT" 20
+	wait_port 127.0.0.1 "$WAN_PORT" 20 && wait_port 127.0.0.1 "$TLS_PORT" 20
 }
 child_pid() { # service
 	local p
@@ -40,7 +41,7 @@ wait_log() { # pattern count seconds
 }
 
 check "torwart init --test-pki" "$TORWART" init --home "$H" --test-pki --wan-listen "$WAN" \
-	--api-listen "127.0.0.1:$API_PORT"
+	--api-listen "127.0.0.1:$API_PORT" --api-tls-listen "127.0.0.1:$(free_port)"
 sed -i '/^\[wan\]/a tls_reload_check = 1' "$H/torwart.conf"
 check "torwartd all starts" start_stack
 check "gateway add GW-1" "$TORWART" gateway add --home "$H" --id GW-1

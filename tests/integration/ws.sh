@@ -199,7 +199,7 @@ mk_rev "$(serial_of "$b2tls")" 1 "$T/rev-b.der" && cms_sign "$T/rev-b.der" "$a2s
 cms_sign "$T/rev-a.der" "$b2sig" "$T/b2/sig.key" "$T/rev-a-by-b.cms"
 mk_rev 0badc0ffee 1 "$T/rev-x.der" && cms_sign "$T/rev-x.der" "$a2sig" "$T/a2/sig.key" "$T/rev-x.cms"
 # the same CMS with one byte of the signed content changed (reason 1 -> 4)
-python3 - "$T/rev-a.cms" "$T/rev-a-tampered.cms" <<'PY'
+/usr/bin/python3 - "$T/rev-a.cms" "$T/rev-a-tampered.cms" <<'PY'
 import sys
 d = bytearray(open(sys.argv[1], "rb").read())
 i = d.find(b"\x0a\x01\x01")

@@ -100,7 +100,7 @@ status() {
 }
 check "baseline: zeep GetServiceStatus" status
 
-python3 "$TRICKLE" --target "127.0.0.1:$WS_PORT" --sources "127.0.0.4*300,127.3.0.0/400" \
+/usr/bin/python3 "$TRICKLE" --target "127.0.0.1:$WS_PORT" --sources "127.0.0.4*300,127.3.0.0/400" \
 	--interval 2 --duration 60 >"$T/trickle.out" 2>&1 &
 attackers+=("$!")
 sleep 7   # past the first handshake deadline (4 s): the attacker reconnects at full pressure

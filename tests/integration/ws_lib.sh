@@ -12,7 +12,6 @@ ws_require() {
 	fi
 	# Debian's python3 (python3-zeep), not whatever python3 comes first in PATH.
 	PY=/usr/bin/python3
-	[ -x "$PY" ] || PY=python3
 	if ! "$PY" -c 'import zeep' 2>/dev/null; then
 		echo "SKIP: python3-zeep not installed (scripts/install-deps installs it)"
 		rm -rf "$T"; trap - EXIT; exit 77

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """check_module_deps.py: module boundaries that the build alone does not enforce (one
 library holds every module). The signer's protocol client (src/crypto) must not depend on
 the signer process (src/signer): a process that only asks for signatures never links the

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """check_openapi_routes.py: every route of the operator listener is in docs/openapi.yaml
 and every route documented there is a route (issue 15). The routes are the table the
 api dispatches from (ar_routes in src/api/api_resource.c: the resource routes and the

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """check_option_specs.py: the option specs of src/auth/command.c (OPTS_*) against the
 getopt_long tables of the command sources they name (issue 9, defect 3).
 

@@ -13,7 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -744,6 +748,129 @@ static void test_crl_bad_serial_stops_scan(void **state)
 	assert_int_equal(res.entries, n);
 }
 
+/* Create path (a few bytes) with the given mtime (0: now). */
+static void plant(const char *path, time_t mtime)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	assert_int_equal(fputs("half a CRL", f) >= 0, 1);
+	assert_int_equal(fclose(f), 0);
+	if (mtime != 0) {
+		struct timespec t[2] = { { mtime, 0 }, { mtime, 0 } };
+
+		assert_int_equal(utimensat(AT_FDCWD, path, t, 0), 0);
+	}
+}
+
+/* The idle children of test_crl_stale_tmp, killed by its teardown also after a failure. */
+static pid_t idle_children[2];
+
+/*
+ * A child that waits to be killed: a running process with a pid of its own. It keeps no
+ * descriptor of the test process (the signer's socket among them: the signer would not
+ * see it close, and the test's teardown waits for the signer), dies with the test
+ * process, and is recorded in idle_children[slot].
+ */
+static pid_t idle_child(int slot)
+{
+	pid_t parent = getpid(), pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDWR);
+
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+			_exit(0);
+		if (null >= 0) {
+			(void)dup2(null, STDIN_FILENO);
+			(void)dup2(null, STDOUT_FILENO);
+			(void)dup2(null, STDERR_FILENO);
+		}
+		(void)close_range(3, ~0U, 0);
+		pause();
+		_exit(0);
+	}
+	idle_children[slot] = pid;
+	return pid;
+}
+
+static int kill_idle_children(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(idle_children) / sizeof(idle_children[0]); i++) {
+		if (idle_children[i] > 0) {
+			kill(idle_children[i], SIGKILL);
+			(void)waitpid(idle_children[i], NULL, 0);
+		}
+		idle_children[i] = 0;
+	}
+	return 0;
+}
+
+/*
+ * Temporary files that crashed CRL writers left ("<crl>.tmp.<pid>"): the next CRL run
+ * removes the one of a pid that runs no process and the one whose pid now belongs to a
+ * process started after the file was written (a reused pid); it keeps the file of a pid
+ * that runs and may be writing it, another CRL's file, and a name that is not
+ * "<crl>.tmp.<digits>". Runs after the CRL tests above (the CA has its CRL file).
+ */
+static void test_crl_stale_tmp(void **state)
+{
+	struct env *e = *state;
+	struct tw_error err;
+	struct crl_result res;
+	struct store_ca_crl meta;
+	bool found = false;
+	char dir[160], dead[256], live[256], reused[256], other[256], odd[256];
+	pid_t gone, running, later;
+	int status;
+
+	assert_rc(store_ca_crl_get(e->store, CA_DEFAULT_NAME, &meta, &found, &err), TW_OK);
+	assert_true(found);
+	snprintf(dir, sizeof(dir), "%s", meta.path);
+	assert_non_null(strrchr(dir, '/'));
+	*strrchr(dir, '/') = '\0';
+	/* A writer that is gone: a child that exited and was reaped. */
+	gone = fork();
+	assert_true(gone >= 0);
+	if (gone == 0)
+		_exit(0);
+	assert_int_equal(waitpid(gone, &status, 0), gone);
+	running = idle_child(0);
+	later = idle_child(1);
+	snprintf(dead, sizeof(dead), "%s.tmp.%ld", meta.path, (long)gone);
+	snprintf(live, sizeof(live), "%s.tmp.%ld", meta.path, (long)running);
+	/* Written an hour before the process holding its pid started. */
+	snprintf(reused, sizeof(reused), "%s.tmp.%ld", meta.path, (long)later);
+	snprintf(other, sizeof(other), "%s/root-ca.crl.tmp.%ld", dir, (long)gone);
+	snprintf(odd, sizeof(odd), "%s.tmp.%ldx", meta.path, (long)gone);
+	plant(dead, 0);
+	plant(live, 0);
+	plant(reused, time(NULL) - 3600);
+	plant(other, 0);
+	plant(odd, 0);
+
+	assert_rc(crl_generate(e->home, e->store, e->sc, CA_DEFAULT_NAME, "test", &res, &err),
+		TW_OK);
+	assert_int_equal(res.stale_tmp_removed, 2);
+	assert_int_equal(access(dead, F_OK), -1);
+	assert_int_equal(access(reused, F_OK), -1);
+	assert_int_equal(access(live, F_OK), 0);
+	assert_int_equal(access(other, F_OK), 0);
+	assert_int_equal(access(odd, F_OK), 0);
+	/* The next run finds nothing more to remove while the writer still runs. */
+	assert_rc(crl_generate(e->home, e->store, e->sc, CA_DEFAULT_NAME, "test", &res, &err),
+		TW_OK);
+	assert_int_equal(res.stale_tmp_removed, 0);
+	assert_int_equal(access(live, F_OK), 0);
+
+	kill_idle_children(NULL);
+	unlink(live);
+	unlink(other);
+	unlink(odd);
+}
+
 /*
  * Issue 11, section 6: a TLS request asking for several DNS names gets all of them (the
  * engine certified only the first), notAfter is 23:59:59 UTC of the same calendar day two
@@ -852,6 +979,7 @@ int main(void)
 		cmocka_unit_test(test_issue_threaded_mixed),
 		cmocka_unit_test(test_crl_streamed),
 		cmocka_unit_test(test_crl_bad_serial_stops_scan),
+		cmocka_unit_test_teardown(test_crl_stale_tmp, kill_idle_children),
 		cmocka_unit_test(test_issue_several_dns),
 	};
 

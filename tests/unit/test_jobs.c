@@ -13,10 +13,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 #include <openssl/evp.h>
 #include <openssl/obj_mac.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "audit/audit.h"
 #include "base/log.h"
@@ -25,9 +28,11 @@
 #include "gwa/job.h"
 #include "gwa/job_bucket.h"
 #include "gwa/order.h"
+#include "gwa/renewal.h"
 #include "net/wakeup_codec.h"
 #include "sim/sim_orders.h"
 #include "store/store.h"
+#include "store/store_auditlog.h"
 #include "store/store_jobs.h"
 #include "store/store_profiles.h"
 #include "net/wan_message.h"
@@ -768,6 +773,95 @@ static void test_to_wire_outside_transaction(void **state)
 	assert_int_equal(wire_probe_in_tx, 0);
 }
 
+/*
+ * A crl-update result naming held profiles whose partner certificate the new CRL revokes:
+ * the partner-revoked alert is queued with the admin-log entry, naming the gateway, the
+ * profiles and the remedy. With the most profiles a result may name (256, the longest
+ * ids and serials) the list is cut to what the alert's message holds ("and N more"),
+ * and the remedy still ends it.
+ */
+static void test_crl_partner_alert(void **state)
+{
+	struct order_ctx ctx;
+	struct store_alert *due = calloc(64, sizeof(*due));
+	struct tw_error e;
+	EVP_PKEY *key = NULL;
+	X509_CRL *crl = X509_CRL_new();
+	ASN1_INTEGER *num = ASN1_INTEGER_new();
+	ASN1_TIME *now = ASN1_TIME_set(NULL, time(NULL));
+	unsigned char *der = NULL;
+	int der_len;
+	char *b64 = NULL, id[80], serial[80];
+	json_t *payload, *result, *list = json_array();
+	size_t n = 0, len, at = 0, found = 0;
+	const char *m;
+
+	(void)state;
+	assert_non_null(due);
+	assert_int_equal(keys_generate_ec(NID_brainpoolP256r1, &key, &e), TW_OK);
+	assert_true(crl != NULL && num != NULL && now != NULL);
+	assert_int_equal(ASN1_INTEGER_set(num, 7), 1);
+	assert_int_equal(X509_CRL_set_version(crl, 1), 1);
+	assert_int_equal(X509_CRL_set1_lastUpdate(crl, now), 1);
+	assert_int_equal(X509_CRL_add1_ext_i2d(crl, NID_crl_number, num, 0, 0), 1);
+	assert_true(X509_CRL_sign(crl, key, EVP_sha256()) > 0);
+	assert_true((der_len = i2d_X509_CRL(crl, &der)) > 0);
+	assert_non_null(b64 = malloc(4 * ((size_t)der_len + 2) / 3 + 1));
+	EVP_EncodeBlock((unsigned char *)b64, der, der_len);
+	payload = json_pack("{s:[s]}", "crls", b64);
+	for (int i = 0; i < 256; i++) {
+		snprintf(id, sizeof(id), "wan-%060d", i);
+		snprintf(serial, sizeof(serial), "%064x", i + 1);
+		json_array_append_new(list, json_pack("{s:s, s:s}", "profile_id", id, "serial",
+			serial));
+	}
+	result = json_pack("{s:s, s:[i], s:o}", "gateway_id", "GW-A", "applied", 7,
+		"revoked_partners", list);
+	assert_true(payload != NULL && result != NULL);
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.store = st;
+	ctx.job_id = 1;
+	ctx.gateway_id = "GW-A";
+	ctx.type = "crl-update";
+	ctx.payload = payload;
+	ctx.actor = "system:worker";
+	assert_int_equal(store_begin(st, &e), TW_OK);
+	if (order_type_crl_update.on_result(&ctx, result, &e) != TW_OK)
+		fail_msg("on_result: %s", e.message);
+	assert_int_equal(store_commit(st, &e), TW_OK);
+
+	/* The queue's other alerts (earlier tests) are not this one's. */
+	assert_int_equal(store_alert_due(st, tw_now_ms() + 1000, due, 64, &n, &e), TW_OK);
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(due[i].kind, "partner-revoked") == 0) {
+			at = i;
+			found++;
+		}
+	}
+	assert_int_equal(found, 1);
+	assert_string_equal(due[at].role, "gateway-operator");
+	assert_string_equal(due[at].subject, "GW-A");
+	m = due[at].message;
+	len = strlen(m);
+	assert_true(len <= STORE_TEXT_MAX);
+	assert_non_null(strstr(m, "gateway GW-A holds 256 profiles whose partner certificate"));
+	assert_non_null(strstr(m, " wan-000000000000000000000000000000000000000000000000000000000000 "
+		"(serial 0000000000000000000000000000000000000000000000000000000000000001)"));
+	assert_non_null(strstr(m, " more; the gateway keeps them"));
+	assert_non_null(strstr(m, "torwart profile reput --emt MPID --gateway GW-A --apply"));
+	assert_string_equal(m + len - strlen("docs/profiles.md)"), "docs/profiles.md)");
+
+	json_decref(payload);
+	json_decref(result);
+	OPENSSL_free(der);
+	free(b64);
+	free(due);
+	ASN1_TIME_free(now);
+	ASN1_INTEGER_free(num);
+	X509_CRL_free(crl);
+	EVP_PKEY_free(key);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -785,6 +879,7 @@ int main(void)
 		cmocka_unit_test(test_cls_connect),
 		/* Last: it registers gateways of its own (test_fleet counts the tenant's). */
 		cmocka_unit_test(test_to_wire_outside_transaction),
+		cmocka_unit_test(test_crl_partner_alert),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
