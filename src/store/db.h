@@ -192,10 +192,13 @@ struct tw_store {
 	 * the next append of the same transaction need not read it back (store_audit_last):
 	 * under the writer lock nobody else can append meanwhile. Valid only inside the
 	 * transaction that set it; store_begin, store_commit, store_rollback and a retention
-	 * cut forget it. Owned (allocated on first use, freed by store_close).
+	 * cut forget it. Kept only in a write transaction begun by store_begin (audit_write_tx;
+	 * a read snapshot holds no writer lock). Owned (allocated on first use, freed by
+	 * store_close).
 	 */
 	struct store_audit_row *audit_last;
 	bool audit_last_valid;
+	bool audit_write_tx;
 };
 
 /* Forget the cached last admin-log entry (a statement changed the log's tail). */

@@ -396,7 +396,9 @@ tw_rc store_begin(struct tw_store *store, struct tw_error *err)
 		return tw_error_set(err, TW_E_INTERNAL,
 			"store_begin: a transaction is already open on this connection");
 	store_audit_last_forget(store);
-	return db_begin(store->db, true, err);
+	rc = db_begin(store->db, true, err);
+	store->audit_write_tx = rc == TW_OK;
+	return rc;
 }
 
 tw_rc store_commit(struct tw_store *store, struct tw_error *err)
@@ -408,6 +410,7 @@ tw_rc store_commit(struct tw_store *store, struct tw_error *err)
 	if (!db_in_transaction(store->db))
 		return tw_error_set(err, TW_E_INTERNAL, "store_commit: no transaction is open");
 	store_audit_last_forget(store);
+	store->audit_write_tx = false;
 	return db_commit(store->db, err);
 }
 
@@ -415,6 +418,7 @@ void store_rollback(struct tw_store *store)
 {
 	if (store_check_handle(store, NULL) == TW_OK) {
 		store_audit_last_forget(store);
+		store->audit_write_tx = false;
 		db_rollback(store->db);
 	}
 }
@@ -697,7 +701,7 @@ tw_rc store_audit_last(struct tw_store *store, struct store_audit_row *out, bool
 
 	/* This transaction appended the tail itself (store_audit_insert): it is still the tail
 	 * (the writer lock, see struct tw_store), so no round trip to read it back. */
-	if (store->audit_last_valid && db_in_transaction(store->db)) {
+	if (store->audit_last_valid && store->audit_write_tx && db_in_transaction(store->db)) {
 		memcpy(out, store->audit_last, sizeof(*out));
 		*found = true;
 		return TW_OK;
@@ -739,7 +743,7 @@ tw_rc store_audit_insert(struct tw_store *store, const struct store_audit_row *r
 		(size_t)32, (const void *)row->hash, (size_t)32, row->error_code);
 	/* Only inside a write transaction: outside one, another process may append next. A
 	 * failed cache allocation only costs the read back. */
-	if (rc == TW_OK && db_in_transaction(store->db)) {
+	if (rc == TW_OK && store->audit_write_tx && db_in_transaction(store->db)) {
 		if (store->audit_last == NULL)
 			store->audit_last = malloc(sizeof(*store->audit_last));
 		if (store->audit_last != NULL) {
