@@ -907,6 +907,18 @@ static tw_rc crl_mkdir_parent(const char *path, struct tw_error *err)
  * /proc/stat has whole seconds, the start time clock ticks). */
 #define CRL_TMP_START_SLACK_S 2
 
+/* The decimal number at the start of s (its end a space, a newline or the end). */
+static bool crl_read_ull(const char *s, unsigned long long *out)
+{
+	char *end = NULL;
+
+	if (*s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	*out = strtoull(s, &end, 10);
+	return errno == 0 && (*end == ' ' || *end == '\n' || *end == '\0');
+}
+
 /* Start of process pid, in seconds since the epoch; -1 when it cannot be read. */
 static int64_t crl_proc_start_s(long pid)
 {
@@ -936,11 +948,11 @@ static int64_t crl_proc_start_s(long pid)
 		if (field < 21)
 			p += strcspn(p, " ");
 	}
-	if (field != 22 || sscanf(p, "%llu", &ticks) != 1 ||
+	if (field != 22 || !crl_read_ull(p, &ticks) ||
 	    (f = fopen("/proc/stat", "re")) == NULL)
 		goto out;
 	while (start < 0 && fgets(line, sizeof(line), f) != NULL)
-		if (sscanf(line, "btime %llu", &btime) == 1)
+		if (strncmp(line, "btime ", 6) == 0 && crl_read_ull(line + 6, &btime))
 			start = (int64_t)(btime + ticks / (unsigned long long)hz);
 out:
 	if (f != NULL)
