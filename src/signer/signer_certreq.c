@@ -15,6 +15,7 @@
 #include <openssl/asn1.h>
 #include <openssl/crmf.h>
 #include <openssl/err.h>
+#include <openssl/objects.h>
 #include <openssl/x509.h>
 
 #include "crypto/key_label.h"
@@ -44,10 +45,9 @@ static void certreq_put_len(unsigned char **p, size_t len)
 	*p = q;
 }
 
-/* The signed attribute contentType = id-bsiCertReqMsgs (0.4.0.127.0.7.4.1.1.1), DER. */
-static const unsigned char certreq_ctype_attr[] = {
-	0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x03,
-	0x31, 0x0b, 0x06, 0x09, 0x04, 0x00, 0x7f, 0x00, 0x07, 0x04, 0x01, 0x01, 0x01,
+/* id-bsiCertReqMsgs (0.4.0.127.0.7.4.1.1.1), the OID's content octets. */
+static const unsigned char certreq_bsi_oid[] = {
+	0x04, 0x00, 0x7f, 0x00, 0x07, 0x04, 0x01, 0x01, 0x01,
 };
 
 /* True when d is exactly one DER element with tag byte `tag`. */
@@ -62,6 +62,45 @@ static bool certreq_one_element(const unsigned char *d, size_t len, unsigned cha
 	inf = ASN1_get_object(&p, &n, &t, &cls, (long)len);
 	ERR_clear_error();
 	return !(inf & 0x80) && (inf & V_ASN1_CONSTRUCTED) && p + n == d + len;
+}
+
+/*
+ * True when d (one DER SET, checked by certreq_one_element) is a SET OF Attribute whose
+ * one contentType attribute has the single value id-bsiCertReqMsgs. Every element must
+ * decode as an Attribute: the bytes of the OID somewhere inside another attribute's value
+ * are not enough, or the GWA SIG key would sign any SET that merely embeds them.
+ */
+static bool certreq_is_bsi_signed_attrs(const unsigned char *d, size_t len)
+{
+	const unsigned char *p = d, *end = d + len;
+	long n = 0;
+	int t = 0, cls = 0, inf, ctypes = 0;
+	bool bsi = false;
+
+	inf = ASN1_get_object(&p, &n, &t, &cls, (long)len);
+	if ((inf & 0x80) || p + n != end) {
+		ERR_clear_error();
+		return false;
+	}
+	while (p < end) {
+		X509_ATTRIBUTE *a = d2i_X509_ATTRIBUTE(NULL, &p, (long)(end - p));
+		const ASN1_TYPE *v;
+
+		if (a == NULL) {
+			ERR_clear_error();
+			return false;
+		}
+		if (OBJ_obj2nid(X509_ATTRIBUTE_get0_object(a)) == NID_pkcs9_contentType) {
+			ctypes++;
+			v = X509_ATTRIBUTE_count(a) == 1 ? X509_ATTRIBUTE_get0_type(a, 0) : NULL;
+			bsi = v != NULL && v->type == V_ASN1_OBJECT &&
+				OBJ_length(v->value.object) == sizeof(certreq_bsi_oid) &&
+				memcmp(OBJ_get0_data(v->value.object), certreq_bsi_oid,
+					sizeof(certreq_bsi_oid)) == 0;
+		}
+		X509_ATTRIBUTE_free(a);
+	}
+	return ctypes == 1 && bsi;
 }
 
 static bool certreq_contains(const unsigned char *d, size_t len, const unsigned char *needle,
@@ -94,7 +133,7 @@ const char *signer_certreq_refusal(const char *label, EVP_PKEY *pub, const unsig
 		if (strcmp(base, SIGNER_KEY_GWA_SIG) != 0)
 			return "only the GWA SIG key makes the outer signature of a renewal request";
 		if (!certreq_one_element(d, len, 0x31) ||
-		    !certreq_contains(d, len, certreq_ctype_attr, sizeof(certreq_ctype_attr)))
+		    !certreq_is_bsi_signed_attrs(d, len))
 			return "not the signed attributes of a renewal request (content type "
 				"id-bsiCertReqMsgs)";
 		return NULL;

@@ -359,6 +359,34 @@ static void test_certreq_payload(void **state)
 		&kind));
 	assert_non_null(signer_certreq_refusal("gwa-sig", outer.key, bad_set, sizeof(bad_set),
 		&kind));
+	/* The contentType attribute's bytes hidden in another attribute's value, and the
+	 * attribute twice: both are refused (only a SET OF Attribute with one contentType
+	 * of id-bsiCertReqMsgs is signed). */
+	{
+		static const unsigned char ctype[] = {
+			0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x03,
+			0x31, 0x0b, 0x06, 0x09, 0x04, 0x00, 0x7f, 0x00, 0x07, 0x04, 0x01, 0x01, 0x01,
+		};
+		unsigned char hidden[36], twice[54];
+
+		memcpy(hidden, (const unsigned char[]){ 0x31, 0x22, 0x30, 0x20, 0x06, 0x02, 0x2a,
+			0x03, 0x31, 0x1a, 0x04, 0x18 }, 12);
+		memcpy(hidden + 12, ctype, sizeof(ctype));
+		twice[0] = 0x31;
+		twice[1] = 0x34;
+		for (int i = 0; i < 2; i++) {
+			twice[2 + 26 * i] = 0x30;
+			twice[3 + 26 * i] = 0x18;
+			memcpy(twice + 4 + 26 * i, ctype, sizeof(ctype));
+		}
+		assert_non_null(signer_certreq_refusal("gwa-sig", outer.key, hidden,
+			sizeof(hidden), &kind));
+		assert_non_null(signer_certreq_refusal("gwa-sig", outer.key, twice, sizeof(twice),
+			&kind));
+		/* One such attribute alone, as a SET, is what the outer signature covers. */
+		twice[1] = 0x1a;
+		assert_null(signer_certreq_refusal("gwa-sig", outer.key, twice, 28, &kind));
+	}
 	/* Not a CertRequest, cut short, or trailing bytes. */
 	assert_non_null(signer_certreq_refusal("gwa-enc", pop.key, junk, sizeof(junk), &kind));
 	assert_non_null(signer_certreq_refusal("gwa-enc", pop.key, pop.data, pop.len - 1,
