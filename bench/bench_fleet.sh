@@ -20,7 +20,8 @@
 #        below), CONCURRENCY (sim visits in flight, 256), KEEP=1 (keep the home), HOME_DIR
 #        (reuse an already provisioned home from an earlier KEEP=1 run), PROVISION=single
 #        (provision through gateway add's path per gateway instead of in bulk), RESUMED=0
-#        (first-contact order only), STALL (s, 30), SIM=PATH (another torwart-sim binary,
+#        (first-contact order only), WAN_THREADS (the wan's event loops; default one per
+#        core), STALL (s, 30), SIM=PATH (another torwart-sim binary,
 #        e.g. an older build to compare), PERF=1 (record wan, worker, signer and the
 #        simulator with perf (DWARF call graphs) during the in-service order, PERF_ORDER=
 #        first during the first-contact one, and print where the time goes, by process and
@@ -38,7 +39,7 @@ n=${N:-10000}; type=${TYPE:-set-retention}; payload=${PAYLOAD:-'{"days":90}'}
 # machine's ceiling of about 410/s on two cores, did that on a loaded machine: 112-255 of
 # 1,000 sessions failed). Without RATE it is measured after provisioning: raw OpenSSL's
 # full handshakes/s in memory (bench_handshake, both ends on one core, at the current
-# load) times the cores the load leaves (cores - load average, at least 1), three
+# load) times the cores idle at that moment (/proc/stat over 1.5 s, at least 1), three
 # quarters of that (wan, simulator, worker and signer do more than the handshake), at
 # least 10 and at most 400/s. RATE=N sets it.
 rate=${RATE:-auto}; conc=${CONCURRENCY:-256}
@@ -95,6 +96,11 @@ fi
 # while another is still closing is refused and its job waits for its time-out.
 grep -q '^max_connections_per_source' "$home/torwart.conf" ||
 	sed -i 's/^max_connections = 20000$/&\nmax_connections_per_source = 20000/' "$home/torwart.conf"
+# WAN_THREADS=N: the wan's event loops ([wan] threads; default one per core).
+if [ -n "${WAN_THREADS:-}" ]; then
+	sed -i '/^threads = /d' "$home/torwart.conf"
+	sed -i "s/^max_connections = 20000\$/&\nthreads = $WAN_THREADS/" "$home/torwart.conf"
+fi
 # Pace wake-ups at what wan can handshake on this machine (T-WU.4); a kept home gets this
 # run's rate. Until the automatic rate is measured (that needs the stack), the lowest.
 set_rate() {
@@ -144,13 +150,35 @@ if [ "$provisioned" = 0 ]; then
 	echo "provisioning CPU:     $(echo "scale=2; 1000 * $prov_cpu / $n" | bc) ms per gateway in bench_fleet_provision, $(echo "scale=2; 1000 * $signer_cpu / $n" | bc) ms in the signer; projected on $(nproc) idle cores: $(echo "scale=0; $(nproc) * $n / ($prov_cpu + $signer_cpu)" | bc) gateways/s"
 fi
 
+# Idle cores over $1 seconds: the idle and iowait share of all CPU time in /proc/stat,
+# times the cores. Unlike the load average (a decaying mean over minutes), it says what
+# the machine has free now.
+idle_cores() {
+	local a b
+	a=$(sed -n 's/^cpu  *//p' /proc/stat)
+	sleep "$1"
+	b=$(sed -n 's/^cpu  *//p' /proc/stat)
+	awk -v n="$(nproc)" -v a="$a" -v b="$b" 'BEGIN { split(a, x); split(b, y)
+		for (i = 1; i <= 8; i++) t += y[i] - x[i]
+		printf "%.2f", (t > 0 ? n * (y[4] - x[4] + y[5] - x[5]) / t : 0) }'
+}
+
 if [ "$rate" = auto ]; then
+	# Right after provisioning the load average still counts the provisioning (it said
+	# 1.76 on an idle machine and halved the rate), and the freshly started stack may
+	# still be busy with what provisioning left. So wait, at most 60 s, until 1.5 s of
+	# /proc/stat show all but a third of a core idle, then measure raw OpenSSL and take
+	# the idle cores of that moment.
+	for _ in $(seq 1 40); do
+		idle=$(idle_cores 1.5)
+		[ "$(echo "$idle >= $(nproc) - 0.33" | bc -l)" = 1 ] && break
+	done
 	load=$(cut -d' ' -f1 /proc/loadavg)
 	raw0=$(raw_rate 2)
 	[ -n "$raw0" ] || { echo "bench_fleet: bench_handshake measured no raw handshake rate" >&2; exit 1; }
-	cores_free=$(echo "c = $(nproc) - $load; if (c < 1) c = 1; c" | bc -l)
+	cores_free=$(echo "c = $idle; if (c < 1) c = 1; c" | bc -l)
 	rate=$(echo "r = 0.75 * $raw0 * $cores_free; if (r < 10) r = 10; if (r > 400) r = 400; scale=0; r / 1" | bc -l)
-	echo "wake-up rate:         $rate/s = 0.75 x raw $raw0 full handshakes/s x $cores_free free cores ($(nproc) cores, load average $load; RATE=N sets it)"
+	echo "wake-up rate:         $rate/s = 0.75 x raw $raw0 full handshakes/s x $cores_free idle cores ($(nproc) cores, /proc/stat over 1.5 s; load average $load; RATE=N sets it)"
 	set_rate "$rate"
 	# The worker reads wakeup_rate at its start.
 	kill -TERM "${pids[0]}" 2>/dev/null || true
@@ -210,6 +238,7 @@ follow_order() {
 run_order() {
 	local label=$1 log=$2 batch t0 wall cpu_total=0 done_jobs open
 	for p in "$wan_pid" "$worker_pid" "$signer_pid" "$sim_pid"; do cpu0[$p]=$(cpu "$p"); done
+	stat0=$(sed -n 's/^cpu  *//p' /proc/stat)
 	sessions0=$(/usr/bin/python3 -c 'import json,sys;print(json.load(open(sys.argv[1]))["sessions_ok"])' "$tmp/sim.stats")
 	t0=$(date +%s.%N)
 	batch=$("$T" job create --home "$home" --type "$type" --payload "$payload" --gateways all \
@@ -221,6 +250,7 @@ run_order() {
 		cpu_total=$(echo "$cpu_total + ${cpud[$p]}" | bc)
 	done
 	wall=$(echo "$order_end - $t0" | bc)
+	stat1=$(sed -n 's/^cpu  *//p' /proc/stat)
 	done_jobs=$(sq "select count(*) from jobs where state='done' and batch_id=$batch")
 	sessions=$(/usr/bin/python3 -c 'import json,sys;print(json.load(open(sys.argv[1]))["sessions_ok"])' "$tmp/sim.stats")
 	echo "---- $label"
@@ -233,6 +263,13 @@ run_order() {
 	echo "jobs done:            $done_jobs of $n ($(echo "scale=1; $done_jobs / $wall" | bc) jobs/s)"
 	echo "handshakes:           $(echo "scale=1; ($sessions - $sessions0) / $wall" | bc)/s achieved"
 	echo "CPU during the order: wan ${cpud[$wan_pid]} s, simulator ${cpud[$sim_pid]} s, worker ${cpud[$worker_pid]} s, signer ${cpud[$signer_pid]} s (load average $(cut -d' ' -f1 /proc/loadavg))"
+	# The whole machine over the order (/proc/stat): what our processes' own CPU times miss
+	# (loopback networking in softirq, PostgreSQL, this script's samplers).
+	awk -v n="$(nproc)" -v a="$stat0" -v b="$stat1" 'BEGIN { split(a, x); split(b, y)
+		for (i = 1; i <= 8; i++) t += y[i] - x[i]
+		if (t > 0) printf "machine during it:    busy %.2f of %d cores (user %.2f, system %.2f, softirq %.2f, idle+iowait %.2f)\n",
+			n * (t - (y[4] - x[4] + y[5] - x[5])) / t, n, n * (y[1] - x[1] + y[2] - x[2]) / t,
+			n * (y[3] - x[3]) / t, n * (y[7] - x[7]) / t, n * (y[4] - x[4] + y[5] - x[5]) / t }'
 	# Per job done: the CPU of jobs still open or failed (sessions that missed their
 	# deadline, retries) is in the totals too, so dividing by all N would flatter a run
 	# that did not finish. A run where some did not finish says so.
