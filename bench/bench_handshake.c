@@ -45,6 +45,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -243,6 +244,69 @@ static double raw_rate_2threads(struct raw *r, double seconds, int *failures, do
 	return (double)(a[0].n + a[1].n) * 1000.0 / (double)(t1 - t0);
 }
 
+/*
+ * The same on two processes at once (fork after the set-up, each with its own copy of
+ * the contexts): what two cores give the bare cryptography when nothing is shared, like
+ * `openssl speed -multi 2`. Set against two threads, it tells the cost of OpenSSL's
+ * process-wide locks (the wan's loops are threads of one process) from that of the
+ * cores themselves (shared caches, SMT siblings). *cpu_us: the children's CPU per
+ * handshake. 0.0 when a child could not be started or reported nothing.
+ */
+static double raw_rate_2procs(struct raw *r, double seconds, int *failures, double *cpu_us)
+{
+	struct rusage ru0, ru1;
+	struct { long n; int failures; } got[2];
+	int fds[2][2] = { { -1, -1 }, { -1, -1 } }, started = 0;
+	pid_t pid[2] = { -1, -1 };
+	int64_t t0, t1;
+	long n = 0;
+
+	memset(got, 0, sizeof(got));
+	getrusage(RUSAGE_CHILDREN, &ru0);
+	t0 = tw_monotonic_ms();
+	for (int i = 0; i < 2; i++) {
+		if (pipe(fds[i]) != 0)
+			break;
+		fflush(NULL);
+		if ((pid[i] = fork()) == 0) {
+			struct raw_thread_arg a = { r, seconds, 0, 0 };
+
+			close(fds[i][0]);
+			(void)raw_thread_main(&a);
+			got[i].n = a.n;
+			got[i].failures = a.failures;
+			_exit(write(fds[i][1], &got[i], sizeof(got[i])) == (ssize_t)sizeof(got[i]) ?
+				0 : 1);
+		}
+		close(fds[i][1]);
+		fds[i][1] = -1;
+		if (pid[i] < 0)
+			break;
+		started++;
+	}
+	for (int i = 0; i < 2; i++) {
+		if (i < started && read(fds[i][0], &got[i], sizeof(got[i])) !=
+		    (ssize_t)sizeof(got[i]))
+			got[i].n = -1;
+		if (fds[i][0] >= 0)
+			close(fds[i][0]);
+		if (pid[i] > 0)
+			waitpid(pid[i], NULL, 0);
+	}
+	t1 = tw_monotonic_ms();
+	getrusage(RUSAGE_CHILDREN, &ru1);
+	if (started != 2 || got[0].n < 0 || got[1].n < 0 || t1 <= t0)
+		return 0.0;
+	n = got[0].n + got[1].n;
+	*failures += got[0].failures + got[1].failures;
+	if (n > 0)
+		*cpu_us = ((double)(ru1.ru_utime.tv_sec - ru0.ru_utime.tv_sec + ru1.ru_stime.tv_sec -
+			ru0.ru_stime.tv_sec) * 1e6 + (double)(ru1.ru_utime.tv_usec -
+			ru0.ru_utime.tv_usec + ru1.ru_stime.tv_usec - ru0.ru_stime.tv_usec)) /
+			(double)n;
+	return (double)n * 1000.0 / (double)(t1 - t0);
+}
+
 /* A loopback listener on a free port for the raw TCP figure; -1 when none can be made. */
 static int raw_listener(struct sockaddr_in *sa)
 {
@@ -403,6 +467,7 @@ int main(int argc, char **argv)
 	SSL_SESSION *sess = NULL;
 	char **dirs = NULL, gwa[128];
 	double raw_full = 0.0, raw_full_cpu = 0.0, raw_2t_full = 0.0, raw_2t_cpu = 0.0;
+	double raw_2p_full = 0.0, raw_2p_cpu = 0.0;
 	double raw_res = 0.0, raw_tcp_full = 0.0, raw_tcp_res = 0.0;
 	double raw_res_cpu = 0.0, raw_tcp_res_cpu = 0.0, raw_id = 0.0, raw_id_cpu = 0.0;
 	SSL_SESSION *sess_id = NULL;
@@ -469,6 +534,7 @@ int main(int argc, char **argv)
 		raw_full = raw_rate(&raw, (double)secs, NULL, -1, NULL, &failures,
 			&raw_full_cpu);
 		raw_2t_full = raw_rate_2threads(&raw, (double)secs, &failures, &raw_2t_cpu);
+		raw_2p_full = raw_rate_2procs(&raw, (double)secs, &failures, &raw_2p_cpu);
 	}
 	if (!only_res && !only_full) {
 		raw_res = raw_rate(&raw, (double)secs / 2.0, sess, -1, NULL, &failures,
@@ -567,12 +633,14 @@ full_round:
 
 		printf("bench_handshake: full_per_s=%.1f raw_full_per_s=%.1f raw_2t_full_per_s=%.1f "
 			"ratio_to_ceiling=%.2f ratio_to_raw_2t=%.2f cpu_us_per_full=%.0f "
-			"raw_cpu_us_per_full=%.0f raw_2t_cpu_us_per_full=%.0f failed=%zu\n", s,
+			"raw_cpu_us_per_full=%.0f raw_2t_cpu_us_per_full=%.0f failed=%zu "
+			"raw_2p_full_per_s=%.1f raw_2p_cpu_us_per_full=%.0f ratio_to_raw_2p=%.2f\n", s,
 			raw_full, raw_2t_full,
 			raw_full > 0 ? s / (2.0 * raw_full) : 0.0,
 			raw_2t_full > 0 ? s / raw_2t_full : 0.0,
 			full.sessions_ok > 0 ? c / (double)full.sessions_ok : 0.0, raw_full_cpu,
-			raw_2t_cpu, full.sessions_failed);
+			raw_2t_cpu, full.sessions_failed, raw_2p_full, raw_2p_cpu,
+			raw_2p_full > 0 ? s / raw_2p_full : 0.0);
 		status = full.sessions_failed == 0 && failures == 0 ? 0 : 1;
 		goto out;
 	}
@@ -587,6 +655,9 @@ full_round:
 	printf("two threads of raw OpenSSL in memory at once: full %8.1f/s (%.2f x one thread); "
 		"CPU per full handshake: one thread %.0f us, two threads %.0f us\n", raw_2t_full,
 		raw_full > 0 ? raw_2t_full / raw_full : 0.0, raw_full_cpu, raw_2t_cpu);
+	printf("two processes of raw OpenSSL in memory at once: full %8.1f/s (%.2f x one "
+		"thread); CPU per full handshake %.0f us\n", raw_2p_full,
+		raw_full > 0 ? raw_2p_full / raw_full : 0.0, raw_2p_cpu);
 	printf("raw OpenSSL over loopback TCP (1 thread, both ends, connect+accept+close): "
 		"full %8.1f/s   resumed %8.1f/s\n", raw_tcp_full, raw_tcp_res);
 	printf("raw OpenSSL in memory resumed by session id (server cache, no ticket decode): "
@@ -645,12 +716,13 @@ full_round:
 			"raw_tcp_resumed_per_s=%.1f raw_resumed_cpu_us=%.0f "
 			"raw_tcp_resumed_cpu_us=%.0f raw_id_resumed_per_s=%.1f "
 			"raw_id_resumed_cpu_us=%.0f raw_2t_full_per_s=%.1f raw_cpu_us_per_full=%.0f "
-			"raw_2t_cpu_us_per_full=%.0f\n",
+			"raw_2t_cpu_us_per_full=%.0f raw_2p_full_per_s=%.1f "
+			"raw_2p_cpu_us_per_full=%.0f\n",
 			full_rate, mix_rate, res_only, raw_full, raw_res,
 			full.sessions_failed + resumed.sessions_failed, cpu_us, sigs, rtt_us,
 			sc[0], sc[2], sc[3], res_direct, res_cpu_us, raw_tcp_full, raw_tcp_res,
 			raw_res_cpu, raw_tcp_res_cpu, raw_id, raw_id_cpu, raw_2t_full, raw_full_cpu,
-			raw_2t_cpu);
+			raw_2t_cpu, raw_2p_full, raw_2p_cpu);
 	}
 	status = full.sessions_failed + resumed.sessions_failed + one.sessions_failed +
 		many.sessions_failed == 0 && failures == 0 ? 0 : 1;
