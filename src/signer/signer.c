@@ -485,6 +485,7 @@ static void srv_teardown(struct signer_srv *srv)
 	while (srv->nconns > 0)
 		srv_drop(srv, srv->nconns - 1);
 	signer_keys_close(srv->keys);
+	signer_ops_free(srv);
 	store_close(srv->store);
 	secretbox_free(srv->box);
 	srv->box = NULL;

@@ -17,6 +17,7 @@
 #include <sys/types.h>
 
 #include <openssl/evp.h>
+#include <openssl/x509.h>
 
 #include "base/error.h"
 #include "base/home.h"
@@ -50,6 +51,22 @@ struct conn {
 
 struct signer_metrics;   /* signer_metrics.h */
 
+/*
+ * A key's certificate (HOME/pki/<label>.crt) as last read: the issuer checks need only
+ * its subject, and decoding it (PEM, then the X509 with its public key: OpenSSL 3.0's
+ * decoder chain) cost more per SIGN_CERTIFICATES request than the signature of one
+ * certificate. The file is read on every request and decoded again whenever its bytes
+ * differ from pem (signer_ops.c key_certificate), so a rotated, renewed or restored
+ * certificate is used by the very next request, whatever the file's times say.
+ */
+#define SIGNER_KEY_CERTS 8
+struct signer_key_cert {
+	char label[SIGNER_LABEL_MAX + 1];   /* "" = unused slot */
+	unsigned char *pem;                 /* the file's bytes when x was decoded */
+	size_t len;
+	X509 *x;                            /* NULL: the file holds no PEM certificate */
+};
+
 struct signer_srv {
 	const struct tw_home *home;
 	bool ceremony;
@@ -62,6 +79,8 @@ struct signer_srv {
 	struct conn *conns[SIGNER_MAX_CONNS];
 	size_t nconns;
 	struct signer_metrics *metrics; /* long-running signer only (signer_metrics.h) */
+	struct signer_key_cert key_certs[SIGNER_KEY_CERTS];
+	size_t key_certs_next;          /* the slot a new label takes when all are used */
 };
 
 /* ---- signer_audit.c ---- */
@@ -83,6 +102,8 @@ tw_rc signer_op_key_rotate(struct signer_srv *srv, struct conn *c, const struct 
 	struct tw_buf *out, struct tw_error *err);
 
 /* ---- signer_ops.c ---- */
+/* Free what the key operations keep for the process (the key certificates). */
+void signer_ops_free(struct signer_srv *srv);
 tw_rc signer_put_spki(EVP_PKEY *pub, struct tw_buf *out, struct tw_error *err);
 tw_rc signer_op_generate(struct signer_srv *srv, struct conn *c, const char *label,
 	const struct signer_msg *m, struct tw_buf *out, struct tw_error *err);

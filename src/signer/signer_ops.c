@@ -166,15 +166,12 @@ static unsigned char *wrap_tbs(const unsigned char *tbs, size_t tbs_len, size_t 
 	return der;
 }
 
-/* The certificate of key label (HOME/pki/<label>.crt), or NULL when it does not exist. */
-static X509 *key_certificate(const struct tw_home *home, const char *label)
+/* The file's first PEM certificate, read as it always was (no cache). */
+static X509 *key_certificate_read(const char *path)
 {
-	char *path = tw_asprintf("%s/pki/%s.crt", home->dir, label);
 	X509 *x = NULL;
 	BIO *b;
 
-	if (path == NULL)
-		return NULL;
 	if ((b = BIO_new_file(path, "r")) != NULL) {
 		x = PEM_read_bio_X509(b, NULL, NULL, NULL);
 		BIO_free(b);
@@ -182,6 +179,85 @@ static X509 *key_certificate(const struct tw_home *home, const char *label)
 			tw_warn("%s exists but holds no PEM certificate; issuer checks skipped", path);
 	}
 	ERR_clear_error();
+	return x;
+}
+
+static void key_cert_clear(struct signer_key_cert *e)
+{
+	X509_free(e->x);
+	free(e->pem);
+	memset(e, 0, sizeof(*e));
+}
+
+void signer_ops_free(struct signer_srv *srv)
+{
+	for (size_t i = 0; i < SIGNER_KEY_CERTS; i++)
+		key_cert_clear(&srv->key_certs[i]);
+	srv->key_certs_next = 0;
+}
+
+/*
+ * The certificate of key label (HOME/pki/<label>.crt), or NULL when it does not exist;
+ * a new reference, the caller frees it. The file is read on every call; only when its
+ * bytes are those decoded last time for label is that X509 handed out again
+ * (signer_internal.h "A key's certificate"). Anything unusual (no file, an unreadable or
+ * a large one) takes the uncached path, which is what every call did before.
+ */
+static X509 *key_certificate(struct signer_srv *srv, const char *label)
+{
+	char *path = tw_asprintf("%s/pki/%s.crt", srv->home->dir, label);
+	struct signer_key_cert *e = NULL;
+	unsigned char *text = NULL;
+	size_t len = 0;
+	struct tw_error rerr;
+	X509 *x = NULL;
+	BIO *b = NULL;
+
+	if (path == NULL)
+		return NULL;
+	for (size_t i = 0; i < SIGNER_KEY_CERTS && e == NULL; i++)
+		if (strcmp(srv->key_certs[i].label, label) == 0)
+			e = &srv->key_certs[i];
+	if (strlen(label) > SIGNER_LABEL_MAX ||
+	    tw_read_file(path, SIGNER_KEY_CERT_MAX, &text, &len, &rerr) != TW_OK) {
+		if (e != NULL)
+			key_cert_clear(e);
+		x = key_certificate_read(path);
+		goto out;
+	}
+	if (e != NULL && e->pem != NULL && e->len == len && memcmp(e->pem, text, len) == 0) {
+		if (e->x != NULL && X509_up_ref(e->x) == 1)
+			x = e->x;
+		goto out;
+	}
+	/* New or changed: decode these bytes (the same parser as from the file). */
+	if ((b = BIO_new_mem_buf(text, (int)len)) != NULL)
+		x = PEM_read_bio_X509(b, NULL, NULL, NULL);
+	ERR_clear_error();
+	if (b != NULL && x == NULL)
+		tw_warn("%s exists but holds no PEM certificate; issuer checks skipped", path);
+	if (b == NULL) {
+		/* Out of memory: nothing remembered, the uncached path decides. */
+		if (e != NULL)
+			key_cert_clear(e);
+		x = key_certificate_read(path);
+		goto out;
+	}
+	if (e == NULL) {
+		e = &srv->key_certs[srv->key_certs_next];
+		srv->key_certs_next = (srv->key_certs_next + 1) % SIGNER_KEY_CERTS;
+	}
+	key_cert_clear(e);
+	if (x == NULL || X509_up_ref(x) == 1) {
+		memcpy(e->label, label, strlen(label) + 1);
+		e->pem = text;
+		e->len = len;
+		e->x = x;
+		text = NULL;
+	}
+out:
+	BIO_free(b);
+	free(text);
 	free(path);
 	return x;
 }
@@ -190,10 +266,10 @@ static X509 *key_certificate(const struct tw_home *home, const char *label)
  * The issuer of a to-be-signed object must be the signing key's subject when we know the
  * key's certificate; otherwise the signer would vouch for names it does not hold.
  */
-static const char *issuer_mismatch(const struct tw_home *home, const char *label,
+static const char *issuer_mismatch(struct signer_srv *srv, const char *label,
 	const X509_NAME *issuer)
 {
-	X509 *kc = key_certificate(home, label);
+	X509 *kc = key_certificate(srv, label);
 	const char *why = NULL;
 
 	if (kc != NULL && X509_NAME_cmp(issuer, X509_get_subject_name(kc)) != 0)
@@ -317,6 +393,44 @@ ASN1_SEQUENCE(SIGNER_TBS) = {
 } static_ASN1_SEQUENCE_END(SIGNER_TBS)
 
 /*
+ * What the certificate signatures of one request share (sign_tbs): the private key, and
+ * made at the first signature that needs them, the key's digest fetched once and one
+ * signing context (EVP_DigestSignInit fetched the digest and built a context for every
+ * certificate). tbs_signer_free frees them; key is the caller's.
+ */
+struct tbs_signer {
+	EVP_PKEY *key;
+	EVP_MD *md;
+	EVP_PKEY_CTX *pctx;
+};
+
+static tw_rc tbs_signer_ready(struct tbs_signer *ts, const EVP_MD *want, const char *label,
+	struct tw_error *err)
+{
+	if (ts->pctx != NULL)
+		return TW_OK;
+	if ((ts->md = EVP_MD_fetch(NULL, EVP_MD_get0_name(want), NULL)) == NULL ||
+	    (ts->pctx = EVP_PKEY_CTX_new(ts->key, NULL)) == NULL ||
+	    EVP_PKEY_sign_init(ts->pctx) != 1) {
+		EVP_PKEY_CTX_free(ts->pctx);
+		ts->pctx = NULL;
+		EVP_MD_free(ts->md);
+		ts->md = NULL;
+		return tw_error_set_openssl(err, TW_E_CRYPTO, "the token could not start signing "
+			"with '%s'", label);
+	}
+	return TW_OK;
+}
+
+static void tbs_signer_free(struct tbs_signer *ts)
+{
+	EVP_PKEY_CTX_free(ts->pctx);
+	EVP_MD_free(ts->md);
+	ts->pctx = NULL;
+	ts->md = NULL;
+}
+
+/*
  * The common case of sign_tbs without an X509 object: the TBS is DER (it re-encodes to
  * the same bytes), is not self-signed (that check needs the subject key), and already
  * names the algorithm X509_sign would write (ECDSA with md_for_key's digest, no
@@ -324,14 +438,17 @@ ASN1_SEQUENCE(SIGNER_TBS) = {
  * is byte for byte what X509_sign + i2d_X509 produce. Returns false, with nothing
  * signed, when the TBS is not such a case; sign_tbs then takes the general path.
  */
-static bool sign_tbs_direct(X509 *kc, const char *label, EVP_PKEY *key, EVP_PKEY *pub,
-	const unsigned char *tbs, size_t tbs_len, unsigned char **der, size_t *der_len,
-	char *detail, size_t dsize, const char **why, tw_rc *rc, struct tw_error *err)
+static bool sign_tbs_direct(struct tbs_signer *ts, X509 *kc, const char *label,
+	EVP_PKEY *pub, const unsigned char *tbs, size_t tbs_len, unsigned char **der,
+	size_t *der_len, char *detail, size_t dsize, const char **why, tw_rc *rc,
+	struct tw_error *err)
 {
 	const EVP_MD *md = md_for_key(pub);
 	int want = EVP_MD_get_type(md) == NID_sha256 ? NID_ecdsa_with_SHA256 :
 		EVP_MD_get_type(md) == NID_sha384 ? NID_ecdsa_with_SHA384 :
 		EVP_MD_get_type(md) == NID_sha512 ? NID_ecdsa_with_SHA512 : NID_undef;
+	unsigned char digest[EVP_MAX_MD_SIZE];
+	unsigned int dlen = 0;
 	const unsigned char *p = tbs;
 	SIGNER_TBS *t = NULL;
 	const ASN1_OBJECT *aobj = NULL;
@@ -339,7 +456,6 @@ static bool sign_tbs_direct(X509 *kc, const char *label, EVP_PKEY *key, EVP_PKEY
 	unsigned char *re = NULL, *alg = NULL, *sig = NULL, *out = NULL, *q;
 	int re_len, alg_len = 0, ptype = V_ASN1_UNDEF;
 	size_t sig_len = 0, bits_len, content;
-	EVP_MD_CTX *mctx = NULL;
 	char subject[SIGNER_DETAIL_MAX];
 	bool taken = false;
 
@@ -364,15 +480,18 @@ static bool sign_tbs_direct(X509 *kc, const char *label, EVP_PKEY *key, EVP_PKEY
 		goto out;
 	}
 	if ((alg_len = i2d_X509_ALGOR(t->signature, &alg)) <= 0 ||
-	    (sig = OPENSSL_malloc((size_t)EVP_PKEY_get_size(key) + 1)) == NULL ||
-	    (mctx = EVP_MD_CTX_new()) == NULL) {
+	    (sig = OPENSSL_malloc((size_t)EVP_PKEY_get_size(ts->key) + 1)) == NULL) {
 		*rc = tw_error_set_openssl(err, TW_E_NOMEM, "out of memory");
 		goto out;
 	}
-	sig_len = (size_t)EVP_PKEY_get_size(key);
-	/* As X509_sign does it: the digest by name, default library context. */
-	if (EVP_DigestSignInit_ex(mctx, NULL, EVP_MD_get0_name(md), NULL, NULL, key,
-	    NULL) != 1 || EVP_DigestSign(mctx, sig, &sig_len, tbs, tbs_len) != 1) {
+	sig_len = (size_t)EVP_PKEY_get_size(ts->key);
+	/* What EVP_DigestSign does (X509_sign's way), with the digest fetched and the
+	 * signing context made once per request: the key's digest of exactly these bytes,
+	 * signed by the key (the token's C_Sign for token keys). */
+	if ((*rc = tbs_signer_ready(ts, md, label, err)) != TW_OK)
+		goto out;
+	if (EVP_Digest(tbs, tbs_len, digest, &dlen, ts->md, NULL) != 1 ||
+	    EVP_PKEY_sign(ts->pctx, sig, &sig_len, digest, dlen) != 1) {
 		*rc = tw_error_set_openssl(err, TW_E_CRYPTO, "the token could not sign with '%s'",
 			label);
 		goto out;
@@ -406,7 +525,6 @@ static bool sign_tbs_direct(X509 *kc, const char *label, EVP_PKEY *key, EVP_PKEY
 out:
 	if (!taken)
 		ERR_clear_error();
-	EVP_MD_CTX_free(mctx);
 	OPENSSL_free(out);
 	OPENSSL_free(sig);
 	OPENSSL_free(alg);
@@ -416,12 +534,12 @@ out:
 }
 
 /*
- * Parse one TBSCertificate, apply the policy checks and sign it (kc: the key's
- * certificate, loaded once per request, NULL when there is none): *der (OPENSSL_free) is
- * the certificate, detail its audit text. A policy refusal sets *why and returns
+ * Parse one TBSCertificate, apply the policy checks and sign it with ts->key (kc: the
+ * key's certificate, loaded once per request, NULL when there is none): *der
+ * (OPENSSL_free) is the certificate, detail its audit text. A policy refusal sets *why and returns
  * TW_E_DENIED without auditing (the caller refuses the whole request).
  */
-static tw_rc sign_tbs(X509 *kc, const char *label, EVP_PKEY *key,
+static tw_rc sign_tbs(struct tbs_signer *ts, X509 *kc, const char *label,
 	EVP_PKEY *pub, const unsigned char *tbs, size_t tbs_len, unsigned char **der,
 	size_t *der_len, char *detail, size_t dsize, const char **why, struct tw_error *err)
 {
@@ -435,7 +553,7 @@ static tw_rc sign_tbs(X509 *kc, const char *label, EVP_PKEY *key,
 
 	*der = NULL;
 	*why = NULL;
-	if (sign_tbs_direct(kc, label, key, pub, tbs, tbs_len, der, der_len, detail, dsize, why,
+	if (sign_tbs_direct(ts, kc, label, pub, tbs, tbs_len, der, der_len, detail, dsize, why,
 	    &rc, err))
 		return rc;
 	if ((wrapped = wrap_tbs(tbs, tbs_len, &wlen)) == NULL) {
@@ -461,7 +579,7 @@ static tw_rc sign_tbs(X509 *kc, const char *label, EVP_PKEY *key,
 		rc = TW_E_DENIED;
 		goto out;
 	}
-	if (X509_sign(x, key, md_for_key(pub)) <= 0) {
+	if (X509_sign(x, ts->key, md_for_key(pub)) <= 0) {
 		rc = tw_error_set_openssl(err, TW_E_CRYPTO, "the token could not sign with '%s'",
 			label);
 		goto out;
@@ -488,15 +606,17 @@ tw_rc signer_op_sign_certificate(struct signer_srv *srv, struct conn *c, const c
 	size_t der_len = 0;
 	const char *why = NULL;
 	char detail[STORE_TEXT_MAX + 1];
+	struct tbs_signer ts = { .key = key };
 	tw_rc rc;
 
 	X509 *kc;
 
 	if (!policy_allows(srv->home, label, "certificate"))
 		return signer_refuse(srv, c, label, "certificate", "not in the key's policy", err);
-	kc = key_certificate(srv->home, label);
-	rc = sign_tbs(kc, label, key, pub, tbs->ptr, tbs->len, &der, &der_len, detail,
+	kc = key_certificate(srv, label);
+	rc = sign_tbs(&ts, kc, label, pub, tbs->ptr, tbs->len, &der, &der_len, detail,
 		sizeof(detail), &why, err);
+	tbs_signer_free(&ts);
 	X509_free(kc);
 	if (rc == TW_E_DENIED && why != NULL)
 		return signer_refuse(srv, c, label, "certificate", why, err);
@@ -523,11 +643,12 @@ tw_rc signer_op_sign_certificates(struct signer_srv *srv, struct conn *c, const 
 	const unsigned char *p = data->ptr, *end = data->ptr + data->len;
 	size_t n = 0;
 	X509 *kc = NULL;
+	struct tbs_signer ts = { .key = key };
 	tw_rc rc;
 
 	if (!policy_allows(srv->home, label, "certificate"))
 		return signer_refuse(srv, c, label, "certificate", "not in the key's policy", err);
-	kc = key_certificate(srv->home, label);   /* once per batch, not per certificate */
+	kc = key_certificate(srv, label);   /* once per batch, not per certificate */
 	if ((entries = calloc(SIGNER_BATCH_MAX, sizeof(*entries))) == NULL ||
 	    (details = calloc(SIGNER_BATCH_MAX, sizeof(*details))) == NULL) {
 		rc = tw_error_set(err, TW_E_NOMEM, "out of memory");
@@ -556,7 +677,7 @@ tw_rc signer_op_sign_certificates(struct signer_srv *srv, struct conn *c, const 
 				"batch", SIGNER_BATCH_MAX);
 			goto out;
 		}
-		rc = sign_tbs(kc, label, key, pub, p, one, &der, &der_len, details[n],
+		rc = sign_tbs(&ts, kc, label, pub, p, one, &der, &der_len, details[n],
 			sizeof(details[n]), &why, err);
 		if (rc == TW_E_DENIED && why != NULL) {
 			char msg[256];
@@ -592,6 +713,7 @@ tw_rc signer_op_sign_certificates(struct signer_srv *srv, struct conn *c, const 
 out:
 	if (rc != TW_OK)
 		tw_buf_reset(out);
+	tbs_signer_free(&ts);
 	X509_free(kc);
 	free(entries);
 	free(details);
@@ -668,7 +790,7 @@ tw_rc signer_op_sign_data(struct signer_srv *srv, struct conn *c, const char *la
 		int ok = crl != NULL && p == w + wlen;
 
 		if (ok)
-			why = issuer_mismatch(srv->home, label, X509_CRL_get_issuer(crl));
+			why = issuer_mismatch(srv, label, X509_CRL_get_issuer(crl));
 		X509_CRL_free(crl);
 		free(w);
 		ERR_clear_error();
@@ -864,7 +986,7 @@ tw_rc signer_op_crl_stream(struct signer_srv *srv, struct conn *c, uint8_t op,
 			"fixed fields or extensions do not parse)");
 		goto out;
 	}
-	if ((why = issuer_mismatch(srv->home, label, X509_CRL_get_issuer(crl))) != NULL) {
+	if ((why = issuer_mismatch(srv, label, X509_CRL_get_issuer(crl))) != NULL) {
 		rc = signer_refuse(srv, c, label, "crl", why, err);
 		goto out;
 	}

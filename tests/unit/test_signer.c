@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -781,6 +782,155 @@ static void test_e2e_sign_certificates(void **state)
 	X509_free(signed_sub);
 }
 
+/* PEM text of x, signed with a throwaway key (the signer reads only its subject). */
+static char *cert_pem(X509 *x, size_t *len)
+{
+	EVP_PKEY *k = EVP_EC_gen("P-256");
+	BIO *b = BIO_new(BIO_s_mem());
+	char *data = NULL, *out;
+	long n;
+
+	assert_non_null(k);
+	assert_non_null(b);
+	assert_true(X509_sign(x, k, EVP_sha256()) > 0);
+	assert_int_equal(PEM_write_bio_X509(b, x), 1);
+	n = BIO_get_mem_data(b, &data);
+	assert_true(n > 0);
+	assert_non_null(out = malloc((size_t)n + 1));
+	memcpy(out, data, (size_t)n);
+	out[n] = '\0';
+	*len = (size_t)n;
+	BIO_free(b);
+	EVP_PKEY_free(k);
+	return out;
+}
+
+/* Sign one batch of two certificates issued by issuer_cn with sub-ca: the result code. */
+static tw_rc sign_issued_by(struct env *e, const char *issuer_cn, struct tw_error *err)
+{
+	X509 *tbs[2], *done[2] = { NULL, NULL };
+	tw_rc rc;
+
+	tbs[0] = make_cert("GW 1", issuer_cn, e->sig_pub);
+	tbs[1] = make_cert("GW 2", issuer_cn, e->sig_pub);
+	rc = signer_sign_certificates(e->sc, SIGNER_KEY_SUB_CA, tbs, 2, done, err);
+	for (int i = 0; i < 2; i++) {
+		if (rc == TW_OK) {
+			assert_non_null(done[i]);
+			assert_int_equal(X509_verify(done[i], e->sub_pub), 1);
+		}
+		X509_free(done[i]);
+		X509_free(tbs[i]);
+	}
+	return rc;
+}
+
+/*
+ * The signer keeps the key's decoded certificate between requests; a changed file (a
+ * rotated or renewed key's new certificate, a restore) must count from the very next
+ * request, also when it is rewritten in place with the same size and the old times
+ * (nothing about the file but its bytes tells the two apart), replaced by rename, made
+ * unreadable as a certificate or removed.
+ */
+static void test_e2e_key_certificate_changes(void **state)
+{
+	struct env *e = *state;
+	struct tw_error err;
+	X509 *ca = make_cert("Test Sub-CA A", "Test Root", e->sub_pub);
+	char path[160], *pem_a, *pem_b;
+	size_t len_a = 0, len_b = 0;
+	struct stat st;
+	struct timespec times[2];
+	char *at;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/pki", e->dir);
+	assert_int_equal(tw_mkdir_p(path, 0755, &err), TW_OK);
+	snprintf(path, sizeof(path), "%s/pki/%s.crt", e->dir, SIGNER_KEY_SUB_CA);
+	pem_a = cert_pem(ca, &len_a);
+	/* B: the same PEM with the subject's last letter changed (same size). */
+	{
+		unsigned char *der = NULL, *hit;
+		int n = i2d_X509(ca, &der);
+		const unsigned char *p;
+		X509 *b;
+
+		assert_true(n > 0);
+		hit = memmem(der, (size_t)n, "Test Sub-CA A", 13);
+		assert_non_null(hit);
+		hit[12] = 'B';
+		p = der;
+		assert_non_null(b = d2i_X509(NULL, &p, n));
+		{
+			BIO *bio = BIO_new(BIO_s_mem());
+			char *data = NULL;
+			long m;
+
+			assert_non_null(bio);
+			assert_int_equal(PEM_write_bio_X509(bio, b), 1);
+			m = BIO_get_mem_data(bio, &data);
+			assert_non_null(pem_b = malloc((size_t)m + 1));
+			memcpy(pem_b, data, (size_t)m);
+			pem_b[m] = '\0';
+			len_b = (size_t)m;
+			BIO_free(bio);
+		}
+		X509_free(b);
+		OPENSSL_free(der);
+	}
+	assert_int_equal(len_a, len_b);
+	assert_int_not_equal(memcmp(pem_a, pem_b, len_a), 0);
+
+	/* A: issuer A signs, issuer B is refused (twice: the second from the kept copy). */
+	assert_int_equal(tw_write_file(path, pem_a, len_a, 0644, false, &err), TW_OK);
+	assert_rc(sign_issued_by(e, "Test Sub-CA A", &err), TW_OK);
+	assert_rc(sign_issued_by(e, "Test Sub-CA B", &err), TW_E_DENIED);
+	assert_non_null(strstr(err.message, "issuer name differs"));
+	assert_rc(sign_issued_by(e, "Test Sub-CA A", &err), TW_OK);
+
+	/* B written over A in place: same inode, same size, A's times put back. */
+	assert_int_equal(stat(path, &st), 0);
+	times[0] = st.st_atim;
+	times[1] = st.st_mtim;
+	assert_true((fd = open(path, O_WRONLY | O_CLOEXEC)) >= 0);
+	assert_int_equal(pwrite(fd, pem_b, len_b, 0), (ssize_t)len_b);
+	assert_int_equal(futimens(fd, times), 0);
+	assert_int_equal(close(fd), 0);
+	{
+		struct stat st2;
+
+		assert_int_equal(stat(path, &st2), 0);
+		assert_int_equal(st2.st_ino, st.st_ino);
+		assert_int_equal(st2.st_size, st.st_size);
+		assert_int_equal(st2.st_mtim.tv_sec, st.st_mtim.tv_sec);
+		assert_int_equal(st2.st_mtim.tv_nsec, st.st_mtim.tv_nsec);
+	}
+	assert_rc(sign_issued_by(e, "Test Sub-CA A", &err), TW_E_DENIED);
+	assert_rc(sign_issued_by(e, "Test Sub-CA B", &err), TW_OK);
+
+	/* A again, replaced by rename (how the home's files are written). */
+	assert_int_equal(tw_write_file(path, pem_a, len_a, 0644, false, &err), TW_OK);
+	assert_rc(sign_issued_by(e, "Test Sub-CA B", &err), TW_E_DENIED);
+	assert_rc(sign_issued_by(e, "Test Sub-CA A", &err), TW_OK);
+
+	/* No certificate in the file, or no file: the issuer check is skipped, as always. */
+	at = strstr(pem_a, "-----BEGIN");
+	assert_non_null(at);
+	at[5] = 'X';
+	assert_int_equal(tw_write_file(path, pem_a, len_a, 0644, false, &err), TW_OK);
+	assert_rc(sign_issued_by(e, "Test Sub-CA B", &err), TW_OK);
+	at[5] = 'B';
+	assert_int_equal(tw_write_file(path, pem_a, len_a, 0644, false, &err), TW_OK);
+	assert_rc(sign_issued_by(e, "Test Sub-CA B", &err), TW_E_DENIED);
+	assert_int_equal(unlink(path), 0);
+	assert_rc(sign_issued_by(e, "Test Sub-CA B", &err), TW_OK);
+	assert_rc(sign_issued_by(e, "Test Sub-CA A", &err), TW_OK);
+
+	free(pem_a);
+	free(pem_b);
+	X509_free(ca);
+}
+
 /* Admin-log rows of certreq signatures and refusals (test_e2e_certreq). */
 struct certreq_count {
 	int pop, outer, refused;
@@ -1521,6 +1671,7 @@ int main(void)
 		cmocka_unit_test(test_e2e_sign_data_split),
 		cmocka_unit_test(test_e2e_sign_data_batch),
 		cmocka_unit_test(test_e2e_sign_certificates),
+		cmocka_unit_test(test_e2e_key_certificate_changes),
 		cmocka_unit_test(test_e2e_certreq),
 		cmocka_unit_test(test_e2e_no_ceremony),
 		cmocka_unit_test(test_e2e_seal),
