@@ -324,6 +324,7 @@ static tw_rc issue_part(const struct ca_opts *o, const struct tw_home *home,
 	tw_rc rc;
 
 	ip->base = t->done;
+	ip->total = t->total;
 	tw_progress_stderr(&ip->prog);
 	rc = ca_issue_files_progress(home, store, sc, ca_who(), o->participant, files, n, out,
 		&st, t->total > 1 ? issue_progress : NULL, ip, err);

@@ -42,6 +42,7 @@ check "... one line per request, in byte order of the names (r1 r10 r2 r3)" test
 check "... requests got ids in that order" test \
 	"$(db "SELECT group_concat(id, ' ') FROM (SELECT id FROM ca_requests ORDER BY id)")" = \
 	"$(sed -n 's|^.*: ok_cert_available request \([0-9]*\) .*|\1|p' "$T/good.out" | tr '\n' ' ' | sed 's/ $//')"
+check "... progress on stderr counts the whole directory (1/4)" grep -q '^ca issue: 1/4 requests verified' "$T/good.err"
 check "... the audit log verifies" "$TORWART" audit verify --home "$H"
 
 # ---- a mixed directory: what is issued, refused (with its code) or skipped
