@@ -33,7 +33,7 @@
 	"subject= message= repeat="
 #define OPTS_CA /* src/cmd/cli_ca.c ca_parse */ \
 	"home= name= org= role= mp-id= cn= email= gateway-id= device-serial= state= reason= " \
-	"participant= */request= /out= ca= id= der timing */cert= at= k= n= /share= from= " \
+	"participant= */request= /request-dir= /out= ca= id= der timing */cert= at= k= n= /share= from= " \
 	"/custodian-keys= /share-key= key= label="
 #define OPTS_FIRMWARE /* src/cmd/cli_firmware.c fw_parse */ \
 	"home= /file= model= version= id= reason= /signature= /receipt="

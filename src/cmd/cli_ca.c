@@ -46,6 +46,7 @@ struct ca_opts {
 	const char *k, *n, *share, *from;   /* key ceremonies (M-4.5.18) */
 	const char *custodian_keys, *share_key;   /* shares sealed to custodians */
 	const char *key, *label;                  /* tls-key-import */
+	const char *request_dir;                  /* ca issue --request-dir */
 	const char **files;
 	size_t nfiles, ncerts;    /* ncerts of the files came with --cert (ca check) */
 	int der, timing;
@@ -58,8 +59,9 @@ static const char ca_usage[] =
 	"       torwart ca participants|requests [--state S] --home DIR\n"
 	"       torwart ca submit --home DIR --request FILE [--participant NAME]\n"
 	"       torwart ca approve|reject REQUEST --home DIR [--reason TEXT]\n"
-	"       torwart ca issue --home DIR (--request FILE... [--participant NAME] [--timing] |\n"
-	"                        --id REQUEST)\n"
+	"       torwart ca issue --home DIR ((--request FILE... | --request-dir DIR)\n"
+	"                        [--participant NAME] [--timing] | --id REQUEST)\n"
+	"                        (--request-dir: every DIR/*.der, at most 100000)\n"
 	"       torwart ca list --home DIR | show|export SERIAL --home DIR [--out FILE] [--der]\n"
 	"       torwart ca delivery-note SERIAL --home DIR [--out FILE]\n"
 	"       torwart ca revoke SERIAL --home DIR --reason R | crl --home DIR [--ca NAME]\n"
@@ -87,6 +89,7 @@ static int ca_parse(int argc, char **argv, struct ca_opts *o)
 		{ "state", required_argument, NULL, 'S' }, { "reason", required_argument, NULL, 'R' },
 		{ "participant", required_argument, NULL, 'p' },
 		{ "request", required_argument, NULL, 'f' }, { "out", required_argument, NULL, 'O' },
+		{ "request-dir", required_argument, NULL, 'D' },
 		{ "ca", required_argument, NULL, 'a' }, { "id", required_argument, NULL, 'i' },
 		{ "der", no_argument, NULL, 'd' }, { "timing", no_argument, NULL, 't' },
 		{ "cert", required_argument, NULL, 'C' }, { "at", required_argument, NULL, 'T' },
@@ -129,6 +132,7 @@ static int ca_parse(int argc, char **argv, struct ca_opts *o)
 			o->files[o->nfiles++] = optarg;
 			break;
 		case 'O': o->out = optarg; break;
+		case 'D': o->request_dir = optarg; break;
 		case 'a': o->ca = optarg; break;
 		case 'i': o->id = optarg; break;
 		case 'd': o->der = 1; break;
@@ -282,27 +286,119 @@ static int cmd_decide(const struct ca_opts *o, struct tw_store *store, bool appr
 }
 
 /* ca_issue_files' progress: requests read, verified and built (signing follows in batches). */
+struct issue_prog {
+	struct tw_progress prog;
+	size_t base, total;      /* --request-dir: this part starts at base of total */
+};
+
 static void issue_progress(void *arg, size_t done, size_t n)
 {
-	tw_progress_update((struct tw_progress *)arg, "ca issue: %zu/%zu requests verified%s",
-		done, n, done == n ? "; signing and storing the last batches" : "");
+	struct issue_prog *ip = arg;
+
+	(void)n;
+	done += ip->base;
+	tw_progress_update(&ip->prog, "ca issue: %zu/%zu requests verified%s", done, ip->total,
+		done == ip->total ? "; signing and storing the last batches" : "");
+}
+
+/*
+ * --request-dir issues in parts of this many files: one ca_issue_files call each (its
+ * outcomes and verification slots are per file), so memory stays bounded whatever the
+ * count; the parts follow each other on one signer connection and one store handle.
+ */
+#define CLI_CA_DIR_PART 4096
+
+/* Issue files[0..n) (total requests shown: total; ok/certs accumulate). */
+struct issue_tally {
+	size_t ok, certs, done, total;
+	struct ca_issue_stats stats;
+	bool print_each;
+};
+
+static tw_rc issue_part(const struct ca_opts *o, const struct tw_home *home,
+	struct tw_store *store, struct signer_client *sc, const char *const *files, size_t n,
+	struct ca_issue_outcome *out, struct issue_prog *ip, struct issue_tally *t,
+	struct tw_error *err)
+{
+	struct ca_issue_stats st;
+	tw_rc rc;
+
+	ip->base = t->done;
+	ip->total = t->total;
+	tw_progress_stderr(&ip->prog);
+	rc = ca_issue_files_progress(home, store, sc, ca_who(), o->participant, files, n, out,
+		&st, t->total > 1 ? issue_progress : NULL, ip, err);
+	tw_progress_clear(&ip->prog);
+	t->stats.read_parse_us += st.read_parse_us;
+	t->stats.build_us += st.build_us;
+	t->stats.sign_us += st.sign_us;
+	t->stats.store_us += st.store_us;
+	t->done += n;
+	for (size_t i = 0; i < n; i++) {
+		if (out[i].rc == TW_OK) {
+			t->ok++;
+			t->certs += out[i].n_certs;
+			if (t->print_each) {
+				printf("%s: %s request %lld", out[i].file, pki_result_name(out[i].result),
+					(long long)out[i].request_id);
+				for (size_t k = 0; k < out[i].n_certs; k++)
+					printf(" %s", out[i].serials[k]);
+				printf("\n");
+			}
+		} else {
+			fprintf(stderr, "torwart ca issue: %s: %s: %s\n", out[i].file,
+				pki_result_name(out[i].result), out[i].message);
+		}
+	}
+	return rc;
+}
+
+/* The entries of --request-dir that are not issued, by (escaped) name, on stderr. */
+static void issue_dir_notes(const struct ca_reqdir *d)
+{
+	for (size_t i = 0; i < d->nnotes; i++)
+		fprintf(stderr, "torwart ca issue: %s: %s: %s\n", d->notes[i].name,
+			d->notes[i].kind == CA_REQDIR_REFUSED ? "refused" : "skipped", d->notes[i].why);
+	if (d->skipped + d->refused > d->nnotes)
+		fprintf(stderr, "torwart ca issue: ... and %zu more entries refused or skipped "
+			"(the first %d are listed)\n", d->skipped + d->refused - d->nnotes,
+			CA_REQDIR_NOTES_MAX);
 }
 
 static int cmd_issue(const struct ca_opts *o, const struct tw_home *home,
 	struct tw_store *store, struct tw_error *err)
 {
-	struct tw_progress prog;
+	struct issue_prog ip;
 	struct signer_client *sc = NULL;
 	struct ca_issue_outcome *out = NULL;
-	struct ca_issue_stats stats;
-	size_t ok = 0, certs = 0;
+	struct ca_reqdir dir;
+	struct issue_tally t;
+	const char *const *files = o->files;
+	size_t nfiles = o->nfiles, part, requests;
 	int ret = 0;
-	tw_rc rc;
+	tw_rc rc = TW_OK;
 
-	if ((o->nfiles == 0) == (o->id == NULL))
-		return cli_usage_error("ca issue needs --request FILE... or --id REQUEST");
-	if ((rc = signer_client_open(home, false, &sc, err)) != TW_OK)
-		return cli_fail("ca issue", err);
+	memset(&dir, 0, sizeof(dir));
+	memset(&t, 0, sizeof(t));
+	memset(&ip, 0, sizeof(ip));
+	if ((o->nfiles > 0) + (o->request_dir != NULL) + (o->id != NULL) != 1)
+		return cli_usage_error("ca issue needs one of --request FILE..., --request-dir DIR "
+			"or --id REQUEST (not two of them)");
+	if (o->request_dir != NULL) {
+		/* Listed before the signer starts: a directory that is wrong costs nothing. */
+		rc = ca_reqdir_list(o->request_dir, CA_REQDIR_MAX, &dir, err);
+		issue_dir_notes(&dir);
+		if (rc != TW_OK) {
+			ret = cli_fail("ca issue", err);
+			goto out;
+		}
+		files = (const char *const *)dir.files;
+		nfiles = dir.n;
+	}
+	if ((rc = signer_client_open(home, false, &sc, err)) != TW_OK) {
+		ret = cli_fail("ca issue", err);
+		goto out;
+	}
 	signer_client_set_actor(sc, cli_actor(), cli_role);
 	if (o->id != NULL) {
 		enum pki_result res = PKI_FAILURE_INTERNAL_ERROR;
@@ -317,43 +413,44 @@ static int cmd_issue(const struct ca_opts *o, const struct tw_home *home,
 			report_refusal("ca issue", res, err) : cli_fail("ca issue", err);
 		goto out;
 	}
-	if ((out = calloc(o->nfiles, sizeof(*out))) == NULL) {
+	/* Requests: the files, and the entries named *.der that were refused unread. */
+	requests = nfiles + dir.refused;
+	t.total = nfiles;
+	t.print_each = requests <= 20;
+	part = o->request_dir != NULL ? CLI_CA_DIR_PART : nfiles;
+	if (part > nfiles)
+		part = nfiles;
+	if (part > 0 && (out = calloc(part, sizeof(*out))) == NULL) {
 		tw_error_set(err, TW_E_NOMEM, "out of memory");
 		ret = cli_fail("ca issue", err);
 		goto out;
 	}
-	tw_progress_stderr(&prog);
-	rc = ca_issue_files_progress(home, store, sc, ca_who(), o->participant, o->files,
-		o->nfiles, out, &stats, o->nfiles > 1 ? issue_progress : NULL, &prog, err);
-	tw_progress_clear(&prog);
-	for (size_t i = 0; i < o->nfiles; i++) {
-		if (out[i].rc == TW_OK) {
-			ok++;
-			certs += out[i].n_certs;
-			if (o->nfiles <= 20) {
-				printf("%s: %s request %lld", out[i].file, pki_result_name(out[i].result),
-					(long long)out[i].request_id);
-				for (size_t k = 0; k < out[i].n_certs; k++)
-					printf(" %s", out[i].serials[k]);
-				printf("\n");
-			}
-		} else {
-			fprintf(stderr, "torwart ca issue: %s: %s: %s\n", out[i].file,
-				pki_result_name(out[i].result), out[i].message);
-		}
+	while (rc == TW_OK && t.done < nfiles) {
+		size_t n = nfiles - t.done < part ? nfiles - t.done : part;
+
+		rc = issue_part(o, home, store, sc, files + t.done, n, out, &ip, &t, err);
 	}
-	printf("torwart: %zu of %zu requests issued, %zu certificates\n", ok, o->nfiles, certs);
+	if (t.done < nfiles)
+		fprintf(stderr, "torwart ca issue: %zu more requests not processed (the run "
+			"stopped: see below); issuing the directory again issues them (those issued "
+			"are refused as replayed)\n", nfiles - t.done);
+	printf("torwart: %zu of %zu requests issued, %zu certificates\n", t.ok, requests,
+		t.certs);
+	if (o->request_dir != NULL && dir.refused + dir.skipped > 0)
+		printf("torwart: %zu entries of the directory refused unread, %zu skipped (listed "
+			"on stderr)\n", dir.refused, dir.skipped);
 	if (o->timing)
 		printf("timing (ms): read+parse+verify %.1f, build %.1f, sign (signer) %.1f, "
-			"store %.1f\n", stats.read_parse_us / 1e3, stats.build_us / 1e3,
-			stats.sign_us / 1e3, stats.store_us / 1e3);
+			"store %.1f\n", t.stats.read_parse_us / 1e3, t.stats.build_us / 1e3,
+			t.stats.sign_us / 1e3, t.stats.store_us / 1e3);
 	if (rc != TW_OK)
 		ret = cli_fail("ca issue", err);
-	else if (ok != o->nfiles)
+	else if (t.ok != requests)
 		ret = CLI_CA_REFUSED;
 out:
 	free(out);
 	signer_client_close(sc);
+	ca_reqdir_free(&dir);
 	return ret;
 }
 
@@ -992,6 +1089,10 @@ int cli_ca(const char *sub, int argc, char **argv)
 			"each file with its own option (e.g. --request FILE --request FILE)", sub);
 		free(o.files);
 		return cli_usage_error(msg);
+	}
+	if (o.request_dir != NULL && strcmp(sub, "issue") != 0) {
+		free(o.files);
+		return cli_usage_error("--request-dir is an option of `torwart ca issue` only");
 	}
 	if (strcmp(sub, "custodian-keygen") == 0) {
 		ret = cmd_custodian_keygen(&o);

@@ -120,10 +120,14 @@ static const struct cli_help_sub help_ca[] = {
 		"Approve a queued request (RA decision); `ca issue --id` then issues it.\n" },
 	{ "reject", "usage: torwart ca reject REQUEST --home DIR --reason TEXT\n"
 		"Reject a queued request; the participant is told the reason.\n" },
-	{ "issue", "usage: torwart ca issue --home DIR (--request FILE... [--participant NAME] "
-		"[--timing] | --id REQUEST)\n"
+	{ "issue", "usage: torwart ca issue --home DIR ((--request FILE... | --request-dir DIR)\n"
+		"         [--participant NAME] [--timing] | --id REQUEST)\n"
 		"Issue the certificates of requests (all requested names, validity and CRL\n"
-		"distribution points from [ca.<name>], docs/ca-operations.md). Exit 4: refused.\n" },
+		"distribution points from [ca.<name>], docs/ca-operations.md). Exit 4: refused.\n"
+		"--request-dir DIR: every regular file DIR/*.der (not below DIR) in byte order of\n"
+		"the names, at most 100000; names starting with '.' are ignored, other entries are\n"
+		"listed as skipped, *.der symlinks and special files refused unread. Local only\n"
+		"(not through the api).\n" },
 	{ "list", "usage: torwart ca list --home DIR\n"
 		"List the certificates this CA issued (serial, usage, owner, status).\n" },
 	{ "show", "usage: torwart ca show SERIAL --home DIR\n"

@@ -56,6 +56,46 @@ tw_rc ca_submit(const struct tw_home *home, struct tw_store *store, const struct
 	enum pki_result *result, struct tw_error *err);
 
 /*
+ * The request files of `torwart ca issue --request-dir DIR` (docs/ca-operations.md): the
+ * entries directly in DIR, never below it, read with lstat (nothing is followed):
+ *   - names starting with '.' are ignored (hidden files, editors' and copy tools' temps);
+ *   - a regular file whose name ends in ".der" (exactly, in lower case) and holds no
+ *     control character and no invalid UTF-8 is a request: files[], sorted by byte
+ *     order of the name (strcmp), so a run is repeatable;
+ *   - a name ending in ".der" that is a symbolic link, a directory, a fifo, a socket or a
+ *     device, or whose name holds control characters or invalid UTF-8, is refused: not
+ *     opened, noted (kind CA_REQDIR_REFUSED) and counted in `refused`;
+ *   - anything else (another suffix, ".DER" included; a subdirectory) is skipped: noted
+ *     (CA_REQDIR_SKIPPED) and counted in `skipped`.
+ * Notes carry the name escaped for a terminal (auth_text_escape) and why; at most
+ * CA_REQDIR_NOTES_MAX are kept (the counts are complete).
+ * Errors: TW_E_NOT_FOUND / TW_E_INVALID / TW_E_IO the directory cannot be read (missing,
+ * not a directory, unreadable); TW_E_TOO_LARGE more than max entries named *.der
+ * (nothing is issued: checked before any request is read); TW_E_NOT_FOUND no request and
+ * no refused entry (an empty directory). On every return *out holds what was listed;
+ * release it with ca_reqdir_free. Only names are held (a path per request), never the
+ * files' bytes: ca_issue_files reads each file when its turn comes.
+ */
+#define CA_REQDIR_MAX 100000         /* request files per --request-dir run */
+#define CA_REQDIR_NOTES_MAX 1000     /* skipped/refused entries listed by name */
+enum ca_reqdir_kind { CA_REQDIR_SKIPPED = 1, CA_REQDIR_REFUSED };
+struct ca_reqdir_note {
+	enum ca_reqdir_kind kind;
+	char *name;                      /* escaped for display; owned */
+	const char *why;                 /* static text */
+};
+struct ca_reqdir {
+	char **files;                    /* "DIR/name", byte order; owned */
+	size_t n;
+	struct ca_reqdir_note *notes;    /* owned */
+	size_t nnotes;
+	size_t skipped, refused;         /* all of them, listed in notes or not */
+};
+tw_rc ca_reqdir_list(const char *dir, size_t max, struct ca_reqdir *out,
+	struct tw_error *err);
+void ca_reqdir_free(struct ca_reqdir *d);
+
+/*
  * The web service's RequestCertificate when the RA approves first ([ws] approval =
  * manual): ca_submit with the participant found by the request's subject and bound to
  * the caller exactly as in ca_issue_buffer (failure_unauthorized_request otherwise).

@@ -968,6 +968,113 @@ static void test_issue_several_dns(void **state)
 	free(path);
 }
 
+/* touch DIR/NAME as a regular file */
+static void reqdir_touch(const char *dir, const char *name)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	assert_non_null(f = fopen(path, "w"));
+	fputs("x", f);
+	fclose(f);
+}
+
+static const struct ca_reqdir_note *reqdir_note(const struct ca_reqdir *d, const char *name)
+{
+	for (size_t i = 0; i < d->nnotes; i++)
+		if (strcmp(d->notes[i].name, name) == 0)
+			return &d->notes[i];
+	return NULL;
+}
+
+/*
+ * ca_reqdir_list (ca issue --request-dir): regular *.der files in byte order; hidden files
+ * ignored; symlinks, directories, fifos and unprintable names ending in .der refused
+ * unread; other entries skipped; the cap refused before anything is listed as a request;
+ * an empty, a missing and a non-directory path each a typed error.
+ */
+static void test_reqdir_rules(void **state)
+{
+	struct tw_error err;
+	struct ca_reqdir d;
+	char dir[64], sub[128], p[256], q[256];
+	const struct ca_reqdir_note *n;
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/torwart-reqdir-XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	/* empty (a hidden file does not count) */
+	reqdir_touch(dir, ".partial.der");
+	assert_rc(ca_reqdir_list(dir, CA_REQDIR_MAX, &d, &err), TW_E_NOT_FOUND);
+	assert_non_null(strstr(err.message, "no request file"));
+	ca_reqdir_free(&d);
+	/* "B" < "a" < "b" < "b0" in byte order; readdir order is the file system's */
+	reqdir_touch(dir, "b.der");
+	reqdir_touch(dir, "a.der");
+	reqdir_touch(dir, "B.der");
+	reqdir_touch(dir, "b0.der");
+	reqdir_touch(dir, "notes.txt");
+	reqdir_touch(dir, "UPPER.DER");
+	reqdir_touch(dir, "ctl\x1b[2Jx.der");
+	snprintf(sub, sizeof(sub), "%s/sub", dir);
+	assert_int_equal(mkdir(sub, 0700), 0);
+	reqdir_touch(sub, "deep.der");   /* below DIR: never looked at */
+	snprintf(sub, sizeof(sub), "%s/dir.der", dir);
+	assert_int_equal(mkdir(sub, 0700), 0);
+	snprintf(p, sizeof(p), "%s/link.der", dir);
+	assert_int_equal(symlink("/etc/passwd", p), 0);
+	snprintf(p, sizeof(p), "%s/fifo.der", dir);
+	assert_int_equal(mkfifo(p, 0600), 0);
+	assert_rc(ca_reqdir_list(dir, CA_REQDIR_MAX, &d, &err), TW_OK);
+	assert_int_equal(d.n, 4);
+	snprintf(q, sizeof(q), "%s/B.der", dir);
+	assert_string_equal(d.files[0], q);
+	snprintf(q, sizeof(q), "%s/a.der", dir);
+	assert_string_equal(d.files[1], q);
+	snprintf(q, sizeof(q), "%s/b.der", dir);
+	assert_string_equal(d.files[2], q);
+	snprintf(q, sizeof(q), "%s/b0.der", dir);
+	assert_string_equal(d.files[3], q);
+	assert_int_equal(d.refused, 4);   /* ctl..., dir.der, link.der, fifo.der */
+	assert_int_equal(d.skipped, 3);   /* notes.txt, UPPER.DER, sub */
+	assert_int_equal(d.nnotes, 7);
+	assert_non_null(n = reqdir_note(&d, "ctl\\x1b[2Jx.der"));   /* escaped, never raw */
+	assert_int_equal(n->kind, CA_REQDIR_REFUSED);
+	for (size_t i = 0; i < d.nnotes; i++)
+		assert_null(strchr(d.notes[i].name, 0x1b));
+	assert_non_null(n = reqdir_note(&d, "link.der"));
+	assert_int_equal(n->kind, CA_REQDIR_REFUSED);
+	assert_non_null(strstr(n->why, "symbolic link"));
+	assert_non_null(n = reqdir_note(&d, "fifo.der"));
+	assert_int_equal(n->kind, CA_REQDIR_REFUSED);
+	assert_non_null(n = reqdir_note(&d, "dir.der"));
+	assert_int_equal(n->kind, CA_REQDIR_REFUSED);
+	assert_non_null(n = reqdir_note(&d, "sub"));
+	assert_int_equal(n->kind, CA_REQDIR_SKIPPED);
+	assert_non_null(n = reqdir_note(&d, "UPPER.DER"));
+	assert_int_equal(n->kind, CA_REQDIR_SKIPPED);
+	assert_null(reqdir_note(&d, ".partial.der"));
+	ca_reqdir_free(&d);
+	/* the cap counts every *.der entry, refused ones too: 8 > 7 */
+	assert_rc(ca_reqdir_list(dir, 7, &d, &err), TW_E_TOO_LARGE);
+	assert_non_null(strstr(err.message, "more than 7 request files"));
+	ca_reqdir_free(&d);
+	assert_rc(ca_reqdir_list(dir, 8, &d, &err), TW_OK);
+	ca_reqdir_free(&d);
+	/* missing; a file instead of a directory */
+	snprintf(p, sizeof(p), "%s/missing", dir);
+	assert_rc(ca_reqdir_list(p, CA_REQDIR_MAX, &d, &err), TW_E_NOT_FOUND);
+	ca_reqdir_free(&d);
+	snprintf(p, sizeof(p), "%s/a.der", dir);
+	assert_rc(ca_reqdir_list(p, CA_REQDIR_MAX, &d, &err), TW_E_INVALID);
+	ca_reqdir_free(&d);
+	assert_rc(ca_reqdir_list("", CA_REQDIR_MAX, &d, &err), TW_E_INVALID);
+	ca_reqdir_free(&d);
+	snprintf(p, sizeof(p), "rm -rf '%s'", dir);
+	assert_int_equal(system(p), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -981,6 +1088,7 @@ int main(void)
 		cmocka_unit_test(test_crl_bad_serial_stops_scan),
 		cmocka_unit_test_teardown(test_crl_stale_tmp, kill_idle_children),
 		cmocka_unit_test(test_issue_several_dns),
+		cmocka_unit_test(test_reqdir_rules),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

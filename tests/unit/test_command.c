@@ -1358,7 +1358,8 @@ static void test_parser_strict(void **state)
 
 /* Options of the command sources whose value names a file or directory. */
 static const char *const path_options[] = {
-	"--cert", "--export", "--out", "--verify", "--dir", "--request", "--file", "--in",
+	"--cert", "--export", "--out", "--verify", "--dir", "--request", "--request-dir",
+	"--file", "--in",
 	"--key-dir", "--tls-key", "--sig-key", "--enc-key", "--current-cert", "--current-key",
 	"--gwa-cert", "--home", "--share", "--custodian-keys", "--share-key",
 	"--signature", "--receipt", "--key-file", "--recipient",
@@ -1450,6 +1451,44 @@ static void test_initial_config_options(void **state)
 	assert_int_equal(validate(ARGC(receipt), receipt, &out), TW_E_INVALID);
 	assert_int_equal(validate(ARGC(rec_ok), rec_ok, &out), TW_OK);
 	assert_int_equal(auth_command_file_kind(rc, ARGC(rec_ok), rec_ok, 3), AUTH_CMD_FILE_IN);
+	free(a);
+}
+
+/*
+ * ca issue --request-dir (issue 16): a directory of the host the command runs on, so
+ * locally only; through the api (the client's check and the api's) it is refused like
+ * any path option that is not uploaded, never read on the api's host. --request (the
+ * files uploaded) is unchanged; the abbreviation --request-d is refused like any other.
+ */
+static void test_request_dir(void **state)
+{
+	const struct auth_command *c = auth_command_find("ca", "issue"), *out;
+	struct auth_cmd_args *a = calloc(1, sizeof(*a));
+	struct tw_error err;
+	char *dir[] = { "ca", "issue", "--request-dir", "/var/lib/requests" };
+	char *dir_eq[] = { "ca", "issue", "--request-dir=/var/lib/requests" };
+	char *req[] = { "ca", "issue", "--request", "a.der" };
+	char *abbrev[] = { "ca", "issue", "--request-d", "/var/lib/requests" };
+	char *twice[] = { "ca", "issue", "--request-dir", "a", "--request-dir", "b" };
+
+	(void)state;
+	assert_non_null(a);
+	assert_non_null(c);
+	assert_int_equal(auth_command_parse(c, ARGC(dir), dir, 0, a, &err), TW_E_INVALID);
+	assert_non_null(strstr(err.message, "api's host"));
+	assert_int_equal(auth_command_parse(c, ARGC(dir_eq), dir_eq, 0, a, &err), TW_E_INVALID);
+	assert_int_equal(validate(ARGC(dir), dir, &out), TW_E_INVALID);
+	assert_int_equal(auth_command_file_kind(c, ARGC(dir), dir, 3), 0);
+	assert_int_equal(validate(ARGC(req), req, &out), TW_OK);
+	/* Locally (the owner's own paths) it is an option like --request. */
+	assert_int_equal(auth_command_parse(c, ARGC(dir), dir,
+		AUTH_PARSE_HOME | AUTH_PARSE_PATHS, a, &err), TW_OK);
+	assert_string_equal(auth_cmd_args_value(a, "--request-dir"), "/var/lib/requests");
+	assert_int_equal(auth_command_parse(c, ARGC(abbrev), abbrev,
+		AUTH_PARSE_HOME | AUTH_PARSE_PATHS, a, &err), TW_E_INVALID);
+	assert_non_null(strstr(err.message, "abbreviation"));
+	assert_int_equal(auth_command_parse(c, ARGC(twice), twice,
+		AUTH_PARSE_HOME | AUTH_PARSE_PATHS, a, &err), TW_E_INVALID);
 	free(a);
 }
 
@@ -1574,6 +1613,7 @@ int main(void)
 		cmocka_unit_test(test_sealed_principal),
 		cmocka_unit_test(test_parser_strict),
 		cmocka_unit_test(test_files_complete),
+		cmocka_unit_test(test_request_dir),
 		cmocka_unit_test(test_initial_config_options),
 		cmocka_unit_test(test_escape),
 		cmocka_unit_test_setup_teardown(test_reason_refused, fx_setup, fx_teardown),
