@@ -9,6 +9,7 @@
  * New rows' ids come back through INSERT ... RETURNING id (db_insert), which SQLite
  * has since 3.35 (bookworm: 3.40); an older library is refused at open.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -211,6 +212,27 @@ static void sq_close(struct db *d)
 	free(d);
 }
 
+/*
+ * No initial bulk allocation for page caches (SQLITE_CONFIG_PAGECACHE with no memory and
+ * no slots). By default every page cache, also the one of each ephemeral table a
+ * statement opens for an IN (...) list of three or more values (our CHECK (state IN
+ * ...) constraints, OPEN_STATES in store_jobs.c), takes 20 page slots (~88 KB) in one
+ * malloc at its first use and frees them when the statement is reset. glibc serves that
+ * from the top of the heap and gives it back to the kernel on free (trim above 128 KB),
+ * so each such statement grew and shrank the heap: two brk calls, ~45 fresh page faults
+ * and a TLB flush per execution, ~1 ms of the job hand-out on SQLite (docs/performance.md,
+ * "Job hand-out on SQLite"). Without the bulk, pages are allocated one by one as a cache
+ * needs them, which is what happens beyond those 20 pages anyway. Process-wide and only
+ * possible before SQLite initialises: if something in the process initialised it first,
+ * sqlite3_config answers SQLITE_MISUSE and nothing changes but the speed.
+ */
+static pthread_once_t sq_config_once = PTHREAD_ONCE_INIT;
+
+static void sq_config(void)
+{
+	(void)sqlite3_config(SQLITE_CONFIG_PAGECACHE, (void *)NULL, 0, 0);
+}
+
 static tw_rc sq_open(const char *target, struct db **out, struct tw_error *err)
 {
 	struct sq *s = NULL;
@@ -228,6 +250,7 @@ static tw_rc sq_open(const char *target, struct db **out, struct tw_error *err)
 		goto out;
 	}
 	s->base.drv = &db_driver_sqlite;
+	pthread_once(&sq_config_once, sq_config);
 	if (sqlite3_open_v2(target, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
 		if (s->db == NULL) {
