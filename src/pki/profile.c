@@ -736,12 +736,17 @@ tw_rc pki_build_certificate(const struct pki_cert_request *req, X509 **out,
 		return tw_error_set_openssl(err, TW_E_NOMEM, "cannot allocate a certificate");
 	if ((rc = pki_set_key(x, req, err)) != TW_OK)
 		goto out;
-	now = time(NULL);
+	/*
+	 * The end of validity is reckoned from notBefore, not from now: "23:59:59 UTC of the
+	 * same calendar day two years on" must name notBefore's day, also when the backdating
+	 * puts notBefore on the day before (issued in the first minute after midnight).
+	 */
+	now = time(NULL) - PKI_BACKDATE_S;
 	if ((rc = pki_validity_not_after((int64_t)now, req->validity_days, req->validity_end,
 		&not_after, err)) != TW_OK)
 		goto out;
 	if (X509_set_version(x, X509_VERSION_3) != 1 ||
-	    X509_time_adj_ex(X509_getm_notBefore(x), 0, -PKI_BACKDATE_S, &now) == NULL ||
+	    X509_time_adj_ex(X509_getm_notBefore(x), 0, 0, &now) == NULL ||
 	    ASN1_TIME_set(X509_getm_notAfter(x), (time_t)not_after) == NULL) {
 		rc = tw_error_set_openssl(err, TW_E_CRYPTO, "cannot fill the certificate body");
 		goto out;

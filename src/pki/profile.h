@@ -183,7 +183,8 @@ void pki_ca_config_apply(const struct pki_ca_config *cfg, struct pki_cert_reques
 
 /*
  * Build the unsigned certificate (random positive 16-byte serial). Caller frees *out.
- * Validity now-1min .. pki_validity_not_after(now, validity_days (<= 36500), validity_end). Extensions in the order of the real
+ * Validity now-1min .. pki_validity_not_after(now-1min, validity_days (<= 36500), validity_end): the
+ * end is reckoned from notBefore's day. Extensions in the order of the real
  * certificates: AKI (issuer's SKI), SKI, keyUsage (critical), certificatePolicies (a
  * cps_uri without policy_oid goes under anyPolicy), SAN (email, URI, DNS), issuerAltName
  * (copied from the issuer's SAN, if any), basicConstraints (critical; root pathlen 1,
