@@ -12,10 +12,7 @@
  *     kept until the simulator stops; the chain is parsed once with it;
  *   - each gateway's TLS certificate and private key are parsed and checked against
  *     each other once and kept (one X509 and one EVP_PKEY reference per gateway), and
- *     set on a connection with SSL_use_cert_and_key when the server asks for them (the
- *     certificate callback runs on a CertificateRequest): a resumed handshake has none,
- *     so it no longer pays for setting them (the key/certificate match check and the
- *     key-type lookups of OpenSSL 3.0, several microseconds a visit);
+ *     set per connection with SSL_use_cert_and_key;
  *   - a gateway drops them (and its saved session: never resume the old certificate's
  *     session) when its credentials change: a renewal order sets reload_tls, and a
  *     change of any of the four files on disk (inode, size or modification time, one
@@ -195,23 +192,6 @@ out:
 	return rc;
 }
 
-/* Whether OpenSSL takes cert, key and chain on a connection of ctx (a throw-away one). */
-static tw_rc sim_tls_identity_try(const struct sim_tls_shared *shared, X509 *cert,
-	EVP_PKEY *key, const char *dir, struct tw_error *err)
-{
-	SSL *ssl;
-	tw_rc rc = TW_OK;
-
-	ERR_clear_error();
-	if ((ssl = SSL_new(shared->ctx)) == NULL)
-		return tw_error_set_openssl(err, TW_E_NOMEM, "cannot create a TLS connection");
-	if (SSL_use_cert_and_key(ssl, cert, key, shared->chain, 1) != 1)
-		rc = tw_error_set_openssl(err, TW_E_TLS, "OpenSSL refuses the TLS certificate of "
-			"%s or its key (weak or unsupported?)", dir);
-	SSL_free(ssl);
-	return rc;
-}
-
 /* Parse the gateway's certificate and key, check they belong together, keep them. */
 static tw_rc sim_tls_identity_load(struct sim_state *st, struct sim_gateway *gw,
 	const struct sim_file_id files[SIM_TLS_FILES], struct tw_error *err)
@@ -238,10 +218,6 @@ static tw_rc sim_tls_identity_load(struct sim_state *st, struct sim_gateway *gw,
 	}
 	if ((rc = sim_tls_shared_get(st, gw->pub.dir, &shared, err)) != TW_OK)
 		goto out;
-	/* What the certificate callback will do on every full handshake, tried once here so
-	 * a certificate or key OpenSSL refuses is a clear error (sim_tls_cert_cb). */
-	if ((rc = sim_tls_identity_try(shared, cert, key, gw->pub.dir, err)) != TW_OK)
-		goto out;
 	gw->tls_cert = cert;
 	gw->tls_key = key;
 	gw->tls_shared = shared;
@@ -254,22 +230,6 @@ out:
 	free(cert_path);
 	free(key_path);
 	return rc;
-}
-
-/*
- * The client certificate callback (OpenSSL runs it when the server's CertificateRequest
- * has come, so never in a resumed handshake): the gateway's certificate, key and chain.
- * gw outlives the connection (st->gws); its identity is dropped only between visits.
- */
-static int sim_tls_cert_cb(SSL *ssl, void *arg)
-{
-	struct sim_gateway *gw = arg;
-
-	if (gw->tls_cert == NULL || gw->tls_key == NULL || gw->tls_shared == NULL)
-		return 0;
-	/* Takes its own references; the certificate/key match was checked at load. */
-	return SSL_use_cert_and_key(ssl, gw->tls_cert, gw->tls_key, gw->tls_shared->chain, 1) ==
-		1 ? 1 : 0;
 }
 
 tw_rc sim_tls_ssl_new(struct sim_state *st, struct sim_gateway *gw, SSL **out,
@@ -296,9 +256,13 @@ tw_rc sim_tls_ssl_new(struct sim_state *st, struct sim_gateway *gw, SSL **out,
 	ERR_clear_error();
 	if ((ssl = SSL_new(gw->tls_shared->ctx)) == NULL)
 		return tw_error_set_openssl(err, TW_E_NOMEM, "cannot create a TLS connection");
-	/* OpenSSL accepts the pair at load (sim_tls_identity_load), so a refusal in the
-	 * callback would be new: it ends the handshake ("callback failed"). */
-	SSL_set_cert_cb(ssl, sim_tls_cert_cb, gw);
+	/* Takes its own references; the certificate/key match was checked at load. */
+	if (SSL_use_cert_and_key(ssl, gw->tls_cert, gw->tls_key, gw->tls_shared->chain, 1) != 1) {
+		rc = tw_error_set_openssl(err, TW_E_TLS, "OpenSSL refuses the TLS certificate of "
+			"%s or its key (weak or unsupported?)", gw->pub.dir);
+		SSL_free(ssl);
+		return rc;
+	}
 	*out = ssl;
 	return TW_OK;
 }
