@@ -29,7 +29,13 @@ struct tls_async {
 	struct bufferevent *bev;   /* held (incref) until the handshake is over */
 	SSL *ssl;                  /* bev's */
 	evutil_socket_t fd;
-	struct event *io;          /* the socket: WANT_READ / WANT_WRITE */
+	/*
+	 * The socket, persistent, one per direction, each added only while the handshake
+	 * waits for it: a handshake that asks for the same direction again (a resumed one:
+	 * ClientHello, then the client's Finished) costs no epoll_ctl. Released only after
+	 * the bufferevent has its own events back, so the fd never leaves epoll in between.
+	 */
+	struct event *rd, *wr;
 	struct event *wake;        /* the paused job's wait fd (or its timer alone) */
 	short enabled;             /* bev's events when taken over, given back at the end */
 	/* The owner's SSL callbacks, replaced by the trampolines below while we drive. */
@@ -153,8 +159,6 @@ static void ta_finish(struct tls_async *t, bool ok)
 {
 	struct bufferevent *bev = t->bev;
 
-	if (t->io != NULL)
-		event_free(t->io);
 	if (t->wake != NULL)
 		event_free(t->wake);
 	/* A job still paused now would never be resumed (its stack lost): counted, so a
@@ -178,6 +182,11 @@ static void ta_finish(struct tls_async *t, bool ok)
 		if (!ok || SSL_has_pending(t->ssl))
 			event_active(&bev->ev_read, EV_READ, 1);
 	}
+	/* After bufferevent_enable: the fd stays registered, no epoll_ctl either way. */
+	if (t->rd != NULL)
+		event_free(t->rd);
+	if (t->wr != NULL)
+		event_free(t->wr);
 	free(t);
 	bufferevent_decref(bev);
 }
@@ -189,6 +198,18 @@ static void ta_io_cb(evutil_socket_t fd, short what, void *arg)
 	ta_step(arg);
 }
 
+/* One of the socket's events (made on first use) added, the other one not. */
+static bool ta_want_socket(struct tls_async *t, struct event **want, struct event **other,
+	short what)
+{
+	if (*other != NULL && event_del(*other) != 0)
+		return false;
+	if (*want == NULL && (*want = event_new(bufferevent_get_base(t->bev), t->fd,
+	    what | EV_PERSIST, ta_io_cb, t)) == NULL)
+		return false;
+	return event_pending(*want, what, NULL) != 0 || event_add(*want, NULL) == 0;
+}
+
 /* Wait for what the handshake asked for: the socket, or the paused job's wait fd. */
 static bool ta_wait(struct tls_async *t, int want)
 {
@@ -196,20 +217,19 @@ static bool ta_wait(struct tls_async *t, int want)
 	OSSL_ASYNC_FD fds[4];
 	size_t n = 0;
 
-	if (t->io != NULL) {
-		event_free(t->io);
-		t->io = NULL;
-	}
 	if (t->wake != NULL) {
 		event_free(t->wake);
 		t->wake = NULL;
 	}
-	if (want == SSL_ERROR_WANT_READ || want == SSL_ERROR_WANT_WRITE) {
-		t->io = event_new(base, t->fd, want == SSL_ERROR_WANT_READ ? EV_READ : EV_WRITE,
-			ta_io_cb, t);
-		return t->io != NULL && event_add(t->io, NULL) == 0;
-	}
-	/* WANT_ASYNC: the signer connection's fd (tls_signer_key.c sets exactly one). */
+	if (want == SSL_ERROR_WANT_READ)
+		return ta_want_socket(t, &t->rd, &t->wr, EV_READ);
+	if (want == SSL_ERROR_WANT_WRITE)
+		return ta_want_socket(t, &t->wr, &t->rd, EV_WRITE);
+	/* WANT_ASYNC: the socket must not wake the paused job (a persistent event on
+	 * unread bytes would fire on every turn of the loop). */
+	if ((t->rd != NULL && event_del(t->rd) != 0) || (t->wr != NULL && event_del(t->wr) != 0))
+		return false;
+	/* The signer connection's fd (tls_signer_key.c sets exactly one). */
 	if (SSL_get_all_async_fds(t->ssl, NULL, &n) != 1 || n > 4 ||
 	    (n > 0 && SSL_get_all_async_fds(t->ssl, fds, &n) != 1))
 		return false;
@@ -270,6 +290,11 @@ bool tls_async_handshake(struct bufferevent *bev)
 	SSL_set_verify(ssl, SSL_get_verify_mode(ssl), ta_verify_tramp);
 	SSL_set_info_callback(ssl, ta_info_tramp);
 	bufferevent_incref(bev);
+	/*
+	 * Our read event first, then the bufferevent's off: the fd stays in epoll (no
+	 * epoll_ctl DEL and ADD); the ClientHello is usually there already.
+	 */
+	(void)ta_want_socket(t, &t->rd, &t->wr, EV_READ);
 	bufferevent_disable(bev, EV_READ | EV_WRITE);
 	SSL_set_mode(ssl, SSL_MODE_ASYNC);
 	ta_step(t);

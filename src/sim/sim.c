@@ -29,6 +29,7 @@
 
 #include "base/log.h"
 #include "base/util.h"
+#include "net/bev_coalesce.h"
 #include "sim/sim_firmware.h"
 #include "sim/sim_internal.h"
 
@@ -631,6 +632,8 @@ static tw_rc sim_visit_start(struct sim_state *st, struct sim_gateway *gw,
 	}
 	ssl = NULL;   /* owned by the bufferevent now */
 	bufferevent_openssl_set_allow_dirty_shutdown(v->bev, 1);
+	/* A request's header block and body in one TLS record and one write. */
+	(void)bev_coalesce_writes(v->bev);
 	v->evcon = evhttp_connection_base_bufferevent_new(st->base, NULL, v->bev, st->host,
 		st->port);
 	if (v->evcon == NULL) {

@@ -19,6 +19,7 @@
 
 #include "base/log.h"
 #include "base/util.h"
+#include "net/loop_base.h"
 #include "sim/sim_internal.h"
 
 static size_t id_hash(const char *id, size_t cap)
@@ -72,7 +73,7 @@ tw_rc sim_state_setup(struct sim_state *st, const struct sim_options *opt,
 		tw_warn("sim: cannot ignore SIGPIPE");
 	st->gws = calloc(st->n, sizeof(*st->gws));
 	st->queue = calloc(st->n, sizeof(*st->queue));
-	st->base = event_base_new();
+	st->base = loop_base_new();
 	if (st->gws == NULL || st->queue == NULL || st->base == NULL)
 		return tw_error_set(err, TW_E_NOMEM, "out of memory for %zu gateways", st->n);
 	for (size_t i = 0; i < st->n; i++)

@@ -36,6 +36,8 @@
 #include "gwa/profile_orders.h"
 #include "wan/wan.h"
 #include "wan/wan_firmware.h"
+#include "net/bev_coalesce.h"
+#include "net/loop_base.h"
 #include "net/metrics_http.h"
 #include "net/tls_async.h"
 #include "pki/trust.h"
@@ -96,6 +98,11 @@ static struct bufferevent *wan_bevcb(struct event_base *base, void *arg)
 
 	bev = conn_guard_tls_bev(thr->srv->guard, base, wan_conn_ssl_new(thr), NULL, NULL,
 		"wan");
+	/* An answer's header block and body in one TLS record and one write (a resumed
+	 * session's POST /v1/session answer was two of each). */
+	if (bev != NULL && bufferevent_openssl_get_ssl(bev) != NULL &&
+	    !bev_coalesce_writes(bev))
+		tw_warn("wan: small answers of a connection go out in two TLS records");
 	wan_thread_update_listener(thr);
 	return bev;
 }
@@ -165,7 +172,7 @@ static tw_rc wan_thread_setup(struct wan_server *srv, struct wan_thread *thr,
 		return rc;
 	if ((rc = store_open(store_url, &thr->store, err)) != TW_OK)
 		return rc;
-	thr->base = event_base_new();
+	thr->base = loop_base_new();
 	thr->http = thr->base != NULL ? evhttp_new(thr->base) : NULL;
 	thr->flush_ev = thr->base != NULL ?
 		event_new(thr->base, -1, EV_PERSIST, wan_flush_cb, thr) : NULL;
