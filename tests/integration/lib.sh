@@ -21,14 +21,26 @@ check_fails() { local what=$1; shift; if "$@" >>"$T/log" 2>&1; then bad "$what";
 # A port no socket uses, below the kernel's ephemeral range: outgoing connections (many
 # to PostgreSQL in the pg suite) take ephemeral ports and once took a port chosen here
 # before the api could listen on it.
+# Never the same port twice in one test: ports are often picked in a row before anything
+# listens on them (ws_async.sh picks eight), so "no socket uses it" alone once handed
+# one port to two homes, and the second daemon found it taken when it started. The
+# ports handed out are kept in a file ($T/.ports, or one per shell in /tmp before $T
+# exists), since free_port runs in a subshell.
 free_port() {
-	local p low=32768 span
+	local p low=32768 span used
+	used=${T:-}/.ports
+	[ -n "${T:-}" ] && [ -d "${T:-}" ] || used=${TMPDIR:-/tmp}/torwart-ports.$$
 	read -r low _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || low=32768
 	[ "$low" -gt 21024 ] || low=32768
 	span=$((low - 20000))
 	for _ in $(seq 1 50); do
 		p=$((20000 + RANDOM % span))
-		if [ -z "$(ss -Htan "( sport = :$p or dport = :$p )")" ]; then echo "$p"; return 0; fi
+		grep -qx "$p" "$used" 2>/dev/null && continue
+		if [ -z "$(ss -Htan "( sport = :$p or dport = :$p )")" ]; then
+			echo "$p" >>"$used"
+			echo "$p"
+			return 0
+		fi
 	done
 	return 1
 }
@@ -59,6 +71,7 @@ finish() {
 		kill -KILL "$p" 2>/dev/null
 	done
 	pg_stop
+	rm -f "${TMPDIR:-/tmp}/torwart-ports.$$"
 	if [ "$failed" -gt 0 ]; then
 		echo "---- log of the failed run ($T/log) ----"
 		tail -n 80 "$T/log"
