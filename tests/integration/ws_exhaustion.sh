@@ -110,7 +110,16 @@ check "attack is running (dozens of connections on the ws port despite shedding)
 for i in 1 2 3; do
 	check "under attack: zeep GetServiceStatus $i answered within ${BOUND} s" status
 done
-from_one=$(ss -Htn state established "( sport = :$WS_PORT and dst 127.0.0.4 )" | wc -l)
+# Only connections the api has accepted (ss names their process), as in exhaustion.sh:
+# those still in the kernel's accept queue are established too, but no guard has seen
+# them yet. Counted with them, a busy machine (the api slow to accept) once showed 165
+# from one address. All of them when ss names no process at all (it cannot here).
+all_one=$(ss -Htnp state established "( sport = :$WS_PORT and dst 127.0.0.4 )")
+if grep -q 'users:' <<<"$all_one"; then
+	from_one=$(grep -c 'users:' <<<"$all_one")
+else
+	from_one=$(grep -c . <<<"$all_one" || true)
+fi
 echo "# connections from 127.0.0.4 held by the ws listener: $from_one (per-source limit 32)"
 check "per-source limit: one address holds far fewer than its 300 connections" \
 	test "$from_one" -le 100
